@@ -1,0 +1,94 @@
+# dlc: `make demo` trains the showcase model, `make test` runs every suite.
+# Everything built goes to build/; nothing generated is kept in git.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -std=c99 -Wall -Wextra -pedantic
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L
+BUILD    := build
+SAN      ?=
+PY       := /usr/bin/python3
+
+GEN_DIR  := $(BUILD)/gen
+COMPILER_SRC := $(wildcard compiler/*.c) $(wildcard compiler/ops/*.c)
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(GEN_DIR)/parser.o $(GEN_DIR)/lexer.o
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def
+
+DLC      := $(BUILD)/dlc
+LIBDLRT  := $(BUILD)/libdlrt.a
+# What a generated model links with.
+MODEL_CFLAGS := $(WARN) -O2 -march=native -Iruntime -I/usr/include/openblas
+MODEL_LIBS   := $(LIBDLRT) -lopenblas -lz -lm
+
+.PHONY: all demo test golden bench deps deps-test clean check-long
+
+all: $(DLC) $(LIBDLRT)
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+# ---- the compiler --------------------------------------------------------
+
+$(GEN_DIR)/parser.c $(GEN_DIR)/parser.h: grammars/parser.y
+	@mkdir -p $(GEN_DIR)
+	bison -Wall -Werror --defines=$(GEN_DIR)/parser.h -o $(GEN_DIR)/parser.c $<
+
+$(GEN_DIR)/lexer.c $(GEN_DIR)/lexer.h: grammars/lexer.l $(GEN_DIR)/parser.h
+	flex --header-file=$(GEN_DIR)/lexer.h -o $(GEN_DIR)/lexer.c $<
+
+# Generated scanner/parser: compiled without -pedantic (flex's own code).
+$(GEN_DIR)/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/parser.h $(GEN_DIR)/lexer.h $(HEADERS)
+	$(CC) $(CPPFLAGS) -std=c99 -Wall -Wno-unused-function -Wno-sign-compare $(CFLAGS) $(SAN) -Icompiler -I$(GEN_DIR) -c -o $@ $<
+
+$(BUILD)/compiler/%.o: compiler/%.c $(HEADERS) $(GEN_DIR)/parser.h $(GEN_DIR)/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(SAN) -Icompiler -I$(GEN_DIR) -c -o $@ $<
+
+$(DLC): $(COMPILER_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lm
+
+# ---- the runtime ---------------------------------------------------------
+
+$(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(SAN) -Iruntime -c -o $@ $<
+
+$(LIBDLRT): $(RUNTIME_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# ---- the showcase: Fashion-MNIST MLP -------------------------------------
+
+$(BUILD)/fashion_mlp.c: examples/fashion_mlp.net $(DLC)
+	$(DLC) --main $< -o $@
+
+$(BUILD)/fashion_mlp: $(BUILD)/fashion_mlp.c $(LIBDLRT)
+	$(CC) $(MODEL_CFLAGS) -o $@ $< $(MODEL_LIBS)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/fashion_mlp
+	$(BUILD)/fashion_mlp --checkpoint $(BUILD)/fashion_mlp.ckpt
+
+# ---- tests ---------------------------------------------------------------
+
+test: deps-test
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+# Rewrite the expected outputs (golden C, diagnostics); review with git diff.
+golden: all
+	@tests/run.sh --update golden errors
+
+check-long: all
+	@tests/run.sh --long
+
+bench: deps-test all
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

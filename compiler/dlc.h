@@ -1,0 +1,400 @@
+/* dlc.h: everything the compiler's stages share.
+ *
+ * The pipeline (main.c calls these in order; each stage is one file):
+ *
+ *   source --parse.c (grammars/lexer.l, grammars/parser.y)--> AST
+ *          --sema.c--> IR (a flat list of typed tensor nodes, shapes checked)
+ *          --autodiff.c--> backward schedule (which node needs which gradient)
+ *          --plan.c--> every buffer placed in one arena
+ *          --emit_c.c / emit_torch.c--> C99 source + header, or a PyTorch twin
+ *
+ * One banner per file below. Every exported name carries its file's prefix.
+ * All compiler data lives in one Arena per compilation: nothing is freed
+ * individually, everything goes at arena_free().
+ */
+#ifndef DLC_H
+#define DLC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DLC_VERSION "0.1.0"
+
+/* ------------------------------------------------------------ arena.c */
+
+typedef struct Arena Arena;
+
+Arena *arena_new(void);
+void *arena_alloc(Arena *a, size_t size);       /* zeroed; never NULL (aborts on OOM) */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void arena_free(Arena *a);
+
+/* A growable array of pointers or PODs kept in the arena (old storage is
+ * simply abandoned on growth). Use as: VEC(Node *) nodes; vec_push(a, &v, x). */
+#define VEC(T) struct { T *items; int len, cap; }
+#define vec_push(arena, v, x)                                              \
+    do {                                                                   \
+        if ((v)->len == (v)->cap) {                                        \
+            int ncap_ = (v)->cap ? 2 * (v)->cap : 8;                       \
+            void *n_ = arena_alloc((arena), (size_t)ncap_ * sizeof *(v)->items); \
+            if ((v)->len) memcpy(n_, (v)->items, (size_t)(v)->len * sizeof *(v)->items); \
+            (v)->items = n_;                                               \
+            (v)->cap = ncap_;                                              \
+        }                                                                  \
+        (v)->items[(v)->len++] = (x);                                      \
+    } while (0)
+
+/* ------------------------------------------------------------ diag.c */
+
+/* A source location: byte offsets into Source.text, [begin, end).
+ * Turned into line:col only when printed. NOLOC: no place in the source. */
+typedef struct Loc {
+    int begin, end;
+} Loc;
+#define NOLOC ((Loc){-1, -1})
+
+typedef struct Source {
+    const char *path;    /* as the user wrote it on the command line */
+    const char *text;    /* NUL-terminated copy of the file (may hold NULs) */
+    size_t len;
+} Source;
+
+typedef struct Diag {
+    const Source *src;
+    FILE *out;           /* stderr, or a memory stream in tests */
+    int errors, warnings;
+    int max_errors;      /* after this many, print "too many errors" and stop counting */
+    bool color;
+} Diag;
+
+void diag_init(Diag *d, const Source *src, FILE *out);
+/* "path:line:col: error: msg", the source line, a caret with ~ under the range. */
+void diag_error(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_warning(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A note attached to the previous error; printed with its own source line. */
+void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "dlc: error: msg" with no location (command line, files). */
+void diag_fatal(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_line_col(const Source *src, int offset, int *line, int *col);
+/* The closest of `candidates` (NULL-terminated) to `word` by edit distance,
+ * or NULL when nothing is close enough. For "did you mean 'x'?" notes. */
+const char *diag_suggest(const char *word, const char *const *candidates);
+
+/* ------------------------------------------------------------ ast (parse.c) */
+
+typedef enum ExprKind {
+    EX_NUM,      /* 3, 1e-3, 0x10, .5 */
+    EX_NAME,     /* hidden, relu */
+    EX_STR,      /* "path" */
+    EX_CALL,     /* dense(x, 10, init = he_normal) */
+    EX_BINARY,   /* a + b, a - b, a * b, a / b */
+    EX_NEG,      /* -a */
+} ExprKind;
+
+typedef struct Expr Expr;
+
+typedef struct Arg {
+    const char *name;   /* keyword argument name, or NULL when positional */
+    Loc name_loc;
+    Expr *value;
+} Arg;
+
+struct Expr {
+    ExprKind kind;
+    Loc loc;            /* the whole expression */
+    double num;         /* EX_NUM */
+    bool is_int;        /* EX_NUM written without '.', exponent or fraction */
+    const char *name;   /* EX_NAME, EX_CALL (callee), EX_STR (contents) */
+    Loc name_loc;       /* EX_CALL: the callee's name */
+    int op;             /* EX_BINARY: '+', '-', '*', '/' */
+    Expr *lhs, *rhs;    /* EX_BINARY; EX_NEG uses lhs */
+    Arg *args;          /* EX_CALL */
+    int nargs;
+};
+
+typedef enum StmtKind {
+    ST_MODEL,    /* model NAME */
+    ST_PARAM,    /* param NAME = expr */
+    ST_INPUT,    /* input NAME : f32[d, ...] */
+    ST_LABEL,    /* label NAME : class(K) */
+    ST_TARGET,   /* target NAME : f32[d, ...] */
+    ST_LET,      /* NAME = expr;  output NAME = expr;  output NAME */
+    ST_LOSS,     /* loss expr;  loss NAME = expr */
+    ST_TRAIN,    /* train { key value ... } */
+} StmtKind;
+
+typedef struct TypeSpec {
+    const char *elem;   /* "f32" or "class" */
+    Loc elem_loc;
+    Expr **dims;        /* f32[a, b]: a, b;  class(K): K */
+    int ndims;
+    Loc loc;
+} TypeSpec;
+
+typedef struct Setting {   /* one line of a train block: key value */
+    const char *key;
+    Loc key_loc;
+    Expr *value;
+    Loc loc;
+} Setting;
+
+typedef struct Stmt {
+    StmtKind kind;
+    Loc loc;            /* the whole statement */
+    const char *name;   /* MODEL/PARAM/INPUT/LABEL/TARGET/LET; LOSS: optional */
+    Loc name_loc;
+    bool is_output;     /* LET: declared with `output` */
+    Expr *value;        /* PARAM/LET/LOSS; NULL for `output NAME` alone */
+    TypeSpec type;      /* INPUT/LABEL/TARGET */
+    Setting *settings;  /* TRAIN */
+    int nsettings;
+} Stmt;
+
+typedef struct Program {
+    Stmt **stmts;
+    int nstmts;
+} Program;
+
+/* parse.c: runs the flex scanner and bison parser over src. Returns the
+ * program (possibly partial) and reports syntax errors through d; several
+ * per run thanks to error recovery. Never crashes on any bytes. */
+Program *parse_program(Arena *a, const Source *src, Diag *d);
+void ast_dump(FILE *out, const Source *src, const Program *p);
+
+/* ------------------------------------------------------------ ir.c */
+
+#define DLC_MAX_RANK 4
+
+/* Shape of ONE sample; the batch dimension is implicit and leads.
+ * rank 0 = one number per sample. */
+typedef struct Shape {
+    int rank;
+    int dim[DLC_MAX_RANK];
+} Shape;
+
+typedef enum OpKind {
+#define OP(kind, name) kind,
+#include "ops/ops.def"
+#undef OP
+    OP__COUNT
+} OpKind;
+
+typedef enum InitKind {
+    INIT_DEFAULT,          /* not given: the train block's `init`, else he_uniform (weights) / zeros (biases) */
+    INIT_ZEROS,
+    INIT_ONES,
+    INIT_UNIFORM,          /* U(-a, a), a = init_arg (default 0.05) */
+    INIT_NORMAL,           /* N(0, s), s = init_arg (default 0.01) */
+    INIT_XAVIER_UNIFORM,
+    INIT_XAVIER_NORMAL,
+    INIT_HE_UNIFORM,
+    INIT_HE_NORMAL,
+} InitKind;
+
+/* A learnable tensor. All parameters sit back to back in one flat buffer,
+ * in declaration order; their gradients in a second flat buffer with the
+ * same layout (a later all-reduce or L-BFGS sees one vector). */
+typedef struct Param {
+    const char *name;      /* C and PyTorch name: "h1_w", "h1_b" */
+    Loc loc;               /* the call that made it */
+    Shape shape;           /* dense weight: [out, in] (PyTorch layout); bias: [out] */
+    size_t size;           /* elements */
+    size_t offset;         /* elements from the start of the flat buffer (plan.c) */
+    InitKind init;
+    double init_arg;       /* see InitKind */
+    int fan_in, fan_out;
+    double lr;             /* per-layer learning rate; < 0: the optimizer's */
+    double weight_decay;   /* per-layer weight decay; < 0: the train block's */
+    bool is_bias;          /* biases start at zero unless init says otherwise */
+    int group;             /* parameter group (one optimizer each); 0 for now */
+} Param;
+
+/* One tensor-valued node. Attributes are op-specific and documented in that
+ * op's file. Inputs come first in `in`. */
+typedef struct Node {
+    int id;                /* index in IR.nodes: topological order */
+    OpKind op;
+    Loc loc;               /* the expression that made it */
+    int line;              /* its source line, for comments in emitted code */
+    const char *name;      /* binding name when the user named it, else NULL */
+    const char *cname;     /* unique C identifier for its buffer: "h1", "t3" */
+    int in[4];
+    int nin;
+    Shape shape;           /* per sample */
+    bool batched;          /* false only for whole-batch scalars (losses) */
+    double f[4];           /* float attributes (rate, alpha, scale, shift, weight) */
+    int i[4];              /* int attributes (units, class count, has_bias, ...) */
+    int param[2];          /* Param indices (e.g. weight, bias), -1 when none */
+    const char *origin;    /* for notes: "input 'image' declared here" etc. */
+
+    /* autodiff.c */
+    bool needs_grad;       /* some parameter's gradient flows through this node */
+    /* plan.c: offsets in elements from the arena start; -1 = no buffer */
+    long buf;              /* forward value, batch_cap * size(shape) */
+    long gbuf;             /* its gradient */
+    long aux;              /* op scratch kept for backward (dropout mask, softmax probs) */
+    size_t aux_size;       /* per sample, set by the op's shape rule */
+} Node;
+
+typedef enum LossKind { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_L1 } LossKind;
+
+/* loss c1 * f1(pred, target) + c2 * f2(...) : each term is a loss node
+ * (whole-batch scalar), weighted. */
+typedef struct LossTerm {
+    int node;
+    double weight;
+} LossTerm;
+
+typedef struct Loss {
+    const char *name;      /* "loss" unless named */
+    Loc loc;
+    LossTerm *terms;
+    int nterms;
+    int group;             /* parameter group it updates; 0 for now */
+} Loss;
+
+typedef enum OptKind { OPT_SGD, OPT_MOMENTUM, OPT_ADAM } OptKind;
+
+/* A hyperparameter's value and where it came from (for --explain). */
+typedef struct Hyper {
+    const char *name;
+    double value;
+    bool defaulted;
+    Loc loc;
+} Hyper;
+
+typedef struct Optimizer {
+    OptKind kind;
+    Loc loc;
+    double lr, momentum, beta1, beta2, eps;
+    bool nesterov;
+} Optimizer;
+
+typedef struct TrainConfig {
+    Optimizer opt;
+    int batch, epochs;
+    uint64_t seed;
+    double weight_decay;
+    double validation;     /* fraction of training data held out */
+    InitKind init;         /* default init for weights */
+    Hyper *hypers;         /* everything above, with defaulted flags */
+    int nhypers;
+} TrainConfig;
+
+typedef struct Input {     /* an input, label or target declaration */
+    const char *name;
+    int node;
+    bool is_label;         /* class(K): int32 per sample; node shape is [] with i[0] = K */
+    bool is_target;        /* real-valued target */
+} Input;
+
+typedef struct Output {
+    const char *name;
+    int node;
+} Output;
+
+typedef struct IR {
+    const char *model;     /* model name: the default C prefix */
+    VEC(Node *) nodes;
+    VEC(Param) params;
+    VEC(Input) inputs;     /* declaration order: inputs, labels, targets */
+    VEC(Output) outputs;
+    VEC(Loss) losses;
+    TrainConfig train;
+    size_t param_count;    /* elements in the flat parameter buffer */
+    /* plan.c */
+    size_t arena_size;     /* elements of the activation arena */
+    int batch_cap;         /* samples one step can hold = train.batch */
+    /* autodiff.c: nodes whose backward runs, in the order it runs */
+    int *backward;
+    int nbackward;
+} IR;
+
+Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc);
+int shape_size(Shape s);               /* product of dims (1 for rank 0) */
+bool shape_eq(Shape a, Shape b);
+const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */
+void ir_dump(FILE *out, const Source *src, const IR *ir);
+
+/* ------------------------------------------------------------ sema.c */
+
+typedef struct Define {    /* -D name=value */
+    const char *name;
+    const char *value;
+} Define;
+
+/* Resolves names, evaluates params (with -D overrides), lowers every
+ * expression to IR nodes through the op table, checks shapes and values,
+ * reads the train block. Reports all errors it can through d. */
+IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d);
+void sema_explain(FILE *out, const Source *src, const IR *ir);
+
+/* ------------------------------------------------------------ ops/ */
+
+typedef struct Lower Lower;    /* sema's state, opaque to ops (see sema.c) */
+typedef struct Emit Emit;      /* emit_c.c's state */
+typedef struct TorchEmit TorchEmit;
+
+/* One op family's knowledge, side by side in ops/NAME.c. */
+typedef struct OpInfo {
+    OpKind kind;
+    const char *name;          /* as written in .net ("relu"), or NULL for internal ops */
+    const char *summary;       /* one line for --help-ops / docs */
+    /* sema: turn a call expression into a node (checking arguments and
+     * shapes, adding params). Returns the node id, or -1 after an error. */
+    int (*lower)(Lower *l, const Expr *call);
+    /* emit_c: forward kernel for the node's whole batch (n samples). */
+    void (*forward)(Emit *e, const Node *n);
+    /* emit_c: backward kernel. accumulate[k]: whether input k's gradient
+     * buffer already holds a value (then add) or not (then assign). */
+    void (*backward)(Emit *e, const Node *n, const bool *accumulate);
+    /* emit_torch: a Python expression for the node given its inputs' names. */
+    void (*torch)(TorchEmit *t, const Node *n);
+} OpInfo;
+
+const OpInfo *op_info(OpKind k);
+const OpInfo *op_lookup(const char *name);      /* by .net name, or NULL */
+const char *const *op_names(void);              /* NULL-terminated, for suggestions */
+
+/* ------------------------------------------------------------ autodiff.c */
+
+/* Marks needs_grad and fills ir->backward in reverse topological order. */
+void autodiff(Arena *a, IR *ir);
+
+/* ------------------------------------------------------------ plan.c */
+
+/* Places every forward, gradient and scratch buffer in one arena, reusing
+ * gradient buffers whose lifetimes do not overlap. Sets param offsets too. */
+void plan_memory(Arena *a, IR *ir);
+/* `dlc --stats`: parameters, FLOPs per training step, arena bytes. */
+void plan_stats(FILE *out, const IR *ir, int value_size);
+
+/* ------------------------------------------------------------ emit_c.c */
+
+typedef enum Precision { PREC_F32, PREC_F64 } Precision;
+
+typedef struct EmitOptions {
+    const char *prefix;        /* symbol prefix; defaults to the model name */
+    Precision precision;
+    bool main;                 /* emit a standalone trainer main() */
+    const char *header_name;   /* "model.h": what the .c #includes */
+    const char *source_name;   /* the .net path as given, for the banner */
+    const char *command;       /* the dlc command line, for the banner (no abs paths) */
+    const Source *src;         /* to quote .net lines in comments */
+} EmitOptions;
+
+/* Reports what the chosen emission cannot do for this IR (e.g. --main on a
+ * net with two inputs, or with --precision=f64). False after an error. */
+bool emit_check(const IR *ir, const EmitOptions *o, Diag *d);
+
+void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o);
+void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o);
+void emit_torch(FILE *out, const IR *ir, const EmitOptions *o);
+
+#endif

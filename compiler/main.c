@@ -1,0 +1,445 @@
+/* main.c: the dlc command line. The whole pipeline is the straight list of
+ * calls in compile() below: parse, lower (names, shapes), differentiate,
+ * plan memory, emit. Outputs are written to temporary files and renamed
+ * into place only when everything succeeded, so a failed compile never
+ * clobbers an existing file. */
+#include "dlc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+"usage: dlc [options] FILE.net\n"
+"\n"
+"Compiles a network description (FILE.net) into C99 that trains and runs it.\n"
+"The generated FILE.c links with the dlc runtime (libdlrt.a) and OpenBLAS;\n"
+"FILE.h beside it declares the API (see docs/generated-api.md).\n"
+"\n"
+"OutFile:\n"
+"  -o FILE            write the output to FILE (default: FILE.net's name with\n"
+"                     .c, or .py for --emit=torch; '-' means standard output).\n"
+"                     With --emit=c the header goes beside it (FILE with .h).\n"
+"  --emit=KIND        what to write:\n"
+"                       c      C source and header (default)\n"
+"                       h      the header alone\n"
+"                       torch  an equivalent PyTorch module and training step\n"
+"                       ir     the typed tensor graph, after shape checking\n"
+"                       ast    the syntax tree\n"
+"                       none   check the file, write nothing\n"
+"  --main             also emit a main() that trains the model from data files\n"
+"                     (run the built program with --help for its flags)\n"
+"  --prefix NAME      prefix of every generated symbol (default: the model name)\n"
+"  --precision=P      f32 (default) or f64 (double precision, for gradient checks)\n"
+"\n"
+"Language:\n"
+"  -D NAME=VALUE      override `param NAME = ...` with a number\n"
+"\n"
+"Reports:\n"
+"  --explain          list every hyperparameter with its value and where it came\n"
+"                     from (a line of FILE.net, or the default)\n"
+"  --stats            parameters, floating-point operations per training step,\n"
+"                     and the bytes of the memory arena\n"
+"  --max-errors N     stop reporting after N errors (default 20, 0 = no limit)\n"
+"\n"
+"  -h, --help         show this text\n"
+"  --version          show the version\n"
+"\n"
+"Diagnostics go to standard error as FILE:LINE:COL: error: ..., with the\n"
+"source line, a caret and notes. Exit status: 0 on success, 1 when the input\n"
+"has errors or a file cannot be read or written, 2 for a bad command line.\n"
+"\n"
+"Examples:\n"
+"  dlc examples/fashion_mlp.net -o fashion_mlp.c\n"
+"  dlc --main -D hidden=512 examples/fashion_mlp.net -o trainer.c\n"
+"  cc -O2 trainer.c -Iruntime build/libdlrt.a -lopenblas -lz -lm -o trainer\n";
+
+typedef enum EmitKind { EMIT_C, EMIT_H, EMIT_TORCH, EMIT_IR, EMIT_AST, EMIT_NONE } EmitKind;
+
+typedef struct Options {
+    const char *input;
+    const char *output;
+    EmitKind emit;
+    bool main, explain, stats;
+    const char *prefix;
+    Precision precision;
+    Define defs[64];
+    int ndefs;
+    int max_errors;
+} Options;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("dlc: error: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\ndlc: note: run 'dlc --help' for usage\n", stderr);
+    return 2;
+}
+
+static const char *const long_options[] = {
+    "--emit", "--main", "--prefix", "--precision", "--explain", "--stats",
+    "--max-errors", "--help", "--version", NULL,
+};
+
+/* "--name=value" or "--name value": returns the value or NULL. */
+static const char *option_value(const char *arg, const char *name, int *i, int argc, char **argv)
+{
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return NULL;
+    if (arg[n] == '=')
+        return arg + n + 1;
+    if (arg[n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    if (arg[n] == '\0')
+        return "";
+    return NULL;
+}
+
+static bool valid_identifier(const char *s)
+{
+    if (!*s || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, Options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_errors = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("dlc %s\n", DLC_VERSION);
+            return 0;
+        } else if (!strcmp(a, "-o")) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a file name", a);
+            o->output = argv[++i];
+        } else if (!strncmp(a, "-o", 2)) {
+            o->output = a + 2;
+        } else if (!strcmp(a, "--main")) {
+            o->main = true;
+        } else if (!strcmp(a, "--explain")) {
+            o->explain = true;
+        } else if (!strcmp(a, "--stats")) {
+            o->stats = true;
+        } else if ((v = option_value(a, "--emit", &i, argc, argv))) {
+            static const char *const kinds[] = {"c", "h", "torch", "ir", "ast", "none", NULL};
+            int k = 0;
+            while (kinds[k] && strcmp(kinds[k], v))
+                k++;
+            if (!kinds[k])
+                return usage_error("unknown --emit kind '%s' (c, h, torch, ir, ast or none)", v);
+            o->emit = (EmitKind)k;
+        } else if ((v = option_value(a, "--prefix", &i, argc, argv))) {
+            if (!valid_identifier(v))
+                return usage_error("--prefix '%s' is not a C identifier", v);
+            o->prefix = v;
+        } else if ((v = option_value(a, "--precision", &i, argc, argv))) {
+            if (!strcmp(v, "f32"))
+                o->precision = PREC_F32;
+            else if (!strcmp(v, "f64"))
+                o->precision = PREC_F64;
+            else
+                return usage_error("unknown --precision '%s' (f32 or f64)", v);
+        } else if ((v = option_value(a, "--max-errors", &i, argc, argv))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 0 || n > 100000)
+                return usage_error("--max-errors takes a whole number, not '%s'", v);
+            o->max_errors = (int)n;
+        } else if (!strncmp(a, "-D", 2)) {
+            const char *def = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!def)
+                return usage_error("%s needs NAME=VALUE", a);
+            const char *eq = strchr(def, '=');
+            if (!eq || eq == def)
+                return usage_error("-D takes NAME=VALUE, not '%s'", def);
+            if (o->ndefs == (int)(sizeof o->defs / sizeof o->defs[0]))
+                return usage_error("too many -D options (at most 64)%s", "");
+            char *name = strndup(def, (size_t)(eq - def));
+            if (!name || !valid_identifier(name)) {
+                free(name);
+                return usage_error("-D '%s': the name is not an identifier", def);
+            }
+            o->defs[o->ndefs].name = name;   /* freed at exit with the process */
+            o->defs[o->ndefs].value = eq + 1;
+            o->ndefs++;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(a, "="), a);
+            const char *s = diag_suggest(name, long_options);
+            fprintf(stderr, "dlc: error: unknown option '%s'", a);
+            if (s)
+                fprintf(stderr, "; did you mean '%s'?", s);
+            fputs("\ndlc: note: run 'dlc --help' for usage\n", stderr);
+            return 2;
+        } else if (o->input) {
+            return usage_error("only one input file may be given ('%s' is a second)", a);
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input)
+        return usage_error("no input file%s; usage: dlc [options] FILE.net", "");
+    return -1;
+}
+
+/* Reads the whole file; NUL-terminated, and may hold NULs of its own. */
+static bool read_source(const char *path, Source *src, Arena *a)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "dlc: error: cannot open '%s': %s\n", path, strerror(errno));
+        return false;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fputs("dlc: fatal error: out of memory\n", stderr);
+            exit(1);
+        }
+        len += fread(buf + len, 1, cap - len - 1, f);
+        if (len < cap - 1)
+            break;
+        if (cap > ((size_t)64 << 20)) {
+            fprintf(stderr, "dlc: error: '%s' is larger than 64 MiB; is it a .net file?\n", path);
+            free(buf);
+            if (f != stdin)
+                fclose(f);
+            return false;
+        }
+        cap *= 2;
+        buf = realloc(buf, cap);
+    }
+    bool failed = ferror(f);
+    int err = errno;
+    if (f != stdin)
+        fclose(f);
+    if (failed) {
+        fprintf(stderr, "dlc: error: cannot read '%s': %s\n", path, strerror(err));
+        free(buf);
+        return false;
+    }
+    buf[len] = '\0';
+    src->path = path;
+    src->text = arena_strndup(a, buf, len);
+    src->len = len;
+    free(buf);
+    return true;
+}
+
+/* OutFile files are written to PATH.tmp-XXXXXX beside PATH, then renamed. */
+typedef struct OutFile {
+    const char *path;
+    char tmp[4096];
+    FILE *f;
+} OutFile;
+
+static bool output_open(OutFile *out, const char *path)
+{
+    out->path = path;
+    out->f = NULL;
+    if (!strcmp(path, "-")) {
+        out->f = stdout;
+        return true;
+    }
+    if (snprintf(out->tmp, sizeof out->tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof out->tmp) {
+        fprintf(stderr, "dlc: error: output path too long: '%s'\n", path);
+        return false;
+    }
+    int fd = mkstemp(out->tmp);
+    if (fd < 0 || !(out->f = fdopen(fd, "w"))) {
+        fprintf(stderr, "dlc: error: cannot write '%s': %s\n", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(out->tmp);
+        }
+        return false;
+    }
+    return true;
+}
+
+static bool output_close(OutFile *out)
+{
+    if (!out->f || out->f == stdout)
+        return !out->f || fflush(stdout) == 0;
+    bool ok = !ferror(out->f);
+    ok = (fclose(out->f) == 0) && ok;
+    out->f = NULL;
+    if (!ok) {
+        fprintf(stderr, "dlc: error: cannot write '%s': %s\n", out->path, strerror(errno));
+        unlink(out->tmp);
+    }
+    return ok;
+}
+
+static void output_discard(OutFile *out)
+{
+    if (out->f && out->f != stdout)
+        fclose(out->f);
+    if (out->f != stdout && out->tmp[0])
+        unlink(out->tmp);
+    out->f = NULL;
+}
+
+static bool output_commit(OutFile *out)
+{
+    if (!strcmp(out->path, "-"))
+        return true;
+    if (rename(out->tmp, out->path) != 0) {
+        fprintf(stderr, "dlc: error: cannot write '%s': %s\n", out->path, strerror(errno));
+        unlink(out->tmp);
+        return false;
+    }
+    return true;
+}
+
+/* "dir/model.net" -> "dir/model" + ext (default output names). */
+static const char *swap_extension(Arena *a, const char *path, const char *ext)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    return arena_printf(a, "%.*s%s", (int)stem, path, ext);
+}
+
+/* The banner's command: what shapes the output, never -o or absolute paths
+ * beyond what the user typed for the source. */
+static const char *banner_command(Arena *a, const Options *o)
+{
+    const char *cmd = "dlc";
+    if (o->main)
+        cmd = arena_printf(a, "%s --main", cmd);
+    if (o->prefix)
+        cmd = arena_printf(a, "%s --prefix %s", cmd, o->prefix);
+    if (o->precision == PREC_F64)
+        cmd = arena_printf(a, "%s --precision=f64", cmd);
+    for (int i = 0; i < o->ndefs; i++)
+        cmd = arena_printf(a, "%s -D %s=%s", cmd, o->defs[i].name, o->defs[i].value);
+    return arena_printf(a, "%s %s", cmd, o->input);
+}
+
+static int compile(const Options *o, Arena *a)
+{
+    Source src;
+    if (!read_source(o->input, &src, a))
+        return 1;
+    Diag diag;
+    diag_init(&diag, &src, stderr);
+    diag.max_errors = o->max_errors;
+
+    Program *prog = parse_program(a, &src, &diag);
+    if (diag.errors)
+        return 1;
+    if (o->emit == EMIT_AST) {
+        OutFile out;
+        if (!output_open(&out, o->output ? o->output : "-"))
+            return 1;
+        ast_dump(out.f, &src, prog);
+        return output_close(&out) && output_commit(&out) ? 0 : 1;
+    }
+
+    IR *ir = sema_lower(a, prog, o->defs, o->ndefs, &diag);
+    if (diag.errors || !ir)
+        return 1;
+    autodiff(a, ir);
+    plan_memory(a, ir);
+
+    EmitOptions eo = {
+        .prefix = o->prefix ? o->prefix : ir->model,
+        .precision = o->precision,
+        .main = o->main,
+        .source_name = o->input,
+        .command = banner_command(a, o),
+        .src = &src,
+    };
+    if (o->emit == EMIT_C || o->emit == EMIT_H) {
+        if (!emit_check(ir, &eo, &diag))
+            return 1;
+    }
+    if (o->explain)
+        sema_explain(stdout, &src, ir);
+    if (o->stats)
+        plan_stats(stdout, ir, o->precision == PREC_F64 ? 8 : 4);
+
+    OutFile src_out = {0}, hdr_out = {0};
+    const char *path = o->output;
+    bool ok = true;
+    switch (o->emit) {
+    case EMIT_NONE:
+        return 0;
+    case EMIT_IR:
+        if (!output_open(&src_out, path ? path : "-"))
+            return 1;
+        ir_dump(src_out.f, &src, ir);
+        break;
+    case EMIT_TORCH:
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".py")))
+            return 1;
+        emit_torch(src_out.f, ir, &eo);
+        break;
+    case EMIT_H:
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".h")))
+            return 1;
+        emit_c_header(src_out.f, ir, &eo);
+        break;
+    case EMIT_C: {
+        if (!path)
+            path = swap_extension(a, o->input, ".c");
+        const char *hpath = strcmp(path, "-") ? swap_extension(a, path, ".h") : NULL;
+        const char *slash = hpath ? strrchr(hpath, '/') : NULL;
+        eo.header_name = hpath ? (slash ? slash + 1 : hpath)
+                               : arena_printf(a, "%s.h", eo.prefix);
+        if (!output_open(&src_out, path))
+            return 1;
+        if (hpath && !output_open(&hdr_out, hpath)) {
+            output_discard(&src_out);
+            return 1;
+        }
+        emit_c_source(src_out.f, ir, &eo);
+        if (hpath)
+            emit_c_header(hdr_out.f, ir, &eo);
+        break;
+    }
+    case EMIT_AST:
+        break;
+    }
+    ok = output_close(&src_out);
+    if (hdr_out.path)
+        ok = output_close(&hdr_out) && ok;
+    if (!ok) {
+        output_discard(&src_out);
+        output_discard(&hdr_out);
+        return 1;
+    }
+    if (hdr_out.path && !output_commit(&hdr_out)) {
+        output_discard(&src_out);
+        return 1;
+    }
+    return output_commit(&src_out) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    Options o;
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    Arena *a = arena_new();
+    status = compile(&o, a);
+    arena_free(a);
+    for (int i = 0; i < o.ndefs; i++)
+        free((char *)o.defs[i].name);
+    return status;
+}

@@ -1,0 +1,85 @@
+/* ops.h: what an op file may call. Each ops/<family>.c defines, for each of
+ * its ops, one `const OpInfo op_<name>` (see dlc.h) holding its lowering +
+ * shape rule (sema side), forward kernel, backward kernel (derivative) and
+ * PyTorch twin, side by side. ops/table.c gathers them into the op table.
+ *
+ * Conventions in emitted kernels (see docs/design.md):
+ *   - `n` is the number of samples in the current batch (a runtime int);
+ *     every per-sample size is a literal constant.
+ *   - buffers are row-major [n, per-sample dims...];
+ *   - a backward kernel reads the node's gradient (emit_grad(e, n->id)) and
+ *     writes or adds (accumulate[k]) into each input's gradient, and adds
+ *     parameter gradients into emit_param_grad (accumulate: see
+ *     emit_param_accumulate).
+ */
+#ifndef DLC_OPS_H
+#define DLC_OPS_H
+
+#include "../dlc.h"
+
+#include <string.h>
+
+/* ---- sema.c services for op lowering ---------------------------------- */
+
+/* Binds a call's arguments to `names` (positional args fill names in order,
+ * keyword args by name). out[k] = the expression for names[k], or NULL when
+ * absent. Reports unknown keywords (with a suggestion), duplicates, too many
+ * positional arguments, and missing ones among the first `nrequired`.
+ * Returns false after reporting. */
+bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
+                     int nnames, int nrequired, const Expr **out);
+/* A tensor-valued argument: lowers it, returns its node id or -1. */
+int lower_tensor(Lower *l, const Expr *e);
+/* A compile-time number (literals, params, arithmetic on them). */
+bool lower_number(Lower *l, const Expr *e, double *out);
+/* A compile-time integer; reports non-integers. */
+bool lower_int(Lower *l, const Expr *e, long *out);
+/* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */
+bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
+/* A new node of kind `op` for `call` (loc, line, binding name filled in). */
+Node *lower_node(Lower *l, OpKind op, const Expr *call);
+/* A new parameter named after the current binding ("h1" -> "h1_w"). */
+int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc);
+Arena *lower_arena(Lower *l);
+Diag *lower_diag(Lower *l);
+IR *lower_ir(Lower *l);
+Node *lower_get(Lower *l, int node);
+/* note: "'x' has shape [784]" pointing at where that node came from. */
+void lower_note_shape(Lower *l, int node, const char *role);
+/* Lowers a binary expression (a + b, x * 0.5, ...): arith.c. */
+int arith_lower_binary(Lower *l, const Expr *e);
+int arith_lower_neg(Lower *l, const Expr *e);
+
+/* ---- emit_c.c services for kernels ------------------------------------ */
+
+/* Appends one line of C at the current indent; a trailing newline is added. */
+void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_indent(Emit *e, int delta);
+/* C names of buffers; each call marks the name as used in this function so
+ * that only used pointers are declared. */
+const char *emit_buf(Emit *e, int node);         /* forward value  */
+const char *emit_grad(Emit *e, int node);        /* its gradient: "d_h1" */
+const char *emit_aux(Emit *e, int node);         /* op scratch: "h2_mask" */
+const char *emit_param(Emit *e, int param);      /* "h1_w" */
+const char *emit_param_grad(Emit *e, int param); /* "d_h1_w" */
+/* Whether this backward pass already wrote param's gradient (shared weights):
+ * false the first time it is asked for a param in one backward pass. */
+bool emit_param_accumulate(Emit *e, int param);
+const char *emit_real(Emit *e);                  /* "float" or "double" */
+const char *emit_gemm(Emit *e);                  /* "cblas_sgemm" / "cblas_dgemm" */
+/* A libm function in the right precision: emit_fn(e, "exp") -> "expf". */
+const char *emit_fn(Emit *e, const char *f);
+/* A literal in the right precision: 0.5f or 0.5 (round-trip exact). */
+const char *emit_lit(Emit *e, double v);
+/* The rng expression for a uniform [0,1) draw: "dlrt_rng_uniform(&m->rng)". */
+const char *emit_rng_uniform(Emit *e);
+bool emit_training(Emit *e);                     /* inside train_step/gradients */
+const IR *emit_ir(Emit *e);
+
+/* ---- emit_torch.c services -------------------------------------------- */
+
+void torch_line(TorchEmit *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *torch_name(TorchEmit *t, int node);   /* Python variable of a node */
+const char *torch_param(TorchEmit *t, int param); /* "self.h1_w" */
+
+#endif

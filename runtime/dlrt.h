@@ -1,0 +1,154 @@
+/* dlrt.h: the dlc runtime, linked by every generated model (libdlrt.a).
+ *
+ * Small and C99: a seeded RNG, weight initializers, data loaders (IDX, gzip
+ * or not, and CSV), checkpoint files, and the training driver behind a
+ * generated `main`. No global mutable state: everything hangs off the
+ * structs below. Functions that can fail return 0 on success and -1 on
+ * failure, with a message naming the file and the problem in `err`.
+ */
+#ifndef DLRT_H
+#define DLRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- rng.c */
+
+/* xoshiro-style generator seeded through splitmix64: same seed, same stream,
+ * on every machine. */
+typedef struct dlrt_rng {
+    uint64_t s[4];
+} dlrt_rng;
+
+void dlrt_rng_seed(dlrt_rng *r, uint64_t seed);
+uint64_t dlrt_rng_next(dlrt_rng *r);
+/* Uniform in [0, 1) with 53 random bits (inline: dropout calls it per element). */
+static inline double dlrt_rng_uniform(dlrt_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3] << 45 | s[3] >> 19;
+    return (double)(result >> 11) * (1.0 / 9007199254740992.0);
+}
+double dlrt_rng_normal(dlrt_rng *r);            /* N(0, 1), Box-Muller */
+/* Fisher-Yates shuffle of idx[0..n). */
+void dlrt_rng_shuffle(dlrt_rng *r, int32_t *idx, size_t n);
+
+/* --------------------------------------------------------------- init.c */
+
+/* Weight initializers; the compiler works out bounds and deviations from
+ * fan-in/fan-out and writes them into the generated code. */
+void dlrt_fill_f32(float *w, size_t n, double value);
+void dlrt_uniform_f32(float *w, size_t n, double lo, double hi, dlrt_rng *r);
+void dlrt_normal_f32(float *w, size_t n, double mean, double std, dlrt_rng *r);
+void dlrt_fill_f64(double *w, size_t n, double value);
+void dlrt_uniform_f64(double *w, size_t n, double lo, double hi, dlrt_rng *r);
+void dlrt_normal_f64(double *w, size_t n, double mean, double std, dlrt_rng *r);
+
+/* --------------------------------------------------------------- data.c */
+
+enum { DLRT_Y_NONE = 0, DLRT_Y_CLASS = 1, DLRT_Y_REAL = 2 };
+
+/* n samples; x row-major [n, x_size]; labels [n] (class) or targets
+ * [n, y_size] (real). */
+typedef struct dlrt_dataset {
+    size_t n;
+    size_t x_size;
+    float *x;
+    int y_kind;
+    size_t y_size;
+    int32_t *labels;
+    float *targets;
+    int num_classes;      /* 1 + largest label seen (class data) */
+} dlrt_dataset;
+
+/* IDX (optionally gzip-compressed: zlib reads both) image and label files,
+ * e.g. Fashion-MNIST. Validates magic numbers, dimensions, counts and that
+ * the two files agree. Pixels are scaled to [0, 1]. */
+int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
+                  char *err, size_t errlen);
+/* CSV: one sample per line, x_size numbers then the label (y_kind CLASS) or
+ * y_size numbers (REAL). An optional non-numeric header line is skipped.
+ * Errors name the file, line and column. */
+int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
+                  dlrt_dataset *out, char *err, size_t errlen);
+void dlrt_dataset_free(dlrt_dataset *d);
+
+/* --------------------------------------------------------- checkpoint.c */
+
+/* A checkpoint file (little-endian):
+ *   "DLCCKPT\0"  u32 version (1)  u32 bytes per value (4 or 8)
+ *   u32 layout length, layout bytes ("h1_w:256x784;h1_b:256;" ...)
+ *   u64 FNV-1a hash of the layout   u64 parameter count   u64 step
+ *   u32 state slots (optimizer state vectors, each parameter-count long)
+ *   parameters, then each state slot, as raw values
+ *   u32 CRC-32 (zlib) of everything before it
+ * Written to PATH.tmp, flushed, fsync'ed and renamed over PATH: a crash
+ * never leaves a half-written checkpoint. Loading checks magic, version,
+ * value size, layout (by hash, then naming the difference), sizes, and the
+ * checksum, and touches nothing unless all of it holds. */
+typedef struct dlrt_ckpt {
+    uint32_t value_size;      /* 4 (float) or 8 (double) */
+    const char *layout;       /* the network's parameter layout string */
+    uint64_t count;           /* values per slot */
+    uint64_t step;            /* optimizer steps taken */
+    uint32_t nstate;          /* optimizer state slots (0, 1 or 2) */
+    void *params;             /* count values */
+    void *state[2];           /* nstate slots of count values */
+} dlrt_ckpt;
+
+uint64_t dlrt_layout_hash(const char *layout);
+int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errlen);
+/* c describes what the network expects; on success params/state are filled
+ * and c->step set. On failure nothing in c's buffers has changed. */
+int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ driver.c */
+
+/* What a generated model tells the training driver about itself. The
+ * generated `main` fills one of these and calls dlrt_train_main. */
+typedef struct dlrt_model_api {
+    const char *name;         /* model name */
+    int batch;                /* samples per step (arena capacity) */
+    int epochs;
+    double validation;        /* fraction held out from training data */
+    uint64_t seed;
+    size_t x_size;            /* features per sample of the (single) input */
+    int y_kind;               /* DLRT_Y_CLASS or DLRT_Y_REAL */
+    size_t y_size;            /* 1 for class labels */
+    int num_classes;          /* class labels: K */
+    void *(*create)(uint64_t seed);
+    void (*destroy)(void *m);
+    /* y: const int32_t * for class labels, const float * for targets */
+    float (*train_step)(void *m, const float *x, const void *y, int n);
+    /* mean loss over n samples (any n); *accuracy (may be NULL) set for
+     * class labels, NAN otherwise */
+    float (*evaluate)(void *m, const float *x, const void *y, int n, double *accuracy);
+    int (*save)(const void *m, const char *path);
+    int (*load)(void *m, const char *path);
+    const char *(*error)(const void *m);   /* message after save/load fail */
+} dlrt_model_api;
+
+/* The trainer's command line (see `MODEL --help`): data files (IDX or CSV;
+ * Fashion-MNIST from /usr/share/datasets/fashion-mnist by default), epochs,
+ * seed, validation fraction, checkpoint path, --limit, --resume, quiet or
+ * progress. Trains with shuffled mini-batches, reports validation loss and
+ * accuracy each epoch, keeps the best checkpoint, then reloads it and prints
+ * "test accuracy: 0.NNNN". Returns the process exit status. */
+int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+#!/bin/sh
+# tests/run.sh [--update] [--long] [SUITE...]: runs the test suites.
+#
+# Each suite is tests/SUITE/run.sh. It prints "ok NAME" or "FAIL NAME: why"
+# per test and ends with the line "N passed, N failed". This script sums
+# them and ends with the same line; the exit status is 0 only when nothing
+# failed. --update asks suites that compare against expected files to
+# rewrite them instead (review with git diff). --long adds slow tests.
+set -u
+cd "$(dirname "$0")/.."
+export DLC="$PWD/build/dlc" DLC_ROOT="$PWD"
+export DLC_UPDATE=0 DLC_LONG=0
+suites=""
+for a in "$@"; do
+    case "$a" in
+        --update) DLC_UPDATE=1 ;;
+        --long) DLC_LONG=1 ;;
+        *) suites="$suites $a" ;;
+    esac
+done
+[ -n "$suites" ] || suites="errors golden cli runtime grad torch e2e sanitize fuzz"
+total_pass=0 total_fail=0 failed_suites=""
+for s in $suites; do
+    if [ ! -x "tests/$s/run.sh" ]; then
+        echo "FAIL suite $s: tests/$s/run.sh is missing"
+        total_fail=$((total_fail + 1)); failed_suites="$failed_suites $s"
+        continue
+    fi
+    echo "== $s"
+    start=$(date +%s)
+    out=$(mktemp)
+    tests/$s/run.sh 2>&1 | tee "$out"
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    rm -f "$out"
+    p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    if [ -z "$p" ]; then
+        echo "FAIL suite $s: no summary line"
+        p=0; f=1
+    fi
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    [ "$f" -eq 0 ] || failed_suites="$failed_suites $s"
+    echo "== $s: $p passed, $f failed ($(( $(date +%s) - start ))s)"
+done
+[ -z "$failed_suites" ] || echo "failed suites:$failed_suites"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
