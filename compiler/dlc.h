@@ -283,6 +283,7 @@ typedef struct TrainConfig {
     double weight_decay;
     double validation;     /* fraction of training data held out */
     InitKind init;         /* default init for weights */
+    double init_arg;       /* its argument (uniform's a, normal's std), see InitKind */
     Hyper *hypers;         /* everything above, with defaulted flags */
     int nhypers;
 } TrainConfig;
@@ -307,6 +308,8 @@ typedef struct IR {
     VEC(Output) outputs;
     VEC(Loss) losses;
     TrainConfig train;
+    Hyper *constants;      /* the file's `param`s with final values (loc NOLOC: set by -D) */
+    int nconstants;
     size_t param_count;    /* elements in the flat parameter buffer */
     /* plan.c */
     size_t arena_size;     /* elements of the activation arena */
@@ -317,6 +320,13 @@ typedef struct IR {
 } IR;
 
 Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc);
+/* Gives a node its binding name; its C name becomes that name when no other
+ * node or parameter holds it and it is not reserved (C keywords, ...). */
+void ir_set_name(Arena *a, IR *ir, Node *n, const char *name);
+/* Whether a C name is free for a new buffer or parameter. */
+bool ir_cname_free(const IR *ir, const char *name);
+const char *ir_op_name(OpKind op);     /* "relu", "cross_entropy", "input" */
+const char *ir_init_name(InitKind k);  /* "he_uniform", "zeros" */
 int shape_size(Shape s);               /* product of dims (1 for rank 0) */
 bool shape_eq(Shape a, Shape b);
 const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */

@@ -32,6 +32,10 @@ bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
 int lower_tensor(Lower *l, const Expr *e);
 /* A compile-time number (literals, params, arithmetic on them). */
 bool lower_number(Lower *l, const Expr *e, double *out);
+/* Whether e is a compile-time number (literals, params, true/false and
+ * arithmetic on them), without reporting anything: arith.c uses it to tell
+ * `x * 0.5` (a scalar constant) from `a * b` (two tensors). */
+bool lower_is_number(Lower *l, const Expr *e);
 /* A compile-time integer; reports non-integers. */
 bool lower_int(Lower *l, const Expr *e, long *out);
 /* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */
@@ -81,5 +85,21 @@ const IR *emit_ir(Emit *e);
 void torch_line(TorchEmit *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *torch_name(TorchEmit *t, int node);   /* Python variable of a node */
 const char *torch_param(TorchEmit *t, int param); /* "self.h1_w" */
+
+/* ---- ops/table.c: small helpers the op files share --------------------- */
+
+/* A per-sample tensor of reals as an op argument: lower_tensor, then refuses
+ * labels (class indices) and whole-batch scalars (losses) with a message
+ * naming `op`. Returns the node id or -1. */
+int op_real_arg(Lower *l, const Expr *e, const char *op);
+/* The declaration behind an input/label/target node, or NULL. */
+const Input *op_input_decl(Lower *l, int node);
+/* The source text of an expression, shortened for messages: "x", "dense(...)". */
+const char *op_expr_text(Lower *l, const Expr *e);
+/* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
+const char *op_assign(bool accumulate);
+/* The shortest decimal that reads back as exactly v ("0.1", "1e-08"), for a
+ * double literal in C or Python; buf needs 32 chars. Returns buf. */
+char *op_double(char *buf, double v);
 
 #endif

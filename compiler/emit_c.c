@@ -1,0 +1,1727 @@
+/* emit_c.c: the IR and its memory plan, written out as C99.
+ *
+ * The generated source reads like a hand-written trainer (llm.c style): a
+ * banner with the command that made it and a legend, the model struct with
+ * the memory layout in comments, then one function per pass:
+ *
+ *   P_forward_pass   every node that needs no label, in source order
+ *   P_loss_pass      the nodes that do (loss terms), summed with their weights
+ *   P_backward_pass  seeds each loss term's gradient, then the op table's
+ *                    backward kernels in ir->backward order
+ *   P_update         one fused loop per parameter tensor, constant bounds
+ *
+ * and the public API of docs/generated-api.md around them. Op kernels come
+ * from the op table (ops/<family>.c), which calls the services at the end
+ * of this file (emit_line, emit_buf, ...) to name buffers and write lines.
+ *
+ * Each function body is first written to memory: the kernels mark which
+ * buffers they use, and only those pointers are declared at the top of the
+ * function, each with its shape and the .net line it comes from.
+ */
+#include "ops/ops.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct Emit {
+    const IR *ir;
+    const EmitOptions *o;
+    Arena *a;
+    FILE *body;            /* where emit_line writes: the current function's body */
+    int indent;
+    bool training;         /* emit_training(): which variant a kernel should write */
+    bool asked_training;   /* the kernel asked: it has two variants */
+    bool f64;
+    const char *prefix;    /* fashion_mlp */
+    const char *upper;     /* FASHION_MLP */
+    const char *file;      /* fashion_mlp.net: the source's base name, for line refs */
+    const char **node_name;    /* C name per node (inputs: the argument name) */
+    const char **param_name;   /* C name per parameter */
+    /* Per function: which pointers the body uses. */
+    bool *use_buf, *use_grad, *use_aux, *use_param, *use_pgrad;
+    bool params_writable;      /* declare parameters without const (update) */
+    /* Per backward pass: parameter gradients written so far. */
+    bool *pgrad_written;
+};
+
+/* ------------------------------------------------------------ names */
+
+/* Identifiers the generated code uses for itself (locals, loop variables of
+ * the kernels, libm functions): a .net name equal to one gets a trailing
+ * underscore so it cannot shadow them. */
+static const char *const reserved_words[] = {
+    /* C99 keywords */
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+    "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+    "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+    "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool",
+    "_Complex", "_Imaginary", "bool", "true", "false",
+    /* the generated code's own names, and the locals of the op kernels */
+    "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
+    "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
+    "xr", "yr", "dxr", "dyr", "max", "sum", "shift", "dot", "size_t", "int32_t",
+    "uint64_t", "uintptr_t", "NAN", "INFINITY",
+    /* library functions the kernels call */
+    "exp", "expf", "log", "logf", "sqrt", "sqrtf", "tanh", "tanhf", "fabs", "fabsf",
+    "pow", "powf", "fmax", "fmaxf", "fmin", "fminf", "memcpy", "memset", "calloc",
+    "free", "malloc", "abs", "errno", NULL,
+};
+
+static bool is_reserved(const char *s)
+{
+    for (int k = 0; reserved_words[k]; k++)
+        if (!strcmp(reserved_words[k], s))
+            return true;
+    return !strncmp(s, "cblas_", 6) || !strncmp(s, "dlrt_", 5) || !strncmp(s, "Cblas", 5);
+}
+
+static const char *cident(Arena *a, const char *s)
+{
+    return is_reserved(s) ? arena_printf(a, "%s_", s) : s;
+}
+
+static const char *upper_of(Arena *a, const char *s)
+{
+    char *u = arena_strdup(a, s);
+    for (char *p = u; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    return u;
+}
+
+static const Node *node_at(const IR *ir, int id)
+{
+    return ir->nodes.items[id];
+}
+
+static const Input *input_of(const IR *ir, int node)
+{
+    for (int k = 0; k < ir->inputs.len; k++)
+        if (ir->inputs.items[k].node == node)
+            return &ir->inputs.items[k];
+    return NULL;
+}
+
+/* The op's name for comments: "relu", "dense", "input". */
+static const char *op_name(OpKind k)
+{
+    static const char *const names[] = {
+#define OP(kind, file) #kind,
+#include "ops/ops.def"
+#undef OP
+    };
+    const OpInfo *op = op_info(k);
+    if (op->name)
+        return op->name;
+    return names[k] + 3;   /* "OP_ADD" -> "ADD": internal ops only */
+}
+
+static bool is_loss_op(OpKind k)
+{
+    return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
+}
+
+/* ------------------------------------------------------------ literals */
+
+/* The shortest decimal that reads back as exactly v (as a double). */
+static const char *double_text(Arena *a, double v)
+{
+    if (isnan(v))
+        return "NAN";
+    if (isinf(v))
+        return v > 0 ? "INFINITY" : "-INFINITY";
+    char buf[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* Keep it a floating literal: 1 -> 1.0 */
+    if (!strpbrk(buf, ".eE"))
+        strcat(buf, ".0");
+    return arena_strdup(a, buf);
+}
+
+/* The shortest decimal that reads back as exactly (float)v, with an f. */
+static const char *float_text(Arena *a, double v)
+{
+    float f = (float)v;
+    if (isnan(f))
+        return "NAN";
+    if (isinf(f))
+        return f > 0 ? "INFINITY" : "-INFINITY";
+    char buf[40];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    if (!strpbrk(buf, ".eE"))
+        strcat(buf, ".0");
+    strcat(buf, "f");
+    return arena_strdup(a, buf);
+}
+
+/* A number for comments: %g, shortest round-trip. */
+static const char *num_text(Arena *a, double v)
+{
+    char buf[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return arena_strdup(a, buf);
+}
+
+/* "[256, 784]" */
+static const char *dims_text(Arena *a, Shape s)
+{
+    const char *t = "[";
+    for (int d = 0; d < s.rank; d++)
+        t = arena_printf(a, "%s%s%d", t, d ? ", " : "", s.dim[d]);
+    return arena_printf(a, "%s]", t);
+}
+
+/* "[n, 256]" for a batch buffer, "[1]" for a whole-batch scalar. */
+static const char *batch_dims_text(Arena *a, const Node *n)
+{
+    if (!n->batched)
+        return "[1]";
+    const char *t = "[n";
+    for (int d = 0; d < n->shape.rank; d++)
+        t = arena_printf(a, "%s, %d", t, n->shape.dim[d]);
+    return arena_printf(a, "%s]", t);
+}
+
+/* ------------------------------------------------------------ source lines */
+
+/* Line `line` of the .net file, trimmed, without its comment, made safe for
+ * a C comment and kept short. NULL when there is no text. */
+static const char *source_line(Emit *e, int line)
+{
+    const Source *src = e->o->src;
+    if (!src || !src->text || line < 1)
+        return NULL;
+    size_t at = 0;
+    for (int l = 1; l < line && at < src->len; at++)
+        if (src->text[at] == '\n')
+            l++;
+    if (at >= src->len)
+        return NULL;
+    size_t end = at;
+    bool in_string = false;
+    while (end < src->len && src->text[end] != '\n') {
+        char ch = src->text[end];
+        if (ch == '"')
+            in_string = !in_string;
+        if (ch == '#' && !in_string)
+            break;
+        end++;
+    }
+    while (at < end && isspace((unsigned char)src->text[at]))
+        at++;
+    while (end > at && isspace((unsigned char)src->text[end - 1]))
+        end--;
+    if (end == at)
+        return NULL;
+
+    enum { MAX_QUOTE = 80 };
+    char *q = arena_alloc(e->a, MAX_QUOTE + 8);
+    size_t o = 0;
+    for (size_t p = at; p < end && o < MAX_QUOTE; p++) {
+        unsigned char ch = (unsigned char)src->text[p];
+        if (ch == '*' && p + 1 < end && src->text[p + 1] == '/') {
+            q[o++] = '*';
+            q[o++] = ' ';
+            continue;
+        }
+        if (ch == '/' && p + 1 < end && src->text[p + 1] == '*') {
+            q[o++] = '/';
+            q[o++] = ' ';
+            continue;
+        }
+        if (isspace(ch)) {
+            if (o > 0 && q[o - 1] != ' ')
+                q[o++] = ' ';
+            continue;
+        }
+        q[o++] = ch >= 32 && ch < 127 ? (char)ch : '?';
+    }
+    if (o >= MAX_QUOTE && end - at > MAX_QUOTE) {
+        memcpy(q + o, " ...", 4);
+        o += 4;
+    }
+    q[o] = '\0';
+    return q;
+}
+
+/* "/ * fashion_mlp.net:12: h1 = relu(dense(image, hidden)) * /" before the
+ * kernels of that line. */
+static void emit_line_ref(Emit *e, int line)
+{
+    const char *text = source_line(e, line);
+    if (text)
+        emit_line(e, "/* %s:%d: %s */", e->file, line, text);
+    else
+        emit_line(e, "/* %s:%d */", e->file, line);
+}
+
+/* ------------------------------------------------------------ functions */
+
+/* A function is written in two steps: its body to memory (kernels mark the
+ * pointers they use), then the signature, the declarations of exactly the
+ * used pointers, and the body. */
+typedef struct FuncBody {
+    char *text;
+    size_t len;
+    FILE *saved;
+} FuncBody;
+
+static void func_begin(Emit *e, FuncBody *fb)
+{
+    const IR *ir = e->ir;
+    size_t nodes = (size_t)ir->nodes.len + 1, params = (size_t)ir->params.len + 1;
+    memset(e->use_buf, 0, nodes);
+    memset(e->use_grad, 0, nodes);
+    memset(e->use_aux, 0, nodes);
+    memset(e->use_param, 0, params);
+    memset(e->use_pgrad, 0, params);
+    fb->saved = e->body;
+    fb->text = NULL;
+    fb->len = 0;
+    e->body = open_memstream(&fb->text, &fb->len);
+    if (!e->body) {
+        fputs("dlc: fatal error: out of memory\n", stderr);
+        exit(1);
+    }
+    e->indent = 1;
+}
+
+static bool is_ident_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Whether `word` occurs as an identifier in C text, outside comments and
+ * string literals. Decides which used pointers to declare (a kernel may ask
+ * for a name it prints only in a comment) and which parameters to (void). */
+static bool uses_word(const char *text, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = text; *p;) {
+        if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else if (*p == '"' || *p == '\'') {
+            char q = *p++;
+            while (*p && *p != q)
+                p += p[0] == '\\' && p[1] ? 2 : 1;
+            if (*p)
+                p++;
+        } else if (is_ident_char(*p)) {
+            const char *s = p;
+            while (is_ident_char(*p))
+                p++;
+            if ((size_t)(p - s) == wl && !memcmp(s, word, wl))
+                return true;
+        } else {
+            p++;
+        }
+    }
+    return false;
+}
+
+typedef struct Decl {
+    const char *text;      /* "float *const h1 = m->arena + 1024;" */
+    const char *comment;   /* "[n, 256] relu, fashion_mlp.net:12" */
+} Decl;
+
+typedef VEC(Decl) DeclVec;
+
+static void add_decl(Emit *e, DeclVec *v, const char *name, const char *body,
+                     const char *text, const char *comment)
+{
+    if (!uses_word(body, name))
+        return;
+    Decl d = {text, comment};
+    vec_push(e->a, v, d);
+}
+
+/* The pointer declarations a body needs, in a fixed order: parameters,
+ * their gradients, then per node its value, scratch and gradient. */
+static void collect_decls(Emit *e, const char *body, DeclVec *decls)
+{
+    const IR *ir = e->ir;
+    const char *real = emit_real(e);
+    const char *pconst = e->params_writable ? "" : "const ";
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        if (!e->use_param[p])
+            continue;
+        int line = 0;
+        if (e->o->src && pr->loc.begin >= 0) {
+            int col;
+            diag_line_col(e->o->src, pr->loc.begin, &line, &col);
+        }
+        const char *where = line ? arena_printf(e->a, ", %s:%d", e->file, line) : "";
+        add_decl(e, decls, e->param_name[p], body,
+                 arena_printf(e->a, "%s%s *const %s = m->params + %zu;", pconst, real,
+                              e->param_name[p], pr->offset),
+                 arena_printf(e->a, "%s%s", dims_text(e->a, pr->shape), where));
+    }
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        if (!e->use_pgrad[p])
+            continue;
+        const char *name = arena_printf(e->a, "d_%s", e->param_name[p]);
+        add_decl(e, decls, name, body,
+                 arena_printf(e->a, "%s *const %s = m->grads + %zu;", real, name, pr->offset),
+                 dims_text(e->a, pr->shape));
+    }
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        if (e->use_buf[id] && n->buf >= 0) {
+            const char *comment = arena_printf(e->a, "%s %s, %s:%d", batch_dims_text(e->a, n),
+                                               op_name(n->op), e->file, n->line);
+            if (!n->batched)
+                comment = arena_printf(e->a, "[1] %s over the batch, %s:%d", op_name(n->op),
+                                       e->file, n->line);
+            add_decl(e, decls, e->node_name[id], body,
+                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real,
+                                  e->node_name[id], n->buf),
+                     comment);
+        }
+        if (e->use_aux[id] && n->aux >= 0) {
+            const char *name = emit_aux(e, id);
+            add_decl(e, decls, name, body,
+                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->aux),
+                     arena_printf(e->a, "[n, %zu] %s scratch", n->aux_size, op_name(n->op)));
+        }
+    }
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        if (e->use_grad[id] && n->gbuf >= 0) {
+            const char *name = arena_printf(e->a, "d_%s", e->node_name[id]);
+            add_decl(e, decls, name, body,
+                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->gbuf),
+                     arena_printf(e->a, "%s d loss / d %s", batch_dims_text(e->a, n),
+                                  e->node_name[id]));
+        }
+    }
+}
+
+/* Writes `signature` { declarations, (void) for unused parameters, body }.
+ * `params` lists the parameter names to check, NULL-terminated. */
+static void func_end(Emit *e, FuncBody *fb, FILE *out, const char *signature,
+                     const char *const *params)
+{
+    fclose(e->body);
+    e->body = fb->saved;
+    const char *body = fb->text ? fb->text : "";
+
+    DeclVec decls = {0};
+    collect_decls(e, body, &decls);
+    size_t width = 0;
+    for (int k = 0; k < decls.len; k++)
+        if (strlen(decls.items[k].text) > width)
+            width = strlen(decls.items[k].text);
+
+    fprintf(out, "%s\n{\n", signature);
+    for (int k = 0; k < decls.len; k++)
+        fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
+                decls.items[k].comment);
+
+    /* A parameter nothing reads: (void) it, for -Wextra. */
+    bool any_void = false;
+    for (int k = 0; params && params[k]; k++) {
+        bool used = uses_word(body, params[k]);
+        for (int d = 0; d < decls.len && !used; d++)
+            used = uses_word(decls.items[d].text, params[k]);
+        if (!used) {
+            fprintf(out, "    (void)%s;\n", params[k]);
+            any_void = true;
+        }
+    }
+    if ((decls.len || any_void) && fb->len)
+        fputc('\n', out);
+    fputs(body, out);
+    fputs("}\n", out);
+    free(fb->text);
+}
+
+/* ------------------------------------------------------------ signatures */
+
+typedef enum ArgSet { ARGS_FEATURES, ARGS_ALL } ArgSet;
+
+static bool is_feature(const Input *in)
+{
+    return !in->is_label && !in->is_target;
+}
+
+/* The inputs (ARGS_FEATURES) or inputs then labels/targets (ARGS_ALL), in
+ * the API's order, visited in that order. */
+static int arg_inputs(const IR *ir, ArgSet set, const Input **out)
+{
+    int k = 0;
+    for (int i = 0; i < ir->inputs.len; i++)
+        if (is_feature(&ir->inputs.items[i]))
+            out[k++] = &ir->inputs.items[i];
+    if (set == ARGS_ALL)
+        for (int i = 0; i < ir->inputs.len; i++)
+            if (!is_feature(&ir->inputs.items[i]))
+                out[k++] = &ir->inputs.items[i];
+    return k;
+}
+
+/* "const float *image, const int32_t *y" */
+static const char *params_text(Emit *e, ArgSet set)
+{
+    const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(e->ir, set, ins);
+    const char *t = "";
+    for (int k = 0; k < count; k++)
+        t = arena_printf(e->a, "%s%sconst %s *%s", t, k ? ", " : "",
+                         ins[k]->is_label ? "int32_t" : emit_real(e),
+                         e->node_name[ins[k]->node]);
+    return t;
+}
+
+/* "image, y" or, with `offset`, "image + (size_t)start * 784, y + start". */
+static const char *args_text(Emit *e, ArgSet set, bool offset)
+{
+    const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(e->ir, set, ins);
+    const char *t = "";
+    for (int k = 0; k < count; k++) {
+        const char *name = e->node_name[ins[k]->node];
+        int size = ins[k]->is_label ? 1 : shape_size(node_at(e->ir, ins[k]->node)->shape);
+        const char *arg = name;
+        if (offset)
+            arg = size == 1 ? arena_printf(e->a, "%s + start", name)
+                            : arena_printf(e->a, "%s + (size_t)start * %d", name, size);
+        t = arena_printf(e->a, "%s%s%s", t, k ? ", " : "", arg);
+    }
+    return t;
+}
+
+/* NULL-terminated names of the inputs in `set`, then `extra`. */
+static const char *const *param_names(Emit *e, ArgSet set, const char *const *extra)
+{
+    const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(e->ir, set, ins);
+    int nextra = 0;
+    while (extra && extra[nextra])
+        nextra++;
+    const char **names = arena_alloc(e->a, (size_t)(count + nextra + 1) * sizeof *names);
+    for (int k = 0; k < count; k++)
+        names[k] = e->node_name[ins[k]->node];
+    for (int k = 0; k < nextra; k++)
+        names[count + k] = extra[k];
+    return names;
+}
+
+/* ------------------------------------------------------------ which nodes where */
+
+/* Nodes that need a label or target (directly or through another node):
+ * they cannot run in inference, so they belong to the loss pass. */
+static bool *label_dependent(Emit *e)
+{
+    const IR *ir = e->ir;
+    bool *dep = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
+        dep[id] = (in && !is_feature(in)) || is_loss_op(n->op);
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && dep[n->in[k]])
+                dep[id] = true;
+    }
+    return dep;
+}
+
+/* Runs a node's forward kernel. A kernel that asks emit_training() (dropout)
+ * has a training and an inference variant: both are written, under
+ * `if (training)`, unless they come out the same. */
+static void emit_forward_kernel(Emit *e, const Node *n)
+{
+    const OpInfo *op = op_info(n->op);
+    if (!op->forward)
+        return;
+    FILE *saved = e->body;
+    char *text[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+
+    e->training = true;
+    e->asked_training = false;
+    e->body = open_memstream(&text[0], &len[0]);
+    op->forward(e, n);
+    fclose(e->body);
+    e->body = saved;
+    if (!e->asked_training) {
+        fputs(text[0], saved);
+        free(text[0]);
+        return;
+    }
+    free(text[0]);
+
+    e->indent++;
+    for (int variant = 0; variant < 2; variant++) {
+        e->training = variant == 0;
+        e->body = open_memstream(&text[variant], &len[variant]);
+        op->forward(e, n);
+        fclose(e->body);
+    }
+    e->indent--;
+    e->body = saved;
+    e->training = true;
+    if (!strcmp(text[0], text[1])) {
+        free(text[0]);
+        free(text[1]);
+        e->body = open_memstream(&text[0], &len[0]);
+        op->forward(e, n);
+        fclose(e->body);
+        e->body = saved;
+        fputs(text[0], saved);
+        free(text[0]);
+        return;
+    }
+    emit_line(e, "if (training) {");
+    fputs(text[0], saved);
+    emit_line(e, "} else {");
+    fputs(text[1], saved);
+    emit_line(e, "}");
+    free(text[0]);
+    free(text[1]);
+}
+
+/* Forward kernels of the nodes with include[id], in order, each source line
+ * introduced by a quote of it. */
+static void emit_forward_nodes(Emit *e, const bool *include)
+{
+    int last_line = -1;
+    for (int id = 0; id < e->ir->nodes.len; id++) {
+        const Node *n = node_at(e->ir, id);
+        if (!include[id] || n->op == OP_INPUT)
+            continue;
+        if (n->line != last_line) {
+            if (last_line != -1)
+                emit_line(e, "%s", "");
+            emit_line_ref(e, n->line);
+            last_line = n->line;
+        }
+        emit_forward_kernel(e, n);
+    }
+}
+
+/* ------------------------------------------------------------ the source: parts */
+
+static int state_slots(const IR *ir)
+{
+    switch (ir->train.opt.kind) {
+    case OPT_ADAM: return 2;
+    case OPT_MOMENTUM: return 1;
+    default: return 0;
+    }
+}
+
+static const char *const state_names[3][2] = {
+    [OPT_SGD] = {NULL, NULL},
+    [OPT_MOMENTUM] = {"momentum_buffer", NULL},
+    [OPT_ADAM] = {"exp_avg", "exp_avg_sq"},
+};
+
+static size_t align16(size_t x)
+{
+    return (x + 15) / 16 * 16;
+}
+
+static const char *optimizer_text(Emit *e)
+{
+    const Optimizer *opt = &e->ir->train.opt;
+    Arena *a = e->a;
+    switch (opt->kind) {
+    case OPT_SGD:
+        return arena_printf(a, "sgd(lr = %s)", num_text(a, opt->lr));
+    case OPT_MOMENTUM:
+        return arena_printf(a, "momentum(lr = %s, momentum = %s%s)", num_text(a, opt->lr),
+                            num_text(a, opt->momentum), opt->nesterov ? ", nesterov = true" : "");
+    case OPT_ADAM:
+        return arena_printf(a, "adam(lr = %s, beta1 = %s, beta2 = %s, eps = %s)",
+                            num_text(a, opt->lr), num_text(a, opt->beta1),
+                            num_text(a, opt->beta2), num_text(a, opt->eps));
+    }
+    return "?";
+}
+
+static int param_line(Emit *e, const Param *p)
+{
+    int line = 0, col;
+    if (e->o->src && p->loc.begin >= 0)
+        diag_line_col(e->o->src, p->loc.begin, &line, &col);
+    return line;
+}
+
+static void emit_banner(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *self = arena_printf(e->a, "%s.c", e->prefix);
+    const char *h = e->o->header_name;
+    if (h && strlen(h) > 2 && !strcmp(h + strlen(h) - 2, ".h"))
+        self = arena_printf(e->a, "%.*s.c", (int)strlen(h) - 2, h);
+    fprintf(out, "/* %s: the %s network in C99, generated by dlc %s. Do not edit: change\n"
+                 " * %s and run dlc again.\n *\n *     %s\n *\n",
+            self, ir->model, DLC_VERSION, e->file, e->o->command ? e->o->command : "dlc");
+    fprintf(out,
+            " * Legend: n = samples in the current batch, 1 <= n <= %s_BATCH (%d).\n"
+            " * Shapes are per sample unless they start with n: a buffer [n, 256] holds n\n"
+            " * rows of 256 values, row-major, sample first; [1] is one number for the\n"
+            " * whole batch (a loss). d_x is the gradient d loss / d x. Comments before\n"
+            " * each block quote the line of %s it implements.\n *\n",
+            e->upper, ir->batch_cap, e->file);
+    fprintf(out, " * Training: %s,\n * batch %d, epochs %d, weight decay %s, seed %llu.\n */\n",
+            optimizer_text(e), ir->train.batch, ir->train.epochs,
+            num_text(e->a, ir->train.weight_decay), (unsigned long long)ir->train.seed);
+}
+
+static void emit_includes(Emit *e, FILE *out)
+{
+    fprintf(out, "#include \"%s\"\n\n", e->o->header_name ? e->o->header_name
+                                                         : arena_printf(e->a, "%s.h", e->prefix));
+    fputs("#include <cblas.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n"
+          "#include <string.h>\n\n#include \"dlrt.h\"\n\n", out);
+}
+
+static void emit_struct(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *real = emit_real(e);
+    Arena *a = e->a;
+    fprintf(out, "/* ---- the model ---------------------------------------------------------- */\n\n");
+    fprintf(out, "struct %s {\n", e->prefix);
+    fprintf(out, "    /* Parameters, back to back in declaration order (%s_PARAM_COUNT values):\n",
+            e->upper);
+    size_t wname = 4;
+    for (int p = 0; p < ir->params.len; p++)
+        if (strlen(e->param_name[p]) > wname)
+            wname = strlen(e->param_name[p]);
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        fprintf(out, "     *   %-*s  %-12s at %-9zu %s:%d\n", (int)wname, e->param_name[p],
+                dims_text(a, pr->shape), pr->offset, e->file, param_line(e, pr));
+    }
+    fprintf(out, "     */\n");
+    fprintf(out, "    %s *params;\n", real);
+    fprintf(out, "    %-26s /* d loss / d params, the same layout */\n",
+            arena_printf(a, "%s *grads;", real));
+    int slots = state_slots(ir);
+    for (int s = 0; s < slots; s++)
+        fprintf(out, "    %-26s /* optimizer state, the same layout */\n",
+                arena_printf(a, "%s *%s;", real, state_names[ir->train.opt.kind][s]));
+    fprintf(out, "    /* Activations for up to %s_BATCH samples, %zu values. Forward values\n"
+                 "     * stay for the backward pass; gradients share space when their\n"
+                 "     * lifetimes do not overlap (offsets in values):\n",
+            e->upper, ir->arena_size);
+    size_t wnode = 4;
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        if (n->buf < 0)
+            continue;
+        size_t l = strlen(e->node_name[id]) + 2 + (n->aux >= 0 ? strlen(emit_aux(e, id)) : 0);
+        if (l > wnode)
+            wnode = l;
+    }
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        if (n->buf < 0)
+            continue;
+        fprintf(out, "     *   %-*s  %-14s at %-8ld %s, %s:%d\n", (int)wnode, e->node_name[id],
+                batch_dims_text(a, n), n->buf, op_name(n->op), e->file, n->line);
+        if (n->aux >= 0)
+            fprintf(out, "     *   %-*s  %-14s at %-8ld %s scratch\n", (int)wnode, emit_aux(e, id),
+                    arena_printf(a, "[n, %zu]", n->aux_size), n->aux, op_name(n->op));
+    }
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        if (n->gbuf < 0)
+            continue;
+        fprintf(out, "     *   %-*s  %-14s at %ld\n", (int)wnode,
+                arena_printf(a, "d_%s", e->node_name[id]), batch_dims_text(a, n), n->gbuf);
+    }
+    fprintf(out, "     */\n");
+    fprintf(out, "    %s *arena;\n", real);
+    fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
+    fprintf(out, "    %-26s /* dropout's random stream */\n", "dlrt_rng rng;");
+    fprintf(out, "    %-26s /* the last save/load failure */\n", "char error[256];");
+    fprintf(out, "};\n\n");
+}
+
+/* The initializer of one parameter, with the bound or deviation worked out. */
+static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name)
+{
+    const IR *ir = e->ir;
+    Arena *a = e->a;
+    const char *sfx = e->f64 ? "f64" : "f32";
+    InitKind kind = p->init;
+    if (kind == INIT_DEFAULT)
+        kind = p->is_bias ? INIT_ZEROS : ir->train.init;
+    if (kind == INIT_DEFAULT)
+        kind = INIT_HE_UNIFORM;
+    double fan_in = p->fan_in > 0 ? p->fan_in : 1, fan_out = p->fan_out > 0 ? p->fan_out : 1;
+    const char *where = arena_printf(a, "m->params + %zu, %zu", p->offset, p->size);
+    const char *shape = dims_text(a, p->shape);
+    double arg = p->init_arg;
+    double v;
+    switch (kind) {
+    case INIT_DEFAULT:
+    case INIT_ZEROS:
+        fprintf(out, "    /* %s %s: zeros */\n", name, shape);
+        fprintf(out, "    dlrt_fill_%s(%s, 0.0);\n", sfx, where);
+        break;
+    case INIT_ONES:
+        fprintf(out, "    /* %s %s: ones */\n", name, shape);
+        fprintf(out, "    dlrt_fill_%s(%s, 1.0);\n", sfx, where);
+        break;
+    case INIT_UNIFORM:
+        v = arg > 0 ? arg : 0.05;
+        fprintf(out, "    /* %s %s: uniform(a = %s), U(-a, a) */\n", name, shape, num_text(a, v));
+        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
+                double_text(a, -v), double_text(a, v));
+        break;
+    case INIT_NORMAL:
+        v = arg > 0 ? arg : 0.01;
+        fprintf(out, "    /* %s %s: normal(std = %s) */\n", name, shape, num_text(a, v));
+        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
+        break;
+    case INIT_XAVIER_UNIFORM:
+        v = sqrt(6.0 / (fan_in + fan_out));
+        fprintf(out, "    /* %s %s: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / %d) */\n",
+                name, shape, (int)(fan_in + fan_out));
+        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
+                double_text(a, -v), double_text(a, v));
+        break;
+    case INIT_XAVIER_NORMAL:
+        v = sqrt(2.0 / (fan_in + fan_out));
+        fprintf(out, "    /* %s %s: xavier_normal, std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / %d) */\n",
+                name, shape, (int)(fan_in + fan_out));
+        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
+        break;
+    case INIT_HE_UNIFORM:
+        v = sqrt(6.0 / fan_in);
+        fprintf(out, "    /* %s %s: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / %d) */\n",
+                name, shape, (int)fan_in);
+        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
+                double_text(a, -v), double_text(a, v));
+        break;
+    case INIT_HE_NORMAL:
+        v = sqrt(2.0 / fan_in);
+        fprintf(out, "    /* %s %s: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / %d) */\n",
+                name, shape, (int)fan_in);
+        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
+        break;
+    }
+}
+
+static void emit_create(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *real = emit_real(e);
+    int slots = state_slots(ir);
+    size_t span = align16(ir->param_count);
+    size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size);
+
+    fprintf(out, "/* ---- create / destroy ---------------------------------------------------- */\n\n");
+    fprintf(out, "%s *%s_create(uint64_t seed)\n{\n", P, P);
+    fprintf(out, "    /* One zeroed block: the struct, then 64-byte aligned\n"
+                 "     *   params [%zu] | grads [%zu]", span, span);
+    for (int s = 0; s < slots; s++)
+        fprintf(out, " | %s [%zu]", state_names[ir->train.opt.kind][s], span);
+    fprintf(out, " | arena [%zu]\n     * (each part rounded up to 16 values). */\n",
+            align16(ir->arena_size));
+    fprintf(out, "    const size_t values = %zu;\n", total);
+    fprintf(out, "    unsigned char *block = calloc(1, sizeof(%s) + 64 + values * sizeof(%s));\n",
+            P, real);
+    fprintf(out, "    if (!block)\n        return NULL;\n");
+    fprintf(out, "    %s *m = (%s *)block;\n", P, P);
+    fprintf(out, "    %s *base = (%s *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);\n",
+            real, real);
+    fprintf(out, "    m->params = base;\n");
+    fprintf(out, "    m->grads = base + %zu;\n", span);
+    for (int s = 0; s < slots; s++)
+        fprintf(out, "    m->%s = base + %zu;\n", state_names[ir->train.opt.kind][s],
+                span * (size_t)(2 + s));
+    fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
+
+    fprintf(out, "    /* Initial weights, drawn from one stream in parameter order. */\n");
+    fprintf(out, "    dlrt_rng_seed(&m->rng, seed);\n");
+    for (int p = 0; p < ir->params.len; p++)
+        emit_param_init(e, out, &ir->params.items[p], e->param_name[p]);
+    fprintf(out, "\n    /* Dropout draws from a stream of its own (%s_set_rng reseeds it). */\n", P);
+    fprintf(out, "    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));\n");
+    fprintf(out, "    return m;\n}\n\n");
+
+    fprintf(out, "void %s_destroy(%s *m)\n{\n    free(m);\n}\n\n", P, P);
+}
+
+static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
+{
+    const IR *ir = e->ir;
+    bool *include = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++)
+        include[id] = !label_dep[id];
+
+    fprintf(out, "/* ---- forward ------------------------------------------------------------- */\n\n");
+    fprintf(out, "/* Every node that needs no label, in the order of %s. With training\n"
+                 " * set, dropout draws its masks; otherwise it passes values through. */\n",
+            e->file);
+    FuncBody fb;
+    func_begin(e, &fb);
+    emit_forward_nodes(e, include);
+    static const char *const extra[] = {"n", "training", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static void %s_forward_pass(%s *m, %s%sint n, int training)",
+                          e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
+                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             param_names(e, ARGS_FEATURES, extra));
+    fputc('\n', out);
+}
+
+static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
+{
+    const IR *ir = e->ir;
+    fprintf(out, "/* ---- loss ---------------------------------------------------------------- */\n\n");
+    fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
+                 " * terms. Returns their weighted sum. */\n");
+    FuncBody fb;
+    func_begin(e, &fb);
+    emit_forward_nodes(e, label_dep);
+
+    const char *sum = "";
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        for (int t = 0; t < loss->nterms; t++) {
+            const char *term = emit_buf(e, loss->terms[t].node);
+            double w = loss->terms[t].weight;
+            if (w != 1)
+                term = arena_printf(e->a, "%s * %s[0]", emit_lit(e, w), term);
+            else
+                term = arena_printf(e->a, "%s[0]", term);
+            sum = *sum ? arena_printf(e->a, "%s + %s", sum, term) : term;
+        }
+    }
+    if (ftell(e->body) > 0)
+        emit_line(e, "%s", "");
+    emit_line(e, "return %s;", *sum ? sum : emit_lit(e, 0));
+    static const char *const extra[] = {"n", "training", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static %s %s_loss_pass(%s *m, %s%sint n, int training)",
+                          emit_real(e), e->prefix, e->prefix, params_text(e, ARGS_ALL),
+                          *params_text(e, ARGS_ALL) ? ", " : ""),
+             param_names(e, ARGS_ALL, extra));
+    fputc('\n', out);
+}
+
+static void emit_backward_pass(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    fprintf(out, "/* ---- backward ------------------------------------------------------------ */\n\n");
+    fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
+                 " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
+                 " * inputs' gradients (= the first time, += after). */\n");
+    FuncBody fb;
+    func_begin(e, &fb);
+    memset(e->pgrad_written, 0, (size_t)ir->params.len + 1);
+    bool *written = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+
+    /* Seeds: d loss / d term = the term's weight. */
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        for (int t = 0; t < loss->nterms; t++) {
+            int id = loss->terms[t].node;
+            if (!node_at(ir, id)->needs_grad)
+                continue;
+            emit_line(e, "%s[0] %s %s;   /* d %s / d %s */", emit_grad(e, id),
+                      written[id] ? "+=" : "=", emit_lit(e, loss->terms[t].weight),
+                      loss->name ? loss->name : "loss", e->node_name[id]);
+            written[id] = true;
+        }
+    }
+
+    int last_line = -1;
+    for (int k = 0; k < ir->nbackward; k++) {
+        const Node *n = node_at(ir, ir->backward[k]);
+        const OpInfo *op = op_info(n->op);
+        if (!op->backward)
+            continue;
+        bool acc[4] = {false, false, false, false};
+        for (int j = 0; j < n->nin && j < 4; j++) {
+            int in = n->in[j];
+            if (in < 0)
+                continue;
+            acc[j] = written[in];
+            for (int i = 0; i < j; i++)
+                if (n->in[i] == in && node_at(ir, in)->needs_grad)
+                    acc[j] = true;
+        }
+        if (n->line != last_line) {
+            emit_line(e, "%s", "");
+            emit_line_ref(e, n->line);
+            last_line = n->line;
+        }
+        e->training = true;
+        op->backward(e, n, acc);
+        for (int j = 0; j < n->nin; j++)
+            if (n->in[j] >= 0 && node_at(ir, n->in[j])->needs_grad)
+                written[n->in[j]] = true;
+    }
+
+    /* Parameters no loss depends on get a zero gradient. */
+    bool first = true;
+    for (int p = 0; p < ir->params.len; p++) {
+        if (e->pgrad_written[p])
+            continue;
+        if (first) {
+            emit_line(e, "%s", "");
+            emit_line(e, "/* No loss depends on these: their gradients are zero. */");
+            first = false;
+        }
+        const char *dp = emit_param_grad(e, p);
+        emit_line(e, "memset(%s, 0, %zu * sizeof *%s);", dp, ir->params.items[p].size, dp);
+    }
+
+    static const char *const extra[] = {"n", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static void %s_backward_pass(%s *m, %s%sint n)",
+                          e->prefix, e->prefix, params_text(e, ARGS_ALL),
+                          *params_text(e, ARGS_ALL) ? ", " : ""),
+             param_names(e, ARGS_ALL, extra));
+    fputc('\n', out);
+}
+
+static void emit_update(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const Optimizer *opt = &ir->train.opt;
+    const char *P = e->prefix;
+    Arena *a = e->a;
+    const char *real = emit_real(e);
+
+    fprintf(out, "/* ---- update --------------------------------------------------------------- */\n\n");
+    switch (opt->kind) {
+    case OPT_SGD:
+        fprintf(out, "/* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */\n");
+        break;
+    case OPT_MOMENTUM:
+        fprintf(out, "/* SGD with momentum (torch.optim.SGD, dampening 0):\n"
+                     " *   g = grad + weight_decay * p\n"
+                     " *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)\n");
+        if (opt->nesterov)
+            fprintf(out, " *   p -= lr * (g + momentum * buf)      (Nesterov) */\n");
+        else
+            fprintf(out, " *   p -= lr * buf */\n");
+        break;
+    case OPT_ADAM:
+        fprintf(out, "/* Adam (torch.optim.Adam), step t counting from 1:\n"
+                     " *   g = grad + weight_decay * p\n"
+                     " *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2\n"
+                     " *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */\n");
+        break;
+    }
+
+    FuncBody fb;
+    func_begin(e, &fb);
+    e->params_writable = true;
+    emit_line(e, "m->step++;");
+    bool default_lr = false;
+    for (int p = 0; p < ir->params.len; p++)
+        default_lr |= ir->params.items[p].lr < 0;
+    if (opt->kind == OPT_ADAM && ir->params.len) {
+        emit_line(e, "const double bias1 = 1.0 - pow(%s, (double)m->step);", double_text(a, opt->beta1));
+        emit_line(e, "const %s bias2_sqrt = (%s)sqrt(1.0 - pow(%s, (double)m->step));", real, real,
+                  double_text(a, opt->beta2));
+        if (default_lr)
+            emit_line(e, "const %s step_size = (%s)(%s / bias1);", real, real,
+                      double_text(a, opt->lr));
+    }
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        double lr = pr->lr < 0 ? opt->lr : pr->lr;
+        double wd = pr->weight_decay < 0 ? ir->train.weight_decay : pr->weight_decay;
+        const char *w = emit_param(e, p), *dw = emit_param_grad(e, p);
+        emit_line(e, "%s", "");
+        const char *notes = "";
+        if (pr->lr >= 0)
+            notes = arena_printf(a, ", lr %s", num_text(a, lr));
+        if (pr->weight_decay >= 0)
+            notes = arena_printf(a, "%s, weight decay %s", notes, num_text(a, wd));
+        emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
+        const char *step = "step_size";
+        if (opt->kind == OPT_ADAM && pr->lr >= 0) {
+            step = arena_printf(a, "%s_step", w);
+            emit_line(e, "const %s %s = (%s)(%s / bias1);", real, step, real, double_text(a, lr));
+        }
+        emit_line(e, "for (size_t i = 0; i < %zu; i++) {", pr->size);
+        e->indent++;
+        if (wd != 0)
+            emit_line(e, "const %s g = %s[i] + %s * %s[i];", real, dw, emit_lit(e, wd), w);
+        else
+            emit_line(e, "const %s g = %s[i];", real, dw);
+        switch (opt->kind) {
+        case OPT_SGD:
+            emit_line(e, "%s[i] -= %s * g;", w, emit_lit(e, lr));
+            break;
+        case OPT_MOMENTUM: {
+            const char *buf = arena_printf(a, "%s_buf", w);
+            emit_line(e, "%s[i] = %s * %s[i] + g;", buf, emit_lit(e, opt->momentum), buf);
+            if (opt->nesterov)
+                emit_line(e, "%s[i] -= %s * (g + %s * %s[i]);", w, emit_lit(e, lr),
+                          emit_lit(e, opt->momentum), buf);
+            else
+                emit_line(e, "%s[i] -= %s * %s[i];", w, emit_lit(e, lr), buf);
+            break;
+        }
+        case OPT_ADAM: {
+            const char *m1 = arena_printf(a, "%s_avg", w), *v = arena_printf(a, "%s_avg_sq", w);
+            emit_line(e, "%s[i] = %s * %s[i] + %s * g;", m1, emit_lit(e, opt->beta1), m1,
+                      emit_lit(e, 1 - opt->beta1));
+            emit_line(e, "%s[i] = %s * %s[i] + %s * g * g;", v, emit_lit(e, opt->beta2), v,
+                      emit_lit(e, 1 - opt->beta2));
+            emit_line(e, "%s[i] -= %s * (%s[i] / (%s(%s[i]) / bias2_sqrt + %s));", w, step, m1,
+                      emit_fn(e, "sqrt"), v, emit_lit(e, opt->eps));
+            break;
+        }
+        }
+        e->indent--;
+        emit_line(e, "}");
+    }
+
+    /* func_end declares params and grads; the state pointers go here. */
+    fclose(e->body);
+    e->body = fb.saved;
+    const char *body = fb.text ? fb.text : "";
+    DeclVec decls = {0};
+    collect_decls(e, body, &decls);
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        for (int s = 0; s < state_slots(ir); s++) {
+            const char *suffix = opt->kind == OPT_MOMENTUM ? "buf" : s == 0 ? "avg" : "avg_sq";
+            Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
+                                   suffix, state_names[opt->kind][s], pr->offset),
+                      dims_text(a, pr->shape)};
+            vec_push(a, &decls, d);
+        }
+    }
+    size_t width = 0;
+    for (int k = 0; k < decls.len; k++)
+        if (strlen(decls.items[k].text) > width)
+            width = strlen(decls.items[k].text);
+    fprintf(out, "void %s_update(%s *m)\n{\n", P, P);
+    for (int k = 0; k < decls.len; k++)
+        fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
+                decls.items[k].comment);
+    if (decls.len)
+        fputc('\n', out);
+    fputs(body, out);
+    fputs("}\n\n", out);
+    free(fb.text);
+    e->params_writable = false;
+}
+
+/* The first cross_entropy term: what evaluate's accuracy is measured on. */
+static const Node *accuracy_term(const IR *ir)
+{
+    for (int l = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++) {
+            const Node *n = node_at(ir, ir->losses.items[l].terms[t].node);
+            if (n->op == OP_CROSS_ENTROPY)
+                return n;
+        }
+    return NULL;
+}
+
+static void emit_steps(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
+    Arena *a = e->a;
+    const char *all_params = params_text(e, ARGS_ALL);
+    const char *all_args = args_text(e, ARGS_ALL, false);
+    const char *feat_args = args_text(e, ARGS_FEATURES, false);
+    const char *sep_all = *all_params ? ", " : "";
+    const char *sep_feat = *feat_args ? ", " : "";
+
+    fprintf(out, "/* ---- training -------------------------------------------------------------- */\n\n");
+    fprintf(out, "%s %s_train_step(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
+    fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
+    fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
+    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
+    fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
+    fprintf(out, "    %s_update(m);\n    return loss;\n}\n\n", P);
+
+    fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
+    fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
+    fprintf(out, "    %s_forward_pass(m, %s%sn, training);\n", P, feat_args, sep_feat);
+    fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
+
+    fprintf(out, "%s %s_gradients(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
+    fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
+    fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
+    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
+    fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
+    fprintf(out, "    return loss;\n}\n\n");
+
+    /* Inference in chunks. */
+    fprintf(out, "/* ---- inference ------------------------------------------------------------ */\n\n");
+    const char *outs = "";
+    for (int k = 0; k < ir->outputs.len; k++)
+        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(a, ir->outputs.items[k].name));
+    fprintf(out, "void %s_forward(%s *m, %s%sint n%s)\n{\n", P, P, params_text(e, ARGS_FEATURES),
+            sep_feat, outs);
+    FuncBody fb;
+    func_begin(e, &fb);
+    emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
+    emit_line(e, "    const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
+    emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
+              sep_feat);
+    for (int k = 0; k < ir->outputs.len; k++) {
+        const Output *o = &ir->outputs.items[k];
+        int size = shape_size(node_at(ir, o->node)->shape);
+        /* The arena buffer is addressed directly: its name is the argument's. */
+        const Node *on = node_at(ir, o->node);
+        const char *src = on->op == OP_INPUT
+                              ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
+                              : arena_printf(a, "m->arena + %ld", on->buf);
+        const char *dst = cident(a, o->name);
+        emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);",
+                  dst, size, src, size, dst);
+    }
+    emit_line(e, "}");
+    fclose(e->body);
+    e->body = fb.saved;
+    {
+        DeclVec decls = {0};
+        collect_decls(e, fb.text, &decls);
+        size_t width = 0;
+        for (int k = 0; k < decls.len; k++)
+            if (strlen(decls.items[k].text) > width)
+                width = strlen(decls.items[k].text);
+        for (int k = 0; k < decls.len; k++)
+            fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
+                    decls.items[k].comment);
+        if (decls.len)
+            fputc('\n', out);
+        fputs(fb.text, out);
+        free(fb.text);
+    }
+    fprintf(out, "}\n\n");
+
+    /* Evaluation in chunks. */
+    const Node *ce = accuracy_term(ir);
+    fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)\n{\n", real, P, P, all_params,
+            sep_all);
+    func_begin(e, &fb);
+    emit_line(e, "double loss_sum = 0;");
+    if (ce)
+        emit_line(e, "long correct = 0;");
+    emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
+    e->indent++;
+    emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
+    emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
+    emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
+              args_text(e, ARGS_ALL, true), sep_all);
+    if (ce) {
+        const Node *logits = node_at(ir, ce->in[0]);
+        int classes = shape_size(logits->shape);
+        const char *lg = emit_buf(e, ce->in[0]);
+        if (logits->op == OP_INPUT)
+            lg = arena_printf(a, "(%s + (size_t)start * %d)", lg, classes);
+        const char *labels = emit_buf(e, ce->in[1]);
+        emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
+                  labels, e->file, ce->line);
+        emit_line(e, "for (int i = 0; i < chunk; i++) {");
+        emit_line(e, "    const %s *row = %s + (size_t)i * %d;", real, lg, classes);
+        emit_line(e, "    int best = 0;");
+        emit_line(e, "    for (int j = 1; j < %d; j++)", classes);
+        emit_line(e, "        if (row[j] > row[best])");
+        emit_line(e, "            best = j;");
+        emit_line(e, "    correct += best == %s[start + i];", labels);
+        emit_line(e, "}");
+    }
+    e->indent--;
+    emit_line(e, "}");
+    emit_line(e, "if (accuracy)");
+    if (ce)
+        emit_line(e, "    *accuracy = n > 0 ? (double)correct / n : NAN;");
+    else
+        emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
+    emit_line(e, "return n > 0 ? (%s)(loss_sum / n) : NAN;", real);
+    fclose(e->body);
+    e->body = fb.saved;
+    {
+        DeclVec decls = {0};
+        collect_decls(e, fb.text, &decls);
+        size_t width = 0;
+        for (int k = 0; k < decls.len; k++)
+            if (strlen(decls.items[k].text) > width)
+                width = strlen(decls.items[k].text);
+        for (int k = 0; k < decls.len; k++)
+            fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
+                    decls.items[k].comment);
+        if (decls.len)
+            fputc('\n', out);
+        fputs(fb.text, out);
+        free(fb.text);
+    }
+    fprintf(out, "}\n\n");
+}
+
+static void emit_tables(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
+    Arena *a = e->a;
+    int slots = state_slots(ir);
+
+    fprintf(out, "/* ---- parameters and checkpoints -------------------------------------------- */\n\n");
+    fprintf(out, "%s *%s_params(%s *m)\n{\n    return m->params;\n}\n\n", real, P, P);
+    fprintf(out, "%s *%s_grads(%s *m)\n{\n    return m->grads;\n}\n\n", real, P, P);
+    fprintf(out, "void %s_set_rng(%s *m, uint64_t seed)\n{\n    dlrt_rng_seed(&m->rng, seed);\n}\n\n",
+            P, P);
+
+    if (ir->params.len) {
+        fprintf(out, "static const struct {\n    const char *name;\n    size_t offset, size;\n"
+                     "} %s_param_table[%d] = {\n", P, ir->params.len);
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            const char *entry = arena_printf(a, "{\"%s\", %zu, %zu},", pr->name, pr->offset, pr->size);
+            fprintf(out, "    %-40s /* %s */\n", entry, dims_text(a, pr->shape));
+        }
+        fprintf(out, "};\n\n");
+    }
+    fprintf(out, "int %s_param_tensors(void)\n{\n    return %d;\n}\n\n", P, ir->params.len);
+    const char *guard = ir->params.len ? arena_printf(a, "i >= 0 && i < %d", ir->params.len) : NULL;
+    if (guard) {
+        fprintf(out, "const char *%s_param_name(int i)\n{\n    return %s ? %s_param_table[i].name : NULL;\n}\n\n",
+                P, guard, P);
+        fprintf(out, "size_t %s_param_offset(int i)\n{\n    return %s ? %s_param_table[i].offset : 0;\n}\n\n",
+                P, guard, P);
+        fprintf(out, "size_t %s_param_size(int i)\n{\n    return %s ? %s_param_table[i].size : 0;\n}\n\n",
+                P, guard, P);
+    } else {
+        fprintf(out, "const char *%s_param_name(int i)\n{\n    (void)i;\n    return NULL;\n}\n\n", P);
+        fprintf(out, "size_t %s_param_offset(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
+        fprintf(out, "size_t %s_param_size(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
+    }
+
+    fprintf(out, "const char *%s_layout(void)\n{\n    return ", P);
+    if (!ir->params.len)
+        fprintf(out, "\"\"");
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        fprintf(out, "%s\"%s:", p ? "\n           " : "", pr->name);
+        for (int d = 0; d < pr->shape.rank; d++)
+            fprintf(out, "%s%d", d ? "x" : "", pr->shape.dim[d]);
+        if (pr->shape.rank == 0)
+            fprintf(out, "1");
+        fprintf(out, ";\"");
+    }
+    fprintf(out, ";\n}\n\n");
+
+    /* Checkpoints. */
+    fprintf(out, "/* The checkpoint: parameters, %d optimizer state slot%s and the step count\n"
+                 " * (format in dlrt.h). */\n", slots, slots == 1 ? "" : "s");
+    fprintf(out, "static dlrt_ckpt %s_checkpoint(const %s *m)\n{\n", P, P);
+    fprintf(out, "    dlrt_ckpt c;\n    memset(&c, 0, sizeof c);\n");
+    fprintf(out, "    c.value_size = sizeof(%s);\n", real);
+    fprintf(out, "    c.layout = %s_layout();\n", P);
+    fprintf(out, "    c.count = %s_PARAM_COUNT;\n", U);
+    fprintf(out, "    c.step = m->step;\n");
+    fprintf(out, "    c.nstate = %d;\n", slots);
+    fprintf(out, "    c.params = m->params;\n");
+    for (int s = 0; s < slots; s++)
+        fprintf(out, "    c.state[%d] = m->%s;\n", s, state_names[ir->train.opt.kind][s]);
+    fprintf(out, "    return c;\n}\n\n");
+
+    fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
+    fprintf(out, "    /* m is const for callers; its message buffer is scratch. */\n");
+    fprintf(out, "    char *error = (char *)m->error;\n");
+    fprintf(out, "    return dlrt_ckpt_save(path, &c, error, sizeof m->error);\n}\n\n");
+
+    fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
+    fprintf(out, "    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)\n");
+    fprintf(out, "        return -1;\n");
+    fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
+
+    fprintf(out, "const char *%s_error(const %s *m)\n{\n    return m->error;\n}\n", P, P);
+}
+
+static const Input *single(const IR *ir, bool feature)
+{
+    const Input *found = NULL;
+    int count = 0;
+    for (int k = 0; k < ir->inputs.len; k++)
+        if (is_feature(&ir->inputs.items[k]) == feature) {
+            found = &ir->inputs.items[k];
+            count++;
+        }
+    return count == 1 ? found : NULL;
+}
+
+static void emit_main(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper;
+    const Input *x = single(ir, true), *y = single(ir, false);
+    if (!x || !y)
+        return;   /* emit_check reported it */
+    int ysize = y->is_label ? 1 : shape_size(node_at(ir, y->node)->shape);
+    int classes = y->is_label ? node_at(ir, y->node)->i[0] : 0;
+
+    fprintf(out, "\n/* ---- the trainer: dlrt_train_main with this network --------------------------- */\n\n");
+    fprintf(out, "static void *api_create(uint64_t seed)\n{\n    return %s_create(seed);\n}\n\n", P);
+    fprintf(out, "static void api_destroy(void *m)\n{\n    %s_destroy(m);\n}\n\n", P);
+    fprintf(out, "static float api_train_step(void *m, const float *x, const void *y, int n)\n{\n"
+                 "    return %s_train_step(m, x, y, n);\n}\n\n", P);
+    fprintf(out, "static float api_evaluate(void *m, const float *x, const void *y, int n, double *accuracy)\n{\n"
+                 "    return %s_evaluate(m, x, y, n, accuracy);\n}\n\n", P);
+    fprintf(out, "static int api_save(const void *m, const char *path)\n{\n"
+                 "    return %s_save(m, path);\n}\n\n", P);
+    fprintf(out, "static int api_load(void *m, const char *path)\n{\n"
+                 "    return %s_load(m, path);\n}\n\n", P);
+    fprintf(out, "static const char *api_error(const void *m)\n{\n    return %s_error(m);\n}\n\n", P);
+    fprintf(out, "int main(int argc, char **argv)\n{\n");
+    fprintf(out, "    const dlrt_model_api api = {\n");
+    fprintf(out, "        .name = \"%s\",\n", ir->model);
+    fprintf(out, "        .batch = %s_BATCH,\n", U);
+    fprintf(out, "        .epochs = %d,\n", ir->train.epochs);
+    fprintf(out, "        .validation = %s,\n", double_text(e->a, ir->train.validation));
+    fprintf(out, "        .seed = UINT64_C(%llu),\n", (unsigned long long)ir->train.seed);
+    fprintf(out, "        .x_size = %d,\n", shape_size(node_at(ir, x->node)->shape));
+    fprintf(out, "        .y_kind = %s,\n", y->is_label ? "DLRT_Y_CLASS" : "DLRT_Y_REAL");
+    fprintf(out, "        .y_size = %d,\n", ysize);
+    fprintf(out, "        .num_classes = %d,\n", classes);
+    fprintf(out, "        .create = api_create,\n        .destroy = api_destroy,\n"
+                 "        .train_step = api_train_step,\n        .evaluate = api_evaluate,\n"
+                 "        .save = api_save,\n        .load = api_load,\n        .error = api_error,\n");
+    fprintf(out, "    };\n    return dlrt_train_main(argc, argv, &api);\n}\n");
+}
+
+/* ------------------------------------------------------------ setup */
+
+static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
+{
+    memset(e, 0, sizeof *e);
+    e->ir = ir;
+    e->o = o;
+    e->a = a;
+    e->f64 = o->precision == PREC_F64;
+    e->prefix = o->prefix ? o->prefix : ir->model;
+    e->upper = upper_of(a, e->prefix);
+    const char *src = o->source_name ? o->source_name : "model.net";
+    const char *slash = strrchr(src, '/');
+    e->file = slash ? slash + 1 : src;
+    size_t nodes = (size_t)ir->nodes.len + 1, params = (size_t)ir->params.len + 1;
+    e->node_name = arena_alloc(a, nodes * sizeof *e->node_name);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
+        const char *name = in ? in->name : n->cname ? n->cname : arena_printf(a, "t%d", id);
+        e->node_name[id] = cident(a, name);
+    }
+    e->param_name = arena_alloc(a, params * sizeof *e->param_name);
+    for (int p = 0; p < ir->params.len; p++)
+        e->param_name[p] = cident(a, ir->params.items[p].name);
+    e->use_buf = arena_alloc(a, nodes);
+    e->use_grad = arena_alloc(a, nodes);
+    e->use_aux = arena_alloc(a, nodes);
+    e->use_param = arena_alloc(a, params);
+    e->use_pgrad = arena_alloc(a, params);
+    e->pgrad_written = arena_alloc(a, params);
+    e->training = true;
+}
+
+bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
+{
+    bool ok = true;
+    if (o->main) {
+        int features = 0, labels = 0;
+        for (int k = 0; k < ir->inputs.len; k++) {
+            if (is_feature(&ir->inputs.items[k]))
+                features++;
+            else
+                labels++;
+        }
+        if (o->precision != PREC_F32) {
+            diag_fatal(d, "--main needs --precision=f32 (the trainer reads float data)");
+            ok = false;
+        }
+        if (features != 1 || labels != 1) {
+            diag_fatal(d, "--main needs exactly one input and one label or target; "
+                          "this network has %d input%s and %d label%s/targets",
+                       features, features == 1 ? "" : "s", labels, labels == 1 ? "" : "s");
+            ok = false;
+        }
+    }
+    /* P_forward has no labels: an output must not need one. */
+    Arena *a = arena_new();
+    Emit e;
+    emit_init(&e, a, ir, o);
+    bool *dep = label_dependent(&e);
+    for (int k = 0; k < ir->outputs.len; k++) {
+        const Output *out = &ir->outputs.items[k];
+        if (dep[out->node]) {
+            diag_error(d, node_at(ir, out->node)->loc,
+                       "output '%s' depends on a label or target, so it cannot be computed "
+                       "at inference", out->name);
+            ok = false;
+        }
+    }
+    arena_free(a);
+    return ok;
+}
+
+void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o)
+{
+    Arena *a = arena_new();
+    Emit e;
+    emit_init(&e, a, ir, o);
+    bool *dep = label_dependent(&e);
+
+    emit_banner(&e, out);
+    emit_includes(&e, out);
+    emit_struct(&e, out);
+    emit_create(&e, out);
+    emit_forward_pass(&e, out, dep);
+    emit_loss_pass(&e, out, dep);
+    emit_backward_pass(&e, out);
+    emit_update(&e, out);
+    emit_steps(&e, out);
+    emit_tables(&e, out);
+    if (o->main)
+        emit_main(&e, out);
+    arena_free(a);
+}
+
+/* ------------------------------------------------------------ the header */
+
+void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
+{
+    Arena *a = arena_new();
+    Emit e;
+    emit_init(&e, a, ir, o);
+    const char *P = e.prefix, *U = e.upper, *real = emit_real(&e);
+    const char *all = params_text(&e, ARGS_ALL), *feat = params_text(&e, ARGS_FEATURES);
+    const char *sep_all = *all ? ", " : "", *sep_feat = *feat ? ", " : "";
+
+    fprintf(out, "/* %s.h: the API of the %s network, generated by dlc %s from %s.\n"
+                 " * Do not edit: change %s and run dlc again.\n *\n"
+                 " *     %s\n *\n",
+            P, ir->model, DLC_VERSION, e.file, e.file, o->command ? o->command : "dlc");
+    fprintf(out, " * Arrays are row-major with the sample first: an input of %s_X_SIZE values\n"
+                 " * per sample is passed as n * %s_X_SIZE values. The source file links with\n"
+                 " * the dlc runtime (libdlrt.a), OpenBLAS and libm. Nothing here is global:\n"
+                 " * any number of networks can live side by side; one network must not be\n"
+                 " * used from two threads at once.\n */\n",
+            U, U);
+    fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
+            U, U);
+    fprintf(out, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+
+    fprintf(out, "#define %s_BATCH %d   /* samples per training step (train.batch) */\n", U,
+            ir->batch_cap);
+    fprintf(out, "#define %s_PARAM_COUNT %zu   /* values in the flat parameter buffer */\n", U,
+            ir->param_count);
+    fprintf(out, "#define %s_PARAM_TENSORS %d\n", U, ir->params.len);
+    bool have_classes = false;
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        const Node *n = node_at(ir, in->node);
+        const char *NAME = upper_of(a, in->name);
+        if (in->is_label) {
+            fprintf(out, "#define %s_%s_CLASSES %d   /* label %s: class(%d) */\n", U, NAME,
+                    n->i[0], in->name, n->i[0]);
+            if (!have_classes)
+                fprintf(out, "#define %s_CLASSES %d\n", U, n->i[0]);
+            have_classes = true;
+        } else {
+            fprintf(out, "#define %s_%s_SIZE %d   /* %s %s: f32%s per sample */\n", U, NAME,
+                    shape_size(n->shape), in->is_target ? "target" : "input", in->name,
+                    dims_text(a, n->shape));
+        }
+    }
+    for (int k = 0; k < ir->outputs.len; k++) {
+        const Output *op = &ir->outputs.items[k];
+        const Node *n = node_at(ir, op->node);
+        fprintf(out, "#define %s_%s_SIZE %d   /* output %s: %s per sample */\n", U,
+                upper_of(a, op->name), shape_size(n->shape), op->name, dims_text(a, n->shape));
+    }
+    fprintf(out, "\ntypedef struct %s %s;\n\n", P, P);
+
+    fprintf(out, "/* A new network with weights drawn from `seed` (the same seed gives the\n"
+                 " * same weights); one allocation holds everything. NULL when out of memory. */\n");
+    fprintf(out, "%s *%s_create(uint64_t seed);\n", P, P);
+    fprintf(out, "/* Frees the network (NULL is fine). */\n");
+    fprintf(out, "void %s_destroy(%s *m);\n\n", P, P);
+
+    fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): forward, backward,\n"
+                 " * optimizer update. Returns the loss before the update, NAN if n is out\n"
+                 " * of range. */\n", U);
+    fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+    const char *outs = "";
+    for (int k = 0; k < ir->outputs.len; k++)
+        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(a, ir->outputs.items[k].name));
+    fprintf(out, "/* Inference on any number of samples (in chunks of %s_BATCH), dropout\n"
+                 " * off. Writes n rows to each output. */\n", U);
+    fprintf(out, "void %s_forward(%s *m, %s%sint n%s);\n", P, P, feat, sep_feat, outs);
+    fprintf(out, "/* The mean loss over any number of samples, dropout off. *accuracy (when\n"
+                 " * not NULL) gets the fraction of samples whose largest logit of the first\n"
+                 " * cross_entropy term is the label, or NAN without one. */\n");
+    fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy);\n", real, P, P, all, sep_all);
+    fprintf(out, "/* Forward and loss only, 1 <= n <= %s_BATCH; training selects dropout. */\n", U);
+    fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training);\n", real, P, P, all, sep_all);
+    fprintf(out, "/* Forward and backward in training mode, 1 <= n <= %s_BATCH: the gradients\n"
+                 " * land in %s_grads(m), nothing is updated. Returns the loss. */\n", U, P);
+    fprintf(out, "%s %s_gradients(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+    fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
+    fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+
+    fprintf(out, "/* The flat parameter and gradient buffers, %s_PARAM_COUNT values each, in\n"
+                 " * the order of the parameter table below. */\n", U);
+    fprintf(out, "%s *%s_params(%s *m);\n", real, P, P);
+    fprintf(out, "%s *%s_grads(%s *m);\n", real, P, P);
+    fprintf(out, "/* Reseeds dropout's random stream: the same seed gives the same masks. */\n");
+    fprintf(out, "void %s_set_rng(%s *m, uint64_t seed);\n\n", P, P);
+
+    fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically.\n"
+                 " * 0 on success; -1 with the reason in %s_error(m). */\n", P);
+    fprintf(out, "int %s_save(const %s *m, const char *path);\n", P, P);
+    fprintf(out, "/* Reads a checkpoint written by %s_save, checking its layout and checksum.\n"
+                 " * 0 on success; -1 with the reason in %s_error(m), the network unchanged. */\n",
+            P, P);
+    fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
+    fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
+    fprintf(out, "const char *%s_error(const %s *m);\n\n", P, P);
+
+    fprintf(out, "/* The parameter tensors: count, and each one's name, offset and size in\n"
+                 " * values (NULL / 0 out of range). */\n");
+    fprintf(out, "int %s_param_tensors(void);\n", P);
+    fprintf(out, "const char *%s_param_name(int i);\n", P);
+    fprintf(out, "size_t %s_param_offset(int i);\n", P);
+    fprintf(out, "size_t %s_param_size(int i);\n", P);
+    fprintf(out, "/* \"name:dim x dim;...\" for every tensor, as checkpoints record it. */\n");
+    fprintf(out, "const char *%s_layout(void);\n\n", P);
+    fprintf(out, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+    arena_free(a);
+}
+
+/* ------------------------------------------------------------ services for ops */
+
+void emit_line(Emit *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char first = fmt[0];
+    if (first == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+        /* emit_line(e, "%s", "") is a blank line: no trailing spaces. */
+        va_list probe;
+        va_copy(probe, ap);
+        const char *s = va_arg(probe, const char *);
+        va_end(probe);
+        if (!*s) {
+            fputc('\n', e->body);
+            va_end(ap);
+            return;
+        }
+    }
+    if (first != '\0')
+        fprintf(e->body, "%*s", 4 * e->indent, "");
+    vfprintf(e->body, fmt, ap);
+    fputc('\n', e->body);
+    va_end(ap);
+}
+
+void emit_indent(Emit *e, int delta)
+{
+    e->indent += delta;
+    if (e->indent < 0)
+        e->indent = 0;
+}
+
+const char *emit_buf(Emit *e, int node)
+{
+    e->use_buf[node] = true;
+    return e->node_name[node];
+}
+
+const char *emit_grad(Emit *e, int node)
+{
+    e->use_grad[node] = true;
+    return arena_printf(e->a, "d_%s", e->node_name[node]);
+}
+
+const char *emit_aux(Emit *e, int node)
+{
+    e->use_aux[node] = true;
+    const Node *n = node_at(e->ir, node);
+    const char *what = n->op == OP_DROPOUT ? "mask" : n->op == OP_CROSS_ENTROPY ? "probs" : "scratch";
+    return arena_printf(e->a, "%s_%s", e->node_name[node], what);
+}
+
+const char *emit_param(Emit *e, int param)
+{
+    e->use_param[param] = true;
+    return e->param_name[param];
+}
+
+const char *emit_param_grad(Emit *e, int param)
+{
+    e->use_pgrad[param] = true;
+    return arena_printf(e->a, "d_%s", e->param_name[param]);
+}
+
+bool emit_param_accumulate(Emit *e, int param)
+{
+    bool before = e->pgrad_written[param];
+    e->pgrad_written[param] = true;
+    return before;
+}
+
+const char *emit_real(Emit *e)
+{
+    return e->f64 ? "double" : "float";
+}
+
+const char *emit_gemm(Emit *e)
+{
+    return e->f64 ? "cblas_dgemm" : "cblas_sgemm";
+}
+
+const char *emit_fn(Emit *e, const char *f)
+{
+    return e->f64 ? f : arena_printf(e->a, "%sf", f);
+}
+
+const char *emit_lit(Emit *e, double v)
+{
+    return e->f64 ? double_text(e->a, v) : float_text(e->a, v);
+}
+
+const char *emit_rng_uniform(Emit *e)
+{
+    (void)e;
+    return "dlrt_rng_uniform(&m->rng)";
+}
+
+bool emit_training(Emit *e)
+{
+    e->asked_training = true;
+    return e->training;
+}
+
+const IR *emit_ir(Emit *e)
+{
+    return e->ir;
+}

@@ -1,0 +1,936 @@
+/* emit_torch.c: the PyTorch twin of a network (`dlc --emit=torch`).
+ *
+ * The twin is one Python file holding the same network as the generated C:
+ * a torch.nn.Module whose parameters have the C names, shapes and order, a
+ * forward pass built from each op's `torch` hook (one line per node, written
+ * in ops/<family>.c next to the C kernel), the same weighted loss, the same
+ * optimizer as torch.optim, a port of the runtime's random numbers so that
+ * initial weights and dropout masks match the C code value for value, and
+ * readers/writers for the runtime's checkpoint files. tests/torch runs both
+ * and compares them; docs/torch-twin.md tells the story.
+ *
+ * The output is deterministic (no dates, no absolute paths) so it can be a
+ * golden file. Layout of the emitted file:
+ *
+ *   banner, imports
+ *   constants: hyperparameters, LAYOUT, PARAMS, INPUTS, LABELS, OUTPUTS
+ *   Rng: runtime/rng.c in Python; init helpers (runtime/init.c)
+ *   checkpoint helpers (runtime/checkpoint.c)
+ *   class Model: __init__, reset_parameters, set_rng, dropout, forward,
+ *                loss, make_optimizer, train_step, checkpoints
+ */
+#include "dlc.h"
+#include "ops/ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct TorchEmit {
+    FILE *out;
+    const IR *ir;
+    const EmitOptions *opt;
+    Arena *arena;
+    int indent;                /* in units of four spaces */
+    const char **var;          /* Python variable of each node, made on demand */
+    const char *source_base;   /* "fashion_mlp.net": for line comments */
+    int last_line;             /* the source line last announced by a comment */
+};
+
+/* ---- services for the op hooks (ops.h) -------------------------------- */
+
+void torch_line(TorchEmit *t, const char *fmt, ...)
+{
+    va_list ap;
+    for (int i = 0; i < t->indent; i++)
+        fputs("    ", t->out);
+    va_start(ap, fmt);
+    vfprintf(t->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', t->out);
+}
+
+/* An empty line (no indentation: no trailing blanks in the output). */
+static void blank(TorchEmit *t)
+{
+    fputc('\n', t->out);
+}
+
+/* Names the generated methods use themselves, or that Python reserves: a
+ * node or input called like one of them gets a trailing underscore. */
+static bool reserved_name(const char *s)
+{
+    static const char *const words[] = {
+        "False", "None", "True", "and", "as", "assert", "async", "await",
+        "break", "class", "continue", "def", "del", "elif", "else", "except",
+        "finally", "for", "from", "global", "if", "import", "in", "is",
+        "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
+        "while", "with", "yield",
+        /* used inside the generated methods */
+        "self", "training", "optimizer", "torch", "F", "np", "math", "nn",
+        "total", "Model", "Rng", "super", "float", "int", "len", "range",
+        "print", "dict", "list", "sum", "max", "min", "abs", NULL,
+    };
+    for (int i = 0; words[i]; i++)
+        if (!strcmp(words[i], s))
+            return true;
+    return false;
+}
+
+static const Input *input_of(const IR *ir, int node)
+{
+    for (int i = 0; i < ir->inputs.len; i++)
+        if (ir->inputs.items[i].node == node)
+            return &ir->inputs.items[i];
+    return NULL;
+}
+
+const char *torch_name(TorchEmit *t, int node)
+{
+    if (node < 0 || node >= t->ir->nodes.len)
+        return "None";
+    if (t->var[node])
+        return t->var[node];
+    const Node *n = t->ir->nodes.items[node];
+    const Input *in = n->op == OP_INPUT ? input_of(t->ir, node) : NULL;
+    const char *base = in ? in->name : n->cname ? n->cname : n->name;
+    char *name = base ? arena_strdup(t->arena, base) : arena_printf(t->arena, "t%d", node);
+    /* Unique among the names given so far, and not a reserved word. */
+    for (;;) {
+        bool clash = reserved_name(name);
+        for (int k = 0; k < t->ir->nodes.len && !clash; k++)
+            if (t->var[k] && !strcmp(t->var[k], name))
+                clash = true;
+        if (!clash)
+            break;
+        name = arena_printf(t->arena, "%s_", name);
+    }
+    t->var[node] = name;
+    return name;
+}
+
+const char *torch_param(TorchEmit *t, int param)
+{
+    if (param < 0 || param >= t->ir->params.len)
+        return "None";
+    return arena_printf(t->arena, "self.%s", t->ir->params.items[param].name);
+}
+
+/* ---- small formatting helpers ------------------------------------------ */
+
+/* The shortest decimal that reads back as exactly v, as a Python float. */
+static const char *py_float(TorchEmit *t, double v)
+{
+    if (isnan(v))
+        return "float(\"nan\")";
+    if (isinf(v))
+        return v > 0 ? "float(\"inf\")" : "-float(\"inf\")";
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".en"))
+        strcat(buf, ".0");
+    return arena_strdup(t->arena, buf);
+}
+
+/* "(256, 784)" — a Python tuple; one-element tuples keep their comma. */
+static const char *py_shape(TorchEmit *t, Shape s)
+{
+    if (s.rank == 0)
+        return "()";
+    if (s.rank == 1)
+        return arena_printf(t->arena, "(%d,)", s.dim[0]);
+    char *r = arena_printf(t->arena, "(%d", s.dim[0]);
+    for (int k = 1; k < s.rank; k++)
+        r = arena_printf(t->arena, "%s, %d", r, s.dim[k]);
+    return arena_printf(t->arena, "%s)", r);
+}
+
+static const char *py_bool(bool b)
+{
+    return b ? "True" : "False";
+}
+
+/* Line number of a byte offset in the source (1-based), or 0. */
+static int line_of(const TorchEmit *t, Loc loc)
+{
+    const Source *src = t->opt->src;
+    if (!src || loc.begin < 0)
+        return 0;
+    int line, col;
+    diag_line_col(src, loc.begin, &line, &col);
+    return line;
+}
+
+/* The text of a source line without its comment and surrounding blanks,
+ * or NULL when the source is not at hand. */
+static const char *source_line(TorchEmit *t, int line)
+{
+    const Source *src = t->opt->src;
+    if (!src || line <= 0)
+        return NULL;
+    const char *p = src->text, *end = src->text + src->len;
+    for (int l = 1; l < line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    const char *e = p;
+    bool in_string = false;
+    while (e < end && *e != '\n' && *e != '\r' && (in_string || *e != '#')) {
+        if (*e == '"')
+            in_string = !in_string;
+        e++;
+    }
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    /* Keep comments printable: no control bytes from odd sources. */
+    char *s = arena_strndup(t->arena, p, (size_t)(e - p));
+    for (char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            *c = '?';
+    return s;
+}
+
+/* "# fashion_mlp.net:12: h1 = relu(dense(...))" */
+static void line_comment(TorchEmit *t, int line)
+{
+    if (line == t->last_line)
+        return;
+    t->last_line = line;
+    const char *text = source_line(t, line);
+    if (text && *text)
+        torch_line(t, "# %s:%d: %s", t->source_base, line, text);
+    else if (line > 0)
+        torch_line(t, "# %s:%d", t->source_base, line);
+}
+
+/* ---- the graph: which nodes each method computes ----------------------- */
+
+/* Nodes that need a label or target (or are loss terms) belong to loss()
+ * only; everything else is forward() too. */
+static bool *needs_truth(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    bool *truth = arena_alloc(t->arena, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
+        truth[id] = !n->batched || (in && (in->is_label || in->is_target));
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && truth[n->in[k]])
+                truth[id] = true;
+    }
+    return truth;
+}
+
+/* The lines computing every node with include[id], each source line
+ * announced once by a comment. */
+static void emit_nodes(TorchEmit *t, const bool *include)
+{
+    const IR *ir = t->ir;
+    t->last_line = -1;
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        if (!include[id] || n->op == OP_INPUT)
+            continue;
+        line_comment(t, n->line);
+        const OpInfo *info = op_info(n->op);
+        if (info && info->torch)
+            info->torch(t, n);
+        else
+            torch_line(t, "raise NotImplementedError(\"op '%s' has no PyTorch twin yet\")",
+                       info && info->name ? info->name : "?");
+    }
+}
+
+/* "image" or "image, y": the arguments of forward() or loss(). */
+static const char *arg_list(TorchEmit *t, bool with_truth)
+{
+    const IR *ir = t->ir;
+    const char *s = "";
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < ir->inputs.len; i++) {
+            const Input *in = &ir->inputs.items[i];
+            bool truth = in->is_label || in->is_target;
+            if (truth != (pass == 1) || (truth && !with_truth))
+                continue;
+            s = arena_printf(t->arena, "%s%s%s", s, *s ? ", " : "", torch_name(t, in->node));
+        }
+    }
+    return s;
+}
+
+/* Turns whatever the caller passed (tensor, numpy array, list) into a tensor
+ * of the model's dtype, or int64 class indices for labels. */
+static void emit_arg_conversions(TorchEmit *t, bool with_truth)
+{
+    const IR *ir = t->ir;
+    for (int i = 0; i < ir->inputs.len; i++) {
+        const Input *in = &ir->inputs.items[i];
+        const char *v = torch_name(t, in->node);
+        if (in->is_label) {
+            if (with_truth)
+                torch_line(t, "%s = torch.as_tensor(%s, dtype=torch.long)", v, v);
+        } else if (!in->is_target || with_truth) {
+            torch_line(t, "%s = torch.as_tensor(%s, dtype=self.dtype)", v, v);
+        }
+    }
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+static void emit_banner(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    const char *src = t->opt->source_name ? t->opt->source_name : "(stdin)";
+    torch_line(t, "# %s: the PyTorch twin of %s, written by dlc %s.", ir->model, src,
+               DLC_VERSION);
+    if (t->opt->command)
+        torch_line(t, "# Regenerate with: %s", t->opt->command);
+    torch_line(t, "#");
+    torch_line(t, "# The same network as the C that dlc generates from it: parameters with the");
+    torch_line(t, "# same names, shapes and order, the same loss and optimizer, the same random");
+    torch_line(t, "# stream for initial weights and dropout masks, and the same checkpoint");
+    torch_line(t, "# files. tests/torch compares the two; docs/torch-twin.md explains how to");
+    torch_line(t, "# move weights between them. Needs torch and numpy.");
+    blank(t);
+    torch_line(t, "import math");
+    torch_line(t, "import os");
+    torch_line(t, "import struct");
+    torch_line(t, "import zlib");
+    blank(t);
+    torch_line(t, "import numpy as np");
+    torch_line(t, "import torch");
+    torch_line(t, "import torch.nn.functional as F");
+    blank(t);
+}
+
+static const char *opt_name(OptKind k)
+{
+    switch (k) {
+    case OPT_SGD: return "sgd";
+    case OPT_MOMENTUM: return "momentum";
+    case OPT_ADAM: return "adam";
+    }
+    return "?";
+}
+
+static void emit_constants(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    const TrainConfig *tc = &ir->train;
+    torch_line(t, "MODEL = \"%s\"", ir->model);
+    blank(t);
+    torch_line(t, "# The train block (defaults filled in).");
+    torch_line(t, "BATCH = %d", tc->batch);
+    torch_line(t, "EPOCHS = %d", tc->epochs);
+    torch_line(t, "SEED = %llu", (unsigned long long)tc->seed);
+    torch_line(t, "VALIDATION = %s", py_float(t, tc->validation));
+    torch_line(t, "OPTIMIZER = \"%s\"", opt_name(tc->opt.kind));
+    torch_line(t, "LR = %s", py_float(t, tc->opt.lr));
+    torch_line(t, "MOMENTUM = %s", py_float(t, tc->opt.momentum));
+    torch_line(t, "NESTEROV = %s", py_bool(tc->opt.nesterov));
+    torch_line(t, "BETA1 = %s", py_float(t, tc->opt.beta1));
+    torch_line(t, "BETA2 = %s", py_float(t, tc->opt.beta2));
+    torch_line(t, "EPS = %s", py_float(t, tc->opt.eps));
+    torch_line(t, "WEIGHT_DECAY = %s", py_float(t, tc->weight_decay));
+    torch_line(t, "# The optimizer state a C checkpoint holds, one slot per torch.optim key.");
+    torch_line(t, "STATE_KEYS = [%s]", tc->opt.kind == OPT_ADAM ? "\"exp_avg\", \"exp_avg_sq\""
+                                     : tc->opt.kind == OPT_MOMENTUM ? "\"momentum_buffer\"" : "");
+    blank(t);
+
+    torch_line(t, "# Parameters in the order of the flat C buffer: name, shape [out, in].");
+    torch_line(t, "PARAMS = [");
+    for (int i = 0; i < ir->params.len; i++) {
+        const Param *p = &ir->params.items[i];
+        torch_line(t, "    (\"%s\", %s),", p->name, py_shape(t, p->shape));
+    }
+    torch_line(t, "]");
+    torch_line(t, "PARAM_COUNT = %zu", ir->param_count);
+    /* The same string as the C P_layout(): checkpoints carry it. */
+    char *layout = "";
+    for (int i = 0; i < ir->params.len; i++) {
+        const Param *p = &ir->params.items[i];
+        layout = arena_printf(t->arena, "%s%s:", layout, p->name);
+        for (int k = 0; k < p->shape.rank; k++)
+            layout = arena_printf(t->arena, "%s%s%d", layout, k ? "x" : "", p->shape.dim[k]);
+        layout = arena_printf(t->arena, "%s;", layout);
+    }
+    torch_line(t, "LAYOUT = \"%s\"", layout);
+    blank(t);
+
+    torch_line(t, "# forward() takes the inputs (name, per-sample shape; the batch dim leads);");
+    torch_line(t, "# loss() takes them, then the labels (class count) and targets (shape).");
+    torch_line(t, "INPUTS = [");
+    for (int i = 0; i < ir->inputs.len; i++) {
+        const Input *in = &ir->inputs.items[i];
+        if (!in->is_label && !in->is_target)
+            torch_line(t, "    (\"%s\", %s),", in->name, py_shape(t, ir->nodes.items[in->node]->shape));
+    }
+    torch_line(t, "]");
+    torch_line(t, "LABELS = [");
+    for (int i = 0; i < ir->inputs.len; i++) {
+        const Input *in = &ir->inputs.items[i];
+        const Node *n = ir->nodes.items[in->node];
+        if (in->is_label)
+            torch_line(t, "    (\"%s\", \"label\", %d),", in->name, n->i[0]);
+        else if (in->is_target)
+            torch_line(t, "    (\"%s\", \"target\", %s),", in->name, py_shape(t, n->shape));
+    }
+    torch_line(t, "]");
+    torch_line(t, "# What P_forward writes, in order: name, per-sample shape.");
+    torch_line(t, "OUTPUTS = [");
+    for (int i = 0; i < ir->outputs.len; i++) {
+        const Output *o = &ir->outputs.items[i];
+        torch_line(t, "    (\"%s\", %s),", o->name, py_shape(t, ir->nodes.items[o->node]->shape));
+    }
+    torch_line(t, "]");
+    blank(t);
+}
+
+/* runtime/rng.c, runtime/init.c and runtime/checkpoint.c in Python. Fixed
+ * text: it depends on nothing in the network. */
+static const char *const runtime_port[] = {
+    "# ---- the runtime's random numbers (runtime/rng.c) ------------------------",
+    "",
+    "MASK64 = (1 << 64) - 1",
+    "# P_create(seed) reseeds its dropout stream with seed ^ this after the weights.",
+    "DROPOUT_SEED_XOR = 0x9E3779B97F4A7C15",
+    "",
+    "",
+    "class Rng:",
+    "    \"\"\"dlrt_rng: xoshiro256** seeded through splitmix64, on Python ints kept to",
+    "    64 bits. Same seed, same stream as the C runtime, draw for draw.\"\"\"",
+    "",
+    "    def __init__(self, seed):",
+    "        sm = seed & MASK64",
+    "        self.s = []",
+    "        for _ in range(4):  # splitmix64",
+    "            sm = (sm + 0x9E3779B97F4A7C15) & MASK64",
+    "            z = sm",
+    "            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64",
+    "            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64",
+    "            self.s.append(z ^ (z >> 31))",
+    "",
+    "    def next(self):",
+    "        \"\"\"dlrt_rng_next: the next 64 random bits.\"\"\"",
+    "        s0, s1, s2, s3 = self.s",
+    "        x = (s1 * 5) & MASK64",
+    "        result = ((((x << 7) | (x >> 57)) & MASK64) * 9) & MASK64",
+    "        t = (s1 << 17) & MASK64",
+    "        s2 ^= s0",
+    "        s3 ^= s1",
+    "        s1 ^= s2",
+    "        s0 ^= s3",
+    "        s2 ^= t",
+    "        s3 = ((s3 << 45) | (s3 >> 19)) & MASK64",
+    "        self.s = [s0, s1, s2, s3]",
+    "        return result",
+    "",
+    "    def uniform(self):",
+    "        \"\"\"dlrt_rng_uniform: [0, 1) with 53 random bits.\"\"\"",
+    "        return (self.next() >> 11) * (1.0 / 9007199254740992.0)",
+    "",
+    "    def uniforms(self, count):",
+    "        \"\"\"count uniform draws in a row (the loop of next() inlined: dropout",
+    "        draws one per element).\"\"\"",
+    "        s0, s1, s2, s3 = self.s",
+    "        m = MASK64",
+    "        scale = 1.0 / 9007199254740992.0",
+    "        out = [0.0] * count",
+    "        for i in range(count):",
+    "            x = (s1 * 5) & m",
+    "            out[i] = ((((((x << 7) | (x >> 57)) & m) * 9) & m) >> 11) * scale",
+    "            t = (s1 << 17) & m",
+    "            s2 ^= s0",
+    "            s3 ^= s1",
+    "            s1 ^= s2",
+    "            s0 ^= s3",
+    "            s2 ^= t",
+    "            s3 = ((s3 << 45) | (s3 >> 19)) & m",
+    "        self.s = [s0, s1, s2, s3]",
+    "        return out",
+    "",
+    "    def normal(self):",
+    "        \"\"\"dlrt_rng_normal: Box-Muller on two uniforms, no cached value.\"\"\"",
+    "        u1 = self.uniform()",
+    "        u2 = self.uniform()",
+    "        return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(6.283185307179586476925286766559 * u2)",
+    "",
+    "",
+    "# ---- initial weights (runtime/init.c): same draws, same order ---------------",
+    "",
+    "def _values(values, shape, dtype):",
+    "    # (float)v in C: numpy rounds float64 to float32 the same way.",
+    "    array = np.array(values, dtype=np.float64)",
+    "    if dtype == torch.float32:",
+    "        array = array.astype(np.float32)",
+    "    return torch.from_numpy(array).reshape(shape)",
+    "",
+    "",
+    "def init_uniform(rng, shape, lo, hi, dtype):",
+    "    \"\"\"dlrt_uniform_f32/f64: lo + (hi - lo) * u per element.\"\"\"",
+    "    count = math.prod(shape)",
+    "    return _values([lo + (hi - lo) * u for u in rng.uniforms(count)], shape, dtype)",
+    "",
+    "",
+    "def init_normal(rng, shape, mean, std, dtype):",
+    "    \"\"\"dlrt_normal_f32/f64: mean + std * normal() per element.\"\"\"",
+    "    count = math.prod(shape)",
+    "    return _values([mean + std * rng.normal() for _ in range(count)], shape, dtype)",
+    "",
+    "",
+    "# ---- checkpoint files (runtime/checkpoint.c, format in runtime/dlrt.h) -----",
+    "",
+    "CKPT_MAGIC = b\"DLCCKPT\\0\"",
+    "CKPT_VERSION = 1",
+    "",
+    "",
+    "def layout_hash(layout):",
+    "    \"\"\"dlrt_layout_hash: FNV-1a, 64 bits, over the layout string.\"\"\"",
+    "    h = 0xCBF29CE484222325",
+    "    for byte in layout.encode(\"utf-8\"):",
+    "        h = ((h ^ byte) * 0x100000001B3) & MASK64",
+    "    return h",
+    "",
+    "",
+    "def layout_difference(theirs, ours):",
+    "    \"\"\"Names the first parameter where two layout strings disagree.\"\"\"",
+    "    a, b = theirs.split(\";\"), ours.split(\";\")",
+    "    for x, y in zip(a, b):",
+    "        if x != y:",
+    "            return \"the checkpoint has '%s' where this network has '%s'\" % (x, y)",
+    "    return \"the checkpoint has %d parameter tensors, this network %d\" % (len(a) - 1, len(b) - 1)",
+    "",
+    "",
+    NULL,
+};
+
+/* Every parameter's initial values, drawn as the generated create() draws
+ * them: in parameter order, from one stream seeded with the seed. */
+static void emit_init_param(TorchEmit *t, const Param *p)
+{
+    InitKind k = p->init;
+    if (k == INIT_DEFAULT)
+        k = p->is_bias ? INIT_ZEROS
+                       : t->ir->train.init != INIT_DEFAULT ? t->ir->train.init : INIT_HE_UNIFORM;
+    double fan_in = p->fan_in > 0 ? p->fan_in : 1, fan_out = p->fan_out > 0 ? p->fan_out : 1;
+    double a = 0, std = 0;
+    switch (k) {
+    case INIT_DEFAULT:
+    case INIT_ZEROS:
+        torch_line(t, "self.%s.zero_()", p->name);
+        return;
+    case INIT_ONES:
+        torch_line(t, "self.%s.fill_(1.0)", p->name);
+        return;
+    case INIT_UNIFORM: a = p->init_arg > 0 ? p->init_arg : 0.05; break;
+    case INIT_XAVIER_UNIFORM: a = sqrt(6.0 / (fan_in + fan_out)); break;
+    case INIT_HE_UNIFORM: a = sqrt(6.0 / fan_in); break;
+    case INIT_NORMAL: std = p->init_arg > 0 ? p->init_arg : 0.01; break;
+    case INIT_XAVIER_NORMAL: std = sqrt(2.0 / (fan_in + fan_out)); break;
+    case INIT_HE_NORMAL: std = sqrt(2.0 / fan_in); break;
+    }
+    if (a > 0)
+        torch_line(t, "self.%s.copy_(init_uniform(rng, %s, %s, %s, self.dtype))", p->name,
+                   py_shape(t, p->shape), py_float(t, -a), py_float(t, a));
+    else
+        torch_line(t, "self.%s.copy_(init_normal(rng, %s, 0.0, %s, self.dtype))", p->name,
+                   py_shape(t, p->shape), py_float(t, std));
+}
+
+static void emit_init(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    torch_line(t, "def __init__(self, dtype=torch.float32, seed=SEED):");
+    t->indent++;
+    torch_line(t, "\"\"\"dtype: torch.float32 (the C default) or torch.float64 (--precision=f64).");
+    torch_line(t, "seed: initial weights as P_create(seed) draws them, value for value;");
+    torch_line(t, "None leaves them at zero (for load_checkpoint).\"\"\"");
+    torch_line(t, "super().__init__()");
+    torch_line(t, "self.dtype = dtype");
+    t->last_line = -1;
+    for (int i = 0; i < ir->params.len; i++) {
+        const Param *p = &ir->params.items[i];
+        line_comment(t, line_of(t, p->loc));
+        torch_line(t, "self.%s = torch.nn.Parameter(torch.zeros(%s, dtype=dtype))", p->name,
+                   py_shape(t, p->shape));
+    }
+    torch_line(t, "self.rng = Rng(0)");
+    torch_line(t, "self.dropout_on = False");
+    torch_line(t, "if seed is not None:");
+    torch_line(t, "    self.reset_parameters(seed)");
+    t->indent--;
+    blank(t);
+
+    torch_line(t, "def reset_parameters(self, seed=SEED):");
+    t->indent++;
+    torch_line(t, "\"\"\"The weights P_create(seed) starts from (runtime/init.c draws, in parameter");
+    torch_line(t, "order); then reseeds dropout's stream the way P_create does.\"\"\"");
+    torch_line(t, "rng = Rng(seed)");
+    torch_line(t, "with torch.no_grad():");
+    t->indent++;
+    if (ir->params.len == 0)
+        torch_line(t, "pass");
+    for (int i = 0; i < ir->params.len; i++)
+        emit_init_param(t, &ir->params.items[i]);
+    t->indent--;
+    torch_line(t, "self.set_rng(seed ^ DROPOUT_SEED_XOR)");
+    t->indent--;
+    blank(t);
+
+    torch_line(t, "def param_list(self):");
+    t->indent++;
+    torch_line(t, "\"\"\"The parameters in PARAMS order (the flat C buffer's order).\"\"\"");
+    torch_line(t, "return [getattr(self, name) for name, _ in PARAMS]");
+    t->indent--;
+    blank(t);
+}
+
+static void emit_rng_methods(TorchEmit *t)
+{
+    torch_line(t, "def set_rng(self, seed):");
+    torch_line(t, "    \"\"\"P_set_rng: reseeds dropout's stream, so masks repeat.\"\"\"");
+    torch_line(t, "    self.rng = Rng(seed)");
+    blank(t);
+    torch_line(t, "def dropout(self, x, rate, training=None):");
+    t->indent++;
+    torch_line(t, "\"\"\"dropout(x, rate) exactly as the C code draws it: in training, one");
+    torch_line(t, "uniform per element, row-major over the whole batch; keep when");
+    torch_line(t, "u >= rate, scale what is kept by 1/(1-rate). Identity otherwise.");
+    torch_line(t, "training=None: the mode of the forward()/loss() call under way.\"\"\"");
+    torch_line(t, "if training is None:");
+    torch_line(t, "    training = self.dropout_on");
+    torch_line(t, "if not training:");
+    torch_line(t, "    return x");
+    torch_line(t, "scale = 1.0 / (1.0 - rate)");
+    torch_line(t, "mask = [scale if u >= rate else 0.0 for u in self.rng.uniforms(x.numel())]");
+    torch_line(t, "return x * torch.tensor(mask, dtype=x.dtype).reshape(x.shape)");
+    t->indent--;
+    blank(t);
+}
+
+static void emit_forward(TorchEmit *t, const bool *truth)
+{
+    const IR *ir = t->ir;
+    bool *include = arena_alloc(t->arena, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++)
+        include[id] = !truth[id];
+
+    torch_line(t, "def forward(self, %s%straining=False):", arg_list(t, false),
+               *arg_list(t, false) ? ", " : "");
+    t->indent++;
+    torch_line(t, "\"\"\"The network on a batch (the batch dim leads). Returns every named");
+    torch_line(t, "value and output by name. training=True turns dropout on (self.rng).\"\"\"");
+    torch_line(t, "self.dropout_on = training");
+    emit_arg_conversions(t, false);
+    emit_nodes(t, include);
+
+    /* Every binding and output, once, by name (a later binding wins). */
+    const char **keys = arena_alloc(t->arena, ((size_t)ir->nodes.len + (size_t)ir->outputs.len + 1) * sizeof *keys);
+    const char **vals = arena_alloc(t->arena, ((size_t)ir->nodes.len + (size_t)ir->outputs.len + 1) * sizeof *vals);
+    int count = 0;
+    for (int id = 0; id < ir->nodes.len + ir->outputs.len; id++) {
+        const char *key;
+        int node;
+        if (id < ir->nodes.len) {
+            const Node *n = ir->nodes.items[id];
+            if (!include[id] || n->op == OP_INPUT || !n->name)
+                continue;
+            key = n->name;
+            node = id;
+        } else {
+            const Output *o = &ir->outputs.items[id - ir->nodes.len];
+            if (truth[o->node])
+                continue;
+            key = o->name;
+            node = o->node;
+        }
+        int k = 0;
+        while (k < count && strcmp(keys[k], key))
+            k++;
+        keys[k] = key;
+        vals[k] = torch_name(t, node);
+        if (k == count)
+            count++;
+    }
+    torch_line(t, "return {");
+    for (int k = 0; k < count; k++)
+        torch_line(t, "    \"%s\": %s,", keys[k], vals[k]);
+    torch_line(t, "}");
+    t->indent--;
+    blank(t);
+}
+
+static void emit_loss(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    bool *include = arena_alloc(t->arena, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++)
+        include[id] = true;
+
+    const char *args = arg_list(t, true);
+    torch_line(t, "def loss(self, %s%straining=True):", args, *args ? ", " : "");
+    t->indent++;
+    torch_line(t, "\"\"\"The training loss on a batch, as P_loss computes it: the weighted sum");
+    torch_line(t, "of the loss terms, each a mean over the batch. Every node runs in");
+    torch_line(t, "forward order, so dropout draws what P_train_step draws.\"\"\"");
+    torch_line(t, "self.dropout_on = training");
+    emit_arg_conversions(t, true);
+    emit_nodes(t, include);
+
+    char *total = "";
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        for (int k = 0; k < loss->nterms; k++) {
+            double w = loss->terms[k].weight;
+            const char *v = torch_name(t, loss->terms[k].node);
+            const char *sign = *total ? (w < 0 ? " - " : " + ") : (w < 0 ? "-" : "");
+            double mag = fabs(w);
+            if (mag == 1.0)
+                total = arena_printf(t->arena, "%s%s%s", total, sign, v);
+            else
+                total = arena_printf(t->arena, "%s%s%s * %s", total, sign, py_float(t, mag), v);
+        }
+    }
+    if (ir->losses.len > 0)
+        line_comment(t, line_of(t, ir->losses.items[0].loc));
+    torch_line(t, "return %s", *total ? total : "torch.zeros((), dtype=self.dtype)");
+    t->indent--;
+    blank(t);
+}
+
+static void emit_optimizer(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    const Optimizer *opt = &ir->train.opt;
+    torch_line(t, "def make_optimizer(self):");
+    t->indent++;
+    torch_line(t, "\"\"\"The train block's optimizer as torch.optim. PyTorch's conventions are");
+    torch_line(t, "dlc's: weight decay is L2 added to the gradient; momentum has dampening 0.");
+    torch_line(t, "Layers that set their own lr or weight_decay get their own group.\"\"\"");
+    torch_line(t, "groups = [");
+    /* Group 0: the parameters that take the train block's values; then one
+     * group per distinct (lr, weight_decay) override, in first-use order. */
+    bool *done = arena_alloc(t->arena, (size_t)ir->params.len + 1);
+    char *plain = "";
+    for (int i = 0; i < ir->params.len; i++) {
+        const Param *p = &ir->params.items[i];
+        if (p->lr < 0 && p->weight_decay < 0) {
+            plain = arena_printf(t->arena, "%s%sself.%s", plain, *plain ? ", " : "", p->name);
+            done[i] = true;
+        }
+    }
+    if (*plain)
+        torch_line(t, "    {\"params\": [%s]},", plain);
+    for (int i = 0; i < ir->params.len; i++) {
+        if (done[i])
+            continue;
+        const Param *p = &ir->params.items[i];
+        char *members = "";
+        for (int j = i; j < ir->params.len; j++) {
+            const Param *q = &ir->params.items[j];
+            if (done[j] || q->lr != p->lr || q->weight_decay != p->weight_decay)
+                continue;
+            done[j] = true;
+            members = arena_printf(t->arena, "%s%sself.%s", members, *members ? ", " : "", q->name);
+        }
+        char *extra = "";
+        if (p->lr >= 0)
+            extra = arena_printf(t->arena, "%s, \"lr\": %s", extra, py_float(t, p->lr));
+        if (p->weight_decay >= 0)
+            extra = arena_printf(t->arena, "%s, \"weight_decay\": %s", extra,
+                                 py_float(t, p->weight_decay));
+        torch_line(t, "    {\"params\": [%s]%s},  # %s:%d", members, extra, t->source_base,
+                   line_of(t, p->loc));
+    }
+    torch_line(t, "]");
+    t->last_line = -1;
+    line_comment(t, line_of(t, opt->loc));
+    switch (opt->kind) {
+    case OPT_SGD:
+        torch_line(t, "return torch.optim.SGD(groups, lr=LR, weight_decay=WEIGHT_DECAY)");
+        break;
+    case OPT_MOMENTUM:
+        torch_line(t, "return torch.optim.SGD(groups, lr=LR, momentum=MOMENTUM, dampening=0,");
+        torch_line(t, "                       nesterov=NESTEROV, weight_decay=WEIGHT_DECAY)");
+        break;
+    case OPT_ADAM:
+        torch_line(t, "return torch.optim.Adam(groups, lr=LR, betas=(BETA1, BETA2), eps=EPS,");
+        torch_line(t, "                        weight_decay=WEIGHT_DECAY)");
+        break;
+    }
+    t->indent--;
+    blank(t);
+
+    const char *args = arg_list(t, true);
+    torch_line(t, "def train_step(self, optimizer, %s):", args);
+    t->indent++;
+    torch_line(t, "\"\"\"P_train_step: forward and loss in training mode, backward, one update.");
+    torch_line(t, "Returns the loss before the update.\"\"\"");
+    torch_line(t, "optimizer.zero_grad()");
+    torch_line(t, "total = self.loss(%s, training=True)", args);
+    torch_line(t, "total.backward()");
+    torch_line(t, "optimizer.step()");
+    torch_line(t, "return total.item()");
+    t->indent--;
+    blank(t);
+}
+
+static void emit_checkpoints(TorchEmit *t)
+{
+    static const char *const text[] = {
+        "def optimizer_state(self, optimizer):",
+        "    \"\"\"The optimizer's state as a C checkpoint holds it: one flat vector per",
+        "    STATE_KEYS entry, in PARAMS order (zeros where torch has none yet), and",
+        "    Adam's step count (None for the others).\"\"\"",
+        "    slots, step = [], None",
+        "    for key in STATE_KEYS:",
+        "        parts = []",
+        "        for p in self.param_list():",
+        "            state = optimizer.state.get(p, {})",
+        "            value = state.get(key)",
+        "            parts.append(torch.zeros(p.numel(), dtype=p.dtype) if value is None",
+        "                         else value.detach().reshape(-1).cpu())",
+        "            if \"step\" in state:",
+        "                step = int(state[\"step\"])",
+        "        slots.append(torch.cat(parts))",
+        "    return slots, step",
+        "",
+        "def save_checkpoint(self, path, step=0, optimizer=None):",
+        "    \"\"\"Writes a dlc checkpoint that P_load reads, atomically through PATH.tmp:",
+        "    the parameters in the model's dtype, and the optimizer state slots the C",
+        "    model expects (STATE_KEYS): optimizer's state when given, else zeros (a",
+        "    fresh optimizer). step: optimizer steps taken (Adam's own count wins).\"\"\"",
+        "    value_size = 8 if self.dtype == torch.float64 else 4",
+        "    vectors = [torch.cat([p.detach().reshape(-1).cpu() for p in self.param_list()])]",
+        "    if optimizer is not None:",
+        "        slots, adam_step = self.optimizer_state(optimizer)",
+        "        vectors += slots",
+        "        step = step if adam_step is None else adam_step",
+        "    else:",
+        "        vectors += [torch.zeros(PARAM_COUNT, dtype=self.dtype) for _ in STATE_KEYS]",
+        "    kind = \"<f8\" if value_size == 8 else \"<f4\"",
+        "    data = b\"\".join(v.numpy().astype(kind).tobytes() for v in vectors)",
+        "    layout = LAYOUT.encode(\"utf-8\")",
+        "    body = (CKPT_MAGIC + struct.pack(\"<III\", CKPT_VERSION, value_size, len(layout)) + layout",
+        "            + struct.pack(\"<QQQI\", layout_hash(LAYOUT), PARAM_COUNT, step, len(STATE_KEYS))",
+        "            + data)",
+        "    body += struct.pack(\"<I\", zlib.crc32(body) & 0xFFFFFFFF)",
+        "    tmp = path + \".tmp\"",
+        "    with open(tmp, \"wb\") as f:",
+        "        f.write(body)",
+        "        f.flush()",
+        "        os.fsync(f.fileno())",
+        "    os.replace(tmp, path)",
+        "",
+        "def load_checkpoint(self, path, optimizer=None):",
+        "    \"\"\"Reads a checkpoint that P_save (or save_checkpoint) wrote, with the",
+        "    checks P_load makes; changes nothing unless all pass. Float and double",
+        "    files both load. With optimizer (from make_optimizer), its state is",
+        "    restored from the file's slots too. Returns the step.\"\"\"",
+        "    with open(path, \"rb\") as f:",
+        "        data = f.read()",
+        "",
+        "    def bad(why):",
+        "        return ValueError(\"%s: %s\" % (path, why))",
+        "",
+        "    if len(data) < 20 or data[:8] != CKPT_MAGIC:",
+        "        raise bad(\"not a dlc checkpoint (bad magic)\")",
+        "    version, value_size, layout_len = struct.unpack_from(\"<III\", data, 8)",
+        "    if version != CKPT_VERSION:",
+        "        raise bad(\"checkpoint version %d, expected %d\" % (version, CKPT_VERSION))",
+        "    if value_size not in (4, 8):",
+        "        raise bad(\"bad value size %d\" % value_size)",
+        "    pos = 20 + layout_len",
+        "    if len(data) < pos + 28 + 4:",
+        "        raise bad(\"truncated header\")",
+        "    layout = data[20:pos].decode(\"utf-8\", \"replace\")",
+        "    stored_hash, count, step, nstate = struct.unpack_from(\"<QQQI\", data, pos)",
+        "    pos += 28",
+        "    if stored_hash != layout_hash(layout):",
+        "        raise bad(\"layout hash mismatch: the file is corrupt\")",
+        "    if layout != LAYOUT:",
+        "        raise bad(\"another network: \" + layout_difference(layout, LAYOUT))",
+        "    if count != PARAM_COUNT:",
+        "        raise bad(\"%d parameters, expected %d\" % (count, PARAM_COUNT))",
+        "    end = pos + count * value_size * (1 + nstate)",
+        "    if len(data) != end + 4:",
+        "        raise bad(\"%d bytes, expected %d\" % (len(data), end + 4))",
+        "    if zlib.crc32(data[:end]) & 0xFFFFFFFF != struct.unpack_from(\"<I\", data, end)[0]:",
+        "        raise bad(\"checksum mismatch: the file is corrupt\")",
+        "    if optimizer is not None and nstate != len(STATE_KEYS):",
+        "        raise bad(\"%d optimizer state slots, this optimizer has %d\" % (nstate, len(STATE_KEYS)))",
+        "    kind = \"<f8\" if value_size == 8 else \"<f4\"",
+        "",
+        "    def vector(k):  # 0: the parameters, 1...: state slots",
+        "        v = np.frombuffer(data, dtype=kind, count=count, offset=pos + k * count * value_size)",
+        "        return torch.from_numpy(v.astype(np.float64))",
+        "",
+        "    with torch.no_grad():",
+        "        values, offset = vector(0), 0",
+        "        for p in self.param_list():",
+        "            p.copy_(values[offset:offset + p.numel()].reshape(p.shape))",
+        "            offset += p.numel()",
+        "    if optimizer is not None:",
+        "        for k, key in enumerate(STATE_KEYS):",
+        "            values, offset = vector(1 + k), 0",
+        "            for p in self.param_list():",
+        "                state = optimizer.state[p]",
+        "                state[key] = values[offset:offset + p.numel()].reshape(p.shape).to(p.dtype)",
+        "                if OPTIMIZER == \"adam\":",
+        "                    state[\"step\"] = torch.tensor(float(step))",
+        "                offset += p.numel()",
+        "    return step",
+        NULL,
+    };
+    for (int i = 0; text[i]; i++)
+        if (*text[i])
+            torch_line(t, "%s", text[i]);
+        else
+            blank(t);
+}
+
+void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
+{
+    TorchEmit t = {0};
+    t.out = out;
+    t.ir = ir;
+    t.opt = o;
+    t.arena = arena_new();
+    t.var = arena_alloc(t.arena, ((size_t)ir->nodes.len + 1) * sizeof *t.var);
+    const char *src = o->source_name ? o->source_name : "model.net";
+    const char *slash = strrchr(src, '/');
+    t.source_base = slash ? slash + 1 : src;
+
+    /* Inputs get their declared names before any node can take them. */
+    for (int i = 0; i < ir->inputs.len; i++)
+        torch_name(&t, ir->inputs.items[i].node);
+
+    emit_banner(&t);
+    emit_constants(&t);
+    for (int i = 0; runtime_port[i]; i++)
+        if (*runtime_port[i])
+            torch_line(&t, "%s", runtime_port[i]);
+        else
+            blank(&t);
+
+    torch_line(&t, "class Model(torch.nn.Module):");
+    t.indent++;
+    torch_line(&t, "\"\"\"%s as a torch.nn.Module: the parameters, forward pass, loss and", ir->model);
+    torch_line(&t, "optimizer of the generated C, under the same names.\"\"\"");
+    blank(&t);
+    emit_init(&t);
+    emit_rng_methods(&t);
+    bool *truth = needs_truth(&t);
+    emit_forward(&t, truth);
+    emit_loss(&t);
+    emit_optimizer(&t);
+    emit_checkpoints(&t);
+    t.indent--;
+    arena_free(t.arena);
+}

@@ -1,0 +1,275 @@
+/* ir.c: the tensor graph every later stage reads, and its text dump.
+ *
+ * The IR is a flat list of nodes in topological order (a node's inputs
+ * always have smaller ids), the learnable parameters in declaration order,
+ * the inputs, outputs and losses, and the training configuration.
+ *
+ * OP_INPUT attributes (made by sema.c from declarations):
+ *   i[0]  label: K, the number of classes (shape []); input/target: 0
+ *   i[1]  INPUT_KIND_INPUT (0), INPUT_KIND_LABEL (1) or INPUT_KIND_TARGET (2)
+ * Other ops document their attributes in ops/<family>.c.
+ *
+ * `dlc --emit=ir` prints ir_dump's text:
+ *
+ *   %3 = relu %2 : [256]  # h1, line 12
+ */
+#include "dlc.h"
+
+#include <string.h>
+
+Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc)
+{
+    Node *n = arena_alloc(a, sizeof *n);
+    n->id = ir->nodes.len;
+    n->op = op;
+    n->loc = loc;
+    n->line = 0;
+    n->name = NULL;
+    n->param[0] = n->param[1] = -1;
+    n->in[0] = n->in[1] = n->in[2] = n->in[3] = -1;
+    n->batched = true;
+    n->buf = n->gbuf = n->aux = -1;
+    const char *cname = arena_printf(a, "t%d", n->id);
+    /* A user may have named a binding "t7" already: keep ours distinct. */
+    for (int k = 2; !ir_cname_free(ir, cname); k++)
+        cname = arena_printf(a, "t%d_%d", n->id, k);
+    n->cname = cname;
+    vec_push(a, &ir->nodes, n);
+    return n;
+}
+
+/* Names a generated buffer cannot take: C keywords, names the emitted code
+ * itself uses for locals and types, and libm functions a local variable
+ * would shadow. */
+static const char *const reserved_names[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do",
+    "double", "else", "enum", "extern", "float", "for", "goto", "if",
+    "inline", "int", "long", "register", "restrict", "return", "short",
+    "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+    "unsigned", "void", "volatile", "while", "_Bool", "_Complex",
+    "_Imaginary", "bool", "true", "false", "NULL", "real", "size_t",
+    "int32_t", "int64_t", "uint32_t", "uint64_t", "main", "m", "n", "i",
+    "j", "k", "p", "s", "exp", "expf", "log", "logf", "sqrt", "sqrtf",
+    "fabs", "fabsf", "tanh", "tanhf", "pow", "powf", "fmax", "fmaxf",
+    "fmin", "fminf", "isnan", "isinf", "memset", "memcpy", "errno",
+    NULL,
+};
+
+bool ir_cname_free(const IR *ir, const char *name)
+{
+    for (const char *const *r = reserved_names; *r; r++)
+        if (strcmp(*r, name) == 0)
+            return false;
+    /* d_X is X's gradient; dlrt_ belongs to the runtime. */
+    if (strncmp(name, "d_", 2) == 0 || strncmp(name, "dlrt", 4) == 0)
+        return false;
+    for (int k = 0; k < ir->nodes.len; k++)
+        if (strcmp(ir->nodes.items[k]->cname, name) == 0)
+            return false;
+    for (int k = 0; k < ir->params.len; k++)
+        if (strcmp(ir->params.items[k].name, name) == 0)
+            return false;
+    return true;
+}
+
+void ir_set_name(Arena *a, IR *ir, Node *n, const char *name)
+{
+    (void)a;
+    n->name = name;
+    if (strcmp(n->cname, name) != 0 && ir_cname_free(ir, name))
+        n->cname = name;
+}
+
+int shape_size(Shape s)
+{
+    int size = 1;
+    for (int k = 0; k < s.rank; k++)
+        size *= s.dim[k];
+    return size;
+}
+
+bool shape_eq(Shape a, Shape b)
+{
+    if (a.rank != b.rank)
+        return false;
+    for (int k = 0; k < a.rank; k++)
+        if (a.dim[k] != b.dim[k])
+            return false;
+    return true;
+}
+
+const char *shape_str(Arena *a, Shape s)
+{
+    char buf[16 * DLC_MAX_RANK + 8];
+    size_t len = 0;
+    buf[len++] = '[';
+    for (int k = 0; k < s.rank && k < DLC_MAX_RANK; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, k ? ", %d" : "%d", s.dim[k]);
+    buf[len++] = ']';
+    buf[len] = '\0';
+    return arena_strdup(a, buf);
+}
+
+/* Every op has a name for dumps, callable or not (see ops/table.c). */
+const char *ir_op_name(OpKind op)
+{
+    if ((int)op < 0 || op >= OP__COUNT)
+        return "?";
+    const OpInfo *info = op_info(op);
+    return info->name ? info->name : "?";
+}
+
+const char *ir_init_name(InitKind k)
+{
+    switch (k) {
+    case INIT_DEFAULT: return "default";
+    case INIT_ZEROS: return "zeros";
+    case INIT_ONES: return "ones";
+    case INIT_UNIFORM: return "uniform";
+    case INIT_NORMAL: return "normal";
+    case INIT_XAVIER_UNIFORM: return "xavier_uniform";
+    case INIT_XAVIER_NORMAL: return "xavier_normal";
+    case INIT_HE_UNIFORM: return "he_uniform";
+    case INIT_HE_NORMAL: return "he_normal";
+    }
+    return "?";
+}
+
+static const char *opt_name(OptKind k)
+{
+    switch (k) {
+    case OPT_SGD: return "sgd";
+    case OPT_MOMENTUM: return "momentum";
+    case OPT_ADAM: return "adam";
+    }
+    return "?";
+}
+
+/* The attributes of the ops whose files document them, by name; anything
+ * else set is shown raw (i0=..., f0=...). */
+static void dump_attributes(FILE *out, const Node *n)
+{
+    switch (n->op) {
+    case OP_DENSE:
+        fprintf(out, " units=%d%s", n->i[0], n->i[1] ? "" : " no-bias");
+        return;
+    case OP_LEAKY_RELU:
+        fprintf(out, " alpha=%g", n->f[0]);
+        return;
+    case OP_DROPOUT:
+        fprintf(out, " rate=%g", n->f[0]);
+        return;
+    case OP_AFFINE:
+        fprintf(out, " scale=%g shift=%g", n->f[0], n->f[1]);
+        return;
+    case OP_CROSS_ENTROPY:
+        fprintf(out, " classes=%d", n->i[0]);
+        return;
+    default:
+        break;
+    }
+    for (int k = 0; k < 4; k++)
+        if (n->i[k])
+            fprintf(out, " i%d=%d", k, n->i[k]);
+    for (int k = 0; k < 4; k++)
+        if (n->f[k] != 0)
+            fprintf(out, " f%d=%g", k, n->f[k]);
+}
+
+void ir_dump(FILE *out, const Source *src, const IR *ir)
+{
+    Arena *a = arena_new();
+    fprintf(out, "# IR of model %s (%s): %d nodes, %d parameter tensors, %zu values\n",
+            ir->model ? ir->model : "?", src && src->path ? src->path : "?",
+            ir->nodes.len, ir->params.len, ir->param_count);
+
+    fputs("\nnodes:\n", out);
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        if (n->op == OP_INPUT) {
+            /* input / label(K) / target, as declared */
+            static const char *const kinds[] = {"input", "label", "target"};
+            int kind = n->i[1] >= 0 && n->i[1] <= 2 ? n->i[1] : 0;
+            fprintf(out, "  %%%d = %s", n->id, kinds[kind]);
+            if (kind == 1)
+                fprintf(out, "(%d)", n->i[0]);
+        } else {
+            fprintf(out, "  %%%d = %s", n->id, ir_op_name(n->op));
+        }
+        for (int j = 0; j < n->nin; j++)
+            fprintf(out, "%s%%%d", j ? ", " : " ", n->in[j]);
+        if (n->op != OP_INPUT)
+            dump_attributes(out, n);
+        for (int j = 0; j < 2; j++)
+            if (n->param[j] >= 0 && n->param[j] < ir->params.len)
+                fprintf(out, " %s", ir->params.items[n->param[j]].name);
+        fprintf(out, " : %s%s", shape_str(a, n->shape), n->batched ? "" : " (whole batch)");
+        fprintf(out, "  # ");
+        if (n->name)
+            fprintf(out, "%s, ", n->name);
+        if (strcmp(n->cname, n->name ? n->name : "") != 0)
+            fprintf(out, "C name %s, ", n->cname);
+        fprintf(out, "line %d", n->line);
+        if (n->needs_grad)
+            fputs(", needs grad", out);
+        fputc('\n', out);
+    }
+
+    fputs("\nparameters:\n", out);
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        fprintf(out, "  %s %s (%zu values) init %s", p->name, shape_str(a, p->shape),
+                p->size, ir_init_name(p->init));
+        if (p->init == INIT_UNIFORM || p->init == INIT_NORMAL)
+            fprintf(out, "(%g)", p->init_arg);
+        fprintf(out, " fan_in %d fan_out %d", p->fan_in, p->fan_out);
+        if (p->lr >= 0)
+            fprintf(out, " lr %g", p->lr);
+        if (p->weight_decay >= 0)
+            fprintf(out, " weight_decay %g", p->weight_decay);
+        if (p->is_bias)
+            fputs(" bias", out);
+        fputc('\n', out);
+    }
+
+    fputs("\ninputs:\n", out);
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        fprintf(out, "  %s %s = %%%d\n",
+                in->is_label ? "label" : in->is_target ? "target" : "input", in->name, in->node);
+    }
+    fputs("\noutputs:\n", out);
+    for (int k = 0; k < ir->outputs.len; k++)
+        fprintf(out, "  %s = %%%d\n", ir->outputs.items[k].name, ir->outputs.items[k].node);
+
+    fputs("\nlosses:\n", out);
+    for (int k = 0; k < ir->losses.len; k++) {
+        const Loss *l = &ir->losses.items[k];
+        fprintf(out, "  %s =", l->name);
+        for (int j = 0; j < l->nterms; j++)
+            fprintf(out, "%s%g * %%%d", j ? " + " : " ", l->terms[j].weight, l->terms[j].node);
+        fputc('\n', out);
+    }
+
+    const TrainConfig *t = &ir->train;
+    fprintf(out, "\ntrain:\n  optimizer %s(lr = %g", opt_name(t->opt.kind), t->opt.lr);
+    if (t->opt.kind == OPT_MOMENTUM)
+        fprintf(out, ", momentum = %g, nesterov = %s", t->opt.momentum,
+                t->opt.nesterov ? "true" : "false");
+    if (t->opt.kind == OPT_ADAM)
+        fprintf(out, ", beta1 = %g, beta2 = %g, eps = %g", t->opt.beta1, t->opt.beta2, t->opt.eps);
+    fprintf(out, ")\n  batch %d, epochs %d, seed %llu, weight_decay %g, validation %g, init %s",
+            t->batch, t->epochs, (unsigned long long)t->seed, t->weight_decay, t->validation,
+            ir_init_name(t->init));
+    if (t->init == INIT_UNIFORM || t->init == INIT_NORMAL)
+        fprintf(out, "(%g)", t->init_arg);
+    fputc('\n', out);
+
+    if (ir->nbackward > 0) {
+        fputs("\nbackward:", out);
+        for (int k = 0; k < ir->nbackward; k++)
+            fprintf(out, " %%%d", ir->backward[k]);
+        fputc('\n', out);
+    }
+    arena_free(a);
+}

@@ -1,0 +1,223 @@
+/* ops/activation.c: elementwise nonlinearities, same shape in and out.
+ *
+ *   relu(x)                 y = max(x, 0)               dx = dy * (y > 0)
+ *   leaky_relu(x, alpha)    y = x > 0 ? x : alpha x     dx = dy * (y > 0 ? 1 : alpha)
+ *   sigmoid(x)              y = 1 / (1 + e^-x)          dx = dy * y (1 - y)
+ *   tanh(x)                 y = tanh x                  dx = dy * (1 - y^2)
+ *
+ * Every derivative is written in terms of the saved output y, so backward
+ * never needs the input. (For leaky_relu with alpha >= 0, y > 0 exactly
+ * when x > 0.) Node attribute: f[0] = alpha (leaky_relu).
+ */
+#include "ops.h"
+
+#include <math.h>
+
+/* The common shape rule: one real tensor in, the same shape out. */
+static int unary_node(Lower *l, OpKind op, const Expr *call, const Expr *xe, const char *name)
+{
+    int x = op_real_arg(l, xe, name);
+    if (x < 0)
+        return -1;
+    Node *node = lower_node(l, op, call);
+    node->in[0] = x;
+    node->nin = 1;
+    node->shape = lower_get(l, x)->shape;
+    node->batched = true;
+    node->param[0] = node->param[1] = -1;
+    return node->id;
+}
+
+static int unary_lower(Lower *l, const Expr *call, OpKind op, const char *name)
+{
+    static const char *const names[] = {"x"};
+    const Expr *arg[1];
+    if (!lower_bind_args(l, call, names, 1, 1, arg))
+        return -1;
+    return unary_node(l, op, call, arg[0], name);
+}
+
+static int relu_lower(Lower *l, const Expr *call)
+{
+    return unary_lower(l, call, OP_RELU, "relu");
+}
+
+static int sigmoid_lower(Lower *l, const Expr *call)
+{
+    return unary_lower(l, call, OP_SIGMOID, "sigmoid");
+}
+
+static int tanh_lower(Lower *l, const Expr *call)
+{
+    return unary_lower(l, call, OP_TANH, "tanh");
+}
+
+static int leaky_relu_lower(Lower *l, const Expr *call)
+{
+    static const char *const names[] = {"x", "alpha"};
+    const Expr *arg[2];
+    if (!lower_bind_args(l, call, names, 2, 1, arg))
+        return -1;
+    double alpha = 0.01;   /* PyTorch's default negative slope */
+    bool ok = true;
+    if (arg[1]) {
+        if (!lower_number(l, arg[1], &alpha)) {
+            ok = false;
+        } else if (!(alpha >= 0) || !isfinite(alpha)) {
+            diag_error(lower_diag(l), arg[1]->loc,
+                       "leaky_relu's alpha must be zero or positive, got %g", alpha);
+            ok = false;
+        }
+    }
+    int id = unary_node(l, OP_LEAKY_RELU, call, arg[0], "leaky_relu");
+    if (id < 0 || !ok)
+        return -1;
+    lower_get(l, id)->f[0] = alpha;
+    return id;
+}
+
+/* Per-sample element count as a literal, for the fused loops over n samples. */
+static int size_of(Emit *e, int node)
+{
+    return shape_size(emit_ir(e)->nodes.items[node]->shape);
+}
+
+static void relu_forward(Emit *e, const Node *n)
+{
+    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : 0;", y, x, x);
+}
+
+static void leaky_relu_forward(Emit *e, const Node *n)
+{
+    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, n->f[0]), x);
+}
+
+static void sigmoid_forward(Emit *e, const Node *n)
+{
+    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] = 1 / (1 + %s(-%s[i]));", y, emit_fn(e, "exp"), x);
+}
+
+static void tanh_forward(Emit *e, const Node *n)
+{
+    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] = %s(%s[i]);", y, emit_fn(e, "tanh"), x);
+}
+
+static bool input_needs_grad(Emit *e, const Node *n)
+{
+    return emit_ir(e)->nodes.items[n->in[0]]->needs_grad;
+}
+
+/* Each backward: dx (+)= dy * f'(x), f' written in terms of y. Inputs that
+ * no parameter depends on have no gradient buffer: nothing to do. */
+static void relu_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!input_needs_grad(e, n))
+        return;
+    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
+    const char *dx = emit_grad(e, n->in[0]);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : 0;", dx, op_assign(accumulate[0]), y, dy);
+}
+
+static void leaky_relu_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!input_needs_grad(e, n))
+        return;
+    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
+    const char *dx = emit_grad(e, n->in[0]);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : %s * %s[i];", dx, op_assign(accumulate[0]),
+              y, dy, emit_lit(e, n->f[0]), dy);
+}
+
+static void sigmoid_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!input_needs_grad(e, n))
+        return;
+    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
+    const char *dx = emit_grad(e, n->in[0]);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] %s %s[i] * %s[i] * (1 - %s[i]);", dx, op_assign(accumulate[0]),
+              dy, y, y);
+}
+
+static void tanh_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!input_needs_grad(e, n))
+        return;
+    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
+    const char *dx = emit_grad(e, n->in[0]);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "    %s[i] %s %s[i] * (1 - %s[i] * %s[i]);", dx, op_assign(accumulate[0]),
+              dy, y, y);
+}
+
+static void relu_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = torch.relu(%s)", torch_name(t, n->id), torch_name(t, n->in[0]));
+}
+
+static void leaky_relu_torch(TorchEmit *t, const Node *n)
+{
+    char alpha[32];
+    torch_line(t, "%s = F.leaky_relu(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
+               op_double(alpha, n->f[0]));
+}
+
+static void sigmoid_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = torch.sigmoid(%s)", torch_name(t, n->id), torch_name(t, n->in[0]));
+}
+
+static void tanh_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = torch.tanh(%s)", torch_name(t, n->id), torch_name(t, n->in[0]));
+}
+
+const OpInfo op_relu = {
+    .kind = OP_RELU,
+    .name = "relu",
+    .summary = "relu(x): max(x, 0)",
+    .lower = relu_lower,
+    .forward = relu_forward,
+    .backward = relu_backward,
+    .torch = relu_torch,
+};
+
+const OpInfo op_leaky_relu = {
+    .kind = OP_LEAKY_RELU,
+    .name = "leaky_relu",
+    .summary = "leaky_relu(x, alpha=0.01): x if x > 0, else alpha x",
+    .lower = leaky_relu_lower,
+    .forward = leaky_relu_forward,
+    .backward = leaky_relu_backward,
+    .torch = leaky_relu_torch,
+};
+
+const OpInfo op_sigmoid = {
+    .kind = OP_SIGMOID,
+    .name = "sigmoid",
+    .summary = "sigmoid(x): 1 / (1 + exp(-x))",
+    .lower = sigmoid_lower,
+    .forward = sigmoid_forward,
+    .backward = sigmoid_backward,
+    .torch = sigmoid_torch,
+};
+
+const OpInfo op_tanh = {
+    .kind = OP_TANH,
+    .name = "tanh",
+    .summary = "tanh(x)",
+    .lower = tanh_lower,
+    .forward = tanh_forward,
+    .backward = tanh_backward,
+    .torch = tanh_torch,
+};

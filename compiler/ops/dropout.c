@@ -1,0 +1,97 @@
+/* ops/dropout.c: inverted dropout, active only while training.
+ *
+ *   dropout(x, rate)      rate in [0, 1)
+ *
+ * Training: for every element, in row-major order over the n samples, one
+ * draw u = dlrt_rng_uniform(&m->rng); the element is kept when u >= rate
+ * and then scaled by 1/(1 - rate). The mask (0 or 1/(1 - rate) per element)
+ * lives in the node's aux buffer for backward: dx = dy * mask. The PyTorch
+ * twin draws the same stream, so masks match after P_set_rng / set_rng.
+ * Inference: y = x.
+ *
+ * Node attribute: f[0] = rate. aux_size = the per-sample size.
+ */
+#include "ops.h"
+
+#include <math.h>
+
+static int dropout_lower(Lower *l, const Expr *call)
+{
+    static const char *const names[] = {"x", "rate"};
+    const Expr *arg[2];
+    if (!lower_bind_args(l, call, names, 2, 2, arg))
+        return -1;
+    bool ok = true;
+    double rate = 0;
+    if (!lower_number(l, arg[1], &rate)) {
+        ok = false;
+    } else if (!(rate >= 0 && rate < 1)) {
+        diag_error(lower_diag(l), arg[1]->loc,
+                   "dropout rate must be in [0, 1), got %g", rate);
+        ok = false;
+    }
+    int x = op_real_arg(l, arg[0], "dropout");
+    if (x < 0 || !ok)
+        return -1;
+    Node *node = lower_node(l, OP_DROPOUT, call);
+    node->in[0] = x;
+    node->nin = 1;
+    node->shape = lower_get(l, x)->shape;
+    node->batched = true;
+    node->param[0] = node->param[1] = -1;
+    node->f[0] = rate;
+    node->aux_size = (size_t)shape_size(node->shape);
+    return node->id;
+}
+
+static void dropout_forward(Emit *e, const Node *n)
+{
+    int size = shape_size(n->shape);
+    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
+    if (!emit_training(e)) {
+        emit_line(e, "memcpy(%s, %s, (size_t)n * %d * sizeof *%s);   /* dropout is off */",
+                  y, x, size, y);
+        return;
+    }
+    double rate = n->f[0];
+    const char *mask = emit_aux(e, n->id);
+    /* The rate stays a double: u is a double, and the twin compares the same way. */
+    char rate_text[32];
+    op_double(rate_text, rate);
+    emit_line(e, "/* mask: 0 where u < %s (rate), else 1/(1 - %s); one draw per element in order */",
+              rate_text, rate_text);
+    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size);
+    emit_line(e, "    %s[i] = %s >= %s ? %s : 0;", mask, emit_rng_uniform(e), rate_text,
+              emit_lit(e, 1 / (1 - rate)));
+    emit_line(e, "    %s[i] = %s[i] * %s[i];", y, x, mask);
+    emit_line(e, "}");
+}
+
+static void dropout_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!emit_ir(e)->nodes.items[n->in[0]]->needs_grad)
+        return;
+    const char *dy = emit_grad(e, n->id), *dx = emit_grad(e, n->in[0]);
+    const char *mask = emit_aux(e, n->id);
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", shape_size(n->shape));
+    emit_line(e, "    %s[i] %s %s[i] * %s[i];", dx, op_assign(accumulate[0]), dy, mask);
+}
+
+static void dropout_torch(TorchEmit *t, const Node *n)
+{
+    /* The twin's own dropout draws from its copy of dlrt's RNG (emit_torch.c). */
+    char rate[32];
+    torch_line(t, "%s = self.dropout(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
+               op_double(rate, n->f[0]));
+}
+
+const OpInfo op_dropout = {
+    .kind = OP_DROPOUT,
+    .name = "dropout",
+    .summary = "dropout(x, rate): zero each element with probability rate while training, "
+               "scale the rest by 1/(1 - rate)",
+    .lower = dropout_lower,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .torch = dropout_torch,
+};

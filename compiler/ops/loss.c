@@ -1,0 +1,297 @@
+/* ops/loss.c: loss terms, each one number for the whole batch.
+ *
+ *   cross_entropy(logits, y)   logits [K], y a label class(K):
+ *        L = 1/n sum_s (log sum_j e^(z_sj) - z_s,y_s)       (stable: minus the row max)
+ *        dz_sj = (p_sj - [j = y_s]) dL / n                  p = softmax(z), kept in aux
+ *   mse(pred, target)          same shapes, size S per sample:
+ *        L = 1/(n S) sum (p - t)^2        dp = 2 (p - t) dL / (n S),  dt = -dp
+ *   l1(pred, target)
+ *        L = 1/(n S) sum |p - t|          dp = sign(p - t) dL / (n S), dt = -dp
+ *
+ * These are PyTorch's cross_entropy, MSELoss and L1Loss with 'mean'
+ * reduction (sign(0) = 0 as in PyTorch). A loss node is not batched, has
+ * shape [] and one value in its buffer; its gradient buffer holds dL, the
+ * term's weight in the loss sum (written by emit_c before backward). A label
+ * outside 0..K-1 makes the loss NaN rather than read out of bounds.
+ *
+ * Node attributes: cross_entropy i[0] = K, aux_size = K (the probabilities).
+ */
+#include "ops.h"
+
+static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
+{
+    Node *node = lower_node(l, op, call);
+    node->in[0] = a;
+    node->in[1] = b;
+    node->nin = 2;
+    node->shape = (Shape){.rank = 0};
+    node->batched = false;
+    node->param[0] = node->param[1] = -1;
+    return node;
+}
+
+static int cross_entropy_lower(Lower *l, const Expr *call)
+{
+    static const char *const names[] = {"logits", "label"};
+    const Expr *arg[2];
+    if (!lower_bind_args(l, call, names, 2, 2, arg))
+        return -1;
+    Diag *d = lower_diag(l);
+    Arena *a = lower_arena(l);
+    int z = op_real_arg(l, arg[0], "cross_entropy");
+    int y = lower_tensor(l, arg[1]);
+    if (z < 0 || y < 0)
+        return -1;
+    const Input *label = op_input_decl(l, y);
+    if (!label || !label->is_label) {
+        diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
+                   "argument, '%s' is a tensor", op_expr_text(l, arg[1]));
+        lower_note_shape(l, y, "second argument");
+        return -1;
+    }
+    Shape zs = lower_get(l, z)->shape;
+    int k = lower_get(l, y)->i[0];
+    if (zs.rank != 1 || zs.dim[0] != k) {
+        diag_error(d, arg[0]->loc, "cross_entropy expects logits of shape [%d] for label '%s', "
+                   "'%s' has shape %s", k, label->name, op_expr_text(l, arg[0]),
+                   shape_str(a, zs));
+        lower_note_shape(l, z, "logits");
+        lower_note_shape(l, y, "label");
+        return -1;
+    }
+    Node *node = loss_node(l, OP_CROSS_ENTROPY, call, z, y);
+    node->i[0] = k;
+    node->aux_size = (size_t)k;
+    return node->id;
+}
+
+static int regression_lower(Lower *l, const Expr *call, OpKind op, const char *name)
+{
+    static const char *const names[] = {"pred", "target"};
+    const Expr *arg[2];
+    if (!lower_bind_args(l, call, names, 2, 2, arg))
+        return -1;
+    int p = op_real_arg(l, arg[0], name), t = op_real_arg(l, arg[1], name);
+    if (p < 0 || t < 0)
+        return -1;
+    Shape ps = lower_get(l, p)->shape, ts = lower_get(l, t)->shape;
+    if (!shape_eq(ps, ts)) {
+        Arena *a = lower_arena(l);
+        diag_error(lower_diag(l), call->loc, "%s needs a prediction and a target of the same "
+                   "shape, got %s and %s", name, shape_str(a, ps), shape_str(a, ts));
+        lower_note_shape(l, p, "prediction");
+        lower_note_shape(l, t, "target");
+        return -1;
+    }
+    return loss_node(l, op, call, p, t)->id;
+}
+
+static int mse_lower(Lower *l, const Expr *call)
+{
+    return regression_lower(l, call, OP_MSE, "mse");
+}
+
+static int l1_lower(Lower *l, const Expr *call)
+{
+    return regression_lower(l, call, OP_L1, "l1");
+}
+
+/* ---- kernels ------------------------------------------------------------ */
+
+static const Node *node_of(Emit *e, int id)
+{
+    return emit_ir(e)->nodes.items[id];
+}
+
+static void cross_entropy_forward(Emit *e, const Node *n)
+{
+    int k = n->i[0];
+    const char *z = emit_buf(e, n->in[0]), *y = emit_buf(e, n->in[1]);
+    const char *p = emit_aux(e, n->id), *loss = emit_buf(e, n->id);
+    const char *real = emit_real(e);
+    emit_line(e, "/* sample s: logits %s[s * %d ..], probabilities kept in %s for backward */",
+              z, k, p);
+    emit_line(e, "{");
+    emit_indent(e, 1);
+    emit_line(e, "double total = 0;");
+    emit_line(e, "for (int s = 0; s < n; s++) {");
+    emit_indent(e, 1);
+    emit_line(e, "const %s *zr = %s + s * %d;", real, z, k);
+    emit_line(e, "%s *pr = %s + s * %d;", real, p, k);
+    emit_line(e, "%s max = zr[0];", real);
+    emit_line(e, "for (int j = 1; j < %d; j++)", k);
+    emit_line(e, "    max = zr[j] > max ? zr[j] : max;");
+    emit_line(e, "%s sum = 0;", real);
+    emit_line(e, "for (int j = 0; j < %d; j++) {", k);
+    emit_line(e, "    pr[j] = %s(zr[j] - max);", emit_fn(e, "exp"));
+    emit_line(e, "    sum += pr[j];");
+    emit_line(e, "}");
+    emit_line(e, "for (int j = 0; j < %d; j++)", k);
+    emit_line(e, "    pr[j] /= sum;");
+    emit_line(e, "int k = %s[s];   /* the true class */", y);
+    emit_line(e, "/* -log p[k] = log(sum) + max - z[k] */");
+    emit_line(e, "total += k >= 0 && k < %d ? %s(sum) + max - zr[k] : NAN;", k, emit_fn(e, "log"));
+    emit_indent(e, -1);
+    emit_line(e, "}");
+    if (strcmp(real, "double") == 0)
+        emit_line(e, "%s[0] = total / n;", loss);
+    else
+        emit_line(e, "%s[0] = (%s)(total / n);", loss, real);
+    emit_indent(e, -1);
+    emit_line(e, "}");
+}
+
+static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!node_of(e, n->in[0])->needs_grad)
+        return;
+    int k = n->i[0];
+    const char *y = emit_buf(e, n->in[1]), *p = emit_aux(e, n->id);
+    const char *dl = emit_grad(e, n->id), *dz = emit_grad(e, n->in[0]);
+    const char *real = emit_real(e), *set = op_assign(accumulate[0]);
+    emit_line(e, "/* %s[n,%d] %s (%s - onehot(%s)) %s / n */", dz, k, set, p, y, dl);
+    emit_line(e, "{");
+    emit_indent(e, 1);
+    emit_line(e, "const %s scale = %s[0] / n;", real, dl);
+    emit_line(e, "for (int s = 0; s < n; s++) {");
+    emit_indent(e, 1);
+    emit_line(e, "for (int j = 0; j < %d; j++)", k);
+    emit_line(e, "    %s[s * %d + j] %s %s[s * %d + j] * scale;", dz, k, set, p, k);
+    emit_line(e, "int k = %s[s];", y);
+    emit_line(e, "if (k >= 0 && k < %d)", k);
+    emit_line(e, "    %s[s * %d + k] -= scale;", dz, k);
+    emit_indent(e, -1);
+    emit_line(e, "}");
+    emit_indent(e, -1);
+    emit_line(e, "}");
+}
+
+/* mse and l1 forward: the mean of (p - t)^2 or |p - t| over all n * S values. */
+static void regression_forward(Emit *e, const Node *n, bool squared)
+{
+    int size = shape_size(node_of(e, n->in[0])->shape);
+    const char *p = emit_buf(e, n->in[0]), *t = emit_buf(e, n->in[1]);
+    const char *loss = emit_buf(e, n->id), *real = emit_real(e);
+    emit_line(e, "/* %s[0] = mean over n * %d values of %s */", loss, size,
+              squared ? "(p - t)^2" : "|p - t|");
+    emit_line(e, "{");
+    emit_indent(e, 1);
+    emit_line(e, "double total = 0;");
+    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size);
+    emit_line(e, "    %s diff = %s[i] - %s[i];", real, p, t);
+    if (squared)
+        emit_line(e, "    total += diff * diff;");
+    else
+        emit_line(e, "    total += %s(diff);", emit_fn(e, "fabs"));
+    emit_line(e, "}");
+    if (strcmp(real, "double") == 0)
+        emit_line(e, "%s[0] = total / ((double)n * %d);", loss, size);
+    else
+        emit_line(e, "%s[0] = (%s)(total / ((double)n * %d));", loss, real, size);
+    emit_indent(e, -1);
+    emit_line(e, "}");
+}
+
+static void mse_forward(Emit *e, const Node *n)
+{
+    regression_forward(e, n, true);
+}
+
+static void l1_forward(Emit *e, const Node *n)
+{
+    regression_forward(e, n, false);
+}
+
+/* dp = f'(p - t) dL / (n S), dt = -dp; only where a gradient is wanted. */
+static void regression_backward(Emit *e, const Node *n, const bool *accumulate, bool squared)
+{
+    bool want_p = node_of(e, n->in[0])->needs_grad, want_t = node_of(e, n->in[1])->needs_grad;
+    if (!want_p && !want_t)
+        return;
+    int size = shape_size(node_of(e, n->in[0])->shape);
+    const char *p = emit_buf(e, n->in[0]), *t = emit_buf(e, n->in[1]);
+    const char *dl = emit_grad(e, n->id), *real = emit_real(e);
+    /* mse(x, x): both writes land in one buffer, the second must add. */
+    bool acc_t = accumulate[1] || n->in[0] == n->in[1];
+    emit_line(e, "{");
+    emit_indent(e, 1);
+    if (squared)
+        emit_line(e, "const %s scale = 2 * %s[0] / (n * %d);   /* d/dp of mean (p - t)^2 */",
+                  real, dl, size);
+    else
+        emit_line(e, "const %s scale = %s[0] / (n * %d);   /* d/dp of mean |p - t| */",
+                  real, dl, size);
+    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size);
+    emit_indent(e, 1);
+    if (squared)
+        emit_line(e, "%s dp = (%s[i] - %s[i]) * scale;", real, p, t);
+    else
+        emit_line(e, "%s dp = %s[i] > %s[i] ? scale : %s[i] < %s[i] ? -scale : 0;",
+                  real, p, t, p, t);
+    if (want_p)
+        emit_line(e, "%s[i] %s dp;", emit_grad(e, n->in[0]), op_assign(accumulate[0]));
+    if (want_t)
+        emit_line(e, "%s[i] %s -dp;", emit_grad(e, n->in[1]), op_assign(acc_t));
+    emit_indent(e, -1);
+    emit_line(e, "}");
+    emit_indent(e, -1);
+    emit_line(e, "}");
+}
+
+static void mse_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    regression_backward(e, n, accumulate, true);
+}
+
+static void l1_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    regression_backward(e, n, accumulate, false);
+}
+
+static void cross_entropy_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.cross_entropy(%s, %s)", torch_name(t, n->id),
+               torch_name(t, n->in[0]), torch_name(t, n->in[1]));
+}
+
+static void mse_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.mse_loss(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
+               torch_name(t, n->in[1]));
+}
+
+static void l1_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.l1_loss(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
+               torch_name(t, n->in[1]));
+}
+
+const OpInfo op_cross_entropy = {
+    .kind = OP_CROSS_ENTROPY,
+    .name = "cross_entropy",
+    .summary = "cross_entropy(logits, label): mean over the batch of -log softmax(logits)[label]",
+    .lower = cross_entropy_lower,
+    .forward = cross_entropy_forward,
+    .backward = cross_entropy_backward,
+    .torch = cross_entropy_torch,
+};
+
+const OpInfo op_mse = {
+    .kind = OP_MSE,
+    .name = "mse",
+    .summary = "mse(pred, target): mean of (pred - target)^2 over all elements",
+    .lower = mse_lower,
+    .forward = mse_forward,
+    .backward = mse_backward,
+    .torch = mse_torch,
+};
+
+const OpInfo op_l1 = {
+    .kind = OP_L1,
+    .name = "l1",
+    .summary = "l1(pred, target): mean of |pred - target| over all elements",
+    .lower = l1_lower,
+    .forward = l1_forward,
+    .backward = l1_backward,
+    .torch = l1_torch,
+};

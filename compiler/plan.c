@@ -1,0 +1,196 @@
+/* plan.c: where every tensor lives.
+ *
+ * Parameters: one flat buffer, back to back in declaration order (no
+ * padding), so the optimizer, checkpoints and L-BFGS see one vector.
+ *
+ * Everything else sits in ONE activation arena sized for ir->batch_cap
+ * samples (train.batch), laid out as
+ *
+ *   [ forward values and op scratch (aux) | gradients, with reuse ]
+ *
+ * - Forward values live through the backward pass (kernels read them), so
+ *   each node keeps its own slot. Input, label and target nodes have no
+ *   buffer: the generated code reads the caller's arrays directly.
+ *   Whole-batch scalars (loss terms) take one element. flatten is a view:
+ *   it shares its input's buffer.
+ * - Scratch (dropout masks, softmax probabilities) also stays: the backward
+ *   kernel of its node reads it.
+ * - A gradient is live from the first backward kernel that writes it (or
+ *   the seed, for loss terms) to its own node's backward kernel, which
+ *   reads it last. Gradients whose lifetimes are disjoint share memory:
+ *   greedy first-fit over offsets, in schedule order.
+ *
+ * Every buffer starts on a multiple of 16 elements (64 bytes in f32: a
+ * cache line, and aligned for any SIMD width).
+ */
+#include "dlc.h"
+
+#include <string.h>
+
+enum { ALIGN = 16 };
+
+static long align_up(long x)
+{
+    return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* Elements of a node's value (or gradient) for a full batch. */
+static long batch_elems(const IR *ir, const Node *n)
+{
+    return n->batched ? (long)ir->batch_cap * shape_size(n->shape) : 1;
+}
+
+typedef struct Slot {
+    long offset, size;     /* elements, within the gradient region */
+    int first, last;       /* schedule positions, inclusive; -1 = the seed */
+} Slot;
+
+/* The lowest offset where `size` elements fit beside every placed slot
+ * whose lifetime overlaps [first, last]. */
+static long first_fit(const Slot *placed, int nplaced, long size, int first, int last)
+{
+    long offset = 0;
+    bool moved = true;
+    while (moved) {
+        moved = false;
+        for (int k = 0; k < nplaced; k++) {
+            const Slot *s = &placed[k];
+            bool live_together = s->first <= last && first <= s->last;
+            bool overlap = offset < s->offset + s->size && s->offset < offset + size;
+            if (live_together && overlap) {
+                offset = align_up(s->offset + s->size);
+                moved = true;
+            }
+        }
+    }
+    return offset;
+}
+
+void plan_memory(Arena *a, IR *ir)
+{
+    size_t poffset = 0;
+    for (int p = 0; p < ir->params.len; p++) {
+        ir->params.items[p].offset = poffset;
+        poffset += ir->params.items[p].size;
+    }
+    ir->param_count = poffset;
+    ir->batch_cap = ir->train.batch > 0 ? ir->train.batch : 1;
+
+    int count = ir->nodes.len;
+    long top = 0;
+    for (int id = 0; id < count; id++) {
+        Node *n = ir->nodes.items[id];
+        n->buf = n->gbuf = n->aux = -1;
+        if (n->op == OP_INPUT)
+            continue;
+        const Node *x = n->nin > 0 && n->in[0] >= 0 ? ir->nodes.items[n->in[0]] : NULL;
+        if (n->op == OP_FLATTEN && x && x->buf >= 0) {
+            n->buf = x->buf;   /* a view: row-major order is unchanged */
+        } else {
+            n->buf = top;
+            top = align_up(top + batch_elems(ir, n));
+        }
+        if (n->aux_size > 0) {
+            n->aux = top;
+            top = align_up(top + (long)ir->batch_cap * (long)n->aux_size);
+        }
+    }
+
+    /* Gradient lifetimes in schedule positions. */
+    int *pos = arena_alloc(a, ((size_t)count + 1) * sizeof *pos);
+    int *first = arena_alloc(a, ((size_t)count + 1) * sizeof *first);
+    for (int id = 0; id < count; id++)
+        pos[id] = first[id] = -2;
+    for (int k = 0; k < ir->nbackward; k++)
+        pos[ir->backward[k]] = k;
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        for (int t = 0; t < loss->nterms; t++)
+            first[loss->terms[t].node] = -1;
+    }
+    for (int k = 0; k < ir->nbackward; k++) {
+        const Node *n = ir->nodes.items[ir->backward[k]];
+        for (int j = 0; j < n->nin; j++) {
+            int in = n->in[j];
+            if (in >= 0 && ir->nodes.items[in]->needs_grad && first[in] == -2)
+                first[in] = k;
+        }
+    }
+
+    Slot *placed = arena_alloc(a, ((size_t)ir->nbackward + 1) * sizeof *placed);
+    int nplaced = 0;
+    long grad_top = 0;
+    /* Placement order: by first write, ties by schedule position. */
+    for (int when = -1; when < ir->nbackward; when++) {
+        for (int k = 0; k < ir->nbackward; k++) {
+            Node *n = ir->nodes.items[ir->backward[k]];
+            int f = first[n->id] == -2 ? k : first[n->id];
+            if (f != when)
+                continue;
+            Slot s = {0, batch_elems(ir, n), f, pos[n->id]};
+            s.offset = first_fit(placed, nplaced, s.size, s.first, s.last);
+            placed[nplaced++] = s;
+            n->gbuf = top + s.offset;
+            if (align_up(s.offset + s.size) > grad_top)
+                grad_top = align_up(s.offset + s.size);
+        }
+    }
+    ir->arena_size = (size_t)(top + grad_top);
+}
+
+/* "1,234,567" */
+static const char *thousands(char *buf, size_t cap, unsigned long long v)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%llu", v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 2 < cap; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void plan_stats(FILE *out, const IR *ir, int value_size)
+{
+    char b1[40], b2[40];
+    fprintf(out, "model %s: %d parameter tensors, %s parameters\n", ir->model,
+            ir->params.len, thousands(b1, sizeof b1, ir->param_count));
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        char shape[64];
+        size_t o = 0;
+        shape[o++] = '[';
+        for (int d = 0; d < pr->shape.rank && o < 40; d++)
+            o += (size_t)snprintf(shape + o, sizeof shape - o, d ? ", %d" : "%d", pr->shape.dim[d]);
+        snprintf(shape + o, sizeof shape - o, "]");
+        fprintf(out, "  %-16s %-14s %12s\n", pr->name, shape,
+                thousands(b1, sizeof b1, pr->size));
+    }
+
+    int slots = ir->train.opt.kind == OPT_ADAM ? 2 : ir->train.opt.kind == OPT_MOMENTUM ? 1 : 0;
+    unsigned long long pbytes = (unsigned long long)ir->param_count * (unsigned long long)value_size;
+    unsigned long long abytes = (unsigned long long)ir->arena_size * (unsigned long long)value_size;
+    fprintf(out, "memory: %s bytes of parameters, as much again for gradients, "
+            "and %d optimizer state slot%s of that size\n",
+            thousands(b1, sizeof b1, pbytes), slots, slots == 1 ? "" : "s");
+    fprintf(out, "arena: %s bytes (%s values, batch %d)\n",
+            thousands(b1, sizeof b1, abytes),
+            thousands(b2, sizeof b2, ir->arena_size), ir->batch_cap);
+
+    /* A dense layer of in -> out units costs 2*in*out FLOPs per sample
+     * forward; backward costs about twice that (input and weight gradients). */
+    unsigned long long forward = 0;
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        if (n->op != OP_DENSE || n->param[0] < 0)
+            continue;
+        const Param *w = &ir->params.items[n->param[0]];
+        forward += 2ull * (unsigned long long)ir->batch_cap * w->size;
+    }
+    fprintf(out, "flops per training step: %s (forward %s, batch %d, dense layers)\n",
+            thousands(b1, sizeof b1, 3 * forward), thousands(b2, sizeof b2, forward),
+            ir->batch_cap);
+}

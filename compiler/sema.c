@@ -1,0 +1,1467 @@
+/* sema.c: from the syntax tree to the IR.
+ *
+ * Two passes over the statements:
+ *   1. declare: every name a statement defines goes into the symbol list
+ *      (redefinitions are reported here), so that a use before the
+ *      definition can say where the definition is;
+ *   2. lower, in source order: params are evaluated (with -D overrides),
+ *      inputs become OP_INPUT nodes, each binding's expression is lowered
+ *      through the op table (the ops/ files call back into the lower_* services
+ *      below), the loss statement is split into weighted terms, and the
+ *      train block fills TrainConfig.
+ *
+ * Errors never stop the walk: an expression that failed lowers to -1, and
+ * whatever uses it stays quiet, so each mistake is reported once.
+ */
+#include "ops/ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef enum SymKind { SYM_PARAM, SYM_TENSOR, SYM_LOSS } SymKind;
+
+typedef struct Symbol {
+    const char *name;
+    SymKind kind;
+    const Stmt *stmt;   /* the statement that defines it */
+    bool defined;       /* that statement has been lowered */
+    bool ok;            /* ... without errors: value / node are good */
+    double value;       /* SYM_PARAM */
+    int node;           /* SYM_TENSOR */
+} Symbol;
+
+struct Lower {
+    Arena *arena;
+    Diag *diag;
+    IR *ir;
+    const Source *src;
+    VEC(Symbol *) syms;
+    const Define *defs;
+    int ndefs;
+    double *def_values;      /* -D values, parsed */
+    bool *def_ok;            /* ... and whether they were numbers */
+    const Stmt *stmt;        /* the statement being lowered */
+    /* Parameter naming: "<binding>_<suffix>", then "<binding>_2_<suffix>"
+     * for the second layer of the same statement. */
+    const char *binding;
+    int layer;
+    const char *layer_suffixes[8];
+    int nlayer_suffixes;
+    /* The one loss call the loss statement allows right now. */
+    const Expr *loss_call;
+};
+
+/* Largest per-sample size: emitted indices are ints. */
+#define MAX_ELEMS 2147483647.0
+#define MAX_EXACT 9007199254740992.0   /* 2^53: integers a double holds exactly */
+
+/* ------------------------------------------------------------ helpers */
+
+static int line_of(const Lower *l, Loc loc)
+{
+    if (!l->src || loc.begin < 0)
+        return 0;
+    int line, col;
+    diag_line_col(l->src, loc.begin, &line, &col);
+    return line;
+}
+
+static Symbol *find_symbol(const Lower *l, const char *name)
+{
+    for (int k = 0; k < l->syms.len; k++)
+        if (strcmp(l->syms.items[k]->name, name) == 0)
+            return l->syms.items[k];
+    return NULL;
+}
+
+/* "; did you mean 'x'?" or "" */
+static const char *suggestion(Lower *l, const char *word, const char *const *candidates)
+{
+    const char *s = diag_suggest(word, candidates);
+    return s ? arena_printf(l->arena, "; did you mean '%s'?", s) : "";
+}
+
+/* The names a use at this point could mean, NULL-terminated. kinds is a
+ * bit set of (1 << SymKind). */
+static const char *const *visible_names(Lower *l, unsigned kinds)
+{
+    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(l->syms.len + 1));
+    int n = 0;
+    for (int k = 0; k < l->syms.len; k++) {
+        const Symbol *s = l->syms.items[k];
+        if (s->defined && (kinds & (1u << s->kind)))
+            names[n++] = s->name;
+    }
+    names[n] = NULL;
+    return names;
+}
+
+static const char *join_names(Lower *l, const char *const *names)
+{
+    const char *s = "";
+    for (int k = 0; names[k]; k++)
+        s = arena_printf(l->arena, "%s%s%s", s, k ? ", " : "", names[k]);
+    return s;
+}
+
+static bool is_loss_op(OpKind k)
+{
+    return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
+}
+
+static const char *const optimizer_names[] = {"sgd", "momentum", "adam", NULL};
+
+/* Init schemes by name, with their kinds; aliases share a kind. */
+static const struct {
+    const char *name;
+    InitKind kind;
+} init_schemes[] = {
+    {"zeros", INIT_ZEROS},
+    {"ones", INIT_ONES},
+    {"uniform", INIT_UNIFORM},
+    {"normal", INIT_NORMAL},
+    {"xavier_uniform", INIT_XAVIER_UNIFORM},
+    {"xavier_normal", INIT_XAVIER_NORMAL},
+    {"glorot_uniform", INIT_XAVIER_UNIFORM},
+    {"glorot_normal", INIT_XAVIER_NORMAL},
+    {"he_uniform", INIT_HE_UNIFORM},
+    {"he_normal", INIT_HE_NORMAL},
+    {"kaiming_uniform", INIT_HE_UNIFORM},
+    {"kaiming_normal", INIT_HE_NORMAL},
+};
+enum { NUM_INIT_SCHEMES = sizeof init_schemes / sizeof init_schemes[0] };
+
+static const char *const init_names[NUM_INIT_SCHEMES + 1] = {
+    "zeros", "ones", "uniform", "normal", "xavier_uniform", "xavier_normal",
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+    "kaiming_uniform", "kaiming_normal", NULL,
+};
+
+static bool is_init_name(const char *name)
+{
+    for (int k = 0; k < NUM_INIT_SCHEMES; k++)
+        if (strcmp(init_schemes[k].name, name) == 0)
+            return true;
+    return false;
+}
+
+static bool is_optimizer_name(const char *name)
+{
+    for (int k = 0; optimizer_names[k]; k++)
+        if (strcmp(optimizer_names[k], name) == 0)
+            return true;
+    return false;
+}
+
+/* A use of a symbol whose statement has not been lowered yet. */
+static bool check_defined(Lower *l, const Symbol *s, Loc use)
+{
+    if (s->defined)
+        return true;
+    if (s->stmt == l->stmt)
+        diag_error(l->diag, use, "'%s' is used in its own definition", s->name);
+    else {
+        diag_error(l->diag, use, "'%s' is used before its definition", s->name);
+        diag_note(l->diag, s->stmt->name_loc, "'%s' is defined here, later in the file", s->name);
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ numbers */
+
+bool lower_is_number(Lower *l, const Expr *e)
+{
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case EX_NUM:
+        return true;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (s)
+            return s->kind == SYM_PARAM;
+        return strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0;
+    }
+    case EX_BINARY:
+        return lower_is_number(l, e->lhs) && lower_is_number(l, e->rhs);
+    case EX_NEG:
+        return lower_is_number(l, e->lhs);
+    case EX_STR:
+    case EX_CALL:
+        return false;
+    }
+    return false;
+}
+
+bool lower_number(Lower *l, const Expr *e, double *out)
+{
+    *out = 0;
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case EX_NUM:
+        *out = e->num;
+        return true;
+    case EX_STR:
+        diag_error(l->diag, e->loc, "a number is needed here, not a string");
+        return false;
+    case EX_CALL:
+        diag_error(l->diag, e->loc, "a compile-time number is needed here, not a call to '%s'",
+                   e->name);
+        return false;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (!s) {
+            if (strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0) {
+                *out = e->name[0] == 't';
+                return true;
+            }
+            if (op_lookup(e->name))
+                diag_error(l->diag, e->loc, "'%s' is an op; a compile-time number is needed here",
+                           e->name);
+            else
+                diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
+                           suggestion(l, e->name, visible_names(l, 1u << SYM_PARAM)));
+            return false;
+        }
+        if (!check_defined(l, s, e->loc))
+            return false;
+        if (s->kind != SYM_PARAM) {
+            diag_error(l->diag, e->loc, "'%s' is a %s; a compile-time number is needed here "
+                       "(a literal or a param)", e->name, s->kind == SYM_LOSS ? "loss" : "tensor");
+            return false;
+        }
+        *out = s->value;
+        return s->ok;   /* a param whose definition failed: already reported */
+    }
+    case EX_NEG: {
+        double v;
+        if (!lower_number(l, e->lhs, &v))
+            return false;
+        *out = -v;
+        return true;
+    }
+    case EX_BINARY: {
+        double a, b;
+        bool ok = lower_number(l, e->lhs, &a);
+        ok = lower_number(l, e->rhs, &b) && ok;
+        if (!ok)
+            return false;
+        double v;
+        switch (e->op) {
+        case '+': v = a + b; break;
+        case '-': v = a - b; break;
+        case '*': v = a * b; break;
+        default:
+            if (b == 0) {
+                diag_error(l->diag, e->rhs->loc, "division by zero");
+                return false;
+            }
+            v = a / b;
+            break;
+        }
+        if (!isfinite(v)) {
+            diag_error(l->diag, e->loc, "this number is too large");
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    }
+    return false;
+}
+
+/* "'width' is 21.3333, set here": when a param's value is the problem. */
+static void note_param_value(Lower *l, const Expr *e)
+{
+    if (e->kind != EX_NAME)
+        return;
+    const Symbol *s = find_symbol(l, e->name);
+    if (!s || s->kind != SYM_PARAM)
+        return;
+    for (int k = 0; k < l->ndefs; k++)
+        if (strcmp(l->defs[k].name, s->name) == 0) {
+            diag_note(l->diag, NOLOC, "'%s' is %g, set on the command line by -D %s=%s",
+                      s->name, s->value, s->name, l->defs[k].value);
+            return;
+        }
+    diag_note(l->diag, s->stmt->loc, "'%s' is %g, set here", s->name, s->value);
+}
+
+bool lower_int(Lower *l, const Expr *e, long *out)
+{
+    double v;
+    *out = 0;
+    if (!lower_number(l, e, &v))
+        return false;
+    if (v != floor(v)) {
+        diag_error(l->diag, e->loc, "a whole number is needed here, not %g", v);
+        note_param_value(l, e);
+        return false;
+    }
+    if (fabs(v) > 2147483647.0) {
+        diag_error(l->diag, e->loc, "%g is too large here (at most 2147483647)", v);
+        note_param_value(l, e);
+        return false;
+    }
+    *out = (long)v;
+    return true;
+}
+
+/* ------------------------------------------------------------ arguments */
+
+/* "dense(x, units, bias = ..., init = ...)" for messages. */
+static const char *signature(Lower *l, const char *callee, const char *const *names,
+                             int nnames, int nrequired)
+{
+    const char *s = arena_printf(l->arena, "%s(", callee);
+    for (int k = 0; k < nnames; k++)
+        s = arena_printf(l->arena, "%s%s%s%s", s, k ? ", " : "", names[k],
+                         k < nrequired ? "" : " = ...");
+    return arena_printf(l->arena, "%s)", s);
+}
+
+bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
+                     int nnames, int nrequired, const Expr **out)
+{
+    Diag *d = l->diag;
+    bool ok = true;
+    const Arg **given = arena_alloc(l->arena, sizeof *given * (size_t)(nnames + 1));
+    for (int k = 0; k < nnames; k++)
+        out[k] = NULL;
+    int npos = 0;
+    bool reported_extra = false;
+    for (int a = 0; a < call->nargs; a++) {
+        const Arg *arg = &call->args[a];
+        int slot = -1;
+        if (!arg->name) {
+            if (npos >= nnames) {
+                if (!reported_extra)
+                    diag_error(d, arg->value->loc, "too many arguments: %s takes %d (%s)",
+                               call->name, nnames, signature(l, call->name, names, nnames, nrequired));
+                reported_extra = true;
+                ok = false;
+                continue;
+            }
+            slot = npos++;
+        } else {
+            for (int k = 0; k < nnames; k++)
+                if (strcmp(names[k], arg->name) == 0)
+                    slot = k;
+            if (slot < 0) {
+                const char **cands = arena_alloc(l->arena, sizeof *cands * (size_t)(nnames + 1));
+                for (int k = 0; k < nnames; k++)
+                    cands[k] = names[k];
+                const char *s = diag_suggest(arg->name, cands);
+                if (s)
+                    diag_error(d, arg->name_loc, "%s has no argument '%s'; did you mean '%s'?",
+                               call->name, arg->name, s);
+                else
+                    diag_error(d, arg->name_loc, "%s has no argument '%s' (it takes %s)",
+                               call->name, arg->name, signature(l, call->name, names, nnames, nrequired));
+                ok = false;
+                continue;
+            }
+        }
+        if (given[slot]) {
+            Loc here = arg->name ? arg->name_loc : arg->value->loc;
+            diag_error(d, here, "argument '%s' of %s is given twice", names[slot], call->name);
+            const Arg *first = given[slot];
+            diag_note(d, first->name ? first->name_loc : first->value->loc, "first given here");
+            ok = false;
+            continue;
+        }
+        given[slot] = arg;
+        out[slot] = arg->value;
+    }
+    for (int k = 0; k < nrequired; k++) {
+        if (!out[k] && ok) {
+            /* Point at the closing parenthesis: that is where it is missing. */
+            Loc paren = call->loc;
+            if (paren.end > paren.begin)
+                paren.begin = paren.end - 1;
+            diag_error(d, paren, "missing argument '%s' to %s: %s", names[k], call->name,
+                       signature(l, call->name, names, nnames, nrequired));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------ init schemes */
+
+bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
+{
+    *kind = INIT_DEFAULT;
+    *arg = 0;
+    if (!e)
+        return false;
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(l->diag, e->loc, "an init scheme is needed here, as in he_normal or "
+                   "normal(std = 0.02)");
+        return false;
+    }
+    int found = -1;
+    for (int k = 0; k < NUM_INIT_SCHEMES; k++)
+        if (strcmp(init_schemes[k].name, e->name) == 0)
+            found = k;
+    if (found < 0) {
+        const char *s = diag_suggest(e->name, init_names);
+        if (s)
+            diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
+                       "unknown init scheme '%s'; did you mean '%s'?", e->name, s);
+        else
+            diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
+                       "unknown init scheme '%s' (known: %s)", e->name, join_names(l, init_names));
+        return false;
+    }
+    *kind = init_schemes[found].kind;
+    if (*kind == INIT_UNIFORM)
+        *arg = 0.05;
+    else if (*kind == INIT_NORMAL)
+        *arg = 0.01;
+    if (e->kind == EX_NAME)
+        return true;
+
+    /* uniform(a = 0.1), normal(std = 0.02); the others take no argument. */
+    const char *argname = *kind == INIT_UNIFORM ? "a" : *kind == INIT_NORMAL ? "std" : NULL;
+    const Expr *value = NULL;
+    if (!lower_bind_args(l, e, &argname, argname ? 1 : 0, 0, &value))
+        return false;
+    if (value) {
+        double v;
+        if (!lower_number(l, value, &v))
+            return false;
+        if (!(v > 0)) {
+            diag_error(l->diag, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
+            return false;
+        }
+        *arg = v;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ tensors */
+
+static void not_a_tensor_number(Lower *l, const Expr *e)
+{
+    diag_error(l->diag, e->loc, "a number is not a tensor; scalar constants combine with a "
+               "tensor, as in x * 0.5");
+}
+
+static int lower_call(Lower *l, const Expr *e)
+{
+    const OpInfo *op = op_lookup(e->name);
+    if (!op) {
+        const Symbol *s = find_symbol(l, e->name);
+        if (s && s->kind == SYM_TENSOR)
+            diag_error(l->diag, e->name_loc, "'%s' is a tensor, not an op; it cannot be called",
+                       e->name);
+        else if (s)
+            diag_error(l->diag, e->name_loc, "'%s' is a %s, not an op; it cannot be called",
+                       e->name, s->kind == SYM_PARAM ? "param" : "loss");
+        else if (is_optimizer_name(e->name))
+            diag_error(l->diag, e->name_loc, "'%s' is an optimizer; it goes in the train block: "
+                       "optimizer %s(...)", e->name, e->name);
+        else if (is_init_name(e->name))
+            diag_error(l->diag, e->name_loc, "'%s' is an init scheme; it goes in a layer's "
+                       "init argument, as in dense(x, 10, init = %s)", e->name, e->name);
+        else {
+            const char *s2 = diag_suggest(e->name, op_names());
+            if (s2)
+                diag_error(l->diag, e->name_loc, "unknown op '%s'; did you mean '%s'?", e->name, s2);
+            else
+                diag_error(l->diag, e->name_loc, "unknown op '%s' (ops: %s)", e->name,
+                           join_names(l, op_names()));
+        }
+        return -1;
+    }
+    if (is_loss_op(op->kind) && e != l->loss_call) {
+        diag_error(l->diag, e->name_loc, "'%s' is a loss; it can only be used in a 'loss' "
+                   "statement, as in: loss %s(...)", e->name, e->name);
+        return -1;
+    }
+    /* Arguments of this call are ordinary expressions again. */
+    l->loss_call = NULL;
+    return op->lower(l, e);
+}
+
+int lower_tensor(Lower *l, const Expr *e)
+{
+    if (!e)
+        return -1;
+    switch (e->kind) {
+    case EX_NUM:
+        not_a_tensor_number(l, e);
+        return -1;
+    case EX_STR:
+        diag_error(l->diag, e->loc, "a string is not a tensor");
+        return -1;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (!s) {
+            if (op_lookup(e->name))
+                diag_error(l->diag, e->loc, "'%s' is an op, not a tensor; call it, as in %s(x)",
+                           e->name, e->name);
+            else if (strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0)
+                diag_error(l->diag, e->loc, "'%s' is a number, not a tensor", e->name);
+            else
+                diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
+                           suggestion(l, e->name, visible_names(l, 1u << SYM_TENSOR | 1u << SYM_PARAM)));
+            return -1;
+        }
+        if (!check_defined(l, s, e->loc))
+            return -1;
+        if (s->kind == SYM_PARAM) {
+            diag_error(l->diag, e->loc, "'%s' is a param (the number %g), not a tensor; scalar "
+                       "constants combine with a tensor, as in x * %s", e->name, s->value, e->name);
+            return -1;
+        }
+        if (s->kind == SYM_LOSS) {
+            diag_error(l->diag, e->loc, "'%s' is a loss, not a tensor", e->name);
+            return -1;
+        }
+        return s->ok ? s->node : -1;
+    }
+    case EX_CALL:
+        return lower_call(l, e);
+    case EX_BINARY:
+        if (lower_is_number(l, e)) {
+            not_a_tensor_number(l, e);
+            return -1;
+        }
+        l->loss_call = NULL;
+        return arith_lower_binary(l, e);
+    case EX_NEG:
+        if (lower_is_number(l, e)) {
+            not_a_tensor_number(l, e);
+            return -1;
+        }
+        l->loss_call = NULL;
+        return arith_lower_neg(l, e);
+    }
+    return -1;
+}
+
+Node *lower_node(Lower *l, OpKind op, const Expr *call)
+{
+    Node *n = ir_node(l->arena, l->ir, op, call->loc);
+    n->line = line_of(l, call->loc);
+    n->origin = ir_op_name(op);
+    return n;
+}
+
+int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
+{
+    /* A suffix seen again in this statement starts the next layer. */
+    for (int k = 0; k < l->nlayer_suffixes; k++) {
+        if (strcmp(l->layer_suffixes[k], suffix) == 0) {
+            l->layer++;
+            l->nlayer_suffixes = 0;
+            break;
+        }
+    }
+    if (l->nlayer_suffixes < (int)(sizeof l->layer_suffixes / sizeof l->layer_suffixes[0]))
+        l->layer_suffixes[l->nlayer_suffixes++] = suffix;
+
+    const char *base = l->binding ? l->binding : "p";
+    const char *name = l->layer <= 1 ? arena_printf(l->arena, "%s_%s", base, suffix)
+                                     : arena_printf(l->arena, "%s_%d_%s", base, l->layer, suffix);
+    /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
+    const char *unique = name;
+    for (int k = 2; !ir_cname_free(l->ir, unique); k++)
+        unique = arena_printf(l->arena, "%s_%d", name, k);
+
+    Param p;
+    memset(&p, 0, sizeof p);
+    p.name = unique;
+    p.loc = loc;
+    p.shape = shape;
+    p.size = (size_t)shape_size(shape);
+    p.init = INIT_DEFAULT;
+    p.lr = -1;
+    p.weight_decay = -1;
+    p.is_bias = strcmp(suffix, "b") == 0;
+    p.fan_in = shape.rank >= 2 ? shape.dim[1] : shape.rank == 1 ? shape.dim[0] : 1;
+    p.fan_out = shape.rank >= 1 ? shape.dim[0] : 1;
+    p.group = 0;
+    vec_push(l->arena, &l->ir->params, p);
+    return l->ir->params.len - 1;
+}
+
+Arena *lower_arena(Lower *l) { return l->arena; }
+Diag *lower_diag(Lower *l) { return l->diag; }
+IR *lower_ir(Lower *l) { return l->ir; }
+
+Node *lower_get(Lower *l, int node)
+{
+    if (node < 0 || node >= l->ir->nodes.len)
+        return NULL;
+    return l->ir->nodes.items[node];
+}
+
+/* How a declaration's type reads in the source: "f32[784]", "class(10)". */
+static const char *decl_type(Lower *l, const Node *n)
+{
+    if (n->i[1] == 1)
+        return arena_printf(l->arena, "class(%d)", n->i[0]);
+    const char *s = shape_str(l->arena, n->shape);
+    return arena_printf(l->arena, "f32%s", s);
+}
+
+void lower_note_shape(Lower *l, int node, const char *role)
+{
+    const Node *n = lower_get(l, node);
+    if (!n)
+        return;
+    const char *shape = shape_str(l->arena, n->shape);
+    if (n->op == OP_INPUT)
+        diag_note(l->diag, n->loc, "'%s' is declared as %s here", n->name, decl_type(l, n));
+    else if (n->name)
+        diag_note(l->diag, n->loc, "'%s' has shape %s, computed here", n->name, shape);
+    else
+        diag_note(l->diag, n->loc, "the %s has shape %s, computed here",
+                  role && *role ? role : "operand", shape);
+}
+
+/* ------------------------------------------------------------ declarations */
+
+static void declare(Lower *l, const Stmt *s, SymKind kind)
+{
+    if (!s->name)
+        return;
+    Symbol *prev = find_symbol(l, s->name);
+    if (prev) {
+        diag_error(l->diag, s->name_loc, "redefinition of '%s'", s->name);
+        diag_note(l->diag, prev->stmt->name_loc, "previous definition of '%s' here", s->name);
+        return;
+    }
+    if (op_lookup(s->name)) {
+        diag_error(l->diag, s->name_loc, "'%s' is the name of an op; choose another name", s->name);
+        return;
+    }
+    if (strcmp(s->name, "true") == 0 || strcmp(s->name, "false") == 0) {
+        diag_error(l->diag, s->name_loc, "'%s' stands for the number %d; choose another name",
+                   s->name, s->name[0] == 't');
+        return;
+    }
+    Symbol *sym = arena_alloc(l->arena, sizeof *sym);
+    sym->name = s->name;
+    sym->kind = kind;
+    sym->stmt = s;
+    sym->node = -1;
+    vec_push(l->arena, &l->syms, sym);
+}
+
+/* The statement's own symbol, or NULL when it lost to an earlier one. */
+static Symbol *own_symbol(Lower *l, const Stmt *s)
+{
+    Symbol *sym = s->name ? find_symbol(l, s->name) : NULL;
+    return sym && sym->stmt == s ? sym : NULL;
+}
+
+static void lower_param_stmt(Lower *l, const Stmt *s)
+{
+    Symbol *sym = own_symbol(l, s);
+    double v = 0;
+    bool ok = lower_number(l, s->value, &v);
+    for (int k = 0; k < l->ndefs; k++) {
+        if (strcmp(l->defs[k].name, s->name) == 0) {
+            v = l->def_values[k];   /* -D wins over the file */
+            ok = l->def_ok[k];      /* a bad -D was reported: stay quiet */
+        }
+    }
+    if (!sym)
+        return;
+    sym->value = v;
+    sym->ok = ok;
+    sym->defined = true;
+}
+
+enum { INPUT_KIND_INPUT, INPUT_KIND_LABEL, INPUT_KIND_TARGET };
+
+static void lower_input_stmt(Lower *l, const Stmt *s)
+{
+    Symbol *sym = own_symbol(l, s);
+    if (sym)
+        sym->defined = true;
+    int kind = s->kind == ST_LABEL ? INPUT_KIND_LABEL
+             : s->kind == ST_TARGET ? INPUT_KIND_TARGET : INPUT_KIND_INPUT;
+    const char *what = kind == INPUT_KIND_LABEL ? "label" : kind == INPUT_KIND_TARGET ? "target" : "input";
+    const char *a_what = kind == INPUT_KIND_INPUT ? "an input" : "a target";
+    const TypeSpec *t = &s->type;
+    const char *elem = t->elem ? t->elem : "";
+    Loc elem_loc = t->elem ? t->elem_loc : s->loc;
+    bool ok = true;
+
+    if (kind == INPUT_KIND_LABEL && strcmp(elem, "class") != 0) {
+        if (strcmp(elem, "f32") == 0)
+            diag_error(l->diag, elem_loc, "a label holds class indices: declare it as class(K), "
+                       "as in label %s : class(10); real-valued targets are declared with 'target'",
+                       s->name);
+        else
+            diag_error(l->diag, elem_loc, "unknown label type '%s'; a label is declared as "
+                       "class(K), as in label %s : class(10)", elem, s->name);
+        ok = false;
+    } else if (kind != INPUT_KIND_LABEL && strcmp(elem, "f32") != 0) {
+        static const char *const types[] = {"f32", NULL};
+        if (strcmp(elem, "class") == 0)
+            diag_error(l->diag, elem_loc, "class(K) is for labels; %s holds real numbers: "
+                       "declare it as f32[...]%s", a_what,
+                       kind == INPUT_KIND_INPUT ? ", or declare class indices with 'label'" : "");
+        else if (diag_suggest(elem, types))
+            diag_error(l->diag, elem_loc, "unknown element type '%s'; did you mean 'f32'?", elem);
+        else
+            diag_error(l->diag, elem_loc, "unknown element type '%s'; %ss are f32[...]", elem, what);
+        ok = false;
+    }
+    if (!ok) {
+        if (sym)
+            sym->ok = false;
+        return;
+    }
+
+    Shape shape = {0};
+    int classes = 0;
+    if (kind == INPUT_KIND_LABEL) {
+        if (t->ndims != 1) {
+            diag_error(l->diag, t->loc, "class needs the number of classes, as in class(10)");
+            ok = false;
+        } else {
+            long k;
+            if (!lower_int(l, t->dims[0], &k)) {
+                ok = false;
+            } else if (k < 2 || k > (1L << 24)) {
+                diag_error(l->diag, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
+                ok = false;
+            }
+            classes = (int)k;
+        }
+    } else if (t->ndims == 0) {
+        diag_error(l->diag, t->loc, "%s needs a shape per sample, as in f32[784]", a_what);
+        ok = false;
+    } else if (t->ndims > DLC_MAX_RANK) {
+        diag_error(l->diag, t->dims[DLC_MAX_RANK]->loc, "at most %d dimensions per sample "
+                   "(the batch dimension is implicit); this is dimension %d",
+                   DLC_MAX_RANK, DLC_MAX_RANK + 1);
+        ok = false;
+    } else {
+        double total = 1;
+        shape.rank = t->ndims;
+        for (int k = 0; k < t->ndims; k++) {
+            long d;
+            if (!lower_int(l, t->dims[k], &d)) {
+                ok = false;
+            } else if (d < 1) {
+                diag_error(l->diag, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
+                ok = false;
+            } else {
+                shape.dim[k] = (int)d;
+                total *= (double)d;
+            }
+        }
+        if (ok && total > MAX_ELEMS) {
+            diag_error(l->diag, t->loc, "%s has %.0f values per sample; at most %.0f",
+                       s->name, total, MAX_ELEMS);
+            ok = false;
+        }
+    }
+    if (!ok || !sym) {
+        if (sym)
+            sym->ok = false;
+        return;
+    }
+
+    Node *n = ir_node(l->arena, l->ir, OP_INPUT, s->loc);
+    n->line = line_of(l, s->loc);
+    n->shape = shape;
+    n->i[0] = classes;
+    n->i[1] = kind;
+    n->origin = what;
+    ir_set_name(l->arena, l->ir, n, s->name);
+    Input in = {s->name, n->id, kind == INPUT_KIND_LABEL, kind == INPUT_KIND_TARGET};
+    vec_push(l->arena, &l->ir->inputs, in);
+    sym->node = n->id;
+    sym->ok = true;
+}
+
+static void start_binding(Lower *l, const char *binding)
+{
+    l->binding = binding;
+    l->layer = 1;
+    l->nlayer_suffixes = 0;
+    l->loss_call = NULL;
+}
+
+static bool is_output_name(const Lower *l, const char *name)
+{
+    for (int k = 0; k < l->ir->outputs.len; k++)
+        if (strcmp(l->ir->outputs.items[k].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_output(Lower *l, const Stmt *s, int node)
+{
+    const Node *n = lower_get(l, node);
+    if (n->op == OP_INPUT) {
+        diag_error(l->diag, s->loc, "output '%s' would be the %s '%s' itself; an output is "
+                   "computed from the inputs", s->name, n->origin, n->name);
+        return;
+    }
+    if (is_output_name(l, s->name)) {
+        diag_error(l->diag, s->name_loc, "'%s' is already an output", s->name);
+        return;
+    }
+    Output out = {s->name, node};
+    vec_push(l->arena, &l->ir->outputs, out);
+}
+
+static void lower_let_stmt(Lower *l, const Stmt *s)
+{
+    if (!s->value) {
+        /* `output NAME` for an existing binding. */
+        Symbol *sym = find_symbol(l, s->name);
+        if (!sym) {
+            diag_error(l->diag, s->name_loc, "unknown name '%s'%s", s->name,
+                       suggestion(l, s->name, visible_names(l, 1u << SYM_TENSOR)));
+            return;
+        }
+        if (!check_defined(l, sym, s->name_loc))
+            return;
+        if (sym->kind != SYM_TENSOR) {
+            diag_error(l->diag, s->name_loc, "'%s' is a %s; an output must be a tensor", s->name,
+                       sym->kind == SYM_PARAM ? "param" : "loss");
+            return;
+        }
+        if (sym->ok)
+            add_output(l, s, sym->node);
+        return;
+    }
+    Symbol *sym = own_symbol(l, s);
+    start_binding(l, s->name);
+    int id = lower_tensor(l, s->value);
+    start_binding(l, NULL);
+    if (!sym)
+        return;
+    sym->defined = true;
+    sym->node = id;
+    sym->ok = id >= 0;
+    if (id < 0)
+        return;
+    Node *n = lower_get(l, id);
+    if (!n->name)
+        ir_set_name(l->arena, l->ir, n, s->name);
+    if (s->is_output)
+        add_output(l, s, id);
+}
+
+/* ------------------------------------------------------------ loss */
+
+typedef VEC(LossTerm) TermList;
+
+static void not_a_loss_sum(Lower *l, const Expr *e, const char *what)
+{
+    diag_error(l->diag, e->loc, "%s is not a loss term; a loss is a weighted sum of loss "
+               "calls, as in cross_entropy(logits, y) + 0.5 * mse(pred, t)", what);
+}
+
+/* term := [c *] lossfn(...) | lossfn(...) [* c] | lossfn(...) / c, joined
+ * by + and -, with c a compile-time number; weights multiply through. */
+static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *terms)
+{
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case EX_BINARY:
+        if (e->op == '+' || e->op == '-') {
+            bool ok = collect_terms(l, e->lhs, weight, terms);
+            return collect_terms(l, e->rhs, e->op == '-' ? -weight : weight, terms) && ok;
+        }
+        if (e->op == '*' || e->op == '/') {
+            bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
+            double c;
+            if (rnum && !lnum) {
+                if (!lower_number(l, e->rhs, &c))
+                    return false;
+                if (e->op == '/' && c == 0) {
+                    diag_error(l->diag, e->rhs->loc, "division by zero");
+                    return false;
+                }
+                return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c, terms);
+            }
+            if (lnum && !rnum && e->op == '*') {
+                if (!lower_number(l, e->lhs, &c))
+                    return false;
+                return collect_terms(l, e->rhs, weight * c, terms);
+            }
+            if (lnum && rnum) {
+                not_a_loss_sum(l, e, "a constant");
+                return false;
+            }
+            diag_error(l->diag, e->loc, "a loss term can be scaled by a number, but not "
+                       "multiplied or divided by a tensor or another loss");
+            return false;
+        }
+        break;
+    case EX_NEG:
+        return collect_terms(l, e->lhs, -weight, terms);
+    case EX_NUM:
+        not_a_loss_sum(l, e, "a constant");
+        return false;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (s && s->kind == SYM_PARAM) {
+            not_a_loss_sum(l, e, "a constant");
+            return false;
+        }
+        if (s && s->kind == SYM_TENSOR) {
+            not_a_loss_sum(l, e, arena_printf(l->arena, "'%s', a tensor,", e->name));
+            return false;
+        }
+        return lower_tensor(l, e) >= 0;   /* reports the unknown name */
+    }
+    case EX_CALL: {
+        const OpInfo *op = op_lookup(e->name);
+        if (op && !is_loss_op(op->kind)) {
+            not_a_loss_sum(l, e, arena_printf(l->arena, "%s(...)", e->name));
+            return false;
+        }
+        l->loss_call = e;
+        int id = lower_tensor(l, e);
+        l->loss_call = NULL;
+        if (id < 0)
+            return false;
+        LossTerm t = {id, weight};
+        vec_push(l->arena, terms, t);
+        return true;
+    }
+    case EX_STR:
+        break;
+    }
+    not_a_loss_sum(l, e, "this");
+    return false;
+}
+
+static void lower_loss_stmt(Lower *l, const Stmt *s)
+{
+    const char *name = s->name ? s->name : "loss";
+    Symbol *sym = s->name ? own_symbol(l, s) : NULL;
+    TermList terms = {0};
+    start_binding(l, name);
+    bool ok = collect_terms(l, s->value, 1.0, &terms);
+    start_binding(l, NULL);
+    if (sym) {
+        sym->defined = true;
+        sym->ok = ok;
+    }
+    if (!ok || terms.len == 0)
+        return;
+    if (terms.len == 1 && terms.items[0].weight == 1) {
+        Node *n = lower_get(l, terms.items[0].node);
+        if (!n->name)
+            ir_set_name(l->arena, l->ir, n, name);
+    }
+    Loss loss = {name, s->loc, terms.items, terms.len, 0};
+    vec_push(l->arena, &l->ir->losses, loss);
+}
+
+/* ------------------------------------------------------------ train block */
+
+enum {
+    KEY_OPTIMIZER, KEY_BATCH, KEY_EPOCHS, KEY_SEED, KEY_WEIGHT_DECAY,
+    KEY_VALIDATION, KEY_INIT, NUM_KEYS
+};
+static const char *const train_keys[NUM_KEYS + 1] = {
+    "optimizer", "batch", "epochs", "seed", "weight_decay", "validation", "init", NULL,
+};
+
+/* One hyperparameter as it is being read: where it was set, if anywhere. */
+typedef struct Setting1 {
+    double value;
+    bool set;
+    Loc loc;
+} Setting1;
+
+typedef struct TrainValues {
+    Setting1 opt, lr, momentum, nesterov, beta1, beta2, eps;
+    Setting1 batch, epochs, seed, weight_decay, validation, init;
+} TrainValues;
+
+static void set_value(Setting1 *s, double v, Loc loc)
+{
+    s->value = v;
+    s->set = true;
+    s->loc = loc;
+}
+
+/* Reads a number for a setting and checks lo <= v < hi (or <= hi when
+ * hi_inclusive), whole when integer; `rule` words the range for messages. */
+static bool read_setting(Lower *l, const Expr *e, const char *what, double lo, bool lo_open,
+                         double hi, bool hi_open, bool integer, const char *rule, Setting1 *out)
+{
+    double v;
+    if (!lower_number(l, e, &v))
+        return false;
+    bool in_range = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+    if (!in_range || (integer && v != floor(v))) {
+        diag_error(l->diag, e->loc, "%s must be %s, not %g", what, rule, v);
+        return false;
+    }
+    set_value(out, v, e->loc);
+    return true;
+}
+
+static void lower_optimizer(Lower *l, const Expr *e, TrainValues *tv)
+{
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(l->diag, e->loc, "an optimizer is needed here: sgd(lr), momentum(lr, "
+                   "momentum = 0.9) or adam(lr = 1e-3)");
+        return;
+    }
+    Loc name_loc = e->kind == EX_CALL ? e->name_loc : e->loc;
+    int kind = -1;
+    for (int k = 0; optimizer_names[k]; k++)
+        if (strcmp(optimizer_names[k], e->name) == 0)
+            kind = k;
+    if (kind < 0) {
+        const char *s = diag_suggest(e->name, optimizer_names);
+        if (s)
+            diag_error(l->diag, name_loc, "unknown optimizer '%s'; did you mean '%s'?", e->name, s);
+        else
+            diag_error(l->diag, name_loc, "unknown optimizer '%s' (optimizers: %s)", e->name,
+                       join_names(l, optimizer_names));
+        return;
+    }
+    set_value(&tv->opt, kind, e->loc);
+    if (e->kind == EX_NAME)
+        return;
+
+    static const char *const sgd_args[] = {"lr"};
+    static const char *const momentum_args[] = {"lr", "momentum", "nesterov"};
+    static const char *const adam_args[] = {"lr", "beta1", "beta2", "eps"};
+    const char *const *names = kind == OPT_SGD ? sgd_args : kind == OPT_MOMENTUM ? momentum_args : adam_args;
+    int nnames = kind == OPT_SGD ? 1 : kind == OPT_MOMENTUM ? 3 : 4;
+    const Expr *arg[4];
+    if (!lower_bind_args(l, e, names, nnames, 0, arg))
+        return;
+    const char *unit = "in [0, 1)";
+    if (arg[0])
+        read_setting(l, arg[0], "the learning rate lr", 0, true, INFINITY, true, false,
+                     "positive", &tv->lr);
+    if (kind == OPT_MOMENTUM) {
+        if (arg[1])
+            read_setting(l, arg[1], "momentum", 0, false, 1, true, false, unit, &tv->momentum);
+        if (arg[2])
+            read_setting(l, arg[2], "nesterov", 0, false, 1, false, true, "true or false",
+                         &tv->nesterov);
+    }
+    if (kind == OPT_ADAM) {
+        if (arg[1])
+            read_setting(l, arg[1], "beta1", 0, false, 1, true, false, unit, &tv->beta1);
+        if (arg[2])
+            read_setting(l, arg[2], "beta2", 0, false, 1, true, false, unit, &tv->beta2);
+        if (arg[3])
+            read_setting(l, arg[3], "eps", 0, true, INFINITY, true, false, "positive", &tv->eps);
+    }
+}
+
+static void lower_train_stmt(Lower *l, const Stmt *s, TrainValues *tv, InitKind *init,
+                             double *init_arg)
+{
+    const Setting *seen[NUM_KEYS] = {0};
+    for (int k = 0; k < s->nsettings; k++) {
+        const Setting *set = &s->settings[k];
+        int key = -1;
+        for (int j = 0; j < NUM_KEYS; j++)
+            if (strcmp(train_keys[j], set->key) == 0)
+                key = j;
+        if (key < 0) {
+            const char *sug = diag_suggest(set->key, train_keys);
+            if (sug)
+                diag_error(l->diag, set->key_loc, "unknown train setting '%s'; did you mean '%s'?",
+                           set->key, sug);
+            else
+                diag_error(l->diag, set->key_loc, "unknown train setting '%s' (settings: %s)",
+                           set->key, join_names(l, train_keys));
+            continue;
+        }
+        if (seen[key]) {
+            diag_error(l->diag, set->key_loc, "'%s' is set twice", set->key);
+            diag_note(l->diag, seen[key]->key_loc, "first set here");
+            continue;
+        }
+        seen[key] = set;
+        const Expr *v = set->value;
+        if (!v)
+            continue;
+        switch (key) {
+        case KEY_OPTIMIZER:
+            lower_optimizer(l, v, tv);
+            break;
+        case KEY_BATCH:
+            read_setting(l, v, "batch", 1, false, 65536, false, true,
+                         "a whole number from 1 to 65536", &tv->batch);
+            break;
+        case KEY_EPOCHS:
+            read_setting(l, v, "epochs", 1, false, 100000, false, true,
+                         "a whole number from 1 to 100000", &tv->epochs);
+            break;
+        case KEY_SEED:
+            read_setting(l, v, "seed", 0, false, MAX_EXACT, false, true,
+                         "a whole number from 0 to 2^53", &tv->seed);
+            break;
+        case KEY_WEIGHT_DECAY:
+            read_setting(l, v, "weight_decay", 0, false, INFINITY, true, false,
+                         "zero or positive", &tv->weight_decay);
+            break;
+        case KEY_VALIDATION:
+            read_setting(l, v, "validation (the fraction of training data held out)", 0, false,
+                         1, true, false, "in [0, 1)", &tv->validation);
+            break;
+        case KEY_INIT:
+            if (lower_init(l, v, init, init_arg))
+                set_value(&tv->init, *init, v->loc);
+            break;
+        }
+    }
+}
+
+/* Defaults for whatever the train block leaves out, then the Hyper list in
+ * the order --explain prints it. */
+static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_arg)
+{
+    TrainConfig *t = &l->ir->train;
+    VEC(Hyper) hypers = {0};
+#define VALUE(s, def) ((s).set ? (s).value : (def))
+#define HYPER(nm, s, v)                                                 \
+    do {                                                                \
+        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC};        \
+        vec_push(l->arena, &hypers, h_);                                \
+    } while (0)
+
+    t->opt.kind = (OptKind)(int)VALUE(tv->opt, OPT_SGD);
+    t->opt.loc = tv->opt.set ? tv->opt.loc : NOLOC;
+    HYPER("optimizer", tv->opt, (double)t->opt.kind);
+    t->opt.lr = VALUE(tv->lr, t->opt.kind == OPT_ADAM ? 1e-3 : 0.01);
+    HYPER("lr", tv->lr, t->opt.lr);
+    t->opt.momentum = 0;
+    t->opt.nesterov = false;
+    t->opt.beta1 = 0.9;
+    t->opt.beta2 = 0.999;
+    t->opt.eps = 1e-8;
+    if (t->opt.kind == OPT_MOMENTUM) {
+        t->opt.momentum = VALUE(tv->momentum, 0.9);
+        t->opt.nesterov = VALUE(tv->nesterov, 0) != 0;
+        HYPER("momentum", tv->momentum, t->opt.momentum);
+        HYPER("nesterov", tv->nesterov, t->opt.nesterov ? 1.0 : 0.0);
+        if (t->opt.nesterov && t->opt.momentum == 0)
+            diag_error(l->diag, tv->nesterov.loc, "nesterov needs a momentum above 0");
+    } else if (t->opt.kind == OPT_ADAM) {
+        t->opt.beta1 = VALUE(tv->beta1, 0.9);
+        t->opt.beta2 = VALUE(tv->beta2, 0.999);
+        t->opt.eps = VALUE(tv->eps, 1e-8);
+        HYPER("beta1", tv->beta1, t->opt.beta1);
+        HYPER("beta2", tv->beta2, t->opt.beta2);
+        HYPER("eps", tv->eps, t->opt.eps);
+    }
+    t->batch = (int)VALUE(tv->batch, 32);
+    HYPER("batch", tv->batch, (double)t->batch);
+    t->epochs = (int)VALUE(tv->epochs, 1);
+    HYPER("epochs", tv->epochs, (double)t->epochs);
+    t->seed = (uint64_t)VALUE(tv->seed, 0);
+    HYPER("seed", tv->seed, (double)t->seed);
+    t->weight_decay = VALUE(tv->weight_decay, 0);
+    HYPER("weight_decay", tv->weight_decay, t->weight_decay);
+    t->validation = VALUE(tv->validation, 0.1);
+    HYPER("validation", tv->validation, t->validation);
+    t->init = tv->init.set ? init : INIT_HE_UNIFORM;
+    t->init_arg = tv->init.set ? init_arg : 0;
+    HYPER("init", tv->init, (double)t->init);
+#undef VALUE
+#undef HYPER
+    t->hypers = hypers.items;
+    t->nhypers = hypers.len;
+}
+
+/* ------------------------------------------------------------ the driver */
+
+static bool parse_define(const char *text, double *out)
+{
+    char *end;
+    if (!*text)
+        return false;
+    double v = strtod(text, &end);
+    if (*end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* -D names must name a param of the file. */
+static void check_defines(Lower *l)
+{
+    for (int k = 0; k < l->ndefs; k++) {
+        const Define *def = &l->defs[k];
+        l->def_ok[k] = parse_define(def->value, &l->def_values[k]);
+        if (!l->def_ok[k])
+            diag_error(l->diag, NOLOC, "-D %s=%s: '%s' is not a number", def->name, def->value,
+                       def->value);
+        const Symbol *s = find_symbol(l, def->name);
+        if (s && s->kind == SYM_PARAM)
+            continue;
+        if (s)
+            diag_error(l->diag, NOLOC, "-D %s: '%s' is not a param; only 'param' values can be "
+                       "set from the command line", def->name, def->name);
+        else {
+            const char **params = arena_alloc(l->arena, sizeof *params * (size_t)(l->syms.len + 1));
+            int n = 0;
+            for (int j = 0; j < l->syms.len; j++)
+                if (l->syms.items[j]->kind == SYM_PARAM)
+                    params[n++] = l->syms.items[j]->name;
+            params[n] = NULL;
+            diag_error(l->diag, NOLOC, "-D %s: there is no param '%s' in this file%s", def->name,
+                       def->name, suggestion(l, def->name, params));
+        }
+    }
+}
+
+/* Inputs first, then labels, then targets, each in declaration order. */
+static void order_inputs(Lower *l)
+{
+    IR *ir = l->ir;
+    if (ir->inputs.len == 0)
+        return;
+    Input *sorted = arena_alloc(l->arena, sizeof *sorted * (size_t)(ir->inputs.len + 1));
+    int n = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (int k = 0; k < ir->inputs.len; k++) {
+            const Input *in = &ir->inputs.items[k];
+            int group = in->is_label ? 1 : in->is_target ? 2 : 0;
+            if (group == pass)
+                sorted[n++] = *in;
+        }
+    memcpy(ir->inputs.items, sorted, sizeof *sorted * (size_t)n);
+}
+
+IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
+{
+    Lower lower;
+    memset(&lower, 0, sizeof lower);
+    Lower *l = &lower;
+    l->arena = a;
+    l->diag = d;
+    l->src = d->src;
+    l->ir = arena_alloc(a, sizeof *l->ir);
+    l->defs = defs;
+    l->ndefs = ndefs;
+    l->def_values = arena_alloc(a, sizeof(double) * (size_t)(ndefs + 1));
+    l->def_ok = arena_alloc(a, sizeof(bool) * (size_t)(ndefs + 1));
+    IR *ir = l->ir;
+
+    /* Pass 1: declarations, the model, how many trains and losses. */
+    const Stmt *model = NULL, *train = NULL, *loss = NULL;
+    for (int k = 0; k < p->nstmts; k++) {
+        const Stmt *s = p->stmts[k];
+        if (!s || (!s->name && s->kind != ST_LOSS && s->kind != ST_TRAIN))
+            continue;
+        switch (s->kind) {
+        case ST_MODEL:
+            if (model) {
+                diag_error(d, s->loc, "a file describes one model; this is a second 'model'");
+                diag_note(d, model->loc, "the first is here");
+            } else {
+                model = s;
+            }
+            break;
+        case ST_PARAM:
+            declare(l, s, SYM_PARAM);
+            break;
+        case ST_INPUT:
+        case ST_LABEL:
+        case ST_TARGET:
+            declare(l, s, SYM_TENSOR);
+            break;
+        case ST_LET:
+            if (s->value)
+                declare(l, s, SYM_TENSOR);
+            break;
+        case ST_LOSS:
+            if (s->name)
+                declare(l, s, SYM_LOSS);
+            if (loss) {
+                diag_error(d, s->loc, "several loss statements need parameter groups (not yet "
+                           "supported); add the terms into one loss: loss a + b");
+                diag_note(d, loss->loc, "the first loss statement is here");
+            } else {
+                loss = s;
+            }
+            break;
+        case ST_TRAIN:
+            if (train) {
+                diag_error(d, s->loc, "only one train block is allowed");
+                diag_note(d, train->loc, "the first train block is here");
+            } else {
+                train = s;
+            }
+            break;
+        }
+    }
+    check_defines(l);
+
+    /* Pass 2: everything in source order. */
+    TrainValues tv;
+    memset(&tv, 0, sizeof tv);
+    InitKind init = INIT_HE_UNIFORM;
+    double init_arg = 0;
+    VEC(Hyper) constants = {0};
+    for (int k = 0; k < p->nstmts; k++) {
+        const Stmt *s = p->stmts[k];
+        l->stmt = s;
+        if (!s || (!s->name && s->kind != ST_LOSS && s->kind != ST_TRAIN))
+            continue;   /* only a parse error makes these, and it was reported */
+        switch (s->kind) {
+        case ST_MODEL:
+            break;
+        case ST_PARAM: {
+            lower_param_stmt(l, s);
+            Symbol *sym = own_symbol(l, s);
+            if (sym && sym->ok) {
+                bool from_cli = false;
+                for (int j = 0; j < ndefs; j++)
+                    from_cli |= strcmp(defs[j].name, s->name) == 0;
+                Hyper h = {s->name, sym->value, false, from_cli ? NOLOC : s->loc};
+                vec_push(a, &constants, h);
+            }
+            break;
+        }
+        case ST_INPUT:
+        case ST_LABEL:
+        case ST_TARGET:
+            lower_input_stmt(l, s);
+            break;
+        case ST_LET:
+            lower_let_stmt(l, s);
+            break;
+        case ST_LOSS:
+            if (s == loss)
+                lower_loss_stmt(l, s);
+            break;
+        case ST_TRAIN:
+            if (s == train)
+                lower_train_stmt(l, s, &tv, &init, &init_arg);
+            break;
+        }
+    }
+    l->stmt = NULL;
+    finish_train(l, &tv, init, init_arg);
+    ir->constants = constants.items;
+    ir->nconstants = constants.len;
+
+    if (!model) {
+        diag_error(d, NOLOC, "no 'model' declaration; a .net file starts with 'model NAME'");
+        ir->model = "model";
+    } else {
+        ir->model = model->name;
+    }
+    if (!loss)
+        diag_error(d, model ? model->loc : NOLOC, "no 'loss' statement: nothing to train; "
+                   "add one, as in: loss cross_entropy(logits, y)");
+
+    /* Weights without an init of their own take the train block's; biases start at zero. */
+    size_t offset = 0;
+    for (int k = 0; k < ir->params.len; k++) {
+        Param *pr = &ir->params.items[k];
+        if (pr->init == INIT_DEFAULT) {
+            pr->init = pr->is_bias ? INIT_ZEROS : ir->train.init;
+            pr->init_arg = pr->is_bias ? 0 : ir->train.init_arg;
+        }
+        pr->offset = offset;
+        offset += pr->size;
+    }
+    ir->param_count = offset;
+    order_inputs(l);
+    ir->batch_cap = ir->train.batch;
+    return ir;
+}
+
+/* ------------------------------------------------------------ --explain */
+
+static const char *where(Arena *a, const Source *src, Loc loc, bool defaulted)
+{
+    if (defaulted)
+        return "(default)";
+    if (loc.begin < 0)
+        return "(command line)";
+    int line, col;
+    diag_line_col(src, loc.begin, &line, &col);
+    return arena_printf(a, "(%s:%d)", src->path, line);
+}
+
+static const char *init_text(Arena *a, InitKind k, double arg)
+{
+    if (k == INIT_UNIFORM)
+        return arena_printf(a, "uniform(a = %g)", arg);
+    if (k == INIT_NORMAL)
+        return arena_printf(a, "normal(std = %g)", arg);
+    return ir_init_name(k);
+}
+
+void sema_explain(FILE *out, const Source *src, const IR *ir)
+{
+    Arena *a = arena_new();
+    const TrainConfig *t = &ir->train;
+    fprintf(out, "model %s (%s)\n", ir->model, src->path);
+
+    if (ir->nconstants > 0) {
+        fputs("\nparams:\n", out);
+        for (int k = 0; k < ir->nconstants; k++) {
+            const Hyper *h = &ir->constants[k];
+            fprintf(out, "  %-14s %-18g %s\n", h->name, h->value,
+                    h->loc.begin < 0 ? arena_printf(a, "(command line: -D %s)", h->name)
+                                     : where(a, src, h->loc, false));
+        }
+    }
+
+    fputs("\ntraining:\n", out);
+    for (int k = 0; k < t->nhypers; k++) {
+        const Hyper *h = &t->hypers[k];
+        const char *value;
+        if (strcmp(h->name, "optimizer") == 0)
+            value = optimizer_names[(int)h->value];
+        else if (strcmp(h->name, "init") == 0)
+            value = init_text(a, t->init, t->init_arg);
+        else if (strcmp(h->name, "nesterov") == 0)
+            value = h->value != 0 ? "true" : "false";
+        else
+            value = arena_printf(a, "%g", h->value);
+        fprintf(out, "  %-14s %-18s %s\n", h->name, value, where(a, src, h->loc, h->defaulted));
+    }
+
+    fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);
+    if (ir->params.len > 0)
+        fprintf(out, "  %-14s %-14s %10s  %-22s %-10s %-12s %s\n", "name", "shape", "values",
+                "init", "lr", "weight_decay", "made at");
+    bool any_override = false;
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        /* An init differing from what the defaults would give was set on the layer. */
+        InitKind def_init = p->is_bias ? INIT_ZEROS : t->init;
+        double def_arg = p->is_bias ? 0 : t->init_arg;
+        bool own_init = p->init != def_init || p->init_arg != def_arg;
+        const char *init = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
+                                        own_init ? " *" : "");
+        const char *lr = p->lr >= 0 ? arena_printf(a, "%g *", p->lr)
+                                    : arena_printf(a, "%g", t->opt.lr);
+        const char *wd = p->weight_decay >= 0 ? arena_printf(a, "%g *", p->weight_decay)
+                                              : arena_printf(a, "%g", t->weight_decay);
+        any_override |= own_init || p->lr >= 0 || p->weight_decay >= 0;
+        int line, col;
+        diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
+        fprintf(out, "  %-14s %-14s %10zu  %-22s %-10s %-12s %s:%d\n", p->name,
+                shape_str(a, p->shape), p->size, init, lr, wd, src->path, line);
+    }
+    if (any_override)
+        fputs("  * set on the layer; the rest come from the train block\n", out);
+    arena_free(a);
+}

@@ -1,0 +1,552 @@
+/* parser.y: the .net grammar (bison, pure, LALR(1) with full LAC).
+ *
+ * Builds the AST of dlc.h in the arena; nothing else. Meaning (names,
+ * shapes, which op takes which argument) is sema's business.
+ *
+ * Syntax errors are worded by yyreport_syntax_error below ("expected ')' to
+ * close '(' at line 3, found identifier 'h2'"). Recovery is per line: a
+ * broken statement or train setting is skipped up to its end of line, so one
+ * run reports the errors of several lines.
+ *
+ * Room left for later statements: every statement starts with its own
+ * keyword or `NAME =`, and `{ }` does not join lines, so `block NAME(p) {
+ * ... }`, `net NAME(x) { }` and `loss NAME = expr updates G` can be added as
+ * new alternatives of `stmt` without touching the others.
+ */
+%define api.pure full
+%define api.location.type {Loc}
+%define api.token.prefix {TOK_}
+%define parse.error custom
+%define parse.lac full
+%locations
+%expect 0
+
+%param {yyscan_t scanner}
+%parse-param {ParseState *ps}
+
+%code requires {
+#include "dlc.h"
+
+/* An open bracket the scanner has seen: '(', '[' or '{'. */
+typedef struct Bracket {
+    int kind;
+    Loc loc;
+} Bracket;
+
+typedef struct Token {
+    int kind;            /* TOK_... or a character */
+    Loc loc;
+} Token;
+
+/* The scanner's state (its "extra" data): no globals. */
+typedef struct LexState {
+    Arena *arena;
+    Diag *diag;
+    int offset;          /* bytes scanned so far: the next token's begin */
+    bool newline_ok;     /* the last token may be followed by a NEWLINE */
+    bool quiet;          /* this line already has an error: report no more */
+    int last_end;        /* where the last token (not a blank) ended */
+    bool at_eof;         /* the input is all scanned */
+    int paren_depth;     /* open ( and [: newlines inside are not tokens */
+    VEC(Bracket) open;   /* every open bracket, innermost last */
+    Bracket closed;      /* what the last closing bracket closed, */
+    bool has_closed;     /* if anything */
+    Token last, prev;    /* the last two tokens: the lookahead and the one before */
+} LexState;
+
+typedef struct NumLit {
+    double value;
+    bool is_int;
+} NumLit;
+
+typedef VEC(Arg) ArgVec;
+typedef VEC(Expr *) ExprVec;
+typedef VEC(Setting) SettingVec;
+
+/* The parser's state, passed to every action. */
+typedef struct ParseState {
+    Arena *arena;
+    Diag *diag;
+    const Source *src;
+    LexState *lex;
+    VEC(Stmt *) stmts;
+    int unclosed_reported;   /* 1 + offset of the bracket last reported unclosed */
+} ParseState;
+
+#ifndef YY_TYPEDEF_YY_SCANNER_T
+#define YY_TYPEDEF_YY_SCANNER_T
+typedef void *yyscan_t;
+#endif
+
+/* Merges token locations: a rule covers its first symbol's begin to its
+ * last symbol's end; an empty rule sits where the previous symbol ended. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                     \
+    do {                                                                \
+        if (N) {                                                        \
+            (Cur).begin = YYRHSLOC(Rhs, 1).begin;                       \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                           \
+        } else {                                                        \
+            (Cur).begin = (Cur).end = YYRHSLOC(Rhs, 0).end;             \
+        }                                                               \
+    } while (0)
+}
+
+%code provides {
+int yylex(YYSTYPE *lvalp, YYLTYPE *llocp, yyscan_t scanner);
+/* After a syntax or lexical error: mute the rest of the line and forget
+ * open parentheses, so that the next newline ends the broken statement. */
+void lex_after_error(LexState *ls);
+}
+
+%code {
+#include <string.h>
+
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *msg);
+
+static Expr *new_expr(ParseState *ps, ExprKind kind, Loc loc)
+{
+    Expr *e = arena_alloc(ps->arena, sizeof *e);
+    e->kind = kind;
+    e->loc = loc;
+    return e;
+}
+
+static Expr *binary(ParseState *ps, int op, Expr *lhs, Expr *rhs, Loc loc)
+{
+    Expr *e = new_expr(ps, EX_BINARY, loc);
+    e->op = op;
+    e->lhs = lhs;
+    e->rhs = rhs;
+    return e;
+}
+
+static Stmt *new_stmt(ParseState *ps, StmtKind kind, Loc loc)
+{
+    Stmt *s = arena_alloc(ps->arena, sizeof *s);
+    s->kind = kind;
+    s->loc = loc;
+    return s;
+}
+
+static Stmt *named_stmt(ParseState *ps, StmtKind kind, Loc loc, const char *name, Loc name_loc)
+{
+    Stmt *s = new_stmt(ps, kind, loc);
+    s->name = name;
+    s->name_loc = name_loc;
+    return s;
+}
+
+static Stmt *decl_stmt(ParseState *ps, StmtKind kind, Loc loc, const char *name, Loc name_loc,
+                       TypeSpec type)
+{
+    Stmt *s = named_stmt(ps, kind, loc, name, name_loc);
+    s->type = type;
+    return s;
+}
+
+/* Positional arguments come first: Python's rule, checked here so the
+ * message points at the argument. */
+static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
+{
+    if (!arg.name && args->len > 0 && args->items[args->len - 1].name)
+        diag_error(ps->diag, arg.value->loc, "positional argument after keyword argument");
+    vec_push(ps->arena, args, arg);
+}
+}
+
+%union {
+    NumLit num;
+    const char *str;
+    Expr *expr;
+    Arg arg;
+    ArgVec *args;
+    ExprVec *exprs;
+    TypeSpec type;
+    Setting setting;
+    SettingVec *settings;
+    Stmt *stmt;
+}
+
+/* The aliases are what error messages call the tokens. The keywords come
+ * first and together: the error reporter treats MODEL..TRAIN as a range. */
+%token MODEL "'model'" PARAM "'param'" INPUT "'input'" LABEL "'label'"
+%token TARGET "'target'" OUTPUT "'output'" LOSS "'loss'" TRAIN "'train'"
+%token NEWLINE "end of line"
+%token <num> NUMBER "number"
+%token <str> IDENT "identifier"
+%token <str> STRING "string"
+
+%left '+' '-'
+%left '*' '/'
+%precedence NEG
+
+%nterm <stmt> stmt
+%nterm <expr> expr primary
+%nterm <arg> arg
+%nterm <args> args arglist
+%nterm <exprs> dims dimlist
+%nterm <type> type
+%nterm <setting> setting
+%nterm <settings> settings
+
+%%
+
+/* program = { line } */
+program
+    : %empty
+    | program line
+    ;
+
+/* line = [ stmt ] end   -- a broken line is skipped up to its end */
+line
+    : stmt end          { vec_push(ps->arena, &ps->stmts, $1); }
+    | end
+    | error end         { yyerrok; }
+    ;
+
+/* end = NEWLINE | ';' */
+end
+    : NEWLINE
+    | ';'
+    ;
+
+/* stmt = 'model' NAME
+ *      | 'param' NAME '=' expr
+ *      | ('input' | 'label' | 'target') NAME ':' type
+ *      | [ 'output' ] NAME '=' expr  |  'output' NAME
+ *      | 'loss' [ NAME '=' ] expr
+ *      | 'train' '{' settings [ setting ] '}'          */
+stmt
+    : MODEL IDENT               { $$ = named_stmt(ps, ST_MODEL, @$, $2, @2); }
+    | PARAM IDENT '=' expr      { $$ = named_stmt(ps, ST_PARAM, @$, $2, @2); $$->value = $4; }
+    | INPUT IDENT ':' type      { $$ = decl_stmt(ps, ST_INPUT, @$, $2, @2, $4); }
+    | LABEL IDENT ':' type      { $$ = decl_stmt(ps, ST_LABEL, @$, $2, @2, $4); }
+    | TARGET IDENT ':' type     { $$ = decl_stmt(ps, ST_TARGET, @$, $2, @2, $4); }
+    | IDENT '=' expr            { $$ = named_stmt(ps, ST_LET, @$, $1, @1); $$->value = $3; }
+    | OUTPUT IDENT '=' expr     {
+                                    $$ = named_stmt(ps, ST_LET, @$, $2, @2);
+                                    $$->is_output = true;
+                                    $$->value = $4;
+                                }
+    | OUTPUT IDENT              {
+                                    $$ = named_stmt(ps, ST_LET, @$, $2, @2);
+                                    $$->is_output = true;
+                                }
+    | LOSS expr                 { $$ = new_stmt(ps, ST_LOSS, @$); $$->value = $2; }
+    | LOSS IDENT '=' expr       { $$ = named_stmt(ps, ST_LOSS, @$, $2, @2); $$->value = $4; }
+    | TRAIN '{' settings '}'    {
+                                    $$ = new_stmt(ps, ST_TRAIN, @$);
+                                    $$->settings = $3->items;
+                                    $$->nsettings = $3->len;
+                                }
+    | TRAIN '{' settings setting '}' {
+                                    vec_push(ps->arena, $3, $4);
+                                    $$ = new_stmt(ps, ST_TRAIN, @$);
+                                    $$->settings = $3->items;
+                                    $$->nsettings = $3->len;
+                                }
+    ;
+
+/* settings = { [ setting ] end }   -- one setting per line, blank lines ok */
+settings
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | settings end              { $$ = $1; }
+    | settings setting end      { $$ = $1; vec_push(ps->arena, $$, $2); }
+    | settings error end        { $$ = $1; yyerrok; }
+    ;
+
+/* setting = NAME expr          -- e.g. `batch 64`, `optimizer adam(lr = 1e-3)` */
+setting
+    : IDENT expr                { $$ = (Setting){$1, @1, $2, @$}; }
+    | IDENT '=' expr            {
+                                    /* A likely slip: say how it is written. */
+                                    int len = @3.end - @3.begin;
+                                    diag_error(ps->diag, @2, "train settings take no '=': write '%s %.*s'",
+                                               $1, len > 30 ? 30 : len, ps->src->text + @3.begin);
+                                    $$ = (Setting){$1, @1, $3, @$};
+                                }
+    ;
+
+/* type = NAME '[' [ expr { ',' expr } [ ',' ] ] ']'  |  NAME '(' expr ')' */
+type
+    : IDENT '[' dims ']'        {
+                                    $$ = (TypeSpec){$1, @1, $3->items, $3->len, @$};
+                                }
+    | IDENT '(' expr ')'        {
+                                    Expr **dim = arena_alloc(ps->arena, sizeof *dim);
+                                    dim[0] = $3;
+                                    $$ = (TypeSpec){$1, @1, dim, 1, @$};
+                                }
+    ;
+
+dims
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | dimlist
+    | dimlist ','
+    ;
+
+dimlist
+    : expr                      {
+                                    $$ = arena_alloc(ps->arena, sizeof *$$);
+                                    vec_push(ps->arena, $$, $1);
+                                }
+    | dimlist ',' expr          { $$ = $1; vec_push(ps->arena, $$, $3); }
+    ;
+
+/* expr = expr ('+' | '-' | '*' | '/') expr | '-' expr | primary
+ *        (* and / bind tighter than + and -; all are left-associative;
+ *        unary minus binds tightest) */
+expr
+    : expr '+' expr             { $$ = binary(ps, '+', $1, $3, @$); }
+    | expr '-' expr             { $$ = binary(ps, '-', $1, $3, @$); }
+    | expr '*' expr             { $$ = binary(ps, '*', $1, $3, @$); }
+    | expr '/' expr             { $$ = binary(ps, '/', $1, $3, @$); }
+    | '-' expr %prec NEG        { $$ = new_expr(ps, EX_NEG, @$); $$->lhs = $2; }
+    | primary
+    ;
+
+/* primary = NUMBER | STRING | NAME | NAME '(' args ')' | '(' expr ')' */
+primary
+    : NUMBER                    {
+                                    $$ = new_expr(ps, EX_NUM, @$);
+                                    $$->num = $1.value;
+                                    $$->is_int = $1.is_int;
+                                }
+    | STRING                    { $$ = new_expr(ps, EX_STR, @$); $$->name = $1; }
+    | IDENT                     { $$ = new_expr(ps, EX_NAME, @$); $$->name = $1; }
+    | IDENT '(' args ')'        {
+                                    $$ = new_expr(ps, EX_CALL, @$);
+                                    $$->name = $1;
+                                    $$->name_loc = @1;
+                                    $$->args = $3->items;
+                                    $$->nargs = $3->len;
+                                }
+    | '(' expr ')'              { $$ = $2; $$->loc = @$; }
+    ;
+
+/* args = [ arg { ',' arg } [ ',' ] ]   -- positional ones first */
+args
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | arglist
+    | arglist ','
+    ;
+
+arglist
+    : arg                       {
+                                    $$ = arena_alloc(ps->arena, sizeof *$$);
+                                    push_arg(ps, $$, $1);
+                                }
+    | arglist ',' arg           { $$ = $1; push_arg(ps, $$, $3); }
+    ;
+
+/* arg = [ NAME '=' ] expr */
+arg
+    : expr                      { $$ = (Arg){NULL, NOLOC, $1}; }
+    | IDENT '=' expr            { $$ = (Arg){$1, @1, $3}; }
+    ;
+
+%%
+
+void lex_after_error(LexState *ls)
+{
+    ls->quiet = true;
+    ls->newline_ok = true;
+    /* Keep the braces: a train block still ends at its '}'. */
+    int kept = 0;
+    for (int i = 0; i < ls->open.len; i++)
+        if (ls->open.items[i].kind == '{')
+            ls->open.items[kept++] = ls->open.items[i];
+    ls->open.len = kept;
+    ls->paren_depth = 0;
+}
+
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *msg)
+{
+    (void)scanner;
+    /* Bison's only own message is "memory exhausted": its stack is full. */
+    if (strcmp(msg, "memory exhausted") == 0)
+        msg = "program nested too deeply";
+    diag_error(ps->diag, *loc, "%s", msg);
+    lex_after_error(ps->lex);
+}
+
+static int line_of(const ParseState *ps, int offset)
+{
+    int line, col;
+    diag_line_col(ps->src, offset, &line, &col);
+    return line;
+}
+
+/* "identifier 'h2'", "number '1e-3'", "'='", "end of line" */
+static const char *describe_token(ParseState *ps, yysymbol_kind_t tok, Loc loc)
+{
+    const char *name = yysymbol_name(tok);
+    if (tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUMBER || tok == YYSYMBOL_STRING) {
+        int len = loc.end - loc.begin;
+        const char *text = ps->src->text + loc.begin;
+        if (len > 30)
+            return arena_printf(ps->arena, "%s '%.27s...'", name, text);
+        return arena_printf(ps->arena, "%s '%.*s'", name, len, text);
+    }
+    if (tok == YYSYMBOL_YYEOF)
+        return "end of file";
+    if (tok >= YYSYMBOL_MODEL && tok <= YYSYMBOL_TRAIN)
+        return arena_printf(ps->arena, "keyword %s", name);
+    if (tok == YYSYMBOL_NEWLINE && ps->lex->at_eof)
+        return "end of file";
+    return name;
+}
+
+/* The character of a one-character token ('(' for "'('"), else 0. */
+static int token_char(yysymbol_kind_t sym)
+{
+    const char *name = yysymbol_name(sym);
+    return name[0] == '\'' && name[1] && name[2] == '\'' && !name[3] ? name[1] : 0;
+}
+
+/* The symbol of a one-character token: their numbers are bison's choice. */
+static yysymbol_kind_t char_symbol(int c)
+{
+    for (int k = 0; k < YYNTOKENS; k++)
+        if (token_char((yysymbol_kind_t)k) == c)
+            return (yysymbol_kind_t)k;
+    return YYSYMBOL_YYUNDEF;
+}
+
+static bool has(const yysymbol_kind_t *set, int n, yysymbol_kind_t tok)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == tok)
+            return true;
+    return false;
+}
+
+/* Drops the tokens of `group` from `set` and returns true if they were all
+ * there (so the caller names the group instead). */
+static bool take_group(yysymbol_kind_t *set, int *n, const yysymbol_kind_t *group, int ngroup)
+{
+    for (int i = 0; i < ngroup; i++)
+        if (!has(set, *n, group[i]))
+            return false;
+    int kept = 0;
+    for (int i = 0; i < *n; i++)
+        if (!has(group, ngroup, set[i]))
+            set[kept++] = set[i];
+    *n = kept;
+    return true;
+}
+
+/* Words a syntax error from what the parser expected instead:
+ *   expected expression, found end of line
+ *   expected ')' to close '(' at line 3, found identifier 'h2'
+ *   unmatched '}'                                                     */
+static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, ParseState *ps)
+{
+    (void)scanner;
+    LexState *ls = ps->lex;
+    yysymbol_kind_t found = yypcontext_token(ctx);
+    Loc loc = *yypcontext_location(ctx);
+    int found_char = found >= 0 ? token_char(found) : 0;
+    bool is_closer = found_char == ')' || found_char == ']' || found_char == '}';
+
+    if (is_closer && !ls->has_closed) {
+        diag_error(ps->diag, loc, "unmatched %s", yysymbol_name(found));
+        lex_after_error(ls);
+        return 0;
+    }
+
+    yysymbol_kind_t expected[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
+    const char *what = describe_token(ps, found, loc);
+
+    /* The innermost bracket still open at the error: the one a closing
+     * token just closed (wrongly), else the top of the stack. */
+    const Bracket *opener = NULL;
+    if (is_closer)
+        opener = &ls->closed;
+    else if (ls->open.len > 0)
+        opener = &ls->open.items[ls->open.len - 1];
+    if (opener) {
+        int closer = opener->kind == '(' ? ')' : opener->kind == '[' ? ']' : '}';
+        int open_line = line_of(ps, opener->loc.begin);
+        if (has(expected, n, char_symbol(closer)) && open_line != line_of(ps, loc.begin)) {
+            /* Once per bracket: recovery may meet the same one again. */
+            if (ps->unclosed_reported == opener->loc.begin + 1) {
+                lex_after_error(ls);
+                return 0;
+            }
+            ps->unclosed_reported = opener->loc.begin + 1;
+            diag_error(ps->diag, loc, "expected '%c' to close '%c' at line %d, found %s",
+                       closer, opener->kind, open_line, what);
+            diag_note(ps->diag, opener->loc, "to match this '%c'", opener->kind);
+            lex_after_error(ls);
+            return 0;
+        }
+        /* A wrong closing bracket, or the end, on the opener's own line. */
+        if (has(expected, n, char_symbol(closer))
+            && (is_closer || found == YYSYMBOL_YYEOF || found == YYSYMBOL_NEWLINE)) {
+            diag_error(ps->diag, loc, "expected '%c' to close '%c', found %s",
+                       closer, opener->kind, what);
+            lex_after_error(ls);
+            return 0;
+        }
+    }
+
+    /* Name groups of tokens the way a reader thinks of them. */
+    const yysymbol_kind_t statement[] = {
+        YYSYMBOL_MODEL, YYSYMBOL_PARAM, YYSYMBOL_INPUT, YYSYMBOL_LABEL,
+        YYSYMBOL_TARGET, YYSYMBOL_OUTPUT, YYSYMBOL_LOSS, YYSYMBOL_TRAIN,
+    };
+    const yysymbol_kind_t expression[] = {
+        YYSYMBOL_NUMBER, YYSYMBOL_IDENT, YYSYMBOL_STRING, char_symbol('('), char_symbol('-'),
+    };
+    const yysymbol_kind_t operators[] = {
+        char_symbol('+'), char_symbol('-'), char_symbol('*'), char_symbol('/'),
+    };
+    const yysymbol_kind_t line_end[] = { YYSYMBOL_NEWLINE, char_symbol(';') };
+    const char *names[YYNTOKENS + 4];
+    int nnames = 0;
+    /* After `input x :` only a type fits: say what one looks like. */
+    if (n == 1 && expected[0] == YYSYMBOL_IDENT && ls->prev.kind == ':') {
+        diag_error(ps->diag, loc, "expected a type such as f32[784] or class(10), found %s", what);
+        lex_after_error(ls);
+        return 0;
+    }
+    if (take_group(expected, &n, statement, 8)) {
+        /* At the start of a line: anything but a statement is wrong. */
+        diag_error(ps->diag, loc, "expected a statement, found %s", what);
+        lex_after_error(ls);
+        return 0;
+    }
+    if (take_group(expected, &n, expression, 5)) {
+        names[nnames++] = "expression";
+        /* Only a train setting's key may also take '=' (to report it as a
+         * slip, see `setting`): do not suggest it. */
+        const yysymbol_kind_t equals[] = { char_symbol('=') };
+        take_group(expected, &n, equals, 1);
+    }
+    if (take_group(expected, &n, operators, 4))
+        names[nnames++] = "operator";
+    bool line_ends = take_group(expected, &n, line_end, 2);
+    for (int i = 0; i < n; i++)
+        names[nnames++] = yysymbol_name(expected[i]);
+    if (line_ends)
+        names[nnames++] = "end of line";
+
+    if (nnames == 0 || nnames > 5) {
+        diag_error(ps->diag, loc, "unexpected %s", what);
+    } else {
+        const char *list = names[0];
+        for (int i = 1; i < nnames; i++)
+            list = arena_printf(ps->arena, "%s%s%s", list, i == nnames - 1 ? " or " : ", ",
+                                names[i]);
+        diag_error(ps->diag, loc, "expected %s, found %s", list, what);
+    }
+    /* `output = x`, `target = y`: a keyword where a name was meant. */
+    int prev = ls->prev.kind;
+    if (found_char == '=' && prev >= TOK_MODEL && prev <= TOK_TRAIN && prev != TOK_PARAM)
+        diag_note(ps->diag, ls->prev.loc, "'%.*s' is a keyword, so it cannot be used as a name",
+                  ls->prev.loc.end - ls->prev.loc.begin, ps->src->text + ls->prev.loc.begin);
+    lex_after_error(ls);
+    return 0;
+}

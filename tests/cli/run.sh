@@ -1,0 +1,62 @@
+#!/bin/sh
+# tests/cli: the dlc command line: help, bad flags, missing files, and that a
+# failed compile never clobbers an existing output file.
+set -u
+DLC=${DLC:-build/dlc}
+T=build/tmp/cli
+rm -rf "$T"; mkdir -p "$T"
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+# expect NAME STATUS GREP-PATTERN -- command...: exit status and stderr+stdout
+expect() {
+    name=$1 want=$2 pat=$3; shift 4
+    "$@" >"$T/out" 2>&1; got=$?
+    if [ "$got" != "$want" ]; then bad "$name" "exit $got, want $want: $(head -c 300 "$T/out")"
+    elif ! grep -q -- "$pat" "$T/out"; then bad "$name" "output lacks '$pat': $(head -c 300 "$T/out")"
+    else ok "$name"; fi
+}
+good=examples/fashion_mlp.net
+expect help 0 "usage: dlc" -- "$DLC" --help
+expect help-documents-every-flag 0 "--max-errors" -- "$DLC" -h
+expect version 0 "^dlc [0-9]" -- "$DLC" --version
+expect no-input 2 "no input file" -- "$DLC"
+expect unknown-option 2 "did you mean '--emit'" -- "$DLC" --emt=c $good
+expect bad-emit 2 "unknown --emit kind" -- "$DLC" --emit=java $good
+expect bad-precision 2 "unknown --precision" -- "$DLC" --precision=f16 $good
+expect bad-prefix 2 "not a C identifier" -- "$DLC" --prefix 9lives $good
+expect bad-define 2 "NAME=VALUE" -- "$DLC" -D hidden $good
+expect two-inputs 2 "second" -- "$DLC" $good $good
+expect missing-file 1 "cannot open 'no/such.net'" -- "$DLC" no/such.net -o "$T/x.c"
+expect directory-input 1 "cannot" -- "$DLC" examples -o "$T/x.c"
+expect unwritable-output 1 "cannot write" -- "$DLC" $good -o "$T/no/such/dir/x.c"
+expect define-override 0 "" -- "$DLC" -D hidden=32 $good -o "$T/d.c"
+if grep -q "32" "$T/d.c" 2>/dev/null; then ok define-changes-output; else bad define-changes-output "no 32 in output"; fi
+expect unknown-define 1 "hiden" -- "$DLC" -D hiden=32 $good -o "$T/u.c"
+expect explain 0 "batch" -- "$DLC" --explain --emit=none $good
+expect stats 0 "param" -- "$DLC" --stats --emit=none $good
+expect emit-ir 0 "dense" -- "$DLC" --emit=ir $good
+expect emit-ast 0 "dense" -- "$DLC" --emit=ast $good
+expect emit-torch 0 "" -- "$DLC" --emit=torch $good -o "$T/m.py"
+expect emit-stdout 0 "fashion_mlp_train_step" -- "$DLC" $good -o -
+expect f64-main-rejected 1 "f64" -- "$DLC" --main --precision=f64 $good -o "$T/f.c"
+
+# A failed compile leaves existing outputs exactly as they were, and
+# leaves no temporary files behind.
+printf 'keep me\n' >"$T/keep.c"; printf 'keep me too\n' >"$T/keep.h"
+printf 'model m\ninput x : f32[3]\nh = rleu(x)\n' >"$T/broken.net"
+"$DLC" "$T/broken.net" -o "$T/keep.c" 2>/dev/null
+if [ "$(cat "$T/keep.c")" = "keep me" ] && [ "$(cat "$T/keep.h")" = "keep me too" ]; then
+    ok failed-compile-keeps-output
+else bad failed-compile-keeps-output "output was overwritten"; fi
+if ls "$T"/*.tmp-* >/dev/null 2>&1; then bad no-temp-files "left $(ls "$T"/*.tmp-*)"; else ok no-temp-files; fi
+# A good compile replaces them.
+if "$DLC" $good -o "$T/keep.c" 2>/dev/null && grep -q fashion_mlp "$T/keep.c" && grep -q fashion_mlp "$T/keep.h"; then
+    ok good-compile-replaces-output
+else bad good-compile-replaces-output "not replaced"; fi
+# Empty input and binary garbage: diagnostics, exit 1, no crash.
+: >"$T/empty.net"
+expect empty-file 1 "error" -- "$DLC" "$T/empty.net" -o "$T/e.c"
+head -c 3000 /bin/sh >"$T/garbage.net"
+expect binary-garbage 1 "error" -- "$DLC" "$T/garbage.net" -o "$T/g.c"
+echo "$pass passed, $fail failed"

@@ -1,0 +1,77 @@
+#!/bin/sh
+# tests/e2e: compile examples to C, build the trainers, train on real data
+# (a subset of Fashion-MNIST; a generated CSV for regression) and check the
+# metrics, the best checkpoint, and that a mismatched checkpoint is refused.
+set -u
+DLC=${DLC:-build/dlc}
+T=build/tmp/e2e
+rm -rf "$T"; mkdir -p "$T"
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -Iruntime"
+LIBS="build/libdlrt.a -lopenblas -lz -lm"
+
+build() { # NAME NETFILE [dlc flags]: compile and build a trainer
+    name=$1 net=$2; shift 2
+    if ! "$DLC" --main "$@" "$net" -o "$T/$name.c" 2>"$T/$name.dlc.err"; then
+        bad "$name-compile" "$(head -c 400 "$T/$name.dlc.err")"; return 1; fi
+    if ! cc $CFL -o "$T/$name" "$T/$name.c" $LIBS 2>"$T/$name.cc.err"; then
+        bad "$name-build" "$(head -c 400 "$T/$name.cc.err")"; return 1; fi
+    ok "$name-build"
+}
+
+# 1. The showcase MLP on 12,000 training images, 2,000 test images.
+if build fashion examples/fashion_mlp.net; then
+    "$T/fashion" --limit 12000 --test-limit 2000 --checkpoint "$T/fashion.ckpt" >"$T/fashion.out" 2>&1
+    st=$?
+    acc=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/fashion.out")
+    if [ $st -ne 0 ] || [ -z "$acc" ]; then bad fashion-train "exit $st: $(tail -c 400 "$T/fashion.out")"
+    elif awk "BEGIN{exit !($acc >= 0.78)}"; then ok "fashion-train (test accuracy $acc >= 0.78)"
+    else bad fashion-train "test accuracy $acc < 0.78"; fi
+    grep -q "val acc" "$T/fashion.out" && ok fashion-reports-validation || bad fashion-reports-validation "no 'val acc' line"
+    [ -s "$T/fashion.ckpt" ] && ok fashion-best-checkpoint || bad fashion-best-checkpoint "no checkpoint written"
+    ls "$T"/*.tmp >/dev/null 2>&1 && bad fashion-no-temp "temporary checkpoint left" || ok fashion-no-temp
+    # evaluating the saved checkpoint gives the same accuracy
+    "$T/fashion" --eval-only --test-limit 2000 --checkpoint "$T/fashion.ckpt" >"$T/eval.out" 2>&1
+    acc2=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/eval.out")
+    [ "$acc2" = "$acc" ] && ok fashion-eval-only-matches || bad fashion-eval-only-matches "'$acc2' vs '$acc'"
+    # a checkpoint of a different network is refused, with a clear error
+    if build fashion_wide examples/fashion_mlp.net -D hidden=64; then
+        "$T/fashion_wide" --eval-only --checkpoint "$T/fashion.ckpt" >"$T/wide.out" 2>&1
+        st=$?
+        if [ $st -ne 0 ] && grep -q "does not match" "$T/wide.out"; then ok mismatched-checkpoint-refused
+        else bad mismatched-checkpoint-refused "exit $st: $(tail -c 300 "$T/wide.out")"; fi
+    fi
+    # a corrupt checkpoint is refused
+    cp "$T/fashion.ckpt" "$T/corrupt.ckpt"
+    printf 'XXXX' | dd of="$T/corrupt.ckpt" bs=1 seek=5000 conv=notrunc 2>/dev/null
+    "$T/fashion" --eval-only --checkpoint "$T/corrupt.ckpt" >"$T/corrupt.out" 2>&1
+    st=$?
+    if [ $st -ne 0 ] && grep -qi "checksum\|corrupt" "$T/corrupt.out"; then ok corrupt-checkpoint-refused
+    else bad corrupt-checkpoint-refused "exit $st: $(tail -c 300 "$T/corrupt.out")"; fi
+    # data of the wrong shape is refused
+    "$T/fashion" --train-csv examples/data/xor.csv --test-csv examples/data/xor.csv >"$T/shape.out" 2>&1
+    [ $? -ne 0 ] && ok wrong-data-shape-refused || bad wrong-data-shape-refused "$(tail -c 300 "$T/shape.out")"
+fi
+
+# 2. Every example compiles, builds and trains a little.
+for net in examples/*.net; do
+    name=$(basename "$net" .net)
+    [ "$name" = fashion_mlp ] && continue
+    first=$(head -n 1 "$net")
+    case "$first" in *"e2e: skip"*) continue ;; esac
+    if build "ex_$name" "$net"; then
+        args=$(sed -n 's/^# e2e-args: //p' "$net" | head -n 1)
+        [ -n "$args" ] || args="--limit 2000 --test-limit 500 --epochs 1"
+        # shellcheck disable=SC2086
+        "$T/ex_$name" $args --checkpoint "$T/$name.ckpt" >"$T/$name.out" 2>&1
+        st=$?
+        want=$(sed -n 's/^# e2e-expect: //p' "$net" | head -n 1)
+        if [ $st -ne 0 ]; then bad "ex_$name-train" "exit $st: $(tail -c 400 "$T/$name.out")"
+        elif [ -n "$want" ] && ! awk -v w="$want" 'BEGIN{split(w,a," ")} $0 ~ "^test "a[1] {v=$NF} END{exit !(a[2]==">=" ? v+0>=a[3]+0 : v+0<=a[3]+0)}' "$T/$name.out"; then
+            bad "ex_$name-train" "expected '$want': $(tail -n 3 "$T/$name.out")"
+        else ok "ex_$name-train"; fi
+    fi
+done
+echo "$pass passed, $fail failed"

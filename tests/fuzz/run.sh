@@ -1,0 +1,77 @@
+#!/bin/sh
+# tests/fuzz: dlc must never crash or hang, whatever bytes it is given.
+#
+# 1. fuzz-60s: the libFuzzer target fuzz_frontend.c (parse, sema, autodiff,
+#    plan, every emitter) built with clang -fsanitize=fuzzer,address,undefined
+#    runs for 60 s over a copy of corpus/ (10 min with DLC_LONG=1). A crash
+#    leaves its input in build/tmp/fuzz/ and fails the test.
+# 2. fuzz-mutations-N: a deterministic mutation loop (mutate.py) compiles
+#    2000 mutated corpus files with build/dlc under a 5 s timeout; exit
+#    status 0 or 1 only. Cheap and needs no clang, so it always runs; when
+#    libFuzzer is missing it runs a second, longer round in place of test 1.
+set -u
+cd "${DLC_ROOT:-$(dirname "$0")/../..}"
+DLC=${DLC:-build/dlc}
+LONG=${DLC_LONG:-0}
+PY=/usr/bin/python3
+T=build/tmp/fuzz
+rm -rf "$T"; mkdir -p "$T"
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+# mutations COUNT SEED: one line from mutate.py, counted.
+mutations() {
+    line=$("$PY" tests/fuzz/mutate.py "$DLC" tests/fuzz/corpus "$T/mutations-$2" "$1" "$2" 2>&1 | tail -n 1)
+    case "$line" in
+        "ok "*) ok "${line#ok }" ;;
+        "FAIL "*) line=${line#FAIL }; bad "${line%%:*}" "${line#*: }" ;;
+        *) bad "fuzz-mutations-$1" "mutate.py failed: $line" ;;
+    esac
+}
+
+seconds=60
+[ "$LONG" = 1 ] && seconds=600
+name=fuzz-${seconds}s
+
+# The target links every compiler source except main.c, plus the generated
+# scanner and parser (make all has produced them).
+CLANG=$(command -v clang || true)
+built=0
+if [ -n "$CLANG" ] && [ -f build/gen/parser.c ] && [ -f build/gen/lexer.c ]; then
+    srcs=$(ls compiler/*.c compiler/ops/*.c | grep -v '^compiler/main\.c$')
+    # shellcheck disable=SC2086
+    if "$CLANG" -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -Icompiler -Ibuild/gen -o "$T/fuzz_frontend" \
+        tests/fuzz/fuzz_frontend.c $srcs build/gen/parser.c build/gen/lexer.c -lm \
+        >"$T/build.log" 2>&1; then
+        built=1
+    fi
+fi
+
+if [ "$built" = 1 ]; then
+    cp -r tests/fuzz/corpus "$T/corpus"
+    mkdir -p "$T/artifacts"
+    "$T/fuzz_frontend" "$T/corpus" -dict=tests/fuzz/dlc.dict \
+        -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+        -artifact_prefix="$T/artifacts/" -print_final_stats=1 >"$T/fuzz.log" 2>&1
+    status=$?
+    crash=$(ls "$T"/artifacts/* 2>/dev/null | head -n 1)
+    if [ "$status" -eq 0 ] && [ -z "$crash" ]; then
+        ok "$name"
+    else
+        bad "$name" "exit $status, input ${crash:-?} (log $T/fuzz.log; replay: $T/fuzz_frontend ${crash:-FILE}): $(grep -m 1 'ERROR\|SUMMARY\|runtime error' "$T/fuzz.log")"
+    fi
+else
+    echo "note: clang with libFuzzer is unavailable (see $T/build.log); mutation loop instead"
+    mutations 2000 1
+fi
+
+if [ "$LONG" = 1 ]; then
+    mutations 20000 42
+else
+    mutations 2000 42
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

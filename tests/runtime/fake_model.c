@@ -1,0 +1,214 @@
+/* fake_model.c: a hand-written model behind dlrt_model_api, so the training
+ * driver can be tested without the compiler.
+ *
+ * Softmax regression (FAKE_K classes, cross-entropy) or, with
+ * -DFAKE_REGRESSION, linear regression onto FAKE_K targets (MSE), over
+ * FAKE_D inputs, trained by SGD with momentum (one optimizer state slot, so
+ * checkpoints carry state). -DFAKE_LR sets the learning rate; a huge one
+ * makes training diverge on purpose.
+ */
+#include "dlrt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef FAKE_D
+#define FAKE_D 4
+#endif
+#ifndef FAKE_K
+#define FAKE_K 3
+#endif
+#ifndef FAKE_LR
+#define FAKE_LR 0.1
+#endif
+#ifndef FAKE_NAME
+#define FAKE_NAME "fake"
+#endif
+#define FAKE_BATCH 16
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define NPARAM (FAKE_K * FAKE_D + FAKE_K)
+
+static const char LAYOUT[] = "w:" STR(FAKE_K) "x" STR(FAKE_D) ";b:" STR(FAKE_K) ";";
+
+typedef struct fake {
+    float params[NPARAM];     /* w [K, D], then b [K] */
+    float grads[NPARAM];
+    float velocity[NPARAM];
+    uint64_t step;
+    char error[1024];
+} fake;
+
+static void *fake_create(uint64_t seed)
+{
+    fake *m = calloc(1, sizeof *m);
+    dlrt_rng rng;
+    if (!m)
+        return NULL;
+    dlrt_rng_seed(&rng, seed);
+    dlrt_uniform_f32(m->params, FAKE_K * FAKE_D, -0.1, 0.1, &rng);
+    return m;
+}
+
+static void fake_destroy(void *m)
+{
+    free(m);
+}
+
+/* Loss of sample x against y; adds dloss/dparams * scale into grads when
+ * grads is not NULL; *correct set for classification. */
+static double sample_loss(const fake *m, const float *x, const void *y, size_t i,
+                          float *grads, double scale, int *correct)
+{
+    double z[FAKE_K];
+    int k, d;
+    for (k = 0; k < FAKE_K; k++) {
+        z[k] = m->params[FAKE_K * FAKE_D + k];
+        for (d = 0; d < FAKE_D; d++)
+            z[k] += (double)m->params[k * FAKE_D + d] * x[d];
+    }
+#ifdef FAKE_REGRESSION
+    {
+        const float *t = (const float *)y + i * FAKE_K;
+        double loss = 0;
+        for (k = 0; k < FAKE_K; k++) {
+            double diff = z[k] - t[k];
+            loss += diff * diff / FAKE_K;
+            if (grads) {
+                double g = 2 * diff / FAKE_K * scale;
+                for (d = 0; d < FAKE_D; d++)
+                    grads[k * FAKE_D + d] += (float)(g * x[d]);
+                grads[FAKE_K * FAKE_D + k] += (float)g;
+            }
+        }
+        (void)correct;
+        return loss;
+    }
+#else
+    {
+        int label = ((const int32_t *)y)[i], best = 0;
+        double max = z[0], sum = 0;
+        for (k = 1; k < FAKE_K; k++)
+            if (z[k] > max) {
+                max = z[k];
+                best = k;
+            }
+        for (k = 0; k < FAKE_K; k++)
+            sum += exp(z[k] - max);
+        if (correct)
+            *correct = best == label;
+        if (grads)
+            for (k = 0; k < FAKE_K; k++) {
+                double g = (exp(z[k] - max) / sum - (k == label)) * scale;
+                for (d = 0; d < FAKE_D; d++)
+                    grads[k * FAKE_D + d] += (float)(g * x[d]);
+                grads[FAKE_K * FAKE_D + k] += (float)g;
+            }
+        return log(sum) + max - z[label];
+    }
+#endif
+}
+
+static float fake_train_step(void *mp, const float *x, const void *y, int n)
+{
+    fake *m = mp;
+    double loss = 0;
+    int i, p;
+    if (n < 1 || n > FAKE_BATCH)
+        return NAN;
+    memset(m->grads, 0, sizeof m->grads);
+    for (i = 0; i < n; i++)
+        loss += sample_loss(m, x + (size_t)i * FAKE_D, y, (size_t)i, m->grads, 1.0 / n, NULL);
+    for (p = 0; p < NPARAM; p++) {
+        m->velocity[p] = 0.9f * m->velocity[p] + m->grads[p];
+        m->params[p] -= (float)(FAKE_LR * m->velocity[p]);
+    }
+    m->step++;
+    return (float)(loss / n);
+}
+
+static float fake_evaluate(void *mp, const float *x, const void *y, int n, double *accuracy)
+{
+    fake *m = mp;
+    double loss = 0;
+    int i, right = 0;
+    for (i = 0; i < n; i++) {
+        int correct = 0;
+        loss += sample_loss(m, x + (size_t)i * FAKE_D, y, (size_t)i, NULL, 0, &correct);
+        right += correct;
+    }
+    if (accuracy) {
+#ifdef FAKE_REGRESSION
+        *accuracy = NAN;
+#else
+        *accuracy = n ? (double)right / n : NAN;
+#endif
+    }
+    return n ? (float)(loss / n) : NAN;
+}
+
+static void describe(const fake *m, dlrt_ckpt *c)
+{
+    memset(c, 0, sizeof *c);
+    c->value_size = sizeof(float);
+    c->layout = LAYOUT;
+    c->count = NPARAM;
+    c->step = m->step;
+    c->nstate = 1;
+    c->params = (void *)m->params;
+    c->state[0] = (void *)m->velocity;
+}
+
+static int fake_save(const void *mp, const char *path)
+{
+    fake *m = (fake *)mp;
+    dlrt_ckpt c;
+    describe(m, &c);
+    return dlrt_ckpt_save(path, &c, m->error, sizeof m->error);
+}
+
+static int fake_load(void *mp, const char *path)
+{
+    fake *m = mp;
+    dlrt_ckpt c;
+    describe(m, &c);
+    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+        return -1;
+    m->step = c.step;
+    return 0;
+}
+
+static const char *fake_error(const void *mp)
+{
+    return ((const fake *)mp)->error;
+}
+
+int main(int argc, char **argv)
+{
+    dlrt_model_api api;
+    memset(&api, 0, sizeof api);
+    api.name = FAKE_NAME;
+    api.batch = FAKE_BATCH;
+    api.epochs = 3;
+    api.validation = 0.2;
+    api.seed = 7;
+    api.x_size = FAKE_D;
+#ifdef FAKE_REGRESSION
+    api.y_kind = DLRT_Y_REAL;
+    api.y_size = FAKE_K;
+#else
+    api.y_kind = DLRT_Y_CLASS;
+    api.y_size = 1;
+    api.num_classes = FAKE_K;
+#endif
+    api.create = fake_create;
+    api.destroy = fake_destroy;
+    api.train_step = fake_train_step;
+    api.evaluate = fake_evaluate;
+    api.save = fake_save;
+    api.load = fake_load;
+    api.error = fake_error;
+    return dlrt_train_main(argc, argv, &api);
+}

@@ -1,0 +1,289 @@
+#!/bin/bash
+# tests/runtime/run.sh: the runtime's tests.
+#
+# 1. test_runtime.c: unit tests of libdlrt (rng, init, IDX and CSV loading,
+#    checkpoints), also run under valgrind when it is installed.
+# 2. The training driver, through fake_model.c (a hand-written softmax or
+#    linear regression behind dlrt_model_api), on small generated CSV files
+#    and on Fashion-MNIST: output lines, checkpoints, flags and errors.
+# Prints "ok NAME" / "FAIL NAME: why" per test and "N passed, N failed".
+set -u
+cd "${DLC_ROOT:-$(dirname "$0")/../..}"
+ROOT=$PWD
+T=$ROOT/build/tmp/runtime
+rm -rf "$T"
+mkdir -p "$T"
+CC=${CC:-cc}
+CFLAGS="-std=c99 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -Iruntime"
+LIBS="build/libdlrt.a -lz -lm"
+pass=0 fail=0
+
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+summary() { echo "$pass passed, $fail failed"; exit $(( fail > 0 )); }
+
+# ---- build -----------------------------------------------------------------
+if ! make --no-print-directory -s build/libdlrt.a >"$T/make.log" 2>&1; then
+    bad build_libdlrt "$(tail -n 5 "$T/make.log" | tr '\n' ' ')"
+    summary
+fi
+build() {   # build NAME OUTPUT SOURCE [FLAGS...]
+    local name=$1 out=$2 src=$3
+    shift 3
+    if $CC $CFLAGS "$@" -o "$out" "$src" $LIBS >"$T/$name.log" 2>&1 && [ ! -s "$T/$name.log" ]; then
+        ok "$name"
+    else
+        bad "$name" "does not compile warning-free: $(head -n 5 "$T/$name.log" | tr '\n' ' ')"
+        return 1
+    fi
+}
+build build_unit_tests "$T/test_runtime" tests/runtime/test_runtime.c || summary
+build build_fake_model "$T/fake" tests/runtime/fake_model.c || summary
+build build_fake_regression "$T/fake_reg" tests/runtime/fake_model.c -DFAKE_REGRESSION -DFAKE_NAME='"fake_reg"' || summary
+build build_fake_diverging "$T/fake_nan" tests/runtime/fake_model.c -DFAKE_LR=1e300 -DFAKE_NAME='"fake_nan"' || summary
+build build_fake_fashion "$T/fake784" tests/runtime/fake_model.c -DFAKE_D=784 -DFAKE_K=10 -DFAKE_NAME='"fake784"' || summary
+
+# ---- unit tests -------------------------------------------------------------
+mkdir -p "$T/unit"
+"$T/test_runtime" "$T/unit" >"$T/unit.out" 2>&1
+unit_status=$?
+cat "$T/unit.out"
+pass=$((pass + $(grep -c '^ok ' "$T/unit.out")))
+fail=$((fail + $(grep -c '^FAIL ' "$T/unit.out")))
+if [ $unit_status -ne 0 ] && ! grep -q '^FAIL ' "$T/unit.out"; then
+    bad unit_tests_exit "test_runtime exited with $unit_status"
+fi
+
+if command -v valgrind >/dev/null 2>&1; then
+    rm -rf "$T/unit"; mkdir -p "$T/unit"
+    if valgrind -q --error-exitcode=9 --leak-check=full "$T/test_runtime" "$T/unit" \
+            >"$T/valgrind.out" 2>&1; then
+        ok valgrind_unit_tests
+    else
+        bad valgrind_unit_tests "$(grep -v '^ok ' "$T/valgrind.out" | head -n 8 | tr '\n' ' ')"
+    fi
+fi
+
+# ---- the driver ---------------------------------------------------------------
+cd "$T"
+# gen N SEED: 3 noisy, overlapping classes over 4 features, with a header.
+gen() {
+    awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed); print "f1,f2,f3,f4,label"
+        for (i = 0; i < n; i++) { c = i % 3
+            printf "%.4f,%.4f,%.4f,%.4f,%d\n", (c == 0) + 2 * rand() - 1,
+                (c == 1) + 2 * rand() - 1, (c == 2) + 2 * rand() - 1, rand(), c } }'
+}
+# genreg N SEED: 3 targets that are linear in 4 features.
+genreg() {
+    awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed)
+        for (i = 0; i < n; i++) { a = rand(); b = rand(); c = rand(); d = rand()
+            printf "%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", a, b, c, d,
+                a + b, 2 * c - d, 0.5 } }'
+}
+gen 600 1 >train.csv
+gen 300 2 >test.csv
+genreg 400 3 >rtrain.csv
+genreg 100 4 >rtest.csv
+DATA="--train-csv train.csv --test-csv test.csv"
+
+# run NAME ARGS...: runs a program, stdout in NAME.out, stderr in NAME.err,
+# status in $status.
+run() {
+    local name=$1
+    shift
+    "$@" >"$name.out" 2>"$name.err" </dev/null
+    status=$?
+}
+# Drops the timing part of epoch lines so runs can be compared.
+untimed() { sed -e 's/  ([0-9.]* s, [0-9]* samples\/s)//' "$1"; }
+
+run train ./fake $DATA --checkpoint best.ckpt
+epoch_re='^epoch [1-3]/3  train loss [0-9]+\.[0-9]{4}  val loss [0-9]+\.[0-9]{4}  val acc [01]\.[0-9]{4}  \([0-9]+\.[0-9] s, [0-9]+ samples/s\)( \*)?$'
+acc=$(sed -n 's/^test accuracy: \([01]\.[0-9][0-9][0-9][0-9]\)$/\1/p' train.out)
+if [ $status -ne 0 ]; then
+    bad driver_trains_on_csv "exit $status: $(cat train.err)"
+elif [ "$(grep -cE "$epoch_re" train.out)" -ne 3 ]; then
+    bad driver_trains_on_csv "epoch lines not as expected: $(cat train.out)"
+elif ! head -n 1 train.out | grep -q '^fake: 480 training samples, 120 for validation, 300 test; batch 16, 3 epochs, seed 7$'; then
+    bad driver_trains_on_csv "summary line: $(head -n 1 train.out)"
+elif [ -z "$acc" ] || ! awk -v a="$acc" 'BEGIN { exit !(a > 0.6 && a < 1) }'; then
+    bad driver_trains_on_csv "test accuracy '$acc' missing or implausible: $(tail -n 3 train.out)"
+elif ! grep -qE '^test loss: [0-9]+\.[0-9]{4}$' train.out || [ "$(tail -n 1 train.out)" != "test accuracy: $acc" ]; then
+    bad driver_trains_on_csv "final lines: $(tail -n 2 train.out)"
+elif [ -s train.err ]; then
+    bad driver_trains_on_csv "stderr not quiet without a terminal: $(cat train.err)"
+else
+    ok driver_trains_on_csv
+fi
+
+if [ ! -f best.ckpt ] || [ -e best.ckpt.tmp ]; then
+    bad driver_saves_checkpoint "best.ckpt missing or best.ckpt.tmp left"
+elif ! grep -q ' \*$' train.out || ! grep -q '^best checkpoint: epoch [1-3], saved in best.ckpt$' train.out; then
+    bad driver_saves_checkpoint "no '*' or 'best checkpoint' line: $(cat train.out)"
+elif [ "$(head -c 8 best.ckpt | tr -d '\0')" != DLCCKPT ]; then
+    bad driver_saves_checkpoint "bad magic"
+else
+    ok driver_saves_checkpoint
+fi
+
+run train2 ./fake $DATA --checkpoint best2.ckpt
+if [ $status -eq 0 ] && [ "$(untimed train.out)" = "$(untimed train2.out | sed 's/best2.ckpt/best.ckpt/')" ] &&
+        cmp -s best.ckpt best2.ckpt; then
+    ok driver_deterministic
+else
+    bad driver_deterministic "two runs with one seed differ"
+fi
+
+run seed ./fake $DATA --checkpoint seed.ckpt --seed 8
+if [ $status -eq 0 ] && grep -q 'seed 8$' seed.out && [ "$(untimed train.out)" != "$(untimed seed.out)" ]; then
+    ok driver_seed_flag
+else
+    bad driver_seed_flag "--seed 8 changed nothing (status $status)"
+fi
+
+run eval ./fake $DATA --checkpoint best.ckpt --eval-only
+if [ $status -eq 0 ] && [ "$(tail -n 1 eval.out)" = "test accuracy: $acc" ] && ! grep -q '^epoch' eval.out; then
+    ok driver_eval_only
+else
+    bad driver_eval_only "status $status: $(cat eval.out eval.err)"
+fi
+
+run resume ./fake $DATA --checkpoint best.ckpt --resume --epochs 2
+if [ $status -eq 0 ] && grep -qE '^resumed from best.ckpt: val loss [0-9.]+  val acc [0-9.]+$' resume.out &&
+        grep -q '^epoch 2/2' resume.out && grep -q '^test accuracy: ' resume.out; then
+    ok driver_resume
+else
+    bad driver_resume "status $status: $(cat resume.out resume.err)"
+fi
+
+run vzero ./fake $DATA --checkpoint vzero.ckpt --validation 0 --epochs 2
+if [ $status -eq 0 ] && grep -q '600 training samples, 0 for validation' vzero.out &&
+        grep -qE '^epoch 1/2  train loss [0-9.]+  \(.*\) \*$' vzero.out && ! grep -q 'val ' vzero.out &&
+        [ -f vzero.ckpt ]; then
+    ok driver_no_validation
+else
+    bad driver_no_validation "status $status: $(cat vzero.out vzero.err)"
+fi
+
+run limit ./fake $DATA --checkpoint limit.ckpt --limit 100 --test-limit 30 --epochs 1 --validation=0.25
+if [ $status -eq 0 ] && grep -q '^fake: 75 training samples, 25 for validation, 30 test; batch 16, 1 epoch,' limit.out; then
+    ok driver_limit_flags
+else
+    bad driver_limit_flags "status $status: $(head -n 1 limit.out) $(cat limit.err)"
+fi
+
+run progress ./fake $DATA --checkpoint progress.ckpt --progress --epochs 1
+if [ $status -eq 0 ] && grep -q 'batch 30/30' progress.err && grep -q "$(printf '\r')" progress.err &&
+        grep -qE "$epoch_re" <(sed 's/1\/1/1\/3/' progress.out); then
+    ok driver_progress_bar
+else
+    bad driver_progress_bar "status $status: $(cat progress.err | tr '\r' '|')"
+fi
+
+run help ./fake --help
+missing=""
+for flag in --train-images --train-labels --test-images --test-labels --train-csv --test-csv \
+        --epochs --seed --validation --limit --test-limit --checkpoint --resume --eval-only \
+        --progress --no-progress --help; do
+    grep -q -- "^  $flag" help.out || missing="$missing $flag"
+done
+if [ $status -eq 0 ] && [ -z "$missing" ] && grep -q '^Usage: fake ' help.out && [ ! -s help.err ]; then
+    ok driver_help
+else
+    bad driver_help "status $status, undocumented:$missing"
+fi
+
+# usage NAME ARGS...: a bad command line exits 2 with "fake: error: ...".
+usage() {
+    local name=$1
+    shift
+    run "$name" ./fake "$@"
+    if [ $status -eq 2 ] && grep -q '^fake: error: ' "$name.err" && [ ! -s "$name.out" ]; then
+        ok "$name"
+    else
+        bad "$name" "status $status, stderr: $(cat "$name.err")"
+    fi
+}
+usage usage_unknown_flag --bogus
+usage usage_positional_argument data.csv
+usage usage_epochs_not_a_number --epochs abc
+usage usage_epochs_negative --epochs -1
+usage usage_epochs_missing_value --epochs
+usage usage_validation_out_of_range --validation 1.5
+usage usage_validation_not_a_number --validation 0.1x
+usage usage_limit_zero --limit 0
+usage usage_seed_negative --seed -3
+usage usage_value_on_switch --resume=yes
+usage usage_csv_without_test --train-csv train.csv
+usage usage_images_without_labels --train-images x.gz
+usage usage_csv_and_idx --train-csv train.csv --train-images a --train-labels b --test-csv test.csv
+
+# data_error NAME WANT PROGRAM ARGS...: exits 1 and stderr contains WANT.
+data_error() {
+    local name=$1 want=$2
+    shift 2
+    run "$name" "$@"
+    if [ $status -eq 1 ] && grep -qF -- "$want" "$name.err"; then
+        ok "$name"
+    else
+        bad "$name" "status $status, stderr: $(cat "$name.err")"
+    fi
+}
+data_error data_missing_file "fake: error: nope.csv: cannot open: No such file or directory" \
+    ./fake --train-csv nope.csv --test-csv test.csv
+printf '1,2,3,4,5,0\n' >wide.csv
+data_error data_wrong_field_count "wide.csv:1:11: expected 5 fields (4 features and a label), got 6" \
+    ./fake --train-csv wide.csv --test-csv test.csv
+printf '1,2,3,4,0\n1,2,3,4,3\n' >label3.csv
+data_error data_label_out_of_range "label3.csv: sample 2 has label 3, but the network has only 3 classes" \
+    ./fake --train-csv label3.csv --test-csv test.csv
+data_error data_idx_feature_mismatch "samples have 784 values but the network's input takes 4" \
+    ./fake --test-limit 10
+data_error data_idx_for_regression "IDX files hold class labels, but fake_reg learns real-valued targets" \
+    ./fake_reg
+data_error data_eval_without_checkpoint "cannot open checkpoint" \
+    ./fake $DATA --checkpoint none.ckpt --eval-only
+data_error data_resume_without_checkpoint "cannot resume: none.ckpt: cannot open checkpoint" \
+    ./fake $DATA --checkpoint none.ckpt --resume
+cp best.ckpt flipped.ckpt
+printf 'X' | dd of=flipped.ckpt bs=1 seek=60 conv=notrunc 2>/dev/null
+data_error data_corrupt_checkpoint "checksum mismatch (file corrupt)" \
+    ./fake $DATA --checkpoint flipped.ckpt --eval-only
+data_error data_checkpoint_of_other_network "checkpoint does not match this network: it holds layout 'w:3x4;...' but the network is 'w:10x784;...'" \
+    ./fake784 --checkpoint best.ckpt --eval-only --test-limit 10
+data_error data_unwritable_checkpoint "cannot save the checkpoint: cannot create no-such-dir/x.ckpt.tmp: No such file or directory" \
+    ./fake $DATA --checkpoint no-such-dir/x.ckpt
+data_error data_training_diverges "fake_nan: error: training diverged: the loss is nan in epoch 1" \
+    ./fake_nan $DATA --checkpoint nan.ckpt
+
+run regression ./fake_reg --train-csv rtrain.csv --test-csv rtest.csv --checkpoint reg.ckpt --epochs 5
+if [ $status -eq 0 ] && grep -qE '^epoch 5/5  train loss [0-9.]+  val loss [0-9.]+  \(' regression.out &&
+        ! grep -q 'acc' regression.out && [ "$(tail -n 1 regression.out | cut -c1-11)" = "test loss: " ] &&
+        awk '/^test loss: / { exit !($3 < 0.05) }' regression.out; then
+    ok driver_regression
+else
+    bad driver_regression "status $status: $(cat regression.out regression.err)"
+fi
+
+# The real data set, through the default paths: IDX, gzip-compressed.
+if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    run fashion ./fake784 --limit 3000 --test-limit 2000 --epochs 1 --checkpoint fashion.ckpt
+    facc=$(sed -n 's/^test accuracy: //p' fashion.out)
+    if [ $status -eq 0 ] && grep -q '2400 training samples, 600 for validation, 2000 test' fashion.out &&
+            awk -v a="$facc" 'BEGIN { exit !(a > 0.6) }'; then
+        ok driver_fashion_mnist_idx
+    else
+        bad driver_fashion_mnist_idx "status $status: $(cat fashion.out fashion.err)"
+    fi
+fi
+
+if command -v valgrind >/dev/null 2>&1; then
+    run vg valgrind -q --error-exitcode=9 --leak-check=full ./fake $DATA --checkpoint vg.ckpt --epochs 1 --progress
+    if [ $status -eq 0 ] && grep -q '^test accuracy: ' vg.out; then
+        ok valgrind_driver
+    else
+        bad valgrind_driver "status $status: $(grep -v 'epoch' vg.err | head -n 8 | tr '\n' ' ')"
+    fi
+fi
+
+summary

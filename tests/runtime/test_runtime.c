@@ -1,0 +1,702 @@
+/* test_runtime.c: unit tests of libdlrt (rng, init, data, checkpoints).
+ *
+ * Usage: test_runtime TMPDIR. Prints "ok NAME" or "FAIL NAME: why" per
+ * test; run.sh counts them. Exit status 1 if anything failed.
+ */
+#include "dlrt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static int failures;
+static const char *tmpdir;
+
+/* One test's verdict: ok, or FAIL with the first reason given. */
+typedef struct verdict {
+    const char *name;
+    char why[1200];
+} verdict;
+
+static void start(verdict *v, const char *name)
+{
+    v->name = name;
+    v->why[0] = '\0';
+}
+
+static void check(verdict *v, int cond, const char *fmt, ...)
+{
+    va_list ap;
+    if (cond || v->why[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(v->why, sizeof v->why, fmt, ap);
+    va_end(ap);
+}
+
+static void finish(verdict *v)
+{
+    if (v->why[0]) {
+        printf("FAIL %s: %s\n", v->name, v->why);
+        failures++;
+    } else {
+        printf("ok %s\n", v->name);
+    }
+    fflush(stdout);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[64][1024];   /* a ring: results stay valid for a while */
+    static int next;
+    char *p = buf[next++ % 64];
+    snprintf(p, 1024, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void write_bytes(const char *path, const void *data, size_t len, int gz)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        gzwrite(f, data, (unsigned)len);
+        gzclose(f);
+    } else {
+        FILE *f = fopen(path, "wb");
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}
+
+static void write_text(const char *path, const char *text)
+{
+    write_bytes(path, text, strlen(text), 0);
+}
+
+static int contains(const char *haystack, const char *needle)
+{
+    return strstr(haystack, needle) != NULL;
+}
+
+/* ------------------------------------------------------------------ rng */
+
+static void test_rng(void)
+{
+    /* Pinned: the PyTorch twin and saved experiments depend on these. */
+    static const uint64_t seed42[4] = {0x15780b2e0c2ec716ull, 0x6104d9866d113a7eull,
+                                       0xae17533239e499a1ull, 0xecb8ad4703b360a1ull};
+    dlrt_rng a, b;
+    verdict v;
+    int i, same = 1;
+    double sum = 0, sumsq = 0, lo = 1, hi = 0;
+
+    start(&v, "rng_seed42_known_values");
+    dlrt_rng_seed(&a, 42);
+    for (i = 0; i < 4; i++) {
+        uint64_t x = dlrt_rng_next(&a);
+        check(&v, x == seed42[i], "draw %d is 0x%016llx, expected 0x%016llx", i,
+              (unsigned long long)x, (unsigned long long)seed42[i]);
+    }
+    dlrt_rng_seed(&a, 42);
+    check(&v, fabs(dlrt_rng_uniform(&a) - 0.083862971059882163) < 1e-16, "first uniform changed");
+    check(&v, fabs(dlrt_rng_normal(&a) - -0.41536520949523315) < 1e-12, "first normal changed");
+    finish(&v);
+
+    start(&v, "rng_deterministic");
+    dlrt_rng_seed(&a, 12345);
+    dlrt_rng_seed(&b, 12345);
+    for (i = 0; i < 1000; i++)
+        check(&v, dlrt_rng_next(&a) == dlrt_rng_next(&b), "streams differ at %d", i);
+    dlrt_rng_seed(&a, 1);
+    dlrt_rng_seed(&b, 2);
+    for (i = 0; i < 10; i++)
+        same &= dlrt_rng_next(&a) == dlrt_rng_next(&b);
+    check(&v, !same, "seeds 1 and 2 give the same stream");
+    dlrt_rng_seed(&a, 0);
+    check(&v, a.s[0] | a.s[1] | a.s[2] | a.s[3], "seed 0 gives an all-zero state");
+    finish(&v);
+
+    start(&v, "rng_uniform_is_next_scaled");
+    dlrt_rng_seed(&a, 99);
+    dlrt_rng_seed(&b, 99);
+    for (i = 0; i < 1000; i++) {
+        /* alternate the two entry points: one stream */
+        double u = dlrt_rng_uniform(&a);
+        double w = (double)(dlrt_rng_next(&b) >> 11) / 9007199254740992.0;
+        check(&v, u == w, "uniform %d is %.17g, next()>>11 scaled is %.17g", i, u, w);
+        check(&v, dlrt_rng_next(&a) == dlrt_rng_next(&b), "next() after uniform differs at %d", i);
+    }
+    finish(&v);
+
+    start(&v, "rng_uniform_range");
+    dlrt_rng_seed(&a, 7);
+    for (i = 0; i < 1000000; i++) {
+        double u = dlrt_rng_uniform(&a);
+        check(&v, u >= 0.0 && u < 1.0, "uniform out of [0,1): %.17g", u);
+        sum += u;
+        lo = u < lo ? u : lo;
+        hi = u > hi ? u : hi;
+    }
+    check(&v, fabs(sum / 1e6 - 0.5) < 0.002, "mean %.5f", sum / 1e6);
+    check(&v, lo < 1e-5 && hi > 1 - 1e-5, "range [%g, %g] too narrow", lo, hi);
+    finish(&v);
+
+    start(&v, "rng_normal_moments");
+    dlrt_rng_seed(&a, 3);
+    sum = 0;
+    for (i = 0; i < 200000; i++) {
+        double z = dlrt_rng_normal(&a);
+        check(&v, isfinite(z), "non-finite normal");
+        sum += z;
+        sumsq += z * z;
+    }
+    check(&v, fabs(sum / 2e5) < 0.01, "mean %.4f", sum / 2e5);
+    check(&v, fabs(sumsq / 2e5 - 1) < 0.02, "variance %.4f", sumsq / 2e5);
+    finish(&v);
+
+    start(&v, "rng_shuffle_is_permutation");
+    {
+        enum { N = 1000 };
+        int32_t idx[N], idx2[N];
+        int seen[N] = {0}, moved = 0, fixed_ok = 1;
+        for (i = 0; i < N; i++)
+            idx[i] = idx2[i] = i;
+        dlrt_rng_seed(&a, 5);
+        dlrt_rng_seed(&b, 5);
+        dlrt_rng_shuffle(&a, idx, N);
+        dlrt_rng_shuffle(&b, idx2, N);
+        for (i = 0; i < N; i++) {
+            check(&v, idx[i] >= 0 && idx[i] < N, "index out of range");
+            if (idx[i] >= 0 && idx[i] < N)
+                seen[idx[i]]++;
+            moved += idx[i] != i;
+            fixed_ok &= idx[i] == idx2[i];
+        }
+        for (i = 0; i < N; i++)
+            check(&v, seen[i] == 1, "%d appears %d times", i, seen[i]);
+        check(&v, moved > N / 2, "only %d of %d moved", moved, N);
+        check(&v, fixed_ok, "same seed, different shuffle");
+        dlrt_rng_shuffle(&a, idx, 0);
+        dlrt_rng_shuffle(&a, idx, 1);
+    }
+    /* Every position is equally likely: 3 elements, 60000 shuffles. */
+    {
+        int count[3][3] = {{0}}, r, k;
+        dlrt_rng_seed(&a, 11);
+        for (r = 0; r < 60000; r++) {
+            int32_t t[3] = {0, 1, 2};
+            dlrt_rng_shuffle(&a, t, 3);
+            for (k = 0; k < 3; k++)
+                count[t[k]][k]++;
+        }
+        for (r = 0; r < 3; r++)
+            for (k = 0; k < 3; k++)
+                check(&v, abs(count[r][k] - 20000) < 600, "element %d at %d: %d times", r, k,
+                      count[r][k]);
+    }
+    finish(&v);
+}
+
+static void test_init(void)
+{
+    verdict v;
+    float f[1000];
+    double d[1000];
+    dlrt_rng a, b;
+    size_t i;
+    double sum = 0, sumsq = 0;
+
+    start(&v, "init_fill_uniform_normal");
+    dlrt_fill_f32(f, 1000, 0.25);
+    dlrt_fill_f64(d, 1000, -1.5);
+    for (i = 0; i < 1000; i++)
+        check(&v, f[i] == 0.25f && d[i] == -1.5, "fill wrong at %lu", (unsigned long)i);
+    dlrt_rng_seed(&a, 9);
+    dlrt_rng_seed(&b, 9);
+    dlrt_uniform_f32(f, 1000, -0.5, 0.25, &a);
+    dlrt_uniform_f64(d, 1000, -0.5, 0.25, &b);
+    for (i = 0; i < 1000; i++) {
+        check(&v, f[i] >= -0.5f && f[i] <= 0.25f, "uniform out of range: %g", f[i]);
+        check(&v, f[i] == (float)d[i], "f32 and f64 uniform streams differ at %lu",
+              (unsigned long)i);
+    }
+    dlrt_normal_f32(f, 1000, 1.0, 0.1, &a);
+    dlrt_normal_f64(d, 1000, 1.0, 0.1, &b);
+    for (i = 0; i < 1000; i++) {
+        check(&v, f[i] == (float)d[i], "f32 and f64 normal streams differ at %lu",
+              (unsigned long)i);
+        sum += d[i];
+        sumsq += (d[i] - 1.0) * (d[i] - 1.0);
+    }
+    check(&v, fabs(sum / 1000 - 1.0) < 0.02, "normal mean %g", sum / 1000);
+    check(&v, fabs(sqrt(sumsq / 1000) - 0.1) < 0.01, "normal std %g", sqrt(sumsq / 1000));
+    finish(&v);
+}
+
+/* ------------------------------------------------------------------ IDX */
+
+/* An IDX image file with n images of rows x cols, pixel (i, j) = i * 10 + j. */
+static size_t make_images(unsigned char *buf, uint32_t magic, uint32_t n, uint32_t rows,
+                          uint32_t cols, size_t pixels)
+{
+    uint32_t head[4] = {magic, n, rows, cols};
+    size_t len = 0, i;
+    int k;
+    for (i = 0; i < 4; i++)
+        for (k = 3; k >= 0; k--)
+            buf[len++] = (unsigned char)(head[i] >> (8 * k));
+    for (i = 0; i < pixels; i++)
+        buf[len++] = (unsigned char)((i / (rows * cols)) * 10 + i % (rows * cols));
+    return len;
+}
+
+static size_t make_labels(unsigned char *buf, uint32_t magic, uint32_t n, size_t count)
+{
+    size_t len = 0, i;
+    int k;
+    for (k = 3; k >= 0; k--)
+        buf[len++] = (unsigned char)(magic >> (8 * k));
+    for (k = 3; k >= 0; k--)
+        buf[len++] = (unsigned char)(n >> (8 * k));
+    for (i = 0; i < count; i++)
+        buf[len++] = (unsigned char)(i % 4);
+    return len;
+}
+
+/* Expects dlrt_load_idx to fail with a message containing `want`. */
+static void idx_fails(const char *name, const char *images, const char *labels,
+                      const char *want)
+{
+    verdict v;
+    dlrt_dataset d;
+    char err[512] = "";
+    int rc;
+    start(&v, name);
+    rc = dlrt_load_idx(images, labels, &d, err, sizeof err);
+    check(&v, rc == -1, "loaded a bad file");
+    check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
+    check(&v, d.x == NULL && d.labels == NULL && d.n == 0, "output not left empty");
+    finish(&v);
+}
+
+static void test_idx(void)
+{
+    static unsigned char img[4096], lab[256];
+    size_t il, ll;
+    int gz;
+    char images[1024], labels[1024], want[1100];
+
+    for (gz = 0; gz < 2; gz++) {
+        verdict v;
+        dlrt_dataset d;
+        char err[512] = "";
+        size_t i;
+        start(&v, gz ? "idx_load_gzip" : "idx_load_plain");
+        snprintf(images, sizeof images, "%s", tmp_path(gz ? "img.gz" : "img.idx"));
+        snprintf(labels, sizeof labels, "%s", tmp_path(gz ? "lab.gz" : "lab.idx"));
+        il = make_images(img, 0x803, 5, 2, 3, 30);
+        ll = make_labels(lab, 0x801, 5, 5);
+        write_bytes(images, img, il, gz);
+        write_bytes(labels, lab, ll, gz);
+        check(&v, dlrt_load_idx(images, labels, &d, err, sizeof err) == 0, "error: %s", err);
+        if (!v.why[0]) {
+            check(&v, d.n == 5 && d.x_size == 6, "shape %lu x %lu", (unsigned long)d.n,
+                  (unsigned long)d.x_size);
+            check(&v, d.y_kind == DLRT_Y_CLASS && d.y_size == 1, "y kind");
+            check(&v, d.num_classes == 4, "num_classes %d", d.num_classes);
+            for (i = 0; i < 30; i++)
+                check(&v, fabsf(d.x[i] - (float)((i / 6) * 10 + i % 6) / 255.0f) < 1e-7f,
+                      "pixel %lu is %g", (unsigned long)i, d.x[i]);
+            for (i = 0; i < 5; i++)
+                check(&v, d.labels[i] == (int32_t)(i % 4), "label %lu", (unsigned long)i);
+        }
+        dlrt_dataset_free(&d);
+        check(&v, d.x == NULL, "free did not reset");
+        finish(&v);
+    }
+    snprintf(images, sizeof images, "%s", tmp_path("img.idx"));
+    snprintf(labels, sizeof labels, "%s", tmp_path("lab.idx"));
+
+    il = make_images(img, 0x901, 5, 2, 3, 30);
+    write_bytes(tmp_path("badmagic.idx"), img, il, 0);
+    idx_fails("idx_bad_magic", tmp_path("badmagic.idx"), labels,
+              "not an IDX image file (magic number 0x00000901, expected 0x00000803)");
+    idx_fails("idx_labels_given_as_images", labels, labels, "not an IDX image file");
+    idx_fails("idx_images_given_as_labels", images, images, "not an IDX label file");
+
+    il = make_images(img, 0x803, 5, 2, 3, 20);
+    write_bytes(tmp_path("short.idx.gz"), img, il, 1);
+    snprintf(want, sizeof want, "%s: truncated: expected 30 bytes of pixel data, got 20",
+             tmp_path("short.idx.gz"));
+    idx_fails("idx_truncated_pixels", tmp_path("short.idx.gz"), labels, want);
+
+    write_bytes(tmp_path("head.idx"), img, 10, 0);
+    idx_fails("idx_truncated_header", tmp_path("head.idx"), labels, "truncated");
+    write_bytes(tmp_path("empty.idx"), img, 0, 0);
+    idx_fails("idx_empty_file", tmp_path("empty.idx"), labels, "truncated");
+
+    ll = make_labels(lab, 0x801, 5, 3);
+    write_bytes(tmp_path("shortlab.idx"), lab, ll, 0);
+    idx_fails("idx_truncated_labels", images, tmp_path("shortlab.idx"),
+              "truncated: expected 5 bytes of label data, got 3");
+
+    ll = make_labels(lab, 0x801, 4, 4);
+    write_bytes(tmp_path("fourlab.idx"), lab, ll, 0);
+    idx_fails("idx_count_mismatch", images, tmp_path("fourlab.idx"),
+              "holds 4 labels but");
+
+    il = make_images(img, 0x803, 0xFFFFFFFFu, 0xFFFF, 0xFFFF, 10);
+    write_bytes(tmp_path("huge.idx"), img, il, 0);
+    idx_fails("idx_huge_dims", tmp_path("huge.idx"), labels, "too large");
+    il = make_images(img, 0x803, 60000, 0xFFFFFFFFu, 0xFFFFFFFFu, 10);
+    write_bytes(tmp_path("huge2.idx"), img, il, 0);
+    idx_fails("idx_huge_dims_overflow", tmp_path("huge2.idx"), labels, "too large");
+    il = make_images(img, 0x803, 5, 0, 3, 0);
+    write_bytes(tmp_path("zero.idx"), img, il, 0);
+    idx_fails("idx_zero_dims", tmp_path("zero.idx"), labels, "bad image size 0x3");
+    il = make_images(img, 0x803, 0, 2, 3, 0);
+    write_bytes(tmp_path("none.idx"), img, il, 0);
+    idx_fails("idx_no_images", tmp_path("none.idx"), labels, "holds no images");
+
+    idx_fails("idx_missing_file", tmp_path("does-not-exist.gz"), labels,
+              "cannot open: No such file or directory");
+
+    /* A gzip stream cut in the middle: zlib must report, not crash. */
+    {
+        static unsigned char big[100000], packed[200000];
+        uLongf packed_len = sizeof packed;
+        gzFile f;
+        size_t i;
+        FILE *out;
+        il = make_images(big, 0x803, 2000, 7, 7, 98000);
+        for (i = 16; i < il; i++)
+            big[i] = (unsigned char)(i * 2654435761u >> 13);
+        f = gzopen(tmp_path("full.gz"), "wb");
+        gzwrite(f, big, (unsigned)il);
+        gzclose(f);
+        out = fopen(tmp_path("full.gz"), "rb");
+        packed_len = fread(packed, 1, sizeof packed, out);
+        fclose(out);
+        write_bytes(tmp_path("cut.gz"), packed, packed_len / 2, 0);
+        ll = make_labels(big, 0x801, 2000, 2000);
+        write_bytes(tmp_path("lab2000.idx"), big, ll, 0);
+        snprintf(want, sizeof want, "%s: truncated: expected 98000 bytes of pixel data, got ", tmp_path("cut.gz"));
+        idx_fails("idx_cut_gzip_stream", tmp_path("cut.gz"), tmp_path("lab2000.idx"), want);
+    }
+}
+
+/* ------------------------------------------------------------------ CSV */
+
+static void csv_fails(const char *name, const char *text, size_t x_size, int y_kind,
+                      size_t y_size, const char *want)
+{
+    verdict v;
+    dlrt_dataset d;
+    char err[512] = "", full[600];
+    const char *path = tmp_path("bad.csv");
+    int rc;
+    start(&v, name);
+    write_text(path, text);
+    rc = dlrt_load_csv(path, x_size, y_kind, y_size, &d, err, sizeof err);
+    snprintf(full, sizeof full, "%s%s", path, want);
+    check(&v, rc == -1, "loaded a bad file");
+    check(&v, contains(err, full), "error '%s' lacks '%s'", err, full);
+    check(&v, d.x == NULL && d.n == 0, "output not left empty");
+    finish(&v);
+}
+
+static void test_csv(void)
+{
+    verdict v;
+    dlrt_dataset d;
+    char err[512] = "";
+    const char *path = tmp_path("good.csv");
+
+    start(&v, "csv_class_with_header");
+    write_text(path, "a,b,label\r\n1,2,0\r\n\r\n  -3.5 , 4e-1,\t2\r\n0x10,.5,1\n\n");
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, &d, err, sizeof err) == 0, "%s", err);
+    if (!v.why[0]) {
+        check(&v, d.n == 3 && d.x_size == 2 && d.y_size == 1, "shape");
+        check(&v, d.x[0] == 1 && d.x[1] == 2 && d.x[2] == -3.5f && d.x[3] == 0.4f &&
+                  d.x[4] == 16 && d.x[5] == 0.5f, "values");
+        check(&v, d.labels[0] == 0 && d.labels[1] == 2 && d.labels[2] == 1, "labels");
+        check(&v, d.num_classes == 3, "num_classes %d", d.num_classes);
+    }
+    dlrt_dataset_free(&d);
+    finish(&v);
+
+    start(&v, "csv_real_targets_no_header");
+    write_text(path, "1,2,3,4\n5,6,7,8");
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_REAL, 2, &d, err, sizeof err) == 0, "%s", err);
+    if (!v.why[0]) {
+        check(&v, d.n == 2 && d.y_kind == DLRT_Y_REAL && d.y_size == 2, "shape");
+        check(&v, d.targets[0] == 3 && d.targets[3] == 8 && d.x[2] == 5, "values");
+        check(&v, d.labels == NULL, "labels for real data");
+    }
+    dlrt_dataset_free(&d);
+    finish(&v);
+
+    csv_fails("csv_bad_number", "1,2,0\n1,x2,0\n", 2, DLRT_Y_CLASS, 1,
+              ":2:3: expected a number, found 'x2'");
+    csv_fails("csv_trailing_junk", "1,2,0\n1,2z,0\n", 2, DLRT_Y_CLASS, 1,
+              ":2:3: expected a number, found '2z'");
+    csv_fails("csv_too_few_fields", "1,2,0\n1,2\n", 2, DLRT_Y_CLASS, 1,
+              ":2:4: expected 3 fields (2 features and a label), got 2");
+    csv_fails("csv_too_many_fields", "1,2,0\n1,2,0,7\n", 2, DLRT_Y_CLASS, 1,
+              ":2:7: expected 3 fields (2 features and a label), got 4");
+    csv_fails("csv_real_field_count", "1,2,3\n", 2, DLRT_Y_REAL, 2,
+              ":1:6: expected 4 fields (2 features and 2 targets), got 3");
+    csv_fails("csv_empty_field", "1,,0\n", 2, DLRT_Y_CLASS, 1,
+              ":1:3: expected a number, found an empty field");
+    csv_fails("csv_nan", "1,2,0\nnan,2,0\n", 2, DLRT_Y_CLASS, 1, ":2:1: number 'nan' is not finite");
+    csv_fails("csv_inf", "1,inf,0\n", 2, DLRT_Y_CLASS, 1, ":1:3: number 'inf' is not finite");
+    csv_fails("csv_float_overflow", "1,1e300,0\n", 2, DLRT_Y_CLASS, 1, ":1:3: number '1e300' is not finite");
+    csv_fails("csv_fractional_label", "1,2,1.5\n", 2, DLRT_Y_CLASS, 1,
+              ":1:5: class label must be a non-negative integer, found '1.5'");
+    csv_fails("csv_negative_label", "1,2,-1\n", 2, DLRT_Y_CLASS, 1,
+              ":1:5: class label must be a non-negative integer, found '-1'");
+    csv_fails("csv_huge_label", "1,2,1e12\n", 2, DLRT_Y_CLASS, 1, ":1:5: class label '1e12' is too large");
+    csv_fails("csv_empty_file", "", 2, DLRT_Y_CLASS, 1, ": empty file (no samples)");
+    csv_fails("csv_blank_file", "\n  \n", 2, DLRT_Y_CLASS, 1, ": empty file (no samples)");
+    csv_fails("csv_only_header", "x,y,label\n", 2, DLRT_Y_CLASS, 1, ": no samples (only a header line)");
+    csv_fails("csv_header_not_first", "1,2,0\nx,y,label\n", 2, DLRT_Y_CLASS, 1,
+              ":2:1: expected a number, found 'x'");
+    {
+        static const char nul[] = "1,2,0\n1,\0002,0\n";
+        dlrt_dataset dn;
+        start(&v, "csv_nul_byte");
+        write_bytes(path, nul, sizeof nul - 1, 0);
+        check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, &dn, err, sizeof err) == -1 &&
+                  contains(err, ":2: line contains a NUL byte"), "got '%s'", err);
+        finish(&v);
+    }
+    start(&v, "csv_missing_file");
+    check(&v, dlrt_load_csv(tmp_path("nope.csv"), 2, DLRT_Y_CLASS, 1, &d, err, sizeof err) == -1 &&
+              contains(err, "nope.csv: cannot open: No such file"), "got '%s'", err);
+    finish(&v);
+}
+
+/* ----------------------------------------------------------- checkpoint */
+
+#define NP 10
+static const char LAYOUT[] = "h1_w:2x4;h1_b:2;";
+
+static void describe(dlrt_ckpt *c, float *p, float *s0, float *s1)
+{
+    memset(c, 0, sizeof *c);
+    c->value_size = 4;
+    c->layout = LAYOUT;
+    c->count = NP;
+    c->nstate = 2;
+    c->params = p;
+    c->state[0] = s0;
+    c->state[1] = s1;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = malloc(1 << 16);
+    *len = f ? fread(buf, 1, 1 << 16, f) : 0;
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+/* Loads path into sentinel-filled buffers; expects failure with `want`
+ * and the buffers unchanged. */
+static void load_fails(const char *name, const char *path, dlrt_ckpt *c, const char *want)
+{
+    verdict v;
+    float p[NP], s0[NP], s1[NP];
+    char err[1024] = "";
+    int i, untouched = 1;
+    start(&v, name);
+    for (i = 0; i < NP; i++)
+        p[i] = s0[i] = s1[i] = -777.0f;
+    c->params = p;
+    c->state[0] = s0;
+    c->state[1] = s1;
+    c->step = 4242;
+    check(&v, dlrt_ckpt_load(path, c, err, sizeof err) == -1, "loaded a bad checkpoint");
+    check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
+    for (i = 0; i < NP; i++)
+        untouched &= p[i] == -777.0f && s0[i] == -777.0f && s1[i] == -777.0f;
+    check(&v, untouched && c->step == 4242, "a failed load changed the buffers");
+    finish(&v);
+}
+
+static void test_checkpoint(void)
+{
+    verdict v;
+    float p[NP], s0[NP], s1[NP], q[NP], t0[NP], t1[NP];
+    double pd[NP];
+    dlrt_ckpt c, l;
+    char err[1024] = "", tmp[1200], path[1024];
+    unsigned char *bytes;
+    size_t len;
+    int i;
+
+    snprintf(path, sizeof path, "%s", tmp_path("model.ckpt"));
+    start(&v, "ckpt_layout_hash_fnv1a");
+    check(&v, dlrt_layout_hash("") == 0xcbf29ce484222325ull, "hash of ''");
+    check(&v, dlrt_layout_hash("a") == 0xaf63dc4c8601ec8cull, "hash of 'a'");
+    check(&v, dlrt_layout_hash("foobar") == 0x85944171f73967e8ull, "hash of 'foobar'");
+    finish(&v);
+
+    for (i = 0; i < NP; i++) {
+        p[i] = (float)i * 0.5f - 1;
+        s0[i] = (float)i;
+        s1[i] = 1.0f / (float)(i + 1);
+    }
+    start(&v, "ckpt_roundtrip");
+    describe(&c, p, s0, s1);
+    c.step = 123456789012ull;
+    remove(path);
+    check(&v, dlrt_ckpt_save(path, &c, err, sizeof err) == 0, "save: %s", err);
+    describe(&l, q, t0, t1);
+    check(&v, dlrt_ckpt_load(path, &l, err, sizeof err) == 0, "load: %s", err);
+    check(&v, memcmp(p, q, sizeof p) == 0 && memcmp(s0, t0, sizeof s0) == 0 &&
+              memcmp(s1, t1, sizeof s1) == 0, "values differ");
+    check(&v, l.step == 123456789012ull, "step %llu", (unsigned long long)l.step);
+    bytes = slurp(path, &len);
+    check(&v, len == 8 + 12 + strlen(LAYOUT) + 28 + 3 * NP * 4 + 4, "file size %lu",
+          (unsigned long)len);
+    check(&v, memcmp(bytes, "DLCCKPT\0\1\0\0\0\4\0\0\0", 16) == 0, "header bytes");
+    free(bytes);
+    finish(&v);
+
+    start(&v, "ckpt_atomic_replace");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    check(&v, access(tmp, F_OK) != 0, "%s left behind", tmp);
+    p[0] = 99;
+    check(&v, dlrt_ckpt_save(path, &c, err, sizeof err) == 0, "second save: %s", err);
+    check(&v, dlrt_ckpt_load(path, &l, err, sizeof err) == 0 && q[0] == 99, "not replaced");
+    check(&v, access(tmp, F_OK) != 0, "%s left behind", tmp);
+    finish(&v);
+
+    start(&v, "ckpt_f64_roundtrip");
+    for (i = 0; i < NP; i++)
+        pd[i] = 1.0 / 3.0 * i;
+    describe(&c, NULL, NULL, NULL);
+    c.value_size = 8;
+    c.nstate = 0;
+    c.params = pd;
+    check(&v, dlrt_ckpt_save(tmp_path("f64.ckpt"), &c, err, sizeof err) == 0, "save: %s", err);
+    {
+        double back[NP];
+        c.params = back;
+        check(&v, dlrt_ckpt_load(tmp_path("f64.ckpt"), &c, err, sizeof err) == 0, "load: %s", err);
+        check(&v, memcmp(back, pd, sizeof pd) == 0, "values differ");
+    }
+    finish(&v);
+
+    describe(&l, NULL, NULL, NULL);
+    load_fails("ckpt_value_size_mismatch", tmp_path("f64.ckpt"), &l,
+               "checkpoint stores doubles but the network uses floats");
+
+    describe(&l, NULL, NULL, NULL);
+    l.layout = "h1_w:3x4;h1_b:3;";
+    load_fails("ckpt_layout_mismatch", path, &l,
+               "checkpoint does not match this network: it holds layout 'h1_w:2x4;...' "
+               "but the network is 'h1_w:3x4;...'");
+    l.layout = "h1_w:2x4;h1_b:2;out_w:1x2;";
+    load_fails("ckpt_layout_extra_tensor", path, &l,
+               "it holds layout '...;(end)' but the network is '...;out_w:1x2'");
+    l.layout = "h1_w:2x4;h1_c:2;";
+    load_fails("ckpt_layout_renamed", path, &l,
+               "it holds layout '...;h1_b:2' but the network is '...;h1_c:2' (tensor 2 differs)");
+
+    describe(&l, NULL, NULL, NULL);
+    l.nstate = 1;
+    load_fails("ckpt_state_slots_mismatch", path, &l, "holds 2 optimizer state vectors");
+
+    describe(&l, NULL, NULL, NULL);
+    bytes = slurp(path, &len);
+    write_bytes(tmp_path("cut.ckpt"), bytes, len - 7, 0);
+    load_fails("ckpt_truncated", tmp_path("cut.ckpt"), &l, "truncated");
+    write_bytes(tmp_path("cut2.ckpt"), bytes, 25, 0);
+    load_fails("ckpt_truncated_header", tmp_path("cut2.ckpt"), &l, "truncated");
+    write_bytes(tmp_path("cut3.ckpt"), bytes, 5, 0);
+    load_fails("ckpt_truncated_magic", tmp_path("cut3.ckpt"), &l, "truncated");
+    write_bytes(tmp_path("empty.ckpt"), bytes, 0, 0);
+    load_fails("ckpt_empty_file", tmp_path("empty.ckpt"), &l, "truncated");
+
+    bytes[len - 20] ^= 0x10;
+    write_bytes(tmp_path("flip.ckpt"), bytes, len, 0);
+    load_fails("ckpt_flipped_byte", tmp_path("flip.ckpt"), &l, "checksum mismatch (file corrupt)");
+    bytes[len - 20] ^= 0x10;
+    bytes[22] ^= 0x01;   /* inside the layout string */
+    write_bytes(tmp_path("flip2.ckpt"), bytes, len, 0);
+    load_fails("ckpt_flipped_layout_byte", tmp_path("flip2.ckpt"), &l, "checksum mismatch");
+    bytes[22] ^= 0x01;
+
+    {
+        unsigned char *longer = malloc(len + 3);
+        memcpy(longer, bytes, len);
+        memset(longer + len, 0, 3);
+        write_bytes(tmp_path("long.ckpt"), longer, len + 3, 0);
+        free(longer);
+    }
+    load_fails("ckpt_trailing_bytes", tmp_path("long.ckpt"), &l, "trailing bytes");
+
+    bytes[8] = 2;
+    write_bytes(tmp_path("v2.ckpt"), bytes, len, 0);
+    load_fails("ckpt_bad_version", tmp_path("v2.ckpt"), &l, "unsupported checkpoint version 2");
+    bytes[8] = 1;
+    bytes[0] = 'X';
+    write_bytes(tmp_path("magic.ckpt"), bytes, len, 0);
+    load_fails("ckpt_bad_magic", tmp_path("magic.ckpt"), &l, "not a dlc checkpoint (bad magic)");
+    free(bytes);
+    write_text(tmp_path("text.ckpt"), "hi");
+    load_fails("ckpt_short_non_checkpoint", tmp_path("text.ckpt"), &l, "not a dlc checkpoint (bad magic)");
+    load_fails("ckpt_missing_file", tmp_path("missing.ckpt"), &l, "cannot open checkpoint");
+
+    start(&v, "ckpt_unwritable_directory");
+    describe(&c, p, s0, s1);
+    check(&v, dlrt_ckpt_save(tmp_path("no-such-dir/x.ckpt"), &c, err, sizeof err) == -1,
+          "saved into a missing directory");
+    check(&v, contains(err, "no-such-dir/x.ckpt.tmp: No such file or directory"), "error '%s'", err);
+    write_text(tmp_path("plainfile"), "x");
+    check(&v, dlrt_ckpt_save(tmp_path("plainfile/x.ckpt"), &c, err, sizeof err) == -1,
+          "saved below a regular file");
+    check(&v, contains(err, "plainfile/x.ckpt.tmp: Not a directory"), "error '%s'", err);
+    if (geteuid() != 0) {   /* root writes anywhere: chmod proves nothing then */
+        char cmd[1200];
+        const char *ro = tmp_path("readonly");
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && chmod 555 '%s'", ro, ro);
+        check(&v, system(cmd) == 0, "mkdir");
+        snprintf(tmp, sizeof tmp, "%s/x.ckpt", ro);
+        check(&v, dlrt_ckpt_save(tmp, &c, err, sizeof err) == -1 &&
+                  contains(err, "Permission denied"), "read-only dir: '%s'", err);
+        snprintf(cmd, sizeof cmd, "chmod 755 '%s'", ro);
+        check(&v, system(cmd) == 0, "chmod back");
+    }
+    finish(&v);
+
+    start(&v, "ckpt_replace_onto_directory_fails_cleanly");
+    {
+        char dir[1024], cmd[1100];
+        snprintf(dir, sizeof dir, "%s/adir", tmpdir);
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+        check(&v, system(cmd) == 0, "mkdir");
+        check(&v, dlrt_ckpt_save(dir, &c, err, sizeof err) == -1, "renamed over a directory");
+        snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+        check(&v, access(tmp, F_OK) != 0, "temp file left after a failed rename");
+    }
+    finish(&v);
+}
+
+int main(int argc, char **argv)
+{
+    tmpdir = argc > 1 ? argv[1] : ".";
+    test_rng();
+    test_init();
+    test_idx();
+    test_csv();
+    test_checkpoint();
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,50 @@
+#!/bin/sh
+# tests/sanitize: the compiler built with AddressSanitizer and
+# UndefinedBehaviorSanitizer runs clean over every .net file in the tree
+# (good and bad ones); a generated model built the same way trains a few
+# batches clean; and valgrind finds no leak in the compiler.
+set -u
+T=build/tmp/sanitize
+rm -rf "$T"; mkdir -p "$T"
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+if ! make --no-print-directory -s BUILD=build/asan SAN="$SAN" CFLAGS="-O1 -g" build/asan/dlc build/asan/libdlrt.a >"$T/build.log" 2>&1; then
+    bad asan-build "$(tail -c 600 "$T/build.log")"
+    echo "$pass passed, $fail failed"; exit 0
+fi
+ok asan-build
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
+n=0 dirty=""
+for f in examples/*.net tests/*/*.net tests/fuzz/corpus/*; do
+    [ -f "$f" ] || continue
+    n=$((n + 1))
+    args=$(sed -n '1s/^# dlc-args: //p' "$f")
+    # shellcheck disable=SC2086
+    build/asan/dlc $args "$f" -o "$T/out.c" >/dev/null 2>"$T/err"
+    st=$?
+    if [ $st -ne 0 ] && [ $st -ne 1 ]; then dirty="$dirty $f(exit $st)"; fi
+    build/asan/dlc --emit=torch "$f" -o "$T/out.py" >/dev/null 2>&1
+    st=$?
+    if [ $st -ne 0 ] && [ $st -ne 1 ]; then dirty="$dirty $f(torch, exit $st)"; fi
+done
+[ -z "$dirty" ] && ok "asan-compiler-over-$n-inputs" || bad asan-compiler "sanitizer report on:$dirty"
+
+# A generated model under the sanitizers: a few hundred samples of training.
+if build/asan/dlc --main examples/fashion_mlp.net -o "$T/fm.c" 2>"$T/err" &&
+   cc -std=c99 -O1 -g $SAN -Iruntime -o "$T/fm" "$T/fm.c" build/asan/libdlrt.a -lopenblas -lz -lm 2>"$T/err"; then
+    if "$T/fm" --limit 640 --test-limit 200 --checkpoint "$T/fm.ckpt" >"$T/fm.out" 2>&1; then
+        ok asan-generated-model
+    else bad asan-generated-model "$(tail -c 600 "$T/fm.out")"; fi
+else bad asan-generated-model "$(tail -c 600 "$T/err")"; fi
+
+if command -v valgrind >/dev/null 2>&1; then
+    if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        build/dlc examples/fashion_mlp.net -o "$T/vg.c" >"$T/vg.out" 2>&1; then ok valgrind-compiler-no-leaks
+    else bad valgrind-compiler-no-leaks "$(tail -c 600 "$T/vg.out")"; fi
+    valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        build/dlc "$(ls tests/errors/*.net | head -n 1)" -o "$T/vg2.c" >"$T/vg2.out" 2>&1
+    [ $? -ne 9 ] && ok valgrind-compiler-errors-no-leaks || bad valgrind-compiler-errors-no-leaks "$(tail -c 600 "$T/vg2.out")"
+fi
+echo "$pass passed, $fail failed"

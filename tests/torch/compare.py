@@ -1,0 +1,313 @@
+"""compare.py: the PyTorch half of tests/torch (run.sh drives it).
+
+    compare.py prepare DIR...   for each variant directory (holding twin.py,
+                                the PyTorch twin dlc emitted): write shim.h
+                                for driver.c, data.bin (the batches both sides
+                                use) and twin.ckpt (weights the twin made, for
+                                the C side to load)
+    compare.py compare DIR...   after the C driver ran: compare its dump.bin
+                                with the twin, print ok/FAIL lines
+
+Every comparison starts from identical weights (the C model's init.ckpt,
+loaded into the twin) and identical data, in float32, and reports per tensor
+the max relative error measured against the tensor's scale:
+max |c - t| / max(max |t|, 1e-3). Against the scale rather than per element:
+Adam divides each gradient by its own magnitude, so an element whose
+gradient is pure cancellation noise (1e-8 against terms of 1e-4) moves by a
+different few lr * 1e-3 on each side; that is float32, not a bug, and it is
+small against the tensor's values.
+"""
+import importlib.util
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+TOLERANCE = 1e-4
+FLOOR = 1e-3            # tensors smaller than this are compared absolutely
+NSTEPS = 10             # optimizer steps (and batches in data.bin)
+RNG_DRAWS = 1000        # driver.c's check of the runtime generator
+SEEDS = {"train": 101, "grads": 202, "steps": 303}
+
+torch.set_num_threads(1)
+
+
+def load_twin(d):
+    name = "twin_" + os.path.basename(d.rstrip("/")).replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, os.path.join(d, "twin.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def arg_specs(tw):
+    """The C argument list: inputs, then labels/targets. (name, size, dtype, shape)."""
+    specs = [(name, math.prod(shape), np.float32, shape) for name, shape in tw.INPUTS]
+    for name, kind, what in tw.LABELS:
+        if kind == "label":
+            specs.append((name, 1, np.int32, ()))
+        else:
+            specs.append((name, math.prod(what), np.float32, what))
+    return specs
+
+
+def make_data(tw, seed):
+    """Deterministic pseudo-random batches: inputs in [-1, 1) (pixels-like
+    [0, 1) for wide inputs), labels uniform, targets in [-1, 1)."""
+    rs = np.random.RandomState(seed)
+    nall = NSTEPS * tw.BATCH
+    data = []
+    for name, size, dtype, shape in arg_specs(tw):
+        if dtype == np.int32:
+            classes = [w for n, k, w in tw.LABELS if n == name][0]
+            data.append(rs.randint(0, classes, size=nall).astype(np.int32))
+        elif size > 100:
+            data.append(rs.uniform(0, 1, size=(nall,) + tuple(shape)).astype(np.float32))
+        else:
+            data.append(rs.uniform(-1, 1, size=(nall,) + tuple(shape)).astype(np.float32))
+    return data
+
+
+def twin_weights(tw):
+    """The weights the twin saves for the C side: deterministic, not the init."""
+    m = tw.Model(seed=None)
+    g = torch.Generator().manual_seed(99)
+    with torch.no_grad():
+        for p in m.param_list():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return m
+
+
+def write_shim(tw, d):
+    specs = arg_specs(tw)
+    nfwd = len(tw.INPUTS)
+    outs = [math.prod(shape) for _, shape in tw.OUTPUTS]
+
+    def cast(k, spec):
+        return "(const %s *)(b)[%d]" % ("int32_t" if spec[2] == np.int32 else "float", k)
+
+    lines = [
+        "/* shim.h for %s, written by tests/torch/compare.py: what driver.c needs */" % tw.MODEL,
+        "/* to know about this network's argument lists. */",
+        '#include "model.h"',
+        "#include <stdint.h>",
+        "enum { NARGS = %d, NOUT = %d, NSTEPS = %d };" % (len(specs), len(outs), NSTEPS),
+        "#define SEED %dull" % tw.SEED,
+        "static const size_t arg_size[NARGS] = {%s};" % ", ".join(str(s[1]) for s in specs),
+        "static const size_t out_size[NOUT + 1] = {%s};" % ", ".join(str(s) for s in outs + [0]),
+        "#define ALL_ARGS(b) %s" % ", ".join(cast(k, s) for k, s in enumerate(specs)),
+        "#define FWD_ARGS(b) %s" % ", ".join(cast(k, s) for k, s in enumerate(specs[:nfwd])),
+        "#define OUT_ARGS(o) %s" % "".join(", (o)[%d]" % k for k in range(len(outs))),
+        "",
+    ]
+    with open(os.path.join(d, "shim.h"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def prepare(d):
+    tw = load_twin(d)
+    write_shim(tw, d)
+    with open(os.path.join(d, "data.bin"), "wb") as f:
+        for a in make_data(tw, 1234):
+            f.write(a.tobytes())
+    twin_weights(tw).save_checkpoint(os.path.join(d, "twin.ckpt"))
+
+
+class Dump:
+    """Reads driver.c's dump.bin front to back."""
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.data = f.read()
+        self.pos = 0
+
+    def take(self, dtype, count):
+        a = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.pos)
+        self.pos += a.nbytes
+        return a
+
+    def f32(self, count=None):
+        return self.take(np.float32, 1)[0] if count is None else self.take(np.float32, count)
+
+
+def rel_err(c, t):
+    """(max |c - t| / max(max |t|, FLOOR), max |c - t|); inf when shapes or NaNs differ."""
+    c = np.asarray(c, dtype=np.float64).reshape(-1)
+    t = np.asarray(t, dtype=np.float64).reshape(-1)
+    if c.shape != t.shape or np.isnan(c).any() != np.isnan(t).any():
+        return float("inf"), float("inf")
+    if c.size == 0:
+        return 0.0, 0.0
+    diff = np.abs(c - t)
+    diff[np.isnan(c) & np.isnan(t)] = 0
+    scale = max(float(np.max(np.abs(np.nan_to_num(t)))), FLOOR)
+    return float(np.max(diff)) / scale, float(np.max(diff))
+
+
+class Report:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, rows, tol=TOLERANCE, extra=""):
+        """rows: (label, rel, absdiff). One ok/FAIL line, then one per tensor."""
+        worst = max((r[1] for r in rows), default=0.0)
+        if worst <= tol:
+            self.passed += 1
+            print("ok %s (max rel err %.1e%s)" % (name, worst, extra))
+        else:
+            self.failed += 1
+            bad = [r[0] for r in rows if not r[1] <= tol]
+            print("FAIL %s: max rel err %.1e > %.0e in %s%s" % (name, worst, tol, ", ".join(bad), extra))
+        for label, rel, diff in rows:
+            print("    %-14s max |diff| %.2e  max rel err %.2e" % (label, diff, rel))
+
+    def fail(self, name, why):
+        self.failed += 1
+        print("FAIL %s: %s" % (name, why))
+
+
+def split(tw, flat):
+    out, offset = {}, 0
+    for name, shape in tw.PARAMS:
+        size = math.prod(shape)
+        out[name] = np.asarray(flat[offset:offset + size]).reshape(shape)
+        offset += size
+    return out
+
+
+def compare(d, rep, check_rng):
+    v = os.path.basename(d.rstrip("/")).replace("-", "/", 1)
+    tw = load_twin(d)
+    dump = Dump(os.path.join(d, "dump.bin"))
+    data = [torch.from_numpy(a.copy()) for a in make_data(tw, 1234)]
+    nfwd, n = len(tw.INPUTS), tw.BATCH
+
+    def batch(k):
+        return [a[k * n:(k + 1) * n] for a in data]
+
+    # The runtime generator against its Python port, bit for bit.
+    raw = dump.take(np.uint64, RNG_DRAWS)
+    uni = dump.take(np.float64, RNG_DRAWS)
+    if check_rng:
+        r = tw.Rng(42)
+        ok = [r.next() for _ in range(RNG_DRAWS)] == [int(x) for x in raw]
+        ok = ok and r.uniforms(RNG_DRAWS) == [float(x) for x in uni]
+        if ok:
+            rep.passed += 1
+            print("ok rng (dlrt_rng and the twin's Rng: %d draws identical)" % (2 * RNG_DRAWS))
+        else:
+            rep.fail("rng", "dlrt_rng and the twin's Rng differ")
+
+    # Identical starting weights: the C model's checkpoint, loaded.
+    m = tw.Model(seed=None)
+    step = m.load_checkpoint(os.path.join(d, "init.ckpt"))
+    c_init = {name: getattr(m, name).detach().numpy().copy() for name, _ in tw.PARAMS}
+    # The twin's own init replays P_create(SEED): the same values.
+    fresh = tw.Model()
+    rep.check(v + " init", [(name, *rel_err(c_init[name], getattr(fresh, name).detach().numpy()))
+                            for name, _ in tw.PARAMS], extra="" if step == 0 else ", step %d" % step)
+
+    # (a) forward values of every output, over all samples (chunked in C).
+    with torch.no_grad():
+        values = m.forward(*data[:nfwd])
+    rows = []
+    for name, shape in tw.OUTPUTS:
+        c = dump.f32(NSTEPS * n * math.prod(shape))
+        rows.append((name, *rel_err(c, values[name].numpy())))
+    rep.check(v + " forward", rows)
+
+    # (b) the loss: evaluate over everything, one batch in eval and training mode.
+    rows = []
+    with torch.no_grad():
+        rows.append(("evaluate", *rel_err(dump.f32(), m.loss(*data, training=False).item())))
+        rows.append(("loss(eval)", *rel_err(dump.f32(), m.loss(*batch(0), training=False).item())))
+        m.set_rng(SEEDS["train"])
+        rows.append(("loss(train)", *rel_err(dump.f32(), m.loss(*batch(0), training=True).item())))
+    rep.check(v + " loss", rows)
+
+    # (c) every parameter's gradient.
+    m.set_rng(SEEDS["grads"])
+    m.zero_grad()
+    total = m.loss(*batch(0), training=True)
+    total.backward()
+    rows = [("loss", *rel_err(dump.f32(), total.item()))]
+    c_grads = split(tw, dump.f32(tw.PARAM_COUNT))
+    for name, _ in tw.PARAMS:
+        g = getattr(m, name).grad
+        g = np.zeros(getattr(m, name).shape) if g is None else g.numpy()
+        rows.append((name, *rel_err(c_grads[name], g)))
+    rep.check(v + " grads", rows)
+
+    # (d) the parameters after each of NSTEPS optimizer steps.
+    opt = m.make_optimizer()
+    m.set_rng(SEEDS["steps"])
+    loss_rel = loss_diff = 0.0
+    worst = {name: (0.0, 0.0) for name, _ in tw.PARAMS}
+    for k in range(NSTEPS):
+        loss = m.train_step(opt, *batch(k))
+        rel, diff = rel_err(dump.f32(), loss)
+        loss_rel, loss_diff = max(loss_rel, rel), max(loss_diff, diff)
+        c_params = split(tw, dump.f32(tw.PARAM_COUNT))
+        for name, _ in tw.PARAMS:
+            rel, diff = rel_err(c_params[name], getattr(m, name).detach().numpy())
+            worst[name] = (max(worst[name][0], rel), max(worst[name][1], diff))
+    rows = [("step losses", loss_rel, loss_diff)] + [(name, *worst[name]) for name, _ in tw.PARAMS]
+    rep.check("%s steps x%d" % (v, NSTEPS), rows)
+
+    # The optimizer state P_save wrote after the steps, against torch.optim's.
+    m3 = tw.Model(seed=None)
+    opt3 = m3.make_optimizer()
+    step = m3.load_checkpoint(os.path.join(d, "trained.ckpt"), opt3)
+    rows = []
+    for key in tw.STATE_KEYS:
+        for name, _ in tw.PARAMS:
+            ours = opt.state[getattr(m, name)][key].numpy()
+            rows.append(("%s.%s" % (name, key), *rel_err(opt3.state[getattr(m3, name)][key].numpy(), ours)))
+    adam_step = int(opt.state[m.param_list()[0]].get("step", NSTEPS))
+    if step != NSTEPS or adam_step != NSTEPS:
+        rep.fail(v + " optimizer state", "step %d in the C checkpoint, %d in torch, expected %d"
+                 % (step, adam_step, NSTEPS))
+    else:
+        rep.check(v + " optimizer state", rows, extra=", %s, step %d" % (tw.OPTIMIZER, step))
+
+    # The other direction: the twin's checkpoint, loaded by P_load.
+    status = int(dump.take(np.int32, 1)[0])
+    loaded = split(tw, dump.f32(tw.PARAM_COUNT))
+    if status != 0:
+        rep.fail(v + " checkpoint", "P_load refused the twin's checkpoint (see driver's stderr)")
+    else:
+        theirs = twin_weights(tw)
+        rows = [(name, *rel_err(loaded[name], getattr(theirs, name).detach().numpy()))
+                for name, _ in tw.PARAMS]
+        rep.check(v + " checkpoint", rows, tol=0.0, extra=", twin -> C exact; C -> twin above")
+    if dump.pos != len(dump.data):
+        rep.fail(v + " dump", "%d bytes left over in dump.bin" % (len(dump.data) - dump.pos))
+
+
+def main():
+    what, dirs = sys.argv[1], sys.argv[2:]
+    if what == "prepare":
+        for d in dirs:
+            try:
+                prepare(d)
+            except Exception as e:  # report and let run.sh skip this variant
+                print("FAIL %s prepare: %s: %s" % (d, type(e).__name__, e))
+                with open(os.path.join(d, "prepare.failed"), "w") as f:
+                    f.write(str(e))
+        return 0
+    rep = Report()
+    first = True
+    for d in dirs:
+        try:
+            compare(d, rep, check_rng=first)
+            first = False
+        except Exception as e:
+            rep.fail(os.path.basename(d), "%s: %s" % (type(e).__name__, e))
+    print("compare: %d passed, %d failed" % (rep.passed, rep.failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

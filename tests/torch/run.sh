@@ -1,0 +1,129 @@
+#!/bin/sh
+# tests/torch/run.sh: the generated C against its PyTorch twin.
+#
+# For examples/fashion_mlp.net and every tests/torch/*.net, and for each of
+# the three optimizers (the net's own train block, or its `optimizer` line
+# replaced by sgd / momentum / adam), in build/tmp/torch/NET-OPT/:
+#   dlc --prefix model        -> model.c, model.h   (built with driver.c)
+#   dlc --emit=torch          -> twin.py
+#   compare.py prepare        -> shim.h, data.bin, twin.ckpt
+#   driver                    -> init.ckpt, dump.bin (forward, losses,
+#                                gradients, 10 steps, twin.ckpt loaded)
+#   compare.py compare        -> ok/FAIL per variant: init, forward, loss,
+#                                grads, steps, checkpoint
+# Everything in float32, within 1e-4 relative error (see compare.py).
+set -u
+cd "${DLC_ROOT:-$(dirname "$0")/../..}"
+DLC=${DLC:-$PWD/build/dlc}
+PY=/usr/bin/python3
+CC=${CC:-cc}
+TMP=build/tmp/torch
+pass=0 fail=0
+
+say_fail() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+rm -rf "$TMP"
+mkdir -p "$TMP"
+if [ ! -x "$DLC" ] || [ ! -f build/libdlrt.a ]; then
+    say_fail "torch: build/dlc or build/libdlrt.a missing (run make all)"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+
+# The optimizer line each variant puts in the train block.
+opt_line() {
+    case "$1" in
+        sgd) echo "    optimizer sgd(lr = 0.05)" ;;
+        momentum) echo "    optimizer momentum(lr = 0.02, momentum = 0.9)" ;;
+        adam) echo "    optimizer adam(lr = 0.002, beta1 = 0.85, beta2 = 0.995, eps = 1e-7)" ;;
+    esac
+}
+
+# variant NET_FILE OPT: writes $TMP/NAME-OPT/net.net; keeps the net's own
+# optimizer line when it already uses OPT.
+make_variant() {
+    src=$1 opt=$2
+    name=$(basename "$src" .net)
+    dir=$TMP/$name-$opt
+    mkdir -p "$dir"
+    if grep -Eq "^[[:space:]]*optimizer[[:space:]]+$opt[[:space:]]*\\(" "$src"; then
+        cp "$src" "$dir/net.net"
+    elif grep -Eq '^[[:space:]]*optimizer[[:space:]]' "$src"; then
+        line=$(opt_line "$opt")
+        sed "s/^[[:space:]]*optimizer[[:space:]].*/$line/" "$src" >"$dir/net.net"
+    else
+        line=$(opt_line "$opt")
+        sed "s/^[[:space:]]*train[[:space:]]*{.*/&\\
+$line/" "$src" >"$dir/net.net"
+    fi
+    grep -q "optimizer" "$dir/net.net" || printf 'train {\n%s\n}\n' "$(opt_line "$opt")" >>"$dir/net.net"
+    echo "$dir"
+}
+
+dirs=""
+for net in examples/fashion_mlp.net tests/torch/*.net; do
+    for opt in sgd momentum adam; do
+        dir=$(make_variant "$net" "$opt")
+        v=$(basename "$dir")
+        if ! "$DLC" --prefix model "$dir/net.net" -o "$dir/model.c" 2>"$dir/dlc.err"; then
+            say_fail "$v: dlc failed: $(head -n 1 "$dir/dlc.err")"
+            continue
+        fi
+        if ! "$DLC" --emit=torch "$dir/net.net" -o "$dir/twin.py" 2>"$dir/dlc.err"; then
+            say_fail "$v: dlc --emit=torch failed: $(head -n 1 "$dir/dlc.err")"
+            continue
+        fi
+        dirs="$dirs $dir"
+    done
+done
+
+# shellcheck disable=SC2086
+[ -z "$dirs" ] || $PY tests/torch/compare.py prepare $dirs | tee "$TMP/prepare.out"
+fail=$((fail + $(grep -c '^FAIL' "$TMP/prepare.out" 2>/dev/null || true)))
+
+# Build and run the drivers, two at a time.
+build_and_run() {
+    d=$1
+    [ -f "$d/shim.h" ] && [ ! -f "$d/prepare.failed" ] || return 0
+    if ! $CC -std=c99 -O2 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -Iruntime \
+            -I/usr/include/openblas -I"$d" -o "$d/driver" tests/torch/driver.c "$d/model.c" \
+            build/libdlrt.a -lopenblas -lz -lm 2>"$d/cc.err"; then
+        echo "cc failed" >"$d/driver.failed"
+        return 0
+    fi
+    "$d/driver" "$d" 2>"$d/driver.err" || echo "driver failed" >"$d/driver.failed"
+}
+ready=""
+set -- $dirs
+while [ $# -gt 0 ]; do
+    build_and_run "$1" &
+    if [ $# -gt 1 ]; then build_and_run "$2"; shift; fi
+    wait
+    shift
+done
+for d in $dirs; do
+    v=$(basename "$d")
+    if [ -f "$d/prepare.failed" ]; then
+        continue
+    elif [ -f "$d/driver.failed" ]; then
+        why=$(cat "$d/driver.failed")
+        say_fail "$v: $why: $(head -n 3 "$d/cc.err" "$d/driver.err" 2>/dev/null | tr '\n' ' ' | cut -c1-300)"
+    else
+        ready="$ready $d"
+    fi
+done
+
+# shellcheck disable=SC2086
+if [ -n "$ready" ]; then
+    $PY tests/torch/compare.py compare $ready >"$TMP/compare.out" 2>&1
+    cat "$TMP/compare.out"
+    p=$(sed -n 's/^compare: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/compare.out")
+    f=$(sed -n 's/^compare: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/compare.out")
+    if [ -z "$p" ]; then
+        say_fail "compare.py crashed: $(tail -n 1 "$TMP/compare.out")"
+    else
+        pass=$((pass + p)) fail=$((fail + f))
+    fi
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
