@@ -289,8 +289,13 @@ static void emit_banner(TorchEmit *t)
     const char *src = t->opt->source_name ? t->opt->source_name : "(stdin)";
     torch_line(t, "# %s: the PyTorch twin of %s, written by dlc %s.", ir->model, src,
                DLC_VERSION);
-    if (t->opt->command)
-        torch_line(t, "# Regenerate with: %s", t->opt->command);
+    /* main.c's banner command names the options that shape the network but
+     * not the emission kind. */
+    const char *cmd = t->opt->command;
+    if (cmd && !strncmp(cmd, "dlc ", 4) && !strstr(cmd, "--emit=torch"))
+        torch_line(t, "# Regenerate with: dlc --emit=torch %s", cmd + 4);
+    else if (cmd)
+        torch_line(t, "# Regenerate with: %s", cmd);
     torch_line(t, "#");
     torch_line(t, "# The same network as the C that dlc generates from it: parameters with the");
     torch_line(t, "# same names, shapes and order, the same loss and optimizer, the same random");
@@ -459,7 +464,8 @@ static const char *const runtime_port[] = {
     "        \"\"\"dlrt_rng_normal: Box-Muller on two uniforms, no cached value.\"\"\"",
     "        u1 = self.uniform()",
     "        u2 = self.uniform()",
-    "        return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(6.283185307179586476925286766559 * u2)",
+    "        # math.tau: the double that C's 6.2831853071795864769... literal rounds to.",
+    "        return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(math.tau * u2)",
     "",
     "",
     "# ---- initial weights (runtime/init.c): same draws, same order ---------------",
@@ -520,6 +526,7 @@ static void emit_init_param(TorchEmit *t, const Param *p)
                        : t->ir->train.init != INIT_DEFAULT ? t->ir->train.init : INIT_HE_UNIFORM;
     double fan_in = p->fan_in > 0 ? p->fan_in : 1, fan_out = p->fan_out > 0 ? p->fan_out : 1;
     double a = 0, std = 0;
+    const char *why = "";
     switch (k) {
     case INIT_DEFAULT:
     case INIT_ZEROS:
@@ -528,19 +535,42 @@ static void emit_init_param(TorchEmit *t, const Param *p)
     case INIT_ONES:
         torch_line(t, "self.%s.fill_(1.0)", p->name);
         return;
-    case INIT_UNIFORM: a = p->init_arg > 0 ? p->init_arg : 0.05; break;
-    case INIT_XAVIER_UNIFORM: a = sqrt(6.0 / (fan_in + fan_out)); break;
-    case INIT_HE_UNIFORM: a = sqrt(6.0 / fan_in); break;
-    case INIT_NORMAL: std = p->init_arg > 0 ? p->init_arg : 0.01; break;
-    case INIT_XAVIER_NORMAL: std = sqrt(2.0 / (fan_in + fan_out)); break;
-    case INIT_HE_NORMAL: std = sqrt(2.0 / fan_in); break;
+    case INIT_UNIFORM:
+        a = p->init_arg > 0 ? p->init_arg : 0.05;
+        why = "uniform(a)";
+        break;
+    case INIT_XAVIER_UNIFORM:
+        a = sqrt(6.0 / (fan_in + fan_out));
+        why = arena_printf(t->arena, "xavier_uniform: sqrt(6 / (fan_in + fan_out)), %d + %d",
+                           p->fan_in, p->fan_out);
+        break;
+    case INIT_HE_UNIFORM:
+        a = sqrt(6.0 / fan_in);
+        why = arena_printf(t->arena, "he_uniform: sqrt(6 / fan_in), fan_in %d", p->fan_in);
+        break;
+    case INIT_NORMAL:
+        std = p->init_arg > 0 ? p->init_arg : 0.01;
+        why = "normal(std)";
+        break;
+    case INIT_XAVIER_NORMAL:
+        std = sqrt(2.0 / (fan_in + fan_out));
+        why = arena_printf(t->arena, "xavier_normal: sqrt(2 / (fan_in + fan_out)), %d + %d",
+                           p->fan_in, p->fan_out);
+        break;
+    case INIT_HE_NORMAL:
+        std = sqrt(2.0 / fan_in);
+        why = arena_printf(t->arena, "he_normal: sqrt(2 / fan_in), fan_in %d", p->fan_in);
+        break;
     }
-    if (a > 0)
-        torch_line(t, "self.%s.copy_(init_uniform(rng, %s, %s, %s, self.dtype))", p->name,
-                   py_shape(t, p->shape), py_float(t, -a), py_float(t, a));
-    else
-        torch_line(t, "self.%s.copy_(init_normal(rng, %s, 0.0, %s, self.dtype))", p->name,
-                   py_shape(t, p->shape), py_float(t, std));
+    if (a > 0) {
+        torch_line(t, "bound = %s  # %s", py_float(t, a), why);
+        torch_line(t, "self.%s.copy_(init_uniform(rng, %s, -bound, bound, self.dtype))", p->name,
+                   py_shape(t, p->shape));
+    } else {
+        torch_line(t, "std = %s  # %s", py_float(t, std), why);
+        torch_line(t, "self.%s.copy_(init_normal(rng, %s, 0.0, std, self.dtype))", p->name,
+                   py_shape(t, p->shape));
+    }
 }
 
 static void emit_init(TorchEmit *t)

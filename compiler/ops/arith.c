@@ -52,7 +52,7 @@ int arith_lower_binary(Lower *l, const Expr *e)
 {
     Diag *d = lower_diag(l);
     bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
-    char sym[2] = {(char)e->op, 0};
+    char sym[4] = {'\'', (char)e->op, '\'', 0};   /* "'+'" for messages */
 
     if (lnum && rnum) {
         diag_error(d, e->loc, "'%s' is a number, but a tensor is expected here",
@@ -71,7 +71,7 @@ int arith_lower_binary(Lower *l, const Expr *e)
         Shape as = lower_get(l, a)->shape, bs = lower_get(l, b)->shape;
         if (!shape_eq(as, bs)) {
             Arena *ar = lower_arena(l);
-            diag_error(d, e->loc, "cannot %s %s and %s: '%s' needs operands of the same shape",
+            diag_error(d, e->loc, "cannot %s %s and %s: %s needs operands of the same shape",
                        op_word(e->op), shape_str(ar, as), shape_str(ar, bs), sym);
             lower_note_shape(l, a, "left operand");
             lower_note_shape(l, b, "right operand");
@@ -119,7 +119,7 @@ int arith_lower_neg(Lower *l, const Expr *e)
                    op_expr_text(l, e));
         return -1;
     }
-    int x = op_real_arg(l, e->lhs, "-");
+    int x = op_real_arg(l, e->lhs, "'-'");
     if (x < 0)
         return -1;
     return affine(l, e, x, -1, 0);

@@ -44,8 +44,13 @@ static int cross_entropy_lower(Lower *l, const Expr *call)
         return -1;
     const Input *label = op_input_decl(l, y);
     if (!label || !label->is_label) {
-        diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
-                   "argument, '%s' is a tensor", op_expr_text(l, arg[1]));
+        if (label && label->is_target)
+            diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
+                       "argument, '%s' is a real-valued target (mse and l1 take those)",
+                       op_expr_text(l, arg[1]));
+        else
+            diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
+                       "argument, '%s' is a tensor", op_expr_text(l, arg[1]));
         lower_note_shape(l, y, "second argument");
         return -1;
     }

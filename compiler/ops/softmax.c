@@ -72,8 +72,8 @@ static void softmax_forward_op(Emit *e, const Node *n, bool log)
     rows_of(n, &c, &rows);
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *real = emit_real(e);
-    emit_line(e, "/* row r is %s[r * %d .. r * %d + %d): subtract its max, exponentiate, normalize */",
-              x, c, c, c - 1);
+    emit_line(e, "/* row r is %s[r * %d + j], j < %d: subtract its max, exponentiate, %s */",
+              x, c, c, log ? "take the log of the sum" : "normalize");
     emit_row_loop(e, rows);
     emit_indent(e, 1);
     emit_line(e, "const %s *xr = %s + r * %d;", real, x, c);
@@ -119,6 +119,7 @@ static void softmax_backward_op(Emit *e, const Node *n, const bool *accumulate, 
     const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
     const char *real = emit_real(e), *set = op_assign(accumulate[0]);
+    emit_line(e, "/* row by row: %s[r * %d + j] %s from %s and %s */", dx, c, set, y, dy);
     emit_row_loop(e, rows);
     emit_indent(e, 1);
     emit_line(e, "const %s *yr = %s + r * %d, *dyr = %s + r * %d;", real, y, c, dy, c);

@@ -12,6 +12,7 @@
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}"
 DLC=${DLC:-build/dlc}
+case "$DLC" in /*) ;; *) DLC=$PWD/$DLC ;; esac
 LONG=${DLC_LONG:-0}
 PY=/usr/bin/python3
 T=build/tmp/fuzz

@@ -12,6 +12,7 @@ cd "${DLC_ROOT:-$(dirname "$0")/../..}"
 DLC=${DLC:-build/dlc}
 CC=${CC:-cc}
 tmp=build/tmp/grad
+export OPENBLAS_NUM_THREADS=1   # tiny matrices: threads only add overhead
 mkdir -p "$tmp"
 pass=0 fail=0
 

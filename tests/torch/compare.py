@@ -150,16 +150,17 @@ class Report:
     def __init__(self):
         self.passed = self.failed = 0
 
-    def check(self, name, rows, tol=TOLERANCE, extra=""):
+    def check(self, name, rows, tol=TOLERANCE, note=""):
         """rows: (label, rel, absdiff). One ok/FAIL line, then one per tensor."""
         worst = max((r[1] for r in rows), default=0.0)
+        note = "; " + note if note else ""
         if worst <= tol:
             self.passed += 1
-            print("ok %s (max rel err %.1e%s)" % (name, worst, extra))
+            print("ok %s (max rel err %.1e%s)" % (name, worst, note))
         else:
             self.failed += 1
             bad = [r[0] for r in rows if not r[1] <= tol]
-            print("FAIL %s: max rel err %.1e > %.0e in %s%s" % (name, worst, tol, ", ".join(bad), extra))
+            print("FAIL %s: max rel err %.1e > %.0e in %s%s" % (name, worst, tol, ", ".join(bad), note))
         for label, rel, diff in rows:
             print("    %-14s max |diff| %.2e  max rel err %.2e" % (label, diff, rel))
 
@@ -207,7 +208,7 @@ def compare(d, rep, check_rng):
     # The twin's own init replays P_create(SEED): the same values.
     fresh = tw.Model()
     rep.check(v + " init", [(name, *rel_err(c_init[name], getattr(fresh, name).detach().numpy()))
-                            for name, _ in tw.PARAMS], extra="" if step == 0 else ", step %d" % step)
+                            for name, _ in tw.PARAMS], note="" if step == 0 else "step %d" % step)
 
     # (a) forward values of every output, over all samples (chunked in C).
     with torch.no_grad():
@@ -270,7 +271,7 @@ def compare(d, rep, check_rng):
         rep.fail(v + " optimizer state", "step %d in the C checkpoint, %d in torch, expected %d"
                  % (step, adam_step, NSTEPS))
     else:
-        rep.check(v + " optimizer state", rows, extra=", %s, step %d" % (tw.OPTIMIZER, step))
+        rep.check(v + " optimizer state", rows, note="%s, step %d" % (tw.OPTIMIZER, step))
 
     # The other direction: the twin's checkpoint, loaded by P_load.
     status = int(dump.take(np.int32, 1)[0])
@@ -281,7 +282,7 @@ def compare(d, rep, check_rng):
         theirs = twin_weights(tw)
         rows = [(name, *rel_err(loaded[name], getattr(theirs, name).detach().numpy()))
                 for name, _ in tw.PARAMS]
-        rep.check(v + " checkpoint", rows, tol=0.0, extra=", twin -> C exact; C -> twin above")
+        rep.check(v + " checkpoint", rows, tol=0.0, note="twin.ckpt loaded by P_load, exact")
     if dump.pos != len(dump.data):
         rep.fail(v + " dump", "%d bytes left over in dump.bin" % (len(dump.data) - dump.pos))
 

@@ -29,6 +29,13 @@ if [ ! -x "$DLC" ] || [ ! -f build/libdlrt.a ]; then
     echo "$pass passed, $fail failed"
     exit 1
 fi
+# Snapshots: a `make` running meanwhile cannot swap them under our feet.
+if ! cp "$DLC" "$TMP/dlc" || ! cp build/libdlrt.a "$TMP/libdlrt.a"; then
+    say_fail "torch: cannot copy build/dlc and build/libdlrt.a to $TMP"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+DLC=$TMP/dlc
 
 # The optimizer line each variant puts in the train block.
 opt_line() {
@@ -87,11 +94,13 @@ build_and_run() {
     [ -f "$d/shim.h" ] && [ ! -f "$d/prepare.failed" ] || return 0
     if ! $CC -std=c99 -O2 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -Iruntime \
             -I/usr/include/openblas -I"$d" -o "$d/driver" tests/torch/driver.c "$d/model.c" \
-            build/libdlrt.a -lopenblas -lz -lm 2>"$d/cc.err"; then
+            "$TMP/libdlrt.a" -lopenblas -lz -lm 2>"$d/cc.err"; then
         echo "cc failed" >"$d/driver.failed"
         return 0
     fi
-    "$d/driver" "$d" 2>"$d/driver.err" || echo "driver failed" >"$d/driver.failed"
+    "$d/driver" "$d" 2>"$d/driver.err"
+    status=$?
+    [ "$status" -eq 0 ] || echo "driver failed (exit status $status)" >"$d/driver.failed"
 }
 ready=""
 set -- $dirs
@@ -106,8 +115,7 @@ for d in $dirs; do
     if [ -f "$d/prepare.failed" ]; then
         continue
     elif [ -f "$d/driver.failed" ]; then
-        why=$(cat "$d/driver.failed")
-        say_fail "$v: $why: $(head -n 3 "$d/cc.err" "$d/driver.err" 2>/dev/null | tr '\n' ' ' | cut -c1-300)"
+        say_fail "$v: $(cat "$d/driver.failed"): $(cat "$d/cc.err" "$d/driver.err" 2>/dev/null | head -n 3 | tr '\n' ' ' | cut -c1-300)"
     else
         ready="$ready $d"
     fi
