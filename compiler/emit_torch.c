@@ -661,8 +661,9 @@ static void emit_forward(TorchEmit *t, const bool *truth)
     emit_nodes(t, include);
 
     /* Every binding and output, once, by name (a later binding wins). */
-    const char **keys = arena_alloc(t->arena, ((size_t)ir->nodes.len + (size_t)ir->outputs.len + 1) * sizeof *keys);
-    const char **vals = arena_alloc(t->arena, ((size_t)ir->nodes.len + (size_t)ir->outputs.len + 1) * sizeof *vals);
+    size_t cap = (size_t)ir->nodes.len + (size_t)ir->outputs.len + 1;
+    const char **keys = arena_alloc(t->arena, cap * sizeof *keys);
+    const char **vals = arena_alloc(t->arena, cap * sizeof *vals);
     int count = 0;
     for (int id = 0; id < ir->nodes.len + ir->outputs.len; id++) {
         const char *key;

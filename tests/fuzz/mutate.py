@@ -81,6 +81,9 @@ def main():
                                     stderr=subprocess.DEVNULL, timeout=5).returncode
         except subprocess.TimeoutExpired:
             status = "timeout"
+        except OSError as e:
+            print("FAIL %s: cannot run %s: %s" % (name, dlc, e))
+            return 1
         if status not in (0, 1):
             kept = os.path.join(failures, "case%d.net" % i)
             with open(kept, "wb") as f:

@@ -20,9 +20,11 @@ rm -rf "$T"; mkdir -p "$T"
 pass=0 fail=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-# mutations COUNT SEED: one line from mutate.py, counted.
+# mutations COUNT SEED: one line from mutate.py, counted. It runs a copy of
+# dlc, so a rebuild during the loop cannot get in its way.
 mutations() {
-    line=$("$PY" tests/fuzz/mutate.py "$DLC" tests/fuzz/corpus "$T/mutations-$2" "$1" "$2" 2>&1 | tail -n 1)
+    cp "$DLC" "$T/dlc" 2>/dev/null || { bad "fuzz-mutations-$1" "cannot copy $DLC"; return; }
+    line=$("$PY" tests/fuzz/mutate.py "$PWD/$T/dlc" tests/fuzz/corpus "$T/mutations-$2" "$1" "$2" 2>&1 | tail -n 1)
     case "$line" in
         "ok "*) ok "${line#ok }" ;;
         "FAIL "*) line=${line#FAIL }; bad "${line%%:*}" "${line#*: }" ;;

@@ -1,23 +1,26 @@
 #!/bin/sh
 # tests/torch/run.sh: the generated C against its PyTorch twin.
 #
-# For examples/fashion_mlp.net and every tests/torch/*.net, and for each of
-# the three optimizers (the net's own train block, or its `optimizer` line
-# replaced by sgd / momentum / adam), in build/tmp/torch/NET-OPT/:
+# Nets: examples/fashion_mlp.net and every tests/torch/*.net (--long adds the
+# other examples/*.net), each under the three optimizers: the train block's
+# `optimizer` line replaced by sgd / momentum / adam (a net keeps its own line
+# for its own optimizer). Per variant, in build/tmp/torch/run-PID/NET-OPT/:
 #   dlc --prefix model        -> model.c, model.h   (built with driver.c)
 #   dlc --emit=torch          -> twin.py
 #   compare.py prepare        -> shim.h, data.bin, twin.ckpt
-#   driver                    -> init.ckpt, dump.bin (forward, losses,
-#                                gradients, 10 steps, twin.ckpt loaded)
+#   driver                    -> init.ckpt, trained.ckpt, dump.bin (forward,
+#                                losses, gradients, 10 steps, twin.ckpt loaded)
 #   compare.py compare        -> ok/FAIL per variant: init, forward, loss,
-#                                grads, steps, checkpoint
+#                                grads, steps, optimizer state, checkpoint
 # Everything in float32, within 1e-4 relative error (see compare.py).
 set -u
-cd "${DLC_ROOT:-$(dirname "$0")/../..}"
+cd "${DLC_ROOT:-$(dirname "$0")/../..}" || exit 1
 DLC=${DLC:-$PWD/build/dlc}
 PY=/usr/bin/python3
 CC=${CC:-cc}
-TMP=build/tmp/torch
+# One directory per run: two runs at once (make test while a suite runs
+# alone) must not delete each other's files. Kept only when something fails.
+TMP=build/tmp/torch/run-$$
 pass=0 fail=0
 
 say_fail() { echo "FAIL $1"; fail=$((fail + 1)); }
@@ -53,7 +56,7 @@ make_variant() {
     name=$(basename "$src" .net)
     dir=$TMP/$name-$opt
     mkdir -p "$dir"
-    if grep -Eq "^[[:space:]]*optimizer[[:space:]]+$opt[[:space:]]*\\(" "$src"; then
+    if grep -Eq "^[[:space:]]*optimizer[[:space:]]+${opt}[[:space:]]*\\(" "$src"; then
         cp "$src" "$dir/net.net"
     elif grep -Eq '^[[:space:]]*optimizer[[:space:]]' "$src"; then
         line=$(opt_line "$opt")
@@ -67,8 +70,15 @@ $line/" "$src" >"$dir/net.net"
     echo "$dir"
 }
 
+# --long (DLC_LONG=1) adds every other example.
+nets="examples/fashion_mlp.net tests/torch/*.net"
+if [ "${DLC_LONG:-0}" = 1 ]; then
+    for net in examples/*.net; do
+        [ "$net" = examples/fashion_mlp.net ] || nets="$nets $net"
+    done
+fi
 dirs=""
-for net in examples/fashion_mlp.net tests/torch/*.net; do
+for net in $nets; do
     for opt in sgd momentum adam; do
         dir=$(make_variant "$net" "$opt")
         v=$(basename "$dir")
@@ -103,6 +113,7 @@ build_and_run() {
     [ "$status" -eq 0 ] || echo "driver failed (exit status $status)" >"$d/driver.failed"
 }
 ready=""
+# shellcheck disable=SC2086
 set -- $dirs
 while [ $# -gt 0 ]; do
     build_and_run "$1" &
@@ -132,6 +143,11 @@ if [ -n "$ready" ]; then
     else
         pass=$((pass + p)) fail=$((fail + f))
     fi
+fi
+if [ "$fail" -eq 0 ]; then
+    rm -rf "$TMP"
+else
+    echo "(files kept in $TMP)"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
