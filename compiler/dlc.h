@@ -321,7 +321,7 @@ typedef struct IR {
 
 Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc);
 /* Gives a node its binding name; its C name becomes that name when no other
- * node or parameter holds it and it is not reserved (C keywords, ...). */
+ * node or parameter holds it (and it does not start with d_ or dlrt). */
 void ir_set_name(Arena *a, IR *ir, Node *n, const char *name);
 /* Whether a C name is free for a new buffer or parameter. */
 bool ir_cname_free(const IR *ir, const char *name);

@@ -663,6 +663,14 @@ static int param_line(Emit *e, const Param *p)
     return line;
 }
 
+/* "/ * ---- title ------- * /": the rule that opens each part of the source. */
+static void emit_section(FILE *out, const char *title)
+{
+    int dashes = 66 - (int)strlen(title);   /* 78 columns */
+    fprintf(out, "/* ---- %s %.*s */\n\n", title, dashes > 3 ? dashes : 3,
+            "----------------------------------------------------------------------------");
+}
+
 static void emit_banner(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -698,7 +706,7 @@ static void emit_struct(Emit *e, FILE *out)
     const IR *ir = e->ir;
     const char *real = emit_real(e);
     Arena *a = e->a;
-    fprintf(out, "/* ---- the model ---------------------------------------------------------- */\n\n");
+    emit_section(out, "the model");
     fprintf(out, "struct %s {\n", e->prefix);
     fprintf(out, "    /* Parameters, back to back in declaration order (%s_PARAM_COUNT values):\n",
             e->upper);
@@ -843,7 +851,7 @@ static void emit_create(Emit *e, FILE *out)
     size_t span = align16(ir->param_count);
     size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size);
 
-    fprintf(out, "/* ---- create / destroy ---------------------------------------------------- */\n\n");
+    emit_section(out, "create / destroy");
     fprintf(out, "%s *%s_create(uint64_t seed)\n{\n", P, P);
     fprintf(out, "    /* One zeroed block: the struct, then 64-byte aligned\n"
                  "     *   params [%zu] | grads [%zu]", span, span);
@@ -883,7 +891,7 @@ static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
     for (int id = 0; id < ir->nodes.len; id++)
         include[id] = !label_dep[id];
 
-    fprintf(out, "/* ---- forward ------------------------------------------------------------- */\n\n");
+    emit_section(out, "forward");
     fprintf(out, "/* Every node that needs no label, in the order of %s. With training\n"
                  " * set, dropout draws its masks; otherwise it passes values through. */\n",
             e->file);
@@ -902,7 +910,7 @@ static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
 static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
 {
     const IR *ir = e->ir;
-    fprintf(out, "/* ---- loss ---------------------------------------------------------------- */\n\n");
+    emit_section(out, "loss");
     fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
                  " * terms. Returns their weighted sum. */\n");
     FuncBody fb;
@@ -937,7 +945,7 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
 static void emit_backward_pass(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
-    fprintf(out, "/* ---- backward ------------------------------------------------------------ */\n\n");
+    emit_section(out, "backward");
     fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
                  " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
                  " * inputs' gradients (= the first time, += after). */\n");
@@ -953,10 +961,9 @@ static void emit_backward_pass(Emit *e, FILE *out)
             int id = loss->terms[t].node;
             if (!node_at(ir, id)->needs_grad)
                 continue;
-            emit_line(e, "%s[0] %s %s;   /* seed: %s = ... + %s * %s + ... */", emit_grad(e, id),
+            emit_line(e, "%s[0] %s %s;   /* seed: d %s / d %s */", emit_grad(e, id),
                       written[id] ? "+=" : "=", emit_lit(e, loss->terms[t].weight),
-                      loss->name ? loss->name : "loss", num_text(e->a, loss->terms[t].weight),
-                      e->node_name[id]);
+                      loss->name ? loss->name : "loss", e->node_name[id]);
             written[id] = true;
         }
     }
@@ -1020,7 +1027,7 @@ static void emit_update(Emit *e, FILE *out)
     Arena *a = e->a;
     const char *real = emit_real(e);
 
-    fprintf(out, "/* ---- update --------------------------------------------------------------- */\n\n");
+    emit_section(out, "update");
     switch (opt->kind) {
     case OPT_SGD:
         fprintf(out, "/* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */\n");
@@ -1164,7 +1171,8 @@ static void emit_steps(Emit *e, FILE *out)
     const char *sep_all = *all_params ? ", " : "";
     const char *sep_feat = *feat_args ? ", " : "";
 
-    fprintf(out, "/* ---- training -------------------------------------------------------------- */\n\n");
+    emit_section(out, "training");
+    fprintf(out, "/* The entry points; their contracts are in the header. */\n\n");
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
     fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
@@ -1185,7 +1193,7 @@ static void emit_steps(Emit *e, FILE *out)
     fprintf(out, "    return loss;\n}\n\n");
 
     /* Inference in chunks. */
-    fprintf(out, "/* ---- inference ------------------------------------------------------------ */\n\n");
+    emit_section(out, "inference");
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
         outs = arena_printf(a, "%s, %s *%s", outs, real, cident(a, ir->outputs.items[k].name));
@@ -1206,8 +1214,8 @@ static void emit_steps(Emit *e, FILE *out)
                               ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
                               : arena_printf(a, "m->arena + %ld", on->buf);
         const char *dst = cident(a, o->name);
-        emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);",
-                  dst, size, src, size, dst);
+        emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);   /* %s, %s:%d */",
+                  dst, size, src, size, dst, op_name(on->op), e->file, on->line);
     }
     emit_line(e, "}");
     fclose(e->body);
@@ -1296,7 +1304,7 @@ static void emit_tables(Emit *e, FILE *out)
     Arena *a = e->a;
     int slots = state_slots(ir);
 
-    fprintf(out, "/* ---- parameters and checkpoints -------------------------------------------- */\n\n");
+    emit_section(out, "parameters and checkpoints");
     fprintf(out, "%s *%s_params(%s *m)\n{\n    return m->params;\n}\n\n", real, P, P);
     fprintf(out, "%s *%s_grads(%s *m)\n{\n    return m->grads;\n}\n\n", real, P, P);
     fprintf(out, "void %s_set_rng(%s *m, uint64_t seed)\n{\n    dlrt_rng_seed(&m->rng, seed);\n}\n\n",
@@ -1393,7 +1401,8 @@ static void emit_main(Emit *e, FILE *out)
     int ysize = y->is_label ? 1 : shape_size(node_at(ir, y->node)->shape);
     int classes = y->is_label ? node_at(ir, y->node)->i[0] : 0;
 
-    fprintf(out, "\n/* ---- the trainer: dlrt_train_main with this network --------------------------- */\n\n");
+    fputc('\n', out);
+    emit_section(out, "the trainer: dlrt_train_main with this network");
     fprintf(out, "static void *api_create(uint64_t seed)\n{\n    return %s_create(seed);\n}\n\n", P);
     fprintf(out, "static void api_destroy(void *m)\n{\n    %s_destroy(m);\n}\n\n", P);
     fprintf(out, "static float api_train_step(void *m, const float *x, const void *y, int n)\n{\n"
@@ -1671,7 +1680,8 @@ void emit_line(Emit *e, const char *fmt, ...)
         const char *s = va_arg(probe, const char *);
         va_end(probe);
         if (!*s) {
-            fputc('\n', e->body);
+            if (ftell(e->body) > 0)   /* no blank line opens a body */
+                fputc('\n', e->body);
             va_end(ap);
             return;
         }

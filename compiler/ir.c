@@ -38,29 +38,11 @@ Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc)
     return n;
 }
 
-/* Names a generated buffer cannot take: C keywords, names the emitted code
- * itself uses for locals and types, and libm functions a local variable
- * would shadow. */
-static const char *const reserved_names[] = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do",
-    "double", "else", "enum", "extern", "float", "for", "goto", "if",
-    "inline", "int", "long", "register", "restrict", "return", "short",
-    "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
-    "unsigned", "void", "volatile", "while", "_Bool", "_Complex",
-    "_Imaginary", "bool", "true", "false", "NULL", "real", "size_t",
-    "int32_t", "int64_t", "uint32_t", "uint64_t", "main", "m", "n", "i",
-    "j", "k", "p", "s", "exp", "expf", "log", "logf", "sqrt", "sqrtf",
-    "fabs", "fabsf", "tanh", "tanhf", "pow", "powf", "fmax", "fmaxf",
-    "fmin", "fminf", "isnan", "isinf", "memset", "memcpy", "errno",
-    NULL,
-};
-
 bool ir_cname_free(const IR *ir, const char *name)
 {
-    for (const char *const *r = reserved_names; *r; r++)
-        if (strcmp(*r, name) == 0)
-            return false;
-    /* d_X is X's gradient; dlrt_ belongs to the runtime. */
+    /* d_X is X's gradient; dlrt_ belongs to the runtime. C keywords and
+     * the emitted code's own locals are the emitters' business (emit_c.c
+     * appends '_' to them). */
     if (strncmp(name, "d_", 2) == 0 || strncmp(name, "dlrt", 4) == 0)
         return false;
     for (int k = 0; k < ir->nodes.len; k++)

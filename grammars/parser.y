@@ -349,7 +349,10 @@ arg
 
 void lex_after_error(LexState *ls)
 {
-    ls->quiet = true;
+    /* Mute the rest of the line, unless the error was found at its end
+     * (then the next line deserves its own messages). */
+    if (ls->last.kind != TOK_NEWLINE)
+        ls->quiet = true;
     ls->newline_ok = true;
     /* Keep the braces: a train block still ends at its '}'. */
     int kept = 0;
@@ -380,6 +383,8 @@ static int line_of(const ParseState *ps, int offset)
 /* "identifier 'h2'", "number '1e-3'", "'='", "end of line" */
 static const char *describe_token(ParseState *ps, yysymbol_kind_t tok, Loc loc)
 {
+    if (tok < 0)   /* no lookahead: cannot happen with LAC, but be safe */
+        return "this";
     const char *name = yysymbol_name(tok);
     if (tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUMBER || tok == YYSYMBOL_STRING) {
         int len = loc.end - loc.begin;
@@ -457,6 +462,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
 
     yysymbol_kind_t expected[YYNTOKENS];
     int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
+    if (n < 0)     /* LAC ran out of memory: report without a list */
+        n = 0;
     const char *what = describe_token(ps, found, loc);
 
     /* The innermost bracket still open at the error: the one a closing

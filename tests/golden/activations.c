@@ -22,7 +22,7 @@
 
 #include "dlrt.h"
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------- */
 
 struct activations {
     /* Parameters, back to back in declaration order (ACTIVATIONS_PARAM_COUNT values):
@@ -91,7 +91,7 @@ struct activations {
     char error[256];           /* the last save/load failure */
 };
 
-/* ---- create / destroy ---------------------------------------------------- */
+/* ---- create / destroy -------------------------------------------------- */
 
 activations *activations_create(uint64_t seed)
 {
@@ -143,7 +143,7 @@ void activations_destroy(activations *m)
     free(m);
 }
 
-/* ---- forward ------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of activations.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
@@ -283,7 +283,7 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
     }
 }
 
-/* ---- loss ---------------------------------------------------------------- */
+/* ---- loss -------------------------------------------------------------- */
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
@@ -322,7 +322,7 @@ static float activations_loss_pass(activations *m, const float *img, const int32
     return loss[0];
 }
 
-/* ---- backward ------------------------------------------------------------ */
+/* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
  * every parameter, into m->grads. The nodes run in reverse; each writes its
@@ -370,7 +370,7 @@ static void activations_backward_pass(activations *m, const float *img, const in
     float *const d_loss = m->arena + 2560;          /* [1] d loss / d loss */
     (void)img;
 
-    d_loss[0] = 1.0f;   /* seed: loss = ... + 1 * loss + ... */
+    d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* activations.net:19: loss cross_entropy(logits, k) */
     /* d_logits[n,5] = (loss_probs - onehot(k_)) d_loss / n */
@@ -475,7 +475,7 @@ static void activations_backward_pass(activations *m, const float *img, const in
             d_a_b[j] += d_t3[i * 12 + j];
 }
 
-/* ---- update --------------------------------------------------------------- */
+/* ---- update ------------------------------------------------------------ */
 
 /* Adam (torch.optim.Adam), step t counting from 1:
  *   g = grad + weight_decay * p
@@ -610,7 +610,9 @@ void activations_update(activations *m)
     }
 }
 
-/* ---- training -------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------- */
+
+/* The entry points; their contracts are in the header. */
 
 float activations_train_step(activations *m, const float *img, const int32_t *k_, int n)
 {
@@ -641,15 +643,15 @@ float activations_gradients(activations *m, const float *img, const int32_t *k_,
     return loss;
 }
 
-/* ---- inference ------------------------------------------------------------ */
+/* ---- inference --------------------------------------------------------- */
 
 void activations_forward(activations *m, const float *img, int n, float *probs, float *logp)
 {
     for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {
         const int chunk = n - start < ACTIVATIONS_BATCH ? n - start : ACTIVATIONS_BATCH;
         activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
-        memcpy(probs + (size_t)start * 5, m->arena + 2352, (size_t)chunk * 5 * sizeof *probs);
-        memcpy(logp + (size_t)start * 5, m->arena + 2416, (size_t)chunk * 5 * sizeof *logp);
+        memcpy(probs + (size_t)start * 5, m->arena + 2352, (size_t)chunk * 5 * sizeof *probs);   /* softmax, activations.net:16 */
+        memcpy(logp + (size_t)start * 5, m->arena + 2416, (size_t)chunk * 5 * sizeof *logp);   /* log_softmax, activations.net:17 */
     }
 }
 
@@ -678,7 +680,7 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
     return n > 0 ? (float)(loss_sum / n) : NAN;
 }
 
-/* ---- parameters and checkpoints -------------------------------------------- */
+/* ---- parameters and checkpoints ---------------------------------------- */
 
 float *activations_params(activations *m)
 {

@@ -22,7 +22,7 @@
 
 #include "dlrt.h"
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------- */
 
 struct dropout {
     /* Parameters, back to back in declaration order (DROPOUT_PARAM_COUNT values):
@@ -69,7 +69,7 @@ struct dropout {
     char error[256];           /* the last save/load failure */
 };
 
-/* ---- create / destroy ---------------------------------------------------- */
+/* ---- create / destroy -------------------------------------------------- */
 
 dropout *dropout_create(uint64_t seed)
 {
@@ -112,7 +112,7 @@ void dropout_destroy(dropout *m)
     free(m);
 }
 
-/* ---- forward ------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of dropout.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
@@ -196,7 +196,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     }
 }
 
-/* ---- loss ---------------------------------------------------------------- */
+/* ---- loss -------------------------------------------------------------- */
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
@@ -246,7 +246,7 @@ static double dropout_loss_pass(dropout *m, const double *x, const int32_t *y, c
     return t11[0] + 0.5 * t12[0];
 }
 
-/* ---- backward ------------------------------------------------------------ */
+/* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
  * every parameter, into m->grads. The nodes run in reverse; each writes its
@@ -280,8 +280,8 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
     double *const d_t11 = m->arena + 864;            /* [1] d loss / d t11 */
     double *const d_t12 = m->arena + 848;            /* [1] d loss / d t12 */
 
-    d_t11[0] = 1.0;   /* seed: loss = ... + 1 * t11 + ... */
-    d_t12[0] = 0.5;   /* seed: loss = ... + 0.5 * t12 + ... */
+    d_t11[0] = 1.0;   /* seed: d loss / d t11 */
+    d_t12[0] = 0.5;   /* seed: d loss / d t12 */
 
     /* dropout.net:15: loss cross_entropy(logits, y) + 0.5 * mse(probs, t) */
     {
@@ -355,7 +355,7 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
             d_h_b[j] += d_t3[i * 24 + j];
 }
 
-/* ---- update --------------------------------------------------------------- */
+/* ---- update ------------------------------------------------------------ */
 
 /* SGD with momentum (torch.optim.SGD, dampening 0):
  *   g = grad + weight_decay * p
@@ -427,7 +427,9 @@ void dropout_update(dropout *m)
     }
 }
 
-/* ---- training -------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------- */
+
+/* The entry points; their contracts are in the header. */
 
 double dropout_train_step(dropout *m, const double *x, const int32_t *y, const double *t, int n)
 {
@@ -458,14 +460,14 @@ double dropout_gradients(dropout *m, const double *x, const int32_t *y, const do
     return loss;
 }
 
-/* ---- inference ------------------------------------------------------------ */
+/* ---- inference --------------------------------------------------------- */
 
 void dropout_forward(dropout *m, const double *x, int n, double *probs)
 {
     for (int start = 0; start < n; start += DROPOUT_BATCH) {
         const int chunk = n - start < DROPOUT_BATCH ? n - start : DROPOUT_BATCH;
         dropout_forward_pass(m, x + (size_t)start * 10, chunk, 0);
-        memcpy(probs + (size_t)start * 4, m->arena + 784, (size_t)chunk * 4 * sizeof *probs);
+        memcpy(probs + (size_t)start * 4, m->arena + 784, (size_t)chunk * 4 * sizeof *probs);   /* softmax, dropout.net:13 */
     }
 }
 
@@ -494,7 +496,7 @@ double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const dou
     return n > 0 ? (double)(loss_sum / n) : NAN;
 }
 
-/* ---- parameters and checkpoints -------------------------------------------- */
+/* ---- parameters and checkpoints ---------------------------------------- */
 
 double *dropout_params(dropout *m)
 {

@@ -22,7 +22,7 @@
 
 #include "dlrt.h"
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------- */
 
 struct fashion_mlp {
     /* Parameters, back to back in declaration order (FASHION_MLP_PARAM_COUNT values):
@@ -64,7 +64,7 @@ struct fashion_mlp {
     char error[256];           /* the last save/load failure */
 };
 
-/* ---- create / destroy ---------------------------------------------------- */
+/* ---- create / destroy -------------------------------------------------- */
 
 fashion_mlp *fashion_mlp_create(uint64_t seed)
 {
@@ -108,7 +108,7 @@ void fashion_mlp_destroy(fashion_mlp *m)
     free(m);
 }
 
-/* ---- forward ------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of fashion_mlp.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
@@ -181,7 +181,7 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
     }
 }
 
-/* ---- loss ---------------------------------------------------------------- */
+/* ---- loss -------------------------------------------------------------- */
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
@@ -220,7 +220,7 @@ static float fashion_mlp_loss_pass(fashion_mlp *m, const float *image, const int
     return loss[0];
 }
 
-/* ---- backward ------------------------------------------------------------ */
+/* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
  * every parameter, into m->grads. The nodes run in reverse; each writes its
@@ -248,7 +248,7 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
     float *const d_logits = m->arena + 67488;          /* [n, 10] d loss / d logits */
     float *const d_loss = m->arena + 67472;            /* [1] d loss / d loss */
 
-    d_loss[0] = 1.0f;   /* seed: loss = ... + 1 * loss + ... */
+    d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* fashion_mlp.net:18: loss cross_entropy(logits, y) */
     /* d_logits[n,10] = (loss_probs - onehot(y)) d_loss / n */
@@ -301,7 +301,7 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
             d_h1_b[j] += d_t2[i * 256 + j];
 }
 
-/* ---- update --------------------------------------------------------------- */
+/* ---- update ------------------------------------------------------------ */
 
 /* Adam (torch.optim.Adam), step t counting from 1:
  *   g = grad + weight_decay * p
@@ -388,7 +388,9 @@ void fashion_mlp_update(fashion_mlp *m)
     }
 }
 
-/* ---- training -------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------- */
+
+/* The entry points; their contracts are in the header. */
 
 float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *y, int n)
 {
@@ -419,14 +421,14 @@ float fashion_mlp_gradients(fashion_mlp *m, const float *image, const int32_t *y
     return loss;
 }
 
-/* ---- inference ------------------------------------------------------------ */
+/* ---- inference --------------------------------------------------------- */
 
 void fashion_mlp_forward(fashion_mlp *m, const float *image, int n, float *probs)
 {
     for (int start = 0; start < n; start += FASHION_MLP_BATCH) {
         const int chunk = n - start < FASHION_MLP_BATCH ? n - start : FASHION_MLP_BATCH;
         fashion_mlp_forward_pass(m, image + (size_t)start * 784, chunk, 0);
-        memcpy(probs + (size_t)start * 10, m->arena + 66176, (size_t)chunk * 10 * sizeof *probs);
+        memcpy(probs + (size_t)start * 10, m->arena + 66176, (size_t)chunk * 10 * sizeof *probs);   /* softmax, fashion_mlp.net:16 */
     }
 }
 
@@ -455,7 +457,7 @@ float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y,
     return n > 0 ? (float)(loss_sum / n) : NAN;
 }
 
-/* ---- parameters and checkpoints -------------------------------------------- */
+/* ---- parameters and checkpoints ---------------------------------------- */
 
 float *fashion_mlp_params(fashion_mlp *m)
 {
@@ -553,7 +555,7 @@ const char *fashion_mlp_error(const fashion_mlp *m)
     return m->error;
 }
 
-/* ---- the trainer: dlrt_train_main with this network --------------------------- */
+/* ---- the trainer: dlrt_train_main with this network -------------------- */
 
 static void *api_create(uint64_t seed)
 {

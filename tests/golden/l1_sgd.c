@@ -22,7 +22,7 @@
 
 #include "dlrt.h"
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------- */
 
 struct l1_sgd {
     /* Parameters, back to back in declaration order (L1_SGD_PARAM_COUNT values):
@@ -45,7 +45,7 @@ struct l1_sgd {
     char error[256];           /* the last save/load failure */
 };
 
-/* ---- create / destroy ---------------------------------------------------- */
+/* ---- create / destroy -------------------------------------------------- */
 
 l1_sgd *l1_sgd_create(uint64_t seed)
 {
@@ -79,7 +79,7 @@ void l1_sgd_destroy(l1_sgd *m)
     free(m);
 }
 
-/* ---- forward ------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of l1_sgd.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
@@ -98,7 +98,7 @@ static void l1_sgd_forward_pass(l1_sgd *m, const float *x, int n, int training)
             pred[i * 2 + j] += pred_b[j];
 }
 
-/* ---- loss ---------------------------------------------------------------- */
+/* ---- loss -------------------------------------------------------------- */
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
@@ -123,7 +123,7 @@ static float l1_sgd_loss_pass(l1_sgd *m, const float *x, const float *y, int n, 
     return loss[0];
 }
 
-/* ---- backward ------------------------------------------------------------ */
+/* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
  * every parameter, into m->grads. The nodes run in reverse; each writes its
@@ -136,7 +136,7 @@ static void l1_sgd_backward_pass(l1_sgd *m, const float *x, const float *y, int 
     float *const d_pred = m->arena + 48;   /* [n, 2] d loss / d pred */
     float *const d_loss = m->arena + 32;   /* [1] d loss / d loss */
 
-    d_loss[0] = 1.0f;   /* seed: loss = ... + 1 * loss + ... */
+    d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* l1_sgd.net:10: loss l1(pred, y) */
     {
@@ -157,7 +157,7 @@ static void l1_sgd_backward_pass(l1_sgd *m, const float *x, const float *y, int 
             d_pred_b[j] += d_pred[i * 2 + j];
 }
 
-/* ---- update --------------------------------------------------------------- */
+/* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void l1_sgd_update(l1_sgd *m)
@@ -182,7 +182,9 @@ void l1_sgd_update(l1_sgd *m)
     }
 }
 
-/* ---- training -------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------- */
+
+/* The entry points; their contracts are in the header. */
 
 float l1_sgd_train_step(l1_sgd *m, const float *x, const float *y, int n)
 {
@@ -213,14 +215,14 @@ float l1_sgd_gradients(l1_sgd *m, const float *x, const float *y, int n)
     return loss;
 }
 
-/* ---- inference ------------------------------------------------------------ */
+/* ---- inference --------------------------------------------------------- */
 
 void l1_sgd_forward(l1_sgd *m, const float *x, int n, float *pred)
 {
     for (int start = 0; start < n; start += L1_SGD_BATCH) {
         const int chunk = n - start < L1_SGD_BATCH ? n - start : L1_SGD_BATCH;
         l1_sgd_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        memcpy(pred + (size_t)start * 2, m->arena + 0, (size_t)chunk * 2 * sizeof *pred);
+        memcpy(pred + (size_t)start * 2, m->arena + 0, (size_t)chunk * 2 * sizeof *pred);   /* dense, l1_sgd.net:7 */
     }
 }
 
@@ -237,7 +239,7 @@ float l1_sgd_evaluate(l1_sgd *m, const float *x, const float *y, int n, double *
     return n > 0 ? (float)(loss_sum / n) : NAN;
 }
 
-/* ---- parameters and checkpoints -------------------------------------------- */
+/* ---- parameters and checkpoints ---------------------------------------- */
 
 float *l1_sgd_params(l1_sgd *m)
 {

@@ -22,7 +22,7 @@
 
 #include "dlrt.h"
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------- */
 
 struct per_layer {
     /* Parameters, back to back in declaration order (PER_LAYER_PARAM_COUNT values):
@@ -58,7 +58,7 @@ struct per_layer {
     char error[256];           /* the last save/load failure */
 };
 
-/* ---- create / destroy ---------------------------------------------------- */
+/* ---- create / destroy -------------------------------------------------- */
 
 per_layer *per_layer_create(uint64_t seed)
 {
@@ -98,7 +98,7 @@ void per_layer_destroy(per_layer *m)
     free(m);
 }
 
-/* ---- forward ------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of per_layer.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
@@ -135,7 +135,7 @@ static void per_layer_forward_pass(per_layer *m, const float *x, int n, int trai
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 32, 1.0f, h2, 32, logits_w, 32, 0.0f, logits, 3);
 }
 
-/* ---- loss ---------------------------------------------------------------- */
+/* ---- loss -------------------------------------------------------------- */
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
@@ -174,7 +174,7 @@ static float per_layer_loss_pass(per_layer *m, const float *x, const int32_t *y,
     return loss[0];
 }
 
-/* ---- backward ------------------------------------------------------------ */
+/* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
  * every parameter, into m->grads. The nodes run in reverse; each writes its
@@ -197,7 +197,7 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
     float *const d_logits = m->arena + 4320;         /* [n, 3] d loss / d logits */
     float *const d_loss = m->arena + 4304;           /* [1] d loss / d loss */
 
-    d_loss[0] = 1.0f;   /* seed: loss = ... + 1 * loss + ... */
+    d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* per_layer.net:13: loss cross_entropy(logits, y) */
     /* d_logits[n,3] = (loss_probs - onehot(y)) d_loss / n */
@@ -238,7 +238,7 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
             d_h1_b[j] += d_t2[i * 32 + j];
 }
 
-/* ---- update --------------------------------------------------------------- */
+/* ---- update ------------------------------------------------------------ */
 
 /* Adam (torch.optim.Adam), step t counting from 1:
  *   g = grad + weight_decay * p
@@ -303,7 +303,9 @@ void per_layer_update(per_layer *m)
     }
 }
 
-/* ---- training -------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------- */
+
+/* The entry points; their contracts are in the header. */
 
 float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n)
 {
@@ -334,7 +336,7 @@ float per_layer_gradients(per_layer *m, const float *x, const int32_t *y, int n)
     return loss;
 }
 
-/* ---- inference ------------------------------------------------------------ */
+/* ---- inference --------------------------------------------------------- */
 
 void per_layer_forward(per_layer *m, const float *x, int n)
 {
@@ -369,7 +371,7 @@ float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, 
     return n > 0 ? (float)(loss_sum / n) : NAN;
 }
 
-/* ---- parameters and checkpoints -------------------------------------------- */
+/* ---- parameters and checkpoints ---------------------------------------- */
 
 float *per_layer_params(per_layer *m)
 {

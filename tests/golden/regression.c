@@ -22,7 +22,7 @@
 
 #include "dlrt.h"
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------- */
 
 struct reg {
     /* Parameters, back to back in declaration order (REG_PARAM_COUNT values):
@@ -52,7 +52,7 @@ struct reg {
     char error[256];           /* the last save/load failure */
 };
 
-/* ---- create / destroy ---------------------------------------------------- */
+/* ---- create / destroy -------------------------------------------------- */
 
 reg *reg_create(uint64_t seed)
 {
@@ -91,7 +91,7 @@ void reg_destroy(reg *m)
     free(m);
 }
 
-/* ---- forward ------------------------------------------------------------- */
+/* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of regression.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
@@ -123,7 +123,7 @@ static void reg_forward_pass(reg *m, const float *x, int n, int training)
             pred[i * 3 + j] += pred_b[j];
 }
 
-/* ---- loss ---------------------------------------------------------------- */
+/* ---- loss -------------------------------------------------------------- */
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
@@ -148,7 +148,7 @@ static float reg_loss_pass(reg *m, const float *x, const float *t, int n, int tr
     return loss[0];
 }
 
-/* ---- backward ------------------------------------------------------------ */
+/* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
  * every parameter, into m->grads. The nodes run in reverse; each writes its
@@ -167,7 +167,7 @@ static void reg_backward_pass(reg *m, const float *x, const float *t, int n)
     float *const d_pred = m->arena + 592;         /* [n, 3] d loss / d pred */
     float *const d_loss = m->arena + 576;         /* [1] d loss / d loss */
 
-    d_loss[0] = 1.0f;   /* seed: loss = ... + 1 * loss + ... */
+    d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* regression.net:13: loss mse(pred, t) */
     {
@@ -201,7 +201,7 @@ static void reg_backward_pass(reg *m, const float *x, const float *t, int n)
             d_h_b[j] += d_t2[i * 16 + j];
 }
 
-/* ---- update --------------------------------------------------------------- */
+/* ---- update ------------------------------------------------------------ */
 
 /* SGD with momentum (torch.optim.SGD, dampening 0):
  *   g = grad + weight_decay * p
@@ -253,7 +253,9 @@ void reg_update(reg *m)
     }
 }
 
-/* ---- training -------------------------------------------------------------- */
+/* ---- training ---------------------------------------------------------- */
+
+/* The entry points; their contracts are in the header. */
 
 float reg_train_step(reg *m, const float *x, const float *t, int n)
 {
@@ -284,14 +286,14 @@ float reg_gradients(reg *m, const float *x, const float *t, int n)
     return loss;
 }
 
-/* ---- inference ------------------------------------------------------------ */
+/* ---- inference --------------------------------------------------------- */
 
 void reg_forward(reg *m, const float *x, int n, float *pred)
 {
     for (int start = 0; start < n; start += REG_BATCH) {
         const int chunk = n - start < REG_BATCH ? n - start : REG_BATCH;
         reg_forward_pass(m, x + (size_t)start * 8, chunk, 0);
-        memcpy(pred + (size_t)start * 3, m->arena + 512, (size_t)chunk * 3 * sizeof *pred);
+        memcpy(pred + (size_t)start * 3, m->arena + 512, (size_t)chunk * 3 * sizeof *pred);   /* dense, regression.net:10 */
     }
 }
 
@@ -308,7 +310,7 @@ float reg_evaluate(reg *m, const float *x, const float *t, int n, double *accura
     return n > 0 ? (float)(loss_sum / n) : NAN;
 }
 
-/* ---- parameters and checkpoints -------------------------------------------- */
+/* ---- parameters and checkpoints ---------------------------------------- */
 
 float *reg_params(reg *m)
 {
