@@ -325,6 +325,8 @@ Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc);
 void ir_set_name(Arena *a, IR *ir, Node *n, const char *name);
 /* Whether a C name is free for a new buffer or parameter. */
 bool ir_cname_free(const IR *ir, const char *name);
+/* `want`, or a variant of it no other node or parameter uses in C. */
+const char *ir_unique_cname(Arena *a, const IR *ir, const char *want);
 const char *ir_op_name(OpKind op);     /* "relu", "cross_entropy", "input" */
 const char *ir_init_name(InitKind k);  /* "he_uniform", "zeros" */
 int shape_size(Shape s);               /* product of dims (1 for rank 0) */

@@ -29,21 +29,35 @@ Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc)
     n->in[0] = n->in[1] = n->in[2] = n->in[3] = -1;
     n->batched = true;
     n->buf = n->gbuf = n->aux = -1;
-    const char *cname = arena_printf(a, "t%d", n->id);
     /* A user may have named a binding "t7" already: keep ours distinct. */
-    for (int k = 2; !ir_cname_free(ir, cname); k++)
-        cname = arena_printf(a, "t%d_%d", n->id, k);
-    n->cname = cname;
+    n->cname = ir_unique_cname(a, ir, arena_printf(a, "t%d", n->id));
     vec_push(a, &ir->nodes, n);
     return n;
 }
 
+/* d_X is X's gradient; dlrt_ belongs to the runtime. */
+static bool reserved_cname(const char *name)
+{
+    return strncmp(name, "d_", 2) == 0 || strncmp(name, "dlrt", 4) == 0;
+}
+
+const char *ir_unique_cname(Arena *a, const IR *ir, const char *want)
+{
+    /* Numbering cannot free a reserved prefix ("d_w_2" is still d_...):
+     * move it out of the way first. */
+    if (reserved_cname(want))
+        want = arena_printf(a, "n_%s", want);
+    const char *name = want;
+    for (int k = 2; !ir_cname_free(ir, name); k++)
+        name = arena_printf(a, "%s_%d", want, k);
+    return name;
+}
+
 bool ir_cname_free(const IR *ir, const char *name)
 {
-    /* d_X is X's gradient; dlrt_ belongs to the runtime. C keywords and
-     * the emitted code's own locals are the emitters' business (emit_c.c
-     * appends '_' to them). */
-    if (strncmp(name, "d_", 2) == 0 || strncmp(name, "dlrt", 4) == 0)
+    /* C keywords and the emitted code's own locals are the emitters'
+     * business (emit_c.c appends '_' to them). */
+    if (reserved_cname(name))
         return false;
     for (int k = 0; k < ir->nodes.len; k++)
         if (strcmp(ir->nodes.items[k]->cname, name) == 0)

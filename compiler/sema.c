@@ -568,9 +568,7 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
     const char *name = l->layer <= 1 ? arena_printf(l->arena, "%s_%s", base, suffix)
                                      : arena_printf(l->arena, "%s_%d_%s", base, l->layer, suffix);
     /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
-    const char *unique = name;
-    for (int k = 2; !ir_cname_free(l->ir, unique); k++)
-        unique = arena_printf(l->arena, "%s_%d", name, k);
+    const char *unique = ir_unique_cname(l->arena, l->ir, name);
 
     Param p;
     memset(&p, 0, sizeof p);
