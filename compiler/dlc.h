@@ -302,6 +302,7 @@ typedef struct Output {
 
 typedef struct IR {
     const char *model;     /* model name: the default C prefix */
+    Loc model_loc;         /* where it is written (NOLOC when missing) */
     VEC(Node *) nodes;
     VEC(Param) params;
     VEC(Input) inputs;     /* declaration order: inputs, labels, targets */

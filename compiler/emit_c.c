@@ -1465,9 +1465,43 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     e->training = true;
 }
 
+/* The prefix names the model's struct type, so it must not be a C keyword
+ * or a name the generated code takes from <math.h>, <stdlib.h>, <string.h>,
+ * <stdint.h>, <cblas.h> or the runtime. */
+static bool reserved_prefix(const char *p)
+{
+    static const char *const names[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do",
+        "double", "else", "enum", "extern", "float", "for", "goto", "if",
+        "inline", "int", "long", "register", "restrict", "return", "short",
+        "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+        "unsigned", "void", "volatile", "while", "main", "exp", "expf", "log",
+        "logf", "tanh", "tanhf", "sqrt", "sqrtf", "fabs", "fabsf", "pow",
+        "powf", "fmax", "fmin", "isfinite", "isnan", "malloc", "calloc",
+        "free", "realloc", "abs", "exit", "memset", "memcpy", "strcmp",
+        "size_t", "uint64_t", "int32_t", "uintptr_t", "NAN", "INFINITY",
+        "errno", "m", "n", NULL,
+    };
+    for (const char *const *k = names; *k; k++)
+        if (strcmp(p, *k) == 0)
+            return true;
+    return strncmp(p, "cblas", 5) == 0 || strncmp(p, "dlrt", 4) == 0 ||
+           strncmp(p, "Cblas", 5) == 0 || (p[0] == '_' && (p[1] == '_' || (p[1] >= 'A' && p[1] <= 'Z')));
+}
+
 bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
 {
     bool ok = true;
+    if (reserved_prefix(o->prefix)) {
+        if (o->prefix == ir->model && ir->model_loc.begin >= 0) {
+            diag_error(d, ir->model_loc, "model name '%s' clashes with a C name the generated "
+                       "code uses", o->prefix);
+            diag_note(d, ir->model_loc, "rename the model, or pass --prefix NAME");
+        } else {
+            diag_fatal(d, "--prefix '%s' clashes with a C name the generated code uses", o->prefix);
+        }
+        ok = false;
+    }
     if (o->main) {
         int features = 0, labels = 0;
         for (int k = 0; k < ir->inputs.len; k++) {

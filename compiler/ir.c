@@ -70,10 +70,10 @@ bool ir_cname_free(const IR *ir, const char *name)
 
 void ir_set_name(Arena *a, IR *ir, Node *n, const char *name)
 {
-    (void)a;
     n->name = name;
-    if (strcmp(n->cname, name) != 0 && ir_cname_free(ir, name))
-        n->cname = name;
+    const char *cname = reserved_cname(name) ? arena_printf(a, "n_%s", name) : name;
+    if (strcmp(n->cname, cname) != 0 && ir_cname_free(ir, cname))
+        n->cname = cname;
 }
 
 int shape_size(Shape s)

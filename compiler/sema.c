@@ -1361,6 +1361,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         ir->model = "model";
     } else {
         ir->model = model->name;
+        ir->model_loc = model->name_loc;
     }
     if (!loss)
         diag_error(d, model ? model->loc : NOLOC, "no 'loss' statement: nothing to train; "
