@@ -35,6 +35,11 @@ void diag_line_col(const Source *src, int offset, int *line, int *col)
     *col = c;
 }
 
+static bool is_continuation(char c)
+{
+    return ((unsigned char)c & 0xC0) == 0x80;
+}
+
 /* Prints the source line holding loc.begin and a caret line under it. Bytes
  * that would upset a terminal are shown as '?'; tabs are kept in both lines
  * so the caret lines up. */
@@ -57,15 +62,18 @@ static void show_source(Diag *d, Loc loc)
         fputc(ch == '\t' || (ch >= 32 && ch < 127) || ch >= 128 ? ch : '?', d->out);
     }
     fputc('\n', d->out);
+    /* UTF-8 continuation bytes take no column of their own on a terminal. */
     fputs("      | ", d->out);
     for (size_t i = start; i < (size_t)loc.begin; i++)
-        fputc(src->text[i] == '\t' ? '\t' : ' ', d->out);
+        if (!is_continuation(src->text[i]))
+            fputc(src->text[i] == '\t' ? '\t' : ' ', d->out);
     fputc('^', d->out);
     size_t stop = loc.end > loc.begin ? (size_t)loc.end : (size_t)loc.begin + 1;
     if (stop > end)
         stop = end;
     for (size_t i = (size_t)loc.begin + 1; i < stop; i++)
-        fputc('~', d->out);
+        if (!is_continuation(src->text[i]))
+            fputc('~', d->out);
     fputc('\n', d->out);
 }
 
