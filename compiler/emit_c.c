@@ -1414,6 +1414,7 @@ static void emit_main(Emit *e, FILE *out)
     fprintf(out, "static int api_load(void *m, const char *path)\n{\n"
                  "    return %s_load(m, path);\n}\n\n", P);
     fprintf(out, "static const char *api_error(const void *m)\n{\n    return %s_error(m);\n}\n\n", P);
+    fprintf(out, "static void api_set_threads(int n)\n{\n    openblas_set_num_threads(n);\n}\n\n");
     fprintf(out, "int main(int argc, char **argv)\n{\n");
     fprintf(out, "    const dlrt_model_api api = {\n");
     fprintf(out, "        .name = \"%s\",\n", ir->model);
@@ -1427,7 +1428,8 @@ static void emit_main(Emit *e, FILE *out)
     fprintf(out, "        .num_classes = %d,\n", classes);
     fprintf(out, "        .create = api_create,\n        .destroy = api_destroy,\n"
                  "        .train_step = api_train_step,\n        .evaluate = api_evaluate,\n"
-                 "        .save = api_save,\n        .load = api_load,\n        .error = api_error,\n");
+                 "        .save = api_save,\n        .load = api_load,\n        .error = api_error,\n"
+                 "        .set_threads = api_set_threads,\n");
     fprintf(out, "    };\n    return dlrt_train_main(argc, argv, &api);\n}\n");
 }
 

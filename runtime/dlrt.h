@@ -137,6 +137,8 @@ typedef struct dlrt_model_api {
     int (*save)(const void *m, const char *path);
     int (*load)(void *m, const char *path);
     const char *(*error)(const void *m);   /* message after save/load fail */
+    /* Sets the BLAS library's thread count (NULL: the trainer cannot). */
+    void (*set_threads)(int n);
 } dlrt_model_api;
 
 /* The trainer's command line (see `MODEL --help`): data files (IDX or CSV;

@@ -35,6 +35,7 @@ typedef struct options {
     size_t limit, test_limit;     /* 0: all */
     int resume, eval_only;
     int progress;                 /* -1: only on a terminal */
+    int threads;                  /* 0: not given */
 } options;
 
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
@@ -105,6 +106,9 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "                       split and the shuffling (default: %llu)\n"
             "  --validation FRAC    fraction of the training data held out for\n"
             "                       validation, 0 <= FRAC < 1 (default: %g)\n"
+            "  --threads N          threads for the matrix products (default: 1, or\n"
+            "                       OPENBLAS_NUM_THREADS when set; small batches run\n"
+            "                       fastest on one thread)\n"
             "\n", api->epochs, (unsigned long long)api->seed, api->validation);
     fprintf(out,
             "Checkpoints:\n"
@@ -219,7 +223,7 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             strcmp(flag, "--train-csv") && strcmp(flag, "--test-csv") &&
             strcmp(flag, "--epochs") && strcmp(flag, "--seed") && strcmp(flag, "--validation") &&
             strcmp(flag, "--limit") && strcmp(flag, "--test-limit") &&
-            strcmp(flag, "--checkpoint")) {
+            strcmp(flag, "--checkpoint") && strcmp(flag, "--threads")) {
             error_msg(api, "unknown option '%s' (try '%s --help')", flag, argv[0]);
             return EXIT_USAGE + 1;
         }
@@ -265,6 +269,12 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
                 o->limit = (size_t)count;
             else
                 o->test_limit = (size_t)count;
+        } else if (!strcmp(flag, "--threads")) {
+            if (parse_count(value, 1, 1024, &count) != 0) {
+                error_msg(api, "--threads wants a whole number from 1 to 1024, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->threads = (int)count;
         } else if (!strcmp(flag, "--seed")) {
             if (parse_u64(value, &o->seed) != 0) {
                 error_msg(api, "--seed wants a whole number between 0 and 2^64-1, got '%s'", value);
@@ -650,6 +660,15 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     if (status) {
         free(default_ckpt);
         return status - 1;
+    }
+
+    /* Small per-step matrices gain nothing from BLAS threads and lose to
+     * their hand-offs, so one thread unless the user asks otherwise. */
+    if (api->set_threads) {
+        if (r.opt.threads)
+            api->set_threads(r.opt.threads);
+        else if (!getenv("OPENBLAS_NUM_THREADS"))
+            api->set_threads(1);
     }
 
     status = EXIT_FAILURE_DATA;

@@ -592,6 +592,11 @@ static const char *api_error(const void *m)
     return fashion_mlp_error(m);
 }
 
+static void api_set_threads(int n)
+{
+    openblas_set_num_threads(n);
+}
+
 int main(int argc, char **argv)
 {
     const dlrt_model_api api = {
@@ -611,6 +616,7 @@ int main(int argc, char **argv)
         .save = api_save,
         .load = api_load,
         .error = api_error,
+        .set_threads = api_set_threads,
     };
     return dlrt_train_main(argc, argv, &api);
 }

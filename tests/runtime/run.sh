@@ -212,6 +212,8 @@ usage usage_epochs_missing_value --epochs
 usage usage_validation_out_of_range --validation 1.5
 usage usage_validation_not_a_number --validation 0.1x
 usage usage_limit_zero --limit 0
+usage usage_threads_zero --threads 0
+usage usage_threads_not_a_number --threads many
 usage usage_seed_negative --seed -3
 usage usage_value_on_switch --resume=yes
 usage usage_csv_without_test --train-csv train.csv
