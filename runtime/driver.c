@@ -121,8 +121,8 @@ static void print_help(const dlrt_model_api *api, FILE *out)
     fprintf(out,
             "Output:\n"
             "  --progress           show a progress bar on standard error\n"
-            "  --no-progress        never show one (default: only when standard error\n"
-            "                       is a terminal)\n"
+            "  --no-progress        never show one (default: only when standard output\n"
+            "                       and standard error are both terminals)\n"
             "  --help               print this help and exit\n"
             "\n"
             "Options taking a value accept both '--epochs 3' and '--epochs=3'.\n"
@@ -529,7 +529,9 @@ static int train(run *r)
     dlrt_rng rng;
     progress bar;
 
-    bar.enabled = r->opt.progress < 0 ? isatty(STDERR_FILENO) : r->opt.progress;
+    /* Drawn on stderr, but only when the user watches stdout too: a run
+     * whose output goes to a file or a pipe stays free of \r updates. */
+    bar.enabled = r->opt.progress < 0 ? isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) : r->opt.progress;
     bar.last_draw = 0;
     bar.drawn = 0;
 
