@@ -56,7 +56,7 @@ $(DLC): $(COMPILER_OBJ)
 
 # ---- the runtime ---------------------------------------------------------
 
-$(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h
+$(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h runtime/internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(SAN) -Iruntime -c -o $@ $<
 

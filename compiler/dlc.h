@@ -330,6 +330,7 @@ bool ir_cname_free(const IR *ir, const char *name);
 const char *ir_unique_cname(Arena *a, const IR *ir, const char *want);
 const char *ir_op_name(OpKind op);     /* "relu", "cross_entropy", "input" */
 const char *ir_init_name(InitKind k);  /* "he_uniform", "zeros" */
+const char *ir_opt_name(OptKind k);    /* "sgd", "momentum", "adam" */
 int shape_size(Shape s);               /* product of dims (1 for rank 0) */
 bool shape_eq(Shape a, Shape b);
 const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */

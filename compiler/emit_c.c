@@ -1197,8 +1197,8 @@ static void emit_steps(Emit *e, FILE *out)
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
         outs = arena_printf(a, "%s, %s *%s", outs, real, cident(a, ir->outputs.items[k].name));
-    fprintf(out, "void %s_forward(%s *m, %s%sint n%s)\n{\n", P, P, params_text(e, ARGS_FEATURES),
-            sep_feat, outs);
+    const char *signature = arena_printf(a, "void %s_forward(%s *m, %s%sint n%s)", P, P,
+                                         params_text(e, ARGS_FEATURES), sep_feat, outs);
     FuncBody fb;
     func_begin(e, &fb);
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
@@ -1218,29 +1218,13 @@ static void emit_steps(Emit *e, FILE *out)
                   dst, size, src, size, dst, op_name(on->op), e->file, on->line);
     }
     emit_line(e, "}");
-    fclose(e->body);
-    e->body = fb.saved;
-    {
-        DeclVec decls = {0};
-        collect_decls(e, fb.text, &decls);
-        size_t width = 0;
-        for (int k = 0; k < decls.len; k++)
-            if (strlen(decls.items[k].text) > width)
-                width = strlen(decls.items[k].text);
-        for (int k = 0; k < decls.len; k++)
-            fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
-                    decls.items[k].comment);
-        if (decls.len)
-            fputc('\n', out);
-        fputs(fb.text, out);
-        free(fb.text);
-    }
-    fprintf(out, "}\n\n");
+    func_end(e, &fb, out, signature, NULL);
+    fputc('\n', out);
 
     /* Evaluation in chunks. */
     const Node *ce = accuracy_term(ir);
-    fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)\n{\n", real, P, P, all_params,
-            sep_all);
+    signature = arena_printf(a, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)", real, P, P,
+                             all_params, sep_all);
     func_begin(e, &fb);
     emit_line(e, "double loss_sum = 0;");
     if (ce)
@@ -1277,24 +1261,8 @@ static void emit_steps(Emit *e, FILE *out)
     else
         emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
     emit_line(e, "return n > 0 ? (%s)(loss_sum / n) : NAN;", real);
-    fclose(e->body);
-    e->body = fb.saved;
-    {
-        DeclVec decls = {0};
-        collect_decls(e, fb.text, &decls);
-        size_t width = 0;
-        for (int k = 0; k < decls.len; k++)
-            if (strlen(decls.items[k].text) > width)
-                width = strlen(decls.items[k].text);
-        for (int k = 0; k < decls.len; k++)
-            fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
-                    decls.items[k].comment);
-        if (decls.len)
-            fputc('\n', out);
-        fputs(fb.text, out);
-        free(fb.text);
-    }
-    fprintf(out, "}\n\n");
+    func_end(e, &fb, out, signature, NULL);
+    fputc('\n', out);
 }
 
 static void emit_tables(Emit *e, FILE *out)

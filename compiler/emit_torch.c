@@ -314,16 +314,6 @@ static void emit_banner(TorchEmit *t)
     blank(t);
 }
 
-static const char *opt_name(OptKind k)
-{
-    switch (k) {
-    case OPT_SGD: return "sgd";
-    case OPT_MOMENTUM: return "momentum";
-    case OPT_ADAM: return "adam";
-    }
-    return "?";
-}
-
 static void emit_constants(TorchEmit *t)
 {
     const IR *ir = t->ir;
@@ -335,7 +325,7 @@ static void emit_constants(TorchEmit *t)
     torch_line(t, "EPOCHS = %d", tc->epochs);
     torch_line(t, "SEED = %llu", (unsigned long long)tc->seed);
     torch_line(t, "VALIDATION = %s", py_float(t, tc->validation));
-    torch_line(t, "OPTIMIZER = \"%s\"", opt_name(tc->opt.kind));
+    torch_line(t, "OPTIMIZER = \"%s\"", ir_opt_name(tc->opt.kind));
     torch_line(t, "LR = %s", py_float(t, tc->opt.lr));
     torch_line(t, "MOMENTUM = %s", py_float(t, tc->opt.momentum));
     torch_line(t, "NESTEROV = %s", py_bool(tc->opt.nesterov));

@@ -131,7 +131,7 @@ const char *ir_init_name(InitKind k)
     return "?";
 }
 
-static const char *opt_name(OptKind k)
+const char *ir_opt_name(OptKind k)
 {
     switch (k) {
     case OPT_SGD: return "sgd";
@@ -248,7 +248,7 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     }
 
     const TrainConfig *t = &ir->train;
-    fprintf(out, "\ntrain:\n  optimizer %s(lr = %g", opt_name(t->opt.kind), t->opt.lr);
+    fprintf(out, "\ntrain:\n  optimizer %s(lr = %g", ir_opt_name(t->opt.kind), t->opt.lr);
     if (t->opt.kind == OPT_MOMENTUM)
         fprintf(out, ", momentum = %g, nesterov = %s", t->opt.momentum,
                 t->opt.nesterov ? "true" : "false");

@@ -6,6 +6,7 @@
  * caller's buffers, so a bad file never leaves a half-loaded network.
  */
 #include "dlrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,17 +22,6 @@ static const char MAGIC[8] = {'D', 'L', 'C', 'C', 'K', 'P', 'T', '\0'};
 #define FIXED_HEAD 20
 /* layout hash, parameter count, step, state slots */
 #define FIXED_TAIL 28
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 uint64_t dlrt_layout_hash(const char *layout)
 {
@@ -126,26 +116,26 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errle
     int saved_errno;
 
     if (c->value_size != 4 && c->value_size != 8)
-        return fail(err, errlen, "%s: cannot save: bad value size %lu", path,
+        return dlrt_fail(err, errlen, "%s: cannot save: bad value size %lu", path,
                     (unsigned long)c->value_size);
     if (c->nstate > 2 || !c->layout || (c->count && !c->params))
-        return fail(err, errlen, "%s: cannot save: bad checkpoint description", path);
+        return dlrt_fail(err, errlen, "%s: cannot save: bad checkpoint description", path);
     for (i = 0; i < c->nstate; i++)
         if (c->count && !c->state[i])
-            return fail(err, errlen, "%s: cannot save: missing optimizer state", path);
+            return dlrt_fail(err, errlen, "%s: cannot save: missing optimizer state", path);
     layout_len = strlen(c->layout);
     if (layout_len > 0xFFFFFFFFu)
-        return fail(err, errlen, "%s: cannot save: layout too long", path);
+        return dlrt_fail(err, errlen, "%s: cannot save: layout too long", path);
 
     tmp = malloc(path_len + 5);
     if (!tmp)
-        return fail(err, errlen, "%s: cannot save: out of memory", path);
+        return dlrt_fail(err, errlen, "%s: cannot save: out of memory", path);
     memcpy(tmp, path, path_len);
     memcpy(tmp + path_len, ".tmp", 5);
 
     w.f = fopen(tmp, "wb");
     if (!w.f) {
-        fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        dlrt_fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -184,7 +174,7 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errle
     return 0;
 bad:
     remove(tmp);
-    fail(err, errlen, "cannot write %s: %s", path, strerror(saved_errno));
+    dlrt_fail(err, errlen, "cannot write %s: %s", path, strerror(saved_errno));
     free(tmp);
     return -1;
 }
@@ -222,7 +212,7 @@ static unsigned char *read_file(const char *path, size_t *size, char *err, size_
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
     if (!f) {
-        fail(err, errlen, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        dlrt_fail(err, errlen, "%s: cannot open checkpoint: %s", path, strerror(errno));
         return NULL;
     }
     for (;;) {
@@ -231,7 +221,7 @@ static unsigned char *read_file(const char *path, size_t *size, char *err, size_
             size_t new_cap = cap ? cap * 2 : 65536;
             unsigned char *p = new_cap > cap ? realloc(buf, new_cap) : NULL;
             if (!p) {
-                fail(err, errlen, "%s: checkpoint too large to read (out of memory)", path);
+                dlrt_fail(err, errlen, "%s: checkpoint too large to read (out of memory)", path);
                 goto bad;
             }
             buf = p;
@@ -243,7 +233,7 @@ static unsigned char *read_file(const char *path, size_t *size, char *err, size_
             break;
     }
     if (ferror(f)) {
-        fail(err, errlen, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        dlrt_fail(err, errlen, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto bad;
     }
     fclose(f);
@@ -297,7 +287,7 @@ static int layout_mismatch(const char *path, const char *file_layout, size_t fil
         const char *a_more = has_a && a + a_len + 1 < file_layout + file_len ? ";..." : "";
         const char *b_more = has_b && b + b_len + 1 < net_layout + net_len ? ";..." : "";
         int al = a_len > 200 ? 200 : (int)a_len, bl = b_len > 200 ? 200 : (int)b_len;
-        return fail(err, errlen,
+        return dlrt_fail(err, errlen,
                     "%s: checkpoint does not match this network: it holds layout '%s%.*s%s' "
                     "but the network is '%s%.*s%s' (tensor %lu differs)",
                     path, lead, has_a ? al : 0, has_a ? a : "", has_a ? a_more : "(end)",
@@ -320,24 +310,24 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
     if (size < sizeof MAGIC) {
         /* A prefix of the magic is a cut-off checkpoint, anything else is not one. */
         if (memcmp(buf, MAGIC, size) == 0)
-            fail(err, errlen, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)size);
+            dlrt_fail(err, errlen, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)size);
         else
-            fail(err, errlen, "%s: not a dlc checkpoint (bad magic)", path);
+            dlrt_fail(err, errlen, "%s: not a dlc checkpoint (bad magic)", path);
         goto done;
     }
     if (memcmp(buf, MAGIC, sizeof MAGIC) != 0) {
-        fail(err, errlen, "%s: not a dlc checkpoint (bad magic)", path);
+        dlrt_fail(err, errlen, "%s: not a dlc checkpoint (bad magic)", path);
         goto done;
     }
     if (size < FIXED_HEAD) {
-        fail(err, errlen, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)size);
+        dlrt_fail(err, errlen, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)size);
         goto done;
     }
     version = get_u32(buf + 8);
     value_size = get_u32(buf + 12);
     layout_len = get_u32(buf + 16);
     if (version != FORMAT_VERSION) {
-        fail(err, errlen, "%s: unsupported checkpoint version %lu (this runtime reads version %d)",
+        dlrt_fail(err, errlen, "%s: unsupported checkpoint version %lu (this runtime reads version %d)",
              path, (unsigned long)version, FORMAT_VERSION);
         goto done;
     }
@@ -346,15 +336,15 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
         kind[4] = "floats";
         kind[8] = "doubles";
         if ((value_size == 4 || value_size == 8) && (c->value_size == 4 || c->value_size == 8))
-            fail(err, errlen, "%s: checkpoint stores %s but the network uses %s", path,
+            dlrt_fail(err, errlen, "%s: checkpoint stores %s but the network uses %s", path,
                  kind[value_size], kind[c->value_size]);
         else
-            fail(err, errlen, "%s: checkpoint has bad value size %lu (file corrupt)", path,
+            dlrt_fail(err, errlen, "%s: checkpoint has bad value size %lu (file corrupt)", path,
                  (unsigned long)value_size);
         goto done;
     }
     if (layout_len > size - FIXED_HEAD || size - FIXED_HEAD - layout_len < FIXED_TAIL) {
-        fail(err, errlen, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)size);
+        dlrt_fail(err, errlen, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)size);
         goto done;
     }
     file_layout = (const char *)buf + FIXED_HEAD;
@@ -365,19 +355,19 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
     nstate = get_u32(buf + pos + 24);
     pos += FIXED_TAIL;
     if (nstate > 2 || count > ((uint64_t)1 << 40)) {
-        fail(err, errlen, "%s: checkpoint header is corrupt (%lu state slots, %llu values)", path,
+        dlrt_fail(err, errlen, "%s: checkpoint header is corrupt (%lu state slots, %llu values)", path,
              (unsigned long)nstate, (unsigned long long)count);
         goto done;
     }
     body = (uint64_t)(1 + nstate) * count * value_size;
     total = (uint64_t)pos + body + 4;
     if ((uint64_t)size < total) {
-        fail(err, errlen, "%s: checkpoint truncated: expected %llu bytes, got %lu", path,
+        dlrt_fail(err, errlen, "%s: checkpoint truncated: expected %llu bytes, got %lu", path,
              (unsigned long long)total, (unsigned long)size);
         goto done;
     }
     if ((uint64_t)size > total) {
-        fail(err, errlen, "%s: checkpoint has %llu unexpected trailing bytes (file corrupt)", path,
+        dlrt_fail(err, errlen, "%s: checkpoint has %llu unexpected trailing bytes (file corrupt)", path,
              (unsigned long long)((uint64_t)size - total));
         goto done;
     }
@@ -393,7 +383,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
             left -= part;
         }
         if ((uint32_t)crc != stored_crc) {
-            fail(err, errlen, "%s: checksum mismatch (file corrupt)", path);
+            dlrt_fail(err, errlen, "%s: checksum mismatch (file corrupt)", path);
             goto done;
         }
     }
@@ -403,12 +393,12 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
         goto done;
     }
     if (count != c->count) {
-        fail(err, errlen, "%s: checkpoint holds %llu parameters but the network has %llu", path,
+        dlrt_fail(err, errlen, "%s: checkpoint holds %llu parameters but the network has %llu", path,
              (unsigned long long)count, (unsigned long long)c->count);
         goto done;
     }
     if (nstate != c->nstate) {
-        fail(err, errlen, "%s: checkpoint holds %lu optimizer state vectors but this network's "
+        dlrt_fail(err, errlen, "%s: checkpoint holds %lu optimizer state vectors but this network's "
              "optimizer uses %lu (was the optimizer changed?)", path, (unsigned long)nstate,
              (unsigned long)c->nstate);
         goto done;

@@ -5,6 +5,7 @@
  * CSV, the line and column) so the user can go and fix it.
  */
 #include "dlrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +23,8 @@
  * that 1 + label never overflows. */
 #define MAX_CSV_LABEL 1000000
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* internal.h */
+int dlrt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -61,7 +63,7 @@ static long long read_fully(gzFile f, const char *path, void *buf, size_t len,
         if (got < 0) {
             int code;
             const char *msg = gzerror(f, &code);
-            return fail(err, errlen, "%s: read error: %s", path,
+            return dlrt_fail(err, errlen, "%s: read error: %s", path,
                         code == Z_ERRNO ? strerror(errno) : msg);
         }
         if (got == 0)
@@ -91,7 +93,7 @@ static gzFile open_idx(const char *path, uint32_t magic, const char *kind,
     errno = 0;
     f = gzopen(path, "rb");
     if (!f) {
-        fail(err, errlen, "%s: cannot open: %s", path,
+        dlrt_fail(err, errlen, "%s: cannot open: %s", path,
              errno ? strerror(errno) : "out of memory");
         return NULL;
     }
@@ -99,18 +101,18 @@ static gzFile open_idx(const char *path, uint32_t magic, const char *kind,
     if (got < 0)
         goto bad;
     if (got < 4) {
-        fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lld bytes",
+        dlrt_fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lld bytes",
              path, (unsigned)header_len, got);
         goto bad;
     }
     found = big_endian_u32(header);
     if (found != magic) {
-        fail(err, errlen, "%s: not an IDX %s file (magic number 0x%08lx, expected 0x%08lx)",
+        dlrt_fail(err, errlen, "%s: not an IDX %s file (magic number 0x%08lx, expected 0x%08lx)",
              path, kind, (unsigned long)found, (unsigned long)magic);
         goto bad;
     }
     if ((size_t)got < header_len) {
-        fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lld bytes",
+        dlrt_fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lld bytes",
              path, (unsigned)header_len, got);
         goto bad;
     }
@@ -147,11 +149,11 @@ int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
 
     n = image_dims[0];
     if (n == 0) {
-        fail(err, errlen, "%s: holds no images", images);
+        dlrt_fail(err, errlen, "%s: holds no images", images);
         goto bad;
     }
     if (image_dims[1] == 0 || image_dims[2] == 0) {
-        fail(err, errlen, "%s: bad image size %lux%lu", images,
+        dlrt_fail(err, errlen, "%s: bad image size %lux%lu", images,
              (unsigned long)image_dims[1], (unsigned long)image_dims[2]);
         goto bad;
     }
@@ -159,13 +161,13 @@ int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
      * 64 bits before they are compared with the cap. */
     x_size = (uint64_t)image_dims[1] * image_dims[2];
     if (x_size > MAX_VALUES || n > MAX_VALUES / x_size) {
-        fail(err, errlen, "%s: too large: %lu images of %lux%lu pixels (at most %llu values)",
+        dlrt_fail(err, errlen, "%s: too large: %lu images of %lux%lu pixels (at most %llu values)",
              images, (unsigned long)n, (unsigned long)image_dims[1],
              (unsigned long)image_dims[2], (unsigned long long)MAX_VALUES);
         goto bad;
     }
     if (label_dims[0] != n) {
-        fail(err, errlen, "%s: holds %lu labels but %s holds %lu images", labels,
+        dlrt_fail(err, errlen, "%s: holds %lu labels but %s holds %lu images", labels,
              (unsigned long)label_dims[0], images, (unsigned long)n);
         goto bad;
     }
@@ -178,7 +180,7 @@ int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
     d.x = malloc((size_t)total * sizeof *d.x);
     d.labels = malloc((size_t)n * sizeof *d.labels);
     if (!d.x || !d.labels) {
-        fail(err, errlen, "%s: out of memory for %lu images", images, (unsigned long)n);
+        dlrt_fail(err, errlen, "%s: out of memory for %lu images", images, (unsigned long)n);
         goto bad;
     }
 
@@ -194,7 +196,7 @@ int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
             d.x[done + i] = (float)chunk[i] * (1.0f / 255.0f);
         done += (uint64_t)got;
         if ((size_t)got < want) {
-            fail(err, errlen, "%s: truncated: expected %llu bytes of pixel data, got %llu",
+            dlrt_fail(err, errlen, "%s: truncated: expected %llu bytes of pixel data, got %llu",
                  images, (unsigned long long)total, (unsigned long long)done);
             goto bad;
         }
@@ -215,7 +217,7 @@ int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
         }
         done += (uint64_t)got;
         if ((size_t)got < want) {
-            fail(err, errlen, "%s: truncated: expected %llu bytes of label data, got %llu",
+            dlrt_fail(err, errlen, "%s: truncated: expected %llu bytes of label data, got %llu",
                  labels, (unsigned long long)n, (unsigned long long)done);
             goto bad;
         }
@@ -341,16 +343,16 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
         y_fields = 0;
     if (x_size == 0 || x_size > MAX_VALUES || (y_kind == DLRT_Y_REAL && y_size == 0) ||
         y_fields > MAX_VALUES)
-        return fail(err, errlen, "%s: bad CSV shape (%lu features, %lu targets)", path,
+        return dlrt_fail(err, errlen, "%s: bad CSV shape (%lu features, %lu targets)", path,
                     (unsigned long)x_size, (unsigned long)y_fields);
     expected = x_size + y_fields;
     fields = malloc((expected + 1) * sizeof *fields);
     if (!fields)
-        return fail(err, errlen, "%s: out of memory", path);
+        return dlrt_fail(err, errlen, "%s: out of memory", path);
 
     f = fopen(path, "r");
     if (!f) {
-        fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        dlrt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         free(fields);
         return -1;
     }
@@ -360,7 +362,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
         const char *p = line;
         line_no++;
         if ((size_t)line_len != strlen(line)) {
-            fail(err, errlen, "%s:%lu: line contains a NUL byte (not a text file?)", path,
+            dlrt_fail(err, errlen, "%s:%lu: line contains a NUL byte (not a text file?)", path,
                  (unsigned long)line_no);
             goto done;
         }
@@ -386,15 +388,15 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
             size_t column = count > expected ? fields[expected].column
                                              : (size_t)(fields[count - 1].end - line) + 1;
             if (y_kind == DLRT_Y_CLASS)
-                fail(err, errlen, "%s:%lu:%lu: expected %lu fields (%lu features and a label), got %lu",
+                dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu fields (%lu features and a label), got %lu",
                      path, (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
                      (unsigned long)x_size, (unsigned long)count);
             else if (y_kind == DLRT_Y_REAL)
-                fail(err, errlen, "%s:%lu:%lu: expected %lu fields (%lu features and %lu targets), got %lu",
+                dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu fields (%lu features and %lu targets), got %lu",
                      path, (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
                      (unsigned long)x_size, (unsigned long)y_fields, (unsigned long)count);
             else
-                fail(err, errlen, "%s:%lu:%lu: expected %lu fields, got %lu", path,
+                dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu fields, got %lu", path,
                      (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
                      (unsigned long)count);
             goto done;
@@ -406,20 +408,20 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
             double v;
             float fv;
             if (fd->end == fd->start) {
-                fail(err, errlen, "%s:%lu:%lu: expected a number, found an empty field", path,
+                dlrt_fail(err, errlen, "%s:%lu:%lu: expected a number, found an empty field", path,
                      (unsigned long)line_no, (unsigned long)fd->column);
                 goto done;
             }
             if (len > 40)
                 len = 40;
             if (parse_number(fd, &v) != 0) {
-                fail(err, errlen, "%s:%lu:%lu: expected a number, found '%.*s'", path,
+                dlrt_fail(err, errlen, "%s:%lu:%lu: expected a number, found '%.*s'", path,
                      (unsigned long)line_no, (unsigned long)fd->column, len, fd->start);
                 goto done;
             }
             fv = (float)v;
             if (!isfinite(v) || !isfinite(fv)) {
-                fail(err, errlen, "%s:%lu:%lu: number '%.*s' is not finite (or too large for a float)",
+                dlrt_fail(err, errlen, "%s:%lu:%lu: number '%.*s' is not finite (or too large for a float)",
                      path, (unsigned long)line_no, (unsigned long)fd->column, len, fd->start);
                 goto done;
             }
@@ -429,12 +431,12 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
             } else if (y_kind == DLRT_Y_CLASS) {
                 int32_t label;
                 if (v < 0 || v != floor(v)) {
-                    fail(err, errlen, "%s:%lu:%lu: class label must be a non-negative integer, found '%.*s'",
+                    dlrt_fail(err, errlen, "%s:%lu:%lu: class label must be a non-negative integer, found '%.*s'",
                          path, (unsigned long)line_no, (unsigned long)fd->column, len, fd->start);
                     goto done;
                 }
                 if (v > MAX_CSV_LABEL) {
-                    fail(err, errlen, "%s:%lu:%lu: class label '%.*s' is too large (at most %d)",
+                    dlrt_fail(err, errlen, "%s:%lu:%lu: class label '%.*s' is too large (at most %d)",
                          path, (unsigned long)line_no, (unsigned long)fd->column, len, fd->start,
                          MAX_CSV_LABEL);
                     goto done;
@@ -452,11 +454,11 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
         data_lines++;
     }
     if (ferror(f)) {
-        fail(err, errlen, "%s: read error: %s", path, strerror(errno));
+        dlrt_fail(err, errlen, "%s: read error: %s", path, strerror(errno));
         goto done;
     }
     if (data_lines == 0) {
-        fail(err, errlen, nonblank_lines ? "%s: no samples (only a header line)"
+        dlrt_fail(err, errlen, nonblank_lines ? "%s: no samples (only a header line)"
                                          : "%s: empty file (no samples)", path);
         goto done;
     }
@@ -473,7 +475,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
     rc = 0;
     goto done;
 too_big:
-    fail(err, errlen, "%s:%lu: too much data (out of memory or more than %llu values)", path,
+    dlrt_fail(err, errlen, "%s:%lu: too much data (out of memory or more than %llu values)", path,
          (unsigned long)line_no, (unsigned long long)MAX_VALUES);
 done:
     fclose(f);
