@@ -25,9 +25,8 @@ typedef struct dlrt_rng {
 } dlrt_rng;
 
 void dlrt_rng_seed(dlrt_rng *r, uint64_t seed);
-uint64_t dlrt_rng_next(dlrt_rng *r);
-/* Uniform in [0, 1) with 53 random bits (inline: dropout calls it per element). */
-static inline double dlrt_rng_uniform(dlrt_rng *r)
+/* xoshiro256**: the next 64 random bits (inline: dropout draws per element). */
+static inline uint64_t dlrt_rng_next(dlrt_rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9;
@@ -38,7 +37,12 @@ static inline double dlrt_rng_uniform(dlrt_rng *r)
     s[0] ^= s[3];
     s[2] ^= t;
     s[3] = s[3] << 45 | s[3] >> 19;
-    return (double)(result >> 11) * (1.0 / 9007199254740992.0);
+    return result;
+}
+/* Uniform in [0, 1) with 53 random bits. */
+static inline double dlrt_rng_uniform(dlrt_rng *r)
+{
+    return (double)(dlrt_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 double dlrt_rng_normal(dlrt_rng *r);            /* N(0, 1), Box-Muller */
 /* Fisher-Yates shuffle of idx[0..n). */

@@ -9,11 +9,6 @@
 
 #include <math.h>
 
-static uint64_t rotate_left(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 /* splitmix64: turns any seed, even 0, into well-mixed state words. */
 static uint64_t splitmix64_next(uint64_t *state)
 {
@@ -29,22 +24,6 @@ void dlrt_rng_seed(dlrt_rng *r, uint64_t seed)
     int i;
     for (i = 0; i < 4; i++)
         r->s[i] = splitmix64_next(&sm);
-}
-
-/* Same state update as the inline dlrt_rng_uniform in dlrt.h, so calls to
- * the two can be mixed and the stream stays one stream. */
-uint64_t dlrt_rng_next(dlrt_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotate_left(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotate_left(s[3], 45);
-    return result;
 }
 
 /* Box-Muller with two uniforms per call and no cached second value (the
