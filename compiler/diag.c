@@ -54,6 +54,8 @@ static void show_source(Diag *d, Loc loc)
     size_t end = (size_t)loc.begin;
     while (end < src->len && src->text[end] != '\n')
         end++;
+    if (end > start && src->text[end - 1] == '\r')
+        end--;   /* CRLF files: the \r is not part of what the user sees */
     int line, col;
     diag_line_col(src, loc.begin, &line, &col);
     fprintf(d->out, "%5d | ", line);

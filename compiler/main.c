@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -17,10 +18,13 @@ static const char usage_text[] =
 "The generated FILE.c links with the dlc runtime (libdlrt.a) and OpenBLAS;\n"
 "FILE.h beside it declares the API (see docs/generated-api.md).\n"
 "\n"
-"OutFile:\n"
+"Output:\n"
 "  -o FILE            write the output to FILE (default: FILE.net's name with\n"
 "                     .c, or .py for --emit=torch; '-' means standard output).\n"
-"                     With --emit=c the header goes beside it (FILE with .h).\n"
+"                     With --emit=c, FILE must end in .c and the header goes\n"
+"                     beside it (FILE with .h); with -o - the source goes to\n"
+"                     standard output and no header is written (--emit=h\n"
+"                     writes it alone).\n"
 "  --emit=KIND        what to write:\n"
 "                       c      C source and header (default)\n"
 "                       h      the header alone\n"
@@ -29,7 +33,8 @@ static const char usage_text[] =
 "                       ast    the syntax tree\n"
 "                       none   check the file, write nothing\n"
 "  --main             also emit a main() that trains the model from data files\n"
-"                     (run the built program with --help for its flags)\n"
+"                     (run the built program with --help for its flags); needs\n"
+"                     exactly one input, one label or target, and f32\n"
 "  --prefix NAME      prefix of every generated symbol (default: the model name)\n"
 "  --precision=P      f32 (default) or f64 (double precision, for gradient checks)\n"
 "\n"
@@ -242,7 +247,7 @@ static bool read_source(const char *path, Source *src, Arena *a)
     return true;
 }
 
-/* OutFile files are written to PATH.tmp-XXXXXX beside PATH, then renamed. */
+/* Output files are written to PATH.tmp-XXXXXX beside PATH, then renamed. */
 typedef struct OutFile {
     const char *path;
     char tmp[4096];
@@ -262,6 +267,12 @@ static bool output_open(OutFile *out, const char *path)
         return false;
     }
     int fd = mkstemp(out->tmp);
+    if (fd >= 0) {
+        /* mkstemp makes the file 0600; give it the mode a plain fopen would. */
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(fd, 0666 & ~mask);
+    }
     if (fd < 0 || !(out->f = fdopen(fd, "w"))) {
         fprintf(stderr, "dlc: error: cannot write '%s': %s\n", path, strerror(errno));
         if (fd >= 0) {
@@ -367,10 +378,10 @@ static int compile(const Options *o, Arena *a)
         .command = banner_command(a, o),
         .src = &src,
     };
-    if (o->emit == EMIT_C || o->emit == EMIT_H) {
-        if (!emit_check(ir, &eo, &diag))
-            return 1;
-    }
+    /* Every mode checks what C emission would refuse, so --emit=none
+     * ("check the file") and the twin accept exactly what -o x.c does. */
+    if (!emit_check(ir, &eo, &diag))
+        return 1;
     if (o->explain)
         sema_explain(stdout, &src, ir);
     if (o->stats)
@@ -400,6 +411,13 @@ static int compile(const Options *o, Arena *a)
     case EMIT_C: {
         if (!path)
             path = swap_extension(a, o->input, ".c");
+        size_t plen = strlen(path);
+        if (strcmp(path, "-") && (plen < 2 || strcmp(path + plen - 2, ".c"))) {
+            fprintf(stderr, "dlc: error: -o '%s': the C source needs a name ending in .c "
+                            "(its header goes beside it with .h; --emit=h writes the header "
+                            "alone)\n", path);
+            return 1;
+        }
         const char *hpath = strcmp(path, "-") ? swap_extension(a, path, ".h") : NULL;
         const char *slash = hpath ? strrchr(hpath, '/') : NULL;
         eo.header_name = hpath ? (slash ? slash + 1 : hpath)

@@ -343,6 +343,10 @@ arglist
 arg
     : expr                      { $$ = (Arg){NULL, NOLOC, $1}; }
     | IDENT '=' expr            { $$ = (Arg){$1, @1, $3}; }
+    /* label and target are keywords, yet natural argument names:
+     * cross_entropy(logits = z, label = y), mse(pred = p, target = t). */
+    | LABEL '=' expr            { $$ = (Arg){"label", @1, $3}; }
+    | TARGET '=' expr           { $$ = (Arg){"target", @1, $3}; }
     ;
 
 %%
@@ -464,6 +468,15 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
     if (n < 0)     /* LAC ran out of memory: report without a list */
         n = 0;
+    /* 'label' and 'target' are accepted as argument names (label = y), but
+     * where an expression may start, listing them beside it only confuses. */
+    if (has(expected, n, YYSYMBOL_NUMBER) && has(expected, n, YYSYMBOL_IDENT)) {
+        int kept = 0;
+        for (int k = 0; k < n; k++)
+            if (expected[k] != YYSYMBOL_LABEL && expected[k] != YYSYMBOL_TARGET)
+                expected[kept++] = expected[k];
+        n = kept;
+    }
     const char *what = describe_token(ps, found, loc);
 
     /* The innermost bracket still open at the error: the one a closing

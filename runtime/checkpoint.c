@@ -5,6 +5,12 @@
  * a scratch buffer and checks all of it before copying anything into the
  * caller's buffers, so a bad file never leaves a half-loaded network.
  */
+/* POSIX (getline, fileno, fsync, clock_gettime, isatty, ...) even when the
+ * file is compiled without the Makefile's -D_POSIX_C_SOURCE. Before any
+ * #include. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "dlrt.h"
 #include "internal.h"
 

@@ -4,6 +4,12 @@
  * it is used to allocate or index, and every error names the file (and, for
  * CSV, the line and column) so the user can go and fix it.
  */
+/* POSIX (getline, fileno, fsync, clock_gettime, isatty, ...) even when the
+ * file is compiled without the Makefile's -D_POSIX_C_SOURCE. Before any
+ * #include. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "dlrt.h"
 #include "internal.h"
 
@@ -63,14 +69,53 @@ static long long read_fully(gzFile f, const char *path, void *buf, size_t len,
         if (got < 0) {
             int code;
             const char *msg = gzerror(f, &code);
-            return dlrt_fail(err, errlen, "%s: read error: %s", path,
-                        code == Z_ERRNO ? strerror(errno) : msg);
+            if (code == Z_ERRNO)
+                return dlrt_fail(err, errlen, "%s: read error: %s", path, strerror(errno));
+            if (code == Z_MEM_ERROR)
+                return dlrt_fail(err, errlen, "%s: out of memory decompressing", path);
+            return dlrt_fail(err, errlen, "%s: corrupt gzip data (%s)", path, msg);
         }
         if (got == 0)
             break;
         done += (size_t)got;
     }
     return (long long)done;
+}
+
+/* After the data the header declares, the file must be at a clean end:
+ * no more bytes, and (for gzip) a complete stream whose CRC and length
+ * check out. zlib verifies those only when it reaches the stream's end,
+ * so without this a corrupt or padded file would load. what: "images" or
+ * "labels"; n: the count the header declares. */
+static int check_end(gzFile f, const char *path, const char *what, uint64_t n,
+                     char *err, size_t errlen)
+{
+    unsigned char extra[4096];
+    unsigned long long trailing = 0;
+    long long got;
+    int code;
+    const char *msg;
+
+    for (;;) {
+        got = read_fully(f, path, extra, sizeof extra, err, errlen);
+        if (got < 0)
+            return -1;   /* a corrupt stream: the message is in err */
+        trailing += (unsigned long long)got;
+        if ((size_t)got < sizeof extra)
+            break;
+    }
+    msg = gzerror(f, &code);
+    if (code != Z_OK && code != Z_STREAM_END) {
+        if (code == Z_BUF_ERROR)   /* zlib's "unexpected end of file" */
+            return dlrt_fail(err, errlen, "%s: corrupt gzip data (%s: the compressed stream "
+                             "is truncated)", path, msg);
+        return dlrt_fail(err, errlen, "%s: corrupt gzip data (%s)", path, msg);
+    }
+    if (trailing)
+        return dlrt_fail(err, errlen, "%s: %llu unexpected byte%s after the %llu %s the header "
+                         "declares", path, trailing, trailing == 1 ? "" : "s",
+                         (unsigned long long)n, what);
+    return 0;
 }
 
 static uint32_t big_endian_u32(const unsigned char *b)
@@ -222,6 +267,9 @@ int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
             goto bad;
         }
     }
+    if (check_end(fi, images, n == 1 ? "image" : "images", n, err, errlen) != 0 ||
+        check_end(fl, labels, n == 1 ? "label" : "labels", n, err, errlen) != 0)
+        goto bad;
     /* Labels are single bytes, so always below 256. */
     d.num_classes = max_label + 1;
 

@@ -6,6 +6,12 @@
  * metrics. It knows the network only through dlrt_model_api, so it can be
  * tested with a hand-written model (tests/runtime/fake_model.c).
  */
+/* POSIX (getline, fileno, fsync, clock_gettime, isatty, ...) even when the
+ * file is compiled without the Makefile's -D_POSIX_C_SOURCE. Before any
+ * #include. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "dlrt.h"
 
 #include <errno.h>

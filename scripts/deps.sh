@@ -5,7 +5,8 @@ set -e
 what=${1:-build}
 pkgs="gcc make flex bison libopenblas-dev zlib1g-dev dataset-fashion-mnist"
 if [ "$what" = test ]; then
-    pkgs="$pkgs python3-torch python3-numpy valgrind"
+    # clang + libclang-rt-14-dev: libFuzzer for tests/fuzz
+    pkgs="$pkgs python3-torch python3-numpy valgrind clang libclang-rt-14-dev"
 fi
 missing=""
 for p in $pkgs; do

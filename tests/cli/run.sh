@@ -41,6 +41,16 @@ expect emit-torch 0 "" -- "$DLC" --emit=torch $good -o "$T/m.py"
 expect emit-stdout 0 "fashion_mlp_train_step" -- "$DLC" $good -o -
 expect f64-main-rejected 1 "precision" -- "$DLC" --main --precision=f64 $good -o "$T/f.c"
 
+printf 'model kw\ninput x : f32[2]\nlabel y : class(2)\ntarget t : f32[2]\nh = dense(x, 2)\nloss cross_entropy(logits = h, label = y) + mse(pred = h, target = t)\n' >"$T/kw.net"
+expect label-and-target-as-argument-names 0 "" -- "$DLC" "$T/kw.net" -o "$T/kw.c"
+expect output-must-end-in-c 1 "needs a name ending in .c" -- "$DLC" $good -o "$T/out.h"
+printf 'model n\ninput x : f32[2]\nlabel y : class(2)\nh = dense(x, 2)\nloss cross_entropy(h, y)\n' >"$T/n.net"
+expect check-only-rejects-what-emission-rejects 1 "clashes" -- "$DLC" --emit=none "$T/n.net"
+# Outputs get the mode a plain fopen would give (umask 022: rw-r--r--).
+(umask 022 && "$DLC" $good -o "$T/mode.c")
+if [ "$(stat -c %a "$T/mode.c")" = 644 ] && [ "$(stat -c %a "$T/mode.h")" = 644 ]; then ok output-mode-follows-umask
+else bad output-mode-follows-umask "$(stat -c %a "$T/mode.c") $(stat -c %a "$T/mode.h")"; fi
+
 # A failed compile leaves existing outputs exactly as they were, and
 # leaves no temporary files behind.
 printf 'keep me\n' >"$T/keep.c"; printf 'keep me too\n' >"$T/keep.h"
