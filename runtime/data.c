@@ -53,6 +53,16 @@ void dlrt_dataset_free(dlrt_dataset *d)
 
 /* ------------------------------------------------------------------ IDX */
 
+/* zlib's message for f's error, without the "PATH: " it puts in front. */
+static const char *gz_message(gzFile f, const char *path, int *code)
+{
+    const char *msg = gzerror(f, code);
+    size_t len = strlen(path);
+    if (!strncmp(msg, path, len) && msg[len] == ':' && msg[len + 1] == ' ')
+        msg += len + 2;
+    return msg;
+}
+
 /* Reads up to len bytes; returns the count read, or -1 (message in err) on
  * a read or decompression error. Short counts mean end of file. */
 static long long read_fully(gzFile f, const char *path, void *buf, size_t len,
@@ -68,7 +78,7 @@ static long long read_fully(gzFile f, const char *path, void *buf, size_t len,
         got = gzread(f, p + done, (unsigned)want);
         if (got < 0) {
             int code;
-            const char *msg = gzerror(f, &code);
+            const char *msg = gz_message(f, path, &code);
             if (code == Z_ERRNO)
                 return dlrt_fail(err, errlen, "%s: read error: %s", path, strerror(errno));
             if (code == Z_MEM_ERROR)
@@ -104,7 +114,7 @@ static int check_end(gzFile f, const char *path, const char *what, uint64_t n,
         if ((size_t)got < sizeof extra)
             break;
     }
-    msg = gzerror(f, &code);
+    msg = gz_message(f, path, &code);
     if (code != Z_OK && code != Z_STREAM_END) {
         if (code == Z_BUF_ERROR)   /* zlib's "unexpected end of file" */
             return dlrt_fail(err, errlen, "%s: corrupt gzip data (%s: the compressed stream "
@@ -366,6 +376,22 @@ static int parse_number(const field *f, double *value)
     return *end == '\0' ? 0 : -1;
 }
 
+/* Does a field look like a number? It does when it parses as one in full,
+ * and also when it merely starts with one (a digit, after an optional sign
+ * or point): "0.1;0.2;1" is data with the wrong separator, not a header. */
+static int looks_numeric(const field *f)
+{
+    const char *p = f->start;
+    double v;
+    if (parse_number(f, &v) == 0)
+        return 1;
+    if (p < f->end && (*p == '+' || *p == '-'))
+        p++;
+    if (p < f->end && *p == '.')
+        p++;
+    return p < f->end && *p >= '0' && *p <= '9';
+}
+
 int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
                   dlrt_dataset *out, char *err, size_t errlen)
 {
@@ -421,12 +447,12 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
         nonblank_lines++;
         count = split_fields(line, fields, expected + 1);
 
-        /* The first line may be a header: no field of it is a number. */
+        /* The first line is a header only if none of its fields looks
+         * like a number; any other line is data and must be complete. */
         if (nonblank_lines == 1) {
             size_t numeric = 0;
-            double v;
-            for (i = 0; i < count && i < expected; i++)
-                numeric += parse_number(&fields[i], &v) == 0;
+            for (i = 0; i < count && i <= expected; i++)
+                numeric += looks_numeric(&fields[i]);
             if (numeric == 0)
                 continue;
         }
@@ -435,18 +461,18 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
             /* Point at the first extra field, or at the end of a short line. */
             size_t column = count > expected ? fields[expected].column
                                              : (size_t)(fields[count - 1].end - line) + 1;
+            char what[128] = "", hint[96] = "";
             if (y_kind == DLRT_Y_CLASS)
-                dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu fields (%lu features and a label), got %lu",
-                     path, (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
-                     (unsigned long)x_size, (unsigned long)count);
+                snprintf(what, sizeof what, " (%lu features and a label)", (unsigned long)x_size);
             else if (y_kind == DLRT_Y_REAL)
-                dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu fields (%lu features and %lu targets), got %lu",
-                     path, (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
-                     (unsigned long)x_size, (unsigned long)y_fields, (unsigned long)count);
-            else
-                dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu fields, got %lu", path,
-                     (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
-                     (unsigned long)count);
+                snprintf(what, sizeof what, " (%lu features and %lu targets)",
+                         (unsigned long)x_size, (unsigned long)y_fields);
+            if (strchr(line, ';') || strchr(line, '\t'))
+                snprintf(hint, sizeof hint, "; fields are separated by commas, but this line "
+                         "contains %s", strchr(line, ';') ? "';'" : "tabs");
+            dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu comma-separated fields%s, got %lu%s",
+                 path, (unsigned long)line_no, (unsigned long)column, (unsigned long)expected,
+                 what, (unsigned long)count, hint);
             goto done;
         }
 

@@ -15,11 +15,13 @@
 #include "dlrt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -326,6 +328,46 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         o->test_images = DEFAULT_DATA_DIR "t10k-images-idx3-ubyte.gz";
         o->test_labels = DEFAULT_DATA_DIR "t10k-labels-idx1-ubyte.gz";
     }
+    return 0;
+}
+
+/* ------------------------------------------------------- the checkpoint */
+
+/* Can the checkpoint be saved? Saving writes PATH.tmp and renames it over
+ * PATH, so try exactly that file now, before minutes of loading and
+ * training: create it (and remove it again), or, when a stale one is
+ * there, open it for writing. 0, or -1 after printing the error. */
+static int check_checkpoint_writable(const dlrt_model_api *api, const char *path)
+{
+    struct stat st;
+    char *tmp = malloc(strlen(path) + 5);
+    int fd, created = 1, saved_errno;
+    if (!tmp) {
+        error_msg(api, "out of memory");
+        return -1;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        error_msg(api, "cannot write checkpoint '%s': it is a directory", path);
+        free(tmp);
+        return -1;
+    }
+    sprintf(tmp, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0 && errno == EEXIST) {
+        created = 0;
+        fd = open(tmp, O_WRONLY);
+    }
+    if (fd < 0) {
+        saved_errno = errno;
+        error_msg(api, "cannot write checkpoint '%s': %s%s", path, strerror(saved_errno),
+                  saved_errno == ENOENT ? " (does its directory exist?)" : "");
+        free(tmp);
+        return -1;
+    }
+    close(fd);
+    if (created)
+        remove(tmp);
+    free(tmp);
     return 0;
 }
 
@@ -680,6 +722,10 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     }
 
     status = EXIT_FAILURE_DATA;
+    /* Training saves the checkpoint; find out now, not after an epoch,
+     * if it cannot. --eval-only only reads it. */
+    if (!r.opt.eval_only && check_checkpoint_writable(api, r.opt.checkpoint) != 0)
+        goto done;
     if (!r.opt.eval_only &&
         load_set(api, r.opt.train_csv, r.opt.train_images, r.opt.train_labels, r.opt.limit,
                  &r.train) != 0)
@@ -699,8 +745,8 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
             error_msg(api, "%s", api->error(r.model));
             goto done;
         }
-        printf("%s: evaluating %s on %lu test samples\n", api->name, r.opt.checkpoint,
-               (unsigned long)r.test.n);
+        printf("%s: evaluating %s on %lu test sample%s\n", api->name, r.opt.checkpoint,
+               (unsigned long)r.test.n, r.test.n == 1 ? "" : "s");
         status = report_test(&r);
         goto done;
     }
@@ -713,9 +759,10 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     if (r.n_val >= r.train.n)
         r.n_val = r.train.n - 1;
     r.n_train = r.train.n - r.n_val;
-    printf("%s: %lu training samples, %lu for validation, %lu test; batch %d, %d epoch%s, seed %llu\n",
-           api->name, (unsigned long)r.n_train, (unsigned long)r.n_val, (unsigned long)r.test.n,
-           api->batch, r.opt.epochs, r.opt.epochs == 1 ? "" : "s", (unsigned long long)r.opt.seed);
+    printf("%s: %lu training sample%s, %lu for validation, %lu test; batch %d, %d epoch%s, seed %llu\n",
+           api->name, (unsigned long)r.n_train, r.n_train == 1 ? "" : "s", (unsigned long)r.n_val,
+           (unsigned long)r.test.n, api->batch, r.opt.epochs, r.opt.epochs == 1 ? "" : "s",
+           (unsigned long long)r.opt.seed);
     fflush(stdout);
     status = train(&r);
 done:

@@ -234,7 +234,7 @@ data_error() {
 data_error data_missing_file "fake: error: nope.csv: cannot open: No such file or directory" \
     ./fake --train-csv nope.csv --test-csv test.csv
 printf '1,2,3,4,5,0\n' >wide.csv
-data_error data_wrong_field_count "wide.csv:1:11: expected 5 fields (4 features and a label), got 6" \
+data_error data_wrong_field_count "wide.csv:1:11: expected 5 comma-separated fields (4 features and a label), got 6" \
     ./fake --train-csv wide.csv --test-csv test.csv
 printf '1,2,3,4,0\n1,2,3,4,3\n' >label3.csv
 data_error data_label_out_of_range "label3.csv: sample 2 has label 3, but the network has only 3 classes" \
@@ -253,10 +253,64 @@ data_error data_corrupt_checkpoint "checksum mismatch (file corrupt)" \
     ./fake $DATA --checkpoint flipped.ckpt --eval-only
 data_error data_checkpoint_of_other_network "checkpoint does not match this network: it holds layout 'w:3x4;...' but the network is 'w:10x784;...'" \
     ./fake784 --checkpoint best.ckpt --eval-only --test-limit 10
-data_error data_unwritable_checkpoint "cannot save the checkpoint: cannot create no-such-dir/x.ckpt.tmp: No such file or directory" \
-    ./fake $DATA --checkpoint no-such-dir/x.ckpt
+# An unwritable checkpoint is found before any data is loaded (nope.csv
+# does not exist) or any epoch is trained, and nothing is left behind.
+data_error data_unwritable_checkpoint "fake: error: cannot write checkpoint 'no-such-dir/x.ckpt': No such file or directory" \
+    ./fake --train-csv nope.csv --test-csv test.csv --checkpoint no-such-dir/x.ckpt
+data_error data_unwritable_checkpoint_abs "fake: error: cannot write checkpoint '/nonexistent/x.ckpt': No such file or directory" \
+    ./fake $DATA --checkpoint /nonexistent/x.ckpt
+if [ -s data_unwritable_checkpoint_abs.out ]; then
+    bad data_unwritable_checkpoint_before_training "printed before failing: $(cat data_unwritable_checkpoint_abs.out)"
+else
+    ok data_unwritable_checkpoint_before_training
+fi
+mkdir -p ckptdir
+data_error data_checkpoint_is_directory "fake: error: cannot write checkpoint 'ckptdir': it is a directory" \
+    ./fake $DATA --checkpoint ckptdir
+if [ "$(id -u)" != 0 ]; then
+    mkdir -p rodir && chmod 555 rodir
+    data_error data_checkpoint_in_readonly_dir "fake: error: cannot write checkpoint 'rodir/x.ckpt': Permission denied" \
+        ./fake $DATA --checkpoint rodir/x.ckpt
+    chmod 755 rodir
+fi
+# --resume into a new place: the check must not clobber a stale PATH.tmp
+# into a failure, and leaves none behind after a successful run.
+cp best.ckpt stale.ckpt && printf 'old' >stale.ckpt.tmp
+run stale ./fake $DATA --checkpoint stale.ckpt --epochs 1
+if [ $status -eq 0 ] && [ ! -e stale.ckpt.tmp ] && grep -q '^test accuracy: ' stale.out; then
+    ok driver_checkpoint_stale_tmp
+else
+    bad driver_checkpoint_stale_tmp "status $status: $(cat stale.err)"
+fi
+# --eval-only only reads: no write check (the error is about reading).
+run evalro ./fake $DATA --checkpoint /nonexistent/x.ckpt --eval-only
+if [ $status -eq 1 ] && grep -q 'cannot open checkpoint' evalro.err && ! grep -q 'cannot write' evalro.err; then
+    ok driver_eval_only_no_write_check
+else
+    bad driver_eval_only_no_write_check "status $status: $(cat evalro.err)"
+fi
 data_error data_training_diverges "fake_nan: error: training diverged: the loss is nan in epoch 1" \
     ./fake_nan $DATA --checkpoint nan.ckpt
+
+# A first line with the wrong separator is data, not a header: an error
+# naming line 1, not a silently dropped sample.
+printf '0.1;0.2;0.3;0.4;1\n0.5;0.6;0.7;0.8;2\n' >semi.csv
+data_error data_csv_semicolons "semi.csv:1:18: expected 5 comma-separated fields (4 features and a label), got 1; fields are separated by commas, but this line contains ';'" \
+    ./fake --train-csv semi.csv --test-csv test.csv
+
+# Singular and plural in the summary lines.
+run one ./fake $DATA --checkpoint one.ckpt --limit 2 --validation 0.5 --epochs 1
+if [ $status -eq 0 ] && grep -q '^fake: 1 training sample, 1 for validation, 300 test; batch 16, 1 epoch, seed 7$' one.out; then
+    ok driver_singular_sample
+else
+    bad driver_singular_sample "status $status: $(head -n 1 one.out) $(cat one.err)"
+fi
+run onetest ./fake $DATA --checkpoint one.ckpt --eval-only --test-limit 1
+if [ $status -eq 0 ] && grep -q '^fake: evaluating one.ckpt on 1 test sample$' onetest.out; then
+    ok driver_singular_test_sample
+else
+    bad driver_singular_test_sample "status $status: $(head -n 1 onetest.out) $(cat onetest.err)"
+fi
 
 run regression ./fake_reg --train-csv rtrain.csv --test-csv rtest.csv --checkpoint reg.ckpt --epochs 5
 if [ $status -eq 0 ] && grep -qE '^epoch 5/5  train loss [0-9.]+  val loss [0-9.]+  \(' regression.out &&
@@ -277,6 +331,19 @@ if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     else
         bad driver_fashion_mnist_idx "status $status: $(cat fashion.out fashion.err)"
     fi
+fi
+
+# The audit's case: the real training images with byte 5000 flipped (gzip -t
+# reports a CRC error) must be refused, not trained on.
+FM=/usr/share/datasets/fashion-mnist
+if [ -f $FM/train-images-idx3-ubyte.gz ]; then
+    cp $FM/train-images-idx3-ubyte.gz flipped-images.gz
+    b=$(od -An -tu1 -j 5000 -N 1 flipped-images.gz | tr -d ' ')
+    printf "\\$(printf '%03o' $(( (b + 1) % 256 )))" | dd of=flipped-images.gz bs=1 seek=5000 conv=notrunc 2>/dev/null
+    data_error data_fashion_corrupt_gzip "fake784: error: flipped-images.gz: corrupt gzip data (" \
+        ./fake784 --train-images flipped-images.gz --train-labels $FM/train-labels-idx1-ubyte.gz \
+        --limit 100 --test-limit 100 --epochs 1 --checkpoint flipped.ckpt
+    rm -f flipped-images.gz
 fi
 
 if command -v valgrind >/dev/null 2>&1; then

@@ -388,6 +388,101 @@ static void test_idx(void)
     }
 }
 
+/* Reads a whole (small) file into buf; returns its length. */
+static size_t read_back(const char *path, unsigned char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t len;
+    if (!f)
+        return 0;
+    len = fread(buf, 1, cap, f);
+    fclose(f);
+    return len;
+}
+
+/* The data must end where the header says, and a gzip stream must be
+ * complete and intact (zlib checks the CRC and length only at its end). */
+static void test_idx_end(void)
+{
+    static unsigned char img[8192], packed[16384], lab[256];
+    size_t il, ll, plen, i;
+    char labels[1024], want[1200];
+    const char *gz = tmp_path("end.gz");
+
+    ll = make_labels(lab, 0x801, 50, 50);
+    snprintf(labels, sizeof labels, "%s", tmp_path("lab50.idx"));
+    write_bytes(labels, lab, ll, 0);
+    /* 50 images of 8x8, compressible but not trivially so. */
+    il = make_images(img, 0x803, 50, 8, 8, 3200);
+    for (i = 16; i < il; i++)
+        img[i] = (unsigned char)((i * 7) % 23 + (i / 64) % 5);
+    write_bytes(gz, img, il, 1);
+    plen = read_back(gz, packed, sizeof packed);
+
+    {   /* the intact file loads: the end check accepts a clean end */
+        verdict v;
+        dlrt_dataset d;
+        char err[512] = "";
+        start(&v, "idx_gzip_clean_end");
+        check(&v, plen > 40 && plen < sizeof packed, "gzip file of %lu bytes", (unsigned long)plen);
+        check(&v, dlrt_load_idx(gz, labels, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, d.n == 50, "n %lu", (unsigned long)d.n);
+        dlrt_dataset_free(&d);
+        finish(&v);
+    }
+
+    /* A byte flipped in the middle of the deflate data. */
+    packed[plen / 2] ^= 0x5A;
+    write_bytes(tmp_path("flip.gz"), packed, plen, 0);
+    packed[plen / 2] ^= 0x5A;
+    snprintf(want, sizeof want, "%s: corrupt gzip data (", tmp_path("flip.gz"));
+    idx_fails("idx_gzip_corrupt_deflate_data", tmp_path("flip.gz"), labels, want);
+
+    /* The CRC-32 and the length in the trailer (the data itself decodes). */
+    packed[plen - 8] ^= 0x01;
+    write_bytes(tmp_path("crc.gz"), packed, plen, 0);
+    packed[plen - 8] ^= 0x01;
+    snprintf(want, sizeof want, "%s: corrupt gzip data (incorrect data check)", tmp_path("crc.gz"));
+    idx_fails("idx_gzip_bad_crc", tmp_path("crc.gz"), labels, want);
+    packed[plen - 4] ^= 0x01;
+    write_bytes(tmp_path("len.gz"), packed, plen, 0);
+    packed[plen - 4] ^= 0x01;
+    snprintf(want, sizeof want, "%s: corrupt gzip data (incorrect length check)", tmp_path("len.gz"));
+    idx_fails("idx_gzip_bad_length", tmp_path("len.gz"), labels, want);
+
+    /* Cut inside the trailer: every pixel is there, the stream's end is not. */
+    write_bytes(tmp_path("cuttrailer.gz"), packed, plen - 3, 0);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (unexpected end of file",
+             tmp_path("cuttrailer.gz"));
+    idx_fails("idx_gzip_truncated_trailer", tmp_path("cuttrailer.gz"), labels, want);
+
+    /* Bytes after the declared images: plain, and inside the gzip stream. */
+    memcpy(img + il, "junk", 4);
+    write_bytes(tmp_path("trail.idx"), img, il + 4, 0);
+    snprintf(want, sizeof want, "%s: 4 unexpected bytes after the 50 images the header declares",
+             tmp_path("trail.idx"));
+    idx_fails("idx_trailing_bytes_plain", tmp_path("trail.idx"), labels, want);
+    write_bytes(tmp_path("trail.gz"), img, il + 1, 1);
+    snprintf(want, sizeof want, "%s: 1 unexpected byte after the 50 images the header declares",
+             tmp_path("trail.gz"));
+    idx_fails("idx_trailing_bytes_gzip", tmp_path("trail.gz"), labels, want);
+    /* Many trailing bytes are all counted. */
+    write_bytes(tmp_path("trailmany.idx"), img, il, 0);
+    {
+        FILE *f = fopen(tmp_path("trailmany.idx"), "ab");
+        for (i = 0; i < 10000; i++)
+            fputc('x', f);
+        fclose(f);
+    }
+    snprintf(want, sizeof want, "%s: 10000 unexpected bytes after", tmp_path("trailmany.idx"));
+    idx_fails("idx_trailing_bytes_counted", tmp_path("trailmany.idx"), labels, want);
+    lab[ll] = 7;
+    write_bytes(tmp_path("trail_lab.idx"), lab, ll + 1, 0);
+    snprintf(want, sizeof want, "%s: 1 unexpected byte after the 50 labels the header declares",
+             tmp_path("trail_lab.idx"));
+    idx_fails("idx_trailing_bytes_labels", gz, tmp_path("trail_lab.idx"), want);
+}
+
 /* ------------------------------------------------------------------ CSV */
 
 static void csv_fails(const char *name, const char *text, size_t x_size, int y_kind,
@@ -444,11 +539,11 @@ static void test_csv(void)
     csv_fails("csv_trailing_junk", "1,2,0\n1,2z,0\n", 2, DLRT_Y_CLASS, 1,
               ":2:3: expected a number, found '2z'");
     csv_fails("csv_too_few_fields", "1,2,0\n1,2\n", 2, DLRT_Y_CLASS, 1,
-              ":2:4: expected 3 fields (2 features and a label), got 2");
+              ":2:4: expected 3 comma-separated fields (2 features and a label), got 2");
     csv_fails("csv_too_many_fields", "1,2,0\n1,2,0,7\n", 2, DLRT_Y_CLASS, 1,
-              ":2:7: expected 3 fields (2 features and a label), got 4");
+              ":2:7: expected 3 comma-separated fields (2 features and a label), got 4");
     csv_fails("csv_real_field_count", "1,2,3\n", 2, DLRT_Y_REAL, 2,
-              ":1:6: expected 4 fields (2 features and 2 targets), got 3");
+              ":1:6: expected 4 comma-separated fields (2 features and 2 targets), got 3");
     csv_fails("csv_empty_field", "1,,0\n", 2, DLRT_Y_CLASS, 1,
               ":1:3: expected a number, found an empty field");
     csv_fails("csv_nan", "1,2,0\nnan,2,0\n", 2, DLRT_Y_CLASS, 1, ":2:1: number 'nan' is not finite");
@@ -462,6 +557,34 @@ static void test_csv(void)
     csv_fails("csv_empty_file", "", 2, DLRT_Y_CLASS, 1, ": empty file (no samples)");
     csv_fails("csv_blank_file", "\n  \n", 2, DLRT_Y_CLASS, 1, ": empty file (no samples)");
     csv_fails("csv_only_header", "x,y,label\n", 2, DLRT_Y_CLASS, 1, ": no samples (only a header line)");
+    /* The header rule: a first line is a header only if no field of it
+     * looks like a number; otherwise it is data and must be complete. */
+    csv_fails("csv_semicolon_first_line_not_a_header", "0.1;0.2;1\n0.3,0.4,0\n", 2, DLRT_Y_CLASS, 1,
+              ":1:10: expected 3 comma-separated fields (2 features and a label), got 1; "
+              "fields are separated by commas, but this line contains ';'");
+    csv_fails("csv_semicolons_throughout", "0.1;0.2;1\n0.3;0.4;0\n0.5;0.6;2\n", 2, DLRT_Y_CLASS, 1,
+              ":1:10: expected 3 comma-separated fields (2 features and a label), got 1; "
+              "fields are separated by commas, but this line contains ';'");
+    csv_fails("csv_semicolon_header_and_data", "a;b;label\n0.3;0.4;0\n", 2, DLRT_Y_CLASS, 1,
+              ":2:10: expected 3 comma-separated fields (2 features and a label), got 1; "
+              "fields are separated by commas, but this line contains ';'");
+    csv_fails("csv_tabs_throughout", "1\t2\t0\n3\t4\t1\n", 2, DLRT_Y_CLASS, 1,
+              ":1:6: expected 3 comma-separated fields (2 features and a label), got 1; "
+              "fields are separated by commas, but this line contains tabs");
+    csv_fails("csv_spaces_first_line_not_a_header", "1 2 0\n", 2, DLRT_Y_CLASS, 1,
+              ":1:6: expected 3 comma-separated fields (2 features and a label), got 1");
+    csv_fails("csv_short_first_line_not_a_header", "0.1,0.2\n0.3,0.4,0\n", 2, DLRT_Y_CLASS, 1,
+              ":1:8: expected 3 comma-separated fields (2 features and a label), got 2");
+    csv_fails("csv_partly_numeric_first_line", "1,x,0\n", 2, DLRT_Y_CLASS, 1,
+              ":1:3: expected a number, found 'x'");
+    csv_fails("csv_semicolon_only_header", "a;b;label\n", 2, DLRT_Y_CLASS, 1,
+              ": no samples (only a header line)");
+    start(&v, "csv_header_names_not_numbers");
+    write_text(path, "inflow,nancy,label\n1,2,0\n");
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, v.why[0] || d.n == 1, "n %lu", (unsigned long)d.n);
+    dlrt_dataset_free(&d);
+    finish(&v);
     csv_fails("csv_header_not_first", "1,2,0\nx,y,label\n", 2, DLRT_Y_CLASS, 1,
               ":2:1: expected a number, found 'x'");
     {
@@ -696,6 +819,7 @@ int main(int argc, char **argv)
     test_rng();
     test_init();
     test_idx();
+    test_idx_end();
     test_csv();
     test_checkpoint();
     return failures ? 1 : 0;
