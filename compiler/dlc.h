@@ -212,6 +212,8 @@ typedef struct Param {
     double lr;             /* per-layer learning rate; < 0: the optimizer's */
     double weight_decay;   /* per-layer weight decay; < 0: the train block's */
     bool is_bias;          /* biases start at zero unless init says otherwise */
+    /* Given on the layer (for --explain's *), even when equal to the default. */
+    bool init_explicit, lr_explicit, weight_decay_explicit;
     int group;             /* parameter group (one optimizer each); 0 for now */
 } Param;
 
@@ -232,6 +234,11 @@ typedef struct Node {
     int i[4];              /* int attributes (units, class count, has_bias, ...) */
     int param[2];          /* Param indices (e.g. weight, bias), -1 when none */
     const char *origin;    /* for notes: "input 'image' declared here" etc. */
+    /* Where f[0] was written when it is a hyperparameter the layer may set
+     * (dropout's rate, leaky_relu's alpha), for --explain; hyper_set false:
+     * the default. */
+    bool hyper_set;
+    Loc hyper_loc;
 
     /* autodiff.c */
     bool needs_grad;       /* some parameter's gradient flows through this node */
@@ -336,6 +343,18 @@ bool shape_eq(Shape a, Shape b);
 const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */
 void ir_dump(FILE *out, const Source *src, const IR *ir);
 
+/* ------------------------------------------------------------ number.c */
+
+/* Reads one number as the language writes it (docs/language.md): decimal,
+ * 0x hex, 0b binary, fractions, exponents, underscores between digits;
+ * integers at most 2^53, no leading zeros. No sign. Returns NULL with
+ * *value and *is_int set, or the message saying why it is not a number
+ * ("malformed number '1e'", "number out of range"). */
+const char *number_parse(Arena *a, const char *text, size_t len, double *value, bool *is_int);
+/* NULL when v can become a float constant in the generated code (finite,
+ * |v| <= FLT_MAX, 0 or |v| >= FLT_MIN); else the message saying why not. */
+const char *number_float_problem(Arena *a, double v);
+
 /* ------------------------------------------------------------ sema.c */
 
 typedef struct Define {    /* -D name=value */
@@ -354,6 +373,11 @@ void sema_explain(FILE *out, const Source *src, const IR *ir);
 typedef struct Lower Lower;    /* sema's state, opaque to ops (see sema.c) */
 typedef struct Emit Emit;      /* emit_c.c's state */
 typedef struct TorchEmit TorchEmit;
+
+/* sema.c, for ops (next to ops.h's lower_* services): whether v, about to
+ * become a float constant in the generated code, fits one; reports at loc
+ * when it does not. */
+bool lower_float_ok(Lower *l, Loc loc, double v);
 
 /* One op family's knowledge, side by side in ops/NAME.c. */
 typedef struct OpInfo {

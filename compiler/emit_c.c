@@ -48,38 +48,87 @@ struct Emit {
 
 /* ------------------------------------------------------------ names */
 
-/* Identifiers the generated code uses for itself (locals, loop variables of
- * the kernels, libm functions): a .net name equal to one gets a trailing
- * underscore so it cannot shadow them. */
-static const char *const reserved_words[] = {
-    /* C99 keywords */
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
-    "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
-    "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
-    "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool",
-    "_Complex", "_Imaginary", "bool", "true", "false",
-    /* the generated code's own names, and the locals of the op kernels */
-    "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
-    "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
-    "xr", "yr", "dxr", "dyr", "max", "sum", "shift", "dot", "size_t", "int32_t",
-    "uint64_t", "uintptr_t", "NAN", "INFINITY",
-    /* library functions the kernels call */
-    "exp", "expf", "log", "logf", "sqrt", "sqrtf", "tanh", "tanhf", "fabs", "fabsf",
-    "pow", "powf", "fmax", "fmaxf", "fmin", "fminf", "memcpy", "memset", "calloc",
-    "free", "malloc", "abs", "errno", NULL,
-};
-
-static bool is_reserved(const char *s)
+/* Names the headers around the generated code define (the C library's,
+ * OpenBLAS's cblas.h, the runtime's dlrt.h), which a user's program may
+ * include too: a .net name equal to one would be replaced by a macro or
+ * clash with a declaration. Returns what the name is, for messages, or NULL. */
+static const char *library_name(const char *s)
 {
-    for (int k = 0; reserved_words[k]; k++)
-        if (!strcmp(reserved_words[k], s))
-            return true;
-    return !strncmp(s, "cblas_", 6) || !strncmp(s, "dlrt_", 5) || !strncmp(s, "Cblas", 5);
+    static const char *const keywords[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+        "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+        "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+        "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool",
+        "_Complex", "_Imaginary", NULL,
+    };
+    static const char *const library[] = {
+        /* macros */
+        "NULL", "EOF", "EXIT_FAILURE", "EXIT_SUCCESS", "NAN", "INFINITY", "HUGE_VAL",
+        "SIZE_MAX", "INT_MAX", "INT_MIN", "UINT64_C", "INT64_C", "UINT32_C", "INT32_C",
+        "RAND_MAX", "MB_CUR_MAX", "BUFSIZ", "EDOM", "ERANGE", "EILSEQ", "M_PI", "M_E",
+        "assert", "errno", "offsetof", "bool", "true", "false", "stdin", "stdout", "stderr",
+        /* types */
+        "FILE", "size_t", "ptrdiff_t", "wchar_t", "int8_t", "int16_t", "int32_t", "int64_t",
+        "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "intmax_t",
+        "uintmax_t", "div_t", "ldiv_t", "float_t", "double_t", "va_list", "blasint",
+        /* functions the generated code or its headers declare */
+        "main", "exp", "expf", "log", "logf", "sqrt", "sqrtf", "tanh", "tanhf", "fabs",
+        "fabsf", "pow", "powf", "fmax", "fmaxf", "fmin", "fminf", "isfinite", "isnan",
+        "isinf", "malloc", "calloc", "realloc", "free", "abs", "exit", "abort", "memcpy",
+        "memset", "memmove", "strcmp", "strlen", NULL,
+    };
+    for (int k = 0; keywords[k]; k++)
+        if (!strcmp(keywords[k], s))
+            return "a C keyword";
+    for (int k = 0; library[k]; k++)
+        if (!strcmp(library[k], s))
+            return "a name of the C library";
+    /* Macro families of <stdint.h>, <limits.h>, <float.h>, <math.h>. */
+    static const char *const families[] = {
+        "INT", "UINT", "SIZE_", "PTRDIFF_", "WCHAR_", "WINT_", "SIG_ATOMIC_", "FLT_",
+        "DBL_", "LDBL_", "CHAR_", "SCHAR_", "UCHAR_", "SHRT_", "USHRT_", "LONG_", "ULONG_",
+        "LLONG_", "ULLONG_", "M_", "FP_", "MATH_", "HUGE_", "EXIT_", NULL,
+    };
+    bool caps = true;
+    for (const char *p = s; *p; p++)
+        caps &= (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
+    for (int k = 0; caps && families[k]; k++)
+        if (!strncmp(s, families[k], strlen(families[k])))
+            return "a macro of the C library";
+    if (!strncmp(s, "cblas", 5) || !strncmp(s, "Cblas", 5) || !strncmp(s, "CBLAS", 5) ||
+        !strncmp(s, "openblas", 8) || !strncmp(s, "OPENBLAS", 8))
+        return "OpenBLAS's (cblas.h)";
+    if (!strncmp(s, "dlrt", 4) || !strncmp(s, "DLRT", 4))
+        return "the runtime's (dlrt.h)";
+    if (s[0] == '_' && (s[1] == '_' || (s[1] >= 'A' && s[1] <= 'Z')))
+        return "reserved to the C implementation (it starts with __ or _ and a capital)";
+    return NULL;
 }
 
-static const char *cident(Arena *a, const char *s)
+/* The generated code's own locals and the op kernels' (loop variables,
+ * scratch): a node name equal to one would shadow it. */
+static const char *const local_names[] = {
+    "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
+    "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
+    "xr", "yr", "dxr", "dyr", "max", "sum", "shift", "dot", NULL,
+};
+
+/* A .net name that cannot be a C identifier as it is gets a trailing
+ * underscore: keywords, library names, the kernels' locals, and the
+ * header's macros (PREFIX_BATCH, PREFIX_X_SIZE, ...: anything that starts
+ * with the upper-case prefix and '_'). */
+static bool is_reserved(const Emit *e, const char *s)
 {
-    return is_reserved(s) ? arena_printf(a, "%s_", s) : s;
+    for (int k = 0; local_names[k]; k++)
+        if (!strcmp(local_names[k], s))
+            return true;
+    size_t ul = strlen(e->upper);
+    return library_name(s) || (!strncmp(s, e->upper, ul) && s[ul] == '_');
+}
+
+static const char *cident(Emit *e, const char *s)
+{
+    return is_reserved(e, s) ? arena_printf(e->a, "%s_", s) : s;
 }
 
 static const char *upper_of(Arena *a, const char *s)
@@ -506,7 +555,8 @@ static const char *args_text(Emit *e, ArgSet set, bool offset)
     return t;
 }
 
-/* NULL-terminated names of the inputs in `set`, then `extra`. */
+/* NULL-terminated names of a pass's parameters: m, the inputs in `set`,
+ * then `extra`. Each may go unused (an empty forward pass reads nothing). */
 static const char *const *param_names(Emit *e, ArgSet set, const char *const *extra)
 {
     const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
@@ -514,11 +564,12 @@ static const char *const *param_names(Emit *e, ArgSet set, const char *const *ex
     int nextra = 0;
     while (extra && extra[nextra])
         nextra++;
-    const char **names = arena_alloc(e->a, (size_t)(count + nextra + 1) * sizeof *names);
+    const char **names = arena_alloc(e->a, (size_t)(count + nextra + 2) * sizeof *names);
+    names[0] = "m";
     for (int k = 0; k < count; k++)
-        names[k] = e->node_name[ins[k]->node];
+        names[1 + k] = e->node_name[ins[k]->node];
     for (int k = 0; k < nextra; k++)
-        names[count + k] = extra[k];
+        names[1 + count + k] = extra[k];
     return names;
 }
 
@@ -1196,7 +1247,7 @@ static void emit_steps(Emit *e, FILE *out)
     emit_section(out, "inference");
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
-        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(a, ir->outputs.items[k].name));
+        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(e, ir->outputs.items[k].name));
     const char *signature = arena_printf(a, "void %s_forward(%s *m, %s%sint n%s)", P, P,
                                          params_text(e, ARGS_FEATURES), sep_feat, outs);
     FuncBody fb;
@@ -1213,7 +1264,7 @@ static void emit_steps(Emit *e, FILE *out)
         const char *src = on->op == OP_INPUT
                               ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
                               : arena_printf(a, "m->arena + %ld", on->buf);
-        const char *dst = cident(a, o->name);
+        const char *dst = cident(e, o->name);
         emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);   /* %s, %s:%d */",
                   dst, size, src, size, dst, op_name(on->op), e->file, on->line);
     }
@@ -1421,11 +1472,11 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
         const Node *n = node_at(ir, id);
         const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
         const char *name = in ? in->name : n->cname ? n->cname : arena_printf(a, "t%d", id);
-        e->node_name[id] = cident(a, name);
+        e->node_name[id] = cident(e, name);
     }
     e->param_name = arena_alloc(a, params * sizeof *e->param_name);
     for (int p = 0; p < ir->params.len; p++)
-        e->param_name[p] = cident(a, ir->params.items[p].name);
+        e->param_name[p] = cident(e, ir->params.items[p].name);
     e->use_buf = arena_alloc(a, nodes);
     e->use_grad = arena_alloc(a, nodes);
     e->use_aux = arena_alloc(a, nodes);
@@ -1435,41 +1486,44 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     e->training = true;
 }
 
-/* The prefix names the model's struct type, so it must not be a C keyword
- * or a name the generated code takes from <math.h>, <stdlib.h>, <string.h>,
- * <stdint.h>, <cblas.h> or the runtime. */
-static bool reserved_prefix(const char *p)
+/* The prefix names the model's struct type and starts every public name,
+ * so it must not be a name the headers around the generated code define,
+ * nor m or n. Returns why it cannot be the prefix, or NULL. */
+static const char *reserved_prefix(Arena *a, const char *p)
 {
-    static const char *const names[] = {
-        "auto", "break", "case", "char", "const", "continue", "default", "do",
-        "double", "else", "enum", "extern", "float", "for", "goto", "if",
-        "inline", "int", "long", "register", "restrict", "return", "short",
-        "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
-        "unsigned", "void", "volatile", "while", "main", "exp", "expf", "log",
-        "logf", "tanh", "tanhf", "sqrt", "sqrtf", "fabs", "fabsf", "pow",
-        "powf", "fmax", "fmin", "isfinite", "isnan", "malloc", "calloc",
-        "free", "realloc", "abs", "exit", "memset", "memcpy", "strcmp",
-        "size_t", "uint64_t", "int32_t", "uintptr_t", "NAN", "INFINITY",
-        "errno", "m", "n", NULL,
-    };
-    for (const char *const *k = names; *k; k++)
-        if (strcmp(p, *k) == 0)
-            return true;
-    return strncmp(p, "cblas", 5) == 0 || strncmp(p, "dlrt", 4) == 0 ||
-           strncmp(p, "Cblas", 5) == 0 || (p[0] == '_' && (p[1] == '_' || (p[1] >= 'A' && p[1] <= 'Z')));
+    if (!strcmp(p, "m") || !strcmp(p, "n"))
+        return "the generated functions' parameters are named m and n";
+    if (!strcmp(p, "main"))
+        return "the standalone trainer (--main) defines main";
+    const char *what = library_name(p);
+    return what ? arena_printf(a, "'%s' is %s", p, what) : NULL;
 }
 
 bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
 {
     bool ok = true;
-    if (reserved_prefix(o->prefix)) {
+    Arena *a = arena_new();
+    const char *why = reserved_prefix(a, o->prefix);
+    if (why) {
         if (o->prefix == ir->model && ir->model_loc.begin >= 0) {
             diag_error(d, ir->model_loc, "model name '%s' clashes with a C name the generated "
-                       "code uses", o->prefix);
+                       "code uses: %s", o->prefix, why);
             diag_note(d, ir->model_loc, "rename the model, or pass --prefix NAME");
         } else {
-            diag_fatal(d, "--prefix '%s' clashes with a C name the generated code uses", o->prefix);
+            diag_fatal(d, "--prefix '%s' clashes with a C name the generated code uses: %s",
+                       o->prefix, why);
         }
+        ok = false;
+    }
+    /* sema keeps each batch buffer within an int; their sum is the plan's. */
+    if (ir->arena_size > 2147483647u) {
+        Loc batch = NOLOC;
+        for (int k = 0; k < ir->train.nhypers; k++)
+            if (!strcmp(ir->train.hypers[k].name, "batch") && !ir->train.hypers[k].defaulted)
+                batch = ir->train.hypers[k].loc;
+        diag_error(d, batch, "the activations of one batch of %d take %zu values; the generated code "
+                      "indexes with int (at most 2147483647): lower the batch size",
+                   ir->train.batch, ir->arena_size);
         ok = false;
     }
     if (o->main) {
@@ -1492,7 +1546,6 @@ bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
         }
     }
     /* P_forward has no labels: an output must not need one. */
-    Arena *a = arena_new();
     Emit e;
     emit_init(&e, a, ir, o);
     bool *dep = label_dependent(&e);
@@ -1625,7 +1678,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
-        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(a, ir->outputs.items[k].name));
+        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(&e, ir->outputs.items[k].name));
     fprintf(out, "/* Inference on any number of samples (in chunks of %s_BATCH), dropout\n"
                  " * off. Writes n rows to each output. */\n", U);
     fprintf(out, "void %s_forward(%s *m, %s%sint n%s);\n", P, P, feat, sep_feat, outs);

@@ -288,6 +288,14 @@ static void note_param_value(Lower *l, const Expr *e)
     diag_note(l->diag, s->stmt->loc, "'%s' is %g, set here", s->name, s->value);
 }
 
+bool lower_float_ok(Lower *l, Loc loc, double v)
+{
+    const char *why = number_float_problem(l->arena, v);
+    if (why)
+        diag_error(l->diag, loc, "%s", why);
+    return !why;
+}
+
 bool lower_int(Lower *l, const Expr *e, long *out)
 {
     double v;
@@ -436,6 +444,8 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
             diag_error(l->diag, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
             return false;
         }
+        if (!lower_float_ok(l, value->loc, v))
+            return false;
         *arg = v;
     }
     return true;
@@ -930,6 +940,9 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
         l->loss_call = NULL;
         if (id < 0)
             return false;
+        /* The weight is a float literal in the loss and backward passes. */
+        if (weight != 1 && !lower_float_ok(l, e->loc, weight))
+            return false;
         LossTerm t = {id, weight};
         vec_push(l->arena, terms, t);
         return true;
@@ -1006,6 +1019,8 @@ static bool read_setting(Lower *l, const Expr *e, const char *what, double lo, b
         diag_error(l->diag, e->loc, "%s must be %s, not %g", what, rule, v);
         return false;
     }
+    if (!integer && !lower_float_ok(l, e->loc, v))
+        return false;
     set_value(out, v, e->loc);
     return true;
 }
@@ -1184,16 +1199,19 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
 
 /* ------------------------------------------------------------ the driver */
 
-static bool parse_define(const char *text, double *out)
+/* A -D value, read by the language's number rules (number.c), with an
+ * optional sign since there is no expression around it to give one. NULL
+ * and *out, or why it is not a number. */
+static const char *parse_define(Lower *l, const char *text, double *out)
 {
-    char *end;
-    if (!*text)
-        return false;
-    double v = strtod(text, &end);
-    if (*end || !isfinite(v))
-        return false;
-    *out = v;
-    return true;
+    bool negative = text[0] == '-', is_int;
+    const char *digits = text + (text[0] == '-' || text[0] == '+');
+    const char *why = number_parse(l->arena, digits, strlen(digits), out, &is_int);
+    if (why && !strstr(why, "out of range") && !strstr(why, "leading zeros"))
+        why = arena_printf(l->arena, "'%s' is not a number", text);
+    if (negative)
+        *out = -*out;
+    return why;
 }
 
 /* -D names must name a param of the file. */
@@ -1201,10 +1219,10 @@ static void check_defines(Lower *l)
 {
     for (int k = 0; k < l->ndefs; k++) {
         const Define *def = &l->defs[k];
-        l->def_ok[k] = parse_define(def->value, &l->def_values[k]);
-        if (!l->def_ok[k])
-            diag_error(l->diag, NOLOC, "-D %s=%s: '%s' is not a number", def->name, def->value,
-                       def->value);
+        const char *why = parse_define(l, def->value, &l->def_values[k]);
+        l->def_ok[k] = !why;
+        if (why)
+            diag_error(l->diag, NOLOC, "-D %s=%s: %s", def->name, def->value, why);
         const Symbol *s = find_symbol(l, def->name);
         if (s && s->kind == SYM_PARAM)
             continue;
@@ -1240,6 +1258,92 @@ static void order_inputs(Lower *l)
                 sorted[n++] = *in;
         }
     memcpy(ir->inputs.items, sorted, sizeof *sorted * (size_t)n);
+}
+
+/* "2^40" for a power of two, else the number. */
+static const char *count_text(Arena *a, double v)
+{
+    int e;
+    if (frexp(v, &e) == 0.5)
+        return arena_printf(a, "2^%d", e - 1);
+    return arena_printf(a, "%.0f", v);
+}
+
+/* The generated kernels index a batch buffer with int (i < n * 784): every
+ * buffer of a full batch must hold at most INT_MAX values. Reports the first
+ * node that does not fit (the later ones follow from it). */
+static void check_batch_sizes(Lower *l)
+{
+    IR *ir = l->ir;
+    double batch = ir->train.batch;
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        if (!n->batched)
+            continue;
+        double size = shape_size(n->shape), aux = (double)n->aux_size;
+        bool scratch = aux > size;
+        double values = batch * (scratch ? aux : size);
+        if (values <= MAX_ELEMS)
+            continue;
+        const char *shape = shape_str(l->arena, n->shape);
+        const char *what = scratch
+            ? arena_printf(l->arena, "%s scratch [n, %zu]", ir_op_name(n->op), n->aux_size)
+            : arena_printf(l->arena, "%s %s [n%s%s", ir_op_name(n->op),
+                           n->op == OP_INPUT ? "buffer" : "output",
+                           n->shape.rank ? ", " : "", shape + 1);
+        diag_error(l->diag, n->loc, "%s with batch %d has %s values; the generated code indexes "
+                   "with int (at most %.0f)", what, ir->train.batch,
+                   count_text(l->arena, values), MAX_ELEMS);
+        for (int h = 0; h < ir->train.nhypers; h++) {
+            const Hyper *hy = &ir->train.hypers[h];
+            if (!strcmp(hy->name, "batch") && !hy->defaulted)
+                diag_note(l->diag, hy->loc, "the batch size is set here");
+        }
+        return;
+    }
+}
+
+static const char *upper_case(Arena *a, const char *s)
+{
+    char *u = arena_strdup(a, s);
+    for (char *c = u; *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+    return u;
+}
+
+/* The header defines PREFIX_NAME_SIZE per input, target and output and
+ * PREFIX_NAME_CLASSES per label, in upper case: names differing only in
+ * case (x and X) would define one macro twice. */
+static void check_macro_names(Lower *l)
+{
+    IR *ir = l->ir;
+    int n = ir->inputs.len + ir->outputs.len;
+    const char **name = arena_alloc(l->arena, sizeof *name * (size_t)(n + 1));
+    const char **what = arena_alloc(l->arena, sizeof *what * (size_t)(n + 1));
+    const char **macro = arena_alloc(l->arena, sizeof *macro * (size_t)(n + 1));
+    Loc *loc = arena_alloc(l->arena, sizeof *loc * (size_t)(n + 1));
+    const char *prefix = upper_case(l->arena, ir->model);
+    for (int k = 0; k < n; k++) {
+        const Input *in = k < ir->inputs.len ? &ir->inputs.items[k] : NULL;
+        name[k] = in ? in->name : ir->outputs.items[k - ir->inputs.len].name;
+        what[k] = !in ? "output" : in->is_label ? "label" : in->is_target ? "target" : "input";
+        macro[k] = arena_printf(l->arena, "%s_%s_%s", prefix, upper_case(l->arena, name[k]),
+                                in && in->is_label ? "CLASSES" : "SIZE");
+        const Symbol *sym = find_symbol(l, name[k]);
+        loc[k] = sym ? sym->stmt->name_loc : NOLOC;
+    }
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < k; j++) {
+            if (strcmp(macro[j], macro[k]) != 0)
+                continue;
+            /* Report at the later declaration, note the earlier one. */
+            int late = loc[k].begin >= loc[j].begin ? k : j, early = late == k ? j : k;
+            diag_error(l->diag, loc[late], "%s '%s' and %s '%s' would both define the C macro "
+                       "%s; rename one", what[late], name[late], what[early], name[early],
+                       macro[k]);
+            diag_note(l->diag, loc[early], "%s '%s' is declared here", what[early], name[early]);
+        }
 }
 
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
@@ -1367,6 +1471,13 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         diag_error(d, model ? model->loc : NOLOC, "no 'loss' statement: nothing to train; "
                    "add one, as in: loss cross_entropy(logits, y)");
 
+    /* Training changes parameters: without any, the generated trainer would
+     * only ever compute the same loss. Quiet after other errors (a layer
+     * that failed to lower made none). */
+    if (loss && ir->losses.len > 0 && ir->params.len == 0 && d->errors == 0)
+        diag_error(d, loss->loc, "nothing to train: no layer has parameters; add one, as in "
+                   "dense(x, 10)");
+
     /* Weights without an init of their own take the train block's; biases start at zero. */
     size_t offset = 0;
     for (int k = 0; k < ir->params.len; k++) {
@@ -1380,6 +1491,9 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     }
     ir->param_count = offset;
     order_inputs(l);
+    check_macro_names(l);
+    if (d->errors == 0)
+        check_batch_sizes(l);
     ir->batch_cap = ir->train.batch;
     return ir;
 }
@@ -1444,17 +1558,14 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     bool any_override = false;
     for (int k = 0; k < ir->params.len; k++) {
         const Param *p = &ir->params.items[k];
-        /* An init differing from what the defaults would give was set on the layer. */
-        InitKind def_init = p->is_bias ? INIT_ZEROS : t->init;
-        double def_arg = p->is_bias ? 0 : t->init_arg;
-        bool own_init = p->init != def_init || p->init_arg != def_arg;
+        bool own_init = p->init_explicit;
         const char *init = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
                                         own_init ? " *" : "");
-        const char *lr = p->lr >= 0 ? arena_printf(a, "%g *", p->lr)
+        const char *lr = p->lr_explicit ? arena_printf(a, "%g *", p->lr)
                                     : arena_printf(a, "%g", t->opt.lr);
-        const char *wd = p->weight_decay >= 0 ? arena_printf(a, "%g *", p->weight_decay)
+        const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
                                               : arena_printf(a, "%g", t->weight_decay);
-        any_override |= own_init || p->lr >= 0 || p->weight_decay >= 0;
+        any_override |= own_init || p->lr_explicit || p->weight_decay_explicit;
         int line, col;
         diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
         fprintf(out, "  %-14s %-14s %10zu  %-22s %-10s %-12s %s:%d\n", p->name,
@@ -1462,5 +1573,22 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     }
     if (any_override)
         fputs("  * set on the layer; the rest come from the train block\n", out);
+
+    /* Per-layer hyperparameters of the ops that have them. */
+    bool any_layer = false;
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        if (n->op != OP_DROPOUT && n->op != OP_LEAKY_RELU)
+            continue;
+        if (!any_layer)
+            fputs("\nlayers:\n", out);
+        any_layer = true;
+        const char *setting = arena_printf(a, "%s %s", n->op == OP_DROPOUT ? "rate" : "alpha",
+                                           arena_printf(a, "%g", n->f[0]));
+        const char *layer = n->name ? arena_printf(a, "%s %s", ir_op_name(n->op), n->name)
+                                    : arena_printf(a, "%s (line %d)", ir_op_name(n->op), n->line);
+        fprintf(out, "  %-28s %-18s %s\n", layer, setting,
+                where(a, src, n->hyper_loc, !n->hyper_set));
+    }
     arena_free(a);
 }

@@ -67,12 +67,17 @@ static int leaky_relu_lower(Lower *l, const Expr *call)
             diag_error(lower_diag(l), arg[1]->loc,
                        "leaky_relu's alpha must be zero or positive, got %g", alpha);
             ok = false;
+        } else if (!lower_float_ok(l, arg[1]->loc, alpha)) {
+            ok = false;
         }
     }
     int id = unary_node(l, OP_LEAKY_RELU, call, arg[0], "leaky_relu");
     if (id < 0 || !ok)
         return -1;
-    lower_get(l, id)->f[0] = alpha;
+    Node *node = lower_get(l, id);
+    node->f[0] = alpha;
+    node->hyper_set = arg[1] != NULL;
+    node->hyper_loc = arg[1] ? arg[1]->loc : NOLOC;
     return id;
 }
 

@@ -86,12 +86,9 @@ int arith_lower_binary(Lower *l, const Expr *e)
     double c = 0;
     bool ok = lower_number(l, ne, &c);
     int x = op_real_arg(l, te, sym);
-    if (!ok || x < 0)
+    /* c (or 1 / c) becomes a float literal in the kernels. */
+    if (!ok || !lower_float_ok(l, ne->loc, c) || x < 0)
         return -1;
-    if (!isfinite(c)) {
-        diag_error(d, ne->loc, "'%s' is not a finite number", op_expr_text(l, ne));
-        return -1;
-    }
     switch (e->op) {
     case '+':
         return affine(l, e, x, 1, c);
@@ -108,6 +105,8 @@ int arith_lower_binary(Lower *l, const Expr *e)
             diag_error(d, e->rhs->loc, "division by zero");
             return -1;
         }
+        if (!lower_float_ok(l, ne->loc, 1 / c))
+            return -1;
         return affine(l, e, x, 1 / c, 0);
     }
 }

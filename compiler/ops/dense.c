@@ -67,6 +67,8 @@ static int dense_lower(Lower *l, const Expr *call)
         } else if (!(lr > 0) || !isfinite(lr)) {
             diag_error(d, arg[4]->loc, "lr must be a positive number, got %g", lr);
             ok = false;
+        } else if (!lower_float_ok(l, arg[4]->loc, lr)) {
+            ok = false;
         }
     }
 
@@ -76,6 +78,8 @@ static int dense_lower(Lower *l, const Expr *call)
             ok = false;
         } else if (!(decay >= 0) || !isfinite(decay)) {
             diag_error(d, arg[5]->loc, "weight_decay must be zero or positive, got %g", decay);
+            ok = false;
+        } else if (!lower_float_ok(l, arg[5]->loc, decay)) {
             ok = false;
         }
     }
@@ -122,6 +126,9 @@ static int dense_lower(Lower *l, const Expr *call)
     wp->lr = lr;
     wp->weight_decay = decay;
     wp->is_bias = false;
+    wp->init_explicit = arg[3] != NULL;
+    wp->lr_explicit = arg[4] != NULL;
+    wp->weight_decay_explicit = arg[5] != NULL;
     node->param[0] = w;
     node->param[1] = -1;
     if (bias != 0) {
@@ -134,6 +141,8 @@ static int dense_lower(Lower *l, const Expr *call)
         bp->lr = lr;
         bp->weight_decay = decay;
         bp->is_bias = true;
+        bp->lr_explicit = arg[4] != NULL;
+        bp->weight_decay_explicit = arg[5] != NULL;
         node->param[1] = b;
     }
     return node->id;

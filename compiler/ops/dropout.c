@@ -29,6 +29,8 @@ static int dropout_lower(Lower *l, const Expr *call)
         diag_error(lower_diag(l), arg[1]->loc,
                    "dropout rate must be in [0, 1), got %g", rate);
         ok = false;
+    } else if (!lower_float_ok(l, arg[1]->loc, rate)) {
+        ok = false;
     }
     int x = op_real_arg(l, arg[0], "dropout");
     if (x < 0 || !ok)
@@ -40,6 +42,8 @@ static int dropout_lower(Lower *l, const Expr *call)
     node->batched = true;
     node->param[0] = node->param[1] = -1;
     node->f[0] = rate;
+    node->hyper_set = true;   /* the rate is required */
+    node->hyper_loc = arg[1]->loc;
     node->aux_size = (size_t)shape_size(node->shape);
     return node->id;
 }
