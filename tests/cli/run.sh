@@ -34,6 +34,12 @@ expect define-override 0 "" -- "$DLC" -D hidden=32 $good -o "$T/d.c"
 if grep -q "32" "$T/d.c" 2>/dev/null; then ok define-changes-output; else bad define-changes-output "no 32 in output"; fi
 expect unknown-define 1 "hiden" -- "$DLC" -D hiden=32 $good -o "$T/u.c"
 expect explain 0 "batch" -- "$DLC" --explain --emit=none $good
+expect explain-marks-defaults 0 "eps            1e-08              (default)" -- "$DLC" --explain --emit=none $good
+expect explain-lists-dropout 0 "dropout h2                   rate 0.1" -- "$DLC" --explain --emit=none $good
+expect explain-marks-layer-settings 0 "he_normal \*" -- "$DLC" --explain --emit=none $good
+printf 'model ex\ninput x : f32[4]\nlabel y : class(2)\nh = leaky_relu(dense(x, 4, init = he_uniform))\nloss cross_entropy(dense(h, 2), y)\ntrain {\n    init he_uniform\n}\n' >"$T/ex.net"
+expect explain-leaky-alpha-default 0 "leaky_relu h                 alpha 0.01         (default)" -- "$DLC" --explain --emit=none "$T/ex.net"
+expect explain-explicit-init-same-as-default 0 "he_uniform \*" -- "$DLC" --explain --emit=none "$T/ex.net"
 expect stats 0 "param" -- "$DLC" --stats --emit=none $good
 expect emit-ir 0 "dense" -- "$DLC" --emit=ir $good
 expect emit-ast 0 "dense" -- "$DLC" --emit=ast $good
