@@ -1339,6 +1339,7 @@ static void emit_tables(Emit *e, FILE *out)
         }
         fprintf(out, "};\n\n");
     }
+    fprintf(out, "size_t %s_param_count(void)\n{\n    return %s_PARAM_COUNT;\n}\n\n", P, e->upper);
     fprintf(out, "int %s_param_tensors(void)\n{\n    return %d;\n}\n\n", P, ir->params.len);
     const char *guard = ir->params.len ? arena_printf(a, "i >= 0 && i < %d", ir->params.len) : NULL;
     if (guard) {
@@ -1711,6 +1712,8 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
     fprintf(out, "const char *%s_error(const %s *m);\n\n", P, P);
 
+    fprintf(out, "/* The number of learnable values (%s_PARAM_COUNT). */\n", U);
+    fprintf(out, "size_t %s_param_count(void);\n", P);
     fprintf(out, "/* The parameter tensors: count, and each one's name, offset and size in\n"
                  " * values (NULL / 0 out of range). */\n");
     fprintf(out, "int %s_param_tensors(void);\n", P);

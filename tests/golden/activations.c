@@ -713,6 +713,11 @@ static const struct {
     {"logits_b", 828, 5},                    /* [5] */
 };
 
+size_t activations_param_count(void)
+{
+    return ACTIVATIONS_PARAM_COUNT;
+}
+
 int activations_param_tensors(void)
 {
     return 10;

@@ -70,6 +70,8 @@ int activations_load(activations *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *activations_error(const activations *m);
 
+/* The number of learnable values (ACTIVATIONS_PARAM_COUNT). */
+size_t activations_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int activations_param_tensors(void);

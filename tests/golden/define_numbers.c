@@ -348,6 +348,11 @@ static const struct {
     {"loss_2_b", 10000, 5},                  /* [5] */
 };
 
+size_t define_numbers_param_count(void)
+{
+    return DEFINE_NUMBERS_PARAM_COUNT;
+}
+
 int define_numbers_param_tensors(void)
 {
     return 4;

@@ -68,6 +68,8 @@ int define_numbers_load(define_numbers *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *define_numbers_error(const define_numbers *m);
 
+/* The number of learnable values (DEFINE_NUMBERS_PARAM_COUNT). */
+size_t define_numbers_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int define_numbers_param_tensors(void);

@@ -525,6 +525,11 @@ static const struct {
     {"logits_b", 960, 4},                    /* [4] */
 };
 
+size_t dropout_param_count(void)
+{
+    return DROPOUT_PARAM_COUNT;
+}
+
 int dropout_param_tensors(void)
 {
     return 6;

@@ -70,6 +70,8 @@ int dropout_load(dropout *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *dropout_error(const dropout *m);
 
+/* The number of learnable values (DROPOUT_PARAM_COUNT). */
+size_t dropout_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int dropout_param_tensors(void);

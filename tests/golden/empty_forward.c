@@ -260,6 +260,11 @@ static const struct {
     {"loss_b", 9, 3},                        /* [3] */
 };
 
+size_t empty_forward_param_count(void)
+{
+    return EMPTY_FORWARD_PARAM_COUNT;
+}
+
 int empty_forward_param_tensors(void)
 {
     return 2;

@@ -67,6 +67,8 @@ int empty_forward_load(empty_forward *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *empty_forward_error(const empty_forward *m);
 
+/* The number of learnable values (EMPTY_FORWARD_PARAM_COUNT). */
+size_t empty_forward_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int empty_forward_param_tensors(void);

@@ -486,6 +486,11 @@ static const struct {
     {"logits_b", 235136, 10},                /* [10] */
 };
 
+size_t fashion_mlp_param_count(void)
+{
+    return FASHION_MLP_PARAM_COUNT;
+}
+
 int fashion_mlp_param_tensors(void)
 {
     return 6;

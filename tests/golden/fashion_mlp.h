@@ -69,6 +69,8 @@ int fashion_mlp_load(fashion_mlp *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *fashion_mlp_error(const fashion_mlp *m);
 
+/* The number of learnable values (FASHION_MLP_PARAM_COUNT). */
+size_t fashion_mlp_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int fashion_mlp_param_tensors(void);

@@ -264,6 +264,11 @@ static const struct {
     {"pred_b", 8, 2},                        /* [2] */
 };
 
+size_t l1_sgd_param_count(void)
+{
+    return L1_SGD_PARAM_COUNT;
+}
+
 int l1_sgd_param_tensors(void)
 {
     return 2;

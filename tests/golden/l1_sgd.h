@@ -68,6 +68,8 @@ int l1_sgd_load(l1_sgd *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *l1_sgd_error(const l1_sgd *m);
 
+/* The number of learnable values (L1_SGD_PARAM_COUNT). */
+size_t l1_sgd_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int l1_sgd_param_tensors(void);

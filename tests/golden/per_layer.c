@@ -398,6 +398,11 @@ static const struct {
     {"logits_w", 1696, 96},                  /* [3, 32] */
 };
 
+size_t per_layer_param_count(void)
+{
+    return PER_LAYER_PARAM_COUNT;
+}
+
 int per_layer_param_tensors(void)
 {
     return 4;

@@ -68,6 +68,8 @@ int per_layer_load(per_layer *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *per_layer_error(const per_layer *m);
 
+/* The number of learnable values (PER_LAYER_PARAM_COUNT). */
+size_t per_layer_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int per_layer_param_tensors(void);

@@ -337,6 +337,11 @@ static const struct {
     {"pred_b", 192, 3},                      /* [3] */
 };
 
+size_t reg_param_count(void)
+{
+    return REG_PARAM_COUNT;
+}
+
 int reg_param_tensors(void)
 {
     return 4;

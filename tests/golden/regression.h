@@ -68,6 +68,8 @@ int reg_load(reg *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *reg_error(const reg *m);
 
+/* The number of learnable values (REG_PARAM_COUNT). */
+size_t reg_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int reg_param_tensors(void);

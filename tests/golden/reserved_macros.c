@@ -754,6 +754,11 @@ static const struct {
     {"stdin_out_b", 28, 2},                  /* [2] */
 };
 
+size_t reserved_macros_param_count(void)
+{
+    return RESERVED_MACROS_PARAM_COUNT;
+}
+
 int reserved_macros_param_tensors(void)
 {
     return 4;

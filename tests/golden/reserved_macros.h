@@ -69,6 +69,8 @@ int reserved_macros_load(reserved_macros *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *reserved_macros_error(const reserved_macros *m);
 
+/* The number of learnable values (RESERVED_MACROS_PARAM_COUNT). */
+size_t reserved_macros_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int reserved_macros_param_tensors(void);

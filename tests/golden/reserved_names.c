@@ -429,6 +429,11 @@ static const struct {
     {"i_b", 44, 2},                          /* [2] */
 };
 
+size_t reserved_names_param_count(void)
+{
+    return RESERVED_NAMES_PARAM_COUNT;
+}
+
 int reserved_names_param_tensors(void)
 {
     return 6;

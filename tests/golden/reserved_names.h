@@ -68,6 +68,8 @@ int reserved_names_load(reserved_names *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *reserved_names_error(const reserved_names *m);
 
+/* The number of learnable values (RESERVED_NAMES_PARAM_COUNT). */
+size_t reserved_names_param_count(void);
 /* The parameter tensors: count, and each one's name, offset and size in
  * values (NULL / 0 out of range). */
 int reserved_names_param_tensors(void);
