@@ -75,4 +75,23 @@ for net in examples/*.net; do
         else ok "$name-train"; fi
     fi
 done
+# 3. The embedding example of docs/generated-api.md, taken from the doc
+#    itself, builds and learns xor: the doc stays true.
+/usr/bin/python3 - "$T" <<'PY'
+import re, sys
+doc = open("docs/generated-api.md").read()
+blocks = re.findall(r"```[a-z]*\n(.*?)```", doc, re.S)
+net = next(b for b in blocks if "model xor_net" in b)
+main = next(b for b in blocks if "int main(void)" in b and "xor_net" in b)
+open(sys.argv[1] + "/xor_net.net", "w").write(net)
+open(sys.argv[1] + "/main.c", "w").write(main)
+PY
+if "$DLC" "$T/xor_net.net" -o "$T/xor_net.c" 2>"$T/doc.err" &&
+   cc $CFL -o "$T/doc_xor" "$T/main.c" "$T/xor_net.c" $LIBS 2>>"$T/doc.err"; then
+    (cd "$T" && ./doc_xor >doc_xor.out 2>&1)
+    if awk '{split($0, a, "= "); v[NR] = a[2]} END {exit !(NR == 4 && v[1] < 0.5 && v[2] > 0.5 && v[3] > 0.5 && v[4] < 0.5)}' "$T/doc_xor.out"; then
+        ok "docs-embedding-example"
+    else bad "docs-embedding-example" "$(cat "$T/doc_xor.out")"; fi
+else bad "docs-embedding-example" "$(head -c 400 "$T/doc.err")"; fi
+
 echo "$pass passed, $fail failed"
