@@ -19,6 +19,12 @@ expect() {
 good=examples/fashion_mlp.net
 expect help 0 "usage: dlc" -- "$DLC" --help
 expect help-documents-every-flag 0 "--max-errors" -- "$DLC" -h
+# The man page documents every flag --help does.
+missing=""
+for flag in $("$DLC" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    grep -q -- "$(echo "$flag" | sed 's/-/\\\\-/g')" docs/dlc.1 || missing="$missing $flag"
+done
+[ -z "$missing" ] && ok man-page-documents-every-flag || bad man-page-documents-every-flag "missing:$missing"
 expect version 0 "^dlc [0-9]" -- "$DLC" --version
 expect no-input 2 "no input file" -- "$DLC"
 expect unknown-option 2 "did you mean '--emit'" -- "$DLC" --emt=c $good
