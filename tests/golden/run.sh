@@ -2,7 +2,8 @@
 # tests/golden: the C that dlc emits, byte for byte.
 #
 # For each tests/golden/NAME.net, dlc writes NAME.c and NAME.h under
-# build/tmp/golden/; both must equal tests/golden/NAME.c and NAME.h. A first
+# build/tmp/golden/, and its IR dump NAME.ir (--emit=ir); each must equal
+# tests/golden/NAME.c, NAME.h and NAME.ir. A first
 # line `# dlc-args: ...` adds command-line options for that file. Each
 # generated source must also compile cleanly as C99 with every warning an
 # error. DLC_UPDATE=1 rewrites the expected files instead (review the change
@@ -25,7 +26,11 @@ for net in tests/golden/*.net; do
         bad "$name" "dlc failed: $(head -c 300 "$OUT/$name.err")"
         continue
     fi
-    for ext in c h; do
+    # The IR after shape checking and autodiff: a review sees graph changes
+    # apart from the C they cause.
+    # shellcheck disable=SC2086
+    "$DLC" $args --emit=ir "$net" -o "$OUT/$name.ir" 2>>"$OUT/$name.err"
+    for ext in ir c h; do
         expected="tests/golden/$name.$ext"
         if [ "${DLC_UPDATE:-0}" = 1 ]; then
             cp "$OUT/$name.$ext" "$expected"
