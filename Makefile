@@ -64,13 +64,15 @@ $(LIBDLRT): $(RUNTIME_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# ---- the showcase: Fashion-MNIST MLP -------------------------------------
+# ---- trainers for the examples: make build/NAME for examples/NAME.net ----
 
-$(BUILD)/fashion_mlp.c: examples/fashion_mlp.net $(DLC)
+$(BUILD)/%.c: examples/%.net $(DLC)
 	$(DLC) --main $< -o $@
 
-$(BUILD)/fashion_mlp: $(BUILD)/fashion_mlp.c $(LIBDLRT)
+$(BUILD)/%: $(BUILD)/%.c $(LIBDLRT)
 	$(CC) $(MODEL_CFLAGS) -o $@ $< $(MODEL_LIBS)
+
+.PRECIOUS: $(BUILD)/%.c
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/fashion_mlp
