@@ -52,6 +52,8 @@ typedef struct LexState {
     Bracket closed;      /* what the last closing bracket closed, */
     bool has_closed;     /* if anything */
     Token last, prev;    /* the last two tokens: the lookahead and the one before */
+    bool continued;      /* this statement went on past a line-ending operator, */
+    Loc continued_loc;   /* this one */
 } LexState;
 
 typedef struct NumLit {
@@ -564,6 +566,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     }
     /* `output = x`, `target = y`: a keyword where a name was meant. */
     int prev = ls->prev.kind;
+    /* `h = a +` then a new statement: the operator carried the line on. */
+    if (ls->continued && ls->continued_loc.begin < loc.begin)
+        diag_note(ps->diag, ls->continued_loc, "this line ends in '%c', so the statement goes "
+                  "on to the next line", ps->src->text[ls->continued_loc.begin]);
     if (found_char == '=' && prev >= TOK_MODEL && prev <= TOK_TRAIN && prev != TOK_PARAM)
         diag_note(ps->diag, ls->prev.loc, "'%.*s' is a keyword, so it cannot be used as a name",
                   ls->prev.loc.end - ls->prev.loc.begin, ps->src->text + ls->prev.loc.begin);

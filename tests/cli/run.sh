@@ -55,6 +55,8 @@ expect f64-main-rejected 1 "precision" -- "$DLC" --main --precision=f64 $good -o
 
 printf 'model kw\ninput x : f32[2]\nlabel y : class(2)\ntarget t : f32[2]\nh = dense(x, 2)\nloss cross_entropy(logits = h, label = y) + mse(pred = h, target = t)\n' >"$T/kw.net"
 expect label-and-target-as-argument-names 0 "" -- "$DLC" "$T/kw.net" -o "$T/kw.c"
+printf 'model cont\ninput x : f32[2]\nlabel y : class(2)\nh = dense(x, 2) +\n    dense(x, 2)\nloss cross_entropy(h, y) +\n     0.5 * cross_entropy(h, y)\n' >"$T/cont.net"
+expect line-ending-operator-continues 0 "" -- "$DLC" "$T/cont.net" -o "$T/cont.c"
 expect output-must-end-in-c 1 "needs a name ending in .c" -- "$DLC" $good -o "$T/out.h"
 printf 'model n\ninput x : f32[2]\nlabel y : class(2)\nh = dense(x, 2)\nloss cross_entropy(h, y)\n' >"$T/n.net"
 expect check-only-rejects-what-emission-rejects 1 "clashes" -- "$DLC" --emit=none "$T/n.net"
