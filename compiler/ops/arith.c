@@ -42,6 +42,16 @@ static const char *op_word(int op)
 
 static int affine(Lower *l, const Expr *e, int x, double scale, double shift)
 {
+    /* (x * s1 + b1) * scale + shift is one affine: x * (s1 scale) + (b1 scale
+     * + shift). Only for an unnamed affine made last, inside this very
+     * expression, so nothing else reads the value being folded away. */
+    Node *inner = lower_get(l, x);
+    if (inner->op == OP_AFFINE && !inner->name && x == lower_ir(l)->nodes.len - 1) {
+        inner->f[0] *= scale;
+        inner->f[1] = inner->f[1] * scale + shift;
+        inner->loc = e->loc;
+        return x;
+    }
     Node *node = arith_node(l, OP_AFFINE, e, x, -1);
     node->f[0] = scale;
     node->f[1] = shift;

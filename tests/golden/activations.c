@@ -41,7 +41,7 @@ struct activations {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
-    /* Activations for up to ACTIVATIONS_BATCH samples, 3200 values. Forward values
+    /* Activations for up to ACTIVATIONS_BATCH samples, 2944 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
      *   flat              [n, 24]        at 0        flatten, activations.net:7
@@ -56,34 +56,30 @@ struct activations {
      *   t11               [n, 12]        at 1264     add, activations.net:12
      *   t12               [n, 12]        at 1392     mul, activations.net:12
      *   e                 [n, 12]        at 1520     sub, activations.net:12
-     *   t14               [n, 12]        at 1648     affine, activations.net:13
-     *   f                 [n, 12]        at 1776     affine, activations.net:13
-     *   t16               [n, 12]        at 1904     affine, activations.net:14
-     *   g                 [n, 12]        at 2032     affine, activations.net:14
-     *   t18               [n, 12]        at 2160     affine, activations.net:15
-     *   logits            [n, 5]         at 2288     dense, activations.net:15
-     *   probs             [n, 5]         at 2352     softmax, activations.net:16
-     *   logp              [n, 5]         at 2416     log_softmax, activations.net:17
-     *   loss              [1]            at 2480     cross_entropy, activations.net:19
-     *   loss_probs        [n, 5]         at 2496     cross_entropy scratch
-     *   d_t3              [n, 12]        at 2560
-     *   d_b               [n, 12]        at 2560
-     *   d_t12             [n, 12]        at 2560
-     *   d_t14             [n, 12]        at 2560
-     *   d_t16             [n, 12]        at 2560
-     *   d_loss            [1]            at 2560
-     *   d_logits          [n, 5]         at 2576
-     *   d_t18             [n, 12]        at 2640
-     *   d_t5              [n, 12]        at 2688
-     *   d_t7              [n, 12]        at 2688
-     *   d_t               [n, 12]        at 2688
-     *   d_e               [n, 12]        at 2688
-     *   d_f               [n, 12]        at 2688
-     *   d_g               [n, 12]        at 2768
-     *   d_t9              [n, 12]        at 2816
-     *   d_t11             [n, 12]        at 2816
-     *   d_c               [n, 12]        at 2944
-     *   d_a               [n, 12]        at 3072
+     *   f                 [n, 12]        at 1648     affine, activations.net:13
+     *   g                 [n, 12]        at 1776     affine, activations.net:14
+     *   t16               [n, 12]        at 1904     affine, activations.net:15
+     *   logits            [n, 5]         at 2032     dense, activations.net:15
+     *   probs             [n, 5]         at 2096     softmax, activations.net:16
+     *   logp              [n, 5]         at 2160     log_softmax, activations.net:17
+     *   loss              [1]            at 2224     cross_entropy, activations.net:19
+     *   loss_probs        [n, 5]         at 2240     cross_entropy scratch
+     *   d_t3              [n, 12]        at 2304
+     *   d_b               [n, 12]        at 2304
+     *   d_t12             [n, 12]        at 2304
+     *   d_f               [n, 12]        at 2304
+     *   d_loss            [1]            at 2304
+     *   d_logits          [n, 5]         at 2320
+     *   d_t16             [n, 12]        at 2384
+     *   d_t5              [n, 12]        at 2432
+     *   d_t7              [n, 12]        at 2432
+     *   d_t               [n, 12]        at 2432
+     *   d_e               [n, 12]        at 2432
+     *   d_g               [n, 12]        at 2512
+     *   d_t9              [n, 12]        at 2560
+     *   d_t11             [n, 12]        at 2560
+     *   d_c               [n, 12]        at 2688
+     *   d_a               [n, 12]        at 2816
      */
     float *arena;
     uint64_t step;             /* optimizer steps taken */
@@ -96,9 +92,9 @@ struct activations {
 activations *activations_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
-     *   params [848] | grads [848] | exp_avg [848] | exp_avg_sq [848] | arena [3200]
+     *   params [848] | grads [848] | exp_avg [848] | exp_avg_sq [848] | arena [2944]
      * (each part rounded up to 16 values). */
-    const size_t values = 6592;
+    const size_t values = 6336;
     unsigned char *block = calloc(1, sizeof(activations) + 64 + values * sizeof(float));
     if (!block)
         return NULL;
@@ -171,14 +167,12 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
     float *const t11 = m->arena + 1264;             /* [n, 12] add, activations.net:12 */
     float *const t12 = m->arena + 1392;             /* [n, 12] mul, activations.net:12 */
     float *const e = m->arena + 1520;               /* [n, 12] sub, activations.net:12 */
-    float *const t14 = m->arena + 1648;             /* [n, 12] affine, activations.net:13 */
-    float *const f = m->arena + 1776;               /* [n, 12] affine, activations.net:13 */
-    float *const t16 = m->arena + 1904;             /* [n, 12] affine, activations.net:14 */
-    float *const g = m->arena + 2032;               /* [n, 12] affine, activations.net:14 */
-    float *const t18 = m->arena + 2160;             /* [n, 12] affine, activations.net:15 */
-    float *const logits = m->arena + 2288;          /* [n, 5] dense, activations.net:15 */
-    float *const probs = m->arena + 2352;           /* [n, 5] softmax, activations.net:16 */
-    float *const logp = m->arena + 2416;            /* [n, 5] log_softmax, activations.net:17 */
+    float *const f = m->arena + 1648;               /* [n, 12] affine, activations.net:13 */
+    float *const g = m->arena + 1776;               /* [n, 12] affine, activations.net:14 */
+    float *const t16 = m->arena + 1904;             /* [n, 12] affine, activations.net:15 */
+    float *const logits = m->arena + 2032;          /* [n, 5] dense, activations.net:15 */
+    float *const probs = m->arena + 2096;           /* [n, 5] softmax, activations.net:16 */
+    float *const logp = m->arena + 2160;            /* [n, 5] log_softmax, activations.net:17 */
     (void)training;
 
     /* activations.net:7: flat = flatten(img) */
@@ -230,21 +224,17 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
 
     /* activations.net:13: f = 2 * e + 1 */
     for (int i = 0; i < n * 12; i++)
-        t14[i] = e[i] * 2.0f;
-    for (int i = 0; i < n * 12; i++)
-        f[i] = t14[i] + 1.0f;
+        f[i] = e[i] * 2.0f + 1.0f;
 
     /* activations.net:14: g = -f / 4 */
     for (int i = 0; i < n * 12; i++)
-        t16[i] = -f[i];
-    for (int i = 0; i < n * 12; i++)
-        g[i] = t16[i] * 0.25f;
+        g[i] = f[i] * -0.25f;
 
     /* activations.net:15: logits = dense(1 - g, 5, init = he_normal) */
     for (int i = 0; i < n * 12; i++)
-        t18[i] = g[i] * -1.0f + 1.0f;
-    /* logits[n,5] = t18[n,12] logits_w[5,12]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 12, 1.0f, t18, 12, logits_w, 12, 0.0f, logits, 5);
+        t16[i] = g[i] * -1.0f + 1.0f;
+    /* logits[n,5] = t16[n,12] logits_w[5,12]^T + logits_b */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 12, 1.0f, t16, 12, logits_w, 12, 0.0f, logits, 5);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 5; j++)
             logits[i * 5 + j] += logits_b[j];
@@ -289,9 +279,9 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
  * terms. Returns their weighted sum. */
 static float activations_loss_pass(activations *m, const float *img, const int32_t *k_, int n, int training)
 {
-    float *const logits = m->arena + 2288;      /* [n, 5] dense, activations.net:15 */
-    float *const loss = m->arena + 2480;        /* [1] cross_entropy over the batch, activations.net:19 */
-    float *const loss_probs = m->arena + 2496;  /* [n, 5] cross_entropy scratch */
+    float *const logits = m->arena + 2032;      /* [n, 5] dense, activations.net:15 */
+    float *const loss = m->arena + 2224;        /* [1] cross_entropy over the batch, activations.net:19 */
+    float *const loss_probs = m->arena + 2240;  /* [n, 5] cross_entropy scratch */
     (void)img;
     (void)training;
 
@@ -348,26 +338,24 @@ static void activations_backward_pass(activations *m, const float *img, const in
     float *const b = m->arena + 624;                /* [n, 12] leaky_relu, activations.net:9 */
     float *const c = m->arena + 880;                /* [n, 12] sigmoid, activations.net:10 */
     float *const t = m->arena + 1136;               /* [n, 12] tanh, activations.net:11 */
-    float *const t18 = m->arena + 2160;             /* [n, 12] affine, activations.net:15 */
-    float *const loss_probs = m->arena + 2496;      /* [n, 5] cross_entropy scratch */
-    float *const d_t3 = m->arena + 2560;            /* [n, 12] d loss / d t3 */
-    float *const d_a = m->arena + 3072;             /* [n, 12] d loss / d a */
-    float *const d_t5 = m->arena + 2688;            /* [n, 12] d loss / d t5 */
-    float *const d_b = m->arena + 2560;             /* [n, 12] d loss / d b */
-    float *const d_t7 = m->arena + 2688;            /* [n, 12] d loss / d t7 */
-    float *const d_c = m->arena + 2944;             /* [n, 12] d loss / d c */
-    float *const d_t9 = m->arena + 2816;            /* [n, 12] d loss / d t9 */
-    float *const d_t = m->arena + 2688;             /* [n, 12] d loss / d t */
-    float *const d_t11 = m->arena + 2816;           /* [n, 12] d loss / d t11 */
-    float *const d_t12 = m->arena + 2560;           /* [n, 12] d loss / d t12 */
-    float *const d_e = m->arena + 2688;             /* [n, 12] d loss / d e */
-    float *const d_t14 = m->arena + 2560;           /* [n, 12] d loss / d t14 */
-    float *const d_f = m->arena + 2688;             /* [n, 12] d loss / d f */
-    float *const d_t16 = m->arena + 2560;           /* [n, 12] d loss / d t16 */
-    float *const d_g = m->arena + 2768;             /* [n, 12] d loss / d g */
-    float *const d_t18 = m->arena + 2640;           /* [n, 12] d loss / d t18 */
-    float *const d_logits = m->arena + 2576;        /* [n, 5] d loss / d logits */
-    float *const d_loss = m->arena + 2560;          /* [1] d loss / d loss */
+    float *const t16 = m->arena + 1904;             /* [n, 12] affine, activations.net:15 */
+    float *const loss_probs = m->arena + 2240;      /* [n, 5] cross_entropy scratch */
+    float *const d_t3 = m->arena + 2304;            /* [n, 12] d loss / d t3 */
+    float *const d_a = m->arena + 2816;             /* [n, 12] d loss / d a */
+    float *const d_t5 = m->arena + 2432;            /* [n, 12] d loss / d t5 */
+    float *const d_b = m->arena + 2304;             /* [n, 12] d loss / d b */
+    float *const d_t7 = m->arena + 2432;            /* [n, 12] d loss / d t7 */
+    float *const d_c = m->arena + 2688;             /* [n, 12] d loss / d c */
+    float *const d_t9 = m->arena + 2560;            /* [n, 12] d loss / d t9 */
+    float *const d_t = m->arena + 2432;             /* [n, 12] d loss / d t */
+    float *const d_t11 = m->arena + 2560;           /* [n, 12] d loss / d t11 */
+    float *const d_t12 = m->arena + 2304;           /* [n, 12] d loss / d t12 */
+    float *const d_e = m->arena + 2432;             /* [n, 12] d loss / d e */
+    float *const d_f = m->arena + 2304;             /* [n, 12] d loss / d f */
+    float *const d_g = m->arena + 2512;             /* [n, 12] d loss / d g */
+    float *const d_t16 = m->arena + 2384;           /* [n, 12] d loss / d t16 */
+    float *const d_logits = m->arena + 2320;        /* [n, 5] d loss / d logits */
+    float *const d_loss = m->arena + 2304;          /* [1] d loss / d loss */
     (void)img;
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
@@ -386,29 +374,25 @@ static void activations_backward_pass(activations *m, const float *img, const in
     }
 
     /* activations.net:15: logits = dense(1 - g, 5, init = he_normal) */
-    /* d_logits_w[5,12] = d_logits[n,5]^T t18[n,12] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 12, n, 1.0f, d_logits, 5, t18, 12, 0.0f, d_logits_w, 12);
+    /* d_logits_w[5,12] = d_logits[n,5]^T t16[n,12] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 12, n, 1.0f, d_logits, 5, t16, 12, 0.0f, d_logits_w, 12);
     /* d_logits_b[5] = column sums of d_logits[n,5], row by row for the cache */
     memset(d_logits_b, 0, 5 * sizeof *d_logits_b);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 5; j++)
             d_logits_b[j] += d_logits[i * 5 + j];
-    /* d_t18[n,12] = d_logits[n,5] logits_w[5,12] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 5, 1.0f, d_logits, 5, logits_w, 12, 0.0f, d_t18, 12);
+    /* d_t16[n,12] = d_logits[n,5] logits_w[5,12] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 5, 1.0f, d_logits, 5, logits_w, 12, 0.0f, d_t16, 12);
     for (int i = 0; i < n * 12; i++)
-        d_g[i] = -d_t18[i];
+        d_g[i] = -d_t16[i];
 
     /* activations.net:14: g = -f / 4 */
     for (int i = 0; i < n * 12; i++)
-        d_t16[i] = d_g[i] * 0.25f;
-    for (int i = 0; i < n * 12; i++)
-        d_f[i] = -d_t16[i];
+        d_f[i] = d_g[i] * -0.25f;
 
     /* activations.net:13: f = 2 * e + 1 */
     for (int i = 0; i < n * 12; i++)
-        d_t14[i] = d_f[i];
-    for (int i = 0; i < n * 12; i++)
-        d_e[i] = d_t14[i] * 2.0f;
+        d_e[i] = d_f[i] * 2.0f;
 
     /* activations.net:12: e = a + b - c * t */
     for (int i = 0; i < n * 12; i++)
@@ -650,14 +634,14 @@ void activations_forward(activations *m, const float *img, int n, float *probs, 
     for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {
         const int chunk = n - start < ACTIVATIONS_BATCH ? n - start : ACTIVATIONS_BATCH;
         activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
-        memcpy(probs + (size_t)start * 5, m->arena + 2352, (size_t)chunk * 5 * sizeof *probs);   /* softmax, activations.net:16 */
-        memcpy(logp + (size_t)start * 5, m->arena + 2416, (size_t)chunk * 5 * sizeof *logp);   /* log_softmax, activations.net:17 */
+        memcpy(probs + (size_t)start * 5, m->arena + 2096, (size_t)chunk * 5 * sizeof *probs);   /* softmax, activations.net:16 */
+        memcpy(logp + (size_t)start * 5, m->arena + 2160, (size_t)chunk * 5 * sizeof *logp);   /* log_softmax, activations.net:17 */
     }
 }
 
 float activations_evaluate(activations *m, const float *img, const int32_t *k_, int n, double *accuracy)
 {
-    float *const logits = m->arena + 2288;  /* [n, 5] dense, activations.net:15 */
+    float *const logits = m->arena + 2032;  /* [n, 5] dense, activations.net:15 */
 
     double loss_sum = 0;
     long correct = 0;
