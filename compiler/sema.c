@@ -1346,6 +1346,38 @@ static void check_macro_names(Lower *l)
         }
 }
 
+/* A declaration or binding that no op, output or loss reads is most often a
+ * slip (a layer left out of the chain): say so, as compilers do for unused
+ * variables. */
+static void warn_unused(Lower *l)
+{
+    IR *ir = l->ir;
+    bool *used = arena_alloc(l->arena, (size_t)ir->nodes.len + 1);
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        for (int i = 0; i < n->nin; i++)
+            if (n->in[i] >= 0)
+                used[n->in[i]] = true;
+    }
+    for (int k = 0; k < ir->outputs.len; k++)
+        used[ir->outputs.items[k].node] = true;
+    for (int k = 0; k < ir->losses.len; k++)
+        for (int t = 0; t < ir->losses.items[k].nterms; t++)
+            used[ir->losses.items[k].terms[t].node] = true;
+    for (int k = 0; k < l->syms.len; k++) {
+        const Symbol *sym = l->syms.items[k];
+        if (sym->kind != SYM_TENSOR || !sym->ok || !sym->stmt || sym->node < 0 || used[sym->node])
+            continue;
+        const Stmt *st = sym->stmt;
+        const char *what = st->kind == ST_INPUT ? "input" : st->kind == ST_LABEL ? "label"
+                         : st->kind == ST_TARGET ? "target" : NULL;
+        if (what)
+            diag_warning(l->diag, st->name_loc, "%s '%s' is never used", what, sym->name);
+        else
+            diag_warning(l->diag, st->name_loc, "'%s' is computed but never used", sym->name);
+    }
+}
+
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
 {
     Lower lower;
@@ -1494,6 +1526,8 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     check_macro_names(l);
     if (d->errors == 0)
         check_batch_sizes(l);
+    if (d->errors == 0)
+        warn_unused(l);
     ir->batch_cap = ir->train.batch;
     return ir;
 }
