@@ -1211,6 +1211,41 @@ static const Node *accuracy_term(const IR *ir)
     return NULL;
 }
 
+/* Writes P_labels_ok(labels..., n): whether every label names a class of
+ * the network. A step on a bad label would learn from half a gradient (the
+ * one-hot term is skipped), so the entry points refuse the batch instead.
+ * Returns the call, "P_labels_ok(y, n)", or "" when the net has no labels. */
+static const char *emit_labels_check(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *params = "", *args = "";
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (!in->is_label)
+            continue;
+        const char *name = e->node_name[in->node];
+        params = arena_printf(e->a, "%sconst int32_t *%s, ", params, name);
+        args = arena_printf(e->a, "%s%s, ", args, name);
+    }
+    if (!*args)
+        return "";
+    fprintf(out, "/* Whether every label is a class of the network: a step on any other\n"
+                 " * would learn from half a gradient, so the batch is refused. */\n");
+    fprintf(out, "static int %s_labels_ok(%sint n)\n{\n", e->prefix, params);
+    fprintf(out, "    for (int i = 0; i < n; i++) {\n");
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (!in->is_label)
+            continue;
+        const char *name = e->node_name[in->node];
+        fprintf(out, "        if (%s[i] < 0 || %s[i] >= %d)   /* %s: class(%d) */\n"
+                     "            return 0;\n",
+                name, name, node_at(ir, in->node)->i[0], in->name, node_at(ir, in->node)->i[0]);
+    }
+    fprintf(out, "    }\n    return 1;\n}\n\n");
+    return arena_printf(e->a, "%s_labels_ok(%sn)", e->prefix, args);
+}
+
 static void emit_steps(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -1223,21 +1258,23 @@ static void emit_steps(Emit *e, FILE *out)
     const char *sep_feat = *feat_args ? ", " : "";
 
     emit_section(out, "training");
+    const char *labels_ok = emit_labels_check(e, out);
+    const char *bad_labels = *labels_ok ? arena_printf(a, " || !%s", labels_ok) : "";
     fprintf(out, "/* The entry points; their contracts are in the header. */\n\n");
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
-    fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
+    fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
     fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
     fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
     fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
     fprintf(out, "    %s_update(m);\n    return loss;\n}\n\n", P);
 
     fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
-    fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
+    fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
     fprintf(out, "    %s_forward_pass(m, %s%sn, training);\n", P, feat_args, sep_feat);
     fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
 
     fprintf(out, "%s %s_gradients(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
-    fprintf(out, "    if (n < 1 || n > %s_BATCH)\n        return NAN;\n", U);
+    fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
     fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
     fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
     fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
@@ -1277,6 +1314,13 @@ static void emit_steps(Emit *e, FILE *out)
     signature = arena_printf(a, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)", real, P, P,
                              all_params, sep_all);
     func_begin(e, &fb);
+    if (*labels_ok) {
+        emit_line(e, "if (n > 0 && !%s) {", labels_ok);
+        emit_line(e, "    if (accuracy)");
+        emit_line(e, "        *accuracy = NAN;");
+        emit_line(e, "    return NAN;   /* a label is not a class of the network */");
+        emit_line(e, "}");
+    }
     emit_line(e, "double loss_sum = 0;");
     if (ce)
         emit_line(e, "long correct = 0;");
@@ -1610,8 +1654,9 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     else
         fprintf(out, " * Arrays are row-major with the sample first. ");
     fprintf(out, "Link the generated source with the dlc\n"
-                 " * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can\n"
-                 " * live side by side, but one network must not be used by two threads at once.\n"
+                 " * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).\n"
+                 " * Nothing is global: networks can live side by side, but one network\n"
+                 " * must not be used by two threads at once.\n"
                  " */\n");
     fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
             U, U);
@@ -1674,8 +1719,8 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "void %s_destroy(%s *m);\n\n", P, P);
 
     fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): forward, backward,\n"
-                 " * optimizer update. Returns the loss before the update, NAN if n is out\n"
-                 " * of range. */\n", U);
+                 " * optimizer update. Returns the loss before the update; NAN, changing\n"
+                 " * nothing, if n is out of range or a label is not a class. */\n", U);
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
@@ -1685,7 +1730,8 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "void %s_forward(%s *m, %s%sint n%s);\n", P, P, feat, sep_feat, outs);
     fprintf(out, "/* The mean loss over any number of samples, dropout off. *accuracy (when\n"
                  " * not NULL) gets the fraction of samples whose largest logit of the first\n"
-                 " * cross_entropy term is the label, or NAN without one. */\n");
+                 " * cross_entropy term is the label, or NAN without one. Both are NAN when\n"
+                 " * a label is not a class of the network. */\n");
     fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy);\n", real, P, P, all, sep_all);
     fprintf(out, "/* Forward and loss only, 1 <= n <= %s_BATCH; training selects dropout. */\n", U);
     fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training);\n", real, P, P, all, sep_all);

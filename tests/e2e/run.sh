@@ -75,7 +75,13 @@ for net in examples/*.net; do
         else ok "$name-train"; fi
     fi
 done
-# 3. The embedding example of docs/generated-api.md, taken from the doc
+# 3. The API refuses a batch whose labels are not classes of the network.
+if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
+   cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&
+   "$T/bad_labels" >"$T/bad_labels.out" 2>&1; then ok "api-refuses-bad-labels"
+else bad "api-refuses-bad-labels" "$(cat "$T/api.err" "$T/bad_labels.out" 2>/dev/null | head -c 400)"; fi
+
+# 4. The embedding example of docs/generated-api.md, taken from the doc
 #    itself, builds and learns xor: the doc stays true.
 /usr/bin/python3 - "$T" <<'PY'
 import re, sys

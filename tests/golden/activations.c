@@ -596,11 +596,22 @@ void activations_update(activations *m)
 
 /* ---- training ---------------------------------------------------------- */
 
+/* Whether every label is a class of the network: a step on any other
+ * would learn from half a gradient, so the batch is refused. */
+static int activations_labels_ok(const int32_t *k_, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (k_[i] < 0 || k_[i] >= 5)   /* k: class(5) */
+            return 0;
+    }
+    return 1;
+}
+
 /* The entry points; their contracts are in the header. */
 
 float activations_train_step(activations *m, const float *img, const int32_t *k_, int n)
 {
-    if (n < 1 || n > ACTIVATIONS_BATCH)
+    if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
     activations_forward_pass(m, img, n, 1);
     const float loss = activations_loss_pass(m, img, k_, n, 1);
@@ -611,7 +622,7 @@ float activations_train_step(activations *m, const float *img, const int32_t *k_
 
 float activations_loss(activations *m, const float *img, const int32_t *k_, int n, int training)
 {
-    if (n < 1 || n > ACTIVATIONS_BATCH)
+    if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
     activations_forward_pass(m, img, n, training);
     return activations_loss_pass(m, img, k_, n, training);
@@ -619,7 +630,7 @@ float activations_loss(activations *m, const float *img, const int32_t *k_, int 
 
 float activations_gradients(activations *m, const float *img, const int32_t *k_, int n)
 {
-    if (n < 1 || n > ACTIVATIONS_BATCH)
+    if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
     activations_forward_pass(m, img, n, 1);
     const float loss = activations_loss_pass(m, img, k_, n, 1);
@@ -643,6 +654,11 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
 {
     float *const logits = m->arena + 2032;  /* [n, 5] dense, activations.net:15 */
 
+    if (n > 0 && !activations_labels_ok(k_, n)) {
+        if (accuracy)
+            *accuracy = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
     double loss_sum = 0;
     long correct = 0;
     for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {

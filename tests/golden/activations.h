@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `img` for n samples is
  * n * ACTIVATIONS_IMG_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef ACTIVATIONS_H
 #define ACTIVATIONS_H
@@ -36,15 +37,16 @@ activations *activations_create(uint64_t seed);
 void activations_destroy(activations *m);
 
 /* One training step on n samples (1 <= n <= ACTIVATIONS_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float activations_train_step(activations *m, const float *img, const int32_t *k_, int n);
 /* Inference on any number of samples (in chunks of ACTIVATIONS_BATCH), dropout
  * off. Writes n rows to each output. */
 void activations_forward(activations *m, const float *img, int n, float *probs, float *logp);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float activations_evaluate(activations *m, const float *img, const int32_t *k_, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= ACTIVATIONS_BATCH; training selects dropout. */
 float activations_loss(activations *m, const float *img, const int32_t *k_, int n, int training);

@@ -255,11 +255,22 @@ void define_numbers_update(define_numbers *m)
 
 /* ---- training ---------------------------------------------------------- */
 
+/* Whether every label is a class of the network: a step on any other
+ * would learn from half a gradient, so the batch is refused. */
+static int define_numbers_labels_ok(const int32_t *y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= 5)   /* y: class(5) */
+            return 0;
+    }
+    return 1;
+}
+
 /* The entry points; their contracts are in the header. */
 
 float define_numbers_train_step(define_numbers *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > DEFINE_NUMBERS_BATCH)
+    if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
     define_numbers_forward_pass(m, x, n, 1);
     const float loss = define_numbers_loss_pass(m, x, y, n, 1);
@@ -270,7 +281,7 @@ float define_numbers_train_step(define_numbers *m, const float *x, const int32_t
 
 float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, int n, int training)
 {
-    if (n < 1 || n > DEFINE_NUMBERS_BATCH)
+    if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
     define_numbers_forward_pass(m, x, n, training);
     return define_numbers_loss_pass(m, x, y, n, training);
@@ -278,7 +289,7 @@ float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, i
 
 float define_numbers_gradients(define_numbers *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > DEFINE_NUMBERS_BATCH)
+    if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
     define_numbers_forward_pass(m, x, n, 1);
     const float loss = define_numbers_loss_pass(m, x, y, n, 1);
@@ -300,6 +311,11 @@ float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *
 {
     float *const t4 = m->arena + 64000;  /* [n, 5] dense, define_numbers.net:9 */
 
+    if (n > 0 && !define_numbers_labels_ok(y, n)) {
+        if (accuracy)
+            *accuracy = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
     double loss_sum = 0;
     long correct = 0;
     for (int start = 0; start < n; start += DEFINE_NUMBERS_BATCH) {

@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * DEFINE_NUMBERS_X_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef DEFINE_NUMBERS_H
 #define DEFINE_NUMBERS_H
@@ -34,15 +35,16 @@ define_numbers *define_numbers_create(uint64_t seed);
 void define_numbers_destroy(define_numbers *m);
 
 /* One training step on n samples (1 <= n <= DEFINE_NUMBERS_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float define_numbers_train_step(define_numbers *m, const float *x, const int32_t *y, int n);
 /* Inference on any number of samples (in chunks of DEFINE_NUMBERS_BATCH), dropout
  * off. Writes n rows to each output. */
 void define_numbers_forward(define_numbers *m, const float *x, int n);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *y, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= DEFINE_NUMBERS_BATCH; training selects dropout. */
 float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, int n, int training);

@@ -429,11 +429,22 @@ void dropout_update(dropout *m)
 
 /* ---- training ---------------------------------------------------------- */
 
+/* Whether every label is a class of the network: a step on any other
+ * would learn from half a gradient, so the batch is refused. */
+static int dropout_labels_ok(const int32_t *y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= 4)   /* y: class(4) */
+            return 0;
+    }
+    return 1;
+}
+
 /* The entry points; their contracts are in the header. */
 
 double dropout_train_step(dropout *m, const double *x, const int32_t *y, const double *t, int n)
 {
-    if (n < 1 || n > DROPOUT_BATCH)
+    if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
     dropout_forward_pass(m, x, n, 1);
     const double loss = dropout_loss_pass(m, x, y, t, n, 1);
@@ -444,7 +455,7 @@ double dropout_train_step(dropout *m, const double *x, const int32_t *y, const d
 
 double dropout_loss(dropout *m, const double *x, const int32_t *y, const double *t, int n, int training)
 {
-    if (n < 1 || n > DROPOUT_BATCH)
+    if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
     dropout_forward_pass(m, x, n, training);
     return dropout_loss_pass(m, x, y, t, n, training);
@@ -452,7 +463,7 @@ double dropout_loss(dropout *m, const double *x, const int32_t *y, const double 
 
 double dropout_gradients(dropout *m, const double *x, const int32_t *y, const double *t, int n)
 {
-    if (n < 1 || n > DROPOUT_BATCH)
+    if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
     dropout_forward_pass(m, x, n, 1);
     const double loss = dropout_loss_pass(m, x, y, t, n, 1);
@@ -475,6 +486,11 @@ double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const dou
 {
     double *const logits = m->arena + 768;  /* [n, 4] dense, dropout.net:12 */
 
+    if (n > 0 && !dropout_labels_ok(y, n)) {
+        if (accuracy)
+            *accuracy = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
     double loss_sum = 0;
     long correct = 0;
     for (int start = 0; start < n; start += DROPOUT_BATCH) {

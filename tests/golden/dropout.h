@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * DROPOUT_X_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef DROPOUT_H
 #define DROPOUT_H
@@ -36,15 +37,16 @@ dropout *dropout_create(uint64_t seed);
 void dropout_destroy(dropout *m);
 
 /* One training step on n samples (1 <= n <= DROPOUT_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 double dropout_train_step(dropout *m, const double *x, const int32_t *y, const double *t, int n);
 /* Inference on any number of samples (in chunks of DROPOUT_BATCH), dropout
  * off. Writes n rows to each output. */
 void dropout_forward(dropout *m, const double *x, int n, double *probs);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const double *t, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= DROPOUT_BATCH; training selects dropout. */
 double dropout_loss(dropout *m, const double *x, const int32_t *y, const double *t, int n, int training);

@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * EMPTY_FORWARD_X_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef EMPTY_FORWARD_H
 #define EMPTY_FORWARD_H
@@ -33,15 +34,16 @@ empty_forward *empty_forward_create(uint64_t seed);
 void empty_forward_destroy(empty_forward *m);
 
 /* One training step on n samples (1 <= n <= EMPTY_FORWARD_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float empty_forward_train_step(empty_forward *m, const float *x, const float *t, int n);
 /* Inference on any number of samples (in chunks of EMPTY_FORWARD_BATCH), dropout
  * off. Writes n rows to each output. */
 void empty_forward_forward(empty_forward *m, const float *x, int n);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float empty_forward_evaluate(empty_forward *m, const float *x, const float *t, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= EMPTY_FORWARD_BATCH; training selects dropout. */
 float empty_forward_loss(empty_forward *m, const float *x, const float *t, int n, int training);

@@ -390,11 +390,22 @@ void fashion_mlp_update(fashion_mlp *m)
 
 /* ---- training ---------------------------------------------------------- */
 
+/* Whether every label is a class of the network: a step on any other
+ * would learn from half a gradient, so the batch is refused. */
+static int fashion_mlp_labels_ok(const int32_t *y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= 10)   /* y: class(10) */
+            return 0;
+    }
+    return 1;
+}
+
 /* The entry points; their contracts are in the header. */
 
 float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *y, int n)
 {
-    if (n < 1 || n > FASHION_MLP_BATCH)
+    if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
     fashion_mlp_forward_pass(m, image, n, 1);
     const float loss = fashion_mlp_loss_pass(m, image, y, n, 1);
@@ -405,7 +416,7 @@ float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *
 
 float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int n, int training)
 {
-    if (n < 1 || n > FASHION_MLP_BATCH)
+    if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
     fashion_mlp_forward_pass(m, image, n, training);
     return fashion_mlp_loss_pass(m, image, y, n, training);
@@ -413,7 +424,7 @@ float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int
 
 float fashion_mlp_gradients(fashion_mlp *m, const float *image, const int32_t *y, int n)
 {
-    if (n < 1 || n > FASHION_MLP_BATCH)
+    if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
     fashion_mlp_forward_pass(m, image, n, 1);
     const float loss = fashion_mlp_loss_pass(m, image, y, n, 1);
@@ -436,6 +447,11 @@ float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y,
 {
     float *const logits = m->arena + 65536;  /* [n, 10] dense, fashion_mlp.net:15 */
 
+    if (n > 0 && !fashion_mlp_labels_ok(y, n)) {
+        if (accuracy)
+            *accuracy = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
     double loss_sum = 0;
     long correct = 0;
     for (int start = 0; start < n; start += FASHION_MLP_BATCH) {

@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `image` for n samples is
  * n * FASHION_MLP_IMAGE_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef FASHION_MLP_H
 #define FASHION_MLP_H
@@ -35,15 +36,16 @@ fashion_mlp *fashion_mlp_create(uint64_t seed);
 void fashion_mlp_destroy(fashion_mlp *m);
 
 /* One training step on n samples (1 <= n <= FASHION_MLP_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *y, int n);
 /* Inference on any number of samples (in chunks of FASHION_MLP_BATCH), dropout
  * off. Writes n rows to each output. */
 void fashion_mlp_forward(fashion_mlp *m, const float *image, int n, float *probs);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= FASHION_MLP_BATCH; training selects dropout. */
 float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int n, int training);

@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * L1_SGD_X_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef L1_SGD_H
 #define L1_SGD_H
@@ -34,15 +35,16 @@ l1_sgd *l1_sgd_create(uint64_t seed);
 void l1_sgd_destroy(l1_sgd *m);
 
 /* One training step on n samples (1 <= n <= L1_SGD_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float l1_sgd_train_step(l1_sgd *m, const float *x, const float *y, int n);
 /* Inference on any number of samples (in chunks of L1_SGD_BATCH), dropout
  * off. Writes n rows to each output. */
 void l1_sgd_forward(l1_sgd *m, const float *x, int n, float *pred);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float l1_sgd_evaluate(l1_sgd *m, const float *x, const float *y, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= L1_SGD_BATCH; training selects dropout. */
 float l1_sgd_loss(l1_sgd *m, const float *x, const float *y, int n, int training);

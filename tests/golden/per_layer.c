@@ -305,11 +305,22 @@ void per_layer_update(per_layer *m)
 
 /* ---- training ---------------------------------------------------------- */
 
+/* Whether every label is a class of the network: a step on any other
+ * would learn from half a gradient, so the batch is refused. */
+static int per_layer_labels_ok(const int32_t *y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= 3)   /* y: class(3) */
+            return 0;
+    }
+    return 1;
+}
+
 /* The entry points; their contracts are in the header. */
 
 float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > PER_LAYER_BATCH)
+    if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
     per_layer_forward_pass(m, x, n, 1);
     const float loss = per_layer_loss_pass(m, x, y, n, 1);
@@ -320,7 +331,7 @@ float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n
 
 float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int training)
 {
-    if (n < 1 || n > PER_LAYER_BATCH)
+    if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
     per_layer_forward_pass(m, x, n, training);
     return per_layer_loss_pass(m, x, y, n, training);
@@ -328,7 +339,7 @@ float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int 
 
 float per_layer_gradients(per_layer *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > PER_LAYER_BATCH)
+    if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
     per_layer_forward_pass(m, x, n, 1);
     const float loss = per_layer_loss_pass(m, x, y, n, 1);
@@ -350,6 +361,11 @@ float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, 
 {
     float *const logits = m->arena + 4096;  /* [n, 3] dense, per_layer.net:11 */
 
+    if (n > 0 && !per_layer_labels_ok(y, n)) {
+        if (accuracy)
+            *accuracy = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
     double loss_sum = 0;
     long correct = 0;
     for (int start = 0; start < n; start += PER_LAYER_BATCH) {

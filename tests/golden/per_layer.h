@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * PER_LAYER_X_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef PER_LAYER_H
 #define PER_LAYER_H
@@ -34,15 +35,16 @@ per_layer *per_layer_create(uint64_t seed);
 void per_layer_destroy(per_layer *m);
 
 /* One training step on n samples (1 <= n <= PER_LAYER_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n);
 /* Inference on any number of samples (in chunks of PER_LAYER_BATCH), dropout
  * off. Writes n rows to each output. */
 void per_layer_forward(per_layer *m, const float *x, int n);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= PER_LAYER_BATCH; training selects dropout. */
 float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int training);

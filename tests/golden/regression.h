@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * REG_X_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef REG_H
 #define REG_H
@@ -34,15 +35,16 @@ reg *reg_create(uint64_t seed);
 void reg_destroy(reg *m);
 
 /* One training step on n samples (1 <= n <= REG_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float reg_train_step(reg *m, const float *x, const float *t, int n);
 /* Inference on any number of samples (in chunks of REG_BATCH), dropout
  * off. Writes n rows to each output. */
 void reg_forward(reg *m, const float *x, int n, float *pred);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float reg_evaluate(reg *m, const float *x, const float *t, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= REG_BATCH; training selects dropout. */
 float reg_loss(reg *m, const float *x, const float *t, int n, int training);

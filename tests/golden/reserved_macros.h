@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `NULL` for n samples is
  * n * RESERVED_MACROS_NULL_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef RESERVED_MACROS_H
 #define RESERVED_MACROS_H
@@ -35,15 +36,16 @@ reserved_macros *reserved_macros_create(uint64_t seed);
 void reserved_macros_destroy(reserved_macros *m);
 
 /* One training step on n samples (1 <= n <= RESERVED_MACROS_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float reserved_macros_train_step(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n);
 /* Inference on any number of samples (in chunks of RESERVED_MACROS_BATCH), dropout
  * off. Writes n rows to each output. */
 void reserved_macros_forward(reserved_macros *m, const float *NULL_, const float *FILE_, int n, float *stdin_out);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float reserved_macros_evaluate(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= RESERVED_MACROS_BATCH; training selects dropout. */
 float reserved_macros_loss(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, int training);

@@ -334,11 +334,22 @@ void reserved_names_update(reserved_names *m)
 
 /* ---- training ---------------------------------------------------------- */
 
+/* Whether every label is a class of the network: a step on any other
+ * would learn from half a gradient, so the batch is refused. */
+static int reserved_names_labels_ok(const int32_t *y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= 2)   /* y: class(2) */
+            return 0;
+    }
+    return 1;
+}
+
 /* The entry points; their contracts are in the header. */
 
 float reserved_names_train_step(reserved_names *m, const float *int_, const int32_t *y, int n)
 {
-    if (n < 1 || n > RESERVED_NAMES_BATCH)
+    if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
     reserved_names_forward_pass(m, int_, n, 1);
     const float loss = reserved_names_loss_pass(m, int_, y, n, 1);
@@ -349,7 +360,7 @@ float reserved_names_train_step(reserved_names *m, const float *int_, const int3
 
 float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y, int n, int training)
 {
-    if (n < 1 || n > RESERVED_NAMES_BATCH)
+    if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
     reserved_names_forward_pass(m, int_, n, training);
     return reserved_names_loss_pass(m, int_, y, n, training);
@@ -357,7 +368,7 @@ float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y
 
 float reserved_names_gradients(reserved_names *m, const float *int_, const int32_t *y, int n)
 {
-    if (n < 1 || n > RESERVED_NAMES_BATCH)
+    if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
     reserved_names_forward_pass(m, int_, n, 1);
     const float loss = reserved_names_loss_pass(m, int_, y, n, 1);
@@ -379,6 +390,11 @@ float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_
 {
     float *const i_ = m->arena + 640;  /* [n, 2] dense, reserved_names.net:12 */
 
+    if (n > 0 && !reserved_names_labels_ok(y, n)) {
+        if (accuracy)
+            *accuracy = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
     double loss_sum = 0;
     long correct = 0;
     for (int start = 0; start < n; start += RESERVED_NAMES_BATCH) {

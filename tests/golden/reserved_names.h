@@ -5,8 +5,9 @@
  *
  * Arrays are row-major with the sample first: `int` for n samples is
  * n * RESERVED_NAMES_INT_SIZE values. Link the generated source with the dlc
- * runtime (libdlrt.a), OpenBLAS and libm. Nothing is global: networks can
- * live side by side, but one network must not be used by two threads at once.
+ * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
+ * Nothing is global: networks can live side by side, but one network
+ * must not be used by two threads at once.
  */
 #ifndef RESERVED_NAMES_H
 #define RESERVED_NAMES_H
@@ -34,15 +35,16 @@ reserved_names *reserved_names_create(uint64_t seed);
 void reserved_names_destroy(reserved_names *m);
 
 /* One training step on n samples (1 <= n <= RESERVED_NAMES_BATCH): forward, backward,
- * optimizer update. Returns the loss before the update, NAN if n is out
- * of range. */
+ * optimizer update. Returns the loss before the update; NAN, changing
+ * nothing, if n is out of range or a label is not a class. */
 float reserved_names_train_step(reserved_names *m, const float *int_, const int32_t *y, int n);
 /* Inference on any number of samples (in chunks of RESERVED_NAMES_BATCH), dropout
  * off. Writes n rows to each output. */
 void reserved_names_forward(reserved_names *m, const float *int_, int n);
 /* The mean loss over any number of samples, dropout off. *accuracy (when
  * not NULL) gets the fraction of samples whose largest logit of the first
- * cross_entropy term is the label, or NAN without one. */
+ * cross_entropy term is the label, or NAN without one. Both are NAN when
+ * a label is not a class of the network. */
 float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_t *y, int n, double *accuracy);
 /* Forward and loss only, 1 <= n <= RESERVED_NAMES_BATCH; training selects dropout. */
 float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y, int n, int training);
