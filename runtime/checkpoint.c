@@ -120,6 +120,7 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errle
     writer w;
     uint32_t i;
     int saved_errno;
+    const char *stage = "writing";   /* the step that failed, for the message */
 
     if (c->value_size != 4 && c->value_size != 8)
         return dlrt_fail(err, errlen, "%s: cannot save: bad value size %lu", path,
@@ -141,7 +142,8 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errle
 
     w.f = fopen(tmp, "wb");
     if (!w.f) {
-        dlrt_fail(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        dlrt_fail(err, errlen, "cannot write checkpoint '%s': %s (cannot create %s)", path,
+                  strerror(errno), tmp);
         free(tmp);
         return -1;
     }
@@ -174,13 +176,15 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errle
     }
     if (rename(tmp, path) != 0) {
         saved_errno = errno;
+        stage = "renaming";
         goto bad;
     }
     free(tmp);
     return 0;
 bad:
     remove(tmp);
-    dlrt_fail(err, errlen, "cannot write %s: %s", path, strerror(saved_errno));
+    dlrt_fail(err, errlen, "cannot write checkpoint '%s': %s (%s %s)", path,
+              strerror(saved_errno), stage, tmp);
     free(tmp);
     return -1;
 }
@@ -272,9 +276,24 @@ static int layout_tensor(const char *layout, size_t layout_len, size_t index,
     return 0;
 }
 
-/* "checkpoint does not match this network: ..." naming the first tensor
- * that differs, e.g. it holds 'h1_w:256x784;...' but the network is
- * 'h1_w:128x784;...'. */
+/* Splits a layout entry "name:dims" into its name and its dims (empty when
+ * there is no ':'). */
+static void split_tensor(const char *entry, size_t len, int *name_len, const char **dims,
+                         int *dims_len)
+{
+    const char *colon = memchr(entry, ':', len);
+    size_t n = colon ? (size_t)(colon - entry) : len;
+    size_t d = colon ? len - n - 1 : 0;
+    *name_len = n > 200 ? 200 : (int)n;
+    *dims = colon ? colon + 1 : entry + len;
+    *dims_len = d > 200 ? 200 : (int)d;
+}
+
+/* "checkpoint does not match this network: ..." showing both layouts from
+ * the first tensor that differs and naming it, e.g. it holds
+ * 'h1_w:256x784;...' but the network is 'h1_w:128x784;...'; first
+ * difference: tensor 'h1_w' is 256x784 in the file but 128x784 in the
+ * network. */
 static int layout_mismatch(const char *path, const char *file_layout, size_t file_len,
                            const char *net_layout, char *err, size_t errlen)
 {
@@ -282,11 +301,35 @@ static int layout_mismatch(const char *path, const char *file_layout, size_t fil
     const char *a = NULL, *b = NULL;
     size_t a_len = 0, b_len = 0;
     int has_a = 1, has_b = 1;
+    char diff[1024];
     for (index = 0; has_a || has_b; index++) {
         has_a = layout_tensor(file_layout, file_len, index, &a, &a_len);
         has_b = layout_tensor(net_layout, net_len, index, &b, &b_len);
         if (has_a != has_b || (has_a && (a_len != b_len || memcmp(a, b, a_len) != 0)))
             break;
+    }
+    if (!has_a && !has_b)   /* same tensors, so only the stored hash can differ */
+        return dlrt_fail(err, errlen, "%s: checkpoint layout hash does not match its layout "
+                         "(file corrupt)", path);
+    {
+        const char *a_dims = "", *b_dims = "";
+        int a_name = 0, a_dims_len = 0, b_name = 0, b_dims_len = 0;
+        if (has_a)
+            split_tensor(a, a_len, &a_name, &a_dims, &a_dims_len);
+        if (has_b)
+            split_tensor(b, b_len, &b_name, &b_dims, &b_dims_len);
+        if (!has_a)
+            snprintf(diff, sizeof diff, "the network's tensor '%.*s' (%.*s) is not in the file",
+                     b_name, b, b_dims_len, b_dims);
+        else if (!has_b)
+            snprintf(diff, sizeof diff, "the file's tensor '%.*s' (%.*s) is not in the network",
+                     a_name, a, a_dims_len, a_dims);
+        else if (a_name == b_name && memcmp(a, b, (size_t)a_name) == 0)
+            snprintf(diff, sizeof diff, "tensor '%.*s' is %.*s in the file but %.*s in the network",
+                     a_name, a, a_dims_len, a_dims, b_dims_len, b_dims);
+        else
+            snprintf(diff, sizeof diff, "the file has tensor '%.*s' (%.*s) where the network has "
+                     "'%.*s' (%.*s)", a_name, a, a_dims_len, a_dims, b_name, b, b_dims_len, b_dims);
     }
     {
         const char *lead = index > 0 ? "...;" : "";
@@ -295,10 +338,9 @@ static int layout_mismatch(const char *path, const char *file_layout, size_t fil
         int al = a_len > 200 ? 200 : (int)a_len, bl = b_len > 200 ? 200 : (int)b_len;
         return dlrt_fail(err, errlen,
                     "%s: checkpoint does not match this network: it holds layout '%s%.*s%s' "
-                    "but the network is '%s%.*s%s' (tensor %lu differs)",
+                    "but the network is '%s%.*s%s'; first difference: %s",
                     path, lead, has_a ? al : 0, has_a ? a : "", has_a ? a_more : "(end)",
-                    lead, has_b ? bl : 0, has_b ? b : "", has_b ? b_more : "(end)",
-                    (unsigned long)index + 1);
+                    lead, has_b ? bl : 0, has_b ? b : "", has_b ? b_more : "(end)", diff);
     }
 }
 

@@ -77,11 +77,11 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "The training data is split once, by a permutation drawn from the seed: the\n"
             "last FRAC of it is the validation set, the rest is shuffled anew each epoch\n"
             "and fed in mini-batches of %d (the last batch may be smaller). After each\n"
-            "epoch the network is measured on the validation set and, when it improved,\n"
-            "saved to the checkpoint (by accuracy, ties broken by loss, for class labels;\n"
-            "by loss for real-valued targets; by training loss when there is no\n"
-            "validation set). At the end the best checkpoint is reloaded and evaluated\n"
-            "on the test set.\n\n", api->batch);
+            "epoch the network is measured on the validation set (on the whole training\n"
+            "set when there is none) and, when it improved, saved to the checkpoint (by\n"
+            "accuracy, ties broken by loss, for class labels; by loss for real-valued\n"
+            "targets). At the end the best checkpoint is reloaded and evaluated on the\n"
+            "test set.\n\n", api->batch);
     fprintf(out, "This network takes %lu input values per sample and ",
             (unsigned long)api->x_size);
     if (api->y_kind == DLRT_Y_CLASS)
@@ -123,7 +123,10 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  --checkpoint PATH    where the best network is saved, atomically\n"
             "                       (default: %s.ckpt)\n"
             "  --resume             load PATH first (it must match this network) and\n"
-            "                       continue training from it\n"
+            "                       train on from it: a warm start, since PATH holds the\n"
+            "                       best epoch's network, not the last one's; epochs\n"
+            "                       count from 1, shuffling and dropout restart from\n"
+            "                       the seed\n"
             "  --eval-only          load PATH and only evaluate it on the test set\n"
             "\n", n);
     fprintf(out,
@@ -137,7 +140,11 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "\n"
             "Each epoch prints one line on standard output, for example\n"
             "  epoch 1/5  train loss 0.5123  val loss 0.4321  val acc 0.8456  (12.3 s, 4500 samples/s) *\n"
-            "where '*' means the checkpoint was saved. The run ends with\n"
+            "where '*' means the checkpoint was saved. Train loss is the mean of the\n"
+            "losses during the epoch, each taken before its batch's update. Without a\n"
+            "validation set, 'end-of-epoch train loss' (and 'train acc') replace the val\n"
+            "fields: the network as the epoch left it, measured on the training set.\n"
+            "The run ends with\n"
             "  test loss: 0.4321\n"
             "  test accuracy: 0.8456\n"
             "(no accuracy line for real-valued targets).\n"
@@ -300,6 +307,10 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         }
     }
 
+    if (o->resume && o->eval_only) {
+        error_msg(api, "--resume and --eval-only do not go together");
+        return EXIT_USAGE + 1;
+    }
     if (o->train_csv && (o->train_images || o->train_labels)) {
         error_msg(api, "give either --train-csv or --train-images/--train-labels, not both");
         return EXIT_USAGE + 1;
@@ -554,12 +565,23 @@ static int report_test(run *r)
     return EXIT_OK;
 }
 
+/* Measures the network as it is now, the one a save would write: on the
+ * validation set, or on the whole training set when there is none (then
+ * the training part is all of it). */
+static void measure(run *r, double *loss, double *acc)
+{
+    if (r->n_val > 0)
+        evaluate(r->api, r->model, r->val_x, r->val_y, r->n_val, loss, acc);
+    else
+        evaluate(r->api, r->model, r->train.x, y_base(&r->train), r->train.n, loss, acc);
+}
+
 /* Is (loss, acc) better than the best so far? Accuracy first for class
  * labels, the loss breaking ties; just the loss otherwise. */
-static int improves(const dlrt_model_api *api, int have_val, double loss, double acc,
-                    double best_loss, double best_acc)
+static int improves(const dlrt_model_api *api, double loss, double acc, double best_loss,
+                    double best_acc)
 {
-    if (have_val && api->y_kind == DLRT_Y_CLASS && !isnan(acc)) {
+    if (api->y_kind == DLRT_Y_CLASS && !isnan(acc)) {
         if (acc != best_acc)
             return acc > best_acc;
     }
@@ -574,6 +596,7 @@ static int train(run *r)
     size_t batches = (r->n_train + batch - 1) / batch;
     double best_loss = INFINITY, best_acc = -INFINITY;
     int have_val = r->n_val > 0, saved = 0, best_epoch = 0, epoch;
+    const char *set_name = have_val ? "val" : "train";
     dlrt_rng rng;
     progress bar;
 
@@ -600,41 +623,43 @@ static int train(run *r)
     gather(api, &r->train, r->perm + r->n_train, r->n_val, r->val_x, r->val_y);
 
     if (r->opt.resume) {
-        /* The loaded network is the best so far until an epoch beats it. */
+        /* The loaded network is the best so far until an epoch beats it,
+         * measured as the epochs will be. */
         if (api->load(r->model, ckpt) != 0) {
             error_msg(api, "cannot resume: %s", api->error(r->model));
             return EXIT_FAILURE_DATA;
         }
         saved = 1;
-        if (have_val) {
-            evaluate(api, r->model, r->val_x, r->val_y, r->n_val, &best_loss, &best_acc);
-            printf("resumed from %s: val loss %.4f", ckpt, best_loss);
-            if (api->y_kind == DLRT_Y_CLASS)
-                printf("  val acc %.4f", best_acc);
-            printf("\n");
-        } else {
-            printf("resumed from %s\n", ckpt);
+        measure(r, &best_loss, &best_acc);
+        printf("resumed from %s: %s loss %.4f", ckpt, set_name, best_loss);
+        if (api->y_kind == DLRT_Y_CLASS)
+            printf("  %s acc %.4f", set_name, best_acc);
+        printf("\n");
+        if (!isfinite(best_loss)) {   /* any finite epoch beats a broken network */
+            best_loss = INFINITY;
+            best_acc = -INFINITY;
         }
     }
 
     for (epoch = 1; epoch <= r->opt.epochs; epoch++) {
-        double start = now_seconds(), loss_sum = 0, train_loss, elapsed, val_loss = NAN,
-               val_acc = NAN;
+        /* loss and acc: the network at the end of the epoch, measured on the
+         * validation set, or on the training set when there is none. */
+        double start = now_seconds(), loss_sum = 0, train_loss, elapsed, loss, acc;
         size_t done = 0, b;
         dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = 0; b < batches; b++) {
             size_t k = r->n_train - done < batch ? r->n_train - done : batch;
-            float loss;
+            float step_loss;
             gather(api, &r->train, r->perm + done, k, r->batch_x, r->batch_y);
-            loss = api->train_step(r->model, r->batch_x, r->batch_y, (int)k);
-            if (!isfinite(loss)) {
+            step_loss = api->train_step(r->model, r->batch_x, r->batch_y, (int)k);
+            if (!isfinite(step_loss)) {
                 progress_clear(&bar);
                 error_msg(api, "training diverged: the loss is %s in epoch %d, batch %lu "
-                          "(try a smaller learning rate)", isnan(loss) ? "nan" : "infinite", epoch,
-                          (unsigned long)b + 1);
+                          "(try a smaller learning rate)", isnan(step_loss) ? "nan" : "infinite",
+                          epoch, (unsigned long)b + 1);
                 return EXIT_FAILURE_DATA;
             }
-            loss_sum += (double)loss * (double)k;
+            loss_sum += (double)step_loss * (double)k;
             done += k;
             if (bar.enabled) {
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
@@ -643,34 +668,39 @@ static int train(run *r)
                               b + 1 == batches);
             }
         }
+        /* The running train loss comes from train_step, which reports each
+         * batch's loss before its update: it can look fine while the
+         * network is not. So without a validation set the network that
+         * would be saved is measured on the training set instead. */
         train_loss = loss_sum / (double)r->n_train;
-        if (have_val)
-            evaluate(api, r->model, r->val_x, r->val_y, r->n_val, &val_loss, &val_acc);
+        measure(r, &loss, &acc);
         elapsed = now_seconds() - start;
         progress_clear(&bar);
 
         printf("epoch %d/%d  train loss %.4f", epoch, r->opt.epochs, train_loss);
-        if (have_val) {
-            printf("  val loss %.4f", val_loss);
-            if (api->y_kind == DLRT_Y_CLASS)
-                printf("  val acc %.4f", val_acc);
-        }
+        if (have_val)
+            printf("  val loss %.4f", loss);
+        else
+            printf("  end-of-epoch train loss %.4f", loss);
+        if (api->y_kind == DLRT_Y_CLASS)
+            printf("  %s acc %.4f", set_name, acc);
         printf("  (%.1f s, %.0f samples/s)", elapsed,
                elapsed > 0 ? (double)r->n_train / elapsed : 0.0);
-        if (have_val && !isfinite(val_loss)) {
+        if (!isfinite(loss)) {
             printf("\n");
-            error_msg(api, "training diverged: the validation loss is %s in epoch %d",
-                      isnan(val_loss) ? "nan" : "infinite", epoch);
+            error_msg(api, "training diverged: the %s loss is %s in epoch %d",
+                      have_val ? "validation" : "end-of-epoch train", isnan(loss) ? "nan" : "infinite",
+                      epoch);
             return EXIT_FAILURE_DATA;
         }
-        if (improves(api, have_val, have_val ? val_loss : train_loss, val_acc, best_loss, best_acc)) {
+        if (improves(api, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
                 printf("\n");
-                error_msg(api, "cannot save the checkpoint: %s", api->error(r->model));
+                error_msg(api, "%s", api->error(r->model));
                 return EXIT_FAILURE_DATA;
             }
-            best_loss = have_val ? val_loss : train_loss;
-            best_acc = val_acc;
+            best_loss = loss;
+            best_acc = acc;
             best_epoch = epoch;
             saved = 1;
             printf(" *");

@@ -41,6 +41,10 @@ build build_unit_tests "$T/test_runtime" tests/runtime/test_runtime.c || summary
 build build_fake_model "$T/fake" tests/runtime/fake_model.c || summary
 build build_fake_regression "$T/fake_reg" tests/runtime/fake_model.c -DFAKE_REGRESSION -DFAKE_NAME='"fake_reg"' || summary
 build build_fake_diverging "$T/fake_nan" tests/runtime/fake_model.c -DFAKE_LR=1e300 -DFAKE_NAME='"fake_nan"' || summary
+# Training does nothing (the resumed network cannot be beaten), or
+# oscillates so that the running train loss misleads.
+build build_fake_frozen "$T/fake_frozen" tests/runtime/fake_model.c -DFAKE_LR=0 -DFAKE_NAME='"fake_frozen"' || summary
+build build_fake_hot "$T/fake_hot" tests/runtime/fake_model.c -DFAKE_REGRESSION -DFAKE_LR=2.4 -DFAKE_NAME='"fake_hot"' || summary
 build build_fake_fashion "$T/fake784" tests/runtime/fake_model.c -DFAKE_D=784 -DFAKE_K=10 -DFAKE_NAME='"fake784"' || summary
 
 # ---- unit tests -------------------------------------------------------------
@@ -156,13 +160,51 @@ else
     bad driver_resume "status $status: $(cat resume.out resume.err)"
 fi
 
-run vzero ./fake $DATA --checkpoint vzero.ckpt --validation 0 --epochs 2
+# Without a validation set the network that would be saved is measured on
+# the training set after each epoch. Testing on the training data too, the
+# reloaded best checkpoint must score exactly what its epoch line said.
+run vzero ./fake --train-csv train.csv --test-csv train.csv --checkpoint vzero.ckpt --validation 0 --epochs 2
+vzero_re='^epoch [12]/2  train loss [0-9]+\.[0-9]{4}  end-of-epoch train loss [0-9]+\.[0-9]{4}  train acc [01]\.[0-9]{4}  \([0-9]+\.[0-9] s, [0-9]+ samples/s\)( \*)?$'
+best_line=$(grep ' \*$' vzero.out | tail -n 1)
 if [ $status -eq 0 ] && grep -q '600 training samples, 0 for validation' vzero.out &&
-        grep -qE '^epoch 1/2  train loss [0-9.]+  \(.*\) \*$' vzero.out && ! grep -q 'val ' vzero.out &&
-        [ -f vzero.ckpt ]; then
+        [ "$(grep -cE "$vzero_re" vzero.out)" -eq 2 ] && grep -q '^epoch 1/2 .* \*$' vzero.out &&
+        ! grep -q 'val ' vzero.out && [ -f vzero.ckpt ] &&
+        [ "$(echo "$best_line" | awk '{ print $9 }')" = "$(sed -n 's/^test loss: //p' vzero.out)" ] &&
+        [ "$(echo "$best_line" | awk '{ print $12 }')" = "$(sed -n 's/^test accuracy: //p' vzero.out)" ]; then
     ok driver_no_validation
 else
     bad driver_no_validation "status $status: $(cat vzero.out vzero.err)"
+fi
+
+# The audit's case: a learning rate so high that the loss train_step reports
+# (taken before each update) says little about the network after the epoch.
+# The checkpoint must be the epoch with the lowest end-of-epoch loss, and
+# the reloaded network must score just that.
+run hot ./fake_hot --train-csv rtrain.csv --test-csv rtrain.csv --checkpoint hot.ckpt --validation 0 --epochs 6
+hot_best=$(awk '/^epoch/ { if (best == "" || $9 + 0 < best + 0) { best = $9; e = $2 } }
+    END { sub("/.*", "", e); print e, best }' hot.out)
+if [ $status -eq 0 ] && [ "$(grep -c '^epoch' hot.out)" -eq 6 ] &&
+        grep -q "^best checkpoint: epoch ${hot_best% *}, saved in hot.ckpt$" hot.out &&
+        awk -v want="${hot_best#* }" '/^test loss: / { exit !($3 - want < 0.00005 && want - $3 < 0.00005) }' hot.out; then
+    ok driver_no_validation_best_is_measured
+else
+    bad driver_no_validation_best_is_measured "status $status, best by end-of-epoch loss: $hot_best: $(cat hot.out hot.err)"
+fi
+
+# --resume without a validation set: the loaded network, measured on the
+# training set, is the one to beat. Training with lr 0 cannot beat it, so
+# the checkpoint must stay as it is.
+run frozen ./fake_frozen $DATA --checkpoint frozen.ckpt --validation 0 --epochs 1
+cp frozen.ckpt frozen-before.ckpt 2>/dev/null
+run frozen2 ./fake_frozen $DATA --checkpoint frozen.ckpt --validation 0 --epochs 2 --resume
+frozen_was=$(awk '/^epoch/ { print $9 "  train acc " $12 }' frozen.out)
+if [ $status -eq 0 ] && grep -qx "resumed from frozen.ckpt: train loss $frozen_was" frozen2.out &&
+        [ "$(grep -c '^epoch .* \*$' frozen2.out)" -eq 0 ] &&
+        grep -q '^no epoch beat the resumed checkpoint frozen.ckpt; keeping it$' frozen2.out &&
+        cmp -s frozen.ckpt frozen-before.ckpt; then
+    ok driver_resume_no_validation_baseline
+else
+    bad driver_resume_no_validation_baseline "status $status, first run '$frozen_was': $(cat frozen2.out frozen2.err)"
 fi
 
 run limit ./fake $DATA --checkpoint limit.ckpt --limit 100 --test-limit 30 --epochs 1 --validation=0.25
@@ -192,6 +234,12 @@ if [ $status -eq 0 ] && [ -z "$missing" ] && grep -q '^Usage: fake ' help.out &&
 else
     bad driver_help "status $status, undocumented:$missing"
 fi
+resume_help=$(grep -A4 -- '^  --resume' help.out | tr -s ' \n' ' ')
+if echo "$resume_help" | grep -q 'warm start' && echo "$resume_help" | grep -q "best epoch's network, not the last"; then
+    ok driver_help_resume_is_warm_start
+else
+    bad driver_help_resume_is_warm_start "--help does not say what --resume restores: $(grep -A4 -- '--resume' help.out)"
+fi
 
 # usage NAME ARGS...: a bad command line exits 2 with "fake: error: ...".
 usage() {
@@ -219,6 +267,12 @@ usage usage_value_on_switch --resume=yes
 usage usage_csv_without_test --train-csv train.csv
 usage usage_images_without_labels --train-images x.gz
 usage usage_csv_and_idx --train-csv train.csv --train-images a --train-labels b --test-csv test.csv
+usage usage_resume_with_eval_only $DATA --resume --eval-only
+if grep -qx 'fake: error: --resume and --eval-only do not go together' usage_resume_with_eval_only.err; then
+    ok usage_resume_with_eval_only_message
+else
+    bad usage_resume_with_eval_only_message "$(cat usage_resume_with_eval_only.err)"
+fi
 
 # data_error NAME WANT PROGRAM ARGS...: exits 1 and stderr contains WANT.
 data_error() {
@@ -251,7 +305,7 @@ cp best.ckpt flipped.ckpt
 printf 'X' | dd of=flipped.ckpt bs=1 seek=60 conv=notrunc 2>/dev/null
 data_error data_corrupt_checkpoint "checksum mismatch (file corrupt)" \
     ./fake $DATA --checkpoint flipped.ckpt --eval-only
-data_error data_checkpoint_of_other_network "checkpoint does not match this network: it holds layout 'w:3x4;...' but the network is 'w:10x784;...'" \
+data_error data_checkpoint_of_other_network "checkpoint does not match this network: it holds layout 'w:3x4;...' but the network is 'w:10x784;...'; first difference: tensor 'w' is 3x4 in the file but 10x784 in the network" \
     ./fake784 --checkpoint best.ckpt --eval-only --test-limit 10
 # An unwritable checkpoint is found before any data is loaded (nope.csv
 # does not exist) or any epoch is trained, and nothing is left behind.
@@ -291,6 +345,16 @@ else
 fi
 data_error data_training_diverges "fake_nan: error: training diverged: the loss is nan in epoch 1" \
     ./fake_nan $DATA --checkpoint nan.ckpt
+# A network ruined by the epoch's last update is divergence, even
+# though every loss train_step reported was finite (one batch: 16 samples).
+data_error data_training_diverges_after_epoch \
+    "fake_nan: error: training diverged: the end-of-epoch train loss is nan in epoch 1" \
+    ./fake_nan $DATA --checkpoint nan0.ckpt --validation 0 --limit 16
+if [ -e nan0.ckpt ]; then
+    bad driver_diverged_network_not_saved "nan0.ckpt was written"
+else
+    ok driver_diverged_network_not_saved
+fi
 
 # A first line with the wrong separator is data, not a header: an error
 # naming line 1, not a silently dropped sample.

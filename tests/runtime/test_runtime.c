@@ -725,13 +725,20 @@ static void test_checkpoint(void)
     l.layout = "h1_w:3x4;h1_b:3;";
     load_fails("ckpt_layout_mismatch", path, &l,
                "checkpoint does not match this network: it holds layout 'h1_w:2x4;...' "
-               "but the network is 'h1_w:3x4;...'");
+               "but the network is 'h1_w:3x4;...'; first difference: tensor 'h1_w' is 2x4 "
+               "in the file but 3x4 in the network");
     l.layout = "h1_w:2x4;h1_b:2;out_w:1x2;";
     load_fails("ckpt_layout_extra_tensor", path, &l,
-               "it holds layout '...;(end)' but the network is '...;out_w:1x2'");
+               "it holds layout '...;(end)' but the network is '...;out_w:1x2'; first "
+               "difference: the network's tensor 'out_w' (1x2) is not in the file");
+    l.layout = "h1_w:2x4;";
+    load_fails("ckpt_layout_missing_tensor", path, &l,
+               "it holds layout '...;h1_b:2' but the network is '...;(end)'; first "
+               "difference: the file's tensor 'h1_b' (2) is not in the network");
     l.layout = "h1_w:2x4;h1_c:2;";
     load_fails("ckpt_layout_renamed", path, &l,
-               "it holds layout '...;h1_b:2' but the network is '...;h1_c:2' (tensor 2 differs)");
+               "it holds layout '...;h1_b:2' but the network is '...;h1_c:2'; first difference: "
+               "the file has tensor 'h1_b' (2) where the network has 'h1_c' (2)");
 
     describe(&l, NULL, NULL, NULL);
     l.nstate = 1;
@@ -782,11 +789,14 @@ static void test_checkpoint(void)
     describe(&c, p, s0, s1);
     check(&v, dlrt_ckpt_save(tmp_path("no-such-dir/x.ckpt"), &c, err, sizeof err) == -1,
           "saved into a missing directory");
-    check(&v, contains(err, "no-such-dir/x.ckpt.tmp: No such file or directory"), "error '%s'", err);
+    /* The message names the path the caller gave; the temporary file follows. */
+    snprintf(tmp, sizeof tmp, "cannot write checkpoint '%s': No such file or directory "
+             "(cannot create %s.tmp)", tmp_path("no-such-dir/x.ckpt"), tmp_path("no-such-dir/x.ckpt"));
+    check(&v, strcmp(err, tmp) == 0, "error '%s'", err);
     write_text(tmp_path("plainfile"), "x");
     check(&v, dlrt_ckpt_save(tmp_path("plainfile/x.ckpt"), &c, err, sizeof err) == -1,
           "saved below a regular file");
-    check(&v, contains(err, "plainfile/x.ckpt.tmp: Not a directory"), "error '%s'", err);
+    check(&v, contains(err, "plainfile/x.ckpt': Not a directory (cannot create "), "error '%s'", err);
     if (geteuid() != 0) {   /* root writes anywhere: chmod proves nothing then */
         char cmd[1200];
         const char *ro = tmp_path("readonly");
@@ -807,6 +817,9 @@ static void test_checkpoint(void)
         snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
         check(&v, system(cmd) == 0, "mkdir");
         check(&v, dlrt_ckpt_save(dir, &c, err, sizeof err) == -1, "renamed over a directory");
+        snprintf(tmp, sizeof tmp, "cannot write checkpoint '%s': ", dir);
+        check(&v, strncmp(err, tmp, strlen(tmp)) == 0 && contains(err, "(renaming "),
+              "error '%s'", err);
         snprintf(tmp, sizeof tmp, "%s.tmp", dir);
         check(&v, access(tmp, F_OK) != 0, "temp file left after a failed rename");
     }
