@@ -74,22 +74,24 @@ static void put_bytes(writer *w, const void *p, size_t n)
     }
 }
 
+/* An unsigned integer of `size` bytes (4 or 8), little-endian. */
+static void put_le(writer *w, uint64_t v, int size)
+{
+    unsigned char b[8];
+    int i;
+    for (i = 0; i < size; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    put_bytes(w, b, (size_t)size);
+}
+
 static void put_u32(writer *w, uint32_t v)
 {
-    unsigned char b[4];
-    int i;
-    for (i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put_bytes(w, b, 4);
+    put_le(w, v, 4);
 }
 
 static void put_u64(writer *w, uint64_t v)
 {
-    unsigned char b[8];
-    int i;
-    for (i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put_bytes(w, b, 8);
+    put_le(w, v, 8);
 }
 
 /* Raw values, byte-swapped to little-endian on big-endian hosts. */
