@@ -103,14 +103,14 @@ expect() {
 # Bug 3: --checkpoint replaced whatever was there.
 printf 'my notes\n' >notes.txt
 expect ckpt_refuses_notes_txt 1 "fake: error: cannot write checkpoint 'notes.txt': a file that is not a dlc checkpoint is there; refusing to replace it" \
-    ./fake $DATA --checkpoint notes.txt --overwrite
+    ./fake $DATA --checkpoint notes.txt
 [ "$(cat notes.txt)" = "my notes" ] && ok ckpt_notes_txt_unchanged || bad ckpt_notes_txt_unchanged "notes.txt changed"
 cp train.csv train-copy.csv
 expect ckpt_refuses_training_data 1 "fake: error: cannot write checkpoint 'train.csv': it is the file given to --train-csv; saving would destroy it" \
-    ./fake $DATA --checkpoint train.csv --overwrite
+    ./fake $DATA --checkpoint train.csv
 ln -f test.csv alias.csv
 expect ckpt_refuses_input_by_inode 1 "fake: error: cannot write checkpoint 'alias.csv': it is the file given to --test-csv as test.csv" \
-    ./fake $DATA --checkpoint alias.csv --overwrite
+    ./fake $DATA --checkpoint alias.csv
 cmp -s train.csv train-copy.csv && ok ckpt_training_data_unchanged || bad ckpt_training_data_unchanged "train.csv changed"
 
 # A quick run must not silently replace a good model at the default path.
