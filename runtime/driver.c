@@ -373,6 +373,18 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         error_msg(api, "--overwrite and --eval-only do not go together (--eval-only writes nothing)");
         return EXIT_USAGE + 1;
     }
+    if (o->eval_only) {
+        /* Said, not refused: a script may pass its usual options along. */
+        static const char *const training_only[] = {
+            "--train-images", "--train-labels", "--train-csv", "--limit",
+            "--epochs", "--validation", "--seed",
+        };
+        int k, j;
+        for (k = 0; k < nseen; k++)
+            for (j = 0; j < (int)(sizeof training_only / sizeof training_only[0]); j++)
+                if (!strcmp(seen[k], training_only[j]))
+                    warning_msg(api, "%s has no effect with --eval-only", seen[k]);
+    }
     if (o->train_csv && (o->train_images || o->train_labels)) {
         error_msg(api, "give either --train-csv or --train-images/--train-labels, not both");
         return EXIT_USAGE + 1;

@@ -61,6 +61,16 @@ st=$?
 tally "$T/unit.out"
 [ $st -eq 0 ] || grep -q '^FAIL ' "$T/unit.out" || bad unit_exit "test_faults exited with $st"
 
+if command -v valgrind >/dev/null 2>&1; then
+    rm -rf "$T/unit"; mkdir -p "$T/unit"
+    if FAULTS_NO_TIMING=1 valgrind -q --error-exitcode=9 --leak-check=full "$T/test_faults" "$T/unit" \
+            >"$T/valgrind.out" 2>&1; then
+        ok valgrind_test_faults
+    else
+        bad valgrind_test_faults "$(grep -v '^ok ' "$T/valgrind.out" | head -n 8 | tr '\n' ' ')"
+    fi
+fi
+
 # ---- 2. kill -9, full disk, read-only directory -------------------------------
 mkdir -p "$T/kill"
 "$T/killsave" kill "$T/kill" "$KILL_TRIALS" >"$T/kill.out" 2>&1
@@ -244,9 +254,28 @@ if grep -q '^  --overwrite' help.out && grep -q '2 for a bad command line' help.
 else
     bad help_documents_overwrite_and_status "$(grep -A3 -- '--overwrite\|Exit status' help.out)"
 fi
+run evalwarn ./fake --test-csv test.csv --checkpoint good.ckpt --eval-only --epochs 3 --limit 5
+if [ $status -eq 0 ] && grep -qx 'fake: warning: --epochs has no effect with --eval-only' evalwarn.err &&
+        grep -qx 'fake: warning: --limit has no effect with --eval-only' evalwarn.err; then
+    ok eval_only_warns_about_training_options
+else
+    bad eval_only_warns_about_training_options "status $status: $(cat evalwarn.err)"
+fi
 run seed10 ./fake $DATA --checkpoint s10.ckpt --seed 010 --epochs 1
 run seed10b ./fake $DATA --checkpoint s10b.ckpt --seed 10 --epochs 1
 if [ $status -eq 0 ] && cmp -s s10.ckpt s10b.ckpt; then ok seed_leading_zero_is_decimal; else bad seed_leading_zero_is_decimal "--seed 010 is not --seed 10"; fi
+
+# The refusals leak nothing.
+if command -v valgrind >/dev/null 2>&1; then
+    vg_fail=""
+    for args in "--checkpoint notes.txt" "--checkpoint nan.ckpt --eval-only" "--checkpoint nan.ckpt --resume" \
+            "--checkpoint fake.ckpt --epochs 1" "--checkpoint pipe.ckpt --eval-only" "--checkpoint vg.ckpt --epochs 1"; do
+        # shellcheck disable=SC2086
+        valgrind -q --error-exitcode=9 --leak-check=full ./fake $DATA $args >vg.out 2>&1
+        [ $? -eq 9 ] && vg_fail="$vg_fail [$args]: $(grep '==' vg.out | head -n 3)"
+    done
+    [ -z "$vg_fail" ] && ok valgrind_trainer_refusals || bad valgrind_trainer_refusals "$vg_fail"
+fi
 
 # ---- 4. a generated trainer --------------------------------------------------
 cd "$ROOT"
