@@ -113,22 +113,23 @@ static const char *file_kind(mode_t mode)
     return "not a regular file";
 }
 
-/* Reads up to n bytes (fewer only at end of file); the count, or -1. */
-static long read_full(int fd, void *buf, size_t n)
+/* Reads up to n bytes into buf, fewer only at end of file; *got says how
+ * many. 0, or -1 with errno on a read error. */
+static int read_full(int fd, void *buf, size_t n, size_t *got)
 {
     unsigned char *p = buf;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got > (1u << 30) ? (1u << 30) : n - got);
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = read(fd, p + *got, n - *got > (1u << 30) ? (1u << 30) : n - *got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             return -1;
         if (r == 0)
             break;
-        got += (size_t)r;
+        *got += (size_t)r;
     }
-    return (long)got;
+    return 0;
 }
 
 /* ----------------------------------------------------- finite values */
@@ -260,7 +261,8 @@ static int probe_target(const char *path, int *holds, char **err)
 {
     struct stat st;
     unsigned char head[sizeof MAGIC];
-    long got;
+    size_t got = 0;
+    int rc;
     /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     *holds = 0;
@@ -284,11 +286,14 @@ static int probe_target(const char *path, int *holds, char **err)
         close(fd);
         return fail(err, "cannot write checkpoint '%s': it is %s", path, file_kind(st.st_mode));
     }
-    got = read_full(fd, head, sizeof head);
+    rc = read_full(fd, head, sizeof head, &got);
     close(fd);
+    if (rc != 0)
+        return fail(err, "cannot write checkpoint '%s': cannot read the file there: %s", path,
+                    strerror(errno));
     if (got == 0)
         return 0;           /* an empty file holds nothing to lose */
-    if (got != (long)sizeof head || memcmp(head, MAGIC, sizeof MAGIC) != 0)
+    if (got != sizeof head || memcmp(head, MAGIC, sizeof MAGIC) != 0)
         return fail(err, "cannot write checkpoint '%s': a file that is not a dlc checkpoint is "
                     "there; refusing to replace it (remove it or choose another path)", path);
     *holds = 1;
@@ -694,7 +699,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
     uint64_t stored_hash, count, step, size, total, body_len;
     const char *file_layout;
     struct stat st;
-    long got;
+    size_t got = 0;
     uLong crc;
     int fd, rc = -1;
 
@@ -713,21 +718,20 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
     size = (uint64_t)st.st_size;
 
     /* The fixed header: magic, version, value size, layout length. */
-    got = read_full(fd, head, sizeof head);
-    if (got < 0) {
+    if (read_full(fd, head, sizeof head, &got) != 0) {
         fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
-    if (got < (long)sizeof MAGIC || memcmp(head, MAGIC, sizeof MAGIC) != 0) {
+    if (got < sizeof MAGIC || memcmp(head, MAGIC, sizeof MAGIC) != 0) {
         /* A prefix of the magic is a cut-off checkpoint, anything else is not one. */
-        if (got < (long)sizeof MAGIC && memcmp(head, MAGIC, (size_t)got) == 0)
-            fail(err, "%s: checkpoint truncated (%ld bytes)", path, got);
+        if (got < sizeof MAGIC && memcmp(head, MAGIC, got) == 0)
+            fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
         else
             fail(err, "%s: not a dlc checkpoint (bad magic)", path);
         goto done;
     }
     if (got < FIXED_HEAD) {
-        fail(err, "%s: checkpoint truncated (%ld bytes)", path, got);
+        fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
         goto done;
     }
     version = get_u32(head + 8);
@@ -766,9 +770,12 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
         fail(err, "%s: out of memory reading the checkpoint", path);
         goto done;
     }
-    got = read_full(fd, meta, (size_t)layout_len + FIXED_TAIL);
-    if (got != (long)layout_len + FIXED_TAIL) {
-        fail(err, "%s: %s", path, got < 0 ? strerror(errno) : "checkpoint truncated");
+    if (read_full(fd, meta, (size_t)layout_len + FIXED_TAIL, &got) != 0) {
+        fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        goto done;
+    }
+    if (got != (size_t)layout_len + FIXED_TAIL) {
+        fail(err, "%s: checkpoint changed while it was read", path);
         goto done;
     }
     file_layout = (const char *)meta;
@@ -816,8 +823,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
              (unsigned long long)body_len);
         goto done;
     }
-    got = read_full(fd, body, (size_t)body_len + 4 + 1);
-    if (got < 0) {
+    if (read_full(fd, body, (size_t)body_len + 4 + 1, &got) != 0) {
         fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
