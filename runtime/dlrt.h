@@ -4,7 +4,8 @@
  * or not, and CSV), checkpoint files, and the training driver behind a
  * generated `main`. No global mutable state: everything hangs off the
  * structs below. Functions that can fail return 0 on success and -1 on
- * failure, with a message naming the file and the problem in `err`.
+ * failure, with a message naming the file and the problem in `err` (a
+ * caller's buffer; the checkpoint functions allocate theirs to fit).
  */
 #ifndef DLRT_H
 #define DLRT_H
