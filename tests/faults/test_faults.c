@@ -2,7 +2,7 @@
  * checkpoint path, against libdlrt's checkpoint writer and loader.
  *
  * Usage: test_faults TMPDIR. Prints "ok NAME" or "FAIL NAME: why" per
- * test, then "checkpoint cases: N malformed or hostile files refused" for
+ * test, then the counts of refused files (hand-made and random mutants) for
  * the record. Exit status 1 if anything failed. Every test is guarded by
  * alarm(): a hang (a FIFO opened for reading) fails instead of blocking.
  */
@@ -277,6 +277,70 @@ static void test_hostile_files(void)
     free(err);
 }
 
+/* Random damage: each of MUTANTS copies of a good checkpoint gets 1 to 8
+ * random edits (a byte set, a bit flipped, a cut, bytes appended) and must
+ * be refused with the buffers untouched (a mutation that changes nothing
+ * must load). Seeded: the same cases every run. */
+#define MUTANTS 3000
+static void test_mutants(void)
+{
+    verdict v;
+    net a, n;
+    char *err = NULL;
+    unsigned char *good, *b;
+    size_t len;
+    const char *p = path_of("mutant-base.ckpt"), *m = path_of("mutant.ckpt");
+    dlrt_rng rng;
+    int k, refused = 0, same = 0;
+
+    start(&v, "mutated_checkpoints_refused");
+    alarm(120);
+    net_init(&a, 6);
+    remove(p);
+    check(&v, dlrt_ckpt_save(p, &a.c, &err) == 0, "save: %s", err);
+    good = slurp(p, &len);
+    b = malloc(len + 64);
+    dlrt_rng_seed(&rng, 2026);
+    for (k = 0; k < MUTANTS && good && !v.why[0]; k++) {
+        size_t blen = len, i;
+        int edits = 1 + (int)(dlrt_rng_next(&rng) % 8), e, intact = 1;
+        memcpy(b, good, len);
+        for (e = 0; e < edits; e++) {
+            uint64_t r = dlrt_rng_next(&rng);
+            size_t at = (size_t)(r >> 8) % (blen ? blen : 1);
+            switch (r % 4) {
+            case 0: if (blen) b[at] = (unsigned char)(r >> 40); break;
+            case 1: if (blen) b[at] ^= (unsigned char)(1u << (r >> 32) % 8); break;
+            case 2: blen = at; break;
+            default:
+                if (blen + 8 <= len + 64) {
+                    memcpy(b + blen, &r, 8);
+                    blen += 8;
+                }
+            }
+        }
+        remove(m);   /* not truncated in place: ext4 would flush each one to disk */
+        write_bytes(m, b, blen);
+        net_init(&n, -777);
+        if (dlrt_ckpt_load(m, &n.c, &err) == 0) {
+            check(&v, blen == len && memcmp(b, good, len) == 0,
+                  "mutant %d (%d edits, %lu bytes) was accepted", k, edits, (unsigned long)blen);
+            same++;
+            continue;
+        }
+        for (i = 0; i < NP; i++)
+            intact &= n.p[i] == -777 + (float)i;
+        check(&v, intact && err && strstr(err, m) == err, "mutant %d: buffers changed or "
+              "message '%s'", k, err ? err : "(none)");
+        refused++;
+    }
+    printf("mutated checkpoints: %d refused, %d unchanged by their edits (loaded)\n", refused, same);
+    free(b);
+    free(good);
+    free(err);
+    finish(&v);
+}
+
 /* A big file is judged by its header: a non-checkpoint, or a checkpoint
  * header followed by far more data than the network takes, is refused
  * after reading a few bytes (sparse 4 GiB files: nothing to read fast). */
@@ -515,9 +579,10 @@ int main(int argc, char **argv)
     signal(SIGALRM, on_alarm);
     test_hostile_files();
     test_big_files();
+    test_mutants();
     test_targets();
     test_long_path_message();
     test_concurrent_saves();
-    printf("checkpoint cases: %d malformed or hostile files refused\n", refused_cases);
+    printf("checkpoint cases: %d hand-made malformed or hostile files refused\n", refused_cases);
     return failures ? 1 : 0;
 }
