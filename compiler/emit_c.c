@@ -1754,11 +1754,14 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "/* Reseeds dropout's random stream: the same seed gives the same masks. */\n");
     fprintf(out, "void %s_set_rng(%s *m, uint64_t seed);\n\n", P, P);
 
-    fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically.\n"
-                 " * 0 on success; -1 with the reason in %s_error(m). */\n", P);
+    fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically;\n"
+                 " * refuses a network with a NaN or infinite value, and a path holding a\n"
+                 " * file that is not a checkpoint. 0 on success; -1 with the reason in\n"
+                 " * %s_error(m). */\n", P);
     fprintf(out, "int %s_save(const %s *m, const char *path);\n", P, P);
-    fprintf(out, "/* Reads a checkpoint written by %s_save, checking its layout and checksum.\n"
-                 " * 0 on success; -1 with the reason in %s_error(m), the network unchanged. */\n",
+    fprintf(out, "/* Reads a checkpoint written by %s_save, checking its layout, size,\n"
+                 " * checksum and that every value is finite. 0 on success; -1 with the\n"
+                 " * reason in %s_error(m), the network unchanged. */\n",
             P, P);
     fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
     fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
