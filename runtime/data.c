@@ -42,7 +42,7 @@
 /* Unexpected bytes after the declared data are counted up to this many;
  * beyond it the message says "more than". Bounds the time a gzip bomb
  * appended to a good file can cost. */
-#define MAX_TRAILING_COUNT ((uint64_t)1 << 26)
+#define MAX_TRAILING_COUNT ((uint64_t)1 << 20)
 /* A CSV line may be at most this long plus CSV_BYTES_PER_FIELD per field
  * the network expects: far more than any real line, and a file without
  * line breaks cannot make the loader hold all of it as one line. */
