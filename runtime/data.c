@@ -35,7 +35,7 @@
  * that 1 + label never overflows. */
 #define MAX_CSV_LABEL 1000000
 /* Bytes read from a file at a time. */
-#define IN_SIZE 65536
+#define IN_SIZE 16384
 /* deflate expands data at most 1032 times (zlib's FAQ), so a gzip file of S
  * bytes cannot decompress to more than 1032 * S bytes. */
 #define MAX_INFLATE_RATIO 1032
@@ -372,21 +372,22 @@ static int open_idx(reader *r, const char *path, uint32_t magic, const char *kin
 /* Makes room for `need` elements of `elem` bytes in p (capacity *cap),
  * doubling, but never beyond `limit` elements (what the header declares):
  * memory follows the data that has arrived. Returns the (maybe moved)
- * buffer, or NULL when out of memory (p is then still valid). */
+ * buffer, or NULL when out of memory or need > limit (p is then still
+ * valid and *cap unchanged). */
 static void *grow_to(void *p, size_t *cap, size_t need, size_t limit, size_t elem)
 {
     size_t c = *cap;
     void *q;
     if (need <= c)
         return p;
-    if (c < 65536)
-        c = 65536;
+    if (c < 4096)
+        c = 4096;
     while (c < need && c < limit)
         c = c > limit / 2 ? limit : c * 2;
     if (c > limit)
         c = limit;
-    if (c > (size_t)-1 / elem)
-        return NULL;
+    if (c < need || c > (size_t)-1 / elem)
+        return NULL;   /* beyond the limit, or more than memory can address */
     q = realloc(p, c * elem);
     if (q)
         *cap = c;
@@ -547,7 +548,7 @@ static int grow_push(growable *g, const void *value)
 {
     if (g->len == g->cap) {
         void *p = grow_to(g->data, &g->cap, g->len + 1, (size_t)MAX_VALUES, g->elem);
-        if (!p || g->len == g->cap)
+        if (!p)
             return -1;
         g->data = p;
     }
