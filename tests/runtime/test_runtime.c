@@ -658,6 +658,25 @@ static void test_idx_hostile(void)
     snprintf(want, sizeof want, "%s: 10 unexpected bytes after the 5 images the header declares",
              tmp_path("extra_member.gz"));
     idx_fails("idx_gz_extra_member", tmp_path("extra_member.gz"), labels, want);
+    /* A gzip header with a header CRC (FHCRC) that does not match, and
+     * one whose file name field never ends. */
+    {
+        unsigned char *h = malloc(n1 + 64);
+        memcpy(h, m1, 10);
+        h[3] = 0x02;            /* FHCRC */
+        h[10] = h[11] = 0xEE;   /* not the CRC of the header */
+        memcpy(h + 12, m1 + 10, n1 - 10);
+        write_parts(tmp_path("hcrc.gz"), h, n1 + 2, m2, n2, m3, n3, NULL, 0);
+        snprintf(want, sizeof want, "%s: corrupt gzip data (header crc mismatch)", tmp_path("hcrc.gz"));
+        idx_fails("idx_gz_header_crc_mismatch", tmp_path("hcrc.gz"), labels, want);
+        h[3] = 0x08;            /* FNAME, then the name runs to the end of file */
+        memset(h + 10, 'a', 40);
+        write_bytes(tmp_path("fname.gz"), h, 50, 0);
+        snprintf(want, sizeof want, "%s: truncated: expected a 16-byte IDX header, got 0 bytes",
+                 tmp_path("fname.gz"));
+        idx_fails("idx_gz_endless_file_name", tmp_path("fname.gz"), labels, want);
+        free(h);
+    }
     /* Cut inside the gzip header of the first member. */
     write_bytes(tmp_path("cut_header.gz"), m1, 5, 0);
     snprintf(want, sizeof want, "%s: truncated: expected a 16-byte IDX header, got 0 bytes",
@@ -885,6 +904,17 @@ static void test_csv_hostile(void)
     csv_path_fails("csv_nul_bytes_line_3", tmp_path("nul2.csv"), 2,
                    ":3: line contains a NUL byte (not a text file?)");
     free(big);
+
+    /* A number longer than any float needs: refused, quoted in part. */
+    big = malloc(300);
+    memset(big, '1', 299);
+    big[299] = '\0';
+    f = fopen(tmp_path("longnum.csv"), "wb");
+    fprintf(f, "1,%s,0\n", big);
+    fclose(f);
+    free(big);
+    csv_path_fails("csv_overlong_number", tmp_path("longnum.csv"), 2,
+                   ":1:3: expected a number, found '1111111111111111111111111111111111111111'");
 
     /* A network input nothing could fill: nothing is allocated for it
      * ahead of the data (this asked malloc for 48 GiB). */
