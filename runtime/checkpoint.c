@@ -24,6 +24,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "dlrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,31 +63,6 @@ static uint64_t hash_bytes(const char *bytes, size_t n)
 uint64_t dlrt_layout_hash(const char *layout)
 {
     return hash_bytes(layout, strlen(layout));
-}
-
-/* Replaces *err with a message allocated to fit; returns -1. When even
- * that allocation fails *err is left NULL (callers print "out of memory"). */
-static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    if (!err)
-        return -1;
-    free(*err);
-    *err = NULL;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    *err = malloc((size_t)n + 1);
-    if (*err) {
-        va_start(ap, fmt);
-        vsnprintf(*err, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
 }
 
 static int host_is_little_endian(void)
@@ -240,10 +216,10 @@ static int check_finite(const dlrt_ckpt *c, void *const *slots, const char *lead
             continue;
         name = value_name(c->layout, (uint64_t)i);
         if (s == 0)
-            fail(err, "%s: the parameter %s is %s%s", lead, name ? name : "?",
+            dlrt_fail(err, "%s: the parameter %s is %s%s", lead, name ? name : "?",
                  nonfinite_word(slots[s], i, c->value_size), tail);
         else
-            fail(err, "%s: optimizer state slot %lu of %s is %s%s", lead, (unsigned long)s,
+            dlrt_fail(err, "%s: optimizer state slot %lu of %s is %s%s", lead, (unsigned long)s,
                  name ? name : "?", nonfinite_word(slots[s], i, c->value_size), tail);
         free(name);
         return -1;
@@ -271,30 +247,30 @@ static int probe_target(const char *path, int *holds, char **err)
         if (e == ENOENT)    /* nothing there (or a dangling symlink, replaced) */
             return 0;
         if (e == ENXIO)     /* a socket */
-            return fail(err, "cannot write checkpoint '%s': it is a socket, not a regular file",
+            return dlrt_fail(err, "cannot write checkpoint '%s': it is a socket, not a regular file",
                         path);
-        return fail(err, "cannot write checkpoint '%s': %s%s", path, strerror(e),
+        return dlrt_fail(err, "cannot write checkpoint '%s': %s%s", path, strerror(e),
                     e == EACCES ? " (cannot read the file there to check that it is a checkpoint)"
                                 : "");
     }
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return fail(err, "cannot write checkpoint '%s': %s", path, strerror(e));
+        return dlrt_fail(err, "cannot write checkpoint '%s': %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, "cannot write checkpoint '%s': it is %s", path, file_kind(st.st_mode));
+        return dlrt_fail(err, "cannot write checkpoint '%s': it is %s", path, file_kind(st.st_mode));
     }
     rc = read_full(fd, head, sizeof head, &got);
     close(fd);
     if (rc != 0)
-        return fail(err, "cannot write checkpoint '%s': cannot read the file there: %s", path,
+        return dlrt_fail(err, "cannot write checkpoint '%s': cannot read the file there: %s", path,
                     strerror(errno));
     if (got == 0)
         return 0;           /* an empty file holds nothing to lose */
     if (got != sizeof head || memcmp(head, MAGIC, sizeof MAGIC) != 0)
-        return fail(err, "cannot write checkpoint '%s': a file that is not a dlc checkpoint is "
+        return dlrt_fail(err, "cannot write checkpoint '%s': a file that is not a dlc checkpoint is "
                     "there; refusing to replace it (remove it or choose another path)", path);
     *holds = 1;
     return 0;
@@ -364,11 +340,11 @@ int dlrt_ckpt_check_writable(const char *path, int *holds_checkpoint, char **err
     if (!tmp || !dir) {
         free(tmp);
         free(dir);
-        return fail(err, "cannot write checkpoint '%s': out of memory", path);
+        return dlrt_fail(err, "cannot write checkpoint '%s': out of memory", path);
     }
     fd = create_temp(path, tmp, strlen(path) + 16, &e);
     if (fd < 0) {
-        fail(err, "cannot write checkpoint '%s': %s (cannot create a file in '%s'%s)", path,
+        dlrt_fail(err, "cannot write checkpoint '%s': %s (cannot create a file in '%s'%s)", path,
              strerror(e), dir, e == ENOENT ? ": does the directory exist?" : "");
         free(tmp);
         free(dir);
@@ -482,16 +458,16 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
     const char *stage;
 
     if (c->value_size != 4 && c->value_size != 8)
-        return fail(err, "cannot write checkpoint '%s': bad value size %lu", path,
+        return dlrt_fail(err, "cannot write checkpoint '%s': bad value size %lu", path,
                     (unsigned long)c->value_size);
     if (c->nstate > 2 || !c->layout || (c->count && !c->params))
-        return fail(err, "cannot write checkpoint '%s': bad checkpoint description", path);
+        return dlrt_fail(err, "cannot write checkpoint '%s': bad checkpoint description", path);
     for (i = 0; i < c->nstate; i++)
         if (c->count && !c->state[i])
-            return fail(err, "cannot write checkpoint '%s': missing optimizer state", path);
+            return dlrt_fail(err, "cannot write checkpoint '%s': missing optimizer state", path);
     layout_len = strlen(c->layout);
     if (layout_len > MAX_LAYOUT)
-        return fail(err, "cannot write checkpoint '%s': layout too long", path);
+        return dlrt_fail(err, "cannot write checkpoint '%s': layout too long", path);
     slots[0] = c->params;
     slots[1] = c->state[0];
     slots[2] = c->state[1];
@@ -513,12 +489,12 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
     if (!tmp || !w) {
         free(tmp);
         free(w);
-        return fail(err, "cannot write checkpoint '%s': out of memory", path);
+        return dlrt_fail(err, "cannot write checkpoint '%s': out of memory", path);
     }
     fd = create_temp(path, tmp, tmp_size, &e);
     if (fd < 0) {
         char *dir = dir_of(path);
-        fail(err, "cannot write checkpoint '%s': %s (cannot create a file in '%s'%s)", path,
+        dlrt_fail(err, "cannot write checkpoint '%s': %s (cannot create a file in '%s'%s)", path,
              strerror(e), dir ? dir : "?", e == ENOENT ? ": does the directory exist?" : "");
         free(dir);
         free(tmp);
@@ -561,10 +537,10 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
     }
     if (e) {
         unlink(tmp);
-        fail(err, "cannot write checkpoint '%s': %s (%s %s)%s", path, strerror(e), stage, tmp,
+        dlrt_fail(err, "cannot write checkpoint '%s': %s (%s %s)%s", path, strerror(e), stage, tmp,
              holds ? "; the checkpoint there is unchanged" : "");
     } else if ((e = sync_dir(path)) != 0) {
-        fail(err, "checkpoint '%s' was written, but syncing its directory failed: %s", path,
+        dlrt_fail(err, "checkpoint '%s' was written, but syncing its directory failed: %s", path,
              strerror(e));
     }
     free(tmp);
@@ -654,7 +630,7 @@ static int layout_mismatch(const char *path, const char *file_layout, size_t fil
             break;
     }
     if (!has_a && !has_b)   /* the same tensors, so only separators differ */
-        return fail(err, "%s: checkpoint does not match this network: it holds layout '%.*s%s' "
+        return dlrt_fail(err, "%s: checkpoint does not match this network: it holds layout '%.*s%s' "
                     "but the network is '%.*s%s'", path, file_len > 400 ? 400 : (int)file_len,
                     file_layout, file_len > 400 ? "..." : "", net_len > 400 ? 400 : (int)net_len,
                     net_layout, net_len > 400 ? "..." : "");
@@ -684,7 +660,7 @@ static int layout_mismatch(const char *path, const char *file_layout, size_t fil
         const char *a_more = has_a && a + a_len + 1 < file_layout + file_len ? ";..." : "";
         const char *b_more = has_b && b + b_len + 1 < net_layout + net_len ? ";..." : "";
         int al = a_len > 200 ? 200 : (int)a_len, bl = b_len > 200 ? 200 : (int)b_len;
-        return fail(err,
+        return dlrt_fail(err,
                     "%s: checkpoint does not match this network: it holds layout '%s%.*s%s' "
                     "but the network is '%s%.*s%s'; first difference: %s",
                     path, lead, has_a ? al : 0, has_a ? a : "", has_a ? a_more : "(end)",
@@ -706,39 +682,39 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
     /* O_NONBLOCK: a FIFO must be refused, not waited on. */
     fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
-        return fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        return dlrt_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0) {
-        fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        fail(err, "%s: not a checkpoint: it is %s", path, file_kind(st.st_mode));
+        dlrt_fail(err, "%s: not a checkpoint: it is %s", path, file_kind(st.st_mode));
         goto done;
     }
     size = (uint64_t)st.st_size;
 
     /* The fixed header: magic, version, value size, layout length. */
     if (read_full(fd, head, sizeof head, &got) != 0) {
-        fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
     if (got < sizeof MAGIC || memcmp(head, MAGIC, sizeof MAGIC) != 0) {
         /* A prefix of the magic is a cut-off checkpoint, anything else is not one. */
         if (got < sizeof MAGIC && memcmp(head, MAGIC, got) == 0)
-            fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
+            dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
         else
-            fail(err, "%s: not a dlc checkpoint (bad magic)", path);
+            dlrt_fail(err, "%s: not a dlc checkpoint (bad magic)", path);
         goto done;
     }
     if (got < FIXED_HEAD) {
-        fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
+        dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
         goto done;
     }
     version = get_u32(head + 8);
     value_size = get_u32(head + 12);
     layout_len = get_u32(head + 16);
     if (version != FORMAT_VERSION) {
-        fail(err, "%s: unsupported checkpoint version %lu (this runtime reads version %d)", path,
+        dlrt_fail(err, "%s: unsupported checkpoint version %lu (this runtime reads version %d)", path,
              (unsigned long)version, FORMAT_VERSION);
         goto done;
     }
@@ -747,35 +723,35 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
         kind[4] = "floats";
         kind[8] = "doubles";
         if ((value_size == 4 || value_size == 8) && (c->value_size == 4 || c->value_size == 8))
-            fail(err, "%s: checkpoint stores %s but the network uses %s", path, kind[value_size],
+            dlrt_fail(err, "%s: checkpoint stores %s but the network uses %s", path, kind[value_size],
                  kind[c->value_size]);
         else
-            fail(err, "%s: checkpoint has bad value size %lu (file corrupt)", path,
+            dlrt_fail(err, "%s: checkpoint has bad value size %lu (file corrupt)", path,
                  (unsigned long)value_size);
         goto done;
     }
     /* Then the layout and the rest of the header; the file's real size
      * bounds what is read. */
     if (layout_len > MAX_LAYOUT) {
-        fail(err, "%s: checkpoint header is corrupt (a layout of %lu bytes)", path,
+        dlrt_fail(err, "%s: checkpoint header is corrupt (a layout of %lu bytes)", path,
              (unsigned long)layout_len);
         goto done;
     }
     if ((uint64_t)FIXED_HEAD + layout_len + FIXED_TAIL + 4 > size) {
-        fail(err, "%s: checkpoint truncated (%llu bytes)", path, (unsigned long long)size);
+        dlrt_fail(err, "%s: checkpoint truncated (%llu bytes)", path, (unsigned long long)size);
         goto done;
     }
     meta = malloc((size_t)layout_len + FIXED_TAIL);
     if (!meta) {
-        fail(err, "%s: out of memory reading the checkpoint", path);
+        dlrt_fail(err, "%s: out of memory reading the checkpoint", path);
         goto done;
     }
     if (read_full(fd, meta, (size_t)layout_len + FIXED_TAIL, &got) != 0) {
-        fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
     if (got != (size_t)layout_len + FIXED_TAIL) {
-        fail(err, "%s: checkpoint changed while it was read", path);
+        dlrt_fail(err, "%s: checkpoint changed while it was read", path);
         goto done;
     }
     file_layout = (const char *)meta;
@@ -784,7 +760,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
     step = get_u64(meta + layout_len + 16);
     nstate = get_u32(meta + layout_len + 24);
     if (stored_hash != hash_bytes(file_layout, layout_len)) {
-        fail(err, "%s: checksum mismatch (file corrupt): the layout does not match its hash", path);
+        dlrt_fail(err, "%s: checksum mismatch (file corrupt): the layout does not match its hash", path);
         goto done;
     }
     if (strlen(c->layout) != layout_len || memcmp(file_layout, c->layout, layout_len) != 0) {
@@ -792,12 +768,12 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
         goto done;
     }
     if (count != c->count) {
-        fail(err, "%s: checkpoint holds %llu parameters but the network has %llu (file corrupt)",
+        dlrt_fail(err, "%s: checkpoint holds %llu parameters but the network has %llu (file corrupt)",
              path, (unsigned long long)count, (unsigned long long)c->count);
         goto done;
     }
     if (nstate != c->nstate) {
-        fail(err, "%s: checkpoint holds %lu optimizer state vectors but this network's "
+        dlrt_fail(err, "%s: checkpoint holds %lu optimizer state vectors but this network's "
              "optimizer uses %lu (was the optimizer changed?)", path, (unsigned long)nstate,
              (unsigned long)c->nstate);
         goto done;
@@ -808,27 +784,27 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
     body_len = (uint64_t)(1 + nstate) * count * value_size;
     total = FIXED_HEAD + (uint64_t)layout_len + FIXED_TAIL + body_len + 4;
     if (size < total) {
-        fail(err, "%s: checkpoint truncated: expected %llu bytes, got %llu", path,
+        dlrt_fail(err, "%s: checkpoint truncated: expected %llu bytes, got %llu", path,
              (unsigned long long)total, (unsigned long long)size);
         goto done;
     }
     if (size > total) {
-        fail(err, "%s: checkpoint has %llu unexpected trailing bytes (file corrupt)", path,
+        dlrt_fail(err, "%s: checkpoint has %llu unexpected trailing bytes (file corrupt)", path,
              (unsigned long long)(size - total));
         goto done;
     }
     body = malloc((size_t)body_len + 4 + 1);   /* + 1: sees a file that grew */
     if (!body) {
-        fail(err, "%s: out of memory reading the checkpoint (%llu bytes)", path,
+        dlrt_fail(err, "%s: out of memory reading the checkpoint (%llu bytes)", path,
              (unsigned long long)body_len);
         goto done;
     }
     if (read_full(fd, body, (size_t)body_len + 4 + 1, &got) != 0) {
-        fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
     if ((uint64_t)got != body_len + 4) {
-        fail(err, "%s: checkpoint changed while it was read", path);
+        dlrt_fail(err, "%s: checkpoint changed while it was read", path);
         goto done;
     }
     crc = crc32(0L, Z_NULL, 0);
@@ -845,7 +821,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
         }
     }
     if ((uint32_t)crc != get_u32(body + body_len)) {
-        fail(err, "%s: checksum mismatch (file corrupt)", path);
+        dlrt_fail(err, "%s: checksum mismatch (file corrupt)", path);
         goto done;
     }
     to_native(body, (1 + nstate) * count, value_size);

@@ -49,13 +49,26 @@
 #define CSV_LINE_SLACK 65536
 #define CSV_BYTES_PER_FIELD 256
 
-/* internal.h */
-int dlrt_fail(char *err, size_t errlen, const char *fmt, ...)
+/* internal.h: replaces *err with a message allocated to fit and returns -1.
+ * When even that allocation fails *err is left NULL (callers print "out of
+ * memory"). */
+int dlrt_fail(char **err, const char *fmt, ...)
 {
-    if (err && errlen) {
-        va_list ap;
+    va_list ap;
+    int n;
+    if (!err)
+        return -1;
+    free(*err);
+    *err = NULL;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    *err = malloc((size_t)n + 1);
+    if (*err) {
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        vsnprintf(*err, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
     return -1;
@@ -77,7 +90,7 @@ void dlrt_dataset_free(dlrt_dataset *d)
  * err). Only a regular file is data: a FIFO would block (O_NONBLOCK keeps
  * the open itself from waiting for a writer), and a directory or a device
  * such as /dev/zero is refused before anything is read. */
-static int open_regular(const char *path, struct stat *st, char *err, size_t errlen)
+static int open_regular(const char *path, struct stat *st, char **err)
 {
     const char *kind;
     int fd, flags;
@@ -86,11 +99,11 @@ static int open_regular(const char *path, struct stat *st, char *err, size_t err
         fd = open(path, O_RDONLY | O_NONBLOCK);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
-        return dlrt_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return dlrt_fail(err, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, st) != 0) {
         int saved = errno;
         close(fd);
-        return dlrt_fail(err, errlen, "%s: cannot open: %s", path, strerror(saved));
+        return dlrt_fail(err, "%s: cannot open: %s", path, strerror(saved));
     }
     if (!S_ISREG(st->st_mode)) {
         kind = S_ISDIR(st->st_mode)    ? "a directory"
@@ -99,7 +112,7 @@ static int open_regular(const char *path, struct stat *st, char *err, size_t err
                : S_ISBLK(st->st_mode)  ? "a block device"
                                        : "a special file";
         close(fd);
-        return dlrt_fail(err, errlen, "%s: not a data file: it is %s, not a regular file", path,
+        return dlrt_fail(err, "%s: not a data file: it is %s, not a regular file", path,
                          kind);
     }
     /* Ordinary blocking reads from here on. */
@@ -159,7 +172,7 @@ static void reader_close(reader *r)
 
 /* Moves unread input to the front of the buffer and reads more after it.
  * 0 (at end of file with eof set), or -1 on a read error. */
-static int fill(reader *r, char *err, size_t errlen)
+static int fill(reader *r, char **err)
 {
     ssize_t got;
     if (r->eof || r->z.avail_in == IN_SIZE)
@@ -169,7 +182,7 @@ static int fill(reader *r, char *err, size_t errlen)
     r->z.next_in = r->in;
     got = read_some(r->fd, r->in + r->z.avail_in, IN_SIZE - r->z.avail_in);
     if (got < 0)
-        return dlrt_fail(err, errlen, "%s: read error: %s", r->path, strerror(errno));
+        return dlrt_fail(err, "%s: read error: %s", r->path, strerror(errno));
     if (got == 0)
         r->eof = 1;
     r->z.avail_in += (uInt)got;
@@ -177,28 +190,28 @@ static int fill(reader *r, char *err, size_t errlen)
     return 0;
 }
 
-static int reader_open(reader *r, const char *path, char *err, size_t errlen)
+static int reader_open(reader *r, const char *path, char **err)
 {
     struct stat st;
     reader_init(r, path);
-    r->fd = open_regular(path, &st, err, errlen);
+    r->fd = open_regular(path, &st, err);
     if (r->fd < 0)
         return -1;
     r->size = (uint64_t)st.st_size;
     r->in = malloc(IN_SIZE);
     if (!r->in)
-        return dlrt_fail(err, errlen, "%s: out of memory", path);
+        return dlrt_fail(err, "%s: out of memory", path);
     r->z.next_in = r->in;
     /* A gzip file starts with 1f 8b, an IDX file with two zero bytes. */
     while (r->z.avail_in < 2 && !r->eof)
-        if (fill(r, err, errlen) != 0)
+        if (fill(r, err) != 0)
             return -1;
     if (r->z.avail_in >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
         r->gz = 1;
         /* 16 + MAX_WBITS: gzip wrapping only; the header is checked, and
          * the trailer's CRC-32 and length are checked at each member's end. */
         if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK)
-            return dlrt_fail(err, errlen, "%s: out of memory for decompression", path);
+            return dlrt_fail(err, "%s: out of memory for decompression", path);
         r->z_ready = 1;
     }
     return 0;
@@ -206,22 +219,22 @@ static int reader_open(reader *r, const char *path, char *err, size_t errlen)
 
 /* Starts the next gzip member, if there is one. 1: a member starts; 0: the
  * clean end of the file; -1: bytes that are not a gzip member (error). */
-static int next_member(reader *r, char *err, size_t errlen)
+static int next_member(reader *r, char **err)
 {
     uint64_t junk;
     while (r->z.avail_in < 2 && !r->eof)
-        if (fill(r, err, errlen) != 0)
+        if (fill(r, err) != 0)
             return -1;
     if (r->z.avail_in == 0)
         return 0;
     if (r->z.avail_in < 2 || r->z.next_in[0] != 0x1f || r->z.next_in[1] != 0x8b) {
         junk = r->z.avail_in + (r->size > r->raw_read ? r->size - r->raw_read : 0);
-        return dlrt_fail(err, errlen, "%s: corrupt gzip data (%llu byte%s after the end of the "
+        return dlrt_fail(err, "%s: corrupt gzip data (%llu byte%s after the end of the "
                          "compressed stream that do%s not start another gzip member)", r->path,
                          (unsigned long long)junk, junk == 1 ? "" : "s", junk == 1 ? "es" : "");
     }
     if (inflateReset(&r->z) != Z_OK)
-        return dlrt_fail(err, errlen, "%s: corrupt gzip data (cannot restart the decoder)",
+        return dlrt_fail(err, "%s: corrupt gzip data (cannot restart the decoder)",
                          r->path);
     r->in_member = 1;
     return 1;
@@ -231,7 +244,7 @@ static int next_member(reader *r, char *err, size_t errlen)
  * the count, short only at the end of the data (or where a gzip file is
  * cut: then r->cut is set), or -1 (message in err) on a read error or
  * corrupt gzip data. */
-static long long reader_read(reader *r, unsigned char *buf, size_t len, char *err, size_t errlen)
+static long long reader_read(reader *r, unsigned char *buf, size_t len, char **err)
 {
     size_t done = 0;
     while (done < len) {
@@ -240,7 +253,7 @@ static long long reader_read(reader *r, unsigned char *buf, size_t len, char *er
         if (!r->gz) {
             size_t n;
             if (r->z.avail_in == 0) {
-                if (fill(r, err, errlen) != 0)
+                if (fill(r, err) != 0)
                     return -1;
                 if (r->z.avail_in == 0)
                     break;
@@ -253,14 +266,14 @@ static long long reader_read(reader *r, unsigned char *buf, size_t len, char *er
             continue;
         }
         if (!r->in_member) {
-            ret = next_member(r, err, errlen);
+            ret = next_member(r, err);
             if (ret < 0)
                 return -1;
             if (ret == 0)
                 break;
         }
         if (r->z.avail_in == 0) {
-            if (fill(r, err, errlen) != 0)
+            if (fill(r, err) != 0)
                 return -1;
             if (r->z.avail_in == 0) {   /* the file ends inside a member */
                 r->cut = 1;
@@ -275,9 +288,9 @@ static long long reader_read(reader *r, unsigned char *buf, size_t len, char *er
         if (ret == Z_STREAM_END) {
             r->in_member = 0;   /* CRC-32 and length checked */
         } else if (ret == Z_MEM_ERROR) {
-            return dlrt_fail(err, errlen, "%s: out of memory decompressing", r->path);
+            return dlrt_fail(err, "%s: out of memory decompressing", r->path);
         } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-            return dlrt_fail(err, errlen, "%s: corrupt gzip data (%s)", r->path,
+            return dlrt_fail(err, "%s: corrupt gzip data (%s)", r->path,
                              r->z.msg ? r->z.msg : "invalid compressed data");
         }
     }
@@ -287,22 +300,22 @@ static long long reader_read(reader *r, unsigned char *buf, size_t len, char *er
 /* After the data the header declares, the file must be at a clean end: no
  * more bytes, and (for gzip) every member complete with its CRC and length
  * checked. what: "images" or "labels"; n: the count the header declares. */
-static int check_end(reader *r, const char *what, uint64_t n, char *err, size_t errlen)
+static int check_end(reader *r, const char *what, uint64_t n, char **err)
 {
     unsigned char extra[4096];
     uint64_t trailing = 0;
     long long got;
     do {
-        got = reader_read(r, extra, sizeof extra, err, errlen);
+        got = reader_read(r, extra, sizeof extra, err);
         if (got < 0)
             return -1;   /* a corrupt stream: the message is in err */
         trailing += (uint64_t)got;
     } while (got == (long long)sizeof extra && trailing < MAX_TRAILING_COUNT);
     if (r->cut)
-        return dlrt_fail(err, errlen, "%s: corrupt gzip data (unexpected end of file: the "
+        return dlrt_fail(err, "%s: corrupt gzip data (unexpected end of file: the "
                          "compressed stream is truncated)", r->path);
     if (trailing)
-        return dlrt_fail(err, errlen, "%s: %s%llu unexpected byte%s after the %llu %s the header "
+        return dlrt_fail(err, "%s: %s%llu unexpected byte%s after the %llu %s the header "
                          "declares", r->path, got == (long long)sizeof extra ? "more than " : "",
                          (unsigned long long)trailing, trailing == 1 ? "" : "s",
                          (unsigned long long)n, what);
@@ -314,19 +327,19 @@ static int check_end(reader *r, const char *what, uint64_t n, char *err, size_t 
  * must be large enough to decompress to it. kind: "pixel" or "label";
  * what: "images" or "labels"; n: their count. */
 static int check_size(const reader *r, size_t header_len, uint64_t bytes, const char *kind,
-                      const char *what, uint64_t n, char *err, size_t errlen)
+                      const char *what, uint64_t n, char **err)
 {
     if (!r->gz) {
         uint64_t have = r->size > header_len ? r->size - header_len : 0;
         if (have < bytes)
-            return dlrt_fail(err, errlen, "%s: truncated: expected %llu bytes of %s data, got %llu",
+            return dlrt_fail(err, "%s: truncated: expected %llu bytes of %s data, got %llu",
                              r->path, (unsigned long long)bytes, kind, (unsigned long long)have);
         if (have > bytes)
-            return dlrt_fail(err, errlen, "%s: %llu unexpected byte%s after the %llu %s the header "
+            return dlrt_fail(err, "%s: %llu unexpected byte%s after the %llu %s the header "
                              "declares", r->path, (unsigned long long)(have - bytes),
                              have - bytes == 1 ? "" : "s", (unsigned long long)n, what);
     } else if ((bytes + header_len - 1) / MAX_INFLATE_RATIO >= r->size) {
-        return dlrt_fail(err, errlen, "%s: truncated: the header declares %llu bytes of %s data, "
+        return dlrt_fail(err, "%s: truncated: the header declares %llu bytes of %s data, "
                          "more than a %llu-byte gzip file can hold", r->path,
                          (unsigned long long)bytes, kind, (unsigned long long)r->size);
     }
@@ -341,7 +354,7 @@ static uint32_t big_endian_u32(const unsigned char *b)
 /* Opens an IDX file and reads its header: magic, then ndims big-endian
  * dimensions. The caller closes r, also after a failure. */
 static int open_idx(reader *r, const char *path, uint32_t magic, const char *kind, int ndims,
-                    uint32_t *dims, char *err, size_t errlen)
+                    uint32_t *dims, char **err)
 {
     unsigned char header[16];
     size_t header_len = 4 + 4 * (size_t)ndims;
@@ -349,20 +362,20 @@ static int open_idx(reader *r, const char *path, uint32_t magic, const char *kin
     uint32_t found;
     int i;
 
-    if (reader_open(r, path, err, errlen) != 0)
+    if (reader_open(r, path, err) != 0)
         return -1;
-    got = reader_read(r, header, header_len, err, errlen);
+    got = reader_read(r, header, header_len, err);
     if (got < 0)
         return -1;
     if (got < 4)
-        return dlrt_fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lld "
+        return dlrt_fail(err, "%s: truncated: expected a %u-byte IDX header, got %lld "
                          "bytes", path, (unsigned)header_len, got);
     found = big_endian_u32(header);
     if (found != magic)
-        return dlrt_fail(err, errlen, "%s: not an IDX %s file (magic number 0x%08lx, expected "
+        return dlrt_fail(err, "%s: not an IDX %s file (magic number 0x%08lx, expected "
                          "0x%08lx)", path, kind, (unsigned long)found, (unsigned long)magic);
     if ((size_t)got < header_len)
-        return dlrt_fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lld "
+        return dlrt_fail(err, "%s: truncated: expected a %u-byte IDX header, got %lld "
                          "bytes", path, (unsigned)header_len, got);
     for (i = 0; i < ndims; i++)
         dims[i] = big_endian_u32(header + 4 + 4 * i);
@@ -395,7 +408,7 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t limit, size_t ele
 }
 
 int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num_classes,
-                  dlrt_dataset *out, char *err, size_t errlen)
+                  dlrt_dataset *out, char **err)
 {
     uint32_t image_dims[3], label_dims[1];
     reader ri, rl;
@@ -411,18 +424,18 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
     reader_init(&ri, images);
     reader_init(&rl, labels);
 
-    if (open_idx(&ri, images, 0x00000803, "image", 3, image_dims, err, errlen) != 0 ||
-        open_idx(&rl, labels, 0x00000801, "label", 1, label_dims, err, errlen) != 0)
+    if (open_idx(&ri, images, 0x00000803, "image", 3, image_dims, err) != 0 ||
+        open_idx(&rl, labels, 0x00000801, "label", 1, label_dims, err) != 0)
         goto bad;
 
     /* Everything the headers say is checked before any data is read. */
     n = image_dims[0];
     if (n == 0) {
-        dlrt_fail(err, errlen, "%s: holds no images", images);
+        dlrt_fail(err, "%s: holds no images", images);
         goto bad;
     }
     if (image_dims[1] == 0 || image_dims[2] == 0) {
-        dlrt_fail(err, errlen, "%s: bad image size %lux%lu", images,
+        dlrt_fail(err, "%s: bad image size %lux%lu", images,
                   (unsigned long)image_dims[1], (unsigned long)image_dims[2]);
         goto bad;
     }
@@ -430,26 +443,26 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
      * 64 bits before they are compared with the cap. */
     per_image = (uint64_t)image_dims[1] * image_dims[2];
     if (x_size && per_image != x_size) {
-        dlrt_fail(err, errlen, "%s: images are %lux%lu (%llu value%s per sample) but the network's "
+        dlrt_fail(err, "%s: images are %lux%lu (%llu value%s per sample) but the network's "
                   "input takes %lu", images, (unsigned long)image_dims[1],
                   (unsigned long)image_dims[2], (unsigned long long)per_image,
                   per_image == 1 ? "" : "s", (unsigned long)x_size);
         goto bad;
     }
     if (per_image > MAX_VALUES || n > MAX_VALUES / per_image) {
-        dlrt_fail(err, errlen, "%s: too large: %lu images of %lux%lu pixels (at most %llu values)",
+        dlrt_fail(err, "%s: too large: %lu images of %lux%lu pixels (at most %llu values)",
                   images, (unsigned long)n, (unsigned long)image_dims[1],
                   (unsigned long)image_dims[2], (unsigned long long)MAX_VALUES);
         goto bad;
     }
     if (label_dims[0] != n) {
-        dlrt_fail(err, errlen, "%s: holds %lu labels but %s holds %lu images", labels,
+        dlrt_fail(err, "%s: holds %lu labels but %s holds %lu images", labels,
                   (unsigned long)label_dims[0], images, (unsigned long)n);
         goto bad;
     }
     total = n * per_image;
-    if (check_size(&ri, 16, total, "pixel", n == 1 ? "image" : "images", n, err, errlen) != 0 ||
-        check_size(&rl, 8, n, "label", n == 1 ? "label" : "labels", n, err, errlen) != 0)
+    if (check_size(&ri, 16, total, "pixel", n == 1 ? "image" : "images", n, err) != 0 ||
+        check_size(&rl, 8, n, "label", n == 1 ? "label" : "labels", n, err) != 0)
         goto bad;
 
     d.n = (size_t)n;
@@ -466,7 +479,7 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         int32_t *p;
         if (n - done < want)
             want = (size_t)(n - done);
-        got = reader_read(&rl, chunk, want, err, errlen);
+        got = reader_read(&rl, chunk, want, err);
         if (got < 0)
             goto bad;
         p = grow_to(d.labels, &cap, (size_t)(done + (uint64_t)got), (size_t)n, sizeof *d.labels);
@@ -475,7 +488,7 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         d.labels = p;
         for (i = 0; i < (size_t)got; i++) {
             if (num_classes > 0 && chunk[i] >= num_classes) {
-                dlrt_fail(err, errlen, "%s: sample %llu has label %d, but the network has only %d "
+                dlrt_fail(err, "%s: sample %llu has label %d, but the network has only %d "
                           "class%s (0..%d)", labels, (unsigned long long)(done + i + 1), chunk[i],
                           num_classes, num_classes == 1 ? "" : "es", num_classes - 1);
                 goto bad;
@@ -486,7 +499,7 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         }
         done += (uint64_t)got;
         if ((size_t)got < want) {
-            dlrt_fail(err, errlen, "%s: truncated: expected %llu bytes of label data, got %llu",
+            dlrt_fail(err, "%s: truncated: expected %llu bytes of label data, got %llu",
                       labels, (unsigned long long)n, (unsigned long long)done);
             goto bad;
         }
@@ -500,7 +513,7 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         float *p;
         if (total - done < want)
             want = (size_t)(total - done);
-        got = reader_read(&ri, chunk, want, err, errlen);
+        got = reader_read(&ri, chunk, want, err);
         if (got < 0)
             goto bad;
         p = grow_to(d.x, &cap, (size_t)(done + (uint64_t)got), (size_t)total, sizeof *d.x);
@@ -511,13 +524,13 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
             d.x[done + i] = (float)chunk[i] * (1.0f / 255.0f);
         done += (uint64_t)got;
         if ((size_t)got < want) {
-            dlrt_fail(err, errlen, "%s: truncated: expected %llu bytes of pixel data, got %llu",
+            dlrt_fail(err, "%s: truncated: expected %llu bytes of pixel data, got %llu",
                       images, (unsigned long long)total, (unsigned long long)done);
             goto bad;
         }
     }
-    if (check_end(&ri, n == 1 ? "image" : "images", n, err, errlen) != 0 ||
-        check_end(&rl, n == 1 ? "label" : "labels", n, err, errlen) != 0)
+    if (check_end(&ri, n == 1 ? "image" : "images", n, err) != 0 ||
+        check_end(&rl, n == 1 ? "label" : "labels", n, err) != 0)
         goto bad;
     /* Labels are single bytes, so always below 256. */
     d.num_classes = max_label + 1;
@@ -527,7 +540,7 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
     *out = d;
     return 0;
 out_of_memory:
-    dlrt_fail(err, errlen, "%s: out of memory for %llu images of %lux%lu", images,
+    dlrt_fail(err, "%s: out of memory for %llu images of %lux%lu", images,
               (unsigned long long)n, (unsigned long)image_dims[1], (unsigned long)image_dims[2]);
 bad:
     reader_close(&ri);
@@ -571,7 +584,7 @@ typedef struct line_reader {
 
 /* Reads the next line into lr->line. 1: a line; 0: end of file; -1: error
  * (message in err). line_no: the number the new line will have. */
-static int next_line(line_reader *lr, size_t line_no, char *err, size_t errlen)
+static int next_line(line_reader *lr, size_t line_no, char **err)
 {
     lr->len = 0;
     for (;;) {
@@ -583,7 +596,7 @@ static int next_line(line_reader *lr, size_t line_no, char *err, size_t errlen)
                 return lr->len > 0;
             got = read_some(lr->fd, lr->in, IN_SIZE);
             if (got < 0)
-                return dlrt_fail(err, errlen, "%s: read error: %s", lr->path, strerror(errno));
+                return dlrt_fail(err, "%s: read error: %s", lr->path, strerror(errno));
             lr->pos = 0;
             lr->end = (size_t)got;
             if (got == 0) {
@@ -597,7 +610,7 @@ static int next_line(line_reader *lr, size_t line_no, char *err, size_t errlen)
         nl = memchr(start, '\n', lr->end - lr->pos);
         n = nl ? (size_t)(nl - start) : lr->end - lr->pos;
         if (n > lr->max - lr->len)
-            return dlrt_fail(err, errlen, "%s:%lu: line longer than %lu bytes, too long for a "
+            return dlrt_fail(err, "%s:%lu: line longer than %lu bytes, too long for a "
                              "sample (a binary file, or lines not separated by newlines?)",
                              lr->path, (unsigned long)line_no, (unsigned long)lr->max);
         if (lr->len + n + 1 > lr->cap) {
@@ -607,7 +620,7 @@ static int next_line(line_reader *lr, size_t line_no, char *err, size_t errlen)
                 cap *= 2;   /* no overflow: len + n <= max, far below SIZE_MAX / 2 */
             p = realloc(lr->line, cap);
             if (!p)
-                return dlrt_fail(err, errlen, "%s:%lu: out of memory", lr->path,
+                return dlrt_fail(err, "%s:%lu: out of memory", lr->path,
                                  (unsigned long)line_no);
             lr->line = p;
             lr->cap = cap;
@@ -698,7 +711,7 @@ static int looks_numeric(const field *f)
 }
 
 int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
-                  dlrt_dataset *out, char *err, size_t errlen)
+                  dlrt_dataset *out, char **err)
 {
     struct stat st;
     line_reader lr;
@@ -723,29 +736,29 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
         y_fields = 0;
     if (x_size == 0 || x_size > MAX_VALUES || (y_kind == DLRT_Y_REAL && y_size == 0) ||
         y_fields > MAX_VALUES)
-        return dlrt_fail(err, errlen, "%s: bad CSV shape (%lu features, %lu targets)", path,
+        return dlrt_fail(err, "%s: bad CSV shape (%lu features, %lu targets)", path,
                          (unsigned long)x_size, (unsigned long)y_fields);
     expected = x_size + y_fields;
     max_line = CSV_LINE_SLACK + (uint64_t)CSV_BYTES_PER_FIELD * expected;
     lr.max = max_line > (size_t)-1 / 4 ? (size_t)-1 / 4 : (size_t)max_line;
 
-    lr.fd = open_regular(path, &st, err, errlen);
+    lr.fd = open_regular(path, &st, err);
     if (lr.fd < 0)
         return -1;
     lr.in = malloc(IN_SIZE);
     if (!lr.in) {
-        dlrt_fail(err, errlen, "%s: out of memory", path);
+        dlrt_fail(err, "%s: out of memory", path);
         goto done;
     }
 
-    while ((got = next_line(&lr, line_no + 1, err, errlen)) == 1) {
+    while ((got = next_line(&lr, line_no + 1, err)) == 1) {
         const char *line = lr.line, *p = lr.line;
         field_iter it;
         field fd;
         size_t count = 0, numeric = 0, extra_column = 0, end_column = 1;
         line_no++;
         if (memchr(line, '\0', lr.len)) {
-            dlrt_fail(err, errlen, "%s:%lu: line contains a NUL byte (not a text file?)", path,
+            dlrt_fail(err, "%s:%lu: line contains a NUL byte (not a text file?)", path,
                       (unsigned long)line_no);
             goto done;
         }
@@ -781,7 +794,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
             if (strchr(line, ';') || strchr(line, '\t'))
                 snprintf(hint, sizeof hint, "; fields are separated by commas, but this line "
                          "contains %s", strchr(line, ';') ? "';'" : "tabs");
-            dlrt_fail(err, errlen, "%s:%lu:%lu: expected %lu comma-separated fields%s, got %lu%s",
+            dlrt_fail(err, "%s:%lu:%lu: expected %lu comma-separated fields%s, got %lu%s",
                       path, (unsigned long)line_no, (unsigned long)column,
                       (unsigned long)expected, what, (unsigned long)count, hint);
             goto done;
@@ -794,20 +807,20 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
             double v;
             float fv;
             if (fd.end == fd.start) {
-                dlrt_fail(err, errlen, "%s:%lu:%lu: expected a number, found an empty field",
+                dlrt_fail(err, "%s:%lu:%lu: expected a number, found an empty field",
                           path, (unsigned long)line_no, (unsigned long)fd.column);
                 goto done;
             }
             if (len > 40)
                 len = 40;
             if (parse_number(&fd, &v) != 0) {
-                dlrt_fail(err, errlen, "%s:%lu:%lu: expected a number, found '%.*s'", path,
+                dlrt_fail(err, "%s:%lu:%lu: expected a number, found '%.*s'", path,
                           (unsigned long)line_no, (unsigned long)fd.column, len, fd.start);
                 goto done;
             }
             fv = (float)v;
             if (!isfinite(v) || !isfinite(fv)) {
-                dlrt_fail(err, errlen, "%s:%lu:%lu: number '%.*s' is not finite (or too large "
+                dlrt_fail(err, "%s:%lu:%lu: number '%.*s' is not finite (or too large "
                           "for a float)", path, (unsigned long)line_no,
                           (unsigned long)fd.column, len, fd.start);
                 goto done;
@@ -818,20 +831,20 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
             } else if (y_kind == DLRT_Y_CLASS) {
                 int32_t label;
                 if (v < 0 || v != floor(v)) {
-                    dlrt_fail(err, errlen, "%s:%lu:%lu: class label must be a non-negative "
+                    dlrt_fail(err, "%s:%lu:%lu: class label must be a non-negative "
                               "integer, found '%.*s'", path, (unsigned long)line_no,
                               (unsigned long)fd.column, len, fd.start);
                     goto done;
                 }
                 if (v > MAX_CSV_LABEL) {
-                    dlrt_fail(err, errlen, "%s:%lu:%lu: class label '%.*s' is too large (at most "
+                    dlrt_fail(err, "%s:%lu:%lu: class label '%.*s' is too large (at most "
                               "%d)", path, (unsigned long)line_no, (unsigned long)fd.column,
                               len, fd.start, MAX_CSV_LABEL);
                     goto done;
                 }
                 label = (int32_t)v;
                 if (num_classes > 0 && label >= num_classes) {
-                    dlrt_fail(err, errlen, "%s:%lu:%lu: sample %lu has label %ld, but the network "
+                    dlrt_fail(err, "%s:%lu:%lu: sample %lu has label %ld, but the network "
                               "has only %d class%s (0..%d)", path, (unsigned long)line_no,
                               (unsigned long)fd.column, (unsigned long)data_lines + 1,
                               (long)label, num_classes, num_classes == 1 ? "" : "es",
@@ -852,7 +865,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
     if (got < 0)
         goto done;   /* read error or overlong line: the message is in err */
     if (data_lines == 0) {
-        dlrt_fail(err, errlen, nonblank_lines ? "%s: no samples (only a header line)"
+        dlrt_fail(err, nonblank_lines ? "%s: no samples (only a header line)"
                                               : "%s: empty file (no samples)", path);
         goto done;
     }
@@ -869,7 +882,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
     rc = 0;
     goto done;
 too_big:
-    dlrt_fail(err, errlen, "%s:%lu: too much data (out of memory or more than %llu values)", path,
+    dlrt_fail(err, "%s:%lu: too much data (out of memory or more than %llu values)", path,
               (unsigned long)line_no, (unsigned long long)MAX_VALUES);
 done:
     close(lr.fd);

@@ -4,8 +4,9 @@
  * or not, and CSV), checkpoint files, and the training driver behind a
  * generated `main`. No global mutable state: everything hangs off the
  * structs below. Functions that can fail return 0 on success and -1 on
- * failure, with a message naming the file and the problem in `err` (a
- * caller's buffer; the checkpoint functions allocate theirs to fit).
+ * failure, with a message naming the file and the problem in *err,
+ * allocated to fit (never cut short; the caller frees it, and passes NULL
+ * or a previous message, which is freed and replaced).
  */
 #ifndef DLRT_H
 #define DLRT_H
@@ -87,13 +88,13 @@ typedef struct dlrt_dataset {
  * where their headers say are checked too. Pixels are scaled to [0, 1].
  * Only regular files are read (no FIFOs, directories or devices). */
 int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num_classes,
-                  dlrt_dataset *out, char *err, size_t errlen);
+                  dlrt_dataset *out, char **err);
 /* CSV: one sample per line, x_size numbers then the label (y_kind CLASS,
  * below num_classes unless that is 0) or y_size numbers (REAL). An optional
  * non-numeric header line is skipped. Errors name the file, line and
  * column. */
 int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
-                  dlrt_dataset *out, char *err, size_t errlen);
+                  dlrt_dataset *out, char **err);
 void dlrt_dataset_free(dlrt_dataset *d);
 
 /* --------------------------------------------------------- checkpoint.c */

@@ -469,14 +469,14 @@ static int check_checkpoint(const dlrt_model_api *api, const options *o)
 static int load_set(const dlrt_model_api *api, const char *csv, const char *images,
                     const char *labels, size_t limit, const char *limit_flag, dlrt_dataset *d)
 {
-    char err[1024];
+    char *err = NULL;
     const char *name = csv ? csv : images;
     size_t i;
     if (csv) {
         if (dlrt_load_csv(csv, api->x_size, api->y_kind, api->y_size,
-                          api->y_kind == DLRT_Y_CLASS ? api->num_classes : 0, d, err,
-                          sizeof err) != 0) {
-            error_msg(api, "%s", err);
+                          api->y_kind == DLRT_Y_CLASS ? api->num_classes : 0, d, &err) != 0) {
+            error_msg(api, "%s", err ? err : "out of memory");
+            free(err);
             return -1;
         }
     } else {
@@ -485,14 +485,17 @@ static int load_set(const dlrt_model_api *api, const char *csv, const char *imag
                       "(use --train-csv and --test-csv)", labels, api->name);
             return -1;
         }
-        if (dlrt_load_idx(images, labels, api->x_size, api->num_classes, d, err, sizeof err) != 0) {
-            if (!strncmp(images, DEFAULT_DATA_DIR, strlen(DEFAULT_DATA_DIR)) &&
+        if (dlrt_load_idx(images, labels, api->x_size, api->num_classes, d, &err) != 0) {
+            if (!err)
+                error_msg(api, "out of memory");
+            else if (!strncmp(images, DEFAULT_DATA_DIR, strlen(DEFAULT_DATA_DIR)) &&
                 strstr(err, "cannot open"))
                 error_msg(api, "%s (the default Fashion-MNIST data: install the "
                           "dataset-fashion-mnist package, or name the files with "
                           "--train-images and friends)", err);
             else
                 error_msg(api, "%s", err);
+            free(err);
             return -1;
         }
     }

@@ -5,9 +5,10 @@
 
 #include <stddef.h>
 
-/* Formats a message into err (when there is room) and returns -1, so a
- * failing function can end with `return dlrt_fail(err, errlen, ...)`. */
-int dlrt_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Replaces *err with a message allocated to fit (free(*err) first) and
+ * returns -1, so a failing function can end with `return dlrt_fail(err,
+ * ...)`. No message is ever cut; if the allocation fails *err is NULL. */
+int dlrt_fail(char **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     static const int kinds[4] = {DLRT_Y_CLASS, DLRT_Y_REAL, DLRT_Y_NONE, DLRT_Y_CLASS};
     const char *path;
     dlrt_dataset d;
-    char err[512];
+    char *err = NULL;
     size_t x_size, y_size, i;
     int kind, k, rc;
 
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     y_size = 1 + (data[0] >> 5 & 3);
     k = data[1] % 5;
     path = fuzz_write(0, data + 2, size - 2, 0);
-    rc = dlrt_load_csv(path, x_size, kind, y_size, k, &d, err, sizeof err);
+    rc = dlrt_load_csv(path, x_size, kind, y_size, k, &d, &err);
     if (rc == 0) {
         if (d.n == 0 || d.x_size != x_size || !d.x || d.y_kind != kind)
             abort();
@@ -47,8 +47,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                     abort();
         }
         dlrt_dataset_free(&d);
-    } else if (d.n || d.x || !err[0]) {
+    } else if (d.n || d.x || !err) {
         abort();
     }
+    free(err);
     return 0;
 }

@@ -16,6 +16,31 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* The runtime allocates its messages to fit (char **err); the tests read
+ * them from a buffer of their own. */
+static int take_message(int rc, char *msg, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", msg ? msg : "");
+    free(msg);
+    return rc;
+}
+
+static int load_idx(const char *images, const char *labels, size_t x_size, int k,
+                    dlrt_dataset *d, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = dlrt_load_idx(images, labels, x_size, k, d, &msg);
+    return take_message(rc, msg, err, errlen);
+}
+
+static int load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, int k,
+                    dlrt_dataset *d, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    int rc = dlrt_load_csv(path, x_size, y_kind, y_size, k, d, &msg);
+    return take_message(rc, msg, err, errlen);
+}
+
 static int failures;
 static const char *tmpdir;
 
@@ -287,7 +312,7 @@ static size_t make_labels(unsigned char *buf, uint32_t magic, uint32_t n, size_t
     return len;
 }
 
-/* Expects dlrt_load_idx(images, labels, x_size, k) to fail with a message
+/* Expects load_idx(images, labels, x_size, k) to fail with a message
  * containing `want`, leaving the data set empty. */
 static void idx_fails_for(const char *name, const char *images, const char *labels,
                           size_t x_size, int k, const char *want)
@@ -297,7 +322,7 @@ static void idx_fails_for(const char *name, const char *images, const char *labe
     char err[512] = "";
     int rc;
     start(&v, name);
-    rc = dlrt_load_idx(images, labels, x_size, k, &d, err, sizeof err);
+    rc = load_idx(images, labels, x_size, k, &d, err, sizeof err);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
     check(&v, d.x == NULL && d.labels == NULL && d.n == 0, "output not left empty");
@@ -332,7 +357,7 @@ static void test_idx(void)
         ll = make_labels(lab, 0x801, 5, 5);
         write_bytes(images, img, il, gz);
         write_bytes(labels, lab, ll, gz);
-        check(&v, dlrt_load_idx(images, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, load_idx(images, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
         if (!v.why[0]) {
             check(&v, d.n == 5 && d.x_size == 6, "shape %lu x %lu", (unsigned long)d.n,
                   (unsigned long)d.x_size);
@@ -456,7 +481,7 @@ static void test_idx_end(void)
         char err[512] = "";
         start(&v, "idx_gzip_clean_end");
         check(&v, plen > 40 && plen < sizeof packed, "gzip file of %lu bytes", (unsigned long)plen);
-        check(&v, dlrt_load_idx(gz, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, load_idx(gz, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
         check(&v, d.n == 50, "n %lu", (unsigned long)d.n);
         dlrt_dataset_free(&d);
         finish(&v);
@@ -558,7 +583,7 @@ static void idx_loads(const char *name, const char *images, const char *labels, 
     dlrt_dataset d;
     char err[512] = "";
     start(&v, name);
-    check(&v, dlrt_load_idx(images, labels, x_size, k, &d, err, sizeof err) == 0, "error: %s", err);
+    check(&v, load_idx(images, labels, x_size, k, &d, err, sizeof err) == 0, "error: %s", err);
     check(&v, v.why[0] || d.n == n, "n %lu, expected %lu", (unsigned long)d.n, (unsigned long)n);
     dlrt_dataset_free(&d);
     finish(&v);
@@ -815,7 +840,7 @@ static void csv_fails_k(const char *name, const char *text, size_t x_size, int y
     int rc;
     start(&v, name);
     write_text(path, text);
-    rc = dlrt_load_csv(path, x_size, y_kind, y_size, k, &d, err, sizeof err);
+    rc = load_csv(path, x_size, y_kind, y_size, k, &d, err, sizeof err);
     snprintf(full, sizeof full, "%s%s", path, want);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, full), "error '%s' lacks '%s'", err, full);
@@ -839,7 +864,7 @@ static void csv_path_fails(const char *name, const char *path, size_t x_size, co
     char err[512] = "";
     int rc;
     start(&v, name);
-    rc = dlrt_load_csv(path, x_size, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err);
+    rc = load_csv(path, x_size, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
     if (rc == 0)
@@ -866,12 +891,12 @@ static void test_csv_hostile(void)
         char err[512] = "";
         start(&v, "csv_labels_within_classes");
         write_text(tmp_path("k.csv"), "1,2,0\n1,2,2\n");
-        check(&v, dlrt_load_csv(tmp_path("k.csv"), 2, DLRT_Y_CLASS, 1, 3, &d, err, sizeof err) == 0,
+        check(&v, load_csv(tmp_path("k.csv"), 2, DLRT_Y_CLASS, 1, 3, &d, err, sizeof err) == 0,
               "%s", err);
         check(&v, v.why[0] || (d.n == 2 && d.num_classes == 3), "n %lu", (unsigned long)d.n);
         dlrt_dataset_free(&d);
         /* a class count means nothing for real-valued targets */
-        check(&v, dlrt_load_csv(tmp_path("k.csv"), 2, DLRT_Y_REAL, 1, 1, &d, err, sizeof err) == 0,
+        check(&v, load_csv(tmp_path("k.csv"), 2, DLRT_Y_REAL, 1, 1, &d, err, sizeof err) == 0,
               "%s", err);
         dlrt_dataset_free(&d);
         finish(&v);
@@ -951,7 +976,7 @@ static void test_csv(void)
 
     start(&v, "csv_class_with_header");
     write_text(path, "a,b,label\r\n1,2,0\r\n\r\n  -3.5 , 4e-1,\t2\r\n0x10,.5,1\n\n");
-    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
     if (!v.why[0]) {
         check(&v, d.n == 3 && d.x_size == 2 && d.y_size == 1, "shape");
         check(&v, d.x[0] == 1 && d.x[1] == 2 && d.x[2] == -3.5f && d.x[3] == 0.4f &&
@@ -964,7 +989,7 @@ static void test_csv(void)
 
     start(&v, "csv_real_targets_no_header");
     write_text(path, "1,2,3,4\n5,6,7,8");
-    check(&v, dlrt_load_csv(path, 2, DLRT_Y_REAL, 2, 0, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, load_csv(path, 2, DLRT_Y_REAL, 2, 0, &d, err, sizeof err) == 0, "%s", err);
     if (!v.why[0]) {
         check(&v, d.n == 2 && d.y_kind == DLRT_Y_REAL && d.y_size == 2, "shape");
         check(&v, d.targets[0] == 3 && d.targets[3] == 8 && d.x[2] == 5, "values");
@@ -1020,7 +1045,7 @@ static void test_csv(void)
               ": no samples (only a header line)");
     start(&v, "csv_header_names_not_numbers");
     write_text(path, "inflow,nancy,label\n1,2,0\n");
-    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
     check(&v, v.why[0] || d.n == 1, "n %lu", (unsigned long)d.n);
     dlrt_dataset_free(&d);
     finish(&v);
@@ -1031,12 +1056,12 @@ static void test_csv(void)
         dlrt_dataset dn;
         start(&v, "csv_nul_byte");
         write_bytes(path, nul, sizeof nul - 1, 0);
-        check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &dn, err, sizeof err) == -1 &&
+        check(&v, load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &dn, err, sizeof err) == -1 &&
                   contains(err, ":2: line contains a NUL byte"), "got '%s'", err);
         finish(&v);
     }
     start(&v, "csv_missing_file");
-    check(&v, dlrt_load_csv(tmp_path("nope.csv"), 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == -1 &&
+    check(&v, load_csv(tmp_path("nope.csv"), 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == -1 &&
               contains(err, "nope.csv: cannot open: No such file"), "got '%s'", err);
     finish(&v);
 }
@@ -1048,25 +1073,18 @@ static const char LAYOUT[] = "h1_w:2x4;h1_b:2;";
 
 /* The checkpoint functions report in a malloc'd message; these copy it
  * into the tests' fixed buffers. */
-static int ckpt_call(int rc, char *msg, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s", msg ? msg : "");
-    free(msg);
-    return rc;
-}
-
 static int ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errlen)
 {
     char *msg = NULL;
     int rc = dlrt_ckpt_save(path, c, &msg);
-    return ckpt_call(rc, msg, err, errlen);
+    return take_message(rc, msg, err, errlen);
 }
 
 static int ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
 {
     char *msg = NULL;
     int rc = dlrt_ckpt_load(path, c, &msg);
-    return ckpt_call(rc, msg, err, errlen);
+    return take_message(rc, msg, err, errlen);
 }
 
 static void describe(dlrt_ckpt *c, float *p, float *s0, float *s1)
@@ -1288,6 +1306,40 @@ static void test_checkpoint(void)
     finish(&v);
 }
 
+/* A loader's message is allocated to fit: at a path of about 2,000
+ * characters (nested directories) the explanation still arrives whole. */
+static void test_long_path_messages(void)
+{
+    verdict v;
+    char path[2400], *msg = NULL;
+    dlrt_dataset d;
+    size_t len;
+    int i;
+    start(&v, "loader_message_long_path_whole");
+    memset(&d, 0, sizeof d);
+    len = (size_t)snprintf(path, sizeof path, "%s", tmpdir);
+    for (i = 0; i < 18; i++) {
+        len += (size_t)snprintf(path + len, sizeof path - len,
+                                "/a_directory_name_long_enough_to_make_paths_long_%03d"
+                                "_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                                i);
+        mkdir(path, 0755);
+    }
+    snprintf(path + len, sizeof path - len, "/bad.csv");
+    write_text(path, "1,2,0\n3,x2,1\n");
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, &msg) == -1, "accepted a bad file");
+    check(&v, msg && strlen(path) > 1900 && !strncmp(msg, path, strlen(path)) &&
+          contains(msg, "expected a number, found 'x2'"), "message cut: %.200s...",
+          msg ? msg + (strlen(msg) > 200 ? strlen(msg) - 200 : 0) : "(null)");
+    free(msg);
+    msg = NULL;
+    check(&v, dlrt_load_idx(path, path, 0, 0, &d, &msg) == -1 && msg &&
+          contains(msg, "not an IDX"), "IDX message cut: %.200s",
+          msg ? msg + (strlen(msg) > 200 ? strlen(msg) - 200 : 0) : "(null)");
+    free(msg);
+    finish(&v);
+}
+
 int main(int argc, char **argv)
 {
     tmpdir = argc > 1 ? argv[1] : ".";
@@ -1300,5 +1352,6 @@ int main(int argc, char **argv)
     test_csv();
     test_csv_hostile();
     test_checkpoint();
+    test_long_path_messages();
     return failures ? 1 : 0;
 }
