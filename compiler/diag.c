@@ -100,18 +100,23 @@ static bool muted(Diag *d)
     return d->max_errors > 0 && d->errors > d->max_errors;
 }
 
-void diag_error(Diag *d, Loc loc, const char *fmt, ...)
+void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap)
 {
     d->errors++;
     if (muted(d))
         return;
-    va_list ap;
-    va_start(ap, fmt);
     report(d, "error", loc, fmt, ap);
-    va_end(ap);
     if (d->max_errors > 0 && d->errors == d->max_errors)
         fprintf(d->out, "%s: note: too many errors (%d); stopping here (--max-errors)\n",
                 d->src ? d->src->path : "dlc", d->errors);
+}
+
+void diag_error(Diag *d, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, loc, fmt, ap);
+    va_end(ap);
 }
 
 void diag_warning(Diag *d, Loc loc, const char *fmt, ...)

@@ -76,6 +76,7 @@ typedef struct Diag {
 void diag_init(Diag *d, const Source *src, FILE *out);
 /* "path:line:col: error: msg", the source line, a caret with ~ under the range. */
 void diag_error(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void diag_warning(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A note attached to the previous error; printed with its own source line. */
 void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -274,6 +275,7 @@ typedef struct Hyper {
     double value;
     bool defaulted;
     Loc loc;
+    const char *define;    /* a param set by -D NAME=VALUE: VALUE as typed, else NULL */
 } Hyper;
 
 typedef struct Optimizer {
@@ -351,6 +353,9 @@ void ir_dump(FILE *out, const Source *src, const IR *ir);
  * *value and *is_int set, or the message saying why it is not a number
  * ("malformed number '1e'", "number out of range"). */
 const char *number_parse(Arena *a, const char *text, size_t len, double *value, bool *is_int);
+/* A -D NAME=VALUE value: number_parse's rules plus an optional sign. NULL
+ * and *value, or why it is not a number ("'abc' is not a number"). */
+const char *number_parse_define(Arena *a, const char *text, double *value);
 /* NULL when v can become a float constant in the generated code (finite,
  * |v| <= FLT_MAX, 0 or |v| >= FLT_MIN); else the message saying why not. */
 const char *number_float_problem(Arena *a, double v);
@@ -362,11 +367,19 @@ typedef struct Define {    /* -D name=value */
     const char *value;
 } Define;
 
+/* Reports -D values that are not numbers and -D names that are not params
+ * of the file; false after an error (a bad command line: exit status 2). */
+bool sema_check_defines(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d);
 /* Resolves names, evaluates params (with -D overrides), lowers every
  * expression to IR nodes through the op table, checks shapes and values,
  * reads the train block. Reports all errors it can through d. */
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d);
 void sema_explain(FILE *out, const Source *src, const IR *ir);
+/* After an error about a value written at `loc`: a note for each param the
+ * text there names, with its value and where it was set; a -D value always
+ * gets "'h' is 2.5, set by -D h=2.5 on the command line", also when it
+ * reaches loc through other params. For checks after sema (emit_check). */
+void sema_note_values(Diag *d, const IR *ir, Loc loc);
 
 /* ------------------------------------------------------------ ops/ */
 

@@ -115,6 +115,25 @@ static bool valid_identifier(const char *s)
     return true;
 }
 
+/* -D NAME=VALUE: VALUE must read as a number and NAME be new; whether NAME
+ * is a param of the file is checked once the file is parsed. Returns -1 to
+ * go on, or the exit status of a usage error. */
+static int check_define(const Options *o, const char *name, const char *value)
+{
+    Arena *a = arena_new();
+    const char *why = NULL;
+    for (int k = 0; k < o->ndefs && !why; k++)
+        if (!strcmp(o->defs[k].name, name))
+            why = arena_printf(a, "'%s' is already set by -D %s=%s; give each param once",
+                               name, name, o->defs[k].value);
+    double v;
+    if (!why)
+        why = number_parse_define(a, value, &v);
+    int status = why ? usage_error("%s", arena_printf(a, "-D %s=%s: %s", name, value, why)) : -1;
+    arena_free(a);
+    return status;
+}
+
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, Options *o)
 {
@@ -179,12 +198,20 @@ static int parse_args(int argc, char **argv, Options *o)
                 free(name);
                 return usage_error("-D '%s': the name is not an identifier", def);
             }
+            int status = check_define(o, name, eq + 1);
+            if (status >= 0) {
+                free(name);
+                return status;
+            }
             o->defs[o->ndefs].name = name;   /* freed at exit with the process */
             o->defs[o->ndefs].value = eq + 1;
             o->ndefs++;
         } else if (a[0] == '-' && a[1] != '\0') {
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)strcspn(a, "="), a);
+            for (int k = 0; long_options[k]; k++)
+                if (!strcmp(name, long_options[k]))   /* --main=yes */
+                    return usage_error("%s takes no value", name);
             const char *s = diag_suggest(name, long_options);
             fprintf(stderr, "dlc: error: unknown option '%s'", a);
             if (s)
@@ -199,6 +226,14 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (!o->input)
         return usage_error("no input file%s; usage: dlc [options] FILE.net", "");
+    if (!*o->input)
+        return usage_error("the input file name is empty%s", "");
+    if (o->output && !*o->output)
+        return usage_error("-o needs a file name, not an empty one%s", "");
+    /* Options --emit=ast would silently ignore: it stops after parsing. */
+    if (o->emit == EMIT_AST && (o->explain || o->stats || o->main))
+        return usage_error("%s needs the checked network; --emit=ast stops after parsing",
+                           o->explain ? "--explain" : o->stats ? "--stats" : "--main");
     return -1;
 }
 
@@ -356,6 +391,9 @@ static int compile(const Options *o, Arena *a)
     Program *prog = parse_program(a, &src, &diag);
     if (diag.errors)
         return 1;
+    /* -D naming no param of the file: the command line is wrong. */
+    if (!sema_check_defines(a, prog, o->defs, o->ndefs, &diag))
+        return 2;
     if (o->emit == EMIT_AST) {
         OutFile out;
         if (!output_open(&out, o->output ? o->output : "-"))

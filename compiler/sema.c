@@ -254,14 +254,14 @@ bool lower_number(Lower *l, const Expr *e, double *out)
         case '*': v = a * b; break;
         default:
             if (b == 0) {
-                diag_error(l->diag, e->rhs->loc, "division by zero");
+                lower_value_error(l, e->rhs->loc, "division by zero");
                 return false;
             }
             v = a / b;
             break;
         }
         if (!isfinite(v)) {
-            diag_error(l->diag, e->loc, "this number is too large");
+            lower_value_error(l, e->loc, "this number is too large");
             return false;
         }
         *out = v;
@@ -271,28 +271,122 @@ bool lower_number(Lower *l, const Expr *e, double *out)
     return false;
 }
 
-/* "'width' is 21.3333, set here": when a param's value is the problem. */
-static void note_param_value(Lower *l, const Expr *e)
+/* ------------------------------------------------------------ value errors
+ *
+ * Every check of a value a param may have given (a size, a rate, a range, a
+ * float literal) reports through lower_value_error, which adds the params
+ * behind the value: "'width' is 21.3333, set here", and for -D, which the
+ * user may have typed long before reading the error, "'h' is 2.5, set by
+ * -D h=2.5 on the command line", also when the -D param reaches the value
+ * through another param (param half = h / 2). The params are found by name
+ * in the source text at the error's location, so checks that only hold a
+ * Loc (and emit_check, after sema) work the same way. */
+
+/* Whether text[at] starts a name (not the tail of a number like 1e5). */
+static bool is_name_char(char c, bool first)
 {
-    if (e->kind != EX_NAME)
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* Calls fn for each name in src[loc]: comments, strings and numbers skipped. */
+static void names_in(const Source *src, Loc loc, void (*fn)(void *, const char *, size_t),
+                     void *ctx)
+{
+    if (!src || !src->text || loc.begin < 0 || loc.end > (int)src->len)
         return;
-    const Symbol *s = find_symbol(l, e->name);
-    if (!s || s->kind != SYM_PARAM)
-        return;
-    for (int k = 0; k < l->ndefs; k++)
-        if (strcmp(l->defs[k].name, s->name) == 0) {
-            diag_note(l->diag, NOLOC, "'%s' is %g, set on the command line by -D %s=%s",
-                      s->name, s->value, s->name, l->defs[k].value);
-            return;
+    const char *t = src->text;
+    int k = loc.begin;
+    while (k < loc.end) {
+        char c = t[k];
+        if (c == '#') {
+            while (k < loc.end && t[k] != '\n')
+                k++;
+        } else if (c == '"') {
+            for (k++; k < loc.end && t[k] != '"' && t[k] != '\n'; k++)
+                if (t[k] == '\\')
+                    k++;
+            k++;
+        } else if ((c >= '0' && c <= '9') || c == '.') {
+            /* 1e5, 0x1F, 1_000: all one token, no names inside. */
+            for (k++; k < loc.end && (is_name_char(t[k], false) || t[k] == '.'); k++)
+                if ((t[k] == 'e' || t[k] == 'E') && k + 1 < loc.end && strchr("+-", t[k + 1]))
+                    k++;
+        } else if (is_name_char(c, true)) {
+            int b = k;
+            while (k < loc.end && is_name_char(t[k], false))
+                k++;
+            fn(ctx, t + b, (size_t)(k - b));
+        } else {
+            k++;
         }
-    diag_note(l->diag, s->stmt->loc, "'%s' is %g, set here", s->name, s->value);
+    }
+}
+
+typedef struct ValueNotes {
+    Diag *d;
+    const Hyper *params;     /* the params lowered so far */
+    int nparams;
+    bool *noted;             /* per param: already noted */
+    bool defines_only;       /* inside another param's definition */
+} ValueNotes;
+
+static void note_name(void *ctx, const char *name, size_t len)
+{
+    ValueNotes *vn = ctx;
+    for (int k = 0; k < vn->nparams; k++) {
+        const Hyper *h = &vn->params[k];
+        if (vn->noted[k] || strlen(h->name) != len || strncmp(h->name, name, len) != 0)
+            continue;
+        if (h->define) {
+            vn->noted[k] = true;
+            diag_note(vn->d, NOLOC, "'%s' is %g, set by -D %s=%s on the command line",
+                      h->name, h->value, h->name, h->define);
+        } else {
+            /* A param of the file: its value where the check names it,
+             * then any -D param its definition uses. */
+            if (!vn->defines_only) {
+                vn->noted[k] = true;
+                diag_note(vn->d, h->loc, "'%s' is %g, set here", h->name, h->value);
+            }
+            bool outer = vn->defines_only;
+            vn->defines_only = true;
+            vn->noted[k] = true;
+            names_in(vn->d->src, h->loc, note_name, vn);
+            vn->defines_only = outer;
+        }
+    }
+}
+
+static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc)
+{
+    if (nparams == 0 || loc.begin < 0)
+        return;
+    bool noted[nparams];
+    memset(noted, 0, sizeof noted);
+    ValueNotes vn = {d, params, nparams, noted, false};
+    names_in(d->src, loc, note_name, &vn);
+}
+
+void sema_note_values(Diag *d, const IR *ir, Loc loc)
+{
+    note_values(d, ir->constants, ir->nconstants, loc);
+}
+
+void lower_value_error(Lower *l, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(l->diag, loc, fmt, ap);
+    va_end(ap);
+    sema_note_values(l->diag, l->ir, loc);
 }
 
 bool lower_float_ok(Lower *l, Loc loc, double v)
 {
     const char *why = number_float_problem(l->arena, v);
     if (why)
-        diag_error(l->diag, loc, "%s", why);
+        lower_value_error(l, loc, "%s", why);
     return !why;
 }
 
@@ -303,13 +397,11 @@ bool lower_int(Lower *l, const Expr *e, long *out)
     if (!lower_number(l, e, &v))
         return false;
     if (v != floor(v)) {
-        diag_error(l->diag, e->loc, "a whole number is needed here, not %g", v);
-        note_param_value(l, e);
+        lower_value_error(l, e->loc, "a whole number is needed here, not %g", v);
         return false;
     }
     if (fabs(v) > 2147483647.0) {
-        diag_error(l->diag, e->loc, "%g is too large here (at most 2147483647)", v);
-        note_param_value(l, e);
+        lower_value_error(l, e->loc, "%g is too large here (at most 2147483647)", v);
         return false;
     }
     *out = (long)v;
@@ -441,7 +533,7 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
         if (!lower_number(l, value, &v))
             return false;
         if (!(v > 0)) {
-            diag_error(l->diag, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
+            lower_value_error(l, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
             return false;
         }
         if (!lower_float_ok(l, value->loc, v))
@@ -740,7 +832,7 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[0], &k)) {
                 ok = false;
             } else if (k < 2 || k > (1L << 24)) {
-                diag_error(l->diag, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
+                lower_value_error(l, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
                 ok = false;
             }
             classes = (int)k;
@@ -761,7 +853,7 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[k], &d)) {
                 ok = false;
             } else if (d < 1) {
-                diag_error(l->diag, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
+                lower_value_error(l, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
                 ok = false;
             } else {
                 shape.dim[k] = (int)d;
@@ -769,7 +861,7 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
             }
         }
         if (ok && total > MAX_ELEMS) {
-            diag_error(l->diag, t->loc, "%s has %.0f values per sample; at most %.0f",
+            lower_value_error(l, t->loc, "%s has %.0f values per sample; at most %.0f",
                        s->name, total, MAX_ELEMS);
             ok = false;
         }
@@ -893,7 +985,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
                 if (!lower_number(l, e->rhs, &c))
                     return false;
                 if (e->op == '/' && c == 0) {
-                    diag_error(l->diag, e->rhs->loc, "division by zero");
+                    lower_value_error(l, e->rhs->loc, "division by zero");
                     return false;
                 }
                 return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c, terms);
@@ -1016,7 +1108,7 @@ static bool read_setting(Lower *l, const Expr *e, const char *what, double lo, b
         return false;
     bool in_range = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
     if (!in_range || (integer && v != floor(v))) {
-        diag_error(l->diag, e->loc, "%s must be %s, not %g", what, rule, v);
+        lower_value_error(l, e->loc, "%s must be %s, not %g", what, rule, v);
         return false;
     }
     if (!integer && !lower_float_ok(l, e->loc, v))
@@ -1149,7 +1241,7 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
 #define VALUE(s, def) ((s).set ? (s).value : (def))
 #define HYPER(nm, s, v)                                                 \
     do {                                                                \
-        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC};        \
+        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC, NULL};  \
         vec_push(l->arena, &hypers, h_);                                \
     } while (0)
 
@@ -1168,8 +1260,15 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
         t->opt.nesterov = VALUE(tv->nesterov, 0) != 0;
         HYPER("momentum", tv->momentum, t->opt.momentum);
         HYPER("nesterov", tv->nesterov, t->opt.nesterov ? 1.0 : 0.0);
-        if (t->opt.nesterov && t->opt.momentum == 0)
-            diag_error(l->diag, tv->nesterov.loc, "nesterov needs a momentum above 0");
+        /* PyTorch refuses it too: Nesterov's look-ahead needs a velocity. */
+        if (t->opt.nesterov && t->opt.momentum == 0) {
+            lower_value_error(l, tv->nesterov.loc, "nesterov = true needs momentum above 0 "
+                              "(Nesterov's look-ahead follows the momentum); momentum is 0");
+            if (tv->momentum.set) {
+                diag_note(l->diag, tv->momentum.loc, "momentum is set to 0 here");
+                sema_note_values(l->diag, l->ir, tv->momentum.loc);
+            }
+        }
     } else if (t->opt.kind == OPT_ADAM) {
         t->opt.beta1 = VALUE(tv->beta1, 0.9);
         t->opt.beta2 = VALUE(tv->beta2, 0.999);
@@ -1199,47 +1298,44 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
 
 /* ------------------------------------------------------------ the driver */
 
-/* A -D value, read by the language's number rules (number.c), with an
- * optional sign since there is no expression around it to give one. NULL
- * and *out, or why it is not a number. */
-static const char *parse_define(Lower *l, const char *text, double *out)
+/* -D NAME=VALUE: the value is a number and NAME names a param of the file.
+ * Both are mistakes on the command line, not in the file: dlc exits with
+ * status 2 for them (main.c calls this before sema_lower). */
+bool sema_check_defines(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
 {
-    bool negative = text[0] == '-', is_int;
-    const char *digits = text + (text[0] == '-' || text[0] == '+');
-    const char *why = number_parse(l->arena, digits, strlen(digits), out, &is_int);
-    if (why && !strstr(why, "out of range") && !strstr(why, "leading zeros"))
-        why = arena_printf(l->arena, "'%s' is not a number", text);
-    if (negative)
-        *out = -*out;
-    return why;
-}
-
-/* -D names must name a param of the file. */
-static void check_defines(Lower *l)
-{
-    for (int k = 0; k < l->ndefs; k++) {
-        const Define *def = &l->defs[k];
-        const char *why = parse_define(l, def->value, &l->def_values[k]);
-        l->def_ok[k] = !why;
+    int errors = d->errors;
+    const char **params = arena_alloc(a, sizeof *params * (size_t)(p->nstmts + 1));
+    int nparams = 0;
+    for (int k = 0; k < p->nstmts; k++)
+        if (p->stmts[k] && p->stmts[k]->kind == ST_PARAM && p->stmts[k]->name)
+            params[nparams++] = p->stmts[k]->name;
+    params[nparams] = NULL;
+    for (int k = 0; k < ndefs; k++) {
+        const Define *def = &defs[k];
+        double v;
+        const char *why = number_parse_define(a, def->value, &v);
         if (why)
-            diag_error(l->diag, NOLOC, "-D %s=%s: %s", def->name, def->value, why);
-        const Symbol *s = find_symbol(l, def->name);
-        if (s && s->kind == SYM_PARAM)
+            diag_error(d, NOLOC, "-D %s=%s: %s", def->name, def->value, why);
+        bool is_param = false;
+        for (int j = 0; j < nparams; j++)
+            is_param |= strcmp(params[j], def->name) == 0;
+        if (is_param)
             continue;
-        if (s)
-            diag_error(l->diag, NOLOC, "-D %s: '%s' is not a param; only 'param' values can be "
+        const Stmt *other = NULL;
+        for (int j = 0; j < p->nstmts && !other; j++)
+            if (p->stmts[j] && p->stmts[j]->name && strcmp(p->stmts[j]->name, def->name) == 0)
+                other = p->stmts[j];
+        if (other) {
+            diag_error(d, NOLOC, "-D %s: '%s' is not a param; only 'param' values can be "
                        "set from the command line", def->name, def->name);
-        else {
-            const char **params = arena_alloc(l->arena, sizeof *params * (size_t)(l->syms.len + 1));
-            int n = 0;
-            for (int j = 0; j < l->syms.len; j++)
-                if (l->syms.items[j]->kind == SYM_PARAM)
-                    params[n++] = l->syms.items[j]->name;
-            params[n] = NULL;
-            diag_error(l->diag, NOLOC, "-D %s: there is no param '%s' in this file%s", def->name,
-                       def->name, suggestion(l, def->name, params));
+            diag_note(d, other->name_loc, "'%s' is defined here", def->name);
+        } else {
+            const char *s = diag_suggest(def->name, params);
+            diag_error(d, NOLOC, "-D %s: there is no param '%s' in this file%s", def->name,
+                       def->name, s ? arena_printf(a, "; did you mean '%s'?", s) : "");
         }
     }
+    return d->errors == errors;
 }
 
 /* Inputs first, then labels, then targets, each in declaration order. */
@@ -1291,13 +1387,15 @@ static void check_batch_sizes(Lower *l)
             : arena_printf(l->arena, "%s %s [n%s%s", ir_op_name(n->op),
                            n->op == OP_INPUT ? "buffer" : "output",
                            n->shape.rank ? ", " : "", shape + 1);
-        diag_error(l->diag, n->loc, "%s with batch %d has %s values; the generated code indexes "
-                   "with int (at most %.0f)", what, ir->train.batch,
-                   count_text(l->arena, values), MAX_ELEMS);
+        lower_value_error(l, n->loc, "%s with batch %d has %s values; the generated code "
+                          "indexes with int (at most %.0f)", what, ir->train.batch,
+                          count_text(l->arena, values), MAX_ELEMS);
         for (int h = 0; h < ir->train.nhypers; h++) {
             const Hyper *hy = &ir->train.hypers[h];
-            if (!strcmp(hy->name, "batch") && !hy->defaulted)
+            if (!strcmp(hy->name, "batch") && !hy->defaulted) {
                 diag_note(l->diag, hy->loc, "the batch size is set here");
+                sema_note_values(l->diag, ir, hy->loc);
+            }
         }
         return;
     }
@@ -1441,7 +1539,10 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             break;
         }
     }
-    check_defines(l);
+    /* Reported here too for callers other than main.c; quiet when good. */
+    sema_check_defines(a, p, defs, ndefs, d);
+    for (int k = 0; k < ndefs; k++)
+        l->def_ok[k] = !number_parse_define(a, defs[k].value, &l->def_values[k]);
 
     /* Pass 2: everything in source order. */
     TrainValues tv;
@@ -1461,11 +1562,15 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             lower_param_stmt(l, s);
             Symbol *sym = own_symbol(l, s);
             if (sym && sym->ok) {
-                bool from_cli = false;
+                const char *define = NULL;
                 for (int j = 0; j < ndefs; j++)
-                    from_cli |= strcmp(defs[j].name, s->name) == 0;
-                Hyper h = {s->name, sym->value, false, from_cli ? NOLOC : s->loc};
+                    if (strcmp(defs[j].name, s->name) == 0)
+                        define = defs[j].value;
+                Hyper h = {s->name, sym->value, false, define ? NOLOC : s->loc, define};
                 vec_push(a, &constants, h);
+                /* Current while lowering: value errors note the params. */
+                ir->constants = constants.items;
+                ir->nconstants = constants.len;
             }
             break;
         }

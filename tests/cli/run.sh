@@ -38,7 +38,27 @@ expect directory-input 1 "cannot" -- "$DLC" examples -o "$T/x.c"
 expect unwritable-output 1 "cannot write" -- "$DLC" $good -o "$T/no/such/dir/x.c"
 expect define-override 0 "" -- "$DLC" -D hidden=32 $good -o "$T/d.c"
 if grep -q "32" "$T/d.c" 2>/dev/null; then ok define-changes-output; else bad define-changes-output "no 32 in output"; fi
-expect unknown-define 1 "hiden" -- "$DLC" -D hiden=32 $good -o "$T/u.c"
+# A -D that names no param, or whose value is no number, is a bad command
+# line: exit status 2, as --help says (tests/errors/cli_*.net: the messages).
+expect unknown-define 2 "hiden" -- "$DLC" -D hiden=32 $good -o "$T/u.c"
+expect define-not-a-number 2 "'abc' is not a number" -- "$DLC" -D hidden=abc $good -o "$T/u.c"
+expect define-empty-value 2 "'' is not a number" -- "$DLC" -D hidden= $good -o "$T/u.c"
+expect define-twice 2 "already set by -D hidden=3" -- "$DLC" -D hidden=3 -D hidden=4 $good -o "$T/u.c"
+expect define-missing-value 2 "needs NAME=VALUE" -- "$DLC" $good -D
+expect define-bad-name 2 "not an identifier" -- "$DLC" -D 9x=3 $good
+expect empty-output-name 2 "-o needs a file name" -- "$DLC" $good -o ""
+expect missing-output-name 2 "-o needs a file name" -- "$DLC" $good -o
+expect empty-input-name 2 "input file name is empty" -- "$DLC" ""
+expect explain-with-ast 2 "--emit=ast stops after parsing" -- "$DLC" --explain --emit=ast $good
+expect main-with-ast 2 "--emit=ast stops after parsing" -- "$DLC" --main --emit=ast $good
+expect bad-max-errors 2 "whole number" -- "$DLC" --max-errors=-1 $good
+expect max-errors-missing 2 "whole number" -- "$DLC" $good --max-errors
+expect emit-missing 2 "unknown --emit kind ''" -- "$DLC" $good --emit
+expect prefix-missing 2 "not a C identifier" -- "$DLC" $good --prefix
+expect option-with-value 2 "--main takes no value" -- "$DLC" --main=yes $good
+# A good -D value that fails a later check is the file's error (exit 1),
+# with a note saying the command line set it.
+expect define-fails-check 1 "note: 'hidden' is 2.5, set by -D hidden=2.5 on the command line" -- "$DLC" -D hidden=2.5 $good -o "$T/u.c"
 expect explain 0 "batch" -- "$DLC" --explain --emit=none $good
 expect explain-marks-defaults 0 "eps            1e-08              (default)" -- "$DLC" --explain --emit=none $good
 expect explain-lists-dropout 0 "dropout h2                   rate 0.1" -- "$DLC" --explain --emit=none $good
