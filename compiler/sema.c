@@ -736,13 +736,12 @@ static void declare(Lower *l, const Stmt *s, SymKind kind)
         diag_note(l->diag, prev->stmt->name_loc, "previous definition of '%s' here", s->name);
         return;
     }
-    if (op_lookup(s->name)) {
-        diag_error(l->diag, s->name_loc, "'%s' is the name of an op; choose another name", s->name);
-        return;
-    }
+    /* Op names are ordinary names: a call `tanh(x)` always means the op,
+     * a bare `tanh` the binding. true and false are not: a binding would
+     * change what `bias = false` means. */
     if (strcmp(s->name, "true") == 0 || strcmp(s->name, "false") == 0) {
-        diag_error(l->diag, s->name_loc, "'%s' stands for the number %d; choose another name",
-                   s->name, s->name[0] == 't');
+        diag_error(l->diag, s->name_loc, "'%s' is a constant (the number %d), so it cannot be "
+                   "defined as a name; choose another name", s->name, s->name[0] == 't');
         return;
     }
     Symbol *sym = arena_alloc(l->arena, sizeof *sym);
@@ -1171,6 +1170,63 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainValues *tv)
     }
 }
 
+/* `lr 0.1` or `momentum 0.9` in a train block: an optimizer's argument
+ * written as a setting (Keras and many tutorials set them apart). Reports
+ * it with the line to write instead and returns true; false when the key is
+ * not an optimizer argument. */
+static bool optimizer_arg_as_setting(Lower *l, const Stmt *train, const Setting *set)
+{
+    static const struct {
+        const char *key, *arg, *what;
+        int owner;       /* the optimizer it belongs to; -1: every one */
+    } args[] = {
+        {"lr", "lr", "the learning rate", -1},
+        {"learning_rate", "lr", "the learning rate", -1},
+        {"momentum", "momentum", "momentum", OPT_MOMENTUM},
+        {"nesterov", "nesterov", "nesterov", OPT_MOMENTUM},
+        {"beta1", "beta1", "beta1", OPT_ADAM},
+        {"beta2", "beta2", "beta2", OPT_ADAM},
+        {"eps", "eps", "eps", OPT_ADAM},
+    };
+    int a = -1;
+    for (int k = 0; k < (int)(sizeof args / sizeof args[0]); k++)
+        if (strcmp(args[k].key, set->key) == 0)
+            a = k;
+    if (a < 0)
+        return false;
+    const char *value = set->value ? op_expr_text(l, set->value) : "...";
+    diag_error(l->diag, set->key_loc, "'%s' is not a train setting; %s is an argument of the "
+               "optimizer", set->key, args[a].what);
+    /* The block's optimizer, if it names a known one. */
+    const Setting *opt = NULL;
+    int kind = -1;
+    for (int k = 0; k < train->nsettings; k++) {
+        const Setting *o = &train->settings[k];
+        if (strcmp(o->key, "optimizer") == 0 && o->value &&
+            (o->value->kind == EX_NAME || o->value->kind == EX_CALL))
+            for (int j = 0; optimizer_names[j]; j++)
+                if (strcmp(optimizer_names[j], o->value->name) == 0) {
+                    opt = o;
+                    kind = j;
+                }
+    }
+    if (opt && (args[a].owner < 0 || args[a].owner == kind)) {
+        bool has_args = opt->value->kind == EX_CALL && opt->value->nargs > 0;
+        diag_note(l->diag, opt->loc, "add it to the optimizer: optimizer %s(%s%s = %s)",
+                  optimizer_names[kind], has_args ? "..., " : "", args[a].arg, value);
+        return true;
+    }
+    int owner = args[a].owner < 0 ? OPT_SGD : args[a].owner;
+    if (opt)
+        diag_note(l->diag, set->key_loc, "%s takes no %s; %s is the optimizer that does: "
+                  "optimizer %s(%s = %s)", optimizer_names[kind], args[a].arg,
+                  optimizer_names[owner], optimizer_names[owner], args[a].arg, value);
+    else
+        diag_note(l->diag, set->key_loc, "write: optimizer %s(%s = %s)", optimizer_names[owner],
+                  args[a].arg, value);
+    return true;
+}
+
 static void lower_train_stmt(Lower *l, const Stmt *s, TrainValues *tv, InitKind *init,
                              double *init_arg)
 {
@@ -1181,6 +1237,8 @@ static void lower_train_stmt(Lower *l, const Stmt *s, TrainValues *tv, InitKind 
         for (int j = 0; j < NUM_KEYS; j++)
             if (strcmp(train_keys[j], set->key) == 0)
                 key = j;
+        if (key < 0 && optimizer_arg_as_setting(l, s, set))
+            continue;
         if (key < 0) {
             const char *sug = diag_suggest(set->key, train_keys);
             if (sug)

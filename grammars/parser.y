@@ -52,6 +52,8 @@ typedef struct LexState {
     Bracket closed;      /* what the last closing bracket closed, */
     bool has_closed;     /* if anything */
     Token last, prev;    /* the last two tokens: the lookahead and the one before */
+    Token first;         /* the first token of the statement (or train setting) */
+    bool in_stmt;        /* a token since the last end of statement */
     bool continued;      /* this statement went on past a line-ending operator, */
     Loc continued_loc;   /* this one */
 } LexState;
@@ -528,6 +530,53 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     const yysymbol_kind_t line_end[] = { YYSYMBOL_NEWLINE, char_symbol(';') };
     const char *names[YYNTOKENS + 4];
     int nnames = 0;
+    /* `inptu x : f32[4]`: a name then no '=' at the start of a statement
+     * is most often a misspelled keyword. */
+    if (n == 1 && expected[0] == char_symbol('=') && ls->prev.kind == TOK_IDENT
+        && ls->prev.loc.begin == ls->first.loc.begin) {
+        static const char *const keywords[] = {
+            "model", "param", "input", "label", "target", "output", "loss", "train", NULL,
+        };
+        int len = ls->prev.loc.end - ls->prev.loc.begin;
+        const char *word = arena_strndup(ps->arena, ps->src->text + ls->prev.loc.begin, (size_t)len);
+        const char *s = diag_suggest(word, keywords);
+        if (s) {
+            diag_error(ps->diag, ls->prev.loc, "unknown statement '%s'; did you mean '%s'?",
+                       word, s);
+        } else {
+            diag_error(ps->diag, loc, "expected '=', found %s", what);
+            diag_note(ps->diag, ls->prev.loc, "a statement starts with a keyword (model, param, "
+                      "input, label, target, output, loss, train) or is a binding, NAME = expr");
+        }
+        lex_after_error(ls);
+        return 0;
+    }
+    /* `label y : int`, `input x : f32 784`: a type is NAME[...] or NAME(...);
+     * say what this declaration's type looks like. */
+    if (n == 2 && has(expected, n, char_symbol('[')) && has(expected, n, char_symbol('('))
+        && ls->prev.kind == TOK_IDENT) {
+        int len = ls->prev.loc.end - ls->prev.loc.begin;
+        const char *elem = arena_strndup(ps->arena, ps->src->text + ls->prev.loc.begin, (size_t)len);
+        bool label = ls->first.kind == TOK_LABEL;
+        const char *a_what = label ? "a label" : ls->first.kind == TOK_TARGET ? "a target"
+                                                                              : "an input";
+        const char *want = label ? "class" : "f32";
+        if (strcmp(elem, want) == 0)
+            diag_error(ps->diag, loc, "expected '%c' after '%s', found %s", label ? '(' : '[',
+                       want, what);
+        else
+            diag_error(ps->diag, ls->prev.loc, "'%s' is not %s type", elem,
+                       label ? "a label" : "an element");
+        if (label)
+            diag_note(ps->diag, ls->prev.loc, "a label holds a class index per sample: declare "
+                      "it as class(K), K the number of classes, as in: label y : class(10)");
+        else
+            diag_note(ps->diag, ls->prev.loc, "%s holds real numbers: declare it as f32[d, ...], "
+                      "the shape of one sample, as in: %s x : f32[784]", a_what,
+                      ls->first.kind == TOK_TARGET ? "target" : "input");
+        lex_after_error(ls);
+        return 0;
+    }
     /* After `input x :` only a type fits: say what one looks like. */
     if (n == 1 && expected[0] == YYSYMBOL_IDENT && ls->prev.kind == ':') {
         diag_error(ps->diag, loc, "expected a type such as f32[784] or class(10), found %s", what);

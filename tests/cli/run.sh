@@ -101,6 +101,14 @@ if ls "$T"/*.tmp-* >/dev/null 2>&1; then bad no-temp-files "left $(ls "$T"/*.tmp
 if "$DLC" $good -o "$T/keep.c" 2>/dev/null && grep -q fashion_mlp "$T/keep.c" && grep -q fashion_mlp "$T/keep.h"; then
     ok good-compile-replaces-output
 else bad good-compile-replaces-output "not replaced"; fi
+# Op names as binding names: accepted, and the C is clean in both precisions.
+expect op-names-as-names 0 "" -- "$DLC" tests/cli/op_names.net -o "$T/opn.c"
+expect op-names-as-names-f64 0 "" -- "$DLC" --precision=f64 tests/cli/op_names.net -o "$T/opn64.c"
+for c in opn opn64; do
+    if cc -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -c "$T/$c.c" -o "$T/$c.o" 2>"$T/cc.err"; then
+        ok "op-names-clean-c-$c"
+    else bad "op-names-clean-c-$c" "$(head -c 300 "$T/cc.err")"; fi
+done
 # Empty input and binary garbage: diagnostics, exit 1, no crash.
 : >"$T/empty.net"
 expect empty-file 1 "error" -- "$DLC" "$T/empty.net" -o "$T/e.c"
