@@ -49,6 +49,9 @@ struct Lower {
     int nlayer_suffixes;
     /* The one loss call the loss statement allows right now. */
     const Expr *loss_call;
+    /* The layer whose renamed parameters were last warned about. */
+    const Stmt *renamed_stmt;
+    int renamed_layer;
 };
 
 /* Largest per-sample size: emitted indices are ints. */
@@ -671,6 +674,33 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
                                      : arena_printf(l->arena, "%s_%d_%s", base, l->layer, suffix);
     /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
     const char *unique = ir_unique_cname(l->arena, l->ir, name);
+    if (strcmp(unique, name) != 0 && !(l->renamed_stmt == l->stmt && l->renamed_layer == l->layer)) {
+        /* The name is part of the API (P_param_name, checkpoints, the
+         * twin): say once per layer that it is not the documented one. */
+        l->renamed_stmt = l->stmt;
+        l->renamed_layer = l->layer;
+        Loc held = NOLOC;
+        /* ir.c keeps d_... for gradients and dlrt... for the runtime. */
+        const char *by = strncmp(name, "d_", 2) == 0
+            ? "reserved (d_ names gradients in the generated code)"
+            : "reserved (dlrt is the runtime's prefix)";
+        for (int k = 0; k < l->ir->params.len; k++)
+            if (strcmp(l->ir->params.items[k].name, name) == 0) {
+                held = l->ir->params.items[k].loc;
+                by = "a parameter";
+            }
+        for (int k = 0; k < l->ir->nodes.len; k++)
+            if (strcmp(l->ir->nodes.items[k]->cname, name) == 0) {
+                held = l->ir->nodes.items[k]->loc;
+                by = "a binding";
+            }
+        diag_warning(l->diag, loc, "'%s' is %s%s, so this layer's %s is named '%s' (in the "
+                     "C API, checkpoints and the PyTorch twin)", name,
+                     held.begin >= 0 ? "already " : "", by,
+                     strcmp(suffix, "b") == 0 ? "bias" : "weight", unique);
+        if (held.begin >= 0)
+            diag_note(l->diag, held, "'%s' is made here; renaming a binding avoids this", name);
+    }
 
     Param p;
     memset(&p, 0, sizeof p);
@@ -1534,6 +1564,36 @@ static void warn_unused(Lower *l)
     }
 }
 
+/* Weight decay shrinks every parameter each step, gradient or not: one that
+ * no loss term reaches is never trained yet decays toward 0, where PyTorch
+ * (whose grad stays None) would leave it alone. Warn, per layer. */
+static void warn_decay_only(Lower *l)
+{
+    IR *ir = l->ir;
+    bool *reached = arena_alloc(l->arena, (size_t)ir->nodes.len + 1);
+    for (int k = 0; k < ir->losses.len; k++)
+        for (int t = 0; t < ir->losses.items[k].nterms; t++)
+            reached[ir->losses.items[k].terms[t].node] = true;
+    for (int k = ir->nodes.len - 1; k >= 0; k--) {   /* inputs have smaller ids */
+        const Node *n = ir->nodes.items[k];
+        for (int i = 0; i < n->nin && reached[k]; i++)
+            if (n->in[i] >= 0)
+                reached[n->in[i]] = true;
+    }
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        if (reached[k] || n->param[0] < 0)
+            continue;
+        const Param *p = &ir->params.items[n->param[0]];
+        double wd = p->weight_decay >= 0 ? p->weight_decay : ir->train.weight_decay;
+        if (wd > 0)
+            diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
+                         "changes '%s' except by weight decay (%g), which shrinks it toward 0 "
+                         "every step (PyTorch, and the twin, leave a parameter without a gradient "
+                         "alone); set weight_decay = 0 on the layer to keep it", p->name, wd);
+    }
+}
+
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
 {
     Lower lower;
@@ -1689,8 +1749,10 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     check_macro_names(l);
     if (d->errors == 0)
         check_batch_sizes(l);
-    if (d->errors == 0)
+    if (d->errors == 0) {
         warn_unused(l);
+        warn_decay_only(l);
+    }
     ir->batch_cap = ir->train.batch;
     return ir;
 }

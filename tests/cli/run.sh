@@ -80,6 +80,16 @@ expect line-ending-operator-continues 0 "" -- "$DLC" "$T/cont.net" -o "$T/cont.c
 printf 'model uu\ninput x : f32[2]\ninput z : f32[3]\nlabel y : class(2)\nh = dense(x, 2)\nh3 = relu(h)\nloss cross_entropy(h, y)\n' >"$T/unused.net"
 expect warns-unused-binding 0 "6:1: warning: 'h3' is computed but never used" -- "$DLC" "$T/unused.net" -o "$T/unused.c"
 expect warns-unused-input 0 "3:7: warning: input 'z' is never used" -- "$DLC" "$T/unused.net" -o "$T/unused.c"
+# Parameter names: innermost dense first; a name already taken is renamed,
+# with a warning since the name is part of the API.
+printf 'model pn\ninput x : f32[4]\nlabel y : class(2)\nh = dense(relu(dense(x, 5)), 3) + dense(x, 3)\nh_2 = dense(x, 3)\nloss cross_entropy(dense(h + h_2, 2), y)\n' >"$T/pn.net"
+expect warns-renamed-param 0 "5:7: warning: 'h_2_w' is already a parameter, so this layer's weight is named 'h_2_w_2'" -- "$DLC" --emit=none "$T/pn.net"
+expect param-names-inner-first 0 "h_w            \[5, 4\]" -- "$DLC" --explain --emit=none "$T/pn.net"
+expect param-names-left-to-right 0 "h_3_w          \[3, 4\]" -- "$DLC" --explain --emit=none "$T/pn.net"
+# A layer no loss reaches only decays under weight decay: warned.
+printf 'model dec\ninput x : f32[4]\nlabel y : class(2)\nh = relu(dense(x, 8))\noutput side = softmax(dense(h, 3))\noutput side2 = dense(h, 3, weight_decay = 0)\nloss cross_entropy(dense(h, 2), y)\ntrain {\n    weight_decay 1e-4\n}\n' >"$T/dec.net"
+expect warns-decay-only 0 "5:23: warning: no loss depends on this layer, so training never changes 'side_w' except by weight decay" -- "$DLC" --emit=none "$T/dec.net"
+"$DLC" --emit=none "$T/dec.net" 2>&1 | grep -q side2_w && bad no-decay-warning-without-decay "warned about side2_w" || ok no-decay-warning-without-decay
 expect output-must-end-in-c 1 "needs a name ending in .c" -- "$DLC" $good -o "$T/out.h"
 printf 'model n\ninput x : f32[2]\nlabel y : class(2)\nh = dense(x, 2)\nloss cross_entropy(h, y)\n' >"$T/n.net"
 expect check-only-rejects-what-emission-rejects 1 "clashes" -- "$DLC" --emit=none "$T/n.net"
