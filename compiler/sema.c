@@ -49,9 +49,11 @@ struct Lower {
     int nlayer_suffixes;
     /* The one loss call the loss statement allows right now. */
     const Expr *loss_call;
-    /* The layer whose renamed parameters were last warned about. */
+    /* Parameters renamed because their name was taken, one per layer:
+     * warned about at the end when there is no error. */
     const Stmt *renamed_stmt;
     int renamed_layer;
+    VEC(int) renamed;
 };
 
 /* Largest per-sample size: emitted indices are ints. */
@@ -675,33 +677,10 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
     /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
     const char *unique = ir_unique_cname(l->arena, l->ir, name);
     if (strcmp(unique, name) != 0 && !(l->renamed_stmt == l->stmt && l->renamed_layer == l->layer)) {
-        /* The name is part of the API (P_param_name, checkpoints, the
-         * twin): say once per layer that it is not the documented one. */
         l->renamed_stmt = l->stmt;
         l->renamed_layer = l->layer;
-        Loc held = NOLOC;
-        /* ir.c keeps d_... for gradients and dlrt... for the runtime. */
-        const char *by = strncmp(name, "d_", 2) == 0
-            ? "reserved (d_ names gradients in the generated code)"
-            : "reserved (dlrt is the runtime's prefix)";
-        for (int k = 0; k < l->ir->params.len; k++)
-            if (strcmp(l->ir->params.items[k].name, name) == 0) {
-                held = l->ir->params.items[k].loc;
-                by = "a parameter";
-            }
-        for (int k = 0; k < l->ir->nodes.len; k++)
-            if (strcmp(l->ir->nodes.items[k]->cname, name) == 0) {
-                held = l->ir->nodes.items[k]->loc;
-                by = "a binding";
-            }
-        diag_warning(l->diag, loc, "'%s' is %s%s, so this layer's %s is named '%s' (in the "
-                     "C API, checkpoints and the PyTorch twin)", name,
-                     held.begin >= 0 ? "already " : "", by,
-                     strcmp(suffix, "b") == 0 ? "bias" : "weight", unique);
-        if (held.begin >= 0)
-            diag_note(l->diag, held, "'%s' is made here; renaming a binding avoids this", name);
+        vec_push(l->arena, &l->renamed, l->ir->params.len);
     }
-
     Param p;
     memset(&p, 0, sizeof p);
     p.name = unique;
@@ -1564,6 +1543,43 @@ static void warn_unused(Lower *l)
     }
 }
 
+/* The name of a parameter is part of the API (P_param_name, checkpoints,
+ * the twin): say when it is not the one docs/language.md promises. */
+static void warn_renamed(Lower *l)
+{
+    const IR *ir = l->ir;
+    for (int r = 0; r < l->renamed.len; r++) {
+        const Param *p = &ir->params.items[l->renamed.items[r]];
+        /* The wanted name: the given one less ir_unique_cname's additions. */
+        const char *name = p->name;
+        if (strncmp(name, "n_", 2) == 0 && (strncmp(name + 2, "d_", 2) == 0 ||
+                                            strncmp(name + 2, "dlrt", 4) == 0))
+            name += 2;
+        else
+            name = arena_strndup(l->arena, name, (size_t)(strrchr(name, '_') - name));
+        Loc held = NOLOC;
+        const char *by = strncmp(name, "d_", 2) == 0
+            ? "reserved (d_ names gradients in the generated code)"
+            : "reserved (dlrt is the runtime's prefix)";
+        for (int k = 0; k < ir->params.len; k++)
+            if (strcmp(ir->params.items[k].name, name) == 0) {
+                held = ir->params.items[k].loc;
+                by = "a parameter";
+            }
+        for (int k = 0; k < ir->nodes.len; k++)
+            if (strcmp(ir->nodes.items[k]->cname, name) == 0) {
+                held = ir->nodes.items[k]->loc;
+                by = "a binding";
+            }
+        diag_warning(l->diag, p->loc, "'%s' is %s%s, so this layer's %s is named '%s' (in the "
+                     "C API, checkpoints and the PyTorch twin)", name,
+                     held.begin >= 0 ? "already " : "", by, p->is_bias ? "bias" : "weight",
+                     p->name);
+        if (held.begin >= 0)
+            diag_note(l->diag, held, "'%s' is made here; renaming a binding avoids this", name);
+    }
+}
+
 /* Weight decay shrinks every parameter each step, gradient or not: one that
  * no loss term reaches is never trained yet decays toward 0, where PyTorch
  * (whose grad stays None) would leave it alone. Warn, per layer. */
@@ -1751,6 +1767,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         check_batch_sizes(l);
     if (d->errors == 0) {
         warn_unused(l);
+        warn_renamed(l);
         warn_decay_only(l);
     }
     ir->batch_cap = ir->train.batch;
