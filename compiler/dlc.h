@@ -63,6 +63,10 @@ typedef struct Source {
     const char *path;    /* as the user wrote it on the command line */
     const char *text;    /* NUL-terminated copy of the file (may hold NULs) */
     size_t len;
+    /* Optional (diag_index_lines): offsets where lines start, so that
+     * line:col costs a binary search, not a scan from the top. */
+    const int *line_starts;
+    int nlines;
 } Source;
 
 typedef struct Diag {
@@ -83,6 +87,9 @@ void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(pri
 /* "dlc: error: msg" with no location (command line, files). */
 void diag_fatal(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_line_col(const Source *src, int offset, int *line, int *col);
+/* Fills src->line_starts: diagnostics and line comments on a large file then
+ * stay linear in its size. */
+void diag_index_lines(Source *src, Arena *a);
 /* The closest of `candidates` (NULL-terminated) to `word` by edit distance,
  * or NULL when nothing is close enough. For "did you mean 'x'?" notes. */
 const char *diag_suggest(const char *word, const char *const *candidates);

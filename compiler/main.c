@@ -280,6 +280,7 @@ static bool read_source(const char *path, Source *src, Arena *a)
     src->path = path;
     src->text = arena_strndup(a, buf, len);
     src->len = len;
+    diag_index_lines(src, a);
     free(buf);
     return true;
 }

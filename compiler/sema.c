@@ -35,7 +35,9 @@ struct Lower {
     Diag *diag;
     IR *ir;
     const Source *src;
-    VEC(Symbol *) syms;
+    VEC(Symbol *) syms;      /* in declaration order */
+    Symbol **table;          /* the same, hashed by name (open addressing) */
+    int table_cap;           /* a power of two, at least twice syms.len */
     const Define *defs;
     int ndefs;
     double *def_values;      /* -D values, parsed */
@@ -54,7 +56,12 @@ struct Lower {
     const Stmt *renamed_stmt;
     int renamed_layer;
     VEC(int) renamed;
+    bool too_many_nodes;     /* MAX_NODES reached and reported */
 };
+
+/* Most nodes a network may have: real ones have tens to hundreds; the
+ * bound keeps every later stage (C names, memory plan) quick on any file. */
+#define MAX_NODES 4096
 
 /* Largest per-sample size: emitted indices are ints. */
 #define MAX_ELEMS 2147483647.0
@@ -71,12 +78,44 @@ static int line_of(const Lower *l, Loc loc)
     return line;
 }
 
+/* FNV-1a: names are short; a hash keeps a file of many statements linear. */
+static unsigned hash_name(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 static Symbol *find_symbol(const Lower *l, const char *name)
 {
-    for (int k = 0; k < l->syms.len; k++)
-        if (strcmp(l->syms.items[k]->name, name) == 0)
-            return l->syms.items[k];
+    if (!l->table)
+        return NULL;
+    unsigned mask = (unsigned)l->table_cap - 1;
+    for (unsigned k = hash_name(name) & mask; l->table[k]; k = (k + 1) & mask)
+        if (strcmp(l->table[k]->name, name) == 0)
+            return l->table[k];
     return NULL;
+}
+
+static void add_symbol(Lower *l, Symbol *sym)
+{
+    vec_push(l->arena, &l->syms, sym);
+    if (2 * l->syms.len > l->table_cap) {
+        /* Grow and rehash; the old table is left to the arena. */
+        l->table_cap = l->table_cap ? 2 * l->table_cap : 64;
+        l->table = arena_alloc(l->arena, sizeof *l->table * (size_t)l->table_cap);
+        for (int k = 0; k < l->syms.len - 1; k++) {
+            unsigned mask = (unsigned)l->table_cap - 1, h = hash_name(l->syms.items[k]->name) & mask;
+            while (l->table[h])
+                h = (h + 1) & mask;
+            l->table[h] = l->syms.items[k];
+        }
+    }
+    unsigned mask = (unsigned)l->table_cap - 1, h = hash_name(sym->name) & mask;
+    while (l->table[h])
+        h = (h + 1) & mask;
+    l->table[h] = sym;
 }
 
 /* "; did you mean 'x'?" or "" */
@@ -593,9 +632,20 @@ static int lower_call(Lower *l, const Expr *e)
     return op->lower(l, e);
 }
 
+/* False, once reported, when the network has MAX_NODES nodes already. */
+static bool room_for_nodes(Lower *l, Loc loc)
+{
+    if (l->ir->nodes.len < MAX_NODES)
+        return true;
+    if (!l->too_many_nodes)
+        diag_error(l->diag, loc, "the network is too large: more than %d operations", MAX_NODES);
+    l->too_many_nodes = true;
+    return false;
+}
+
 int lower_tensor(Lower *l, const Expr *e)
 {
-    if (!e)
+    if (!e || !room_for_nodes(l, e->loc))
         return -1;
     switch (e->kind) {
     case EX_NUM:
@@ -758,7 +808,7 @@ static void declare(Lower *l, const Stmt *s, SymKind kind)
     sym->kind = kind;
     sym->stmt = s;
     sym->node = -1;
-    vec_push(l->arena, &l->syms, sym);
+    add_symbol(l, sym);
 }
 
 /* The statement's own symbol, or NULL when it lost to an earlier one. */
@@ -880,6 +930,10 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
         return;
     }
 
+    if (!room_for_nodes(l, s->loc)) {
+        sym->ok = false;
+        return;
+    }
     Node *n = ir_node(l->arena, l->ir, OP_INPUT, s->loc);
     n->line = line_of(l, s->loc);
     n->shape = shape;

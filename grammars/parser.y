@@ -376,7 +376,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *
     (void)scanner;
     /* Bison's only own message is "memory exhausted": its stack is full. */
     if (strcmp(msg, "memory exhausted") == 0)
-        msg = "program nested too deeply";
+        msg = "expression nested too deeply (more than 10000 open brackets and operators)";
     diag_error(ps->diag, *loc, "%s", msg);
     lex_after_error(ps->lex);
 }

@@ -107,6 +107,12 @@ if [ "$(cat "$T/keep.c")" = "keep me" ] && [ "$(cat "$T/keep.h")" = "keep me too
     ok failed-compile-keeps-output
 else bad failed-compile-keeps-output "output was overwritten"; fi
 if ls "$T"/*.tmp-* >/dev/null 2>&1; then bad no-temp-files "left $(ls "$T"/*.tmp-*)"; else ok no-temp-files; fi
+# Nor does a usage error or a -D that fails a check.
+"$DLC" -D hidden=abc $good -o "$T/keep.c" 2>/dev/null
+"$DLC" -D hidden=0 $good -o "$T/keep.c" 2>/dev/null
+if [ "$(cat "$T/keep.c")" = "keep me" ] && [ "$(cat "$T/keep.h")" = "keep me too" ]; then
+    ok bad-define-keeps-output
+else bad bad-define-keeps-output "output was overwritten"; fi
 # A good compile replaces them.
 if "$DLC" $good -o "$T/keep.c" 2>/dev/null && grep -q fashion_mlp "$T/keep.c" && grep -q fashion_mlp "$T/keep.h"; then
     ok good-compile-replaces-output
@@ -124,4 +130,18 @@ done
 expect empty-file 1 "error" -- "$DLC" "$T/empty.net" -o "$T/e.c"
 head -c 3000 /bin/sh >"$T/garbage.net"
 expect binary-garbage 1 "error" -- "$DLC" "$T/garbage.net" -o "$T/g.c"
+# Inputs built to exhaust the compiler: refused with one clear error, fast
+# (each under 20 s even on a loaded machine; about 1 s alone).
+limited() { name=$1 want=$2 pat=$3; shift 3; expect "$name" "$want" "$pat" -- timeout 20 "$@"; }
+awk 'BEGIN { print "model big"; print "input x : f32[2]"; for (i = 0; i < 10001; i++) print "param p" i " = 1" }' >"$T/many.net"
+limited too-many-statements 1 "too many statements: a .net file may have at most 10000" "$DLC" --emit=none "$T/many.net"
+awk 'BEGIN { print "model big"; print "input x : f32[2]"; print "label y : class(2)"; print "h0 = dense(x, 2)"
+             for (i = 1; i < 2100; i++) print "h" i " = relu(relu(h" i - 1 "))"; print "loss cross_entropy(h2099, y)" }' >"$T/nodes.net"
+limited too-many-nodes 1 "too large: more than 4096 operations" "$DLC" --emit=none "$T/nodes.net"
+awk 'BEGIN { printf "model m\nh = "; for (i = 0; i < 100000; i++) printf "("; printf "x"; for (i = 0; i < 100000; i++) printf ")"; print "" }' >"$T/parens.net"
+limited deep-parentheses 1 "expression nested too deeply" "$DLC" --emit=none "$T/parens.net"
+awk 'BEGIN { printf "model m\nh = x"; for (i = 0; i < 100000; i++) printf " + x"; print "" }' >"$T/wide.net"
+limited long-expression 1 "expression nested too deeply (more than 256 levels)" "$DLC" --emit=none "$T/wide.net"
+# The source line of a 400 KB line is shown as a window: the output stays small.
+if [ "$(wc -c <"$T/out")" -lt 2000 ]; then ok long-line-short-message; else bad long-line-short-message "$(wc -c <"$T/out") bytes"; fi
 echo "$pass passed, $fail failed"
