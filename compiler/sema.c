@@ -371,8 +371,10 @@ typedef struct ValueNotes {
     Diag *d;
     const Hyper *params;     /* the params lowered so far */
     int nparams;
-    bool *noted;             /* per param: already noted */
-    bool defines_only;       /* inside another param's definition */
+    bool *seen;              /* per param: noted or queued already */
+    int *queue;              /* params of the file whose definitions to scan */
+    int nqueue;
+    bool defines_only;       /* scanning a definition: note -D params only */
 } ValueNotes;
 
 static void note_name(void *ctx, const char *name, size_t len)
@@ -380,24 +382,18 @@ static void note_name(void *ctx, const char *name, size_t len)
     ValueNotes *vn = ctx;
     for (int k = 0; k < vn->nparams; k++) {
         const Hyper *h = &vn->params[k];
-        if (vn->noted[k] || strlen(h->name) != len || strncmp(h->name, name, len) != 0)
+        if (vn->seen[k] || strlen(h->name) != len || strncmp(h->name, name, len) != 0)
             continue;
+        vn->seen[k] = true;
         if (h->define) {
-            vn->noted[k] = true;
             diag_note(vn->d, NOLOC, "'%s' is %g, set by -D %s=%s on the command line",
                       h->name, h->value, h->name, h->define);
         } else {
-            /* A param of the file: its value where the check names it,
-             * then any -D param its definition uses. */
-            if (!vn->defines_only) {
-                vn->noted[k] = true;
+            /* A param of the file: its value where the check names it;
+             * the -D params its definition uses come after. */
+            if (!vn->defines_only)
                 diag_note(vn->d, h->loc, "'%s' is %g, set here", h->name, h->value);
-            }
-            bool outer = vn->defines_only;
-            vn->defines_only = true;
-            vn->noted[k] = true;
-            names_in(vn->d->src, h->loc, note_name, vn);
-            vn->defines_only = outer;
+            vn->queue[vn->nqueue++] = k;
         }
     }
 }
@@ -406,10 +402,21 @@ static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc)
 {
     if (nparams == 0 || loc.begin < 0)
         return;
-    bool noted[nparams];
-    memset(noted, 0, sizeof noted);
-    ValueNotes vn = {d, params, nparams, noted, false};
+    /* A worklist, not recursion: a chain of params may be long. */
+    bool *seen = calloc((size_t)nparams, sizeof *seen);
+    int *queue = malloc(sizeof *queue * (size_t)nparams);
+    if (!seen || !queue) {
+        free(seen);
+        free(queue);
+        return;   /* only notes are lost */
+    }
+    ValueNotes vn = {d, params, nparams, seen, queue, 0, false};
     names_in(d->src, loc, note_name, &vn);
+    vn.defines_only = true;
+    for (int q = 0; q < vn.nqueue; q++)
+        names_in(d->src, params[queue[q]].loc, note_name, &vn);
+    free(seen);
+    free(queue);
 }
 
 void sema_note_values(Diag *d, const IR *ir, Loc loc)
