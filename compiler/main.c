@@ -255,15 +255,15 @@ static bool read_source(const char *path, Source *src, Arena *a)
             exit(1);
         }
         len += fread(buf + len, 1, cap - len - 1, f);
-        if (len < cap - 1)
-            break;
-        if (cap > ((size_t)64 << 20)) {
+        if (len > ((size_t)64 << 20)) {
             fprintf(stderr, "dlc: error: '%s' is larger than 64 MiB; is it a .net file?\n", path);
             free(buf);
             if (f != stdin)
                 fclose(f);
             return false;
         }
+        if (len < cap - 1)
+            break;
         cap *= 2;
         buf = realloc(buf, cap);
     }
@@ -292,13 +292,27 @@ typedef struct OutFile {
     FILE *f;
 } OutFile;
 
-static bool output_open(OutFile *out, const char *path)
+/* Whether two paths name one existing file (also through links). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+static bool output_open(OutFile *out, const char *path, const char *input)
 {
     out->path = path;
     out->f = NULL;
     if (!strcmp(path, "-")) {
         out->f = stdout;
         return true;
+    }
+    /* `dlc model.c` would write model.c over itself; -o model.net too. */
+    if (strcmp(input, "-") && same_file(path, input)) {
+        fprintf(stderr, "dlc: error: the output '%s' is the input file; refusing to "
+                        "overwrite it (give another name with -o)\n", path);
+        return false;
     }
     if (snprintf(out->tmp, sizeof out->tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof out->tmp) {
         fprintf(stderr, "dlc: error: output path too long: '%s'\n", path);
@@ -399,7 +413,7 @@ static int compile(const Options *o, Arena *a)
         return 2;
     if (o->emit == EMIT_AST) {
         OutFile out;
-        if (!output_open(&out, o->output ? o->output : "-"))
+        if (!output_open(&out, o->output ? o->output : "-", o->input))
             return 1;
         ast_dump(out.f, &src, prog);
         return output_close(&out) && output_commit(&out) ? 0 : 1;
@@ -435,17 +449,17 @@ static int compile(const Options *o, Arena *a)
     case EMIT_NONE:
         return 0;
     case EMIT_IR:
-        if (!output_open(&src_out, path ? path : "-"))
+        if (!output_open(&src_out, path ? path : "-", o->input))
             return 1;
         ir_dump(src_out.f, &src, ir);
         break;
     case EMIT_TORCH:
-        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".py")))
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".py"), o->input))
             return 1;
         emit_torch(src_out.f, ir, &eo);
         break;
     case EMIT_H:
-        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".h")))
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".h"), o->input))
             return 1;
         emit_c_header(src_out.f, ir, &eo);
         break;
@@ -463,9 +477,9 @@ static int compile(const Options *o, Arena *a)
         const char *slash = hpath ? strrchr(hpath, '/') : NULL;
         eo.header_name = hpath ? (slash ? slash + 1 : hpath)
                                : arena_printf(a, "%s.h", eo.prefix);
-        if (!output_open(&src_out, path))
+        if (!output_open(&src_out, path, o->input))
             return 1;
-        if (hpath && !output_open(&hdr_out, hpath)) {
+        if (hpath && !output_open(&hdr_out, hpath, o->input)) {
             output_discard(&src_out);
             return 1;
         }

@@ -107,6 +107,15 @@ if [ "$(cat "$T/keep.c")" = "keep me" ] && [ "$(cat "$T/keep.h")" = "keep me too
     ok failed-compile-keeps-output
 else bad failed-compile-keeps-output "output was overwritten"; fi
 if ls "$T"/*.tmp-* >/dev/null 2>&1; then bad no-temp-files "left $(ls "$T"/*.tmp-*)"; else ok no-temp-files; fi
+# An output that is the input file itself is refused, never written over:
+# `dlc model.c` (default output model.c), -o naming the input or a link to it.
+cp $good "$T/self.c"; cp $good "$T/self.net"; ln -sf self.net "$T/link.net"; cp $good "$T/self.h"
+expect output-is-input-default 1 "is the input file; refusing" -- "$DLC" "$T/self.c"
+expect output-is-input-torch 1 "is the input file; refusing" -- "$DLC" --emit=torch "$T/self.net" -o "$T/self.net"
+expect output-is-input-link 1 "is the input file; refusing" -- "$DLC" --emit=ir "$T/self.net" -o "$T/link.net"
+expect output-header-is-input 1 "is the input file; refusing" -- "$DLC" "$T/self.h" -o "$T/self.c"
+if cmp -s $good "$T/self.c" && cmp -s $good "$T/self.net" && cmp -s $good "$T/self.h"; then ok input-never-overwritten
+else bad input-never-overwritten "an input was changed"; fi
 # Nor does a usage error or a -D that fails a check.
 "$DLC" -D hidden=abc $good -o "$T/keep.c" 2>/dev/null
 "$DLC" -D hidden=0 $good -o "$T/keep.c" 2>/dev/null
