@@ -398,7 +398,7 @@ static void note_name(void *ctx, const char *name, size_t len)
     }
 }
 
-static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc)
+static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc, bool defines_only)
 {
     if (nparams == 0 || loc.begin < 0)
         return;
@@ -410,7 +410,7 @@ static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc)
         free(queue);
         return;   /* only notes are lost */
     }
-    ValueNotes vn = {d, params, nparams, seen, queue, 0, false};
+    ValueNotes vn = {d, params, nparams, seen, queue, 0, defines_only};
     names_in(d->src, loc, note_name, &vn);
     vn.defines_only = true;
     for (int q = 0; q < vn.nqueue; q++)
@@ -421,7 +421,7 @@ static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc)
 
 void sema_note_values(Diag *d, const IR *ir, Loc loc)
 {
-    note_values(d, ir->constants, ir->nconstants, loc);
+    note_values(d, ir->constants, ir->nconstants, loc, false);
 }
 
 void lower_value_error(Lower *l, Loc loc, const char *fmt, ...)
@@ -788,6 +788,8 @@ void lower_note_shape(Lower *l, int node, const char *role)
     else
         diag_note(l->diag, n->loc, "the %s has shape %s, computed here",
                   role && *role ? role : "operand", shape);
+    /* A size set by -D (dense(x, hidden), f32[dim]) makes a shape too. */
+    note_values(l->diag, l->ir->constants, l->ir->nconstants, n->loc, true);
 }
 
 /* ------------------------------------------------------------ declarations */
