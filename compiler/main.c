@@ -205,7 +205,7 @@ static int parse_args(int argc, char **argv, Options *o)
                 free(name);
                 return status;
             }
-            o->defs[o->ndefs].name = name;   /* freed at exit with the process */
+            o->defs[o->ndefs].name = name;   /* freed by main() */
             o->defs[o->ndefs].value = eq + 1;
             o->ndefs++;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -510,11 +510,11 @@ int main(int argc, char **argv)
 {
     Options o;
     int status = parse_args(argc, argv, &o);
-    if (status >= 0)
-        return status;
-    Arena *a = arena_new();
-    status = compile(&o, a);
-    arena_free(a);
+    if (status < 0) {
+        Arena *a = arena_new();
+        status = compile(&o, a);
+        arena_free(a);
+    }
     for (int i = 0; i < o.ndefs; i++)
         free((char *)o.defs[i].name);
     return status;
