@@ -57,6 +57,8 @@ struct Lower {
     int renamed_layer;
     VEC(int) renamed;
     bool too_many_nodes;     /* MAX_NODES reached and reported */
+    const char **names;      /* visible_names' buffer */
+    int names_cap;
 };
 
 /* Most nodes a network may have: real ones have tens to hundreds; the
@@ -118,18 +120,29 @@ static void add_symbol(Lower *l, Symbol *sym)
     l->table[h] = sym;
 }
 
-/* "; did you mean 'x'?" or "" */
-static const char *suggestion(Lower *l, const char *word, const char *const *candidates)
+static const char *const *visible_names(Lower *l, unsigned kinds);
+
+/* "; did you mean 'x'?" for a name of the given kinds (visible_names), or
+ * "". Nothing to work out once errors are no longer printed. */
+static const char *suggestion(Lower *l, const char *word, unsigned kinds)
 {
-    const char *s = diag_suggest(word, candidates);
+    const Diag *d = l->diag;
+    if (d->max_errors > 0 && d->errors >= d->max_errors)
+        return "";
+    const char *s = diag_suggest(word, visible_names(l, kinds));
     return s ? arena_printf(l->arena, "; did you mean '%s'?", s) : "";
 }
 
 /* The names a use at this point could mean, NULL-terminated. kinds is a
- * bit set of (1 << SymKind). */
+ * bit set of (1 << SymKind). One buffer, reused: a file of thousands of
+ * unknown names must not take memory quadratic in its size. */
 static const char *const *visible_names(Lower *l, unsigned kinds)
 {
-    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(l->syms.len + 1));
+    if (l->names_cap < l->syms.len + 1) {
+        l->names_cap = 2 * (l->syms.len + 1);
+        l->names = arena_alloc(l->arena, sizeof *l->names * (size_t)l->names_cap);
+    }
+    const char **names = l->names;
     int n = 0;
     for (int k = 0; k < l->syms.len; k++) {
         const Symbol *s = l->syms.items[k];
@@ -265,7 +278,7 @@ bool lower_number(Lower *l, const Expr *e, double *out)
                            e->name);
             else
                 diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
-                           suggestion(l, e->name, visible_names(l, 1u << SYM_PARAM)));
+                           suggestion(l, e->name, 1u << SYM_PARAM));
             return false;
         }
         if (!check_defined(l, s, e->loc))
@@ -671,7 +684,7 @@ int lower_tensor(Lower *l, const Expr *e)
                 diag_error(l->diag, e->loc, "'%s' is a number, not a tensor", e->name);
             else
                 diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
-                           suggestion(l, e->name, visible_names(l, 1u << SYM_TENSOR | 1u << SYM_PARAM)));
+                           suggestion(l, e->name, 1u << SYM_TENSOR | 1u << SYM_PARAM));
             return -1;
         }
         if (!check_defined(l, s, e->loc))
@@ -995,7 +1008,7 @@ static void lower_let_stmt(Lower *l, const Stmt *s)
         Symbol *sym = find_symbol(l, s->name);
         if (!sym) {
             diag_error(l->diag, s->name_loc, "unknown name '%s'%s", s->name,
-                       suggestion(l, s->name, visible_names(l, 1u << SYM_TENSOR)));
+                       suggestion(l, s->name, 1u << SYM_TENSOR));
             return;
         }
         if (!check_defined(l, sym, s->name_loc))

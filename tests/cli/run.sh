@@ -153,4 +153,10 @@ awk 'BEGIN { printf "model m\nh = x"; for (i = 0; i < 100000; i++) printf " + x"
 limited long-expression 1 "expression nested too deeply (more than 256 levels)" "$DLC" --emit=none "$T/wide.net"
 # The source line of a 400 KB line is shown as a window: the output stays small.
 if [ "$(wc -c <"$T/out")" -lt 2000 ]; then ok long-line-short-message; else bad long-line-short-message "$(wc -c <"$T/out") bytes"; fi
+# Thousands of unknown names: suggestions cost neither quadratic memory nor
+# time once errors stop being printed (main took 420 MB here).
+awk 'BEGIN { print "model big"; print "input x : f32[4]"; print "label y : class(2)"
+             for (i = 0; i < 4995; i++) print "h" i " = x"; for (i = 0; i < 4995; i++) print "g" i " = relu(hh" i ")" }' >"$T/unknown.net"
+expect many-unknown-names 1 "too many errors" -- sh -c "ulimit -v 300000; timeout 20 $DLC --emit=none $T/unknown.net"
+if grep -q "out of memory" "$T/out"; then bad many-unknown-names-memory "ran out of 300 MB"; else ok many-unknown-names-memory; fi
 echo "$pass passed, $fail failed"
