@@ -239,6 +239,11 @@ static int parse_args(int argc, char **argv, Options *o)
     return -1;
 }
 
+/* The largest source accepted. Real .net files take a few KB; the syntax
+ * tree of a pathological one takes up to about 100 times its size (4 MB of
+ * "+x" took 416 MB), so this bounds the compiler's memory near 100 MB. */
+#define MAX_SOURCE ((size_t)1 << 20)
+
 /* Reads the whole file; NUL-terminated, and may hold NULs of its own. */
 static bool read_source(const char *path, Source *src, Arena *a)
 {
@@ -255,8 +260,9 @@ static bool read_source(const char *path, Source *src, Arena *a)
             exit(1);
         }
         len += fread(buf + len, 1, cap - len - 1, f);
-        if (len > ((size_t)64 << 20)) {
-            fprintf(stderr, "dlc: error: '%s' is larger than 64 MiB; is it a .net file?\n", path);
+        if (len > MAX_SOURCE) {
+            fprintf(stderr, "dlc: error: '%s' is larger than 1 MiB, the most a .net file may "
+                            "be; is it a .net file?\n", path);
             free(buf);
             if (f != stdin)
                 fclose(f);

@@ -1259,7 +1259,7 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainValues *tv)
  * written as a setting (Keras and many tutorials set them apart). Reports
  * it with the line to write instead and returns true; false when the key is
  * not an optimizer argument. */
-static bool optimizer_arg_as_setting(Lower *l, const Stmt *train, const Setting *set)
+static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting *set)
 {
     static const struct {
         const char *key, *arg, *what;
@@ -1283,18 +1283,13 @@ static bool optimizer_arg_as_setting(Lower *l, const Stmt *train, const Setting 
     diag_error(l->diag, set->key_loc, "'%s' is not a train setting; %s is an argument of the "
                "optimizer", set->key, args[a].what);
     /* The block's optimizer, if it names a known one. */
-    const Setting *opt = NULL;
     int kind = -1;
-    for (int k = 0; k < train->nsettings; k++) {
-        const Setting *o = &train->settings[k];
-        if (strcmp(o->key, "optimizer") == 0 && o->value &&
-            (o->value->kind == EX_NAME || o->value->kind == EX_CALL))
-            for (int j = 0; optimizer_names[j]; j++)
-                if (strcmp(optimizer_names[j], o->value->name) == 0) {
-                    opt = o;
-                    kind = j;
-                }
-    }
+    if (opt && opt->value && (opt->value->kind == EX_NAME || opt->value->kind == EX_CALL))
+        for (int j = 0; optimizer_names[j]; j++)
+            if (strcmp(optimizer_names[j], opt->value->name) == 0)
+                kind = j;
+    if (kind < 0)
+        opt = NULL;
     if (opt && (args[a].owner < 0 || args[a].owner == kind)) {
         bool has_args = opt->value->kind == EX_CALL && opt->value->nargs > 0;
         diag_note(l->diag, opt->loc, "add it to the optimizer: optimizer %s(%s%s = %s)",
@@ -1316,13 +1311,17 @@ static void lower_train_stmt(Lower *l, const Stmt *s, TrainValues *tv, InitKind 
                              double *init_arg)
 {
     const Setting *seen[NUM_KEYS] = {0};
+    const Setting *opt = NULL;   /* the first optimizer setting, for messages */
+    for (int k = 0; k < s->nsettings && !opt; k++)
+        if (strcmp(s->settings[k].key, "optimizer") == 0)
+            opt = &s->settings[k];
     for (int k = 0; k < s->nsettings; k++) {
         const Setting *set = &s->settings[k];
         int key = -1;
         for (int j = 0; j < NUM_KEYS; j++)
             if (strcmp(train_keys[j], set->key) == 0)
                 key = j;
-        if (key < 0 && optimizer_arg_as_setting(l, s, set))
+        if (key < 0 && optimizer_arg_as_setting(l, opt, set))
             continue;
         if (key < 0) {
             const char *sug = diag_suggest(set->key, train_keys);

@@ -153,6 +153,12 @@ awk 'BEGIN { printf "model m\nh = x"; for (i = 0; i < 100000; i++) printf " + x"
 limited long-expression 1 "expression nested too deeply (more than 256 levels)" "$DLC" --emit=none "$T/wide.net"
 # The source line of a 400 KB line is shown as a window: the output stays small.
 if [ "$(wc -c <"$T/out")" -lt 2000 ]; then ok long-line-short-message; else bad long-line-short-message "$(wc -c <"$T/out") bytes"; fi
+# Sources are at most 1 MiB (docs/language.md: bounds the compiler's memory).
+{ cat $good; awk 'BEGIN { for (i = 0; i < 16384; i++) printf "%63s\n", "#" }'; } | head -c 1048576 >"$T/1mib.net"
+expect source-of-1-mib 0 "" -- "$DLC" --emit=none "$T/1mib.net"
+{ cat "$T/1mib.net"; echo; } >"$T/big.net"
+expect source-over-1-mib 1 "larger than 1 MiB" -- "$DLC" --emit=none "$T/big.net"
+expect source-endless 1 "larger than 1 MiB" -- timeout 20 "$DLC" --emit=none /dev/zero
 # Thousands of unknown names: suggestions cost neither quadratic memory nor
 # time once errors stop being printed (main took 420 MB here).
 awk 'BEGIN { print "model big"; print "input x : f32[4]"; print "label y : class(2)"
