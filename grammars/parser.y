@@ -53,6 +53,7 @@ typedef struct LexState {
     bool has_closed;     /* if anything */
     Token last, prev;    /* the last two tokens: the lookahead and the one before */
     Token first;         /* the first token of the statement (or train setting) */
+    int skip_block;      /* 1 + offset of a '{' whose block errors are not reported */
     bool in_stmt;        /* a token since the last end of statement */
     bool continued;      /* this statement went on past a line-ending operator, */
     Loc continued_loc;   /* this one */
@@ -462,6 +463,23 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     int found_char = found >= 0 ? token_char(found) : 0;
     bool is_closer = found_char == ')' || found_char == ']' || found_char == '}';
 
+    /* `trian {`: once the misspelled keyword is reported, its block's lines
+     * (settings, not statements) and its '}' would each be an error too. */
+    if (ls->skip_block) {
+        bool open = false;
+        for (int i = 0; i < ls->open.len; i++)
+            open |= ls->open.items[i].loc.begin + 1 == ls->skip_block;
+        bool closing = found_char == '}' && ls->has_closed
+                       && ls->closed.loc.begin + 1 == ls->skip_block;
+        if (closing)
+            ls->skip_block = 0;
+        if (open || closing) {
+            lex_after_error(ls);
+            return 0;
+        }
+        ls->skip_block = 0;
+    }
+
     if (is_closer && !ls->has_closed) {
         diag_error(ps->diag, loc, "unmatched %s", yysymbol_name(found));
         lex_after_error(ls);
@@ -543,6 +561,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         if (s) {
             diag_error(ps->diag, ls->prev.loc, "unknown statement '%s'; did you mean '%s'?",
                        word, s);
+            if (found_char == '{')
+                ls->skip_block = loc.begin + 1;
         } else {
             diag_error(ps->diag, loc, "expected '=', found %s", what);
             diag_note(ps->diag, ls->prev.loc, "a statement starts with a keyword (model, param, "
