@@ -55,7 +55,8 @@ struct Lower {
      * warned about at the end when there is no error. */
     const Stmt *renamed_stmt;
     int renamed_layer;
-    VEC(int) renamed;
+    VEC(int) renamed;        /* parameter indices */
+    VEC(const char *) wanted;  /* ... and the names they would have had */
     bool too_many_nodes;     /* MAX_NODES reached and reported */
     const char **names;      /* visible_names' buffer */
     int names_cap;
@@ -750,6 +751,7 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
         l->renamed_stmt = l->stmt;
         l->renamed_layer = l->layer;
         vec_push(l->arena, &l->renamed, l->ir->params.len);
+        vec_push(l->arena, &l->wanted, name);
     }
     Param p;
     memset(&p, 0, sizeof p);
@@ -1625,13 +1627,7 @@ static void warn_renamed(Lower *l)
     const IR *ir = l->ir;
     for (int r = 0; r < l->renamed.len; r++) {
         const Param *p = &ir->params.items[l->renamed.items[r]];
-        /* The wanted name: the given one less ir_unique_cname's additions. */
-        const char *name = p->name;
-        if (strncmp(name, "n_", 2) == 0 && (strncmp(name + 2, "d_", 2) == 0 ||
-                                            strncmp(name + 2, "dlrt", 4) == 0))
-            name += 2;
-        else
-            name = arena_strndup(l->arena, name, (size_t)(strrchr(name, '_') - name));
+        const char *name = l->wanted.items[r];
         Loc held = NOLOC;
         const char *by = strncmp(name, "d_", 2) == 0
             ? "reserved (d_ names gradients in the generated code)"
