@@ -1053,16 +1053,17 @@ static void not_a_loss_sum(Lower *l, const Expr *e, const char *what)
 }
 
 /* term := [c *] lossfn(...) | lossfn(...) [* c] | lossfn(...) / c, joined
- * by + and -, with c a compile-time number; weights multiply through. */
-static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *terms)
+ * by + and -, with c a compile-time number; weights multiply through.
+ * scaled: the outermost scaling around e (where its weight was written). */
+static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, TermList *terms)
 {
     if (!e)
         return false;
     switch (e->kind) {
     case EX_BINARY:
         if (e->op == '+' || e->op == '-') {
-            bool ok = collect_terms(l, e->lhs, weight, terms);
-            return collect_terms(l, e->rhs, e->op == '-' ? -weight : weight, terms) && ok;
+            bool ok = collect_terms(l, e->lhs, weight, scaled, terms);
+            return collect_terms(l, e->rhs, e->op == '-' ? -weight : weight, scaled, terms) && ok;
         }
         if (e->op == '*' || e->op == '/') {
             bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
@@ -1074,12 +1075,14 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
                     lower_value_error(l, e->rhs->loc, "division by zero");
                     return false;
                 }
-                return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c, terms);
+                return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c,
+                                     scaled.begin >= 0 ? scaled : e->loc, terms);
             }
             if (lnum && !rnum && e->op == '*') {
                 if (!lower_number(l, e->lhs, &c))
                     return false;
-                return collect_terms(l, e->rhs, weight * c, terms);
+                return collect_terms(l, e->rhs, weight * c, scaled.begin >= 0 ? scaled : e->loc,
+                                     terms);
             }
             if (lnum && rnum) {
                 not_a_loss_sum(l, e, "a constant");
@@ -1091,7 +1094,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
         }
         break;
     case EX_NEG:
-        return collect_terms(l, e->lhs, -weight, terms);
+        return collect_terms(l, e->lhs, -weight, scaled, terms);
     case EX_NUM:
         not_a_loss_sum(l, e, "a constant");
         return false;
@@ -1118,8 +1121,9 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
         l->loss_call = NULL;
         if (id < 0)
             return false;
-        /* The weight is a float literal in the loss and backward passes. */
-        if (weight != 1 && !lower_float_ok(l, e->loc, weight))
+        /* The weight is a float literal in the loss and backward passes;
+         * report it at the scaling that made it (it may name a -D param). */
+        if (weight != 1 && !lower_float_ok(l, scaled.begin >= 0 ? scaled : e->loc, weight))
             return false;
         LossTerm t = {id, weight};
         vec_push(l->arena, terms, t);
@@ -1138,7 +1142,7 @@ static void lower_loss_stmt(Lower *l, const Stmt *s)
     Symbol *sym = s->name ? own_symbol(l, s) : NULL;
     TermList terms = {0};
     start_binding(l, name);
-    bool ok = collect_terms(l, s->value, 1.0, &terms);
+    bool ok = collect_terms(l, s->value, 1.0, NOLOC, &terms);
     start_binding(l, NULL);
     if (sym) {
         sym->defined = true;
