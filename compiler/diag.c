@@ -20,8 +20,36 @@ void diag_init(Diag *d, const Source *src, FILE *out)
     d->max_errors = 20;
 }
 
+void diag_index_lines(Source *src, Arena *a)
+{
+    int n = 1;
+    for (size_t i = 0; i < src->len; i++)
+        n += src->text[i] == '\n';
+    int *starts = arena_alloc(a, sizeof *starts * (size_t)n);
+    int k = 1;
+    for (size_t i = 0; i < src->len; i++)
+        if (src->text[i] == '\n')
+            starts[k++] = (int)i + 1;
+    src->line_starts = starts;
+    src->nlines = n;
+}
+
 void diag_line_col(const Source *src, int offset, int *line, int *col)
 {
+    if (src->line_starts && offset >= 0 && (size_t)offset <= src->len) {
+        /* The last line starting at or before offset. */
+        int lo = 0, hi = src->nlines - 1;
+        while (lo < hi) {
+            int mid = lo + (hi - lo + 1) / 2;
+            if (src->line_starts[mid] <= offset)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        *line = lo + 1;
+        *col = offset - src->line_starts[lo] + 1;
+        return;
+    }
     int l = 1, c = 1;
     for (int i = 0; i < offset && (size_t)i < src->len; i++) {
         if (src->text[i] == '\n') {
@@ -35,9 +63,36 @@ void diag_line_col(const Source *src, int offset, int *line, int *col)
     *col = c;
 }
 
+/* Source lines longer than SHOW_MAX bytes are shown from SHOW_BEFORE bytes
+ * before the caret. */
+enum { SHOW_MAX = 160, SHOW_BEFORE = 60 };
+
 static bool is_continuation(char c)
 {
     return ((unsigned char)c & 0xC0) == 0x80;
+}
+
+/* Bytes of the character at t[i] (before `end`): a whole well-formed UTF-8
+ * sequence (no overlong forms, surrogates or code points past U+10FFFF),
+ * else 1, so that a broken byte is shown alone as '?'. */
+static size_t utf8_length(const char *t, size_t i, size_t end)
+{
+    const unsigned char *u = (const unsigned char *)t;
+    unsigned char c = u[i];
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1;
+    if (n == 1 || i + n > end)
+        return 1;
+    unsigned char lo = 0x80, hi = 0xBF;   /* the second byte's range */
+    if (c == 0xE0) lo = 0xA0;             /* overlong */
+    if (c == 0xED) hi = 0x9F;             /* surrogates */
+    if (c == 0xF0) lo = 0x90;             /* overlong */
+    if (c == 0xF4) hi = 0x8F;             /* past U+10FFFF */
+    if (u[i + 1] < lo || u[i + 1] > hi)
+        return 1;
+    for (size_t k = 2; k < n; k++)
+        if (!is_continuation(t[i + k]))
+            return 1;
+    return n;
 }
 
 /* Prints the source line holding loc.begin and a caret line under it. Bytes
@@ -58,24 +113,47 @@ static void show_source(Diag *d, Loc loc)
         end--;   /* CRLF files: the \r is not part of what the user sees */
     int line, col;
     diag_line_col(src, loc.begin, &line, &col);
-    fprintf(d->out, "%5d | ", line);
-    for (size_t i = start; i < end; i++) {
-        unsigned char ch = (unsigned char)src->text[i];
-        fputc(ch == '\t' || (ch >= 32 && ch < 127) || ch >= 128 ? ch : '?', d->out);
+    /* A very long line (generated, or garbage) is shown as a window around
+     * the caret, marked with "...", so that one error stays a few lines. */
+    bool cut_left = false, cut_right = false;
+    if (end - start > SHOW_MAX) {
+        size_t from = (size_t)loc.begin > start + SHOW_BEFORE ? (size_t)loc.begin - SHOW_BEFORE : start;
+        while (from > start && is_continuation(src->text[from]))
+            from--;
+        cut_left = from > start;
+        start = from;
+        size_t to = start + SHOW_MAX;
+        while (to > start && to < end && is_continuation(src->text[to]))
+            to--;
+        if (to < end) {
+            end = to;
+            cut_right = true;
+        }
     }
-    fputc('\n', d->out);
-    /* UTF-8 continuation bytes take no column of their own on a terminal. */
-    fputs("      | ", d->out);
-    for (size_t i = start; i < (size_t)loc.begin; i++)
-        if (!is_continuation(src->text[i]))
-            fputc(src->text[i] == '\t' ? '\t' : ' ', d->out);
+    fprintf(d->out, "%5d | %s", line, cut_left ? "..." : "");
+    for (size_t i = start; i < end;) {
+        unsigned char ch = (unsigned char)src->text[i];
+        size_t n = utf8_length(src->text, i, end);
+        if (ch == '\t' || (ch >= 32 && ch < 127) || n > 1)
+            fwrite(src->text + i, 1, n, d->out);
+        else
+            fputc('?', d->out);   /* control bytes and broken UTF-8 */
+        i += n;
+    }
+    fputs(cut_right ? "...\n" : "\n", d->out);
+    /* One column per character, as the line above shows it. */
+    fputs(cut_left ? "      |    " : "      | ", d->out);
+    size_t i = start;
+    for (; i < (size_t)loc.begin && i < end; i += utf8_length(src->text, i, end))
+        fputc(src->text[i] == '\t' ? '\t' : ' ', d->out);
     fputc('^', d->out);
     size_t stop = loc.end > loc.begin ? (size_t)loc.end : (size_t)loc.begin + 1;
     if (stop > end)
         stop = end;
-    for (size_t i = (size_t)loc.begin + 1; i < stop; i++)
-        if (!is_continuation(src->text[i]))
-            fputc('~', d->out);
+    if (i < end)
+        i += utf8_length(src->text, i, end);
+    for (; i < stop; i += utf8_length(src->text, i, end))
+        fputc('~', d->out);
     fputc('\n', d->out);
 }
 
@@ -100,18 +178,23 @@ static bool muted(Diag *d)
     return d->max_errors > 0 && d->errors > d->max_errors;
 }
 
-void diag_error(Diag *d, Loc loc, const char *fmt, ...)
+void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap)
 {
     d->errors++;
     if (muted(d))
         return;
-    va_list ap;
-    va_start(ap, fmt);
     report(d, "error", loc, fmt, ap);
-    va_end(ap);
     if (d->max_errors > 0 && d->errors == d->max_errors)
         fprintf(d->out, "%s: note: too many errors (%d); stopping here (--max-errors)\n",
                 d->src ? d->src->path : "dlc", d->errors);
+}
+
+void diag_error(Diag *d, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, loc, fmt, ap);
+    va_end(ap);
 }
 
 void diag_warning(Diag *d, Loc loc, const char *fmt, ...)

@@ -63,6 +63,10 @@ typedef struct Source {
     const char *path;    /* as the user wrote it on the command line */
     const char *text;    /* NUL-terminated copy of the file (may hold NULs) */
     size_t len;
+    /* Optional (diag_index_lines): offsets where lines start, so that
+     * line:col costs a binary search, not a scan from the top. */
+    const int *line_starts;
+    int nlines;
 } Source;
 
 typedef struct Diag {
@@ -76,12 +80,16 @@ typedef struct Diag {
 void diag_init(Diag *d, const Source *src, FILE *out);
 /* "path:line:col: error: msg", the source line, a caret with ~ under the range. */
 void diag_error(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void diag_warning(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A note attached to the previous error; printed with its own source line. */
 void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "dlc: error: msg" with no location (command line, files). */
 void diag_fatal(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void diag_line_col(const Source *src, int offset, int *line, int *col);
+/* Fills src->line_starts: diagnostics and line comments on a large file then
+ * stay linear in its size. */
+void diag_index_lines(Source *src, Arena *a);
 /* The closest of `candidates` (NULL-terminated) to `word` by edit distance,
  * or NULL when nothing is close enough. For "did you mean 'x'?" notes. */
 const char *diag_suggest(const char *word, const char *const *candidates);
@@ -274,6 +282,7 @@ typedef struct Hyper {
     double value;
     bool defaulted;
     Loc loc;
+    const char *define;    /* a param set by -D NAME=VALUE: VALUE as typed, else NULL */
 } Hyper;
 
 typedef struct Optimizer {
@@ -351,6 +360,9 @@ void ir_dump(FILE *out, const Source *src, const IR *ir);
  * *value and *is_int set, or the message saying why it is not a number
  * ("malformed number '1e'", "number out of range"). */
 const char *number_parse(Arena *a, const char *text, size_t len, double *value, bool *is_int);
+/* A -D NAME=VALUE value: number_parse's rules plus an optional sign. NULL
+ * and *value, or why it is not a number ("'abc' is not a number"). */
+const char *number_parse_define(Arena *a, const char *text, double *value);
 /* NULL when v can become a float constant in the generated code (finite,
  * |v| <= FLT_MAX, 0 or |v| >= FLT_MIN); else the message saying why not. */
 const char *number_float_problem(Arena *a, double v);
@@ -362,11 +374,19 @@ typedef struct Define {    /* -D name=value */
     const char *value;
 } Define;
 
+/* Reports -D values that are not numbers and -D names that are not params
+ * of the file; false after an error (a bad command line: exit status 2). */
+bool sema_check_defines(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d);
 /* Resolves names, evaluates params (with -D overrides), lowers every
  * expression to IR nodes through the op table, checks shapes and values,
  * reads the train block. Reports all errors it can through d. */
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d);
 void sema_explain(FILE *out, const Source *src, const IR *ir);
+/* After an error about a value written at `loc`: a note for each param the
+ * text there names, with its value and where it was set; a -D value always
+ * gets "'h' is 2.5, set by -D h=2.5 on the command line", also when it
+ * reaches loc through other params. For checks after sema (emit_check). */
+void sema_note_values(Diag *d, const IR *ir, Loc loc);
 
 /* ------------------------------------------------------------ ops/ */
 

@@ -1575,6 +1575,7 @@ bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
         diag_error(d, batch, "the activations of one batch of %d take %zu values; the generated code "
                       "indexes with int (at most 2147483647): lower the batch size",
                    ir->train.batch, ir->arena_size);
+        sema_note_values(d, ir, batch);   /* the batch may come from -D */
         ok = false;
     }
     if (o->main) {

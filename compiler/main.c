@@ -39,7 +39,7 @@ static const char usage_text[] =
 "  --precision=P      f32 (default) or f64 (double precision, for gradient checks)\n"
 "\n"
 "Language:\n"
-"  -D NAME=VALUE      override `param NAME = ...` with a number\n"
+"  -D NAME=VALUE      override `param NAME = ...` with a number; once per NAME\n"
 "\n"
 "Reports:\n"
 "  --explain          list every hyperparameter with its value and where it came\n"
@@ -53,7 +53,9 @@ static const char usage_text[] =
 "\n"
 "Diagnostics go to standard error as FILE:LINE:COL: error: ..., with the\n"
 "source line, a caret and notes. Exit status: 0 on success, 1 when the input\n"
-"has errors or a file cannot be read or written, 2 for a bad command line.\n"
+"has errors or a file cannot be read or written, 2 for a bad command line\n"
+"(an unknown option, a bad option value, a -D value that is not a number or\n"
+"a -D name that is not a param of FILE.net).\n"
 "\n"
 "Examples:\n"
 "  dlc examples/fashion_mlp.net -o fashion_mlp.c\n"
@@ -113,6 +115,25 @@ static bool valid_identifier(const char *s)
         if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
             return false;
     return true;
+}
+
+/* -D NAME=VALUE: VALUE must read as a number and NAME be new; whether NAME
+ * is a param of the file is checked once the file is parsed. Returns -1 to
+ * go on, or the exit status of a usage error. */
+static int check_define(const Options *o, const char *name, const char *value)
+{
+    Arena *a = arena_new();
+    const char *why = NULL;
+    for (int k = 0; k < o->ndefs && !why; k++)
+        if (!strcmp(o->defs[k].name, name))
+            why = arena_printf(a, "'%s' is already set by -D %s=%s; give each param once",
+                               name, name, o->defs[k].value);
+    double v;
+    if (!why)
+        why = number_parse_define(a, value, &v);
+    int status = why ? usage_error("%s", arena_printf(a, "-D %s=%s: %s", name, value, why)) : -1;
+    arena_free(a);
+    return status;
 }
 
 /* Returns -1 to go on, or an exit status. */
@@ -179,12 +200,20 @@ static int parse_args(int argc, char **argv, Options *o)
                 free(name);
                 return usage_error("-D '%s': the name is not an identifier", def);
             }
-            o->defs[o->ndefs].name = name;   /* freed at exit with the process */
+            int status = check_define(o, name, eq + 1);
+            if (status >= 0) {
+                free(name);
+                return status;
+            }
+            o->defs[o->ndefs].name = name;   /* freed by main() */
             o->defs[o->ndefs].value = eq + 1;
             o->ndefs++;
         } else if (a[0] == '-' && a[1] != '\0') {
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)strcspn(a, "="), a);
+            for (int k = 0; long_options[k]; k++)
+                if (!strcmp(name, long_options[k]))   /* --main=yes */
+                    return usage_error("%s takes no value", name);
             const char *s = diag_suggest(name, long_options);
             fprintf(stderr, "dlc: error: unknown option '%s'", a);
             if (s)
@@ -199,8 +228,21 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (!o->input)
         return usage_error("no input file%s; usage: dlc [options] FILE.net", "");
+    if (!*o->input)
+        return usage_error("the input file name is empty%s", "");
+    if (o->output && !*o->output)
+        return usage_error("-o needs a file name, not an empty one%s", "");
+    /* Options --emit=ast would silently ignore: it stops after parsing. */
+    if (o->emit == EMIT_AST && (o->explain || o->stats || o->main))
+        return usage_error("%s needs the checked network; --emit=ast stops after parsing",
+                           o->explain ? "--explain" : o->stats ? "--stats" : "--main");
     return -1;
 }
+
+/* The largest source accepted. Real .net files take a few KB; the syntax
+ * tree of a pathological one takes up to about 100 times its size (4 MB of
+ * "+x" took 416 MB), so this bounds the compiler's memory near 100 MB. */
+#define MAX_SOURCE ((size_t)1 << 20)
 
 /* Reads the whole file; NUL-terminated, and may hold NULs of its own. */
 static bool read_source(const char *path, Source *src, Arena *a)
@@ -218,15 +260,16 @@ static bool read_source(const char *path, Source *src, Arena *a)
             exit(1);
         }
         len += fread(buf + len, 1, cap - len - 1, f);
-        if (len < cap - 1)
-            break;
-        if (cap > ((size_t)64 << 20)) {
-            fprintf(stderr, "dlc: error: '%s' is larger than 64 MiB; is it a .net file?\n", path);
+        if (len > MAX_SOURCE) {
+            fprintf(stderr, "dlc: error: '%s' is larger than 1 MiB, the most a .net file may "
+                            "be; is it a .net file?\n", path);
             free(buf);
             if (f != stdin)
                 fclose(f);
             return false;
         }
+        if (len < cap - 1)
+            break;
         cap *= 2;
         buf = realloc(buf, cap);
     }
@@ -243,6 +286,7 @@ static bool read_source(const char *path, Source *src, Arena *a)
     src->path = path;
     src->text = arena_strndup(a, buf, len);
     src->len = len;
+    diag_index_lines(src, a);
     free(buf);
     return true;
 }
@@ -254,13 +298,27 @@ typedef struct OutFile {
     FILE *f;
 } OutFile;
 
-static bool output_open(OutFile *out, const char *path)
+/* Whether two paths name one existing file (also through links). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+static bool output_open(OutFile *out, const char *path, const char *input)
 {
     out->path = path;
     out->f = NULL;
     if (!strcmp(path, "-")) {
         out->f = stdout;
         return true;
+    }
+    /* `dlc model.c` would write model.c over itself; -o model.net too. */
+    if (strcmp(input, "-") && same_file(path, input)) {
+        fprintf(stderr, "dlc: error: the output '%s' is the input file; refusing to "
+                        "overwrite it (give another name with -o)\n", path);
+        return false;
     }
     if (snprintf(out->tmp, sizeof out->tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof out->tmp) {
         fprintf(stderr, "dlc: error: output path too long: '%s'\n", path);
@@ -356,9 +414,12 @@ static int compile(const Options *o, Arena *a)
     Program *prog = parse_program(a, &src, &diag);
     if (diag.errors)
         return 1;
+    /* -D naming no param of the file: the command line is wrong. */
+    if (!sema_check_defines(a, prog, o->defs, o->ndefs, &diag))
+        return 2;
     if (o->emit == EMIT_AST) {
         OutFile out;
-        if (!output_open(&out, o->output ? o->output : "-"))
+        if (!output_open(&out, o->output ? o->output : "-", o->input))
             return 1;
         ast_dump(out.f, &src, prog);
         return output_close(&out) && output_commit(&out) ? 0 : 1;
@@ -394,17 +455,17 @@ static int compile(const Options *o, Arena *a)
     case EMIT_NONE:
         return 0;
     case EMIT_IR:
-        if (!output_open(&src_out, path ? path : "-"))
+        if (!output_open(&src_out, path ? path : "-", o->input))
             return 1;
         ir_dump(src_out.f, &src, ir);
         break;
     case EMIT_TORCH:
-        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".py")))
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".py"), o->input))
             return 1;
         emit_torch(src_out.f, ir, &eo);
         break;
     case EMIT_H:
-        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".h")))
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".h"), o->input))
             return 1;
         emit_c_header(src_out.f, ir, &eo);
         break;
@@ -422,9 +483,9 @@ static int compile(const Options *o, Arena *a)
         const char *slash = hpath ? strrchr(hpath, '/') : NULL;
         eo.header_name = hpath ? (slash ? slash + 1 : hpath)
                                : arena_printf(a, "%s.h", eo.prefix);
-        if (!output_open(&src_out, path))
+        if (!output_open(&src_out, path, o->input))
             return 1;
-        if (hpath && !output_open(&hdr_out, hpath)) {
+        if (hpath && !output_open(&hdr_out, hpath, o->input)) {
             output_discard(&src_out);
             return 1;
         }
@@ -455,11 +516,11 @@ int main(int argc, char **argv)
 {
     Options o;
     int status = parse_args(argc, argv, &o);
-    if (status >= 0)
-        return status;
-    Arena *a = arena_new();
-    status = compile(&o, a);
-    arena_free(a);
+    if (status < 0) {
+        Arena *a = arena_new();
+        status = compile(&o, a);
+        arena_free(a);
+    }
     for (int i = 0; i < o.ndefs; i++)
         free((char *)o.defs[i].name);
     return status;

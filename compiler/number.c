@@ -124,6 +124,19 @@ const char *number_parse(Arena *a, const char *text, size_t len, double *value, 
     return NULL;
 }
 
+const char *number_parse_define(Arena *a, const char *text, double *value)
+{
+    /* No expression surrounds a -D value to give it a sign: allow one. */
+    bool negative = text[0] == '-', is_int;
+    const char *digits = text + (text[0] == '-' || text[0] == '+');
+    const char *why = number_parse(a, digits, strlen(digits), value, &is_int);
+    if (why && !strstr(why, "out of range") && !strstr(why, "leading zeros"))
+        why = arena_printf(a, "'%s' is not a number", text);
+    if (negative)
+        *value = -*value;
+    return why;
+}
+
 const char *number_float_problem(Arena *a, double v)
 {
     /* Checked against float even for --precision=f64: one rule for a file,

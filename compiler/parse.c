@@ -14,6 +14,9 @@
 
 /* Deeper expressions are an error. Real models nest a dozen levels. */
 enum { MAX_EXPR_DEPTH = 256 };
+/* More statements are an error: real models have dozens, and the later
+ * stages' checks (outputs, C names) take time quadratic in the count. */
+enum { MAX_STATEMENTS = 10000 };
 
 /* The depth of an expression tree, measured without recursion: a pending
  * stack of (node, depth) pairs. Stops counting once past `limit`. */
@@ -88,9 +91,15 @@ Program *parse_program(Arena *a, const Source *src, Diag *d)
      * error, so nothing downstream ever walks them. */
     Program *prog = arena_alloc(a, sizeof *prog);
     prog->stmts = arena_alloc(a, sizeof(Stmt *) * (size_t)(ps.stmts.len + 1));
-    for (int i = 0; i < ps.stmts.len; i++)
+    for (int i = 0; i < ps.stmts.len; i++) {
+        if (i == MAX_STATEMENTS) {
+            diag_error(d, ps.stmts.items[i]->loc, "too many statements: a .net file may have "
+                       "at most %d", MAX_STATEMENTS);
+            break;
+        }
         if (depth_ok(a, d, ps.stmts.items[i]))
             prog->stmts[prog->nstmts++] = ps.stmts.items[i];
+    }
     return prog;
 }
 

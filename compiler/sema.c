@@ -35,7 +35,9 @@ struct Lower {
     Diag *diag;
     IR *ir;
     const Source *src;
-    VEC(Symbol *) syms;
+    VEC(Symbol *) syms;      /* in declaration order */
+    Symbol **table;          /* the same, hashed by name (open addressing) */
+    int table_cap;           /* a power of two, at least twice syms.len */
     const Define *defs;
     int ndefs;
     double *def_values;      /* -D values, parsed */
@@ -49,7 +51,20 @@ struct Lower {
     int nlayer_suffixes;
     /* The one loss call the loss statement allows right now. */
     const Expr *loss_call;
+    /* Parameters renamed because their name was taken, one per layer:
+     * warned about at the end when there is no error. */
+    const Stmt *renamed_stmt;
+    int renamed_layer;
+    VEC(int) renamed;        /* parameter indices */
+    VEC(const char *) wanted;  /* ... and the names they would have had */
+    bool too_many_nodes;     /* MAX_NODES reached and reported */
+    const char **names;      /* visible_names' buffer */
+    int names_cap;
 };
+
+/* Most nodes a network may have: real ones have tens to hundreds; the
+ * bound keeps every later stage (C names, memory plan) quick on any file. */
+#define MAX_NODES 4096
 
 /* Largest per-sample size: emitted indices are ints. */
 #define MAX_ELEMS 2147483647.0
@@ -66,26 +81,69 @@ static int line_of(const Lower *l, Loc loc)
     return line;
 }
 
+/* FNV-1a: names are short; a hash keeps a file of many statements linear. */
+static unsigned hash_name(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 static Symbol *find_symbol(const Lower *l, const char *name)
 {
-    for (int k = 0; k < l->syms.len; k++)
-        if (strcmp(l->syms.items[k]->name, name) == 0)
-            return l->syms.items[k];
+    if (!l->table)
+        return NULL;
+    unsigned mask = (unsigned)l->table_cap - 1;
+    for (unsigned k = hash_name(name) & mask; l->table[k]; k = (k + 1) & mask)
+        if (strcmp(l->table[k]->name, name) == 0)
+            return l->table[k];
     return NULL;
 }
 
-/* "; did you mean 'x'?" or "" */
-static const char *suggestion(Lower *l, const char *word, const char *const *candidates)
+static void add_symbol(Lower *l, Symbol *sym)
 {
-    const char *s = diag_suggest(word, candidates);
+    vec_push(l->arena, &l->syms, sym);
+    if (2 * l->syms.len > l->table_cap) {
+        /* Grow and rehash; the old table is left to the arena. */
+        l->table_cap = l->table_cap ? 2 * l->table_cap : 64;
+        l->table = arena_alloc(l->arena, sizeof *l->table * (size_t)l->table_cap);
+        for (int k = 0; k < l->syms.len - 1; k++) {
+            unsigned mask = (unsigned)l->table_cap - 1, h = hash_name(l->syms.items[k]->name) & mask;
+            while (l->table[h])
+                h = (h + 1) & mask;
+            l->table[h] = l->syms.items[k];
+        }
+    }
+    unsigned mask = (unsigned)l->table_cap - 1, h = hash_name(sym->name) & mask;
+    while (l->table[h])
+        h = (h + 1) & mask;
+    l->table[h] = sym;
+}
+
+static const char *const *visible_names(Lower *l, unsigned kinds);
+
+/* "; did you mean 'x'?" for a name of the given kinds (visible_names), or
+ * "". Nothing to work out once errors are no longer printed. */
+static const char *suggestion(Lower *l, const char *word, unsigned kinds)
+{
+    const Diag *d = l->diag;
+    if (d->max_errors > 0 && d->errors >= d->max_errors)
+        return "";
+    const char *s = diag_suggest(word, visible_names(l, kinds));
     return s ? arena_printf(l->arena, "; did you mean '%s'?", s) : "";
 }
 
 /* The names a use at this point could mean, NULL-terminated. kinds is a
- * bit set of (1 << SymKind). */
+ * bit set of (1 << SymKind). One buffer, reused: a file of thousands of
+ * unknown names must not take memory quadratic in its size. */
 static const char *const *visible_names(Lower *l, unsigned kinds)
 {
-    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(l->syms.len + 1));
+    if (l->names_cap < l->syms.len + 1) {
+        l->names_cap = 2 * (l->syms.len + 1);
+        l->names = arena_alloc(l->arena, sizeof *l->names * (size_t)l->names_cap);
+    }
+    const char **names = l->names;
     int n = 0;
     for (int k = 0; k < l->syms.len; k++) {
         const Symbol *s = l->syms.items[k];
@@ -221,7 +279,7 @@ bool lower_number(Lower *l, const Expr *e, double *out)
                            e->name);
             else
                 diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
-                           suggestion(l, e->name, visible_names(l, 1u << SYM_PARAM)));
+                           suggestion(l, e->name, 1u << SYM_PARAM));
             return false;
         }
         if (!check_defined(l, s, e->loc))
@@ -254,14 +312,14 @@ bool lower_number(Lower *l, const Expr *e, double *out)
         case '*': v = a * b; break;
         default:
             if (b == 0) {
-                diag_error(l->diag, e->rhs->loc, "division by zero");
+                lower_value_error(l, e->rhs->loc, "division by zero");
                 return false;
             }
             v = a / b;
             break;
         }
         if (!isfinite(v)) {
-            diag_error(l->diag, e->loc, "this number is too large");
+            lower_value_error(l, e->loc, "this number is too large");
             return false;
         }
         *out = v;
@@ -271,28 +329,129 @@ bool lower_number(Lower *l, const Expr *e, double *out)
     return false;
 }
 
-/* "'width' is 21.3333, set here": when a param's value is the problem. */
-static void note_param_value(Lower *l, const Expr *e)
+/* ------------------------------------------------------------ value errors
+ *
+ * Every check of a value a param may have given (a size, a rate, a range, a
+ * float literal) reports through lower_value_error, which adds the params
+ * behind the value: "'width' is 21.3333, set here", and for -D, which the
+ * user may have typed long before reading the error, "'h' is 2.5, set by
+ * -D h=2.5 on the command line", also when the -D param reaches the value
+ * through another param (param half = h / 2). The params are found by name
+ * in the source text at the error's location, so checks that only hold a
+ * Loc (and emit_check, after sema) work the same way. */
+
+/* Whether text[at] starts a name (not the tail of a number like 1e5). */
+static bool is_name_char(char c, bool first)
 {
-    if (e->kind != EX_NAME)
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* Calls fn for each name in src[loc]: comments, strings and numbers skipped. */
+static void names_in(const Source *src, Loc loc, void (*fn)(void *, const char *, size_t),
+                     void *ctx)
+{
+    if (!src || !src->text || loc.begin < 0 || loc.end > (int)src->len)
         return;
-    const Symbol *s = find_symbol(l, e->name);
-    if (!s || s->kind != SYM_PARAM)
-        return;
-    for (int k = 0; k < l->ndefs; k++)
-        if (strcmp(l->defs[k].name, s->name) == 0) {
-            diag_note(l->diag, NOLOC, "'%s' is %g, set on the command line by -D %s=%s",
-                      s->name, s->value, s->name, l->defs[k].value);
-            return;
+    const char *t = src->text;
+    int k = loc.begin;
+    while (k < loc.end) {
+        char c = t[k];
+        if (c == '#') {
+            while (k < loc.end && t[k] != '\n')
+                k++;
+        } else if (c == '"') {
+            for (k++; k < loc.end && t[k] != '"' && t[k] != '\n'; k++)
+                if (t[k] == '\\')
+                    k++;
+            k++;
+        } else if ((c >= '0' && c <= '9') || c == '.') {
+            /* 1e5, 0x1F, 1_000: all one token, no names inside. */
+            for (k++; k < loc.end && (is_name_char(t[k], false) || t[k] == '.'); k++)
+                if ((t[k] == 'e' || t[k] == 'E') && k + 1 < loc.end && strchr("+-", t[k + 1]))
+                    k++;
+        } else if (is_name_char(c, true)) {
+            int b = k;
+            while (k < loc.end && is_name_char(t[k], false))
+                k++;
+            fn(ctx, t + b, (size_t)(k - b));
+        } else {
+            k++;
         }
-    diag_note(l->diag, s->stmt->loc, "'%s' is %g, set here", s->name, s->value);
+    }
+}
+
+typedef struct ValueNotes {
+    Diag *d;
+    const Hyper *params;     /* the params lowered so far */
+    int nparams;
+    bool *seen;              /* per param: noted or queued already */
+    int *queue;              /* params of the file whose definitions to scan */
+    int nqueue;
+    bool defines_only;       /* scanning a definition: note -D params only */
+} ValueNotes;
+
+static void note_name(void *ctx, const char *name, size_t len)
+{
+    ValueNotes *vn = ctx;
+    for (int k = 0; k < vn->nparams; k++) {
+        const Hyper *h = &vn->params[k];
+        if (vn->seen[k] || strlen(h->name) != len || strncmp(h->name, name, len) != 0)
+            continue;
+        vn->seen[k] = true;
+        if (h->define) {
+            diag_note(vn->d, NOLOC, "'%s' is %g, set by -D %s=%s on the command line",
+                      h->name, h->value, h->name, h->define);
+        } else {
+            /* A param of the file: its value where the check names it;
+             * the -D params its definition uses come after. */
+            if (!vn->defines_only)
+                diag_note(vn->d, h->loc, "'%s' is %g, set here", h->name, h->value);
+            vn->queue[vn->nqueue++] = k;
+        }
+    }
+}
+
+static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc, bool defines_only)
+{
+    if (nparams == 0 || loc.begin < 0)
+        return;
+    /* A worklist, not recursion: a chain of params may be long. */
+    bool *seen = calloc((size_t)nparams, sizeof *seen);
+    int *queue = malloc(sizeof *queue * (size_t)nparams);
+    if (!seen || !queue) {
+        free(seen);
+        free(queue);
+        return;   /* only notes are lost */
+    }
+    ValueNotes vn = {d, params, nparams, seen, queue, 0, defines_only};
+    names_in(d->src, loc, note_name, &vn);
+    vn.defines_only = true;
+    for (int q = 0; q < vn.nqueue; q++)
+        names_in(d->src, params[queue[q]].loc, note_name, &vn);
+    free(seen);
+    free(queue);
+}
+
+void sema_note_values(Diag *d, const IR *ir, Loc loc)
+{
+    note_values(d, ir->constants, ir->nconstants, loc, false);
+}
+
+void lower_value_error(Lower *l, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(l->diag, loc, fmt, ap);
+    va_end(ap);
+    sema_note_values(l->diag, l->ir, loc);
 }
 
 bool lower_float_ok(Lower *l, Loc loc, double v)
 {
     const char *why = number_float_problem(l->arena, v);
     if (why)
-        diag_error(l->diag, loc, "%s", why);
+        lower_value_error(l, loc, "%s", why);
     return !why;
 }
 
@@ -303,13 +462,11 @@ bool lower_int(Lower *l, const Expr *e, long *out)
     if (!lower_number(l, e, &v))
         return false;
     if (v != floor(v)) {
-        diag_error(l->diag, e->loc, "a whole number is needed here, not %g", v);
-        note_param_value(l, e);
+        lower_value_error(l, e->loc, "a whole number is needed here, not %g", v);
         return false;
     }
     if (fabs(v) > 2147483647.0) {
-        diag_error(l->diag, e->loc, "%g is too large here (at most 2147483647)", v);
-        note_param_value(l, e);
+        lower_value_error(l, e->loc, "%g is too large here (at most 2147483647)", v);
         return false;
     }
     *out = (long)v;
@@ -441,7 +598,7 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
         if (!lower_number(l, value, &v))
             return false;
         if (!(v > 0)) {
-            diag_error(l->diag, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
+            lower_value_error(l, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
             return false;
         }
         if (!lower_float_ok(l, value->loc, v))
@@ -496,9 +653,20 @@ static int lower_call(Lower *l, const Expr *e)
     return op->lower(l, e);
 }
 
+/* False, once reported, when the network has MAX_NODES nodes already. */
+static bool room_for_nodes(Lower *l, Loc loc)
+{
+    if (l->ir->nodes.len < MAX_NODES)
+        return true;
+    if (!l->too_many_nodes)
+        diag_error(l->diag, loc, "the network is too large: more than %d operations", MAX_NODES);
+    l->too_many_nodes = true;
+    return false;
+}
+
 int lower_tensor(Lower *l, const Expr *e)
 {
-    if (!e)
+    if (!e || !room_for_nodes(l, e->loc))
         return -1;
     switch (e->kind) {
     case EX_NUM:
@@ -517,7 +685,7 @@ int lower_tensor(Lower *l, const Expr *e)
                 diag_error(l->diag, e->loc, "'%s' is a number, not a tensor", e->name);
             else
                 diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
-                           suggestion(l, e->name, visible_names(l, 1u << SYM_TENSOR | 1u << SYM_PARAM)));
+                           suggestion(l, e->name, 1u << SYM_TENSOR | 1u << SYM_PARAM));
             return -1;
         }
         if (!check_defined(l, s, e->loc))
@@ -579,7 +747,12 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
                                      : arena_printf(l->arena, "%s_%d_%s", base, l->layer, suffix);
     /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
     const char *unique = ir_unique_cname(l->arena, l->ir, name);
-
+    if (strcmp(unique, name) != 0 && !(l->renamed_stmt == l->stmt && l->renamed_layer == l->layer)) {
+        l->renamed_stmt = l->stmt;
+        l->renamed_layer = l->layer;
+        vec_push(l->arena, &l->renamed, l->ir->params.len);
+        vec_push(l->arena, &l->wanted, name);
+    }
     Param p;
     memset(&p, 0, sizeof p);
     p.name = unique;
@@ -630,6 +803,8 @@ void lower_note_shape(Lower *l, int node, const char *role)
     else
         diag_note(l->diag, n->loc, "the %s has shape %s, computed here",
                   role && *role ? role : "operand", shape);
+    /* A size set by -D (dense(x, hidden), f32[dim]) makes a shape too. */
+    note_values(l->diag, l->ir->constants, l->ir->nconstants, n->loc, true);
 }
 
 /* ------------------------------------------------------------ declarations */
@@ -644,13 +819,12 @@ static void declare(Lower *l, const Stmt *s, SymKind kind)
         diag_note(l->diag, prev->stmt->name_loc, "previous definition of '%s' here", s->name);
         return;
     }
-    if (op_lookup(s->name)) {
-        diag_error(l->diag, s->name_loc, "'%s' is the name of an op; choose another name", s->name);
-        return;
-    }
+    /* Op names are ordinary names: a call `tanh(x)` always means the op,
+     * a bare `tanh` the binding. true and false are not: a binding would
+     * change what `bias = false` means. */
     if (strcmp(s->name, "true") == 0 || strcmp(s->name, "false") == 0) {
-        diag_error(l->diag, s->name_loc, "'%s' stands for the number %d; choose another name",
-                   s->name, s->name[0] == 't');
+        diag_error(l->diag, s->name_loc, "'%s' is a constant (the number %d), so it cannot be "
+                   "defined as a name; choose another name", s->name, s->name[0] == 't');
         return;
     }
     Symbol *sym = arena_alloc(l->arena, sizeof *sym);
@@ -658,7 +832,7 @@ static void declare(Lower *l, const Stmt *s, SymKind kind)
     sym->kind = kind;
     sym->stmt = s;
     sym->node = -1;
-    vec_push(l->arena, &l->syms, sym);
+    add_symbol(l, sym);
 }
 
 /* The statement's own symbol, or NULL when it lost to an earlier one. */
@@ -740,7 +914,7 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[0], &k)) {
                 ok = false;
             } else if (k < 2 || k > (1L << 24)) {
-                diag_error(l->diag, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
+                lower_value_error(l, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
                 ok = false;
             }
             classes = (int)k;
@@ -761,7 +935,7 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[k], &d)) {
                 ok = false;
             } else if (d < 1) {
-                diag_error(l->diag, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
+                lower_value_error(l, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
                 ok = false;
             } else {
                 shape.dim[k] = (int)d;
@@ -769,7 +943,7 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
             }
         }
         if (ok && total > MAX_ELEMS) {
-            diag_error(l->diag, t->loc, "%s has %.0f values per sample; at most %.0f",
+            lower_value_error(l, t->loc, "%s has %.0f values per sample; at most %.0f",
                        s->name, total, MAX_ELEMS);
             ok = false;
         }
@@ -780,6 +954,10 @@ static void lower_input_stmt(Lower *l, const Stmt *s)
         return;
     }
 
+    if (!room_for_nodes(l, s->loc)) {
+        sym->ok = false;
+        return;
+    }
     Node *n = ir_node(l->arena, l->ir, OP_INPUT, s->loc);
     n->line = line_of(l, s->loc);
     n->shape = shape;
@@ -832,7 +1010,7 @@ static void lower_let_stmt(Lower *l, const Stmt *s)
         Symbol *sym = find_symbol(l, s->name);
         if (!sym) {
             diag_error(l->diag, s->name_loc, "unknown name '%s'%s", s->name,
-                       suggestion(l, s->name, visible_names(l, 1u << SYM_TENSOR)));
+                       suggestion(l, s->name, 1u << SYM_TENSOR));
             return;
         }
         if (!check_defined(l, sym, s->name_loc))
@@ -875,16 +1053,17 @@ static void not_a_loss_sum(Lower *l, const Expr *e, const char *what)
 }
 
 /* term := [c *] lossfn(...) | lossfn(...) [* c] | lossfn(...) / c, joined
- * by + and -, with c a compile-time number; weights multiply through. */
-static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *terms)
+ * by + and -, with c a compile-time number; weights multiply through.
+ * scaled: the outermost scaling around e (where its weight was written). */
+static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, TermList *terms)
 {
     if (!e)
         return false;
     switch (e->kind) {
     case EX_BINARY:
         if (e->op == '+' || e->op == '-') {
-            bool ok = collect_terms(l, e->lhs, weight, terms);
-            return collect_terms(l, e->rhs, e->op == '-' ? -weight : weight, terms) && ok;
+            bool ok = collect_terms(l, e->lhs, weight, scaled, terms);
+            return collect_terms(l, e->rhs, e->op == '-' ? -weight : weight, scaled, terms) && ok;
         }
         if (e->op == '*' || e->op == '/') {
             bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
@@ -893,15 +1072,17 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
                 if (!lower_number(l, e->rhs, &c))
                     return false;
                 if (e->op == '/' && c == 0) {
-                    diag_error(l->diag, e->rhs->loc, "division by zero");
+                    lower_value_error(l, e->rhs->loc, "division by zero");
                     return false;
                 }
-                return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c, terms);
+                return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c,
+                                     scaled.begin >= 0 ? scaled : e->loc, terms);
             }
             if (lnum && !rnum && e->op == '*') {
                 if (!lower_number(l, e->lhs, &c))
                     return false;
-                return collect_terms(l, e->rhs, weight * c, terms);
+                return collect_terms(l, e->rhs, weight * c, scaled.begin >= 0 ? scaled : e->loc,
+                                     terms);
             }
             if (lnum && rnum) {
                 not_a_loss_sum(l, e, "a constant");
@@ -913,7 +1094,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
         }
         break;
     case EX_NEG:
-        return collect_terms(l, e->lhs, -weight, terms);
+        return collect_terms(l, e->lhs, -weight, scaled, terms);
     case EX_NUM:
         not_a_loss_sum(l, e, "a constant");
         return false;
@@ -940,8 +1121,9 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, TermList *term
         l->loss_call = NULL;
         if (id < 0)
             return false;
-        /* The weight is a float literal in the loss and backward passes. */
-        if (weight != 1 && !lower_float_ok(l, e->loc, weight))
+        /* The weight is a float literal in the loss and backward passes;
+         * report it at the scaling that made it (it may name a -D param). */
+        if (weight != 1 && !lower_float_ok(l, scaled.begin >= 0 ? scaled : e->loc, weight))
             return false;
         LossTerm t = {id, weight};
         vec_push(l->arena, terms, t);
@@ -960,7 +1142,7 @@ static void lower_loss_stmt(Lower *l, const Stmt *s)
     Symbol *sym = s->name ? own_symbol(l, s) : NULL;
     TermList terms = {0};
     start_binding(l, name);
-    bool ok = collect_terms(l, s->value, 1.0, &terms);
+    bool ok = collect_terms(l, s->value, 1.0, NOLOC, &terms);
     start_binding(l, NULL);
     if (sym) {
         sym->defined = true;
@@ -1016,7 +1198,7 @@ static bool read_setting(Lower *l, const Expr *e, const char *what, double lo, b
         return false;
     bool in_range = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
     if (!in_range || (integer && v != floor(v))) {
-        diag_error(l->diag, e->loc, "%s must be %s, not %g", what, rule, v);
+        lower_value_error(l, e->loc, "%s must be %s, not %g", what, rule, v);
         return false;
     }
     if (!integer && !lower_float_ok(l, e->loc, v))
@@ -1079,16 +1261,74 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainValues *tv)
     }
 }
 
+/* `lr 0.1` or `momentum 0.9` in a train block: an optimizer's argument
+ * written as a setting (Keras and many tutorials set them apart). Reports
+ * it with the line to write instead and returns true; false when the key is
+ * not an optimizer argument. */
+static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting *set)
+{
+    static const struct {
+        const char *key, *arg, *what;
+        int owner;       /* the optimizer it belongs to; -1: every one */
+    } args[] = {
+        {"lr", "lr", "the learning rate", -1},
+        {"learning_rate", "lr", "the learning rate", -1},
+        {"momentum", "momentum", "momentum", OPT_MOMENTUM},
+        {"nesterov", "nesterov", "nesterov", OPT_MOMENTUM},
+        {"beta1", "beta1", "beta1", OPT_ADAM},
+        {"beta2", "beta2", "beta2", OPT_ADAM},
+        {"eps", "eps", "eps", OPT_ADAM},
+    };
+    int a = -1;
+    for (int k = 0; k < (int)(sizeof args / sizeof args[0]); k++)
+        if (strcmp(args[k].key, set->key) == 0)
+            a = k;
+    if (a < 0)
+        return false;
+    const char *value = set->value ? op_expr_text(l, set->value) : "...";
+    diag_error(l->diag, set->key_loc, "'%s' is not a train setting; %s is an argument of the "
+               "optimizer", set->key, args[a].what);
+    /* The block's optimizer, if it names a known one. */
+    int kind = -1;
+    if (opt && opt->value && (opt->value->kind == EX_NAME || opt->value->kind == EX_CALL))
+        for (int j = 0; optimizer_names[j]; j++)
+            if (strcmp(optimizer_names[j], opt->value->name) == 0)
+                kind = j;
+    if (kind < 0)
+        opt = NULL;
+    if (opt && (args[a].owner < 0 || args[a].owner == kind)) {
+        bool has_args = opt->value->kind == EX_CALL && opt->value->nargs > 0;
+        diag_note(l->diag, opt->loc, "add it to the optimizer: optimizer %s(%s%s = %s)",
+                  optimizer_names[kind], has_args ? "..., " : "", args[a].arg, value);
+        return true;
+    }
+    int owner = args[a].owner < 0 ? OPT_SGD : args[a].owner;
+    if (opt)
+        diag_note(l->diag, set->key_loc, "%s takes no %s; %s is the optimizer that does: "
+                  "optimizer %s(%s = %s)", optimizer_names[kind], args[a].arg,
+                  optimizer_names[owner], optimizer_names[owner], args[a].arg, value);
+    else
+        diag_note(l->diag, set->key_loc, "write: optimizer %s(%s = %s)", optimizer_names[owner],
+                  args[a].arg, value);
+    return true;
+}
+
 static void lower_train_stmt(Lower *l, const Stmt *s, TrainValues *tv, InitKind *init,
                              double *init_arg)
 {
     const Setting *seen[NUM_KEYS] = {0};
+    const Setting *opt = NULL;   /* the first optimizer setting, for messages */
+    for (int k = 0; k < s->nsettings && !opt; k++)
+        if (strcmp(s->settings[k].key, "optimizer") == 0)
+            opt = &s->settings[k];
     for (int k = 0; k < s->nsettings; k++) {
         const Setting *set = &s->settings[k];
         int key = -1;
         for (int j = 0; j < NUM_KEYS; j++)
             if (strcmp(train_keys[j], set->key) == 0)
                 key = j;
+        if (key < 0 && optimizer_arg_as_setting(l, opt, set))
+            continue;
         if (key < 0) {
             const char *sug = diag_suggest(set->key, train_keys);
             if (sug)
@@ -1149,7 +1389,7 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
 #define VALUE(s, def) ((s).set ? (s).value : (def))
 #define HYPER(nm, s, v)                                                 \
     do {                                                                \
-        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC};        \
+        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC, NULL};  \
         vec_push(l->arena, &hypers, h_);                                \
     } while (0)
 
@@ -1168,8 +1408,15 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
         t->opt.nesterov = VALUE(tv->nesterov, 0) != 0;
         HYPER("momentum", tv->momentum, t->opt.momentum);
         HYPER("nesterov", tv->nesterov, t->opt.nesterov ? 1.0 : 0.0);
-        if (t->opt.nesterov && t->opt.momentum == 0)
-            diag_error(l->diag, tv->nesterov.loc, "nesterov needs a momentum above 0");
+        /* PyTorch refuses it too: Nesterov's look-ahead needs a velocity. */
+        if (t->opt.nesterov && t->opt.momentum == 0) {
+            lower_value_error(l, tv->nesterov.loc, "nesterov = true needs momentum above 0 "
+                              "(Nesterov's look-ahead follows the momentum); momentum is 0");
+            if (tv->momentum.set) {
+                diag_note(l->diag, tv->momentum.loc, "momentum is set to 0 here");
+                sema_note_values(l->diag, l->ir, tv->momentum.loc);
+            }
+        }
     } else if (t->opt.kind == OPT_ADAM) {
         t->opt.beta1 = VALUE(tv->beta1, 0.9);
         t->opt.beta2 = VALUE(tv->beta2, 0.999);
@@ -1199,47 +1446,44 @@ static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_a
 
 /* ------------------------------------------------------------ the driver */
 
-/* A -D value, read by the language's number rules (number.c), with an
- * optional sign since there is no expression around it to give one. NULL
- * and *out, or why it is not a number. */
-static const char *parse_define(Lower *l, const char *text, double *out)
+/* -D NAME=VALUE: the value is a number and NAME names a param of the file.
+ * Both are mistakes on the command line, not in the file: dlc exits with
+ * status 2 for them (main.c calls this before sema_lower). */
+bool sema_check_defines(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
 {
-    bool negative = text[0] == '-', is_int;
-    const char *digits = text + (text[0] == '-' || text[0] == '+');
-    const char *why = number_parse(l->arena, digits, strlen(digits), out, &is_int);
-    if (why && !strstr(why, "out of range") && !strstr(why, "leading zeros"))
-        why = arena_printf(l->arena, "'%s' is not a number", text);
-    if (negative)
-        *out = -*out;
-    return why;
-}
-
-/* -D names must name a param of the file. */
-static void check_defines(Lower *l)
-{
-    for (int k = 0; k < l->ndefs; k++) {
-        const Define *def = &l->defs[k];
-        const char *why = parse_define(l, def->value, &l->def_values[k]);
-        l->def_ok[k] = !why;
+    int errors = d->errors;
+    const char **params = arena_alloc(a, sizeof *params * (size_t)(p->nstmts + 1));
+    int nparams = 0;
+    for (int k = 0; k < p->nstmts; k++)
+        if (p->stmts[k] && p->stmts[k]->kind == ST_PARAM && p->stmts[k]->name)
+            params[nparams++] = p->stmts[k]->name;
+    params[nparams] = NULL;
+    for (int k = 0; k < ndefs; k++) {
+        const Define *def = &defs[k];
+        double v;
+        const char *why = number_parse_define(a, def->value, &v);
         if (why)
-            diag_error(l->diag, NOLOC, "-D %s=%s: %s", def->name, def->value, why);
-        const Symbol *s = find_symbol(l, def->name);
-        if (s && s->kind == SYM_PARAM)
+            diag_error(d, NOLOC, "-D %s=%s: %s", def->name, def->value, why);
+        bool is_param = false;
+        for (int j = 0; j < nparams; j++)
+            is_param |= strcmp(params[j], def->name) == 0;
+        if (is_param)
             continue;
-        if (s)
-            diag_error(l->diag, NOLOC, "-D %s: '%s' is not a param; only 'param' values can be "
+        const Stmt *other = NULL;
+        for (int j = 0; j < p->nstmts && !other; j++)
+            if (p->stmts[j] && p->stmts[j]->name && strcmp(p->stmts[j]->name, def->name) == 0)
+                other = p->stmts[j];
+        if (other) {
+            diag_error(d, NOLOC, "-D %s: '%s' is not a param; only 'param' values can be "
                        "set from the command line", def->name, def->name);
-        else {
-            const char **params = arena_alloc(l->arena, sizeof *params * (size_t)(l->syms.len + 1));
-            int n = 0;
-            for (int j = 0; j < l->syms.len; j++)
-                if (l->syms.items[j]->kind == SYM_PARAM)
-                    params[n++] = l->syms.items[j]->name;
-            params[n] = NULL;
-            diag_error(l->diag, NOLOC, "-D %s: there is no param '%s' in this file%s", def->name,
-                       def->name, suggestion(l, def->name, params));
+            diag_note(d, other->name_loc, "'%s' is defined here", def->name);
+        } else {
+            const char *s = diag_suggest(def->name, params);
+            diag_error(d, NOLOC, "-D %s: there is no param '%s' in this file%s", def->name,
+                       def->name, s ? arena_printf(a, "; did you mean '%s'?", s) : "");
         }
     }
+    return d->errors == errors;
 }
 
 /* Inputs first, then labels, then targets, each in declaration order. */
@@ -1291,13 +1535,15 @@ static void check_batch_sizes(Lower *l)
             : arena_printf(l->arena, "%s %s [n%s%s", ir_op_name(n->op),
                            n->op == OP_INPUT ? "buffer" : "output",
                            n->shape.rank ? ", " : "", shape + 1);
-        diag_error(l->diag, n->loc, "%s with batch %d has %s values; the generated code indexes "
-                   "with int (at most %.0f)", what, ir->train.batch,
-                   count_text(l->arena, values), MAX_ELEMS);
+        lower_value_error(l, n->loc, "%s with batch %d has %s values; the generated code "
+                          "indexes with int (at most %.0f)", what, ir->train.batch,
+                          count_text(l->arena, values), MAX_ELEMS);
         for (int h = 0; h < ir->train.nhypers; h++) {
             const Hyper *hy = &ir->train.hypers[h];
-            if (!strcmp(hy->name, "batch") && !hy->defaulted)
+            if (!strcmp(hy->name, "batch") && !hy->defaulted) {
                 diag_note(l->diag, hy->loc, "the batch size is set here");
+                sema_note_values(l->diag, ir, hy->loc);
+            }
         }
         return;
     }
@@ -1378,6 +1624,67 @@ static void warn_unused(Lower *l)
     }
 }
 
+/* The name of a parameter is part of the API (P_param_name, checkpoints,
+ * the twin): say when it is not the one docs/language.md promises. */
+static void warn_renamed(Lower *l)
+{
+    const IR *ir = l->ir;
+    for (int r = 0; r < l->renamed.len; r++) {
+        const Param *p = &ir->params.items[l->renamed.items[r]];
+        const char *name = l->wanted.items[r];
+        Loc held = NOLOC;
+        const char *by = strncmp(name, "d_", 2) == 0
+            ? "reserved (d_ names gradients in the generated code)"
+            : "reserved (dlrt is the runtime's prefix)";
+        for (int k = 0; k < ir->params.len; k++)
+            if (strcmp(ir->params.items[k].name, name) == 0) {
+                held = ir->params.items[k].loc;
+                by = "a parameter";
+            }
+        for (int k = 0; k < ir->nodes.len; k++)
+            if (strcmp(ir->nodes.items[k]->cname, name) == 0) {
+                held = ir->nodes.items[k]->loc;
+                by = "a binding";
+            }
+        diag_warning(l->diag, p->loc, "'%s' is %s%s, so this layer's %s is named '%s' (in the "
+                     "C API, checkpoints and the PyTorch twin)", name,
+                     held.begin >= 0 ? "already " : "", by, p->is_bias ? "bias" : "weight",
+                     p->name);
+        if (held.begin >= 0)
+            diag_note(l->diag, held, "'%s' is made here; renaming a binding avoids this", name);
+    }
+}
+
+/* Weight decay shrinks every parameter each step, gradient or not: one that
+ * no loss term reaches is never trained yet decays toward 0, where PyTorch
+ * (whose grad stays None) would leave it alone. Warn, per layer. */
+static void warn_decay_only(Lower *l)
+{
+    IR *ir = l->ir;
+    bool *reached = arena_alloc(l->arena, (size_t)ir->nodes.len + 1);
+    for (int k = 0; k < ir->losses.len; k++)
+        for (int t = 0; t < ir->losses.items[k].nterms; t++)
+            reached[ir->losses.items[k].terms[t].node] = true;
+    for (int k = ir->nodes.len - 1; k >= 0; k--) {   /* inputs have smaller ids */
+        const Node *n = ir->nodes.items[k];
+        for (int i = 0; i < n->nin && reached[k]; i++)
+            if (n->in[i] >= 0)
+                reached[n->in[i]] = true;
+    }
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        if (reached[k] || n->param[0] < 0)
+            continue;
+        const Param *p = &ir->params.items[n->param[0]];
+        double wd = p->weight_decay >= 0 ? p->weight_decay : ir->train.weight_decay;
+        if (wd > 0)
+            diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
+                         "changes '%s' except by weight decay (%g), which shrinks it toward 0 "
+                         "every step (PyTorch, and the twin, leave a parameter without a gradient "
+                         "alone); set weight_decay = 0 on the layer to keep it", p->name, wd);
+    }
+}
+
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
 {
     Lower lower;
@@ -1441,7 +1748,10 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             break;
         }
     }
-    check_defines(l);
+    /* Reported here too for callers other than main.c; quiet when good. */
+    sema_check_defines(a, p, defs, ndefs, d);
+    for (int k = 0; k < ndefs; k++)
+        l->def_ok[k] = !number_parse_define(a, defs[k].value, &l->def_values[k]);
 
     /* Pass 2: everything in source order. */
     TrainValues tv;
@@ -1461,11 +1771,15 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             lower_param_stmt(l, s);
             Symbol *sym = own_symbol(l, s);
             if (sym && sym->ok) {
-                bool from_cli = false;
+                const char *define = NULL;
                 for (int j = 0; j < ndefs; j++)
-                    from_cli |= strcmp(defs[j].name, s->name) == 0;
-                Hyper h = {s->name, sym->value, false, from_cli ? NOLOC : s->loc};
+                    if (strcmp(defs[j].name, s->name) == 0)
+                        define = defs[j].value;
+                Hyper h = {s->name, sym->value, false, define ? NOLOC : s->loc, define};
                 vec_push(a, &constants, h);
+                /* Current while lowering: value errors note the params. */
+                ir->constants = constants.items;
+                ir->nconstants = constants.len;
             }
             break;
         }
@@ -1526,8 +1840,11 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     check_macro_names(l);
     if (d->errors == 0)
         check_batch_sizes(l);
-    if (d->errors == 0)
+    if (d->errors == 0) {
         warn_unused(l);
+        warn_renamed(l);
+        warn_decay_only(l);
+    }
     ir->batch_cap = ir->train.batch;
     return ir;
 }

@@ -52,6 +52,9 @@ typedef struct LexState {
     Bracket closed;      /* what the last closing bracket closed, */
     bool has_closed;     /* if anything */
     Token last, prev;    /* the last two tokens: the lookahead and the one before */
+    Token first;         /* the first token of the statement (or train setting) */
+    int skip_block;      /* 1 + offset of a '{' whose block errors are not reported */
+    bool in_stmt;        /* a token since the last end of statement */
     bool continued;      /* this statement went on past a line-ending operator, */
     Loc continued_loc;   /* this one */
 } LexState;
@@ -374,7 +377,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *
     (void)scanner;
     /* Bison's only own message is "memory exhausted": its stack is full. */
     if (strcmp(msg, "memory exhausted") == 0)
-        msg = "program nested too deeply";
+        msg = "expression nested too deeply (more than 10000 open brackets and operators)";
     diag_error(ps->diag, *loc, "%s", msg);
     lex_after_error(ps->lex);
 }
@@ -460,6 +463,23 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     int found_char = found >= 0 ? token_char(found) : 0;
     bool is_closer = found_char == ')' || found_char == ']' || found_char == '}';
 
+    /* `trian {`: once the misspelled keyword is reported, its block's lines
+     * (settings, not statements) and its '}' would each be an error too. */
+    if (ls->skip_block) {
+        bool open = false;
+        for (int i = 0; i < ls->open.len; i++)
+            open |= ls->open.items[i].loc.begin + 1 == ls->skip_block;
+        bool closing = found_char == '}' && ls->has_closed
+                       && ls->closed.loc.begin + 1 == ls->skip_block;
+        if (closing)
+            ls->skip_block = 0;
+        if (open || closing) {
+            lex_after_error(ls);
+            return 0;
+        }
+        ls->skip_block = 0;
+    }
+
     if (is_closer && !ls->has_closed) {
         diag_error(ps->diag, loc, "unmatched %s", yysymbol_name(found));
         lex_after_error(ls);
@@ -528,6 +548,55 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     const yysymbol_kind_t line_end[] = { YYSYMBOL_NEWLINE, char_symbol(';') };
     const char *names[YYNTOKENS + 4];
     int nnames = 0;
+    /* `inptu x : f32[4]`: a name then no '=' at the start of a statement
+     * is most often a misspelled keyword. */
+    if (n == 1 && expected[0] == char_symbol('=') && ls->prev.kind == TOK_IDENT
+        && ls->prev.loc.begin == ls->first.loc.begin) {
+        static const char *const keywords[] = {
+            "model", "param", "input", "label", "target", "output", "loss", "train", NULL,
+        };
+        int len = ls->prev.loc.end - ls->prev.loc.begin;
+        const char *word = arena_strndup(ps->arena, ps->src->text + ls->prev.loc.begin, (size_t)len);
+        const char *s = diag_suggest(word, keywords);
+        if (s) {
+            diag_error(ps->diag, ls->prev.loc, "unknown statement '%s'; did you mean '%s'?",
+                       word, s);
+            if (found_char == '{')
+                ls->skip_block = loc.begin + 1;
+        } else {
+            diag_error(ps->diag, loc, "expected '=', found %s", what);
+            diag_note(ps->diag, ls->prev.loc, "a statement starts with a keyword (model, param, "
+                      "input, label, target, output, loss, train) or is a binding, NAME = expr");
+        }
+        lex_after_error(ls);
+        return 0;
+    }
+    /* `label y : int`, `input x : f32 784`: a type is NAME[...] or NAME(...);
+     * say what this declaration's type looks like. */
+    if (n == 2 && has(expected, n, char_symbol('[')) && has(expected, n, char_symbol('('))
+        && ls->prev.kind == TOK_IDENT) {
+        int len = ls->prev.loc.end - ls->prev.loc.begin;
+        const char *elem = arena_strndup(ps->arena, ps->src->text + ls->prev.loc.begin, (size_t)len);
+        bool label = ls->first.kind == TOK_LABEL;
+        const char *a_what = label ? "a label" : ls->first.kind == TOK_TARGET ? "a target"
+                                                                              : "an input";
+        const char *want = label ? "class" : "f32";
+        if (strcmp(elem, want) == 0)
+            diag_error(ps->diag, loc, "expected '%c' after '%s', found %s", label ? '(' : '[',
+                       want, what);
+        else
+            diag_error(ps->diag, ls->prev.loc, "'%s' is not %s type", elem,
+                       label ? "a label" : "an element");
+        if (label)
+            diag_note(ps->diag, ls->prev.loc, "a label holds a class index per sample: declare "
+                      "it as class(K), K the number of classes, as in: label y : class(10)");
+        else
+            diag_note(ps->diag, ls->prev.loc, "%s holds real numbers: declare it as f32[d, ...], "
+                      "the shape of one sample, as in: %s x : f32[784]", a_what,
+                      ls->first.kind == TOK_TARGET ? "target" : "input");
+        lex_after_error(ls);
+        return 0;
+    }
     /* After `input x :` only a type fits: say what one looks like. */
     if (n == 1 && expected[0] == YYSYMBOL_IDENT && ls->prev.kind == ':') {
         diag_error(ps->diag, loc, "expected a type such as f32[784] or class(10), found %s", what);

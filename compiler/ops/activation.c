@@ -64,7 +64,7 @@ static int leaky_relu_lower(Lower *l, const Expr *call)
         if (!lower_number(l, arg[1], &alpha)) {
             ok = false;
         } else if (!(alpha >= 0) || !isfinite(alpha)) {
-            diag_error(lower_diag(l), arg[1]->loc,
+            lower_value_error(l, arg[1]->loc,
                        "leaky_relu's alpha must be zero or positive, got %g", alpha);
             ok = false;
         } else if (!lower_float_ok(l, arg[1]->loc, alpha)) {

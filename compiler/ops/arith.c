@@ -112,7 +112,7 @@ int arith_lower_binary(Lower *l, const Expr *e)
             return -1;
         }
         if (c == 0) {
-            diag_error(d, e->rhs->loc, "division by zero");
+            lower_value_error(l, e->rhs->loc, "division by zero");
             return -1;
         }
         if (!lower_float_ok(l, ne->loc, 1 / c))

@@ -41,7 +41,7 @@ static int dense_lower(Lower *l, const Expr *call)
     if (!lower_int(l, arg[1], &units)) {
         ok = false;
     } else if (units <= 0) {
-        diag_error(d, arg[1]->loc, "dense needs a positive number of units, got %ld", units);
+        lower_value_error(l, arg[1]->loc, "dense needs a positive number of units, got %ld", units);
         ok = false;
     }
 
@@ -50,7 +50,7 @@ static int dense_lower(Lower *l, const Expr *call)
         if (!lower_number(l, arg[2], &bias)) {
             ok = false;
         } else if (!is_bool(bias)) {
-            diag_error(d, arg[2]->loc, "bias must be true or false, got %g", bias);
+            lower_value_error(l, arg[2]->loc, "bias must be true or false, got %g", bias);
             ok = false;
         }
     }
@@ -65,7 +65,7 @@ static int dense_lower(Lower *l, const Expr *call)
         if (!lower_number(l, arg[4], &lr)) {
             ok = false;
         } else if (!(lr > 0) || !isfinite(lr)) {
-            diag_error(d, arg[4]->loc, "lr must be a positive number, got %g", lr);
+            lower_value_error(l, arg[4]->loc, "lr must be a positive number, got %g", lr);
             ok = false;
         } else if (!lower_float_ok(l, arg[4]->loc, lr)) {
             ok = false;
@@ -77,7 +77,7 @@ static int dense_lower(Lower *l, const Expr *call)
         if (!lower_number(l, arg[5], &decay)) {
             ok = false;
         } else if (!(decay >= 0) || !isfinite(decay)) {
-            diag_error(d, arg[5]->loc, "weight_decay must be zero or positive, got %g", decay);
+            lower_value_error(l, arg[5]->loc, "weight_decay must be zero or positive, got %g", decay);
             ok = false;
         } else if (!lower_float_ok(l, arg[5]->loc, decay)) {
             ok = false;
@@ -101,7 +101,7 @@ static int dense_lower(Lower *l, const Expr *call)
         }
     }
     if (ok && (long)in * units > DENSE_MAX_ELEMS) {
-        diag_error(d, call->loc, "dense layer too large: %d x %ld weights", in, units);
+        lower_value_error(l, call->loc, "dense layer too large: %d x %ld weights", in, units);
         ok = false;
     }
     if (!ok)

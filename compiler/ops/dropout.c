@@ -26,7 +26,7 @@ static int dropout_lower(Lower *l, const Expr *call)
     if (!lower_number(l, arg[1], &rate)) {
         ok = false;
     } else if (!(rate >= 0 && rate < 1)) {
-        diag_error(lower_diag(l), arg[1]->loc,
+        lower_value_error(l, arg[1]->loc,
                    "dropout rate must be in [0, 1), got %g", rate);
         ok = false;
     } else if (!lower_float_ok(l, arg[1]->loc, rate)) {

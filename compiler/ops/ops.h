@@ -36,6 +36,10 @@ bool lower_number(Lower *l, const Expr *e, double *out);
  * arithmetic on them), without reporting anything: arith.c uses it to tell
  * `x * 0.5` (a scalar constant) from `a * b` (two tensors). */
 bool lower_is_number(Lower *l, const Expr *e);
+/* Reports an error about a value at loc (a size, a rate, a range), then
+ * notes the params that gave it, and the -D that set one: every check of a
+ * value a param may hold reports through this. */
+void lower_value_error(Lower *l, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A compile-time integer; reports non-integers. */
 bool lower_int(Lower *l, const Expr *e, long *out);
 /* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */

@@ -38,7 +38,27 @@ expect directory-input 1 "cannot" -- "$DLC" examples -o "$T/x.c"
 expect unwritable-output 1 "cannot write" -- "$DLC" $good -o "$T/no/such/dir/x.c"
 expect define-override 0 "" -- "$DLC" -D hidden=32 $good -o "$T/d.c"
 if grep -q "32" "$T/d.c" 2>/dev/null; then ok define-changes-output; else bad define-changes-output "no 32 in output"; fi
-expect unknown-define 1 "hiden" -- "$DLC" -D hiden=32 $good -o "$T/u.c"
+# A -D that names no param, or whose value is no number, is a bad command
+# line: exit status 2, as --help says (tests/errors/cli_*.net: the messages).
+expect unknown-define 2 "hiden" -- "$DLC" -D hiden=32 $good -o "$T/u.c"
+expect define-not-a-number 2 "'abc' is not a number" -- "$DLC" -D hidden=abc $good -o "$T/u.c"
+expect define-empty-value 2 "'' is not a number" -- "$DLC" -D hidden= $good -o "$T/u.c"
+expect define-twice 2 "already set by -D hidden=3" -- "$DLC" -D hidden=3 -D hidden=4 $good -o "$T/u.c"
+expect define-missing-value 2 "needs NAME=VALUE" -- "$DLC" $good -D
+expect define-bad-name 2 "not an identifier" -- "$DLC" -D 9x=3 $good
+expect empty-output-name 2 "-o needs a file name" -- "$DLC" $good -o ""
+expect missing-output-name 2 "-o needs a file name" -- "$DLC" $good -o
+expect empty-input-name 2 "input file name is empty" -- "$DLC" ""
+expect explain-with-ast 2 "--emit=ast stops after parsing" -- "$DLC" --explain --emit=ast $good
+expect main-with-ast 2 "--emit=ast stops after parsing" -- "$DLC" --main --emit=ast $good
+expect bad-max-errors 2 "whole number" -- "$DLC" --max-errors=-1 $good
+expect max-errors-missing 2 "whole number" -- "$DLC" $good --max-errors
+expect emit-missing 2 "unknown --emit kind ''" -- "$DLC" $good --emit
+expect prefix-missing 2 "not a C identifier" -- "$DLC" $good --prefix
+expect option-with-value 2 "--main takes no value" -- "$DLC" --main=yes $good
+# A good -D value that fails a later check is the file's error (exit 1),
+# with a note saying the command line set it.
+expect define-fails-check 1 "note: 'hidden' is 2.5, set by -D hidden=2.5 on the command line" -- "$DLC" -D hidden=2.5 $good -o "$T/u.c"
 expect explain 0 "batch" -- "$DLC" --explain --emit=none $good
 expect explain-marks-defaults 0 "eps            1e-08              (default)" -- "$DLC" --explain --emit=none $good
 expect explain-lists-dropout 0 "dropout h2                   rate 0.1" -- "$DLC" --explain --emit=none $good
@@ -60,6 +80,16 @@ expect line-ending-operator-continues 0 "" -- "$DLC" "$T/cont.net" -o "$T/cont.c
 printf 'model uu\ninput x : f32[2]\ninput z : f32[3]\nlabel y : class(2)\nh = dense(x, 2)\nh3 = relu(h)\nloss cross_entropy(h, y)\n' >"$T/unused.net"
 expect warns-unused-binding 0 "6:1: warning: 'h3' is computed but never used" -- "$DLC" "$T/unused.net" -o "$T/unused.c"
 expect warns-unused-input 0 "3:7: warning: input 'z' is never used" -- "$DLC" "$T/unused.net" -o "$T/unused.c"
+# Parameter names: innermost dense first; a name already taken is renamed,
+# with a warning since the name is part of the API.
+printf 'model pn\ninput x : f32[4]\nlabel y : class(2)\nh = dense(relu(dense(x, 5)), 3) + dense(x, 3)\nh_2 = dense(x, 3)\nloss cross_entropy(dense(h + h_2, 2), y)\n' >"$T/pn.net"
+expect warns-renamed-param 0 "5:7: warning: 'h_2_w' is already a parameter, so this layer's weight is named 'h_2_w_2'" -- "$DLC" --emit=none "$T/pn.net"
+expect param-names-inner-first 0 "h_w            \[5, 4\]" -- "$DLC" --explain --emit=none "$T/pn.net"
+expect param-names-left-to-right 0 "h_3_w          \[3, 4\]" -- "$DLC" --explain --emit=none "$T/pn.net"
+# A layer no loss reaches only decays under weight decay: warned.
+printf 'model dec\ninput x : f32[4]\nlabel y : class(2)\nh = relu(dense(x, 8))\noutput side = softmax(dense(h, 3))\noutput side2 = dense(h, 3, weight_decay = 0)\nloss cross_entropy(dense(h, 2), y)\ntrain {\n    weight_decay 1e-4\n}\n' >"$T/dec.net"
+expect warns-decay-only 0 "5:23: warning: no loss depends on this layer, so training never changes 'side_w' except by weight decay" -- "$DLC" --emit=none "$T/dec.net"
+"$DLC" --emit=none "$T/dec.net" 2>&1 | grep -q side2_w && bad no-decay-warning-without-decay "warned about side2_w" || ok no-decay-warning-without-decay
 expect output-must-end-in-c 1 "needs a name ending in .c" -- "$DLC" $good -o "$T/out.h"
 printf 'model n\ninput x : f32[2]\nlabel y : class(2)\nh = dense(x, 2)\nloss cross_entropy(h, y)\n' >"$T/n.net"
 expect check-only-rejects-what-emission-rejects 1 "clashes" -- "$DLC" --emit=none "$T/n.net"
@@ -77,13 +107,62 @@ if [ "$(cat "$T/keep.c")" = "keep me" ] && [ "$(cat "$T/keep.h")" = "keep me too
     ok failed-compile-keeps-output
 else bad failed-compile-keeps-output "output was overwritten"; fi
 if ls "$T"/*.tmp-* >/dev/null 2>&1; then bad no-temp-files "left $(ls "$T"/*.tmp-*)"; else ok no-temp-files; fi
+# An output that is the input file itself is refused, never written over:
+# `dlc model.c` (default output model.c), -o naming the input or a link to it.
+cp $good "$T/self.c"; cp $good "$T/self.net"; ln -sf self.net "$T/link.net"; cp $good "$T/self.h"
+expect output-is-input-default 1 "is the input file; refusing" -- "$DLC" "$T/self.c"
+expect output-is-input-torch 1 "is the input file; refusing" -- "$DLC" --emit=torch "$T/self.net" -o "$T/self.net"
+expect output-is-input-link 1 "is the input file; refusing" -- "$DLC" --emit=ir "$T/self.net" -o "$T/link.net"
+expect output-header-is-input 1 "is the input file; refusing" -- "$DLC" "$T/self.h" -o "$T/self.c"
+if cmp -s $good "$T/self.c" && cmp -s $good "$T/self.net" && cmp -s $good "$T/self.h"; then ok input-never-overwritten
+else bad input-never-overwritten "an input was changed"; fi
+# Nor does a usage error or a -D that fails a check.
+"$DLC" -D hidden=abc $good -o "$T/keep.c" 2>/dev/null
+"$DLC" -D hidden=0 $good -o "$T/keep.c" 2>/dev/null
+if [ "$(cat "$T/keep.c")" = "keep me" ] && [ "$(cat "$T/keep.h")" = "keep me too" ]; then
+    ok bad-define-keeps-output
+else bad bad-define-keeps-output "output was overwritten"; fi
 # A good compile replaces them.
 if "$DLC" $good -o "$T/keep.c" 2>/dev/null && grep -q fashion_mlp "$T/keep.c" && grep -q fashion_mlp "$T/keep.h"; then
     ok good-compile-replaces-output
 else bad good-compile-replaces-output "not replaced"; fi
+# Op names as binding names: accepted, and the C is clean in both precisions.
+expect op-names-as-names 0 "" -- "$DLC" tests/cli/op_names.net -o "$T/opn.c"
+expect op-names-as-names-f64 0 "" -- "$DLC" --precision=f64 tests/cli/op_names.net -o "$T/opn64.c"
+for c in opn opn64; do
+    if cc -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -c "$T/$c.c" -o "$T/$c.o" 2>"$T/cc.err"; then
+        ok "op-names-clean-c-$c"
+    else bad "op-names-clean-c-$c" "$(head -c 300 "$T/cc.err")"; fi
+done
 # Empty input and binary garbage: diagnostics, exit 1, no crash.
 : >"$T/empty.net"
 expect empty-file 1 "error" -- "$DLC" "$T/empty.net" -o "$T/e.c"
 head -c 3000 /bin/sh >"$T/garbage.net"
 expect binary-garbage 1 "error" -- "$DLC" "$T/garbage.net" -o "$T/g.c"
+# Inputs built to exhaust the compiler: refused with one clear error, fast
+# (each under 20 s even on a loaded machine; about 1 s alone).
+limited() { name=$1 want=$2 pat=$3; shift 3; expect "$name" "$want" "$pat" -- timeout 20 "$@"; }
+awk 'BEGIN { print "model big"; print "input x : f32[2]"; for (i = 0; i < 10001; i++) print "param p" i " = 1" }' >"$T/many.net"
+limited too-many-statements 1 "too many statements: a .net file may have at most 10000" "$DLC" --emit=none "$T/many.net"
+awk 'BEGIN { print "model big"; print "input x : f32[2]"; print "label y : class(2)"; print "h0 = dense(x, 2)"
+             for (i = 1; i < 2100; i++) print "h" i " = relu(relu(h" i - 1 "))"; print "loss cross_entropy(h2099, y)" }' >"$T/nodes.net"
+limited too-many-nodes 1 "too large: more than 4096 operations" "$DLC" --emit=none "$T/nodes.net"
+awk 'BEGIN { printf "model m\nh = "; for (i = 0; i < 100000; i++) printf "("; printf "x"; for (i = 0; i < 100000; i++) printf ")"; print "" }' >"$T/parens.net"
+limited deep-parentheses 1 "expression nested too deeply" "$DLC" --emit=none "$T/parens.net"
+awk 'BEGIN { printf "model m\nh = x"; for (i = 0; i < 100000; i++) printf " + x"; print "" }' >"$T/wide.net"
+limited long-expression 1 "expression nested too deeply (more than 256 levels)" "$DLC" --emit=none "$T/wide.net"
+# The source line of a 400 KB line is shown as a window: the output stays small.
+if [ "$(wc -c <"$T/out")" -lt 2000 ]; then ok long-line-short-message; else bad long-line-short-message "$(wc -c <"$T/out") bytes"; fi
+# Sources are at most 1 MiB (docs/language.md: bounds the compiler's memory).
+{ cat $good; awk 'BEGIN { for (i = 0; i < 16384; i++) printf "%63s\n", "#" }'; } | head -c 1048576 >"$T/1mib.net"
+expect source-of-1-mib 0 "" -- "$DLC" --emit=none "$T/1mib.net"
+{ cat "$T/1mib.net"; echo; } >"$T/big.net"
+expect source-over-1-mib 1 "larger than 1 MiB" -- "$DLC" --emit=none "$T/big.net"
+expect source-endless 1 "larger than 1 MiB" -- timeout 20 "$DLC" --emit=none /dev/zero
+# Thousands of unknown names: suggestions cost neither quadratic memory nor
+# time once errors stop being printed (main took 420 MB here).
+awk 'BEGIN { print "model big"; print "input x : f32[4]"; print "label y : class(2)"
+             for (i = 0; i < 4995; i++) print "h" i " = x"; for (i = 0; i < 4995; i++) print "g" i " = relu(hh" i ")" }' >"$T/unknown.net"
+expect many-unknown-names 1 "too many errors" -- sh -c "ulimit -v 300000; timeout 20 $DLC --emit=none $T/unknown.net"
+if grep -q "out of memory" "$T/out"; then bad many-unknown-names-memory "ran out of 300 MB"; else ok many-unknown-names-memory; fi
 echo "$pass passed, $fail failed"

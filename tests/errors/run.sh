@@ -5,7 +5,9 @@
 # run from the repo root must exit 1, write no output file, and print to
 # stderr exactly tests/errors/NAME.err. With DLC_UPDATE=1 the .err files are
 # rewritten instead (review them with git diff: they are user-facing text).
-# syntax_*.net cover the parser, sema_*.net the semantic checks.
+# syntax_*.net cover the parser, sema_*.net the semantic checks, cli_*.net
+# command-line mistakes about the file (-D values), which exit with status 2:
+# a line "# dlc-exit: 2" among the first two sets the status wanted.
 # Arguments, if any, are shell patterns selecting cases: run.sh 'syntax_*'
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}"
@@ -31,11 +33,13 @@ for net in tests/errors/*.net; do
     out=$T/$name.c
     # A first line "# dlc-args: -D foo=3" adds command-line options.
     args=$(sed -n '1s/^# dlc-args: *//p' "$net")
+    want=$(sed -n '1,2s/^# dlc-exit: *//p' "$net")
+    want=${want:-1}
     # shellcheck disable=SC2086
     "$DLC" $args "$net" -o "$out" 2>"$T/$name.stderr" >"$T/$name.stdout"
     status=$?
-    if [ "$status" -ne 1 ]; then
-        bad "$name" "exit status $status, want 1: $(head -c 300 "$T/$name.stderr")"
+    if [ "$status" -ne "$want" ]; then
+        bad "$name" "exit status $status, want $want: $(head -c 300 "$T/$name.stderr")"
         continue
     fi
     if [ -e "$out" ] || [ -e "$T/$name.h" ]; then
