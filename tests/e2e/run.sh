@@ -32,7 +32,7 @@ if build fashion examples/fashion_mlp.net; then
     else bad fashion-train "test accuracy $acc < 0.84"; fi
     grep -q "val acc" "$T/fashion.out" && ok fashion-reports-validation || bad fashion-reports-validation "no 'val acc' line"
     [ -s "$T/fashion.ckpt" ] && ok fashion-best-checkpoint || bad fashion-best-checkpoint "no checkpoint written"
-    ls "$T"/*.tmp >/dev/null 2>&1 && bad fashion-no-temp "temporary checkpoint left" || ok fashion-no-temp
+    ls "$T"/*.tmp* >/dev/null 2>&1 && bad fashion-no-temp "temporary checkpoint left" || ok fashion-no-temp
     # evaluating the saved checkpoint gives the same accuracy
     "$T/fashion" --eval-only --checkpoint "$T/fashion.ckpt" >"$T/eval.out" 2>&1
     acc2=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/eval.out")

@@ -120,8 +120,8 @@ else
     ok driver_trains_on_csv
 fi
 
-if [ ! -f best.ckpt ] || [ -e best.ckpt.tmp ]; then
-    bad driver_saves_checkpoint "best.ckpt missing or best.ckpt.tmp left"
+if [ ! -f best.ckpt ] || ls best.ckpt.tmp* >/dev/null 2>&1; then
+    bad driver_saves_checkpoint "best.ckpt missing or a best.ckpt.tmp* file left"
 elif ! grep -q ' \*$' train.out || ! grep -q '^best checkpoint: epoch [1-3], saved in best.ckpt$' train.out; then
     bad driver_saves_checkpoint "no '*' or 'best checkpoint' line: $(cat train.out)"
 elif [ "$(head -c 8 best.ckpt | tr -d '\0')" != DLCCKPT ]; then
