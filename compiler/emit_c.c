@@ -110,7 +110,7 @@ static const char *library_name(const char *s)
 static const char *const local_names[] = {
     "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
-    "xr", "yr", "dxr", "dyr", "max", "sum", "shift", "dot", NULL,
+    "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", NULL,
 };
 
 /* A .net name that cannot be a C identifier as it is gets a trailing
