@@ -110,7 +110,7 @@ static const char *library_name(const char *s)
 static const char *const local_names[] = {
     "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
-    "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", NULL,
+    "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", NULL,
 };
 
 /* A .net name that cannot be a C identifier as it is gets a trailing
@@ -1339,13 +1339,15 @@ static void emit_steps(Emit *e, FILE *out)
         const char *labels = emit_buf(e, ce->in[1]);
         emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
                   labels, e->file, ce->line);
-        emit_line(e, "for (int i = 0; i < chunk; i++) {");
+        emit_line(e, "for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */");
         emit_line(e, "    const %s *row = %s + (size_t)i * %d;", real, lg, classes);
-        emit_line(e, "    int best = 0;");
-        emit_line(e, "    for (int j = 1; j < %d; j++)", classes);
+        emit_line(e, "    int best = 0, has_nan = isnan(row[0]);");
+        emit_line(e, "    for (int j = 1; j < %d; j++) {", classes);
+        emit_line(e, "        has_nan |= isnan(row[j]);");
         emit_line(e, "        if (row[j] > row[best])");
         emit_line(e, "            best = j;");
-        emit_line(e, "    correct += best == %s[start + i];", labels);
+        emit_line(e, "    }");
+        emit_line(e, "    correct += !has_nan && best == %s[start + i];", labels);
         emit_line(e, "}");
     }
     e->indent--;

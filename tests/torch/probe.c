@@ -14,7 +14,7 @@
  * Usage: probe DIR. Reads DIR/cases.bin: int32 count, then per case
  * REAL b[K], int32 y, REAL t[K]. Writes DIR/dump.bin: per case
  * REAL out[PROBE_OUT_SIZE] (probe_forward), REAL loss (probe_gradients),
- * REAL grads[PROBE_PARAM_COUNT].
+ * REAL grads[PROBE_PARAM_COUNT], double accuracy (probe_evaluate).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,10 +63,13 @@ int main(int argc, char **argv)
         memset(params, 0, PROBE_PARAM_COUNT * sizeof *params);
         memcpy(bias, b, sizeof b);
         probe_forward(m, &x, 1, o);
+        double accuracy;
+        probe_evaluate(m, &x, &y, t, 1, &accuracy);
         REAL loss = probe_gradients(m, &x, &y, t, 1);
         if (fwrite(o, sizeof o[0], PROBE_OUT_SIZE, out) != PROBE_OUT_SIZE ||
             fwrite(&loss, sizeof loss, 1, out) != 1 ||
-            fwrite(probe_grads(m), sizeof(REAL), PROBE_PARAM_COUNT, out) != PROBE_PARAM_COUNT)
+            fwrite(probe_grads(m), sizeof(REAL), PROBE_PARAM_COUNT, out) != PROBE_PARAM_COUNT ||
+            fwrite(&accuracy, sizeof accuracy, 1, out) != 1)
             die("cannot write", path);
     }
     probe_destroy(m);

@@ -146,27 +146,36 @@ def run(tw, d, prec, all_cases):
     r = subprocess.run([d + "/probe", d], stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         raise RuntimeError("probe exited %d: %s" % (r.returncode, r.stderr.strip()))
-    dump = np.fromfile(d + "/dump.bin", dtype=npreal)
     nout, nparam = K, 2 * K
-    per = nout + 1 + nparam
-    if dump.size != per * len(all_cases):
-        raise RuntimeError("dump.bin holds %d values, expected %d" % (dump.size, per * len(all_cases)))
+    rec = np.dtype([("out", npreal, nout), ("loss", npreal), ("grads", npreal, nparam),
+                    ("accuracy", np.float64)])
+    dump = np.fromfile(d + "/dump.bin", dtype=np.uint8)
+    if dump.size != rec.itemsize * len(all_cases):
+        raise RuntimeError("dump.bin holds %d bytes, expected %d" % (dump.size, rec.itemsize * len(all_cases)))
+    dump = dump.view(rec)
     failures = {"forward": None, "loss": None, "grads": None}
+    if "cross_entropy" in d:
+        failures["accuracy"] = None
     for i, (b, y, t) in enumerate(all_cases):
-        row = dump[i * per:(i + 1) * per]
-        c = {"forward": row[:nout], "loss": row[nout:nout + 1], "grads": row[nout + 1:]}
+        row = dump[i]
+        c = {"forward": row["out"], "loss": [row["loss"]], "grads": row["grads"],
+             "accuracy": [row["accuracy"]]}
         out, loss, grads = twin_case(tw, dtype, b, y, t)
-        want = {"forward": out, "loss": [loss], "grads": grads}
+        # P_evaluate's accuracy: the first largest logit is the label, and a
+        # row holding a NaN is never right (torch.argmax would pick the NaN).
+        right = not np.isnan(np.asarray(b, dtype=npreal)).any() and \
+            int(np.argmax(np.asarray(b, dtype=npreal))) == y
+        want = {"forward": out, "loss": [loss], "grads": grads, "accuracy": [float(right)]}
         exact = None
         if prec == "f32":
             out, loss, grads = twin_case(tw, torch.float64, b, y, t)
             exact = {"forward": out, "loss": [loss], "grads": grads}
         for key in failures:
             why = failures[key] is None and mismatch(c[key], want[key], TOL[prec])
-            if why and exact and not mismatch(c[key], np.float32(exact[key]), TOL[prec]):
+            if why and exact and key in exact and not mismatch(c[key], np.float32(exact[key]), TOL[prec]):
                 why = None
             if why:
-                failures[key] = "case b=%s y=%d t=%s: %s: C %s, torch %s" % (
+                failures[key] = "case b=%s y=%d t=%s: %s: C %s, want (torch) %s" % (
                     fmt(b), y, fmt(t), why, fmt(c[key]), fmt(want[key]))
     return failures
 
