@@ -39,6 +39,7 @@ struct Emit {
     const char *file;      /* fashion_mlp.net: the source's base name, for line refs */
     const char **node_name;    /* C name per node (inputs: the argument name) */
     const char **param_name;   /* C name per parameter */
+    const char **output_name;  /* C name per output (P_forward's arguments) */
     /* Per function: which pointers the body uses. */
     bool *use_buf, *use_grad, *use_aux, *use_param, *use_pgrad;
     bool params_writable;      /* declare parameters without const (update) */
@@ -71,11 +72,19 @@ static const char *library_name(const char *s)
         "FILE", "size_t", "ptrdiff_t", "wchar_t", "int8_t", "int16_t", "int32_t", "int64_t",
         "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "intmax_t",
         "uintmax_t", "div_t", "ldiv_t", "float_t", "double_t", "va_list", "blasint",
+        "clock_t", "time_t", "pid_t", "fpos_t", "bfloat16", "xdouble", "BLASLONG",
+        "BLASULONG", "BLASFUNC", "FLOATRET",
+        /* macros cblas.h brings in (through <complex.h>, <sched.h>, <stdio.h>) */
+        "I", "complex", "sched_priority", "fpclassify", "signbit", "isnormal", "isgreater",
+        "isgreaterequal", "isless", "islessequal", "islessgreater", "isunordered",
+        "math_errhandling", "CLOCKS_PER_SEC", "FILENAME_MAX", "FOPEN_MAX", "TMP_MAX",
+        "L_tmpnam", "SEEK_SET", "SEEK_CUR", "SEEK_END", "SCHED_FIFO", "SCHED_OTHER",
+        "SCHED_RR",
         /* functions the generated code or its headers declare */
         "main", "exp", "expf", "log", "logf", "sqrt", "sqrtf", "tanh", "tanhf", "fabs",
         "fabsf", "pow", "powf", "fmax", "fmaxf", "fmin", "fminf", "isfinite", "isnan",
         "isinf", "malloc", "calloc", "realloc", "free", "abs", "exit", "abort", "memcpy",
-        "memset", "memmove", "strcmp", "strlen", NULL,
+        "memset", "memmove", "strcmp", "strlen", "snprintf", NULL,
     };
     for (int k = 0; keywords[k]; k++)
         if (!strcmp(keywords[k], s))
@@ -106,7 +115,8 @@ static const char *library_name(const char *s)
 }
 
 /* The generated code's own locals and the op kernels' (loop variables,
- * scratch): a node name equal to one would shadow it. */
+ * scratch) and the functions' parameters: a node name equal to one would
+ * shadow it. tests/e2e/names.py tries every one as every kind of name. */
 static const char *const local_names[] = {
     "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
@@ -114,21 +124,105 @@ static const char *const local_names[] = {
 };
 
 /* A .net name that cannot be a C identifier as it is gets a trailing
- * underscore: keywords, library names, the kernels' locals, and the
- * header's macros (PREFIX_BATCH, PREFIX_X_SIZE, ...: anything that starts
- * with the upper-case prefix and '_'). */
+ * underscore: keywords, library names, the kernels' locals, the model's
+ * own names (the prefix, and PREFIX_... macros and prefix_... functions). */
 static bool is_reserved(const Emit *e, const char *s)
 {
     for (int k = 0; local_names[k]; k++)
         if (!strcmp(local_names[k], s))
             return true;
-    size_t ul = strlen(e->upper);
-    return library_name(s) || (!strncmp(s, e->upper, ul) && s[ul] == '_');
+    size_t ul = strlen(e->upper), pl = strlen(e->prefix);
+    return library_name(s) || (!strncmp(s, e->upper, ul) && s[ul] == '_') ||
+           (!strncmp(s, e->prefix, pl) && (s[pl] == '_' || s[pl] == '\0'));
 }
 
-static const char *cident(Emit *e, const char *s)
+/* The C names taken so far: every node's and parameter's, and the names
+ * derived from them (d_x, x_mask, w_avg, ...). A hash set: nets may have
+ * thousands of nodes. */
+typedef struct NameSet {
+    const char **slot;
+    size_t cap, len;
+} NameSet;
+
+static size_t name_hash(const char *s)
 {
-    return is_reserved(e, s) ? arena_printf(e->a, "%s_", s) : s;
+    size_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static bool nameset_has(const NameSet *set, const char *s)
+{
+    if (!set->cap)
+        return false;
+    for (size_t i = name_hash(s) & (set->cap - 1); set->slot[i]; i = (i + 1) & (set->cap - 1))
+        if (!strcmp(set->slot[i], s))
+            return true;
+    return false;
+}
+
+static void nameset_add(Arena *a, NameSet *set, const char *s)
+{
+    if (2 * (set->len + 1) > set->cap) {
+        NameSet bigger = {NULL, set->cap ? 2 * set->cap : 64, 0};
+        bigger.slot = arena_alloc(a, bigger.cap * sizeof *bigger.slot);
+        memset(bigger.slot, 0, bigger.cap * sizeof *bigger.slot);
+        for (size_t i = 0; i < set->cap; i++)
+            if (set->slot[i])
+                nameset_add(a, &bigger, set->slot[i]);
+        *set = bigger;
+    }
+    size_t i = name_hash(s) & (set->cap - 1);
+    while (set->slot[i])
+        i = (i + 1) & (set->cap - 1);
+    set->slot[i] = s;
+    set->len++;
+}
+
+/* What emit_aux calls a node's scratch buffer: "h2_mask". */
+static const char *aux_word(OpKind op)
+{
+    return op == OP_DROPOUT ? "mask" : op == OP_CROSS_ENTROPY ? "probs" : "scratch";
+}
+
+/* The names the emitter derives from a buffer named `name`: its gradient,
+ * the node's scratch (aux, NULL for none) or a parameter's optimizer
+ * state. Returns how many were written to out (at most 5). */
+static int derived_names(Arena *a, const char *name, const char *aux, bool param, const char **out)
+{
+    int k = 0;
+    out[k++] = arena_printf(a, "d_%s", name);
+    if (aux)
+        out[k++] = arena_printf(a, "%s_%s", name, aux);
+    if (param) {
+        static const char *const state[] = {"buf", "avg", "avg_sq", "step"};
+        for (int s = 0; s < 4; s++)
+            out[k++] = arena_printf(a, "%s_%s", name, state[s]);
+    }
+    return k;
+}
+
+/* A C name for `want`: itself, with a trailing underscore when it is
+ * reserved (no header defines a name ending in '_'), and with more while
+ * it or a name derived from it is taken. Marks them all taken. */
+static const char *claim_name(Emit *e, NameSet *taken, const char *want, const char *aux, bool param)
+{
+    const char *name = is_reserved(e, want) ? arena_printf(e->a, "%s_", want) : want;
+    const char *derived[5];
+    for (;;) {
+        bool free_ = !nameset_has(taken, name);
+        int nd = derived_names(e->a, name, aux, param, derived);
+        for (int k = 0; k < nd && free_; k++)
+            free_ = !nameset_has(taken, derived[k]);
+        if (free_) {
+            nameset_add(e->a, taken, name);
+            for (int k = 0; k < nd; k++)
+                nameset_add(e->a, taken, derived[k]);
+            return name;
+        }
+        name = arena_printf(e->a, "%s_", name);
+    }
 }
 
 static const char *upper_of(Arena *a, const char *s)
@@ -373,7 +467,10 @@ static bool uses_word(const char *text, const char *word)
             const char *s = p;
             while (is_ident_char(*p))
                 p++;
-            if ((size_t)(p - s) == wl && !memcmp(s, word, wl))
+            /* m->arena names a member, not a parameter called arena. */
+            bool member = (s - text >= 1 && s[-1] == '.') ||
+                          (s - text >= 2 && s[-2] == '-' && s[-1] == '>');
+            if (!member && (size_t)(p - s) == wl && !memcmp(s, word, wl))
                 return true;
         } else {
             p++;
@@ -1284,7 +1381,7 @@ static void emit_steps(Emit *e, FILE *out)
     emit_section(out, "inference");
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
-        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(e, ir->outputs.items[k].name));
+        outs = arena_printf(a, "%s, %s *%s", outs, real, e->output_name[k]);
     const char *signature = arena_printf(a, "void %s_forward(%s *m, %s%sint n%s)", P, P,
                                          params_text(e, ARGS_FEATURES), sep_feat, outs);
     FuncBody fb;
@@ -1301,7 +1398,7 @@ static void emit_steps(Emit *e, FILE *out)
         const char *src = on->op == OP_INPUT
                               ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
                               : arena_printf(a, "m->arena + %ld", on->buf);
-        const char *dst = cident(e, o->name);
+        const char *dst = e->output_name[k];
         emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);   /* %s, %s:%d */",
                   dst, size, src, size, dst, op_name(on->op), e->file, on->line);
     }
@@ -1514,16 +1611,34 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     const char *slash = strrchr(src, '/');
     e->file = slash ? slash + 1 : src;
     size_t nodes = (size_t)ir->nodes.len + 1, params = (size_t)ir->params.len + 1;
+    /* Every buffer's C name, unique together with the names derived from
+     * it: the nodes the net computes first, then the parameters, then the
+     * inputs (the API's argument names, which shadow nothing else). */
+    NameSet taken = {0};
     e->node_name = arena_alloc(a, nodes * sizeof *e->node_name);
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = node_at(ir, id);
-        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
-        const char *name = in ? in->name : n->cname ? n->cname : arena_printf(a, "t%d", id);
-        e->node_name[id] = cident(e, name);
+        if (n->op != OP_INPUT)
+            e->node_name[id] = claim_name(e, &taken, n->cname ? n->cname : arena_printf(a, "t%d", id),
+                                          n->aux_size ? aux_word(n->op) : NULL, false);
     }
     e->param_name = arena_alloc(a, params * sizeof *e->param_name);
     for (int p = 0; p < ir->params.len; p++)
-        e->param_name[p] = cident(e, ir->params.items[p].name);
+        e->param_name[p] = claim_name(e, &taken, ir->params.items[p].name, NULL, true);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
+        if (n->op == OP_INPUT)
+            e->node_name[id] = claim_name(e, &taken, in ? in->name : n->cname, NULL, false);
+    }
+    /* P_forward's output arguments: unique among its own names only. */
+    NameSet forward = {0};
+    for (int k = 0; k < ir->inputs.len; k++)
+        if (is_feature(&ir->inputs.items[k]))
+            nameset_add(a, &forward, e->node_name[ir->inputs.items[k].node]);
+    e->output_name = arena_alloc(a, ((size_t)ir->outputs.len + 1) * sizeof *e->output_name);
+    for (int k = 0; k < ir->outputs.len; k++)
+        e->output_name[k] = claim_name(e, &forward, ir->outputs.items[k].name, NULL, false);
     e->use_buf = arena_alloc(a, nodes);
     e->use_grad = arena_alloc(a, nodes);
     e->use_aux = arena_alloc(a, nodes);
@@ -1726,7 +1841,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
-        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(&e, ir->outputs.items[k].name));
+        outs = arena_printf(a, "%s, %s *%s", outs, real, e.output_name[k]);
     fprintf(out, "/* Inference on any number of samples (in chunks of %s_BATCH), dropout\n"
                  " * off. Writes n rows to each output. */\n", U);
     fprintf(out, "void %s_forward(%s *m, %s%sint n%s);\n", P, P, feat, sep_feat, outs);
@@ -1824,8 +1939,7 @@ const char *emit_aux(Emit *e, int node)
 {
     e->use_aux[node] = true;
     const Node *n = node_at(e->ir, node);
-    const char *what = n->op == OP_DROPOUT ? "mask" : n->op == OP_CROSS_ENTROPY ? "probs" : "scratch";
-    return arena_printf(e->a, "%s_%s", e->node_name[node], what);
+    return arena_printf(e->a, "%s_%s", e->node_name[node], aux_word(n->op));
 }
 
 const char *emit_param(Emit *e, int param)

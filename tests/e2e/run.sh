@@ -100,4 +100,15 @@ if "$DLC" "$T/xor_net.net" -o "$T/xor_net.c" 2>"$T/doc.err" &&
     else bad "docs-embedding-example" "$(cat "$T/doc_xor.out")"; fi
 else bad "docs-embedding-example" "$(head -c 400 "$T/doc.err")"; fi
 
+# 5. Any name a user may choose (C keywords, library and BLAS names, the
+#    generated code's own locals, names on the model's prefix) as an input,
+#    label, target, binding or output gives C that builds with -Werror and
+#    trains a step (names.py).
+/usr/bin/python3 tests/e2e/names.py "$DLC" "$T/names" >"$T/names.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/names.out"
+np=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/names.out")
+nf=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/names.out")
+if [ -z "$np" ]; then bad names "names.py crashed: $(tail -n 3 "$T/names.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
+
 echo "$pass passed, $fail failed"
