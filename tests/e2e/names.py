@@ -21,7 +21,8 @@ The rest are used in every role at once, one net per role:
 
 Each net is compiled, built with -std=c99 -Wall -Wextra -pedantic -Werror
 and linked with a small program that creates the model and runs a training
-step, evaluate and forward on it; the step's loss must be finite. Prints
+step, evaluate and forward on it; the step's loss must be finite. Its
+PyTorch twin must load and train a step too. Prints
 ok/FAIL lines and "names: N passed, M failed".
 """
 import concurrent.futures
@@ -209,6 +210,30 @@ def check(dlc, d, name, net, flags=(), main=False):
     return None if r.returncode == 0 else "run: exit %d: %s" % (r.returncode, (r.stdout + r.stderr).strip()[:200])
 
 
+def twin_check(dlc, d, name):
+    """The net's PyTorch twin: loss, backward, forward and a step on zeros."""
+    import importlib.util
+    import torch
+    path = os.path.join(d, name + "_twin.py")
+    r = run([dlc, "--emit=torch", os.path.join(d, name + ".net"), "-o", path])
+    if r.returncode != 0:
+        return "dlc --emit=torch failed: " + r.stderr.strip()[:300]
+    try:
+        spec = importlib.util.spec_from_file_location("twin_" + name, path)
+        tw = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tw)
+        m = tw.Model()
+        args = [torch.zeros((4,) + tuple(shape)) for _, shape in tw.INPUTS]
+        for _, kind, what in tw.LABELS:
+            args.append(torch.zeros(4, dtype=torch.long) if kind == "label"
+                        else torch.zeros((4,) + tuple(what)))
+        m.forward(*args[:len(tw.INPUTS)])
+        m.train_step(m.make_optimizer(), *args)
+    except Exception as e:  # report it as the test's failure
+        return "%s: %s" % (type(e).__name__, str(e)[:300])
+    return None
+
+
 def accepted(dlc, d, name, role):
     """Whether the front end takes `name` in this role (else the user cannot choose it)."""
     net = role_net(role, [name]) if role != "binding" else binding_net([name])
@@ -279,6 +304,10 @@ def main():
         results = list(pool.map(lambda job: check(dlc, d, *job[1]), jobs))
     for (tag, _), why in zip(jobs, results):
         report(tag, why)
+    # The PyTorch twin of each net (f32, no trainer) loads and trains a step.
+    for tag, job in jobs:
+        if len(job) == 2:
+            report("twin-" + tag.split(" ")[0], twin_check(dlc, d, job[0]))
     print("names: %d passed, %d failed" % (passed, failed))
     return 0
 
