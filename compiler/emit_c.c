@@ -45,6 +45,11 @@ struct Emit {
     bool params_writable;      /* declare parameters without const (update) */
     /* Per backward pass: parameter gradients written so far. */
     bool *pgrad_written;
+    /* --check-numerics: checks after every op; `fail` is the statement that
+     * leaves the current function when one finds a NaN or infinity. */
+    bool check;
+    const char *fail;
+    const char *check_training;   /* "training", or "1" in the backward pass */
 };
 
 /* ------------------------------------------------------------ names */
@@ -120,7 +125,8 @@ static const char *library_name(const char *s)
 static const char *const local_names[] = {
     "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
-    "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", NULL,
+    "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
+    NULL,
 };
 
 /* A .net name that cannot be a C identifier as it is gets a trailing
@@ -670,6 +676,121 @@ static const char *const *param_names(Emit *e, ArgSet set, const char *const *ex
     return names;
 }
 
+/* ------------------------------------------------------------ --check-numerics */
+
+static int param_line(Emit *e, const Param *p);
+static void emit_section(FILE *out, const char *title);
+
+/* s as the body of a C string literal. */
+static const char *c_string(Emit *e, const char *s)
+{
+    char *out = arena_alloc(e->a, 4 * strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            *o++ = '\\';
+            *o++ = (char)ch;
+        } else if (ch < 32 || ch >= 127) {
+            o += sprintf(o, "\\%03o", ch);
+        } else {
+            *o++ = (char)ch;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* With --check-numerics: a call of P_check on `count` values at `v` (a
+ * batch of n samples of `shape` when batched), which leaves the function
+ * with e->fail at the first NaN or infinity. `name` is what the message
+ * calls the buffer, `what` where it comes from ("forward output of relu"). */
+static void emit_finite_check(Emit *e, const char *v, bool batched, Shape shape, const char *what,
+                              int line, const char *name)
+{
+    if (!e->check)
+        return;
+    const char *dims = "NULL", *count = arena_printf(e->a, "%d", shape_size(shape));
+    if (batched)
+        count = arena_printf(e->a, "(long)n * %d", shape_size(shape));
+    if (shape.rank) {
+        dims = "(const int[]){";
+        for (int d = 0; d < shape.rank; d++)
+            dims = arena_printf(e->a, "%s%s%d", dims, d ? ", " : "", shape.dim[d]);
+        dims = arena_printf(e->a, "%s}", dims);
+    }
+    emit_line(e, "if (%s_check(m, %s, %s, %d, %s, %d, \"%s\", %d, \"%s\", %s))", e->prefix, v, count,
+              batched, dims, shape.rank, c_string(e, what), line, c_string(e, name),
+              e->check_training);
+    emit_line(e, "    %s", e->fail);
+}
+
+/* The name a check message gives a node's value: its .net binding, else
+ * its C name. */
+static const char *check_name(Emit *e, int id)
+{
+    const Node *n = node_at(e->ir, id);
+    const Input *in = n->op == OP_INPUT ? input_of(e->ir, id) : NULL;
+    return in ? in->name : n->name ? n->name : e->node_name[id];
+}
+
+/* P_check: finds the first NaN or infinity among count values and writes
+ * the step, the op, its .net line and the element to m->error. */
+static void emit_check_function(Emit *e, FILE *out)
+{
+    if (!e->check)
+        return;
+    const char *P = e->prefix, *real = emit_real(e);
+    emit_section(out, "--check-numerics");
+    fprintf(out,
+            "/* Built with --check-numerics: every forward value, loss and gradient is\n"
+            " * checked for NaN and infinity after the op that made it; the first one\n"
+            " * stops the call (its entry point returns NAN) and %s_error(m) says\n"
+            " * where: the step, the op, its line of %s and the element. Returns 0\n"
+            " * when all count values at v are finite. v holds a batch of samples of\n"
+            " * shape dims[rank] when batched, else one tensor of that shape. */\n",
+            P, e->file);
+    fprintf(out, "static int %s_check(%s *m, const %s *v, long count, int batched, const int *dims,\n"
+                 "    int rank, const char *what, int line, const char *name, int training)\n{\n",
+            P, P, real);
+    fprintf(out,
+            "    long at = 0;\n"
+            "    while (at < count && isfinite(v[at]))\n"
+            "        at++;\n"
+            "    if (at == count)\n"
+            "        return 0;\n"
+            "    /* The element's index: [sample, i, j, ...] or [i, j, ...]. */\n"
+            "    char index[64];\n"
+            "    size_t len = 0;\n"
+            "    long per = 1, rest = at;\n"
+            "    for (int d = 0; d < rank; d++)\n"
+            "        per *= dims[d];\n"
+            "    if (batched) {\n"
+            "        len += (size_t)snprintf(index, sizeof index, \"%%ld\", rest / per);\n"
+            "        rest %%= per;\n"
+            "    }\n"
+            "    for (int d = 0; d < rank && len < sizeof index; d++) {\n"
+            "        per /= dims[d];\n"
+            "        len += (size_t)snprintf(index + len, sizeof index - len, \"%%s%%ld\", len ? \",\" : \"\", rest / per);\n"
+            "        rest %%= per;\n"
+            "    }\n"
+            "    if (len == 0)\n"
+            "        snprintf(index, sizeof index, \"0\");\n"
+            "    char when[64];\n"
+            "    if (training)\n"
+            "        snprintf(when, sizeof when, \"step %%llu\", (unsigned long long)m->step + 1);\n"
+            "    else\n"
+            "        snprintf(when, sizeof when, \"inference after %%llu step%%s\", (unsigned long long)m->step,\n"
+            "                 m->step == 1 ? \"\" : \"s\");\n"
+            "    const int wrote = snprintf(m->error, sizeof m->error,\n"
+            "        \"%%s: non-finite value in %%s (%s:%%d): %%s[%%s] = %%s\", when, what, line, name,\n"
+            "        index, isnan(v[at]) ? \"nan\" : v[at] > 0 ? \"inf\" : \"-inf\");\n"
+            "    if (wrote >= (int)sizeof m->error)   /* cut short: say so */\n"
+            "        memcpy(m->error + sizeof m->error - 4, \"...\", 4);\n"
+            "    return -1;\n"
+            "}\n\n",
+            c_string(e, e->file));
+}
+
 /* ------------------------------------------------------------ which nodes where */
 
 /* Nodes that need a label or target (directly or through another node):
@@ -760,7 +881,36 @@ static void emit_forward_nodes(Emit *e, const bool *include)
             last_line = n->line;
         }
         emit_forward_kernel(e, n);
+        if (n->buf >= 0)
+            emit_finite_check(e, emit_buf(e, id), n->batched, n->shape,
+                       arena_printf(e->a, "forward output of %s", op_name(n->op)), n->line,
+                       check_name(e, id));
     }
+}
+
+/* With --check-numerics, at the start of a pass: the inputs in `set` (labels
+ * are checked by P_labels_ok), and with params every parameter. */
+static void emit_check_inputs(Emit *e, ArgSet set, bool params)
+{
+    if (!e->check)
+        return;
+    const IR *ir = e->ir;
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (in->is_label || (set == ARGS_FEATURES) != is_feature(in))
+            continue;
+        const Node *n = node_at(ir, in->node);
+        emit_finite_check(e, emit_buf(e, in->node), true, n->shape,
+                          arena_printf(e->a, "%s %s", in->is_target ? "target" : "input", in->name),
+                          n->line, in->name);
+    }
+    for (int p = 0; params && p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        emit_finite_check(e, emit_param(e, p), false, pr->shape,
+                          arena_printf(e->a, "parameter %s", pr->name), param_line(e, pr), pr->name);
+    }
+    if (ftell(e->body) > 0)
+        emit_line(e, "%s", "");
 }
 
 /* ------------------------------------------------------------ the source: parts */
@@ -1043,14 +1193,21 @@ static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
     fprintf(out, "/* Every node that needs no label, in the order of %s. With training\n"
                  " * set, dropout draws its masks; otherwise it passes values through. */\n",
             e->file);
+    if (e->check)
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
+    e->fail = "return -1;";
+    e->check_training = "training";
+    emit_check_inputs(e, ARGS_FEATURES, true);
     emit_forward_nodes(e, include);
+    if (e->check)
+        emit_line(e, "return 0;");
     static const char *const extra[] = {"n", "training", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static void %s_forward_pass(%s *m, %s%sint n, int training)",
-                          e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
-                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             arena_printf(e->a, "static %s %s_forward_pass(%s *m, %s%sint n, int training)",
+                          e->check ? "int" : "void", e->prefix, e->prefix,
+                          params_text(e, ARGS_FEATURES), *params_text(e, ARGS_FEATURES) ? ", " : ""),
              param_names(e, ARGS_FEATURES, extra));
     fputc('\n', out);
 }
@@ -1061,8 +1218,13 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     emit_section(out, "loss");
     fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
                  " * terms. Returns their weighted sum. */\n");
+    if (e->check)
+        fprintf(out, "/* --check-numerics: NAN when a value is not finite, the reason in m->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
+    e->fail = "return NAN;";
+    e->check_training = "training";
+    emit_check_inputs(e, ARGS_ALL, false);
     emit_forward_nodes(e, label_dep);
 
     const char *sum = "";
@@ -1080,6 +1242,14 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     }
     if (ftell(e->body) > 0)
         emit_line(e, "%s", "");
+    if (e->check && *sum) {
+        /* Finite terms can still add up to an infinity. */
+        emit_line(e, "const %s total = %s;", emit_real(e), sum);
+        int line = ir->losses.len ? node_at(ir, ir->losses.items[0].terms[0].node)->line : 0;
+        emit_finite_check(e, "&total", false, (Shape){.rank = 0}, "the sum of the loss terms", line,
+                   "loss");
+        sum = "total";
+    }
     emit_line(e, "return %s;", *sum ? sum : emit_lit(e, 0));
     static const char *const extra[] = {"n", "training", NULL};
     func_end(e, &fb, out,
@@ -1097,8 +1267,12 @@ static void emit_backward_pass(Emit *e, FILE *out)
     fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
                  " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
                  " * inputs' gradients (= the first time, += after). */\n");
+    if (e->check)
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
+    e->fail = "return -1;";
+    e->check_training = "1";
     memset(e->pgrad_written, 0, (size_t)ir->params.len + 1);
     bool *written = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
 
@@ -1142,6 +1316,24 @@ static void emit_backward_pass(Emit *e, FILE *out)
         for (int j = 0; j < n->nin; j++)
             if (n->in[j] >= 0 && node_at(ir, n->in[j])->needs_grad)
                 written[n->in[j]] = true;
+        if (e->check) {
+            /* What this backward kernel wrote: its inputs' and parameters' gradients. */
+            const char *what = arena_printf(e->a, "backward of %s", op_name(n->op));
+            for (int j = 0; j < n->nin; j++) {
+                const Node *in = n->in[j] >= 0 ? node_at(ir, n->in[j]) : NULL;
+                bool again = false;
+                for (int i = 0; i < j; i++)
+                    again |= n->in[i] == n->in[j];
+                if (in && in->needs_grad && in->gbuf >= 0 && !again)
+                    emit_finite_check(e, emit_grad(e, n->in[j]), in->batched, in->shape, what, n->line,
+                               arena_printf(e->a, "d_%s", check_name(e, n->in[j])));
+            }
+            for (int k = 0; k < 2; k++)
+                if (n->param[k] >= 0)
+                    emit_finite_check(e, emit_param_grad(e, n->param[k]), false,
+                               ir->params.items[n->param[k]].shape, what, n->line,
+                               arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));
+        }
     }
 
     /* Parameters no loss depends on get a zero gradient. */
@@ -1158,11 +1350,13 @@ static void emit_backward_pass(Emit *e, FILE *out)
         emit_line(e, "memset(%s, 0, %zu * sizeof *%s);", dp, ir->params.items[p].size, dp);
     }
 
+    if (e->check)
+        emit_line(e, "return 0;");
     static const char *const extra[] = {"n", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static void %s_backward_pass(%s *m, %s%sint n)",
-                          e->prefix, e->prefix, params_text(e, ARGS_ALL),
-                          *params_text(e, ARGS_ALL) ? ", " : ""),
+             arena_printf(e->a, "static %s %s_backward_pass(%s *m, %s%sint n)",
+                          e->check ? "int" : "void", e->prefix, e->prefix,
+                          params_text(e, ARGS_ALL), *params_text(e, ARGS_ALL) ? ", " : ""),
              param_names(e, ARGS_ALL, extra));
     fputc('\n', out);
 }
@@ -1358,23 +1552,27 @@ static void emit_steps(Emit *e, FILE *out)
     const char *labels_ok = emit_labels_check(e, out);
     const char *bad_labels = *labels_ok ? arena_printf(a, " || !%s", labels_ok) : "";
     fprintf(out, "/* The entry points; their contracts are in the header. */\n\n");
+    /* --check-numerics: each pass may stop; the entry point returns NAN. */
+    const char *fwd_fail = e->check ? "if (" : "", *fwd_end = e->check ? ")\n        return NAN" : "";
+    const char *loss_fail = e->check ? "    if (isnan(loss))\n        return NAN;\n" : "";
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
-    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
-    fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
+    fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n%s", real, P, all_args, sep_all, loss_fail);
+    fprintf(out, "    %s%s_backward_pass(m, %s%sn)%s;\n", fwd_fail, P, all_args, sep_all, fwd_end);
     fprintf(out, "    %s_update(m);\n    return loss;\n}\n\n", P);
 
     fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s_forward_pass(m, %s%sn, training);\n", P, feat_args, sep_feat);
+    fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
+            fwd_end);
     fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
 
     fprintf(out, "%s %s_gradients(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
-    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
-    fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
+    fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n%s", real, P, all_args, sep_all, loss_fail);
+    fprintf(out, "    %s%s_backward_pass(m, %s%sn)%s;\n", fwd_fail, P, all_args, sep_all, fwd_end);
     fprintf(out, "    return loss;\n}\n\n");
 
     /* Inference in chunks. */
@@ -1388,8 +1586,21 @@ static void emit_steps(Emit *e, FILE *out)
     func_begin(e, &fb);
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     emit_line(e, "    const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
-    emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
-              sep_feat);
+    if (e->check) {
+        /* A non-finite value: the rows from this chunk on are NAN. */
+        emit_line(e, "    if (%s_forward_pass(m, %s%schunk, 0)) {", P, args_text(e, ARGS_FEATURES, true),
+                  sep_feat);
+        for (int k = 0; k < ir->outputs.len; k++) {
+            int size = shape_size(node_at(ir, ir->outputs.items[k].node)->shape);
+            emit_line(e, "        for (size_t i = (size_t)start * %d; i < (size_t)n * %d; i++)", size, size);
+            emit_line(e, "            %s[i] = NAN;", e->output_name[k]);
+        }
+        emit_line(e, "        return;");
+        emit_line(e, "    }");
+    } else {
+        emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
+                  sep_feat);
+    }
     for (int k = 0; k < ir->outputs.len; k++) {
         const Output *o = &ir->outputs.items[k];
         int size = shape_size(node_at(ir, o->node)->shape);
@@ -1424,9 +1635,21 @@ static void emit_steps(Emit *e, FILE *out)
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     e->indent++;
     emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
-    emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
-    emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
-              args_text(e, ARGS_ALL, true), sep_all);
+    if (e->check) {
+        emit_line(e, "const %s chunk_loss = %s_forward_pass(m, %s%schunk, 0) ? NAN", real, P,
+                  args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "    : %s_loss_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
+        emit_line(e, "if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in m->error */");
+        emit_line(e, "    if (accuracy)");
+        emit_line(e, "        *accuracy = NAN;");
+        emit_line(e, "    return NAN;");
+        emit_line(e, "}");
+        emit_line(e, "loss_sum += (double)chunk_loss * chunk;");
+    } else {
+        emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
+                  args_text(e, ARGS_ALL, true), sep_all);
+    }
     if (ce) {
         const Node *logits = node_at(ir, ce->in[0]);
         int classes = shape_size(logits->shape);
@@ -1605,6 +1828,7 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     e->o = o;
     e->a = a;
     e->f64 = o->precision == PREC_F64;
+    e->check = o->check_numerics;
     e->prefix = o->prefix ? o->prefix : ir->model;
     e->upper = upper_of(a, e->prefix);
     const char *src = o->source_name ? o->source_name : "model.net";
@@ -1735,6 +1959,7 @@ void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o)
     emit_includes(&e, out);
     emit_struct(&e, out);
     emit_create(&e, out);
+    emit_check_function(&e, out);
     emit_forward_pass(&e, out, dep);
     emit_loss_pass(&e, out, dep);
     emit_backward_pass(&e, out);

@@ -100,6 +100,13 @@ if "$DLC" "$T/xor_net.net" -o "$T/xor_net.c" 2>"$T/doc.err" &&
     else bad "docs-embedding-example" "$(cat "$T/doc_xor.out")"; fi
 else bad "docs-embedding-example" "$(head -c 400 "$T/doc.err")"; fi
 
+# 4b. --check-numerics: the model stops at the first NaN or infinity and
+#     says where (step, op, .net line, element).
+if "$DLC" --check-numerics tests/e2e/numerics.net -o "$T/numerics.c" 2>"$T/numerics.err" &&
+   cc $CFL -I"$T" -o "$T/numerics" tests/e2e/numerics.c "$T/numerics.c" $LIBS 2>>"$T/numerics.err" &&
+   "$T/numerics" >"$T/numerics.out" 2>&1; then ok "check-numerics-stops-and-says-where"
+else bad "check-numerics-stops-and-says-where" "$(cat "$T/numerics.err" "$T/numerics.out" 2>/dev/null | grep -v '^ok' | head -c 600)"; fi
+
 # 5. Any name a user may choose (C keywords, library and BLAS names, the
 #    generated code's own locals, names on the model's prefix) as an input,
 #    label, target, binding or output gives C that builds with -Werror and
