@@ -6,8 +6,9 @@ Candidate names: C keywords, names of the C library, libm and OpenBLAS, the
 generated code's own locals, parameters and struct members, names built on
 the model's prefix, gradient-like and underscore variants, and every
 identifier that appears in generated code itself (a --main trainer in f32
-and a model in f64, compiled from a net of safe names). A candidate the
-front end refuses (a keyword of the .net language, an op name) is skipped.
+and a model in f64 with --check-numerics, from a net of safe names). A
+candidate the front end refuses (a keyword of the .net language, an op
+name) is skipped.
 
 The rest are used in every role at once, one net per role:
 
@@ -16,7 +17,8 @@ The rest are used in every role at once, one net per role:
   target   all as targets, one mse or l1 term each
   binding  all as a chain of bindings through every op (each binding's
            dense layer makes parameters NAME_w, NAME_b); every other one an
-           output; also built with --main (the trainer) and in f64
+           output; also built with --main (the trainer), and in f64 with
+           --check-numerics
   output   all as outputs
 
 Each net is compiled, built with -std=c99 -Wall -Wextra -pedantic -Werror
@@ -260,7 +262,7 @@ def main():
 
     # The generated code's own identifiers, from nets of safe names.
     seen = set()
-    for tag, flags, main_ in (("main", [], True), ("f64", ["--precision=f64"], False)):
+    for tag, flags, main_ in (("main", [], True), ("f64", ["--precision=f64", "--check-numerics"], False)):
         base = binding_net(["q9_h%d" % k for k in range(11)], trainer=main_)
         why = check(dlc, d, "base_" + tag, base, flags, main_)
         report("baseline-" + tag, why)
@@ -293,8 +295,9 @@ def main():
                                           ", %d refused by the front end" % skipped if k == 0 else "")
             if role == "binding":
                 jobs.append((tag, ("binding%d" % k, binding_net(part))))
-                jobs.append((tag.replace("binding", "binding-f64", 1),
-                             ("binding_f64_%d" % k, binding_net(part), ["--precision=f64"])))
+                jobs.append((tag.replace("binding", "binding-f64-check-numerics", 1),
+                             ("binding_f64_%d" % k, binding_net(part),
+                              ["--precision=f64", "--check-numerics"])))
                 jobs.append((tag.replace("binding", "binding-main", 1),
                              ("binding_main%d" % k, binding_net(part, trainer=True), (), True)))
             else:

@@ -101,9 +101,11 @@ if "$DLC" "$T/xor_net.net" -o "$T/xor_net.c" 2>"$T/doc.err" &&
 else bad "docs-embedding-example" "$(head -c 400 "$T/doc.err")"; fi
 
 # 4b. --check-numerics: the model stops at the first NaN or infinity and
-#     says where (step, op, .net line, element).
+#     says where (step, op, .net line, element); built with the sanitizers,
+#     which watch the index arithmetic of its message.
 if "$DLC" --check-numerics tests/e2e/numerics.net -o "$T/numerics.c" 2>"$T/numerics.err" &&
-   cc $CFL -I"$T" -o "$T/numerics" tests/e2e/numerics.c "$T/numerics.c" $LIBS 2>>"$T/numerics.err" &&
+   cc $CFL -fsanitize=address,undefined -fno-sanitize-recover=all -I"$T" -o "$T/numerics" \
+      tests/e2e/numerics.c "$T/numerics.c" $LIBS 2>>"$T/numerics.err" &&
    "$T/numerics" >"$T/numerics.out" 2>&1; then ok "check-numerics-stops-and-says-where"
 else bad "check-numerics-stops-and-says-where" "$(cat "$T/numerics.err" "$T/numerics.out" 2>/dev/null | grep -v '^ok' | head -c 600)"; fi
 
