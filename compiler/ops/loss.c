@@ -11,7 +11,9 @@
  * These are PyTorch's cross_entropy, MSELoss and L1Loss with 'mean'
  * reduction (sign(0) = 0 as in PyTorch, and sign(NaN) = 0 as in the
  * PyTorch the twin is tested with: the loss itself is NaN then). A NaN or
- * +inf logit makes its sample's loss NaN, as in PyTorch. A loss node is not batched, has
+ * +inf logit makes its sample's loss NaN, as in PyTorch; the sums run in
+ * double, so the mean of large finite terms does not overflow to inf.
+ * A loss node is not batched, has
  * shape [] and one value in its buffer; its gradient buffer holds dL, the
  * term's weight in the loss sum (written by emit_c before backward). A label
  * outside 0..K-1 makes the loss NaN rather than read out of bounds.
@@ -233,7 +235,7 @@ static void regression_backward(Emit *e, const Node *n, const bool *accumulate, 
     if (squared)
         emit_line(e, "%s dp = (%s[i] - %s[i]) * scale;", real, p, t);
     else
-        emit_line(e, "%s dp = %s[i] > %s[i] ? scale : %s[i] < %s[i] ? -scale : 0;",
+        emit_line(e, "%s dp = %s[i] > %s[i] ? scale : %s[i] < %s[i] ? -scale : 0;   /* NaN: 0, as torch */",
                   real, p, t, p, t);
     if (want_p)
         emit_line(e, "%s[i] %s dp;", emit_grad(e, n->in[0]), op_assign(accumulate[0]));
