@@ -76,7 +76,7 @@ $(BUILD)/%: $(BUILD)/%.c $(LIBDLRT)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/fashion_mlp
-	$(BUILD)/fashion_mlp --checkpoint $(BUILD)/fashion_mlp.ckpt
+	$(BUILD)/fashion_mlp --checkpoint $(BUILD)/fashion_mlp.ckpt --overwrite
 
 # ---- tests ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ make --no-print-directory -s all build/fashion_mlp
 threads=${OPENBLAS_NUM_THREADS:-1}
 echo "== dlc (examples/fashion_mlp.net, OPENBLAS_NUM_THREADS=$threads)"
 start=$(date +%s.%N)
-OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" | tee "$T/dlc.out"
+OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
 echo "== PyTorch (bench/fashion_mlp_torch.py, torch.set_num_threads($threads))"

@@ -1071,7 +1071,8 @@ static void emit_struct(Emit *e, FILE *out)
     fprintf(out, "    %s *arena;\n", real);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
     fprintf(out, "    %-26s /* dropout's random stream */\n", "dlrt_rng rng;");
-    fprintf(out, "    %-26s /* the last save/load failure */\n", "char error[256];");
+    fprintf(out, "    %-26s /* the last save/load failure (malloc'd, never cut) */\n",
+            "char *error;");
     fprintf(out, "};\n\n");
 }
 
@@ -1150,6 +1151,10 @@ static void emit_create(Emit *e, FILE *out)
     size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size);
 
     emit_section(out, "create / destroy");
+    /* A macro, so the trainer can say how much a failed create asked for. */
+    fprintf(out, "/* The bytes %s_create allocates. */\n", P);
+    fprintf(out, "#define %s_BYTES (sizeof(%s) + 64 + (size_t)%zu * sizeof(%s))\n\n", e->upper, P,
+            total, real);
     fprintf(out, "%s *%s_create(uint64_t seed)\n{\n", P, P);
     fprintf(out, "    /* One zeroed block: the struct, then 64-byte aligned\n"
                  "     *   params [%zu] | grads [%zu]", span, span);
@@ -1157,9 +1162,7 @@ static void emit_create(Emit *e, FILE *out)
         fprintf(out, " | %s [%zu]", state_names[ir->train.opt.kind][s], span);
     fprintf(out, " | arena [%zu]\n     * (each part rounded up to 16 values). */\n",
             align16(ir->arena_size));
-    fprintf(out, "    const size_t values = %zu;\n", total);
-    fprintf(out, "    unsigned char *block = calloc(1, sizeof(%s) + 64 + values * sizeof(%s));\n",
-            P, real);
+    fprintf(out, "    unsigned char *block = calloc(1, %s_BYTES);\n", e->upper);
     fprintf(out, "    if (!block)\n        return NULL;\n");
     fprintf(out, "    %s *m = (%s *)block;\n", P, P);
     fprintf(out, "    %s *base = (%s *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);\n",
@@ -1179,7 +1182,8 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));\n");
     fprintf(out, "    return m;\n}\n\n");
 
-    fprintf(out, "void %s_destroy(%s *m)\n{\n    free(m);\n}\n\n", P, P);
+    fprintf(out, "void %s_destroy(%s *m)\n{\n    if (m)\n        free(m->error);\n"
+                 "    free(m);\n}\n\n", P, P);
 }
 
 static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
@@ -1752,17 +1756,18 @@ static void emit_tables(Emit *e, FILE *out)
 
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
-    fprintf(out, "    /* m is const for callers; its message buffer is scratch. */\n");
-    fprintf(out, "    char *error = (char *)m->error;\n");
-    fprintf(out, "    return dlrt_ckpt_save(path, &c, error, sizeof m->error);\n}\n\n");
+    fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
+    fprintf(out, "    char **error = (char **)&m->error;\n");
+    fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
 
     fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
-    fprintf(out, "    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)\n");
+    fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
 
-    fprintf(out, "const char *%s_error(const %s *m)\n{\n    return m->error;\n}\n", P, P);
+    fprintf(out, "const char *%s_error(const %s *m)\n{\n    return m->error ? m->error : \"\";\n}\n",
+            P, P);
 }
 
 static const Input *single(const IR *ir, bool feature)
@@ -1816,6 +1821,7 @@ static void emit_main(Emit *e, FILE *out)
                  "        .train_step = api_train_step,\n        .evaluate = api_evaluate,\n"
                  "        .save = api_save,\n        .load = api_load,\n        .error = api_error,\n"
                  "        .set_threads = api_set_threads,\n");
+    fprintf(out, "        .model_bytes = %s_BYTES,\n", U);
     fprintf(out, "    };\n    return dlrt_train_main(argc, argv, &api);\n}\n");
 }
 
@@ -2090,11 +2096,14 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "/* Reseeds dropout's random stream: the same seed gives the same masks. */\n");
     fprintf(out, "void %s_set_rng(%s *m, uint64_t seed);\n\n", P, P);
 
-    fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically.\n"
-                 " * 0 on success; -1 with the reason in %s_error(m). */\n", P);
+    fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically;\n"
+                 " * refuses a network with a NaN or infinite value, and a path holding a\n"
+                 " * file that is not a checkpoint. 0 on success; -1 with the reason in\n"
+                 " * %s_error(m). */\n", P);
     fprintf(out, "int %s_save(const %s *m, const char *path);\n", P, P);
-    fprintf(out, "/* Reads a checkpoint written by %s_save, checking its layout and checksum.\n"
-                 " * 0 on success; -1 with the reason in %s_error(m), the network unchanged. */\n",
+    fprintf(out, "/* Reads a checkpoint written by %s_save, checking its layout, size,\n"
+                 " * checksum and that every value is finite. 0 on success; -1 with the\n"
+                 " * reason in %s_error(m), the network unchanged. */\n",
             P, P);
     fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
     fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");

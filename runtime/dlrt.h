@@ -4,7 +4,8 @@
  * or not, and CSV), checkpoint files, and the training driver behind a
  * generated `main`. No global mutable state: everything hangs off the
  * structs below. Functions that can fail return 0 on success and -1 on
- * failure, with a message naming the file and the problem in `err`.
+ * failure, with a message naming the file and the problem in `err` (a
+ * caller's buffer; the checkpoint functions allocate theirs to fit).
  */
 #ifndef DLRT_H
 #define DLRT_H
@@ -97,10 +98,11 @@ void dlrt_dataset_free(dlrt_dataset *d);
  *   u32 state slots (optimizer state vectors, each parameter-count long)
  *   parameters, then each state slot, as raw values
  *   u32 CRC-32 (zlib) of everything before it
- * Written to PATH.tmp, flushed, fsync'ed and renamed over PATH: a crash
- * never leaves a half-written checkpoint. Loading checks magic, version,
- * value size, layout (by hash, then naming the difference), sizes, and the
- * checksum, and touches nothing unless all of it holds. */
+ *
+ * Messages: the checkpoint functions report a failure in *err, which is
+ * NULL or a malloc'd message allocated to fit (never cut). A failure frees
+ * the old message and stores the new one; the caller frees the last one.
+ * err may be NULL (no message). */
 typedef struct dlrt_ckpt {
     uint32_t value_size;      /* 4 (float) or 8 (double) */
     const char *layout;       /* the network's parameter layout string */
@@ -112,10 +114,27 @@ typedef struct dlrt_ckpt {
 } dlrt_ckpt;
 
 uint64_t dlrt_layout_hash(const char *layout);
-int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char *err, size_t errlen);
+/* Saves atomically: PATH is afterwards the complete old or the complete
+ * new checkpoint, whatever happens (a crash, kill -9, a full disk). Writes
+ * a new file "PATH.tmp-XXXXXXXX" (created with O_EXCL|O_NOFOLLOW: never an
+ * existing file or a symlink), fsyncs it, renames it over PATH and fsyncs
+ * the directory; on failure the temporary file is removed. Refuses a
+ * network with a NaN or infinite value (naming it, "h1_w[3][17]"), and
+ * refuses to replace anything at PATH but a dlc checkpoint or an empty
+ * file (a directory, a FIFO, notes.txt). */
+int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err);
 /* c describes what the network expects; on success params/state are filled
- * and c->step set. On failure nothing in c's buffers has changed. */
-int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen);
+ * and c->step set. Reads the header first and refuses, before reading the
+ * values: a file that is not regular (FIFO, device, directory), bad magic,
+ * another version, value size or layout, and a size other than exactly
+ * what this network's checkpoint takes. Then checks the CRC and that every
+ * value is finite. On failure nothing in c's buffers has changed. */
+int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err);
+/* Can a checkpoint be saved to PATH? 0 when PATH holds nothing, an empty
+ * file or a dlc checkpoint (then *holds_checkpoint = 1; may be NULL), and
+ * a new file can be created in its directory (tried, and removed). -1 with
+ * the reason otherwise. The trainer asks before it loads any data. */
+int dlrt_ckpt_check_writable(const char *path, int *holds_checkpoint, char **err);
 
 /* ------------------------------------------------------------ driver.c */
 
@@ -140,17 +159,23 @@ typedef struct dlrt_model_api {
     float (*evaluate)(void *m, const float *x, const void *y, int n, double *accuracy);
     int (*save)(const void *m, const char *path);
     int (*load)(void *m, const char *path);
-    const char *(*error)(const void *m);   /* message after save/load fail */
+    /* message after a failed save/load; "" if it could not be allocated */
+    const char *(*error)(const void *m);
     /* Sets the BLAS library's thread count (NULL: the trainer cannot). */
     void (*set_threads)(int n);
+    /* Bytes create() allocates, for the message when it fails (0: unknown). */
+    size_t model_bytes;
 } dlrt_model_api;
 
 /* The trainer's command line (see `MODEL --help`): data files (IDX or CSV;
  * Fashion-MNIST from /usr/share/datasets/fashion-mnist by default), epochs,
- * seed, validation fraction, checkpoint path, --limit, --resume, quiet or
- * progress. Trains with shuffled mini-batches, reports validation loss and
- * accuracy each epoch, keeps the best checkpoint, then reloads it and prints
- * "test accuracy: 0.NNNN". Returns the process exit status. */
+ * seed, validation fraction, checkpoint path, --limit, --resume,
+ * --overwrite, --eval-only, quiet or progress. Trains with shuffled
+ * mini-batches, reports validation loss and accuracy each epoch, keeps the
+ * best checkpoint, then reloads it and prints "test accuracy: 0.NNNN".
+ * Never replaces an existing checkpoint without --resume or --overwrite.
+ * Returns the process exit status (0, 1 for bad files or a failed run, 2
+ * for a bad command line). */
 int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api);
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ typedef struct options {
     uint64_t seed;
     double validation;
     size_t limit, test_limit;     /* 0: all */
-    int resume, eval_only;
+    int resume, eval_only, overwrite;
     int progress;                 /* -1: only on a terminal */
     int threads;                  /* 0: not given */
 } options;
@@ -55,6 +56,25 @@ static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+static void warning_msg(const dlrt_model_api *api, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s: warning: ", api->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* The model's message after a failed save or load ("" only when even the
+ * message could not be allocated). */
+static const char *model_error(const dlrt_model_api *api, const void *m)
+{
+    const char *e = api->error(m);
+    return e && *e ? e : "out of memory";
 }
 
 static double now_seconds(void)
@@ -104,7 +124,8 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "                       is a header and is skipped\n"
             "  --test-csv FILE      test on a CSV file (needed with --train-csv unless\n"
             "                       --test-images/--test-labels are given)\n"
-            "  --limit N            use only the first N training samples (quick runs)\n"
+            "  --limit N            use only the first N training samples (quick runs;\n"
+            "                       a warning when the data has fewer)\n"
             "  --test-limit N       evaluate on only the first N test samples\n"
             "\n");
     fprintf(out,
@@ -126,8 +147,16 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "                       train on from it: a warm start, since PATH holds the\n"
             "                       best epoch's network, not the last one's; epochs\n"
             "                       count from 1, shuffling and dropout restart from\n"
-            "                       the seed\n"
+            "                       the seed; PATH is replaced only by a better network\n"
+            "  --overwrite          replace the checkpoint already at PATH with this\n"
+            "                       run's best network, even if that is worse\n"
             "  --eval-only          load PATH and only evaluate it on the test set\n"
+            "\n"
+            "A training run never replaces a checkpoint without being asked: when PATH\n"
+            "already holds one, give --resume or --overwrite (or another --checkpoint).\n"
+            "It refuses a PATH that holds anything else (a file that is not a dlc\n"
+            "checkpoint, a directory, one of the data files), and a network with a NaN\n"
+            "or infinite value is neither saved nor loaded.\n"
             "\n", n);
     fprintf(out,
             "Output:\n"
@@ -136,7 +165,8 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "                       and standard error are both terminals)\n"
             "  --help               print this help and exit\n"
             "\n"
-            "Options taking a value accept both '--epochs 3' and '--epochs=3'.\n"
+            "Options taking a value accept both '--epochs 3' and '--epochs=3'; each\n"
+            "may be given once.\n"
             "\n"
             "Each epoch prints one line on standard output, for example\n"
             "  epoch 1/5  train loss 0.5123  val loss 0.4321  val acc 0.8456  (12.3 s, 4500 samples/s) *\n"
@@ -149,8 +179,10 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  test accuracy: 0.8456\n"
             "(no accuracy line for real-valued targets).\n"
             "\n"
-            "Exit status: 0 on success; 1 when a data or checkpoint file is bad or\n"
-            "training diverged; 2 for a bad command line.\n");
+            "Exit status: 0 on success; 1 when a data or checkpoint file is bad, the\n"
+            "checkpoint cannot be written or is in the way, the network does not fit\n"
+            "in memory, or training diverged; 2 for a bad command line (an unknown\n"
+            "option, a missing, malformed or repeated value, options that conflict).\n");
 }
 
 /* ------------------------------------------------------- the arguments */
@@ -173,10 +205,14 @@ static int parse_u64(const char *text, uint64_t *value)
 {
     char *end;
     unsigned long long v;
-    if (*text < '0' || *text > '9')
+    int hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    if (*text < '0' || *text > '9' || (hex && !text[2]))
         return -1;
     errno = 0;
-    v = strtoull(text, &end, 0);
+    /* Decimal, or 0x hex; a leading 0 does not make it octal. */
+    v = strtoull(hex ? text + 2 : text, &end, hex ? 16 : 10);
+    if (hex && (text[2] == '-' || text[2] == '+' || text[2] == ' '))
+        return -1;
     if (*end || errno)
         return -1;
     *value = (uint64_t)v;
@@ -187,7 +223,8 @@ static int parse_u64(const char *text, uint64_t *value)
 static int parse_args(int argc, char **argv, const dlrt_model_api *api, options *o,
                       char *default_ckpt)
 {
-    int i;
+    int i, nseen = 0;
+    char seen[16][64];     /* the value options given so far */
     memset(o, 0, sizeof *o);
     o->epochs = api->epochs;
     o->seed = api->seed;
@@ -215,7 +252,8 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
 
         /* Flags without a value. */
         if (!strcmp(flag, "--help") || !strcmp(flag, "--resume") || !strcmp(flag, "--eval-only") ||
-            !strcmp(flag, "--progress") || !strcmp(flag, "--no-progress")) {
+            !strcmp(flag, "--overwrite") || !strcmp(flag, "--progress") ||
+            !strcmp(flag, "--no-progress")) {
             if (eq) {
                 error_msg(api, "option %s takes no value", flag);
                 return EXIT_USAGE + 1;
@@ -228,8 +266,16 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
                 o->resume = 1;
             else if (!strcmp(flag, "--eval-only"))
                 o->eval_only = 1;
-            else
-                o->progress = !strcmp(flag, "--progress");
+            else if (!strcmp(flag, "--overwrite"))
+                o->overwrite = 1;
+            else {
+                int want = !strcmp(flag, "--progress");
+                if (o->progress >= 0 && o->progress != want) {
+                    error_msg(api, "--progress and --no-progress do not go together");
+                    return EXIT_USAGE + 1;
+                }
+                o->progress = want;
+            }
             continue;
         }
 
@@ -253,6 +299,18 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         if (!*value) {
             error_msg(api, "option %s needs a value, got an empty one", flag);
             return EXIT_USAGE + 1;
+        }
+        /* A repeated option is a mistake more often than an override. */
+        {
+            int k, dup = 0;
+            for (k = 0; k < nseen; k++)
+                dup |= !strcmp(seen[k], flag);
+            if (dup) {
+                error_msg(api, "option %s given twice", flag);
+                return EXIT_USAGE + 1;
+            }
+            if (nseen < (int)(sizeof seen / sizeof seen[0]))
+                memcpy(seen[nseen++], flag, flag_len + 1);
         }
 
         if (!strcmp(flag, "--train-images"))
@@ -311,6 +369,22 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         error_msg(api, "--resume and --eval-only do not go together");
         return EXIT_USAGE + 1;
     }
+    if (o->overwrite && o->eval_only) {
+        error_msg(api, "--overwrite and --eval-only do not go together (--eval-only writes nothing)");
+        return EXIT_USAGE + 1;
+    }
+    if (o->eval_only) {
+        /* Said, not refused: a script may pass its usual options along. */
+        static const char *const training_only[] = {
+            "--train-images", "--train-labels", "--train-csv", "--limit",
+            "--epochs", "--validation", "--seed",
+        };
+        int k, j;
+        for (k = 0; k < nseen; k++)
+            for (j = 0; j < (int)(sizeof training_only / sizeof training_only[0]); j++)
+                if (!strcmp(seen[k], training_only[j]))
+                    warning_msg(api, "%s has no effect with --eval-only", seen[k]);
+    }
     if (o->train_csv && (o->train_images || o->train_labels)) {
         error_msg(api, "give either --train-csv or --train-images/--train-labels, not both");
         return EXIT_USAGE + 1;
@@ -344,41 +418,48 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
 
 /* ------------------------------------------------------- the checkpoint */
 
-/* Can the checkpoint be saved? Saving writes PATH.tmp and renames it over
- * PATH, so try exactly that file now, before minutes of loading and
- * training: create it (and remove it again), or, when a stale one is
- * there, open it for writing. 0, or -1 after printing the error. */
-static int check_checkpoint_writable(const dlrt_model_api *api, const char *path)
+/* May this training run save to the checkpoint path? Asked before any
+ * data is loaded or any epoch is trained. Refused: a path that is one of
+ * the run's input files (the same file, by device and inode, under any
+ * name); anything there that is not a dlc checkpoint (dlrt_ckpt_check_writable
+ * says which); and an existing checkpoint unless --resume (train on from
+ * it, replacing it only with a better network) or --overwrite says what to
+ * do with it: a quick run must not silently replace a good model. 0, or -1
+ * after printing the error. */
+static int check_checkpoint(const dlrt_model_api *api, const options *o)
 {
-    struct stat st;
-    char *tmp = malloc(strlen(path) + 5);
-    int fd, created = 1, saved_errno;
-    if (!tmp) {
-        error_msg(api, "out of memory");
+    const char *path = o->checkpoint;
+    struct stat cs, ds;
+    char *err = NULL;
+    int holds = 0, k;
+    const struct {
+        const char *flag, *file;
+    } inputs[] = {
+        {"--train-images", o->train_images}, {"--train-labels", o->train_labels},
+        {"--test-images", o->test_images},   {"--test-labels", o->test_labels},
+        {"--train-csv", o->train_csv},       {"--test-csv", o->test_csv},
+    };
+    if (stat(path, &cs) == 0)
+        for (k = 0; k < (int)(sizeof inputs / sizeof inputs[0]); k++)
+            if (inputs[k].file && stat(inputs[k].file, &ds) == 0 && ds.st_dev == cs.st_dev &&
+                ds.st_ino == cs.st_ino) {
+                error_msg(api, "cannot write checkpoint '%s': it is the file given to %s%s%s; "
+                          "saving would destroy it (choose another --checkpoint)", path,
+                          inputs[k].flag, strcmp(path, inputs[k].file) ? " as " : "",
+                          strcmp(path, inputs[k].file) ? inputs[k].file : "");
+                return -1;
+            }
+    if (dlrt_ckpt_check_writable(path, &holds, &err) != 0) {
+        error_msg(api, "%s", err ? err : "out of memory");
+        free(err);
         return -1;
     }
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        error_msg(api, "cannot write checkpoint '%s': it is a directory", path);
-        free(tmp);
+    if (holds && !o->resume && !o->overwrite) {
+        error_msg(api, "'%s' already holds a checkpoint and this run would replace it: give "
+                  "--resume to train on from it, or --overwrite to replace it (or another "
+                  "--checkpoint PATH)", path);
         return -1;
     }
-    sprintf(tmp, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd < 0 && errno == EEXIST) {
-        created = 0;
-        fd = open(tmp, O_WRONLY);
-    }
-    if (fd < 0) {
-        saved_errno = errno;
-        error_msg(api, "cannot write checkpoint '%s': %s%s", path, strerror(saved_errno),
-                  saved_errno == ENOENT ? " (does its directory exist?)" : "");
-        free(tmp);
-        return -1;
-    }
-    close(fd);
-    if (created)
-        remove(tmp);
-    free(tmp);
     return 0;
 }
 
@@ -386,7 +467,7 @@ static int check_checkpoint_writable(const dlrt_model_api *api, const char *path
 
 /* Loads one data set and checks it against the network; 0 or -1. */
 static int load_set(const dlrt_model_api *api, const char *csv, const char *images,
-                    const char *labels, size_t limit, dlrt_dataset *d)
+                    const char *labels, size_t limit, const char *limit_flag, dlrt_dataset *d)
 {
     char err[1024];
     const char *name = csv ? csv : images;
@@ -425,6 +506,10 @@ static int load_set(const dlrt_model_api *api, const char *csv, const char *imag
     }
     if (limit && limit < d->n)
         d->n = limit;
+    else if (limit && limit > d->n)
+        warning_msg(api, "%s %lu is more than the %lu sample%s in %s; using all of them",
+                    limit_flag, (unsigned long)limit, (unsigned long)d->n, d->n == 1 ? "" : "s",
+                    name);
     if (api->y_kind == DLRT_Y_CLASS) {
         for (i = 0; i < d->n; i++)
             if (d->labels[i] < 0 || d->labels[i] >= api->num_classes) {
@@ -596,6 +681,7 @@ static int train(run *r)
     size_t batches = (r->n_train + batch - 1) / batch;
     double best_loss = INFINITY, best_acc = -INFINITY;
     int have_val = r->n_val > 0, saved = 0, best_epoch = 0, epoch;
+    unsigned long long steps = 0;   /* train_step calls in this run */
     const char *set_name = have_val ? "val" : "train";
     dlrt_rng rng;
     progress bar;
@@ -614,7 +700,10 @@ static int train(run *r)
     r->val_x = malloc((r->n_val ? r->n_val : 1) * api->x_size * sizeof(float));
     r->val_y = malloc((r->n_val ? r->n_val : 1) * yb);
     if (!r->perm || !r->batch_x || !r->batch_y || !r->val_x || !r->val_y) {
-        error_msg(api, "out of memory");
+        error_msg(api, "out of memory: the trainer needs %llu bytes for its batch and "
+                  "validation buffers",
+                  (unsigned long long)(r->train.n * sizeof *r->perm +
+                                       (batch + r->n_val) * (api->x_size * sizeof(float) + yb)));
         return EXIT_FAILURE_DATA;
     }
     for (i = 0; i < r->train.n; i++)
@@ -626,7 +715,7 @@ static int train(run *r)
         /* The loaded network is the best so far until an epoch beats it,
          * measured as the epochs will be. */
         if (api->load(r->model, ckpt) != 0) {
-            error_msg(api, "cannot resume: %s", api->error(r->model));
+            error_msg(api, "cannot resume: %s", model_error(api, r->model));
             return EXIT_FAILURE_DATA;
         }
         saved = 1;
@@ -652,11 +741,17 @@ static int train(run *r)
             float step_loss;
             gather(api, &r->train, r->perm + done, k, r->batch_x, r->batch_y);
             step_loss = api->train_step(r->model, r->batch_x, r->batch_y, (int)k);
+            steps++;
+            /* The cheap end-of-step check, always on: a non-finite loss
+             * stops the run before a broken network can be saved. */
             if (!isfinite(step_loss)) {
                 progress_clear(&bar);
-                error_msg(api, "training diverged: the loss is %s in epoch %d, batch %lu "
-                          "(try a smaller learning rate)", isnan(step_loss) ? "nan" : "infinite",
-                          epoch, (unsigned long)b + 1);
+                error_msg(api, "training diverged: the loss is %s in epoch %d, batch %lu of %lu "
+                          "(step %llu of this run); try a smaller learning rate, or rebuild the "
+                          "trainer with 'dlc --check-numerics' to stop at the first operation "
+                          "that makes a NaN or infinity", isnan(step_loss) ? "nan" : "infinite",
+                          epoch, (unsigned long)b + 1, (unsigned long)batches,
+                          (unsigned long long)steps);
                 return EXIT_FAILURE_DATA;
             }
             loss_sum += (double)step_loss * (double)k;
@@ -688,15 +783,17 @@ static int train(run *r)
                elapsed > 0 ? (double)r->n_train / elapsed : 0.0);
         if (!isfinite(loss)) {
             printf("\n");
-            error_msg(api, "training diverged: the %s loss is %s in epoch %d",
-                      have_val ? "validation" : "end-of-epoch train", isnan(loss) ? "nan" : "infinite",
-                      epoch);
+            error_msg(api, "training diverged: the %s loss is %s in epoch %d (after step %llu of "
+                      "this run); try a smaller learning rate, or rebuild the trainer with "
+                      "'dlc --check-numerics' to stop at the first operation that makes a NaN "
+                      "or infinity", have_val ? "validation" : "end-of-epoch train",
+                      isnan(loss) ? "nan" : "infinite", epoch, steps);
             return EXIT_FAILURE_DATA;
         }
         if (improves(api, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
                 printf("\n");
-                error_msg(api, "%s", api->error(r->model));
+                error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
                 return EXIT_FAILURE_DATA;
             }
             best_loss = loss;
@@ -711,7 +808,7 @@ static int train(run *r)
 
     if (saved) {
         if (api->load(r->model, ckpt) != 0) {
-            error_msg(api, "cannot reload the best checkpoint: %s", api->error(r->model));
+            error_msg(api, "cannot reload the best checkpoint: %s", model_error(api, r->model));
             return EXIT_FAILURE_DATA;
         }
         if (best_epoch)
@@ -751,28 +848,43 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
             api->set_threads(1);
     }
 
+    if (r.opt.threads && !api->set_threads)
+        warning_msg(api, "--threads has no effect: this trainer cannot set a thread count");
+    /* A save that outgrows RLIMIT_FSIZE must fail with EFBIG and a message,
+     * keeping the old checkpoint, not kill the process. */
+#ifdef SIGXFSZ
+    signal(SIGXFSZ, SIG_IGN);
+#endif
+
     status = EXIT_FAILURE_DATA;
     /* Training saves the checkpoint; find out now, not after an epoch,
-     * if it cannot. --eval-only only reads it. */
-    if (!r.opt.eval_only && check_checkpoint_writable(api, r.opt.checkpoint) != 0)
+     * if it cannot or must not. --eval-only only reads it. */
+    if (!r.opt.eval_only && check_checkpoint(api, &r.opt) != 0)
         goto done;
-    if (!r.opt.eval_only &&
-        load_set(api, r.opt.train_csv, r.opt.train_images, r.opt.train_labels, r.opt.limit,
-                 &r.train) != 0)
-        goto done;
-    if (load_set(api, r.opt.test_csv, r.opt.test_images, r.opt.test_labels, r.opt.test_limit,
-                 &r.test) != 0)
-        goto done;
-
+    /* The network first: when it does not fit in memory, say so before
+     * minutes of loading data. */
     r.model = api->create(r.opt.seed);
     if (!r.model) {
-        error_msg(api, "out of memory creating the network");
+        if (api->model_bytes)
+            error_msg(api, "cannot allocate the network: it needs %llu bytes (%.1f MiB) for its "
+                      "parameters, gradients, optimizer state and activations of a batch of %d",
+                      (unsigned long long)api->model_bytes,
+                      (double)api->model_bytes / (1024.0 * 1024.0), api->batch);
+        else
+            error_msg(api, "cannot allocate the network: out of memory");
         goto done;
     }
+    if (!r.opt.eval_only &&
+        load_set(api, r.opt.train_csv, r.opt.train_images, r.opt.train_labels, r.opt.limit,
+                 "--limit", &r.train) != 0)
+        goto done;
+    if (load_set(api, r.opt.test_csv, r.opt.test_images, r.opt.test_labels, r.opt.test_limit,
+                 "--test-limit", &r.test) != 0)
+        goto done;
 
     if (r.opt.eval_only) {
         if (api->load(r.model, r.opt.checkpoint) != 0) {
-            error_msg(api, "%s", api->error(r.model));
+            error_msg(api, "%s", model_error(api, r.model));
             goto done;
         }
         printf("%s: evaluating %s on %lu test sample%s\n", api->name, r.opt.checkpoint,

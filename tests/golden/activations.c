@@ -84,18 +84,20 @@ struct activations {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes activations_create allocates. */
+#define ACTIVATIONS_BYTES (sizeof(activations) + 64 + (size_t)6336 * sizeof(float))
 
 activations *activations_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [848] | grads [848] | exp_avg [848] | exp_avg_sq [848] | arena [2944]
      * (each part rounded up to 16 values). */
-    const size_t values = 6336;
-    unsigned char *block = calloc(1, sizeof(activations) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, ACTIVATIONS_BYTES);
     if (!block)
         return NULL;
     activations *m = (activations *)block;
@@ -136,6 +138,8 @@ activations *activations_create(uint64_t seed)
 
 void activations_destroy(activations *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -776,15 +780,15 @@ static dlrt_ckpt activations_checkpoint(const activations *m)
 int activations_save(const activations *m, const char *path)
 {
     dlrt_ckpt c = activations_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int activations_load(activations *m, const char *path)
 {
     dlrt_ckpt c = activations_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -792,5 +796,5 @@ int activations_load(activations *m, const char *path)
 
 const char *activations_error(const activations *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

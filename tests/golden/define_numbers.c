@@ -49,18 +49,20 @@ struct define_numbers {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes define_numbers_create allocates. */
+#define DEFINE_NUMBERS_BYTES (sizeof(define_numbers) + 64 + (size_t)148544 * sizeof(float))
 
 define_numbers *define_numbers_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [10016] | grads [10016] | arena [128512]
      * (each part rounded up to 16 values). */
-    const size_t values = 148544;
-    unsigned char *block = calloc(1, sizeof(define_numbers) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, DEFINE_NUMBERS_BYTES);
     if (!block)
         return NULL;
     define_numbers *m = (define_numbers *)block;
@@ -87,6 +89,8 @@ define_numbers *define_numbers_create(uint64_t seed)
 
 void define_numbers_destroy(define_numbers *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -417,15 +421,15 @@ static dlrt_ckpt define_numbers_checkpoint(const define_numbers *m)
 int define_numbers_save(const define_numbers *m, const char *path)
 {
     dlrt_ckpt c = define_numbers_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int define_numbers_load(define_numbers *m, const char *path)
 {
     dlrt_ckpt c = define_numbers_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -433,5 +437,5 @@ int define_numbers_load(define_numbers *m, const char *path)
 
 const char *define_numbers_error(const define_numbers *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

@@ -61,11 +61,14 @@ float *define_numbers_grads(define_numbers *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void define_numbers_set_rng(define_numbers *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in define_numbers_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * define_numbers_error(m). */
 int define_numbers_save(const define_numbers *m, const char *path);
-/* Reads a checkpoint written by define_numbers_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in define_numbers_error(m), the network unchanged. */
+/* Reads a checkpoint written by define_numbers_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in define_numbers_error(m), the network unchanged. */
 int define_numbers_load(define_numbers *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *define_numbers_error(const define_numbers *m);

@@ -66,18 +66,20 @@ struct dropout {
     double *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes dropout_create allocates. */
+#define DROPOUT_BYTES (sizeof(dropout) + 64 + (size_t)3984 * sizeof(double))
 
 dropout *dropout_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [976] | grads [976] | momentum_buffer [976] | arena [1056]
      * (each part rounded up to 16 values). */
-    const size_t values = 3984;
-    unsigned char *block = calloc(1, sizeof(dropout) + 64 + values * sizeof(double));
+    unsigned char *block = calloc(1, DROPOUT_BYTES);
     if (!block)
         return NULL;
     dropout *m = (dropout *)block;
@@ -109,6 +111,8 @@ dropout *dropout_create(uint64_t seed)
 
 void dropout_destroy(dropout *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -599,15 +603,15 @@ static dlrt_ckpt dropout_checkpoint(const dropout *m)
 int dropout_save(const dropout *m, const char *path)
 {
     dlrt_ckpt c = dropout_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int dropout_load(dropout *m, const char *path)
 {
     dlrt_ckpt c = dropout_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -615,5 +619,5 @@ int dropout_load(dropout *m, const char *path)
 
 const char *dropout_error(const dropout *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

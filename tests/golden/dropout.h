@@ -63,11 +63,14 @@ double *dropout_grads(dropout *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void dropout_set_rng(dropout *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in dropout_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * dropout_error(m). */
 int dropout_save(const dropout *m, const char *path);
-/* Reads a checkpoint written by dropout_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in dropout_error(m), the network unchanged. */
+/* Reads a checkpoint written by dropout_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in dropout_error(m), the network unchanged. */
 int dropout_load(dropout *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *dropout_error(const dropout *m);

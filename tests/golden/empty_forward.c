@@ -42,18 +42,20 @@ struct empty_forward {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes empty_forward_create allocates. */
+#define EMPTY_FORWARD_BYTES (sizeof(empty_forward) + 64 + (size_t)256 * sizeof(float))
 
 empty_forward *empty_forward_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [16] | grads [16] | arena [224]
      * (each part rounded up to 16 values). */
-    const size_t values = 256;
-    unsigned char *block = calloc(1, sizeof(empty_forward) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, EMPTY_FORWARD_BYTES);
     if (!block)
         return NULL;
     empty_forward *m = (empty_forward *)block;
@@ -76,6 +78,8 @@ empty_forward *empty_forward_create(uint64_t seed)
 
 void empty_forward_destroy(empty_forward *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -309,15 +313,15 @@ static dlrt_ckpt empty_forward_checkpoint(const empty_forward *m)
 int empty_forward_save(const empty_forward *m, const char *path)
 {
     dlrt_ckpt c = empty_forward_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int empty_forward_load(empty_forward *m, const char *path)
 {
     dlrt_ckpt c = empty_forward_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -325,5 +329,5 @@ int empty_forward_load(empty_forward *m, const char *path)
 
 const char *empty_forward_error(const empty_forward *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

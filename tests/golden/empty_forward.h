@@ -60,11 +60,14 @@ float *empty_forward_grads(empty_forward *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void empty_forward_set_rng(empty_forward *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in empty_forward_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * empty_forward_error(m). */
 int empty_forward_save(const empty_forward *m, const char *path);
-/* Reads a checkpoint written by empty_forward_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in empty_forward_error(m), the network unchanged. */
+/* Reads a checkpoint written by empty_forward_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in empty_forward_error(m), the network unchanged. */
 int empty_forward_load(empty_forward *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *empty_forward_error(const empty_forward *m);

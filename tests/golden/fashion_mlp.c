@@ -61,18 +61,20 @@ struct fashion_mlp {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes fashion_mlp_create allocates. */
+#define FASHION_MLP_BYTES (sizeof(fashion_mlp) + 64 + (size_t)1049040 * sizeof(float))
 
 fashion_mlp *fashion_mlp_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [235152] | grads [235152] | exp_avg [235152] | exp_avg_sq [235152] | arena [108432]
      * (each part rounded up to 16 values). */
-    const size_t values = 1049040;
-    unsigned char *block = calloc(1, sizeof(fashion_mlp) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, FASHION_MLP_BYTES);
     if (!block)
         return NULL;
     fashion_mlp *m = (fashion_mlp *)block;
@@ -105,6 +107,8 @@ fashion_mlp *fashion_mlp_create(uint64_t seed)
 
 void fashion_mlp_destroy(fashion_mlp *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -559,15 +563,15 @@ static dlrt_ckpt fashion_mlp_checkpoint(const fashion_mlp *m)
 int fashion_mlp_save(const fashion_mlp *m, const char *path)
 {
     dlrt_ckpt c = fashion_mlp_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int fashion_mlp_load(fashion_mlp *m, const char *path)
 {
     dlrt_ckpt c = fashion_mlp_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -575,7 +579,7 @@ int fashion_mlp_load(fashion_mlp *m, const char *path)
 
 const char *fashion_mlp_error(const fashion_mlp *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }
 
 /* ---- the trainer: dlrt_train_main with this network -------------------- */
@@ -640,6 +644,7 @@ int main(int argc, char **argv)
         .load = api_load,
         .error = api_error,
         .set_threads = api_set_threads,
+        .model_bytes = FASHION_MLP_BYTES,
     };
     return dlrt_train_main(argc, argv, &api);
 }

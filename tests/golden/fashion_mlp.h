@@ -62,11 +62,14 @@ float *fashion_mlp_grads(fashion_mlp *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void fashion_mlp_set_rng(fashion_mlp *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in fashion_mlp_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * fashion_mlp_error(m). */
 int fashion_mlp_save(const fashion_mlp *m, const char *path);
-/* Reads a checkpoint written by fashion_mlp_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in fashion_mlp_error(m), the network unchanged. */
+/* Reads a checkpoint written by fashion_mlp_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in fashion_mlp_error(m), the network unchanged. */
 int fashion_mlp_load(fashion_mlp *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *fashion_mlp_error(const fashion_mlp *m);

@@ -42,18 +42,20 @@ struct l1_sgd {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes l1_sgd_create allocates. */
+#define L1_SGD_BYTES (sizeof(l1_sgd) + 64 + (size_t)96 * sizeof(float))
 
 l1_sgd *l1_sgd_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [16] | grads [16] | arena [64]
      * (each part rounded up to 16 values). */
-    const size_t values = 96;
-    unsigned char *block = calloc(1, sizeof(l1_sgd) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, L1_SGD_BYTES);
     if (!block)
         return NULL;
     l1_sgd *m = (l1_sgd *)block;
@@ -76,6 +78,8 @@ l1_sgd *l1_sgd_create(uint64_t seed)
 
 void l1_sgd_destroy(l1_sgd *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -313,15 +317,15 @@ static dlrt_ckpt l1_sgd_checkpoint(const l1_sgd *m)
 int l1_sgd_save(const l1_sgd *m, const char *path)
 {
     dlrt_ckpt c = l1_sgd_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int l1_sgd_load(l1_sgd *m, const char *path)
 {
     dlrt_ckpt c = l1_sgd_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -329,5 +333,5 @@ int l1_sgd_load(l1_sgd *m, const char *path)
 
 const char *l1_sgd_error(const l1_sgd *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

@@ -61,11 +61,14 @@ float *l1_sgd_grads(l1_sgd *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void l1_sgd_set_rng(l1_sgd *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in l1_sgd_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * l1_sgd_error(m). */
 int l1_sgd_save(const l1_sgd *m, const char *path);
-/* Reads a checkpoint written by l1_sgd_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in l1_sgd_error(m), the network unchanged. */
+/* Reads a checkpoint written by l1_sgd_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in l1_sgd_error(m), the network unchanged. */
 int l1_sgd_load(l1_sgd *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *l1_sgd_error(const l1_sgd *m);

@@ -55,18 +55,20 @@ struct per_layer {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes per_layer_create allocates. */
+#define PER_LAYER_BYTES (sizeof(per_layer) + 64 + (size_t)13632 * sizeof(float))
 
 per_layer *per_layer_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [1792] | grads [1792] | exp_avg [1792] | exp_avg_sq [1792] | arena [6464]
      * (each part rounded up to 16 values). */
-    const size_t values = 13632;
-    unsigned char *block = calloc(1, sizeof(per_layer) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, PER_LAYER_BYTES);
     if (!block)
         return NULL;
     per_layer *m = (per_layer *)block;
@@ -95,6 +97,8 @@ per_layer *per_layer_create(uint64_t seed)
 
 void per_layer_destroy(per_layer *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -469,15 +473,15 @@ static dlrt_ckpt per_layer_checkpoint(const per_layer *m)
 int per_layer_save(const per_layer *m, const char *path)
 {
     dlrt_ckpt c = per_layer_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int per_layer_load(per_layer *m, const char *path)
 {
     dlrt_ckpt c = per_layer_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -485,5 +489,5 @@ int per_layer_load(per_layer *m, const char *path)
 
 const char *per_layer_error(const per_layer *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

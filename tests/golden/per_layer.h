@@ -61,11 +61,14 @@ float *per_layer_grads(per_layer *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void per_layer_set_rng(per_layer *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in per_layer_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * per_layer_error(m). */
 int per_layer_save(const per_layer *m, const char *path);
-/* Reads a checkpoint written by per_layer_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in per_layer_error(m), the network unchanged. */
+/* Reads a checkpoint written by per_layer_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in per_layer_error(m), the network unchanged. */
 int per_layer_load(per_layer *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *per_layer_error(const per_layer *m);

@@ -49,18 +49,20 @@ struct reg {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes reg_create allocates. */
+#define REG_BYTES (sizeof(reg) + 64 + (size_t)1776 * sizeof(float))
 
 reg *reg_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [208] | grads [208] | momentum_buffer [208] | arena [1152]
      * (each part rounded up to 16 values). */
-    const size_t values = 1776;
-    unsigned char *block = calloc(1, sizeof(reg) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, REG_BYTES);
     if (!block)
         return NULL;
     reg *m = (reg *)block;
@@ -88,6 +90,8 @@ reg *reg_create(uint64_t seed)
 
 void reg_destroy(reg *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -389,15 +393,15 @@ static dlrt_ckpt reg_checkpoint(const reg *m)
 int reg_save(const reg *m, const char *path)
 {
     dlrt_ckpt c = reg_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int reg_load(reg *m, const char *path)
 {
     dlrt_ckpt c = reg_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -405,5 +409,5 @@ int reg_load(reg *m, const char *path)
 
 const char *reg_error(const reg *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

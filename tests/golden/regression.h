@@ -61,11 +61,14 @@ float *reg_grads(reg *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void reg_set_rng(reg *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in reg_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * reg_error(m). */
 int reg_save(const reg *m, const char *path);
-/* Reads a checkpoint written by reg_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in reg_error(m), the network unchanged. */
+/* Reads a checkpoint written by reg_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in reg_error(m), the network unchanged. */
 int reg_load(reg *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *reg_error(const reg *m);

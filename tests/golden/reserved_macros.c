@@ -130,18 +130,20 @@ struct reserved_macros {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes reserved_macros_create allocates. */
+#define RESERVED_MACROS_BYTES (sizeof(reserved_macros) + 64 + (size_t)5984 * sizeof(float))
 
 reserved_macros *reserved_macros_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [32] | grads [32] | arena [5920]
      * (each part rounded up to 16 values). */
-    const size_t values = 5984;
-    unsigned char *block = calloc(1, sizeof(reserved_macros) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, RESERVED_MACROS_BYTES);
     if (!block)
         return NULL;
     reserved_macros *m = (reserved_macros *)block;
@@ -168,6 +170,8 @@ reserved_macros *reserved_macros_create(uint64_t seed)
 
 void reserved_macros_destroy(reserved_macros *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -805,15 +809,15 @@ static dlrt_ckpt reserved_macros_checkpoint(const reserved_macros *m)
 int reserved_macros_save(const reserved_macros *m, const char *path)
 {
     dlrt_ckpt c = reserved_macros_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int reserved_macros_load(reserved_macros *m, const char *path)
 {
     dlrt_ckpt c = reserved_macros_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -821,5 +825,5 @@ int reserved_macros_load(reserved_macros *m, const char *path)
 
 const char *reserved_macros_error(const reserved_macros *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

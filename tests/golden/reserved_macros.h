@@ -62,11 +62,14 @@ float *reserved_macros_grads(reserved_macros *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void reserved_macros_set_rng(reserved_macros *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in reserved_macros_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * reserved_macros_error(m). */
 int reserved_macros_save(const reserved_macros *m, const char *path);
-/* Reads a checkpoint written by reserved_macros_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in reserved_macros_error(m), the network unchanged. */
+/* Reads a checkpoint written by reserved_macros_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in reserved_macros_error(m), the network unchanged. */
 int reserved_macros_load(reserved_macros *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *reserved_macros_error(const reserved_macros *m);

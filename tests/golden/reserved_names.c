@@ -57,18 +57,20 @@ struct reserved_names {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes reserved_names_create allocates. */
+#define RESERVED_NAMES_BYTES (sizeof(reserved_names) + 64 + (size_t)1344 * sizeof(float))
 
 reserved_names *reserved_names_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [48] | grads [48] | arena [1248]
      * (each part rounded up to 16 values). */
-    const size_t values = 1344;
-    unsigned char *block = calloc(1, sizeof(reserved_names) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, RESERVED_NAMES_BYTES);
     if (!block)
         return NULL;
     reserved_names *m = (reserved_names *)block;
@@ -99,6 +101,8 @@ reserved_names *reserved_names_create(uint64_t seed)
 
 void reserved_names_destroy(reserved_names *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -500,15 +504,15 @@ static dlrt_ckpt reserved_names_checkpoint(const reserved_names *m)
 int reserved_names_save(const reserved_names *m, const char *path)
 {
     dlrt_ckpt c = reserved_names_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int reserved_names_load(reserved_names *m, const char *path)
 {
     dlrt_ckpt c = reserved_names_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -516,5 +520,5 @@ int reserved_names_load(reserved_names *m, const char *path)
 
 const char *reserved_names_error(const reserved_names *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

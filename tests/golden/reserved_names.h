@@ -61,11 +61,14 @@ float *reserved_names_grads(reserved_names *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void reserved_names_set_rng(reserved_names *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in reserved_names_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * reserved_names_error(m). */
 int reserved_names_save(const reserved_names *m, const char *path);
-/* Reads a checkpoint written by reserved_names_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in reserved_names_error(m), the network unchanged. */
+/* Reads a checkpoint written by reserved_names_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in reserved_names_error(m), the network unchanged. */
 int reserved_names_load(reserved_names *m, const char *path);
 /* The message of the last failed save or load ("" before any). */
 const char *reserved_names_error(const reserved_names *m);

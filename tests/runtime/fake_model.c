@@ -5,7 +5,9 @@
  * -DFAKE_REGRESSION, linear regression onto FAKE_K targets (MSE), over
  * FAKE_D inputs, trained by SGD with momentum (one optimizer state slot, so
  * checkpoints carry state). -DFAKE_LR sets the learning rate; a huge one
- * makes training diverge on purpose.
+ * makes training diverge on purpose. -DFAKE_NAN_AFTER=N turns w[1][2] into
+ * NaN after N steps while the loss stays finite (a NaN that a ReLU hid).
+ * -DFAKE_ARENA=BYTES makes create() ask for that much more memory.
  */
 #include "dlrt.h"
 
@@ -38,7 +40,8 @@ typedef struct fake {
     float grads[NPARAM];
     float velocity[NPARAM];
     uint64_t step;
-    char error[1024];
+    char *error;              /* the last save/load failure, malloc'd */
+    void *arena;
 } fake;
 
 static void *fake_create(uint64_t seed)
@@ -47,13 +50,25 @@ static void *fake_create(uint64_t seed)
     dlrt_rng rng;
     if (!m)
         return NULL;
+#ifdef FAKE_ARENA
+    m->arena = malloc((size_t)(FAKE_ARENA));
+    if (!m->arena) {
+        free(m);
+        return NULL;
+    }
+#endif
     dlrt_rng_seed(&rng, seed);
     dlrt_uniform_f32(m->params, FAKE_K * FAKE_D, -0.1, 0.1, &rng);
     return m;
 }
 
-static void fake_destroy(void *m)
+static void fake_destroy(void *mp)
 {
+    fake *m = mp;
+    if (m) {
+        free(m->error);
+        free(m->arena);
+    }
     free(m);
 }
 
@@ -67,7 +82,12 @@ static double sample_loss(const fake *m, const float *x, const void *y, size_t i
     for (k = 0; k < FAKE_K; k++) {
         z[k] = m->params[FAKE_K * FAKE_D + k];
         for (d = 0; d < FAKE_D; d++)
+#ifdef FAKE_NAN_AFTER
+            /* Like the old `t > 0 ? t : 0` ReLU: the NaN is hidden, the loss stays finite. */
+            z[k] += (isnan(m->params[k * FAKE_D + d]) ? 0.0 : (double)m->params[k * FAKE_D + d]) * x[d];
+#else
             z[k] += (double)m->params[k * FAKE_D + d] * x[d];
+#endif
     }
 #ifdef FAKE_REGRESSION
     {
@@ -126,6 +146,10 @@ static float fake_train_step(void *mp, const float *x, const void *y, int n)
         m->params[p] -= (float)(FAKE_LR * m->velocity[p]);
     }
     m->step++;
+#ifdef FAKE_NAN_AFTER
+    if (m->step >= FAKE_NAN_AFTER)
+        m->params[1 * FAKE_D + 2] = NAN;
+#endif
     return (float)(loss / n);
 }
 
@@ -166,7 +190,7 @@ static int fake_save(const void *mp, const char *path)
     fake *m = (fake *)mp;
     dlrt_ckpt c;
     describe(m, &c);
-    return dlrt_ckpt_save(path, &c, m->error, sizeof m->error);
+    return dlrt_ckpt_save(path, &c, &m->error);
 }
 
 static int fake_load(void *mp, const char *path)
@@ -174,7 +198,7 @@ static int fake_load(void *mp, const char *path)
     fake *m = mp;
     dlrt_ckpt c;
     describe(m, &c);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -182,7 +206,8 @@ static int fake_load(void *mp, const char *path)
 
 static const char *fake_error(const void *mp)
 {
-    return ((const fake *)mp)->error;
+    const fake *m = mp;
+    return m->error ? m->error : "";
 }
 
 int main(int argc, char **argv)
@@ -210,5 +235,10 @@ int main(int argc, char **argv)
     api.save = fake_save;
     api.load = fake_load;
     api.error = fake_error;
+    api.model_bytes = sizeof(fake)
+#ifdef FAKE_ARENA
+        + (size_t)(FAKE_ARENA)
+#endif
+        ;
     return dlrt_train_main(argc, argv, &api);
 }

@@ -327,11 +327,13 @@ if [ "$(id -u)" != 0 ]; then
         ./fake $DATA --checkpoint rodir/x.ckpt
     chmod 755 rodir
 fi
-# --resume into a new place: the check must not clobber a stale PATH.tmp
-# into a failure, and leaves none behind after a successful run.
+# A file at the old fixed temporary name PATH.tmp is someone else's: saving
+# uses fresh names (PATH.tmp-XXXXXXXX), leaves it alone, and leaves none of
+# its own behind after a successful run.
 cp best.ckpt stale.ckpt && printf 'old' >stale.ckpt.tmp
-run stale ./fake $DATA --checkpoint stale.ckpt --epochs 1
-if [ $status -eq 0 ] && [ ! -e stale.ckpt.tmp ] && grep -q '^test accuracy: ' stale.out; then
+run stale ./fake $DATA --checkpoint stale.ckpt --epochs 1 --overwrite
+if [ $status -eq 0 ] && [ "$(cat stale.ckpt.tmp)" = old ] && ! ls stale.ckpt.tmp-* >/dev/null 2>&1 &&
+        grep -q '^test accuracy: ' stale.out; then
     ok driver_checkpoint_stale_tmp
 else
     bad driver_checkpoint_stale_tmp "status $status: $(cat stale.err)"
@@ -406,7 +408,7 @@ if [ -f $FM/train-images-idx3-ubyte.gz ]; then
     printf "\\$(printf '%03o' $(( (b + 1) % 256 )))" | dd of=flipped-images.gz bs=1 seek=5000 conv=notrunc 2>/dev/null
     data_error data_fashion_corrupt_gzip "fake784: error: flipped-images.gz: corrupt gzip data (" \
         ./fake784 --train-images flipped-images.gz --train-labels $FM/train-labels-idx1-ubyte.gz \
-        --limit 100 --test-limit 100 --epochs 1 --checkpoint flipped.ckpt
+        --limit 100 --test-limit 100 --epochs 1 --checkpoint flipped-gz.ckpt
     rm -f flipped-images.gz
 fi
 
