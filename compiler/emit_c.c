@@ -781,11 +781,24 @@ static void emit_check_function(Emit *e, FILE *out)
             "    else\n"
             "        snprintf(when, sizeof when, \"inference after %%llu step%%s\", (unsigned long long)m->step,\n"
             "                 m->step == 1 ? \"\" : \"s\");\n"
-            "    const int wrote = snprintf(m->error, sizeof m->error,\n"
-            "        \"%%s: non-finite value in %%s (%s:%%d): %%s[%%s] = %%s\", when, what, line, name,\n"
-            "        index, isnan(v[at]) ? \"nan\" : v[at] > 0 ? \"inf\" : \"-inf\");\n"
-            "    if (wrote >= (int)sizeof m->error)   /* cut short: say so */\n"
-            "        memcpy(m->error + sizeof m->error - 4, \"...\", 4);\n"
+            "    /* m->error: malloc'd to fit (measured by the first snprintf). */\n"
+            "    char *message = NULL;\n"
+            "    size_t size = 0;\n"
+            "    for (;;) {\n"
+            "        const int need = snprintf(message, size, \"%%s: non-finite value in %%s (%s:%%d): %%s[%%s] = %%s\",\n"
+            "                                  when, what, line, name, index,\n"
+            "                                  isnan(v[at]) ? \"nan\" : v[at] > 0 ? \"inf\" : \"-inf\");\n"
+            "        if (need < 0 || (size_t)need < size)\n"
+            "            break;\n"
+            "        free(message);\n"
+            "        size = (size_t)need + 1;\n"
+            "        if (!(message = malloc(size)))\n"
+            "            break;\n"
+            "    }\n"
+            "    if (message) {\n"
+            "        free(m->error);\n"
+            "        m->error = message;\n"
+            "    }\n"
             "    return -1;\n"
             "}\n\n",
             c_string(e, e->file));
@@ -2106,7 +2119,11 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
                  " * reason in %s_error(m), the network unchanged. */\n",
             P, P);
     fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
-    fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
+    if (e.check)
+        fprintf(out, "/* The message of the last failed save or load, or of the last call\n"
+                     " * --check-numerics stopped at a NaN or infinity (\"\" before any). */\n");
+    else
+        fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
     fprintf(out, "const char *%s_error(const %s *m);\n\n", P, P);
 
     fprintf(out, "/* The number of learnable values (%s_PARAM_COUNT). */\n", U);

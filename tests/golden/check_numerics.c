@@ -58,18 +58,20 @@ struct check_numerics {
     float *arena;
     uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char error[256];           /* the last save/load failure */
+    char *error;               /* the last save/load failure (malloc'd, never cut) */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
+
+/* The bytes check_numerics_create allocates. */
+#define CHECK_NUMERICS_BYTES (sizeof(check_numerics) + 64 + (size_t)832 * sizeof(float))
 
 check_numerics *check_numerics_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [80] | grads [80] | exp_avg [80] | exp_avg_sq [80] | arena [512]
      * (each part rounded up to 16 values). */
-    const size_t values = 832;
-    unsigned char *block = calloc(1, sizeof(check_numerics) + 64 + values * sizeof(float));
+    unsigned char *block = calloc(1, CHECK_NUMERICS_BYTES);
     if (!block)
         return NULL;
     check_numerics *m = (check_numerics *)block;
@@ -98,6 +100,8 @@ check_numerics *check_numerics_create(uint64_t seed)
 
 void check_numerics_destroy(check_numerics *m)
 {
+    if (m)
+        free(m->error);
     free(m);
 }
 
@@ -140,11 +144,24 @@ static int check_numerics_check(check_numerics *m, const float *v, long count, i
     else
         snprintf(when, sizeof when, "inference after %llu step%s", (unsigned long long)m->step,
                  m->step == 1 ? "" : "s");
-    const int wrote = snprintf(m->error, sizeof m->error,
-        "%s: non-finite value in %s (check_numerics.net:%d): %s[%s] = %s", when, what, line, name,
-        index, isnan(v[at]) ? "nan" : v[at] > 0 ? "inf" : "-inf");
-    if (wrote >= (int)sizeof m->error)   /* cut short: say so */
-        memcpy(m->error + sizeof m->error - 4, "...", 4);
+    /* m->error: malloc'd to fit (measured by the first snprintf). */
+    char *message = NULL;
+    size_t size = 0;
+    for (;;) {
+        const int need = snprintf(message, size, "%s: non-finite value in %s (check_numerics.net:%d): %s[%s] = %s",
+                                  when, what, line, name, index,
+                                  isnan(v[at]) ? "nan" : v[at] > 0 ? "inf" : "-inf");
+        if (need < 0 || (size_t)need < size)
+            break;
+        free(message);
+        size = (size_t)need + 1;
+        if (!(message = malloc(size)))
+            break;
+    }
+    if (message) {
+        free(m->error);
+        m->error = message;
+    }
     return -1;
 }
 
@@ -645,15 +662,15 @@ static dlrt_ckpt check_numerics_checkpoint(const check_numerics *m)
 int check_numerics_save(const check_numerics *m, const char *path)
 {
     dlrt_ckpt c = check_numerics_checkpoint(m);
-    /* m is const for callers; its message buffer is scratch. */
-    char *error = (char *)m->error;
-    return dlrt_ckpt_save(path, &c, error, sizeof m->error);
+    /* m is const for callers; its message is scratch. */
+    char **error = (char **)&m->error;
+    return dlrt_ckpt_save(path, &c, error);
 }
 
 int check_numerics_load(check_numerics *m, const char *path)
 {
     dlrt_ckpt c = check_numerics_checkpoint(m);
-    if (dlrt_ckpt_load(path, &c, m->error, sizeof m->error) != 0)
+    if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
@@ -661,5 +678,5 @@ int check_numerics_load(check_numerics *m, const char *path)
 
 const char *check_numerics_error(const check_numerics *m)
 {
-    return m->error;
+    return m->error ? m->error : "";
 }

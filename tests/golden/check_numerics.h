@@ -63,13 +63,17 @@ float *check_numerics_grads(check_numerics *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void check_numerics_set_rng(check_numerics *m, uint64_t seed);
 
-/* Writes a checkpoint (parameters, optimizer state, step) atomically.
- * 0 on success; -1 with the reason in check_numerics_error(m). */
+/* Writes a checkpoint (parameters, optimizer state, step) atomically;
+ * refuses a network with a NaN or infinite value, and a path holding a
+ * file that is not a checkpoint. 0 on success; -1 with the reason in
+ * check_numerics_error(m). */
 int check_numerics_save(const check_numerics *m, const char *path);
-/* Reads a checkpoint written by check_numerics_save, checking its layout and checksum.
- * 0 on success; -1 with the reason in check_numerics_error(m), the network unchanged. */
+/* Reads a checkpoint written by check_numerics_save, checking its layout, size,
+ * checksum and that every value is finite. 0 on success; -1 with the
+ * reason in check_numerics_error(m), the network unchanged. */
 int check_numerics_load(check_numerics *m, const char *path);
-/* The message of the last failed save or load ("" before any). */
+/* The message of the last failed save or load, or of the last call
+ * --check-numerics stopped at a NaN or infinity ("" before any). */
 const char *check_numerics_error(const check_numerics *m);
 
 /* The number of learnable values (CHECK_NUMERICS_PARAM_COUNT). */
