@@ -77,15 +77,22 @@ typedef struct dlrt_dataset {
     int num_classes;      /* 1 + largest label seen (class data) */
 } dlrt_dataset;
 
-/* IDX (optionally gzip-compressed: zlib reads both) image and label files,
- * e.g. Fashion-MNIST. Validates magic numbers, dimensions, counts and that
- * the two files agree. Pixels are scaled to [0, 1]. */
-int dlrt_load_idx(const char *images, const char *labels, dlrt_dataset *out,
-                  char *err, size_t errlen);
-/* CSV: one sample per line, x_size numbers then the label (y_kind CLASS) or
- * y_size numbers (REAL). An optional non-numeric header line is skipped.
- * Errors name the file, line and column. */
-int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size,
+/* IDX image and label files, e.g. Fashion-MNIST, gzip-compressed (one or
+ * more members, each read to its end and checked: CRC-32 and length) or
+ * plain. x_size: the values per sample the network takes, or 0 for any;
+ * num_classes: labels must be below it, or 0 for any. The headers are
+ * checked against these and against the files' real sizes before any
+ * data is read, and buffers grow only as data arrives. Magic numbers,
+ * dimensions, counts, that the two files agree and that both end exactly
+ * where their headers say are checked too. Pixels are scaled to [0, 1].
+ * Only regular files are read (no FIFOs, directories or devices). */
+int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num_classes,
+                  dlrt_dataset *out, char *err, size_t errlen);
+/* CSV: one sample per line, x_size numbers then the label (y_kind CLASS,
+ * below num_classes unless that is 0) or y_size numbers (REAL). An optional
+ * non-numeric header line is skipped. Errors name the file, line and
+ * column. */
+int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
                   dlrt_dataset *out, char *err, size_t errlen);
 void dlrt_dataset_free(dlrt_dataset *d);
 

@@ -482,7 +482,9 @@ static int load_set(const dlrt_model_api *api, const char *csv, const char *imag
     const char *name = csv ? csv : images;
     size_t i;
     if (csv) {
-        if (dlrt_load_csv(csv, api->x_size, api->y_kind, api->y_size, d, err, sizeof err) != 0) {
+        if (dlrt_load_csv(csv, api->x_size, api->y_kind, api->y_size,
+                          api->y_kind == DLRT_Y_CLASS ? api->num_classes : 0, d, err,
+                          sizeof err) != 0) {
             error_msg(api, "%s", err);
             return -1;
         }
@@ -492,7 +494,7 @@ static int load_set(const dlrt_model_api *api, const char *csv, const char *imag
                       "(use --train-csv and --test-csv)", labels, api->name);
             return -1;
         }
-        if (dlrt_load_idx(images, labels, d, err, sizeof err) != 0) {
+        if (dlrt_load_idx(images, labels, api->x_size, api->num_classes, d, err, sizeof err) != 0) {
             if (!strncmp(images, DEFAULT_DATA_DIR, strlen(DEFAULT_DATA_DIR)) &&
                 strstr(err, "cannot open"))
                 error_msg(api, "%s (the default Fashion-MNIST data: install the "

@@ -5,7 +5,11 @@
 #    plan, every emitter) built with clang -fsanitize=fuzzer,address,undefined
 #    runs for 60 s over a copy of corpus/ (10 min with DLC_LONG=1). A crash
 #    leaves its input in build/tmp/fuzz/ and fails the test.
-# 2. fuzz-mutations-N: a deterministic mutation loop (mutate.py) compiles
+# 2. fuzz-idx-15s, fuzz-csv-15s: the data loaders (runtime/data.c) through
+#    fuzz_idx.c and fuzz_csv.c, built the same way, 15 s each over copies of
+#    corpus_idx/ and corpus_csv/ (5 min each with DLC_LONG=1); the ok line
+#    gives the number of inputs run.
+# 3. fuzz-mutations-N: a deterministic mutation loop (mutate.py) compiles
 #    2000 mutated corpus files with build/dlc under a 5 s timeout; exit
 #    status 0 or 1 only. Cheap and needs no clang, so it always runs; when
 #    libFuzzer is missing it runs a second, longer round in place of test 1.
@@ -72,6 +76,39 @@ if [ "$built" = 1 ]; then
 else
     echo "note: clang with libFuzzer is unavailable (see $T/build.log); mutation loop instead"
     mutations 2000 1
+fi
+
+# loader_fuzz NAME SECONDS: builds tests/fuzz/fuzz_NAME.c with runtime/data.c
+# and runs it over a copy of corpus_NAME/.
+loader_fuzz() {
+    lname=fuzz-$1-${2}s
+    if ! "$CLANG" -g -O1 -std=c99 -D_POSIX_C_SOURCE=200809L \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -Iruntime -o "$T/fuzz_$1" tests/fuzz/fuzz_$1.c runtime/data.c -lz -lm \
+        >"$T/build_$1.log" 2>&1; then
+        bad "$lname" "does not build: $(head -n 5 "$T/build_$1.log" | tr '\n' ' ')"
+        return
+    fi
+    cp -r "tests/fuzz/corpus_$1" "$T/corpus_$1"
+    mkdir -p "$T/artifacts_$1"
+    "$T/fuzz_$1" "$T/corpus_$1" -seed="$seed" -max_total_time="$2" -timeout=5 \
+        -rss_limit_mb=2048 -artifact_prefix="$T/artifacts_$1/" -print_final_stats=1 \
+        >"$T/fuzz_$1.log" 2>&1
+    lstatus=$?
+    lcrash=$(ls "$T/artifacts_$1"/* 2>/dev/null | head -n 1)
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$T/fuzz_$1.log")
+    if [ "$lstatus" -eq 0 ] && [ -z "$lcrash" ] && [ -n "$runs" ]; then
+        ok "$lname ($runs inputs)"
+    else
+        bad "$lname" "exit $lstatus, input ${lcrash:-?} (log $T/fuzz_$1.log; replay: $T/fuzz_$1 ${lcrash:-FILE}): $(grep -m 1 'ERROR\|SUMMARY\|runtime error' "$T/fuzz_$1.log")"
+    fi
+}
+if [ -n "$CLANG" ]; then
+    seed=1
+    loader_seconds=15
+    [ "$LONG" = 1 ] && seed=0 && loader_seconds=300
+    loader_fuzz idx "$loader_seconds"
+    loader_fuzz csv "$loader_seconds"
 fi
 
 if [ "$LONG" = 1 ]; then

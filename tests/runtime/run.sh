@@ -291,9 +291,9 @@ printf '1,2,3,4,5,0\n' >wide.csv
 data_error data_wrong_field_count "wide.csv:1:11: expected 5 comma-separated fields (4 features and a label), got 6" \
     ./fake --train-csv wide.csv --test-csv test.csv
 printf '1,2,3,4,0\n1,2,3,4,3\n' >label3.csv
-data_error data_label_out_of_range "label3.csv: sample 2 has label 3, but the network has only 3 classes" \
+data_error data_label_out_of_range "label3.csv:2:9: sample 2 has label 3, but the network has only 3 classes (0..2)" \
     ./fake --train-csv label3.csv --test-csv test.csv
-data_error data_idx_feature_mismatch "samples have 784 values but the network's input takes 4" \
+data_error data_idx_feature_mismatch "train-images-idx3-ubyte.gz: images are 28x28 (784 values per sample) but the network's input takes 4" \
     ./fake --test-limit 10
 data_error data_idx_for_regression "IDX files hold class labels, but fake_reg learns real-valued targets" \
     ./fake_reg
@@ -411,6 +411,9 @@ if [ -f $FM/train-images-idx3-ubyte.gz ]; then
         --limit 100 --test-limit 100 --epochs 1 --checkpoint flipped-gz.ckpt
     rm -f flipped-images.gz
 fi
+
+# Hostile and damaged data files (bounded memory, no hangs).
+. "$ROOT/tests/runtime/data_files.sh"
 
 if command -v valgrind >/dev/null 2>&1; then
     run vg valgrind -q --error-exitcode=9 --leak-check=full ./fake $DATA --checkpoint vg.ckpt --epochs 1 --progress

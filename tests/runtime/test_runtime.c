@@ -6,10 +6,13 @@
 #include "dlrt.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -22,10 +25,27 @@ typedef struct verdict {
     char why[1200];
 } verdict;
 
+/* A test that hangs (a loader blocked on a FIFO, say) fails instead of
+ * stopping the suite: each test has 60 s (valgrind included). */
+static const char *running;
+
+static void hung(int sig)
+{
+    static const char head[] = "FAIL ", tail[] = ": no answer in 60 s (hangs)\n";
+    (void)sig;
+    if (write(1, head, sizeof head - 1) < 0 || write(1, running, strlen(running)) < 0 ||
+        write(1, tail, sizeof tail - 1) < 0)
+        _exit(2);
+    _exit(1);
+}
+
 static void start(verdict *v, const char *name)
 {
     v->name = name;
     v->why[0] = '\0';
+    running = name;
+    signal(SIGALRM, hung);
+    alarm(60);
 }
 
 static void check(verdict *v, int cond, const char *fmt, ...)
@@ -40,6 +60,7 @@ static void check(verdict *v, int cond, const char *fmt, ...)
 
 static void finish(verdict *v)
 {
+    alarm(0);
     if (v->why[0]) {
         printf("FAIL %s: %s\n", v->name, v->why);
         failures++;
@@ -266,20 +287,30 @@ static size_t make_labels(unsigned char *buf, uint32_t magic, uint32_t n, size_t
     return len;
 }
 
-/* Expects dlrt_load_idx to fail with a message containing `want`. */
-static void idx_fails(const char *name, const char *images, const char *labels,
-                      const char *want)
+/* Expects dlrt_load_idx(images, labels, x_size, k) to fail with a message
+ * containing `want`, leaving the data set empty. */
+static void idx_fails_for(const char *name, const char *images, const char *labels,
+                          size_t x_size, int k, const char *want)
 {
     verdict v;
     dlrt_dataset d;
     char err[512] = "";
     int rc;
     start(&v, name);
-    rc = dlrt_load_idx(images, labels, &d, err, sizeof err);
+    rc = dlrt_load_idx(images, labels, x_size, k, &d, err, sizeof err);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
     check(&v, d.x == NULL && d.labels == NULL && d.n == 0, "output not left empty");
+    if (rc == 0)
+        dlrt_dataset_free(&d);
     finish(&v);
+}
+
+/* The same for any shape and any labels. */
+static void idx_fails(const char *name, const char *images, const char *labels,
+                      const char *want)
+{
+    idx_fails_for(name, images, labels, 0, 0, want);
 }
 
 static void test_idx(void)
@@ -301,7 +332,7 @@ static void test_idx(void)
         ll = make_labels(lab, 0x801, 5, 5);
         write_bytes(images, img, il, gz);
         write_bytes(labels, lab, ll, gz);
-        check(&v, dlrt_load_idx(images, labels, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, dlrt_load_idx(images, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
         if (!v.why[0]) {
             check(&v, d.n == 5 && d.x_size == 6, "shape %lu x %lu", (unsigned long)d.n,
                   (unsigned long)d.x_size);
@@ -425,7 +456,7 @@ static void test_idx_end(void)
         char err[512] = "";
         start(&v, "idx_gzip_clean_end");
         check(&v, plen > 40 && plen < sizeof packed, "gzip file of %lu bytes", (unsigned long)plen);
-        check(&v, dlrt_load_idx(gz, labels, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, dlrt_load_idx(gz, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
         check(&v, d.n == 50, "n %lu", (unsigned long)d.n);
         dlrt_dataset_free(&d);
         finish(&v);
@@ -483,10 +514,299 @@ static void test_idx_end(void)
     idx_fails("idx_trailing_bytes_labels", gz, tmp_path("trail_lab.idx"), want);
 }
 
+/* ------------------------------------------------------- IDX, hostile */
+
+/* data gzip-compressed as one member (level 6) into a new buffer; its
+ * length in *len. */
+static unsigned char *gz_pack(const void *data, size_t n, size_t *len)
+{
+    z_stream z;
+    size_t cap = n + n / 100 + 1024;
+    unsigned char *out = malloc(cap);
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (unsigned char *)data;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    deflate(&z, Z_FINISH);
+    *len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* Writes the concatenation of up to 4 byte strings (NULL ends the list). */
+static void write_parts(const char *path, const void *a, size_t na, const void *b, size_t nb,
+                        const void *c, size_t nc, const void *e, size_t ne)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(a, 1, na, f);
+    if (b)
+        fwrite(b, 1, nb, f);
+    if (c)
+        fwrite(c, 1, nc, f);
+    if (e)
+        fwrite(e, 1, ne, f);
+    fclose(f);
+}
+
+/* Expects images/labels to load with n samples. */
+static void idx_loads(const char *name, const char *images, const char *labels, size_t x_size,
+                      int k, size_t n)
+{
+    verdict v;
+    dlrt_dataset d;
+    char err[512] = "";
+    start(&v, name);
+    check(&v, dlrt_load_idx(images, labels, x_size, k, &d, err, sizeof err) == 0, "error: %s", err);
+    check(&v, v.why[0] || d.n == n, "n %lu, expected %lu", (unsigned long)d.n, (unsigned long)n);
+    dlrt_dataset_free(&d);
+    finish(&v);
+}
+
+/* Headers that lie, labels the network cannot take, multi-member gzip and
+ * junk after it. */
+static void test_idx_hostile(void)
+{
+    static unsigned char img[4096], lab[256];
+    unsigned char *m1, *m2, *m3;
+    size_t il, ll, n1, n2, n3;
+    char images[1024], labels[1024], want[1200];
+    const char *p;
+
+    il = make_images(img, 0x803, 5, 2, 3, 30);
+    ll = make_labels(lab, 0x801, 5, 5);   /* labels 0 1 2 3 0 */
+    snprintf(images, sizeof images, "%s", tmp_path("h_img.idx"));
+    snprintf(labels, sizeof labels, "%s", tmp_path("h_lab.idx"));
+    write_bytes(images, img, il, 0);
+    write_bytes(labels, lab, ll, 0);
+
+    /* The network's shape is checked against the header before any data
+     * is read; so is its class count against every label. */
+    snprintf(want, sizeof want, "%s: images are 2x3 (6 values per sample) but the network's "
+             "input takes 784", images);
+    idx_fails_for("idx_shape_not_the_networks", images, labels, 784, 10, want);
+    idx_loads("idx_shape_matches", images, labels, 6, 4, 5);
+    snprintf(want, sizeof want, "%s: sample 4 has label 3, but the network has only 3 classes "
+             "(0..2)", labels);
+    idx_fails_for("idx_label_beyond_classes", images, labels, 6, 3, want);
+    snprintf(want, sizeof want, "%s: sample 2 has label 1, but the network has only 1 class "
+             "(0..0)", labels);
+    idx_fails_for("idx_label_beyond_one_class", images, labels, 6, 1, want);
+
+    /* The issue's case: 2^28 images of 1x1 declared, a few bytes there. */
+    il = make_images(img, 0x803, 1u << 28, 1, 1, 4);
+    write_bytes(tmp_path("lie.idx"), img, il, 0);
+    ll = make_labels(lab, 0x801, 1u << 28, 4);
+    write_bytes(tmp_path("lie_lab.idx"), lab, ll, 0);
+    snprintf(want, sizeof want, "%s: images are 1x1 (1 value per sample) but the network's "
+             "input takes 784", tmp_path("lie.idx"));
+    idx_fails_for("idx_plain_lying_count_wrong_shape", tmp_path("lie.idx"), tmp_path("lie_lab.idx"),
+                  784, 10, want);
+    snprintf(want, sizeof want, "%s: truncated: expected 268435456 bytes of pixel data, got 4",
+             tmp_path("lie.idx"));
+    idx_fails("idx_plain_lying_count", tmp_path("lie.idx"), tmp_path("lie_lab.idx"), want);
+    write_bytes(tmp_path("lie.gz"), img, il, 1);
+    write_bytes(tmp_path("lie_lab.gz"), lab, ll, 1);
+    snprintf(want, sizeof want, "%s: truncated: the header declares 268435456 bytes of pixel "
+             "data, more than a ", tmp_path("lie.gz"));
+    idx_fails("idx_gz_lying_count_beyond_file_size", tmp_path("lie.gz"), tmp_path("lie_lab.gz"), want);
+
+    /* Concatenated gzip members are one stream, as for gzip -d: the header
+     * in one member, the pixels split over two more. */
+    il = make_images(img, 0x803, 5, 2, 3, 30);
+    m1 = gz_pack(img, 16, &n1);
+    m2 = gz_pack(img + 16, 10, &n2);
+    m3 = gz_pack(img + 26, il - 26, &n3);
+    write_parts(tmp_path("multi.gz"), m1, n1, m2, n2, m3, n3, NULL, 0);
+    idx_loads("idx_gz_multi_member", tmp_path("multi.gz"), labels, 6, 4, 5);
+    write_parts(tmp_path("multi_empty.gz"), m1, n1, m2, n2, m3, n3, NULL, 0);
+    {   /* and an empty member at the end is still a clean end */
+        size_t ne;
+        unsigned char *me = gz_pack("", 0, &ne);
+        write_parts(tmp_path("multi_empty.gz"), m1, n1, m2, n2, m3, n3, me, ne);
+        idx_loads("idx_gz_empty_last_member", tmp_path("multi_empty.gz"), labels, 6, 4, 5);
+        write_bytes(tmp_path("only_empty.gz"), me, ne, 0);
+        snprintf(want, sizeof want, "%s: truncated: expected a 16-byte IDX header, got 0 bytes",
+                 tmp_path("only_empty.gz"));
+        idx_fails("idx_gz_empty_stream", tmp_path("only_empty.gz"), labels, want);
+        free(me);
+    }
+    /* A member that ends early, then the next: a truncated middle member. */
+    write_parts(tmp_path("multi_cut.gz"), m1, n1, m2, n2 - 3, m3, n3, NULL, 0);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (", tmp_path("multi_cut.gz"));
+    idx_fails("idx_gz_member_cut_before_next", tmp_path("multi_cut.gz"), labels, want);
+    /* Junk after the last member is an error (zlib's gzread and gzip -d
+     * ignore it; a damaged or padded file is not data). */
+    write_parts(tmp_path("junk.gz"), m1, n1, m2, n2, m3, n3, "junk", 4);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (4 bytes after the end of the compressed "
+             "stream that do not start another gzip member)", tmp_path("junk.gz"));
+    idx_fails("idx_gz_junk_after_stream", tmp_path("junk.gz"), labels, want);
+    write_parts(tmp_path("zeros.gz"), m1, n1, m2, n2, m3, n3, "\0\0\0\0\0\0\0\0", 8);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (8 bytes after the end", tmp_path("zeros.gz"));
+    idx_fails("idx_gz_zero_padding_after_stream", tmp_path("zeros.gz"), labels, want);
+    write_parts(tmp_path("half_magic.gz"), m1, n1, m2, n2, m3, n3, "\037", 1);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (1 byte after the end of the compressed "
+             "stream that does not start another gzip member)", tmp_path("half_magic.gz"));
+    idx_fails("idx_gz_half_magic_after_stream", tmp_path("half_magic.gz"), labels, want);
+    write_parts(tmp_path("bad_member.gz"), m1, n1, m2, n2, m3, n3, "\037\213\011\0\0\0\0\0\0\3", 10);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (unknown compression method)",
+             tmp_path("bad_member.gz"));
+    idx_fails("idx_gz_bad_second_member", tmp_path("bad_member.gz"), labels, want);
+    /* Data in a second member after the declared images: counted. */
+    write_parts(tmp_path("extra_member.gz"), m1, n1, m2, n2, m3, n3, m2, n2);
+    snprintf(want, sizeof want, "%s: 10 unexpected bytes after the 5 images the header declares",
+             tmp_path("extra_member.gz"));
+    idx_fails("idx_gz_extra_member", tmp_path("extra_member.gz"), labels, want);
+    /* A gzip header with a header CRC (FHCRC) that does not match, and
+     * one whose file name field never ends. */
+    {
+        unsigned char *h = malloc(n1 + 64);
+        memcpy(h, m1, 10);
+        h[3] = 0x02;            /* FHCRC */
+        h[10] = h[11] = 0xEE;   /* not the CRC of the header */
+        memcpy(h + 12, m1 + 10, n1 - 10);
+        write_parts(tmp_path("hcrc.gz"), h, n1 + 2, m2, n2, m3, n3, NULL, 0);
+        snprintf(want, sizeof want, "%s: corrupt gzip data (header crc mismatch)", tmp_path("hcrc.gz"));
+        idx_fails("idx_gz_header_crc_mismatch", tmp_path("hcrc.gz"), labels, want);
+        h[3] = 0x08;            /* FNAME, then the name runs to the end of file */
+        memset(h + 10, 'a', 40);
+        write_bytes(tmp_path("fname.gz"), h, 50, 0);
+        snprintf(want, sizeof want, "%s: truncated: expected a 16-byte IDX header, got 0 bytes",
+                 tmp_path("fname.gz"));
+        idx_fails("idx_gz_endless_file_name", tmp_path("fname.gz"), labels, want);
+        free(h);
+    }
+    /* Cut inside the gzip header of the first member. */
+    write_bytes(tmp_path("cut_header.gz"), m1, 5, 0);
+    snprintf(want, sizeof want, "%s: truncated: expected a 16-byte IDX header, got 0 bytes",
+             tmp_path("cut_header.gz"));
+    idx_fails("idx_gz_cut_in_gzip_header", tmp_path("cut_header.gz"), labels, want);
+    free(m1);
+    free(m2);
+    free(m3);
+
+    /* Much after good data (3 MiB of zeros in a few KiB): counted only up
+     * to 1 MiB, then reported. */
+    {
+        size_t zn = 3u << 20, bn;
+        unsigned char *zeros = calloc(1, zn), *bomb;
+        memcpy(zeros, img, il);
+        bomb = gz_pack(zeros, zn, &bn);
+        write_bytes(tmp_path("bomb.gz"), bomb, bn, 0);
+        snprintf(want, sizeof want, "%s: more than 1048576 unexpected bytes after the 5 images",
+                 tmp_path("bomb.gz"));
+        idx_fails("idx_gz_bomb_after_data", tmp_path("bomb.gz"), labels, want);
+        free(bomb);
+        free(zeros);
+    }
+
+    /* Only regular files are data: no hang on a FIFO, no endless read of a
+     * device, a clear word for a directory. */
+    p = tmp_path("fifo");
+    remove(p);
+    if (mkfifo(p, 0600) == 0) {
+        snprintf(want, sizeof want, "%s: not a data file: it is a FIFO (named pipe), not a "
+                 "regular file", p);
+        idx_fails("idx_fifo_images", p, labels, want);
+        idx_fails("idx_fifo_labels", images, p, want);
+    }
+    snprintf(want, sizeof want, "%s: not a data file: it is a directory, not a regular file", tmpdir);
+    idx_fails("idx_directory", tmpdir, labels, want);
+    idx_fails("idx_dev_zero", "/dev/zero", labels,
+              "/dev/zero: not a data file: it is a character device, not a regular file");
+    idx_fails("idx_dev_null", images, "/dev/null",
+              "/dev/null: not a data file: it is a character device, not a regular file");
+    if (geteuid() != 0) {   /* root reads anything: chmod proves nothing then */
+        write_bytes(tmp_path("noread.idx"), img, il, 0);
+        chmod(tmp_path("noread.idx"), 0);
+        snprintf(want, sizeof want, "%s: cannot open: Permission denied", tmp_path("noread.idx"));
+        idx_fails("idx_unreadable", tmp_path("noread.idx"), labels, want);
+    }
+}
+
+/* ------------------------------------------- IDX, real-size gzip files */
+
+/* Fashion-MNIST's t10k images (4.4 MB of gzip, 7.8 MB of data: zlib takes
+ * other paths than with small files) damaged in the ways the issue found. */
+static void test_idx_fashion_gzip(void)
+{
+    static const char *dir = "/usr/share/datasets/fashion-mnist/";
+    char src[1024], labels[1024], want[1200];
+    unsigned char *gz;
+    size_t len, i;
+    FILE *f;
+    static const size_t cuts_from_end[] = {1, 4, 7, 8, 9, 12, 100, 5000};
+    static const double cuts_at[] = {0.5, 0.75, 0.99};
+
+    snprintf(src, sizeof src, "%st10k-images-idx3-ubyte.gz", dir);
+    snprintf(labels, sizeof labels, "%st10k-labels-idx1-ubyte.gz", dir);
+    f = fopen(src, "rb");
+    if (!f || access(labels, R_OK) != 0) {
+        printf("ok idx_fashion_gzip_skipped (%s not installed)\n", src);
+        if (f)
+            fclose(f);
+        return;
+    }
+    gz = malloc(8u << 20);
+    len = fread(gz, 1, 8u << 20, f);
+    fclose(f);
+
+    idx_loads("idx_fashion_t10k_loads", src, labels, 784, 10, 10000);
+
+    /* The issue's file: a byte flipped in the middle, the trailer cut. */
+    gz[len / 2] ^= 0x10;
+    write_bytes(tmp_path("t10k_flip_cut8.gz"), gz, len - 8, 0);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (unexpected end of file: the compressed "
+             "stream is truncated)", tmp_path("t10k_flip_cut8.gz"));
+    idx_fails_for("idx_fashion_flipped_and_trailer_cut", tmp_path("t10k_flip_cut8.gz"), labels,
+                  784, 10, want);
+    write_bytes(tmp_path("t10k_flip.gz"), gz, len, 0);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (", tmp_path("t10k_flip.gz"));
+    idx_fails_for("idx_fashion_flipped", tmp_path("t10k_flip.gz"), labels, 784, 10, want);
+    gz[len / 2] ^= 0x10;
+
+    /* Cut at several points: inside the trailer, at its start, inside the
+     * last deflate block, and far earlier. */
+    for (i = 0; i < sizeof cuts_from_end / sizeof *cuts_from_end; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "idx_fashion_cut_%lu_from_end", (unsigned long)cuts_from_end[i]);
+        write_bytes(tmp_path("t10k_cut.gz"), gz, len - cuts_from_end[i], 0);
+        idx_fails_for(name, tmp_path("t10k_cut.gz"), labels, 784, 10, "truncated");
+    }
+    for (i = 0; i < sizeof cuts_at / sizeof *cuts_at; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "idx_fashion_cut_at_%d_percent", (int)(cuts_at[i] * 100));
+        write_bytes(tmp_path("t10k_cut.gz"), gz, (size_t)(len * cuts_at[i]), 0);
+        snprintf(want, sizeof want, "%s: truncated: expected 7840000 bytes of pixel data, got ",
+                 tmp_path("t10k_cut.gz"));
+        idx_fails_for(name, tmp_path("t10k_cut.gz"), labels, 784, 10, want);
+    }
+    /* The trailer's CRC-32 and length. */
+    gz[len - 8] ^= 0x01;
+    write_bytes(tmp_path("t10k_crc.gz"), gz, len, 0);
+    gz[len - 8] ^= 0x01;
+    snprintf(want, sizeof want, "%s: corrupt gzip data (incorrect data check)", tmp_path("t10k_crc.gz"));
+    idx_fails_for("idx_fashion_bad_crc", tmp_path("t10k_crc.gz"), labels, 784, 10, want);
+    gz[len - 2] ^= 0x01;
+    write_bytes(tmp_path("t10k_len.gz"), gz, len, 0);
+    gz[len - 2] ^= 0x01;
+    snprintf(want, sizeof want, "%s: corrupt gzip data (incorrect length check)", tmp_path("t10k_len.gz"));
+    idx_fails_for("idx_fashion_bad_length", tmp_path("t10k_len.gz"), labels, 784, 10, want);
+    /* Junk after the stream. */
+    memcpy(gz + len, "\n", 1);
+    write_bytes(tmp_path("t10k_junk.gz"), gz, len + 1, 0);
+    snprintf(want, sizeof want, "%s: corrupt gzip data (1 byte after the end of the compressed "
+             "stream that does not start another gzip member)", tmp_path("t10k_junk.gz"));
+    idx_fails_for("idx_fashion_junk_after_stream", tmp_path("t10k_junk.gz"), labels, 784, 10, want);
+    free(gz);
+}
+
 /* ------------------------------------------------------------------ CSV */
 
-static void csv_fails(const char *name, const char *text, size_t x_size, int y_kind,
-                      size_t y_size, const char *want)
+/* Expects dlrt_load_csv on text to fail with "PATH" + want. */
+static void csv_fails_k(const char *name, const char *text, size_t x_size, int y_kind,
+                        size_t y_size, int k, const char *want)
 {
     verdict v;
     dlrt_dataset d;
@@ -495,12 +815,131 @@ static void csv_fails(const char *name, const char *text, size_t x_size, int y_k
     int rc;
     start(&v, name);
     write_text(path, text);
-    rc = dlrt_load_csv(path, x_size, y_kind, y_size, &d, err, sizeof err);
+    rc = dlrt_load_csv(path, x_size, y_kind, y_size, k, &d, err, sizeof err);
     snprintf(full, sizeof full, "%s%s", path, want);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, full), "error '%s' lacks '%s'", err, full);
     check(&v, d.x == NULL && d.n == 0, "output not left empty");
+    if (rc == 0)
+        dlrt_dataset_free(&d);
     finish(&v);
+}
+
+static void csv_fails(const char *name, const char *text, size_t x_size, int y_kind,
+                      size_t y_size, const char *want)
+{
+    csv_fails_k(name, text, x_size, y_kind, y_size, 0, want);
+}
+
+/* Expects dlrt_load_csv on path to fail with a message containing want. */
+static void csv_path_fails(const char *name, const char *path, size_t x_size, const char *want)
+{
+    verdict v;
+    dlrt_dataset d;
+    char err[512] = "";
+    int rc;
+    start(&v, name);
+    rc = dlrt_load_csv(path, x_size, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err);
+    check(&v, rc == -1, "loaded a bad file");
+    check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
+    if (rc == 0)
+        dlrt_dataset_free(&d);
+    finish(&v);
+}
+
+/* Class counts, huge lines, shapes nothing could fill, special files. */
+static void test_csv_hostile(void)
+{
+    char want[1200];
+    const char *p;
+    size_t n, i;
+    char *big;
+    FILE *f;
+
+    csv_fails_k("csv_label_beyond_classes", "1,2,0\n1,2,2\n3,4,3\n", 2, DLRT_Y_CLASS, 1, 3,
+                ":3:5: sample 3 has label 3, but the network has only 3 classes (0..2)");
+    csv_fails_k("csv_label_beyond_classes_after_header", "a,b,c\n1,2,1\n", 2, DLRT_Y_CLASS, 1, 1,
+                ":2:5: sample 1 has label 1, but the network has only 1 class (0..0)");
+    {
+        verdict v;
+        dlrt_dataset d;
+        char err[512] = "";
+        start(&v, "csv_labels_within_classes");
+        write_text(tmp_path("k.csv"), "1,2,0\n1,2,2\n");
+        check(&v, dlrt_load_csv(tmp_path("k.csv"), 2, DLRT_Y_CLASS, 1, 3, &d, err, sizeof err) == 0,
+              "%s", err);
+        check(&v, v.why[0] || (d.n == 2 && d.num_classes == 3), "n %lu", (unsigned long)d.n);
+        dlrt_dataset_free(&d);
+        /* a class count means nothing for real-valued targets */
+        check(&v, dlrt_load_csv(tmp_path("k.csv"), 2, DLRT_Y_REAL, 1, 1, &d, err, sizeof err) == 0,
+              "%s", err);
+        dlrt_dataset_free(&d);
+        finish(&v);
+    }
+
+    /* 4 MB without a line break: refused once past the line limit
+     * (65536 + 256 bytes per field), not read whole into one line. */
+    n = 4u << 20;
+    big = malloc(n);
+    for (i = 0; i < n; i++)
+        big[i] = i % 2 ? ',' : '1';
+    write_bytes(tmp_path("long.csv"), big, n, 0);
+    csv_path_fails("csv_huge_line", tmp_path("long.csv"), 2,
+                   ":1: line longer than 66304 bytes, too long for a sample");
+    /* Many fields, each valid: linear time, then the field count. */
+    write_bytes(tmp_path("wide.csv"), big, 60001, 0);
+    csv_path_fails("csv_many_fields", tmp_path("wide.csv"), 2,
+                   ":1:7: expected 3 comma-separated fields (2 features and a label), got 30001");
+    /* Blanks are allowed around fields, but not without end. */
+    memset(big, ' ', n);
+    big[0] = '1';
+    write_bytes(tmp_path("blanks.csv"), big, n, 0);
+    csv_path_fails("csv_huge_blank_line", tmp_path("blanks.csv"), 2, ":1: line longer than");
+    /* Binary junk: NUL bytes in a long line, in a later line. */
+    memset(big, 0, 1000);
+    f = fopen(tmp_path("nul2.csv"), "wb");
+    fputs("1,2,0\n3,4,1\n", f);
+    fwrite(big, 1, 1000, f);
+    fclose(f);
+    csv_path_fails("csv_nul_bytes_line_3", tmp_path("nul2.csv"), 2,
+                   ":3: line contains a NUL byte (not a text file?)");
+    free(big);
+
+    /* A number longer than any float needs: refused, quoted in part. */
+    big = malloc(300);
+    memset(big, '1', 299);
+    big[299] = '\0';
+    f = fopen(tmp_path("longnum.csv"), "wb");
+    fprintf(f, "1,%s,0\n", big);
+    fclose(f);
+    free(big);
+    csv_path_fails("csv_overlong_number", tmp_path("longnum.csv"), 2,
+                   ":1:3: expected a number, found '1111111111111111111111111111111111111111'");
+
+    /* A network input nothing could fill: nothing is allocated for it
+     * ahead of the data (this asked malloc for 48 GiB). */
+    write_text(tmp_path("tiny.csv"), "1,2,0\n");
+    csv_path_fails("csv_no_allocation_ahead_of_data", tmp_path("tiny.csv"), ((size_t)1 << 31) - 8,
+                   ":1:6: expected 2147483641 comma-separated fields (2147483640 features and a "
+                   "label), got 3");
+
+    p = tmp_path("csvfifo");
+    remove(p);
+    if (mkfifo(p, 0600) == 0) {
+        snprintf(want, sizeof want, "%s: not a data file: it is a FIFO (named pipe), not a "
+                 "regular file", p);
+        csv_path_fails("csv_fifo", p, 2, want);
+    }
+    snprintf(want, sizeof want, "%s: not a data file: it is a directory, not a regular file", tmpdir);
+    csv_path_fails("csv_directory", tmpdir, 2, want);
+    csv_path_fails("csv_dev_zero", "/dev/zero", 2,
+                   "/dev/zero: not a data file: it is a character device, not a regular file");
+    if (geteuid() != 0) {
+        write_text(tmp_path("noread.csv"), "1,2,0\n");
+        chmod(tmp_path("noread.csv"), 0);
+        snprintf(want, sizeof want, "%s: cannot open: Permission denied", tmp_path("noread.csv"));
+        csv_path_fails("csv_unreadable", tmp_path("noread.csv"), 2, want);
+    }
 }
 
 static void test_csv(void)
@@ -512,7 +951,7 @@ static void test_csv(void)
 
     start(&v, "csv_class_with_header");
     write_text(path, "a,b,label\r\n1,2,0\r\n\r\n  -3.5 , 4e-1,\t2\r\n0x10,.5,1\n\n");
-    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
     if (!v.why[0]) {
         check(&v, d.n == 3 && d.x_size == 2 && d.y_size == 1, "shape");
         check(&v, d.x[0] == 1 && d.x[1] == 2 && d.x[2] == -3.5f && d.x[3] == 0.4f &&
@@ -525,7 +964,7 @@ static void test_csv(void)
 
     start(&v, "csv_real_targets_no_header");
     write_text(path, "1,2,3,4\n5,6,7,8");
-    check(&v, dlrt_load_csv(path, 2, DLRT_Y_REAL, 2, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_REAL, 2, 0, &d, err, sizeof err) == 0, "%s", err);
     if (!v.why[0]) {
         check(&v, d.n == 2 && d.y_kind == DLRT_Y_REAL && d.y_size == 2, "shape");
         check(&v, d.targets[0] == 3 && d.targets[3] == 8 && d.x[2] == 5, "values");
@@ -581,7 +1020,7 @@ static void test_csv(void)
               ": no samples (only a header line)");
     start(&v, "csv_header_names_not_numbers");
     write_text(path, "inflow,nancy,label\n1,2,0\n");
-    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, &d, err, sizeof err) == 0, "%s", err);
+    check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
     check(&v, v.why[0] || d.n == 1, "n %lu", (unsigned long)d.n);
     dlrt_dataset_free(&d);
     finish(&v);
@@ -592,12 +1031,12 @@ static void test_csv(void)
         dlrt_dataset dn;
         start(&v, "csv_nul_byte");
         write_bytes(path, nul, sizeof nul - 1, 0);
-        check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, &dn, err, sizeof err) == -1 &&
+        check(&v, dlrt_load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &dn, err, sizeof err) == -1 &&
                   contains(err, ":2: line contains a NUL byte"), "got '%s'", err);
         finish(&v);
     }
     start(&v, "csv_missing_file");
-    check(&v, dlrt_load_csv(tmp_path("nope.csv"), 2, DLRT_Y_CLASS, 1, &d, err, sizeof err) == -1 &&
+    check(&v, dlrt_load_csv(tmp_path("nope.csv"), 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == -1 &&
               contains(err, "nope.csv: cannot open: No such file"), "got '%s'", err);
     finish(&v);
 }
@@ -856,7 +1295,10 @@ int main(int argc, char **argv)
     test_init();
     test_idx();
     test_idx_end();
+    test_idx_hostile();
+    test_idx_fashion_gzip();
     test_csv();
+    test_csv_hostile();
     test_checkpoint();
     return failures ? 1 : 0;
 }
