@@ -445,6 +445,7 @@ typedef struct EmitOptions {
     const char *source_name;   /* the .net path as given, for the banner */
     const char *command;       /* the dlc command line, for the banner (no abs paths) */
     const Source *src;         /* to quote .net lines in comments */
+    bool check_numerics;       /* check every value and gradient for NaN/Inf */
 } EmitOptions;
 
 /* Reports what the chosen emission cannot do for this IR (e.g. --main on a

@@ -39,11 +39,17 @@ struct Emit {
     const char *file;      /* fashion_mlp.net: the source's base name, for line refs */
     const char **node_name;    /* C name per node (inputs: the argument name) */
     const char **param_name;   /* C name per parameter */
+    const char **output_name;  /* C name per output (P_forward's arguments) */
     /* Per function: which pointers the body uses. */
     bool *use_buf, *use_grad, *use_aux, *use_param, *use_pgrad;
     bool params_writable;      /* declare parameters without const (update) */
     /* Per backward pass: parameter gradients written so far. */
     bool *pgrad_written;
+    /* --check-numerics: checks after every op; `fail` is the statement that
+     * leaves the current function when one finds a NaN or infinity. */
+    bool check;
+    const char *fail;
+    const char *check_training;   /* "training", or "1" in the backward pass */
 };
 
 /* ------------------------------------------------------------ names */
@@ -71,11 +77,19 @@ static const char *library_name(const char *s)
         "FILE", "size_t", "ptrdiff_t", "wchar_t", "int8_t", "int16_t", "int32_t", "int64_t",
         "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "intmax_t",
         "uintmax_t", "div_t", "ldiv_t", "float_t", "double_t", "va_list", "blasint",
+        "clock_t", "time_t", "pid_t", "fpos_t", "bfloat16", "xdouble", "BLASLONG",
+        "BLASULONG", "BLASFUNC", "FLOATRET",
+        /* macros cblas.h brings in (through <complex.h>, <sched.h>, <stdio.h>) */
+        "I", "complex", "sched_priority", "fpclassify", "signbit", "isnormal", "isgreater",
+        "isgreaterequal", "isless", "islessequal", "islessgreater", "isunordered",
+        "math_errhandling", "CLOCKS_PER_SEC", "FILENAME_MAX", "FOPEN_MAX", "TMP_MAX",
+        "L_tmpnam", "SEEK_SET", "SEEK_CUR", "SEEK_END", "SCHED_FIFO", "SCHED_OTHER",
+        "SCHED_RR",
         /* functions the generated code or its headers declare */
         "main", "exp", "expf", "log", "logf", "sqrt", "sqrtf", "tanh", "tanhf", "fabs",
         "fabsf", "pow", "powf", "fmax", "fmaxf", "fmin", "fminf", "isfinite", "isnan",
         "isinf", "malloc", "calloc", "realloc", "free", "abs", "exit", "abort", "memcpy",
-        "memset", "memmove", "strcmp", "strlen", NULL,
+        "memset", "memmove", "strcmp", "strlen", "snprintf", NULL,
     };
     for (int k = 0; keywords[k]; k++)
         if (!strcmp(keywords[k], s))
@@ -106,29 +120,115 @@ static const char *library_name(const char *s)
 }
 
 /* The generated code's own locals and the op kernels' (loop variables,
- * scratch): a node name equal to one would shadow it. */
+ * scratch) and the functions' parameters: a node name equal to one would
+ * shadow it. tests/e2e/names.py tries every one as every kind of name. */
 static const char *const local_names[] = {
     "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
-    "xr", "yr", "dxr", "dyr", "max", "sum", "shift", "dot", NULL,
+    "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
+    NULL,
 };
 
 /* A .net name that cannot be a C identifier as it is gets a trailing
- * underscore: keywords, library names, the kernels' locals, and the
- * header's macros (PREFIX_BATCH, PREFIX_X_SIZE, ...: anything that starts
- * with the upper-case prefix and '_'). */
+ * underscore: keywords, library names, the kernels' locals, the model's
+ * own names (the prefix, and PREFIX_... macros and prefix_... functions). */
 static bool is_reserved(const Emit *e, const char *s)
 {
     for (int k = 0; local_names[k]; k++)
         if (!strcmp(local_names[k], s))
             return true;
-    size_t ul = strlen(e->upper);
-    return library_name(s) || (!strncmp(s, e->upper, ul) && s[ul] == '_');
+    size_t ul = strlen(e->upper), pl = strlen(e->prefix);
+    return library_name(s) || (!strncmp(s, e->upper, ul) && s[ul] == '_') ||
+           (!strncmp(s, e->prefix, pl) && (s[pl] == '_' || s[pl] == '\0'));
 }
 
-static const char *cident(Emit *e, const char *s)
+/* The C names taken so far: every node's and parameter's, and the names
+ * derived from them (d_x, x_mask, w_avg, ...). A hash set: nets may have
+ * thousands of nodes. */
+typedef struct NameSet {
+    const char **slot;
+    size_t cap, len;
+} NameSet;
+
+static size_t name_hash(const char *s)
 {
-    return is_reserved(e, s) ? arena_printf(e->a, "%s_", s) : s;
+    size_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static bool nameset_has(const NameSet *set, const char *s)
+{
+    if (!set->cap)
+        return false;
+    for (size_t i = name_hash(s) & (set->cap - 1); set->slot[i]; i = (i + 1) & (set->cap - 1))
+        if (!strcmp(set->slot[i], s))
+            return true;
+    return false;
+}
+
+static void nameset_add(Arena *a, NameSet *set, const char *s)
+{
+    if (2 * (set->len + 1) > set->cap) {
+        NameSet bigger = {NULL, set->cap ? 2 * set->cap : 64, 0};
+        bigger.slot = arena_alloc(a, bigger.cap * sizeof *bigger.slot);
+        memset(bigger.slot, 0, bigger.cap * sizeof *bigger.slot);
+        for (size_t i = 0; i < set->cap; i++)
+            if (set->slot[i])
+                nameset_add(a, &bigger, set->slot[i]);
+        *set = bigger;
+    }
+    size_t i = name_hash(s) & (set->cap - 1);
+    while (set->slot[i])
+        i = (i + 1) & (set->cap - 1);
+    set->slot[i] = s;
+    set->len++;
+}
+
+/* What emit_aux calls a node's scratch buffer: "h2_mask". */
+static const char *aux_word(OpKind op)
+{
+    return op == OP_DROPOUT ? "mask" : op == OP_CROSS_ENTROPY ? "probs" : "scratch";
+}
+
+/* The names the emitter derives from a buffer named `name`: its gradient,
+ * the node's scratch (aux, NULL for none) or a parameter's optimizer
+ * state. Returns how many were written to out (at most 5). */
+static int derived_names(Arena *a, const char *name, const char *aux, bool param, const char **out)
+{
+    int k = 0;
+    out[k++] = arena_printf(a, "d_%s", name);
+    if (aux)
+        out[k++] = arena_printf(a, "%s_%s", name, aux);
+    if (param) {
+        static const char *const state[] = {"buf", "avg", "avg_sq", "step"};
+        for (int s = 0; s < 4; s++)
+            out[k++] = arena_printf(a, "%s_%s", name, state[s]);
+    }
+    return k;
+}
+
+/* A C name for `want`: itself, with a trailing underscore when it is
+ * reserved (no header defines a name ending in '_'), and with more while
+ * it or a name derived from it is taken. Marks them all taken. */
+static const char *claim_name(Emit *e, NameSet *taken, const char *want, const char *aux, bool param)
+{
+    const char *name = is_reserved(e, want) ? arena_printf(e->a, "%s_", want) : want;
+    const char *derived[5];
+    for (;;) {
+        bool free_ = !nameset_has(taken, name);
+        int nd = derived_names(e->a, name, aux, param, derived);
+        for (int k = 0; k < nd && free_; k++)
+            free_ = !nameset_has(taken, derived[k]);
+        if (free_) {
+            nameset_add(e->a, taken, name);
+            for (int k = 0; k < nd; k++)
+                nameset_add(e->a, taken, derived[k]);
+            return name;
+        }
+        name = arena_printf(e->a, "%s_", name);
+    }
 }
 
 static const char *upper_of(Arena *a, const char *s)
@@ -373,7 +473,10 @@ static bool uses_word(const char *text, const char *word)
             const char *s = p;
             while (is_ident_char(*p))
                 p++;
-            if ((size_t)(p - s) == wl && !memcmp(s, word, wl))
+            /* m->arena names a member, not a parameter called arena. */
+            bool member = (s - text >= 1 && s[-1] == '.') ||
+                          (s - text >= 2 && s[-2] == '-' && s[-1] == '>');
+            if (!member && (size_t)(p - s) == wl && !memcmp(s, word, wl))
                 return true;
         } else {
             p++;
@@ -573,6 +676,134 @@ static const char *const *param_names(Emit *e, ArgSet set, const char *const *ex
     return names;
 }
 
+/* ------------------------------------------------------------ --check-numerics */
+
+static int param_line(Emit *e, const Param *p);
+static void emit_section(FILE *out, const char *title);
+
+/* s as the body of a C string literal. */
+static const char *c_string(Emit *e, const char *s)
+{
+    char *out = arena_alloc(e->a, 4 * strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            *o++ = '\\';
+            *o++ = (char)ch;
+        } else if (ch < 32 || ch >= 127) {
+            o += sprintf(o, "\\%03o", ch);
+        } else {
+            *o++ = (char)ch;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* With --check-numerics: a call of P_check on `count` values at `v` (a
+ * batch of n samples of `shape` when batched), which leaves the function
+ * with e->fail at the first NaN or infinity. `name` is what the message
+ * calls the buffer, `what` where it comes from ("forward output of relu"). */
+static void emit_finite_check(Emit *e, const char *v, bool batched, Shape shape, const char *what,
+                              int line, const char *name)
+{
+    if (!e->check)
+        return;
+    const char *dims = "NULL", *count = arena_printf(e->a, "%d", shape_size(shape));
+    if (batched)
+        count = arena_printf(e->a, "(long)n * %d", shape_size(shape));
+    if (shape.rank) {
+        dims = "(const int[]){";
+        for (int d = 0; d < shape.rank; d++)
+            dims = arena_printf(e->a, "%s%s%d", dims, d ? ", " : "", shape.dim[d]);
+        dims = arena_printf(e->a, "%s}", dims);
+    }
+    emit_line(e, "if (%s_check(m, %s, %s, %d, %s, %d, \"%s\", %d, \"%s\", %s))", e->prefix, v, count,
+              batched, dims, shape.rank, c_string(e, what), line, c_string(e, name),
+              e->check_training);
+    emit_line(e, "    %s", e->fail);
+}
+
+/* The name a check message gives a node's value: its .net binding, else
+ * its C name. */
+static const char *check_name(Emit *e, int id)
+{
+    const Node *n = node_at(e->ir, id);
+    const Input *in = n->op == OP_INPUT ? input_of(e->ir, id) : NULL;
+    return in ? in->name : n->name ? n->name : e->node_name[id];
+}
+
+/* P_check: finds the first NaN or infinity among count values and writes
+ * the step, the op, its .net line and the element to m->error. */
+static void emit_check_function(Emit *e, FILE *out)
+{
+    if (!e->check)
+        return;
+    const char *P = e->prefix, *real = emit_real(e);
+    emit_section(out, "--check-numerics");
+    fprintf(out,
+            "/* Built with --check-numerics: every forward value, loss and gradient is\n"
+            " * checked for NaN and infinity after the op that made it; the first one\n"
+            " * stops the call (its entry point returns NAN) and %s_error(m) says\n"
+            " * where: the step, the op, its line of %s and the element. Returns 0\n"
+            " * when all count values at v are finite. v holds a batch of samples of\n"
+            " * shape dims[rank] when batched, else one tensor of that shape. */\n",
+            P, e->file);
+    fprintf(out, "static int %s_check(%s *m, const %s *v, long count, int batched, const int *dims,\n"
+                 "    int rank, const char *what, int line, const char *name, int training)\n{\n",
+            P, P, real);
+    fprintf(out,
+            "    long at = 0;\n"
+            "    while (at < count && isfinite(v[at]))\n"
+            "        at++;\n"
+            "    if (at == count)\n"
+            "        return 0;\n"
+            "    /* The element's index: [sample, i, j, ...] or [i, j, ...]. */\n"
+            "    char index[64];\n"
+            "    size_t len = 0;\n"
+            "    long per = 1, rest = at;\n"
+            "    for (int d = 0; d < rank; d++)\n"
+            "        per *= dims[d];\n"
+            "    if (batched) {\n"
+            "        len += (size_t)snprintf(index, sizeof index, \"%%ld\", rest / per);\n"
+            "        rest %%= per;\n"
+            "    }\n"
+            "    for (int d = 0; d < rank && len < sizeof index; d++) {\n"
+            "        per /= dims[d];\n"
+            "        len += (size_t)snprintf(index + len, sizeof index - len, \"%%s%%ld\", len ? \",\" : \"\", rest / per);\n"
+            "        rest %%= per;\n"
+            "    }\n"
+            "    if (len == 0)\n"
+            "        snprintf(index, sizeof index, \"0\");\n"
+            "    char when[64];\n"
+            "    if (training)\n"
+            "        snprintf(when, sizeof when, \"step %%llu\", (unsigned long long)m->step + 1);\n"
+            "    else\n"
+            "        snprintf(when, sizeof when, \"inference after %%llu step%%s\", (unsigned long long)m->step,\n"
+            "                 m->step == 1 ? \"\" : \"s\");\n"
+            "    /* m->error: malloc'd to fit (measured by the first snprintf). */\n"
+            "    char *message = NULL;\n"
+            "    size_t size = 0;\n"
+            "    for (;;) {\n"
+            "        const int need = snprintf(message, size, \"%%s: non-finite value in %%s (%s:%%d): %%s[%%s] = %%s\",\n"
+            "                                  when, what, line, name, index,\n"
+            "                                  isnan(v[at]) ? \"nan\" : v[at] > 0 ? \"inf\" : \"-inf\");\n"
+            "        if (need < 0 || (size_t)need < size)\n"
+            "            break;\n"
+            "        free(message);\n"
+            "        size = (size_t)need + 1;\n"
+            "        if (!(message = malloc(size)))\n"
+            "            break;\n"
+            "    }\n"
+            "    if (message) {\n"
+            "        free(m->error);\n"
+            "        m->error = message;\n"
+            "    }\n"
+            "    return -1;\n"
+            "}\n\n",
+            c_string(e, e->file));
+}
+
 /* ------------------------------------------------------------ which nodes where */
 
 /* Nodes that need a label or target (directly or through another node):
@@ -663,7 +894,36 @@ static void emit_forward_nodes(Emit *e, const bool *include)
             last_line = n->line;
         }
         emit_forward_kernel(e, n);
+        if (n->buf >= 0)
+            emit_finite_check(e, emit_buf(e, id), n->batched, n->shape,
+                       arena_printf(e->a, "forward output of %s", op_name(n->op)), n->line,
+                       check_name(e, id));
     }
+}
+
+/* With --check-numerics, at the start of a pass: the inputs in `set` (labels
+ * are checked by P_labels_ok), and with params every parameter. */
+static void emit_check_inputs(Emit *e, ArgSet set, bool params)
+{
+    if (!e->check)
+        return;
+    const IR *ir = e->ir;
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (in->is_label || (set == ARGS_FEATURES) != is_feature(in))
+            continue;
+        const Node *n = node_at(ir, in->node);
+        emit_finite_check(e, emit_buf(e, in->node), true, n->shape,
+                          arena_printf(e->a, "%s %s", in->is_target ? "target" : "input", in->name),
+                          n->line, in->name);
+    }
+    for (int p = 0; params && p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        emit_finite_check(e, emit_param(e, p), false, pr->shape,
+                          arena_printf(e->a, "parameter %s", pr->name), param_line(e, pr), pr->name);
+    }
+    if (ftell(e->body) > 0)
+        emit_line(e, "%s", "");
 }
 
 /* ------------------------------------------------------------ the source: parts */
@@ -950,14 +1210,21 @@ static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
     fprintf(out, "/* Every node that needs no label, in the order of %s. With training\n"
                  " * set, dropout draws its masks; otherwise it passes values through. */\n",
             e->file);
+    if (e->check)
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
+    e->fail = "return -1;";
+    e->check_training = "training";
+    emit_check_inputs(e, ARGS_FEATURES, true);
     emit_forward_nodes(e, include);
+    if (e->check)
+        emit_line(e, "return 0;");
     static const char *const extra[] = {"n", "training", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static void %s_forward_pass(%s *m, %s%sint n, int training)",
-                          e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
-                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             arena_printf(e->a, "static %s %s_forward_pass(%s *m, %s%sint n, int training)",
+                          e->check ? "int" : "void", e->prefix, e->prefix,
+                          params_text(e, ARGS_FEATURES), *params_text(e, ARGS_FEATURES) ? ", " : ""),
              param_names(e, ARGS_FEATURES, extra));
     fputc('\n', out);
 }
@@ -968,8 +1235,13 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     emit_section(out, "loss");
     fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
                  " * terms. Returns their weighted sum. */\n");
+    if (e->check)
+        fprintf(out, "/* --check-numerics: NAN when a value is not finite, the reason in m->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
+    e->fail = "return NAN;";
+    e->check_training = "training";
+    emit_check_inputs(e, ARGS_ALL, false);
     emit_forward_nodes(e, label_dep);
 
     const char *sum = "";
@@ -987,6 +1259,14 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     }
     if (ftell(e->body) > 0)
         emit_line(e, "%s", "");
+    if (e->check && *sum) {
+        /* Finite terms can still add up to an infinity. */
+        emit_line(e, "const %s total = %s;", emit_real(e), sum);
+        int line = ir->losses.len ? node_at(ir, ir->losses.items[0].terms[0].node)->line : 0;
+        emit_finite_check(e, "&total", false, (Shape){.rank = 0}, "the sum of the loss terms", line,
+                   "loss");
+        sum = "total";
+    }
     emit_line(e, "return %s;", *sum ? sum : emit_lit(e, 0));
     static const char *const extra[] = {"n", "training", NULL};
     func_end(e, &fb, out,
@@ -1004,8 +1284,12 @@ static void emit_backward_pass(Emit *e, FILE *out)
     fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
                  " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
                  " * inputs' gradients (= the first time, += after). */\n");
+    if (e->check)
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
+    e->fail = "return -1;";
+    e->check_training = "1";
     memset(e->pgrad_written, 0, (size_t)ir->params.len + 1);
     bool *written = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
 
@@ -1049,6 +1333,24 @@ static void emit_backward_pass(Emit *e, FILE *out)
         for (int j = 0; j < n->nin; j++)
             if (n->in[j] >= 0 && node_at(ir, n->in[j])->needs_grad)
                 written[n->in[j]] = true;
+        if (e->check) {
+            /* What this backward kernel wrote: its inputs' and parameters' gradients. */
+            const char *what = arena_printf(e->a, "backward of %s", op_name(n->op));
+            for (int j = 0; j < n->nin; j++) {
+                const Node *in = n->in[j] >= 0 ? node_at(ir, n->in[j]) : NULL;
+                bool again = false;
+                for (int i = 0; i < j; i++)
+                    again |= n->in[i] == n->in[j];
+                if (in && in->needs_grad && in->gbuf >= 0 && !again)
+                    emit_finite_check(e, emit_grad(e, n->in[j]), in->batched, in->shape, what, n->line,
+                               arena_printf(e->a, "d_%s", check_name(e, n->in[j])));
+            }
+            for (int k = 0; k < 2; k++)
+                if (n->param[k] >= 0)
+                    emit_finite_check(e, emit_param_grad(e, n->param[k]), false,
+                               ir->params.items[n->param[k]].shape, what, n->line,
+                               arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));
+        }
     }
 
     /* Parameters no loss depends on get a zero gradient. */
@@ -1065,11 +1367,13 @@ static void emit_backward_pass(Emit *e, FILE *out)
         emit_line(e, "memset(%s, 0, %zu * sizeof *%s);", dp, ir->params.items[p].size, dp);
     }
 
+    if (e->check)
+        emit_line(e, "return 0;");
     static const char *const extra[] = {"n", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static void %s_backward_pass(%s *m, %s%sint n)",
-                          e->prefix, e->prefix, params_text(e, ARGS_ALL),
-                          *params_text(e, ARGS_ALL) ? ", " : ""),
+             arena_printf(e->a, "static %s %s_backward_pass(%s *m, %s%sint n)",
+                          e->check ? "int" : "void", e->prefix, e->prefix,
+                          params_text(e, ARGS_ALL), *params_text(e, ARGS_ALL) ? ", " : ""),
              param_names(e, ARGS_ALL, extra));
     fputc('\n', out);
 }
@@ -1265,38 +1569,55 @@ static void emit_steps(Emit *e, FILE *out)
     const char *labels_ok = emit_labels_check(e, out);
     const char *bad_labels = *labels_ok ? arena_printf(a, " || !%s", labels_ok) : "";
     fprintf(out, "/* The entry points; their contracts are in the header. */\n\n");
+    /* --check-numerics: each pass may stop; the entry point returns NAN. */
+    const char *fwd_fail = e->check ? "if (" : "", *fwd_end = e->check ? ")\n        return NAN" : "";
+    const char *loss_fail = e->check ? "    if (isnan(loss))\n        return NAN;\n" : "";
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
-    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
-    fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
+    fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n%s", real, P, all_args, sep_all, loss_fail);
+    fprintf(out, "    %s%s_backward_pass(m, %s%sn)%s;\n", fwd_fail, P, all_args, sep_all, fwd_end);
     fprintf(out, "    %s_update(m);\n    return loss;\n}\n\n", P);
 
     fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s_forward_pass(m, %s%sn, training);\n", P, feat_args, sep_feat);
+    fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
+            fwd_end);
     fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
 
     fprintf(out, "%s %s_gradients(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
     fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s_forward_pass(m, %s%sn, 1);\n", P, feat_args, sep_feat);
-    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n", real, P, all_args, sep_all);
-    fprintf(out, "    %s_backward_pass(m, %s%sn);\n", P, all_args, sep_all);
+    fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n%s", real, P, all_args, sep_all, loss_fail);
+    fprintf(out, "    %s%s_backward_pass(m, %s%sn)%s;\n", fwd_fail, P, all_args, sep_all, fwd_end);
     fprintf(out, "    return loss;\n}\n\n");
 
     /* Inference in chunks. */
     emit_section(out, "inference");
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
-        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(e, ir->outputs.items[k].name));
+        outs = arena_printf(a, "%s, %s *%s", outs, real, e->output_name[k]);
     const char *signature = arena_printf(a, "void %s_forward(%s *m, %s%sint n%s)", P, P,
                                          params_text(e, ARGS_FEATURES), sep_feat, outs);
     FuncBody fb;
     func_begin(e, &fb);
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     emit_line(e, "    const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
-    emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
-              sep_feat);
+    if (e->check) {
+        /* A non-finite value: the rows from this chunk on are NAN. */
+        emit_line(e, "    if (%s_forward_pass(m, %s%schunk, 0)) {", P, args_text(e, ARGS_FEATURES, true),
+                  sep_feat);
+        for (int k = 0; k < ir->outputs.len; k++) {
+            int size = shape_size(node_at(ir, ir->outputs.items[k].node)->shape);
+            emit_line(e, "        for (size_t i = (size_t)start * %d; i < (size_t)n * %d; i++)", size, size);
+            emit_line(e, "            %s[i] = NAN;", e->output_name[k]);
+        }
+        emit_line(e, "        return;");
+        emit_line(e, "    }");
+    } else {
+        emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
+                  sep_feat);
+    }
     for (int k = 0; k < ir->outputs.len; k++) {
         const Output *o = &ir->outputs.items[k];
         int size = shape_size(node_at(ir, o->node)->shape);
@@ -1305,7 +1626,7 @@ static void emit_steps(Emit *e, FILE *out)
         const char *src = on->op == OP_INPUT
                               ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
                               : arena_printf(a, "m->arena + %ld", on->buf);
-        const char *dst = cident(e, o->name);
+        const char *dst = e->output_name[k];
         emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);   /* %s, %s:%d */",
                   dst, size, src, size, dst, op_name(on->op), e->file, on->line);
     }
@@ -1331,9 +1652,21 @@ static void emit_steps(Emit *e, FILE *out)
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     e->indent++;
     emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
-    emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
-    emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
-              args_text(e, ARGS_ALL, true), sep_all);
+    if (e->check) {
+        emit_line(e, "const %s chunk_loss = %s_forward_pass(m, %s%schunk, 0) ? NAN", real, P,
+                  args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "    : %s_loss_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
+        emit_line(e, "if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in m->error */");
+        emit_line(e, "    if (accuracy)");
+        emit_line(e, "        *accuracy = NAN;");
+        emit_line(e, "    return NAN;");
+        emit_line(e, "}");
+        emit_line(e, "loss_sum += (double)chunk_loss * chunk;");
+    } else {
+        emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
+                  args_text(e, ARGS_ALL, true), sep_all);
+    }
     if (ce) {
         const Node *logits = node_at(ir, ce->in[0]);
         int classes = shape_size(logits->shape);
@@ -1343,13 +1676,15 @@ static void emit_steps(Emit *e, FILE *out)
         const char *labels = emit_buf(e, ce->in[1]);
         emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
                   labels, e->file, ce->line);
-        emit_line(e, "for (int i = 0; i < chunk; i++) {");
+        emit_line(e, "for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */");
         emit_line(e, "    const %s *row = %s + (size_t)i * %d;", real, lg, classes);
-        emit_line(e, "    int best = 0;");
-        emit_line(e, "    for (int j = 1; j < %d; j++)", classes);
+        emit_line(e, "    int best = 0, has_nan = isnan(row[0]);");
+        emit_line(e, "    for (int j = 1; j < %d; j++) {", classes);
+        emit_line(e, "        has_nan |= isnan(row[j]);");
         emit_line(e, "        if (row[j] > row[best])");
         emit_line(e, "            best = j;");
-        emit_line(e, "    correct += best == %s[start + i];", labels);
+        emit_line(e, "    }");
+        emit_line(e, "    correct += !has_nan && best == %s[start + i];", labels);
         emit_line(e, "}");
     }
     e->indent--;
@@ -1512,22 +1847,41 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     e->o = o;
     e->a = a;
     e->f64 = o->precision == PREC_F64;
+    e->check = o->check_numerics;
     e->prefix = o->prefix ? o->prefix : ir->model;
     e->upper = upper_of(a, e->prefix);
     const char *src = o->source_name ? o->source_name : "model.net";
     const char *slash = strrchr(src, '/');
     e->file = slash ? slash + 1 : src;
     size_t nodes = (size_t)ir->nodes.len + 1, params = (size_t)ir->params.len + 1;
+    /* Every buffer's C name, unique together with the names derived from
+     * it: the nodes the net computes first, then the parameters, then the
+     * inputs (the API's argument names, which shadow nothing else). */
+    NameSet taken = {0};
     e->node_name = arena_alloc(a, nodes * sizeof *e->node_name);
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = node_at(ir, id);
-        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
-        const char *name = in ? in->name : n->cname ? n->cname : arena_printf(a, "t%d", id);
-        e->node_name[id] = cident(e, name);
+        if (n->op != OP_INPUT)
+            e->node_name[id] = claim_name(e, &taken, n->cname ? n->cname : arena_printf(a, "t%d", id),
+                                          n->aux_size ? aux_word(n->op) : NULL, false);
     }
     e->param_name = arena_alloc(a, params * sizeof *e->param_name);
     for (int p = 0; p < ir->params.len; p++)
-        e->param_name[p] = cident(e, ir->params.items[p].name);
+        e->param_name[p] = claim_name(e, &taken, ir->params.items[p].name, NULL, true);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
+        if (n->op == OP_INPUT)
+            e->node_name[id] = claim_name(e, &taken, in ? in->name : n->cname, NULL, false);
+    }
+    /* P_forward's output arguments: unique among its own names only. */
+    NameSet forward = {0};
+    for (int k = 0; k < ir->inputs.len; k++)
+        if (is_feature(&ir->inputs.items[k]))
+            nameset_add(a, &forward, e->node_name[ir->inputs.items[k].node]);
+    e->output_name = arena_alloc(a, ((size_t)ir->outputs.len + 1) * sizeof *e->output_name);
+    for (int k = 0; k < ir->outputs.len; k++)
+        e->output_name[k] = claim_name(e, &forward, ir->outputs.items[k].name, NULL, false);
     e->use_buf = arena_alloc(a, nodes);
     e->use_grad = arena_alloc(a, nodes);
     e->use_aux = arena_alloc(a, nodes);
@@ -1625,6 +1979,7 @@ void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o)
     emit_includes(&e, out);
     emit_struct(&e, out);
     emit_create(&e, out);
+    emit_check_function(&e, out);
     emit_forward_pass(&e, out, dep);
     emit_loss_pass(&e, out, dep);
     emit_backward_pass(&e, out);
@@ -1731,7 +2086,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
-        outs = arena_printf(a, "%s, %s *%s", outs, real, cident(&e, ir->outputs.items[k].name));
+        outs = arena_printf(a, "%s, %s *%s", outs, real, e.output_name[k]);
     fprintf(out, "/* Inference on any number of samples (in chunks of %s_BATCH), dropout\n"
                  " * off. Writes n rows to each output. */\n", U);
     fprintf(out, "void %s_forward(%s *m, %s%sint n%s);\n", P, P, feat, sep_feat, outs);
@@ -1765,7 +2120,11 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
                  " * reason in %s_error(m), the network unchanged. */\n",
             P, P);
     fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
-    fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
+    if (e.check)
+        fprintf(out, "/* The message of the last failed save or load, or of the last call\n"
+                     " * --check-numerics stopped at a NaN or infinity (\"\" before any). */\n");
+    else
+        fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
     fprintf(out, "const char *%s_error(const %s *m);\n\n", P, P);
 
     fprintf(out, "/* The number of learnable values (%s_PARAM_COUNT). */\n", U);
@@ -1832,8 +2191,7 @@ const char *emit_aux(Emit *e, int node)
 {
     e->use_aux[node] = true;
     const Node *n = node_at(e->ir, node);
-    const char *what = n->op == OP_DROPOUT ? "mask" : n->op == OP_CROSS_ENTROPY ? "probs" : "scratch";
-    return arena_printf(e->a, "%s_%s", e->node_name[node], what);
+    return arena_printf(e->a, "%s_%s", e->node_name[node], aux_word(n->op));
 }
 
 const char *emit_param(Emit *e, int param)

@@ -306,6 +306,7 @@ static void emit_banner(TorchEmit *t)
     torch_line(t, "import math");
     torch_line(t, "import os");
     torch_line(t, "import struct");
+    torch_line(t, "import tempfile");
     torch_line(t, "import zlib");
     blank(t);
     torch_line(t, "import numpy as np");
@@ -823,7 +824,8 @@ static void emit_checkpoints(TorchEmit *t)
         "    return slots, step",
         "",
         "def save_checkpoint(self, path, step=0, optimizer=None):",
-        "    \"\"\"Writes a dlc checkpoint that P_load reads, atomically through PATH.tmp:",
+        "    \"\"\"Writes a dlc checkpoint that P_load reads, atomically (a new temporary",
+        "    file beside PATH, never one that exists, then renamed over PATH):",
         "    the parameters in the model's dtype, and the optimizer state slots the C",
         "    model expects (STATE_KEYS): optimizer's state when given, else zeros (a",
         "    fresh optimizer). step: optimizer steps taken (Adam's own count wins).\"\"\"",
@@ -842,12 +844,25 @@ static void emit_checkpoints(TorchEmit *t)
         "            + struct.pack(\"<QQQI\", layout_hash(LAYOUT), PARAM_COUNT, step, len(STATE_KEYS))",
         "            + data)",
         "    body += struct.pack(\"<I\", zlib.crc32(body) & 0xFFFFFFFF)",
-        "    tmp = path + \".tmp\"",
-        "    with open(tmp, \"wb\") as f:",
-        "        f.write(body)",
-        "        f.flush()",
-        "        os.fsync(f.fileno())",
-        "    os.replace(tmp, path)",
+        "    folder = os.path.dirname(path) or \".\"",
+        "    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + \".\", suffix=\".tmp\", dir=folder)",
+        "    try:",
+        "        mask = os.umask(0)  # mkstemp makes it 0600: the mode open() would give",
+        "        os.umask(mask)",
+        "        os.fchmod(fd, 0o666 & ~mask)",
+        "        with os.fdopen(fd, \"wb\") as f:",
+        "            f.write(body)",
+        "            f.flush()",
+        "            os.fsync(f.fileno())",
+        "        os.replace(tmp, path)",
+        "    except BaseException:",
+        "        os.unlink(tmp)",
+        "        raise",
+        "    dir_fd = os.open(folder, os.O_RDONLY)",
+        "    try:",
+        "        os.fsync(dir_fd)",
+        "    finally:",
+        "        os.close(dir_fd)",
         "",
         "def load_checkpoint(self, path, optimizer=None):",
         "    \"\"\"Reads a checkpoint that P_save (or save_checkpoint) wrote, with the",

@@ -37,6 +37,9 @@ static const char usage_text[] =
 "                     exactly one input, one label or target, and f32\n"
 "  --prefix NAME      prefix of every generated symbol (default: the model name)\n"
 "  --precision=P      f32 (default) or f64 (double precision, for gradient checks)\n"
+"  --check-numerics   make the generated code check every value and gradient for\n"
+"                     NaN and infinity after each op, and stop at the first with\n"
+"                     the step, the op and its line of FILE.net (slower)\n"
 "\n"
 "Language:\n"
 "  -D NAME=VALUE      override `param NAME = ...` with a number; once per NAME\n"
@@ -71,7 +74,7 @@ typedef struct Options {
     const char *input;
     const char *output;
     EmitKind emit;
-    bool main, explain, stats;
+    bool main, explain, stats, check_numerics;
     const char *prefix;
     Precision precision;
     Define defs[64];
@@ -89,7 +92,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static const char *const long_options[] = {
     "--emit", "--main", "--prefix", "--precision", "--explain", "--stats",
-    "--max-errors", "--help", "--version", NULL,
+    "--max-errors", "--help", "--version", "--check-numerics", NULL,
 };
 
 /* "--name=value" or "--name value": returns the value or NULL. */
@@ -161,6 +164,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->explain = true;
         } else if (!strcmp(a, "--stats")) {
             o->stats = true;
+        } else if (!strcmp(a, "--check-numerics")) {
+            o->check_numerics = true;
         } else if ((v = option_value(a, "--emit", &i, argc, argv))) {
             static const char *const kinds[] = {"c", "h", "torch", "ir", "ast", "none", NULL};
             int k = 0;
@@ -397,6 +402,8 @@ static const char *banner_command(Arena *a, const Options *o)
         cmd = arena_printf(a, "%s --prefix %s", cmd, o->prefix);
     if (o->precision == PREC_F64)
         cmd = arena_printf(a, "%s --precision=f64", cmd);
+    if (o->check_numerics)
+        cmd = arena_printf(a, "%s --check-numerics", cmd);
     for (int i = 0; i < o->ndefs; i++)
         cmd = arena_printf(a, "%s -D %s=%s", cmd, o->defs[i].name, o->defs[i].value);
     return arena_printf(a, "%s %s", cmd, o->input);
@@ -438,6 +445,7 @@ static int compile(const Options *o, Arena *a)
         .source_name = o->input,
         .command = banner_command(a, o),
         .src = &src,
+        .check_numerics = o->check_numerics,
     };
     /* Every mode checks what C emission would refuse, so --emit=none
      * ("check the file") and the twin accept exactly what -o x.c does. */

@@ -77,6 +77,15 @@ static const char *model_error(const dlrt_model_api *api, const void *m)
     return e && *e ? e : "out of memory";
 }
 
+/* After a NaN loss: what a model built with dlc --check-numerics says
+ * about it (where the first NaN or infinity came from), or "". A failed
+ * save or load would have ended the run, so a message here is the check's. */
+static const char *model_check_error(const dlrt_model_api *api, const void *m)
+{
+    const char *e = api->error(m);
+    return e ? e : "";
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -751,6 +760,13 @@ static int train(run *r)
              * stops the run before a broken network can be saved. */
             if (!isfinite(step_loss)) {
                 progress_clear(&bar);
+                /* Built with --check-numerics: the model says where. */
+                if (*model_check_error(api, r->model)) {
+                    error_msg(api, "training stopped in epoch %d, batch %lu of %lu: %s", epoch,
+                              (unsigned long)b + 1, (unsigned long)batches,
+                              model_check_error(api, r->model));
+                    return EXIT_FAILURE_DATA;
+                }
                 error_msg(api, "training diverged: the loss is %s in epoch %d, batch %lu of %lu "
                           "(step %llu of this run); try a smaller learning rate, or rebuild the "
                           "trainer with 'dlc --check-numerics' to stop at the first operation "
@@ -788,6 +804,11 @@ static int train(run *r)
                elapsed > 0 ? (double)r->n_train / elapsed : 0.0);
         if (!isfinite(loss)) {
             printf("\n");
+            if (*model_check_error(api, r->model)) {   /* --check-numerics */
+                error_msg(api, "training stopped in epoch %d: %s", epoch,
+                          model_check_error(api, r->model));
+                return EXIT_FAILURE_DATA;
+            }
             error_msg(api, "training diverged: the %s loss is %s in epoch %d (after step %llu of "
                       "this run); try a smaller learning rate, or rebuild the trainer with "
                       "'dlc --check-numerics' to stop at the first operation that makes a NaN "

@@ -1,6 +1,6 @@
 /* ops/activation.c: elementwise nonlinearities, same shape in and out.
  *
- *   relu(x)                 y = max(x, 0)               dx = dy * (y > 0)
+ *   relu(x)                 y = x < 0 ? 0 : x           dx = y <= 0 ? 0 : dy
  *   leaky_relu(x, alpha)    y = x > 0 ? x : alpha x     dx = dy * (y > 0 ? 1 : alpha)
  *   sigmoid(x)              y = 1 / (1 + e^-x)          dx = dy * y (1 - y)
  *   tanh(x)                 y = tanh x                  dx = dy * (1 - y^2)
@@ -8,6 +8,13 @@
  * Every derivative is written in terms of the saved output y, so backward
  * never needs the input. (For leaky_relu with alpha >= 0, y > 0 exactly
  * when x > 0.) Node attribute: f[0] = alpha (leaky_relu).
+ *
+ * NaN and infinities go through as in PyTorch (tests/torch/probe.py checks
+ * it): every comparison is written so that a NaN takes the branch PyTorch
+ * takes. relu(NaN) is NaN and its backward passes dy where y is NaN, like
+ * torch's threshold_backward (y <= 0 ? 0 : dy); leaky_relu(NaN) = alpha NaN.
+ * sigmoid exponentiates only -|x|, so it neither overflows to inf / inf nor
+ * loses the tiny values near x = -89 in float.
  */
 #include "ops.h"
 
@@ -91,7 +98,7 @@ static void relu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
-    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : 0;", y, x, x);
+    emit_line(e, "    %s[i] = %s[i] < 0 ? 0 : %s[i];   /* NaN stays NaN */", y, x, x);
 }
 
 static void leaky_relu_forward(Emit *e, const Node *n)
@@ -104,8 +111,11 @@ static void leaky_relu_forward(Emit *e, const Node *n)
 static void sigmoid_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
-    emit_line(e, "    %s[i] = 1 / (1 + %s(-%s[i]));", y, emit_fn(e, "exp"), x);
+    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size_of(e, n->id));
+    emit_line(e, "    const %s ex = %s(-%s(%s[i]));   /* in (0, 1]: never overflows */",
+              emit_real(e), emit_fn(e, "exp"), emit_fn(e, "fabs"), x);
+    emit_line(e, "    %s[i] = %s[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);", y, x);
+    emit_line(e, "}");
 }
 
 static void tanh_forward(Emit *e, const Node *n)
@@ -129,7 +139,8 @@ static void relu_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
-    emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : 0;", dx, op_assign(accumulate[0]), y, dy);
+    emit_line(e, "    %s[i] %s %s[i] <= 0 ? 0 : %s[i];   /* y NaN: dy, as torch */", dx,
+              op_assign(accumulate[0]), y, dy);
 }
 
 static void leaky_relu_backward(Emit *e, const Node *n, const bool *accumulate)

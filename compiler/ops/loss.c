@@ -9,7 +9,11 @@
  *        L = 1/(n S) sum |p - t|          dp = sign(p - t) dL / (n S), dt = -dp
  *
  * These are PyTorch's cross_entropy, MSELoss and L1Loss with 'mean'
- * reduction (sign(0) = 0 as in PyTorch). A loss node is not batched, has
+ * reduction (sign(0) = 0 as in PyTorch, and sign(NaN) = 0 as in the
+ * PyTorch the twin is tested with: the loss itself is NaN then). A NaN or
+ * +inf logit makes its sample's loss NaN, as in PyTorch; the sums run in
+ * double, so the mean of large finite terms does not overflow to inf.
+ * A loss node is not batched, has
  * shape [] and one value in its buffer; its gradient buffer holds dL, the
  * term's weight in the loss sum (written by emit_c before backward). A label
  * outside 0..K-1 makes the loss NaN rather than read out of bounds.
@@ -124,8 +128,8 @@ static void cross_entropy_forward(Emit *e, const Node *n)
     emit_line(e, "const %s *zr = %s + s * %d;", real, z, k);
     emit_line(e, "%s *pr = %s + s * %d;", real, p, k);
     emit_line(e, "%s max = zr[0];", real);
-    emit_line(e, "for (int j = 1; j < %d; j++)", k);
-    emit_line(e, "    max = zr[j] > max ? zr[j] : max;");
+    emit_line(e, "for (int j = 1; j < %d; j++)   /* a NaN wins: the loss is NaN */", k);
+    emit_line(e, "    max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;");
     emit_line(e, "%s sum = 0;", real);
     emit_line(e, "for (int j = 0; j < %d; j++) {", k);
     emit_line(e, "    pr[j] = %s(zr[j] - max);", emit_fn(e, "exp"));
@@ -134,8 +138,8 @@ static void cross_entropy_forward(Emit *e, const Node *n)
     emit_line(e, "for (int j = 0; j < %d; j++)", k);
     emit_line(e, "    pr[j] /= sum;");
     emit_line(e, "int k = %s[s];   /* the true class */", y);
-    emit_line(e, "/* -log p[k] = log(sum) + max - z[k] */");
-    emit_line(e, "total += k >= 0 && k < %d ? %s(sum) + max - zr[k] : NAN;", k, emit_fn(e, "log"));
+    emit_line(e, "/* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */");
+    emit_line(e, "total += k >= 0 && k < %d ? (max - zr[k]) + %s(sum) : NAN;", k, emit_fn(e, "log"));
     emit_indent(e, -1);
     emit_line(e, "}");
     if (strcmp(real, "double") == 0)
@@ -231,7 +235,7 @@ static void regression_backward(Emit *e, const Node *n, const bool *accumulate, 
     if (squared)
         emit_line(e, "%s dp = (%s[i] - %s[i]) * scale;", real, p, t);
     else
-        emit_line(e, "%s dp = %s[i] > %s[i] ? scale : %s[i] < %s[i] ? -scale : 0;",
+        emit_line(e, "%s dp = %s[i] > %s[i] ? scale : %s[i] < %s[i] ? -scale : 0;   /* NaN: 0, as torch */",
                   real, p, t, p, t);
     if (want_p)
         emit_line(e, "%s[i] %s dp;", emit_grad(e, n->in[0]), op_assign(accumulate[0]));

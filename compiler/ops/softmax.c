@@ -5,7 +5,11 @@
  * exp overflows:
  *
  *   softmax       y_j = e^(x_j - m) / s               s = sum_k e^(x_k - m)
- *   log_softmax   y_j = x_j - m - log s
+ *   log_softmax   y_j = (x_j - m) - log s
+ *
+ * (x_j - m) first: m + log s would round away log s next to a large m
+ * (logits of 1e4 in float). A NaN anywhere in a row makes the max, and so
+ * the whole row, NaN, as in PyTorch; so does +inf (inf - inf).
  *
  * and backward, from the saved output y:
  *
@@ -79,15 +83,15 @@ static void softmax_forward_op(Emit *e, const Node *n, bool log)
     emit_line(e, "const %s *xr = %s + r * %d;", real, x, c);
     emit_line(e, "%s *yr = %s + r * %d;", real, y, c);
     emit_line(e, "%s max = xr[0];", real);
-    emit_line(e, "for (int j = 1; j < %d; j++)", c);
-    emit_line(e, "    max = xr[j] > max ? xr[j] : max;");
+    emit_line(e, "for (int j = 1; j < %d; j++)   /* a NaN wins: the row is NaN */", c);
+    emit_line(e, "    max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;");
     emit_line(e, "%s sum = 0;", real);
     if (log) {
         emit_line(e, "for (int j = 0; j < %d; j++)", c);
         emit_line(e, "    sum += %s(xr[j] - max);", emit_fn(e, "exp"));
-        emit_line(e, "%s shift = max + %s(sum);", real, emit_fn(e, "log"));
+        emit_line(e, "const %s lse = %s(sum);", real, emit_fn(e, "log"));
         emit_line(e, "for (int j = 0; j < %d; j++)", c);
-        emit_line(e, "    yr[j] = xr[j] - shift;");
+        emit_line(e, "    yr[j] = (xr[j] - max) - lse;");
     } else {
         emit_line(e, "for (int j = 0; j < %d; j++) {", c);
         emit_line(e, "    yr[j] = %s(xr[j] - max);", emit_fn(e, "exp"));

@@ -100,4 +100,36 @@ if "$DLC" "$T/xor_net.net" -o "$T/xor_net.c" 2>"$T/doc.err" &&
     else bad "docs-embedding-example" "$(cat "$T/doc_xor.out")"; fi
 else bad "docs-embedding-example" "$(head -c 400 "$T/doc.err")"; fi
 
+# 4b. --check-numerics: the model stops at the first NaN or infinity and
+#     says where (step, op, .net line, element); built with the sanitizers,
+#     which watch the index arithmetic of its message.
+if "$DLC" --check-numerics tests/e2e/numerics.net -o "$T/numerics.c" 2>"$T/numerics.err" &&
+   cc $CFL -fsanitize=address,undefined -fno-sanitize-recover=all -I"$T" -o "$T/numerics" \
+      tests/e2e/numerics.c "$T/numerics.c" $LIBS 2>>"$T/numerics.err" &&
+   "$T/numerics" >"$T/numerics.out" 2>&1; then ok "check-numerics-stops-and-says-where"
+else bad "check-numerics-stops-and-says-where" "$(cat "$T/numerics.err" "$T/numerics.out" 2>/dev/null | grep -v '^ok' | head -c 600)"; fi
+
+#     The trainer of such a model, when training blows up, stops with the
+#     model's own account (sine.net with a learning rate of 1000).
+sed -E 's/^( *)optimizer .*/\1optimizer sgd(lr = 1e3)/' examples/sine.net >"$T/sine_div.net"
+if build sine_div "$T/sine_div.net" --check-numerics; then
+    "$T/sine_div" --train-csv examples/data/sine.csv --test-csv examples/data/sine.csv \
+        --checkpoint "$T/sine_div.ckpt" --epochs 3 --no-progress >"$T/sine_div.out" 2>&1
+    st=$?
+    if [ $st -eq 1 ] && grep -q "training stopped in epoch 1, batch [0-9]* of [0-9]*: step [0-9]*: non-finite value in .* (sine_div.net:[0-9]*): " "$T/sine_div.out"; then
+        ok "check-numerics-trainer-says-where"
+    else bad "check-numerics-trainer-says-where" "exit $st: $(tail -c 400 "$T/sine_div.out")"; fi
+fi
+
+# 5. Any name a user may choose (C keywords, library and BLAS names, the
+#    generated code's own locals, names on the model's prefix) as an input,
+#    label, target, binding or output gives C that builds with -Werror and
+#    trains a step (names.py).
+/usr/bin/python3 tests/e2e/names.py "$DLC" "$T/names" >"$T/names.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/names.out"
+np=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/names.out")
+nf=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/names.out")
+if [ -z "$np" ]; then bad names "names.py crashed: $(tail -n 3 "$T/names.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
+
 echo "$pass passed, $fail failed"

@@ -189,7 +189,7 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
         for (int j = 0; j < 12; j++)
             t3[i * 12 + j] += a_b[j];
     for (int i = 0; i < n * 12; i++)
-        a[i] = t3[i] > 0 ? t3[i] : 0;
+        a[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
     /* t5[n,12] = a[n,12] b_w[12,12]^T + b_b */
@@ -206,8 +206,10 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 12; j++)
             t7[i * 12 + j] += c_b[j];
-    for (int i = 0; i < n * 12; i++)
-        c[i] = 1 / (1 + expf(-t7[i]));
+    for (int i = 0; i < n * 12; i++) {
+        const float ex = expf(-fabsf(t7[i]));   /* in (0, 1]: never overflows */
+        c[i] = t7[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
+    }
 
     /* activations.net:11: t = tanh(dense(c, 12)) */
     /* t9[n,12] = c[n,12] t_w[12,12]^T + t_b */
@@ -249,8 +251,8 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
         const float *xr = logits + r * 5;
         float *yr = probs + r * 5;
         float max = xr[0];
-        for (int j = 1; j < 5; j++)
-            max = xr[j] > max ? xr[j] : max;
+        for (int j = 1; j < 5; j++)   /* a NaN wins: the row is NaN */
+            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
         float sum = 0;
         for (int j = 0; j < 5; j++) {
             yr[j] = expf(xr[j] - max);
@@ -266,14 +268,14 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
         const float *xr = logits + r * 5;
         float *yr = logp + r * 5;
         float max = xr[0];
-        for (int j = 1; j < 5; j++)
-            max = xr[j] > max ? xr[j] : max;
+        for (int j = 1; j < 5; j++)   /* a NaN wins: the row is NaN */
+            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
         float sum = 0;
         for (int j = 0; j < 5; j++)
             sum += expf(xr[j] - max);
-        float shift = max + logf(sum);
+        const float lse = logf(sum);
         for (int j = 0; j < 5; j++)
-            yr[j] = xr[j] - shift;
+            yr[j] = (xr[j] - max) - lse;
     }
 }
 
@@ -297,8 +299,8 @@ static float activations_loss_pass(activations *m, const float *img, const int32
             const float *zr = logits + s * 5;
             float *pr = loss_probs + s * 5;
             float max = zr[0];
-            for (int j = 1; j < 5; j++)
-                max = zr[j] > max ? zr[j] : max;
+            for (int j = 1; j < 5; j++)   /* a NaN wins: the loss is NaN */
+                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
             float sum = 0;
             for (int j = 0; j < 5; j++) {
                 pr[j] = expf(zr[j] - max);
@@ -307,8 +309,8 @@ static float activations_loss_pass(activations *m, const float *img, const int32
             for (int j = 0; j < 5; j++)
                 pr[j] /= sum;
             int k = k_[s];   /* the true class */
-            /* -log p[k] = log(sum) + max - z[k] */
-            total += k >= 0 && k < 5 ? logf(sum) + max - zr[k] : NAN;
+            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
+            total += k >= 0 && k < 5 ? (max - zr[k]) + logf(sum) : NAN;
         }
         loss[0] = (float)(total / n);
     }
@@ -453,7 +455,7 @@ static void activations_backward_pass(activations *m, const float *img, const in
 
     /* activations.net:8: a = relu(dense(flat, 12)) */
     for (int i = 0; i < n * 12; i++)
-        d_t3[i] = a[i] > 0 ? d_a[i] : 0;
+        d_t3[i] = a[i] <= 0 ? 0 : d_a[i];   /* y NaN: dy, as torch */
     /* d_a_w[12,24] = d_t3[n,12]^T flat[n,24] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 24, n, 1.0f, d_t3, 12, flat, 24, 0.0f, d_a_w, 24);
     /* d_a_b[12] = column sums of d_t3[n,12], row by row for the cache */
@@ -670,13 +672,15 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
         activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
         loss_sum += (double)activations_loss_pass(m, img + (size_t)start * 24, k_ + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against k_ (activations.net:19) */
-        for (int i = 0; i < chunk; i++) {
+        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
             const float *row = logits + (size_t)i * 5;
-            int best = 0;
-            for (int j = 1; j < 5; j++)
+            int best = 0, has_nan = isnan(row[0]);
+            for (int j = 1; j < 5; j++) {
+                has_nan |= isnan(row[j]);
                 if (row[j] > row[best])
                     best = j;
-            correct += best == k_[start + i];
+            }
+            correct += !has_nan && best == k_[start + i];
         }
     }
     if (accuracy)

@@ -116,7 +116,7 @@ static void define_numbers_forward_pass(define_numbers *m, const float *x, int n
         for (int j = 0; j < 1000; j++)
             t2[i * 1000 + j] += loss_b[j];
     for (int i = 0; i < n * 1000; i++)
-        t3[i] = t2[i] > 0 ? t2[i] : 0;
+        t3[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
     /* t4[n,5] = t3[n,1000] loss_2_w[5,1000]^T + loss_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1000, 1.0f, t3, 1000, loss_2_w, 1000, 0.0f, t4, 5);
     for (int i = 0; i < n; i++)
@@ -144,8 +144,8 @@ static float define_numbers_loss_pass(define_numbers *m, const float *x, const i
             const float *zr = t4 + s * 5;
             float *pr = loss_probs + s * 5;
             float max = zr[0];
-            for (int j = 1; j < 5; j++)
-                max = zr[j] > max ? zr[j] : max;
+            for (int j = 1; j < 5; j++)   /* a NaN wins: the loss is NaN */
+                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
             float sum = 0;
             for (int j = 0; j < 5; j++) {
                 pr[j] = expf(zr[j] - max);
@@ -154,8 +154,8 @@ static float define_numbers_loss_pass(define_numbers *m, const float *x, const i
             for (int j = 0; j < 5; j++)
                 pr[j] /= sum;
             int k = y[s];   /* the true class */
-            /* -log p[k] = log(sum) + max - z[k] */
-            total += k >= 0 && k < 5 ? logf(sum) + max - zr[k] : NAN;
+            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
+            total += k >= 0 && k < 5 ? (max - zr[k]) + logf(sum) : NAN;
         }
         loss[0] = (float)(total / n);
     }
@@ -206,7 +206,7 @@ static void define_numbers_backward_pass(define_numbers *m, const float *x, cons
     /* d_t3[n,1000] = d_t4[n,5] loss_2_w[5,1000] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1000, 5, 1.0f, d_t4, 5, loss_2_w, 1000, 0.0f, d_t3, 1000);
     for (int i = 0; i < n * 1000; i++)
-        d_t2[i] = t3[i] > 0 ? d_t3[i] : 0;
+        d_t2[i] = t3[i] <= 0 ? 0 : d_t3[i];   /* y NaN: dy, as torch */
     /* d_loss_w[1000,4] = d_t2[n,1000]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1000, 4, n, 1.0f, d_t2, 1000, x, 4, 0.0f, d_loss_w, 4);
     /* d_loss_b[1000] = column sums of d_t2[n,1000], row by row for the cache */
@@ -327,13 +327,15 @@ float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *
         define_numbers_forward_pass(m, x + (size_t)start * 4, chunk, 0);
         loss_sum += (double)define_numbers_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of t4 against y (define_numbers.net:9) */
-        for (int i = 0; i < chunk; i++) {
+        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
             const float *row = t4 + (size_t)i * 5;
-            int best = 0;
-            for (int j = 1; j < 5; j++)
+            int best = 0, has_nan = isnan(row[0]);
+            for (int j = 1; j < 5; j++) {
+                has_nan |= isnan(row[j]);
                 if (row[j] > row[best])
                     best = j;
-            correct += best == y[start + i];
+            }
+            correct += !has_nan && best == y[start + i];
         }
     }
     if (accuracy)

@@ -146,7 +146,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
         for (int j = 0; j < 24; j++)
             t3[i * 24 + j] += h_b[j];
     for (int i = 0; i < n * 24; i++)
-        t4[i] = t3[i] > 0 ? t3[i] : 0;
+        t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
     if (training) {
         /* mask: 0 where u < 0.5 (rate), else 1/(1 - 0.5); one draw per element in order */
         for (int i = 0; i < n * 24; i++) {
@@ -163,8 +163,10 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     for (int i = 0; i < n; i++)
         for (int j = 0; j < 24; j++)
             t6[i * 24 + j] += h2_b[j];
-    for (int i = 0; i < n * 24; i++)
-        t7[i] = 1 / (1 + exp(-t6[i]));
+    for (int i = 0; i < n * 24; i++) {
+        const double ex = exp(-fabs(t6[i]));   /* in (0, 1]: never overflows */
+        t7[i] = t6[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
+    }
     if (training) {
         /* mask: 0 where u < 0.25 (rate), else 1/(1 - 0.25); one draw per element in order */
         for (int i = 0; i < n * 24; i++) {
@@ -188,8 +190,8 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
         const double *xr = logits + r * 4;
         double *yr = probs + r * 4;
         double max = xr[0];
-        for (int j = 1; j < 4; j++)
-            max = xr[j] > max ? xr[j] : max;
+        for (int j = 1; j < 4; j++)   /* a NaN wins: the row is NaN */
+            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
         double sum = 0;
         for (int j = 0; j < 4; j++) {
             yr[j] = exp(xr[j] - max);
@@ -222,8 +224,8 @@ static double dropout_loss_pass(dropout *m, const double *x, const int32_t *y, c
             const double *zr = logits + s * 4;
             double *pr = t11_probs + s * 4;
             double max = zr[0];
-            for (int j = 1; j < 4; j++)
-                max = zr[j] > max ? zr[j] : max;
+            for (int j = 1; j < 4; j++)   /* a NaN wins: the loss is NaN */
+                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
             double sum = 0;
             for (int j = 0; j < 4; j++) {
                 pr[j] = exp(zr[j] - max);
@@ -232,8 +234,8 @@ static double dropout_loss_pass(dropout *m, const double *x, const int32_t *y, c
             for (int j = 0; j < 4; j++)
                 pr[j] /= sum;
             int k = y[s];   /* the true class */
-            /* -log p[k] = log(sum) + max - z[k] */
-            total += k >= 0 && k < 4 ? log(sum) + max - zr[k] : NAN;
+            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
+            total += k >= 0 && k < 4 ? (max - zr[k]) + log(sum) : NAN;
         }
         t11[0] = total / n;
     }
@@ -349,7 +351,7 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
     for (int i = 0; i < n * 24; i++)
         d_t4[i] = d_h[i] * h_mask[i];
     for (int i = 0; i < n * 24; i++)
-        d_t3[i] = t4[i] > 0 ? d_t4[i] : 0;
+        d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
     /* d_h_w[24,10] = d_t3[n,24]^T x[n,10] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 10, n, 1.0, d_t3, 24, x, 10, 0.0, d_h_w, 10);
     /* d_h_b[24] = column sums of d_t3[n,24], row by row for the cache */
@@ -502,13 +504,15 @@ double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const dou
         dropout_forward_pass(m, x + (size_t)start * 10, chunk, 0);
         loss_sum += (double)dropout_loss_pass(m, x + (size_t)start * 10, y + start, t + (size_t)start * 4, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (dropout.net:15) */
-        for (int i = 0; i < chunk; i++) {
+        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
             const double *row = logits + (size_t)i * 4;
-            int best = 0;
-            for (int j = 1; j < 4; j++)
+            int best = 0, has_nan = isnan(row[0]);
+            for (int j = 1; j < 4; j++) {
+                has_nan |= isnan(row[j]);
                 if (row[j] > row[best])
                     best = j;
-            correct += best == y[start + i];
+            }
+            correct += !has_nan && best == y[start + i];
         }
     }
     if (accuracy)

@@ -140,7 +140,7 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
         for (int j = 0; j < 256; j++)
             t2[i * 256 + j] += h1_b[j];
     for (int i = 0; i < n * 256; i++)
-        h1[i] = t2[i] > 0 ? t2[i] : 0;
+        h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
@@ -149,7 +149,7 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
         for (int j = 0; j < 128; j++)
             t4[i * 128 + j] += h2_b[j];
     for (int i = 0; i < n * 128; i++)
-        t5[i] = t4[i] > 0 ? t4[i] : 0;
+        t5[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
     if (training) {
         /* mask: 0 where u < 0.1 (rate), else 1/(1 - 0.1); one draw per element in order */
         for (int i = 0; i < n * 128; i++) {
@@ -173,8 +173,8 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
         const float *xr = logits + r * 10;
         float *yr = probs + r * 10;
         float max = xr[0];
-        for (int j = 1; j < 10; j++)
-            max = xr[j] > max ? xr[j] : max;
+        for (int j = 1; j < 10; j++)   /* a NaN wins: the row is NaN */
+            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
         float sum = 0;
         for (int j = 0; j < 10; j++) {
             yr[j] = expf(xr[j] - max);
@@ -205,8 +205,8 @@ static float fashion_mlp_loss_pass(fashion_mlp *m, const float *image, const int
             const float *zr = logits + s * 10;
             float *pr = loss_probs + s * 10;
             float max = zr[0];
-            for (int j = 1; j < 10; j++)
-                max = zr[j] > max ? zr[j] : max;
+            for (int j = 1; j < 10; j++)   /* a NaN wins: the loss is NaN */
+                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
             float sum = 0;
             for (int j = 0; j < 10; j++) {
                 pr[j] = expf(zr[j] - max);
@@ -215,8 +215,8 @@ static float fashion_mlp_loss_pass(fashion_mlp *m, const float *image, const int
             for (int j = 0; j < 10; j++)
                 pr[j] /= sum;
             int k = y[s];   /* the true class */
-            /* -log p[k] = log(sum) + max - z[k] */
-            total += k >= 0 && k < 10 ? logf(sum) + max - zr[k] : NAN;
+            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
+            total += k >= 0 && k < 10 ? (max - zr[k]) + logf(sum) : NAN;
         }
         loss[0] = (float)(total / n);
     }
@@ -282,7 +282,7 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
     for (int i = 0; i < n * 128; i++)
         d_t5[i] = d_h2[i] * h2_mask[i];
     for (int i = 0; i < n * 128; i++)
-        d_t4[i] = t5[i] > 0 ? d_t5[i] : 0;
+        d_t4[i] = t5[i] <= 0 ? 0 : d_t5[i];   /* y NaN: dy, as torch */
     /* d_h2_w[128,256] = d_t4[n,128]^T h1[n,256] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n, 1.0f, d_t4, 128, h1, 256, 0.0f, d_h2_w, 256);
     /* d_h2_b[128] = column sums of d_t4[n,128], row by row for the cache */
@@ -295,7 +295,7 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     for (int i = 0; i < n * 256; i++)
-        d_t2[i] = h1[i] > 0 ? d_h1[i] : 0;
+        d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
     /* d_h1_w[256,784] = d_t2[n,256]^T image[n,784] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 784, n, 1.0f, d_t2, 256, image, 784, 0.0f, d_h1_w, 784);
     /* d_h1_b[256] = column sums of d_t2[n,256], row by row for the cache */
@@ -463,13 +463,15 @@ float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y,
         fashion_mlp_forward_pass(m, image + (size_t)start * 784, chunk, 0);
         loss_sum += (double)fashion_mlp_loss_pass(m, image + (size_t)start * 784, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (fashion_mlp.net:18) */
-        for (int i = 0; i < chunk; i++) {
+        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
             const float *row = logits + (size_t)i * 10;
-            int best = 0;
-            for (int j = 1; j < 10; j++)
+            int best = 0, has_nan = isnan(row[0]);
+            for (int j = 1; j < 10; j++) {
+                has_nan |= isnan(row[j]);
                 if (row[j] > row[best])
                     best = j;
-            correct += best == y[start + i];
+            }
+            correct += !has_nan && best == y[start + i];
         }
     }
     if (accuracy)

@@ -146,7 +146,7 @@ static void l1_sgd_backward_pass(l1_sgd *m, const float *x, const float *y, int 
     {
         const float scale = d_loss[0] / (n * 2);   /* d/dp of mean |p - t| */
         for (int i = 0; i < n * 2; i++) {
-            float dp = pred[i] > y[i] ? scale : pred[i] < y[i] ? -scale : 0;
+            float dp = pred[i] > y[i] ? scale : pred[i] < y[i] ? -scale : 0;   /* NaN: 0, as torch */
             d_pred[i] = dp;
         }
     }

@@ -126,13 +126,13 @@ static void per_layer_forward_pass(per_layer *m, const float *x, int n, int trai
         for (int j = 0; j < 32; j++)
             t2[i * 32 + j] += h1_b[j];
     for (int i = 0; i < n * 32; i++)
-        h1[i] = t2[i] > 0 ? t2[i] : 0;
+        h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
     /* t4[n,32] = h1[n,32] h2_w[32,32]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, h2_w, 32, 0.0f, t4, 32);
     for (int i = 0; i < n * 32; i++)
-        h2[i] = t4[i] > 0 ? t4[i] : 0;
+        h2[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
 
     /* per_layer.net:11: logits = dense(h2, 3, bias = false, weight_decay = 0.01, init = zeros) */
     /* logits[n,3] = h2[n,32] logits_w[3,32]^T */
@@ -159,8 +159,8 @@ static float per_layer_loss_pass(per_layer *m, const float *x, const int32_t *y,
             const float *zr = logits + s * 3;
             float *pr = loss_probs + s * 3;
             float max = zr[0];
-            for (int j = 1; j < 3; j++)
-                max = zr[j] > max ? zr[j] : max;
+            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
+                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
             float sum = 0;
             for (int j = 0; j < 3; j++) {
                 pr[j] = expf(zr[j] - max);
@@ -169,8 +169,8 @@ static float per_layer_loss_pass(per_layer *m, const float *x, const int32_t *y,
             for (int j = 0; j < 3; j++)
                 pr[j] /= sum;
             int k = y[s];   /* the true class */
-            /* -log p[k] = log(sum) + max - z[k] */
-            total += k >= 0 && k < 3 ? logf(sum) + max - zr[k] : NAN;
+            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
+            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
         }
         loss[0] = (float)(total / n);
     }
@@ -224,7 +224,7 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
     for (int i = 0; i < n * 32; i++)
-        d_t4[i] = h2[i] > 0 ? d_h2[i] : 0;
+        d_t4[i] = h2[i] <= 0 ? 0 : d_h2[i];   /* y NaN: dy, as torch */
     /* d_h2_w[32,32] = d_t4[n,32]^T h1[n,32] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, d_t4, 32, h1, 32, 0.0f, d_h2_w, 32);
     /* d_h1[n,32] = d_t4[n,32] h2_w[32,32] */
@@ -232,7 +232,7 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
 
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     for (int i = 0; i < n * 32; i++)
-        d_t2[i] = h1[i] > 0 ? d_h1[i] : 0;
+        d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
     /* d_h1_w[32,20] = d_t2[n,32]^T x[n,20] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 20, n, 1.0f, d_t2, 32, x, 20, 0.0f, d_h1_w, 20);
     /* d_h1_b[32] = column sums of d_t2[n,32], row by row for the cache */
@@ -377,13 +377,15 @@ float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, 
         per_layer_forward_pass(m, x + (size_t)start * 20, chunk, 0);
         loss_sum += (double)per_layer_loss_pass(m, x + (size_t)start * 20, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (per_layer.net:13) */
-        for (int i = 0; i < chunk; i++) {
+        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
             const float *row = logits + (size_t)i * 3;
-            int best = 0;
-            for (int j = 1; j < 3; j++)
+            int best = 0, has_nan = isnan(row[0]);
+            for (int j = 1; j < 3; j++) {
+                has_nan |= isnan(row[j]);
                 if (row[j] > row[best])
                     best = j;
-            correct += best == y[start + i];
+            }
+            correct += !has_nan && best == y[start + i];
         }
     }
     if (accuracy)

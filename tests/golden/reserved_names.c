@@ -142,7 +142,7 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
         for (int j = 0; j < 4; j++)
             t4[i * 4 + j] += n_dlrt_x_b[j];
     for (int i = 0; i < n * 4; i++)
-        n_dlrt_x[i] = t4[i] > 0 ? t4[i] : 0;
+        n_dlrt_x[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
 
     /* reserved_names.net:11: n = d + dlrt_x */
     for (int i = 0; i < n * 4; i++)
@@ -176,8 +176,8 @@ static float reserved_names_loss_pass(reserved_names *m, const float *int_, cons
             const float *zr = i_ + s * 2;
             float *pr = loss_probs + s * 2;
             float max = zr[0];
-            for (int j = 1; j < 2; j++)
-                max = zr[j] > max ? zr[j] : max;
+            for (int j = 1; j < 2; j++)   /* a NaN wins: the loss is NaN */
+                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
             float sum = 0;
             for (int j = 0; j < 2; j++) {
                 pr[j] = expf(zr[j] - max);
@@ -186,8 +186,8 @@ static float reserved_names_loss_pass(reserved_names *m, const float *int_, cons
             for (int j = 0; j < 2; j++)
                 pr[j] /= sum;
             int k = y[s];   /* the true class */
-            /* -log p[k] = log(sum) + max - z[k] */
-            total += k >= 0 && k < 2 ? logf(sum) + max - zr[k] : NAN;
+            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
+            total += k >= 0 && k < 2 ? (max - zr[k]) + logf(sum) : NAN;
         }
         loss[0] = (float)(total / n);
     }
@@ -256,7 +256,7 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
     for (int i = 0; i < n * 4; i++)
-        d_t4[i] = n_dlrt_x[i] > 0 ? d_n_dlrt_x[i] : 0;
+        d_t4[i] = n_dlrt_x[i] <= 0 ? 0 : d_n_dlrt_x[i];   /* y NaN: dy, as torch */
     /* d_n_dlrt_x_w[4,4] = d_t4[n,4]^T d[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t4, 4, d, 4, 0.0f, d_n_dlrt_x_w, 4);
     /* d_n_dlrt_x_b[4] = column sums of d_t4[n,4], row by row for the cache */
@@ -406,13 +406,15 @@ float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_
         reserved_names_forward_pass(m, int_ + (size_t)start * 3, chunk, 0);
         loss_sum += (double)reserved_names_loss_pass(m, int_ + (size_t)start * 3, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of i_ against y (reserved_names.net:14) */
-        for (int i = 0; i < chunk; i++) {
+        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
             const float *row = i_ + (size_t)i * 2;
-            int best = 0;
-            for (int j = 1; j < 2; j++)
+            int best = 0, has_nan = isnan(row[0]);
+            for (int j = 1; j < 2; j++) {
+                has_nan |= isnan(row[j]);
                 if (row[j] > row[best])
                     best = j;
-            correct += best == y[start + i];
+            }
+            correct += !has_nan && best == y[start + i];
         }
     }
     if (accuracy)

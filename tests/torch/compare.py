@@ -70,6 +70,24 @@ def make_data(tw, seed):
     return data
 
 
+def poison(tw, data):
+    """Batch 0 with NaN and infinities planted in the real-valued arguments:
+    sample 1 gets a NaN, sample 2 +inf, sample 3 -inf, sample 4 a NaN and an
+    inf (element 0, or the next ones when there are more); labels stay."""
+    n = tw.BATCH
+    out = []
+    for (name, size, dtype, shape), a in zip(arg_specs(tw), data):
+        b = a[:n].copy()
+        if dtype != np.int32:
+            flat = b.reshape(n, -1)
+            plant = [(1, 0, np.nan), (2, 1, np.inf), (3, 2, -np.inf), (4, 0, np.nan), (4, 3, np.inf)]
+            for sample, elem, value in plant:
+                if sample < n:
+                    flat[sample, elem % size] = value
+        out.append(b)
+    return out
+
+
 def twin_weights(tw):
     """The weights the twin saves for the C side: deterministic, not the init."""
     m = tw.Model(seed=None)
@@ -113,6 +131,9 @@ def prepare(d):
         for a in make_data(tw, 1234):
             f.write(a.tobytes())
     twin_weights(tw).save_checkpoint(os.path.join(d, "twin.ckpt"))
+    with open(os.path.join(d, "poison.bin"), "wb") as f:
+        for a in poison(tw, make_data(tw, 1234)):
+            f.write(a.tobytes())
 
 
 class Dump:
@@ -133,16 +154,20 @@ class Dump:
 
 
 def rel_err(c, t):
-    """(max |c - t| / max(max |t|, FLOOR), max |c - t|); inf when shapes or NaNs differ."""
+    """(max |c - t| / max(max |t|, FLOOR), max |c - t|) over the finite values;
+    inf when the shapes differ or NaN, +inf or -inf are not in exactly the
+    same places."""
     c = np.asarray(c, dtype=np.float64).reshape(-1)
     t = np.asarray(t, dtype=np.float64).reshape(-1)
-    if c.shape != t.shape or np.isnan(c).any() != np.isnan(t).any():
+    if c.shape != t.shape or (np.isnan(c) != np.isnan(t)).any():
         return float("inf"), float("inf")
-    if c.size == 0:
+    if ((c == np.inf) != (t == np.inf)).any() or ((c == -np.inf) != (t == -np.inf)).any():
+        return float("inf"), float("inf")
+    fin = np.isfinite(t)
+    if not fin.any():
         return 0.0, 0.0
-    diff = np.abs(c - t)
-    diff[np.isnan(c) & np.isnan(t)] = 0
-    scale = max(float(np.max(np.abs(np.nan_to_num(t)))), FLOOR)
+    diff = np.abs(c[fin] - t[fin])
+    scale = max(float(np.max(np.abs(t[fin]))), FLOOR)
     return float(np.max(diff)) / scale, float(np.max(diff))
 
 
@@ -283,6 +308,29 @@ def compare(d, rep, check_rng):
         rows = [(name, *rel_err(loaded[name], getattr(theirs, name).detach().numpy()))
                 for name, _ in tw.PARAMS]
         rep.check(v + " checkpoint", rows, tol=0.0, note="twin.ckpt loaded by P_load, exact")
+    # NaN and infinities in the inputs, with the twin's weights.
+    m = twin_weights(tw)
+    pb = [torch.from_numpy(a) for a in poison(tw, make_data(tw, 1234))]
+    with torch.no_grad():
+        values = m.forward(*pb[:nfwd])
+    rows = []
+    for name, shape in tw.OUTPUTS:
+        c = dump.f32(n * math.prod(shape))
+        rows.append((name, *rel_err(c, values[name].numpy())))
+    with torch.no_grad():
+        rows.append(("loss(eval)", *rel_err(dump.f32(), m.loss(*pb, training=False).item())))
+    m.set_rng(404)
+    m.zero_grad()
+    total = m.loss(*pb, training=True)
+    total.backward()
+    rows.append(("grads' loss", *rel_err(dump.f32(), total.item())))
+    c_grads = split(tw, dump.f32(tw.PARAM_COUNT))
+    for name, _ in tw.PARAMS:
+        g = getattr(m, name).grad
+        g = np.zeros(getattr(m, name).shape) if g is None else g.numpy()
+        rows.append(("d " + name, *rel_err(c_grads[name], g)))
+    rep.check(v + " non-finite inputs", rows, note="NaN, +-Inf in the same places")
+
     if dump.pos != len(dump.data):
         rep.fail(v + " dump", "%d bytes left over in dump.bin" % (len(dump.data) - dump.pos))
 

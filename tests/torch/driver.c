@@ -18,6 +18,10 @@
  *   f32 gradients' loss (rng 202)   f32[PARAM_COUNT] gradients
  *   per step k < NSTEPS (rng 303 first): f32 loss, f32[PARAM_COUNT] params
  *   i32 model_load(DIR/twin.ckpt) status, f32[PARAM_COUNT] params after it
+ *   then, with those weights, on DIR/poison.bin (one batch of every argument
+ *   holding NaN and infinities, written by compare.py):
+ *   per output: f32[BATCH * out_size] model_forward
+ *   f32 loss(eval)   f32 gradients' loss (rng 404)   f32[PARAM_COUNT] gradients
  */
 #include "shim.h"
 
@@ -136,8 +140,32 @@ int main(int argc, char **argv)
     put(out, &status, sizeof status, 1);
     put(out, model_params(m), sizeof(float), MODEL_PARAM_COUNT);
 
+    /* Non-finite inputs: NaN and infinities must come out where PyTorch
+     * puts them. */
+    snprintf(path, sizeof path, "%s/poison.bin", dir);
+    in = fopen(path, "rb");
+    if (!in)
+        die("cannot open", path);
+    const void *pb[NARGS];
+    for (int a = 0; a < NARGS; a++) {
+        void *p = malloc((size_t)n * arg_size[a] * 4);
+        if (!p || fread(p, 4, (size_t)n * arg_size[a], in) != (size_t)n * arg_size[a])
+            die("short read of", path);
+        pb[a] = p;
+    }
+    fclose(in);
+    model_forward(m, FWD_ARGS(pb), n OUT_ARGS(o));
+    for (int k = 0; k < NOUT; k++)
+        put(out, o[k], sizeof(float), (size_t)n * out_size[k]);
+    put_loss(out, model_loss(m, ALL_ARGS(pb), n, 0));
+    model_set_rng(m, 404);
+    put_loss(out, model_gradients(m, ALL_ARGS(pb), n));
+    put(out, model_grads(m), sizeof(float), MODEL_PARAM_COUNT);
+    for (int a = 0; a < NARGS; a++)
+        free((void *)pb[a]);
+
     if (fclose(out) != 0)
-        die("cannot write", path);
+        die("cannot write", "dump.bin");
     model_destroy(m);
     for (int a = 0; a < NARGS; a++)
         free(data[a]);

@@ -12,7 +12,10 @@
 #                                losses, gradients, 10 steps, twin.ckpt loaded)
 #   compare.py compare        -> ok/FAIL per variant: init, forward, loss,
 #                                grads, steps, optimizer state, checkpoint
-# Everything in float32, within 1e-4 relative error (see compare.py).
+# Everything in float32, within 1e-4 relative error (see compare.py); the
+# forward pass and the gradients also on batches holding NaN and +-Inf.
+# Then probe.py: each kernel alone on NaN, +-Inf and extreme logits, in
+# float32 and float64 (tests/torch/probe/*.net).
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}" || exit 1
 DLC=${DLC:-$PWD/build/dlc}
@@ -144,6 +147,17 @@ if [ -n "$ready" ]; then
         pass=$((pass + p)) fail=$((fail + f))
     fi
 fi
+# Every kernel on NaN, infinities and extreme logits, f32 and f64 (probe.py).
+$PY tests/torch/probe.py "$DLC" "$TMP/libdlrt.a" "$TMP" tests/torch/probe/*.net >"$TMP/probe.out" 2>&1
+cat "$TMP/probe.out"
+p=$(sed -n 's/^probe: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/probe.out")
+f=$(sed -n 's/^probe: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/probe.out")
+if [ -z "$p" ]; then
+    say_fail "probe.py crashed: $(tail -n 1 "$TMP/probe.out")"
+else
+    pass=$((pass + p)) fail=$((fail + f))
+fi
+
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
 else
