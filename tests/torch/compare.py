@@ -335,6 +335,62 @@ def compare(d, rep, check_rng):
         rep.fail(v + " dump", "%d bytes left over in dump.bin" % (len(dump.data) - dump.pos))
 
 
+def twin_checkpoint_faults(d, rep):
+    """The twin's save_checkpoint and load_checkpoint under the abuse P_save
+    and P_load refuse (issue 5): a symlink planted at PATH.tmp is never
+    followed, a checkpoint holding NaN (valid CRC) and files that are not
+    regular are refused, and nothing hangs."""
+    import stat
+    import struct
+    import zlib
+    tw = load_twin(d)
+    m = twin_weights(tw)
+    why = []
+    victim, path = os.path.join(d, "victim.txt"), os.path.join(d, "sym.ckpt")
+    with open(victim, "w") as f:
+        f.write("precious")
+    if os.path.lexists(path + ".tmp"):
+        os.remove(path + ".tmp")
+    os.symlink("victim.txt", path + ".tmp")
+    m.save_checkpoint(path)
+    if open(victim).read() != "precious":
+        why.append("save_checkpoint wrote through a symlink at PATH.tmp")
+    if any(n.startswith("sym.ckpt.tmp") and n != "sym.ckpt.tmp" for n in os.listdir(d)):
+        why.append("save_checkpoint left a temporary file")
+    data = bytearray(open(path, "rb").read())
+    pos = 20 + struct.unpack_from("<I", data, 16)[0] + 28
+    struct.pack_into("<f" if struct.unpack_from("<I", data, 12)[0] == 4 else "<d", data, pos, float("nan"))
+    struct.pack_into("<I", data, len(data) - 4, zlib.crc32(bytes(data[:-4])) & 0xFFFFFFFF)
+    nan_path = os.path.join(d, "nan.ckpt")
+    with open(nan_path, "wb") as f:
+        f.write(bytes(data))
+    fifo = os.path.join(d, "fifo.ckpt")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    for bad_path, want in ((nan_path, "not finite"), (fifo, "not a regular file"),
+                           ("/dev/zero", "not a regular file"), (d, "")):
+        try:
+            m.load_checkpoint(bad_path)
+            why.append("load_checkpoint accepted %s" % bad_path)
+        except (ValueError, OSError) as e:
+            if want not in str(e):
+                why.append("load_checkpoint(%s): %s" % (bad_path, e))
+    with torch.no_grad():
+        m.param_list()[0].view(-1)[0] = float("inf")
+    try:
+        m.save_checkpoint(os.path.join(d, "inf.ckpt"))
+        why.append("save_checkpoint saved a network holding inf")
+    except ValueError as e:
+        if "not saved" not in str(e) or os.path.exists(os.path.join(d, "inf.ckpt")):
+            why.append("save_checkpoint(inf): %s" % e)
+    name = os.path.basename(d) + " twin checkpoint faults"
+    if why:
+        rep.fail(name, "; ".join(why))
+    else:
+        rep.passed += 1
+        print("ok %s" % name)
+
+
 def main():
     what, dirs = sys.argv[1], sys.argv[2:]
     if what == "prepare":
@@ -351,6 +407,8 @@ def main():
     for d in dirs:
         try:
             compare(d, rep, check_rng=first)
+            if first:
+                twin_checkpoint_faults(d, rep)
             first = False
         except Exception as e:
             rep.fail(os.path.basename(d), "%s: %s" % (type(e).__name__, e))
