@@ -61,5 +61,8 @@ void autodiff(Arena *a, IR *ir)
         n->needs_grad = depends[id] && reaches[id] && n->op != OP_INPUT;
         if (n->needs_grad)
             ir->backward[ir->nbackward++] = id;
+        for (int k = 0; k < 2; k++)
+            if (n->param[k] >= 0)
+                ir->params.items[n->param[k]].trained = n->needs_grad;
     }
 }

@@ -223,6 +223,9 @@ typedef struct Param {
     /* Given on the layer (for --explain's *), even when equal to the default. */
     bool init_explicit, lr_explicit, weight_decay_explicit;
     int group;             /* parameter group (one optimizer each); 0 for now */
+    bool trained;          /* some loss depends on it (autodiff.c); the update
+                            * skips the others, as torch.optim skips a
+                            * parameter whose grad is None */
 } Param;
 
 /* One tensor-valued node. Attributes are op-specific and documented in that

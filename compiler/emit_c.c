@@ -1434,6 +1434,12 @@ static void emit_update(Emit *e, FILE *out)
             notes = arena_printf(a, ", lr %s", num_text(a, lr));
         if (pr->weight_decay >= 0)
             notes = arena_printf(a, "%s, weight decay %s", notes, num_text(a, wd));
+        if (!pr->trained) {
+            emit_line(e, "/* %s %s: no loss depends on it, so it has no gradient and, as in", w,
+                      dims_text(a, pr->shape));
+            emit_line(e, " * torch.optim, no update (no weight decay, no optimizer state) */");
+            continue;
+        }
         emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
         const char *step = "step_size";
         if (opt->kind == OPT_ADAM && pr->lr >= 0) {
@@ -1483,7 +1489,7 @@ static void emit_update(Emit *e, FILE *out)
     collect_decls(e, body, &decls);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
-        for (int s = 0; s < state_slots(ir); s++) {
+        for (int s = 0; s < state_slots(ir) && pr->trained; s++) {
             const char *suffix = opt->kind == OPT_MOMENTUM ? "buf" : s == 0 ? "avg" : "avg_sq";
             Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
                                    suffix, state_names[opt->kind][s], pr->offset),

@@ -1655,10 +1655,11 @@ static void warn_renamed(Lower *l)
     }
 }
 
-/* Weight decay shrinks every parameter each step, gradient or not: one that
- * no loss term reaches is never trained yet decays toward 0, where PyTorch
- * (whose grad stays None) would leave it alone. Warn, per layer. */
-static void warn_decay_only(Lower *l)
+/* A parameter that no loss term depends on gets no gradient, and the update
+ * skips it as torch.optim skips a parameter whose grad is None: training
+ * never changes it. Almost always a slip (a head wired to an output only),
+ * so warn, once per layer. */
+static void warn_untrained(Lower *l)
 {
     IR *ir = l->ir;
     bool *reached = arena_alloc(l->arena, (size_t)ir->nodes.len + 1);
@@ -1675,13 +1676,10 @@ static void warn_decay_only(Lower *l)
         const Node *n = ir->nodes.items[k];
         if (reached[k] || n->param[0] < 0)
             continue;
-        const Param *p = &ir->params.items[n->param[0]];
-        double wd = p->weight_decay >= 0 ? p->weight_decay : ir->train.weight_decay;
-        if (wd > 0)
-            diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
-                         "changes '%s' except by weight decay (%g), which shrinks it toward 0 "
-                         "every step (PyTorch, and the twin, leave a parameter without a gradient "
-                         "alone); set weight_decay = 0 on the layer to keep it", p->name, wd);
+        diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
+                     "changes '%s': it keeps its initial values (the optimizer skips it, "
+                     "weight decay included, as torch.optim skips a parameter whose grad "
+                     "is None)", ir->params.items[n->param[0]].name);
     }
 }
 
@@ -1843,7 +1841,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     if (d->errors == 0) {
         warn_unused(l);
         warn_renamed(l);
-        warn_decay_only(l);
+        warn_untrained(l);
     }
     ir->batch_cap = ir->train.batch;
     return ir;
