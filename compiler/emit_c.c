@@ -19,6 +19,7 @@
  * function, each with its shape and the .net line it comes from.
  */
 #include "ops/ops.h"
+#include "init.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -1089,67 +1090,25 @@ static void emit_struct(Emit *e, FILE *out)
     fprintf(out, "};\n\n");
 }
 
-/* The initializer of one parameter, with the bound or deviation worked out. */
+/* The initializer of one parameter: the scheme's row (init.h) works out
+ * the bound or deviation and the comment; this writes the runtime call. */
 static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name)
 {
-    const IR *ir = e->ir;
     Arena *a = e->a;
     const char *sfx = e->f64 ? "f64" : "f32";
-    InitKind kind = p->init;
-    if (kind == INIT_DEFAULT)
-        kind = p->is_bias ? INIT_ZEROS : ir->train.init;
-    if (kind == INIT_DEFAULT)
-        kind = INIT_HE_UNIFORM;
-    double fan_in = p->fan_in > 0 ? p->fan_in : 1, fan_out = p->fan_out > 0 ? p->fan_out : 1;
+    InitPlan plan = init_plan(a, e->ir, p);
     const char *where = arena_printf(a, "m->params + %zu, %zu", p->offset, p->size);
-    const char *shape = dims_text(a, p->shape);
-    double arg = p->init_arg;
-    double v;
-    switch (kind) {
-    case INIT_DEFAULT:
-    case INIT_ZEROS:
-        fprintf(out, "    /* %s %s: zeros */\n", name, shape);
-        fprintf(out, "    dlrt_fill_%s(%s, 0.0);\n", sfx, where);
+    double v = plan.scale;
+    fprintf(out, "    /* %s %s: %s */\n", name, dims_text(a, p->shape), plan.comment);
+    switch (plan.draw) {
+    case INIT_DRAW_FILL:
+        fprintf(out, "    dlrt_fill_%s(%s, %s);\n", sfx, where, double_text(a, v));
         break;
-    case INIT_ONES:
-        fprintf(out, "    /* %s %s: ones */\n", name, shape);
-        fprintf(out, "    dlrt_fill_%s(%s, 1.0);\n", sfx, where);
-        break;
-    case INIT_UNIFORM:
-        v = arg > 0 ? arg : 0.05;
-        fprintf(out, "    /* %s %s: uniform(a = %s), U(-a, a) */\n", name, shape, num_text(a, v));
+    case INIT_DRAW_UNIFORM:
         fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
                 double_text(a, -v), double_text(a, v));
         break;
-    case INIT_NORMAL:
-        v = arg > 0 ? arg : 0.01;
-        fprintf(out, "    /* %s %s: normal(std = %s) */\n", name, shape, num_text(a, v));
-        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
-        break;
-    case INIT_XAVIER_UNIFORM:
-        v = sqrt(6.0 / (fan_in + fan_out));
-        fprintf(out, "    /* %s %s: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / %d) */\n",
-                name, shape, (int)(fan_in + fan_out));
-        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
-                double_text(a, -v), double_text(a, v));
-        break;
-    case INIT_XAVIER_NORMAL:
-        v = sqrt(2.0 / (fan_in + fan_out));
-        fprintf(out, "    /* %s %s: xavier_normal, std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / %d) */\n",
-                name, shape, (int)(fan_in + fan_out));
-        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
-        break;
-    case INIT_HE_UNIFORM:
-        v = sqrt(6.0 / fan_in);
-        fprintf(out, "    /* %s %s: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / %d) */\n",
-                name, shape, (int)fan_in);
-        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
-                double_text(a, -v), double_text(a, v));
-        break;
-    case INIT_HE_NORMAL:
-        v = sqrt(2.0 / fan_in);
-        fprintf(out, "    /* %s %s: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / %d) */\n",
-                name, shape, (int)fan_in);
+    case INIT_DRAW_NORMAL:
         fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
         break;
     }
