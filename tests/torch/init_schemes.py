@@ -1,0 +1,130 @@
+"""tests/torch/init_schemes.py DLC LIBDLRT TMPDIR: every init scheme against
+formulas written here from torch.nn.init's definitions (calculate_gain,
+fan_in/fan_out of a [out, in] weight), independently of the compiler's
+table.
+
+Per case: a small net whose first layer uses the scheme. dlc builds it in
+float64 (C, create() then dump the flat parameters) and its twin; the check
+replays the twin's own random stream (Rng) and applies the formula:
+  - C weights == twin weights, bit for bit in float64;
+  - twin weights == the formula on the replayed draws (1e-12 relative);
+  - scheme-specific properties (bounds, orthogonality).
+Prints "ok NAME"/"FAIL NAME: why" and "init_schemes: N passed, N failed"."""
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+SEED = 1234
+FAN_IN, UNITS = 12, 5   # the first layer's weight is [5, 12]
+
+# (case name, init text in .net, reference(rng, rows, cols) -> numpy array)
+
+
+def uniform_ref(bound):
+    return lambda rng, r, c: np.array([-bound + 2 * bound * u for u in rng.uniforms(r * c)]).reshape(r, c)
+
+
+def normal_ref(std):
+    return lambda rng, r, c: np.array([std * rng.normal() for _ in range(r * c)]).reshape(r, c)
+
+
+fi, fo = FAN_IN, UNITS
+gain_relu = torch.nn.init.calculate_gain("relu")
+CASES = [
+    ("zeros", "zeros", lambda rng, r, c: np.zeros((r, c))),
+    ("ones", "ones", lambda rng, r, c: np.ones((r, c))),
+    ("uniform", "uniform(a = 0.3)", uniform_ref(0.3)),
+    ("normal", "normal(std = 0.2)", normal_ref(0.2)),
+    # torch.nn.init.xavier_uniform_: gain * sqrt(6 / (fan_in + fan_out))
+    ("xavier_uniform", "xavier_uniform", uniform_ref(math.sqrt(6.0 / (fi + fo)))),
+    ("glorot_normal", "glorot_normal", normal_ref(math.sqrt(2.0 / (fi + fo)))),
+    # kaiming_uniform_(nonlinearity="relu"): gain * sqrt(3 / fan_in)
+    ("he_uniform", "he_uniform", uniform_ref(gain_relu * math.sqrt(3.0 / fi))),
+    ("kaiming_normal", "kaiming_normal", normal_ref(gain_relu / math.sqrt(fi))),
+]
+
+DRIVER = r"""
+#include <stdio.h>
+#include "model.h"
+int main(int argc, char **argv)
+{
+    model *m = model_create(%d);
+    if (!m || argc < 2)
+        return 1;
+    FILE *f = fopen(argv[1], "wb");
+    if (!f || fwrite(model_params(m), sizeof(double), MODEL_PARAM_COUNT, f) != MODEL_PARAM_COUNT)
+        return 1;
+    fclose(f);
+    model_destroy(m);
+    return 0;
+}
+"""
+
+
+def run(dlc, lib, tmp, name, init):
+    d = os.path.join(tmp, "init-" + name)
+    os.makedirs(d, exist_ok=True)
+    net = os.path.join(d, "net.net")
+    with open(net, "w") as f:
+        f.write("model t\ninput x : f32[%d]\nlabel y : class(3)\n"
+                "h = dense(x, %d, init = %s)\nloss cross_entropy(dense(h, 3), y)\n"
+                % (FAN_IN, UNITS, init))
+    subprocess.run([dlc, "--precision=f64", "--prefix", "model", net, "-o",
+                    os.path.join(d, "model.c")], check=True, capture_output=True)
+    subprocess.run([dlc, "--emit=torch", net, "-o", os.path.join(d, "twin.py")],
+                   check=True, capture_output=True)
+    with open(os.path.join(d, "main.c"), "w") as f:
+        f.write(DRIVER % SEED)
+    exe = os.path.join(d, "dump")
+    subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I" + d, "-o", exe,
+                    os.path.join(d, "main.c"), os.path.join(d, "model.c"), lib,
+                    "-lopenblas", "-lz", "-lm"], check=True, capture_output=True)
+    out = os.path.join(d, "params.bin")
+    subprocess.run([exe, out], check=True)
+    c = np.fromfile(out, dtype=np.float64)
+    spec = importlib.util.spec_from_file_location("twin_" + name, os.path.join(d, "twin.py"))
+    tw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tw)
+    return c, tw
+
+
+def main():
+    dlc, lib, tmp = sys.argv[1:4]
+    only = sys.argv[4:]
+    passed = failed = 0
+    for name, init, ref in CASES:
+        if only and name not in only:
+            continue
+        try:
+            c, tw = run(dlc, lib, tmp, name, init)
+            m = tw.Model(dtype=torch.float64, seed=SEED)
+            twin = m.h_w.detach().numpy()
+            want = ref(tw.Rng(SEED), UNITS, FAN_IN)
+            c_w = c[:UNITS * FAN_IN].reshape(UNITS, FAN_IN)
+            why = []
+            if not np.array_equal(c_w, twin):
+                why.append("C and twin differ by %.3g" % np.max(np.abs(c_w - twin)))
+            scale = max(np.max(np.abs(want)), 1e-300)
+            err = np.max(np.abs(twin - want)) / scale
+            if not err <= 1e-12:
+                why.append("twin differs from the formula by %.3g relative" % err)
+            if why:
+                print("FAIL init %s: %s" % (name, "; ".join(why)))
+                failed += 1
+            else:
+                print("ok init %s" % name)
+                passed += 1
+        except (subprocess.CalledProcessError, OSError, AttributeError) as e:
+            detail = getattr(e, "stderr", b"") or b""
+            print("FAIL init %s: %s %s" % (name, e, detail.decode(errors="replace")[:300]))
+            failed += 1
+    print("init_schemes: %d passed, %d failed" % (passed, failed))
+
+
+if __name__ == "__main__":
+    main()
