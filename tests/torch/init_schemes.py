@@ -46,6 +46,14 @@ CASES = [
     # kaiming_uniform_(nonlinearity="relu"): gain * sqrt(3 / fan_in)
     ("he_uniform", "he_uniform", uniform_ref(gain_relu * math.sqrt(3.0 / fi))),
     ("kaiming_normal", "kaiming_normal", normal_ref(gain_relu / math.sqrt(fi))),
+    # LeCun (no torch.nn.init.lecun_*): variance 1 / fan_in, times the gain;
+    # a plain normal as kaiming_normal_(nonlinearity="linear") draws it.
+    ("lecun_uniform", "lecun_uniform", uniform_ref(math.sqrt(3.0 / fi))),
+    ("lecun_uniform_gain", "lecun_uniform(gain = 1.5)", uniform_ref(1.5 * math.sqrt(3.0 / fi))),
+    ("lecun_normal", "lecun_normal",
+     normal_ref(torch.nn.init.calculate_gain("linear") / math.sqrt(fi))),
+    ("lecun_normal_gain", "lecun_normal(gain = %r)" % torch.nn.init.calculate_gain("tanh"),
+     normal_ref(torch.nn.init.calculate_gain("tanh") / math.sqrt(fi))),
 ]
 
 DRIVER = r"""
