@@ -1111,6 +1111,12 @@ static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name
     case INIT_DRAW_NORMAL:
         fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
         break;
+    case INIT_DRAW_OWN: {
+        InitTarget t = {sfx, arena_printf(a, "m->params + %zu", p->offset), p->size, p->shape, ""};
+        fprintf(out, "    if (%s != 0) {\n        free(block);\n        return NULL;\n    }\n",
+                plan.info->c_call(a, &t, v));
+        break;
+    }
     }
 }
 

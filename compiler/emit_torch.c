@@ -533,6 +533,30 @@ static void emit_init_param(TorchEmit *t, const Param *p)
         torch_line(t, "self.%s.copy_(init_normal(rng, %s, 0.0, std, self.dtype))", p->name,
                    py_shape(t, p->shape));
         return;
+    case INIT_DRAW_OWN: {
+        InitTarget target = {"", "", p->size, p->shape, py_shape(t, p->shape)};
+        torch_line(t, "# %s", plan.comment);
+        torch_line(t, "self.%s.copy_(%s)", p->name, plan.info->py_call(t->arena, &target, plan.scale));
+        return;
+    }
+    }
+}
+
+/* The module-level Python of the init schemes with draws of their own that
+ * some parameter uses, each once. */
+static void emit_init_helpers(TorchEmit *t)
+{
+    bool done[INIT__COUNT] = {false};
+    for (int i = 0; i < t->ir->params.len; i++) {
+        InitPlan plan = init_plan(t->arena, t->ir, &t->ir->params.items[i]);
+        if (plan.draw != INIT_DRAW_OWN || done[plan.kind] || !plan.info->py_helper)
+            continue;
+        done[plan.kind] = true;
+        for (int k = 0; plan.info->py_helper[k]; k++)
+            if (*plan.info->py_helper[k])
+                torch_line(t, "%s", plan.info->py_helper[k]);
+            else
+                blank(t);
     }
 }
 
@@ -953,6 +977,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
             torch_line(&t, "%s", runtime_port[i]);
         else
             blank(&t);
+    emit_init_helpers(&t);
 
     torch_line(&t, "class Model(torch.nn.Module):");
     t.indent++;

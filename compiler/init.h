@@ -25,7 +25,17 @@ typedef enum InitDraw {
     INIT_DRAW_FILL,        /* every value = scale: dlrt_fill_* */
     INIT_DRAW_UNIFORM,     /* U(-scale, scale): dlrt_uniform_* */
     INIT_DRAW_NORMAL,      /* N(0, scale): dlrt_normal_* */
+    INIT_DRAW_OWN,         /* the scheme's own c_call / py_call (orthogonal) */
 } InitDraw;
+
+/* Where a draw of the scheme's own writes, for its c_call and py_call. */
+typedef struct InitTarget {
+    const char *sfx;       /* "f32" or "f64": the runtime function's suffix */
+    const char *ptr;       /* the C pointer to the first value: "m->params + 35" */
+    size_t count;          /* values */
+    Shape shape;           /* the parameter's shape ([out, in] for dense) */
+    const char *py_shape;  /* the same as a Python tuple: "(5, 12)" */
+} InitTarget;
 
 typedef struct InitArg {
     const char *name;      /* as written: uniform(a = 0.1); NULL: no argument */
@@ -41,7 +51,7 @@ typedef struct InitInfo {
     const char *alias;     /* the same scheme under another name, or NULL */
     InitArg arg;
     InitDraw draw;
-    int min_rank;          /* a parameter of lower rank is refused (0: any) */
+    int min_rank;          /* sema refuses it for a parameter of lower rank (0: any) */
     const char *formula;   /* "bound = sqrt(6 / fan_in)", for --explain's users and docs */
     /* The draw's number from the argument (already defaulted) and the
      * parameter's fans (at least 1). */
@@ -50,6 +60,16 @@ typedef struct InitInfo {
      * number came about, e.g. "he_uniform, a = sqrt(2) * sqrt(3 / fan_in) =
      * sqrt(6 / 784)". */
     const char *(*comment)(Arena *a, double arg, int fan_in, int fan_out);
+    /* draw == INIT_DRAW_OWN only. c_call: a C expression that fills the
+     * values and is 0 on success, nonzero when it could not (create() then
+     * fails and returns NULL): "dlrt_orthogonal_f32(m->params + 0, 5, 12,
+     * 1.0, &m->rng)". py_call: the twin's Python expression for the same
+     * values as a tensor of self.dtype, drawing from `rng` in the same
+     * order. py_helper: Python lines the twin defines once, at module
+     * level, for py_call (NULL-terminated). */
+    const char *(*c_call)(Arena *a, const InitTarget *t, double scale);
+    const char *(*py_call)(Arena *a, const InitTarget *t, double scale);
+    const char *const *py_helper;
 } InitInfo;
 
 /* The row of a kind (INIT_DEFAULT: NULL). */

@@ -1805,6 +1805,10 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             pr->init = pr->is_bias ? INIT_ZEROS : ir->train.init;
             pr->init_arg = pr->is_bias ? 0 : ir->train.init_arg;
         }
+        const InitInfo *scheme = init_info(pr->init);
+        if (scheme && pr->shape.rank < scheme->min_rank)
+            diag_error(l->diag, pr->loc, "init %s needs a parameter of rank %d or more, and '%s' "
+                       "is %s", scheme->name, scheme->min_rank, pr->name, shape_str(l->arena, pr->shape));
         pr->offset = offset;
         offset += pr->size;
     }
