@@ -60,6 +60,18 @@ void dlrt_normal_f32(float *w, size_t n, double mean, double std, dlrt_rng *r);
 void dlrt_fill_f64(double *w, size_t n, double value);
 void dlrt_uniform_f64(double *w, size_t n, double lo, double hi, dlrt_rng *r);
 void dlrt_normal_f64(double *w, size_t n, double mean, double std, dlrt_rng *r);
+/* torch.nn.init.orthogonal_: w (rows x cols, row-major) gets rows*cols
+ * normal draws, then Q of the QR of the taller of that matrix and its
+ * transpose, with Q's columns times sign(diag(R)), times gain: orthonormal
+ * rows (rows <= cols) or columns, times gain. Works in double. 0 on
+ * success, -1 when out of memory (w and r unchanged). */
+int dlrt_orthogonal_f32(float *w, size_t rows, size_t cols, double gain, dlrt_rng *r);
+int dlrt_orthogonal_f64(double *w, size_t rows, size_t cols, double gain, dlrt_rng *r);
+/* Householder QR of the m x n row-major matrix a, m >= n, in double: q
+ * (m x n) gets Q's first n columns and rdiag R's diagonal, so A = Q R; a
+ * keeps R's entries above its diagonal, the Householder vectors on and
+ * below it. */
+void dlrt_qr(double *a, size_t m, size_t n, double *q, double *rdiag);
 
 /* --------------------------------------------------------------- data.c */
 

@@ -282,6 +282,69 @@ static void test_init(void)
     finish(&v);
 }
 
+/* Householder QR against a factorization worked out by hand, then the
+ * orthogonal initializer: orthonormal rows (wide) or columns (tall), times
+ * the gain, f32 the rounding of f64, and the draws it consumed. */
+static void test_qr_orthogonal(void)
+{
+    verdict v;
+    double a[6] = {1, 2, 3, 4, 5, 6}, q[6], rd[2];
+    /* A = [[1,2],[3,4],[5,6]]: q1 = (1,3,5)/sqrt(35), R = [[sqrt(35),
+     * 44/sqrt(35)], [0, sqrt(840)/35]], q2 = (26,8,-10)/sqrt(840). */
+    const double s35 = sqrt(35.0), s840 = sqrt(840.0);
+    const double want_q[6] = {1 / s35, 26 / s840, 3 / s35, 8 / s840, 5 / s35, -10 / s840};
+    const double want_r[2] = {s35, s840 / 35};
+    double w[4 * 9], w2[9 * 4], d[9 * 4];
+    float f[9 * 4];
+    dlrt_rng r1, r2;
+    size_t i, j, k;
+
+    start(&v, "qr_by_hand");
+    dlrt_qr(a, 3, 2, q, rd);
+    for (j = 0; j < 2; j++) {
+        double sign = rd[j] > 0 ? 1 : -1;
+        check(&v, fabs(sign * rd[j] - want_r[j]) < 1e-12, "|R[%lu][%lu]| = %.17g, want %.17g",
+              (unsigned long)j, (unsigned long)j, sign * rd[j], want_r[j]);
+        for (i = 0; i < 3; i++)
+            check(&v, fabs(sign * q[i * 2 + j] - want_q[i * 2 + j]) < 1e-12,
+                  "Q[%lu][%lu] = %.17g, want %.17g", (unsigned long)i, (unsigned long)j,
+                  sign * q[i * 2 + j], want_q[i * 2 + j]);
+    }
+    /* R's off-diagonal entry is left above a's diagonal. */
+    check(&v, fabs(fabs(a[1]) - 44 / s35) < 1e-12, "R[0][1] = %.17g", a[1]);
+    finish(&v);
+
+    start(&v, "orthogonal_init");
+    dlrt_rng_seed(&r1, 5);
+    check(&v, dlrt_orthogonal_f64(w, 4, 9, 1.5, &r1) == 0, "wide failed");
+    check(&v, dlrt_orthogonal_f64(w2, 9, 4, 1.0, &r1) == 0, "tall failed");
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) {
+            double row = 0, col = 0;   /* rows of w, columns of w2 */
+            for (k = 0; k < 9; k++) {
+                row += w[i * 9 + k] * w[j * 9 + k];
+                col += w2[k * 4 + i] * w2[k * 4 + j];
+            }
+            check(&v, fabs(row - (i == j ? 2.25 : 0)) < 1e-12, "W W^T [%lu][%lu] = %g",
+                  (unsigned long)i, (unsigned long)j, row);
+            check(&v, fabs(col - (i == j ? 1 : 0)) < 1e-12, "W^T W [%lu][%lu] = %g",
+                  (unsigned long)i, (unsigned long)j, col);
+        }
+    /* f32 is f64 rounded, from the same draws; both advance the stream by
+     * rows * cols normals, as the twin replays it. */
+    dlrt_rng_seed(&r1, 8);
+    dlrt_rng_seed(&r2, 8);
+    dlrt_orthogonal_f64(d, 9, 4, 0.5, &r1);
+    dlrt_orthogonal_f32(f, 9, 4, 0.5, &r2);
+    for (i = 0; i < 36; i++)
+        check(&v, f[i] == (float)d[i], "f32 and f64 differ at %lu", (unsigned long)i);
+    dlrt_rng_seed(&r2, 8);
+    for (i = 0; i < 36; i++)
+        (void)dlrt_rng_normal(&r2);
+    check(&v, dlrt_rng_next(&r1) == dlrt_rng_next(&r2), "not 36 normals drawn");
+    finish(&v);
+}
+
 /* ------------------------------------------------------------------ IDX */
 
 /* An IDX image file with n images of rows x cols, pixel (i, j) = i * 10 + j. */
@@ -1345,6 +1408,7 @@ int main(int argc, char **argv)
     tmpdir = argc > 1 ? argv[1] : ".";
     test_rng();
     test_init();
+    test_qr_orthogonal();
     test_idx();
     test_idx_end();
     test_idx_hostile();

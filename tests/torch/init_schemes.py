@@ -6,7 +6,8 @@ table.
 Per case: a small net whose first layer uses the scheme. dlc builds it in
 float64 (C, create() then dump the flat parameters) and its twin; the check
 replays the twin's own random stream (Rng) and applies the formula:
-  - C weights == twin weights, bit for bit in float64;
+  - C weights == twin weights, bit for bit in float64 (orthogonal: within
+    1e-12, two QR implementations);
   - twin weights == the formula on the replayed draws (1e-12 relative);
   - scheme-specific properties (bounds, orthogonality).
 Prints "ok NAME"/"FAIL NAME: why" and "init_schemes: N passed, N failed"."""
@@ -33,6 +34,17 @@ def normal_ref(std):
     return lambda rng, r, c: np.array([std * rng.normal() for _ in range(r * c)]).reshape(r, c)
 
 
+def orthogonal_ref(gain):
+    def ref(rng, r, c):
+        flat = np.array([rng.normal() for _ in range(r * c)]).reshape(r, c)
+        a = flat.T if r < c else flat
+        q, rr = np.linalg.qr(a)
+        q = q * np.sign(np.diag(rr))
+        return gain * (q.T if r < c else q)
+    ref.gain = gain
+    return ref
+
+
 fi, fo = FAN_IN, UNITS
 gain_relu = torch.nn.init.calculate_gain("relu")
 CASES = [
@@ -54,6 +66,10 @@ CASES = [
      normal_ref(torch.nn.init.calculate_gain("linear") / math.sqrt(fi))),
     ("lecun_normal_gain", "lecun_normal(gain = %r)" % torch.nn.init.calculate_gain("tanh"),
      normal_ref(torch.nn.init.calculate_gain("tanh") / math.sqrt(fi))),
+    # torch.nn.init.orthogonal_'s steps with numpy's QR (LAPACK); wide
+    # [5, 12] (orthonormal rows) and, with a 4th field, tall [20, 12].
+    ("orthogonal", "orthogonal", orthogonal_ref(1.0)),
+    ("orthogonal_gain_tall", "orthogonal(gain = 1.5)", orthogonal_ref(1.5), (20, 12)),
 ]
 
 DRIVER = r"""
@@ -74,14 +90,14 @@ int main(int argc, char **argv)
 """
 
 
-def run(dlc, lib, tmp, name, init):
+def run(dlc, lib, tmp, name, init, units, fan_in):
     d = os.path.join(tmp, "init-" + name)
     os.makedirs(d, exist_ok=True)
     net = os.path.join(d, "net.net")
     with open(net, "w") as f:
         f.write("model t\ninput x : f32[%d]\nlabel y : class(3)\n"
                 "h = dense(x, %d, init = %s)\nloss cross_entropy(dense(h, 3), y)\n"
-                % (FAN_IN, UNITS, init))
+                % (fan_in, units, init))
     subprocess.run([dlc, "--precision=f64", "--prefix", "model", net, "-o",
                     os.path.join(d, "model.c")], check=True, capture_output=True)
     subprocess.run([dlc, "--emit=torch", net, "-o", os.path.join(d, "twin.py")],
@@ -105,18 +121,29 @@ def main():
     dlc, lib, tmp = sys.argv[1:4]
     only = sys.argv[4:]
     passed = failed = 0
-    for name, init, ref in CASES:
+    for case in CASES:
+        name, init, ref = case[:3]
+        units, fan_in = case[3] if len(case) > 3 else (UNITS, FAN_IN)
         if only and name not in only:
             continue
         try:
-            c, tw = run(dlc, lib, tmp, name, init)
+            c, tw = run(dlc, lib, tmp, name, init, units, fan_in)
             m = tw.Model(dtype=torch.float64, seed=SEED)
             twin = m.h_w.detach().numpy()
-            want = ref(tw.Rng(SEED), UNITS, FAN_IN)
-            c_w = c[:UNITS * FAN_IN].reshape(UNITS, FAN_IN)
+            want = ref(tw.Rng(SEED), units, fan_in)
+            c_w = c[:units * fan_in].reshape(units, fan_in)
             why = []
-            if not np.array_equal(c_w, twin):
-                why.append("C and twin differ by %.3g" % np.max(np.abs(c_w - twin)))
+            if hasattr(ref, "gain"):
+                # W W^T (wide) or W^T W (tall) = gain^2 I, for the C weights.
+                g = c_w @ c_w.T if units <= fan_in else c_w.T @ c_w
+                err = np.max(np.abs(g - ref.gain ** 2 * np.eye(g.shape[0])))
+                if not err <= 1e-5:
+                    why.append("C weights not orthogonal: |W W^T - gain^2 I| = %.3g" % err)
+            # Bit for bit, but for orthogonal: C's Householder QR and LAPACK's
+            # (torch.linalg.qr) round differently, so within 1e-12.
+            c_twin = np.max(np.abs(c_w - twin))
+            if not (c_twin <= 1e-12 if hasattr(ref, "gain") else np.array_equal(c_w, twin)):
+                why.append("C and twin differ by %.3g" % c_twin)
             scale = max(np.max(np.abs(want)), 1e-300)
             err = np.max(np.abs(twin - want)) / scale
             if not err <= 1e-12:
