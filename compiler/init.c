@@ -60,6 +60,27 @@ double init_arg_value(InitKind k, double arg)
     return arg != 0 ? arg : s->arg.def;
 }
 
+static const char *const gain_names[] = {
+    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu", NULL,
+};
+
+bool init_gain_named(const char *name, double *gain)
+{
+    /* In gain_names' order: torch.nn.init.calculate_gain's table. */
+    const double values[] = {1.0, 1.0, 5.0 / 3, sqrt(2.0), sqrt(2.0 / (1 + 0.01 * 0.01)), 0.75};
+    for (int k = 0; gain_names[k]; k++)
+        if (strcmp(gain_names[k], name) == 0) {
+            *gain = values[k];
+            return true;
+        }
+    return false;
+}
+
+const char *const *init_gain_names(void)
+{
+    return gain_names;
+}
+
 const char *init_num(Arena *a, double v)
 {
     char buf[40];

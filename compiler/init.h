@@ -98,6 +98,13 @@ typedef struct InitPlan {
 } InitPlan;
 InitPlan init_plan(Arena *a, const IR *ir, const Param *p);
 
+/* torch.nn.init.calculate_gain by nonlinearity name, for `gain = tanh`:
+ * linear and sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu (slope 0.01)
+ * sqrt(2 / (1 + 0.01^2)), selu 3/4. False for another name. */
+bool init_gain_named(const char *name, double *gain);
+/* Those names, NULL-terminated: for "did you mean". */
+const char *const *init_gain_names(void);
+
 /* Formatting shared by the rows' comments: the shortest decimal that reads
  * back as v ("0.05", "1"). */
 const char *init_num(Arena *a, double v);

@@ -564,6 +564,19 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
         return false;
     if (value) {
         double v;
+        /* gain = tanh: torch.nn.init.calculate_gain's value (a param of
+         * that name, if any, is a number and wins). */
+        if (strcmp(argname, "gain") == 0 && value->kind == EX_NAME && !lower_is_number(l, value)) {
+            if (init_gain_named(value->name, &v)) {
+                *arg = v;
+                return true;
+            }
+            const char *s = diag_suggest(value->name, init_gain_names());
+            diag_error(l->diag, value->loc, "a gain is a number or a nonlinearity (%s), not "
+                       "'%s'%s%s%s", join_names(l, init_gain_names()), value->name,
+                       s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+            return false;
+        }
         if (!lower_number(l, value, &v))
             return false;
         const InitArg *ia = &info->arg;

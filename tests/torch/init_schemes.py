@@ -66,6 +66,19 @@ CASES = [
      normal_ref(torch.nn.init.calculate_gain("linear") / math.sqrt(fi))),
     ("lecun_normal_gain", "lecun_normal(gain = %r)" % torch.nn.init.calculate_gain("tanh"),
      normal_ref(torch.nn.init.calculate_gain("tanh") / math.sqrt(fi))),
+    # Gains: torch.nn.init.xavier_*_(gain=...), kaiming_*_(a=...) (the
+    # leaky_relu gain), gain = NAME as torch.nn.init.calculate_gain(NAME).
+    ("xavier_uniform_gain_tanh", "xavier_uniform(gain = tanh)",
+     uniform_ref(torch.nn.init.calculate_gain("tanh") * math.sqrt(6.0 / (fi + fo)))),
+    ("xavier_normal_gain", "xavier_normal(gain = 2)", normal_ref(2 * math.sqrt(2.0 / (fi + fo)))),
+    ("kaiming_uniform_a", "kaiming_uniform(a = 0.2)",
+     uniform_ref(torch.nn.init.calculate_gain("leaky_relu", 0.2) * math.sqrt(3.0 / fi))),
+    ("he_normal_a", "he_normal(a = 0.1)",
+     normal_ref(torch.nn.init.calculate_gain("leaky_relu", 0.1) / math.sqrt(fi))),
+    ("lecun_normal_gain_selu", "lecun_normal(gain = selu)",
+     normal_ref(torch.nn.init.calculate_gain("selu") / math.sqrt(fi))),
+    ("lecun_uniform_gain_leaky", "lecun_uniform(gain = leaky_relu)",
+     uniform_ref(torch.nn.init.calculate_gain("leaky_relu") * math.sqrt(3.0 / fi))),
     # torch.nn.init.orthogonal_'s steps with numpy's QR (LAPACK); wide
     # [5, 12] (orthonormal rows) and, with a 4th field, tall [20, 12].
     ("orthogonal", "orthogonal", orthogonal_ref(1.0)),
