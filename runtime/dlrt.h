@@ -67,10 +67,10 @@ void dlrt_normal_f64(double *w, size_t n, double mean, double std, dlrt_rng *r);
  * success, -1 when out of memory (w and r unchanged). */
 int dlrt_orthogonal_f32(float *w, size_t rows, size_t cols, double gain, dlrt_rng *r);
 int dlrt_orthogonal_f64(double *w, size_t rows, size_t cols, double gain, dlrt_rng *r);
-/* Householder QR of the m x n row-major matrix a, m >= n, in double: q
- * (m x n) gets Q's first n columns and rdiag R's diagonal, so A = Q R; a
- * keeps R's entries above its diagonal, the Householder vectors on and
- * below it. */
+/* Householder QR of the m x n matrix a, m >= n, stored by columns (column
+ * j at a + j * m), in double: q (m x n, by columns) gets Q's first n
+ * columns and rdiag R's diagonal, so A = Q R; a keeps R's entries above
+ * its diagonal, the Householder vectors on and below it. */
 void dlrt_qr(double *a, size_t m, size_t n, double *q, double *rdiag);
 
 /* --------------------------------------------------------------- data.c */

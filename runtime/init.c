@@ -51,50 +51,55 @@ void dlrt_normal_f64(double *w, size_t n, double mean, double std, dlrt_rng *r)
 
 /* ------------------------------------------------------------ orthogonal */
 
-/* Householder QR of the m x n row-major matrix a, m >= n. On return the
- * part of a on and below the diagonal holds the unit Householder vectors
- * (column k: rows k..m-1), rdiag[k] is R's diagonal, and q (m x n,
- * row-major) the first n columns of Q, so that A = Q R. A column that is
- * all zeros below the diagonal gets no reflection (R's diagonal 0 there). */
+/* Householder QR of the m x n matrix a, m >= n, stored by columns
+ * (column j at a + j * m, so every loop below runs over contiguous
+ * memory). On return a holds R above its diagonal and the unit
+ * Householder vectors on and below it, rdiag[k] is R's diagonal, and q
+ * (m x n, by columns) the first n columns of Q, so that A = Q R. A column
+ * that is all zeros from the diagonal down gets no reflection (R's
+ * diagonal 0 there). */
 void dlrt_qr(double *a, size_t m, size_t n, double *q, double *rdiag)
 {
     size_t i, j, k;
     for (k = 0; k < n; k++) {
+        double *v = a + k * m;   /* column k; the vector is v[k..m) */
         double norm = 0, vnorm = 0, alpha;
         for (i = k; i < m; i++)
-            norm += a[i * n + k] * a[i * n + k];
+            norm += v[i] * v[i];
         norm = sqrt(norm);
-        /* alpha has the sign opposite to a[k][k]: no cancellation in v. */
-        alpha = a[k * n + k] > 0 ? -norm : norm;
+        /* alpha has the sign opposite to v[k]: no cancellation in v. */
+        alpha = v[k] > 0 ? -norm : norm;
         rdiag[k] = alpha;
-        a[k * n + k] -= alpha;
+        v[k] -= alpha;
         for (i = k; i < m; i++)
-            vnorm += a[i * n + k] * a[i * n + k];
+            vnorm += v[i] * v[i];
         vnorm = sqrt(vnorm);
         for (i = k; i < m; i++)
-            a[i * n + k] = vnorm > 0 ? a[i * n + k] / vnorm : 0.0;
+            v[i] = vnorm > 0 ? v[i] / vnorm : 0.0;
         /* H = I - 2 v v^T on the remaining columns. */
         for (j = k + 1; j < n; j++) {
-            double s = 0;
+            double *c = a + j * m, s = 0;
             for (i = k; i < m; i++)
-                s += a[i * n + k] * a[i * n + j];
+                s += v[i] * c[i];
             for (i = k; i < m; i++)
-                a[i * n + j] -= 2 * s * a[i * n + k];
+                c[i] -= 2 * s * v[i];
         }
     }
     /* Q = H_0 H_1 ... H_{n-1} applied to the first n columns of I, last
      * reflection first; H_k leaves columns j < k alone (they are e_j). */
-    for (i = 0; i < m; i++)
-        for (j = 0; j < n; j++)
-            q[i * n + j] = i == j ? 1.0 : 0.0;
-    for (k = n; k-- > 0;)
+    for (j = 0; j < n; j++)
+        for (i = 0; i < m; i++)
+            q[j * m + i] = i == j ? 1.0 : 0.0;
+    for (k = n; k-- > 0;) {
+        const double *v = a + k * m;
         for (j = k; j < n; j++) {
-            double s = 0;
+            double *c = q + j * m, s = 0;
             for (i = k; i < m; i++)
-                s += a[i * n + k] * q[i * n + j];
+                s += v[i] * c[i];
             for (i = k; i < m; i++)
-                q[i * n + j] -= 2 * s * a[i * n + k];
+                c[i] -= 2 * s * v[i];
         }
+    }
 }
 
 /* torch.nn.init.orthogonal_ on this runtime's draws: a rows x cols normal
@@ -115,20 +120,22 @@ static int orthogonal(float *w32, double *w64, size_t rows, size_t cols, double 
         return -1;
     q = a + m * n;
     rdiag = q + m * n;
+    /* Value (i, j) of the drawn matrix is A[i][j] when it is the taller
+     * one, else A[j][i] (A its transpose); A is stored by columns. */
     for (i = 0; i < rows; i++)
         for (j = 0; j < cols; j++) {
             double x = dlrt_rng_normal(r);
             if (rows >= cols)
-                a[i * n + j] = x;
+                a[j * m + i] = x;
             else
-                a[j * n + i] = x;   /* the transpose, cols x rows */
+                a[i * m + j] = x;
         }
     dlrt_qr(a, m, n, q, rdiag);
     for (i = 0; i < rows; i++)
         for (j = 0; j < cols; j++) {
             size_t k = rows >= cols ? j : i;   /* Q's column of this value */
             double s = rdiag[k] > 0 ? 1.0 : rdiag[k] < 0 ? -1.0 : 0.0;
-            double v = gain * (s * (rows >= cols ? q[i * n + j] : q[j * n + i]));
+            double v = gain * (s * (rows >= cols ? q[j * m + i] : q[i * m + j]));
             if (w32)
                 w32[i * cols + j] = (float)v;
             else

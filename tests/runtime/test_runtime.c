@@ -288,7 +288,7 @@ static void test_init(void)
 static void test_qr_orthogonal(void)
 {
     verdict v;
-    double a[6] = {1, 2, 3, 4, 5, 6}, q[6], rd[2];
+    double a[6] = {1, 3, 5, 2, 4, 6}, q[6], rd[2];   /* by columns */
     /* A = [[1,2],[3,4],[5,6]]: q1 = (1,3,5)/sqrt(35), R = [[sqrt(35),
      * 44/sqrt(35)], [0, sqrt(840)/35]], q2 = (26,8,-10)/sqrt(840). */
     const double s35 = sqrt(35.0), s840 = sqrt(840.0);
@@ -306,12 +306,12 @@ static void test_qr_orthogonal(void)
         check(&v, fabs(sign * rd[j] - want_r[j]) < 1e-12, "|R[%lu][%lu]| = %.17g, want %.17g",
               (unsigned long)j, (unsigned long)j, sign * rd[j], want_r[j]);
         for (i = 0; i < 3; i++)
-            check(&v, fabs(sign * q[i * 2 + j] - want_q[i * 2 + j]) < 1e-12,
+            check(&v, fabs(sign * q[j * 3 + i] - want_q[i * 2 + j]) < 1e-12,
                   "Q[%lu][%lu] = %.17g, want %.17g", (unsigned long)i, (unsigned long)j,
-                  sign * q[i * 2 + j], want_q[i * 2 + j]);
+                  sign * q[j * 3 + i], want_q[i * 2 + j]);
     }
     /* R's off-diagonal entry is left above a's diagonal. */
-    check(&v, fabs(fabs(a[1]) - 44 / s35) < 1e-12, "R[0][1] = %.17g", a[1]);
+    check(&v, fabs(fabs(a[3]) - 44 / s35) < 1e-12, "R[0][1] = %.17g", a[3]);
     finish(&v);
 
     start(&v, "orthogonal_init");
