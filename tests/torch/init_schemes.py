@@ -9,7 +9,10 @@ replays the twin's own random stream (Rng) and applies the formula:
   - C weights == twin weights, bit for bit in float64 (orthogonal: within
     1e-12, two QR implementations);
   - twin weights == the formula on the replayed draws (1e-12 relative);
-  - scheme-specific properties (bounds, orthogonality).
+  - C weights == torch.nn.init's own function (xavier_uniform_,
+    kaiming_normal_, orthogonal_, ...) with its Tensor.uniform_/normal_
+    draws taken from the same stream (1e-12 relative);
+  - orthogonality: W W^T or W^T W = gain^2 I.
 Prints "ok NAME"/"FAIL NAME: why" and "init_schemes: N passed, N failed"."""
 import importlib.util
 import math
@@ -84,6 +87,52 @@ CASES = [
     ("orthogonal", "orthogonal", orthogonal_ref(1.0)),
     ("orthogonal_gain_tall", "orthogonal(gain = 1.5)", orthogonal_ref(1.5), (20, 12)),
 ]
+
+# The same schemes through torch.nn.init's own functions, their random
+# draws (Tensor.uniform_ / normal_) replaced by dlc's stream: the C weights
+# must equal them (1e-12 relative: torch and dlc round the bounds in their
+# own order). Schemes torch lacks (lecun with a gain) are left out.
+nni = torch.nn.init
+TORCH = {
+    "zeros": nni.zeros_,
+    "ones": nni.ones_,
+    "uniform": lambda w: nni.uniform_(w, -0.3, 0.3),
+    "normal": lambda w: nni.normal_(w, 0.0, 0.2),
+    "xavier_uniform": nni.xavier_uniform_,
+    "glorot_normal": nni.xavier_normal_,
+    "he_uniform": lambda w: nni.kaiming_uniform_(w, nonlinearity="relu"),
+    "kaiming_normal": lambda w: nni.kaiming_normal_(w, nonlinearity="relu"),
+    "lecun_uniform": lambda w: nni.kaiming_uniform_(w, nonlinearity="linear"),
+    "lecun_normal": lambda w: nni.kaiming_normal_(w, nonlinearity="linear"),
+    "xavier_uniform_gain_tanh": lambda w: nni.xavier_uniform_(w, gain=nni.calculate_gain("tanh")),
+    "xavier_normal_gain": lambda w: nni.xavier_normal_(w, gain=2.0),
+    "kaiming_uniform_a": lambda w: nni.kaiming_uniform_(w, a=0.2),
+    "he_normal_a": lambda w: nni.kaiming_normal_(w, a=0.1),
+    "orthogonal": nni.orthogonal_,
+    "orthogonal_gain_tall": lambda w: nni.orthogonal_(w, gain=1.5),
+}
+
+
+def torch_init(name, rng, rows, cols):
+    """TORCH[name] on a float64 [rows, cols] tensor, drawing from rng."""
+    def uniform_(self, a=0.0, b=1.0):
+        values = [a + (b - a) * u for u in rng.uniforms(self.numel())]
+        return self.copy_(torch.tensor(values, dtype=torch.float64).reshape(self.shape))
+
+    def normal_(self, mean=0.0, std=1.0):
+        values = [mean + std * rng.normal() for _ in range(self.numel())]
+        return self.copy_(torch.tensor(values, dtype=torch.float64).reshape(self.shape))
+
+    saved = torch.Tensor.uniform_, torch.Tensor.normal_
+    torch.Tensor.uniform_, torch.Tensor.normal_ = uniform_, normal_
+    try:
+        w = torch.empty(rows, cols, dtype=torch.float64)
+        with torch.no_grad():
+            TORCH[name](w)
+        return w.numpy()
+    finally:
+        torch.Tensor.uniform_, torch.Tensor.normal_ = saved
+
 
 DRIVER = r"""
 #include <stdio.h>
@@ -161,6 +210,11 @@ def main():
             err = np.max(np.abs(twin - want)) / scale
             if not err <= 1e-12:
                 why.append("twin differs from the formula by %.3g relative" % err)
+            if name in TORCH:
+                ref_t = torch_init(name, tw.Rng(SEED), units, fan_in)
+                err = np.max(np.abs(c_w - ref_t)) / max(np.max(np.abs(ref_t)), 1e-300)
+                if not err <= 1e-12:
+                    why.append("C differs from torch.nn.init's own function by %.3g relative" % err)
             if why:
                 print("FAIL init %s: %s" % (name, "; ".join(why)))
                 failed += 1
