@@ -295,8 +295,18 @@ data_error data_label_out_of_range "label3.csv:2:9: sample 2 has label 3, but th
     ./fake --train-csv label3.csv --test-csv test.csv
 data_error data_idx_feature_mismatch "train-images-idx3-ubyte.gz: images are 28x28 (784 values per sample) but the network's input takes 4" \
     ./fake --test-limit 10
-data_error data_idx_for_regression "IDX files hold class labels, but fake_reg learns real-valued targets" \
-    ./fake_reg
+run data_default_for_regression ./fake_reg
+if [ $status -eq 2 ] && grep -qF "fake_reg: error: no training data for target 't': the default Fashion-MNIST files hold only images and class labels; give --train t=FILE or --train-csv FILE" data_default_for_regression.err; then
+    ok data_default_for_regression
+else
+    bad data_default_for_regression "status $status, stderr: $(cat data_default_for_regression.err)"
+fi
+run usage_idx_labels_for_regression ./fake_reg --train-labels x.gz --train-images y.gz
+if [ $status -eq 2 ] && grep -qF "fake_reg: error: --train-labels: IDX label files hold class labels, but fake_reg learns real-valued targets" usage_idx_labels_for_regression.err; then
+    ok usage_idx_labels_for_regression
+else
+    bad usage_idx_labels_for_regression "status $status, stderr: $(cat usage_idx_labels_for_regression.err)"
+fi
 data_error data_eval_without_checkpoint "cannot open checkpoint" \
     ./fake $DATA --checkpoint none.ckpt --eval-only
 data_error data_resume_without_checkpoint "cannot resume: none.ckpt: cannot open checkpoint" \
