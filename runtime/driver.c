@@ -943,6 +943,8 @@ static int load_set(const dlrt_model_api *api, const options *o, int set, size_t
         (void)check_count(api, d, &first, ds.n, s->file[pair_x]);   /* the first */
         adopt(d, pair_x, ds.x);
         adopt(d, pair_y, ds.labels);
+    } else {
+        pair_x = pair_y = -1;   /* each file on its own, below */
     }
     for (k = 0; k < api->ntensors; k++) {
         const dlrt_tensor_info *t = &api->tensors[k];
@@ -973,6 +975,10 @@ static int load_set(const dlrt_model_api *api, const options *o, int set, size_t
     }
     if (s->csv && load_csv_columns(api, o, s, d, &first) != 0)
         goto bad;
+    if (!first) {   /* resolve_set gives every tensor a source */
+        error_msg(api, "no %s data", set == SET_TRAIN ? "training" : "test");
+        goto bad;
+    }
     for (k = 0; k < api->ntensors; k++)
         if (o->tie[k] >= 0)
             d->col[k] = d->col[o->tie[k]];   /* shared, not owned */
