@@ -797,7 +797,9 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
             /* Point at the first extra field, or at the end of a short line. */
             size_t column = count > expected ? extra_column : end_column;
             char what[128] = "", hint[96] = "";
-            if (y_kind == DLRT_Y_CLASS)
+            if (y_kind == DLRT_Y_CLASS && x_size == 0)
+                snprintf(what, sizeof what, " (a label)");
+            else if (y_kind == DLRT_Y_CLASS)
                 snprintf(what, sizeof what, " (%lu features and a label)", (unsigned long)x_size);
             else if (y_kind == DLRT_Y_REAL)
                 snprintf(what, sizeof what, " (%lu features and %lu targets)",

@@ -9,6 +9,9 @@
  * makes training diverge on purpose. -DFAKE_NAN_AFTER=N turns w[1][2] into
  * NaN after N steps while the loss stays finite (a NaN that a ReLU hid).
  * -DFAKE_ARENA=BYTES makes create() ask for that much more memory.
+ * -DFAKE_TWO_LOSSES splits it into two losses of the same value, one per
+ * parameter group (w, then b), which the driver trains in turn on each
+ * batch, as it would a GAN's discriminator and generator.
  */
 #include "dlrt.h"
 
@@ -190,6 +193,45 @@ static double fake_train_step(void *mp, const void *const *data, int n)
     return (float)loss;
 }
 
+#ifdef FAKE_TWO_LOSSES
+/* The update of one group only: w (values [0, K*D)) or b (the rest). */
+static void update_range(fake *m, int from, int to)
+{
+    int p;
+    for (p = from; p < to; p++) {
+        m->velocity[p] = 0.9f * m->velocity[p] + m->grads[p];
+        m->params[p] -= (float)(FAKE_LR * m->velocity[p]);
+    }
+}
+
+static void fake_update_w(void *mp)
+{
+    update_range(mp, 0, FAKE_K * FAKE_D);
+}
+
+static void fake_update_b(void *mp)
+{
+    update_range(mp, FAKE_K * FAKE_D, NPARAM);
+    ((fake *)mp)->step++;
+}
+
+static double fake_train_w(void *mp, const void *const *data, int n)
+{
+    double loss = fake_gradients(mp, data, n);
+    if (!isnan(loss))
+        fake_update_w(mp);
+    return (float)loss;
+}
+
+static double fake_train_b(void *mp, const void *const *data, int n)
+{
+    double loss = fake_gradients(mp, data, n);
+    if (!isnan(loss))
+        fake_update_b(mp);
+    return (float)loss;
+}
+#endif
+
 static double fake_evaluate(void *mp, const void *const *data, int n, double *accuracy)
 {
     int right = 0;
@@ -263,15 +305,30 @@ static const dlrt_tensor_info tensors[2] = {
 int main(int argc, char **argv)
 {
     dlrt_model_api api;
-    dlrt_loss_info loss;
+    dlrt_loss_info loss[2];
     memset(&api, 0, sizeof api);
-    memset(&loss, 0, sizeof loss);
-    loss.name = "loss";
-    loss.group_count = NPARAM;
-    loss.loss = fake_loss;
-    loss.gradients = fake_gradients;
-    loss.update = fake_update;
-    loss.train_step = fake_train_step;
+    memset(loss, 0, sizeof loss);
+    loss[0].name = "loss";
+    loss[0].group_count = NPARAM;
+    loss[0].loss = fake_loss;
+    loss[0].gradients = fake_gradients;
+    loss[0].update = fake_update;
+    loss[0].train_step = fake_train_step;
+#ifdef FAKE_TWO_LOSSES
+    loss[1] = loss[0];
+    loss[0].name = "loss_w";
+    loss[0].group_count = FAKE_K * FAKE_D;
+    loss[0].update = fake_update_w;
+    loss[0].train_step = fake_train_w;
+    loss[1].name = "loss_b";
+    loss[1].group_offset = FAKE_K * FAKE_D;
+    loss[1].group_count = FAKE_K;
+    loss[1].update = fake_update_b;
+    loss[1].train_step = fake_train_b;
+    api.nlosses = 2;
+#else
+    api.nlosses = 1;
+#endif
     api.name = FAKE_NAME;
     api.value_size = sizeof(float);
     api.batch = FAKE_BATCH;
@@ -280,8 +337,7 @@ int main(int argc, char **argv)
     api.seed = 7;
     api.ntensors = 2;
     api.tensors = tensors;
-    api.nlosses = 1;
-    api.losses = &loss;
+    api.losses = loss;
 #ifndef FAKE_REGRESSION
     api.has_accuracy = 1;
 #endif
