@@ -419,6 +419,17 @@ if [ $status -eq 0 ] && [ "$(untimed train.out)" = "$(untimed named.out | sed 's
 else
     bad driver_data_by_name "status $status: $(diff train.out named.out | head -c 300) $(cat named.err)"
 fi
+# An IDX label file alone (no images), recognized by its magic number.
+python3 -c '
+import struct, sys
+labels = [int(l.rsplit(",", 1)[1]) for l in open("train.csv").read().split("\n")[1:] if l]
+open("train_y.idx", "wb").write(struct.pack(">II", 0x801, len(labels)) + bytes(labels))'
+run named_idx ./fake --train x=train_x.csv --train y=train_y.idx --test x=test_x.csv --test=y=test_y.csv --checkpoint named_idx.ckpt
+if [ $status -eq 0 ] && cmp -s best.ckpt named_idx.ckpt; then
+    ok driver_data_idx_labels_alone
+else
+    bad driver_data_idx_labels_alone "status $status: $(cat named_idx.err)"
+fi
 usage usage_data_unknown_name --train z=train_x.csv --test-csv test.csv
 usage usage_data_no_equals --train train_x.csv --test-csv test.csv
 usage usage_data_twice --train x=train_x.csv --train x=train_x.csv --test-csv test.csv
