@@ -166,6 +166,13 @@ if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    "$T/bad_labels" >"$T/bad_labels.out" 2>&1; then ok "api-refuses-bad-labels"
 else bad "api-refuses-bad-labels" "$(cat "$T/api.err" "$T/bad_labels.out" 2>/dev/null | head -c 400)"; fi
 
+# 3b. The model descriptor drives a network as its direct API does
+#     (gradients + update == train_step, bit for bit; forward, evaluate).
+if "$DLC" examples/two_heads.net -o "$T/two_heads_api.c" 2>"$T/desc.err" &&
+   cc $CFL -I"$T" -o "$T/descriptor" tests/e2e/descriptor.c "$T/two_heads_api.c" $LIBS 2>>"$T/desc.err" &&
+   "$T/descriptor" >"$T/descriptor.out" 2>&1; then ok "descriptor-drives-the-network"
+else bad "descriptor-drives-the-network" "$(cat "$T/desc.err" "$T/descriptor.out" 2>/dev/null | head -c 600)"; fi
+
 # 4. The embedding example of docs/generated-api.md, taken from the doc
 #    itself, builds and learns xor: the doc stays true.
 /usr/bin/python3 - "$T" <<'PY'
