@@ -420,7 +420,7 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
                       char *default_ckpt)
 {
     int i, k, nseen = 0;
-    char seen[16][64];     /* the value options given so far */
+    char seen[32][64];     /* the value options given so far */
     int train_given = 0, test_given = 0;
     memset(o, 0, sizeof *o);
     o->epochs = api->epochs;
@@ -515,8 +515,13 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
                 return EXIT_USAGE + 1;
             }
         }
-        if (nseen < (int)(sizeof seen / sizeof seen[0]))
-            memcpy(seen[nseen++], flag, flag_len + 1);
+        {   /* each option once in the list, however often it repeats */
+            int listed = 0;
+            for (k = 0; k < nseen; k++)
+                listed |= !strcmp(seen[k], flag);
+            if (!listed && nseen < (int)(sizeof seen / sizeof seen[0]))
+                memcpy(seen[nseen++], flag, flag_len + 1);
+        }
 
         if (!strcmp(flag, "--train-images") || !strcmp(flag, "--train-labels") ||
             !strcmp(flag, "--test-images") || !strcmp(flag, "--test-labels")) {
@@ -624,13 +629,11 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             "--train-images", "--train-labels", "--train-csv", "--train", "--limit",
             "--epochs", "--validation", "--seed",
         };
-        int j, said[sizeof training_only / sizeof training_only[0]] = {0};
+        int j;
         for (k = 0; k < nseen; k++)
             for (j = 0; j < (int)(sizeof training_only / sizeof training_only[0]); j++)
-                if (!strcmp(seen[k], training_only[j]) && !said[j]) {
-                    said[j] = 1;
+                if (!strcmp(seen[k], training_only[j]))
                     warning_msg(api, "%s has no effect with --eval-only", seen[k]);
-                }
     }
     /* Named training data needs named test data; the legacy IDX flags
      * alone fall back on the Fashion-MNIST test files, as they always did. */

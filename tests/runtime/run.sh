@@ -430,6 +430,13 @@ if [ $status -eq 0 ] && cmp -s best.ckpt named_idx.ckpt; then
 else
     bad driver_data_idx_labels_alone "status $status: $(cat named_idx.err)"
 fi
+run named_eval ./fake --test-csv test.csv --train x=train_x.csv --train y=train_y.csv --checkpoint best.ckpt --eval-only
+if [ $status -eq 0 ] && [ "$(grep -c 'warning: --train has no effect with --eval-only' named_eval.err)" -eq 1 ] &&
+        [ "$(tail -n 1 named_eval.out)" = "test accuracy: $acc" ]; then
+    ok driver_data_by_name_eval_only
+else
+    bad driver_data_by_name_eval_only "status $status: $(cat named_eval.err)"
+fi
 usage usage_data_unknown_name --train z=train_x.csv --test-csv test.csv
 usage usage_data_no_equals --train train_x.csv --test-csv test.csv
 usage usage_data_twice --train x=train_x.csv --train x=train_x.csv --test-csv test.csv
