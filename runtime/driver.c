@@ -823,7 +823,7 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
                             dataset *d, const char **first)
 {
     int k, in_csv[MAX_TENSORS], nlabels = 0, ntargets = 0, last = -1, y_kind;
-    size_t x_size = 0, y_size = 0, total = 0, i, col = 0;
+    size_t x_size = 0, y_size = 0, i, col = 0;
     dlrt_dataset ds;
     char *err = NULL;
     for (k = 0; k < api->ntensors; k++) {
@@ -850,7 +850,6 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
         size_t w = api->tensors[k].kind == DLRT_LABEL ? 1 : api->tensors[k].size;
         if (!in_csv[k])
             continue;
-        total += w;
         if ((y_kind == DLRT_Y_CLASS && k == last) ||
             (y_kind == DLRT_Y_REAL && api->tensors[k].kind == DLRT_TARGET))
             y_size += w;
