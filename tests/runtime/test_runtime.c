@@ -446,6 +446,28 @@ static void test_idx(void)
     idx_fails("idx_labels_given_as_images", labels, labels, "not an IDX image file");
     idx_fails("idx_images_given_as_labels", images, images, "not an IDX label file");
 
+    {   /* either file alone: images without labels, labels without images */
+        verdict v;
+        dlrt_dataset d;
+        char err[512] = "";
+        start(&v, "idx_images_alone");
+        check(&v, load_idx(images, NULL, 6, 0, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, d.n == 5 && d.x_size == 6 && d.x && !d.labels && d.y_kind == DLRT_Y_NONE,
+              "images alone: n %lu x_size %lu", (unsigned long)d.n, (unsigned long)d.x_size);
+        dlrt_dataset_free(&d);
+        finish(&v);
+        start(&v, "idx_labels_alone");
+        check(&v, load_idx(NULL, labels, 0, 4, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, d.n == 5 && d.x_size == 0 && !d.x && d.labels && d.labels[3] == 3 &&
+              d.y_kind == DLRT_Y_CLASS, "labels alone: n %lu", (unsigned long)d.n);
+        dlrt_dataset_free(&d);
+        finish(&v);
+    }
+    idx_fails_for("idx_labels_alone_out_of_range", NULL, labels, 0, 3,
+                  "sample 4 has label 3, but the network has only 3 classes (0..2)");
+    idx_fails_for("idx_images_alone_wrong_size", images, NULL, 7, 0,
+                  "images are 2x3 (6 values per sample) but the network's input takes 7");
+
     il = make_images(img, 0x803, 5, 2, 3, 20);
     write_bytes(tmp_path("short.idx.gz"), img, il, 1);
     snprintf(want, sizeof want, "%s: truncated: expected 30 bytes of pixel data, got 20",
