@@ -449,3 +449,121 @@ const char *orth_error(const orth *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *orth_api_create(uint64_t seed)
+{
+    return orth_create(seed);
+}
+
+static void orth_api_destroy(void *m)
+{
+    orth_destroy(m);
+}
+
+static double orth_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return orth_loss(m, data[0], data[1], n, training);
+}
+
+static double orth_api_gradients(void *m, const void *const *data, int n)
+{
+    return orth_gradients(m, data[0], data[1], n);
+}
+
+static void orth_api_update(void *m)
+{
+    orth_update(m);
+}
+
+static double orth_api_train_step(void *m, const void *const *data, int n)
+{
+    return orth_train_step(m, data[0], data[1], n);
+}
+
+static void orth_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    (void)outputs;
+    orth_forward(m, inputs[0], n);
+}
+
+static double orth_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return orth_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *orth_api_params(void *m)
+{
+    return orth_params(m);
+}
+
+static void *orth_api_grads(void *m)
+{
+    return orth_grads(m);
+}
+
+static void orth_api_set_rng(void *m, uint64_t seed)
+{
+    orth_set_rng(m, seed);
+}
+
+static int orth_api_save(const void *m, const char *path)
+{
+    return orth_save(m, path);
+}
+
+static int orth_api_load(void *m, const char *path)
+{
+    return orth_load(m, path);
+}
+
+static const char *orth_api_error(const void *m)
+{
+    return orth_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info orth_api_tensors[2] = {
+    {"x", DLRT_INPUT, 12, 1, {12, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 4},
+};
+
+static const dlrt_loss_info orth_api_losses[1] = {
+    {"loss", 0, ORTH_PARAM_COUNT, orth_api_loss, orth_api_gradients, orth_api_update,
+     orth_api_train_step},
+};
+
+static const dlrt_model_api orth_api = {
+    .name = "orth",
+    .value_size = sizeof(float),
+    .batch = ORTH_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = orth_api_tensors,
+    .noutputs = 0,
+    .outputs = NULL,
+    .nlosses = 1,
+    .losses = orth_api_losses,
+    .has_accuracy = 1,
+    .param_count = ORTH_PARAM_COUNT,
+    .model_bytes = ORTH_BYTES,
+    .create = orth_api_create,
+    .destroy = orth_api_destroy,
+    .forward = orth_api_forward,
+    .evaluate = orth_api_evaluate,
+    .params = orth_api_params,
+    .grads = orth_api_grads,
+    .set_rng = orth_api_set_rng,
+    .save = orth_api_save,
+    .load = orth_api_load,
+    .error = orth_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *orth_model(void)
+{
+    return &orth_api;
+}
