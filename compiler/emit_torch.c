@@ -21,6 +21,7 @@
  */
 #include "dlc.h"
 #include "ops/ops.h"
+#include "optim/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -328,17 +329,30 @@ static void emit_constants(TorchEmit *t)
     torch_line(t, "EPOCHS = %d", tc->epochs);
     torch_line(t, "SEED = %llu", (unsigned long long)tc->seed);
     torch_line(t, "VALIDATION = %s", py_float(t, tc->validation));
-    torch_line(t, "OPTIMIZER = \"%s\"", ir_opt_name(tc->opt.kind));
+    const OptInfo *oi = optim_info(tc->opt.kind);
+    torch_line(t, "OPTIMIZER = \"%s\"", oi->name);
     torch_line(t, "LR = %s", py_float(t, tc->opt.lr));
-    torch_line(t, "MOMENTUM = %s", py_float(t, tc->opt.momentum));
-    torch_line(t, "NESTEROV = %s", py_bool(tc->opt.nesterov));
-    torch_line(t, "BETA1 = %s", py_float(t, tc->opt.beta1));
-    torch_line(t, "BETA2 = %s", py_float(t, tc->opt.beta2));
-    torch_line(t, "EPS = %s", py_float(t, tc->opt.eps));
+    /* The optimizer's other arguments, under their names in upper case. */
+    for (int k = 1; k < oi->nargs; k++) {
+        const OptArg *arg = &oi->args[k];
+        if (k == oi->decay_arg)
+            continue;   /* WEIGHT_DECAY below */
+        char *up = arena_strdup(t->arena, arg->name);
+        for (char *c = up; *c; c++)
+            if (*c >= 'a' && *c <= 'z')
+                *c = (char)(*c - 'a' + 'A');
+        torch_line(t, "%s = %s", up, arg->kind == OPTARG_BOOL ? py_bool(tc->opt.arg[k] != 0)
+                                                               : py_float(t, tc->opt.arg[k]));
+    }
     torch_line(t, "WEIGHT_DECAY = %s", py_float(t, tc->weight_decay));
-    torch_line(t, "# The optimizer state a C checkpoint holds, one slot per torch.optim key.");
-    torch_line(t, "STATE_KEYS = [%s]", tc->opt.kind == OPT_ADAM ? "\"exp_avg\", \"exp_avg_sq\""
-                                     : tc->opt.kind == OPT_MOMENTUM ? "\"momentum_buffer\"" : "");
+    torch_line(t, "# The optimizer state a C checkpoint holds, one slot per torch.optim key,");
+    torch_line(t, "# and whether torch.optim counts steps in each parameter's state.");
+    char *keys = "";
+    for (int k = 0; k < oi->nslots; k++)
+        if (optim_slot_used(&tc->opt, k))
+            keys = arena_printf(t->arena, "%s%s\"%s\"", keys, *keys ? ", " : "", oi->slots[k].key);
+    torch_line(t, "STATE_KEYS = [%s]", keys);
+    torch_line(t, "STATE_STEP = %s", py_bool(oi->torch_step));
     blank(t);
 
     torch_line(t, "# Parameters in the order of the flat C buffer: name, shape [out, in].");
@@ -775,19 +789,7 @@ static void emit_optimizer(TorchEmit *t)
     torch_line(t, "]");
     t->last_line = -1;
     line_comment(t, line_of(t, opt->loc));
-    switch (opt->kind) {
-    case OPT_SGD:
-        torch_line(t, "return torch.optim.SGD(groups, lr=LR, weight_decay=WEIGHT_DECAY)");
-        break;
-    case OPT_MOMENTUM:
-        torch_line(t, "return torch.optim.SGD(groups, lr=LR, momentum=MOMENTUM, dampening=0,");
-        torch_line(t, "                       nesterov=NESTEROV, weight_decay=WEIGHT_DECAY)");
-        break;
-    case OPT_ADAM:
-        torch_line(t, "return torch.optim.Adam(groups, lr=LR, betas=(BETA1, BETA2), eps=EPS,");
-        torch_line(t, "                        weight_decay=WEIGHT_DECAY)");
-        break;
-    }
+    torch_line(t, "return %s", optim_info(opt->kind)->torch);
     t->indent--;
     blank(t);
 
@@ -947,7 +949,7 @@ static void emit_checkpoints(TorchEmit *t)
         "            for p in self.param_list():",
         "                state = optimizer.state[p]",
         "                state[key] = values[offset:offset + p.numel()].reshape(p.shape).to(p.dtype)",
-        "                if OPTIMIZER == \"adam\":",
+        "                if STATE_STEP:",
         "                    state[\"step\"] = torch.tensor(float(step))",
         "                offset += p.numel()",
         "    return step",
