@@ -1725,28 +1725,43 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, ";\n}\n\n");
 
     /* Checkpoints. */
-    fprintf(out, "/* The checkpoint: parameters, %d optimizer state slot%s and the step count\n"
-                 " * (format in dlrt.h). */\n", slots, slots == 1 ? "" : "s");
-    fprintf(out, "static dlrt_ckpt %s_checkpoint(const %s *m)\n{\n", P, P);
+    fprintf(out, "/* The checkpoint: the parameters, %d optimizer state slot%s (named by\n"
+                 " * torch.optim's keys) and the step count, as sections of one file (format\n"
+                 " * in dlrt.h). state: room for the slot pointers. */\n",
+            slots, slots == 1 ? "" : "s");
+    fprintf(out, "static dlrt_ckpt %s_checkpoint(const %s *m, void **state)\n{\n", P, P);
+    if (slots) {
+        fprintf(out, "    static const char *const names[%d] = {", slots);
+        for (int s = 0; s < slots; s++)
+            fprintf(out, "%s\"%s\"", s ? ", " : "", state_name(ir, s));
+        fprintf(out, "};\n");
+    }
     fprintf(out, "    dlrt_ckpt c;\n    memset(&c, 0, sizeof c);\n");
     fprintf(out, "    c.value_size = sizeof(%s);\n", real);
     fprintf(out, "    c.layout = %s_layout();\n", P);
     fprintf(out, "    c.count = %s_PARAM_COUNT;\n", U);
     fprintf(out, "    c.step = m->step;\n");
-    fprintf(out, "    c.nstate = %d;\n", slots);
     fprintf(out, "    c.params = m->params;\n");
-    for (int s = 0; s < slots; s++)
-        fprintf(out, "    c.state[%d] = m->%s;\n", s, state_name(ir, s));
+    if (slots) {
+        fprintf(out, "    c.nstate = %d;\n", slots);
+        for (int s = 0; s < slots; s++)
+            fprintf(out, "    state[%d] = m->%s;\n", s, state_name(ir, s));
+        fprintf(out, "    c.state = state;\n    c.state_names = names;\n");
+    } else {
+        fprintf(out, "    (void)state;\n");
+    }
     fprintf(out, "    return c;\n}\n\n");
 
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
-    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
+    fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
     fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
     fprintf(out, "    char **error = (char **)&m->error;\n");
     fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
 
     fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
-    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
+    fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
