@@ -352,6 +352,15 @@ static void emit_constants(TorchEmit *t)
         if (optim_slot_used(&tc->opt, k))
             keys = arena_printf(t->arena, "%s%s\"%s\"", keys, *keys ? ", " : "", oi->slots[k].key);
     torch_line(t, "STATE_KEYS = [%s]", keys);
+    /* Slots that do not start at zero (Adagrad's initial accumulator). */
+    char *init = "";
+    for (int k = 0; k < oi->nslots; k++) {
+        const OptSlot *sl = &oi->slots[k];
+        if (optim_slot_used(&tc->opt, k) && sl->init_arg >= 0 && tc->opt.arg[sl->init_arg] != 0)
+            init = arena_printf(t->arena, "%s%s\"%s\": %s", init, *init ? ", " : "", sl->key,
+                                py_float(t, tc->opt.arg[sl->init_arg]));
+    }
+    torch_line(t, "STATE_INIT = {%s}  # slots that start at a value other than 0", init);
     torch_line(t, "STATE_STEP = %s", py_bool(oi->torch_step));
     blank(t);
 
@@ -813,7 +822,7 @@ static void emit_checkpoints(TorchEmit *t)
     static const char *const text[] = {
         "def optimizer_state(self, optimizer):",
         "    \"\"\"The optimizer's state as a C checkpoint holds it: one flat vector per",
-        "    STATE_KEYS entry, in PARAMS order (zeros where torch has none yet), and",
+        "    STATE_KEYS entry, in PARAMS order (STATE_INIT where torch has none yet), and",
         "    the step torch.optim counts (None when it keeps none).\"\"\"",
         "    slots, step = [], None",
         "    for key in STATE_KEYS:",
@@ -821,7 +830,7 @@ static void emit_checkpoints(TorchEmit *t)
         "        for p in self.param_list():",
         "            state = optimizer.state.get(p, {})",
         "            value = state.get(key)",
-        "            parts.append(torch.zeros(p.numel(), dtype=p.dtype) if value is None",
+        "            parts.append(torch.full((p.numel(),), STATE_INIT.get(key, 0.0), dtype=p.dtype) if value is None",
         "                         else value.detach().reshape(-1).cpu())",
         "            if \"step\" in state:",
         "                step = int(state[\"step\"])",
@@ -833,7 +842,7 @@ static void emit_checkpoints(TorchEmit *t)
         "    file beside PATH, never one that exists, then renamed over PATH): format",
         "    2, the sections \"layout\", \"params\" in the model's dtype, one",
         "    \"state:KEY\" per STATE_KEYS entry (optimizer's state when given, else",
-        "    zeros: a fresh optimizer) and \"step\". step: optimizer steps taken",
+        "    STATE_INIT, a fresh optimizer) and \"step\". step: optimizer steps taken",
         "    (torch.optim's own count wins).\"\"\"",
         "    value_size = 8 if self.dtype == torch.float64 else 4",
         "    vectors = [torch.cat([p.detach().reshape(-1).cpu() for p in self.param_list()])]",
@@ -842,7 +851,8 @@ static void emit_checkpoints(TorchEmit *t)
         "        vectors += slots",
         "        step = step if own_step is None else own_step",
         "    else:",
-        "        vectors += [torch.zeros(PARAM_COUNT, dtype=self.dtype) for _ in STATE_KEYS]",
+        "        vectors += [torch.full((PARAM_COUNT,), STATE_INIT.get(key, 0.0), dtype=self.dtype)",
+        "                    for key in STATE_KEYS]",
         "    for k, v in enumerate(vectors):  # as P_save: never a broken network",
         "        if not torch.isfinite(v).all():",
         "            i = int(torch.argmin(torch.isfinite(v).to(torch.int8)))",
