@@ -72,6 +72,10 @@ make_variant() {
 $line/" "$src" >"$dir/net.net"
     fi
     grep -q "optimizer" "$dir/net.net" || printf 'train {\n%s\n}\n' "$line" >>"$dir/net.net"
+    # adamw's weight decay is its own argument: the block's would be refused.
+    case "$line" in
+        *"optimizer adamw"*) sed -i '/^[[:space:]]*weight_decay[[:space:]]/d' "$dir/net.net" ;;
+    esac
     echo "$dir"
 }
 
