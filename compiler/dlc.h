@@ -314,6 +314,8 @@ typedef struct TrainConfig {
     uint64_t seed;
     double weight_decay;   /* the optimizer's: coupled L2, or adamw's own (decoupled) */
     double validation;     /* fraction of training data held out */
+    double clip_norm;      /* global L2 norm the gradients are scaled down to; 0: off */
+    double clip_value;     /* each gradient clamped to [-clip_value, clip_value]; 0: off */
     InitKind init;         /* default init for weights */
     double init_arg;       /* its argument (uniform's a, normal's std), see InitKind */
     Hyper *hypers;         /* everything above, with defaulted flags */

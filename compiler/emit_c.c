@@ -1385,6 +1385,60 @@ static void emit_backward_pass(Emit *e, FILE *out)
     fputc('\n', out);
 }
 
+/* Gradient clipping, before the optimizer reads the gradients, over the
+ * parameters some loss reaches (torch.nn.utils skips a None grad): by
+ * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
+ * norm_type 2: every gradient scaled by clip_norm / (norm + 1e-6) when that
+ * is below 1; the norm summed in double). */
+static void emit_clipping(Emit *e)
+{
+    const IR *ir = e->ir;
+    const TrainConfig *t = &ir->train;
+    const char *real = emit_real(e);
+    if (t->clip_value > 0) {
+        const char *c = emit_lit(e, t->clip_value), *minus = emit_lit(e, -t->clip_value);
+        emit_line(e, "%s", "");
+        emit_line(e, "/* clip_value %s: every gradient clamped to [-%s, %s] (NaN stays NaN) */",
+                  num_text(e->a, t->clip_value), num_text(e->a, t->clip_value),
+                  num_text(e->a, t->clip_value));
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained)
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", dw, dw, minus,
+                      minus, dw, c, c, dw);
+        }
+    }
+    if (t->clip_norm > 0) {
+        emit_line(e, "%s", "");
+        emit_line(e, "/* clip_norm %s: the L2 norm of all gradients together, then every",
+                  num_text(e->a, t->clip_norm));
+        emit_line(e, " * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */");
+        emit_line(e, "double sumsq = 0.0;");
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained)
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    sumsq += (double)%s[i] * %s[i];", dw, dw);
+        }
+        emit_line(e, "const %s clip = %s / ((%s)sqrt(sumsq) + %s);", real,
+                  emit_lit(e, t->clip_norm), real, emit_lit(e, 1e-6));
+        emit_line(e, "if (clip < 1) {");
+        e->indent++;
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained)
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    %s[i] *= clip;", dw);
+        }
+        e->indent--;
+        emit_line(e, "}");
+    }
+}
+
 static void emit_update(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -1402,6 +1456,7 @@ static void emit_update(Emit *e, FILE *out)
     func_begin(e, &fb);
     e->params_writable = true;
     emit_line(e, "m->step++;");
+    emit_clipping(e);
     OptStep st = {.e = e, .a = a, .opt = opt, .real = real};
     for (int p = 0; p < ir->params.len; p++)
         st.default_lr |= ir->params.items[p].lr < 0;

@@ -345,6 +345,10 @@ static void emit_constants(TorchEmit *t)
                                                                : py_float(t, tc->opt.arg[k]));
     }
     torch_line(t, "WEIGHT_DECAY = %s", py_float(t, tc->weight_decay));
+    torch_line(t, "CLIP_VALUE = %s  # torch.nn.utils.clip_grad_value_ before each step, or None",
+               tc->clip_value > 0 ? py_float(t, tc->clip_value) : "None");
+    torch_line(t, "CLIP_NORM = %s  # torch.nn.utils.clip_grad_norm_ before each step, or None",
+               tc->clip_norm > 0 ? py_float(t, tc->clip_norm) : "None");
     torch_line(t, "# The optimizer state a C checkpoint holds, one slot per torch.optim key,");
     torch_line(t, "# and whether torch.optim counts steps in each parameter's state.");
     char *keys = "";
@@ -811,6 +815,10 @@ static void emit_optimizer(TorchEmit *t)
     torch_line(t, "optimizer.zero_grad()");
     torch_line(t, "total = self.loss(%s, training=True)", args);
     torch_line(t, "total.backward()");
+    torch_line(t, "if CLIP_VALUE is not None:");
+    torch_line(t, "    torch.nn.utils.clip_grad_value_(self.parameters(), CLIP_VALUE)");
+    torch_line(t, "if CLIP_NORM is not None:");
+    torch_line(t, "    torch.nn.utils.clip_grad_norm_(self.parameters(), CLIP_NORM)");
     torch_line(t, "optimizer.step()");
     torch_line(t, "return total.item()");
     t->indent--;

@@ -259,6 +259,10 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             ir_init_name(t->init));
     if (t->init == INIT_UNIFORM || t->init == INIT_NORMAL)
         fprintf(out, "(%g)", t->init_arg);
+    if (t->clip_value > 0)
+        fprintf(out, ", clip_value %g", t->clip_value);
+    if (t->clip_norm > 0)
+        fprintf(out, ", clip_norm %g", t->clip_norm);
     fputc('\n', out);
 
     if (ir->nbackward > 0) {

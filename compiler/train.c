@@ -57,6 +57,14 @@ static const TrainSetting settings[] = {
      "fraction of the training data held out"},
     {"init", SET_INIT, 0, 0, 0, false, false, "", "init", 0,
      "default init scheme for weights: he_uniform"},
+    {"clip_norm", SET_REAL, 0, 0, INFINITY, true, true, "positive", "clip_norm",
+     offsetof(TrainConfig, clip_norm),
+     "before each update, scale all gradients by clip_norm / (norm + 1e-6) when below 1: "
+     "torch.nn.utils.clip_grad_norm_ (L2 norm over every gradient); off by default"},
+    {"clip_value", SET_REAL, 0, 0, INFINITY, true, true, "positive", "clip_value",
+     offsetof(TrainConfig, clip_value),
+     "before each update, clamp every gradient to [-clip_value, clip_value]: "
+     "torch.nn.utils.clip_grad_value_; off by default"},
 };
 enum { NUM_SETTINGS = sizeof settings / sizeof settings[0] };
 
@@ -351,7 +359,8 @@ void train_finish(Lower *l, TrainBlock *tb)
                 t->weight_decay = t->opt.arg[info->decay_arg];
                 break;
             }
-            HYPER(ts->name, *s, v, NULL);
+            /* A setting whose default 0 means "not done" says so. */
+            HYPER(ts->name, *s, v, !s->set && ts->def == 0 && ts->lo_open ? "off" : NULL);
             break;
         }
     }

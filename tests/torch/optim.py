@@ -101,6 +101,24 @@ def run(d, prec):
         raise RuntimeError("optim exited %d: %s" % (r.returncode, r.stderr.strip()))
     dump = np.fromfile(d + "/dump.bin", dtype=npreal).reshape(NSTEPS, 1 + tw.PARAM_COUNT)
 
+    def twin_steps(model, optimizer):
+        for k in range(NSTEPS):
+            model.train_step(optimizer, torch.from_numpy(x[k * n:(k + 1) * n]),
+                             torch.from_numpy(t[k * n:(k + 1) * n]))
+        return torch.cat([p.detach().reshape(-1) for p in model.param_list()]).numpy()
+
+    # With clipping, the same steps without it must end elsewhere: the
+    # thresholds really clip, so the comparison below tests the clipping.
+    if tw.CLIP_NORM is not None or tw.CLIP_VALUE is not None:
+        clipped = (tw.CLIP_NORM, tw.CLIP_VALUE)
+        tw.CLIP_NORM = tw.CLIP_VALUE = None
+        m0 = tw.Model(dtype=dtype, seed=None)
+        m0.load_checkpoint(d + "/init.ckpt")
+        unclipped = twin_steps(m0, m0.make_optimizer())
+        tw.CLIP_NORM, tw.CLIP_VALUE = clipped
+        if rel_err(unclipped, dump[-1, 1:]) < 100 * TOL[prec]:
+            raise RuntimeError("clipping changed nothing: choose smaller thresholds")
+
     m = tw.Model(dtype=dtype, seed=None)
     m.load_checkpoint(d + "/init.ckpt")
     opt = m.make_optimizer()
@@ -131,7 +149,7 @@ def main():
         for prec in ("f32", "f64"):
             d = os.path.join(tmp, "optim-%s-%s" % (name, prec))
             os.makedirs(d, exist_ok=True)
-            label = "optim %s/%s (%s)" % (name, prec, lines[0])
+            label = "optim %s/%s (%s)" % (name, prec, "; ".join(lines))
             try:
                 write_net(d, lines)
                 build(dlc, lib, d, prec)

@@ -47,7 +47,8 @@ fi
 DLC=$TMP/dlc
 
 # The optimizer variants: tests/torch/optimizers.txt, "NAME: optimizer
-# line; other train lines" (only the optimizer line is used here).
+# line; other train lines" (only the optimizer line and clip_ settings
+# are used here: the nets keep their own weight decay).
 OPTS=tests/torch/optimizers.txt
 variants=$(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' "$OPTS")
 opt_line() {
@@ -72,6 +73,11 @@ make_variant() {
 $line/" "$src" >"$dir/net.net"
     fi
     grep -q "optimizer" "$dir/net.net" || printf 'train {\n%s\n}\n' "$line" >>"$dir/net.net"
+    # The row's gradient clipping settings, after the optimizer line.
+    sed -n "s/^$opt:[^;]*//p" "$OPTS" | tr ';' '\n' | sed -n 's/^[[:space:]]*\(clip_.*\)/\1/p' |
+        while read -r clip; do
+            sed -i "/^[[:space:]]*optimizer[[:space:]]/a\\    $clip" "$dir/net.net"
+        done
     # adamw's weight decay is its own argument: the block's would be refused.
     case "$line" in
         *"optimizer adamw"*) sed -i '/^[[:space:]]*weight_decay[[:space:]]/d' "$dir/net.net" ;;
