@@ -286,7 +286,7 @@ typedef enum OptKind {
 } OptKind;
 
 #define OPT_MAX_ARGS 8     /* arguments of one optimizer */
-#define OPT_MAX_SLOTS 4    /* state slots of one optimizer */
+#define OPT_MAX_SLOTS 8    /* state slots of one optimizer (the runtime takes any number) */
 
 /* A hyperparameter's value and where it came from (for --explain). */
 typedef struct Hyper {

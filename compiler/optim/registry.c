@@ -23,7 +23,16 @@ static const char *const names[OPT__COUNT + 1] = {
 
 const OptInfo *optim_info(OptKind k)
 {
-    return k >= 0 && k < OPT__COUNT ? table[k] : NULL;
+    if (k < 0 || k >= OPT__COUNT)
+        return NULL;
+    /* The fixed arrays in Optimizer and OptStep bound every table. */
+    if (table[k]->nargs > OPT_MAX_ARGS || table[k]->nslots > OPT_MAX_SLOTS) {
+        fprintf(stderr, "dlc: internal error: optimizer %s has more than %d arguments or %d "
+                "state slots (OPT_MAX_ARGS, OPT_MAX_SLOTS in dlc.h)\n", table[k]->name,
+                OPT_MAX_ARGS, OPT_MAX_SLOTS);
+        abort();
+    }
+    return table[k];
 }
 
 const OptInfo *optim_lookup(const char *name, OptKind *kind)
