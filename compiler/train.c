@@ -78,6 +78,7 @@ typedef struct Value {
 struct TrainBlock {
     Value setting[NUM_SETTINGS];
     Value arg[OPT_MAX_ARGS];      /* the optimizer's arguments */
+    Value decay;                  /* weight_decay written as an optimizer argument */
     OptKind opt;
     InitKind init;
     double init_arg;
@@ -178,17 +179,27 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
     set_value(out, kind, e->loc);
     if (e->kind == EX_NAME)
         return;
-    const char *names[OPT_MAX_ARGS];
-    const Expr *arg[OPT_MAX_ARGS];
+    /* Every torch.optim optimizer takes weight_decay: one without its own
+     * (decoupled) takes the train block's, also written here. */
+    const char *names[OPT_MAX_ARGS + 1];
+    const Expr *arg[OPT_MAX_ARGS + 1];
+    int nnames = info->nargs;
     for (int k = 0; k < info->nargs; k++)
         names[k] = info->args[k].name;
-    if (!lower_bind_args(l, e, names, info->nargs, 0, arg))
+    if (info->decay_arg < 0)
+        names[nnames++] = "weight_decay";
+    if (!lower_bind_args(l, e, names, nnames, 0, arg))
         return;
     for (int k = 0; k < info->nargs; k++) {
         const OptArg *oa = &info->args[k];
         if (arg[k])
             read_number(l, arg[k], oa->what, oa->lo, oa->lo_open, oa->hi, oa->hi_open,
                         oa->kind == OPTARG_BOOL, oa->rule, &tb->arg[k]);
+    }
+    if (nnames > info->nargs && arg[info->nargs]) {
+        const TrainSetting *ts = &settings[setting_index("weight_decay")];
+        read_number(l, arg[info->nargs], ts->what, ts->lo, ts->lo_open, ts->hi, ts->hi_open,
+                    false, ts->rule, &tb->decay);
     }
 }
 
@@ -312,6 +323,17 @@ void train_finish(Lower *l, TrainBlock *tb)
             t->opt.kind = tb->opt;
             t->opt.loc = s->set ? s->loc : NOLOC;
             HYPER("optimizer", *s, (double)tb->opt, info->name);
+            /* weight_decay given as the optimizer's argument: the block's. */
+            if (tb->decay.set) {
+                Value *wd = &tb->setting[setting_index("weight_decay")];
+                if (wd->set) {
+                    diag_error(d, wd->loc, "weight_decay is set twice: here and as an argument "
+                               "of the optimizer");
+                    diag_note(d, tb->decay.loc, "first set here");
+                } else {
+                    *wd = tb->decay;
+                }
+            }
             for (int j = 0; j < info->nargs; j++) {
                 const OptArg *oa = &info->args[j];
                 const Value *av = &tb->arg[j];

@@ -78,9 +78,10 @@ $line/" "$src" >"$dir/net.net"
         while read -r clip; do
             sed -i "/^[[:space:]]*optimizer[[:space:]]/a\\    $clip" "$dir/net.net"
         done
-    # adamw's weight decay is its own argument: the block's would be refused.
+    # adamw's weight decay is its own argument, and any optimizer may take
+    # weight_decay as one: the block's would be a second one, refused.
     case "$line" in
-        *"optimizer adamw"*) sed -i '/^[[:space:]]*weight_decay[[:space:]]/d' "$dir/net.net" ;;
+        *"optimizer adamw"* | *weight_decay*) sed -i '/^[[:space:]]*weight_decay[[:space:]]/d' "$dir/net.net" ;;
     esac
     echo "$dir"
 }
