@@ -1589,6 +1589,10 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     }
 
     fputs("\ntraining:\n", out);
+    int width = 14;   /* names longer than that (initial_accumulator_value) widen the column */
+    for (int k = 0; k < t->nhypers; k++)
+        if ((int)strlen(t->hypers[k].name) > width)
+            width = (int)strlen(t->hypers[k].name);
     for (int k = 0; k < t->nhypers; k++) {
         const Hyper *h = &t->hypers[k];
         const char *value;
@@ -1598,7 +1602,7 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
             value = init_text(a, t->init, t->init_arg);
         else
             value = arena_printf(a, "%g", h->value);
-        fprintf(out, "  %-14s %-18s %s\n", h->name, value, where(a, src, h->loc, h->defaulted));
+        fprintf(out, "  %-*s %-18s %s\n", width, h->name, value, where(a, src, h->loc, h->defaulted));
     }
 
     fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);
