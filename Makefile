@@ -10,11 +10,12 @@ SAN      ?=
 PY       := /usr/bin/python3
 
 GEN_DIR  := $(BUILD)/gen
-COMPILER_SRC := $(wildcard compiler/*.c) $(wildcard compiler/ops/*.c)
+COMPILER_SRC := $(wildcard compiler/*.c) $(wildcard compiler/ops/*.c) $(wildcard compiler/optim/*.c)
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(GEN_DIR)/parser.o $(GEN_DIR)/lexer.o
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
-HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def
+HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def \
+                compiler/optim/optim.h compiler/optim/optim.def compiler/train.h
 # Init schemes: one file each under compiler/init/, one row in init.def.
 COMPILER_OBJ += $(patsubst %.c,$(BUILD)/%.o,$(wildcard compiler/init/*.c))
 HEADERS      += compiler/init.h compiler/init.def

@@ -275,7 +275,16 @@ typedef struct Loss {
     int group;             /* parameter group it updates; 0 for now */
 } Loss;
 
-typedef enum OptKind { OPT_SGD, OPT_MOMENTUM, OPT_ADAM } OptKind;
+/* Optimizers: one row each in optim/optim.def, one file each in optim/. */
+typedef enum OptKind {
+#define OPTIMIZER(kind, file) kind,
+#include "optim/optim.def"
+#undef OPTIMIZER
+    OPT__COUNT
+} OptKind;
+
+#define OPT_MAX_ARGS 8     /* arguments of one optimizer */
+#define OPT_MAX_SLOTS 8    /* state slots of one optimizer (the runtime takes any number) */
 
 /* A hyperparameter's value and where it came from (for --explain). */
 typedef struct Hyper {
@@ -284,21 +293,27 @@ typedef struct Hyper {
     bool defaulted;
     Loc loc;
     const char *define;    /* a param set by -D NAME=VALUE: VALUE as typed, else NULL */
+    const char *text;      /* shown instead of the number ("adam", "true"), or NULL */
 } Hyper;
 
+/* The train block's optimizer: its row and its arguments, in the order of
+ * its table (optim/<name>.c), defaults filled in. */
 typedef struct Optimizer {
     OptKind kind;
     Loc loc;
-    double lr, momentum, beta1, beta2, eps;
-    bool nesterov;
+    double lr;                   /* arg[0]: every optimizer's first argument */
+    double arg[OPT_MAX_ARGS];
 } Optimizer;
 
+/* The train block, defaults filled in (train.c's table lists the settings). */
 typedef struct TrainConfig {
     Optimizer opt;
     int batch, epochs;
     uint64_t seed;
-    double weight_decay;
+    double weight_decay;   /* the optimizer's: coupled L2, or adamw's own (decoupled) */
     double validation;     /* fraction of training data held out */
+    double clip_norm;      /* global L2 norm the gradients are scaled down to; 0: off */
+    double clip_value;     /* each gradient clamped to [-clip_value, clip_value]; 0: off */
     InitKind init;         /* default init for weights */
     double init_arg;       /* its argument (InitInfo.arg); 0: its default */
     Hyper *hypers;         /* everything above, with defaulted flags */
@@ -347,7 +362,7 @@ bool ir_cname_free(const IR *ir, const char *name);
 const char *ir_unique_cname(Arena *a, const IR *ir, const char *want);
 const char *ir_op_name(OpKind op);     /* "relu", "cross_entropy", "input" */
 const char *ir_init_name(InitKind k);  /* "he_uniform", "zeros" */
-const char *ir_opt_name(OptKind k);    /* "sgd", "momentum", "adam" */
+const char *ir_opt_name(OptKind k);    /* "sgd", "momentum", "adam" (optim/ table) */
 int shape_size(Shape s);               /* product of dims (1 for rank 0) */
 bool shape_eq(Shape a, Shape b);
 const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */

@@ -20,6 +20,7 @@
  */
 #include "ops/ops.h"
 #include "init.h"
+#include "optim/optim.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -929,20 +930,28 @@ static void emit_check_inputs(Emit *e, ArgSet set, bool params)
 
 /* ------------------------------------------------------------ the source: parts */
 
-static int state_slots(const IR *ir)
+/* The optimizer's state slots in use, in table order: slot[k] is the index
+ * in its OptInfo.slots. Returns how many. */
+static int state_slots(const IR *ir, int *slot)
 {
-    switch (ir->train.opt.kind) {
-    case OPT_ADAM: return 2;
-    case OPT_MOMENTUM: return 1;
-    default: return 0;
-    }
+    const OptInfo *info = optim_info(ir->train.opt.kind);
+    int n = 0;
+    for (int k = 0; k < info->nslots; k++)
+        if (optim_slot_used(&ir->train.opt, k)) {
+            if (slot)
+                slot[n] = k;
+            n++;
+        }
+    return n;
 }
 
-static const char *const state_names[3][2] = {
-    [OPT_SGD] = {NULL, NULL},
-    [OPT_MOMENTUM] = {"momentum_buffer", NULL},
-    [OPT_ADAM] = {"exp_avg", "exp_avg_sq"},
-};
+/* The struct field (torch.optim's state key) of the n-th slot in use. */
+static const char *state_name(const IR *ir, int n)
+{
+    int slot[OPT_MAX_SLOTS];
+    state_slots(ir, slot);
+    return optim_info(ir->train.opt.kind)->slots[slot[n]].key;
+}
 
 static size_t align16(size_t x)
 {
@@ -951,20 +960,7 @@ static size_t align16(size_t x)
 
 static const char *optimizer_text(Emit *e)
 {
-    const Optimizer *opt = &e->ir->train.opt;
-    Arena *a = e->a;
-    switch (opt->kind) {
-    case OPT_SGD:
-        return arena_printf(a, "sgd(lr = %s)", num_text(a, opt->lr));
-    case OPT_MOMENTUM:
-        return arena_printf(a, "momentum(lr = %s, momentum = %s%s)", num_text(a, opt->lr),
-                            num_text(a, opt->momentum), opt->nesterov ? ", nesterov = true" : "");
-    case OPT_ADAM:
-        return arena_printf(a, "adam(lr = %s, beta1 = %s, beta2 = %s, eps = %s)",
-                            num_text(a, opt->lr), num_text(a, opt->beta1),
-                            num_text(a, opt->beta2), num_text(a, opt->eps));
-    }
-    return "?";
+    return optim_text(e->a, &e->ir->train.opt);
 }
 
 static int param_line(Emit *e, const Param *p)
@@ -1035,10 +1031,10 @@ static void emit_struct(Emit *e, FILE *out)
     fprintf(out, "    %s *params;\n", real);
     fprintf(out, "    %-26s /* d loss / d params, the same layout */\n",
             arena_printf(a, "%s *grads;", real));
-    int slots = state_slots(ir);
+    int slots = state_slots(ir, NULL);
     for (int s = 0; s < slots; s++)
         fprintf(out, "    %-26s /* optimizer state, the same layout */\n",
-                arena_printf(a, "%s *%s;", real, state_names[ir->train.opt.kind][s]));
+                arena_printf(a, "%s *%s;", real, state_name(ir, s)));
     fprintf(out, "    /* Activations for up to %s_BATCH samples, %zu values. Forward values\n"
                  "     * stay for the backward pass; gradients share space when their\n"
                  "     * lifetimes do not overlap (offsets in values):\n",
@@ -1124,7 +1120,7 @@ static void emit_create(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
     const char *P = e->prefix, *real = emit_real(e);
-    int slots = state_slots(ir);
+    int slots = state_slots(ir, NULL);
     size_t span = align16(ir->param_count);
     size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size);
 
@@ -1137,7 +1133,7 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "    /* One zeroed block: the struct, then 64-byte aligned\n"
                  "     *   params [%zu] | grads [%zu]", span, span);
     for (int s = 0; s < slots; s++)
-        fprintf(out, " | %s [%zu]", state_names[ir->train.opt.kind][s], span);
+        fprintf(out, " | %s [%zu]", state_name(ir, s), span);
     fprintf(out, " | arena [%zu]\n     * (each part rounded up to 16 values). */\n",
             align16(ir->arena_size));
     fprintf(out, "    unsigned char *block = calloc(1, %s_BYTES);\n", e->upper);
@@ -1148,9 +1144,20 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "    m->params = base;\n");
     fprintf(out, "    m->grads = base + %zu;\n", span);
     for (int s = 0; s < slots; s++)
-        fprintf(out, "    m->%s = base + %zu;\n", state_names[ir->train.opt.kind][s],
-                span * (size_t)(2 + s));
+        fprintf(out, "    m->%s = base + %zu;\n", state_name(ir, s), span * (size_t)(2 + s));
     fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
+    /* State that does not start at zero (Adagrad's initial accumulator). */
+    const OptInfo *info = optim_info(ir->train.opt.kind);
+    int used[OPT_MAX_SLOTS];
+    state_slots(ir, used);
+    for (int s = 0; s < slots; s++) {
+        const OptSlot *slot = &info->slots[used[s]];
+        double v = slot->init_arg >= 0 ? ir->train.opt.arg[slot->init_arg] : 0;
+        if (v != 0)
+            fprintf(out, "    /* %s starts at %s = %s */\n    dlrt_fill_%s(m->%s, %zu, %s);\n\n",
+                    slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                    e->f64 ? "f64" : "f32", slot->key, ir->param_count, double_text(e->a, v));
+    }
 
     fprintf(out, "    /* Initial weights, drawn from one stream in parameter order. */\n");
     fprintf(out, "    dlrt_rng_seed(&m->rng, seed);\n");
@@ -1343,51 +1350,83 @@ static void emit_backward_pass(Emit *e, FILE *out)
     fputc('\n', out);
 }
 
+/* Gradient clipping, before the optimizer reads the gradients, over the
+ * parameters some loss reaches (torch.nn.utils skips a None grad): by
+ * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
+ * norm_type 2: every gradient scaled by clip_norm / (norm + 1e-6) when that
+ * is below 1; the norm summed in double). */
+static void emit_clipping(Emit *e)
+{
+    const IR *ir = e->ir;
+    const TrainConfig *t = &ir->train;
+    const char *real = emit_real(e);
+    if (t->clip_value > 0) {
+        const char *c = emit_lit(e, t->clip_value), *minus = emit_lit(e, -t->clip_value);
+        emit_line(e, "%s", "");
+        emit_line(e, "/* clip_value %s: every gradient clamped to [-%s, %s] (NaN stays NaN) */",
+                  num_text(e->a, t->clip_value), num_text(e->a, t->clip_value),
+                  num_text(e->a, t->clip_value));
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained)
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", dw, dw, minus,
+                      minus, dw, c, c, dw);
+        }
+    }
+    if (t->clip_norm > 0) {
+        emit_line(e, "%s", "");
+        emit_line(e, "/* clip_norm %s: the L2 norm of all gradients together, then every",
+                  num_text(e->a, t->clip_norm));
+        emit_line(e, " * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */");
+        emit_line(e, "double sumsq = 0.0;");
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained)
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    sumsq += (double)%s[i] * %s[i];", dw, dw);
+        }
+        emit_line(e, "const %s clip = %s / ((%s)sqrt(sumsq) + %s);", real,
+                  emit_lit(e, t->clip_norm), real, emit_lit(e, 1e-6));
+        emit_line(e, "if (clip < 1) {");
+        e->indent++;
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained)
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    %s[i] *= clip;", dw);
+        }
+        e->indent--;
+        emit_line(e, "}");
+    }
+}
+
 static void emit_update(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
     const Optimizer *opt = &ir->train.opt;
+    const OptInfo *info = optim_info(opt->kind);
     const char *P = e->prefix;
     Arena *a = e->a;
     const char *real = emit_real(e);
+    int slot[OPT_MAX_SLOTS], nslots = state_slots(ir, slot);
 
     emit_section(out, "update");
-    switch (opt->kind) {
-    case OPT_SGD:
-        fprintf(out, "/* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */\n");
-        break;
-    case OPT_MOMENTUM:
-        fprintf(out, "/* SGD with momentum (torch.optim.SGD, dampening 0):\n"
-                     " *   g = grad + weight_decay * p\n"
-                     " *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)\n");
-        if (opt->nesterov)
-            fprintf(out, " *   p -= lr * (g + momentum * buf)      (Nesterov) */\n");
-        else
-            fprintf(out, " *   p -= lr * buf */\n");
-        break;
-    case OPT_ADAM:
-        fprintf(out, "/* Adam (torch.optim.Adam), step t counting from 1:\n"
-                     " *   g = grad + weight_decay * p\n"
-                     " *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2\n"
-                     " *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */\n");
-        break;
-    }
+    fputs(info->comment(a, opt), out);
 
     FuncBody fb;
     func_begin(e, &fb);
     e->params_writable = true;
     emit_line(e, "m->step++;");
-    bool default_lr = false;
+    emit_clipping(e);
+    OptStep st = {.e = e, .a = a, .opt = opt, .real = real};
     for (int p = 0; p < ir->params.len; p++)
-        default_lr |= ir->params.items[p].lr < 0;
-    if (opt->kind == OPT_ADAM && ir->params.len) {
-        emit_line(e, "const double bias1 = 1.0 - pow(%s, (double)m->step);", double_text(a, opt->beta1));
-        emit_line(e, "const %s bias2_sqrt = (%s)sqrt(1.0 - pow(%s, (double)m->step));", real, real,
-                  double_text(a, opt->beta2));
-        if (default_lr)
-            emit_line(e, "const %s step_size = (%s)(%s / bias1);", real, real,
-                      double_text(a, opt->lr));
-    }
+        st.default_lr |= ir->params.items[p].lr < 0;
+    if (info->prologue && ir->params.len)
+        info->prologue(&st);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
         double lr = pr->lr < 0 ? opt->lr : pr->lr;
@@ -1406,42 +1445,24 @@ static void emit_update(Emit *e, FILE *out)
             continue;
         }
         emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
-        const char *step = "step_size";
-        if (opt->kind == OPT_ADAM && pr->lr >= 0) {
-            step = arena_printf(a, "%s_step", w);
-            emit_line(e, "const %s %s = (%s)(%s / bias1);", real, step, real, double_text(a, lr));
-        }
+        st.w = w;
+        st.lr = lr;
+        st.own_lr = pr->lr >= 0;
+        st.wd = wd;
+        st.size = pr->size;
+        for (int k = 0; k < nslots; k++)
+            st.state[slot[k]] = arena_printf(a, "%s_%s", w, info->slots[slot[k]].suffix);
+        if (info->before)
+            info->before(&st);
         emit_line(e, "for (size_t i = 0; i < %zu; i++) {", pr->size);
         e->indent++;
-        if (wd != 0)
+        /* Coupled weight decay is L2 in the gradient, as torch.optim adds it;
+         * an optimizer with its own (decoupled) decay applies it in body. */
+        if (wd != 0 && info->decay_arg < 0)
             emit_line(e, "const %s g = %s[i] + %s * %s[i];", real, dw, emit_lit(e, wd), w);
         else
             emit_line(e, "const %s g = %s[i];", real, dw);
-        switch (opt->kind) {
-        case OPT_SGD:
-            emit_line(e, "%s[i] -= %s * g;", w, emit_lit(e, lr));
-            break;
-        case OPT_MOMENTUM: {
-            const char *buf = arena_printf(a, "%s_buf", w);
-            emit_line(e, "%s[i] = %s * %s[i] + g;", buf, emit_lit(e, opt->momentum), buf);
-            if (opt->nesterov)
-                emit_line(e, "%s[i] -= %s * (g + %s * %s[i]);", w, emit_lit(e, lr),
-                          emit_lit(e, opt->momentum), buf);
-            else
-                emit_line(e, "%s[i] -= %s * %s[i];", w, emit_lit(e, lr), buf);
-            break;
-        }
-        case OPT_ADAM: {
-            const char *m1 = arena_printf(a, "%s_avg", w), *v = arena_printf(a, "%s_avg_sq", w);
-            emit_line(e, "%s[i] = %s * %s[i] + %s * g;", m1, emit_lit(e, opt->beta1), m1,
-                      emit_lit(e, 1 - opt->beta1));
-            emit_line(e, "%s[i] = %s * %s[i] + %s * g * g;", v, emit_lit(e, opt->beta2), v,
-                      emit_lit(e, 1 - opt->beta2));
-            emit_line(e, "%s[i] -= %s * (%s[i] / (%s(%s[i]) / bias2_sqrt + %s));", w, step, m1,
-                      emit_fn(e, "sqrt"), v, emit_lit(e, opt->eps));
-            break;
-        }
-        }
+        info->body(&st);
         e->indent--;
         emit_line(e, "}");
     }
@@ -1454,10 +1475,10 @@ static void emit_update(Emit *e, FILE *out)
     collect_decls(e, body, &decls);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
-        for (int s = 0; s < state_slots(ir) && pr->trained; s++) {
-            const char *suffix = opt->kind == OPT_MOMENTUM ? "buf" : s == 0 ? "avg" : "avg_sq";
+        for (int k = 0; k < nslots && pr->trained; k++) {
+            const OptSlot *sl = &info->slots[slot[k]];
             Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
-                                   suffix, state_names[opt->kind][s], pr->offset),
+                                   sl->suffix, sl->key, pr->offset),
                       dims_text(a, pr->shape)};
             vec_push(a, &decls, d);
         }
@@ -1675,7 +1696,7 @@ static void emit_tables(Emit *e, FILE *out)
     const IR *ir = e->ir;
     const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
     Arena *a = e->a;
-    int slots = state_slots(ir);
+    int slots = state_slots(ir, NULL);
 
     emit_section(out, "parameters and checkpoints");
     fprintf(out, "%s *%s_params(%s *m)\n{\n    return m->params;\n}\n\n", real, P, P);
@@ -1724,28 +1745,43 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, ";\n}\n\n");
 
     /* Checkpoints. */
-    fprintf(out, "/* The checkpoint: parameters, %d optimizer state slot%s and the step count\n"
-                 " * (format in dlrt.h). */\n", slots, slots == 1 ? "" : "s");
-    fprintf(out, "static dlrt_ckpt %s_checkpoint(const %s *m)\n{\n", P, P);
+    fprintf(out, "/* The checkpoint: the parameters, %d optimizer state slot%s (named by\n"
+                 " * torch.optim's keys) and the step count, as sections of one file (format\n"
+                 " * in dlrt.h). state: room for the slot pointers. */\n",
+            slots, slots == 1 ? "" : "s");
+    fprintf(out, "static dlrt_ckpt %s_checkpoint(const %s *m, void **state)\n{\n", P, P);
+    if (slots) {
+        fprintf(out, "    static const char *const names[%d] = {", slots);
+        for (int s = 0; s < slots; s++)
+            fprintf(out, "%s\"%s\"", s ? ", " : "", state_name(ir, s));
+        fprintf(out, "};\n");
+    }
     fprintf(out, "    dlrt_ckpt c;\n    memset(&c, 0, sizeof c);\n");
     fprintf(out, "    c.value_size = sizeof(%s);\n", real);
     fprintf(out, "    c.layout = %s_layout();\n", P);
     fprintf(out, "    c.count = %s_PARAM_COUNT;\n", U);
     fprintf(out, "    c.step = m->step;\n");
-    fprintf(out, "    c.nstate = %d;\n", slots);
     fprintf(out, "    c.params = m->params;\n");
-    for (int s = 0; s < slots; s++)
-        fprintf(out, "    c.state[%d] = m->%s;\n", s, state_names[ir->train.opt.kind][s]);
+    if (slots) {
+        fprintf(out, "    c.nstate = %d;\n", slots);
+        for (int s = 0; s < slots; s++)
+            fprintf(out, "    state[%d] = m->%s;\n", s, state_name(ir, s));
+        fprintf(out, "    c.state = state;\n    c.state_names = names;\n");
+    } else {
+        fprintf(out, "    (void)state;\n");
+    }
     fprintf(out, "    return c;\n}\n\n");
 
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
-    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
+    fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
     fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
     fprintf(out, "    char **error = (char **)&m->error;\n");
     fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
 
     fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
-    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m);\n", P);
+    fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
@@ -2290,6 +2326,11 @@ const char *emit_gemm(Emit *e)
 const char *emit_fn(Emit *e, const char *f)
 {
     return e->f64 ? f : arena_printf(e->a, "%sf", f);
+}
+
+const char *emit_double(Emit *e, double v)
+{
+    return double_text(e->a, v);
 }
 
 const char *emit_lit(Emit *e, double v)

@@ -22,6 +22,7 @@
 #include "dlc.h"
 #include "ops/ops.h"
 #include "init.h"
+#include "optim/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -329,17 +330,43 @@ static void emit_constants(TorchEmit *t)
     torch_line(t, "EPOCHS = %d", tc->epochs);
     torch_line(t, "SEED = %llu", (unsigned long long)tc->seed);
     torch_line(t, "VALIDATION = %s", py_float(t, tc->validation));
-    torch_line(t, "OPTIMIZER = \"%s\"", ir_opt_name(tc->opt.kind));
+    const OptInfo *oi = optim_info(tc->opt.kind);
+    torch_line(t, "OPTIMIZER = \"%s\"", oi->name);
     torch_line(t, "LR = %s", py_float(t, tc->opt.lr));
-    torch_line(t, "MOMENTUM = %s", py_float(t, tc->opt.momentum));
-    torch_line(t, "NESTEROV = %s", py_bool(tc->opt.nesterov));
-    torch_line(t, "BETA1 = %s", py_float(t, tc->opt.beta1));
-    torch_line(t, "BETA2 = %s", py_float(t, tc->opt.beta2));
-    torch_line(t, "EPS = %s", py_float(t, tc->opt.eps));
+    /* The optimizer's other arguments, under their names in upper case. */
+    for (int k = 1; k < oi->nargs; k++) {
+        const OptArg *arg = &oi->args[k];
+        if (k == oi->decay_arg)
+            continue;   /* WEIGHT_DECAY below */
+        char *up = arena_strdup(t->arena, arg->name);
+        for (char *c = up; *c; c++)
+            if (*c >= 'a' && *c <= 'z')
+                *c = (char)(*c - 'a' + 'A');
+        torch_line(t, "%s = %s", up, arg->kind == OPTARG_BOOL ? py_bool(tc->opt.arg[k] != 0)
+                                                               : py_float(t, tc->opt.arg[k]));
+    }
     torch_line(t, "WEIGHT_DECAY = %s", py_float(t, tc->weight_decay));
-    torch_line(t, "# The optimizer state a C checkpoint holds, one slot per torch.optim key.");
-    torch_line(t, "STATE_KEYS = [%s]", tc->opt.kind == OPT_ADAM ? "\"exp_avg\", \"exp_avg_sq\""
-                                     : tc->opt.kind == OPT_MOMENTUM ? "\"momentum_buffer\"" : "");
+    torch_line(t, "CLIP_VALUE = %s  # torch.nn.utils.clip_grad_value_ before each step, or None",
+               tc->clip_value > 0 ? py_float(t, tc->clip_value) : "None");
+    torch_line(t, "CLIP_NORM = %s  # torch.nn.utils.clip_grad_norm_ before each step, or None",
+               tc->clip_norm > 0 ? py_float(t, tc->clip_norm) : "None");
+    torch_line(t, "# The optimizer state a C checkpoint holds, one slot per torch.optim key,");
+    torch_line(t, "# and whether torch.optim counts steps in each parameter's state.");
+    char *keys = "";
+    for (int k = 0; k < oi->nslots; k++)
+        if (optim_slot_used(&tc->opt, k))
+            keys = arena_printf(t->arena, "%s%s\"%s\"", keys, *keys ? ", " : "", oi->slots[k].key);
+    torch_line(t, "STATE_KEYS = [%s]", keys);
+    /* Slots that do not start at zero (Adagrad's initial accumulator). */
+    char *init = "";
+    for (int k = 0; k < oi->nslots; k++) {
+        const OptSlot *sl = &oi->slots[k];
+        if (optim_slot_used(&tc->opt, k) && sl->init_arg >= 0 && tc->opt.arg[sl->init_arg] != 0)
+            init = arena_printf(t->arena, "%s%s\"%s\": %s", init, *init ? ", " : "", sl->key,
+                                py_float(t, tc->opt.arg[sl->init_arg]));
+    }
+    torch_line(t, "STATE_INIT = {%s}  # slots that start at a value other than 0", init);
+    torch_line(t, "STATE_STEP = %s", py_bool(oi->torch_step));
     blank(t);
 
     torch_line(t, "# Parameters in the order of the flat C buffer: name, shape [out, in].");
@@ -487,7 +514,8 @@ static const char *const runtime_port[] = {
     "# ---- checkpoint files (runtime/checkpoint.c, format in runtime/dlrt.h) -----",
     "",
     "CKPT_MAGIC = b\"DLCCKPT\\0\"",
-    "CKPT_VERSION = 1",
+    "CKPT_VERSION = 2",
+    "CKPT_REAL, CKPT_U64, CKPT_BYTES = 1, 2, 3  # section types",
     "",
     "",
     "def layout_hash(layout):",
@@ -769,19 +797,7 @@ static void emit_optimizer(TorchEmit *t)
     torch_line(t, "]");
     t->last_line = -1;
     line_comment(t, line_of(t, opt->loc));
-    switch (opt->kind) {
-    case OPT_SGD:
-        torch_line(t, "return torch.optim.SGD(groups, lr=LR, weight_decay=WEIGHT_DECAY)");
-        break;
-    case OPT_MOMENTUM:
-        torch_line(t, "return torch.optim.SGD(groups, lr=LR, momentum=MOMENTUM, dampening=0,");
-        torch_line(t, "                       nesterov=NESTEROV, weight_decay=WEIGHT_DECAY)");
-        break;
-    case OPT_ADAM:
-        torch_line(t, "return torch.optim.Adam(groups, lr=LR, betas=(BETA1, BETA2), eps=EPS,");
-        torch_line(t, "                        weight_decay=WEIGHT_DECAY)");
-        break;
-    }
+    torch_line(t, "return %s", optim_info(opt->kind)->torch);
     t->indent--;
     blank(t);
 
@@ -793,6 +809,10 @@ static void emit_optimizer(TorchEmit *t)
     torch_line(t, "optimizer.zero_grad()");
     torch_line(t, "total = self.loss(%s, training=True)", args);
     torch_line(t, "total.backward()");
+    torch_line(t, "if CLIP_VALUE is not None:");
+    torch_line(t, "    torch.nn.utils.clip_grad_value_(self.parameters(), CLIP_VALUE)");
+    torch_line(t, "if CLIP_NORM is not None:");
+    torch_line(t, "    torch.nn.utils.clip_grad_norm_(self.parameters(), CLIP_NORM)");
     torch_line(t, "optimizer.step()");
     torch_line(t, "return total.item()");
     t->indent--;
@@ -804,15 +824,15 @@ static void emit_checkpoints(TorchEmit *t)
     static const char *const text[] = {
         "def optimizer_state(self, optimizer):",
         "    \"\"\"The optimizer's state as a C checkpoint holds it: one flat vector per",
-        "    STATE_KEYS entry, in PARAMS order (zeros where torch has none yet), and",
-        "    Adam's step count (None for the others).\"\"\"",
+        "    STATE_KEYS entry, in PARAMS order (STATE_INIT where torch has none yet), and",
+        "    the step torch.optim counts (None when it keeps none).\"\"\"",
         "    slots, step = [], None",
         "    for key in STATE_KEYS:",
         "        parts = []",
         "        for p in self.param_list():",
         "            state = optimizer.state.get(p, {})",
         "            value = state.get(key)",
-        "            parts.append(torch.zeros(p.numel(), dtype=p.dtype) if value is None",
+        "            parts.append(torch.full((p.numel(),), STATE_INIT.get(key, 0.0), dtype=p.dtype) if value is None",
         "                         else value.detach().reshape(-1).cpu())",
         "            if \"step\" in state:",
         "                step = int(state[\"step\"])",
@@ -821,29 +841,37 @@ static void emit_checkpoints(TorchEmit *t)
         "",
         "def save_checkpoint(self, path, step=0, optimizer=None):",
         "    \"\"\"Writes a dlc checkpoint that P_load reads, atomically (a new temporary",
-        "    file beside PATH, never one that exists, then renamed over PATH):",
-        "    the parameters in the model's dtype, and the optimizer state slots the C",
-        "    model expects (STATE_KEYS): optimizer's state when given, else zeros (a",
-        "    fresh optimizer). step: optimizer steps taken (Adam's own count wins).\"\"\"",
+        "    file beside PATH, never one that exists, then renamed over PATH): format",
+        "    2, the sections \"layout\", \"params\" in the model's dtype, one",
+        "    \"state:KEY\" per STATE_KEYS entry (optimizer's state when given, else",
+        "    STATE_INIT, a fresh optimizer) and \"step\". step: optimizer steps taken",
+        "    (torch.optim's own count wins).\"\"\"",
         "    value_size = 8 if self.dtype == torch.float64 else 4",
         "    vectors = [torch.cat([p.detach().reshape(-1).cpu() for p in self.param_list()])]",
         "    if optimizer is not None:",
-        "        slots, adam_step = self.optimizer_state(optimizer)",
+        "        slots, own_step = self.optimizer_state(optimizer)",
         "        vectors += slots",
-        "        step = step if adam_step is None else adam_step",
+        "        step = step if own_step is None else own_step",
         "    else:",
-        "        vectors += [torch.zeros(PARAM_COUNT, dtype=self.dtype) for _ in STATE_KEYS]",
+        "        vectors += [torch.full((PARAM_COUNT,), STATE_INIT.get(key, 0.0), dtype=self.dtype)",
+        "                    for key in STATE_KEYS]",
         "    for k, v in enumerate(vectors):  # as P_save: never a broken network",
         "        if not torch.isfinite(v).all():",
         "            i = int(torch.argmin(torch.isfinite(v).to(torch.int8)))",
         "            raise ValueError(\"%s: not saved: value %d of %s is %r\" % (",
-        "                path, i, \"the parameters\" if k == 0 else \"optimizer state slot %d\" % (k - 1), float(v[i])))",
+        "                path, i, \"the parameters\" if k == 0 else \"optimizer state \" + STATE_KEYS[k - 1], float(v[i])))",
         "    kind = \"<f8\" if value_size == 8 else \"<f4\"",
-        "    data = b\"\".join(v.numpy().astype(kind).tobytes() for v in vectors)",
         "    layout = LAYOUT.encode(\"utf-8\")",
-        "    body = (CKPT_MAGIC + struct.pack(\"<III\", CKPT_VERSION, value_size, len(layout)) + layout",
-        "            + struct.pack(\"<QQQI\", layout_hash(LAYOUT), PARAM_COUNT, step, len(STATE_KEYS))",
-        "            + data)",
+        "    sections = [(\"layout\", CKPT_BYTES, len(layout)), (\"params\", CKPT_REAL, PARAM_COUNT)]",
+        "    sections += [(\"state:\" + key, CKPT_REAL, PARAM_COUNT) for key in STATE_KEYS]",
+        "    sections += [(\"step\", CKPT_U64, 1)]",
+        "    table = b\"\".join(struct.pack(\"<I\", len(name)) + name.encode(\"utf-8\") + struct.pack(\"<IQ\", kind_, count)",
+        "                     for name, kind_, count in sections)",
+        "    # The header: fixed part, section table and the layout, then its CRC.",
+        "    head = CKPT_MAGIC + struct.pack(\"<IIII\", CKPT_VERSION, value_size, len(sections), len(table))",
+        "    head += table + layout",
+        "    body = head + struct.pack(\"<I\", zlib.crc32(head) & 0xFFFFFFFF)",
+        "    body += b\"\".join(v.numpy().astype(kind).tobytes() for v in vectors) + struct.pack(\"<Q\", step)",
         "    body += struct.pack(\"<I\", zlib.crc32(body) & 0xFFFFFFFF)",
         "    folder = os.path.dirname(path) or \".\"",
         "    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + \".\", suffix=\".tmp\", dir=folder)",
@@ -866,82 +894,102 @@ static void emit_checkpoints(TorchEmit *t)
         "        os.close(dir_fd)",
         "",
         "def load_checkpoint(self, path, optimizer=None):",
-        "    \"\"\"Reads a checkpoint that P_save (or save_checkpoint) wrote, with the",
-        "    checks P_load makes; changes nothing unless all pass. Float and double",
-        "    files both load. With optimizer (from make_optimizer), its state is",
-        "    restored from the file's slots too. Returns the step.\"\"\"",
+        "    \"\"\"Reads a checkpoint that P_save (or save_checkpoint) wrote, format 2,",
+        "    with the checks P_load makes; changes nothing unless all pass. Float",
+        "    and double files both load. With optimizer (from make_optimizer), its",
+        "    state is restored from the file's \"state:KEY\" sections too. Returns",
+        "    the step.\"\"\"",
         "    def bad(why):",
         "        return ValueError(\"%s: %s\" % (path, why))",
         "",
-        "    # As P_load: only a regular file, the header before anything else,",
-        "    # then exactly the bytes this network's checkpoint takes.",
+        "    # As P_load: only a regular file, the header and its section table",
+        "    # before anything else, then exactly the bytes the sections take.",
         "    fd = os.open(path, os.O_RDONLY | getattr(os, \"O_NONBLOCK\", 0))",
         "    with os.fdopen(fd, \"rb\") as f:",
         "        size = os.fstat(f.fileno()).st_size",
         "        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):",
         "            raise bad(\"not a regular file\")",
-        "        data = f.read(20)",
-        "        if len(data) < 20 or data[:8] != CKPT_MAGIC:",
-        "            raise bad(\"not a dlc checkpoint (bad magic)\")",
-        "        layout_len = struct.unpack_from(\"<I\", data, 16)[0]",
-        "        if 20 + layout_len + 32 > size:",
-        "            raise bad(\"truncated header\")",
-        "        data += f.read(layout_len + 28)",
-        "        count, nstate = struct.unpack_from(\"<Q\", data, 28 + layout_len)[0], struct.unpack_from(\"<I\", data, 44 + layout_len)[0]",
-        "        value_size = struct.unpack_from(\"<I\", data, 12)[0]",
-        "        if count != PARAM_COUNT or value_size not in (4, 8) or nstate > 16 or \\",
-        "                size != 20 + layout_len + 28 + count * value_size * (1 + nstate) + 4:",
-        "            pass  # the checks below name what is wrong; nothing more is read",
-        "        else:",
-        "            data += f.read(size - len(data))",
-        "",
-        "    version, value_size, layout_len = struct.unpack_from(\"<III\", data, 8)",
-        "    if version != CKPT_VERSION:",
-        "        raise bad(\"checkpoint version %d, expected %d\" % (version, CKPT_VERSION))",
-        "    if value_size not in (4, 8):",
-        "        raise bad(\"bad value size %d\" % value_size)",
-        "    pos = 20 + layout_len",
-        "    if size < pos + 28 + 4:",
-        "        raise bad(\"truncated header\")",
-        "    layout = data[20:pos].decode(\"utf-8\", \"replace\")",
-        "    stored_hash, count, step, nstate = struct.unpack_from(\"<QQQI\", data, pos)",
-        "    pos += 28",
-        "    if stored_hash != layout_hash(layout):",
-        "        raise bad(\"layout hash mismatch: the file is corrupt\")",
-        "    if layout != LAYOUT:",
-        "        raise bad(\"another network: \" + layout_difference(layout, LAYOUT))",
-        "    if count != PARAM_COUNT:",
-        "        raise bad(\"%d parameters, expected %d\" % (count, PARAM_COUNT))",
-        "    end = pos + count * value_size * (1 + nstate)",
-        "    if size != end + 4:",
-        "        raise bad(\"%d bytes, expected %d\" % (size, end + 4))",
-        "    if zlib.crc32(data[:end]) & 0xFFFFFFFF != struct.unpack_from(\"<I\", data, end)[0]:",
+        "        data = f.read(24)",
+        "        if len(data) < 24 or data[:8] != CKPT_MAGIC:",
+        "            raise bad(\"not a dlc checkpoint (bad magic) or truncated\")",
+        "        version, value_size, nsec, table_len = struct.unpack_from(\"<IIII\", data, 8)",
+        "        if version != CKPT_VERSION:",
+        "            raise bad(\"checkpoint version %d, expected %d\" % (version, CKPT_VERSION))",
+        "        if value_size not in (4, 8):",
+        "            raise bad(\"bad value size %d\" % value_size)",
+        "        if nsec < 2 or nsec > 2051 or table_len > 1 << 20 or 24 + table_len + 8 > size:",
+        "            raise bad(\"truncated or corrupt header\")",
+        "        data += f.read(table_len)",
+        "        sections, pos = [], 24",
+        "        while pos < 24 + table_len:",
+        "            n = struct.unpack_from(\"<I\", data, pos)[0]",
+        "            if n == 0 or n > 256 or pos + 16 + n > 24 + table_len:",
+        "                raise bad(\"corrupt section table\")",
+        "            name = data[pos + 4:pos + 4 + n].decode(\"utf-8\", \"replace\")",
+        "            kind_, count = struct.unpack_from(\"<IQ\", data, pos + 4 + n)",
+        "            sections.append((name, kind_, count))",
+        "            pos += 16 + n",
+        "        if len(sections) != nsec or sections[0][0] != \"layout\" or sections[0][2] > 1 << 24 or \\",
+        "                24 + table_len + sections[0][2] + 8 > size:",
+        "            raise bad(\"corrupt section table\")",
+        "        data += f.read(sections[0][2] + 4)",
+        "        head_end = 24 + table_len + sections[0][2]",
+        "        if len(data) != head_end + 4 or zlib.crc32(data[:head_end]) & 0xFFFFFFFF != \\",
+        "                struct.unpack_from(\"<I\", data, head_end)[0]:",
+        "            raise bad(\"header checksum mismatch: the file is corrupt\")",
+        "        layout = data[24 + table_len:head_end].decode(\"utf-8\", \"replace\")",
+        "        if layout != LAYOUT:",
+        "            raise bad(\"another network: \" + layout_difference(layout, LAYOUT))",
+        "        sizes = {CKPT_REAL: value_size, CKPT_U64: 8, CKPT_BYTES: 1}",
+        "        for name, kind_, count in sections[1:]:",
+        "            want = {\"params\": (CKPT_REAL, PARAM_COUNT), \"step\": (CKPT_U64, 1)}.get(name)",
+        "            if name.startswith(\"state:\"):",
+        "                want = (CKPT_REAL, PARAM_COUNT)",
+        "            if want is None:",
+        "                raise bad(\"a section %r this network does not have\" % name)",
+        "            if (kind_, count) != want:",
+        "                raise bad(\"section %r holds %d values of type %d, expected %d of type %d\" % (",
+        "                    name, count, kind_, want[1], want[0]))",
+        "        end = head_end + 4 + sum(count * sizes.get(kind_, 1) for _, kind_, count in sections[1:])",
+        "        if size != end + 4:",
+        "            raise bad(\"%d bytes, expected %d\" % (size, end + 4))",
+        "        data += f.read(size - len(data))",
+        "    if len(data) != end + 4 or zlib.crc32(data[:end]) & 0xFFFFFFFF != struct.unpack_from(\"<I\", data, end)[0]:",
         "        raise bad(\"checksum mismatch: the file is corrupt\")",
-        "    if optimizer is not None and nstate != len(STATE_KEYS):",
-        "        raise bad(\"%d optimizer state slots, this optimizer has %d\" % (nstate, len(STATE_KEYS)))",
+        "    names = [name for name, _, _ in sections]",
+        "    if sorted(names) != sorted(set(names)) or \"params\" not in names or \"step\" not in names:",
+        "        raise bad(\"sections missing or repeated: %s\" % \", \".join(names))",
         "    kind = \"<f8\" if value_size == 8 else \"<f4\"",
-        "    every = np.frombuffer(data, dtype=kind, count=count * (1 + nstate), offset=pos)",
-        "    if not np.isfinite(every).all():",
-        "        i = int(np.argmin(np.isfinite(every)))",
-        "        raise bad(\"value %d of %s is not finite (%r): the network is broken\" % (",
-        "            i % count, \"the parameters\" if i < count else \"optimizer state slot %d\" % (i // count - 1), float(every[i])))",
+        "    offset, found = head_end + 4, {}",
+        "    for name, kind_, count in sections[1:]:",
+        "        found[name] = (offset, count)",
+        "        offset += count * sizes[kind_]",
+        "    file_keys = [name[6:] for name in names if name.startswith(\"state:\")]",
+        "    if optimizer is not None and file_keys != STATE_KEYS:",
+        "        raise bad(\"optimizer state %s, this optimizer has %s\" % (file_keys or \"none\", STATE_KEYS or \"none\"))",
+        "    step = struct.unpack_from(\"<Q\", data, found[\"step\"][0])[0]",
         "",
-        "    def vector(k):  # 0: the parameters, 1...: state slots",
-        "        v = np.frombuffer(data, dtype=kind, count=count, offset=pos + k * count * value_size)",
-        "        return torch.from_numpy(v.astype(np.float64))",
+        "    def vector(name):",
+        "        return np.frombuffer(data, dtype=kind, count=PARAM_COUNT, offset=found[name][0])",
         "",
+        "    for name in [\"params\"] + [\"state:\" + key for key in file_keys]:",
+        "        every = vector(name)",
+        "        if not np.isfinite(every).all():",
+        "            i = int(np.argmin(np.isfinite(every)))",
+        "            raise bad(\"value %d of %s is not finite (%r): the network is broken\" % (",
+        "                i, \"the parameters\" if name == \"params\" else \"optimizer state \" + name[6:], float(every[i])))",
         "    with torch.no_grad():",
-        "        values, offset = vector(0), 0",
+        "        values, offset = torch.from_numpy(vector(\"params\").astype(np.float64)), 0",
         "        for p in self.param_list():",
         "            p.copy_(values[offset:offset + p.numel()].reshape(p.shape))",
         "            offset += p.numel()",
         "    if optimizer is not None:",
-        "        for k, key in enumerate(STATE_KEYS):",
-        "            values, offset = vector(1 + k), 0",
+        "        for key in STATE_KEYS:",
+        "            values, offset = torch.from_numpy(vector(\"state:\" + key).astype(np.float64)), 0",
         "            for p in self.param_list():",
         "                state = optimizer.state[p]",
         "                state[key] = values[offset:offset + p.numel()].reshape(p.shape).to(p.dtype)",
-        "                if OPTIMIZER == \"adam\":",
+        "                if STATE_STEP:",
         "                    state[\"step\"] = torch.tensor(float(step))",
         "                offset += p.numel()",
         "    return step",

@@ -15,6 +15,7 @@
  */
 #include "dlc.h"
 #include "init.h"
+#include "optim/optim.h"
 
 #include <string.h>
 
@@ -124,12 +125,8 @@ const char *ir_init_name(InitKind k)
 
 const char *ir_opt_name(OptKind k)
 {
-    switch (k) {
-    case OPT_SGD: return "sgd";
-    case OPT_MOMENTUM: return "momentum";
-    case OPT_ADAM: return "adam";
-    }
-    return "?";
+    const OptInfo *info = optim_info(k);
+    return info ? info->name : "?";
 }
 
 /* The attributes of the ops whose files document them, by name; anything
@@ -238,16 +235,23 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     }
 
     const TrainConfig *t = &ir->train;
-    fprintf(out, "\ntrain:\n  optimizer %s(lr = %g", ir_opt_name(t->opt.kind), t->opt.lr);
-    if (t->opt.kind == OPT_MOMENTUM)
-        fprintf(out, ", momentum = %g, nesterov = %s", t->opt.momentum,
-                t->opt.nesterov ? "true" : "false");
-    if (t->opt.kind == OPT_ADAM)
-        fprintf(out, ", beta1 = %g, beta2 = %g, eps = %g", t->opt.beta1, t->opt.beta2, t->opt.eps);
+    const OptInfo *oi = optim_info(t->opt.kind);
+    fprintf(out, "\ntrain:\n  optimizer %s(", oi->name);
+    for (int k = 0; k < oi->nargs; k++) {
+        if (oi->args[k].kind == OPTARG_BOOL)
+            fprintf(out, "%s%s = %s", k ? ", " : "", oi->args[k].name,
+                    t->opt.arg[k] != 0 ? "true" : "false");
+        else
+            fprintf(out, "%s%s = %g", k ? ", " : "", oi->args[k].name, t->opt.arg[k]);
+    }
     fprintf(out, ")\n  batch %d, epochs %d, seed %llu, weight_decay %g, validation %g, init %s",
             t->batch, t->epochs, (unsigned long long)t->seed, t->weight_decay, t->validation,
             ir_init_name(t->init));
     fputs(init_arg_suffix(a, t->init, t->init_arg), out);
+    if (t->clip_value > 0)
+        fprintf(out, ", clip_value %g", t->clip_value);
+    if (t->clip_norm > 0)
+        fprintf(out, ", clip_norm %g", t->clip_norm);
     fputc('\n', out);
 
     if (ir->nbackward > 0) {

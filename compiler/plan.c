@@ -24,6 +24,7 @@
  * cache line, and aligned for any SIMD width).
  */
 #include "dlc.h"
+#include "optim/optim.h"
 
 #include <string.h>
 
@@ -170,7 +171,9 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                 thousands(b1, sizeof b1, pr->size));
     }
 
-    int slots = ir->train.opt.kind == OPT_ADAM ? 2 : ir->train.opt.kind == OPT_MOMENTUM ? 1 : 0;
+    int slots = 0;
+    for (int k = 0; k < optim_info(ir->train.opt.kind)->nslots; k++)
+        slots += optim_slot_used(&ir->train.opt, k);
     unsigned long long pbytes = (unsigned long long)ir->param_count * (unsigned long long)value_size;
     unsigned long long abytes = (unsigned long long)ir->arena_size * (unsigned long long)value_size;
     fprintf(out, "memory: %s bytes of parameters, as much again for gradients, "

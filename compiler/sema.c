@@ -15,6 +15,7 @@
  */
 #include "ops/ops.h"
 #include "init.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -168,20 +169,10 @@ static bool is_loss_op(OpKind k)
     return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
 }
 
-static const char *const optimizer_names[] = {"sgd", "momentum", "adam", NULL};
-
 /* Init schemes: the table in init.c. */
 static bool is_init_name(const char *name)
 {
     return init_lookup(name) != INIT_DEFAULT;
-}
-
-static bool is_optimizer_name(const char *name)
-{
-    for (int k = 0; optimizer_names[k]; k++)
-        if (strcmp(optimizer_names[k], name) == 0)
-            return true;
-    return false;
 }
 
 /* A use of a symbol whose statement has not been lowered yet. */
@@ -615,7 +606,7 @@ static int lower_call(Lower *l, const Expr *e)
         else if (s)
             diag_error(l->diag, e->name_loc, "'%s' is a %s, not an op; it cannot be called",
                        e->name, s->kind == SYM_PARAM ? "param" : "loss");
-        else if (is_optimizer_name(e->name))
+        else if (train_is_optimizer(e->name))
             diag_error(l->diag, e->name_loc, "'%s' is an optimizer; it goes in the train block: "
                        "optimizer %s(...)", e->name, e->name);
         else if (is_init_name(e->name))
@@ -1147,291 +1138,6 @@ static void lower_loss_stmt(Lower *l, const Stmt *s)
     vec_push(l->arena, &l->ir->losses, loss);
 }
 
-/* ------------------------------------------------------------ train block */
-
-enum {
-    KEY_OPTIMIZER, KEY_BATCH, KEY_EPOCHS, KEY_SEED, KEY_WEIGHT_DECAY,
-    KEY_VALIDATION, KEY_INIT, NUM_KEYS
-};
-static const char *const train_keys[NUM_KEYS + 1] = {
-    "optimizer", "batch", "epochs", "seed", "weight_decay", "validation", "init", NULL,
-};
-
-/* One hyperparameter as it is being read: where it was set, if anywhere. */
-typedef struct Setting1 {
-    double value;
-    bool set;
-    Loc loc;
-} Setting1;
-
-typedef struct TrainValues {
-    Setting1 opt, lr, momentum, nesterov, beta1, beta2, eps;
-    Setting1 batch, epochs, seed, weight_decay, validation, init;
-} TrainValues;
-
-static void set_value(Setting1 *s, double v, Loc loc)
-{
-    s->value = v;
-    s->set = true;
-    s->loc = loc;
-}
-
-/* Reads a number for a setting and checks lo <= v < hi (or <= hi when
- * hi_inclusive), whole when integer; `rule` words the range for messages. */
-static bool read_setting(Lower *l, const Expr *e, const char *what, double lo, bool lo_open,
-                         double hi, bool hi_open, bool integer, const char *rule, Setting1 *out)
-{
-    double v;
-    if (!lower_number(l, e, &v))
-        return false;
-    bool in_range = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
-    if (!in_range || (integer && v != floor(v))) {
-        lower_value_error(l, e->loc, "%s must be %s, not %g", what, rule, v);
-        return false;
-    }
-    if (!integer && !lower_float_ok(l, e->loc, v))
-        return false;
-    set_value(out, v, e->loc);
-    return true;
-}
-
-static void lower_optimizer(Lower *l, const Expr *e, TrainValues *tv)
-{
-    if (e->kind != EX_NAME && e->kind != EX_CALL) {
-        diag_error(l->diag, e->loc, "an optimizer is needed here: sgd(lr), momentum(lr, "
-                   "momentum = 0.9) or adam(lr = 1e-3)");
-        return;
-    }
-    Loc name_loc = e->kind == EX_CALL ? e->name_loc : e->loc;
-    int kind = -1;
-    for (int k = 0; optimizer_names[k]; k++)
-        if (strcmp(optimizer_names[k], e->name) == 0)
-            kind = k;
-    if (kind < 0) {
-        const char *s = diag_suggest(e->name, optimizer_names);
-        if (s)
-            diag_error(l->diag, name_loc, "unknown optimizer '%s'; did you mean '%s'?", e->name, s);
-        else
-            diag_error(l->diag, name_loc, "unknown optimizer '%s' (optimizers: %s)", e->name,
-                       join_names(l, optimizer_names));
-        return;
-    }
-    set_value(&tv->opt, kind, e->loc);
-    if (e->kind == EX_NAME)
-        return;
-
-    static const char *const sgd_args[] = {"lr"};
-    static const char *const momentum_args[] = {"lr", "momentum", "nesterov"};
-    static const char *const adam_args[] = {"lr", "beta1", "beta2", "eps"};
-    const char *const *names = kind == OPT_SGD ? sgd_args : kind == OPT_MOMENTUM ? momentum_args : adam_args;
-    int nnames = kind == OPT_SGD ? 1 : kind == OPT_MOMENTUM ? 3 : 4;
-    const Expr *arg[4];
-    if (!lower_bind_args(l, e, names, nnames, 0, arg))
-        return;
-    const char *unit = "in [0, 1)";
-    if (arg[0])
-        read_setting(l, arg[0], "the learning rate lr", 0, true, INFINITY, true, false,
-                     "positive", &tv->lr);
-    if (kind == OPT_MOMENTUM) {
-        if (arg[1])
-            read_setting(l, arg[1], "momentum", 0, false, 1, true, false, unit, &tv->momentum);
-        if (arg[2])
-            read_setting(l, arg[2], "nesterov", 0, false, 1, false, true, "true or false",
-                         &tv->nesterov);
-    }
-    if (kind == OPT_ADAM) {
-        if (arg[1])
-            read_setting(l, arg[1], "beta1", 0, false, 1, true, false, unit, &tv->beta1);
-        if (arg[2])
-            read_setting(l, arg[2], "beta2", 0, false, 1, true, false, unit, &tv->beta2);
-        if (arg[3])
-            read_setting(l, arg[3], "eps", 0, true, INFINITY, true, false, "positive", &tv->eps);
-    }
-}
-
-/* `lr 0.1` or `momentum 0.9` in a train block: an optimizer's argument
- * written as a setting (Keras and many tutorials set them apart). Reports
- * it with the line to write instead and returns true; false when the key is
- * not an optimizer argument. */
-static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting *set)
-{
-    static const struct {
-        const char *key, *arg, *what;
-        int owner;       /* the optimizer it belongs to; -1: every one */
-    } args[] = {
-        {"lr", "lr", "the learning rate", -1},
-        {"learning_rate", "lr", "the learning rate", -1},
-        {"momentum", "momentum", "momentum", OPT_MOMENTUM},
-        {"nesterov", "nesterov", "nesterov", OPT_MOMENTUM},
-        {"beta1", "beta1", "beta1", OPT_ADAM},
-        {"beta2", "beta2", "beta2", OPT_ADAM},
-        {"eps", "eps", "eps", OPT_ADAM},
-    };
-    int a = -1;
-    for (int k = 0; k < (int)(sizeof args / sizeof args[0]); k++)
-        if (strcmp(args[k].key, set->key) == 0)
-            a = k;
-    if (a < 0)
-        return false;
-    const char *value = set->value ? op_expr_text(l, set->value) : "...";
-    diag_error(l->diag, set->key_loc, "'%s' is not a train setting; %s is an argument of the "
-               "optimizer", set->key, args[a].what);
-    /* The block's optimizer, if it names a known one. */
-    int kind = -1;
-    if (opt && opt->value && (opt->value->kind == EX_NAME || opt->value->kind == EX_CALL))
-        for (int j = 0; optimizer_names[j]; j++)
-            if (strcmp(optimizer_names[j], opt->value->name) == 0)
-                kind = j;
-    if (kind < 0)
-        opt = NULL;
-    if (opt && (args[a].owner < 0 || args[a].owner == kind)) {
-        bool has_args = opt->value->kind == EX_CALL && opt->value->nargs > 0;
-        diag_note(l->diag, opt->loc, "add it to the optimizer: optimizer %s(%s%s = %s)",
-                  optimizer_names[kind], has_args ? "..., " : "", args[a].arg, value);
-        return true;
-    }
-    int owner = args[a].owner < 0 ? OPT_SGD : args[a].owner;
-    if (opt)
-        diag_note(l->diag, set->key_loc, "%s takes no %s; %s is the optimizer that does: "
-                  "optimizer %s(%s = %s)", optimizer_names[kind], args[a].arg,
-                  optimizer_names[owner], optimizer_names[owner], args[a].arg, value);
-    else
-        diag_note(l->diag, set->key_loc, "write: optimizer %s(%s = %s)", optimizer_names[owner],
-                  args[a].arg, value);
-    return true;
-}
-
-static void lower_train_stmt(Lower *l, const Stmt *s, TrainValues *tv, InitKind *init,
-                             double *init_arg)
-{
-    const Setting *seen[NUM_KEYS] = {0};
-    const Setting *opt = NULL;   /* the first optimizer setting, for messages */
-    for (int k = 0; k < s->nsettings && !opt; k++)
-        if (strcmp(s->settings[k].key, "optimizer") == 0)
-            opt = &s->settings[k];
-    for (int k = 0; k < s->nsettings; k++) {
-        const Setting *set = &s->settings[k];
-        int key = -1;
-        for (int j = 0; j < NUM_KEYS; j++)
-            if (strcmp(train_keys[j], set->key) == 0)
-                key = j;
-        if (key < 0 && optimizer_arg_as_setting(l, opt, set))
-            continue;
-        if (key < 0) {
-            const char *sug = diag_suggest(set->key, train_keys);
-            if (sug)
-                diag_error(l->diag, set->key_loc, "unknown train setting '%s'; did you mean '%s'?",
-                           set->key, sug);
-            else
-                diag_error(l->diag, set->key_loc, "unknown train setting '%s' (settings: %s)",
-                           set->key, join_names(l, train_keys));
-            continue;
-        }
-        if (seen[key]) {
-            diag_error(l->diag, set->key_loc, "'%s' is set twice", set->key);
-            diag_note(l->diag, seen[key]->key_loc, "first set here");
-            continue;
-        }
-        seen[key] = set;
-        const Expr *v = set->value;
-        if (!v)
-            continue;
-        switch (key) {
-        case KEY_OPTIMIZER:
-            lower_optimizer(l, v, tv);
-            break;
-        case KEY_BATCH:
-            read_setting(l, v, "batch", 1, false, 65536, false, true,
-                         "a whole number from 1 to 65536", &tv->batch);
-            break;
-        case KEY_EPOCHS:
-            read_setting(l, v, "epochs", 1, false, 100000, false, true,
-                         "a whole number from 1 to 100000", &tv->epochs);
-            break;
-        case KEY_SEED:
-            read_setting(l, v, "seed", 0, false, MAX_EXACT, false, true,
-                         "a whole number from 0 to 2^53", &tv->seed);
-            break;
-        case KEY_WEIGHT_DECAY:
-            read_setting(l, v, "weight_decay", 0, false, INFINITY, true, false,
-                         "zero or positive", &tv->weight_decay);
-            break;
-        case KEY_VALIDATION:
-            read_setting(l, v, "validation (the fraction of training data held out)", 0, false,
-                         1, true, false, "in [0, 1)", &tv->validation);
-            break;
-        case KEY_INIT:
-            if (lower_init(l, v, init, init_arg))
-                set_value(&tv->init, *init, v->loc);
-            break;
-        }
-    }
-}
-
-/* Defaults for whatever the train block leaves out, then the Hyper list in
- * the order --explain prints it. */
-static void finish_train(Lower *l, TrainValues *tv, InitKind init, double init_arg)
-{
-    TrainConfig *t = &l->ir->train;
-    VEC(Hyper) hypers = {0};
-#define VALUE(s, def) ((s).set ? (s).value : (def))
-#define HYPER(nm, s, v)                                                 \
-    do {                                                                \
-        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC, NULL};  \
-        vec_push(l->arena, &hypers, h_);                                \
-    } while (0)
-
-    t->opt.kind = (OptKind)(int)VALUE(tv->opt, OPT_SGD);
-    t->opt.loc = tv->opt.set ? tv->opt.loc : NOLOC;
-    HYPER("optimizer", tv->opt, (double)t->opt.kind);
-    t->opt.lr = VALUE(tv->lr, t->opt.kind == OPT_ADAM ? 1e-3 : 0.01);
-    HYPER("lr", tv->lr, t->opt.lr);
-    t->opt.momentum = 0;
-    t->opt.nesterov = false;
-    t->opt.beta1 = 0.9;
-    t->opt.beta2 = 0.999;
-    t->opt.eps = 1e-8;
-    if (t->opt.kind == OPT_MOMENTUM) {
-        t->opt.momentum = VALUE(tv->momentum, 0.9);
-        t->opt.nesterov = VALUE(tv->nesterov, 0) != 0;
-        HYPER("momentum", tv->momentum, t->opt.momentum);
-        HYPER("nesterov", tv->nesterov, t->opt.nesterov ? 1.0 : 0.0);
-        /* PyTorch refuses it too: Nesterov's look-ahead needs a velocity. */
-        if (t->opt.nesterov && t->opt.momentum == 0) {
-            lower_value_error(l, tv->nesterov.loc, "nesterov = true needs momentum above 0 "
-                              "(Nesterov's look-ahead follows the momentum); momentum is 0");
-            if (tv->momentum.set) {
-                diag_note(l->diag, tv->momentum.loc, "momentum is set to 0 here");
-                sema_note_values(l->diag, l->ir, tv->momentum.loc);
-            }
-        }
-    } else if (t->opt.kind == OPT_ADAM) {
-        t->opt.beta1 = VALUE(tv->beta1, 0.9);
-        t->opt.beta2 = VALUE(tv->beta2, 0.999);
-        t->opt.eps = VALUE(tv->eps, 1e-8);
-        HYPER("beta1", tv->beta1, t->opt.beta1);
-        HYPER("beta2", tv->beta2, t->opt.beta2);
-        HYPER("eps", tv->eps, t->opt.eps);
-    }
-    t->batch = (int)VALUE(tv->batch, 32);
-    HYPER("batch", tv->batch, (double)t->batch);
-    t->epochs = (int)VALUE(tv->epochs, 1);
-    HYPER("epochs", tv->epochs, (double)t->epochs);
-    t->seed = (uint64_t)VALUE(tv->seed, 0);
-    HYPER("seed", tv->seed, (double)t->seed);
-    t->weight_decay = VALUE(tv->weight_decay, 0);
-    HYPER("weight_decay", tv->weight_decay, t->weight_decay);
-    t->validation = VALUE(tv->validation, 0.1);
-    HYPER("validation", tv->validation, t->validation);
-    t->init = tv->init.set ? init : INIT_HE_UNIFORM;
-    t->init_arg = tv->init.set ? init_arg : 0;
-    HYPER("init", tv->init, (double)t->init);
-#undef VALUE
-#undef HYPER
-    t->hypers = hypers.items;
-    t->nhypers = hypers.len;
-}
-
 /* ------------------------------------------------------------ the driver */
 
 /* -D NAME=VALUE: the value is a number and NAME names a param of the file.
@@ -1740,10 +1446,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         l->def_ok[k] = !number_parse_define(a, defs[k].value, &l->def_values[k]);
 
     /* Pass 2: everything in source order. */
-    TrainValues tv;
-    memset(&tv, 0, sizeof tv);
-    InitKind init = INIT_HE_UNIFORM;
-    double init_arg = 0;
+    TrainBlock *tb = train_begin(a);
     VEC(Hyper) constants = {0};
     for (int k = 0; k < p->nstmts; k++) {
         const Stmt *s = p->stmts[k];
@@ -1761,7 +1464,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
                 for (int j = 0; j < ndefs; j++)
                     if (strcmp(defs[j].name, s->name) == 0)
                         define = defs[j].value;
-                Hyper h = {s->name, sym->value, false, define ? NOLOC : s->loc, define};
+                Hyper h = {s->name, sym->value, false, define ? NOLOC : s->loc, define, NULL};
                 vec_push(a, &constants, h);
                 /* Current while lowering: value errors note the params. */
                 ir->constants = constants.items;
@@ -1783,12 +1486,12 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             break;
         case ST_TRAIN:
             if (s == train)
-                lower_train_stmt(l, s, &tv, &init, &init_arg);
+                train_lower(l, tb, s);
             break;
         }
     }
     l->stmt = NULL;
-    finish_train(l, &tv, init, init_arg);
+    train_finish(l, tb);
     ir->constants = constants.items;
     ir->nconstants = constants.len;
 
@@ -1869,18 +1572,20 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     }
 
     fputs("\ntraining:\n", out);
+    int width = 14;   /* names longer than that (initial_accumulator_value) widen the column */
+    for (int k = 0; k < t->nhypers; k++)
+        if ((int)strlen(t->hypers[k].name) > width)
+            width = (int)strlen(t->hypers[k].name);
     for (int k = 0; k < t->nhypers; k++) {
         const Hyper *h = &t->hypers[k];
         const char *value;
-        if (strcmp(h->name, "optimizer") == 0)
-            value = optimizer_names[(int)h->value];
+        if (h->text)
+            value = h->text;
         else if (strcmp(h->name, "init") == 0)
             value = init_text(a, t->init, t->init_arg);
-        else if (strcmp(h->name, "nesterov") == 0)
-            value = h->value != 0 ? "true" : "false";
         else
             value = arena_printf(a, "%g", h->value);
-        fprintf(out, "  %-14s %-18s %s\n", h->name, value, where(a, src, h->loc, h->defaulted));
+        fprintf(out, "  %-*s %-18s %s\n", width, h->name, value, where(a, src, h->loc, h->defaulted));
     }
 
     fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);

@@ -39,11 +39,18 @@
 #include <zlib.h>
 
 static const char MAGIC[8] = {'D', 'L', 'C', 'C', 'K', 'P', 'T', '\0'};
-#define FORMAT_VERSION 1
-/* magic, version, value size, layout length */
-#define FIXED_HEAD 20
-/* layout hash, parameter count, step, state slots */
+#define FORMAT_VERSION 2
+/* Format 2: magic, version, value size, section count, table bytes. */
+#define HEAD_V2 24
+/* Format 1: magic, version, value size, layout length; after the layout:
+ * layout hash, parameter count, step, state slots. */
+#define FIXED_HEAD_V1 20
 #define FIXED_TAIL 28
+/* Bounds that tell a corrupt header from a network: sections of either
+ * kind (state slots, extra sections), a section's name, the table. */
+#define MAX_SECTIONS 1024u
+#define MAX_NAME 256u
+#define MAX_TABLE (1u << 20)
 /* A layout longer than this is a corrupt header, not a network (a layout
  * takes ~15 bytes per tensor). */
 #define MAX_LAYOUT (1u << 24)
@@ -202,26 +209,118 @@ static const char *nonfinite_word(const void *values, int64_t i, uint32_t size)
     return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
 }
 
-/* 0 when every parameter and state value is finite; otherwise -1 with
- * "LEAD: the parameter h1_w[3][17] (tensor h1_w, 256x784) is nan<TAIL>"
- * (or "LEAD: optimizer state slot 1 of ..."). */
-static int check_finite(const dlrt_ckpt *c, void *const *slots, const char *lead,
-                        const char *tail, char **err)
+/* ------------------------------------------------------ sections */
+
+/* What one checkpoint holds, as the sections of format 2, in file order:
+ * "layout" (bytes), "params", "state:KEY" per optimizer slot (values),
+ * "step" (one u64), then the caller's extra sections. */
+typedef struct section {
+    char *name;               /* malloc'd */
+    uint32_t type;            /* DLRT_SEC_* */
+    uint64_t count;           /* elements */
+    void *data;               /* the caller's buffer */
+    int state;                /* optimizer slot index + 1, 0 when not a slot */
+} section;
+
+static uint64_t elem_size(uint32_t type, uint32_t value_size)
 {
-    uint32_t s;
-    for (s = 0; s <= c->nstate; s++) {
-        int64_t i = first_nonfinite(slots[s], c->count, c->value_size);
+    return type == DLRT_SEC_REAL ? value_size : type == DLRT_SEC_U64 ? 8 : 1;
+}
+
+static void free_sections(section *s, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; s && i < n; i++)
+        free(s[i].name);
+    free(s);
+}
+
+/* a followed by b, malloc'd (NULL when out of memory). */
+static char *concat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
+}
+
+/* The sections c describes, or NULL (out of memory). *n is their count. */
+static section *describe(const dlrt_ckpt *c, uint64_t *step, uint32_t *n)
+{
+    uint32_t total = 3 + c->nstate + c->nextra, i, k = 0;
+    section *s = calloc(total, sizeof *s);
+    if (!s)
+        return NULL;
+    s[k].name = concat("layout", "");
+    s[k].type = DLRT_SEC_BYTES;
+    s[k].count = strlen(c->layout);
+    s[k++].data = (void *)c->layout;
+    s[k].name = concat("params", "");
+    s[k].type = DLRT_SEC_REAL;
+    s[k].count = c->count;
+    s[k++].data = c->params;
+    for (i = 0; i < c->nstate; i++, k++) {
+        char number[16];
+        snprintf(number, sizeof number, "%lu", (unsigned long)i);
+        s[k].name = concat("state:", c->state_names && c->state_names[i] ? c->state_names[i]
+                                                                       : number);
+        s[k].type = DLRT_SEC_REAL;
+        s[k].count = c->count;
+        s[k].data = c->state[i];
+        s[k].state = (int)i + 1;
+    }
+    s[k].name = concat("step", "");
+    s[k].type = DLRT_SEC_U64;
+    s[k].count = 1;
+    s[k++].data = step;
+    for (i = 0; i < c->nextra; i++, k++) {
+        s[k].name = concat(c->extra[i].name ? c->extra[i].name : "?", "");
+        s[k].type = c->extra[i].type;
+        s[k].count = c->extra[i].count;
+        s[k].data = c->extra[i].data;
+    }
+    *n = total;
+    for (i = 0; i < total; i++)
+        if (!s[i].name) {
+            free_sections(s, total);
+            return NULL;
+        }
+    return s;
+}
+
+/* 0 when every real value of the sections is finite; otherwise -1 with
+ * "LEAD: the parameter h1_w[3][17] (tensor h1_w, 256x784) is nan<TAIL>",
+ * "LEAD: optimizer state exp_avg of h1_w[...] ... is nan<TAIL>" or
+ * "LEAD: value 3 of section 'x' is nan<TAIL>". data[k]: section k's values
+ * (the caller's buffers, or the bytes read from a file). */
+static int check_finite(const dlrt_ckpt *c, const section *s, uint32_t n, void *const *data,
+                        const char *lead, const char *tail, char **err)
+{
+    uint32_t k;
+    for (k = 0; k < n; k++) {
+        int64_t i;
         char *name;
+        if (s[k].type != DLRT_SEC_REAL || !s[k].count)
+            continue;
+        i = first_nonfinite(data[k], s[k].count, c->value_size);
         if (i < 0)
             continue;
-        name = value_name(c->layout, (uint64_t)i);
-        if (s == 0)
-            dlrt_fail(err, "%s: the parameter %s is %s%s", lead, name ? name : "?",
-                 nonfinite_word(slots[s], i, c->value_size), tail);
-        else
-            dlrt_fail(err, "%s: optimizer state slot %lu of %s is %s%s", lead, (unsigned long)s,
-                 name ? name : "?", nonfinite_word(slots[s], i, c->value_size), tail);
-        free(name);
+        if (k == 1 || s[k].state) {
+            name = value_name(c->layout, (uint64_t)i);
+            if (k == 1)
+                dlrt_fail(err, "%s: the parameter %s is %s%s", lead, name ? name : "?",
+                          nonfinite_word(data[k], i, c->value_size), tail);
+            else
+                dlrt_fail(err, "%s: optimizer state %s of %s is %s%s", lead, s[k].name + 6,
+                          name ? name : "?", nonfinite_word(data[k], i, c->value_size), tail);
+            free(name);
+        } else {
+            dlrt_fail(err, "%s: value %lld of section '%s' is %s%s", lead, (long long)i, s[k].name,
+                      nonfinite_word(data[k], i, c->value_size), tail);
+        }
         return -1;
     }
     return 0;
@@ -449,47 +548,65 @@ static int sync_dir(const char *path)
 
 int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
 {
-    size_t layout_len, tmp_size = strlen(path) + 16;
+    size_t tmp_size = strlen(path) + 16;
     char *tmp;
     writer *w;
-    void *slots[3];
-    uint32_t i;
+    section *s;
+    void **data;
+    uint64_t step = c->step, table = 0;
+    uint32_t i, n = 0;
     int fd, e = 0, holds = 0;
     const char *stage;
 
     if (c->value_size != 4 && c->value_size != 8)
         return dlrt_fail(err, "cannot write checkpoint '%s': bad value size %lu", path,
                     (unsigned long)c->value_size);
-    if (c->nstate > 2 || !c->layout || (c->count && !c->params))
+    if (c->nstate > MAX_SECTIONS || c->nextra > MAX_SECTIONS || !c->layout ||
+            (c->count && !c->params) || (c->nstate && !c->state) || (c->nextra && !c->extra))
         return dlrt_fail(err, "cannot write checkpoint '%s': bad checkpoint description", path);
     for (i = 0; i < c->nstate; i++)
         if (c->count && !c->state[i])
             return dlrt_fail(err, "cannot write checkpoint '%s': missing optimizer state", path);
-    layout_len = strlen(c->layout);
-    if (layout_len > MAX_LAYOUT)
+    if (strlen(c->layout) > MAX_LAYOUT)
         return dlrt_fail(err, "cannot write checkpoint '%s': layout too long", path);
-    slots[0] = c->params;
-    slots[1] = c->state[0];
-    slots[2] = c->state[1];
-    if (c->count && check_finite(c, slots, "", "", NULL) != 0) {
+    s = describe(c, &step, &n);
+    data = calloc(n + 1, sizeof *data);
+    if (!s || !data) {
+        free_sections(s, n);
+        free(data);
+        return dlrt_fail(err, "cannot write checkpoint '%s': out of memory", path);
+    }
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(s[i].name);
+        data[i] = s[i].data;
+        if (len == 0 || len > MAX_NAME || s[i].type < DLRT_SEC_REAL || s[i].type > DLRT_SEC_BYTES ||
+                (s[i].count && !s[i].data)) {
+            dlrt_fail(err, "cannot write checkpoint '%s': bad section '%.*s'", path,
+                      len > MAX_NAME ? (int)MAX_NAME : (int)len, s[i].name);
+            goto fail;
+        }
+        table += 16 + len;
+    }
+    if (check_finite(c, s, n, data, "", "", NULL) != 0) {
         /* Again, with the message (rare: the lead is allocated only now). */
         char *lead = malloc(tmp_size + 32);
         if (lead)
             snprintf(lead, tmp_size + 32, "cannot write checkpoint '%s'", path);
-        check_finite(c, slots, lead ? lead : "cannot write checkpoint",
+        check_finite(c, s, n, data, lead ? lead : "cannot write checkpoint",
                      "; a network that is not finite is never saved (did training diverge?)", err);
         free(lead);
-        return -1;
+        goto fail;
     }
     if (probe_target(path, &holds, err) != 0)
-        return -1;
+        goto fail;
 
     tmp = malloc(tmp_size);
     w = malloc(sizeof *w);
     if (!tmp || !w) {
         free(tmp);
         free(w);
-        return dlrt_fail(err, "cannot write checkpoint '%s': out of memory", path);
+        dlrt_fail(err, "cannot write checkpoint '%s': out of memory", path);
+        goto fail;
     }
     fd = create_temp(path, tmp, tmp_size, &e);
     if (fd < 0) {
@@ -499,24 +616,39 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
         free(dir);
         free(tmp);
         free(w);
-        return -1;
+        goto fail;
     }
     w->fd = fd;
     w->crc = crc32(0L, Z_NULL, 0);
     w->error = 0;
     w->len = 0;
+    /* The header: fixed part, section table, the layout, the header's CRC. */
     put_bytes(w, MAGIC, sizeof MAGIC);
     put_le(w, FORMAT_VERSION, 4);
     put_le(w, c->value_size, 4);
-    put_le(w, layout_len, 4);
-    put_bytes(w, c->layout, layout_len);
-    put_le(w, dlrt_layout_hash(c->layout), 8);
-    put_le(w, c->count, 8);
-    put_le(w, c->step, 8);
-    put_le(w, c->nstate, 4);
-    put_values(w, c->params, c->count, c->value_size);
-    for (i = 0; i < c->nstate; i++)
-        put_values(w, c->state[i], c->count, c->value_size);
+    put_le(w, n, 4);
+    put_le(w, table, 4);
+    for (i = 0; i < n; i++) {
+        put_le(w, strlen(s[i].name), 4);
+        put_bytes(w, s[i].name, strlen(s[i].name));
+        put_le(w, s[i].type, 4);
+        put_le(w, s[i].count, 8);
+    }
+    /* The layout belongs to the header: a damaged one is corrupt, not
+     * another network's. */
+    put_bytes(w, s[0].data, (size_t)s[0].count);
+    put_le(w, (uint32_t)w->crc, 4);
+    /* The data, section by section. */
+    for (i = 1; i < n; i++) {
+        uint64_t k;
+        if (s[i].type == DLRT_SEC_REAL)
+            put_values(w, s[i].data, s[i].count, c->value_size);
+        else if (s[i].type == DLRT_SEC_U64)
+            for (k = 0; k < s[i].count; k++)
+                put_le(w, ((const uint64_t *)s[i].data)[k], 8);
+        else
+            put_bytes(w, s[i].data, (size_t)s[i].count);
+    }
     put_le(w, (uint32_t)w->crc, 4);
     flush_writer(w);
 
@@ -545,7 +677,13 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
     }
     free(tmp);
     free(w);
+    free_sections(s, n);
+    free(data);
     return e ? -1 : 0;
+fail:
+    free_sections(s, n);
+    free(data);
+    return -1;
 }
 
 /* ---------------------------------------------------------------- load */
@@ -668,68 +806,323 @@ static int layout_mismatch(const char *path, const char *file_layout, size_t fil
     }
 }
 
-int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
+/* A section as the file's table gives it. */
+typedef struct file_section {
+    const char *name;         /* into the header buffer, not NUL-terminated */
+    uint32_t name_len;
+    uint32_t type;
+    uint64_t count;
+    int want;                 /* the matching expected section, -1 none */
+} file_section;
+
+static int name_is(const file_section *f, const char *name)
 {
-    unsigned char head[FIXED_HEAD], *meta = NULL, *body = NULL;
-    uint32_t version, value_size, layout_len, nstate, i;
-    uint64_t stored_hash, count, step, size, total, body_len;
-    const char *file_layout;
-    struct stat st;
+    return strlen(name) == f->name_len && memcmp(f->name, name, f->name_len) == 0;
+}
+
+/* "exp_avg, exp_avg_sq" (or "none"): the optimizer state a list of sections
+ * holds, for the message when it is not what the network's optimizer uses. */
+static char *state_list(const file_section *fs, uint32_t nfs, const section *s, uint32_t ns)
+{
+    size_t need = 8, len = 0;
+    uint32_t i;
+    char *out;
+    for (i = 0; i < nfs; i++)
+        need += fs[i].name_len + 2;
+    for (i = 0; i < ns; i++)
+        need += strlen(s[i].name) + 2;
+    out = malloc(need);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (i = 0; i < nfs + ns; i++) {
+        const char *name = i < nfs ? fs[i].name : s[i - nfs].name;
+        size_t n = i < nfs ? fs[i].name_len : strlen(name);
+        if (n <= 6 || memcmp(name, "state:", 6) != 0)
+            continue;
+        if (len)
+            len += (size_t)sprintf(out + len, ", ");
+        memcpy(out + len, name + 6, n - 6);
+        len += n - 6;
+        out[len] = '\0';
+    }
+    if (!len)
+        strcpy(out, "none");
+    return out;
+}
+
+/* Format 2: the header (head: its first 24 bytes, read) and the section
+ * table are checked before any data is read; then exactly the bytes the
+ * sections take. size: the file's. */
+static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t size,
+                   dlrt_ckpt *c, char **err)
+{
+    uint32_t nsec = get_u32(head + 16), table = get_u32(head + 20), nwant = 0, i, k;
+    unsigned char *hdr = NULL, *layout = NULL, *body = NULL;
+    file_section *fs = NULL;
+    section *want = NULL;
+    void **data = NULL;
+    uint64_t step = 0, data_len = 0, layout_len, total, pos, rest;
     size_t got = 0;
     uLong crc;
-    int fd, rc = -1;
+    int rc = -1;
 
-    /* O_NONBLOCK: a FIFO must be refused, not waited on. */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return dlrt_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
+    if (nsec < 2 || nsec > 2 * MAX_SECTIONS + 3) {
+        dlrt_fail(err, "%s: checkpoint header is corrupt (%lu sections)", path, (unsigned long)nsec);
+        goto done;
+    }
+    if (table > MAX_TABLE || table < 16 * nsec) {
+        dlrt_fail(err, "%s: checkpoint header is corrupt (a section table of %lu bytes)", path,
+                  (unsigned long)table);
+        goto done;
+    }
+    if ((uint64_t)HEAD_V2 + table + 4 + 4 > size) {   /* header CRC, file CRC */
+        dlrt_fail(err, "%s: checkpoint truncated (%llu bytes)", path, (unsigned long long)size);
+        goto done;
+    }
+    hdr = malloc((size_t)HEAD_V2 + table);
+    fs = calloc(nsec, sizeof *fs);
+    if (!hdr || !fs) {
+        dlrt_fail(err, "%s: out of memory reading the checkpoint", path);
+        goto done;
+    }
+    memcpy(hdr, head, HEAD_V2);
+    if (read_full(fd, hdr + HEAD_V2, (size_t)table, &got) != 0) {
         dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
-    if (!S_ISREG(st.st_mode)) {
-        dlrt_fail(err, "%s: not a checkpoint: it is %s", path, file_kind(st.st_mode));
+    if (got != (size_t)table) {
+        dlrt_fail(err, "%s: checkpoint changed while it was read", path);
         goto done;
     }
-    size = (uint64_t)st.st_size;
+    /* The table, bounded by its length; its CRC follows the layout. */
+    for (pos = HEAD_V2, i = 0; i < nsec; i++) {
+        uint32_t len;
+        if (pos + 4 > HEAD_V2 + (uint64_t)table)
+            break;
+        len = get_u32(hdr + pos);
+        if (len == 0 || len > MAX_NAME || pos + 4 + len + 12 > HEAD_V2 + (uint64_t)table)
+            break;
+        fs[i].name = (const char *)hdr + pos + 4;
+        fs[i].name_len = len;
+        fs[i].type = get_u32(hdr + pos + 4 + len);
+        fs[i].count = get_u64(hdr + pos + 8 + len);
+        fs[i].want = -1;
+        if (fs[i].type < DLRT_SEC_REAL || fs[i].type > DLRT_SEC_BYTES)
+            break;
+        pos += 16 + len;
+    }
+    if (i < nsec || pos != HEAD_V2 + (uint64_t)table) {
+        dlrt_fail(err, "%s: checkpoint header is corrupt (a malformed section table)", path);
+        goto done;
+    }
+    if (!name_is(&fs[0], "layout") || fs[0].type != DLRT_SEC_BYTES || fs[0].count > MAX_LAYOUT) {
+        dlrt_fail(err, "%s: checkpoint header is corrupt (the layout is not the first section "
+                  "or is too long)", path);
+        goto done;
+    }
+    layout_len = fs[0].count;
+    pos = HEAD_V2 + (uint64_t)table + layout_len + 4;   /* where the data starts */
+    if (pos + 4 > size) {
+        dlrt_fail(err, "%s: checkpoint truncated (%llu bytes)", path, (unsigned long long)size);
+        goto done;
+    }
+    layout = malloc((size_t)layout_len + 4);
+    if (!layout) {
+        dlrt_fail(err, "%s: out of memory reading the checkpoint", path);
+        goto done;
+    }
+    if (read_full(fd, layout, (size_t)layout_len + 4, &got) != 0 || got != layout_len + 4) {
+        dlrt_fail(err, "%s: checkpoint changed while it was read", path);
+        goto done;
+    }
+    crc = crc32(crc32(0L, Z_NULL, 0), hdr, HEAD_V2 + table);
+    crc = crc32(crc, layout, (uInt)layout_len);
+    if ((uint32_t)crc != get_u32(layout + layout_len)) {
+        dlrt_fail(err, "%s: checksum mismatch (file corrupt): the header does not match its "
+                  "checksum", path);
+        goto done;
+    }
+    /* The layout first: a checkpoint of another network says so. */
+    if (strlen(c->layout) != layout_len || memcmp(layout, c->layout, (size_t)layout_len) != 0) {
+        layout_mismatch(path, (const char *)layout, (size_t)layout_len, c->layout, err);
+        goto done;
+    }
 
-    /* The fixed header: magic, version, value size, layout length. */
-    if (read_full(fd, head, sizeof head, &got) != 0) {
+    /* What this network expects, against what the file holds. */
+    want = describe(c, &step, &nwant);
+    data = calloc(nwant + 1, sizeof *data);
+    if (!want || !data) {
+        dlrt_fail(err, "%s: out of memory reading the checkpoint", path);
+        goto done;
+    }
+    {
+        /* The optimizer's state first: its names say what changed. */
+        uint32_t file_states = 0, net_states = 0, same = 0;
+        for (i = 0; i < nsec; i++)
+            if (fs[i].name_len > 6 && memcmp(fs[i].name, "state:", 6) == 0) {
+                file_states++;
+                for (k = 0; k < nwant; k++)
+                    same += want[k].state && name_is(&fs[i], want[k].name);
+            }
+        for (k = 0; k < nwant; k++)
+            net_states += want[k].state != 0;
+        if (same != file_states || same != net_states) {
+            char *theirs = state_list(fs, nsec, NULL, 0), *ours = state_list(NULL, 0, want, nwant);
+            dlrt_fail(err, "%s: checkpoint holds optimizer state %s but this network's optimizer "
+                      "uses %s (was the optimizer changed?)", path, theirs ? theirs : "?",
+                      ours ? ours : "?");
+            free(theirs);
+            free(ours);
+            goto done;
+        }
+    }
+    for (i = 1; i < nsec; i++) {
+        file_section *f = &fs[i];
+        int nl = (int)f->name_len;
+        for (k = 1; k < nwant && f->want < 0; k++)
+            if (name_is(f, want[k].name))
+                f->want = (int)k;
+        if (f->want < 0) {
+            dlrt_fail(err, "%s: checkpoint holds a section '%.*s' that this network does not "
+                      "have (saved by a newer dlc?)", path, nl, f->name);
+            goto done;
+        }
+        for (k = 1; k < i; k++)
+            if (fs[k].want == f->want) {
+                dlrt_fail(err, "%s: checkpoint holds section '%.*s' twice (file corrupt)", path,
+                          nl, f->name);
+                goto done;
+            }
+        k = (uint32_t)f->want;
+        if (f->type != want[k].type) {
+            dlrt_fail(err, "%s: checkpoint section '%.*s' has type %lu, not %lu (file corrupt)",
+                      path, nl, f->name, (unsigned long)f->type, (unsigned long)want[k].type);
+            goto done;
+        }
+        if (f->count != want[k].count) {
+            if (k == 1)
+                dlrt_fail(err, "%s: checkpoint holds %llu parameters but the network has %llu "
+                          "(file corrupt)", path, (unsigned long long)f->count,
+                          (unsigned long long)want[k].count);
+            else
+                dlrt_fail(err, "%s: checkpoint section '%.*s' holds %llu values but the network "
+                          "has %llu (file corrupt)", path, nl, f->name,
+                          (unsigned long long)f->count, (unsigned long long)want[k].count);
+            goto done;
+        }
+    }
+    if (nsec != nwant) {
+        for (k = 1; k < nwant; k++) {
+            for (i = 1; i < nsec && fs[i].want != (int)k; i++)
+                ;
+            if (i == nsec)
+                break;
+        }
+        dlrt_fail(err, "%s: checkpoint has no section '%s' (file corrupt)", path,
+                  k < nwant ? want[k].name : "?");
+        goto done;
+    }
+
+    /* Exactly the size this network's checkpoint takes (every count is the
+     * network's, so this cannot overflow). */
+    for (i = 1; i < nsec; i++)
+        data_len += fs[i].count * elem_size(fs[i].type, c->value_size);
+    total = pos + data_len + 4;
+    if (size < total) {
+        dlrt_fail(err, "%s: checkpoint truncated: expected %llu bytes, got %llu", path,
+             (unsigned long long)total, (unsigned long long)size);
+        goto done;
+    }
+    if (size > total) {
+        dlrt_fail(err, "%s: checkpoint has %llu unexpected trailing bytes (file corrupt)", path,
+             (unsigned long long)(size - total));
+        goto done;
+    }
+    rest = data_len + 4;
+    body = malloc((size_t)rest + 1);   /* + 1: sees a file that grew */
+    if (!body) {
+        dlrt_fail(err, "%s: out of memory reading the checkpoint (%llu bytes)", path,
+             (unsigned long long)data_len);
+        goto done;
+    }
+    if (read_full(fd, body, (size_t)rest + 1, &got) != 0) {
         dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
         goto done;
     }
-    if (got < sizeof MAGIC || memcmp(head, MAGIC, sizeof MAGIC) != 0) {
-        /* A prefix of the magic is a cut-off checkpoint, anything else is not one. */
-        if (got < sizeof MAGIC && memcmp(head, MAGIC, got) == 0)
-            dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
+    if ((uint64_t)got != rest) {
+        dlrt_fail(err, "%s: checkpoint changed while it was read", path);
+        goto done;
+    }
+    crc = crc32(crc32(0L, Z_NULL, 0), hdr, HEAD_V2 + table);
+    crc = crc32(crc, layout, (uInt)layout_len + 4);
+    {
+        const unsigned char *p = body;
+        uint64_t left = data_len;
+        while (left > 0) {
+            uInt part = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            crc = crc32(crc, p, part);
+            p += part;
+            left -= part;
+        }
+    }
+    if ((uint32_t)crc != get_u32(body + data_len)) {
+        dlrt_fail(err, "%s: checksum mismatch (file corrupt)", path);
+        goto done;
+    }
+    /* Each section's bytes, in native order, at data[its expected index]. */
+    for (pos = 0, i = 1; i < nsec; i++) {
+        unsigned char *p = body + pos;
+        k = (uint32_t)fs[i].want;
+        if (fs[i].type == DLRT_SEC_REAL)
+            to_native(p, fs[i].count, c->value_size);
+        data[k] = p;
+        pos += fs[i].count * elem_size(fs[i].type, c->value_size);
+    }
+    if (check_finite(c, want, nwant, data, path, " in this checkpoint (saved from a diverged "
+                     "network?); refusing to use it", err) != 0)
+        goto done;
+
+    /* Everything checked: only now touch the caller's buffers. */
+    for (k = 1; k < nwant; k++) {
+        uint64_t j, bytes = want[k].count * elem_size(want[k].type, c->value_size);
+        if (!bytes)
+            continue;
+        if (want[k].type == DLRT_SEC_U64)
+            for (j = 0; j < want[k].count; j++)
+                ((uint64_t *)want[k].data)[j] = get_u64((const unsigned char *)data[k] + 8 * j);
         else
-            dlrt_fail(err, "%s: not a dlc checkpoint (bad magic)", path);
-        goto done;
+            memcpy(want[k].data, data[k], (size_t)bytes);
     }
-    if (got < FIXED_HEAD) {
-        dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
-        goto done;
-    }
-    version = get_u32(head + 8);
-    value_size = get_u32(head + 12);
-    layout_len = get_u32(head + 16);
-    if (version != FORMAT_VERSION) {
-        dlrt_fail(err, "%s: unsupported checkpoint version %lu (this runtime reads version %d)", path,
-             (unsigned long)version, FORMAT_VERSION);
-        goto done;
-    }
-    if (value_size != c->value_size) {
-        const char *kind[9] = {0};
-        kind[4] = "floats";
-        kind[8] = "doubles";
-        if ((value_size == 4 || value_size == 8) && (c->value_size == 4 || c->value_size == 8))
-            dlrt_fail(err, "%s: checkpoint stores %s but the network uses %s", path, kind[value_size],
-                 kind[c->value_size]);
-        else
-            dlrt_fail(err, "%s: checkpoint has bad value size %lu (file corrupt)", path,
-                 (unsigned long)value_size);
-        goto done;
-    }
+    c->step = step;
+    rc = 0;
+done:
+    free(hdr);
+    free(fs);
+    free(layout);
+    free(body);
+    free(data);
+    free_sections(want, nwant);
+    return rc;
+}
+
+/* Format 1 (issue 5): the fixed header, the layout, its hash, the counts,
+ * then parameters and unnamed state slots in the network's slot order.
+ * head: its first 20 bytes; the file is positioned after them. */
+static int load_v1(int fd, const char *path, const unsigned char *head, uint64_t size,
+                   dlrt_ckpt *c, char **err)
+{
+    unsigned char *meta = NULL, *body = NULL;
+    uint32_t layout_len = get_u32(head + 16), nstate, i;
+    uint64_t stored_hash, count, step, total, body_len;
+    const char *file_layout;
+    size_t got = 0;
+    uLong crc;
+    int rc = -1;
+
+    if (c->nextra > 0)
+        return dlrt_fail(err, "%s: a version 1 checkpoint holds no section '%s'", path,
+                         c->extra[0].name ? c->extra[0].name : "?");
     /* Then the layout and the rest of the header; the file's real size
      * bounds what is read. */
     if (layout_len > MAX_LAYOUT) {
@@ -737,7 +1130,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
              (unsigned long)layout_len);
         goto done;
     }
-    if ((uint64_t)FIXED_HEAD + layout_len + FIXED_TAIL + 4 > size) {
+    if ((uint64_t)FIXED_HEAD_V1 + layout_len + FIXED_TAIL + 4 > size) {
         dlrt_fail(err, "%s: checkpoint truncated (%llu bytes)", path, (unsigned long long)size);
         goto done;
     }
@@ -781,8 +1174,8 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
 
     /* Exactly the size this network's checkpoint takes (count is the
      * network's, so this cannot overflow). */
-    body_len = (uint64_t)(1 + nstate) * count * value_size;
-    total = FIXED_HEAD + (uint64_t)layout_len + FIXED_TAIL + body_len + 4;
+    body_len = (uint64_t)(1 + nstate) * count * c->value_size;
+    total = FIXED_HEAD_V1 + (uint64_t)layout_len + FIXED_TAIL + body_len + 4;
     if (size < total) {
         dlrt_fail(err, "%s: checkpoint truncated: expected %llu bytes, got %llu", path,
              (unsigned long long)total, (unsigned long long)size);
@@ -808,7 +1201,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
         goto done;
     }
     crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, head, FIXED_HEAD);
+    crc = crc32(crc, head, FIXED_HEAD_V1);
     crc = crc32(crc, meta, layout_len + FIXED_TAIL);
     {
         const unsigned char *p = body;
@@ -824,25 +1217,113 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
         dlrt_fail(err, "%s: checksum mismatch (file corrupt)", path);
         goto done;
     }
-    to_native(body, (1 + nstate) * count, value_size);
+    to_native(body, (1 + nstate) * count, c->value_size);
     {
-        void *slots[3];
-        for (i = 0; i <= nstate; i++)
-            slots[i] = body + (size_t)i * count * value_size;
-        if (check_finite(c, slots, path, " in this checkpoint (saved from a diverged "
-                         "network?); refusing to use it", err) != 0)
+        /* Sections as format 2 names them: layout, params, the slots, step. */
+        uint32_t n = 0;
+        uint64_t dummy = 0;
+        section *s = describe(c, &dummy, &n);
+        void **data = calloc(n + 1, sizeof *data);
+        int bad = !s || !data;
+        if (bad)
+            dlrt_fail(err, "%s: out of memory reading the checkpoint", path);
+        for (i = 0; !bad && i <= nstate; i++)
+            data[1 + i] = body + (size_t)i * count * c->value_size;
+        if (!bad)
+            bad = check_finite(c, s, n, data, path, " in this checkpoint (saved from a diverged "
+                               "network?); refusing to use it", err) != 0;
+        free_sections(s, n);
+        free(data);
+        if (bad)
             goto done;
     }
 
     /* Everything checked: only now touch the caller's buffers. */
     for (i = 0; i <= nstate && count > 0; i++)
-        memcpy(i ? c->state[i - 1] : c->params, body + (size_t)i * count * value_size,
-               (size_t)(count * value_size));
+        memcpy(i ? c->state[i - 1] : c->params, body + (size_t)i * count * c->value_size,
+               (size_t)(count * c->value_size));
     c->step = step;
     rc = 0;
 done:
-    close(fd);
     free(meta);
     free(body);
+    return rc;
+}
+
+int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
+{
+    unsigned char head[HEAD_V2];
+    uint32_t version, value_size;
+    struct stat st;
+    size_t got = 0;
+    uint64_t size;
+    int fd, rc = -1;
+
+    if (c->nstate > MAX_SECTIONS || c->nextra > MAX_SECTIONS || (c->nstate && !c->state) ||
+            (c->nextra && !c->extra) || !c->layout)
+        return dlrt_fail(err, "%s: bad checkpoint description", path);
+    /* O_NONBLOCK: a FIFO must be refused, not waited on. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return dlrt_fail(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        dlrt_fail(err, "%s: not a checkpoint: it is %s", path, file_kind(st.st_mode));
+        goto done;
+    }
+    size = (uint64_t)st.st_size;
+
+    /* The fixed header: magic, version, value size, then per version. */
+    if (read_full(fd, head, sizeof head, &got) != 0) {
+        dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+        goto done;
+    }
+    if (got < sizeof MAGIC || memcmp(head, MAGIC, sizeof MAGIC) != 0) {
+        /* A prefix of the magic is a cut-off checkpoint, anything else is not one. */
+        if (got < sizeof MAGIC && memcmp(head, MAGIC, got) == 0)
+            dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
+        else
+            dlrt_fail(err, "%s: not a dlc checkpoint (bad magic)", path);
+        goto done;
+    }
+    if (got < FIXED_HEAD_V1) {
+        dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
+        goto done;
+    }
+    version = get_u32(head + 8);
+    value_size = get_u32(head + 12);
+    if (version != 1 && version != FORMAT_VERSION) {
+        dlrt_fail(err, "%s: unsupported checkpoint version %lu (this runtime reads versions 1 "
+                  "and %d)", path, (unsigned long)version, FORMAT_VERSION);
+        goto done;
+    }
+    if (value_size != c->value_size) {
+        const char *kind[9] = {0};
+        kind[4] = "floats";
+        kind[8] = "doubles";
+        if ((value_size == 4 || value_size == 8) && (c->value_size == 4 || c->value_size == 8))
+            dlrt_fail(err, "%s: checkpoint stores %s but the network uses %s", path, kind[value_size],
+                 kind[c->value_size]);
+        else
+            dlrt_fail(err, "%s: checkpoint has bad value size %lu (file corrupt)", path,
+                 (unsigned long)value_size);
+        goto done;
+    }
+    if (version == 1) {
+        if (lseek(fd, FIXED_HEAD_V1, SEEK_SET) != FIXED_HEAD_V1) {
+            dlrt_fail(err, "%s: cannot read checkpoint: %s", path, strerror(errno));
+            goto done;
+        }
+        rc = load_v1(fd, path, head, size, c, err);
+    } else if (got < HEAD_V2) {
+        dlrt_fail(err, "%s: checkpoint truncated (%lu bytes)", path, (unsigned long)got);
+    } else {
+        rc = load_v2(fd, path, head, size, c, err);
+    }
+done:
+    close(fd);
     return rc;
 }

@@ -111,26 +111,48 @@ void dlrt_dataset_free(dlrt_dataset *d);
 
 /* --------------------------------------------------------- checkpoint.c */
 
-/* A checkpoint file (little-endian):
- *   "DLCCKPT\0"  u32 version (1)  u32 bytes per value (4 or 8)
- *   u32 layout length, layout bytes ("h1_w:256x784;h1_b:256;" ...)
- *   u64 FNV-1a hash of the layout   u64 parameter count   u64 step
- *   u32 state slots (optimizer state vectors, each parameter-count long)
- *   parameters, then each state slot, as raw values
- *   u32 CRC-32 (zlib) of everything before it
+/* A checkpoint file, format version 2 (little-endian): a header, then a
+ * list of named, typed sections, the CRC over everything.
+ *   "DLCCKPT\0"  u32 version (2)  u32 bytes per value (4 or 8)
+ *   u32 section count  u32 section table bytes
+ *   the section table, per section: u32 name length, the name,
+ *       u32 type (DLRT_SEC_*), u64 element count
+ *   the first section's data: the layout (part of the header)
+ *   u32 CRC-32 (zlib) of the header so far (checked before any data is read)
+ *   each other section's elements, in table order
+ *   u32 CRC-32 of everything before it
+ * Sections: "layout" (bytes: "h1_w:256x784;h1_b:256;" ...; always first),
+ * "params" (values), "state:KEY" per optimizer state slot (values; KEY is
+ * torch.optim's state key, "exp_avg"), "step" (one u64), then the extra
+ * sections the caller names (the RNG, the epoch, non-trainable tensors).
+ * Version 1 files (issue 5's format: unnamed slots) still load.
  *
  * Messages: the checkpoint functions report a failure in *err, which is
  * NULL or a malloc'd message allocated to fit (never cut). A failure frees
  * the old message and stores the new one; the caller frees the last one.
  * err may be NULL (no message). */
+enum { DLRT_SEC_REAL = 1, DLRT_SEC_U64 = 2, DLRT_SEC_BYTES = 3 };
+
+/* A section beyond parameters, optimizer state and step, saved and loaded
+ * as it is (real values are checked to be finite). */
+typedef struct dlrt_ckpt_section {
+    const char *name;         /* "rng", "epoch", "buffers" */
+    uint32_t type;            /* DLRT_SEC_REAL (value_size each), _U64 or _BYTES */
+    uint64_t count;           /* elements */
+    void *data;
+} dlrt_ckpt_section;
+
 typedef struct dlrt_ckpt {
     uint32_t value_size;      /* 4 (float) or 8 (double) */
     const char *layout;       /* the network's parameter layout string */
-    uint64_t count;           /* values per slot */
+    uint64_t count;           /* values of the parameters and of each state slot */
     uint64_t step;            /* optimizer steps taken */
-    uint32_t nstate;          /* optimizer state slots (0, 1 or 2) */
+    uint32_t nstate;          /* optimizer state slots (any number, up to 1024) */
     void *params;             /* count values */
-    void *state[2];           /* nstate slots of count values */
+    void *const *state;       /* nstate slots of count values */
+    const char *const *state_names;   /* their torch.optim keys ("exp_avg") */
+    uint32_t nextra;          /* extra sections (up to 1024) */
+    const dlrt_ckpt_section *extra;
 } dlrt_ckpt;
 
 uint64_t dlrt_layout_hash(const char *layout);
@@ -143,12 +165,14 @@ uint64_t dlrt_layout_hash(const char *layout);
  * refuses to replace anything at PATH but a dlc checkpoint or an empty
  * file (a directory, a FIFO, notes.txt). */
 int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err);
-/* c describes what the network expects; on success params/state are filled
- * and c->step set. Reads the header first and refuses, before reading the
- * values: a file that is not regular (FIFO, device, directory), bad magic,
- * another version, value size or layout, and a size other than exactly
- * what this network's checkpoint takes. Then checks the CRC and that every
- * value is finite. On failure nothing in c's buffers has changed. */
+/* c describes what the network expects; on success params, state and the
+ * extra sections are filled and c->step set. Reads the header and its
+ * section table first and refuses, before reading the values: a file that
+ * is not regular (FIFO, device, directory), bad magic, another version,
+ * value size or layout, sections other than the network's (another
+ * optimizer's state, named), and a size other than exactly what this
+ * network's checkpoint takes. Then checks the CRC and that every value is
+ * finite. On failure nothing in c's buffers has changed. */
 int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err);
 /* Can a checkpoint be saved to PATH? 0 when PATH holds nothing, an empty
  * file or a dlc checkpoint (then *holds_checkpoint = 1; may be NULL), and

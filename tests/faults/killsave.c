@@ -36,6 +36,7 @@ static const char LAYOUT[] = "w:256x256;";
 
 typedef struct ck {
     float *v[3];
+    void *slot[2];      /* c.state points here */
     dlrt_ckpt c;
 } ck;
 
@@ -54,8 +55,9 @@ static void ck_make(ck *k, float base)
     k->c.step = (uint64_t)base;
     k->c.nstate = 2;
     k->c.params = k->v[0];
-    k->c.state[0] = k->v[1];
-    k->c.state[1] = k->v[2];
+    k->slot[0] = k->v[1];
+    k->slot[1] = k->v[2];
+    k->c.state = k->slot;
 }
 
 static void ck_free(ck *k)

@@ -187,8 +187,11 @@ nan_ckpt() {   # nan_ckpt IN OUT: value 6 of the parameters made NaN, CRC fixed
     /usr/bin/python3 - "$1" "$2" <<'EOF'
 import struct, sys, zlib
 b = bytearray(open(sys.argv[1], 'rb').read())
-L = struct.unpack_from('<I', b, 16)[0]
-v0 = 20 + L + 28
+# Format 2: "params" starts after the table, the layout (the first
+# section) and the header's CRC.
+T = struct.unpack_from('<I', b, 20)[0]
+n = struct.unpack_from('<I', b, 24)[0]
+v0 = 24 + T + struct.unpack_from('<Q', b, 24 + 4 + n + 4)[0] + 4
 struct.pack_into('<f', b, v0 + 4 * 6, float('nan'))
 struct.pack_into('<I', b, len(b) - 4, zlib.crc32(bytes(b[:-4])) & 0xffffffff)
 open(sys.argv[2], 'wb').write(b)

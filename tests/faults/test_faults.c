@@ -120,8 +120,11 @@ static unsigned char *slurp(const char *path, size_t *len)
 #define NP 21
 static const char LAYOUT[] = "h1_w:3x4;h1_b:3;out_w:2x3;";
 
+static const char *const STATE_NAMES[2] = {"exp_avg", "exp_avg_sq"};
+
 typedef struct net {
     float p[NP], s0[NP], s1[NP];
+    void *slot[2];      /* c.state points here */
     dlrt_ckpt c;
 } net;
 
@@ -140,8 +143,10 @@ static void net_init(net *n, float base)
     n->c.step = (uint64_t)base;
     n->c.nstate = 2;
     n->c.params = n->p;
-    n->c.state[0] = n->s0;
-    n->c.state[1] = n->s1;
+    n->slot[0] = n->s0;
+    n->slot[1] = n->s1;
+    n->c.state = n->slot;
+    n->c.state_names = STATE_NAMES;
 }
 
 static void le32(unsigned char *b, uint32_t v)
@@ -158,10 +163,48 @@ static void le64(unsigned char *b, uint64_t v)
         b[i] = (unsigned char)(v >> 8 * i);
 }
 
-/* Rewrites the CRC at the end of a checkpoint image after an edit, so
- * that only the edit is wrong. */
+static uint32_t get32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Format 2 offsets in the good image (not in an edited one): entry k of
+ * the section table, and where the data of section k starts. */
+static size_t entry_at(const unsigned char *b, int k)
+{
+    size_t pos = 24;
+    while (k-- > 0)
+        pos += 16 + get32(b + pos);
+    return pos;
+}
+
+static size_t count_at(const unsigned char *b, int k)   /* the entry's u64 count */
+{
+    size_t e = entry_at(b, k);
+    return e + 8 + get32(b + e);
+}
+
+static size_t data_at(const unsigned char *b, int k)
+{
+    size_t pos = 24 + get32(b + 20), i;
+    for (i = 0; i < (size_t)k; i++) {
+        size_t e = entry_at(b, (int)i), c = count_at(b, (int)i);
+        uint32_t type = get32(b + e + 4 + get32(b + e));
+        pos += (size_t)b[c] * (type == 1 ? 4 : type == 2 ? 8 : 1);   /* counts < 256 here */
+        if (i == 0)
+            pos += 4;   /* the header's CRC follows the layout */
+    }
+    return pos;
+}
+
+/* Rewrites the CRCs of a checkpoint image after an edit (the header's,
+ * after the layout, and the file's), so that only the edit is wrong. The
+ * table must still parse as in the good file. */
 static void fix_crc(unsigned char *b, size_t len)
 {
+    size_t head = data_at(b, 1) - 4;
+    if (head + 4 <= len)
+        le32(b + head, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)head));
     le32(b + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)(len - 4)));
 }
 
@@ -194,7 +237,6 @@ static void test_hostile_files(void)
     unsigned char *good, *b;
     size_t len;
     const char *p = path_of("good.ckpt");
-    const size_t L = sizeof LAYOUT - 1, tail = 20 + L;   /* offset of the hash */
 
     net_init(&a, 1);
     remove(p);
@@ -219,27 +261,52 @@ static void test_hostile_files(void)
         load_refused("hostile_" name, path_of(name ".ckpt"), want);  \
     } while (0)
 
-    CASE("layout_len_4g", "header is corrupt (a layout of 4294967295 bytes)",
-         le32(b + 16, 0xFFFFFFFFu), 0);
-    CASE("layout_len_past_end", "truncated", le32(b + 16, (uint32_t)len), 0);
-    CASE("layout_len_short", "checksum mismatch", le32(b + 16, (uint32_t)L - 1), 0);
+    /* The header: counts and lengths that no network has. */
+    CASE("nsec_4g", "header is corrupt (4294967295 sections)", le32(b + 16, 0xFFFFFFFFu), 1);
+    CASE("nsec_0", "header is corrupt (0 sections)", le32(b + 16, 0), 1);
+    CASE("nsec_short", "a malformed section table", le32(b + 16, 4), 1);
+    CASE("nsec_long", "a malformed section table", le32(b + 16, 6), 1);
+    CASE("table_len_4g", "a section table of 4294967295 bytes", le32(b + 20, 0xFFFFFFFFu), 0);
+    CASE("table_len_past_end", "truncated", le32(b + 20, (uint32_t)len), 0);
+    CASE("table_len_short", "a malformed section table", le32(b + 20, get32(good + 20) - 1), 0);
     CASE("value_size_0", "bad value size 0", le32(b + 12, 0), 1);
     CASE("value_size_huge", "bad value size 4294967295", le32(b + 12, 0xFFFFFFFFu), 1);
     CASE("version_0", "unsupported checkpoint version 0", le32(b + 8, 0), 1);
-    CASE("count_huge", "holds 18446744073709551615 parameters but the network has 21",
-         le64(b + tail + 8, UINT64_MAX), 1);
-    CASE("count_zero", "holds 0 parameters", le64(b + tail + 8, 0), 1);
-    CASE("nstate_huge", "holds 4294967295 optimizer state vectors", le32(b + tail + 24, 0xFFFFFFFFu), 1);
-    CASE("nstate_1", "holds 1 optimizer state vectors", le32(b + tail + 24, 1), 1);
-    CASE("hash_wrong", "the layout does not match its hash", b[tail] ^= 1, 1);
-    CASE("layout_byte", "the layout does not match its hash", b[20 + 3] ^= 1, 0);
-    CASE("layout_nul", "the layout does not match its hash", b[20 + 3] = 0, 1);
+    CASE("version_3", "unsupported checkpoint version 3", le32(b + 8, 3), 1);
+    CASE("name_len_4g", "a malformed section table", le32(b + entry_at(good, 1), 0xFFFFFFFFu), 0);
+    CASE("name_len_0", "a malformed section table", le32(b + entry_at(good, 1), 0), 0);
+    CASE("type_9", "a malformed section table",
+         le32(b + entry_at(good, 1) + 4 + get32(good + entry_at(good, 1)), 9), 0);
+    CASE("layout_count_huge", "the layout is not the first section or is too long",
+         le64(b + count_at(good, 0), UINT64_MAX), 0);
+    CASE("layout_renamed", "the layout is not the first section", b[entry_at(good, 0) + 4] = 'L', 1);
+    /* Sections other than this network's, with valid CRCs. */
+    CASE("params_count_huge", "holds 18446744073709551615 parameters but the network has 21",
+         le64(b + count_at(good, 1), UINT64_MAX), 1);
+    CASE("params_count_zero", "holds 0 parameters", le64(b + count_at(good, 1), 0), 1);
+    CASE("state_count_huge", "section 'state:exp_avg' holds 18446744073709551615 values but the "
+         "network has 21", le64(b + count_at(good, 2), UINT64_MAX), 1);
+    CASE("state_renamed", "checkpoint holds optimizer state fxp_avg, exp_avg_sq but this "
+         "network's optimizer uses exp_avg, exp_avg_sq (was the optimizer changed?)",
+         b[entry_at(good, 2) + 4 + 6] = 'f', 1);
+    CASE("section_unknown", "holds a section 'stop' that this network does not have",
+         b[entry_at(good, 4) + 4 + 2] = 'o', 1);
+    CASE("section_type", "section 'params' has type 2, not 1",
+         le32(b + entry_at(good, 1) + 4 + 6, 2), 1);
+    CASE("step_count", "section 'step' holds 2 values but the network has 1",
+         le64(b + count_at(good, 4), 2), 1);
+    /* Damage that only a checksum sees. */
+    CASE("header_crc_wrong", "the header does not match its checksum", b[data_at(good, 1) - 1] ^= 1, 0);
+    CASE("table_byte", "the header does not match its checksum", b[entry_at(good, 1) + 5] ^= 1, 0);
+    CASE("layout_byte", "the header does not match its checksum", b[data_at(good, 0) + 3] ^= 1, 0);
+    CASE("layout_nul", "the header does not match its checksum", b[data_at(good, 0) + 3] = 0, 0);
     CASE("crc_wrong", "checksum mismatch (file corrupt)", b[len - 1] ^= 0x80, 0);
-    CASE("value_flipped", "checksum mismatch (file corrupt)", b[tail + 28 + 5] ^= 4, 0);
+    CASE("value_flipped", "checksum mismatch (file corrupt)", b[data_at(good, 1) + 5] ^= 4, 0);
+    CASE("step_flipped", "checksum mismatch (file corrupt)", b[data_at(good, 4)] ^= 4, 0);
     CASE("cut_in_values", "truncated: expected", blen = len - 10, 0);
     CASE("cut_before_crc", "truncated: expected", blen = len - 4, 0);
-    CASE("cut_in_tail", "truncated", blen = tail + 10, 0);
-    CASE("cut_in_layout", "truncated", blen = 25, 0);
+    CASE("cut_in_layout", "truncated", blen = data_at(good, 0) + 10, 0);
+    CASE("cut_in_table", "truncated", blen = 40, 0);
     CASE("cut_in_head", "truncated", blen = 12, 0);
     CASE("cut_in_magic", "truncated (5 bytes)", blen = 5, 0);
     CASE("empty", "checkpoint truncated (0 bytes)", blen = 0, 0);
@@ -247,19 +314,18 @@ static void test_hostile_files(void)
     CASE("trailing_copy", "unexpected trailing bytes", (memcpy(b + len, good, 64), blen = len + 64), 0);
     CASE("magic_lowercase", "not a dlc checkpoint (bad magic)", b[0] = 'd', 0);
     CASE("magic_gzip", "not a dlc checkpoint (bad magic)", (b[0] = 0x1f, b[1] = 0x8b), 0);
-    /* Valid CRC, NaN or infinite values: the diverged network the issue
-     * found (78,400 NaN weights evaluated at 0.8176). Offsets in values:
-     * params start at tail + 28. */
+    /* Valid CRCs, NaN or infinite values: the diverged network the issue
+     * found (78,400 NaN weights evaluated at 0.8176). */
     {
         float nan = NAN, inf = INFINITY;
-        size_t v0 = tail + 28;
+        size_t v0 = data_at(good, 1), s1 = data_at(good, 3);
         CASE("nan_weight", "the parameter h1_w[1][2] (tensor h1_w, 3x4) is nan in this checkpoint",
              memcpy(b + v0 + 4 * 6, &nan, 4), 1);
         CASE("inf_bias", "the parameter h1_b[2] (tensor h1_b, 3) is inf", memcpy(b + v0 + 4 * 14, &inf, 4), 1);
         CASE("neg_inf_out", "the parameter out_w[1][0] (tensor out_w, 2x3) is -inf",
              (inf = -INFINITY, memcpy(b + v0 + 4 * 18, &inf, 4)), 1);
-        CASE("nan_state", "optimizer state slot 2 of h1_w[0][0] (tensor h1_w, 3x4) is nan",
-             memcpy(b + v0 + 4 * 2 * NP, &nan, 4), 1);
+        CASE("nan_state", "optimizer state exp_avg_sq of h1_w[0][0] (tensor h1_w, 3x4) is nan",
+             memcpy(b + s1, &nan, 4), 1);
         CASE("all_nan", "the parameter h1_w[0][0] (tensor h1_w, 3x4) is nan",
              { int k; for (k = 0; k < NP; k++) memcpy(b + v0 + 4 * k, &nan, 4); }, 1);
     }
@@ -479,7 +545,7 @@ static void test_targets(void)
     a.p[7] = 0;
     a.s0[20] = -INFINITY;
     check(&v, dlrt_ckpt_save(p, &a.c, &err) == -1 &&
-              contains(err, "optimizer state slot 1 of out_w[1][2] (tensor out_w, 2x3) is -inf"),
+              contains(err, "optimizer state exp_avg of out_w[1][2] (tensor out_w, 2x3) is -inf"),
           "error '%s'", err);
     a.s0[20] = 0;
     finish(&v);

@@ -403,9 +403,10 @@ const char *define_numbers_layout(void)
            "loss_2_b:5;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt define_numbers_checkpoint(const define_numbers *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt define_numbers_checkpoint(const define_numbers *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -413,14 +414,15 @@ static dlrt_ckpt define_numbers_checkpoint(const define_numbers *m)
     c.layout = define_numbers_layout();
     c.count = DEFINE_NUMBERS_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int define_numbers_save(const define_numbers *m, const char *path)
 {
-    dlrt_ckpt c = define_numbers_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = define_numbers_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -428,7 +430,8 @@ int define_numbers_save(const define_numbers *m, const char *path)
 
 int define_numbers_load(define_numbers *m, const char *path)
 {
-    dlrt_ckpt c = define_numbers_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = define_numbers_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

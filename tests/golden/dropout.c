@@ -584,25 +584,30 @@ const char *dropout_layout(void)
            "logits_b:4;";
 }
 
-/* The checkpoint: parameters, 1 optimizer state slot and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt dropout_checkpoint(const dropout *m)
+/* The checkpoint: the parameters, 1 optimizer state slot (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt dropout_checkpoint(const dropout *m, void **state)
 {
+    static const char *const names[1] = {"momentum_buffer"};
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
     c.value_size = sizeof(double);
     c.layout = dropout_layout();
     c.count = DROPOUT_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 1;
     c.params = m->params;
-    c.state[0] = m->momentum_buffer;
+    c.nstate = 1;
+    state[0] = m->momentum_buffer;
+    c.state = state;
+    c.state_names = names;
     return c;
 }
 
 int dropout_save(const dropout *m, const char *path)
 {
-    dlrt_ckpt c = dropout_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = dropout_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -610,7 +615,8 @@ int dropout_save(const dropout *m, const char *path)
 
 int dropout_load(dropout *m, const char *path)
 {
-    dlrt_ckpt c = dropout_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = dropout_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

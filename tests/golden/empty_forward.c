@@ -295,9 +295,10 @@ const char *empty_forward_layout(void)
            "loss_b:3;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt empty_forward_checkpoint(const empty_forward *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt empty_forward_checkpoint(const empty_forward *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -305,14 +306,15 @@ static dlrt_ckpt empty_forward_checkpoint(const empty_forward *m)
     c.layout = empty_forward_layout();
     c.count = EMPTY_FORWARD_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int empty_forward_save(const empty_forward *m, const char *path)
 {
-    dlrt_ckpt c = empty_forward_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = empty_forward_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -320,7 +322,8 @@ int empty_forward_save(const empty_forward *m, const char *path)
 
 int empty_forward_load(empty_forward *m, const char *path)
 {
-    dlrt_ckpt c = empty_forward_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = empty_forward_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

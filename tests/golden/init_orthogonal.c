@@ -413,9 +413,10 @@ const char *orth_layout(void)
            "loss_b:4;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt orth_checkpoint(const orth *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt orth_checkpoint(const orth *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -423,14 +424,15 @@ static dlrt_ckpt orth_checkpoint(const orth *m)
     c.layout = orth_layout();
     c.count = ORTH_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int orth_save(const orth *m, const char *path)
 {
-    dlrt_ckpt c = orth_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = orth_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -438,7 +440,8 @@ int orth_save(const orth *m, const char *path)
 
 int orth_load(orth *m, const char *path)
 {
-    dlrt_ckpt c = orth_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = orth_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

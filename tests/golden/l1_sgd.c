@@ -299,9 +299,10 @@ const char *l1_sgd_layout(void)
            "pred_b:2;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt l1_sgd_checkpoint(const l1_sgd *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt l1_sgd_checkpoint(const l1_sgd *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -309,14 +310,15 @@ static dlrt_ckpt l1_sgd_checkpoint(const l1_sgd *m)
     c.layout = l1_sgd_layout();
     c.count = L1_SGD_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int l1_sgd_save(const l1_sgd *m, const char *path)
 {
-    dlrt_ckpt c = l1_sgd_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = l1_sgd_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -324,7 +326,8 @@ int l1_sgd_save(const l1_sgd *m, const char *path)
 
 int l1_sgd_load(l1_sgd *m, const char *path)
 {
-    dlrt_ckpt c = l1_sgd_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = l1_sgd_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

@@ -453,26 +453,31 @@ const char *per_layer_layout(void)
            "logits_w:3x32;";
 }
 
-/* The checkpoint: parameters, 2 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt per_layer_checkpoint(const per_layer *m)
+/* The checkpoint: the parameters, 2 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt per_layer_checkpoint(const per_layer *m, void **state)
 {
+    static const char *const names[2] = {"exp_avg", "exp_avg_sq"};
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
     c.value_size = sizeof(float);
     c.layout = per_layer_layout();
     c.count = PER_LAYER_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 2;
     c.params = m->params;
-    c.state[0] = m->exp_avg;
-    c.state[1] = m->exp_avg_sq;
+    c.nstate = 2;
+    state[0] = m->exp_avg;
+    state[1] = m->exp_avg_sq;
+    c.state = state;
+    c.state_names = names;
     return c;
 }
 
 int per_layer_save(const per_layer *m, const char *path)
 {
-    dlrt_ckpt c = per_layer_checkpoint(m);
+    void *state[2];
+    dlrt_ckpt c = per_layer_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -480,7 +485,8 @@ int per_layer_save(const per_layer *m, const char *path)
 
 int per_layer_load(per_layer *m, const char *path)
 {
-    dlrt_ckpt c = per_layer_checkpoint(m);
+    void *state[2];
+    dlrt_ckpt c = per_layer_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

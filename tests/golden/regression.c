@@ -374,25 +374,30 @@ const char *reg_layout(void)
            "pred_b:3;";
 }
 
-/* The checkpoint: parameters, 1 optimizer state slot and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt reg_checkpoint(const reg *m)
+/* The checkpoint: the parameters, 1 optimizer state slot (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt reg_checkpoint(const reg *m, void **state)
 {
+    static const char *const names[1] = {"momentum_buffer"};
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
     c.value_size = sizeof(float);
     c.layout = reg_layout();
     c.count = REG_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 1;
     c.params = m->params;
-    c.state[0] = m->momentum_buffer;
+    c.nstate = 1;
+    state[0] = m->momentum_buffer;
+    c.state = state;
+    c.state_names = names;
     return c;
 }
 
 int reg_save(const reg *m, const char *path)
 {
-    dlrt_ckpt c = reg_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = reg_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -400,7 +405,8 @@ int reg_save(const reg *m, const char *path)
 
 int reg_load(reg *m, const char *path)
 {
-    dlrt_ckpt c = reg_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = reg_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

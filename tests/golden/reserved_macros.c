@@ -791,9 +791,10 @@ const char *reserved_macros_layout(void)
            "stdin_out_b:2;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt reserved_macros_checkpoint(const reserved_macros *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt reserved_macros_checkpoint(const reserved_macros *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -801,14 +802,15 @@ static dlrt_ckpt reserved_macros_checkpoint(const reserved_macros *m)
     c.layout = reserved_macros_layout();
     c.count = RESERVED_MACROS_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int reserved_macros_save(const reserved_macros *m, const char *path)
 {
-    dlrt_ckpt c = reserved_macros_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = reserved_macros_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -816,7 +818,8 @@ int reserved_macros_save(const reserved_macros *m, const char *path)
 
 int reserved_macros_load(reserved_macros *m, const char *path)
 {
-    dlrt_ckpt c = reserved_macros_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = reserved_macros_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

@@ -486,9 +486,10 @@ const char *reserved_names_layout(void)
            "i_b:2;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt reserved_names_checkpoint(const reserved_names *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt reserved_names_checkpoint(const reserved_names *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -496,14 +497,15 @@ static dlrt_ckpt reserved_names_checkpoint(const reserved_names *m)
     c.layout = reserved_names_layout();
     c.count = RESERVED_NAMES_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int reserved_names_save(const reserved_names *m, const char *path)
 {
-    dlrt_ckpt c = reserved_names_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = reserved_names_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -511,7 +513,8 @@ int reserved_names_save(const reserved_names *m, const char *path)
 
 int reserved_names_load(reserved_names *m, const char *path)
 {
-    dlrt_ckpt c = reserved_names_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = reserved_names_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

@@ -256,8 +256,10 @@ static void *fake_grads(void *mp)
     return ((fake *)mp)->grads;
 }
 
-static void describe(const fake *m, dlrt_ckpt *c)
+/* slot: room for the state pointer while c is used. */
+static void describe(const fake *m, dlrt_ckpt *c, void **slot)
 {
+    static const char *const names[1] = {"momentum_buffer"};
     memset(c, 0, sizeof *c);
     c->value_size = sizeof(float);
     c->layout = LAYOUT;
@@ -265,14 +267,17 @@ static void describe(const fake *m, dlrt_ckpt *c)
     c->step = m->step;
     c->nstate = 1;
     c->params = (void *)m->params;
-    c->state[0] = (void *)m->velocity;
+    slot[0] = (void *)m->velocity;
+    c->state = slot;
+    c->state_names = names;
 }
 
 static int fake_save(const void *mp, const char *path)
 {
     fake *m = (fake *)mp;
     dlrt_ckpt c;
-    describe(m, &c);
+    void *slot[1];
+    describe(m, &c, slot);
     return dlrt_ckpt_save(path, &c, &m->error);
 }
 
@@ -280,7 +285,8 @@ static int fake_load(void *mp, const char *path)
 {
     fake *m = mp;
     dlrt_ckpt c;
-    describe(m, &c);
+    void *slot[1];
+    describe(m, &c, slot);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;

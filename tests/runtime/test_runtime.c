@@ -1172,7 +1172,10 @@ static int ckpt_load(const char *path, dlrt_ckpt *c, char *err, size_t errlen)
     return take_message(rc, msg, err, errlen);
 }
 
-static void describe(dlrt_ckpt *c, float *p, float *s0, float *s1)
+static const char *const STATE_NAMES[2] = {"exp_avg", "exp_avg_sq"};
+
+/* slots: room for the two state pointers, as long as c is used. */
+static void describe(dlrt_ckpt *c, void **slots, float *p, float *s0, float *s1)
 {
     memset(c, 0, sizeof *c);
     c->value_size = 4;
@@ -1180,8 +1183,10 @@ static void describe(dlrt_ckpt *c, float *p, float *s0, float *s1)
     c->count = NP;
     c->nstate = 2;
     c->params = p;
-    c->state[0] = s0;
-    c->state[1] = s1;
+    slots[0] = s0;
+    slots[1] = s1;
+    c->state = slots;
+    c->state_names = STATE_NAMES;
 }
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -1200,14 +1205,16 @@ static void load_fails(const char *name, const char *path, dlrt_ckpt *c, const c
 {
     verdict v;
     float p[NP], s0[NP], s1[NP];
+    void *slots[2];
     char err[1024] = "";
     int i, untouched = 1;
     start(&v, name);
     for (i = 0; i < NP; i++)
         p[i] = s0[i] = s1[i] = -777.0f;
     c->params = p;
-    c->state[0] = s0;
-    c->state[1] = s1;
+    slots[0] = s0;
+    slots[1] = s1;
+    c->state = slots;
     c->step = 4242;
     check(&v, ckpt_load(path, c, err, sizeof err) == -1, "loaded a bad checkpoint");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
@@ -1223,6 +1230,7 @@ static void test_checkpoint(void)
     float p[NP], s0[NP], s1[NP], q[NP], t0[NP], t1[NP];
     double pd[NP];
     dlrt_ckpt c, l;
+    void *cs[2], *ls[2];
     char err[1024] = "", tmp[1200], path[1024];
     unsigned char *bytes;
     size_t len;
@@ -1241,19 +1249,22 @@ static void test_checkpoint(void)
         s1[i] = 1.0f / (float)(i + 1);
     }
     start(&v, "ckpt_roundtrip");
-    describe(&c, p, s0, s1);
+    describe(&c, cs, p, s0, s1);
     c.step = 123456789012ull;
     remove(path);
     check(&v, ckpt_save(path, &c, err, sizeof err) == 0, "save: %s", err);
-    describe(&l, q, t0, t1);
+    describe(&l, ls, q, t0, t1);
     check(&v, ckpt_load(path, &l, err, sizeof err) == 0, "load: %s", err);
     check(&v, memcmp(p, q, sizeof p) == 0 && memcmp(s0, t0, sizeof s0) == 0 &&
               memcmp(s1, t1, sizeof s1) == 0, "values differ");
     check(&v, l.step == 123456789012ull, "step %llu", (unsigned long long)l.step);
     bytes = slurp(path, &len);
-    check(&v, len == 8 + 12 + strlen(LAYOUT) + 28 + 3 * NP * 4 + 4, "file size %lu",
-          (unsigned long)len);
-    check(&v, memcmp(bytes, "DLCCKPT\0\1\0\0\0\4\0\0\0", 16) == 0, "header bytes");
+    /* Format 2: header, table (5 sections: 16 bytes each and their names
+     * layout, params, state:exp_avg, state:exp_avg_sq, step), header CRC,
+     * the layout, 3 vectors, the step, the CRC. */
+    check(&v, len == 24 + (5 * 16 + 6 + 6 + 13 + 16 + 4) + 4 + strlen(LAYOUT) + 3 * NP * 4 + 8 + 4,
+          "file size %lu", (unsigned long)len);
+    check(&v, memcmp(bytes, "DLCCKPT\0\2\0\0\0\4\0\0\0\5\0\0\0", 20) == 0, "header bytes");
     free(bytes);
     finish(&v);
 
@@ -1266,10 +1277,96 @@ static void test_checkpoint(void)
     check(&v, access(tmp, F_OK) != 0, "%s left behind", tmp);
     finish(&v);
 
+    start(&v, "ckpt_v1_still_loads");
+    {
+        /* Issue 5's format, written by hand: header, layout, its FNV-1a
+         * hash, count, step, 2 unnamed slots, the values, the CRC. */
+        size_t L = strlen(LAYOUT), n = 0, k;
+        unsigned char *b = malloc(20 + L + 28 + 3 * NP * 4 + 4);
+        uint64_t fields[3];
+        uint32_t crc;
+        memcpy(b, "DLCCKPT\0\1\0\0\0\4\0\0\0", 16);
+        b[16] = (unsigned char)L;
+        b[17] = b[18] = b[19] = 0;
+        memcpy(b + 20, LAYOUT, L);
+        n = 20 + L;
+        fields[0] = dlrt_layout_hash(LAYOUT);
+        fields[1] = NP;
+        fields[2] = 77;
+        for (k = 0; k < 3; k++) {
+            int j;
+            for (j = 0; j < 8; j++)
+                b[n++] = (unsigned char)(fields[k] >> 8 * j);
+        }
+        memcpy(b + n, "\2\0\0\0", 4);   /* state slots */
+        n += 4;
+        memcpy(b + n, p, NP * 4);
+        memcpy(b + n + NP * 4, s0, NP * 4);
+        memcpy(b + n + 2 * NP * 4, s1, NP * 4);
+        n += 3 * NP * 4;
+        crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, (uInt)n);
+        for (k = 0; k < 4; k++)
+            b[n++] = (unsigned char)(crc >> 8 * k);
+        write_bytes(tmp_path("v1.ckpt"), b, n, 0);
+        free(b);
+        describe(&l, ls, q, t0, t1);
+        memset(q, 0, sizeof q);
+        check(&v, ckpt_load(tmp_path("v1.ckpt"), &l, err, sizeof err) == 0, "load: %s", err);
+        check(&v, memcmp(p, q, sizeof p) == 0 && memcmp(s0, t0, sizeof s0) == 0 &&
+                  memcmp(s1, t1, sizeof s1) == 0 && l.step == 77, "values differ");
+    }
+    finish(&v);
+
+    start(&v, "ckpt_many_slots_and_extra_sections");
+    {
+        /* Five named slots and the sections later issues add (the RNG
+         * state, the epoch, a non-trainable tensor), through one file. */
+        static const char *const names[5] = {"a", "b", "square_avg", "momentum_buffer", "grad_avg"};
+        float slots[5][NP], back[5][NP], buf[3] = {1, 2, 3}, buf_back[3];
+        void *ptr[5], *ptr_back[5];
+        uint64_t rng[4] = {1, 2, 3, UINT64_MAX}, epoch = 7, rng_back[4], epoch_back = 0;
+        dlrt_ckpt_section extra[3] = {{"rng", DLRT_SEC_U64, 4, rng}, {"epoch", DLRT_SEC_U64, 1, &epoch},
+                                      {"buffers", DLRT_SEC_REAL, 3, buf}};
+        dlrt_ckpt_section extra_back[3] = {{"rng", DLRT_SEC_U64, 4, rng_back},
+                                           {"epoch", DLRT_SEC_U64, 1, &epoch_back},
+                                           {"buffers", DLRT_SEC_REAL, 3, buf_back}};
+        int k, j;
+        for (k = 0; k < 5; k++) {
+            for (j = 0; j < NP; j++)
+                slots[k][j] = (float)(k * 100 + j);
+            ptr[k] = slots[k];
+            ptr_back[k] = back[k];
+        }
+        describe(&c, cs, p, s0, s1);
+        c.nstate = 5;
+        c.state = ptr;
+        c.state_names = names;
+        c.nextra = 3;
+        c.extra = extra;
+        check(&v, ckpt_save(tmp_path("many.ckpt"), &c, err, sizeof err) == 0, "save: %s", err);
+        describe(&l, ls, q, t0, t1);
+        l.nstate = 5;
+        l.state = ptr_back;
+        l.state_names = names;
+        l.nextra = 3;
+        l.extra = extra_back;
+        check(&v, ckpt_load(tmp_path("many.ckpt"), &l, err, sizeof err) == 0, "load: %s", err);
+        check(&v, memcmp(slots, back, sizeof back) == 0 && memcmp(rng, rng_back, sizeof rng) == 0 &&
+                  epoch_back == 7 && memcmp(buf, buf_back, sizeof buf) == 0, "values differ");
+        l.nextra = 2;
+        check(&v, ckpt_load(tmp_path("many.ckpt"), &l, err, sizeof err) == -1 &&
+                  contains(err, "holds a section 'buffers' that this network does not have"),
+              "error '%s'", err);
+        buf[1] = NAN;
+        check(&v, ckpt_save(tmp_path("many2.ckpt"), &c, err, sizeof err) == -1 &&
+                  contains(err, "value 1 of section 'buffers' is nan"), "error '%s'", err);
+    }
+    finish(&v);
+
     start(&v, "ckpt_f64_roundtrip");
     for (i = 0; i < NP; i++)
         pd[i] = 1.0 / 3.0 * i;
-    describe(&c, NULL, NULL, NULL);
+    describe(&c, cs, NULL, NULL, NULL);
     c.value_size = 8;
     c.nstate = 0;
     c.params = pd;
@@ -1282,11 +1379,11 @@ static void test_checkpoint(void)
     }
     finish(&v);
 
-    describe(&l, NULL, NULL, NULL);
+    describe(&l, ls, NULL, NULL, NULL);
     load_fails("ckpt_value_size_mismatch", tmp_path("f64.ckpt"), &l,
                "checkpoint stores doubles but the network uses floats");
 
-    describe(&l, NULL, NULL, NULL);
+    describe(&l, ls, NULL, NULL, NULL);
     l.layout = "h1_w:3x4;h1_b:3;";
     load_fails("ckpt_layout_mismatch", path, &l,
                "checkpoint does not match this network: it holds layout 'h1_w:2x4;...' "
@@ -1305,11 +1402,19 @@ static void test_checkpoint(void)
                "it holds layout '...;h1_b:2' but the network is '...;h1_c:2'; first difference: "
                "the file has tensor 'h1_b' (2) where the network has 'h1_c' (2)");
 
-    describe(&l, NULL, NULL, NULL);
+    describe(&l, ls, NULL, NULL, NULL);
     l.nstate = 1;
-    load_fails("ckpt_state_slots_mismatch", path, &l, "holds 2 optimizer state vectors");
+    load_fails("ckpt_state_slots_mismatch", path, &l, "checkpoint holds optimizer state exp_avg, "
+               "exp_avg_sq but this network's optimizer uses exp_avg (was the optimizer changed?)");
+    describe(&l, ls, NULL, NULL, NULL);
+    {
+        static const char *const other[2] = {"momentum_buffer", "exp_avg_sq"};
+        l.state_names = other;
+        load_fails("ckpt_state_renamed", path, &l, "holds optimizer state exp_avg, exp_avg_sq "
+                   "but this network's optimizer uses momentum_buffer, exp_avg_sq");
+    }
 
-    describe(&l, NULL, NULL, NULL);
+    describe(&l, ls, NULL, NULL, NULL);
     bytes = slurp(path, &len);
     write_bytes(tmp_path("cut.ckpt"), bytes, len - 7, 0);
     load_fails("ckpt_truncated", tmp_path("cut.ckpt"), &l, "truncated");
@@ -1324,10 +1429,19 @@ static void test_checkpoint(void)
     write_bytes(tmp_path("flip.ckpt"), bytes, len, 0);
     load_fails("ckpt_flipped_byte", tmp_path("flip.ckpt"), &l, "checksum mismatch (file corrupt)");
     bytes[len - 20] ^= 0x10;
-    bytes[22] ^= 0x01;   /* inside the layout string */
-    write_bytes(tmp_path("flip2.ckpt"), bytes, len, 0);
-    load_fails("ckpt_flipped_layout_byte", tmp_path("flip2.ckpt"), &l, "checksum mismatch");
-    bytes[22] ^= 0x01;
+    {
+        /* Inside the layout string, after the header and its CRC. */
+        size_t at = 24 + ((size_t)bytes[20] | (size_t)bytes[21] << 8) + 4 + 3;
+        bytes[at] ^= 0x01;
+        write_bytes(tmp_path("flip2.ckpt"), bytes, len, 0);
+        load_fails("ckpt_flipped_layout_byte", tmp_path("flip2.ckpt"), &l, "checksum mismatch");
+        bytes[at] ^= 0x01;
+        bytes[52] ^= 0x01;   /* inside the section table: "params" */
+        write_bytes(tmp_path("flip3.ckpt"), bytes, len, 0);
+        load_fails("ckpt_flipped_table_byte", tmp_path("flip3.ckpt"), &l,
+                   "the header does not match its checksum");
+        bytes[52] ^= 0x01;
+    }
 
     {
         unsigned char *longer = malloc(len + 3);
@@ -1338,10 +1452,10 @@ static void test_checkpoint(void)
     }
     load_fails("ckpt_trailing_bytes", tmp_path("long.ckpt"), &l, "trailing bytes");
 
+    bytes[8] = 3;
+    write_bytes(tmp_path("v3.ckpt"), bytes, len, 0);
+    load_fails("ckpt_bad_version", tmp_path("v3.ckpt"), &l, "unsupported checkpoint version 3");
     bytes[8] = 2;
-    write_bytes(tmp_path("v2.ckpt"), bytes, len, 0);
-    load_fails("ckpt_bad_version", tmp_path("v2.ckpt"), &l, "unsupported checkpoint version 2");
-    bytes[8] = 1;
     bytes[0] = 'X';
     write_bytes(tmp_path("magic.ckpt"), bytes, len, 0);
     load_fails("ckpt_bad_magic", tmp_path("magic.ckpt"), &l, "not a dlc checkpoint (bad magic)");
@@ -1351,7 +1465,7 @@ static void test_checkpoint(void)
     load_fails("ckpt_missing_file", tmp_path("missing.ckpt"), &l, "cannot open checkpoint");
 
     start(&v, "ckpt_unwritable_directory");
-    describe(&c, p, s0, s1);
+    describe(&c, cs, p, s0, s1);
     check(&v, ckpt_save(tmp_path("no-such-dir/x.ckpt"), &c, err, sizeof err) == -1,
           "saved into a missing directory");
     /* The message names the path the caller gave; the temporary file follows. */

@@ -361,7 +361,11 @@ def twin_checkpoint_faults(d, rep):
     if any(n.startswith("sym.ckpt.tmp") and n != "sym.ckpt.tmp" for n in os.listdir(d)):
         why.append("save_checkpoint left a temporary file")
     data = bytearray(open(path, "rb").read())
-    pos = 20 + struct.unpack_from("<I", data, 16)[0] + 28
+    # Format 2: the first value of the "params" section, after the header
+    # (the section table and the layout, the first section) and its CRC.
+    table = struct.unpack_from("<I", data, 20)[0]
+    name_len = struct.unpack_from("<I", data, 24)[0]
+    pos = 24 + table + struct.unpack_from("<Q", data, 24 + 4 + name_len + 4)[0] + 4
     struct.pack_into("<f" if struct.unpack_from("<I", data, 12)[0] == 4 else "<d", data, pos, float("nan"))
     struct.pack_into("<I", data, len(data) - 4, zlib.crc32(bytes(data[:-4])) & 0xFFFFFFFF)
     nan_path = os.path.join(d, "nan.ckpt")

@@ -2,9 +2,10 @@
 # tests/torch/run.sh: the generated C against its PyTorch twin.
 #
 # Nets: examples/fashion_mlp.net and every tests/torch/*.net (--long adds the
-# other examples/*.net), each under the three optimizers: the train block's
-# `optimizer` line replaced by sgd / momentum / adam (a net keeps its own line
-# for its own optimizer). Per variant, in build/tmp/torch/run-PID/NET-OPT/:
+# other examples/*.net), each under every optimizer variant of
+# tests/torch/optimizers.txt: the train block's `optimizer` line replaced by
+# the variant's (a net keeps its own line for its own optimizer). Per
+# variant, in build/tmp/torch/run-PID/NET-OPT/:
 #   dlc --prefix model        -> model.c, model.h   (built with driver.c)
 #   dlc --emit=torch          -> twin.py
 #   compare.py prepare        -> shim.h, data.bin, twin.ckpt
@@ -16,7 +17,9 @@
 # forward pass and the gradients also on batches holding NaN and +-Inf.
 # Then init_schemes.py: every init scheme against torch.nn.init's formulas.
 # Then probe.py: each kernel alone on NaN, +-Inf and extreme logits, in
-# float32 and float64 (tests/torch/probe/*.net).
+# float32 and float64 (tests/torch/probe/*.net); and optim.py: every
+# optimizer variant's 10 steps and state against torch.optim, in float32
+# (1e-4) and float64 (1e-6).
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}" || exit 1
 DLC=${DLC:-$PWD/build/dlc}
@@ -44,33 +47,43 @@ if ! cp "$DLC" "$TMP/dlc" || ! cp build/libdlrt.a "$TMP/libdlrt.a"; then
 fi
 DLC=$TMP/dlc
 
-# The optimizer line each variant puts in the train block.
+# The optimizer variants: tests/torch/optimizers.txt, "NAME: optimizer
+# line; other train lines" (only the optimizer line and clip_ settings
+# are used here: the nets keep their own weight decay).
+OPTS=tests/torch/optimizers.txt
+variants=$(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' "$OPTS")
 opt_line() {
-    case "$1" in
-        sgd) echo "    optimizer sgd(lr = 0.05)" ;;
-        momentum) echo "    optimizer momentum(lr = 0.02, momentum = 0.9)" ;;
-        adam) echo "    optimizer adam(lr = 0.002, beta1 = 0.85, beta2 = 0.995, eps = 1e-7)" ;;
-    esac
+    echo "    $(sed -n "s/^$1:[[:space:]]*\([^;]*\).*/\1/p" "$OPTS")"
 }
 
-# variant NET_FILE OPT: writes $TMP/NAME-OPT/net.net; keeps the net's own
-# optimizer line when it already uses OPT.
+# variant NET_FILE VARIANT: writes $TMP/NAME-VARIANT/net.net; keeps the net's
+# own optimizer line when it already uses the variant's optimizer (and the
+# variant is named after it).
 make_variant() {
     src=$1 opt=$2
     name=$(basename "$src" .net)
     dir=$TMP/$name-$opt
     mkdir -p "$dir"
+    line=$(opt_line "$opt")
     if grep -Eq "^[[:space:]]*optimizer[[:space:]]+${opt}[[:space:]]*\\(" "$src"; then
         cp "$src" "$dir/net.net"
     elif grep -Eq '^[[:space:]]*optimizer[[:space:]]' "$src"; then
-        line=$(opt_line "$opt")
         sed "s/^[[:space:]]*optimizer[[:space:]].*/$line/" "$src" >"$dir/net.net"
     else
-        line=$(opt_line "$opt")
         sed "s/^[[:space:]]*train[[:space:]]*{.*/&\\
 $line/" "$src" >"$dir/net.net"
     fi
-    grep -q "optimizer" "$dir/net.net" || printf 'train {\n%s\n}\n' "$(opt_line "$opt")" >>"$dir/net.net"
+    grep -q "optimizer" "$dir/net.net" || printf 'train {\n%s\n}\n' "$line" >>"$dir/net.net"
+    # The row's gradient clipping settings, after the optimizer line.
+    sed -n "s/^$opt:[^;]*//p" "$OPTS" | tr ';' '\n' | sed -n 's/^[[:space:]]*\(clip_.*\)/\1/p' |
+        while read -r clip; do
+            sed -i "/^[[:space:]]*optimizer[[:space:]]/a\\    $clip" "$dir/net.net"
+        done
+    # adamw's weight decay is its own argument, and any optimizer may take
+    # weight_decay as one: the block's would be a second one, refused.
+    case "$line" in
+        *"optimizer adamw"* | *weight_decay*) sed -i '/^[[:space:]]*weight_decay[[:space:]]/d' "$dir/net.net" ;;
+    esac
     echo "$dir"
 }
 
@@ -83,7 +96,7 @@ if [ "${DLC_LONG:-0}" = 1 ]; then
 fi
 dirs=""
 for net in $nets; do
-    for opt in sgd momentum adam; do
+    for opt in $variants; do
         dir=$(make_variant "$net" "$opt")
         v=$(basename "$dir")
         if ! "$DLC" --prefix model "$dir/net.net" -o "$dir/model.c" 2>"$dir/dlc.err"; then
@@ -166,6 +179,17 @@ p=$(sed -n 's/^probe: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/probe.ou
 f=$(sed -n 's/^probe: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/probe.out")
 if [ -z "$p" ]; then
     say_fail "probe.py crashed: $(tail -n 1 "$TMP/probe.out")"
+else
+    pass=$((pass + p)) fail=$((fail + f))
+fi
+
+# Every optimizer variant, f32 and f64, against torch.optim (optim.py).
+$PY tests/torch/optim.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/optim.out" 2>&1
+cat "$TMP/optim.out"
+p=$(sed -n 's/^optim: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/optim.out")
+f=$(sed -n 's/^optim: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/optim.out")
+if [ -z "$p" ]; then
+    say_fail "optim.py crashed: $(tail -n 1 "$TMP/optim.out")"
 else
     pass=$((pass + p)) fail=$((fail + f))
 fi

@@ -1,0 +1,109 @@
+/* optim.h: what an optimizer is, for compiler/optim/<name>.c.
+ *
+ * An optimizer is one file holding one OptInfo: its arguments (names,
+ * ranges and defaults as torch.optim has them), its state slots (named with
+ * torch.optim's state keys), the C it emits for one parameter tensor, and
+ * its line in the PyTorch twin. registry.c builds the table from optim.def;
+ * sema (train.c), --explain, the IR dump, the memory plan, emit_c and
+ * emit_torch read everything from it. docs/design.md lists the steps to
+ * add one.
+ */
+#ifndef DLC_OPTIM_H
+#define DLC_OPTIM_H
+
+#include "../dlc.h"
+
+#include <math.h>
+
+typedef enum OptArgKind { OPTARG_REAL, OPTARG_BOOL } OptArgKind;
+
+/* One argument: optimizer adam(lr = 1e-3, beta1 = 0.9, ...). */
+typedef struct OptArg {
+    const char *name;        /* as written and as torch.optim names it */
+    OptArgKind kind;
+    double def;              /* default (bool: 0 or 1) */
+    double lo, hi;           /* range; lo_open/hi_open: excluded ends */
+    bool lo_open, hi_open;
+    const char *rule;        /* the range in words: "in [0, 1)" */
+    const char *what;        /* for messages: "the learning rate lr" */
+} OptArg;
+
+/* One state slot: a vector as long as the parameters, zero at the start
+ * unless init_arg names the argument that holds its initial value. */
+typedef struct OptSlot {
+    const char *key;         /* torch.optim's state key: "exp_avg" (also the C field) */
+    const char *suffix;      /* the per-tensor C pointer: h1_w_<suffix> */
+    int init_arg;            /* -1: starts at zero */
+    /* Whether the slot exists with these arguments (NULL: always). */
+    bool (*used)(const Optimizer *o);
+} OptSlot;
+
+/* What the update hooks see (emit_c.c fills it). Per-parameter fields are
+ * set before `before` and `body`. */
+typedef struct OptStep {
+    Emit *e;                 /* for emit_line, emit_lit, emit_fn */
+    Arena *a;
+    const Optimizer *opt;
+    const char *real;        /* "float" or "double" */
+    bool default_lr;         /* some parameter takes the optimizer's lr */
+    const char *w;           /* the parameter: "h1_w"; g is its gradient in the loop */
+    const char *state[OPT_MAX_SLOTS];   /* its slots' pointers, by slot index */
+    double lr;               /* its learning rate */
+    bool own_lr;             /* set on the layer */
+    double wd;               /* its weight decay */
+    size_t size;             /* its values */
+} OptStep;
+
+typedef struct OptInfo {
+    const char *name;        /* "adam" */
+    const char *summary;     /* one line: what it is */
+    const char *example;     /* for "an optimizer is needed here: ..." */
+    const OptArg *args;      /* args[0] is lr for every optimizer */
+    int nargs;
+    const OptSlot *slots;
+    int nslots;
+    /* Its own decoupled weight decay argument (adamw), or -1: the train
+     * block's weight_decay, added to the gradient (coupled L2). */
+    int decay_arg;
+    /* torch.optim keeps a "step" in each parameter's state. */
+    bool torch_step;
+    /* The line of the twin that makes it, from the constants the twin
+     * defines (LR, WEIGHT_DECAY and each argument's name in upper case). */
+    const char *torch;
+    /* A rule between arguments the ranges cannot say: NULL when the values
+     * are fine, else the message, *bad the argument it is about and
+     * *other the one it depends on (-1: none). */
+    const char *(*check)(const Optimizer *o, int *bad, int *other);
+    /* The comment above the emitted update: the rule, as torch.optim has it. */
+    const char *(*comment)(Arena *a, const Optimizer *o);
+    /* Lines at the top of the update (after m->step++), when some parameter
+     * is trained (bias corrections); may be NULL. */
+    void (*prologue)(OptStep *s);
+    /* Lines before one parameter's loop; may be NULL. */
+    void (*before)(OptStep *s);
+    /* The loop body for value i of one parameter: g holds the gradient (with
+     * coupled weight decay already added unless decay_arg >= 0). */
+    void (*body)(OptStep *s);
+} OptInfo;
+
+const OptInfo *optim_info(OptKind k);
+/* By name, or NULL; *kind set when found. */
+const OptInfo *optim_lookup(const char *name, OptKind *kind);
+const char *const *optim_names(void);           /* NULL-terminated */
+/* The argument's index in the optimizer's table, or -1. */
+int optim_arg_index(const OptInfo *info, const char *name);
+/* The value of a named argument (it must exist). */
+double optim_arg(const Optimizer *o, const char *name);
+bool optim_slot_used(const Optimizer *o, int slot);
+/* "adam(lr = 0.001, beta1 = 0.9, ...)": the values as C comments show them
+ * (booleans only when true). */
+const char *optim_text(Arena *a, const Optimizer *o);
+
+/* emit_c.c services (declared in ops/ops.h too). */
+void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *emit_fn(Emit *e, const char *f);
+const char *emit_lit(Emit *e, double v);
+/* emit_c.c: the shortest double literal that reads back as v ("0.9", "1.0"). */
+const char *emit_double(Emit *e, double v);
+
+#endif

@@ -1,0 +1,102 @@
+/* registry.c: the optimizer table, built from optim.def, and the helpers
+ * every stage uses to read it. Nothing here knows a particular optimizer. */
+#include "optim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OPTIMIZER(kind, file) extern const OptInfo optim_##file;
+#include "optim.def"
+#undef OPTIMIZER
+
+static const OptInfo *const table[OPT__COUNT] = {
+#define OPTIMIZER(kind, file) [kind] = &optim_##file,
+#include "optim.def"
+#undef OPTIMIZER
+};
+
+static const char *const names[OPT__COUNT + 1] = {
+#define OPTIMIZER(kind, file) [kind] = #file,
+#include "optim.def"
+#undef OPTIMIZER
+};
+
+const OptInfo *optim_info(OptKind k)
+{
+    if (k < 0 || k >= OPT__COUNT)
+        return NULL;
+    /* The fixed arrays in Optimizer and OptStep bound every table. */
+    if (table[k]->nargs > OPT_MAX_ARGS || table[k]->nslots > OPT_MAX_SLOTS) {
+        fprintf(stderr, "dlc: internal error: optimizer %s has more than %d arguments or %d "
+                "state slots (OPT_MAX_ARGS, OPT_MAX_SLOTS in dlc.h)\n", table[k]->name,
+                OPT_MAX_ARGS, OPT_MAX_SLOTS);
+        abort();
+    }
+    return table[k];
+}
+
+const OptInfo *optim_lookup(const char *name, OptKind *kind)
+{
+    for (int k = 0; k < OPT__COUNT; k++)
+        if (strcmp(table[k]->name, name) == 0) {
+            if (kind)
+                *kind = (OptKind)k;
+            return table[k];
+        }
+    return NULL;
+}
+
+const char *const *optim_names(void)
+{
+    return names;
+}
+
+int optim_arg_index(const OptInfo *info, const char *name)
+{
+    for (int k = 0; k < info->nargs; k++)
+        if (strcmp(info->args[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+double optim_arg(const Optimizer *o, const char *name)
+{
+    int k = optim_arg_index(optim_info(o->kind), name);
+    if (k < 0)
+        abort();    /* a typo in an optimizer's file */
+    return o->arg[k];
+}
+
+bool optim_slot_used(const Optimizer *o, int slot)
+{
+    const OptSlot *s = &optim_info(o->kind)->slots[slot];
+    return !s->used || s->used(o);
+}
+
+/* %g with enough digits to read back the same double. */
+static const char *number(Arena *a, double v)
+{
+    char buf[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return arena_strdup(a, buf);
+}
+
+const char *optim_text(Arena *a, const Optimizer *o)
+{
+    const OptInfo *info = optim_info(o->kind);
+    const char *s = arena_printf(a, "%s(", info->name);
+    bool first = true;
+    for (int k = 0; k < info->nargs; k++) {
+        const OptArg *arg = &info->args[k];
+        if (arg->kind == OPTARG_BOOL && o->arg[k] == 0)
+            continue;
+        s = arena_printf(a, "%s%s%s = %s", s, first ? "" : ", ", arg->name,
+                         arg->kind == OPTARG_BOOL ? "true" : number(a, o->arg[k]));
+        first = false;
+    }
+    return arena_printf(a, "%s)", s);
+}

@@ -1,0 +1,392 @@
+/* train.c: the train block.
+ *
+ *   train {
+ *       optimizer adam(lr = 1e-3)
+ *       batch 64
+ *       ...
+ *   }
+ *
+ * Settings are rows of one table (name, kind, range, default, doc); the
+ * optimizer's arguments come from its own table in optim/. Each value is
+ * kept with where it was written, so --explain can say where every
+ * hyperparameter came from and errors can point at it.
+ */
+#include "train.h"
+#include "optim/optim.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#define MAX_EXACT 9007199254740992.0   /* 2^53: integers a double holds exactly */
+
+typedef enum SetKind {
+    SET_OPTIMIZER,   /* an optimizer call: optim/ */
+    SET_INIT,        /* an init scheme */
+    SET_INT,         /* an int field of TrainConfig */
+    SET_U64,         /* a uint64_t field */
+    SET_REAL,        /* a double field */
+} SetKind;
+
+typedef struct TrainSetting {
+    const char *name;
+    SetKind kind;
+    double def;
+    double lo, hi;          /* range; *_open: the end is excluded */
+    bool lo_open, hi_open;
+    const char *rule;       /* the range in words, for messages */
+    const char *what;       /* the setting in messages */
+    size_t field;           /* offsetof(TrainConfig, ...) */
+    const char *doc;        /* docs/language.md's line */
+} TrainSetting;
+
+/* Every train setting, in the order --explain lists them. */
+static const TrainSetting settings[] = {
+    {"optimizer", SET_OPTIMIZER, 0, 0, 0, false, false, "", "optimizer", 0,
+     "the optimizer and its arguments: sgd(lr) by default"},
+    {"batch", SET_INT, 32, 1, 65536, false, false, "a whole number from 1 to 65536", "batch",
+     offsetof(TrainConfig, batch), "samples per step"},
+    {"epochs", SET_INT, 1, 1, 100000, false, false, "a whole number from 1 to 100000", "epochs",
+     offsetof(TrainConfig, epochs), "passes over the training data"},
+    {"seed", SET_U64, 0, 0, MAX_EXACT, false, false, "a whole number from 0 to 2^53", "seed",
+     offsetof(TrainConfig, seed), "initial weights, shuffling and dropout"},
+    {"weight_decay", SET_REAL, 0, 0, INFINITY, false, true, "zero or positive", "weight_decay",
+     offsetof(TrainConfig, weight_decay), "L2 added to the gradient (coupled, as torch.optim)"},
+    {"validation", SET_REAL, 0.1, 0, 1, false, true, "in [0, 1)",
+     "validation (the fraction of training data held out)", offsetof(TrainConfig, validation),
+     "fraction of the training data held out"},
+    {"init", SET_INIT, 0, 0, 0, false, false, "", "init", 0,
+     "default init scheme for weights: he_uniform"},
+    {"clip_norm", SET_REAL, 0, 0, INFINITY, true, true, "positive", "clip_norm",
+     offsetof(TrainConfig, clip_norm),
+     "before each update, scale all gradients by clip_norm / (norm + 1e-6) when below 1: "
+     "torch.nn.utils.clip_grad_norm_ (L2 norm over every gradient); off by default"},
+    {"clip_value", SET_REAL, 0, 0, INFINITY, true, true, "positive", "clip_value",
+     offsetof(TrainConfig, clip_value),
+     "before each update, clamp every gradient to [-clip_value, clip_value]: "
+     "torch.nn.utils.clip_grad_value_; off by default"},
+};
+enum { NUM_SETTINGS = sizeof settings / sizeof settings[0] };
+
+/* One value as it is being read: where it was set, if anywhere. */
+typedef struct Value {
+    double value;
+    bool set;
+    Loc loc;
+} Value;
+
+struct TrainBlock {
+    Value setting[NUM_SETTINGS];
+    Value arg[OPT_MAX_ARGS];      /* the optimizer's arguments */
+    Value decay;                  /* weight_decay written as an optimizer argument */
+    OptKind opt;
+    InitKind init;
+    double init_arg;
+};
+
+static int setting_index(const char *name)
+{
+    for (int k = 0; k < NUM_SETTINGS; k++)
+        if (strcmp(settings[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+static const char *const *setting_names(Arena *a)
+{
+    const char **names = arena_alloc(a, sizeof *names * (NUM_SETTINGS + 1));
+    for (int k = 0; k < NUM_SETTINGS; k++)
+        names[k] = settings[k].name;
+    return names;
+}
+
+static const char *join_names(Arena *a, const char *const *names)
+{
+    const char *s = "";
+    for (int k = 0; names[k]; k++)
+        s = arena_printf(a, "%s%s%s", s, k ? ", " : "", names[k]);
+    return s;
+}
+
+bool train_is_optimizer(const char *name)
+{
+    return optim_lookup(name, NULL) != NULL;
+}
+
+TrainBlock *train_begin(Arena *a)
+{
+    TrainBlock *tb = arena_alloc(a, sizeof *tb);
+    tb->init = INIT_HE_UNIFORM;
+    return tb;
+}
+
+static void set_value(Value *s, double v, Loc loc)
+{
+    s->value = v;
+    s->set = true;
+    s->loc = loc;
+}
+
+/* Reads a number and checks it against a range; `rule` words the range. */
+static bool read_number(Lower *l, const Expr *e, const char *what, double lo, bool lo_open,
+                        double hi, bool hi_open, bool integer, const char *rule, Value *out)
+{
+    double v;
+    if (!lower_number(l, e, &v))
+        return false;
+    bool in_range = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+    if (!in_range || (integer && v != floor(v))) {
+        lower_value_error(l, e->loc, "%s must be %s, not %g", what, rule, v);
+        return false;
+    }
+    if (!integer && !lower_float_ok(l, e->loc, v))
+        return false;
+    set_value(out, v, e->loc);
+    return true;
+}
+
+/* "sgd(lr), momentum(lr, momentum = 0.9) or adam(lr = 1e-3)" */
+static const char *optimizer_examples(Arena *a)
+{
+    const char *s = "";
+    for (int k = 0; k < OPT__COUNT; k++)
+        s = arena_printf(a, "%s%s%s", s, k == 0 ? "" : k == OPT__COUNT - 1 ? " or " : ", ",
+                         optim_info((OptKind)k)->example);
+    return s;
+}
+
+static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
+{
+    Diag *d = lower_diag(l);
+    Arena *a = lower_arena(l);
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(d, e->loc, "an optimizer is needed here: %s", optimizer_examples(a));
+        return;
+    }
+    Loc name_loc = e->kind == EX_CALL ? e->name_loc : e->loc;
+    OptKind kind;
+    const OptInfo *info = optim_lookup(e->name, &kind);
+    if (!info) {
+        const char *s = diag_suggest(e->name, optim_names());
+        if (s)
+            diag_error(d, name_loc, "unknown optimizer '%s'; did you mean '%s'?", e->name, s);
+        else
+            diag_error(d, name_loc, "unknown optimizer '%s' (optimizers: %s)", e->name,
+                       join_names(a, optim_names()));
+        return;
+    }
+    tb->opt = kind;
+    set_value(out, kind, e->loc);
+    if (e->kind == EX_NAME)
+        return;
+    /* Every torch.optim optimizer takes weight_decay: one without its own
+     * (decoupled) takes the train block's, also written here. */
+    const char *names[OPT_MAX_ARGS + 1];
+    const Expr *arg[OPT_MAX_ARGS + 1];
+    int nnames = info->nargs;
+    for (int k = 0; k < info->nargs; k++)
+        names[k] = info->args[k].name;
+    if (info->decay_arg < 0)
+        names[nnames++] = "weight_decay";
+    if (!lower_bind_args(l, e, names, nnames, 0, arg))
+        return;
+    for (int k = 0; k < info->nargs; k++) {
+        const OptArg *oa = &info->args[k];
+        if (arg[k])
+            read_number(l, arg[k], oa->what, oa->lo, oa->lo_open, oa->hi, oa->hi_open,
+                        oa->kind == OPTARG_BOOL, oa->rule, &tb->arg[k]);
+    }
+    if (nnames > info->nargs && arg[info->nargs]) {
+        const TrainSetting *ts = &settings[setting_index("weight_decay")];
+        read_number(l, arg[info->nargs], ts->what, ts->lo, ts->lo_open, ts->hi, ts->hi_open,
+                    false, ts->rule, &tb->decay);
+    }
+}
+
+/* The first optimizer in the table that takes an argument of this name. */
+static int arg_owner(const char *name)
+{
+    for (int k = 0; k < OPT__COUNT; k++)
+        if (optim_arg_index(optim_info((OptKind)k), name) >= 0)
+            return k;
+    return -1;
+}
+
+/* `lr 0.1` or `momentum 0.9` in a train block: an optimizer's argument
+ * written as a setting (Keras and many tutorials set them apart). Reports
+ * it with the line to write instead and returns true; false when the key is
+ * not an optimizer argument. */
+static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting *set)
+{
+    Diag *d = lower_diag(l);
+    const char *arg = strcmp(set->key, "learning_rate") == 0 ? "lr" : set->key;
+    int owner = arg_owner(arg);
+    if (owner < 0)
+        return false;
+    const char *value = set->value ? op_expr_text(l, set->value) : "...";
+    const char *what = strcmp(arg, "lr") == 0 ? "the learning rate" : arg;
+    diag_error(d, set->key_loc, "'%s' is not a train setting; %s is an argument of the "
+               "optimizer", set->key, what);
+    /* The block's optimizer, if it names a known one. */
+    OptKind kind = OPT_SGD;
+    const OptInfo *info = NULL;
+    if (opt && opt->value && (opt->value->kind == EX_NAME || opt->value->kind == EX_CALL))
+        info = optim_lookup(opt->value->name, &kind);
+    if (info && optim_arg_index(info, arg) >= 0) {
+        bool has_args = opt->value->kind == EX_CALL && opt->value->nargs > 0;
+        diag_note(d, opt->loc, "add it to the optimizer: optimizer %s(%s%s = %s)", info->name,
+                  has_args ? "..., " : "", arg, value);
+        return true;
+    }
+    const char *by = optim_info((OptKind)owner)->name;
+    if (info)
+        diag_note(d, set->key_loc, "%s takes no %s; %s is the optimizer that does: "
+                  "optimizer %s(%s = %s)", info->name, arg, by, by, arg, value);
+    else
+        diag_note(d, set->key_loc, "write: optimizer %s(%s = %s)", by, arg, value);
+    return true;
+}
+
+void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
+{
+    Diag *d = lower_diag(l);
+    Arena *a = lower_arena(l);
+    const Setting *seen[NUM_SETTINGS] = {0};
+    const Setting *opt = NULL;   /* the first optimizer setting, for messages */
+    for (int k = 0; k < s->nsettings && !opt; k++)
+        if (strcmp(s->settings[k].key, "optimizer") == 0)
+            opt = &s->settings[k];
+    for (int k = 0; k < s->nsettings; k++) {
+        const Setting *set = &s->settings[k];
+        int key = setting_index(set->key);
+        if (key < 0 && optimizer_arg_as_setting(l, opt, set))
+            continue;
+        if (key < 0) {
+            const char *const *names = setting_names(a);
+            const char *sug = diag_suggest(set->key, names);
+            if (sug)
+                diag_error(d, set->key_loc, "unknown train setting '%s'; did you mean '%s'?",
+                           set->key, sug);
+            else
+                diag_error(d, set->key_loc, "unknown train setting '%s' (settings: %s)",
+                           set->key, join_names(a, names));
+            continue;
+        }
+        if (seen[key]) {
+            diag_error(d, set->key_loc, "'%s' is set twice", set->key);
+            diag_note(d, seen[key]->key_loc, "first set here");
+            continue;
+        }
+        seen[key] = set;
+        const Expr *v = set->value;
+        const TrainSetting *ts = &settings[key];
+        if (!v)
+            continue;
+        switch (ts->kind) {
+        case SET_OPTIMIZER:
+            lower_optimizer(l, v, tb, &tb->setting[key]);
+            break;
+        case SET_INIT:
+            if (lower_init(l, v, &tb->init, &tb->init_arg))
+                set_value(&tb->setting[key], tb->init, v->loc);
+            break;
+        case SET_INT:
+        case SET_U64:
+        case SET_REAL:
+            read_number(l, v, ts->what, ts->lo, ts->lo_open, ts->hi, ts->hi_open,
+                        ts->kind != SET_REAL, ts->rule, &tb->setting[key]);
+            break;
+        }
+    }
+}
+
+void train_finish(Lower *l, TrainBlock *tb)
+{
+    Arena *a = lower_arena(l);
+    Diag *d = lower_diag(l);
+    IR *ir = lower_ir(l);
+    TrainConfig *t = &ir->train;
+    VEC(Hyper) hypers = {0};
+#define HYPER(nm, s, v, txt)                                                   \
+    do {                                                                       \
+        Hyper h_ = {nm, v, !(s).set, (s).set ? (s).loc : NOLOC, NULL, txt};    \
+        vec_push(a, &hypers, h_);                                              \
+    } while (0)
+
+    const OptInfo *info = optim_info(tb->opt);
+    for (int k = 0; k < NUM_SETTINGS; k++) {
+        const TrainSetting *ts = &settings[k];
+        const Value *s = &tb->setting[k];
+        double v = s->set ? s->value : ts->def;
+        switch (ts->kind) {
+        case SET_OPTIMIZER:
+            t->opt.kind = tb->opt;
+            t->opt.loc = s->set ? s->loc : NOLOC;
+            HYPER("optimizer", *s, (double)tb->opt, info->name);
+            /* weight_decay given as the optimizer's argument: the block's. */
+            if (tb->decay.set) {
+                Value *wd = &tb->setting[setting_index("weight_decay")];
+                if (wd->set) {
+                    diag_error(d, wd->loc, "weight_decay is set twice: here and as an argument "
+                               "of the optimizer");
+                    diag_note(d, tb->decay.loc, "first set here");
+                } else {
+                    *wd = tb->decay;
+                }
+            }
+            for (int j = 0; j < info->nargs; j++) {
+                const OptArg *oa = &info->args[j];
+                const Value *av = &tb->arg[j];
+                t->opt.arg[j] = av->set ? av->value : oa->def;
+                HYPER(oa->name, *av, t->opt.arg[j],
+                      oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false") : NULL);
+            }
+            t->opt.lr = t->opt.arg[0];
+            if (info->check) {
+                int bad = 0, other = -1;
+                const char *why = info->check(&t->opt, &bad, &other);
+                if (why) {
+                    lower_value_error(l, tb->arg[bad].set ? tb->arg[bad].loc : t->opt.loc, "%s", why);
+                    if (other >= 0 && tb->arg[other].set) {
+                        diag_note(d, tb->arg[other].loc, "%s is set to %g here",
+                                  info->args[other].name, t->opt.arg[other]);
+                        sema_note_values(d, ir, tb->arg[other].loc);
+                    }
+                }
+            }
+            break;
+        case SET_INIT:
+            t->init = s->set ? tb->init : INIT_HE_UNIFORM;
+            t->init_arg = s->set ? tb->init_arg : 0;
+            HYPER(ts->name, *s, (double)t->init, NULL);
+            break;
+        case SET_INT:
+            *(int *)((char *)t + ts->field) = (int)v;
+            HYPER(ts->name, *s, v, NULL);
+            break;
+        case SET_U64:
+            *(uint64_t *)((char *)t + ts->field) = (uint64_t)v;
+            HYPER(ts->name, *s, v, NULL);
+            break;
+        case SET_REAL:
+            *(double *)((char *)t + ts->field) = v;
+            /* An optimizer with a weight decay of its own (adamw's decoupled
+             * one) takes it there; the block's coupled one would be another. */
+            if (strcmp(ts->name, "weight_decay") == 0 && info->decay_arg >= 0) {
+                if (s->set) {
+                    diag_error(d, s->loc, "%s has a weight decay of its own (decoupled, as in "
+                               "torch.optim); set it there: optimizer %s(weight_decay = %g)",
+                               info->name, info->name, v);
+                }
+                t->weight_decay = t->opt.arg[info->decay_arg];
+                break;
+            }
+            /* A setting whose default 0 means "not done" says so. */
+            HYPER(ts->name, *s, v, !s->set && ts->def == 0 && ts->lo_open ? "off" : NULL);
+            break;
+        }
+    }
+#undef HYPER
+    t->hypers = hypers.items;
+    t->nhypers = hypers.len;
+}
