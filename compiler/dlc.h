@@ -187,7 +187,7 @@ typedef struct Shape {
 } Shape;
 
 typedef enum OpKind {
-#define OP(kind, name) kind,
+#define OP(KIND, name, file) OP_##KIND,
 #include "ops/ops.def"
 #undef OP
     OP__COUNT
@@ -402,11 +402,16 @@ typedef struct TorchEmit TorchEmit;
  * when it does not. */
 bool lower_float_ok(Lower *l, Loc loc, double v);
 
-/* One op family's knowledge, side by side in ops/NAME.c. */
+/* One op's knowledge, side by side in ops/<file>.c. Its kind and name come
+ * from its row in ops/ops.def (op_kind_name), not from here. */
+/* What the rest of the compiler asks about an op, as flags. */
+enum {
+    OPF_LOSS = 1u << 0,        /* a loss term: whole-batch scalar, only in `loss` statements */
+};
+
 typedef struct OpInfo {
-    OpKind kind;
-    const char *name;          /* as written in .net ("relu"), or NULL for internal ops */
-    const char *summary;       /* one line for --help-ops / docs */
+    const char *summary;
+    unsigned flags;            /* OPF_* */       /* one line for --help-ops / docs */
     /* sema: turn a call expression into a node (checking arguments and
      * shapes, adding params). Returns the node id, or -1 after an error. */
     int (*lower)(Lower *l, const Expr *call);
@@ -420,8 +425,9 @@ typedef struct OpInfo {
 } OpInfo;
 
 const OpInfo *op_info(OpKind k);
-const OpInfo *op_lookup(const char *name);      /* by .net name, or NULL */
-const char *const *op_names(void);              /* NULL-terminated, for suggestions */
+const char *op_kind_name(OpKind k);             /* "relu", "cross_entropy", "add", "input" */
+const OpInfo *op_lookup(const char *name);      /* a callable op by .net name, or NULL */
+const char *const *op_names(void);              /* callable names, NULL-terminated, for suggestions */
 
 /* ------------------------------------------------------------ autodiff.c */
 

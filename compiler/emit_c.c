@@ -255,20 +255,12 @@ static const Input *input_of(const IR *ir, int node)
 /* The op's name for comments: "relu", "dense", "input". */
 static const char *op_name(OpKind k)
 {
-    static const char *const names[] = {
-#define OP(kind, file) #kind,
-#include "ops/ops.def"
-#undef OP
-    };
-    const OpInfo *op = op_info(k);
-    if (op->name)
-        return op->name;
-    return names[k] + 3;   /* "OP_ADD" -> "ADD": internal ops only */
+    return op_kind_name(k);
 }
 
 static bool is_loss_op(OpKind k)
 {
-    return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
+    return (op_info(k)->flags & OPF_LOSS) != 0;
 }
 
 /* ------------------------------------------------------------ literals */

@@ -244,7 +244,7 @@ static void emit_nodes(TorchEmit *t, const bool *include)
             info->torch(t, n);
         else
             torch_line(t, "raise NotImplementedError(\"op '%s' has no PyTorch twin yet\")",
-                       info && info->name ? info->name : "?");
+                       op_kind_name(n->op));
     }
 }
 

@@ -109,10 +109,7 @@ const char *shape_str(Arena *a, Shape s)
 /* Every op has a name for dumps, callable or not (see ops/table.c). */
 const char *ir_op_name(OpKind op)
 {
-    if ((int)op < 0 || op >= OP__COUNT)
-        return "?";
-    const OpInfo *info = op_info(op);
-    return info->name ? info->name : "?";
+    return op_kind_name(op);
 }
 
 const char *ir_init_name(InitKind k)

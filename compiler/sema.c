@@ -162,10 +162,6 @@ static const char *join_names(Lower *l, const char *const *names)
     return s;
 }
 
-static bool is_loss_op(OpKind k)
-{
-    return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
-}
 
 static const char *const optimizer_names[] = {"sgd", "momentum", "adam", NULL};
 
@@ -643,7 +639,7 @@ static int lower_call(Lower *l, const Expr *e)
         }
         return -1;
     }
-    if (is_loss_op(op->kind) && e != l->loss_call) {
+    if ((op->flags & OPF_LOSS) && e != l->loss_call) {
         diag_error(l->diag, e->name_loc, "'%s' is a loss; it can only be used in a 'loss' "
                    "statement, as in: loss %s(...)", e->name, e->name);
         return -1;
@@ -1112,7 +1108,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
     }
     case EX_CALL: {
         const OpInfo *op = op_lookup(e->name);
-        if (op && !is_loss_op(op->kind)) {
+        if (op && !(op->flags & OPF_LOSS)) {
             not_a_loss_sum(l, e, arena_printf(l->arena, "%s(...)", e->name));
             return false;
         }

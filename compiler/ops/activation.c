@@ -199,8 +199,6 @@ static void tanh_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_relu = {
-    .kind = OP_RELU,
-    .name = "relu",
     .summary = "relu(x): max(x, 0)",
     .lower = relu_lower,
     .forward = relu_forward,
@@ -209,8 +207,6 @@ const OpInfo op_relu = {
 };
 
 const OpInfo op_leaky_relu = {
-    .kind = OP_LEAKY_RELU,
-    .name = "leaky_relu",
     .summary = "leaky_relu(x, alpha=0.01): x if x > 0, else alpha x",
     .lower = leaky_relu_lower,
     .forward = leaky_relu_forward,
@@ -219,8 +215,6 @@ const OpInfo op_leaky_relu = {
 };
 
 const OpInfo op_sigmoid = {
-    .kind = OP_SIGMOID,
-    .name = "sigmoid",
     .summary = "sigmoid(x): 1 / (1 + exp(-x))",
     .lower = sigmoid_lower,
     .forward = sigmoid_forward,
@@ -229,8 +223,6 @@ const OpInfo op_sigmoid = {
 };
 
 const OpInfo op_tanh = {
-    .kind = OP_TANH,
-    .name = "tanh",
     .summary = "tanh(x)",
     .lower = tanh_lower,
     .forward = tanh_forward,

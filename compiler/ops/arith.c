@@ -281,8 +281,6 @@ static void affine_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_add = {
-    .kind = OP_ADD,
-    .name = "add",
     .summary = "a + b: elementwise, same shapes",
     .forward = add_forward,
     .backward = add_backward,
@@ -290,8 +288,6 @@ const OpInfo op_add = {
 };
 
 const OpInfo op_sub = {
-    .kind = OP_SUB,
-    .name = "sub",
     .summary = "a - b: elementwise, same shapes",
     .forward = sub_forward,
     .backward = sub_backward,
@@ -299,8 +295,6 @@ const OpInfo op_sub = {
 };
 
 const OpInfo op_mul = {
-    .kind = OP_MUL,
-    .name = "mul",
     .summary = "a * b: elementwise, same shapes",
     .forward = mul_forward,
     .backward = mul_backward,
@@ -308,8 +302,6 @@ const OpInfo op_mul = {
 };
 
 const OpInfo op_affine = {
-    .kind = OP_AFFINE,
-    .name = "affine",
     .summary = "x * scale + shift with compile-time numbers: x * 0.5, 1 - x, x / 2, -x",
     .forward = affine_forward,
     .backward = affine_backward,

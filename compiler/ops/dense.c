@@ -213,8 +213,6 @@ static void dense_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_dense = {
-    .kind = OP_DENSE,
-    .name = "dense",
     .summary = "dense(x, units, bias=true, init=, lr=, weight_decay=): x W^T + b, W is [units, in]",
     .lower = dense_lower,
     .forward = dense_forward,

@@ -90,8 +90,6 @@ static void dropout_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_dropout = {
-    .kind = OP_DROPOUT,
-    .name = "dropout",
     .summary = "dropout(x, rate): zero each element with probability rate while training, "
                "scale the rest by 1/(1 - rate)",
     .lower = dropout_lower,

@@ -61,8 +61,6 @@ static void flatten_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_flatten = {
-    .kind = OP_FLATTEN,
-    .name = "flatten",
     .summary = "flatten(x): each sample as a vector, [a, b] -> [a*b]",
     .lower = flatten_lower,
     .forward = flatten_forward,

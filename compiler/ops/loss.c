@@ -276,9 +276,8 @@ static void l1_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_cross_entropy = {
-    .kind = OP_CROSS_ENTROPY,
-    .name = "cross_entropy",
     .summary = "cross_entropy(logits, label): mean over the batch of -log softmax(logits)[label]",
+    .flags = OPF_LOSS,
     .lower = cross_entropy_lower,
     .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,
@@ -286,9 +285,8 @@ const OpInfo op_cross_entropy = {
 };
 
 const OpInfo op_mse = {
-    .kind = OP_MSE,
-    .name = "mse",
     .summary = "mse(pred, target): mean of (pred - target)^2 over all elements",
+    .flags = OPF_LOSS,
     .lower = mse_lower,
     .forward = mse_forward,
     .backward = mse_backward,
@@ -296,9 +294,8 @@ const OpInfo op_mse = {
 };
 
 const OpInfo op_l1 = {
-    .kind = OP_L1,
-    .name = "l1",
     .summary = "l1(pred, target): mean of |pred - target| over all elements",
+    .flags = OPF_LOSS,
     .lower = l1_lower,
     .forward = l1_forward,
     .backward = l1_backward,

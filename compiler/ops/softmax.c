@@ -166,8 +166,6 @@ static void log_softmax_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_softmax = {
-    .kind = OP_SOFTMAX,
-    .name = "softmax",
     .summary = "softmax(x): exp(x) / sum(exp(x)) over the last axis, stable",
     .lower = softmax_lower,
     .forward = softmax_forward,
@@ -176,8 +174,6 @@ const OpInfo op_softmax = {
 };
 
 const OpInfo op_log_softmax = {
-    .kind = OP_LOG_SOFTMAX,
-    .name = "log_softmax",
     .summary = "log_softmax(x): x - log(sum(exp(x))) over the last axis, stable",
     .lower = log_softmax_lower,
     .forward = log_softmax_forward,
