@@ -407,6 +407,11 @@ bool lower_float_ok(Lower *l, Loc loc, double v);
 /* What the rest of the compiler asks about an op, as flags. */
 enum {
     OPF_LOSS = 1u << 0,        /* a loss term: whole-batch scalar, only in `loss` statements */
+    OPF_VIEW = 1u << 1,        /* same values in the same order as in[0]: plan.c may give it
+                                * in[0]'s buffer (flatten) */
+    OPF_STOCHASTIC = 1u << 2,  /* draws from the model's RNG while training (dropout) */
+    OPF_ACCURACY = 1u << 3,    /* in[0] are logits and in[1] a label: evaluate measures
+                                * accuracy (argmax) on the first such loss term */
 };
 
 typedef struct OpInfo {
@@ -422,6 +427,20 @@ typedef struct OpInfo {
     void (*backward)(Emit *e, const Node *n, const bool *accumulate);
     /* emit_torch: a Python expression for the node given its inputs' names. */
     void (*torch)(TorchEmit *t, const Node *n);
+    /* emit_torch, optional: methods of the twin's Model class this op's
+     * twin calls (dropout's RNG-exact mask). Emitted once per twin. */
+    void (*torch_methods)(TorchEmit *t);
+    /* ir.c, optional: the node's attributes for --emit=ir (" units=10");
+     * without it the raw slots are shown. */
+    void (*dump)(FILE *out, const Node *n);
+    /* sema.c --explain, optional: the layer's own hyperparameter as
+     * "rate 0.5" (node->hyper_loc says where it was set), or NULL. */
+    const char *(*explain)(Arena *a, const Node *n);
+    /* plan.c --stats, optional: forward FLOPs for ONE sample. */
+    double (*flops)(const IR *ir, const Node *n);
+    /* emit_c: what its aux (scratch) buffer is called after the node's
+     * name, "h2_mask"; NULL: "scratch". */
+    const char *aux_name;
 } OpInfo;
 
 const OpInfo *op_info(OpKind k);

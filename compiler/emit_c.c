@@ -189,7 +189,8 @@ static void nameset_add(Arena *a, NameSet *set, const char *s)
 /* What emit_aux calls a node's scratch buffer: "h2_mask". */
 static const char *aux_word(OpKind op)
 {
-    return op == OP_DROPOUT ? "mask" : op == OP_CROSS_ENTROPY ? "probs" : "scratch";
+    const char *name = op_info(op)->aux_name;
+    return name ? name : "scratch";
 }
 
 /* The names the emitter derives from a buffer named `name`: its gradient,
@@ -1505,13 +1506,14 @@ static void emit_update(Emit *e, FILE *out)
     e->params_writable = false;
 }
 
-/* The first cross_entropy term: what evaluate's accuracy is measured on. */
+/* The first loss term whose op measures accuracy (OPF_ACCURACY:
+ * cross_entropy): what evaluate's accuracy is measured on. */
 static const Node *accuracy_term(const IR *ir)
 {
     for (int l = 0; l < ir->losses.len; l++)
         for (int t = 0; t < ir->losses.items[l].nterms; t++) {
             const Node *n = node_at(ir, ir->losses.items[l].terms[t].node);
-            if (n->op == OP_CROSS_ENTROPY)
+            if (op_info(n->op)->flags & OPF_ACCURACY)
                 return n;
         }
     return NULL;

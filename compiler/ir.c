@@ -138,28 +138,14 @@ const char *ir_opt_name(OptKind k)
     return "?";
 }
 
-/* The attributes of the ops whose files document them, by name; anything
- * else set is shown raw (i0=..., f0=...). */
+/* The attributes of a node: its op's dump hook, else the raw slots
+ * that are set (i0=..., f0=...). */
 static void dump_attributes(FILE *out, const Node *n)
 {
-    switch (n->op) {
-    case OP_DENSE:
-        fprintf(out, " units=%d%s", n->i[0], n->i[1] ? "" : " no-bias");
+    const OpInfo *info = op_info(n->op);
+    if (info->dump) {
+        info->dump(out, n);
         return;
-    case OP_LEAKY_RELU:
-        fprintf(out, " alpha=%g", n->f[0]);
-        return;
-    case OP_DROPOUT:
-        fprintf(out, " rate=%g", n->f[0]);
-        return;
-    case OP_AFFINE:
-        fprintf(out, " scale=%g shift=%g", n->f[0], n->f[1]);
-        return;
-    case OP_CROSS_ENTROPY:
-        fprintf(out, " classes=%d", n->i[0]);
-        return;
-    default:
-        break;
     }
     for (int k = 0; k < 4; k++)
         if (n->i[k])

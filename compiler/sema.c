@@ -1923,13 +1923,13 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     bool any_layer = false;
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
-        if (n->op != OP_DROPOUT && n->op != OP_LEAKY_RELU)
+        const OpInfo *info = op_info(n->op);
+        const char *setting = info->explain ? info->explain(a, n) : NULL;
+        if (!setting)
             continue;
         if (!any_layer)
             fputs("\nlayers:\n", out);
         any_layer = true;
-        const char *setting = arena_printf(a, "%s %s", n->op == OP_DROPOUT ? "rate" : "alpha",
-                                           arena_printf(a, "%g", n->f[0]));
         const char *layer = n->name ? arena_printf(a, "%s %s", ir_op_name(n->op), n->name)
                                     : arena_printf(a, "%s (line %d)", ir_op_name(n->op), n->line);
         fprintf(out, "  %-28s %-18s %s\n", layer, setting,

@@ -198,6 +198,16 @@ static void tanh_torch(TorchEmit *t, const Node *n)
     torch_line(t, "%s = torch.tanh(%s)", torch_name(t, n->id), torch_name(t, n->in[0]));
 }
 
+static void leaky_relu_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " alpha=%g", n->f[0]);
+}
+
+static const char *leaky_relu_explain(Arena *a, const Node *n)
+{
+    return arena_printf(a, "alpha %g", n->f[0]);
+}
+
 const OpInfo op_relu = {
     .summary = "relu(x): max(x, 0)",
     .lower = relu_lower,
@@ -212,6 +222,8 @@ const OpInfo op_leaky_relu = {
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
     .torch = leaky_relu_torch,
+    .dump = leaky_relu_dump,
+    .explain = leaky_relu_explain,
 };
 
 const OpInfo op_sigmoid = {

@@ -301,9 +301,15 @@ const OpInfo op_mul = {
     .torch = mul_torch,
 };
 
+static void affine_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " scale=%g shift=%g", n->f[0], n->f[1]);
+}
+
 const OpInfo op_affine = {
     .summary = "x * scale + shift with compile-time numbers: x * 0.5, 1 - x, x / 2, -x",
     .forward = affine_forward,
     .backward = affine_backward,
     .torch = affine_torch,
+    .dump = affine_dump,
 };

@@ -212,10 +212,23 @@ static void dense_torch(TorchEmit *t, const Node *n)
                    torch_param(t, n->param[0]));
 }
 
+static void dense_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " units=%d%s", n->i[0], n->i[1] ? "" : " no-bias");
+}
+
+/* 2 in out per sample: one multiply-add per weight. */
+static double dense_flops(const IR *ir, const Node *n)
+{
+    return n->param[0] >= 0 ? 2.0 * (double)ir->params.items[n->param[0]].size : 0;
+}
+
 const OpInfo op_dense = {
     .summary = "dense(x, units, bias=true, init=, lr=, weight_decay=): x W^T + b, W is [units, in]",
     .lower = dense_lower,
     .forward = dense_forward,
     .backward = dense_backward,
     .torch = dense_torch,
+    .dump = dense_dump,
+    .flops = dense_flops,
 };

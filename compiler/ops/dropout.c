@@ -89,6 +89,36 @@ static void dropout_torch(TorchEmit *t, const Node *n)
                op_double(rate, n->f[0]));
 }
 
+/* The twin's dropout, drawing from its copy of dlrt's RNG exactly as the
+ * C code does (emit_torch.c writes class Rng and set_rng). */
+static void dropout_torch_methods(TorchEmit *t)
+{
+    torch_line(t, "def dropout(self, x, rate, training=None):");
+    torch_indent(t, 1);
+    torch_line(t, "\"\"\"dropout(x, rate) exactly as the C code draws it: in training, one");
+    torch_line(t, "uniform per element, row-major over the whole batch; keep when");
+    torch_line(t, "u >= rate, scale what is kept by 1/(1-rate). Identity otherwise.");
+    torch_line(t, "training=None: the mode of the forward()/loss() call under way.\"\"\"");
+    torch_line(t, "if training is None:");
+    torch_line(t, "    training = self.dropout_on");
+    torch_line(t, "if not training:");
+    torch_line(t, "    return x");
+    torch_line(t, "scale = 1.0 / (1.0 - rate)");
+    torch_line(t, "mask = [scale if u >= rate else 0.0 for u in self.rng.uniforms(x.numel())]");
+    torch_line(t, "return x * torch.tensor(mask, dtype=x.dtype).reshape(x.shape)");
+    torch_indent(t, -1);
+}
+
+static void dropout_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " rate=%g", n->f[0]);
+}
+
+static const char *dropout_explain(Arena *a, const Node *n)
+{
+    return arena_printf(a, "rate %g", n->f[0]);
+}
+
 const OpInfo op_dropout = {
     .summary = "dropout(x, rate): zero each element with probability rate while training, "
                "scale the rest by 1/(1 - rate)",
@@ -96,4 +126,9 @@ const OpInfo op_dropout = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .torch = dropout_torch,
+    .torch_methods = dropout_torch_methods,
+    .dump = dropout_dump,
+    .explain = dropout_explain,
+    .aux_name = "mask",
+    .flags = OPF_STOCHASTIC,
 };

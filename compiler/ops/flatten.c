@@ -66,4 +66,5 @@ const OpInfo op_flatten = {
     .forward = flatten_forward,
     .backward = flatten_backward,
     .torch = flatten_torch,
+    .flags = OPF_VIEW,
 };

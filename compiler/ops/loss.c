@@ -275,9 +275,16 @@ static void l1_torch(TorchEmit *t, const Node *n)
                torch_name(t, n->in[1]));
 }
 
+static void cross_entropy_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " classes=%d", n->i[0]);
+}
+
 const OpInfo op_cross_entropy = {
     .summary = "cross_entropy(logits, label): mean over the batch of -log softmax(logits)[label]",
-    .flags = OPF_LOSS,
+    .flags = OPF_LOSS | OPF_ACCURACY,
+    .dump = cross_entropy_dump,
+    .aux_name = "probs",
     .lower = cross_entropy_lower,
     .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,

@@ -87,6 +87,7 @@ const IR *emit_ir(Emit *e);
 /* ---- emit_torch.c services -------------------------------------------- */
 
 void torch_line(TorchEmit *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void torch_indent(TorchEmit *t, int delta);
 const char *torch_name(TorchEmit *t, int node);   /* Python variable of a node */
 const char *torch_param(TorchEmit *t, int param); /* "self.h1_w" */
 
