@@ -217,6 +217,8 @@ typedef struct Param {
     InitKind init;
     double init_arg;       /* see InitKind */
     int fan_in, fan_out;
+    bool frozen;           /* trainable = false on its layer: no update, no gradient
+                            * (requires_grad=False in the twin) */
     double lr;             /* per-layer learning rate; < 0: the optimizer's */
     double weight_decay;   /* per-layer weight decay; < 0: the train block's */
     bool is_bias;          /* biases start at zero unless init says otherwise */
@@ -412,14 +414,58 @@ enum {
     OPF_STOCHASTIC = 1u << 2,  /* draws from the model's RNG while training (dropout) */
     OPF_ACCURACY = 1u << 3,    /* in[0] are logits and in[1] a label: evaluate measures
                                 * accuracy (argmax) on the first such loss term */
+    OPF_PARAMS = 1u << 4,      /* makes parameters (node->param): sema adds and applies the
+                                * layer hyperparameters init, lr, weight_decay, trainable */
 };
+
+/* One argument in an op's declared signature. sema binds a call's
+ * arguments to it (positional and keyword), checks kind and range, and
+ * hands the op the values (ArgVal), so ops never parse arguments. */
+typedef enum ArgKind {
+    ARG_TENSOR,    /* a per-sample tensor of reals (not a label, not a loss) */
+    ARG_LABEL,     /* a label input: class indices, class(K) */
+    ARG_NUMBER,    /* a compile-time real that becomes a float constant */
+    ARG_INT,       /* a compile-time whole number */
+    ARG_BOOL,      /* true or false (1 or 0) */
+    ARG_INIT,      /* an init scheme: he_normal, normal(std = 0.02) */
+    ARG_WORD,      /* one of `words`, written as a string: approximate = "tanh" */
+} ArgKind;
+
+typedef struct ArgSpec {
+    const char *name;
+    ArgKind kind;
+    bool optional;             /* has a default; required arguments come first */
+    double def;                /* NUMBER/INT/BOOL: the default; WORD: its index in words */
+    /* The range (NUMBER, INT): min < v or min <= v, v < max or v <= max. */
+    bool has_min, min_open, has_max, max_open;
+    double min, max;
+    /* The range error before ", got V": "dropout rate must be in [0, 1)";
+     * NULL: "<op>'s <arg> must be positive" and the like, from the range. */
+    const char *range_msg;
+    const char *const *words;  /* WORD: NULL-terminated */
+} ArgSpec;
+
+/* A bound argument, in signature order. */
+typedef struct ArgVal {
+    const Expr *expr;          /* as written; NULL when defaulted */
+    int node;                  /* TENSOR, LABEL: its node, -1 when absent or bad */
+    double num;                /* NUMBER, INT, BOOL: the value; WORD: index in words */
+    InitKind init;             /* INIT: the scheme (INIT_DEFAULT when absent) */
+    double init_arg;           /* INIT: its argument (see InitKind) */
+} ArgVal;
 
 typedef struct OpInfo {
     const char *summary;
     unsigned flags;            /* OPF_* */       /* one line for --help-ops / docs */
-    /* sema: turn a call expression into a node (checking arguments and
-     * shapes, adding params). Returns the node id, or -1 after an error. */
-    int (*lower)(Lower *l, const Expr *call);
+    /* Its arguments (see ArgSpec); OPF_PARAMS adds the layer's. */
+    const ArgSpec *args;
+    int nargs;
+    /* sema: the shape rule. Given the bound arguments (ok: whether every
+     * one bound and checked; the op may check the shapes of the good ones
+     * to report more at once, but then returns -1), makes the node and its
+     * params. Returns the node id, or -1 after an error. NULL: internal
+     * op, not callable by name. */
+    int (*lower)(Lower *l, const Expr *call, const ArgVal *args, bool ok);
     /* emit_c: forward kernel for the node's whole batch (n samples). */
     void (*forward)(Emit *e, const Node *n);
     /* emit_c: backward kernel. accumulate[k]: whether input k's gradient

@@ -1427,6 +1427,12 @@ static void emit_update(Emit *e, FILE *out)
             notes = arena_printf(a, ", lr %s", num_text(a, lr));
         if (pr->weight_decay >= 0)
             notes = arena_printf(a, "%s, weight decay %s", notes, num_text(a, wd));
+        if (!pr->trained && pr->frozen) {
+            emit_line(e, "/* %s %s: trainable = false, so it has no gradient and, as torch.optim", w,
+                      dims_text(a, pr->shape));
+            emit_line(e, " * does with requires_grad=False, no update */");
+            continue;
+        }
         if (!pr->trained) {
             emit_line(e, "/* %s %s: no loss depends on it, so it has no gradient and, as in", w,
                       dims_text(a, pr->shape));

@@ -585,8 +585,8 @@ static void emit_init(TorchEmit *t)
     for (int i = 0; i < ir->params.len; i++) {
         const Param *p = &ir->params.items[i];
         line_comment(t, line_of(t, p->loc));
-        torch_line(t, "self.%s = torch.nn.Parameter(torch.zeros(%s, dtype=dtype))", p->name,
-                   py_shape(t, p->shape));
+        torch_line(t, "self.%s = torch.nn.Parameter(torch.zeros(%s, dtype=dtype)%s)", p->name,
+                   py_shape(t, p->shape), p->frozen ? ", requires_grad=False" : "");
     }
     torch_line(t, "self.rng = Rng(0)");
     torch_line(t, "self.dropout_on = False");

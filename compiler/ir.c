@@ -208,6 +208,8 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             fprintf(out, " weight_decay %g", p->weight_decay);
         if (p->is_bias)
             fputs(" bias", out);
+        if (p->frozen)
+            fputs(" frozen", out);
         fputc('\n', out);
     }
 

@@ -15,6 +15,20 @@
  */
 #include "ops/ops.h"
 
+/* Argument binding, used for op calls (from their signatures), init
+ * scheme calls and the train block. */
+/* Binds a call's arguments to `names` (positional args fill names in order,
+ * keyword args by name). out[k] = the expression for names[k], or NULL when
+ * absent. Reports unknown keywords (with a suggestion), duplicates, too many
+ * positional arguments, and missing ones among the first `nrequired`.
+ * Returns false after reporting. */
+bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
+                     int nnames, int nrequired, const Expr **out);
+/* A compile-time integer; reports non-integers. */
+bool lower_int(Lower *l, const Expr *e, long *out);
+/* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */
+bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -612,6 +626,205 @@ static void not_a_tensor_number(Lower *l, const Expr *e)
                "tensor, as in x * 0.5");
 }
 
+/* ------------------------------------------------------------ op arguments
+ *
+ * An op declares its arguments (OpInfo.args); here they are bound and
+ * checked once for every op, and the layer hyperparameters of ops that make
+ * parameters (OPF_PARAMS) are added to its signature and applied to its
+ * parameters. */
+
+static const ArgSpec layer_args[] = {
+    {.name = "init", .kind = ARG_INIT, .optional = true},
+    {.name = "lr", .kind = ARG_NUMBER, .optional = true, .def = -1, .has_min = true,
+     .min_open = true, .min = 0, .range_msg = "lr must be a positive number"},
+    {.name = "weight_decay", .kind = ARG_NUMBER, .optional = true, .def = -1, .has_min = true,
+     .min = 0, .range_msg = "weight_decay must be zero or positive"},
+    {.name = "trainable", .kind = ARG_BOOL, .optional = true, .def = 1},
+};
+enum { NUM_LAYER_ARGS = sizeof layer_args / sizeof layer_args[0] };
+
+static const char *const ordinals[] = {"first", "second", "third", "fourth", "fifth", "sixth"};
+
+/* "must be positive", "must be in [0, 1)": the range of a spec in words. */
+static const char *range_words(Lower *l, const ArgSpec *sp)
+{
+    if (sp->has_min && sp->has_max)
+        return arena_printf(l->arena, "must be in %c%g, %g%c", sp->min_open ? '(' : '[', sp->min,
+                            sp->max, sp->max_open ? ')' : ']');
+    if (sp->has_min && sp->min == 0)
+        return sp->min_open ? "must be positive" : "must be zero or positive";
+    if (sp->has_min)
+        return arena_printf(l->arena, "must be %s %g", sp->min_open ? "greater than" : "at least",
+                            sp->min);
+    return arena_printf(l->arena, "must be %s %g", sp->max_open ? "less than" : "at most", sp->max);
+}
+
+static bool in_range(const ArgSpec *sp, double v)
+{
+    if (!isfinite(v))
+        return false;
+    if (sp->has_min && (sp->min_open ? !(v > sp->min) : !(v >= sp->min)))
+        return false;
+    if (sp->has_max && (sp->max_open ? !(v < sp->max) : !(v <= sp->max)))
+        return false;
+    return true;
+}
+
+/* Checks a NUMBER or INT value against its spec's range; `text` is the
+ * value as the message shows it. */
+static bool check_range(Lower *l, const Expr *call, const ArgSpec *sp, const Expr *e, double v,
+                        const char *text)
+{
+    if (in_range(sp, v))
+        return true;
+    if (sp->range_msg)
+        lower_value_error(l, e->loc, "%s, got %s", sp->range_msg, text);
+    else
+        lower_value_error(l, e->loc, "%s's %s %s, got %s", call->name, sp->name,
+                          range_words(l, sp), text);
+    return false;
+}
+
+/* A label argument: a node that is a label declaration. */
+static int bind_label(Lower *l, const Expr *call, int pos, const Expr *e)
+{
+    int y = lower_tensor(l, e);
+    if (y < 0)
+        return -1;
+    const Input *label = op_input_decl(l, y);
+    if (label && label->is_label)
+        return y;
+    const char *nth = pos < 6 ? ordinals[pos] : "last";
+    if (label && label->is_target)
+        diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
+                   "a real-valued target (mse and l1 take those)", call->name, nth,
+                   op_expr_text(l, e));
+    else
+        diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
+                   "a tensor", call->name, nth, op_expr_text(l, e));
+    lower_note_shape(l, y, arena_printf(l->arena, "%s argument", nth));
+    return -1;
+}
+
+/* One argument's value from its expression (or its default when e is
+ * NULL). False after reporting. */
+static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, const Expr *e,
+                       ArgVal *v)
+{
+    v->expr = e;
+    v->node = -1;
+    v->num = sp->def;
+    v->init = INIT_DEFAULT;
+    v->init_arg = 0;
+    if (!e)
+        return true;
+    switch (sp->kind) {
+    case ARG_TENSOR:
+        v->node = op_real_arg(l, e, call->name);
+        return v->node >= 0;
+    case ARG_LABEL:
+        v->node = bind_label(l, call, pos, e);
+        return v->node >= 0;
+    case ARG_NUMBER:
+        if (!lower_number(l, e, &v->num))
+            return false;
+        if (!check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%g", v->num)))
+            return false;
+        return lower_float_ok(l, e->loc, v->num);
+    case ARG_INT: {
+        long n;
+        if (!lower_int(l, e, &n))
+            return false;
+        v->num = (double)n;
+        return check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%ld", n));
+    }
+    case ARG_BOOL:
+        if (!lower_number(l, e, &v->num))
+            return false;
+        if (v->num != 0 && v->num != 1) {
+            lower_value_error(l, e->loc, "%s must be true or false, got %g", sp->name, v->num);
+            return false;
+        }
+        return true;
+    case ARG_INIT:
+        return lower_init(l, e, &v->init, &v->init_arg);
+    case ARG_WORD: {
+        const char *all = "";
+        for (int k = 0; sp->words[k]; k++)
+            all = arena_printf(l->arena, "%s%s\"%s\"", all, k ? ", " : "", sp->words[k]);
+        if (e->kind != EX_STR) {
+            diag_error(l->diag, e->loc, "%s's %s is a word in quotes: one of %s", call->name,
+                       sp->name, all);
+            return false;
+        }
+        for (int k = 0; sp->words[k]; k++)
+            if (strcmp(sp->words[k], e->name) == 0) {
+                v->num = k;
+                return true;
+            }
+        const char *s = diag_suggest(e->name, sp->words);
+        if (s)
+            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\"; did you mean \"%s\"?",
+                       call->name, sp->name, e->name, s);
+        else
+            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\" (it is one of %s)",
+                       call->name, sp->name, e->name, all);
+        return false;
+    }
+    }
+    return false;
+}
+
+/* The layer hyperparameters (vals: init, lr, weight_decay, trainable) on
+ * every parameter the node made. init is for weights only: a bias starts
+ * at zero unless its op says otherwise. */
+static void apply_layer_args(Lower *l, const Node *n, const ArgVal *vals)
+{
+    for (int k = 0; k < 2; k++) {
+        if (n->param[k] < 0)
+            continue;
+        Param *p = &l->ir->params.items[n->param[k]];
+        if (!p->is_bias) {
+            p->init = vals[0].init;
+            p->init_arg = vals[0].init_arg;
+            p->init_explicit = vals[0].expr != NULL;
+        }
+        p->lr = vals[1].num;
+        p->lr_explicit = vals[1].expr != NULL;
+        p->weight_decay = vals[2].num;
+        p->weight_decay_explicit = vals[2].expr != NULL;
+        p->frozen = vals[3].num == 0;
+    }
+}
+
+/* Binds a call to its op's signature, checks every argument, and runs the
+ * op's shape rule on the values. */
+static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
+{
+    int nown = op->nargs;
+    int n = nown + ((op->flags & OPF_PARAMS) ? NUM_LAYER_ARGS : 0);
+    const ArgSpec **specs = arena_alloc(l->arena, sizeof *specs * (size_t)(n + 1));
+    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(n + 1));
+    const Expr **exprs = arena_alloc(l->arena, sizeof *exprs * (size_t)(n + 1));
+    ArgVal *vals = arena_alloc(l->arena, sizeof *vals * (size_t)(n + 1));
+    int nrequired = 0;
+    for (int k = 0; k < n; k++) {
+        specs[k] = k < nown ? &op->args[k] : &layer_args[k - nown];
+        names[k] = specs[k]->name;
+        if (!specs[k]->optional && nrequired == k)
+            nrequired = k + 1;
+    }
+    if (!lower_bind_args(l, e, names, n, nrequired, exprs))
+        return -1;
+    bool ok = true;
+    for (int k = 0; k < n; k++)
+        ok &= bind_value(l, e, specs[k], k, exprs[k], &vals[k]);
+    int id = op->lower(l, e, vals, ok);
+    if (id >= 0 && (op->flags & OPF_PARAMS))
+        apply_layer_args(l, l->ir->nodes.items[id], vals + nown);
+    return id;
+}
+
 static int lower_call(Lower *l, const Expr *e)
 {
     const OpInfo *op = op_lookup(e->name);
@@ -646,7 +859,7 @@ static int lower_call(Lower *l, const Expr *e)
     }
     /* Arguments of this call are ordinary expressions again. */
     l->loss_call = NULL;
-    return op->lower(l, e);
+    return lower_op_call(l, op, e);
 }
 
 /* False, once reported, when the network has MAX_NODES nodes already. */

@@ -15,35 +15,20 @@
 
 #include <math.h>
 
-static int dropout_lower(Lower *l, const Expr *call)
+static const ArgSpec dropout_args[] = {
+    {.name = "x", .kind = ARG_TENSOR},
+    {.name = "rate", .kind = ARG_NUMBER, .has_min = true, .min = 0, .has_max = true,
+     .max = 1, .max_open = true, .range_msg = "dropout rate must be in [0, 1)"},
+};
+
+static int dropout_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    static const char *const names[] = {"x", "rate"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 2, arg))
+    if (!ok)
         return -1;
-    bool ok = true;
-    double rate = 0;
-    if (!lower_number(l, arg[1], &rate)) {
-        ok = false;
-    } else if (!(rate >= 0 && rate < 1)) {
-        lower_value_error(l, arg[1]->loc,
-                   "dropout rate must be in [0, 1), got %g", rate);
-        ok = false;
-    } else if (!lower_float_ok(l, arg[1]->loc, rate)) {
-        ok = false;
-    }
-    int x = op_real_arg(l, arg[0], "dropout");
-    if (x < 0 || !ok)
-        return -1;
-    Node *node = lower_node(l, OP_DROPOUT, call);
-    node->in[0] = x;
-    node->nin = 1;
-    node->shape = lower_get(l, x)->shape;
-    node->batched = true;
-    node->param[0] = node->param[1] = -1;
-    node->f[0] = rate;
+    Node *node = lower_get(l, op_unary_node(l, OP_DROPOUT, call, a[0].node));
+    node->f[0] = a[1].num;
     node->hyper_set = true;   /* the rate is required */
-    node->hyper_loc = arg[1]->loc;
+    node->hyper_loc = a[1].expr->loc;
     node->aux_size = (size_t)shape_size(node->shape);
     return node->id;
 }
@@ -122,6 +107,8 @@ static const char *dropout_explain(Arena *a, const Node *n)
 const OpInfo op_dropout = {
     .summary = "dropout(x, rate): zero each element with probability rate while training, "
                "scale the rest by 1/(1 - rate)",
+    .args = dropout_args,
+    .nargs = 2,
     .lower = dropout_lower,
     .forward = dropout_forward,
     .backward = dropout_backward,

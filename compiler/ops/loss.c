@@ -34,36 +34,22 @@ static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
     return node;
 }
 
-static int cross_entropy_lower(Lower *l, const Expr *call)
+static const ArgSpec cross_entropy_args[] = {
+    {.name = "logits", .kind = ARG_TENSOR},
+    {.name = "label", .kind = ARG_LABEL},
+};
+
+static int cross_entropy_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    static const char *const names[] = {"logits", "label"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 2, arg))
+    if (!ok)
         return -1;
-    Diag *d = lower_diag(l);
-    Arena *a = lower_arena(l);
-    int z = op_real_arg(l, arg[0], "cross_entropy");
-    int y = lower_tensor(l, arg[1]);
-    if (z < 0 || y < 0)
-        return -1;
-    const Input *label = op_input_decl(l, y);
-    if (!label || !label->is_label) {
-        if (label && label->is_target)
-            diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
-                       "argument, '%s' is a real-valued target (mse and l1 take those)",
-                       op_expr_text(l, arg[1]));
-        else
-            diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
-                       "argument, '%s' is a tensor", op_expr_text(l, arg[1]));
-        lower_note_shape(l, y, "second argument");
-        return -1;
-    }
+    int z = a[0].node, y = a[1].node;
     Shape zs = lower_get(l, z)->shape;
     int k = lower_get(l, y)->i[0];
     if (zs.rank != 1 || zs.dim[0] != k) {
-        diag_error(d, arg[0]->loc, "cross_entropy expects logits of shape [%d] for label '%s', "
-                   "'%s' has shape %s", k, label->name, op_expr_text(l, arg[0]),
-                   shape_str(a, zs));
+        diag_error(lower_diag(l), a[0].expr->loc, "cross_entropy expects logits of shape [%d] for "
+                   "label '%s', '%s' has shape %s", k, op_input_decl(l, y)->name,
+                   op_expr_text(l, a[0].expr), shape_str(lower_arena(l), zs));
         lower_note_shape(l, z, "logits");
         lower_note_shape(l, y, "label");
         return -1;
@@ -74,20 +60,22 @@ static int cross_entropy_lower(Lower *l, const Expr *call)
     return node->id;
 }
 
-static int regression_lower(Lower *l, const Expr *call, OpKind op, const char *name)
+static const ArgSpec regression_args[] = {
+    {.name = "pred", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR},
+};
+
+static int regression_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok, OpKind op,
+                            const char *name)
 {
-    static const char *const names[] = {"pred", "target"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 2, arg))
+    if (!ok)
         return -1;
-    int p = op_real_arg(l, arg[0], name), t = op_real_arg(l, arg[1], name);
-    if (p < 0 || t < 0)
-        return -1;
+    int p = a[0].node, t = a[1].node;
     Shape ps = lower_get(l, p)->shape, ts = lower_get(l, t)->shape;
     if (!shape_eq(ps, ts)) {
-        Arena *a = lower_arena(l);
+        Arena *ar = lower_arena(l);
         diag_error(lower_diag(l), call->loc, "%s needs a prediction and a target of the same "
-                   "shape, got %s and %s", name, shape_str(a, ps), shape_str(a, ts));
+                   "shape, got %s and %s", name, shape_str(ar, ps), shape_str(ar, ts));
         lower_note_shape(l, p, "prediction");
         lower_note_shape(l, t, "target");
         return -1;
@@ -95,14 +83,14 @@ static int regression_lower(Lower *l, const Expr *call, OpKind op, const char *n
     return loss_node(l, op, call, p, t)->id;
 }
 
-static int mse_lower(Lower *l, const Expr *call)
+static int mse_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    return regression_lower(l, call, OP_MSE, "mse");
+    return regression_lower(l, call, a, ok, OP_MSE, "mse");
 }
 
-static int l1_lower(Lower *l, const Expr *call)
+static int l1_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    return regression_lower(l, call, OP_L1, "l1");
+    return regression_lower(l, call, a, ok, OP_L1, "l1");
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -285,6 +273,8 @@ const OpInfo op_cross_entropy = {
     .flags = OPF_LOSS | OPF_ACCURACY,
     .dump = cross_entropy_dump,
     .aux_name = "probs",
+    .args = cross_entropy_args,
+    .nargs = 2,
     .lower = cross_entropy_lower,
     .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,
@@ -294,6 +284,8 @@ const OpInfo op_cross_entropy = {
 const OpInfo op_mse = {
     .summary = "mse(pred, target): mean of (pred - target)^2 over all elements",
     .flags = OPF_LOSS,
+    .args = regression_args,
+    .nargs = 2,
     .lower = mse_lower,
     .forward = mse_forward,
     .backward = mse_backward,
@@ -303,6 +295,8 @@ const OpInfo op_mse = {
 const OpInfo op_l1 = {
     .summary = "l1(pred, target): mean of |pred - target| over all elements",
     .flags = OPF_LOSS,
+    .args = regression_args,
+    .nargs = 2,
     .lower = l1_lower,
     .forward = l1_forward,
     .backward = l1_backward,

@@ -118,6 +118,20 @@ int op_real_arg(Lower *l, const Expr *e, const char *op)
     return id;
 }
 
+/* The signature every one-tensor elementwise op shares. */
+const ArgSpec op_x_arg[1] = {{.name = "x", .kind = ARG_TENSOR}};
+
+int op_unary_node(Lower *l, OpKind op, const Expr *call, int x)
+{
+    Node *node = lower_node(l, op, call);
+    node->in[0] = x;
+    node->nin = 1;
+    node->shape = lower_get(l, x)->shape;
+    node->batched = true;
+    node->param[0] = node->param[1] = -1;
+    return node->id;
+}
+
 const char *op_assign(bool accumulate)
 {
     return accumulate ? "+=" : "=";
