@@ -100,6 +100,11 @@ int op_unary_node(Lower *l, OpKind op, const Expr *call, int x);
 const Input *op_input_decl(Lower *l, int node);
 /* The source text of an expression, shortened for messages: "x", "dense(...)". */
 const char *op_expr_text(Lower *l, const Expr *e);
+/* Per-sample element count of a node, for loops `i < n * that`. */
+int op_elems(Emit *e, int node);
+/* Whether a node has a gradient buffer (a backward kernel writes its input's
+ * gradient only then). */
+bool op_needs_grad(Emit *e, int node);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
 /* The shortest decimal that reads back as exactly v ("0.1", "1e-08"), for a

@@ -132,6 +132,16 @@ int op_unary_node(Lower *l, OpKind op, const Expr *call, int x)
     return node->id;
 }
 
+int op_elems(Emit *e, int node)
+{
+    return shape_size(emit_ir(e)->nodes.items[node]->shape);
+}
+
+bool op_needs_grad(Emit *e, int node)
+{
+    return emit_ir(e)->nodes.items[node]->needs_grad;
+}
+
 const char *op_assign(bool accumulate)
 {
     return accumulate ? "+=" : "=";
