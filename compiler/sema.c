@@ -2119,11 +2119,13 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
         bool own_init = p->init_explicit;
         const char *init = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
                                         own_init ? " *" : "");
-        const char *lr = p->lr_explicit ? arena_printf(a, "%g *", p->lr)
-                                    : arena_printf(a, "%g", t->opt.lr);
+        /* trainable = false: no learning rate applies. */
+        const char *lr = p->frozen ? "frozen *"
+                         : p->lr_explicit ? arena_printf(a, "%g *", p->lr)
+                                          : arena_printf(a, "%g", t->opt.lr);
         const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
                                               : arena_printf(a, "%g", t->weight_decay);
-        any_override |= own_init || p->lr_explicit || p->weight_decay_explicit;
+        any_override |= own_init || p->lr_explicit || p->weight_decay_explicit || p->frozen;
         int line, col;
         diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
         fprintf(out, "  %-14s %-14s %10zu  %-22s %-10s %-12s %s:%d\n", p->name,
