@@ -1892,6 +1892,19 @@ static void warn_untrained(Lower *l)
     }
 }
 
+/* Every parameter frozen (trainable = false): a train step changes nothing,
+ * which is legal (a network only evaluated) but worth saying. */
+static void warn_all_frozen(Lower *l)
+{
+    IR *ir = l->ir;
+    for (int k = 0; k < ir->params.len; k++)
+        if (!ir->params.items[k].frozen)
+            return;
+    if (ir->params.len > 0 && ir->losses.len > 0)
+        diag_warning(l->diag, ir->losses.items[0].loc, "every parameter is frozen "
+                     "(trainable = false): training changes nothing");
+}
+
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
 {
     Lower lower;
@@ -2051,6 +2064,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         warn_unused(l);
         warn_renamed(l);
         warn_untrained(l);
+        warn_all_frozen(l);
     }
     ir->batch_cap = ir->train.batch;
     return ir;
