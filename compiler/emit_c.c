@@ -259,6 +259,15 @@ static const char *op_name(OpKind k)
     return op_kind_name(k);
 }
 
+/* Whether some parameter is frozen (trainable = false), for comments. */
+static bool any_frozen(const IR *ir)
+{
+    for (int p = 0; p < ir->params.len; p++)
+        if (ir->params.items[p].frozen)
+            return true;
+    return false;
+}
+
 static bool is_loss_op(OpKind k)
 {
     return (op_info(k)->flags & OPF_LOSS) != 0;
@@ -1338,22 +1347,23 @@ static void emit_backward_pass(Emit *e, FILE *out)
                     emit_finite_check(e, emit_grad(e, n->in[j]), in->batched, in->shape, what, n->line,
                                arena_printf(e->a, "d_%s", check_name(e, n->in[j])));
             }
-            for (int k = 0; k < 2; k++)
-                if (n->param[k] >= 0)
+            for (int k = 0; k < 2; k++)   /* a frozen one gets none */
+                if (n->param[k] >= 0 && ir->params.items[n->param[k]].trained)
                     emit_finite_check(e, emit_param_grad(e, n->param[k]), false,
                                ir->params.items[n->param[k]].shape, what, n->line,
                                arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));
         }
     }
 
-    /* Parameters no loss depends on get a zero gradient. */
+    /* Parameters no loss depends on, and frozen ones, get a zero gradient. */
     bool first = true;
     for (int p = 0; p < ir->params.len; p++) {
         if (e->pgrad_written[p])
             continue;
         if (first) {
             emit_line(e, "%s", "");
-            emit_line(e, "/* No loss depends on these: their gradients are zero. */");
+            emit_line(e, "/* No loss depends on these%s: their gradients are zero. */",
+                      any_frozen(ir) ? " or they are frozen" : "");
             first = false;
         }
         const char *dp = emit_param_grad(e, p);
