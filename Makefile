@@ -15,6 +15,9 @@ COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(GEN_DIR)/parser.o $(GEN_DIR)/
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def
+# Init schemes: one file each under compiler/init/, one row in init.def.
+COMPILER_OBJ += $(patsubst %.c,$(BUILD)/%.o,$(wildcard compiler/init/*.c))
+HEADERS      += compiler/init.h compiler/init.def
 
 DLC      := $(BUILD)/dlc
 LIBDLRT  := $(BUILD)/libdlrt.a

@@ -193,16 +193,14 @@ typedef enum OpKind {
     OP__COUNT
 } OpKind;
 
+/* Init schemes: one row each in init.def; what each means, its argument
+ * and how it draws are in its InitInfo (compiler/init.h, compiler/init/). */
 typedef enum InitKind {
     INIT_DEFAULT,          /* not given: the train block's `init`, else he_uniform (weights) / zeros (biases) */
-    INIT_ZEROS,
-    INIT_ONES,
-    INIT_UNIFORM,          /* U(-a, a), a = init_arg (default 0.05) */
-    INIT_NORMAL,           /* N(0, s), s = init_arg (default 0.01) */
-    INIT_XAVIER_UNIFORM,
-    INIT_XAVIER_NORMAL,
-    INIT_HE_UNIFORM,
-    INIT_HE_NORMAL,
+#define INIT_SCHEME(id, info) INIT_##id,
+#include "init.def"
+#undef INIT_SCHEME
+    INIT__COUNT
 } InitKind;
 
 /* A learnable tensor. All parameters sit back to back in one flat buffer,
@@ -215,7 +213,7 @@ typedef struct Param {
     size_t size;           /* elements */
     size_t offset;         /* elements from the start of the flat buffer (plan.c) */
     InitKind init;
-    double init_arg;       /* see InitKind */
+    double init_arg;       /* the scheme's argument (InitInfo.arg); 0: its default */
     int fan_in, fan_out;
     bool frozen;           /* trainable = false on its layer: no update, no gradient
                             * (requires_grad=False in the twin) */
@@ -304,7 +302,7 @@ typedef struct TrainConfig {
     double weight_decay;
     double validation;     /* fraction of training data held out */
     InitKind init;         /* default init for weights */
-    double init_arg;       /* its argument (uniform's a, normal's std), see InitKind */
+    double init_arg;       /* its argument (InitInfo.arg); 0: its default */
     Hyper *hypers;         /* everything above, with defaulted flags */
     int nhypers;
 } TrainConfig;

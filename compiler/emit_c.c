@@ -19,6 +19,7 @@
  * function, each with its shape and the .net line it comes from.
  */
 #include "ops/ops.h"
+#include "init.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -1091,69 +1092,33 @@ static void emit_struct(Emit *e, FILE *out)
     fprintf(out, "};\n\n");
 }
 
-/* The initializer of one parameter, with the bound or deviation worked out. */
+/* The initializer of one parameter: the scheme's row (init.h) works out
+ * the bound or deviation and the comment; this writes the runtime call. */
 static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name)
 {
-    const IR *ir = e->ir;
     Arena *a = e->a;
     const char *sfx = e->f64 ? "f64" : "f32";
-    InitKind kind = p->init;
-    if (kind == INIT_DEFAULT)
-        kind = p->is_bias ? INIT_ZEROS : ir->train.init;
-    if (kind == INIT_DEFAULT)
-        kind = INIT_HE_UNIFORM;
-    double fan_in = p->fan_in > 0 ? p->fan_in : 1, fan_out = p->fan_out > 0 ? p->fan_out : 1;
+    InitPlan plan = init_plan(a, e->ir, p);
     const char *where = arena_printf(a, "m->params + %zu, %zu", p->offset, p->size);
-    const char *shape = dims_text(a, p->shape);
-    double arg = p->init_arg;
-    double v;
-    switch (kind) {
-    case INIT_DEFAULT:
-    case INIT_ZEROS:
-        fprintf(out, "    /* %s %s: zeros */\n", name, shape);
-        fprintf(out, "    dlrt_fill_%s(%s, 0.0);\n", sfx, where);
+    double v = plan.scale;
+    fprintf(out, "    /* %s %s: %s */\n", name, dims_text(a, p->shape), plan.comment);
+    switch (plan.draw) {
+    case INIT_DRAW_FILL:
+        fprintf(out, "    dlrt_fill_%s(%s, %s);\n", sfx, where, double_text(a, v));
         break;
-    case INIT_ONES:
-        fprintf(out, "    /* %s %s: ones */\n", name, shape);
-        fprintf(out, "    dlrt_fill_%s(%s, 1.0);\n", sfx, where);
-        break;
-    case INIT_UNIFORM:
-        v = arg > 0 ? arg : 0.05;
-        fprintf(out, "    /* %s %s: uniform(a = %s), U(-a, a) */\n", name, shape, num_text(a, v));
+    case INIT_DRAW_UNIFORM:
         fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
                 double_text(a, -v), double_text(a, v));
         break;
-    case INIT_NORMAL:
-        v = arg > 0 ? arg : 0.01;
-        fprintf(out, "    /* %s %s: normal(std = %s) */\n", name, shape, num_text(a, v));
+    case INIT_DRAW_NORMAL:
         fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
         break;
-    case INIT_XAVIER_UNIFORM:
-        v = sqrt(6.0 / (fan_in + fan_out));
-        fprintf(out, "    /* %s %s: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / %d) */\n",
-                name, shape, (int)(fan_in + fan_out));
-        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
-                double_text(a, -v), double_text(a, v));
+    case INIT_DRAW_OWN: {
+        InitTarget t = {sfx, arena_printf(a, "m->params + %zu", p->offset), p->size, p->shape, ""};
+        fprintf(out, "    if (%s != 0) {\n        free(block);\n        return NULL;\n    }\n",
+                plan.info->c_call(a, &t, v));
         break;
-    case INIT_XAVIER_NORMAL:
-        v = sqrt(2.0 / (fan_in + fan_out));
-        fprintf(out, "    /* %s %s: xavier_normal, std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / %d) */\n",
-                name, shape, (int)(fan_in + fan_out));
-        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
-        break;
-    case INIT_HE_UNIFORM:
-        v = sqrt(6.0 / fan_in);
-        fprintf(out, "    /* %s %s: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / %d) */\n",
-                name, shape, (int)fan_in);
-        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
-                double_text(a, -v), double_text(a, v));
-        break;
-    case INIT_HE_NORMAL:
-        v = sqrt(2.0 / fan_in);
-        fprintf(out, "    /* %s %s: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / %d) */\n",
-                name, shape, (int)fan_in);
-        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
-        break;
+    }
     }
 }
 
@@ -1799,59 +1764,140 @@ static void emit_tables(Emit *e, FILE *out)
             P, P);
 }
 
-static const Input *single(const IR *ir, bool feature)
+/* A dlrt_tensor_info row: {"image", DLRT_INPUT, 784, 1, {784, 0, 0, 0}, 0}. */
+static const char *tensor_row(Emit *e, const char *name, const char *kind, const Node *n, bool label)
 {
-    const Input *found = NULL;
-    int count = 0;
-    for (int k = 0; k < ir->inputs.len; k++)
-        if (is_feature(&ir->inputs.items[k]) == feature) {
-            found = &ir->inputs.items[k];
-            count++;
-        }
-    return count == 1 ? found : NULL;
+    if (label)
+        return arena_printf(e->a, "{\"%s\", %s, 1, 0, {0, 0, 0, 0}, %d}", name, kind, n->i[0]);
+    int d[4] = {0, 0, 0, 0};
+    for (int k = 0; k < n->shape.rank && k < 4; k++)
+        d[k] = n->shape.dim[k];
+    return arena_printf(e->a, "{\"%s\", %s, %d, %d, {%d, %d, %d, %d}, 0}", name, kind,
+                        shape_size(n->shape), n->shape.rank, d[0], d[1], d[2], d[3]);
 }
 
-static void emit_main(Emit *e, FILE *out)
+/* The model descriptor: P_model() returns the network's dlrt_model_api,
+ * its data by name and shape and its entry points on arrays of pointers,
+ * for drivers that do not know its C signature (the trainer, the gradient
+ * checker). Each wrapper is one call, made once per batch. */
+static void emit_descriptor(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
     const char *P = e->prefix, *U = e->upper;
-    const Input *x = single(ir, true), *y = single(ir, false);
-    if (!x || !y)
-        return;   /* emit_check reported it */
-    int ysize = y->is_label ? 1 : shape_size(node_at(ir, y->node)->shape);
-    int classes = y->is_label ? node_at(ir, y->node)->i[0] : 0;
+    Arena *a = e->a;
+    const Input **ins = arena_alloc(a, ((size_t)ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(ir, ARGS_ALL, ins), features = 0;
+    const char *data_args = "", *in_args = "", *out_args = "";
+    for (int k = 0; k < count; k++) {
+        data_args = arena_printf(a, "%sdata[%d], ", data_args, k);
+        if (is_feature(ins[k])) {
+            in_args = arena_printf(a, "%sinputs[%d], ", in_args, k);
+            features++;
+        }
+    }
+    for (int k = 0; k < ir->outputs.len; k++)
+        out_args = arena_printf(a, "%s, outputs[%d]", out_args, k);
+    const char *unused_data = count ? "" : "    (void)data;\n";
 
     fputc('\n', out);
+    emit_section(out, "the model descriptor: this network as a dlrt_model_api (dlrt.h)");
+    fprintf(out, "static void *%s_api_create(uint64_t seed)\n{\n    return %s_create(seed);\n}\n\n", P, P);
+    fprintf(out, "static void %s_api_destroy(void *m)\n{\n    %s_destroy(m);\n}\n\n", P, P);
+    fprintf(out, "static double %s_api_loss(void *m, const void *const *data, int n, int training)\n"
+                 "{\n%s    return %s_loss(m, %sn, training);\n}\n\n", P, unused_data, P, data_args);
+    fprintf(out, "static double %s_api_gradients(void *m, const void *const *data, int n)\n"
+                 "{\n%s    return %s_gradients(m, %sn);\n}\n\n", P, unused_data, P, data_args);
+    fprintf(out, "static void %s_api_update(void *m)\n{\n    %s_update(m);\n}\n\n", P, P);
+    fprintf(out, "static double %s_api_train_step(void *m, const void *const *data, int n)\n"
+                 "{\n%s    return %s_train_step(m, %sn);\n}\n\n", P, unused_data, P, data_args);
+    fprintf(out, "static void %s_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)\n{\n",
+            P);
+    if (!features)
+        fprintf(out, "    (void)inputs;\n");
+    if (!ir->outputs.len)
+        fprintf(out, "    (void)outputs;\n");
+    fprintf(out, "    %s_forward(m, %sn%s);\n}\n\n", P, in_args, out_args);
+    fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
+                 "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
+    fprintf(out, "static void *%s_api_params(void *m)\n{\n    return %s_params(m);\n}\n\n", P, P);
+    fprintf(out, "static void *%s_api_grads(void *m)\n{\n    return %s_grads(m);\n}\n\n", P, P);
+    fprintf(out, "static void %s_api_set_rng(void *m, uint64_t seed)\n{\n    %s_set_rng(m, seed);\n}\n\n",
+            P, P);
+    fprintf(out, "static int %s_api_save(const void *m, const char *path)\n{\n"
+                 "    return %s_save(m, path);\n}\n\n", P, P);
+    fprintf(out, "static int %s_api_load(void *m, const char *path)\n{\n"
+                 "    return %s_load(m, path);\n}\n\n", P, P);
+    fprintf(out, "static const char *%s_api_error(const void *m)\n{\n    return %s_error(m);\n}\n\n",
+            P, P);
+
+    /* The data, in argument order, and the outputs. */
+    if (count) {
+        fprintf(out, "/* name, kind, values per sample, rank, dims, classes */\n");
+        fprintf(out, "static const dlrt_tensor_info %s_api_tensors[%d] = {\n", P, count);
+        for (int k = 0; k < count; k++)
+            fprintf(out, "    %s,\n",
+                    tensor_row(e, ins[k]->name,
+                               ins[k]->is_label ? "DLRT_LABEL" : ins[k]->is_target ? "DLRT_TARGET"
+                                                                                  : "DLRT_INPUT",
+                               node_at(ir, ins[k]->node), ins[k]->is_label));
+        fprintf(out, "};\n\n");
+    }
+    if (ir->outputs.len) {
+        fprintf(out, "static const dlrt_tensor_info %s_api_outputs[%d] = {\n", P, ir->outputs.len);
+        for (int k = 0; k < ir->outputs.len; k++)
+            fprintf(out, "    %s,\n", tensor_row(e, ir->outputs.items[k].name, "0",
+                                                node_at(ir, ir->outputs.items[k].node), false));
+        fprintf(out, "};\n\n");
+    }
+    /* One loss today; its group is every parameter. */
+    fprintf(out, "static const dlrt_loss_info %s_api_losses[1] = {\n", P);
+    fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
+                 "     %s_api_train_step},\n};\n\n",
+            ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P);
+
+    fprintf(out, "static const dlrt_model_api %s_api = {\n", P);
+    fprintf(out, "    .name = \"%s\",\n", ir->model);
+    fprintf(out, "    .value_size = sizeof(%s),\n", emit_real(e));
+    fprintf(out, "    .batch = %s_BATCH,\n", U);
+    fprintf(out, "    .epochs = %d,\n", ir->train.epochs);
+    fprintf(out, "    .validation = %s,\n", double_text(a, ir->train.validation));
+    fprintf(out, "    .seed = UINT64_C(%llu),\n", (unsigned long long)ir->train.seed);
+    fprintf(out, "    .ntensors = %d,\n", count);
+    fprintf(out, "    .tensors = %s,\n", count ? arena_printf(a, "%s_api_tensors", P) : "NULL");
+    fprintf(out, "    .noutputs = %d,\n", ir->outputs.len);
+    fprintf(out, "    .outputs = %s,\n", ir->outputs.len ? arena_printf(a, "%s_api_outputs", P) : "NULL");
+    fprintf(out, "    .nlosses = 1,\n");
+    fprintf(out, "    .losses = %s_api_losses,\n", P);
+    fprintf(out, "    .has_accuracy = %d,\n", accuracy_term(ir) != NULL);
+    fprintf(out, "    .param_count = %s_PARAM_COUNT,\n", U);
+    fprintf(out, "    .model_bytes = %s_BYTES,\n", U);
+    fprintf(out, "    .create = %s_api_create,\n", P);
+    fprintf(out, "    .destroy = %s_api_destroy,\n", P);
+    fprintf(out, "    .forward = %s_api_forward,\n", P);
+    fprintf(out, "    .evaluate = %s_api_evaluate,\n", P);
+    fprintf(out, "    .params = %s_api_params,\n", P);
+    fprintf(out, "    .grads = %s_api_grads,\n", P);
+    fprintf(out, "    .set_rng = %s_api_set_rng,\n", P);
+    fprintf(out, "    .save = %s_api_save,\n", P);
+    fprintf(out, "    .load = %s_api_load,\n", P);
+    fprintf(out, "    .error = %s_api_error,\n", P);
+    fprintf(out, "    .set_threads = NULL,   /* the BLAS library is the program's choice */\n");
+    fprintf(out, "};\n\n");
+    fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
+}
+
+/* The trainer: the descriptor, with OpenBLAS's thread control, handed to
+ * the runtime's driver. */
+static void emit_main(Emit *e, FILE *out)
+{
+    const char *P = e->prefix;
+    fputc('\n', out);
     emit_section(out, "the trainer: dlrt_train_main with this network");
-    fprintf(out, "static void *api_create(uint64_t seed)\n{\n    return %s_create(seed);\n}\n\n", P);
-    fprintf(out, "static void api_destroy(void *m)\n{\n    %s_destroy(m);\n}\n\n", P);
-    fprintf(out, "static float api_train_step(void *m, const float *x, const void *y, int n)\n{\n"
-                 "    return %s_train_step(m, x, y, n);\n}\n\n", P);
-    fprintf(out, "static float api_evaluate(void *m, const float *x, const void *y, int n, double *accuracy)\n{\n"
-                 "    return %s_evaluate(m, x, y, n, accuracy);\n}\n\n", P);
-    fprintf(out, "static int api_save(const void *m, const char *path)\n{\n"
-                 "    return %s_save(m, path);\n}\n\n", P);
-    fprintf(out, "static int api_load(void *m, const char *path)\n{\n"
-                 "    return %s_load(m, path);\n}\n\n", P);
-    fprintf(out, "static const char *api_error(const void *m)\n{\n    return %s_error(m);\n}\n\n", P);
-    fprintf(out, "static void api_set_threads(int n)\n{\n    openblas_set_num_threads(n);\n}\n\n");
+    fprintf(out, "static void %s_api_set_threads(int n)\n{\n    openblas_set_num_threads(n);\n}\n\n", P);
     fprintf(out, "int main(int argc, char **argv)\n{\n");
-    fprintf(out, "    const dlrt_model_api api = {\n");
-    fprintf(out, "        .name = \"%s\",\n", ir->model);
-    fprintf(out, "        .batch = %s_BATCH,\n", U);
-    fprintf(out, "        .epochs = %d,\n", ir->train.epochs);
-    fprintf(out, "        .validation = %s,\n", double_text(e->a, ir->train.validation));
-    fprintf(out, "        .seed = UINT64_C(%llu),\n", (unsigned long long)ir->train.seed);
-    fprintf(out, "        .x_size = %d,\n", shape_size(node_at(ir, x->node)->shape));
-    fprintf(out, "        .y_kind = %s,\n", y->is_label ? "DLRT_Y_CLASS" : "DLRT_Y_REAL");
-    fprintf(out, "        .y_size = %d,\n", ysize);
-    fprintf(out, "        .num_classes = %d,\n", classes);
-    fprintf(out, "        .create = api_create,\n        .destroy = api_destroy,\n"
-                 "        .train_step = api_train_step,\n        .evaluate = api_evaluate,\n"
-                 "        .save = api_save,\n        .load = api_load,\n        .error = api_error,\n"
-                 "        .set_threads = api_set_threads,\n");
-    fprintf(out, "        .model_bytes = %s_BYTES,\n", U);
-    fprintf(out, "    };\n    return dlrt_train_main(argc, argv, &api);\n}\n");
+    fprintf(out, "    dlrt_model_api api = *%s_model();\n", P);
+    fprintf(out, "    api.set_threads = %s_api_set_threads;\n", P);
+    fprintf(out, "    return dlrt_train_main(argc, argv, &api);\n}\n");
 }
 
 /* ------------------------------------------------------------ setup */
@@ -1960,10 +2006,14 @@ bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
             diag_fatal(d, "--main needs --precision=f32 (the trainer reads float data)");
             ok = false;
         }
-        if (features != 1 || labels != 1) {
-            diag_fatal(d, "--main needs exactly one input and one label or target; "
-                          "this network has %d input%s and %d label%s/targets",
-                       features, features == 1 ? "" : "s", labels, labels == 1 ? "" : "s");
+        /* The trainer feeds data to the inputs, labels and targets by name. */
+        if (features < 1) {
+            diag_fatal(d, "--main needs a network with at least one input (the trainer feeds it data)");
+            ok = false;
+        }
+        if (features + labels > 64) {
+            diag_fatal(d, "--main takes at most 64 inputs, labels and targets; this network has %d",
+                       features + labels);
             ok = false;
         }
     }
@@ -2002,6 +2052,7 @@ void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o)
     emit_update(&e, out);
     emit_steps(&e, out);
     emit_tables(&e, out);
+    emit_descriptor(&e, out);
     if (o->main)
         emit_main(&e, out);
     arena_free(a);
@@ -2153,6 +2204,13 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "size_t %s_param_size(int i);\n", P);
     fprintf(out, "/* \"name:dim x dim;...\" for every tensor, as checkpoints record it. */\n");
     fprintf(out, "const char *%s_layout(void);\n\n", P);
+    fprintf(out, "/* The model descriptor (dlrt_model_api in the runtime's dlrt.h): the inputs,\n"
+                 " * labels and targets by name with their shapes, and these entry points on\n"
+                 " * arrays of data pointers, for a driver that does not know this network's C\n"
+                 " * signature: the trainer (dlrt_train_main), a gradient checker, L-BFGS, an\n"
+                 " * all-reduce between gradients and update. */\n");
+    fprintf(out, "struct dlrt_model_api;\n");
+    fprintf(out, "const struct dlrt_model_api *%s_model(void);\n\n", P);
     fprintf(out, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
     arena_free(a);
 }

@@ -21,6 +21,7 @@
  */
 #include "dlc.h"
 #include "ops/ops.h"
+#include "init.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -515,59 +516,52 @@ static const char *const runtime_port[] = {
 };
 
 /* Every parameter's initial values, drawn as the generated create() draws
- * them: in parameter order, from one stream seeded with the seed. */
+ * them: in parameter order, from one stream seeded with the seed. The
+ * scheme's row (init.h) gives the draw and its number. */
 static void emit_init_param(TorchEmit *t, const Param *p)
 {
-    InitKind k = p->init;
-    if (k == INIT_DEFAULT)
-        k = p->is_bias ? INIT_ZEROS
-                       : t->ir->train.init != INIT_DEFAULT ? t->ir->train.init : INIT_HE_UNIFORM;
-    double fan_in = p->fan_in > 0 ? p->fan_in : 1, fan_out = p->fan_out > 0 ? p->fan_out : 1;
-    double a = 0, std = 0;
-    const char *why = "";
-    switch (k) {
-    case INIT_DEFAULT:
-    case INIT_ZEROS:
-        torch_line(t, "self.%s.zero_()", p->name);
+    InitPlan plan = init_plan(t->arena, t->ir, p);
+    switch (plan.draw) {
+    case INIT_DRAW_FILL:
+        if (plan.scale == 0)
+            torch_line(t, "self.%s.zero_()", p->name);
+        else
+            torch_line(t, "self.%s.fill_(%s)", p->name, py_float(t, plan.scale));
         return;
-    case INIT_ONES:
-        torch_line(t, "self.%s.fill_(1.0)", p->name);
-        return;
-    case INIT_UNIFORM:
-        a = p->init_arg > 0 ? p->init_arg : 0.05;
-        why = "uniform(a)";
-        break;
-    case INIT_XAVIER_UNIFORM:
-        a = sqrt(6.0 / (fan_in + fan_out));
-        why = arena_printf(t->arena, "xavier_uniform: sqrt(6 / (fan_in + fan_out)), %d + %d",
-                           p->fan_in, p->fan_out);
-        break;
-    case INIT_HE_UNIFORM:
-        a = sqrt(6.0 / fan_in);
-        why = arena_printf(t->arena, "he_uniform: sqrt(6 / fan_in), fan_in %d", p->fan_in);
-        break;
-    case INIT_NORMAL:
-        std = p->init_arg > 0 ? p->init_arg : 0.01;
-        why = "normal(std)";
-        break;
-    case INIT_XAVIER_NORMAL:
-        std = sqrt(2.0 / (fan_in + fan_out));
-        why = arena_printf(t->arena, "xavier_normal: sqrt(2 / (fan_in + fan_out)), %d + %d",
-                           p->fan_in, p->fan_out);
-        break;
-    case INIT_HE_NORMAL:
-        std = sqrt(2.0 / fan_in);
-        why = arena_printf(t->arena, "he_normal: sqrt(2 / fan_in), fan_in %d", p->fan_in);
-        break;
-    }
-    if (a > 0) {
-        torch_line(t, "bound = %s  # %s", py_float(t, a), why);
+    case INIT_DRAW_UNIFORM:
+        torch_line(t, "bound = %s  # %s", py_float(t, plan.scale), plan.comment);
         torch_line(t, "self.%s.copy_(init_uniform(rng, %s, -bound, bound, self.dtype))", p->name,
                    py_shape(t, p->shape));
-    } else {
-        torch_line(t, "std = %s  # %s", py_float(t, std), why);
+        return;
+    case INIT_DRAW_NORMAL:
+        torch_line(t, "std = %s  # %s", py_float(t, plan.scale), plan.comment);
         torch_line(t, "self.%s.copy_(init_normal(rng, %s, 0.0, std, self.dtype))", p->name,
                    py_shape(t, p->shape));
+        return;
+    case INIT_DRAW_OWN: {
+        InitTarget target = {"", "", p->size, p->shape, py_shape(t, p->shape)};
+        torch_line(t, "# %s", plan.comment);
+        torch_line(t, "self.%s.copy_(%s)", p->name, plan.info->py_call(t->arena, &target, plan.scale));
+        return;
+    }
+    }
+}
+
+/* The module-level Python of the init schemes with draws of their own that
+ * some parameter uses, each once. */
+static void emit_init_helpers(TorchEmit *t)
+{
+    bool done[INIT__COUNT] = {false};
+    for (int i = 0; i < t->ir->params.len; i++) {
+        InitPlan plan = init_plan(t->arena, t->ir, &t->ir->params.items[i]);
+        if (plan.draw != INIT_DRAW_OWN || done[plan.kind] || !plan.info->py_helper)
+            continue;
+        done[plan.kind] = true;
+        for (int k = 0; plan.info->py_helper[k]; k++)
+            if (*plan.info->py_helper[k])
+                torch_line(t, "%s", plan.info->py_helper[k]);
+            else
+                blank(t);
     }
 }
 
@@ -982,6 +976,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
             torch_line(&t, "%s", runtime_port[i]);
         else
             blank(&t);
+    emit_init_helpers(&t);
 
     torch_line(&t, "class Model(torch.nn.Module):");
     t.indent++;

@@ -14,6 +14,7 @@
  *   %3 = relu %2 : [256]  # h1, line 12
  */
 #include "dlc.h"
+#include "init.h"
 
 #include <string.h>
 
@@ -114,18 +115,8 @@ const char *ir_op_name(OpKind op)
 
 const char *ir_init_name(InitKind k)
 {
-    switch (k) {
-    case INIT_DEFAULT: return "default";
-    case INIT_ZEROS: return "zeros";
-    case INIT_ONES: return "ones";
-    case INIT_UNIFORM: return "uniform";
-    case INIT_NORMAL: return "normal";
-    case INIT_XAVIER_UNIFORM: return "xavier_uniform";
-    case INIT_XAVIER_NORMAL: return "xavier_normal";
-    case INIT_HE_UNIFORM: return "he_uniform";
-    case INIT_HE_NORMAL: return "he_normal";
-    }
-    return "?";
+    const InitInfo *s = init_info(k);
+    return k == INIT_DEFAULT ? "default" : s ? s->name : "?";
 }
 
 const char *ir_opt_name(OptKind k)
@@ -199,8 +190,7 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
         const Param *p = &ir->params.items[k];
         fprintf(out, "  %s %s (%zu values) init %s", p->name, shape_str(a, p->shape),
                 p->size, ir_init_name(p->init));
-        if (p->init == INIT_UNIFORM || p->init == INIT_NORMAL)
-            fprintf(out, "(%g)", p->init_arg);
+        fputs(init_arg_suffix(a, p->init, p->init_arg), out);
         fprintf(out, " fan_in %d fan_out %d", p->fan_in, p->fan_out);
         if (p->lr >= 0)
             fprintf(out, " lr %g", p->lr);
@@ -242,8 +232,7 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     fprintf(out, ")\n  batch %d, epochs %d, seed %llu, weight_decay %g, validation %g, init %s",
             t->batch, t->epochs, (unsigned long long)t->seed, t->weight_decay, t->validation,
             ir_init_name(t->init));
-    if (t->init == INIT_UNIFORM || t->init == INIT_NORMAL)
-        fprintf(out, "(%g)", t->init_arg);
+    fputs(init_arg_suffix(a, t->init, t->init_arg), out);
     fputc('\n', out);
 
     if (ir->nbackward > 0) {

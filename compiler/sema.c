@@ -14,6 +14,7 @@
  * whatever uses it stays quiet, so each mistake is reported once.
  */
 #include "ops/ops.h"
+#include "init.h"
 
 /* Argument binding, used for op calls (from their signatures), init
  * scheme calls and the train block. */
@@ -179,38 +180,10 @@ static const char *join_names(Lower *l, const char *const *names)
 
 static const char *const optimizer_names[] = {"sgd", "momentum", "adam", NULL};
 
-/* Init schemes by name, with their kinds; aliases share a kind. */
-static const struct {
-    const char *name;
-    InitKind kind;
-} init_schemes[] = {
-    {"zeros", INIT_ZEROS},
-    {"ones", INIT_ONES},
-    {"uniform", INIT_UNIFORM},
-    {"normal", INIT_NORMAL},
-    {"xavier_uniform", INIT_XAVIER_UNIFORM},
-    {"xavier_normal", INIT_XAVIER_NORMAL},
-    {"glorot_uniform", INIT_XAVIER_UNIFORM},
-    {"glorot_normal", INIT_XAVIER_NORMAL},
-    {"he_uniform", INIT_HE_UNIFORM},
-    {"he_normal", INIT_HE_NORMAL},
-    {"kaiming_uniform", INIT_HE_UNIFORM},
-    {"kaiming_normal", INIT_HE_NORMAL},
-};
-enum { NUM_INIT_SCHEMES = sizeof init_schemes / sizeof init_schemes[0] };
-
-static const char *const init_names[NUM_INIT_SCHEMES + 1] = {
-    "zeros", "ones", "uniform", "normal", "xavier_uniform", "xavier_normal",
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-    "kaiming_uniform", "kaiming_normal", NULL,
-};
-
+/* Init schemes: the table in init.c. */
 static bool is_init_name(const char *name)
 {
-    for (int k = 0; k < NUM_INIT_SCHEMES; k++)
-        if (strcmp(init_schemes[k].name, name) == 0)
-            return true;
-    return false;
+    return init_lookup(name) != INIT_DEFAULT;
 }
 
 static bool is_optimizer_name(const char *name)
@@ -576,39 +549,54 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
                    "normal(std = 0.02)");
         return false;
     }
-    int found = -1;
-    for (int k = 0; k < NUM_INIT_SCHEMES; k++)
-        if (strcmp(init_schemes[k].name, e->name) == 0)
-            found = k;
-    if (found < 0) {
-        const char *s = diag_suggest(e->name, init_names);
+    InitKind found = init_lookup(e->name);
+    if (found == INIT_DEFAULT) {
+        const char *s = diag_suggest(e->name, init_names());
         if (s)
             diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
                        "unknown init scheme '%s'; did you mean '%s'?", e->name, s);
         else
             diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
-                       "unknown init scheme '%s' (known: %s)", e->name, join_names(l, init_names));
+                       "unknown init scheme '%s' (known: %s)", e->name, join_names(l, init_names()));
         return false;
     }
-    *kind = init_schemes[found].kind;
-    if (*kind == INIT_UNIFORM)
-        *arg = 0.05;
-    else if (*kind == INIT_NORMAL)
-        *arg = 0.01;
+    const InitInfo *info = init_info(found);
+    *kind = found;
+    *arg = info->arg.name ? info->arg.def : 0;
     if (e->kind == EX_NAME)
         return true;
 
-    /* uniform(a = 0.1), normal(std = 0.02); the others take no argument. */
-    const char *argname = *kind == INIT_UNIFORM ? "a" : *kind == INIT_NORMAL ? "std" : NULL;
+    /* uniform(a = 0.1), xavier_uniform(gain = 2): the row names the one
+     * argument a scheme takes, with its range. */
+    const char *argname = info->arg.name;
     const Expr *value = NULL;
     if (!lower_bind_args(l, e, &argname, argname ? 1 : 0, 0, &value))
         return false;
     if (value) {
         double v;
+        /* gain = tanh: torch.nn.init.calculate_gain's value (a param of
+         * that name, if any, is a number and wins). */
+        if (strcmp(argname, "gain") == 0 && value->kind == EX_NAME && !lower_is_number(l, value)) {
+            if (init_gain_named(value->name, &v)) {
+                *arg = v;
+                return true;
+            }
+            const char *s = diag_suggest(value->name, init_gain_names());
+            diag_error(l->diag, value->loc, "a gain is a number or a nonlinearity (%s), not "
+                       "'%s'%s%s%s", join_names(l, init_gain_names()), value->name,
+                       s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+            return false;
+        }
         if (!lower_number(l, value, &v))
             return false;
-        if (!(v > 0)) {
-            lower_value_error(l, value->loc, "%s's %s must be positive, not %g", e->name, argname, v);
+        const InitArg *ia = &info->arg;
+        if (ia->min_open ? !(v > ia->min) : !(v >= ia->min)) {
+            if (ia->min == 0)
+                lower_value_error(l, value->loc, "%s's %s must be %s, not %g", e->name, argname,
+                                  ia->min_open ? "positive" : "zero or more", v);
+            else
+                lower_value_error(l, value->loc, "%s's %s must be %s %g, not %g", e->name,
+                                  argname, ia->min_open ? "more than" : "at least", ia->min, v);
             return false;
         }
         if (!lower_float_ok(l, value->loc, v))
@@ -2052,6 +2040,10 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             pr->init = pr->is_bias ? INIT_ZEROS : ir->train.init;
             pr->init_arg = pr->is_bias ? 0 : ir->train.init_arg;
         }
+        const InitInfo *scheme = init_info(pr->init);
+        if (scheme && pr->shape.rank < scheme->min_rank)
+            diag_error(l->diag, pr->loc, "init %s needs a parameter of rank %d or more, and '%s' "
+                       "is %s", scheme->name, scheme->min_rank, pr->name, shape_str(l->arena, pr->shape));
         pr->offset = offset;
         offset += pr->size;
     }
@@ -2081,15 +2073,6 @@ static const char *where(Arena *a, const Source *src, Loc loc, bool defaulted)
     int line, col;
     diag_line_col(src, loc.begin, &line, &col);
     return arena_printf(a, "(%s:%d)", src->path, line);
-}
-
-static const char *init_text(Arena *a, InitKind k, double arg)
-{
-    if (k == INIT_UNIFORM)
-        return arena_printf(a, "uniform(a = %g)", arg);
-    if (k == INIT_NORMAL)
-        return arena_printf(a, "normal(std = %g)", arg);
-    return ir_init_name(k);
 }
 
 void sema_explain(FILE *out, const Source *src, const IR *ir)

@@ -410,7 +410,7 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t limit, size_t ele
 int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num_classes,
                   dlrt_dataset *out, char **err)
 {
-    uint32_t image_dims[3], label_dims[1];
+    uint32_t image_dims[3] = {0, 0, 0}, label_dims[1] = {0};
     reader ri, rl;
     dlrt_dataset d;
     uint64_t n, per_image, total, done;
@@ -424,14 +424,25 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
     reader_init(&ri, images);
     reader_init(&rl, labels);
 
-    if (open_idx(&ri, images, 0x00000803, "image", 3, image_dims, err) != 0 ||
-        open_idx(&rl, labels, 0x00000801, "label", 1, label_dims, err) != 0)
+    /* Either file may be NULL: images alone (an autoencoder's input) or
+     * labels alone (a label given its own file); not both. */
+    if (!images && !labels)
+        return dlrt_fail(err, "dlrt_load_idx: no file given");
+    if ((images && open_idx(&ri, images, 0x00000803, "image", 3, image_dims, err) != 0) ||
+        (labels && open_idx(&rl, labels, 0x00000801, "label", 1, label_dims, err) != 0))
         goto bad;
+    if (!images) {   /* labels alone: no pixels (0 images of 1x1 each) */
+        image_dims[0] = label_dims[0];
+        image_dims[1] = image_dims[2] = 1;
+        x_size = 0;
+    }
+    if (!labels)
+        label_dims[0] = image_dims[0];
 
     /* Everything the headers say is checked before any data is read. */
     n = image_dims[0];
     if (n == 0) {
-        dlrt_fail(err, "%s: holds no images", images);
+        dlrt_fail(err, "%s: holds no %s", images ? images : labels, images ? "images" : "labels");
         goto bad;
     }
     if (image_dims[1] == 0 || image_dims[2] == 0) {
@@ -460,19 +471,19 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
                   (unsigned long)label_dims[0], images, (unsigned long)n);
         goto bad;
     }
-    total = n * per_image;
-    if (check_size(&ri, 16, total, "pixel", n == 1 ? "image" : "images", n, err) != 0 ||
-        check_size(&rl, 8, n, "label", n == 1 ? "label" : "labels", n, err) != 0)
+    total = images ? n * per_image : 0;
+    if ((images && check_size(&ri, 16, total, "pixel", n == 1 ? "image" : "images", n, err) != 0) ||
+        (labels && check_size(&rl, 8, n, "label", n == 1 ? "label" : "labels", n, err) != 0))
         goto bad;
 
     d.n = (size_t)n;
-    d.x_size = (size_t)per_image;
-    d.y_kind = DLRT_Y_CLASS;
-    d.y_size = 1;
+    d.x_size = images ? (size_t)per_image : 0;
+    d.y_kind = labels ? DLRT_Y_CLASS : DLRT_Y_NONE;
+    d.y_size = labels ? 1 : 0;
 
     /* Labels first (the small file): a label the network cannot take is
      * found before the images are decompressed. */
-    done = 0;
+    done = labels ? 0 : n;
     cap = 0;
     while (done < n) {
         size_t want = sizeof chunk;
@@ -529,8 +540,8 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
             goto bad;
         }
     }
-    if (check_end(&ri, n == 1 ? "image" : "images", n, err) != 0 ||
-        check_end(&rl, n == 1 ? "label" : "labels", n, err) != 0)
+    if ((images && check_end(&ri, n == 1 ? "image" : "images", n, err) != 0) ||
+        (labels && check_end(&rl, n == 1 ? "label" : "labels", n, err) != 0))
         goto bad;
     /* Labels are single bytes, so always below 256. */
     d.num_classes = max_label + 1;
@@ -540,7 +551,7 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
     *out = d;
     return 0;
 out_of_memory:
-    dlrt_fail(err, "%s: out of memory for %llu images of %lux%lu", images,
+    dlrt_fail(err, "%s: out of memory for %llu images of %lux%lu", images ? images : labels,
               (unsigned long long)n, (unsigned long)image_dims[1], (unsigned long)image_dims[2]);
 bad:
     reader_close(&ri);
@@ -734,7 +745,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
         y_fields = y_size;
     else
         y_fields = 0;
-    if (x_size == 0 || x_size > MAX_VALUES || (y_kind == DLRT_Y_REAL && y_size == 0) ||
+    if (x_size + y_fields == 0 || x_size > MAX_VALUES || (y_kind == DLRT_Y_REAL && y_size == 0) ||
         y_fields > MAX_VALUES)
         return dlrt_fail(err, "%s: bad CSV shape (%lu features, %lu targets)", path,
                          (unsigned long)x_size, (unsigned long)y_fields);
@@ -786,7 +797,9 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
             /* Point at the first extra field, or at the end of a short line. */
             size_t column = count > expected ? extra_column : end_column;
             char what[128] = "", hint[96] = "";
-            if (y_kind == DLRT_Y_CLASS)
+            if (y_kind == DLRT_Y_CLASS && x_size == 0)
+                snprintf(what, sizeof what, " (a label)");
+            else if (y_kind == DLRT_Y_CLASS)
                 snprintf(what, sizeof what, " (%lu features and a label)", (unsigned long)x_size);
             else if (y_kind == DLRT_Y_REAL)
                 snprintf(what, sizeof what, " (%lu features and %lu targets)",

@@ -60,6 +60,18 @@ void dlrt_normal_f32(float *w, size_t n, double mean, double std, dlrt_rng *r);
 void dlrt_fill_f64(double *w, size_t n, double value);
 void dlrt_uniform_f64(double *w, size_t n, double lo, double hi, dlrt_rng *r);
 void dlrt_normal_f64(double *w, size_t n, double mean, double std, dlrt_rng *r);
+/* torch.nn.init.orthogonal_: w (rows x cols, row-major) gets rows*cols
+ * normal draws, then Q of the QR of the taller of that matrix and its
+ * transpose, with Q's columns times sign(diag(R)), times gain: orthonormal
+ * rows (rows <= cols) or columns, times gain. Works in double. 0 on
+ * success, -1 when out of memory (w and r unchanged). */
+int dlrt_orthogonal_f32(float *w, size_t rows, size_t cols, double gain, dlrt_rng *r);
+int dlrt_orthogonal_f64(double *w, size_t rows, size_t cols, double gain, dlrt_rng *r);
+/* Householder QR of the m x n matrix a, m >= n, stored by columns (column
+ * j at a + j * m), in double: q (m x n, by columns) gets Q's first n
+ * columns and rdiag R's diagonal, so A = Q R; a keeps R's entries above
+ * its diagonal, the Householder vectors on and below it. */
+void dlrt_qr(double *a, size_t m, size_t n, double *q, double *rdiag);
 
 /* --------------------------------------------------------------- data.c */
 
@@ -146,37 +158,86 @@ int dlrt_ckpt_check_writable(const char *path, int *holds_checkpoint, char **err
 
 /* ------------------------------------------------------------ driver.c */
 
-/* What a generated model tells the training driver about itself. The
- * generated `main` fills one of these and calls dlrt_train_main. */
+/* The model descriptor: what a generated model (P_model() in its header)
+ * tells the driver about itself. The driver, and anything else that trains
+ * a network without knowing its C signature (a gradient checker, L-BFGS, a
+ * GAN's alternating steps, an MPI all-reduce between gradients and update),
+ * uses only this table.
+ *
+ * Data is passed as one array of pointers, `data[k]` for tensor k of
+ * `tensors` (inputs, then labels, then targets, each group in declaration
+ * order: the order of the generated functions' arguments). A label is
+ * `const int32_t *` (n class indices), anything else `n * size` values of
+ * `value_size` bytes (float, or double with --precision=f64), row-major,
+ * sample first. The same pointer may appear twice (an autoencoder's target
+ * that is its input). Every entry point takes 1 <= n <= batch samples,
+ * except forward and evaluate, which take any n. */
+enum { DLRT_INPUT = 1, DLRT_LABEL = 2, DLRT_TARGET = 3 };
+
+typedef struct dlrt_tensor_info {
+    const char *name;         /* the .net name ("image", "y") */
+    int kind;                 /* DLRT_INPUT, DLRT_LABEL or DLRT_TARGET; 0 for an output */
+    size_t size;              /* values per sample (1 for a label) */
+    int rank;                 /* the per-sample shape; a label has rank 0 */
+    int dims[4];
+    int num_classes;          /* a label's K (class(K)); 0 otherwise */
+} dlrt_tensor_info;
+
+/* One loss and the parameter group it trains. A network has one today;
+ * the array is there for several (a GAN's discriminator and generator
+ * losses, each with its own group and optimizer). */
+typedef struct dlrt_loss_info {
+    const char *name;         /* the loss statement's name ("loss") */
+    size_t group_offset;      /* its parameters: values [offset, offset + count) */
+    size_t group_count;       /*   of the flat parameter and gradient buffers */
+    /* forward and this loss only; training selects dropout */
+    double (*loss)(void *m, const void *const *data, int n, int training);
+    /* forward, loss and backward: gradients into grads(m), nothing updated */
+    double (*gradients)(void *m, const void *const *data, int n);
+    /* one optimizer step of the group from grads(m) */
+    void (*update)(void *m);
+    /* gradients then update, fused; returns the loss before the update */
+    double (*train_step)(void *m, const void *const *data, int n);
+} dlrt_loss_info;
+
 typedef struct dlrt_model_api {
     const char *name;         /* model name */
-    int batch;                /* samples per step (arena capacity) */
-    int epochs;
+    int value_size;           /* bytes per value: 4 (float) or 8 (double) */
+    int batch;                /* most samples per step (arena capacity) */
+    int epochs;               /* the train block's defaults */
     double validation;        /* fraction held out from training data */
     uint64_t seed;
-    size_t x_size;            /* features per sample of the (single) input */
-    int y_kind;               /* DLRT_Y_CLASS or DLRT_Y_REAL */
-    size_t y_size;            /* 1 for class labels */
-    int num_classes;          /* class labels: K */
+    int ntensors;             /* the data a step takes, in argument order */
+    const dlrt_tensor_info *tensors;
+    int noutputs;             /* what forward writes, in `output` order */
+    const dlrt_tensor_info *outputs;
+    int nlosses;              /* at least 1 */
+    const dlrt_loss_info *losses;
+    int has_accuracy;         /* evaluate reports accuracy (a cross_entropy term) */
+    size_t param_count;       /* values in params(m) and grads(m) */
+    size_t model_bytes;       /* bytes create() allocates (0: unknown) */
     void *(*create)(uint64_t seed);
     void (*destroy)(void *m);
-    /* y: const int32_t * for class labels, const float * for targets */
-    float (*train_step)(void *m, const float *x, const void *y, int n);
-    /* mean loss over n samples (any n); *accuracy (may be NULL) set for
-     * class labels, NAN otherwise */
-    float (*evaluate)(void *m, const float *x, const void *y, int n, double *accuracy);
+    /* inference, dropout off: one pointer per input (`tensors` order, the
+     * inputs only), one per output */
+    void (*forward)(void *m, const void *const *inputs, int n, void *const *outputs);
+    /* mean of the summed losses over any n, dropout off; *accuracy (may be
+     * NULL) set when has_accuracy, NAN otherwise */
+    double (*evaluate)(void *m, const void *const *data, int n, double *accuracy);
+    void *(*params)(void *m);
+    void *(*grads)(void *m);
+    void (*set_rng)(void *m, uint64_t seed);
     int (*save)(const void *m, const char *path);
     int (*load)(void *m, const char *path);
-    /* message after a failed save/load; "" if it could not be allocated */
+    /* message after a failed save/load (or a --check-numerics stop); "" if none */
     const char *(*error)(const void *m);
     /* Sets the BLAS library's thread count (NULL: the trainer cannot). */
     void (*set_threads)(int n);
-    /* Bytes create() allocates, for the message when it fails (0: unknown). */
-    size_t model_bytes;
 } dlrt_model_api;
 
-/* The trainer's command line (see `MODEL --help`): data files (IDX or CSV;
- * Fashion-MNIST from /usr/share/datasets/fashion-mnist by default), epochs,
+/* The trainer's command line (see `MODEL --help`): data files per tensor
+ * by name (IDX or CSV; Fashion-MNIST from /usr/share/datasets/fashion-mnist
+ * by default for a single input and label), a target tied to an input, epochs,
  * seed, validation fraction, checkpoint path, --limit, --resume,
  * --overwrite, --eval-only, quiet or progress. Trains with shuffled
  * mini-batches, reports validation loss and accuracy each epoch, keeps the

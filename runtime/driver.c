@@ -34,9 +34,27 @@
 
 enum { EXIT_OK = 0, EXIT_FAILURE_DATA = 1, EXIT_USAGE = 2 };
 
+/* At most this many data tensors (inputs, labels, targets) per network. */
+#define MAX_TENSORS 64
+
+enum { SET_TRAIN = 0, SET_TEST = 1 };
+enum { FMT_SNIFF = 0, FMT_IDX = 1 };
+
+/* Where one data set's tensors come from: a file per tensor (--train
+ * NAME=FILE, or the legacy --train-images/--train-labels), one CSV holding
+ * the columns of every other tensor (--train-csv), or, for a target, the
+ * data of an input (--target T=X). */
+typedef struct sources {
+    const char *file[MAX_TENSORS];   /* per tensor, or NULL */
+    const char *flag[MAX_TENSORS];   /* the option that named it, for messages */
+    int format[MAX_TENSORS];         /* FMT_IDX for the --*-images/labels flags */
+    const char *csv;                 /* --train-csv / --test-csv */
+    int defaulted;                   /* the Fashion-MNIST default files */
+} sources;
+
 typedef struct options {
-    const char *train_images, *train_labels, *test_images, *test_labels;
-    const char *train_csv, *test_csv;
+    sources set[2];                  /* SET_TRAIN, SET_TEST */
+    int tie[MAX_TENSORS];            /* --target T=X: X's index for T, else -1 */
     const char *checkpoint;
     int epochs;
     uint64_t seed;
@@ -95,6 +113,12 @@ static double now_seconds(void)
 
 /* ------------------------------------------------------------ the help */
 
+static const char *kind_word(int kind)
+{
+    return kind == DLRT_INPUT ? "input" : kind == DLRT_LABEL ? "label" : "target";
+}
+
+
 static void print_help(const dlrt_model_api *api, FILE *out)
 {
     const char *n = api->name;
@@ -108,34 +132,57 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "and fed in mini-batches of %d (the last batch may be smaller). After each\n"
             "epoch the network is measured on the validation set (on the whole training\n"
             "set when there is none) and, when it improved, saved to the checkpoint (by\n"
-            "accuracy, ties broken by loss, for class labels; by loss for real-valued\n"
-            "targets). At the end the best checkpoint is reloaded and evaluated on the\n"
-            "test set.\n\n", api->batch);
-    fprintf(out, "This network takes %lu input values per sample and ",
-            (unsigned long)api->x_size);
-    if (api->y_kind == DLRT_Y_CLASS)
-        fprintf(out, "predicts one of %d classes.\n\n", api->num_classes);
-    else
-        fprintf(out, "predicts %lu real-valued targets.\n\n", (unsigned long)api->y_size);
+            "accuracy, ties broken by loss, when the loss has a cross_entropy term; by\n"
+            "loss otherwise). At the end the best checkpoint is reloaded and evaluated\n"
+            "on the test set.\n\n", api->batch);
+    fprintf(out, "Its data, per sample (the columns of a CSV holding several, in this order):\n");
+    {
+        int k, d;
+        for (k = 0; k < api->ntensors; k++) {
+            const dlrt_tensor_info *t = &api->tensors[k];
+            fprintf(out, "  %-6s %-12s ", kind_word(t->kind), t->name);
+            if (t->kind == DLRT_LABEL)
+                fprintf(out, "a class 0..%d\n", t->num_classes - 1);
+            else {
+                fprintf(out, "%lu value%s", (unsigned long)t->size, t->size == 1 ? "" : "s");
+                if (t->rank > 1)
+                    for (d = 0; d < t->rank; d++)
+                        fprintf(out, "%s%d", d ? "x" : " (", t->dims[d]);
+                fprintf(out, "%s\n", t->rank > 1 ? ")" : "");
+            }
+        }
+        fprintf(out, "\n");
+    }
     fprintf(out,
-            "Data (IDX files may be gzip-compressed or plain):\n"
-            "  --train-images FILE  IDX image file to train on (magic 0x00000803); default\n"
+            "Data (by content: IDX files, gzip-compressed or plain, or CSV):\n"
+            "  --train NAME=FILE    the training data of the input, label or target NAME:\n"
+            "                       an IDX image file (magic 0x00000803) for an input or\n"
+            "                       target, an IDX label file (0x00000801) for a label, or\n"
+            "                       a CSV with that tensor's values, one sample a line;\n"
+            "                       once per tensor\n"
+            "  --test NAME=FILE     the same for the test data\n"
+            "  --train-csv FILE     one CSV with the columns of every input, label and\n"
+            "                       target not given otherwise, in the order above,\n"
+            "                       comma-separated; a first line with no numbers is a\n"
+            "                       header and is skipped\n"
+            "  --test-csv FILE      the same for the test data\n"
+            "  --target NAME=INPUT  the target NAME is the data of the input INPUT, in\n"
+            "                       training and test (an autoencoder's target)\n"
+            "  --train-images FILE  the single input's training file; default\n"
             "                       " DEFAULT_DATA_DIR "train-images-idx3-ubyte.gz\n"
-            "  --train-labels FILE  IDX label file for it (magic 0x00000801); default\n"
+            "  --train-labels FILE  the single label's training file; default\n"
             "                       " DEFAULT_DATA_DIR "train-labels-idx1-ubyte.gz\n"
-            "  --test-images FILE   IDX test images; default\n"
+            "  --test-images FILE   the single input's test file; default\n"
             "                       " DEFAULT_DATA_DIR "t10k-images-idx3-ubyte.gz\n"
-            "  --test-labels FILE   IDX test labels; default\n"
+            "  --test-labels FILE   the single label's test file; default\n"
             "                       " DEFAULT_DATA_DIR "t10k-labels-idx1-ubyte.gz\n"
-            "  --train-csv FILE     train on a CSV file instead: one sample per line, the\n"
-            "                       input values then the class label (or the target\n"
-            "                       values), comma-separated; a first line with no numbers\n"
-            "                       is a header and is skipped\n"
-            "  --test-csv FILE      test on a CSV file (needed with --train-csv unless\n"
-            "                       --test-images/--test-labels are given)\n"
             "  --limit N            use only the first N training samples (quick runs;\n"
             "                       a warning when the data has fewer)\n"
             "  --test-limit N       evaluate on only the first N test samples\n"
+            "\n"
+            "With no data named at all, the Fashion-MNIST files above are used for a\n"
+            "network's single input and single label. Naming training data means naming\n"
+            "test data too. Every file of one data set must hold the same samples.\n"
             "\n");
     fprintf(out,
             "Training:\n"
@@ -186,7 +233,7 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "The run ends with\n"
             "  test loss: 0.4321\n"
             "  test accuracy: 0.8456\n"
-            "(no accuracy line for real-valued targets).\n"
+            "(no accuracy line without a cross_entropy term).\n"
             "\n"
             "Exit status: 0 on success; 1 when a data or checkpoint file is bad, the\n"
             "checkpoint cannot be written or is in the way, the network does not fit\n"
@@ -228,18 +275,161 @@ static int parse_u64(const char *text, uint64_t *value)
     return 0;
 }
 
+/* The tensor named `name` (the text up to `len`), or -1. */
+static int find_tensor(const dlrt_model_api *api, const char *name, size_t len)
+{
+    int k;
+    for (k = 0; k < api->ntensors; k++)
+        if (strlen(api->tensors[k].name) == len && !strncmp(api->tensors[k].name, name, len))
+            return k;
+    return -1;
+}
+
+/* The only tensor of a kind, or -1 when there are none; -2 when several. */
+static int only_tensor(const dlrt_model_api *api, int kind)
+{
+    int k, found = -1;
+    for (k = 0; k < api->ntensors; k++)
+        if (api->tensors[k].kind == kind)
+            found = found == -1 ? k : -2;
+    return found;
+}
+
+/* "x, y and t": the names of the tensors (of one kind, or all for 0). */
+static void list_names(const dlrt_model_api *api, int kind, char *out, size_t cap)
+{
+    int k, count = 0, total = 0;
+    size_t used = 0;
+    for (k = 0; k < api->ntensors; k++)
+        total += !kind || api->tensors[k].kind == kind;
+    out[0] = '\0';
+    for (k = 0; k < api->ntensors; k++) {
+        if (kind && api->tensors[k].kind != kind)
+            continue;
+        count++;
+        used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s%s",
+                                 count == 1 ? "" : count == total ? " and " : ", ",
+                                 api->tensors[k].name);
+        if (used >= cap)
+            return;
+    }
+}
+
+/* NAME=VALUE of --train, --test and --target: the tensor NAME, and VALUE.
+ * 0, or prints the usage error and returns -1. */
+static int name_value(const dlrt_model_api *api, const char *flag, const char *text, int *k,
+                      const char **value)
+{
+    const char *eq = strchr(text, '=');
+    char names[512];
+    if (!eq || eq == text || !eq[1]) {
+        error_msg(api, "%s wants NAME=%s, got '%s'", flag,
+                  strcmp(flag, "--target") ? "FILE" : "INPUT", text);
+        return -1;
+    }
+    *k = find_tensor(api, text, (size_t)(eq - text));
+    if (*k < 0) {
+        list_names(api, 0, names, sizeof names);
+        error_msg(api, "%s %s: %s has no input, label or target named '%.*s' (it has %s)", flag,
+                  text, api->name, (int)(eq - text), text, names);
+        return -1;
+    }
+    *value = eq + 1;
+    return 0;
+}
+
+/* The legacy --train-images/--train-labels (and --test-*) name the single
+ * input's and the single label's file. 0, or the usage error and -1. */
+static int legacy_file(const dlrt_model_api *api, options *o, int set, const char *flag,
+                       const char *file)
+{
+    int images = strstr(flag, "images") != NULL;
+    int kind = images ? DLRT_INPUT : DLRT_LABEL, k = only_tensor(api, kind);
+    char names[512];
+    if (k == -2) {
+        list_names(api, kind, names, sizeof names);
+        error_msg(api, "%s: %s has several %ss (%s); name each one's file with --%s NAME=FILE",
+                  flag, api->name, kind_word(kind), names, set == SET_TRAIN ? "train" : "test");
+        return -1;
+    }
+    if (k == -1) {
+        if (!images && only_tensor(api, DLRT_TARGET) != -1)
+            error_msg(api, "%s: IDX label files hold class labels, but %s learns real-valued "
+                      "targets (use --%s NAME=FILE or --%s-csv)", flag, api->name,
+                      set == SET_TRAIN ? "train" : "test", set == SET_TRAIN ? "train" : "test");
+        else
+            error_msg(api, "%s: %s has no %s", flag, api->name, kind_word(kind));
+        return -1;
+    }
+    o->set[set].file[k] = file;
+    o->set[set].flag[k] = flag;
+    o->set[set].format[k] = FMT_IDX;
+    return 0;
+}
+
+/* Where each tensor of one set comes from, once the options are read:
+ * the Fashion-MNIST defaults when nothing is named, and a usage error for a
+ * tensor with no data. 0, or -1 after the message. */
+static int resolve_set(const dlrt_model_api *api, options *o, int set)
+{
+    sources *s = &o->set[set];
+    const char *word = set == SET_TRAIN ? "train" : "test";
+    int k, given = s->csv != NULL;
+    for (k = 0; k < api->ntensors; k++)
+        given |= s->file[k] != NULL;
+    if (!given) {
+        int x = only_tensor(api, DLRT_INPUT), y = only_tensor(api, DLRT_LABEL);
+        static const char *const files[2][2] = {
+            {DEFAULT_DATA_DIR "train-images-idx3-ubyte.gz", DEFAULT_DATA_DIR "train-labels-idx1-ubyte.gz"},
+            {DEFAULT_DATA_DIR "t10k-images-idx3-ubyte.gz", DEFAULT_DATA_DIR "t10k-labels-idx1-ubyte.gz"},
+        };
+        s->defaulted = 1;
+        if (x >= 0) {
+            s->file[x] = files[set][0];
+            s->flag[x] = set == SET_TRAIN ? "--train-images" : "--test-images";
+            s->format[x] = FMT_IDX;
+        }
+        if (y >= 0) {
+            s->file[y] = files[set][1];
+            s->flag[y] = set == SET_TRAIN ? "--train-labels" : "--test-labels";
+            s->format[y] = FMT_IDX;
+        }
+    }
+    for (k = 0; k < api->ntensors; k++) {
+        const dlrt_tensor_info *t = &api->tensors[k];
+        if (s->file[k] || s->csv || o->tie[k] >= 0)
+            continue;
+        if (s->defaulted)
+            error_msg(api, "no %sing data for %s '%s': the default Fashion-MNIST files hold "
+                      "only images and class labels; give --%s %s=FILE or --%s-csv FILE%s",
+                      word, kind_word(t->kind), t->name, word, t->name, word,
+                      t->kind == DLRT_TARGET ? ", or --target NAME=INPUT for a target that "
+                                               "is an input's data" : "");
+        else
+            error_msg(api, "no %sing data for %s '%s': give --%s %s=FILE or --%s-csv FILE%s",
+                      word, kind_word(t->kind), t->name, word, t->name, word,
+                      t->kind == DLRT_TARGET ? ", or --target NAME=INPUT for a target that "
+                                               "is an input's data" : "");
+        return -1;
+    }
+    return 0;
+}
+
 /* 0 to go on, or the exit status (0 after --help) + 1 when parsing ends the run. */
 static int parse_args(int argc, char **argv, const dlrt_model_api *api, options *o,
                       char *default_ckpt)
 {
-    int i, nseen = 0;
-    char seen[16][64];     /* the value options given so far */
+    int i, k, nseen = 0;
+    char seen[32][64];     /* the value options given so far */
+    int train_given = 0, test_given = 0;
     memset(o, 0, sizeof *o);
     o->epochs = api->epochs;
     o->seed = api->seed;
     o->validation = api->validation;
     o->progress = -1;
     o->checkpoint = default_ckpt;
+    for (k = 0; k < MAX_TENSORS; k++)
+        o->tie[k] = -1;
 
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = NULL, *eq;
@@ -247,6 +437,7 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         size_t flag_len;
         long long count;
         char *end;
+        int repeatable;
 
         if (strncmp(arg, "--", 2) != 0) {
             error_msg(api, "unexpected argument '%s' (try '%s --help')", arg, argv[0]);
@@ -291,12 +482,15 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         if (strcmp(flag, "--train-images") && strcmp(flag, "--train-labels") &&
             strcmp(flag, "--test-images") && strcmp(flag, "--test-labels") &&
             strcmp(flag, "--train-csv") && strcmp(flag, "--test-csv") &&
+            strcmp(flag, "--train") && strcmp(flag, "--test") && strcmp(flag, "--target") &&
             strcmp(flag, "--epochs") && strcmp(flag, "--seed") && strcmp(flag, "--validation") &&
             strcmp(flag, "--limit") && strcmp(flag, "--test-limit") &&
             strcmp(flag, "--checkpoint") && strcmp(flag, "--threads")) {
             error_msg(api, "unknown option '%s' (try '%s --help')", flag, argv[0]);
             return EXIT_USAGE + 1;
         }
+        /* --train NAME=FILE: the = belongs to the value when the flag is
+         * written apart ('--train x=a.csv'); '--train=x=a.csv' works too. */
         if (eq)
             value = eq + 1;
         else if (i + 1 < argc)
@@ -309,31 +503,78 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             error_msg(api, "option %s needs a value, got an empty one", flag);
             return EXIT_USAGE + 1;
         }
-        /* A repeated option is a mistake more often than an override. */
-        {
-            int k, dup = 0;
+        /* A repeated option is a mistake more often than an override; the
+         * per-tensor ones may repeat, once per tensor. */
+        repeatable = !strcmp(flag, "--train") || !strcmp(flag, "--test") || !strcmp(flag, "--target");
+        if (!repeatable) {
+            int dup = 0;
             for (k = 0; k < nseen; k++)
                 dup |= !strcmp(seen[k], flag);
             if (dup) {
                 error_msg(api, "option %s given twice", flag);
                 return EXIT_USAGE + 1;
             }
-            if (nseen < (int)(sizeof seen / sizeof seen[0]))
+        }
+        {   /* each option once in the list, however often it repeats */
+            int listed = 0;
+            for (k = 0; k < nseen; k++)
+                listed |= !strcmp(seen[k], flag);
+            if (!listed && nseen < (int)(sizeof seen / sizeof seen[0]))
                 memcpy(seen[nseen++], flag, flag_len + 1);
         }
 
-        if (!strcmp(flag, "--train-images"))
-            o->train_images = value;
-        else if (!strcmp(flag, "--train-labels"))
-            o->train_labels = value;
-        else if (!strcmp(flag, "--test-images"))
-            o->test_images = value;
-        else if (!strcmp(flag, "--test-labels"))
-            o->test_labels = value;
-        else if (!strcmp(flag, "--train-csv"))
-            o->train_csv = value;
+        if (!strcmp(flag, "--train-images") || !strcmp(flag, "--train-labels") ||
+            !strcmp(flag, "--test-images") || !strcmp(flag, "--test-labels")) {
+            int set = !strncmp(flag, "--train", 7) ? SET_TRAIN : SET_TEST;
+            if (legacy_file(api, o, set, flag, value) != 0)
+                return EXIT_USAGE + 1;
+        } else if (!strcmp(flag, "--train") || !strcmp(flag, "--test")) {
+            int set = !strcmp(flag, "--train") ? SET_TRAIN : SET_TEST;
+            const char *file;
+            if (name_value(api, flag, value, &k, &file) != 0)
+                return EXIT_USAGE + 1;
+            if (o->set[set].file[k]) {
+                error_msg(api, "%s's %sing data given twice (%s and %s %s)", api->tensors[k].name,
+                          set == SET_TRAIN ? "train" : "test", o->set[set].flag[k], flag, value);
+                return EXIT_USAGE + 1;
+            }
+            o->set[set].file[k] = file;
+            o->set[set].flag[k] = flag;
+        } else if (!strcmp(flag, "--target")) {
+            const char *input;
+            int x;
+            if (name_value(api, flag, value, &k, &input) != 0)
+                return EXIT_USAGE + 1;
+            x = find_tensor(api, input, strlen(input));
+            if (api->tensors[k].kind != DLRT_TARGET) {
+                error_msg(api, "--target %s: '%s' is %s %s, not a target", value,
+                          api->tensors[k].name, api->tensors[k].kind == DLRT_INPUT ? "an" : "a",
+                          kind_word(api->tensors[k].kind));
+                return EXIT_USAGE + 1;
+            }
+            if (x < 0 || api->tensors[x].kind != DLRT_INPUT) {
+                char names[512];
+                list_names(api, DLRT_INPUT, names, sizeof names);
+                error_msg(api, "--target %s: %s has no input named '%s' (its inputs: %s)", value,
+                          api->name, input, names);
+                return EXIT_USAGE + 1;
+            }
+            if (api->tensors[x].size != api->tensors[k].size) {
+                error_msg(api, "--target %s: target '%s' takes %lu values per sample but input "
+                          "'%s' has %lu", value, api->tensors[k].name,
+                          (unsigned long)api->tensors[k].size, input,
+                          (unsigned long)api->tensors[x].size);
+                return EXIT_USAGE + 1;
+            }
+            if (o->tie[k] >= 0) {
+                error_msg(api, "--target %s given twice", api->tensors[k].name);
+                return EXIT_USAGE + 1;
+            }
+            o->tie[k] = x;
+        } else if (!strcmp(flag, "--train-csv"))
+            o->set[SET_TRAIN].csv = value;
         else if (!strcmp(flag, "--test-csv"))
-            o->test_csv = value;
+            o->set[SET_TEST].csv = value;
         else if (!strcmp(flag, "--checkpoint"))
             o->checkpoint = value;
         else if (!strcmp(flag, "--epochs")) {
@@ -385,43 +626,57 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
     if (o->eval_only) {
         /* Said, not refused: a script may pass its usual options along. */
         static const char *const training_only[] = {
-            "--train-images", "--train-labels", "--train-csv", "--limit",
+            "--train-images", "--train-labels", "--train-csv", "--train", "--limit",
             "--epochs", "--validation", "--seed",
         };
-        int k, j;
+        int j;
         for (k = 0; k < nseen; k++)
             for (j = 0; j < (int)(sizeof training_only / sizeof training_only[0]); j++)
                 if (!strcmp(seen[k], training_only[j]))
                     warning_msg(api, "%s has no effect with --eval-only", seen[k]);
     }
-    if (o->train_csv && (o->train_images || o->train_labels)) {
-        error_msg(api, "give either --train-csv or --train-images/--train-labels, not both");
+    /* Named training data needs named test data; the legacy IDX flags
+     * alone fall back on the Fashion-MNIST test files, as they always did. */
+    for (k = 0; k < api->ntensors; k++) {
+        train_given |= o->set[SET_TRAIN].file[k] && o->set[SET_TRAIN].format[k] != FMT_IDX;
+        test_given |= o->set[SET_TEST].file[k] != NULL;
+    }
+    for (k = 0; k < 2; k++) {
+        const sources *s = &o->set[k];
+        const char *word = k == SET_TRAIN ? "train" : "test";
+        int j, idx = 0, named = 0;
+        for (j = 0; j < api->ntensors; j++) {
+            idx |= s->format[j] == FMT_IDX && s->file[j];
+            named |= s->format[j] != FMT_IDX && s->file[j];
+        }
+        if (s->csv && idx && !named) {
+            error_msg(api, "give either --%s-csv or --%s-images/--%s-labels, not both", word, word,
+                      word);
+            return EXIT_USAGE + 1;
+        }
+        if (only_tensor(api, DLRT_INPUT) >= 0 && only_tensor(api, DLRT_LABEL) >= 0 && !s->csv &&
+            idx && !named &&
+            !s->file[only_tensor(api, DLRT_INPUT)] != !s->file[only_tensor(api, DLRT_LABEL)]) {
+            error_msg(api, "--%s-images and --%s-labels go together", word, word);
+            return EXIT_USAGE + 1;
+        }
+        for (j = 0; j < api->ntensors; j++)
+            if (o->tie[j] >= 0 && s->file[j]) {
+                error_msg(api, "target '%s' is given both data (%s) and --target %s=%s", 
+                          api->tensors[j].name, s->flag[j], api->tensors[j].name,
+                          api->tensors[o->tie[j]].name);
+                return EXIT_USAGE + 1;
+            }
+    }
+    train_given |= o->set[SET_TRAIN].csv != NULL;
+    test_given |= o->set[SET_TEST].csv != NULL;
+    if (train_given && !test_given) {
+        error_msg(api, "training data given but no test data: give --test-csv FILE or --test "
+                  "NAME=FILE for each input, label and target (or --test-images and --test-labels)");
         return EXIT_USAGE + 1;
     }
-    if (o->test_csv && (o->test_images || o->test_labels)) {
-        error_msg(api, "give either --test-csv or --test-images/--test-labels, not both");
+    if ((!o->eval_only && resolve_set(api, o, SET_TRAIN) != 0) || resolve_set(api, o, SET_TEST) != 0)
         return EXIT_USAGE + 1;
-    }
-    if (!o->train_images != !o->train_labels) {
-        error_msg(api, "--train-images and --train-labels go together");
-        return EXIT_USAGE + 1;
-    }
-    if (!o->test_images != !o->test_labels) {
-        error_msg(api, "--test-images and --test-labels go together");
-        return EXIT_USAGE + 1;
-    }
-    if (o->train_csv && !o->test_csv && !o->test_images) {
-        error_msg(api, "--train-csv needs test data too: give --test-csv (or --test-images and --test-labels)");
-        return EXIT_USAGE + 1;
-    }
-    if (!o->train_csv && !o->train_images) {
-        o->train_images = DEFAULT_DATA_DIR "train-images-idx3-ubyte.gz";
-        o->train_labels = DEFAULT_DATA_DIR "train-labels-idx1-ubyte.gz";
-    }
-    if (!o->test_csv && !o->test_images) {
-        o->test_images = DEFAULT_DATA_DIR "t10k-images-idx3-ubyte.gz";
-        o->test_labels = DEFAULT_DATA_DIR "t10k-labels-idx1-ubyte.gz";
-    }
     return 0;
 }
 
@@ -440,22 +695,27 @@ static int check_checkpoint(const dlrt_model_api *api, const options *o)
     const char *path = o->checkpoint;
     struct stat cs, ds;
     char *err = NULL;
-    int holds = 0, k;
-    const struct {
-        const char *flag, *file;
-    } inputs[] = {
-        {"--train-images", o->train_images}, {"--train-labels", o->train_labels},
-        {"--test-images", o->test_images},   {"--test-labels", o->test_labels},
-        {"--train-csv", o->train_csv},       {"--test-csv", o->test_csv},
-    };
+    int holds = 0, k, set;
     if (stat(path, &cs) == 0)
-        for (k = 0; k < (int)(sizeof inputs / sizeof inputs[0]); k++)
-            if (inputs[k].file && stat(inputs[k].file, &ds) == 0 && ds.st_dev == cs.st_dev &&
-                ds.st_ino == cs.st_ino) {
-                error_msg(api, "cannot write checkpoint '%s': it is the file given to %s%s%s; "
-                          "saving would destroy it (choose another --checkpoint)", path,
-                          inputs[k].flag, strcmp(path, inputs[k].file) ? " as " : "",
-                          strcmp(path, inputs[k].file) ? inputs[k].file : "");
+        for (set = 0; set < 2; set++)
+            for (k = -1; k < api->ntensors; k++) {
+                const sources *s = &o->set[set];
+                const char *file = k < 0 ? s->csv : s->file[k];
+                const char *flag = k < 0 ? (set == SET_TRAIN ? "--train-csv" : "--test-csv")
+                                         : s->flag[k];
+                if (!file || stat(file, &ds) != 0 || ds.st_dev != cs.st_dev ||
+                    ds.st_ino != cs.st_ino)
+                    continue;
+                /* --train NAME=FILE: name the tensor too */
+                if (k >= 0 && (!strcmp(flag, "--train") || !strcmp(flag, "--test")))
+                    error_msg(api, "cannot write checkpoint '%s': it is the file given to %s %s%s%s; "
+                              "saving would destroy it (choose another --checkpoint)", path, flag,
+                              api->tensors[k].name, strcmp(path, file) ? " as " : "",
+                              strcmp(path, file) ? file : "");
+                else
+                    error_msg(api, "cannot write checkpoint '%s': it is the file given to %s%s%s; "
+                              "saving would destroy it (choose another --checkpoint)", path, flag,
+                              strcmp(path, file) ? " as " : "", strcmp(path, file) ? file : "");
                 return -1;
             }
     if (dlrt_ckpt_check_writable(path, &holds, &err) != 0) {
@@ -474,110 +734,307 @@ static int check_checkpoint(const dlrt_model_api *api, const options *o)
 
 /* ------------------------------------------------------------- the data */
 
-/* Loads one data set and checks it against the network; 0 or -1. */
-static int load_set(const dlrt_model_api *api, const char *csv, const char *images,
-                    const char *labels, size_t limit, const char *limit_flag, dlrt_dataset *d)
+/* One data set, a contiguous array per tensor: [n, size] floats, or n
+ * int32 class labels. A target tied to an input shares its array. */
+typedef struct dataset {
+    size_t n;
+    void *col[MAX_TENSORS];
+    unsigned char owned[MAX_TENSORS];
+} dataset;
+
+static void dataset_free(dataset *d)
 {
+    int k;
+    for (k = 0; k < MAX_TENSORS; k++)
+        if (d->owned[k])
+            free(d->col[k]);
+    memset(d, 0, sizeof *d);
+}
+
+/* Bytes of one sample of tensor k. */
+static size_t row_bytes(const dlrt_model_api *api, int k)
+{
+    return api->tensors[k].kind == DLRT_LABEL ? sizeof(int32_t)
+                                              : api->tensors[k].size * sizeof(float);
+}
+
+static void loader_error(const dlrt_model_api *api, const sources *s, const char *file, char *err)
+{
+    if (!err)
+        error_msg(api, "out of memory");
+    else if (s->defaulted && !strncmp(file, DEFAULT_DATA_DIR, strlen(DEFAULT_DATA_DIR)) &&
+             strstr(err, "cannot open"))
+        error_msg(api, "%s (the default Fashion-MNIST data: install the dataset-fashion-mnist "
+                  "package, or name the files with --train-images and friends)", err);
+    else
+        error_msg(api, "%s", err);
+    free(err);
+}
+
+/* Is FILE an IDX file (gzip, or an IDX magic number) rather than a CSV?
+ * Only a regular file is looked into (a FIFO must not block here); the
+ * loader then reports anything else. */
+static int looks_idx(const char *file)
+{
+    unsigned char b[3] = {0, 0, 0};
+    struct stat st;
+    ssize_t got;
+    int fd = open(file, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    got = read(fd, b, sizeof b);
+    close(fd);
+    return got >= 2 && ((b[0] == 0x1f && b[1] == 0x8b) || (got == 3 && !b[0] && !b[1] && b[2] == 8));
+}
+
+/* Takes a loaded array over as tensor k's column. */
+static void adopt(dataset *d, int k, void *data)
+{
+    d->col[k] = data;
+    d->owned[k] = 1;
+}
+
+/* Agrees the sample counts of the files of one set: 0, or -1 after the
+ * message. */
+static int check_count(const dlrt_model_api *api, dataset *d, const char **first, size_t n,
+                       const char *file)
+{
+    if (!*first) {
+        *first = file;
+        d->n = n;
+        return 0;
+    }
+    if (n == d->n)
+        return 0;
+    error_msg(api, "%s holds %lu sample%s but %s holds %lu: the files of one data set must "
+              "hold the same samples", file, (unsigned long)n, n == 1 ? "" : "s", *first,
+              (unsigned long)d->n);
+    return -1;
+}
+
+/* The CSV that holds the columns of every tensor with no file of its own
+ * (and not tied), in table order. Labels are read as labels when they are
+ * the last column, else as numbers and checked here. */
+static int load_csv_columns(const dlrt_model_api *api, const options *o, const sources *s,
+                            dataset *d, const char **first)
+{
+    int k, in_csv[MAX_TENSORS], nlabels = 0, ntargets = 0, last = -1, y_kind;
+    size_t x_size = 0, y_size = 0, i, col = 0;
+    dlrt_dataset ds;
     char *err = NULL;
-    const char *name = csv ? csv : images;
-    size_t i;
-    if (csv) {
-        if (dlrt_load_csv(csv, api->x_size, api->y_kind, api->y_size,
-                          api->y_kind == DLRT_Y_CLASS ? api->num_classes : 0, d, &err) != 0) {
-            error_msg(api, "%s", err ? err : "out of memory");
-            free(err);
-            return -1;
-        }
-    } else {
-        if (api->y_kind != DLRT_Y_CLASS) {
-            error_msg(api, "%s: IDX files hold class labels, but %s learns real-valued targets "
-                      "(use --train-csv and --test-csv)", labels, api->name);
-            return -1;
-        }
-        if (dlrt_load_idx(images, labels, api->x_size, api->num_classes, d, &err) != 0) {
-            if (!err)
-                error_msg(api, "out of memory");
-            else if (!strncmp(images, DEFAULT_DATA_DIR, strlen(DEFAULT_DATA_DIR)) &&
-                strstr(err, "cannot open"))
-                error_msg(api, "%s (the default Fashion-MNIST data: install the "
-                          "dataset-fashion-mnist package, or name the files with "
-                          "--train-images and friends)", err);
+    for (k = 0; k < api->ntensors; k++) {
+        in_csv[k] = !s->file[k] && o->tie[k] < 0;
+        if (!in_csv[k])
+            continue;
+        nlabels += api->tensors[k].kind == DLRT_LABEL;
+        ntargets += api->tensors[k].kind == DLRT_TARGET;
+        last = k;
+    }
+    if (last < 0) {
+        warning_msg(api, "%s is not read: every input, label and target has its own data", s->csv);
+        return 0;
+    }
+    /* The loader's own checks and messages where the layout allows them:
+     * features then one label, or features then targets. */
+    if (nlabels == 1 && api->tensors[last].kind == DLRT_LABEL)
+        y_kind = DLRT_Y_CLASS;
+    else if (nlabels == 0 && ntargets > 0)
+        y_kind = DLRT_Y_REAL;
+    else
+        y_kind = DLRT_Y_NONE;
+    for (k = 0; k < api->ntensors; k++) {
+        size_t w = api->tensors[k].kind == DLRT_LABEL ? 1 : api->tensors[k].size;
+        if (!in_csv[k])
+            continue;
+        if ((y_kind == DLRT_Y_CLASS && k == last) ||
+            (y_kind == DLRT_Y_REAL && api->tensors[k].kind == DLRT_TARGET))
+            y_size += w;
+        else
+            x_size += w;
+    }
+    if (dlrt_load_csv(s->csv, x_size, y_kind, y_kind == DLRT_Y_CLASS ? 1 : y_size,
+                      y_kind == DLRT_Y_CLASS ? api->tensors[last].num_classes : 0, &ds, &err) != 0) {
+        loader_error(api, s, s->csv, err);
+        return -1;
+    }
+    if (check_count(api, d, first, ds.n, s->csv) != 0)
+        goto bad;
+    /* Split the rows into one array per tensor. */
+    for (k = 0; k < api->ntensors; k++) {
+        const dlrt_tensor_info *t = &api->tensors[k];
+        int from_y = (y_kind == DLRT_Y_CLASS && k == last) ||
+                     (y_kind == DLRT_Y_REAL && t->kind == DLRT_TARGET);
+        size_t w = t->kind == DLRT_LABEL ? 1 : t->size, stride = from_y ? y_size : x_size;
+        const float *src = from_y ? ds.targets : ds.x;
+        size_t at = from_y ? col - x_size : col;   /* REAL: targets follow the features */
+        if (!in_csv[k])
+            continue;
+        if (y_kind == DLRT_Y_CLASS && k == last) {
+            adopt(d, k, ds.labels);
+            ds.labels = NULL;
+        } else if (t->kind == DLRT_LABEL) {
+            int32_t *labels = malloc((ds.n ? ds.n : 1) * sizeof *labels);
+            if (!labels)
+                goto oom;
+            adopt(d, k, labels);
+            for (i = 0; i < ds.n; i++) {
+                float v = src[i * stride + at];
+                if (!(v >= 0 && v < (float)t->num_classes && v == floorf(v))) {
+                    error_msg(api, "%s: sample %lu has %g for label '%s' (column %lu), but the "
+                              "network's classes are 0..%d", s->csv, (unsigned long)i + 1,
+                              (double)v, t->name, (unsigned long)col + 1, t->num_classes - 1);
+                    goto bad;
+                }
+                labels[i] = (int32_t)v;
+            }
+        } else if (stride == w && at == 0) {
+            adopt(d, k, from_y ? ds.targets : ds.x);   /* the whole array */
+            if (from_y)
+                ds.targets = NULL;
             else
-                error_msg(api, "%s", err);
-            free(err);
-            return -1;
+                ds.x = NULL;
+        } else {
+            float *x = malloc((ds.n ? ds.n : 1) * w * sizeof *x);
+            if (!x)
+                goto oom;
+            adopt(d, k, x);
+            for (i = 0; i < ds.n; i++)
+                memcpy(x + i * w, src + i * stride + at, w * sizeof *x);
         }
+        col += w;
     }
-    if (d->x_size != api->x_size) {
-        error_msg(api, "%s: samples have %lu values but the network's input takes %lu", name,
-                  (unsigned long)d->x_size, (unsigned long)api->x_size);
+    dlrt_dataset_free(&ds);
+    return 0;
+oom:
+    error_msg(api, "%s: out of memory for %lu samples", s->csv, (unsigned long)ds.n);
+bad:
+    dlrt_dataset_free(&ds);
+    return -1;
+}
+
+/* Loads one data set (the options say where each tensor comes from) and
+ * applies the limit; 0 or -1 after the message. */
+static int load_set(const dlrt_model_api *api, const options *o, int set, size_t limit,
+                    const char *limit_flag, dataset *d)
+{
+    const sources *s = &o->set[set];
+    const char *first = NULL;
+    char *err = NULL;
+    int k, pair_x = -1, pair_y = -1;
+    dlrt_dataset ds;
+
+    /* An IDX image file and an IDX label file are read as a pair (their
+     * counts checked against each other from the headers). */
+    for (k = 0; k < api->ntensors; k++)
+        if (s->file[k] && (s->format[k] == FMT_IDX || looks_idx(s->file[k]))) {
+            if (api->tensors[k].kind == DLRT_LABEL && pair_y < 0)
+                pair_y = k;
+            else if (api->tensors[k].kind != DLRT_LABEL && pair_x < 0)
+                pair_x = k;
+        }
+    if (pair_x >= 0 && pair_y >= 0) {
+        if (dlrt_load_idx(s->file[pair_x], s->file[pair_y], api->tensors[pair_x].size,
+                          api->tensors[pair_y].num_classes, &ds, &err) != 0) {
+            loader_error(api, s, s->file[pair_x], err);
+            goto bad;
+        }
+        (void)check_count(api, d, &first, ds.n, s->file[pair_x]);   /* the first */
+        adopt(d, pair_x, ds.x);
+        adopt(d, pair_y, ds.labels);
+    } else {
+        pair_x = pair_y = -1;   /* each file on its own, below */
+    }
+    for (k = 0; k < api->ntensors; k++) {
+        const dlrt_tensor_info *t = &api->tensors[k];
+        const char *file = s->file[k];
+        int label = t->kind == DLRT_LABEL, rc;
+        size_t n;
+        if (!file || k == pair_x || k == pair_y)
+            continue;
+        if (s->format[k] == FMT_IDX || looks_idx(file))
+            rc = dlrt_load_idx(label ? NULL : file, label ? file : NULL, label ? 0 : t->size,
+                               label ? t->num_classes : 0, &ds, &err);
+        else
+            rc = dlrt_load_csv(file, label ? 0 : t->size, label ? DLRT_Y_CLASS : DLRT_Y_NONE,
+                               label ? 1 : 0, label ? t->num_classes : 0, &ds, &err);
+        if (rc != 0) {
+            loader_error(api, s, file, err);
+            goto bad;
+        }
+        n = ds.n;
+        adopt(d, k, label ? (void *)ds.labels : (void *)ds.x);
+        if (label)
+            ds.labels = NULL;
+        else
+            ds.x = NULL;
+        dlrt_dataset_free(&ds);   /* resets ds.n: counted first */
+        if (check_count(api, d, &first, n, file) != 0)
+            goto bad;
+    }
+    if (s->csv && load_csv_columns(api, o, s, d, &first) != 0)
+        goto bad;
+    if (!first) {   /* resolve_set gives every tensor a source */
+        error_msg(api, "no %s data", set == SET_TRAIN ? "training" : "test");
         goto bad;
     }
-    if (d->y_kind != api->y_kind || (api->y_kind == DLRT_Y_REAL && d->y_size != api->y_size)) {
-        error_msg(api, "%s: the data's labels do not fit the network's (%s)", name,
-                  api->y_kind == DLRT_Y_CLASS ? "class labels" : "real-valued targets");
-        goto bad;
-    }
+    for (k = 0; k < api->ntensors; k++)
+        if (o->tie[k] >= 0)
+            d->col[k] = d->col[o->tie[k]];   /* shared, not owned */
+
     if (limit && limit < d->n)
         d->n = limit;
     else if (limit && limit > d->n)
         warning_msg(api, "%s %lu is more than the %lu sample%s in %s; using all of them",
                     limit_flag, (unsigned long)limit, (unsigned long)d->n, d->n == 1 ? "" : "s",
-                    name);
-    if (api->y_kind == DLRT_Y_CLASS) {
-        for (i = 0; i < d->n; i++)
-            if (d->labels[i] < 0 || d->labels[i] >= api->num_classes) {
-                error_msg(api, "%s: sample %lu has label %ld, but the network has only %d classes "
-                          "(0..%d)", labels ? labels : name, (unsigned long)i + 1,
-                          (long)d->labels[i], api->num_classes, api->num_classes - 1);
-                goto bad;
-            }
-    }
+                    first);
     return 0;
 bad:
-    dlrt_dataset_free(d);
+    dataset_free(d);
     return -1;
 }
 
-/* Bytes of one sample's label or targets, and where they start. */
-static size_t y_row_bytes(const dlrt_model_api *api)
+/* Copies samples idx[0..n) of every tensor into contiguous buffers
+ * (a tied target's buffer is its input's, copied once). */
+static void gather(const dlrt_model_api *api, const options *o, const dataset *d,
+                   const int32_t *idx, size_t n, void *const *out)
 {
-    return api->y_kind == DLRT_Y_CLASS ? sizeof(int32_t) : api->y_size * sizeof(float);
-}
-
-static const unsigned char *y_base(const dlrt_dataset *d)
-{
-    return d->y_kind == DLRT_Y_CLASS ? (const unsigned char *)d->labels
-                                     : (const unsigned char *)d->targets;
-}
-
-/* Copies samples idx[0..n) into contiguous x and y buffers. */
-static void gather(const dlrt_model_api *api, const dlrt_dataset *d, const int32_t *idx,
-                   size_t n, float *x, unsigned char *y)
-{
-    size_t i, xb = api->x_size, yb = y_row_bytes(api);
-    for (i = 0; i < n; i++) {
-        memcpy(x + i * xb, d->x + (size_t)idx[i] * xb, xb * sizeof(float));
-        memcpy(y + i * yb, y_base(d) + (size_t)idx[i] * yb, yb);
+    int k;
+    size_t i;
+    for (k = 0; k < api->ntensors; k++) {
+        size_t rb = row_bytes(api, k);
+        const unsigned char *src = d->col[k];
+        unsigned char *dst = out[k];
+        if (o->tie[k] >= 0)
+            continue;
+        for (i = 0; i < n; i++)
+            memcpy(dst + i * rb, src + (size_t)idx[i] * rb, rb);
     }
 }
 
 /* Mean loss and accuracy over n contiguous samples, EVAL_CHUNK at a time. */
-static void evaluate(const dlrt_model_api *api, void *m, const float *x,
-                     const unsigned char *y, size_t n, double *loss, double *accuracy)
+static void evaluate(const dlrt_model_api *api, void *m, void *const *cols, size_t n,
+                     double *loss, double *accuracy)
 {
     double loss_sum = 0, acc_sum = 0;
-    size_t done = 0, yb = y_row_bytes(api);
+    size_t done = 0;
+    const void *data[MAX_TENSORS];
+    int k;
     while (done < n) {
-        size_t k = n - done < EVAL_CHUNK ? n - done : EVAL_CHUNK;
-        double acc = NAN;
-        float l = api->evaluate(m, x + done * api->x_size, y + done * yb, (int)k, &acc);
-        loss_sum += (double)l * (double)k;
-        acc_sum += acc * (double)k;
-        done += k;
+        size_t kk = n - done < EVAL_CHUNK ? n - done : EVAL_CHUNK;
+        double acc = NAN, l;
+        for (k = 0; k < api->ntensors; k++)
+            data[k] = (const unsigned char *)cols[k] + done * row_bytes(api, k);
+        l = api->evaluate(m, data, (int)kk, &acc);
+        loss_sum += l * (double)kk;
+        acc_sum += acc * (double)kk;
+        done += kk;
     }
     *loss = n ? loss_sum / (double)n : NAN;
-    *accuracy = n && api->y_kind == DLRT_Y_CLASS ? acc_sum / (double)n : NAN;
+    *accuracy = n && api->has_accuracy ? acc_sum / (double)n : NAN;
 }
 
 /* --------------------------------------------------------- progress bar */
@@ -624,37 +1081,38 @@ static void progress_draw(progress *p, int epoch, int epochs, size_t batch, size
 typedef struct run {
     const dlrt_model_api *api;
     options opt;
-    dlrt_dataset train, test;
+    dataset train, test;
     void *model;
     int32_t *perm;            /* training part first, validation part last */
-    float *val_x, *batch_x;
-    unsigned char *val_y, *batch_y;
+    void *val[MAX_TENSORS], *batch[MAX_TENSORS];   /* per tensor; tied ones shared */
     size_t n_train, n_val;
 } run;
 
 static void run_free(run *r)
 {
+    int k;
     if (r->model)
         r->api->destroy(r->model);
-    dlrt_dataset_free(&r->train);
-    dlrt_dataset_free(&r->test);
+    dataset_free(&r->train);
+    dataset_free(&r->test);
     free(r->perm);
-    free(r->val_x);
-    free(r->val_y);
-    free(r->batch_x);
-    free(r->batch_y);
+    for (k = 0; k < MAX_TENSORS; k++)
+        if (r->opt.tie[k] < 0) {
+            free(r->val[k]);
+            free(r->batch[k]);
+        }
 }
 
 static int report_test(run *r)
 {
     double loss, acc;
-    evaluate(r->api, r->model, r->test.x, y_base(&r->test), r->test.n, &loss, &acc);
+    evaluate(r->api, r->model, r->test.col, r->test.n, &loss, &acc);
     if (!isfinite(loss)) {
         error_msg(r->api, "the test loss is %s: the network produces non-finite values",
                   isnan(loss) ? "nan" : "infinite");
         return EXIT_FAILURE_DATA;
     }
-    if (r->api->y_kind == DLRT_Y_CLASS) {
+    if (r->api->has_accuracy) {
         printf("test loss: %.4f\n", loss);
         printf("test accuracy: %.4f\n", acc);
     } else {
@@ -670,17 +1128,17 @@ static int report_test(run *r)
 static void measure(run *r, double *loss, double *acc)
 {
     if (r->n_val > 0)
-        evaluate(r->api, r->model, r->val_x, r->val_y, r->n_val, loss, acc);
+        evaluate(r->api, r->model, r->val, r->n_val, loss, acc);
     else
-        evaluate(r->api, r->model, r->train.x, y_base(&r->train), r->train.n, loss, acc);
+        evaluate(r->api, r->model, r->train.col, r->train.n, loss, acc);
 }
 
-/* Is (loss, acc) better than the best so far? Accuracy first for class
- * labels, the loss breaking ties; just the loss otherwise. */
+/* Is (loss, acc) better than the best so far? Accuracy first when the
+ * network has one, the loss breaking ties; just the loss otherwise. */
 static int improves(const dlrt_model_api *api, double loss, double acc, double best_loss,
                     double best_acc)
 {
-    if (api->y_kind == DLRT_Y_CLASS && !isnan(acc)) {
+    if (api->has_accuracy && !isnan(acc)) {
         if (acc != best_acc)
             return acc > best_acc;
     }
@@ -691,12 +1149,14 @@ static int train(run *r)
 {
     const dlrt_model_api *api = r->api;
     const char *ckpt = r->opt.checkpoint;
-    size_t yb = y_row_bytes(api), batch = (size_t)api->batch, i;
+    size_t batch = (size_t)api->batch, i;
     size_t batches = (r->n_train + batch - 1) / batch;
     double best_loss = INFINITY, best_acc = -INFINITY;
-    int have_val = r->n_val > 0, saved = 0, best_epoch = 0, epoch;
-    unsigned long long steps = 0;   /* train_step calls in this run */
+    int have_val = r->n_val > 0, saved = 0, best_epoch = 0, epoch, k, l;
+    unsigned long long steps = 0;   /* batches trained in this run */
     const char *set_name = have_val ? "val" : "train";
+    const void *data[MAX_TENSORS];
+    size_t bytes = r->train.n * sizeof *r->perm;
     dlrt_rng rng;
     progress bar;
 
@@ -709,21 +1169,31 @@ static int train(run *r)
     /* The fixed split: a seeded permutation, validation = its last part. */
     dlrt_rng_seed(&rng, r->opt.seed ^ DATA_SEED_MIX);
     r->perm = malloc(r->train.n * sizeof *r->perm);
-    r->batch_x = malloc(batch * api->x_size * sizeof(float));
-    r->batch_y = malloc(batch * yb);
-    r->val_x = malloc((r->n_val ? r->n_val : 1) * api->x_size * sizeof(float));
-    r->val_y = malloc((r->n_val ? r->n_val : 1) * yb);
-    if (!r->perm || !r->batch_x || !r->batch_y || !r->val_x || !r->val_y) {
+    for (k = 0; k < api->ntensors; k++) {
+        if (r->opt.tie[k] >= 0)
+            continue;
+        r->batch[k] = malloc(batch * row_bytes(api, k));
+        r->val[k] = malloc((r->n_val ? r->n_val : 1) * row_bytes(api, k));
+        bytes += (batch + r->n_val) * row_bytes(api, k);
+        if (!r->batch[k] || !r->val[k])
+            r->perm = (free(r->perm), NULL);
+    }
+    for (k = 0; k < api->ntensors; k++)
+        if (r->opt.tie[k] >= 0) {   /* an input's data, not copied twice */
+            r->batch[k] = r->batch[r->opt.tie[k]];
+            r->val[k] = r->val[r->opt.tie[k]];
+        }
+    if (!r->perm) {
         error_msg(api, "out of memory: the trainer needs %llu bytes for its batch and "
-                  "validation buffers",
-                  (unsigned long long)(r->train.n * sizeof *r->perm +
-                                       (batch + r->n_val) * (api->x_size * sizeof(float) + yb)));
+                  "validation buffers", (unsigned long long)bytes);
         return EXIT_FAILURE_DATA;
     }
     for (i = 0; i < r->train.n; i++)
         r->perm[i] = (int32_t)i;
     dlrt_rng_shuffle(&rng, r->perm, r->train.n);
-    gather(api, &r->train, r->perm + r->n_train, r->n_val, r->val_x, r->val_y);
+    gather(api, &r->opt, &r->train, r->perm + r->n_train, r->n_val, r->val);
+    for (k = 0; k < api->ntensors; k++)
+        data[k] = r->batch[k];
 
     if (r->opt.resume) {
         /* The loaded network is the best so far until an epoch beats it,
@@ -735,7 +1205,7 @@ static int train(run *r)
         saved = 1;
         measure(r, &best_loss, &best_acc);
         printf("resumed from %s: %s loss %.4f", ckpt, set_name, best_loss);
-        if (api->y_kind == DLRT_Y_CLASS)
+        if (api->has_accuracy)
             printf("  %s acc %.4f", set_name, best_acc);
         printf("\n");
         if (!isfinite(best_loss)) {   /* any finite epoch beats a broken network */
@@ -747,39 +1217,44 @@ static int train(run *r)
     for (epoch = 1; epoch <= r->opt.epochs; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
-        double start = now_seconds(), loss_sum = 0, train_loss, elapsed, loss, acc;
+        double start = now_seconds(), loss_sum[8] = {0}, elapsed, loss, acc;
         size_t done = 0, b;
         dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = 0; b < batches; b++) {
-            size_t k = r->n_train - done < batch ? r->n_train - done : batch;
-            float step_loss;
-            gather(api, &r->train, r->perm + done, k, r->batch_x, r->batch_y);
-            step_loss = api->train_step(r->model, r->batch_x, r->batch_y, (int)k);
+            size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
+            gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
             steps++;
-            /* The cheap end-of-step check, always on: a non-finite loss
-             * stops the run before a broken network can be saved. */
-            if (!isfinite(step_loss)) {
-                progress_clear(&bar);
-                /* Built with --check-numerics: the model says where. */
-                if (*model_check_error(api, r->model)) {
-                    error_msg(api, "training stopped in epoch %d, batch %lu of %lu: %s", epoch,
-                              (unsigned long)b + 1, (unsigned long)batches,
-                              model_check_error(api, r->model));
+            /* Each loss trains its parameter group in turn on the batch
+             * (one loss: one train_step, as a GAN would alternate two). */
+            for (l = 0; l < api->nlosses; l++) {
+                double step_loss = api->losses[l].train_step(r->model, data, (int)kk);
+                /* The cheap end-of-step check, always on: a non-finite loss
+                 * stops the run before a broken network can be saved. */
+                if (!isfinite(step_loss)) {
+                    progress_clear(&bar);
+                    /* Built with --check-numerics: the model says where. */
+                    if (*model_check_error(api, r->model)) {
+                        error_msg(api, "training stopped in epoch %d, batch %lu of %lu: %s", epoch,
+                                  (unsigned long)b + 1, (unsigned long)batches,
+                                  model_check_error(api, r->model));
+                        return EXIT_FAILURE_DATA;
+                    }
+                    error_msg(api, "training diverged: the %s is %s in epoch %d, batch %lu of %lu "
+                              "(step %llu of this run); try a smaller learning rate, or rebuild the "
+                              "trainer with 'dlc --check-numerics' to stop at the first operation "
+                              "that makes a NaN or infinity",
+                              api->nlosses > 1 ? api->losses[l].name : "loss",
+                              isnan(step_loss) ? "nan" : "infinite",
+                              epoch, (unsigned long)b + 1, (unsigned long)batches, steps);
                     return EXIT_FAILURE_DATA;
                 }
-                error_msg(api, "training diverged: the loss is %s in epoch %d, batch %lu of %lu "
-                          "(step %llu of this run); try a smaller learning rate, or rebuild the "
-                          "trainer with 'dlc --check-numerics' to stop at the first operation "
-                          "that makes a NaN or infinity", isnan(step_loss) ? "nan" : "infinite",
-                          epoch, (unsigned long)b + 1, (unsigned long)batches,
-                          (unsigned long long)steps);
-                return EXIT_FAILURE_DATA;
+                if (l < 8)
+                    loss_sum[l] += step_loss * (double)kk;
             }
-            loss_sum += (double)step_loss * (double)k;
-            done += k;
+            done += kk;
             if (bar.enabled) {
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
-                progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches, loss_sum / (double)done,
+                progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches, loss_sum[0] / (double)done,
                               rate, rate > 0 ? (double)(r->n_train - done) / rate : 0,
                               b + 1 == batches);
             }
@@ -788,17 +1263,22 @@ static int train(run *r)
          * batch's loss before its update: it can look fine while the
          * network is not. So without a validation set the network that
          * would be saved is measured on the training set instead. */
-        train_loss = loss_sum / (double)r->n_train;
         measure(r, &loss, &acc);
         elapsed = now_seconds() - start;
         progress_clear(&bar);
 
-        printf("epoch %d/%d  train loss %.4f", epoch, r->opt.epochs, train_loss);
+        if (api->nlosses == 1)
+            printf("epoch %d/%d  train loss %.4f", epoch, r->opt.epochs, loss_sum[0] / (double)r->n_train);
+        else {
+            printf("epoch %d/%d ", epoch, r->opt.epochs);
+            for (l = 0; l < api->nlosses && l < 8; l++)
+                printf(" train %s %.4f", api->losses[l].name, loss_sum[l] / (double)r->n_train);
+        }
         if (have_val)
             printf("  val loss %.4f", loss);
         else
             printf("  end-of-epoch train loss %.4f", loss);
-        if (api->y_kind == DLRT_Y_CLASS)
+        if (api->has_accuracy)
             printf("  %s acc %.4f", set_name, acc);
         printf("  (%.1f s, %.0f samples/s)", elapsed,
                elapsed > 0 ? (double)r->n_train / elapsed : 0.0);
@@ -853,6 +1333,14 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
 
     memset(&r, 0, sizeof r);
     r.api = api;
+    /* The data loaders read floats; the table sizes the driver's arrays. */
+    if (api->value_size != (int)sizeof(float) || api->ntensors < 1 ||
+        api->ntensors > MAX_TENSORS || api->nlosses < 1 || !api->losses) {
+        error_msg(api, "this trainer takes a float network with 1 to %d inputs, labels and "
+                  "targets and at least one loss (it has %d-byte values, %d tensors, %d losses)",
+                  MAX_TENSORS, api->value_size, api->ntensors, api->nlosses);
+        return EXIT_FAILURE_DATA;
+    }
     default_ckpt = malloc(strlen(api->name) + 6);
     if (!default_ckpt) {
         error_msg(api, "out of memory");
@@ -901,11 +1389,9 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
         goto done;
     }
     if (!r.opt.eval_only &&
-        load_set(api, r.opt.train_csv, r.opt.train_images, r.opt.train_labels, r.opt.limit,
-                 "--limit", &r.train) != 0)
+        load_set(api, &r.opt, SET_TRAIN, r.opt.limit, "--limit", &r.train) != 0)
         goto done;
-    if (load_set(api, r.opt.test_csv, r.opt.test_images, r.opt.test_labels, r.opt.test_limit,
-                 "--test-limit", &r.test) != 0)
+    if (load_set(api, &r.opt, SET_TEST, r.opt.test_limit, "--test-limit", &r.test) != 0)
         goto done;
 
     if (r.opt.eval_only) {

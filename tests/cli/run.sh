@@ -66,6 +66,12 @@ expect explain-marks-layer-settings 0 "he_normal \*" -- "$DLC" --explain --emit=
 printf 'model ex\ninput x : f32[4]\nlabel y : class(2)\nh = leaky_relu(dense(x, 4, init = he_uniform))\nloss cross_entropy(dense(h, 2), y)\ntrain {\n    init he_uniform\n}\n' >"$T/ex.net"
 expect explain-leaky-alpha-default 0 "leaky_relu h                 alpha 0.01         (default)" -- "$DLC" --explain --emit=none "$T/ex.net"
 expect explain-explicit-init-same-as-default 0 "he_uniform \*" -- "$DLC" --explain --emit=none "$T/ex.net"
+printf 'model ui\ninput x : f32[4]\nlabel y : class(2)\nloss cross_entropy(dense(x, 2, init = xavier), y)\n' >"$T/ui.net"
+expect unknown-init-lists-schemes 1 "unknown init scheme 'xavier' (known: zeros, ones, uniform, normal, xavier_uniform, xavier_normal, he_uniform, he_normal" -- "$DLC" --emit=none "$T/ui.net"
+printf 'model gx\ninput x : f32[4]\nlabel y : class(2)\nh = tanh(dense(x, 4, init = orthogonal(gain = tanh)))\nloss cross_entropy(dense(h, 2, init = lecun_normal), y)\ntrain {\n    init xavier_uniform(gain = 2)\n}\n' >"$T/gx.net"
+expect explain-shows-init-gain 0 "h_w            \[4, 4\]                 16  orthogonal(gain = 1.66667) \*" -- "$DLC" --explain --emit=none "$T/gx.net"
+expect explain-hides-default-gain 0 "loss_w         \[2, 4\]                  8  lecun_normal \*" -- "$DLC" --explain --emit=none "$T/gx.net"
+expect explain-train-init-gain 0 "init           xavier_uniform(gain = 2)" -- "$DLC" --explain --emit=none "$T/gx.net"
 expect stats 0 "param" -- "$DLC" --stats --emit=none $good
 expect emit-ir 0 "dense" -- "$DLC" --emit=ir $good
 expect emit-ast 0 "dense" -- "$DLC" --emit=ast $good

@@ -75,11 +75,103 @@ for net in examples/*.net; do
         else ok "$name-train"; fi
     fi
 done
+# 2b. Every network the language allows, through the model descriptor.
+untimed() { sed -e 's/  ([0-9.]* s, [0-9]* samples\/s)//' -e 's/saved in .*//' "$1"; }
+#     The autoencoder learns from the images alone: its validation loss
+#     falls epoch after epoch.
+if [ -f "$T/fashion_autoencoder.out" ]; then
+    if awk '/^epoch/ { for (i = 1; i <= NF; i++) if ($i == "val") v[++n] = $(i + 2) }
+            END { if (n < 3) exit 1; for (i = 2; i <= n; i++) if (!(v[i] < v[i - 1])) exit 1 }' \
+            "$T/fashion_autoencoder.out"; then
+        ok "autoencoder-loss-decreases ($(grep -c '^epoch' "$T/fashion_autoencoder.out") epochs, images only)"
+    else bad autoencoder-loss-decreases "$(cat "$T/fashion_autoencoder.out")"; fi
+fi
+#     A target declared in the .net and tied to the input on the command line.
+if build ae_target tests/e2e/ae_target.net; then
+    "$T/ae_target" --target t=x --limit 1000 --test-limit 200 --epochs 2 \
+        --checkpoint "$T/ae_target.ckpt" >"$T/ae_target.out" 2>&1
+    st=$?
+    if [ $st -eq 0 ] && grep -q '^test loss: ' "$T/ae_target.out" && ! grep -q acc "$T/ae_target.out"; then
+        ok "target-tied-to-input (--target t=x)"
+    else bad target-tied-to-input "exit $st: $(tail -c 400 "$T/ae_target.out")"; fi
+    "$T/ae_target" --limit 10 --checkpoint "$T/ae_none.ckpt" >"$T/ae_none.out" 2>&1
+    st=$?
+    if [ $st -eq 2 ] && grep -q "no training data for target 't'.*--target NAME=INPUT" "$T/ae_none.out"; then
+        ok "target-without-data-refused"
+    else bad target-without-data-refused "exit $st: $(cat "$T/ae_none.out")"; fi
+    "$T/ae_target" --target x=x --limit 10 --checkpoint "$T/ae_none.ckpt" >"$T/ae_bad.out" 2>&1
+    st=$?
+    if [ $st -eq 2 ] && grep -q "ae_target: error: --target x=x: 'x' is an input, not a target" "$T/ae_bad.out"; then
+        ok "target-flag-checked"
+    else bad target-flag-checked "exit $st: $(cat "$T/ae_bad.out")"; fi
+fi
+#     Two inputs, a label and a target: one CSV with every column, a file per
+#     tensor, or a mix, train the same network bit for bit.
+if [ -x "$T/two_heads" ]; then
+    d=examples/data
+    for s in train test; do
+        f=$d/two_heads.csv; [ $s = test ] && f=$d/two_heads_test.csv
+        cut -d, -f1-2 "$f" >"$T/th_$s.a.csv"; cut -d, -f3-4 "$f" >"$T/th_$s.b.csv"
+        cut -d, -f5 "$f" >"$T/th_$s.y.csv"; cut -d, -f6-7 "$f" >"$T/th_$s.t.csv"
+        cut -d, -f3-7 "$f" >"$T/th_$s.byt.csv"
+    done
+    "$T/two_heads" --train-csv $d/two_heads.csv --test-csv $d/two_heads_test.csv --epochs 3 \
+        --checkpoint "$T/th1.ckpt" >"$T/th1.out" 2>&1
+    "$T/two_heads" --train a="$T/th_train.a.csv" --train b="$T/th_train.b.csv" \
+        --train y="$T/th_train.y.csv" --train t="$T/th_train.t.csv" --test a="$T/th_test.a.csv" \
+        --test b="$T/th_test.b.csv" --test y="$T/th_test.y.csv" --test t="$T/th_test.t.csv" \
+        --epochs 3 --checkpoint "$T/th2.ckpt" >"$T/th2.out" 2>&1
+    st=$?
+    if [ $st -eq 0 ] && grep -q '^test accuracy: ' "$T/th1.out" && [ "$(untimed "$T/th1.out")" = "$(untimed "$T/th2.out")" ] &&
+            cmp -s "$T/th1.ckpt" "$T/th2.ckpt"; then
+        ok "data-per-tensor-equals-one-csv"
+    else bad data-per-tensor-equals-one-csv "exit $st: $(diff "$T/th1.out" "$T/th2.out" | head -c 400)"; fi
+    "$T/two_heads" --train a="$T/th_train.a.csv" --train-csv "$T/th_train.byt.csv" \
+        --test=a="$T/th_test.a.csv" --test-csv "$T/th_test.byt.csv" --epochs 3 \
+        --checkpoint "$T/th3.ckpt" >"$T/th3.out" 2>&1
+    st=$?
+    if [ $st -eq 0 ] && [ "$(untimed "$T/th1.out")" = "$(untimed "$T/th3.out")" ]; then
+        ok "data-file-and-csv-mixed"
+    else bad data-file-and-csv-mixed "exit $st: $(diff "$T/th1.out" "$T/th3.out" | head -c 400)"; fi
+    head -n 101 "$T/th_train.b.csv" >"$T/th_short.b.csv"
+    "$T/two_heads" --train a="$T/th_train.a.csv" --train b="$T/th_short.b.csv" \
+        --train y="$T/th_train.y.csv" --train t="$T/th_train.t.csv" --test-csv $d/two_heads_test.csv \
+        --checkpoint "$T/th4.ckpt" >"$T/th4.out" 2>&1
+    st=$?
+    if [ $st -eq 1 ] && grep -q "two_heads: error: .*th_short.b.csv holds 100 samples but .*th_train.a.csv holds 1000" "$T/th4.out"; then
+        ok "data-files-disagree-refused"
+    else bad data-files-disagree-refused "exit $st: $(cat "$T/th4.out")"; fi
+    sed '3s/,[0-9],/,7,/' $d/two_heads.csv >"$T/th_badlabel.csv"
+    "$T/two_heads" --train-csv "$T/th_badlabel.csv" --test-csv $d/two_heads_test.csv \
+        --checkpoint "$T/th5.ckpt" >"$T/th5.out" 2>&1
+    st=$?
+    if [ $st -eq 1 ] && grep -q "th_badlabel.csv: sample 2 has 7 for label 'y' (column 5), but the network's classes are 0..2" "$T/th5.out"; then
+        ok "csv-label-column-checked"
+    else bad csv-label-column-checked "exit $st: $(cat "$T/th5.out")"; fi
+    "$T/two_heads" --train q=x.csv >"$T/th6.out" 2>&1
+    st=$?
+    if [ $st -eq 2 ] && grep -q "two_heads: error: --train q=x.csv: two_heads has no input, label or target named 'q' (it has a, b, y and t)" "$T/th6.out"; then
+        ok "data-unknown-name-refused"
+    else bad data-unknown-name-refused "exit $st: $(cat "$T/th6.out")"; fi
+    "$T/two_heads" --help >"$T/th_help.out" 2>&1
+    if grep -q '^  input  a  *2 values$' "$T/th_help.out" && grep -q '^  label  y  *a class 0..2$' "$T/th_help.out" &&
+            grep -q '^  target t  *2 values$' "$T/th_help.out" && grep -q -- '--train NAME=FILE' "$T/th_help.out"; then
+        ok "help-lists-the-data"
+    else bad help-lists-the-data "$(head -n 20 "$T/th_help.out")"; fi
+fi
+
 # 3. The API refuses a batch whose labels are not classes of the network.
 if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&
    "$T/bad_labels" >"$T/bad_labels.out" 2>&1; then ok "api-refuses-bad-labels"
 else bad "api-refuses-bad-labels" "$(cat "$T/api.err" "$T/bad_labels.out" 2>/dev/null | head -c 400)"; fi
+
+# 3b. The model descriptor drives a network as its direct API does
+#     (gradients + update == train_step, bit for bit; forward, evaluate).
+if "$DLC" examples/two_heads.net -o "$T/two_heads_api.c" 2>"$T/desc.err" &&
+   cc $CFL -I"$T" -o "$T/descriptor" tests/e2e/descriptor.c "$T/two_heads_api.c" $LIBS 2>>"$T/desc.err" &&
+   "$T/descriptor" >"$T/descriptor.out" 2>&1; then ok "descriptor-drives-the-network"
+else bad "descriptor-drives-the-network" "$(cat "$T/desc.err" "$T/descriptor.out" 2>/dev/null | head -c 600)"; fi
 
 # 4. The embedding example of docs/generated-api.md, taken from the doc
 #    itself, builds and learns xor: the doc stays true.

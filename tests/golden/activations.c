@@ -798,3 +798,125 @@ const char *activations_error(const activations *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *activations_api_create(uint64_t seed)
+{
+    return activations_create(seed);
+}
+
+static void activations_api_destroy(void *m)
+{
+    activations_destroy(m);
+}
+
+static double activations_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return activations_loss(m, data[0], data[1], n, training);
+}
+
+static double activations_api_gradients(void *m, const void *const *data, int n)
+{
+    return activations_gradients(m, data[0], data[1], n);
+}
+
+static void activations_api_update(void *m)
+{
+    activations_update(m);
+}
+
+static double activations_api_train_step(void *m, const void *const *data, int n)
+{
+    return activations_train_step(m, data[0], data[1], n);
+}
+
+static void activations_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    activations_forward(m, inputs[0], n, outputs[0], outputs[1]);
+}
+
+static double activations_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return activations_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *activations_api_params(void *m)
+{
+    return activations_params(m);
+}
+
+static void *activations_api_grads(void *m)
+{
+    return activations_grads(m);
+}
+
+static void activations_api_set_rng(void *m, uint64_t seed)
+{
+    activations_set_rng(m, seed);
+}
+
+static int activations_api_save(const void *m, const char *path)
+{
+    return activations_save(m, path);
+}
+
+static int activations_api_load(void *m, const char *path)
+{
+    return activations_load(m, path);
+}
+
+static const char *activations_api_error(const void *m)
+{
+    return activations_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info activations_api_tensors[2] = {
+    {"img", DLRT_INPUT, 24, 2, {4, 6, 0, 0}, 0},
+    {"k", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 5},
+};
+
+static const dlrt_tensor_info activations_api_outputs[2] = {
+    {"probs", 0, 5, 1, {5, 0, 0, 0}, 0},
+    {"logp", 0, 5, 1, {5, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info activations_api_losses[1] = {
+    {"loss", 0, ACTIVATIONS_PARAM_COUNT, activations_api_loss, activations_api_gradients, activations_api_update,
+     activations_api_train_step},
+};
+
+static const dlrt_model_api activations_api = {
+    .name = "activations",
+    .value_size = sizeof(float),
+    .batch = ACTIVATIONS_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = activations_api_tensors,
+    .noutputs = 2,
+    .outputs = activations_api_outputs,
+    .nlosses = 1,
+    .losses = activations_api_losses,
+    .has_accuracy = 1,
+    .param_count = ACTIVATIONS_PARAM_COUNT,
+    .model_bytes = ACTIVATIONS_BYTES,
+    .create = activations_api_create,
+    .destroy = activations_api_destroy,
+    .forward = activations_api_forward,
+    .evaluate = activations_api_evaluate,
+    .params = activations_api_params,
+    .grads = activations_api_grads,
+    .set_rng = activations_api_set_rng,
+    .save = activations_api_save,
+    .load = activations_api_load,
+    .error = activations_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *activations_model(void)
+{
+    return &activations_api;
+}

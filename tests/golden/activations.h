@@ -86,6 +86,14 @@ size_t activations_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */
 const char *activations_layout(void);
 
+/* The model descriptor (dlrt_model_api in the runtime's dlrt.h): the inputs,
+ * labels and targets by name with their shapes, and these entry points on
+ * arrays of data pointers, for a driver that does not know this network's C
+ * signature: the trainer (dlrt_train_main), a gradient checker, L-BFGS, an
+ * all-reduce between gradients and update. */
+struct dlrt_model_api;
+const struct dlrt_model_api *activations_model(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -680,3 +680,125 @@ const char *check_numerics_error(const check_numerics *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *check_numerics_api_create(uint64_t seed)
+{
+    return check_numerics_create(seed);
+}
+
+static void check_numerics_api_destroy(void *m)
+{
+    check_numerics_destroy(m);
+}
+
+static double check_numerics_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return check_numerics_loss(m, data[0], data[1], data[2], n, training);
+}
+
+static double check_numerics_api_gradients(void *m, const void *const *data, int n)
+{
+    return check_numerics_gradients(m, data[0], data[1], data[2], n);
+}
+
+static void check_numerics_api_update(void *m)
+{
+    check_numerics_update(m);
+}
+
+static double check_numerics_api_train_step(void *m, const void *const *data, int n)
+{
+    return check_numerics_train_step(m, data[0], data[1], data[2], n);
+}
+
+static void check_numerics_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    check_numerics_forward(m, inputs[0], n, outputs[0]);
+}
+
+static double check_numerics_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return check_numerics_evaluate(m, data[0], data[1], data[2], n, accuracy);
+}
+
+static void *check_numerics_api_params(void *m)
+{
+    return check_numerics_params(m);
+}
+
+static void *check_numerics_api_grads(void *m)
+{
+    return check_numerics_grads(m);
+}
+
+static void check_numerics_api_set_rng(void *m, uint64_t seed)
+{
+    check_numerics_set_rng(m, seed);
+}
+
+static int check_numerics_api_save(const void *m, const char *path)
+{
+    return check_numerics_save(m, path);
+}
+
+static int check_numerics_api_load(void *m, const char *path)
+{
+    return check_numerics_load(m, path);
+}
+
+static const char *check_numerics_api_error(const void *m)
+{
+    return check_numerics_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info check_numerics_api_tensors[3] = {
+    {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 3},
+    {"t", DLRT_TARGET, 3, 1, {3, 0, 0, 0}, 0},
+};
+
+static const dlrt_tensor_info check_numerics_api_outputs[1] = {
+    {"logits", 0, 3, 1, {3, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info check_numerics_api_losses[1] = {
+    {"loss", 0, CHECK_NUMERICS_PARAM_COUNT, check_numerics_api_loss, check_numerics_api_gradients, check_numerics_api_update,
+     check_numerics_api_train_step},
+};
+
+static const dlrt_model_api check_numerics_api = {
+    .name = "check_numerics",
+    .value_size = sizeof(float),
+    .batch = CHECK_NUMERICS_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 3,
+    .tensors = check_numerics_api_tensors,
+    .noutputs = 1,
+    .outputs = check_numerics_api_outputs,
+    .nlosses = 1,
+    .losses = check_numerics_api_losses,
+    .has_accuracy = 1,
+    .param_count = CHECK_NUMERICS_PARAM_COUNT,
+    .model_bytes = CHECK_NUMERICS_BYTES,
+    .create = check_numerics_api_create,
+    .destroy = check_numerics_api_destroy,
+    .forward = check_numerics_api_forward,
+    .evaluate = check_numerics_api_evaluate,
+    .params = check_numerics_api_params,
+    .grads = check_numerics_api_grads,
+    .set_rng = check_numerics_api_set_rng,
+    .save = check_numerics_api_save,
+    .load = check_numerics_api_load,
+    .error = check_numerics_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *check_numerics_model(void)
+{
+    return &check_numerics_api;
+}

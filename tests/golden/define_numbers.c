@@ -439,3 +439,121 @@ const char *define_numbers_error(const define_numbers *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *define_numbers_api_create(uint64_t seed)
+{
+    return define_numbers_create(seed);
+}
+
+static void define_numbers_api_destroy(void *m)
+{
+    define_numbers_destroy(m);
+}
+
+static double define_numbers_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return define_numbers_loss(m, data[0], data[1], n, training);
+}
+
+static double define_numbers_api_gradients(void *m, const void *const *data, int n)
+{
+    return define_numbers_gradients(m, data[0], data[1], n);
+}
+
+static void define_numbers_api_update(void *m)
+{
+    define_numbers_update(m);
+}
+
+static double define_numbers_api_train_step(void *m, const void *const *data, int n)
+{
+    return define_numbers_train_step(m, data[0], data[1], n);
+}
+
+static void define_numbers_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    (void)outputs;
+    define_numbers_forward(m, inputs[0], n);
+}
+
+static double define_numbers_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return define_numbers_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *define_numbers_api_params(void *m)
+{
+    return define_numbers_params(m);
+}
+
+static void *define_numbers_api_grads(void *m)
+{
+    return define_numbers_grads(m);
+}
+
+static void define_numbers_api_set_rng(void *m, uint64_t seed)
+{
+    define_numbers_set_rng(m, seed);
+}
+
+static int define_numbers_api_save(const void *m, const char *path)
+{
+    return define_numbers_save(m, path);
+}
+
+static int define_numbers_api_load(void *m, const char *path)
+{
+    return define_numbers_load(m, path);
+}
+
+static const char *define_numbers_api_error(const void *m)
+{
+    return define_numbers_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info define_numbers_api_tensors[2] = {
+    {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 5},
+};
+
+static const dlrt_loss_info define_numbers_api_losses[1] = {
+    {"loss", 0, DEFINE_NUMBERS_PARAM_COUNT, define_numbers_api_loss, define_numbers_api_gradients, define_numbers_api_update,
+     define_numbers_api_train_step},
+};
+
+static const dlrt_model_api define_numbers_api = {
+    .name = "define_numbers",
+    .value_size = sizeof(float),
+    .batch = DEFINE_NUMBERS_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = define_numbers_api_tensors,
+    .noutputs = 0,
+    .outputs = NULL,
+    .nlosses = 1,
+    .losses = define_numbers_api_losses,
+    .has_accuracy = 1,
+    .param_count = DEFINE_NUMBERS_PARAM_COUNT,
+    .model_bytes = DEFINE_NUMBERS_BYTES,
+    .create = define_numbers_api_create,
+    .destroy = define_numbers_api_destroy,
+    .forward = define_numbers_api_forward,
+    .evaluate = define_numbers_api_evaluate,
+    .params = define_numbers_api_params,
+    .grads = define_numbers_api_grads,
+    .set_rng = define_numbers_api_set_rng,
+    .save = define_numbers_api_save,
+    .load = define_numbers_api_load,
+    .error = define_numbers_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *define_numbers_model(void)
+{
+    return &define_numbers_api;
+}

@@ -621,3 +621,125 @@ const char *dropout_error(const dropout *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *dropout_api_create(uint64_t seed)
+{
+    return dropout_create(seed);
+}
+
+static void dropout_api_destroy(void *m)
+{
+    dropout_destroy(m);
+}
+
+static double dropout_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return dropout_loss(m, data[0], data[1], data[2], n, training);
+}
+
+static double dropout_api_gradients(void *m, const void *const *data, int n)
+{
+    return dropout_gradients(m, data[0], data[1], data[2], n);
+}
+
+static void dropout_api_update(void *m)
+{
+    dropout_update(m);
+}
+
+static double dropout_api_train_step(void *m, const void *const *data, int n)
+{
+    return dropout_train_step(m, data[0], data[1], data[2], n);
+}
+
+static void dropout_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    dropout_forward(m, inputs[0], n, outputs[0]);
+}
+
+static double dropout_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return dropout_evaluate(m, data[0], data[1], data[2], n, accuracy);
+}
+
+static void *dropout_api_params(void *m)
+{
+    return dropout_params(m);
+}
+
+static void *dropout_api_grads(void *m)
+{
+    return dropout_grads(m);
+}
+
+static void dropout_api_set_rng(void *m, uint64_t seed)
+{
+    dropout_set_rng(m, seed);
+}
+
+static int dropout_api_save(const void *m, const char *path)
+{
+    return dropout_save(m, path);
+}
+
+static int dropout_api_load(void *m, const char *path)
+{
+    return dropout_load(m, path);
+}
+
+static const char *dropout_api_error(const void *m)
+{
+    return dropout_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info dropout_api_tensors[3] = {
+    {"x", DLRT_INPUT, 10, 1, {10, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 4},
+    {"t", DLRT_TARGET, 4, 1, {4, 0, 0, 0}, 0},
+};
+
+static const dlrt_tensor_info dropout_api_outputs[1] = {
+    {"probs", 0, 4, 1, {4, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info dropout_api_losses[1] = {
+    {"loss", 0, DROPOUT_PARAM_COUNT, dropout_api_loss, dropout_api_gradients, dropout_api_update,
+     dropout_api_train_step},
+};
+
+static const dlrt_model_api dropout_api = {
+    .name = "dropout",
+    .value_size = sizeof(double),
+    .batch = DROPOUT_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(3),
+    .ntensors = 3,
+    .tensors = dropout_api_tensors,
+    .noutputs = 1,
+    .outputs = dropout_api_outputs,
+    .nlosses = 1,
+    .losses = dropout_api_losses,
+    .has_accuracy = 1,
+    .param_count = DROPOUT_PARAM_COUNT,
+    .model_bytes = DROPOUT_BYTES,
+    .create = dropout_api_create,
+    .destroy = dropout_api_destroy,
+    .forward = dropout_api_forward,
+    .evaluate = dropout_api_evaluate,
+    .params = dropout_api_params,
+    .grads = dropout_api_grads,
+    .set_rng = dropout_api_set_rng,
+    .save = dropout_api_save,
+    .load = dropout_api_load,
+    .error = dropout_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *dropout_model(void)
+{
+    return &dropout_api;
+}

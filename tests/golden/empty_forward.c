@@ -331,3 +331,121 @@ const char *empty_forward_error(const empty_forward *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *empty_forward_api_create(uint64_t seed)
+{
+    return empty_forward_create(seed);
+}
+
+static void empty_forward_api_destroy(void *m)
+{
+    empty_forward_destroy(m);
+}
+
+static double empty_forward_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return empty_forward_loss(m, data[0], data[1], n, training);
+}
+
+static double empty_forward_api_gradients(void *m, const void *const *data, int n)
+{
+    return empty_forward_gradients(m, data[0], data[1], n);
+}
+
+static void empty_forward_api_update(void *m)
+{
+    empty_forward_update(m);
+}
+
+static double empty_forward_api_train_step(void *m, const void *const *data, int n)
+{
+    return empty_forward_train_step(m, data[0], data[1], n);
+}
+
+static void empty_forward_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    (void)outputs;
+    empty_forward_forward(m, inputs[0], n);
+}
+
+static double empty_forward_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return empty_forward_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *empty_forward_api_params(void *m)
+{
+    return empty_forward_params(m);
+}
+
+static void *empty_forward_api_grads(void *m)
+{
+    return empty_forward_grads(m);
+}
+
+static void empty_forward_api_set_rng(void *m, uint64_t seed)
+{
+    empty_forward_set_rng(m, seed);
+}
+
+static int empty_forward_api_save(const void *m, const char *path)
+{
+    return empty_forward_save(m, path);
+}
+
+static int empty_forward_api_load(void *m, const char *path)
+{
+    return empty_forward_load(m, path);
+}
+
+static const char *empty_forward_api_error(const void *m)
+{
+    return empty_forward_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info empty_forward_api_tensors[2] = {
+    {"x", DLRT_INPUT, 3, 1, {3, 0, 0, 0}, 0},
+    {"t", DLRT_TARGET, 3, 1, {3, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info empty_forward_api_losses[1] = {
+    {"loss", 0, EMPTY_FORWARD_PARAM_COUNT, empty_forward_api_loss, empty_forward_api_gradients, empty_forward_api_update,
+     empty_forward_api_train_step},
+};
+
+static const dlrt_model_api empty_forward_api = {
+    .name = "empty_forward",
+    .value_size = sizeof(float),
+    .batch = EMPTY_FORWARD_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = empty_forward_api_tensors,
+    .noutputs = 0,
+    .outputs = NULL,
+    .nlosses = 1,
+    .losses = empty_forward_api_losses,
+    .has_accuracy = 0,
+    .param_count = EMPTY_FORWARD_PARAM_COUNT,
+    .model_bytes = EMPTY_FORWARD_BYTES,
+    .create = empty_forward_api_create,
+    .destroy = empty_forward_api_destroy,
+    .forward = empty_forward_api_forward,
+    .evaluate = empty_forward_api_evaluate,
+    .params = empty_forward_api_params,
+    .grads = empty_forward_api_grads,
+    .set_rng = empty_forward_api_set_rng,
+    .save = empty_forward_api_save,
+    .load = empty_forward_api_load,
+    .error = empty_forward_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *empty_forward_model(void)
+{
+    return &empty_forward_api;
+}

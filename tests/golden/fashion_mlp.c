@@ -582,69 +582,137 @@ const char *fashion_mlp_error(const fashion_mlp *m)
     return m->error ? m->error : "";
 }
 
-/* ---- the trainer: dlrt_train_main with this network -------------------- */
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
 
-static void *api_create(uint64_t seed)
+static void *fashion_mlp_api_create(uint64_t seed)
 {
     return fashion_mlp_create(seed);
 }
 
-static void api_destroy(void *m)
+static void fashion_mlp_api_destroy(void *m)
 {
     fashion_mlp_destroy(m);
 }
 
-static float api_train_step(void *m, const float *x, const void *y, int n)
+static double fashion_mlp_api_loss(void *m, const void *const *data, int n, int training)
 {
-    return fashion_mlp_train_step(m, x, y, n);
+    return fashion_mlp_loss(m, data[0], data[1], n, training);
 }
 
-static float api_evaluate(void *m, const float *x, const void *y, int n, double *accuracy)
+static double fashion_mlp_api_gradients(void *m, const void *const *data, int n)
 {
-    return fashion_mlp_evaluate(m, x, y, n, accuracy);
+    return fashion_mlp_gradients(m, data[0], data[1], n);
 }
 
-static int api_save(const void *m, const char *path)
+static void fashion_mlp_api_update(void *m)
+{
+    fashion_mlp_update(m);
+}
+
+static double fashion_mlp_api_train_step(void *m, const void *const *data, int n)
+{
+    return fashion_mlp_train_step(m, data[0], data[1], n);
+}
+
+static void fashion_mlp_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    fashion_mlp_forward(m, inputs[0], n, outputs[0]);
+}
+
+static double fashion_mlp_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return fashion_mlp_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *fashion_mlp_api_params(void *m)
+{
+    return fashion_mlp_params(m);
+}
+
+static void *fashion_mlp_api_grads(void *m)
+{
+    return fashion_mlp_grads(m);
+}
+
+static void fashion_mlp_api_set_rng(void *m, uint64_t seed)
+{
+    fashion_mlp_set_rng(m, seed);
+}
+
+static int fashion_mlp_api_save(const void *m, const char *path)
 {
     return fashion_mlp_save(m, path);
 }
 
-static int api_load(void *m, const char *path)
+static int fashion_mlp_api_load(void *m, const char *path)
 {
     return fashion_mlp_load(m, path);
 }
 
-static const char *api_error(const void *m)
+static const char *fashion_mlp_api_error(const void *m)
 {
     return fashion_mlp_error(m);
 }
 
-static void api_set_threads(int n)
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info fashion_mlp_api_tensors[2] = {
+    {"image", DLRT_INPUT, 784, 1, {784, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 10},
+};
+
+static const dlrt_tensor_info fashion_mlp_api_outputs[1] = {
+    {"probs", 0, 10, 1, {10, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info fashion_mlp_api_losses[1] = {
+    {"loss", 0, FASHION_MLP_PARAM_COUNT, fashion_mlp_api_loss, fashion_mlp_api_gradients, fashion_mlp_api_update,
+     fashion_mlp_api_train_step},
+};
+
+static const dlrt_model_api fashion_mlp_api = {
+    .name = "fashion_mlp",
+    .value_size = sizeof(float),
+    .batch = FASHION_MLP_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(42),
+    .ntensors = 2,
+    .tensors = fashion_mlp_api_tensors,
+    .noutputs = 1,
+    .outputs = fashion_mlp_api_outputs,
+    .nlosses = 1,
+    .losses = fashion_mlp_api_losses,
+    .has_accuracy = 1,
+    .param_count = FASHION_MLP_PARAM_COUNT,
+    .model_bytes = FASHION_MLP_BYTES,
+    .create = fashion_mlp_api_create,
+    .destroy = fashion_mlp_api_destroy,
+    .forward = fashion_mlp_api_forward,
+    .evaluate = fashion_mlp_api_evaluate,
+    .params = fashion_mlp_api_params,
+    .grads = fashion_mlp_api_grads,
+    .set_rng = fashion_mlp_api_set_rng,
+    .save = fashion_mlp_api_save,
+    .load = fashion_mlp_api_load,
+    .error = fashion_mlp_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *fashion_mlp_model(void)
+{
+    return &fashion_mlp_api;
+}
+
+/* ---- the trainer: dlrt_train_main with this network -------------------- */
+
+static void fashion_mlp_api_set_threads(int n)
 {
     openblas_set_num_threads(n);
 }
 
 int main(int argc, char **argv)
 {
-    const dlrt_model_api api = {
-        .name = "fashion_mlp",
-        .batch = FASHION_MLP_BATCH,
-        .epochs = 1,
-        .validation = 0.1,
-        .seed = UINT64_C(42),
-        .x_size = 784,
-        .y_kind = DLRT_Y_CLASS,
-        .y_size = 1,
-        .num_classes = 10,
-        .create = api_create,
-        .destroy = api_destroy,
-        .train_step = api_train_step,
-        .evaluate = api_evaluate,
-        .save = api_save,
-        .load = api_load,
-        .error = api_error,
-        .set_threads = api_set_threads,
-        .model_bytes = FASHION_MLP_BYTES,
-    };
+    dlrt_model_api api = *fashion_mlp_model();
+    api.set_threads = fashion_mlp_api_set_threads;
     return dlrt_train_main(argc, argv, &api);
 }

@@ -655,3 +655,121 @@ const char *gelu_family_error(const gelu_family *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *gelu_family_api_create(uint64_t seed)
+{
+    return gelu_family_create(seed);
+}
+
+static void gelu_family_api_destroy(void *m)
+{
+    gelu_family_destroy(m);
+}
+
+static double gelu_family_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return gelu_family_loss(m, data[0], data[1], n, training);
+}
+
+static double gelu_family_api_gradients(void *m, const void *const *data, int n)
+{
+    return gelu_family_gradients(m, data[0], data[1], n);
+}
+
+static void gelu_family_api_update(void *m)
+{
+    gelu_family_update(m);
+}
+
+static double gelu_family_api_train_step(void *m, const void *const *data, int n)
+{
+    return gelu_family_train_step(m, data[0], data[1], n);
+}
+
+static void gelu_family_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    (void)outputs;
+    gelu_family_forward(m, inputs[0], n);
+}
+
+static double gelu_family_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return gelu_family_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *gelu_family_api_params(void *m)
+{
+    return gelu_family_params(m);
+}
+
+static void *gelu_family_api_grads(void *m)
+{
+    return gelu_family_grads(m);
+}
+
+static void gelu_family_api_set_rng(void *m, uint64_t seed)
+{
+    gelu_family_set_rng(m, seed);
+}
+
+static int gelu_family_api_save(const void *m, const char *path)
+{
+    return gelu_family_save(m, path);
+}
+
+static int gelu_family_api_load(void *m, const char *path)
+{
+    return gelu_family_load(m, path);
+}
+
+static const char *gelu_family_api_error(const void *m)
+{
+    return gelu_family_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info gelu_family_api_tensors[2] = {
+    {"x", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 3},
+};
+
+static const dlrt_loss_info gelu_family_api_losses[1] = {
+    {"loss", 0, GELU_FAMILY_PARAM_COUNT, gelu_family_api_loss, gelu_family_api_gradients, gelu_family_api_update,
+     gelu_family_api_train_step},
+};
+
+static const dlrt_model_api gelu_family_api = {
+    .name = "gelu_family",
+    .value_size = sizeof(float),
+    .batch = GELU_FAMILY_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = gelu_family_api_tensors,
+    .noutputs = 0,
+    .outputs = NULL,
+    .nlosses = 1,
+    .losses = gelu_family_api_losses,
+    .has_accuracy = 1,
+    .param_count = GELU_FAMILY_PARAM_COUNT,
+    .model_bytes = GELU_FAMILY_BYTES,
+    .create = gelu_family_api_create,
+    .destroy = gelu_family_api_destroy,
+    .forward = gelu_family_api_forward,
+    .evaluate = gelu_family_api_evaluate,
+    .params = gelu_family_api_params,
+    .grads = gelu_family_api_grads,
+    .set_rng = gelu_family_api_set_rng,
+    .save = gelu_family_api_save,
+    .load = gelu_family_api_load,
+    .error = gelu_family_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *gelu_family_model(void)
+{
+    return &gelu_family_api;
+}

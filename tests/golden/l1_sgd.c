@@ -335,3 +335,124 @@ const char *l1_sgd_error(const l1_sgd *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *l1_sgd_api_create(uint64_t seed)
+{
+    return l1_sgd_create(seed);
+}
+
+static void l1_sgd_api_destroy(void *m)
+{
+    l1_sgd_destroy(m);
+}
+
+static double l1_sgd_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return l1_sgd_loss(m, data[0], data[1], n, training);
+}
+
+static double l1_sgd_api_gradients(void *m, const void *const *data, int n)
+{
+    return l1_sgd_gradients(m, data[0], data[1], n);
+}
+
+static void l1_sgd_api_update(void *m)
+{
+    l1_sgd_update(m);
+}
+
+static double l1_sgd_api_train_step(void *m, const void *const *data, int n)
+{
+    return l1_sgd_train_step(m, data[0], data[1], n);
+}
+
+static void l1_sgd_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    l1_sgd_forward(m, inputs[0], n, outputs[0]);
+}
+
+static double l1_sgd_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return l1_sgd_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *l1_sgd_api_params(void *m)
+{
+    return l1_sgd_params(m);
+}
+
+static void *l1_sgd_api_grads(void *m)
+{
+    return l1_sgd_grads(m);
+}
+
+static void l1_sgd_api_set_rng(void *m, uint64_t seed)
+{
+    l1_sgd_set_rng(m, seed);
+}
+
+static int l1_sgd_api_save(const void *m, const char *path)
+{
+    return l1_sgd_save(m, path);
+}
+
+static int l1_sgd_api_load(void *m, const char *path)
+{
+    return l1_sgd_load(m, path);
+}
+
+static const char *l1_sgd_api_error(const void *m)
+{
+    return l1_sgd_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info l1_sgd_api_tensors[2] = {
+    {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
+    {"y", DLRT_TARGET, 2, 1, {2, 0, 0, 0}, 0},
+};
+
+static const dlrt_tensor_info l1_sgd_api_outputs[1] = {
+    {"pred", 0, 2, 1, {2, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info l1_sgd_api_losses[1] = {
+    {"loss", 0, L1_SGD_PARAM_COUNT, l1_sgd_api_loss, l1_sgd_api_gradients, l1_sgd_api_update,
+     l1_sgd_api_train_step},
+};
+
+static const dlrt_model_api l1_sgd_api = {
+    .name = "l1_sgd",
+    .value_size = sizeof(float),
+    .batch = L1_SGD_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = l1_sgd_api_tensors,
+    .noutputs = 1,
+    .outputs = l1_sgd_api_outputs,
+    .nlosses = 1,
+    .losses = l1_sgd_api_losses,
+    .has_accuracy = 0,
+    .param_count = L1_SGD_PARAM_COUNT,
+    .model_bytes = L1_SGD_BYTES,
+    .create = l1_sgd_api_create,
+    .destroy = l1_sgd_api_destroy,
+    .forward = l1_sgd_api_forward,
+    .evaluate = l1_sgd_api_evaluate,
+    .params = l1_sgd_api_params,
+    .grads = l1_sgd_api_grads,
+    .set_rng = l1_sgd_api_set_rng,
+    .save = l1_sgd_api_save,
+    .load = l1_sgd_api_load,
+    .error = l1_sgd_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *l1_sgd_model(void)
+{
+    return &l1_sgd_api;
+}

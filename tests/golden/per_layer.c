@@ -491,3 +491,121 @@ const char *per_layer_error(const per_layer *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *per_layer_api_create(uint64_t seed)
+{
+    return per_layer_create(seed);
+}
+
+static void per_layer_api_destroy(void *m)
+{
+    per_layer_destroy(m);
+}
+
+static double per_layer_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return per_layer_loss(m, data[0], data[1], n, training);
+}
+
+static double per_layer_api_gradients(void *m, const void *const *data, int n)
+{
+    return per_layer_gradients(m, data[0], data[1], n);
+}
+
+static void per_layer_api_update(void *m)
+{
+    per_layer_update(m);
+}
+
+static double per_layer_api_train_step(void *m, const void *const *data, int n)
+{
+    return per_layer_train_step(m, data[0], data[1], n);
+}
+
+static void per_layer_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    (void)outputs;
+    per_layer_forward(m, inputs[0], n);
+}
+
+static double per_layer_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return per_layer_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *per_layer_api_params(void *m)
+{
+    return per_layer_params(m);
+}
+
+static void *per_layer_api_grads(void *m)
+{
+    return per_layer_grads(m);
+}
+
+static void per_layer_api_set_rng(void *m, uint64_t seed)
+{
+    per_layer_set_rng(m, seed);
+}
+
+static int per_layer_api_save(const void *m, const char *path)
+{
+    return per_layer_save(m, path);
+}
+
+static int per_layer_api_load(void *m, const char *path)
+{
+    return per_layer_load(m, path);
+}
+
+static const char *per_layer_api_error(const void *m)
+{
+    return per_layer_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info per_layer_api_tensors[2] = {
+    {"x", DLRT_INPUT, 20, 1, {20, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 3},
+};
+
+static const dlrt_loss_info per_layer_api_losses[1] = {
+    {"loss", 0, PER_LAYER_PARAM_COUNT, per_layer_api_loss, per_layer_api_gradients, per_layer_api_update,
+     per_layer_api_train_step},
+};
+
+static const dlrt_model_api per_layer_api = {
+    .name = "per_layer",
+    .value_size = sizeof(float),
+    .batch = PER_LAYER_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = per_layer_api_tensors,
+    .noutputs = 0,
+    .outputs = NULL,
+    .nlosses = 1,
+    .losses = per_layer_api_losses,
+    .has_accuracy = 1,
+    .param_count = PER_LAYER_PARAM_COUNT,
+    .model_bytes = PER_LAYER_BYTES,
+    .create = per_layer_api_create,
+    .destroy = per_layer_api_destroy,
+    .forward = per_layer_api_forward,
+    .evaluate = per_layer_api_evaluate,
+    .params = per_layer_api_params,
+    .grads = per_layer_api_grads,
+    .set_rng = per_layer_api_set_rng,
+    .save = per_layer_api_save,
+    .load = per_layer_api_load,
+    .error = per_layer_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *per_layer_model(void)
+{
+    return &per_layer_api;
+}

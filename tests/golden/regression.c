@@ -411,3 +411,124 @@ const char *reg_error(const reg *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *reg_api_create(uint64_t seed)
+{
+    return reg_create(seed);
+}
+
+static void reg_api_destroy(void *m)
+{
+    reg_destroy(m);
+}
+
+static double reg_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return reg_loss(m, data[0], data[1], n, training);
+}
+
+static double reg_api_gradients(void *m, const void *const *data, int n)
+{
+    return reg_gradients(m, data[0], data[1], n);
+}
+
+static void reg_api_update(void *m)
+{
+    reg_update(m);
+}
+
+static double reg_api_train_step(void *m, const void *const *data, int n)
+{
+    return reg_train_step(m, data[0], data[1], n);
+}
+
+static void reg_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    reg_forward(m, inputs[0], n, outputs[0]);
+}
+
+static double reg_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return reg_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *reg_api_params(void *m)
+{
+    return reg_params(m);
+}
+
+static void *reg_api_grads(void *m)
+{
+    return reg_grads(m);
+}
+
+static void reg_api_set_rng(void *m, uint64_t seed)
+{
+    reg_set_rng(m, seed);
+}
+
+static int reg_api_save(const void *m, const char *path)
+{
+    return reg_save(m, path);
+}
+
+static int reg_api_load(void *m, const char *path)
+{
+    return reg_load(m, path);
+}
+
+static const char *reg_api_error(const void *m)
+{
+    return reg_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info reg_api_tensors[2] = {
+    {"x", DLRT_INPUT, 8, 1, {8, 0, 0, 0}, 0},
+    {"t", DLRT_TARGET, 3, 1, {3, 0, 0, 0}, 0},
+};
+
+static const dlrt_tensor_info reg_api_outputs[1] = {
+    {"pred", 0, 3, 1, {3, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info reg_api_losses[1] = {
+    {"loss", 0, REG_PARAM_COUNT, reg_api_loss, reg_api_gradients, reg_api_update,
+     reg_api_train_step},
+};
+
+static const dlrt_model_api reg_api = {
+    .name = "regression",
+    .value_size = sizeof(float),
+    .batch = REG_BATCH,
+    .epochs = 3,
+    .validation = 0.1,
+    .seed = UINT64_C(7),
+    .ntensors = 2,
+    .tensors = reg_api_tensors,
+    .noutputs = 1,
+    .outputs = reg_api_outputs,
+    .nlosses = 1,
+    .losses = reg_api_losses,
+    .has_accuracy = 0,
+    .param_count = REG_PARAM_COUNT,
+    .model_bytes = REG_BYTES,
+    .create = reg_api_create,
+    .destroy = reg_api_destroy,
+    .forward = reg_api_forward,
+    .evaluate = reg_api_evaluate,
+    .params = reg_api_params,
+    .grads = reg_api_grads,
+    .set_rng = reg_api_set_rng,
+    .save = reg_api_save,
+    .load = reg_api_load,
+    .error = reg_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *reg_model(void)
+{
+    return &reg_api;
+}

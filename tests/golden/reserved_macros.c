@@ -827,3 +827,125 @@ const char *reserved_macros_error(const reserved_macros *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *reserved_macros_api_create(uint64_t seed)
+{
+    return reserved_macros_create(seed);
+}
+
+static void reserved_macros_api_destroy(void *m)
+{
+    reserved_macros_destroy(m);
+}
+
+static double reserved_macros_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return reserved_macros_loss(m, data[0], data[1], data[2], n, training);
+}
+
+static double reserved_macros_api_gradients(void *m, const void *const *data, int n)
+{
+    return reserved_macros_gradients(m, data[0], data[1], data[2], n);
+}
+
+static void reserved_macros_api_update(void *m)
+{
+    reserved_macros_update(m);
+}
+
+static double reserved_macros_api_train_step(void *m, const void *const *data, int n)
+{
+    return reserved_macros_train_step(m, data[0], data[1], data[2], n);
+}
+
+static void reserved_macros_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    reserved_macros_forward(m, inputs[0], inputs[1], n, outputs[0]);
+}
+
+static double reserved_macros_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return reserved_macros_evaluate(m, data[0], data[1], data[2], n, accuracy);
+}
+
+static void *reserved_macros_api_params(void *m)
+{
+    return reserved_macros_params(m);
+}
+
+static void *reserved_macros_api_grads(void *m)
+{
+    return reserved_macros_grads(m);
+}
+
+static void reserved_macros_api_set_rng(void *m, uint64_t seed)
+{
+    reserved_macros_set_rng(m, seed);
+}
+
+static int reserved_macros_api_save(const void *m, const char *path)
+{
+    return reserved_macros_save(m, path);
+}
+
+static int reserved_macros_api_load(void *m, const char *path)
+{
+    return reserved_macros_load(m, path);
+}
+
+static const char *reserved_macros_api_error(const void *m)
+{
+    return reserved_macros_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info reserved_macros_api_tensors[3] = {
+    {"NULL", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
+    {"FILE", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
+    {"stdout", DLRT_TARGET, 2, 1, {2, 0, 0, 0}, 0},
+};
+
+static const dlrt_tensor_info reserved_macros_api_outputs[1] = {
+    {"stdin_out", 0, 2, 1, {2, 0, 0, 0}, 0},
+};
+
+static const dlrt_loss_info reserved_macros_api_losses[1] = {
+    {"loss", 0, RESERVED_MACROS_PARAM_COUNT, reserved_macros_api_loss, reserved_macros_api_gradients, reserved_macros_api_update,
+     reserved_macros_api_train_step},
+};
+
+static const dlrt_model_api reserved_macros_api = {
+    .name = "reserved_macros",
+    .value_size = sizeof(float),
+    .batch = RESERVED_MACROS_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 3,
+    .tensors = reserved_macros_api_tensors,
+    .noutputs = 1,
+    .outputs = reserved_macros_api_outputs,
+    .nlosses = 1,
+    .losses = reserved_macros_api_losses,
+    .has_accuracy = 0,
+    .param_count = RESERVED_MACROS_PARAM_COUNT,
+    .model_bytes = RESERVED_MACROS_BYTES,
+    .create = reserved_macros_api_create,
+    .destroy = reserved_macros_api_destroy,
+    .forward = reserved_macros_api_forward,
+    .evaluate = reserved_macros_api_evaluate,
+    .params = reserved_macros_api_params,
+    .grads = reserved_macros_api_grads,
+    .set_rng = reserved_macros_api_set_rng,
+    .save = reserved_macros_api_save,
+    .load = reserved_macros_api_load,
+    .error = reserved_macros_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *reserved_macros_model(void)
+{
+    return &reserved_macros_api;
+}

@@ -522,3 +522,121 @@ const char *reserved_names_error(const reserved_names *m)
 {
     return m->error ? m->error : "";
 }
+
+/* ---- the model descriptor: this network as a dlrt_model_api (dlrt.h) --- */
+
+static void *reserved_names_api_create(uint64_t seed)
+{
+    return reserved_names_create(seed);
+}
+
+static void reserved_names_api_destroy(void *m)
+{
+    reserved_names_destroy(m);
+}
+
+static double reserved_names_api_loss(void *m, const void *const *data, int n, int training)
+{
+    return reserved_names_loss(m, data[0], data[1], n, training);
+}
+
+static double reserved_names_api_gradients(void *m, const void *const *data, int n)
+{
+    return reserved_names_gradients(m, data[0], data[1], n);
+}
+
+static void reserved_names_api_update(void *m)
+{
+    reserved_names_update(m);
+}
+
+static double reserved_names_api_train_step(void *m, const void *const *data, int n)
+{
+    return reserved_names_train_step(m, data[0], data[1], n);
+}
+
+static void reserved_names_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
+{
+    (void)outputs;
+    reserved_names_forward(m, inputs[0], n);
+}
+
+static double reserved_names_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
+{
+    return reserved_names_evaluate(m, data[0], data[1], n, accuracy);
+}
+
+static void *reserved_names_api_params(void *m)
+{
+    return reserved_names_params(m);
+}
+
+static void *reserved_names_api_grads(void *m)
+{
+    return reserved_names_grads(m);
+}
+
+static void reserved_names_api_set_rng(void *m, uint64_t seed)
+{
+    reserved_names_set_rng(m, seed);
+}
+
+static int reserved_names_api_save(const void *m, const char *path)
+{
+    return reserved_names_save(m, path);
+}
+
+static int reserved_names_api_load(void *m, const char *path)
+{
+    return reserved_names_load(m, path);
+}
+
+static const char *reserved_names_api_error(const void *m)
+{
+    return reserved_names_error(m);
+}
+
+/* name, kind, values per sample, rank, dims, classes */
+static const dlrt_tensor_info reserved_names_api_tensors[2] = {
+    {"int", DLRT_INPUT, 3, 1, {3, 0, 0, 0}, 0},
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, 2},
+};
+
+static const dlrt_loss_info reserved_names_api_losses[1] = {
+    {"loss", 0, RESERVED_NAMES_PARAM_COUNT, reserved_names_api_loss, reserved_names_api_gradients, reserved_names_api_update,
+     reserved_names_api_train_step},
+};
+
+static const dlrt_model_api reserved_names_api = {
+    .name = "reserved_names",
+    .value_size = sizeof(float),
+    .batch = RESERVED_NAMES_BATCH,
+    .epochs = 1,
+    .validation = 0.1,
+    .seed = UINT64_C(0),
+    .ntensors = 2,
+    .tensors = reserved_names_api_tensors,
+    .noutputs = 0,
+    .outputs = NULL,
+    .nlosses = 1,
+    .losses = reserved_names_api_losses,
+    .has_accuracy = 1,
+    .param_count = RESERVED_NAMES_PARAM_COUNT,
+    .model_bytes = RESERVED_NAMES_BYTES,
+    .create = reserved_names_api_create,
+    .destroy = reserved_names_api_destroy,
+    .forward = reserved_names_api_forward,
+    .evaluate = reserved_names_api_evaluate,
+    .params = reserved_names_api_params,
+    .grads = reserved_names_api_grads,
+    .set_rng = reserved_names_api_set_rng,
+    .save = reserved_names_api_save,
+    .load = reserved_names_api_load,
+    .error = reserved_names_api_error,
+    .set_threads = NULL,   /* the BLAS library is the program's choice */
+};
+
+const dlrt_model_api *reserved_names_model(void)
+{
+    return &reserved_names_api;
+}

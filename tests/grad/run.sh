@@ -4,9 +4,9 @@
 # Each NAME.net here is compiled with `dlc --precision=f64 --prefix gc`, then
 # built with the one generic harness gradcheck.c (which sees the net's header
 # through -include) and run: it compares every parameter gradient (a sample
-# of 200 per tensor) with central differences of the loss. The harness is
-# told the label's class count (-DCLASSES) and the target's size
-# (-DTARGET_SIZE), read from the net's declarations.
+# of 200 per tensor) with central differences of the loss. The harness reads
+# the net's inputs, labels and targets (names, sizes, class counts) and its
+# losses from the generated descriptor, gc_model(): any net works as it is.
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}"
 DLC=${DLC:-build/dlc}
@@ -20,10 +20,6 @@ for net in tests/grad/*.net; do
     name=$(basename "$net" .net)
     out="$tmp/$name"
     defs="-DNAME=\"$name\""
-    classes=$(sed -n 's/^label *[A-Za-z_0-9]* *: *class(\([0-9]*\)).*/\1/p' "$net" | head -n 1)
-    [ -n "$classes" ] && defs="$defs -DCLASSES=$classes"
-    tsize=$(sed -n 's/^target *[A-Za-z_0-9]* *: *f32\[\([0-9]*\)\].*/\1/p' "$net" | head -n 1)
-    [ -n "$tsize" ] && defs="$defs -DTARGET_SIZE=$tsize"
 
     if ! "$DLC" --precision=f64 --prefix gc "$net" -o "$out.c" 2> "$out.err"; then
         echo "FAIL $name: dlc failed: $(head -n 1 "$out.err")"

@@ -1,5 +1,6 @@
 /* fake_model.c: a hand-written model behind dlrt_model_api, so the training
- * driver can be tested without the compiler.
+ * driver can be tested without the compiler. Its descriptor: input x [D],
+ * then label y (K classes) or, for regression, target t [K].
  *
  * Softmax regression (FAKE_K classes, cross-entropy) or, with
  * -DFAKE_REGRESSION, linear regression onto FAKE_K targets (MSE), over
@@ -8,6 +9,9 @@
  * makes training diverge on purpose. -DFAKE_NAN_AFTER=N turns w[1][2] into
  * NaN after N steps while the loss stays finite (a NaN that a ReLU hid).
  * -DFAKE_ARENA=BYTES makes create() ask for that much more memory.
+ * -DFAKE_TWO_LOSSES splits it into two losses of the same value, one per
+ * parameter group (w, then b), which the driver trains in turn on each
+ * batch, as it would a GAN's discriminator and generator.
  */
 #include "dlrt.h"
 
@@ -131,16 +135,44 @@ static double sample_loss(const fake *m, const float *x, const void *y, size_t i
 #endif
 }
 
-static float fake_train_step(void *mp, const float *x, const void *y, int n)
+/* Forward, loss and, with grads, backward over n samples: the mean loss;
+ * *right counts the correct predictions. */
+static double batch_loss(fake *m, const void *const *data, int n, float *grads, int *right)
 {
-    fake *m = mp;
+    const float *x = data[0];
     double loss = 0;
-    int i, p;
+    int i;
+    if (grads)
+        memset(grads, 0, sizeof m->grads);
+    for (i = 0; i < n; i++) {
+        int correct = 0;
+        loss += sample_loss(m, x + (size_t)i * FAKE_D, data[1], (size_t)i, grads, 1.0 / n, &correct);
+        if (right)
+            *right += correct;
+    }
+    return loss / n;
+}
+
+static double fake_loss(void *mp, const void *const *data, int n, int training)
+{
+    (void)training;
     if (n < 1 || n > FAKE_BATCH)
         return NAN;
-    memset(m->grads, 0, sizeof m->grads);
-    for (i = 0; i < n; i++)
-        loss += sample_loss(m, x + (size_t)i * FAKE_D, y, (size_t)i, m->grads, 1.0 / n, NULL);
+    return batch_loss(mp, data, n, NULL, NULL);
+}
+
+static double fake_gradients(void *mp, const void *const *data, int n)
+{
+    fake *m = mp;
+    if (n < 1 || n > FAKE_BATCH)
+        return NAN;
+    return batch_loss(m, data, n, m->grads, NULL);
+}
+
+static void fake_update(void *mp)
+{
+    fake *m = mp;
+    int p;
     for (p = 0; p < NPARAM; p++) {
         m->velocity[p] = 0.9f * m->velocity[p] + m->grads[p];
         m->params[p] -= (float)(FAKE_LR * m->velocity[p]);
@@ -150,19 +182,60 @@ static float fake_train_step(void *mp, const float *x, const void *y, int n)
     if (m->step >= FAKE_NAN_AFTER)
         m->params[1 * FAKE_D + 2] = NAN;
 #endif
-    return (float)(loss / n);
 }
 
-static float fake_evaluate(void *mp, const float *x, const void *y, int n, double *accuracy)
+static double fake_train_step(void *mp, const void *const *data, int n)
 {
-    fake *m = mp;
-    double loss = 0;
-    int i, right = 0;
-    for (i = 0; i < n; i++) {
-        int correct = 0;
-        loss += sample_loss(m, x + (size_t)i * FAKE_D, y, (size_t)i, NULL, 0, &correct);
-        right += correct;
+    double loss = fake_gradients(mp, data, n);
+    if (isnan(loss))
+        return NAN;
+    fake_update(mp);
+    return (float)loss;
+}
+
+#ifdef FAKE_TWO_LOSSES
+/* The update of one group only: w (values [0, K*D)) or b (the rest). */
+static void update_range(fake *m, int from, int to)
+{
+    int p;
+    for (p = from; p < to; p++) {
+        m->velocity[p] = 0.9f * m->velocity[p] + m->grads[p];
+        m->params[p] -= (float)(FAKE_LR * m->velocity[p]);
     }
+}
+
+static void fake_update_w(void *mp)
+{
+    update_range(mp, 0, FAKE_K * FAKE_D);
+}
+
+static void fake_update_b(void *mp)
+{
+    update_range(mp, FAKE_K * FAKE_D, NPARAM);
+    ((fake *)mp)->step++;
+}
+
+static double fake_train_w(void *mp, const void *const *data, int n)
+{
+    double loss = fake_gradients(mp, data, n);
+    if (!isnan(loss))
+        fake_update_w(mp);
+    return (float)loss;
+}
+
+static double fake_train_b(void *mp, const void *const *data, int n)
+{
+    double loss = fake_gradients(mp, data, n);
+    if (!isnan(loss))
+        fake_update_b(mp);
+    return (float)loss;
+}
+#endif
+
+static double fake_evaluate(void *mp, const void *const *data, int n, double *accuracy)
+{
+    int right = 0;
+    double loss = n ? batch_loss(mp, data, n, NULL, &right) : NAN;
     if (accuracy) {
 #ifdef FAKE_REGRESSION
         *accuracy = NAN;
@@ -170,7 +243,17 @@ static float fake_evaluate(void *mp, const float *x, const void *y, int n, doubl
         *accuracy = n ? (double)right / n : NAN;
 #endif
     }
-    return n ? (float)(loss / n) : NAN;
+    return n ? (float)loss : NAN;
+}
+
+static void *fake_params(void *mp)
+{
+    return ((fake *)mp)->params;
+}
+
+static void *fake_grads(void *mp)
+{
+    return ((fake *)mp)->grads;
 }
 
 static void describe(const fake *m, dlrt_ckpt *c)
@@ -210,28 +293,60 @@ static const char *fake_error(const void *mp)
     return m->error ? m->error : "";
 }
 
+static const dlrt_tensor_info tensors[2] = {
+    {"x", DLRT_INPUT, FAKE_D, 1, {FAKE_D, 0, 0, 0}, 0},
+#ifdef FAKE_REGRESSION
+    {"t", DLRT_TARGET, FAKE_K, 1, {FAKE_K, 0, 0, 0}, 0},
+#else
+    {"y", DLRT_LABEL, 1, 0, {0, 0, 0, 0}, FAKE_K},
+#endif
+};
+
 int main(int argc, char **argv)
 {
     dlrt_model_api api;
+    dlrt_loss_info loss[2];
     memset(&api, 0, sizeof api);
+    memset(loss, 0, sizeof loss);
+    loss[0].name = "loss";
+    loss[0].group_count = NPARAM;
+    loss[0].loss = fake_loss;
+    loss[0].gradients = fake_gradients;
+    loss[0].update = fake_update;
+    loss[0].train_step = fake_train_step;
+#ifdef FAKE_TWO_LOSSES
+    loss[1] = loss[0];
+    loss[0].name = "loss_w";
+    loss[0].group_count = FAKE_K * FAKE_D;
+    loss[0].update = fake_update_w;
+    loss[0].train_step = fake_train_w;
+    loss[1].name = "loss_b";
+    loss[1].group_offset = FAKE_K * FAKE_D;
+    loss[1].group_count = FAKE_K;
+    loss[1].update = fake_update_b;
+    loss[1].train_step = fake_train_b;
+    api.nlosses = 2;
+#else
+    api.nlosses = 1;
+#endif
     api.name = FAKE_NAME;
+    api.value_size = sizeof(float);
     api.batch = FAKE_BATCH;
     api.epochs = 3;
     api.validation = 0.2;
     api.seed = 7;
-    api.x_size = FAKE_D;
-#ifdef FAKE_REGRESSION
-    api.y_kind = DLRT_Y_REAL;
-    api.y_size = FAKE_K;
-#else
-    api.y_kind = DLRT_Y_CLASS;
-    api.y_size = 1;
-    api.num_classes = FAKE_K;
+    api.ntensors = 2;
+    api.tensors = tensors;
+    api.losses = loss;
+#ifndef FAKE_REGRESSION
+    api.has_accuracy = 1;
 #endif
+    api.param_count = NPARAM;
     api.create = fake_create;
     api.destroy = fake_destroy;
-    api.train_step = fake_train_step;
     api.evaluate = fake_evaluate;
+    api.params = fake_params;
+    api.grads = fake_grads;
     api.save = fake_save;
     api.load = fake_load;
     api.error = fake_error;

@@ -45,6 +45,7 @@ build build_fake_diverging "$T/fake_nan" tests/runtime/fake_model.c -DFAKE_LR=1e
 # oscillates so that the running train loss misleads.
 build build_fake_frozen "$T/fake_frozen" tests/runtime/fake_model.c -DFAKE_LR=0 -DFAKE_NAME='"fake_frozen"' || summary
 build build_fake_hot "$T/fake_hot" tests/runtime/fake_model.c -DFAKE_REGRESSION -DFAKE_LR=2.4 -DFAKE_NAME='"fake_hot"' || summary
+build build_fake_two_losses "$T/fake_two" tests/runtime/fake_model.c -DFAKE_TWO_LOSSES -DFAKE_NAME='"fake_two"' || summary
 build build_fake_fashion "$T/fake784" tests/runtime/fake_model.c -DFAKE_D=784 -DFAKE_K=10 -DFAKE_NAME='"fake784"' || summary
 
 # ---- unit tests -------------------------------------------------------------
@@ -295,8 +296,18 @@ data_error data_label_out_of_range "label3.csv:2:9: sample 2 has label 3, but th
     ./fake --train-csv label3.csv --test-csv test.csv
 data_error data_idx_feature_mismatch "train-images-idx3-ubyte.gz: images are 28x28 (784 values per sample) but the network's input takes 4" \
     ./fake --test-limit 10
-data_error data_idx_for_regression "IDX files hold class labels, but fake_reg learns real-valued targets" \
-    ./fake_reg
+run data_default_for_regression ./fake_reg
+if [ $status -eq 2 ] && grep -qF "fake_reg: error: no training data for target 't': the default Fashion-MNIST files hold only images and class labels; give --train t=FILE or --train-csv FILE" data_default_for_regression.err; then
+    ok data_default_for_regression
+else
+    bad data_default_for_regression "status $status, stderr: $(cat data_default_for_regression.err)"
+fi
+run usage_idx_labels_for_regression ./fake_reg --train-labels x.gz --train-images y.gz
+if [ $status -eq 2 ] && grep -qF "fake_reg: error: --train-labels: IDX label files hold class labels, but fake_reg learns real-valued targets" usage_idx_labels_for_regression.err; then
+    ok usage_idx_labels_for_regression
+else
+    bad usage_idx_labels_for_regression "status $status, stderr: $(cat usage_idx_labels_for_regression.err)"
+fi
 data_error data_eval_without_checkpoint "cannot open checkpoint" \
     ./fake $DATA --checkpoint none.ckpt --eval-only
 data_error data_resume_without_checkpoint "cannot resume: none.ckpt: cannot open checkpoint" \
@@ -387,6 +398,66 @@ else
     bad driver_regression "status $status: $(cat regression.out regression.err)"
 fi
 
+# Several losses (a GAN's shape): each trains its parameter group in turn
+# on every batch, and the epoch line reports each one's running loss.
+run two ./fake_two $DATA --checkpoint two.ckpt --epochs 2
+two_re='^epoch [12]/2  train loss_w [0-9]+\.[0-9]{4} train loss_b [0-9]+\.[0-9]{4}  val loss [0-9]+\.[0-9]{4}  val acc [01]\.[0-9]{4}  \('
+if [ $status -eq 0 ] && [ "$(grep -cE "$two_re" two.out)" -eq 2 ] && grep -q '^test accuracy: ' two.out; then
+    ok driver_two_losses
+else
+    bad driver_two_losses "status $status: $(cat two.out two.err)"
+fi
+
+# Data per tensor by name (the fake model's tensors are x and y): a CSV per
+# tensor trains exactly as the one CSV with both; names are checked.
+cut -d, -f1-4 train.csv >train_x.csv; cut -d, -f5 train.csv >train_y.csv
+cut -d, -f1-4 test.csv >test_x.csv; cut -d, -f5 test.csv >test_y.csv
+run named ./fake --train x=train_x.csv --train y=train_y.csv --test x=test_x.csv --test=y=test_y.csv --checkpoint named.ckpt
+if [ $status -eq 0 ] && [ "$(untimed train.out)" = "$(untimed named.out | sed 's/named.ckpt/best.ckpt/')" ] &&
+        cmp -s best.ckpt named.ckpt; then
+    ok driver_data_by_name
+else
+    bad driver_data_by_name "status $status: $(diff train.out named.out | head -c 300) $(cat named.err)"
+fi
+# An IDX label file alone (no images), recognized by its magic number.
+python3 -c '
+import struct, sys
+labels = [int(l.rsplit(",", 1)[1]) for l in open("train.csv").read().split("\n")[1:] if l]
+open("train_y.idx", "wb").write(struct.pack(">II", 0x801, len(labels)) + bytes(labels))'
+run named_idx ./fake --train x=train_x.csv --train y=train_y.idx --test x=test_x.csv --test=y=test_y.csv --checkpoint named_idx.ckpt
+if [ $status -eq 0 ] && cmp -s best.ckpt named_idx.ckpt; then
+    ok driver_data_idx_labels_alone
+else
+    bad driver_data_idx_labels_alone "status $status: $(cat named_idx.err)"
+fi
+run named_eval ./fake --test-csv test.csv --train x=train_x.csv --train y=train_y.csv --checkpoint best.ckpt --eval-only
+if [ $status -eq 0 ] && [ "$(grep -c 'warning: --train has no effect with --eval-only' named_eval.err)" -eq 1 ] &&
+        [ "$(tail -n 1 named_eval.out)" = "test accuracy: $acc" ]; then
+    ok driver_data_by_name_eval_only
+else
+    bad driver_data_by_name_eval_only "status $status: $(cat named_eval.err)"
+fi
+usage usage_data_unknown_name --train z=train_x.csv --test-csv test.csv
+usage usage_data_no_equals --train train_x.csv --test-csv test.csv
+usage usage_data_twice --train x=train_x.csv --train x=train_x.csv --test-csv test.csv
+usage usage_target_on_label --target y=x $DATA
+usage usage_named_without_test --train x=train_x.csv --train y=train_y.csv
+usage usage_named_missing_tensor --train x=train_x.csv --test-csv test.csv
+if grep -qx "fake: error: no training data for label 'y': give --train y=FILE or --train-csv FILE" usage_named_missing_tensor.err &&
+        grep -qx "fake: error: --train z=train_x.csv: fake has no input, label or target named 'z' (it has x and y)" usage_data_unknown_name.err; then
+    ok usage_data_messages
+else
+    bad usage_data_messages "$(cat usage_named_missing_tensor.err usage_data_unknown_name.err)"
+fi
+data_error data_named_wrong_file "label3.csv:1:3: expected 1 comma-separated fields (a label), got 5" \
+    ./fake --train x=train_x.csv --train y=label3.csv --test-csv test.csv --checkpoint l3.ckpt
+printf '1\n0\n3\n' >labels3.csv
+data_error data_named_label_out_of_range "labels3.csv:3:1: sample 3 has label 3, but the network has only 3 classes (0..2)" \
+    ./fake --train x=train_x.csv --train y=labels3.csv --test-csv test.csv --checkpoint l3.ckpt
+printf '1\n0\n2\n' >labels_ok.csv
+data_error data_named_counts_differ "fake: error: labels_ok.csv holds 3 samples but train_x.csv holds 600: the files of one data set must hold the same samples" \
+    ./fake --train x=train_x.csv --train y=labels_ok.csv --test-csv test.csv --checkpoint l3.ckpt
+
 # The real data set, through the default paths: IDX, gzip-compressed.
 if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     run fashion ./fake784 --limit 3000 --test-limit 2000 --epochs 1 --checkpoint fashion.ckpt
@@ -396,6 +467,16 @@ if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
         ok driver_fashion_mnist_idx
     else
         bad driver_fashion_mnist_idx "status $status: $(cat fashion.out fashion.err)"
+    fi
+    # The same files named per tensor: recognized as IDX by their content.
+    FM=/usr/share/datasets/fashion-mnist
+    run fashion_named ./fake784 --train x=$FM/train-images-idx3-ubyte.gz --train y=$FM/train-labels-idx1-ubyte.gz \
+        --test x=$FM/t10k-images-idx3-ubyte.gz --test y=$FM/t10k-labels-idx1-ubyte.gz \
+        --limit 3000 --test-limit 2000 --epochs 1 --checkpoint fashion_named.ckpt
+    if [ $status -eq 0 ] && [ "$(untimed fashion.out | sed 's/ saved in .*//')" = "$(untimed fashion_named.out | sed 's/ saved in .*//')" ]; then
+        ok driver_fashion_mnist_idx_by_name
+    else
+        bad driver_fashion_mnist_idx_by_name "status $status: $(cat fashion_named.out fashion_named.err)"
     fi
 fi
 

@@ -282,6 +282,69 @@ static void test_init(void)
     finish(&v);
 }
 
+/* Householder QR against a factorization worked out by hand, then the
+ * orthogonal initializer: orthonormal rows (wide) or columns (tall), times
+ * the gain, f32 the rounding of f64, and the draws it consumed. */
+static void test_qr_orthogonal(void)
+{
+    verdict v;
+    double a[6] = {1, 3, 5, 2, 4, 6}, q[6], rd[2];   /* by columns */
+    /* A = [[1,2],[3,4],[5,6]]: q1 = (1,3,5)/sqrt(35), R = [[sqrt(35),
+     * 44/sqrt(35)], [0, sqrt(840)/35]], q2 = (26,8,-10)/sqrt(840). */
+    const double s35 = sqrt(35.0), s840 = sqrt(840.0);
+    const double want_q[6] = {1 / s35, 26 / s840, 3 / s35, 8 / s840, 5 / s35, -10 / s840};
+    const double want_r[2] = {s35, s840 / 35};
+    double w[4 * 9], w2[9 * 4], d[9 * 4];
+    float f[9 * 4];
+    dlrt_rng r1, r2;
+    size_t i, j, k;
+
+    start(&v, "qr_by_hand");
+    dlrt_qr(a, 3, 2, q, rd);
+    for (j = 0; j < 2; j++) {
+        double sign = rd[j] > 0 ? 1 : -1;
+        check(&v, fabs(sign * rd[j] - want_r[j]) < 1e-12, "|R[%lu][%lu]| = %.17g, want %.17g",
+              (unsigned long)j, (unsigned long)j, sign * rd[j], want_r[j]);
+        for (i = 0; i < 3; i++)
+            check(&v, fabs(sign * q[j * 3 + i] - want_q[i * 2 + j]) < 1e-12,
+                  "Q[%lu][%lu] = %.17g, want %.17g", (unsigned long)i, (unsigned long)j,
+                  sign * q[j * 3 + i], want_q[i * 2 + j]);
+    }
+    /* R's off-diagonal entry is left above a's diagonal. */
+    check(&v, fabs(fabs(a[3]) - 44 / s35) < 1e-12, "R[0][1] = %.17g", a[3]);
+    finish(&v);
+
+    start(&v, "orthogonal_init");
+    dlrt_rng_seed(&r1, 5);
+    check(&v, dlrt_orthogonal_f64(w, 4, 9, 1.5, &r1) == 0, "wide failed");
+    check(&v, dlrt_orthogonal_f64(w2, 9, 4, 1.0, &r1) == 0, "tall failed");
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) {
+            double row = 0, col = 0;   /* rows of w, columns of w2 */
+            for (k = 0; k < 9; k++) {
+                row += w[i * 9 + k] * w[j * 9 + k];
+                col += w2[k * 4 + i] * w2[k * 4 + j];
+            }
+            check(&v, fabs(row - (i == j ? 2.25 : 0)) < 1e-12, "W W^T [%lu][%lu] = %g",
+                  (unsigned long)i, (unsigned long)j, row);
+            check(&v, fabs(col - (i == j ? 1 : 0)) < 1e-12, "W^T W [%lu][%lu] = %g",
+                  (unsigned long)i, (unsigned long)j, col);
+        }
+    /* f32 is f64 rounded, from the same draws; both advance the stream by
+     * rows * cols normals, as the twin replays it. */
+    dlrt_rng_seed(&r1, 8);
+    dlrt_rng_seed(&r2, 8);
+    dlrt_orthogonal_f64(d, 9, 4, 0.5, &r1);
+    dlrt_orthogonal_f32(f, 9, 4, 0.5, &r2);
+    for (i = 0; i < 36; i++)
+        check(&v, f[i] == (float)d[i], "f32 and f64 differ at %lu", (unsigned long)i);
+    dlrt_rng_seed(&r2, 8);
+    for (i = 0; i < 36; i++)
+        (void)dlrt_rng_normal(&r2);
+    check(&v, dlrt_rng_next(&r1) == dlrt_rng_next(&r2), "not 36 normals drawn");
+    finish(&v);
+}
+
 /* ------------------------------------------------------------------ IDX */
 
 /* An IDX image file with n images of rows x cols, pixel (i, j) = i * 10 + j. */
@@ -382,6 +445,28 @@ static void test_idx(void)
               "not an IDX image file (magic number 0x00000901, expected 0x00000803)");
     idx_fails("idx_labels_given_as_images", labels, labels, "not an IDX image file");
     idx_fails("idx_images_given_as_labels", images, images, "not an IDX label file");
+
+    {   /* either file alone: images without labels, labels without images */
+        verdict v;
+        dlrt_dataset d;
+        char err[512] = "";
+        start(&v, "idx_images_alone");
+        check(&v, load_idx(images, NULL, 6, 0, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, d.n == 5 && d.x_size == 6 && d.x && !d.labels && d.y_kind == DLRT_Y_NONE,
+              "images alone: n %lu x_size %lu", (unsigned long)d.n, (unsigned long)d.x_size);
+        dlrt_dataset_free(&d);
+        finish(&v);
+        start(&v, "idx_labels_alone");
+        check(&v, load_idx(NULL, labels, 0, 4, &d, err, sizeof err) == 0, "error: %s", err);
+        check(&v, d.n == 5 && d.x_size == 0 && !d.x && d.labels && d.labels[3] == 3 &&
+              d.y_kind == DLRT_Y_CLASS, "labels alone: n %lu", (unsigned long)d.n);
+        dlrt_dataset_free(&d);
+        finish(&v);
+    }
+    idx_fails_for("idx_labels_alone_out_of_range", NULL, labels, 0, 3,
+                  "sample 4 has label 3, but the network has only 3 classes (0..2)");
+    idx_fails_for("idx_images_alone_wrong_size", images, NULL, 7, 0,
+                  "images are 2x3 (6 values per sample) but the network's input takes 7");
 
     il = make_images(img, 0x803, 5, 2, 3, 20);
     write_bytes(tmp_path("short.idx.gz"), img, il, 1);
@@ -1345,6 +1430,7 @@ int main(int argc, char **argv)
     tmpdir = argc > 1 ? argv[1] : ".";
     test_rng();
     test_init();
+    test_qr_orthogonal();
     test_idx();
     test_idx_end();
     test_idx_hostile();

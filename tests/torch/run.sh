@@ -14,6 +14,7 @@
 #                                grads, steps, optimizer state, checkpoint
 # Everything in float32, within 1e-4 relative error (see compare.py); the
 # forward pass and the gradients also on batches holding NaN and +-Inf.
+# Then init_schemes.py: every init scheme against torch.nn.init's formulas.
 # Then probe.py: each kernel alone on NaN, +-Inf and extreme logits, in
 # float32 and float64 (tests/torch/probe/*.net).
 set -u
@@ -146,6 +147,17 @@ if [ -n "$ready" ]; then
     else
         pass=$((pass + p)) fail=$((fail + f))
     fi
+fi
+# Every init scheme against torch.nn.init's formulas, C == twin in float64
+# (init_schemes.py).
+$PY tests/torch/init_schemes.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/init.out" 2>&1
+cat "$TMP/init.out"
+p=$(sed -n 's/^init_schemes: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/init.out")
+f=$(sed -n 's/^init_schemes: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/init.out")
+if [ -z "$p" ]; then
+    say_fail "init_schemes.py crashed: $(tail -n 1 "$TMP/init.out")"
+else
+    pass=$((pass + p)) fail=$((fail + f))
 fi
 # Every kernel on NaN, infinities and extreme logits, f32 and f64 (probe.py).
 $PY tests/torch/probe.py "$DLC" "$TMP/libdlrt.a" "$TMP" tests/torch/probe/*.net >"$TMP/probe.out" 2>&1
