@@ -36,8 +36,8 @@ void autodiff(Arena *a, IR *ir)
     for (int id = 0; id < count; id++) {
         const Node *n = ir->nodes.items[id];
         depends[id] = false;
-        for (int k = 0; k < 2; k++)
-            if (n->param[k] >= 0 && !ir->params.items[n->param[k]].frozen)
+        for (int k = 0; k < n->nparam; k++)
+            if (!ir->params.items[n->param[k]].frozen)
                 depends[id] = true;
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && depends[n->in[k]])
@@ -65,9 +65,8 @@ void autodiff(Arena *a, IR *ir)
         n->needs_grad = depends[id] && reaches[id] && n->op != OP_INPUT;
         if (n->needs_grad)
             ir->backward[ir->nbackward++] = id;
-        for (int k = 0; k < 2; k++)
-            if (n->param[k] >= 0)
-                ir->params.items[n->param[k]].trained =
-                    n->needs_grad && !ir->params.items[n->param[k]].frozen;
+        for (int k = 0; k < n->nparam; k++)
+            ir->params.items[n->param[k]].trained =
+                n->needs_grad && !ir->params.items[n->param[k]].frozen;
     }
 }

@@ -243,7 +243,8 @@ typedef struct Node {
     bool batched;          /* false only for whole-batch scalars (losses) */
     double f[4];           /* float attributes (rate, alpha, scale, shift, weight) */
     int i[4];              /* int attributes (units, class count, has_bias, ...) */
-    int param[2];          /* Param indices (e.g. weight, bias), -1 when none */
+    int *param;            /* its parameters (indices in IR.params), in the op's order */
+    int nparam;            /* as many as the op makes (dense: W, then b unless bias = false) */
     const char *origin;    /* for notes: "input 'image' declared here" etc. */
     /* Where f[0] was written when it is a hyperparameter the layer may set
      * (dropout's rate, leaky_relu's alpha), for --explain; hyper_set false:

@@ -1312,8 +1312,8 @@ static void emit_backward_pass(Emit *e, FILE *out)
                     emit_finite_check(e, emit_grad(e, n->in[j]), in->batched, in->shape, what, n->line,
                                arena_printf(e->a, "d_%s", check_name(e, n->in[j])));
             }
-            for (int k = 0; k < 2; k++)   /* a frozen one gets none */
-                if (n->param[k] >= 0 && ir->params.items[n->param[k]].trained)
+            for (int k = 0; k < n->nparam; k++)   /* a frozen one gets none */
+                if (ir->params.items[n->param[k]].trained)
                     emit_finite_check(e, emit_param_grad(e, n->param[k]), false,
                                ir->params.items[n->param[k]].shape, what, n->line,
                                arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));

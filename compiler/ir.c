@@ -26,7 +26,8 @@ Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc)
     n->loc = loc;
     n->line = 0;
     n->name = NULL;
-    n->param[0] = n->param[1] = -1;
+    n->param = NULL;
+    n->nparam = 0;
     n->in[0] = n->in[1] = n->in[2] = n->in[3] = -1;
     n->batched = true;
     n->buf = n->gbuf = n->aux = -1;
@@ -170,9 +171,8 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             fprintf(out, "%s%%%d", j ? ", " : " ", n->in[j]);
         if (n->op != OP_INPUT)
             dump_attributes(out, n);
-        for (int j = 0; j < 2; j++)
-            if (n->param[j] >= 0 && n->param[j] < ir->params.len)
-                fprintf(out, " %s", ir->params.items[n->param[j]].name);
+        for (int j = 0; j < n->nparam; j++)
+            fprintf(out, " %s", ir->params.items[n->param[j]].name);
         fprintf(out, " : %s%s", shape_str(a, n->shape), n->batched ? "" : " (whole batch)");
         fprintf(out, "  # ");
         if (n->name)

@@ -768,9 +768,7 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
  * at zero unless its op says otherwise. */
 static void apply_layer_args(Lower *l, const Node *n, const ArgVal *vals)
 {
-    for (int k = 0; k < 2; k++) {
-        if (n->param[k] < 0)
-            continue;
+    for (int k = 0; k < n->nparam; k++) {
         Param *p = &l->ir->params.items[n->param[k]];
         if (!p->is_bias) {
             p->init = vals[0].init;
@@ -965,6 +963,17 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
     p.group = 0;
     vec_push(l->arena, &l->ir->params, p);
     return l->ir->params.len - 1;
+}
+
+int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc)
+{
+    int p = lower_param(l, suffix, shape, loc);
+    int *list = arena_alloc(l->arena, sizeof *list * (size_t)(n->nparam + 1));
+    if (n->nparam)
+        memcpy(list, n->param, sizeof *list * (size_t)n->nparam);
+    list[n->nparam++] = p;
+    n->param = list;
+    return p;
 }
 
 Arena *lower_arena(Lower *l) { return l->arena; }
@@ -1871,7 +1880,7 @@ static void warn_untrained(Lower *l)
     }
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
-        if (reached[k] || n->param[0] < 0)
+        if (reached[k] || n->nparam == 0)
             continue;
         diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
                      "changes '%s': it keeps its initial values (the optimizer skips it, "

@@ -26,7 +26,6 @@ static Node *arith_node(Lower *l, OpKind op, const Expr *e, int a, int b)
     }
     node->shape = lower_get(l, a)->shape;
     node->batched = true;
-    node->param[0] = node->param[1] = -1;
     return node;
 }
 

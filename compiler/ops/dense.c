@@ -10,8 +10,8 @@
  *             db[out]    (+)= column sums of dY
  *             dX[n,in]   (+)= dY W                   GEMM, only if X needs it
  *
- * Node attributes: i[0] = units, i[1] = has bias; param[0] = W, param[1] = b
- * (-1 without bias).
+ * Node attributes: i[0] = units, i[1] = has bias; parameters W, then b
+ * unless bias = false (nparam 2 or 1).
  */
 #include "ops.h"
 
@@ -67,15 +67,13 @@ static int dense_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     node->i[0] = (int)units;
     node->i[1] = bias;
     /* fan_in = in, fan_out = units: lower_param reads them off [units, in]. */
-    node->param[0] = lower_param(l, "w", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
-    node->param[1] = -1;
+    lower_node_param(l, node, "w", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
     if (bias) {
-        int b = lower_param(l, "b", (Shape){.rank = 1, .dim = {(int)units}}, call->loc);
+        int b = lower_node_param(l, node, "b", (Shape){.rank = 1, .dim = {(int)units}}, call->loc);
         Param *bp = &lower_ir(l)->params.items[b];
         bp->init = INIT_ZEROS;   /* biases always start at zero */
         bp->fan_in = in;
         bp->fan_out = (int)units;
-        node->param[1] = b;
     }
     return node->id;
 }
@@ -86,11 +84,11 @@ static void dense_forward(Emit *e, const Node *n)
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *w = emit_param(e, n->param[0]);
     emit_line(e, "/* %s[n,%d] = %s[n,%d] %s[%d,%d]^T%s%s */", y, out, x, in, w, out, in,
-              n->param[1] >= 0 ? " + " : "",
-              n->param[1] >= 0 ? emit_param(e, n->param[1]) : "");
+              n->nparam > 1 ? " + " : "",
+              n->nparam > 1 ? emit_param(e, n->param[1]) : "");
     emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasTrans, n, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
               emit_gemm(e), out, in, emit_lit(e, 1), x, in, w, in, emit_lit(e, 0), y, out);
-    if (n->param[1] < 0)
+    if (n->nparam < 2)
         return;
     const char *b = emit_param(e, n->param[1]);
     emit_line(e, "for (int i = 0; i < n; i++)");
@@ -117,7 +115,7 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
                   emit_lit(e, acc_w ? 1 : 0), dw, in);
     }
 
-    if (n->param[1] >= 0 && ir->params.items[n->param[1]].trained) {
+    if (n->nparam > 1 && ir->params.items[n->param[1]].trained) {
         bool acc_b = emit_param_accumulate(e, n->param[1]);
         const char *db = emit_param_grad(e, n->param[1]);
         emit_line(e, "/* %s[%d] %s column sums of %s[n,%d], row by row for the cache */",
@@ -141,7 +139,7 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
 
 static void dense_torch(TorchEmit *t, const Node *n)
 {
-    if (n->param[1] >= 0)
+    if (n->nparam > 1)
         torch_line(t, "%s = F.linear(%s, %s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
                    torch_param(t, n->param[0]), torch_param(t, n->param[1]));
     else
@@ -157,7 +155,7 @@ static void dense_dump(FILE *out, const Node *n)
 /* 2 in out per sample: one multiply-add per weight. */
 static double dense_flops(const IR *ir, const Node *n)
 {
-    return n->param[0] >= 0 ? 2.0 * (double)ir->params.items[n->param[0]].size : 0;
+    return 2.0 * (double)ir->params.items[n->param[0]].size;
 }
 
 const OpInfo op_dense = {

@@ -30,7 +30,6 @@ static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
     node->nin = 2;
     node->shape = (Shape){.rank = 0};
     node->batched = false;
-    node->param[0] = node->param[1] = -1;
     return node;
 }
 

@@ -43,6 +43,8 @@ void lower_value_error(Lower *l, Loc loc, const char *fmt, ...) __attribute__((f
 Node *lower_node(Lower *l, OpKind op, const Expr *call);
 /* A new parameter named after the current binding ("h1" -> "h1_w"). */
 int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc);
+/* lower_param, and appends it to node n's parameter list (n->param). */
+int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc);
 Arena *lower_arena(Lower *l);
 Diag *lower_diag(Lower *l);
 IR *lower_ir(Lower *l);

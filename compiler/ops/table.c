@@ -128,7 +128,6 @@ int op_unary_node(Lower *l, OpKind op, const Expr *call, int x)
     node->nin = 1;
     node->shape = lower_get(l, x)->shape;
     node->batched = true;
-    node->param[0] = node->param[1] = -1;
     return node->id;
 }
 
