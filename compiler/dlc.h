@@ -241,8 +241,10 @@ typedef struct Node {
     int nin;
     Shape shape;           /* per sample */
     bool batched;          /* false only for whole-batch scalars (losses) */
-    double f[4];           /* float attributes (rate, alpha, scale, shift, weight) */
-    int i[4];              /* int attributes (units, class count, has_bias, ...) */
+    void *attr;            /* the op's own attributes: a struct its file defines
+                            * (ops/elu.c: EluAttr { alpha }), or NULL */
+    double f[4];           /* input declarations' attributes (ir.c); ops use attr */
+    int i[4];
     int *param;            /* its parameters (indices in IR.params), in the op's order */
     int nparam;            /* as many as the op makes (dense: W, then b unless bias = false) */
     const char *origin;    /* for notes: "input 'image' declared here" etc. */

@@ -7,7 +7,7 @@
  * OP_INPUT attributes (made by sema.c from declarations):
  *   i[0]  label: K, the number of classes (shape []); input/target: 0
  *   i[1]  INPUT_KIND_INPUT (0), INPUT_KIND_LABEL (1) or INPUT_KIND_TARGET (2)
- * Other ops document their attributes in ops/<family>.c.
+ * Other ops keep theirs in node->attr, a struct their ops/<file>.c defines.
  *
  * `dlc --emit=ir` prints ir_dump's text:
  *

@@ -965,6 +965,12 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
     return l->ir->params.len - 1;
 }
 
+void *lower_attr(Lower *l, Node *n, size_t size)
+{
+    n->attr = arena_alloc(l->arena, size);
+    return n->attr;
+}
+
 int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc)
 {
     int p = lower_param(l, suffix, shape, loc);

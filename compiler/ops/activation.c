@@ -7,7 +7,7 @@
  *
  * Every derivative is written in terms of the saved output y, so backward
  * never needs the input. (For leaky_relu with alpha >= 0, y > 0 exactly
- * when x > 0.) Node attribute: f[0] = alpha (leaky_relu).
+ * when x > 0.) Attributes: LeakyReluAttr (below).
  *
  * NaN and infinities go through as in PyTorch (tests/torch/probe.py checks
  * it): every comparison is written so that a NaN takes the branch PyTorch
@@ -19,6 +19,16 @@
 #include "ops.h"
 
 #include <math.h>
+
+/* leaky_relu's attributes (node->attr). */
+typedef struct LeakyReluAttr {
+    double alpha;
+} LeakyReluAttr;
+
+static LeakyReluAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 /* The shape rule of them all: one real tensor in, the same shape out. */
 static int relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
@@ -48,7 +58,8 @@ static int leaky_relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok
     if (!ok)
         return -1;
     Node *node = lower_get(l, op_unary_node(l, OP_LEAKY_RELU, call, a[0].node));
-    node->f[0] = a[1].num;
+    lower_attr(l, node, sizeof(LeakyReluAttr));
+    attr(node)->alpha = a[1].num;
     node->hyper_set = a[1].expr != NULL;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;
     return node->id;
@@ -71,7 +82,7 @@ static void leaky_relu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
-    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, n->f[0]), x);
+    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, attr(n)->alpha), x);
 }
 
 static void sigmoid_forward(Emit *e, const Node *n)
@@ -117,7 +128,7 @@ static void leaky_relu_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *dx = emit_grad(e, n->in[0]);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : %s * %s[i];", dx, op_assign(accumulate[0]),
-              y, dy, emit_lit(e, n->f[0]), dy);
+              y, dy, emit_lit(e, attr(n)->alpha), dy);
 }
 
 static void sigmoid_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -151,7 +162,7 @@ static void leaky_relu_torch(TorchEmit *t, const Node *n)
 {
     char alpha[32];
     torch_line(t, "%s = F.leaky_relu(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               op_double(alpha, n->f[0]));
+               op_double(alpha, attr(n)->alpha));
 }
 
 static void sigmoid_torch(TorchEmit *t, const Node *n)
@@ -166,12 +177,12 @@ static void tanh_torch(TorchEmit *t, const Node *n)
 
 static void leaky_relu_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " alpha=%g", n->f[0]);
+    fprintf(out, " alpha=%g", attr(n)->alpha);
 }
 
 static const char *leaky_relu_explain(Arena *a, const Node *n)
 {
-    return arena_printf(a, "alpha %g", n->f[0]);
+    return arena_printf(a, "alpha %g", attr(n)->alpha);
 }
 
 const OpInfo op_relu = {

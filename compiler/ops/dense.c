@@ -10,12 +10,23 @@
  *             db[out]    (+)= column sums of dY
  *             dX[n,in]   (+)= dY W                   GEMM, only if X needs it
  *
- * Node attributes: i[0] = units, i[1] = has bias; parameters W, then b
+ * Attributes: DenseAttr (units, bias); parameters W, then b
  * unless bias = false (nparam 2 or 1).
  */
 #include "ops.h"
 
 #include <math.h>
+
+/* dense's attributes (node->attr). */
+typedef struct DenseAttr {
+    int units;
+    bool bias;
+} DenseAttr;
+
+static DenseAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 /* Sizes the layer may not exceed: every index in the emitted code is an int. */
 #define DENSE_MAX_ELEMS 1000000000L
@@ -64,8 +75,9 @@ static int dense_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     node->nin = 1;
     node->shape = (Shape){.rank = 1, .dim = {(int)units}};
     node->batched = true;
-    node->i[0] = (int)units;
-    node->i[1] = bias;
+    lower_attr(l, node, sizeof(DenseAttr));
+    attr(node)->units = (int)units;
+    attr(node)->bias = bias;
     /* fan_in = in, fan_out = units: lower_param reads them off [units, in]. */
     lower_node_param(l, node, "w", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
     if (bias) {
@@ -80,7 +92,7 @@ static int dense_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 
 static void dense_forward(Emit *e, const Node *n)
 {
-    int out = n->i[0], in = emit_ir(e)->nodes.items[n->in[0]]->shape.dim[0];
+    int out = attr(n)->units, in = emit_ir(e)->nodes.items[n->in[0]]->shape.dim[0];
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *w = emit_param(e, n->param[0]);
     emit_line(e, "/* %s[n,%d] = %s[n,%d] %s[%d,%d]^T%s%s */", y, out, x, in, w, out, in,
@@ -99,7 +111,7 @@ static void dense_forward(Emit *e, const Node *n)
 static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     const Node *xn = emit_ir(e)->nodes.items[n->in[0]];
-    int out = n->i[0], in = xn->shape.dim[0];
+    int out = attr(n)->units, in = xn->shape.dim[0];
     const char *x = emit_buf(e, n->in[0]), *dy = emit_grad(e, n->id);
     const char *w = emit_param(e, n->param[0]);
 
@@ -149,7 +161,7 @@ static void dense_torch(TorchEmit *t, const Node *n)
 
 static void dense_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " units=%d%s", n->i[0], n->i[1] ? "" : " no-bias");
+    fprintf(out, " units=%d%s", attr(n)->units, attr(n)->bias ? "" : " no-bias");
 }
 
 /* 2 in out per sample: one multiply-add per weight. */

@@ -9,11 +9,21 @@
  * twin draws the same stream, so masks match after P_set_rng / set_rng.
  * Inference: y = x.
  *
- * Node attribute: f[0] = rate. aux_size = the per-sample size.
+ * Attributes: DropoutAttr (rate). aux_size = the per-sample size.
  */
 #include "ops.h"
 
 #include <math.h>
+
+/* dropout's attributes (node->attr). */
+typedef struct DropoutAttr {
+    double rate;
+} DropoutAttr;
+
+static DropoutAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static const ArgSpec dropout_args[] = {
     {.name = "x", .kind = ARG_TENSOR},
@@ -26,7 +36,8 @@ static int dropout_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     if (!ok)
         return -1;
     Node *node = lower_get(l, op_unary_node(l, OP_DROPOUT, call, a[0].node));
-    node->f[0] = a[1].num;
+    lower_attr(l, node, sizeof(DropoutAttr));
+    attr(node)->rate = a[1].num;
     node->hyper_set = true;   /* the rate is required */
     node->hyper_loc = a[1].expr->loc;
     node->aux_size = (size_t)shape_size(node->shape);
@@ -42,7 +53,7 @@ static void dropout_forward(Emit *e, const Node *n)
                   y, x, size, y);
         return;
     }
-    double rate = n->f[0];
+    double rate = attr(n)->rate;
     const char *mask = emit_aux(e, n->id);
     /* The rate stays a double: u is a double, and the twin compares the same way. */
     char rate_text[32];
@@ -71,7 +82,7 @@ static void dropout_torch(TorchEmit *t, const Node *n)
     /* The twin's own dropout draws from its copy of dlrt's RNG (emit_torch.c). */
     char rate[32];
     torch_line(t, "%s = self.dropout(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               op_double(rate, n->f[0]));
+               op_double(rate, attr(n)->rate));
 }
 
 /* The twin's dropout, drawing from its copy of dlrt's RNG exactly as the
@@ -96,12 +107,12 @@ static void dropout_torch_methods(TorchEmit *t)
 
 static void dropout_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " rate=%g", n->f[0]);
+    fprintf(out, " rate=%g", attr(n)->rate);
 }
 
 static const char *dropout_explain(Arena *a, const Node *n)
 {
-    return arena_printf(a, "rate %g", n->f[0]);
+    return arena_printf(a, "rate %g", attr(n)->rate);
 }
 
 const OpInfo op_dropout = {

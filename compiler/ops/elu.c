@@ -8,9 +8,19 @@
  * NaN goes through (NaN <= 0 is false, so y = NaN and dx = dy, PyTorch's
  * convention); elu(-inf) = -alpha with gradient 0.
  *
- * Node attribute: f[0] = alpha.
+ * Attributes: EluAttr (alpha).
  */
 #include "ops.h"
+
+/* elu's attributes (node->attr). */
+typedef struct EluAttr {
+    double alpha;
+} EluAttr;
+
+static EluAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static const ArgSpec elu_args[] = {
     {.name = "x", .kind = ARG_TENSOR},
@@ -22,7 +32,8 @@ static int elu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     if (!ok)
         return -1;
     Node *node = lower_get(l, op_unary_node(l, OP_ELU, call, a[0].node));
-    node->f[0] = a[1].num;
+    lower_attr(l, node, sizeof(EluAttr));
+    attr(node)->alpha = a[1].num;
     node->hyper_set = a[1].expr != NULL;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;
     return node->id;
@@ -34,7 +45,7 @@ static void elu_forward(Emit *e, const Node *n)
     emit_line(e, "for (int i = 0; i < n * %d; i++)   /* x <= 0: alpha (e^x - 1), as torch */",
               op_elems(e, n->id));
     emit_line(e, "    %s[i] = %s[i] <= 0 ? (%s(%s[i]) - 1) * %s : %s[i];", y, x, emit_fn(e, "exp"), x,
-              emit_lit(e, n->f[0]), x);
+              emit_lit(e, attr(n)->alpha), x);
 }
 
 static void elu_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -45,24 +56,24 @@ static void elu_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *dx = emit_grad(e, n->in[0]);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] <= 0 ? %s[i] * %s * %s(%s[i]) : %s[i];", dx,
-              op_assign(accumulate[0]), x, dy, emit_lit(e, n->f[0]), emit_fn(e, "exp"), x, dy);
+              op_assign(accumulate[0]), x, dy, emit_lit(e, attr(n)->alpha), emit_fn(e, "exp"), x, dy);
 }
 
 static void elu_torch(TorchEmit *t, const Node *n)
 {
     char alpha[32];
     torch_line(t, "%s = F.elu(%s, alpha=%s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               op_double(alpha, n->f[0]));
+               op_double(alpha, attr(n)->alpha));
 }
 
 static void elu_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " alpha=%g", n->f[0]);
+    fprintf(out, " alpha=%g", attr(n)->alpha);
 }
 
 static const char *elu_explain(Arena *a, const Node *n)
 {
-    return arena_printf(a, "alpha %g", n->f[0]);
+    return arena_printf(a, "alpha %g", attr(n)->alpha);
 }
 
 const OpInfo op_elu = {

@@ -15,11 +15,21 @@
  * about 1.8e19 in float, and the gradient there is NaN (0 times inf), as
  * in PyTorch (tests/torch/probe/gelu*.net).
  *
- * Node attribute: i[0] = 1 for approximate = "tanh", 0 for "none".
+ * Attributes: GeluAttr (tanh: approximate = "tanh").
  */
 #include "ops.h"
 
 #include <math.h>
+
+/* gelu's attributes (node->attr). */
+typedef struct GeluAttr {
+    bool tanh;
+} GeluAttr;
+
+static GeluAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static const char *const approximations[] = {"none", "tanh", NULL};
 
@@ -33,7 +43,8 @@ static int gelu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     if (!ok)
         return -1;
     Node *node = lower_get(l, op_unary_node(l, OP_GELU, call, a[0].node));
-    node->i[0] = (int)a[1].num;
+    lower_attr(l, node, sizeof(GeluAttr));
+    attr(node)->tanh = (int)a[1].num;
     node->hyper_set = a[1].expr != NULL;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;
     return node->id;
@@ -53,7 +64,7 @@ static void gelu_forward(Emit *e, const Node *n)
     emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
     emit_indent(e, 1);
     emit_line(e, "const %s v = %s[i];", real, x);
-    if (n->i[0]) {
+    if (attr(n)->tanh) {
         emit_line(e, "const %s inner = %s * (v + %s * (v * v * v));", real,
                   emit_lit(e, GELU_BETA), emit_lit(e, GELU_KAPPA));
         emit_line(e, "%s[i] = %s * v * (1 + %s(inner));", y, emit_lit(e, 0.5), emit_fn(e, "tanh"));
@@ -75,7 +86,7 @@ static void gelu_backward(Emit *e, const Node *n, const bool *accumulate)
     emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
     emit_indent(e, 1);
     emit_line(e, "const %s v = %s[i];", real, x);
-    if (n->i[0]) {
+    if (attr(n)->tanh) {
         emit_line(e, "const %s v2 = v * v;", real);
         emit_line(e, "const %s t = %s(%s * (v + %s * (v2 * v)));", real, emit_fn(e, "tanh"),
                   emit_lit(e, GELU_BETA), emit_lit(e, GELU_KAPPA));
@@ -97,18 +108,18 @@ static void gelu_backward(Emit *e, const Node *n, const bool *accumulate)
 static void gelu_torch(TorchEmit *t, const Node *n)
 {
     torch_line(t, "%s = F.gelu(%s%s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               n->i[0] ? ", approximate='tanh'" : "");
+               attr(n)->tanh ? ", approximate='tanh'" : "");
 }
 
 static void gelu_dump(FILE *out, const Node *n)
 {
-    if (n->i[0])
+    if (attr(n)->tanh)
         fputs(" approximate=tanh", out);
 }
 
 static const char *gelu_explain(Arena *a, const Node *n)
 {
-    return arena_printf(a, "approximate \"%s\"", approximations[n->i[0] ? 1 : 0]);
+    return arena_printf(a, "approximate \"%s\"", approximations[attr(n)->tanh ? 1 : 0]);
 }
 
 const OpInfo op_gelu = {

@@ -11,9 +11,20 @@
  * dy at NaN instead; tests/torch/probe.py accepts either torch answer).
  * max_val must be above min_val, as nn.Hardtanh requires.
  *
- * Node attributes: f[0] = min_val, f[1] = max_val.
+ * Attributes: HardtanhAttr (min_val, max_val).
  */
 #include "ops.h"
+
+/* hardtanh's attributes (node->attr). */
+typedef struct HardtanhAttr {
+    double min_val;
+    double max_val;
+} HardtanhAttr;
+
+static HardtanhAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static const ArgSpec hardtanh_args[] = {
     {.name = "x", .kind = ARG_TENSOR},
@@ -32,8 +43,9 @@ static int hardtanh_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     if (!ok)
         return -1;
     Node *node = lower_get(l, op_unary_node(l, OP_HARDTANH, call, a[0].node));
-    node->f[0] = a[1].num;
-    node->f[1] = a[2].num;
+    lower_attr(l, node, sizeof(HardtanhAttr));
+    attr(node)->min_val = a[1].num;
+    attr(node)->max_val = a[2].num;
     node->hyper_set = a[1].expr || a[2].expr;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : a[2].expr ? a[2].expr->loc : NOLOC;
     return node->id;
@@ -42,7 +54,7 @@ static int hardtanh_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 static void hardtanh_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    const char *lo = emit_lit(e, n->f[0]), *hi = emit_lit(e, n->f[1]);
+    const char *lo = emit_lit(e, attr(n)->min_val), *hi = emit_lit(e, attr(n)->max_val);
     emit_line(e, "for (int i = 0; i < n * %d; i++)   /* NaN: both tests false, stays NaN */",
               op_elems(e, n->id));
     emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", y, x, lo, lo, x, hi, hi, x);
@@ -57,24 +69,24 @@ static void hardtanh_backward(Emit *e, const Node *n, const bool *accumulate)
     emit_line(e, "for (int i = 0; i < n * %d; i++)   /* 0 at the bounds and at NaN, as torch */",
               op_elems(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] > %s && %s[i] < %s ? %s[i] : 0;", dx, op_assign(accumulate[0]),
-              x, emit_lit(e, n->f[0]), x, emit_lit(e, n->f[1]), dy);
+              x, emit_lit(e, attr(n)->min_val), x, emit_lit(e, attr(n)->max_val), dy);
 }
 
 static void hardtanh_torch(TorchEmit *t, const Node *n)
 {
     char lo[32], hi[32];
     torch_line(t, "%s = F.hardtanh(%s, min_val=%s, max_val=%s)", torch_name(t, n->id),
-               torch_name(t, n->in[0]), op_double(lo, n->f[0]), op_double(hi, n->f[1]));
+               torch_name(t, n->in[0]), op_double(lo, attr(n)->min_val), op_double(hi, attr(n)->max_val));
 }
 
 static void hardtanh_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " min_val=%g max_val=%g", n->f[0], n->f[1]);
+    fprintf(out, " min_val=%g max_val=%g", attr(n)->min_val, attr(n)->max_val);
 }
 
 static const char *hardtanh_explain(Arena *a, const Node *n)
 {
-    return arena_printf(a, "min_val %g, max_val %g", n->f[0], n->f[1]);
+    return arena_printf(a, "min_val %g, max_val %g", attr(n)->min_val, attr(n)->max_val);
 }
 
 const OpInfo op_hardtanh = {

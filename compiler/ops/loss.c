@@ -18,9 +18,19 @@
  * term's weight in the loss sum (written by emit_c before backward). A label
  * outside 0..K-1 makes the loss NaN rather than read out of bounds.
  *
- * Node attributes: cross_entropy i[0] = K, aux_size = K (the probabilities).
+ * Attributes: CrossEntropyAttr (classes K); aux_size = K (the probabilities).
  */
 #include "ops.h"
+
+/* cross_entropy's attributes (node->attr). */
+typedef struct CrossEntropyAttr {
+    int classes;
+} CrossEntropyAttr;
+
+static CrossEntropyAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
 {
@@ -54,7 +64,8 @@ static int cross_entropy_lower(Lower *l, const Expr *call, const ArgVal *a, bool
         return -1;
     }
     Node *node = loss_node(l, OP_CROSS_ENTROPY, call, z, y);
-    node->i[0] = k;
+    lower_attr(l, node, sizeof(CrossEntropyAttr));
+    attr(node)->classes = k;
     node->aux_size = (size_t)k;
     return node->id;
 }
@@ -101,7 +112,7 @@ static const Node *node_of(Emit *e, int id)
 
 static void cross_entropy_forward(Emit *e, const Node *n)
 {
-    int k = n->i[0];
+    int k = attr(n)->classes;
     const char *z = emit_buf(e, n->in[0]), *y = emit_buf(e, n->in[1]);
     const char *p = emit_aux(e, n->id), *loss = emit_buf(e, n->id);
     const char *real = emit_real(e);
@@ -141,7 +152,7 @@ static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulat
 {
     if (!node_of(e, n->in[0])->needs_grad)
         return;
-    int k = n->i[0];
+    int k = attr(n)->classes;
     const char *y = emit_buf(e, n->in[1]), *p = emit_aux(e, n->id);
     const char *dl = emit_grad(e, n->id), *dz = emit_grad(e, n->in[0]);
     const char *real = emit_real(e), *set = op_assign(accumulate[0]);
@@ -264,7 +275,7 @@ static void l1_torch(TorchEmit *t, const Node *n)
 
 static void cross_entropy_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " classes=%d", n->i[0]);
+    fprintf(out, " classes=%d", attr(n)->classes);
 }
 
 const OpInfo op_cross_entropy = {

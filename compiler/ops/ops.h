@@ -43,6 +43,9 @@ void lower_value_error(Lower *l, Loc loc, const char *fmt, ...) __attribute__((f
 Node *lower_node(Lower *l, OpKind op, const Expr *call);
 /* A new parameter named after the current binding ("h1" -> "h1_w"). */
 int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc);
+/* Gives node n its attributes: `size` zeroed bytes at n->attr, for the
+ * struct the op's file defines. */
+void *lower_attr(Lower *l, Node *n, size_t size);
 /* lower_param, and appends it to node n's parameter list (n->param). */
 int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc);
 Arena *lower_arena(Lower *l);
