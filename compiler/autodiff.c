@@ -4,8 +4,9 @@
  * Reverse-mode differentiation over the IR, which is already in topological
  * order (a node's inputs have smaller ids). Two sweeps:
  *
- *   forward  (ids ascending):  depends[x] = x owns a parameter (dense) or
- *                              one of its inputs depends on one;
+ *   forward  (ids ascending):  depends[x] = x owns a trainable parameter
+ *                              (dense, not trainable = false) or one of its
+ *                              inputs depends on one;
  *   backward (ids descending): reaches[x] = x is a loss term or one of its
  *                              consumers reaches a loss.
  *
@@ -34,7 +35,10 @@ void autodiff(Arena *a, IR *ir)
 
     for (int id = 0; id < count; id++) {
         const Node *n = ir->nodes.items[id];
-        depends[id] = n->param[0] >= 0 || n->param[1] >= 0;
+        depends[id] = false;
+        for (int k = 0; k < n->nparam; k++)
+            if (!ir->params.items[n->param[k]].frozen)
+                depends[id] = true;
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && depends[n->in[k]])
                 depends[id] = true;
@@ -61,8 +65,8 @@ void autodiff(Arena *a, IR *ir)
         n->needs_grad = depends[id] && reaches[id] && n->op != OP_INPUT;
         if (n->needs_grad)
             ir->backward[ir->nbackward++] = id;
-        for (int k = 0; k < 2; k++)
-            if (n->param[k] >= 0)
-                ir->params.items[n->param[k]].trained = n->needs_grad;
+        for (int k = 0; k < n->nparam; k++)
+            ir->params.items[n->param[k]].trained =
+                n->needs_grad && !ir->params.items[n->param[k]].frozen;
     }
 }

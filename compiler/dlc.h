@@ -187,7 +187,7 @@ typedef struct Shape {
 } Shape;
 
 typedef enum OpKind {
-#define OP(kind, name) kind,
+#define OP(KIND, name, file) OP_##KIND,
 #include "ops/ops.def"
 #undef OP
     OP__COUNT
@@ -215,6 +215,8 @@ typedef struct Param {
     InitKind init;
     double init_arg;       /* the scheme's argument (InitInfo.arg); 0: its default */
     int fan_in, fan_out;
+    bool frozen;           /* trainable = false on its layer: no update, no gradient
+                            * (requires_grad=False in the twin) */
     double lr;             /* per-layer learning rate; < 0: the optimizer's */
     double weight_decay;   /* per-layer weight decay; < 0: the train block's */
     bool is_bias;          /* biases start at zero unless init says otherwise */
@@ -239,9 +241,12 @@ typedef struct Node {
     int nin;
     Shape shape;           /* per sample */
     bool batched;          /* false only for whole-batch scalars (losses) */
-    double f[4];           /* float attributes (rate, alpha, scale, shift, weight) */
-    int i[4];              /* int attributes (units, class count, has_bias, ...) */
-    int param[2];          /* Param indices (e.g. weight, bias), -1 when none */
+    void *attr;            /* the op's own attributes: a struct its file defines
+                            * (ops/elu.c: EluAttr { alpha }), or NULL */
+    double f[4];           /* input declarations' attributes (ir.c); ops use attr */
+    int i[4];
+    int *param;            /* its parameters (indices in IR.params), in the op's order */
+    int nparam;            /* as many as the op makes (dense: W, then b unless bias = false) */
     const char *origin;    /* for notes: "input 'image' declared here" etc. */
     /* Where f[0] was written when it is a hyperparameter the layer may set
      * (dropout's rate, leaky_relu's alpha), for --explain; hyper_set false:
@@ -415,14 +420,68 @@ typedef struct TorchEmit TorchEmit;
  * when it does not. */
 bool lower_float_ok(Lower *l, Loc loc, double v);
 
-/* One op family's knowledge, side by side in ops/NAME.c. */
+/* One op's knowledge, side by side in ops/<file>.c. Its kind and name come
+ * from its row in ops/ops.def (op_kind_name), not from here. */
+/* What the rest of the compiler asks about an op, as flags. */
+enum {
+    OPF_LOSS = 1u << 0,        /* a loss term: whole-batch scalar, only in `loss` statements */
+    OPF_VIEW = 1u << 1,        /* same values in the same order as in[0]: plan.c may give it
+                                * in[0]'s buffer (flatten) */
+    OPF_STOCHASTIC = 1u << 2,  /* draws from the model's RNG while training (dropout) */
+    OPF_ACCURACY = 1u << 3,    /* in[0] are logits and in[1] a label: evaluate measures
+                                * accuracy (argmax) on the first such loss term */
+    OPF_PARAMS = 1u << 4,      /* makes parameters (node->param): sema adds and applies the
+                                * layer hyperparameters init, lr, weight_decay, trainable */
+};
+
+/* One argument in an op's declared signature. sema binds a call's
+ * arguments to it (positional and keyword), checks kind and range, and
+ * hands the op the values (ArgVal), so ops never parse arguments. */
+typedef enum ArgKind {
+    ARG_TENSOR,    /* a per-sample tensor of reals (not a label, not a loss) */
+    ARG_LABEL,     /* a label input: class indices, class(K) */
+    ARG_NUMBER,    /* a compile-time real that becomes a float constant */
+    ARG_INT,       /* a compile-time whole number */
+    ARG_BOOL,      /* true or false (1 or 0) */
+    ARG_INIT,      /* an init scheme: he_normal, normal(std = 0.02) */
+    ARG_WORD,      /* one of `words`, written as a string: approximate = "tanh" */
+} ArgKind;
+
+typedef struct ArgSpec {
+    const char *name;
+    ArgKind kind;
+    bool optional;             /* has a default; required arguments come first */
+    double def;                /* NUMBER/INT/BOOL: the default; WORD: its index in words */
+    /* The range (NUMBER, INT): min < v or min <= v, v < max or v <= max. */
+    bool has_min, min_open, has_max, max_open;
+    double min, max;
+    /* The range error before ", got V": "dropout rate must be in [0, 1)";
+     * NULL: "<op>'s <arg> must be positive" and the like, from the range. */
+    const char *range_msg;
+    const char *const *words;  /* WORD: NULL-terminated */
+} ArgSpec;
+
+/* A bound argument, in signature order. */
+typedef struct ArgVal {
+    const Expr *expr;          /* as written; NULL when defaulted */
+    int node;                  /* TENSOR, LABEL: its node, -1 when absent or bad */
+    double num;                /* NUMBER, INT, BOOL: the value; WORD: index in words */
+    InitKind init;             /* INIT: the scheme (INIT_DEFAULT when absent) */
+    double init_arg;           /* INIT: its argument (see InitKind) */
+} ArgVal;
+
 typedef struct OpInfo {
-    OpKind kind;
-    const char *name;          /* as written in .net ("relu"), or NULL for internal ops */
-    const char *summary;       /* one line for --help-ops / docs */
-    /* sema: turn a call expression into a node (checking arguments and
-     * shapes, adding params). Returns the node id, or -1 after an error. */
-    int (*lower)(Lower *l, const Expr *call);
+    const char *summary;
+    unsigned flags;            /* OPF_* */       /* one line for --help-ops / docs */
+    /* Its arguments (see ArgSpec); OPF_PARAMS adds the layer's. */
+    const ArgSpec *args;
+    int nargs;
+    /* sema: the shape rule. Given the bound arguments (ok: whether every
+     * one bound and checked; the op may check the shapes of the good ones
+     * to report more at once, but then returns -1), makes the node and its
+     * params. Returns the node id, or -1 after an error. NULL: internal
+     * op, not callable by name. */
+    int (*lower)(Lower *l, const Expr *call, const ArgVal *args, bool ok);
     /* emit_c: forward kernel for the node's whole batch (n samples). */
     void (*forward)(Emit *e, const Node *n);
     /* emit_c: backward kernel. accumulate[k]: whether input k's gradient
@@ -430,11 +489,26 @@ typedef struct OpInfo {
     void (*backward)(Emit *e, const Node *n, const bool *accumulate);
     /* emit_torch: a Python expression for the node given its inputs' names. */
     void (*torch)(TorchEmit *t, const Node *n);
+    /* emit_torch, optional: methods of the twin's Model class this op's
+     * twin calls (dropout's RNG-exact mask). Emitted once per twin. */
+    void (*torch_methods)(TorchEmit *t);
+    /* ir.c, optional: the node's attributes for --emit=ir (" units=10");
+     * without it the raw slots are shown. */
+    void (*dump)(FILE *out, const Node *n);
+    /* sema.c --explain, optional: the layer's own hyperparameter as
+     * "rate 0.5" (node->hyper_loc says where it was set), or NULL. */
+    const char *(*explain)(Arena *a, const Node *n);
+    /* plan.c --stats, optional: forward FLOPs for ONE sample. */
+    double (*flops)(const IR *ir, const Node *n);
+    /* emit_c: what its aux (scratch) buffer is called after the node's
+     * name, "h2_mask"; NULL: "scratch". */
+    const char *aux_name;
 } OpInfo;
 
 const OpInfo *op_info(OpKind k);
-const OpInfo *op_lookup(const char *name);      /* by .net name, or NULL */
-const char *const *op_names(void);              /* NULL-terminated, for suggestions */
+const char *op_kind_name(OpKind k);             /* "relu", "cross_entropy", "add", "input" */
+const OpInfo *op_lookup(const char *name);      /* a callable op by .net name, or NULL */
+const char *const *op_names(void);              /* callable names, NULL-terminated, for suggestions */
 
 /* ------------------------------------------------------------ autodiff.c */
 

@@ -191,7 +191,8 @@ static void nameset_add(Arena *a, NameSet *set, const char *s)
 /* What emit_aux calls a node's scratch buffer: "h2_mask". */
 static const char *aux_word(OpKind op)
 {
-    return op == OP_DROPOUT ? "mask" : op == OP_CROSS_ENTROPY ? "probs" : "scratch";
+    const char *name = op_info(op)->aux_name;
+    return name ? name : "scratch";
 }
 
 /* The names the emitter derives from a buffer named `name`: its gradient,
@@ -257,20 +258,21 @@ static const Input *input_of(const IR *ir, int node)
 /* The op's name for comments: "relu", "dense", "input". */
 static const char *op_name(OpKind k)
 {
-    static const char *const names[] = {
-#define OP(kind, file) #kind,
-#include "ops/ops.def"
-#undef OP
-    };
-    const OpInfo *op = op_info(k);
-    if (op->name)
-        return op->name;
-    return names[k] + 3;   /* "OP_ADD" -> "ADD": internal ops only */
+    return op_kind_name(k);
+}
+
+/* Whether some parameter is frozen (trainable = false), for comments. */
+static bool any_frozen(const IR *ir)
+{
+    for (int p = 0; p < ir->params.len; p++)
+        if (ir->params.items[p].frozen)
+            return true;
+    return false;
 }
 
 static bool is_loss_op(OpKind k)
 {
-    return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
+    return (op_info(k)->flags & OPF_LOSS) != 0;
 }
 
 /* ------------------------------------------------------------ literals */
@@ -1317,22 +1319,23 @@ static void emit_backward_pass(Emit *e, FILE *out)
                     emit_finite_check(e, emit_grad(e, n->in[j]), in->batched, in->shape, what, n->line,
                                arena_printf(e->a, "d_%s", check_name(e, n->in[j])));
             }
-            for (int k = 0; k < 2; k++)
-                if (n->param[k] >= 0)
+            for (int k = 0; k < n->nparam; k++)   /* a frozen one gets none */
+                if (ir->params.items[n->param[k]].trained)
                     emit_finite_check(e, emit_param_grad(e, n->param[k]), false,
                                ir->params.items[n->param[k]].shape, what, n->line,
                                arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));
         }
     }
 
-    /* Parameters no loss depends on get a zero gradient. */
+    /* Parameters no loss depends on, and frozen ones, get a zero gradient. */
     bool first = true;
     for (int p = 0; p < ir->params.len; p++) {
         if (e->pgrad_written[p])
             continue;
         if (first) {
             emit_line(e, "%s", "");
-            emit_line(e, "/* No loss depends on these: their gradients are zero. */");
+            emit_line(e, "/* No loss depends on these%s: their gradients are zero. */",
+                      any_frozen(ir) ? " or they are frozen" : "");
             first = false;
         }
         const char *dp = emit_param_grad(e, p);
@@ -1438,6 +1441,12 @@ static void emit_update(Emit *e, FILE *out)
             notes = arena_printf(a, ", lr %s", num_text(a, lr));
         if (pr->weight_decay >= 0)
             notes = arena_printf(a, "%s, weight decay %s", notes, num_text(a, wd));
+        if (!pr->trained && pr->frozen) {
+            emit_line(e, "/* %s %s: trainable = false, so it has no gradient and, as torch.optim", w,
+                      dims_text(a, pr->shape));
+            emit_line(e, " * does with requires_grad=False, no update */");
+            continue;
+        }
         if (!pr->trained) {
             emit_line(e, "/* %s %s: no loss depends on it, so it has no gradient and, as in", w,
                       dims_text(a, pr->shape));
@@ -1499,13 +1508,14 @@ static void emit_update(Emit *e, FILE *out)
     e->params_writable = false;
 }
 
-/* The first cross_entropy term: what evaluate's accuracy is measured on. */
+/* The first loss term whose op measures accuracy (OPF_ACCURACY:
+ * cross_entropy): what evaluate's accuracy is measured on. */
 static const Node *accuracy_term(const IR *ir)
 {
     for (int l = 0; l < ir->losses.len; l++)
         for (int t = 0; t < ir->losses.items[l].nterms; t++) {
             const Node *n = node_at(ir, ir->losses.items[l].terms[t].node);
-            if (n->op == OP_CROSS_ENTROPY)
+            if (op_info(n->op)->flags & OPF_ACCURACY)
                 return n;
         }
     return NULL;

@@ -41,6 +41,11 @@ struct TorchEmit {
 
 /* ---- services for the op hooks (ops.h) -------------------------------- */
 
+void torch_indent(TorchEmit *t, int delta)
+{
+    t->indent += delta;
+}
+
 void torch_line(TorchEmit *t, const char *fmt, ...)
 {
     va_list ap;
@@ -246,7 +251,7 @@ static void emit_nodes(TorchEmit *t, const bool *include)
             info->torch(t, n);
         else
             torch_line(t, "raise NotImplementedError(\"op '%s' has no PyTorch twin yet\")",
-                       info && info->name ? info->name : "?");
+                       op_kind_name(n->op));
     }
 }
 
@@ -602,8 +607,8 @@ static void emit_init(TorchEmit *t)
     for (int i = 0; i < ir->params.len; i++) {
         const Param *p = &ir->params.items[i];
         line_comment(t, line_of(t, p->loc));
-        torch_line(t, "self.%s = torch.nn.Parameter(torch.zeros(%s, dtype=dtype))", p->name,
-                   py_shape(t, p->shape));
+        torch_line(t, "self.%s = torch.nn.Parameter(torch.zeros(%s, dtype=dtype)%s)", p->name,
+                   py_shape(t, p->shape), p->frozen ? ", requires_grad=False" : "");
     }
     torch_line(t, "self.rng = Rng(0)");
     torch_line(t, "self.dropout_on = False");
@@ -642,21 +647,15 @@ static void emit_rng_methods(TorchEmit *t)
     torch_line(t, "    \"\"\"P_set_rng: reseeds dropout's stream, so masks repeat.\"\"\"");
     torch_line(t, "    self.rng = Rng(seed)");
     blank(t);
-    torch_line(t, "def dropout(self, x, rate, training=None):");
-    t->indent++;
-    torch_line(t, "\"\"\"dropout(x, rate) exactly as the C code draws it: in training, one");
-    torch_line(t, "uniform per element, row-major over the whole batch; keep when");
-    torch_line(t, "u >= rate, scale what is kept by 1/(1-rate). Identity otherwise.");
-    torch_line(t, "training=None: the mode of the forward()/loss() call under way.\"\"\"");
-    torch_line(t, "if training is None:");
-    torch_line(t, "    training = self.dropout_on");
-    torch_line(t, "if not training:");
-    torch_line(t, "    return x");
-    torch_line(t, "scale = 1.0 / (1.0 - rate)");
-    torch_line(t, "mask = [scale if u >= rate else 0.0 for u in self.rng.uniforms(x.numel())]");
-    torch_line(t, "return x * torch.tensor(mask, dtype=x.dtype).reshape(x.shape)");
-    t->indent--;
-    blank(t);
+    /* The methods ops' twins call (dropout's): every op's, so the twin's
+     * class has the same API whatever the network uses. */
+    for (int k = 0; k < OP__COUNT; k++) {
+        const OpInfo *info = op_info((OpKind)k);
+        if (info->torch_methods) {
+            info->torch_methods(t);
+            blank(t);
+        }
+    }
 }
 
 static void emit_forward(TorchEmit *t, const bool *truth)

@@ -7,7 +7,7 @@
  * OP_INPUT attributes (made by sema.c from declarations):
  *   i[0]  label: K, the number of classes (shape []); input/target: 0
  *   i[1]  INPUT_KIND_INPUT (0), INPUT_KIND_LABEL (1) or INPUT_KIND_TARGET (2)
- * Other ops document their attributes in ops/<family>.c.
+ * Other ops keep theirs in node->attr, a struct their ops/<file>.c defines.
  *
  * `dlc --emit=ir` prints ir_dump's text:
  *
@@ -27,7 +27,8 @@ Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc)
     n->loc = loc;
     n->line = 0;
     n->name = NULL;
-    n->param[0] = n->param[1] = -1;
+    n->param = NULL;
+    n->nparam = 0;
     n->in[0] = n->in[1] = n->in[2] = n->in[3] = -1;
     n->batched = true;
     n->buf = n->gbuf = n->aux = -1;
@@ -111,10 +112,7 @@ const char *shape_str(Arena *a, Shape s)
 /* Every op has a name for dumps, callable or not (see ops/table.c). */
 const char *ir_op_name(OpKind op)
 {
-    if ((int)op < 0 || op >= OP__COUNT)
-        return "?";
-    const OpInfo *info = op_info(op);
-    return info->name ? info->name : "?";
+    return op_kind_name(op);
 }
 
 const char *ir_init_name(InitKind k)
@@ -129,28 +127,14 @@ const char *ir_opt_name(OptKind k)
     return info ? info->name : "?";
 }
 
-/* The attributes of the ops whose files document them, by name; anything
- * else set is shown raw (i0=..., f0=...). */
+/* The attributes of a node: its op's dump hook, else the raw slots
+ * that are set (i0=..., f0=...). */
 static void dump_attributes(FILE *out, const Node *n)
 {
-    switch (n->op) {
-    case OP_DENSE:
-        fprintf(out, " units=%d%s", n->i[0], n->i[1] ? "" : " no-bias");
+    const OpInfo *info = op_info(n->op);
+    if (info->dump) {
+        info->dump(out, n);
         return;
-    case OP_LEAKY_RELU:
-        fprintf(out, " alpha=%g", n->f[0]);
-        return;
-    case OP_DROPOUT:
-        fprintf(out, " rate=%g", n->f[0]);
-        return;
-    case OP_AFFINE:
-        fprintf(out, " scale=%g shift=%g", n->f[0], n->f[1]);
-        return;
-    case OP_CROSS_ENTROPY:
-        fprintf(out, " classes=%d", n->i[0]);
-        return;
-    default:
-        break;
     }
     for (int k = 0; k < 4; k++)
         if (n->i[k])
@@ -184,9 +168,8 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             fprintf(out, "%s%%%d", j ? ", " : " ", n->in[j]);
         if (n->op != OP_INPUT)
             dump_attributes(out, n);
-        for (int j = 0; j < 2; j++)
-            if (n->param[j] >= 0 && n->param[j] < ir->params.len)
-                fprintf(out, " %s", ir->params.items[n->param[j]].name);
+        for (int j = 0; j < n->nparam; j++)
+            fprintf(out, " %s", ir->params.items[n->param[j]].name);
         fprintf(out, " : %s%s", shape_str(a, n->shape), n->batched ? "" : " (whole batch)");
         fprintf(out, "  # ");
         if (n->name)
@@ -212,6 +195,8 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             fprintf(out, " weight_decay %g", p->weight_decay);
         if (p->is_bias)
             fputs(" bias", out);
+        if (p->frozen)
+            fputs(" frozen", out);
         fputc('\n', out);
     }
 

@@ -85,8 +85,8 @@ void plan_memory(Arena *a, IR *ir)
         if (n->op == OP_INPUT)
             continue;
         const Node *x = n->nin > 0 && n->in[0] >= 0 ? ir->nodes.items[n->in[0]] : NULL;
-        if (n->op == OP_FLATTEN && x && x->buf >= 0) {
-            n->buf = x->buf;   /* a view: row-major order is unchanged */
+        if ((op_info(n->op)->flags & OPF_VIEW) && x && x->buf >= 0) {
+            n->buf = x->buf;   /* a view (flatten): row-major order is unchanged */
         } else {
             n->buf = top;
             top = align_up(top + batch_elems(ir, n));
@@ -183,17 +183,25 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
             thousands(b1, sizeof b1, abytes),
             thousands(b2, sizeof b2, ir->arena_size), ir->batch_cap);
 
-    /* A dense layer of in -> out units costs 2*in*out FLOPs per sample
-     * forward; backward costs about twice that (input and weight gradients). */
+    /* The ops that count their FLOPs (a flops hook: dense's 2*in*out per
+     * sample); backward costs about twice the forward (input and weight
+     * gradients). The note names the ops counted: "dense layers". */
     unsigned long long forward = 0;
+    bool counted[OP__COUNT] = {false};
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = ir->nodes.items[id];
-        if (n->op != OP_DENSE || n->param[0] < 0)
+        const OpInfo *info = op_info(n->op);
+        if (!info->flops)
             continue;
-        const Param *w = &ir->params.items[n->param[0]];
-        forward += 2ull * (unsigned long long)ir->batch_cap * w->size;
+        forward += (unsigned long long)ir->batch_cap * (unsigned long long)info->flops(ir, n);
+        counted[n->op] = true;
     }
-    fprintf(out, "flops per training step: %s (forward %s, batch %d, dense layers)\n",
+    char what[256] = "";
+    for (int k = 0; k < OP__COUNT; k++)
+        if (counted[k] && strlen(what) + strlen(op_kind_name((OpKind)k)) + 3 < sizeof what)
+            snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", *what ? ", " : "",
+                     op_kind_name((OpKind)k));
+    fprintf(out, "flops per training step: %s (forward %s, batch %d, %s layers)\n",
             thousands(b1, sizeof b1, 3 * forward), thousands(b2, sizeof b2, forward),
-            ir->batch_cap);
+            ir->batch_cap, *what ? what : "no counted");
 }

@@ -17,6 +17,20 @@
 #include "init.h"
 #include "train.h"
 
+/* Argument binding, used for op calls (from their signatures), init
+ * scheme calls and the train block. */
+/* Binds a call's arguments to `names` (positional args fill names in order,
+ * keyword args by name). out[k] = the expression for names[k], or NULL when
+ * absent. Reports unknown keywords (with a suggestion), duplicates, too many
+ * positional arguments, and missing ones among the first `nrequired`.
+ * Returns false after reporting. */
+bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
+                     int nnames, int nrequired, const Expr **out);
+/* A compile-time integer; reports non-integers. */
+bool lower_int(Lower *l, const Expr *e, long *out);
+/* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */
+bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -164,10 +178,6 @@ static const char *join_names(Lower *l, const char *const *names)
     return s;
 }
 
-static bool is_loss_op(OpKind k)
-{
-    return k == OP_CROSS_ENTROPY || k == OP_MSE || k == OP_L1;
-}
 
 /* Init schemes: the table in init.c. */
 static bool is_init_name(const char *name)
@@ -595,6 +605,203 @@ static void not_a_tensor_number(Lower *l, const Expr *e)
                "tensor, as in x * 0.5");
 }
 
+/* ------------------------------------------------------------ op arguments
+ *
+ * An op declares its arguments (OpInfo.args); here they are bound and
+ * checked once for every op, and the layer hyperparameters of ops that make
+ * parameters (OPF_PARAMS) are added to its signature and applied to its
+ * parameters. */
+
+static const ArgSpec layer_args[] = {
+    {.name = "init", .kind = ARG_INIT, .optional = true},
+    {.name = "lr", .kind = ARG_NUMBER, .optional = true, .def = -1, .has_min = true,
+     .min_open = true, .min = 0, .range_msg = "lr must be a positive number"},
+    {.name = "weight_decay", .kind = ARG_NUMBER, .optional = true, .def = -1, .has_min = true,
+     .min = 0, .range_msg = "weight_decay must be zero or positive"},
+    {.name = "trainable", .kind = ARG_BOOL, .optional = true, .def = 1},
+};
+enum { NUM_LAYER_ARGS = sizeof layer_args / sizeof layer_args[0] };
+
+static const char *const ordinals[] = {"first", "second", "third", "fourth", "fifth", "sixth"};
+
+/* "must be positive", "must be in [0, 1)": the range of a spec in words. */
+static const char *range_words(Lower *l, const ArgSpec *sp)
+{
+    if (sp->has_min && sp->has_max)
+        return arena_printf(l->arena, "must be in %c%g, %g%c", sp->min_open ? '(' : '[', sp->min,
+                            sp->max, sp->max_open ? ')' : ']');
+    if (sp->has_min && sp->min == 0)
+        return sp->min_open ? "must be positive" : "must be zero or positive";
+    if (sp->has_min)
+        return arena_printf(l->arena, "must be %s %g", sp->min_open ? "greater than" : "at least",
+                            sp->min);
+    return arena_printf(l->arena, "must be %s %g", sp->max_open ? "less than" : "at most", sp->max);
+}
+
+static bool in_range(const ArgSpec *sp, double v)
+{
+    if (!isfinite(v))
+        return false;
+    if (sp->has_min && (sp->min_open ? !(v > sp->min) : !(v >= sp->min)))
+        return false;
+    if (sp->has_max && (sp->max_open ? !(v < sp->max) : !(v <= sp->max)))
+        return false;
+    return true;
+}
+
+/* Checks a NUMBER or INT value against its spec's range; `text` is the
+ * value as the message shows it. */
+static bool check_range(Lower *l, const Expr *call, const ArgSpec *sp, const Expr *e, double v,
+                        const char *text)
+{
+    if (in_range(sp, v))
+        return true;
+    if (sp->range_msg)
+        lower_value_error(l, e->loc, "%s, got %s", sp->range_msg, text);
+    else
+        lower_value_error(l, e->loc, "%s's %s %s, got %s", call->name, sp->name,
+                          range_words(l, sp), text);
+    return false;
+}
+
+/* A label argument: a node that is a label declaration. */
+static int bind_label(Lower *l, const Expr *call, int pos, const Expr *e)
+{
+    int y = lower_tensor(l, e);
+    if (y < 0)
+        return -1;
+    const Input *label = op_input_decl(l, y);
+    if (label && label->is_label)
+        return y;
+    const char *nth = pos < 6 ? ordinals[pos] : "last";
+    if (label && label->is_target)
+        diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
+                   "a real-valued target (mse and l1 take those)", call->name, nth,
+                   op_expr_text(l, e));
+    else
+        diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
+                   "a tensor", call->name, nth, op_expr_text(l, e));
+    lower_note_shape(l, y, arena_printf(l->arena, "%s argument", nth));
+    return -1;
+}
+
+/* One argument's value from its expression (or its default when e is
+ * NULL). False after reporting. */
+static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, const Expr *e,
+                       ArgVal *v)
+{
+    v->expr = e;
+    v->node = -1;
+    v->num = sp->def;
+    v->init = INIT_DEFAULT;
+    v->init_arg = 0;
+    if (!e)
+        return true;
+    switch (sp->kind) {
+    case ARG_TENSOR:
+        v->node = op_real_arg(l, e, call->name);
+        return v->node >= 0;
+    case ARG_LABEL:
+        v->node = bind_label(l, call, pos, e);
+        return v->node >= 0;
+    case ARG_NUMBER:
+        if (!lower_number(l, e, &v->num))
+            return false;
+        if (!check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%g", v->num)))
+            return false;
+        return lower_float_ok(l, e->loc, v->num);
+    case ARG_INT: {
+        long n;
+        if (!lower_int(l, e, &n))
+            return false;
+        v->num = (double)n;
+        return check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%ld", n));
+    }
+    case ARG_BOOL:
+        if (!lower_number(l, e, &v->num))
+            return false;
+        if (v->num != 0 && v->num != 1) {
+            lower_value_error(l, e->loc, "%s must be true or false, got %g", sp->name, v->num);
+            return false;
+        }
+        return true;
+    case ARG_INIT:
+        return lower_init(l, e, &v->init, &v->init_arg);
+    case ARG_WORD: {
+        const char *all = "";
+        for (int k = 0; sp->words[k]; k++)
+            all = arena_printf(l->arena, "%s%s\"%s\"", all, k ? ", " : "", sp->words[k]);
+        if (e->kind != EX_STR) {
+            diag_error(l->diag, e->loc, "%s's %s is a word in quotes: one of %s", call->name,
+                       sp->name, all);
+            return false;
+        }
+        for (int k = 0; sp->words[k]; k++)
+            if (strcmp(sp->words[k], e->name) == 0) {
+                v->num = k;
+                return true;
+            }
+        const char *s = diag_suggest(e->name, sp->words);
+        if (s)
+            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\"; did you mean \"%s\"?",
+                       call->name, sp->name, e->name, s);
+        else
+            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\" (it is one of %s)",
+                       call->name, sp->name, e->name, all);
+        return false;
+    }
+    }
+    return false;
+}
+
+/* The layer hyperparameters (vals: init, lr, weight_decay, trainable) on
+ * every parameter the node made. init is for weights only: a bias starts
+ * at zero unless its op says otherwise. */
+static void apply_layer_args(Lower *l, const Node *n, const ArgVal *vals)
+{
+    for (int k = 0; k < n->nparam; k++) {
+        Param *p = &l->ir->params.items[n->param[k]];
+        if (!p->is_bias) {
+            p->init = vals[0].init;
+            p->init_arg = vals[0].init_arg;
+            p->init_explicit = vals[0].expr != NULL;
+        }
+        p->lr = vals[1].num;
+        p->lr_explicit = vals[1].expr != NULL;
+        p->weight_decay = vals[2].num;
+        p->weight_decay_explicit = vals[2].expr != NULL;
+        p->frozen = vals[3].num == 0;
+    }
+}
+
+/* Binds a call to its op's signature, checks every argument, and runs the
+ * op's shape rule on the values. */
+static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
+{
+    int nown = op->nargs;
+    int n = nown + ((op->flags & OPF_PARAMS) ? NUM_LAYER_ARGS : 0);
+    const ArgSpec **specs = arena_alloc(l->arena, sizeof *specs * (size_t)(n + 1));
+    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(n + 1));
+    const Expr **exprs = arena_alloc(l->arena, sizeof *exprs * (size_t)(n + 1));
+    ArgVal *vals = arena_alloc(l->arena, sizeof *vals * (size_t)(n + 1));
+    int nrequired = 0;
+    for (int k = 0; k < n; k++) {
+        specs[k] = k < nown ? &op->args[k] : &layer_args[k - nown];
+        names[k] = specs[k]->name;
+        if (!specs[k]->optional && nrequired == k)
+            nrequired = k + 1;
+    }
+    if (!lower_bind_args(l, e, names, n, nrequired, exprs))
+        return -1;
+    bool ok = true;
+    for (int k = 0; k < n; k++)
+        ok &= bind_value(l, e, specs[k], k, exprs[k], &vals[k]);
+    int id = op->lower(l, e, vals, ok);
+    if (id >= 0 && (op->flags & OPF_PARAMS))
+        apply_layer_args(l, l->ir->nodes.items[id], vals + nown);
+    return id;
+}
+
 static int lower_call(Lower *l, const Expr *e)
 {
     const OpInfo *op = op_lookup(e->name);
@@ -622,14 +829,14 @@ static int lower_call(Lower *l, const Expr *e)
         }
         return -1;
     }
-    if (is_loss_op(op->kind) && e != l->loss_call) {
+    if ((op->flags & OPF_LOSS) && e != l->loss_call) {
         diag_error(l->diag, e->name_loc, "'%s' is a loss; it can only be used in a 'loss' "
                    "statement, as in: loss %s(...)", e->name, e->name);
         return -1;
     }
     /* Arguments of this call are ordinary expressions again. */
     l->loss_call = NULL;
-    return op->lower(l, e);
+    return lower_op_call(l, op, e);
 }
 
 /* False, once reported, when the network has MAX_NODES nodes already. */
@@ -747,6 +954,23 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
     p.group = 0;
     vec_push(l->arena, &l->ir->params, p);
     return l->ir->params.len - 1;
+}
+
+void *lower_attr(Lower *l, Node *n, size_t size)
+{
+    n->attr = arena_alloc(l->arena, size);
+    return n->attr;
+}
+
+int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc)
+{
+    int p = lower_param(l, suffix, shape, loc);
+    int *list = arena_alloc(l->arena, sizeof *list * (size_t)(n->nparam + 1));
+    if (n->nparam)
+        memcpy(list, n->param, sizeof *list * (size_t)n->nparam);
+    list[n->nparam++] = p;
+    n->param = list;
+    return p;
 }
 
 Arena *lower_arena(Lower *l) { return l->arena; }
@@ -1091,7 +1315,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
     }
     case EX_CALL: {
         const OpInfo *op = op_lookup(e->name);
-        if (op && !is_loss_op(op->kind)) {
+        if (op && !(op->flags & OPF_LOSS)) {
             not_a_loss_sum(l, e, arena_printf(l->arena, "%s(...)", e->name));
             return false;
         }
@@ -1368,13 +1592,26 @@ static void warn_untrained(Lower *l)
     }
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
-        if (reached[k] || n->param[0] < 0)
+        if (reached[k] || n->nparam == 0)
             continue;
         diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
                      "changes '%s': it keeps its initial values (the optimizer skips it, "
                      "weight decay included, as torch.optim skips a parameter whose grad "
                      "is None)", ir->params.items[n->param[0]].name);
     }
+}
+
+/* Every parameter frozen (trainable = false): a train step changes nothing,
+ * which is legal (a network only evaluated) but worth saying. */
+static void warn_all_frozen(Lower *l)
+{
+    IR *ir = l->ir;
+    for (int k = 0; k < ir->params.len; k++)
+        if (!ir->params.items[k].frozen)
+            return;
+    if (ir->params.len > 0 && ir->losses.len > 0)
+        diag_warning(l->diag, ir->losses.items[0].loc, "every parameter is frozen "
+                     "(trainable = false): training changes nothing");
 }
 
 IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *d)
@@ -1537,6 +1774,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         warn_unused(l);
         warn_renamed(l);
         warn_untrained(l);
+        warn_all_frozen(l);
     }
     ir->batch_cap = ir->train.batch;
     return ir;
@@ -1598,11 +1836,13 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
         bool own_init = p->init_explicit;
         const char *init = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
                                         own_init ? " *" : "");
-        const char *lr = p->lr_explicit ? arena_printf(a, "%g *", p->lr)
-                                    : arena_printf(a, "%g", t->opt.lr);
+        /* trainable = false: no learning rate applies. */
+        const char *lr = p->frozen ? "frozen *"
+                         : p->lr_explicit ? arena_printf(a, "%g *", p->lr)
+                                          : arena_printf(a, "%g", t->opt.lr);
         const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
                                               : arena_printf(a, "%g", t->weight_decay);
-        any_override |= own_init || p->lr_explicit || p->weight_decay_explicit;
+        any_override |= own_init || p->lr_explicit || p->weight_decay_explicit || p->frozen;
         int line, col;
         diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
         fprintf(out, "  %-14s %-14s %10zu  %-22s %-10s %-12s %s:%d\n", p->name,
@@ -1615,13 +1855,13 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     bool any_layer = false;
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
-        if (n->op != OP_DROPOUT && n->op != OP_LEAKY_RELU)
+        const OpInfo *info = op_info(n->op);
+        const char *setting = info->explain ? info->explain(a, n) : NULL;
+        if (!setting)
             continue;
         if (!any_layer)
             fputs("\nlayers:\n", out);
         any_layer = true;
-        const char *setting = arena_printf(a, "%s %s", n->op == OP_DROPOUT ? "rate" : "alpha",
-                                           arena_printf(a, "%g", n->f[0]));
         const char *layer = n->name ? arena_printf(a, "%s %s", ir_op_name(n->op), n->name)
                                     : arena_printf(a, "%s (line %d)", ir_op_name(n->op), n->line);
         fprintf(out, "  %-28s %-18s %s\n", layer, setting,

@@ -7,7 +7,7 @@
  *
  * Every derivative is written in terms of the saved output y, so backward
  * never needs the input. (For leaky_relu with alpha >= 0, y > 0 exactly
- * when x > 0.) Node attribute: f[0] = alpha (leaky_relu).
+ * when x > 0.) Attributes: LeakyReluAttr (below).
  *
  * NaN and infinities go through as in PyTorch (tests/torch/probe.py checks
  * it): every comparison is written so that a NaN takes the branch PyTorch
@@ -20,72 +20,49 @@
 
 #include <math.h>
 
-/* The common shape rule: one real tensor in, the same shape out. */
-static int unary_node(Lower *l, OpKind op, const Expr *call, const Expr *xe, const char *name)
+/* leaky_relu's attributes (node->attr). */
+typedef struct LeakyReluAttr {
+    double alpha;
+} LeakyReluAttr;
+
+static LeakyReluAttr *attr(const Node *n)
 {
-    int x = op_real_arg(l, xe, name);
-    if (x < 0)
+    return n->attr;
+}
+
+/* The shape rule of them all: one real tensor in, the same shape out. */
+static int relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+{
+    return ok ? op_unary_node(l, OP_RELU, call, a[0].node) : -1;
+}
+
+static int sigmoid_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+{
+    return ok ? op_unary_node(l, OP_SIGMOID, call, a[0].node) : -1;
+}
+
+static int tanh_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+{
+    return ok ? op_unary_node(l, OP_TANH, call, a[0].node) : -1;
+}
+
+static const ArgSpec leaky_relu_args[] = {
+    {.name = "x", .kind = ARG_TENSOR},
+    /* PyTorch's default negative slope */
+    {.name = "alpha", .kind = ARG_NUMBER, .optional = true, .def = 0.01, .has_min = true,
+     .min = 0, .range_msg = "leaky_relu's alpha must be zero or positive"},
+};
+
+static int leaky_relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+{
+    if (!ok)
         return -1;
-    Node *node = lower_node(l, op, call);
-    node->in[0] = x;
-    node->nin = 1;
-    node->shape = lower_get(l, x)->shape;
-    node->batched = true;
-    node->param[0] = node->param[1] = -1;
+    Node *node = lower_get(l, op_unary_node(l, OP_LEAKY_RELU, call, a[0].node));
+    lower_attr(l, node, sizeof(LeakyReluAttr));
+    attr(node)->alpha = a[1].num;
+    node->hyper_set = a[1].expr != NULL;
+    node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;
     return node->id;
-}
-
-static int unary_lower(Lower *l, const Expr *call, OpKind op, const char *name)
-{
-    static const char *const names[] = {"x"};
-    const Expr *arg[1];
-    if (!lower_bind_args(l, call, names, 1, 1, arg))
-        return -1;
-    return unary_node(l, op, call, arg[0], name);
-}
-
-static int relu_lower(Lower *l, const Expr *call)
-{
-    return unary_lower(l, call, OP_RELU, "relu");
-}
-
-static int sigmoid_lower(Lower *l, const Expr *call)
-{
-    return unary_lower(l, call, OP_SIGMOID, "sigmoid");
-}
-
-static int tanh_lower(Lower *l, const Expr *call)
-{
-    return unary_lower(l, call, OP_TANH, "tanh");
-}
-
-static int leaky_relu_lower(Lower *l, const Expr *call)
-{
-    static const char *const names[] = {"x", "alpha"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 1, arg))
-        return -1;
-    double alpha = 0.01;   /* PyTorch's default negative slope */
-    bool ok = true;
-    if (arg[1]) {
-        if (!lower_number(l, arg[1], &alpha)) {
-            ok = false;
-        } else if (!(alpha >= 0) || !isfinite(alpha)) {
-            lower_value_error(l, arg[1]->loc,
-                       "leaky_relu's alpha must be zero or positive, got %g", alpha);
-            ok = false;
-        } else if (!lower_float_ok(l, arg[1]->loc, alpha)) {
-            ok = false;
-        }
-    }
-    int id = unary_node(l, OP_LEAKY_RELU, call, arg[0], "leaky_relu");
-    if (id < 0 || !ok)
-        return -1;
-    Node *node = lower_get(l, id);
-    node->f[0] = alpha;
-    node->hyper_set = arg[1] != NULL;
-    node->hyper_loc = arg[1] ? arg[1]->loc : NOLOC;
-    return id;
 }
 
 /* Per-sample element count as a literal, for the fused loops over n samples. */
@@ -105,7 +82,7 @@ static void leaky_relu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
-    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, n->f[0]), x);
+    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, attr(n)->alpha), x);
 }
 
 static void sigmoid_forward(Emit *e, const Node *n)
@@ -151,7 +128,7 @@ static void leaky_relu_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *dx = emit_grad(e, n->in[0]);
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : %s * %s[i];", dx, op_assign(accumulate[0]),
-              y, dy, emit_lit(e, n->f[0]), dy);
+              y, dy, emit_lit(e, attr(n)->alpha), dy);
 }
 
 static void sigmoid_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -185,7 +162,7 @@ static void leaky_relu_torch(TorchEmit *t, const Node *n)
 {
     char alpha[32];
     torch_line(t, "%s = F.leaky_relu(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               op_double(alpha, n->f[0]));
+               op_double(alpha, attr(n)->alpha));
 }
 
 static void sigmoid_torch(TorchEmit *t, const Node *n)
@@ -198,10 +175,20 @@ static void tanh_torch(TorchEmit *t, const Node *n)
     torch_line(t, "%s = torch.tanh(%s)", torch_name(t, n->id), torch_name(t, n->in[0]));
 }
 
+static void leaky_relu_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " alpha=%g", attr(n)->alpha);
+}
+
+static const char *leaky_relu_explain(Arena *a, const Node *n)
+{
+    return arena_printf(a, "alpha %g", attr(n)->alpha);
+}
+
 const OpInfo op_relu = {
-    .kind = OP_RELU,
-    .name = "relu",
     .summary = "relu(x): max(x, 0)",
+    .args = op_x_arg,
+    .nargs = 1,
     .lower = relu_lower,
     .forward = relu_forward,
     .backward = relu_backward,
@@ -209,19 +196,21 @@ const OpInfo op_relu = {
 };
 
 const OpInfo op_leaky_relu = {
-    .kind = OP_LEAKY_RELU,
-    .name = "leaky_relu",
     .summary = "leaky_relu(x, alpha=0.01): x if x > 0, else alpha x",
+    .args = leaky_relu_args,
+    .nargs = 2,
     .lower = leaky_relu_lower,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
     .torch = leaky_relu_torch,
+    .dump = leaky_relu_dump,
+    .explain = leaky_relu_explain,
 };
 
 const OpInfo op_sigmoid = {
-    .kind = OP_SIGMOID,
-    .name = "sigmoid",
     .summary = "sigmoid(x): 1 / (1 + exp(-x))",
+    .args = op_x_arg,
+    .nargs = 1,
     .lower = sigmoid_lower,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
@@ -229,9 +218,9 @@ const OpInfo op_sigmoid = {
 };
 
 const OpInfo op_tanh = {
-    .kind = OP_TANH,
-    .name = "tanh",
     .summary = "tanh(x)",
+    .args = op_x_arg,
+    .nargs = 1,
     .lower = tanh_lower,
     .forward = tanh_forward,
     .backward = tanh_backward,

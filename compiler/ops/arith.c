@@ -2,11 +2,11 @@
  *
  *   a + b, a - b, a * b    two tensors of the same shape, elementwise
  *   x * c, c * x, x / c    a tensor and a compile-time number:
- *   x + c, c + x, x - c,   one AFFINE node, y = x * f[0] + f[1]
+ *   x + c, c + x, x - c,   one AFFINE node, y = x * scale + shift
  *   c - x, -x
  *
  * Derivatives:  add  da = dy, db = dy       sub  da = dy, db = -dy
- *               mul  da = dy b, db = dy a   affine  dx = dy f[0]
+ *               mul  da = dy b, db = dy a   affine  dx = dy scale
  *
  * sema reports a number on both sides (a number where a tensor is wanted)
  * before calling here; dividing by a tensor is not supported.
@@ -14,6 +14,17 @@
 #include "ops.h"
 
 #include <math.h>
+
+/* affine's attributes (node->attr). */
+typedef struct AffineAttr {
+    double scale;
+    double shift;
+} AffineAttr;
+
+static AffineAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static Node *arith_node(Lower *l, OpKind op, const Expr *e, int a, int b)
 {
@@ -26,7 +37,6 @@ static Node *arith_node(Lower *l, OpKind op, const Expr *e, int a, int b)
     }
     node->shape = lower_get(l, a)->shape;
     node->batched = true;
-    node->param[0] = node->param[1] = -1;
     return node;
 }
 
@@ -47,14 +57,15 @@ static int affine(Lower *l, const Expr *e, int x, double scale, double shift)
      * expression, so nothing else reads the value being folded away. */
     Node *inner = lower_get(l, x);
     if (inner->op == OP_AFFINE && !inner->name && x == lower_ir(l)->nodes.len - 1) {
-        inner->f[0] *= scale;
-        inner->f[1] = inner->f[1] * scale + shift;
+        attr(inner)->scale *= scale;
+        attr(inner)->shift = attr(inner)->shift * scale + shift;
         inner->loc = e->loc;
         return x;
     }
     Node *node = arith_node(l, OP_AFFINE, e, x, -1);
-    node->f[0] = scale;
-    node->f[1] = shift;
+    lower_attr(l, node, sizeof(AffineAttr));
+    attr(node)->scale = scale;
+    attr(node)->shift = shift;
     return node->id;
 }
 
@@ -213,7 +224,7 @@ static void mul_backward(Emit *e, const Node *n, const bool *accumulate)
 static void affine_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    double scale = n->f[0], shift = n->f[1];
+    double scale = attr(n)->scale, shift = attr(n)->shift;
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
     if (scale == -1 && shift == 0)
         emit_line(e, "    %s[i] = -%s[i];", y, x);
@@ -230,7 +241,7 @@ static void affine_backward(Emit *e, const Node *n, const bool *accumulate)
     if (!needs_grad(e, n->in[0]))
         return;
     const char *dy = emit_grad(e, n->id), *dx = emit_grad(e, n->in[0]);
-    double scale = n->f[0];
+    double scale = attr(n)->scale;
     emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
     if (scale == 1)
         emit_line(e, "    %s[i] %s %s[i];", dx, op_assign(accumulate[0]), dy);
@@ -266,7 +277,7 @@ static void mul_torch(TorchEmit *t, const Node *n)
 static void affine_torch(TorchEmit *t, const Node *n)
 {
     const char *y = torch_name(t, n->id), *x = torch_name(t, n->in[0]);
-    double scale = n->f[0], shift = n->f[1];
+    double scale = attr(n)->scale, shift = attr(n)->shift;
     char s[32], b[32];
     op_double(s, scale);
     op_double(b, shift);
@@ -281,8 +292,6 @@ static void affine_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_add = {
-    .kind = OP_ADD,
-    .name = "add",
     .summary = "a + b: elementwise, same shapes",
     .forward = add_forward,
     .backward = add_backward,
@@ -290,8 +299,6 @@ const OpInfo op_add = {
 };
 
 const OpInfo op_sub = {
-    .kind = OP_SUB,
-    .name = "sub",
     .summary = "a - b: elementwise, same shapes",
     .forward = sub_forward,
     .backward = sub_backward,
@@ -299,19 +306,21 @@ const OpInfo op_sub = {
 };
 
 const OpInfo op_mul = {
-    .kind = OP_MUL,
-    .name = "mul",
     .summary = "a * b: elementwise, same shapes",
     .forward = mul_forward,
     .backward = mul_backward,
     .torch = mul_torch,
 };
 
+static void affine_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " scale=%g shift=%g", attr(n)->scale, attr(n)->shift);
+}
+
 const OpInfo op_affine = {
-    .kind = OP_AFFINE,
-    .name = "affine",
     .summary = "x * scale + shift with compile-time numbers: x * 0.5, 1 - x, x / 2, -x",
     .forward = affine_forward,
     .backward = affine_backward,
     .torch = affine_torch,
+    .dump = affine_dump,
 };

@@ -9,41 +9,37 @@
  * twin draws the same stream, so masks match after P_set_rng / set_rng.
  * Inference: y = x.
  *
- * Node attribute: f[0] = rate. aux_size = the per-sample size.
+ * Attributes: DropoutAttr (rate). aux_size = the per-sample size.
  */
 #include "ops.h"
 
 #include <math.h>
 
-static int dropout_lower(Lower *l, const Expr *call)
+/* dropout's attributes (node->attr). */
+typedef struct DropoutAttr {
+    double rate;
+} DropoutAttr;
+
+static DropoutAttr *attr(const Node *n)
 {
-    static const char *const names[] = {"x", "rate"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 2, arg))
+    return n->attr;
+}
+
+static const ArgSpec dropout_args[] = {
+    {.name = "x", .kind = ARG_TENSOR},
+    {.name = "rate", .kind = ARG_NUMBER, .has_min = true, .min = 0, .has_max = true,
+     .max = 1, .max_open = true, .range_msg = "dropout rate must be in [0, 1)"},
+};
+
+static int dropout_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+{
+    if (!ok)
         return -1;
-    bool ok = true;
-    double rate = 0;
-    if (!lower_number(l, arg[1], &rate)) {
-        ok = false;
-    } else if (!(rate >= 0 && rate < 1)) {
-        lower_value_error(l, arg[1]->loc,
-                   "dropout rate must be in [0, 1), got %g", rate);
-        ok = false;
-    } else if (!lower_float_ok(l, arg[1]->loc, rate)) {
-        ok = false;
-    }
-    int x = op_real_arg(l, arg[0], "dropout");
-    if (x < 0 || !ok)
-        return -1;
-    Node *node = lower_node(l, OP_DROPOUT, call);
-    node->in[0] = x;
-    node->nin = 1;
-    node->shape = lower_get(l, x)->shape;
-    node->batched = true;
-    node->param[0] = node->param[1] = -1;
-    node->f[0] = rate;
+    Node *node = lower_get(l, op_unary_node(l, OP_DROPOUT, call, a[0].node));
+    lower_attr(l, node, sizeof(DropoutAttr));
+    attr(node)->rate = a[1].num;
     node->hyper_set = true;   /* the rate is required */
-    node->hyper_loc = arg[1]->loc;
+    node->hyper_loc = a[1].expr->loc;
     node->aux_size = (size_t)shape_size(node->shape);
     return node->id;
 }
@@ -57,7 +53,7 @@ static void dropout_forward(Emit *e, const Node *n)
                   y, x, size, y);
         return;
     }
-    double rate = n->f[0];
+    double rate = attr(n)->rate;
     const char *mask = emit_aux(e, n->id);
     /* The rate stays a double: u is a double, and the twin compares the same way. */
     char rate_text[32];
@@ -86,16 +82,51 @@ static void dropout_torch(TorchEmit *t, const Node *n)
     /* The twin's own dropout draws from its copy of dlrt's RNG (emit_torch.c). */
     char rate[32];
     torch_line(t, "%s = self.dropout(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               op_double(rate, n->f[0]));
+               op_double(rate, attr(n)->rate));
+}
+
+/* The twin's dropout, drawing from its copy of dlrt's RNG exactly as the
+ * C code does (emit_torch.c writes class Rng and set_rng). */
+static void dropout_torch_methods(TorchEmit *t)
+{
+    torch_line(t, "def dropout(self, x, rate, training=None):");
+    torch_indent(t, 1);
+    torch_line(t, "\"\"\"dropout(x, rate) exactly as the C code draws it: in training, one");
+    torch_line(t, "uniform per element, row-major over the whole batch; keep when");
+    torch_line(t, "u >= rate, scale what is kept by 1/(1-rate). Identity otherwise.");
+    torch_line(t, "training=None: the mode of the forward()/loss() call under way.\"\"\"");
+    torch_line(t, "if training is None:");
+    torch_line(t, "    training = self.dropout_on");
+    torch_line(t, "if not training:");
+    torch_line(t, "    return x");
+    torch_line(t, "scale = 1.0 / (1.0 - rate)");
+    torch_line(t, "mask = [scale if u >= rate else 0.0 for u in self.rng.uniforms(x.numel())]");
+    torch_line(t, "return x * torch.tensor(mask, dtype=x.dtype).reshape(x.shape)");
+    torch_indent(t, -1);
+}
+
+static void dropout_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " rate=%g", attr(n)->rate);
+}
+
+static const char *dropout_explain(Arena *a, const Node *n)
+{
+    return arena_printf(a, "rate %g", attr(n)->rate);
 }
 
 const OpInfo op_dropout = {
-    .kind = OP_DROPOUT,
-    .name = "dropout",
     .summary = "dropout(x, rate): zero each element with probability rate while training, "
                "scale the rest by 1/(1 - rate)",
+    .args = dropout_args,
+    .nargs = 2,
     .lower = dropout_lower,
     .forward = dropout_forward,
     .backward = dropout_backward,
     .torch = dropout_torch,
+    .torch_methods = dropout_torch_methods,
+    .dump = dropout_dump,
+    .explain = dropout_explain,
+    .aux_name = "mask",
+    .flags = OPF_STOCHASTIC,
 };

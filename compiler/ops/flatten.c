@@ -5,21 +5,12 @@
  * forward has nothing to do; otherwise it copies. Backward is the identity. */
 #include "ops.h"
 
-static int flatten_lower(Lower *l, const Expr *call)
+static int flatten_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    static const char *const names[] = {"x"};
-    const Expr *arg[1];
-    if (!lower_bind_args(l, call, names, 1, 1, arg))
+    if (!ok)
         return -1;
-    int x = op_real_arg(l, arg[0], "flatten");
-    if (x < 0)
-        return -1;
-    Node *node = lower_node(l, OP_FLATTEN, call);
-    node->in[0] = x;
-    node->nin = 1;
-    node->shape = (Shape){.rank = 1, .dim = {shape_size(lower_get(l, x)->shape)}};
-    node->batched = true;
-    node->param[0] = node->param[1] = -1;
+    Node *node = lower_get(l, op_unary_node(l, OP_FLATTEN, call, a[0].node));
+    node->shape = (Shape){.rank = 1, .dim = {shape_size(node->shape)}};
     return node->id;
 }
 
@@ -61,11 +52,12 @@ static void flatten_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_flatten = {
-    .kind = OP_FLATTEN,
-    .name = "flatten",
     .summary = "flatten(x): each sample as a vector, [a, b] -> [a*b]",
+    .args = op_x_arg,
+    .nargs = 1,
     .lower = flatten_lower,
     .forward = flatten_forward,
     .backward = flatten_backward,
     .torch = flatten_torch,
+    .flags = OPF_VIEW,
 };

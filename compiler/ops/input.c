@@ -28,8 +28,6 @@ static void input_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_input = {
-    .kind = OP_INPUT,
-    .name = "input",
     .summary = "an input, label or target declared with `input`, `label`, `target`",
     .lower = NULL,   /* made by sema from declarations, never called */
     .forward = input_forward,

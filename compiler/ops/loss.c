@@ -18,9 +18,19 @@
  * term's weight in the loss sum (written by emit_c before backward). A label
  * outside 0..K-1 makes the loss NaN rather than read out of bounds.
  *
- * Node attributes: cross_entropy i[0] = K, aux_size = K (the probabilities).
+ * Attributes: CrossEntropyAttr (classes K); aux_size = K (the probabilities).
  */
 #include "ops.h"
+
+/* cross_entropy's attributes (node->attr). */
+typedef struct CrossEntropyAttr {
+    int classes;
+} CrossEntropyAttr;
+
+static CrossEntropyAttr *attr(const Node *n)
+{
+    return n->attr;
+}
 
 static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
 {
@@ -30,64 +40,52 @@ static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
     node->nin = 2;
     node->shape = (Shape){.rank = 0};
     node->batched = false;
-    node->param[0] = node->param[1] = -1;
     return node;
 }
 
-static int cross_entropy_lower(Lower *l, const Expr *call)
+static const ArgSpec cross_entropy_args[] = {
+    {.name = "logits", .kind = ARG_TENSOR},
+    {.name = "label", .kind = ARG_LABEL},
+};
+
+static int cross_entropy_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    static const char *const names[] = {"logits", "label"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 2, arg))
+    if (!ok)
         return -1;
-    Diag *d = lower_diag(l);
-    Arena *a = lower_arena(l);
-    int z = op_real_arg(l, arg[0], "cross_entropy");
-    int y = lower_tensor(l, arg[1]);
-    if (z < 0 || y < 0)
-        return -1;
-    const Input *label = op_input_decl(l, y);
-    if (!label || !label->is_label) {
-        if (label && label->is_target)
-            diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
-                       "argument, '%s' is a real-valued target (mse and l1 take those)",
-                       op_expr_text(l, arg[1]));
-        else
-            diag_error(d, arg[1]->loc, "cross_entropy expects a label (class(K)) as its second "
-                       "argument, '%s' is a tensor", op_expr_text(l, arg[1]));
-        lower_note_shape(l, y, "second argument");
-        return -1;
-    }
+    int z = a[0].node, y = a[1].node;
     Shape zs = lower_get(l, z)->shape;
     int k = lower_get(l, y)->i[0];
     if (zs.rank != 1 || zs.dim[0] != k) {
-        diag_error(d, arg[0]->loc, "cross_entropy expects logits of shape [%d] for label '%s', "
-                   "'%s' has shape %s", k, label->name, op_expr_text(l, arg[0]),
-                   shape_str(a, zs));
+        diag_error(lower_diag(l), a[0].expr->loc, "cross_entropy expects logits of shape [%d] for "
+                   "label '%s', '%s' has shape %s", k, op_input_decl(l, y)->name,
+                   op_expr_text(l, a[0].expr), shape_str(lower_arena(l), zs));
         lower_note_shape(l, z, "logits");
         lower_note_shape(l, y, "label");
         return -1;
     }
     Node *node = loss_node(l, OP_CROSS_ENTROPY, call, z, y);
-    node->i[0] = k;
+    lower_attr(l, node, sizeof(CrossEntropyAttr));
+    attr(node)->classes = k;
     node->aux_size = (size_t)k;
     return node->id;
 }
 
-static int regression_lower(Lower *l, const Expr *call, OpKind op, const char *name)
+static const ArgSpec regression_args[] = {
+    {.name = "pred", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR},
+};
+
+static int regression_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok, OpKind op,
+                            const char *name)
 {
-    static const char *const names[] = {"pred", "target"};
-    const Expr *arg[2];
-    if (!lower_bind_args(l, call, names, 2, 2, arg))
+    if (!ok)
         return -1;
-    int p = op_real_arg(l, arg[0], name), t = op_real_arg(l, arg[1], name);
-    if (p < 0 || t < 0)
-        return -1;
+    int p = a[0].node, t = a[1].node;
     Shape ps = lower_get(l, p)->shape, ts = lower_get(l, t)->shape;
     if (!shape_eq(ps, ts)) {
-        Arena *a = lower_arena(l);
+        Arena *ar = lower_arena(l);
         diag_error(lower_diag(l), call->loc, "%s needs a prediction and a target of the same "
-                   "shape, got %s and %s", name, shape_str(a, ps), shape_str(a, ts));
+                   "shape, got %s and %s", name, shape_str(ar, ps), shape_str(ar, ts));
         lower_note_shape(l, p, "prediction");
         lower_note_shape(l, t, "target");
         return -1;
@@ -95,14 +93,14 @@ static int regression_lower(Lower *l, const Expr *call, OpKind op, const char *n
     return loss_node(l, op, call, p, t)->id;
 }
 
-static int mse_lower(Lower *l, const Expr *call)
+static int mse_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    return regression_lower(l, call, OP_MSE, "mse");
+    return regression_lower(l, call, a, ok, OP_MSE, "mse");
 }
 
-static int l1_lower(Lower *l, const Expr *call)
+static int l1_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    return regression_lower(l, call, OP_L1, "l1");
+    return regression_lower(l, call, a, ok, OP_L1, "l1");
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -114,7 +112,7 @@ static const Node *node_of(Emit *e, int id)
 
 static void cross_entropy_forward(Emit *e, const Node *n)
 {
-    int k = n->i[0];
+    int k = attr(n)->classes;
     const char *z = emit_buf(e, n->in[0]), *y = emit_buf(e, n->in[1]);
     const char *p = emit_aux(e, n->id), *loss = emit_buf(e, n->id);
     const char *real = emit_real(e);
@@ -154,7 +152,7 @@ static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulat
 {
     if (!node_of(e, n->in[0])->needs_grad)
         return;
-    int k = n->i[0];
+    int k = attr(n)->classes;
     const char *y = emit_buf(e, n->in[1]), *p = emit_aux(e, n->id);
     const char *dl = emit_grad(e, n->id), *dz = emit_grad(e, n->in[0]);
     const char *real = emit_real(e), *set = op_assign(accumulate[0]);
@@ -275,10 +273,18 @@ static void l1_torch(TorchEmit *t, const Node *n)
                torch_name(t, n->in[1]));
 }
 
+static void cross_entropy_dump(FILE *out, const Node *n)
+{
+    fprintf(out, " classes=%d", attr(n)->classes);
+}
+
 const OpInfo op_cross_entropy = {
-    .kind = OP_CROSS_ENTROPY,
-    .name = "cross_entropy",
     .summary = "cross_entropy(logits, label): mean over the batch of -log softmax(logits)[label]",
+    .flags = OPF_LOSS | OPF_ACCURACY,
+    .dump = cross_entropy_dump,
+    .aux_name = "probs",
+    .args = cross_entropy_args,
+    .nargs = 2,
     .lower = cross_entropy_lower,
     .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,
@@ -286,9 +292,10 @@ const OpInfo op_cross_entropy = {
 };
 
 const OpInfo op_mse = {
-    .kind = OP_MSE,
-    .name = "mse",
     .summary = "mse(pred, target): mean of (pred - target)^2 over all elements",
+    .flags = OPF_LOSS,
+    .args = regression_args,
+    .nargs = 2,
     .lower = mse_lower,
     .forward = mse_forward,
     .backward = mse_backward,
@@ -296,9 +303,10 @@ const OpInfo op_mse = {
 };
 
 const OpInfo op_l1 = {
-    .kind = OP_L1,
-    .name = "l1",
     .summary = "l1(pred, target): mean of |pred - target| over all elements",
+    .flags = OPF_LOSS,
+    .args = regression_args,
+    .nargs = 2,
     .lower = l1_lower,
     .forward = l1_forward,
     .backward = l1_backward,

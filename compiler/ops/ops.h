@@ -19,15 +19,14 @@
 
 #include <string.h>
 
-/* ---- sema.c services for op lowering ---------------------------------- */
+/* ---- sema.c services for op lowering ----------------------------------
+ *
+ * sema binds and checks an op's arguments from its declared signature
+ * (OpInfo.args) and hands the lower hook their values; an op's lowering
+ * only applies its shape rule, makes its node and its params. The
+ * arithmetic behind + - * (arith.c, lowered from expressions, not calls)
+ * still reads numbers itself. */
 
-/* Binds a call's arguments to `names` (positional args fill names in order,
- * keyword args by name). out[k] = the expression for names[k], or NULL when
- * absent. Reports unknown keywords (with a suggestion), duplicates, too many
- * positional arguments, and missing ones among the first `nrequired`.
- * Returns false after reporting. */
-bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
-                     int nnames, int nrequired, const Expr **out);
 /* A tensor-valued argument: lowers it, returns its node id or -1. */
 int lower_tensor(Lower *l, const Expr *e);
 /* A compile-time number (literals, params, arithmetic on them). */
@@ -40,14 +39,15 @@ bool lower_is_number(Lower *l, const Expr *e);
  * notes the params that gave it, and the -D that set one: every check of a
  * value a param may hold reports through this. */
 void lower_value_error(Lower *l, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* A compile-time integer; reports non-integers. */
-bool lower_int(Lower *l, const Expr *e, long *out);
-/* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */
-bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
 /* A new node of kind `op` for `call` (loc, line, binding name filled in). */
 Node *lower_node(Lower *l, OpKind op, const Expr *call);
 /* A new parameter named after the current binding ("h1" -> "h1_w"). */
 int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc);
+/* Gives node n its attributes: `size` zeroed bytes at n->attr, for the
+ * struct the op's file defines. */
+void *lower_attr(Lower *l, Node *n, size_t size);
+/* lower_param, and appends it to node n's parameter list (n->param). */
+int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc);
 Arena *lower_arena(Lower *l);
 Diag *lower_diag(Lower *l);
 IR *lower_ir(Lower *l);
@@ -87,6 +87,7 @@ const IR *emit_ir(Emit *e);
 /* ---- emit_torch.c services -------------------------------------------- */
 
 void torch_line(TorchEmit *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void torch_indent(TorchEmit *t, int delta);
 const char *torch_name(TorchEmit *t, int node);   /* Python variable of a node */
 const char *torch_param(TorchEmit *t, int param); /* "self.h1_w" */
 
@@ -96,10 +97,19 @@ const char *torch_param(TorchEmit *t, int param); /* "self.h1_w" */
  * labels (class indices) and whole-batch scalars (losses) with a message
  * naming `op`. Returns the node id or -1. */
 int op_real_arg(Lower *l, const Expr *e, const char *op);
+/* The signature {x: tensor} of one-tensor elementwise ops. */
+extern const ArgSpec op_x_arg[1];
+/* A node of kind op with the shape of x, its one input (elementwise ops). */
+int op_unary_node(Lower *l, OpKind op, const Expr *call, int x);
 /* The declaration behind an input/label/target node, or NULL. */
 const Input *op_input_decl(Lower *l, int node);
 /* The source text of an expression, shortened for messages: "x", "dense(...)". */
 const char *op_expr_text(Lower *l, const Expr *e);
+/* Per-sample element count of a node, for loops `i < n * that`. */
+int op_elems(Emit *e, int node);
+/* Whether a node has a gradient buffer (a backward kernel writes its input's
+ * gradient only then). */
+bool op_needs_grad(Emit *e, int node);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
 /* The shortest decimal that reads back as exactly v ("0.1", "1e-08"), for a

@@ -18,40 +18,30 @@
  */
 #include "ops.h"
 
-static int softmax_lower_op(Lower *l, const Expr *call, OpKind op, const char *name)
+static int softmax_lower_op(Lower *l, const Expr *call, const ArgVal *a, bool ok, OpKind op,
+                            const char *name)
 {
-    static const char *const names[] = {"x"};
-    const Expr *arg[1];
-    if (!lower_bind_args(l, call, names, 1, 1, arg))
+    if (!ok)
         return -1;
-    int x = op_real_arg(l, arg[0], name);
-    if (x < 0)
-        return -1;
-    Shape s = lower_get(l, x)->shape;
-    if (s.rank == 0) {
-        diag_error(lower_diag(l), arg[0]->loc,
+    int x = a[0].node;
+    if (lower_get(l, x)->shape.rank == 0) {
+        diag_error(lower_diag(l), a[0].expr->loc,
                    "%s works over the last axis, but '%s' is one number per sample",
-                   name, op_expr_text(l, arg[0]));
+                   name, op_expr_text(l, a[0].expr));
         lower_note_shape(l, x, "input");
         return -1;
     }
-    Node *node = lower_node(l, op, call);
-    node->in[0] = x;
-    node->nin = 1;
-    node->shape = s;
-    node->batched = true;
-    node->param[0] = node->param[1] = -1;
-    return node->id;
+    return op_unary_node(l, op, call, x);
 }
 
-static int softmax_lower(Lower *l, const Expr *call)
+static int softmax_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    return softmax_lower_op(l, call, OP_SOFTMAX, "softmax");
+    return softmax_lower_op(l, call, a, ok, OP_SOFTMAX, "softmax");
 }
 
-static int log_softmax_lower(Lower *l, const Expr *call)
+static int log_softmax_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
 {
-    return softmax_lower_op(l, call, OP_LOG_SOFTMAX, "log_softmax");
+    return softmax_lower_op(l, call, a, ok, OP_LOG_SOFTMAX, "log_softmax");
 }
 
 /* Row length C (the last axis) and rows per sample. */
@@ -166,9 +156,9 @@ static void log_softmax_torch(TorchEmit *t, const Node *n)
 }
 
 const OpInfo op_softmax = {
-    .kind = OP_SOFTMAX,
-    .name = "softmax",
     .summary = "softmax(x): exp(x) / sum(exp(x)) over the last axis, stable",
+    .args = op_x_arg,
+    .nargs = 1,
     .lower = softmax_lower,
     .forward = softmax_forward,
     .backward = softmax_backward,
@@ -176,9 +166,9 @@ const OpInfo op_softmax = {
 };
 
 const OpInfo op_log_softmax = {
-    .kind = OP_LOG_SOFTMAX,
-    .name = "log_softmax",
     .summary = "log_softmax(x): x - log(sum(exp(x))) over the last axis, stable",
+    .args = op_x_arg,
+    .nargs = 1,
     .lower = log_softmax_lower,
     .forward = log_softmax_forward,
     .backward = log_softmax_backward,

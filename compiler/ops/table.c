@@ -1,73 +1,66 @@
-/* ops/table.c: the op table, indexed by OpKind, and the helpers the op files
- * share. Adding an op: a row in ops.def, its `const OpInfo op_<name>` in
- * ops/<family>.c, and one line in the table below. */
+/* ops/table.c: the op table, indexed by OpKind and built from ops.def, and
+ * the helpers the op files share. Adding an op: a row in ops.def and its
+ * `const OpInfo op_<name>` in ops/<file>.c; nothing here changes. */
 #include "ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-extern const OpInfo op_input;
-extern const OpInfo op_dense;
-extern const OpInfo op_relu, op_leaky_relu, op_sigmoid, op_tanh;
-extern const OpInfo op_softmax, op_log_softmax;
-extern const OpInfo op_dropout;
-extern const OpInfo op_add, op_sub, op_mul, op_affine;
-extern const OpInfo op_flatten;
-extern const OpInfo op_cross_entropy, op_mse, op_l1;
+/* Every row of ops.def: its OpInfo (defined in ops/<file>.c) and its name. */
+#define OP(KIND, name, file) extern const OpInfo op_##name;
+#include "ops.def"
+#undef OP
 
 static const OpInfo *const op_table[OP__COUNT] = {
-    [OP_INPUT] = &op_input,
-    [OP_DENSE] = &op_dense,
-    [OP_RELU] = &op_relu,
-    [OP_LEAKY_RELU] = &op_leaky_relu,
-    [OP_SIGMOID] = &op_sigmoid,
-    [OP_TANH] = &op_tanh,
-    [OP_SOFTMAX] = &op_softmax,
-    [OP_LOG_SOFTMAX] = &op_log_softmax,
-    [OP_DROPOUT] = &op_dropout,
-    [OP_ADD] = &op_add,
-    [OP_SUB] = &op_sub,
-    [OP_MUL] = &op_mul,
-    [OP_AFFINE] = &op_affine,
-    [OP_FLATTEN] = &op_flatten,
-    [OP_CROSS_ENTROPY] = &op_cross_entropy,
-    [OP_MSE] = &op_mse,
-    [OP_L1] = &op_l1,
+#define OP(KIND, name, file) [OP_##KIND] = &op_##name,
+#include "ops.def"
+#undef OP
+};
+
+static const char *const op_name_table[OP__COUNT] = {
+#define OP(KIND, name, file) [OP_##KIND] = #name,
+#include "ops.def"
+#undef OP
 };
 
 const OpInfo *op_info(OpKind k)
 {
-    if ((int)k < 0 || k >= OP__COUNT || !op_table[k])
-        abort();   /* a row of ops.def without its OpInfo: a compiler bug */
+    if ((int)k < 0 || k >= OP__COUNT)
+        abort();   /* not a row of ops.def: a compiler bug */
     return op_table[k];
 }
 
-/* Callable ops are the ones with a .net name and a lowering: internal ops
- * (input placeholders, the arithmetic behind + - * /) have a name for
- * dumps but cannot be called. */
-static bool callable(const OpInfo *op)
+const char *op_kind_name(OpKind k)
 {
-    return op && op->name && op->lower;
+    if ((int)k < 0 || k >= OP__COUNT)
+        return "?";
+    return op_name_table[k];
 }
 
+/* Callable ops are the ones with a lowering: internal ops (input
+ * placeholders, the arithmetic behind + - * /) have a name for dumps but
+ * cannot be called. */
 const OpInfo *op_lookup(const char *name)
 {
     for (int k = 0; k < OP__COUNT; k++)
-        if (callable(op_table[k]) && strcmp(op_table[k]->name, name) == 0)
+        if (op_table[k]->lower && strcmp(op_name_table[k], name) == 0)
             return op_table[k];
     return NULL;
 }
 
-/* The callable names, for "did you mean" suggestions; keep in step with
- * the table (every op with a name and a lowering). */
-static const char *const callable_names[] = {
-    "dense", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
-    "dropout", "flatten", "cross_entropy", "mse", "l1", NULL,
-};
-
+/* The callable names, for "did you mean" suggestions: built from the
+ * table the first time they are asked for. */
 const char *const *op_names(void)
 {
-    return callable_names;
+    static const char *names[OP__COUNT + 1];
+    if (!names[0]) {
+        int n = 0;
+        for (int k = 0; k < OP__COUNT; k++)
+            if (op_table[k]->lower)
+                names[n++] = op_name_table[k];
+        names[n] = NULL;
+    }
+    return names;
 }
 
 /* ---- helpers for op files ------------------------------------------------ */
@@ -123,6 +116,29 @@ int op_real_arg(Lower *l, const Expr *e, const char *op)
         return -1;
     }
     return id;
+}
+
+/* The signature every one-tensor elementwise op shares. */
+const ArgSpec op_x_arg[1] = {{.name = "x", .kind = ARG_TENSOR}};
+
+int op_unary_node(Lower *l, OpKind op, const Expr *call, int x)
+{
+    Node *node = lower_node(l, op, call);
+    node->in[0] = x;
+    node->nin = 1;
+    node->shape = lower_get(l, x)->shape;
+    node->batched = true;
+    return node->id;
+}
+
+int op_elems(Emit *e, int node)
+{
+    return shape_size(emit_ir(e)->nodes.items[node]->shape);
+}
+
+bool op_needs_grad(Emit *e, int node)
+{
+    return emit_ir(e)->nodes.items[node]->needs_grad;
 }
 
 const char *op_assign(bool accumulate)

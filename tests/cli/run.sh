@@ -139,6 +139,12 @@ else bad good-compile-replaces-output "not replaced"; fi
 # Op names as binding names: accepted, and the C is clean in both precisions.
 expect op-names-as-names 0 "" -- "$DLC" tests/cli/op_names.net -o "$T/opn.c"
 expect op-names-as-names-f64 0 "" -- "$DLC" --precision=f64 tests/cli/op_names.net -o "$T/opn64.c"
+# trainable = false shows in the parameter lists of --explain and --emit=ir.
+expect explain-frozen 0 "h2_w .*frozen \*" -- "$DLC" --explain --emit=none tests/torch/frozen.net
+expect ir-frozen 0 "h2_w .* frozen" -- "$DLC" --emit=ir tests/torch/frozen.net
+printf 'model af\ninput x : f32[4]\nlabel y : class(2)\nloss cross_entropy(dense(x, 2, trainable = false), y)\n' >"$T/frozen.net"
+expect all-frozen-warns 0 "every parameter is frozen" -- "$DLC" --emit=none "$T/frozen.net"
+expect ir-op-attributes 0 "softplus %[0-9]* beta=3 threshold=2" -- "$DLC" --emit=ir tests/torch/softplus.net
 for c in opn opn64; do
     if cc -std=c99 -Wall -Wextra -pedantic -Werror -Iruntime -c "$T/$c.c" -o "$T/$c.o" 2>"$T/cc.err"; then
         ok "op-names-clean-c-$c"
