@@ -619,9 +619,10 @@ const char *gelu_family_layout(void)
            "logits_b:3;";
 }
 
-/* The checkpoint: parameters, 0 optimizer state slots and the step count
- * (format in dlrt.h). */
-static dlrt_ckpt gelu_family_checkpoint(const gelu_family *m)
+/* The checkpoint: the parameters, 0 optimizer state slots (named by
+ * torch.optim's keys) and the step count, as sections of one file (format
+ * in dlrt.h). state: room for the slot pointers. */
+static dlrt_ckpt gelu_family_checkpoint(const gelu_family *m, void **state)
 {
     dlrt_ckpt c;
     memset(&c, 0, sizeof c);
@@ -629,14 +630,15 @@ static dlrt_ckpt gelu_family_checkpoint(const gelu_family *m)
     c.layout = gelu_family_layout();
     c.count = GELU_FAMILY_PARAM_COUNT;
     c.step = m->step;
-    c.nstate = 0;
     c.params = m->params;
+    (void)state;
     return c;
 }
 
 int gelu_family_save(const gelu_family *m, const char *path)
 {
-    dlrt_ckpt c = gelu_family_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = gelu_family_checkpoint(m, state);
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
@@ -644,7 +646,8 @@ int gelu_family_save(const gelu_family *m, const char *path)
 
 int gelu_family_load(gelu_family *m, const char *path)
 {
-    dlrt_ckpt c = gelu_family_checkpoint(m);
+    void *state[1];
+    dlrt_ckpt c = gelu_family_checkpoint(m, state);
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
