@@ -72,6 +72,18 @@ uint64_t dlrt_layout_hash(const char *layout)
     return hash_bytes(layout, strlen(layout));
 }
 
+/* zlib's crc32 takes a uInt length: feed a buffer of any size in parts. */
+static uLong crc32_long(uLong crc, const unsigned char *p, uint64_t len)
+{
+    while (len > 0) {
+        uInt part = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        crc = crc32(crc, p, part);
+        p += part;
+        len -= part;
+    }
+    return crc;
+}
+
 static int host_is_little_endian(void)
 {
     const uint16_t one = 1;
@@ -1056,16 +1068,7 @@ static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t
     }
     crc = crc32(crc32(0L, Z_NULL, 0), hdr, HEAD_V2 + table);
     crc = crc32(crc, layout, (uInt)layout_len + 4);
-    {
-        const unsigned char *p = body;
-        uint64_t left = data_len;
-        while (left > 0) {
-            uInt part = left > (1u << 30) ? (1u << 30) : (uInt)left;
-            crc = crc32(crc, p, part);
-            p += part;
-            left -= part;
-        }
-    }
+    crc = crc32_long(crc, body, data_len);
     if ((uint32_t)crc != get_u32(body + data_len)) {
         dlrt_fail(err, "%s: checksum mismatch (file corrupt)", path);
         goto done;
@@ -1203,16 +1206,7 @@ static int load_v1(int fd, const char *path, const unsigned char *head, uint64_t
     crc = crc32(0L, Z_NULL, 0);
     crc = crc32(crc, head, FIXED_HEAD_V1);
     crc = crc32(crc, meta, layout_len + FIXED_TAIL);
-    {
-        const unsigned char *p = body;
-        uint64_t left = body_len;
-        while (left > 0) {
-            uInt part = left > (1u << 30) ? (1u << 30) : (uInt)left;
-            crc = crc32(crc, p, part);
-            p += part;
-            left -= part;
-        }
-    }
+    crc = crc32_long(crc, body, body_len);
     if ((uint32_t)crc != get_u32(body + body_len)) {
         dlrt_fail(err, "%s: checksum mismatch (file corrupt)", path);
         goto done;
