@@ -1,0 +1,85 @@
+/* step.c: times one network's training step through its descriptor.
+ *
+ *   step ROUNDS STEPS WARMUP
+ *
+ * Built by bench/run.sh against a generated model (-DMODEL_API=P_model and
+ * -include of its header). Random data of the network's own shapes (inputs
+ * uniform in [0, 1), labels uniform over the classes, targets uniform),
+ * one batch per step from a pool of 8 batches, so the numbers measure the
+ * step and not a data loader. After WARMUP steps, prints one line per round:
+ * "ms_per_step X" for STEPS steps of train_step. */
+#include "dlrt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#ifndef MODEL_API
+#error "build with -DMODEL_API=<prefix>_model and -include the model's header"
+#endif
+
+#define POOL 8
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    const dlrt_model_api *api = MODEL_API();
+    int rounds = argc > 1 ? atoi(argv[1]) : 1;
+    int steps = argc > 2 ? atoi(argv[2]) : 100;
+    int warmup = argc > 3 ? atoi(argv[3]) : 20;
+    int n = api->batch, nt = api->ntensors;
+    const void *data[POOL][16];
+    dlrt_rng rng;
+    void *m;
+    if (nt > 16 || api->value_size != 4) {
+        fprintf(stderr, "step: %s: only float networks with at most 16 tensors\n", api->name);
+        return 1;
+    }
+    dlrt_rng_seed(&rng, 7);
+    for (int b = 0; b < POOL; b++)
+        for (int k = 0; k < nt; k++) {
+            const dlrt_tensor_info *t = &api->tensors[k];
+            if (t->kind == DLRT_LABEL) {
+                int32_t *y = malloc(sizeof *y * (size_t)n);
+                if (!y)
+                    return 1;
+                for (int i = 0; i < n; i++)
+                    y[i] = (int32_t)(dlrt_rng_uniform(&rng) * t->num_classes);
+                data[b][k] = y;
+            } else {
+                size_t count = t->size * (size_t)n;
+                float *x = malloc(sizeof *x * count);
+                if (!x)
+                    return 1;
+                for (size_t i = 0; i < count; i++)
+                    x[i] = (float)dlrt_rng_uniform(&rng);
+                data[b][k] = x;
+            }
+        }
+    m = api->create(42);
+    if (!m) {
+        fprintf(stderr, "step: %s: cannot allocate the network\n", api->name);
+        return 1;
+    }
+    if (api->set_threads)
+        api->set_threads(1);
+    for (int s = 0; s < warmup; s++)
+        api->losses[0].train_step(m, data[s % POOL], n);
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now();
+        for (int s = 0; s < steps; s++)
+            api->losses[0].train_step(m, data[s % POOL], n);
+        printf("ms_per_step %.4f\n", (now() - t0) * 1e3 / steps);
+    }
+    api->destroy(m);
+    for (int b = 0; b < POOL; b++)
+        for (int k = 0; k < nt; k++)
+            free((void *)data[b][k]);
+    return 0;
+}
