@@ -1827,26 +1827,38 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     }
 
     fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);
+    /* Columns as wide as their longest entry (at least today's widths), so a
+     * long name or an init with arguments does not push the rest out. */
+    int name_w = 14, shape_w = 14, init_w = 22;
+    const char **inits = arena_alloc(a, sizeof *inits * (size_t)(ir->params.len + 1));
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        inits[k] = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
+                                p->init_explicit ? " *" : "");
+        if ((int)strlen(p->name) > name_w)
+            name_w = (int)strlen(p->name);
+        if ((int)strlen(shape_str(a, p->shape)) > shape_w)
+            shape_w = (int)strlen(shape_str(a, p->shape));
+        if ((int)strlen(inits[k]) > init_w)
+            init_w = (int)strlen(inits[k]);
+    }
     if (ir->params.len > 0)
-        fprintf(out, "  %-14s %-14s %10s  %-22s %-10s %-12s %s\n", "name", "shape", "values",
-                "init", "lr", "weight_decay", "made at");
+        fprintf(out, "  %-*s %-*s %10s  %-*s %-10s %-12s %s\n", name_w, "name", shape_w, "shape",
+                "values", init_w, "init", "lr", "weight_decay", "made at");
     bool any_override = false;
     for (int k = 0; k < ir->params.len; k++) {
         const Param *p = &ir->params.items[k];
-        bool own_init = p->init_explicit;
-        const char *init = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
-                                        own_init ? " *" : "");
         /* trainable = false: no learning rate applies. */
         const char *lr = p->frozen ? "frozen *"
                          : p->lr_explicit ? arena_printf(a, "%g *", p->lr)
                                           : arena_printf(a, "%g", t->opt.lr);
         const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
                                               : arena_printf(a, "%g", t->weight_decay);
-        any_override |= own_init || p->lr_explicit || p->weight_decay_explicit || p->frozen;
+        any_override |= p->init_explicit || p->lr_explicit || p->weight_decay_explicit || p->frozen;
         int line, col;
         diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
-        fprintf(out, "  %-14s %-14s %10zu  %-22s %-10s %-12s %s:%d\n", p->name,
-                shape_str(a, p->shape), p->size, init, lr, wd, src->path, line);
+        fprintf(out, "  %-*s %-*s %10zu  %-*s %-10s %-12s %s:%d\n", name_w, p->name, shape_w,
+                shape_str(a, p->shape), p->size, init_w, inits[k], lr, wd, src->path, line);
     }
     if (any_override)
         fputs("  * set on the layer; the rest come from the train block\n", out);

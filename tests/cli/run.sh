@@ -139,6 +139,9 @@ else bad good-compile-replaces-output "not replaced"; fi
 # Op names as binding names: accepted, and the C is clean in both precisions.
 expect op-names-as-names 0 "" -- "$DLC" tests/cli/op_names.net -o "$T/opn.c"
 expect op-names-as-names-f64 0 "" -- "$DLC" --precision=f64 tests/cli/op_names.net -o "$T/opn64.c"
+# --explain's parameter columns widen for long names and inits with arguments.
+printf 'model wide\ninput x : f32[4]\nlabel y : class(2)\na_rather_long_binding_name = dense(x, 3, init = orthogonal(gain = 2))\nloss cross_entropy(dense(a_rather_long_binding_name, 2), y)\n' >"$T/wide.net"
+expect explain-columns-widen 0 "a_rather_long_binding_name_w \[3, 4\] .* orthogonal(gain = 2) \* 0.01 " -- "$DLC" --explain --emit=none "$T/wide.net"
 # trainable = false shows in the parameter lists of --explain and --emit=ir.
 expect explain-frozen 0 "h2_w .*frozen \*" -- "$DLC" --explain --emit=none tests/torch/frozen.net
 expect ir-frozen 0 "h2_w .* frozen" -- "$DLC" --emit=ir tests/torch/frozen.net
