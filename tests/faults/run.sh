@@ -18,7 +18,7 @@ rm -rf "$T"
 mkdir -p "$T"
 CC=${CC:-cc}
 DLC=${DLC:-$ROOT/build/dlc}
-CFLAGS="-std=c99 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -Iruntime"
+CFLAGS="-std=c99 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -Iruntime -Itests"
 LIBS="build/libdlrt.a -lz -lm"
 KILL_TRIALS=200
 [ "${DLC_LONG:-0}" = 1 ] && KILL_TRIALS=2000

@@ -3,10 +3,12 @@
  *
  * Usage: test_faults TMPDIR. Prints "ok NAME" or "FAIL NAME: why" per
  * test, then the counts of refused files (hand-made and random mutants) for
- * the record. Exit status 1 if anything failed. Every test is guarded by
- * alarm(): a hang (a FIFO opened for reading) fails instead of blocking.
+ * the record. Exit status 1 if anything failed. Every test has a watchdog
+ * (tests/unit.h): a hang (a FIFO opened for reading) fails instead of
+ * blocking.
  */
 #include "dlrt.h"
+#include "unit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,52 +27,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static int failures, refused_cases;
+static int refused_cases;
 static const char *tmpdir;
-
-typedef struct verdict {
-    const char *name;
-    char why[4096];
-} verdict;
-
-static void start(verdict *v, const char *name)
-{
-    v->name = name;
-    v->why[0] = '\0';
-    alarm(20);
-}
-
-static void check(verdict *v, int cond, const char *fmt, ...)
-{
-    va_list ap;
-    if (cond || v->why[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(v->why, sizeof v->why, fmt, ap);
-    va_end(ap);
-}
-
-static void finish(verdict *v)
-{
-    alarm(0);
-    if (v->why[0]) {
-        printf("FAIL %s: %s\n", v->name, v->why);
-        failures++;
-    } else {
-        printf("ok %s\n", v->name);
-    }
-    fflush(stdout);
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    /* Only async-signal-safe calls: a hang is a failure, reported as such. */
-    static const char msg[] = "FAIL hang: a test blocked for 20 s\n";
-    if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0)
-        _exit(3);
-    _exit(3);
-}
 
 static char *path_of(const char *name)
 {
@@ -216,7 +174,7 @@ static void load_refused(const char *name, const char *path, const char *want)
     net n;
     char *err = NULL;
     int i, untouched = 1;
-    start(&v, name);
+    start(&v, name, 20);
     net_init(&n, -777);
     check(&v, dlrt_ckpt_load(path, &n.c, &err) == -1, "loaded a bad checkpoint");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err ? err : "(none)", want);
@@ -242,7 +200,7 @@ static void test_hostile_files(void)
     remove(p);
     if (dlrt_ckpt_save(p, &a.c, &err) != 0) {
         printf("FAIL hostile_setup: %s\n", err);
-        failures++;
+        unit_failures++;
         free(err);
         return;
     }
@@ -359,8 +317,7 @@ static void test_mutants(void)
     dlrt_rng rng;
     int k, refused = 0, same = 0;
 
-    start(&v, "mutated_checkpoints_refused");
-    alarm(120);
+    start(&v, "mutated_checkpoints_refused", 120);
     net_init(&a, 6);
     remove(p);
     check(&v, dlrt_ckpt_save(p, &a.c, &err) == 0, "save: %s", err);
@@ -421,7 +378,7 @@ static void test_big_files(void)
     double t0, t1;
     struct timespec ts;
 
-    start(&v, "big_file_judged_by_header");
+    start(&v, "big_file_judged_by_header", 20);
     net_init(&a, 2);
     remove(big);
     check(&v, dlrt_ckpt_save(big, &a.c, &err) == 0, "save: %s", err);
@@ -470,7 +427,7 @@ static void test_targets(void)
     net_init(&b, 4);
 
     /* The attack: a symlink planted at the old temporary name. */
-    start(&v, "save_ignores_symlink_at_path_tmp");
+    start(&v, "save_ignores_symlink_at_path_tmp", 20);
     remove(p);
     remove(tmp);
     write_bytes(victim, "precious\n", 9);
@@ -487,7 +444,7 @@ static void test_targets(void)
     remove(tmp);
     finish(&v);
 
-    start(&v, "save_leaves_no_temp_files");
+    start(&v, "save_leaves_no_temp_files", 20);
     {
         DIR *d = opendir(tmpdir);
         struct dirent *e;
@@ -501,7 +458,7 @@ static void test_targets(void)
     }
     finish(&v);
 
-    start(&v, "save_refuses_non_checkpoint");
+    start(&v, "save_refuses_non_checkpoint", 20);
     write_bytes(path_of("notes.txt"), "my notes\n", 9);
     check(&v, dlrt_ckpt_save(path_of("notes.txt"), &a.c, &err) == -1, "replaced notes.txt");
     check(&v, contains(err, "notes.txt': a file that is not a dlc checkpoint is there; refusing to "
@@ -514,28 +471,28 @@ static void test_targets(void)
     }
     finish(&v);
 
-    start(&v, "save_replaces_empty_file");
+    start(&v, "save_replaces_empty_file", 20);
     write_bytes(path_of("empty.ckpt"), "", 0);
     check(&v, dlrt_ckpt_save(path_of("empty.ckpt"), &a.c, &err) == 0, "save: %s", err);
     finish(&v);
 
-    start(&v, "save_refuses_fifo_without_hanging");
+    start(&v, "save_refuses_fifo_without_hanging", 20);
     mkfifo(path_of("fifo2.ckpt"), 0600);
     check(&v, dlrt_ckpt_save(path_of("fifo2.ckpt"), &a.c, &err) == -1, "saved onto a FIFO");
     check(&v, contains(err, "fifo2.ckpt': it is a FIFO"), "error '%s'", err);
     finish(&v);
 
-    start(&v, "save_refuses_directory");
+    start(&v, "save_refuses_directory", 20);
     check(&v, dlrt_ckpt_save(tmpdir, &a.c, &err) == -1 && contains(err, "it is a directory"),
           "error '%s'", err);
     finish(&v);
 
-    start(&v, "save_refuses_device");
+    start(&v, "save_refuses_device", 20);
     check(&v, dlrt_ckpt_save("/dev/null", &a.c, &err) == -1 &&
               contains(err, "'/dev/null': it is a character device"), "error '%s'", err);
     finish(&v);
 
-    start(&v, "save_refuses_nonfinite_network");
+    start(&v, "save_refuses_nonfinite_network", 20);
     remove(p);
     a.p[7] = NAN;
     check(&v, dlrt_ckpt_save(p, &a.c, &err) == -1, "saved a NaN");
@@ -551,7 +508,7 @@ static void test_targets(void)
     finish(&v);
 
     /* The check the trainer runs before loading data. */
-    start(&v, "check_writable");
+    start(&v, "check_writable", 20);
     {
         int holds = -1;
         remove(p);
@@ -576,7 +533,7 @@ static void test_long_path_message(void)
     char *err = NULL, dir[1024], cmd[2200];
     const char *want = "first difference: tensor 'h1_w' is 3x4 in the file but 5x4 in the network";
     size_t n;
-    start(&v, "long_path_message_whole");
+    start(&v, "long_path_message_whole", 20);
     snprintf(dir, sizeof dir, "%s/%s", tmpdir,
              "a-rather-long-directory-name-for-the-runs-of-one-experiment-with-many-settings/"
              "and-another-level-of-directories-named-after-the-date-and-the-hyperparameters");
@@ -607,7 +564,7 @@ static void test_concurrent_saves(void)
     int k, status, ok_exits = 0;
     net back, one, two;
     char *err = NULL;
-    start(&v, "concurrent_saves_to_one_path");
+    start(&v, "concurrent_saves_to_one_path", 20);
     remove(p);
     for (k = 0; k < 2; k++) {
         kids[k] = fork();
@@ -642,7 +599,6 @@ static void test_concurrent_saves(void)
 int main(int argc, char **argv)
 {
     tmpdir = argc > 1 ? argv[1] : ".";
-    signal(SIGALRM, on_alarm);
     test_hostile_files();
     test_big_files();
     test_mutants();
@@ -650,5 +606,5 @@ int main(int argc, char **argv)
     test_long_path_message();
     test_concurrent_saves();
     printf("checkpoint cases: %d hand-made malformed or hostile files refused\n", refused_cases);
-    return failures ? 1 : 0;
+    return unit_failures ? 1 : 0;
 }

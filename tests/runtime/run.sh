@@ -14,7 +14,7 @@ T=$ROOT/build/tmp/runtime
 rm -rf "$T"
 mkdir -p "$T"
 CC=${CC:-cc}
-CFLAGS="-std=c99 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -Iruntime"
+CFLAGS="-std=c99 -Wall -Wextra -pedantic -D_POSIX_C_SOURCE=200809L -O2 -g -Iruntime -Itests"
 LIBS="build/libdlrt.a -lz -lm"
 pass=0 fail=0
 

@@ -4,6 +4,7 @@
  * test; run.sh counts them. Exit status 1 if anything failed.
  */
 #include "dlrt.h"
+#include "unit.h"
 
 #include <math.h>
 #include <signal.h>
@@ -41,59 +42,7 @@ static int load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, 
     return take_message(rc, msg, err, errlen);
 }
 
-static int failures;
 static const char *tmpdir;
-
-/* One test's verdict: ok, or FAIL with the first reason given. */
-typedef struct verdict {
-    const char *name;
-    char why[1200];
-} verdict;
-
-/* A test that hangs (a loader blocked on a FIFO, say) fails instead of
- * stopping the suite: each test has 60 s (valgrind included). */
-static const char *running;
-
-static void hung(int sig)
-{
-    static const char head[] = "FAIL ", tail[] = ": no answer in 60 s (hangs)\n";
-    (void)sig;
-    if (write(1, head, sizeof head - 1) < 0 || write(1, running, strlen(running)) < 0 ||
-        write(1, tail, sizeof tail - 1) < 0)
-        _exit(2);
-    _exit(1);
-}
-
-static void start(verdict *v, const char *name)
-{
-    v->name = name;
-    v->why[0] = '\0';
-    running = name;
-    signal(SIGALRM, hung);
-    alarm(60);
-}
-
-static void check(verdict *v, int cond, const char *fmt, ...)
-{
-    va_list ap;
-    if (cond || v->why[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(v->why, sizeof v->why, fmt, ap);
-    va_end(ap);
-}
-
-static void finish(verdict *v)
-{
-    alarm(0);
-    if (v->why[0]) {
-        printf("FAIL %s: %s\n", v->name, v->why);
-        failures++;
-    } else {
-        printf("ok %s\n", v->name);
-    }
-    fflush(stdout);
-}
 
 static const char *tmp_path(const char *name)
 {
@@ -139,7 +88,7 @@ static void test_rng(void)
     int i, same = 1;
     double sum = 0, sumsq = 0, lo = 1, hi = 0;
 
-    start(&v, "rng_seed42_known_values");
+    start(&v, "rng_seed42_known_values", 60);
     dlrt_rng_seed(&a, 42);
     for (i = 0; i < 4; i++) {
         uint64_t x = dlrt_rng_next(&a);
@@ -151,7 +100,7 @@ static void test_rng(void)
     check(&v, fabs(dlrt_rng_normal(&a) - -0.41536520949523315) < 1e-12, "first normal changed");
     finish(&v);
 
-    start(&v, "rng_deterministic");
+    start(&v, "rng_deterministic", 60);
     dlrt_rng_seed(&a, 12345);
     dlrt_rng_seed(&b, 12345);
     for (i = 0; i < 1000; i++)
@@ -165,7 +114,7 @@ static void test_rng(void)
     check(&v, a.s[0] | a.s[1] | a.s[2] | a.s[3], "seed 0 gives an all-zero state");
     finish(&v);
 
-    start(&v, "rng_uniform_is_next_scaled");
+    start(&v, "rng_uniform_is_next_scaled", 60);
     dlrt_rng_seed(&a, 99);
     dlrt_rng_seed(&b, 99);
     for (i = 0; i < 1000; i++) {
@@ -177,7 +126,7 @@ static void test_rng(void)
     }
     finish(&v);
 
-    start(&v, "rng_uniform_range");
+    start(&v, "rng_uniform_range", 60);
     dlrt_rng_seed(&a, 7);
     for (i = 0; i < 1000000; i++) {
         double u = dlrt_rng_uniform(&a);
@@ -190,7 +139,7 @@ static void test_rng(void)
     check(&v, lo < 1e-5 && hi > 1 - 1e-5, "range [%g, %g] too narrow", lo, hi);
     finish(&v);
 
-    start(&v, "rng_normal_moments");
+    start(&v, "rng_normal_moments", 60);
     dlrt_rng_seed(&a, 3);
     sum = 0;
     for (i = 0; i < 200000; i++) {
@@ -203,7 +152,7 @@ static void test_rng(void)
     check(&v, fabs(sumsq / 2e5 - 1) < 0.02, "variance %.4f", sumsq / 2e5);
     finish(&v);
 
-    start(&v, "rng_shuffle_is_permutation");
+    start(&v, "rng_shuffle_is_permutation", 60);
     {
         enum { N = 1000 };
         int32_t idx[N], idx2[N];
@@ -255,7 +204,7 @@ static void test_init(void)
     size_t i;
     double sum = 0, sumsq = 0;
 
-    start(&v, "init_fill_uniform_normal");
+    start(&v, "init_fill_uniform_normal", 60);
     dlrt_fill_f32(f, 1000, 0.25);
     dlrt_fill_f64(d, 1000, -1.5);
     for (i = 0; i < 1000; i++)
@@ -299,7 +248,7 @@ static void test_qr_orthogonal(void)
     dlrt_rng r1, r2;
     size_t i, j, k;
 
-    start(&v, "qr_by_hand");
+    start(&v, "qr_by_hand", 60);
     dlrt_qr(a, 3, 2, q, rd);
     for (j = 0; j < 2; j++) {
         double sign = rd[j] > 0 ? 1 : -1;
@@ -314,7 +263,7 @@ static void test_qr_orthogonal(void)
     check(&v, fabs(fabs(a[3]) - 44 / s35) < 1e-12, "R[0][1] = %.17g", a[3]);
     finish(&v);
 
-    start(&v, "orthogonal_init");
+    start(&v, "orthogonal_init", 60);
     dlrt_rng_seed(&r1, 5);
     check(&v, dlrt_orthogonal_f64(w, 4, 9, 1.5, &r1) == 0, "wide failed");
     check(&v, dlrt_orthogonal_f64(w2, 9, 4, 1.0, &r1) == 0, "tall failed");
@@ -384,7 +333,7 @@ static void idx_fails_for(const char *name, const char *images, const char *labe
     dlrt_dataset d;
     char err[512] = "";
     int rc;
-    start(&v, name);
+    start(&v, name, 60);
     rc = load_idx(images, labels, x_size, k, &d, err, sizeof err);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
@@ -413,7 +362,7 @@ static void test_idx(void)
         dlrt_dataset d;
         char err[512] = "";
         size_t i;
-        start(&v, gz ? "idx_load_gzip" : "idx_load_plain");
+        start(&v, gz ? "idx_load_gzip" : "idx_load_plain", 60);
         snprintf(images, sizeof images, "%s", tmp_path(gz ? "img.gz" : "img.idx"));
         snprintf(labels, sizeof labels, "%s", tmp_path(gz ? "lab.gz" : "lab.idx"));
         il = make_images(img, 0x803, 5, 2, 3, 30);
@@ -450,13 +399,13 @@ static void test_idx(void)
         verdict v;
         dlrt_dataset d;
         char err[512] = "";
-        start(&v, "idx_images_alone");
+        start(&v, "idx_images_alone", 60);
         check(&v, load_idx(images, NULL, 6, 0, &d, err, sizeof err) == 0, "error: %s", err);
         check(&v, d.n == 5 && d.x_size == 6 && d.x && !d.labels && d.y_kind == DLRT_Y_NONE,
               "images alone: n %lu x_size %lu", (unsigned long)d.n, (unsigned long)d.x_size);
         dlrt_dataset_free(&d);
         finish(&v);
-        start(&v, "idx_labels_alone");
+        start(&v, "idx_labels_alone", 60);
         check(&v, load_idx(NULL, labels, 0, 4, &d, err, sizeof err) == 0, "error: %s", err);
         check(&v, d.n == 5 && d.x_size == 0 && !d.x && d.labels && d.labels[3] == 3 &&
               d.y_kind == DLRT_Y_CLASS, "labels alone: n %lu", (unsigned long)d.n);
@@ -564,7 +513,7 @@ static void test_idx_end(void)
         verdict v;
         dlrt_dataset d;
         char err[512] = "";
-        start(&v, "idx_gzip_clean_end");
+        start(&v, "idx_gzip_clean_end", 60);
         check(&v, plen > 40 && plen < sizeof packed, "gzip file of %lu bytes", (unsigned long)plen);
         check(&v, load_idx(gz, labels, 0, 0, &d, err, sizeof err) == 0, "error: %s", err);
         check(&v, d.n == 50, "n %lu", (unsigned long)d.n);
@@ -667,7 +616,7 @@ static void idx_loads(const char *name, const char *images, const char *labels, 
     verdict v;
     dlrt_dataset d;
     char err[512] = "";
-    start(&v, name);
+    start(&v, name, 60);
     check(&v, load_idx(images, labels, x_size, k, &d, err, sizeof err) == 0, "error: %s", err);
     check(&v, v.why[0] || d.n == n, "n %lu, expected %lu", (unsigned long)d.n, (unsigned long)n);
     dlrt_dataset_free(&d);
@@ -923,7 +872,7 @@ static void csv_fails_k(const char *name, const char *text, size_t x_size, int y
     char err[512] = "", full[600];
     const char *path = tmp_path("bad.csv");
     int rc;
-    start(&v, name);
+    start(&v, name, 60);
     write_text(path, text);
     rc = load_csv(path, x_size, y_kind, y_size, k, &d, err, sizeof err);
     snprintf(full, sizeof full, "%s%s", path, want);
@@ -948,7 +897,7 @@ static void csv_path_fails(const char *name, const char *path, size_t x_size, co
     dlrt_dataset d;
     char err[512] = "";
     int rc;
-    start(&v, name);
+    start(&v, name, 60);
     rc = load_csv(path, x_size, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err);
     check(&v, rc == -1, "loaded a bad file");
     check(&v, contains(err, want), "error '%s' lacks '%s'", err, want);
@@ -974,7 +923,7 @@ static void test_csv_hostile(void)
         verdict v;
         dlrt_dataset d;
         char err[512] = "";
-        start(&v, "csv_labels_within_classes");
+        start(&v, "csv_labels_within_classes", 60);
         write_text(tmp_path("k.csv"), "1,2,0\n1,2,2\n");
         check(&v, load_csv(tmp_path("k.csv"), 2, DLRT_Y_CLASS, 1, 3, &d, err, sizeof err) == 0,
               "%s", err);
@@ -1059,7 +1008,7 @@ static void test_csv(void)
     char err[512] = "";
     const char *path = tmp_path("good.csv");
 
-    start(&v, "csv_class_with_header");
+    start(&v, "csv_class_with_header", 60);
     write_text(path, "a,b,label\r\n1,2,0\r\n\r\n  -3.5 , 4e-1,\t2\r\n0x10,.5,1\n\n");
     check(&v, load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
     if (!v.why[0]) {
@@ -1072,7 +1021,7 @@ static void test_csv(void)
     dlrt_dataset_free(&d);
     finish(&v);
 
-    start(&v, "csv_real_targets_no_header");
+    start(&v, "csv_real_targets_no_header", 60);
     write_text(path, "1,2,3,4\n5,6,7,8");
     check(&v, load_csv(path, 2, DLRT_Y_REAL, 2, 0, &d, err, sizeof err) == 0, "%s", err);
     if (!v.why[0]) {
@@ -1128,7 +1077,7 @@ static void test_csv(void)
               ":1:3: expected a number, found 'x'");
     csv_fails("csv_semicolon_only_header", "a;b;label\n", 2, DLRT_Y_CLASS, 1,
               ": no samples (only a header line)");
-    start(&v, "csv_header_names_not_numbers");
+    start(&v, "csv_header_names_not_numbers", 60);
     write_text(path, "inflow,nancy,label\n1,2,0\n");
     check(&v, load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == 0, "%s", err);
     check(&v, v.why[0] || d.n == 1, "n %lu", (unsigned long)d.n);
@@ -1139,13 +1088,13 @@ static void test_csv(void)
     {
         static const char nul[] = "1,2,0\n1,\0002,0\n";
         dlrt_dataset dn;
-        start(&v, "csv_nul_byte");
+        start(&v, "csv_nul_byte", 60);
         write_bytes(path, nul, sizeof nul - 1, 0);
         check(&v, load_csv(path, 2, DLRT_Y_CLASS, 1, 0, &dn, err, sizeof err) == -1 &&
                   contains(err, ":2: line contains a NUL byte"), "got '%s'", err);
         finish(&v);
     }
-    start(&v, "csv_missing_file");
+    start(&v, "csv_missing_file", 60);
     check(&v, load_csv(tmp_path("nope.csv"), 2, DLRT_Y_CLASS, 1, 0, &d, err, sizeof err) == -1 &&
               contains(err, "nope.csv: cannot open: No such file"), "got '%s'", err);
     finish(&v);
@@ -1208,7 +1157,7 @@ static void load_fails(const char *name, const char *path, dlrt_ckpt *c, const c
     void *slots[2];
     char err[1024] = "";
     int i, untouched = 1;
-    start(&v, name);
+    start(&v, name, 60);
     for (i = 0; i < NP; i++)
         p[i] = s0[i] = s1[i] = -777.0f;
     c->params = p;
@@ -1237,7 +1186,7 @@ static void test_checkpoint(void)
     int i;
 
     snprintf(path, sizeof path, "%s", tmp_path("model.ckpt"));
-    start(&v, "ckpt_layout_hash_fnv1a");
+    start(&v, "ckpt_layout_hash_fnv1a", 60);
     check(&v, dlrt_layout_hash("") == 0xcbf29ce484222325ull, "hash of ''");
     check(&v, dlrt_layout_hash("a") == 0xaf63dc4c8601ec8cull, "hash of 'a'");
     check(&v, dlrt_layout_hash("foobar") == 0x85944171f73967e8ull, "hash of 'foobar'");
@@ -1248,7 +1197,7 @@ static void test_checkpoint(void)
         s0[i] = (float)i;
         s1[i] = 1.0f / (float)(i + 1);
     }
-    start(&v, "ckpt_roundtrip");
+    start(&v, "ckpt_roundtrip", 60);
     describe(&c, cs, p, s0, s1);
     c.step = 123456789012ull;
     remove(path);
@@ -1268,7 +1217,7 @@ static void test_checkpoint(void)
     free(bytes);
     finish(&v);
 
-    start(&v, "ckpt_atomic_replace");
+    start(&v, "ckpt_atomic_replace", 60);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     check(&v, access(tmp, F_OK) != 0, "%s left behind", tmp);
     p[0] = 99;
@@ -1277,7 +1226,7 @@ static void test_checkpoint(void)
     check(&v, access(tmp, F_OK) != 0, "%s left behind", tmp);
     finish(&v);
 
-    start(&v, "ckpt_v1_still_loads");
+    start(&v, "ckpt_v1_still_loads", 60);
     {
         /* Issue 5's format, written by hand: header, layout, its FNV-1a
          * hash, count, step, 2 unnamed slots, the values, the CRC. */
@@ -1317,7 +1266,7 @@ static void test_checkpoint(void)
     }
     finish(&v);
 
-    start(&v, "ckpt_many_slots_and_extra_sections");
+    start(&v, "ckpt_many_slots_and_extra_sections", 60);
     {
         /* Five named slots and the sections later issues add (the RNG
          * state, the epoch, a non-trainable tensor), through one file. */
@@ -1363,7 +1312,7 @@ static void test_checkpoint(void)
     }
     finish(&v);
 
-    start(&v, "ckpt_f64_roundtrip");
+    start(&v, "ckpt_f64_roundtrip", 60);
     for (i = 0; i < NP; i++)
         pd[i] = 1.0 / 3.0 * i;
     describe(&c, cs, NULL, NULL, NULL);
@@ -1464,7 +1413,7 @@ static void test_checkpoint(void)
     load_fails("ckpt_short_non_checkpoint", tmp_path("text.ckpt"), &l, "not a dlc checkpoint (bad magic)");
     load_fails("ckpt_missing_file", tmp_path("missing.ckpt"), &l, "cannot open checkpoint");
 
-    start(&v, "ckpt_unwritable_directory");
+    start(&v, "ckpt_unwritable_directory", 60);
     describe(&c, cs, p, s0, s1);
     check(&v, ckpt_save(tmp_path("no-such-dir/x.ckpt"), &c, err, sizeof err) == -1,
           "saved into a missing directory");
@@ -1490,7 +1439,7 @@ static void test_checkpoint(void)
     }
     finish(&v);
 
-    start(&v, "ckpt_replace_onto_directory_fails_cleanly");
+    start(&v, "ckpt_replace_onto_directory_fails_cleanly", 60);
     {
         char dir[1024], cmd[1100];
         snprintf(dir, sizeof dir, "%s/adir", tmpdir);
@@ -1514,7 +1463,7 @@ static void test_long_path_messages(void)
     dlrt_dataset d;
     size_t len;
     int i;
-    start(&v, "loader_message_long_path_whole");
+    start(&v, "loader_message_long_path_whole", 60);
     memset(&d, 0, sizeof d);
     len = (size_t)snprintf(path, sizeof path, "%s", tmpdir);
     for (i = 0; i < 18; i++) {
@@ -1553,5 +1502,5 @@ int main(int argc, char **argv)
     test_csv_hostile();
     test_checkpoint();
     test_long_path_messages();
-    return failures ? 1 : 0;
+    return unit_failures ? 1 : 0;
 }
