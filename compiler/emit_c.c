@@ -1008,7 +1008,7 @@ static void emit_includes(Emit *e, FILE *out)
     fprintf(out, "#include \"%s\"\n\n", e->o->header_name ? e->o->header_name
                                                          : arena_printf(e->a, "%s.h", e->prefix));
     fputs("#include <cblas.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n"
-          "#include <string.h>\n\n#include \"dlrt.h\"\n\n", out);
+          "#include <string.h>\n\n#include \"dlrt.h\"\n#include \"dlrt_kernels.h\"\n\n", out);
 }
 
 static void emit_struct(Emit *e, FILE *out)
@@ -1678,16 +1678,8 @@ static void emit_steps(Emit *e, FILE *out)
         const char *labels = emit_buf(e, ce->in[1]);
         emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
                   labels, e->file, ce->line);
-        emit_line(e, "for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */");
-        emit_line(e, "    const %s *row = %s + (size_t)i * %d;", real, lg, classes);
-        emit_line(e, "    int best = 0, has_nan = isnan(row[0]);");
-        emit_line(e, "    for (int j = 1; j < %d; j++) {", classes);
-        emit_line(e, "        has_nan |= isnan(row[j]);");
-        emit_line(e, "        if (row[j] > row[best])");
-        emit_line(e, "            best = j;");
-        emit_line(e, "    }");
-        emit_line(e, "    correct += !has_nan && best == %s[start + i];", labels);
-        emit_line(e, "}");
+        emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s + start, chunk, %d);", op_prec(e),
+                  lg, labels, classes);
     }
     e->indent--;
     emit_line(e, "}");

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -246,37 +247,10 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
             logits[i * 5 + j] += logits_b[j];
 
     /* activations.net:16: output probs = softmax(logits) */
-    /* row r is logits[r * 5 + j], j < 5: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 5;
-        float *yr = probs + r * 5;
-        float max = xr[0];
-        for (int j = 1; j < 5; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 5; j++) {
-            yr[j] = expf(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 5; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f32(probs, logits, n, 5);   /* rows of 5 */
 
     /* activations.net:17: output logp = log_softmax(logits) */
-    /* row r is logits[r * 5 + j], j < 5: subtract its max, exponentiate, take the log of the sum */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 5;
-        float *yr = logp + r * 5;
-        float max = xr[0];
-        for (int j = 1; j < 5; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 5; j++)
-            sum += expf(xr[j] - max);
-        const float lse = logf(sum);
-        for (int j = 0; j < 5; j++)
-            yr[j] = (xr[j] - max) - lse;
-    }
+    dlrt_log_softmax_forward_f32(logp, logits, n, 5);   /* rows of 5 */
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -292,28 +266,8 @@ static float activations_loss_pass(activations *m, const float *img, const int32
     (void)training;
 
     /* activations.net:19: loss cross_entropy(logits, k) */
-    /* sample s: logits logits[s * 5 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 5;
-            float *pr = loss_probs + s * 5;
-            float max = zr[0];
-            for (int j = 1; j < 5; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 5; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 5; j++)
-                pr[j] /= sum;
-            int k = k_[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 5 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, k_, n, 5);
 
     return loss[0];
 }
@@ -367,17 +321,8 @@ static void activations_backward_pass(activations *m, const float *img, const in
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* activations.net:19: loss cross_entropy(logits, k) */
-    /* d_logits[n,5] = (loss_probs - onehot(k_)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 5; j++)
-                d_logits[s * 5 + j] = loss_probs[s * 5 + j] * scale;
-            int k = k_[s];
-            if (k >= 0 && k < 5)
-                d_logits[s * 5 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(k_)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, k_, d_loss, n, 5, 0);
 
     /* activations.net:15: logits = dense(1 - g, 5, init = he_normal) */
     /* d_logits_w[5,12] = d_logits[n,5]^T t16[n,12] */
@@ -672,16 +617,7 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
         activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
         loss_sum += (double)activations_loss_pass(m, img + (size_t)start * 24, k_ + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against k_ (activations.net:19) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 5;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 5; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == k_[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, k_ + start, chunk, 5);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -144,28 +145,8 @@ static float adagrad_loss_pass(adagrad *m, const float *x, const int32_t *y, int
     (void)training;
 
     /* adagrad.net:10: loss cross_entropy(logits, y) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = loss_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, y, n, 3);
 
     return loss[0];
 }
@@ -192,17 +173,8 @@ static void adagrad_backward_pass(adagrad *m, const float *x, const int32_t *y, 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* adagrad.net:10: loss cross_entropy(logits, y) */
-    /* d_logits[n,3] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] = loss_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, y, d_loss, n, 3, 0);
 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* d_logits_w[3,5] = d_logits[n,3]^T h[n,5] */
@@ -354,16 +326,7 @@ float adagrad_evaluate(adagrad *m, const float *x, const int32_t *y, int n, doub
         adagrad_forward_pass(m, x + (size_t)start * 4, chunk, 0);
         loss_sum += (double)adagrad_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (adagrad.net:10) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

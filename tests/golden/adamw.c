@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -141,15 +142,7 @@ static float adamw_loss_pass(adamw *m, const float *x, const float *y, int n, in
     (void)training;
 
     /* adamw.net:10: loss mse(pred, y) */
-    /* loss[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = pred[i] - y[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 2));
-    }
+    dlrt_mse_forward_f32(loss, pred, y, n, 2);
 
     return loss[0];
 }
@@ -176,13 +169,7 @@ static void adamw_backward_pass(adamw *m, const float *x, const float *y, int n)
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* adamw.net:10: loss mse(pred, y) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (pred[i] - y[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, y, d_loss, n, 2, 0, 0);
 
     /* adamw.net:9: pred = dense(h, 2, weight_decay = 0) */
     /* d_pred_w[2,3] = d_pred[n,2]^T h[n,3] */

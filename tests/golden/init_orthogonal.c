@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -145,28 +146,8 @@ static float orth_loss_pass(orth *m, const float *x, const int32_t *y, int n, in
     (void)training;
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
-    /* sample s: logits t4[s * 4 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = t4 + s * 4;
-            float *pr = loss_probs + s * 4;
-            float max = zr[0];
-            for (int j = 1; j < 4; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 4; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 4; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 4 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, t4, y, n, 4);
 
     return loss[0];
 }
@@ -193,17 +174,8 @@ static void orth_backward_pass(orth *m, const float *x, const int32_t *y, int n)
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
-    /* d_t4[n,4] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 4; j++)
-                d_t4[s * 4 + j] = loss_probs[s * 4 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 4)
-                d_t4[s * 4 + k] -= scale;
-        }
-    }
+    /* d_t4 = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_t4, loss_probs, y, d_loss, n, 4, 0);
     /* d_loss_w[4,6] = d_t4[n,4]^T h[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t4, 4, h, 6, 0.0f, d_loss_w, 6);
     /* d_loss_b[4] = column sums of d_t4[n,4], row by row for the cache */
@@ -337,16 +309,7 @@ float orth_evaluate(orth *m, const float *x, const int32_t *y, int n, double *ac
         orth_forward_pass(m, x + (size_t)start * 12, chunk, 0);
         loss_sum += (double)orth_loss_pass(m, x + (size_t)start * 12, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of t4 against y (init_orthogonal.net:7) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = t4 + (size_t)i * 4;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 4; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(t4, y + start, chunk, 4);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -172,21 +173,7 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
             logits[i * 3 + j] += logits_b[j];
 
     /* multi_data.net:12: output probs = softmax(logits) */
-    /* row r is logits[r * 3 + j], j < 3: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 3;
-        float *yr = probs + r * 3;
-        float max = xr[0];
-        for (int j = 1; j < 3; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 3; j++) {
-            yr[j] = expf(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 3; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f32(probs, logits, n, 3);   /* rows of 3 */
 
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* pred[n,2] = h[n,8] pred_w[2,8]^T + pred_b */
@@ -212,37 +199,9 @@ static float multi_data_loss_pass(multi_data *m, const float *img, const float *
     (void)training;
 
     /* multi_data.net:14: loss cross_entropy(logits, y) + 0.25 * mse(pred, t) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in t13_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = t13_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        t13[0] = (float)(total / n);
-    }
-    /* t14[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = pred[i] - t[i];
-            total += diff * diff;
-        }
-        t14[0] = (float)(total / ((double)n * 2));
-    }
+    /* probabilities kept in t13_probs for backward */
+    dlrt_cross_entropy_forward_f32(t13, t13_probs, logits, y, n, 3);
+    dlrt_mse_forward_f32(t14, pred, t, n, 2);
 
     return t13[0] + 0.25f * t14[0];
 }
@@ -285,24 +244,9 @@ static void multi_data_backward_pass(multi_data *m, const float *img, const floa
     d_t14[0] = 0.25f;   /* seed: d loss / d t14 */
 
     /* multi_data.net:14: loss cross_entropy(logits, y) + 0.25 * mse(pred, t) */
-    {
-        const float scale = 2 * d_t14[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (pred[i] - t[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
-    /* d_logits[n,3] = (t13_probs - onehot(y)) d_t13 / n */
-    {
-        const float scale = d_t13[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] = t13_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, t, d_t14, n, 2, 0, 0);
+    /* d_logits = (t13_probs - onehot(y)) d_t13 / n */
+    dlrt_cross_entropy_backward_f32(d_logits, t13_probs, y, d_t13, n, 3, 0);
 
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* d_pred_w[2,8] = d_pred[n,2]^T h[n,8] */
@@ -515,16 +459,7 @@ float multi_data_evaluate(multi_data *m, const float *img, const float *aux, con
         multi_data_forward_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
         loss_sum += (double)multi_data_loss_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, y + start, t + (size_t)start * 2, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (multi_data.net:14) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

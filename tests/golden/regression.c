@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -139,15 +140,7 @@ static float reg_loss_pass(reg *m, const float *x, const float *t, int n, int tr
     (void)training;
 
     /* regression.net:13: loss mse(pred, t) */
-    /* loss[0] = mean over n * 3 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 3; i++) {
-            float diff = pred[i] - t[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 3));
-    }
+    dlrt_mse_forward_f32(loss, pred, t, n, 3);
 
     return loss[0];
 }
@@ -174,13 +167,7 @@ static void reg_backward_pass(reg *m, const float *x, const float *t, int n)
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* regression.net:13: loss mse(pred, t) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 3);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 3; i++) {
-            float dp = (pred[i] - t[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, t, d_loss, n, 3, 0, 0);
 
     /* regression.net:10: pred = dense(h, 3, init = normal(std = 0.05)) */
     /* d_pred_w[3,16] = d_pred[n,3]^T h[n,16] */

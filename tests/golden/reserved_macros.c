@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -383,15 +384,7 @@ static float reserved_macros_loss_pass(reserved_macros *m, const float *NULL_, c
     (void)training;
 
     /* reserved_macros.net:33: loss mse(stdin_out, stdout) */
-    /* loss[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = stdin_out[i] - stdout_[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 2));
-    }
+    dlrt_mse_forward_f32(loss, stdin_out, stdout_, n, 2);
 
     return loss[0];
 }
@@ -480,13 +473,7 @@ static void reserved_macros_backward_pass(reserved_macros *m, const float *NULL_
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* reserved_macros.net:33: loss mse(stdin_out, stdout) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (stdin_out[i] - stdout_[i]) * scale;
-            d_stdin_out[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_stdin_out, NULL, stdin_out, stdout_, d_loss, n, 2, 0, 0);
 
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* d_stdin_out_w[2,4] = d_stdin_out[n,2]^T RESERVED_MACROS_BATCH_[n,4] */

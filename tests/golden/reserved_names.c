@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -169,28 +170,8 @@ static float reserved_names_loss_pass(reserved_names *m, const float *int_, cons
     (void)training;
 
     /* reserved_names.net:14: loss cross_entropy(i, y) */
-    /* sample s: logits i_[s * 2 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = i_ + s * 2;
-            float *pr = loss_probs + s * 2;
-            float max = zr[0];
-            for (int j = 1; j < 2; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 2; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 2; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 2 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, i_, y, n, 2);
 
     return loss[0];
 }
@@ -225,17 +206,8 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* reserved_names.net:14: loss cross_entropy(i, y) */
-    /* d_i_[n,2] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 2; j++)
-                d_i_[s * 2 + j] = loss_probs[s * 2 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 2)
-                d_i_[s * 2 + k] -= scale;
-        }
-    }
+    /* d_i_ = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_i_, loss_probs, y, d_loss, n, 2, 0);
 
     /* reserved_names.net:12: i = dense(n, 2) */
     /* d_i_w[2,4] = d_i_[n,2]^T n_[n,4] */
@@ -406,16 +378,7 @@ float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_
         reserved_names_forward_pass(m, int_ + (size_t)start * 3, chunk, 0);
         loss_sum += (double)reserved_names_loss_pass(m, int_ + (size_t)start * 3, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of i_ against y (reserved_names.net:14) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = i_ + (size_t)i * 2;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 2; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(i_, y + start, chunk, 2);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
