@@ -4,3 +4,4 @@
 #include "kernels/softmax.h"   /* first: loss.h uses its row helpers */
 #include "kernels/loss.h"
 #include "kernels/dropout.h"
+#include "kernels/bias.h"

@@ -118,18 +118,14 @@ static void adagrad_forward_pass(adagrad *m, const float *x, int n, int training
     /* adagrad.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            t2[i * 5 + j] += h_b[j];
+    dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     for (int i = 0; i < n * 5; i++)
         h[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, logits_w, 5, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -179,11 +175,8 @@ static void adagrad_backward_pass(adagrad *m, const float *x, const int32_t *y, 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* d_logits_w[3,5] = d_logits[n,3]^T h[n,5] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_logits, 3, h, 5, 0.0f, d_logits_w, 5);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,5] = d_logits[n,3] logits_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_logits, 3, logits_w, 5, 0.0f, d_h, 5);
 
@@ -192,11 +185,8 @@ static void adagrad_backward_pass(adagrad *m, const float *x, const int32_t *y, 
         d_t2[i] = h[i] <= 0 ? 0 : d_h[i];   /* y NaN: dy, as torch */
     /* d_h_w[5,4] = d_t2[n,5]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
-    /* d_h_b[5] = column sums of d_t2[n,5], row by row for the cache */
-    memset(d_h_b, 0, 5 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            d_h_b[j] += d_t2[i * 5 + j];
+    /* d_h_b[5] = column sums of d_t2[n,5] */
+    dlrt_bias_backward_f32(d_h_b, d_t2, n, 5, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

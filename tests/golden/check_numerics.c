@@ -198,9 +198,7 @@ static int check_numerics_forward_pass(check_numerics *m, const float *x, int n,
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     /* t3[n,8] = x[n,4] h_w[8,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, h_w, 4, 0.0f, t3, 8);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            t3[i * 8 + j] += h_b[j];
+    dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     if (check_numerics_check(m, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
         return -1;
     for (int i = 0; i < n * 8; i++)
@@ -219,9 +217,7 @@ static int check_numerics_forward_pass(check_numerics *m, const float *x, int n,
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
     if (check_numerics_check(m, logits, (long)n * 3, 1, (const int[]){3}, 1, "forward output of dense", 13, "logits", training))
         return -1;
 
@@ -308,11 +304,8 @@ static int check_numerics_backward_pass(check_numerics *m, const float *x, const
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* d_logits_w[3,8] = d_logits[n,3]^T h[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, h, 8, 0.0f, d_logits_w, 8);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] = d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 0.0f, d_h, 8);
     if (check_numerics_check(m, d_h, (long)n * 8, 1, (const int[]){8}, 1, "backward of dense", 13, "d_h", 1))
@@ -332,11 +325,8 @@ static int check_numerics_backward_pass(check_numerics *m, const float *x, const
         return -1;
     /* d_h_w[8,4] = d_t3[n,8]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t3, 8, x, 4, 0.0f, d_h_w, 4);
-    /* d_h_b[8] = column sums of d_t3[n,8], row by row for the cache */
-    memset(d_h_b, 0, 8 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            d_h_b[j] += d_t3[i * 8 + j];
+    /* d_h_b[8] = column sums of d_t3[n,8] */
+    dlrt_bias_backward_f32(d_h_b, d_t3, n, 8, 1, 0);
     if (check_numerics_check(m, d_h_w, 32, 0, (const int[]){8, 4}, 2, "backward of dense", 12, "d_h_w", 1))
         return -1;
     if (check_numerics_check(m, d_h_b, 8, 0, (const int[]){8}, 1, "backward of dense", 12, "d_h_b", 1))

@@ -113,16 +113,12 @@ static void define_numbers_forward_pass(define_numbers *m, const float *x, int n
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
     /* t2[n,1000] = x[n,4] loss_w[1000,4]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1000, 4, 1.0f, x, 4, loss_w, 4, 0.0f, t2, 1000);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1000; j++)
-            t2[i * 1000 + j] += loss_b[j];
+    dlrt_bias_forward_f32(t2, loss_b, n, 1000, 1);
     for (int i = 0; i < n * 1000; i++)
         t3[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
     /* t4[n,5] = t3[n,1000] loss_2_w[5,1000]^T + loss_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1000, 1.0f, t3, 1000, loss_2_w, 1000, 0.0f, t4, 5);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            t4[i * 5 + j] += loss_2_b[j];
+    dlrt_bias_forward_f32(t4, loss_2_b, n, 5, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -170,22 +166,16 @@ static void define_numbers_backward_pass(define_numbers *m, const float *x, cons
     dlrt_cross_entropy_backward_f32(d_t4, loss_probs, y, d_loss, n, 5, 0);
     /* d_loss_2_w[5,1000] = d_t4[n,5]^T t3[n,1000] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1000, n, 1.0f, d_t4, 5, t3, 1000, 0.0f, d_loss_2_w, 1000);
-    /* d_loss_2_b[5] = column sums of d_t4[n,5], row by row for the cache */
-    memset(d_loss_2_b, 0, 5 * sizeof *d_loss_2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            d_loss_2_b[j] += d_t4[i * 5 + j];
+    /* d_loss_2_b[5] = column sums of d_t4[n,5] */
+    dlrt_bias_backward_f32(d_loss_2_b, d_t4, n, 5, 1, 0);
     /* d_t3[n,1000] = d_t4[n,5] loss_2_w[5,1000] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1000, 5, 1.0f, d_t4, 5, loss_2_w, 1000, 0.0f, d_t3, 1000);
     for (int i = 0; i < n * 1000; i++)
         d_t2[i] = t3[i] <= 0 ? 0 : d_t3[i];   /* y NaN: dy, as torch */
     /* d_loss_w[1000,4] = d_t2[n,1000]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1000, 4, n, 1.0f, d_t2, 1000, x, 4, 0.0f, d_loss_w, 4);
-    /* d_loss_b[1000] = column sums of d_t2[n,1000], row by row for the cache */
-    memset(d_loss_b, 0, 1000 * sizeof *d_loss_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1000; j++)
-            d_loss_b[j] += d_t2[i * 1000 + j];
+    /* d_loss_b[1000] = column sums of d_t2[n,1000] */
+    dlrt_bias_backward_f32(d_loss_b, d_t2, n, 1000, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

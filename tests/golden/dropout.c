@@ -143,9 +143,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 10, 1.0, x, 10, h_w, 10, 0.0, t3, 24);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            t3[i * 24 + j] += h_b[j];
+    dlrt_bias_forward_f64(t3, h_b, n, 24, 1);
     for (int i = 0; i < n * 24; i++)
         t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
     if (training) {
@@ -158,9 +156,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
     /* t6[n,24] = h[n,24] h2_w[24,24]^T + h2_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 24, 1.0, h, 24, h2_w, 24, 0.0, t6, 24);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            t6[i * 24 + j] += h2_b[j];
+    dlrt_bias_forward_f64(t6, h2_b, n, 24, 1);
     for (int i = 0; i < n * 24; i++) {
         const double ex = exp(-fabs(t6[i]));   /* in (0, 1]: never overflows */
         t7[i] = t6[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
@@ -175,9 +171,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     /* dropout.net:12: logits = dense(h2, 4) */
     /* logits[n,4] = h2[n,24] logits_w[4,24]^T + logits_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 24, 1.0, h2, 24, logits_w, 24, 0.0, logits, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            logits[i * 4 + j] += logits_b[j];
+    dlrt_bias_forward_f64(logits, logits_b, n, 4, 1);
 
     /* dropout.net:13: output probs = softmax(logits) */
     dlrt_softmax_forward_f64(probs, logits, n, 4);   /* rows of 4 */
@@ -253,11 +247,8 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
     /* dropout.net:12: logits = dense(h2, 4) */
     /* d_logits_w[4,24] = d_logits[n,4]^T h2[n,24] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 24, n, 1.0, d_logits, 4, h2, 24, 0.0, d_logits_w, 24);
-    /* d_logits_b[4] = column sums of d_logits[n,4], row by row for the cache */
-    memset(d_logits_b, 0, 4 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_logits_b[j] += d_logits[i * 4 + j];
+    /* d_logits_b[4] = column sums of d_logits[n,4] */
+    dlrt_bias_backward_f64(d_logits_b, d_logits, n, 4, 1, 0);
     /* d_h2[n,24] = d_logits[n,4] logits_w[4,24] */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 4, 1.0, d_logits, 4, logits_w, 24, 0.0, d_h2, 24);
 
@@ -267,11 +258,8 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
         d_t6[i] = d_t7[i] * t7[i] * (1 - t7[i]);
     /* d_h2_w[24,24] = d_t6[n,24]^T h[n,24] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 24, n, 1.0, d_t6, 24, h, 24, 0.0, d_h2_w, 24);
-    /* d_h2_b[24] = column sums of d_t6[n,24], row by row for the cache */
-    memset(d_h2_b, 0, 24 * sizeof *d_h2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            d_h2_b[j] += d_t6[i * 24 + j];
+    /* d_h2_b[24] = column sums of d_t6[n,24] */
+    dlrt_bias_backward_f64(d_h2_b, d_t6, n, 24, 1, 0);
     /* d_h[n,24] = d_t6[n,24] h2_w[24,24] */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 24, 1.0, d_t6, 24, h2_w, 24, 0.0, d_h, 24);
 
@@ -281,11 +269,8 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
         d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
     /* d_h_w[24,10] = d_t3[n,24]^T x[n,10] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 10, n, 1.0, d_t3, 24, x, 10, 0.0, d_h_w, 10);
-    /* d_h_b[24] = column sums of d_t3[n,24], row by row for the cache */
-    memset(d_h_b, 0, 24 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            d_h_b[j] += d_t3[i * 24 + j];
+    /* d_h_b[24] = column sums of d_t3[n,24] */
+    dlrt_bias_backward_f64(d_h_b, d_t3, n, 24, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

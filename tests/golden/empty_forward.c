@@ -111,9 +111,7 @@ static float empty_forward_loss_pass(empty_forward *m, const float *x, const flo
     /* empty_forward.net:6: loss mse(x, dense(t, 3)) */
     /* t2[n,3] = t[n,3] loss_w[3,3]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 3, 1.0f, t, 3, loss_w, 3, 0.0f, t2, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            t2[i * 3 + j] += loss_b[j];
+    dlrt_bias_forward_f32(t2, loss_b, n, 3, 1);
     dlrt_mse_forward_f32(loss, x, t2, n, 3);
 
     return loss[0];
@@ -138,11 +136,8 @@ static void empty_forward_backward_pass(empty_forward *m, const float *x, const 
     dlrt_mse_backward_f32(NULL, d_t2, x, t2, d_loss, n, 3, 0, 0);
     /* d_loss_w[3,3] = d_t2[n,3]^T t[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 3, n, 1.0f, d_t2, 3, t, 3, 0.0f, d_loss_w, 3);
-    /* d_loss_b[3] = column sums of d_t2[n,3], row by row for the cache */
-    memset(d_loss_b, 0, 3 * sizeof *d_loss_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_loss_b[j] += d_t2[i * 3 + j];
+    /* d_loss_b[3] = column sums of d_t2[n,3] */
+    dlrt_bias_backward_f32(d_loss_b, d_t2, n, 3, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -137,18 +137,14 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 784, 1.0f, image, 784, h1_w, 784, 0.0f, t2, 256);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            t2[i * 256 + j] += h1_b[j];
+    dlrt_bias_forward_f32(t2, h1_b, n, 256, 1);
     for (int i = 0; i < n * 256; i++)
         h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 256, 1.0f, h1, 256, h2_w, 256, 0.0f, t4, 128);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 128; j++)
-            t4[i * 128 + j] += h2_b[j];
+    dlrt_bias_forward_f32(t4, h2_b, n, 128, 1);
     for (int i = 0; i < n * 128; i++)
         t5[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
     if (training) {
@@ -161,9 +157,7 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* logits[n,10] = h2[n,128] logits_w[10,128]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, h2, 128, logits_w, 128, 0.0f, logits, 10);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            logits[i * 10 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 10, 1);
 
     /* fashion_mlp.net:16: output probs = softmax(logits) */
     dlrt_softmax_forward_f32(probs, logits, n, 10);   /* rows of 10 */
@@ -225,11 +219,8 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* d_logits_w[10,128] = d_logits[n,10]^T h2[n,128] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, 1.0f, d_logits, 10, h2, 128, 0.0f, d_logits_w, 128);
-    /* d_logits_b[10] = column sums of d_logits[n,10], row by row for the cache */
-    memset(d_logits_b, 0, 10 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            d_logits_b[j] += d_logits[i * 10 + j];
+    /* d_logits_b[10] = column sums of d_logits[n,10] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 10, 1, 0);
     /* d_h2[n,128] = d_logits[n,10] logits_w[10,128] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, logits_w, 128, 0.0f, d_h2, 128);
 
@@ -239,11 +230,8 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
         d_t4[i] = t5[i] <= 0 ? 0 : d_t5[i];   /* y NaN: dy, as torch */
     /* d_h2_w[128,256] = d_t4[n,128]^T h1[n,256] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n, 1.0f, d_t4, 128, h1, 256, 0.0f, d_h2_w, 256);
-    /* d_h2_b[128] = column sums of d_t4[n,128], row by row for the cache */
-    memset(d_h2_b, 0, 128 * sizeof *d_h2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 128; j++)
-            d_h2_b[j] += d_t4[i * 128 + j];
+    /* d_h2_b[128] = column sums of d_t4[n,128] */
+    dlrt_bias_backward_f32(d_h2_b, d_t4, n, 128, 1, 0);
     /* d_h1[n,256] = d_t4[n,128] h2_w[128,256] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 128, 1.0f, d_t4, 128, h2_w, 256, 0.0f, d_h1, 256);
 
@@ -252,11 +240,8 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
         d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
     /* d_h1_w[256,784] = d_t2[n,256]^T image[n,784] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 784, n, 1.0f, d_t2, 256, image, 784, 0.0f, d_h1_w, 784);
-    /* d_h1_b[256] = column sums of d_t2[n,256], row by row for the cache */
-    memset(d_h1_b, 0, 256 * sizeof *d_h1_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            d_h1_b[j] += d_t2[i * 256 + j];
+    /* d_h1_b[256] = column sums of d_t2[n,256] */
+    dlrt_bias_backward_f32(d_h1_b, d_t2, n, 256, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -119,18 +119,14 @@ static void orth_forward_pass(orth *m, const float *x, int n, int training)
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
     /* t2[n,6] = x[n,12] h_w[6,12]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 12, 1.0f, x, 12, h_w, 12, 0.0f, t2, 6);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 6; j++)
-            t2[i * 6 + j] += h_b[j];
+    dlrt_bias_forward_f32(t2, h_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         h[i] = tanhf(t2[i]);
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
     /* t4[n,4] = h[n,6] loss_w[4,6]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, h, 6, loss_w, 6, 0.0f, t4, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t4[i * 4 + j] += loss_b[j];
+    dlrt_bias_forward_f32(t4, loss_b, n, 4, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -178,11 +174,8 @@ static void orth_backward_pass(orth *m, const float *x, const int32_t *y, int n)
     dlrt_cross_entropy_backward_f32(d_t4, loss_probs, y, d_loss, n, 4, 0);
     /* d_loss_w[4,6] = d_t4[n,4]^T h[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t4, 4, h, 6, 0.0f, d_loss_w, 6);
-    /* d_loss_b[4] = column sums of d_t4[n,4], row by row for the cache */
-    memset(d_loss_b, 0, 4 * sizeof *d_loss_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_loss_b[j] += d_t4[i * 4 + j];
+    /* d_loss_b[4] = column sums of d_t4[n,4] */
+    dlrt_bias_backward_f32(d_loss_b, d_t4, n, 4, 1, 0);
     /* d_h[n,6] = d_t4[n,4] loss_w[4,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 4, 1.0f, d_t4, 4, loss_w, 6, 0.0f, d_h, 6);
 
@@ -191,11 +184,8 @@ static void orth_backward_pass(orth *m, const float *x, const int32_t *y, int n)
         d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
     /* d_h_w[6,12] = d_t2[n,6]^T x[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 12, n, 1.0f, d_t2, 6, x, 12, 0.0f, d_h_w, 12);
-    /* d_h_b[6] = column sums of d_t2[n,6], row by row for the cache */
-    memset(d_h_b, 0, 6 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 6; j++)
-            d_h_b[j] += d_t2[i * 6 + j];
+    /* d_h_b[6] = column sums of d_t2[n,6] */
+    dlrt_bias_backward_f32(d_h_b, d_t2, n, 6, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -150,16 +150,12 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
     memcpy(t4, img, (size_t)n * 6 * sizeof *t4);   /* flatten: same values */
     /* t5[n,8] = t4[n,6] h_w[8,6]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, t4, 6, h_w, 6, 0.0f, t5, 8);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            t5[i * 8 + j] += h_b[j];
+    dlrt_bias_forward_f32(t5, h_b, n, 8, 1);
     for (int i = 0; i < n * 8; i++)
         t6[i] = t5[i] < 0 ? 0 : t5[i];   /* NaN stays NaN */
     /* t7[n,8] = aux[n,4] h_2_w[8,4]^T + h_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, aux, 4, h_2_w, 4, 0.0f, t7, 8);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            t7[i * 8 + j] += h_2_b[j];
+    dlrt_bias_forward_f32(t7, h_2_b, n, 8, 1);
     for (int i = 0; i < n * 8; i++)
         t8[i] = t7[i] < 0 ? 0 : t7[i];   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++)
@@ -168,9 +164,7 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
     /* multi_data.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 
     /* multi_data.net:12: output probs = softmax(logits) */
     dlrt_softmax_forward_f32(probs, logits, n, 3);   /* rows of 3 */
@@ -178,9 +172,7 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* pred[n,2] = h[n,8] pred_w[2,8]^T + pred_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 8, 1.0f, h, 8, pred_w, 8, 0.0f, pred, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            pred[i * 2 + j] += pred_b[j];
+    dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -251,22 +243,16 @@ static void multi_data_backward_pass(multi_data *m, const float *img, const floa
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* d_pred_w[2,8] = d_pred[n,2]^T h[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 8, n, 1.0f, d_pred, 2, h, 8, 0.0f, d_pred_w, 8);
-    /* d_pred_b[2] = column sums of d_pred[n,2], row by row for the cache */
-    memset(d_pred_b, 0, 2 * sizeof *d_pred_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_pred_b[j] += d_pred[i * 2 + j];
+    /* d_pred_b[2] = column sums of d_pred[n,2] */
+    dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
     /* d_h[n,8] = d_pred[n,2] pred_w[2,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 2, 1.0f, d_pred, 2, pred_w, 8, 0.0f, d_h, 8);
 
     /* multi_data.net:11: logits = dense(h, 3) */
     /* d_logits_w[3,8] = d_logits[n,3]^T h[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, h, 8, 0.0f, d_logits_w, 8);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] += d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 1.0f, d_h, 8);
 
@@ -279,20 +265,14 @@ static void multi_data_backward_pass(multi_data *m, const float *img, const floa
         d_t7[i] = t8[i] <= 0 ? 0 : d_t8[i];   /* y NaN: dy, as torch */
     /* d_h_2_w[8,4] = d_t7[n,8]^T aux[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t7, 8, aux, 4, 0.0f, d_h_2_w, 4);
-    /* d_h_2_b[8] = column sums of d_t7[n,8], row by row for the cache */
-    memset(d_h_2_b, 0, 8 * sizeof *d_h_2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            d_h_2_b[j] += d_t7[i * 8 + j];
+    /* d_h_2_b[8] = column sums of d_t7[n,8] */
+    dlrt_bias_backward_f32(d_h_2_b, d_t7, n, 8, 1, 0);
     for (int i = 0; i < n * 8; i++)
         d_t5[i] = t6[i] <= 0 ? 0 : d_t6[i];   /* y NaN: dy, as torch */
     /* d_h_w[8,6] = d_t5[n,8]^T t4[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t5, 8, t4, 6, 0.0f, d_h_w, 6);
-    /* d_h_b[8] = column sums of d_t5[n,8], row by row for the cache */
-    memset(d_h_b, 0, 8 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            d_h_b[j] += d_t5[i * 8 + j];
+    /* d_h_b[8] = column sums of d_t5[n,8] */
+    dlrt_bias_backward_f32(d_h_b, d_t5, n, 8, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

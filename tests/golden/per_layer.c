@@ -123,9 +123,7 @@ static void per_layer_forward_pass(per_layer *m, const float *x, int n, int trai
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     /* t2[n,32] = x[n,20] h1_w[32,20]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 20, 1.0f, x, 20, h1_w, 20, 0.0f, t2, 32);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 32; j++)
-            t2[i * 32 + j] += h1_b[j];
+    dlrt_bias_forward_f32(t2, h1_b, n, 32, 1);
     for (int i = 0; i < n * 32; i++)
         h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
@@ -207,11 +205,8 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
         d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
     /* d_h1_w[32,20] = d_t2[n,32]^T x[n,20] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 20, n, 1.0f, d_t2, 32, x, 20, 0.0f, d_h1_w, 20);
-    /* d_h1_b[32] = column sums of d_t2[n,32], row by row for the cache */
-    memset(d_h1_b, 0, 32 * sizeof *d_h1_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 32; j++)
-            d_h1_b[j] += d_t2[i * 32 + j];
+    /* d_h1_b[32] = column sums of d_t2[n,32] */
+    dlrt_bias_backward_f32(d_h1_b, d_t2, n, 32, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

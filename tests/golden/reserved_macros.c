@@ -235,9 +235,7 @@ static void reserved_macros_forward_pass(reserved_macros *m, const float *NULL_,
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
     /* t3[n,4] = NULL_[n,4] EOF_w[4,4]^T + EOF_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, NULL_, 4, EOF_w, 4, 0.0f, t3, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t3[i * 4 + j] += EOF_b[j];
+    dlrt_bias_forward_f32(t3, EOF_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         t4[i] = t3[i] + FILE_[i];
     for (int i = 0; i < n * 4; i++)
@@ -366,9 +364,7 @@ static void reserved_macros_forward_pass(reserved_macros *m, const float *NULL_,
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* stdin_out[n,2] = RESERVED_MACROS_BATCH_[n,4] stdin_out_w[2,4]^T + stdin_out_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, RESERVED_MACROS_BATCH_, 4, stdin_out_w, 4, 0.0f, stdin_out, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            stdin_out[i * 2 + j] += stdin_out_b[j];
+    dlrt_bias_forward_f32(stdin_out, stdin_out_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -478,11 +474,8 @@ static void reserved_macros_backward_pass(reserved_macros *m, const float *NULL_
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* d_stdin_out_w[2,4] = d_stdin_out[n,2]^T RESERVED_MACROS_BATCH_[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_stdin_out, 2, RESERVED_MACROS_BATCH_, 4, 0.0f, d_stdin_out_w, 4);
-    /* d_stdin_out_b[2] = column sums of d_stdin_out[n,2], row by row for the cache */
-    memset(d_stdin_out_b, 0, 2 * sizeof *d_stdin_out_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_stdin_out_b[j] += d_stdin_out[i * 2 + j];
+    /* d_stdin_out_b[2] = column sums of d_stdin_out[n,2] */
+    dlrt_bias_backward_f32(d_stdin_out_b, d_stdin_out, n, 2, 1, 0);
     /* d_RESERVED_MACROS_BATCH_[n,4] = d_stdin_out[n,2] stdin_out_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_stdin_out, 2, stdin_out_w, 4, 0.0f, d_RESERVED_MACROS_BATCH_, 4);
 
@@ -613,11 +606,8 @@ static void reserved_macros_backward_pass(reserved_macros *m, const float *NULL_
         d_t3[i] = d_t4[i];
     /* d_EOF_w[4,4] = d_t3[n,4]^T NULL_[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t3, 4, NULL_, 4, 0.0f, d_EOF_w, 4);
-    /* d_EOF_b[4] = column sums of d_t3[n,4], row by row for the cache */
-    memset(d_EOF_b, 0, 4 * sizeof *d_EOF_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_EOF_b[j] += d_t3[i * 4 + j];
+    /* d_EOF_b[4] = column sums of d_t3[n,4] */
+    dlrt_bias_backward_f32(d_EOF_b, d_t3, n, 4, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -130,18 +130,14 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
     /* t2[n,4] = int_[n,3] n_d_w[4,3]^T + n_d_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 3, 1.0f, int_, 3, n_d_w, 3, 0.0f, t2, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t2[i * 4 + j] += n_d_b[j];
+    dlrt_bias_forward_f32(t2, n_d_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         d[i] = tanhf(t2[i]);
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
     /* t4[n,4] = d[n,4] n_dlrt_x_w[4,4]^T + n_dlrt_x_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, d, 4, n_dlrt_x_w, 4, 0.0f, t4, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t4[i * 4 + j] += n_dlrt_x_b[j];
+    dlrt_bias_forward_f32(t4, n_dlrt_x_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         n_dlrt_x[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
 
@@ -152,9 +148,7 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
     /* reserved_names.net:12: i = dense(n, 2) */
     /* i_[n,2] = n_[n,4] i_w[2,4]^T + i_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, n_, 4, i_w, 4, 0.0f, i_, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            i_[i * 2 + j] += i_b[j];
+    dlrt_bias_forward_f32(i_, i_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -212,11 +206,8 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
     /* reserved_names.net:12: i = dense(n, 2) */
     /* d_i_w[2,4] = d_i_[n,2]^T n_[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_i_, 2, n_, 4, 0.0f, d_i_w, 4);
-    /* d_i_b[2] = column sums of d_i_[n,2], row by row for the cache */
-    memset(d_i_b, 0, 2 * sizeof *d_i_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_i_b[j] += d_i_[i * 2 + j];
+    /* d_i_b[2] = column sums of d_i_[n,2] */
+    dlrt_bias_backward_f32(d_i_b, d_i_, n, 2, 1, 0);
     /* d_n_[n,4] = d_i_[n,2] i_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_i_, 2, i_w, 4, 0.0f, d_n_, 4);
 
@@ -231,11 +222,8 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
         d_t4[i] = n_dlrt_x[i] <= 0 ? 0 : d_n_dlrt_x[i];   /* y NaN: dy, as torch */
     /* d_n_dlrt_x_w[4,4] = d_t4[n,4]^T d[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t4, 4, d, 4, 0.0f, d_n_dlrt_x_w, 4);
-    /* d_n_dlrt_x_b[4] = column sums of d_t4[n,4], row by row for the cache */
-    memset(d_n_dlrt_x_b, 0, 4 * sizeof *d_n_dlrt_x_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_n_dlrt_x_b[j] += d_t4[i * 4 + j];
+    /* d_n_dlrt_x_b[4] = column sums of d_t4[n,4] */
+    dlrt_bias_backward_f32(d_n_dlrt_x_b, d_t4, n, 4, 1, 0);
     /* d_d[n,4] += d_t4[n,4] n_dlrt_x_w[4,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, d_t4, 4, n_dlrt_x_w, 4, 1.0f, d_d, 4);
 
@@ -244,11 +232,8 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
         d_t2[i] = d_d[i] * (1 - d[i] * d[i]);
     /* d_n_d_w[4,3] = d_t2[n,4]^T int_[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 3, n, 1.0f, d_t2, 4, int_, 3, 0.0f, d_n_d_w, 3);
-    /* d_n_d_b[4] = column sums of d_t2[n,4], row by row for the cache */
-    memset(d_n_d_b, 0, 4 * sizeof *d_n_d_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_n_d_b[j] += d_t2[i * 4 + j];
+    /* d_n_d_b[4] = column sums of d_t2[n,4] */
+    dlrt_bias_backward_f32(d_n_d_b, d_t2, n, 4, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

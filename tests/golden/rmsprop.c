@@ -104,9 +104,7 @@ static void rmsprop_forward_pass(rmsprop *m, const float *x, int n, int training
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, pred_w, 4, 0.0f, pred, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            pred[i * 2 + j] += pred_b[j];
+    dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -147,11 +145,8 @@ static void rmsprop_backward_pass(rmsprop *m, const float *x, const float *y, in
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* d_pred_w[2,4] = d_pred[n,2]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, d_pred_w, 4);
-    /* d_pred_b[2] = column sums of d_pred[n,2], row by row for the cache */
-    memset(d_pred_b, 0, 2 * sizeof *d_pred_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_pred_b[j] += d_pred[i * 2 + j];
+    /* d_pred_b[2] = column sums of d_pred[n,2] */
+    dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -466,6 +466,57 @@ static void test_accuracy(void)
     finish();
 }
 
+/* ---- bias ------------------------------------------------------------------ */
+
+static void test_bias(void)
+{
+    start("bias_forward_by_hand");
+    /* dense: [2, 3] + [3] */
+    float y[6] = {0, 1, 2, 3, 4, 5}, b[3] = {10, 20, 30};
+    dlrt_bias_forward_f32(y, b, 2, 3, 1);
+    const float want[6] = {10, 21, 32, 13, 24, 35};
+    for (int i = 0; i < 6; i++)
+        check(y[i] == want[i], "dense y[%d] = %g, want %g", i, y[i], want[i]);
+    /* convolution-like: [2 samples, 2 channels, 3 positions] */
+    double yc[12] = {0}, bc[2] = {1, -2};
+    dlrt_bias_forward_f64(yc, bc, 2, 2, 3);
+    for (int i = 0; i < 12; i++)
+        check(yc[i] == bc[(i / 3) % 2], "[2,2,3] y[%d] = %g, want %g", i, yc[i], bc[(i / 3) % 2]);
+    finish();
+
+    start("bias_backward");
+    /* the gradient of sum(w * (y + b)) with respect to b is the sum of w
+     * over each channel: checked by hand and by finite differences */
+    enum { O = 3, C = 2, I = 4 };
+    double dy[O * C * I], db[C], acc[C] = {1, 1};
+    for (int i = 0; i < O * C * I; i++)
+        dy[i] = sin(0.37 * i + 0.1);
+    dlrt_bias_backward_f64(db, dy, O, C, I, 0);
+    for (int c = 0; c < C; c++) {
+        double want_c = 0;
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < I; i++)
+                want_c += dy[(o * C + c) * I + i];
+        check(close_to(db[c], want_c, 1e-15), "db[%d] = %.17g, want %.17g", c, db[c], want_c);
+        double h = 1e-6, yp[O * C * I] = {0}, ym[O * C * I] = {0}, bp[C] = {0}, bm[C] = {0};
+        bp[c] = h;
+        bm[c] = -h;
+        dlrt_bias_forward_f64(yp, bp, O, C, I);
+        dlrt_bias_forward_f64(ym, bm, O, C, I);
+        double fd = 0;
+        for (int i = 0; i < O * C * I; i++)
+            fd += dy[i] * (yp[i] - ym[i]) / (2 * h);
+        check(close_to(db[c], fd, 1e-8), "db[%d] = %.12g, finite differences %.12g", c, db[c], fd);
+    }
+    dlrt_bias_backward_f64(acc, dy, O, C, I, 1);
+    for (int c = 0; c < C; c++)
+        check(close_to(acc[c], 1 + db[c], 1e-14), "accumulate db[%d] = %.17g, want 1 + %.17g", c, acc[c], db[c]);
+    float dyf[4] = {1, NAN, 2, 3}, dbf[2];
+    dlrt_bias_backward_f32(dbf, dyf, 2, 2, 1, 0);
+    check(dbf[0] == 3 && isnan(dbf[1]), "a NaN gradient reaches its channel only: %g %g", dbf[0], dbf[1]);
+    finish();
+}
+
 int main(void)
 {
     test_softmax_reference();
@@ -475,5 +526,6 @@ int main(void)
     test_regression();
     test_dropout();
     test_accuracy();
+    test_bias();
     return failures > 0;
 }
