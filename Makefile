@@ -27,6 +27,9 @@ LIBDLRT  := $(BUILD)/libdlrt.a
 # it changes no result.
 MODEL_CFLAGS := $(WARN) -O3 -march=native -fno-math-errno -Iruntime
 MODEL_LIBS   := $(LIBDLRT) -lopenblas -lz -lm
+# The kernels generated code inlines (header-only: static inline, found
+# through -Iruntime as runtime/dlrt_kernels.h and runtime/kernels/*.h).
+KERNEL_HEADERS := runtime/dlrt.h runtime/dlrt_kernels.h $(wildcard runtime/kernels/*.h)
 
 .PHONY: all demo test golden bench deps deps-test clean check-long
 
@@ -73,7 +76,7 @@ $(LIBDLRT): $(RUNTIME_OBJ)
 $(BUILD)/%.c: examples/%.net $(DLC)
 	$(DLC) --main $< -o $@
 
-$(BUILD)/%: $(BUILD)/%.c $(LIBDLRT)
+$(BUILD)/%: $(BUILD)/%.c $(LIBDLRT) $(KERNEL_HEADERS)
 	$(CC) $(MODEL_CFLAGS) -o $@ $< $(MODEL_LIBS)
 
 .PRECIOUS: $(BUILD)/%.c

@@ -1008,7 +1008,7 @@ static void emit_includes(Emit *e, FILE *out)
     fprintf(out, "#include \"%s\"\n\n", e->o->header_name ? e->o->header_name
                                                          : arena_printf(e->a, "%s.h", e->prefix));
     fputs("#include <cblas.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n"
-          "#include <string.h>\n\n#include \"dlrt.h\"\n\n", out);
+          "#include <string.h>\n\n#include \"dlrt.h\"\n#include \"dlrt_kernels.h\"\n\n", out);
 }
 
 static void emit_struct(Emit *e, FILE *out)
@@ -1678,16 +1678,8 @@ static void emit_steps(Emit *e, FILE *out)
         const char *labels = emit_buf(e, ce->in[1]);
         emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
                   labels, e->file, ce->line);
-        emit_line(e, "for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */");
-        emit_line(e, "    const %s *row = %s + (size_t)i * %d;", real, lg, classes);
-        emit_line(e, "    int best = 0, has_nan = isnan(row[0]);");
-        emit_line(e, "    for (int j = 1; j < %d; j++) {", classes);
-        emit_line(e, "        has_nan |= isnan(row[j]);");
-        emit_line(e, "        if (row[j] > row[best])");
-        emit_line(e, "            best = j;");
-        emit_line(e, "    }");
-        emit_line(e, "    correct += !has_nan && best == %s[start + i];", labels);
-        emit_line(e, "}");
+        emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s + start, chunk, %d);", op_prec(e),
+                  lg, labels, classes);
     }
     e->indent--;
     emit_line(e, "}");
@@ -1740,19 +1732,50 @@ static void emit_tables(Emit *e, FILE *out)
         fprintf(out, "size_t %s_param_size(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
     }
 
-    fprintf(out, "const char *%s_layout(void)\n{\n    return ", P);
-    if (!ir->params.len)
-        fprintf(out, "\"\"");
+    /* The layout as one string; C99 promises string literals of 4095
+     * characters only (-pedantic warns beyond), so a longer one (100 layers
+     * with long names) is written as an array of characters instead. */
+    size_t layout_len = 0;
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
-        fprintf(out, "%s\"%s:", p ? "\n           " : "", pr->name);
+        layout_len += strlen(pr->name) + 2 + (pr->shape.rank ? 0 : 1);
         for (int d = 0; d < pr->shape.rank; d++)
-            fprintf(out, "%s%d", d ? "x" : "", pr->shape.dim[d]);
-        if (pr->shape.rank == 0)
-            fprintf(out, "1");
-        fprintf(out, ";\"");
+            layout_len += (size_t)snprintf(NULL, 0, "%s%d", d ? "x" : "", pr->shape.dim[d]);
     }
-    fprintf(out, ";\n}\n\n");
+    if (layout_len > 4095) {
+        fprintf(out, "const char *%s_layout(void)\n{\n"
+                     "    /* name:shape; per parameter, as characters: longer than the 4095\n"
+                     "     * that C99 promises for a string literal */\n"
+                     "    static const char layout[%zu] = {", P, layout_len + 1);
+        size_t col = 0;
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            char buf[512];
+            int len = snprintf(buf, sizeof buf, "%s:", pr->name);
+            for (int d = 0; d < pr->shape.rank && len < (int)sizeof buf; d++)
+                len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%d", d ? "x" : "",
+                                pr->shape.dim[d]);
+            if (len < (int)sizeof buf)
+                snprintf(buf + len, sizeof buf - (size_t)len, "%s;", pr->shape.rank ? "" : "1");
+            for (const char *c = buf; *c; c++, col++)
+                fprintf(out, "%s'%c',", col % 16 ? " " : "\n        ", *c);
+        }
+        fprintf(out, "\n        0};\n    return layout;\n}\n\n");
+    } else {
+        fprintf(out, "const char *%s_layout(void)\n{\n    return ", P);
+        if (!ir->params.len)
+            fprintf(out, "\"\"");
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            fprintf(out, "%s\"%s:", p ? "\n           " : "", pr->name);
+            for (int d = 0; d < pr->shape.rank; d++)
+                fprintf(out, "%s%d", d ? "x" : "", pr->shape.dim[d]);
+            if (pr->shape.rank == 0)
+                fprintf(out, "1");
+            fprintf(out, ";\"");
+        }
+        fprintf(out, ";\n}\n\n");
+    }
 
     /* Checkpoints. */
     fprintf(out, "/* The checkpoint: the parameters, %d optimizer state slot%s (named by\n"

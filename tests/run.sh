@@ -18,7 +18,7 @@ for a in "$@"; do
         *) suites="$suites $a" ;;
     esac
 done
-[ -n "$suites" ] || suites="errors golden cli runtime faults grad torch e2e sanitize fuzz"
+[ -n "$suites" ] || suites="errors golden cli runtime kernels faults grad torch e2e sanitize fuzz"
 total_pass=0 total_fail=0 failed_suites=""
 for s in $suites; do
     if [ ! -x "tests/$s/run.sh" ]; then

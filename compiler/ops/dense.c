@@ -5,10 +5,12 @@
  * x is a vector per sample, [in]; the result is [units]. The weight W is
  * [units, in] (PyTorch's nn.Linear layout) and the bias b is [units]:
  *
- *   forward   Y[n,out] = X[n,in] W^T + b            one GEMM + a bias loop
+ *   forward   Y[n,out] = X[n,in] W^T + b            one GEMM + dlrt_bias_forward
  *   backward  dW[out,in] (+)= dY^T X                 GEMM
- *             db[out]    (+)= column sums of dY
+ *             db[out]    (+)= column sums of dY      dlrt_bias_backward
  *             dX[n,in]   (+)= dY W                   GEMM, only if X needs it
+ *
+ * (The bias kernels are runtime/kernels/bias.h, shared with convolutions.)
  *
  * Attributes: DenseAttr (units, bias); parameters W, then b
  * unless bias = false (nparam 2 or 1).
@@ -102,10 +104,8 @@ static void dense_forward(Emit *e, const Node *n)
               emit_gemm(e), out, in, emit_lit(e, 1), x, in, w, in, emit_lit(e, 0), y, out);
     if (n->nparam < 2)
         return;
-    const char *b = emit_param(e, n->param[1]);
-    emit_line(e, "for (int i = 0; i < n; i++)");
-    emit_line(e, "    for (int j = 0; j < %d; j++)", out);
-    emit_line(e, "        %s[i * %d + j] += %s[j];", y, out, b);
+    emit_line(e, "dlrt_bias_forward_%s(%s, %s, n, %d, 1);", op_prec(e), y,
+              emit_param(e, n->param[1]), out);
 }
 
 static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -130,13 +130,8 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
     if (n->nparam > 1 && ir->params.items[n->param[1]].trained) {
         bool acc_b = emit_param_accumulate(e, n->param[1]);
         const char *db = emit_param_grad(e, n->param[1]);
-        emit_line(e, "/* %s[%d] %s column sums of %s[n,%d], row by row for the cache */",
-                  db, out, op_assign(acc_b), dy, out);
-        if (!acc_b)
-            emit_line(e, "memset(%s, 0, %d * sizeof *%s);", db, out, db);
-        emit_line(e, "for (int i = 0; i < n; i++)");
-        emit_line(e, "    for (int j = 0; j < %d; j++)", out);
-        emit_line(e, "        %s[j] += %s[i * %d + j];", db, dy, out);
+        emit_line(e, "/* %s[%d] %s column sums of %s[n,%d] */", db, out, op_assign(acc_b), dy, out);
+        emit_line(e, "dlrt_bias_backward_%s(%s, %s, n, %d, 1, %d);", op_prec(e), db, dy, out, acc_b);
     }
 
     if (xn->needs_grad) {

@@ -9,6 +9,9 @@
  * twin draws the same stream, so masks match after P_set_rng / set_rng.
  * Inference: y = x.
  *
+ * The loops are runtime kernels (runtime/kernels/dropout.h, tested in
+ * tests/kernels).
+ *
  * Attributes: DropoutAttr (rate). aux_size = the per-sample size.
  */
 #include "ops.h"
@@ -44,6 +47,21 @@ static int dropout_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
+/* The model's random stream, "&m->rng": the argument of the draw the
+ * emitter names (emit_rng_uniform gives "dlrt_rng_uniform(&m->rng)"), so
+ * the kernel draws from wherever the emitter keeps the stream. */
+static const char *rng_pointer(Emit *e)
+{
+    static char buf[128];
+    const char *draw = emit_rng_uniform(e), *open = strchr(draw, '(');
+    size_t len = open ? strlen(open + 1) : 0;
+    if (!open || len < 1 || len >= sizeof buf || open[len] != ')')
+        return "&m->rng";
+    memcpy(buf, open + 1, len - 1);
+    buf[len - 1] = 0;
+    return buf;
+}
+
 static void dropout_forward(Emit *e, const Node *n)
 {
     int size = shape_size(n->shape);
@@ -53,28 +71,22 @@ static void dropout_forward(Emit *e, const Node *n)
                   y, x, size, y);
         return;
     }
-    double rate = attr(n)->rate;
-    const char *mask = emit_aux(e, n->id);
     /* The rate stays a double: u is a double, and the twin compares the same way. */
     char rate_text[32];
-    op_double(rate_text, rate);
-    emit_line(e, "/* mask: 0 where u < %s (rate), else 1/(1 - %s); one draw per element in order */",
-              rate_text, rate_text);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size);
-    emit_line(e, "    %s[i] = %s >= %s ? %s : 0;", mask, emit_rng_uniform(e), rate_text,
-              emit_lit(e, 1 / (1 - rate)));
-    emit_line(e, "    %s[i] = %s[i] * %s[i];", y, x, mask);
-    emit_line(e, "}");
+    op_double(rate_text, attr(n)->rate);
+    emit_line(e, "/* %s: 0 where u < %s, else 1/(1 - %s); one draw per element in order */",
+              emit_aux(e, n->id), rate_text, rate_text);
+    emit_line(e, "dlrt_dropout_forward_%s(%s, %s, %s, n * %d, %s, %s);", op_prec(e), y,
+              emit_aux(e, n->id), x, size, rate_text, rng_pointer(e));
 }
 
 static void dropout_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!emit_ir(e)->nodes.items[n->in[0]]->needs_grad)
+    if (!op_needs_grad(e, n->in[0]))
         return;
-    const char *dy = emit_grad(e, n->id), *dx = emit_grad(e, n->in[0]);
-    const char *mask = emit_aux(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", shape_size(n->shape));
-    emit_line(e, "    %s[i] %s %s[i] * %s[i];", dx, op_assign(accumulate[0]), dy, mask);
+    emit_line(e, "dlrt_dropout_backward_%s(%s, %s, %s, n * %d, %d);", op_prec(e),
+              emit_grad(e, n->in[0]), emit_grad(e, n->id), emit_aux(e, n->id),
+              shape_size(n->shape), accumulate[0]);
 }
 
 static void dropout_torch(TorchEmit *t, const Node *n)

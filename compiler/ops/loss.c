@@ -18,6 +18,9 @@
  * term's weight in the loss sum (written by emit_c before backward). A label
  * outside 0..K-1 makes the loss NaN rather than read out of bounds.
  *
+ * The loops are runtime kernels (runtime/kernels/loss.h, tested in
+ * tests/kernels); this file emits one call per term with literal sizes.
+ *
  * Attributes: CrossEntropyAttr (classes K); aux_size = K (the probabilities).
  */
 #include "ops.h"
@@ -110,149 +113,69 @@ static const Node *node_of(Emit *e, int id)
     return emit_ir(e)->nodes.items[id];
 }
 
+/* The kernels are runtime/kernels/loss.h; one call per term, literal sizes. */
 static void cross_entropy_forward(Emit *e, const Node *n)
 {
     int k = attr(n)->classes;
-    const char *z = emit_buf(e, n->in[0]), *y = emit_buf(e, n->in[1]);
-    const char *p = emit_aux(e, n->id), *loss = emit_buf(e, n->id);
-    const char *real = emit_real(e);
-    emit_line(e, "/* sample s: logits %s[s * %d ..], probabilities kept in %s for backward */",
-              z, k, p);
-    emit_line(e, "{");
-    emit_indent(e, 1);
-    emit_line(e, "double total = 0;");
-    emit_line(e, "for (int s = 0; s < n; s++) {");
-    emit_indent(e, 1);
-    emit_line(e, "const %s *zr = %s + s * %d;", real, z, k);
-    emit_line(e, "%s *pr = %s + s * %d;", real, p, k);
-    emit_line(e, "%s max = zr[0];", real);
-    emit_line(e, "for (int j = 1; j < %d; j++)   /* a NaN wins: the loss is NaN */", k);
-    emit_line(e, "    max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;");
-    emit_line(e, "%s sum = 0;", real);
-    emit_line(e, "for (int j = 0; j < %d; j++) {", k);
-    emit_line(e, "    pr[j] = %s(zr[j] - max);", emit_fn(e, "exp"));
-    emit_line(e, "    sum += pr[j];");
-    emit_line(e, "}");
-    emit_line(e, "for (int j = 0; j < %d; j++)", k);
-    emit_line(e, "    pr[j] /= sum;");
-    emit_line(e, "int k = %s[s];   /* the true class */", y);
-    emit_line(e, "/* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */");
-    emit_line(e, "total += k >= 0 && k < %d ? (max - zr[k]) + %s(sum) : NAN;", k, emit_fn(e, "log"));
-    emit_indent(e, -1);
-    emit_line(e, "}");
-    if (strcmp(real, "double") == 0)
-        emit_line(e, "%s[0] = total / n;", loss);
-    else
-        emit_line(e, "%s[0] = (%s)(total / n);", loss, real);
-    emit_indent(e, -1);
-    emit_line(e, "}");
+    const char *p = emit_aux(e, n->id);
+    emit_line(e, "/* probabilities kept in %s for backward */", p);
+    emit_line(e, "dlrt_cross_entropy_forward_%s(%s, %s, %s, %s, n, %d);", op_prec(e),
+              emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), k);
 }
 
 static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!node_of(e, n->in[0])->needs_grad)
         return;
-    int k = attr(n)->classes;
-    const char *y = emit_buf(e, n->in[1]), *p = emit_aux(e, n->id);
-    const char *dl = emit_grad(e, n->id), *dz = emit_grad(e, n->in[0]);
-    const char *real = emit_real(e), *set = op_assign(accumulate[0]);
-    emit_line(e, "/* %s[n,%d] %s (%s - onehot(%s)) %s / n */", dz, k, set, p, y, dl);
-    emit_line(e, "{");
-    emit_indent(e, 1);
-    emit_line(e, "const %s scale = %s[0] / n;", real, dl);
-    emit_line(e, "for (int s = 0; s < n; s++) {");
-    emit_indent(e, 1);
-    emit_line(e, "for (int j = 0; j < %d; j++)", k);
-    emit_line(e, "    %s[s * %d + j] %s %s[s * %d + j] * scale;", dz, k, set, p, k);
-    emit_line(e, "int k = %s[s];", y);
-    emit_line(e, "if (k >= 0 && k < %d)", k);
-    emit_line(e, "    %s[s * %d + k] -= scale;", dz, k);
-    emit_indent(e, -1);
-    emit_line(e, "}");
-    emit_indent(e, -1);
-    emit_line(e, "}");
+    const char *dz = emit_grad(e, n->in[0]);
+    emit_line(e, "/* %s %s (%s - onehot(%s)) %s / n */", dz, op_assign(accumulate[0]),
+              emit_aux(e, n->id), emit_buf(e, n->in[1]), emit_grad(e, n->id));
+    emit_line(e, "dlrt_cross_entropy_backward_%s(%s, %s, %s, %s, n, %d, %d);", op_prec(e), dz,
+              emit_aux(e, n->id), emit_buf(e, n->in[1]), emit_grad(e, n->id), attr(n)->classes,
+              accumulate[0]);
 }
 
 /* mse and l1 forward: the mean of (p - t)^2 or |p - t| over all n * S values. */
-static void regression_forward(Emit *e, const Node *n, bool squared)
+static void regression_forward(Emit *e, const Node *n, const char *name)
 {
-    int size = shape_size(node_of(e, n->in[0])->shape);
-    const char *p = emit_buf(e, n->in[0]), *t = emit_buf(e, n->in[1]);
-    const char *loss = emit_buf(e, n->id), *real = emit_real(e);
-    emit_line(e, "/* %s[0] = mean over n * %d values of %s */", loss, size,
-              squared ? "(p - t)^2" : "|p - t|");
-    emit_line(e, "{");
-    emit_indent(e, 1);
-    emit_line(e, "double total = 0;");
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size);
-    emit_line(e, "    %s diff = %s[i] - %s[i];", real, p, t);
-    if (squared)
-        emit_line(e, "    total += diff * diff;");
-    else
-        emit_line(e, "    total += %s(diff);", emit_fn(e, "fabs"));
-    emit_line(e, "}");
-    if (strcmp(real, "double") == 0)
-        emit_line(e, "%s[0] = total / ((double)n * %d);", loss, size);
-    else
-        emit_line(e, "%s[0] = (%s)(total / ((double)n * %d));", loss, real, size);
-    emit_indent(e, -1);
-    emit_line(e, "}");
+    emit_line(e, "dlrt_%s_forward_%s(%s, %s, %s, n, %d);", name, op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), emit_buf(e, n->in[1]),
+              shape_size(node_of(e, n->in[0])->shape));
 }
 
 static void mse_forward(Emit *e, const Node *n)
 {
-    regression_forward(e, n, true);
+    regression_forward(e, n, "mse");
 }
 
 static void l1_forward(Emit *e, const Node *n)
 {
-    regression_forward(e, n, false);
+    regression_forward(e, n, "l1");
 }
 
-/* dp = f'(p - t) dL / (n S), dt = -dp; only where a gradient is wanted. */
-static void regression_backward(Emit *e, const Node *n, const bool *accumulate, bool squared)
+/* dp = f'(p - t) dL / (n S), dt = -dp; only where a gradient is wanted
+ * (NULL for the other). */
+static void regression_backward(Emit *e, const Node *n, const bool *accumulate, const char *name)
 {
     bool want_p = node_of(e, n->in[0])->needs_grad, want_t = node_of(e, n->in[1])->needs_grad;
     if (!want_p && !want_t)
         return;
-    int size = shape_size(node_of(e, n->in[0])->shape);
-    const char *p = emit_buf(e, n->in[0]), *t = emit_buf(e, n->in[1]);
-    const char *dl = emit_grad(e, n->id), *real = emit_real(e);
     /* mse(x, x): both writes land in one buffer, the second must add. */
     bool acc_t = accumulate[1] || n->in[0] == n->in[1];
-    emit_line(e, "{");
-    emit_indent(e, 1);
-    if (squared)
-        emit_line(e, "const %s scale = 2 * %s[0] / (n * %d);   /* d/dp of mean (p - t)^2 */",
-                  real, dl, size);
-    else
-        emit_line(e, "const %s scale = %s[0] / (n * %d);   /* d/dp of mean |p - t| */",
-                  real, dl, size);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size);
-    emit_indent(e, 1);
-    if (squared)
-        emit_line(e, "%s dp = (%s[i] - %s[i]) * scale;", real, p, t);
-    else
-        emit_line(e, "%s dp = %s[i] > %s[i] ? scale : %s[i] < %s[i] ? -scale : 0;   /* NaN: 0, as torch */",
-                  real, p, t, p, t);
-    if (want_p)
-        emit_line(e, "%s[i] %s dp;", emit_grad(e, n->in[0]), op_assign(accumulate[0]));
-    if (want_t)
-        emit_line(e, "%s[i] %s -dp;", emit_grad(e, n->in[1]), op_assign(acc_t));
-    emit_indent(e, -1);
-    emit_line(e, "}");
-    emit_indent(e, -1);
-    emit_line(e, "}");
+    emit_line(e, "dlrt_%s_backward_%s(%s, %s, %s, %s, %s, n, %d, %d, %d);", name, op_prec(e),
+              want_p ? emit_grad(e, n->in[0]) : "NULL", want_t ? emit_grad(e, n->in[1]) : "NULL",
+              emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
+              shape_size(node_of(e, n->in[0])->shape), want_p && accumulate[0], want_t && acc_t);
 }
 
 static void mse_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    regression_backward(e, n, accumulate, true);
+    regression_backward(e, n, accumulate, "mse");
 }
 
 static void l1_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    regression_backward(e, n, accumulate, false);
+    regression_backward(e, n, accumulate, "l1");
 }
 
 static void cross_entropy_torch(TorchEmit *t, const Node *n)

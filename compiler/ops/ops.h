@@ -112,6 +112,9 @@ int op_elems(Emit *e, int node);
 bool op_needs_grad(Emit *e, int node);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
+/* "f32" or "f64": the suffix of a runtime kernel in the model's precision,
+ * as in dlrt_softmax_forward_f32 (runtime/dlrt_kernels.h). */
+const char *op_prec(Emit *e);
 /* The shortest decimal that reads back as exactly v ("0.1", "1e-08"), for a
  * double literal in C or Python; buf needs 32 chars. Returns buf. */
 char *op_double(char *buf, double v);

@@ -15,6 +15,9 @@
  *
  *   softmax       dx_j = y_j (dy_j - sum_k dy_k y_k)
  *   log_softmax   dx_j = dy_j - e^(y_j) sum_k dy_k
+ *
+ * The loops are runtime kernels (runtime/kernels/softmax.h, tested in
+ * tests/kernels); this file emits one call per op with literal sizes.
  */
 #include "ops.h"
 
@@ -52,96 +55,55 @@ static void rows_of(const Node *n, int *cols, int *rows)
 }
 
 /* "n" or "n * 4": the number of rows in the batch. */
-static void emit_row_loop(Emit *e, int rows)
+static const char *batch_rows(char *buf, int rows)
 {
     if (rows == 1)
-        emit_line(e, "for (int r = 0; r < n; r++) {");
-    else
-        emit_line(e, "for (int r = 0; r < n * %d; r++) {", rows);
+        return "n";
+    snprintf(buf, 32, "n * %d", rows);
+    return buf;
 }
 
-static void softmax_forward_op(Emit *e, const Node *n, bool log)
+/* The kernels are runtime/kernels/softmax.h. */
+static void softmax_forward_op(Emit *e, const Node *n, const char *name)
 {
     int c, rows;
+    char buf[32];
     rows_of(n, &c, &rows);
-    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    const char *real = emit_real(e);
-    emit_line(e, "/* row r is %s[r * %d + j], j < %d: subtract its max, exponentiate, %s */",
-              x, c, c, log ? "take the log of the sum" : "normalize");
-    emit_row_loop(e, rows);
-    emit_indent(e, 1);
-    emit_line(e, "const %s *xr = %s + r * %d;", real, x, c);
-    emit_line(e, "%s *yr = %s + r * %d;", real, y, c);
-    emit_line(e, "%s max = xr[0];", real);
-    emit_line(e, "for (int j = 1; j < %d; j++)   /* a NaN wins: the row is NaN */", c);
-    emit_line(e, "    max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;");
-    emit_line(e, "%s sum = 0;", real);
-    if (log) {
-        emit_line(e, "for (int j = 0; j < %d; j++)", c);
-        emit_line(e, "    sum += %s(xr[j] - max);", emit_fn(e, "exp"));
-        emit_line(e, "const %s lse = %s(sum);", real, emit_fn(e, "log"));
-        emit_line(e, "for (int j = 0; j < %d; j++)", c);
-        emit_line(e, "    yr[j] = (xr[j] - max) - lse;");
-    } else {
-        emit_line(e, "for (int j = 0; j < %d; j++) {", c);
-        emit_line(e, "    yr[j] = %s(xr[j] - max);", emit_fn(e, "exp"));
-        emit_line(e, "    sum += yr[j];");
-        emit_line(e, "}");
-        emit_line(e, "for (int j = 0; j < %d; j++)", c);
-        emit_line(e, "    yr[j] /= sum;");
-    }
-    emit_indent(e, -1);
-    emit_line(e, "}");
+    emit_line(e, "dlrt_%s_forward_%s(%s, %s, %s, %d);   /* rows of %d */", name, op_prec(e),
+              emit_buf(e, n->id), emit_buf(e, n->in[0]), batch_rows(buf, rows), c, c);
 }
 
 static void softmax_forward(Emit *e, const Node *n)
 {
-    softmax_forward_op(e, n, false);
+    softmax_forward_op(e, n, "softmax");
 }
 
 static void log_softmax_forward(Emit *e, const Node *n)
 {
-    softmax_forward_op(e, n, true);
+    softmax_forward_op(e, n, "log_softmax");
 }
 
-static void softmax_backward_op(Emit *e, const Node *n, const bool *accumulate, bool log)
+static void softmax_backward_op(Emit *e, const Node *n, const bool *accumulate, const char *name)
 {
-    if (!emit_ir(e)->nodes.items[n->in[0]]->needs_grad)
+    if (!op_needs_grad(e, n->in[0]))
         return;
     int c, rows;
+    char buf[32];
     rows_of(n, &c, &rows);
-    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
-    const char *real = emit_real(e), *set = op_assign(accumulate[0]);
-    emit_line(e, "/* row by row: %s[r * %d + j] %s from %s and %s */", dx, c, set, y, dy);
-    emit_row_loop(e, rows);
-    emit_indent(e, 1);
-    emit_line(e, "const %s *yr = %s + r * %d, *dyr = %s + r * %d;", real, y, c, dy, c);
-    emit_line(e, "%s *dxr = %s + r * %d;", real, dx, c);
-    emit_line(e, "%s dot = 0;", real);
-    if (log) {
-        emit_line(e, "for (int j = 0; j < %d; j++)   /* dot = sum_k dy_k */", c);
-        emit_line(e, "    dot += dyr[j];");
-        emit_line(e, "for (int j = 0; j < %d; j++)", c);
-        emit_line(e, "    dxr[j] %s dyr[j] - %s(yr[j]) * dot;", set, emit_fn(e, "exp"));
-    } else {
-        emit_line(e, "for (int j = 0; j < %d; j++)   /* dot = sum_k dy_k y_k */", c);
-        emit_line(e, "    dot += dyr[j] * yr[j];");
-        emit_line(e, "for (int j = 0; j < %d; j++)", c);
-        emit_line(e, "    dxr[j] %s yr[j] * (dyr[j] - dot);", set);
-    }
-    emit_indent(e, -1);
-    emit_line(e, "}");
+    emit_line(e, "dlrt_%s_backward_%s(%s, %s, %s, %s, %d, %d);   /* %d: %s %s */", name,
+              op_prec(e), dx, emit_buf(e, n->id), emit_grad(e, n->id), batch_rows(buf, rows), c,
+              accumulate[0], accumulate[0], accumulate[0] ? "add to" : "overwrite", dx);
 }
 
 static void softmax_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    softmax_backward_op(e, n, accumulate, false);
+    softmax_backward_op(e, n, accumulate, "softmax");
 }
 
 static void log_softmax_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    softmax_backward_op(e, n, accumulate, true);
+    softmax_backward_op(e, n, accumulate, "log_softmax");
 }
 
 static void softmax_torch(TorchEmit *t, const Node *n)

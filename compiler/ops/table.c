@@ -146,6 +146,11 @@ const char *op_assign(bool accumulate)
     return accumulate ? "+=" : "=";
 }
 
+const char *op_prec(Emit *e)
+{
+    return strcmp(emit_real(e), "double") == 0 ? "f64" : "f32";
+}
+
 char *op_double(char *buf, double v)
 {
     for (int digits = 1; digits <= 17; digits++) {

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -185,27 +186,21 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
     /* activations.net:8: a = relu(dense(flat, 12)) */
     /* t3[n,12] = flat[n,24] a_w[12,24]^T + a_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 24, 1.0f, flat, 24, a_w, 24, 0.0f, t3, 12);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            t3[i * 12 + j] += a_b[j];
+    dlrt_bias_forward_f32(t3, a_b, n, 12, 1);
     for (int i = 0; i < n * 12; i++)
         a[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
     /* t5[n,12] = a[n,12] b_w[12,12]^T + b_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, a, 12, b_w, 12, 0.0f, t5, 12);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            t5[i * 12 + j] += b_b[j];
+    dlrt_bias_forward_f32(t5, b_b, n, 12, 1);
     for (int i = 0; i < n * 12; i++)
         b[i] = t5[i] > 0 ? t5[i] : 0.2f * t5[i];
 
     /* activations.net:10: c = sigmoid(dense(b, 12)) */
     /* t7[n,12] = b[n,12] c_w[12,12]^T + c_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, b, 12, c_w, 12, 0.0f, t7, 12);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            t7[i * 12 + j] += c_b[j];
+    dlrt_bias_forward_f32(t7, c_b, n, 12, 1);
     for (int i = 0; i < n * 12; i++) {
         const float ex = expf(-fabsf(t7[i]));   /* in (0, 1]: never overflows */
         c[i] = t7[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
@@ -214,9 +209,7 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
     /* activations.net:11: t = tanh(dense(c, 12)) */
     /* t9[n,12] = c[n,12] t_w[12,12]^T + t_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, c, 12, t_w, 12, 0.0f, t9, 12);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            t9[i * 12 + j] += t_b[j];
+    dlrt_bias_forward_f32(t9, t_b, n, 12, 1);
     for (int i = 0; i < n * 12; i++)
         t[i] = tanhf(t9[i]);
 
@@ -241,42 +234,13 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
         t16[i] = g[i] * -1.0f + 1.0f;
     /* logits[n,5] = t16[n,12] logits_w[5,12]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 12, 1.0f, t16, 12, logits_w, 12, 0.0f, logits, 5);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            logits[i * 5 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 5, 1);
 
     /* activations.net:16: output probs = softmax(logits) */
-    /* row r is logits[r * 5 + j], j < 5: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 5;
-        float *yr = probs + r * 5;
-        float max = xr[0];
-        for (int j = 1; j < 5; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 5; j++) {
-            yr[j] = expf(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 5; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f32(probs, logits, n, 5);   /* rows of 5 */
 
     /* activations.net:17: output logp = log_softmax(logits) */
-    /* row r is logits[r * 5 + j], j < 5: subtract its max, exponentiate, take the log of the sum */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 5;
-        float *yr = logp + r * 5;
-        float max = xr[0];
-        for (int j = 1; j < 5; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 5; j++)
-            sum += expf(xr[j] - max);
-        const float lse = logf(sum);
-        for (int j = 0; j < 5; j++)
-            yr[j] = (xr[j] - max) - lse;
-    }
+    dlrt_log_softmax_forward_f32(logp, logits, n, 5);   /* rows of 5 */
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -292,28 +256,8 @@ static float activations_loss_pass(activations *m, const float *img, const int32
     (void)training;
 
     /* activations.net:19: loss cross_entropy(logits, k) */
-    /* sample s: logits logits[s * 5 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 5;
-            float *pr = loss_probs + s * 5;
-            float max = zr[0];
-            for (int j = 1; j < 5; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 5; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 5; j++)
-                pr[j] /= sum;
-            int k = k_[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 5 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, k_, n, 5);
 
     return loss[0];
 }
@@ -367,26 +311,14 @@ static void activations_backward_pass(activations *m, const float *img, const in
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* activations.net:19: loss cross_entropy(logits, k) */
-    /* d_logits[n,5] = (loss_probs - onehot(k_)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 5; j++)
-                d_logits[s * 5 + j] = loss_probs[s * 5 + j] * scale;
-            int k = k_[s];
-            if (k >= 0 && k < 5)
-                d_logits[s * 5 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(k_)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, k_, d_loss, n, 5, 0);
 
     /* activations.net:15: logits = dense(1 - g, 5, init = he_normal) */
     /* d_logits_w[5,12] = d_logits[n,5]^T t16[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 12, n, 1.0f, d_logits, 5, t16, 12, 0.0f, d_logits_w, 12);
-    /* d_logits_b[5] = column sums of d_logits[n,5], row by row for the cache */
-    memset(d_logits_b, 0, 5 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            d_logits_b[j] += d_logits[i * 5 + j];
+    /* d_logits_b[5] = column sums of d_logits[n,5] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 5, 1, 0);
     /* d_t16[n,12] = d_logits[n,5] logits_w[5,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 5, 1.0f, d_logits, 5, logits_w, 12, 0.0f, d_t16, 12);
     for (int i = 0; i < n * 12; i++)
@@ -419,11 +351,8 @@ static void activations_backward_pass(activations *m, const float *img, const in
         d_t9[i] = d_t[i] * (1 - t[i] * t[i]);
     /* d_t_w[12,12] = d_t9[n,12]^T c[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 12, n, 1.0f, d_t9, 12, c, 12, 0.0f, d_t_w, 12);
-    /* d_t_b[12] = column sums of d_t9[n,12], row by row for the cache */
-    memset(d_t_b, 0, 12 * sizeof *d_t_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            d_t_b[j] += d_t9[i * 12 + j];
+    /* d_t_b[12] = column sums of d_t9[n,12] */
+    dlrt_bias_backward_f32(d_t_b, d_t9, n, 12, 1, 0);
     /* d_c[n,12] += d_t9[n,12] t_w[12,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 12, 1.0f, d_t9, 12, t_w, 12, 1.0f, d_c, 12);
 
@@ -432,11 +361,8 @@ static void activations_backward_pass(activations *m, const float *img, const in
         d_t7[i] = d_c[i] * c[i] * (1 - c[i]);
     /* d_c_w[12,12] = d_t7[n,12]^T b[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 12, n, 1.0f, d_t7, 12, b, 12, 0.0f, d_c_w, 12);
-    /* d_c_b[12] = column sums of d_t7[n,12], row by row for the cache */
-    memset(d_c_b, 0, 12 * sizeof *d_c_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            d_c_b[j] += d_t7[i * 12 + j];
+    /* d_c_b[12] = column sums of d_t7[n,12] */
+    dlrt_bias_backward_f32(d_c_b, d_t7, n, 12, 1, 0);
     /* d_b[n,12] += d_t7[n,12] c_w[12,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 12, 1.0f, d_t7, 12, c_w, 12, 1.0f, d_b, 12);
 
@@ -445,11 +371,8 @@ static void activations_backward_pass(activations *m, const float *img, const in
         d_t5[i] = b[i] > 0 ? d_b[i] : 0.2f * d_b[i];
     /* d_b_w[12,12] = d_t5[n,12]^T a[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 12, n, 1.0f, d_t5, 12, a, 12, 0.0f, d_b_w, 12);
-    /* d_b_b[12] = column sums of d_t5[n,12], row by row for the cache */
-    memset(d_b_b, 0, 12 * sizeof *d_b_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            d_b_b[j] += d_t5[i * 12 + j];
+    /* d_b_b[12] = column sums of d_t5[n,12] */
+    dlrt_bias_backward_f32(d_b_b, d_t5, n, 12, 1, 0);
     /* d_a[n,12] += d_t5[n,12] b_w[12,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 12, 1.0f, d_t5, 12, b_w, 12, 1.0f, d_a, 12);
 
@@ -458,11 +381,8 @@ static void activations_backward_pass(activations *m, const float *img, const in
         d_t3[i] = a[i] <= 0 ? 0 : d_a[i];   /* y NaN: dy, as torch */
     /* d_a_w[12,24] = d_t3[n,12]^T flat[n,24] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 24, n, 1.0f, d_t3, 12, flat, 24, 0.0f, d_a_w, 24);
-    /* d_a_b[12] = column sums of d_t3[n,12], row by row for the cache */
-    memset(d_a_b, 0, 12 * sizeof *d_a_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 12; j++)
-            d_a_b[j] += d_t3[i * 12 + j];
+    /* d_a_b[12] = column sums of d_t3[n,12] */
+    dlrt_bias_backward_f32(d_a_b, d_t3, n, 12, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -672,16 +592,7 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
         activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
         loss_sum += (double)activations_loss_pass(m, img + (size_t)start * 24, k_ + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against k_ (activations.net:19) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 5;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 5; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == k_[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, k_ + start, chunk, 5);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

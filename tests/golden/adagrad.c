@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -117,18 +118,14 @@ static void adagrad_forward_pass(adagrad *m, const float *x, int n, int training
     /* adagrad.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            t2[i * 5 + j] += h_b[j];
+    dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     for (int i = 0; i < n * 5; i++)
         h[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, logits_w, 5, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -144,28 +141,8 @@ static float adagrad_loss_pass(adagrad *m, const float *x, const int32_t *y, int
     (void)training;
 
     /* adagrad.net:10: loss cross_entropy(logits, y) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = loss_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, y, n, 3);
 
     return loss[0];
 }
@@ -192,26 +169,14 @@ static void adagrad_backward_pass(adagrad *m, const float *x, const int32_t *y, 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* adagrad.net:10: loss cross_entropy(logits, y) */
-    /* d_logits[n,3] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] = loss_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, y, d_loss, n, 3, 0);
 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* d_logits_w[3,5] = d_logits[n,3]^T h[n,5] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_logits, 3, h, 5, 0.0f, d_logits_w, 5);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,5] = d_logits[n,3] logits_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_logits, 3, logits_w, 5, 0.0f, d_h, 5);
 
@@ -220,11 +185,8 @@ static void adagrad_backward_pass(adagrad *m, const float *x, const int32_t *y, 
         d_t2[i] = h[i] <= 0 ? 0 : d_h[i];   /* y NaN: dy, as torch */
     /* d_h_w[5,4] = d_t2[n,5]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
-    /* d_h_b[5] = column sums of d_t2[n,5], row by row for the cache */
-    memset(d_h_b, 0, 5 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            d_h_b[j] += d_t2[i * 5 + j];
+    /* d_h_b[5] = column sums of d_t2[n,5] */
+    dlrt_bias_backward_f32(d_h_b, d_t2, n, 5, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -354,16 +316,7 @@ float adagrad_evaluate(adagrad *m, const float *x, const int32_t *y, int n, doub
         adagrad_forward_pass(m, x + (size_t)start * 4, chunk, 0);
         loss_sum += (double)adagrad_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (adagrad.net:10) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

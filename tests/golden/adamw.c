@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -115,18 +116,14 @@ static void adamw_forward_pass(adamw *m, const float *x, int n, int training)
     /* adamw.net:8: h = tanh(dense(x, 3)) */
     /* t2[n,3] = x[n,4] h_w[3,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            t2[i * 3 + j] += h_b[j];
+    dlrt_bias_forward_f32(t2, h_b, n, 3, 1);
     for (int i = 0; i < n * 3; i++)
         h[i] = tanhf(t2[i]);
 
     /* adamw.net:9: pred = dense(h, 2, weight_decay = 0) */
     /* pred[n,2] = h[n,3] pred_w[2,3]^T + pred_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, h, 3, pred_w, 3, 0.0f, pred, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            pred[i * 2 + j] += pred_b[j];
+    dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -141,15 +138,7 @@ static float adamw_loss_pass(adamw *m, const float *x, const float *y, int n, in
     (void)training;
 
     /* adamw.net:10: loss mse(pred, y) */
-    /* loss[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = pred[i] - y[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 2));
-    }
+    dlrt_mse_forward_f32(loss, pred, y, n, 2);
 
     return loss[0];
 }
@@ -176,22 +165,13 @@ static void adamw_backward_pass(adamw *m, const float *x, const float *y, int n)
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* adamw.net:10: loss mse(pred, y) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (pred[i] - y[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, y, d_loss, n, 2, 0, 0);
 
     /* adamw.net:9: pred = dense(h, 2, weight_decay = 0) */
     /* d_pred_w[2,3] = d_pred[n,2]^T h[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, d_pred, 2, h, 3, 0.0f, d_pred_w, 3);
-    /* d_pred_b[2] = column sums of d_pred[n,2], row by row for the cache */
-    memset(d_pred_b, 0, 2 * sizeof *d_pred_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_pred_b[j] += d_pred[i * 2 + j];
+    /* d_pred_b[2] = column sums of d_pred[n,2] */
+    dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
     /* d_h[n,3] = d_pred[n,2] pred_w[2,3] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, d_pred, 2, pred_w, 3, 0.0f, d_h, 3);
 
@@ -200,11 +180,8 @@ static void adamw_backward_pass(adamw *m, const float *x, const float *y, int n)
         d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
     /* d_h_w[3,4] = d_t2[n,3]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t2, 3, x, 4, 0.0f, d_h_w, 4);
-    /* d_h_b[3] = column sums of d_t2[n,3], row by row for the cache */
-    memset(d_h_b, 0, 3 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_h_b[j] += d_t2[i * 3 + j];
+    /* d_h_b[3] = column sums of d_t2[n,3] */
+    dlrt_bias_backward_f32(d_h_b, d_t2, n, 3, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

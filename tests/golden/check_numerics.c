@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -197,9 +198,7 @@ static int check_numerics_forward_pass(check_numerics *m, const float *x, int n,
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     /* t3[n,8] = x[n,4] h_w[8,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, h_w, 4, 0.0f, t3, 8);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            t3[i * 8 + j] += h_b[j];
+    dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     if (check_numerics_check(m, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
         return -1;
     for (int i = 0; i < n * 8; i++)
@@ -207,11 +206,8 @@ static int check_numerics_forward_pass(check_numerics *m, const float *x, int n,
     if (check_numerics_check(m, t4, (long)n * 8, 1, (const int[]){8}, 1, "forward output of relu", 12, "t4", training))
         return -1;
     if (training) {
-        /* mask: 0 where u < 0.25 (rate), else 1/(1 - 0.25); one draw per element in order */
-        for (int i = 0; i < n * 8; i++) {
-            h_mask[i] = dlrt_rng_uniform(&m->rng) >= 0.25 ? 1.3333334f : 0;
-            h[i] = t4[i] * h_mask[i];
-        }
+        /* h_mask: 0 where u < 0.25, else 1/(1 - 0.25); one draw per element in order */
+        dlrt_dropout_forward_f32(h, h_mask, t4, n * 8, 0.25, &m->rng);
     } else {
         memcpy(h, t4, (size_t)n * 8 * sizeof *h);   /* dropout is off */
     }
@@ -221,28 +217,12 @@ static int check_numerics_forward_pass(check_numerics *m, const float *x, int n,
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
     if (check_numerics_check(m, logits, (long)n * 3, 1, (const int[]){3}, 1, "forward output of dense", 13, "logits", training))
         return -1;
 
     /* check_numerics.net:15: loss cross_entropy(logits, y) + 0.5 * mse(softmax(logits), t) */
-    /* row r is logits[r * 3 + j], j < 3: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 3;
-        float *yr = t8 + r * 3;
-        float max = xr[0];
-        for (int j = 1; j < 3; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 3; j++) {
-            yr[j] = expf(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 3; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f32(t8, logits, n, 3);   /* rows of 3 */
     if (check_numerics_check(m, t8, (long)n * 3, 1, (const int[]){3}, 1, "forward output of softmax", 15, "t8", training))
         return -1;
     return 0;
@@ -266,39 +246,11 @@ static float check_numerics_loss_pass(check_numerics *m, const float *x, const i
         return NAN;
 
     /* check_numerics.net:15: loss cross_entropy(logits, y) + 0.5 * mse(softmax(logits), t) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in t7_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = t7_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        t7[0] = (float)(total / n);
-    }
+    /* probabilities kept in t7_probs for backward */
+    dlrt_cross_entropy_forward_f32(t7, t7_probs, logits, y, n, 3);
     if (check_numerics_check(m, t7, 1, 0, NULL, 0, "forward output of cross_entropy", 15, "t7", training))
         return NAN;
-    /* t9[0] = mean over n * 3 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 3; i++) {
-            float diff = t8[i] - t[i];
-            total += diff * diff;
-        }
-        t9[0] = (float)(total / ((double)n * 3));
-    }
+    dlrt_mse_forward_f32(t9, t8, t, n, 3);
     if (check_numerics_check(m, t9, 1, 0, NULL, 0, "forward output of mse", 15, "t9", training))
         return NAN;
 
@@ -338,49 +290,22 @@ static int check_numerics_backward_pass(check_numerics *m, const float *x, const
     d_t9[0] = 0.5f;   /* seed: d loss / d t9 */
 
     /* check_numerics.net:15: loss cross_entropy(logits, y) + 0.5 * mse(softmax(logits), t) */
-    {
-        const float scale = 2 * d_t9[0] / (n * 3);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 3; i++) {
-            float dp = (t8[i] - t[i]) * scale;
-            d_t8[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_t8, NULL, t8, t, d_t9, n, 3, 0, 0);
     if (check_numerics_check(m, d_t8, (long)n * 3, 1, (const int[]){3}, 1, "backward of mse", 15, "d_t8", 1))
         return -1;
-    /* row by row: d_logits[r * 3 + j] = from t8 and d_t8 */
-    for (int r = 0; r < n; r++) {
-        const float *yr = t8 + r * 3, *dyr = d_t8 + r * 3;
-        float *dxr = d_logits + r * 3;
-        float dot = 0;
-        for (int j = 0; j < 3; j++)   /* dot = sum_k dy_k y_k */
-            dot += dyr[j] * yr[j];
-        for (int j = 0; j < 3; j++)
-            dxr[j] = yr[j] * (dyr[j] - dot);
-    }
+    dlrt_softmax_backward_f32(d_logits, t8, d_t8, n, 3, 0);   /* 0: overwrite d_logits */
     if (check_numerics_check(m, d_logits, (long)n * 3, 1, (const int[]){3}, 1, "backward of softmax", 15, "d_logits", 1))
         return -1;
-    /* d_logits[n,3] += (t7_probs - onehot(y)) d_t7 / n */
-    {
-        const float scale = d_t7[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] += t7_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    /* d_logits += (t7_probs - onehot(y)) d_t7 / n */
+    dlrt_cross_entropy_backward_f32(d_logits, t7_probs, y, d_t7, n, 3, 1);
     if (check_numerics_check(m, d_logits, (long)n * 3, 1, (const int[]){3}, 1, "backward of cross_entropy", 15, "d_logits", 1))
         return -1;
 
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* d_logits_w[3,8] = d_logits[n,3]^T h[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, h, 8, 0.0f, d_logits_w, 8);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] = d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 0.0f, d_h, 8);
     if (check_numerics_check(m, d_h, (long)n * 8, 1, (const int[]){8}, 1, "backward of dense", 13, "d_h", 1))
@@ -391,8 +316,7 @@ static int check_numerics_backward_pass(check_numerics *m, const float *x, const
         return -1;
 
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
-    for (int i = 0; i < n * 8; i++)
-        d_t4[i] = d_h[i] * h_mask[i];
+    dlrt_dropout_backward_f32(d_t4, d_h, h_mask, n * 8, 0);
     if (check_numerics_check(m, d_t4, (long)n * 8, 1, (const int[]){8}, 1, "backward of dropout", 12, "d_t4", 1))
         return -1;
     for (int i = 0; i < n * 8; i++)
@@ -401,11 +325,8 @@ static int check_numerics_backward_pass(check_numerics *m, const float *x, const
         return -1;
     /* d_h_w[8,4] = d_t3[n,8]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t3, 8, x, 4, 0.0f, d_h_w, 4);
-    /* d_h_b[8] = column sums of d_t3[n,8], row by row for the cache */
-    memset(d_h_b, 0, 8 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            d_h_b[j] += d_t3[i * 8 + j];
+    /* d_h_b[8] = column sums of d_t3[n,8] */
+    dlrt_bias_backward_f32(d_h_b, d_t3, n, 8, 1, 0);
     if (check_numerics_check(m, d_h_w, 32, 0, (const int[]){8, 4}, 2, "backward of dense", 12, "d_h_w", 1))
         return -1;
     if (check_numerics_check(m, d_h_b, 8, 0, (const int[]){8}, 1, "backward of dense", 12, "d_h_b", 1))
@@ -566,16 +487,7 @@ float check_numerics_evaluate(check_numerics *m, const float *x, const int32_t *
         }
         loss_sum += (double)chunk_loss * chunk;
         /* accuracy: the argmax of logits against y (check_numerics.net:15) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

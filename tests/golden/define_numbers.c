@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -112,16 +113,12 @@ static void define_numbers_forward_pass(define_numbers *m, const float *x, int n
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
     /* t2[n,1000] = x[n,4] loss_w[1000,4]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1000, 4, 1.0f, x, 4, loss_w, 4, 0.0f, t2, 1000);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1000; j++)
-            t2[i * 1000 + j] += loss_b[j];
+    dlrt_bias_forward_f32(t2, loss_b, n, 1000, 1);
     for (int i = 0; i < n * 1000; i++)
         t3[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
     /* t4[n,5] = t3[n,1000] loss_2_w[5,1000]^T + loss_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1000, 1.0f, t3, 1000, loss_2_w, 1000, 0.0f, t4, 5);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            t4[i * 5 + j] += loss_2_b[j];
+    dlrt_bias_forward_f32(t4, loss_2_b, n, 5, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -137,28 +134,8 @@ static float define_numbers_loss_pass(define_numbers *m, const float *x, const i
     (void)training;
 
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
-    /* sample s: logits t4[s * 5 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = t4 + s * 5;
-            float *pr = loss_probs + s * 5;
-            float max = zr[0];
-            for (int j = 1; j < 5; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 5; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 5; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 5 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, t4, y, n, 5);
 
     return loss[0];
 }
@@ -185,35 +162,20 @@ static void define_numbers_backward_pass(define_numbers *m, const float *x, cons
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
-    /* d_t4[n,5] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 5; j++)
-                d_t4[s * 5 + j] = loss_probs[s * 5 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 5)
-                d_t4[s * 5 + k] -= scale;
-        }
-    }
+    /* d_t4 = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_t4, loss_probs, y, d_loss, n, 5, 0);
     /* d_loss_2_w[5,1000] = d_t4[n,5]^T t3[n,1000] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1000, n, 1.0f, d_t4, 5, t3, 1000, 0.0f, d_loss_2_w, 1000);
-    /* d_loss_2_b[5] = column sums of d_t4[n,5], row by row for the cache */
-    memset(d_loss_2_b, 0, 5 * sizeof *d_loss_2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 5; j++)
-            d_loss_2_b[j] += d_t4[i * 5 + j];
+    /* d_loss_2_b[5] = column sums of d_t4[n,5] */
+    dlrt_bias_backward_f32(d_loss_2_b, d_t4, n, 5, 1, 0);
     /* d_t3[n,1000] = d_t4[n,5] loss_2_w[5,1000] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1000, 5, 1.0f, d_t4, 5, loss_2_w, 1000, 0.0f, d_t3, 1000);
     for (int i = 0; i < n * 1000; i++)
         d_t2[i] = t3[i] <= 0 ? 0 : d_t3[i];   /* y NaN: dy, as torch */
     /* d_loss_w[1000,4] = d_t2[n,1000]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1000, 4, n, 1.0f, d_t2, 1000, x, 4, 0.0f, d_loss_w, 4);
-    /* d_loss_b[1000] = column sums of d_t2[n,1000], row by row for the cache */
-    memset(d_loss_b, 0, 1000 * sizeof *d_loss_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 1000; j++)
-            d_loss_b[j] += d_t2[i * 1000 + j];
+    /* d_loss_b[1000] = column sums of d_t2[n,1000] */
+    dlrt_bias_backward_f32(d_loss_b, d_t2, n, 1000, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -327,16 +289,7 @@ float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *
         define_numbers_forward_pass(m, x + (size_t)start * 4, chunk, 0);
         loss_sum += (double)define_numbers_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of t4 against y (define_numbers.net:9) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = t4 + (size_t)i * 5;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 5; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(t4, y + start, chunk, 5);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -142,17 +143,12 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 10, 1.0, x, 10, h_w, 10, 0.0, t3, 24);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            t3[i * 24 + j] += h_b[j];
+    dlrt_bias_forward_f64(t3, h_b, n, 24, 1);
     for (int i = 0; i < n * 24; i++)
         t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
     if (training) {
-        /* mask: 0 where u < 0.5 (rate), else 1/(1 - 0.5); one draw per element in order */
-        for (int i = 0; i < n * 24; i++) {
-            h_mask[i] = dlrt_rng_uniform(&m->rng) >= 0.5 ? 2.0 : 0;
-            h[i] = t4[i] * h_mask[i];
-        }
+        /* h_mask: 0 where u < 0.5, else 1/(1 - 0.5); one draw per element in order */
+        dlrt_dropout_forward_f64(h, h_mask, t4, n * 24, 0.5, &m->rng);
     } else {
         memcpy(h, t4, (size_t)n * 24 * sizeof *h);   /* dropout is off */
     }
@@ -160,19 +156,14 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
     /* t6[n,24] = h[n,24] h2_w[24,24]^T + h2_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 24, 1.0, h, 24, h2_w, 24, 0.0, t6, 24);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            t6[i * 24 + j] += h2_b[j];
+    dlrt_bias_forward_f64(t6, h2_b, n, 24, 1);
     for (int i = 0; i < n * 24; i++) {
         const double ex = exp(-fabs(t6[i]));   /* in (0, 1]: never overflows */
         t7[i] = t6[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
     }
     if (training) {
-        /* mask: 0 where u < 0.25 (rate), else 1/(1 - 0.25); one draw per element in order */
-        for (int i = 0; i < n * 24; i++) {
-            h2_mask[i] = dlrt_rng_uniform(&m->rng) >= 0.25 ? 1.3333333333333333 : 0;
-            h2[i] = t7[i] * h2_mask[i];
-        }
+        /* h2_mask: 0 where u < 0.25, else 1/(1 - 0.25); one draw per element in order */
+        dlrt_dropout_forward_f64(h2, h2_mask, t7, n * 24, 0.25, &m->rng);
     } else {
         memcpy(h2, t7, (size_t)n * 24 * sizeof *h2);   /* dropout is off */
     }
@@ -180,26 +171,10 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     /* dropout.net:12: logits = dense(h2, 4) */
     /* logits[n,4] = h2[n,24] logits_w[4,24]^T + logits_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 24, 1.0, h2, 24, logits_w, 24, 0.0, logits, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            logits[i * 4 + j] += logits_b[j];
+    dlrt_bias_forward_f64(logits, logits_b, n, 4, 1);
 
     /* dropout.net:13: output probs = softmax(logits) */
-    /* row r is logits[r * 4 + j], j < 4: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const double *xr = logits + r * 4;
-        double *yr = probs + r * 4;
-        double max = xr[0];
-        for (int j = 1; j < 4; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        double sum = 0;
-        for (int j = 0; j < 4; j++) {
-            yr[j] = exp(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 4; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f64(probs, logits, n, 4);   /* rows of 4 */
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -217,37 +192,9 @@ static double dropout_loss_pass(dropout *m, const double *x, const int32_t *y, c
     (void)training;
 
     /* dropout.net:15: loss cross_entropy(logits, y) + 0.5 * mse(probs, t) */
-    /* sample s: logits logits[s * 4 ..], probabilities kept in t11_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const double *zr = logits + s * 4;
-            double *pr = t11_probs + s * 4;
-            double max = zr[0];
-            for (int j = 1; j < 4; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            double sum = 0;
-            for (int j = 0; j < 4; j++) {
-                pr[j] = exp(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 4; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 4 ? (max - zr[k]) + log(sum) : NAN;
-        }
-        t11[0] = total / n;
-    }
-    /* t12[0] = mean over n * 4 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 4; i++) {
-            double diff = probs[i] - t[i];
-            total += diff * diff;
-        }
-        t12[0] = total / ((double)n * 4);
-    }
+    /* probabilities kept in t11_probs for backward */
+    dlrt_cross_entropy_forward_f64(t11, t11_probs, logits, y, n, 4);
+    dlrt_mse_forward_f64(t12, probs, t, n, 4);
 
     return t11[0] + 0.5 * t12[0];
 }
@@ -290,75 +237,40 @@ static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y,
     d_t12[0] = 0.5;   /* seed: d loss / d t12 */
 
     /* dropout.net:15: loss cross_entropy(logits, y) + 0.5 * mse(probs, t) */
-    {
-        const double scale = 2 * d_t12[0] / (n * 4);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 4; i++) {
-            double dp = (probs[i] - t[i]) * scale;
-            d_probs[i] = dp;
-        }
-    }
-    /* d_logits[n,4] = (t11_probs - onehot(y)) d_t11 / n */
-    {
-        const double scale = d_t11[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 4; j++)
-                d_logits[s * 4 + j] = t11_probs[s * 4 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 4)
-                d_logits[s * 4 + k] -= scale;
-        }
-    }
+    dlrt_mse_backward_f64(d_probs, NULL, probs, t, d_t12, n, 4, 0, 0);
+    /* d_logits = (t11_probs - onehot(y)) d_t11 / n */
+    dlrt_cross_entropy_backward_f64(d_logits, t11_probs, y, d_t11, n, 4, 0);
 
     /* dropout.net:13: output probs = softmax(logits) */
-    /* row by row: d_logits[r * 4 + j] += from probs and d_probs */
-    for (int r = 0; r < n; r++) {
-        const double *yr = probs + r * 4, *dyr = d_probs + r * 4;
-        double *dxr = d_logits + r * 4;
-        double dot = 0;
-        for (int j = 0; j < 4; j++)   /* dot = sum_k dy_k y_k */
-            dot += dyr[j] * yr[j];
-        for (int j = 0; j < 4; j++)
-            dxr[j] += yr[j] * (dyr[j] - dot);
-    }
+    dlrt_softmax_backward_f64(d_logits, probs, d_probs, n, 4, 1);   /* 1: add to d_logits */
 
     /* dropout.net:12: logits = dense(h2, 4) */
     /* d_logits_w[4,24] = d_logits[n,4]^T h2[n,24] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 24, n, 1.0, d_logits, 4, h2, 24, 0.0, d_logits_w, 24);
-    /* d_logits_b[4] = column sums of d_logits[n,4], row by row for the cache */
-    memset(d_logits_b, 0, 4 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_logits_b[j] += d_logits[i * 4 + j];
+    /* d_logits_b[4] = column sums of d_logits[n,4] */
+    dlrt_bias_backward_f64(d_logits_b, d_logits, n, 4, 1, 0);
     /* d_h2[n,24] = d_logits[n,4] logits_w[4,24] */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 4, 1.0, d_logits, 4, logits_w, 24, 0.0, d_h2, 24);
 
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
-    for (int i = 0; i < n * 24; i++)
-        d_t7[i] = d_h2[i] * h2_mask[i];
+    dlrt_dropout_backward_f64(d_t7, d_h2, h2_mask, n * 24, 0);
     for (int i = 0; i < n * 24; i++)
         d_t6[i] = d_t7[i] * t7[i] * (1 - t7[i]);
     /* d_h2_w[24,24] = d_t6[n,24]^T h[n,24] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 24, n, 1.0, d_t6, 24, h, 24, 0.0, d_h2_w, 24);
-    /* d_h2_b[24] = column sums of d_t6[n,24], row by row for the cache */
-    memset(d_h2_b, 0, 24 * sizeof *d_h2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            d_h2_b[j] += d_t6[i * 24 + j];
+    /* d_h2_b[24] = column sums of d_t6[n,24] */
+    dlrt_bias_backward_f64(d_h2_b, d_t6, n, 24, 1, 0);
     /* d_h[n,24] = d_t6[n,24] h2_w[24,24] */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 24, 1.0, d_t6, 24, h2_w, 24, 0.0, d_h, 24);
 
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
-    for (int i = 0; i < n * 24; i++)
-        d_t4[i] = d_h[i] * h_mask[i];
+    dlrt_dropout_backward_f64(d_t4, d_h, h_mask, n * 24, 0);
     for (int i = 0; i < n * 24; i++)
         d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
     /* d_h_w[24,10] = d_t3[n,24]^T x[n,10] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 10, n, 1.0, d_t3, 24, x, 10, 0.0, d_h_w, 10);
-    /* d_h_b[24] = column sums of d_t3[n,24], row by row for the cache */
-    memset(d_h_b, 0, 24 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++)
-            d_h_b[j] += d_t3[i * 24 + j];
+    /* d_h_b[24] = column sums of d_t3[n,24] */
+    dlrt_bias_backward_f64(d_h_b, d_t3, n, 24, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -504,16 +416,7 @@ double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const dou
         dropout_forward_pass(m, x + (size_t)start * 10, chunk, 0);
         loss_sum += (double)dropout_loss_pass(m, x + (size_t)start * 10, y + start, t + (size_t)start * 4, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (dropout.net:15) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const double *row = logits + (size_t)i * 4;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 4; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f64(logits, y + start, chunk, 4);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

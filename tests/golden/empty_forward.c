@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -110,18 +111,8 @@ static float empty_forward_loss_pass(empty_forward *m, const float *x, const flo
     /* empty_forward.net:6: loss mse(x, dense(t, 3)) */
     /* t2[n,3] = t[n,3] loss_w[3,3]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 3, 1.0f, t, 3, loss_w, 3, 0.0f, t2, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            t2[i * 3 + j] += loss_b[j];
-    /* loss[0] = mean over n * 3 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 3; i++) {
-            float diff = x[i] - t2[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 3));
-    }
+    dlrt_bias_forward_f32(t2, loss_b, n, 3, 1);
+    dlrt_mse_forward_f32(loss, x, t2, n, 3);
 
     return loss[0];
 }
@@ -142,20 +133,11 @@ static void empty_forward_backward_pass(empty_forward *m, const float *x, const 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* empty_forward.net:6: loss mse(x, dense(t, 3)) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 3);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 3; i++) {
-            float dp = (x[i] - t2[i]) * scale;
-            d_t2[i] = -dp;
-        }
-    }
+    dlrt_mse_backward_f32(NULL, d_t2, x, t2, d_loss, n, 3, 0, 0);
     /* d_loss_w[3,3] = d_t2[n,3]^T t[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 3, n, 1.0f, d_t2, 3, t, 3, 0.0f, d_loss_w, 3);
-    /* d_loss_b[3] = column sums of d_t2[n,3], row by row for the cache */
-    memset(d_loss_b, 0, 3 * sizeof *d_loss_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_loss_b[j] += d_t2[i * 3 + j];
+    /* d_loss_b[3] = column sums of d_t2[n,3] */
+    dlrt_bias_backward_f32(d_loss_b, d_t2, n, 3, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

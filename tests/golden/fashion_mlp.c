@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -136,26 +137,19 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 784, 1.0f, image, 784, h1_w, 784, 0.0f, t2, 256);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            t2[i * 256 + j] += h1_b[j];
+    dlrt_bias_forward_f32(t2, h1_b, n, 256, 1);
     for (int i = 0; i < n * 256; i++)
         h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 256, 1.0f, h1, 256, h2_w, 256, 0.0f, t4, 128);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 128; j++)
-            t4[i * 128 + j] += h2_b[j];
+    dlrt_bias_forward_f32(t4, h2_b, n, 128, 1);
     for (int i = 0; i < n * 128; i++)
         t5[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
     if (training) {
-        /* mask: 0 where u < 0.1 (rate), else 1/(1 - 0.1); one draw per element in order */
-        for (int i = 0; i < n * 128; i++) {
-            h2_mask[i] = dlrt_rng_uniform(&m->rng) >= 0.1 ? 1.1111112f : 0;
-            h2[i] = t5[i] * h2_mask[i];
-        }
+        /* h2_mask: 0 where u < 0.1, else 1/(1 - 0.1); one draw per element in order */
+        dlrt_dropout_forward_f32(h2, h2_mask, t5, n * 128, 0.1, &m->rng);
     } else {
         memcpy(h2, t5, (size_t)n * 128 * sizeof *h2);   /* dropout is off */
     }
@@ -163,26 +157,10 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* logits[n,10] = h2[n,128] logits_w[10,128]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, h2, 128, logits_w, 128, 0.0f, logits, 10);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            logits[i * 10 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 10, 1);
 
     /* fashion_mlp.net:16: output probs = softmax(logits) */
-    /* row r is logits[r * 10 + j], j < 10: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 10;
-        float *yr = probs + r * 10;
-        float max = xr[0];
-        for (int j = 1; j < 10; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 10; j++) {
-            yr[j] = expf(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 10; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f32(probs, logits, n, 10);   /* rows of 10 */
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -198,28 +176,8 @@ static float fashion_mlp_loss_pass(fashion_mlp *m, const float *image, const int
     (void)training;
 
     /* fashion_mlp.net:18: loss cross_entropy(logits, y) */
-    /* sample s: logits logits[s * 10 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 10;
-            float *pr = loss_probs + s * 10;
-            float max = zr[0];
-            for (int j = 1; j < 10; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 10; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 10; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 10 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, y, n, 10);
 
     return loss[0];
 }
@@ -255,41 +213,25 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* fashion_mlp.net:18: loss cross_entropy(logits, y) */
-    /* d_logits[n,10] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 10; j++)
-                d_logits[s * 10 + j] = loss_probs[s * 10 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 10)
-                d_logits[s * 10 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, y, d_loss, n, 10, 0);
 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* d_logits_w[10,128] = d_logits[n,10]^T h2[n,128] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, 1.0f, d_logits, 10, h2, 128, 0.0f, d_logits_w, 128);
-    /* d_logits_b[10] = column sums of d_logits[n,10], row by row for the cache */
-    memset(d_logits_b, 0, 10 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            d_logits_b[j] += d_logits[i * 10 + j];
+    /* d_logits_b[10] = column sums of d_logits[n,10] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 10, 1, 0);
     /* d_h2[n,128] = d_logits[n,10] logits_w[10,128] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, logits_w, 128, 0.0f, d_h2, 128);
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
-    for (int i = 0; i < n * 128; i++)
-        d_t5[i] = d_h2[i] * h2_mask[i];
+    dlrt_dropout_backward_f32(d_t5, d_h2, h2_mask, n * 128, 0);
     for (int i = 0; i < n * 128; i++)
         d_t4[i] = t5[i] <= 0 ? 0 : d_t5[i];   /* y NaN: dy, as torch */
     /* d_h2_w[128,256] = d_t4[n,128]^T h1[n,256] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n, 1.0f, d_t4, 128, h1, 256, 0.0f, d_h2_w, 256);
-    /* d_h2_b[128] = column sums of d_t4[n,128], row by row for the cache */
-    memset(d_h2_b, 0, 128 * sizeof *d_h2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 128; j++)
-            d_h2_b[j] += d_t4[i * 128 + j];
+    /* d_h2_b[128] = column sums of d_t4[n,128] */
+    dlrt_bias_backward_f32(d_h2_b, d_t4, n, 128, 1, 0);
     /* d_h1[n,256] = d_t4[n,128] h2_w[128,256] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 128, 1.0f, d_t4, 128, h2_w, 256, 0.0f, d_h1, 256);
 
@@ -298,11 +240,8 @@ static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const 
         d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
     /* d_h1_w[256,784] = d_t2[n,256]^T image[n,784] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 784, n, 1.0f, d_t2, 256, image, 784, 0.0f, d_h1_w, 784);
-    /* d_h1_b[256] = column sums of d_t2[n,256], row by row for the cache */
-    memset(d_h1_b, 0, 256 * sizeof *d_h1_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            d_h1_b[j] += d_t2[i * 256 + j];
+    /* d_h1_b[256] = column sums of d_t2[n,256] */
+    dlrt_bias_backward_f32(d_h1_b, d_t2, n, 256, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -463,16 +402,7 @@ float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y,
         fashion_mlp_forward_pass(m, image + (size_t)start * 784, chunk, 0);
         loss_sum += (double)fashion_mlp_loss_pass(m, image + (size_t)start * 784, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (fashion_mlp.net:18) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 10;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 10; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 10);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

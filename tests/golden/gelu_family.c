@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -165,9 +166,7 @@ static void gelu_family_forward_pass(gelu_family *m, const float *x, int n, int 
     /* gelu_family.net:6: a = gelu(dense(x, 4)) */
     /* t2[n,4] = x[n,6] a_w[4,6]^T + a_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, x, 6, a_w, 6, 0.0f, t2, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t2[i * 4 + j] += a_b[j];
+    dlrt_bias_forward_f32(t2, a_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++) {
         const float v = t2[i];
         a[i] = v * 0.5f * (1 + erff(v * 0.70710677f));
@@ -209,9 +208,7 @@ static void gelu_family_forward_pass(gelu_family *m, const float *x, int n, int 
     /* gelu_family.net:10: e = hardtanh(dense(d, 4, trainable = false), min_val = -2) + hardsigmoid(d) */
     /* t15[n,4] = d[n,4] e_w[4,4]^T + e_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, d, 4, e_w, 4, 0.0f, t15, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t15[i * 4 + j] += e_b[j];
+    dlrt_bias_forward_f32(t15, e_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)   /* NaN: both tests false, stays NaN */
         t16[i] = t15[i] < -2.0f ? -2.0f : t15[i] > 1.0f ? 1.0f : t15[i];
     for (int i = 0; i < n * 4; i++) {
@@ -224,9 +221,7 @@ static void gelu_family_forward_pass(gelu_family *m, const float *x, int n, int 
     /* gelu_family.net:11: logits = dense(e, 3) */
     /* logits[n,3] = e[n,4] logits_w[3,4]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, e, 4, logits_w, 4, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -242,28 +237,8 @@ static float gelu_family_loss_pass(gelu_family *m, const float *x, const int32_t
     (void)training;
 
     /* gelu_family.net:12: loss cross_entropy(logits, y) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = loss_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, y, n, 3);
 
     return loss[0];
 }
@@ -314,26 +289,14 @@ static void gelu_family_backward_pass(gelu_family *m, const float *x, const int3
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* gelu_family.net:12: loss cross_entropy(logits, y) */
-    /* d_logits[n,3] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] = loss_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, y, d_loss, n, 3, 0);
 
     /* gelu_family.net:11: logits = dense(e, 3) */
     /* d_logits_w[3,4] = d_logits[n,3]^T e[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_logits, 3, e, 4, 0.0f, d_logits_w, 4);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_e[n,4] = d_logits[n,3] logits_w[3,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 3, 1.0f, d_logits, 3, logits_w, 4, 0.0f, d_e, 4);
 
@@ -411,11 +374,8 @@ static void gelu_family_backward_pass(gelu_family *m, const float *x, const int3
     }
     /* d_a_w[4,6] = d_t2[n,4]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, x, 6, 0.0f, d_a_w, 6);
-    /* d_a_b[4] = column sums of d_t2[n,4], row by row for the cache */
-    memset(d_a_b, 0, 4 * sizeof *d_a_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_a_b[j] += d_t2[i * 4 + j];
+    /* d_a_b[4] = column sums of d_t2[n,4] */
+    dlrt_bias_backward_f32(d_a_b, d_t2, n, 4, 1, 0);
 
     /* No loss depends on these or they are frozen: their gradients are zero. */
     memset(d_e_w, 0, 16 * sizeof *d_e_w);
@@ -539,16 +499,7 @@ float gelu_family_evaluate(gelu_family *m, const float *x, const int32_t *y, int
         gelu_family_forward_pass(m, x + (size_t)start * 6, chunk, 0);
         loss_sum += (double)gelu_family_loss_pass(m, x + (size_t)start * 6, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (gelu_family.net:12) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

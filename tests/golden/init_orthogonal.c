@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -118,18 +119,14 @@ static void orth_forward_pass(orth *m, const float *x, int n, int training)
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
     /* t2[n,6] = x[n,12] h_w[6,12]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 12, 1.0f, x, 12, h_w, 12, 0.0f, t2, 6);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 6; j++)
-            t2[i * 6 + j] += h_b[j];
+    dlrt_bias_forward_f32(t2, h_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         h[i] = tanhf(t2[i]);
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
     /* t4[n,4] = h[n,6] loss_w[4,6]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, h, 6, loss_w, 6, 0.0f, t4, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t4[i * 4 + j] += loss_b[j];
+    dlrt_bias_forward_f32(t4, loss_b, n, 4, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -145,28 +142,8 @@ static float orth_loss_pass(orth *m, const float *x, const int32_t *y, int n, in
     (void)training;
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
-    /* sample s: logits t4[s * 4 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = t4 + s * 4;
-            float *pr = loss_probs + s * 4;
-            float max = zr[0];
-            for (int j = 1; j < 4; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 4; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 4; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 4 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, t4, y, n, 4);
 
     return loss[0];
 }
@@ -193,24 +170,12 @@ static void orth_backward_pass(orth *m, const float *x, const int32_t *y, int n)
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
-    /* d_t4[n,4] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 4; j++)
-                d_t4[s * 4 + j] = loss_probs[s * 4 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 4)
-                d_t4[s * 4 + k] -= scale;
-        }
-    }
+    /* d_t4 = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_t4, loss_probs, y, d_loss, n, 4, 0);
     /* d_loss_w[4,6] = d_t4[n,4]^T h[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t4, 4, h, 6, 0.0f, d_loss_w, 6);
-    /* d_loss_b[4] = column sums of d_t4[n,4], row by row for the cache */
-    memset(d_loss_b, 0, 4 * sizeof *d_loss_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_loss_b[j] += d_t4[i * 4 + j];
+    /* d_loss_b[4] = column sums of d_t4[n,4] */
+    dlrt_bias_backward_f32(d_loss_b, d_t4, n, 4, 1, 0);
     /* d_h[n,6] = d_t4[n,4] loss_w[4,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 4, 1.0f, d_t4, 4, loss_w, 6, 0.0f, d_h, 6);
 
@@ -219,11 +184,8 @@ static void orth_backward_pass(orth *m, const float *x, const int32_t *y, int n)
         d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
     /* d_h_w[6,12] = d_t2[n,6]^T x[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 12, n, 1.0f, d_t2, 6, x, 12, 0.0f, d_h_w, 12);
-    /* d_h_b[6] = column sums of d_t2[n,6], row by row for the cache */
-    memset(d_h_b, 0, 6 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 6; j++)
-            d_h_b[j] += d_t2[i * 6 + j];
+    /* d_h_b[6] = column sums of d_t2[n,6] */
+    dlrt_bias_backward_f32(d_h_b, d_t2, n, 6, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -337,16 +299,7 @@ float orth_evaluate(orth *m, const float *x, const int32_t *y, int n, double *ac
         orth_forward_pass(m, x + (size_t)start * 12, chunk, 0);
         loss_sum += (double)orth_loss_pass(m, x + (size_t)start * 12, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of t4 against y (init_orthogonal.net:7) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = t4 + (size_t)i * 4;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 4; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(t4, y + start, chunk, 4);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -149,16 +150,12 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
     memcpy(t4, img, (size_t)n * 6 * sizeof *t4);   /* flatten: same values */
     /* t5[n,8] = t4[n,6] h_w[8,6]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, t4, 6, h_w, 6, 0.0f, t5, 8);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            t5[i * 8 + j] += h_b[j];
+    dlrt_bias_forward_f32(t5, h_b, n, 8, 1);
     for (int i = 0; i < n * 8; i++)
         t6[i] = t5[i] < 0 ? 0 : t5[i];   /* NaN stays NaN */
     /* t7[n,8] = aux[n,4] h_2_w[8,4]^T + h_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, aux, 4, h_2_w, 4, 0.0f, t7, 8);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            t7[i * 8 + j] += h_2_b[j];
+    dlrt_bias_forward_f32(t7, h_2_b, n, 8, 1);
     for (int i = 0; i < n * 8; i++)
         t8[i] = t7[i] < 0 ? 0 : t7[i];   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++)
@@ -167,33 +164,15 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
     /* multi_data.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            logits[i * 3 + j] += logits_b[j];
+    dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 
     /* multi_data.net:12: output probs = softmax(logits) */
-    /* row r is logits[r * 3 + j], j < 3: subtract its max, exponentiate, normalize */
-    for (int r = 0; r < n; r++) {
-        const float *xr = logits + r * 3;
-        float *yr = probs + r * 3;
-        float max = xr[0];
-        for (int j = 1; j < 3; j++)   /* a NaN wins: the row is NaN */
-            max = xr[j] > max || isnan(xr[j]) ? xr[j] : max;
-        float sum = 0;
-        for (int j = 0; j < 3; j++) {
-            yr[j] = expf(xr[j] - max);
-            sum += yr[j];
-        }
-        for (int j = 0; j < 3; j++)
-            yr[j] /= sum;
-    }
+    dlrt_softmax_forward_f32(probs, logits, n, 3);   /* rows of 3 */
 
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* pred[n,2] = h[n,8] pred_w[2,8]^T + pred_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 8, 1.0f, h, 8, pred_w, 8, 0.0f, pred, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            pred[i * 2 + j] += pred_b[j];
+    dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -212,37 +191,9 @@ static float multi_data_loss_pass(multi_data *m, const float *img, const float *
     (void)training;
 
     /* multi_data.net:14: loss cross_entropy(logits, y) + 0.25 * mse(pred, t) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in t13_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = t13_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        t13[0] = (float)(total / n);
-    }
-    /* t14[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = pred[i] - t[i];
-            total += diff * diff;
-        }
-        t14[0] = (float)(total / ((double)n * 2));
-    }
+    /* probabilities kept in t13_probs for backward */
+    dlrt_cross_entropy_forward_f32(t13, t13_probs, logits, y, n, 3);
+    dlrt_mse_forward_f32(t14, pred, t, n, 2);
 
     return t13[0] + 0.25f * t14[0];
 }
@@ -285,44 +236,23 @@ static void multi_data_backward_pass(multi_data *m, const float *img, const floa
     d_t14[0] = 0.25f;   /* seed: d loss / d t14 */
 
     /* multi_data.net:14: loss cross_entropy(logits, y) + 0.25 * mse(pred, t) */
-    {
-        const float scale = 2 * d_t14[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (pred[i] - t[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
-    /* d_logits[n,3] = (t13_probs - onehot(y)) d_t13 / n */
-    {
-        const float scale = d_t13[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] = t13_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, t, d_t14, n, 2, 0, 0);
+    /* d_logits = (t13_probs - onehot(y)) d_t13 / n */
+    dlrt_cross_entropy_backward_f32(d_logits, t13_probs, y, d_t13, n, 3, 0);
 
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* d_pred_w[2,8] = d_pred[n,2]^T h[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 8, n, 1.0f, d_pred, 2, h, 8, 0.0f, d_pred_w, 8);
-    /* d_pred_b[2] = column sums of d_pred[n,2], row by row for the cache */
-    memset(d_pred_b, 0, 2 * sizeof *d_pred_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_pred_b[j] += d_pred[i * 2 + j];
+    /* d_pred_b[2] = column sums of d_pred[n,2] */
+    dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
     /* d_h[n,8] = d_pred[n,2] pred_w[2,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 2, 1.0f, d_pred, 2, pred_w, 8, 0.0f, d_h, 8);
 
     /* multi_data.net:11: logits = dense(h, 3) */
     /* d_logits_w[3,8] = d_logits[n,3]^T h[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, h, 8, 0.0f, d_logits_w, 8);
-    /* d_logits_b[3] = column sums of d_logits[n,3], row by row for the cache */
-    memset(d_logits_b, 0, 3 * sizeof *d_logits_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_logits_b[j] += d_logits[i * 3 + j];
+    /* d_logits_b[3] = column sums of d_logits[n,3] */
+    dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] += d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 1.0f, d_h, 8);
 
@@ -335,20 +265,14 @@ static void multi_data_backward_pass(multi_data *m, const float *img, const floa
         d_t7[i] = t8[i] <= 0 ? 0 : d_t8[i];   /* y NaN: dy, as torch */
     /* d_h_2_w[8,4] = d_t7[n,8]^T aux[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t7, 8, aux, 4, 0.0f, d_h_2_w, 4);
-    /* d_h_2_b[8] = column sums of d_t7[n,8], row by row for the cache */
-    memset(d_h_2_b, 0, 8 * sizeof *d_h_2_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            d_h_2_b[j] += d_t7[i * 8 + j];
+    /* d_h_2_b[8] = column sums of d_t7[n,8] */
+    dlrt_bias_backward_f32(d_h_2_b, d_t7, n, 8, 1, 0);
     for (int i = 0; i < n * 8; i++)
         d_t5[i] = t6[i] <= 0 ? 0 : d_t6[i];   /* y NaN: dy, as torch */
     /* d_h_w[8,6] = d_t5[n,8]^T t4[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t5, 8, t4, 6, 0.0f, d_h_w, 6);
-    /* d_h_b[8] = column sums of d_t5[n,8], row by row for the cache */
-    memset(d_h_b, 0, 8 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 8; j++)
-            d_h_b[j] += d_t5[i * 8 + j];
+    /* d_h_b[8] = column sums of d_t5[n,8] */
+    dlrt_bias_backward_f32(d_h_b, d_t5, n, 8, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -515,16 +439,7 @@ float multi_data_evaluate(multi_data *m, const float *img, const float *aux, con
         multi_data_forward_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
         loss_sum += (double)multi_data_loss_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, y + start, t + (size_t)start * 2, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (multi_data.net:14) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

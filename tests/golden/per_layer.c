@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -122,9 +123,7 @@ static void per_layer_forward_pass(per_layer *m, const float *x, int n, int trai
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     /* t2[n,32] = x[n,20] h1_w[32,20]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 20, 1.0f, x, 20, h1_w, 20, 0.0f, t2, 32);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 32; j++)
-            t2[i * 32 + j] += h1_b[j];
+    dlrt_bias_forward_f32(t2, h1_b, n, 32, 1);
     for (int i = 0; i < n * 32; i++)
         h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
 
@@ -152,28 +151,8 @@ static float per_layer_loss_pass(per_layer *m, const float *x, const int32_t *y,
     (void)training;
 
     /* per_layer.net:13: loss cross_entropy(logits, y) */
-    /* sample s: logits logits[s * 3 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = logits + s * 3;
-            float *pr = loss_probs + s * 3;
-            float max = zr[0];
-            for (int j = 1; j < 3; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 3; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 3; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 3 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, y, n, 3);
 
     return loss[0];
 }
@@ -204,17 +183,8 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* per_layer.net:13: loss cross_entropy(logits, y) */
-    /* d_logits[n,3] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 3; j++)
-                d_logits[s * 3 + j] = loss_probs[s * 3 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 3)
-                d_logits[s * 3 + k] -= scale;
-        }
-    }
+    /* d_logits = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_logits, loss_probs, y, d_loss, n, 3, 0);
 
     /* per_layer.net:11: logits = dense(h2, 3, bias = false, weight_decay = 0.01, init = zeros) */
     /* d_logits_w[3,32] = d_logits[n,3]^T h2[n,32] */
@@ -235,11 +205,8 @@ static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t 
         d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
     /* d_h1_w[32,20] = d_t2[n,32]^T x[n,20] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 20, n, 1.0f, d_t2, 32, x, 20, 0.0f, d_h1_w, 20);
-    /* d_h1_b[32] = column sums of d_t2[n,32], row by row for the cache */
-    memset(d_h1_b, 0, 32 * sizeof *d_h1_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 32; j++)
-            d_h1_b[j] += d_t2[i * 32 + j];
+    /* d_h1_b[32] = column sums of d_t2[n,32] */
+    dlrt_bias_backward_f32(d_h1_b, d_t2, n, 32, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -377,16 +344,7 @@ float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, 
         per_layer_forward_pass(m, x + (size_t)start * 20, chunk, 0);
         loss_sum += (double)per_layer_loss_pass(m, x + (size_t)start * 20, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (per_layer.net:13) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = logits + (size_t)i * 3;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 3; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -113,18 +114,14 @@ static void reg_forward_pass(reg *m, const float *x, int n, int training)
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
     /* t2[n,16] = x[n,8] h_w[16,8]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 8, 1.0f, x, 8, h_w, 8, 0.0f, t2, 16);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 16; j++)
-            t2[i * 16 + j] += h_b[j];
+    dlrt_bias_forward_f32(t2, h_b, n, 16, 1);
     for (int i = 0; i < n * 16; i++)
         h[i] = tanhf(t2[i]);
 
     /* regression.net:10: pred = dense(h, 3, init = normal(std = 0.05)) */
     /* pred[n,3] = h[n,16] pred_w[3,16]^T + pred_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, h, 16, pred_w, 16, 0.0f, pred, 3);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            pred[i * 3 + j] += pred_b[j];
+    dlrt_bias_forward_f32(pred, pred_b, n, 3, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -139,15 +136,7 @@ static float reg_loss_pass(reg *m, const float *x, const float *t, int n, int tr
     (void)training;
 
     /* regression.net:13: loss mse(pred, t) */
-    /* loss[0] = mean over n * 3 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 3; i++) {
-            float diff = pred[i] - t[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 3));
-    }
+    dlrt_mse_forward_f32(loss, pred, t, n, 3);
 
     return loss[0];
 }
@@ -174,22 +163,13 @@ static void reg_backward_pass(reg *m, const float *x, const float *t, int n)
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* regression.net:13: loss mse(pred, t) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 3);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 3; i++) {
-            float dp = (pred[i] - t[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, t, d_loss, n, 3, 0, 0);
 
     /* regression.net:10: pred = dense(h, 3, init = normal(std = 0.05)) */
     /* d_pred_w[3,16] = d_pred[n,3]^T h[n,16] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, 1.0f, d_pred, 3, h, 16, 0.0f, d_pred_w, 16);
-    /* d_pred_b[3] = column sums of d_pred[n,3], row by row for the cache */
-    memset(d_pred_b, 0, 3 * sizeof *d_pred_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++)
-            d_pred_b[j] += d_pred[i * 3 + j];
+    /* d_pred_b[3] = column sums of d_pred[n,3] */
+    dlrt_bias_backward_f32(d_pred_b, d_pred, n, 3, 1, 0);
     /* d_h[n,16] = d_pred[n,3] pred_w[3,16] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_pred, 3, pred_w, 16, 0.0f, d_h, 16);
 
@@ -198,11 +178,8 @@ static void reg_backward_pass(reg *m, const float *x, const float *t, int n)
         d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
     /* d_h_w[16,8] = d_t2[n,16]^T x[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 8, n, 1.0f, d_t2, 16, x, 8, 0.0f, d_h_w, 8);
-    /* d_h_b[16] = column sums of d_t2[n,16], row by row for the cache */
-    memset(d_h_b, 0, 16 * sizeof *d_h_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 16; j++)
-            d_h_b[j] += d_t2[i * 16 + j];
+    /* d_h_b[16] = column sums of d_t2[n,16] */
+    dlrt_bias_backward_f32(d_h_b, d_t2, n, 16, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -234,9 +235,7 @@ static void reserved_macros_forward_pass(reserved_macros *m, const float *NULL_,
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
     /* t3[n,4] = NULL_[n,4] EOF_w[4,4]^T + EOF_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, NULL_, 4, EOF_w, 4, 0.0f, t3, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t3[i * 4 + j] += EOF_b[j];
+    dlrt_bias_forward_f32(t3, EOF_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         t4[i] = t3[i] + FILE_[i];
     for (int i = 0; i < n * 4; i++)
@@ -365,9 +364,7 @@ static void reserved_macros_forward_pass(reserved_macros *m, const float *NULL_,
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* stdin_out[n,2] = RESERVED_MACROS_BATCH_[n,4] stdin_out_w[2,4]^T + stdin_out_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, RESERVED_MACROS_BATCH_, 4, stdin_out_w, 4, 0.0f, stdin_out, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            stdin_out[i * 2 + j] += stdin_out_b[j];
+    dlrt_bias_forward_f32(stdin_out, stdin_out_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -383,15 +380,7 @@ static float reserved_macros_loss_pass(reserved_macros *m, const float *NULL_, c
     (void)training;
 
     /* reserved_macros.net:33: loss mse(stdin_out, stdout) */
-    /* loss[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = stdin_out[i] - stdout_[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 2));
-    }
+    dlrt_mse_forward_f32(loss, stdin_out, stdout_, n, 2);
 
     return loss[0];
 }
@@ -480,22 +469,13 @@ static void reserved_macros_backward_pass(reserved_macros *m, const float *NULL_
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* reserved_macros.net:33: loss mse(stdin_out, stdout) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (stdin_out[i] - stdout_[i]) * scale;
-            d_stdin_out[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_stdin_out, NULL, stdin_out, stdout_, d_loss, n, 2, 0, 0);
 
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* d_stdin_out_w[2,4] = d_stdin_out[n,2]^T RESERVED_MACROS_BATCH_[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_stdin_out, 2, RESERVED_MACROS_BATCH_, 4, 0.0f, d_stdin_out_w, 4);
-    /* d_stdin_out_b[2] = column sums of d_stdin_out[n,2], row by row for the cache */
-    memset(d_stdin_out_b, 0, 2 * sizeof *d_stdin_out_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_stdin_out_b[j] += d_stdin_out[i * 2 + j];
+    /* d_stdin_out_b[2] = column sums of d_stdin_out[n,2] */
+    dlrt_bias_backward_f32(d_stdin_out_b, d_stdin_out, n, 2, 1, 0);
     /* d_RESERVED_MACROS_BATCH_[n,4] = d_stdin_out[n,2] stdin_out_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_stdin_out, 2, stdin_out_w, 4, 0.0f, d_RESERVED_MACROS_BATCH_, 4);
 
@@ -626,11 +606,8 @@ static void reserved_macros_backward_pass(reserved_macros *m, const float *NULL_
         d_t3[i] = d_t4[i];
     /* d_EOF_w[4,4] = d_t3[n,4]^T NULL_[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t3, 4, NULL_, 4, 0.0f, d_EOF_w, 4);
-    /* d_EOF_b[4] = column sums of d_t3[n,4], row by row for the cache */
-    memset(d_EOF_b, 0, 4 * sizeof *d_EOF_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_EOF_b[j] += d_t3[i * 4 + j];
+    /* d_EOF_b[4] = column sums of d_t3[n,4] */
+    dlrt_bias_backward_f32(d_EOF_b, d_t3, n, 4, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -129,18 +130,14 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
     /* t2[n,4] = int_[n,3] n_d_w[4,3]^T + n_d_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 3, 1.0f, int_, 3, n_d_w, 3, 0.0f, t2, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t2[i * 4 + j] += n_d_b[j];
+    dlrt_bias_forward_f32(t2, n_d_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         d[i] = tanhf(t2[i]);
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
     /* t4[n,4] = d[n,4] n_dlrt_x_w[4,4]^T + n_dlrt_x_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, d, 4, n_dlrt_x_w, 4, 0.0f, t4, 4);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            t4[i * 4 + j] += n_dlrt_x_b[j];
+    dlrt_bias_forward_f32(t4, n_dlrt_x_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         n_dlrt_x[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
 
@@ -151,9 +148,7 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
     /* reserved_names.net:12: i = dense(n, 2) */
     /* i_[n,2] = n_[n,4] i_w[2,4]^T + i_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, n_, 4, i_w, 4, 0.0f, i_, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            i_[i * 2 + j] += i_b[j];
+    dlrt_bias_forward_f32(i_, i_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -169,28 +164,8 @@ static float reserved_names_loss_pass(reserved_names *m, const float *int_, cons
     (void)training;
 
     /* reserved_names.net:14: loss cross_entropy(i, y) */
-    /* sample s: logits i_[s * 2 ..], probabilities kept in loss_probs for backward */
-    {
-        double total = 0;
-        for (int s = 0; s < n; s++) {
-            const float *zr = i_ + s * 2;
-            float *pr = loss_probs + s * 2;
-            float max = zr[0];
-            for (int j = 1; j < 2; j++)   /* a NaN wins: the loss is NaN */
-                max = zr[j] > max || isnan(zr[j]) ? zr[j] : max;
-            float sum = 0;
-            for (int j = 0; j < 2; j++) {
-                pr[j] = expf(zr[j] - max);
-                sum += pr[j];
-            }
-            for (int j = 0; j < 2; j++)
-                pr[j] /= sum;
-            int k = y[s];   /* the true class */
-            /* -log p[k] = (max - z[k]) + log(sum): exact at logits of 1e4 */
-            total += k >= 0 && k < 2 ? (max - zr[k]) + logf(sum) : NAN;
-        }
-        loss[0] = (float)(total / n);
-    }
+    /* probabilities kept in loss_probs for backward */
+    dlrt_cross_entropy_forward_f32(loss, loss_probs, i_, y, n, 2);
 
     return loss[0];
 }
@@ -225,26 +200,14 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* reserved_names.net:14: loss cross_entropy(i, y) */
-    /* d_i_[n,2] = (loss_probs - onehot(y)) d_loss / n */
-    {
-        const float scale = d_loss[0] / n;
-        for (int s = 0; s < n; s++) {
-            for (int j = 0; j < 2; j++)
-                d_i_[s * 2 + j] = loss_probs[s * 2 + j] * scale;
-            int k = y[s];
-            if (k >= 0 && k < 2)
-                d_i_[s * 2 + k] -= scale;
-        }
-    }
+    /* d_i_ = (loss_probs - onehot(y)) d_loss / n */
+    dlrt_cross_entropy_backward_f32(d_i_, loss_probs, y, d_loss, n, 2, 0);
 
     /* reserved_names.net:12: i = dense(n, 2) */
     /* d_i_w[2,4] = d_i_[n,2]^T n_[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_i_, 2, n_, 4, 0.0f, d_i_w, 4);
-    /* d_i_b[2] = column sums of d_i_[n,2], row by row for the cache */
-    memset(d_i_b, 0, 2 * sizeof *d_i_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_i_b[j] += d_i_[i * 2 + j];
+    /* d_i_b[2] = column sums of d_i_[n,2] */
+    dlrt_bias_backward_f32(d_i_b, d_i_, n, 2, 1, 0);
     /* d_n_[n,4] = d_i_[n,2] i_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_i_, 2, i_w, 4, 0.0f, d_n_, 4);
 
@@ -259,11 +222,8 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
         d_t4[i] = n_dlrt_x[i] <= 0 ? 0 : d_n_dlrt_x[i];   /* y NaN: dy, as torch */
     /* d_n_dlrt_x_w[4,4] = d_t4[n,4]^T d[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t4, 4, d, 4, 0.0f, d_n_dlrt_x_w, 4);
-    /* d_n_dlrt_x_b[4] = column sums of d_t4[n,4], row by row for the cache */
-    memset(d_n_dlrt_x_b, 0, 4 * sizeof *d_n_dlrt_x_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_n_dlrt_x_b[j] += d_t4[i * 4 + j];
+    /* d_n_dlrt_x_b[4] = column sums of d_t4[n,4] */
+    dlrt_bias_backward_f32(d_n_dlrt_x_b, d_t4, n, 4, 1, 0);
     /* d_d[n,4] += d_t4[n,4] n_dlrt_x_w[4,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, d_t4, 4, n_dlrt_x_w, 4, 1.0f, d_d, 4);
 
@@ -272,11 +232,8 @@ static void reserved_names_backward_pass(reserved_names *m, const float *int_, c
         d_t2[i] = d_d[i] * (1 - d[i] * d[i]);
     /* d_n_d_w[4,3] = d_t2[n,4]^T int_[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 3, n, 1.0f, d_t2, 4, int_, 3, 0.0f, d_n_d_w, 3);
-    /* d_n_d_b[4] = column sums of d_t2[n,4], row by row for the cache */
-    memset(d_n_d_b, 0, 4 * sizeof *d_n_d_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            d_n_d_b[j] += d_t2[i * 4 + j];
+    /* d_n_d_b[4] = column sums of d_t2[n,4] */
+    dlrt_bias_backward_f32(d_n_d_b, d_t2, n, 4, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -406,16 +363,7 @@ float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_
         reserved_names_forward_pass(m, int_ + (size_t)start * 3, chunk, 0);
         loss_sum += (double)reserved_names_loss_pass(m, int_ + (size_t)start * 3, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of i_ against y (reserved_names.net:14) */
-        for (int i = 0; i < chunk; i++) {   /* a row with a NaN is never right */
-            const float *row = i_ + (size_t)i * 2;
-            int best = 0, has_nan = isnan(row[0]);
-            for (int j = 1; j < 2; j++) {
-                has_nan |= isnan(row[j]);
-                if (row[j] > row[best])
-                    best = j;
-            }
-            correct += !has_nan && best == y[start + i];
-        }
+        correct += dlrt_accuracy_count_f32(i_, y + start, chunk, 2);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dlrt.h"
+#include "dlrt_kernels.h"
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -103,9 +104,7 @@ static void rmsprop_forward_pass(rmsprop *m, const float *x, int n, int training
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, pred_w, 4, 0.0f, pred, 2);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            pred[i * 2 + j] += pred_b[j];
+    dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -120,15 +119,7 @@ static float rmsprop_loss_pass(rmsprop *m, const float *x, const float *y, int n
     (void)training;
 
     /* rmsprop.net:9: loss mse(pred, y) */
-    /* loss[0] = mean over n * 2 values of (p - t)^2 */
-    {
-        double total = 0;
-        for (int i = 0; i < n * 2; i++) {
-            float diff = pred[i] - y[i];
-            total += diff * diff;
-        }
-        loss[0] = (float)(total / ((double)n * 2));
-    }
+    dlrt_mse_forward_f32(loss, pred, y, n, 2);
 
     return loss[0];
 }
@@ -149,22 +140,13 @@ static void rmsprop_backward_pass(rmsprop *m, const float *x, const float *y, in
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
     /* rmsprop.net:9: loss mse(pred, y) */
-    {
-        const float scale = 2 * d_loss[0] / (n * 2);   /* d/dp of mean (p - t)^2 */
-        for (int i = 0; i < n * 2; i++) {
-            float dp = (pred[i] - y[i]) * scale;
-            d_pred[i] = dp;
-        }
-    }
+    dlrt_mse_backward_f32(d_pred, NULL, pred, y, d_loss, n, 2, 0, 0);
 
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* d_pred_w[2,4] = d_pred[n,2]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, d_pred_w, 4);
-    /* d_pred_b[2] = column sums of d_pred[n,2], row by row for the cache */
-    memset(d_pred_b, 0, 2 * sizeof *d_pred_b);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            d_pred_b[j] += d_pred[i * 2 + j];
+    /* d_pred_b[2] = column sums of d_pred[n,2] */
+    dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */

@@ -1,0 +1,49 @@
+/* dlrt_kernels.h: the runtime's heavy kernels, the C that generated code
+ * calls for an op whose loop is more than one line (softmax, the losses,
+ * dropout, accuracy), in the spirit of llm.c: one forward/backward pair
+ * per op, plain loops, outputs first, then inputs, then sizes.
+ *
+ * Every kernel is `static inline` and takes its sizes as arguments, so a
+ * call with literal sizes (generated code writes `classes` as 10) is
+ * inlined and constant-folded as if the loop had been written out; there
+ * is nothing to link. Each kernel exists in float and double:
+ * dlrt_NAME_f32 and dlrt_NAME_f64.
+ *
+ * The kernels are written once, in runtime/kernels/NAME.h, in terms of
+ *   real        the element type (float or double)
+ *   KERNEL(f)   the function's name in that precision (dlrt_f_f32)
+ *   FN(exp)     the libm function in that precision (expf or exp)
+ * and this header includes that list twice, once per precision. The three
+ * macros exist only while it does. Generated code includes this file after
+ * dlrt.h (for dlrt_rng); the unit tests are tests/kernels.
+ */
+#ifndef DLRT_KERNELS_H
+#define DLRT_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlrt.h"
+
+#if defined(real) || defined(KERNEL) || defined(FN)
+#error "dlrt_kernels.h defines real, KERNEL and FN while it includes runtime/kernels/: include it before defining them"
+#endif
+
+#define real float
+#define KERNEL(name) dlrt_##name##_f32
+#define FN(name) name##f
+#include "kernels/all.h"
+#undef real
+#undef KERNEL
+#undef FN
+
+#define real double
+#define KERNEL(name) dlrt_##name##_f64
+#define FN(name) name
+#include "kernels/all.h"
+#undef real
+#undef KERNEL
+#undef FN
+
+#endif

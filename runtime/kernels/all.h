@@ -1,0 +1,7 @@
+/* kernels/all.h: every kernel family, included by dlrt_kernels.h once per
+ * precision (no include guard, on purpose). A new family is a new
+ * runtime/kernels/NAME.h and one line here. */
+#include "kernels/softmax.h"   /* first: loss.h uses its row helpers */
+#include "kernels/loss.h"
+#include "kernels/dropout.h"
+#include "kernels/bias.h"

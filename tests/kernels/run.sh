@@ -1,0 +1,60 @@
+#!/bin/sh
+# tests/kernels/run.sh: unit tests of the runtime's kernels (runtime/kernels/,
+# through runtime/dlrt_kernels.h), built the way generated code is built
+# (-O3 -march=native -fno-math-errno, -Werror) and again at -O0 under
+# AddressSanitizer and UndefinedBehaviorSanitizer when the compiler has them.
+# Prints "ok NAME" / "FAIL NAME: why" per test and "N passed, N failed".
+set -u
+cd "${DLC_ROOT:-$(dirname "$0")/../..}"
+T=build/tmp/kernels
+rm -rf "$T"
+mkdir -p "$T"
+CC=${CC:-cc}
+WARN="-std=c99 -Wall -Wextra -pedantic -Werror -D_POSIX_C_SOURCE=200809L -Iruntime"
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+if ! make --no-print-directory -s build/libdlrt.a >"$T/make.log" 2>&1; then
+    bad build_libdlrt "$(tail -n 5 "$T/make.log" | tr '\n' ' ')"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+
+# run NAME FLAGS: builds test_kernels.c with FLAGS and counts its lines.
+run() {
+    name=$1
+    shift
+    if ! $CC $WARN "$@" -o "$T/$name" tests/kernels/test_kernels.c build/libdlrt.a -lm \
+            >"$T/$name.log" 2>&1; then
+        bad "build_$name" "$(head -n 5 "$T/$name.log" | tr '\n' ' ')"
+        return
+    fi
+    ok "build_$name"
+    "$T/$name" >"$T/$name.out" 2>&1
+    status=$?
+    sed "s/^\(ok\|FAIL\) /\1 $name: /" "$T/$name.out"
+    pass=$((pass + $(grep -c '^ok ' "$T/$name.out")))
+    fail=$((fail + $(grep -c '^FAIL ' "$T/$name.out")))
+    if [ $status -ne 0 ] && ! grep -q '^FAIL ' "$T/$name.out"; then
+        bad "$name" "exited with status $status: $(tail -n 3 "$T/$name.out" | tr '\n' ' ')"
+    fi
+}
+run o3 -O3 -march=native -fno-math-errno
+if echo 'int main(void){return 0;}' | $CC -x c -fsanitize=address,undefined -o "$T/probe" - \
+        >/dev/null 2>&1; then
+    run sanitized -O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+fi
+
+# Every kernel header is listed in kernels/all.h (else it is never compiled).
+for h in runtime/kernels/*.h; do
+    b=$(basename "$h")
+    [ "$b" = all.h ] && continue
+    if grep -q "#include \"kernels/$b\"" runtime/kernels/all.h; then
+        ok "listed_$b"
+    else
+        bad "listed_$b" "runtime/kernels/$b is not included by runtime/kernels/all.h"
+    fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

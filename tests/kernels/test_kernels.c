@@ -1,0 +1,531 @@
+/* test_kernels.c: unit tests of the runtime's kernels (runtime/kernels/),
+ * against values computed here independently: small cases worked by hand,
+ * a long double reference written from the textbook formula, and the
+ * backward kernels against central finite differences of the forward ones
+ * in double. Both precisions; NaN and infinite rows; logits of +-1e4.
+ *
+ * Usage: test_kernels. Prints "ok NAME" or "FAIL NAME: why" per test and
+ * exits 1 if anything failed (tests/kernels/run.sh counts the lines).
+ */
+#include "dlrt_kernels.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures;
+static const char *test_name;
+static char why[512];
+
+static void start(const char *name)
+{
+    test_name = name;
+    why[0] = 0;
+}
+
+/* Records the first failed condition of the current test. */
+static void check(int cond, const char *fmt, ...)
+{
+    if (cond || why[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+}
+
+static void finish(void)
+{
+    if (why[0]) {
+        printf("FAIL %s: %s\n", test_name, why);
+        failures++;
+    } else {
+        printf("ok %s\n", test_name);
+    }
+}
+
+/* a and b agree within tol relative to max(1, |b|), or are both NaN, or
+ * are the same infinity. */
+static int close_to(double a, double b, double tol)
+{
+    if (isnan(b))
+        return isnan(a);
+    if (isinf(b))
+        return a == b;
+    return fabs(a - b) <= tol * (fabs(b) > 1 ? fabs(b) : 1);
+}
+
+/* ---- references, from the definitions, in long double ----------------- */
+
+static void ref_softmax(long double *y, const double *x, int c, int log_)
+{
+    long double sum = 0;
+    for (int j = 0; j < c; j++)
+        sum += expl((long double)x[j]);
+    for (int j = 0; j < c; j++)
+        y[j] = log_ ? (long double)x[j] - logl(sum) : expl((long double)x[j]) / sum;
+}
+
+/* ---- softmax and log_softmax ------------------------------------------- */
+
+static const double ROWS[][4] = {
+    {1, 2, 3, 4}, {-1, 0.5, 0.25, -3}, {0, 0, 0, 0}, {10, -10, 3, 7}, {-20, -21, -19.5, -20},
+};
+#define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
+
+static void test_softmax_reference(void)
+{
+    for (int log_ = 0; log_ <= 1; log_++) {
+        start(log_ ? "log_softmax_forward_reference" : "softmax_forward_reference");
+        float xf[NROWS * 4], yf[NROWS * 4];
+        double xd[NROWS * 4], yd[NROWS * 4];
+        for (int i = 0; i < NROWS * 4; i++)
+            xd[i] = ROWS[i / 4][i % 4], xf[i] = (float)xd[i];
+        if (log_) {
+            dlrt_log_softmax_forward_f32(yf, xf, NROWS, 4);
+            dlrt_log_softmax_forward_f64(yd, xd, NROWS, 4);
+        } else {
+            dlrt_softmax_forward_f32(yf, xf, NROWS, 4);
+            dlrt_softmax_forward_f64(yd, xd, NROWS, 4);
+        }
+        for (int r = 0; r < NROWS; r++) {
+            long double ref[4];
+            ref_softmax(ref, ROWS[r], 4, log_);
+            for (int j = 0; j < 4; j++) {
+                check(close_to(yd[r * 4 + j], (double)ref[j], 1e-14), "f64 row %d col %d: %.17g, want %.17Lg",
+                      r, j, yd[r * 4 + j], ref[j]);
+                check(close_to(yf[r * 4 + j], (double)ref[j], 1e-6), "f32 row %d col %d: %.9g, want %.9Lg",
+                      r, j, yf[r * 4 + j], ref[j]);
+            }
+        }
+        finish();
+    }
+    /* By hand: softmax([0, log 3]) = [1/4, 3/4]. */
+    start("softmax_by_hand");
+    double x[2] = {0, log(3.0)}, y[2];
+    dlrt_softmax_forward_f64(y, x, 1, 2);
+    check(close_to(y[0], 0.25, 1e-15) && close_to(y[1], 0.75, 1e-15), "got %.17g %.17g", y[0], y[1]);
+    finish();
+}
+
+/* Non-finite and extreme rows, float: what PyTorch gives. */
+static void test_softmax_extremes(void)
+{
+    const float inf = INFINITY, nan = NAN;
+    struct {
+        float x[4];
+        float soft[4];   /* softmax */
+        float logs[4];   /* log_softmax */
+    } cases[] = {
+        {{nan, 1, 2, 3}, {nan, nan, nan, nan}, {nan, nan, nan, nan}},
+        {{1, 2, nan, 3}, {nan, nan, nan, nan}, {nan, nan, nan, nan}},
+        {{inf, 1, 2, 3}, {nan, nan, nan, nan}, {nan, nan, nan, nan}},
+        {{1, 2, -inf, 3}, {0.09003057f, 0.24472848f, 0, 0.66524094f},
+         {-2.4076059f, -1.4076059f, -inf, -0.40760595f}},
+        {{-inf, -inf, -inf, -inf}, {nan, nan, nan, nan}, {nan, nan, nan, nan}},
+        /* exactness at 1e4: (x - max) - log(sum), not x - (max + log(sum)) */
+        {{1e4f, -1e4f, 0, 1}, {1, 0, 0, 0}, {0, -2e4f, -1e4f, -9999}},
+        {{1e4f, 1e4f, 1e4f, 1e4f}, {0.25f, 0.25f, 0.25f, 0.25f},
+         {-1.3862944f, -1.3862944f, -1.3862944f, -1.3862944f}},
+        {{-1e4f, -1e4f, -1e4f, -1e4f}, {0.25f, 0.25f, 0.25f, 0.25f},
+         {-1.3862944f, -1.3862944f, -1.3862944f, -1.3862944f}},
+        {{3e38f, -3e38f, 0, 0}, {1, 0, 0, 0}, {0, -inf, -3e38f, -3e38f}},
+    };
+    int ncases = (int)(sizeof cases / sizeof cases[0]);
+    start("softmax_nonfinite_and_extreme_rows_f32");
+    for (int c = 0; c < ncases; c++) {
+        float y[4], l[4];
+        dlrt_softmax_forward_f32(y, cases[c].x, 1, 4);
+        dlrt_log_softmax_forward_f32(l, cases[c].x, 1, 4);
+        for (int j = 0; j < 4; j++) {
+            check(close_to(y[j], cases[c].soft[j], 1e-6), "case %d softmax[%d] = %.9g, want %.9g",
+                  c, j, y[j], cases[c].soft[j]);
+            check(close_to(l[j], cases[c].logs[j], 1e-6), "case %d log_softmax[%d] = %.9g, want %.9g",
+                  c, j, l[j], cases[c].logs[j]);
+        }
+    }
+    finish();
+    start("softmax_nonfinite_rows_f64");
+    double x[3][3] = {{NAN, 0, 1}, {0, INFINITY, 1}, {1e4, -1e4, 1e4}}, y[9], l[9];
+    dlrt_softmax_forward_f64(y, &x[0][0], 3, 3);
+    dlrt_log_softmax_forward_f64(l, &x[0][0], 3, 3);
+    for (int j = 0; j < 6; j++)
+        check(isnan(y[j]) && isnan(l[j]), "row %d: %g %g, want NaN", j / 3, y[j], l[j]);
+    check(y[6] == 0.5 && y[7] == 0 && y[8] == 0.5, "row 2: %g %g %g", y[6], y[7], y[8]);
+    check(l[6] == -log(2.0) && l[7] == -2e4 - log(2.0) && l[8] == -log(2.0), "row 2 log: %.17g %.17g",
+          l[6], l[7]);
+    finish();
+}
+
+/* f(x) = sum_j w_j y_j(x), so df/dx is the backward kernel with dy = w. */
+static double softmax_objective(const double *x, const double *w, int rows, int cols, int log_)
+{
+    double y[64], f = 0;
+    if (log_)
+        dlrt_log_softmax_forward_f64(y, x, rows, cols);
+    else
+        dlrt_softmax_forward_f64(y, x, rows, cols);
+    for (int i = 0; i < rows * cols; i++)
+        f += w[i] * y[i];
+    return f;
+}
+
+static void test_softmax_backward(void)
+{
+    enum { ROWS_ = 3, COLS = 5 };
+    double x[ROWS_ * COLS], w[ROWS_ * COLS], y[ROWS_ * COLS], dx[ROWS_ * COLS];
+    for (int i = 0; i < ROWS_ * COLS; i++) {
+        x[i] = sin(1.3 * i + 0.2) * 3;
+        w[i] = cos(0.7 * i - 0.4);
+    }
+    for (int log_ = 0; log_ <= 1; log_++) {
+        start(log_ ? "log_softmax_backward_finite_differences" : "softmax_backward_finite_differences");
+        if (log_) {
+            dlrt_log_softmax_forward_f64(y, x, ROWS_, COLS);
+            dlrt_log_softmax_backward_f64(dx, y, w, ROWS_, COLS, 0);
+        } else {
+            dlrt_softmax_forward_f64(y, x, ROWS_, COLS);
+            dlrt_softmax_backward_f64(dx, y, w, ROWS_, COLS, 0);
+        }
+        for (int i = 0; i < ROWS_ * COLS; i++) {
+            double xp[ROWS_ * COLS], xm[ROWS_ * COLS], h = 1e-6;
+            memcpy(xp, x, sizeof x);
+            memcpy(xm, x, sizeof x);
+            xp[i] += h;
+            xm[i] -= h;
+            double fd = (softmax_objective(xp, w, ROWS_, COLS, log_) -
+                         softmax_objective(xm, w, ROWS_, COLS, log_)) / (2 * h);
+            check(close_to(dx[i], fd, 1e-8), "d/dx[%d] = %.12g, finite differences %.12g", i, dx[i], fd);
+        }
+        /* accumulate = 1 adds to what is there */
+        double acc[ROWS_ * COLS];
+        for (int i = 0; i < ROWS_ * COLS; i++)
+            acc[i] = 1;
+        if (log_)
+            dlrt_log_softmax_backward_f64(acc, y, w, ROWS_, COLS, 1);
+        else
+            dlrt_softmax_backward_f64(acc, y, w, ROWS_, COLS, 1);
+        for (int i = 0; i < ROWS_ * COLS; i++)
+            check(acc[i] == 1 + dx[i], "accumulate [%d]: %.17g, want 1 + %.17g", i, acc[i], dx[i]);
+        /* and the float kernel agrees with the double one */
+        float xf[ROWS_ * COLS], wf[ROWS_ * COLS], yf[ROWS_ * COLS], dxf[ROWS_ * COLS];
+        for (int i = 0; i < ROWS_ * COLS; i++)
+            xf[i] = (float)x[i], wf[i] = (float)w[i];
+        if (log_) {
+            dlrt_log_softmax_forward_f32(yf, xf, ROWS_, COLS);
+            dlrt_log_softmax_backward_f32(dxf, yf, wf, ROWS_, COLS, 0);
+        } else {
+            dlrt_softmax_forward_f32(yf, xf, ROWS_, COLS);
+            dlrt_softmax_backward_f32(dxf, yf, wf, ROWS_, COLS, 0);
+        }
+        for (int i = 0; i < ROWS_ * COLS; i++)
+            check(fabs(dxf[i] - dx[i]) < 1e-5, "f32 d/dx[%d] = %.9g, f64 %.9g", i, dxf[i], dx[i]);
+        finish();
+    }
+}
+
+/* ---- cross_entropy --------------------------------------------------- */
+
+static double ce_loss(const double *z, const int32_t *y, int n, int k)
+{
+    double loss, p[64];
+    dlrt_cross_entropy_forward_f64(&loss, p, z, y, n, k);
+    return loss;
+}
+
+static void test_cross_entropy(void)
+{
+    start("cross_entropy_by_hand");
+    /* two samples: logits [0, 0] label 0 -> log 2; [0, log 3] label 1 -> log(4/3) */
+    double z[4] = {0, 0, 0, log(3.0)}, p[4], loss;
+    int32_t y[2] = {0, 1};
+    dlrt_cross_entropy_forward_f64(&loss, p, z, y, 2, 2);
+    check(close_to(loss, (log(2.0) + log(4.0 / 3.0)) / 2, 1e-15), "loss %.17g", loss);
+    check(close_to(p[0], 0.5, 1e-15) && close_to(p[2], 0.25, 1e-15) && close_to(p[3], 0.75, 1e-15),
+          "probabilities %g %g %g %g", p[0], p[1], p[2], p[3]);
+    /* backward: (p - onehot) * dL / n with dL = 2 */
+    double dz[4], dl = 2;
+    dlrt_cross_entropy_backward_f64(dz, p, y, &dl, 2, 2, 0);
+    check(close_to(dz[0], -0.5, 1e-15) && close_to(dz[1], 0.5, 1e-15) &&
+          close_to(dz[2], 0.25, 1e-15) && close_to(dz[3], -0.25, 1e-15),
+          "gradient %g %g %g %g", dz[0], dz[1], dz[2], dz[3]);
+    finish();
+
+    start("cross_entropy_finite_differences");
+    enum { N = 3, K = 4 };
+    double zz[N * K], pp[N * K], g[N * K], one = 1;
+    int32_t yy[N] = {2, 0, 3};
+    for (int i = 0; i < N * K; i++)
+        zz[i] = 2 * sin(0.9 * i + 1);
+    dlrt_cross_entropy_forward_f64(&loss, pp, zz, yy, N, K);
+    dlrt_cross_entropy_backward_f64(g, pp, yy, &one, N, K, 0);
+    for (int i = 0; i < N * K; i++) {
+        double zp[N * K], zm[N * K], h = 1e-6;
+        memcpy(zp, zz, sizeof zz);
+        memcpy(zm, zz, sizeof zz);
+        zp[i] += h;
+        zm[i] -= h;
+        double fd = (ce_loss(zp, yy, N, K) - ce_loss(zm, yy, N, K)) / (2 * h);
+        check(close_to(g[i], fd, 1e-8), "d/dz[%d] = %.12g, finite differences %.12g", i, g[i], fd);
+    }
+    finish();
+
+    start("cross_entropy_extremes_f32");
+    {
+        /* exact at 1e4: the loss of the wrong class is 2e4, of the right one 0 */
+        float zf[8] = {1e4f, -1e4f, 0, 1, 1e4f, -1e4f, 0, 1}, pf[8], lf, dzf[8];
+        int32_t yf[2] = {1, 0};
+        dlrt_cross_entropy_forward_f32(&lf, pf, zf, yf, 2, 4);
+        check(lf == 1e4f, "loss %.9g, want 10000 (mean of 20000 and 0)", lf);
+        /* a NaN or +inf logit makes the loss NaN */
+        float zn[8] = {1, NAN, 0, 0, 0, 0, 0, 0};
+        dlrt_cross_entropy_forward_f32(&lf, pf, zn, yf, 2, 4);
+        check(isnan(lf), "NaN logit: loss %g", lf);
+        float zi[4] = {INFINITY, 0, 0, 0};
+        dlrt_cross_entropy_forward_f32(&lf, pf, zi, yf, 1, 4);
+        check(isnan(lf), "+inf logit: loss %g", lf);
+        /* -inf at the true class: +inf loss; elsewhere: finite */
+        float zm[4] = {-INFINITY, 0, 0, 0};
+        int32_t y0 = 0, y1 = 1;
+        dlrt_cross_entropy_forward_f32(&lf, pf, zm, &y0, 1, 4);
+        check(isinf(lf) && lf > 0, "-inf at the label: loss %g, want inf", lf);
+        dlrt_cross_entropy_forward_f32(&lf, pf, zm, &y1, 1, 4);
+        check(close_to(lf, log(3.0), 1e-6), "-inf elsewhere: loss %.9g, want log 3", lf);
+        /* a label outside 0..K-1: NaN loss, and the gradient leaves it out */
+        float z0[4] = {0, 0, 0, 0}, one_f = 1;
+        int32_t bad = 4;
+        dlrt_cross_entropy_forward_f32(&lf, pf, z0, &bad, 1, 4);
+        check(isnan(lf), "label 4 of 4 classes: loss %g, want NaN", lf);
+        dlrt_cross_entropy_backward_f32(dzf, pf, &bad, &one_f, 1, 4, 0);
+        for (int j = 0; j < 4; j++)
+            check(dzf[j] == 0.25f, "label 4 of 4: gradient[%d] = %g, want 0.25", j, dzf[j]);
+        bad = -1;
+        dlrt_cross_entropy_forward_f32(&lf, pf, z0, &bad, 1, 4);
+        check(isnan(lf), "label -1: loss %g, want NaN", lf);
+    }
+    finish();
+}
+
+/* ---- mse and l1 --------------------------------------------------------- */
+
+static double reg_loss(const double *p, const double *t, int n, int s, int squared)
+{
+    double loss;
+    if (squared)
+        dlrt_mse_forward_f64(&loss, p, t, n, s);
+    else
+        dlrt_l1_forward_f64(&loss, p, t, n, s);
+    return loss;
+}
+
+static void test_regression(void)
+{
+    start("mse_l1_by_hand");
+    double p[4] = {1, 2, 3, 4}, t[4] = {0, 2, 5, 3}, loss;
+    dlrt_mse_forward_f64(&loss, p, t, 2, 2);
+    check(loss == 1.5, "mse %.17g, want (1 + 0 + 4 + 1) / 4", loss);
+    dlrt_l1_forward_f64(&loss, p, t, 2, 2);
+    check(loss == 1, "l1 %.17g, want (1 + 0 + 2 + 1) / 4", loss);
+    double dl = 4, dp[4], dt[4];
+    dlrt_l1_backward_f64(dp, dt, p, t, &dl, 2, 2, 0, 0);
+    check(dp[0] == 1 && dp[1] == 0 && dp[2] == -1 && dp[3] == 1, "l1 dp %g %g %g %g (sign(0) = 0)",
+          dp[0], dp[1], dp[2], dp[3]);
+    check(dt[0] == -1 && dt[1] == 0 && dt[2] == 1 && dt[3] == -1, "l1 dt %g %g %g %g", dt[0], dt[1],
+          dt[2], dt[3]);
+    dlrt_mse_backward_f64(dp, NULL, p, t, &dl, 2, 2, 0, 0);
+    check(dp[0] == 2 && dp[1] == 0 && dp[2] == -4 && dp[3] == 2, "mse dp %g %g %g %g", dp[0], dp[1],
+          dp[2], dp[3]);
+    /* mse(x, x): both gradients in one buffer, the second adds: 0 */
+    dlrt_mse_backward_f64(dp, dp, p, p, &dl, 2, 2, 0, 1);
+    check(dp[0] == 0 && dp[3] == 0, "mse(x, x) gradient %g %g", dp[0], dp[3]);
+    finish();
+
+    for (int squared = 1; squared >= 0; squared--) {
+        start(squared ? "mse_finite_differences" : "l1_finite_differences");
+        enum { N = 2, S = 3 };
+        double pp[N * S], tt[N * S], gp[N * S], gt[N * S], w = 0.7;
+        for (int i = 0; i < N * S; i++)
+            pp[i] = sin(i + 0.5), tt[i] = cos(2 * i);
+        if (squared)
+            dlrt_mse_backward_f64(gp, gt, pp, tt, &w, N, S, 0, 0);
+        else
+            dlrt_l1_backward_f64(gp, gt, pp, tt, &w, N, S, 0, 0);
+        for (int i = 0; i < N * S; i++) {
+            double h = 1e-6, a[N * S], b[N * S];
+            memcpy(a, pp, sizeof pp);
+            memcpy(b, pp, sizeof pp);
+            a[i] += h;
+            b[i] -= h;
+            double fd = w * (reg_loss(a, tt, N, S, squared) - reg_loss(b, tt, N, S, squared)) / (2 * h);
+            check(close_to(gp[i], fd, 1e-8), "d/dpred[%d] = %.12g, finite differences %.12g", i, gp[i], fd);
+            memcpy(a, tt, sizeof tt);
+            memcpy(b, tt, sizeof tt);
+            a[i] += h;
+            b[i] -= h;
+            fd = w * (reg_loss(pp, a, N, S, squared) - reg_loss(pp, b, N, S, squared)) / (2 * h);
+            check(close_to(gt[i], fd, 1e-8), "d/dtarget[%d] = %.12g, finite differences %.12g", i, gt[i], fd);
+        }
+        finish();
+    }
+
+    start("mse_l1_extremes_f32");
+    {
+        /* the sum runs in double: the mean of two 3e38 terms is finite */
+        float pf[2] = {3e38f, -3e38f}, tf[2] = {0, 0}, lf, one = 1, dpf[2];
+        dlrt_l1_forward_f32(&lf, pf, tf, 2, 1);
+        check(lf == 3e38f, "l1 of +-3e38: %g, want 3e38", lf);
+        float pn[2] = {1, 2}, tn[2] = {NAN, 2};
+        dlrt_mse_forward_f32(&lf, pn, tn, 1, 2);
+        check(isnan(lf), "mse with a NaN target: %g", lf);
+        dlrt_l1_forward_f32(&lf, pn, tn, 1, 2);
+        check(isnan(lf), "l1 with a NaN target: %g", lf);
+        dlrt_l1_backward_f32(dpf, NULL, pn, tn, &one, 1, 2, 0, 0);
+        check(dpf[0] == 0 && dpf[1] == 0, "l1 gradient at NaN and at 0: %g %g, want 0 0", dpf[0], dpf[1]);
+        float pi[1] = {INFINITY}, ti[1] = {INFINITY};
+        dlrt_mse_forward_f32(&lf, pi, ti, 1, 1);
+        check(isnan(lf), "mse(inf, inf): %g, want NaN", lf);
+    }
+    finish();
+}
+
+/* ---- dropout --------------------------------------------------------------- */
+
+static void test_dropout(void)
+{
+    enum { COUNT = 1000 };
+    static float x[COUNT], y[COUNT], mask[COUNT], dy[COUNT], dx[COUNT];
+    static double xd[COUNT], yd[COUNT], maskd[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        x[i] = (float)(i % 7) - 3, xd[i] = x[i], dy[i] = (float)(i % 5) + 1;
+
+    start("dropout_draw_order");
+    dlrt_rng rng, replay;
+    dlrt_rng_seed(&rng, 42);
+    dlrt_rng_seed(&replay, 42);
+    dlrt_dropout_forward_f32(y, mask, x, COUNT, 0.25, &rng);
+    int kept = 0;
+    for (int i = 0; i < COUNT; i++) {
+        /* one uniform per element, in order; kept when u >= rate */
+        float want = dlrt_rng_uniform(&replay) >= 0.25 ? (float)(1 / 0.75) : 0;
+        check(mask[i] == want, "mask[%d] = %g, want %g", i, mask[i], want);
+        check(y[i] == x[i] * want, "y[%d] = %g, want %g", i, y[i], x[i] * want);
+        kept += mask[i] != 0;
+    }
+    check(kept > 700 && kept < 800, "kept %d of 1000 at rate 0.25", kept);
+    /* the stream moved on by exactly COUNT draws */
+    check(dlrt_rng_next(&rng) == dlrt_rng_next(&replay), "the stream is out of step after the kernel");
+    finish();
+
+    start("dropout_f64_same_masks");
+    dlrt_rng_seed(&rng, 42);
+    dlrt_dropout_forward_f64(yd, maskd, xd, COUNT, 0.25, &rng);
+    for (int i = 0; i < COUNT; i++)
+        check((maskd[i] != 0) == (mask[i] != 0) && (maskd[i] == 0 || maskd[i] == 1 / 0.75),
+              "mask[%d]: f64 %.17g, f32 %g", i, maskd[i], mask[i]);
+    finish();
+
+    start("dropout_backward");
+    dlrt_dropout_backward_f32(dx, dy, mask, COUNT, 0);
+    for (int i = 0; i < COUNT; i++)
+        check(dx[i] == dy[i] * mask[i], "dx[%d] = %g", i, dx[i]);
+    dlrt_dropout_backward_f32(dx, dy, mask, COUNT, 1);
+    for (int i = 0; i < COUNT; i++)
+        check(dx[i] == 2 * (dy[i] * mask[i]), "accumulated dx[%d] = %g", i, dx[i]);
+    /* rate 0 keeps everything, unscaled */
+    dlrt_rng_seed(&rng, 7);
+    dlrt_dropout_forward_f32(y, mask, x, COUNT, 0, &rng);
+    for (int i = 0; i < COUNT; i++)
+        check(mask[i] == 1 && y[i] == x[i], "rate 0: mask[%d] = %g", i, mask[i]);
+    finish();
+}
+
+/* ---- accuracy -------------------------------------------------------------- */
+
+static void test_accuracy(void)
+{
+    start("accuracy_count");
+    const float nan = NAN, inf = INFINITY;
+    float z[6][3] = {
+        {0, 2, 1},       /* argmax 1 */
+        {5, 5, 1},       /* a tie: the first wins, 0 */
+        {nan, 0, 9},     /* a NaN row is never right */
+        {0, 9, nan},
+        {-inf, -inf, -inf},   /* all equal: 0 */
+        {1, inf, 2},     /* 1 */
+    };
+    int32_t right[6] = {1, 0, 2, 1, 0, 1}, wrong[6] = {2, 1, 0, 0, 1, 0};
+    long c = dlrt_accuracy_count_f32(&z[0][0], right, 6, 3);
+    check(c == 4, "count %ld with the labels the argmax gives, want 4 (the NaN rows are wrong)", c);
+    c = dlrt_accuracy_count_f32(&z[0][0], wrong, 6, 3);
+    check(c == 0, "count %ld with wrong labels, want 0", c);
+    double zd[2][2] = {{1, 2}, {NAN, NAN}};
+    int32_t yd[2] = {1, 0};
+    c = dlrt_accuracy_count_f64(&zd[0][0], yd, 2, 2);
+    check(c == 1, "f64 count %ld, want 1", c);
+    finish();
+}
+
+/* ---- bias ------------------------------------------------------------------ */
+
+static void test_bias(void)
+{
+    start("bias_forward_by_hand");
+    /* dense: [2, 3] + [3] */
+    float y[6] = {0, 1, 2, 3, 4, 5}, b[3] = {10, 20, 30};
+    dlrt_bias_forward_f32(y, b, 2, 3, 1);
+    const float want[6] = {10, 21, 32, 13, 24, 35};
+    for (int i = 0; i < 6; i++)
+        check(y[i] == want[i], "dense y[%d] = %g, want %g", i, y[i], want[i]);
+    /* convolution-like: [2 samples, 2 channels, 3 positions] */
+    double yc[12] = {0}, bc[2] = {1, -2};
+    dlrt_bias_forward_f64(yc, bc, 2, 2, 3);
+    for (int i = 0; i < 12; i++)
+        check(yc[i] == bc[(i / 3) % 2], "[2,2,3] y[%d] = %g, want %g", i, yc[i], bc[(i / 3) % 2]);
+    finish();
+
+    start("bias_backward");
+    /* the gradient of sum(w * (y + b)) with respect to b is the sum of w
+     * over each channel: checked by hand and by finite differences */
+    enum { O = 3, C = 2, I = 4 };
+    double dy[O * C * I], db[C], acc[C] = {1, 1};
+    for (int i = 0; i < O * C * I; i++)
+        dy[i] = sin(0.37 * i + 0.1);
+    dlrt_bias_backward_f64(db, dy, O, C, I, 0);
+    for (int c = 0; c < C; c++) {
+        double want_c = 0;
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < I; i++)
+                want_c += dy[(o * C + c) * I + i];
+        check(close_to(db[c], want_c, 1e-15), "db[%d] = %.17g, want %.17g", c, db[c], want_c);
+        double h = 1e-6, yp[O * C * I] = {0}, ym[O * C * I] = {0}, bp[C] = {0}, bm[C] = {0};
+        bp[c] = h;
+        bm[c] = -h;
+        dlrt_bias_forward_f64(yp, bp, O, C, I);
+        dlrt_bias_forward_f64(ym, bm, O, C, I);
+        double fd = 0;
+        for (int i = 0; i < O * C * I; i++)
+            fd += dy[i] * (yp[i] - ym[i]) / (2 * h);
+        check(close_to(db[c], fd, 1e-8), "db[%d] = %.12g, finite differences %.12g", c, db[c], fd);
+    }
+    dlrt_bias_backward_f64(acc, dy, O, C, I, 1);
+    for (int c = 0; c < C; c++)
+        check(close_to(acc[c], 1 + db[c], 1e-14), "accumulate db[%d] = %.17g, want 1 + %.17g", c, acc[c], db[c]);
+    float dyf[4] = {1, NAN, 2, 3}, dbf[2];
+    dlrt_bias_backward_f32(dbf, dyf, 2, 2, 1, 0);
+    check(dbf[0] == 3 && isnan(dbf[1]), "a NaN gradient reaches its channel only: %g %g", dbf[0], dbf[1]);
+    finish();
+}
+
+int main(void)
+{
+    test_softmax_reference();
+    test_softmax_extremes();
+    test_softmax_backward();
+    test_cross_entropy();
+    test_regression();
+    test_dropout();
+    test_accuracy();
+    test_bias();
+    return failures > 0;
+}
