@@ -10,6 +10,12 @@
  *                    backward kernels in ir->backward order
  *   P_update         one fused loop per parameter tensor, constant bounds
  *
+ * With several losses (docs/design.md) the loss and backward passes come
+ * once more per loss (P_loss_pass_<loss>, P_backward_pass_<loss>: its
+ * nodes, its group's gradients), the update once per group
+ * (P_update_<group>), and the entry points once per loss; with one loss
+ * every name and line is as it always was.
+ *
  * and the public API of docs/generated-api.md around them. Op kernels come
  * from the op table (ops/<family>.c), which calls the services at the end
  * of this file (emit_line, emit_buf, ...) to name buffers and write lines.
@@ -1058,8 +1064,8 @@ static void emit_struct(Emit *e, FILE *out)
     Arena *a = e->a;
     emit_section(out, "the model");
     fprintf(out, "struct %s {\n", e->prefix);
-    fprintf(out, "    /* Parameters, back to back in declaration order (%s_PARAM_COUNT values):\n",
-            e->upper);
+    fprintf(out, "    /* Parameters, back to back in declaration order%s (%s_PARAM_COUNT values):\n",
+            several_losses(e) ? ", group by group" : "", e->upper);
     size_t wname = 4;
     for (int p = 0; p < ir->params.len; p++)
         if (strlen(e->param_name[p]) > wname)
