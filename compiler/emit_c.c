@@ -2185,6 +2185,18 @@ bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
         }
         ok = false;
     }
+    /* Each group's update takes its own optimizer's arguments, but the model
+     * struct, create and checkpoints hold the train block's state slots: a
+     * group with another kind of optimizer (issue 9's syntax) needs their
+     * union first. */
+    for (int g = 0; g < ir->groups.len; g++)
+        if (ir->groups.items[g].opt.kind != ir->train.opt.kind) {
+            diag_error(d, ir->groups.items[g].opt.loc, "parameter group '%s' uses %s, the train "
+                       "block %s: groups with different optimizers are not supported yet",
+                       ir->groups.items[g].name, ir_opt_name(ir->groups.items[g].opt.kind),
+                       ir_opt_name(ir->train.opt.kind));
+            ok = false;
+        }
     /* sema keeps each batch buffer within an int; their sum is the plan's. */
     if (ir->arena_size > 2147483647u) {
         Loc batch = NOLOC;

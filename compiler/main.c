@@ -442,8 +442,14 @@ static int compile(const Options *o, Arena *a)
     IR *ir = sema_lower(a, prog, o->defs, o->ndefs, &diag);
     if (diag.errors || !ir)
         return 1;
-    if (o->x_groups)
+    if (o->x_groups) {
+        if (o->emit == EMIT_TORCH) {
+            diag_fatal(&diag, "--x-groups: the PyTorch twin of a network with several losses "
+                       "is not written yet");
+            return 1;
+        }
         autodiff_split_losses(a, ir);
+    }
     autodiff(a, ir);
     plan_memory(a, ir);
 

@@ -178,6 +178,13 @@ if build groups examples/two_heads.net --x-groups; then
         bad groups-checkpoint-reloads "'$acc2' vs '$acc': $(tail -c 300 "$T/groups_eval.out")"
 fi
 
+#     Its descriptor, per loss: gradients + update == train_step bit for bit,
+#     and a loss's step moves only its own group.
+if "$DLC" --x-groups --prefix gd examples/two_heads.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
+   cc $CFL -I"$T" -o "$T/groups_descriptor" tests/e2e/groups_descriptor.c "$T/gd_api.c" $LIBS 2>>"$T/gd.err" &&
+   "$T/groups_descriptor" >"$T/groups_descriptor.out" 2>&1; then ok "groups-descriptor-per-loss"
+else bad "groups-descriptor-per-loss" "$(cat "$T/gd.err" "$T/groups_descriptor.out" 2>/dev/null | head -c 600)"; fi
+
 # 3. The API refuses a batch whose labels are not classes of the network.
 if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&
