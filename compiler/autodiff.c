@@ -127,13 +127,22 @@ void autodiff(Arena *a, IR *ir)
     }
 }
 
-void autodiff_split_losses(Arena *a, IR *ir)
+/* The parameter named `name` (length len), or -1. */
+static int param_named(const IR *ir, const char *name, size_t len)
+{
+    for (int p = 0; p < ir->params.len; p++)
+        if (strlen(ir->params.items[p].name) == len && !strncmp(ir->params.items[p].name, name, len))
+            return p;
+    return -1;
+}
+
+const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec)
 {
     int terms = 0;
     for (int l = 0; l < ir->losses.len; l++)
         terms += ir->losses.items[l].nterms;
     if (terms < 2)
-        return;
+        return spec && *spec ? "--x-groups=SPEC needs a loss of several terms" : NULL;
     Loss *old = ir->losses.items;
     int nold = ir->losses.len;
     ir->losses.items = NULL;
@@ -155,6 +164,28 @@ void autodiff_split_losses(Arena *a, IR *ir)
     memset(assigned, 0, (size_t)ir->params.len + 1);
     for (int p = 0; p < ir->params.len; p++)
         ir->params.items[p].group = 0;
+    /* SPEC first: "d_w,d_b/g_w,g_b" puts d_w and d_b in loss1's group,
+     * g_w and g_b in loss2's (a GAN, where the rule below cannot split the
+     * generator from the discriminator). */
+    int l = 0;
+    for (const char *c = spec; c && *c; l++) {
+        if (l >= ir->losses.len)
+            return arena_printf(a, "--x-groups=%s names groups for more than the %d loss terms",
+                                spec, ir->losses.len);
+        while (*c && *c != '/') {
+            size_t len = strcspn(c, ",/");
+            int p = param_named(ir, c, len);
+            if (p < 0)
+                return arena_printf(a, "--x-groups: no parameter named '%.*s'", (int)len, c);
+            ir->params.items[p].group = l;
+            assigned[p] = true;
+            c += len;
+            if (*c == ',')
+                c++;
+        }
+        if (*c == '/')
+            c++;
+    }
     for (int l = 0; l < ir->losses.len; l++) {
         mark_reaches(ir, &ir->losses.items[l], reaches);
         for (int id = 0; id < count; id++) {
@@ -184,4 +215,5 @@ void autodiff_split_losses(Arena *a, IR *ir)
         for (int k = 0; k < n->nparam; k++)
             n->param[k] = where[n->param[k]];
     }
+    return NULL;
 }

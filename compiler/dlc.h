@@ -534,12 +534,15 @@ const char *const *op_names(void);              /* callable names, NULL-terminat
  * schedule (Loss.backward, restricted to its group) and marks needs_grad
  * and trained (over all losses); ir->backward is the schedules in turn. */
 void autodiff(Arena *a, IR *ir);
-/* dlc --x-groups (undocumented, for tests until issue 9's syntax): each
- * term of each loss becomes a loss of its own, "<loss><k>" (k from 1),
- * weight kept; a parameter goes to the group of the first such loss that
- * depends on it (group 0 when none does); parameters are reordered by
- * group, stably, so each group is one contiguous range. Before autodiff. */
-void autodiff_split_losses(Arena *a, IR *ir);
+/* dlc --x-groups[=SPEC] (undocumented, for tests until issue 9's syntax):
+ * each term of each loss becomes a loss of its own, "<loss><k>" (k from
+ * 1), weight kept. SPEC, "d_w,d_b/g_w,g_b", names the parameters of each
+ * loss's group in turn ('/' between losses); every other parameter goes to
+ * the group of the first loss that depends on it (group 0 when none does).
+ * Parameters are reordered by group, stably, so each group is one
+ * contiguous range. Before autodiff. Returns NULL, or what is wrong with
+ * SPEC. */
+const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec);
 
 /* ------------------------------------------------------------ plan.c */
 
