@@ -1,19 +1,22 @@
 /* groups.c: the C half of tests/torch/groups.py, which drives it.
  *
- * Built with tests/torch/groups/two_heads.net compiled by dlc --x-groups
- * (prefix grp: two losses, grp_train_step_loss1 and grp_train_step_loss2,
- * each updating its own parameter group). Usage: groups DIR. Reads
- * DIR/data.bin (NSTEPS batches of GRP_BATCH samples: all x [6] as float,
- * all y as int32, all t [2] as float) and writes DIR/params.txt (name,
- * offset, size per parameter tensor) and DIR/dump.bin: the initial
- * parameters, then per batch the two losses and the parameters after
- * loss1's step and after loss2's step (float).
+ * Built with a net compiled by dlc --x-groups (prefix grp): several losses,
+ * each updating its own parameter group, driven through the descriptor
+ * grp_model() the way the trainer does. Usage: groups DIR. Reads
+ * DIR/data.bin (per tensor of the descriptor, in its order, NSTEPS *
+ * GRP_BATCH samples: float, or int32 for a label) and writes
+ * DIR/params.txt (name, offset, size per parameter tensor) and
+ * DIR/dump.bin (float): the initial parameters, then per batch and per
+ * loss in turn the loss its train_step returned and the parameters after
+ * that step.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { NSTEPS = 10 };
+#include "dlrt.h"
+
+enum { NSTEPS = 10, MAX_TENSORS = 8 };
 
 static void die(const char *what, const char *detail)
 {
@@ -33,19 +36,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: groups DIR\n");
         return 2;
     }
-    const size_t n = GRP_BATCH, nx = NSTEPS * n * GRP_X_SIZE, nt = NSTEPS * n * GRP_T_SIZE;
-    const size_t ny = NSTEPS * n;
+    const dlrt_model_api *api = grp_model();
+    const size_t n = GRP_BATCH;
     char path[4096];
-    float *x = malloc(nx * sizeof *x), *t = malloc(nt * sizeof *t);
-    int32_t *y = malloc(ny * sizeof *y);
+    if (api->ntensors > MAX_TENSORS)
+        die("too many tensors in", "the net");
+    /* Every value is 4 bytes: float, or int32 for a label. */
+    char *data[MAX_TENSORS];
     snprintf(path, sizeof path, "%s/data.bin", argv[1]);
     FILE *in = fopen(path, "rb");
-    if (!in || !x || !t || !y || fread(x, sizeof *x, nx, in) != nx || fread(y, sizeof *y, ny, in) != ny ||
-        fread(t, sizeof *t, nt, in) != nt)
-        die("cannot read", path);
+    if (!in)
+        die("cannot open", path);
+    for (int k = 0; k < api->ntensors; k++) {
+        size_t count = NSTEPS * n * api->tensors[k].size;
+        data[k] = malloc(count * 4);
+        if (!data[k] || fread(data[k], 4, count, in) != count)
+            die("cannot read", path);
+    }
     fclose(in);
 
-    grp *m = grp_create(7);
+    void *m = api->create(7);
     if (!m)
         die("cannot create", "the model");
     snprintf(path, sizeof path, "%s/params.txt", argv[1]);
@@ -61,22 +71,22 @@ int main(int argc, char **argv)
     FILE *out = fopen(path, "wb");
     if (!out)
         die("cannot create", path);
-    put(out, grp_params(m), GRP_PARAM_COUNT);
-    for (int k = 0; k < NSTEPS; k++) {
-        const float *xk = x + k * n * GRP_X_SIZE, *tk = t + k * n * GRP_T_SIZE;
-        const int32_t *yk = y + k * n;
-        float loss1 = grp_train_step_loss1(m, xk, yk, tk, (int)n);
-        put(out, &loss1, 1);
-        put(out, grp_params(m), GRP_PARAM_COUNT);
-        float loss2 = grp_train_step_loss2(m, xk, yk, tk, (int)n);
-        put(out, &loss2, 1);
-        put(out, grp_params(m), GRP_PARAM_COUNT);
+    const float *params = api->params(m);
+    put(out, params, api->param_count);
+    for (int s = 0; s < NSTEPS; s++) {
+        const void *batch[MAX_TENSORS];
+        for (int k = 0; k < api->ntensors; k++)
+            batch[k] = data[k] + (size_t)s * n * api->tensors[k].size * 4;
+        for (int l = 0; l < api->nlosses; l++) {
+            float loss = (float)api->losses[l].train_step(m, batch, (int)n);
+            put(out, &loss, 1);
+            put(out, params, api->param_count);
+        }
     }
     if (fclose(out) != 0)
         die("cannot write", path);
-    grp_destroy(m);
-    free(x);
-    free(y);
-    free(t);
+    api->destroy(m);
+    for (int k = 0; k < api->ntensors; k++)
+        free(data[k]);
     return 0;
 }
