@@ -284,9 +284,6 @@ static bool is_loss_op(OpKind k)
     return (op_info(k)->flags & OPF_LOSS) != 0;
 }
 
-/* ------------------------------------------------------------ literals */
-
-/* The shortest decimal that reads back as exactly v (as a double). */
 /* Several losses (dlc --x-groups until issue 9): each gets its own loss
  * and backward pass and entry points, each group its own update. */
 static bool several_losses(const Emit *e)
@@ -324,6 +321,9 @@ static void select_loss(Emit *e, int l)
         ir->params.items[p].trained = loss ? loss->trained[p] : e->all_trained[p];
 }
 
+/* ------------------------------------------------------------ literals */
+
+/* The shortest decimal that reads back as exactly v (as a double). */
 static const char *double_text(Arena *a, double v)
 {
     if (isnan(v))
