@@ -33,6 +33,7 @@
  * With one loss all of these are today's single schedule.
  */
 #include "dlc.h"
+#include "optim/optim.h"
 
 #include <string.h>
 
@@ -57,8 +58,10 @@ static void mark_reaches(const IR *ir, const Loss *loss, bool *reaches)
  * train block's optimizer (the language has no syntax for more yet). */
 static void make_groups(Arena *a, IR *ir)
 {
-    ir->groups.len = 0;
     int ngroups = ir->losses.len > 0 ? ir->losses.len : 1;
+    if (ir->groups.len == ngroups)
+        return;   /* autodiff_split_losses made them */
+    ir->groups.len = 0;
     for (int g = 0; g < ngroups; g++) {
         Group grp = {ir->losses.len ? ir->losses.items[g].name : "loss", ir->train.opt, 0, 0};
         vec_push(a, &ir->groups, grp);
@@ -164,16 +167,23 @@ const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec)
     memset(assigned, 0, (size_t)ir->params.len + 1);
     for (int p = 0; p < ir->params.len; p++)
         ir->params.items[p].group = 0;
+    /* A group per loss, named after it, with the train block's optimizer. */
+    ir->groups.len = 0;
+    for (int g = 0; g < ir->losses.len; g++) {
+        Group grp = {ir->losses.items[g].name, ir->train.opt, 0, 0};
+        vec_push(a, &ir->groups, grp);
+    }
     /* SPEC first: "d_w,d_b/g_w,g_b" puts d_w and d_b in loss1's group,
      * g_w and g_b in loss2's (a GAN, where the rule below cannot split the
-     * generator from the discriminator). */
+     * generator from the discriminator); "d_w,d_b@sgd/..." gives loss1's
+     * group sgd with its defaults instead of the train block's optimizer. */
     int l = 0;
     for (const char *c = spec; c && *c; l++) {
         if (l >= ir->losses.len)
             return arena_printf(a, "--x-groups=%s names groups for more than the %d loss terms",
                                 spec, ir->losses.len);
-        while (*c && *c != '/') {
-            size_t len = strcspn(c, ",/");
+        while (*c && *c != '/' && *c != '@') {
+            size_t len = strcspn(c, ",/@");
             int p = param_named(ir, c, len);
             if (p < 0)
                 return arena_printf(a, "--x-groups: no parameter named '%.*s'", (int)len, c);
@@ -182,6 +192,20 @@ const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec)
             c += len;
             if (*c == ',')
                 c++;
+        }
+        if (*c == '@') {
+            size_t len = strcspn(++c, "/");
+            const char *name = arena_printf(a, "%.*s", (int)len, c);
+            OptKind kind;
+            const OptInfo *info = optim_lookup(name, &kind);
+            if (!info)
+                return arena_printf(a, "--x-groups: no optimizer named '%s'", name);
+            Optimizer *opt = &ir->groups.items[l].opt;
+            opt->kind = kind;
+            for (int k = 0; k < OPT_MAX_ARGS; k++)
+                opt->arg[k] = k < info->nargs ? info->args[k].def : 0;
+            opt->lr = opt->arg[0];
+            c += len;
         }
         if (*c == '/')
             c++;

@@ -537,7 +537,9 @@ void autodiff(Arena *a, IR *ir);
 /* dlc --x-groups[=SPEC] (undocumented, for tests until issue 9's syntax):
  * each term of each loss becomes a loss of its own, "<loss><k>" (k from
  * 1), weight kept. SPEC, "d_w,d_b/g_w,g_b", names the parameters of each
- * loss's group in turn ('/' between losses); every other parameter goes to
+ * loss's group in turn ('/' between losses), each optionally followed by
+ * "@optimizer" (that optimizer with its defaults for the group, else the
+ * train block's); every other parameter goes to
  * the group of the first loss that depends on it (group 0 when none does).
  * Parameters are reordered by group, stably, so each group is one
  * contiguous range. Before autodiff. Returns NULL, or what is wrong with

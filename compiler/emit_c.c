@@ -978,14 +978,27 @@ static void emit_check_inputs(Emit *e, ArgSet set, bool params)
 
 /* ------------------------------------------------------------ the source: parts */
 
-/* The optimizer's state slots in use, in table order: slot[k] is the index
- * in its OptInfo.slots. Returns how many. */
-static int state_slots(const IR *ir, int *slot)
+enum { MODEL_MAX_SLOTS = 32 };   /* state buffers of one model (emit_check) */
+
+/* Group g's optimizer (the train block's when there are no groups). */
+static const Optimizer *group_opt(const IR *ir, int g)
 {
-    const OptInfo *info = optim_info(ir->train.opt.kind);
+    return g < ir->groups.len ? &ir->groups.items[g].opt : &ir->train.opt;
+}
+
+static int group_count(const IR *ir)
+{
+    return ir->groups.len > 0 ? ir->groups.len : 1;
+}
+
+/* An optimizer's state slots in use, in table order: slot[k] is the index
+ * in its OptInfo.slots. Returns how many. */
+static int opt_slots(const Optimizer *opt, int *slot)
+{
+    const OptInfo *info = optim_info(opt->kind);
     int n = 0;
     for (int k = 0; k < info->nslots; k++)
-        if (optim_slot_used(&ir->train.opt, k)) {
+        if (optim_slot_used(opt, k)) {
             if (slot)
                 slot[n] = k;
             n++;
@@ -993,12 +1006,37 @@ static int state_slots(const IR *ir, int *slot)
     return n;
 }
 
-/* The struct field (torch.optim's state key) of the n-th slot in use. */
+/* The model's state buffers: every state key some group's optimizer uses,
+ * group by group in table order, each once (groups with different
+ * optimizers each use their own keys over their own range). One group:
+ * its optimizer's slots. Returns how many; keys may be NULL. */
+static int state_slots(const IR *ir, const char **keys)
+{
+    const char *found[MODEL_MAX_SLOTS];
+    int n = 0;
+    for (int g = 0; g < group_count(ir); g++) {
+        const Optimizer *opt = group_opt(ir, g);
+        int slot[OPT_MAX_SLOTS], used = opt_slots(opt, slot);
+        for (int k = 0; k < used; k++) {
+            const char *key = optim_info(opt->kind)->slots[slot[k]].key;
+            bool seen = false;
+            for (int j = 0; j < n; j++)
+                seen |= !strcmp(found[j], key);
+            if (!seen && n < MODEL_MAX_SLOTS)
+                found[n++] = key;
+        }
+    }
+    for (int j = 0; keys && j < n; j++)
+        keys[j] = found[j];
+    return n;
+}
+
+/* The struct field (torch.optim's state key) of the n-th state buffer. */
 static const char *state_name(const IR *ir, int n)
 {
-    int slot[OPT_MAX_SLOTS];
-    state_slots(ir, slot);
-    return optim_info(ir->train.opt.kind)->slots[slot[n]].key;
+    const char *keys[MODEL_MAX_SLOTS];
+    state_slots(ir, keys);
+    return keys[n];
 }
 
 static size_t align16(size_t x)
@@ -1197,17 +1235,28 @@ static void emit_create(Emit *e, FILE *out)
     for (int s = 0; s < slots; s++)
         fprintf(out, "    m->%s = base + %zu;\n", state_name(ir, s), span * (size_t)(2 + s));
     fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
-    /* State that does not start at zero (Adagrad's initial accumulator). */
-    const OptInfo *info = optim_info(ir->train.opt.kind);
-    int used[OPT_MAX_SLOTS];
-    state_slots(ir, used);
-    for (int s = 0; s < slots; s++) {
-        const OptSlot *slot = &info->slots[used[s]];
-        double v = slot->init_arg >= 0 ? ir->train.opt.arg[slot->init_arg] : 0;
-        if (v != 0)
-            fprintf(out, "    /* %s starts at %s = %s */\n    dlrt_fill_%s(m->%s, %zu, %s);\n\n",
-                    slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
-                    e->f64 ? "f64" : "f32", slot->key, ir->param_count, double_text(e->a, v));
+    /* State that does not start at zero (Adagrad's initial accumulator),
+     * over each group's range. */
+    for (int g = 0; g < group_count(ir); g++) {
+        const Optimizer *opt = group_opt(ir, g);
+        const OptInfo *info = optim_info(opt->kind);
+        int used[OPT_MAX_SLOTS], nused = opt_slots(opt, used);
+        for (int s = 0; s < nused; s++) {
+            const OptSlot *slot = &info->slots[used[s]];
+            double v = slot->init_arg >= 0 ? opt->arg[slot->init_arg] : 0;
+            if (v == 0)
+                continue;
+            if (!several_losses(e))
+                fprintf(out, "    /* %s starts at %s = %s */\n    dlrt_fill_%s(m->%s, %zu, %s);\n\n",
+                        slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                        e->f64 ? "f64" : "f32", slot->key, ir->param_count, double_text(e->a, v));
+            else
+                fprintf(out, "    /* %s starts at %s = %s in group %s */\n"
+                             "    dlrt_fill_%s(m->%s + %zu, %zu, %s);\n\n",
+                        slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                        ir->groups.items[g].name, e->f64 ? "f64" : "f32", slot->key,
+                        ir->groups.items[g].offset, ir->groups.items[g].count, double_text(e->a, v));
+        }
     }
 
     fprintf(out, "    /* Initial weights, drawn from one stream in parameter order. */\n");
@@ -1518,7 +1567,7 @@ static void emit_update(Emit *e, FILE *out, int g)
     const char *P = e->prefix;
     Arena *a = e->a;
     const char *real = emit_real(e);
-    int slot[OPT_MAX_SLOTS], nslots = state_slots(ir, slot);
+    int slot[OPT_MAX_SLOTS], nslots = opt_slots(opt, slot);
 
     if (several) {
         emit_section(out, arena_printf(a, "update %s", ir->groups.items[g].name));
@@ -2185,18 +2234,15 @@ bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
         }
         ok = false;
     }
-    /* Each group's update takes its own optimizer's arguments, but the model
-     * struct, create and checkpoints hold the train block's state slots: a
-     * group with another kind of optimizer (issue 9's syntax) needs their
-     * union first. */
+    /* Groups with different optimizers: a state buffer per key any uses. */
+    int keys = 0;
     for (int g = 0; g < ir->groups.len; g++)
-        if (ir->groups.items[g].opt.kind != ir->train.opt.kind) {
-            diag_error(d, ir->groups.items[g].opt.loc, "parameter group '%s' uses %s, the train "
-                       "block %s: groups with different optimizers are not supported yet",
-                       ir->groups.items[g].name, ir_opt_name(ir->groups.items[g].opt.kind),
-                       ir_opt_name(ir->train.opt.kind));
-            ok = false;
-        }
+        keys += opt_slots(&ir->groups.items[g].opt, NULL);
+    if (keys > MODEL_MAX_SLOTS) {
+        diag_fatal(d, "the parameter groups' optimizers keep %d state buffers; at most %d are "
+                   "supported", keys, MODEL_MAX_SLOTS);
+        ok = false;
+    }
     /* sema keeps each batch buffer within an int; their sum is the plan's. */
     if (ir->arena_size > 2147483647u) {
         Loc batch = NOLOC;

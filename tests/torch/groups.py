@@ -16,7 +16,9 @@ measures), and a loss's step must leave the other groups untouched.
   (0.5 * mse) its own tower and head b, which reads the trunk; two Adam.
 - gan_like (--x-groups=disc_w,disc_b/gen_w,gen_b): loss1 trains the
   discriminator, loss2 the generator through the discriminator's node;
-  two SGD with momentum.
+  two SGD with momentum; and again with an optimizer of its own per group
+  (--x-groups=disc_w,disc_b@adagrad/gen_w,gen_b@adam: Adagrad and Adam
+  with torch.optim's defaults).
 
 Prints ok/FAIL lines and "groups: N passed, N failed".
 """
@@ -59,11 +61,16 @@ CASES = [
     # the losses given params and a batch, an optimizer per group
     ("two_heads", "--x-groups", [("x", (6,)), ("y", "label 3"), ("t", (2,))],
      [["trunk_w", "trunk_b", "a_w", "a_b"], ["b_w", "b_b", "b_2_w", "b_2_b"]],
-     two_heads_losses, lambda ps: torch.optim.Adam(ps, lr=0.01)),
+     two_heads_losses, [lambda ps: torch.optim.Adam(ps, lr=0.01)] * 2),
     ("gan_like", "--x-groups=disc_w,disc_b/gen_w,gen_b",
      [("z", (3,)), ("r", (1,)), ("f", (1,))],
      [["disc_w", "disc_b"], ["gen_w", "gen_b"]],
-     gan_like_losses, lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
+     gan_like_losses, [lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)] * 2),
+    # Each group its own kind of optimizer (torch.optim's defaults).
+    ("gan_like", "--x-groups=disc_w,disc_b@adagrad/gen_w,gen_b@adam",
+     [("z", (3,)), ("r", (1,)), ("f", (1,))],
+     [["disc_w", "disc_b"], ["gen_w", "gen_b"]],
+     gan_like_losses, [torch.optim.Adagrad, torch.optim.Adam]),
 ]
 
 
@@ -73,8 +80,8 @@ def err(c, t):
 
 
 def run_case(dlc, lib, tmp, case):
-    name, flag, tensors, groups, make_losses, make_opt = case
-    d = os.path.join(tmp, "groups-" + name)
+    name, flag, tensors, groups, make_losses, make_opts = case
+    d = os.path.join(tmp, "groups-" + name + ("-mixed" if "@" in flag else ""))
     os.makedirs(d, exist_ok=True)
     subprocess.run([dlc, flag, "--prefix", "grp", "tests/torch/groups/%s.net" % name,
                     "-o", d + "/grp.c"], check=True)
@@ -112,7 +119,7 @@ def run_case(dlc, lib, tmp, case):
             out = layout[pname[:-2] + "_b"][1]
             value = value.reshape(out, size // out)
         p[pname] = torch.tensor(value, requires_grad=True)
-    opts = [make_opt([p[k] for k in g]) for g in groups]
+    opts = [make([p[k] for k in g]) for make, g in zip(make_opts, groups)]
 
     def flat():
         out = np.zeros(count, np.float32)
@@ -141,8 +148,8 @@ def run_case(dlc, lib, tmp, case):
                     strays.append("step %d loss%d moved group %d" % (k + 1, l + 1, other))
     results = []
     if worst <= TOLERANCE:
-        results.append("ok groups %s: %d losses, one torch.optim per group, %d alternating steps "
-                       "(max rel err %.2g)" % (name, nl, NSTEPS, worst))
+        results.append("ok groups %s: %d losses, %s, %d alternating steps (max rel err %.2g)"
+                       % (name, nl, ", ".join(type(o).__name__ for o in opts), NSTEPS, worst))
     else:
         results.append("FAIL groups %s: %s: rel err %.3g > %g" % (name, where, worst, TOLERANCE))
     results.append("ok groups %s: each loss's step leaves the other groups untouched" % name
