@@ -222,8 +222,8 @@ typedef struct Param {
     bool is_bias;          /* biases start at zero unless init says otherwise */
     /* Given on the layer (for --explain's *), even when equal to the default. */
     bool init_explicit, lr_explicit, weight_decay_explicit;
-    int group;             /* parameter group (one optimizer each); 0 for now */
-    bool trained;          /* some loss depends on it (autodiff.c); the update
+    int group;             /* its parameter group (IR.groups): the loss that trains it */
+    bool trained;          /* the loss of its group depends on it (autodiff.c); the update
                             * skips the others, as torch.optim skips a
                             * parameter whose grad is None */
 } Param;
@@ -277,7 +277,14 @@ typedef struct Loss {
     Loc loc;
     LossTerm *terms;
     int nterms;
-    int group;             /* parameter group it updates; 0 for now */
+    int group;             /* the parameter group it trains (IR.groups) */
+    /* autodiff.c: its backward schedule, restricted to its group's
+     * parameters (reverse topological order), and which nodes get a
+     * gradient and which parameters a gradient in that schedule. */
+    int *backward;
+    int nbackward;
+    bool *needs_grad;      /* per node */
+    bool *trained;         /* per parameter */
 } Loss;
 
 /* Optimizers: one row each in optim/optim.def, one file each in optim/. */
@@ -309,6 +316,15 @@ typedef struct Optimizer {
     double lr;                   /* arg[0]: every optimizer's first argument */
     double arg[OPT_MAX_ARGS];
 } Optimizer;
+
+/* A parameter group: the parameters one loss trains, one contiguous range
+ * of the flat buffers (plan.c), with their own optimizer. Until the
+ * language names groups (issue 9) every group takes the train block's. */
+typedef struct Group {
+    const char *name;      /* the loss's name: P_update_<name> */
+    Optimizer opt;
+    size_t offset, count;  /* values [offset, offset + count) of params and grads */
+} Group;
 
 /* The train block, defaults filled in (train.c's table lists the settings). */
 typedef struct TrainConfig {
@@ -345,6 +361,7 @@ typedef struct IR {
     VEC(Input) inputs;     /* declaration order: inputs, labels, targets */
     VEC(Output) outputs;
     VEC(Loss) losses;
+    VEC(Group) groups;     /* autodiff.c: one per loss, group g trained by loss g */
     TrainConfig train;
     Hyper *constants;      /* the file's `param`s with final values (loc NOLOC: set by -D) */
     int nconstants;
@@ -352,7 +369,8 @@ typedef struct IR {
     /* plan.c */
     size_t arena_size;     /* elements of the activation arena */
     int batch_cap;         /* samples one step can hold = train.batch */
-    /* autodiff.c: nodes whose backward runs, in the order it runs */
+    /* autodiff.c: every loss's backward schedule, one after the other (the
+     * gradient buffers' timeline for plan.c); a node may appear in several */
     int *backward;
     int nbackward;
 } IR;
@@ -512,8 +530,21 @@ const char *const *op_names(void);              /* callable names, NULL-terminat
 
 /* ------------------------------------------------------------ autodiff.c */
 
-/* Marks needs_grad and fills ir->backward in reverse topological order. */
+/* Makes one parameter group per loss, gives each loss its backward
+ * schedule (Loss.backward, restricted to its group) and marks needs_grad
+ * and trained (over all losses); ir->backward is the schedules in turn. */
 void autodiff(Arena *a, IR *ir);
+/* dlc --x-groups[=SPEC] (undocumented, for tests until issue 9's syntax):
+ * each term of each loss becomes a loss of its own, "<loss><k>" (k from
+ * 1), weight kept. SPEC, "d_w,d_b/g_w,g_b", names the parameters of each
+ * loss's group in turn ('/' between losses), each optionally followed by
+ * "@optimizer" (that optimizer with its defaults for the group, else the
+ * train block's); every other parameter goes to
+ * the group of the first loss that depends on it (group 0 when none does).
+ * Parameters are reordered by group, stably, so each group is one
+ * contiguous range. Before autodiff. Returns NULL, or what is wrong with
+ * SPEC. */
+const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec);
 
 /* ------------------------------------------------------------ plan.c */
 

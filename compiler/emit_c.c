@@ -10,6 +10,12 @@
  *                    backward kernels in ir->backward order
  *   P_update         one fused loop per parameter tensor, constant bounds
  *
+ * With several losses (docs/design.md) the loss and backward passes come
+ * once more per loss (P_loss_pass_<loss>, P_backward_pass_<loss>: its
+ * nodes, its group's gradients), the update once per group
+ * (P_update_<group>), and the entry points once per loss; with one loss
+ * every name and line is as it always was.
+ *
  * and the public API of docs/generated-api.md around them. Op kernels come
  * from the op table (ops/<family>.c), which calls the services at the end
  * of this file (emit_line, emit_buf, ...) to name buffers and write lines.
@@ -47,6 +53,9 @@ struct Emit {
     bool params_writable;      /* declare parameters without const (update) */
     /* Per backward pass: parameter gradients written so far. */
     bool *pgrad_written;
+    /* autodiff's union over losses of Node.needs_grad and Param.trained;
+     * select_loss swaps one loss's view in while its passes are written. */
+    bool *all_needs_grad, *all_trained;
     /* --check-numerics: checks after every op; `fail` is the statement that
      * leaves the current function when one finds a NaN or infinity. */
     bool check;
@@ -273,6 +282,43 @@ static bool any_frozen(const IR *ir)
 static bool is_loss_op(OpKind k)
 {
     return (op_info(k)->flags & OPF_LOSS) != 0;
+}
+
+/* Several losses (dlc --x-groups until issue 9): each gets its own loss
+ * and backward pass and entry points, each group its own update. */
+static bool several_losses(const Emit *e)
+{
+    return e->ir->losses.len > 1;
+}
+
+/* "P_train_step" with one loss; "P_train_step_<loss>" with several. */
+static const char *per_loss(Emit *e, const char *base, int l)
+{
+    if (!several_losses(e))
+        return arena_printf(e->a, "%s_%s", e->prefix, base);
+    return arena_printf(e->a, "%s_%s_%s", e->prefix, base, e->ir->losses.items[l].name);
+}
+
+/* "P_update" with one group; "P_update_<group>" with several. */
+static const char *per_group(Emit *e, const char *base, int g)
+{
+    if (!several_losses(e))
+        return arena_printf(e->a, "%s_%s", e->prefix, base);
+    return arena_printf(e->a, "%s_%s_%s", e->prefix, base, e->ir->groups.items[g].name);
+}
+
+/* The op kernels read Node.needs_grad and Param.trained; while loss l's
+ * backward pass is written they must say what that pass computes (its
+ * schedule, its group's parameters). l < 0: the union over losses again.
+ * The IR is const to the emitter but these flags are its working view. */
+static void select_loss(Emit *e, int l)
+{
+    const IR *ir = e->ir;
+    const Loss *loss = l >= 0 && l < ir->losses.len ? &ir->losses.items[l] : NULL;
+    for (int id = 0; id < ir->nodes.len; id++)
+        ir->nodes.items[id]->needs_grad = loss ? loss->needs_grad[id] : e->all_needs_grad[id];
+    for (int p = 0; p < ir->params.len; p++)
+        ir->params.items[p].trained = loss ? loss->trained[p] : e->all_trained[p];
 }
 
 /* ------------------------------------------------------------ literals */
@@ -932,14 +978,27 @@ static void emit_check_inputs(Emit *e, ArgSet set, bool params)
 
 /* ------------------------------------------------------------ the source: parts */
 
-/* The optimizer's state slots in use, in table order: slot[k] is the index
- * in its OptInfo.slots. Returns how many. */
-static int state_slots(const IR *ir, int *slot)
+enum { MODEL_MAX_SLOTS = 32 };   /* state buffers of one model (emit_check) */
+
+/* Group g's optimizer (the train block's when there are no groups). */
+static const Optimizer *group_opt(const IR *ir, int g)
 {
-    const OptInfo *info = optim_info(ir->train.opt.kind);
+    return g < ir->groups.len ? &ir->groups.items[g].opt : &ir->train.opt;
+}
+
+static int group_count(const IR *ir)
+{
+    return ir->groups.len > 0 ? ir->groups.len : 1;
+}
+
+/* An optimizer's state slots in use, in table order: slot[k] is the index
+ * in its OptInfo.slots. Returns how many. */
+static int opt_slots(const Optimizer *opt, int *slot)
+{
+    const OptInfo *info = optim_info(opt->kind);
     int n = 0;
     for (int k = 0; k < info->nslots; k++)
-        if (optim_slot_used(&ir->train.opt, k)) {
+        if (optim_slot_used(opt, k)) {
             if (slot)
                 slot[n] = k;
             n++;
@@ -947,12 +1006,37 @@ static int state_slots(const IR *ir, int *slot)
     return n;
 }
 
-/* The struct field (torch.optim's state key) of the n-th slot in use. */
+/* The model's state buffers: every state key some group's optimizer uses,
+ * group by group in table order, each once (groups with different
+ * optimizers each use their own keys over their own range). One group:
+ * its optimizer's slots. Returns how many; keys may be NULL. */
+static int state_slots(const IR *ir, const char **keys)
+{
+    const char *found[MODEL_MAX_SLOTS];
+    int n = 0;
+    for (int g = 0; g < group_count(ir); g++) {
+        const Optimizer *opt = group_opt(ir, g);
+        int slot[OPT_MAX_SLOTS], used = opt_slots(opt, slot);
+        for (int k = 0; k < used; k++) {
+            const char *key = optim_info(opt->kind)->slots[slot[k]].key;
+            bool seen = false;
+            for (int j = 0; j < n; j++)
+                seen |= !strcmp(found[j], key);
+            if (!seen && n < MODEL_MAX_SLOTS)
+                found[n++] = key;
+        }
+    }
+    for (int j = 0; keys && j < n; j++)
+        keys[j] = found[j];
+    return n;
+}
+
+/* The struct field (torch.optim's state key) of the n-th state buffer. */
 static const char *state_name(const IR *ir, int n)
 {
-    int slot[OPT_MAX_SLOTS];
-    state_slots(ir, slot);
-    return optim_info(ir->train.opt.kind)->slots[slot[n]].key;
+    const char *keys[MODEL_MAX_SLOTS];
+    state_slots(ir, keys);
+    return keys[n];
 }
 
 static size_t align16(size_t x)
@@ -1018,8 +1102,8 @@ static void emit_struct(Emit *e, FILE *out)
     Arena *a = e->a;
     emit_section(out, "the model");
     fprintf(out, "struct %s {\n", e->prefix);
-    fprintf(out, "    /* Parameters, back to back in declaration order (%s_PARAM_COUNT values):\n",
-            e->upper);
+    fprintf(out, "    /* Parameters, back to back in declaration order%s (%s_PARAM_COUNT values):\n",
+            several_losses(e) ? ", group by group" : "", e->upper);
     size_t wname = 4;
     for (int p = 0; p < ir->params.len; p++)
         if (strlen(e->param_name[p]) > wname)
@@ -1082,6 +1166,9 @@ static void emit_struct(Emit *e, FILE *out)
     fprintf(out, "     */\n");
     fprintf(out, "    %s *arena;\n", real);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
+    if (several_losses(e))
+        fprintf(out, "    %-26s /* each group's own (Adam's t) */\n",
+                arena_printf(a, "uint64_t group_steps[%d];", ir->groups.len));
     fprintf(out, "    %-26s /* dropout's random stream */\n", "dlrt_rng rng;");
     fprintf(out, "    %-26s /* the last save/load failure (malloc'd, never cut) */\n",
             "char *error;");
@@ -1148,17 +1235,28 @@ static void emit_create(Emit *e, FILE *out)
     for (int s = 0; s < slots; s++)
         fprintf(out, "    m->%s = base + %zu;\n", state_name(ir, s), span * (size_t)(2 + s));
     fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
-    /* State that does not start at zero (Adagrad's initial accumulator). */
-    const OptInfo *info = optim_info(ir->train.opt.kind);
-    int used[OPT_MAX_SLOTS];
-    state_slots(ir, used);
-    for (int s = 0; s < slots; s++) {
-        const OptSlot *slot = &info->slots[used[s]];
-        double v = slot->init_arg >= 0 ? ir->train.opt.arg[slot->init_arg] : 0;
-        if (v != 0)
-            fprintf(out, "    /* %s starts at %s = %s */\n    dlrt_fill_%s(m->%s, %zu, %s);\n\n",
-                    slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
-                    e->f64 ? "f64" : "f32", slot->key, ir->param_count, double_text(e->a, v));
+    /* State that does not start at zero (Adagrad's initial accumulator),
+     * over each group's range. */
+    for (int g = 0; g < group_count(ir); g++) {
+        const Optimizer *opt = group_opt(ir, g);
+        const OptInfo *info = optim_info(opt->kind);
+        int used[OPT_MAX_SLOTS], nused = opt_slots(opt, used);
+        for (int s = 0; s < nused; s++) {
+            const OptSlot *slot = &info->slots[used[s]];
+            double v = slot->init_arg >= 0 ? opt->arg[slot->init_arg] : 0;
+            if (v == 0)
+                continue;
+            if (!several_losses(e))
+                fprintf(out, "    /* %s starts at %s = %s */\n    dlrt_fill_%s(m->%s, %zu, %s);\n\n",
+                        slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                        e->f64 ? "f64" : "f32", slot->key, ir->param_count, double_text(e->a, v));
+            else
+                fprintf(out, "    /* %s starts at %s = %s in group %s */\n"
+                             "    dlrt_fill_%s(m->%s + %zu, %zu, %s);\n\n",
+                        slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                        ir->groups.items[g].name, e->f64 ? "f64" : "f32", slot->key,
+                        ir->groups.items[g].offset, ir->groups.items[g].count, double_text(e->a, v));
+        }
     }
 
     fprintf(out, "    /* Initial weights, drawn from one stream in parameter order. */\n");
@@ -1203,12 +1301,35 @@ static void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
     fputc('\n', out);
 }
 
-static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
+/* only < 0: every loss, summed (P_loss_pass); else that loss alone, its
+ * nodes only (P_loss_pass_<loss>). */
+static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
 {
     const IR *ir = e->ir;
-    emit_section(out, "loss");
-    fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
-                 " * terms. Returns their weighted sum. */\n");
+    const bool *include = label_dep;
+    if (only >= 0) {
+        /* The label-dependent nodes that feed this loss's terms. */
+        const Loss *loss = &ir->losses.items[only];
+        bool *mine = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+        memset(mine, 0, (size_t)ir->nodes.len + 1);
+        for (int t = 0; t < loss->nterms; t++)
+            mine[loss->terms[t].node] = true;
+        for (int id = ir->nodes.len - 1; id >= 0; id--)
+            for (int k = 0; mine[id] && k < node_at(ir, id)->nin; k++)
+                if (node_at(ir, id)->in[k] >= 0)
+                    mine[node_at(ir, id)->in[k]] = true;
+        for (int id = 0; id < ir->nodes.len; id++)
+            mine[id] = mine[id] && label_dep[id];
+        include = mine;
+        emit_section(out, arena_printf(e->a, "loss %s", loss->name));
+        fprintf(out, "/* After the forward pass: the terms of %s alone. Returns their\n"
+                     " * weighted sum. */\n", loss->name);
+    } else {
+        emit_section(out, "loss");
+        fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
+                     " * terms. Returns their weighted sum%s. */\n",
+                several_losses(e) ? " over every loss" : "");
+    }
     if (e->check)
         fprintf(out, "/* --check-numerics: NAN when a value is not finite, the reason in m->error. */\n");
     FuncBody fb;
@@ -1216,11 +1337,13 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     e->fail = "return NAN;";
     e->check_training = "training";
     emit_check_inputs(e, ARGS_ALL, false);
-    emit_forward_nodes(e, label_dep);
+    emit_forward_nodes(e, include);
 
     const char *sum = "";
     for (int l = 0; l < ir->losses.len; l++) {
         const Loss *loss = &ir->losses.items[l];
+        if (only >= 0 && l != only)
+            continue;
         for (int t = 0; t < loss->nterms; t++) {
             const char *term = emit_buf(e, loss->terms[t].node);
             double w = loss->terms[t].weight;
@@ -1236,7 +1359,7 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     if (e->check && *sum) {
         /* Finite terms can still add up to an infinity. */
         emit_line(e, "const %s total = %s;", emit_real(e), sum);
-        int line = ir->losses.len ? node_at(ir, ir->losses.items[0].terms[0].node)->line : 0;
+        int line = ir->losses.len ? node_at(ir, ir->losses.items[only >= 0 ? only : 0].terms[0].node)->line : 0;
         emit_finite_check(e, "&total", false, (Shape){.rank = 0}, "the sum of the loss terms", line,
                    "loss");
         sum = "total";
@@ -1244,20 +1367,38 @@ static void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep)
     emit_line(e, "return %s;", *sum ? sum : emit_lit(e, 0));
     static const char *const extra[] = {"n", "training", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static %s %s_loss_pass(%s *m, %s%sint n, int training)",
-                          emit_real(e), e->prefix, e->prefix, params_text(e, ARGS_ALL),
+             arena_printf(e->a, "static %s %s(%s *m, %s%sint n, int training)", emit_real(e),
+                          only >= 0 ? per_loss(e, "loss_pass", only)
+                                    : arena_printf(e->a, "%s_loss_pass", e->prefix),
+                          e->prefix, params_text(e, ARGS_ALL),
                           *params_text(e, ARGS_ALL) ? ", " : ""),
              param_names(e, ARGS_ALL, extra));
     fputc('\n', out);
 }
 
-static void emit_backward_pass(Emit *e, FILE *out)
+/* Loss l's backward pass: its schedule, its group's parameter gradients. */
+static void emit_backward_pass(Emit *e, FILE *out, int l)
 {
     const IR *ir = e->ir;
-    emit_section(out, "backward");
-    fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
-                 " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
-                 " * inputs' gradients (= the first time, += after). */\n");
+    const Loss *only = l < ir->losses.len ? &ir->losses.items[l] : NULL;
+    const int *schedule = only ? only->backward : ir->backward;
+    int nschedule = only ? only->nbackward : ir->nbackward;
+    bool several = several_losses(e);
+    if (several) {
+        select_loss(e, l);
+        emit_section(out, arena_printf(e->a, "backward %s", only->name));
+        fprintf(out, "/* After the forward and loss passes: gradients of %s with respect to the\n"
+                     " * parameters of its group (m->grads + %zu, %zu values); other groups'\n"
+                     " * gradients are left as they are. The nodes run in reverse; each writes\n"
+                     " * its inputs' gradients (= the first time, += after). */\n",
+                only->name, ir->groups.items[only->group].offset,
+                ir->groups.items[only->group].count);
+    } else {
+        emit_section(out, "backward");
+        fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
+                     " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
+                     " * inputs' gradients (= the first time, += after). */\n");
+    }
     if (e->check)
         fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
     FuncBody fb;
@@ -1268,8 +1409,10 @@ static void emit_backward_pass(Emit *e, FILE *out)
     bool *written = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
 
     /* Seeds: d loss / d term = the term's weight. */
-    for (int l = 0; l < ir->losses.len; l++) {
-        const Loss *loss = &ir->losses.items[l];
+    for (int k = 0; k < ir->losses.len; k++) {
+        const Loss *loss = &ir->losses.items[k];
+        if (only && loss != only)
+            continue;
         for (int t = 0; t < loss->nterms; t++) {
             int id = loss->terms[t].node;
             if (!node_at(ir, id)->needs_grad)
@@ -1282,8 +1425,8 @@ static void emit_backward_pass(Emit *e, FILE *out)
     }
 
     int last_line = -1;
-    for (int k = 0; k < ir->nbackward; k++) {
-        const Node *n = node_at(ir, ir->backward[k]);
+    for (int k = 0; k < nschedule; k++) {
+        const Node *n = node_at(ir, schedule[k]);
         const OpInfo *op = op_info(n->op);
         if (!op->backward)
             continue;
@@ -1330,7 +1473,7 @@ static void emit_backward_pass(Emit *e, FILE *out)
     /* Parameters no loss depends on, and frozen ones, get a zero gradient. */
     bool first = true;
     for (int p = 0; p < ir->params.len; p++) {
-        if (e->pgrad_written[p])
+        if (e->pgrad_written[p] || (several && ir->params.items[p].group != only->group))
             continue;
         if (first) {
             emit_line(e, "%s", "");
@@ -1346,19 +1489,22 @@ static void emit_backward_pass(Emit *e, FILE *out)
         emit_line(e, "return 0;");
     static const char *const extra[] = {"n", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static %s %s_backward_pass(%s *m, %s%sint n)",
-                          e->check ? "int" : "void", e->prefix, e->prefix,
+             arena_printf(e->a, "static %s %s(%s *m, %s%sint n)",
+                          e->check ? "int" : "void", per_loss(e, "backward_pass", l), e->prefix,
                           params_text(e, ARGS_ALL), *params_text(e, ARGS_ALL) ? ", " : ""),
              param_names(e, ARGS_ALL, extra));
     fputc('\n', out);
+    if (several)
+        select_loss(e, -1);
 }
 
 /* Gradient clipping, before the optimizer reads the gradients, over the
  * parameters some loss reaches (torch.nn.utils skips a None grad): by
  * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
  * norm_type 2: every gradient scaled by clip_norm / (norm + 1e-6) when that
- * is below 1; the norm summed in double). */
-static void emit_clipping(Emit *e)
+ * is below 1; the norm summed in double). With several groups, each
+ * group's update clips its own gradients (clip_grad_norm_ on its params). */
+static void emit_clipping(Emit *e, const bool *in_group)
 {
     const IR *ir = e->ir;
     const TrainConfig *t = &ir->train;
@@ -1370,7 +1516,7 @@ static void emit_clipping(Emit *e)
                   num_text(e->a, t->clip_value), num_text(e->a, t->clip_value),
                   num_text(e->a, t->clip_value));
         for (int p = 0; p < ir->params.len; p++) {
-            if (!ir->params.items[p].trained)
+            if (!ir->params.items[p].trained || !in_group[p])
                 continue;
             const char *dw = emit_param_grad(e, p);
             emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
@@ -1385,7 +1531,7 @@ static void emit_clipping(Emit *e)
         emit_line(e, " * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */");
         emit_line(e, "double sumsq = 0.0;");
         for (int p = 0; p < ir->params.len; p++) {
-            if (!ir->params.items[p].trained)
+            if (!ir->params.items[p].trained || !in_group[p])
                 continue;
             const char *dw = emit_param_grad(e, p);
             emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
@@ -1396,7 +1542,7 @@ static void emit_clipping(Emit *e)
         emit_line(e, "if (clip < 1) {");
         e->indent++;
         for (int p = 0; p < ir->params.len; p++) {
-            if (!ir->params.items[p].trained)
+            if (!ir->params.items[p].trained || !in_group[p])
                 continue;
             const char *dw = emit_param_grad(e, p);
             emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
@@ -1407,31 +1553,53 @@ static void emit_clipping(Emit *e)
     }
 }
 
-static void emit_update(Emit *e, FILE *out)
+/* Group g's update (every parameter with one group): its optimizer, its
+ * parameters' ranges of the flat buffers. */
+static void emit_update(Emit *e, FILE *out, int g)
 {
     const IR *ir = e->ir;
-    const Optimizer *opt = &ir->train.opt;
+    const Optimizer *opt = g < ir->groups.len ? &ir->groups.items[g].opt : &ir->train.opt;
+    bool several = several_losses(e);
+    bool *in_group = arena_alloc(e->a, (size_t)ir->params.len + 1);
+    for (int p = 0; p < ir->params.len; p++)
+        in_group[p] = !several || ir->params.items[p].group == g;
     const OptInfo *info = optim_info(opt->kind);
     const char *P = e->prefix;
     Arena *a = e->a;
     const char *real = emit_real(e);
-    int slot[OPT_MAX_SLOTS], nslots = state_slots(ir, slot);
+    int slot[OPT_MAX_SLOTS], nslots = opt_slots(opt, slot);
 
-    emit_section(out, "update");
+    if (several) {
+        emit_section(out, arena_printf(a, "update %s", ir->groups.items[g].name));
+        fprintf(out, "/* The parameters %s trains: m->params + %zu, %zu values. */\n",
+                ir->groups.items[g].name, ir->groups.items[g].offset, ir->groups.items[g].count);
+    } else {
+        emit_section(out, "update");
+    }
     fputs(info->comment(a, opt), out);
 
     FuncBody fb;
     func_begin(e, &fb);
     e->params_writable = true;
     emit_line(e, "m->step++;");
-    emit_clipping(e);
-    OptStep st = {.e = e, .a = a, .opt = opt, .real = real};
+    OptStep st = {.e = e, .a = a, .opt = opt, .real = real, .step = "m->step"};
+    if (several) {
+        st.step = arena_printf(a, "m->group_steps[%d]", g);
+        emit_line(e, "%s++;", st.step);
+    }
+    emit_clipping(e, in_group);
+    int count = 0;
     for (int p = 0; p < ir->params.len; p++)
-        st.default_lr |= ir->params.items[p].lr < 0;
-    if (info->prologue && ir->params.len)
+        if (in_group[p]) {
+            st.default_lr |= ir->params.items[p].lr < 0;
+            count++;
+        }
+    if (info->prologue && count)
         info->prologue(&st);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
+        if (!in_group[p])
+            continue;
         double lr = pr->lr < 0 ? opt->lr : pr->lr;
         double wd = pr->weight_decay < 0 ? ir->train.weight_decay : pr->weight_decay;
         const char *w = emit_param(e, p), *dw = emit_param_grad(e, p);
@@ -1484,7 +1652,7 @@ static void emit_update(Emit *e, FILE *out)
     collect_decls(e, body, &decls);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
-        for (int k = 0; k < nslots && pr->trained; k++) {
+        for (int k = 0; k < nslots && pr->trained && in_group[p]; k++) {
             const OptSlot *sl = &info->slots[slot[k]];
             Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
                                    sl->suffix, sl->key, pr->offset),
@@ -1496,7 +1664,7 @@ static void emit_update(Emit *e, FILE *out)
     for (int k = 0; k < decls.len; k++)
         if (strlen(decls.items[k].text) > width)
             width = strlen(decls.items[k].text);
-    fprintf(out, "void %s_update(%s *m)\n{\n", P, P);
+    fprintf(out, "void %s(%s *m)\n{\n", per_group(e, "update", g), P);
     for (int k = 0; k < decls.len; k++)
         fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
                 decls.items[k].comment);
@@ -1574,25 +1742,43 @@ static void emit_steps(Emit *e, FILE *out)
     /* --check-numerics: each pass may stop; the entry point returns NAN. */
     const char *fwd_fail = e->check ? "if (" : "", *fwd_end = e->check ? ")\n        return NAN" : "";
     const char *loss_fail = e->check ? "    if (isnan(loss))\n        return NAN;\n" : "";
-    fprintf(out, "%s %s_train_step(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
-    fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
-    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n%s", real, P, all_args, sep_all, loss_fail);
-    fprintf(out, "    %s%s_backward_pass(m, %s%sn)%s;\n", fwd_fail, P, all_args, sep_all, fwd_end);
-    fprintf(out, "    %s_update(m);\n    return loss;\n}\n\n", P);
+    /* One set per loss: P_train_step etc., or P_train_step_<loss> etc. */
+    bool several = several_losses(e);
+    for (int l = 0; l < (several ? ir->losses.len : 1); l++) {
+        const char *lp = several ? per_loss(e, "loss_pass", l) : arena_printf(a, "%s_loss_pass", P);
+        const char *bp = per_loss(e, "backward_pass", l);
+        const char *up = per_group(e, "update", several ? ir->losses.items[l].group : 0);
+        fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "train_step", l), P,
+                all_params, sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+        fprintf(out, "    const %s loss = %s(m, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
+        fprintf(out, "    %s%s(m, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
+        fprintf(out, "    %s(m);\n    return loss;\n}\n\n", up);
 
-    fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
-    fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
-            fwd_end);
-    fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
+        fprintf(out, "%s %s(%s *m, %s%sint n, int training)\n{\n", real, per_loss(e, "loss", l), P,
+                all_params, sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
+                fwd_end);
+        fprintf(out, "    return %s(m, %s%sn, training);\n}\n\n", lp, all_args, sep_all);
 
-    fprintf(out, "%s %s_gradients(%s *m, %s%sint n)\n{\n", real, P, P, all_params, sep_all);
-    fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-    fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
-    fprintf(out, "    const %s loss = %s_loss_pass(m, %s%sn, 1);\n%s", real, P, all_args, sep_all, loss_fail);
-    fprintf(out, "    %s%s_backward_pass(m, %s%sn)%s;\n", fwd_fail, P, all_args, sep_all, fwd_end);
-    fprintf(out, "    return loss;\n}\n\n");
+        fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "gradients", l), P, all_params,
+                sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+        fprintf(out, "    const %s loss = %s(m, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
+        fprintf(out, "    %s%s(m, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
+        fprintf(out, "    return loss;\n}\n\n");
+    }
+    if (several) {
+        /* Every loss together, as evaluate reports it. */
+        fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
+                fwd_end);
+        fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
+    }
 
     /* Inference in chunks. */
     emit_section(out, "inference");
@@ -1808,6 +1994,9 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
+    if (several_losses(e))
+        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, (void *)m->group_steps};\n"
+                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len);
     fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
     fprintf(out, "    char **error = (char **)&m->error;\n");
     fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
@@ -1815,6 +2004,9 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
+    if (several_losses(e))
+        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, m->group_steps};\n"
+                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len);
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
@@ -1862,13 +2054,23 @@ static void emit_descriptor(Emit *e, FILE *out)
     emit_section(out, "the model descriptor: this network as a dlrt_model_api (dlrt.h)");
     fprintf(out, "static void *%s_api_create(uint64_t seed)\n{\n    return %s_create(seed);\n}\n\n", P, P);
     fprintf(out, "static void %s_api_destroy(void *m)\n{\n    %s_destroy(m);\n}\n\n", P, P);
-    fprintf(out, "static double %s_api_loss(void *m, const void *const *data, int n, int training)\n"
-                 "{\n%s    return %s_loss(m, %sn, training);\n}\n\n", P, unused_data, P, data_args);
-    fprintf(out, "static double %s_api_gradients(void *m, const void *const *data, int n)\n"
-                 "{\n%s    return %s_gradients(m, %sn);\n}\n\n", P, unused_data, P, data_args);
-    fprintf(out, "static void %s_api_update(void *m)\n{\n    %s_update(m);\n}\n\n", P, P);
-    fprintf(out, "static double %s_api_train_step(void *m, const void *const *data, int n)\n"
-                 "{\n%s    return %s_train_step(m, %sn);\n}\n\n", P, unused_data, P, data_args);
+    /* Per loss: P_api_loss wraps P_loss, or P_api_loss_<loss> P_loss_<loss>. */
+    bool several = several_losses(e);
+    int nlosses = several ? ir->losses.len : 1;
+    for (int l = 0; l < nlosses; l++) {
+        int g = several ? ir->losses.items[l].group : 0;
+        fprintf(out, "static double %s(void *m, const void *const *data, int n, int training)\n"
+                     "{\n%s    return %s(m, %sn, training);\n}\n\n",
+                per_loss(e, "api_loss", l), unused_data, per_loss(e, "loss", l), data_args);
+        fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
+                     "{\n%s    return %s(m, %sn);\n}\n\n",
+                per_loss(e, "api_gradients", l), unused_data, per_loss(e, "gradients", l), data_args);
+        fprintf(out, "static void %s(void *m)\n{\n    %s(m);\n}\n\n", per_group(e, "api_update", g),
+                per_group(e, "update", g));
+        fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
+                     "{\n%s    return %s(m, %sn);\n}\n\n",
+                per_loss(e, "api_train_step", l), unused_data, per_loss(e, "train_step", l), data_args);
+    }
     fprintf(out, "static void %s_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)\n{\n",
             P);
     if (!features)
@@ -1908,11 +2110,19 @@ static void emit_descriptor(Emit *e, FILE *out)
                                                 node_at(ir, ir->outputs.items[k].node), false));
         fprintf(out, "};\n\n");
     }
-    /* One loss today; its group is every parameter. */
-    fprintf(out, "static const dlrt_loss_info %s_api_losses[1] = {\n", P);
-    fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
-                 "     %s_api_train_step},\n};\n\n",
-            ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P);
+    /* Each loss with its group's range; one loss: every parameter. */
+    fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
+    if (!several)
+        fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
+                     "     %s_api_train_step},\n",
+                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P);
+    for (int l = 0; several && l < nlosses; l++) {
+        const Group *g = &ir->groups.items[ir->losses.items[l].group];
+        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s},\n", ir->losses.items[l].name,
+                g->offset, g->count, per_loss(e, "api_loss", l), per_loss(e, "api_gradients", l),
+                per_group(e, "api_update", ir->losses.items[l].group), per_loss(e, "api_train_step", l));
+    }
+    fprintf(out, "};\n\n");
 
     fprintf(out, "static const dlrt_model_api %s_api = {\n", P);
     fprintf(out, "    .name = \"%s\",\n", ir->model);
@@ -1925,7 +2135,7 @@ static void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "    .tensors = %s,\n", count ? arena_printf(a, "%s_api_tensors", P) : "NULL");
     fprintf(out, "    .noutputs = %d,\n", ir->outputs.len);
     fprintf(out, "    .outputs = %s,\n", ir->outputs.len ? arena_printf(a, "%s_api_outputs", P) : "NULL");
-    fprintf(out, "    .nlosses = 1,\n");
+    fprintf(out, "    .nlosses = %d,\n", nlosses);
     fprintf(out, "    .losses = %s_api_losses,\n", P);
     fprintf(out, "    .has_accuracy = %d,\n", accuracy_term(ir) != NULL);
     fprintf(out, "    .param_count = %s_PARAM_COUNT,\n", U);
@@ -2009,6 +2219,12 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     e->use_param = arena_alloc(a, params);
     e->use_pgrad = arena_alloc(a, params);
     e->pgrad_written = arena_alloc(a, params);
+    e->all_needs_grad = arena_alloc(a, nodes);
+    e->all_trained = arena_alloc(a, params);
+    for (int id = 0; id < ir->nodes.len; id++)
+        e->all_needs_grad[id] = ir->nodes.items[id]->needs_grad;
+    for (int p = 0; p < ir->params.len; p++)
+        e->all_trained[p] = ir->params.items[p].trained;
     e->training = true;
 }
 
@@ -2039,6 +2255,15 @@ bool emit_check(const IR *ir, const EmitOptions *o, Diag *d)
             diag_fatal(d, "--prefix '%s' clashes with a C name the generated code uses: %s",
                        o->prefix, why);
         }
+        ok = false;
+    }
+    /* Groups with different optimizers: a state buffer per key any uses. */
+    int keys = 0;
+    for (int g = 0; g < ir->groups.len; g++)
+        keys += opt_slots(&ir->groups.items[g].opt, NULL);
+    if (keys > MODEL_MAX_SLOTS) {
+        diag_fatal(d, "the parameter groups' optimizers keep %d state buffers; at most %d are "
+                   "supported", keys, MODEL_MAX_SLOTS);
         ok = false;
     }
     /* sema keeps each batch buffer within an int; their sum is the plan's. */
@@ -2106,9 +2331,18 @@ void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o)
     emit_create(&e, out);
     emit_check_function(&e, out);
     emit_forward_pass(&e, out, dep);
-    emit_loss_pass(&e, out, dep);
-    emit_backward_pass(&e, out);
-    emit_update(&e, out);
+    emit_loss_pass(&e, out, dep, -1);
+    if (several_losses(&e)) {
+        for (int l = 0; l < ir->losses.len; l++) {
+            emit_loss_pass(&e, out, dep, l);
+            emit_backward_pass(&e, out, l);
+        }
+        for (int g = 0; g < ir->groups.len; g++)
+            emit_update(&e, out, g);
+    } else {
+        emit_backward_pass(&e, out, 0);
+        emit_update(&e, out, 0);
+    }
     emit_steps(&e, out);
     emit_tables(&e, out);
     emit_descriptor(&e, out);
@@ -2206,10 +2440,13 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "/* Frees the network (NULL is fine). */\n");
     fprintf(out, "void %s_destroy(%s *m);\n\n", P, P);
 
-    fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): forward, backward,\n"
-                 " * optimizer update. Returns the loss before the update; NAN, changing\n"
-                 " * nothing, if n is out of range or a label is not a class. */\n", U);
-    fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+    bool several = several_losses(&e);
+    if (!several) {
+        fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): forward, backward,\n"
+                     " * optimizer update. Returns the loss before the update; NAN, changing\n"
+                     " * nothing, if n is out of range or a label is not a class. */\n", U);
+        fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+    }
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
         outs = arena_printf(a, "%s, %s *%s", outs, real, e.output_name[k]);
@@ -2221,13 +2458,33 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
                  " * cross_entropy term is the label, or NAN without one. Both are NAN when\n"
                  " * a label is not a class of the network. */\n");
     fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy);\n", real, P, P, all, sep_all);
-    fprintf(out, "/* Forward and loss only, 1 <= n <= %s_BATCH; training selects dropout. */\n", U);
+    fprintf(out, "/* Forward and loss only, 1 <= n <= %s_BATCH; training selects dropout.%s */\n", U,
+            several ? "\n * The sum of every loss." : "");
     fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training);\n", real, P, P, all, sep_all);
-    fprintf(out, "/* Forward and backward in training mode, 1 <= n <= %s_BATCH: the gradients\n"
-                 " * land in %s_grads(m), nothing is updated. Returns the loss. */\n", U, P);
-    fprintf(out, "%s %s_gradients(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
-    fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
-    fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+    if (!several) {
+        fprintf(out, "/* Forward and backward in training mode, 1 <= n <= %s_BATCH: the gradients\n"
+                     " * land in %s_grads(m), nothing is updated. Returns the loss. */\n", U, P);
+        fprintf(out, "%s %s_gradients(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+        fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
+        fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+    } else {
+        fputc('\n', out);
+    }
+    /* Several losses: each its entry points, each group its update. */
+    for (int l = 0; several && l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        const Group *g = &ir->groups.items[loss->group];
+        fprintf(out, "/* The loss %s, which trains its parameter group %s: values [%zu, %zu)\n"
+                     " * of %s_params(m) and %s_grads(m). As %s_train_step, %s_loss,\n"
+                     " * %s_gradients and %s_update do for one loss; gradients writes only\n"
+                     " * the group's range. */\n",
+                loss->name, g->name, g->offset, g->offset + g->count, P, P, P, P, P, P);
+        fprintf(out, "%s %s(%s *m, %s%sint n);\n", real, per_loss(&e, "train_step", l), P, all, sep_all);
+        fprintf(out, "%s %s(%s *m, %s%sint n, int training);\n", real, per_loss(&e, "loss", l), P, all,
+                sep_all);
+        fprintf(out, "%s %s(%s *m, %s%sint n);\n", real, per_loss(&e, "gradients", l), P, all, sep_all);
+        fprintf(out, "void %s(%s *m);\n\n", per_group(&e, "update", loss->group), P);
+    }
 
     fprintf(out, "/* The flat parameter and gradient buffers, %s_PARAM_COUNT values each, in\n"
                  " * the order of the parameter table below. */\n", U);

@@ -239,7 +239,21 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
         fprintf(out, ", clip_norm %g", t->clip_norm);
     fputc('\n', out);
 
-    if (ir->nbackward > 0) {
+    if (ir->losses.len > 1) {
+        /* Several losses: each its group and its own schedule. */
+        fputs("\n", out);
+        for (int l = 0; l < ir->losses.len; l++) {
+            const Loss *loss = &ir->losses.items[l];
+            fprintf(out, "backward %s (group %d:", loss->name, loss->group);
+            for (int p = 0; p < ir->params.len; p++)
+                if (ir->params.items[p].group == loss->group)
+                    fprintf(out, " %s", ir->params.items[p].name);
+            fputs("):", out);
+            for (int k = 0; k < loss->nbackward; k++)
+                fprintf(out, " %%%d", loss->backward[k]);
+            fputc('\n', out);
+        }
+    } else if (ir->nbackward > 0) {
         fputs("\nbackward:", out);
         for (int k = 0; k < ir->nbackward; k++)
             fprintf(out, " %%%d", ir->backward[k]);

@@ -1,7 +1,11 @@
 /* plan.c: where every tensor lives.
  *
  * Parameters: one flat buffer, back to back in declaration order (no
- * padding), so the optimizer, checkpoints and L-BFGS see one vector.
+ * padding), so the optimizer, checkpoints and L-BFGS see one vector. With
+ * several parameter groups, group by group (declaration order within
+ * each; autodiff_split_losses already sorted them), so each group is one
+ * range [offset, offset + count) of the parameters, the gradients and
+ * every optimizer state slot.
  *
  * Everything else sits in ONE activation arena sized for ir->batch_cap
  * samples (train.batch), laid out as
@@ -18,7 +22,10 @@
  * - A gradient is live from the first backward kernel that writes it (or
  *   the seed, for loss terms) to its own node's backward kernel, which
  *   reads it last. Gradients whose lifetimes are disjoint share memory:
- *   greedy first-fit over offsets, in schedule order.
+ *   greedy first-fit over offsets, in schedule order. With several losses
+ *   the timeline is their schedules one after the other (ir->backward);
+ *   a node in several of them lives from its first write to its last use
+ *   over the whole timeline, so it never shares with anything live then.
  *
  * Every buffer starts on a multiple of 16 elements (64 bytes in f32: a
  * cache line, and aligned for any SIMD width).
@@ -70,9 +77,18 @@ static long first_fit(const Slot *placed, int nplaced, long size, int first, int
 void plan_memory(Arena *a, IR *ir)
 {
     size_t poffset = 0;
-    for (int p = 0; p < ir->params.len; p++) {
-        ir->params.items[p].offset = poffset;
-        poffset += ir->params.items[p].size;
+    int ngroups = ir->groups.len > 0 ? ir->groups.len : 1;
+    for (int g = 0; g < ngroups; g++) {
+        size_t start = poffset;
+        for (int p = 0; p < ir->params.len; p++)
+            if (ir->params.items[p].group == g || (g == 0 && ir->groups.len == 0)) {
+                ir->params.items[p].offset = poffset;
+                poffset += ir->params.items[p].size;
+            }
+        if (g < ir->groups.len) {
+            ir->groups.items[g].offset = start;
+            ir->groups.items[g].count = poffset - start;
+        }
     }
     ir->param_count = poffset;
     ir->batch_cap = ir->train.batch > 0 ? ir->train.batch : 1;
@@ -122,12 +138,15 @@ void plan_memory(Arena *a, IR *ir)
     int nplaced = 0;
     long grad_top = 0;
     /* Placement order: by first write, ties by schedule position. */
+    bool *done = arena_alloc(a, (size_t)count + 1);
+    memset(done, 0, (size_t)count + 1);
     for (int when = -1; when < ir->nbackward; when++) {
         for (int k = 0; k < ir->nbackward; k++) {
             Node *n = ir->nodes.items[ir->backward[k]];
             int f = first[n->id] == -2 ? k : first[n->id];
-            if (f != when)
+            if (f != when || done[n->id])
                 continue;
+            done[n->id] = true;
             Slot s = {0, batch_elems(ir, n), f, pos[n->id]};
             s.offset = first_fit(placed, nplaced, s.size, s.first, s.last);
             placed[nplaced++] = s;

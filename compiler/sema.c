@@ -1358,7 +1358,7 @@ static void lower_loss_stmt(Lower *l, const Stmt *s)
         if (!n->name)
             ir_set_name(l->arena, l->ir, n, name);
     }
-    Loss loss = {name, s->loc, terms.items, terms.len, 0};
+    Loss loss = {.name = name, .loc = s->loc, .terms = terms.items, .nterms = terms.len};
     vec_push(l->arena, &l->ir->losses, loss);
 }
 

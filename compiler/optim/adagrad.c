@@ -34,8 +34,8 @@ static const char *comment(Arena *a, const Optimizer *o)
 static void before(OptStep *s)
 {
     if (s->opt->arg[LR_DECAY] != 0)
-        emit_line(s->e, "const %s %s_clr = (%s)(%s / (1.0 + (double)(m->step - 1) * %s));", s->real,
-                  s->w, s->real, emit_double(s->e, s->lr), emit_double(s->e, s->opt->arg[LR_DECAY]));
+        emit_line(s->e, "const %s %s_clr = (%s)(%s / (1.0 + (double)(%s - 1) * %s));", s->real,
+                  s->w, s->real, emit_double(s->e, s->lr), s->step, emit_double(s->e, s->opt->arg[LR_DECAY]));
 }
 
 static void body(OptStep *s)

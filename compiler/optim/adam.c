@@ -32,10 +32,10 @@ static void prologue(OptStep *s)
 {
     Emit *e = s->e;
     const char *real = s->real;
-    emit_line(e, "const double bias1 = 1.0 - pow(%s, (double)m->step);",
-              emit_double(e, s->opt->arg[BETA1]));
-    emit_line(e, "const %s bias2_sqrt = (%s)sqrt(1.0 - pow(%s, (double)m->step));", real, real,
-              emit_double(e, s->opt->arg[BETA2]));
+    emit_line(e, "const double bias1 = 1.0 - pow(%s, (double)%s);",
+              emit_double(e, s->opt->arg[BETA1]), s->step);
+    emit_line(e, "const %s bias2_sqrt = (%s)sqrt(1.0 - pow(%s, (double)%s));", real, real,
+              emit_double(e, s->opt->arg[BETA2]), s->step);
     if (s->default_lr)
         emit_line(e, "const %s step_size = (%s)(%s / bias1);", real, real,
                   emit_double(e, s->opt->lr));

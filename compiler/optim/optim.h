@@ -46,6 +46,8 @@ typedef struct OptStep {
     const Optimizer *opt;
     const char *real;        /* "float" or "double" */
     bool default_lr;         /* some parameter takes the optimizer's lr */
+    const char *step;        /* the group's step count t, already incremented:
+                              * "m->step" (one group), "m->group_steps[1]" */
     const char *w;           /* the parameter: "h1_w"; g is its gradient in the loop */
     const char *state[OPT_MAX_SLOTS];   /* its slots' pointers, by slot index */
     double lr;               /* its learning rate */

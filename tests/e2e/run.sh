@@ -160,6 +160,31 @@ if [ -x "$T/two_heads" ]; then
     else bad help-lists-the-data "$(head -n 20 "$T/th_help.out")"; fi
 fi
 
+# 2b. Several losses (dlc --x-groups, docs/design.md): the trainer steps
+#     each loss's group in turn, reports each loss, and a checkpoint (with
+#     every group's step count) reloads.
+if build groups examples/two_heads.net --x-groups; then
+    d=examples/data
+    "$T/groups" --train-csv $d/two_heads.csv --test-csv $d/two_heads_test.csv --epochs 3 \
+        --checkpoint "$T/groups.ckpt" >"$T/groups.out" 2>&1
+    st=$?
+    acc=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/groups.out")
+    if [ $st -eq 0 ] && grep -q 'train loss1 [0-9.]*  *train loss2 [0-9.]*' "$T/groups.out" && [ -n "$acc" ]; then
+        ok "groups-train-each-loss (test accuracy $acc)"
+    else bad groups-train-each-loss "exit $st: $(tail -c 400 "$T/groups.out")"; fi
+    "$T/groups" --eval-only --test-csv $d/two_heads_test.csv --checkpoint "$T/groups.ckpt" >"$T/groups_eval.out" 2>&1
+    acc2=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/groups_eval.out")
+    [ -n "$acc2" ] && [ "$acc2" = "$acc" ] && ok groups-checkpoint-reloads ||
+        bad groups-checkpoint-reloads "'$acc2' vs '$acc': $(tail -c 300 "$T/groups_eval.out")"
+fi
+
+#     Its descriptor, per loss: gradients + update == train_step bit for bit,
+#     and a loss's step moves only its own group.
+if "$DLC" --x-groups --prefix gd examples/two_heads.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
+   cc $CFL -I"$T" -o "$T/groups_descriptor" tests/e2e/groups_descriptor.c "$T/gd_api.c" $LIBS 2>>"$T/gd.err" &&
+   "$T/groups_descriptor" >"$T/groups_descriptor.out" 2>&1; then ok "groups-descriptor-per-loss"
+else bad "groups-descriptor-per-loss" "$(cat "$T/gd.err" "$T/groups_descriptor.out" 2>/dev/null | head -c 600)"; fi
+
 # 3. The API refuses a batch whose labels are not classes of the network.
 if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&

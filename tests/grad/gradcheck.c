@@ -115,7 +115,20 @@ int main(void)
     for (int l = 0; l < api->nlosses; l++) {
         const dlrt_loss_info *loss = &api->losses[l];
         api->set_rng(m, RNG_SEED);
+        /* gradients writes its group's range only: the rest keeps a marker. */
+        for (size_t i = 0; i < api->param_count; i++)
+            grads[i] = 12345.0;
         double value = loss->gradients(m, data, N_SAMPLES);
+        for (size_t i = 0; i < api->param_count; i++)
+            if ((i < loss->group_offset || i >= loss->group_offset + loss->group_count) &&
+                grads[i] != 12345.0) {
+                printf("FAIL %s: %s: gradients wrote grads[%zu], outside its group [%zu, %zu)\n",
+                       NAME, loss->name, i, loss->group_offset,
+                       loss->group_offset + loss->group_count);
+                free(analytic);
+                api->destroy(m);
+                goto done;
+            }
         double again = loss_at(m, loss);
         if (!isfinite(value) || fabs(value - again) > 1e-12 * (1 + fabs(value))) {
             printf("FAIL %s: %s: gradients returned loss %.17g, loss %.17g\n", NAME, loss->name,
@@ -168,6 +181,8 @@ int main(void)
     printf("ok %s (max rel err %.2g over %d elements", NAME, worst, checked);
     if (api->ntensors > 2)
         printf("; %d inputs, labels and targets", api->ntensors);
+    if (api->nlosses > 1)
+        printf("; %d losses, each over its group", api->nlosses);
     printf(")\n");
     status = 0;
 done:

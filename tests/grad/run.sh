@@ -7,6 +7,8 @@
 # of 200 per tensor) with central differences of the loss. The harness reads
 # the net's inputs, labels and targets (names, sizes, class counts) and its
 # losses from the generated descriptor, gc_model(): any net works as it is.
+# NAME.flags, when present, holds extra dlc flags for NAME.net (--x-groups:
+# several losses, each checked over its own parameter group).
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}"
 DLC=${DLC:-build/dlc}
@@ -20,8 +22,11 @@ for net in tests/grad/*.net; do
     name=$(basename "$net" .net)
     out="$tmp/$name"
     defs="-DNAME=\"$name\""
+    flags=
+    [ -f "tests/grad/$name.flags" ] && flags=$(cat "tests/grad/$name.flags")
 
-    if ! "$DLC" --precision=f64 --prefix gc "$net" -o "$out.c" 2> "$out.err"; then
+    # shellcheck disable=SC2086  # flags is a list of flags
+    if ! "$DLC" $flags --precision=f64 --prefix gc "$net" -o "$out.c" 2> "$out.err"; then
         echo "FAIL $name: dlc failed: $(head -n 1 "$out.err")"
         fail=$((fail + 1))
         continue

@@ -19,7 +19,9 @@
 # Then probe.py: each kernel alone on NaN, +-Inf and extreme logits, in
 # float32 and float64 (tests/torch/probe/*.net); and optim.py: every
 # optimizer variant's 10 steps and state against torch.optim, in float32
-# (1e-4) and float64 (1e-6).
+# (1e-4) and float64 (1e-6). Then groups.py: two losses with their own
+# parameter groups (dlc --x-groups), 10 alternating steps against two
+# torch.optim.Adam.
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}" || exit 1
 DLC=${DLC:-$PWD/build/dlc}
@@ -190,6 +192,17 @@ p=$(sed -n 's/^optim: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/optim.ou
 f=$(sed -n 's/^optim: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/optim.out")
 if [ -z "$p" ]; then
     say_fail "optim.py crashed: $(tail -n 1 "$TMP/optim.out")"
+else
+    pass=$((pass + p)) fail=$((fail + f))
+fi
+
+# Two losses, two parameter groups, alternating steps (groups.py).
+$PY tests/torch/groups.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/groups.out" 2>&1
+cat "$TMP/groups.out"
+p=$(sed -n 's/^groups: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/groups.out")
+f=$(sed -n 's/^groups: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/groups.out")
+if [ -z "$p" ]; then
+    say_fail "groups.py crashed: $(tail -n 1 "$TMP/groups.out")"
 else
     pass=$((pass + p)) fail=$((fail + f))
 fi

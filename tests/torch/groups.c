@@ -1,0 +1,92 @@
+/* groups.c: the C half of tests/torch/groups.py, which drives it.
+ *
+ * Built with a net compiled by dlc --x-groups (prefix grp): several losses,
+ * each updating its own parameter group, driven through the descriptor
+ * grp_model() the way the trainer does. Usage: groups DIR. Reads
+ * DIR/data.bin (per tensor of the descriptor, in its order, NSTEPS *
+ * GRP_BATCH samples: float, or int32 for a label) and writes
+ * DIR/params.txt (name, offset, size per parameter tensor) and
+ * DIR/dump.bin (float): the initial parameters, then per batch and per
+ * loss in turn the loss its train_step returned and the parameters after
+ * that step.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dlrt.h"
+
+enum { NSTEPS = 10, MAX_TENSORS = 8 };
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "groups: %s %s\n", what, detail);
+    exit(1);
+}
+
+static void put(FILE *f, const float *p, size_t count)
+{
+    if (fwrite(p, sizeof *p, count, f) != count)
+        die("cannot write", "dump.bin");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: groups DIR\n");
+        return 2;
+    }
+    const dlrt_model_api *api = grp_model();
+    const size_t n = GRP_BATCH;
+    char path[4096];
+    if (api->ntensors > MAX_TENSORS)
+        die("too many tensors in", "the net");
+    /* Every value is 4 bytes: float, or int32 for a label. */
+    char *data[MAX_TENSORS];
+    snprintf(path, sizeof path, "%s/data.bin", argv[1]);
+    FILE *in = fopen(path, "rb");
+    if (!in)
+        die("cannot open", path);
+    for (int k = 0; k < api->ntensors; k++) {
+        size_t count = NSTEPS * n * api->tensors[k].size;
+        data[k] = malloc(count * 4);
+        if (!data[k] || fread(data[k], 4, count, in) != count)
+            die("cannot read", path);
+    }
+    fclose(in);
+
+    void *m = api->create(7);
+    if (!m)
+        die("cannot create", "the model");
+    snprintf(path, sizeof path, "%s/params.txt", argv[1]);
+    FILE *txt = fopen(path, "w");
+    if (!txt)
+        die("cannot create", path);
+    for (int p = 0; p < grp_param_tensors(); p++)
+        fprintf(txt, "%s %zu %zu\n", grp_param_name(p), grp_param_offset(p), grp_param_size(p));
+    if (fclose(txt) != 0)
+        die("cannot write", path);
+
+    snprintf(path, sizeof path, "%s/dump.bin", argv[1]);
+    FILE *out = fopen(path, "wb");
+    if (!out)
+        die("cannot create", path);
+    const float *params = api->params(m);
+    put(out, params, api->param_count);
+    for (int s = 0; s < NSTEPS; s++) {
+        const void *batch[MAX_TENSORS];
+        for (int k = 0; k < api->ntensors; k++)
+            batch[k] = data[k] + (size_t)s * n * api->tensors[k].size * 4;
+        for (int l = 0; l < api->nlosses; l++) {
+            float loss = (float)api->losses[l].train_step(m, batch, (int)n);
+            put(out, &loss, 1);
+            put(out, params, api->param_count);
+        }
+    }
+    if (fclose(out) != 0)
+        die("cannot write", path);
+    api->destroy(m);
+    for (int k = 0; k < api->ntensors; k++)
+        free(data[k]);
+    return 0;
+}
