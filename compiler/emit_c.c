@@ -49,7 +49,8 @@ struct Emit {
     const char **param_name;   /* C name per parameter */
     const char **output_name;  /* C name per output (P_forward's arguments) */
     /* Per function: which pointers the body uses. */
-    bool *use_buf, *use_grad, *use_aux, *use_param, *use_pgrad;
+    bool *use_buf, *use_grad, *use_param, *use_pgrad;
+    unsigned char *use_scratch;   /* per node, bit k: scratch k is read */
     bool params_writable;      /* declare parameters without const (update) */
     /* Per backward pass: parameter gradients written so far. */
     bool *pgrad_written;
@@ -197,22 +198,18 @@ static void nameset_add(Arena *a, NameSet *set, const char *s)
     set->len++;
 }
 
-/* What emit_aux calls a node's scratch buffer: "h2_mask". */
-static const char *aux_word(OpKind op)
-{
-    const char *name = op_info(op)->aux_name;
-    return name ? name : "scratch";
-}
-
 /* The names the emitter derives from a buffer named `name`: its gradient,
- * the node's scratch (aux, NULL for none) or a parameter's optimizer
- * state. Returns how many were written to out (at most 5). */
-static int derived_names(Arena *a, const char *name, const char *aux, bool param, const char **out)
+ * the node's scratch buffers (node NULL: none) or a parameter's optimizer
+ * state. Returns how many were written to out (at most MAX_DERIVED). */
+#define MAX_DERIVED (1 + NODE_MAX_SCRATCH + 4)
+static int derived_names(Arena *a, const char *name, const Node *node, bool param, const char **out)
 {
     int k = 0;
     out[k++] = arena_printf(a, "d_%s", name);
-    if (aux)
-        out[k++] = arena_printf(a, "%s_%s", name, aux);
+    const OpInfo *info = node ? op_info(node->op) : NULL;
+    for (int s = 0; info && s < info->nscratch; s++)
+        if (node->scratch_size[s] > 0)
+            out[k++] = arena_printf(a, "%s_%s", name, info->scratch[s].name);
     if (param) {
         static const char *const state[] = {"buf", "avg", "avg_sq", "step"};
         for (int s = 0; s < 4; s++)
@@ -224,13 +221,13 @@ static int derived_names(Arena *a, const char *name, const char *aux, bool param
 /* A C name for `want`: itself, with a trailing underscore when it is
  * reserved (no header defines a name ending in '_'), and with more while
  * it or a name derived from it is taken. Marks them all taken. */
-static const char *claim_name(Emit *e, NameSet *taken, const char *want, const char *aux, bool param)
+static const char *claim_name(Emit *e, NameSet *taken, const char *want, const Node *node, bool param)
 {
     const char *name = is_reserved(e, want) ? arena_printf(e->a, "%s_", want) : want;
-    const char *derived[5];
+    const char *derived[MAX_DERIVED];
     for (;;) {
         bool free_ = !nameset_has(taken, name);
-        int nd = derived_names(e->a, name, aux, param, derived);
+        int nd = derived_names(e->a, name, node, param, derived);
         for (int k = 0; k < nd && free_; k++)
             free_ = !nameset_has(taken, derived[k]);
         if (free_) {
@@ -484,7 +481,7 @@ static void func_begin(Emit *e, FuncBody *fb)
     size_t nodes = (size_t)ir->nodes.len + 1, params = (size_t)ir->params.len + 1;
     memset(e->use_buf, 0, nodes);
     memset(e->use_grad, 0, nodes);
-    memset(e->use_aux, 0, nodes);
+    memset(e->use_scratch, 0, nodes);
     memset(e->use_param, 0, params);
     memset(e->use_pgrad, 0, params);
     fb->saved = e->body;
@@ -595,11 +592,19 @@ static void collect_decls(Emit *e, const char *body, DeclVec *decls)
                                   e->node_name[id], n->buf),
                      comment);
         }
-        if (e->use_aux[id] && n->aux >= 0) {
-            const char *name = emit_aux(e, id);
-            add_decl(e, decls, name, body,
-                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->aux),
-                     arena_printf(e->a, "[n, %zu] %s scratch", n->aux_size, op_name(n->op)));
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++) {
+            if (!(e->use_scratch[id] & (1u << k)) || n->scratch[k] < 0)
+                continue;
+            const char *name = emit_scratch(e, id, k);
+            const ScratchSpec *sc = &info->scratch[k];
+            const char *decl = sc->type == SCRATCH_INT32
+                ? arena_printf(e->a, "int32_t *const %s = (int32_t *)(m->arena + %ld);", name, n->scratch[k])
+                : arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->scratch[k]);
+            add_decl(e, decls, name, body, decl,
+                     arena_printf(e->a, "[n, %zu] %s%s %s", n->scratch_size[k],
+                                  sc->type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
+                                  sc->role == SCRATCH_WORKSPACE ? "workspace" : "scratch"));
         }
     }
     for (int id = 0; id < ir->nodes.len; id++) {
@@ -1130,9 +1135,14 @@ static void emit_struct(Emit *e, FILE *out)
         const Node *n = node_at(ir, id);
         if (n->buf < 0)
             continue;
-        size_t l = strlen(e->node_name[id]) + 2 + (n->aux >= 0 ? strlen(emit_aux(e, id)) : 0);
-        if (l > wnode)
-            wnode = l;
+        /* As wide as "name  name_scratch" (kept so that layouts read as before). */
+        size_t l = strlen(e->node_name[id]), w = l + 2;
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch[k] >= 0 && l + 2 + l + 1 + strlen(info->scratch[k].name) > w)
+                w = l + 2 + l + 1 + strlen(info->scratch[k].name);
+        if (w > wnode)
+            wnode = w;
     }
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = node_at(ir, id);
@@ -1140,9 +1150,14 @@ static void emit_struct(Emit *e, FILE *out)
             continue;
         fprintf(out, "     *   %-*s  %-14s at %-8ld %s, %s:%d\n", (int)wnode, e->node_name[id],
                 batch_dims_text(a, n), n->buf, op_name(n->op), e->file, n->line);
-        if (n->aux >= 0)
-            fprintf(out, "     *   %-*s  %-14s at %-8ld %s scratch\n", (int)wnode, emit_aux(e, id),
-                    arena_printf(a, "[n, %zu]", n->aux_size), n->aux, op_name(n->op));
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch[k] >= 0)
+                fprintf(out, "     *   %-*s  %-14s at %-8ld %s%s %s\n", (int)wnode,
+                        arena_printf(a, "%s_%s", e->node_name[id], info->scratch[k].name),
+                        arena_printf(a, "[n, %zu]", n->scratch_size[k]), n->scratch[k],
+                        info->scratch[k].type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
+                        info->scratch[k].role == SCRATCH_WORKSPACE ? "workspace" : "scratch");
     }
     /* Gradients by offset, so that shared space shows. */
     long printed = -1;
@@ -2194,7 +2209,7 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
         const Node *n = node_at(ir, id);
         if (n->op != OP_INPUT)
             e->node_name[id] = claim_name(e, &taken, n->cname ? n->cname : arena_printf(a, "t%d", id),
-                                          n->aux_size ? aux_word(n->op) : NULL, false);
+                                          n, false);
     }
     e->param_name = arena_alloc(a, params * sizeof *e->param_name);
     for (int p = 0; p < ir->params.len; p++)
@@ -2215,7 +2230,7 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
         e->output_name[k] = claim_name(e, &forward, ir->outputs.items[k].name, NULL, false);
     e->use_buf = arena_alloc(a, nodes);
     e->use_grad = arena_alloc(a, nodes);
-    e->use_aux = arena_alloc(a, nodes);
+    e->use_scratch = arena_alloc(a, nodes);
     e->use_param = arena_alloc(a, params);
     e->use_pgrad = arena_alloc(a, params);
     e->pgrad_written = arena_alloc(a, params);
@@ -2577,11 +2592,11 @@ const char *emit_grad(Emit *e, int node)
     return arena_printf(e->a, "d_%s", e->node_name[node]);
 }
 
-const char *emit_aux(Emit *e, int node)
+const char *emit_scratch(Emit *e, int node, int k)
 {
-    e->use_aux[node] = true;
+    e->use_scratch[node] |= (unsigned char)(1u << k);
     const Node *n = node_at(e->ir, node);
-    return arena_printf(e->a, "%s_%s", e->node_name[node], aux_word(n->op));
+    return arena_printf(e->a, "%s_%s", e->node_name[node], op_info(n->op)->scratch[k].name);
 }
 
 const char *emit_param(Emit *e, int param)
