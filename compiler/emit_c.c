@@ -47,6 +47,8 @@ struct Emit {
     const char *file;      /* fashion_mlp.net: the source's base name, for line refs */
     const char **node_name;    /* C name per node (inputs: the argument name) */
     const char **param_name;   /* C name per parameter */
+    const char **state_name;   /* C name per STATE tensor (IR.states) */
+    bool *use_state;
     const char **output_name;  /* C name per output (P_forward's arguments) */
     /* Per function: which pointers the body uses. */
     bool *use_buf, *use_grad, *use_param, *use_pgrad;
@@ -484,6 +486,7 @@ static void func_begin(Emit *e, FuncBody *fb)
     memset(e->use_scratch, 0, nodes);
     memset(e->use_param, 0, params);
     memset(e->use_pgrad, 0, params);
+    memset(e->use_state, 0, (size_t)ir->states.len + 1);
     fb->saved = e->body;
     fb->text = NULL;
     fb->len = 0;
@@ -569,6 +572,14 @@ static void collect_decls(Emit *e, const char *body, DeclVec *decls)
                  arena_printf(e->a, "%s%s *const %s = m->params + %zu;", pconst, real,
                               e->param_name[p], pr->offset),
                  arena_printf(e->a, "%s%s", dims_text(e->a, pr->shape), where));
+    }
+    for (int s = 0; s < ir->states.len; s++) {
+        const Param *st = &ir->states.items[s];
+        if (e->use_state[s])
+            add_decl(e, decls, e->state_name[s], body,
+                     arena_printf(e->a, "%s *const %s = m->state + %zu;", real, e->state_name[s],
+                                  st->offset),
+                     arena_printf(e->a, "%s state", dims_text(e->a, st->shape)));
     }
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
@@ -1100,6 +1111,32 @@ static void emit_includes(Emit *e, FILE *out)
           "#include <string.h>\n\n#include \"dlrt.h\"\n#include \"dlrt_kernels.h\"\n\n", out);
 }
 
+/* The checkpoint's extra sections: each group's step count (several
+ * losses), then each STATE tensor as a section named after it. cast: what
+ * a const model's pointers need ("(void *)" in save). */
+static void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
+{
+    const IR *ir = e->ir;
+    bool steps = several_losses(e);
+    int n = (steps ? 1 : 0) + ir->states.len;
+    if (n == 0)
+        return;
+    if (steps && !ir->states.len) {   /* as before STATE tensors existed */
+        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps};\n"
+                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len, cast);
+        return;
+    }
+    fprintf(out, "    const dlrt_ckpt_section extra[%d] = {\n", n);
+    if (steps)
+        fprintf(out, "        {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps},\n", ir->groups.len, cast);
+    for (int s = 0; s < ir->states.len; s++) {
+        const Param *st = &ir->states.items[s];
+        fprintf(out, "        {\"%s\", DLRT_SEC_REAL, %zu, %s(m->state + %zu)},\n", st->name, st->size,
+                cast, st->offset);
+    }
+    fprintf(out, "    };\n    c.nextra = %d;\n    c.extra = extra;\n", n);
+}
+
 static void emit_struct(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -1179,6 +1216,16 @@ static void emit_struct(Emit *e, FILE *out)
         printed = next->gbuf;
     }
     fprintf(out, "     */\n");
+    if (ir->states.len) {
+        fprintf(out, "    /* STATE tensors the forward pass updates while training; no gradient,\n"
+                     "     * no optimizer; saved in checkpoints (%zu values):\n", ir->state_count);
+        for (int s = 0; s < ir->states.len; s++) {
+            const Param *st = &ir->states.items[s];
+            fprintf(out, "     *   %-*s  %-12s at %zu\n", (int)wname, e->state_name[s],
+                    dims_text(a, st->shape), st->offset);
+        }
+        fprintf(out, "     */\n    %s *state;\n", real);
+    }
     fprintf(out, "    %s *arena;\n", real);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
     if (several_losses(e))
@@ -1226,7 +1273,7 @@ static void emit_create(Emit *e, FILE *out)
     const char *P = e->prefix, *real = emit_real(e);
     int slots = state_slots(ir, NULL);
     size_t span = align16(ir->param_count);
-    size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size);
+    size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size) + align16(ir->state_count);
 
     emit_section(out, "create / destroy");
     /* A macro, so the trainer can say how much a failed create asked for. */
@@ -1250,6 +1297,17 @@ static void emit_create(Emit *e, FILE *out)
     for (int s = 0; s < slots; s++)
         fprintf(out, "    m->%s = base + %zu;\n", state_name(ir, s), span * (size_t)(2 + s));
     fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
+    if (ir->states.len) {
+        fprintf(out, "    /* STATE tensors, after the arena, at their starting values. */\n");
+        fprintf(out, "    m->state = base + %zu;\n", span * (size_t)(2 + slots) + align16(ir->arena_size));
+        for (int s = 0; s < ir->states.len; s++) {
+            const Param *st = &ir->states.items[s];
+            if (st->init_arg != 0)
+                fprintf(out, "    dlrt_fill_%s(m->state + %zu, %zu, %s);   /* %s */\n", e->f64 ? "f64" : "f32",
+                        st->offset, st->size, double_text(e->a, st->init_arg), e->state_name[s]);
+        }
+        fputc('\n', out);
+    }
     /* State that does not start at zero (Adagrad's initial accumulator),
      * over each group's range. */
     for (int g = 0; g < group_count(ir); g++) {
@@ -2009,9 +2067,7 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
-    if (several_losses(e))
-        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, (void *)m->group_steps};\n"
-                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len);
+    emit_ckpt_extra(e, out, "(void *)");
     fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
     fprintf(out, "    char **error = (char **)&m->error;\n");
     fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
@@ -2019,9 +2075,7 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
-    if (several_losses(e))
-        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, m->group_steps};\n"
-                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len);
+    emit_ckpt_extra(e, out, "");
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
@@ -2214,6 +2268,10 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
     e->param_name = arena_alloc(a, params * sizeof *e->param_name);
     for (int p = 0; p < ir->params.len; p++)
         e->param_name[p] = claim_name(e, &taken, ir->params.items[p].name, NULL, true);
+    e->state_name = arena_alloc(a, ((size_t)ir->states.len + 1) * sizeof *e->state_name);
+    e->use_state = arena_alloc(a, (size_t)ir->states.len + 1);
+    for (int s = 0; s < ir->states.len; s++)
+        e->state_name[s] = claim_name(e, &taken, ir->states.items[s].name, NULL, false);
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = node_at(ir, id);
         const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
@@ -2597,6 +2655,12 @@ const char *emit_scratch(Emit *e, int node, int k)
     e->use_scratch[node] |= (unsigned char)(1u << k);
     const Node *n = node_at(e->ir, node);
     return arena_printf(e->a, "%s_%s", e->node_name[node], op_info(n->op)->scratch[k].name);
+}
+
+const char *emit_state(Emit *e, int state)
+{
+    e->use_state[state] = true;
+    return e->state_name[state];
 }
 
 const char *emit_param(Emit *e, int param)

@@ -204,6 +204,14 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             fputs(" frozen", out);
         fputc('\n', out);
     }
+    /* STATE tensors (ParamRole), only when some op has them. */
+    if (ir->states.len)
+        fputs("\nstate:\n", out);
+    for (int k = 0; k < ir->states.len; k++) {
+        const Param *p = &ir->states.items[k];
+        fprintf(out, "  %s %s (%zu values) starts at %g\n", p->name, shape_str(a, p->shape), p->size,
+                p->init_arg);
+    }
 
     fputs("\ninputs:\n", out);
     for (int k = 0; k < ir->inputs.len; k++) {

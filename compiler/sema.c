@@ -1889,6 +1889,19 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     }
     if (any_override)
         fputs("  * set on the layer; the rest come from the train block\n", out);
+    /* STATE tensors (ParamRole): listed apart, as no optimizer sees them. */
+    if (ir->states.len > 0) {
+        size_t count = 0;
+        for (int k = 0; k < ir->states.len; k++)
+            count += ir->states.items[k].size;
+        fprintf(out, "\nstate (not trained; updated by the forward pass, saved in checkpoints): "
+                     "%d tensors, %zu values\n", ir->states.len, count);
+        for (int k = 0; k < ir->states.len; k++) {
+            const Param *p = &ir->states.items[k];
+            fprintf(out, "  %-*s %-*s %10zu  starts at %g\n", name_w, p->name, shape_w,
+                    shape_str(a, p->shape), p->size, p->init_arg);
+        }
+    }
 
     /* Per-layer hyperparameters of the ops that have them. */
     bool any_layer = false;
