@@ -646,6 +646,11 @@ static void emit_init(TorchEmit *t)
         torch_line(t, "pass");
     for (int i = 0; i < ir->params.len; i++)
         emit_init_param(t, &ir->params.items[i]);
+    /* STATE tensors back at their starting values, as P_create leaves them. */
+    for (int i = 0; i < ir->states.len; i++) {
+        char fill[32];
+        torch_line(t, "self.%s.fill_(%s)", ir->states.items[i].name, op_double(fill, ir->states.items[i].init_arg));
+    }
     t->indent--;
     torch_line(t, "self.set_rng(seed ^ DROPOUT_SEED_XOR)");
     t->indent--;
