@@ -203,6 +203,15 @@ typedef enum InitKind {
     INIT__COUNT
 } InitKind;
 
+/* A parameter's role. TRAINABLE: learnt; in IR.params, the flat parameter
+ * buffer and its gradient. STATE: non-trainable state an op's forward pass
+ * updates while training (batchnorm's running statistics); in IR.states,
+ * a flat buffer of its own (m->state), no gradient, never seen by the
+ * optimizer, weight decay or clipping; initialized by its init scheme,
+ * saved in checkpoints as a section named after it, a registered buffer
+ * in the PyTorch twin. */
+typedef enum ParamRole { ROLE_TRAINABLE, ROLE_STATE } ParamRole;
+
 /* A learnable tensor. All parameters sit back to back in one flat buffer,
  * in declaration order; their gradients in a second flat buffer with the
  * same layout (a later all-reduce or L-BFGS sees one vector). */
@@ -226,7 +235,22 @@ typedef struct Param {
     bool trained;          /* the loss of its group depends on it (autodiff.c); the update
                             * skips the others, as torch.optim skips a
                             * parameter whose grad is None */
+    ParamRole role;        /* STATE: offset is in the state buffer (IR.states) */
 } Param;
+
+/* Scratch an op declares (OpInfo.scratch). SAVED lives from the forward
+ * pass to the backward pass (dropout's mask, softmax's probabilities);
+ * WORKSPACE only within one op's forward or backward kernel, so the plan
+ * overlaps the workspaces of all ops (im2col). INT32 buffers hold integers
+ * (pooling's argmax): the emitter gives them an int32_t pointer. */
+typedef enum ScratchRole { SCRATCH_SAVED, SCRATCH_WORKSPACE } ScratchRole;
+typedef enum ScratchType { SCRATCH_REAL, SCRATCH_INT32 } ScratchType;
+typedef struct ScratchSpec {
+    const char *name;      /* C name after the node's: "mask" gives "h2_mask" */
+    ScratchRole role;
+    ScratchType type;
+} ScratchSpec;
+#define NODE_MAX_SCRATCH 4
 
 /* One tensor-valued node. Attributes are op-specific and documented in that
  * op's file. Inputs come first in `in`. */
@@ -247,6 +271,8 @@ typedef struct Node {
     int i[4];
     int *param;            /* its parameters (indices in IR.params), in the op's order */
     int nparam;            /* as many as the op makes (dense: W, then b unless bias = false) */
+    int *state;            /* its STATE tensors (indices in IR.states), in the op's order */
+    int nstate;
     const char *origin;    /* for notes: "input 'image' declared here" etc. */
     /* Where f[0] was written when it is a hyperparameter the layer may set
      * (dropout's rate, leaky_relu's alpha), for --explain; hyper_set false:
@@ -259,8 +285,11 @@ typedef struct Node {
     /* plan.c: offsets in elements from the arena start; -1 = no buffer */
     long buf;              /* forward value, batch_cap * size(shape) */
     long gbuf;             /* its gradient */
-    long aux;              /* op scratch kept for backward (dropout mask, softmax probs) */
-    size_t aux_size;       /* per sample, set by the op's shape rule */
+    /* The op's scratch buffers, one per entry of its OpInfo.scratch (same
+     * index): scratch_size per sample, set by the op's shape rule (0: not
+     * needed this time); scratch the arena offset (plan.c), -1 = none. */
+    size_t scratch_size[NODE_MAX_SCRATCH];
+    long scratch[NODE_MAX_SCRATCH];
 } Node;
 
 typedef enum LossKind { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_L1 } LossKind;
@@ -357,7 +386,9 @@ typedef struct IR {
     const char *model;     /* model name: the default C prefix */
     Loc model_loc;         /* where it is written (NOLOC when missing) */
     VEC(Node *) nodes;
-    VEC(Param) params;
+    VEC(Param) params;     /* TRAINABLE */
+    VEC(Param) states;     /* STATE (role), in their own flat buffer */
+    size_t state_count;    /* plan.c: elements in the state buffer */
     VEC(Input) inputs;     /* declaration order: inputs, labels, targets */
     VEC(Output) outputs;
     VEC(Loss) losses;
@@ -518,9 +549,10 @@ typedef struct OpInfo {
     const char *(*explain)(Arena *a, const Node *n);
     /* plan.c --stats, optional: forward FLOPs for ONE sample. */
     double (*flops)(const IR *ir, const Node *n);
-    /* emit_c: what its aux (scratch) buffer is called after the node's
-     * name, "h2_mask"; NULL: "scratch". */
-    const char *aux_name;
+    /* Its scratch buffers (at most NODE_MAX_SCRATCH); the shape rule sets
+     * each one's per-sample size in node->scratch_size (same index). */
+    const ScratchSpec *scratch;
+    int nscratch;
 } OpInfo;
 
 const OpInfo *op_info(OpKind k);

@@ -47,9 +47,12 @@ struct Emit {
     const char *file;      /* fashion_mlp.net: the source's base name, for line refs */
     const char **node_name;    /* C name per node (inputs: the argument name) */
     const char **param_name;   /* C name per parameter */
+    const char **state_name;   /* C name per STATE tensor (IR.states) */
+    bool *use_state;
     const char **output_name;  /* C name per output (P_forward's arguments) */
     /* Per function: which pointers the body uses. */
-    bool *use_buf, *use_grad, *use_aux, *use_param, *use_pgrad;
+    bool *use_buf, *use_grad, *use_param, *use_pgrad;
+    unsigned char *use_scratch;   /* per node, bit k: scratch k is read */
     bool params_writable;      /* declare parameters without const (update) */
     /* Per backward pass: parameter gradients written so far. */
     bool *pgrad_written;
@@ -197,22 +200,18 @@ static void nameset_add(Arena *a, NameSet *set, const char *s)
     set->len++;
 }
 
-/* What emit_aux calls a node's scratch buffer: "h2_mask". */
-static const char *aux_word(OpKind op)
-{
-    const char *name = op_info(op)->aux_name;
-    return name ? name : "scratch";
-}
-
 /* The names the emitter derives from a buffer named `name`: its gradient,
- * the node's scratch (aux, NULL for none) or a parameter's optimizer
- * state. Returns how many were written to out (at most 5). */
-static int derived_names(Arena *a, const char *name, const char *aux, bool param, const char **out)
+ * the node's scratch buffers (node NULL: none) or a parameter's optimizer
+ * state. Returns how many were written to out (at most MAX_DERIVED). */
+#define MAX_DERIVED (1 + NODE_MAX_SCRATCH + 4)
+static int derived_names(Arena *a, const char *name, const Node *node, bool param, const char **out)
 {
     int k = 0;
     out[k++] = arena_printf(a, "d_%s", name);
-    if (aux)
-        out[k++] = arena_printf(a, "%s_%s", name, aux);
+    const OpInfo *info = node ? op_info(node->op) : NULL;
+    for (int s = 0; info && s < info->nscratch; s++)
+        if (node->scratch_size[s] > 0)
+            out[k++] = arena_printf(a, "%s_%s", name, info->scratch[s].name);
     if (param) {
         static const char *const state[] = {"buf", "avg", "avg_sq", "step"};
         for (int s = 0; s < 4; s++)
@@ -224,13 +223,13 @@ static int derived_names(Arena *a, const char *name, const char *aux, bool param
 /* A C name for `want`: itself, with a trailing underscore when it is
  * reserved (no header defines a name ending in '_'), and with more while
  * it or a name derived from it is taken. Marks them all taken. */
-static const char *claim_name(Emit *e, NameSet *taken, const char *want, const char *aux, bool param)
+static const char *claim_name(Emit *e, NameSet *taken, const char *want, const Node *node, bool param)
 {
     const char *name = is_reserved(e, want) ? arena_printf(e->a, "%s_", want) : want;
-    const char *derived[5];
+    const char *derived[MAX_DERIVED];
     for (;;) {
         bool free_ = !nameset_has(taken, name);
-        int nd = derived_names(e->a, name, aux, param, derived);
+        int nd = derived_names(e->a, name, node, param, derived);
         for (int k = 0; k < nd && free_; k++)
             free_ = !nameset_has(taken, derived[k]);
         if (free_) {
@@ -484,9 +483,10 @@ static void func_begin(Emit *e, FuncBody *fb)
     size_t nodes = (size_t)ir->nodes.len + 1, params = (size_t)ir->params.len + 1;
     memset(e->use_buf, 0, nodes);
     memset(e->use_grad, 0, nodes);
-    memset(e->use_aux, 0, nodes);
+    memset(e->use_scratch, 0, nodes);
     memset(e->use_param, 0, params);
     memset(e->use_pgrad, 0, params);
+    memset(e->use_state, 0, (size_t)ir->states.len + 1);
     fb->saved = e->body;
     fb->text = NULL;
     fb->len = 0;
@@ -573,6 +573,14 @@ static void collect_decls(Emit *e, const char *body, DeclVec *decls)
                               e->param_name[p], pr->offset),
                  arena_printf(e->a, "%s%s", dims_text(e->a, pr->shape), where));
     }
+    for (int s = 0; s < ir->states.len; s++) {
+        const Param *st = &ir->states.items[s];
+        if (e->use_state[s])
+            add_decl(e, decls, e->state_name[s], body,
+                     arena_printf(e->a, "%s *const %s = m->state + %zu;", real, e->state_name[s],
+                                  st->offset),
+                     arena_printf(e->a, "%s state", dims_text(e->a, st->shape)));
+    }
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
         if (!e->use_pgrad[p])
@@ -595,11 +603,19 @@ static void collect_decls(Emit *e, const char *body, DeclVec *decls)
                                   e->node_name[id], n->buf),
                      comment);
         }
-        if (e->use_aux[id] && n->aux >= 0) {
-            const char *name = emit_aux(e, id);
-            add_decl(e, decls, name, body,
-                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->aux),
-                     arena_printf(e->a, "[n, %zu] %s scratch", n->aux_size, op_name(n->op)));
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++) {
+            if (!(e->use_scratch[id] & (1u << k)) || n->scratch[k] < 0)
+                continue;
+            const char *name = emit_scratch(e, id, k);
+            const ScratchSpec *sc = &info->scratch[k];
+            const char *decl = sc->type == SCRATCH_INT32
+                ? arena_printf(e->a, "int32_t *const %s = (int32_t *)(m->arena + %ld);", name, n->scratch[k])
+                : arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->scratch[k]);
+            add_decl(e, decls, name, body, decl,
+                     arena_printf(e->a, "[n, %zu] %s%s %s", n->scratch_size[k],
+                                  sc->type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
+                                  sc->role == SCRATCH_WORKSPACE ? "workspace" : "scratch"));
         }
     }
     for (int id = 0; id < ir->nodes.len; id++) {
@@ -1095,6 +1111,32 @@ static void emit_includes(Emit *e, FILE *out)
           "#include <string.h>\n\n#include \"dlrt.h\"\n#include \"dlrt_kernels.h\"\n\n", out);
 }
 
+/* The checkpoint's extra sections: each group's step count (several
+ * losses), then each STATE tensor as a section named after it. cast: what
+ * a const model's pointers need ("(void *)" in save). */
+static void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
+{
+    const IR *ir = e->ir;
+    bool steps = several_losses(e);
+    int n = (steps ? 1 : 0) + ir->states.len;
+    if (n == 0)
+        return;
+    if (steps && !ir->states.len) {   /* as before STATE tensors existed */
+        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps};\n"
+                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len, cast);
+        return;
+    }
+    fprintf(out, "    const dlrt_ckpt_section extra[%d] = {\n", n);
+    if (steps)
+        fprintf(out, "        {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps},\n", ir->groups.len, cast);
+    for (int s = 0; s < ir->states.len; s++) {
+        const Param *st = &ir->states.items[s];
+        fprintf(out, "        {\"%s\", DLRT_SEC_REAL, %zu, %s(m->state + %zu)},\n", st->name, st->size,
+                cast, st->offset);
+    }
+    fprintf(out, "    };\n    c.nextra = %d;\n    c.extra = extra;\n", n);
+}
+
 static void emit_struct(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -1130,9 +1172,14 @@ static void emit_struct(Emit *e, FILE *out)
         const Node *n = node_at(ir, id);
         if (n->buf < 0)
             continue;
-        size_t l = strlen(e->node_name[id]) + 2 + (n->aux >= 0 ? strlen(emit_aux(e, id)) : 0);
-        if (l > wnode)
-            wnode = l;
+        /* As wide as "name  name_scratch" (kept so that layouts read as before). */
+        size_t l = strlen(e->node_name[id]), w = l + 2;
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch[k] >= 0 && l + 2 + l + 1 + strlen(info->scratch[k].name) > w)
+                w = l + 2 + l + 1 + strlen(info->scratch[k].name);
+        if (w > wnode)
+            wnode = w;
     }
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = node_at(ir, id);
@@ -1140,9 +1187,14 @@ static void emit_struct(Emit *e, FILE *out)
             continue;
         fprintf(out, "     *   %-*s  %-14s at %-8ld %s, %s:%d\n", (int)wnode, e->node_name[id],
                 batch_dims_text(a, n), n->buf, op_name(n->op), e->file, n->line);
-        if (n->aux >= 0)
-            fprintf(out, "     *   %-*s  %-14s at %-8ld %s scratch\n", (int)wnode, emit_aux(e, id),
-                    arena_printf(a, "[n, %zu]", n->aux_size), n->aux, op_name(n->op));
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch[k] >= 0)
+                fprintf(out, "     *   %-*s  %-14s at %-8ld %s%s %s\n", (int)wnode,
+                        arena_printf(a, "%s_%s", e->node_name[id], info->scratch[k].name),
+                        arena_printf(a, "[n, %zu]", n->scratch_size[k]), n->scratch[k],
+                        info->scratch[k].type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
+                        info->scratch[k].role == SCRATCH_WORKSPACE ? "workspace" : "scratch");
     }
     /* Gradients by offset, so that shared space shows. */
     long printed = -1;
@@ -1164,6 +1216,16 @@ static void emit_struct(Emit *e, FILE *out)
         printed = next->gbuf;
     }
     fprintf(out, "     */\n");
+    if (ir->states.len) {
+        fprintf(out, "    /* STATE tensors the forward pass updates while training; no gradient,\n"
+                     "     * no optimizer; saved in checkpoints (%zu values):\n", ir->state_count);
+        for (int s = 0; s < ir->states.len; s++) {
+            const Param *st = &ir->states.items[s];
+            fprintf(out, "     *   %-*s  %-12s at %zu\n", (int)wname, e->state_name[s],
+                    dims_text(a, st->shape), st->offset);
+        }
+        fprintf(out, "     */\n    %s *state;\n", real);
+    }
     fprintf(out, "    %s *arena;\n", real);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
     if (several_losses(e))
@@ -1211,7 +1273,7 @@ static void emit_create(Emit *e, FILE *out)
     const char *P = e->prefix, *real = emit_real(e);
     int slots = state_slots(ir, NULL);
     size_t span = align16(ir->param_count);
-    size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size);
+    size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size) + align16(ir->state_count);
 
     emit_section(out, "create / destroy");
     /* A macro, so the trainer can say how much a failed create asked for. */
@@ -1235,6 +1297,17 @@ static void emit_create(Emit *e, FILE *out)
     for (int s = 0; s < slots; s++)
         fprintf(out, "    m->%s = base + %zu;\n", state_name(ir, s), span * (size_t)(2 + s));
     fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
+    if (ir->states.len) {
+        fprintf(out, "    /* STATE tensors, after the arena, at their starting values. */\n");
+        fprintf(out, "    m->state = base + %zu;\n", span * (size_t)(2 + slots) + align16(ir->arena_size));
+        for (int s = 0; s < ir->states.len; s++) {
+            const Param *st = &ir->states.items[s];
+            if (st->init_arg != 0)
+                fprintf(out, "    dlrt_fill_%s(m->state + %zu, %zu, %s);   /* %s */\n", e->f64 ? "f64" : "f32",
+                        st->offset, st->size, double_text(e->a, st->init_arg), e->state_name[s]);
+        }
+        fputc('\n', out);
+    }
     /* State that does not start at zero (Adagrad's initial accumulator),
      * over each group's range. */
     for (int g = 0; g < group_count(ir); g++) {
@@ -1994,9 +2067,7 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
-    if (several_losses(e))
-        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, (void *)m->group_steps};\n"
-                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len);
+    emit_ckpt_extra(e, out, "(void *)");
     fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
     fprintf(out, "    char **error = (char **)&m->error;\n");
     fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
@@ -2004,9 +2075,7 @@ static void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
-    if (several_losses(e))
-        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, m->group_steps};\n"
-                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len);
+    emit_ckpt_extra(e, out, "");
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
@@ -2194,11 +2263,15 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
         const Node *n = node_at(ir, id);
         if (n->op != OP_INPUT)
             e->node_name[id] = claim_name(e, &taken, n->cname ? n->cname : arena_printf(a, "t%d", id),
-                                          n->aux_size ? aux_word(n->op) : NULL, false);
+                                          n, false);
     }
     e->param_name = arena_alloc(a, params * sizeof *e->param_name);
     for (int p = 0; p < ir->params.len; p++)
         e->param_name[p] = claim_name(e, &taken, ir->params.items[p].name, NULL, true);
+    e->state_name = arena_alloc(a, ((size_t)ir->states.len + 1) * sizeof *e->state_name);
+    e->use_state = arena_alloc(a, (size_t)ir->states.len + 1);
+    for (int s = 0; s < ir->states.len; s++)
+        e->state_name[s] = claim_name(e, &taken, ir->states.items[s].name, NULL, false);
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = node_at(ir, id);
         const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
@@ -2215,7 +2288,7 @@ static void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o)
         e->output_name[k] = claim_name(e, &forward, ir->outputs.items[k].name, NULL, false);
     e->use_buf = arena_alloc(a, nodes);
     e->use_grad = arena_alloc(a, nodes);
-    e->use_aux = arena_alloc(a, nodes);
+    e->use_scratch = arena_alloc(a, nodes);
     e->use_param = arena_alloc(a, params);
     e->use_pgrad = arena_alloc(a, params);
     e->pgrad_written = arena_alloc(a, params);
@@ -2577,11 +2650,17 @@ const char *emit_grad(Emit *e, int node)
     return arena_printf(e->a, "d_%s", e->node_name[node]);
 }
 
-const char *emit_aux(Emit *e, int node)
+const char *emit_scratch(Emit *e, int node, int k)
 {
-    e->use_aux[node] = true;
+    e->use_scratch[node] |= (unsigned char)(1u << k);
     const Node *n = node_at(e->ir, node);
-    return arena_printf(e->a, "%s_%s", e->node_name[node], aux_word(n->op));
+    return arena_printf(e->a, "%s_%s", e->node_name[node], op_info(n->op)->scratch[k].name);
+}
+
+const char *emit_state(Emit *e, int state)
+{
+    e->use_state[state] = true;
+    return e->state_name[state];
 }
 
 const char *emit_param(Emit *e, int param)

@@ -117,6 +117,11 @@ const char *torch_name(TorchEmit *t, int node)
     return name;
 }
 
+const char *torch_state(TorchEmit *t, int state)
+{
+    return arena_printf(t->arena, "self.%s", t->ir->states.items[state].name);
+}
+
 const char *torch_param(TorchEmit *t, int param)
 {
     if (param < 0 || param >= t->ir->params.len)
@@ -382,6 +387,12 @@ static void emit_constants(TorchEmit *t)
     }
     torch_line(t, "]");
     torch_line(t, "PARAM_COUNT = %zu", ir->param_count);
+    /* STATE tensors (registered buffers): each its own checkpoint section. */
+    char *buffers = "";
+    for (int i = 0; i < ir->states.len; i++)
+        buffers = arena_printf(t->arena, "%s%s(\"%s\", %zu)", buffers, i ? ", " : "",
+                               ir->states.items[i].name, ir->states.items[i].size);
+    torch_line(t, "BUFFERS = [%s]", buffers);
     /* The same string as the C P_layout(): checkpoints carry it. */
     char *layout = "";
     for (int i = 0; i < ir->params.len; i++) {
@@ -610,6 +621,13 @@ static void emit_init(TorchEmit *t)
         torch_line(t, "self.%s = torch.nn.Parameter(torch.zeros(%s, dtype=dtype)%s)", p->name,
                    py_shape(t, p->shape), p->frozen ? ", requires_grad=False" : "");
     }
+    /* STATE tensors: buffers, in state_dict() but not in parameters(). */
+    for (int i = 0; i < ir->states.len; i++) {
+        const Param *p = &ir->states.items[i];
+        char fill[32];
+        torch_line(t, "self.register_buffer(\"%s\", torch.full(%s, %s, dtype=dtype))", p->name,
+                   py_shape(t, p->shape), op_double(fill, p->init_arg));
+    }
     torch_line(t, "self.rng = Rng(0)");
     torch_line(t, "self.dropout_on = False");
     torch_line(t, "if seed is not None:");
@@ -628,6 +646,11 @@ static void emit_init(TorchEmit *t)
         torch_line(t, "pass");
     for (int i = 0; i < ir->params.len; i++)
         emit_init_param(t, &ir->params.items[i]);
+    /* STATE tensors back at their starting values, as P_create leaves them. */
+    for (int i = 0; i < ir->states.len; i++) {
+        char fill[32];
+        torch_line(t, "self.%s.fill_(%s)", ir->states.items[i].name, op_double(fill, ir->states.items[i].init_arg));
+    }
     t->indent--;
     torch_line(t, "self.set_rng(seed ^ DROPOUT_SEED_XOR)");
     t->indent--;
@@ -864,6 +887,7 @@ static void emit_checkpoints(TorchEmit *t)
         "    sections = [(\"layout\", CKPT_BYTES, len(layout)), (\"params\", CKPT_REAL, PARAM_COUNT)]",
         "    sections += [(\"state:\" + key, CKPT_REAL, PARAM_COUNT) for key in STATE_KEYS]",
         "    sections += [(\"step\", CKPT_U64, 1)]",
+        "    sections += [(name, CKPT_REAL, count) for name, count in BUFFERS]",
         "    table = b\"\".join(struct.pack(\"<I\", len(name)) + name.encode(\"utf-8\") + struct.pack(\"<IQ\", kind_, count)",
         "                     for name, kind_, count in sections)",
         "    # The header: fixed part, section table and the layout, then its CRC.",
@@ -871,6 +895,8 @@ static void emit_checkpoints(TorchEmit *t)
         "    head += table + layout",
         "    body = head + struct.pack(\"<I\", zlib.crc32(head) & 0xFFFFFFFF)",
         "    body += b\"\".join(v.numpy().astype(kind).tobytes() for v in vectors) + struct.pack(\"<Q\", step)",
+        "    body += b\"\".join(getattr(self, name).detach().reshape(-1).cpu().numpy().astype(kind).tobytes()",
+        "                       for name, _ in BUFFERS)",
         "    body += struct.pack(\"<I\", zlib.crc32(body) & 0xFFFFFFFF)",
         "    folder = os.path.dirname(path) or \".\"",
         "    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + \".\", suffix=\".tmp\", dir=folder)",
@@ -942,6 +968,7 @@ static void emit_checkpoints(TorchEmit *t)
         "        sizes = {CKPT_REAL: value_size, CKPT_U64: 8, CKPT_BYTES: 1}",
         "        for name, kind_, count in sections[1:]:",
         "            want = {\"params\": (CKPT_REAL, PARAM_COUNT), \"step\": (CKPT_U64, 1)}.get(name)",
+        "            want = want or {n: (CKPT_REAL, c) for n, c in BUFFERS}.get(name)",
         "            if name.startswith(\"state:\"):",
         "                want = (CKPT_REAL, PARAM_COUNT)",
         "            if want is None:",
@@ -956,7 +983,8 @@ static void emit_checkpoints(TorchEmit *t)
         "    if len(data) != end + 4 or zlib.crc32(data[:end]) & 0xFFFFFFFF != struct.unpack_from(\"<I\", data, end)[0]:",
         "        raise bad(\"checksum mismatch: the file is corrupt\")",
         "    names = [name for name, _, _ in sections]",
-        "    if sorted(names) != sorted(set(names)) or \"params\" not in names or \"step\" not in names:",
+        "    if sorted(names) != sorted(set(names)) or \"params\" not in names or \"step\" not in names or \\",
+        "            any(name not in names for name, _ in BUFFERS):",
         "        raise bad(\"sections missing or repeated: %s\" % \", \".join(names))",
         "    kind = \"<f8\" if value_size == 8 else \"<f4\"",
         "    offset, found = head_end + 4, {}",
@@ -982,6 +1010,10 @@ static void emit_checkpoints(TorchEmit *t)
         "        for p in self.param_list():",
         "            p.copy_(values[offset:offset + p.numel()].reshape(p.shape))",
         "            offset += p.numel()",
+        "        for name, count in BUFFERS:",
+        "            buf = getattr(self, name)",
+        "            values = np.frombuffer(data, dtype=kind, count=count, offset=found[name][0])",
+        "            buf.copy_(torch.from_numpy(values.astype(np.float64)).reshape(buf.shape))",
         "    if optimizer is not None:",
         "        for key in STATE_KEYS:",
         "            values, offset = torch.from_numpy(vector(\"state:\" + key).astype(np.float64)), 0",

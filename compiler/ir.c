@@ -31,7 +31,9 @@ Node *ir_node(Arena *a, IR *ir, OpKind op, Loc loc)
     n->nparam = 0;
     n->in[0] = n->in[1] = n->in[2] = n->in[3] = -1;
     n->batched = true;
-    n->buf = n->gbuf = n->aux = -1;
+    n->buf = n->gbuf = -1;
+    for (int k = 0; k < NODE_MAX_SCRATCH; k++)
+        n->scratch[k] = -1;
     /* A user may have named a binding "t7" already: keep ours distinct. */
     n->cname = ir_unique_cname(a, ir, arena_printf(a, "t%d", n->id));
     vec_push(a, &ir->nodes, n);
@@ -67,6 +69,9 @@ bool ir_cname_free(const IR *ir, const char *name)
             return false;
     for (int k = 0; k < ir->params.len; k++)
         if (strcmp(ir->params.items[k].name, name) == 0)
+            return false;
+    for (int k = 0; k < ir->states.len; k++)
+        if (strcmp(ir->states.items[k].name, name) == 0)
             return false;
     return true;
 }
@@ -198,6 +203,14 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
         if (p->frozen)
             fputs(" frozen", out);
         fputc('\n', out);
+    }
+    /* STATE tensors (ParamRole), only when some op has them. */
+    if (ir->states.len)
+        fputs("\nstate:\n", out);
+    for (int k = 0; k < ir->states.len; k++) {
+        const Param *p = &ir->states.items[k];
+        fprintf(out, "  %s %s (%zu values) starts at %g\n", p->name, shape_str(a, p->shape), p->size,
+                p->init_arg);
     }
 
     fputs("\ninputs:\n", out);

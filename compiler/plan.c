@@ -91,13 +91,22 @@ void plan_memory(Arena *a, IR *ir)
         }
     }
     ir->param_count = poffset;
+    /* STATE tensors: a flat buffer of their own, back to back. */
+    size_t soffset = 0;
+    for (int s = 0; s < ir->states.len; s++) {
+        ir->states.items[s].offset = soffset;
+        soffset += ir->states.items[s].size;
+    }
+    ir->state_count = soffset;
     ir->batch_cap = ir->train.batch > 0 ? ir->train.batch : 1;
 
     int count = ir->nodes.len;
     long top = 0;
     for (int id = 0; id < count; id++) {
         Node *n = ir->nodes.items[id];
-        n->buf = n->gbuf = n->aux = -1;
+        n->buf = n->gbuf = -1;
+        for (int k = 0; k < NODE_MAX_SCRATCH; k++)
+            n->scratch[k] = -1;
         if (n->op == OP_INPUT)
             continue;
         const Node *x = n->nin > 0 && n->in[0] >= 0 ? ir->nodes.items[n->in[0]] : NULL;
@@ -107,11 +116,33 @@ void plan_memory(Arena *a, IR *ir)
             n->buf = top;
             top = align_up(top + batch_elems(ir, n));
         }
-        if (n->aux_size > 0) {
-            n->aux = top;
-            top = align_up(top + (long)ir->batch_cap * (long)n->aux_size);
-        }
+        /* SAVED scratch lives until backward: its own space, after the
+         * node's value. */
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch_size[k] > 0 && info->scratch[k].role == SCRATCH_SAVED) {
+                n->scratch[k] = top;
+                top = align_up(top + (long)ir->batch_cap * (long)n->scratch_size[k]);
+            }
     }
+    /* WORKSPACE scratch lives within one kernel, and kernels run one at a
+     * time: every op's workspaces share one region, as large as the
+     * largest op needs (an op's own workspaces lie side by side in it).
+     * An int32 buffer takes one value per integer, whatever the precision. */
+    long workspace = 0;
+    for (int id = 0; id < count; id++) {
+        Node *n = ir->nodes.items[id];
+        const OpInfo *info = op_info(n->op);
+        long at = top;
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch_size[k] > 0 && info->scratch[k].role == SCRATCH_WORKSPACE) {
+                n->scratch[k] = at;
+                at = align_up(at + (long)ir->batch_cap * (long)n->scratch_size[k]);
+            }
+        if (at - top > workspace)
+            workspace = at - top;
+    }
+    top += workspace;
 
     /* Gradient lifetimes in schedule positions. */
     int *pos = arena_alloc(a, ((size_t)count + 1) * sizeof *pos);

@@ -956,6 +956,28 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
     return l->ir->params.len - 1;
 }
 
+int lower_node_state(Lower *l, Node *n, const char *suffix, Shape shape, double fill, Loc loc)
+{
+    const char *base = l->binding ? l->binding : "p";
+    Param p;
+    memset(&p, 0, sizeof p);
+    p.name = ir_unique_cname(l->arena, l->ir, arena_printf(l->arena, "%s_%s", base, suffix));
+    p.loc = loc;
+    p.shape = shape;
+    p.size = (size_t)shape_size(shape);
+    p.init = INIT_DEFAULT;
+    p.init_arg = fill;     /* a constant fill: running statistics start at 0 or 1 */
+    p.role = ROLE_STATE;
+    vec_push(l->arena, &l->ir->states, p);
+    int id = l->ir->states.len - 1;
+    int *list = arena_alloc(l->arena, (size_t)(n->nstate + 1) * sizeof *list);
+    for (int k = 0; k < n->nstate; k++)
+        list[k] = n->state[k];
+    list[n->nstate++] = id;
+    n->state = list;
+    return id;
+}
+
 void *lower_attr(Lower *l, Node *n, size_t size)
 {
     n->attr = arena_alloc(l->arena, size);
@@ -1442,14 +1464,19 @@ static void check_batch_sizes(Lower *l)
         const Node *n = ir->nodes.items[k];
         if (!n->batched)
             continue;
-        double size = shape_size(n->shape), aux = (double)n->aux_size;
+        double size = shape_size(n->shape), aux = 0;
+        size_t aux_size = 0;
+        for (int s = 0; s < NODE_MAX_SCRATCH; s++)
+            if (n->scratch_size[s] > aux_size)
+                aux_size = n->scratch_size[s];
+        aux = (double)aux_size;
         bool scratch = aux > size;
         double values = batch * (scratch ? aux : size);
         if (values <= MAX_ELEMS)
             continue;
         const char *shape = shape_str(l->arena, n->shape);
         const char *what = scratch
-            ? arena_printf(l->arena, "%s scratch [n, %zu]", ir_op_name(n->op), n->aux_size)
+            ? arena_printf(l->arena, "%s scratch [n, %zu]", ir_op_name(n->op), aux_size)
             : arena_printf(l->arena, "%s %s [n%s%s", ir_op_name(n->op),
                            n->op == OP_INPUT ? "buffer" : "output",
                            n->shape.rank ? ", " : "", shape + 1);
@@ -1862,6 +1889,19 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     }
     if (any_override)
         fputs("  * set on the layer; the rest come from the train block\n", out);
+    /* STATE tensors (ParamRole): listed apart, as no optimizer sees them. */
+    if (ir->states.len > 0) {
+        size_t count = 0;
+        for (int k = 0; k < ir->states.len; k++)
+            count += ir->states.items[k].size;
+        fprintf(out, "\nstate (not trained; updated by the forward pass, saved in checkpoints): "
+                     "%d tensors, %zu values\n", ir->states.len, count);
+        for (int k = 0; k < ir->states.len; k++) {
+            const Param *p = &ir->states.items[k];
+            fprintf(out, "  %-*s %-*s %10zu  starts at %g\n", name_w, p->name, shape_w,
+                    shape_str(a, p->shape), p->size, p->init_arg);
+        }
+    }
 
     /* Per-layer hyperparameters of the ops that have them. */
     bool any_layer = false;

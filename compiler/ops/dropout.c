@@ -5,14 +5,14 @@
  * Training: for every element, in row-major order over the n samples, one
  * draw u = dlrt_rng_uniform(&m->rng); the element is kept when u >= rate
  * and then scaled by 1/(1 - rate). The mask (0 or 1/(1 - rate) per element)
- * lives in the node's aux buffer for backward: dx = dy * mask. The PyTorch
+ * lives in the node's SAVED scratch "mask" for backward: dx = dy * mask. The PyTorch
  * twin draws the same stream, so masks match after P_set_rng / set_rng.
  * Inference: y = x.
  *
  * The loops are runtime kernels (runtime/kernels/dropout.h, tested in
  * tests/kernels).
  *
- * Attributes: DropoutAttr (rate). aux_size = the per-sample size.
+ * Attributes: DropoutAttr (rate). scratch_size[0] (mask) = the per-sample size.
  */
 #include "ops.h"
 
@@ -43,7 +43,7 @@ static int dropout_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     attr(node)->rate = a[1].num;
     node->hyper_set = true;   /* the rate is required */
     node->hyper_loc = a[1].expr->loc;
-    node->aux_size = (size_t)shape_size(node->shape);
+    node->scratch_size[0] = (size_t)shape_size(node->shape);
     return node->id;
 }
 
@@ -75,9 +75,9 @@ static void dropout_forward(Emit *e, const Node *n)
     char rate_text[32];
     op_double(rate_text, attr(n)->rate);
     emit_line(e, "/* %s: 0 where u < %s, else 1/(1 - %s); one draw per element in order */",
-              emit_aux(e, n->id), rate_text, rate_text);
+              emit_scratch(e, n->id, 0), rate_text, rate_text);
     emit_line(e, "dlrt_dropout_forward_%s(%s, %s, %s, n * %d, %s, %s);", op_prec(e), y,
-              emit_aux(e, n->id), x, size, rate_text, rng_pointer(e));
+              emit_scratch(e, n->id, 0), x, size, rate_text, rng_pointer(e));
 }
 
 static void dropout_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -85,7 +85,7 @@ static void dropout_backward(Emit *e, const Node *n, const bool *accumulate)
     if (!op_needs_grad(e, n->in[0]))
         return;
     emit_line(e, "dlrt_dropout_backward_%s(%s, %s, %s, n * %d, %d);", op_prec(e),
-              emit_grad(e, n->in[0]), emit_grad(e, n->id), emit_aux(e, n->id),
+              emit_grad(e, n->in[0]), emit_grad(e, n->id), emit_scratch(e, n->id, 0),
               shape_size(n->shape), accumulate[0]);
 }
 
@@ -139,6 +139,7 @@ const OpInfo op_dropout = {
     .torch_methods = dropout_torch_methods,
     .dump = dropout_dump,
     .explain = dropout_explain,
-    .aux_name = "mask",
+    .scratch = (const ScratchSpec[]){{"mask", SCRATCH_SAVED, SCRATCH_REAL}},
+    .nscratch = 1,
     .flags = OPF_STOCHASTIC,
 };

@@ -2,7 +2,7 @@
  *
  *   cross_entropy(logits, y)   logits [K], y a label class(K):
  *        L = 1/n sum_s (log sum_j e^(z_sj) - z_s,y_s)       (stable: minus the row max)
- *        dz_sj = (p_sj - [j = y_s]) dL / n                  p = softmax(z), kept in aux
+ *        dz_sj = (p_sj - [j = y_s]) dL / n                  p = softmax(z), kept in scratch
  *   mse(pred, target)          same shapes, size S per sample:
  *        L = 1/(n S) sum (p - t)^2        dp = 2 (p - t) dL / (n S),  dt = -dp
  *   l1(pred, target)
@@ -21,7 +21,7 @@
  * The loops are runtime kernels (runtime/kernels/loss.h, tested in
  * tests/kernels); this file emits one call per term with literal sizes.
  *
- * Attributes: CrossEntropyAttr (classes K); aux_size = K (the probabilities).
+ * Attributes: CrossEntropyAttr (classes K); scratch_size[0] = K (the probabilities, SAVED).
  */
 #include "ops.h"
 
@@ -69,7 +69,7 @@ static int cross_entropy_lower(Lower *l, const Expr *call, const ArgVal *a, bool
     Node *node = loss_node(l, OP_CROSS_ENTROPY, call, z, y);
     lower_attr(l, node, sizeof(CrossEntropyAttr));
     attr(node)->classes = k;
-    node->aux_size = (size_t)k;
+    node->scratch_size[0] = (size_t)k;
     return node->id;
 }
 
@@ -117,7 +117,7 @@ static const Node *node_of(Emit *e, int id)
 static void cross_entropy_forward(Emit *e, const Node *n)
 {
     int k = attr(n)->classes;
-    const char *p = emit_aux(e, n->id);
+    const char *p = emit_scratch(e, n->id, 0);
     emit_line(e, "/* probabilities kept in %s for backward */", p);
     emit_line(e, "dlrt_cross_entropy_forward_%s(%s, %s, %s, %s, n, %d);", op_prec(e),
               emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), k);
@@ -129,9 +129,9 @@ static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulat
         return;
     const char *dz = emit_grad(e, n->in[0]);
     emit_line(e, "/* %s %s (%s - onehot(%s)) %s / n */", dz, op_assign(accumulate[0]),
-              emit_aux(e, n->id), emit_buf(e, n->in[1]), emit_grad(e, n->id));
+              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id));
     emit_line(e, "dlrt_cross_entropy_backward_%s(%s, %s, %s, %s, n, %d, %d);", op_prec(e), dz,
-              emit_aux(e, n->id), emit_buf(e, n->in[1]), emit_grad(e, n->id), attr(n)->classes,
+              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id), attr(n)->classes,
               accumulate[0]);
 }
 
@@ -205,7 +205,8 @@ const OpInfo op_cross_entropy = {
     .summary = "cross_entropy(logits, label): mean over the batch of -log softmax(logits)[label]",
     .flags = OPF_LOSS | OPF_ACCURACY,
     .dump = cross_entropy_dump,
-    .aux_name = "probs",
+    .scratch = (const ScratchSpec[]){{"probs", SCRATCH_SAVED, SCRATCH_REAL}},
+    .nscratch = 1,
     .args = cross_entropy_args,
     .nargs = 2,
     .lower = cross_entropy_lower,

@@ -46,6 +46,10 @@ int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc);
 /* Gives node n its attributes: `size` zeroed bytes at n->attr, for the
  * struct the op's file defines. */
 void *lower_attr(Lower *l, Node *n, size_t size);
+/* A STATE tensor of node n (ParamRole), named like a parameter
+ * ("h1_running_mean"), filled with `fill` at creation; appended to
+ * n->state. Returns its index in IR.states. */
+int lower_node_state(Lower *l, Node *n, const char *suffix, Shape shape, double fill, Loc loc);
 /* lower_param, and appends it to node n's parameter list (n->param). */
 int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc);
 Arena *lower_arena(Lower *l);
@@ -67,8 +71,12 @@ void emit_indent(Emit *e, int delta);
  * that only used pointers are declared. */
 const char *emit_buf(Emit *e, int node);         /* forward value  */
 const char *emit_grad(Emit *e, int node);        /* its gradient: "d_h1" */
-const char *emit_aux(Emit *e, int node);         /* op scratch: "h2_mask" */
+/* Scratch k of the node (OpInfo.scratch[k]): "h2_mask", a real or
+ * int32_t pointer as declared. */
+const char *emit_scratch(Emit *e, int node, int k);
 const char *emit_param(Emit *e, int param);      /* "h1_w" */
+const char *emit_state(Emit *e, int state);      /* STATE tensor: "h1_running_mean" */
+const char *torch_state(TorchEmit *t, int state); /* "self.h1_running_mean" */
 const char *emit_param_grad(Emit *e, int param); /* "d_h1_w" */
 /* Whether this backward pass already wrote param's gradient (shared weights):
  * false the first time it is asked for a param in one backward pass. */

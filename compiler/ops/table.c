@@ -49,14 +49,15 @@ const OpInfo *op_lookup(const char *name)
 }
 
 /* The callable names, for "did you mean" suggestions: built from the
- * table the first time they are asked for. */
+ * table the first time they are asked for. Test-only ops (x_scratch,
+ * x_running_mean: names starting "x_") are callable but never suggested. */
 const char *const *op_names(void)
 {
     static const char *names[OP__COUNT + 1];
     if (!names[0]) {
         int n = 0;
         for (int k = 0; k < OP__COUNT; k++)
-            if (op_table[k]->lower)
+            if (op_table[k]->lower && strncmp(op_name_table[k], "x_", 2) != 0)
                 names[n++] = op_name_table[k];
         names[n] = NULL;
     }

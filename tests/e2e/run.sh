@@ -185,6 +185,13 @@ if "$DLC" --x-groups --prefix gd examples/two_heads.net -o "$T/gd_api.c" 2>"$T/g
    "$T/groups_descriptor" >"$T/groups_descriptor.out" 2>&1; then ok "groups-descriptor-per-loss"
 else bad "groups-descriptor-per-loss" "$(cat "$T/gd.err" "$T/groups_descriptor.out" 2>/dev/null | head -c 600)"; fi
 
+#     STATE tensors (x_running_mean, test only): updated by the forward
+#     pass alone, saved and loaded as a section of their own.
+if "$DLC" --prefix x_state tests/golden/x_state.net -o "$T/state_api.c" 2>"$T/state.err" &&
+   cc $CFL -I"$T" -o "$T/state" tests/e2e/state.c $LIBS 2>>"$T/state.err" &&
+   "$T/state" "$T/state.ckpt" >"$T/state.out" 2>&1; then ok "state-tensor-updated-saved-loaded"
+else bad "state-tensor-updated-saved-loaded" "$(cat "$T/state.err" "$T/state.out" 2>/dev/null | head -c 600)"; fi
+
 # 3. The API refuses a batch whose labels are not classes of the network.
 if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&

@@ -207,6 +207,17 @@ else
     pass=$((pass + p)) fail=$((fail + f))
 fi
 
+# STATE tensors: the twin's registered buffer against the C (state.py).
+$PY tests/torch/state.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/state.out" 2>&1
+cat "$TMP/state.out"
+p=$(sed -n 's/^state: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/state.out")
+f=$(sed -n 's/^state: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/state.out")
+if [ -z "$p" ]; then
+    say_fail "state.py crashed: $(tail -n 1 "$TMP/state.out")"
+else
+    pass=$((pass + p)) fail=$((fail + f))
+fi
+
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
 else
