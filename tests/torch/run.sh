@@ -163,60 +163,31 @@ if [ -n "$ready" ]; then
         pass=$((pass + p)) fail=$((fail + f))
     fi
 fi
-# Every init scheme against torch.nn.init's formulas, C == twin in float64
-# (init_schemes.py).
-$PY tests/torch/init_schemes.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/init.out" 2>&1
-cat "$TMP/init.out"
-p=$(sed -n 's/^init_schemes: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/init.out")
-f=$(sed -n 's/^init_schemes: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/init.out")
-if [ -z "$p" ]; then
-    say_fail "init_schemes.py crashed: $(tail -n 1 "$TMP/init.out")"
-else
-    pass=$((pass + p)) fail=$((fail + f))
-fi
-# Every kernel on NaN, infinities and extreme logits, f32 and f64 (probe.py).
-$PY tests/torch/probe.py "$DLC" "$TMP/libdlrt.a" "$TMP" tests/torch/probe/*.net >"$TMP/probe.out" 2>&1
-cat "$TMP/probe.out"
-p=$(sed -n 's/^probe: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/probe.out")
-f=$(sed -n 's/^probe: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/probe.out")
-if [ -z "$p" ]; then
-    say_fail "probe.py crashed: $(tail -n 1 "$TMP/probe.out")"
-else
-    pass=$((pass + p)) fail=$((fail + f))
-fi
-
-# Every optimizer variant, f32 and f64, against torch.optim (optim.py).
-$PY tests/torch/optim.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/optim.out" 2>&1
-cat "$TMP/optim.out"
-p=$(sed -n 's/^optim: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/optim.out")
-f=$(sed -n 's/^optim: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/optim.out")
-if [ -z "$p" ]; then
-    say_fail "optim.py crashed: $(tail -n 1 "$TMP/optim.out")"
-else
-    pass=$((pass + p)) fail=$((fail + f))
-fi
-
-# Two losses, two parameter groups, alternating steps (groups.py).
-$PY tests/torch/groups.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/groups.out" 2>&1
-cat "$TMP/groups.out"
-p=$(sed -n 's/^groups: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/groups.out")
-f=$(sed -n 's/^groups: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/groups.out")
-if [ -z "$p" ]; then
-    say_fail "groups.py crashed: $(tail -n 1 "$TMP/groups.out")"
-else
-    pass=$((pass + p)) fail=$((fail + f))
-fi
-
-# STATE tensors: the twin's registered buffer against the C (state.py).
-$PY tests/torch/state.py "$DLC" "$TMP/libdlrt.a" "$TMP" >"$TMP/state.out" 2>&1
-cat "$TMP/state.out"
-p=$(sed -n 's/^state: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/state.out")
-f=$(sed -n 's/^state: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/state.out")
-if [ -z "$p" ]; then
-    say_fail "state.py crashed: $(tail -n 1 "$TMP/state.out")"
-else
-    pass=$((pass + p)) fail=$((fail + f))
-fi
+# script NAME ARGS...: runs tests/torch/NAME.py, which prints its ok/FAIL
+# lines and ends with "NAME: N passed, N failed"; adds those counts.
+script() {
+    local name=$1
+    shift
+    $PY "tests/torch/$name.py" "$DLC" "$TMP/libdlrt.a" "$TMP" "$@" >"$TMP/$name.out" 2>&1
+    cat "$TMP/$name.out"
+    local counts
+    counts=$(sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed\$/\1 \2/p" "$TMP/$name.out")
+    if [ -z "$counts" ]; then
+        say_fail "$name.py crashed: $(tail -n 1 "$TMP/$name.out")"
+    else
+        pass=$((pass + ${counts% *})) fail=$((fail + ${counts#* }))
+    fi
+}
+# Every init scheme against torch.nn.init's formulas, C == twin in float64.
+script init_schemes
+# Every kernel on NaN, infinities and extreme logits, f32 and f64.
+script probe tests/torch/probe/*.net
+# Every optimizer variant, f32 and f64, against torch.optim.
+script optim
+# Two losses, two parameter groups, alternating steps.
+script groups
+# STATE tensors: the twin's registered buffer against the C.
+script state
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
