@@ -19,7 +19,7 @@
 
 #include <string.h>
 
-/* ---- sema.c services for op lowering ----------------------------------
+/* ---- sema_lower.c: services for op lowering ---------------------------
  *
  * sema binds and checks an op's arguments from its declared signature
  * (OpInfo.args) and hands the lower hook their values; an op's lowering
