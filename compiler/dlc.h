@@ -460,11 +460,11 @@ void sema_note_values(Diag *d, const IR *ir, Loc loc);
 
 /* ------------------------------------------------------------ ops/ */
 
-typedef struct Lower Lower;    /* sema's state, opaque to ops (see sema.c) */
+typedef struct Lower Lower;    /* sema's state (sema_internal.h), opaque to ops */
 typedef struct Emit Emit;      /* emit_c.c's state */
 typedef struct TorchEmit TorchEmit;
 
-/* sema.c, for ops (next to ops.h's lower_* services): whether v, about to
+/* sema_lower.c, for ops (next to ops.h's lower_* services): whether v, about to
  * become a float constant in the generated code, fits one; reports at loc
  * when it does not. */
 bool lower_float_ok(Lower *l, Loc loc, double v);
@@ -544,7 +544,7 @@ typedef struct OpInfo {
     /* ir.c, optional: the node's attributes for --emit=ir (" units=10");
      * without it the raw slots are shown. */
     void (*dump)(FILE *out, const Node *n);
-    /* sema.c --explain, optional: the layer's own hyperparameter as
+    /* sema_explain.c --explain, optional: the layer's own hyperparameter as
      * "rate 0.5" (node->hyper_loc says where it was set), or NULL. */
     const char *(*explain)(Arena *a, const Node *n);
     /* plan.c --stats, optional: forward FLOPs for ONE sample. */

@@ -16,7 +16,7 @@ void train_finish(Lower *l, TrainBlock *tb);
 /* Whether a name is an optimizer's (for "it goes in the train block"). */
 bool train_is_optimizer(const char *name);
 
-/* sema.c services train.c uses (declared for ops in ops/ops.h too). */
+/* sema_lower.c services train.c uses (declared for ops in ops/ops.h too). */
 bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
                      int nnames, int nrequired, const Expr **out);
 bool lower_number(Lower *l, const Expr *e, double *out);

@@ -19,7 +19,7 @@
 
 #include <string.h>
 
-/* ---- sema.c services for op lowering ----------------------------------
+/* ---- sema_lower.c: services for op lowering ---------------------------
  *
  * sema binds and checks an op's arguments from its declared signature
  * (OpInfo.args) and hands the lower hook their values; an op's lowering
@@ -62,7 +62,7 @@ void lower_note_shape(Lower *l, int node, const char *role);
 int arith_lower_binary(Lower *l, const Expr *e);
 int arith_lower_neg(Lower *l, const Expr *e);
 
-/* ---- emit_c.c services for kernels ------------------------------------ */
+/* ---- cwriter.c: services for kernels --------------------------------- */
 
 /* Appends one line of C at the current indent; a trailing newline is added. */
 void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -38,7 +38,7 @@ typedef struct OptSlot {
     bool (*used)(const Optimizer *o);
 } OptSlot;
 
-/* What the update hooks see (emit_c.c fills it). Per-parameter fields are
+/* What the update hooks see (emit_passes.c fills it). Per-parameter fields are
  * set before `before` and `body`. */
 typedef struct OptStep {
     Emit *e;                 /* for emit_line, emit_lit, emit_fn */
@@ -101,11 +101,11 @@ bool optim_slot_used(const Optimizer *o, int slot);
  * (booleans only when true). */
 const char *optim_text(Arena *a, const Optimizer *o);
 
-/* emit_c.c services (declared in ops/ops.h too). */
+/* cwriter.c services (declared in ops/ops.h too). */
 void emit_line(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *emit_fn(Emit *e, const char *f);
 const char *emit_lit(Emit *e, double v);
-/* emit_c.c: the shortest double literal that reads back as v ("0.9", "1.0"). */
+/* cwriter.c: the shortest double literal that reads back as v ("0.9", "1.0"). */
 const char *emit_double(Emit *e, double v);
 
 #endif

@@ -1,0 +1,672 @@
+/* emit_api.c: the public API of docs/generated-api.md around the passes:
+ * the training entry points, parameter tables and checkpoints, the model
+ * descriptor, --main, and the generated header (emit_c_header).
+ */
+#include "emit_c.h"
+
+static const Node *accuracy_term(const IR *ir)
+{
+    for (int l = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++) {
+            const Node *n = node_at(ir, ir->losses.items[l].terms[t].node);
+            if (op_info(n->op)->flags & OPF_ACCURACY)
+                return n;
+        }
+    return NULL;
+}
+
+/* Writes P_labels_ok(labels..., n): whether every label names a class of
+ * the network. A step on a bad label would learn from half a gradient (the
+ * one-hot term is skipped), so the entry points refuse the batch instead.
+ * Returns the call, "P_labels_ok(y, n)", or "" when the net has no labels. */
+static const char *emit_labels_check(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *params = "", *args = "";
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (!in->is_label)
+            continue;
+        const char *name = e->node_name[in->node];
+        params = arena_printf(e->a, "%sconst int32_t *%s, ", params, name);
+        args = arena_printf(e->a, "%s%s, ", args, name);
+    }
+    if (!*args)
+        return "";
+    fprintf(out, "/* Whether every label is a class of the network: a step on any other\n"
+                 " * would learn from half a gradient, so the batch is refused. */\n");
+    fprintf(out, "static int %s_labels_ok(%sint n)\n{\n", e->prefix, params);
+    fprintf(out, "    for (int i = 0; i < n; i++) {\n");
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (!in->is_label)
+            continue;
+        const char *name = e->node_name[in->node];
+        fprintf(out, "        if (%s[i] < 0 || %s[i] >= %d)   /* %s: class(%d) */\n"
+                     "            return 0;\n",
+                name, name, node_at(ir, in->node)->i[0], in->name, node_at(ir, in->node)->i[0]);
+    }
+    fprintf(out, "    }\n    return 1;\n}\n\n");
+    return arena_printf(e->a, "%s_labels_ok(%sn)", e->prefix, args);
+}
+
+void emit_steps(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
+    Arena *a = e->a;
+    const char *all_params = params_text(e, ARGS_ALL);
+    const char *all_args = args_text(e, ARGS_ALL, false);
+    const char *feat_args = args_text(e, ARGS_FEATURES, false);
+    const char *sep_all = *all_params ? ", " : "";
+    const char *sep_feat = *feat_args ? ", " : "";
+
+    emit_section(out, "training");
+    const char *labels_ok = emit_labels_check(e, out);
+    const char *bad_labels = *labels_ok ? arena_printf(a, " || !%s", labels_ok) : "";
+    fprintf(out, "/* The entry points; their contracts are in the header. */\n\n");
+    /* --check-numerics: each pass may stop; the entry point returns NAN. */
+    const char *fwd_fail = e->check ? "if (" : "", *fwd_end = e->check ? ")\n        return NAN" : "";
+    const char *loss_fail = e->check ? "    if (isnan(loss))\n        return NAN;\n" : "";
+    /* One set per loss: P_train_step etc., or P_train_step_<loss> etc. */
+    bool several = several_losses(e);
+    for (int l = 0; l < (several ? ir->losses.len : 1); l++) {
+        const char *lp = several ? per_loss(e, "loss_pass", l) : arena_printf(a, "%s_loss_pass", P);
+        const char *bp = per_loss(e, "backward_pass", l);
+        const char *up = per_group(e, "update", several ? ir->losses.items[l].group : 0);
+        fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "train_step", l), P,
+                all_params, sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+        fprintf(out, "    const %s loss = %s(m, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
+        fprintf(out, "    %s%s(m, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
+        fprintf(out, "    %s(m);\n    return loss;\n}\n\n", up);
+
+        fprintf(out, "%s %s(%s *m, %s%sint n, int training)\n{\n", real, per_loss(e, "loss", l), P,
+                all_params, sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
+                fwd_end);
+        fprintf(out, "    return %s(m, %s%sn, training);\n}\n\n", lp, all_args, sep_all);
+
+        fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "gradients", l), P, all_params,
+                sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
+        fprintf(out, "    const %s loss = %s(m, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
+        fprintf(out, "    %s%s(m, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
+        fprintf(out, "    return loss;\n}\n\n");
+    }
+    if (several) {
+        /* Every loss together, as evaluate reports it. */
+        fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
+                fwd_end);
+        fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
+    }
+
+    /* Inference in chunks. */
+    emit_section(out, "inference");
+    const char *outs = "";
+    for (int k = 0; k < ir->outputs.len; k++)
+        outs = arena_printf(a, "%s, %s *%s", outs, real, e->output_name[k]);
+    const char *signature = arena_printf(a, "void %s_forward(%s *m, %s%sint n%s)", P, P,
+                                         params_text(e, ARGS_FEATURES), sep_feat, outs);
+    FuncBody fb;
+    func_begin(e, &fb);
+    emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
+    emit_line(e, "    const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
+    if (e->check) {
+        /* A non-finite value: the rows from this chunk on are NAN. */
+        emit_line(e, "    if (%s_forward_pass(m, %s%schunk, 0)) {", P, args_text(e, ARGS_FEATURES, true),
+                  sep_feat);
+        for (int k = 0; k < ir->outputs.len; k++) {
+            int size = shape_size(node_at(ir, ir->outputs.items[k].node)->shape);
+            emit_line(e, "        for (size_t i = (size_t)start * %d; i < (size_t)n * %d; i++)", size, size);
+            emit_line(e, "            %s[i] = NAN;", e->output_name[k]);
+        }
+        emit_line(e, "        return;");
+        emit_line(e, "    }");
+    } else {
+        emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
+                  sep_feat);
+    }
+    for (int k = 0; k < ir->outputs.len; k++) {
+        const Output *o = &ir->outputs.items[k];
+        int size = shape_size(node_at(ir, o->node)->shape);
+        /* The arena buffer is addressed directly: its name is the argument's. */
+        const Node *on = node_at(ir, o->node);
+        const char *src = on->op == OP_INPUT
+                              ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
+                              : arena_printf(a, "m->arena + %ld", on->buf);
+        const char *dst = e->output_name[k];
+        emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);   /* %s, %s:%d */",
+                  dst, size, src, size, dst, op_name(on->op), e->file, on->line);
+    }
+    emit_line(e, "}");
+    func_end(e, &fb, out, signature, NULL);
+    fputc('\n', out);
+
+    /* Evaluation in chunks. */
+    const Node *ce = accuracy_term(ir);
+    signature = arena_printf(a, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)", real, P, P,
+                             all_params, sep_all);
+    func_begin(e, &fb);
+    if (*labels_ok) {
+        emit_line(e, "if (n > 0 && !%s) {", labels_ok);
+        emit_line(e, "    if (accuracy)");
+        emit_line(e, "        *accuracy = NAN;");
+        emit_line(e, "    return NAN;   /* a label is not a class of the network */");
+        emit_line(e, "}");
+    }
+    emit_line(e, "double loss_sum = 0;");
+    if (ce)
+        emit_line(e, "long correct = 0;");
+    emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
+    e->indent++;
+    emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
+    if (e->check) {
+        emit_line(e, "const %s chunk_loss = %s_forward_pass(m, %s%schunk, 0) ? NAN", real, P,
+                  args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "    : %s_loss_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
+        emit_line(e, "if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in m->error */");
+        emit_line(e, "    if (accuracy)");
+        emit_line(e, "        *accuracy = NAN;");
+        emit_line(e, "    return NAN;");
+        emit_line(e, "}");
+        emit_line(e, "loss_sum += (double)chunk_loss * chunk;");
+    } else {
+        emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
+                  args_text(e, ARGS_ALL, true), sep_all);
+    }
+    if (ce) {
+        const Node *logits = node_at(ir, ce->in[0]);
+        int classes = shape_size(logits->shape);
+        const char *lg = emit_buf(e, ce->in[0]);
+        if (logits->op == OP_INPUT)
+            lg = arena_printf(a, "(%s + (size_t)start * %d)", lg, classes);
+        const char *labels = emit_buf(e, ce->in[1]);
+        emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
+                  labels, e->file, ce->line);
+        emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s + start, chunk, %d);", op_prec(e),
+                  lg, labels, classes);
+    }
+    e->indent--;
+    emit_line(e, "}");
+    emit_line(e, "if (accuracy)");
+    if (ce)
+        emit_line(e, "    *accuracy = n > 0 ? (double)correct / n : NAN;");
+    else
+        emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
+    emit_line(e, "return n > 0 ? (%s)(loss_sum / n) : NAN;", real);
+    func_end(e, &fb, out, signature, NULL);
+    fputc('\n', out);
+}
+
+void emit_tables(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
+    Arena *a = e->a;
+    int slots = state_slots(ir, NULL);
+
+    emit_section(out, "parameters and checkpoints");
+    fprintf(out, "%s *%s_params(%s *m)\n{\n    return m->params;\n}\n\n", real, P, P);
+    fprintf(out, "%s *%s_grads(%s *m)\n{\n    return m->grads;\n}\n\n", real, P, P);
+    fprintf(out, "void %s_set_rng(%s *m, uint64_t seed)\n{\n    dlrt_rng_seed(&m->rng, seed);\n}\n\n",
+            P, P);
+
+    if (ir->params.len) {
+        fprintf(out, "static const struct {\n    const char *name;\n    size_t offset, size;\n"
+                     "} %s_param_table[%d] = {\n", P, ir->params.len);
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            const char *entry = arena_printf(a, "{\"%s\", %zu, %zu},", pr->name, pr->offset, pr->size);
+            fprintf(out, "    %-40s /* %s */\n", entry, dims_text(a, pr->shape));
+        }
+        fprintf(out, "};\n\n");
+    }
+    fprintf(out, "size_t %s_param_count(void)\n{\n    return %s_PARAM_COUNT;\n}\n\n", P, e->upper);
+    fprintf(out, "int %s_param_tensors(void)\n{\n    return %d;\n}\n\n", P, ir->params.len);
+    const char *guard = ir->params.len ? arena_printf(a, "i >= 0 && i < %d", ir->params.len) : NULL;
+    if (guard) {
+        fprintf(out, "const char *%s_param_name(int i)\n{\n    return %s ? %s_param_table[i].name : NULL;\n}\n\n",
+                P, guard, P);
+        fprintf(out, "size_t %s_param_offset(int i)\n{\n    return %s ? %s_param_table[i].offset : 0;\n}\n\n",
+                P, guard, P);
+        fprintf(out, "size_t %s_param_size(int i)\n{\n    return %s ? %s_param_table[i].size : 0;\n}\n\n",
+                P, guard, P);
+    } else {
+        fprintf(out, "const char *%s_param_name(int i)\n{\n    (void)i;\n    return NULL;\n}\n\n", P);
+        fprintf(out, "size_t %s_param_offset(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
+        fprintf(out, "size_t %s_param_size(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
+    }
+
+    /* The layout as one string; C99 promises string literals of 4095
+     * characters only (-pedantic warns beyond), so a longer one (100 layers
+     * with long names) is written as an array of characters instead. */
+    size_t layout_len = 0;
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        layout_len += strlen(pr->name) + 2 + (pr->shape.rank ? 0 : 1);
+        for (int d = 0; d < pr->shape.rank; d++)
+            layout_len += (size_t)snprintf(NULL, 0, "%s%d", d ? "x" : "", pr->shape.dim[d]);
+    }
+    if (layout_len > 4095) {
+        fprintf(out, "const char *%s_layout(void)\n{\n"
+                     "    /* name:shape; per parameter, as characters: longer than the 4095\n"
+                     "     * that C99 promises for a string literal */\n"
+                     "    static const char layout[%zu] = {", P, layout_len + 1);
+        size_t col = 0;
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            char buf[512];
+            int len = snprintf(buf, sizeof buf, "%s:", pr->name);
+            for (int d = 0; d < pr->shape.rank && len < (int)sizeof buf; d++)
+                len += snprintf(buf + len, sizeof buf - (size_t)len, "%s%d", d ? "x" : "",
+                                pr->shape.dim[d]);
+            if (len < (int)sizeof buf)
+                snprintf(buf + len, sizeof buf - (size_t)len, "%s;", pr->shape.rank ? "" : "1");
+            for (const char *c = buf; *c; c++, col++)
+                fprintf(out, "%s'%c',", col % 16 ? " " : "\n        ", *c);
+        }
+        fprintf(out, "\n        0};\n    return layout;\n}\n\n");
+    } else {
+        fprintf(out, "const char *%s_layout(void)\n{\n    return ", P);
+        if (!ir->params.len)
+            fprintf(out, "\"\"");
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            fprintf(out, "%s\"%s:", p ? "\n           " : "", pr->name);
+            for (int d = 0; d < pr->shape.rank; d++)
+                fprintf(out, "%s%d", d ? "x" : "", pr->shape.dim[d]);
+            if (pr->shape.rank == 0)
+                fprintf(out, "1");
+            fprintf(out, ";\"");
+        }
+        fprintf(out, ";\n}\n\n");
+    }
+
+    /* Checkpoints. */
+    fprintf(out, "/* The checkpoint: the parameters, %d optimizer state slot%s (named by\n"
+                 " * torch.optim's keys) and the step count, as sections of one file (format\n"
+                 " * in dlrt.h). state: room for the slot pointers. */\n",
+            slots, slots == 1 ? "" : "s");
+    fprintf(out, "static dlrt_ckpt %s_checkpoint(const %s *m, void **state)\n{\n", P, P);
+    if (slots) {
+        fprintf(out, "    static const char *const names[%d] = {", slots);
+        for (int s = 0; s < slots; s++)
+            fprintf(out, "%s\"%s\"", s ? ", " : "", state_name(ir, s));
+        fprintf(out, "};\n");
+    }
+    fprintf(out, "    dlrt_ckpt c;\n    memset(&c, 0, sizeof c);\n");
+    fprintf(out, "    c.value_size = sizeof(%s);\n", real);
+    fprintf(out, "    c.layout = %s_layout();\n", P);
+    fprintf(out, "    c.count = %s_PARAM_COUNT;\n", U);
+    fprintf(out, "    c.step = m->step;\n");
+    fprintf(out, "    c.params = m->params;\n");
+    if (slots) {
+        fprintf(out, "    c.nstate = %d;\n", slots);
+        for (int s = 0; s < slots; s++)
+            fprintf(out, "    state[%d] = m->%s;\n", s, state_name(ir, s));
+        fprintf(out, "    c.state = state;\n    c.state_names = names;\n");
+    } else {
+        fprintf(out, "    (void)state;\n");
+    }
+    fprintf(out, "    return c;\n}\n\n");
+
+    fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
+    fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
+    emit_ckpt_extra(e, out, "(void *)");
+    fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
+    fprintf(out, "    char **error = (char **)&m->error;\n");
+    fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
+
+    fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
+    fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
+    fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
+    emit_ckpt_extra(e, out, "");
+    fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
+    fprintf(out, "        return -1;\n");
+    fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
+
+    fprintf(out, "const char *%s_error(const %s *m)\n{\n    return m->error ? m->error : \"\";\n}\n",
+            P, P);
+}
+
+/* A dlrt_tensor_info row: {"image", DLRT_INPUT, 784, 1, {784, 0, 0, 0}, 0}. */
+static const char *tensor_row(Emit *e, const char *name, const char *kind, const Node *n, bool label)
+{
+    if (label)
+        return arena_printf(e->a, "{\"%s\", %s, 1, 0, {0, 0, 0, 0}, %d}", name, kind, n->i[0]);
+    int d[4] = {0, 0, 0, 0};
+    for (int k = 0; k < n->shape.rank && k < 4; k++)
+        d[k] = n->shape.dim[k];
+    return arena_printf(e->a, "{\"%s\", %s, %d, %d, {%d, %d, %d, %d}, 0}", name, kind,
+                        shape_size(n->shape), n->shape.rank, d[0], d[1], d[2], d[3]);
+}
+
+/* The model descriptor: P_model() returns the network's dlrt_model_api,
+ * its data by name and shape and its entry points on arrays of pointers,
+ * for drivers that do not know its C signature (the trainer, the gradient
+ * checker). Each wrapper is one call, made once per batch. */
+void emit_descriptor(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper;
+    Arena *a = e->a;
+    const Input **ins = arena_alloc(a, ((size_t)ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(ir, ARGS_ALL, ins), features = 0;
+    const char *data_args = "", *in_args = "", *out_args = "";
+    for (int k = 0; k < count; k++) {
+        data_args = arena_printf(a, "%sdata[%d], ", data_args, k);
+        if (is_feature(ins[k])) {
+            in_args = arena_printf(a, "%sinputs[%d], ", in_args, k);
+            features++;
+        }
+    }
+    for (int k = 0; k < ir->outputs.len; k++)
+        out_args = arena_printf(a, "%s, outputs[%d]", out_args, k);
+    const char *unused_data = count ? "" : "    (void)data;\n";
+
+    fputc('\n', out);
+    emit_section(out, "the model descriptor: this network as a dlrt_model_api (dlrt.h)");
+    fprintf(out, "static void *%s_api_create(uint64_t seed)\n{\n    return %s_create(seed);\n}\n\n", P, P);
+    fprintf(out, "static void %s_api_destroy(void *m)\n{\n    %s_destroy(m);\n}\n\n", P, P);
+    /* Per loss: P_api_loss wraps P_loss, or P_api_loss_<loss> P_loss_<loss>. */
+    bool several = several_losses(e);
+    int nlosses = several ? ir->losses.len : 1;
+    for (int l = 0; l < nlosses; l++) {
+        int g = several ? ir->losses.items[l].group : 0;
+        fprintf(out, "static double %s(void *m, const void *const *data, int n, int training)\n"
+                     "{\n%s    return %s(m, %sn, training);\n}\n\n",
+                per_loss(e, "api_loss", l), unused_data, per_loss(e, "loss", l), data_args);
+        fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
+                     "{\n%s    return %s(m, %sn);\n}\n\n",
+                per_loss(e, "api_gradients", l), unused_data, per_loss(e, "gradients", l), data_args);
+        fprintf(out, "static void %s(void *m)\n{\n    %s(m);\n}\n\n", per_group(e, "api_update", g),
+                per_group(e, "update", g));
+        fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
+                     "{\n%s    return %s(m, %sn);\n}\n\n",
+                per_loss(e, "api_train_step", l), unused_data, per_loss(e, "train_step", l), data_args);
+    }
+    fprintf(out, "static void %s_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)\n{\n",
+            P);
+    if (!features)
+        fprintf(out, "    (void)inputs;\n");
+    if (!ir->outputs.len)
+        fprintf(out, "    (void)outputs;\n");
+    fprintf(out, "    %s_forward(m, %sn%s);\n}\n\n", P, in_args, out_args);
+    fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
+                 "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
+    fprintf(out, "static void *%s_api_params(void *m)\n{\n    return %s_params(m);\n}\n\n", P, P);
+    fprintf(out, "static void *%s_api_grads(void *m)\n{\n    return %s_grads(m);\n}\n\n", P, P);
+    fprintf(out, "static void %s_api_set_rng(void *m, uint64_t seed)\n{\n    %s_set_rng(m, seed);\n}\n\n",
+            P, P);
+    fprintf(out, "static int %s_api_save(const void *m, const char *path)\n{\n"
+                 "    return %s_save(m, path);\n}\n\n", P, P);
+    fprintf(out, "static int %s_api_load(void *m, const char *path)\n{\n"
+                 "    return %s_load(m, path);\n}\n\n", P, P);
+    fprintf(out, "static const char *%s_api_error(const void *m)\n{\n    return %s_error(m);\n}\n\n",
+            P, P);
+
+    /* The data, in argument order, and the outputs. */
+    if (count) {
+        fprintf(out, "/* name, kind, values per sample, rank, dims, classes */\n");
+        fprintf(out, "static const dlrt_tensor_info %s_api_tensors[%d] = {\n", P, count);
+        for (int k = 0; k < count; k++)
+            fprintf(out, "    %s,\n",
+                    tensor_row(e, ins[k]->name,
+                               ins[k]->is_label ? "DLRT_LABEL" : ins[k]->is_target ? "DLRT_TARGET"
+                                                                                  : "DLRT_INPUT",
+                               node_at(ir, ins[k]->node), ins[k]->is_label));
+        fprintf(out, "};\n\n");
+    }
+    if (ir->outputs.len) {
+        fprintf(out, "static const dlrt_tensor_info %s_api_outputs[%d] = {\n", P, ir->outputs.len);
+        for (int k = 0; k < ir->outputs.len; k++)
+            fprintf(out, "    %s,\n", tensor_row(e, ir->outputs.items[k].name, "0",
+                                                node_at(ir, ir->outputs.items[k].node), false));
+        fprintf(out, "};\n\n");
+    }
+    /* Each loss with its group's range; one loss: every parameter. */
+    fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
+    if (!several)
+        fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
+                     "     %s_api_train_step},\n",
+                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P);
+    for (int l = 0; several && l < nlosses; l++) {
+        const Group *g = &ir->groups.items[ir->losses.items[l].group];
+        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s},\n", ir->losses.items[l].name,
+                g->offset, g->count, per_loss(e, "api_loss", l), per_loss(e, "api_gradients", l),
+                per_group(e, "api_update", ir->losses.items[l].group), per_loss(e, "api_train_step", l));
+    }
+    fprintf(out, "};\n\n");
+
+    fprintf(out, "static const dlrt_model_api %s_api = {\n", P);
+    fprintf(out, "    .name = \"%s\",\n", ir->model);
+    fprintf(out, "    .value_size = sizeof(%s),\n", emit_real(e));
+    fprintf(out, "    .batch = %s_BATCH,\n", U);
+    fprintf(out, "    .epochs = %d,\n", ir->train.epochs);
+    fprintf(out, "    .validation = %s,\n", double_text(a, ir->train.validation));
+    fprintf(out, "    .seed = UINT64_C(%llu),\n", (unsigned long long)ir->train.seed);
+    fprintf(out, "    .ntensors = %d,\n", count);
+    fprintf(out, "    .tensors = %s,\n", count ? arena_printf(a, "%s_api_tensors", P) : "NULL");
+    fprintf(out, "    .noutputs = %d,\n", ir->outputs.len);
+    fprintf(out, "    .outputs = %s,\n", ir->outputs.len ? arena_printf(a, "%s_api_outputs", P) : "NULL");
+    fprintf(out, "    .nlosses = %d,\n", nlosses);
+    fprintf(out, "    .losses = %s_api_losses,\n", P);
+    fprintf(out, "    .has_accuracy = %d,\n", accuracy_term(ir) != NULL);
+    fprintf(out, "    .param_count = %s_PARAM_COUNT,\n", U);
+    fprintf(out, "    .model_bytes = %s_BYTES,\n", U);
+    fprintf(out, "    .create = %s_api_create,\n", P);
+    fprintf(out, "    .destroy = %s_api_destroy,\n", P);
+    fprintf(out, "    .forward = %s_api_forward,\n", P);
+    fprintf(out, "    .evaluate = %s_api_evaluate,\n", P);
+    fprintf(out, "    .params = %s_api_params,\n", P);
+    fprintf(out, "    .grads = %s_api_grads,\n", P);
+    fprintf(out, "    .set_rng = %s_api_set_rng,\n", P);
+    fprintf(out, "    .save = %s_api_save,\n", P);
+    fprintf(out, "    .load = %s_api_load,\n", P);
+    fprintf(out, "    .error = %s_api_error,\n", P);
+    fprintf(out, "    .set_threads = NULL,   /* the BLAS library is the program's choice */\n");
+    fprintf(out, "};\n\n");
+    fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
+}
+
+/* The trainer: the descriptor, with OpenBLAS's thread control, handed to
+ * the runtime's driver. */
+void emit_main(Emit *e, FILE *out)
+{
+    const char *P = e->prefix;
+    fputc('\n', out);
+    emit_section(out, "the trainer: dlrt_train_main with this network");
+    fprintf(out, "static void %s_api_set_threads(int n)\n{\n    openblas_set_num_threads(n);\n}\n\n", P);
+    fprintf(out, "int main(int argc, char **argv)\n{\n");
+    fprintf(out, "    dlrt_model_api api = *%s_model();\n", P);
+    fprintf(out, "    api.set_threads = %s_api_set_threads;\n", P);
+    fprintf(out, "    return dlrt_train_main(argc, argv, &api);\n}\n");
+}
+
+/* ------------------------------------------------------------ the header */
+
+void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
+{
+    Arena *a = arena_new();
+    Emit e;
+    emit_init(&e, a, ir, o);
+    const char *P = e.prefix, *U = e.upper, *real = emit_real(&e);
+    const char *all = params_text(&e, ARGS_ALL), *feat = params_text(&e, ARGS_FEATURES);
+    const char *sep_all = *all ? ", " : "", *sep_feat = *feat ? ", " : "";
+
+    fprintf(out, "/* %s.h: the API of the %s network, generated by dlc %s.\n"
+                 " * Do not edit: change %s and run dlc again.\n *\n"
+                 " *     %s\n *\n",
+            P, ir->model, DLC_VERSION, e.file, o->command ? o->command : "dlc");
+    const Input *first = NULL;
+    for (int k = 0; k < ir->inputs.len && !first; k++)
+        if (is_feature(&ir->inputs.items[k]))
+            first = &ir->inputs.items[k];
+    if (first)
+        fprintf(out, " * Arrays are row-major with the sample first: `%s` for n samples is\n"
+                     " * n * %s_%s_SIZE values. ", first->name, U, upper_of(a, first->name));
+    else
+        fprintf(out, " * Arrays are row-major with the sample first. ");
+    fprintf(out, "Link the generated source with the dlc\n"
+                 " * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).\n"
+                 " * Nothing is global: networks can live side by side, but one network\n"
+                 " * must not be used by two threads at once.\n"
+                 " */\n");
+    fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
+            U, U);
+    fprintf(out, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+
+    /* The size macros, comments in one column. */
+    typedef struct Macro { const char *def, *comment; } Macro;
+    VEC(Macro) macros = {0};
+    Macro mac;
+    mac.def = arena_printf(a, "#define %s_BATCH %d", U, ir->batch_cap);
+    mac.comment = "samples per training step (train.batch)";
+    vec_push(a, &macros, mac);
+    mac.def = arena_printf(a, "#define %s_PARAM_COUNT %zu", U, ir->param_count);
+    mac.comment = "values in the flat parameter buffer";
+    vec_push(a, &macros, mac);
+    mac.def = arena_printf(a, "#define %s_PARAM_TENSORS %d", U, ir->params.len);
+    mac.comment = "parameter tensors in it";
+    vec_push(a, &macros, mac);
+    bool have_classes = false;
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        const Node *n = node_at(ir, in->node);
+        const char *NAME = upper_of(a, in->name);
+        if (in->is_label) {
+            if (!have_classes) {
+                mac.def = arena_printf(a, "#define %s_CLASSES %d", U, n->i[0]);
+                mac.comment = arena_printf(a, "label %s: class(%d)", in->name, n->i[0]);
+                vec_push(a, &macros, mac);
+            }
+            mac.def = arena_printf(a, "#define %s_%s_CLASSES %d", U, NAME, n->i[0]);
+            mac.comment = arena_printf(a, "label %s: class(%d)", in->name, n->i[0]);
+            vec_push(a, &macros, mac);
+            have_classes = true;
+        } else {
+            mac.def = arena_printf(a, "#define %s_%s_SIZE %d", U, NAME, shape_size(n->shape));
+            mac.comment = arena_printf(a, "%s %s: f32%s per sample", in->is_target ? "target" : "input",
+                                       in->name, dims_text(a, n->shape));
+            vec_push(a, &macros, mac);
+        }
+    }
+    for (int k = 0; k < ir->outputs.len; k++) {
+        const Output *op = &ir->outputs.items[k];
+        const Node *n = node_at(ir, op->node);
+        mac.def = arena_printf(a, "#define %s_%s_SIZE %d", U, upper_of(a, op->name), shape_size(n->shape));
+        mac.comment = arena_printf(a, "output %s: %s per sample", op->name, dims_text(a, n->shape));
+        vec_push(a, &macros, mac);
+    }
+    size_t width = 0;
+    for (int k = 0; k < macros.len; k++)
+        if (strlen(macros.items[k].def) > width)
+            width = strlen(macros.items[k].def);
+    for (int k = 0; k < macros.len; k++)
+        fprintf(out, "%-*s  /* %s */\n", (int)width, macros.items[k].def, macros.items[k].comment);
+    fprintf(out, "\ntypedef struct %s %s;\n\n", P, P);
+
+    fprintf(out, "/* A new network with weights drawn from `seed` (the same seed gives the\n"
+                 " * same weights); one allocation holds everything. NULL when out of memory. */\n");
+    fprintf(out, "%s *%s_create(uint64_t seed);\n", P, P);
+    fprintf(out, "/* Frees the network (NULL is fine). */\n");
+    fprintf(out, "void %s_destroy(%s *m);\n\n", P, P);
+
+    bool several = several_losses(&e);
+    if (!several) {
+        fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): forward, backward,\n"
+                     " * optimizer update. Returns the loss before the update; NAN, changing\n"
+                     " * nothing, if n is out of range or a label is not a class. */\n", U);
+        fprintf(out, "%s %s_train_step(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+    }
+    const char *outs = "";
+    for (int k = 0; k < ir->outputs.len; k++)
+        outs = arena_printf(a, "%s, %s *%s", outs, real, e.output_name[k]);
+    fprintf(out, "/* Inference on any number of samples (in chunks of %s_BATCH), dropout\n"
+                 " * off. Writes n rows to each output. */\n", U);
+    fprintf(out, "void %s_forward(%s *m, %s%sint n%s);\n", P, P, feat, sep_feat, outs);
+    fprintf(out, "/* The mean loss over any number of samples, dropout off. *accuracy (when\n"
+                 " * not NULL) gets the fraction of samples whose largest logit of the first\n"
+                 " * cross_entropy term is the label, or NAN without one. Both are NAN when\n"
+                 " * a label is not a class of the network. */\n");
+    fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy);\n", real, P, P, all, sep_all);
+    fprintf(out, "/* Forward and loss only, 1 <= n <= %s_BATCH; training selects dropout.%s */\n", U,
+            several ? "\n * The sum of every loss." : "");
+    fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training);\n", real, P, P, all, sep_all);
+    if (!several) {
+        fprintf(out, "/* Forward and backward in training mode, 1 <= n <= %s_BATCH: the gradients\n"
+                     " * land in %s_grads(m), nothing is updated. Returns the loss. */\n", U, P);
+        fprintf(out, "%s %s_gradients(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
+        fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
+        fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+    } else {
+        fputc('\n', out);
+    }
+    /* Several losses: each its entry points, each group its update. */
+    for (int l = 0; several && l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        const Group *g = &ir->groups.items[loss->group];
+        fprintf(out, "/* The loss %s, which trains its parameter group %s: values [%zu, %zu)\n"
+                     " * of %s_params(m) and %s_grads(m). As %s_train_step, %s_loss,\n"
+                     " * %s_gradients and %s_update do for one loss; gradients writes only\n"
+                     " * the group's range. */\n",
+                loss->name, g->name, g->offset, g->offset + g->count, P, P, P, P, P, P);
+        fprintf(out, "%s %s(%s *m, %s%sint n);\n", real, per_loss(&e, "train_step", l), P, all, sep_all);
+        fprintf(out, "%s %s(%s *m, %s%sint n, int training);\n", real, per_loss(&e, "loss", l), P, all,
+                sep_all);
+        fprintf(out, "%s %s(%s *m, %s%sint n);\n", real, per_loss(&e, "gradients", l), P, all, sep_all);
+        fprintf(out, "void %s(%s *m);\n\n", per_group(&e, "update", loss->group), P);
+    }
+
+    fprintf(out, "/* The flat parameter and gradient buffers, %s_PARAM_COUNT values each, in\n"
+                 " * the order of the parameter table below. */\n", U);
+    fprintf(out, "%s *%s_params(%s *m);\n", real, P, P);
+    fprintf(out, "%s *%s_grads(%s *m);\n", real, P, P);
+    fprintf(out, "/* Reseeds dropout's random stream: the same seed gives the same masks. */\n");
+    fprintf(out, "void %s_set_rng(%s *m, uint64_t seed);\n\n", P, P);
+
+    fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically;\n"
+                 " * refuses a network with a NaN or infinite value, and a path holding a\n"
+                 " * file that is not a checkpoint. 0 on success; -1 with the reason in\n"
+                 " * %s_error(m). */\n", P);
+    fprintf(out, "int %s_save(const %s *m, const char *path);\n", P, P);
+    fprintf(out, "/* Reads a checkpoint written by %s_save, checking its layout, size,\n"
+                 " * checksum and that every value is finite. 0 on success; -1 with the\n"
+                 " * reason in %s_error(m), the network unchanged. */\n",
+            P, P);
+    fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
+    if (e.check)
+        fprintf(out, "/* The message of the last failed save or load, or of the last call\n"
+                     " * --check-numerics stopped at a NaN or infinity (\"\" before any). */\n");
+    else
+        fprintf(out, "/* The message of the last failed save or load (\"\" before any). */\n");
+    fprintf(out, "const char *%s_error(const %s *m);\n\n", P, P);
+
+    fprintf(out, "/* The number of learnable values (%s_PARAM_COUNT). */\n", U);
+    fprintf(out, "size_t %s_param_count(void);\n", P);
+    fprintf(out, "/* The parameter tensors: count, and each one's name, offset and size in\n"
+                 " * values (NULL / 0 out of range). */\n");
+    fprintf(out, "int %s_param_tensors(void);\n", P);
+    fprintf(out, "const char *%s_param_name(int i);\n", P);
+    fprintf(out, "size_t %s_param_offset(int i);\n", P);
+    fprintf(out, "size_t %s_param_size(int i);\n", P);
+    fprintf(out, "/* \"name:dim x dim;...\" for every tensor, as checkpoints record it. */\n");
+    fprintf(out, "const char *%s_layout(void);\n\n", P);
+    fprintf(out, "/* The model descriptor (dlrt_model_api in the runtime's dlrt.h): the inputs,\n"
+                 " * labels and targets by name with their shapes, and these entry points on\n"
+                 " * arrays of data pointers, for a driver that does not know this network's C\n"
+                 " * signature: the trainer (dlrt_train_main), a gradient checker, L-BFGS, an\n"
+                 " * all-reduce between gradients and update. */\n");
+    fprintf(out, "struct dlrt_model_api;\n");
+    fprintf(out, "const struct dlrt_model_api *%s_model(void);\n\n", P);
+    fprintf(out, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+    arena_free(a);
+}

@@ -1,0 +1,660 @@
+/* emit_passes.c: the passes of the generated source: --check-numerics'
+ * check function, P_forward_pass, P_loss_pass, P_backward_pass and
+ * P_update (once per loss or group when there are several; emit_c.c).
+ */
+#include "emit_c.h"
+
+/* ------------------------------------------------------------ --check-numerics */
+
+/* s as the body of a C string literal. */
+static const char *c_string(Emit *e, const char *s)
+{
+    char *out = arena_alloc(e->a, 4 * strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            *o++ = '\\';
+            *o++ = (char)ch;
+        } else if (ch < 32 || ch >= 127) {
+            o += sprintf(o, "\\%03o", ch);
+        } else {
+            *o++ = (char)ch;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* With --check-numerics: a call of P_check on `count` values at `v` (a
+ * batch of n samples of `shape` when batched), which leaves the function
+ * with e->fail at the first NaN or infinity. `name` is what the message
+ * calls the buffer, `what` where it comes from ("forward output of relu"). */
+static void emit_finite_check(Emit *e, const char *v, bool batched, Shape shape, const char *what,
+                              int line, const char *name)
+{
+    if (!e->check)
+        return;
+    const char *dims = "NULL", *count = arena_printf(e->a, "%d", shape_size(shape));
+    if (batched)
+        count = arena_printf(e->a, "(long)n * %d", shape_size(shape));
+    if (shape.rank) {
+        dims = "(const int[]){";
+        for (int d = 0; d < shape.rank; d++)
+            dims = arena_printf(e->a, "%s%s%d", dims, d ? ", " : "", shape.dim[d]);
+        dims = arena_printf(e->a, "%s}", dims);
+    }
+    emit_line(e, "if (%s_check(m, %s, %s, %d, %s, %d, \"%s\", %d, \"%s\", %s))", e->prefix, v, count,
+              batched, dims, shape.rank, c_string(e, what), line, c_string(e, name),
+              e->check_training);
+    emit_line(e, "    %s", e->fail);
+}
+
+/* The name a check message gives a node's value: its .net binding, else
+ * its C name. */
+static const char *check_name(Emit *e, int id)
+{
+    const Node *n = node_at(e->ir, id);
+    const Input *in = n->op == OP_INPUT ? input_of(e->ir, id) : NULL;
+    return in ? in->name : n->name ? n->name : e->node_name[id];
+}
+
+/* P_check: finds the first NaN or infinity among count values and writes
+ * the step, the op, its .net line and the element to m->error. */
+void emit_check_function(Emit *e, FILE *out)
+{
+    if (!e->check)
+        return;
+    const char *P = e->prefix, *real = emit_real(e);
+    emit_section(out, "--check-numerics");
+    fprintf(out,
+            "/* Built with --check-numerics: every forward value, loss and gradient is\n"
+            " * checked for NaN and infinity after the op that made it; the first one\n"
+            " * stops the call (its entry point returns NAN) and %s_error(m) says\n"
+            " * where: the step, the op, its line of %s and the element. Returns 0\n"
+            " * when all count values at v are finite. v holds a batch of samples of\n"
+            " * shape dims[rank] when batched, else one tensor of that shape. */\n",
+            P, e->file);
+    fprintf(out, "static int %s_check(%s *m, const %s *v, long count, int batched, const int *dims,\n"
+                 "    int rank, const char *what, int line, const char *name, int training)\n{\n",
+            P, P, real);
+    fprintf(out,
+            "    long at = 0;\n"
+            "    while (at < count && isfinite(v[at]))\n"
+            "        at++;\n"
+            "    if (at == count)\n"
+            "        return 0;\n"
+            "    /* The element's index: [sample, i, j, ...] or [i, j, ...]. */\n"
+            "    char index[64];\n"
+            "    size_t len = 0;\n"
+            "    long per = 1, rest = at;\n"
+            "    for (int d = 0; d < rank; d++)\n"
+            "        per *= dims[d];\n"
+            "    if (batched) {\n"
+            "        len += (size_t)snprintf(index, sizeof index, \"%%ld\", rest / per);\n"
+            "        rest %%= per;\n"
+            "    }\n"
+            "    for (int d = 0; d < rank && len < sizeof index; d++) {\n"
+            "        per /= dims[d];\n"
+            "        len += (size_t)snprintf(index + len, sizeof index - len, \"%%s%%ld\", len ? \",\" : \"\", rest / per);\n"
+            "        rest %%= per;\n"
+            "    }\n"
+            "    if (len == 0)\n"
+            "        snprintf(index, sizeof index, \"0\");\n"
+            "    char when[64];\n"
+            "    if (training)\n"
+            "        snprintf(when, sizeof when, \"step %%llu\", (unsigned long long)m->step + 1);\n"
+            "    else\n"
+            "        snprintf(when, sizeof when, \"inference after %%llu step%%s\", (unsigned long long)m->step,\n"
+            "                 m->step == 1 ? \"\" : \"s\");\n"
+            "    /* m->error: malloc'd to fit (measured by the first snprintf). */\n"
+            "    char *message = NULL;\n"
+            "    size_t size = 0;\n"
+            "    for (;;) {\n"
+            "        const int need = snprintf(message, size, \"%%s: non-finite value in %%s (%s:%%d): %%s[%%s] = %%s\",\n"
+            "                                  when, what, line, name, index,\n"
+            "                                  isnan(v[at]) ? \"nan\" : v[at] > 0 ? \"inf\" : \"-inf\");\n"
+            "        if (need < 0 || (size_t)need < size)\n"
+            "            break;\n"
+            "        free(message);\n"
+            "        size = (size_t)need + 1;\n"
+            "        if (!(message = malloc(size)))\n"
+            "            break;\n"
+            "    }\n"
+            "    if (message) {\n"
+            "        free(m->error);\n"
+            "        m->error = message;\n"
+            "    }\n"
+            "    return -1;\n"
+            "}\n\n",
+            c_string(e, e->file));
+}
+
+/* ------------------------------------------------------------ which nodes where */
+
+/* Nodes that need a label or target (directly or through another node):
+ * they cannot run in inference, so they belong to the loss pass. */
+bool *label_dependent(Emit *e)
+{
+    const IR *ir = e->ir;
+    bool *dep = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = node_at(ir, id);
+        const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
+        dep[id] = (in && !is_feature(in)) || is_loss_op(n->op);
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0 && dep[n->in[k]])
+                dep[id] = true;
+    }
+    return dep;
+}
+
+/* Runs a node's forward kernel. A kernel that asks emit_training() (dropout)
+ * has a training and an inference variant: both are written, under
+ * `if (training)`, unless they come out the same. */
+static void emit_forward_kernel(Emit *e, const Node *n)
+{
+    const OpInfo *op = op_info(n->op);
+    if (!op->forward)
+        return;
+    FILE *saved = e->body;
+    char *text[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+
+    e->training = true;
+    e->asked_training = false;
+    e->body = open_memstream(&text[0], &len[0]);
+    op->forward(e, n);
+    fclose(e->body);
+    e->body = saved;
+    if (!e->asked_training) {
+        fputs(text[0], saved);
+        free(text[0]);
+        return;
+    }
+    free(text[0]);
+
+    e->indent++;
+    for (int variant = 0; variant < 2; variant++) {
+        e->training = variant == 0;
+        e->body = open_memstream(&text[variant], &len[variant]);
+        op->forward(e, n);
+        fclose(e->body);
+    }
+    e->indent--;
+    e->body = saved;
+    e->training = true;
+    if (!strcmp(text[0], text[1])) {
+        free(text[0]);
+        free(text[1]);
+        e->body = open_memstream(&text[0], &len[0]);
+        op->forward(e, n);
+        fclose(e->body);
+        e->body = saved;
+        fputs(text[0], saved);
+        free(text[0]);
+        return;
+    }
+    emit_line(e, "if (training) {");
+    fputs(text[0], saved);
+    emit_line(e, "} else {");
+    fputs(text[1], saved);
+    emit_line(e, "}");
+    free(text[0]);
+    free(text[1]);
+}
+
+/* Forward kernels of the nodes with include[id], in order, each source line
+ * introduced by a quote of it. */
+static void emit_forward_nodes(Emit *e, const bool *include)
+{
+    int last_line = -1;
+    for (int id = 0; id < e->ir->nodes.len; id++) {
+        const Node *n = node_at(e->ir, id);
+        if (!include[id] || n->op == OP_INPUT)
+            continue;
+        if (n->line != last_line) {
+            if (last_line != -1)
+                emit_line(e, "%s", "");
+            emit_line_ref(e, n->line);
+            last_line = n->line;
+        }
+        emit_forward_kernel(e, n);
+        if (n->buf >= 0)
+            emit_finite_check(e, emit_buf(e, id), n->batched, n->shape,
+                       arena_printf(e->a, "forward output of %s", op_name(n->op)), n->line,
+                       check_name(e, id));
+    }
+}
+
+/* With --check-numerics, at the start of a pass: the inputs in `set` (labels
+ * are checked by P_labels_ok), and with params every parameter. */
+static void emit_check_inputs(Emit *e, ArgSet set, bool params)
+{
+    if (!e->check)
+        return;
+    const IR *ir = e->ir;
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (in->is_label || (set == ARGS_FEATURES) != is_feature(in))
+            continue;
+        const Node *n = node_at(ir, in->node);
+        emit_finite_check(e, emit_buf(e, in->node), true, n->shape,
+                          arena_printf(e->a, "%s %s", in->is_target ? "target" : "input", in->name),
+                          n->line, in->name);
+    }
+    for (int p = 0; params && p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        emit_finite_check(e, emit_param(e, p), false, pr->shape,
+                          arena_printf(e->a, "parameter %s", pr->name), param_line(e, pr), pr->name);
+    }
+    if (ftell(e->body) > 0)
+        emit_line(e, "%s", "");
+}
+
+void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
+{
+    const IR *ir = e->ir;
+    bool *include = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++)
+        include[id] = !label_dep[id];
+
+    emit_section(out, "forward");
+    fprintf(out, "/* Every node that needs no label, in the order of %s. With training\n"
+                 " * set, dropout draws its masks; otherwise it passes values through. */\n",
+            e->file);
+    if (e->check)
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
+    FuncBody fb;
+    func_begin(e, &fb);
+    e->fail = "return -1;";
+    e->check_training = "training";
+    emit_check_inputs(e, ARGS_FEATURES, true);
+    emit_forward_nodes(e, include);
+    if (e->check)
+        emit_line(e, "return 0;");
+    static const char *const extra[] = {"n", "training", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static %s %s_forward_pass(%s *m, %s%sint n, int training)",
+                          e->check ? "int" : "void", e->prefix, e->prefix,
+                          params_text(e, ARGS_FEATURES), *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             param_names(e, ARGS_FEATURES, extra));
+    fputc('\n', out);
+}
+
+/* only < 0: every loss, summed (P_loss_pass); else that loss alone, its
+ * nodes only (P_loss_pass_<loss>). */
+void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
+{
+    const IR *ir = e->ir;
+    const bool *include = label_dep;
+    if (only >= 0) {
+        /* The label-dependent nodes that feed this loss's terms. */
+        const Loss *loss = &ir->losses.items[only];
+        bool *mine = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+        memset(mine, 0, (size_t)ir->nodes.len + 1);
+        for (int t = 0; t < loss->nterms; t++)
+            mine[loss->terms[t].node] = true;
+        for (int id = ir->nodes.len - 1; id >= 0; id--)
+            for (int k = 0; mine[id] && k < node_at(ir, id)->nin; k++)
+                if (node_at(ir, id)->in[k] >= 0)
+                    mine[node_at(ir, id)->in[k]] = true;
+        for (int id = 0; id < ir->nodes.len; id++)
+            mine[id] = mine[id] && label_dep[id];
+        include = mine;
+        emit_section(out, arena_printf(e->a, "loss %s", loss->name));
+        fprintf(out, "/* After the forward pass: the terms of %s alone. Returns their\n"
+                     " * weighted sum. */\n", loss->name);
+    } else {
+        emit_section(out, "loss");
+        fprintf(out, "/* The nodes that need labels or targets, after the forward pass: the loss\n"
+                     " * terms. Returns their weighted sum%s. */\n",
+                several_losses(e) ? " over every loss" : "");
+    }
+    if (e->check)
+        fprintf(out, "/* --check-numerics: NAN when a value is not finite, the reason in m->error. */\n");
+    FuncBody fb;
+    func_begin(e, &fb);
+    e->fail = "return NAN;";
+    e->check_training = "training";
+    emit_check_inputs(e, ARGS_ALL, false);
+    emit_forward_nodes(e, include);
+
+    const char *sum = "";
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        if (only >= 0 && l != only)
+            continue;
+        for (int t = 0; t < loss->nterms; t++) {
+            const char *term = emit_buf(e, loss->terms[t].node);
+            double w = loss->terms[t].weight;
+            if (w != 1)
+                term = arena_printf(e->a, "%s * %s[0]", emit_lit(e, w), term);
+            else
+                term = arena_printf(e->a, "%s[0]", term);
+            sum = *sum ? arena_printf(e->a, "%s + %s", sum, term) : term;
+        }
+    }
+    if (ftell(e->body) > 0)
+        emit_line(e, "%s", "");
+    if (e->check && *sum) {
+        /* Finite terms can still add up to an infinity. */
+        emit_line(e, "const %s total = %s;", emit_real(e), sum);
+        int line = ir->losses.len ? node_at(ir, ir->losses.items[only >= 0 ? only : 0].terms[0].node)->line : 0;
+        emit_finite_check(e, "&total", false, (Shape){.rank = 0}, "the sum of the loss terms", line,
+                   "loss");
+        sum = "total";
+    }
+    emit_line(e, "return %s;", *sum ? sum : emit_lit(e, 0));
+    static const char *const extra[] = {"n", "training", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static %s %s(%s *m, %s%sint n, int training)", emit_real(e),
+                          only >= 0 ? per_loss(e, "loss_pass", only)
+                                    : arena_printf(e->a, "%s_loss_pass", e->prefix),
+                          e->prefix, params_text(e, ARGS_ALL),
+                          *params_text(e, ARGS_ALL) ? ", " : ""),
+             param_names(e, ARGS_ALL, extra));
+    fputc('\n', out);
+}
+
+/* Loss l's backward pass: its schedule, its group's parameter gradients. */
+void emit_backward_pass(Emit *e, FILE *out, int l)
+{
+    const IR *ir = e->ir;
+    const Loss *only = l < ir->losses.len ? &ir->losses.items[l] : NULL;
+    const int *schedule = only ? only->backward : ir->backward;
+    int nschedule = only ? only->nbackward : ir->nbackward;
+    bool several = several_losses(e);
+    if (several) {
+        select_loss(e, l);
+        emit_section(out, arena_printf(e->a, "backward %s", only->name));
+        fprintf(out, "/* After the forward and loss passes: gradients of %s with respect to the\n"
+                     " * parameters of its group (m->grads + %zu, %zu values); other groups'\n"
+                     " * gradients are left as they are. The nodes run in reverse; each writes\n"
+                     " * its inputs' gradients (= the first time, += after). */\n",
+                only->name, ir->groups.items[only->group].offset,
+                ir->groups.items[only->group].count);
+    } else {
+        emit_section(out, "backward");
+        fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
+                     " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
+                     " * inputs' gradients (= the first time, += after). */\n");
+    }
+    if (e->check)
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
+    FuncBody fb;
+    func_begin(e, &fb);
+    e->fail = "return -1;";
+    e->check_training = "1";
+    memset(e->pgrad_written, 0, (size_t)ir->params.len + 1);
+    bool *written = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+
+    /* Seeds: d loss / d term = the term's weight. */
+    for (int k = 0; k < ir->losses.len; k++) {
+        const Loss *loss = &ir->losses.items[k];
+        if (only && loss != only)
+            continue;
+        for (int t = 0; t < loss->nterms; t++) {
+            int id = loss->terms[t].node;
+            if (!node_at(ir, id)->needs_grad)
+                continue;
+            emit_line(e, "%s[0] %s %s;   /* seed: d %s / d %s */", emit_grad(e, id),
+                      written[id] ? "+=" : "=", emit_lit(e, loss->terms[t].weight),
+                      loss->name ? loss->name : "loss", e->node_name[id]);
+            written[id] = true;
+        }
+    }
+
+    int last_line = -1;
+    for (int k = 0; k < nschedule; k++) {
+        const Node *n = node_at(ir, schedule[k]);
+        const OpInfo *op = op_info(n->op);
+        if (!op->backward)
+            continue;
+        bool acc[4] = {false, false, false, false};
+        for (int j = 0; j < n->nin && j < 4; j++) {
+            int in = n->in[j];
+            if (in < 0)
+                continue;
+            acc[j] = written[in];
+            for (int i = 0; i < j; i++)
+                if (n->in[i] == in && node_at(ir, in)->needs_grad)
+                    acc[j] = true;
+        }
+        if (n->line != last_line) {
+            emit_line(e, "%s", "");
+            emit_line_ref(e, n->line);
+            last_line = n->line;
+        }
+        e->training = true;
+        op->backward(e, n, acc);
+        for (int j = 0; j < n->nin; j++)
+            if (n->in[j] >= 0 && node_at(ir, n->in[j])->needs_grad)
+                written[n->in[j]] = true;
+        if (e->check) {
+            /* What this backward kernel wrote: its inputs' and parameters' gradients. */
+            const char *what = arena_printf(e->a, "backward of %s", op_name(n->op));
+            for (int j = 0; j < n->nin; j++) {
+                const Node *in = n->in[j] >= 0 ? node_at(ir, n->in[j]) : NULL;
+                bool again = false;
+                for (int i = 0; i < j; i++)
+                    again |= n->in[i] == n->in[j];
+                if (in && in->needs_grad && in->gbuf >= 0 && !again)
+                    emit_finite_check(e, emit_grad(e, n->in[j]), in->batched, in->shape, what, n->line,
+                               arena_printf(e->a, "d_%s", check_name(e, n->in[j])));
+            }
+            for (int k = 0; k < n->nparam; k++)   /* a frozen one gets none */
+                if (ir->params.items[n->param[k]].trained)
+                    emit_finite_check(e, emit_param_grad(e, n->param[k]), false,
+                               ir->params.items[n->param[k]].shape, what, n->line,
+                               arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));
+        }
+    }
+
+    /* Parameters no loss depends on, and frozen ones, get a zero gradient. */
+    bool first = true;
+    for (int p = 0; p < ir->params.len; p++) {
+        if (e->pgrad_written[p] || (several && ir->params.items[p].group != only->group))
+            continue;
+        if (first) {
+            emit_line(e, "%s", "");
+            emit_line(e, "/* No loss depends on these%s: their gradients are zero. */",
+                      any_frozen(ir) ? " or they are frozen" : "");
+            first = false;
+        }
+        const char *dp = emit_param_grad(e, p);
+        emit_line(e, "memset(%s, 0, %zu * sizeof *%s);", dp, ir->params.items[p].size, dp);
+    }
+
+    if (e->check)
+        emit_line(e, "return 0;");
+    static const char *const extra[] = {"n", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static %s %s(%s *m, %s%sint n)",
+                          e->check ? "int" : "void", per_loss(e, "backward_pass", l), e->prefix,
+                          params_text(e, ARGS_ALL), *params_text(e, ARGS_ALL) ? ", " : ""),
+             param_names(e, ARGS_ALL, extra));
+    fputc('\n', out);
+    if (several)
+        select_loss(e, -1);
+}
+
+/* Gradient clipping, before the optimizer reads the gradients, over the
+ * parameters some loss reaches (torch.nn.utils skips a None grad): by
+ * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
+ * norm_type 2: every gradient scaled by clip_norm / (norm + 1e-6) when that
+ * is below 1; the norm summed in double). With several groups, each
+ * group's update clips its own gradients (clip_grad_norm_ on its params). */
+static void emit_clipping(Emit *e, const bool *in_group)
+{
+    const IR *ir = e->ir;
+    const TrainConfig *t = &ir->train;
+    const char *real = emit_real(e);
+    if (t->clip_value > 0) {
+        const char *c = emit_lit(e, t->clip_value), *minus = emit_lit(e, -t->clip_value);
+        emit_line(e, "%s", "");
+        emit_line(e, "/* clip_value %s: every gradient clamped to [-%s, %s] (NaN stays NaN) */",
+                  num_text(e->a, t->clip_value), num_text(e->a, t->clip_value),
+                  num_text(e->a, t->clip_value));
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained || !in_group[p])
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", dw, dw, minus,
+                      minus, dw, c, c, dw);
+        }
+    }
+    if (t->clip_norm > 0) {
+        emit_line(e, "%s", "");
+        emit_line(e, "/* clip_norm %s: the L2 norm of all gradients together, then every",
+                  num_text(e->a, t->clip_norm));
+        emit_line(e, " * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */");
+        emit_line(e, "double sumsq = 0.0;");
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained || !in_group[p])
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    sumsq += (double)%s[i] * %s[i];", dw, dw);
+        }
+        emit_line(e, "const %s clip = %s / ((%s)sqrt(sumsq) + %s);", real,
+                  emit_lit(e, t->clip_norm), real, emit_lit(e, 1e-6));
+        emit_line(e, "if (clip < 1) {");
+        e->indent++;
+        for (int p = 0; p < ir->params.len; p++) {
+            if (!ir->params.items[p].trained || !in_group[p])
+                continue;
+            const char *dw = emit_param_grad(e, p);
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            emit_line(e, "    %s[i] *= clip;", dw);
+        }
+        e->indent--;
+        emit_line(e, "}");
+    }
+}
+
+/* Group g's update (every parameter with one group): its optimizer, its
+ * parameters' ranges of the flat buffers. */
+void emit_update(Emit *e, FILE *out, int g)
+{
+    const IR *ir = e->ir;
+    const Optimizer *opt = g < ir->groups.len ? &ir->groups.items[g].opt : &ir->train.opt;
+    bool several = several_losses(e);
+    bool *in_group = arena_alloc(e->a, (size_t)ir->params.len + 1);
+    for (int p = 0; p < ir->params.len; p++)
+        in_group[p] = !several || ir->params.items[p].group == g;
+    const OptInfo *info = optim_info(opt->kind);
+    const char *P = e->prefix;
+    Arena *a = e->a;
+    const char *real = emit_real(e);
+    int slot[OPT_MAX_SLOTS], nslots = opt_slots(opt, slot);
+
+    if (several) {
+        emit_section(out, arena_printf(a, "update %s", ir->groups.items[g].name));
+        fprintf(out, "/* The parameters %s trains: m->params + %zu, %zu values. */\n",
+                ir->groups.items[g].name, ir->groups.items[g].offset, ir->groups.items[g].count);
+    } else {
+        emit_section(out, "update");
+    }
+    fputs(info->comment(a, opt), out);
+
+    FuncBody fb;
+    func_begin(e, &fb);
+    e->params_writable = true;
+    emit_line(e, "m->step++;");
+    OptStep st = {.e = e, .a = a, .opt = opt, .real = real, .step = "m->step"};
+    if (several) {
+        st.step = arena_printf(a, "m->group_steps[%d]", g);
+        emit_line(e, "%s++;", st.step);
+    }
+    emit_clipping(e, in_group);
+    int count = 0;
+    for (int p = 0; p < ir->params.len; p++)
+        if (in_group[p]) {
+            st.default_lr |= ir->params.items[p].lr < 0;
+            count++;
+        }
+    if (info->prologue && count)
+        info->prologue(&st);
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        if (!in_group[p])
+            continue;
+        double lr = pr->lr < 0 ? opt->lr : pr->lr;
+        double wd = pr->weight_decay < 0 ? ir->train.weight_decay : pr->weight_decay;
+        const char *w = emit_param(e, p), *dw = emit_param_grad(e, p);
+        emit_line(e, "%s", "");
+        const char *notes = "";
+        if (pr->lr >= 0)
+            notes = arena_printf(a, ", lr %s", num_text(a, lr));
+        if (pr->weight_decay >= 0)
+            notes = arena_printf(a, "%s, weight decay %s", notes, num_text(a, wd));
+        if (!pr->trained && pr->frozen) {
+            emit_line(e, "/* %s %s: trainable = false, so it has no gradient and, as torch.optim", w,
+                      dims_text(a, pr->shape));
+            emit_line(e, " * does with requires_grad=False, no update */");
+            continue;
+        }
+        if (!pr->trained) {
+            emit_line(e, "/* %s %s: no loss depends on it, so it has no gradient and, as in", w,
+                      dims_text(a, pr->shape));
+            emit_line(e, " * torch.optim, no update (no weight decay, no optimizer state) */");
+            continue;
+        }
+        emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
+        st.w = w;
+        st.lr = lr;
+        st.own_lr = pr->lr >= 0;
+        st.wd = wd;
+        st.size = pr->size;
+        for (int k = 0; k < nslots; k++)
+            st.state[slot[k]] = arena_printf(a, "%s_%s", w, info->slots[slot[k]].suffix);
+        if (info->before)
+            info->before(&st);
+        emit_line(e, "for (size_t i = 0; i < %zu; i++) {", pr->size);
+        e->indent++;
+        /* Coupled weight decay is L2 in the gradient, as torch.optim adds it;
+         * an optimizer with its own (decoupled) decay applies it in body. */
+        if (wd != 0 && info->decay_arg < 0)
+            emit_line(e, "const %s g = %s[i] + %s * %s[i];", real, dw, emit_lit(e, wd), w);
+        else
+            emit_line(e, "const %s g = %s[i];", real, dw);
+        info->body(&st);
+        e->indent--;
+        emit_line(e, "}");
+    }
+
+    /* func_end declares params and grads; the state pointers go here. */
+    fclose(e->body);
+    e->body = fb.saved;
+    const char *body = fb.text ? fb.text : "";
+    DeclVec decls = {0};
+    collect_decls(e, body, &decls);
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        for (int k = 0; k < nslots && pr->trained && in_group[p]; k++) {
+            const OptSlot *sl = &info->slots[slot[k]];
+            Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
+                                   sl->suffix, sl->key, pr->offset),
+                      dims_text(a, pr->shape)};
+            vec_push(a, &decls, d);
+        }
+    }
+    size_t width = 0;
+    for (int k = 0; k < decls.len; k++)
+        if (strlen(decls.items[k].text) > width)
+            width = strlen(decls.items[k].text);
+    fprintf(out, "void %s(%s *m)\n{\n", per_group(e, "update", g), P);
+    for (int k = 0; k < decls.len; k++)
+        fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
+                decls.items[k].comment);
+    if (decls.len)
+        fputc('\n', out);
+    fputs(body, out);
+    fputs("}\n\n", out);
+    free(fb.text);
+    e->params_writable = false;
+}
+
+/* The first loss term whose op measures accuracy (OPF_ACCURACY:
+ * cross_entropy): what evaluate's accuracy is measured on. */

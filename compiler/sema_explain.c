@@ -1,0 +1,119 @@
+/* sema_explain.c: --explain, every hyperparameter with where its value
+ * came from.
+ */
+#include "sema_internal.h"
+
+/* ------------------------------------------------------------ --explain */
+
+static const char *where(Arena *a, const Source *src, Loc loc, bool defaulted)
+{
+    if (defaulted)
+        return "(default)";
+    if (loc.begin < 0)
+        return "(command line)";
+    int line, col;
+    diag_line_col(src, loc.begin, &line, &col);
+    return arena_printf(a, "(%s:%d)", src->path, line);
+}
+
+void sema_explain(FILE *out, const Source *src, const IR *ir)
+{
+    Arena *a = arena_new();
+    const TrainConfig *t = &ir->train;
+    fprintf(out, "model %s (%s)\n", ir->model, src->path);
+
+    if (ir->nconstants > 0) {
+        fputs("\nparams:\n", out);
+        for (int k = 0; k < ir->nconstants; k++) {
+            const Hyper *h = &ir->constants[k];
+            fprintf(out, "  %-14s %-18g %s\n", h->name, h->value,
+                    h->loc.begin < 0 ? arena_printf(a, "(command line: -D %s)", h->name)
+                                     : where(a, src, h->loc, false));
+        }
+    }
+
+    fputs("\ntraining:\n", out);
+    int width = 14;   /* names longer than that (initial_accumulator_value) widen the column */
+    for (int k = 0; k < t->nhypers; k++)
+        if ((int)strlen(t->hypers[k].name) > width)
+            width = (int)strlen(t->hypers[k].name);
+    for (int k = 0; k < t->nhypers; k++) {
+        const Hyper *h = &t->hypers[k];
+        const char *value;
+        if (h->text)
+            value = h->text;
+        else if (strcmp(h->name, "init") == 0)
+            value = init_text(a, t->init, t->init_arg);
+        else
+            value = arena_printf(a, "%g", h->value);
+        fprintf(out, "  %-*s %-18s %s\n", width, h->name, value, where(a, src, h->loc, h->defaulted));
+    }
+
+    fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);
+    /* Columns as wide as their longest entry (at least today's widths), so a
+     * long name or an init with arguments does not push the rest out. */
+    int name_w = 14, shape_w = 14, init_w = 22;
+    const char **inits = arena_alloc(a, sizeof *inits * (size_t)(ir->params.len + 1));
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        inits[k] = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
+                                p->init_explicit ? " *" : "");
+        if ((int)strlen(p->name) > name_w)
+            name_w = (int)strlen(p->name);
+        if ((int)strlen(shape_str(a, p->shape)) > shape_w)
+            shape_w = (int)strlen(shape_str(a, p->shape));
+        if ((int)strlen(inits[k]) > init_w)
+            init_w = (int)strlen(inits[k]);
+    }
+    if (ir->params.len > 0)
+        fprintf(out, "  %-*s %-*s %10s  %-*s %-10s %-12s %s\n", name_w, "name", shape_w, "shape",
+                "values", init_w, "init", "lr", "weight_decay", "made at");
+    bool any_override = false;
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        /* trainable = false: no learning rate applies. */
+        const char *lr = p->frozen ? "frozen *"
+                         : p->lr_explicit ? arena_printf(a, "%g *", p->lr)
+                                          : arena_printf(a, "%g", t->opt.lr);
+        const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
+                                              : arena_printf(a, "%g", t->weight_decay);
+        any_override |= p->init_explicit || p->lr_explicit || p->weight_decay_explicit || p->frozen;
+        int line, col;
+        diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
+        fprintf(out, "  %-*s %-*s %10zu  %-*s %-10s %-12s %s:%d\n", name_w, p->name, shape_w,
+                shape_str(a, p->shape), p->size, init_w, inits[k], lr, wd, src->path, line);
+    }
+    if (any_override)
+        fputs("  * set on the layer; the rest come from the train block\n", out);
+    /* STATE tensors (ParamRole): listed apart, as no optimizer sees them. */
+    if (ir->states.len > 0) {
+        size_t count = 0;
+        for (int k = 0; k < ir->states.len; k++)
+            count += ir->states.items[k].size;
+        fprintf(out, "\nstate (not trained; updated by the forward pass, saved in checkpoints): "
+                     "%d tensors, %zu values\n", ir->states.len, count);
+        for (int k = 0; k < ir->states.len; k++) {
+            const Param *p = &ir->states.items[k];
+            fprintf(out, "  %-*s %-*s %10zu  starts at %g\n", name_w, p->name, shape_w,
+                    shape_str(a, p->shape), p->size, p->init_arg);
+        }
+    }
+
+    /* Per-layer hyperparameters of the ops that have them. */
+    bool any_layer = false;
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        const OpInfo *info = op_info(n->op);
+        const char *setting = info->explain ? info->explain(a, n) : NULL;
+        if (!setting)
+            continue;
+        if (!any_layer)
+            fputs("\nlayers:\n", out);
+        any_layer = true;
+        const char *layer = n->name ? arena_printf(a, "%s %s", ir_op_name(n->op), n->name)
+                                    : arena_printf(a, "%s (line %d)", ir_op_name(n->op), n->line);
+        fprintf(out, "  %-28s %-18s %s\n", layer, setting,
+                where(a, src, n->hyper_loc, !n->hyper_set));
+    }
+    arena_free(a);
+}

@@ -1,0 +1,111 @@
+/* sema_internal.h: what the files of sema share (not a public header).
+ *
+ *   sema.c           the driver: -D checks, the two passes, the checks and
+ *                    warnings over the whole file (sema_lower)
+ *   sema_resolve.c   names: the symbol table, "did you mean", uses before
+ *                    definitions
+ *   sema_lower.c     expressions: numbers, value errors, argument binding,
+ *                    init schemes, op calls, and the lower_* services the
+ *                    op table and train.c call
+ *   sema_stmt.c      statements: param, input, let (bindings, outputs), loss
+ *   sema_explain.c   --explain
+ *   train.c          the train block (train.h)
+ */
+#ifndef DLC_SEMA_INTERNAL_H
+#define DLC_SEMA_INTERNAL_H
+
+#include "ops/ops.h"
+#include "init.h"
+#include "train.h"
+
+/* Argument binding, used for op calls (from their signatures), init
+ * scheme calls and the train block. */
+/* Binds a call's arguments to `names` (positional args fill names in order,
+ * keyword args by name). out[k] = the expression for names[k], or NULL when
+ * absent. Reports unknown keywords (with a suggestion), duplicates, too many
+ * positional arguments, and missing ones among the first `nrequired`.
+ * Returns false after reporting. */
+bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
+                     int nnames, int nrequired, const Expr **out);
+/* A compile-time integer; reports non-integers. */
+bool lower_int(Lower *l, const Expr *e, long *out);
+/* An init scheme: a name (he_normal) or a call (normal(std = 0.02)). */
+bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef enum SymKind { SYM_PARAM, SYM_TENSOR, SYM_LOSS } SymKind;
+
+typedef struct Symbol {
+    const char *name;
+    SymKind kind;
+    const Stmt *stmt;   /* the statement that defines it */
+    bool defined;       /* that statement has been lowered */
+    bool ok;            /* ... without errors: value / node are good */
+    double value;       /* SYM_PARAM */
+    int node;           /* SYM_TENSOR */
+} Symbol;
+
+struct Lower {
+    Arena *arena;
+    Diag *diag;
+    IR *ir;
+    const Source *src;
+    VEC(Symbol *) syms;      /* in declaration order */
+    Symbol **table;          /* the same, hashed by name (open addressing) */
+    int table_cap;           /* a power of two, at least twice syms.len */
+    const Define *defs;
+    int ndefs;
+    double *def_values;      /* -D values, parsed */
+    bool *def_ok;            /* ... and whether they were numbers */
+    const Stmt *stmt;        /* the statement being lowered */
+    /* Parameter naming: "<binding>_<suffix>", then "<binding>_2_<suffix>"
+     * for the second layer of the same statement. */
+    const char *binding;
+    int layer;
+    const char *layer_suffixes[8];
+    int nlayer_suffixes;
+    /* The one loss call the loss statement allows right now. */
+    const Expr *loss_call;
+    /* Parameters renamed because their name was taken, one per layer:
+     * warned about at the end when there is no error. */
+    const Stmt *renamed_stmt;
+    int renamed_layer;
+    VEC(int) renamed;        /* parameter indices */
+    VEC(const char *) wanted;  /* ... and the names they would have had */
+    bool too_many_nodes;     /* MAX_NODES reached and reported */
+    const char **names;      /* visible_names' buffer */
+    int names_cap;
+};
+
+/* Most nodes a network may have: real ones have tens to hundreds; the
+ * bound keeps every later stage (C names, memory plan) quick on any file. */
+#define MAX_NODES 4096
+
+/* Largest per-sample size: emitted indices are ints. */
+#define MAX_ELEMS 2147483647.0
+#define MAX_EXACT 9007199254740992.0   /* 2^53: integers a double holds exactly */
+
+/* sema_resolve.c: symbols, "did you mean", definitions before uses */
+int line_of(const Lower *l, Loc loc);
+Symbol *find_symbol(const Lower *l, const char *name);
+void add_symbol(Lower *l, Symbol *sym);
+const char *suggestion(Lower *l, const char *word, unsigned kinds);
+const char *join_names(Lower *l, const char *const *names);
+bool is_init_name(const char *name);
+bool check_defined(Lower *l, const Symbol *s, Loc use);
+
+/* sema_lower.c: expressions and op calls (its services for ops and
+ * train.c are declared in ops/ops.h and train.h) */
+bool room_for_nodes(Lower *l, Loc loc);
+
+/* sema_stmt.c: declarations, bindings, outputs, loss */
+void declare(Lower *l, const Stmt *s, SymKind kind);
+Symbol *own_symbol(Lower *l, const Stmt *s);
+void lower_param_stmt(Lower *l, const Stmt *s);
+void lower_input_stmt(Lower *l, const Stmt *s);
+void lower_let_stmt(Lower *l, const Stmt *s);
+void lower_loss_stmt(Lower *l, const Stmt *s);
+
+#endif

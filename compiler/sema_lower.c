@@ -1,0 +1,839 @@
+/* sema_lower.c: expressions to IR nodes. Numbers and their errors (with
+ * notes on the params they use), argument binding from signatures, init
+ * schemes, op calls through the op table, and the lower_* services the
+ * ops/ files and train.c call back into.
+ */
+#include "sema_internal.h"
+
+/* ------------------------------------------------------------ numbers */
+
+bool lower_is_number(Lower *l, const Expr *e)
+{
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case EX_NUM:
+        return true;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (s)
+            return s->kind == SYM_PARAM;
+        return strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0;
+    }
+    case EX_BINARY:
+        return lower_is_number(l, e->lhs) && lower_is_number(l, e->rhs);
+    case EX_NEG:
+        return lower_is_number(l, e->lhs);
+    case EX_STR:
+    case EX_CALL:
+        return false;
+    }
+    return false;
+}
+
+bool lower_number(Lower *l, const Expr *e, double *out)
+{
+    *out = 0;
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case EX_NUM:
+        *out = e->num;
+        return true;
+    case EX_STR:
+        diag_error(l->diag, e->loc, "a number is needed here, not a string");
+        return false;
+    case EX_CALL:
+        diag_error(l->diag, e->loc, "a compile-time number is needed here, not a call to '%s'",
+                   e->name);
+        return false;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (!s) {
+            if (strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0) {
+                *out = e->name[0] == 't';
+                return true;
+            }
+            if (op_lookup(e->name))
+                diag_error(l->diag, e->loc, "'%s' is an op; a compile-time number is needed here",
+                           e->name);
+            else
+                diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
+                           suggestion(l, e->name, 1u << SYM_PARAM));
+            return false;
+        }
+        if (!check_defined(l, s, e->loc))
+            return false;
+        if (s->kind != SYM_PARAM) {
+            diag_error(l->diag, e->loc, "'%s' is a %s; a compile-time number is needed here "
+                       "(a literal or a param)", e->name, s->kind == SYM_LOSS ? "loss" : "tensor");
+            return false;
+        }
+        *out = s->value;
+        return s->ok;   /* a param whose definition failed: already reported */
+    }
+    case EX_NEG: {
+        double v;
+        if (!lower_number(l, e->lhs, &v))
+            return false;
+        *out = -v;
+        return true;
+    }
+    case EX_BINARY: {
+        double a, b;
+        bool ok = lower_number(l, e->lhs, &a);
+        ok = lower_number(l, e->rhs, &b) && ok;
+        if (!ok)
+            return false;
+        double v;
+        switch (e->op) {
+        case '+': v = a + b; break;
+        case '-': v = a - b; break;
+        case '*': v = a * b; break;
+        default:
+            if (b == 0) {
+                lower_value_error(l, e->rhs->loc, "division by zero");
+                return false;
+            }
+            v = a / b;
+            break;
+        }
+        if (!isfinite(v)) {
+            lower_value_error(l, e->loc, "this number is too large");
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ value errors
+ *
+ * Every check of a value a param may have given (a size, a rate, a range, a
+ * float literal) reports through lower_value_error, which adds the params
+ * behind the value: "'width' is 21.3333, set here", and for -D, which the
+ * user may have typed long before reading the error, "'h' is 2.5, set by
+ * -D h=2.5 on the command line", also when the -D param reaches the value
+ * through another param (param half = h / 2). The params are found by name
+ * in the source text at the error's location, so checks that only hold a
+ * Loc (and emit_check, after sema) work the same way. */
+
+/* Whether text[at] starts a name (not the tail of a number like 1e5). */
+static bool is_name_char(char c, bool first)
+{
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* Calls fn for each name in src[loc]: comments, strings and numbers skipped. */
+static void names_in(const Source *src, Loc loc, void (*fn)(void *, const char *, size_t),
+                     void *ctx)
+{
+    if (!src || !src->text || loc.begin < 0 || loc.end > (int)src->len)
+        return;
+    const char *t = src->text;
+    int k = loc.begin;
+    while (k < loc.end) {
+        char c = t[k];
+        if (c == '#') {
+            while (k < loc.end && t[k] != '\n')
+                k++;
+        } else if (c == '"') {
+            for (k++; k < loc.end && t[k] != '"' && t[k] != '\n'; k++)
+                if (t[k] == '\\')
+                    k++;
+            k++;
+        } else if ((c >= '0' && c <= '9') || c == '.') {
+            /* 1e5, 0x1F, 1_000: all one token, no names inside. */
+            for (k++; k < loc.end && (is_name_char(t[k], false) || t[k] == '.'); k++)
+                if ((t[k] == 'e' || t[k] == 'E') && k + 1 < loc.end && strchr("+-", t[k + 1]))
+                    k++;
+        } else if (is_name_char(c, true)) {
+            int b = k;
+            while (k < loc.end && is_name_char(t[k], false))
+                k++;
+            fn(ctx, t + b, (size_t)(k - b));
+        } else {
+            k++;
+        }
+    }
+}
+
+typedef struct ValueNotes {
+    Diag *d;
+    const Hyper *params;     /* the params lowered so far */
+    int nparams;
+    bool *seen;              /* per param: noted or queued already */
+    int *queue;              /* params of the file whose definitions to scan */
+    int nqueue;
+    bool defines_only;       /* scanning a definition: note -D params only */
+} ValueNotes;
+
+static void note_name(void *ctx, const char *name, size_t len)
+{
+    ValueNotes *vn = ctx;
+    for (int k = 0; k < vn->nparams; k++) {
+        const Hyper *h = &vn->params[k];
+        if (vn->seen[k] || strlen(h->name) != len || strncmp(h->name, name, len) != 0)
+            continue;
+        vn->seen[k] = true;
+        if (h->define) {
+            diag_note(vn->d, NOLOC, "'%s' is %g, set by -D %s=%s on the command line",
+                      h->name, h->value, h->name, h->define);
+        } else {
+            /* A param of the file: its value where the check names it;
+             * the -D params its definition uses come after. */
+            if (!vn->defines_only)
+                diag_note(vn->d, h->loc, "'%s' is %g, set here", h->name, h->value);
+            vn->queue[vn->nqueue++] = k;
+        }
+    }
+}
+
+static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc, bool defines_only)
+{
+    if (nparams == 0 || loc.begin < 0)
+        return;
+    /* A worklist, not recursion: a chain of params may be long. */
+    bool *seen = calloc((size_t)nparams, sizeof *seen);
+    int *queue = malloc(sizeof *queue * (size_t)nparams);
+    if (!seen || !queue) {
+        free(seen);
+        free(queue);
+        return;   /* only notes are lost */
+    }
+    ValueNotes vn = {d, params, nparams, seen, queue, 0, defines_only};
+    names_in(d->src, loc, note_name, &vn);
+    vn.defines_only = true;
+    for (int q = 0; q < vn.nqueue; q++)
+        names_in(d->src, params[queue[q]].loc, note_name, &vn);
+    free(seen);
+    free(queue);
+}
+
+void sema_note_values(Diag *d, const IR *ir, Loc loc)
+{
+    note_values(d, ir->constants, ir->nconstants, loc, false);
+}
+
+void lower_value_error(Lower *l, Loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(l->diag, loc, fmt, ap);
+    va_end(ap);
+    sema_note_values(l->diag, l->ir, loc);
+}
+
+bool lower_float_ok(Lower *l, Loc loc, double v)
+{
+    const char *why = number_float_problem(l->arena, v);
+    if (why)
+        lower_value_error(l, loc, "%s", why);
+    return !why;
+}
+
+bool lower_int(Lower *l, const Expr *e, long *out)
+{
+    double v;
+    *out = 0;
+    if (!lower_number(l, e, &v))
+        return false;
+    if (v != floor(v)) {
+        lower_value_error(l, e->loc, "a whole number is needed here, not %g", v);
+        return false;
+    }
+    if (fabs(v) > 2147483647.0) {
+        lower_value_error(l, e->loc, "%g is too large here (at most 2147483647)", v);
+        return false;
+    }
+    *out = (long)v;
+    return true;
+}
+
+/* ------------------------------------------------------------ arguments */
+
+/* "dense(x, units, bias = ..., init = ...)" for messages. */
+static const char *signature(Lower *l, const char *callee, const char *const *names,
+                             int nnames, int nrequired)
+{
+    const char *s = arena_printf(l->arena, "%s(", callee);
+    for (int k = 0; k < nnames; k++)
+        s = arena_printf(l->arena, "%s%s%s%s", s, k ? ", " : "", names[k],
+                         k < nrequired ? "" : " = ...");
+    return arena_printf(l->arena, "%s)", s);
+}
+
+bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
+                     int nnames, int nrequired, const Expr **out)
+{
+    Diag *d = l->diag;
+    bool ok = true;
+    const Arg **given = arena_alloc(l->arena, sizeof *given * (size_t)(nnames + 1));
+    for (int k = 0; k < nnames; k++)
+        out[k] = NULL;
+    int npos = 0;
+    bool reported_extra = false;
+    for (int a = 0; a < call->nargs; a++) {
+        const Arg *arg = &call->args[a];
+        int slot = -1;
+        if (!arg->name) {
+            if (npos >= nnames) {
+                if (!reported_extra)
+                    diag_error(d, arg->value->loc, "too many arguments: %s takes %d (%s)",
+                               call->name, nnames, signature(l, call->name, names, nnames, nrequired));
+                reported_extra = true;
+                ok = false;
+                continue;
+            }
+            slot = npos++;
+        } else {
+            for (int k = 0; k < nnames; k++)
+                if (strcmp(names[k], arg->name) == 0)
+                    slot = k;
+            if (slot < 0) {
+                const char **cands = arena_alloc(l->arena, sizeof *cands * (size_t)(nnames + 1));
+                for (int k = 0; k < nnames; k++)
+                    cands[k] = names[k];
+                const char *s = diag_suggest(arg->name, cands);
+                if (s)
+                    diag_error(d, arg->name_loc, "%s has no argument '%s'; did you mean '%s'?",
+                               call->name, arg->name, s);
+                else
+                    diag_error(d, arg->name_loc, "%s has no argument '%s' (it takes %s)",
+                               call->name, arg->name, signature(l, call->name, names, nnames, nrequired));
+                ok = false;
+                continue;
+            }
+        }
+        if (given[slot]) {
+            Loc here = arg->name ? arg->name_loc : arg->value->loc;
+            diag_error(d, here, "argument '%s' of %s is given twice", names[slot], call->name);
+            const Arg *first = given[slot];
+            diag_note(d, first->name ? first->name_loc : first->value->loc, "first given here");
+            ok = false;
+            continue;
+        }
+        given[slot] = arg;
+        out[slot] = arg->value;
+    }
+    for (int k = 0; k < nrequired; k++) {
+        if (!out[k] && ok) {
+            /* Point at the closing parenthesis: that is where it is missing. */
+            Loc paren = call->loc;
+            if (paren.end > paren.begin)
+                paren.begin = paren.end - 1;
+            diag_error(d, paren, "missing argument '%s' to %s: %s", names[k], call->name,
+                       signature(l, call->name, names, nnames, nrequired));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------ init schemes */
+
+bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
+{
+    *kind = INIT_DEFAULT;
+    *arg = 0;
+    if (!e)
+        return false;
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(l->diag, e->loc, "an init scheme is needed here, as in he_normal or "
+                   "normal(std = 0.02)");
+        return false;
+    }
+    InitKind found = init_lookup(e->name);
+    if (found == INIT_DEFAULT) {
+        const char *s = diag_suggest(e->name, init_names());
+        if (s)
+            diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
+                       "unknown init scheme '%s'; did you mean '%s'?", e->name, s);
+        else
+            diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
+                       "unknown init scheme '%s' (known: %s)", e->name, join_names(l, init_names()));
+        return false;
+    }
+    const InitInfo *info = init_info(found);
+    *kind = found;
+    *arg = info->arg.name ? info->arg.def : 0;
+    if (e->kind == EX_NAME)
+        return true;
+
+    /* uniform(a = 0.1), xavier_uniform(gain = 2): the row names the one
+     * argument a scheme takes, with its range. */
+    const char *argname = info->arg.name;
+    const Expr *value = NULL;
+    if (!lower_bind_args(l, e, &argname, argname ? 1 : 0, 0, &value))
+        return false;
+    if (value) {
+        double v;
+        /* gain = tanh: torch.nn.init.calculate_gain's value (a param of
+         * that name, if any, is a number and wins). */
+        if (strcmp(argname, "gain") == 0 && value->kind == EX_NAME && !lower_is_number(l, value)) {
+            if (init_gain_named(value->name, &v)) {
+                *arg = v;
+                return true;
+            }
+            const char *s = diag_suggest(value->name, init_gain_names());
+            diag_error(l->diag, value->loc, "a gain is a number or a nonlinearity (%s), not "
+                       "'%s'%s%s%s", join_names(l, init_gain_names()), value->name,
+                       s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+            return false;
+        }
+        if (!lower_number(l, value, &v))
+            return false;
+        const InitArg *ia = &info->arg;
+        if (ia->min_open ? !(v > ia->min) : !(v >= ia->min)) {
+            if (ia->min == 0)
+                lower_value_error(l, value->loc, "%s's %s must be %s, not %g", e->name, argname,
+                                  ia->min_open ? "positive" : "zero or more", v);
+            else
+                lower_value_error(l, value->loc, "%s's %s must be %s %g, not %g", e->name,
+                                  argname, ia->min_open ? "more than" : "at least", ia->min, v);
+            return false;
+        }
+        if (!lower_float_ok(l, value->loc, v))
+            return false;
+        *arg = v;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ tensors */
+
+static void not_a_tensor_number(Lower *l, const Expr *e)
+{
+    diag_error(l->diag, e->loc, "a number is not a tensor; scalar constants combine with a "
+               "tensor, as in x * 0.5");
+}
+
+/* ------------------------------------------------------------ op arguments
+ *
+ * An op declares its arguments (OpInfo.args); here they are bound and
+ * checked once for every op, and the layer hyperparameters of ops that make
+ * parameters (OPF_PARAMS) are added to its signature and applied to its
+ * parameters. */
+
+static const ArgSpec layer_args[] = {
+    {.name = "init", .kind = ARG_INIT, .optional = true},
+    {.name = "lr", .kind = ARG_NUMBER, .optional = true, .def = -1, .has_min = true,
+     .min_open = true, .min = 0, .range_msg = "lr must be a positive number"},
+    {.name = "weight_decay", .kind = ARG_NUMBER, .optional = true, .def = -1, .has_min = true,
+     .min = 0, .range_msg = "weight_decay must be zero or positive"},
+    {.name = "trainable", .kind = ARG_BOOL, .optional = true, .def = 1},
+};
+enum { NUM_LAYER_ARGS = sizeof layer_args / sizeof layer_args[0] };
+
+static const char *const ordinals[] = {"first", "second", "third", "fourth", "fifth", "sixth"};
+
+/* "must be positive", "must be in [0, 1)": the range of a spec in words. */
+static const char *range_words(Lower *l, const ArgSpec *sp)
+{
+    if (sp->has_min && sp->has_max)
+        return arena_printf(l->arena, "must be in %c%g, %g%c", sp->min_open ? '(' : '[', sp->min,
+                            sp->max, sp->max_open ? ')' : ']');
+    if (sp->has_min && sp->min == 0)
+        return sp->min_open ? "must be positive" : "must be zero or positive";
+    if (sp->has_min)
+        return arena_printf(l->arena, "must be %s %g", sp->min_open ? "greater than" : "at least",
+                            sp->min);
+    return arena_printf(l->arena, "must be %s %g", sp->max_open ? "less than" : "at most", sp->max);
+}
+
+static bool in_range(const ArgSpec *sp, double v)
+{
+    if (!isfinite(v))
+        return false;
+    if (sp->has_min && (sp->min_open ? !(v > sp->min) : !(v >= sp->min)))
+        return false;
+    if (sp->has_max && (sp->max_open ? !(v < sp->max) : !(v <= sp->max)))
+        return false;
+    return true;
+}
+
+/* Checks a NUMBER or INT value against its spec's range; `text` is the
+ * value as the message shows it. */
+static bool check_range(Lower *l, const Expr *call, const ArgSpec *sp, const Expr *e, double v,
+                        const char *text)
+{
+    if (in_range(sp, v))
+        return true;
+    if (sp->range_msg)
+        lower_value_error(l, e->loc, "%s, got %s", sp->range_msg, text);
+    else
+        lower_value_error(l, e->loc, "%s's %s %s, got %s", call->name, sp->name,
+                          range_words(l, sp), text);
+    return false;
+}
+
+/* A label argument: a node that is a label declaration. */
+static int bind_label(Lower *l, const Expr *call, int pos, const Expr *e)
+{
+    int y = lower_tensor(l, e);
+    if (y < 0)
+        return -1;
+    const Input *label = op_input_decl(l, y);
+    if (label && label->is_label)
+        return y;
+    const char *nth = pos < 6 ? ordinals[pos] : "last";
+    if (label && label->is_target)
+        diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
+                   "a real-valued target (mse and l1 take those)", call->name, nth,
+                   op_expr_text(l, e));
+    else
+        diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
+                   "a tensor", call->name, nth, op_expr_text(l, e));
+    lower_note_shape(l, y, arena_printf(l->arena, "%s argument", nth));
+    return -1;
+}
+
+/* One argument's value from its expression (or its default when e is
+ * NULL). False after reporting. */
+static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, const Expr *e,
+                       ArgVal *v)
+{
+    v->expr = e;
+    v->node = -1;
+    v->num = sp->def;
+    v->init = INIT_DEFAULT;
+    v->init_arg = 0;
+    if (!e)
+        return true;
+    switch (sp->kind) {
+    case ARG_TENSOR:
+        v->node = op_real_arg(l, e, call->name);
+        return v->node >= 0;
+    case ARG_LABEL:
+        v->node = bind_label(l, call, pos, e);
+        return v->node >= 0;
+    case ARG_NUMBER:
+        if (!lower_number(l, e, &v->num))
+            return false;
+        if (!check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%g", v->num)))
+            return false;
+        return lower_float_ok(l, e->loc, v->num);
+    case ARG_INT: {
+        long n;
+        if (!lower_int(l, e, &n))
+            return false;
+        v->num = (double)n;
+        return check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%ld", n));
+    }
+    case ARG_BOOL:
+        if (!lower_number(l, e, &v->num))
+            return false;
+        if (v->num != 0 && v->num != 1) {
+            lower_value_error(l, e->loc, "%s must be true or false, got %g", sp->name, v->num);
+            return false;
+        }
+        return true;
+    case ARG_INIT:
+        return lower_init(l, e, &v->init, &v->init_arg);
+    case ARG_WORD: {
+        const char *all = "";
+        for (int k = 0; sp->words[k]; k++)
+            all = arena_printf(l->arena, "%s%s\"%s\"", all, k ? ", " : "", sp->words[k]);
+        if (e->kind != EX_STR) {
+            diag_error(l->diag, e->loc, "%s's %s is a word in quotes: one of %s", call->name,
+                       sp->name, all);
+            return false;
+        }
+        for (int k = 0; sp->words[k]; k++)
+            if (strcmp(sp->words[k], e->name) == 0) {
+                v->num = k;
+                return true;
+            }
+        const char *s = diag_suggest(e->name, sp->words);
+        if (s)
+            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\"; did you mean \"%s\"?",
+                       call->name, sp->name, e->name, s);
+        else
+            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\" (it is one of %s)",
+                       call->name, sp->name, e->name, all);
+        return false;
+    }
+    }
+    return false;
+}
+
+/* The layer hyperparameters (vals: init, lr, weight_decay, trainable) on
+ * every parameter the node made. init is for weights only: a bias starts
+ * at zero unless its op says otherwise. */
+static void apply_layer_args(Lower *l, const Node *n, const ArgVal *vals)
+{
+    for (int k = 0; k < n->nparam; k++) {
+        Param *p = &l->ir->params.items[n->param[k]];
+        if (!p->is_bias) {
+            p->init = vals[0].init;
+            p->init_arg = vals[0].init_arg;
+            p->init_explicit = vals[0].expr != NULL;
+        }
+        p->lr = vals[1].num;
+        p->lr_explicit = vals[1].expr != NULL;
+        p->weight_decay = vals[2].num;
+        p->weight_decay_explicit = vals[2].expr != NULL;
+        p->frozen = vals[3].num == 0;
+    }
+}
+
+/* Binds a call to its op's signature, checks every argument, and runs the
+ * op's shape rule on the values. */
+static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
+{
+    int nown = op->nargs;
+    int n = nown + ((op->flags & OPF_PARAMS) ? NUM_LAYER_ARGS : 0);
+    const ArgSpec **specs = arena_alloc(l->arena, sizeof *specs * (size_t)(n + 1));
+    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(n + 1));
+    const Expr **exprs = arena_alloc(l->arena, sizeof *exprs * (size_t)(n + 1));
+    ArgVal *vals = arena_alloc(l->arena, sizeof *vals * (size_t)(n + 1));
+    int nrequired = 0;
+    for (int k = 0; k < n; k++) {
+        specs[k] = k < nown ? &op->args[k] : &layer_args[k - nown];
+        names[k] = specs[k]->name;
+        if (!specs[k]->optional && nrequired == k)
+            nrequired = k + 1;
+    }
+    if (!lower_bind_args(l, e, names, n, nrequired, exprs))
+        return -1;
+    bool ok = true;
+    for (int k = 0; k < n; k++)
+        ok &= bind_value(l, e, specs[k], k, exprs[k], &vals[k]);
+    int id = op->lower(l, e, vals, ok);
+    if (id >= 0 && (op->flags & OPF_PARAMS))
+        apply_layer_args(l, l->ir->nodes.items[id], vals + nown);
+    return id;
+}
+
+static int lower_call(Lower *l, const Expr *e)
+{
+    const OpInfo *op = op_lookup(e->name);
+    if (!op) {
+        const Symbol *s = find_symbol(l, e->name);
+        if (s && s->kind == SYM_TENSOR)
+            diag_error(l->diag, e->name_loc, "'%s' is a tensor, not an op; it cannot be called",
+                       e->name);
+        else if (s)
+            diag_error(l->diag, e->name_loc, "'%s' is a %s, not an op; it cannot be called",
+                       e->name, s->kind == SYM_PARAM ? "param" : "loss");
+        else if (train_is_optimizer(e->name))
+            diag_error(l->diag, e->name_loc, "'%s' is an optimizer; it goes in the train block: "
+                       "optimizer %s(...)", e->name, e->name);
+        else if (is_init_name(e->name))
+            diag_error(l->diag, e->name_loc, "'%s' is an init scheme; it goes in a layer's "
+                       "init argument, as in dense(x, 10, init = %s)", e->name, e->name);
+        else {
+            const char *s2 = diag_suggest(e->name, op_names());
+            if (s2)
+                diag_error(l->diag, e->name_loc, "unknown op '%s'; did you mean '%s'?", e->name, s2);
+            else
+                diag_error(l->diag, e->name_loc, "unknown op '%s' (ops: %s)", e->name,
+                           join_names(l, op_names()));
+        }
+        return -1;
+    }
+    if ((op->flags & OPF_LOSS) && e != l->loss_call) {
+        diag_error(l->diag, e->name_loc, "'%s' is a loss; it can only be used in a 'loss' "
+                   "statement, as in: loss %s(...)", e->name, e->name);
+        return -1;
+    }
+    /* Arguments of this call are ordinary expressions again. */
+    l->loss_call = NULL;
+    return lower_op_call(l, op, e);
+}
+
+/* False, once reported, when the network has MAX_NODES nodes already. */
+bool room_for_nodes(Lower *l, Loc loc)
+{
+    if (l->ir->nodes.len < MAX_NODES)
+        return true;
+    if (!l->too_many_nodes)
+        diag_error(l->diag, loc, "the network is too large: more than %d operations", MAX_NODES);
+    l->too_many_nodes = true;
+    return false;
+}
+
+int lower_tensor(Lower *l, const Expr *e)
+{
+    if (!e || !room_for_nodes(l, e->loc))
+        return -1;
+    switch (e->kind) {
+    case EX_NUM:
+        not_a_tensor_number(l, e);
+        return -1;
+    case EX_STR:
+        diag_error(l->diag, e->loc, "a string is not a tensor");
+        return -1;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (!s) {
+            if (op_lookup(e->name))
+                diag_error(l->diag, e->loc, "'%s' is an op, not a tensor; call it, as in %s(x)",
+                           e->name, e->name);
+            else if (strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0)
+                diag_error(l->diag, e->loc, "'%s' is a number, not a tensor", e->name);
+            else
+                diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
+                           suggestion(l, e->name, 1u << SYM_TENSOR | 1u << SYM_PARAM));
+            return -1;
+        }
+        if (!check_defined(l, s, e->loc))
+            return -1;
+        if (s->kind == SYM_PARAM) {
+            diag_error(l->diag, e->loc, "'%s' is a param (the number %g), not a tensor; scalar "
+                       "constants combine with a tensor, as in x * %s", e->name, s->value, e->name);
+            return -1;
+        }
+        if (s->kind == SYM_LOSS) {
+            diag_error(l->diag, e->loc, "'%s' is a loss, not a tensor", e->name);
+            return -1;
+        }
+        return s->ok ? s->node : -1;
+    }
+    case EX_CALL:
+        return lower_call(l, e);
+    case EX_BINARY:
+        if (lower_is_number(l, e)) {
+            not_a_tensor_number(l, e);
+            return -1;
+        }
+        l->loss_call = NULL;
+        return arith_lower_binary(l, e);
+    case EX_NEG:
+        if (lower_is_number(l, e)) {
+            not_a_tensor_number(l, e);
+            return -1;
+        }
+        l->loss_call = NULL;
+        return arith_lower_neg(l, e);
+    }
+    return -1;
+}
+
+Node *lower_node(Lower *l, OpKind op, const Expr *call)
+{
+    Node *n = ir_node(l->arena, l->ir, op, call->loc);
+    n->line = line_of(l, call->loc);
+    n->origin = ir_op_name(op);
+    return n;
+}
+
+int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
+{
+    /* A suffix seen again in this statement starts the next layer. */
+    for (int k = 0; k < l->nlayer_suffixes; k++) {
+        if (strcmp(l->layer_suffixes[k], suffix) == 0) {
+            l->layer++;
+            l->nlayer_suffixes = 0;
+            break;
+        }
+    }
+    if (l->nlayer_suffixes < (int)(sizeof l->layer_suffixes / sizeof l->layer_suffixes[0]))
+        l->layer_suffixes[l->nlayer_suffixes++] = suffix;
+
+    const char *base = l->binding ? l->binding : "p";
+    const char *name = l->layer <= 1 ? arena_printf(l->arena, "%s_%s", base, suffix)
+                                     : arena_printf(l->arena, "%s_%d_%s", base, l->layer, suffix);
+    /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
+    const char *unique = ir_unique_cname(l->arena, l->ir, name);
+    if (strcmp(unique, name) != 0 && !(l->renamed_stmt == l->stmt && l->renamed_layer == l->layer)) {
+        l->renamed_stmt = l->stmt;
+        l->renamed_layer = l->layer;
+        vec_push(l->arena, &l->renamed, l->ir->params.len);
+        vec_push(l->arena, &l->wanted, name);
+    }
+    Param p;
+    memset(&p, 0, sizeof p);
+    p.name = unique;
+    p.loc = loc;
+    p.shape = shape;
+    p.size = (size_t)shape_size(shape);
+    p.init = INIT_DEFAULT;
+    p.lr = -1;
+    p.weight_decay = -1;
+    p.is_bias = strcmp(suffix, "b") == 0;
+    p.fan_in = shape.rank >= 2 ? shape.dim[1] : shape.rank == 1 ? shape.dim[0] : 1;
+    p.fan_out = shape.rank >= 1 ? shape.dim[0] : 1;
+    p.group = 0;
+    vec_push(l->arena, &l->ir->params, p);
+    return l->ir->params.len - 1;
+}
+
+int lower_node_state(Lower *l, Node *n, const char *suffix, Shape shape, double fill, Loc loc)
+{
+    const char *base = l->binding ? l->binding : "p";
+    Param p;
+    memset(&p, 0, sizeof p);
+    p.name = ir_unique_cname(l->arena, l->ir, arena_printf(l->arena, "%s_%s", base, suffix));
+    p.loc = loc;
+    p.shape = shape;
+    p.size = (size_t)shape_size(shape);
+    p.init = INIT_DEFAULT;
+    p.init_arg = fill;     /* a constant fill: running statistics start at 0 or 1 */
+    p.role = ROLE_STATE;
+    vec_push(l->arena, &l->ir->states, p);
+    int id = l->ir->states.len - 1;
+    int *list = arena_alloc(l->arena, (size_t)(n->nstate + 1) * sizeof *list);
+    for (int k = 0; k < n->nstate; k++)
+        list[k] = n->state[k];
+    list[n->nstate++] = id;
+    n->state = list;
+    return id;
+}
+
+void *lower_attr(Lower *l, Node *n, size_t size)
+{
+    n->attr = arena_alloc(l->arena, size);
+    return n->attr;
+}
+
+int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc)
+{
+    int p = lower_param(l, suffix, shape, loc);
+    int *list = arena_alloc(l->arena, sizeof *list * (size_t)(n->nparam + 1));
+    if (n->nparam)
+        memcpy(list, n->param, sizeof *list * (size_t)n->nparam);
+    list[n->nparam++] = p;
+    n->param = list;
+    return p;
+}
+
+Arena *lower_arena(Lower *l) { return l->arena; }
+Diag *lower_diag(Lower *l) { return l->diag; }
+IR *lower_ir(Lower *l) { return l->ir; }
+
+Node *lower_get(Lower *l, int node)
+{
+    if (node < 0 || node >= l->ir->nodes.len)
+        return NULL;
+    return l->ir->nodes.items[node];
+}
+
+/* How a declaration's type reads in the source: "f32[784]", "class(10)". */
+static const char *decl_type(Lower *l, const Node *n)
+{
+    if (n->i[1] == 1)
+        return arena_printf(l->arena, "class(%d)", n->i[0]);
+    const char *s = shape_str(l->arena, n->shape);
+    return arena_printf(l->arena, "f32%s", s);
+}
+
+void lower_note_shape(Lower *l, int node, const char *role)
+{
+    const Node *n = lower_get(l, node);
+    if (!n)
+        return;
+    const char *shape = shape_str(l->arena, n->shape);
+    if (n->op == OP_INPUT)
+        diag_note(l->diag, n->loc, "'%s' is declared as %s here", n->name, decl_type(l, n));
+    else if (n->name)
+        diag_note(l->diag, n->loc, "'%s' has shape %s, computed here", n->name, shape);
+    else
+        diag_note(l->diag, n->loc, "the %s has shape %s, computed here",
+                  role && *role ? role : "operand", shape);
+    /* A size set by -D (dense(x, hidden), f32[dim]) makes a shape too. */
+    note_values(l->diag, l->ir->constants, l->ir->nconstants, n->loc, true);
+}

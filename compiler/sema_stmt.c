@@ -1,0 +1,357 @@
+/* sema_stmt.c: statements. Declaring names (pass 1), then lowering param,
+ * input and let statements (bindings and outputs), and the loss statement
+ * split into weighted terms (pass 2).
+ */
+#include "sema_internal.h"
+
+/* ------------------------------------------------------------ declarations */
+
+void declare(Lower *l, const Stmt *s, SymKind kind)
+{
+    if (!s->name)
+        return;
+    Symbol *prev = find_symbol(l, s->name);
+    if (prev) {
+        diag_error(l->diag, s->name_loc, "redefinition of '%s'", s->name);
+        diag_note(l->diag, prev->stmt->name_loc, "previous definition of '%s' here", s->name);
+        return;
+    }
+    /* Op names are ordinary names: a call `tanh(x)` always means the op,
+     * a bare `tanh` the binding. true and false are not: a binding would
+     * change what `bias = false` means. */
+    if (strcmp(s->name, "true") == 0 || strcmp(s->name, "false") == 0) {
+        diag_error(l->diag, s->name_loc, "'%s' is a constant (the number %d), so it cannot be "
+                   "defined as a name; choose another name", s->name, s->name[0] == 't');
+        return;
+    }
+    Symbol *sym = arena_alloc(l->arena, sizeof *sym);
+    sym->name = s->name;
+    sym->kind = kind;
+    sym->stmt = s;
+    sym->node = -1;
+    add_symbol(l, sym);
+}
+
+/* The statement's own symbol, or NULL when it lost to an earlier one. */
+Symbol *own_symbol(Lower *l, const Stmt *s)
+{
+    Symbol *sym = s->name ? find_symbol(l, s->name) : NULL;
+    return sym && sym->stmt == s ? sym : NULL;
+}
+
+void lower_param_stmt(Lower *l, const Stmt *s)
+{
+    Symbol *sym = own_symbol(l, s);
+    double v = 0;
+    bool ok = lower_number(l, s->value, &v);
+    for (int k = 0; k < l->ndefs; k++) {
+        if (strcmp(l->defs[k].name, s->name) == 0) {
+            v = l->def_values[k];   /* -D wins over the file */
+            ok = l->def_ok[k];      /* a bad -D was reported: stay quiet */
+        }
+    }
+    if (!sym)
+        return;
+    sym->value = v;
+    sym->ok = ok;
+    sym->defined = true;
+}
+
+enum { INPUT_KIND_INPUT, INPUT_KIND_LABEL, INPUT_KIND_TARGET };
+
+void lower_input_stmt(Lower *l, const Stmt *s)
+{
+    Symbol *sym = own_symbol(l, s);
+    if (sym)
+        sym->defined = true;
+    int kind = s->kind == ST_LABEL ? INPUT_KIND_LABEL
+             : s->kind == ST_TARGET ? INPUT_KIND_TARGET : INPUT_KIND_INPUT;
+    const char *what = kind == INPUT_KIND_LABEL ? "label" : kind == INPUT_KIND_TARGET ? "target" : "input";
+    const char *a_what = kind == INPUT_KIND_INPUT ? "an input" : "a target";
+    const TypeSpec *t = &s->type;
+    const char *elem = t->elem ? t->elem : "";
+    Loc elem_loc = t->elem ? t->elem_loc : s->loc;
+    bool ok = true;
+
+    if (kind == INPUT_KIND_LABEL && strcmp(elem, "class") != 0) {
+        if (strcmp(elem, "f32") == 0)
+            diag_error(l->diag, elem_loc, "a label holds class indices: declare it as class(K), "
+                       "as in label %s : class(10); real-valued targets are declared with 'target'",
+                       s->name);
+        else
+            diag_error(l->diag, elem_loc, "unknown label type '%s'; a label is declared as "
+                       "class(K), as in label %s : class(10)", elem, s->name);
+        ok = false;
+    } else if (kind != INPUT_KIND_LABEL && strcmp(elem, "f32") != 0) {
+        static const char *const types[] = {"f32", NULL};
+        if (strcmp(elem, "class") == 0)
+            diag_error(l->diag, elem_loc, "class(K) is for labels; %s holds real numbers: "
+                       "declare it as f32[...]%s", a_what,
+                       kind == INPUT_KIND_INPUT ? ", or declare class indices with 'label'" : "");
+        else if (diag_suggest(elem, types))
+            diag_error(l->diag, elem_loc, "unknown element type '%s'; did you mean 'f32'?", elem);
+        else
+            diag_error(l->diag, elem_loc, "unknown element type '%s'; %ss are f32[...]", elem, what);
+        ok = false;
+    }
+    if (!ok) {
+        if (sym)
+            sym->ok = false;
+        return;
+    }
+
+    Shape shape = {0};
+    int classes = 0;
+    if (kind == INPUT_KIND_LABEL) {
+        if (t->ndims != 1) {
+            diag_error(l->diag, t->loc, "class needs the number of classes, as in class(10)");
+            ok = false;
+        } else {
+            long k;
+            if (!lower_int(l, t->dims[0], &k)) {
+                ok = false;
+            } else if (k < 2 || k > (1L << 24)) {
+                lower_value_error(l, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
+                ok = false;
+            }
+            classes = (int)k;
+        }
+    } else if (t->ndims == 0) {
+        diag_error(l->diag, t->loc, "%s needs a shape per sample, as in f32[784]", a_what);
+        ok = false;
+    } else if (t->ndims > DLC_MAX_RANK) {
+        diag_error(l->diag, t->dims[DLC_MAX_RANK]->loc, "at most %d dimensions per sample "
+                   "(the batch dimension is implicit); this is dimension %d",
+                   DLC_MAX_RANK, DLC_MAX_RANK + 1);
+        ok = false;
+    } else {
+        double total = 1;
+        shape.rank = t->ndims;
+        for (int k = 0; k < t->ndims; k++) {
+            long d;
+            if (!lower_int(l, t->dims[k], &d)) {
+                ok = false;
+            } else if (d < 1) {
+                lower_value_error(l, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
+                ok = false;
+            } else {
+                shape.dim[k] = (int)d;
+                total *= (double)d;
+            }
+        }
+        if (ok && total > MAX_ELEMS) {
+            lower_value_error(l, t->loc, "%s has %.0f values per sample; at most %.0f",
+                       s->name, total, MAX_ELEMS);
+            ok = false;
+        }
+    }
+    if (!ok || !sym) {
+        if (sym)
+            sym->ok = false;
+        return;
+    }
+
+    if (!room_for_nodes(l, s->loc)) {
+        sym->ok = false;
+        return;
+    }
+    Node *n = ir_node(l->arena, l->ir, OP_INPUT, s->loc);
+    n->line = line_of(l, s->loc);
+    n->shape = shape;
+    n->i[0] = classes;
+    n->i[1] = kind;
+    n->origin = what;
+    ir_set_name(l->arena, l->ir, n, s->name);
+    Input in = {s->name, n->id, kind == INPUT_KIND_LABEL, kind == INPUT_KIND_TARGET};
+    vec_push(l->arena, &l->ir->inputs, in);
+    sym->node = n->id;
+    sym->ok = true;
+}
+
+static void start_binding(Lower *l, const char *binding)
+{
+    l->binding = binding;
+    l->layer = 1;
+    l->nlayer_suffixes = 0;
+    l->loss_call = NULL;
+}
+
+static bool is_output_name(const Lower *l, const char *name)
+{
+    for (int k = 0; k < l->ir->outputs.len; k++)
+        if (strcmp(l->ir->outputs.items[k].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_output(Lower *l, const Stmt *s, int node)
+{
+    const Node *n = lower_get(l, node);
+    if (n->op == OP_INPUT) {
+        diag_error(l->diag, s->loc, "output '%s' would be the %s '%s' itself; an output is "
+                   "computed from the inputs", s->name, n->origin, n->name);
+        return;
+    }
+    if (is_output_name(l, s->name)) {
+        diag_error(l->diag, s->name_loc, "'%s' is already an output", s->name);
+        return;
+    }
+    Output out = {s->name, node};
+    vec_push(l->arena, &l->ir->outputs, out);
+}
+
+void lower_let_stmt(Lower *l, const Stmt *s)
+{
+    if (!s->value) {
+        /* `output NAME` for an existing binding. */
+        Symbol *sym = find_symbol(l, s->name);
+        if (!sym) {
+            diag_error(l->diag, s->name_loc, "unknown name '%s'%s", s->name,
+                       suggestion(l, s->name, 1u << SYM_TENSOR));
+            return;
+        }
+        if (!check_defined(l, sym, s->name_loc))
+            return;
+        if (sym->kind != SYM_TENSOR) {
+            diag_error(l->diag, s->name_loc, "'%s' is a %s; an output must be a tensor", s->name,
+                       sym->kind == SYM_PARAM ? "param" : "loss");
+            return;
+        }
+        if (sym->ok)
+            add_output(l, s, sym->node);
+        return;
+    }
+    Symbol *sym = own_symbol(l, s);
+    start_binding(l, s->name);
+    int id = lower_tensor(l, s->value);
+    start_binding(l, NULL);
+    if (!sym)
+        return;
+    sym->defined = true;
+    sym->node = id;
+    sym->ok = id >= 0;
+    if (id < 0)
+        return;
+    Node *n = lower_get(l, id);
+    if (!n->name)
+        ir_set_name(l->arena, l->ir, n, s->name);
+    if (s->is_output)
+        add_output(l, s, id);
+}
+
+/* ------------------------------------------------------------ loss */
+
+typedef VEC(LossTerm) TermList;
+
+static void not_a_loss_sum(Lower *l, const Expr *e, const char *what)
+{
+    diag_error(l->diag, e->loc, "%s is not a loss term; a loss is a weighted sum of loss "
+               "calls, as in cross_entropy(logits, y) + 0.5 * mse(pred, t)", what);
+}
+
+/* term := [c *] lossfn(...) | lossfn(...) [* c] | lossfn(...) / c, joined
+ * by + and -, with c a compile-time number; weights multiply through.
+ * scaled: the outermost scaling around e (where its weight was written). */
+static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, TermList *terms)
+{
+    if (!e)
+        return false;
+    switch (e->kind) {
+    case EX_BINARY:
+        if (e->op == '+' || e->op == '-') {
+            bool ok = collect_terms(l, e->lhs, weight, scaled, terms);
+            return collect_terms(l, e->rhs, e->op == '-' ? -weight : weight, scaled, terms) && ok;
+        }
+        if (e->op == '*' || e->op == '/') {
+            bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
+            double c;
+            if (rnum && !lnum) {
+                if (!lower_number(l, e->rhs, &c))
+                    return false;
+                if (e->op == '/' && c == 0) {
+                    lower_value_error(l, e->rhs->loc, "division by zero");
+                    return false;
+                }
+                return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c,
+                                     scaled.begin >= 0 ? scaled : e->loc, terms);
+            }
+            if (lnum && !rnum && e->op == '*') {
+                if (!lower_number(l, e->lhs, &c))
+                    return false;
+                return collect_terms(l, e->rhs, weight * c, scaled.begin >= 0 ? scaled : e->loc,
+                                     terms);
+            }
+            if (lnum && rnum) {
+                not_a_loss_sum(l, e, "a constant");
+                return false;
+            }
+            diag_error(l->diag, e->loc, "a loss term can be scaled by a number, but not "
+                       "multiplied or divided by a tensor or another loss");
+            return false;
+        }
+        break;
+    case EX_NEG:
+        return collect_terms(l, e->lhs, -weight, scaled, terms);
+    case EX_NUM:
+        not_a_loss_sum(l, e, "a constant");
+        return false;
+    case EX_NAME: {
+        const Symbol *s = find_symbol(l, e->name);
+        if (s && s->kind == SYM_PARAM) {
+            not_a_loss_sum(l, e, "a constant");
+            return false;
+        }
+        if (s && s->kind == SYM_TENSOR) {
+            not_a_loss_sum(l, e, arena_printf(l->arena, "'%s', a tensor,", e->name));
+            return false;
+        }
+        return lower_tensor(l, e) >= 0;   /* reports the unknown name */
+    }
+    case EX_CALL: {
+        const OpInfo *op = op_lookup(e->name);
+        if (op && !(op->flags & OPF_LOSS)) {
+            not_a_loss_sum(l, e, arena_printf(l->arena, "%s(...)", e->name));
+            return false;
+        }
+        l->loss_call = e;
+        int id = lower_tensor(l, e);
+        l->loss_call = NULL;
+        if (id < 0)
+            return false;
+        /* The weight is a float literal in the loss and backward passes;
+         * report it at the scaling that made it (it may name a -D param). */
+        if (weight != 1 && !lower_float_ok(l, scaled.begin >= 0 ? scaled : e->loc, weight))
+            return false;
+        LossTerm t = {id, weight};
+        vec_push(l->arena, terms, t);
+        return true;
+    }
+    case EX_STR:
+        break;
+    }
+    not_a_loss_sum(l, e, "this");
+    return false;
+}
+
+void lower_loss_stmt(Lower *l, const Stmt *s)
+{
+    const char *name = s->name ? s->name : "loss";
+    Symbol *sym = s->name ? own_symbol(l, s) : NULL;
+    TermList terms = {0};
+    start_binding(l, name);
+    bool ok = collect_terms(l, s->value, 1.0, NOLOC, &terms);
+    start_binding(l, NULL);
+    if (sym) {
+        sym->defined = true;
+        sym->ok = ok;
+    }
+    if (!ok || terms.len == 0)
+        return;
+    if (terms.len == 1 && terms.items[0].weight == 1) {
+        Node *n = lower_get(l, terms.items[0].node);
+        if (!n->name)
+            ir_set_name(l->arena, l->ir, n, name);
+    }
+    Loss loss = {.name = name, .loc = s->loc, .terms = terms.items, .nterms = terms.len};
+    vec_push(l->arena, &l->ir->losses, loss);
+}
