@@ -659,57 +659,6 @@ const char *const *param_names(Emit *e, ArgSet set, const char *const *extra)
 
 /* ------------------------------------------------------------ model facts */
 
-/* Group g's optimizer (the train block's when there are no groups). */
-const Optimizer *group_opt(const IR *ir, int g)
-{
-    return g < ir->groups.len ? &ir->groups.items[g].opt : &ir->train.opt;
-}
-
-int group_count(const IR *ir)
-{
-    return ir->groups.len > 0 ? ir->groups.len : 1;
-}
-
-/* An optimizer's state slots in use, in table order: slot[k] is the index
- * in its OptInfo.slots. Returns how many. */
-int opt_slots(const Optimizer *opt, int *slot)
-{
-    const OptInfo *info = optim_info(opt->kind);
-    int n = 0;
-    for (int k = 0; k < info->nslots; k++)
-        if (optim_slot_used(opt, k)) {
-            if (slot)
-                slot[n] = k;
-            n++;
-        }
-    return n;
-}
-
-/* The model's state buffers: every state key some group's optimizer uses,
- * group by group in table order, each once (groups with different
- * optimizers each use their own keys over their own range). One group:
- * its optimizer's slots. Returns how many; keys may be NULL. */
-int state_slots(const IR *ir, const char **keys)
-{
-    const char *found[MODEL_MAX_SLOTS];
-    int n = 0;
-    for (int g = 0; g < group_count(ir); g++) {
-        const Optimizer *opt = group_opt(ir, g);
-        int slot[OPT_MAX_SLOTS], used = opt_slots(opt, slot);
-        for (int k = 0; k < used; k++) {
-            const char *key = optim_info(opt->kind)->slots[slot[k]].key;
-            bool seen = false;
-            for (int j = 0; j < n; j++)
-                seen |= !strcmp(found[j], key);
-            if (!seen && n < MODEL_MAX_SLOTS)
-                found[n++] = key;
-        }
-    }
-    for (int j = 0; keys && j < n; j++)
-        keys[j] = found[j];
-    return n;
-}
-
 /* The struct field (torch.optim's state key) of the n-th state buffer. */
 const char *state_name(const IR *ir, int n)
 {

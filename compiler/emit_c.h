@@ -82,7 +82,6 @@ typedef VEC(Decl) DeclVec;
 
 typedef enum ArgSet { ARGS_FEATURES, ARGS_ALL } ArgSet;
 
-enum { MODEL_MAX_SLOTS = 32 };   /* state buffers of one model (emit_check) */
 
 /* cwriter.c: names, literals, function bodies, signatures, model facts;
  * its services for ops are declared in ops/ops.h. */
@@ -113,10 +112,6 @@ int arg_inputs(const IR *ir, ArgSet set, const Input **out);
 const char *params_text(Emit *e, ArgSet set);
 const char *args_text(Emit *e, ArgSet set, bool offset);
 const char *const *param_names(Emit *e, ArgSet set, const char *const *extra);
-const Optimizer *group_opt(const IR *ir, int g);
-int group_count(const IR *ir);
-int opt_slots(const Optimizer *opt, int *slot);
-int state_slots(const IR *ir, const char **keys);
 const char *state_name(const IR *ir, int n);
 size_t align16(size_t x);
 const char *optimizer_text(Emit *e);

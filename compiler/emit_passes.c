@@ -538,7 +538,7 @@ static void emit_clipping(Emit *e, const bool *in_group)
 void emit_update(Emit *e, FILE *out, int g)
 {
     const IR *ir = e->ir;
-    const Optimizer *opt = g < ir->groups.len ? &ir->groups.items[g].opt : &ir->train.opt;
+    const Optimizer *opt = group_opt(ir, g);
     bool several = several_losses(e);
     bool *in_group = arena_alloc(e->a, (size_t)ir->params.len + 1);
     for (int p = 0; p < ir->params.len; p++)

@@ -77,7 +77,7 @@ static long first_fit(const Slot *placed, int nplaced, long size, int first, int
 void plan_memory(Arena *a, IR *ir)
 {
     size_t poffset = 0;
-    int ngroups = ir->groups.len > 0 ? ir->groups.len : 1;
+    int ngroups = group_count(ir);
     for (int g = 0; g < ngroups; g++) {
         size_t start = poffset;
         for (int p = 0; p < ir->params.len; p++)
@@ -221,9 +221,7 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                 thousands(b1, sizeof b1, pr->size));
     }
 
-    int slots = 0;
-    for (int k = 0; k < optim_info(ir->train.opt.kind)->nslots; k++)
-        slots += optim_slot_used(&ir->train.opt, k);
+    int slots = state_slots(ir, NULL);   /* every group's optimizer */
     unsigned long long pbytes = (unsigned long long)ir->param_count * (unsigned long long)value_size;
     unsigned long long abytes = (unsigned long long)ir->arena_size * (unsigned long long)value_size;
     fprintf(out, "memory: %s bytes of parameters, as much again for gradients, "

@@ -36,6 +36,7 @@ enum { EXIT_OK = 0, EXIT_FAILURE_DATA = 1, EXIT_USAGE = 2 };
 
 /* At most this many data tensors (inputs, labels, targets) per network. */
 #define MAX_TENSORS 64
+#define MAX_LOSSES 8     /* losses reported each epoch, one running sum each */
 
 enum { SET_TRAIN = 0, SET_TEST = 1 };
 enum { FMT_SNIFF = 0, FMT_IDX = 1 };
@@ -1217,7 +1218,7 @@ static int train(run *r)
     for (epoch = 1; epoch <= r->opt.epochs; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
-        double start = now_seconds(), loss_sum[8] = {0}, elapsed, loss, acc;
+        double start = now_seconds(), loss_sum[MAX_LOSSES] = {0}, elapsed, loss, acc;
         size_t done = 0, b;
         dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = 0; b < batches; b++) {
@@ -1248,8 +1249,7 @@ static int train(run *r)
                               epoch, (unsigned long)b + 1, (unsigned long)batches, steps);
                     return EXIT_FAILURE_DATA;
                 }
-                if (l < 8)
-                    loss_sum[l] += step_loss * (double)kk;
+                loss_sum[l] += step_loss * (double)kk;
             }
             done += kk;
             if (bar.enabled) {
@@ -1271,7 +1271,7 @@ static int train(run *r)
             printf("epoch %d/%d  train loss %.4f", epoch, r->opt.epochs, loss_sum[0] / (double)r->n_train);
         else {
             printf("epoch %d/%d ", epoch, r->opt.epochs);
-            for (l = 0; l < api->nlosses && l < 8; l++)
+            for (l = 0; l < api->nlosses; l++)
                 printf(" train %s %.4f", api->losses[l].name, loss_sum[l] / (double)r->n_train);
         }
         if (have_val)
@@ -1335,10 +1335,11 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     r.api = api;
     /* The data loaders read floats; the table sizes the driver's arrays. */
     if (api->value_size != (int)sizeof(float) || api->ntensors < 1 ||
-        api->ntensors > MAX_TENSORS || api->nlosses < 1 || !api->losses) {
+        api->ntensors > MAX_TENSORS || api->nlosses < 1 || api->nlosses > MAX_LOSSES ||
+        !api->losses) {
         error_msg(api, "this trainer takes a float network with 1 to %d inputs, labels and "
-                  "targets and at least one loss (it has %d-byte values, %d tensors, %d losses)",
-                  MAX_TENSORS, api->value_size, api->ntensors, api->nlosses);
+                  "targets and 1 to %d losses (it has %d-byte values, %d tensors, %d losses)",
+                  MAX_TENSORS, MAX_LOSSES, api->value_size, api->ntensors, api->nlosses);
         return EXIT_FAILURE_DATA;
     }
     default_ckpt = malloc(strlen(api->name) + 6);

@@ -7,7 +7,7 @@
  *   return unit_failures ? 1 : 0;
  *
  * A test that hangs (a loader blocked on a FIFO, say) prints
- * "FAIL name: no answer in N s (hangs)" and ends the program, so the suite
+ * "FAIL name: no answer in time (hangs)" and ends the program, so the suite
  * reports it instead of waiting forever. Header-only: each test program
  * includes it once. */
 #ifndef DLC_TESTS_UNIT_H

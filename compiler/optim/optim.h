@@ -108,4 +108,12 @@ const char *emit_lit(Emit *e, double v);
 /* cwriter.c: the shortest double literal that reads back as v ("0.9", "1.0"). */
 const char *emit_double(Emit *e, double v);
 
+/* A model's groups and their optimizers (registry.c), for the plan, the
+ * stats and the emitters alike. */
+enum { MODEL_MAX_SLOTS = 32 };   /* state buffers of one model (emit_check) */
+const Optimizer *group_opt(const IR *ir, int g);   /* the train block's without groups */
+int group_count(const IR *ir);                     /* at least 1 */
+int opt_slots(const Optimizer *opt, int *slot);    /* slots in use, their table indices */
+int state_slots(const IR *ir, const char **keys);  /* the model's state buffers */
+
 #endif
