@@ -90,3 +90,11 @@ void arena_free(Arena *a)
     }
     free(a);
 }
+
+const char *arena_join_names(Arena *a, const char *const *names)
+{
+    const char *s = "";
+    for (int k = 0; names[k]; k++)
+        s = arena_printf(a, "%s%s%s", s, k ? ", " : "", names[k]);
+    return s;
+}

@@ -37,21 +37,11 @@
 
 #include <string.h>
 
-/* reaches[id]: node id is a term of `loss` or feeds one. */
+/* reaches[id]: node id is a term of `loss` or feeds one (cleared first). */
 static void mark_reaches(const IR *ir, const Loss *loss, bool *reaches)
 {
-    int count = ir->nodes.len;
-    memset(reaches, 0, (size_t)count + 1);
-    for (int t = 0; t < loss->nterms; t++)
-        reaches[loss->terms[t].node] = true;
-    for (int id = count - 1; id >= 0; id--) {
-        const Node *n = ir->nodes.items[id];
-        if (!reaches[id])
-            continue;
-        for (int k = 0; k < n->nin; k++)
-            if (n->in[k] >= 0)
-                reaches[n->in[k]] = true;
-    }
+    memset(reaches, 0, (size_t)ir->nodes.len + 1);
+    ir_mark_reaches(ir, loss, reaches);
 }
 
 /* One parameter group per loss, each named after its loss and taking the

@@ -31,6 +31,8 @@ Arena *arena_new(void);
 void *arena_alloc(Arena *a, size_t size);       /* zeroed; never NULL (aborts on OOM) */
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
+/* "a, b, c": a NULL-terminated list of names joined for a message. */
+const char *arena_join_names(Arena *a, const char *const *names);
 char *arena_printf(Arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void arena_free(Arena *a);
@@ -415,6 +417,9 @@ bool ir_cname_free(const IR *ir, const char *name);
 /* `want`, or a variant of it no other node or parameter uses in C. */
 const char *ir_unique_cname(Arena *a, const IR *ir, const char *want);
 const char *ir_op_name(OpKind op);     /* "relu", "cross_entropy", "input" */
+/* Marks the nodes that are terms of `loss` or feed one (ORs into reaches,
+ * nodes.len + 1 entries). */
+void ir_mark_reaches(const IR *ir, const Loss *loss, bool *reaches);
 const char *ir_init_name(InitKind k);  /* "he_uniform", "zeros" */
 const char *ir_opt_name(OptKind k);    /* "sgd", "momentum", "adam" (optim/ table) */
 int shape_size(Shape s);               /* product of dims (1 for rank 0) */

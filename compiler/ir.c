@@ -274,3 +274,20 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     }
     arena_free(a);
 }
+
+/* Sets reaches[id] for every node that is a term of `loss` or feeds one,
+ * leaving other marks alone (so a walk per loss marks what any loss
+ * reaches). Inputs have smaller ids, so one backward sweep suffices. */
+void ir_mark_reaches(const IR *ir, const Loss *loss, bool *reaches)
+{
+    for (int t = 0; t < loss->nterms; t++)
+        reaches[loss->terms[t].node] = true;
+    for (int id = ir->nodes.len - 1; id >= 0; id--) {
+        const Node *n = ir->nodes.items[id];
+        if (!reaches[id])
+            continue;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] >= 0)
+                reaches[n->in[k]] = true;
+    }
+}

@@ -241,14 +241,7 @@ static void warn_untrained(Lower *l)
     IR *ir = l->ir;
     bool *reached = arena_alloc(l->arena, (size_t)ir->nodes.len + 1);
     for (int k = 0; k < ir->losses.len; k++)
-        for (int t = 0; t < ir->losses.items[k].nterms; t++)
-            reached[ir->losses.items[k].terms[t].node] = true;
-    for (int k = ir->nodes.len - 1; k >= 0; k--) {   /* inputs have smaller ids */
-        const Node *n = ir->nodes.items[k];
-        for (int i = 0; i < n->nin && reached[k]; i++)
-            if (n->in[i] >= 0)
-                reached[n->in[i]] = true;
-    }
+        ir_mark_reaches(ir, &ir->losses.items[k], reached);
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
         if (reached[k] || n->nparam == 0)

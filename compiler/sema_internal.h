@@ -92,7 +92,6 @@ int line_of(const Lower *l, Loc loc);
 Symbol *find_symbol(const Lower *l, const char *name);
 void add_symbol(Lower *l, Symbol *sym);
 const char *suggestion(Lower *l, const char *word, unsigned kinds);
-const char *join_names(Lower *l, const char *const *names);
 bool is_init_name(const char *name);
 bool check_defined(Lower *l, const Symbol *s, Loc use);
 

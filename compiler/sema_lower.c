@@ -354,7 +354,7 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
                        "unknown init scheme '%s'; did you mean '%s'?", e->name, s);
         else
             diag_error(l->diag, e->kind == EX_CALL ? e->name_loc : e->loc,
-                       "unknown init scheme '%s' (known: %s)", e->name, join_names(l, init_names()));
+                       "unknown init scheme '%s' (known: %s)", e->name, arena_join_names(l->arena, init_names()));
         return false;
     }
     const InitInfo *info = init_info(found);
@@ -380,7 +380,7 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
             }
             const char *s = diag_suggest(value->name, init_gain_names());
             diag_error(l->diag, value->loc, "a gain is a number or a nonlinearity (%s), not "
-                       "'%s'%s%s%s", join_names(l, init_gain_names()), value->name,
+                       "'%s'%s%s%s", arena_join_names(l->arena, init_gain_names()), value->name,
                        s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
             return false;
         }
@@ -631,7 +631,7 @@ static int lower_call(Lower *l, const Expr *e)
                 diag_error(l->diag, e->name_loc, "unknown op '%s'; did you mean '%s'?", e->name, s2);
             else
                 diag_error(l->diag, e->name_loc, "unknown op '%s' (ops: %s)", e->name,
-                           join_names(l, op_names()));
+                           arena_join_names(l->arena, op_names()));
         }
         return -1;
     }

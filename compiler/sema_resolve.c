@@ -88,13 +88,6 @@ static const char *const *visible_names(Lower *l, unsigned kinds)
     return names;
 }
 
-const char *join_names(Lower *l, const char *const *names)
-{
-    const char *s = "";
-    for (int k = 0; names[k]; k++)
-        s = arena_printf(l->arena, "%s%s%s", s, k ? ", " : "", names[k]);
-    return s;
-}
 
 /* Init schemes: the table in init.c. */
 bool is_init_name(const char *name)

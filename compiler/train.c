@@ -100,14 +100,6 @@ static const char *const *setting_names(Arena *a)
     return names;
 }
 
-static const char *join_names(Arena *a, const char *const *names)
-{
-    const char *s = "";
-    for (int k = 0; names[k]; k++)
-        s = arena_printf(a, "%s%s%s", s, k ? ", " : "", names[k]);
-    return s;
-}
-
 bool train_is_optimizer(const char *name)
 {
     return optim_lookup(name, NULL) != NULL;
@@ -172,7 +164,7 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
             diag_error(d, name_loc, "unknown optimizer '%s'; did you mean '%s'?", e->name, s);
         else
             diag_error(d, name_loc, "unknown optimizer '%s' (optimizers: %s)", e->name,
-                       join_names(a, optim_names()));
+                       arena_join_names(a, optim_names()));
         return;
     }
     tb->opt = kind;
@@ -269,7 +261,7 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
                            set->key, sug);
             else
                 diag_error(d, set->key_loc, "unknown train setting '%s' (settings: %s)",
-                           set->key, join_names(a, names));
+                           set->key, arena_join_names(a, names));
             continue;
         }
         if (seen[key]) {

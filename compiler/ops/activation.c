@@ -65,30 +65,24 @@ static int leaky_relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok
     return node->id;
 }
 
-/* Per-sample element count as a literal, for the fused loops over n samples. */
-static int size_of(Emit *e, int node)
-{
-    return shape_size(emit_ir(e)->nodes.items[node]->shape);
-}
-
 static void relu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] = %s[i] < 0 ? 0 : %s[i];   /* NaN stays NaN */", y, x, x);
 }
 
 static void leaky_relu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, attr(n)->alpha), x);
 }
 
 static void sigmoid_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
     emit_line(e, "    const %s ex = %s(-%s(%s[i]));   /* in (0, 1]: never overflows */",
               emit_real(e), emit_fn(e, "exp"), emit_fn(e, "fabs"), x);
     emit_line(e, "    %s[i] = %s[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);", y, x);
@@ -98,57 +92,52 @@ static void sigmoid_forward(Emit *e, const Node *n)
 static void tanh_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] = %s(%s[i]);", y, emit_fn(e, "tanh"), x);
-}
-
-static bool input_needs_grad(Emit *e, const Node *n)
-{
-    return emit_ir(e)->nodes.items[n->in[0]]->needs_grad;
 }
 
 /* Each backward: dx (+)= dy * f'(x), f' written in terms of y. Inputs that
  * no parameter depends on have no gradient buffer: nothing to do. */
 static void relu_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!input_needs_grad(e, n))
+    if (!op_needs_grad(e, n->in[0]))
         return;
     const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] <= 0 ? 0 : %s[i];   /* y NaN: dy, as torch */", dx,
               op_assign(accumulate[0]), y, dy);
 }
 
 static void leaky_relu_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!input_needs_grad(e, n))
+    if (!op_needs_grad(e, n->in[0]))
         return;
     const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : %s * %s[i];", dx, op_assign(accumulate[0]),
               y, dy, emit_lit(e, attr(n)->alpha), dy);
 }
 
 static void sigmoid_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!input_needs_grad(e, n))
+    if (!op_needs_grad(e, n->in[0]))
         return;
     const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] * %s[i] * (1 - %s[i]);", dx, op_assign(accumulate[0]),
               dy, y, y);
 }
 
 static void tanh_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!input_needs_grad(e, n))
+    if (!op_needs_grad(e, n->in[0]))
         return;
     const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
     const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(e, n->id));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] %s %s[i] * (1 - %s[i] * %s[i]);", dx, op_assign(accumulate[0]),
               dy, y, y);
 }

@@ -147,20 +147,10 @@ int arith_lower_neg(Lower *l, const Expr *e)
 
 /* ---- kernels ------------------------------------------------------------ */
 
-static int size_of(const Node *n)
-{
-    return shape_size(n->shape);
-}
-
-static bool needs_grad(Emit *e, int node)
-{
-    return emit_ir(e)->nodes.items[node]->needs_grad;
-}
-
 static void binary_forward(Emit *e, const Node *n, char op)
 {
     const char *a = emit_buf(e, n->in[0]), *b = emit_buf(e, n->in[1]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     emit_line(e, "    %s[i] = %s[i] %c %s[i];", y, a, op, b);
 }
 
@@ -185,12 +175,12 @@ static void add_sub_backward(Emit *e, const Node *n, const bool *accumulate, con
 {
     const char *dy = emit_grad(e, n->id);
     bool acc_b = accumulate[1] || n->in[0] == n->in[1];
-    if (needs_grad(e, n->in[0])) {
-        emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
+    if (op_needs_grad(e, n->in[0])) {
+        emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
         emit_line(e, "    %s[i] %s %s[i];", emit_grad(e, n->in[0]), op_assign(accumulate[0]), dy);
     }
-    if (needs_grad(e, n->in[1])) {
-        emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
+    if (op_needs_grad(e, n->in[1])) {
+        emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
         emit_line(e, "    %s[i] %s %s%s[i];", emit_grad(e, n->in[1]), op_assign(acc_b), bsign, dy);
     }
 }
@@ -210,13 +200,13 @@ static void mul_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *a = emit_buf(e, n->in[0]), *b = emit_buf(e, n->in[1]);
     const char *dy = emit_grad(e, n->id);
     bool acc_b = accumulate[1] || n->in[0] == n->in[1];
-    if (needs_grad(e, n->in[0])) {
-        emit_line(e, "for (int i = 0; i < n * %d; i++)   /* d(a b)/da = b */", size_of(n));
+    if (op_needs_grad(e, n->in[0])) {
+        emit_line(e, "for (int i = 0; i < n * %d; i++)   /* d(a b)/da = b */", op_elems(e, n->id));
         emit_line(e, "    %s[i] %s %s[i] * %s[i];", emit_grad(e, n->in[0]), op_assign(accumulate[0]),
                   dy, b);
     }
-    if (needs_grad(e, n->in[1])) {
-        emit_line(e, "for (int i = 0; i < n * %d; i++)   /* d(a b)/db = a */", size_of(n));
+    if (op_needs_grad(e, n->in[1])) {
+        emit_line(e, "for (int i = 0; i < n * %d; i++)   /* d(a b)/db = a */", op_elems(e, n->id));
         emit_line(e, "    %s[i] %s %s[i] * %s[i];", emit_grad(e, n->in[1]), op_assign(acc_b), dy, a);
     }
 }
@@ -225,7 +215,7 @@ static void affine_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     double scale = attr(n)->scale, shift = attr(n)->shift;
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     if (scale == -1 && shift == 0)
         emit_line(e, "    %s[i] = -%s[i];", y, x);
     else if (shift == 0)
@@ -238,11 +228,11 @@ static void affine_forward(Emit *e, const Node *n)
 
 static void affine_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!needs_grad(e, n->in[0]))
+    if (!op_needs_grad(e, n->in[0]))
         return;
     const char *dy = emit_grad(e, n->id), *dx = emit_grad(e, n->in[0]);
     double scale = attr(n)->scale;
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", size_of(n));
+    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
     if (scale == 1)
         emit_line(e, "    %s[i] %s %s[i];", dx, op_assign(accumulate[0]), dy);
     else if (scale == -1)
