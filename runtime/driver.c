@@ -1146,6 +1146,22 @@ static int improves(const dlrt_model_api *api, double loss, double acc, double b
     return loss < best_loss;
 }
 
+/* A non-finite loss ends the run: with --check-numerics the model names
+ * the operation; otherwise say where it happened and what to try. */
+static int stopped(run *r, const char *what, double value, const char *where, const char *when)
+{
+    const dlrt_model_api *api = r->api;
+    if (*model_check_error(api, r->model)) {
+        error_msg(api, "training stopped in %s: %s", where, model_check_error(api, r->model));
+        return EXIT_FAILURE_DATA;
+    }
+    error_msg(api, "training diverged: the %s is %s in %s (%s of this run); try a smaller "
+              "learning rate, or rebuild the trainer with 'dlc --check-numerics' to stop at the "
+              "first operation that makes a NaN or infinity", what, isnan(value) ? "nan" : "infinite",
+              where, when);
+    return EXIT_FAILURE_DATA;
+}
+
 static int train(run *r)
 {
     const dlrt_model_api *api = r->api;
@@ -1233,21 +1249,12 @@ static int train(run *r)
                  * stops the run before a broken network can be saved. */
                 if (!isfinite(step_loss)) {
                     progress_clear(&bar);
-                    /* Built with --check-numerics: the model says where. */
-                    if (*model_check_error(api, r->model)) {
-                        error_msg(api, "training stopped in epoch %d, batch %lu of %lu: %s", epoch,
-                                  (unsigned long)b + 1, (unsigned long)batches,
-                                  model_check_error(api, r->model));
-                        return EXIT_FAILURE_DATA;
-                    }
-                    error_msg(api, "training diverged: the %s is %s in epoch %d, batch %lu of %lu "
-                              "(step %llu of this run); try a smaller learning rate, or rebuild the "
-                              "trainer with 'dlc --check-numerics' to stop at the first operation "
-                              "that makes a NaN or infinity",
-                              api->nlosses > 1 ? api->losses[l].name : "loss",
-                              isnan(step_loss) ? "nan" : "infinite",
-                              epoch, (unsigned long)b + 1, (unsigned long)batches, steps);
-                    return EXIT_FAILURE_DATA;
+                    char where[96], when[48];
+                    snprintf(where, sizeof where, "epoch %d, batch %lu of %lu", epoch,
+                             (unsigned long)b + 1, (unsigned long)batches);
+                    snprintf(when, sizeof when, "step %llu", steps);
+                    return stopped(r, api->nlosses > 1 ? api->losses[l].name : "loss",
+                                   step_loss, where, when);
                 }
                 loss_sum[l] += step_loss * (double)kk;
             }
@@ -1284,17 +1291,11 @@ static int train(run *r)
                elapsed > 0 ? (double)r->n_train / elapsed : 0.0);
         if (!isfinite(loss)) {
             printf("\n");
-            if (*model_check_error(api, r->model)) {   /* --check-numerics */
-                error_msg(api, "training stopped in epoch %d: %s", epoch,
-                          model_check_error(api, r->model));
-                return EXIT_FAILURE_DATA;
-            }
-            error_msg(api, "training diverged: the %s loss is %s in epoch %d (after step %llu of "
-                      "this run); try a smaller learning rate, or rebuild the trainer with "
-                      "'dlc --check-numerics' to stop at the first operation that makes a NaN "
-                      "or infinity", have_val ? "validation" : "end-of-epoch train",
-                      isnan(loss) ? "nan" : "infinite", epoch, steps);
-            return EXIT_FAILURE_DATA;
+            char where[32], when[48];
+            snprintf(where, sizeof where, "epoch %d", epoch);
+            snprintf(when, sizeof when, "after step %llu", steps);
+            return stopped(r, have_val ? "validation loss" : "end-of-epoch train loss", loss,
+                           where, when);
         }
         if (improves(api, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
