@@ -309,8 +309,10 @@ static section *describe(const dlrt_ckpt *c, uint64_t *step, uint32_t *n)
  * "LEAD: value 3 of section 'x' is nan<TAIL>". data[k]: section k's values
  * (the caller's buffers, or the bytes read from a file). */
 static int check_finite(const dlrt_ckpt *c, const section *s, uint32_t n, void *const *data,
-                        const char *lead, const char *tail, char **err)
+                        const char *path, int saving, const char *tail, char **err)
 {
+    /* The message starts "cannot write checkpoint 'PATH'" or "PATH". */
+    const char *pre = saving ? "cannot write checkpoint '" : "", *post = saving ? "'" : "";
     uint32_t k;
     for (k = 0; k < n; k++) {
         int64_t i;
@@ -323,14 +325,14 @@ static int check_finite(const dlrt_ckpt *c, const section *s, uint32_t n, void *
         if (k == 1 || s[k].state) {
             name = value_name(c->layout, (uint64_t)i);
             if (k == 1)
-                dlrt_fail(err, "%s: the parameter %s is %s%s", lead, name ? name : "?",
+                dlrt_fail(err, "%s%s%s: the parameter %s is %s%s", pre, path, post, name ? name : "?",
                           nonfinite_word(data[k], i, c->value_size), tail);
             else
-                dlrt_fail(err, "%s: optimizer state %s of %s is %s%s", lead, s[k].name + 6,
+                dlrt_fail(err, "%s%s%s: optimizer state %s of %s is %s%s", pre, path, post, s[k].name + 6,
                           name ? name : "?", nonfinite_word(data[k], i, c->value_size), tail);
             free(name);
         } else {
-            dlrt_fail(err, "%s: value %lld of section '%s' is %s%s", lead, (long long)i, s[k].name,
+            dlrt_fail(err, "%s%s%s: value %lld of section '%s' is %s%s", pre, path, post, (long long)i, s[k].name,
                       nonfinite_word(data[k], i, c->value_size), tail);
         }
         return -1;
@@ -599,16 +601,10 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
         }
         table += 16 + len;
     }
-    if (check_finite(c, s, n, data, "", "", NULL) != 0) {
-        /* Again, with the message (rare: the lead is allocated only now). */
-        char *lead = malloc(tmp_size + 32);
-        if (lead)
-            snprintf(lead, tmp_size + 32, "cannot write checkpoint '%s'", path);
-        check_finite(c, s, n, data, lead ? lead : "cannot write checkpoint",
-                     "; a network that is not finite is never saved (did training diverge?)", err);
-        free(lead);
+    if (check_finite(c, s, n, data, path, 1,
+                     "; a network that is not finite is never saved (did training diverge?)",
+                     err) != 0)
         goto fail;
-    }
     if (probe_target(path, &holds, err) != 0)
         goto fail;
 
@@ -1082,7 +1078,7 @@ static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t
         data[k] = p;
         pos += fs[i].count * elem_size(fs[i].type, c->value_size);
     }
-    if (check_finite(c, want, nwant, data, path, " in this checkpoint (saved from a diverged "
+    if (check_finite(c, want, nwant, data, path, 0, " in this checkpoint (saved from a diverged "
                      "network?); refusing to use it", err) != 0)
         goto done;
 
@@ -1224,7 +1220,7 @@ static int load_v1(int fd, const char *path, const unsigned char *head, uint64_t
         for (i = 0; !bad && i <= nstate; i++)
             data[1 + i] = body + (size_t)i * count * c->value_size;
         if (!bad)
-            bad = check_finite(c, s, n, data, path, " in this checkpoint (saved from a diverged "
+            bad = check_finite(c, s, n, data, path, 0, " in this checkpoint (saved from a diverged "
                                "network?); refusing to use it", err) != 0;
         free_sections(s, n);
         free(data);
