@@ -263,11 +263,7 @@ const char *double_text(Arena *a, double v)
     if (isinf(v))
         return v > 0 ? "INFINITY" : "-INFINITY";
     char buf[40];
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
+    number_format(buf, sizeof buf, v);
     /* Keep it a floating literal: 1 -> 1.0 */
     if (!strpbrk(buf, ".eE"))
         strcat(buf, ".0");
@@ -291,18 +287,6 @@ static const char *float_text(Arena *a, double v)
     if (!strpbrk(buf, ".eE"))
         strcat(buf, ".0");
     strcat(buf, "f");
-    return arena_strdup(a, buf);
-}
-
-/* A number for comments: %g, shortest round-trip. */
-const char *num_text(Arena *a, double v)
-{
-    char buf[40];
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
     return arena_strdup(a, buf);
 }
 

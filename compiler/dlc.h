@@ -435,6 +435,10 @@ void ir_dump(FILE *out, const Source *src, const IR *ir);
  * *value and *is_int set, or the message saying why it is not a number
  * ("malformed number '1e'", "number out of range"). */
 const char *number_parse(Arena *a, const char *text, size_t len, double *value, bool *is_int);
+/* The shortest %g that reads back as exactly v: into buf (size >= 32), or
+ * copied into the arena. For messages, comments and the twin. */
+void number_format(char *buf, size_t size, double v);
+const char *number_text(Arena *a, double v);
 /* A -D NAME=VALUE value: number_parse's rules plus an optional sign. NULL
  * and *value, or why it is not a number ("'abc' is not a number"). */
 const char *number_parse_define(Arena *a, const char *text, double *value);

@@ -48,7 +48,7 @@ static void emit_banner(Emit *e, FILE *out)
             e->upper, ir->batch_cap, e->file);
     fprintf(out, " * Training: %s,\n * batch %d, epochs %d, weight decay %s, seed %llu.\n */\n",
             optimizer_text(e), ir->train.batch, ir->train.epochs,
-            num_text(e->a, ir->train.weight_decay), (unsigned long long)ir->train.seed);
+            number_text(e->a, ir->train.weight_decay), (unsigned long long)ir->train.seed);
 }
 
 static void emit_includes(Emit *e, FILE *out)
@@ -269,12 +269,12 @@ static void emit_create(Emit *e, FILE *out)
                 continue;
             if (!several_losses(e))
                 fprintf(out, "    /* %s starts at %s = %s */\n    dlrt_fill_%s(m->%s, %zu, %s);\n\n",
-                        slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                        slot->key, info->args[slot->init_arg].name, number_text(e->a, v),
                         e->f64 ? "f64" : "f32", slot->key, ir->param_count, double_text(e->a, v));
             else
                 fprintf(out, "    /* %s starts at %s = %s in group %s */\n"
                              "    dlrt_fill_%s(m->%s + %zu, %zu, %s);\n\n",
-                        slot->key, info->args[slot->init_arg].name, num_text(e->a, v),
+                        slot->key, info->args[slot->init_arg].name, number_text(e->a, v),
                         ir->groups.items[g].name, e->f64 ? "f64" : "f32", slot->key,
                         ir->groups.items[g].offset, ir->groups.items[g].count, double_text(e->a, v));
         }

@@ -99,7 +99,6 @@ const char *per_loss(Emit *e, const char *base, int l);
 const char *per_group(Emit *e, const char *base, int g);
 void select_loss(Emit *e, int l);
 const char *double_text(Arena *a, double v);
-const char *num_text(Arena *a, double v);
 const char *dims_text(Arena *a, Shape s);
 const char *batch_dims_text(Arena *a, const Node *n);
 void emit_line_ref(Emit *e, int line);

@@ -493,8 +493,8 @@ static void emit_clipping(Emit *e, const bool *in_group)
         const char *c = emit_lit(e, t->clip_value), *minus = emit_lit(e, -t->clip_value);
         emit_line(e, "%s", "");
         emit_line(e, "/* clip_value %s: every gradient clamped to [-%s, %s] (NaN stays NaN) */",
-                  num_text(e->a, t->clip_value), num_text(e->a, t->clip_value),
-                  num_text(e->a, t->clip_value));
+                  number_text(e->a, t->clip_value), number_text(e->a, t->clip_value),
+                  number_text(e->a, t->clip_value));
         for (int p = 0; p < ir->params.len; p++) {
             if (!ir->params.items[p].trained || !in_group[p])
                 continue;
@@ -507,7 +507,7 @@ static void emit_clipping(Emit *e, const bool *in_group)
     if (t->clip_norm > 0) {
         emit_line(e, "%s", "");
         emit_line(e, "/* clip_norm %s: the L2 norm of all gradients together, then every",
-                  num_text(e->a, t->clip_norm));
+                  number_text(e->a, t->clip_norm));
         emit_line(e, " * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */");
         emit_line(e, "double sumsq = 0.0;");
         for (int p = 0; p < ir->params.len; p++) {
@@ -586,9 +586,9 @@ void emit_update(Emit *e, FILE *out, int g)
         emit_line(e, "%s", "");
         const char *notes = "";
         if (pr->lr >= 0)
-            notes = arena_printf(a, ", lr %s", num_text(a, lr));
+            notes = arena_printf(a, ", lr %s", number_text(a, lr));
         if (pr->weight_decay >= 0)
-            notes = arena_printf(a, "%s, weight decay %s", notes, num_text(a, wd));
+            notes = arena_printf(a, "%s, weight decay %s", notes, number_text(a, wd));
         if (!pr->trained && pr->frozen) {
             emit_line(e, "/* %s %s: trainable = false, so it has no gradient and, as torch.optim", w,
                       dims_text(a, pr->shape));

@@ -81,17 +81,6 @@ const char *const *init_gain_names(void)
     return gain_names;
 }
 
-const char *init_num(Arena *a, double v)
-{
-    char buf[40];
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return arena_strdup(a, buf);
-}
-
 static bool arg_printed(const InitInfo *s, double v)
 {
     return s && s->arg.name && (s->arg.shown || v != s->arg.def);

@@ -107,6 +107,5 @@ const char *const *init_gain_names(void);
 
 /* Formatting shared by the rows' comments: the shortest decimal that reads
  * back as v ("0.05", "1"). */
-const char *init_num(Arena *a, double v);
 
 #endif

@@ -150,3 +150,21 @@ const char *number_float_problem(Arena *a, double v)
                             (float)v == 0 ? "be 0" : "lose precision", FLT_MIN);
     return NULL;
 }
+
+/* ---------------------------------------------------------------- output */
+
+void number_format(char *buf, size_t size, double v)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+}
+
+const char *number_text(Arena *a, double v)
+{
+    char buf[40];
+    number_format(buf, sizeof buf, v);
+    return arena_strdup(a, buf);
+}

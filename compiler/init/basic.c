@@ -36,13 +36,13 @@ static const char *comment_ones(Arena *a, double arg, int fan_in, int fan_out)
 static const char *comment_uniform(Arena *a, double arg, int fan_in, int fan_out)
 {
     (void)fan_in, (void)fan_out;
-    return arena_printf(a, "uniform(a = %s), U(-a, a)", init_num(a, arg));
+    return arena_printf(a, "uniform(a = %s), U(-a, a)", number_text(a, arg));
 }
 
 static const char *comment_normal(Arena *a, double arg, int fan_in, int fan_out)
 {
     (void)fan_in, (void)fan_out;
-    return arena_printf(a, "normal(std = %s)", init_num(a, arg));
+    return arena_printf(a, "normal(std = %s)", number_text(a, arg));
 }
 
 const InitInfo init_zeros = {

@@ -35,7 +35,7 @@ static double scale_he_normal(double slope, double fan_in, double fan_out)
 /* "" for gain 1 (the plain formula), else "1.5 * ". */
 static const char *times(Arena *a, double gain)
 {
-    return gain == 1 ? "" : arena_printf(a, "%s * ", init_num(a, gain));
+    return gain == 1 ? "" : arena_printf(a, "%s * ", number_text(a, gain));
 }
 
 static const char *comment_xavier_uniform(Arena *a, double gain, int fan_in, int fan_out)
@@ -56,8 +56,8 @@ static const char *comment_he_uniform(Arena *a, double slope, int fan_in, int fa
     if (slope == 0)
         return arena_printf(a, "he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / %d)", fan_in);
     return arena_printf(a, "he_uniform(a = %s), bound = sqrt(2 / (1 + a^2)) * sqrt(3 / fan_in) = "
-                        "sqrt(6 / (%s * %d))", init_num(a, slope),
-                        init_num(a, 1 + slope * slope), fan_in);
+                        "sqrt(6 / (%s * %d))", number_text(a, slope),
+                        number_text(a, 1 + slope * slope), fan_in);
 }
 
 static const char *comment_he_normal(Arena *a, double slope, int fan_in, int fan_out)
@@ -66,8 +66,8 @@ static const char *comment_he_normal(Arena *a, double slope, int fan_in, int fan
     if (slope == 0)
         return arena_printf(a, "he_normal, std = sqrt(2 / fan_in) = sqrt(2 / %d)", fan_in);
     return arena_printf(a, "he_normal(a = %s), std = sqrt(2 / (1 + a^2)) / sqrt(fan_in) = "
-                        "sqrt(2 / (%s * %d))", init_num(a, slope),
-                        init_num(a, 1 + slope * slope), fan_in);
+                        "sqrt(2 / (%s * %d))", number_text(a, slope),
+                        number_text(a, 1 + slope * slope), fan_in);
 }
 
 #define GAIN {.name = "gain", .def = 1, .min = 0, .min_open = true, \

@@ -25,7 +25,7 @@ static double scale_lecun_normal(double gain, double fan_in, double fan_out)
 /* "gain * " only when the gain is not 1, so the default reads plainly. */
 static const char *gain_text(Arena *a, double gain)
 {
-    return gain == 1 ? "" : arena_printf(a, "%s * ", init_num(a, gain));
+    return gain == 1 ? "" : arena_printf(a, "%s * ", number_text(a, gain));
 }
 
 static const char *comment_lecun_uniform(Arena *a, double gain, int fan_in, int fan_out)

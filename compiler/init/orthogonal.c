@@ -21,7 +21,7 @@ static const char *comment_orthogonal(Arena *a, double gain, int fan_in, int fan
 {
     (void)fan_in, (void)fan_out;
     return arena_printf(a, "orthogonal, gain = %s: Q of the QR of a normal matrix, "
-                        "times sign(diag(R))", init_num(a, gain));
+                        "times sign(diag(R))", number_text(a, gain));
 }
 
 /* The matrix is [first dimension, the rest]. */
@@ -33,7 +33,7 @@ static size_t rows_of(const InitTarget *t)
 /* A C double literal: "1.0", "0.5". */
 static const char *c_double(Arena *a, double v)
 {
-    const char *s = init_num(a, v);
+    const char *s = number_text(a, v);
     return strpbrk(s, ".eEn") ? s : arena_printf(a, "%s.0", s);
 }
 

@@ -154,10 +154,6 @@ const char *op_prec(Emit *e)
 
 char *op_double(char *buf, double v)
 {
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, 32, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
+    number_format(buf, 32, v);
     return buf;
 }

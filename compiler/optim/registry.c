@@ -73,18 +73,6 @@ bool optim_slot_used(const Optimizer *o, int slot)
     return !s->used || s->used(o);
 }
 
-/* %g with enough digits to read back the same double. */
-static const char *number(Arena *a, double v)
-{
-    char buf[40];
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return arena_strdup(a, buf);
-}
-
 const char *optim_text(Arena *a, const Optimizer *o)
 {
     const OptInfo *info = optim_info(o->kind);
@@ -95,7 +83,7 @@ const char *optim_text(Arena *a, const Optimizer *o)
         if (arg->kind == OPTARG_BOOL && o->arg[k] == 0)
             continue;
         s = arena_printf(a, "%s%s%s = %s", s, first ? "" : ", ", arg->name,
-                         arg->kind == OPTARG_BOOL ? "true" : number(a, o->arg[k]));
+                         arg->kind == OPTARG_BOOL ? "true" : number_text(a, o->arg[k]));
         first = false;
     }
     return arena_printf(a, "%s)", s);
