@@ -78,7 +78,7 @@ const char *library_name(const char *s)
  * scratch) and the functions' parameters: a node name equal to one would
  * shadow it. tests/e2e/names.py tries every one as every kind of name. */
 static const char *const local_names[] = {
-    "m", "n", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
+    "m", "n", "w", "grads", "rng", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
     "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
     NULL,
@@ -431,7 +431,7 @@ static bool uses_word(const char *text, const char *word)
             const char *s = p;
             while (is_ident_char(*p))
                 p++;
-            /* m->arena names a member, not a parameter called arena. */
+            /* w->arena names a member, not a parameter called arena. */
             bool member = (s - text >= 1 && s[-1] == '.') ||
                           (s - text >= 2 && s[-2] == '-' && s[-1] == '>');
             if (!member && (size_t)(p - s) == wl && !memcmp(s, word, wl))
@@ -488,7 +488,8 @@ void collect_decls(Emit *e, const char *body, DeclVec *decls)
             continue;
         const char *name = arena_printf(e->a, "d_%s", e->param_name[p]);
         add_decl(e, decls, name, body,
-                 arena_printf(e->a, "%s *const %s = m->grads + %zu;", real, name, pr->offset),
+                 arena_printf(e->a, "%s *const %s = %s + %zu;", real, name,
+                              e->grads_base ? e->grads_base : "m->grads", pr->offset),
                  dims_text(e->a, pr->shape));
     }
     for (int id = 0; id < ir->nodes.len; id++) {
@@ -500,7 +501,7 @@ void collect_decls(Emit *e, const char *body, DeclVec *decls)
                 comment = arena_printf(e->a, "[1] %s over the batch, %s:%d", op_name(n->op),
                                        e->file, n->line);
             add_decl(e, decls, e->node_name[id], body,
-                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real,
+                     arena_printf(e->a, "%s *const %s = w->arena + %ld;", real,
                                   e->node_name[id], n->buf),
                      comment);
         }
@@ -511,8 +512,8 @@ void collect_decls(Emit *e, const char *body, DeclVec *decls)
             const char *name = emit_scratch(e, id, k);
             const ScratchSpec *sc = &info->scratch[k];
             const char *decl = sc->type == SCRATCH_INT32
-                ? arena_printf(e->a, "int32_t *const %s = (int32_t *)(m->arena + %ld);", name, n->scratch[k])
-                : arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->scratch[k]);
+                ? arena_printf(e->a, "int32_t *const %s = (int32_t *)(w->arena + %ld);", name, n->scratch[k])
+                : arena_printf(e->a, "%s *const %s = w->arena + %ld;", real, name, n->scratch[k]);
             add_decl(e, decls, name, body, decl,
                      arena_printf(e->a, "[n, %zu] %s%s %s", n->scratch_size[k],
                                   sc->type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
@@ -524,7 +525,7 @@ void collect_decls(Emit *e, const char *body, DeclVec *decls)
         if (e->use_grad[id] && n->gbuf >= 0) {
             const char *name = arena_printf(e->a, "d_%s", e->node_name[id]);
             add_decl(e, decls, name, body,
-                     arena_printf(e->a, "%s *const %s = m->arena + %ld;", real, name, n->gbuf),
+                     arena_printf(e->a, "%s *const %s = w->arena + %ld;", real, name, n->gbuf),
                      arena_printf(e->a, "%s d loss / d %s", batch_dims_text(e->a, n),
                                   e->node_name[id]));
         }
@@ -783,7 +784,7 @@ const char *emit_lit(Emit *e, double v)
 const char *emit_rng_uniform(Emit *e)
 {
     (void)e;
-    return "dlrt_rng_uniform(&m->rng)";
+    return "dlrt_rng_uniform(&w->rng)";
 }
 
 bool emit_training(Emit *e)

@@ -77,33 +77,41 @@ void emit_steps(Emit *e, FILE *out)
         fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "train_step", l), P,
                 all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-        fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
-        fprintf(out, "    const %s loss = %s(m, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
-        fprintf(out, "    %s%s(m, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
+        fprintf(out, "    %s%s_forward_pass(m, &m->ws, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat,
+                fwd_end);
+        fprintf(out, "    const %s loss = %s(m, &m->ws, %s%sn, 1);\n%s", real, lp, all_args, sep_all,
+                loss_fail);
+        fprintf(out, "    %s%s(m, &m->ws, m->grads, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
         fprintf(out, "    %s(m);\n    return loss;\n}\n\n", up);
 
         fprintf(out, "%s %s(%s *m, %s%sint n, int training)\n{\n", real, per_loss(e, "loss", l), P,
                 all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-        fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
-                fwd_end);
-        fprintf(out, "    return %s(m, %s%sn, training);\n}\n\n", lp, all_args, sep_all);
+        fprintf(out, "    %s%s_forward_pass(m, &m->ws, %s%sn, training)%s;\n", fwd_fail, P, feat_args,
+                sep_feat, fwd_end);
+        fprintf(out, "    return %s(m, &m->ws, %s%sn, training);\n}\n\n", lp, all_args, sep_all);
 
+        /* Gradients into any buffer with any workspace: one thread's share. */
+        const char *gw = arena_printf(a, "%s_with", per_loss(e, "gradients", l));
+        fprintf(out, "%s %s(const %s *m, %s_workspace *w, %s%sint n, %s *grads)\n{\n", real, gw, P,
+                P, all_params, sep_all, real);
+        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        fprintf(out, "    %s%s_forward_pass(m, w, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat,
+                fwd_end);
+        fprintf(out, "    const %s loss = %s(m, w, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
+        fprintf(out, "    %s%s(m, w, grads, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
+        fprintf(out, "    return loss;\n}\n\n");
         fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "gradients", l), P, all_params,
                 sep_all);
-        fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-        fprintf(out, "    %s%s_forward_pass(m, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat, fwd_end);
-        fprintf(out, "    const %s loss = %s(m, %s%sn, 1);\n%s", real, lp, all_args, sep_all, loss_fail);
-        fprintf(out, "    %s%s(m, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
-        fprintf(out, "    return loss;\n}\n\n");
+        fprintf(out, "    return %s(m, &m->ws, %s%sn, m->grads);\n}\n\n", gw, all_args, sep_all);
     }
     if (several) {
         /* Every loss together, as evaluate reports it. */
         fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
-        fprintf(out, "    %s%s_forward_pass(m, %s%sn, training)%s;\n", fwd_fail, P, feat_args, sep_feat,
-                fwd_end);
-        fprintf(out, "    return %s_loss_pass(m, %s%sn, training);\n}\n\n", P, all_args, sep_all);
+        fprintf(out, "    %s%s_forward_pass(m, &m->ws, %s%sn, training)%s;\n", fwd_fail, P, feat_args,
+                sep_feat, fwd_end);
+        fprintf(out, "    return %s_loss_pass(m, &m->ws, %s%sn, training);\n}\n\n", P, all_args, sep_all);
     }
 
     /* Inference in chunks. */
@@ -111,15 +119,16 @@ void emit_steps(Emit *e, FILE *out)
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
         outs = arena_printf(a, "%s, %s *%s", outs, real, e->output_name[k]);
-    const char *signature = arena_printf(a, "void %s_forward(%s *m, %s%sint n%s)", P, P,
-                                         params_text(e, ARGS_FEATURES), sep_feat, outs);
+    const char *signature = arena_printf(a, "void %s_forward_with(const %s *m, %s_workspace *w, %s%sint n%s)",
+                                         P, P, P, params_text(e, ARGS_FEATURES), sep_feat, outs);
+    static const char *const mw[] = {"m", "w", NULL};
     FuncBody fb;
     func_begin(e, &fb);
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     emit_line(e, "    const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
     if (e->check) {
         /* A non-finite value: the rows from this chunk on are NAN. */
-        emit_line(e, "    if (%s_forward_pass(m, %s%schunk, 0)) {", P, args_text(e, ARGS_FEATURES, true),
+        emit_line(e, "    if (%s_forward_pass(m, w, %s%schunk, 0)) {", P, args_text(e, ARGS_FEATURES, true),
                   sep_feat);
         for (int k = 0; k < ir->outputs.len; k++) {
             int size = shape_size(node_at(ir, ir->outputs.items[k].node)->shape);
@@ -129,7 +138,7 @@ void emit_steps(Emit *e, FILE *out)
         emit_line(e, "        return;");
         emit_line(e, "    }");
     } else {
-        emit_line(e, "    %s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
+        emit_line(e, "    %s_forward_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true),
                   sep_feat);
     }
     for (int k = 0; k < ir->outputs.len; k++) {
@@ -139,19 +148,24 @@ void emit_steps(Emit *e, FILE *out)
         const Node *on = node_at(ir, o->node);
         const char *src = on->op == OP_INPUT
                               ? arena_printf(a, "%s + (size_t)start * %d", e->node_name[o->node], size)
-                              : arena_printf(a, "m->arena + %ld", on->buf);
+                              : arena_printf(a, "w->arena + %ld", on->buf);
         const char *dst = e->output_name[k];
         emit_line(e, "    memcpy(%s + (size_t)start * %d, %s, (size_t)chunk * %d * sizeof *%s);   /* %s, %s:%d */",
                   dst, size, src, size, dst, op_name(on->op), e->file, on->line);
     }
     emit_line(e, "}");
-    func_end(e, &fb, out, signature, NULL);
+    func_end(e, &fb, out, signature, mw);
     fputc('\n', out);
+    const char *out_args = "";
+    for (int k = 0; k < ir->outputs.len; k++)
+        out_args = arena_printf(a, "%s, %s", out_args, e->output_name[k]);
+    fprintf(out, "void %s_forward(%s *m, %s%sint n%s)\n{\n    %s_forward_with(m, &m->ws, %s%sn%s);\n}\n\n",
+            P, P, params_text(e, ARGS_FEATURES), sep_feat, outs, P, feat_args, sep_feat, out_args);
 
     /* Evaluation in chunks. */
     const Node *ce = accuracy_term(ir);
-    signature = arena_printf(a, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)", real, P, P,
-                             all_params, sep_all);
+    signature = arena_printf(a, "%s %s_evaluate_with(const %s *m, %s_workspace *w, %s%sint n, double *accuracy)",
+                             real, P, P, P, all_params, sep_all);
     func_begin(e, &fb);
     if (*labels_ok) {
         emit_line(e, "if (n > 0 && !%s) {", labels_ok);
@@ -167,18 +181,18 @@ void emit_steps(Emit *e, FILE *out)
     e->indent++;
     emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
     if (e->check) {
-        emit_line(e, "const %s chunk_loss = %s_forward_pass(m, %s%schunk, 0) ? NAN", real, P,
+        emit_line(e, "const %s chunk_loss = %s_forward_pass(m, w, %s%schunk, 0) ? NAN", real, P,
                   args_text(e, ARGS_FEATURES, true), sep_feat);
-        emit_line(e, "    : %s_loss_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
-        emit_line(e, "if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in m->error */");
+        emit_line(e, "    : %s_loss_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
+        emit_line(e, "if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in *w->error */");
         emit_line(e, "    if (accuracy)");
         emit_line(e, "        *accuracy = NAN;");
         emit_line(e, "    return NAN;");
         emit_line(e, "}");
         emit_line(e, "loss_sum += (double)chunk_loss * chunk;");
     } else {
-        emit_line(e, "%s_forward_pass(m, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
-        emit_line(e, "loss_sum += (double)%s_loss_pass(m, %s%schunk, 0) * chunk;", P,
+        emit_line(e, "%s_forward_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "loss_sum += (double)%s_loss_pass(m, w, %s%schunk, 0) * chunk;", P,
                   args_text(e, ARGS_ALL, true), sep_all);
     }
     if (ce) {
@@ -201,8 +215,11 @@ void emit_steps(Emit *e, FILE *out)
     else
         emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
     emit_line(e, "return n > 0 ? (%s)(loss_sum / n) : NAN;", real);
-    func_end(e, &fb, out, signature, NULL);
+    func_end(e, &fb, out, signature, mw);
     fputc('\n', out);
+    fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)\n{\n"
+                 "    return %s_evaluate_with(m, &m->ws, %s%sn, accuracy);\n}\n\n",
+            real, P, P, all_params, sep_all, P, all_args, sep_all);
 }
 
 void emit_tables(Emit *e, FILE *out)
@@ -215,7 +232,7 @@ void emit_tables(Emit *e, FILE *out)
     emit_section(out, "parameters and checkpoints");
     fprintf(out, "%s *%s_params(%s *m)\n{\n    return m->params;\n}\n\n", real, P, P);
     fprintf(out, "%s *%s_grads(%s *m)\n{\n    return m->grads;\n}\n\n", real, P, P);
-    fprintf(out, "void %s_set_rng(%s *m, uint64_t seed)\n{\n    dlrt_rng_seed(&m->rng, seed);\n}\n\n",
+    fprintf(out, "void %s_set_rng(%s *m, uint64_t seed)\n{\n    dlrt_rng_seed(&m->ws.rng, seed);\n}\n\n",
             P, P);
 
     if (ir->params.len) {
@@ -387,6 +404,9 @@ void emit_descriptor(Emit *e, FILE *out)
         fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
                      "{\n%s    return %s(m, %sn);\n}\n\n",
                 per_loss(e, "api_gradients", l), unused_data, per_loss(e, "gradients", l), data_args);
+        fprintf(out, "static double %s(const void *m, void *w, const void *const *data, int n, void *grads)\n"
+                     "{\n%s    return %s_with(m, w, %sn, grads);\n}\n\n",
+                per_loss(e, "api_gradients_with", l), unused_data, per_loss(e, "gradients", l), data_args);
         fprintf(out, "static void %s(void *m)\n{\n    %s(m);\n}\n\n", per_group(e, "api_update", g),
                 per_group(e, "update", g));
         fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
@@ -400,6 +420,19 @@ void emit_descriptor(Emit *e, FILE *out)
     if (!ir->outputs.len)
         fprintf(out, "    (void)outputs;\n");
     fprintf(out, "    %s_forward(m, %sn%s);\n}\n\n", P, in_args, out_args);
+    fprintf(out, "static void %s_api_forward_with(const void *m, void *w, const void *const *inputs, int n,\n"
+                 "    void *const *outputs)\n{\n", P);
+    if (!features)
+        fprintf(out, "    (void)inputs;\n");
+    if (!ir->outputs.len)
+        fprintf(out, "    (void)outputs;\n");
+    fprintf(out, "    %s_forward_with(m, w, %sn%s);\n}\n\n", P, in_args, out_args);
+    fprintf(out, "static void *%s_api_workspace_create(uint64_t seed)\n{\n"
+                 "    return %s_workspace_create(seed);\n}\n\n", P, P);
+    fprintf(out, "static void %s_api_workspace_destroy(void *w)\n{\n    %s_workspace_destroy(w);\n}\n\n",
+            P, P);
+    if (ir->states.len)
+        fprintf(out, "static void *%s_api_state(void *m)\n{\n    return ((%s *)m)->state;\n}\n\n", P, P);
     fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
                  "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
     fprintf(out, "static void *%s_api_params(void *m)\n{\n    return %s_params(m);\n}\n\n", P, P);
@@ -436,13 +469,14 @@ void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
     if (!several)
         fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
-                     "     %s_api_train_step},\n",
-                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P);
+                     "     %s_api_train_step, %s_api_gradients_with},\n",
+                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P, P);
     for (int l = 0; several && l < nlosses; l++) {
         const Group *g = &ir->groups.items[ir->losses.items[l].group];
-        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s},\n", ir->losses.items[l].name,
-                g->offset, g->count, per_loss(e, "api_loss", l), per_loss(e, "api_gradients", l),
-                per_group(e, "api_update", ir->losses.items[l].group), per_loss(e, "api_train_step", l));
+        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s,\n     %s},\n",
+                ir->losses.items[l].name, g->offset, g->count, per_loss(e, "api_loss", l),
+                per_loss(e, "api_gradients", l), per_group(e, "api_update", ir->losses.items[l].group),
+                per_loss(e, "api_train_step", l), per_loss(e, "api_gradients_with", l));
     }
     fprintf(out, "};\n\n");
 
@@ -473,6 +507,12 @@ void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "    .load = %s_api_load,\n", P);
     fprintf(out, "    .error = %s_api_error,\n", P);
     fprintf(out, "    .set_threads = NULL,   /* the BLAS library is the program's choice */\n");
+    fprintf(out, "    .workspace_bytes = %s_WORKSPACE_BYTES,\n", U);
+    fprintf(out, "    .workspace_create = %s_api_workspace_create,\n", P);
+    fprintf(out, "    .workspace_destroy = %s_api_workspace_destroy,\n", P);
+    fprintf(out, "    .forward_with = %s_api_forward_with,\n", P);
+    fprintf(out, "    .state_count = %zu,\n", ir->state_count);
+    fprintf(out, "    .state = %s,\n", ir->states.len ? arena_printf(a, "%s_api_state", P) : "NULL");
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
 }
@@ -517,8 +557,9 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
         fprintf(out, " * Arrays are row-major with the sample first. ");
     fprintf(out, "Link the generated source with the dlc\n"
                  " * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).\n"
-                 " * Nothing is global: networks can live side by side, but one network\n"
-                 " * must not be used by two threads at once.\n"
+                 " * Nothing is global: networks can live side by side. Threads may share\n"
+                 " * one network through the _with entry points, each with a workspace of\n"
+                 " * its own (\"Threads\" below); the others use the network's own.\n"
                  " */\n");
     fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
             U, U);
@@ -572,7 +613,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
             width = strlen(macros.items[k].def);
     for (int k = 0; k < macros.len; k++)
         fprintf(out, "%-*s  /* %s */\n", (int)width, macros.items[k].def, macros.items[k].comment);
-    fprintf(out, "\ntypedef struct %s %s;\n\n", P, P);
+    fprintf(out, "\ntypedef struct %s %s;\ntypedef struct %s_workspace %s_workspace;\n\n", P, P, P, P);
 
     fprintf(out, "/* A new network with weights drawn from `seed` (the same seed gives the\n"
                  " * same weights); one allocation holds everything. NULL when out of memory. */\n");
@@ -632,6 +673,37 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "%s *%s_grads(%s *m);\n", real, P, P);
     fprintf(out, "/* Reseeds dropout's random stream: the same seed gives the same masks. */\n");
     fprintf(out, "void %s_set_rng(%s *m, uint64_t seed);\n\n", P, P);
+
+    fprintf(out, "/* Threads. A workspace holds what a call needs besides the network:\n"
+                 " * activations and scratch for up to %s_BATCH samples and dropout's random\n"
+                 " * stream. The _with entry points take one and only read the network%s,\n"
+                 " * so several threads may run them on one network at once, each with its\n"
+                 " * own workspace, while no thread updates it. */\n", U,
+            ir->states.len ? "\n * (except its STATE tensors, which training-mode forward passes update:\n"
+                             " * then one thread at a time)" : "");
+    fprintf(out, "/* A workspace whose dropout stream starts at `seed`; NULL when out of\n"
+                 " * memory. */\n");
+    fprintf(out, "%s_workspace *%s_workspace_create(uint64_t seed);\n", P, P);
+    fprintf(out, "/* Frees a workspace (NULL is fine). */\n");
+    fprintf(out, "void %s_workspace_destroy(%s_workspace *w);\n", P, P);
+    if (e.check)
+        fprintf(out, "/* Where --check-numerics stopped a call on this workspace (\"\" before any). */\n"
+                     "const char *%s_workspace_error(const %s_workspace *w);\n", P, P);
+    fprintf(out, "/* %s_forward and %s_evaluate with workspace w. */\n", P, P);
+    fprintf(out, "void %s_forward_with(const %s *m, %s_workspace *w, %s%sint n%s);\n", P, P, P, feat,
+            sep_feat, outs);
+    fprintf(out, "%s %s_evaluate_with(const %s *m, %s_workspace *w, %s%sint n, double *accuracy);\n",
+            real, P, P, P, all, sep_all);
+    fprintf(out, "/* %s with workspace w, into grads (%s_PARAM_COUNT values; any\n"
+                 " * buffer): one thread's share of a batch. Gradients are means over the\n"
+                 " * call's samples, so shares of n_1 + n_2 + ... = n samples combine as\n"
+                 " * sum_i (n_i / n) grads_i, in %s_grads(m) before %s_update. */\n",
+            several ? arena_printf(a, "%s_gradients_<loss>", P) : arena_printf(a, "%s_gradients", P), U, P,
+            several ? arena_printf(a, "%s_update_<group>", P) : arena_printf(a, "%s_update", P));
+    for (int l = 0; l < (several ? ir->losses.len : 1); l++)
+        fprintf(out, "%s %s_with(const %s *m, %s_workspace *w, %s%sint n, %s *grads);\n", real,
+                per_loss(&e, "gradients", l), P, P, all, sep_all, real);
+    fputc('\n', out);
 
     fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically;\n"
                  " * refuses a network with a NaN or infinite value, and a path holding a\n"

@@ -85,32 +85,17 @@ void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
     fprintf(out, "    };\n    c.nextra = %d;\n    c.extra = extra;\n", n);
 }
 
-static void emit_struct(Emit *e, FILE *out)
+/* The workspace: what one thread needs besides the network (activations
+ * and scratch for a batch, dropout's stream), so that threads can share one
+ * network, each with a workspace of its own (P_workspace_create). */
+static void emit_workspace_struct(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
-    const char *real = emit_real(e);
     Arena *a = e->a;
-    emit_section(out, "the model");
-    fprintf(out, "struct %s {\n", e->prefix);
-    fprintf(out, "    /* Parameters, back to back in declaration order%s (%s_PARAM_COUNT values):\n",
-            several_losses(e) ? ", group by group" : "", e->upper);
-    size_t wname = 4;
-    for (int p = 0; p < ir->params.len; p++)
-        if (strlen(e->param_name[p]) > wname)
-            wname = strlen(e->param_name[p]);
-    for (int p = 0; p < ir->params.len; p++) {
-        const Param *pr = &ir->params.items[p];
-        fprintf(out, "     *   %-*s  %-12s at %-9zu %s:%d\n", (int)wname, e->param_name[p],
-                dims_text(a, pr->shape), pr->offset, e->file, param_line(e, pr));
-    }
-    fprintf(out, "     */\n");
-    fprintf(out, "    %s *params;\n", real);
-    fprintf(out, "    %-26s /* d loss / d params, the same layout */\n",
-            arena_printf(a, "%s *grads;", real));
-    int slots = state_slots(ir, NULL);
-    for (int s = 0; s < slots; s++)
-        fprintf(out, "    %-26s /* optimizer state, the same layout */\n",
-                arena_printf(a, "%s *%s;", real, state_name(ir, s)));
+    fprintf(out, "/* What one thread needs to run the network besides the network itself.\n"
+                 " * %s embeds one for its own entry points; %s_workspace_create makes\n"
+                 " * more, one per thread. */\n", e->prefix, e->prefix);
+    fprintf(out, "struct %s_workspace {\n", e->prefix);
     fprintf(out, "    /* Activations for up to %s_BATCH samples, %zu values. Forward values\n"
                  "     * stay for the backward pass; gradients share space when their\n"
                  "     * lifetimes do not overlap (offsets in values):\n",
@@ -164,6 +149,45 @@ static void emit_struct(Emit *e, FILE *out)
         printed = next->gbuf;
     }
     fprintf(out, "     */\n");
+    fprintf(out, "    %s *arena;\n", emit_real(e));
+    fprintf(out, "    %-26s /* dropout's random stream */\n", "dlrt_rng rng;");
+    if (e->check) {
+        fprintf(out, "    %-26s /* where --check-numerics messages go */\n", "char **error;");
+        fprintf(out, "    %-26s /* a created workspace's own (error points here) */\n", "char *own_error;");
+    }
+    fprintf(out, "};\n\n");
+}
+
+static void emit_struct(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *real = emit_real(e);
+    Arena *a = e->a;
+    emit_section(out, "the model");
+    emit_workspace_struct(e, out);
+    fprintf(out, "/* The network: parameters, their gradients, the optimizer's state%s,\n"
+                 " * the step count, and the workspace the one-thread entry points use. */\n",
+            ir->states.len ? " and\n * the STATE tensors" : "");
+    fprintf(out, "struct %s {\n", e->prefix);
+    fprintf(out, "    /* Parameters, back to back in declaration order%s (%s_PARAM_COUNT values):\n",
+            several_losses(e) ? ", group by group" : "", e->upper);
+    size_t wname = 4;
+    for (int p = 0; p < ir->params.len; p++)
+        if (strlen(e->param_name[p]) > wname)
+            wname = strlen(e->param_name[p]);
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        fprintf(out, "     *   %-*s  %-12s at %-9zu %s:%d\n", (int)wname, e->param_name[p],
+                dims_text(a, pr->shape), pr->offset, e->file, param_line(e, pr));
+    }
+    fprintf(out, "     */\n");
+    fprintf(out, "    %s *params;\n", real);
+    fprintf(out, "    %-26s /* d loss / d params, the same layout */\n",
+            arena_printf(a, "%s *grads;", real));
+    int slots = state_slots(ir, NULL);
+    for (int s = 0; s < slots; s++)
+        fprintf(out, "    %-26s /* optimizer state, the same layout */\n",
+                arena_printf(a, "%s *%s;", real, state_name(ir, s)));
     if (ir->states.len) {
         fprintf(out, "    /* STATE tensors the forward pass updates while training; no gradient,\n"
                      "     * no optimizer; saved in checkpoints (%zu values):\n", ir->state_count);
@@ -174,14 +198,14 @@ static void emit_struct(Emit *e, FILE *out)
         }
         fprintf(out, "     */\n    %s *state;\n", real);
     }
-    fprintf(out, "    %s *arena;\n", real);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
     if (several_losses(e))
         fprintf(out, "    %-26s /* each group's own (Adam's t) */\n",
                 arena_printf(a, "uint64_t group_steps[%d];", ir->groups.len));
-    fprintf(out, "    %-26s /* dropout's random stream */\n", "dlrt_rng rng;");
-    fprintf(out, "    %-26s /* the last save/load failure (malloc'd, never cut) */\n",
-            "char *error;");
+    fprintf(out, "    %-26s /* the last %s failure (malloc'd, never cut) */\n",
+            "char *error;", e->check ? "save/load or --check-numerics" : "save/load");
+    fprintf(out, "    %-26s /* for %s_train_step, %s_forward, ... */\n",
+            arena_printf(a, "%s_workspace ws;", e->prefix), e->prefix, e->prefix);
     fprintf(out, "};\n\n");
 }
 
@@ -200,11 +224,11 @@ static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name
         fprintf(out, "    dlrt_fill_%s(%s, %s);\n", sfx, where, double_text(a, v));
         break;
     case INIT_DRAW_UNIFORM:
-        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &m->rng);\n", sfx, where,
+        fprintf(out, "    dlrt_uniform_%s(%s, %s, %s, &rng);\n", sfx, where,
                 double_text(a, -v), double_text(a, v));
         break;
     case INIT_DRAW_NORMAL:
-        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &m->rng);\n", sfx, where, double_text(a, v));
+        fprintf(out, "    dlrt_normal_%s(%s, 0.0, %s, &rng);\n", sfx, where, double_text(a, v));
         break;
     case INIT_DRAW_OWN: {
         InitTarget t = {sfx, arena_printf(a, "m->params + %zu", p->offset), p->size, p->shape, ""};
@@ -244,7 +268,10 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "    m->grads = base + %zu;\n", span);
     for (int s = 0; s < slots; s++)
         fprintf(out, "    m->%s = base + %zu;\n", state_name(ir, s), span * (size_t)(2 + s));
-    fprintf(out, "    m->arena = base + %zu;\n\n", span * (size_t)(2 + slots));
+    fprintf(out, "    m->ws.arena = base + %zu;\n", span * (size_t)(2 + slots));
+    if (e->check)
+        fprintf(out, "    m->ws.error = &m->error;   /* its checks report through %s_error */\n", P);
+    fputc('\n', out);
     if (ir->states.len) {
         fprintf(out, "    /* STATE tensors, after the arena, at their starting values. */\n");
         fprintf(out, "    m->state = base + %zu;\n", span * (size_t)(2 + slots) + align16(ir->arena_size));
@@ -281,15 +308,36 @@ static void emit_create(Emit *e, FILE *out)
     }
 
     fprintf(out, "    /* Initial weights, drawn from one stream in parameter order. */\n");
-    fprintf(out, "    dlrt_rng_seed(&m->rng, seed);\n");
+    fprintf(out, "    dlrt_rng rng;\n    dlrt_rng_seed(&rng, seed);\n");
     for (int p = 0; p < ir->params.len; p++)
         emit_param_init(e, out, &ir->params.items[p], e->param_name[p]);
     fprintf(out, "\n    /* Dropout draws from a stream of its own (%s_set_rng reseeds it). */\n", P);
-    fprintf(out, "    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));\n");
+    fprintf(out, "    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));\n");
     fprintf(out, "    return m;\n}\n\n");
 
     fprintf(out, "void %s_destroy(%s *m)\n{\n    if (m)\n        free(m->error);\n"
                  "    free(m);\n}\n\n", P, P);
+
+    /* More workspaces, for threads that share the network. */
+    fprintf(out, "/* The bytes %s_workspace_create allocates. */\n", P);
+    fprintf(out, "#define %s_WORKSPACE_BYTES (sizeof(%s_workspace) + 64 + (size_t)%zu * sizeof(%s))\n\n",
+            e->upper, P, align16(ir->arena_size), real);
+    fprintf(out, "%s_workspace *%s_workspace_create(uint64_t seed)\n{\n", P, P);
+    fprintf(out, "    unsigned char *block = calloc(1, %s_WORKSPACE_BYTES);\n", e->upper);
+    fprintf(out, "    if (!block)\n        return NULL;\n");
+    fprintf(out, "    %s_workspace *w = (%s_workspace *)block;\n", P, P);
+    fprintf(out, "    w->arena = (%s *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);\n", real);
+    if (e->check)
+        fprintf(out, "    w->error = &w->own_error;\n");
+    fprintf(out, "    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */\n");
+    fprintf(out, "    return w;\n}\n\n");
+    fprintf(out, "void %s_workspace_destroy(%s_workspace *w)\n{\n", P, P);
+    if (e->check)
+        fprintf(out, "    if (w)\n        free(w->own_error);\n");
+    fprintf(out, "    free(w);\n}\n\n");
+    if (e->check)
+        fprintf(out, "const char *%s_workspace_error(const %s_workspace *w)\n{\n"
+                     "    return *w->error ? *w->error : \"\";\n}\n\n", P, P);
 }
 
 /* ------------------------------------------------------------ setup */

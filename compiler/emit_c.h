@@ -44,6 +44,9 @@ struct Emit {
     bool *use_buf, *use_grad, *use_param, *use_pgrad;
     unsigned char *use_scratch;   /* per node, bit k: scratch k is read */
     bool params_writable;      /* declare parameters without const (update) */
+    const char *grads_base;    /* where parameter gradients live: "grads" in a
+                                * backward pass (the caller's buffer), else
+                                * NULL for "m->grads" */
     /* Per backward pass: parameter gradients written so far. */
     bool *pgrad_written;
     /* autodiff's union over losses of Node.needs_grad and Param.trained;
@@ -74,7 +77,7 @@ typedef struct FuncBody {
 } FuncBody;
 
 typedef struct Decl {
-    const char *text;      /* "float *const h1 = m->arena + 1024;" */
+    const char *text;      /* "float *const h1 = w->arena + 1024;" */
     const char *comment;   /* "[n, 256] relu, fashion_mlp.net:12" */
 } Decl;
 

@@ -43,7 +43,7 @@ static void emit_finite_check(Emit *e, const char *v, bool batched, Shape shape,
             dims = arena_printf(e->a, "%s%s%d", dims, d ? ", " : "", shape.dim[d]);
         dims = arena_printf(e->a, "%s}", dims);
     }
-    emit_line(e, "if (%s_check(m, %s, %s, %d, %s, %d, \"%s\", %d, \"%s\", %s))", e->prefix, v, count,
+    emit_line(e, "if (%s_check(w, m->step, %s, %s, %d, %s, %d, \"%s\", %d, \"%s\", %s))", e->prefix, v, count,
               batched, dims, shape.rank, c_string(e, what), line, c_string(e, name),
               e->check_training);
     emit_line(e, "    %s", e->fail);
@@ -59,7 +59,8 @@ static const char *check_name(Emit *e, int id)
 }
 
 /* P_check: finds the first NaN or infinity among count values and writes
- * the step, the op, its .net line and the element to m->error. */
+ * the step, the op, its .net line and the element where the workspace
+ * keeps its error (*w->error). */
 void emit_check_function(Emit *e, FILE *out)
 {
     if (!e->check)
@@ -74,8 +75,8 @@ void emit_check_function(Emit *e, FILE *out)
             " * when all count values at v are finite. v holds a batch of samples of\n"
             " * shape dims[rank] when batched, else one tensor of that shape. */\n",
             P, e->file);
-    fprintf(out, "static int %s_check(%s *m, const %s *v, long count, int batched, const int *dims,\n"
-                 "    int rank, const char *what, int line, const char *name, int training)\n{\n",
+    fprintf(out, "static int %s_check(%s_workspace *w, uint64_t step, const %s *v, long count, int batched,\n"
+                 "    const int *dims, int rank, const char *what, int line, const char *name, int training)\n{\n",
             P, P, real);
     fprintf(out,
             "    long at = 0;\n"
@@ -102,11 +103,11 @@ void emit_check_function(Emit *e, FILE *out)
             "        snprintf(index, sizeof index, \"0\");\n"
             "    char when[64];\n"
             "    if (training)\n"
-            "        snprintf(when, sizeof when, \"step %%llu\", (unsigned long long)m->step + 1);\n"
+            "        snprintf(when, sizeof when, \"step %%llu\", (unsigned long long)step + 1);\n"
             "    else\n"
-            "        snprintf(when, sizeof when, \"inference after %%llu step%%s\", (unsigned long long)m->step,\n"
-            "                 m->step == 1 ? \"\" : \"s\");\n"
-            "    /* m->error: malloc'd to fit (measured by the first snprintf). */\n"
+            "        snprintf(when, sizeof when, \"inference after %%llu step%%s\", (unsigned long long)step,\n"
+            "                 step == 1 ? \"\" : \"s\");\n"
+            "    /* The message: malloc'd to fit (measured by the first snprintf). */\n"
             "    char *message = NULL;\n"
             "    size_t size = 0;\n"
             "    for (;;) {\n"
@@ -121,8 +122,8 @@ void emit_check_function(Emit *e, FILE *out)
             "            break;\n"
             "    }\n"
             "    if (message) {\n"
-            "        free(m->error);\n"
-            "        m->error = message;\n"
+            "        free(*w->error);\n"
+            "        *w->error = message;   /* the network's error, or the workspace's own */\n"
             "    }\n"
             "    return -1;\n"
             "}\n\n",
@@ -263,7 +264,7 @@ void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
                  " * set, dropout draws its masks; otherwise it passes values through. */\n",
             e->file);
     if (e->check)
-        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in *w->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
     e->fail = "return -1;";
@@ -272,10 +273,10 @@ void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
     emit_forward_nodes(e, include);
     if (e->check)
         emit_line(e, "return 0;");
-    static const char *const extra[] = {"n", "training", NULL};
+    static const char *const extra[] = {"m", "w", "n", "training", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static %s %s_forward_pass(%s *m, %s%sint n, int training)",
-                          e->check ? "int" : "void", e->prefix, e->prefix,
+             arena_printf(e->a, "static %s %s_forward_pass(const %s *m, %s_workspace *w, %s%sint n, int training)",
+                          e->check ? "int" : "void", e->prefix, e->prefix, e->prefix,
                           params_text(e, ARGS_FEATURES), *params_text(e, ARGS_FEATURES) ? ", " : ""),
              param_names(e, ARGS_FEATURES, extra));
     fputc('\n', out);
@@ -311,7 +312,7 @@ void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
                 several_losses(e) ? " over every loss" : "");
     }
     if (e->check)
-        fprintf(out, "/* --check-numerics: NAN when a value is not finite, the reason in m->error. */\n");
+        fprintf(out, "/* --check-numerics: NAN when a value is not finite, the reason in *w->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
     e->fail = "return NAN;";
@@ -345,12 +346,13 @@ void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
         sum = "total";
     }
     emit_line(e, "return %s;", *sum ? sum : emit_lit(e, 0));
-    static const char *const extra[] = {"n", "training", NULL};
+    static const char *const extra[] = {"m", "w", "n", "training", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static %s %s(%s *m, %s%sint n, int training)", emit_real(e),
+             arena_printf(e->a, "static %s %s(const %s *m, %s_workspace *w, %s%sint n, int training)",
+                          emit_real(e),
                           only >= 0 ? per_loss(e, "loss_pass", only)
                                     : arena_printf(e->a, "%s_loss_pass", e->prefix),
-                          e->prefix, params_text(e, ARGS_ALL),
+                          e->prefix, e->prefix, params_text(e, ARGS_ALL),
                           *params_text(e, ARGS_ALL) ? ", " : ""),
              param_names(e, ARGS_ALL, extra));
     fputc('\n', out);
@@ -368,7 +370,7 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
         select_loss(e, l);
         emit_section(out, arena_printf(e->a, "backward %s", only->name));
         fprintf(out, "/* After the forward and loss passes: gradients of %s with respect to the\n"
-                     " * parameters of its group (m->grads + %zu, %zu values); other groups'\n"
+                     " * parameters of its group (grads + %zu, %zu values); other groups'\n"
                      " * gradients are left as they are. The nodes run in reverse; each writes\n"
                      " * its inputs' gradients (= the first time, += after). */\n",
                 only->name, ir->groups.items[only->group].offset,
@@ -376,15 +378,16 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
     } else {
         emit_section(out, "backward");
         fprintf(out, "/* After the forward and loss passes: gradients of the loss with respect to\n"
-                     " * every parameter, into m->grads. The nodes run in reverse; each writes its\n"
+                     " * every parameter, into grads. The nodes run in reverse; each writes its\n"
                      " * inputs' gradients (= the first time, += after). */\n");
     }
     if (e->check)
-        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in m->error. */\n");
+        fprintf(out, "/* --check-numerics: 0, or -1 with the reason in *w->error. */\n");
     FuncBody fb;
     func_begin(e, &fb);
     e->fail = "return -1;";
     e->check_training = "1";
+    e->grads_base = "grads";   /* the caller's gradient buffer */
     memset(e->pgrad_written, 0, (size_t)ir->params.len + 1);
     bool *written = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
 
@@ -467,12 +470,14 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
 
     if (e->check)
         emit_line(e, "return 0;");
-    static const char *const extra[] = {"n", NULL};
+    static const char *const extra[] = {"m", "w", "grads", "n", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static %s %s(%s *m, %s%sint n)",
+             arena_printf(e->a, "static %s %s(const %s *m, %s_workspace *w, %s *grads, %s%sint n)",
                           e->check ? "int" : "void", per_loss(e, "backward_pass", l), e->prefix,
-                          params_text(e, ARGS_ALL), *params_text(e, ARGS_ALL) ? ", " : ""),
+                          e->prefix, emit_real(e), params_text(e, ARGS_ALL),
+                          *params_text(e, ARGS_ALL) ? ", " : ""),
              param_names(e, ARGS_ALL, extra));
+    e->grads_base = NULL;
     fputc('\n', out);
     if (several)
         select_loss(e, -1);

@@ -63,7 +63,7 @@ typedef struct InitInfo {
     /* draw == INIT_DRAW_OWN only. c_call: a C expression that fills the
      * values and is 0 on success, nonzero when it could not (create() then
      * fails and returns NULL): "dlrt_orthogonal_f32(m->params + 0, 5, 12,
-     * 1.0, &m->rng)". py_call: the twin's Python expression for the same
+     * 1.0, &rng)". py_call: the twin's Python expression for the same
      * values as a tensor of self.dtype, drawing from `rng` in the same
      * order. py_helper: Python lines the twin defines once, at module
      * level, for py_call (NULL-terminated). */

@@ -222,6 +222,10 @@ typedef struct dlrt_loss_info {
     void (*update)(void *m);
     /* gradients then update, fused; returns the loss before the update */
     double (*train_step)(void *m, const void *const *data, int n);
+    /* gradients with workspace w (workspace_create) into `grads`
+     * (param_count values, this loss's group range written): one thread's
+     * share of a batch; it only reads m (see model_api) */
+    double (*gradients_with)(const void *m, void *w, const void *const *data, int n, void *grads);
 } dlrt_loss_info;
 
 typedef struct dlrt_model_api {
@@ -257,6 +261,23 @@ typedef struct dlrt_model_api {
     const char *(*error)(const void *m);
     /* Sets the BLAS library's thread count (NULL: the trainer cannot). */
     void (*set_threads)(int n);
+    /* Workspaces: what a call needs besides the network (activations,
+     * scratch, dropout's stream). The entry points above use the network's
+     * own; forward_with and each loss's gradients_with take one and only
+     * read the network (a training-mode pass also updates its STATE
+     * tensors, if state_count > 0), so threads can share a network, one
+     * workspace each. */
+    size_t workspace_bytes;   /* bytes workspace_create allocates */
+    void *(*workspace_create)(uint64_t seed);   /* seed: its dropout stream */
+    void (*workspace_destroy)(void *w);
+    void (*forward_with)(const void *m, void *w, const void *const *inputs, int n,
+                         void *const *outputs);
+    /* The STATE tensors (batchnorm's running statistics): state_count
+     * values, one flat buffer in the order of the checkpoint's sections;
+     * NULL and 0 without any. Not trained; what a data-parallel run
+     * broadcasts with the parameters. */
+    size_t state_count;
+    void *(*state)(void *m);
 } dlrt_model_api;
 
 /* The trainer's command line (see `MODEL --help`): data files per tensor

@@ -40,7 +40,7 @@ static const char *c_double(Arena *a, double v)
 static const char *c_orthogonal(Arena *a, const InitTarget *t, double gain)
 {
     size_t rows = rows_of(t);
-    return arena_printf(a, "dlrt_orthogonal_%s(%s, %zu, %zu, %s, &m->rng)", t->sfx, t->ptr, rows,
+    return arena_printf(a, "dlrt_orthogonal_%s(%s, %zu, %zu, %s, &rng)", t->sfx, t->ptr, rows,
                         t->count / rows, c_double(a, gain));
 }
 

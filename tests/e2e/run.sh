@@ -192,6 +192,13 @@ if "$DLC" --prefix x_state tests/golden/x_state.net -o "$T/state_api.c" 2>"$T/st
    "$T/state" "$T/state.ckpt" >"$T/state.out" 2>&1; then ok "state-tensor-updated-saved-loaded"
 else bad "state-tensor-updated-saved-loaded" "$(cat "$T/state.err" "$T/state.out" 2>/dev/null | head -c 600)"; fi
 
+#     Threads share one network, a workspace each: two shares' gradients,
+#     weighted, equal the whole batch's; forward_with agrees with forward.
+if "$DLC" --prefix threads_api examples/two_heads.net -o "$T/threads_api.c" 2>"$T/threads.err" &&
+   cc $CFL -pthread -I"$T" -o "$T/threads" tests/e2e/threads.c "$T/threads_api.c" $LIBS 2>>"$T/threads.err" &&
+   OPENBLAS_NUM_THREADS=1 "$T/threads" >"$T/threads.out" 2>&1; then ok "threads-share-a-network-workspace-each"
+else bad "threads-share-a-network-workspace-each" "$(cat "$T/threads.err" "$T/threads.out" 2>/dev/null | head -c 600)"; fi
+
 # 3. The API refuses a batch whose labels are not classes of the network.
 if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&

@@ -32,6 +32,10 @@ int main(int argc, char **argv)
     for (int j = 0; j < SIZE; j++)
         if (m->state[j] != 0)
             return fail("the running mean does not start at 0");
+    /* The descriptor hands the STATE tensors out (what a data-parallel run
+     * broadcasts with the parameters). */
+    if (x_state_model()->state_count != SIZE || x_state_model()->state(m) != (void *)m->state)
+        return fail("the descriptor's state accessor");
     for (int step = 0; step < 4; step++) {
         for (int i = 0; i < N * 6; i++)
             img[i] = (float)sin(0.7 * i + step);
@@ -41,7 +45,7 @@ int main(int argc, char **argv)
         memcpy(before, m->state, sizeof before);
         x_state_train_step(m, img, k, N);
         /* The forward values stay in the arena: h is x_running_mean's output. */
-        const float *h = m->arena + 64;
+        const float *h = m->ws.arena + 64;
         for (int j = 0; j < SIZE; j++) {
             double sum = 0;
             for (int s = 0; s < N; s++)

@@ -25,23 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct activations {
-    /* Parameters, back to back in declaration order (ACTIVATIONS_PARAM_COUNT values):
-     *   a_w       [12, 24]     at 0         activations.net:8
-     *   a_b       [12]         at 288       activations.net:8
-     *   b_w       [12, 12]     at 300       activations.net:9
-     *   b_b       [12]         at 444       activations.net:9
-     *   c_w       [12, 12]     at 456       activations.net:10
-     *   c_b       [12]         at 600       activations.net:10
-     *   t_w       [12, 12]     at 612       activations.net:11
-     *   t_b       [12]         at 756       activations.net:11
-     *   logits_w  [5, 12]      at 768       activations.net:15
-     *   logits_b  [5]          at 828       activations.net:15
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *exp_avg;            /* optimizer state, the same layout */
-    float *exp_avg_sq;         /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * activations embeds one for its own entry points; activations_workspace_create makes
+ * more, one per thread. */
+struct activations_workspace {
     /* Activations for up to ACTIVATIONS_BATCH samples, 2944 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -83,9 +70,31 @@ struct activations {
      *   d_a               [n, 12]        at 2816
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct activations {
+    /* Parameters, back to back in declaration order (ACTIVATIONS_PARAM_COUNT values):
+     *   a_w       [12, 24]     at 0         activations.net:8
+     *   a_b       [12]         at 288       activations.net:8
+     *   b_w       [12, 12]     at 300       activations.net:9
+     *   b_b       [12]         at 444       activations.net:9
+     *   c_w       [12, 12]     at 456       activations.net:10
+     *   c_b       [12]         at 600       activations.net:10
+     *   t_w       [12, 12]     at 612       activations.net:11
+     *   t_b       [12]         at 756       activations.net:11
+     *   logits_w  [5, 12]      at 768       activations.net:15
+     *   logits_b  [5]          at 828       activations.net:15
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *exp_avg;            /* optimizer state, the same layout */
+    float *exp_avg_sq;         /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    activations_workspace ws;  /* for activations_train_step, activations_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -107,33 +116,34 @@ activations *activations_create(uint64_t seed)
     m->grads = base + 848;
     m->exp_avg = base + 1696;
     m->exp_avg_sq = base + 2544;
-    m->arena = base + 3392;
+    m->ws.arena = base + 3392;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* a_w [12, 24]: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 36) */
-    dlrt_uniform_f32(m->params + 0, 288, -0.408248290463863, 0.408248290463863, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 288, -0.408248290463863, 0.408248290463863, &rng);
     /* a_b [12]: zeros */
     dlrt_fill_f32(m->params + 288, 12, 0.0);
     /* b_w [12, 12]: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 24) */
-    dlrt_uniform_f32(m->params + 300, 144, -0.5, 0.5, &m->rng);
+    dlrt_uniform_f32(m->params + 300, 144, -0.5, 0.5, &rng);
     /* b_b [12]: zeros */
     dlrt_fill_f32(m->params + 444, 12, 0.0);
     /* c_w [12, 12]: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 24) */
-    dlrt_uniform_f32(m->params + 456, 144, -0.5, 0.5, &m->rng);
+    dlrt_uniform_f32(m->params + 456, 144, -0.5, 0.5, &rng);
     /* c_b [12]: zeros */
     dlrt_fill_f32(m->params + 600, 12, 0.0);
     /* t_w [12, 12]: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 24) */
-    dlrt_uniform_f32(m->params + 612, 144, -0.5, 0.5, &m->rng);
+    dlrt_uniform_f32(m->params + 612, 144, -0.5, 0.5, &rng);
     /* t_b [12]: zeros */
     dlrt_fill_f32(m->params + 756, 12, 0.0);
     /* logits_w [5, 12]: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / 12) */
-    dlrt_normal_f32(m->params + 768, 60, 0.0, 0.408248290463863, &m->rng);
+    dlrt_normal_f32(m->params + 768, 60, 0.0, 0.408248290463863, &rng);
     /* logits_b [5]: zeros */
     dlrt_fill_f32(m->params + 828, 5, 0.0);
 
     /* Dropout draws from a stream of its own (activations_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -144,11 +154,30 @@ void activations_destroy(activations *m)
     free(m);
 }
 
+/* The bytes activations_workspace_create allocates. */
+#define ACTIVATIONS_WORKSPACE_BYTES (sizeof(activations_workspace) + 64 + (size_t)2944 * sizeof(float))
+
+activations_workspace *activations_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, ACTIVATIONS_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    activations_workspace *w = (activations_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void activations_workspace_destroy(activations_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of activations.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void activations_forward_pass(activations *m, const float *img, int n, int training)
+static void activations_forward_pass(const activations *m, activations_workspace *w, const float *img, int n, int training)
 {
     const float *const a_w = m->params + 0;         /* [12, 24], activations.net:8 */
     const float *const a_b = m->params + 288;       /* [12], activations.net:8 */
@@ -160,24 +189,24 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
     const float *const t_b = m->params + 756;       /* [12], activations.net:11 */
     const float *const logits_w = m->params + 768;  /* [5, 12], activations.net:15 */
     const float *const logits_b = m->params + 828;  /* [5], activations.net:15 */
-    float *const flat = m->arena + 0;               /* [n, 24] flatten, activations.net:7 */
-    float *const t3 = m->arena + 240;               /* [n, 12] dense, activations.net:8 */
-    float *const a = m->arena + 368;                /* [n, 12] relu, activations.net:8 */
-    float *const t5 = m->arena + 496;               /* [n, 12] dense, activations.net:9 */
-    float *const b = m->arena + 624;                /* [n, 12] leaky_relu, activations.net:9 */
-    float *const t7 = m->arena + 752;               /* [n, 12] dense, activations.net:10 */
-    float *const c = m->arena + 880;                /* [n, 12] sigmoid, activations.net:10 */
-    float *const t9 = m->arena + 1008;              /* [n, 12] dense, activations.net:11 */
-    float *const t = m->arena + 1136;               /* [n, 12] tanh, activations.net:11 */
-    float *const t11 = m->arena + 1264;             /* [n, 12] add, activations.net:12 */
-    float *const t12 = m->arena + 1392;             /* [n, 12] mul, activations.net:12 */
-    float *const e = m->arena + 1520;               /* [n, 12] sub, activations.net:12 */
-    float *const f = m->arena + 1648;               /* [n, 12] affine, activations.net:13 */
-    float *const g = m->arena + 1776;               /* [n, 12] affine, activations.net:14 */
-    float *const t16 = m->arena + 1904;             /* [n, 12] affine, activations.net:15 */
-    float *const logits = m->arena + 2032;          /* [n, 5] dense, activations.net:15 */
-    float *const probs = m->arena + 2096;           /* [n, 5] softmax, activations.net:16 */
-    float *const logp = m->arena + 2160;            /* [n, 5] log_softmax, activations.net:17 */
+    float *const flat = w->arena + 0;               /* [n, 24] flatten, activations.net:7 */
+    float *const t3 = w->arena + 240;               /* [n, 12] dense, activations.net:8 */
+    float *const a = w->arena + 368;                /* [n, 12] relu, activations.net:8 */
+    float *const t5 = w->arena + 496;               /* [n, 12] dense, activations.net:9 */
+    float *const b = w->arena + 624;                /* [n, 12] leaky_relu, activations.net:9 */
+    float *const t7 = w->arena + 752;               /* [n, 12] dense, activations.net:10 */
+    float *const c = w->arena + 880;                /* [n, 12] sigmoid, activations.net:10 */
+    float *const t9 = w->arena + 1008;              /* [n, 12] dense, activations.net:11 */
+    float *const t = w->arena + 1136;               /* [n, 12] tanh, activations.net:11 */
+    float *const t11 = w->arena + 1264;             /* [n, 12] add, activations.net:12 */
+    float *const t12 = w->arena + 1392;             /* [n, 12] mul, activations.net:12 */
+    float *const e = w->arena + 1520;               /* [n, 12] sub, activations.net:12 */
+    float *const f = w->arena + 1648;               /* [n, 12] affine, activations.net:13 */
+    float *const g = w->arena + 1776;               /* [n, 12] affine, activations.net:14 */
+    float *const t16 = w->arena + 1904;             /* [n, 12] affine, activations.net:15 */
+    float *const logits = w->arena + 2032;          /* [n, 5] dense, activations.net:15 */
+    float *const probs = w->arena + 2096;           /* [n, 5] softmax, activations.net:16 */
+    float *const logp = w->arena + 2160;            /* [n, 5] log_softmax, activations.net:17 */
     (void)training;
 
     /* activations.net:7: flat = flatten(img) */
@@ -247,12 +276,14 @@ static void activations_forward_pass(activations *m, const float *img, int n, in
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float activations_loss_pass(activations *m, const float *img, const int32_t *k_, int n, int training)
+static float activations_loss_pass(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, int training)
 {
-    float *const logits = m->arena + 2032;      /* [n, 5] dense, activations.net:15 */
-    float *const loss = m->arena + 2224;        /* [1] cross_entropy over the batch, activations.net:19 */
-    float *const loss_probs = m->arena + 2240;  /* [n, 5] cross_entropy scratch */
+    float *const logits = w->arena + 2032;      /* [n, 5] dense, activations.net:15 */
+    float *const loss = w->arena + 2224;        /* [1] cross_entropy over the batch, activations.net:19 */
+    float *const loss_probs = w->arena + 2240;  /* [n, 5] cross_entropy scratch */
+    (void)m;
     (void)img;
+    (void)m;
     (void)training;
 
     /* activations.net:19: loss cross_entropy(logits, k) */
@@ -265,47 +296,47 @@ static float activations_loss_pass(activations *m, const float *img, const int32
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void activations_backward_pass(activations *m, const float *img, const int32_t *k_, int n)
+static void activations_backward_pass(const activations *m, activations_workspace *w, float *grads, const float *img, const int32_t *k_, int n)
 {
     const float *const b_w = m->params + 300;       /* [12, 12], activations.net:9 */
     const float *const c_w = m->params + 456;       /* [12, 12], activations.net:10 */
     const float *const t_w = m->params + 612;       /* [12, 12], activations.net:11 */
     const float *const logits_w = m->params + 768;  /* [5, 12], activations.net:15 */
-    float *const d_a_w = m->grads + 0;              /* [12, 24] */
-    float *const d_a_b = m->grads + 288;            /* [12] */
-    float *const d_b_w = m->grads + 300;            /* [12, 12] */
-    float *const d_b_b = m->grads + 444;            /* [12] */
-    float *const d_c_w = m->grads + 456;            /* [12, 12] */
-    float *const d_c_b = m->grads + 600;            /* [12] */
-    float *const d_t_w = m->grads + 612;            /* [12, 12] */
-    float *const d_t_b = m->grads + 756;            /* [12] */
-    float *const d_logits_w = m->grads + 768;       /* [5, 12] */
-    float *const d_logits_b = m->grads + 828;       /* [5] */
-    float *const flat = m->arena + 0;               /* [n, 24] flatten, activations.net:7 */
-    float *const a = m->arena + 368;                /* [n, 12] relu, activations.net:8 */
-    float *const b = m->arena + 624;                /* [n, 12] leaky_relu, activations.net:9 */
-    float *const c = m->arena + 880;                /* [n, 12] sigmoid, activations.net:10 */
-    float *const t = m->arena + 1136;               /* [n, 12] tanh, activations.net:11 */
-    float *const t16 = m->arena + 1904;             /* [n, 12] affine, activations.net:15 */
-    float *const loss_probs = m->arena + 2240;      /* [n, 5] cross_entropy scratch */
-    float *const d_t3 = m->arena + 2304;            /* [n, 12] d loss / d t3 */
-    float *const d_a = m->arena + 2816;             /* [n, 12] d loss / d a */
-    float *const d_t5 = m->arena + 2432;            /* [n, 12] d loss / d t5 */
-    float *const d_b = m->arena + 2304;             /* [n, 12] d loss / d b */
-    float *const d_t7 = m->arena + 2432;            /* [n, 12] d loss / d t7 */
-    float *const d_c = m->arena + 2688;             /* [n, 12] d loss / d c */
-    float *const d_t9 = m->arena + 2560;            /* [n, 12] d loss / d t9 */
-    float *const d_t = m->arena + 2432;             /* [n, 12] d loss / d t */
-    float *const d_t11 = m->arena + 2560;           /* [n, 12] d loss / d t11 */
-    float *const d_t12 = m->arena + 2304;           /* [n, 12] d loss / d t12 */
-    float *const d_e = m->arena + 2432;             /* [n, 12] d loss / d e */
-    float *const d_f = m->arena + 2304;             /* [n, 12] d loss / d f */
-    float *const d_g = m->arena + 2512;             /* [n, 12] d loss / d g */
-    float *const d_t16 = m->arena + 2384;           /* [n, 12] d loss / d t16 */
-    float *const d_logits = m->arena + 2320;        /* [n, 5] d loss / d logits */
-    float *const d_loss = m->arena + 2304;          /* [1] d loss / d loss */
+    float *const d_a_w = grads + 0;                 /* [12, 24] */
+    float *const d_a_b = grads + 288;               /* [12] */
+    float *const d_b_w = grads + 300;               /* [12, 12] */
+    float *const d_b_b = grads + 444;               /* [12] */
+    float *const d_c_w = grads + 456;               /* [12, 12] */
+    float *const d_c_b = grads + 600;               /* [12] */
+    float *const d_t_w = grads + 612;               /* [12, 12] */
+    float *const d_t_b = grads + 756;               /* [12] */
+    float *const d_logits_w = grads + 768;          /* [5, 12] */
+    float *const d_logits_b = grads + 828;          /* [5] */
+    float *const flat = w->arena + 0;               /* [n, 24] flatten, activations.net:7 */
+    float *const a = w->arena + 368;                /* [n, 12] relu, activations.net:8 */
+    float *const b = w->arena + 624;                /* [n, 12] leaky_relu, activations.net:9 */
+    float *const c = w->arena + 880;                /* [n, 12] sigmoid, activations.net:10 */
+    float *const t = w->arena + 1136;               /* [n, 12] tanh, activations.net:11 */
+    float *const t16 = w->arena + 1904;             /* [n, 12] affine, activations.net:15 */
+    float *const loss_probs = w->arena + 2240;      /* [n, 5] cross_entropy scratch */
+    float *const d_t3 = w->arena + 2304;            /* [n, 12] d loss / d t3 */
+    float *const d_a = w->arena + 2816;             /* [n, 12] d loss / d a */
+    float *const d_t5 = w->arena + 2432;            /* [n, 12] d loss / d t5 */
+    float *const d_b = w->arena + 2304;             /* [n, 12] d loss / d b */
+    float *const d_t7 = w->arena + 2432;            /* [n, 12] d loss / d t7 */
+    float *const d_c = w->arena + 2688;             /* [n, 12] d loss / d c */
+    float *const d_t9 = w->arena + 2560;            /* [n, 12] d loss / d t9 */
+    float *const d_t = w->arena + 2432;             /* [n, 12] d loss / d t */
+    float *const d_t11 = w->arena + 2560;           /* [n, 12] d loss / d t11 */
+    float *const d_t12 = w->arena + 2304;           /* [n, 12] d loss / d t12 */
+    float *const d_e = w->arena + 2432;             /* [n, 12] d loss / d e */
+    float *const d_f = w->arena + 2304;             /* [n, 12] d loss / d f */
+    float *const d_g = w->arena + 2512;             /* [n, 12] d loss / d g */
+    float *const d_t16 = w->arena + 2384;           /* [n, 12] d loss / d t16 */
+    float *const d_logits = w->arena + 2320;        /* [n, 5] d loss / d logits */
+    float *const d_loss = w->arena + 2304;          /* [1] d loss / d loss */
     (void)img;
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
@@ -539,9 +570,9 @@ float activations_train_step(activations *m, const float *img, const int32_t *k_
 {
     if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
-    activations_forward_pass(m, img, n, 1);
-    const float loss = activations_loss_pass(m, img, k_, n, 1);
-    activations_backward_pass(m, img, k_, n);
+    activations_forward_pass(m, &m->ws, img, n, 1);
+    const float loss = activations_loss_pass(m, &m->ws, img, k_, n, 1);
+    activations_backward_pass(m, &m->ws, m->grads, img, k_, n);
     activations_update(m);
     return loss;
 }
@@ -550,35 +581,45 @@ float activations_loss(activations *m, const float *img, const int32_t *k_, int 
 {
     if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
-    activations_forward_pass(m, img, n, training);
-    return activations_loss_pass(m, img, k_, n, training);
+    activations_forward_pass(m, &m->ws, img, n, training);
+    return activations_loss_pass(m, &m->ws, img, k_, n, training);
+}
+
+float activations_gradients_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
+{
+    if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
+        return NAN;
+    activations_forward_pass(m, w, img, n, 1);
+    const float loss = activations_loss_pass(m, w, img, k_, n, 1);
+    activations_backward_pass(m, w, grads, img, k_, n);
+    return loss;
 }
 
 float activations_gradients(activations *m, const float *img, const int32_t *k_, int n)
 {
-    if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
-        return NAN;
-    activations_forward_pass(m, img, n, 1);
-    const float loss = activations_loss_pass(m, img, k_, n, 1);
-    activations_backward_pass(m, img, k_, n);
-    return loss;
+    return activations_gradients_with(m, &m->ws, img, k_, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void activations_forward(activations *m, const float *img, int n, float *probs, float *logp)
+void activations_forward_with(const activations *m, activations_workspace *w, const float *img, int n, float *probs, float *logp)
 {
     for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {
         const int chunk = n - start < ACTIVATIONS_BATCH ? n - start : ACTIVATIONS_BATCH;
-        activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
-        memcpy(probs + (size_t)start * 5, m->arena + 2096, (size_t)chunk * 5 * sizeof *probs);   /* softmax, activations.net:16 */
-        memcpy(logp + (size_t)start * 5, m->arena + 2160, (size_t)chunk * 5 * sizeof *logp);   /* log_softmax, activations.net:17 */
+        activations_forward_pass(m, w, img + (size_t)start * 24, chunk, 0);
+        memcpy(probs + (size_t)start * 5, w->arena + 2096, (size_t)chunk * 5 * sizeof *probs);   /* softmax, activations.net:16 */
+        memcpy(logp + (size_t)start * 5, w->arena + 2160, (size_t)chunk * 5 * sizeof *logp);   /* log_softmax, activations.net:17 */
     }
 }
 
-float activations_evaluate(activations *m, const float *img, const int32_t *k_, int n, double *accuracy)
+void activations_forward(activations *m, const float *img, int n, float *probs, float *logp)
 {
-    float *const logits = m->arena + 2032;  /* [n, 5] dense, activations.net:15 */
+    activations_forward_with(m, &m->ws, img, n, probs, logp);
+}
+
+float activations_evaluate_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
+{
+    float *const logits = w->arena + 2032;  /* [n, 5] dense, activations.net:15 */
 
     if (n > 0 && !activations_labels_ok(k_, n)) {
         if (accuracy)
@@ -589,14 +630,19 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
     long correct = 0;
     for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {
         const int chunk = n - start < ACTIVATIONS_BATCH ? n - start : ACTIVATIONS_BATCH;
-        activations_forward_pass(m, img + (size_t)start * 24, chunk, 0);
-        loss_sum += (double)activations_loss_pass(m, img + (size_t)start * 24, k_ + start, chunk, 0) * chunk;
+        activations_forward_pass(m, w, img + (size_t)start * 24, chunk, 0);
+        loss_sum += (double)activations_loss_pass(m, w, img + (size_t)start * 24, k_ + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against k_ (activations.net:19) */
         correct += dlrt_accuracy_count_f32(logits, k_ + start, chunk, 5);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float activations_evaluate(activations *m, const float *img, const int32_t *k_, int n, double *accuracy)
+{
+    return activations_evaluate_with(m, &m->ws, img, k_, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -613,7 +659,7 @@ float *activations_grads(activations *m)
 
 void activations_set_rng(activations *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -738,6 +784,11 @@ static double activations_api_gradients(void *m, const void *const *data, int n)
     return activations_gradients(m, data[0], data[1], n);
 }
 
+static double activations_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return activations_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void activations_api_update(void *m)
 {
     activations_update(m);
@@ -751,6 +802,22 @@ static double activations_api_train_step(void *m, const void *const *data, int n
 static void activations_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     activations_forward(m, inputs[0], n, outputs[0], outputs[1]);
+}
+
+static void activations_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    activations_forward_with(m, w, inputs[0], n, outputs[0], outputs[1]);
+}
+
+static void *activations_api_workspace_create(uint64_t seed)
+{
+    return activations_workspace_create(seed);
+}
+
+static void activations_api_workspace_destroy(void *w)
+{
+    activations_workspace_destroy(w);
 }
 
 static double activations_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -801,7 +868,7 @@ static const dlrt_tensor_info activations_api_outputs[2] = {
 
 static const dlrt_loss_info activations_api_losses[1] = {
     {"loss", 0, ACTIVATIONS_PARAM_COUNT, activations_api_loss, activations_api_gradients, activations_api_update,
-     activations_api_train_step},
+     activations_api_train_step, activations_api_gradients_with},
 };
 
 static const dlrt_model_api activations_api = {
@@ -831,6 +898,12 @@ static const dlrt_model_api activations_api = {
     .load = activations_api_load,
     .error = activations_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = ACTIVATIONS_WORKSPACE_BYTES,
+    .workspace_create = activations_api_workspace_create,
+    .workspace_destroy = activations_api_workspace_destroy,
+    .forward_with = activations_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *activations_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `img` for n samples is
  * n * ACTIVATIONS_IMG_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef ACTIVATIONS_H
 #define ACTIVATIONS_H
@@ -29,6 +30,7 @@ extern "C" {
 #define ACTIVATIONS_LOGP_SIZE 5       /* output logp: [5] per sample */
 
 typedef struct activations activations;
+typedef struct activations_workspace activations_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -62,6 +64,25 @@ float *activations_params(activations *m);
 float *activations_grads(activations *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void activations_set_rng(activations *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to ACTIVATIONS_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+activations_workspace *activations_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void activations_workspace_destroy(activations_workspace *w);
+/* activations_forward and activations_evaluate with workspace w. */
+void activations_forward_with(const activations *m, activations_workspace *w, const float *img, int n, float *probs, float *logp);
+float activations_evaluate_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy);
+/* activations_gradients with workspace w, into grads (ACTIVATIONS_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in activations_grads(m) before activations_update_update. */
+float activations_gradients_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

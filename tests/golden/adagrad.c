@@ -25,16 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct adagrad {
-    /* Parameters, back to back in declaration order (ADAGRAD_PARAM_COUNT values):
-     *   h_w       [5, 4]       at 0         adagrad.net:8
-     *   h_b       [5]          at 20        adagrad.net:8
-     *   logits_w  [3, 5]       at 25        adagrad.net:9
-     *   logits_b  [3]          at 40        adagrad.net:9
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *sum;                /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * adagrad embeds one for its own entry points; adagrad_workspace_create makes
+ * more, one per thread. */
+struct adagrad_workspace {
     /* Activations for up to ADAGRAD_BATCH samples, 272 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -49,9 +43,24 @@ struct adagrad {
      *   d_h               [n, 5]         at 224
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct adagrad {
+    /* Parameters, back to back in declaration order (ADAGRAD_PARAM_COUNT values):
+     *   h_w       [5, 4]       at 0         adagrad.net:8
+     *   h_b       [5]          at 20        adagrad.net:8
+     *   logits_w  [3, 5]       at 25        adagrad.net:9
+     *   logits_b  [3]          at 40        adagrad.net:9
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *sum;                /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    adagrad_workspace ws;      /* for adagrad_train_step, adagrad_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -72,24 +81,25 @@ adagrad *adagrad_create(uint64_t seed)
     m->params = base;
     m->grads = base + 48;
     m->sum = base + 96;
-    m->arena = base + 144;
+    m->ws.arena = base + 144;
 
     /* sum starts at initial_accumulator_value = 0.1 */
     dlrt_fill_f32(m->sum, 43, 0.1);
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [5, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 20, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 20, -1.224744871391589, 1.224744871391589, &rng);
     /* h_b [5]: zeros */
     dlrt_fill_f32(m->params + 20, 5, 0.0);
     /* logits_w [3, 5]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 5) */
-    dlrt_uniform_f32(m->params + 25, 15, -1.0954451150103321, 1.0954451150103321, &m->rng);
+    dlrt_uniform_f32(m->params + 25, 15, -1.0954451150103321, 1.0954451150103321, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 40, 3, 0.0);
 
     /* Dropout draws from a stream of its own (adagrad_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -100,19 +110,38 @@ void adagrad_destroy(adagrad *m)
     free(m);
 }
 
+/* The bytes adagrad_workspace_create allocates. */
+#define ADAGRAD_WORKSPACE_BYTES (sizeof(adagrad_workspace) + 64 + (size_t)272 * sizeof(float))
+
+adagrad_workspace *adagrad_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, ADAGRAD_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    adagrad_workspace *w = (adagrad_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void adagrad_workspace_destroy(adagrad_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of adagrad.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void adagrad_forward_pass(adagrad *m, const float *x, int n, int training)
+static void adagrad_forward_pass(const adagrad *m, adagrad_workspace *w, const float *x, int n, int training)
 {
     const float *const h_w = m->params + 0;        /* [5, 4], adagrad.net:8 */
     const float *const h_b = m->params + 20;       /* [5], adagrad.net:8 */
     const float *const logits_w = m->params + 25;  /* [3, 5], adagrad.net:9 */
     const float *const logits_b = m->params + 40;  /* [3], adagrad.net:9 */
-    float *const t2 = m->arena + 0;                /* [n, 5] dense, adagrad.net:8 */
-    float *const h = m->arena + 48;                /* [n, 5] relu, adagrad.net:8 */
-    float *const logits = m->arena + 96;           /* [n, 3] dense, adagrad.net:9 */
+    float *const t2 = w->arena + 0;                /* [n, 5] dense, adagrad.net:8 */
+    float *const h = w->arena + 48;                /* [n, 5] relu, adagrad.net:8 */
+    float *const logits = w->arena + 96;           /* [n, 3] dense, adagrad.net:9 */
     (void)training;
 
     /* adagrad.net:8: h = relu(dense(x, 5)) */
@@ -132,12 +161,14 @@ static void adagrad_forward_pass(adagrad *m, const float *x, int n, int training
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float adagrad_loss_pass(adagrad *m, const float *x, const int32_t *y, int n, int training)
+static float adagrad_loss_pass(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, int training)
 {
-    float *const logits = m->arena + 96;       /* [n, 3] dense, adagrad.net:9 */
-    float *const loss = m->arena + 128;        /* [1] cross_entropy over the batch, adagrad.net:10 */
-    float *const loss_probs = m->arena + 144;  /* [n, 3] cross_entropy scratch */
+    float *const logits = w->arena + 96;       /* [n, 3] dense, adagrad.net:9 */
+    float *const loss = w->arena + 128;        /* [1] cross_entropy over the batch, adagrad.net:10 */
+    float *const loss_probs = w->arena + 144;  /* [n, 3] cross_entropy scratch */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* adagrad.net:10: loss cross_entropy(logits, y) */
@@ -150,21 +181,21 @@ static float adagrad_loss_pass(adagrad *m, const float *x, const int32_t *y, int
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void adagrad_backward_pass(adagrad *m, const float *x, const int32_t *y, int n)
+static void adagrad_backward_pass(const adagrad *m, adagrad_workspace *w, float *grads, const float *x, const int32_t *y, int n)
 {
     const float *const logits_w = m->params + 25;  /* [3, 5], adagrad.net:9 */
-    float *const d_h_w = m->grads + 0;             /* [5, 4] */
-    float *const d_h_b = m->grads + 20;            /* [5] */
-    float *const d_logits_w = m->grads + 25;       /* [3, 5] */
-    float *const d_logits_b = m->grads + 40;       /* [3] */
-    float *const h = m->arena + 48;                /* [n, 5] relu, adagrad.net:8 */
-    float *const loss_probs = m->arena + 144;      /* [n, 3] cross_entropy scratch */
-    float *const d_t2 = m->arena + 176;            /* [n, 5] d loss / d t2 */
-    float *const d_h = m->arena + 224;             /* [n, 5] d loss / d h */
-    float *const d_logits = m->arena + 192;        /* [n, 3] d loss / d logits */
-    float *const d_loss = m->arena + 176;          /* [1] d loss / d loss */
+    float *const d_h_w = grads + 0;                /* [5, 4] */
+    float *const d_h_b = grads + 20;               /* [5] */
+    float *const d_logits_w = grads + 25;          /* [3, 5] */
+    float *const d_logits_b = grads + 40;          /* [3] */
+    float *const h = w->arena + 48;                /* [n, 5] relu, adagrad.net:8 */
+    float *const loss_probs = w->arena + 144;      /* [n, 3] cross_entropy scratch */
+    float *const d_t2 = w->arena + 176;            /* [n, 5] d loss / d t2 */
+    float *const d_h = w->arena + 224;             /* [n, 5] d loss / d h */
+    float *const d_logits = w->arena + 192;        /* [n, 3] d loss / d logits */
+    float *const d_loss = w->arena + 176;          /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -265,9 +296,9 @@ float adagrad_train_step(adagrad *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
         return NAN;
-    adagrad_forward_pass(m, x, n, 1);
-    const float loss = adagrad_loss_pass(m, x, y, n, 1);
-    adagrad_backward_pass(m, x, y, n);
+    adagrad_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = adagrad_loss_pass(m, &m->ws, x, y, n, 1);
+    adagrad_backward_pass(m, &m->ws, m->grads, x, y, n);
     adagrad_update(m);
     return loss;
 }
@@ -276,33 +307,43 @@ float adagrad_loss(adagrad *m, const float *x, const int32_t *y, int n, int trai
 {
     if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
         return NAN;
-    adagrad_forward_pass(m, x, n, training);
-    return adagrad_loss_pass(m, x, y, n, training);
+    adagrad_forward_pass(m, &m->ws, x, n, training);
+    return adagrad_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float adagrad_gradients_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
+        return NAN;
+    adagrad_forward_pass(m, w, x, n, 1);
+    const float loss = adagrad_loss_pass(m, w, x, y, n, 1);
+    adagrad_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float adagrad_gradients(adagrad *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
-        return NAN;
-    adagrad_forward_pass(m, x, n, 1);
-    const float loss = adagrad_loss_pass(m, x, y, n, 1);
-    adagrad_backward_pass(m, x, y, n);
-    return loss;
+    return adagrad_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void adagrad_forward(adagrad *m, const float *x, int n)
+void adagrad_forward_with(const adagrad *m, adagrad_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += ADAGRAD_BATCH) {
         const int chunk = n - start < ADAGRAD_BATCH ? n - start : ADAGRAD_BATCH;
-        adagrad_forward_pass(m, x + (size_t)start * 4, chunk, 0);
+        adagrad_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
     }
 }
 
-float adagrad_evaluate(adagrad *m, const float *x, const int32_t *y, int n, double *accuracy)
+void adagrad_forward(adagrad *m, const float *x, int n)
 {
-    float *const logits = m->arena + 96;  /* [n, 3] dense, adagrad.net:9 */
+    adagrad_forward_with(m, &m->ws, x, n);
+}
+
+float adagrad_evaluate_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    float *const logits = w->arena + 96;  /* [n, 3] dense, adagrad.net:9 */
 
     if (n > 0 && !adagrad_labels_ok(y, n)) {
         if (accuracy)
@@ -313,14 +354,19 @@ float adagrad_evaluate(adagrad *m, const float *x, const int32_t *y, int n, doub
     long correct = 0;
     for (int start = 0; start < n; start += ADAGRAD_BATCH) {
         const int chunk = n - start < ADAGRAD_BATCH ? n - start : ADAGRAD_BATCH;
-        adagrad_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)adagrad_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
+        adagrad_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)adagrad_loss_pass(m, w, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (adagrad.net:10) */
         correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float adagrad_evaluate(adagrad *m, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    return adagrad_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -337,7 +383,7 @@ float *adagrad_grads(adagrad *m)
 
 void adagrad_set_rng(adagrad *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -449,6 +495,11 @@ static double adagrad_api_gradients(void *m, const void *const *data, int n)
     return adagrad_gradients(m, data[0], data[1], n);
 }
 
+static double adagrad_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return adagrad_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void adagrad_api_update(void *m)
 {
     adagrad_update(m);
@@ -463,6 +514,23 @@ static void adagrad_api_forward(void *m, const void *const *inputs, int n, void 
 {
     (void)outputs;
     adagrad_forward(m, inputs[0], n);
+}
+
+static void adagrad_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    adagrad_forward_with(m, w, inputs[0], n);
+}
+
+static void *adagrad_api_workspace_create(uint64_t seed)
+{
+    return adagrad_workspace_create(seed);
+}
+
+static void adagrad_api_workspace_destroy(void *w)
+{
+    adagrad_workspace_destroy(w);
 }
 
 static double adagrad_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -508,7 +576,7 @@ static const dlrt_tensor_info adagrad_api_tensors[2] = {
 
 static const dlrt_loss_info adagrad_api_losses[1] = {
     {"loss", 0, ADAGRAD_PARAM_COUNT, adagrad_api_loss, adagrad_api_gradients, adagrad_api_update,
-     adagrad_api_train_step},
+     adagrad_api_train_step, adagrad_api_gradients_with},
 };
 
 static const dlrt_model_api adagrad_api = {
@@ -538,6 +606,12 @@ static const dlrt_model_api adagrad_api = {
     .load = adagrad_api_load,
     .error = adagrad_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = ADAGRAD_WORKSPACE_BYTES,
+    .workspace_create = adagrad_api_workspace_create,
+    .workspace_destroy = adagrad_api_workspace_destroy,
+    .forward_with = adagrad_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *adagrad_model(void)

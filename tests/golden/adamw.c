@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct adamw {
-    /* Parameters, back to back in declaration order (ADAMW_PARAM_COUNT values):
-     *   h_w     [3, 4]       at 0         adamw.net:8
-     *   h_b     [3]          at 12        adamw.net:8
-     *   pred_w  [2, 3]       at 15        adamw.net:9
-     *   pred_b  [2]          at 21        adamw.net:9
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *exp_avg;            /* optimizer state, the same layout */
-    float *exp_avg_sq;         /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * adamw embeds one for its own entry points; adamw_workspace_create makes
+ * more, one per thread. */
+struct adamw_workspace {
     /* Activations for up to ADAMW_BATCH samples, 160 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -49,9 +42,25 @@ struct adamw {
      *   d_h     [n, 3]         at 128
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct adamw {
+    /* Parameters, back to back in declaration order (ADAMW_PARAM_COUNT values):
+     *   h_w     [3, 4]       at 0         adamw.net:8
+     *   h_b     [3]          at 12        adamw.net:8
+     *   pred_w  [2, 3]       at 15        adamw.net:9
+     *   pred_b  [2]          at 21        adamw.net:9
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *exp_avg;            /* optimizer state, the same layout */
+    float *exp_avg_sq;         /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    adamw_workspace ws;        /* for adamw_train_step, adamw_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -73,21 +82,22 @@ adamw *adamw_create(uint64_t seed)
     m->grads = base + 32;
     m->exp_avg = base + 64;
     m->exp_avg_sq = base + 96;
-    m->arena = base + 128;
+    m->ws.arena = base + 128;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [3, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 12, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 12, -1.224744871391589, 1.224744871391589, &rng);
     /* h_b [3]: zeros */
     dlrt_fill_f32(m->params + 12, 3, 0.0);
     /* pred_w [2, 3]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 3) */
-    dlrt_uniform_f32(m->params + 15, 6, -1.4142135623730951, 1.4142135623730951, &m->rng);
+    dlrt_uniform_f32(m->params + 15, 6, -1.4142135623730951, 1.4142135623730951, &rng);
     /* pred_b [2]: zeros */
     dlrt_fill_f32(m->params + 21, 2, 0.0);
 
     /* Dropout draws from a stream of its own (adamw_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -98,19 +108,38 @@ void adamw_destroy(adamw *m)
     free(m);
 }
 
+/* The bytes adamw_workspace_create allocates. */
+#define ADAMW_WORKSPACE_BYTES (sizeof(adamw_workspace) + 64 + (size_t)160 * sizeof(float))
+
+adamw_workspace *adamw_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, ADAMW_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    adamw_workspace *w = (adamw_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void adamw_workspace_destroy(adamw_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of adamw.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void adamw_forward_pass(adamw *m, const float *x, int n, int training)
+static void adamw_forward_pass(const adamw *m, adamw_workspace *w, const float *x, int n, int training)
 {
     const float *const h_w = m->params + 0;      /* [3, 4], adamw.net:8 */
     const float *const h_b = m->params + 12;     /* [3], adamw.net:8 */
     const float *const pred_w = m->params + 15;  /* [2, 3], adamw.net:9 */
     const float *const pred_b = m->params + 21;  /* [2], adamw.net:9 */
-    float *const t2 = m->arena + 0;              /* [n, 3] dense, adamw.net:8 */
-    float *const h = m->arena + 32;              /* [n, 3] tanh, adamw.net:8 */
-    float *const pred = m->arena + 64;           /* [n, 2] dense, adamw.net:9 */
+    float *const t2 = w->arena + 0;              /* [n, 3] dense, adamw.net:8 */
+    float *const h = w->arena + 32;              /* [n, 3] tanh, adamw.net:8 */
+    float *const pred = w->arena + 64;           /* [n, 2] dense, adamw.net:9 */
     (void)training;
 
     /* adamw.net:8: h = tanh(dense(x, 3)) */
@@ -130,11 +159,13 @@ static void adamw_forward_pass(adamw *m, const float *x, int n, int training)
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float adamw_loss_pass(adamw *m, const float *x, const float *y, int n, int training)
+static float adamw_loss_pass(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, int training)
 {
-    float *const pred = m->arena + 64;  /* [n, 2] dense, adamw.net:9 */
-    float *const loss = m->arena + 80;  /* [1] mse over the batch, adamw.net:10 */
+    float *const pred = w->arena + 64;  /* [n, 2] dense, adamw.net:9 */
+    float *const loss = w->arena + 80;  /* [1] mse over the batch, adamw.net:10 */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* adamw.net:10: loss mse(pred, y) */
@@ -146,21 +177,21 @@ static float adamw_loss_pass(adamw *m, const float *x, const float *y, int n, in
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void adamw_backward_pass(adamw *m, const float *x, const float *y, int n)
+static void adamw_backward_pass(const adamw *m, adamw_workspace *w, float *grads, const float *x, const float *y, int n)
 {
     const float *const pred_w = m->params + 15;  /* [2, 3], adamw.net:9 */
-    float *const d_h_w = m->grads + 0;           /* [3, 4] */
-    float *const d_h_b = m->grads + 12;          /* [3] */
-    float *const d_pred_w = m->grads + 15;       /* [2, 3] */
-    float *const d_pred_b = m->grads + 21;       /* [2] */
-    float *const h = m->arena + 32;              /* [n, 3] tanh, adamw.net:8 */
-    float *const pred = m->arena + 64;           /* [n, 2] dense, adamw.net:9 */
-    float *const d_t2 = m->arena + 96;           /* [n, 3] d loss / d t2 */
-    float *const d_h = m->arena + 128;           /* [n, 3] d loss / d h */
-    float *const d_pred = m->arena + 112;        /* [n, 2] d loss / d pred */
-    float *const d_loss = m->arena + 96;         /* [1] d loss / d loss */
+    float *const d_h_w = grads + 0;              /* [3, 4] */
+    float *const d_h_b = grads + 12;             /* [3] */
+    float *const d_pred_w = grads + 15;          /* [2, 3] */
+    float *const d_pred_b = grads + 21;          /* [2] */
+    float *const h = w->arena + 32;              /* [n, 3] tanh, adamw.net:8 */
+    float *const pred = w->arena + 64;           /* [n, 2] dense, adamw.net:9 */
+    float *const d_t2 = w->arena + 96;           /* [n, 3] d loss / d t2 */
+    float *const d_h = w->arena + 128;           /* [n, 3] d loss / d h */
+    float *const d_pred = w->arena + 112;        /* [n, 2] d loss / d pred */
+    float *const d_loss = w->arena + 96;         /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -257,9 +288,9 @@ float adamw_train_step(adamw *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > ADAMW_BATCH)
         return NAN;
-    adamw_forward_pass(m, x, n, 1);
-    const float loss = adamw_loss_pass(m, x, y, n, 1);
-    adamw_backward_pass(m, x, y, n);
+    adamw_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = adamw_loss_pass(m, &m->ws, x, y, n, 1);
+    adamw_backward_pass(m, &m->ws, m->grads, x, y, n);
     adamw_update(m);
     return loss;
 }
@@ -268,41 +299,56 @@ float adamw_loss(adamw *m, const float *x, const float *y, int n, int training)
 {
     if (n < 1 || n > ADAMW_BATCH)
         return NAN;
-    adamw_forward_pass(m, x, n, training);
-    return adamw_loss_pass(m, x, y, n, training);
+    adamw_forward_pass(m, &m->ws, x, n, training);
+    return adamw_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float adamw_gradients_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, float *grads)
+{
+    if (n < 1 || n > ADAMW_BATCH)
+        return NAN;
+    adamw_forward_pass(m, w, x, n, 1);
+    const float loss = adamw_loss_pass(m, w, x, y, n, 1);
+    adamw_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float adamw_gradients(adamw *m, const float *x, const float *y, int n)
 {
-    if (n < 1 || n > ADAMW_BATCH)
-        return NAN;
-    adamw_forward_pass(m, x, n, 1);
-    const float loss = adamw_loss_pass(m, x, y, n, 1);
-    adamw_backward_pass(m, x, y, n);
-    return loss;
+    return adamw_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void adamw_forward(adamw *m, const float *x, int n)
+void adamw_forward_with(const adamw *m, adamw_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += ADAMW_BATCH) {
         const int chunk = n - start < ADAMW_BATCH ? n - start : ADAMW_BATCH;
-        adamw_forward_pass(m, x + (size_t)start * 4, chunk, 0);
+        adamw_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
     }
 }
 
-float adamw_evaluate(adamw *m, const float *x, const float *y, int n, double *accuracy)
+void adamw_forward(adamw *m, const float *x, int n)
+{
+    adamw_forward_with(m, &m->ws, x, n);
+}
+
+float adamw_evaluate_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += ADAMW_BATCH) {
         const int chunk = n - start < ADAMW_BATCH ? n - start : ADAMW_BATCH;
-        adamw_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)adamw_loss_pass(m, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0) * chunk;
+        adamw_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)adamw_loss_pass(m, w, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0) * chunk;
     }
     if (accuracy)
         *accuracy = NAN;   /* no cross_entropy term */
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float adamw_evaluate(adamw *m, const float *x, const float *y, int n, double *accuracy)
+{
+    return adamw_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -319,7 +365,7 @@ float *adamw_grads(adamw *m)
 
 void adamw_set_rng(adamw *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -432,6 +478,11 @@ static double adamw_api_gradients(void *m, const void *const *data, int n)
     return adamw_gradients(m, data[0], data[1], n);
 }
 
+static double adamw_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return adamw_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void adamw_api_update(void *m)
 {
     adamw_update(m);
@@ -446,6 +497,23 @@ static void adamw_api_forward(void *m, const void *const *inputs, int n, void *c
 {
     (void)outputs;
     adamw_forward(m, inputs[0], n);
+}
+
+static void adamw_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    adamw_forward_with(m, w, inputs[0], n);
+}
+
+static void *adamw_api_workspace_create(uint64_t seed)
+{
+    return adamw_workspace_create(seed);
+}
+
+static void adamw_api_workspace_destroy(void *w)
+{
+    adamw_workspace_destroy(w);
 }
 
 static double adamw_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -491,7 +559,7 @@ static const dlrt_tensor_info adamw_api_tensors[2] = {
 
 static const dlrt_loss_info adamw_api_losses[1] = {
     {"loss", 0, ADAMW_PARAM_COUNT, adamw_api_loss, adamw_api_gradients, adamw_api_update,
-     adamw_api_train_step},
+     adamw_api_train_step, adamw_api_gradients_with},
 };
 
 static const dlrt_model_api adamw_api = {
@@ -521,6 +589,12 @@ static const dlrt_model_api adamw_api = {
     .load = adamw_api_load,
     .error = adamw_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = ADAMW_WORKSPACE_BYTES,
+    .workspace_create = adamw_api_workspace_create,
+    .workspace_destroy = adamw_api_workspace_destroy,
+    .forward_with = adamw_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *adamw_model(void)

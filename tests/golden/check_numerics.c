@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct check_numerics {
-    /* Parameters, back to back in declaration order (CHECK_NUMERICS_PARAM_COUNT values):
-     *   h_w       [8, 4]       at 0         check_numerics.net:12
-     *   h_b       [8]          at 32        check_numerics.net:12
-     *   logits_w  [3, 8]       at 40        check_numerics.net:13
-     *   logits_b  [3]          at 64        check_numerics.net:13
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *exp_avg;            /* optimizer state, the same layout */
-    float *exp_avg_sq;         /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * check_numerics embeds one for its own entry points; check_numerics_workspace_create makes
+ * more, one per thread. */
+struct check_numerics_workspace {
     /* Activations for up to CHECK_NUMERICS_BATCH samples, 512 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -57,9 +50,27 @@ struct check_numerics {
      *   d_logits      [n, 3]         at 448
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
-    char *error;               /* the last save/load failure (malloc'd, never cut) */
+    char **error;              /* where --check-numerics messages go */
+    char *own_error;           /* a created workspace's own (error points here) */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct check_numerics {
+    /* Parameters, back to back in declaration order (CHECK_NUMERICS_PARAM_COUNT values):
+     *   h_w       [8, 4]       at 0         check_numerics.net:12
+     *   h_b       [8]          at 32        check_numerics.net:12
+     *   logits_w  [3, 8]       at 40        check_numerics.net:13
+     *   logits_b  [3]          at 64        check_numerics.net:13
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *exp_avg;            /* optimizer state, the same layout */
+    float *exp_avg_sq;         /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
+    char *error;               /* the last save/load or --check-numerics failure (malloc'd, never cut) */
+    check_numerics_workspace ws; /* for check_numerics_train_step, check_numerics_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -81,21 +92,23 @@ check_numerics *check_numerics_create(uint64_t seed)
     m->grads = base + 80;
     m->exp_avg = base + 160;
     m->exp_avg_sq = base + 240;
-    m->arena = base + 320;
+    m->ws.arena = base + 320;
+    m->ws.error = &m->error;   /* its checks report through check_numerics_error */
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [8, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 32, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 32, -1.224744871391589, 1.224744871391589, &rng);
     /* h_b [8]: zeros */
     dlrt_fill_f32(m->params + 32, 8, 0.0);
     /* logits_w [3, 8]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 8) */
-    dlrt_uniform_f32(m->params + 40, 24, -0.8660254037844386, 0.8660254037844386, &m->rng);
+    dlrt_uniform_f32(m->params + 40, 24, -0.8660254037844386, 0.8660254037844386, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 64, 3, 0.0);
 
     /* Dropout draws from a stream of its own (check_numerics_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -106,6 +119,33 @@ void check_numerics_destroy(check_numerics *m)
     free(m);
 }
 
+/* The bytes check_numerics_workspace_create allocates. */
+#define CHECK_NUMERICS_WORKSPACE_BYTES (sizeof(check_numerics_workspace) + 64 + (size_t)512 * sizeof(float))
+
+check_numerics_workspace *check_numerics_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, CHECK_NUMERICS_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    check_numerics_workspace *w = (check_numerics_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    w->error = &w->own_error;
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void check_numerics_workspace_destroy(check_numerics_workspace *w)
+{
+    if (w)
+        free(w->own_error);
+    free(w);
+}
+
+const char *check_numerics_workspace_error(const check_numerics_workspace *w)
+{
+    return *w->error ? *w->error : "";
+}
+
 /* ---- --check-numerics -------------------------------------------------- */
 
 /* Built with --check-numerics: every forward value, loss and gradient is
@@ -114,8 +154,8 @@ void check_numerics_destroy(check_numerics *m)
  * where: the step, the op, its line of check_numerics.net and the element. Returns 0
  * when all count values at v are finite. v holds a batch of samples of
  * shape dims[rank] when batched, else one tensor of that shape. */
-static int check_numerics_check(check_numerics *m, const float *v, long count, int batched, const int *dims,
-    int rank, const char *what, int line, const char *name, int training)
+static int check_numerics_check(check_numerics_workspace *w, uint64_t step, const float *v, long count, int batched,
+    const int *dims, int rank, const char *what, int line, const char *name, int training)
 {
     long at = 0;
     while (at < count && isfinite(v[at]))
@@ -141,11 +181,11 @@ static int check_numerics_check(check_numerics *m, const float *v, long count, i
         snprintf(index, sizeof index, "0");
     char when[64];
     if (training)
-        snprintf(when, sizeof when, "step %llu", (unsigned long long)m->step + 1);
+        snprintf(when, sizeof when, "step %llu", (unsigned long long)step + 1);
     else
-        snprintf(when, sizeof when, "inference after %llu step%s", (unsigned long long)m->step,
-                 m->step == 1 ? "" : "s");
-    /* m->error: malloc'd to fit (measured by the first snprintf). */
+        snprintf(when, sizeof when, "inference after %llu step%s", (unsigned long long)step,
+                 step == 1 ? "" : "s");
+    /* The message: malloc'd to fit (measured by the first snprintf). */
     char *message = NULL;
     size_t size = 0;
     for (;;) {
@@ -160,8 +200,8 @@ static int check_numerics_check(check_numerics *m, const float *v, long count, i
             break;
     }
     if (message) {
-        free(m->error);
-        m->error = message;
+        free(*w->error);
+        *w->error = message;   /* the network's error, or the workspace's own */
     }
     return -1;
 }
@@ -170,60 +210,60 @@ static int check_numerics_check(check_numerics *m, const float *v, long count, i
 
 /* Every node that needs no label, in the order of check_numerics.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-/* --check-numerics: 0, or -1 with the reason in m->error. */
-static int check_numerics_forward_pass(check_numerics *m, const float *x, int n, int training)
+/* --check-numerics: 0, or -1 with the reason in *w->error. */
+static int check_numerics_forward_pass(const check_numerics *m, check_numerics_workspace *w, const float *x, int n, int training)
 {
     const float *const h_w = m->params + 0;        /* [8, 4], check_numerics.net:12 */
     const float *const h_b = m->params + 32;       /* [8], check_numerics.net:12 */
     const float *const logits_w = m->params + 40;  /* [3, 8], check_numerics.net:13 */
     const float *const logits_b = m->params + 64;  /* [3], check_numerics.net:13 */
-    float *const t3 = m->arena + 0;                /* [n, 8] dense, check_numerics.net:12 */
-    float *const t4 = m->arena + 64;               /* [n, 8] relu, check_numerics.net:12 */
-    float *const h = m->arena + 128;               /* [n, 8] dropout, check_numerics.net:12 */
-    float *const h_mask = m->arena + 192;          /* [n, 8] dropout scratch */
-    float *const logits = m->arena + 256;          /* [n, 3] dense, check_numerics.net:13 */
-    float *const t8 = m->arena + 336;              /* [n, 3] softmax, check_numerics.net:15 */
+    float *const t3 = w->arena + 0;                /* [n, 8] dense, check_numerics.net:12 */
+    float *const t4 = w->arena + 64;               /* [n, 8] relu, check_numerics.net:12 */
+    float *const h = w->arena + 128;               /* [n, 8] dropout, check_numerics.net:12 */
+    float *const h_mask = w->arena + 192;          /* [n, 8] dropout scratch */
+    float *const logits = w->arena + 256;          /* [n, 3] dense, check_numerics.net:13 */
+    float *const t8 = w->arena + 336;              /* [n, 3] softmax, check_numerics.net:15 */
 
-    if (check_numerics_check(m, x, (long)n * 4, 1, (const int[]){4}, 1, "input x", 8, "x", training))
+    if (check_numerics_check(w, m->step, x, (long)n * 4, 1, (const int[]){4}, 1, "input x", 8, "x", training))
         return -1;
-    if (check_numerics_check(m, h_w, 32, 0, (const int[]){8, 4}, 2, "parameter h_w", 12, "h_w", training))
+    if (check_numerics_check(w, m->step, h_w, 32, 0, (const int[]){8, 4}, 2, "parameter h_w", 12, "h_w", training))
         return -1;
-    if (check_numerics_check(m, h_b, 8, 0, (const int[]){8}, 1, "parameter h_b", 12, "h_b", training))
+    if (check_numerics_check(w, m->step, h_b, 8, 0, (const int[]){8}, 1, "parameter h_b", 12, "h_b", training))
         return -1;
-    if (check_numerics_check(m, logits_w, 24, 0, (const int[]){3, 8}, 2, "parameter logits_w", 13, "logits_w", training))
+    if (check_numerics_check(w, m->step, logits_w, 24, 0, (const int[]){3, 8}, 2, "parameter logits_w", 13, "logits_w", training))
         return -1;
-    if (check_numerics_check(m, logits_b, 3, 0, (const int[]){3}, 1, "parameter logits_b", 13, "logits_b", training))
+    if (check_numerics_check(w, m->step, logits_b, 3, 0, (const int[]){3}, 1, "parameter logits_b", 13, "logits_b", training))
         return -1;
 
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     /* t3[n,8] = x[n,4] h_w[8,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, h_w, 4, 0.0f, t3, 8);
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
-    if (check_numerics_check(m, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
+    if (check_numerics_check(w, m->step, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
         return -1;
     for (int i = 0; i < n * 8; i++)
         t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
-    if (check_numerics_check(m, t4, (long)n * 8, 1, (const int[]){8}, 1, "forward output of relu", 12, "t4", training))
+    if (check_numerics_check(w, m->step, t4, (long)n * 8, 1, (const int[]){8}, 1, "forward output of relu", 12, "t4", training))
         return -1;
     if (training) {
         /* h_mask: 0 where u < 0.25, else 1/(1 - 0.25); one draw per element in order */
-        dlrt_dropout_forward_f32(h, h_mask, t4, n * 8, 0.25, &m->rng);
+        dlrt_dropout_forward_f32(h, h_mask, t4, n * 8, 0.25, &w->rng);
     } else {
         memcpy(h, t4, (size_t)n * 8 * sizeof *h);   /* dropout is off */
     }
-    if (check_numerics_check(m, h, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dropout", 12, "h", training))
+    if (check_numerics_check(w, m->step, h, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dropout", 12, "h", training))
         return -1;
 
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
-    if (check_numerics_check(m, logits, (long)n * 3, 1, (const int[]){3}, 1, "forward output of dense", 13, "logits", training))
+    if (check_numerics_check(w, m->step, logits, (long)n * 3, 1, (const int[]){3}, 1, "forward output of dense", 13, "logits", training))
         return -1;
 
     /* check_numerics.net:15: loss cross_entropy(logits, y) + 0.5 * mse(softmax(logits), t) */
     dlrt_softmax_forward_f32(t8, logits, n, 3);   /* rows of 3 */
-    if (check_numerics_check(m, t8, (long)n * 3, 1, (const int[]){3}, 1, "forward output of softmax", 15, "t8", training))
+    if (check_numerics_check(w, m->step, t8, (long)n * 3, 1, (const int[]){3}, 1, "forward output of softmax", 15, "t8", training))
         return -1;
     return 0;
 }
@@ -232,30 +272,30 @@ static int check_numerics_forward_pass(check_numerics *m, const float *x, int n,
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-/* --check-numerics: NAN when a value is not finite, the reason in m->error. */
-static float check_numerics_loss_pass(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, int training)
+/* --check-numerics: NAN when a value is not finite, the reason in *w->error. */
+static float check_numerics_loss_pass(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, int training)
 {
-    float *const logits = m->arena + 256;    /* [n, 3] dense, check_numerics.net:13 */
-    float *const t7 = m->arena + 288;        /* [1] cross_entropy over the batch, check_numerics.net:15 */
-    float *const t7_probs = m->arena + 304;  /* [n, 3] cross_entropy scratch */
-    float *const t8 = m->arena + 336;        /* [n, 3] softmax, check_numerics.net:15 */
-    float *const t9 = m->arena + 368;        /* [1] mse over the batch, check_numerics.net:15 */
+    float *const logits = w->arena + 256;    /* [n, 3] dense, check_numerics.net:13 */
+    float *const t7 = w->arena + 288;        /* [1] cross_entropy over the batch, check_numerics.net:15 */
+    float *const t7_probs = w->arena + 304;  /* [n, 3] cross_entropy scratch */
+    float *const t8 = w->arena + 336;        /* [n, 3] softmax, check_numerics.net:15 */
+    float *const t9 = w->arena + 368;        /* [1] mse over the batch, check_numerics.net:15 */
     (void)x;
 
-    if (check_numerics_check(m, t, (long)n * 3, 1, (const int[]){3}, 1, "target t", 10, "t", training))
+    if (check_numerics_check(w, m->step, t, (long)n * 3, 1, (const int[]){3}, 1, "target t", 10, "t", training))
         return NAN;
 
     /* check_numerics.net:15: loss cross_entropy(logits, y) + 0.5 * mse(softmax(logits), t) */
     /* probabilities kept in t7_probs for backward */
     dlrt_cross_entropy_forward_f32(t7, t7_probs, logits, y, n, 3);
-    if (check_numerics_check(m, t7, 1, 0, NULL, 0, "forward output of cross_entropy", 15, "t7", training))
+    if (check_numerics_check(w, m->step, t7, 1, 0, NULL, 0, "forward output of cross_entropy", 15, "t7", training))
         return NAN;
     dlrt_mse_forward_f32(t9, t8, t, n, 3);
-    if (check_numerics_check(m, t9, 1, 0, NULL, 0, "forward output of mse", 15, "t9", training))
+    if (check_numerics_check(w, m->step, t9, 1, 0, NULL, 0, "forward output of mse", 15, "t9", training))
         return NAN;
 
     const float total = t7[0] + 0.5f * t9[0];
-    if (check_numerics_check(m, &total, 1, 0, NULL, 0, "the sum of the loss terms", 15, "loss", training))
+    if (check_numerics_check(w, m->step, &total, 1, 0, NULL, 0, "the sum of the loss terms", 15, "loss", training))
         return NAN;
     return total;
 }
@@ -263,42 +303,42 @@ static float check_numerics_loss_pass(check_numerics *m, const float *x, const i
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-/* --check-numerics: 0, or -1 with the reason in m->error. */
-static int check_numerics_backward_pass(check_numerics *m, const float *x, const int32_t *y, const float *t, int n)
+/* --check-numerics: 0, or -1 with the reason in *w->error. */
+static int check_numerics_backward_pass(const check_numerics *m, check_numerics_workspace *w, float *grads, const float *x, const int32_t *y, const float *t, int n)
 {
     const float *const logits_w = m->params + 40;  /* [3, 8], check_numerics.net:13 */
-    float *const d_h_w = m->grads + 0;             /* [8, 4] */
-    float *const d_h_b = m->grads + 32;            /* [8] */
-    float *const d_logits_w = m->grads + 40;       /* [3, 8] */
-    float *const d_logits_b = m->grads + 64;       /* [3] */
-    float *const t4 = m->arena + 64;               /* [n, 8] relu, check_numerics.net:12 */
-    float *const h = m->arena + 128;               /* [n, 8] dropout, check_numerics.net:12 */
-    float *const h_mask = m->arena + 192;          /* [n, 8] dropout scratch */
-    float *const t7_probs = m->arena + 304;        /* [n, 3] cross_entropy scratch */
-    float *const t8 = m->arena + 336;              /* [n, 3] softmax, check_numerics.net:15 */
-    float *const d_t3 = m->arena + 384;            /* [n, 8] d loss / d t3 */
-    float *const d_t4 = m->arena + 448;            /* [n, 8] d loss / d t4 */
-    float *const d_h = m->arena + 384;             /* [n, 8] d loss / d h */
-    float *const d_logits = m->arena + 448;        /* [n, 3] d loss / d logits */
-    float *const d_t7 = m->arena + 400;            /* [1] d loss / d t7 */
-    float *const d_t8 = m->arena + 416;            /* [n, 3] d loss / d t8 */
-    float *const d_t9 = m->arena + 384;            /* [1] d loss / d t9 */
+    float *const d_h_w = grads + 0;                /* [8, 4] */
+    float *const d_h_b = grads + 32;               /* [8] */
+    float *const d_logits_w = grads + 40;          /* [3, 8] */
+    float *const d_logits_b = grads + 64;          /* [3] */
+    float *const t4 = w->arena + 64;               /* [n, 8] relu, check_numerics.net:12 */
+    float *const h = w->arena + 128;               /* [n, 8] dropout, check_numerics.net:12 */
+    float *const h_mask = w->arena + 192;          /* [n, 8] dropout scratch */
+    float *const t7_probs = w->arena + 304;        /* [n, 3] cross_entropy scratch */
+    float *const t8 = w->arena + 336;              /* [n, 3] softmax, check_numerics.net:15 */
+    float *const d_t3 = w->arena + 384;            /* [n, 8] d loss / d t3 */
+    float *const d_t4 = w->arena + 448;            /* [n, 8] d loss / d t4 */
+    float *const d_h = w->arena + 384;             /* [n, 8] d loss / d h */
+    float *const d_logits = w->arena + 448;        /* [n, 3] d loss / d logits */
+    float *const d_t7 = w->arena + 400;            /* [1] d loss / d t7 */
+    float *const d_t8 = w->arena + 416;            /* [n, 3] d loss / d t8 */
+    float *const d_t9 = w->arena + 384;            /* [1] d loss / d t9 */
 
     d_t7[0] = 1.0f;   /* seed: d loss / d t7 */
     d_t9[0] = 0.5f;   /* seed: d loss / d t9 */
 
     /* check_numerics.net:15: loss cross_entropy(logits, y) + 0.5 * mse(softmax(logits), t) */
     dlrt_mse_backward_f32(d_t8, NULL, t8, t, d_t9, n, 3, 0, 0);
-    if (check_numerics_check(m, d_t8, (long)n * 3, 1, (const int[]){3}, 1, "backward of mse", 15, "d_t8", 1))
+    if (check_numerics_check(w, m->step, d_t8, (long)n * 3, 1, (const int[]){3}, 1, "backward of mse", 15, "d_t8", 1))
         return -1;
     dlrt_softmax_backward_f32(d_logits, t8, d_t8, n, 3, 0);   /* 0: overwrite d_logits */
-    if (check_numerics_check(m, d_logits, (long)n * 3, 1, (const int[]){3}, 1, "backward of softmax", 15, "d_logits", 1))
+    if (check_numerics_check(w, m->step, d_logits, (long)n * 3, 1, (const int[]){3}, 1, "backward of softmax", 15, "d_logits", 1))
         return -1;
     /* d_logits += (t7_probs - onehot(y)) d_t7 / n */
     dlrt_cross_entropy_backward_f32(d_logits, t7_probs, y, d_t7, n, 3, 1);
-    if (check_numerics_check(m, d_logits, (long)n * 3, 1, (const int[]){3}, 1, "backward of cross_entropy", 15, "d_logits", 1))
+    if (check_numerics_check(w, m->step, d_logits, (long)n * 3, 1, (const int[]){3}, 1, "backward of cross_entropy", 15, "d_logits", 1))
         return -1;
 
     /* check_numerics.net:13: output logits = dense(h, 3) */
@@ -308,28 +348,28 @@ static int check_numerics_backward_pass(check_numerics *m, const float *x, const
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] = d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 0.0f, d_h, 8);
-    if (check_numerics_check(m, d_h, (long)n * 8, 1, (const int[]){8}, 1, "backward of dense", 13, "d_h", 1))
+    if (check_numerics_check(w, m->step, d_h, (long)n * 8, 1, (const int[]){8}, 1, "backward of dense", 13, "d_h", 1))
         return -1;
-    if (check_numerics_check(m, d_logits_w, 24, 0, (const int[]){3, 8}, 2, "backward of dense", 13, "d_logits_w", 1))
+    if (check_numerics_check(w, m->step, d_logits_w, 24, 0, (const int[]){3, 8}, 2, "backward of dense", 13, "d_logits_w", 1))
         return -1;
-    if (check_numerics_check(m, d_logits_b, 3, 0, (const int[]){3}, 1, "backward of dense", 13, "d_logits_b", 1))
+    if (check_numerics_check(w, m->step, d_logits_b, 3, 0, (const int[]){3}, 1, "backward of dense", 13, "d_logits_b", 1))
         return -1;
 
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     dlrt_dropout_backward_f32(d_t4, d_h, h_mask, n * 8, 0);
-    if (check_numerics_check(m, d_t4, (long)n * 8, 1, (const int[]){8}, 1, "backward of dropout", 12, "d_t4", 1))
+    if (check_numerics_check(w, m->step, d_t4, (long)n * 8, 1, (const int[]){8}, 1, "backward of dropout", 12, "d_t4", 1))
         return -1;
     for (int i = 0; i < n * 8; i++)
         d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
-    if (check_numerics_check(m, d_t3, (long)n * 8, 1, (const int[]){8}, 1, "backward of relu", 12, "d_t3", 1))
+    if (check_numerics_check(w, m->step, d_t3, (long)n * 8, 1, (const int[]){8}, 1, "backward of relu", 12, "d_t3", 1))
         return -1;
     /* d_h_w[8,4] = d_t3[n,8]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t3, 8, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[8] = column sums of d_t3[n,8] */
     dlrt_bias_backward_f32(d_h_b, d_t3, n, 8, 1, 0);
-    if (check_numerics_check(m, d_h_w, 32, 0, (const int[]){8, 4}, 2, "backward of dense", 12, "d_h_w", 1))
+    if (check_numerics_check(w, m->step, d_h_w, 32, 0, (const int[]){8, 4}, 2, "backward of dense", 12, "d_h_w", 1))
         return -1;
-    if (check_numerics_check(m, d_h_b, 8, 0, (const int[]){8}, 1, "backward of dense", 12, "d_h_b", 1))
+    if (check_numerics_check(w, m->step, d_h_b, 8, 0, (const int[]){8}, 1, "backward of dense", 12, "d_h_b", 1))
         return -1;
     return 0;
 }
@@ -416,12 +456,12 @@ float check_numerics_train_step(check_numerics *m, const float *x, const int32_t
 {
     if (n < 1 || n > CHECK_NUMERICS_BATCH || !check_numerics_labels_ok(y, n))
         return NAN;
-    if (check_numerics_forward_pass(m, x, n, 1))
+    if (check_numerics_forward_pass(m, &m->ws, x, n, 1))
         return NAN;
-    const float loss = check_numerics_loss_pass(m, x, y, t, n, 1);
+    const float loss = check_numerics_loss_pass(m, &m->ws, x, y, t, n, 1);
     if (isnan(loss))
         return NAN;
-    if (check_numerics_backward_pass(m, x, y, t, n))
+    if (check_numerics_backward_pass(m, &m->ws, m->grads, x, y, t, n))
         return NAN;
     check_numerics_update(m);
     return loss;
@@ -431,43 +471,53 @@ float check_numerics_loss(check_numerics *m, const float *x, const int32_t *y, c
 {
     if (n < 1 || n > CHECK_NUMERICS_BATCH || !check_numerics_labels_ok(y, n))
         return NAN;
-    if (check_numerics_forward_pass(m, x, n, training))
+    if (check_numerics_forward_pass(m, &m->ws, x, n, training))
         return NAN;
-    return check_numerics_loss_pass(m, x, y, t, n, training);
+    return check_numerics_loss_pass(m, &m->ws, x, y, t, n, training);
 }
 
-float check_numerics_gradients(check_numerics *m, const float *x, const int32_t *y, const float *t, int n)
+float check_numerics_gradients_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, float *grads)
 {
     if (n < 1 || n > CHECK_NUMERICS_BATCH || !check_numerics_labels_ok(y, n))
         return NAN;
-    if (check_numerics_forward_pass(m, x, n, 1))
+    if (check_numerics_forward_pass(m, w, x, n, 1))
         return NAN;
-    const float loss = check_numerics_loss_pass(m, x, y, t, n, 1);
+    const float loss = check_numerics_loss_pass(m, w, x, y, t, n, 1);
     if (isnan(loss))
         return NAN;
-    if (check_numerics_backward_pass(m, x, y, t, n))
+    if (check_numerics_backward_pass(m, w, grads, x, y, t, n))
         return NAN;
     return loss;
 }
 
+float check_numerics_gradients(check_numerics *m, const float *x, const int32_t *y, const float *t, int n)
+{
+    return check_numerics_gradients_with(m, &m->ws, x, y, t, n, m->grads);
+}
+
 /* ---- inference --------------------------------------------------------- */
 
-void check_numerics_forward(check_numerics *m, const float *x, int n, float *logits)
+void check_numerics_forward_with(const check_numerics *m, check_numerics_workspace *w, const float *x, int n, float *logits)
 {
     for (int start = 0; start < n; start += CHECK_NUMERICS_BATCH) {
         const int chunk = n - start < CHECK_NUMERICS_BATCH ? n - start : CHECK_NUMERICS_BATCH;
-        if (check_numerics_forward_pass(m, x + (size_t)start * 4, chunk, 0)) {
+        if (check_numerics_forward_pass(m, w, x + (size_t)start * 4, chunk, 0)) {
             for (size_t i = (size_t)start * 3; i < (size_t)n * 3; i++)
                 logits[i] = NAN;
             return;
         }
-        memcpy(logits + (size_t)start * 3, m->arena + 256, (size_t)chunk * 3 * sizeof *logits);   /* dense, check_numerics.net:13 */
+        memcpy(logits + (size_t)start * 3, w->arena + 256, (size_t)chunk * 3 * sizeof *logits);   /* dense, check_numerics.net:13 */
     }
 }
 
-float check_numerics_evaluate(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, double *accuracy)
+void check_numerics_forward(check_numerics *m, const float *x, int n, float *logits)
 {
-    float *const logits = m->arena + 256;  /* [n, 3] dense, check_numerics.net:13 */
+    check_numerics_forward_with(m, &m->ws, x, n, logits);
+}
+
+float check_numerics_evaluate_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *accuracy)
+{
+    float *const logits = w->arena + 256;  /* [n, 3] dense, check_numerics.net:13 */
 
     if (n > 0 && !check_numerics_labels_ok(y, n)) {
         if (accuracy)
@@ -478,9 +528,9 @@ float check_numerics_evaluate(check_numerics *m, const float *x, const int32_t *
     long correct = 0;
     for (int start = 0; start < n; start += CHECK_NUMERICS_BATCH) {
         const int chunk = n - start < CHECK_NUMERICS_BATCH ? n - start : CHECK_NUMERICS_BATCH;
-        const float chunk_loss = check_numerics_forward_pass(m, x + (size_t)start * 4, chunk, 0) ? NAN
-            : check_numerics_loss_pass(m, x + (size_t)start * 4, y + start, t + (size_t)start * 3, chunk, 0);
-        if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in m->error */
+        const float chunk_loss = check_numerics_forward_pass(m, w, x + (size_t)start * 4, chunk, 0) ? NAN
+            : check_numerics_loss_pass(m, w, x + (size_t)start * 4, y + start, t + (size_t)start * 3, chunk, 0);
+        if (isnan(chunk_loss)) {   /* --check-numerics: the reason is in *w->error */
             if (accuracy)
                 *accuracy = NAN;
             return NAN;
@@ -492,6 +542,11 @@ float check_numerics_evaluate(check_numerics *m, const float *x, const int32_t *
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float check_numerics_evaluate(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, double *accuracy)
+{
+    return check_numerics_evaluate_with(m, &m->ws, x, y, t, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -508,7 +563,7 @@ float *check_numerics_grads(check_numerics *m)
 
 void check_numerics_set_rng(check_numerics *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -621,6 +676,11 @@ static double check_numerics_api_gradients(void *m, const void *const *data, int
     return check_numerics_gradients(m, data[0], data[1], data[2], n);
 }
 
+static double check_numerics_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return check_numerics_gradients_with(m, w, data[0], data[1], data[2], n, grads);
+}
+
 static void check_numerics_api_update(void *m)
 {
     check_numerics_update(m);
@@ -634,6 +694,22 @@ static double check_numerics_api_train_step(void *m, const void *const *data, in
 static void check_numerics_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     check_numerics_forward(m, inputs[0], n, outputs[0]);
+}
+
+static void check_numerics_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    check_numerics_forward_with(m, w, inputs[0], n, outputs[0]);
+}
+
+static void *check_numerics_api_workspace_create(uint64_t seed)
+{
+    return check_numerics_workspace_create(seed);
+}
+
+static void check_numerics_api_workspace_destroy(void *w)
+{
+    check_numerics_workspace_destroy(w);
 }
 
 static double check_numerics_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -684,7 +760,7 @@ static const dlrt_tensor_info check_numerics_api_outputs[1] = {
 
 static const dlrt_loss_info check_numerics_api_losses[1] = {
     {"loss", 0, CHECK_NUMERICS_PARAM_COUNT, check_numerics_api_loss, check_numerics_api_gradients, check_numerics_api_update,
-     check_numerics_api_train_step},
+     check_numerics_api_train_step, check_numerics_api_gradients_with},
 };
 
 static const dlrt_model_api check_numerics_api = {
@@ -714,6 +790,12 @@ static const dlrt_model_api check_numerics_api = {
     .load = check_numerics_api_load,
     .error = check_numerics_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = CHECK_NUMERICS_WORKSPACE_BYTES,
+    .workspace_create = check_numerics_api_workspace_create,
+    .workspace_destroy = check_numerics_api_workspace_destroy,
+    .forward_with = check_numerics_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *check_numerics_model(void)

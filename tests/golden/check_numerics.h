@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * CHECK_NUMERICS_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef CHECK_NUMERICS_H
 #define CHECK_NUMERICS_H
@@ -29,6 +30,7 @@ extern "C" {
 #define CHECK_NUMERICS_LOGITS_SIZE 3    /* output logits: [3] per sample */
 
 typedef struct check_numerics check_numerics;
+typedef struct check_numerics_workspace check_numerics_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -62,6 +64,27 @@ float *check_numerics_params(check_numerics *m);
 float *check_numerics_grads(check_numerics *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void check_numerics_set_rng(check_numerics *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to CHECK_NUMERICS_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+check_numerics_workspace *check_numerics_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void check_numerics_workspace_destroy(check_numerics_workspace *w);
+/* Where --check-numerics stopped a call on this workspace ("" before any). */
+const char *check_numerics_workspace_error(const check_numerics_workspace *w);
+/* check_numerics_forward and check_numerics_evaluate with workspace w. */
+void check_numerics_forward_with(const check_numerics *m, check_numerics_workspace *w, const float *x, int n, float *logits);
+float check_numerics_evaluate_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *accuracy);
+/* check_numerics_gradients with workspace w, into grads (CHECK_NUMERICS_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in check_numerics_grads(m) before check_numerics_update_update. */
+float check_numerics_gradients_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

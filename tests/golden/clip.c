@@ -25,16 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct clip {
-    /* Parameters, back to back in declaration order (CLIP_PARAM_COUNT values):
-     *   h_w       [5, 4]       at 0         clip.net:8
-     *   h_b       [5]          at 20        clip.net:8
-     *   logits_w  [3, 5]       at 25        clip.net:9
-     *   logits_b  [3]          at 40        clip.net:9
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *momentum_buffer;    /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * clip embeds one for its own entry points; clip_workspace_create makes
+ * more, one per thread. */
+struct clip_workspace {
     /* Activations for up to CLIP_BATCH samples, 272 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -49,9 +43,24 @@ struct clip {
      *   d_h               [n, 5]         at 224
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct clip {
+    /* Parameters, back to back in declaration order (CLIP_PARAM_COUNT values):
+     *   h_w       [5, 4]       at 0         clip.net:8
+     *   h_b       [5]          at 20        clip.net:8
+     *   logits_w  [3, 5]       at 25        clip.net:9
+     *   logits_b  [3]          at 40        clip.net:9
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *momentum_buffer;    /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    clip_workspace ws;         /* for clip_train_step, clip_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -72,21 +81,22 @@ clip *clip_create(uint64_t seed)
     m->params = base;
     m->grads = base + 48;
     m->momentum_buffer = base + 96;
-    m->arena = base + 144;
+    m->ws.arena = base + 144;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [5, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 20, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 20, -1.224744871391589, 1.224744871391589, &rng);
     /* h_b [5]: zeros */
     dlrt_fill_f32(m->params + 20, 5, 0.0);
     /* logits_w [3, 5]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 5) */
-    dlrt_uniform_f32(m->params + 25, 15, -1.0954451150103321, 1.0954451150103321, &m->rng);
+    dlrt_uniform_f32(m->params + 25, 15, -1.0954451150103321, 1.0954451150103321, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 40, 3, 0.0);
 
     /* Dropout draws from a stream of its own (clip_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -97,19 +107,38 @@ void clip_destroy(clip *m)
     free(m);
 }
 
+/* The bytes clip_workspace_create allocates. */
+#define CLIP_WORKSPACE_BYTES (sizeof(clip_workspace) + 64 + (size_t)272 * sizeof(float))
+
+clip_workspace *clip_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, CLIP_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    clip_workspace *w = (clip_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void clip_workspace_destroy(clip_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of clip.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void clip_forward_pass(clip *m, const float *x, int n, int training)
+static void clip_forward_pass(const clip *m, clip_workspace *w, const float *x, int n, int training)
 {
     const float *const h_w = m->params + 0;        /* [5, 4], clip.net:8 */
     const float *const h_b = m->params + 20;       /* [5], clip.net:8 */
     const float *const logits_w = m->params + 25;  /* [3, 5], clip.net:9 */
     const float *const logits_b = m->params + 40;  /* [3], clip.net:9 */
-    float *const t2 = m->arena + 0;                /* [n, 5] dense, clip.net:8 */
-    float *const h = m->arena + 48;                /* [n, 5] relu, clip.net:8 */
-    float *const logits = m->arena + 96;           /* [n, 3] dense, clip.net:9 */
+    float *const t2 = w->arena + 0;                /* [n, 5] dense, clip.net:8 */
+    float *const h = w->arena + 48;                /* [n, 5] relu, clip.net:8 */
+    float *const logits = w->arena + 96;           /* [n, 3] dense, clip.net:9 */
     (void)training;
 
     /* clip.net:8: h = relu(dense(x, 5)) */
@@ -129,12 +158,14 @@ static void clip_forward_pass(clip *m, const float *x, int n, int training)
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float clip_loss_pass(clip *m, const float *x, const int32_t *y, int n, int training)
+static float clip_loss_pass(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, int training)
 {
-    float *const logits = m->arena + 96;       /* [n, 3] dense, clip.net:9 */
-    float *const loss = m->arena + 128;        /* [1] cross_entropy over the batch, clip.net:10 */
-    float *const loss_probs = m->arena + 144;  /* [n, 3] cross_entropy scratch */
+    float *const logits = w->arena + 96;       /* [n, 3] dense, clip.net:9 */
+    float *const loss = w->arena + 128;        /* [1] cross_entropy over the batch, clip.net:10 */
+    float *const loss_probs = w->arena + 144;  /* [n, 3] cross_entropy scratch */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* clip.net:10: loss cross_entropy(logits, y) */
@@ -147,21 +178,21 @@ static float clip_loss_pass(clip *m, const float *x, const int32_t *y, int n, in
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void clip_backward_pass(clip *m, const float *x, const int32_t *y, int n)
+static void clip_backward_pass(const clip *m, clip_workspace *w, float *grads, const float *x, const int32_t *y, int n)
 {
     const float *const logits_w = m->params + 25;  /* [3, 5], clip.net:9 */
-    float *const d_h_w = m->grads + 0;             /* [5, 4] */
-    float *const d_h_b = m->grads + 20;            /* [5] */
-    float *const d_logits_w = m->grads + 25;       /* [3, 5] */
-    float *const d_logits_b = m->grads + 40;       /* [3] */
-    float *const h = m->arena + 48;                /* [n, 5] relu, clip.net:8 */
-    float *const loss_probs = m->arena + 144;      /* [n, 3] cross_entropy scratch */
-    float *const d_t2 = m->arena + 176;            /* [n, 5] d loss / d t2 */
-    float *const d_h = m->arena + 224;             /* [n, 5] d loss / d h */
-    float *const d_logits = m->arena + 192;        /* [n, 3] d loss / d logits */
-    float *const d_loss = m->arena + 176;          /* [1] d loss / d loss */
+    float *const d_h_w = grads + 0;                /* [5, 4] */
+    float *const d_h_b = grads + 20;               /* [5] */
+    float *const d_logits_w = grads + 25;          /* [3, 5] */
+    float *const d_logits_b = grads + 40;          /* [3] */
+    float *const h = w->arena + 48;                /* [n, 5] relu, clip.net:8 */
+    float *const loss_probs = w->arena + 144;      /* [n, 3] cross_entropy scratch */
+    float *const d_t2 = w->arena + 176;            /* [n, 5] d loss / d t2 */
+    float *const d_h = w->arena + 224;             /* [n, 5] d loss / d h */
+    float *const d_logits = w->arena + 192;        /* [n, 3] d loss / d logits */
+    float *const d_loss = w->arena + 176;          /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -290,9 +321,9 @@ float clip_train_step(clip *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
         return NAN;
-    clip_forward_pass(m, x, n, 1);
-    const float loss = clip_loss_pass(m, x, y, n, 1);
-    clip_backward_pass(m, x, y, n);
+    clip_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = clip_loss_pass(m, &m->ws, x, y, n, 1);
+    clip_backward_pass(m, &m->ws, m->grads, x, y, n);
     clip_update(m);
     return loss;
 }
@@ -301,33 +332,43 @@ float clip_loss(clip *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
         return NAN;
-    clip_forward_pass(m, x, n, training);
-    return clip_loss_pass(m, x, y, n, training);
+    clip_forward_pass(m, &m->ws, x, n, training);
+    return clip_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float clip_gradients_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
+        return NAN;
+    clip_forward_pass(m, w, x, n, 1);
+    const float loss = clip_loss_pass(m, w, x, y, n, 1);
+    clip_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float clip_gradients(clip *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
-        return NAN;
-    clip_forward_pass(m, x, n, 1);
-    const float loss = clip_loss_pass(m, x, y, n, 1);
-    clip_backward_pass(m, x, y, n);
-    return loss;
+    return clip_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void clip_forward(clip *m, const float *x, int n)
+void clip_forward_with(const clip *m, clip_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += CLIP_BATCH) {
         const int chunk = n - start < CLIP_BATCH ? n - start : CLIP_BATCH;
-        clip_forward_pass(m, x + (size_t)start * 4, chunk, 0);
+        clip_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
     }
 }
 
-float clip_evaluate(clip *m, const float *x, const int32_t *y, int n, double *accuracy)
+void clip_forward(clip *m, const float *x, int n)
 {
-    float *const logits = m->arena + 96;  /* [n, 3] dense, clip.net:9 */
+    clip_forward_with(m, &m->ws, x, n);
+}
+
+float clip_evaluate_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    float *const logits = w->arena + 96;  /* [n, 3] dense, clip.net:9 */
 
     if (n > 0 && !clip_labels_ok(y, n)) {
         if (accuracy)
@@ -338,14 +379,19 @@ float clip_evaluate(clip *m, const float *x, const int32_t *y, int n, double *ac
     long correct = 0;
     for (int start = 0; start < n; start += CLIP_BATCH) {
         const int chunk = n - start < CLIP_BATCH ? n - start : CLIP_BATCH;
-        clip_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)clip_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
+        clip_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)clip_loss_pass(m, w, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (clip.net:10) */
         correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float clip_evaluate(clip *m, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    return clip_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -362,7 +408,7 @@ float *clip_grads(clip *m)
 
 void clip_set_rng(clip *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -474,6 +520,11 @@ static double clip_api_gradients(void *m, const void *const *data, int n)
     return clip_gradients(m, data[0], data[1], n);
 }
 
+static double clip_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return clip_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void clip_api_update(void *m)
 {
     clip_update(m);
@@ -488,6 +539,23 @@ static void clip_api_forward(void *m, const void *const *inputs, int n, void *co
 {
     (void)outputs;
     clip_forward(m, inputs[0], n);
+}
+
+static void clip_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    clip_forward_with(m, w, inputs[0], n);
+}
+
+static void *clip_api_workspace_create(uint64_t seed)
+{
+    return clip_workspace_create(seed);
+}
+
+static void clip_api_workspace_destroy(void *w)
+{
+    clip_workspace_destroy(w);
 }
 
 static double clip_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -533,7 +601,7 @@ static const dlrt_tensor_info clip_api_tensors[2] = {
 
 static const dlrt_loss_info clip_api_losses[1] = {
     {"loss", 0, CLIP_PARAM_COUNT, clip_api_loss, clip_api_gradients, clip_api_update,
-     clip_api_train_step},
+     clip_api_train_step, clip_api_gradients_with},
 };
 
 static const dlrt_model_api clip_api = {
@@ -563,6 +631,12 @@ static const dlrt_model_api clip_api = {
     .load = clip_api_load,
     .error = clip_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = CLIP_WORKSPACE_BYTES,
+    .workspace_create = clip_api_workspace_create,
+    .workspace_destroy = clip_api_workspace_destroy,
+    .forward_with = clip_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *clip_model(void)

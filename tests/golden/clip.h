@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * CLIP_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef CLIP_H
 #define CLIP_H
@@ -27,6 +28,7 @@ extern "C" {
 #define CLIP_Y_CLASSES 3      /* label y: class(3) */
 
 typedef struct clip clip;
+typedef struct clip_workspace clip_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *clip_params(clip *m);
 float *clip_grads(clip *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void clip_set_rng(clip *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to CLIP_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+clip_workspace *clip_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void clip_workspace_destroy(clip_workspace *w);
+/* clip_forward and clip_evaluate with workspace w. */
+void clip_forward_with(const clip *m, clip_workspace *w, const float *x, int n);
+float clip_evaluate_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *accuracy);
+/* clip_gradients with workspace w, into grads (CLIP_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in clip_grads(m) before clip_update_update. */
+float clip_gradients_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,15 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct define_numbers {
-    /* Parameters, back to back in declaration order (DEFINE_NUMBERS_PARAM_COUNT values):
-     *   loss_w    [1000, 4]    at 0         define_numbers.net:9
-     *   loss_b    [1000]       at 4000      define_numbers.net:9
-     *   loss_2_w  [5, 1000]    at 5000      define_numbers.net:9
-     *   loss_2_b  [5]          at 10000     define_numbers.net:9
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * define_numbers embeds one for its own entry points; define_numbers_workspace_create makes
+ * more, one per thread. */
+struct define_numbers_workspace {
     /* Activations for up to DEFINE_NUMBERS_BATCH samples, 128512 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -48,9 +43,23 @@ struct define_numbers {
      *   d_t2              [n, 1000]      at 96512
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct define_numbers {
+    /* Parameters, back to back in declaration order (DEFINE_NUMBERS_PARAM_COUNT values):
+     *   loss_w    [1000, 4]    at 0         define_numbers.net:9
+     *   loss_b    [1000]       at 4000      define_numbers.net:9
+     *   loss_2_w  [5, 1000]    at 5000      define_numbers.net:9
+     *   loss_2_b  [5]          at 10000     define_numbers.net:9
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    define_numbers_workspace ws; /* for define_numbers_train_step, define_numbers_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -70,21 +79,22 @@ define_numbers *define_numbers_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 10016;
-    m->arena = base + 20032;
+    m->ws.arena = base + 20032;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* loss_w [1000, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 4000, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 4000, -1.224744871391589, 1.224744871391589, &rng);
     /* loss_b [1000]: zeros */
     dlrt_fill_f32(m->params + 4000, 1000, 0.0);
     /* loss_2_w [5, 1000]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 1000) */
-    dlrt_uniform_f32(m->params + 5000, 5000, -0.07745966692414834, 0.07745966692414834, &m->rng);
+    dlrt_uniform_f32(m->params + 5000, 5000, -0.07745966692414834, 0.07745966692414834, &rng);
     /* loss_2_b [5]: zeros */
     dlrt_fill_f32(m->params + 10000, 5, 0.0);
 
     /* Dropout draws from a stream of its own (define_numbers_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -95,19 +105,38 @@ void define_numbers_destroy(define_numbers *m)
     free(m);
 }
 
+/* The bytes define_numbers_workspace_create allocates. */
+#define DEFINE_NUMBERS_WORKSPACE_BYTES (sizeof(define_numbers_workspace) + 64 + (size_t)128512 * sizeof(float))
+
+define_numbers_workspace *define_numbers_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, DEFINE_NUMBERS_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    define_numbers_workspace *w = (define_numbers_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void define_numbers_workspace_destroy(define_numbers_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of define_numbers.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void define_numbers_forward_pass(define_numbers *m, const float *x, int n, int training)
+static void define_numbers_forward_pass(const define_numbers *m, define_numbers_workspace *w, const float *x, int n, int training)
 {
     const float *const loss_w = m->params + 0;        /* [1000, 4], define_numbers.net:9 */
     const float *const loss_b = m->params + 4000;     /* [1000], define_numbers.net:9 */
     const float *const loss_2_w = m->params + 5000;   /* [5, 1000], define_numbers.net:9 */
     const float *const loss_2_b = m->params + 10000;  /* [5], define_numbers.net:9 */
-    float *const t2 = m->arena + 0;                   /* [n, 1000] dense, define_numbers.net:9 */
-    float *const t3 = m->arena + 32000;               /* [n, 1000] relu, define_numbers.net:9 */
-    float *const t4 = m->arena + 64000;               /* [n, 5] dense, define_numbers.net:9 */
+    float *const t2 = w->arena + 0;                   /* [n, 1000] dense, define_numbers.net:9 */
+    float *const t3 = w->arena + 32000;               /* [n, 1000] relu, define_numbers.net:9 */
+    float *const t4 = w->arena + 64000;               /* [n, 5] dense, define_numbers.net:9 */
     (void)training;
 
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
@@ -125,12 +154,14 @@ static void define_numbers_forward_pass(define_numbers *m, const float *x, int n
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float define_numbers_loss_pass(define_numbers *m, const float *x, const int32_t *y, int n, int training)
+static float define_numbers_loss_pass(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, int training)
 {
-    float *const t4 = m->arena + 64000;          /* [n, 5] dense, define_numbers.net:9 */
-    float *const loss = m->arena + 64160;        /* [1] cross_entropy over the batch, define_numbers.net:9 */
-    float *const loss_probs = m->arena + 64176;  /* [n, 5] cross_entropy scratch */
+    float *const t4 = w->arena + 64000;          /* [n, 5] dense, define_numbers.net:9 */
+    float *const loss = w->arena + 64160;        /* [1] cross_entropy over the batch, define_numbers.net:9 */
+    float *const loss_probs = w->arena + 64176;  /* [n, 5] cross_entropy scratch */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
@@ -143,21 +174,21 @@ static float define_numbers_loss_pass(define_numbers *m, const float *x, const i
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void define_numbers_backward_pass(define_numbers *m, const float *x, const int32_t *y, int n)
+static void define_numbers_backward_pass(const define_numbers *m, define_numbers_workspace *w, float *grads, const float *x, const int32_t *y, int n)
 {
     const float *const loss_2_w = m->params + 5000;  /* [5, 1000], define_numbers.net:9 */
-    float *const d_loss_w = m->grads + 0;            /* [1000, 4] */
-    float *const d_loss_b = m->grads + 4000;         /* [1000] */
-    float *const d_loss_2_w = m->grads + 5000;       /* [5, 1000] */
-    float *const d_loss_2_b = m->grads + 10000;      /* [5] */
-    float *const t3 = m->arena + 32000;              /* [n, 1000] relu, define_numbers.net:9 */
-    float *const loss_probs = m->arena + 64176;      /* [n, 5] cross_entropy scratch */
-    float *const d_t2 = m->arena + 96512;            /* [n, 1000] d loss / d t2 */
-    float *const d_t3 = m->arena + 64512;            /* [n, 1000] d loss / d t3 */
-    float *const d_t4 = m->arena + 64352;            /* [n, 5] d loss / d t4 */
-    float *const d_loss = m->arena + 64336;          /* [1] d loss / d loss */
+    float *const d_loss_w = grads + 0;               /* [1000, 4] */
+    float *const d_loss_b = grads + 4000;            /* [1000] */
+    float *const d_loss_2_w = grads + 5000;          /* [5, 1000] */
+    float *const d_loss_2_b = grads + 10000;         /* [5] */
+    float *const t3 = w->arena + 32000;              /* [n, 1000] relu, define_numbers.net:9 */
+    float *const loss_probs = w->arena + 64176;      /* [n, 5] cross_entropy scratch */
+    float *const d_t2 = w->arena + 96512;            /* [n, 1000] d loss / d t2 */
+    float *const d_t3 = w->arena + 64512;            /* [n, 1000] d loss / d t3 */
+    float *const d_t4 = w->arena + 64352;            /* [n, 5] d loss / d t4 */
+    float *const d_loss = w->arena + 64336;          /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -238,9 +269,9 @@ float define_numbers_train_step(define_numbers *m, const float *x, const int32_t
 {
     if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
-    define_numbers_forward_pass(m, x, n, 1);
-    const float loss = define_numbers_loss_pass(m, x, y, n, 1);
-    define_numbers_backward_pass(m, x, y, n);
+    define_numbers_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = define_numbers_loss_pass(m, &m->ws, x, y, n, 1);
+    define_numbers_backward_pass(m, &m->ws, m->grads, x, y, n);
     define_numbers_update(m);
     return loss;
 }
@@ -249,33 +280,43 @@ float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, i
 {
     if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
-    define_numbers_forward_pass(m, x, n, training);
-    return define_numbers_loss_pass(m, x, y, n, training);
+    define_numbers_forward_pass(m, &m->ws, x, n, training);
+    return define_numbers_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float define_numbers_gradients_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
+        return NAN;
+    define_numbers_forward_pass(m, w, x, n, 1);
+    const float loss = define_numbers_loss_pass(m, w, x, y, n, 1);
+    define_numbers_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float define_numbers_gradients(define_numbers *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
-        return NAN;
-    define_numbers_forward_pass(m, x, n, 1);
-    const float loss = define_numbers_loss_pass(m, x, y, n, 1);
-    define_numbers_backward_pass(m, x, y, n);
-    return loss;
+    return define_numbers_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void define_numbers_forward(define_numbers *m, const float *x, int n)
+void define_numbers_forward_with(const define_numbers *m, define_numbers_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += DEFINE_NUMBERS_BATCH) {
         const int chunk = n - start < DEFINE_NUMBERS_BATCH ? n - start : DEFINE_NUMBERS_BATCH;
-        define_numbers_forward_pass(m, x + (size_t)start * 4, chunk, 0);
+        define_numbers_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
     }
 }
 
-float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *y, int n, double *accuracy)
+void define_numbers_forward(define_numbers *m, const float *x, int n)
 {
-    float *const t4 = m->arena + 64000;  /* [n, 5] dense, define_numbers.net:9 */
+    define_numbers_forward_with(m, &m->ws, x, n);
+}
+
+float define_numbers_evaluate_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    float *const t4 = w->arena + 64000;  /* [n, 5] dense, define_numbers.net:9 */
 
     if (n > 0 && !define_numbers_labels_ok(y, n)) {
         if (accuracy)
@@ -286,14 +327,19 @@ float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *
     long correct = 0;
     for (int start = 0; start < n; start += DEFINE_NUMBERS_BATCH) {
         const int chunk = n - start < DEFINE_NUMBERS_BATCH ? n - start : DEFINE_NUMBERS_BATCH;
-        define_numbers_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)define_numbers_loss_pass(m, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
+        define_numbers_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)define_numbers_loss_pass(m, w, x + (size_t)start * 4, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of t4 against y (define_numbers.net:9) */
         correct += dlrt_accuracy_count_f32(t4, y + start, chunk, 5);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    return define_numbers_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -310,7 +356,7 @@ float *define_numbers_grads(define_numbers *m)
 
 void define_numbers_set_rng(define_numbers *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -418,6 +464,11 @@ static double define_numbers_api_gradients(void *m, const void *const *data, int
     return define_numbers_gradients(m, data[0], data[1], n);
 }
 
+static double define_numbers_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return define_numbers_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void define_numbers_api_update(void *m)
 {
     define_numbers_update(m);
@@ -432,6 +483,23 @@ static void define_numbers_api_forward(void *m, const void *const *inputs, int n
 {
     (void)outputs;
     define_numbers_forward(m, inputs[0], n);
+}
+
+static void define_numbers_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    define_numbers_forward_with(m, w, inputs[0], n);
+}
+
+static void *define_numbers_api_workspace_create(uint64_t seed)
+{
+    return define_numbers_workspace_create(seed);
+}
+
+static void define_numbers_api_workspace_destroy(void *w)
+{
+    define_numbers_workspace_destroy(w);
 }
 
 static double define_numbers_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -477,7 +545,7 @@ static const dlrt_tensor_info define_numbers_api_tensors[2] = {
 
 static const dlrt_loss_info define_numbers_api_losses[1] = {
     {"loss", 0, DEFINE_NUMBERS_PARAM_COUNT, define_numbers_api_loss, define_numbers_api_gradients, define_numbers_api_update,
-     define_numbers_api_train_step},
+     define_numbers_api_train_step, define_numbers_api_gradients_with},
 };
 
 static const dlrt_model_api define_numbers_api = {
@@ -507,6 +575,12 @@ static const dlrt_model_api define_numbers_api = {
     .load = define_numbers_api_load,
     .error = define_numbers_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = DEFINE_NUMBERS_WORKSPACE_BYTES,
+    .workspace_create = define_numbers_api_workspace_create,
+    .workspace_destroy = define_numbers_api_workspace_destroy,
+    .forward_with = define_numbers_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *define_numbers_model(void)

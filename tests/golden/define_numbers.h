@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * DEFINE_NUMBERS_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef DEFINE_NUMBERS_H
 #define DEFINE_NUMBERS_H
@@ -27,6 +28,7 @@ extern "C" {
 #define DEFINE_NUMBERS_Y_CLASSES 5        /* label y: class(5) */
 
 typedef struct define_numbers define_numbers;
+typedef struct define_numbers_workspace define_numbers_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *define_numbers_params(define_numbers *m);
 float *define_numbers_grads(define_numbers *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void define_numbers_set_rng(define_numbers *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to DEFINE_NUMBERS_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+define_numbers_workspace *define_numbers_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void define_numbers_workspace_destroy(define_numbers_workspace *w);
+/* define_numbers_forward and define_numbers_evaluate with workspace w. */
+void define_numbers_forward_with(const define_numbers *m, define_numbers_workspace *w, const float *x, int n);
+float define_numbers_evaluate_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *accuracy);
+/* define_numbers_gradients with workspace w, into grads (DEFINE_NUMBERS_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in define_numbers_grads(m) before define_numbers_update_update. */
+float define_numbers_gradients_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,18 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct dropout {
-    /* Parameters, back to back in declaration order (DROPOUT_PARAM_COUNT values):
-     *   h_w       [24, 10]     at 0         dropout.net:10
-     *   h_b       [24]         at 240       dropout.net:10
-     *   h2_w      [24, 24]     at 264       dropout.net:11
-     *   h2_b      [24]         at 840       dropout.net:11
-     *   logits_w  [4, 24]      at 864       dropout.net:12
-     *   logits_b  [4]          at 960       dropout.net:12
-     */
-    double *params;
-    double *grads;             /* d loss / d params, the same layout */
-    double *momentum_buffer;   /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * dropout embeds one for its own entry points; dropout_workspace_create makes
+ * more, one per thread. */
+struct dropout_workspace {
     /* Activations for up to DROPOUT_BATCH samples, 1056 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -65,9 +57,26 @@ struct dropout {
      *   d_t7            [n, 24]        at 960
      */
     double *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct dropout {
+    /* Parameters, back to back in declaration order (DROPOUT_PARAM_COUNT values):
+     *   h_w       [24, 10]     at 0         dropout.net:10
+     *   h_b       [24]         at 240       dropout.net:10
+     *   h2_w      [24, 24]     at 264       dropout.net:11
+     *   h2_b      [24]         at 840       dropout.net:11
+     *   logits_w  [4, 24]      at 864       dropout.net:12
+     *   logits_b  [4]          at 960       dropout.net:12
+     */
+    double *params;
+    double *grads;             /* d loss / d params, the same layout */
+    double *momentum_buffer;   /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    dropout_workspace ws;      /* for dropout_train_step, dropout_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -88,25 +97,26 @@ dropout *dropout_create(uint64_t seed)
     m->params = base;
     m->grads = base + 976;
     m->momentum_buffer = base + 1952;
-    m->arena = base + 2928;
+    m->ws.arena = base + 2928;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [24, 10]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 10) */
-    dlrt_uniform_f64(m->params + 0, 240, -0.7745966692414834, 0.7745966692414834, &m->rng);
+    dlrt_uniform_f64(m->params + 0, 240, -0.7745966692414834, 0.7745966692414834, &rng);
     /* h_b [24]: zeros */
     dlrt_fill_f64(m->params + 240, 24, 0.0);
     /* h2_w [24, 24]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 24) */
-    dlrt_uniform_f64(m->params + 264, 576, -0.5, 0.5, &m->rng);
+    dlrt_uniform_f64(m->params + 264, 576, -0.5, 0.5, &rng);
     /* h2_b [24]: zeros */
     dlrt_fill_f64(m->params + 840, 24, 0.0);
     /* logits_w [4, 24]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 24) */
-    dlrt_uniform_f64(m->params + 864, 96, -0.5, 0.5, &m->rng);
+    dlrt_uniform_f64(m->params + 864, 96, -0.5, 0.5, &rng);
     /* logits_b [4]: zeros */
     dlrt_fill_f64(m->params + 960, 4, 0.0);
 
     /* Dropout draws from a stream of its own (dropout_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -117,11 +127,30 @@ void dropout_destroy(dropout *m)
     free(m);
 }
 
+/* The bytes dropout_workspace_create allocates. */
+#define DROPOUT_WORKSPACE_BYTES (sizeof(dropout_workspace) + 64 + (size_t)1056 * sizeof(double))
+
+dropout_workspace *dropout_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, DROPOUT_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    dropout_workspace *w = (dropout_workspace *)block;
+    w->arena = (double *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void dropout_workspace_destroy(dropout_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of dropout.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void dropout_forward_pass(dropout *m, const double *x, int n, int training)
+static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const double *x, int n, int training)
 {
     const double *const h_w = m->params + 0;         /* [24, 10], dropout.net:10 */
     const double *const h_b = m->params + 240;       /* [24], dropout.net:10 */
@@ -129,16 +158,16 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     const double *const h2_b = m->params + 840;      /* [24], dropout.net:11 */
     const double *const logits_w = m->params + 864;  /* [4, 24], dropout.net:12 */
     const double *const logits_b = m->params + 960;  /* [4], dropout.net:12 */
-    double *const t3 = m->arena + 0;                 /* [n, 24] dense, dropout.net:10 */
-    double *const t4 = m->arena + 96;                /* [n, 24] relu, dropout.net:10 */
-    double *const h = m->arena + 192;                /* [n, 24] dropout, dropout.net:10 */
-    double *const h_mask = m->arena + 288;           /* [n, 24] dropout scratch */
-    double *const t6 = m->arena + 384;               /* [n, 24] dense, dropout.net:11 */
-    double *const t7 = m->arena + 480;               /* [n, 24] sigmoid, dropout.net:11 */
-    double *const h2 = m->arena + 576;               /* [n, 24] dropout, dropout.net:11 */
-    double *const h2_mask = m->arena + 672;          /* [n, 24] dropout scratch */
-    double *const logits = m->arena + 768;           /* [n, 4] dense, dropout.net:12 */
-    double *const probs = m->arena + 784;            /* [n, 4] softmax, dropout.net:13 */
+    double *const t3 = w->arena + 0;                 /* [n, 24] dense, dropout.net:10 */
+    double *const t4 = w->arena + 96;                /* [n, 24] relu, dropout.net:10 */
+    double *const h = w->arena + 192;                /* [n, 24] dropout, dropout.net:10 */
+    double *const h_mask = w->arena + 288;           /* [n, 24] dropout scratch */
+    double *const t6 = w->arena + 384;               /* [n, 24] dense, dropout.net:11 */
+    double *const t7 = w->arena + 480;               /* [n, 24] sigmoid, dropout.net:11 */
+    double *const h2 = w->arena + 576;               /* [n, 24] dropout, dropout.net:11 */
+    double *const h2_mask = w->arena + 672;          /* [n, 24] dropout scratch */
+    double *const logits = w->arena + 768;           /* [n, 4] dense, dropout.net:12 */
+    double *const probs = w->arena + 784;            /* [n, 4] softmax, dropout.net:13 */
 
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
@@ -148,7 +177,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
         t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
     if (training) {
         /* h_mask: 0 where u < 0.5, else 1/(1 - 0.5); one draw per element in order */
-        dlrt_dropout_forward_f64(h, h_mask, t4, n * 24, 0.5, &m->rng);
+        dlrt_dropout_forward_f64(h, h_mask, t4, n * 24, 0.5, &w->rng);
     } else {
         memcpy(h, t4, (size_t)n * 24 * sizeof *h);   /* dropout is off */
     }
@@ -163,7 +192,7 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
     }
     if (training) {
         /* h2_mask: 0 where u < 0.25, else 1/(1 - 0.25); one draw per element in order */
-        dlrt_dropout_forward_f64(h2, h2_mask, t7, n * 24, 0.25, &m->rng);
+        dlrt_dropout_forward_f64(h2, h2_mask, t7, n * 24, 0.25, &w->rng);
     } else {
         memcpy(h2, t7, (size_t)n * 24 * sizeof *h2);   /* dropout is off */
     }
@@ -181,14 +210,16 @@ static void dropout_forward_pass(dropout *m, const double *x, int n, int trainin
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static double dropout_loss_pass(dropout *m, const double *x, const int32_t *y, const double *t, int n, int training)
+static double dropout_loss_pass(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, int training)
 {
-    double *const logits = m->arena + 768;     /* [n, 4] dense, dropout.net:12 */
-    double *const probs = m->arena + 784;      /* [n, 4] softmax, dropout.net:13 */
-    double *const t11 = m->arena + 800;        /* [1] cross_entropy over the batch, dropout.net:15 */
-    double *const t11_probs = m->arena + 816;  /* [n, 4] cross_entropy scratch */
-    double *const t12 = m->arena + 832;        /* [1] mse over the batch, dropout.net:15 */
+    double *const logits = w->arena + 768;     /* [n, 4] dense, dropout.net:12 */
+    double *const probs = w->arena + 784;      /* [n, 4] softmax, dropout.net:13 */
+    double *const t11 = w->arena + 800;        /* [1] cross_entropy over the batch, dropout.net:15 */
+    double *const t11_probs = w->arena + 816;  /* [n, 4] cross_entropy scratch */
+    double *const t12 = w->arena + 832;        /* [1] mse over the batch, dropout.net:15 */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* dropout.net:15: loss cross_entropy(logits, y) + 0.5 * mse(probs, t) */
@@ -202,36 +233,36 @@ static double dropout_loss_pass(dropout *m, const double *x, const int32_t *y, c
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void dropout_backward_pass(dropout *m, const double *x, const int32_t *y, const double *t, int n)
+static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double *grads, const double *x, const int32_t *y, const double *t, int n)
 {
     const double *const h2_w = m->params + 264;      /* [24, 24], dropout.net:11 */
     const double *const logits_w = m->params + 864;  /* [4, 24], dropout.net:12 */
-    double *const d_h_w = m->grads + 0;              /* [24, 10] */
-    double *const d_h_b = m->grads + 240;            /* [24] */
-    double *const d_h2_w = m->grads + 264;           /* [24, 24] */
-    double *const d_h2_b = m->grads + 840;           /* [24] */
-    double *const d_logits_w = m->grads + 864;       /* [4, 24] */
-    double *const d_logits_b = m->grads + 960;       /* [4] */
-    double *const t4 = m->arena + 96;                /* [n, 24] relu, dropout.net:10 */
-    double *const h = m->arena + 192;                /* [n, 24] dropout, dropout.net:10 */
-    double *const h_mask = m->arena + 288;           /* [n, 24] dropout scratch */
-    double *const t7 = m->arena + 480;               /* [n, 24] sigmoid, dropout.net:11 */
-    double *const h2 = m->arena + 576;               /* [n, 24] dropout, dropout.net:11 */
-    double *const h2_mask = m->arena + 672;          /* [n, 24] dropout scratch */
-    double *const probs = m->arena + 784;            /* [n, 4] softmax, dropout.net:13 */
-    double *const t11_probs = m->arena + 816;        /* [n, 4] cross_entropy scratch */
-    double *const d_t3 = m->arena + 944;             /* [n, 24] d loss / d t3 */
-    double *const d_t4 = m->arena + 848;             /* [n, 24] d loss / d t4 */
-    double *const d_h = m->arena + 944;              /* [n, 24] d loss / d h */
-    double *const d_t6 = m->arena + 848;             /* [n, 24] d loss / d t6 */
-    double *const d_t7 = m->arena + 960;             /* [n, 24] d loss / d t7 */
-    double *const d_h2 = m->arena + 864;             /* [n, 24] d loss / d h2 */
-    double *const d_logits = m->arena + 848;         /* [n, 4] d loss / d logits */
-    double *const d_probs = m->arena + 880;          /* [n, 4] d loss / d probs */
-    double *const d_t11 = m->arena + 864;            /* [1] d loss / d t11 */
-    double *const d_t12 = m->arena + 848;            /* [1] d loss / d t12 */
+    double *const d_h_w = grads + 0;                 /* [24, 10] */
+    double *const d_h_b = grads + 240;               /* [24] */
+    double *const d_h2_w = grads + 264;              /* [24, 24] */
+    double *const d_h2_b = grads + 840;              /* [24] */
+    double *const d_logits_w = grads + 864;          /* [4, 24] */
+    double *const d_logits_b = grads + 960;          /* [4] */
+    double *const t4 = w->arena + 96;                /* [n, 24] relu, dropout.net:10 */
+    double *const h = w->arena + 192;                /* [n, 24] dropout, dropout.net:10 */
+    double *const h_mask = w->arena + 288;           /* [n, 24] dropout scratch */
+    double *const t7 = w->arena + 480;               /* [n, 24] sigmoid, dropout.net:11 */
+    double *const h2 = w->arena + 576;               /* [n, 24] dropout, dropout.net:11 */
+    double *const h2_mask = w->arena + 672;          /* [n, 24] dropout scratch */
+    double *const probs = w->arena + 784;            /* [n, 4] softmax, dropout.net:13 */
+    double *const t11_probs = w->arena + 816;        /* [n, 4] cross_entropy scratch */
+    double *const d_t3 = w->arena + 944;             /* [n, 24] d loss / d t3 */
+    double *const d_t4 = w->arena + 848;             /* [n, 24] d loss / d t4 */
+    double *const d_h = w->arena + 944;              /* [n, 24] d loss / d h */
+    double *const d_t6 = w->arena + 848;             /* [n, 24] d loss / d t6 */
+    double *const d_t7 = w->arena + 960;             /* [n, 24] d loss / d t7 */
+    double *const d_h2 = w->arena + 864;             /* [n, 24] d loss / d h2 */
+    double *const d_logits = w->arena + 848;         /* [n, 4] d loss / d logits */
+    double *const d_probs = w->arena + 880;          /* [n, 4] d loss / d probs */
+    double *const d_t11 = w->arena + 864;            /* [1] d loss / d t11 */
+    double *const d_t12 = w->arena + 848;            /* [1] d loss / d t12 */
 
     d_t11[0] = 1.0;   /* seed: d loss / d t11 */
     d_t12[0] = 0.5;   /* seed: d loss / d t12 */
@@ -364,9 +395,9 @@ double dropout_train_step(dropout *m, const double *x, const int32_t *y, const d
 {
     if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
-    dropout_forward_pass(m, x, n, 1);
-    const double loss = dropout_loss_pass(m, x, y, t, n, 1);
-    dropout_backward_pass(m, x, y, t, n);
+    dropout_forward_pass(m, &m->ws, x, n, 1);
+    const double loss = dropout_loss_pass(m, &m->ws, x, y, t, n, 1);
+    dropout_backward_pass(m, &m->ws, m->grads, x, y, t, n);
     dropout_update(m);
     return loss;
 }
@@ -375,34 +406,44 @@ double dropout_loss(dropout *m, const double *x, const int32_t *y, const double 
 {
     if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
-    dropout_forward_pass(m, x, n, training);
-    return dropout_loss_pass(m, x, y, t, n, training);
+    dropout_forward_pass(m, &m->ws, x, n, training);
+    return dropout_loss_pass(m, &m->ws, x, y, t, n, training);
+}
+
+double dropout_gradients_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *grads)
+{
+    if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
+        return NAN;
+    dropout_forward_pass(m, w, x, n, 1);
+    const double loss = dropout_loss_pass(m, w, x, y, t, n, 1);
+    dropout_backward_pass(m, w, grads, x, y, t, n);
+    return loss;
 }
 
 double dropout_gradients(dropout *m, const double *x, const int32_t *y, const double *t, int n)
 {
-    if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
-        return NAN;
-    dropout_forward_pass(m, x, n, 1);
-    const double loss = dropout_loss_pass(m, x, y, t, n, 1);
-    dropout_backward_pass(m, x, y, t, n);
-    return loss;
+    return dropout_gradients_with(m, &m->ws, x, y, t, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void dropout_forward(dropout *m, const double *x, int n, double *probs)
+void dropout_forward_with(const dropout *m, dropout_workspace *w, const double *x, int n, double *probs)
 {
     for (int start = 0; start < n; start += DROPOUT_BATCH) {
         const int chunk = n - start < DROPOUT_BATCH ? n - start : DROPOUT_BATCH;
-        dropout_forward_pass(m, x + (size_t)start * 10, chunk, 0);
-        memcpy(probs + (size_t)start * 4, m->arena + 784, (size_t)chunk * 4 * sizeof *probs);   /* softmax, dropout.net:13 */
+        dropout_forward_pass(m, w, x + (size_t)start * 10, chunk, 0);
+        memcpy(probs + (size_t)start * 4, w->arena + 784, (size_t)chunk * 4 * sizeof *probs);   /* softmax, dropout.net:13 */
     }
 }
 
-double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const double *t, int n, double *accuracy)
+void dropout_forward(dropout *m, const double *x, int n, double *probs)
 {
-    double *const logits = m->arena + 768;  /* [n, 4] dense, dropout.net:12 */
+    dropout_forward_with(m, &m->ws, x, n, probs);
+}
+
+double dropout_evaluate_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *accuracy)
+{
+    double *const logits = w->arena + 768;  /* [n, 4] dense, dropout.net:12 */
 
     if (n > 0 && !dropout_labels_ok(y, n)) {
         if (accuracy)
@@ -413,14 +454,19 @@ double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const dou
     long correct = 0;
     for (int start = 0; start < n; start += DROPOUT_BATCH) {
         const int chunk = n - start < DROPOUT_BATCH ? n - start : DROPOUT_BATCH;
-        dropout_forward_pass(m, x + (size_t)start * 10, chunk, 0);
-        loss_sum += (double)dropout_loss_pass(m, x + (size_t)start * 10, y + start, t + (size_t)start * 4, chunk, 0) * chunk;
+        dropout_forward_pass(m, w, x + (size_t)start * 10, chunk, 0);
+        loss_sum += (double)dropout_loss_pass(m, w, x + (size_t)start * 10, y + start, t + (size_t)start * 4, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (dropout.net:15) */
         correct += dlrt_accuracy_count_f64(logits, y + start, chunk, 4);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (double)(loss_sum / n) : NAN;
+}
+
+double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const double *t, int n, double *accuracy)
+{
+    return dropout_evaluate_with(m, &m->ws, x, y, t, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -437,7 +483,7 @@ double *dropout_grads(dropout *m)
 
 void dropout_set_rng(dropout *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -553,6 +599,11 @@ static double dropout_api_gradients(void *m, const void *const *data, int n)
     return dropout_gradients(m, data[0], data[1], data[2], n);
 }
 
+static double dropout_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return dropout_gradients_with(m, w, data[0], data[1], data[2], n, grads);
+}
+
 static void dropout_api_update(void *m)
 {
     dropout_update(m);
@@ -566,6 +617,22 @@ static double dropout_api_train_step(void *m, const void *const *data, int n)
 static void dropout_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     dropout_forward(m, inputs[0], n, outputs[0]);
+}
+
+static void dropout_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    dropout_forward_with(m, w, inputs[0], n, outputs[0]);
+}
+
+static void *dropout_api_workspace_create(uint64_t seed)
+{
+    return dropout_workspace_create(seed);
+}
+
+static void dropout_api_workspace_destroy(void *w)
+{
+    dropout_workspace_destroy(w);
 }
 
 static double dropout_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -616,7 +683,7 @@ static const dlrt_tensor_info dropout_api_outputs[1] = {
 
 static const dlrt_loss_info dropout_api_losses[1] = {
     {"loss", 0, DROPOUT_PARAM_COUNT, dropout_api_loss, dropout_api_gradients, dropout_api_update,
-     dropout_api_train_step},
+     dropout_api_train_step, dropout_api_gradients_with},
 };
 
 static const dlrt_model_api dropout_api = {
@@ -646,6 +713,12 @@ static const dlrt_model_api dropout_api = {
     .load = dropout_api_load,
     .error = dropout_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = DROPOUT_WORKSPACE_BYTES,
+    .workspace_create = dropout_api_workspace_create,
+    .workspace_destroy = dropout_api_workspace_destroy,
+    .forward_with = dropout_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *dropout_model(void)

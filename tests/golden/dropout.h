@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * DROPOUT_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef DROPOUT_H
 #define DROPOUT_H
@@ -29,6 +30,7 @@ extern "C" {
 #define DROPOUT_PROBS_SIZE 4     /* output probs: [4] per sample */
 
 typedef struct dropout dropout;
+typedef struct dropout_workspace dropout_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -62,6 +64,25 @@ double *dropout_params(dropout *m);
 double *dropout_grads(dropout *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void dropout_set_rng(dropout *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to DROPOUT_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+dropout_workspace *dropout_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void dropout_workspace_destroy(dropout_workspace *w);
+/* dropout_forward and dropout_evaluate with workspace w. */
+void dropout_forward_with(const dropout *m, dropout_workspace *w, const double *x, int n, double *probs);
+double dropout_evaluate_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *accuracy);
+/* dropout_gradients with workspace w, into grads (DROPOUT_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in dropout_grads(m) before dropout_update_update. */
+double dropout_gradients_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,13 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct empty_forward {
-    /* Parameters, back to back in declaration order (EMPTY_FORWARD_PARAM_COUNT values):
-     *   loss_w  [3, 3]       at 0         empty_forward.net:6
-     *   loss_b  [3]          at 9         empty_forward.net:6
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * empty_forward embeds one for its own entry points; empty_forward_workspace_create makes
+ * more, one per thread. */
+struct empty_forward_workspace {
     /* Activations for up to EMPTY_FORWARD_BATCH samples, 224 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -41,9 +38,21 @@ struct empty_forward {
      *   d_t2    [n, 3]         at 128
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct empty_forward {
+    /* Parameters, back to back in declaration order (EMPTY_FORWARD_PARAM_COUNT values):
+     *   loss_w  [3, 3]       at 0         empty_forward.net:6
+     *   loss_b  [3]          at 9         empty_forward.net:6
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    empty_forward_workspace ws; /* for empty_forward_train_step, empty_forward_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -63,17 +72,18 @@ empty_forward *empty_forward_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 16;
-    m->arena = base + 32;
+    m->ws.arena = base + 32;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* loss_w [3, 3]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 3) */
-    dlrt_uniform_f32(m->params + 0, 9, -1.4142135623730951, 1.4142135623730951, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 9, -1.4142135623730951, 1.4142135623730951, &rng);
     /* loss_b [3]: zeros */
     dlrt_fill_f32(m->params + 9, 3, 0.0);
 
     /* Dropout draws from a stream of its own (empty_forward_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -84,14 +94,35 @@ void empty_forward_destroy(empty_forward *m)
     free(m);
 }
 
+/* The bytes empty_forward_workspace_create allocates. */
+#define EMPTY_FORWARD_WORKSPACE_BYTES (sizeof(empty_forward_workspace) + 64 + (size_t)224 * sizeof(float))
+
+empty_forward_workspace *empty_forward_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, EMPTY_FORWARD_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    empty_forward_workspace *w = (empty_forward_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void empty_forward_workspace_destroy(empty_forward_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of empty_forward.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void empty_forward_forward_pass(empty_forward *m, const float *x, int n, int training)
+static void empty_forward_forward_pass(const empty_forward *m, empty_forward_workspace *w, const float *x, int n, int training)
 {
     (void)m;
     (void)x;
+    (void)m;
+    (void)w;
     (void)n;
     (void)training;
 }
@@ -100,12 +131,12 @@ static void empty_forward_forward_pass(empty_forward *m, const float *x, int n, 
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float empty_forward_loss_pass(empty_forward *m, const float *x, const float *t, int n, int training)
+static float empty_forward_loss_pass(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, int training)
 {
     const float *const loss_w = m->params + 0;  /* [3, 3], empty_forward.net:6 */
     const float *const loss_b = m->params + 9;  /* [3], empty_forward.net:6 */
-    float *const t2 = m->arena + 0;             /* [n, 3] dense, empty_forward.net:6 */
-    float *const loss = m->arena + 96;          /* [1] mse over the batch, empty_forward.net:6 */
+    float *const t2 = w->arena + 0;             /* [n, 3] dense, empty_forward.net:6 */
+    float *const loss = w->arena + 96;          /* [1] mse over the batch, empty_forward.net:6 */
     (void)training;
 
     /* empty_forward.net:6: loss mse(x, dense(t, 3)) */
@@ -120,15 +151,17 @@ static float empty_forward_loss_pass(empty_forward *m, const float *x, const flo
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void empty_forward_backward_pass(empty_forward *m, const float *x, const float *t, int n)
+static void empty_forward_backward_pass(const empty_forward *m, empty_forward_workspace *w, float *grads, const float *x, const float *t, int n)
 {
-    float *const d_loss_w = m->grads + 0;  /* [3, 3] */
-    float *const d_loss_b = m->grads + 9;  /* [3] */
-    float *const t2 = m->arena + 0;        /* [n, 3] dense, empty_forward.net:6 */
-    float *const d_t2 = m->arena + 128;    /* [n, 3] d loss / d t2 */
-    float *const d_loss = m->arena + 112;  /* [1] d loss / d loss */
+    float *const d_loss_w = grads + 0;     /* [3, 3] */
+    float *const d_loss_b = grads + 9;     /* [3] */
+    float *const t2 = w->arena + 0;        /* [n, 3] dense, empty_forward.net:6 */
+    float *const d_t2 = w->arena + 128;    /* [n, 3] d loss / d t2 */
+    float *const d_loss = w->arena + 112;  /* [1] d loss / d loss */
+    (void)m;
+    (void)m;
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -173,9 +206,9 @@ float empty_forward_train_step(empty_forward *m, const float *x, const float *t,
 {
     if (n < 1 || n > EMPTY_FORWARD_BATCH)
         return NAN;
-    empty_forward_forward_pass(m, x, n, 1);
-    const float loss = empty_forward_loss_pass(m, x, t, n, 1);
-    empty_forward_backward_pass(m, x, t, n);
+    empty_forward_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = empty_forward_loss_pass(m, &m->ws, x, t, n, 1);
+    empty_forward_backward_pass(m, &m->ws, m->grads, x, t, n);
     empty_forward_update(m);
     return loss;
 }
@@ -184,41 +217,56 @@ float empty_forward_loss(empty_forward *m, const float *x, const float *t, int n
 {
     if (n < 1 || n > EMPTY_FORWARD_BATCH)
         return NAN;
-    empty_forward_forward_pass(m, x, n, training);
-    return empty_forward_loss_pass(m, x, t, n, training);
+    empty_forward_forward_pass(m, &m->ws, x, n, training);
+    return empty_forward_loss_pass(m, &m->ws, x, t, n, training);
+}
+
+float empty_forward_gradients_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, float *grads)
+{
+    if (n < 1 || n > EMPTY_FORWARD_BATCH)
+        return NAN;
+    empty_forward_forward_pass(m, w, x, n, 1);
+    const float loss = empty_forward_loss_pass(m, w, x, t, n, 1);
+    empty_forward_backward_pass(m, w, grads, x, t, n);
+    return loss;
 }
 
 float empty_forward_gradients(empty_forward *m, const float *x, const float *t, int n)
 {
-    if (n < 1 || n > EMPTY_FORWARD_BATCH)
-        return NAN;
-    empty_forward_forward_pass(m, x, n, 1);
-    const float loss = empty_forward_loss_pass(m, x, t, n, 1);
-    empty_forward_backward_pass(m, x, t, n);
-    return loss;
+    return empty_forward_gradients_with(m, &m->ws, x, t, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void empty_forward_forward(empty_forward *m, const float *x, int n)
+void empty_forward_forward_with(const empty_forward *m, empty_forward_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += EMPTY_FORWARD_BATCH) {
         const int chunk = n - start < EMPTY_FORWARD_BATCH ? n - start : EMPTY_FORWARD_BATCH;
-        empty_forward_forward_pass(m, x + (size_t)start * 3, chunk, 0);
+        empty_forward_forward_pass(m, w, x + (size_t)start * 3, chunk, 0);
     }
 }
 
-float empty_forward_evaluate(empty_forward *m, const float *x, const float *t, int n, double *accuracy)
+void empty_forward_forward(empty_forward *m, const float *x, int n)
+{
+    empty_forward_forward_with(m, &m->ws, x, n);
+}
+
+float empty_forward_evaluate_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += EMPTY_FORWARD_BATCH) {
         const int chunk = n - start < EMPTY_FORWARD_BATCH ? n - start : EMPTY_FORWARD_BATCH;
-        empty_forward_forward_pass(m, x + (size_t)start * 3, chunk, 0);
-        loss_sum += (double)empty_forward_loss_pass(m, x + (size_t)start * 3, t + (size_t)start * 3, chunk, 0) * chunk;
+        empty_forward_forward_pass(m, w, x + (size_t)start * 3, chunk, 0);
+        loss_sum += (double)empty_forward_loss_pass(m, w, x + (size_t)start * 3, t + (size_t)start * 3, chunk, 0) * chunk;
     }
     if (accuracy)
         *accuracy = NAN;   /* no cross_entropy term */
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float empty_forward_evaluate(empty_forward *m, const float *x, const float *t, int n, double *accuracy)
+{
+    return empty_forward_evaluate_with(m, &m->ws, x, t, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -235,7 +283,7 @@ float *empty_forward_grads(empty_forward *m)
 
 void empty_forward_set_rng(empty_forward *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -339,6 +387,11 @@ static double empty_forward_api_gradients(void *m, const void *const *data, int 
     return empty_forward_gradients(m, data[0], data[1], n);
 }
 
+static double empty_forward_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return empty_forward_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void empty_forward_api_update(void *m)
 {
     empty_forward_update(m);
@@ -353,6 +406,23 @@ static void empty_forward_api_forward(void *m, const void *const *inputs, int n,
 {
     (void)outputs;
     empty_forward_forward(m, inputs[0], n);
+}
+
+static void empty_forward_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    empty_forward_forward_with(m, w, inputs[0], n);
+}
+
+static void *empty_forward_api_workspace_create(uint64_t seed)
+{
+    return empty_forward_workspace_create(seed);
+}
+
+static void empty_forward_api_workspace_destroy(void *w)
+{
+    empty_forward_workspace_destroy(w);
 }
 
 static double empty_forward_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -398,7 +468,7 @@ static const dlrt_tensor_info empty_forward_api_tensors[2] = {
 
 static const dlrt_loss_info empty_forward_api_losses[1] = {
     {"loss", 0, EMPTY_FORWARD_PARAM_COUNT, empty_forward_api_loss, empty_forward_api_gradients, empty_forward_api_update,
-     empty_forward_api_train_step},
+     empty_forward_api_train_step, empty_forward_api_gradients_with},
 };
 
 static const dlrt_model_api empty_forward_api = {
@@ -428,6 +498,12 @@ static const dlrt_model_api empty_forward_api = {
     .load = empty_forward_api_load,
     .error = empty_forward_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = EMPTY_FORWARD_WORKSPACE_BYTES,
+    .workspace_create = empty_forward_api_workspace_create,
+    .workspace_destroy = empty_forward_api_workspace_destroy,
+    .forward_with = empty_forward_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *empty_forward_model(void)

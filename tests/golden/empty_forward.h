@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * EMPTY_FORWARD_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef EMPTY_FORWARD_H
 #define EMPTY_FORWARD_H
@@ -26,6 +27,7 @@ extern "C" {
 #define EMPTY_FORWARD_T_SIZE 3         /* target t: f32[3] per sample */
 
 typedef struct empty_forward empty_forward;
+typedef struct empty_forward_workspace empty_forward_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -59,6 +61,25 @@ float *empty_forward_params(empty_forward *m);
 float *empty_forward_grads(empty_forward *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void empty_forward_set_rng(empty_forward *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to EMPTY_FORWARD_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+empty_forward_workspace *empty_forward_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void empty_forward_workspace_destroy(empty_forward_workspace *w);
+/* empty_forward_forward and empty_forward_evaluate with workspace w. */
+void empty_forward_forward_with(const empty_forward *m, empty_forward_workspace *w, const float *x, int n);
+float empty_forward_evaluate_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *accuracy);
+/* empty_forward_gradients with workspace w, into grads (EMPTY_FORWARD_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in empty_forward_grads(m) before empty_forward_update_update. */
+float empty_forward_gradients_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

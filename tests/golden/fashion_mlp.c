@@ -25,19 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct fashion_mlp {
-    /* Parameters, back to back in declaration order (FASHION_MLP_PARAM_COUNT values):
-     *   h1_w      [256, 784]   at 0         fashion_mlp.net:13
-     *   h1_b      [256]        at 200704    fashion_mlp.net:13
-     *   h2_w      [128, 256]   at 200960    fashion_mlp.net:14
-     *   h2_b      [128]        at 233728    fashion_mlp.net:14
-     *   logits_w  [10, 128]    at 233856    fashion_mlp.net:15
-     *   logits_b  [10]         at 235136    fashion_mlp.net:15
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *exp_avg;            /* optimizer state, the same layout */
-    float *exp_avg_sq;         /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * fashion_mlp embeds one for its own entry points; fashion_mlp_workspace_create makes
+ * more, one per thread. */
+struct fashion_mlp_workspace {
     /* Activations for up to FASHION_MLP_BATCH samples, 108432 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -60,9 +51,27 @@ struct fashion_mlp {
      *   d_t2              [n, 256]       at 92048
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct fashion_mlp {
+    /* Parameters, back to back in declaration order (FASHION_MLP_PARAM_COUNT values):
+     *   h1_w      [256, 784]   at 0         fashion_mlp.net:13
+     *   h1_b      [256]        at 200704    fashion_mlp.net:13
+     *   h2_w      [128, 256]   at 200960    fashion_mlp.net:14
+     *   h2_b      [128]        at 233728    fashion_mlp.net:14
+     *   logits_w  [10, 128]    at 233856    fashion_mlp.net:15
+     *   logits_b  [10]         at 235136    fashion_mlp.net:15
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *exp_avg;            /* optimizer state, the same layout */
+    float *exp_avg_sq;         /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    fashion_mlp_workspace ws;  /* for fashion_mlp_train_step, fashion_mlp_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -84,25 +93,26 @@ fashion_mlp *fashion_mlp_create(uint64_t seed)
     m->grads = base + 235152;
     m->exp_avg = base + 470304;
     m->exp_avg_sq = base + 705456;
-    m->arena = base + 940608;
+    m->ws.arena = base + 940608;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h1_w [256, 784]: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / 784) */
-    dlrt_normal_f32(m->params + 0, 200704, 0.0, 0.050507627227610534, &m->rng);
+    dlrt_normal_f32(m->params + 0, 200704, 0.0, 0.050507627227610534, &rng);
     /* h1_b [256]: zeros */
     dlrt_fill_f32(m->params + 200704, 256, 0.0);
     /* h2_w [128, 256]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 256) */
-    dlrt_uniform_f32(m->params + 200960, 32768, -0.15309310892394862, 0.15309310892394862, &m->rng);
+    dlrt_uniform_f32(m->params + 200960, 32768, -0.15309310892394862, 0.15309310892394862, &rng);
     /* h2_b [128]: zeros */
     dlrt_fill_f32(m->params + 233728, 128, 0.0);
     /* logits_w [10, 128]: xavier_uniform, a = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 138) */
-    dlrt_uniform_f32(m->params + 233856, 1280, -0.20851441405707477, 0.20851441405707477, &m->rng);
+    dlrt_uniform_f32(m->params + 233856, 1280, -0.20851441405707477, 0.20851441405707477, &rng);
     /* logits_b [10]: zeros */
     dlrt_fill_f32(m->params + 235136, 10, 0.0);
 
     /* Dropout draws from a stream of its own (fashion_mlp_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -113,11 +123,30 @@ void fashion_mlp_destroy(fashion_mlp *m)
     free(m);
 }
 
+/* The bytes fashion_mlp_workspace_create allocates. */
+#define FASHION_MLP_WORKSPACE_BYTES (sizeof(fashion_mlp_workspace) + 64 + (size_t)108432 * sizeof(float))
+
+fashion_mlp_workspace *fashion_mlp_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, FASHION_MLP_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    fashion_mlp_workspace *w = (fashion_mlp_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void fashion_mlp_workspace_destroy(fashion_mlp_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of fashion_mlp.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, int training)
+static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n, int training)
 {
     const float *const h1_w = m->params + 0;           /* [256, 784], fashion_mlp.net:13 */
     const float *const h1_b = m->params + 200704;      /* [256], fashion_mlp.net:13 */
@@ -125,14 +154,14 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
     const float *const h2_b = m->params + 233728;      /* [128], fashion_mlp.net:14 */
     const float *const logits_w = m->params + 233856;  /* [10, 128], fashion_mlp.net:15 */
     const float *const logits_b = m->params + 235136;  /* [10], fashion_mlp.net:15 */
-    float *const t2 = m->arena + 0;                    /* [n, 256] dense, fashion_mlp.net:13 */
-    float *const h1 = m->arena + 16384;                /* [n, 256] relu, fashion_mlp.net:13 */
-    float *const t4 = m->arena + 32768;                /* [n, 128] dense, fashion_mlp.net:14 */
-    float *const t5 = m->arena + 40960;                /* [n, 128] relu, fashion_mlp.net:14 */
-    float *const h2 = m->arena + 49152;                /* [n, 128] dropout, fashion_mlp.net:14 */
-    float *const h2_mask = m->arena + 57344;           /* [n, 128] dropout scratch */
-    float *const logits = m->arena + 65536;            /* [n, 10] dense, fashion_mlp.net:15 */
-    float *const probs = m->arena + 66176;             /* [n, 10] softmax, fashion_mlp.net:16 */
+    float *const t2 = w->arena + 0;                    /* [n, 256] dense, fashion_mlp.net:13 */
+    float *const h1 = w->arena + 16384;                /* [n, 256] relu, fashion_mlp.net:13 */
+    float *const t4 = w->arena + 32768;                /* [n, 128] dense, fashion_mlp.net:14 */
+    float *const t5 = w->arena + 40960;                /* [n, 128] relu, fashion_mlp.net:14 */
+    float *const h2 = w->arena + 49152;                /* [n, 128] dropout, fashion_mlp.net:14 */
+    float *const h2_mask = w->arena + 57344;           /* [n, 128] dropout scratch */
+    float *const logits = w->arena + 65536;            /* [n, 10] dense, fashion_mlp.net:15 */
+    float *const probs = w->arena + 66176;             /* [n, 10] softmax, fashion_mlp.net:16 */
 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
@@ -149,7 +178,7 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
         t5[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
     if (training) {
         /* h2_mask: 0 where u < 0.1, else 1/(1 - 0.1); one draw per element in order */
-        dlrt_dropout_forward_f32(h2, h2_mask, t5, n * 128, 0.1, &m->rng);
+        dlrt_dropout_forward_f32(h2, h2_mask, t5, n * 128, 0.1, &w->rng);
     } else {
         memcpy(h2, t5, (size_t)n * 128 * sizeof *h2);   /* dropout is off */
     }
@@ -167,12 +196,14 @@ static void fashion_mlp_forward_pass(fashion_mlp *m, const float *image, int n, 
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float fashion_mlp_loss_pass(fashion_mlp *m, const float *image, const int32_t *y, int n, int training)
+static float fashion_mlp_loss_pass(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, int training)
 {
-    float *const logits = m->arena + 65536;      /* [n, 10] dense, fashion_mlp.net:15 */
-    float *const loss = m->arena + 66816;        /* [1] cross_entropy over the batch, fashion_mlp.net:18 */
-    float *const loss_probs = m->arena + 66832;  /* [n, 10] cross_entropy scratch */
+    float *const logits = w->arena + 65536;      /* [n, 10] dense, fashion_mlp.net:15 */
+    float *const loss = w->arena + 66816;        /* [1] cross_entropy over the batch, fashion_mlp.net:18 */
+    float *const loss_probs = w->arena + 66832;  /* [n, 10] cross_entropy scratch */
+    (void)m;
     (void)image;
+    (void)m;
     (void)training;
 
     /* fashion_mlp.net:18: loss cross_entropy(logits, y) */
@@ -185,30 +216,30 @@ static float fashion_mlp_loss_pass(fashion_mlp *m, const float *image, const int
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void fashion_mlp_backward_pass(fashion_mlp *m, const float *image, const int32_t *y, int n)
+static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspace *w, float *grads, const float *image, const int32_t *y, int n)
 {
     const float *const h2_w = m->params + 200960;      /* [128, 256], fashion_mlp.net:14 */
     const float *const logits_w = m->params + 233856;  /* [10, 128], fashion_mlp.net:15 */
-    float *const d_h1_w = m->grads + 0;                /* [256, 784] */
-    float *const d_h1_b = m->grads + 200704;           /* [256] */
-    float *const d_h2_w = m->grads + 200960;           /* [128, 256] */
-    float *const d_h2_b = m->grads + 233728;           /* [128] */
-    float *const d_logits_w = m->grads + 233856;       /* [10, 128] */
-    float *const d_logits_b = m->grads + 235136;       /* [10] */
-    float *const h1 = m->arena + 16384;                /* [n, 256] relu, fashion_mlp.net:13 */
-    float *const t5 = m->arena + 40960;                /* [n, 128] relu, fashion_mlp.net:14 */
-    float *const h2 = m->arena + 49152;                /* [n, 128] dropout, fashion_mlp.net:14 */
-    float *const h2_mask = m->arena + 57344;           /* [n, 128] dropout scratch */
-    float *const loss_probs = m->arena + 66832;        /* [n, 10] cross_entropy scratch */
-    float *const d_t2 = m->arena + 92048;              /* [n, 256] d loss / d t2 */
-    float *const d_h1 = m->arena + 75664;              /* [n, 256] d loss / d h1 */
-    float *const d_t4 = m->arena + 67472;              /* [n, 128] d loss / d t4 */
-    float *const d_t5 = m->arena + 76320;              /* [n, 128] d loss / d t5 */
-    float *const d_h2 = m->arena + 68128;              /* [n, 128] d loss / d h2 */
-    float *const d_logits = m->arena + 67488;          /* [n, 10] d loss / d logits */
-    float *const d_loss = m->arena + 67472;            /* [1] d loss / d loss */
+    float *const d_h1_w = grads + 0;                   /* [256, 784] */
+    float *const d_h1_b = grads + 200704;              /* [256] */
+    float *const d_h2_w = grads + 200960;              /* [128, 256] */
+    float *const d_h2_b = grads + 233728;              /* [128] */
+    float *const d_logits_w = grads + 233856;          /* [10, 128] */
+    float *const d_logits_b = grads + 235136;          /* [10] */
+    float *const h1 = w->arena + 16384;                /* [n, 256] relu, fashion_mlp.net:13 */
+    float *const t5 = w->arena + 40960;                /* [n, 128] relu, fashion_mlp.net:14 */
+    float *const h2 = w->arena + 49152;                /* [n, 128] dropout, fashion_mlp.net:14 */
+    float *const h2_mask = w->arena + 57344;           /* [n, 128] dropout scratch */
+    float *const loss_probs = w->arena + 66832;        /* [n, 10] cross_entropy scratch */
+    float *const d_t2 = w->arena + 92048;              /* [n, 256] d loss / d t2 */
+    float *const d_h1 = w->arena + 75664;              /* [n, 256] d loss / d h1 */
+    float *const d_t4 = w->arena + 67472;              /* [n, 128] d loss / d t4 */
+    float *const d_t5 = w->arena + 76320;              /* [n, 128] d loss / d t5 */
+    float *const d_h2 = w->arena + 68128;              /* [n, 128] d loss / d h2 */
+    float *const d_logits = w->arena + 67488;          /* [n, 10] d loss / d logits */
+    float *const d_loss = w->arena + 67472;            /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -350,9 +381,9 @@ float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *
 {
     if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
-    fashion_mlp_forward_pass(m, image, n, 1);
-    const float loss = fashion_mlp_loss_pass(m, image, y, n, 1);
-    fashion_mlp_backward_pass(m, image, y, n);
+    fashion_mlp_forward_pass(m, &m->ws, image, n, 1);
+    const float loss = fashion_mlp_loss_pass(m, &m->ws, image, y, n, 1);
+    fashion_mlp_backward_pass(m, &m->ws, m->grads, image, y, n);
     fashion_mlp_update(m);
     return loss;
 }
@@ -361,34 +392,44 @@ float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int
 {
     if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
-    fashion_mlp_forward_pass(m, image, n, training);
-    return fashion_mlp_loss_pass(m, image, y, n, training);
+    fashion_mlp_forward_pass(m, &m->ws, image, n, training);
+    return fashion_mlp_loss_pass(m, &m->ws, image, y, n, training);
+}
+
+float fashion_mlp_gradients_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
+        return NAN;
+    fashion_mlp_forward_pass(m, w, image, n, 1);
+    const float loss = fashion_mlp_loss_pass(m, w, image, y, n, 1);
+    fashion_mlp_backward_pass(m, w, grads, image, y, n);
+    return loss;
 }
 
 float fashion_mlp_gradients(fashion_mlp *m, const float *image, const int32_t *y, int n)
 {
-    if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
-        return NAN;
-    fashion_mlp_forward_pass(m, image, n, 1);
-    const float loss = fashion_mlp_loss_pass(m, image, y, n, 1);
-    fashion_mlp_backward_pass(m, image, y, n);
-    return loss;
+    return fashion_mlp_gradients_with(m, &m->ws, image, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void fashion_mlp_forward(fashion_mlp *m, const float *image, int n, float *probs)
+void fashion_mlp_forward_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n, float *probs)
 {
     for (int start = 0; start < n; start += FASHION_MLP_BATCH) {
         const int chunk = n - start < FASHION_MLP_BATCH ? n - start : FASHION_MLP_BATCH;
-        fashion_mlp_forward_pass(m, image + (size_t)start * 784, chunk, 0);
-        memcpy(probs + (size_t)start * 10, m->arena + 66176, (size_t)chunk * 10 * sizeof *probs);   /* softmax, fashion_mlp.net:16 */
+        fashion_mlp_forward_pass(m, w, image + (size_t)start * 784, chunk, 0);
+        memcpy(probs + (size_t)start * 10, w->arena + 66176, (size_t)chunk * 10 * sizeof *probs);   /* softmax, fashion_mlp.net:16 */
     }
 }
 
-float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y, int n, double *accuracy)
+void fashion_mlp_forward(fashion_mlp *m, const float *image, int n, float *probs)
 {
-    float *const logits = m->arena + 65536;  /* [n, 10] dense, fashion_mlp.net:15 */
+    fashion_mlp_forward_with(m, &m->ws, image, n, probs);
+}
+
+float fashion_mlp_evaluate_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
+{
+    float *const logits = w->arena + 65536;  /* [n, 10] dense, fashion_mlp.net:15 */
 
     if (n > 0 && !fashion_mlp_labels_ok(y, n)) {
         if (accuracy)
@@ -399,14 +440,19 @@ float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y,
     long correct = 0;
     for (int start = 0; start < n; start += FASHION_MLP_BATCH) {
         const int chunk = n - start < FASHION_MLP_BATCH ? n - start : FASHION_MLP_BATCH;
-        fashion_mlp_forward_pass(m, image + (size_t)start * 784, chunk, 0);
-        loss_sum += (double)fashion_mlp_loss_pass(m, image + (size_t)start * 784, y + start, chunk, 0) * chunk;
+        fashion_mlp_forward_pass(m, w, image + (size_t)start * 784, chunk, 0);
+        loss_sum += (double)fashion_mlp_loss_pass(m, w, image + (size_t)start * 784, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (fashion_mlp.net:18) */
         correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 10);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y, int n, double *accuracy)
+{
+    return fashion_mlp_evaluate_with(m, &m->ws, image, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -423,7 +469,7 @@ float *fashion_mlp_grads(fashion_mlp *m)
 
 void fashion_mlp_set_rng(fashion_mlp *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -540,6 +586,11 @@ static double fashion_mlp_api_gradients(void *m, const void *const *data, int n)
     return fashion_mlp_gradients(m, data[0], data[1], n);
 }
 
+static double fashion_mlp_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return fashion_mlp_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void fashion_mlp_api_update(void *m)
 {
     fashion_mlp_update(m);
@@ -553,6 +604,22 @@ static double fashion_mlp_api_train_step(void *m, const void *const *data, int n
 static void fashion_mlp_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     fashion_mlp_forward(m, inputs[0], n, outputs[0]);
+}
+
+static void fashion_mlp_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    fashion_mlp_forward_with(m, w, inputs[0], n, outputs[0]);
+}
+
+static void *fashion_mlp_api_workspace_create(uint64_t seed)
+{
+    return fashion_mlp_workspace_create(seed);
+}
+
+static void fashion_mlp_api_workspace_destroy(void *w)
+{
+    fashion_mlp_workspace_destroy(w);
 }
 
 static double fashion_mlp_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -602,7 +669,7 @@ static const dlrt_tensor_info fashion_mlp_api_outputs[1] = {
 
 static const dlrt_loss_info fashion_mlp_api_losses[1] = {
     {"loss", 0, FASHION_MLP_PARAM_COUNT, fashion_mlp_api_loss, fashion_mlp_api_gradients, fashion_mlp_api_update,
-     fashion_mlp_api_train_step},
+     fashion_mlp_api_train_step, fashion_mlp_api_gradients_with},
 };
 
 static const dlrt_model_api fashion_mlp_api = {
@@ -632,6 +699,12 @@ static const dlrt_model_api fashion_mlp_api = {
     .load = fashion_mlp_api_load,
     .error = fashion_mlp_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = FASHION_MLP_WORKSPACE_BYTES,
+    .workspace_create = fashion_mlp_api_workspace_create,
+    .workspace_destroy = fashion_mlp_api_workspace_destroy,
+    .forward_with = fashion_mlp_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *fashion_mlp_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `image` for n samples is
  * n * FASHION_MLP_IMAGE_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef FASHION_MLP_H
 #define FASHION_MLP_H
@@ -28,6 +29,7 @@ extern "C" {
 #define FASHION_MLP_PROBS_SIZE 10       /* output probs: [10] per sample */
 
 typedef struct fashion_mlp fashion_mlp;
+typedef struct fashion_mlp_workspace fashion_mlp_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -61,6 +63,25 @@ float *fashion_mlp_params(fashion_mlp *m);
 float *fashion_mlp_grads(fashion_mlp *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void fashion_mlp_set_rng(fashion_mlp *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to FASHION_MLP_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+fashion_mlp_workspace *fashion_mlp_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void fashion_mlp_workspace_destroy(fashion_mlp_workspace *w);
+/* fashion_mlp_forward and fashion_mlp_evaluate with workspace w. */
+void fashion_mlp_forward_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n, float *probs);
+float fashion_mlp_evaluate_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *accuracy);
+/* fashion_mlp_gradients with workspace w, into grads (FASHION_MLP_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in fashion_mlp_grads(m) before fashion_mlp_update_update. */
+float fashion_mlp_gradients_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct gelu_family {
-    /* Parameters, back to back in declaration order (GELU_FAMILY_PARAM_COUNT values):
-     *   a_w       [4, 6]       at 0         gelu_family.net:6
-     *   a_b       [4]          at 24        gelu_family.net:6
-     *   e_w       [4, 4]       at 28        gelu_family.net:10
-     *   e_b       [4]          at 44        gelu_family.net:10
-     *   logits_w  [3, 4]       at 48        gelu_family.net:11
-     *   logits_b  [3]          at 60        gelu_family.net:11
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * gelu_family embeds one for its own entry points; gelu_family_workspace_create makes
+ * more, one per thread. */
+struct gelu_family_workspace {
     /* Activations for up to GELU_FAMILY_BATCH samples, 2896 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -80,9 +73,25 @@ struct gelu_family {
      *   d_t10             [n, 4]         at 2768
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct gelu_family {
+    /* Parameters, back to back in declaration order (GELU_FAMILY_PARAM_COUNT values):
+     *   a_w       [4, 6]       at 0         gelu_family.net:6
+     *   a_b       [4]          at 24        gelu_family.net:6
+     *   e_w       [4, 4]       at 28        gelu_family.net:10
+     *   e_b       [4]          at 44        gelu_family.net:10
+     *   logits_w  [3, 4]       at 48        gelu_family.net:11
+     *   logits_b  [3]          at 60        gelu_family.net:11
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    gelu_family_workspace ws;  /* for gelu_family_train_step, gelu_family_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -102,25 +111,26 @@ gelu_family *gelu_family_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 64;
-    m->arena = base + 128;
+    m->ws.arena = base + 128;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* a_w [4, 6]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 6) */
-    dlrt_uniform_f32(m->params + 0, 24, -1.0, 1.0, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 24, -1.0, 1.0, &rng);
     /* a_b [4]: zeros */
     dlrt_fill_f32(m->params + 24, 4, 0.0);
     /* e_w [4, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 28, 16, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 28, 16, -1.224744871391589, 1.224744871391589, &rng);
     /* e_b [4]: zeros */
     dlrt_fill_f32(m->params + 44, 4, 0.0);
     /* logits_w [3, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 48, 12, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 48, 12, -1.224744871391589, 1.224744871391589, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 60, 3, 0.0);
 
     /* Dropout draws from a stream of its own (gelu_family_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -131,11 +141,30 @@ void gelu_family_destroy(gelu_family *m)
     free(m);
 }
 
+/* The bytes gelu_family_workspace_create allocates. */
+#define GELU_FAMILY_WORKSPACE_BYTES (sizeof(gelu_family_workspace) + 64 + (size_t)2896 * sizeof(float))
+
+gelu_family_workspace *gelu_family_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, GELU_FAMILY_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    gelu_family_workspace *w = (gelu_family_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void gelu_family_workspace_destroy(gelu_family_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of gelu_family.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void gelu_family_forward_pass(gelu_family *m, const float *x, int n, int training)
+static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace *w, const float *x, int n, int training)
 {
     const float *const a_w = m->params + 0;        /* [4, 6], gelu_family.net:6 */
     const float *const a_b = m->params + 24;       /* [4], gelu_family.net:6 */
@@ -143,24 +172,24 @@ static void gelu_family_forward_pass(gelu_family *m, const float *x, int n, int 
     const float *const e_b = m->params + 44;       /* [4], gelu_family.net:10 */
     const float *const logits_w = m->params + 48;  /* [3, 4], gelu_family.net:11 */
     const float *const logits_b = m->params + 60;  /* [3], gelu_family.net:11 */
-    float *const t2 = m->arena + 0;                /* [n, 4] dense, gelu_family.net:6 */
-    float *const a = m->arena + 128;               /* [n, 4] gelu, gelu_family.net:6 */
-    float *const b = m->arena + 256;               /* [n, 4] gelu, gelu_family.net:7 */
-    float *const t5 = m->arena + 384;              /* [n, 4] elu, gelu_family.net:8 */
-    float *const t6 = m->arena + 512;              /* [n, 4] selu, gelu_family.net:8 */
-    float *const c = m->arena + 640;               /* [n, 4] add, gelu_family.net:8 */
-    float *const t8 = m->arena + 768;              /* [n, 4] softplus, gelu_family.net:9 */
-    float *const t9 = m->arena + 896;              /* [n, 4] silu, gelu_family.net:9 */
-    float *const t10 = m->arena + 1024;            /* [n, 4] add, gelu_family.net:9 */
-    float *const t11 = m->arena + 1152;            /* [n, 4] silu, gelu_family.net:9 */
-    float *const t12 = m->arena + 1280;            /* [n, 4] add, gelu_family.net:9 */
-    float *const t13 = m->arena + 1408;            /* [n, 4] mish, gelu_family.net:9 */
-    float *const d = m->arena + 1536;              /* [n, 4] add, gelu_family.net:9 */
-    float *const t15 = m->arena + 1664;            /* [n, 4] dense, gelu_family.net:10 */
-    float *const t16 = m->arena + 1792;            /* [n, 4] hardtanh, gelu_family.net:10 */
-    float *const t17 = m->arena + 1920;            /* [n, 4] hardsigmoid, gelu_family.net:10 */
-    float *const e = m->arena + 2048;              /* [n, 4] add, gelu_family.net:10 */
-    float *const logits = m->arena + 2176;         /* [n, 3] dense, gelu_family.net:11 */
+    float *const t2 = w->arena + 0;                /* [n, 4] dense, gelu_family.net:6 */
+    float *const a = w->arena + 128;               /* [n, 4] gelu, gelu_family.net:6 */
+    float *const b = w->arena + 256;               /* [n, 4] gelu, gelu_family.net:7 */
+    float *const t5 = w->arena + 384;              /* [n, 4] elu, gelu_family.net:8 */
+    float *const t6 = w->arena + 512;              /* [n, 4] selu, gelu_family.net:8 */
+    float *const c = w->arena + 640;               /* [n, 4] add, gelu_family.net:8 */
+    float *const t8 = w->arena + 768;              /* [n, 4] softplus, gelu_family.net:9 */
+    float *const t9 = w->arena + 896;              /* [n, 4] silu, gelu_family.net:9 */
+    float *const t10 = w->arena + 1024;            /* [n, 4] add, gelu_family.net:9 */
+    float *const t11 = w->arena + 1152;            /* [n, 4] silu, gelu_family.net:9 */
+    float *const t12 = w->arena + 1280;            /* [n, 4] add, gelu_family.net:9 */
+    float *const t13 = w->arena + 1408;            /* [n, 4] mish, gelu_family.net:9 */
+    float *const d = w->arena + 1536;              /* [n, 4] add, gelu_family.net:9 */
+    float *const t15 = w->arena + 1664;            /* [n, 4] dense, gelu_family.net:10 */
+    float *const t16 = w->arena + 1792;            /* [n, 4] hardtanh, gelu_family.net:10 */
+    float *const t17 = w->arena + 1920;            /* [n, 4] hardsigmoid, gelu_family.net:10 */
+    float *const e = w->arena + 2048;              /* [n, 4] add, gelu_family.net:10 */
+    float *const logits = w->arena + 2176;         /* [n, 3] dense, gelu_family.net:11 */
     (void)training;
 
     /* gelu_family.net:6: a = gelu(dense(x, 4)) */
@@ -228,12 +257,14 @@ static void gelu_family_forward_pass(gelu_family *m, const float *x, int n, int 
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float gelu_family_loss_pass(gelu_family *m, const float *x, const int32_t *y, int n, int training)
+static float gelu_family_loss_pass(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, int training)
 {
-    float *const logits = m->arena + 2176;      /* [n, 3] dense, gelu_family.net:11 */
-    float *const loss = m->arena + 2272;        /* [1] cross_entropy over the batch, gelu_family.net:12 */
-    float *const loss_probs = m->arena + 2288;  /* [n, 3] cross_entropy scratch */
+    float *const logits = w->arena + 2176;      /* [n, 3] dense, gelu_family.net:11 */
+    float *const loss = w->arena + 2272;        /* [1] cross_entropy over the batch, gelu_family.net:12 */
+    float *const loss_probs = w->arena + 2288;  /* [n, 3] cross_entropy scratch */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* gelu_family.net:12: loss cross_entropy(logits, y) */
@@ -246,45 +277,45 @@ static float gelu_family_loss_pass(gelu_family *m, const float *x, const int32_t
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void gelu_family_backward_pass(gelu_family *m, const float *x, const int32_t *y, int n)
+static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspace *w, float *grads, const float *x, const int32_t *y, int n)
 {
     const float *const e_w = m->params + 28;       /* [4, 4], gelu_family.net:10 */
     const float *const logits_w = m->params + 48;  /* [3, 4], gelu_family.net:11 */
-    float *const d_a_w = m->grads + 0;             /* [4, 6] */
-    float *const d_a_b = m->grads + 24;            /* [4] */
-    float *const d_e_w = m->grads + 28;            /* [4, 4] */
-    float *const d_e_b = m->grads + 44;            /* [4] */
-    float *const d_logits_w = m->grads + 48;       /* [3, 4] */
-    float *const d_logits_b = m->grads + 60;       /* [3] */
-    float *const t2 = m->arena + 0;                /* [n, 4] dense, gelu_family.net:6 */
-    float *const a = m->arena + 128;               /* [n, 4] gelu, gelu_family.net:6 */
-    float *const b = m->arena + 256;               /* [n, 4] gelu, gelu_family.net:7 */
-    float *const c = m->arena + 640;               /* [n, 4] add, gelu_family.net:8 */
-    float *const d = m->arena + 1536;              /* [n, 4] add, gelu_family.net:9 */
-    float *const t15 = m->arena + 1664;            /* [n, 4] dense, gelu_family.net:10 */
-    float *const e = m->arena + 2048;              /* [n, 4] add, gelu_family.net:10 */
-    float *const loss_probs = m->arena + 2288;     /* [n, 3] cross_entropy scratch */
-    float *const d_t2 = m->arena + 2384;           /* [n, 4] d loss / d t2 */
-    float *const d_a = m->arena + 2512;            /* [n, 4] d loss / d a */
-    float *const d_b = m->arena + 2384;            /* [n, 4] d loss / d b */
-    float *const d_t5 = m->arena + 2640;           /* [n, 4] d loss / d t5 */
-    float *const d_t6 = m->arena + 2512;           /* [n, 4] d loss / d t6 */
-    float *const d_c = m->arena + 2384;            /* [n, 4] d loss / d c */
-    float *const d_t8 = m->arena + 2640;           /* [n, 4] d loss / d t8 */
-    float *const d_t9 = m->arena + 2512;           /* [n, 4] d loss / d t9 */
-    float *const d_t10 = m->arena + 2768;          /* [n, 4] d loss / d t10 */
-    float *const d_t11 = m->arena + 2512;          /* [n, 4] d loss / d t11 */
-    float *const d_t12 = m->arena + 2640;          /* [n, 4] d loss / d t12 */
-    float *const d_t13 = m->arena + 2512;          /* [n, 4] d loss / d t13 */
-    float *const d_d = m->arena + 2384;            /* [n, 4] d loss / d d */
-    float *const d_t15 = m->arena + 2512;          /* [n, 4] d loss / d t15 */
-    float *const d_t16 = m->arena + 2752;          /* [n, 4] d loss / d t16 */
-    float *const d_t17 = m->arena + 2624;          /* [n, 4] d loss / d t17 */
-    float *const d_e = m->arena + 2496;            /* [n, 4] d loss / d e */
-    float *const d_logits = m->arena + 2400;       /* [n, 3] d loss / d logits */
-    float *const d_loss = m->arena + 2384;         /* [1] d loss / d loss */
+    float *const d_a_w = grads + 0;                /* [4, 6] */
+    float *const d_a_b = grads + 24;               /* [4] */
+    float *const d_e_w = grads + 28;               /* [4, 4] */
+    float *const d_e_b = grads + 44;               /* [4] */
+    float *const d_logits_w = grads + 48;          /* [3, 4] */
+    float *const d_logits_b = grads + 60;          /* [3] */
+    float *const t2 = w->arena + 0;                /* [n, 4] dense, gelu_family.net:6 */
+    float *const a = w->arena + 128;               /* [n, 4] gelu, gelu_family.net:6 */
+    float *const b = w->arena + 256;               /* [n, 4] gelu, gelu_family.net:7 */
+    float *const c = w->arena + 640;               /* [n, 4] add, gelu_family.net:8 */
+    float *const d = w->arena + 1536;              /* [n, 4] add, gelu_family.net:9 */
+    float *const t15 = w->arena + 1664;            /* [n, 4] dense, gelu_family.net:10 */
+    float *const e = w->arena + 2048;              /* [n, 4] add, gelu_family.net:10 */
+    float *const loss_probs = w->arena + 2288;     /* [n, 3] cross_entropy scratch */
+    float *const d_t2 = w->arena + 2384;           /* [n, 4] d loss / d t2 */
+    float *const d_a = w->arena + 2512;            /* [n, 4] d loss / d a */
+    float *const d_b = w->arena + 2384;            /* [n, 4] d loss / d b */
+    float *const d_t5 = w->arena + 2640;           /* [n, 4] d loss / d t5 */
+    float *const d_t6 = w->arena + 2512;           /* [n, 4] d loss / d t6 */
+    float *const d_c = w->arena + 2384;            /* [n, 4] d loss / d c */
+    float *const d_t8 = w->arena + 2640;           /* [n, 4] d loss / d t8 */
+    float *const d_t9 = w->arena + 2512;           /* [n, 4] d loss / d t9 */
+    float *const d_t10 = w->arena + 2768;          /* [n, 4] d loss / d t10 */
+    float *const d_t11 = w->arena + 2512;          /* [n, 4] d loss / d t11 */
+    float *const d_t12 = w->arena + 2640;          /* [n, 4] d loss / d t12 */
+    float *const d_t13 = w->arena + 2512;          /* [n, 4] d loss / d t13 */
+    float *const d_d = w->arena + 2384;            /* [n, 4] d loss / d d */
+    float *const d_t15 = w->arena + 2512;          /* [n, 4] d loss / d t15 */
+    float *const d_t16 = w->arena + 2752;          /* [n, 4] d loss / d t16 */
+    float *const d_t17 = w->arena + 2624;          /* [n, 4] d loss / d t17 */
+    float *const d_e = w->arena + 2496;            /* [n, 4] d loss / d e */
+    float *const d_logits = w->arena + 2400;       /* [n, 3] d loss / d logits */
+    float *const d_loss = w->arena + 2384;         /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -448,9 +479,9 @@ float gelu_family_train_step(gelu_family *m, const float *x, const int32_t *y, i
 {
     if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
         return NAN;
-    gelu_family_forward_pass(m, x, n, 1);
-    const float loss = gelu_family_loss_pass(m, x, y, n, 1);
-    gelu_family_backward_pass(m, x, y, n);
+    gelu_family_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = gelu_family_loss_pass(m, &m->ws, x, y, n, 1);
+    gelu_family_backward_pass(m, &m->ws, m->grads, x, y, n);
     gelu_family_update(m);
     return loss;
 }
@@ -459,33 +490,43 @@ float gelu_family_loss(gelu_family *m, const float *x, const int32_t *y, int n, 
 {
     if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
         return NAN;
-    gelu_family_forward_pass(m, x, n, training);
-    return gelu_family_loss_pass(m, x, y, n, training);
+    gelu_family_forward_pass(m, &m->ws, x, n, training);
+    return gelu_family_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float gelu_family_gradients_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
+        return NAN;
+    gelu_family_forward_pass(m, w, x, n, 1);
+    const float loss = gelu_family_loss_pass(m, w, x, y, n, 1);
+    gelu_family_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float gelu_family_gradients(gelu_family *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
-        return NAN;
-    gelu_family_forward_pass(m, x, n, 1);
-    const float loss = gelu_family_loss_pass(m, x, y, n, 1);
-    gelu_family_backward_pass(m, x, y, n);
-    return loss;
+    return gelu_family_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void gelu_family_forward(gelu_family *m, const float *x, int n)
+void gelu_family_forward_with(const gelu_family *m, gelu_family_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += GELU_FAMILY_BATCH) {
         const int chunk = n - start < GELU_FAMILY_BATCH ? n - start : GELU_FAMILY_BATCH;
-        gelu_family_forward_pass(m, x + (size_t)start * 6, chunk, 0);
+        gelu_family_forward_pass(m, w, x + (size_t)start * 6, chunk, 0);
     }
 }
 
-float gelu_family_evaluate(gelu_family *m, const float *x, const int32_t *y, int n, double *accuracy)
+void gelu_family_forward(gelu_family *m, const float *x, int n)
 {
-    float *const logits = m->arena + 2176;  /* [n, 3] dense, gelu_family.net:11 */
+    gelu_family_forward_with(m, &m->ws, x, n);
+}
+
+float gelu_family_evaluate_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    float *const logits = w->arena + 2176;  /* [n, 3] dense, gelu_family.net:11 */
 
     if (n > 0 && !gelu_family_labels_ok(y, n)) {
         if (accuracy)
@@ -496,14 +537,19 @@ float gelu_family_evaluate(gelu_family *m, const float *x, const int32_t *y, int
     long correct = 0;
     for (int start = 0; start < n; start += GELU_FAMILY_BATCH) {
         const int chunk = n - start < GELU_FAMILY_BATCH ? n - start : GELU_FAMILY_BATCH;
-        gelu_family_forward_pass(m, x + (size_t)start * 6, chunk, 0);
-        loss_sum += (double)gelu_family_loss_pass(m, x + (size_t)start * 6, y + start, chunk, 0) * chunk;
+        gelu_family_forward_pass(m, w, x + (size_t)start * 6, chunk, 0);
+        loss_sum += (double)gelu_family_loss_pass(m, w, x + (size_t)start * 6, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (gelu_family.net:12) */
         correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float gelu_family_evaluate(gelu_family *m, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    return gelu_family_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -520,7 +566,7 @@ float *gelu_family_grads(gelu_family *m)
 
 void gelu_family_set_rng(gelu_family *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -632,6 +678,11 @@ static double gelu_family_api_gradients(void *m, const void *const *data, int n)
     return gelu_family_gradients(m, data[0], data[1], n);
 }
 
+static double gelu_family_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return gelu_family_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void gelu_family_api_update(void *m)
 {
     gelu_family_update(m);
@@ -646,6 +697,23 @@ static void gelu_family_api_forward(void *m, const void *const *inputs, int n, v
 {
     (void)outputs;
     gelu_family_forward(m, inputs[0], n);
+}
+
+static void gelu_family_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    gelu_family_forward_with(m, w, inputs[0], n);
+}
+
+static void *gelu_family_api_workspace_create(uint64_t seed)
+{
+    return gelu_family_workspace_create(seed);
+}
+
+static void gelu_family_api_workspace_destroy(void *w)
+{
+    gelu_family_workspace_destroy(w);
 }
 
 static double gelu_family_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -691,7 +759,7 @@ static const dlrt_tensor_info gelu_family_api_tensors[2] = {
 
 static const dlrt_loss_info gelu_family_api_losses[1] = {
     {"loss", 0, GELU_FAMILY_PARAM_COUNT, gelu_family_api_loss, gelu_family_api_gradients, gelu_family_api_update,
-     gelu_family_api_train_step},
+     gelu_family_api_train_step, gelu_family_api_gradients_with},
 };
 
 static const dlrt_model_api gelu_family_api = {
@@ -721,6 +789,12 @@ static const dlrt_model_api gelu_family_api = {
     .load = gelu_family_api_load,
     .error = gelu_family_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = GELU_FAMILY_WORKSPACE_BYTES,
+    .workspace_create = gelu_family_api_workspace_create,
+    .workspace_destroy = gelu_family_api_workspace_destroy,
+    .forward_with = gelu_family_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *gelu_family_model(void)

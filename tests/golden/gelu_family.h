@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * GELU_FAMILY_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef GELU_FAMILY_H
 #define GELU_FAMILY_H
@@ -27,6 +28,7 @@ extern "C" {
 #define GELU_FAMILY_Y_CLASSES 3      /* label y: class(3) */
 
 typedef struct gelu_family gelu_family;
+typedef struct gelu_family_workspace gelu_family_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *gelu_family_params(gelu_family *m);
 float *gelu_family_grads(gelu_family *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void gelu_family_set_rng(gelu_family *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to GELU_FAMILY_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+gelu_family_workspace *gelu_family_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void gelu_family_workspace_destroy(gelu_family_workspace *w);
+/* gelu_family_forward and gelu_family_evaluate with workspace w. */
+void gelu_family_forward_with(const gelu_family *m, gelu_family_workspace *w, const float *x, int n);
+float gelu_family_evaluate_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *accuracy);
+/* gelu_family_gradients with workspace w, into grads (GELU_FAMILY_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in gelu_family_grads(m) before gelu_family_update_update. */
+float gelu_family_gradients_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

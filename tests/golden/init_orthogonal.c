@@ -25,15 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct orth {
-    /* Parameters, back to back in declaration order (ORTH_PARAM_COUNT values):
-     *   h_w     [6, 12]      at 0         init_orthogonal.net:6
-     *   h_b     [6]          at 72        init_orthogonal.net:6
-     *   loss_w  [4, 6]       at 78        init_orthogonal.net:7
-     *   loss_b  [4]          at 102       init_orthogonal.net:7
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * orth embeds one for its own entry points; orth_workspace_create makes
+ * more, one per thread. */
+struct orth_workspace {
     /* Activations for up to ORTH_BATCH samples, 1184 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -48,9 +43,23 @@ struct orth {
      *   d_t2              [n, 6]         at 992
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct orth {
+    /* Parameters, back to back in declaration order (ORTH_PARAM_COUNT values):
+     *   h_w     [6, 12]      at 0         init_orthogonal.net:6
+     *   h_b     [6]          at 72        init_orthogonal.net:6
+     *   loss_w  [4, 6]       at 78        init_orthogonal.net:7
+     *   loss_b  [4]          at 102       init_orthogonal.net:7
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    orth_workspace ws;         /* for orth_train_step, orth_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -70,19 +79,20 @@ orth *orth_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 112;
-    m->arena = base + 224;
+    m->ws.arena = base + 224;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [6, 12]: orthogonal, gain = 1.25: Q of the QR of a normal matrix, times sign(diag(R)) */
-    if (dlrt_orthogonal_f32(m->params + 0, 6, 12, 1.25, &m->rng) != 0) {
+    if (dlrt_orthogonal_f32(m->params + 0, 6, 12, 1.25, &rng) != 0) {
         free(block);
         return NULL;
     }
     /* h_b [6]: zeros */
     dlrt_fill_f32(m->params + 72, 6, 0.0);
     /* loss_w [4, 6]: orthogonal, gain = 1: Q of the QR of a normal matrix, times sign(diag(R)) */
-    if (dlrt_orthogonal_f32(m->params + 78, 4, 6, 1.0, &m->rng) != 0) {
+    if (dlrt_orthogonal_f32(m->params + 78, 4, 6, 1.0, &rng) != 0) {
         free(block);
         return NULL;
     }
@@ -90,7 +100,7 @@ orth *orth_create(uint64_t seed)
     dlrt_fill_f32(m->params + 102, 4, 0.0);
 
     /* Dropout draws from a stream of its own (orth_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -101,19 +111,38 @@ void orth_destroy(orth *m)
     free(m);
 }
 
+/* The bytes orth_workspace_create allocates. */
+#define ORTH_WORKSPACE_BYTES (sizeof(orth_workspace) + 64 + (size_t)1184 * sizeof(float))
+
+orth_workspace *orth_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, ORTH_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    orth_workspace *w = (orth_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void orth_workspace_destroy(orth_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of init_orthogonal.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void orth_forward_pass(orth *m, const float *x, int n, int training)
+static void orth_forward_pass(const orth *m, orth_workspace *w, const float *x, int n, int training)
 {
     const float *const h_w = m->params + 0;       /* [6, 12], init_orthogonal.net:6 */
     const float *const h_b = m->params + 72;      /* [6], init_orthogonal.net:6 */
     const float *const loss_w = m->params + 78;   /* [4, 6], init_orthogonal.net:7 */
     const float *const loss_b = m->params + 102;  /* [4], init_orthogonal.net:7 */
-    float *const t2 = m->arena + 0;               /* [n, 6] dense, init_orthogonal.net:6 */
-    float *const h = m->arena + 192;              /* [n, 6] tanh, init_orthogonal.net:6 */
-    float *const t4 = m->arena + 384;             /* [n, 4] dense, init_orthogonal.net:7 */
+    float *const t2 = w->arena + 0;               /* [n, 6] dense, init_orthogonal.net:6 */
+    float *const h = w->arena + 192;              /* [n, 6] tanh, init_orthogonal.net:6 */
+    float *const t4 = w->arena + 384;             /* [n, 4] dense, init_orthogonal.net:7 */
     (void)training;
 
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
@@ -133,12 +162,14 @@ static void orth_forward_pass(orth *m, const float *x, int n, int training)
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float orth_loss_pass(orth *m, const float *x, const int32_t *y, int n, int training)
+static float orth_loss_pass(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, int training)
 {
-    float *const t4 = m->arena + 384;          /* [n, 4] dense, init_orthogonal.net:7 */
-    float *const loss = m->arena + 512;        /* [1] cross_entropy over the batch, init_orthogonal.net:7 */
-    float *const loss_probs = m->arena + 528;  /* [n, 4] cross_entropy scratch */
+    float *const t4 = w->arena + 384;          /* [n, 4] dense, init_orthogonal.net:7 */
+    float *const loss = w->arena + 512;        /* [1] cross_entropy over the batch, init_orthogonal.net:7 */
+    float *const loss_probs = w->arena + 528;  /* [n, 4] cross_entropy scratch */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
@@ -151,21 +182,21 @@ static float orth_loss_pass(orth *m, const float *x, const int32_t *y, int n, in
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void orth_backward_pass(orth *m, const float *x, const int32_t *y, int n)
+static void orth_backward_pass(const orth *m, orth_workspace *w, float *grads, const float *x, const int32_t *y, int n)
 {
     const float *const loss_w = m->params + 78;  /* [4, 6], init_orthogonal.net:7 */
-    float *const d_h_w = m->grads + 0;           /* [6, 12] */
-    float *const d_h_b = m->grads + 72;          /* [6] */
-    float *const d_loss_w = m->grads + 78;       /* [4, 6] */
-    float *const d_loss_b = m->grads + 102;      /* [4] */
-    float *const h = m->arena + 192;             /* [n, 6] tanh, init_orthogonal.net:6 */
-    float *const loss_probs = m->arena + 528;    /* [n, 4] cross_entropy scratch */
-    float *const d_t2 = m->arena + 992;          /* [n, 6] d loss / d t2 */
-    float *const d_h = m->arena + 800;           /* [n, 6] d loss / d h */
-    float *const d_t4 = m->arena + 672;          /* [n, 4] d loss / d t4 */
-    float *const d_loss = m->arena + 656;        /* [1] d loss / d loss */
+    float *const d_h_w = grads + 0;              /* [6, 12] */
+    float *const d_h_b = grads + 72;             /* [6] */
+    float *const d_loss_w = grads + 78;          /* [4, 6] */
+    float *const d_loss_b = grads + 102;         /* [4] */
+    float *const h = w->arena + 192;             /* [n, 6] tanh, init_orthogonal.net:6 */
+    float *const loss_probs = w->arena + 528;    /* [n, 4] cross_entropy scratch */
+    float *const d_t2 = w->arena + 992;          /* [n, 6] d loss / d t2 */
+    float *const d_h = w->arena + 800;           /* [n, 6] d loss / d h */
+    float *const d_t4 = w->arena + 672;          /* [n, 4] d loss / d t4 */
+    float *const d_loss = w->arena + 656;        /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -248,9 +279,9 @@ float orth_train_step(orth *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
         return NAN;
-    orth_forward_pass(m, x, n, 1);
-    const float loss = orth_loss_pass(m, x, y, n, 1);
-    orth_backward_pass(m, x, y, n);
+    orth_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = orth_loss_pass(m, &m->ws, x, y, n, 1);
+    orth_backward_pass(m, &m->ws, m->grads, x, y, n);
     orth_update(m);
     return loss;
 }
@@ -259,33 +290,43 @@ float orth_loss(orth *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
         return NAN;
-    orth_forward_pass(m, x, n, training);
-    return orth_loss_pass(m, x, y, n, training);
+    orth_forward_pass(m, &m->ws, x, n, training);
+    return orth_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float orth_gradients_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
+        return NAN;
+    orth_forward_pass(m, w, x, n, 1);
+    const float loss = orth_loss_pass(m, w, x, y, n, 1);
+    orth_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float orth_gradients(orth *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
-        return NAN;
-    orth_forward_pass(m, x, n, 1);
-    const float loss = orth_loss_pass(m, x, y, n, 1);
-    orth_backward_pass(m, x, y, n);
-    return loss;
+    return orth_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void orth_forward(orth *m, const float *x, int n)
+void orth_forward_with(const orth *m, orth_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += ORTH_BATCH) {
         const int chunk = n - start < ORTH_BATCH ? n - start : ORTH_BATCH;
-        orth_forward_pass(m, x + (size_t)start * 12, chunk, 0);
+        orth_forward_pass(m, w, x + (size_t)start * 12, chunk, 0);
     }
 }
 
-float orth_evaluate(orth *m, const float *x, const int32_t *y, int n, double *accuracy)
+void orth_forward(orth *m, const float *x, int n)
 {
-    float *const t4 = m->arena + 384;  /* [n, 4] dense, init_orthogonal.net:7 */
+    orth_forward_with(m, &m->ws, x, n);
+}
+
+float orth_evaluate_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    float *const t4 = w->arena + 384;  /* [n, 4] dense, init_orthogonal.net:7 */
 
     if (n > 0 && !orth_labels_ok(y, n)) {
         if (accuracy)
@@ -296,14 +337,19 @@ float orth_evaluate(orth *m, const float *x, const int32_t *y, int n, double *ac
     long correct = 0;
     for (int start = 0; start < n; start += ORTH_BATCH) {
         const int chunk = n - start < ORTH_BATCH ? n - start : ORTH_BATCH;
-        orth_forward_pass(m, x + (size_t)start * 12, chunk, 0);
-        loss_sum += (double)orth_loss_pass(m, x + (size_t)start * 12, y + start, chunk, 0) * chunk;
+        orth_forward_pass(m, w, x + (size_t)start * 12, chunk, 0);
+        loss_sum += (double)orth_loss_pass(m, w, x + (size_t)start * 12, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of t4 against y (init_orthogonal.net:7) */
         correct += dlrt_accuracy_count_f32(t4, y + start, chunk, 4);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float orth_evaluate(orth *m, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    return orth_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -320,7 +366,7 @@ float *orth_grads(orth *m)
 
 void orth_set_rng(orth *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -428,6 +474,11 @@ static double orth_api_gradients(void *m, const void *const *data, int n)
     return orth_gradients(m, data[0], data[1], n);
 }
 
+static double orth_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return orth_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void orth_api_update(void *m)
 {
     orth_update(m);
@@ -442,6 +493,23 @@ static void orth_api_forward(void *m, const void *const *inputs, int n, void *co
 {
     (void)outputs;
     orth_forward(m, inputs[0], n);
+}
+
+static void orth_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    orth_forward_with(m, w, inputs[0], n);
+}
+
+static void *orth_api_workspace_create(uint64_t seed)
+{
+    return orth_workspace_create(seed);
+}
+
+static void orth_api_workspace_destroy(void *w)
+{
+    orth_workspace_destroy(w);
 }
 
 static double orth_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -487,7 +555,7 @@ static const dlrt_tensor_info orth_api_tensors[2] = {
 
 static const dlrt_loss_info orth_api_losses[1] = {
     {"loss", 0, ORTH_PARAM_COUNT, orth_api_loss, orth_api_gradients, orth_api_update,
-     orth_api_train_step},
+     orth_api_train_step, orth_api_gradients_with},
 };
 
 static const dlrt_model_api orth_api = {
@@ -517,6 +585,12 @@ static const dlrt_model_api orth_api = {
     .load = orth_api_load,
     .error = orth_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = ORTH_WORKSPACE_BYTES,
+    .workspace_create = orth_api_workspace_create,
+    .workspace_destroy = orth_api_workspace_destroy,
+    .forward_with = orth_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *orth_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * ORTH_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef ORTH_H
 #define ORTH_H
@@ -27,6 +28,7 @@ extern "C" {
 #define ORTH_Y_CLASSES 4      /* label y: class(4) */
 
 typedef struct orth orth;
+typedef struct orth_workspace orth_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *orth_params(orth *m);
 float *orth_grads(orth *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void orth_set_rng(orth *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to ORTH_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+orth_workspace *orth_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void orth_workspace_destroy(orth_workspace *w);
+/* orth_forward and orth_evaluate with workspace w. */
+void orth_forward_with(const orth *m, orth_workspace *w, const float *x, int n);
+float orth_evaluate_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *accuracy);
+/* orth_gradients with workspace w, into grads (ORTH_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in orth_grads(m) before orth_update_update. */
+float orth_gradients_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

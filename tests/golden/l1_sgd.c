@@ -25,13 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct l1_sgd {
-    /* Parameters, back to back in declaration order (L1_SGD_PARAM_COUNT values):
-     *   pred_w  [2, 4]       at 0         l1_sgd.net:7
-     *   pred_b  [2]          at 8         l1_sgd.net:7
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * l1_sgd embeds one for its own entry points; l1_sgd_workspace_create makes
+ * more, one per thread. */
+struct l1_sgd_workspace {
     /* Activations for up to L1_SGD_BATCH samples, 64 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -41,9 +38,21 @@ struct l1_sgd {
      *   d_pred  [n, 2]         at 48
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct l1_sgd {
+    /* Parameters, back to back in declaration order (L1_SGD_PARAM_COUNT values):
+     *   pred_w  [2, 4]       at 0         l1_sgd.net:7
+     *   pred_b  [2]          at 8         l1_sgd.net:7
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    l1_sgd_workspace ws;       /* for l1_sgd_train_step, l1_sgd_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -63,17 +72,18 @@ l1_sgd *l1_sgd_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 16;
-    m->arena = base + 32;
+    m->ws.arena = base + 32;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* pred_w [2, 4]: uniform(a = 0.1), U(-a, a) */
-    dlrt_uniform_f32(m->params + 0, 8, -0.1, 0.1, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 8, -0.1, 0.1, &rng);
     /* pred_b [2]: zeros */
     dlrt_fill_f32(m->params + 8, 2, 0.0);
 
     /* Dropout draws from a stream of its own (l1_sgd_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -84,15 +94,34 @@ void l1_sgd_destroy(l1_sgd *m)
     free(m);
 }
 
+/* The bytes l1_sgd_workspace_create allocates. */
+#define L1_SGD_WORKSPACE_BYTES (sizeof(l1_sgd_workspace) + 64 + (size_t)64 * sizeof(float))
+
+l1_sgd_workspace *l1_sgd_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, L1_SGD_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    l1_sgd_workspace *w = (l1_sgd_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void l1_sgd_workspace_destroy(l1_sgd_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of l1_sgd.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void l1_sgd_forward_pass(l1_sgd *m, const float *x, int n, int training)
+static void l1_sgd_forward_pass(const l1_sgd *m, l1_sgd_workspace *w, const float *x, int n, int training)
 {
     const float *const pred_w = m->params + 0;  /* [2, 4], l1_sgd.net:7 */
     const float *const pred_b = m->params + 8;  /* [2], l1_sgd.net:7 */
-    float *const pred = m->arena + 0;           /* [n, 2] dense, l1_sgd.net:7 */
+    float *const pred = w->arena + 0;           /* [n, 2] dense, l1_sgd.net:7 */
     (void)training;
 
     /* l1_sgd.net:7: pred = dense(x, 2, init = uniform(a = 0.1)) */
@@ -105,11 +134,13 @@ static void l1_sgd_forward_pass(l1_sgd *m, const float *x, int n, int training)
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float l1_sgd_loss_pass(l1_sgd *m, const float *x, const float *y, int n, int training)
+static float l1_sgd_loss_pass(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, int training)
 {
-    float *const pred = m->arena + 0;   /* [n, 2] dense, l1_sgd.net:7 */
-    float *const loss = m->arena + 16;  /* [1] l1 over the batch, l1_sgd.net:10 */
+    float *const pred = w->arena + 0;   /* [n, 2] dense, l1_sgd.net:7 */
+    float *const loss = w->arena + 16;  /* [1] l1 over the batch, l1_sgd.net:10 */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* l1_sgd.net:10: loss l1(pred, y) */
@@ -121,15 +152,17 @@ static float l1_sgd_loss_pass(l1_sgd *m, const float *x, const float *y, int n, 
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void l1_sgd_backward_pass(l1_sgd *m, const float *x, const float *y, int n)
+static void l1_sgd_backward_pass(const l1_sgd *m, l1_sgd_workspace *w, float *grads, const float *x, const float *y, int n)
 {
-    float *const d_pred_w = m->grads + 0;  /* [2, 4] */
-    float *const d_pred_b = m->grads + 8;  /* [2] */
-    float *const pred = m->arena + 0;      /* [n, 2] dense, l1_sgd.net:7 */
-    float *const d_pred = m->arena + 48;   /* [n, 2] d loss / d pred */
-    float *const d_loss = m->arena + 32;   /* [1] d loss / d loss */
+    float *const d_pred_w = grads + 0;    /* [2, 4] */
+    float *const d_pred_b = grads + 8;    /* [2] */
+    float *const pred = w->arena + 0;     /* [n, 2] dense, l1_sgd.net:7 */
+    float *const d_pred = w->arena + 48;  /* [n, 2] d loss / d pred */
+    float *const d_loss = w->arena + 32;  /* [1] d loss / d loss */
+    (void)m;
+    (void)m;
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -176,9 +209,9 @@ float l1_sgd_train_step(l1_sgd *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > L1_SGD_BATCH)
         return NAN;
-    l1_sgd_forward_pass(m, x, n, 1);
-    const float loss = l1_sgd_loss_pass(m, x, y, n, 1);
-    l1_sgd_backward_pass(m, x, y, n);
+    l1_sgd_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = l1_sgd_loss_pass(m, &m->ws, x, y, n, 1);
+    l1_sgd_backward_pass(m, &m->ws, m->grads, x, y, n);
     l1_sgd_update(m);
     return loss;
 }
@@ -187,42 +220,57 @@ float l1_sgd_loss(l1_sgd *m, const float *x, const float *y, int n, int training
 {
     if (n < 1 || n > L1_SGD_BATCH)
         return NAN;
-    l1_sgd_forward_pass(m, x, n, training);
-    return l1_sgd_loss_pass(m, x, y, n, training);
+    l1_sgd_forward_pass(m, &m->ws, x, n, training);
+    return l1_sgd_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float l1_sgd_gradients_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, float *grads)
+{
+    if (n < 1 || n > L1_SGD_BATCH)
+        return NAN;
+    l1_sgd_forward_pass(m, w, x, n, 1);
+    const float loss = l1_sgd_loss_pass(m, w, x, y, n, 1);
+    l1_sgd_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float l1_sgd_gradients(l1_sgd *m, const float *x, const float *y, int n)
 {
-    if (n < 1 || n > L1_SGD_BATCH)
-        return NAN;
-    l1_sgd_forward_pass(m, x, n, 1);
-    const float loss = l1_sgd_loss_pass(m, x, y, n, 1);
-    l1_sgd_backward_pass(m, x, y, n);
-    return loss;
+    return l1_sgd_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void l1_sgd_forward(l1_sgd *m, const float *x, int n, float *pred)
+void l1_sgd_forward_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, int n, float *pred)
 {
     for (int start = 0; start < n; start += L1_SGD_BATCH) {
         const int chunk = n - start < L1_SGD_BATCH ? n - start : L1_SGD_BATCH;
-        l1_sgd_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        memcpy(pred + (size_t)start * 2, m->arena + 0, (size_t)chunk * 2 * sizeof *pred);   /* dense, l1_sgd.net:7 */
+        l1_sgd_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        memcpy(pred + (size_t)start * 2, w->arena + 0, (size_t)chunk * 2 * sizeof *pred);   /* dense, l1_sgd.net:7 */
     }
 }
 
-float l1_sgd_evaluate(l1_sgd *m, const float *x, const float *y, int n, double *accuracy)
+void l1_sgd_forward(l1_sgd *m, const float *x, int n, float *pred)
+{
+    l1_sgd_forward_with(m, &m->ws, x, n, pred);
+}
+
+float l1_sgd_evaluate_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += L1_SGD_BATCH) {
         const int chunk = n - start < L1_SGD_BATCH ? n - start : L1_SGD_BATCH;
-        l1_sgd_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)l1_sgd_loss_pass(m, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0) * chunk;
+        l1_sgd_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)l1_sgd_loss_pass(m, w, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0) * chunk;
     }
     if (accuracy)
         *accuracy = NAN;   /* no cross_entropy term */
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float l1_sgd_evaluate(l1_sgd *m, const float *x, const float *y, int n, double *accuracy)
+{
+    return l1_sgd_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -239,7 +287,7 @@ float *l1_sgd_grads(l1_sgd *m)
 
 void l1_sgd_set_rng(l1_sgd *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -343,6 +391,11 @@ static double l1_sgd_api_gradients(void *m, const void *const *data, int n)
     return l1_sgd_gradients(m, data[0], data[1], n);
 }
 
+static double l1_sgd_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return l1_sgd_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void l1_sgd_api_update(void *m)
 {
     l1_sgd_update(m);
@@ -356,6 +409,22 @@ static double l1_sgd_api_train_step(void *m, const void *const *data, int n)
 static void l1_sgd_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     l1_sgd_forward(m, inputs[0], n, outputs[0]);
+}
+
+static void l1_sgd_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    l1_sgd_forward_with(m, w, inputs[0], n, outputs[0]);
+}
+
+static void *l1_sgd_api_workspace_create(uint64_t seed)
+{
+    return l1_sgd_workspace_create(seed);
+}
+
+static void l1_sgd_api_workspace_destroy(void *w)
+{
+    l1_sgd_workspace_destroy(w);
 }
 
 static double l1_sgd_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -405,7 +474,7 @@ static const dlrt_tensor_info l1_sgd_api_outputs[1] = {
 
 static const dlrt_loss_info l1_sgd_api_losses[1] = {
     {"loss", 0, L1_SGD_PARAM_COUNT, l1_sgd_api_loss, l1_sgd_api_gradients, l1_sgd_api_update,
-     l1_sgd_api_train_step},
+     l1_sgd_api_train_step, l1_sgd_api_gradients_with},
 };
 
 static const dlrt_model_api l1_sgd_api = {
@@ -435,6 +504,12 @@ static const dlrt_model_api l1_sgd_api = {
     .load = l1_sgd_api_load,
     .error = l1_sgd_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = L1_SGD_WORKSPACE_BYTES,
+    .workspace_create = l1_sgd_api_workspace_create,
+    .workspace_destroy = l1_sgd_api_workspace_destroy,
+    .forward_with = l1_sgd_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *l1_sgd_model(void)

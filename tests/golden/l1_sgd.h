@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * L1_SGD_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef L1_SGD_H
 #define L1_SGD_H
@@ -27,6 +28,7 @@ extern "C" {
 #define L1_SGD_PRED_SIZE 2      /* output pred: [2] per sample */
 
 typedef struct l1_sgd l1_sgd;
+typedef struct l1_sgd_workspace l1_sgd_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *l1_sgd_params(l1_sgd *m);
 float *l1_sgd_grads(l1_sgd *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void l1_sgd_set_rng(l1_sgd *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to L1_SGD_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+l1_sgd_workspace *l1_sgd_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void l1_sgd_workspace_destroy(l1_sgd_workspace *w);
+/* l1_sgd_forward and l1_sgd_evaluate with workspace w. */
+void l1_sgd_forward_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, int n, float *pred);
+float l1_sgd_evaluate_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *accuracy);
+/* l1_sgd_gradients with workspace w, into grads (L1_SGD_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in l1_sgd_grads(m) before l1_sgd_update_update. */
+float l1_sgd_gradients_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,20 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct multi_data {
-    /* Parameters, back to back in declaration order (MULTI_DATA_PARAM_COUNT values):
-     *   h_w       [8, 6]       at 0         multi_data.net:10
-     *   h_b       [8]          at 48        multi_data.net:10
-     *   h_2_w     [8, 4]       at 56        multi_data.net:10
-     *   h_2_b     [8]          at 88        multi_data.net:10
-     *   logits_w  [3, 8]       at 96        multi_data.net:11
-     *   logits_b  [3]          at 120       multi_data.net:11
-     *   pred_w    [2, 8]       at 123       multi_data.net:13
-     *   pred_b    [2]          at 139       multi_data.net:13
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *momentum_buffer;    /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * multi_data embeds one for its own entry points; multi_data_workspace_create makes
+ * more, one per thread. */
+struct multi_data_workspace {
     /* Activations for up to MULTI_DATA_BATCH samples, 720 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -65,9 +55,28 @@ struct multi_data {
      *   d_t6            [n, 8]         at 656
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct multi_data {
+    /* Parameters, back to back in declaration order (MULTI_DATA_PARAM_COUNT values):
+     *   h_w       [8, 6]       at 0         multi_data.net:10
+     *   h_b       [8]          at 48        multi_data.net:10
+     *   h_2_w     [8, 4]       at 56        multi_data.net:10
+     *   h_2_b     [8]          at 88        multi_data.net:10
+     *   logits_w  [3, 8]       at 96        multi_data.net:11
+     *   logits_b  [3]          at 120       multi_data.net:11
+     *   pred_w    [2, 8]       at 123       multi_data.net:13
+     *   pred_b    [2]          at 139       multi_data.net:13
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *momentum_buffer;    /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    multi_data_workspace ws;   /* for multi_data_train_step, multi_data_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -88,29 +97,30 @@ multi_data *multi_data_create(uint64_t seed)
     m->params = base;
     m->grads = base + 144;
     m->momentum_buffer = base + 288;
-    m->arena = base + 432;
+    m->ws.arena = base + 432;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [8, 6]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 6) */
-    dlrt_uniform_f32(m->params + 0, 48, -1.0, 1.0, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 48, -1.0, 1.0, &rng);
     /* h_b [8]: zeros */
     dlrt_fill_f32(m->params + 48, 8, 0.0);
     /* h_2_w [8, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 56, 32, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 56, 32, -1.224744871391589, 1.224744871391589, &rng);
     /* h_2_b [8]: zeros */
     dlrt_fill_f32(m->params + 88, 8, 0.0);
     /* logits_w [3, 8]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 8) */
-    dlrt_uniform_f32(m->params + 96, 24, -0.8660254037844386, 0.8660254037844386, &m->rng);
+    dlrt_uniform_f32(m->params + 96, 24, -0.8660254037844386, 0.8660254037844386, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 120, 3, 0.0);
     /* pred_w [2, 8]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 8) */
-    dlrt_uniform_f32(m->params + 123, 16, -0.8660254037844386, 0.8660254037844386, &m->rng);
+    dlrt_uniform_f32(m->params + 123, 16, -0.8660254037844386, 0.8660254037844386, &rng);
     /* pred_b [2]: zeros */
     dlrt_fill_f32(m->params + 139, 2, 0.0);
 
     /* Dropout draws from a stream of its own (multi_data_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -121,11 +131,30 @@ void multi_data_destroy(multi_data *m)
     free(m);
 }
 
+/* The bytes multi_data_workspace_create allocates. */
+#define MULTI_DATA_WORKSPACE_BYTES (sizeof(multi_data_workspace) + 64 + (size_t)720 * sizeof(float))
+
+multi_data_workspace *multi_data_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, MULTI_DATA_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    multi_data_workspace *w = (multi_data_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void multi_data_workspace_destroy(multi_data_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of multi_data.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void multi_data_forward_pass(multi_data *m, const float *img, const float *aux, int n, int training)
+static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, int n, int training)
 {
     const float *const h_w = m->params + 0;         /* [8, 6], multi_data.net:10 */
     const float *const h_b = m->params + 48;        /* [8], multi_data.net:10 */
@@ -135,15 +164,15 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
     const float *const logits_b = m->params + 120;  /* [3], multi_data.net:11 */
     const float *const pred_w = m->params + 123;    /* [2, 8], multi_data.net:13 */
     const float *const pred_b = m->params + 139;    /* [2], multi_data.net:13 */
-    float *const t4 = m->arena + 0;                 /* [n, 6] flatten, multi_data.net:10 */
-    float *const t5 = m->arena + 48;                /* [n, 8] dense, multi_data.net:10 */
-    float *const t6 = m->arena + 112;               /* [n, 8] relu, multi_data.net:10 */
-    float *const t7 = m->arena + 176;               /* [n, 8] dense, multi_data.net:10 */
-    float *const t8 = m->arena + 240;               /* [n, 8] relu, multi_data.net:10 */
-    float *const h = m->arena + 304;                /* [n, 8] add, multi_data.net:10 */
-    float *const logits = m->arena + 368;           /* [n, 3] dense, multi_data.net:11 */
-    float *const probs = m->arena + 400;            /* [n, 3] softmax, multi_data.net:12 */
-    float *const pred = m->arena + 432;             /* [n, 2] dense, multi_data.net:13 */
+    float *const t4 = w->arena + 0;                 /* [n, 6] flatten, multi_data.net:10 */
+    float *const t5 = w->arena + 48;                /* [n, 8] dense, multi_data.net:10 */
+    float *const t6 = w->arena + 112;               /* [n, 8] relu, multi_data.net:10 */
+    float *const t7 = w->arena + 176;               /* [n, 8] dense, multi_data.net:10 */
+    float *const t8 = w->arena + 240;               /* [n, 8] relu, multi_data.net:10 */
+    float *const h = w->arena + 304;                /* [n, 8] add, multi_data.net:10 */
+    float *const logits = w->arena + 368;           /* [n, 3] dense, multi_data.net:11 */
+    float *const probs = w->arena + 400;            /* [n, 3] softmax, multi_data.net:12 */
+    float *const pred = w->arena + 432;             /* [n, 2] dense, multi_data.net:13 */
     (void)training;
 
     /* multi_data.net:10: h = relu(dense(flatten(img), 8)) + relu(dense(aux, 8)) */
@@ -179,15 +208,17 @@ static void multi_data_forward_pass(multi_data *m, const float *img, const float
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float multi_data_loss_pass(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, int training)
+static float multi_data_loss_pass(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, int training)
 {
-    float *const logits = m->arena + 368;     /* [n, 3] dense, multi_data.net:11 */
-    float *const pred = m->arena + 432;       /* [n, 2] dense, multi_data.net:13 */
-    float *const t13 = m->arena + 448;        /* [1] cross_entropy over the batch, multi_data.net:14 */
-    float *const t13_probs = m->arena + 464;  /* [n, 3] cross_entropy scratch */
-    float *const t14 = m->arena + 496;        /* [1] mse over the batch, multi_data.net:14 */
+    float *const logits = w->arena + 368;     /* [n, 3] dense, multi_data.net:11 */
+    float *const pred = w->arena + 432;       /* [n, 2] dense, multi_data.net:13 */
+    float *const t13 = w->arena + 448;        /* [1] cross_entropy over the batch, multi_data.net:14 */
+    float *const t13_probs = w->arena + 464;  /* [n, 3] cross_entropy scratch */
+    float *const t14 = w->arena + 496;        /* [1] mse over the batch, multi_data.net:14 */
+    (void)m;
     (void)img;
     (void)aux;
+    (void)m;
     (void)training;
 
     /* multi_data.net:14: loss cross_entropy(logits, y) + 0.25 * mse(pred, t) */
@@ -201,35 +232,35 @@ static float multi_data_loss_pass(multi_data *m, const float *img, const float *
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void multi_data_backward_pass(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n)
+static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *w, float *grads, const float *img, const float *aux, const int32_t *y, const float *t, int n)
 {
     const float *const logits_w = m->params + 96;  /* [3, 8], multi_data.net:11 */
     const float *const pred_w = m->params + 123;   /* [2, 8], multi_data.net:13 */
-    float *const d_h_w = m->grads + 0;             /* [8, 6] */
-    float *const d_h_b = m->grads + 48;            /* [8] */
-    float *const d_h_2_w = m->grads + 56;          /* [8, 4] */
-    float *const d_h_2_b = m->grads + 88;          /* [8] */
-    float *const d_logits_w = m->grads + 96;       /* [3, 8] */
-    float *const d_logits_b = m->grads + 120;      /* [3] */
-    float *const d_pred_w = m->grads + 123;        /* [2, 8] */
-    float *const d_pred_b = m->grads + 139;        /* [2] */
-    float *const t4 = m->arena + 0;                /* [n, 6] flatten, multi_data.net:10 */
-    float *const t6 = m->arena + 112;              /* [n, 8] relu, multi_data.net:10 */
-    float *const t8 = m->arena + 240;              /* [n, 8] relu, multi_data.net:10 */
-    float *const h = m->arena + 304;               /* [n, 8] add, multi_data.net:10 */
-    float *const pred = m->arena + 432;            /* [n, 2] dense, multi_data.net:13 */
-    float *const t13_probs = m->arena + 464;       /* [n, 3] cross_entropy scratch */
-    float *const d_t5 = m->arena + 512;            /* [n, 8] d loss / d t5 */
-    float *const d_t6 = m->arena + 656;            /* [n, 8] d loss / d t6 */
-    float *const d_t7 = m->arena + 576;            /* [n, 8] d loss / d t7 */
-    float *const d_t8 = m->arena + 512;            /* [n, 8] d loss / d t8 */
-    float *const d_h = m->arena + 592;             /* [n, 8] d loss / d h */
-    float *const d_logits = m->arena + 560;        /* [n, 3] d loss / d logits */
-    float *const d_pred = m->arena + 544;          /* [n, 2] d loss / d pred */
-    float *const d_t13 = m->arena + 528;           /* [1] d loss / d t13 */
-    float *const d_t14 = m->arena + 512;           /* [1] d loss / d t14 */
+    float *const d_h_w = grads + 0;                /* [8, 6] */
+    float *const d_h_b = grads + 48;               /* [8] */
+    float *const d_h_2_w = grads + 56;             /* [8, 4] */
+    float *const d_h_2_b = grads + 88;             /* [8] */
+    float *const d_logits_w = grads + 96;          /* [3, 8] */
+    float *const d_logits_b = grads + 120;         /* [3] */
+    float *const d_pred_w = grads + 123;           /* [2, 8] */
+    float *const d_pred_b = grads + 139;           /* [2] */
+    float *const t4 = w->arena + 0;                /* [n, 6] flatten, multi_data.net:10 */
+    float *const t6 = w->arena + 112;              /* [n, 8] relu, multi_data.net:10 */
+    float *const t8 = w->arena + 240;              /* [n, 8] relu, multi_data.net:10 */
+    float *const h = w->arena + 304;               /* [n, 8] add, multi_data.net:10 */
+    float *const pred = w->arena + 432;            /* [n, 2] dense, multi_data.net:13 */
+    float *const t13_probs = w->arena + 464;       /* [n, 3] cross_entropy scratch */
+    float *const d_t5 = w->arena + 512;            /* [n, 8] d loss / d t5 */
+    float *const d_t6 = w->arena + 656;            /* [n, 8] d loss / d t6 */
+    float *const d_t7 = w->arena + 576;            /* [n, 8] d loss / d t7 */
+    float *const d_t8 = w->arena + 512;            /* [n, 8] d loss / d t8 */
+    float *const d_h = w->arena + 592;             /* [n, 8] d loss / d h */
+    float *const d_logits = w->arena + 560;        /* [n, 3] d loss / d logits */
+    float *const d_pred = w->arena + 544;          /* [n, 2] d loss / d pred */
+    float *const d_t13 = w->arena + 528;           /* [1] d loss / d t13 */
+    float *const d_t14 = w->arena + 512;           /* [1] d loss / d t14 */
     (void)img;
 
     d_t13[0] = 1.0f;   /* seed: d loss / d t13 */
@@ -386,9 +417,9 @@ float multi_data_train_step(multi_data *m, const float *img, const float *aux, c
 {
     if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
         return NAN;
-    multi_data_forward_pass(m, img, aux, n, 1);
-    const float loss = multi_data_loss_pass(m, img, aux, y, t, n, 1);
-    multi_data_backward_pass(m, img, aux, y, t, n);
+    multi_data_forward_pass(m, &m->ws, img, aux, n, 1);
+    const float loss = multi_data_loss_pass(m, &m->ws, img, aux, y, t, n, 1);
+    multi_data_backward_pass(m, &m->ws, m->grads, img, aux, y, t, n);
     multi_data_update(m);
     return loss;
 }
@@ -397,35 +428,45 @@ float multi_data_loss(multi_data *m, const float *img, const float *aux, const i
 {
     if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
         return NAN;
-    multi_data_forward_pass(m, img, aux, n, training);
-    return multi_data_loss_pass(m, img, aux, y, t, n, training);
+    multi_data_forward_pass(m, &m->ws, img, aux, n, training);
+    return multi_data_loss_pass(m, &m->ws, img, aux, y, t, n, training);
+}
+
+float multi_data_gradients_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, float *grads)
+{
+    if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
+        return NAN;
+    multi_data_forward_pass(m, w, img, aux, n, 1);
+    const float loss = multi_data_loss_pass(m, w, img, aux, y, t, n, 1);
+    multi_data_backward_pass(m, w, grads, img, aux, y, t, n);
+    return loss;
 }
 
 float multi_data_gradients(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n)
 {
-    if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
-        return NAN;
-    multi_data_forward_pass(m, img, aux, n, 1);
-    const float loss = multi_data_loss_pass(m, img, aux, y, t, n, 1);
-    multi_data_backward_pass(m, img, aux, y, t, n);
-    return loss;
+    return multi_data_gradients_with(m, &m->ws, img, aux, y, t, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void multi_data_forward(multi_data *m, const float *img, const float *aux, int n, float *probs, float *pred)
+void multi_data_forward_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, int n, float *probs, float *pred)
 {
     for (int start = 0; start < n; start += MULTI_DATA_BATCH) {
         const int chunk = n - start < MULTI_DATA_BATCH ? n - start : MULTI_DATA_BATCH;
-        multi_data_forward_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
-        memcpy(probs + (size_t)start * 3, m->arena + 400, (size_t)chunk * 3 * sizeof *probs);   /* softmax, multi_data.net:12 */
-        memcpy(pred + (size_t)start * 2, m->arena + 432, (size_t)chunk * 2 * sizeof *pred);   /* dense, multi_data.net:13 */
+        multi_data_forward_pass(m, w, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
+        memcpy(probs + (size_t)start * 3, w->arena + 400, (size_t)chunk * 3 * sizeof *probs);   /* softmax, multi_data.net:12 */
+        memcpy(pred + (size_t)start * 2, w->arena + 432, (size_t)chunk * 2 * sizeof *pred);   /* dense, multi_data.net:13 */
     }
 }
 
-float multi_data_evaluate(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *accuracy)
+void multi_data_forward(multi_data *m, const float *img, const float *aux, int n, float *probs, float *pred)
 {
-    float *const logits = m->arena + 368;  /* [n, 3] dense, multi_data.net:11 */
+    multi_data_forward_with(m, &m->ws, img, aux, n, probs, pred);
+}
+
+float multi_data_evaluate_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *accuracy)
+{
+    float *const logits = w->arena + 368;  /* [n, 3] dense, multi_data.net:11 */
 
     if (n > 0 && !multi_data_labels_ok(y, n)) {
         if (accuracy)
@@ -436,14 +477,19 @@ float multi_data_evaluate(multi_data *m, const float *img, const float *aux, con
     long correct = 0;
     for (int start = 0; start < n; start += MULTI_DATA_BATCH) {
         const int chunk = n - start < MULTI_DATA_BATCH ? n - start : MULTI_DATA_BATCH;
-        multi_data_forward_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)multi_data_loss_pass(m, img + (size_t)start * 6, aux + (size_t)start * 4, y + start, t + (size_t)start * 2, chunk, 0) * chunk;
+        multi_data_forward_pass(m, w, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)multi_data_loss_pass(m, w, img + (size_t)start * 6, aux + (size_t)start * 4, y + start, t + (size_t)start * 2, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (multi_data.net:14) */
         correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float multi_data_evaluate(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *accuracy)
+{
+    return multi_data_evaluate_with(m, &m->ws, img, aux, y, t, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -460,7 +506,7 @@ float *multi_data_grads(multi_data *m)
 
 void multi_data_set_rng(multi_data *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -580,6 +626,11 @@ static double multi_data_api_gradients(void *m, const void *const *data, int n)
     return multi_data_gradients(m, data[0], data[1], data[2], data[3], n);
 }
 
+static double multi_data_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return multi_data_gradients_with(m, w, data[0], data[1], data[2], data[3], n, grads);
+}
+
 static void multi_data_api_update(void *m)
 {
     multi_data_update(m);
@@ -593,6 +644,22 @@ static double multi_data_api_train_step(void *m, const void *const *data, int n)
 static void multi_data_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     multi_data_forward(m, inputs[0], inputs[1], n, outputs[0], outputs[1]);
+}
+
+static void multi_data_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    multi_data_forward_with(m, w, inputs[0], inputs[1], n, outputs[0], outputs[1]);
+}
+
+static void *multi_data_api_workspace_create(uint64_t seed)
+{
+    return multi_data_workspace_create(seed);
+}
+
+static void multi_data_api_workspace_destroy(void *w)
+{
+    multi_data_workspace_destroy(w);
 }
 
 static double multi_data_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -645,7 +712,7 @@ static const dlrt_tensor_info multi_data_api_outputs[2] = {
 
 static const dlrt_loss_info multi_data_api_losses[1] = {
     {"loss", 0, MULTI_DATA_PARAM_COUNT, multi_data_api_loss, multi_data_api_gradients, multi_data_api_update,
-     multi_data_api_train_step},
+     multi_data_api_train_step, multi_data_api_gradients_with},
 };
 
 static const dlrt_model_api multi_data_api = {
@@ -675,6 +742,12 @@ static const dlrt_model_api multi_data_api = {
     .load = multi_data_api_load,
     .error = multi_data_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = MULTI_DATA_WORKSPACE_BYTES,
+    .workspace_create = multi_data_api_workspace_create,
+    .workspace_destroy = multi_data_api_workspace_destroy,
+    .forward_with = multi_data_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *multi_data_model(void)

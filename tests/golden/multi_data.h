@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `img` for n samples is
  * n * MULTI_DATA_IMG_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef MULTI_DATA_H
 #define MULTI_DATA_H
@@ -31,6 +32,7 @@ extern "C" {
 #define MULTI_DATA_PRED_SIZE 2      /* output pred: [2] per sample */
 
 typedef struct multi_data multi_data;
+typedef struct multi_data_workspace multi_data_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -64,6 +66,25 @@ float *multi_data_params(multi_data *m);
 float *multi_data_grads(multi_data *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void multi_data_set_rng(multi_data *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to MULTI_DATA_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+multi_data_workspace *multi_data_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void multi_data_workspace_destroy(multi_data_workspace *w);
+/* multi_data_forward and multi_data_evaluate with workspace w. */
+void multi_data_forward_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, int n, float *probs, float *pred);
+float multi_data_evaluate_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *accuracy);
+/* multi_data_gradients with workspace w, into grads (MULTI_DATA_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in multi_data_grads(m) before multi_data_update_update. */
+float multi_data_gradients_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct per_layer {
-    /* Parameters, back to back in declaration order (PER_LAYER_PARAM_COUNT values):
-     *   h1_w      [32, 20]     at 0         per_layer.net:9
-     *   h1_b      [32]         at 640       per_layer.net:9
-     *   h2_w      [32, 32]     at 672       per_layer.net:10
-     *   logits_w  [3, 32]      at 1696      per_layer.net:11
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *exp_avg;            /* optimizer state, the same layout */
-    float *exp_avg_sq;         /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * per_layer embeds one for its own entry points; per_layer_workspace_create makes
+ * more, one per thread. */
+struct per_layer_workspace {
     /* Activations for up to PER_LAYER_BATCH samples, 6464 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -54,9 +47,25 @@ struct per_layer {
      *   d_t4              [n, 32]        at 5440
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct per_layer {
+    /* Parameters, back to back in declaration order (PER_LAYER_PARAM_COUNT values):
+     *   h1_w      [32, 20]     at 0         per_layer.net:9
+     *   h1_b      [32]         at 640       per_layer.net:9
+     *   h2_w      [32, 32]     at 672       per_layer.net:10
+     *   logits_w  [3, 32]      at 1696      per_layer.net:11
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *exp_avg;            /* optimizer state, the same layout */
+    float *exp_avg_sq;         /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    per_layer_workspace ws;    /* for per_layer_train_step, per_layer_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -78,21 +87,22 @@ per_layer *per_layer_create(uint64_t seed)
     m->grads = base + 1792;
     m->exp_avg = base + 3584;
     m->exp_avg_sq = base + 5376;
-    m->arena = base + 7168;
+    m->ws.arena = base + 7168;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h1_w [32, 20]: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / 20) */
-    dlrt_normal_f32(m->params + 0, 640, 0.0, 0.31622776601683794, &m->rng);
+    dlrt_normal_f32(m->params + 0, 640, 0.0, 0.31622776601683794, &rng);
     /* h1_b [32]: zeros */
     dlrt_fill_f32(m->params + 640, 32, 0.0);
     /* h2_w [32, 32]: he_normal, std = sqrt(2 / fan_in) = sqrt(2 / 32) */
-    dlrt_normal_f32(m->params + 672, 1024, 0.0, 0.25, &m->rng);
+    dlrt_normal_f32(m->params + 672, 1024, 0.0, 0.25, &rng);
     /* logits_w [3, 32]: zeros */
     dlrt_fill_f32(m->params + 1696, 96, 0.0);
 
     /* Dropout draws from a stream of its own (per_layer_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -103,21 +113,40 @@ void per_layer_destroy(per_layer *m)
     free(m);
 }
 
+/* The bytes per_layer_workspace_create allocates. */
+#define PER_LAYER_WORKSPACE_BYTES (sizeof(per_layer_workspace) + 64 + (size_t)6464 * sizeof(float))
+
+per_layer_workspace *per_layer_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, PER_LAYER_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    per_layer_workspace *w = (per_layer_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void per_layer_workspace_destroy(per_layer_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of per_layer.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void per_layer_forward_pass(per_layer *m, const float *x, int n, int training)
+static void per_layer_forward_pass(const per_layer *m, per_layer_workspace *w, const float *x, int n, int training)
 {
     const float *const h1_w = m->params + 0;         /* [32, 20], per_layer.net:9 */
     const float *const h1_b = m->params + 640;       /* [32], per_layer.net:9 */
     const float *const h2_w = m->params + 672;       /* [32, 32], per_layer.net:10 */
     const float *const logits_w = m->params + 1696;  /* [3, 32], per_layer.net:11 */
-    float *const t2 = m->arena + 0;                  /* [n, 32] dense, per_layer.net:9 */
-    float *const h1 = m->arena + 1024;               /* [n, 32] relu, per_layer.net:9 */
-    float *const t4 = m->arena + 2048;               /* [n, 32] dense, per_layer.net:10 */
-    float *const h2 = m->arena + 3072;               /* [n, 32] relu, per_layer.net:10 */
-    float *const logits = m->arena + 4096;           /* [n, 3] dense, per_layer.net:11 */
+    float *const t2 = w->arena + 0;                  /* [n, 32] dense, per_layer.net:9 */
+    float *const h1 = w->arena + 1024;               /* [n, 32] relu, per_layer.net:9 */
+    float *const t4 = w->arena + 2048;               /* [n, 32] dense, per_layer.net:10 */
+    float *const h2 = w->arena + 3072;               /* [n, 32] relu, per_layer.net:10 */
+    float *const logits = w->arena + 4096;           /* [n, 3] dense, per_layer.net:11 */
     (void)training;
 
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
@@ -142,12 +171,14 @@ static void per_layer_forward_pass(per_layer *m, const float *x, int n, int trai
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float per_layer_loss_pass(per_layer *m, const float *x, const int32_t *y, int n, int training)
+static float per_layer_loss_pass(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, int training)
 {
-    float *const logits = m->arena + 4096;      /* [n, 3] dense, per_layer.net:11 */
-    float *const loss = m->arena + 4192;        /* [1] cross_entropy over the batch, per_layer.net:13 */
-    float *const loss_probs = m->arena + 4208;  /* [n, 3] cross_entropy scratch */
+    float *const logits = w->arena + 4096;      /* [n, 3] dense, per_layer.net:11 */
+    float *const loss = w->arena + 4192;        /* [1] cross_entropy over the batch, per_layer.net:13 */
+    float *const loss_probs = w->arena + 4208;  /* [n, 3] cross_entropy scratch */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* per_layer.net:13: loss cross_entropy(logits, y) */
@@ -160,25 +191,25 @@ static float per_layer_loss_pass(per_layer *m, const float *x, const int32_t *y,
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void per_layer_backward_pass(per_layer *m, const float *x, const int32_t *y, int n)
+static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, float *grads, const float *x, const int32_t *y, int n)
 {
     const float *const h2_w = m->params + 672;       /* [32, 32], per_layer.net:10 */
     const float *const logits_w = m->params + 1696;  /* [3, 32], per_layer.net:11 */
-    float *const d_h1_w = m->grads + 0;              /* [32, 20] */
-    float *const d_h1_b = m->grads + 640;            /* [32] */
-    float *const d_h2_w = m->grads + 672;            /* [32, 32] */
-    float *const d_logits_w = m->grads + 1696;       /* [3, 32] */
-    float *const h1 = m->arena + 1024;               /* [n, 32] relu, per_layer.net:9 */
-    float *const h2 = m->arena + 3072;               /* [n, 32] relu, per_layer.net:10 */
-    float *const loss_probs = m->arena + 4208;       /* [n, 3] cross_entropy scratch */
-    float *const d_t2 = m->arena + 5328;             /* [n, 32] d loss / d t2 */
-    float *const d_h1 = m->arena + 4304;             /* [n, 32] d loss / d h1 */
-    float *const d_t4 = m->arena + 5440;             /* [n, 32] d loss / d t4 */
-    float *const d_h2 = m->arena + 4416;             /* [n, 32] d loss / d h2 */
-    float *const d_logits = m->arena + 4320;         /* [n, 3] d loss / d logits */
-    float *const d_loss = m->arena + 4304;           /* [1] d loss / d loss */
+    float *const d_h1_w = grads + 0;                 /* [32, 20] */
+    float *const d_h1_b = grads + 640;               /* [32] */
+    float *const d_h2_w = grads + 672;               /* [32, 32] */
+    float *const d_logits_w = grads + 1696;          /* [3, 32] */
+    float *const h1 = w->arena + 1024;               /* [n, 32] relu, per_layer.net:9 */
+    float *const h2 = w->arena + 3072;               /* [n, 32] relu, per_layer.net:10 */
+    float *const loss_probs = w->arena + 4208;       /* [n, 3] cross_entropy scratch */
+    float *const d_t2 = w->arena + 5328;             /* [n, 32] d loss / d t2 */
+    float *const d_h1 = w->arena + 4304;             /* [n, 32] d loss / d h1 */
+    float *const d_t4 = w->arena + 5440;             /* [n, 32] d loss / d t4 */
+    float *const d_h2 = w->arena + 4416;             /* [n, 32] d loss / d h2 */
+    float *const d_logits = w->arena + 4320;         /* [n, 3] d loss / d logits */
+    float *const d_loss = w->arena + 4304;           /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -293,9 +324,9 @@ float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n
 {
     if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
-    per_layer_forward_pass(m, x, n, 1);
-    const float loss = per_layer_loss_pass(m, x, y, n, 1);
-    per_layer_backward_pass(m, x, y, n);
+    per_layer_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = per_layer_loss_pass(m, &m->ws, x, y, n, 1);
+    per_layer_backward_pass(m, &m->ws, m->grads, x, y, n);
     per_layer_update(m);
     return loss;
 }
@@ -304,33 +335,43 @@ float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int 
 {
     if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
-    per_layer_forward_pass(m, x, n, training);
-    return per_layer_loss_pass(m, x, y, n, training);
+    per_layer_forward_pass(m, &m->ws, x, n, training);
+    return per_layer_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float per_layer_gradients_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
+        return NAN;
+    per_layer_forward_pass(m, w, x, n, 1);
+    const float loss = per_layer_loss_pass(m, w, x, y, n, 1);
+    per_layer_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float per_layer_gradients(per_layer *m, const float *x, const int32_t *y, int n)
 {
-    if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
-        return NAN;
-    per_layer_forward_pass(m, x, n, 1);
-    const float loss = per_layer_loss_pass(m, x, y, n, 1);
-    per_layer_backward_pass(m, x, y, n);
-    return loss;
+    return per_layer_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void per_layer_forward(per_layer *m, const float *x, int n)
+void per_layer_forward_with(const per_layer *m, per_layer_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += PER_LAYER_BATCH) {
         const int chunk = n - start < PER_LAYER_BATCH ? n - start : PER_LAYER_BATCH;
-        per_layer_forward_pass(m, x + (size_t)start * 20, chunk, 0);
+        per_layer_forward_pass(m, w, x + (size_t)start * 20, chunk, 0);
     }
 }
 
-float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, double *accuracy)
+void per_layer_forward(per_layer *m, const float *x, int n)
 {
-    float *const logits = m->arena + 4096;  /* [n, 3] dense, per_layer.net:11 */
+    per_layer_forward_with(m, &m->ws, x, n);
+}
+
+float per_layer_evaluate_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    float *const logits = w->arena + 4096;  /* [n, 3] dense, per_layer.net:11 */
 
     if (n > 0 && !per_layer_labels_ok(y, n)) {
         if (accuracy)
@@ -341,14 +382,19 @@ float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, 
     long correct = 0;
     for (int start = 0; start < n; start += PER_LAYER_BATCH) {
         const int chunk = n - start < PER_LAYER_BATCH ? n - start : PER_LAYER_BATCH;
-        per_layer_forward_pass(m, x + (size_t)start * 20, chunk, 0);
-        loss_sum += (double)per_layer_loss_pass(m, x + (size_t)start * 20, y + start, chunk, 0) * chunk;
+        per_layer_forward_pass(m, w, x + (size_t)start * 20, chunk, 0);
+        loss_sum += (double)per_layer_loss_pass(m, w, x + (size_t)start * 20, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against y (per_layer.net:13) */
         correct += dlrt_accuracy_count_f32(logits, y + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, double *accuracy)
+{
+    return per_layer_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -365,7 +411,7 @@ float *per_layer_grads(per_layer *m)
 
 void per_layer_set_rng(per_layer *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -478,6 +524,11 @@ static double per_layer_api_gradients(void *m, const void *const *data, int n)
     return per_layer_gradients(m, data[0], data[1], n);
 }
 
+static double per_layer_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return per_layer_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void per_layer_api_update(void *m)
 {
     per_layer_update(m);
@@ -492,6 +543,23 @@ static void per_layer_api_forward(void *m, const void *const *inputs, int n, voi
 {
     (void)outputs;
     per_layer_forward(m, inputs[0], n);
+}
+
+static void per_layer_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    per_layer_forward_with(m, w, inputs[0], n);
+}
+
+static void *per_layer_api_workspace_create(uint64_t seed)
+{
+    return per_layer_workspace_create(seed);
+}
+
+static void per_layer_api_workspace_destroy(void *w)
+{
+    per_layer_workspace_destroy(w);
 }
 
 static double per_layer_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -537,7 +605,7 @@ static const dlrt_tensor_info per_layer_api_tensors[2] = {
 
 static const dlrt_loss_info per_layer_api_losses[1] = {
     {"loss", 0, PER_LAYER_PARAM_COUNT, per_layer_api_loss, per_layer_api_gradients, per_layer_api_update,
-     per_layer_api_train_step},
+     per_layer_api_train_step, per_layer_api_gradients_with},
 };
 
 static const dlrt_model_api per_layer_api = {
@@ -567,6 +635,12 @@ static const dlrt_model_api per_layer_api = {
     .load = per_layer_api_load,
     .error = per_layer_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = PER_LAYER_WORKSPACE_BYTES,
+    .workspace_create = per_layer_api_workspace_create,
+    .workspace_destroy = per_layer_api_workspace_destroy,
+    .forward_with = per_layer_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *per_layer_model(void)

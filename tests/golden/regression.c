@@ -25,16 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct reg {
-    /* Parameters, back to back in declaration order (REG_PARAM_COUNT values):
-     *   h_w     [16, 8]      at 0         regression.net:9
-     *   h_b     [16]         at 128       regression.net:9
-     *   pred_w  [3, 16]      at 144       regression.net:10
-     *   pred_b  [3]          at 192       regression.net:10
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *momentum_buffer;    /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * reg embeds one for its own entry points; reg_workspace_create makes
+ * more, one per thread. */
+struct reg_workspace {
     /* Activations for up to REG_BATCH samples, 1152 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -48,9 +42,24 @@ struct reg {
      *   d_t2    [n, 16]        at 896
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct reg {
+    /* Parameters, back to back in declaration order (REG_PARAM_COUNT values):
+     *   h_w     [16, 8]      at 0         regression.net:9
+     *   h_b     [16]         at 128       regression.net:9
+     *   pred_w  [3, 16]      at 144       regression.net:10
+     *   pred_b  [3]          at 192       regression.net:10
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *momentum_buffer;    /* optimizer state, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    reg_workspace ws;          /* for reg_train_step, reg_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -71,21 +80,22 @@ reg *reg_create(uint64_t seed)
     m->params = base;
     m->grads = base + 208;
     m->momentum_buffer = base + 416;
-    m->arena = base + 624;
+    m->ws.arena = base + 624;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [16, 8]: xavier_normal, std = sqrt(2 / (fan_in + fan_out)) = sqrt(2 / 24) */
-    dlrt_normal_f32(m->params + 0, 128, 0.0, 0.28867513459481287, &m->rng);
+    dlrt_normal_f32(m->params + 0, 128, 0.0, 0.28867513459481287, &rng);
     /* h_b [16]: zeros */
     dlrt_fill_f32(m->params + 128, 16, 0.0);
     /* pred_w [3, 16]: normal(std = 0.05) */
-    dlrt_normal_f32(m->params + 144, 48, 0.0, 0.05, &m->rng);
+    dlrt_normal_f32(m->params + 144, 48, 0.0, 0.05, &rng);
     /* pred_b [3]: zeros */
     dlrt_fill_f32(m->params + 192, 3, 0.0);
 
     /* Dropout draws from a stream of its own (reg_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -96,19 +106,38 @@ void reg_destroy(reg *m)
     free(m);
 }
 
+/* The bytes reg_workspace_create allocates. */
+#define REG_WORKSPACE_BYTES (sizeof(reg_workspace) + 64 + (size_t)1152 * sizeof(float))
+
+reg_workspace *reg_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, REG_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    reg_workspace *w = (reg_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void reg_workspace_destroy(reg_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of regression.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void reg_forward_pass(reg *m, const float *x, int n, int training)
+static void reg_forward_pass(const reg *m, reg_workspace *w, const float *x, int n, int training)
 {
     const float *const h_w = m->params + 0;       /* [16, 8], regression.net:9 */
     const float *const h_b = m->params + 128;     /* [16], regression.net:9 */
     const float *const pred_w = m->params + 144;  /* [3, 16], regression.net:10 */
     const float *const pred_b = m->params + 192;  /* [3], regression.net:10 */
-    float *const t2 = m->arena + 0;               /* [n, 16] dense, regression.net:9 */
-    float *const h = m->arena + 256;              /* [n, 16] tanh, regression.net:9 */
-    float *const pred = m->arena + 512;           /* [n, 3] dense, regression.net:10 */
+    float *const t2 = w->arena + 0;               /* [n, 16] dense, regression.net:9 */
+    float *const h = w->arena + 256;              /* [n, 16] tanh, regression.net:9 */
+    float *const pred = w->arena + 512;           /* [n, 3] dense, regression.net:10 */
     (void)training;
 
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
@@ -128,11 +157,13 @@ static void reg_forward_pass(reg *m, const float *x, int n, int training)
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float reg_loss_pass(reg *m, const float *x, const float *t, int n, int training)
+static float reg_loss_pass(const reg *m, reg_workspace *w, const float *x, const float *t, int n, int training)
 {
-    float *const pred = m->arena + 512;  /* [n, 3] dense, regression.net:10 */
-    float *const loss = m->arena + 560;  /* [1] mse over the batch, regression.net:13 */
+    float *const pred = w->arena + 512;  /* [n, 3] dense, regression.net:10 */
+    float *const loss = w->arena + 560;  /* [1] mse over the batch, regression.net:13 */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* regression.net:13: loss mse(pred, t) */
@@ -144,21 +175,21 @@ static float reg_loss_pass(reg *m, const float *x, const float *t, int n, int tr
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void reg_backward_pass(reg *m, const float *x, const float *t, int n)
+static void reg_backward_pass(const reg *m, reg_workspace *w, float *grads, const float *x, const float *t, int n)
 {
     const float *const pred_w = m->params + 144;  /* [3, 16], regression.net:10 */
-    float *const d_h_w = m->grads + 0;            /* [16, 8] */
-    float *const d_h_b = m->grads + 128;          /* [16] */
-    float *const d_pred_w = m->grads + 144;       /* [3, 16] */
-    float *const d_pred_b = m->grads + 192;       /* [3] */
-    float *const h = m->arena + 256;              /* [n, 16] tanh, regression.net:9 */
-    float *const pred = m->arena + 512;           /* [n, 3] dense, regression.net:10 */
-    float *const d_t2 = m->arena + 896;           /* [n, 16] d loss / d t2 */
-    float *const d_h = m->arena + 640;            /* [n, 16] d loss / d h */
-    float *const d_pred = m->arena + 592;         /* [n, 3] d loss / d pred */
-    float *const d_loss = m->arena + 576;         /* [1] d loss / d loss */
+    float *const d_h_w = grads + 0;               /* [16, 8] */
+    float *const d_h_b = grads + 128;             /* [16] */
+    float *const d_pred_w = grads + 144;          /* [3, 16] */
+    float *const d_pred_b = grads + 192;          /* [3] */
+    float *const h = w->arena + 256;              /* [n, 16] tanh, regression.net:9 */
+    float *const pred = w->arena + 512;           /* [n, 3] dense, regression.net:10 */
+    float *const d_t2 = w->arena + 896;           /* [n, 16] d loss / d t2 */
+    float *const d_h = w->arena + 640;            /* [n, 16] d loss / d h */
+    float *const d_pred = w->arena + 592;         /* [n, 3] d loss / d pred */
+    float *const d_loss = w->arena + 576;         /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -242,9 +273,9 @@ float reg_train_step(reg *m, const float *x, const float *t, int n)
 {
     if (n < 1 || n > REG_BATCH)
         return NAN;
-    reg_forward_pass(m, x, n, 1);
-    const float loss = reg_loss_pass(m, x, t, n, 1);
-    reg_backward_pass(m, x, t, n);
+    reg_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = reg_loss_pass(m, &m->ws, x, t, n, 1);
+    reg_backward_pass(m, &m->ws, m->grads, x, t, n);
     reg_update(m);
     return loss;
 }
@@ -253,42 +284,57 @@ float reg_loss(reg *m, const float *x, const float *t, int n, int training)
 {
     if (n < 1 || n > REG_BATCH)
         return NAN;
-    reg_forward_pass(m, x, n, training);
-    return reg_loss_pass(m, x, t, n, training);
+    reg_forward_pass(m, &m->ws, x, n, training);
+    return reg_loss_pass(m, &m->ws, x, t, n, training);
+}
+
+float reg_gradients_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, float *grads)
+{
+    if (n < 1 || n > REG_BATCH)
+        return NAN;
+    reg_forward_pass(m, w, x, n, 1);
+    const float loss = reg_loss_pass(m, w, x, t, n, 1);
+    reg_backward_pass(m, w, grads, x, t, n);
+    return loss;
 }
 
 float reg_gradients(reg *m, const float *x, const float *t, int n)
 {
-    if (n < 1 || n > REG_BATCH)
-        return NAN;
-    reg_forward_pass(m, x, n, 1);
-    const float loss = reg_loss_pass(m, x, t, n, 1);
-    reg_backward_pass(m, x, t, n);
-    return loss;
+    return reg_gradients_with(m, &m->ws, x, t, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void reg_forward(reg *m, const float *x, int n, float *pred)
+void reg_forward_with(const reg *m, reg_workspace *w, const float *x, int n, float *pred)
 {
     for (int start = 0; start < n; start += REG_BATCH) {
         const int chunk = n - start < REG_BATCH ? n - start : REG_BATCH;
-        reg_forward_pass(m, x + (size_t)start * 8, chunk, 0);
-        memcpy(pred + (size_t)start * 3, m->arena + 512, (size_t)chunk * 3 * sizeof *pred);   /* dense, regression.net:10 */
+        reg_forward_pass(m, w, x + (size_t)start * 8, chunk, 0);
+        memcpy(pred + (size_t)start * 3, w->arena + 512, (size_t)chunk * 3 * sizeof *pred);   /* dense, regression.net:10 */
     }
 }
 
-float reg_evaluate(reg *m, const float *x, const float *t, int n, double *accuracy)
+void reg_forward(reg *m, const float *x, int n, float *pred)
+{
+    reg_forward_with(m, &m->ws, x, n, pred);
+}
+
+float reg_evaluate_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += REG_BATCH) {
         const int chunk = n - start < REG_BATCH ? n - start : REG_BATCH;
-        reg_forward_pass(m, x + (size_t)start * 8, chunk, 0);
-        loss_sum += (double)reg_loss_pass(m, x + (size_t)start * 8, t + (size_t)start * 3, chunk, 0) * chunk;
+        reg_forward_pass(m, w, x + (size_t)start * 8, chunk, 0);
+        loss_sum += (double)reg_loss_pass(m, w, x + (size_t)start * 8, t + (size_t)start * 3, chunk, 0) * chunk;
     }
     if (accuracy)
         *accuracy = NAN;   /* no cross_entropy term */
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float reg_evaluate(reg *m, const float *x, const float *t, int n, double *accuracy)
+{
+    return reg_evaluate_with(m, &m->ws, x, t, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -305,7 +351,7 @@ float *reg_grads(reg *m)
 
 void reg_set_rng(reg *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -417,6 +463,11 @@ static double reg_api_gradients(void *m, const void *const *data, int n)
     return reg_gradients(m, data[0], data[1], n);
 }
 
+static double reg_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return reg_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void reg_api_update(void *m)
 {
     reg_update(m);
@@ -430,6 +481,22 @@ static double reg_api_train_step(void *m, const void *const *data, int n)
 static void reg_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     reg_forward(m, inputs[0], n, outputs[0]);
+}
+
+static void reg_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    reg_forward_with(m, w, inputs[0], n, outputs[0]);
+}
+
+static void *reg_api_workspace_create(uint64_t seed)
+{
+    return reg_workspace_create(seed);
+}
+
+static void reg_api_workspace_destroy(void *w)
+{
+    reg_workspace_destroy(w);
 }
 
 static double reg_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -479,7 +546,7 @@ static const dlrt_tensor_info reg_api_outputs[1] = {
 
 static const dlrt_loss_info reg_api_losses[1] = {
     {"loss", 0, REG_PARAM_COUNT, reg_api_loss, reg_api_gradients, reg_api_update,
-     reg_api_train_step},
+     reg_api_train_step, reg_api_gradients_with},
 };
 
 static const dlrt_model_api reg_api = {
@@ -509,6 +576,12 @@ static const dlrt_model_api reg_api = {
     .load = reg_api_load,
     .error = reg_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = REG_WORKSPACE_BYTES,
+    .workspace_create = reg_api_workspace_create,
+    .workspace_destroy = reg_api_workspace_destroy,
+    .forward_with = reg_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *reg_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * REG_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef REG_H
 #define REG_H
@@ -27,6 +28,7 @@ extern "C" {
 #define REG_PRED_SIZE 3      /* output pred: [3] per sample */
 
 typedef struct reg reg;
+typedef struct reg_workspace reg_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *reg_params(reg *m);
 float *reg_grads(reg *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void reg_set_rng(reg *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to REG_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+reg_workspace *reg_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void reg_workspace_destroy(reg_workspace *w);
+/* reg_forward and reg_evaluate with workspace w. */
+void reg_forward_with(const reg *m, reg_workspace *w, const float *x, int n, float *pred);
+float reg_evaluate_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *accuracy);
+/* reg_gradients with workspace w, into grads (REG_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in reg_grads(m) before reg_update_update. */
+float reg_gradients_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,15 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct reserved_macros {
-    /* Parameters, back to back in declaration order (RESERVED_MACROS_PARAM_COUNT values):
-     *   EOF_w        [4, 4]       at 0         reserved_macros.net:10
-     *   EOF_b        [4]          at 16        reserved_macros.net:10
-     *   stdin_out_w  [2, 4]       at 20        reserved_macros.net:31
-     *   stdin_out_b  [2]          at 28        reserved_macros.net:31
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * reserved_macros embeds one for its own entry points; reserved_macros_workspace_create makes
+ * more, one per thread. */
+struct reserved_macros_workspace {
     /* Activations for up to RESERVED_MACROS_BATCH samples, 5920 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -129,9 +124,23 @@ struct reserved_macros {
      *   d_t44                     [n, 4]         at 5792
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct reserved_macros {
+    /* Parameters, back to back in declaration order (RESERVED_MACROS_PARAM_COUNT values):
+     *   EOF_w        [4, 4]       at 0         reserved_macros.net:10
+     *   EOF_b        [4]          at 16        reserved_macros.net:10
+     *   stdin_out_w  [2, 4]       at 20        reserved_macros.net:31
+     *   stdin_out_b  [2]          at 28        reserved_macros.net:31
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    reserved_macros_workspace ws; /* for reserved_macros_train_step, reserved_macros_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -151,21 +160,22 @@ reserved_macros *reserved_macros_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 32;
-    m->arena = base + 64;
+    m->ws.arena = base + 64;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* EOF_w [4, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 16, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 16, -1.224744871391589, 1.224744871391589, &rng);
     /* EOF_b [4]: zeros */
     dlrt_fill_f32(m->params + 16, 4, 0.0);
     /* stdin_out_w [2, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 20, 8, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 20, 8, -1.224744871391589, 1.224744871391589, &rng);
     /* stdin_out_b [2]: zeros */
     dlrt_fill_f32(m->params + 28, 2, 0.0);
 
     /* Dropout draws from a stream of its own (reserved_macros_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -176,60 +186,79 @@ void reserved_macros_destroy(reserved_macros *m)
     free(m);
 }
 
+/* The bytes reserved_macros_workspace_create allocates. */
+#define RESERVED_MACROS_WORKSPACE_BYTES (sizeof(reserved_macros_workspace) + 64 + (size_t)5920 * sizeof(float))
+
+reserved_macros_workspace *reserved_macros_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, RESERVED_MACROS_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    reserved_macros_workspace *w = (reserved_macros_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void reserved_macros_workspace_destroy(reserved_macros_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of reserved_macros.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void reserved_macros_forward_pass(reserved_macros *m, const float *NULL_, const float *FILE_, int n, int training)
+static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, int n, int training)
 {
     const float *const EOF_w = m->params + 0;               /* [4, 4], reserved_macros.net:10 */
     const float *const EOF_b = m->params + 16;              /* [4], reserved_macros.net:10 */
     const float *const stdin_out_w = m->params + 20;        /* [2, 4], reserved_macros.net:31 */
     const float *const stdin_out_b = m->params + 28;        /* [2], reserved_macros.net:31 */
-    float *const t3 = m->arena + 0;                         /* [n, 4] dense, reserved_macros.net:10 */
-    float *const t4 = m->arena + 128;                       /* [n, 4] add, reserved_macros.net:10 */
-    float *const EOF_ = m->arena + 256;                     /* [n, 4] tanh, reserved_macros.net:10 */
-    float *const t6 = m->arena + 384;                       /* [n, 4] add, reserved_macros.net:11 */
-    float *const EXIT_FAILURE_ = m->arena + 512;            /* [n, 4] tanh, reserved_macros.net:11 */
-    float *const t8 = m->arena + 640;                       /* [n, 4] add, reserved_macros.net:12 */
-    float *const EXIT_SUCCESS_ = m->arena + 768;            /* [n, 4] tanh, reserved_macros.net:12 */
-    float *const t10 = m->arena + 896;                      /* [n, 4] add, reserved_macros.net:13 */
-    float *const stdin_ = m->arena + 1024;                  /* [n, 4] tanh, reserved_macros.net:13 */
-    float *const t12 = m->arena + 1152;                     /* [n, 4] add, reserved_macros.net:14 */
-    float *const stderr_ = m->arena + 1280;                 /* [n, 4] tanh, reserved_macros.net:14 */
-    float *const t14 = m->arena + 1408;                     /* [n, 4] add, reserved_macros.net:15 */
-    float *const errno_ = m->arena + 1536;                  /* [n, 4] tanh, reserved_macros.net:15 */
-    float *const t16 = m->arena + 1664;                     /* [n, 4] add, reserved_macros.net:16 */
-    float *const assert_ = m->arena + 1792;                 /* [n, 4] tanh, reserved_macros.net:16 */
-    float *const t18 = m->arena + 1920;                     /* [n, 4] add, reserved_macros.net:17 */
-    float *const NAN_ = m->arena + 2048;                    /* [n, 4] tanh, reserved_macros.net:17 */
-    float *const t20 = m->arena + 2176;                     /* [n, 4] add, reserved_macros.net:18 */
-    float *const INFINITY_ = m->arena + 2304;               /* [n, 4] tanh, reserved_macros.net:18 */
-    float *const t22 = m->arena + 2432;                     /* [n, 4] add, reserved_macros.net:19 */
-    float *const HUGE_VAL_ = m->arena + 2560;               /* [n, 4] tanh, reserved_macros.net:19 */
-    float *const t24 = m->arena + 2688;                     /* [n, 4] add, reserved_macros.net:20 */
-    float *const bool_ = m->arena + 2816;                   /* [n, 4] tanh, reserved_macros.net:20 */
-    float *const t26 = m->arena + 2944;                     /* [n, 4] add, reserved_macros.net:21 */
-    float *const SIZE_MAX_ = m->arena + 3072;               /* [n, 4] tanh, reserved_macros.net:21 */
-    float *const t28 = m->arena + 3200;                     /* [n, 4] add, reserved_macros.net:22 */
-    float *const INT_MAX_ = m->arena + 3328;                /* [n, 4] tanh, reserved_macros.net:22 */
-    float *const t30 = m->arena + 3456;                     /* [n, 4] add, reserved_macros.net:23 */
-    float *const UINT64_C_ = m->arena + 3584;               /* [n, 4] tanh, reserved_macros.net:23 */
-    float *const t32 = m->arena + 3712;                     /* [n, 4] add, reserved_macros.net:24 */
-    float *const INT32_MAX_ = m->arena + 3840;              /* [n, 4] tanh, reserved_macros.net:24 */
-    float *const t34 = m->arena + 3968;                     /* [n, 4] add, reserved_macros.net:25 */
-    float *const RAND_MAX_ = m->arena + 4096;               /* [n, 4] tanh, reserved_macros.net:25 */
-    float *const t36 = m->arena + 4224;                     /* [n, 4] add, reserved_macros.net:26 */
-    float *const M_PI_ = m->arena + 4352;                   /* [n, 4] tanh, reserved_macros.net:26 */
-    float *const t38 = m->arena + 4480;                     /* [n, 4] add, reserved_macros.net:27 */
-    float *const CblasRowMajor_ = m->arena + 4608;          /* [n, 4] tanh, reserved_macros.net:27 */
-    float *const t40 = m->arena + 4736;                     /* [n, 4] add, reserved_macros.net:28 */
-    float *const CblasNoTrans_ = m->arena + 4864;           /* [n, 4] tanh, reserved_macros.net:28 */
-    float *const t42 = m->arena + 4992;                     /* [n, 4] add, reserved_macros.net:29 */
-    float *const CblasTrans_ = m->arena + 5120;             /* [n, 4] tanh, reserved_macros.net:29 */
-    float *const t44 = m->arena + 5248;                     /* [n, 4] add, reserved_macros.net:30 */
-    float *const RESERVED_MACROS_BATCH_ = m->arena + 5376;  /* [n, 4] tanh, reserved_macros.net:30 */
-    float *const stdin_out = m->arena + 5504;               /* [n, 2] dense, reserved_macros.net:31 */
+    float *const t3 = w->arena + 0;                         /* [n, 4] dense, reserved_macros.net:10 */
+    float *const t4 = w->arena + 128;                       /* [n, 4] add, reserved_macros.net:10 */
+    float *const EOF_ = w->arena + 256;                     /* [n, 4] tanh, reserved_macros.net:10 */
+    float *const t6 = w->arena + 384;                       /* [n, 4] add, reserved_macros.net:11 */
+    float *const EXIT_FAILURE_ = w->arena + 512;            /* [n, 4] tanh, reserved_macros.net:11 */
+    float *const t8 = w->arena + 640;                       /* [n, 4] add, reserved_macros.net:12 */
+    float *const EXIT_SUCCESS_ = w->arena + 768;            /* [n, 4] tanh, reserved_macros.net:12 */
+    float *const t10 = w->arena + 896;                      /* [n, 4] add, reserved_macros.net:13 */
+    float *const stdin_ = w->arena + 1024;                  /* [n, 4] tanh, reserved_macros.net:13 */
+    float *const t12 = w->arena + 1152;                     /* [n, 4] add, reserved_macros.net:14 */
+    float *const stderr_ = w->arena + 1280;                 /* [n, 4] tanh, reserved_macros.net:14 */
+    float *const t14 = w->arena + 1408;                     /* [n, 4] add, reserved_macros.net:15 */
+    float *const errno_ = w->arena + 1536;                  /* [n, 4] tanh, reserved_macros.net:15 */
+    float *const t16 = w->arena + 1664;                     /* [n, 4] add, reserved_macros.net:16 */
+    float *const assert_ = w->arena + 1792;                 /* [n, 4] tanh, reserved_macros.net:16 */
+    float *const t18 = w->arena + 1920;                     /* [n, 4] add, reserved_macros.net:17 */
+    float *const NAN_ = w->arena + 2048;                    /* [n, 4] tanh, reserved_macros.net:17 */
+    float *const t20 = w->arena + 2176;                     /* [n, 4] add, reserved_macros.net:18 */
+    float *const INFINITY_ = w->arena + 2304;               /* [n, 4] tanh, reserved_macros.net:18 */
+    float *const t22 = w->arena + 2432;                     /* [n, 4] add, reserved_macros.net:19 */
+    float *const HUGE_VAL_ = w->arena + 2560;               /* [n, 4] tanh, reserved_macros.net:19 */
+    float *const t24 = w->arena + 2688;                     /* [n, 4] add, reserved_macros.net:20 */
+    float *const bool_ = w->arena + 2816;                   /* [n, 4] tanh, reserved_macros.net:20 */
+    float *const t26 = w->arena + 2944;                     /* [n, 4] add, reserved_macros.net:21 */
+    float *const SIZE_MAX_ = w->arena + 3072;               /* [n, 4] tanh, reserved_macros.net:21 */
+    float *const t28 = w->arena + 3200;                     /* [n, 4] add, reserved_macros.net:22 */
+    float *const INT_MAX_ = w->arena + 3328;                /* [n, 4] tanh, reserved_macros.net:22 */
+    float *const t30 = w->arena + 3456;                     /* [n, 4] add, reserved_macros.net:23 */
+    float *const UINT64_C_ = w->arena + 3584;               /* [n, 4] tanh, reserved_macros.net:23 */
+    float *const t32 = w->arena + 3712;                     /* [n, 4] add, reserved_macros.net:24 */
+    float *const INT32_MAX_ = w->arena + 3840;              /* [n, 4] tanh, reserved_macros.net:24 */
+    float *const t34 = w->arena + 3968;                     /* [n, 4] add, reserved_macros.net:25 */
+    float *const RAND_MAX_ = w->arena + 4096;               /* [n, 4] tanh, reserved_macros.net:25 */
+    float *const t36 = w->arena + 4224;                     /* [n, 4] add, reserved_macros.net:26 */
+    float *const M_PI_ = w->arena + 4352;                   /* [n, 4] tanh, reserved_macros.net:26 */
+    float *const t38 = w->arena + 4480;                     /* [n, 4] add, reserved_macros.net:27 */
+    float *const CblasRowMajor_ = w->arena + 4608;          /* [n, 4] tanh, reserved_macros.net:27 */
+    float *const t40 = w->arena + 4736;                     /* [n, 4] add, reserved_macros.net:28 */
+    float *const CblasNoTrans_ = w->arena + 4864;           /* [n, 4] tanh, reserved_macros.net:28 */
+    float *const t42 = w->arena + 4992;                     /* [n, 4] add, reserved_macros.net:29 */
+    float *const CblasTrans_ = w->arena + 5120;             /* [n, 4] tanh, reserved_macros.net:29 */
+    float *const t44 = w->arena + 5248;                     /* [n, 4] add, reserved_macros.net:30 */
+    float *const RESERVED_MACROS_BATCH_ = w->arena + 5376;  /* [n, 4] tanh, reserved_macros.net:30 */
+    float *const stdin_out = w->arena + 5504;               /* [n, 2] dense, reserved_macros.net:31 */
     (void)training;
 
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
@@ -371,12 +400,14 @@ static void reserved_macros_forward_pass(reserved_macros *m, const float *NULL_,
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float reserved_macros_loss_pass(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, int training)
+static float reserved_macros_loss_pass(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, int training)
 {
-    float *const stdin_out = m->arena + 5504;  /* [n, 2] dense, reserved_macros.net:31 */
-    float *const loss = m->arena + 5568;       /* [1] mse over the batch, reserved_macros.net:33 */
+    float *const stdin_out = w->arena + 5504;  /* [n, 2] dense, reserved_macros.net:31 */
+    float *const loss = w->arena + 5568;       /* [1] mse over the batch, reserved_macros.net:33 */
+    (void)m;
     (void)NULL_;
     (void)FILE_;
+    (void)m;
     (void)training;
 
     /* reserved_macros.net:33: loss mse(stdin_out, stdout) */
@@ -388,82 +419,82 @@ static float reserved_macros_loss_pass(reserved_macros *m, const float *NULL_, c
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void reserved_macros_backward_pass(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n)
+static void reserved_macros_backward_pass(const reserved_macros *m, reserved_macros_workspace *w, float *grads, const float *NULL_, const float *FILE_, const float *stdout_, int n)
 {
     const float *const stdin_out_w = m->params + 20;          /* [2, 4], reserved_macros.net:31 */
-    float *const d_EOF_w = m->grads + 0;                      /* [4, 4] */
-    float *const d_EOF_b = m->grads + 16;                     /* [4] */
-    float *const d_stdin_out_w = m->grads + 20;               /* [2, 4] */
-    float *const d_stdin_out_b = m->grads + 28;               /* [2] */
-    float *const EOF_ = m->arena + 256;                       /* [n, 4] tanh, reserved_macros.net:10 */
-    float *const EXIT_FAILURE_ = m->arena + 512;              /* [n, 4] tanh, reserved_macros.net:11 */
-    float *const EXIT_SUCCESS_ = m->arena + 768;              /* [n, 4] tanh, reserved_macros.net:12 */
-    float *const stdin_ = m->arena + 1024;                    /* [n, 4] tanh, reserved_macros.net:13 */
-    float *const stderr_ = m->arena + 1280;                   /* [n, 4] tanh, reserved_macros.net:14 */
-    float *const errno_ = m->arena + 1536;                    /* [n, 4] tanh, reserved_macros.net:15 */
-    float *const assert_ = m->arena + 1792;                   /* [n, 4] tanh, reserved_macros.net:16 */
-    float *const NAN_ = m->arena + 2048;                      /* [n, 4] tanh, reserved_macros.net:17 */
-    float *const INFINITY_ = m->arena + 2304;                 /* [n, 4] tanh, reserved_macros.net:18 */
-    float *const HUGE_VAL_ = m->arena + 2560;                 /* [n, 4] tanh, reserved_macros.net:19 */
-    float *const bool_ = m->arena + 2816;                     /* [n, 4] tanh, reserved_macros.net:20 */
-    float *const SIZE_MAX_ = m->arena + 3072;                 /* [n, 4] tanh, reserved_macros.net:21 */
-    float *const INT_MAX_ = m->arena + 3328;                  /* [n, 4] tanh, reserved_macros.net:22 */
-    float *const UINT64_C_ = m->arena + 3584;                 /* [n, 4] tanh, reserved_macros.net:23 */
-    float *const INT32_MAX_ = m->arena + 3840;                /* [n, 4] tanh, reserved_macros.net:24 */
-    float *const RAND_MAX_ = m->arena + 4096;                 /* [n, 4] tanh, reserved_macros.net:25 */
-    float *const M_PI_ = m->arena + 4352;                     /* [n, 4] tanh, reserved_macros.net:26 */
-    float *const CblasRowMajor_ = m->arena + 4608;            /* [n, 4] tanh, reserved_macros.net:27 */
-    float *const CblasNoTrans_ = m->arena + 4864;             /* [n, 4] tanh, reserved_macros.net:28 */
-    float *const CblasTrans_ = m->arena + 5120;               /* [n, 4] tanh, reserved_macros.net:29 */
-    float *const RESERVED_MACROS_BATCH_ = m->arena + 5376;    /* [n, 4] tanh, reserved_macros.net:30 */
-    float *const stdin_out = m->arena + 5504;                 /* [n, 2] dense, reserved_macros.net:31 */
-    float *const d_t3 = m->arena + 5584;                      /* [n, 4] d loss / d t3 */
-    float *const d_t4 = m->arena + 5712;                      /* [n, 4] d loss / d t4 */
-    float *const d_EOF_ = m->arena + 5584;                    /* [n, 4] d loss / d EOF_ */
-    float *const d_t6 = m->arena + 5712;                      /* [n, 4] d loss / d t6 */
-    float *const d_EXIT_FAILURE_ = m->arena + 5584;           /* [n, 4] d loss / d EXIT_FAILURE_ */
-    float *const d_t8 = m->arena + 5712;                      /* [n, 4] d loss / d t8 */
-    float *const d_EXIT_SUCCESS_ = m->arena + 5584;           /* [n, 4] d loss / d EXIT_SUCCESS_ */
-    float *const d_t10 = m->arena + 5712;                     /* [n, 4] d loss / d t10 */
-    float *const d_stdin_ = m->arena + 5584;                  /* [n, 4] d loss / d stdin_ */
-    float *const d_t12 = m->arena + 5712;                     /* [n, 4] d loss / d t12 */
-    float *const d_stderr_ = m->arena + 5584;                 /* [n, 4] d loss / d stderr_ */
-    float *const d_t14 = m->arena + 5712;                     /* [n, 4] d loss / d t14 */
-    float *const d_errno_ = m->arena + 5584;                  /* [n, 4] d loss / d errno_ */
-    float *const d_t16 = m->arena + 5712;                     /* [n, 4] d loss / d t16 */
-    float *const d_assert_ = m->arena + 5584;                 /* [n, 4] d loss / d assert_ */
-    float *const d_t18 = m->arena + 5712;                     /* [n, 4] d loss / d t18 */
-    float *const d_NAN_ = m->arena + 5584;                    /* [n, 4] d loss / d NAN_ */
-    float *const d_t20 = m->arena + 5712;                     /* [n, 4] d loss / d t20 */
-    float *const d_INFINITY_ = m->arena + 5584;               /* [n, 4] d loss / d INFINITY_ */
-    float *const d_t22 = m->arena + 5712;                     /* [n, 4] d loss / d t22 */
-    float *const d_HUGE_VAL_ = m->arena + 5584;               /* [n, 4] d loss / d HUGE_VAL_ */
-    float *const d_t24 = m->arena + 5712;                     /* [n, 4] d loss / d t24 */
-    float *const d_bool_ = m->arena + 5584;                   /* [n, 4] d loss / d bool_ */
-    float *const d_t26 = m->arena + 5712;                     /* [n, 4] d loss / d t26 */
-    float *const d_SIZE_MAX_ = m->arena + 5584;               /* [n, 4] d loss / d SIZE_MAX_ */
-    float *const d_t28 = m->arena + 5712;                     /* [n, 4] d loss / d t28 */
-    float *const d_INT_MAX_ = m->arena + 5584;                /* [n, 4] d loss / d INT_MAX_ */
-    float *const d_t30 = m->arena + 5712;                     /* [n, 4] d loss / d t30 */
-    float *const d_UINT64_C_ = m->arena + 5584;               /* [n, 4] d loss / d UINT64_C_ */
-    float *const d_t32 = m->arena + 5712;                     /* [n, 4] d loss / d t32 */
-    float *const d_INT32_MAX_ = m->arena + 5584;              /* [n, 4] d loss / d INT32_MAX_ */
-    float *const d_t34 = m->arena + 5712;                     /* [n, 4] d loss / d t34 */
-    float *const d_RAND_MAX_ = m->arena + 5584;               /* [n, 4] d loss / d RAND_MAX_ */
-    float *const d_t36 = m->arena + 5712;                     /* [n, 4] d loss / d t36 */
-    float *const d_M_PI_ = m->arena + 5584;                   /* [n, 4] d loss / d M_PI_ */
-    float *const d_t38 = m->arena + 5712;                     /* [n, 4] d loss / d t38 */
-    float *const d_CblasRowMajor_ = m->arena + 5584;          /* [n, 4] d loss / d CblasRowMajor_ */
-    float *const d_t40 = m->arena + 5712;                     /* [n, 4] d loss / d t40 */
-    float *const d_CblasNoTrans_ = m->arena + 5584;           /* [n, 4] d loss / d CblasNoTrans_ */
-    float *const d_t42 = m->arena + 5712;                     /* [n, 4] d loss / d t42 */
-    float *const d_CblasTrans_ = m->arena + 5584;             /* [n, 4] d loss / d CblasTrans_ */
-    float *const d_t44 = m->arena + 5792;                     /* [n, 4] d loss / d t44 */
-    float *const d_RESERVED_MACROS_BATCH_ = m->arena + 5664;  /* [n, 4] d loss / d RESERVED_MACROS_BATCH_ */
-    float *const d_stdin_out = m->arena + 5600;               /* [n, 2] d loss / d stdin_out */
-    float *const d_loss = m->arena + 5584;                    /* [1] d loss / d loss */
+    float *const d_EOF_w = grads + 0;                         /* [4, 4] */
+    float *const d_EOF_b = grads + 16;                        /* [4] */
+    float *const d_stdin_out_w = grads + 20;                  /* [2, 4] */
+    float *const d_stdin_out_b = grads + 28;                  /* [2] */
+    float *const EOF_ = w->arena + 256;                       /* [n, 4] tanh, reserved_macros.net:10 */
+    float *const EXIT_FAILURE_ = w->arena + 512;              /* [n, 4] tanh, reserved_macros.net:11 */
+    float *const EXIT_SUCCESS_ = w->arena + 768;              /* [n, 4] tanh, reserved_macros.net:12 */
+    float *const stdin_ = w->arena + 1024;                    /* [n, 4] tanh, reserved_macros.net:13 */
+    float *const stderr_ = w->arena + 1280;                   /* [n, 4] tanh, reserved_macros.net:14 */
+    float *const errno_ = w->arena + 1536;                    /* [n, 4] tanh, reserved_macros.net:15 */
+    float *const assert_ = w->arena + 1792;                   /* [n, 4] tanh, reserved_macros.net:16 */
+    float *const NAN_ = w->arena + 2048;                      /* [n, 4] tanh, reserved_macros.net:17 */
+    float *const INFINITY_ = w->arena + 2304;                 /* [n, 4] tanh, reserved_macros.net:18 */
+    float *const HUGE_VAL_ = w->arena + 2560;                 /* [n, 4] tanh, reserved_macros.net:19 */
+    float *const bool_ = w->arena + 2816;                     /* [n, 4] tanh, reserved_macros.net:20 */
+    float *const SIZE_MAX_ = w->arena + 3072;                 /* [n, 4] tanh, reserved_macros.net:21 */
+    float *const INT_MAX_ = w->arena + 3328;                  /* [n, 4] tanh, reserved_macros.net:22 */
+    float *const UINT64_C_ = w->arena + 3584;                 /* [n, 4] tanh, reserved_macros.net:23 */
+    float *const INT32_MAX_ = w->arena + 3840;                /* [n, 4] tanh, reserved_macros.net:24 */
+    float *const RAND_MAX_ = w->arena + 4096;                 /* [n, 4] tanh, reserved_macros.net:25 */
+    float *const M_PI_ = w->arena + 4352;                     /* [n, 4] tanh, reserved_macros.net:26 */
+    float *const CblasRowMajor_ = w->arena + 4608;            /* [n, 4] tanh, reserved_macros.net:27 */
+    float *const CblasNoTrans_ = w->arena + 4864;             /* [n, 4] tanh, reserved_macros.net:28 */
+    float *const CblasTrans_ = w->arena + 5120;               /* [n, 4] tanh, reserved_macros.net:29 */
+    float *const RESERVED_MACROS_BATCH_ = w->arena + 5376;    /* [n, 4] tanh, reserved_macros.net:30 */
+    float *const stdin_out = w->arena + 5504;                 /* [n, 2] dense, reserved_macros.net:31 */
+    float *const d_t3 = w->arena + 5584;                      /* [n, 4] d loss / d t3 */
+    float *const d_t4 = w->arena + 5712;                      /* [n, 4] d loss / d t4 */
+    float *const d_EOF_ = w->arena + 5584;                    /* [n, 4] d loss / d EOF_ */
+    float *const d_t6 = w->arena + 5712;                      /* [n, 4] d loss / d t6 */
+    float *const d_EXIT_FAILURE_ = w->arena + 5584;           /* [n, 4] d loss / d EXIT_FAILURE_ */
+    float *const d_t8 = w->arena + 5712;                      /* [n, 4] d loss / d t8 */
+    float *const d_EXIT_SUCCESS_ = w->arena + 5584;           /* [n, 4] d loss / d EXIT_SUCCESS_ */
+    float *const d_t10 = w->arena + 5712;                     /* [n, 4] d loss / d t10 */
+    float *const d_stdin_ = w->arena + 5584;                  /* [n, 4] d loss / d stdin_ */
+    float *const d_t12 = w->arena + 5712;                     /* [n, 4] d loss / d t12 */
+    float *const d_stderr_ = w->arena + 5584;                 /* [n, 4] d loss / d stderr_ */
+    float *const d_t14 = w->arena + 5712;                     /* [n, 4] d loss / d t14 */
+    float *const d_errno_ = w->arena + 5584;                  /* [n, 4] d loss / d errno_ */
+    float *const d_t16 = w->arena + 5712;                     /* [n, 4] d loss / d t16 */
+    float *const d_assert_ = w->arena + 5584;                 /* [n, 4] d loss / d assert_ */
+    float *const d_t18 = w->arena + 5712;                     /* [n, 4] d loss / d t18 */
+    float *const d_NAN_ = w->arena + 5584;                    /* [n, 4] d loss / d NAN_ */
+    float *const d_t20 = w->arena + 5712;                     /* [n, 4] d loss / d t20 */
+    float *const d_INFINITY_ = w->arena + 5584;               /* [n, 4] d loss / d INFINITY_ */
+    float *const d_t22 = w->arena + 5712;                     /* [n, 4] d loss / d t22 */
+    float *const d_HUGE_VAL_ = w->arena + 5584;               /* [n, 4] d loss / d HUGE_VAL_ */
+    float *const d_t24 = w->arena + 5712;                     /* [n, 4] d loss / d t24 */
+    float *const d_bool_ = w->arena + 5584;                   /* [n, 4] d loss / d bool_ */
+    float *const d_t26 = w->arena + 5712;                     /* [n, 4] d loss / d t26 */
+    float *const d_SIZE_MAX_ = w->arena + 5584;               /* [n, 4] d loss / d SIZE_MAX_ */
+    float *const d_t28 = w->arena + 5712;                     /* [n, 4] d loss / d t28 */
+    float *const d_INT_MAX_ = w->arena + 5584;                /* [n, 4] d loss / d INT_MAX_ */
+    float *const d_t30 = w->arena + 5712;                     /* [n, 4] d loss / d t30 */
+    float *const d_UINT64_C_ = w->arena + 5584;               /* [n, 4] d loss / d UINT64_C_ */
+    float *const d_t32 = w->arena + 5712;                     /* [n, 4] d loss / d t32 */
+    float *const d_INT32_MAX_ = w->arena + 5584;              /* [n, 4] d loss / d INT32_MAX_ */
+    float *const d_t34 = w->arena + 5712;                     /* [n, 4] d loss / d t34 */
+    float *const d_RAND_MAX_ = w->arena + 5584;               /* [n, 4] d loss / d RAND_MAX_ */
+    float *const d_t36 = w->arena + 5712;                     /* [n, 4] d loss / d t36 */
+    float *const d_M_PI_ = w->arena + 5584;                   /* [n, 4] d loss / d M_PI_ */
+    float *const d_t38 = w->arena + 5712;                     /* [n, 4] d loss / d t38 */
+    float *const d_CblasRowMajor_ = w->arena + 5584;          /* [n, 4] d loss / d CblasRowMajor_ */
+    float *const d_t40 = w->arena + 5712;                     /* [n, 4] d loss / d t40 */
+    float *const d_CblasNoTrans_ = w->arena + 5584;           /* [n, 4] d loss / d CblasNoTrans_ */
+    float *const d_t42 = w->arena + 5712;                     /* [n, 4] d loss / d t42 */
+    float *const d_CblasTrans_ = w->arena + 5584;             /* [n, 4] d loss / d CblasTrans_ */
+    float *const d_t44 = w->arena + 5792;                     /* [n, 4] d loss / d t44 */
+    float *const d_RESERVED_MACROS_BATCH_ = w->arena + 5664;  /* [n, 4] d loss / d RESERVED_MACROS_BATCH_ */
+    float *const d_stdin_out = w->arena + 5600;               /* [n, 2] d loss / d stdin_out */
+    float *const d_loss = w->arena + 5584;                    /* [1] d loss / d loss */
     (void)FILE_;
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
@@ -659,9 +690,9 @@ float reserved_macros_train_step(reserved_macros *m, const float *NULL_, const f
 {
     if (n < 1 || n > RESERVED_MACROS_BATCH)
         return NAN;
-    reserved_macros_forward_pass(m, NULL_, FILE_, n, 1);
-    const float loss = reserved_macros_loss_pass(m, NULL_, FILE_, stdout_, n, 1);
-    reserved_macros_backward_pass(m, NULL_, FILE_, stdout_, n);
+    reserved_macros_forward_pass(m, &m->ws, NULL_, FILE_, n, 1);
+    const float loss = reserved_macros_loss_pass(m, &m->ws, NULL_, FILE_, stdout_, n, 1);
+    reserved_macros_backward_pass(m, &m->ws, m->grads, NULL_, FILE_, stdout_, n);
     reserved_macros_update(m);
     return loss;
 }
@@ -670,42 +701,57 @@ float reserved_macros_loss(reserved_macros *m, const float *NULL_, const float *
 {
     if (n < 1 || n > RESERVED_MACROS_BATCH)
         return NAN;
-    reserved_macros_forward_pass(m, NULL_, FILE_, n, training);
-    return reserved_macros_loss_pass(m, NULL_, FILE_, stdout_, n, training);
+    reserved_macros_forward_pass(m, &m->ws, NULL_, FILE_, n, training);
+    return reserved_macros_loss_pass(m, &m->ws, NULL_, FILE_, stdout_, n, training);
+}
+
+float reserved_macros_gradients_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, float *grads)
+{
+    if (n < 1 || n > RESERVED_MACROS_BATCH)
+        return NAN;
+    reserved_macros_forward_pass(m, w, NULL_, FILE_, n, 1);
+    const float loss = reserved_macros_loss_pass(m, w, NULL_, FILE_, stdout_, n, 1);
+    reserved_macros_backward_pass(m, w, grads, NULL_, FILE_, stdout_, n);
+    return loss;
 }
 
 float reserved_macros_gradients(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n)
 {
-    if (n < 1 || n > RESERVED_MACROS_BATCH)
-        return NAN;
-    reserved_macros_forward_pass(m, NULL_, FILE_, n, 1);
-    const float loss = reserved_macros_loss_pass(m, NULL_, FILE_, stdout_, n, 1);
-    reserved_macros_backward_pass(m, NULL_, FILE_, stdout_, n);
-    return loss;
+    return reserved_macros_gradients_with(m, &m->ws, NULL_, FILE_, stdout_, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void reserved_macros_forward(reserved_macros *m, const float *NULL_, const float *FILE_, int n, float *stdin_out)
+void reserved_macros_forward_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, int n, float *stdin_out)
 {
     for (int start = 0; start < n; start += RESERVED_MACROS_BATCH) {
         const int chunk = n - start < RESERVED_MACROS_BATCH ? n - start : RESERVED_MACROS_BATCH;
-        reserved_macros_forward_pass(m, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, chunk, 0);
-        memcpy(stdin_out + (size_t)start * 2, m->arena + 5504, (size_t)chunk * 2 * sizeof *stdin_out);   /* dense, reserved_macros.net:31 */
+        reserved_macros_forward_pass(m, w, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, chunk, 0);
+        memcpy(stdin_out + (size_t)start * 2, w->arena + 5504, (size_t)chunk * 2 * sizeof *stdin_out);   /* dense, reserved_macros.net:31 */
     }
 }
 
-float reserved_macros_evaluate(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy)
+void reserved_macros_forward(reserved_macros *m, const float *NULL_, const float *FILE_, int n, float *stdin_out)
+{
+    reserved_macros_forward_with(m, &m->ws, NULL_, FILE_, n, stdin_out);
+}
+
+float reserved_macros_evaluate_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += RESERVED_MACROS_BATCH) {
         const int chunk = n - start < RESERVED_MACROS_BATCH ? n - start : RESERVED_MACROS_BATCH;
-        reserved_macros_forward_pass(m, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)reserved_macros_loss_pass(m, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, stdout_ + (size_t)start * 2, chunk, 0) * chunk;
+        reserved_macros_forward_pass(m, w, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)reserved_macros_loss_pass(m, w, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, stdout_ + (size_t)start * 2, chunk, 0) * chunk;
     }
     if (accuracy)
         *accuracy = NAN;   /* no cross_entropy term */
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float reserved_macros_evaluate(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy)
+{
+    return reserved_macros_evaluate_with(m, &m->ws, NULL_, FILE_, stdout_, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -722,7 +768,7 @@ float *reserved_macros_grads(reserved_macros *m)
 
 void reserved_macros_set_rng(reserved_macros *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -830,6 +876,11 @@ static double reserved_macros_api_gradients(void *m, const void *const *data, in
     return reserved_macros_gradients(m, data[0], data[1], data[2], n);
 }
 
+static double reserved_macros_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return reserved_macros_gradients_with(m, w, data[0], data[1], data[2], n, grads);
+}
+
 static void reserved_macros_api_update(void *m)
 {
     reserved_macros_update(m);
@@ -843,6 +894,22 @@ static double reserved_macros_api_train_step(void *m, const void *const *data, i
 static void reserved_macros_api_forward(void *m, const void *const *inputs, int n, void *const *outputs)
 {
     reserved_macros_forward(m, inputs[0], inputs[1], n, outputs[0]);
+}
+
+static void reserved_macros_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    reserved_macros_forward_with(m, w, inputs[0], inputs[1], n, outputs[0]);
+}
+
+static void *reserved_macros_api_workspace_create(uint64_t seed)
+{
+    return reserved_macros_workspace_create(seed);
+}
+
+static void reserved_macros_api_workspace_destroy(void *w)
+{
+    reserved_macros_workspace_destroy(w);
 }
 
 static double reserved_macros_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -893,7 +960,7 @@ static const dlrt_tensor_info reserved_macros_api_outputs[1] = {
 
 static const dlrt_loss_info reserved_macros_api_losses[1] = {
     {"loss", 0, RESERVED_MACROS_PARAM_COUNT, reserved_macros_api_loss, reserved_macros_api_gradients, reserved_macros_api_update,
-     reserved_macros_api_train_step},
+     reserved_macros_api_train_step, reserved_macros_api_gradients_with},
 };
 
 static const dlrt_model_api reserved_macros_api = {
@@ -923,6 +990,12 @@ static const dlrt_model_api reserved_macros_api = {
     .load = reserved_macros_api_load,
     .error = reserved_macros_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = RESERVED_MACROS_WORKSPACE_BYTES,
+    .workspace_create = reserved_macros_api_workspace_create,
+    .workspace_destroy = reserved_macros_api_workspace_destroy,
+    .forward_with = reserved_macros_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *reserved_macros_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `NULL` for n samples is
  * n * RESERVED_MACROS_NULL_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef RESERVED_MACROS_H
 #define RESERVED_MACROS_H
@@ -28,6 +29,7 @@ extern "C" {
 #define RESERVED_MACROS_STDIN_OUT_SIZE 2  /* output stdin_out: [2] per sample */
 
 typedef struct reserved_macros reserved_macros;
+typedef struct reserved_macros_workspace reserved_macros_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -61,6 +63,25 @@ float *reserved_macros_params(reserved_macros *m);
 float *reserved_macros_grads(reserved_macros *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void reserved_macros_set_rng(reserved_macros *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to RESERVED_MACROS_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+reserved_macros_workspace *reserved_macros_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void reserved_macros_workspace_destroy(reserved_macros_workspace *w);
+/* reserved_macros_forward and reserved_macros_evaluate with workspace w. */
+void reserved_macros_forward_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, int n, float *stdin_out);
+float reserved_macros_evaluate_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy);
+/* reserved_macros_gradients with workspace w, into grads (RESERVED_MACROS_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in reserved_macros_grads(m) before reserved_macros_update_update. */
+float reserved_macros_gradients_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct reserved_names {
-    /* Parameters, back to back in declaration order (RESERVED_NAMES_PARAM_COUNT values):
-     *   n_d_w       [4, 3]       at 0         reserved_names.net:9
-     *   n_d_b       [4]          at 12        reserved_names.net:9
-     *   n_dlrt_x_w  [4, 4]       at 16        reserved_names.net:10
-     *   n_dlrt_x_b  [4]          at 32        reserved_names.net:10
-     *   i_w         [2, 4]       at 36        reserved_names.net:12
-     *   i_b         [2]          at 44        reserved_names.net:12
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * reserved_names embeds one for its own entry points; reserved_names_workspace_create makes
+ * more, one per thread. */
+struct reserved_names_workspace {
     /* Activations for up to RESERVED_NAMES_BATCH samples, 1248 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -56,9 +49,25 @@ struct reserved_names {
      *   d_d               [n, 4]         at 1120
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct reserved_names {
+    /* Parameters, back to back in declaration order (RESERVED_NAMES_PARAM_COUNT values):
+     *   n_d_w       [4, 3]       at 0         reserved_names.net:9
+     *   n_d_b       [4]          at 12        reserved_names.net:9
+     *   n_dlrt_x_w  [4, 4]       at 16        reserved_names.net:10
+     *   n_dlrt_x_b  [4]          at 32        reserved_names.net:10
+     *   i_w         [2, 4]       at 36        reserved_names.net:12
+     *   i_b         [2]          at 44        reserved_names.net:12
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    reserved_names_workspace ws; /* for reserved_names_train_step, reserved_names_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -78,25 +87,26 @@ reserved_names *reserved_names_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 48;
-    m->arena = base + 96;
+    m->ws.arena = base + 96;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* n_d_w [4, 3]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 3) */
-    dlrt_uniform_f32(m->params + 0, 12, -1.4142135623730951, 1.4142135623730951, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 12, -1.4142135623730951, 1.4142135623730951, &rng);
     /* n_d_b [4]: zeros */
     dlrt_fill_f32(m->params + 12, 4, 0.0);
     /* n_dlrt_x_w [4, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 16, 16, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 16, 16, -1.224744871391589, 1.224744871391589, &rng);
     /* n_dlrt_x_b [4]: zeros */
     dlrt_fill_f32(m->params + 32, 4, 0.0);
     /* i_w [2, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 36, 8, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 36, 8, -1.224744871391589, 1.224744871391589, &rng);
     /* i_b [2]: zeros */
     dlrt_fill_f32(m->params + 44, 2, 0.0);
 
     /* Dropout draws from a stream of its own (reserved_names_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -107,11 +117,30 @@ void reserved_names_destroy(reserved_names *m)
     free(m);
 }
 
+/* The bytes reserved_names_workspace_create allocates. */
+#define RESERVED_NAMES_WORKSPACE_BYTES (sizeof(reserved_names_workspace) + 64 + (size_t)1248 * sizeof(float))
+
+reserved_names_workspace *reserved_names_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, RESERVED_NAMES_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    reserved_names_workspace *w = (reserved_names_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void reserved_names_workspace_destroy(reserved_names_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of reserved_names.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void reserved_names_forward_pass(reserved_names *m, const float *int_, int n, int training)
+static void reserved_names_forward_pass(const reserved_names *m, reserved_names_workspace *w, const float *int_, int n, int training)
 {
     const float *const n_d_w = m->params + 0;        /* [4, 3], reserved_names.net:9 */
     const float *const n_d_b = m->params + 12;       /* [4], reserved_names.net:9 */
@@ -119,12 +148,12 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
     const float *const n_dlrt_x_b = m->params + 32;  /* [4], reserved_names.net:10 */
     const float *const i_w = m->params + 36;         /* [2, 4], reserved_names.net:12 */
     const float *const i_b = m->params + 44;         /* [2], reserved_names.net:12 */
-    float *const t2 = m->arena + 0;                  /* [n, 4] dense, reserved_names.net:9 */
-    float *const d = m->arena + 128;                 /* [n, 4] tanh, reserved_names.net:9 */
-    float *const t4 = m->arena + 256;                /* [n, 4] dense, reserved_names.net:10 */
-    float *const n_dlrt_x = m->arena + 384;          /* [n, 4] relu, reserved_names.net:10 */
-    float *const n_ = m->arena + 512;                /* [n, 4] add, reserved_names.net:11 */
-    float *const i_ = m->arena + 640;                /* [n, 2] dense, reserved_names.net:12 */
+    float *const t2 = w->arena + 0;                  /* [n, 4] dense, reserved_names.net:9 */
+    float *const d = w->arena + 128;                 /* [n, 4] tanh, reserved_names.net:9 */
+    float *const t4 = w->arena + 256;                /* [n, 4] dense, reserved_names.net:10 */
+    float *const n_dlrt_x = w->arena + 384;          /* [n, 4] relu, reserved_names.net:10 */
+    float *const n_ = w->arena + 512;                /* [n, 4] add, reserved_names.net:11 */
+    float *const i_ = w->arena + 640;                /* [n, 2] dense, reserved_names.net:12 */
     (void)training;
 
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
@@ -155,12 +184,14 @@ static void reserved_names_forward_pass(reserved_names *m, const float *int_, in
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float reserved_names_loss_pass(reserved_names *m, const float *int_, const int32_t *y, int n, int training)
+static float reserved_names_loss_pass(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, int training)
 {
-    float *const i_ = m->arena + 640;          /* [n, 2] dense, reserved_names.net:12 */
-    float *const loss = m->arena + 704;        /* [1] cross_entropy over the batch, reserved_names.net:14 */
-    float *const loss_probs = m->arena + 720;  /* [n, 2] cross_entropy scratch */
+    float *const i_ = w->arena + 640;          /* [n, 2] dense, reserved_names.net:12 */
+    float *const loss = w->arena + 704;        /* [1] cross_entropy over the batch, reserved_names.net:14 */
+    float *const loss_probs = w->arena + 720;  /* [n, 2] cross_entropy scratch */
+    (void)m;
     (void)int_;
+    (void)m;
     (void)training;
 
     /* reserved_names.net:14: loss cross_entropy(i, y) */
@@ -173,29 +204,29 @@ static float reserved_names_loss_pass(reserved_names *m, const float *int_, cons
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void reserved_names_backward_pass(reserved_names *m, const float *int_, const int32_t *y, int n)
+static void reserved_names_backward_pass(const reserved_names *m, reserved_names_workspace *w, float *grads, const float *int_, const int32_t *y, int n)
 {
     const float *const n_dlrt_x_w = m->params + 16;  /* [4, 4], reserved_names.net:10 */
     const float *const i_w = m->params + 36;         /* [2, 4], reserved_names.net:12 */
-    float *const d_n_d_w = m->grads + 0;             /* [4, 3] */
-    float *const d_n_d_b = m->grads + 12;            /* [4] */
-    float *const d_n_dlrt_x_w = m->grads + 16;       /* [4, 4] */
-    float *const d_n_dlrt_x_b = m->grads + 32;       /* [4] */
-    float *const d_i_w = m->grads + 36;              /* [2, 4] */
-    float *const d_i_b = m->grads + 44;              /* [2] */
-    float *const d = m->arena + 128;                 /* [n, 4] tanh, reserved_names.net:9 */
-    float *const n_dlrt_x = m->arena + 384;          /* [n, 4] relu, reserved_names.net:10 */
-    float *const n_ = m->arena + 512;                /* [n, 4] add, reserved_names.net:11 */
-    float *const loss_probs = m->arena + 720;        /* [n, 2] cross_entropy scratch */
-    float *const d_t2 = m->arena + 784;              /* [n, 4] d loss / d t2 */
-    float *const d_d = m->arena + 1120;              /* [n, 4] d loss / d d */
-    float *const d_t4 = m->arena + 784;              /* [n, 4] d loss / d t4 */
-    float *const d_n_dlrt_x = m->arena + 992;        /* [n, 4] d loss / d n_dlrt_x */
-    float *const d_n_ = m->arena + 864;              /* [n, 4] d loss / d n_ */
-    float *const d_i_ = m->arena + 800;              /* [n, 2] d loss / d i_ */
-    float *const d_loss = m->arena + 784;            /* [1] d loss / d loss */
+    float *const d_n_d_w = grads + 0;                /* [4, 3] */
+    float *const d_n_d_b = grads + 12;               /* [4] */
+    float *const d_n_dlrt_x_w = grads + 16;          /* [4, 4] */
+    float *const d_n_dlrt_x_b = grads + 32;          /* [4] */
+    float *const d_i_w = grads + 36;                 /* [2, 4] */
+    float *const d_i_b = grads + 44;                 /* [2] */
+    float *const d = w->arena + 128;                 /* [n, 4] tanh, reserved_names.net:9 */
+    float *const n_dlrt_x = w->arena + 384;          /* [n, 4] relu, reserved_names.net:10 */
+    float *const n_ = w->arena + 512;                /* [n, 4] add, reserved_names.net:11 */
+    float *const loss_probs = w->arena + 720;        /* [n, 2] cross_entropy scratch */
+    float *const d_t2 = w->arena + 784;              /* [n, 4] d loss / d t2 */
+    float *const d_d = w->arena + 1120;              /* [n, 4] d loss / d d */
+    float *const d_t4 = w->arena + 784;              /* [n, 4] d loss / d t4 */
+    float *const d_n_dlrt_x = w->arena + 992;        /* [n, 4] d loss / d n_dlrt_x */
+    float *const d_n_ = w->arena + 864;              /* [n, 4] d loss / d n_ */
+    float *const d_i_ = w->arena + 800;              /* [n, 2] d loss / d i_ */
+    float *const d_loss = w->arena + 784;            /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -312,9 +343,9 @@ float reserved_names_train_step(reserved_names *m, const float *int_, const int3
 {
     if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
-    reserved_names_forward_pass(m, int_, n, 1);
-    const float loss = reserved_names_loss_pass(m, int_, y, n, 1);
-    reserved_names_backward_pass(m, int_, y, n);
+    reserved_names_forward_pass(m, &m->ws, int_, n, 1);
+    const float loss = reserved_names_loss_pass(m, &m->ws, int_, y, n, 1);
+    reserved_names_backward_pass(m, &m->ws, m->grads, int_, y, n);
     reserved_names_update(m);
     return loss;
 }
@@ -323,33 +354,43 @@ float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y
 {
     if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
-    reserved_names_forward_pass(m, int_, n, training);
-    return reserved_names_loss_pass(m, int_, y, n, training);
+    reserved_names_forward_pass(m, &m->ws, int_, n, training);
+    return reserved_names_loss_pass(m, &m->ws, int_, y, n, training);
+}
+
+float reserved_names_gradients_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, float *grads)
+{
+    if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
+        return NAN;
+    reserved_names_forward_pass(m, w, int_, n, 1);
+    const float loss = reserved_names_loss_pass(m, w, int_, y, n, 1);
+    reserved_names_backward_pass(m, w, grads, int_, y, n);
+    return loss;
 }
 
 float reserved_names_gradients(reserved_names *m, const float *int_, const int32_t *y, int n)
 {
-    if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
-        return NAN;
-    reserved_names_forward_pass(m, int_, n, 1);
-    const float loss = reserved_names_loss_pass(m, int_, y, n, 1);
-    reserved_names_backward_pass(m, int_, y, n);
-    return loss;
+    return reserved_names_gradients_with(m, &m->ws, int_, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void reserved_names_forward(reserved_names *m, const float *int_, int n)
+void reserved_names_forward_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, int n)
 {
     for (int start = 0; start < n; start += RESERVED_NAMES_BATCH) {
         const int chunk = n - start < RESERVED_NAMES_BATCH ? n - start : RESERVED_NAMES_BATCH;
-        reserved_names_forward_pass(m, int_ + (size_t)start * 3, chunk, 0);
+        reserved_names_forward_pass(m, w, int_ + (size_t)start * 3, chunk, 0);
     }
 }
 
-float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_t *y, int n, double *accuracy)
+void reserved_names_forward(reserved_names *m, const float *int_, int n)
 {
-    float *const i_ = m->arena + 640;  /* [n, 2] dense, reserved_names.net:12 */
+    reserved_names_forward_with(m, &m->ws, int_, n);
+}
+
+float reserved_names_evaluate_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *accuracy)
+{
+    float *const i_ = w->arena + 640;  /* [n, 2] dense, reserved_names.net:12 */
 
     if (n > 0 && !reserved_names_labels_ok(y, n)) {
         if (accuracy)
@@ -360,14 +401,19 @@ float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_
     long correct = 0;
     for (int start = 0; start < n; start += RESERVED_NAMES_BATCH) {
         const int chunk = n - start < RESERVED_NAMES_BATCH ? n - start : RESERVED_NAMES_BATCH;
-        reserved_names_forward_pass(m, int_ + (size_t)start * 3, chunk, 0);
-        loss_sum += (double)reserved_names_loss_pass(m, int_ + (size_t)start * 3, y + start, chunk, 0) * chunk;
+        reserved_names_forward_pass(m, w, int_ + (size_t)start * 3, chunk, 0);
+        loss_sum += (double)reserved_names_loss_pass(m, w, int_ + (size_t)start * 3, y + start, chunk, 0) * chunk;
         /* accuracy: the argmax of i_ against y (reserved_names.net:14) */
         correct += dlrt_accuracy_count_f32(i_, y + start, chunk, 2);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_t *y, int n, double *accuracy)
+{
+    return reserved_names_evaluate_with(m, &m->ws, int_, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -384,7 +430,7 @@ float *reserved_names_grads(reserved_names *m)
 
 void reserved_names_set_rng(reserved_names *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -496,6 +542,11 @@ static double reserved_names_api_gradients(void *m, const void *const *data, int
     return reserved_names_gradients(m, data[0], data[1], n);
 }
 
+static double reserved_names_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return reserved_names_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void reserved_names_api_update(void *m)
 {
     reserved_names_update(m);
@@ -510,6 +561,23 @@ static void reserved_names_api_forward(void *m, const void *const *inputs, int n
 {
     (void)outputs;
     reserved_names_forward(m, inputs[0], n);
+}
+
+static void reserved_names_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    reserved_names_forward_with(m, w, inputs[0], n);
+}
+
+static void *reserved_names_api_workspace_create(uint64_t seed)
+{
+    return reserved_names_workspace_create(seed);
+}
+
+static void reserved_names_api_workspace_destroy(void *w)
+{
+    reserved_names_workspace_destroy(w);
 }
 
 static double reserved_names_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -555,7 +623,7 @@ static const dlrt_tensor_info reserved_names_api_tensors[2] = {
 
 static const dlrt_loss_info reserved_names_api_losses[1] = {
     {"loss", 0, RESERVED_NAMES_PARAM_COUNT, reserved_names_api_loss, reserved_names_api_gradients, reserved_names_api_update,
-     reserved_names_api_train_step},
+     reserved_names_api_train_step, reserved_names_api_gradients_with},
 };
 
 static const dlrt_model_api reserved_names_api = {
@@ -585,6 +653,12 @@ static const dlrt_model_api reserved_names_api = {
     .load = reserved_names_api_load,
     .error = reserved_names_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = RESERVED_NAMES_WORKSPACE_BYTES,
+    .workspace_create = reserved_names_api_workspace_create,
+    .workspace_destroy = reserved_names_api_workspace_destroy,
+    .forward_with = reserved_names_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *reserved_names_model(void)

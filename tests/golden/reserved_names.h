@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `int` for n samples is
  * n * RESERVED_NAMES_INT_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef RESERVED_NAMES_H
 #define RESERVED_NAMES_H
@@ -27,6 +28,7 @@ extern "C" {
 #define RESERVED_NAMES_Y_CLASSES 2      /* label y: class(2) */
 
 typedef struct reserved_names reserved_names;
+typedef struct reserved_names_workspace reserved_names_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *reserved_names_params(reserved_names *m);
 float *reserved_names_grads(reserved_names *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void reserved_names_set_rng(reserved_names *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to RESERVED_NAMES_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+reserved_names_workspace *reserved_names_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void reserved_names_workspace_destroy(reserved_names_workspace *w);
+/* reserved_names_forward and reserved_names_evaluate with workspace w. */
+void reserved_names_forward_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, int n);
+float reserved_names_evaluate_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *accuracy);
+/* reserved_names_gradients with workspace w, into grads (RESERVED_NAMES_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in reserved_names_grads(m) before reserved_names_update_update. */
+float reserved_names_gradients_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,6 +25,24 @@
 
 /* ---- the model --------------------------------------------------------- */
 
+/* What one thread needs to run the network besides the network itself.
+ * rmsprop embeds one for its own entry points; rmsprop_workspace_create makes
+ * more, one per thread. */
+struct rmsprop_workspace {
+    /* Activations for up to RMSPROP_BATCH samples, 64 values. Forward values
+     * stay for the backward pass; gradients share space when their
+     * lifetimes do not overlap (offsets in values):
+     *   pred    [n, 2]         at 0        dense, rmsprop.net:8
+     *   loss    [1]            at 16       mse, rmsprop.net:9
+     *   d_loss  [1]            at 32
+     *   d_pred  [n, 2]         at 48
+     */
+    float *arena;
+    dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
 struct rmsprop {
     /* Parameters, back to back in declaration order (RMSPROP_PARAM_COUNT values):
      *   pred_w  [2, 4]       at 0         rmsprop.net:8
@@ -35,18 +53,9 @@ struct rmsprop {
     float *square_avg;         /* optimizer state, the same layout */
     float *momentum_buffer;    /* optimizer state, the same layout */
     float *grad_avg;           /* optimizer state, the same layout */
-    /* Activations for up to RMSPROP_BATCH samples, 64 values. Forward values
-     * stay for the backward pass; gradients share space when their
-     * lifetimes do not overlap (offsets in values):
-     *   pred    [n, 2]         at 0        dense, rmsprop.net:8
-     *   loss    [1]            at 16       mse, rmsprop.net:9
-     *   d_loss  [1]            at 32
-     *   d_pred  [n, 2]         at 48
-     */
-    float *arena;
     uint64_t step;             /* optimizer steps taken */
-    dlrt_rng rng;              /* dropout's random stream */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    rmsprop_workspace ws;      /* for rmsprop_train_step, rmsprop_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -69,17 +78,18 @@ rmsprop *rmsprop_create(uint64_t seed)
     m->square_avg = base + 32;
     m->momentum_buffer = base + 48;
     m->grad_avg = base + 64;
-    m->arena = base + 80;
+    m->ws.arena = base + 80;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* pred_w [2, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 0, 8, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 8, -1.224744871391589, 1.224744871391589, &rng);
     /* pred_b [2]: zeros */
     dlrt_fill_f32(m->params + 8, 2, 0.0);
 
     /* Dropout draws from a stream of its own (rmsprop_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -90,15 +100,34 @@ void rmsprop_destroy(rmsprop *m)
     free(m);
 }
 
+/* The bytes rmsprop_workspace_create allocates. */
+#define RMSPROP_WORKSPACE_BYTES (sizeof(rmsprop_workspace) + 64 + (size_t)64 * sizeof(float))
+
+rmsprop_workspace *rmsprop_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, RMSPROP_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    rmsprop_workspace *w = (rmsprop_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void rmsprop_workspace_destroy(rmsprop_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of rmsprop.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void rmsprop_forward_pass(rmsprop *m, const float *x, int n, int training)
+static void rmsprop_forward_pass(const rmsprop *m, rmsprop_workspace *w, const float *x, int n, int training)
 {
     const float *const pred_w = m->params + 0;  /* [2, 4], rmsprop.net:8 */
     const float *const pred_b = m->params + 8;  /* [2], rmsprop.net:8 */
-    float *const pred = m->arena + 0;           /* [n, 2] dense, rmsprop.net:8 */
+    float *const pred = w->arena + 0;           /* [n, 2] dense, rmsprop.net:8 */
     (void)training;
 
     /* rmsprop.net:8: pred = dense(x, 2) */
@@ -111,11 +140,13 @@ static void rmsprop_forward_pass(rmsprop *m, const float *x, int n, int training
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float rmsprop_loss_pass(rmsprop *m, const float *x, const float *y, int n, int training)
+static float rmsprop_loss_pass(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, int training)
 {
-    float *const pred = m->arena + 0;   /* [n, 2] dense, rmsprop.net:8 */
-    float *const loss = m->arena + 16;  /* [1] mse over the batch, rmsprop.net:9 */
+    float *const pred = w->arena + 0;   /* [n, 2] dense, rmsprop.net:8 */
+    float *const loss = w->arena + 16;  /* [1] mse over the batch, rmsprop.net:9 */
+    (void)m;
     (void)x;
+    (void)m;
     (void)training;
 
     /* rmsprop.net:9: loss mse(pred, y) */
@@ -127,15 +158,17 @@ static float rmsprop_loss_pass(rmsprop *m, const float *x, const float *y, int n
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void rmsprop_backward_pass(rmsprop *m, const float *x, const float *y, int n)
+static void rmsprop_backward_pass(const rmsprop *m, rmsprop_workspace *w, float *grads, const float *x, const float *y, int n)
 {
-    float *const d_pred_w = m->grads + 0;  /* [2, 4] */
-    float *const d_pred_b = m->grads + 8;  /* [2] */
-    float *const pred = m->arena + 0;      /* [n, 2] dense, rmsprop.net:8 */
-    float *const d_pred = m->arena + 48;   /* [n, 2] d loss / d pred */
-    float *const d_loss = m->arena + 32;   /* [1] d loss / d loss */
+    float *const d_pred_w = grads + 0;    /* [2, 4] */
+    float *const d_pred_b = grads + 8;    /* [2] */
+    float *const pred = w->arena + 0;     /* [n, 2] dense, rmsprop.net:8 */
+    float *const d_pred = w->arena + 48;  /* [n, 2] d loss / d pred */
+    float *const d_loss = w->arena + 32;  /* [1] d loss / d loss */
+    (void)m;
+    (void)m;
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -201,9 +234,9 @@ float rmsprop_train_step(rmsprop *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > RMSPROP_BATCH)
         return NAN;
-    rmsprop_forward_pass(m, x, n, 1);
-    const float loss = rmsprop_loss_pass(m, x, y, n, 1);
-    rmsprop_backward_pass(m, x, y, n);
+    rmsprop_forward_pass(m, &m->ws, x, n, 1);
+    const float loss = rmsprop_loss_pass(m, &m->ws, x, y, n, 1);
+    rmsprop_backward_pass(m, &m->ws, m->grads, x, y, n);
     rmsprop_update(m);
     return loss;
 }
@@ -212,41 +245,56 @@ float rmsprop_loss(rmsprop *m, const float *x, const float *y, int n, int traini
 {
     if (n < 1 || n > RMSPROP_BATCH)
         return NAN;
-    rmsprop_forward_pass(m, x, n, training);
-    return rmsprop_loss_pass(m, x, y, n, training);
+    rmsprop_forward_pass(m, &m->ws, x, n, training);
+    return rmsprop_loss_pass(m, &m->ws, x, y, n, training);
+}
+
+float rmsprop_gradients_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, float *grads)
+{
+    if (n < 1 || n > RMSPROP_BATCH)
+        return NAN;
+    rmsprop_forward_pass(m, w, x, n, 1);
+    const float loss = rmsprop_loss_pass(m, w, x, y, n, 1);
+    rmsprop_backward_pass(m, w, grads, x, y, n);
+    return loss;
 }
 
 float rmsprop_gradients(rmsprop *m, const float *x, const float *y, int n)
 {
-    if (n < 1 || n > RMSPROP_BATCH)
-        return NAN;
-    rmsprop_forward_pass(m, x, n, 1);
-    const float loss = rmsprop_loss_pass(m, x, y, n, 1);
-    rmsprop_backward_pass(m, x, y, n);
-    return loss;
+    return rmsprop_gradients_with(m, &m->ws, x, y, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void rmsprop_forward(rmsprop *m, const float *x, int n)
+void rmsprop_forward_with(const rmsprop *m, rmsprop_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += RMSPROP_BATCH) {
         const int chunk = n - start < RMSPROP_BATCH ? n - start : RMSPROP_BATCH;
-        rmsprop_forward_pass(m, x + (size_t)start * 4, chunk, 0);
+        rmsprop_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
     }
 }
 
-float rmsprop_evaluate(rmsprop *m, const float *x, const float *y, int n, double *accuracy)
+void rmsprop_forward(rmsprop *m, const float *x, int n)
+{
+    rmsprop_forward_with(m, &m->ws, x, n);
+}
+
+float rmsprop_evaluate_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += RMSPROP_BATCH) {
         const int chunk = n - start < RMSPROP_BATCH ? n - start : RMSPROP_BATCH;
-        rmsprop_forward_pass(m, x + (size_t)start * 4, chunk, 0);
-        loss_sum += (double)rmsprop_loss_pass(m, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0) * chunk;
+        rmsprop_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        loss_sum += (double)rmsprop_loss_pass(m, w, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0) * chunk;
     }
     if (accuracy)
         *accuracy = NAN;   /* no cross_entropy term */
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float rmsprop_evaluate(rmsprop *m, const float *x, const float *y, int n, double *accuracy)
+{
+    return rmsprop_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -263,7 +311,7 @@ float *rmsprop_grads(rmsprop *m)
 
 void rmsprop_set_rng(rmsprop *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -373,6 +421,11 @@ static double rmsprop_api_gradients(void *m, const void *const *data, int n)
     return rmsprop_gradients(m, data[0], data[1], n);
 }
 
+static double rmsprop_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return rmsprop_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void rmsprop_api_update(void *m)
 {
     rmsprop_update(m);
@@ -387,6 +440,23 @@ static void rmsprop_api_forward(void *m, const void *const *inputs, int n, void 
 {
     (void)outputs;
     rmsprop_forward(m, inputs[0], n);
+}
+
+static void rmsprop_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    rmsprop_forward_with(m, w, inputs[0], n);
+}
+
+static void *rmsprop_api_workspace_create(uint64_t seed)
+{
+    return rmsprop_workspace_create(seed);
+}
+
+static void rmsprop_api_workspace_destroy(void *w)
+{
+    rmsprop_workspace_destroy(w);
 }
 
 static double rmsprop_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -432,7 +502,7 @@ static const dlrt_tensor_info rmsprop_api_tensors[2] = {
 
 static const dlrt_loss_info rmsprop_api_losses[1] = {
     {"loss", 0, RMSPROP_PARAM_COUNT, rmsprop_api_loss, rmsprop_api_gradients, rmsprop_api_update,
-     rmsprop_api_train_step},
+     rmsprop_api_train_step, rmsprop_api_gradients_with},
 };
 
 static const dlrt_model_api rmsprop_api = {
@@ -462,6 +532,12 @@ static const dlrt_model_api rmsprop_api = {
     .load = rmsprop_api_load,
     .error = rmsprop_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = RMSPROP_WORKSPACE_BYTES,
+    .workspace_create = rmsprop_api_workspace_create,
+    .workspace_destroy = rmsprop_api_workspace_destroy,
+    .forward_with = rmsprop_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *rmsprop_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `x` for n samples is
  * n * RMSPROP_X_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef RMSPROP_H
 #define RMSPROP_H
@@ -26,6 +27,7 @@ extern "C" {
 #define RMSPROP_Y_SIZE 2         /* target y: f32[2] per sample */
 
 typedef struct rmsprop rmsprop;
+typedef struct rmsprop_workspace rmsprop_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -59,6 +61,25 @@ float *rmsprop_params(rmsprop *m);
 float *rmsprop_grads(rmsprop *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void rmsprop_set_rng(rmsprop *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to RMSPROP_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+rmsprop_workspace *rmsprop_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void rmsprop_workspace_destroy(rmsprop_workspace *w);
+/* rmsprop_forward and rmsprop_evaluate with workspace w. */
+void rmsprop_forward_with(const rmsprop *m, rmsprop_workspace *w, const float *x, int n);
+float rmsprop_evaluate_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *accuracy);
+/* rmsprop_gradients with workspace w, into grads (RMSPROP_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in rmsprop_grads(m) before rmsprop_update_update. */
+float rmsprop_gradients_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct x_scratch {
-    /* Parameters, back to back in declaration order (X_SCRATCH_PARAM_COUNT values):
-     *   a_w       [8, 6]       at 0         x_scratch.net:9
-     *   a_b       [8]          at 48        x_scratch.net:9
-     *   b_w       [4, 8]       at 56        x_scratch.net:10
-     *   b_b       [4]          at 88        x_scratch.net:10
-     *   logits_w  [3, 4]       at 92        x_scratch.net:11
-     *   logits_b  [3]          at 104       x_scratch.net:11
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * x_scratch embeds one for its own entry points; x_scratch_workspace_create makes
+ * more, one per thread. */
+struct x_scratch_workspace {
     /* Activations for up to X_SCRATCH_BATCH samples, 496 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -62,9 +55,25 @@ struct x_scratch {
      *   d_a               [n, 8]         at 448
      */
     float *arena;
-    uint64_t step;             /* optimizer steps taken */
     dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state,
+ * the step count, and the workspace the one-thread entry points use. */
+struct x_scratch {
+    /* Parameters, back to back in declaration order (X_SCRATCH_PARAM_COUNT values):
+     *   a_w       [8, 6]       at 0         x_scratch.net:9
+     *   a_b       [8]          at 48        x_scratch.net:9
+     *   b_w       [4, 8]       at 56        x_scratch.net:10
+     *   b_b       [4]          at 88        x_scratch.net:10
+     *   logits_w  [3, 4]       at 92        x_scratch.net:11
+     *   logits_b  [3]          at 104       x_scratch.net:11
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    x_scratch_workspace ws;    /* for x_scratch_train_step, x_scratch_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -84,25 +93,26 @@ x_scratch *x_scratch_create(uint64_t seed)
     float *base = (float *)(((uintptr_t)(block + sizeof *m) + 63) & ~(uintptr_t)63);
     m->params = base;
     m->grads = base + 112;
-    m->arena = base + 224;
+    m->ws.arena = base + 224;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* a_w [8, 6]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 6) */
-    dlrt_uniform_f32(m->params + 0, 48, -1.0, 1.0, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 48, -1.0, 1.0, &rng);
     /* a_b [8]: zeros */
     dlrt_fill_f32(m->params + 48, 8, 0.0);
     /* b_w [4, 8]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 8) */
-    dlrt_uniform_f32(m->params + 56, 32, -0.8660254037844386, 0.8660254037844386, &m->rng);
+    dlrt_uniform_f32(m->params + 56, 32, -0.8660254037844386, 0.8660254037844386, &rng);
     /* b_b [4]: zeros */
     dlrt_fill_f32(m->params + 88, 4, 0.0);
     /* logits_w [3, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 92, 12, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 92, 12, -1.224744871391589, 1.224744871391589, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 104, 3, 0.0);
 
     /* Dropout draws from a stream of its own (x_scratch_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -113,11 +123,30 @@ void x_scratch_destroy(x_scratch *m)
     free(m);
 }
 
+/* The bytes x_scratch_workspace_create allocates. */
+#define X_SCRATCH_WORKSPACE_BYTES (sizeof(x_scratch_workspace) + 64 + (size_t)496 * sizeof(float))
+
+x_scratch_workspace *x_scratch_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, X_SCRATCH_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    x_scratch_workspace *w = (x_scratch_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void x_scratch_workspace_destroy(x_scratch_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of x_scratch.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void x_scratch_forward_pass(x_scratch *m, const float *img, int n, int training)
+static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, const float *img, int n, int training)
 {
     const float *const a_w = m->params + 0;              /* [8, 6], x_scratch.net:9 */
     const float *const a_b = m->params + 48;             /* [8], x_scratch.net:9 */
@@ -125,17 +154,17 @@ static void x_scratch_forward_pass(x_scratch *m, const float *img, int n, int tr
     const float *const b_b = m->params + 88;             /* [4], x_scratch.net:10 */
     const float *const logits_w = m->params + 92;        /* [3, 4], x_scratch.net:11 */
     const float *const logits_b = m->params + 104;       /* [3], x_scratch.net:11 */
-    float *const t2 = m->arena + 0;                      /* [n, 8] dense, x_scratch.net:9 */
-    float *const t3 = m->arena + 48;                     /* [n, 8] relu, x_scratch.net:9 */
-    float *const a = m->arena + 96;                      /* [n, 8] x_scratch, x_scratch.net:9 */
-    float *const a_ws = m->arena + 288;                  /* [n, 8] x_scratch workspace */
-    int32_t *const a_idx = (int32_t *)(m->arena + 336);  /* [n, 8] int32 x_scratch workspace */
-    float *const t5 = m->arena + 144;                    /* [n, 4] dense, x_scratch.net:10 */
-    float *const t6 = m->arena + 176;                    /* [n, 4] tanh, x_scratch.net:10 */
-    float *const b = m->arena + 208;                     /* [n, 4] x_scratch, x_scratch.net:10 */
-    float *const b_ws = m->arena + 288;                  /* [n, 4] x_scratch workspace */
-    int32_t *const b_idx = (int32_t *)(m->arena + 320);  /* [n, 4] int32 x_scratch workspace */
-    float *const logits = m->arena + 240;                /* [n, 3] dense, x_scratch.net:11 */
+    float *const t2 = w->arena + 0;                      /* [n, 8] dense, x_scratch.net:9 */
+    float *const t3 = w->arena + 48;                     /* [n, 8] relu, x_scratch.net:9 */
+    float *const a = w->arena + 96;                      /* [n, 8] x_scratch, x_scratch.net:9 */
+    float *const a_ws = w->arena + 288;                  /* [n, 8] x_scratch workspace */
+    int32_t *const a_idx = (int32_t *)(w->arena + 336);  /* [n, 8] int32 x_scratch workspace */
+    float *const t5 = w->arena + 144;                    /* [n, 4] dense, x_scratch.net:10 */
+    float *const t6 = w->arena + 176;                    /* [n, 4] tanh, x_scratch.net:10 */
+    float *const b = w->arena + 208;                     /* [n, 4] x_scratch, x_scratch.net:10 */
+    float *const b_ws = w->arena + 288;                  /* [n, 4] x_scratch workspace */
+    int32_t *const b_idx = (int32_t *)(w->arena + 320);  /* [n, 4] int32 x_scratch workspace */
+    float *const logits = w->arena + 240;                /* [n, 3] dense, x_scratch.net:11 */
     (void)training;
 
     /* x_scratch.net:9: a = x_scratch(relu(dense(img, 8))) */
@@ -174,12 +203,14 @@ static void x_scratch_forward_pass(x_scratch *m, const float *img, int n, int tr
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float x_scratch_loss_pass(x_scratch *m, const float *img, const int32_t *k_, int n, int training)
+static float x_scratch_loss_pass(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, int training)
 {
-    float *const logits = m->arena + 240;      /* [n, 3] dense, x_scratch.net:11 */
-    float *const loss = m->arena + 256;        /* [1] cross_entropy over the batch, x_scratch.net:13 */
-    float *const loss_probs = m->arena + 272;  /* [n, 3] cross_entropy scratch */
+    float *const logits = w->arena + 240;      /* [n, 3] dense, x_scratch.net:11 */
+    float *const loss = w->arena + 256;        /* [1] cross_entropy over the batch, x_scratch.net:13 */
+    float *const loss_probs = w->arena + 272;  /* [n, 3] cross_entropy scratch */
+    (void)m;
     (void)img;
+    (void)m;
     (void)training;
 
     /* x_scratch.net:13: loss cross_entropy(logits, k) */
@@ -192,35 +223,35 @@ static float x_scratch_loss_pass(x_scratch *m, const float *img, const int32_t *
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void x_scratch_backward_pass(x_scratch *m, const float *img, const int32_t *k_, int n)
+static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, float *grads, const float *img, const int32_t *k_, int n)
 {
     const float *const b_w = m->params + 56;             /* [4, 8], x_scratch.net:10 */
     const float *const logits_w = m->params + 92;        /* [3, 4], x_scratch.net:11 */
-    float *const d_a_w = m->grads + 0;                   /* [8, 6] */
-    float *const d_a_b = m->grads + 48;                  /* [8] */
-    float *const d_b_w = m->grads + 56;                  /* [4, 8] */
-    float *const d_b_b = m->grads + 88;                  /* [4] */
-    float *const d_logits_w = m->grads + 92;             /* [3, 4] */
-    float *const d_logits_b = m->grads + 104;            /* [3] */
-    float *const t3 = m->arena + 48;                     /* [n, 8] relu, x_scratch.net:9 */
-    float *const a = m->arena + 96;                      /* [n, 8] x_scratch, x_scratch.net:9 */
-    float *const a_ws = m->arena + 288;                  /* [n, 8] x_scratch workspace */
-    int32_t *const a_idx = (int32_t *)(m->arena + 336);  /* [n, 8] int32 x_scratch workspace */
-    float *const t6 = m->arena + 176;                    /* [n, 4] tanh, x_scratch.net:10 */
-    float *const b = m->arena + 208;                     /* [n, 4] x_scratch, x_scratch.net:10 */
-    float *const b_ws = m->arena + 288;                  /* [n, 4] x_scratch workspace */
-    int32_t *const b_idx = (int32_t *)(m->arena + 320);  /* [n, 4] int32 x_scratch workspace */
-    float *const loss_probs = m->arena + 272;            /* [n, 3] cross_entropy scratch */
-    float *const d_t2 = m->arena + 432;                  /* [n, 8] d loss / d t2 */
-    float *const d_t3 = m->arena + 384;                  /* [n, 8] d loss / d t3 */
-    float *const d_a = m->arena + 448;                   /* [n, 8] d loss / d a */
-    float *const d_t5 = m->arena + 416;                  /* [n, 4] d loss / d t5 */
-    float *const d_t6 = m->arena + 384;                  /* [n, 4] d loss / d t6 */
-    float *const d_b = m->arena + 416;                   /* [n, 4] d loss / d b */
-    float *const d_logits = m->arena + 400;              /* [n, 3] d loss / d logits */
-    float *const d_loss = m->arena + 384;                /* [1] d loss / d loss */
+    float *const d_a_w = grads + 0;                      /* [8, 6] */
+    float *const d_a_b = grads + 48;                     /* [8] */
+    float *const d_b_w = grads + 56;                     /* [4, 8] */
+    float *const d_b_b = grads + 88;                     /* [4] */
+    float *const d_logits_w = grads + 92;                /* [3, 4] */
+    float *const d_logits_b = grads + 104;               /* [3] */
+    float *const t3 = w->arena + 48;                     /* [n, 8] relu, x_scratch.net:9 */
+    float *const a = w->arena + 96;                      /* [n, 8] x_scratch, x_scratch.net:9 */
+    float *const a_ws = w->arena + 288;                  /* [n, 8] x_scratch workspace */
+    int32_t *const a_idx = (int32_t *)(w->arena + 336);  /* [n, 8] int32 x_scratch workspace */
+    float *const t6 = w->arena + 176;                    /* [n, 4] tanh, x_scratch.net:10 */
+    float *const b = w->arena + 208;                     /* [n, 4] x_scratch, x_scratch.net:10 */
+    float *const b_ws = w->arena + 288;                  /* [n, 4] x_scratch workspace */
+    int32_t *const b_idx = (int32_t *)(w->arena + 320);  /* [n, 4] int32 x_scratch workspace */
+    float *const loss_probs = w->arena + 272;            /* [n, 3] cross_entropy scratch */
+    float *const d_t2 = w->arena + 432;                  /* [n, 8] d loss / d t2 */
+    float *const d_t3 = w->arena + 384;                  /* [n, 8] d loss / d t3 */
+    float *const d_a = w->arena + 448;                   /* [n, 8] d loss / d a */
+    float *const d_t5 = w->arena + 416;                  /* [n, 4] d loss / d t5 */
+    float *const d_t6 = w->arena + 384;                  /* [n, 4] d loss / d t6 */
+    float *const d_b = w->arena + 416;                   /* [n, 4] d loss / d b */
+    float *const d_logits = w->arena + 400;              /* [n, 3] d loss / d logits */
+    float *const d_loss = w->arena + 384;                /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -343,9 +374,9 @@ float x_scratch_train_step(x_scratch *m, const float *img, const int32_t *k_, in
 {
     if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
         return NAN;
-    x_scratch_forward_pass(m, img, n, 1);
-    const float loss = x_scratch_loss_pass(m, img, k_, n, 1);
-    x_scratch_backward_pass(m, img, k_, n);
+    x_scratch_forward_pass(m, &m->ws, img, n, 1);
+    const float loss = x_scratch_loss_pass(m, &m->ws, img, k_, n, 1);
+    x_scratch_backward_pass(m, &m->ws, m->grads, img, k_, n);
     x_scratch_update(m);
     return loss;
 }
@@ -354,33 +385,43 @@ float x_scratch_loss(x_scratch *m, const float *img, const int32_t *k_, int n, i
 {
     if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
         return NAN;
-    x_scratch_forward_pass(m, img, n, training);
-    return x_scratch_loss_pass(m, img, k_, n, training);
+    x_scratch_forward_pass(m, &m->ws, img, n, training);
+    return x_scratch_loss_pass(m, &m->ws, img, k_, n, training);
+}
+
+float x_scratch_gradients_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
+{
+    if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
+        return NAN;
+    x_scratch_forward_pass(m, w, img, n, 1);
+    const float loss = x_scratch_loss_pass(m, w, img, k_, n, 1);
+    x_scratch_backward_pass(m, w, grads, img, k_, n);
+    return loss;
 }
 
 float x_scratch_gradients(x_scratch *m, const float *img, const int32_t *k_, int n)
 {
-    if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
-        return NAN;
-    x_scratch_forward_pass(m, img, n, 1);
-    const float loss = x_scratch_loss_pass(m, img, k_, n, 1);
-    x_scratch_backward_pass(m, img, k_, n);
-    return loss;
+    return x_scratch_gradients_with(m, &m->ws, img, k_, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void x_scratch_forward(x_scratch *m, const float *img, int n)
+void x_scratch_forward_with(const x_scratch *m, x_scratch_workspace *w, const float *img, int n)
 {
     for (int start = 0; start < n; start += X_SCRATCH_BATCH) {
         const int chunk = n - start < X_SCRATCH_BATCH ? n - start : X_SCRATCH_BATCH;
-        x_scratch_forward_pass(m, img + (size_t)start * 6, chunk, 0);
+        x_scratch_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
     }
 }
 
-float x_scratch_evaluate(x_scratch *m, const float *img, const int32_t *k_, int n, double *accuracy)
+void x_scratch_forward(x_scratch *m, const float *img, int n)
 {
-    float *const logits = m->arena + 240;  /* [n, 3] dense, x_scratch.net:11 */
+    x_scratch_forward_with(m, &m->ws, img, n);
+}
+
+float x_scratch_evaluate_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
+{
+    float *const logits = w->arena + 240;  /* [n, 3] dense, x_scratch.net:11 */
 
     if (n > 0 && !x_scratch_labels_ok(k_, n)) {
         if (accuracy)
@@ -391,14 +432,19 @@ float x_scratch_evaluate(x_scratch *m, const float *img, const int32_t *k_, int 
     long correct = 0;
     for (int start = 0; start < n; start += X_SCRATCH_BATCH) {
         const int chunk = n - start < X_SCRATCH_BATCH ? n - start : X_SCRATCH_BATCH;
-        x_scratch_forward_pass(m, img + (size_t)start * 6, chunk, 0);
-        loss_sum += (double)x_scratch_loss_pass(m, img + (size_t)start * 6, k_ + start, chunk, 0) * chunk;
+        x_scratch_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
+        loss_sum += (double)x_scratch_loss_pass(m, w, img + (size_t)start * 6, k_ + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against k_ (x_scratch.net:13) */
         correct += dlrt_accuracy_count_f32(logits, k_ + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float x_scratch_evaluate(x_scratch *m, const float *img, const int32_t *k_, int n, double *accuracy)
+{
+    return x_scratch_evaluate_with(m, &m->ws, img, k_, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -415,7 +461,7 @@ float *x_scratch_grads(x_scratch *m)
 
 void x_scratch_set_rng(x_scratch *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -527,6 +573,11 @@ static double x_scratch_api_gradients(void *m, const void *const *data, int n)
     return x_scratch_gradients(m, data[0], data[1], n);
 }
 
+static double x_scratch_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return x_scratch_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void x_scratch_api_update(void *m)
 {
     x_scratch_update(m);
@@ -541,6 +592,23 @@ static void x_scratch_api_forward(void *m, const void *const *inputs, int n, voi
 {
     (void)outputs;
     x_scratch_forward(m, inputs[0], n);
+}
+
+static void x_scratch_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    x_scratch_forward_with(m, w, inputs[0], n);
+}
+
+static void *x_scratch_api_workspace_create(uint64_t seed)
+{
+    return x_scratch_workspace_create(seed);
+}
+
+static void x_scratch_api_workspace_destroy(void *w)
+{
+    x_scratch_workspace_destroy(w);
 }
 
 static double x_scratch_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -586,7 +654,7 @@ static const dlrt_tensor_info x_scratch_api_tensors[2] = {
 
 static const dlrt_loss_info x_scratch_api_losses[1] = {
     {"loss", 0, X_SCRATCH_PARAM_COUNT, x_scratch_api_loss, x_scratch_api_gradients, x_scratch_api_update,
-     x_scratch_api_train_step},
+     x_scratch_api_train_step, x_scratch_api_gradients_with},
 };
 
 static const dlrt_model_api x_scratch_api = {
@@ -616,6 +684,12 @@ static const dlrt_model_api x_scratch_api = {
     .load = x_scratch_api_load,
     .error = x_scratch_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = X_SCRATCH_WORKSPACE_BYTES,
+    .workspace_create = x_scratch_api_workspace_create,
+    .workspace_destroy = x_scratch_api_workspace_destroy,
+    .forward_with = x_scratch_api_forward_with,
+    .state_count = 0,
+    .state = NULL,
 };
 
 const dlrt_model_api *x_scratch_model(void)

@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `img` for n samples is
  * n * X_SCRATCH_IMG_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef X_SCRATCH_H
 #define X_SCRATCH_H
@@ -27,6 +28,7 @@ extern "C" {
 #define X_SCRATCH_K_CLASSES 3      /* label k: class(3) */
 
 typedef struct x_scratch x_scratch;
+typedef struct x_scratch_workspace x_scratch_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,25 @@ float *x_scratch_params(x_scratch *m);
 float *x_scratch_grads(x_scratch *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void x_scratch_set_rng(x_scratch *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to X_SCRATCH_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network,
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+x_scratch_workspace *x_scratch_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void x_scratch_workspace_destroy(x_scratch_workspace *w);
+/* x_scratch_forward and x_scratch_evaluate with workspace w. */
+void x_scratch_forward_with(const x_scratch *m, x_scratch_workspace *w, const float *img, int n);
+float x_scratch_evaluate_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy);
+/* x_scratch_gradients with workspace w, into grads (X_SCRATCH_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in x_scratch_grads(m) before x_scratch_update_update. */
+float x_scratch_gradients_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

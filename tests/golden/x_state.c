@@ -25,17 +25,10 @@
 
 /* ---- the model --------------------------------------------------------- */
 
-struct x_state {
-    /* Parameters, back to back in declaration order (X_STATE_PARAM_COUNT values):
-     *   h_w       [4, 6]       at 0         x_state.net:9
-     *   h_b       [4]          at 24        x_state.net:9
-     *   logits_w  [3, 4]       at 28        x_state.net:10
-     *   logits_b  [3]          at 40        x_state.net:10
-     */
-    float *params;
-    float *grads;              /* d loss / d params, the same layout */
-    float *exp_avg;            /* optimizer state, the same layout */
-    float *exp_avg_sq;         /* optimizer state, the same layout */
+/* What one thread needs to run the network besides the network itself.
+ * x_state embeds one for its own entry points; x_state_workspace_create makes
+ * more, one per thread. */
+struct x_state_workspace {
     /* Activations for up to X_STATE_BATCH samples, 208 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
@@ -51,15 +44,32 @@ struct x_state {
      *   d_t2              [n, 4]         at 176
      *   d_h               [n, 4]         at 176
      */
+    float *arena;
+    dlrt_rng rng;              /* dropout's random stream */
+};
+
+/* The network: parameters, their gradients, the optimizer's state and
+ * the STATE tensors,
+ * the step count, and the workspace the one-thread entry points use. */
+struct x_state {
+    /* Parameters, back to back in declaration order (X_STATE_PARAM_COUNT values):
+     *   h_w       [4, 6]       at 0         x_state.net:9
+     *   h_b       [4]          at 24        x_state.net:9
+     *   logits_w  [3, 4]       at 28        x_state.net:10
+     *   logits_b  [3]          at 40        x_state.net:10
+     */
+    float *params;
+    float *grads;              /* d loss / d params, the same layout */
+    float *exp_avg;            /* optimizer state, the same layout */
+    float *exp_avg_sq;         /* optimizer state, the same layout */
     /* STATE tensors the forward pass updates while training; no gradient,
      * no optimizer; saved in checkpoints (4 values):
      *   h_running_mean  [4]          at 0
      */
     float *state;
-    float *arena;
     uint64_t step;             /* optimizer steps taken */
-    dlrt_rng rng;              /* dropout's random stream */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
+    x_state_workspace ws;      /* for x_state_train_step, x_state_forward, ... */
 };
 
 /* ---- create / destroy -------------------------------------------------- */
@@ -81,24 +91,25 @@ x_state *x_state_create(uint64_t seed)
     m->grads = base + 48;
     m->exp_avg = base + 96;
     m->exp_avg_sq = base + 144;
-    m->arena = base + 192;
+    m->ws.arena = base + 192;
 
     /* STATE tensors, after the arena, at their starting values. */
     m->state = base + 400;
 
     /* Initial weights, drawn from one stream in parameter order. */
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng rng;
+    dlrt_rng_seed(&rng, seed);
     /* h_w [4, 6]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 6) */
-    dlrt_uniform_f32(m->params + 0, 24, -1.0, 1.0, &m->rng);
+    dlrt_uniform_f32(m->params + 0, 24, -1.0, 1.0, &rng);
     /* h_b [4]: zeros */
     dlrt_fill_f32(m->params + 24, 4, 0.0);
     /* logits_w [3, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
-    dlrt_uniform_f32(m->params + 28, 12, -1.224744871391589, 1.224744871391589, &m->rng);
+    dlrt_uniform_f32(m->params + 28, 12, -1.224744871391589, 1.224744871391589, &rng);
     /* logits_b [3]: zeros */
     dlrt_fill_f32(m->params + 40, 3, 0.0);
 
     /* Dropout draws from a stream of its own (x_state_set_rng reseeds it). */
-    dlrt_rng_seed(&m->rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
+    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));
     return m;
 }
 
@@ -109,21 +120,40 @@ void x_state_destroy(x_state *m)
     free(m);
 }
 
+/* The bytes x_state_workspace_create allocates. */
+#define X_STATE_WORKSPACE_BYTES (sizeof(x_state_workspace) + 64 + (size_t)208 * sizeof(float))
+
+x_state_workspace *x_state_workspace_create(uint64_t seed)
+{
+    unsigned char *block = calloc(1, X_STATE_WORKSPACE_BYTES);
+    if (!block)
+        return NULL;
+    x_state_workspace *w = (x_state_workspace *)block;
+    w->arena = (float *)(((uintptr_t)(block + sizeof *w) + 63) & ~(uintptr_t)63);
+    dlrt_rng_seed(&w->rng, seed);   /* dropout's stream */
+    return w;
+}
+
+void x_state_workspace_destroy(x_state_workspace *w)
+{
+    free(w);
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of x_state.net. With training
  * set, dropout draws its masks; otherwise it passes values through. */
-static void x_state_forward_pass(x_state *m, const float *img, int n, int training)
+static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const float *img, int n, int training)
 {
     const float *const h_w = m->params + 0;        /* [4, 6], x_state.net:9 */
     const float *const h_b = m->params + 24;       /* [4], x_state.net:9 */
     const float *const logits_w = m->params + 28;  /* [3, 4], x_state.net:10 */
     const float *const logits_b = m->params + 40;  /* [3], x_state.net:10 */
     float *const h_running_mean = m->state + 0;    /* [4] state */
-    float *const t2 = m->arena + 0;                /* [n, 4] dense, x_state.net:9 */
-    float *const t3 = m->arena + 32;               /* [n, 4] tanh, x_state.net:9 */
-    float *const h = m->arena + 64;                /* [n, 4] x_running_mean, x_state.net:9 */
-    float *const logits = m->arena + 96;           /* [n, 3] dense, x_state.net:10 */
+    float *const t2 = w->arena + 0;                /* [n, 4] dense, x_state.net:9 */
+    float *const t3 = w->arena + 32;               /* [n, 4] tanh, x_state.net:9 */
+    float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:9 */
+    float *const logits = w->arena + 96;           /* [n, 3] dense, x_state.net:10 */
 
     /* x_state.net:9: h = x_running_mean(tanh(dense(img, 4)), momentum = 0.25) */
     /* t2[n,4] = img[n,6] h_w[4,6]^T + h_b */
@@ -153,12 +183,14 @@ static void x_state_forward_pass(x_state *m, const float *img, int n, int traini
 
 /* The nodes that need labels or targets, after the forward pass: the loss
  * terms. Returns their weighted sum. */
-static float x_state_loss_pass(x_state *m, const float *img, const int32_t *k_, int n, int training)
+static float x_state_loss_pass(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, int training)
 {
-    float *const logits = m->arena + 96;       /* [n, 3] dense, x_state.net:10 */
-    float *const loss = m->arena + 112;        /* [1] cross_entropy over the batch, x_state.net:12 */
-    float *const loss_probs = m->arena + 128;  /* [n, 3] cross_entropy scratch */
+    float *const logits = w->arena + 96;       /* [n, 3] dense, x_state.net:10 */
+    float *const loss = w->arena + 112;        /* [1] cross_entropy over the batch, x_state.net:12 */
+    float *const loss_probs = w->arena + 128;  /* [n, 3] cross_entropy scratch */
+    (void)m;
     (void)img;
+    (void)m;
     (void)training;
 
     /* x_state.net:12: loss cross_entropy(logits, k) */
@@ -171,23 +203,23 @@ static float x_state_loss_pass(x_state *m, const float *img, const int32_t *k_, 
 /* ---- backward ---------------------------------------------------------- */
 
 /* After the forward and loss passes: gradients of the loss with respect to
- * every parameter, into m->grads. The nodes run in reverse; each writes its
+ * every parameter, into grads. The nodes run in reverse; each writes its
  * inputs' gradients (= the first time, += after). */
-static void x_state_backward_pass(x_state *m, const float *img, const int32_t *k_, int n)
+static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float *grads, const float *img, const int32_t *k_, int n)
 {
     const float *const logits_w = m->params + 28;  /* [3, 4], x_state.net:10 */
-    float *const d_h_w = m->grads + 0;             /* [4, 6] */
-    float *const d_h_b = m->grads + 24;            /* [4] */
-    float *const d_logits_w = m->grads + 28;       /* [3, 4] */
-    float *const d_logits_b = m->grads + 40;       /* [3] */
-    float *const t3 = m->arena + 32;               /* [n, 4] tanh, x_state.net:9 */
-    float *const h = m->arena + 64;                /* [n, 4] x_running_mean, x_state.net:9 */
-    float *const loss_probs = m->arena + 128;      /* [n, 3] cross_entropy scratch */
-    float *const d_t2 = m->arena + 176;            /* [n, 4] d loss / d t2 */
-    float *const d_t3 = m->arena + 144;            /* [n, 4] d loss / d t3 */
-    float *const d_h = m->arena + 176;             /* [n, 4] d loss / d h */
-    float *const d_logits = m->arena + 160;        /* [n, 3] d loss / d logits */
-    float *const d_loss = m->arena + 144;          /* [1] d loss / d loss */
+    float *const d_h_w = grads + 0;                /* [4, 6] */
+    float *const d_h_b = grads + 24;               /* [4] */
+    float *const d_logits_w = grads + 28;          /* [3, 4] */
+    float *const d_logits_b = grads + 40;          /* [3] */
+    float *const t3 = w->arena + 32;               /* [n, 4] tanh, x_state.net:9 */
+    float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:9 */
+    float *const loss_probs = w->arena + 128;      /* [n, 3] cross_entropy scratch */
+    float *const d_t2 = w->arena + 176;            /* [n, 4] d loss / d t2 */
+    float *const d_t3 = w->arena + 144;            /* [n, 4] d loss / d t3 */
+    float *const d_h = w->arena + 176;             /* [n, 4] d loss / d h */
+    float *const d_logits = w->arena + 160;        /* [n, 3] d loss / d logits */
+    float *const d_loss = w->arena + 144;          /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -296,9 +328,9 @@ float x_state_train_step(x_state *m, const float *img, const int32_t *k_, int n)
 {
     if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
         return NAN;
-    x_state_forward_pass(m, img, n, 1);
-    const float loss = x_state_loss_pass(m, img, k_, n, 1);
-    x_state_backward_pass(m, img, k_, n);
+    x_state_forward_pass(m, &m->ws, img, n, 1);
+    const float loss = x_state_loss_pass(m, &m->ws, img, k_, n, 1);
+    x_state_backward_pass(m, &m->ws, m->grads, img, k_, n);
     x_state_update(m);
     return loss;
 }
@@ -307,33 +339,43 @@ float x_state_loss(x_state *m, const float *img, const int32_t *k_, int n, int t
 {
     if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
         return NAN;
-    x_state_forward_pass(m, img, n, training);
-    return x_state_loss_pass(m, img, k_, n, training);
+    x_state_forward_pass(m, &m->ws, img, n, training);
+    return x_state_loss_pass(m, &m->ws, img, k_, n, training);
+}
+
+float x_state_gradients_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
+{
+    if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
+        return NAN;
+    x_state_forward_pass(m, w, img, n, 1);
+    const float loss = x_state_loss_pass(m, w, img, k_, n, 1);
+    x_state_backward_pass(m, w, grads, img, k_, n);
+    return loss;
 }
 
 float x_state_gradients(x_state *m, const float *img, const int32_t *k_, int n)
 {
-    if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
-        return NAN;
-    x_state_forward_pass(m, img, n, 1);
-    const float loss = x_state_loss_pass(m, img, k_, n, 1);
-    x_state_backward_pass(m, img, k_, n);
-    return loss;
+    return x_state_gradients_with(m, &m->ws, img, k_, n, m->grads);
 }
 
 /* ---- inference --------------------------------------------------------- */
 
-void x_state_forward(x_state *m, const float *img, int n)
+void x_state_forward_with(const x_state *m, x_state_workspace *w, const float *img, int n)
 {
     for (int start = 0; start < n; start += X_STATE_BATCH) {
         const int chunk = n - start < X_STATE_BATCH ? n - start : X_STATE_BATCH;
-        x_state_forward_pass(m, img + (size_t)start * 6, chunk, 0);
+        x_state_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
     }
 }
 
-float x_state_evaluate(x_state *m, const float *img, const int32_t *k_, int n, double *accuracy)
+void x_state_forward(x_state *m, const float *img, int n)
 {
-    float *const logits = m->arena + 96;  /* [n, 3] dense, x_state.net:10 */
+    x_state_forward_with(m, &m->ws, img, n);
+}
+
+float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
+{
+    float *const logits = w->arena + 96;  /* [n, 3] dense, x_state.net:10 */
 
     if (n > 0 && !x_state_labels_ok(k_, n)) {
         if (accuracy)
@@ -344,14 +386,19 @@ float x_state_evaluate(x_state *m, const float *img, const int32_t *k_, int n, d
     long correct = 0;
     for (int start = 0; start < n; start += X_STATE_BATCH) {
         const int chunk = n - start < X_STATE_BATCH ? n - start : X_STATE_BATCH;
-        x_state_forward_pass(m, img + (size_t)start * 6, chunk, 0);
-        loss_sum += (double)x_state_loss_pass(m, img + (size_t)start * 6, k_ + start, chunk, 0) * chunk;
+        x_state_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
+        loss_sum += (double)x_state_loss_pass(m, w, img + (size_t)start * 6, k_ + start, chunk, 0) * chunk;
         /* accuracy: the argmax of logits against k_ (x_state.net:12) */
         correct += dlrt_accuracy_count_f32(logits, k_ + start, chunk, 3);
     }
     if (accuracy)
         *accuracy = n > 0 ? (double)correct / n : NAN;
     return n > 0 ? (float)(loss_sum / n) : NAN;
+}
+
+float x_state_evaluate(x_state *m, const float *img, const int32_t *k_, int n, double *accuracy)
+{
+    return x_state_evaluate_with(m, &m->ws, img, k_, n, accuracy);
 }
 
 /* ---- parameters and checkpoints ---------------------------------------- */
@@ -368,7 +415,7 @@ float *x_state_grads(x_state *m)
 
 void x_state_set_rng(x_state *m, uint64_t seed)
 {
-    dlrt_rng_seed(&m->rng, seed);
+    dlrt_rng_seed(&m->ws.rng, seed);
 }
 
 static const struct {
@@ -491,6 +538,11 @@ static double x_state_api_gradients(void *m, const void *const *data, int n)
     return x_state_gradients(m, data[0], data[1], n);
 }
 
+static double x_state_api_gradients_with(const void *m, void *w, const void *const *data, int n, void *grads)
+{
+    return x_state_gradients_with(m, w, data[0], data[1], n, grads);
+}
+
 static void x_state_api_update(void *m)
 {
     x_state_update(m);
@@ -505,6 +557,28 @@ static void x_state_api_forward(void *m, const void *const *inputs, int n, void 
 {
     (void)outputs;
     x_state_forward(m, inputs[0], n);
+}
+
+static void x_state_api_forward_with(const void *m, void *w, const void *const *inputs, int n,
+    void *const *outputs)
+{
+    (void)outputs;
+    x_state_forward_with(m, w, inputs[0], n);
+}
+
+static void *x_state_api_workspace_create(uint64_t seed)
+{
+    return x_state_workspace_create(seed);
+}
+
+static void x_state_api_workspace_destroy(void *w)
+{
+    x_state_workspace_destroy(w);
+}
+
+static void *x_state_api_state(void *m)
+{
+    return ((x_state *)m)->state;
 }
 
 static double x_state_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
@@ -550,7 +624,7 @@ static const dlrt_tensor_info x_state_api_tensors[2] = {
 
 static const dlrt_loss_info x_state_api_losses[1] = {
     {"loss", 0, X_STATE_PARAM_COUNT, x_state_api_loss, x_state_api_gradients, x_state_api_update,
-     x_state_api_train_step},
+     x_state_api_train_step, x_state_api_gradients_with},
 };
 
 static const dlrt_model_api x_state_api = {
@@ -580,6 +654,12 @@ static const dlrt_model_api x_state_api = {
     .load = x_state_api_load,
     .error = x_state_api_error,
     .set_threads = NULL,   /* the BLAS library is the program's choice */
+    .workspace_bytes = X_STATE_WORKSPACE_BYTES,
+    .workspace_create = x_state_api_workspace_create,
+    .workspace_destroy = x_state_api_workspace_destroy,
+    .forward_with = x_state_api_forward_with,
+    .state_count = 4,
+    .state = x_state_api_state,
 };
 
 const dlrt_model_api *x_state_model(void)

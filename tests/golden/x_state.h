@@ -6,8 +6,9 @@
  * Arrays are row-major with the sample first: `img` for n samples is
  * n * X_STATE_IMG_SIZE values. Link the generated source with the dlc
  * runtime (libdlrt.a), OpenBLAS, zlib and libm (-lopenblas -lz -lm).
- * Nothing is global: networks can live side by side, but one network
- * must not be used by two threads at once.
+ * Nothing is global: networks can live side by side. Threads may share
+ * one network through the _with entry points, each with a workspace of
+ * its own ("Threads" below); the others use the network's own.
  */
 #ifndef X_STATE_H
 #define X_STATE_H
@@ -27,6 +28,7 @@ extern "C" {
 #define X_STATE_K_CLASSES 3      /* label k: class(3) */
 
 typedef struct x_state x_state;
+typedef struct x_state_workspace x_state_workspace;
 
 /* A new network with weights drawn from `seed` (the same seed gives the
  * same weights); one allocation holds everything. NULL when out of memory. */
@@ -60,6 +62,27 @@ float *x_state_params(x_state *m);
 float *x_state_grads(x_state *m);
 /* Reseeds dropout's random stream: the same seed gives the same masks. */
 void x_state_set_rng(x_state *m, uint64_t seed);
+
+/* Threads. A workspace holds what a call needs besides the network:
+ * activations and scratch for up to X_STATE_BATCH samples and dropout's random
+ * stream. The _with entry points take one and only read the network
+ * (except its STATE tensors, which training-mode forward passes update:
+ * then one thread at a time),
+ * so several threads may run them on one network at once, each with its
+ * own workspace, while no thread updates it. */
+/* A workspace whose dropout stream starts at `seed`; NULL when out of
+ * memory. */
+x_state_workspace *x_state_workspace_create(uint64_t seed);
+/* Frees a workspace (NULL is fine). */
+void x_state_workspace_destroy(x_state_workspace *w);
+/* x_state_forward and x_state_evaluate with workspace w. */
+void x_state_forward_with(const x_state *m, x_state_workspace *w, const float *img, int n);
+float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy);
+/* x_state_gradients with workspace w, into grads (X_STATE_PARAM_COUNT values; any
+ * buffer): one thread's share of a batch. Gradients are means over the
+ * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
+ * sum_i (n_i / n) grads_i, in x_state_grads(m) before x_state_update_update. */
+float x_state_gradients_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, float *grads);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a
