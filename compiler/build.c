@@ -208,8 +208,11 @@ static const char *cname_of(Build *b, const char *scope, const char *local)
 static const char *scope_of(Build *b, Node *n, const char **wanted)
 {
     *wanted = NULL;
-    if (n->scope)
+    if (n->scope) {
+        if (b->numbered_node == n)
+            *wanted = b->numbered_want;
         return n->scope;
+    }
     b->nscoped++;
     const char *base = b->binding ? b->binding : "p";
     const char *want = b->nscoped <= 1 ? base : arena_printf(b->arena, "%s_%d", base, b->nscoped);
@@ -218,8 +221,11 @@ static const char *scope_of(Build *b, Node *n, const char **wanted)
     const char *scope = want;
     for (int k = 2; scope_taken(b->ir, scope); k++)
         scope = arena_printf(b->arena, "%s_%d", want, k);
-    if (scope != want)
+    if (scope != want) {
         *wanted = want;
+        b->numbered_node = n;
+        b->numbered_want = want;
+    }
     n->scope = scope;
     return scope;
 }

@@ -24,6 +24,10 @@ struct Build {
     const char *const *scope;  /* enclosing block instances, outermost first */
     int nscope;
     int nscoped;             /* nodes of this statement given a scope so far */
+    /* The last node whose scope was numbered on for a clash, and the scope
+     * it wanted: the rest of its C names come from that one. */
+    const Node *numbered_node;
+    const char *numbered_want;
     /* Parameters whose C name was taken (by a binding, or reserved), the
      * first of each node: sema warns about them at the end. */
     const Node *renamed_node;
