@@ -97,8 +97,8 @@ const char *suggestion(Lower *l, const char *word, unsigned kinds);
 bool is_init_name(const char *name);
 bool check_defined(Lower *l, const Symbol *s, Loc use);
 
-/* sema_lower.c: expressions and op calls (its services for ops and
- * train.c are declared in ops/ops.h and train.h) */
+/* sema_lower.c: expressions and op calls (lower_tensor and friends are
+ * declared at the top) */
 bool room_for_nodes(Lower *l, Loc loc);
 
 /* sema_stmt.c: declarations, bindings, outputs, loss */

@@ -1,7 +1,8 @@
-/* sema_lower.c: expressions to IR nodes. Numbers and their errors (with
- * notes on the params they use), argument binding from signatures, init
- * schemes, op calls through the op table, and the lower_* services the
- * ops/ files and train.c call back into.
+/* sema_lower.c: expressions to IR nodes. Numbers, argument binding from
+ * signatures, init schemes, op calls through the op table (each op's shape
+ * rule gets the builder, build.h, and the bound values), and + - * / with
+ * their operands lowered here before arith.c's shape rule. Value errors
+ * and their notes are the builder's (build_value_error).
  */
 #include "sema_internal.h"
 
