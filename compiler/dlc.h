@@ -219,6 +219,9 @@ typedef enum ParamRole { ROLE_TRAINABLE, ROLE_STATE } ParamRole;
  * same layout (a later all-reduce or L-BFGS sees one vector). */
 typedef struct Param {
     const char *name;      /* C and PyTorch name: "h1_w", "h1_b" */
+    const char *path;      /* scoped name, PyTorch state_dict style: "h1.weight",
+                            * "h1.running_mean" (build.c); "enc.h1.weight" once
+                            * blocks have instances */
     Loc loc;               /* the call that made it */
     Shape shape;           /* dense weight: [out, in] (PyTorch layout); bias: [out] */
     size_t size;           /* elements */
@@ -276,6 +279,9 @@ typedef struct Node {
     int *state;            /* its STATE tensors (indices in IR.states), in the op's order */
     int nstate;
     const char *origin;    /* for notes: "input 'image' declared here" etc. */
+    /* Its scope when it makes parameters or state (build.c): the prefix of
+     * their paths, "h1" or "h1_2" (the statement's second such node). */
+    const char *scope;
     /* Where f[0] was written when it is a hyperparameter the layer may set
      * (dropout's rate, leaky_relu's alpha), for --explain; hyper_set false:
      * the default. */
@@ -469,14 +475,9 @@ void sema_note_values(Diag *d, const IR *ir, Loc loc);
 
 /* ------------------------------------------------------------ ops/ */
 
-typedef struct Lower Lower;    /* sema's state (sema_internal.h), opaque to ops */
+typedef struct Build Build;    /* the graph builder ops make nodes with (build.h) */
 typedef struct Emit Emit;      /* emit_c.c's state */
 typedef struct TorchEmit TorchEmit;
-
-/* sema_lower.c, for ops (next to ops.h's lower_* services): whether v, about to
- * become a float constant in the generated code, fits one; reports at loc
- * when it does not. */
-bool lower_float_ok(Lower *l, Loc loc, double v);
 
 /* One op's knowledge, side by side in ops/<file>.c. Its kind and name come
  * from its row in ops/ops.def (op_kind_name), not from here. */
@@ -539,7 +540,7 @@ typedef struct OpInfo {
      * to report more at once, but then returns -1), makes the node and its
      * params. Returns the node id, or -1 after an error. NULL: internal
      * op, not callable by name. */
-    int (*lower)(Lower *l, const Expr *call, const ArgVal *args, bool ok);
+    int (*lower)(Build *b, const Expr *call, const ArgVal *args, bool ok);
     /* emit_c: forward kernel for the node's whole batch (n samples). */
     void (*forward)(Emit *e, const Node *n);
     /* emit_c: backward kernel. accumulate[k]: whether input k's gradient

@@ -202,15 +202,15 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             fputs(" bias", out);
         if (p->frozen)
             fputs(" frozen", out);
-        fputc('\n', out);
+        fprintf(out, "  # %s\n", p->path);
     }
     /* STATE tensors (ParamRole), only when some op has them. */
     if (ir->states.len)
         fputs("\nstate:\n", out);
     for (int k = 0; k < ir->states.len; k++) {
         const Param *p = &ir->states.items[k];
-        fprintf(out, "  %s %s (%zu values) starts at %g\n", p->name, shape_str(a, p->shape), p->size,
-                p->init_arg);
+        fprintf(out, "  %s %s (%zu values) starts at %g  # %s\n", p->name, shape_str(a, p->shape),
+                p->size, p->init_arg, p->path);
     }
 
     fputs("\ninputs:\n", out);

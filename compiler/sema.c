@@ -112,7 +112,7 @@ static void check_batch_sizes(Lower *l)
             : arena_printf(l->arena, "%s %s [n%s%s", ir_op_name(n->op),
                            n->op == OP_INPUT ? "buffer" : "output",
                            n->shape.rank ? ", " : "", shape + 1);
-        lower_value_error(l, n->loc, "%s with batch %d has %s values; the generated code "
+        build_value_error(&l->b, n->loc, "%s with batch %d has %s values; the generated code "
                           "indexes with int (at most %.0f)", what, ir->train.batch,
                           count_text(l->arena, values), MAX_ELEMS);
         for (int h = 0; h < ir->train.nhypers; h++) {
@@ -206,9 +206,9 @@ static void warn_unused(Lower *l)
 static void warn_renamed(Lower *l)
 {
     const IR *ir = l->ir;
-    for (int r = 0; r < l->renamed.len; r++) {
-        const Param *p = &ir->params.items[l->renamed.items[r]];
-        const char *name = l->wanted.items[r];
+    for (int r = 0; r < l->b.renamed.len; r++) {
+        const Param *p = &ir->params.items[l->b.renamed.items[r]];
+        const char *name = l->b.wanted.items[r];
         Loc held = NOLOC;
         const char *by = strncmp(name, "d_", 2) == 0
             ? "reserved (d_ names gradients in the generated code)"
@@ -279,6 +279,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     l->ndefs = ndefs;
     l->def_values = arena_alloc(a, sizeof(double) * (size_t)(ndefs + 1));
     l->def_ok = arena_alloc(a, sizeof(bool) * (size_t)(ndefs + 1));
+    build_init(&l->b, a, d, l->ir);
     IR *ir = l->ir;
 
     /* Pass 1: declarations, the model, how many trains and losses. */

@@ -52,12 +52,18 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);
     /* Columns as wide as their longest entry (at least today's widths), so a
      * long name or an init with arguments does not push the rest out. */
-    int name_w = 14, shape_w = 14, init_w = 22;
+    int name_w = 14, shape_w = 14, init_w = 22, at_w = 7;
     const char **inits = arena_alloc(a, sizeof *inits * (size_t)(ir->params.len + 1));
+    const char **ats = arena_alloc(a, sizeof *ats * (size_t)(ir->params.len + 1));
     for (int k = 0; k < ir->params.len; k++) {
         const Param *p = &ir->params.items[k];
         inits[k] = arena_printf(a, "%s%s", init_text(a, p->init, p->init_arg),
                                 p->init_explicit ? " *" : "");
+        int line, col;
+        diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
+        ats[k] = arena_printf(a, "%s:%d", src->path, line);
+        if ((int)strlen(ats[k]) > at_w)
+            at_w = (int)strlen(ats[k]);
         if ((int)strlen(p->name) > name_w)
             name_w = (int)strlen(p->name);
         if ((int)strlen(shape_str(a, p->shape)) > shape_w)
@@ -66,8 +72,8 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
             init_w = (int)strlen(inits[k]);
     }
     if (ir->params.len > 0)
-        fprintf(out, "  %-*s %-*s %10s  %-*s %-10s %-12s %s\n", name_w, "name", shape_w, "shape",
-                "values", init_w, "init", "lr", "weight_decay", "made at");
+        fprintf(out, "  %-*s %-*s %10s  %-*s %-10s %-12s %-*s  %s\n", name_w, "name", shape_w,
+                "shape", "values", init_w, "init", "lr", "weight_decay", at_w, "made at", "path");
     bool any_override = false;
     for (int k = 0; k < ir->params.len; k++) {
         const Param *p = &ir->params.items[k];
@@ -78,10 +84,8 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
         const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
                                               : arena_printf(a, "%g", t->weight_decay);
         any_override |= p->init_explicit || p->lr_explicit || p->weight_decay_explicit || p->frozen;
-        int line, col;
-        diag_line_col(src, p->loc.begin < 0 ? 0 : p->loc.begin, &line, &col);
-        fprintf(out, "  %-*s %-*s %10zu  %-*s %-10s %-12s %s:%d\n", name_w, p->name, shape_w,
-                shape_str(a, p->shape), p->size, init_w, inits[k], lr, wd, src->path, line);
+        fprintf(out, "  %-*s %-*s %10zu  %-*s %-10s %-12s %-*s  %s\n", name_w, p->name, shape_w,
+                shape_str(a, p->shape), p->size, init_w, inits[k], lr, wd, at_w, ats[k], p->path);
     }
     if (any_override)
         fputs("  * set on the layer; the rest come from the train block\n", out);
@@ -94,8 +98,8 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
                      "%d tensors, %zu values\n", ir->states.len, count);
         for (int k = 0; k < ir->states.len; k++) {
             const Param *p = &ir->states.items[k];
-            fprintf(out, "  %-*s %-*s %10zu  starts at %g\n", name_w, p->name, shape_w,
-                    shape_str(a, p->shape), p->size, p->init_arg);
+            fprintf(out, "  %-*s %-*s %10zu  starts at %-10g path %s\n", name_w, p->name, shape_w,
+                    shape_str(a, p->shape), p->size, p->init_arg, p->path);
         }
     }
 

@@ -4,9 +4,8 @@
  *                    warnings over the whole file (sema_lower)
  *   sema_resolve.c   names: the symbol table, "did you mean", uses before
  *                    definitions
- *   sema_lower.c     expressions: numbers, value errors, argument binding,
- *                    init schemes, op calls, and the lower_* services the
- *                    op table and train.c call
+ *   sema_lower.c     expressions: numbers, argument binding, init schemes,
+ *                    op calls (the ops build through build.h), + - * /
  *   sema_stmt.c      statements: param, input, let (bindings, outputs), loss
  *   sema_explain.c   --explain
  *   train.c          the train block (train.h)
@@ -15,8 +14,19 @@
 #define DLC_SEMA_INTERNAL_H
 
 #include "ops/ops.h"
+#include "build.h"
 #include "init.h"
 #include "train.h"
+
+/* Expressions (sema_lower.c). */
+/* A tensor-valued expression: lowers it, returns its node id or -1. */
+int lower_tensor(Lower *l, const Expr *e);
+/* A compile-time number (literals, params, arithmetic on them). */
+bool lower_number(Lower *l, const Expr *e, double *out);
+/* Whether e is a compile-time number (literals, params, true/false and
+ * arithmetic on them), without reporting anything: tells `x * 0.5` (a
+ * scalar constant) from `a * b` (two tensors). */
+bool lower_is_number(Lower *l, const Expr *e);
 
 /* Argument binding, used for op calls (from their signatures), init
  * scheme calls and the train block. */
@@ -60,20 +70,12 @@ struct Lower {
     double *def_values;      /* -D values, parsed */
     bool *def_ok;            /* ... and whether they were numbers */
     const Stmt *stmt;        /* the statement being lowered */
-    /* Parameter naming: "<binding>_<suffix>", then "<binding>_2_<suffix>"
-     * for the second layer of the same statement. */
-    const char *binding;
-    int layer;
-    const char *layer_suffixes[8];
-    int nlayer_suffixes;
+    /* The graph builder the ops get: sema sets its binding per statement;
+     * it collects the parameters renamed because their C name was taken
+     * (warned about at the end when there is no error). */
+    Build b;
     /* The one loss call the loss statement allows right now. */
     const Expr *loss_call;
-    /* Parameters renamed because their name was taken, one per layer:
-     * warned about at the end when there is no error. */
-    const Stmt *renamed_stmt;
-    int renamed_layer;
-    VEC(int) renamed;        /* parameter indices */
-    VEC(const char *) wanted;  /* ... and the names they would have had */
     bool too_many_nodes;     /* MAX_NODES reached and reported */
     const char **names;      /* visible_names' buffer */
     int names_cap;
@@ -95,8 +97,8 @@ const char *suggestion(Lower *l, const char *word, unsigned kinds);
 bool is_init_name(const char *name);
 bool check_defined(Lower *l, const Symbol *s, Loc use);
 
-/* sema_lower.c: expressions and op calls (its services for ops and
- * train.c are declared in ops/ops.h and train.h) */
+/* sema_lower.c: expressions and op calls (lower_tensor and friends are
+ * declared at the top) */
 bool room_for_nodes(Lower *l, Loc loc);
 
 /* sema_stmt.c: declarations, bindings, outputs, loss */

@@ -1,7 +1,8 @@
-/* sema_lower.c: expressions to IR nodes. Numbers and their errors (with
- * notes on the params they use), argument binding from signatures, init
- * schemes, op calls through the op table, and the lower_* services the
- * ops/ files and train.c call back into.
+/* sema_lower.c: expressions to IR nodes. Numbers, argument binding from
+ * signatures, init schemes, op calls through the op table (each op's shape
+ * rule gets the builder, build.h, and the bound values), and + - * / with
+ * their operands lowered here before arith.c's shape rule. Value errors
+ * and their notes are the builder's (build_value_error).
  */
 #include "sema_internal.h"
 
@@ -92,14 +93,14 @@ bool lower_number(Lower *l, const Expr *e, double *out)
         case '*': v = a * b; break;
         default:
             if (b == 0) {
-                lower_value_error(l, e->rhs->loc, "division by zero");
+                build_value_error(&l->b, e->rhs->loc, "division by zero");
                 return false;
             }
             v = a / b;
             break;
         }
         if (!isfinite(v)) {
-            lower_value_error(l, e->loc, "this number is too large");
+            build_value_error(&l->b, e->loc, "this number is too large");
             return false;
         }
         *out = v;
@@ -109,130 +110,11 @@ bool lower_number(Lower *l, const Expr *e, double *out)
     return false;
 }
 
-/* ------------------------------------------------------------ value errors
- *
- * Every check of a value a param may have given (a size, a rate, a range, a
- * float literal) reports through lower_value_error, which adds the params
- * behind the value: "'width' is 21.3333, set here", and for -D, which the
- * user may have typed long before reading the error, "'h' is 2.5, set by
- * -D h=2.5 on the command line", also when the -D param reaches the value
- * through another param (param half = h / 2). The params are found by name
- * in the source text at the error's location, so checks that only hold a
- * Loc (and emit_check, after sema) work the same way. */
-
-/* Whether text[at] starts a name (not the tail of a number like 1e5). */
-static bool is_name_char(char c, bool first)
-{
-    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (!first && c >= '0' && c <= '9');
-}
-
-/* Calls fn for each name in src[loc]: comments, strings and numbers skipped. */
-static void names_in(const Source *src, Loc loc, void (*fn)(void *, const char *, size_t),
-                     void *ctx)
-{
-    if (!src || !src->text || loc.begin < 0 || loc.end > (int)src->len)
-        return;
-    const char *t = src->text;
-    int k = loc.begin;
-    while (k < loc.end) {
-        char c = t[k];
-        if (c == '#') {
-            while (k < loc.end && t[k] != '\n')
-                k++;
-        } else if (c == '"') {
-            for (k++; k < loc.end && t[k] != '"' && t[k] != '\n'; k++)
-                if (t[k] == '\\')
-                    k++;
-            k++;
-        } else if ((c >= '0' && c <= '9') || c == '.') {
-            /* 1e5, 0x1F, 1_000: all one token, no names inside. */
-            for (k++; k < loc.end && (is_name_char(t[k], false) || t[k] == '.'); k++)
-                if ((t[k] == 'e' || t[k] == 'E') && k + 1 < loc.end && strchr("+-", t[k + 1]))
-                    k++;
-        } else if (is_name_char(c, true)) {
-            int b = k;
-            while (k < loc.end && is_name_char(t[k], false))
-                k++;
-            fn(ctx, t + b, (size_t)(k - b));
-        } else {
-            k++;
-        }
-    }
-}
-
-typedef struct ValueNotes {
-    Diag *d;
-    const Hyper *params;     /* the params lowered so far */
-    int nparams;
-    bool *seen;              /* per param: noted or queued already */
-    int *queue;              /* params of the file whose definitions to scan */
-    int nqueue;
-    bool defines_only;       /* scanning a definition: note -D params only */
-} ValueNotes;
-
-static void note_name(void *ctx, const char *name, size_t len)
-{
-    ValueNotes *vn = ctx;
-    for (int k = 0; k < vn->nparams; k++) {
-        const Hyper *h = &vn->params[k];
-        if (vn->seen[k] || strlen(h->name) != len || strncmp(h->name, name, len) != 0)
-            continue;
-        vn->seen[k] = true;
-        if (h->define) {
-            diag_note(vn->d, NOLOC, "'%s' is %g, set by -D %s=%s on the command line",
-                      h->name, h->value, h->name, h->define);
-        } else {
-            /* A param of the file: its value where the check names it;
-             * the -D params its definition uses come after. */
-            if (!vn->defines_only)
-                diag_note(vn->d, h->loc, "'%s' is %g, set here", h->name, h->value);
-            vn->queue[vn->nqueue++] = k;
-        }
-    }
-}
-
-static void note_values(Diag *d, const Hyper *params, int nparams, Loc loc, bool defines_only)
-{
-    if (nparams == 0 || loc.begin < 0)
-        return;
-    /* A worklist, not recursion: a chain of params may be long. */
-    bool *seen = calloc((size_t)nparams, sizeof *seen);
-    int *queue = malloc(sizeof *queue * (size_t)nparams);
-    if (!seen || !queue) {
-        free(seen);
-        free(queue);
-        return;   /* only notes are lost */
-    }
-    ValueNotes vn = {d, params, nparams, seen, queue, 0, defines_only};
-    names_in(d->src, loc, note_name, &vn);
-    vn.defines_only = true;
-    for (int q = 0; q < vn.nqueue; q++)
-        names_in(d->src, params[queue[q]].loc, note_name, &vn);
-    free(seen);
-    free(queue);
-}
+/* ------------------------------------------------------------ value errors */
 
 void sema_note_values(Diag *d, const IR *ir, Loc loc)
 {
-    note_values(d, ir->constants, ir->nconstants, loc, false);
-}
-
-void lower_value_error(Lower *l, Loc loc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    diag_verror(l->diag, loc, fmt, ap);
-    va_end(ap);
-    sema_note_values(l->diag, l->ir, loc);
-}
-
-bool lower_float_ok(Lower *l, Loc loc, double v)
-{
-    const char *why = number_float_problem(l->arena, v);
-    if (why)
-        lower_value_error(l, loc, "%s", why);
-    return !why;
+    build_note_values(d, ir, loc, false);
 }
 
 bool lower_int(Lower *l, const Expr *e, long *out)
@@ -242,11 +124,11 @@ bool lower_int(Lower *l, const Expr *e, long *out)
     if (!lower_number(l, e, &v))
         return false;
     if (v != floor(v)) {
-        lower_value_error(l, e->loc, "a whole number is needed here, not %g", v);
+        build_value_error(&l->b, e->loc, "a whole number is needed here, not %g", v);
         return false;
     }
     if (fabs(v) > 2147483647.0) {
-        lower_value_error(l, e->loc, "%g is too large here (at most 2147483647)", v);
+        build_value_error(&l->b, e->loc, "%g is too large here (at most 2147483647)", v);
         return false;
     }
     *out = (long)v;
@@ -389,14 +271,14 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg)
         const InitArg *ia = &info->arg;
         if (ia->min_open ? !(v > ia->min) : !(v >= ia->min)) {
             if (ia->min == 0)
-                lower_value_error(l, value->loc, "%s's %s must be %s, not %g", e->name, argname,
+                build_value_error(&l->b, value->loc, "%s's %s must be %s, not %g", e->name, argname,
                                   ia->min_open ? "positive" : "zero or more", v);
             else
-                lower_value_error(l, value->loc, "%s's %s must be %s %g, not %g", e->name,
+                build_value_error(&l->b, value->loc, "%s's %s must be %s %g, not %g", e->name,
                                   argname, ia->min_open ? "more than" : "at least", ia->min, v);
             return false;
         }
-        if (!lower_float_ok(l, value->loc, v))
+        if (!build_float_ok(&l->b, value->loc, v))
             return false;
         *arg = v;
     }
@@ -463,11 +345,34 @@ static bool check_range(Lower *l, const Expr *call, const ArgSpec *sp, const Exp
     if (in_range(sp, v))
         return true;
     if (sp->range_msg)
-        lower_value_error(l, e->loc, "%s, got %s", sp->range_msg, text);
+        build_value_error(&l->b, e->loc, "%s, got %s", sp->range_msg, text);
     else
-        lower_value_error(l, e->loc, "%s's %s %s, got %s", call->name, sp->name,
+        build_value_error(&l->b, e->loc, "%s's %s %s, got %s", call->name, sp->name,
                           range_words(l, sp), text);
     return false;
+}
+
+/* A per-sample tensor of reals as an op's operand: lower_tensor, then
+ * refuses labels (class indices) and whole-batch scalars (losses) with a
+ * message naming `op`. Returns the node id or -1. */
+static int real_arg(Lower *l, const Expr *e, const char *op)
+{
+    int id = lower_tensor(l, e);
+    if (id < 0)
+        return -1;
+    const Input *decl = build_input_decl(&l->b, id);
+    if (decl && decl->is_label) {
+        diag_error(l->diag, e->loc, "%s expects a tensor, but '%s' is a label (class indices)",
+                   op, build_expr_text(&l->b, e));
+        build_note_shape(&l->b, id, "label");
+        return -1;
+    }
+    if (!build_get(&l->b, id)->batched) {
+        diag_error(l->diag, e->loc, "%s expects a per-sample tensor, but '%s' is a loss "
+                   "(one number for the whole batch)", op, build_expr_text(&l->b, e));
+        return -1;
+    }
+    return id;
 }
 
 /* A label argument: a node that is a label declaration. */
@@ -476,18 +381,18 @@ static int bind_label(Lower *l, const Expr *call, int pos, const Expr *e)
     int y = lower_tensor(l, e);
     if (y < 0)
         return -1;
-    const Input *label = op_input_decl(l, y);
+    const Input *label = build_input_decl(&l->b, y);
     if (label && label->is_label)
         return y;
     const char *nth = pos < 6 ? ordinals[pos] : "last";
     if (label && label->is_target)
         diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
                    "a real-valued target (mse and l1 take those)", call->name, nth,
-                   op_expr_text(l, e));
+                   build_expr_text(&l->b, e));
     else
         diag_error(l->diag, e->loc, "%s expects a label (class(K)) as its %s argument, '%s' is "
-                   "a tensor", call->name, nth, op_expr_text(l, e));
-    lower_note_shape(l, y, arena_printf(l->arena, "%s argument", nth));
+                   "a tensor", call->name, nth, build_expr_text(&l->b, e));
+    build_note_shape(&l->b, y, arena_printf(l->arena, "%s argument", nth));
     return -1;
 }
 
@@ -505,7 +410,7 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
         return true;
     switch (sp->kind) {
     case ARG_TENSOR:
-        v->node = op_real_arg(l, e, call->name);
+        v->node = real_arg(l, e, call->name);
         return v->node >= 0;
     case ARG_LABEL:
         v->node = bind_label(l, call, pos, e);
@@ -515,7 +420,7 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
             return false;
         if (!check_range(l, call, sp, e, v->num, arena_printf(l->arena, "%g", v->num)))
             return false;
-        return lower_float_ok(l, e->loc, v->num);
+        return build_float_ok(&l->b, e->loc, v->num);
     case ARG_INT: {
         long n;
         if (!lower_int(l, e, &n))
@@ -527,7 +432,7 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
         if (!lower_number(l, e, &v->num))
             return false;
         if (v->num != 0 && v->num != 1) {
-            lower_value_error(l, e->loc, "%s must be true or false, got %g", sp->name, v->num);
+            build_value_error(&l->b, e->loc, "%s must be true or false, got %g", sp->name, v->num);
             return false;
         }
         return true;
@@ -602,7 +507,7 @@ static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
     bool ok = true;
     for (int k = 0; k < n; k++)
         ok &= bind_value(l, e, specs[k], k, exprs[k], &vals[k]);
-    int id = op->lower(l, e, vals, ok);
+    int id = op->lower(&l->b, e, vals, ok);
     if (id >= 0 && (op->flags & OPF_PARAMS))
         apply_layer_args(l, l->ir->nodes.items[id], vals + nown);
     return id;
@@ -656,6 +561,45 @@ bool room_for_nodes(Lower *l, Loc loc)
     return false;
 }
 
+/* a + b, x * 0.5, ... (not two numbers: lower_tensor reports those): the
+ * operands lowered and bound (a tensor, or a number that fits a float),
+ * then arith.c's shape rule. */
+static int lower_binary(Lower *l, const Expr *e)
+{
+    char sym[4] = {'\'', (char)e->op, '\'', 0};   /* "'+'" for messages */
+    ArgVal v[2];
+    memset(v, 0, sizeof v);
+    v[0].expr = e->lhs;
+    v[1].expr = e->rhs;
+    v[0].node = v[1].node = -1;
+    bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
+    if (!lnum && !rnum) {
+        v[0].node = real_arg(l, e->lhs, sym);
+        v[1].node = real_arg(l, e->rhs, sym);
+        if (v[0].node < 0 || v[1].node < 0)
+            return -1;
+    } else {
+        ArgVal *num = lnum ? &v[0] : &v[1], *ten = lnum ? &v[1] : &v[0];
+        bool ok = lower_number(l, num->expr, &num->num);
+        ten->node = real_arg(l, ten->expr, sym);
+        /* The number becomes a float literal in the kernels. */
+        if (!ok || !build_float_ok(&l->b, num->expr->loc, num->num) || ten->node < 0)
+            return -1;
+    }
+    return arith_binary(&l->b, e, v);
+}
+
+static int lower_neg(Lower *l, const Expr *e)
+{
+    ArgVal v;
+    memset(&v, 0, sizeof v);
+    v.expr = e->lhs;
+    v.node = real_arg(l, e->lhs, "'-'");
+    if (v.node < 0)
+        return -1;
+    return arith_neg(&l->b, e, &v);
+}
+
 int lower_tensor(Lower *l, const Expr *e)
 {
     if (!e || !room_for_nodes(l, e->loc))
@@ -701,139 +645,14 @@ int lower_tensor(Lower *l, const Expr *e)
             return -1;
         }
         l->loss_call = NULL;
-        return arith_lower_binary(l, e);
+        return lower_binary(l, e);
     case EX_NEG:
         if (lower_is_number(l, e)) {
             not_a_tensor_number(l, e);
             return -1;
         }
         l->loss_call = NULL;
-        return arith_lower_neg(l, e);
+        return lower_neg(l, e);
     }
     return -1;
-}
-
-Node *lower_node(Lower *l, OpKind op, const Expr *call)
-{
-    Node *n = ir_node(l->arena, l->ir, op, call->loc);
-    n->line = line_of(l, call->loc);
-    n->origin = ir_op_name(op);
-    return n;
-}
-
-int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc)
-{
-    /* A suffix seen again in this statement starts the next layer. */
-    for (int k = 0; k < l->nlayer_suffixes; k++) {
-        if (strcmp(l->layer_suffixes[k], suffix) == 0) {
-            l->layer++;
-            l->nlayer_suffixes = 0;
-            break;
-        }
-    }
-    if (l->nlayer_suffixes < (int)(sizeof l->layer_suffixes / sizeof l->layer_suffixes[0]))
-        l->layer_suffixes[l->nlayer_suffixes++] = suffix;
-
-    const char *base = l->binding ? l->binding : "p";
-    const char *name = l->layer <= 1 ? arena_printf(l->arena, "%s_%s", base, suffix)
-                                     : arena_printf(l->arena, "%s_%d_%s", base, l->layer, suffix);
-    /* A binding may already hold that C name ("h1_w = ..."): stay unique. */
-    const char *unique = ir_unique_cname(l->arena, l->ir, name);
-    if (strcmp(unique, name) != 0 && !(l->renamed_stmt == l->stmt && l->renamed_layer == l->layer)) {
-        l->renamed_stmt = l->stmt;
-        l->renamed_layer = l->layer;
-        vec_push(l->arena, &l->renamed, l->ir->params.len);
-        vec_push(l->arena, &l->wanted, name);
-    }
-    Param p;
-    memset(&p, 0, sizeof p);
-    p.name = unique;
-    p.loc = loc;
-    p.shape = shape;
-    p.size = (size_t)shape_size(shape);
-    p.init = INIT_DEFAULT;
-    p.lr = -1;
-    p.weight_decay = -1;
-    p.is_bias = strcmp(suffix, "b") == 0;
-    p.fan_in = shape.rank >= 2 ? shape.dim[1] : shape.rank == 1 ? shape.dim[0] : 1;
-    p.fan_out = shape.rank >= 1 ? shape.dim[0] : 1;
-    p.group = 0;
-    vec_push(l->arena, &l->ir->params, p);
-    return l->ir->params.len - 1;
-}
-
-int lower_node_state(Lower *l, Node *n, const char *suffix, Shape shape, double fill, Loc loc)
-{
-    const char *base = l->binding ? l->binding : "p";
-    Param p;
-    memset(&p, 0, sizeof p);
-    p.name = ir_unique_cname(l->arena, l->ir, arena_printf(l->arena, "%s_%s", base, suffix));
-    p.loc = loc;
-    p.shape = shape;
-    p.size = (size_t)shape_size(shape);
-    p.init = INIT_DEFAULT;
-    p.init_arg = fill;     /* a constant fill: running statistics start at 0 or 1 */
-    p.role = ROLE_STATE;
-    vec_push(l->arena, &l->ir->states, p);
-    int id = l->ir->states.len - 1;
-    int *list = arena_alloc(l->arena, (size_t)(n->nstate + 1) * sizeof *list);
-    for (int k = 0; k < n->nstate; k++)
-        list[k] = n->state[k];
-    list[n->nstate++] = id;
-    n->state = list;
-    return id;
-}
-
-void *lower_attr(Lower *l, Node *n, size_t size)
-{
-    n->attr = arena_alloc(l->arena, size);
-    return n->attr;
-}
-
-int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc)
-{
-    int p = lower_param(l, suffix, shape, loc);
-    int *list = arena_alloc(l->arena, sizeof *list * (size_t)(n->nparam + 1));
-    if (n->nparam)
-        memcpy(list, n->param, sizeof *list * (size_t)n->nparam);
-    list[n->nparam++] = p;
-    n->param = list;
-    return p;
-}
-
-Arena *lower_arena(Lower *l) { return l->arena; }
-Diag *lower_diag(Lower *l) { return l->diag; }
-IR *lower_ir(Lower *l) { return l->ir; }
-
-Node *lower_get(Lower *l, int node)
-{
-    if (node < 0 || node >= l->ir->nodes.len)
-        return NULL;
-    return l->ir->nodes.items[node];
-}
-
-/* How a declaration's type reads in the source: "f32[784]", "class(10)". */
-static const char *decl_type(Lower *l, const Node *n)
-{
-    if (n->i[1] == 1)
-        return arena_printf(l->arena, "class(%d)", n->i[0]);
-    const char *s = shape_str(l->arena, n->shape);
-    return arena_printf(l->arena, "f32%s", s);
-}
-
-void lower_note_shape(Lower *l, int node, const char *role)
-{
-    const Node *n = lower_get(l, node);
-    if (!n)
-        return;
-    const char *shape = shape_str(l->arena, n->shape);
-    if (n->op == OP_INPUT)
-        diag_note(l->diag, n->loc, "'%s' is declared as %s here", n->name, decl_type(l, n));
-    else if (n->name)
-        diag_note(l->diag, n->loc, "'%s' has shape %s, computed here", n->name, shape);
-    else
-        diag_note(l->diag, n->loc, "the %s has shape %s, computed here",
-                  role && *role ? role : "operand", shape);
-    /* A size set by -D (dense(x, hidden), f32[dim]) makes a shape too. */
-    note_values(l->diag, l->ir->constants, l->ir->nconstants, n->loc, true);
 }

@@ -111,7 +111,7 @@ void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[0], &k)) {
                 ok = false;
             } else if (k < 2 || k > (1L << 24)) {
-                lower_value_error(l, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
+                build_value_error(&l->b, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
                 ok = false;
             }
             classes = (int)k;
@@ -132,7 +132,7 @@ void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[k], &d)) {
                 ok = false;
             } else if (d < 1) {
-                lower_value_error(l, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
+                build_value_error(&l->b, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
                 ok = false;
             } else {
                 shape.dim[k] = (int)d;
@@ -140,7 +140,7 @@ void lower_input_stmt(Lower *l, const Stmt *s)
             }
         }
         if (ok && total > MAX_ELEMS) {
-            lower_value_error(l, t->loc, "%s has %.0f values per sample; at most %.0f",
+            build_value_error(&l->b, t->loc, "%s has %.0f values per sample; at most %.0f",
                        s->name, total, MAX_ELEMS);
             ok = false;
         }
@@ -170,9 +170,7 @@ void lower_input_stmt(Lower *l, const Stmt *s)
 
 static void start_binding(Lower *l, const char *binding)
 {
-    l->binding = binding;
-    l->layer = 1;
-    l->nlayer_suffixes = 0;
+    build_begin(&l->b, binding);
     l->loss_call = NULL;
 }
 
@@ -186,7 +184,7 @@ static bool is_output_name(const Lower *l, const char *name)
 
 static void add_output(Lower *l, const Stmt *s, int node)
 {
-    const Node *n = lower_get(l, node);
+    const Node *n = build_get(&l->b, node);
     if (n->op == OP_INPUT) {
         diag_error(l->diag, s->loc, "output '%s' would be the %s '%s' itself; an output is "
                    "computed from the inputs", s->name, n->origin, n->name);
@@ -232,7 +230,7 @@ void lower_let_stmt(Lower *l, const Stmt *s)
     sym->ok = id >= 0;
     if (id < 0)
         return;
-    Node *n = lower_get(l, id);
+    Node *n = build_get(&l->b, id);
     if (!n->name)
         ir_set_name(l->arena, l->ir, n, s->name);
     if (s->is_output)
@@ -269,7 +267,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
                 if (!lower_number(l, e->rhs, &c))
                     return false;
                 if (e->op == '/' && c == 0) {
-                    lower_value_error(l, e->rhs->loc, "division by zero");
+                    build_value_error(&l->b, e->rhs->loc, "division by zero");
                     return false;
                 }
                 return collect_terms(l, e->lhs, e->op == '/' ? weight / c : weight * c,
@@ -320,7 +318,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
             return false;
         /* The weight is a float literal in the loss and backward passes;
          * report it at the scaling that made it (it may name a -D param). */
-        if (weight != 1 && !lower_float_ok(l, scaled.begin >= 0 ? scaled : e->loc, weight))
+        if (weight != 1 && !build_float_ok(&l->b, scaled.begin >= 0 ? scaled : e->loc, weight))
             return false;
         LossTerm t = {id, weight};
         vec_push(l->arena, terms, t);
@@ -348,7 +346,7 @@ void lower_loss_stmt(Lower *l, const Stmt *s)
     if (!ok || terms.len == 0)
         return;
     if (terms.len == 1 && terms.items[0].weight == 1) {
-        Node *n = lower_get(l, terms.items[0].node);
+        Node *n = build_get(&l->b, terms.items[0].node);
         if (!n->name)
             ir_set_name(l->arena, l->ir, n, name);
     }

@@ -11,7 +11,7 @@
  * kept with where it was written, so --explain can say where every
  * hyperparameter came from and errors can point at it.
  */
-#include "train.h"
+#include "sema_internal.h"
 #include "optim/optim.h"
 
 #include <math.h>
@@ -128,10 +128,10 @@ static bool read_number(Lower *l, const Expr *e, const char *what, double lo, bo
         return false;
     bool in_range = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
     if (!in_range || (integer && v != floor(v))) {
-        lower_value_error(l, e->loc, "%s must be %s, not %g", what, rule, v);
+        build_value_error(&l->b, e->loc, "%s must be %s, not %g", what, rule, v);
         return false;
     }
-    if (!integer && !lower_float_ok(l, e->loc, v))
+    if (!integer && !build_float_ok(&l->b, e->loc, v))
         return false;
     set_value(out, v, e->loc);
     return true;
@@ -149,8 +149,8 @@ static const char *optimizer_examples(Arena *a)
 
 static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
 {
-    Diag *d = lower_diag(l);
-    Arena *a = lower_arena(l);
+    Diag *d = l->diag;
+    Arena *a = l->arena;
     if (e->kind != EX_NAME && e->kind != EX_CALL) {
         diag_error(d, e->loc, "an optimizer is needed here: %s", optimizer_examples(a));
         return;
@@ -210,12 +210,12 @@ static int arg_owner(const char *name)
  * not an optimizer argument. */
 static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting *set)
 {
-    Diag *d = lower_diag(l);
+    Diag *d = l->diag;
     const char *arg = strcmp(set->key, "learning_rate") == 0 ? "lr" : set->key;
     int owner = arg_owner(arg);
     if (owner < 0)
         return false;
-    const char *value = set->value ? op_expr_text(l, set->value) : "...";
+    const char *value = set->value ? build_expr_text(&l->b, set->value) : "...";
     const char *what = strcmp(arg, "lr") == 0 ? "the learning rate" : arg;
     diag_error(d, set->key_loc, "'%s' is not a train setting; %s is an argument of the "
                "optimizer", set->key, what);
@@ -241,8 +241,8 @@ static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting
 
 void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
 {
-    Diag *d = lower_diag(l);
-    Arena *a = lower_arena(l);
+    Diag *d = l->diag;
+    Arena *a = l->arena;
     const Setting *seen[NUM_SETTINGS] = {0};
     const Setting *opt = NULL;   /* the first optimizer setting, for messages */
     for (int k = 0; k < s->nsettings && !opt; k++)
@@ -294,9 +294,9 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
 
 void train_finish(Lower *l, TrainBlock *tb)
 {
-    Arena *a = lower_arena(l);
-    Diag *d = lower_diag(l);
-    IR *ir = lower_ir(l);
+    Arena *a = l->arena;
+    Diag *d = l->diag;
+    IR *ir = l->ir;
     TrainConfig *t = &ir->train;
     VEC(Hyper) hypers = {0};
 #define HYPER(nm, s, v, txt)                                                   \
@@ -338,7 +338,7 @@ void train_finish(Lower *l, TrainBlock *tb)
                 int bad = 0, other = -1;
                 const char *why = info->check(&t->opt, &bad, &other);
                 if (why) {
-                    lower_value_error(l, tb->arg[bad].set ? tb->arg[bad].loc : t->opt.loc, "%s", why);
+                    build_value_error(&l->b, tb->arg[bad].set ? tb->arg[bad].loc : t->opt.loc, "%s", why);
                     if (other >= 0 && tb->arg[other].set) {
                         diag_note(d, tb->arg[other].loc, "%s is set to %g here",
                                   info->args[other].name, t->opt.arg[other]);

@@ -4,6 +4,8 @@
 
 #include "dlc.h"
 
+typedef struct Lower Lower;    /* sema's state (sema_internal.h) */
+
 /* A train block being read: what it set and where. */
 typedef struct TrainBlock TrainBlock;
 
@@ -15,16 +17,5 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s);
 void train_finish(Lower *l, TrainBlock *tb);
 /* Whether a name is an optimizer's (for "it goes in the train block"). */
 bool train_is_optimizer(const char *name);
-
-/* sema_lower.c services train.c uses (declared for ops in ops/ops.h too). */
-bool lower_bind_args(Lower *l, const Expr *call, const char *const *names,
-                     int nnames, int nrequired, const Expr **out);
-bool lower_number(Lower *l, const Expr *e, double *out);
-void lower_value_error(Lower *l, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
-Arena *lower_arena(Lower *l);
-Diag *lower_diag(Lower *l);
-IR *lower_ir(Lower *l);
-const char *op_expr_text(Lower *l, const Expr *e);
 
 #endif

@@ -31,19 +31,19 @@ static LeakyReluAttr *attr(const Node *n)
 }
 
 /* The shape rule of them all: one real tensor in, the same shape out. */
-static int relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int relu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_RELU, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_RELU, call, a[0].node) : -1;
 }
 
-static int sigmoid_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int sigmoid_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_SIGMOID, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_SIGMOID, call, a[0].node) : -1;
 }
 
-static int tanh_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int tanh_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_TANH, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_TANH, call, a[0].node) : -1;
 }
 
 static const ArgSpec leaky_relu_args[] = {
@@ -53,12 +53,12 @@ static const ArgSpec leaky_relu_args[] = {
      .min = 0, .range_msg = "leaky_relu's alpha must be zero or positive"},
 };
 
-static int leaky_relu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int leaky_relu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_LEAKY_RELU, call, a[0].node));
-    lower_attr(l, node, sizeof(LeakyReluAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_LEAKY_RELU, call, a[0].node));
+    build_attr(b, node, sizeof(LeakyReluAttr));
     attr(node)->alpha = a[1].num;
     node->hyper_set = a[1].expr != NULL;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;

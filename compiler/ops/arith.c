@@ -8,8 +8,9 @@
  * Derivatives:  add  da = dy, db = dy       sub  da = dy, db = -dy
  *               mul  da = dy b, db = dy a   affine  dx = dy scale
  *
- * sema reports a number on both sides (a number where a tensor is wanted)
- * before calling here; dividing by a tensor is not supported.
+ * sema lowers the operands (and reports a number on both sides, a number
+ * where a tensor is wanted) before calling here with their values; dividing
+ * by a tensor is not supported.
  */
 #include "ops.h"
 
@@ -26,16 +27,16 @@ static AffineAttr *attr(const Node *n)
     return n->attr;
 }
 
-static Node *arith_node(Lower *l, OpKind op, const Expr *e, int a, int b)
+static Node *arith_node(Build *b, OpKind op, const Expr *e, int x, int y)
 {
-    Node *node = lower_node(l, op, e);
-    node->in[0] = a;
+    Node *node = build_node(b, op, e);
+    node->in[0] = x;
     node->nin = 1;
-    if (b >= 0) {
-        node->in[1] = b;
+    if (y >= 0) {
+        node->in[1] = y;
         node->nin = 2;
     }
-    node->shape = lower_get(l, a)->shape;
+    node->shape = build_get(b, x)->shape;
     node->batched = true;
     return node;
 }
@@ -50,99 +51,79 @@ static const char *op_word(int op)
     }
 }
 
-static int affine(Lower *l, const Expr *e, int x, double scale, double shift)
+static int affine(Build *b, const Expr *e, int x, double scale, double shift)
 {
     /* (x * s1 + b1) * scale + shift is one affine: x * (s1 scale) + (b1 scale
      * + shift). Only for an unnamed affine made last, inside this very
      * expression, so nothing else reads the value being folded away. */
-    Node *inner = lower_get(l, x);
-    if (inner->op == OP_AFFINE && !inner->name && x == lower_ir(l)->nodes.len - 1) {
+    Node *inner = build_get(b, x);
+    if (inner->op == OP_AFFINE && !inner->name && x == b->ir->nodes.len - 1) {
         attr(inner)->scale *= scale;
         attr(inner)->shift = attr(inner)->shift * scale + shift;
         inner->loc = e->loc;
         return x;
     }
-    Node *node = arith_node(l, OP_AFFINE, e, x, -1);
-    lower_attr(l, node, sizeof(AffineAttr));
+    Node *node = arith_node(b, OP_AFFINE, e, x, -1);
+    build_attr(b, node, sizeof(AffineAttr));
     attr(node)->scale = scale;
     attr(node)->shift = shift;
     return node->id;
 }
 
-int arith_lower_binary(Lower *l, const Expr *e)
+int arith_binary(Build *b, const Expr *e, const ArgVal *a)
 {
-    Diag *d = lower_diag(l);
-    bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
+    Diag *d = b->diag;
+    bool lnum = a[0].node < 0, rnum = a[1].node < 0;
     char sym[4] = {'\'', (char)e->op, '\'', 0};   /* "'+'" for messages */
 
-    if (lnum && rnum) {
-        diag_error(d, e->loc, "'%s' is a number, but a tensor is expected here",
-                   op_expr_text(l, e));
-        return -1;
-    }
-
     if (!lnum && !rnum) {
-        int a = op_real_arg(l, e->lhs, sym), b = op_real_arg(l, e->rhs, sym);
-        if (a < 0 || b < 0)
-            return -1;
+        int x = a[0].node, y = a[1].node;
         if (e->op == '/') {
             diag_error(d, e->rhs->loc, "cannot divide by a tensor; only by a number");
             return -1;
         }
-        Shape as = lower_get(l, a)->shape, bs = lower_get(l, b)->shape;
-        if (!shape_eq(as, bs)) {
-            Arena *ar = lower_arena(l);
+        Shape xs = build_get(b, x)->shape, ys = build_get(b, y)->shape;
+        if (!shape_eq(xs, ys)) {
             diag_error(d, e->loc, "cannot %s %s and %s: %s needs operands of the same shape",
-                       op_word(e->op), shape_str(ar, as), shape_str(ar, bs), sym);
-            lower_note_shape(l, a, "left operand");
-            lower_note_shape(l, b, "right operand");
+                       op_word(e->op), shape_str(b->arena, xs), shape_str(b->arena, ys), sym);
+            build_note_shape(b, x, "left operand");
+            build_note_shape(b, y, "right operand");
             return -1;
         }
         OpKind op = e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : OP_MUL;
-        return arith_node(l, op, e, a, b)->id;
+        return arith_node(b, op, e, x, y)->id;
     }
 
-    /* One tensor, one number c. */
-    const Expr *ne = lnum ? e->lhs : e->rhs, *te = lnum ? e->rhs : e->lhs;
-    double c = 0;
-    bool ok = lower_number(l, ne, &c);
-    int x = op_real_arg(l, te, sym);
-    /* c (or 1 / c) becomes a float literal in the kernels. */
-    if (!ok || !lower_float_ok(l, ne->loc, c) || x < 0)
-        return -1;
+    /* One tensor x, one number c. */
+    const ArgVal *nv = lnum ? &a[0] : &a[1];
+    double c = nv->num;
+    int x = lnum ? a[1].node : a[0].node;
     switch (e->op) {
     case '+':
-        return affine(l, e, x, 1, c);
+        return affine(b, e, x, 1, c);
     case '-':
-        return lnum ? affine(l, e, x, -1, c) : affine(l, e, x, 1, -c);
+        return lnum ? affine(b, e, x, -1, c) : affine(b, e, x, 1, -c);
     case '*':
-        return affine(l, e, x, c, 0);
+        return affine(b, e, x, c, 0);
     default:
         if (lnum) {
             diag_error(d, e->rhs->loc, "cannot divide by a tensor; only by a number");
             return -1;
         }
         if (c == 0) {
-            lower_value_error(l, e->rhs->loc, "division by zero");
+            build_value_error(b, e->rhs->loc, "division by zero");
             return -1;
         }
-        if (!lower_float_ok(l, ne->loc, 1 / c))
+        /* 1 / c becomes a float literal in the kernels. */
+        if (!build_float_ok(b, nv->expr->loc, 1 / c))
             return -1;
-        return affine(l, e, x, 1 / c, 0);
+        return affine(b, e, x, 1 / c, 0);
     }
 }
 
-int arith_lower_neg(Lower *l, const Expr *e)
+int arith_neg(Build *b, const Expr *e, const ArgVal *a)
 {
-    if (lower_is_number(l, e->lhs)) {
-        diag_error(lower_diag(l), e->loc, "'%s' is a number, but a tensor is expected here",
-                   op_expr_text(l, e));
-        return -1;
-    }
-    int x = op_real_arg(l, e->lhs, "'-'");
-    if (x < 0)
-        return -1;
-    return affine(l, e, x, -1, 0);
+    return affine(b, e, a[0].node, -1, 0);
 }
 
 /* ---- kernels ------------------------------------------------------------ */

@@ -41,9 +41,9 @@ static const ArgSpec dense_args[] = {
     /* init, lr, weight_decay, trainable: the layer arguments sema adds (OPF_PARAMS) */
 };
 
-static int dense_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int dense_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    Diag *d = lower_diag(l);
+    Diag *d = b->diag;
     int x = a[0].node;
     long units = (long)a[1].num;
     bool bias = a[2].num != 0;
@@ -53,38 +53,38 @@ static int dense_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
     int in = 0;
     if (x >= 0) {
         const Expr *xe = a[0].expr;
-        Shape xs = lower_get(l, x)->shape;
+        Shape xs = build_get(b, x)->shape;
         if (xs.rank != 1) {
             diag_error(d, xe->loc, "dense expects a vector per sample, '%s' has shape %s",
-                       op_expr_text(l, xe), shape_str(lower_arena(l), xs));
-            lower_note_shape(l, x, "input");
+                       build_expr_text(b, xe), shape_str(b->arena, xs));
+            build_note_shape(b, x, "input");
             if (xs.rank > 1)
-                diag_note(d, xe->loc, "flatten(%s) makes it a vector", op_expr_text(l, xe));
+                diag_note(d, xe->loc, "flatten(%s) makes it a vector", build_expr_text(b, xe));
             ok = false;
         } else {
             in = xs.dim[0];
         }
     }
     if (ok && (long)in * units > DENSE_MAX_ELEMS) {
-        lower_value_error(l, call->loc, "dense layer too large: %d x %ld weights", in, units);
+        build_value_error(b, call->loc, "dense layer too large: %d x %ld weights", in, units);
         ok = false;
     }
     if (!ok)
         return -1;
 
-    Node *node = lower_node(l, OP_DENSE, call);
+    Node *node = build_node(b, OP_DENSE, call);
     node->in[0] = x;
     node->nin = 1;
     node->shape = (Shape){.rank = 1, .dim = {(int)units}};
     node->batched = true;
-    lower_attr(l, node, sizeof(DenseAttr));
+    build_attr(b, node, sizeof(DenseAttr));
     attr(node)->units = (int)units;
     attr(node)->bias = bias;
-    /* fan_in = in, fan_out = units: lower_param reads them off [units, in]. */
-    lower_node_param(l, node, "w", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
+    /* fan_in = in, fan_out = units: build_param reads them off [units, in]. */
+    build_param(b, node, "weight", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
     if (bias) {
-        int b = lower_node_param(l, node, "b", (Shape){.rank = 1, .dim = {(int)units}}, call->loc);
-        Param *bp = &lower_ir(l)->params.items[b];
+        int k = build_param(b, node, "bias", (Shape){.rank = 1, .dim = {(int)units}}, call->loc);
+        Param *bp = &b->ir->params.items[k];
         bp->init = INIT_ZEROS;   /* biases always start at zero */
         bp->fan_in = in;
         bp->fan_out = (int)units;

@@ -34,12 +34,12 @@ static const ArgSpec dropout_args[] = {
      .max = 1, .max_open = true, .range_msg = "dropout rate must be in [0, 1)"},
 };
 
-static int dropout_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int dropout_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_DROPOUT, call, a[0].node));
-    lower_attr(l, node, sizeof(DropoutAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_DROPOUT, call, a[0].node));
+    build_attr(b, node, sizeof(DropoutAttr));
     attr(node)->rate = a[1].num;
     node->hyper_set = true;   /* the rate is required */
     node->hyper_loc = a[1].expr->loc;

@@ -27,12 +27,12 @@ static const ArgSpec elu_args[] = {
     {.name = "alpha", .kind = ARG_NUMBER, .optional = true, .def = 1.0},
 };
 
-static int elu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int elu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_ELU, call, a[0].node));
-    lower_attr(l, node, sizeof(EluAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_ELU, call, a[0].node));
+    build_attr(b, node, sizeof(EluAttr));
     attr(node)->alpha = a[1].num;
     node->hyper_set = a[1].expr != NULL;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;

@@ -5,11 +5,11 @@
  * forward has nothing to do; otherwise it copies. Backward is the identity. */
 #include "ops.h"
 
-static int flatten_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int flatten_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_FLATTEN, call, a[0].node));
+    Node *node = build_get(b, op_unary_node(b, OP_FLATTEN, call, a[0].node));
     node->shape = (Shape){.rank = 1, .dim = {shape_size(node->shape)}};
     return node->id;
 }

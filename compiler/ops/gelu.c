@@ -38,12 +38,12 @@ static const ArgSpec gelu_args[] = {
     {.name = "approximate", .kind = ARG_WORD, .optional = true, .def = 0, .words = approximations},
 };
 
-static int gelu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int gelu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_GELU, call, a[0].node));
-    lower_attr(l, node, sizeof(GeluAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_GELU, call, a[0].node));
+    build_attr(b, node, sizeof(GeluAttr));
     attr(node)->tanh = (int)a[1].num;
     node->hyper_set = a[1].expr != NULL;
     node->hyper_loc = a[1].expr ? a[1].expr->loc : NOLOC;

@@ -11,9 +11,9 @@
  */
 #include "ops.h"
 
-static int hardsigmoid_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int hardsigmoid_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_HARDSIGMOID, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_HARDSIGMOID, call, a[0].node) : -1;
 }
 
 static void hardsigmoid_forward(Emit *e, const Node *n)

@@ -32,18 +32,18 @@ static const ArgSpec hardtanh_args[] = {
     {.name = "max_val", .kind = ARG_NUMBER, .optional = true, .def = 1},
 };
 
-static int hardtanh_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int hardtanh_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (ok && !(a[2].num > a[1].num)) {
         const Expr *at = a[2].expr ? a[2].expr : a[1].expr;
-        lower_value_error(l, at->loc, "hardtanh's max_val must be greater than its min_val, "
+        build_value_error(b, at->loc, "hardtanh's max_val must be greater than its min_val, "
                           "got min_val %g and max_val %g", a[1].num, a[2].num);
         ok = false;
     }
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_HARDTANH, call, a[0].node));
-    lower_attr(l, node, sizeof(HardtanhAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_HARDTANH, call, a[0].node));
+    build_attr(b, node, sizeof(HardtanhAttr));
     attr(node)->min_val = a[1].num;
     attr(node)->max_val = a[2].num;
     node->hyper_set = a[1].expr || a[2].expr;

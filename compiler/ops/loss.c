@@ -35,11 +35,11 @@ static CrossEntropyAttr *attr(const Node *n)
     return n->attr;
 }
 
-static Node *loss_node(Lower *l, OpKind op, const Expr *call, int a, int b)
+static Node *loss_node(Build *b, OpKind op, const Expr *call, int x, int y)
 {
-    Node *node = lower_node(l, op, call);
-    node->in[0] = a;
-    node->in[1] = b;
+    Node *node = build_node(b, op, call);
+    node->in[0] = x;
+    node->in[1] = y;
     node->nin = 2;
     node->shape = (Shape){.rank = 0};
     node->batched = false;
@@ -51,23 +51,23 @@ static const ArgSpec cross_entropy_args[] = {
     {.name = "label", .kind = ARG_LABEL},
 };
 
-static int cross_entropy_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int cross_entropy_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
     int z = a[0].node, y = a[1].node;
-    Shape zs = lower_get(l, z)->shape;
-    int k = lower_get(l, y)->i[0];
+    Shape zs = build_get(b, z)->shape;
+    int k = build_get(b, y)->i[0];
     if (zs.rank != 1 || zs.dim[0] != k) {
-        diag_error(lower_diag(l), a[0].expr->loc, "cross_entropy expects logits of shape [%d] for "
-                   "label '%s', '%s' has shape %s", k, op_input_decl(l, y)->name,
-                   op_expr_text(l, a[0].expr), shape_str(lower_arena(l), zs));
-        lower_note_shape(l, z, "logits");
-        lower_note_shape(l, y, "label");
+        diag_error(b->diag, a[0].expr->loc, "cross_entropy expects logits of shape [%d] for "
+                   "label '%s', '%s' has shape %s", k, build_input_decl(b, y)->name,
+                   build_expr_text(b, a[0].expr), shape_str(b->arena, zs));
+        build_note_shape(b, z, "logits");
+        build_note_shape(b, y, "label");
         return -1;
     }
-    Node *node = loss_node(l, OP_CROSS_ENTROPY, call, z, y);
-    lower_attr(l, node, sizeof(CrossEntropyAttr));
+    Node *node = loss_node(b, OP_CROSS_ENTROPY, call, z, y);
+    build_attr(b, node, sizeof(CrossEntropyAttr));
     attr(node)->classes = k;
     node->scratch_size[0] = (size_t)k;
     return node->id;
@@ -78,32 +78,32 @@ static const ArgSpec regression_args[] = {
     {.name = "target", .kind = ARG_TENSOR},
 };
 
-static int regression_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok, OpKind op,
+static int regression_lower(Build *b, const Expr *call, const ArgVal *a, bool ok, OpKind op,
                             const char *name)
 {
     if (!ok)
         return -1;
     int p = a[0].node, t = a[1].node;
-    Shape ps = lower_get(l, p)->shape, ts = lower_get(l, t)->shape;
+    Shape ps = build_get(b, p)->shape, ts = build_get(b, t)->shape;
     if (!shape_eq(ps, ts)) {
-        Arena *ar = lower_arena(l);
-        diag_error(lower_diag(l), call->loc, "%s needs a prediction and a target of the same "
+        Arena *ar = b->arena;
+        diag_error(b->diag, call->loc, "%s needs a prediction and a target of the same "
                    "shape, got %s and %s", name, shape_str(ar, ps), shape_str(ar, ts));
-        lower_note_shape(l, p, "prediction");
-        lower_note_shape(l, t, "target");
+        build_note_shape(b, p, "prediction");
+        build_note_shape(b, t, "target");
         return -1;
     }
-    return loss_node(l, op, call, p, t)->id;
+    return loss_node(b, op, call, p, t)->id;
 }
 
-static int mse_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int mse_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return regression_lower(l, call, a, ok, OP_MSE, "mse");
+    return regression_lower(b, call, a, ok, OP_MSE, "mse");
 }
 
-static int l1_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int l1_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return regression_lower(l, call, a, ok, OP_L1, "l1");
+    return regression_lower(b, call, a, ok, OP_L1, "l1");
 }
 
 /* ---- kernels ------------------------------------------------------------ */

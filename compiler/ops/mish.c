@@ -9,9 +9,9 @@
  */
 #include "ops.h"
 
-static int mish_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int mish_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_MISH, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_MISH, call, a[0].node) : -1;
 }
 
 static void mish_forward(Emit *e, const Node *n)

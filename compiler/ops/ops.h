@@ -15,52 +15,26 @@
 #ifndef DLC_OPS_H
 #define DLC_OPS_H
 
-#include "../dlc.h"
+#include "../build.h"
 
 #include <string.h>
 
-/* ---- sema_lower.c: services for op lowering ---------------------------
+/* ---- build.h: the graph builder, for shape rules ----------------------
  *
  * sema binds and checks an op's arguments from its declared signature
- * (OpInfo.args) and hands the lower hook their values; an op's lowering
- * only applies its shape rule, makes its node and its params. The
- * arithmetic behind + - * (arith.c, lowered from expressions, not calls)
- * still reads numbers itself. */
+ * (OpInfo.args) and hands the lower hook their values with a Build; an
+ * op's shape rule only checks shapes, makes its node (build_node,
+ * build_attr), its parameters and state (build_param, build_state) and
+ * reports through b->diag, build_value_error and build_note_shape. It
+ * never lowers an expression: that is sema's. */
 
-/* A tensor-valued argument: lowers it, returns its node id or -1. */
-int lower_tensor(Lower *l, const Expr *e);
-/* A compile-time number (literals, params, arithmetic on them). */
-bool lower_number(Lower *l, const Expr *e, double *out);
-/* Whether e is a compile-time number (literals, params, true/false and
- * arithmetic on them), without reporting anything: arith.c uses it to tell
- * `x * 0.5` (a scalar constant) from `a * b` (two tensors). */
-bool lower_is_number(Lower *l, const Expr *e);
-/* Reports an error about a value at loc (a size, a rate, a range), then
- * notes the params that gave it, and the -D that set one: every check of a
- * value a param may hold reports through this. */
-void lower_value_error(Lower *l, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* A new node of kind `op` for `call` (loc, line, binding name filled in). */
-Node *lower_node(Lower *l, OpKind op, const Expr *call);
-/* A new parameter named after the current binding ("h1" -> "h1_w"). */
-int lower_param(Lower *l, const char *suffix, Shape shape, Loc loc);
-/* Gives node n its attributes: `size` zeroed bytes at n->attr, for the
- * struct the op's file defines. */
-void *lower_attr(Lower *l, Node *n, size_t size);
-/* A STATE tensor of node n (ParamRole), named like a parameter
- * ("h1_running_mean"), filled with `fill` at creation; appended to
- * n->state. Returns its index in IR.states. */
-int lower_node_state(Lower *l, Node *n, const char *suffix, Shape shape, double fill, Loc loc);
-/* lower_param, and appends it to node n's parameter list (n->param). */
-int lower_node_param(Lower *l, Node *n, const char *suffix, Shape shape, Loc loc);
-Arena *lower_arena(Lower *l);
-Diag *lower_diag(Lower *l);
-IR *lower_ir(Lower *l);
-Node *lower_get(Lower *l, int node);
-/* note: "'x' has shape [784]" pointing at where that node came from. */
-void lower_note_shape(Lower *l, int node, const char *role);
-/* Lowers a binary expression (a + b, x * 0.5, ...): arith.c. */
-int arith_lower_binary(Lower *l, const Expr *e);
-int arith_lower_neg(Lower *l, const Expr *e);
+/* The arithmetic behind + - * / (arith.c). sema lowers the operands and
+ * hands them bound: a[0] the left, a[1] the right, each a per-sample tensor
+ * (node >= 0) or a compile-time number (node -1, num, checked to fit a
+ * float), never two numbers; e is the expression (e->op). */
+int arith_binary(Build *b, const Expr *e, const ArgVal *a);
+/* -x: a[0] is the tensor x. */
+int arith_neg(Build *b, const Expr *e, const ArgVal *a);
 
 /* ---- cwriter.c: services for kernels --------------------------------- */
 
@@ -101,18 +75,10 @@ const char *torch_param(TorchEmit *t, int param); /* "self.h1_w" */
 
 /* ---- ops/table.c: small helpers the op files share --------------------- */
 
-/* A per-sample tensor of reals as an op argument: lower_tensor, then refuses
- * labels (class indices) and whole-batch scalars (losses) with a message
- * naming `op`. Returns the node id or -1. */
-int op_real_arg(Lower *l, const Expr *e, const char *op);
 /* The signature {x: tensor} of one-tensor elementwise ops. */
 extern const ArgSpec op_x_arg[1];
 /* A node of kind op with the shape of x, its one input (elementwise ops). */
-int op_unary_node(Lower *l, OpKind op, const Expr *call, int x);
-/* The declaration behind an input/label/target node, or NULL. */
-const Input *op_input_decl(Lower *l, int node);
-/* The source text of an expression, shortened for messages: "x", "dense(...)". */
-const char *op_expr_text(Lower *l, const Expr *e);
+int op_unary_node(Build *b, OpKind op, const Expr *call, int x);
 /* Per-sample element count of a node, for loops `i < n * that`. */
 int op_elems(Emit *e, int node);
 /* Whether a node has a gradient buffer (a backward kernel writes its input's

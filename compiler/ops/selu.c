@@ -14,9 +14,9 @@
 #define SELU_ALPHA 1.6732632423543772848170429916717
 #define SELU_SCALE 1.0507009873554804934193349852946
 
-static int selu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int selu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_SELU, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_SELU, call, a[0].node) : -1;
 }
 
 static void selu_forward(Emit *e, const Node *n)

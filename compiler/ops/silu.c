@@ -10,9 +10,9 @@
  */
 #include "ops.h"
 
-static int silu_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int silu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return ok ? op_unary_node(l, OP_SILU, call, a[0].node) : -1;
+    return ok ? op_unary_node(b, OP_SILU, call, a[0].node) : -1;
 }
 
 static void silu_forward(Emit *e, const Node *n)

@@ -21,30 +21,30 @@
  */
 #include "ops.h"
 
-static int softmax_lower_op(Lower *l, const Expr *call, const ArgVal *a, bool ok, OpKind op,
+static int softmax_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, OpKind op,
                             const char *name)
 {
     if (!ok)
         return -1;
     int x = a[0].node;
-    if (lower_get(l, x)->shape.rank == 0) {
-        diag_error(lower_diag(l), a[0].expr->loc,
+    if (build_get(b, x)->shape.rank == 0) {
+        diag_error(b->diag, a[0].expr->loc,
                    "%s works over the last axis, but '%s' is one number per sample",
-                   name, op_expr_text(l, a[0].expr));
-        lower_note_shape(l, x, "input");
+                   name, build_expr_text(b, a[0].expr));
+        build_note_shape(b, x, "input");
         return -1;
     }
-    return op_unary_node(l, op, call, x);
+    return op_unary_node(b, op, call, x);
 }
 
-static int softmax_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int softmax_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return softmax_lower_op(l, call, a, ok, OP_SOFTMAX, "softmax");
+    return softmax_lower_op(b, call, a, ok, OP_SOFTMAX, "softmax");
 }
 
-static int log_softmax_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int log_softmax_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
-    return softmax_lower_op(l, call, a, ok, OP_LOG_SOFTMAX, "log_softmax");
+    return softmax_lower_op(b, call, a, ok, OP_LOG_SOFTMAX, "log_softmax");
 }
 
 /* Row length C (the last axis) and rows per sample. */

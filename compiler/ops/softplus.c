@@ -32,12 +32,12 @@ static const ArgSpec softplus_args[] = {
     {.name = "threshold", .kind = ARG_NUMBER, .optional = true, .def = 20},
 };
 
-static int softplus_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int softplus_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_SOFTPLUS, call, a[0].node));
-    lower_attr(l, node, sizeof(SoftplusAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_SOFTPLUS, call, a[0].node));
+    build_attr(b, node, sizeof(SoftplusAttr));
     attr(node)->beta = a[1].num;
     attr(node)->threshold = a[2].num;
     node->hyper_set = a[1].expr || a[2].expr;

@@ -66,68 +66,15 @@ const char *const *op_names(void)
 
 /* ---- helpers for op files ------------------------------------------------ */
 
-const Input *op_input_decl(Lower *l, int node)
-{
-    IR *ir = lower_ir(l);
-    for (int k = 0; k < ir->inputs.len; k++)
-        if (ir->inputs.items[k].node == node)
-            return &ir->inputs.items[k];
-    return NULL;
-}
-
-const char *op_expr_text(Lower *l, const Expr *e)
-{
-    const Source *src = lower_diag(l)->src;
-    if (!src || e->loc.begin < 0 || e->loc.end <= e->loc.begin ||
-        (size_t)e->loc.end > src->len)
-        return e->kind == EX_NAME ? e->name : "expression";
-    int len = e->loc.end - e->loc.begin;
-    const char *text = src->text + e->loc.begin;
-    /* A call keeps its callee's name and elides the arguments when long;
-     * anything spanning lines is cut at the first newline. */
-    const char *nl = memchr(text, '\n', (size_t)len);
-    if (len > 24 || nl) {
-        if (e->kind == EX_CALL && e->name)
-            return arena_printf(lower_arena(l), "%s(...)", e->name);
-        if (nl)
-            len = (int)(nl - text);
-        if (len > 24)
-            len = 24;
-        return arena_printf(lower_arena(l), "%.*s...", len, text);
-    }
-    return arena_strndup(lower_arena(l), text, (size_t)len);
-}
-
-int op_real_arg(Lower *l, const Expr *e, const char *op)
-{
-    int id = lower_tensor(l, e);
-    if (id < 0)
-        return -1;
-    const Input *decl = op_input_decl(l, id);
-    Diag *d = lower_diag(l);
-    if (decl && decl->is_label) {
-        diag_error(d, e->loc, "%s expects a tensor, but '%s' is a label (class indices)",
-                   op, op_expr_text(l, e));
-        lower_note_shape(l, id, "label");
-        return -1;
-    }
-    if (!lower_get(l, id)->batched) {
-        diag_error(d, e->loc, "%s expects a per-sample tensor, but '%s' is a loss "
-                   "(one number for the whole batch)", op, op_expr_text(l, e));
-        return -1;
-    }
-    return id;
-}
-
 /* The signature every one-tensor elementwise op shares. */
 const ArgSpec op_x_arg[1] = {{.name = "x", .kind = ARG_TENSOR}};
 
-int op_unary_node(Lower *l, OpKind op, const Expr *call, int x)
+int op_unary_node(Build *b, OpKind op, const Expr *call, int x)
 {
-    Node *node = lower_node(l, op, call);
+    Node *node = build_node(b, op, call);
     node->in[0] = x;
     node->nin = 1;
-    node->shape = lower_get(l, x)->shape;
+    node->shape = build_get(b, x)->shape;
     node->batched = true;
     return node->id;
 }

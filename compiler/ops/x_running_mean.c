@@ -31,14 +31,14 @@ static const ArgSpec x_running_mean_args[] = {
      .has_min = true, .has_max = true, .min = 0, .max = 1},
 };
 
-static int x_running_mean_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int x_running_mean_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_X_RUNNING_MEAN, call, a[0].node));
-    lower_attr(l, node, sizeof(RunningMeanAttr));
+    Node *node = build_get(b, op_unary_node(b, OP_X_RUNNING_MEAN, call, a[0].node));
+    build_attr(b, node, sizeof(RunningMeanAttr));
     attr(node)->momentum = a[1].num;
-    lower_node_state(l, node, "running_mean", node->shape, 0, call->loc);
+    build_state(b, node, "running_mean", node->shape, 0, call->loc);
     return node->id;
 }
 

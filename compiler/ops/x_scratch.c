@@ -16,11 +16,11 @@ static const ArgSpec x_scratch_args[] = {
     {.name = "x", .kind = ARG_TENSOR},
 };
 
-static int x_scratch_lower(Lower *l, const Expr *call, const ArgVal *a, bool ok)
+static int x_scratch_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
-    Node *node = lower_get(l, op_unary_node(l, OP_X_SCRATCH, call, a[0].node));
+    Node *node = build_get(b, op_unary_node(b, OP_X_SCRATCH, call, a[0].node));
     node->scratch_size[0] = node->scratch_size[1] = (size_t)shape_size(node->shape);
     return node->id;
 }

@@ -51,5 +51,22 @@ for net in tests/golden/*.net; do
     fi
 done
 
+# Scoped names: in the IR of every network the tests hold, no two
+# parameter or state tensors share a path (h.weight) or a C name (h_w).
+dups=""
+for net in tests/golden/*.net tests/grad/*.net tests/torch/*.net; do
+    args=$(sed -n '1s/^# dlc-args://p' "$net")
+    # shellcheck disable=SC2086
+    "$DLC" $args --emit=ir "$net" -o "$OUT/names.ir" 2>/dev/null || continue
+    d=$(awk '/^(parameters|state):$/ { on = 1; next } /^$/ { on = 0 }
+             on { print "path " $NF; print "cname " $1 }' "$OUT/names.ir" | sort | uniq -d)
+    [ -n "$d" ] && dups="$dups $net: $d;"
+done
+if [ -z "$dups" ]; then
+    ok "paths-and-cnames-unique"
+else
+    bad "paths-and-cnames-unique" "$dups"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -33,12 +33,12 @@ struct x_state_workspace {
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
      *   t2                [n, 4]         at 0        dense, x_state.net:9
-     *   t3                [n, 4]         at 32       tanh, x_state.net:9
-     *   h                 [n, 4]         at 64       x_running_mean, x_state.net:9
-     *   logits            [n, 3]         at 96       dense, x_state.net:10
-     *   loss              [1]            at 112      cross_entropy, x_state.net:12
+     *   z                 [n, 4]         at 32       tanh, x_state.net:9
+     *   h                 [n, 4]         at 64       x_running_mean, x_state.net:10
+     *   logits            [n, 3]         at 96       dense, x_state.net:11
+     *   loss              [1]            at 112      cross_entropy, x_state.net:13
      *   loss_probs        [n, 3]         at 128      cross_entropy scratch
-     *   d_t3              [n, 4]         at 144
+     *   d_z               [n, 4]         at 144
      *   d_loss            [1]            at 144
      *   d_logits          [n, 3]         at 160
      *   d_t2              [n, 4]         at 176
@@ -53,10 +53,10 @@ struct x_state_workspace {
  * the step count, and the workspace the one-thread entry points use. */
 struct x_state {
     /* Parameters, back to back in declaration order (X_STATE_PARAM_COUNT values):
-     *   h_w       [4, 6]       at 0         x_state.net:9
-     *   h_b       [4]          at 24        x_state.net:9
-     *   logits_w  [3, 4]       at 28        x_state.net:10
-     *   logits_b  [3]          at 40        x_state.net:10
+     *   z_w       [4, 6]       at 0         x_state.net:9
+     *   z_b       [4]          at 24        x_state.net:9
+     *   logits_w  [3, 4]       at 28        x_state.net:11
+     *   logits_b  [3]          at 40        x_state.net:11
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
@@ -99,9 +99,9 @@ x_state *x_state_create(uint64_t seed)
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
     dlrt_rng_seed(&rng, seed);
-    /* h_w [4, 6]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 6) */
+    /* z_w [4, 6]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 6) */
     dlrt_uniform_f32(m->params + 0, 24, -1.0, 1.0, &rng);
-    /* h_b [4]: zeros */
+    /* z_b [4]: zeros */
     dlrt_fill_f32(m->params + 24, 4, 0.0);
     /* logits_w [3, 4]: he_uniform, a = sqrt(2) * sqrt(3 / fan_in) = sqrt(6 / 4) */
     dlrt_uniform_f32(m->params + 28, 12, -1.224744871391589, 1.224744871391589, &rng);
@@ -145,35 +145,37 @@ void x_state_workspace_destroy(x_state_workspace *w)
  * set, dropout draws its masks; otherwise it passes values through. */
 static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const float *img, int n, int training)
 {
-    const float *const h_w = m->params + 0;        /* [4, 6], x_state.net:9 */
-    const float *const h_b = m->params + 24;       /* [4], x_state.net:9 */
-    const float *const logits_w = m->params + 28;  /* [3, 4], x_state.net:10 */
-    const float *const logits_b = m->params + 40;  /* [3], x_state.net:10 */
+    const float *const z_w = m->params + 0;        /* [4, 6], x_state.net:9 */
+    const float *const z_b = m->params + 24;       /* [4], x_state.net:9 */
+    const float *const logits_w = m->params + 28;  /* [3, 4], x_state.net:11 */
+    const float *const logits_b = m->params + 40;  /* [3], x_state.net:11 */
     float *const h_running_mean = m->state + 0;    /* [4] state */
     float *const t2 = w->arena + 0;                /* [n, 4] dense, x_state.net:9 */
-    float *const t3 = w->arena + 32;               /* [n, 4] tanh, x_state.net:9 */
-    float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:9 */
-    float *const logits = w->arena + 96;           /* [n, 3] dense, x_state.net:10 */
+    float *const z = w->arena + 32;                /* [n, 4] tanh, x_state.net:9 */
+    float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:10 */
+    float *const logits = w->arena + 96;           /* [n, 3] dense, x_state.net:11 */
 
-    /* x_state.net:9: h = x_running_mean(tanh(dense(img, 4)), momentum = 0.25) */
-    /* t2[n,4] = img[n,6] h_w[4,6]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, img, 6, h_w, 6, 0.0f, t2, 4);
-    dlrt_bias_forward_f32(t2, h_b, n, 4, 1);
+    /* x_state.net:9: z = tanh(dense(img, 4)) */
+    /* t2[n,4] = img[n,6] z_w[4,6]^T + z_b */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, img, 6, z_w, 6, 0.0f, t2, 4);
+    dlrt_bias_forward_f32(t2, z_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
-        t3[i] = tanhf(t2[i]);
+        z[i] = tanhf(t2[i]);
+
+    /* x_state.net:10: h = x_running_mean(z, momentum = 0.25) */
     if (training) {
-        memcpy(h, t3, (size_t)n * 4 * sizeof *h);
+        memcpy(h, z, (size_t)n * 4 * sizeof *h);
         for (int j = 0; j < 4; j++) {   /* the running mean: STATE, not learnt */
             double sum = 0;
             for (int s = 0; s < n; s++)
-                sum += t3[s * 4 + j];
+                sum += z[s * 4 + j];
             h_running_mean[j] = (float)((1 - 0.25) * h_running_mean[j] + 0.25 * (sum / n));
         }
     } else {
-        memcpy(h, t3, (size_t)n * 4 * sizeof *h);
+        memcpy(h, z, (size_t)n * 4 * sizeof *h);
     }
 
-    /* x_state.net:10: logits = dense(h, 3) */
+    /* x_state.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,4] logits_w[3,4]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, h, 4, logits_w, 4, 0.0f, logits, 3);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
@@ -185,15 +187,15 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
  * terms. Returns their weighted sum. */
 static float x_state_loss_pass(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, int training)
 {
-    float *const logits = w->arena + 96;       /* [n, 3] dense, x_state.net:10 */
-    float *const loss = w->arena + 112;        /* [1] cross_entropy over the batch, x_state.net:12 */
+    float *const logits = w->arena + 96;       /* [n, 3] dense, x_state.net:11 */
+    float *const loss = w->arena + 112;        /* [1] cross_entropy over the batch, x_state.net:13 */
     float *const loss_probs = w->arena + 128;  /* [n, 3] cross_entropy scratch */
     (void)m;
     (void)img;
     (void)m;
     (void)training;
 
-    /* x_state.net:12: loss cross_entropy(logits, k) */
+    /* x_state.net:13: loss cross_entropy(logits, k) */
     /* probabilities kept in loss_probs for backward */
     dlrt_cross_entropy_forward_f32(loss, loss_probs, logits, k_, n, 3);
 
@@ -207,27 +209,27 @@ static float x_state_loss_pass(const x_state *m, x_state_workspace *w, const flo
  * inputs' gradients (= the first time, += after). */
 static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float *grads, const float *img, const int32_t *k_, int n)
 {
-    const float *const logits_w = m->params + 28;  /* [3, 4], x_state.net:10 */
-    float *const d_h_w = grads + 0;                /* [4, 6] */
-    float *const d_h_b = grads + 24;               /* [4] */
+    const float *const logits_w = m->params + 28;  /* [3, 4], x_state.net:11 */
+    float *const d_z_w = grads + 0;                /* [4, 6] */
+    float *const d_z_b = grads + 24;               /* [4] */
     float *const d_logits_w = grads + 28;          /* [3, 4] */
     float *const d_logits_b = grads + 40;          /* [3] */
-    float *const t3 = w->arena + 32;               /* [n, 4] tanh, x_state.net:9 */
-    float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:9 */
+    float *const z = w->arena + 32;                /* [n, 4] tanh, x_state.net:9 */
+    float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:10 */
     float *const loss_probs = w->arena + 128;      /* [n, 3] cross_entropy scratch */
     float *const d_t2 = w->arena + 176;            /* [n, 4] d loss / d t2 */
-    float *const d_t3 = w->arena + 144;            /* [n, 4] d loss / d t3 */
+    float *const d_z = w->arena + 144;             /* [n, 4] d loss / d z */
     float *const d_h = w->arena + 176;             /* [n, 4] d loss / d h */
     float *const d_logits = w->arena + 160;        /* [n, 3] d loss / d logits */
     float *const d_loss = w->arena + 144;          /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
-    /* x_state.net:12: loss cross_entropy(logits, k) */
+    /* x_state.net:13: loss cross_entropy(logits, k) */
     /* d_logits = (loss_probs - onehot(k_)) d_loss / n */
     dlrt_cross_entropy_backward_f32(d_logits, loss_probs, k_, d_loss, n, 3, 0);
 
-    /* x_state.net:10: logits = dense(h, 3) */
+    /* x_state.net:11: logits = dense(h, 3) */
     /* d_logits_w[3,4] = d_logits[n,3]^T h[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_logits, 3, h, 4, 0.0f, d_logits_w, 4);
     /* d_logits_b[3] = column sums of d_logits[n,3] */
@@ -235,15 +237,17 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
     /* d_h[n,4] = d_logits[n,3] logits_w[3,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 3, 1.0f, d_logits, 3, logits_w, 4, 0.0f, d_h, 4);
 
-    /* x_state.net:9: h = x_running_mean(tanh(dense(img, 4)), momentum = 0.25) */
+    /* x_state.net:10: h = x_running_mean(z, momentum = 0.25) */
     for (int i = 0; i < n * 4; i++)
-        d_t3[i] = d_h[i];
+        d_z[i] = d_h[i];
+
+    /* x_state.net:9: z = tanh(dense(img, 4)) */
     for (int i = 0; i < n * 4; i++)
-        d_t2[i] = d_t3[i] * (1 - t3[i] * t3[i]);
-    /* d_h_w[4,6] = d_t2[n,4]^T img[n,6] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, img, 6, 0.0f, d_h_w, 6);
-    /* d_h_b[4] = column sums of d_t2[n,4] */
-    dlrt_bias_backward_f32(d_h_b, d_t2, n, 4, 1, 0);
+        d_t2[i] = d_z[i] * (1 - z[i] * z[i]);
+    /* d_z_w[4,6] = d_t2[n,4]^T img[n,6] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, img, 6, 0.0f, d_z_w, 6);
+    /* d_z_b[4] = column sums of d_t2[n,4] */
+    dlrt_bias_backward_f32(d_z_b, d_t2, n, 4, 1, 0);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -254,18 +258,18 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void x_state_update(x_state *m)
 {
-    float *const h_w = m->params + 0;                   /* [4, 6], x_state.net:9 */
-    float *const h_b = m->params + 24;                  /* [4], x_state.net:9 */
-    float *const logits_w = m->params + 28;             /* [3, 4], x_state.net:10 */
-    float *const logits_b = m->params + 40;             /* [3], x_state.net:10 */
-    float *const d_h_w = m->grads + 0;                  /* [4, 6] */
-    float *const d_h_b = m->grads + 24;                 /* [4] */
+    float *const z_w = m->params + 0;                   /* [4, 6], x_state.net:9 */
+    float *const z_b = m->params + 24;                  /* [4], x_state.net:9 */
+    float *const logits_w = m->params + 28;             /* [3, 4], x_state.net:11 */
+    float *const logits_b = m->params + 40;             /* [3], x_state.net:11 */
+    float *const d_z_w = m->grads + 0;                  /* [4, 6] */
+    float *const d_z_b = m->grads + 24;                 /* [4] */
     float *const d_logits_w = m->grads + 28;            /* [3, 4] */
     float *const d_logits_b = m->grads + 40;            /* [3] */
-    float *const h_w_avg = m->exp_avg + 0;              /* [4, 6] */
-    float *const h_w_avg_sq = m->exp_avg_sq + 0;        /* [4, 6] */
-    float *const h_b_avg = m->exp_avg + 24;             /* [4] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 24;       /* [4] */
+    float *const z_w_avg = m->exp_avg + 0;              /* [4, 6] */
+    float *const z_w_avg_sq = m->exp_avg_sq + 0;        /* [4, 6] */
+    float *const z_b_avg = m->exp_avg + 24;             /* [4] */
+    float *const z_b_avg_sq = m->exp_avg_sq + 24;       /* [4] */
     float *const logits_w_avg = m->exp_avg + 28;        /* [3, 4] */
     float *const logits_w_avg_sq = m->exp_avg_sq + 28;  /* [3, 4] */
     float *const logits_b_avg = m->exp_avg + 40;        /* [3] */
@@ -276,20 +280,20 @@ void x_state_update(x_state *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(0.01 / bias1);
 
-    /* h_w [4, 6] */
+    /* z_w [4, 6] */
     for (size_t i = 0; i < 24; i++) {
-        const float g = d_h_w[i] + 0.01f * h_w[i];
-        h_w_avg[i] = 0.9f * h_w_avg[i] + 0.1f * g;
-        h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
-        h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
+        const float g = d_z_w[i] + 0.01f * z_w[i];
+        z_w_avg[i] = 0.9f * z_w_avg[i] + 0.1f * g;
+        z_w_avg_sq[i] = 0.999f * z_w_avg_sq[i] + 0.001f * g * g;
+        z_w[i] -= step_size * (z_w_avg[i] / (sqrtf(z_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 
-    /* h_b [4] */
+    /* z_b [4] */
     for (size_t i = 0; i < 4; i++) {
-        const float g = d_h_b[i] + 0.01f * h_b[i];
-        h_b_avg[i] = 0.9f * h_b_avg[i] + 0.1f * g;
-        h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
-        h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
+        const float g = d_z_b[i] + 0.01f * z_b[i];
+        z_b_avg[i] = 0.9f * z_b_avg[i] + 0.1f * g;
+        z_b_avg_sq[i] = 0.999f * z_b_avg_sq[i] + 0.001f * g * g;
+        z_b[i] -= step_size * (z_b_avg[i] / (sqrtf(z_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 
     /* logits_w [3, 4] */
@@ -375,7 +379,7 @@ void x_state_forward(x_state *m, const float *img, int n)
 
 float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
 {
-    float *const logits = w->arena + 96;  /* [n, 3] dense, x_state.net:10 */
+    float *const logits = w->arena + 96;  /* [n, 3] dense, x_state.net:11 */
 
     if (n > 0 && !x_state_labels_ok(k_, n)) {
         if (accuracy)
@@ -388,7 +392,7 @@ float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float 
         const int chunk = n - start < X_STATE_BATCH ? n - start : X_STATE_BATCH;
         x_state_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
         loss_sum += (double)x_state_loss_pass(m, w, img + (size_t)start * 6, k_ + start, chunk, 0) * chunk;
-        /* accuracy: the argmax of logits against k_ (x_state.net:12) */
+        /* accuracy: the argmax of logits against k_ (x_state.net:13) */
         correct += dlrt_accuracy_count_f32(logits, k_ + start, chunk, 3);
     }
     if (accuracy)
@@ -422,8 +426,8 @@ static const struct {
     const char *name;
     size_t offset, size;
 } x_state_param_table[4] = {
-    {"h_w", 0, 24},                          /* [4, 6] */
-    {"h_b", 24, 4},                          /* [4] */
+    {"z_w", 0, 24},                          /* [4, 6] */
+    {"z_b", 24, 4},                          /* [4] */
     {"logits_w", 28, 12},                    /* [3, 4] */
     {"logits_b", 40, 3},                     /* [3] */
 };
@@ -455,8 +459,8 @@ size_t x_state_param_size(int i)
 
 const char *x_state_layout(void)
 {
-    return "h_w:4x6;"
-           "h_b:4;"
+    return "z_w:4x6;"
+           "z_b:4;"
            "logits_w:3x4;"
            "logits_b:3;";
 }
