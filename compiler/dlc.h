@@ -105,6 +105,7 @@ typedef enum ExprKind {
     EX_CALL,     /* dense(x, 10, init = he_normal) */
     EX_BINARY,   /* a + b, a - b, a * b, a / b */
     EX_NEG,      /* -a */
+    EX_LIST,     /* [3, 5], (0.9, 0.999): an argument with several values */
 } ExprKind;
 
 typedef struct Expr Expr;
@@ -126,6 +127,8 @@ struct Expr {
     Expr *lhs, *rhs;    /* EX_BINARY; EX_NEG uses lhs */
     Arg *args;          /* EX_CALL */
     int nargs;
+    Expr **items;       /* EX_LIST */
+    int nitems;
 };
 
 typedef enum StmtKind {
@@ -504,7 +507,11 @@ typedef enum ArgKind {
     ARG_BOOL,      /* true or false (1 or 0) */
     ARG_INIT,      /* an init scheme: he_normal, normal(std = 0.02) */
     ARG_WORD,      /* one of `words`, written as a string: approximate = "tanh" */
+    ARG_INTS,      /* a whole number or a list of them: kernel = [3, 5]; with
+                    * `words`, also one of them: padding = "same" */
 } ArgKind;
+
+enum { ARG_MAX_INTS = 8 };
 
 typedef struct ArgSpec {
     const char *name;
@@ -517,7 +524,8 @@ typedef struct ArgSpec {
     /* The range error before ", got V": "dropout rate must be in [0, 1)";
      * NULL: "<op>'s <arg> must be positive" and the like, from the range. */
     const char *range_msg;
-    const char *const *words;  /* WORD: NULL-terminated */
+    const char *const *words;  /* WORD (and INTS' words): NULL-terminated */
+    int max_len;               /* INTS: the longest list (0: ARG_MAX_INTS) */
 } ArgSpec;
 
 /* A bound argument, in signature order. */
@@ -527,6 +535,8 @@ typedef struct ArgVal {
     double num;                /* NUMBER, INT, BOOL: the value; WORD: index in words */
     InitKind init;             /* INIT: the scheme (INIT_DEFAULT when absent) */
     double init_arg;           /* INIT: its argument (see InitKind) */
+    int ints[ARG_MAX_INTS];    /* INTS: the numbers as written (one, or a list) */
+    int nints;                 /* INTS: how many; 0 for a word or a default */
 } ArgVal;
 
 typedef struct OpInfo {

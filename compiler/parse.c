@@ -190,6 +190,15 @@ static void dump_expr(FILE *out, const Source *src, const Expr *e)
         }
         fputc(')', out);
         return;
+    case EX_LIST:
+        fputs("(list ", out);
+        dump_loc(out, src, e->loc);
+        for (int i = 0; i < e->nitems; i++) {
+            fputc(' ', out);
+            dump_expr(out, src, e->items[i]);
+        }
+        fputc(')', out);
+        return;
     case EX_BINARY:
         fprintf(out, "(%c ", e->op);
         dump_loc(out, src, e->loc);

@@ -27,6 +27,7 @@ bool lower_is_number(Lower *l, const Expr *e)
         return lower_is_number(l, e->lhs);
     case EX_STR:
     case EX_CALL:
+    case EX_LIST:
         return false;
     }
     return false;
@@ -43,6 +44,9 @@ bool lower_number(Lower *l, const Expr *e, double *out)
         return true;
     case EX_STR:
         diag_error(l->diag, e->loc, "a number is needed here, not a string");
+        return false;
+    case EX_LIST:
+        diag_error(l->diag, e->loc, "one number is needed here, not a list of %d", e->nitems);
         return false;
     case EX_CALL:
         diag_error(l->diag, e->loc, "a compile-time number is needed here, not a call to '%s'",
@@ -396,6 +400,74 @@ static int bind_label(Lower *l, const Expr *call, int pos, const Expr *e)
     return -1;
 }
 
+/* "\"same\", \"valid\"": the words an argument takes, for messages. */
+static const char *word_list(Lower *l, const char *const *words)
+{
+    const char *all = "";
+    for (int k = 0; words[k]; k++)
+        all = arena_printf(l->arena, "%s%s\"%s\"", all, k ? ", " : "", words[k]);
+    return all;
+}
+
+/* A word argument (e is a string): its index in sp->words into v->num. */
+static bool bind_word(Lower *l, const Expr *call, const ArgSpec *sp, const Expr *e, ArgVal *v)
+{
+    for (int k = 0; sp->words[k]; k++)
+        if (strcmp(sp->words[k], e->name) == 0) {
+            v->num = k;
+            return true;
+        }
+    const char *s = diag_suggest(e->name, sp->words);
+    if (s)
+        diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\"; did you mean \"%s\"?",
+                   call->name, sp->name, e->name, s);
+    else
+        diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\" (it is one of %s)",
+                   call->name, sp->name, e->name, word_list(l, sp->words));
+    return false;
+}
+
+/* ARG_INTS: one whole number or a list of them ([3, 5]), each in the
+ * range, at most sp->max_len (ARG_MAX_INTS) of them; or, when sp->words
+ * is set, one of those words in quotes (v->nints = 0, v->num its index).
+ * Which lengths mean what is the op's to check. */
+static bool bind_ints(Lower *l, const Expr *call, const ArgSpec *sp, const Expr *e, ArgVal *v)
+{
+    int most = sp->max_len > 0 && sp->max_len < ARG_MAX_INTS ? sp->max_len : ARG_MAX_INTS;
+    if (e->kind == EX_STR) {
+        if (!sp->words) {
+            diag_error(l->diag, e->loc, "%s's %s is a whole number or a list of up to %d, not a "
+                       "string", call->name, sp->name, most);
+            return false;
+        }
+        v->nints = 0;
+        return bind_word(l, call, sp, e, v);
+    }
+    const Expr *const *items = e->kind == EX_LIST ? (const Expr *const *)e->items : &e;
+    int count = e->kind == EX_LIST ? e->nitems : 1;
+    if (count < 1 || count > most) {
+        diag_error(l->diag, e->loc, "%s's %s takes %s, not a list of %d", call->name, sp->name,
+                   most == 1 ? "one whole number" : arena_printf(l->arena, "one whole number or a "
+                                                                 "list of up to %d", most), count);
+        if (sp->words)
+            diag_note(l->diag, e->loc, "or one of %s", word_list(l, sp->words));
+        return false;
+    }
+    bool ok = true;
+    for (int k = 0; k < count; k++) {
+        long n;
+        if (!lower_int(l, items[k], &n)) {
+            ok = false;
+            continue;
+        }
+        v->ints[k] = (int)n;
+        ok &= check_range(l, call, sp, items[k], (double)n, arena_printf(l->arena, "%ld", n));
+    }
+    v->nints = count;
+    v->num = v->ints[0];
+    return ok;
+}
+
 /* One argument's value from its expression (or its default when e is
  * NULL). False after reporting. */
 static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, const Expr *e,
@@ -404,6 +476,7 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
     v->expr = e;
     v->node = -1;
     v->num = sp->def;
+    v->nints = 0;
     v->init = INIT_DEFAULT;
     v->init_arg = 0;
     if (!e)
@@ -438,29 +511,15 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
         return true;
     case ARG_INIT:
         return lower_init(l, e, &v->init, &v->init_arg);
-    case ARG_WORD: {
-        const char *all = "";
-        for (int k = 0; sp->words[k]; k++)
-            all = arena_printf(l->arena, "%s%s\"%s\"", all, k ? ", " : "", sp->words[k]);
+    case ARG_WORD:
         if (e->kind != EX_STR) {
             diag_error(l->diag, e->loc, "%s's %s is a word in quotes: one of %s", call->name,
-                       sp->name, all);
+                       sp->name, word_list(l, sp->words));
             return false;
         }
-        for (int k = 0; sp->words[k]; k++)
-            if (strcmp(sp->words[k], e->name) == 0) {
-                v->num = k;
-                return true;
-            }
-        const char *s = diag_suggest(e->name, sp->words);
-        if (s)
-            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\"; did you mean \"%s\"?",
-                       call->name, sp->name, e->name, s);
-        else
-            diag_error(l->diag, e->loc, "%s's %s cannot be \"%s\" (it is one of %s)",
-                       call->name, sp->name, e->name, all);
-        return false;
-    }
+        return bind_word(l, call, sp, e, v);
+    case ARG_INTS:
+        return bind_ints(l, call, sp, e, v);
     }
     return false;
 }
@@ -639,6 +698,10 @@ int lower_tensor(Lower *l, const Expr *e)
     }
     case EX_CALL:
         return lower_call(l, e);
+    case EX_LIST:
+        diag_error(l->diag, e->loc, "a list of numbers is not a tensor; lists are arguments, as "
+                   "in kernel = [3, 5]");
+        return -1;
     case EX_BINARY:
         if (lower_is_number(l, e)) {
             not_a_tensor_number(l, e);

@@ -325,6 +325,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
         return true;
     }
     case EX_STR:
+    case EX_LIST:
         break;
     }
     not_a_loss_sum(l, e, "this");

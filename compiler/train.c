@@ -173,24 +173,52 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
         return;
     /* Every torch.optim optimizer takes weight_decay: one without its own
      * (decoupled) takes the train block's, also written here. */
-    const char *names[OPT_MAX_ARGS + 1];
-    const Expr *arg[OPT_MAX_ARGS + 1];
+    const char *names[OPT_MAX_ARGS + 2];   /* + weight_decay, + a tuple */
+    const Expr *arg[OPT_MAX_ARGS + 2];
     int nnames = info->nargs;
     for (int k = 0; k < info->nargs; k++)
         names[k] = info->args[k].name;
-    if (info->decay_arg < 0)
+    int decay = -1, tuple = -1;
+    if (info->decay_arg < 0) {
+        decay = nnames;
         names[nnames++] = "weight_decay";
+    }
+    if (info->tuple) {
+        tuple = nnames;
+        names[nnames++] = info->tuple;
+    }
     if (!lower_bind_args(l, e, names, nnames, 0, arg))
         return;
+    /* betas = (0.9, 0.999) stands for beta1 and beta2, as in torch.optim. */
+    const Expr *item[OPT_MAX_ARGS] = {0};
+    if (tuple >= 0 && arg[tuple]) {
+        const Expr *t = arg[tuple];
+        if (t->kind != EX_LIST || t->nitems != info->tuple_count) {
+            diag_error(d, t->loc, "%s is a list of %d numbers, as in %s = (%s)", info->tuple,
+                       info->tuple_count, info->tuple, info->tuple_count == 2 ? "0.9, 0.999" : "...");
+        } else {
+            for (int j = 0; j < info->tuple_count; j++) {
+                const OptArg *oa = &info->args[info->tuple_first + j];
+                if (arg[info->tuple_first + j]) {
+                    diag_error(d, arg[info->tuple_first + j]->loc, "%s is given twice: by %s and "
+                               "by %s", oa->name, oa->name, info->tuple);
+                    diag_note(d, t->loc, "%s sets %s here", info->tuple, oa->name);
+                    continue;
+                }
+                item[info->tuple_first + j] = t->items[j];
+            }
+        }
+    }
     for (int k = 0; k < info->nargs; k++) {
         const OptArg *oa = &info->args[k];
-        if (arg[k])
-            read_number(l, arg[k], oa->what, oa->lo, oa->lo_open, oa->hi, oa->hi_open,
+        const Expr *v = arg[k] ? arg[k] : item[k];
+        if (v)
+            read_number(l, v, oa->what, oa->lo, oa->lo_open, oa->hi, oa->hi_open,
                         oa->kind == OPTARG_BOOL, oa->rule, &tb->arg[k]);
     }
-    if (nnames > info->nargs && arg[info->nargs]) {
+    if (decay >= 0 && arg[decay]) {
         const TrainSetting *ts = &settings[setting_index("weight_decay")];
-        read_number(l, arg[info->nargs], ts->what, ts->lo, ts->lo_open, ts->hi, ts->hi_open,
+        read_number(l, arg[decay], ts->what, ts->lo, ts->lo_open, ts->hi, ts->hi_open,
                     false, ts->rule, &tb->decay);
     }
 }

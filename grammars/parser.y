@@ -116,6 +116,21 @@ static Expr *new_expr(ParseState *ps, ExprKind kind, Loc loc)
     return e;
 }
 
+/* A list or tuple literal: [a, b] or (a, b); `first` is a tuple's first
+ * item, parsed before its comma. */
+static Expr *list_expr(ParseState *ps, Expr *first, ExprVec *rest, Loc loc)
+{
+    Expr *e = new_expr(ps, EX_LIST, loc);
+    e->nitems = (first ? 1 : 0) + rest->len;
+    e->items = arena_alloc(ps->arena, sizeof *e->items * (size_t)(e->nitems + 1));
+    int k = 0;
+    if (first)
+        e->items[k++] = first;
+    for (int i = 0; i < rest->len; i++)
+        e->items[k++] = rest->items[i];
+    return e;
+}
+
 static Expr *binary(ParseState *ps, int op, Expr *lhs, Expr *rhs, Loc loc)
 {
     Expr *e = new_expr(ps, EX_BINARY, loc);
@@ -310,7 +325,9 @@ expr
     | primary
     ;
 
-/* primary = NUMBER | STRING | NAME | NAME '(' args ')' | '(' expr ')' */
+/* primary = NUMBER | STRING | NAME | NAME '(' args ')' | '(' expr ')'
+ *         | '[' [ expr { ',' expr } [ ',' ] ] ']'     -- a list: kernel = [3, 5]
+ *         | '(' expr ',' [ expr { ',' expr } [ ',' ] ] ')'  -- a tuple: betas = (0.9, 0.999) */
 primary
     : NUMBER                    {
                                     $$ = new_expr(ps, EX_NUM, @$);
@@ -327,6 +344,8 @@ primary
                                     $$->nargs = $3->len;
                                 }
     | '(' expr ')'              { $$ = $2; $$->loc = @$; }
+    | '[' dims ']'              { $$ = list_expr(ps, NULL, $2, @$); }
+    | '(' expr ',' dims ')'     { $$ = list_expr(ps, $2, $4, @$); }
     ;
 
 /* args = [ arg { ',' arg } [ ',' ] ]   -- positional ones first */
@@ -541,6 +560,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     };
     const yysymbol_kind_t expression[] = {
         YYSYMBOL_NUMBER, YYSYMBOL_IDENT, YYSYMBOL_STRING, char_symbol('('), char_symbol('-'),
+        char_symbol('['),
     };
     const yysymbol_kind_t operators[] = {
         char_symbol('+'), char_symbol('-'), char_symbol('*'), char_symbol('/'),
@@ -609,7 +629,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         lex_after_error(ls);
         return 0;
     }
-    if (take_group(expected, &n, expression, 5)) {
+    if (take_group(expected, &n, expression, 6)) {
         names[nnames++] = "expression";
         /* Only a train setting's key may also take '=' (to report it as a
          * slip, see `setting`): do not suggest it. */

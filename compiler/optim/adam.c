@@ -72,6 +72,9 @@ const OptInfo optim_adam = {
     .slots = slots,
     .nslots = sizeof slots / sizeof slots[0],
     .decay_arg = -1,
+    .tuple = "betas",   /* torch.optim's betas = (beta1, beta2) */
+    .tuple_first = BETA1,
+    .tuple_count = 2,
     .torch_step = true,
     .torch = "torch.optim.Adam(groups, lr=LR, betas=(BETA1, BETA2), eps=EPS, "
              "weight_decay=WEIGHT_DECAY)",

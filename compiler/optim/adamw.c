@@ -62,6 +62,9 @@ const OptInfo optim_adamw = {
     .slots = slots,
     .nslots = sizeof slots / sizeof slots[0],
     .decay_arg = WEIGHT_DECAY,
+    .tuple = "betas",   /* torch.optim's betas = (beta1, beta2) */
+    .tuple_first = BETA1,
+    .tuple_count = 2,
     .torch_step = true,
     .torch = "torch.optim.AdamW(groups, lr=LR, betas=(BETA1, BETA2), eps=EPS, "
              "weight_decay=WEIGHT_DECAY)",

@@ -67,6 +67,10 @@ typedef struct OptInfo {
     /* Its own decoupled weight decay argument (adamw), or -1: the train
      * block's weight_decay, added to the gradient (coupled L2). */
     int decay_arg;
+    /* torch.optim's tuple argument, betas = (0.9, 0.999): one name for
+     * args[tuple_first .. tuple_first + tuple_count), or NULL. */
+    const char *tuple;
+    int tuple_first, tuple_count;
     /* torch.optim keeps a "step" in each parameter's state. */
     bool torch_step;
     /* The line of the twin that makes it, from the constants the twin
