@@ -5,3 +5,4 @@
 #include "kernels/loss.h"
 #include "kernels/dropout.h"
 #include "kernels/bias.h"
+#include "kernels/conv.h"     /* after bias.h: adds its bias with bias_forward */

@@ -21,11 +21,15 @@ if ! make --no-print-directory -s build/libdlrt.a >"$T/make.log" 2>&1; then
     exit 1
 fi
 
-# run NAME FLAGS: builds test_kernels.c with FLAGS and counts its lines.
+# run NAME SOURCE FLAGS: builds tests/kernels/SOURCE.c with FLAGS and counts
+# its lines. The convolutions call OpenBLAS (one thread: the suite shares
+# the machine).
+export OPENBLAS_NUM_THREADS=1
 run() {
     name=$1
-    shift
-    if ! $CC $WARN "$@" -o "$T/$name" tests/kernels/test_kernels.c build/libdlrt.a -lm \
+    src=$2
+    shift 2
+    if ! $CC $WARN "$@" -o "$T/$name" "tests/kernels/$src.c" build/libdlrt.a -lopenblas -lm \
             >"$T/$name.log" 2>&1; then
         bad "build_$name" "$(head -n 5 "$T/$name.log" | tr '\n' ' ')"
         return
@@ -40,11 +44,17 @@ run() {
         bad "$name" "exited with status $status: $(tail -n 3 "$T/$name.out" | tr '\n' ' ')"
     fi
 }
-run o3 -O3 -march=native -fno-math-errno
+SAN=
 if echo 'int main(void){return 0;}' | $CC -x c -fsanitize=address,undefined -o "$T/probe" - \
         >/dev/null 2>&1; then
-    run sanitized -O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+    SAN=1
 fi
+for src in test_kernels test_conv; do
+    short=${src#test_}
+    run "o3_$short" "$src" -O3 -march=native -fno-math-errno
+    [ -n "$SAN" ] && run "sanitized_$short" "$src" -O0 -g -fsanitize=address,undefined \
+        -fno-sanitize-recover=all
+done
 
 # Every kernel header is listed in kernels/all.h (else it is never compiled).
 for h in runtime/kernels/*.h; do

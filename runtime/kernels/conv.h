@@ -1,0 +1,477 @@
+/* kernels/conv.h: conv2d, conv1d and conv_transpose2d, forward and backward.
+ * (A template: dlrt_kernels.h includes it once per precision.)
+ *
+ * Layouts are PyTorch's, batch first and contiguous:
+ *   x       [n, C, H, W]              y   [n, F, OH, OW]
+ *   conv2d weight            [F, C/groups, kh, kw]      bias [F]
+ *   conv_transpose2d weight  [C, F/groups, kh, kw]      bias [F]
+ * with, for conv2d (pad_t/pad_b/pad_l/pad_r: zeros added on each side, so
+ * `same` with an even kernel and causal conv1d are one call),
+ *   OH = (H + pad_t + pad_b - dh (kh - 1) - 1) / sh + 1        (floor)
+ *   OW = (W + pad_l + pad_r - dw (kw - 1) - 1) / sw + 1
+ * and for conv_transpose2d (torch.nn.functional.conv_transpose2d)
+ *   OH = (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1
+ *   OW = (W - 1) sw - 2 pw + dw (kw - 1) + opw + 1.
+ * dlrt_conv2d_out() computes the conv2d size. The caller checks the shapes
+ * (OH, OW >= 1, groups dividing C and F, output_padding < stride or
+ * dilation): the kernels trust them.
+ *
+ * The calls (real = float or double; every size an int literal in
+ * generated code; `ws` is the caller's workspace of
+ * dlrt_conv2d_workspace(...) values, the same arguments, sized statically):
+ *
+ *   size_t dlrt_conv2d_workspace(n, C, H, W, F, kh, kw, sh, sw,
+ *                               pad_t, pad_b, pad_l, pad_r, dh, dw, groups)
+ *   dlrt_conv2d_forward_R(y, ws, x, w, b, n, C, H, W, F, kh, kw, sh, sw,
+ *                         pad_t, pad_b, pad_l, pad_r, dh, dw, groups)
+ *   dlrt_conv2d_backward_data_R(dx, ws, dy, w, <the same sizes>, accumulate)
+ *   dlrt_conv2d_backward_weight_R(dw, ws, dy, x, <the same sizes>, accumulate)
+ *   the bias gradient: dlrt_bias_backward_R(db, dy, n, F, OH * OW, accumulate)
+ *
+ *   size_t dlrt_conv1d_workspace(n, C, L, F, k, stride, pad_l, pad_r, dilation, groups)
+ *   dlrt_conv1d_forward_R(y, ws, x, w, b, n, C, L, F, k, stride, pad_l, pad_r,
+ *                         dilation, groups)
+ *   dlrt_conv1d_backward_data_R(dx, ws, dy, w, <the same sizes>, accumulate)
+ *   dlrt_conv1d_backward_weight_R(dw, ws, dy, x, <the same sizes>, accumulate)
+ *     conv2d with H = 1, kh = 1: x [n, C, L], w [F, C/groups, k]; causal
+ *     padding is pad_l = dilation (k - 1), pad_r = 0.
+ *
+ *   size_t dlrt_conv_transpose2d_workspace(n, C, H, W, F, kh, kw, sh, sw,
+ *                                         ph, pw, oph, opw, dh, dw, groups)
+ *   dlrt_conv_transpose2d_forward_R(y, ws, x, w, b, <those sizes>)
+ *   dlrt_conv_transpose2d_backward_data_R(dx, ws, dy, w, <sizes>, accumulate)
+ *   dlrt_conv_transpose2d_backward_weight_R(dw, ws, dy, x, <sizes>, accumulate)
+ *
+ * b may be NULL (no bias). `accumulate` (0 or 1): write the gradient or add
+ * to it (a shared weight, a value with several consumers). The workspace
+ * serves one call at a time; its contents need not survive between calls.
+ *
+ * How: a transposed convolution's forward is a convolution's input
+ * gradient and the other way round, so three cores on one geometry do all
+ * of it: forward (y = W * im2col(x)), data (dx = col2im(W^T dy)) and weight
+ * (dW = dy im2col(x)^T). Each picks one of three schemes per shape
+ * (dlrt_conv_plan, measured in bench/conv_kernels.c):
+ *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
+ *           per sample and group, no workspace;
+ *   SAMPLE  per sample: im2col into [C kh kw, OH OW], one GEMM per group
+ *           writing y's sample in place;
+ *   BATCH   the batch folded into the GEMM's wide side: im2col of every
+ *           sample into [C kh kw, n OH OW] and the output (or dy) as
+ *           [F, n OH OW], then a copy to or from [n, F, OH OW]. Pays when
+ *           OH OW is small (one GEMM of n OH OW columns beats n thin ones).
+ * im2col's rows run over (c, i, j) in the weight's order, so group g's rows
+ * are one contiguous block and every GEMM reads the weight as it lies.
+ */
+
+#ifndef DLRT_CONV_GEOMETRY
+#define DLRT_CONV_GEOMETRY
+
+enum { DLRT_CONV_AUTO = 0, DLRT_CONV_DIRECT = 1, DLRT_CONV_SAMPLE = 2, DLRT_CONV_BATCH = 3 };
+
+/* One convolution as the cores see it: x [n, C, H, W] -> y [n, F, OH, OW],
+ * weight [F, C/g, kh, kw]; input row iy = oy*sh - pt + i*dh. */
+typedef struct dlrt_conv_geom {
+    int n, C, H, W, F, kh, kw, sh, sw, pt, pl, dh, dw, g, OH, OW;
+    int scheme;              /* DLRT_CONV_*, set by dlrt_conv_plan */
+} dlrt_conv_geom;
+
+/* The conv2d output size along one dimension (floor), as PyTorch. */
+static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int pad_hi, int dil)
+{
+    const int span = size + pad_lo + pad_hi - dil * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+/* The scheme for a geometry. BATCH when a sample's output plane is small
+ * (the per-sample GEMMs would be too thin to run near peak) and there is
+ * more than one sample; DIRECT for plain 1x1 convolutions. */
+static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
+{
+    if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
+        q->OH == q->H && q->OW == q->W)
+        return DLRT_CONV_DIRECT;
+    if (q->n > 1 && q->OH * q->OW < 256)
+        return DLRT_CONV_BATCH;
+    return DLRT_CONV_SAMPLE;
+}
+
+/* The workspace, in values, that the cores need for q under its scheme. */
+static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
+{
+    const size_t rows = (size_t)q->C * q->kh * q->kw, plane = (size_t)q->OH * q->OW;
+    switch (q->scheme) {
+    case DLRT_CONV_DIRECT:
+        return 0;
+    case DLRT_CONV_BATCH:
+        return (rows + (size_t)q->F) * plane * (size_t)q->n;
+    default:
+        return rows * plane;
+    }
+}
+
+static inline dlrt_conv_geom dlrt_conv2d_geom(int n, int C, int H, int W, int F, int kh, int kw,
+                                              int sh, int sw, int pad_t, int pad_b, int pad_l,
+                                              int pad_r, int dh, int dw, int groups)
+{
+    dlrt_conv_geom q = {n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_l, dh, dw, groups,
+                        dlrt_conv2d_out(H, kh, sh, pad_t, pad_b, dh),
+                        dlrt_conv2d_out(W, kw, sw, pad_l, pad_r, dw), 0};
+    q.scheme = dlrt_conv_plan(&q);
+    return q;
+}
+
+/* conv_transpose2d as the convolution whose input gradient it is: that
+ * convolution maps the transposed one's output [n, F, OH, OW] to its input
+ * [n, C, H, W] with the same weight [C, F/g, kh, kw] read as conv2d's. */
+static inline dlrt_conv_geom dlrt_conv_transpose2d_geom(int n, int C, int H, int W, int F,
+                                                        int kh, int kw, int sh, int sw, int ph,
+                                                        int pw, int oph, int opw, int dh,
+                                                        int dw, int groups)
+{
+    dlrt_conv_geom q = {n, F, (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1,
+                        (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1, C, kh, kw, sh, sw, ph,
+                        pw, dh, dw, groups, H, W, 0};
+    q.scheme = dlrt_conv_plan(&q);
+    return q;
+}
+
+static inline size_t dlrt_conv2d_workspace(int n, int C, int H, int W, int F, int kh, int kw,
+                                           int sh, int sw, int pad_t, int pad_b, int pad_l,
+                                           int pad_r, int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    return dlrt_conv_geom_workspace(&q);
+}
+
+static inline size_t dlrt_conv1d_workspace(int n, int C, int L, int F, int k, int stride,
+                                           int pad_l, int pad_r, int dilation, int groups)
+{
+    return dlrt_conv2d_workspace(n, C, 1, L, F, 1, k, 1, stride, 0, 0, pad_l, pad_r, 1, dilation,
+                                 groups);
+}
+
+static inline size_t dlrt_conv_transpose2d_workspace(int n, int C, int H, int W, int F, int kh,
+                                                     int kw, int sh, int sw, int ph, int pw,
+                                                     int oph, int opw, int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    return dlrt_conv_geom_workspace(&q);
+}
+
+/* The outputs o in [0, out) whose input index o*stride + off lies in
+ * [0, size): [*lo, *hi) (empty when *lo == *hi). */
+static inline void dlrt_conv_range(int off, int stride, int size, int out, int *lo, int *hi)
+{
+    int a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int b = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
+    a = a < out ? a : out;
+    b = b < out ? b : out;
+    *lo = a;
+    *hi = b > a ? b : a;
+}
+
+#endif /* DLRT_CONV_GEOMETRY */
+
+/* col[(c kh + i) kw + j][oy OW + ox] (row stride ld) = x[c][iy][ix] of one
+ * sample, or 0 in the padding. */
+static inline void KERNEL(im2col)(real *col, size_t ld, const real *x, const dlrt_conv_geom *q)
+{
+    const int OH = q->OH, OW = q->OW, H = q->H, W = q->W, sw = q->sw;
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                real *row = col + ((size_t)(c * q->kh + i) * q->kw + j) * ld;
+                const int offy = i * q->dh - q->pt, offx = j * q->dw - q->pl;
+                int ylo, yhi, xlo, xhi;
+                dlrt_conv_range(offy, q->sh, H, OH, &ylo, &yhi);
+                dlrt_conv_range(offx, sw, W, OW, &xlo, &xhi);
+                for (int oy = 0; oy < OH; oy++) {
+                    real *r = row + (size_t)oy * OW;
+                    if (oy < ylo || oy >= yhi) {
+                        for (int ox = 0; ox < OW; ox++)
+                            r[ox] = 0;
+                        continue;
+                    }
+                    const real *xr = x + ((size_t)c * H + (oy * q->sh + offy)) * W + offx;
+                    for (int ox = 0; ox < xlo; ox++)
+                        r[ox] = 0;
+                    if (sw == 1)
+                        for (int ox = xlo; ox < xhi; ox++)
+                            r[ox] = xr[ox];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            r[ox] = xr[ox * sw];
+                    for (int ox = xhi; ox < OW; ox++)
+                        r[ox] = 0;
+                }
+            }
+}
+
+/* The adjoint of im2col: x[c][iy][ix] += col[...] over the valid entries. */
+static inline void KERNEL(col2im)(real *x, const real *col, size_t ld, const dlrt_conv_geom *q)
+{
+    const int OH = q->OH, OW = q->OW, H = q->H, W = q->W, sw = q->sw;
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                const real *row = col + ((size_t)(c * q->kh + i) * q->kw + j) * ld;
+                const int offy = i * q->dh - q->pt, offx = j * q->dw - q->pl;
+                int ylo, yhi, xlo, xhi;
+                dlrt_conv_range(offy, q->sh, H, OH, &ylo, &yhi);
+                dlrt_conv_range(offx, sw, W, OW, &xlo, &xhi);
+                for (int oy = ylo; oy < yhi; oy++) {
+                    const real *r = row + (size_t)oy * OW;
+                    real *xr = x + ((size_t)c * H + (oy * q->sh + offy)) * W + offx;
+                    if (sw == 1)
+                        for (int ox = xlo; ox < xhi; ox++)
+                            xr[ox] += r[ox];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            xr[ox * sw] += r[ox];
+                }
+            }
+}
+
+/* a[s][f][p] (= or +=) t[f][s P + p]: [F, n P] back to batch first. */
+static inline void KERNEL(conv_fold)(real *a, const real *t, int n, int F, size_t P,
+                                     int accumulate)
+{
+    const size_t N = (size_t)n * P;
+    for (int s = 0; s < n; s++)
+        for (int f = 0; f < F; f++) {
+            real *as = a + ((size_t)s * F + f) * P;
+            const real *ts = t + (size_t)f * N + (size_t)s * P;
+            if (accumulate)
+                for (size_t p = 0; p < P; p++)
+                    as[p] += ts[p];
+            else
+                memcpy(as, ts, P * sizeof(real));
+        }
+}
+
+/* t[f][s P + p] = a[s][f][p]: batch first to [F, n P]. */
+static inline void KERNEL(conv_unfold)(real *t, const real *a, int n, int F, size_t P)
+{
+    const size_t N = (size_t)n * P;
+    for (int s = 0; s < n; s++)
+        for (int f = 0; f < F; f++)
+            memcpy(t + (size_t)f * N + (size_t)s * P, a + ((size_t)s * F + f) * P,
+                   P * sizeof(real));
+}
+
+/* y (= or +=) conv(x, w) under q (no bias). */
+static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, const real *w,
+                                             const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    const real beta = accumulate ? 1 : 0;
+    if (q->scheme == DLRT_CONV_DIRECT) {
+        for (int s = 0; s < q->n; s++)
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)P, Cg, 1,
+                     w + (size_t)g * Fg * Cg, Cg, x + ((size_t)s * q->C + g * Cg) * HW, (int)HW,
+                     beta, y + ((size_t)s * q->F + g * Fg) * P, (int)P);
+    } else if (q->scheme == DLRT_CONV_BATCH) {
+        const size_t N = (size_t)q->n * P;
+        real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
+        for (int s = 0; s < q->n; s++)
+            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q);
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)N, K, 1,
+                 w + (size_t)g * Fg * K, K, col + (size_t)g * K * N, (int)N, 0,
+                 t + (size_t)g * Fg * N, (int)N);
+        KERNEL(conv_fold)(y, t, q->n, q->F, P, accumulate);
+    } else {
+        for (int s = 0; s < q->n; s++) {
+            KERNEL(im2col)(ws, P, x + (size_t)s * q->C * HW, q);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)P, K, 1,
+                     w + (size_t)g * Fg * K, K, ws + (size_t)g * K * P, (int)P, beta,
+                     y + ((size_t)s * q->F + g * Fg) * P, (int)P);
+        }
+    }
+}
+
+/* dx (= or +=) the input gradient of conv under q, from dy. */
+static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, const real *w,
+                                          const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->scheme == DLRT_CONV_DIRECT) {
+        for (int s = 0; s < q->n; s++)
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cg, (int)P, Fg, 1,
+                     w + (size_t)g * Fg * Cg, Cg, dy + ((size_t)s * q->F + g * Fg) * P, (int)P,
+                     accumulate ? 1 : 0, dx + ((size_t)s * q->C + g * Cg) * HW, (int)HW);
+        return;
+    }
+    if (!accumulate)
+        memset(dx, 0, (size_t)q->n * q->C * HW * sizeof(real));
+    if (q->scheme == DLRT_CONV_BATCH) {
+        const size_t N = (size_t)q->n * P;
+        real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
+        KERNEL(conv_unfold)(t, dy, q->n, q->F, P);
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, Fg, 1,
+                 w + (size_t)g * Fg * K, K, t + (size_t)g * Fg * N, (int)N, 0,
+                 col + (size_t)g * K * N, (int)N);
+        for (int s = 0; s < q->n; s++)
+            KERNEL(col2im)(dx + (size_t)s * q->C * HW, col + (size_t)s * P, N, q);
+    } else {
+        for (int s = 0; s < q->n; s++) {
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)P, Fg, 1,
+                     w + (size_t)g * Fg * K, K, dy + ((size_t)s * q->F + g * Fg) * P, (int)P, 0,
+                     ws + (size_t)g * K * P, (int)P);
+            KERNEL(col2im)(dx + (size_t)s * q->C * HW, ws, P, q);
+        }
+    }
+}
+
+/* dw (= or +=) the weight gradient of conv under q, from dy and x. */
+static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, const real *x,
+                                            const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->n == 0) {
+        if (!accumulate)
+            memset(dw, 0, (size_t)q->F * K * sizeof(real));
+        return;
+    }
+    if (q->scheme == DLRT_CONV_BATCH) {
+        const size_t N = (size_t)q->n * P;
+        real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
+        for (int s = 0; s < q->n; s++)
+            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q);
+        KERNEL(conv_unfold)(t, dy, q->n, q->F, P);
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)N, 1,
+                 t + (size_t)g * Fg * N, (int)N, col + (size_t)g * K * N, (int)N,
+                 accumulate ? 1 : 0, dw + (size_t)g * Fg * K, K);
+        return;
+    }
+    for (int s = 0; s < q->n; s++) {
+        const real beta = s > 0 || accumulate ? 1 : 0;
+        const real *cols = x + (size_t)s * q->C * HW;   /* DIRECT: x is the column matrix */
+        size_t ld = HW;
+        if (q->scheme != DLRT_CONV_DIRECT) {
+            KERNEL(im2col)(ws, P, cols, q);
+            cols = ws;
+            ld = P;
+        }
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)P, 1,
+                 dy + ((size_t)s * q->F + g * Fg) * P, (int)P, cols + (size_t)g * K * ld, (int)ld,
+                 beta, dw + (size_t)g * Fg * K, K);
+    }
+}
+
+/* ---- conv2d ------------------------------------------------------------ */
+
+static inline void KERNEL(conv2d_forward)(real *y, real *ws, const real *x, const real *w,
+                                          const real *b, int n, int C, int H, int W, int F,
+                                          int kh, int kw, int sh, int sw, int pad_t, int pad_b,
+                                          int pad_l, int pad_r, int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    KERNEL(conv_forward_core)(y, ws, x, w, &q, 0);
+    if (b)
+        KERNEL(bias_forward)(y, b, n, F, q.OH * q.OW);
+}
+
+static inline void KERNEL(conv2d_backward_data)(real *dx, real *ws, const real *dy, const real *w,
+                                                int n, int C, int H, int W, int F, int kh, int kw,
+                                                int sh, int sw, int pad_t, int pad_b, int pad_l,
+                                                int pad_r, int dh, int dw, int groups,
+                                                int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    KERNEL(conv_data_core)(dx, ws, dy, w, &q, accumulate);
+}
+
+static inline void KERNEL(conv2d_backward_weight)(real *dweight, real *ws, const real *dy,
+                                                  const real *x, int n, int C, int H, int W,
+                                                  int F, int kh, int kw, int sh, int sw,
+                                                  int pad_t, int pad_b, int pad_l, int pad_r,
+                                                  int dh, int dw, int groups, int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    KERNEL(conv_weight_core)(dweight, ws, dy, x, &q, accumulate);
+}
+
+/* ---- conv1d: conv2d with H = 1 ----------------------------------------- */
+
+static inline void KERNEL(conv1d_forward)(real *y, real *ws, const real *x, const real *w,
+                                          const real *b, int n, int C, int L, int F, int k,
+                                          int stride, int pad_l, int pad_r, int dilation,
+                                          int groups)
+{
+    KERNEL(conv2d_forward)(y, ws, x, w, b, n, C, 1, L, F, 1, k, 1, stride, 0, 0, pad_l, pad_r, 1,
+                           dilation, groups);
+}
+
+static inline void KERNEL(conv1d_backward_data)(real *dx, real *ws, const real *dy, const real *w,
+                                                int n, int C, int L, int F, int k, int stride,
+                                                int pad_l, int pad_r, int dilation, int groups,
+                                                int accumulate)
+{
+    KERNEL(conv2d_backward_data)(dx, ws, dy, w, n, C, 1, L, F, 1, k, 1, stride, 0, 0, pad_l,
+                                 pad_r, 1, dilation, groups, accumulate);
+}
+
+static inline void KERNEL(conv1d_backward_weight)(real *dweight, real *ws, const real *dy,
+                                                  const real *x, int n, int C, int L, int F,
+                                                  int k, int stride, int pad_l, int pad_r,
+                                                  int dilation, int groups, int accumulate)
+{
+    KERNEL(conv2d_backward_weight)(dweight, ws, dy, x, n, C, 1, L, F, 1, k, 1, stride, 0, 0,
+                                   pad_l, pad_r, 1, dilation, groups, accumulate);
+}
+
+/* ---- conv_transpose2d: the cores with the roles of x and y swapped ------ */
+
+static inline void KERNEL(conv_transpose2d_forward)(real *y, real *ws, const real *x,
+                                                    const real *w, const real *b, int n, int C,
+                                                    int H, int W, int F, int kh, int kw, int sh,
+                                                    int sw, int ph, int pw, int oph, int opw,
+                                                    int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    KERNEL(conv_data_core)(y, ws, x, w, &q, 0);
+    if (b)
+        KERNEL(bias_forward)(y, b, n, F, q.H * q.W);
+}
+
+static inline void KERNEL(conv_transpose2d_backward_data)(real *dx, real *ws, const real *dy,
+                                                          const real *w, int n, int C, int H,
+                                                          int W, int F, int kh, int kw, int sh,
+                                                          int sw, int ph, int pw, int oph,
+                                                          int opw, int dh, int dw, int groups,
+                                                          int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    KERNEL(conv_forward_core)(dx, ws, dy, w, &q, accumulate);
+}
+
+static inline void KERNEL(conv_transpose2d_backward_weight)(real *dweight, real *ws,
+                                                            const real *dy, const real *x, int n,
+                                                            int C, int H, int W, int F, int kh,
+                                                            int kw, int sh, int sw, int ph,
+                                                            int pw, int oph, int opw, int dh,
+                                                            int dw, int groups, int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    /* the mirrored convolution's input is dy and its output gradient x */
+    KERNEL(conv_weight_core)(dweight, ws, x, dy, &q, accumulate);
+}
