@@ -6,3 +6,7 @@
 #include "kernels/dropout.h"
 #include "kernels/bias.h"
 #include "kernels/conv.h"     /* after bias.h: adds its bias with bias_forward */
+#include "kernels/pool.h"
+#include "kernels/norm.h"
+#include "kernels/upsample.h"
+#include "kernels/augment.h"

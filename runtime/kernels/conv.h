@@ -57,8 +57,8 @@
  *           writing y's sample in place;
  *   BATCH   the batch folded into the GEMM's wide side: im2col of every
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
- *           [F, n OH OW], then a copy to or from [n, F, OH OW]. Pays when
- *           OH OW is small (one GEMM of n OH OW columns beats n thin ones).
+ *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
+ *           slower than SAMPLE on every shape tried, so not picked (below).
  * im2col's rows run over (c, i, j) in the weight's order, so group g's rows
  * are one contiguous block and every GEMM reads the weight as it lies.
  */
@@ -82,16 +82,17 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
     return span < 0 ? 0 : span / stride + 1;
 }
 
-/* The scheme for a geometry. BATCH when a sample's output plane is small
- * (the per-sample GEMMs would be too thin to run near peak) and there is
- * more than one sample; DIRECT for plain 1x1 convolutions. */
+/* The scheme for a geometry: DIRECT for plain 1x1 convolutions, else
+ * SAMPLE. BATCH is kept (and tested) but not picked: measured with
+ * bench/conv_kernels.c (one thread, float), it lost on every shape tried,
+ * LeNet's 6->16 5x5 on 14x14 at batch 64 included (3.3 ms forward and
+ * backward against SAMPLE's 2.4 ms): the copies to and from [F, n OH OW]
+ * and the n-times larger column matrix cost more than the GEMM gains. */
 static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
 {
     if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
         q->OH == q->H && q->OW == q->W)
         return DLRT_CONV_DIRECT;
-    if (q->n > 1 && q->OH * q->OW < 256)
-        return DLRT_CONV_BATCH;
     return DLRT_CONV_SAMPLE;
 }
 
