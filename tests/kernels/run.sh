@@ -21,8 +21,8 @@ if ! make --no-print-directory -s build/libdlrt.a >"$T/make.log" 2>&1; then
     exit 1
 fi
 
-# run NAME SOURCE FLAGS: builds tests/kernels/SOURCE.c with FLAGS and counts
-# its lines. The convolutions call OpenBLAS (one thread: the suite shares
+# run NAME SOURCE FLAGS: builds tests/kernels/SOURCE.c with FLAGS, runs it
+# (with the argument $ARG if set) and counts its lines. The convolutions call OpenBLAS (one thread: the suite shares
 # the machine).
 export OPENBLAS_NUM_THREADS=1
 run() {
@@ -35,7 +35,7 @@ run() {
         return
     fi
     ok "build_$name"
-    "$T/$name" >"$T/$name.out" 2>&1
+    "$T/$name" ${ARG:+"$ARG"} >"$T/$name.out" 2>&1
     status=$?
     sed "s/^\(ok\|FAIL\) /\1 $name: /" "$T/$name.out"
     pass=$((pass + $(grep -c '^ok ' "$T/$name.out")))
@@ -44,6 +44,7 @@ run() {
         bad "$name" "exited with status $status: $(tail -n 3 "$T/$name.out" | tr '\n' ' ')"
     fi
 }
+ARG=
 SAN=
 if echo 'int main(void){return 0;}' | $CC -x c -fsanitize=address,undefined -o "$T/probe" - \
         >/dev/null 2>&1; then
@@ -55,6 +56,23 @@ for src in test_kernels test_conv test_layers; do
     [ -n "$SAN" ] && run "sanitized_$short" "$src" -O0 -g -fsanitize=address,undefined \
         -fno-sanitize-recover=all
 done
+
+# Against PyTorch: torch_ref.py writes float64 reference values for fixed
+# inputs, test_torch runs the same inputs through both precisions. Needs
+# /usr/bin/python3 with torch (Debian's python3-torch), as tests/torch does.
+PY=/usr/bin/python3
+if [ -x "$PY" ] && "$PY" -c 'import torch' >/dev/null 2>&1; then
+    if "$PY" tests/kernels/torch_ref.py >"$T/torch_ref.txt" 2>"$T/torch_ref.log"; then
+        ARG="$T/torch_ref.txt"
+        run o3_torch test_torch -O3 -march=native -fno-math-errno
+        ARG=
+    else
+        bad torch_ref "$(tail -n 3 "$T/torch_ref.log" | tr '\n' ' ')"
+    fi
+else
+    echo "ok torch_values # skipped: no /usr/bin/python3 with torch"
+    pass=$((pass + 1))
+fi
 
 # Every kernel header is listed in kernels/all.h (else it is never compiled).
 for h in runtime/kernels/*.h; do
