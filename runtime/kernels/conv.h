@@ -49,12 +49,15 @@
  * How: a transposed convolution's forward is a convolution's input
  * gradient and the other way round, so three cores on one geometry do all
  * of it: forward (y = W * im2col(x)), data (dx = col2im(W^T dy)) and weight
- * (dW = dy im2col(x)^T). Each picks one of three schemes per shape
+ * (dW = dy im2col(x)^T). Each picks one of four schemes per shape
  * (dlrt_conv_plan, measured in bench/conv_kernels.c):
  *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
  *           per sample and group, no workspace;
  *   SAMPLE  per sample: im2col into [C kh kw, OH OW], one GEMM per group
  *           writing y's sample in place;
+ *   WIDE    per sample, stride 1: each output row computed OW + (kw - 1) dw
+ *           wide, so that im2col's rows are plain copies of the padded
+ *           sample (see conv_pad below); for small planes;
  *   BATCH   the batch folded into the GEMM's wide side: im2col of every
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
  *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
@@ -66,7 +69,13 @@
 #ifndef DLRT_CONV_GEOMETRY
 #define DLRT_CONV_GEOMETRY
 
-enum { DLRT_CONV_AUTO = 0, DLRT_CONV_DIRECT = 1, DLRT_CONV_SAMPLE = 2, DLRT_CONV_BATCH = 3 };
+enum {
+    DLRT_CONV_AUTO = 0,
+    DLRT_CONV_DIRECT = 1,
+    DLRT_CONV_SAMPLE = 2,
+    DLRT_CONV_BATCH = 3,
+    DLRT_CONV_WIDE = 4
+};
 
 /* One convolution as the cores see it: x [n, C, H, W] -> y [n, F, OH, OW],
  * weight [F, C/g, kh, kw]; input row iy = oy*sh - pt + i*dh. */
@@ -82,17 +91,26 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
     return span < 0 ? 0 : span / stride + 1;
 }
 
-/* The scheme for a geometry: DIRECT for plain 1x1 convolutions, else
- * SAMPLE. BATCH is kept (and tested) but not picked: measured with
- * bench/conv_kernels.c (one thread, float), it lost on every shape tried,
- * LeNet's 6->16 5x5 on 14x14 at batch 64 included (3.3 ms forward and
- * backward against SAMPLE's 2.4 ms): the copies to and from [F, n OH OW]
- * and the n-times larger column matrix cost more than the GEMM gains. */
+/* The scheme for a geometry, from bench/conv_kernels.c (one thread,
+ * float, batch 64; fwd + data + weight gradient, ms, SAMPLE / WIDE):
+ *   LeNet 1->6 5x5 pad 2 on 28x28        1.18 / 1.19
+ *   LeNet 6->16 5x5 on 14x14             2.24 / 2.04
+ *   64->64 3x3 pad 1 on 8x8             13.6  / 12.5
+ *   64->64 3x3 pad 1 on 32x32          154   / 170
+ *   depthwise 32 3x3 pad 1 on 16x16      5.66 / 4.36
+ * so DIRECT for plain 1x1 convolutions, WIDE for stride 1 on planes of up
+ * to 16x16 outputs (the gathers it saves matter there; on large planes its
+ * wider GEMM costs more), SAMPLE otherwise. BATCH is kept (and tested) but
+ * not picked: it lost on every shape (3.2 ms on LeNet's second layer, 13.8
+ * on the 8x8 one): the copies to and from [F, n OH OW] and the n times
+ * larger column matrix cost more than the one wide GEMM gains. */
 static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
 {
     if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
         q->OH == q->H && q->OW == q->W)
         return DLRT_CONV_DIRECT;
+    if (q->sh == 1 && q->sw == 1 && q->OH * q->OW <= 256)
+        return DLRT_CONV_WIDE;
     return DLRT_CONV_SAMPLE;
 }
 
@@ -103,6 +121,11 @@ static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
     switch (q->scheme) {
     case DLRT_CONV_DIRECT:
         return 0;
+    case DLRT_CONV_WIDE: {
+        const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
+        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L;
+    }
     case DLRT_CONV_BATCH:
         return (rows + (size_t)q->F) * plane * (size_t)q->n;
     default:
@@ -262,6 +285,147 @@ static inline void KERNEL(conv_unfold)(real *t, const real *a, int n, int F, siz
                    P * sizeof(real));
 }
 
+/* ---- WIDE: stride 1 without im2col's gathers ---------------------------
+ * With stride 1, the column matrix's row (c, i, j) is the padded plane of
+ * channel c read from (i dh, j dw) on, if each output row is computed
+ * Wp = OW + (kw - 1) dw wide instead of OW: one contiguous copy of
+ * L = OH Wp values per row instead of OH short ones. The GEMM then makes
+ * Wp - OW unused columns per output row (dropped, or zeros in dy), which
+ * costs less than the gathers it saves on small planes. Workspace: the
+ * padded sample [C, Hp, Wp] (+ (kw - 1) dw values that the last rows read
+ * past its end), the columns [C kh kw, L] and the wide output [F, L]. */
+
+/* xp[c][r][col] = x[c][r - pt][col - pl], 0 outside x; the slack too. */
+static inline void KERNEL(conv_pad)(real *xp, const real *x, const dlrt_conv_geom *q, int Hp,
+                                    int Wp)
+{
+    for (int c = 0; c < q->C; c++)
+        for (int r = 0; r < Hp; r++) {
+            real *row = xp + ((size_t)c * Hp + r) * Wp;
+            const int iy = r - q->pt;
+            int lo = q->pl < Wp ? q->pl : Wp, hi = q->pl + q->W < Wp ? q->pl + q->W : Wp;
+            if (iy < 0 || iy >= q->H)
+                lo = hi = Wp;
+            for (int col = 0; col < lo; col++)
+                row[col] = 0;
+            if (hi > lo)
+                memcpy(row + lo, x + ((size_t)c * q->H + iy) * q->W, (size_t)(hi - lo) * sizeof(real));
+            for (int col = hi > lo ? hi : lo; col < Wp; col++)
+                row[col] = 0;
+        }
+    for (int t = 0; t < (q->kw - 1) * q->dw; t++)
+        xp[(size_t)q->C * Hp * Wp + t] = 0;
+}
+
+/* dx[c][iy][ix] (= or +=) dxp[c][iy + pt][ix + pl] (0 where not read). */
+static inline void KERNEL(conv_unpad)(real *dx, const real *dxp, const dlrt_conv_geom *q, int Hp,
+                                      int Wp, int accumulate)
+{
+    for (int c = 0; c < q->C; c++)
+        for (int iy = 0; iy < q->H; iy++) {
+            real *row = dx + ((size_t)c * q->H + iy) * q->W;
+            const int r = iy + q->pt;
+            for (int ix = 0; ix < q->W; ix++) {
+                const int col = ix + q->pl;
+                const real g = r < Hp && col < Wp ? dxp[((size_t)c * Hp + r) * Wp + col] : 0;
+                if (accumulate)
+                    row[ix] += g;
+                else
+                    row[ix] = g;
+            }
+        }
+}
+
+/* col row (c, i, j) = L values of the padded plane from (i dh, j dw). */
+static inline void KERNEL(conv_shift_cols)(real *col, const real *xp, const dlrt_conv_geom *q,
+                                           int Hp, int Wp)
+{
+    const size_t L = (size_t)q->OH * Wp;
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++)
+                memcpy(col + ((size_t)(c * q->kh + i) * q->kw + j) * L,
+                       xp + ((size_t)c * Hp + i * q->dh) * Wp + j * q->dw, L * sizeof(real));
+}
+
+/* The adjoint: dxp (zeroed here) = the sum of the rows, shifted back. */
+static inline void KERNEL(conv_shift_add)(real *dxp, const real *col, const dlrt_conv_geom *q,
+                                          int Hp, int Wp)
+{
+    const size_t L = (size_t)q->OH * Wp;
+    memset(dxp, 0, ((size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw) * sizeof(real));
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                const real *r = col + ((size_t)(c * q->kh + i) * q->kw + j) * L;
+                real *d = dxp + ((size_t)c * Hp + i * q->dh) * Wp + j * q->dw;
+                for (size_t t = 0; t < L; t++)
+                    d[t] += r[t];
+            }
+}
+
+/* wide[f][oy Wp + ox] = y[f][oy][ox], 0 in the Wp - OW extra columns. */
+static inline void KERNEL(conv_widen)(real *wide, const real *y, int F, int OH, int OW, int Wp)
+{
+    for (size_t r = 0; r < (size_t)F * OH; r++) {
+        memcpy(wide + r * Wp, y + r * OW, (size_t)OW * sizeof(real));
+        for (int t = OW; t < Wp; t++)
+            wide[r * Wp + t] = 0;
+    }
+}
+
+/* y[f][oy][ox] (= or +=) wide[f][oy Wp + ox]. */
+static inline void KERNEL(conv_narrow)(real *y, const real *wide, int F, int OH, int OW, int Wp,
+                                       int accumulate)
+{
+    for (size_t r = 0; r < (size_t)F * OH; r++) {
+        if (!accumulate) {
+            memcpy(y + r * OW, wide + r * Wp, (size_t)OW * sizeof(real));
+            continue;
+        }
+        for (int t = 0; t < OW; t++)
+            y[r * OW + t] += wide[r * Wp + t];
+    }
+}
+
+/* The three cores under WIDE (q->sh == q->sw == 1). */
+static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real *a, const real *b,
+                                     const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const int Wp = q->OW + (q->kw - 1) * q->dw, Hp = q->OH + (q->kh - 1) * q->dh;
+    const size_t L = (size_t)q->OH * Wp, HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW;
+    real *xp = ws, *col = xp + (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw;
+    real *wide = col + (size_t)q->C * q->kh * q->kw * L;
+    for (int s = 0; s < q->n; s++) {
+        if (which == 0) {   /* forward: out = y, a = x, b = w */
+            KERNEL(conv_pad)(xp, a + s * q->C * HW, q, Hp, Wp);
+            KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)L, K, 1,
+                     b + (size_t)g * Fg * K, K, col + (size_t)g * K * L, (int)L, 0,
+                     wide + (size_t)g * Fg * L, (int)L);
+            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, accumulate);
+        } else if (which == 1) {   /* data: out = dx, a = dy, b = w */
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)L, Fg, 1,
+                     b + (size_t)g * Fg * K, K, wide + (size_t)g * Fg * L, (int)L, 0,
+                     col + (size_t)g * K * L, (int)L);
+            KERNEL(conv_shift_add)(xp, col, q, Hp, Wp);
+            KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
+        } else {   /* weight: out = dw, a = dy, b = x */
+            KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
+            KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)L, 1,
+                     wide + (size_t)g * Fg * L, (int)L, col + (size_t)g * K * L, (int)L,
+                     s > 0 || accumulate ? 1 : 0, out + (size_t)g * Fg * K, K);
+        }
+    }
+}
+
 /* y (= or +=) conv(x, w) under q (no bias). */
 static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, const real *w,
                                              const dlrt_conv_geom *q, int accumulate)
@@ -269,7 +433,9 @@ static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, c
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
     const real beta = accumulate ? 1 : 0;
-    if (q->scheme == DLRT_CONV_DIRECT) {
+    if (q->scheme == DLRT_CONV_WIDE) {
+        KERNEL(conv_wide)(0, y, ws, x, w, q, accumulate);
+    } else if (q->scheme == DLRT_CONV_DIRECT) {
         for (int s = 0; s < q->n; s++)
             for (int g = 0; g < q->g; g++)
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)P, Cg, 1,
@@ -302,6 +468,10 @@ static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, co
 {
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->scheme == DLRT_CONV_WIDE) {
+        KERNEL(conv_wide)(1, dx, ws, dy, w, q, accumulate);
+        return;
+    }
     if (q->scheme == DLRT_CONV_DIRECT) {
         for (int s = 0; s < q->n; s++)
             for (int g = 0; g < q->g; g++)
@@ -342,6 +512,10 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
     if (q->n == 0) {
         if (!accumulate)
             memset(dw, 0, (size_t)q->F * K * sizeof(real));
+        return;
+    }
+    if (q->scheme == DLRT_CONV_WIDE) {
+        KERNEL(conv_wide)(2, dw, ws, dy, x, q, accumulate);
         return;
     }
     if (q->scheme == DLRT_CONV_BATCH) {

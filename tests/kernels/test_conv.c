@@ -145,7 +145,7 @@ static dlrt_conv_geom geom_of(const shape *p)
                             p->pb, p->pl, p->pr, p->dh, p->dw, p->g);
 }
 
-static const char *SCHEME[] = {"auto", "direct", "sample", "batch"};
+static const char *SCHEME[] = {"auto", "direct", "sample", "batch", "wide"};
 
 /* Every core under every scheme that applies, against the reference, both
  * precisions, write and accumulate. */
@@ -154,9 +154,10 @@ static void test_cores(void)
     char name[128];
     for (int k = 0; k < NSHAPES; k++) {
         const shape *p = &SHAPES[k];
-        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_BATCH; scheme++) {
+        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_WIDE; scheme++) {
             dlrt_conv_geom q = geom_of(p);
-            if (scheme == DLRT_CONV_DIRECT && q.scheme != DLRT_CONV_DIRECT)
+            if ((scheme == DLRT_CONV_DIRECT && q.scheme != DLRT_CONV_DIRECT) ||
+                (scheme == DLRT_CONV_WIDE && (q.sh != 1 || q.sw != 1)))
                 continue;
             q.scheme = scheme;
             snprintf(name, sizeof name, "conv_core_%d_%s_n%d_C%d_%dx%d_F%d_k%dx%d_s%d%d_d%d%d_g%d",
@@ -301,7 +302,9 @@ static void test_public(void)
     start(&v, "conv1d_causal", 10);
     {
         enum { L = 9, K = 3, D = 2 };
-        double x[L], w[K] = {0.5, -1, 2}, y[L], y2[L], ws[K * L + 1];
+        double x[L], w[K] = {0.5, -1, 2}, y[L], y2[L];
+        double *ws = malloc((dlrt_conv1d_workspace(1, 1, L, 1, K, 1, D * (K - 1), 0, D, 1) + 1) *
+                            sizeof *ws);
         for (int t = 0; t < L; t++)
             x[t] = t + 1;
         dlrt_conv1d_forward_f64(y, ws, x, w, NULL, 1, 1, L, 1, K, 1, D * (K - 1), 0, D, 1);
@@ -313,6 +316,7 @@ static void test_public(void)
         /* y[8] = 0.5 x[4] - x[6] + 2 x[8], on the original x */
         check(&v, y[8] == 0.5 * 5 - 7 + 2 * 9, "y[8] = %g", y[8]);
         check(&v, y[0] == 2 * 1, "y[0] = %g (only the last tap sees x[0])", y[0]);
+        free(ws);
     }
     finish(&v);
 }
