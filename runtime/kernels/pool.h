@@ -27,14 +27,7 @@
  * Backward kernels write dx (accumulate 0) or add to it (1).
  */
 
-#ifndef DLRT_POOL_GEOMETRY
-#define DLRT_POOL_GEOMETRY
-static inline int dlrt_pool_out(int size, int k, int stride, int pad, int dil)
-{
-    const int span = size + 2 * pad - dil * (k - 1) - 1;
-    return span < 0 ? 0 : span / stride + 1;
-}
-#endif
+#include "kernels/geometry.h"   /* dlrt_pool_out */
 
 static inline void KERNEL(maxpool2d_forward)(real *y, int32_t *argmax, const real *x, int n,
                                              int C, int H, int W, int kh, int kw, int sh, int sw,
