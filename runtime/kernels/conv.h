@@ -68,9 +68,10 @@
 
 #include "kernels/geometry.h"   /* dlrt_conv_geom, the plan, the workspace sizes */
 
-/* col[(c kh + i) kw + j][oy OW + ox] (row stride ld) = x[c][iy][ix] of one
- * sample, or 0 in the padding. */
-static inline void KERNEL(im2col)(real *col, size_t ld, const real *x, const dlrt_conv_geom *q)
+/* col[(c kh + i) kw + j][(oy - oy0) OW + ox] (row stride ld) = x[c][iy][ix]
+ * of one sample, or 0 in the padding, for the output rows oy0 <= oy < oy1. */
+static inline void KERNEL(im2col)(real *col, size_t ld, const real *x, const dlrt_conv_geom *q,
+                                  int oy0, int oy1)
 {
     const int OH = q->OH, OW = q->OW, H = q->H, W = q->W, sw = q->sw;
     for (int c = 0; c < q->C; c++)
@@ -81,8 +82,8 @@ static inline void KERNEL(im2col)(real *col, size_t ld, const real *x, const dlr
                 int ylo, yhi, xlo, xhi;
                 dlrt_conv_range(offy, q->sh, H, OH, &ylo, &yhi);
                 dlrt_conv_range(offx, sw, W, OW, &xlo, &xhi);
-                for (int oy = 0; oy < OH; oy++) {
-                    real *r = row + (size_t)oy * OW;
+                for (int oy = oy0; oy < oy1; oy++) {
+                    real *r = row + (size_t)(oy - oy0) * OW;
                     if (oy < ylo || oy >= yhi) {
                         for (int ox = 0; ox < OW; ox++)
                             r[ox] = 0;
@@ -103,8 +104,10 @@ static inline void KERNEL(im2col)(real *col, size_t ld, const real *x, const dlr
             }
 }
 
-/* The adjoint of im2col: x[c][iy][ix] += col[...] over the valid entries. */
-static inline void KERNEL(col2im)(real *x, const real *col, size_t ld, const dlrt_conv_geom *q)
+/* The adjoint of im2col: x[c][iy][ix] += col[...] over the valid entries
+ * of the output rows oy0 <= oy < oy1. */
+static inline void KERNEL(col2im)(real *x, const real *col, size_t ld, const dlrt_conv_geom *q,
+                                  int oy0, int oy1)
 {
     const int OH = q->OH, OW = q->OW, H = q->H, W = q->W, sw = q->sw;
     for (int c = 0; c < q->C; c++)
@@ -115,8 +118,8 @@ static inline void KERNEL(col2im)(real *x, const real *col, size_t ld, const dlr
                 int ylo, yhi, xlo, xhi;
                 dlrt_conv_range(offy, q->sh, H, OH, &ylo, &yhi);
                 dlrt_conv_range(offx, sw, W, OW, &xlo, &xhi);
-                for (int oy = ylo; oy < yhi; oy++) {
-                    const real *r = row + (size_t)oy * OW;
+                for (int oy = ylo > oy0 ? ylo : oy0; oy < yhi && oy < oy1; oy++) {
+                    const real *r = row + (size_t)(oy - oy0) * OW;
                     real *xr = x + ((size_t)c * H + (oy * q->sh + offy)) * W + offx;
                     if (sw == 1)
                         for (int ox = xlo; ox < xhi; ox++)
@@ -315,20 +318,23 @@ static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, c
         const size_t N = (size_t)q->n * P;
         real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
         for (int s = 0; s < q->n; s++)
-            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q);
+            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q, 0, q->OH);
         for (int g = 0; g < q->g; g++)
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)N, K, 1,
                  w + (size_t)g * Fg * K, K, col + (size_t)g * K * N, (int)N, 0,
                  t + (size_t)g * Fg * N, (int)N);
         KERNEL(conv_fold)(y, t, q->n, q->F, P, accumulate);
-    } else {
-        for (int s = 0; s < q->n; s++) {
-            KERNEL(im2col)(ws, P, x + (size_t)s * q->C * HW, q);
-            for (int g = 0; g < q->g; g++)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)P, K, 1,
-                     w + (size_t)g * Fg * K, K, ws + (size_t)g * K * P, (int)P, beta,
-                     y + ((size_t)s * q->F + g * Fg) * P, (int)P);
-        }
+    } else {   /* SAMPLE, a chunk of output rows at a time */
+        const int R = dlrt_conv_chunk_rows(q);
+        for (int s = 0; s < q->n; s++)
+            for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+                const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
+                KERNEL(im2col)(ws, (size_t)Pc, x + (size_t)s * q->C * HW, q, oy0, oy1);
+                for (int g = 0; g < q->g; g++)
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, Pc, K, 1,
+                         w + (size_t)g * Fg * K, K, ws + (size_t)g * K * Pc, Pc, beta,
+                         y + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P);
+            }
     }
 }
 
@@ -361,15 +367,19 @@ static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, co
                  w + (size_t)g * Fg * K, K, t + (size_t)g * Fg * N, (int)N, 0,
                  col + (size_t)g * K * N, (int)N);
         for (int s = 0; s < q->n; s++)
-            KERNEL(col2im)(dx + (size_t)s * q->C * HW, col + (size_t)s * P, N, q);
-    } else {
-        for (int s = 0; s < q->n; s++) {
-            for (int g = 0; g < q->g; g++)
-                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)P, Fg, 1,
-                     w + (size_t)g * Fg * K, K, dy + ((size_t)s * q->F + g * Fg) * P, (int)P, 0,
-                     ws + (size_t)g * K * P, (int)P);
-            KERNEL(col2im)(dx + (size_t)s * q->C * HW, ws, P, q);
-        }
+            KERNEL(col2im)(dx + (size_t)s * q->C * HW, col + (size_t)s * P, N, q, 0, q->OH);
+    } else {   /* SAMPLE, a chunk of output rows at a time */
+        const int R = dlrt_conv_chunk_rows(q);
+        for (int s = 0; s < q->n; s++)
+            for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+                const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
+                for (int g = 0; g < q->g; g++)
+                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, Pc, Fg, 1,
+                         w + (size_t)g * Fg * K, K,
+                         dy + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P, 0,
+                         ws + (size_t)g * K * Pc, Pc);
+                KERNEL(col2im)(dx + (size_t)s * q->C * HW, ws, (size_t)Pc, q, oy0, oy1);
+            }
     }
 }
 
@@ -392,7 +402,7 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
         const size_t N = (size_t)q->n * P;
         real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
         for (int s = 0; s < q->n; s++)
-            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q);
+            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q, 0, q->OH);
         KERNEL(conv_unfold)(t, dy, q->n, q->F, P);
         for (int g = 0; g < q->g; g++)
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)N, 1,
@@ -400,20 +410,26 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
                  accumulate ? 1 : 0, dw + (size_t)g * Fg * K, K);
         return;
     }
-    for (int s = 0; s < q->n; s++) {
-        const real beta = s > 0 || accumulate ? 1 : 0;
-        const real *cols = x + (size_t)s * q->C * HW;   /* DIRECT: x is the column matrix */
-        size_t ld = HW;
-        if (q->scheme != DLRT_CONV_DIRECT) {
-            KERNEL(im2col)(ws, P, cols, q);
-            cols = ws;
-            ld = P;
-        }
-        for (int g = 0; g < q->g; g++)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)P, 1,
-                 dy + ((size_t)s * q->F + g * Fg) * P, (int)P, cols + (size_t)g * K * ld, (int)ld,
-                 beta, dw + (size_t)g * Fg * K, K);
+    if (q->scheme == DLRT_CONV_DIRECT) {   /* x is its own column matrix */
+        for (int s = 0; s < q->n; s++)
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)P, 1,
+                     dy + ((size_t)s * q->F + g * Fg) * P, (int)P,
+                     x + ((size_t)s * q->C + g * Cg) * HW, (int)HW, s > 0 || accumulate ? 1 : 0,
+                     dw + (size_t)g * Fg * K, K);
+        return;
     }
+    const int R = dlrt_conv_chunk_rows(q);   /* SAMPLE, a chunk of output rows at a time */
+    for (int s = 0; s < q->n; s++)
+        for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+            const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
+            KERNEL(im2col)(ws, (size_t)Pc, x + (size_t)s * q->C * HW, q, oy0, oy1);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, Pc, 1,
+                     dy + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P,
+                     ws + (size_t)g * K * Pc, Pc, s > 0 || oy0 > 0 || accumulate ? 1 : 0,
+                     dw + (size_t)g * Fg * K, K);
+        }
 }
 
 /* ---- conv2d ------------------------------------------------------------ */
