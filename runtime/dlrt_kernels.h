@@ -13,9 +13,12 @@
  *   real        the element type (float or double)
  *   KERNEL(f)   the function's name in that precision (dlrt_f_f32)
  *   FN(exp)     the libm function in that precision (expf or exp)
- * and this header includes that list twice, once per precision. The three
- * macros exist only while it does. Generated code includes this file after
- * dlrt.h (for dlrt_rng); the unit tests are tests/kernels.
+ *   GEMM        OpenBLAS's GEMM in that precision (cblas_sgemm, cblas_dgemm)
+ * and this header includes that list twice, once per precision. The four
+ * macros exist only while it does. Generated code includes this file
+ * after dlrt.h (for dlrt_rng); the unit tests are tests/kernels. The
+ * convolutions call GEMM, so a program that uses them links -lopenblas
+ * (generated code always does).
  */
 #ifndef DLRT_KERNELS_H
 #define DLRT_KERNELS_H
@@ -23,27 +26,34 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <cblas.h>
 
 #include "dlrt.h"
 
-#if defined(real) || defined(KERNEL) || defined(FN)
-#error "dlrt_kernels.h defines real, KERNEL and FN while it includes runtime/kernels/: include it before defining them"
+#if defined(real) || defined(KERNEL) || defined(FN) || defined(GEMM)
+#error "dlrt_kernels.h defines real, KERNEL, FN and GEMM while it includes runtime/kernels/: include it before defining them"
 #endif
 
 #define real float
 #define KERNEL(name) dlrt_##name##_f32
 #define FN(name) name##f
+#define GEMM cblas_sgemm
 #include "kernels/all.h"
 #undef real
 #undef KERNEL
 #undef FN
+#undef GEMM
 
 #define real double
 #define KERNEL(name) dlrt_##name##_f64
 #define FN(name) name
+#define GEMM cblas_dgemm
 #include "kernels/all.h"
 #undef real
 #undef KERNEL
 #undef FN
+#undef GEMM
 
 #endif

@@ -5,3 +5,9 @@
 #include "kernels/loss.h"
 #include "kernels/dropout.h"
 #include "kernels/bias.h"
+#include "kernels/geometry.h" /* shapes and workspace sizes (include guard: once) */
+#include "kernels/conv.h"     /* after bias.h: adds its bias with bias_forward */
+#include "kernels/pool.h"
+#include "kernels/norm.h"
+#include "kernels/upsample.h"
+#include "kernels/augment.h"

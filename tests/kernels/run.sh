@@ -21,17 +21,21 @@ if ! make --no-print-directory -s build/libdlrt.a >"$T/make.log" 2>&1; then
     exit 1
 fi
 
-# run NAME FLAGS: builds test_kernels.c with FLAGS and counts its lines.
+# run NAME SOURCE FLAGS: builds tests/kernels/SOURCE.c with FLAGS, runs it
+# (with the argument $ARG if set) and counts its lines. The convolutions call OpenBLAS (one thread: the suite shares
+# the machine).
+export OPENBLAS_NUM_THREADS=1
 run() {
     name=$1
-    shift
-    if ! $CC $WARN "$@" -o "$T/$name" tests/kernels/test_kernels.c build/libdlrt.a -lm \
+    src=$2
+    shift 2
+    if ! $CC $WARN "$@" -o "$T/$name" "tests/kernels/$src.c" build/libdlrt.a -lopenblas -lm \
             >"$T/$name.log" 2>&1; then
         bad "build_$name" "$(head -n 5 "$T/$name.log" | tr '\n' ' ')"
         return
     fi
     ok "build_$name"
-    "$T/$name" >"$T/$name.out" 2>&1
+    "$T/$name" ${ARG:+"$ARG"} >"$T/$name.out" 2>&1
     status=$?
     sed "s/^\(ok\|FAIL\) /\1 $name: /" "$T/$name.out"
     pass=$((pass + $(grep -c '^ok ' "$T/$name.out")))
@@ -40,10 +44,42 @@ run() {
         bad "$name" "exited with status $status: $(tail -n 3 "$T/$name.out" | tr '\n' ' ')"
     fi
 }
-run o3 -O3 -march=native -fno-math-errno
+ARG=
+SAN=
 if echo 'int main(void){return 0;}' | $CC -x c -fsanitize=address,undefined -o "$T/probe" - \
         >/dev/null 2>&1; then
-    run sanitized -O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+    SAN=1
+fi
+for src in test_kernels test_conv test_layers; do
+    short=${src#test_}
+    run "o3_$short" "$src" -O3 -march=native -fno-math-errno
+    [ -n "$SAN" ] && run "sanitized_$short" "$src" -O0 -g -fsanitize=address,undefined \
+        -fno-sanitize-recover=all
+done
+# SAMPLE's convolutions in chunks of one or two output rows (normally a
+# whole small test plane is one chunk)
+if [ -n "$SAN" ]; then
+    run chunked_conv test_conv -O1 -DDLRT_CONV_CHUNK=40 -fsanitize=address,undefined \
+        -fno-sanitize-recover=all
+else
+    run chunked_conv test_conv -O1 -DDLRT_CONV_CHUNK=40
+fi
+
+# Against PyTorch: torch_ref.py writes float64 reference values for fixed
+# inputs, test_torch runs the same inputs through both precisions. Needs
+# /usr/bin/python3 with torch (Debian's python3-torch), as tests/torch does.
+PY=/usr/bin/python3
+if [ -x "$PY" ] && "$PY" -c 'import torch' >/dev/null 2>&1; then
+    if "$PY" tests/kernels/torch_ref.py >"$T/torch_ref.txt" 2>"$T/torch_ref.log"; then
+        ARG="$T/torch_ref.txt"
+        run o3_torch test_torch -O3 -march=native -fno-math-errno
+        ARG=
+    else
+        bad torch_ref "$(tail -n 3 "$T/torch_ref.log" | tr '\n' ' ')"
+    fi
+else
+    echo "ok torch_values # skipped: no /usr/bin/python3 with torch"
+    pass=$((pass + 1))
 fi
 
 # Every kernel header is listed in kernels/all.h (else it is never compiled).

@@ -487,28 +487,28 @@ static void test_bias(void)
     start("bias_backward");
     /* the gradient of sum(w * (y + b)) with respect to b is the sum of w
      * over each channel: checked by hand and by finite differences */
-    enum { O = 3, C = 2, I = 4 };
-    double dy[O * C * I], db[C], acc[C] = {1, 1};
-    for (int i = 0; i < O * C * I; i++)
+    enum { O = 3, C = 2, IN = 4 };   /* not I: <complex.h> (via cblas.h) takes it */
+    double dy[O * C * IN], db[C], acc[C] = {1, 1};
+    for (int i = 0; i < O * C * IN; i++)
         dy[i] = sin(0.37 * i + 0.1);
-    dlrt_bias_backward_f64(db, dy, O, C, I, 0);
+    dlrt_bias_backward_f64(db, dy, O, C, IN, 0);
     for (int c = 0; c < C; c++) {
         double want_c = 0;
         for (int o = 0; o < O; o++)
-            for (int i = 0; i < I; i++)
-                want_c += dy[(o * C + c) * I + i];
+            for (int i = 0; i < IN; i++)
+                want_c += dy[(o * C + c) * IN + i];
         check(close_to(db[c], want_c, 1e-15), "db[%d] = %.17g, want %.17g", c, db[c], want_c);
-        double h = 1e-6, yp[O * C * I] = {0}, ym[O * C * I] = {0}, bp[C] = {0}, bm[C] = {0};
+        double h = 1e-6, yp[O * C * IN] = {0}, ym[O * C * IN] = {0}, bp[C] = {0}, bm[C] = {0};
         bp[c] = h;
         bm[c] = -h;
-        dlrt_bias_forward_f64(yp, bp, O, C, I);
-        dlrt_bias_forward_f64(ym, bm, O, C, I);
+        dlrt_bias_forward_f64(yp, bp, O, C, IN);
+        dlrt_bias_forward_f64(ym, bm, O, C, IN);
         double fd = 0;
-        for (int i = 0; i < O * C * I; i++)
+        for (int i = 0; i < O * C * IN; i++)
             fd += dy[i] * (yp[i] - ym[i]) / (2 * h);
         check(close_to(db[c], fd, 1e-8), "db[%d] = %.12g, finite differences %.12g", c, db[c], fd);
     }
-    dlrt_bias_backward_f64(acc, dy, O, C, I, 1);
+    dlrt_bias_backward_f64(acc, dy, O, C, IN, 1);
     for (int c = 0; c < C; c++)
         check(close_to(acc[c], 1 + db[c], 1e-14), "accumulate db[%d] = %.17g, want 1 + %.17g", c, acc[c], db[c]);
     float dyf[4] = {1, NAN, 2, 3}, dbf[2];

@@ -1,0 +1,538 @@
+/* kernels/conv.h: conv2d, conv1d and conv_transpose2d, forward and backward.
+ * (A template: dlrt_kernels.h includes it once per precision.)
+ *
+ * Layouts are PyTorch's, batch first and contiguous:
+ *   x       [n, C, H, W]              y   [n, F, OH, OW]
+ *   conv2d weight            [F, C/groups, kh, kw]      bias [F]
+ *   conv_transpose2d weight  [C, F/groups, kh, kw]      bias [F]
+ * with, for conv2d (pad_t/pad_b/pad_l/pad_r: zeros added on each side, so
+ * `same` with an even kernel and causal conv1d are one call),
+ *   OH = (H + pad_t + pad_b - dh (kh - 1) - 1) / sh + 1        (floor)
+ *   OW = (W + pad_l + pad_r - dw (kw - 1) - 1) / sw + 1
+ * and for conv_transpose2d (torch.nn.functional.conv_transpose2d)
+ *   OH = (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1
+ *   OW = (W - 1) sw - 2 pw + dw (kw - 1) + opw + 1.
+ * dlrt_conv2d_out() computes the conv2d size. The caller checks the shapes
+ * (OH, OW >= 1, groups dividing C and F, output_padding < stride or
+ * dilation): the kernels trust them.
+ *
+ * The calls (real = float or double; every size an int literal in
+ * generated code; `ws` is the caller's workspace of
+ * dlrt_conv2d_workspace(...) values, the same arguments, sized statically):
+ *
+ *   size_t dlrt_conv2d_workspace(n, C, H, W, F, kh, kw, sh, sw,
+ *                               pad_t, pad_b, pad_l, pad_r, dh, dw, groups)
+ *   dlrt_conv2d_forward_R(y, ws, x, w, b, n, C, H, W, F, kh, kw, sh, sw,
+ *                         pad_t, pad_b, pad_l, pad_r, dh, dw, groups)
+ *   dlrt_conv2d_backward_data_R(dx, ws, dy, w, <the same sizes>, accumulate)
+ *   dlrt_conv2d_backward_weight_R(dw, ws, dy, x, <the same sizes>, accumulate)
+ *   the bias gradient: dlrt_bias_backward_R(db, dy, n, F, OH * OW, accumulate)
+ *
+ *   size_t dlrt_conv1d_workspace(n, C, L, F, k, stride, pad_l, pad_r, dilation, groups)
+ *   dlrt_conv1d_forward_R(y, ws, x, w, b, n, C, L, F, k, stride, pad_l, pad_r,
+ *                         dilation, groups)
+ *   dlrt_conv1d_backward_data_R(dx, ws, dy, w, <the same sizes>, accumulate)
+ *   dlrt_conv1d_backward_weight_R(dw, ws, dy, x, <the same sizes>, accumulate)
+ *     conv2d with H = 1, kh = 1: x [n, C, L], w [F, C/groups, k]; causal
+ *     padding is pad_l = dilation (k - 1), pad_r = 0.
+ *
+ *   size_t dlrt_conv_transpose2d_workspace(n, C, H, W, F, kh, kw, sh, sw,
+ *                                         ph, pw, oph, opw, dh, dw, groups)
+ *   dlrt_conv_transpose2d_forward_R(y, ws, x, w, b, <those sizes>)
+ *   dlrt_conv_transpose2d_backward_data_R(dx, ws, dy, w, <sizes>, accumulate)
+ *   dlrt_conv_transpose2d_backward_weight_R(dw, ws, dy, x, <sizes>, accumulate)
+ *
+ * b may be NULL (no bias). `accumulate` (0 or 1): write the gradient or add
+ * to it (a shared weight, a value with several consumers). The workspace
+ * serves one call at a time; its contents need not survive between calls.
+ *
+ * How: a transposed convolution's forward is a convolution's input
+ * gradient and the other way round, so three cores on one geometry do all
+ * of it: forward (y = W * im2col(x)), data (dx = col2im(W^T dy)) and weight
+ * (dW = dy im2col(x)^T). Each picks one of four schemes per shape
+ * (dlrt_conv_plan, measured in bench/conv_kernels.c):
+ *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
+ *           per sample and group, no workspace;
+ *   SAMPLE  per sample: im2col into [C kh kw, OH OW], one GEMM per group
+ *           writing y's sample in place;
+ *   WIDE    per sample, stride 1: each output row computed OW + (kw - 1) dw
+ *           wide, so that im2col's rows are plain copies of the padded
+ *           sample (see conv_pad below); for small planes;
+ *   BATCH   the batch folded into the GEMM's wide side: im2col of every
+ *           sample into [C kh kw, n OH OW] and the output (or dy) as
+ *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
+ *           slower than SAMPLE on every shape tried, so not picked (below).
+ * im2col's rows run over (c, i, j) in the weight's order, so group g's rows
+ * are one contiguous block and every GEMM reads the weight as it lies.
+ */
+
+#include "kernels/geometry.h"   /* dlrt_conv_geom, the plan, the workspace sizes */
+
+/* col[(c kh + i) kw + j][(oy - oy0) OW + ox] (row stride ld) = x[c][iy][ix]
+ * of one sample, or 0 in the padding, for the output rows oy0 <= oy < oy1. */
+static inline void KERNEL(im2col)(real *col, size_t ld, const real *x, const dlrt_conv_geom *q,
+                                  int oy0, int oy1)
+{
+    const int OH = q->OH, OW = q->OW, H = q->H, W = q->W, sw = q->sw;
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                real *row = col + ((size_t)(c * q->kh + i) * q->kw + j) * ld;
+                const int offy = i * q->dh - q->pt, offx = j * q->dw - q->pl;
+                int ylo, yhi, xlo, xhi;
+                dlrt_conv_range(offy, q->sh, H, OH, &ylo, &yhi);
+                dlrt_conv_range(offx, sw, W, OW, &xlo, &xhi);
+                for (int oy = oy0; oy < oy1; oy++) {
+                    real *r = row + (size_t)(oy - oy0) * OW;
+                    if (oy < ylo || oy >= yhi) {
+                        for (int ox = 0; ox < OW; ox++)
+                            r[ox] = 0;
+                        continue;
+                    }
+                    const real *xr = x + ((size_t)c * H + (oy * q->sh + offy)) * W + offx;
+                    for (int ox = 0; ox < xlo; ox++)
+                        r[ox] = 0;
+                    if (sw == 1)
+                        for (int ox = xlo; ox < xhi; ox++)
+                            r[ox] = xr[ox];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            r[ox] = xr[ox * sw];
+                    for (int ox = xhi; ox < OW; ox++)
+                        r[ox] = 0;
+                }
+            }
+}
+
+/* The adjoint of im2col: x[c][iy][ix] += col[...] over the valid entries
+ * of the output rows oy0 <= oy < oy1. */
+static inline void KERNEL(col2im)(real *x, const real *col, size_t ld, const dlrt_conv_geom *q,
+                                  int oy0, int oy1)
+{
+    const int OH = q->OH, OW = q->OW, H = q->H, W = q->W, sw = q->sw;
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                const real *row = col + ((size_t)(c * q->kh + i) * q->kw + j) * ld;
+                const int offy = i * q->dh - q->pt, offx = j * q->dw - q->pl;
+                int ylo, yhi, xlo, xhi;
+                dlrt_conv_range(offy, q->sh, H, OH, &ylo, &yhi);
+                dlrt_conv_range(offx, sw, W, OW, &xlo, &xhi);
+                for (int oy = ylo > oy0 ? ylo : oy0; oy < yhi && oy < oy1; oy++) {
+                    const real *r = row + (size_t)(oy - oy0) * OW;
+                    real *xr = x + ((size_t)c * H + (oy * q->sh + offy)) * W + offx;
+                    if (sw == 1)
+                        for (int ox = xlo; ox < xhi; ox++)
+                            xr[ox] += r[ox];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            xr[ox * sw] += r[ox];
+                }
+            }
+}
+
+/* a[s][f][p] (= or +=) t[f][s P + p]: [F, n P] back to batch first. */
+static inline void KERNEL(conv_fold)(real *a, const real *t, int n, int F, size_t P,
+                                     int accumulate)
+{
+    const size_t N = (size_t)n * P;
+    for (int s = 0; s < n; s++)
+        for (int f = 0; f < F; f++) {
+            real *as = a + ((size_t)s * F + f) * P;
+            const real *ts = t + (size_t)f * N + (size_t)s * P;
+            if (accumulate)
+                for (size_t p = 0; p < P; p++)
+                    as[p] += ts[p];
+            else
+                memcpy(as, ts, P * sizeof(real));
+        }
+}
+
+/* t[f][s P + p] = a[s][f][p]: batch first to [F, n P]. */
+static inline void KERNEL(conv_unfold)(real *t, const real *a, int n, int F, size_t P)
+{
+    const size_t N = (size_t)n * P;
+    for (int s = 0; s < n; s++)
+        for (int f = 0; f < F; f++)
+            memcpy(t + (size_t)f * N + (size_t)s * P, a + ((size_t)s * F + f) * P,
+                   P * sizeof(real));
+}
+
+/* ---- WIDE: stride 1 without im2col's gathers ---------------------------
+ * With stride 1, the column matrix's row (c, i, j) is the padded plane of
+ * channel c read from (i dh, j dw) on, if each output row is computed
+ * Wp = OW + (kw - 1) dw wide instead of OW: one contiguous copy of
+ * L = OH Wp values per row instead of OH short ones. The GEMM then makes
+ * Wp - OW unused columns per output row (dropped, or zeros in dy), which
+ * costs less than the gathers it saves on small planes. Workspace: the
+ * padded sample [C, Hp, Wp] (+ (kw - 1) dw values that the last rows read
+ * past its end), the columns [C kh kw, L] and the wide output [F, L]. */
+
+/* xp[c][r][col] = x[c][r - pt][col - pl], 0 outside x; the slack too. */
+static inline void KERNEL(conv_pad)(real *xp, const real *x, const dlrt_conv_geom *q, int Hp,
+                                    int Wp)
+{
+    for (int c = 0; c < q->C; c++)
+        for (int r = 0; r < Hp; r++) {
+            real *row = xp + ((size_t)c * Hp + r) * Wp;
+            const int iy = r - q->pt;
+            int lo = q->pl < Wp ? q->pl : Wp, hi = q->pl + q->W < Wp ? q->pl + q->W : Wp;
+            if (iy < 0 || iy >= q->H)
+                lo = hi = Wp;
+            for (int col = 0; col < lo; col++)
+                row[col] = 0;
+            if (hi > lo)
+                memcpy(row + lo, x + ((size_t)c * q->H + iy) * q->W, (size_t)(hi - lo) * sizeof(real));
+            for (int col = hi > lo ? hi : lo; col < Wp; col++)
+                row[col] = 0;
+        }
+    for (int t = 0; t < (q->kw - 1) * q->dw; t++)
+        xp[(size_t)q->C * Hp * Wp + t] = 0;
+}
+
+/* dx[c][iy][ix] (= or +=) dxp[c][iy + pt][ix + pl] (0 where not read). */
+static inline void KERNEL(conv_unpad)(real *dx, const real *dxp, const dlrt_conv_geom *q, int Hp,
+                                      int Wp, int accumulate)
+{
+    for (int c = 0; c < q->C; c++)
+        for (int iy = 0; iy < q->H; iy++) {
+            real *row = dx + ((size_t)c * q->H + iy) * q->W;
+            const int r = iy + q->pt;
+            for (int ix = 0; ix < q->W; ix++) {
+                const int col = ix + q->pl;
+                const real g = r < Hp && col < Wp ? dxp[((size_t)c * Hp + r) * Wp + col] : 0;
+                if (accumulate)
+                    row[ix] += g;
+                else
+                    row[ix] = g;
+            }
+        }
+}
+
+/* col row (c, i, j) = L values of the padded plane from (i dh, j dw). */
+static inline void KERNEL(conv_shift_cols)(real *col, const real *xp, const dlrt_conv_geom *q,
+                                           int Hp, int Wp)
+{
+    const size_t L = (size_t)q->OH * Wp;
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++)
+                memcpy(col + ((size_t)(c * q->kh + i) * q->kw + j) * L,
+                       xp + ((size_t)c * Hp + i * q->dh) * Wp + j * q->dw, L * sizeof(real));
+}
+
+/* The adjoint: dxp (zeroed here) = the sum of the rows, shifted back. */
+static inline void KERNEL(conv_shift_add)(real *dxp, const real *col, const dlrt_conv_geom *q,
+                                          int Hp, int Wp)
+{
+    const size_t L = (size_t)q->OH * Wp;
+    memset(dxp, 0, ((size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw) * sizeof(real));
+    for (int c = 0; c < q->C; c++)
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                const real *r = col + ((size_t)(c * q->kh + i) * q->kw + j) * L;
+                real *d = dxp + ((size_t)c * Hp + i * q->dh) * Wp + j * q->dw;
+                for (size_t t = 0; t < L; t++)
+                    d[t] += r[t];
+            }
+}
+
+/* wide[f][oy Wp + ox] = y[f][oy][ox], 0 in the Wp - OW extra columns. */
+static inline void KERNEL(conv_widen)(real *wide, const real *y, int F, int OH, int OW, int Wp)
+{
+    for (size_t r = 0; r < (size_t)F * OH; r++) {
+        memcpy(wide + r * Wp, y + r * OW, (size_t)OW * sizeof(real));
+        for (int t = OW; t < Wp; t++)
+            wide[r * Wp + t] = 0;
+    }
+}
+
+/* y[f][oy][ox] (= or +=) wide[f][oy Wp + ox]. */
+static inline void KERNEL(conv_narrow)(real *y, const real *wide, int F, int OH, int OW, int Wp,
+                                       int accumulate)
+{
+    for (size_t r = 0; r < (size_t)F * OH; r++) {
+        if (!accumulate) {
+            memcpy(y + r * OW, wide + r * Wp, (size_t)OW * sizeof(real));
+            continue;
+        }
+        for (int t = 0; t < OW; t++)
+            y[r * OW + t] += wide[r * Wp + t];
+    }
+}
+
+/* The three cores under WIDE (q->sh == q->sw == 1). */
+static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real *a, const real *b,
+                                     const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const int Wp = q->OW + (q->kw - 1) * q->dw, Hp = q->OH + (q->kh - 1) * q->dh;
+    const size_t L = (size_t)q->OH * Wp, HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW;
+    real *xp = ws, *col = xp + (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw;
+    real *wide = col + (size_t)q->C * q->kh * q->kw * L;
+    for (int s = 0; s < q->n; s++) {
+        if (which == 0) {   /* forward: out = y, a = x, b = w */
+            KERNEL(conv_pad)(xp, a + s * q->C * HW, q, Hp, Wp);
+            KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)L, K, 1,
+                     b + (size_t)g * Fg * K, K, col + (size_t)g * K * L, (int)L, 0,
+                     wide + (size_t)g * Fg * L, (int)L);
+            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, accumulate);
+        } else if (which == 1) {   /* data: out = dx, a = dy, b = w */
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)L, Fg, 1,
+                     b + (size_t)g * Fg * K, K, wide + (size_t)g * Fg * L, (int)L, 0,
+                     col + (size_t)g * K * L, (int)L);
+            KERNEL(conv_shift_add)(xp, col, q, Hp, Wp);
+            KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
+        } else {   /* weight: out = dw, a = dy, b = x */
+            KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
+            KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)L, 1,
+                     wide + (size_t)g * Fg * L, (int)L, col + (size_t)g * K * L, (int)L,
+                     s > 0 || accumulate ? 1 : 0, out + (size_t)g * Fg * K, K);
+        }
+    }
+}
+
+/* y (= or +=) conv(x, w) under q (no bias). */
+static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, const real *w,
+                                             const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    const real beta = accumulate ? 1 : 0;
+    if (q->scheme == DLRT_CONV_WIDE) {
+        KERNEL(conv_wide)(0, y, ws, x, w, q, accumulate);
+    } else if (q->scheme == DLRT_CONV_DIRECT) {
+        for (int s = 0; s < q->n; s++)
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)P, Cg, 1,
+                     w + (size_t)g * Fg * Cg, Cg, x + ((size_t)s * q->C + g * Cg) * HW, (int)HW,
+                     beta, y + ((size_t)s * q->F + g * Fg) * P, (int)P);
+    } else if (q->scheme == DLRT_CONV_BATCH) {
+        const size_t N = (size_t)q->n * P;
+        real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
+        for (int s = 0; s < q->n; s++)
+            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q, 0, q->OH);
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)N, K, 1,
+                 w + (size_t)g * Fg * K, K, col + (size_t)g * K * N, (int)N, 0,
+                 t + (size_t)g * Fg * N, (int)N);
+        KERNEL(conv_fold)(y, t, q->n, q->F, P, accumulate);
+    } else {   /* SAMPLE, a chunk of output rows at a time */
+        const int R = dlrt_conv_chunk_rows(q);
+        for (int s = 0; s < q->n; s++)
+            for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+                const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
+                KERNEL(im2col)(ws, (size_t)Pc, x + (size_t)s * q->C * HW, q, oy0, oy1);
+                for (int g = 0; g < q->g; g++)
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, Pc, K, 1,
+                         w + (size_t)g * Fg * K, K, ws + (size_t)g * K * Pc, Pc, beta,
+                         y + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P);
+            }
+    }
+}
+
+/* dx (= or +=) the input gradient of conv under q, from dy. */
+static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, const real *w,
+                                          const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->scheme == DLRT_CONV_WIDE) {
+        KERNEL(conv_wide)(1, dx, ws, dy, w, q, accumulate);
+        return;
+    }
+    if (q->scheme == DLRT_CONV_DIRECT) {
+        for (int s = 0; s < q->n; s++)
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cg, (int)P, Fg, 1,
+                     w + (size_t)g * Fg * Cg, Cg, dy + ((size_t)s * q->F + g * Fg) * P, (int)P,
+                     accumulate ? 1 : 0, dx + ((size_t)s * q->C + g * Cg) * HW, (int)HW);
+        return;
+    }
+    if (!accumulate)
+        memset(dx, 0, (size_t)q->n * q->C * HW * sizeof(real));
+    if (q->scheme == DLRT_CONV_BATCH) {
+        const size_t N = (size_t)q->n * P;
+        real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
+        KERNEL(conv_unfold)(t, dy, q->n, q->F, P);
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)N, Fg, 1,
+                 w + (size_t)g * Fg * K, K, t + (size_t)g * Fg * N, (int)N, 0,
+                 col + (size_t)g * K * N, (int)N);
+        for (int s = 0; s < q->n; s++)
+            KERNEL(col2im)(dx + (size_t)s * q->C * HW, col + (size_t)s * P, N, q, 0, q->OH);
+    } else {   /* SAMPLE, a chunk of output rows at a time */
+        const int R = dlrt_conv_chunk_rows(q);
+        for (int s = 0; s < q->n; s++)
+            for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+                const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
+                for (int g = 0; g < q->g; g++)
+                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, Pc, Fg, 1,
+                         w + (size_t)g * Fg * K, K,
+                         dy + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P, 0,
+                         ws + (size_t)g * K * Pc, Pc);
+                KERNEL(col2im)(dx + (size_t)s * q->C * HW, ws, (size_t)Pc, q, oy0, oy1);
+            }
+    }
+}
+
+/* dw (= or +=) the weight gradient of conv under q, from dy and x. */
+static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, const real *x,
+                                            const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->n == 0) {
+        if (!accumulate)
+            memset(dw, 0, (size_t)q->F * K * sizeof(real));
+        return;
+    }
+    if (q->scheme == DLRT_CONV_WIDE) {
+        KERNEL(conv_wide)(2, dw, ws, dy, x, q, accumulate);
+        return;
+    }
+    if (q->scheme == DLRT_CONV_BATCH) {
+        const size_t N = (size_t)q->n * P;
+        real *col = ws, *t = ws + (size_t)q->C * q->kh * q->kw * N;
+        for (int s = 0; s < q->n; s++)
+            KERNEL(im2col)(col + (size_t)s * P, N, x + (size_t)s * q->C * HW, q, 0, q->OH);
+        KERNEL(conv_unfold)(t, dy, q->n, q->F, P);
+        for (int g = 0; g < q->g; g++)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)N, 1,
+                 t + (size_t)g * Fg * N, (int)N, col + (size_t)g * K * N, (int)N,
+                 accumulate ? 1 : 0, dw + (size_t)g * Fg * K, K);
+        return;
+    }
+    if (q->scheme == DLRT_CONV_DIRECT) {   /* x is its own column matrix */
+        for (int s = 0; s < q->n; s++)
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)P, 1,
+                     dy + ((size_t)s * q->F + g * Fg) * P, (int)P,
+                     x + ((size_t)s * q->C + g * Cg) * HW, (int)HW, s > 0 || accumulate ? 1 : 0,
+                     dw + (size_t)g * Fg * K, K);
+        return;
+    }
+    const int R = dlrt_conv_chunk_rows(q);   /* SAMPLE, a chunk of output rows at a time */
+    for (int s = 0; s < q->n; s++)
+        for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+            const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
+            KERNEL(im2col)(ws, (size_t)Pc, x + (size_t)s * q->C * HW, q, oy0, oy1);
+            for (int g = 0; g < q->g; g++)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, Pc, 1,
+                     dy + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P,
+                     ws + (size_t)g * K * Pc, Pc, s > 0 || oy0 > 0 || accumulate ? 1 : 0,
+                     dw + (size_t)g * Fg * K, K);
+        }
+}
+
+/* ---- conv2d ------------------------------------------------------------ */
+
+static inline void KERNEL(conv2d_forward)(real *y, real *ws, const real *x, const real *w,
+                                          const real *b, int n, int C, int H, int W, int F,
+                                          int kh, int kw, int sh, int sw, int pad_t, int pad_b,
+                                          int pad_l, int pad_r, int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    KERNEL(conv_forward_core)(y, ws, x, w, &q, 0);
+    if (b)
+        KERNEL(bias_forward)(y, b, n, F, q.OH * q.OW);
+}
+
+static inline void KERNEL(conv2d_backward_data)(real *dx, real *ws, const real *dy, const real *w,
+                                                int n, int C, int H, int W, int F, int kh, int kw,
+                                                int sh, int sw, int pad_t, int pad_b, int pad_l,
+                                                int pad_r, int dh, int dw, int groups,
+                                                int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    KERNEL(conv_data_core)(dx, ws, dy, w, &q, accumulate);
+}
+
+static inline void KERNEL(conv2d_backward_weight)(real *dweight, real *ws, const real *dy,
+                                                  const real *x, int n, int C, int H, int W,
+                                                  int F, int kh, int kw, int sh, int sw,
+                                                  int pad_t, int pad_b, int pad_l, int pad_r,
+                                                  int dh, int dw, int groups, int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    KERNEL(conv_weight_core)(dweight, ws, dy, x, &q, accumulate);
+}
+
+/* ---- conv1d: conv2d with H = 1 ----------------------------------------- */
+
+static inline void KERNEL(conv1d_forward)(real *y, real *ws, const real *x, const real *w,
+                                          const real *b, int n, int C, int L, int F, int k,
+                                          int stride, int pad_l, int pad_r, int dilation,
+                                          int groups)
+{
+    KERNEL(conv2d_forward)(y, ws, x, w, b, n, C, 1, L, F, 1, k, 1, stride, 0, 0, pad_l, pad_r, 1,
+                           dilation, groups);
+}
+
+static inline void KERNEL(conv1d_backward_data)(real *dx, real *ws, const real *dy, const real *w,
+                                                int n, int C, int L, int F, int k, int stride,
+                                                int pad_l, int pad_r, int dilation, int groups,
+                                                int accumulate)
+{
+    KERNEL(conv2d_backward_data)(dx, ws, dy, w, n, C, 1, L, F, 1, k, 1, stride, 0, 0, pad_l,
+                                 pad_r, 1, dilation, groups, accumulate);
+}
+
+static inline void KERNEL(conv1d_backward_weight)(real *dweight, real *ws, const real *dy,
+                                                  const real *x, int n, int C, int L, int F,
+                                                  int k, int stride, int pad_l, int pad_r,
+                                                  int dilation, int groups, int accumulate)
+{
+    KERNEL(conv2d_backward_weight)(dweight, ws, dy, x, n, C, 1, L, F, 1, k, 1, stride, 0, 0,
+                                   pad_l, pad_r, 1, dilation, groups, accumulate);
+}
+
+/* ---- conv_transpose2d: the cores with the roles of x and y swapped ------ */
+
+static inline void KERNEL(conv_transpose2d_forward)(real *y, real *ws, const real *x,
+                                                    const real *w, const real *b, int n, int C,
+                                                    int H, int W, int F, int kh, int kw, int sh,
+                                                    int sw, int ph, int pw, int oph, int opw,
+                                                    int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    KERNEL(conv_data_core)(y, ws, x, w, &q, 0);
+    if (b)
+        KERNEL(bias_forward)(y, b, n, F, q.H * q.W);
+}
+
+static inline void KERNEL(conv_transpose2d_backward_data)(real *dx, real *ws, const real *dy,
+                                                          const real *w, int n, int C, int H,
+                                                          int W, int F, int kh, int kw, int sh,
+                                                          int sw, int ph, int pw, int oph,
+                                                          int opw, int dh, int dw, int groups,
+                                                          int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    KERNEL(conv_forward_core)(dx, ws, dy, w, &q, accumulate);
+}
+
+static inline void KERNEL(conv_transpose2d_backward_weight)(real *dweight, real *ws,
+                                                            const real *dy, const real *x, int n,
+                                                            int C, int H, int W, int F, int kh,
+                                                            int kw, int sh, int sw, int ph,
+                                                            int pw, int oph, int opw, int dh,
+                                                            int dw, int groups, int accumulate)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    /* the mirrored convolution's input is dy and its output gradient x */
+    KERNEL(conv_weight_core)(dweight, ws, x, dy, &q, accumulate);
+}

@@ -1,0 +1,166 @@
+/* kernels/geometry.h: the shapes of the convolution and pooling kernels,
+ * precision-free and plain C99 with nothing but <stddef.h>: output sizes,
+ * the scheme a convolution runs under and the workspace it needs. Not a
+ * template: it has an include guard, and the compiler may include it too
+ * (to size a convolution's workspace statically, with the very function
+ * the kernels use), as runtime/kernels/geometry.h.
+ */
+#ifndef DLRT_KERNELS_GEOMETRY_H
+#define DLRT_KERNELS_GEOMETRY_H
+
+#include <stddef.h>
+
+enum {
+    DLRT_CONV_AUTO = 0,
+    DLRT_CONV_DIRECT = 1,
+    DLRT_CONV_SAMPLE = 2,
+    DLRT_CONV_BATCH = 3,
+    DLRT_CONV_WIDE = 4
+};
+
+/* One convolution as the cores see it: x [n, C, H, W] -> y [n, F, OH, OW],
+ * weight [F, C/g, kh, kw]; input row iy = oy*sh - pt + i*dh. */
+typedef struct dlrt_conv_geom {
+    int n, C, H, W, F, kh, kw, sh, sw, pt, pl, dh, dw, g, OH, OW;
+    int scheme;              /* DLRT_CONV_*, set by dlrt_conv_plan */
+} dlrt_conv_geom;
+
+/* The conv2d output size along one dimension (floor), as PyTorch. */
+static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int pad_hi, int dil)
+{
+    const int span = size + pad_lo + pad_hi - dil * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+/* The scheme for a geometry, from bench/conv_kernels.c (one thread,
+ * float, batch 64; fwd + data + weight gradient, ms, SAMPLE / WIDE):
+ *   LeNet 1->6 5x5 pad 2 on 28x28        1.18 / 1.19
+ *   LeNet 6->16 5x5 on 14x14             2.24 / 2.04
+ *   64->64 3x3 pad 1 on 8x8             13.6  / 12.5
+ *   64->64 3x3 pad 1 on 32x32          154   / 170
+ *   depthwise 32 3x3 pad 1 on 16x16      5.66 / 4.36
+ * so DIRECT for plain 1x1 convolutions, WIDE for stride 1 on planes of up
+ * to 16x16 outputs (the gathers it saves matter there; on large planes its
+ * wider GEMM costs more), SAMPLE otherwise. BATCH is kept (and tested) but
+ * not picked: it lost on every shape (3.2 ms on LeNet's second layer, 13.8
+ * on the 8x8 one): the copies to and from [F, n OH OW] and the n times
+ * larger column matrix cost more than the one wide GEMM gains. */
+static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
+{
+    if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
+        q->OH == q->H && q->OW == q->W)
+        return DLRT_CONV_DIRECT;
+    if (q->sh == 1 && q->sw == 1 && q->OH * q->OW <= 256)
+        return DLRT_CONV_WIDE;
+    return DLRT_CONV_SAMPLE;
+}
+
+/* SAMPLE's column matrix holds this many output rows at a time: about
+ * DLRT_CONV_CHUNK values (C kh kw x rows x OW, at least one row), so that
+ * im2col writes it into the cache the GEMM then reads it from, and the
+ * workspace stays small (a 64-channel 3x3 layer on 32x32 would take 2.4 M
+ * values per sample). Measured on that layer (bench/conv_kernels.c, ms for
+ * forward and both gradients): 220 at 16 K values, 162 at 64 K, 145 at
+ * 256 K, 150 unchunked. tests/kernels also builds with a tiny chunk. */
+#ifndef DLRT_CONV_CHUNK
+#define DLRT_CONV_CHUNK 262144
+#endif
+static inline int dlrt_conv_chunk_rows(const dlrt_conv_geom *q)
+{
+    const size_t per_row = (size_t)q->C * q->kh * q->kw * (q->OW > 0 ? q->OW : 1);
+    const size_t rows = DLRT_CONV_CHUNK / per_row;
+    return rows < 1 ? 1 : rows > (size_t)q->OH ? (q->OH > 0 ? q->OH : 1) : (int)rows;
+}
+
+/* The workspace, in values, that the cores need for q under its scheme. */
+static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
+{
+    const size_t rows = (size_t)q->C * q->kh * q->kw, plane = (size_t)q->OH * q->OW;
+    switch (q->scheme) {
+    case DLRT_CONV_DIRECT:
+        return 0;
+    case DLRT_CONV_WIDE: {
+        const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
+        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L;
+    }
+    case DLRT_CONV_BATCH:
+        return (rows + (size_t)q->F) * plane * (size_t)q->n;
+    default:
+        return rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW;
+    }
+}
+
+static inline dlrt_conv_geom dlrt_conv2d_geom(int n, int C, int H, int W, int F, int kh, int kw,
+                                              int sh, int sw, int pad_t, int pad_b, int pad_l,
+                                              int pad_r, int dh, int dw, int groups)
+{
+    dlrt_conv_geom q = {n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_l, dh, dw, groups,
+                        dlrt_conv2d_out(H, kh, sh, pad_t, pad_b, dh),
+                        dlrt_conv2d_out(W, kw, sw, pad_l, pad_r, dw), 0};
+    q.scheme = dlrt_conv_plan(&q);
+    return q;
+}
+
+/* conv_transpose2d as the convolution whose input gradient it is: that
+ * convolution maps the transposed one's output [n, F, OH, OW] to its input
+ * [n, C, H, W] with the same weight [C, F/g, kh, kw] read as conv2d's. */
+static inline dlrt_conv_geom dlrt_conv_transpose2d_geom(int n, int C, int H, int W, int F,
+                                                        int kh, int kw, int sh, int sw, int ph,
+                                                        int pw, int oph, int opw, int dh,
+                                                        int dw, int groups)
+{
+    dlrt_conv_geom q = {n, F, (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1,
+                        (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1, C, kh, kw, sh, sw, ph,
+                        pw, dh, dw, groups, H, W, 0};
+    q.scheme = dlrt_conv_plan(&q);
+    return q;
+}
+
+static inline size_t dlrt_conv2d_workspace(int n, int C, int H, int W, int F, int kh, int kw,
+                                           int sh, int sw, int pad_t, int pad_b, int pad_l,
+                                           int pad_r, int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv2d_geom(n, C, H, W, F, kh, kw, sh, sw, pad_t, pad_b, pad_l,
+                                              pad_r, dh, dw, groups);
+    return dlrt_conv_geom_workspace(&q);
+}
+
+static inline size_t dlrt_conv1d_workspace(int n, int C, int L, int F, int k, int stride,
+                                           int pad_l, int pad_r, int dilation, int groups)
+{
+    return dlrt_conv2d_workspace(n, C, 1, L, F, 1, k, 1, stride, 0, 0, pad_l, pad_r, 1, dilation,
+                                 groups);
+}
+
+static inline size_t dlrt_conv_transpose2d_workspace(int n, int C, int H, int W, int F, int kh,
+                                                     int kw, int sh, int sw, int ph, int pw,
+                                                     int oph, int opw, int dh, int dw, int groups)
+{
+    const dlrt_conv_geom q = dlrt_conv_transpose2d_geom(n, C, H, W, F, kh, kw, sh, sw, ph, pw,
+                                                        oph, opw, dh, dw, groups);
+    return dlrt_conv_geom_workspace(&q);
+}
+
+/* The outputs o in [0, out) whose input index o*stride + off lies in
+ * [0, size): [*lo, *hi) (empty when *lo == *hi). */
+static inline void dlrt_conv_range(int off, int stride, int size, int out, int *lo, int *hi)
+{
+    int a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int b = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
+    a = a < out ? a : out;
+    b = b < out ? b : out;
+    *lo = a;
+    *hi = b > a ? b : a;
+}
+
+
+/* The pooling output size along one dimension (ceil_mode false), as
+ * PyTorch: (size + 2 pad - dil (k - 1) - 1) / stride + 1. */
+static inline int dlrt_pool_out(int size, int k, int stride, int pad, int dil)
+{
+    const int span = size + 2 * pad - dil * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+#endif

@@ -1,0 +1,206 @@
+/* kernels/norm.h: batch normalization and layer normalization.
+ * (A template: dlrt_kernels.h includes it once per precision.)
+ *
+ * batchnorm: x [n, C, inner] (inner = H W for images, L for sequences, 1
+ * for [C] features), statistics per channel over the n * inner values.
+ *
+ *   dlrt_batchnorm_forward_train_R(y, mean, rstd, running_mean, running_var,
+ *                                  x, weight, bias, n, C, inner, eps, momentum)
+ *       mean[c], var[c] (biased) from the batch; rstd = 1 / sqrt(var + eps);
+ *       y = (x - mean) rstd weight + bias; mean and rstd [C] are kept for
+ *       backward; and, as torch.nn.BatchNorm (momentum 0.1 there),
+ *         running_mean = (1 - momentum) running_mean + momentum mean
+ *         running_var  = (1 - momentum) running_var
+ *                        + momentum var M / (M - 1)        (M = n inner: unbiased)
+ *   dlrt_batchnorm_forward_eval_R(y, x, weight, bias, running_mean, running_var,
+ *                                 n, C, inner, eps)
+ *       y = (x - running_mean) / sqrt(running_var + eps) weight + bias
+ *   dlrt_batchnorm_backward_R(dx, dweight, dbias, dy, x, mean, rstd, weight,
+ *                             n, C, inner, acc_x, acc_params)
+ *       train mode, from the saved mean and rstd (xh = (x - mean) rstd):
+ *         dbias = sum dy   dweight = sum dy xh
+ *         dx = weight rstd (dy - sum dy / M - xh sum(dy xh) / M)
+ *
+ * layernorm: x [rows, cols], statistics per row over its cols values (the
+ * trailing dims of a [n, ...] tensor flattened: rows = n times the leading
+ * dims, cols = the product of normalized_shape); weight and bias [cols].
+ *
+ *   dlrt_layernorm_forward_R(y, mean, rstd, x, weight, bias, rows, cols, eps)
+ *   dlrt_layernorm_backward_R(dx, dweight, dbias, dy, x, mean, rstd, weight,
+ *                             rows, cols, acc_x, acc_params)
+ *       g = dy weight;  dx = rstd (g - mean(g) - xh mean(g xh))
+ *       dweight[j] = sum over rows dy xh,  dbias[j] = sum over rows dy
+ *
+ * weight and bias may be NULL (affine=False: 1 and 0), running_mean and
+ * running_var too (no running statistics), and dx, dweight, dbias (not
+ * wanted). acc_x and acc_params (0 or 1): write or add to dx, and to
+ * dweight and dbias. Sums run in double, as PyTorch's CPU kernels do for
+ * float; the variance is the mean of (x - mean)^2 (two passes, no
+ * cancellation). eps and momentum are doubles. The caller ensures M > 1 in
+ * training (PyTorch refuses one value per channel).
+ */
+
+/* The mean and the biased variance of one channel's values:
+ * x[o * stride + i] for o < outer, i < inner. */
+static inline void KERNEL(norm_stats)(double *mean, double *var, const real *x, int outer,
+                                      size_t stride, int inner)
+{
+    const double M = (double)outer * inner;
+    double sum = 0, sq = 0;
+    for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++)
+            sum += x[o * stride + i];
+    const double m = sum / M;
+    for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++) {
+            const double d = x[o * stride + i] - m;
+            sq += d * d;
+        }
+    *mean = m;
+    *var = sq / M;
+}
+
+/* y = x a + b over one channel's values (a = rstd weight, b = bias - mean a). */
+static inline void KERNEL(norm_apply)(real *y, const real *x, int outer, size_t stride, int inner,
+                                      real a, real b)
+{
+    for (int o = 0; o < outer; o++)
+        for (int i = 0; i < inner; i++)
+            y[o * stride + i] = x[o * stride + i] * a + b;
+}
+
+static inline void KERNEL(batchnorm_forward_train)(real *y, real *mean, real *rstd,
+                                                   real *running_mean, real *running_var,
+                                                   const real *x, const real *weight,
+                                                   const real *bias, int n, int C, int inner,
+                                                   double eps, double momentum)
+{
+    const size_t stride = (size_t)C * inner;
+    const double M = (double)n * inner;
+    for (int c = 0; c < C; c++) {
+        double m, var;
+        KERNEL(norm_stats)(&m, &var, x + (size_t)c * inner, n, stride, inner);
+        const double r = 1.0 / sqrt(var + eps);
+        mean[c] = (real)m;
+        rstd[c] = (real)r;
+        const double a = r * (weight ? weight[c] : 1);
+        const double b = (bias ? bias[c] : 0) - m * a;
+        KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner,
+                           (real)a, (real)b);
+        if (running_mean)
+            running_mean[c] = (real)((1 - momentum) * running_mean[c] + momentum * m);
+        if (running_var)
+            running_var[c] =
+                (real)((1 - momentum) * running_var[c] + momentum * var * M / (M - 1));
+    }
+}
+
+static inline void KERNEL(batchnorm_forward_eval)(real *y, const real *x, const real *weight,
+                                                  const real *bias, const real *running_mean,
+                                                  const real *running_var, int n, int C,
+                                                  int inner, double eps)
+{
+    const size_t stride = (size_t)C * inner;
+    for (int c = 0; c < C; c++) {
+        const double m = running_mean ? running_mean[c] : 0;
+        const double a = (weight ? weight[c] : 1) / sqrt((running_var ? running_var[c] : 1) + eps);
+        const double b = (bias ? bias[c] : 0) - m * a;
+        KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner,
+                           (real)a, (real)b);
+    }
+}
+
+static inline void KERNEL(batchnorm_backward)(real *dx, real *dweight, real *dbias,
+                                              const real *dy, const real *x, const real *mean,
+                                              const real *rstd, const real *weight, int n, int C,
+                                              int inner, int acc_x, int acc_params)
+{
+    const size_t stride = (size_t)C * inner;
+    const double M = (double)n * inner;
+    for (int c = 0; c < C; c++) {
+        const real *xc = x + (size_t)c * inner, *dyc = dy + (size_t)c * inner;
+        const double m = mean[c], r = rstd[c];
+        double sdy = 0, sdyx = 0;
+        for (int o = 0; o < n; o++)
+            for (int i = 0; i < inner; i++) {
+                const double g = dyc[o * stride + i];
+                sdy += g;
+                sdyx += g * (xc[o * stride + i] - m) * r;
+            }
+        if (dbias)
+            dbias[c] = (real)((acc_params ? dbias[c] : 0) + sdy);
+        if (dweight)
+            dweight[c] = (real)((acc_params ? dweight[c] : 0) + sdyx);
+        if (!dx)
+            continue;
+        const double k = (weight ? weight[c] : 1) * r, mdy = sdy / M, mdyx = sdyx / M;
+        real *dxc = dx + (size_t)c * inner;
+        for (int o = 0; o < n; o++)
+            for (int i = 0; i < inner; i++) {
+                const size_t at = o * stride + i;
+                const double xh = (xc[at] - m) * r;
+                const real g = (real)(k * (dyc[at] - mdy - xh * mdyx));
+                if (acc_x)
+                    dxc[at] += g;
+                else
+                    dxc[at] = g;
+            }
+    }
+}
+
+static inline void KERNEL(layernorm_forward)(real *y, real *mean, real *rstd, const real *x,
+                                             const real *weight, const real *bias, int rows,
+                                             int cols, double eps)
+{
+    for (int r = 0; r < rows; r++) {
+        const real *xr = x + (size_t)r * cols;
+        real *yr = y + (size_t)r * cols;
+        double m, var;
+        KERNEL(norm_stats)(&m, &var, xr, 1, 0, cols);
+        const double s = 1.0 / sqrt(var + eps);
+        mean[r] = (real)m;
+        rstd[r] = (real)s;
+        for (int j = 0; j < cols; j++)
+            yr[j] = (real)((xr[j] - m) * s * (weight ? weight[j] : 1) + (bias ? bias[j] : 0));
+    }
+}
+
+static inline void KERNEL(layernorm_backward)(real *dx, real *dweight, real *dbias, const real *dy,
+                                              const real *x, const real *mean, const real *rstd,
+                                              const real *weight, int rows, int cols, int acc_x,
+                                              int acc_params)
+{
+    if (!acc_params)
+        for (int j = 0; j < cols; j++) {
+            if (dweight)
+                dweight[j] = 0;
+            if (dbias)
+                dbias[j] = 0;
+        }
+    for (int r = 0; r < rows; r++) {
+        const real *xr = x + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
+        const double m = mean[r], s = rstd[r];
+        double sg = 0, sgx = 0;
+        for (int j = 0; j < cols; j++) {
+            const double xh = (xr[j] - m) * s, g = dyr[j] * (weight ? weight[j] : 1);
+            sg += g;
+            sgx += g * xh;
+            if (dweight)
+                dweight[j] += (real)(dyr[j] * xh);
+            if (dbias)
+                dbias[j] += dyr[j];
+        }
+        if (!dx)
+            continue;
+        real *dxr = dx + (size_t)r * cols;
+        const double mg = sg / cols, mgx = sgx / cols;
+        for (int j = 0; j < cols; j++) {
+            const double xh = (xr[j] - m) * s, g = dyr[j] * (weight ? weight[j] : 1);
+            const real v = (real)(s * (g - mg - xh * mgx));
+            if (acc_x)
+                dxr[j] += v;
+            else
+                dxr[j] = v;
+        }
+    }
+}
