@@ -69,41 +69,49 @@ static const ArgSpec avgpool2d_args[] = {POOL_X, POOL_KERNEL(2), POOL_STRIDE(2),
 static const ArgSpec maxpool1d_args[] = {POOL_X, POOL_KERNEL(1), POOL_STRIDE(1), POOL_PADDING(1),
                                          POOL_DILATION(1)};
 
-/* Checks one dimension's geometry and sets *out. dim names it ("height",
- * "width", "length"); with_dilation: the op takes a dilation (the formula
- * shows it). Reports at the padding or at the call. */
-static bool pool_dim(Build *b, const Expr *call, const ArgVal *a, const char *dim, int size,
-                     int k, int s, int p, int d, bool with_dilation, int *out)
+/* PyTorch's rule: padding at most half the kernel, so that every window
+ * holds a real element. dim names the dimension ("height") or is NULL
+ * when both dimensions have the same kernel and padding. */
+static bool pool_padding_ok(Build *b, const Expr *call, const ArgVal *a, const char *dim, int k,
+                            int p)
+{
+    if (p <= k / 2)
+        return true;
+    const Expr *at = a[3].expr ? a[3].expr : call;
+    diag_error(b->diag, at->loc, "%s's padding %d is more than half the kernel%s%s %d: at most "
+               "%d / 2 = %d, as PyTorch requires", call->name, p, dim ? " " : "", dim ? dim : "",
+               k, k, k / 2);
+    return false;
+}
+
+/* One dimension's output size into *out, or an error showing the formula
+ * with the numbers filled in. dim names it ("height", "width", "length");
+ * with_dilation: the op takes a dilation (the formula shows it). */
+static bool pool_dim(Build *b, const Expr *call, const char *dim, int size, int k, int s, int p,
+                     int d, bool with_dilation, int *out)
 {
     Diag *diag = b->diag;
-    const char *op = call->name;
-    if (p > k / 2) {
-        const Expr *at = a[3].expr ? a[3].expr : call;
-        diag_error(diag, at->loc, "%s's padding %d is more than half the kernel %s %d: at most "
-                   "%d / 2 = %d, as PyTorch requires", op, p, dim, k, k, k / 2);
-        return false;
-    }
     long span = (long)size + 2L * p - (long)d * (k - 1) - 1;   /* long: d*(k-1) may be large */
-    if (span < 0) {
-        long reach = (long)d * (k - 1) + 1;
-        const char *kernel = with_dilation && d > 1
-            ? arena_printf(b->arena, "%s %d with dilation %d spans %ld and", dim, k, d, reach)
-            : arena_printf(b->arena, "%s %d", dim, k);
-        diag_error(diag, call->loc, "%s leaves no output %s: the kernel %s is larger than the "
-                   "padded input %d + 2*%d = %ld", op, dim, kernel, size, p, (long)size + 2L * p);
-        long shown = (long)floor((double)span / s) + 1;
-        if (with_dilation)
-            diag_note(diag, call->loc, "output %s = (%s + 2*padding - dilation*(kernel - 1) - 1) / "
-                      "stride + 1 = (%d + 2*%d - %d*(%d - 1) - 1) / %d + 1 = %ld", dim,
-                      dim[0] == 'l' ? "L" : dim[0] == 'h' ? "H" : "W", size, p, d, k, s, shown);
-        else
-            diag_note(diag, call->loc, "output %s = (%s + 2*padding - kernel) / stride + 1 = "
-                      "(%d + 2*%d - %d) / %d + 1 = %ld", dim, dim[0] == 'h' ? "H" : "W", size, p,
-                      k, s, shown);
-        return false;
+    if (span >= 0) {
+        *out = (int)(span / s + 1);
+        return true;
     }
-    *out = (int)(span / s + 1);
-    return true;
+    const char *kernel = with_dilation && d > 1
+        ? arena_printf(b->arena, "%d with dilation %d spans %ld and", k, d, (long)d * (k - 1) + 1)
+        : arena_printf(b->arena, "%d", k);
+    diag_error(diag, call->loc, "%s leaves no output %s: the kernel %s is larger than the padded "
+               "input %s %d + 2*%d = %ld", call->name, dim, kernel, dim, size, p,
+               (long)size + 2L * p);
+    long shown = (long)floor((double)span / s) + 1;   /* what the floor division gives */
+    const char *letter = dim[0] == 'l' ? "L" : dim[0] == 'h' ? "H" : "W";
+    if (with_dilation)
+        diag_note(diag, call->loc, "output %s = (%s + 2*padding - dilation*(kernel - 1) - 1) / "
+                  "stride + 1 = (%d + 2*%d - %d*(%d - 1) - 1) / %d + 1 = %ld", dim, letter, size,
+                  p, d, k, s, shown);
+    else
+        diag_note(diag, call->loc, "output %s = (%s + 2*padding - kernel) / stride + 1 = "
+                  "(%d + 2*%d - %d) / %d + 1 = %ld", dim, letter, size, p, k, s, shown);
+    return false;
 }
 
 /* The rank check: image (rank 3) or sequence (rank 2) per sample. */
@@ -152,11 +160,18 @@ static int pool_lower(Build *b, OpKind op, const Expr *call, const ArgVal *a, bo
         g.ph = 0;
         g.kw = kw, g.sw = sw, g.pw = pw, g.dw = dw;
         g.OH = 1;
-        ok = pool_dim(b, call, a, "length", g.W, kw, sw, pw, dw, with_dilation, &g.OW);
+        ok = pool_padding_ok(b, call, a, NULL, kw, pw) &&
+             pool_dim(b, call, "length", g.W, kw, sw, pw, dw, with_dilation, &g.OW);
     } else {
         g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.ph = ph, g.pw = pw, g.dh = dh, g.dw = dw;
-        ok = pool_dim(b, call, a, "height", g.H, kh, sh, ph, dh, with_dilation, &g.OH);
-        ok &= pool_dim(b, call, a, "width", g.W, kw, sw, pw, dw, with_dilation, &g.OW);
+        bool same = kh == kw && ph == pw;   /* one message for both dimensions */
+        ok = pool_padding_ok(b, call, a, same ? NULL : "height", kh, ph);
+        if (!same)
+            ok &= pool_padding_ok(b, call, a, "width", kw, pw);
+        if (ok) {
+            ok = pool_dim(b, call, "height", g.H, kh, sh, ph, dh, with_dilation, &g.OH);
+            ok &= pool_dim(b, call, "width", g.W, kw, sw, pw, dw, with_dilation, &g.OW);
+        }
     }
     if (!ok) {
         build_note_shape(b, x, "input");
