@@ -130,8 +130,8 @@ static void reshape_backward(Emit *e, const Node *n, const bool *accumulate)
         return;
     }
     if (!accumulate[0]) {
-        emit_line(e, "memcpy(%s, %s, (size_t)n * %d * sizeof *%s);", dx, dy, shape_size(n->shape),
-                  dx);
+        emit_line(e, "memcpy(%s, %s, (size_t)n * %d * sizeof *%s);   /* reshape: same values */", dx,
+                  dy, shape_size(n->shape), dx);
         return;
     }
     emit_line(e, "for (int i = 0; i < n * %d; i++)", shape_size(n->shape));
