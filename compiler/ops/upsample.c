@@ -1,6 +1,7 @@
 /* ops/upsample.c: nearest-neighbour upsampling by whole factors.
  *
- *   upsample(x, scale = 2)     [C, H, W] -> [C, H sh, W sw]   (scale: s or [sh, sw])
+ *   upsample(x, scale = 2, mode = "nearest")
+ *                              [C, H, W] -> [C, H sh, W sw]   (scale: s or [sh, sw])
  *                              [C, L]    -> [C, L s]          (scale: s)
  *
  * y[c, oy, ox] = x[c, oy / sh, ox / sw]: each value repeated over an
@@ -25,10 +26,14 @@ static UpsampleAttr *attr(const Node *n)
     return n->attr;
 }
 
+/* PyTorch's modes; only nearest so far (bilinear would be another kernel). */
+static const char *const upsample_modes[] = {"nearest", NULL};
+
 static const ArgSpec upsample_args[] = {
     {.name = "x", .kind = ARG_TENSOR},
     {.name = "scale", .kind = ARG_INTS, .optional = true, .def = 2, .has_min = true, .min = 1,
      .max_len = 2},
+    {.name = "mode", .kind = ARG_WORD, .optional = true, .def = 0, .words = upsample_modes},
 };
 
 static int upsample_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
@@ -134,10 +139,10 @@ static double upsample_flops(const IR *ir, const Node *n)
 }
 
 const OpInfo op_upsample = {
-    .summary = "upsample(x, scale=2): nearest-neighbour, [C, H, W] -> [C, H*sh, W*sw] or "
+    .summary = "upsample(x, scale=2, mode=\"nearest\"): nearest-neighbour, [C, H, W] -> [C, H*sh, W*sw] or "
                "[C, L] -> [C, L*s]",
     .args = upsample_args,
-    .nargs = 2,
+    .nargs = 3,
     .lower = upsample_lower,
     .forward = upsample_forward,
     .backward = upsample_backward,
