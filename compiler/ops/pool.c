@@ -124,9 +124,16 @@ static bool pool_rank(Build *b, const Expr *call, const ArgVal *a, int rank, con
     diag_error(b->diag, xe->loc, "%s expects %s per sample, '%s' has shape %s", call->name, what,
                build_expr_text(b, xe), shape_str(b->arena, xs));
     build_note_shape(b, a[0].node, "input");
+    const char *text = build_expr_text(b, xe);
     if (rank == 3 && xs.rank == 1)
-        diag_note(b->diag, xe->loc, "reshape(%s, [C, H, W]) makes a vector an image",
-                  build_expr_text(b, xe));
+        diag_note(b->diag, xe->loc, "reshape(%s, [C, H, W]) makes a vector an image", text);
+    else if (rank == 3 && xs.rank == 2 && !strcmp(call->name, "maxpool2d"))
+        diag_note(b->diag, call->loc, "maxpool1d pools a sequence [C, L]");
+    else if (rank == 3 && xs.rank == 2)
+        diag_note(b->diag, xe->loc, "reshape(%s, [%d, 1, %d]) makes it an image of height 1", text,
+                  xs.dim[0], xs.dim[1]);
+    else if (rank == 2 && xs.rank == 3)
+        diag_note(b->diag, call->loc, "maxpool2d pools an image [C, H, W]");
     return false;
 }
 
