@@ -188,6 +188,8 @@ script optim
 script groups
 # STATE tensors: the twin's registered buffer against the C.
 script state
+# batchnorm's running statistics: the twin's buffers against the C.
+script norm_state
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
