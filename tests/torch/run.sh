@@ -190,6 +190,8 @@ script groups
 script state
 # batchnorm's running statistics: the twin's buffers against the C.
 script norm_state
+# The augmentations: C and twin make the same batches from one seed.
+script augment_batches
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
