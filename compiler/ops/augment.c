@@ -354,12 +354,26 @@ static void augment_torch_methods(TorchEmit *t)
         torch_line(t, "%s", lines[k]);
 }
 
+/* The name of the op's one argument: "padding", "p", ... */
+static const char *arg_name(const Node *n)
+{
+    switch (n->op) {
+    case OP_RANDOM_CROP: return "padding";
+    case OP_RANDOM_HFLIP: return "p";
+    case OP_RANDOM_SHIFT: return "max_shift";
+    case OP_GAUSSIAN_NOISE: return "std";
+    default: return "size";
+    }
+}
+
 static void augment_dump(FILE *out, const Node *n)
 {
-    static const char *const names[] = {"padding", "p", "max_shift", "std", "size"};
-    int k = n->op == OP_RANDOM_CROP ? 0 : n->op == OP_RANDOM_HFLIP ? 1 : n->op == OP_RANDOM_SHIFT ? 2
-          : n->op == OP_GAUSSIAN_NOISE ? 3 : 4;
-    fprintf(out, " %s=%g", names[k], attr(n)->value);
+    fprintf(out, " %s=%g", arg_name(n), attr(n)->value);
+}
+
+static const char *augment_explain(Arena *a, const Node *n)
+{
+    return arena_printf(a, "%s %g", arg_name(n), attr(n)->value);
 }
 
 /* Moves and copies: no arithmetic, 0 FLOPs; the noise adds one value per element. */
@@ -380,6 +394,7 @@ const OpInfo op_random_crop = {
     .torch = augment_torch,
     .torch_methods = augment_torch_methods,
     .dump = augment_dump,
+    .explain = augment_explain,
     .flops = augment_flops,
     .flags = OPF_STOCHASTIC,
 };
@@ -394,6 +409,7 @@ const OpInfo op_random_hflip = {
     .backward = no_backward,
     .torch = augment_torch,
     .dump = augment_dump,
+    .explain = augment_explain,
     .flops = augment_flops,
     .flags = OPF_STOCHASTIC,
 };
@@ -408,6 +424,7 @@ const OpInfo op_random_shift = {
     .backward = no_backward,
     .torch = augment_torch,
     .dump = augment_dump,
+    .explain = augment_explain,
     .flops = augment_flops,
     .flags = OPF_STOCHASTIC,
 };
@@ -421,6 +438,7 @@ const OpInfo op_gaussian_noise = {
     .backward = gaussian_noise_backward,
     .torch = augment_torch,
     .dump = augment_dump,
+    .explain = augment_explain,
     .flops = augment_flops,
     .flags = OPF_STOCHASTIC,
 };
@@ -435,6 +453,7 @@ const OpInfo op_cutout = {
     .backward = no_backward,
     .torch = augment_torch,
     .dump = augment_dump,
+    .explain = augment_explain,
     .flops = augment_flops,
     .flags = OPF_STOCHASTIC,
 };
