@@ -138,6 +138,10 @@ static void batchnorm_backward(Emit *e, const Node *n, const bool *accumulate)
     bool dx_wanted = op_needs_grad(e, n->in[0]);
     if (!dx_wanted && !strcmp(dw, "NULL"))
         return;
+    bool dparams = strcmp(dw, "NULL") != 0;
+    emit_line(e, "/* per channel, from the saved batch statistics (xh = (x - mean) rstd):%s%s%s */",
+              dx_wanted ? " dx = w rstd (dy - mean dy - xh mean(dy xh))" : "",
+              dx_wanted && dparams ? ";" : "", dparams ? " dw = sum dy xh, db = sum dy" : "");
     emit_line(e, "dlrt_batchnorm_backward_%s(%s, %s, %s, %s, %s, %s, %s, %s, n, %d, %d, %d, %d);",
               op_prec(e), dx_wanted ? emit_grad(e, n->in[0]) : "NULL", dw, db,
               emit_grad(e, n->id), emit_buf(e, n->in[0]), emit_scratch(e, n->id, 0),

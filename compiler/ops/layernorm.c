@@ -113,6 +113,10 @@ static void layernorm_backward(Emit *e, const Node *n, const bool *accumulate)
     bool dx_wanted = op_needs_grad(e, n->in[0]);
     if (!dx_wanted && !strcmp(dw, "NULL"))
         return;
+    bool dparams = strcmp(dw, "NULL") != 0;
+    emit_line(e, "/* per row (xh = (x - mean) rstd):%s%s%s */",
+              dx_wanted ? " dx = rstd (g - mean g - xh mean(g xh)), g = dy w" : "",
+              dx_wanted && dparams ? ";" : "", dparams ? " dw = sum dy xh, db = sum dy over rows" : "");
     emit_line(e, "dlrt_layernorm_backward_%s(%s, %s, %s, %s, %s, %s, %s, %s, n * %d, %d, %d, %d);",
               op_prec(e), dx_wanted ? emit_grad(e, n->in[0]) : "NULL", dw, db,
               emit_grad(e, n->id), emit_buf(e, n->in[0]), emit_scratch(e, n->id, 0),

@@ -398,6 +398,7 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
         d_f[i] = t13[i] <= 0 ? 0 : d_t13[i];   /* y NaN: dy, as torch */
 
     /* norm.net:15: f = batchnorm(h, affine = false) */
+    /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)) */
     dlrt_batchnorm_backward_f32(d_h, NULL, NULL, d_f, h, f_mean, f_rstd, NULL, n, 6, 1, 0, 0);
 
     /* norm.net:14: h = dense(flatten(l2), 6) + dense(flatten(l1), 6) */
@@ -421,15 +422,19 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
     memcpy(d_l2, d_t7, (size_t)n * 24 * sizeof *d_l2);
 
     /* norm.net:13: l1 = layernorm(b1) */
+    /* per row (xh = (x - mean) rstd): dx = rstd (g - mean g - xh mean(g xh)), g = dy w; dw = sum dy xh, db = sum dy over rows */
     dlrt_layernorm_backward_f32(d_b1, d_l1_w, d_l1_b, d_l1, b1, l1_mean, l1_rstd, l1_w, n * 3, 5, 0, 0);
 
     /* norm.net:12: b1 = batchnorm(seq, momentum = 0.2, eps = 1e-3) */
+    /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dw = sum dy xh, db = sum dy */
     dlrt_batchnorm_backward_f32(NULL, d_b1_w, d_b1_b, d_b1, seq, b1_mean, b1_rstd, b1_w, n, 3, 5, 0, 0);
 
     /* norm.net:11: l2 = layernorm(b2, dims = 2, affine = false) */
+    /* per row (xh = (x - mean) rstd): dx = rstd (g - mean g - xh mean(g xh)), g = dy w */
     dlrt_layernorm_backward_f32(d_b2, NULL, NULL, d_l2, b2, l2_mean, l2_rstd, NULL, n * 2, 12, 0, 0);
 
     /* norm.net:10: b2 = batchnorm(image) */
+    /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dw = sum dy xh, db = sum dy */
     dlrt_batchnorm_backward_f32(NULL, d_b2_w, d_b2_b, d_b2, image, b2_mean, b2_rstd, b2_w, n, 2, 12, 0, 0);
 }
 
