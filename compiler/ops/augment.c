@@ -342,13 +342,13 @@ static void augment_torch_methods(TorchEmit *t)
         "    if not self.dropout_on:",
         "        return x",
         "    h, w = x.shape[-2], x.shape[-1]",
-        "    mask = torch.ones_like(x)",
+        "    cut = torch.zeros(x.shape, dtype=torch.bool)",
         "    for s in range(x.shape[0]):",
         "        cy = int(self.rng.uniform() * h)",
         "        cx = int(self.rng.uniform() * w)",
         "        y0, x0 = max(cy - size // 2, 0), max(cx - size // 2, 0)",
-        "        mask[s, :, y0:min(cy - size // 2 + size, h), x0:min(cx - size // 2 + size, w)] = 0",
-        "    return x * mask",
+        "        cut[s, :, y0:min(cy - size // 2 + size, h), x0:min(cx - size // 2 + size, w)] = True",
+        "    return x.masked_fill(cut, 0.0)   # zeros, also where x is NaN or inf",
     };
     for (size_t k = 0; k < sizeof lines / sizeof lines[0]; k++)
         torch_line(t, "%s", lines[k]);

@@ -8,7 +8,8 @@
  * Usage: augment_dump OUT OFF_A OFF_B OFF_C OFF_D OFF_E. Writes to OUT, as
  * float32: for two training-mode loss calls after augment_set_rng(m, 5)
  * (the second continues the stream) the five values for N samples each,
- * then the same after one call with training = 0. */
+ * then the same after one call with training = 0. The image holds a few
+ * NaN and infinite values (augment_batches.py plants the same). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
     int32_t y[N];
     for (int i = 0; i < N * SIZE; i++)
         image[i] = (float)sin(0.37 * i) + 1.5f;   /* no zeros: crops and squares show */
+    /* NaN and infinities too: a crop, a shift or a square must zero them on both sides. */
+    image[5] = NAN;
+    image[90] = INFINITY;
+    image[200] = -INFINITY;
+    image[333] = NAN;
     for (int i = 0; i < N; i++)
         y[i] = i % 3;
     augment_set_rng(m, 5);
