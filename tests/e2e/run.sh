@@ -192,6 +192,13 @@ if "$DLC" --prefix x_state tests/golden/x_state.net -o "$T/state_api.c" 2>"$T/st
    "$T/state" "$T/state.ckpt" >"$T/state.out" 2>&1; then ok "state-tensor-updated-saved-loaded"
 else bad "state-tensor-updated-saved-loaded" "$(cat "$T/state.err" "$T/state.out" 2>/dev/null | head -c 600)"; fi
 
+#     batchnorm's running statistics (STATE): PyTorch's update rule,
+#     read by evaluate, saved and loaded.
+if "$DLC" --prefix norm tests/torch/norm.net -o "$T/norm_api.c" 2>"$T/norm_state.err" &&
+   cc $CFL -I"$T" -o "$T/norm_state" tests/e2e/norm_state.c $LIBS 2>>"$T/norm_state.err" &&
+   "$T/norm_state" "$T/norm_state.ckpt" >"$T/norm_state.out" 2>&1; then ok "batchnorm-running-stats-updated-saved-loaded"
+else bad "batchnorm-running-stats-updated-saved-loaded" "$(cat "$T/norm_state.err" "$T/norm_state.out" 2>/dev/null | head -c 600)"; fi
+
 #     Threads share one network, a workspace each: two shares' gradients,
 #     weighted, equal the whole batch's; forward_with agrees with forward.
 if "$DLC" --prefix threads_api examples/two_heads.net -o "$T/threads_api.c" 2>"$T/threads.err" &&

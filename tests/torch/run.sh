@@ -190,6 +190,10 @@ script groups
 script state
 # Scoped paths are PyTorch state_dict keys (twin and C header).
 script paths
+# batchnorm's running statistics: the twin's buffers against the C.
+script norm_state
+# The augmentations: C and twin make the same batches from one seed.
+script augment_batches
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
