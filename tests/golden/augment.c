@@ -369,11 +369,11 @@ void augment_set_rng(augment *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } augment_param_table[2] = {
-    {"logits_w", 0, 192},                    /* [3, 64] */
-    {"logits_b", 192, 3},                    /* [3] */
+    {"logits_w", "logits.weight", 0, 192},               /* [3, 64] */
+    {"logits_b", "logits.bias", 192, 3},                 /* [3] */
 };
 
 size_t augment_param_count(void)
@@ -389,6 +389,11 @@ int augment_param_tensors(void)
 const char *augment_param_name(int i)
 {
     return i >= 0 && i < 2 ? augment_param_table[i].name : NULL;
+}
+
+const char *augment_param_path(int i)
+{
+    return i >= 0 && i < 2 ? augment_param_table[i].path : NULL;
 }
 
 size_t augment_param_offset(int i)

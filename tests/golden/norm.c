@@ -707,21 +707,21 @@ void norm_set_rng(norm *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } norm_param_table[12] = {
-    {"b2_w", 0, 2},                          /* [2] */
-    {"b2_b", 2, 2},                          /* [2] */
-    {"b1_w", 4, 3},                          /* [3] */
-    {"b1_b", 7, 3},                          /* [3] */
-    {"l1_w", 10, 5},                         /* [5] */
-    {"l1_b", 15, 5},                         /* [5] */
-    {"h_w", 20, 144},                        /* [6, 24] */
-    {"h_b", 164, 6},                         /* [6] */
-    {"h_2_w", 170, 90},                      /* [6, 15] */
-    {"h_2_b", 260, 6},                       /* [6] */
-    {"logits_w", 266, 24},                   /* [4, 6] */
-    {"logits_b", 290, 4},                    /* [4] */
+    {"b2_w", "b2.weight", 0, 2},                         /* [2] */
+    {"b2_b", "b2.bias", 2, 2},                           /* [2] */
+    {"b1_w", "b1.weight", 4, 3},                         /* [3] */
+    {"b1_b", "b1.bias", 7, 3},                           /* [3] */
+    {"l1_w", "l1.weight", 10, 5},                        /* [5] */
+    {"l1_b", "l1.bias", 15, 5},                          /* [5] */
+    {"h_w", "h.weight", 20, 144},                        /* [6, 24] */
+    {"h_b", "h.bias", 164, 6},                           /* [6] */
+    {"h_2_w", "h_2.weight", 170, 90},                    /* [6, 15] */
+    {"h_2_b", "h_2.bias", 260, 6},                       /* [6] */
+    {"logits_w", "logits.weight", 266, 24},              /* [4, 6] */
+    {"logits_b", "logits.bias", 290, 4},                 /* [4] */
 };
 
 size_t norm_param_count(void)
@@ -737,6 +737,11 @@ int norm_param_tensors(void)
 const char *norm_param_name(int i)
 {
     return i >= 0 && i < 12 ? norm_param_table[i].name : NULL;
+}
+
+const char *norm_param_path(int i)
+{
+    return i >= 0 && i < 12 ? norm_param_table[i].path : NULL;
 }
 
 size_t norm_param_offset(int i)

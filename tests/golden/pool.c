@@ -500,15 +500,15 @@ void pool_set_rng(pool *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } pool_param_table[6] = {
-    {"h_w", 0, 8192},                        /* [128, 64] */
-    {"h_b", 8192, 128},                      /* [128] */
-    {"logits_w", 8320, 640},                 /* [10, 64] */
-    {"logits_b", 8960, 10},                  /* [10] */
-    {"logits_2_w", 8970, 20},                /* [10, 2] */
-    {"logits_2_b", 8990, 10},                /* [10] */
+    {"h_w", "h.weight", 0, 8192},                        /* [128, 64] */
+    {"h_b", "h.bias", 8192, 128},                        /* [128] */
+    {"logits_w", "logits.weight", 8320, 640},            /* [10, 64] */
+    {"logits_b", "logits.bias", 8960, 10},               /* [10] */
+    {"logits_2_w", "logits_2.weight", 8970, 20},         /* [10, 2] */
+    {"logits_2_b", "logits_2.bias", 8990, 10},           /* [10] */
 };
 
 size_t pool_param_count(void)
@@ -524,6 +524,11 @@ int pool_param_tensors(void)
 const char *pool_param_name(int i)
 {
     return i >= 0 && i < 6 ? pool_param_table[i].name : NULL;
+}
+
+const char *pool_param_path(int i)
+{
+    return i >= 0 && i < 6 ? pool_param_table[i].path : NULL;
 }
 
 size_t pool_param_offset(int i)
