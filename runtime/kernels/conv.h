@@ -158,6 +158,25 @@ static inline void KERNEL(conv_unfold)(real *t, const real *a, int n, int F, siz
                    P * sizeof(real));
 }
 
+/* dw[g Fg + f][k] (= or +=) wt[g K Fg + k Fg + f]: the weight gradient
+ * from the transposed one the weight cores make. */
+static inline void KERNEL(conv_untranspose)(real *dw, const real *wt, const dlrt_conv_geom *q,
+                                            int accumulate)
+{
+    const int Fg = q->F / q->g, K = q->C / q->g * q->kh * q->kw;
+    for (int g = 0; g < q->g; g++)
+        for (int f = 0; f < Fg; f++) {
+            real *d = dw + ((size_t)g * Fg + f) * K;
+            const real *t = wt + (size_t)g * K * Fg + f;
+            for (int k = 0; k < K; k++) {
+                if (accumulate)
+                    d[k] += t[(size_t)k * Fg];
+                else
+                    d[k] = t[(size_t)k * Fg];
+            }
+        }
+}
+
 /* ---- WIDE: stride 1 without im2col's gathers ---------------------------
  * With stride 1, the column matrix's row (c, i, j) is the padded plane of
  * channel c read from (i dh, j dw) on, if each output row is computed
@@ -287,14 +306,17 @@ static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real 
                      col + (size_t)g * K * L, (int)L);
             KERNEL(conv_shift_add)(xp, col, q, Hp, Wp);
             KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
-        } else {   /* weight: out = dw, a = dy, b = x */
+        } else {   /* weight: out = dw, a = dy, b = x; dW^T = cols dy^T into wt */
+            real *wt = wide + (size_t)q->F * L;
             KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
             KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
             KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
             for (int g = 0; g < q->g; g++)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)L, 1,
-                     wide + (size_t)g * Fg * L, (int)L, col + (size_t)g * K * L, (int)L,
-                     s > 0 || accumulate ? 1 : 0, out + (size_t)g * Fg * K, K);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, K, Fg, (int)L, 1,
+                     col + (size_t)g * K * L, (int)L, wide + (size_t)g * Fg * L, (int)L,
+                     s > 0 ? 1 : 0, wt + (size_t)g * K * Fg, Fg);
+            if (s == q->n - 1)
+                KERNEL(conv_untranspose)(out, wt, q, accumulate);
         }
     }
 }
@@ -419,17 +441,20 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
                      dw + (size_t)g * Fg * K, K);
         return;
     }
-    const int R = dlrt_conv_chunk_rows(q);   /* SAMPLE, a chunk of output rows at a time */
+    /* SAMPLE, a chunk of output rows at a time; dW^T = cols dy^T into wt */
+    const int R = dlrt_conv_chunk_rows(q);
+    real *wt = ws + (size_t)q->C * q->kh * q->kw * R * q->OW;
     for (int s = 0; s < q->n; s++)
         for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
             const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
             KERNEL(im2col)(ws, (size_t)Pc, x + (size_t)s * q->C * HW, q, oy0, oy1);
             for (int g = 0; g < q->g; g++)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, Pc, 1,
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, K, Fg, Pc, 1,
+                     ws + (size_t)g * K * Pc, Pc,
                      dy + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P,
-                     ws + (size_t)g * K * Pc, Pc, s > 0 || oy0 > 0 || accumulate ? 1 : 0,
-                     dw + (size_t)g * Fg * K, K);
+                     s > 0 || oy0 > 0 ? 1 : 0, wt + (size_t)g * K * Fg, Fg);
         }
+    KERNEL(conv_untranspose)(dw, wt, q, accumulate);
 }
 
 /* ---- conv2d ------------------------------------------------------------ */

@@ -32,29 +32,6 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
     return span < 0 ? 0 : span / stride + 1;
 }
 
-/* The scheme for a geometry, from bench/conv_kernels.c (one thread,
- * float, batch 64; fwd + data + weight gradient, ms, SAMPLE / WIDE):
- *   LeNet 1->6 5x5 pad 2 on 28x28        1.18 / 1.19
- *   LeNet 6->16 5x5 on 14x14             2.24 / 2.04
- *   64->64 3x3 pad 1 on 8x8             13.6  / 12.5
- *   64->64 3x3 pad 1 on 32x32          154   / 170
- *   depthwise 32 3x3 pad 1 on 16x16      5.66 / 4.36
- * so DIRECT for plain 1x1 convolutions, WIDE for stride 1 on planes of up
- * to 16x16 outputs (the gathers it saves matter there; on large planes its
- * wider GEMM costs more), SAMPLE otherwise. BATCH is kept (and tested) but
- * not picked: it lost on every shape (3.2 ms on LeNet's second layer, 13.8
- * on the 8x8 one): the copies to and from [F, n OH OW] and the n times
- * larger column matrix cost more than the one wide GEMM gains. */
-static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
-{
-    if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
-        q->OH == q->H && q->OW == q->W)
-        return DLRT_CONV_DIRECT;
-    if (q->sh == 1 && q->sw == 1 && q->OH * q->OW <= 256)
-        return DLRT_CONV_WIDE;
-    return DLRT_CONV_SAMPLE;
-}
-
 /* SAMPLE's column matrix holds this many output rows at a time: about
  * DLRT_CONV_CHUNK values (C kh kw x rows x OW, at least one row), so that
  * im2col writes it into the cache the GEMM then reads it from, and the
@@ -65,6 +42,33 @@ static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
 #ifndef DLRT_CONV_CHUNK
 #define DLRT_CONV_CHUNK 262144
 #endif
+
+/* The scheme for a geometry, from bench/conv_kernels.c (one thread,
+ * float, batch 64; forward + input gradient + weight gradient, ms,
+ * SAMPLE / WIDE / BATCH):
+ *   LeNet 1->6 5x5 pad 2 on 28x28        1.17 / 0.95 / 2.83
+ *   LeNet 6->16 5x5 on 14x14             2.09 / 1.93 / 3.26
+ *   64->64 3x3 pad 1 on 8x8             11.3  / 10.4  / 12.6
+ *   64->64 3x3 pad 1 on 32x32          137   / 146   / 203
+ *   depthwise 32 3x3 pad 1 on 16x16      5.03 / 3.80 / 7.96
+ *   64->64 1x1 on 16x16 (DIRECT 3.79)    4.88 / 5.82 / 6.07
+ * so DIRECT for plain 1x1 convolutions; WIDE for stride 1 when its column
+ * matrix fits in a chunk (WIDE does not chunk; beyond that SAMPLE's chunked
+ * im2col wins); SAMPLE otherwise. BATCH is kept (and tested) but never
+ * picked: the copies to and from [F, n OH OW] and the n times larger
+ * column matrix cost more than the one wide GEMM gains. */
+static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
+{
+    if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
+        q->OH == q->H && q->OW == q->W)
+        return DLRT_CONV_DIRECT;
+    if (q->sh == 1 && q->sw == 1 &&
+        (size_t)q->C * q->kh * q->kw * q->OH * (q->OW + (q->kw - 1) * q->dw) <= DLRT_CONV_CHUNK)
+        return DLRT_CONV_WIDE;
+    return DLRT_CONV_SAMPLE;
+}
+
+/* SAMPLE's output rows per chunk (see DLRT_CONV_CHUNK). */
 static inline int dlrt_conv_chunk_rows(const dlrt_conv_geom *q)
 {
     const size_t per_row = (size_t)q->C * q->kh * q->kw * (q->OW > 0 ? q->OW : 1);
@@ -72,22 +76,27 @@ static inline int dlrt_conv_chunk_rows(const dlrt_conv_geom *q)
     return rows < 1 ? 1 : rows > (size_t)q->OH ? (q->OH > 0 ? q->OH : 1) : (int)rows;
 }
 
-/* The workspace, in values, that the cores need for q under its scheme. */
+/* The workspace, in values, that the cores need for q under its scheme.
+ * SAMPLE and WIDE end with the weight gradient transposed, [C/g kh kw, F]
+ * (their weight cores run the GEMM as dW^T = cols dy^T: measured 1.5 times
+ * faster than dW = dy cols^T on LeNet's 16 x 150 x 140, 1.1 on 64 x 576 x 80). */
 static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
 {
     const size_t rows = (size_t)q->C * q->kh * q->kw, plane = (size_t)q->OH * q->OW;
+    const size_t wt = (size_t)(q->C / (q->g > 0 ? q->g : 1)) * q->kh * q->kw * q->F;
     switch (q->scheme) {
     case DLRT_CONV_DIRECT:
         return 0;
     case DLRT_CONV_WIDE: {
         const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
         const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
-        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L;
+        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L +
+               wt;
     }
     case DLRT_CONV_BATCH:
         return (rows + (size_t)q->F) * plane * (size_t)q->n;
     default:
-        return rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW;
+        return rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW + wt;
     }
 }
 
