@@ -53,15 +53,17 @@
  * (dlrt_conv_plan, measured in bench/conv_kernels.c):
  *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
  *           per sample and group, no workspace;
- *   SAMPLE  per sample: im2col into [C kh kw, OH OW], one GEMM per group
- *           writing y's sample in place;
+ *   SAMPLE  per sample and chunk of output rows (DLRT_CONV_CHUNK): im2col
+ *           into [C kh kw, rows OW], one GEMM per group writing y in place;
  *   WIDE    per sample, stride 1: each output row computed OW + (kw - 1) dw
  *           wide, so that im2col's rows are plain copies of the padded
- *           sample (see conv_pad below); for small planes;
+ *           sample (see conv_pad below); when that fits in one chunk;
  *   BATCH   the batch folded into the GEMM's wide side: im2col of every
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
  *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
- *           slower than SAMPLE on every shape tried, so not picked (below).
+ *           slower than SAMPLE and WIDE on every shape tried, never picked.
+ * SAMPLE and WIDE compute the weight gradient transposed (dW^T = cols
+ * dy^T, the faster GEMM shape) and transpose it back at the end.
  * im2col's rows run over (c, i, j) in the weight's order, so group g's rows
  * are one contiguous block and every GEMM reads the weight as it lies.
  */
