@@ -49,8 +49,8 @@
  * How: a transposed convolution's forward is a convolution's input
  * gradient and the other way round, so three cores on one geometry do all
  * of it: forward (y = W * im2col(x)), data (dx = col2im(W^T dy)) and weight
- * (dW = dy im2col(x)^T). Each picks one of four schemes per shape
- * (dlrt_conv_plan, measured in bench/conv_kernels.c):
+ * (dW = dy im2col(x)^T). Each picks one of five schemes per shape
+ * (dlrt_conv_plan in geometry.h, measured in bench/conv_kernels.c):
  *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
  *           per sample and group, no workspace;
  *   SAMPLE  per sample and chunk of output rows (DLRT_CONV_CHUNK): im2col
@@ -58,6 +58,10 @@
  *   WIDE    per sample, stride 1: each output row computed OW + (kw - 1) dw
  *           wide, so that im2col's rows are plain copies of the padded
  *           sample (see conv_pad below); when that fits in one chunk;
+ *   SHIFT   per sample, stride 1, no column matrix at all: one GEMM per tap
+ *           (i, j) reading the padded sample in place, its channels Hp Wp
+ *           apart, into the wide output (see conv_shift below); when a
+ *           group has 4 channels or more and the sample is small;
  *   BATCH   the batch folded into the GEMM's wide side: im2col of every
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
  *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
@@ -323,6 +327,90 @@ static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real 
     }
 }
 
+/* ---- SHIFT: stride 1 without any column matrix ---------------------------
+ * WIDE's column row (c, i, j) is the padded plane of c read from
+ * (i dh, j dw) on; for one tap (i, j) the rows of all channels are the
+ * padded planes themselves, Hp Wp apart: a matrix GEMM reads in place
+ * (ld = Hp Wp). So y_wide = sum over taps of W_ij [F, C/g] x xp_ij
+ * [C/g, L]: kh kw GEMMs with K = C/g and nothing copied but the padding,
+ * the taps' weights (packed [kh kw][F][C/g]) and the wide output. Pays
+ * when C/g is large enough for a GEMM's K. The workspace: the padded
+ * sample (+ slack), the wide output [F, L], the packed weight. */
+
+/* wp[((i kw + j) F + f) Cg + c] = w[f][c][i][j]: the weight tap by tap. */
+static inline void KERNEL(conv_pack_taps)(real *wp, const real *w, const dlrt_conv_geom *q)
+{
+    const int Cg = q->C / q->g, KK = q->kh * q->kw;
+    for (int f = 0; f < q->F; f++)
+        for (int c = 0; c < Cg; c++)
+            for (int t = 0; t < KK; t++)
+                wp[((size_t)t * q->F + f) * Cg + c] = w[((size_t)f * Cg + c) * KK + t];
+}
+
+/* w[f][c][i][j] (= or +=) wp[((i kw + j) F + f) Cg + c]. */
+static inline void KERNEL(conv_unpack_taps)(real *w, const real *wp, const dlrt_conv_geom *q,
+                                            int accumulate)
+{
+    const int Cg = q->C / q->g, KK = q->kh * q->kw;
+    for (int f = 0; f < q->F; f++)
+        for (int c = 0; c < Cg; c++)
+            for (int t = 0; t < KK; t++) {
+                const real v = wp[((size_t)t * q->F + f) * Cg + c];
+                real *d = w + ((size_t)f * Cg + c) * KK + t;
+                *d = accumulate ? *d + v : v;
+            }
+}
+
+/* The three cores under SHIFT (q->sh == q->sw == 1). */
+static inline void KERNEL(conv_shift)(int which, real *out, real *ws, const real *a,
+                                      const real *b, const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g;
+    const int Wp = q->OW + (q->kw - 1) * q->dw, Hp = q->OH + (q->kh - 1) * q->dh;
+    const size_t L = (size_t)q->OH * Wp, HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW;
+    const size_t plane = (size_t)Hp * Wp;
+    real *xp = ws, *wide = xp + (size_t)q->C * plane + (size_t)(q->kw - 1) * q->dw;
+    real *wp = wide + (size_t)q->F * L;
+    if (which != 2)   /* the weight, tap by tap */
+        KERNEL(conv_pack_taps)(wp, b, q);
+    for (int s = 0; s < q->n; s++) {
+        if (which == 0)   /* forward: out = y, a = x, b = w */
+            KERNEL(conv_pad)(xp, a + s * q->C * HW, q, Hp, Wp);
+        else if (which == 1) {   /* data: out = dx, a = dy, b = w */
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            memset(xp, 0, ((size_t)q->C * plane + (size_t)(q->kw - 1) * q->dw) * sizeof(real));
+        } else {   /* weight: out = dw, a = dy, b = x */
+            KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+        }
+        for (int i = 0; i < q->kh; i++)
+            for (int j = 0; j < q->kw; j++) {
+                const int t = i * q->kw + j;
+                const size_t off = (size_t)i * q->dh * Wp + (size_t)j * q->dw;
+                for (int g = 0; g < q->g; g++) {
+                    real *wt = wp + ((size_t)t * q->F + (size_t)g * Fg) * Cg;
+                    real *xt = xp + (size_t)g * Cg * plane + off;
+                    real *yt = wide + (size_t)g * Fg * L;
+                    if (which == 0)
+                        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)L, Cg, 1, wt, Cg,
+                             xt, (int)plane, t > 0 ? 1 : 0, yt, (int)L);
+                    else if (which == 1)
+                        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cg, (int)L, Fg, 1, wt, Cg,
+                             yt, (int)L, 1, xt, (int)plane);
+                    else
+                        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, Cg, (int)L, 1, yt,
+                             (int)L, xt, (int)plane, s > 0 ? 1 : 0, wt, Cg);
+                }
+            }
+        if (which == 0)
+            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, accumulate);
+        else if (which == 1)
+            KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
+    }
+    if (which == 2)
+        KERNEL(conv_unpack_taps)(out, wp, q, accumulate);
+}
+
 /* y (= or +=) conv(x, w) under q (no bias). */
 static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, const real *w,
                                              const dlrt_conv_geom *q, int accumulate)
@@ -330,7 +418,9 @@ static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, c
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
     const real beta = accumulate ? 1 : 0;
-    if (q->scheme == DLRT_CONV_WIDE) {
+    if (q->scheme == DLRT_CONV_SHIFT) {
+        KERNEL(conv_shift)(0, y, ws, x, w, q, accumulate);
+    } else if (q->scheme == DLRT_CONV_WIDE) {
         KERNEL(conv_wide)(0, y, ws, x, w, q, accumulate);
     } else if (q->scheme == DLRT_CONV_DIRECT) {
         for (int s = 0; s < q->n; s++)
@@ -368,6 +458,10 @@ static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, co
 {
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->scheme == DLRT_CONV_SHIFT) {
+        KERNEL(conv_shift)(1, dx, ws, dy, w, q, accumulate);
+        return;
+    }
     if (q->scheme == DLRT_CONV_WIDE) {
         KERNEL(conv_wide)(1, dx, ws, dy, w, q, accumulate);
         return;
@@ -416,6 +510,10 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
     if (q->n == 0) {
         if (!accumulate)
             memset(dw, 0, (size_t)q->F * K * sizeof(real));
+        return;
+    }
+    if (q->scheme == DLRT_CONV_SHIFT) {
+        KERNEL(conv_shift)(2, dw, ws, dy, x, q, accumulate);
         return;
     }
     if (q->scheme == DLRT_CONV_WIDE) {

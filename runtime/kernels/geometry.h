@@ -15,7 +15,8 @@ enum {
     DLRT_CONV_DIRECT = 1,
     DLRT_CONV_SAMPLE = 2,
     DLRT_CONV_BATCH = 3,
-    DLRT_CONV_WIDE = 4
+    DLRT_CONV_WIDE = 4,
+    DLRT_CONV_SHIFT = 5
 };
 
 /* One convolution as the cores see it: x [n, C, H, W] -> y [n, F, OH, OW],
@@ -44,31 +45,45 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
 #endif
 
 /* The scheme for a geometry, from bench/conv_kernels.c (one thread,
- * float, batch 64; forward + input gradient + weight gradient, ms,
- * SAMPLE / WIDE / BATCH):
- *   LeNet 1->6 5x5 pad 2 on 28x28        1.17 / 0.95 / 2.83
- *   LeNet 6->16 5x5 on 14x14             2.09 / 1.93 / 3.26
- *   64->64 3x3 pad 1 on 8x8             11.3  / 10.4  / 12.6
- *   64->64 3x3 pad 1 on 32x32          137   / 146   / 203
- *   depthwise 32 3x3 pad 1 on 16x16      5.03 / 3.80 / 7.96
- *   64->64 1x1 on 16x16 (DIRECT 3.79)    4.88 / 5.82 / 6.07
- * so DIRECT for plain 1x1 convolutions; WIDE for stride 1 when its column
- * matrix fits in a chunk (WIDE does not chunk; beyond that SAMPLE's chunked
- * im2col wins); SAMPLE otherwise. BATCH is kept (and tested) but never
- * picked: the copies to and from [F, n OH OW] and the n times larger
- * column matrix cost more than the one wide GEMM gains. Plain loops for
- * one channel per group (depthwise) were tried and dropped: 1.21 ms
- * forward and 5.9 ms weight gradient against WIDE's 1.14 and 1.31 on the
- * depthwise layer above (the compiler does not vectorize the strided
- * reductions without -ffast-math). */
+ * float, batch 64; forward + input gradient + weight gradient, ms, on a
+ * machine shared with other jobs, so +-15%):
+ *                                       SAMPLE   WIDE  SHIFT  BATCH
+ *   LeNet 1->6 5x5 pad 2 on 28x28         1.31   1.23   1.51   2.83
+ *   LeNet 6->16 5x5 on 14x14              2.75   2.00   1.68   3.26
+ *   64->64 3x3 pad 1 on 8x8              12.7   13.4   12.6   12.6
+ *   64->64 3x3 pad 1 on 32x32           169    323    276    203
+ *   depthwise 32 3x3 pad 1 on 16x16       5.47   3.88   3.75   7.96
+ *   16->16 3x3 dilation 2 on 28x28       12.4   13.9    9.81  19.7
+ *   conv1d 32->32 k3 dilation 4, L 256    3.54   3.56   3.12   5.48
+ *   64->64 1x1 on 16x16 (DIRECT 3.79)     4.88   5.82   5.37   6.07
+ * so: DIRECT for plain 1x1 convolutions; for stride 1, SHIFT when a GEMM
+ * gets a K of at least 4 channels and its working set (the padded sample
+ * and the wide output) stays within DLRT_CONV_SHIFT_MAX values, else WIDE
+ * when its column matrix fits in a chunk; SAMPLE otherwise (its chunks
+ * keep the working set in cache: the large layers lose the most when the
+ * cache is shared). BATCH is kept (and tested) but never picked: the
+ * copies to and from [F, n OH OW] and the n times larger column matrix
+ * cost more than the one wide GEMM gains. Plain loops for one channel per
+ * group (depthwise) were tried and dropped: 1.21 ms forward and 5.9 ms
+ * weight gradient against WIDE's 1.14 and 1.31 on the depthwise layer
+ * (the compiler does not vectorize the strided reductions without
+ * -ffast-math). */
+#ifndef DLRT_CONV_SHIFT_MAX
+#define DLRT_CONV_SHIFT_MAX 65536
+#endif
 static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
 {
     if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
         q->OH == q->H && q->OW == q->W)
         return DLRT_CONV_DIRECT;
-    if (q->sh == 1 && q->sw == 1 &&
-        (size_t)q->C * q->kh * q->kw * q->OH * (q->OW + (q->kw - 1) * q->dw) <= DLRT_CONV_CHUNK)
-        return DLRT_CONV_WIDE;
+    if (q->sh == 1 && q->sw == 1) {
+        const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
+        if (q->C / q->g >= 4 && (size_t)q->C * Hp * Wp + (size_t)q->F * L <= DLRT_CONV_SHIFT_MAX)
+            return DLRT_CONV_SHIFT;
+        if ((size_t)q->C * q->kh * q->kw * L <= DLRT_CONV_CHUNK)
+            return DLRT_CONV_WIDE;
+    }
     return DLRT_CONV_SAMPLE;
 }
 
@@ -96,6 +111,11 @@ static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
         const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
         return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L +
                wt;
+    }
+    case DLRT_CONV_SHIFT: {
+        const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
+        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (size_t)q->F * L + wt;
     }
     case DLRT_CONV_BATCH:
         return (rows + (size_t)q->F) * plane * (size_t)q->n;
