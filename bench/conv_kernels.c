@@ -5,7 +5,8 @@
  * Prints per shape and scheme the median forward, input-gradient and
  * weight-gradient times in ms, and which scheme dlrt_conv_plan picks.
  * bench/conv_kernels_torch.py times torch.nn.functional.conv2d on the
- * same shapes. Not part of make test:
+ * same shapes; bench/conv_kernels.sh runs both and prints medians side
+ * by side. Not part of make test:
  *
  *   cc -O3 -march=native -fno-math-errno -Iruntime bench/conv_kernels.c \
  *      build/libdlrt.a -lopenblas -lm -o build/conv_kernels
