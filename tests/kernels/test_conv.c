@@ -335,7 +335,8 @@ static const tshape TSHAPES[] = {
     {1, 2, 5, 4, 2, 3, 2, 3, 2, 2, 0, 2, 1, 2, 3, 1},     /* dilated, output_padding */
     {3, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 4},     /* depthwise */
     {3, 3, 5, 5, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},     /* 1x1 */
-    {3, 2, 16, 16, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* large plane: SAMPLE */
+    {3, 2, 16, 16, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* large plane */
+    {2, 6, 5, 5, 8, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2, 2},     /* 4 channels a group: SHIFT */
 };
 #define NTSHAPES (int)(sizeof TSHAPES / sizeof TSHAPES[0])
 

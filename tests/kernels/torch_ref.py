@@ -210,10 +210,12 @@ conv2d(2, 2, 6, 8, 3, 2, 4, 1, 1, 0, 1, 1, 2, 1, 1, 1)     # even kernel `same`
 conv2d(3, 2, 1, 12, 3, 1, 3, 1, 1, 0, 0, 4, 0, 1, 2, 1)    # causal conv1d, dilation 2
 conv2d(2, 4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2)     # 1x1 grouped
 conv2d(2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1)   # LeNet conv1
+conv2d(2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1)  # LeNet conv2 (SHIFT)
 # conv_transpose2d: n C H W F kh kw sh sw ph pw oph opw dh dw g
 conv_transpose2d(2, 3, 4, 5, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1)
 conv_transpose2d(2, 4, 3, 3, 6, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 2)
 conv_transpose2d(1, 2, 5, 4, 2, 3, 2, 3, 2, 2, 0, 2, 1, 2, 3, 1)
+conv_transpose2d(2, 6, 5, 5, 8, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2, 2)   # dilated, groups, SHIFT
 # maxpool2d: n C H W kh kw sh sw ph pw dh dw
 maxpool2d(2, 3, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1)
 maxpool2d(2, 2, 9, 7, 3, 3, 2, 2, 1, 1, 1, 1)
