@@ -58,10 +58,11 @@
  *   WIDE    per sample, stride 1: each output row computed OW + (kw - 1) dw
  *           wide, so that im2col's rows are plain copies of the padded
  *           sample (see conv_pad below); when that fits in one chunk;
- *   SHIFT   per sample, stride 1, no column matrix at all: one GEMM per tap
- *           (i, j) reading the padded sample in place, its channels Hp Wp
- *           apart, into the wide output (see conv_shift below); when a
- *           group has 4 channels or more and the sample is small;
+ *   SHIFT   per sample and chunk of output rows (DLRT_CONV_SHIFT_CHUNK),
+ *           stride 1, no column matrix at all: one GEMM per tap (i, j)
+ *           reading the padded sample in place, its channels Hp Wp apart,
+ *           into the wide output (see conv_shift below); when a group has
+ *           4 channels or more and the sample is small;
  *   BATCH   the batch folded into the GEMM's wide side: im2col of every
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
  *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
@@ -262,28 +263,34 @@ static inline void KERNEL(conv_shift_add)(real *dxp, const real *col, const dlrt
             }
 }
 
-/* wide[f][oy Wp + ox] = y[f][oy][ox], 0 in the Wp - OW extra columns. */
-static inline void KERNEL(conv_widen)(real *wide, const real *y, int F, int OH, int OW, int Wp)
+/* wide[f][r Wp + ox] = y[f * ystride + r OW + ox] for rows r < rows, 0 in
+ * the Wp - OW extra columns. */
+static inline void KERNEL(conv_widen)(real *wide, const real *y, int F, int rows, int OW, int Wp,
+                                      size_t ystride)
 {
-    for (size_t r = 0; r < (size_t)F * OH; r++) {
-        memcpy(wide + r * Wp, y + r * OW, (size_t)OW * sizeof(real));
-        for (int t = OW; t < Wp; t++)
-            wide[r * Wp + t] = 0;
-    }
+    for (int f = 0; f < F; f++)
+        for (int r = 0; r < rows; r++) {
+            real *w = wide + ((size_t)f * rows + r) * Wp;
+            memcpy(w, y + f * ystride + (size_t)r * OW, (size_t)OW * sizeof(real));
+            for (int t = OW; t < Wp; t++)
+                w[t] = 0;
+        }
 }
 
-/* y[f][oy][ox] (= or +=) wide[f][oy Wp + ox]. */
-static inline void KERNEL(conv_narrow)(real *y, const real *wide, int F, int OH, int OW, int Wp,
-                                       int accumulate)
+/* y[f * ystride + r OW + ox] (= or +=) wide[f][r Wp + ox]. */
+static inline void KERNEL(conv_narrow)(real *y, const real *wide, int F, int rows, int OW, int Wp,
+                                       size_t ystride, int accumulate)
 {
-    for (size_t r = 0; r < (size_t)F * OH; r++) {
-        if (!accumulate) {
-            memcpy(y + r * OW, wide + r * Wp, (size_t)OW * sizeof(real));
-            continue;
+    for (int f = 0; f < F; f++)
+        for (int r = 0; r < rows; r++) {
+            const real *w = wide + ((size_t)f * rows + r) * Wp;
+            real *d = y + f * ystride + (size_t)r * OW;
+            if (!accumulate)
+                memcpy(d, w, (size_t)OW * sizeof(real));
+            else
+                for (int t = 0; t < OW; t++)
+                    d[t] += w[t];
         }
-        for (int t = 0; t < OW; t++)
-            y[r * OW + t] += wide[r * Wp + t];
-    }
 }
 
 /* The three cores under WIDE (q->sh == q->sw == 1). */
@@ -303,9 +310,9 @@ static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real 
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)L, K, 1,
                      b + (size_t)g * Fg * K, K, col + (size_t)g * K * L, (int)L, 0,
                      wide + (size_t)g * Fg * L, (int)L);
-            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, accumulate);
+            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, P, accumulate);
         } else if (which == 1) {   /* data: out = dx, a = dy, b = w */
-            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp, P);
             for (int g = 0; g < q->g; g++)
                 GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)L, Fg, 1,
                      b + (size_t)g * Fg * K, K, wide + (size_t)g * Fg * L, (int)L, 0,
@@ -316,7 +323,7 @@ static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real 
             real *wt = wide + (size_t)q->F * L;
             KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
             KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
-            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp, P);
             for (int g = 0; g < q->g; g++)
                 GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, K, Fg, (int)L, 1,
                      col + (size_t)g * K * L, (int)L, wide + (size_t)g * Fg * L, (int)L,
@@ -361,50 +368,54 @@ static inline void KERNEL(conv_unpack_taps)(real *w, const real *wp, const dlrt_
             }
 }
 
-/* The three cores under SHIFT (q->sh == q->sw == 1). */
+/* The three cores under SHIFT (q->sh == q->sw == 1), a chunk of R output
+ * rows (dlrt_conv_shift_rows) at a time: the wide output or dy of the
+ * chunk is [F, R Wp], and its taps read the padded sample from row oy0 on. */
 static inline void KERNEL(conv_shift)(int which, real *out, real *ws, const real *a,
                                       const real *b, const dlrt_conv_geom *q, int accumulate)
 {
-    const int Cg = q->C / q->g, Fg = q->F / q->g;
+    const int Cg = q->C / q->g, Fg = q->F / q->g, R = dlrt_conv_shift_rows(q);
     const int Wp = q->OW + (q->kw - 1) * q->dw, Hp = q->OH + (q->kh - 1) * q->dh;
-    const size_t L = (size_t)q->OH * Wp, HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW;
-    const size_t plane = (size_t)Hp * Wp;
+    const size_t HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW, plane = (size_t)Hp * Wp;
     real *xp = ws, *wide = xp + (size_t)q->C * plane + (size_t)(q->kw - 1) * q->dw;
-    real *wp = wide + (size_t)q->F * L;
+    real *wp = wide + (size_t)q->F * R * Wp;
     if (which != 2)   /* the weight, tap by tap */
         KERNEL(conv_pack_taps)(wp, b, q);
     for (int s = 0; s < q->n; s++) {
-        if (which == 0)   /* forward: out = y, a = x, b = w */
-            KERNEL(conv_pad)(xp, a + s * q->C * HW, q, Hp, Wp);
-        else if (which == 1) {   /* data: out = dx, a = dy, b = w */
-            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+        if (which == 1)   /* data: out = dx, a = dy, b = w; dx padded, summed here */
             memset(xp, 0, ((size_t)q->C * plane + (size_t)(q->kw - 1) * q->dw) * sizeof(real));
-        } else {   /* weight: out = dw, a = dy, b = x */
-            KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
-            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
-        }
-        for (int i = 0; i < q->kh; i++)
-            for (int j = 0; j < q->kw; j++) {
-                const int t = i * q->kw + j;
-                const size_t off = (size_t)i * q->dh * Wp + (size_t)j * q->dw;
-                for (int g = 0; g < q->g; g++) {
-                    real *wt = wp + ((size_t)t * q->F + (size_t)g * Fg) * Cg;
-                    real *xt = xp + (size_t)g * Cg * plane + off;
-                    real *yt = wide + (size_t)g * Fg * L;
-                    if (which == 0)
-                        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)L, Cg, 1, wt, Cg,
-                             xt, (int)plane, t > 0 ? 1 : 0, yt, (int)L);
-                    else if (which == 1)
-                        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cg, (int)L, Fg, 1, wt, Cg,
-                             yt, (int)L, 1, xt, (int)plane);
-                    else
-                        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, Cg, (int)L, 1, yt,
-                             (int)L, xt, (int)plane, s > 0 ? 1 : 0, wt, Cg);
+        else   /* forward (out = y, a = x, b = w) and weight (out = dw, a = dy, b = x) */
+            KERNEL(conv_pad)(xp, (which == 0 ? a : b) + s * q->C * HW, q, Hp, Wp);
+        for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+            const int rows = oy0 + R < q->OH ? R : q->OH - oy0;
+            const size_t Lc = (size_t)rows * Wp, first = (size_t)oy0 * Wp;
+            real *ys = out + s * q->F * P + (size_t)oy0 * q->OW;   /* forward only */
+            if (which != 0)
+                KERNEL(conv_widen)(wide, a + s * q->F * P + (size_t)oy0 * q->OW, q->F, rows,
+                                   q->OW, Wp, P);
+            for (int i = 0; i < q->kh; i++)
+                for (int j = 0; j < q->kw; j++) {
+                    const int t = i * q->kw + j;
+                    const size_t off = first + (size_t)i * q->dh * Wp + (size_t)j * q->dw;
+                    for (int g = 0; g < q->g; g++) {
+                        real *wt = wp + ((size_t)t * q->F + (size_t)g * Fg) * Cg;
+                        real *xt = xp + (size_t)g * Cg * plane + off;
+                        real *yt = wide + (size_t)g * Fg * Lc;
+                        if (which == 0)
+                            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)Lc, Cg, 1,
+                                 wt, Cg, xt, (int)plane, t > 0 ? 1 : 0, yt, (int)Lc);
+                        else if (which == 1)
+                            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cg, (int)Lc, Fg, 1, wt,
+                                 Cg, yt, (int)Lc, 1, xt, (int)plane);
+                        else
+                            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, Cg, (int)Lc, 1, yt,
+                                 (int)Lc, xt, (int)plane, s > 0 || oy0 > 0 ? 1 : 0, wt, Cg);
+                    }
                 }
-            }
-        if (which == 0)
-            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, accumulate);
-        else if (which == 1)
+            if (which == 0)
+                KERNEL(conv_narrow)(ys, wide, q->F, rows, q->OW, Wp, P, accumulate);
+        }
+        if (which == 1)
             KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
     }
     if (which == 2)

@@ -95,6 +95,18 @@ static inline int dlrt_conv_chunk_rows(const dlrt_conv_geom *q)
     return rows < 1 ? 1 : rows > (size_t)q->OH ? (q->OH > 0 ? q->OH : 1) : (int)rows;
 }
 
+/* SHIFT's output rows per chunk: a wide output of about
+ * DLRT_CONV_SHIFT_CHUNK values (F x rows x Wp, at least one row). */
+#ifndef DLRT_CONV_SHIFT_CHUNK
+#define DLRT_CONV_SHIFT_CHUNK 16384
+#endif
+static inline int dlrt_conv_shift_rows(const dlrt_conv_geom *q)
+{
+    const size_t per_row = (size_t)q->F * ((size_t)q->OW + (size_t)(q->kw - 1) * q->dw);
+    const size_t rows = DLRT_CONV_SHIFT_CHUNK / (per_row ? per_row : 1);
+    return rows < 1 ? 1 : rows > (size_t)q->OH ? (q->OH > 0 ? q->OH : 1) : (int)rows;
+}
+
 /* The workspace, in values, that the cores need for q under its scheme.
  * SAMPLE and WIDE end with the weight gradient transposed, [C/g kh kw, F]
  * (their weight cores run the GEMM as dW^T = cols dy^T: measured 1.5 times
@@ -114,8 +126,9 @@ static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
     }
     case DLRT_CONV_SHIFT: {
         const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
-        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
-        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (size_t)q->F * L + wt;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh;
+        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw +
+               (size_t)q->F * (size_t)dlrt_conv_shift_rows(q) * Wp + wt;
     }
     case DLRT_CONV_BATCH:
         return (rows + (size_t)q->F) * plane * (size_t)q->n;

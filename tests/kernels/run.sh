@@ -56,13 +56,14 @@ for src in test_kernels test_conv test_layers; do
     [ -n "$SAN" ] && run "sanitized_$short" "$src" -O0 -g -fsanitize=address,undefined \
         -fno-sanitize-recover=all
 done
-# SAMPLE's convolutions in chunks of one or two output rows (normally a
-# whole small test plane is one chunk)
+# SAMPLE's and SHIFT's convolutions in chunks of one or two output rows
+# (normally a whole small test plane is one chunk)
 if [ -n "$SAN" ]; then
-    run chunked_conv test_conv -O0 -DDLRT_CONV_CHUNK=40 -fsanitize=address,undefined \
+    run chunked_conv test_conv -O0 -DDLRT_CONV_CHUNK=40 -DDLRT_CONV_SHIFT_CHUNK=10 \
+        -fsanitize=address,undefined \
         -fno-sanitize-recover=all
 else
-    run chunked_conv test_conv -O0 -DDLRT_CONV_CHUNK=40
+    run chunked_conv test_conv -O0 -DDLRT_CONV_CHUNK=40 -DDLRT_CONV_SHIFT_CHUNK=10
 fi
 
 # Against PyTorch: torch_ref.py writes float64 reference values for fixed
