@@ -523,7 +523,9 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
             memset(dw, 0, (size_t)q->F * K * sizeof(real));
         return;
     }
-    if (q->scheme == DLRT_CONV_SHIFT) {
+    /* SHIFT's weight gradient is short GEMMs (K = a chunk's L) per tap: on a
+     * plane of several chunks SAMPLE's path (below) does it faster */
+    if (q->scheme == DLRT_CONV_SHIFT && dlrt_conv_shift_rows(q) >= q->OH) {
         KERNEL(conv_shift)(2, dw, ws, dy, x, q, accumulate);
         return;
     }
@@ -552,7 +554,8 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
                      dw + (size_t)g * Fg * K, K);
         return;
     }
-    /* SAMPLE, a chunk of output rows at a time; dW^T = cols dy^T into wt */
+    /* SAMPLE (and SHIFT on large planes), a chunk of output rows at a time;
+     * dW^T = cols dy^T into wt */
     const int R = dlrt_conv_chunk_rows(q);
     real *wt = ws + (size_t)q->C * q->kh * q->kw * R * q->OW;
     for (int s = 0; s < q->n; s++)

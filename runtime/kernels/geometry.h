@@ -45,29 +45,28 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
 #endif
 
 /* The scheme for a geometry, from bench/conv_kernels.c (one thread,
- * float, batch 64; forward + input gradient + weight gradient, ms, on a
- * machine shared with other jobs, so +-15%):
+ * float, batch 64; forward + input gradient + weight gradient, ms; the
+ * machine is shared with other jobs, so +-15% from run to run):
  *                                       SAMPLE   WIDE  SHIFT  BATCH
- *   LeNet 1->6 5x5 pad 2 on 28x28         1.31   1.23   1.51   2.83
- *   LeNet 6->16 5x5 on 14x14              2.75   2.00   1.68   3.26
- *   64->64 3x3 pad 1 on 8x8              12.7   13.4   12.6   12.6
- *   64->64 3x3 pad 1 on 32x32           169    323    276    203
- *   depthwise 32 3x3 pad 1 on 16x16       5.47   3.88   3.75   7.96
- *   16->16 3x3 dilation 2 on 28x28       12.4   13.9    9.81  19.7
- *   conv1d 32->32 k3 dilation 4, L 256    3.54   3.56   3.12   5.48
- *   64->64 1x1 on 16x16 (DIRECT 3.79)     4.88   5.82   5.37   6.07
+ *   LeNet 1->6 5x5 pad 2 on 28x28         1.18   0.90   1.13   2.80
+ *   LeNet 6->16 5x5 on 14x14              2.10   1.74   1.49   3.16
+ *   64->64 3x3 pad 1 on 8x8              13.1   13.0   10.0   14.9
+ *   64->64 3x3 pad 1 on 32x32           136    190    144    210
+ *   depthwise 32 3x3 pad 1 on 16x16       5.82   4.30   4.04   9.24
+ *   16->16 3x3 dilation 2 on 28x28       25.4   13.7    8.52  21.4
+ *   conv1d 32->32 k3 dilation 4, L 256    3.49   3.73   3.24   5.28
+ *   64->64 1x1 on 16x16 (DIRECT 4.00)     5.58   6.86   6.19   6.82
  * so: DIRECT for plain 1x1 convolutions; for stride 1, SHIFT when a GEMM
- * gets a K of at least 4 channels and its working set (the padded sample
- * and the wide output) stays within DLRT_CONV_SHIFT_MAX values, else WIDE
- * when its column matrix fits in a chunk; SAMPLE otherwise (its chunks
- * keep the working set in cache: the large layers lose the most when the
- * cache is shared). BATCH is kept (and tested) but never picked: the
- * copies to and from [F, n OH OW] and the n times larger column matrix
- * cost more than the one wide GEMM gains. Plain loops for one channel per
- * group (depthwise) were tried and dropped: 1.21 ms forward and 5.9 ms
- * weight gradient against WIDE's 1.14 and 1.31 on the depthwise layer
- * (the compiler does not vectorize the strided reductions without
- * -ffast-math). */
+ * gets a K of at least 4 channels per group and the padded sample and
+ * wide output stay within DLRT_CONV_SHIFT_MAX values (the 32x32 layer,
+ * beyond it, came out even or worse in every run), else WIDE when its
+ * column matrix fits in a chunk; SAMPLE otherwise. BATCH is kept (and
+ * tested) but never picked: the copies to and from [F, n OH OW] and the
+ * n times larger column matrix cost more than the one wide GEMM gains.
+ * Plain loops for one channel per group (depthwise) were tried and
+ * dropped: 1.21 ms forward and 5.9 ms weight gradient against WIDE's 1.14
+ * and 1.31 on the depthwise layer (the compiler does not vectorize the
+ * strided reductions without -ffast-math). */
 #ifndef DLRT_CONV_SHIFT_MAX
 #define DLRT_CONV_SHIFT_MAX 65536
 #endif
@@ -127,8 +126,11 @@ static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
     case DLRT_CONV_SHIFT: {
         const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
         const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh;
-        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw +
-               (size_t)q->F * (size_t)dlrt_conv_shift_rows(q) * Wp + wt;
+        const size_t shift = (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw +
+                             (size_t)q->F * (size_t)dlrt_conv_shift_rows(q) * Wp + wt;
+        /* on several chunks the weight gradient runs SAMPLE's way */
+        const size_t sample = rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW + wt;
+        return dlrt_conv_shift_rows(q) >= q->OH || shift >= sample ? shift : sample;
     }
     case DLRT_CONV_BATCH:
         return (rows + (size_t)q->F) * plane * (size_t)q->n;
