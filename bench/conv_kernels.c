@@ -1,10 +1,12 @@
 /* bench/conv_kernels.c: the convolution kernels' schemes timed on the
  * shapes that matter (LeNet's two convolutions at batch 64, a 3x3
- * 64-channel layer, a 1x1 one, a depthwise one), in float, one thread.
+ * 64-channel layer, a 1x1 one, a depthwise one, a dilated one, a dilated
+ * causal conv1d), in float, one thread.
  * Prints per shape and scheme the median forward, input-gradient and
  * weight-gradient times in ms, and which scheme dlrt_conv_plan picks.
  * bench/conv_kernels_torch.py times torch.nn.functional.conv2d on the
- * same shapes. Not part of make test:
+ * same shapes; bench/conv_kernels.sh runs both and prints medians side
+ * by side. Not part of make test:
  *
  *   cc -O3 -march=native -fno-math-errno -Iruntime bench/conv_kernels.c \
  *      build/libdlrt.a -lopenblas -lm -o build/conv_kernels
@@ -32,16 +34,19 @@ static int cmp(const void *a, const void *b)
 
 typedef struct case_ {
     const char *name;
-    int n, C, H, W, F, k, pad, g;
+    int n, C, H, W, F, kh, kw, pad_t, pad_l, pad_r, dil, g;
 } case_;
 
 static const case_ CASES[] = {
-    {"lenet_conv1", 64, 1, 28, 28, 6, 5, 2, 1},
-    {"lenet_conv2", 64, 6, 14, 14, 16, 5, 0, 1},
-    {"conv3x3_64", 64, 64, 32, 32, 64, 3, 1, 1},
-    {"conv3x3_64_8x8", 64, 64, 8, 8, 64, 3, 1, 1},
-    {"conv1x1_64", 64, 64, 16, 16, 64, 1, 0, 1},
-    {"depthwise3x3_32", 64, 32, 16, 16, 32, 3, 1, 32},
+    /* name               n   C   H   W   F kh kw pt pl pr dil g */
+    {"lenet_conv1", 64, 1, 28, 28, 6, 5, 5, 2, 2, 2, 1, 1},
+    {"lenet_conv2", 64, 6, 14, 14, 16, 5, 5, 0, 0, 0, 1, 1},
+    {"conv3x3_64", 64, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1},
+    {"conv3x3_64_8x8", 64, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1},
+    {"conv1x1_64", 64, 64, 16, 16, 64, 1, 1, 0, 0, 0, 1, 1},
+    {"depthwise3x3_32", 64, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 32},
+    {"dilated3x3_16_d2", 64, 16, 28, 28, 16, 3, 3, 2, 2, 2, 2, 1},
+    {"causal1d_32_k3_d4", 64, 32, 1, 256, 32, 1, 3, 0, 8, 0, 4, 1},
 };
 
 enum { REPS = 15 };
@@ -50,11 +55,13 @@ int main(void)
 {
     for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
         const case_ *p = &CASES[c];
-        dlrt_conv_geom q0 = dlrt_conv2d_geom(p->n, p->C, p->H, p->W, p->F, p->k, p->k, 1, 1,
-                                             p->pad, p->pad, p->pad, p->pad, 1, 1, p->g);
+        /* symmetric vertical padding; pad_l/pad_r apart (causal conv1d) */
+        dlrt_conv_geom q0 = dlrt_conv2d_geom(p->n, p->C, p->H, p->W, p->F, p->kh, p->kw, 1, 1,
+                                             p->pad_t, p->pad_t, p->pad_l, p->pad_r,
+                                             p->kh > 1 ? p->dil : 1, p->dil, p->g);
         const size_t nx = (size_t)p->n * p->C * p->H * p->W,
                      ny = (size_t)p->n * p->F * q0.OH * q0.OW,
-                     nw = (size_t)p->F * (p->C / p->g) * p->k * p->k;
+                     nw = (size_t)p->F * (p->C / p->g) * p->kh * p->kw;
         float *x = malloc(nx * sizeof *x), *dx = malloc(nx * sizeof *dx),
               *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy),
               *w = malloc(nw * sizeof *w), *dw = malloc(nw * sizeof *dw);
@@ -64,10 +71,10 @@ int main(void)
             dy[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
         for (size_t i = 0; i < nw; i++)
             w[i] = (float)((i * 31) % 100) / 100.0f - 0.5f;
-        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_WIDE; scheme++) {
+        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_SHIFT; scheme++) {
             dlrt_conv_geom q = q0;
             if ((scheme == DLRT_CONV_DIRECT && q0.scheme != DLRT_CONV_DIRECT) ||
-                (scheme == DLRT_CONV_WIDE && (q0.sh != 1 || q0.sw != 1)))
+                (scheme >= DLRT_CONV_WIDE && (q0.sh != 1 || q0.sw != 1)))
                 continue;
             q.scheme = scheme;
             float *ws = malloc((dlrt_conv_geom_workspace(&q) + 1) * sizeof *ws);
@@ -85,7 +92,7 @@ int main(void)
             for (int k = 0; k < 3; k++)
                 qsort(t[k], REPS, sizeof t[k][0], cmp);
             printf("%-16s %-6s fwd %7.3f ms  data %7.3f ms  weight %7.3f ms  fwd+bwd %7.3f ms%s\n",
-                   p->name, (const char *[]){"", "direct", "sample", "batch", "wide"}[scheme],
+                   p->name, (const char *[]){"", "direct", "sample", "batch", "wide", "shift"}[scheme],
                    t[0][REPS / 2], t[1][REPS / 2], t[2][REPS / 2],
                    t[0][REPS / 2] + t[1][REPS / 2] + t[2][REPS / 2],
                    scheme == q0.scheme ? "  (planned)" : "");

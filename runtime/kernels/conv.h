@@ -49,19 +49,26 @@
  * How: a transposed convolution's forward is a convolution's input
  * gradient and the other way round, so three cores on one geometry do all
  * of it: forward (y = W * im2col(x)), data (dx = col2im(W^T dy)) and weight
- * (dW = dy im2col(x)^T). Each picks one of four schemes per shape
- * (dlrt_conv_plan, measured in bench/conv_kernels.c):
+ * (dW = dy im2col(x)^T). Each picks one of five schemes per shape
+ * (dlrt_conv_plan in geometry.h, measured in bench/conv_kernels.c):
  *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
  *           per sample and group, no workspace;
- *   SAMPLE  per sample: im2col into [C kh kw, OH OW], one GEMM per group
- *           writing y's sample in place;
+ *   SAMPLE  per sample and chunk of output rows (DLRT_CONV_CHUNK): im2col
+ *           into [C kh kw, rows OW], one GEMM per group writing y in place;
  *   WIDE    per sample, stride 1: each output row computed OW + (kw - 1) dw
  *           wide, so that im2col's rows are plain copies of the padded
- *           sample (see conv_pad below); for small planes;
+ *           sample (see conv_pad below); when that fits in one chunk;
+ *   SHIFT   per sample and chunk of output rows (DLRT_CONV_SHIFT_CHUNK),
+ *           stride 1, no column matrix at all: one GEMM per tap (i, j)
+ *           reading the padded sample in place, its channels Hp Wp apart,
+ *           into the wide output (see conv_shift below); when a group has
+ *           4 channels or more and the sample is small;
  *   BATCH   the batch folded into the GEMM's wide side: im2col of every
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
  *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
- *           slower than SAMPLE on every shape tried, so not picked (below).
+ *           slower than SAMPLE and WIDE on every shape tried, never picked.
+ * SAMPLE and WIDE compute the weight gradient transposed (dW^T = cols
+ * dy^T, the faster GEMM shape) and transpose it back at the end.
  * im2col's rows run over (c, i, j) in the weight's order, so group g's rows
  * are one contiguous block and every GEMM reads the weight as it lies.
  */
@@ -158,6 +165,25 @@ static inline void KERNEL(conv_unfold)(real *t, const real *a, int n, int F, siz
                    P * sizeof(real));
 }
 
+/* dw[g Fg + f][k] (= or +=) wt[g K Fg + k Fg + f]: the weight gradient
+ * from the transposed one the weight cores make. */
+static inline void KERNEL(conv_untranspose)(real *dw, const real *wt, const dlrt_conv_geom *q,
+                                            int accumulate)
+{
+    const int Fg = q->F / q->g, K = q->C / q->g * q->kh * q->kw;
+    for (int g = 0; g < q->g; g++)
+        for (int f = 0; f < Fg; f++) {
+            real *d = dw + ((size_t)g * Fg + f) * K;
+            const real *t = wt + (size_t)g * K * Fg + f;
+            for (int k = 0; k < K; k++) {
+                if (accumulate)
+                    d[k] += t[(size_t)k * Fg];
+                else
+                    d[k] = t[(size_t)k * Fg];
+            }
+        }
+}
+
 /* ---- WIDE: stride 1 without im2col's gathers ---------------------------
  * With stride 1, the column matrix's row (c, i, j) is the padded plane of
  * channel c read from (i dh, j dw) on, if each output row is computed
@@ -237,28 +263,34 @@ static inline void KERNEL(conv_shift_add)(real *dxp, const real *col, const dlrt
             }
 }
 
-/* wide[f][oy Wp + ox] = y[f][oy][ox], 0 in the Wp - OW extra columns. */
-static inline void KERNEL(conv_widen)(real *wide, const real *y, int F, int OH, int OW, int Wp)
+/* wide[f][r Wp + ox] = y[f * ystride + r OW + ox] for rows r < rows, 0 in
+ * the Wp - OW extra columns. */
+static inline void KERNEL(conv_widen)(real *wide, const real *y, int F, int rows, int OW, int Wp,
+                                      size_t ystride)
 {
-    for (size_t r = 0; r < (size_t)F * OH; r++) {
-        memcpy(wide + r * Wp, y + r * OW, (size_t)OW * sizeof(real));
-        for (int t = OW; t < Wp; t++)
-            wide[r * Wp + t] = 0;
-    }
+    for (int f = 0; f < F; f++)
+        for (int r = 0; r < rows; r++) {
+            real *w = wide + ((size_t)f * rows + r) * Wp;
+            memcpy(w, y + f * ystride + (size_t)r * OW, (size_t)OW * sizeof(real));
+            for (int t = OW; t < Wp; t++)
+                w[t] = 0;
+        }
 }
 
-/* y[f][oy][ox] (= or +=) wide[f][oy Wp + ox]. */
-static inline void KERNEL(conv_narrow)(real *y, const real *wide, int F, int OH, int OW, int Wp,
-                                       int accumulate)
+/* y[f * ystride + r OW + ox] (= or +=) wide[f][r Wp + ox]. */
+static inline void KERNEL(conv_narrow)(real *y, const real *wide, int F, int rows, int OW, int Wp,
+                                       size_t ystride, int accumulate)
 {
-    for (size_t r = 0; r < (size_t)F * OH; r++) {
-        if (!accumulate) {
-            memcpy(y + r * OW, wide + r * Wp, (size_t)OW * sizeof(real));
-            continue;
+    for (int f = 0; f < F; f++)
+        for (int r = 0; r < rows; r++) {
+            const real *w = wide + ((size_t)f * rows + r) * Wp;
+            real *d = y + f * ystride + (size_t)r * OW;
+            if (!accumulate)
+                memcpy(d, w, (size_t)OW * sizeof(real));
+            else
+                for (int t = 0; t < OW; t++)
+                    d[t] += w[t];
         }
-        for (int t = 0; t < OW; t++)
-            y[r * OW + t] += wide[r * Wp + t];
-    }
 }
 
 /* The three cores under WIDE (q->sh == q->sw == 1). */
@@ -278,25 +310,116 @@ static inline void KERNEL(conv_wide)(int which, real *out, real *ws, const real 
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)L, K, 1,
                      b + (size_t)g * Fg * K, K, col + (size_t)g * K * L, (int)L, 0,
                      wide + (size_t)g * Fg * L, (int)L);
-            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, accumulate);
+            KERNEL(conv_narrow)(out + s * q->F * P, wide, q->F, q->OH, q->OW, Wp, P, accumulate);
         } else if (which == 1) {   /* data: out = dx, a = dy, b = w */
-            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp, P);
             for (int g = 0; g < q->g; g++)
                 GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)L, Fg, 1,
                      b + (size_t)g * Fg * K, K, wide + (size_t)g * Fg * L, (int)L, 0,
                      col + (size_t)g * K * L, (int)L);
             KERNEL(conv_shift_add)(xp, col, q, Hp, Wp);
             KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
-        } else {   /* weight: out = dw, a = dy, b = x */
+        } else {   /* weight: out = dw, a = dy, b = x; dW^T = cols dy^T into wt */
+            real *wt = wide + (size_t)q->F * L;
             KERNEL(conv_pad)(xp, b + s * q->C * HW, q, Hp, Wp);
             KERNEL(conv_shift_cols)(col, xp, q, Hp, Wp);
-            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp);
+            KERNEL(conv_widen)(wide, a + s * q->F * P, q->F, q->OH, q->OW, Wp, P);
             for (int g = 0; g < q->g; g++)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, (int)L, 1,
-                     wide + (size_t)g * Fg * L, (int)L, col + (size_t)g * K * L, (int)L,
-                     s > 0 || accumulate ? 1 : 0, out + (size_t)g * Fg * K, K);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, K, Fg, (int)L, 1,
+                     col + (size_t)g * K * L, (int)L, wide + (size_t)g * Fg * L, (int)L,
+                     s > 0 ? 1 : 0, wt + (size_t)g * K * Fg, Fg);
+            if (s == q->n - 1)
+                KERNEL(conv_untranspose)(out, wt, q, accumulate);
         }
     }
+}
+
+/* ---- SHIFT: stride 1 without any column matrix ---------------------------
+ * WIDE's column row (c, i, j) is the padded plane of c read from
+ * (i dh, j dw) on; for one tap (i, j) the rows of all channels are the
+ * padded planes themselves, Hp Wp apart: a matrix GEMM reads in place
+ * (ld = Hp Wp). So y_wide = sum over taps of W_ij [F, C/g] x xp_ij
+ * [C/g, L]: kh kw GEMMs with K = C/g and nothing copied but the padding,
+ * the taps' weights (packed [kh kw][F][C/g]) and the wide output. Pays
+ * when C/g is large enough for a GEMM's K. The workspace: the padded
+ * sample (+ slack), the wide output [F, L], the packed weight. */
+
+/* wp[((i kw + j) F + f) Cg + c] = w[f][c][i][j]: the weight tap by tap. */
+static inline void KERNEL(conv_pack_taps)(real *wp, const real *w, const dlrt_conv_geom *q)
+{
+    const int Cg = q->C / q->g, KK = q->kh * q->kw;
+    for (int f = 0; f < q->F; f++)
+        for (int c = 0; c < Cg; c++)
+            for (int t = 0; t < KK; t++)
+                wp[((size_t)t * q->F + f) * Cg + c] = w[((size_t)f * Cg + c) * KK + t];
+}
+
+/* w[f][c][i][j] (= or +=) wp[((i kw + j) F + f) Cg + c]. */
+static inline void KERNEL(conv_unpack_taps)(real *w, const real *wp, const dlrt_conv_geom *q,
+                                            int accumulate)
+{
+    const int Cg = q->C / q->g, KK = q->kh * q->kw;
+    for (int f = 0; f < q->F; f++)
+        for (int c = 0; c < Cg; c++)
+            for (int t = 0; t < KK; t++) {
+                const real v = wp[((size_t)t * q->F + f) * Cg + c];
+                real *d = w + ((size_t)f * Cg + c) * KK + t;
+                *d = accumulate ? *d + v : v;
+            }
+}
+
+/* The three cores under SHIFT (q->sh == q->sw == 1), a chunk of R output
+ * rows (dlrt_conv_shift_rows) at a time: the wide output or dy of the
+ * chunk is [F, R Wp], and its taps read the padded sample from row oy0 on. */
+static inline void KERNEL(conv_shift)(int which, real *out, real *ws, const real *a,
+                                      const real *b, const dlrt_conv_geom *q, int accumulate)
+{
+    const int Cg = q->C / q->g, Fg = q->F / q->g, R = dlrt_conv_shift_rows(q);
+    const int Wp = q->OW + (q->kw - 1) * q->dw, Hp = q->OH + (q->kh - 1) * q->dh;
+    const size_t HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW, plane = (size_t)Hp * Wp;
+    real *xp = ws, *wide = xp + (size_t)q->C * plane + (size_t)(q->kw - 1) * q->dw;
+    real *wp = wide + (size_t)q->F * R * Wp;
+    if (which != 2)   /* the weight, tap by tap */
+        KERNEL(conv_pack_taps)(wp, b, q);
+    for (int s = 0; s < q->n; s++) {
+        if (which == 1)   /* data: out = dx, a = dy, b = w; dx padded, summed here */
+            memset(xp, 0, ((size_t)q->C * plane + (size_t)(q->kw - 1) * q->dw) * sizeof(real));
+        else   /* forward (out = y, a = x, b = w) and weight (out = dw, a = dy, b = x) */
+            KERNEL(conv_pad)(xp, (which == 0 ? a : b) + s * q->C * HW, q, Hp, Wp);
+        for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
+            const int rows = oy0 + R < q->OH ? R : q->OH - oy0;
+            const size_t Lc = (size_t)rows * Wp, first = (size_t)oy0 * Wp;
+            real *ys = out + s * q->F * P + (size_t)oy0 * q->OW;   /* forward only */
+            if (which != 0)
+                KERNEL(conv_widen)(wide, a + s * q->F * P + (size_t)oy0 * q->OW, q->F, rows,
+                                   q->OW, Wp, P);
+            for (int i = 0; i < q->kh; i++)
+                for (int j = 0; j < q->kw; j++) {
+                    const int t = i * q->kw + j;
+                    const size_t off = first + (size_t)i * q->dh * Wp + (size_t)j * q->dw;
+                    for (int g = 0; g < q->g; g++) {
+                        real *wt = wp + ((size_t)t * q->F + (size_t)g * Fg) * Cg;
+                        real *xt = xp + (size_t)g * Cg * plane + off;
+                        real *yt = wide + (size_t)g * Fg * Lc;
+                        if (which == 0)
+                            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Fg, (int)Lc, Cg, 1,
+                                 wt, Cg, xt, (int)plane, t > 0 ? 1 : 0, yt, (int)Lc);
+                        else if (which == 1)
+                            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Cg, (int)Lc, Fg, 1, wt,
+                                 Cg, yt, (int)Lc, 1, xt, (int)plane);
+                        else
+                            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, Cg, (int)Lc, 1, yt,
+                                 (int)Lc, xt, (int)plane, s > 0 || oy0 > 0 ? 1 : 0, wt, Cg);
+                    }
+                }
+            if (which == 0)
+                KERNEL(conv_narrow)(ys, wide, q->F, rows, q->OW, Wp, P, accumulate);
+        }
+        if (which == 1)
+            KERNEL(conv_unpad)(out + s * q->C * HW, xp, q, Hp, Wp, accumulate);
+    }
+    if (which == 2)
+        KERNEL(conv_unpack_taps)(out, wp, q, accumulate);
 }
 
 /* y (= or +=) conv(x, w) under q (no bias). */
@@ -306,7 +429,9 @@ static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, c
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
     const real beta = accumulate ? 1 : 0;
-    if (q->scheme == DLRT_CONV_WIDE) {
+    if (q->scheme == DLRT_CONV_SHIFT) {
+        KERNEL(conv_shift)(0, y, ws, x, w, q, accumulate);
+    } else if (q->scheme == DLRT_CONV_WIDE) {
         KERNEL(conv_wide)(0, y, ws, x, w, q, accumulate);
     } else if (q->scheme == DLRT_CONV_DIRECT) {
         for (int s = 0; s < q->n; s++)
@@ -344,6 +469,10 @@ static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, co
 {
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->scheme == DLRT_CONV_SHIFT) {
+        KERNEL(conv_shift)(1, dx, ws, dy, w, q, accumulate);
+        return;
+    }
     if (q->scheme == DLRT_CONV_WIDE) {
         KERNEL(conv_wide)(1, dx, ws, dy, w, q, accumulate);
         return;
@@ -394,6 +523,12 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
             memset(dw, 0, (size_t)q->F * K * sizeof(real));
         return;
     }
+    /* SHIFT's weight gradient is short GEMMs (K = a chunk's L) per tap: on a
+     * plane of several chunks SAMPLE's path (below) does it faster */
+    if (q->scheme == DLRT_CONV_SHIFT && dlrt_conv_shift_rows(q) >= q->OH) {
+        KERNEL(conv_shift)(2, dw, ws, dy, x, q, accumulate);
+        return;
+    }
     if (q->scheme == DLRT_CONV_WIDE) {
         KERNEL(conv_wide)(2, dw, ws, dy, x, q, accumulate);
         return;
@@ -419,17 +554,21 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
                      dw + (size_t)g * Fg * K, K);
         return;
     }
-    const int R = dlrt_conv_chunk_rows(q);   /* SAMPLE, a chunk of output rows at a time */
+    /* SAMPLE (and SHIFT on large planes), a chunk of output rows at a time;
+     * dW^T = cols dy^T into wt */
+    const int R = dlrt_conv_chunk_rows(q);
+    real *wt = ws + (size_t)q->C * q->kh * q->kw * R * q->OW;
     for (int s = 0; s < q->n; s++)
         for (int oy0 = 0; oy0 < q->OH; oy0 += R) {
             const int oy1 = oy0 + R < q->OH ? oy0 + R : q->OH, Pc = (oy1 - oy0) * q->OW;
             KERNEL(im2col)(ws, (size_t)Pc, x + (size_t)s * q->C * HW, q, oy0, oy1);
             for (int g = 0; g < q->g; g++)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Fg, K, Pc, 1,
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, K, Fg, Pc, 1,
+                     ws + (size_t)g * K * Pc, Pc,
                      dy + ((size_t)s * q->F + g * Fg) * P + (size_t)oy0 * q->OW, (int)P,
-                     ws + (size_t)g * K * Pc, Pc, s > 0 || oy0 > 0 || accumulate ? 1 : 0,
-                     dw + (size_t)g * Fg * K, K);
+                     s > 0 || oy0 > 0 ? 1 : 0, wt + (size_t)g * K * Fg, Fg);
         }
+    KERNEL(conv_untranspose)(dw, wt, q, accumulate);
 }
 
 /* ---- conv2d ------------------------------------------------------------ */

@@ -15,7 +15,8 @@ enum {
     DLRT_CONV_DIRECT = 1,
     DLRT_CONV_SAMPLE = 2,
     DLRT_CONV_BATCH = 3,
-    DLRT_CONV_WIDE = 4
+    DLRT_CONV_WIDE = 4,
+    DLRT_CONV_SHIFT = 5
 };
 
 /* One convolution as the cores see it: x [n, C, H, W] -> y [n, F, OH, OW],
@@ -32,29 +33,6 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
     return span < 0 ? 0 : span / stride + 1;
 }
 
-/* The scheme for a geometry, from bench/conv_kernels.c (one thread,
- * float, batch 64; fwd + data + weight gradient, ms, SAMPLE / WIDE):
- *   LeNet 1->6 5x5 pad 2 on 28x28        1.18 / 1.19
- *   LeNet 6->16 5x5 on 14x14             2.24 / 2.04
- *   64->64 3x3 pad 1 on 8x8             13.6  / 12.5
- *   64->64 3x3 pad 1 on 32x32          154   / 170
- *   depthwise 32 3x3 pad 1 on 16x16      5.66 / 4.36
- * so DIRECT for plain 1x1 convolutions, WIDE for stride 1 on planes of up
- * to 16x16 outputs (the gathers it saves matter there; on large planes its
- * wider GEMM costs more), SAMPLE otherwise. BATCH is kept (and tested) but
- * not picked: it lost on every shape (3.2 ms on LeNet's second layer, 13.8
- * on the 8x8 one): the copies to and from [F, n OH OW] and the n times
- * larger column matrix cost more than the one wide GEMM gains. */
-static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
-{
-    if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
-        q->OH == q->H && q->OW == q->W)
-        return DLRT_CONV_DIRECT;
-    if (q->sh == 1 && q->sw == 1 && q->OH * q->OW <= 256)
-        return DLRT_CONV_WIDE;
-    return DLRT_CONV_SAMPLE;
-}
-
 /* SAMPLE's column matrix holds this many output rows at a time: about
  * DLRT_CONV_CHUNK values (C kh kw x rows x OW, at least one row), so that
  * im2col writes it into the cache the GEMM then reads it from, and the
@@ -65,6 +43,50 @@ static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
 #ifndef DLRT_CONV_CHUNK
 #define DLRT_CONV_CHUNK 262144
 #endif
+
+/* The scheme for a geometry, from bench/conv_kernels.c (one thread,
+ * float, batch 64; forward + input gradient + weight gradient, ms; the
+ * machine is shared with other jobs, so +-15% from run to run):
+ *                                       SAMPLE   WIDE  SHIFT  BATCH
+ *   LeNet 1->6 5x5 pad 2 on 28x28         1.18   0.90   1.13   2.80
+ *   LeNet 6->16 5x5 on 14x14              2.10   1.74   1.49   3.16
+ *   64->64 3x3 pad 1 on 8x8              13.1   13.0   10.0   14.9
+ *   64->64 3x3 pad 1 on 32x32           136    190    144    210
+ *   depthwise 32 3x3 pad 1 on 16x16       5.82   4.30   4.04   9.24
+ *   16->16 3x3 dilation 2 on 28x28       25.4   13.7    8.52  21.4
+ *   conv1d 32->32 k3 dilation 4, L 256    3.49   3.73   3.24   5.28
+ *   64->64 1x1 on 16x16 (DIRECT 4.00)     5.58   6.86   6.19   6.82
+ * so: DIRECT for plain 1x1 convolutions; for stride 1, SHIFT when a GEMM
+ * gets a K of at least 4 channels per group and the padded sample and
+ * wide output stay within DLRT_CONV_SHIFT_MAX values (the 32x32 layer,
+ * beyond it, came out even or worse in every run), else WIDE when its
+ * column matrix fits in a chunk; SAMPLE otherwise. BATCH is kept (and
+ * tested) but never picked: the copies to and from [F, n OH OW] and the
+ * n times larger column matrix cost more than the one wide GEMM gains.
+ * Plain loops for one channel per group (depthwise) were tried and
+ * dropped: 1.21 ms forward and 5.9 ms weight gradient against WIDE's 1.14
+ * and 1.31 on the depthwise layer (the compiler does not vectorize the
+ * strided reductions without -ffast-math). */
+#ifndef DLRT_CONV_SHIFT_MAX
+#define DLRT_CONV_SHIFT_MAX 65536
+#endif
+static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
+{
+    if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
+        q->OH == q->H && q->OW == q->W)
+        return DLRT_CONV_DIRECT;
+    if (q->sh == 1 && q->sw == 1) {
+        const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
+        if (q->C / q->g >= 4 && (size_t)q->C * Hp * Wp + (size_t)q->F * L <= DLRT_CONV_SHIFT_MAX)
+            return DLRT_CONV_SHIFT;
+        if ((size_t)q->C * q->kh * q->kw * L <= DLRT_CONV_CHUNK)
+            return DLRT_CONV_WIDE;
+    }
+    return DLRT_CONV_SAMPLE;
+}
+
+/* SAMPLE's output rows per chunk (see DLRT_CONV_CHUNK). */
 static inline int dlrt_conv_chunk_rows(const dlrt_conv_geom *q)
 {
     const size_t per_row = (size_t)q->C * q->kh * q->kw * (q->OW > 0 ? q->OW : 1);
@@ -72,22 +94,48 @@ static inline int dlrt_conv_chunk_rows(const dlrt_conv_geom *q)
     return rows < 1 ? 1 : rows > (size_t)q->OH ? (q->OH > 0 ? q->OH : 1) : (int)rows;
 }
 
-/* The workspace, in values, that the cores need for q under its scheme. */
+/* SHIFT's output rows per chunk: a wide output of about
+ * DLRT_CONV_SHIFT_CHUNK values (F x rows x Wp, at least one row). */
+#ifndef DLRT_CONV_SHIFT_CHUNK
+#define DLRT_CONV_SHIFT_CHUNK 16384
+#endif
+static inline int dlrt_conv_shift_rows(const dlrt_conv_geom *q)
+{
+    const size_t per_row = (size_t)q->F * ((size_t)q->OW + (size_t)(q->kw - 1) * q->dw);
+    const size_t rows = DLRT_CONV_SHIFT_CHUNK / (per_row ? per_row : 1);
+    return rows < 1 ? 1 : rows > (size_t)q->OH ? (q->OH > 0 ? q->OH : 1) : (int)rows;
+}
+
+/* The workspace, in values, that the cores need for q under its scheme.
+ * SAMPLE and WIDE end with the weight gradient transposed, [C/g kh kw, F]
+ * (their weight cores run the GEMM as dW^T = cols dy^T: measured 1.5 times
+ * faster than dW = dy cols^T on LeNet's 16 x 150 x 140, 1.1 on 64 x 576 x 80). */
 static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
 {
     const size_t rows = (size_t)q->C * q->kh * q->kw, plane = (size_t)q->OH * q->OW;
+    const size_t wt = (size_t)(q->C / (q->g > 0 ? q->g : 1)) * q->kh * q->kw * q->F;
     switch (q->scheme) {
     case DLRT_CONV_DIRECT:
         return 0;
     case DLRT_CONV_WIDE: {
         const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
         const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
-        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L;
+        return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (rows + (size_t)q->F) * L +
+               wt;
+    }
+    case DLRT_CONV_SHIFT: {
+        const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+        const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh;
+        const size_t shift = (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw +
+                             (size_t)q->F * (size_t)dlrt_conv_shift_rows(q) * Wp + wt;
+        /* on several chunks the weight gradient runs SAMPLE's way */
+        const size_t sample = rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW + wt;
+        return dlrt_conv_shift_rows(q) >= q->OH || shift >= sample ? shift : sample;
     }
     case DLRT_CONV_BATCH:
         return (rows + (size_t)q->F) * plane * (size_t)q->n;
     default:
-        return rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW;
+        return rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW + wt;
     }
 }
 

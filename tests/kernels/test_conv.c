@@ -145,7 +145,7 @@ static dlrt_conv_geom geom_of(const shape *p)
                             p->pb, p->pl, p->pr, p->dh, p->dw, p->g);
 }
 
-static const char *SCHEME[] = {"auto", "direct", "sample", "batch", "wide"};
+static const char *SCHEME[] = {"auto", "direct", "sample", "batch", "wide", "shift"};
 
 /* Every core under every scheme that applies, against the reference, both
  * precisions, write and accumulate. */
@@ -154,10 +154,10 @@ static void test_cores(void)
     char name[128];
     for (int k = 0; k < NSHAPES; k++) {
         const shape *p = &SHAPES[k];
-        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_WIDE; scheme++) {
+        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_SHIFT; scheme++) {
             dlrt_conv_geom q = geom_of(p);
             if ((scheme == DLRT_CONV_DIRECT && q.scheme != DLRT_CONV_DIRECT) ||
-                (scheme == DLRT_CONV_WIDE && (q.sh != 1 || q.sw != 1)))
+                (scheme >= DLRT_CONV_WIDE && (q.sh != 1 || q.sw != 1)))
                 continue;
             q.scheme = scheme;
             snprintf(name, sizeof name, "conv_core_%d_%s_n%d_C%d_%dx%d_F%d_k%dx%d_s%d%d_d%d%d_g%d",
@@ -335,7 +335,8 @@ static const tshape TSHAPES[] = {
     {1, 2, 5, 4, 2, 3, 2, 3, 2, 2, 0, 2, 1, 2, 3, 1},     /* dilated, output_padding */
     {3, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 4},     /* depthwise */
     {3, 3, 5, 5, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},     /* 1x1 */
-    {3, 2, 16, 16, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* large plane: SAMPLE */
+    {3, 2, 16, 16, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* large plane */
+    {2, 6, 5, 5, 8, 3, 3, 1, 1, 1, 1, 0, 0, 2, 2, 2},     /* 4 channels a group: SHIFT */
 };
 #define NTSHAPES (int)(sizeof TSHAPES / sizeof TSHAPES[0])
 

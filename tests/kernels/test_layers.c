@@ -488,10 +488,8 @@ static void test_augment(void)
     dlrt_rng_seed(&a, 9);
     dlrt_rng_seed(&r, 9);
     dlrt_random_hflip_f64(y, x, N, C, H, W, 0.5, &a);
-    int flips = 0;
     for (int s = 0; s < N; s++) {
         const int flip = dlrt_rng_uniform(&r) < 0.5;
-        flips += flip;
         for (int c = 0; c < C; c++)
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++)

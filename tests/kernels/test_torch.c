@@ -3,7 +3,8 @@
  * `NAME COUNT values...`, inputs then torch's float64 outputs and
  * gradients), runs the same inputs through the double kernels (within
  * 1e-12 of the largest reference value) and the float ones (1e-4, the
- * issue's tolerance for float32), and prints one line per case.
+ * issue's tolerance for float32), and prints one line per case. The
+ * augmentation cases must match exactly (the twin's replay of the draws).
  *
  * Usage: test_torch REF.txt
  */
@@ -35,8 +36,10 @@ static FILE *in;
 
 static int is_op(const char *word)
 {
-    static const char *const OPS[] = {"conv2d",    "conv_transpose2d", "maxpool2d", "avgpool2d",
-                                      "batchnorm", "layernorm",        "upsample"};
+    static const char *const OPS[] = {"conv2d",       "conv_transpose2d", "maxpool2d",
+                                      "avgpool2d",    "batchnorm",        "layernorm",
+                                      "upsample",     "random_crop",      "random_shift",
+                                      "random_hflip", "gaussian_noise",   "cutout"};
     for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++)
         if (!strcmp(word, OPS[i]))
             return 1;
@@ -258,6 +261,24 @@ static void compare_f(verdict *v, const char *what, const float *got, const tens
             CMP(&v, "y", y, get(k, "y"), TOL);                                                \
             CMP(&v, "dx", dx, get(k, "dx"), TOL);                                             \
             free(x), free(dy), free(y), free(dx);                                             \
+        } else if (strstr(k->op, "random_") || !strcmp(k->op, "gaussian_noise") ||           \
+                   !strcmp(k->op, "cutout")) {                                                \
+            /* sizes n C H W arg seed: the same draws, so the same bits */                    \
+            R *x = COPY(get(k, "x")), *y = COPY(get(k, "x"));                                 \
+            dlrt_rng rng;                                                                     \
+            dlrt_rng_seed(&rng, (uint64_t)s[5]);                                              \
+            if (!strcmp(k->op, "random_crop"))                                                \
+                dlrt_random_crop_##P(y, x, s[0], s[1], s[2], s[3], s[4], &rng);               \
+            else if (!strcmp(k->op, "random_shift"))                                          \
+                dlrt_random_shift_##P(y, x, s[0], s[1], s[2], s[3], s[4], &rng);              \
+            else if (!strcmp(k->op, "random_hflip"))                                          \
+                dlrt_random_hflip_##P(y, x, s[0], s[1], s[2], s[3], s[4] / 100.0, &rng);      \
+            else if (!strcmp(k->op, "gaussian_noise"))                                        \
+                dlrt_gaussian_noise_##P(y, x, s[0] * s[1] * s[2] * s[3], s[4] / 100.0, &rng); \
+            else                                                                              \
+                dlrt_cutout_##P(y, x, s[0], s[1], s[2], s[3], s[4], &rng);                    \
+            CMP(&v, "y", y, get(k, "y_" #P), 0);                                              \
+            free(x), free(y);                                                                 \
         } else {                                                                              \
             check(&v, 0, "unknown op %s", k->op);                                             \
         }                                                                                     \
@@ -295,7 +316,7 @@ int main(int argc, char **argv)
     fclose(in);
     verdict v;
     start(&v, "torch_cases_read", 1);
-    check(&v, number >= 20, "only %d cases in %s", number, argv[1]);
+    check(&v, number >= 30, "only %d cases in %s", number, argv[1]);
     finish(&v);
     return unit_failures ? 1 : 0;
 }
