@@ -60,6 +60,7 @@ typedef struct ConvAttr {
     int groups;
     bool bias;
     int pad_word;              /* PAD_NUMBERS or the word padding was given as */
+    bool x_is_input;           /* x is a declared input: the twin gives it its shape */
 } ConvAttr;
 
 static ConvAttr *attr(const Node *n)
@@ -90,13 +91,13 @@ enum { T_X, T_FILTERS, T_KERNEL, T_STRIDE, T_PADDING, T_OUTPUT_PADDING, T_DILATI
 
 static const ArgSpec conv2d_args[] = {
     X_ARG, FILTERS_ARG, SIZES_ARG("kernel", -1, 2), SIZES_ARG("stride", 1, 2),
-    PAD_ARG(conv2d_words, 4), SIZES_ARG("dilation", 1, 2), GROUPS_ARG, BIAS_ARG,
+    PAD_ARG(conv2d_words, 0), SIZES_ARG("dilation", 1, 2), GROUPS_ARG, BIAS_ARG,
     /* init, lr, weight_decay, trainable: the layer arguments sema adds (OPF_PARAMS) */
 };
 
 static const ArgSpec conv1d_args[] = {
     X_ARG, FILTERS_ARG, SIZES_ARG("kernel", -1, 1), SIZES_ARG("stride", 1, 1),
-    PAD_ARG(conv1d_words, 2), SIZES_ARG("dilation", 1, 1), GROUPS_ARG, BIAS_ARG,
+    PAD_ARG(conv1d_words, 0), SIZES_ARG("dilation", 1, 1), GROUPS_ARG, BIAS_ARG,
 };
 
 static const ArgSpec conv_transpose2d_args[] = {
@@ -175,6 +176,11 @@ static bool read_padding(Build *b, const Expr *call, const Want *q, ConvAttr *c)
         return true;
     }
     if (q->one_d) {          /* conv1d: one number, or [left, right] */
+        if (n > 2) {
+            diag_error(b->diag, p->expr->loc, "conv1d's padding takes one number or [left, "
+                       "right], not a list of %d", n);
+            return false;
+        }
         c->pt = c->pb = 0;
         c->pl = p->ints[0];
         c->pr = p->ints[n - 1];
@@ -207,8 +213,10 @@ static int conv_out(Build *b, const Expr *call, const Want *q, const char *dim, 
                                                    "%d*(%d - 1) + 1 = %d)", d, d, k, span);
     diag_error(b->diag, arg_loc(call, q->kernel), "%s's kernel %s %d%s is larger than the padded "
                "input %s %d + %d + %d = %d", q->op, dim, k, spans, dim, size, lo, hi, padded);
+    /* floor division, as the formula means it */
+    int q_ = (padded - span - (s - 1)) / s;
     diag_note(b->diag, arg_loc(call, q->kernel), "output %s (%d + %d + %d - %d*(%d - 1) - 1) / %d "
-              "+ 1 = %d / %d + 1 < 1", dim, size, lo, hi, d, k, s, padded - span, s);
+              "+ 1 = %d, less than 1", dim, size, lo, hi, d, k, s, q_ + 1);
     build_note_shape(b, q->x->node, "input");
     return -1;
 }
@@ -237,7 +245,7 @@ static int transposed_out(Build *b, const Expr *call, const Want *q, const char 
 /* "a / b = 1.5" or "a / b = 2": a division in a message. */
 static const char *ratio(Arena *a, int num, int den)
 {
-    return arena_printf(a, "%d / %d = %s", num, den, number_text(a, (double)num / den));
+    return arena_printf(a, "%d / %d = %.6g", num, den, (double)num / den);
 }
 
 /* The workspace the kernels need, from their own arithmetic: for the
@@ -289,6 +297,10 @@ static int conv_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, O
                        q.one_d ? "[channels, length]" : "[channels, height, width]",
                        build_expr_text(b, xe), shape_str(b->arena, xs));
             build_note_shape(b, x, "input");
+            int side = (int)sqrt((double)shape_size(xs));
+            if (!q.one_d && xs.rank == 1 && side * side == shape_size(xs) && build_input_decl(b, x))
+                diag_note(d, xe->loc, "as one-channel %dx%d images, declare it f32[1, %d, %d]", side,
+                          side, side, side);
             ok = false;
         } else {
             c.C = xs.dim[0];
@@ -355,6 +367,7 @@ static int conv_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, O
     node->shape = q.one_d ? (Shape){.rank = 2, .dim = {c.F, c.OW}}
                           : (Shape){.rank = 3, .dim = {c.F, c.OH, c.OW}};
     node->batched = true;
+    c.x_is_input = build_input_decl(b, x) != NULL;
     *(ConvAttr *)build_attr(b, node, sizeof(ConvAttr)) = c;
     /* PyTorch's layouts; torch's fans come with them (build_param). */
     Shape ws = q.transposed ? (Shape){.rank = 4, .dim = {c.C, c.F / c.groups, c.kh, c.kw}}
@@ -434,36 +447,41 @@ static const char *dims(Emit *e, const Node *n, int C, int H, int W)
     return s;
 }
 
-/* The geometry in words, for the comment above the forward call. */
+/* "3" or "3x2" into buf (32 chars). */
+static const char *pair_buf(char *buf, int h, int w)
+{
+    snprintf(buf, 32, h == w ? "%d" : "%dx%d", h, w);
+    return buf;
+}
+
+/* The geometry in words, for the comment above the forward call:
+ * "conv2d [n,1,8,8] -> [n,4,8,8]: kernel 3, stride 1, padding 1,1,1,1 (same)". */
 static void describe(Emit *e, const Node *n)
 {
     const ConvAttr *c = attr(n);
-    char pad[64];
-    if (n->op == OP_CONV1D)
+    bool one_d = n->op == OP_CONV1D;
+    char k[32], s[32], d[32], pad[64], more[96] = "";
+    if (one_d)
         snprintf(pad, sizeof pad, "%d,%d", c->pl, c->pr);
     else if (n->op == OP_CONV_TRANSPOSE2D)
         snprintf(pad, sizeof pad, "%d,%d", c->pt, c->pl);
     else
         snprintf(pad, sizeof pad, "%d,%d,%d,%d", c->pt, c->pb, c->pl, c->pr);
-    char extra[64] = "";
-    if (n->op == OP_CONV_TRANSPOSE2D)
-        snprintf(extra, sizeof extra, ", output_padding %d,%d", c->oph, c->opw);
     const char *word = c->pad_word == PAD_SAME ? " (same)" : c->pad_word == PAD_CAUSAL
                        ? " (causal)" : c->pad_word == PAD_VALID ? " (valid)" : "";
-    const char *k = n->op == OP_CONV1D ? "" : "x";
-    char kernel[32], stride[32], dil[32];
-    if (n->op == OP_CONV1D) {
-        snprintf(kernel, sizeof kernel, "%d", c->kw);
-        snprintf(stride, sizeof stride, "%d", c->sw);
-        snprintf(dil, sizeof dil, "%d", c->dw);
-    } else {
-        snprintf(kernel, sizeof kernel, "%d%s%d", c->kh, k, c->kw);
-        snprintf(stride, sizeof stride, "%d%s%d", c->sh, k, c->sw);
-        snprintf(dil, sizeof dil, "%d%s%d", c->dh, k, c->dw);
-    }
-    emit_line(e, "/* %s %s -> %s: kernel %s, stride %s, padding %s%s%s, dilation %s, groups %d */",
-              op_kind_name(n->op), dims(e, n, c->C, c->H, c->W), dims(e, n, c->F, c->OH, c->OW),
-              kernel, stride, pad, word, extra, dil, c->groups);
+    size_t used = 0;
+    if (n->op == OP_CONV_TRANSPOSE2D && (c->oph || c->opw))
+        used += (size_t)snprintf(more + used, sizeof more - used, ", output_padding %d,%d",
+                                 c->oph, c->opw);
+    if (c->dh != 1 || c->dw != 1)
+        used += (size_t)snprintf(more + used, sizeof more - used, ", dilation %s",
+                                 pair_buf(d, one_d ? c->dw : c->dh, c->dw));
+    if (c->groups != 1)
+        snprintf(more + used, sizeof more - used, ", groups %d", c->groups);
+    emit_line(e, "/* %s %s -> %s: kernel %s, stride %s, padding %s%s%s */", op_kind_name(n->op),
+              dims(e, n, c->C, c->H, c->W), dims(e, n, c->F, c->OH, c->OW),
+              pair_buf(k, one_d ? c->kw : c->kh, c->kw), pair_buf(s, one_d ? c->sw : c->sh, c->sw),
+              pad, word, more);
 }
 
 static void conv_forward(Emit *e, const Node *n)
@@ -474,6 +492,19 @@ static void conv_forward(Emit *e, const Node *n)
               workspace(e, n), emit_buf(e, n->in[0]), emit_param(e, n->param[0]),
               n->nparam > 1 ? emit_param(e, n->param[1]) : "NULL");
     emit_line(e, "    n, %s);", sizes(e, n));
+}
+
+/* "[8,2,3,3]": a parameter's shape, for comments. */
+static const char *param_dims(const IR *ir, int param)
+{
+    static char buf[64];
+    const Shape *sh = &ir->params.items[param].shape;
+    size_t used = (size_t)snprintf(buf, sizeof buf, "[");
+    for (int k = 0; k < sh->rank && used < sizeof buf; k++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, k ? ",%d" : "%d", sh->dim[k]);
+    if (used < sizeof buf)
+        snprintf(buf + used, sizeof buf - used, "]");
+    return buf;
 }
 
 static void conv_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -488,8 +519,8 @@ static void conv_backward(Emit *e, const Node *n, const bool *accumulate)
     if (ir->params.items[n->param[0]].trained) {
         bool acc = emit_param_accumulate(e, n->param[0]);
         const char *dw = emit_param_grad(e, n->param[0]);
-        emit_line(e, "/* %s %s the weight gradient from %s and %s */", dw, op_assign(acc), dy,
-                  emit_buf(e, n->in[0]));
+        emit_line(e, "/* %s%s %s the weight gradient from %s and %s */", dw,
+                  param_dims(ir, n->param[0]), op_assign(acc), dy, emit_buf(e, n->in[0]));
         emit_line(e, "dlrt_%s_backward_weight_%s(%s, %s, %s, %s,", name, op_prec(e), dw,
                   workspace(e, n), dy, emit_buf(e, n->in[0]));
         emit_line(e, "    n, %s, %d);", sizes(e, n), acc);
@@ -504,8 +535,9 @@ static void conv_backward(Emit *e, const Node *n, const bool *accumulate)
     }
     if (xn->needs_grad) {
         const char *dx = emit_grad(e, n->in[0]);
-        emit_line(e, "/* %s %s the input gradient from %s and %s */", dx,
-                  op_assign(accumulate[0]), dy, emit_param(e, n->param[0]));
+        emit_line(e, "/* %s%s %s the input gradient from %s and %s */", dx,
+                  dims(e, n, c->C, c->H, c->W), op_assign(accumulate[0]), dy,
+                  emit_param(e, n->param[0]));
         emit_line(e, "dlrt_%s_backward_data_%s(%s, %s, %s, %s,", name, op_prec(e), dx,
                   workspace(e, n), dy, emit_param(e, n->param[0]));
         emit_line(e, "    n, %s, %d);", sizes(e, n), accumulate[0]);
@@ -531,8 +563,11 @@ static void conv_torch(TorchEmit *t, const Node *n)
     const char *x = torch_name(t, n->in[0]), *w = torch_param(t, n->param[0]);
     const char *bias = n->nparam > 1 ? torch_param(t, n->param[1]) : "None";
     char s[32], d[32], p[32], op[32], in[160];
-    /* An input as the trainer feeds it may come flat: give it its shape. */
-    if (one_d)
+    /* An input may come flat ([n, 784] as the trainer reads it): give it
+     * its shape. */
+    if (!c->x_is_input)
+        snprintf(in, sizeof in, "%s", x);
+    else if (one_d)
         snprintf(in, sizeof in, "%s.reshape(-1, %d, %d)", x, c->C, c->W);
     else
         snprintf(in, sizeof in, "%s.reshape(-1, %d, %d, %d)", x, c->C, c->H, c->W);
@@ -590,15 +625,23 @@ static void conv_dump(FILE *out, const Node *n)
             c->bias ? "" : " no-bias");
 }
 
-/* "5x5/2 pad 2,2,2,2 dil 1": the geometry, for --explain. */
+/* The geometry, for --explain: "kernel 5x5 stride 1 padding 2,2,2,2". */
 static const char *conv_explain(Arena *a, const Node *n)
 {
     const ConvAttr *c = attr(n);
-    if (n->op == OP_CONV1D)
-        return arena_printf(a, "k%d/%d pad %d,%d dil %d", c->kw, c->sw, c->pl, c->pr, c->dw);
-    return arena_printf(a, "k%s/%s pad %d,%d,%d,%d dil %s", pair_text(a, c->kh, c->kw),
-                        pair_text(a, c->sh, c->sw), c->pt, c->pb, c->pl, c->pr,
-                        pair_text(a, c->dh, c->dw));
+    bool one_d = n->op == OP_CONV1D;
+    char k[32], s[32], d[32];
+    pair_buf(k, one_d ? c->kw : c->kh, c->kw);
+    pair_buf(s, one_d ? c->sw : c->sh, c->sw);
+    pair_buf(d, one_d ? c->dw : c->dh, c->dw);
+    const char *text = arena_printf(a, "kernel %s stride %s padding ", k, s);
+    if (one_d)
+        text = arena_printf(a, "%s%d,%d", text, c->pl, c->pr);
+    else if (n->op == OP_CONV_TRANSPOSE2D)
+        text = arena_printf(a, "%s%d,%d output_padding %d,%d", text, c->pt, c->pl, c->oph, c->opw);
+    else
+        text = arena_printf(a, "%s%d,%d,%d,%d", text, c->pt, c->pb, c->pl, c->pr);
+    return arena_printf(a, "%s dilation %s groups %d", text, d, c->groups);
 }
 
 /* 2 multiply-adds per weight per position: a convolution's weight meets
