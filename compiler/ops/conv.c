@@ -203,20 +203,21 @@ static bool read_padding(Build *b, const Expr *call, const Want *q, ConvAttr *c)
 
 /* The output size along one dimension of a convolution, or -1 after an
  * error: the kernel's span (dilated) must fit in the padded input. */
-static int conv_out(Build *b, const Expr *call, const Want *q, const char *dim, int size, int k,
+static long long conv_out(Build *b, const Expr *call, const Want *q, const char *dim, int size, int k,
                     int s, int lo, int hi, int d)
 {
-    int span = d * (k - 1) + 1, padded = size + lo + hi;
+    /* In long long: sizes up to 2^31 each must not overflow here. */
+    long long span = (long long)d * (k - 1) + 1, padded = (long long)size + lo + hi;
     if (span <= padded)
         return (padded - span) / s + 1;
     const char *spans = d == 1 ? "" : arena_printf(b->arena, " (dilation %d: it spans "
-                                                   "%d*(%d - 1) + 1 = %d)", d, d, k, span);
+                                                   "%d*(%d - 1) + 1 = %lld)", d, d, k, span);
     diag_error(b->diag, arg_loc(call, q->kernel), "%s's kernel %s %d%s is larger than the padded "
-               "input %s %d + %d + %d = %d", q->op, dim, k, spans, dim, size, lo, hi, padded);
-    /* floor division, as the formula means it */
-    int q_ = (padded - span - (s - 1)) / s;
+               "input %s %d + %d + %d = %lld", q->op, dim, k, spans, dim, size, lo, hi, padded);
+    /* floor division, as the formula means it (the span is negative here) */
+    long long below = (padded - span - (s - 1)) / s;
     diag_note(b->diag, arg_loc(call, q->kernel), "output %s (%d + %d + %d - %d*(%d - 1) - 1) / %d "
-              "+ 1 = %d, less than 1", dim, size, lo, hi, d, k, s, q_ + 1);
+              "+ 1 = %lld, less than 1", dim, size, lo, hi, d, k, s, below + 1);
     build_note_shape(b, q->x->node, "input");
     return -1;
 }
@@ -224,7 +225,7 @@ static int conv_out(Build *b, const Expr *call, const Want *q, const char *dim, 
 /* conv_transpose2d's output size along one dimension, or -1 after an
  * error: output_padding must be below the stride or the dilation (PyTorch's
  * rule), and some output must be left. */
-static int transposed_out(Build *b, const Expr *call, const Want *q, const char *dim, int size,
+static long long transposed_out(Build *b, const Expr *call, const Want *q, const char *dim, int size,
                           int k, int s, int p, int op, int d)
 {
     if (op >= s && op >= d) {
@@ -233,11 +234,11 @@ static int transposed_out(Build *b, const Expr *call, const Want *q, const char 
                           "PyTorch", op, dim, s, d);
         return -1;
     }
-    long out = (long)(size - 1) * s - 2L * p + (long)d * (k - 1) + op + 1;
+    long long out = (long long)(size - 1) * s - 2LL * p + (long long)d * (k - 1) + op + 1;
     if (out >= 1)
-        return out > CONV_MAX_ELEMS ? (int)CONV_MAX_ELEMS : (int)out;
+        return out;
     diag_error(b->diag, arg_loc(call, q->padding), "conv_transpose2d leaves no output: output %s "
-               "(%d - 1)*%d - 2*%d + %d*(%d - 1) + %d + 1 = %ld", dim, size, s, p, d, k, op, out);
+               "(%d - 1)*%d - 2*%d + %d*(%d - 1) + %d + 1 = %lld", dim, size, s, p, d, k, op, out);
     build_note_shape(b, q->x->node, "input");
     return -1;
 }
@@ -246,6 +247,12 @@ static int transposed_out(Build *b, const Expr *call, const Want *q, const char 
 static const char *ratio(Arena *a, int num, int den)
 {
     return arena_printf(a, "%d / %d = %.6g", num, den, (double)num / den);
+}
+
+/* A count for a message: exact up to 10^15, then "6.4e+37". */
+static const char *count_text(Arena *a, double v)
+{
+    return v < 1e15 ? arena_printf(a, "%.0f", v) : arena_printf(a, "%.3g", v);
 }
 
 /* The workspace the kernels need, from their own arithmetic: for the
@@ -343,23 +350,34 @@ static int conv_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, O
         return -1;
 
     const char *hdim = q.one_d ? "length" : "height", *wdim = q.one_d ? "length" : "width";
+    long long oh, ow;
     if (q.transposed) {
-        c.OH = transposed_out(b, call, &q, hdim, c.H, c.kh, c.sh, c.pt, c.oph, c.dh);
-        c.OW = c.OH < 0 ? -1 : transposed_out(b, call, &q, wdim, c.W, c.kw, c.sw, c.pl, c.opw, c.dw);
+        oh = transposed_out(b, call, &q, hdim, c.H, c.kh, c.sh, c.pt, c.oph, c.dh);
+        ow = oh < 0 ? -1 : transposed_out(b, call, &q, wdim, c.W, c.kw, c.sw, c.pl, c.opw, c.dw);
     } else {
-        c.OH = q.one_d ? 1 : conv_out(b, call, &q, hdim, c.H, c.kh, c.sh, c.pt, c.pb, c.dh);
-        c.OW = c.OH < 0 ? -1 : conv_out(b, call, &q, wdim, c.W, c.kw, c.sw, c.pl, c.pr, c.dw);
+        oh = q.one_d ? 1 : conv_out(b, call, &q, hdim, c.H, c.kh, c.sh, c.pt, c.pb, c.dh);
+        ow = oh < 0 ? -1 : conv_out(b, call, &q, wdim, c.W, c.kw, c.sw, c.pl, c.pr, c.dw);
     }
-    if (c.OH < 0 || c.OW < 0)
+    if (oh < 0 || ow < 0)
         return -1;
-    long wsize = (long)(q.transposed ? c.C : c.F) * (q.transposed ? c.F : c.C) / c.groups *
-                 c.kh * c.kw;
-    long out = (long)c.F * c.OH * c.OW, in = (long)c.C * c.H * c.W;
-    if (wsize > CONV_MAX_ELEMS || out > CONV_MAX_ELEMS || in > CONV_MAX_ELEMS) {
-        build_value_error(b, call->loc, "%s layer too large: %ld weights, %ld outputs per sample",
-                          q.op, wsize, out);
+    /* In double: the products of sizes up to 2^31 each. */
+    double wsize = (double)c.F * c.C / c.groups * c.kh * c.kw, out = (double)c.F * oh * ow;
+    /* ... and every term of the kernels' int arithmetic (the padded
+     * input, the dilated span, a transposed layer's stretched input). */
+    double terms[] = {(double)c.H + c.pt + c.pb, (double)c.W + c.pl + c.pr,
+                      (double)c.dh * c.kh, (double)c.dw * c.kw, (double)c.sh * c.H,
+                      (double)c.sw * c.W, 2.0 * c.pt, 2.0 * c.pl};
+    bool fits = true;
+    for (size_t k = 0; k < sizeof terms / sizeof terms[0]; k++)
+        fits &= terms[k] <= CONV_MAX_ELEMS;
+    if (!fits || wsize > CONV_MAX_ELEMS || out > CONV_MAX_ELEMS ||
+        (double)c.C * c.H * c.W > CONV_MAX_ELEMS) {
+        build_value_error(b, call->loc, "%s layer too large: %s weights, %s outputs per sample "
+                          "(at most %ld each)", q.op, count_text(b->arena, wsize),
+                          count_text(b->arena, out), CONV_MAX_ELEMS);
         return -1;
     }
+    c.OH = (int)oh, c.OW = (int)ow;
 
     Node *node = build_node(b, op, call);
     node->in[0] = x;
