@@ -7,9 +7,13 @@
 #    network's PyTorch twin, alternately, ROUNDS rounds of STEPS steps each,
 #    one thread each (BENCH_THREADS to change). One line per network:
 #      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y
+#    Per layer (BENCH_LAYERS): its forward and its forward + backward, as
+#    NAME.forward and NAME.forward_backward lines. A net's "# bench-steps: N"
+#    line sets its STEPS (BENCH_STEPS overrides every one).
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated
 #    trainer, and the same MLP written by hand in PyTorch
-#    (bench/fashion_mlp_torch.py): samples/s and test accuracy.
+#    (bench/fashion_mlp_torch.py): samples/s and test accuracy
+#    (BENCH_SHOWCASE=0 skips it).
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
@@ -18,11 +22,15 @@ make --no-print-directory -s all build/fashion_mlp
 threads=${BENCH_THREADS:-1}
 rounds=${BENCH_ROUNDS:-5}
 nets=${BENCH_NETS:-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net"}
+layers=${BENCH_LAYERS:-}
 PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-for net in $nets; do
+# run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
+# timing MODE (train_step, forward or gradients; bench/step.c) in both.
+run_net() {
+    net=$1 mode=$2 label=$3 warmup=$4
     name=$(basename "$net" .net)
     build/dlc "$net" -o "$T/$name.c"
     build/dlc --emit=torch "$net" -o "$T/$name.py"
@@ -30,23 +38,36 @@ for net in $nets; do
     cc -std=c99 -O3 -march=native -fno-math-errno -D_POSIX_C_SOURCE=200809L -Iruntime \
         -include "$T/$name.h" -DMODEL_API="${prefix}_model" -o "$T/step_$name" \
         bench/step.c "$T/$name.c" build/libdlrt.a -lopenblas -lz -lm
-    steps=${BENCH_STEPS:-500}
-    : >"$T/$name.dlc"
-    : >"$T/$name.torch"
+    : >"$T/$label.dlc"
+    : >"$T/$label.torch"
     r=0
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            "$T/step_$name" 1 "$steps" 50 | sed -n 's/^ms_per_step //p' >>"$T/$name.dlc"
-        OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" 50 "$threads" |
-            sed -n 's/^ms_per_step //p' >>"$T/$name.torch"
+            "$T/step_$name" 1 "$steps" "$warmup" "$mode" | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
+        OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" |
+            sed -n 's/^ms_per_step //p' >>"$T/$label.torch"
         r=$((r + 1))
     done
-    d=$(median <"$T/$name.dlc")
-    t=$(median <"$T/$name.torch")
-    awk -v n="$name" -v th="$threads" -v d="$d" -v t="$t" \
+    d=$(median <"$T/$label.dlc")
+    t=$(median <"$T/$label.torch")
+    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" \
         'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f\n", n, th, d, t, d / t}'
+}
+
+for net in $nets; do
+    steps=$(sed -n 's/^# bench-steps: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
+    steps=${BENCH_STEPS:-${steps:-500}}
+    run_net "$net" train_step "$(basename "$net" .net)" 50
+done
+# Single layers: forward (inference) and forward + backward (gradients).
+for net in $layers; do
+    steps=${BENCH_STEPS:-50}
+    name=$(basename "$net" .net)
+    run_net "$net" forward "$name.forward" 5
+    run_net "$net" gradients "$name.forward_backward" 5
 done
 
+[ "${BENCH_SHOWCASE:-1}" = 1 ] || exit 0
 echo "== the showcase end to end (examples/fashion_mlp.net, one epoch, $threads thread(s))"
 start=$(date +%s.%N)
 OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"

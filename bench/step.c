@@ -1,6 +1,11 @@
 /* step.c: times one network's training step through its descriptor.
  *
- *   step ROUNDS STEPS WARMUP
+ *   step ROUNDS STEPS WARMUP [MODE]
+ *
+ * MODE is what one "step" is: train_step (the default: forward, backward,
+ * update), forward (inference, dropout off) or gradients (forward and
+ * backward in training mode, no update), for a layer's forward and
+ * backward times.
  *
  * Built by bench/run.sh against a generated model (-DMODEL_API=P_model and
  * -include of its header). Random data of the network's own shapes (inputs
@@ -12,6 +17,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #ifndef MODEL_API
@@ -33,6 +39,11 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? atoi(argv[1]) : 1;
     int steps = argc > 2 ? atoi(argv[2]) : 100;
     int warmup = argc > 3 ? atoi(argv[3]) : 20;
+    const char *mode = argc > 4 ? argv[4] : "train_step";
+    if (strcmp(mode, "train_step") && strcmp(mode, "forward") && strcmp(mode, "gradients")) {
+        fprintf(stderr, "step: MODE is train_step, forward or gradients, not '%s'\n", mode);
+        return 2;
+    }
     int n = api->batch, nt = api->ntensors;
     const void *data[POOL][16];
     dlrt_rng rng;
@@ -69,14 +80,27 @@ int main(int argc, char **argv)
     }
     if (api->set_threads)
         api->set_threads(1);
-    for (int s = 0; s < warmup; s++)
-        api->losses[0].train_step(m, data[s % POOL], n);
-    for (int r = 0; r < rounds; r++) {
-        double t0 = now();
-        for (int s = 0; s < steps; s++)
-            api->losses[0].train_step(m, data[s % POOL], n);
-        printf("ms_per_step %.4f\n", (now() - t0) * 1e3 / steps);
+    /* forward: the inputs lead `data`; one output buffer per output. */
+    void *outs[16] = {0};
+    for (int k = 0; k < api->noutputs && k < 16; k++)
+        if (!(outs[k] = malloc(sizeof(float) * api->outputs[k].size * (size_t)n)))
+            return 1;
+    for (int s = 0; s < warmup + rounds * steps; s++) {
+        static double t0;
+        if (s >= warmup && (s - warmup) % steps == 0)
+            t0 = now();
+        const void *const *d = data[s % POOL];
+        if (mode[0] == 't')
+            api->losses[0].train_step(m, d, n);
+        else if (mode[0] == 'g')
+            api->losses[0].gradients(m, d, n);
+        else
+            api->forward(m, d, n, outs);
+        if (s >= warmup && (s - warmup) % steps == steps - 1)
+            printf("ms_per_step %.4f\n", (now() - t0) * 1e3 / steps);
     }
+    for (int k = 0; k < 16; k++)
+        free(outs[k]);
     api->destroy(m);
     for (int b = 0; b < POOL; b++)
         for (int k = 0; k < nt; k++)

@@ -1,5 +1,7 @@
-"""step_torch.py TWIN.py ROUNDS STEPS WARMUP THREADS: times the PyTorch twin's
-training step (bench/run.sh runs it alternately with bench/step.c).
+"""step_torch.py TWIN.py ROUNDS STEPS WARMUP THREADS [MODE]: times the PyTorch
+twin's training step (bench/run.sh runs it alternately with bench/step.c);
+MODE as step.c's: train_step (default), forward (inference under
+torch.no_grad, dropout off) or gradients (loss and backward, no update).
 
 The twin (dlc --emit=torch) is the same network, the same optimizer and the
 same batch size. One change for speed: its dropout replays dlc's random
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 
 def main():
     path, rounds, steps, warmup, threads = sys.argv[1], *map(int, sys.argv[2:6])
+    mode = sys.argv[6] if len(sys.argv) > 6 else "train_step"
     torch.set_num_threads(threads)
     spec = importlib.util.spec_from_file_location("twin", path)
     tw = importlib.util.module_from_spec(spec)
@@ -35,12 +38,25 @@ def main():
             else:
                 batch.append(torch.rand((tw.BATCH,) + tuple(what), generator=g))
         pool.append(batch)
+    ninputs = len(tw.INPUTS)
+
+    def one(batch):
+        if mode == "train_step":
+            m.train_step(opt, *batch)
+        elif mode == "gradients":
+            for p in m.param_list():
+                p.grad = None
+            m.loss(*batch, training=True).backward()
+        else:
+            with torch.no_grad():
+                m.forward(*batch[:ninputs], training=False)
+
     for s in range(warmup):
-        m.train_step(opt, *pool[s % 8])
+        one(pool[s % 8])
     for _ in range(rounds):
         start = time.perf_counter()
         for s in range(steps):
-            m.train_step(opt, *pool[s % 8])
+            one(pool[s % 8])
         print("ms_per_step %.4f" % ((time.perf_counter() - start) * 1e3 / steps))
 
 

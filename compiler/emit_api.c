@@ -236,12 +236,13 @@ void emit_tables(Emit *e, FILE *out)
             P, P);
 
     if (ir->params.len) {
-        fprintf(out, "static const struct {\n    const char *name;\n    size_t offset, size;\n"
+        fprintf(out, "static const struct {\n    const char *name, *path;\n    size_t offset, size;\n"
                      "} %s_param_table[%d] = {\n", P, ir->params.len);
         for (int p = 0; p < ir->params.len; p++) {
             const Param *pr = &ir->params.items[p];
-            const char *entry = arena_printf(a, "{\"%s\", %zu, %zu},", pr->name, pr->offset, pr->size);
-            fprintf(out, "    %-40s /* %s */\n", entry, dims_text(a, pr->shape));
+            const char *entry = arena_printf(a, "{\"%s\", \"%s\", %zu, %zu},", pr->name,
+                                             pr->path ? pr->path : pr->name, pr->offset, pr->size);
+            fprintf(out, "    %-52s /* %s */\n", entry, dims_text(a, pr->shape));
         }
         fprintf(out, "};\n\n");
     }
@@ -251,12 +252,15 @@ void emit_tables(Emit *e, FILE *out)
     if (guard) {
         fprintf(out, "const char *%s_param_name(int i)\n{\n    return %s ? %s_param_table[i].name : NULL;\n}\n\n",
                 P, guard, P);
+        fprintf(out, "const char *%s_param_path(int i)\n{\n    return %s ? %s_param_table[i].path : NULL;\n}\n\n",
+                P, guard, P);
         fprintf(out, "size_t %s_param_offset(int i)\n{\n    return %s ? %s_param_table[i].offset : 0;\n}\n\n",
                 P, guard, P);
         fprintf(out, "size_t %s_param_size(int i)\n{\n    return %s ? %s_param_table[i].size : 0;\n}\n\n",
                 P, guard, P);
     } else {
         fprintf(out, "const char *%s_param_name(int i)\n{\n    (void)i;\n    return NULL;\n}\n\n", P);
+        fprintf(out, "const char *%s_param_path(int i)\n{\n    (void)i;\n    return NULL;\n}\n\n", P);
         fprintf(out, "size_t %s_param_offset(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
         fprintf(out, "size_t %s_param_size(int i)\n{\n    (void)i;\n    return 0;\n}\n\n", P);
     }
@@ -724,10 +728,12 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
 
     fprintf(out, "/* The number of learnable values (%s_PARAM_COUNT). */\n", U);
     fprintf(out, "size_t %s_param_count(void);\n", P);
-    fprintf(out, "/* The parameter tensors: count, and each one's name, offset and size in\n"
-                 " * values (NULL / 0 out of range). */\n");
+    fprintf(out, "/* The parameter tensors: count, and each one's name (as in the C and\n"
+                 " * checkpoints, \"h1_w\"), scoped path (PyTorch's state_dict key,\n"
+                 " * \"h1.weight\"), offset and size in values (NULL / 0 out of range). */\n");
     fprintf(out, "int %s_param_tensors(void);\n", P);
     fprintf(out, "const char *%s_param_name(int i);\n", P);
+    fprintf(out, "const char *%s_param_path(int i);\n", P);
     fprintf(out, "size_t %s_param_offset(int i);\n", P);
     fprintf(out, "size_t %s_param_size(int i);\n", P);
     fprintf(out, "/* \"name:dim x dim;...\" for every tensor, as checkpoints record it. */\n");

@@ -393,6 +393,14 @@ static void emit_constants(TorchEmit *t)
         buffers = arena_printf(t->arena, "%s%s(\"%s\", %zu)", buffers, i ? ", " : "",
                                ir->states.items[i].name, ir->states.items[i].size);
     torch_line(t, "BUFFERS = [%s]", buffers);
+    /* Scoped paths, PyTorch's state_dict keys: "h1_w" -> "h1.weight". */
+    char *paths = "";
+    for (int i = 0; i < ir->params.len + ir->states.len; i++) {
+        const Param *p = i < ir->params.len ? &ir->params.items[i] : &ir->states.items[i - ir->params.len];
+        paths = arena_printf(t->arena, "%s%s\"%s\": \"%s\"", paths, i ? ", " : "", p->name,
+                             p->path ? p->path : p->name);
+    }
+    torch_line(t, "PATHS = {%s}", paths);
     /* The same string as the C P_layout(): checkpoints carry it. */
     char *layout = "";
     for (int i = 0; i < ir->params.len; i++) {
@@ -660,6 +668,14 @@ static void emit_init(TorchEmit *t)
     t->indent++;
     torch_line(t, "\"\"\"The parameters in PARAMS order (the flat C buffer's order).\"\"\"");
     torch_line(t, "return [getattr(self, name) for name, _ in PARAMS]");
+    t->indent--;
+    blank(t);
+
+    torch_line(t, "def scoped_state_dict(self):");
+    t->indent++;
+    torch_line(t, "\"\"\"Parameters and buffers by scoped path (\"h1.weight\"), the keys a");
+    torch_line(t, "torch.nn module tree with the same layer names would have.\"\"\"");
+    torch_line(t, "return {PATHS[name]: getattr(self, name) for name in PATHS}");
     t->indent--;
     blank(t);
 }

@@ -222,6 +222,40 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                 thousands(b1, sizeof b1, pr->size));
     }
 
+    /* Per layer: every node the net computes, in source order, with its
+     * parameters, forward FLOPs per sample (ops with a flops hook) and the
+     * arena bytes its value and scratch take for a full batch. */
+    fprintf(out, "layers (FLOPs per sample, forward; arena bytes at batch %d):\n", ir->batch_cap);
+    fprintf(out, "  %-5s %-16s %-16s %12s %14s %12s\n", "line", "op", "output", "params",
+            "flops", "arena bytes");
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        if (n->op == OP_INPUT)
+            continue;
+        const OpInfo *info = op_info(n->op);
+        unsigned long long params = 0, flops = info->flops ? info->flops(ir, n) : 0, values = 0;
+        for (int k = 0; k < n->nparam; k++)
+            params += ir->params.items[n->param[k]].size;
+        bool view = (info->flags & OPF_VIEW) != 0;
+        if (n->buf >= 0 && !view)
+            values += n->batched ? (unsigned long long)ir->batch_cap * (unsigned long long)shape_size(n->shape)
+                                 : 1;
+        for (int k = 0; k < info->nscratch; k++)
+            if (n->scratch[k] >= 0)
+                values += (unsigned long long)ir->batch_cap * n->scratch_size[k];
+        char shape[64];
+        size_t o = 0;
+        shape[o++] = '[';
+        for (int d = 0; d < n->shape.rank && o < 40; d++)
+            o += (size_t)snprintf(shape + o, sizeof shape - o, d ? ", %d" : "%d", n->shape.dim[d]);
+        snprintf(shape + o, sizeof shape - o, "]");
+        char b3[40];
+        fprintf(out, "  %-5d %-16s %-16s %12s %14s %12s\n", n->line, op_kind_name(n->op),
+                n->batched ? shape : "[1] (batch)", params ? thousands(b1, sizeof b1, params) : "-",
+                flops ? thousands(b2, sizeof b2, flops) : "-",
+                view ? "view" : thousands(b3, sizeof b3, values * (unsigned long long)value_size));
+    }
+
     int slots = state_slots(ir, NULL);   /* every group's optimizer */
     unsigned long long pbytes = (unsigned long long)ir->param_count * (unsigned long long)value_size;
     unsigned long long abytes = (unsigned long long)ir->arena_size * (unsigned long long)value_size;

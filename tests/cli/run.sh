@@ -73,6 +73,7 @@ expect explain-shows-init-gain 0 "h_w            \[4, 4\]                 16  or
 expect explain-hides-default-gain 0 "loss_w         \[2, 4\]                  8  lecun_normal \*" -- "$DLC" --explain --emit=none "$T/gx.net"
 expect explain-train-init-gain 0 "init           xavier_uniform(gain = 2)" -- "$DLC" --explain --emit=none "$T/gx.net"
 expect stats 0 "param" -- "$DLC" --stats --emit=none $good
+expect stats-per-layer 0 "^  13    dense            \[256\]                 200,960        401,408       16,384$" -- "$DLC" --stats --emit=none $good
 expect emit-ir 0 "dense" -- "$DLC" --emit=ir $good
 expect emit-ast 0 "dense" -- "$DLC" --emit=ast $good
 expect emit-torch 0 "" -- "$DLC" --emit=torch $good -o "$T/m.py"

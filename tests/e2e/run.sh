@@ -199,6 +199,14 @@ if "$DLC" --prefix threads_api examples/two_heads.net -o "$T/threads_api.c" 2>"$
    OPENBLAS_NUM_THREADS=1 "$T/threads" >"$T/threads.out" 2>&1; then ok "threads-share-a-network-workspace-each"
 else bad "threads-share-a-network-workspace-each" "$(cat "$T/threads.err" "$T/threads.out" 2>/dev/null | head -c 600)"; fi
 
+#     make bench runs: a tiny setting (one round of 3 steps, a net and a
+#     layer, no showcase epoch) prints its lines in the documented format.
+if BENCH_ROUNDS=1 BENCH_STEPS=3 BENCH_NETS=examples/xor.net BENCH_LAYERS=examples/xor.net \
+   BENCH_SHOWCASE=0 sh bench/run.sh >"$T/bench.out" 2>&1 &&
+   [ "$(grep -cE '^bench (xor|xor\.forward|xor\.forward_backward) threads=1 dlc_ms=[0-9.]+ torch_ms=[0-9.]+ ratio=[0-9.]+$' "$T/bench.out")" = 3 ]
+then ok "bench-runs-tiny"
+else bad "bench-runs-tiny" "$(tail -c 400 "$T/bench.out")"; fi
+
 # 3. The API refuses a batch whose labels are not classes of the network.
 if "$DLC" examples/xor.net -o "$T/xor_api.c" 2>"$T/api.err" &&
    cc $CFL -I"$T" -o "$T/bad_labels" tests/e2e/bad_labels.c "$T/xor_api.c" $LIBS 2>>"$T/api.err" &&

@@ -663,19 +663,19 @@ void activations_set_rng(activations *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } activations_param_table[10] = {
-    {"a_w", 0, 288},                         /* [12, 24] */
-    {"a_b", 288, 12},                        /* [12] */
-    {"b_w", 300, 144},                       /* [12, 12] */
-    {"b_b", 444, 12},                        /* [12] */
-    {"c_w", 456, 144},                       /* [12, 12] */
-    {"c_b", 600, 12},                        /* [12] */
-    {"t_w", 612, 144},                       /* [12, 12] */
-    {"t_b", 756, 12},                        /* [12] */
-    {"logits_w", 768, 60},                   /* [5, 12] */
-    {"logits_b", 828, 5},                    /* [5] */
+    {"a_w", "a.weight", 0, 288},                         /* [12, 24] */
+    {"a_b", "a.bias", 288, 12},                          /* [12] */
+    {"b_w", "b.weight", 300, 144},                       /* [12, 12] */
+    {"b_b", "b.bias", 444, 12},                          /* [12] */
+    {"c_w", "c.weight", 456, 144},                       /* [12, 12] */
+    {"c_b", "c.bias", 600, 12},                          /* [12] */
+    {"t_w", "t.weight", 612, 144},                       /* [12, 12] */
+    {"t_b", "t.bias", 756, 12},                          /* [12] */
+    {"logits_w", "logits.weight", 768, 60},              /* [5, 12] */
+    {"logits_b", "logits.bias", 828, 5},                 /* [5] */
 };
 
 size_t activations_param_count(void)
@@ -691,6 +691,11 @@ int activations_param_tensors(void)
 const char *activations_param_name(int i)
 {
     return i >= 0 && i < 10 ? activations_param_table[i].name : NULL;
+}
+
+const char *activations_param_path(int i)
+{
+    return i >= 0 && i < 10 ? activations_param_table[i].path : NULL;
 }
 
 size_t activations_param_offset(int i)

@@ -98,10 +98,12 @@ const char *activations_error(const activations *m);
 
 /* The number of learnable values (ACTIVATIONS_PARAM_COUNT). */
 size_t activations_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int activations_param_tensors(void);
 const char *activations_param_name(int i);
+const char *activations_param_path(int i);
 size_t activations_param_offset(int i);
 size_t activations_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

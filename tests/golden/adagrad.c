@@ -387,13 +387,13 @@ void adagrad_set_rng(adagrad *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } adagrad_param_table[4] = {
-    {"h_w", 0, 20},                          /* [5, 4] */
-    {"h_b", 20, 5},                          /* [5] */
-    {"logits_w", 25, 15},                    /* [3, 5] */
-    {"logits_b", 40, 3},                     /* [3] */
+    {"h_w", "h.weight", 0, 20},                          /* [5, 4] */
+    {"h_b", "h.bias", 20, 5},                            /* [5] */
+    {"logits_w", "logits.weight", 25, 15},               /* [3, 5] */
+    {"logits_b", "logits.bias", 40, 3},                  /* [3] */
 };
 
 size_t adagrad_param_count(void)
@@ -409,6 +409,11 @@ int adagrad_param_tensors(void)
 const char *adagrad_param_name(int i)
 {
     return i >= 0 && i < 4 ? adagrad_param_table[i].name : NULL;
+}
+
+const char *adagrad_param_path(int i)
+{
+    return i >= 0 && i < 4 ? adagrad_param_table[i].path : NULL;
 }
 
 size_t adagrad_param_offset(int i)

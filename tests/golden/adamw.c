@@ -369,13 +369,13 @@ void adamw_set_rng(adamw *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } adamw_param_table[4] = {
-    {"h_w", 0, 12},                          /* [3, 4] */
-    {"h_b", 12, 3},                          /* [3] */
-    {"pred_w", 15, 6},                       /* [2, 3] */
-    {"pred_b", 21, 2},                       /* [2] */
+    {"h_w", "h.weight", 0, 12},                          /* [3, 4] */
+    {"h_b", "h.bias", 12, 3},                            /* [3] */
+    {"pred_w", "pred.weight", 15, 6},                    /* [2, 3] */
+    {"pred_b", "pred.bias", 21, 2},                      /* [2] */
 };
 
 size_t adamw_param_count(void)
@@ -391,6 +391,11 @@ int adamw_param_tensors(void)
 const char *adamw_param_name(int i)
 {
     return i >= 0 && i < 4 ? adamw_param_table[i].name : NULL;
+}
+
+const char *adamw_param_path(int i)
+{
+    return i >= 0 && i < 4 ? adamw_param_table[i].path : NULL;
 }
 
 size_t adamw_param_offset(int i)

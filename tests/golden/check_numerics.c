@@ -567,13 +567,13 @@ void check_numerics_set_rng(check_numerics *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } check_numerics_param_table[4] = {
-    {"h_w", 0, 32},                          /* [8, 4] */
-    {"h_b", 32, 8},                          /* [8] */
-    {"logits_w", 40, 24},                    /* [3, 8] */
-    {"logits_b", 64, 3},                     /* [3] */
+    {"h_w", "h.weight", 0, 32},                          /* [8, 4] */
+    {"h_b", "h.bias", 32, 8},                            /* [8] */
+    {"logits_w", "logits.weight", 40, 24},               /* [3, 8] */
+    {"logits_b", "logits.bias", 64, 3},                  /* [3] */
 };
 
 size_t check_numerics_param_count(void)
@@ -589,6 +589,11 @@ int check_numerics_param_tensors(void)
 const char *check_numerics_param_name(int i)
 {
     return i >= 0 && i < 4 ? check_numerics_param_table[i].name : NULL;
+}
+
+const char *check_numerics_param_path(int i)
+{
+    return i >= 0 && i < 4 ? check_numerics_param_table[i].path : NULL;
 }
 
 size_t check_numerics_param_offset(int i)

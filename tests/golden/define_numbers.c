@@ -360,13 +360,13 @@ void define_numbers_set_rng(define_numbers *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } define_numbers_param_table[4] = {
-    {"loss_w", 0, 4000},                     /* [1000, 4] */
-    {"loss_b", 4000, 1000},                  /* [1000] */
-    {"loss_2_w", 5000, 5000},                /* [5, 1000] */
-    {"loss_2_b", 10000, 5},                  /* [5] */
+    {"loss_w", "loss.weight", 0, 4000},                  /* [1000, 4] */
+    {"loss_b", "loss.bias", 4000, 1000},                 /* [1000] */
+    {"loss_2_w", "loss_2.weight", 5000, 5000},           /* [5, 1000] */
+    {"loss_2_b", "loss_2.bias", 10000, 5},               /* [5] */
 };
 
 size_t define_numbers_param_count(void)
@@ -382,6 +382,11 @@ int define_numbers_param_tensors(void)
 const char *define_numbers_param_name(int i)
 {
     return i >= 0 && i < 4 ? define_numbers_param_table[i].name : NULL;
+}
+
+const char *define_numbers_param_path(int i)
+{
+    return i >= 0 && i < 4 ? define_numbers_param_table[i].path : NULL;
 }
 
 size_t define_numbers_param_offset(int i)

@@ -96,10 +96,12 @@ const char *define_numbers_error(const define_numbers *m);
 
 /* The number of learnable values (DEFINE_NUMBERS_PARAM_COUNT). */
 size_t define_numbers_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int define_numbers_param_tensors(void);
 const char *define_numbers_param_name(int i);
+const char *define_numbers_param_path(int i);
 size_t define_numbers_param_offset(int i);
 size_t define_numbers_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

@@ -487,15 +487,15 @@ void dropout_set_rng(dropout *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } dropout_param_table[6] = {
-    {"h_w", 0, 240},                         /* [24, 10] */
-    {"h_b", 240, 24},                        /* [24] */
-    {"h2_w", 264, 576},                      /* [24, 24] */
-    {"h2_b", 840, 24},                       /* [24] */
-    {"logits_w", 864, 96},                   /* [4, 24] */
-    {"logits_b", 960, 4},                    /* [4] */
+    {"h_w", "h.weight", 0, 240},                         /* [24, 10] */
+    {"h_b", "h.bias", 240, 24},                          /* [24] */
+    {"h2_w", "h2.weight", 264, 576},                     /* [24, 24] */
+    {"h2_b", "h2.bias", 840, 24},                        /* [24] */
+    {"logits_w", "logits.weight", 864, 96},              /* [4, 24] */
+    {"logits_b", "logits.bias", 960, 4},                 /* [4] */
 };
 
 size_t dropout_param_count(void)
@@ -511,6 +511,11 @@ int dropout_param_tensors(void)
 const char *dropout_param_name(int i)
 {
     return i >= 0 && i < 6 ? dropout_param_table[i].name : NULL;
+}
+
+const char *dropout_param_path(int i)
+{
+    return i >= 0 && i < 6 ? dropout_param_table[i].path : NULL;
 }
 
 size_t dropout_param_offset(int i)

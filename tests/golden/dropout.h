@@ -98,10 +98,12 @@ const char *dropout_error(const dropout *m);
 
 /* The number of learnable values (DROPOUT_PARAM_COUNT). */
 size_t dropout_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int dropout_param_tensors(void);
 const char *dropout_param_name(int i);
+const char *dropout_param_path(int i);
 size_t dropout_param_offset(int i);
 size_t dropout_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

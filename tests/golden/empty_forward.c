@@ -287,11 +287,11 @@ void empty_forward_set_rng(empty_forward *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } empty_forward_param_table[2] = {
-    {"loss_w", 0, 9},                        /* [3, 3] */
-    {"loss_b", 9, 3},                        /* [3] */
+    {"loss_w", "loss.weight", 0, 9},                     /* [3, 3] */
+    {"loss_b", "loss.bias", 9, 3},                       /* [3] */
 };
 
 size_t empty_forward_param_count(void)
@@ -307,6 +307,11 @@ int empty_forward_param_tensors(void)
 const char *empty_forward_param_name(int i)
 {
     return i >= 0 && i < 2 ? empty_forward_param_table[i].name : NULL;
+}
+
+const char *empty_forward_param_path(int i)
+{
+    return i >= 0 && i < 2 ? empty_forward_param_table[i].path : NULL;
 }
 
 size_t empty_forward_param_offset(int i)

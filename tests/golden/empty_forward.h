@@ -95,10 +95,12 @@ const char *empty_forward_error(const empty_forward *m);
 
 /* The number of learnable values (EMPTY_FORWARD_PARAM_COUNT). */
 size_t empty_forward_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int empty_forward_param_tensors(void);
 const char *empty_forward_param_name(int i);
+const char *empty_forward_param_path(int i);
 size_t empty_forward_param_offset(int i);
 size_t empty_forward_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

@@ -473,15 +473,15 @@ void fashion_mlp_set_rng(fashion_mlp *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } fashion_mlp_param_table[6] = {
-    {"h1_w", 0, 200704},                     /* [256, 784] */
-    {"h1_b", 200704, 256},                   /* [256] */
-    {"h2_w", 200960, 32768},                 /* [128, 256] */
-    {"h2_b", 233728, 128},                   /* [128] */
-    {"logits_w", 233856, 1280},              /* [10, 128] */
-    {"logits_b", 235136, 10},                /* [10] */
+    {"h1_w", "h1.weight", 0, 200704},                    /* [256, 784] */
+    {"h1_b", "h1.bias", 200704, 256},                    /* [256] */
+    {"h2_w", "h2.weight", 200960, 32768},                /* [128, 256] */
+    {"h2_b", "h2.bias", 233728, 128},                    /* [128] */
+    {"logits_w", "logits.weight", 233856, 1280},         /* [10, 128] */
+    {"logits_b", "logits.bias", 235136, 10},             /* [10] */
 };
 
 size_t fashion_mlp_param_count(void)
@@ -497,6 +497,11 @@ int fashion_mlp_param_tensors(void)
 const char *fashion_mlp_param_name(int i)
 {
     return i >= 0 && i < 6 ? fashion_mlp_param_table[i].name : NULL;
+}
+
+const char *fashion_mlp_param_path(int i)
+{
+    return i >= 0 && i < 6 ? fashion_mlp_param_table[i].path : NULL;
 }
 
 size_t fashion_mlp_param_offset(int i)

@@ -97,10 +97,12 @@ const char *fashion_mlp_error(const fashion_mlp *m);
 
 /* The number of learnable values (FASHION_MLP_PARAM_COUNT). */
 size_t fashion_mlp_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int fashion_mlp_param_tensors(void);
 const char *fashion_mlp_param_name(int i);
+const char *fashion_mlp_param_path(int i);
 size_t fashion_mlp_param_offset(int i);
 size_t fashion_mlp_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

@@ -570,15 +570,15 @@ void gelu_family_set_rng(gelu_family *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } gelu_family_param_table[6] = {
-    {"a_w", 0, 24},                          /* [4, 6] */
-    {"a_b", 24, 4},                          /* [4] */
-    {"e_w", 28, 16},                         /* [4, 4] */
-    {"e_b", 44, 4},                          /* [4] */
-    {"logits_w", 48, 12},                    /* [3, 4] */
-    {"logits_b", 60, 3},                     /* [3] */
+    {"a_w", "a.weight", 0, 24},                          /* [4, 6] */
+    {"a_b", "a.bias", 24, 4},                            /* [4] */
+    {"e_w", "e.weight", 28, 16},                         /* [4, 4] */
+    {"e_b", "e.bias", 44, 4},                            /* [4] */
+    {"logits_w", "logits.weight", 48, 12},               /* [3, 4] */
+    {"logits_b", "logits.bias", 60, 3},                  /* [3] */
 };
 
 size_t gelu_family_param_count(void)
@@ -594,6 +594,11 @@ int gelu_family_param_tensors(void)
 const char *gelu_family_param_name(int i)
 {
     return i >= 0 && i < 6 ? gelu_family_param_table[i].name : NULL;
+}
+
+const char *gelu_family_param_path(int i)
+{
+    return i >= 0 && i < 6 ? gelu_family_param_table[i].path : NULL;
 }
 
 size_t gelu_family_param_offset(int i)

@@ -96,10 +96,12 @@ const char *gelu_family_error(const gelu_family *m);
 
 /* The number of learnable values (GELU_FAMILY_PARAM_COUNT). */
 size_t gelu_family_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int gelu_family_param_tensors(void);
 const char *gelu_family_param_name(int i);
+const char *gelu_family_param_path(int i);
 size_t gelu_family_param_offset(int i);
 size_t gelu_family_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

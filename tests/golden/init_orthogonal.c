@@ -370,13 +370,13 @@ void orth_set_rng(orth *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } orth_param_table[4] = {
-    {"h_w", 0, 72},                          /* [6, 12] */
-    {"h_b", 72, 6},                          /* [6] */
-    {"loss_w", 78, 24},                      /* [4, 6] */
-    {"loss_b", 102, 4},                      /* [4] */
+    {"h_w", "h.weight", 0, 72},                          /* [6, 12] */
+    {"h_b", "h.bias", 72, 6},                            /* [6] */
+    {"loss_w", "loss.weight", 78, 24},                   /* [4, 6] */
+    {"loss_b", "loss.bias", 102, 4},                     /* [4] */
 };
 
 size_t orth_param_count(void)
@@ -392,6 +392,11 @@ int orth_param_tensors(void)
 const char *orth_param_name(int i)
 {
     return i >= 0 && i < 4 ? orth_param_table[i].name : NULL;
+}
+
+const char *orth_param_path(int i)
+{
+    return i >= 0 && i < 4 ? orth_param_table[i].path : NULL;
 }
 
 size_t orth_param_offset(int i)

@@ -291,11 +291,11 @@ void l1_sgd_set_rng(l1_sgd *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } l1_sgd_param_table[2] = {
-    {"pred_w", 0, 8},                        /* [2, 4] */
-    {"pred_b", 8, 2},                        /* [2] */
+    {"pred_w", "pred.weight", 0, 8},                     /* [2, 4] */
+    {"pred_b", "pred.bias", 8, 2},                       /* [2] */
 };
 
 size_t l1_sgd_param_count(void)
@@ -311,6 +311,11 @@ int l1_sgd_param_tensors(void)
 const char *l1_sgd_param_name(int i)
 {
     return i >= 0 && i < 2 ? l1_sgd_param_table[i].name : NULL;
+}
+
+const char *l1_sgd_param_path(int i)
+{
+    return i >= 0 && i < 2 ? l1_sgd_param_table[i].path : NULL;
 }
 
 size_t l1_sgd_param_offset(int i)

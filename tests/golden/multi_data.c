@@ -510,17 +510,17 @@ void multi_data_set_rng(multi_data *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } multi_data_param_table[8] = {
-    {"h_w", 0, 48},                          /* [8, 6] */
-    {"h_b", 48, 8},                          /* [8] */
-    {"h_2_w", 56, 32},                       /* [8, 4] */
-    {"h_2_b", 88, 8},                        /* [8] */
-    {"logits_w", 96, 24},                    /* [3, 8] */
-    {"logits_b", 120, 3},                    /* [3] */
-    {"pred_w", 123, 16},                     /* [2, 8] */
-    {"pred_b", 139, 2},                      /* [2] */
+    {"h_w", "h.weight", 0, 48},                          /* [8, 6] */
+    {"h_b", "h.bias", 48, 8},                            /* [8] */
+    {"h_2_w", "h_2.weight", 56, 32},                     /* [8, 4] */
+    {"h_2_b", "h_2.bias", 88, 8},                        /* [8] */
+    {"logits_w", "logits.weight", 96, 24},               /* [3, 8] */
+    {"logits_b", "logits.bias", 120, 3},                 /* [3] */
+    {"pred_w", "pred.weight", 123, 16},                  /* [2, 8] */
+    {"pred_b", "pred.bias", 139, 2},                     /* [2] */
 };
 
 size_t multi_data_param_count(void)
@@ -536,6 +536,11 @@ int multi_data_param_tensors(void)
 const char *multi_data_param_name(int i)
 {
     return i >= 0 && i < 8 ? multi_data_param_table[i].name : NULL;
+}
+
+const char *multi_data_param_path(int i)
+{
+    return i >= 0 && i < 8 ? multi_data_param_table[i].path : NULL;
 }
 
 size_t multi_data_param_offset(int i)

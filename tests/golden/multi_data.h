@@ -100,10 +100,12 @@ const char *multi_data_error(const multi_data *m);
 
 /* The number of learnable values (MULTI_DATA_PARAM_COUNT). */
 size_t multi_data_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int multi_data_param_tensors(void);
 const char *multi_data_param_name(int i);
+const char *multi_data_param_path(int i);
 size_t multi_data_param_offset(int i);
 size_t multi_data_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

@@ -415,13 +415,13 @@ void per_layer_set_rng(per_layer *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } per_layer_param_table[4] = {
-    {"h1_w", 0, 640},                        /* [32, 20] */
-    {"h1_b", 640, 32},                       /* [32] */
-    {"h2_w", 672, 1024},                     /* [32, 32] */
-    {"logits_w", 1696, 96},                  /* [3, 32] */
+    {"h1_w", "h1.weight", 0, 640},                       /* [32, 20] */
+    {"h1_b", "h1.bias", 640, 32},                        /* [32] */
+    {"h2_w", "h2.weight", 672, 1024},                    /* [32, 32] */
+    {"logits_w", "logits.weight", 1696, 96},             /* [3, 32] */
 };
 
 size_t per_layer_param_count(void)
@@ -437,6 +437,11 @@ int per_layer_param_tensors(void)
 const char *per_layer_param_name(int i)
 {
     return i >= 0 && i < 4 ? per_layer_param_table[i].name : NULL;
+}
+
+const char *per_layer_param_path(int i)
+{
+    return i >= 0 && i < 4 ? per_layer_param_table[i].path : NULL;
 }
 
 size_t per_layer_param_offset(int i)

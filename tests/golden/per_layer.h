@@ -96,10 +96,12 @@ const char *per_layer_error(const per_layer *m);
 
 /* The number of learnable values (PER_LAYER_PARAM_COUNT). */
 size_t per_layer_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int per_layer_param_tensors(void);
 const char *per_layer_param_name(int i);
+const char *per_layer_param_path(int i);
 size_t per_layer_param_offset(int i);
 size_t per_layer_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

@@ -355,13 +355,13 @@ void reg_set_rng(reg *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } reg_param_table[4] = {
-    {"h_w", 0, 128},                         /* [16, 8] */
-    {"h_b", 128, 16},                        /* [16] */
-    {"pred_w", 144, 48},                     /* [3, 16] */
-    {"pred_b", 192, 3},                      /* [3] */
+    {"h_w", "h.weight", 0, 128},                         /* [16, 8] */
+    {"h_b", "h.bias", 128, 16},                          /* [16] */
+    {"pred_w", "pred.weight", 144, 48},                  /* [3, 16] */
+    {"pred_b", "pred.bias", 192, 3},                     /* [3] */
 };
 
 size_t reg_param_count(void)
@@ -377,6 +377,11 @@ int reg_param_tensors(void)
 const char *reg_param_name(int i)
 {
     return i >= 0 && i < 4 ? reg_param_table[i].name : NULL;
+}
+
+const char *reg_param_path(int i)
+{
+    return i >= 0 && i < 4 ? reg_param_table[i].path : NULL;
 }
 
 size_t reg_param_offset(int i)

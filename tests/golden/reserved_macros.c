@@ -772,13 +772,13 @@ void reserved_macros_set_rng(reserved_macros *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } reserved_macros_param_table[4] = {
-    {"EOF_w", 0, 16},                        /* [4, 4] */
-    {"EOF_b", 16, 4},                        /* [4] */
-    {"stdin_out_w", 20, 8},                  /* [2, 4] */
-    {"stdin_out_b", 28, 2},                  /* [2] */
+    {"EOF_w", "EOF.weight", 0, 16},                      /* [4, 4] */
+    {"EOF_b", "EOF.bias", 16, 4},                        /* [4] */
+    {"stdin_out_w", "stdin_out.weight", 20, 8},          /* [2, 4] */
+    {"stdin_out_b", "stdin_out.bias", 28, 2},            /* [2] */
 };
 
 size_t reserved_macros_param_count(void)
@@ -794,6 +794,11 @@ int reserved_macros_param_tensors(void)
 const char *reserved_macros_param_name(int i)
 {
     return i >= 0 && i < 4 ? reserved_macros_param_table[i].name : NULL;
+}
+
+const char *reserved_macros_param_path(int i)
+{
+    return i >= 0 && i < 4 ? reserved_macros_param_table[i].path : NULL;
 }
 
 size_t reserved_macros_param_offset(int i)

@@ -434,15 +434,15 @@ void reserved_names_set_rng(reserved_names *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } reserved_names_param_table[6] = {
-    {"n_d_w", 0, 12},                        /* [4, 3] */
-    {"n_d_b", 12, 4},                        /* [4] */
-    {"n_dlrt_x_w", 16, 16},                  /* [4, 4] */
-    {"n_dlrt_x_b", 32, 4},                   /* [4] */
-    {"i_w", 36, 8},                          /* [2, 4] */
-    {"i_b", 44, 2},                          /* [2] */
+    {"n_d_w", "d.weight", 0, 12},                        /* [4, 3] */
+    {"n_d_b", "d.bias", 12, 4},                          /* [4] */
+    {"n_dlrt_x_w", "dlrt_x.weight", 16, 16},             /* [4, 4] */
+    {"n_dlrt_x_b", "dlrt_x.bias", 32, 4},                /* [4] */
+    {"i_w", "i.weight", 36, 8},                          /* [2, 4] */
+    {"i_b", "i.bias", 44, 2},                            /* [2] */
 };
 
 size_t reserved_names_param_count(void)
@@ -458,6 +458,11 @@ int reserved_names_param_tensors(void)
 const char *reserved_names_param_name(int i)
 {
     return i >= 0 && i < 6 ? reserved_names_param_table[i].name : NULL;
+}
+
+const char *reserved_names_param_path(int i)
+{
+    return i >= 0 && i < 6 ? reserved_names_param_table[i].path : NULL;
 }
 
 size_t reserved_names_param_offset(int i)

@@ -96,10 +96,12 @@ const char *reserved_names_error(const reserved_names *m);
 
 /* The number of learnable values (RESERVED_NAMES_PARAM_COUNT). */
 size_t reserved_names_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int reserved_names_param_tensors(void);
 const char *reserved_names_param_name(int i);
+const char *reserved_names_param_path(int i);
 size_t reserved_names_param_offset(int i);
 size_t reserved_names_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

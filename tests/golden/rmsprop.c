@@ -315,11 +315,11 @@ void rmsprop_set_rng(rmsprop *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } rmsprop_param_table[2] = {
-    {"pred_w", 0, 8},                        /* [2, 4] */
-    {"pred_b", 8, 2},                        /* [2] */
+    {"pred_w", "pred.weight", 0, 8},                     /* [2, 4] */
+    {"pred_b", "pred.bias", 8, 2},                       /* [2] */
 };
 
 size_t rmsprop_param_count(void)
@@ -335,6 +335,11 @@ int rmsprop_param_tensors(void)
 const char *rmsprop_param_name(int i)
 {
     return i >= 0 && i < 2 ? rmsprop_param_table[i].name : NULL;
+}
+
+const char *rmsprop_param_path(int i)
+{
+    return i >= 0 && i < 2 ? rmsprop_param_table[i].path : NULL;
 }
 
 size_t rmsprop_param_offset(int i)

@@ -95,10 +95,12 @@ const char *rmsprop_error(const rmsprop *m);
 
 /* The number of learnable values (RMSPROP_PARAM_COUNT). */
 size_t rmsprop_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int rmsprop_param_tensors(void);
 const char *rmsprop_param_name(int i);
+const char *rmsprop_param_path(int i);
 size_t rmsprop_param_offset(int i);
 size_t rmsprop_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */

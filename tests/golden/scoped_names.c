@@ -515,18 +515,18 @@ void scoped_names_set_rng(scoped_names *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } scoped_names_param_table[9] = {
-    {"h_w", 0, 20},                          /* [5, 4] */
-    {"h_b", 20, 5},                          /* [5] */
-    {"h_2_w", 25, 15},                       /* [3, 5] */
-    {"h_2_b", 40, 3},                        /* [3] */
-    {"h_3_w", 43, 12},                       /* [3, 4] */
-    {"h_3_b", 55, 3},                        /* [3] */
-    {"h_2_w_2", 58, 12},                     /* [3, 4] */
-    {"h_2_b_2", 70, 3},                      /* [3] */
-    {"z_w", 73, 9},                          /* [3, 3] */
+    {"h_w", "h.weight", 0, 20},                          /* [5, 4] */
+    {"h_b", "h.bias", 20, 5},                            /* [5] */
+    {"h_2_w", "h_2.weight", 25, 15},                     /* [3, 5] */
+    {"h_2_b", "h_2.bias", 40, 3},                        /* [3] */
+    {"h_3_w", "h_3.weight", 43, 12},                     /* [3, 4] */
+    {"h_3_b", "h_3.bias", 55, 3},                        /* [3] */
+    {"h_2_w_2", "h_2_2.weight", 58, 12},                 /* [3, 4] */
+    {"h_2_b_2", "h_2_2.bias", 70, 3},                    /* [3] */
+    {"z_w", "z.weight", 73, 9},                          /* [3, 3] */
 };
 
 size_t scoped_names_param_count(void)
@@ -542,6 +542,11 @@ int scoped_names_param_tensors(void)
 const char *scoped_names_param_name(int i)
 {
     return i >= 0 && i < 9 ? scoped_names_param_table[i].name : NULL;
+}
+
+const char *scoped_names_param_path(int i)
+{
+    return i >= 0 && i < 9 ? scoped_names_param_table[i].path : NULL;
 }
 
 size_t scoped_names_param_offset(int i)

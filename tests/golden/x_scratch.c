@@ -465,15 +465,15 @@ void x_scratch_set_rng(x_scratch *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } x_scratch_param_table[6] = {
-    {"a_w", 0, 48},                          /* [8, 6] */
-    {"a_b", 48, 8},                          /* [8] */
-    {"b_w", 56, 32},                         /* [4, 8] */
-    {"b_b", 88, 4},                          /* [4] */
-    {"logits_w", 92, 12},                    /* [3, 4] */
-    {"logits_b", 104, 3},                    /* [3] */
+    {"a_w", "a.weight", 0, 48},                          /* [8, 6] */
+    {"a_b", "a.bias", 48, 8},                            /* [8] */
+    {"b_w", "b.weight", 56, 32},                         /* [4, 8] */
+    {"b_b", "b.bias", 88, 4},                            /* [4] */
+    {"logits_w", "logits.weight", 92, 12},               /* [3, 4] */
+    {"logits_b", "logits.bias", 104, 3},                 /* [3] */
 };
 
 size_t x_scratch_param_count(void)
@@ -489,6 +489,11 @@ int x_scratch_param_tensors(void)
 const char *x_scratch_param_name(int i)
 {
     return i >= 0 && i < 6 ? x_scratch_param_table[i].name : NULL;
+}
+
+const char *x_scratch_param_path(int i)
+{
+    return i >= 0 && i < 6 ? x_scratch_param_table[i].path : NULL;
 }
 
 size_t x_scratch_param_offset(int i)

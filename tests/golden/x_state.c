@@ -423,13 +423,13 @@ void x_state_set_rng(x_state *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } x_state_param_table[4] = {
-    {"z_w", 0, 24},                          /* [4, 6] */
-    {"z_b", 24, 4},                          /* [4] */
-    {"logits_w", 28, 12},                    /* [3, 4] */
-    {"logits_b", 40, 3},                     /* [3] */
+    {"z_w", "z.weight", 0, 24},                          /* [4, 6] */
+    {"z_b", "z.bias", 24, 4},                            /* [4] */
+    {"logits_w", "logits.weight", 28, 12},               /* [3, 4] */
+    {"logits_b", "logits.bias", 40, 3},                  /* [3] */
 };
 
 size_t x_state_param_count(void)
@@ -445,6 +445,11 @@ int x_state_param_tensors(void)
 const char *x_state_param_name(int i)
 {
     return i >= 0 && i < 4 ? x_state_param_table[i].name : NULL;
+}
+
+const char *x_state_param_path(int i)
+{
+    return i >= 0 && i < 4 ? x_state_param_table[i].path : NULL;
 }
 
 size_t x_state_param_offset(int i)

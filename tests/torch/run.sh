@@ -188,6 +188,8 @@ script optim
 script groups
 # STATE tensors: the twin's registered buffer against the C.
 script state
+# Scoped paths are PyTorch state_dict keys (twin and C header).
+script paths
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
