@@ -242,7 +242,8 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                                  : 1;
         for (int k = 0; k < info->nscratch; k++)
             if (n->scratch[k] >= 0)
-                values += (unsigned long long)ir->batch_cap * n->scratch_size[k];
+                values += (n->scratch_whole[k] ? 1ULL : (unsigned long long)ir->batch_cap) *
+                          n->scratch_size[k];
         char shape[64];
         size_t o = 0;
         shape[o++] = '[';

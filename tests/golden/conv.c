@@ -658,22 +658,22 @@ void conv_set_rng(conv *m, uint64_t seed)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *path;
     size_t offset, size;
 } conv_param_table[13] = {
-    {"c1_w", 0, 36},                         /* [4, 1, 3, 3] */
-    {"c1_b", 36, 4},                         /* [4] */
-    {"c2_w", 40, 144},                       /* [8, 2, 3, 3] */
-    {"c2_b", 184, 8},                        /* [8] */
-    {"up_w", 192, 64},                       /* [8, 2, 2, 2] */
-    {"up_b", 256, 2},                        /* [2] */
-    {"s1_w", 258, 24},                       /* [4, 2, 3] */
-    {"s1_b", 282, 4},                        /* [4] */
-    {"s2_w", 286, 16},                       /* [4, 4, 1] */
-    {"logits_w", 302, 512},                  /* [4, 128] */
-    {"logits_b", 814, 4},                    /* [4] */
-    {"logits_2_w", 818, 256},                /* [4, 64] */
-    {"logits_2_b", 1074, 4},                 /* [4] */
+    {"c1_w", "c1.weight", 0, 36},                        /* [4, 1, 3, 3] */
+    {"c1_b", "c1.bias", 36, 4},                          /* [4] */
+    {"c2_w", "c2.weight", 40, 144},                      /* [8, 2, 3, 3] */
+    {"c2_b", "c2.bias", 184, 8},                         /* [8] */
+    {"up_w", "up.weight", 192, 64},                      /* [8, 2, 2, 2] */
+    {"up_b", "up.bias", 256, 2},                         /* [2] */
+    {"s1_w", "s1.weight", 258, 24},                      /* [4, 2, 3] */
+    {"s1_b", "s1.bias", 282, 4},                         /* [4] */
+    {"s2_w", "s2.weight", 286, 16},                      /* [4, 4, 1] */
+    {"logits_w", "logits.weight", 302, 512},             /* [4, 128] */
+    {"logits_b", "logits.bias", 814, 4},                 /* [4] */
+    {"logits_2_w", "logits_2.weight", 818, 256},         /* [4, 64] */
+    {"logits_2_b", "logits_2.bias", 1074, 4},            /* [4] */
 };
 
 size_t conv_param_count(void)
@@ -689,6 +689,11 @@ int conv_param_tensors(void)
 const char *conv_param_name(int i)
 {
     return i >= 0 && i < 13 ? conv_param_table[i].name : NULL;
+}
+
+const char *conv_param_path(int i)
+{
+    return i >= 0 && i < 13 ? conv_param_table[i].path : NULL;
 }
 
 size_t conv_param_offset(int i)

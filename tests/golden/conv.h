@@ -97,10 +97,12 @@ const char *conv_error(const conv *m);
 
 /* The number of learnable values (CONV_PARAM_COUNT). */
 size_t conv_param_count(void);
-/* The parameter tensors: count, and each one's name, offset and size in
- * values (NULL / 0 out of range). */
+/* The parameter tensors: count, and each one's name (as in the C and
+ * checkpoints, "h1_w"), scoped path (PyTorch's state_dict key,
+ * "h1.weight"), offset and size in values (NULL / 0 out of range). */
 int conv_param_tensors(void);
 const char *conv_param_name(int i);
+const char *conv_param_path(int i);
 size_t conv_param_offset(int i);
 size_t conv_param_size(int i);
 /* "name:dim x dim;..." for every tensor, as checkpoints record it. */
