@@ -20,6 +20,8 @@ HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def \
 # Init schemes: one file each under compiler/init/, one row in init.def.
 COMPILER_OBJ += $(patsubst %.c,$(BUILD)/%.o,$(wildcard compiler/init/*.c))
 HEADERS      += compiler/init.h compiler/init.def
+# conv.c sizes workspaces with the kernels' own arithmetic (plain C99).
+HEADERS      += runtime/kernels/geometry.h
 
 DLC      := $(BUILD)/dlc
 LIBDLRT  := $(BUILD)/libdlrt.a

@@ -273,8 +273,14 @@ int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc)
     p.lr = -1;
     p.weight_decay = -1;
     p.is_bias = strcmp(local, "bias") == 0;
-    p.fan_in = shape.rank >= 2 ? shape.dim[1] : shape.rank == 1 ? shape.dim[0] : 1;
-    p.fan_out = shape.rank >= 1 ? shape.dim[0] : 1;
+    /* torch.nn.init._calculate_fan_in_and_fan_out: [out, in, k...] has
+     * fan_in = in * prod(k), fan_out = out * prod(k) (a conv weight's
+     * receptive field; 1 for dense's [out, in]). */
+    int field = 1;
+    for (int k = 2; k < shape.rank; k++)
+        field *= shape.dim[k];
+    p.fan_in = shape.rank >= 2 ? shape.dim[1] * field : shape.rank == 1 ? shape.dim[0] : 1;
+    p.fan_out = shape.rank >= 1 ? shape.dim[0] * field : 1;
     p.group = 0;
     vec_push(b->arena, &b->ir->params, p);
     int id = b->ir->params.len - 1;

@@ -48,7 +48,7 @@ Node *build_get(Build *b, int node);
 void *build_attr(Build *b, Node *n, size_t size);
 /* A trainable parameter of node n named `local` in PyTorch's words
  * ("weight", "bias"): path "h1.weight", C name "h1_w". Appended to
- * n->param; fan_in/fan_out read off [out, in]. Returns its index in
+ * n->param; fan_in/fan_out as torch: off [out, in, k...]. Returns its index in
  * IR.params. */
 int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc);
 /* A STATE tensor of node n ("running_mean": "h1.running_mean",

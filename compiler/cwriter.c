@@ -515,7 +515,8 @@ void collect_decls(Emit *e, const char *body, DeclVec *decls)
                 ? arena_printf(e->a, "int32_t *const %s = (int32_t *)(w->arena + %ld);", name, n->scratch[k])
                 : arena_printf(e->a, "%s *const %s = w->arena + %ld;", real, name, n->scratch[k]);
             add_decl(e, decls, name, body, decl,
-                     arena_printf(e->a, "[n, %zu] %s%s %s", n->scratch_size[k],
+                     arena_printf(e->a, n->scratch_whole[k] ? "[%zu] %s%s %s" : "[n, %zu] %s%s %s",
+                                  n->scratch_size[k],
                                   sc->type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
                                   sc->role == SCRATCH_WORKSPACE ? "workspace" : "scratch"));
         }

@@ -300,6 +300,10 @@ typedef struct Node {
      * index): scratch_size per sample, set by the op's shape rule (0: not
      * needed this time); scratch the arena offset (plan.c), -1 = none. */
     size_t scratch_size[NODE_MAX_SCRATCH];
+    /* ... or, when set, its size for the whole batch: a workspace that
+     * does not grow with n (a chunked im2col), sized before the train
+     * block's batch is known. */
+    bool scratch_whole[NODE_MAX_SCRATCH];
     long scratch[NODE_MAX_SCRATCH];
 } Node;
 

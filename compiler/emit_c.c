@@ -125,7 +125,7 @@ static void emit_workspace_struct(Emit *e, FILE *out)
             if (n->scratch[k] >= 0)
                 fprintf(out, "     *   %-*s  %-14s at %-8ld %s%s %s\n", (int)wnode,
                         arena_printf(a, "%s_%s", e->node_name[id], info->scratch[k].name),
-                        arena_printf(a, "[n, %zu]", n->scratch_size[k]), n->scratch[k],
+                        arena_printf(a, n->scratch_whole[k] ? "[%zu]" : "[n, %zu]", n->scratch_size[k]), n->scratch[k],
                         info->scratch[k].type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
                         info->scratch[k].role == SCRATCH_WORKSPACE ? "workspace" : "scratch");
     }

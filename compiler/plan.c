@@ -137,7 +137,8 @@ void plan_memory(Arena *a, IR *ir)
         for (int k = 0; k < info->nscratch; k++)
             if (n->scratch_size[k] > 0 && info->scratch[k].role == SCRATCH_WORKSPACE) {
                 n->scratch[k] = at;
-                at = align_up(at + (long)ir->batch_cap * (long)n->scratch_size[k]);
+                at = align_up(at + (n->scratch_whole[k] ? 1L : (long)ir->batch_cap) *
+                                       (long)n->scratch_size[k]);
             }
         if (at - top > workspace)
             workspace = at - top;
@@ -241,7 +242,8 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                                  : 1;
         for (int k = 0; k < info->nscratch; k++)
             if (n->scratch[k] >= 0)
-                values += (unsigned long long)ir->batch_cap * n->scratch_size[k];
+                values += (n->scratch_whole[k] ? 1ULL : (unsigned long long)ir->batch_cap) *
+                          n->scratch_size[k];
         char shape[64];
         size_t o = 0;
         shape[o++] = '[';
