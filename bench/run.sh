@@ -21,8 +21,8 @@ mkdir -p "$T"
 make --no-print-directory -s all build/fashion_mlp
 threads=${BENCH_THREADS:-1}
 rounds=${BENCH_ROUNDS:-5}
-nets=${BENCH_NETS:-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net"}
-layers=${BENCH_LAYERS:-}
+nets=${BENCH_NETS:-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net"}
+layers=${BENCH_LAYERS:-"bench/conv3x3_64.net"}
 PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
