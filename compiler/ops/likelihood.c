@@ -1,0 +1,299 @@
+/* ops/likelihood.c: maximum-likelihood losses, each one number for the batch.
+ *
+ *   bce(logits, target)              binary cross-entropy from logits
+ *   nll(log_probs, label)            negative log-likelihood of log-probabilities
+ *   poisson_nll(log_rate, target)    Poisson, the rate as its log
+ *   gaussian_nll(mean, log_var, target)   Gaussian, mean and log-variance
+ *
+ * PyTorch's binary_cross_entropy_with_logits, nll_loss, poisson_nll_loss
+ * (log_input = True) and gaussian_nll_loss (var = exp(log_var)), 'mean'
+ * reduction; the formulas and their derivatives are in
+ * runtime/kernels/likelihood.h, which the hooks call with literal sizes.
+ * A loss node is not batched and holds one value (see loss.c).
+ *
+ * Attributes: none; nll's class count is its label's (node i[0] of the
+ * label input), read when emitting.
+ */
+#include "ops.h"
+
+static Node *likelihood_node(Build *b, OpKind op, const Expr *call, const int *in, int nin)
+{
+    Node *node = build_node(b, op, call);
+    for (int k = 0; k < nin; k++)
+        node->in[k] = in[k];
+    node->nin = nin;
+    node->shape = (Shape){.rank = 0};
+    node->batched = false;
+    return node;
+}
+
+/* Every tensor argument has the first one's shape; roles name them in
+ * the notes ("mean", "log-variance", "target"). */
+static bool same_shapes(Build *b, const Expr *call, const ArgVal *a, int count, const char *what,
+                        const char *const *roles)
+{
+    Shape s0 = build_get(b, a[0].node)->shape;
+    for (int k = 1; k < count; k++) {
+        Shape s = build_get(b, a[k].node)->shape;
+        if (!shape_eq(s, s0)) {
+            diag_error(b->diag, a[k].expr->loc, "%s needs %s of one shape, got %s and %s",
+                       call->name, what, shape_str(b->arena, s0), shape_str(b->arena, s));
+            build_note_shape(b, a[0].node, roles[0]);
+            build_note_shape(b, a[k].node, roles[k]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const ArgSpec bce_args[] = {
+    {.name = "logits", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR},
+};
+
+static int bce_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
+{
+    if (!ok || !same_shapes(b, call, a, 2, "logits and targets",
+                                  (const char *const[]){"logits input", "target"}))
+        return -1;
+    int in[2] = {a[0].node, a[1].node};
+    return likelihood_node(b, OP_BCE, call, in, 2)->id;
+}
+
+static const ArgSpec poisson_args[] = {
+    {.name = "log_rate", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR},
+};
+
+static int poisson_nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
+{
+    if (!ok || !same_shapes(b, call, a, 2, "log-rates and targets",
+                                  (const char *const[]){"log-rate", "target"}))
+        return -1;
+    int in[2] = {a[0].node, a[1].node};
+    return likelihood_node(b, OP_POISSON_NLL, call, in, 2)->id;
+}
+
+static const ArgSpec gaussian_args[] = {
+    {.name = "mean", .kind = ARG_TENSOR},
+    {.name = "log_var", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR},
+};
+
+static int gaussian_nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
+{
+    if (!ok || !same_shapes(b, call, a, 3, "means, log-variances and targets",
+                                  (const char *const[]){"mean", "log-variance", "target"}))
+        return -1;
+    int in[3] = {a[0].node, a[1].node, a[2].node};
+    return likelihood_node(b, OP_GAUSSIAN_NLL, call, in, 3)->id;
+}
+
+static const ArgSpec nll_args[] = {
+    {.name = "log_probs", .kind = ARG_TENSOR},
+    {.name = "label", .kind = ARG_LABEL},
+};
+
+static int nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
+{
+    if (!ok)
+        return -1;
+    int lp = a[0].node, y = a[1].node;
+    Shape s = build_get(b, lp)->shape;
+    int k = build_get(b, y)->i[0];
+    if (s.rank != 1 || s.dim[0] != k) {
+        diag_error(b->diag, a[0].expr->loc, "nll expects log-probabilities of shape [%d] for "
+                   "label '%s', '%s' has shape %s", k, build_input_decl(b, y)->name,
+                   build_expr_text(b, a[0].expr), shape_str(b->arena, s));
+        build_note_shape(b, lp, "input");
+        build_note_shape(b, y, "label");
+        return -1;
+    }
+    int in[2] = {lp, y};
+    return likelihood_node(b, OP_NLL, call, in, 2)->id;
+}
+
+/* ---- kernels ------------------------------------------------------------ */
+
+static const Node *node_of(Emit *e, int id)
+{
+    return emit_ir(e)->nodes.items[id];
+}
+
+static int count_of(Emit *e, const Node *n)
+{
+    return shape_size(node_of(e, n->in[0])->shape);
+}
+
+/* The gradient of input k, or NULL when it needs none. */
+static const char *grad_or_null(Emit *e, const Node *n, int k)
+{
+    return node_of(e, n->in[k])->needs_grad ? emit_grad(e, n->in[k]) : "NULL";
+}
+
+/* Whether input k's gradient adds: its buffer holds a value, or an
+ * earlier argument is the same tensor (bce(x, x)). */
+static int adds(const Node *n, const bool *accumulate, int k)
+{
+    bool acc = accumulate[k];
+    for (int j = 0; j < k; j++)
+        acc |= n->in[j] == n->in[k];
+    return acc;
+}
+
+static bool any_grad(Emit *e, const Node *n)
+{
+    for (int k = 0; k < n->nin; k++)
+        if (node_of(e, n->in[k])->needs_grad)
+            return true;
+    return false;
+}
+
+/* Forward of a loss whose arguments are all tensors of one shape. */
+static void elementwise_forward(Emit *e, const Node *n, const char *name)
+{
+    const char *in[3] = {"", "", ""};
+    for (int k = 0; k < n->nin && k < 3; k++)
+        in[k] = emit_buf(e, n->in[k]);
+    if (n->nin == 3)
+        emit_line(e, "dlrt_%s_forward_%s(%s, %s, %s, %s, n * %d);", name, op_prec(e),
+                  emit_buf(e, n->id), in[0], in[1], in[2], count_of(e, n));
+    else
+        emit_line(e, "dlrt_%s_forward_%s(%s, %s, %s, n * %d);", name, op_prec(e), emit_buf(e, n->id),
+                  in[0], in[1], count_of(e, n));
+}
+
+/* Backward: the gradients wanted (NULL for the others), the inputs, dL,
+ * the count and a write-or-add flag per gradient. */
+static void elementwise_backward(Emit *e, const Node *n, const bool *accumulate, const char *name)
+{
+    if (!any_grad(e, n))
+        return;
+    const char *g[3], *in[3];
+    int acc[3];
+    for (int k = 0; k < n->nin && k < 3; k++) {
+        g[k] = grad_or_null(e, n, k);
+        in[k] = emit_buf(e, n->in[k]);
+        acc[k] = node_of(e, n->in[k])->needs_grad && adds(n, accumulate, k);
+    }
+    if (n->nin == 3)
+        emit_line(e, "dlrt_%s_backward_%s(%s, %s, %s, %s, %s, %s, %s, n * %d, %d, %d, %d);", name,
+                  op_prec(e), g[0], g[1], g[2], in[0], in[1], in[2], emit_grad(e, n->id),
+                  count_of(e, n), acc[0], acc[1], acc[2]);
+    else
+        emit_line(e, "dlrt_%s_backward_%s(%s, %s, %s, %s, %s, n * %d, %d, %d);", name, op_prec(e),
+                  g[0], g[1], in[0], in[1], emit_grad(e, n->id), count_of(e, n), acc[0], acc[1]);
+}
+
+static void bce_forward(Emit *e, const Node *n)
+{
+    elementwise_forward(e, n, "bce");
+}
+
+static void bce_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    elementwise_backward(e, n, accumulate, "bce");
+}
+
+static void poisson_nll_forward(Emit *e, const Node *n)
+{
+    elementwise_forward(e, n, "poisson_nll");
+}
+
+static void poisson_nll_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    elementwise_backward(e, n, accumulate, "poisson_nll");
+}
+
+static void gaussian_nll_forward(Emit *e, const Node *n)
+{
+    elementwise_forward(e, n, "gaussian_nll");
+}
+
+static void gaussian_nll_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    elementwise_backward(e, n, accumulate, "gaussian_nll");
+}
+
+static void nll_forward(Emit *e, const Node *n)
+{
+    emit_line(e, "dlrt_nll_forward_%s(%s, %s, %s, n, %d);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), count_of(e, n));
+}
+
+static void nll_backward(Emit *e, const Node *n, const bool *accumulate)
+{
+    if (!node_of(e, n->in[0])->needs_grad)
+        return;
+    emit_line(e, "dlrt_nll_backward_%s(%s, %s, %s, n, %d, %d);", op_prec(e), emit_grad(e, n->in[0]),
+              emit_buf(e, n->in[1]), emit_grad(e, n->id), count_of(e, n), accumulate[0]);
+}
+
+static void bce_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.binary_cross_entropy_with_logits(%s, %s)", torch_name(t, n->id),
+               torch_name(t, n->in[0]), torch_name(t, n->in[1]));
+}
+
+static void nll_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.nll_loss(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
+               torch_name(t, n->in[1]));
+}
+
+static void poisson_nll_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.poisson_nll_loss(%s, %s, log_input=True, full=False)",
+               torch_name(t, n->id), torch_name(t, n->in[0]), torch_name(t, n->in[1]));
+}
+
+static void gaussian_nll_torch(TorchEmit *t, const Node *n)
+{
+    torch_line(t, "%s = F.gaussian_nll_loss(%s, %s, torch.exp(%s), full=False, eps=1e-6)",
+               torch_name(t, n->id), torch_name(t, n->in[0]), torch_name(t, n->in[2]),
+               torch_name(t, n->in[1]));
+}
+
+const OpInfo op_bce = {
+    .summary = "bce(logits, target): mean binary cross-entropy of sigmoid(logits) against targets in [0, 1]",
+    .flags = OPF_LOSS,
+    .args = bce_args,
+    .nargs = 2,
+    .lower = bce_lower,
+    .forward = bce_forward,
+    .backward = bce_backward,
+    .torch = bce_torch,
+};
+
+const OpInfo op_nll = {
+    .summary = "nll(log_probs, label): mean over the batch of -log_probs[label]",
+    .flags = OPF_LOSS | OPF_ACCURACY,
+    .args = nll_args,
+    .nargs = 2,
+    .lower = nll_lower,
+    .forward = nll_forward,
+    .backward = nll_backward,
+    .torch = nll_torch,
+};
+
+const OpInfo op_poisson_nll = {
+    .summary = "poisson_nll(log_rate, target): mean of exp(log_rate) - target * log_rate",
+    .flags = OPF_LOSS,
+    .args = poisson_args,
+    .nargs = 2,
+    .lower = poisson_nll_lower,
+    .forward = poisson_nll_forward,
+    .backward = poisson_nll_backward,
+    .torch = poisson_nll_torch,
+};
+
+const OpInfo op_gaussian_nll = {
+    .summary = "gaussian_nll(mean, log_var, target): mean of (log_var + (mean - target)^2 / exp(log_var)) / 2",
+    .flags = OPF_LOSS,
+    .args = gaussian_args,
+    .nargs = 3,
+    .lower = gaussian_nll_lower,
+    .forward = gaussian_nll_forward,
+    .backward = gaussian_nll_backward,
+    .torch = gaussian_nll_torch,
+};
