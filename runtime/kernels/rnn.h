@@ -378,7 +378,8 @@ static inline void KERNEL(rnn_forward)(real *y, real *hT, real *saved, const rea
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
             real *hr = hs + row * H;
             for (int j = 0; j < H; j++) {
-                const real h = relu ? (hr[j] > 0 ? hr[j] : 0) : FN(tanh)(hr[j]);
+                /* relu keeps a NaN, as PyTorch's does */
+                const real h = relu ? (hr[j] < 0 ? 0 : hr[j]) : FN(tanh)(hr[j]);
                 hr[j] = h;
                 if (y)
                     y[row * H + j] = h;
@@ -408,7 +409,7 @@ static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *
             const real *dhs = dh + (size_t)s * H, *dys = dy ? dy + row * H : NULL;
             for (int j = 0; j < H; j++) {
                 const real d = dys ? dhs[j] + dys[j] : dhs[j], h = hr[j];
-                hr[j] = relu ? (h > 0 ? d : 0) : d * (1 - h * h);
+                hr[j] = relu ? (h <= 0 ? 0 : d) : d * (1 - h * h);   /* NaN passes d, as in PyTorch */
             }
         }
         if (k > 0 || dh0)
