@@ -100,3 +100,5 @@ for kind in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
     case(kind, 2, 4, 3, 5, 1, 0, 0)    # zero initial state, only dy
     case(kind, 1, 1, 2, 3, 2, 1, 0)    # T = 1, n = 1
     case(kind, 1, 7, 3, 2, 1, 0, 1)    # n = 1, zero state, dhT
+    case(kind, 2, 2, 3, 4, 2, 0, 1)    # T = 2
+    case(kind, 2, 50, 3, 4, 2, 1, 1)   # T = 50, both directions

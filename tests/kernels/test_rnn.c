@@ -646,7 +646,7 @@ static void test_torch(const char *path)
     if (in)
         fclose(in);
     start(&v, "torch_cases_read", 1);
-    check(&v, number >= 16, "only %d cases read from %s", number, path);
+    check(&v, number >= 24, "only %d cases read from %s", number, path);
     finish(&v);
 }
 
