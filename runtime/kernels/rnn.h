@@ -97,11 +97,58 @@ static inline size_t dlrt_rnn_saved_size(int n, int T, int H)
 {
     return (size_t)n * H * (2 * (size_t)T + 1);
 }
+
+/* exp(x) in float without a branch or a call, so that GCC vectorizes the
+ * gate loops (libm's expf is one call per element, and the forward pass
+ * takes five transcendentals per LSTM unit and step): x = k ln2 + r with
+ * |r| <= ln2/2 (k rounded by adding 1.5 2^23, read back from the bits; ln2
+ * in two parts, Cephes's, so k ln2 is exact), exp(r) by its Taylor
+ * polynomial to r^7 (truncation under 1e-8), times 2^k built in the
+ * exponent bits. Within a few ulp of exp (tests/kernels/test_rnn.c
+ * measures it); 0 below -87, inf above 88 (where exp is within 2e-38 of
+ * 0, or near float's largest: the gates saturate either way), NaN for NaN. */
+static inline float dlrt_rnn_expf(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } t, scale;
+    const float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    t.f = xc * 1.44269504088896341f + 12582912.0f;
+    const float k = t.f - 12582912.0f;
+    const float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+    float p = 1.0f / 5040;   /* Horner, from r^7 down */
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1;
+    p = p * r + 1;
+    /* t's low bits hold k + 2^22; unsigned: a NaN's garbage stays defined */
+    scale.u = (t.u - 0x4B400000u + 127u) << 23;
+    const float e = p * scale.f;
+    return x < -87.0f ? 0 : x > 88.0f ? (float)HUGE_VAL : e;
+}
 #endif
+
+/* exp, sigmoid and tanh for the gates: libm's in double (the kernels agree
+ * with PyTorch to 1e-14 there), the vectorizable expf above in float, with
+ * tanh(a) = 1 - 2 / (1 + exp(2a)) (within 2e-7 of tanh, absolute). The
+ * sizeof test is a constant: each precision keeps one branch. */
+static inline real KERNEL(rnn_exp)(real a)
+{
+    return sizeof(real) == sizeof(float) ? (real)dlrt_rnn_expf((float)a) : FN(exp)(a);
+}
 
 static inline real KERNEL(rnn_sigmoid)(real a)
 {
-    return 1 / (1 + FN(exp)(-a));
+    return 1 / (1 + KERNEL(rnn_exp)(-a));
+}
+
+static inline real KERNEL(rnn_tanh)(real a)
+{
+    return sizeof(real) == sizeof(float) ? 1 - 2 / (1 + KERNEL(rnn_exp)(2 * a)) : FN(tanh)(a);
 }
 
 /* g [rows, G] = x [rows, D] w_ih^T + b_ih + b_hh (b_hh's first nbhh
@@ -187,7 +234,7 @@ static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved
     const int G = 4 * H;
     const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G, ldh = (size_t)T * H;
     real *gates = saved, *hprev = saved + 4 * nTH, *cprev = saved + 5 * nTH,
-         *tanhc = saved + 6 * nTH;
+         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
     KERNEL(rnn_project)(gates, x, w_ih, b_ih, b_hh, n * T, D, G, G);
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
@@ -202,26 +249,29 @@ static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
             real *g = gates + row * G, *tc = tanhc + row * H;
             const real *cp = cprev + row * H;
+            /* the new state goes where the next step starts from, the last
+             * one into backward's scratch; no store in the loop is
+             * conditional, so that it vectorizes */
+            real *hd = last ? dh + (size_t)s * H : hprev + nrow * H,
+                 *cd = last ? dc + (size_t)s * H : cprev + nrow * H;
             for (int j = 0; j < H; j++) {
                 const real i = KERNEL(rnn_sigmoid)(g[j]), f = KERNEL(rnn_sigmoid)(g[H + j]),
-                           gg = FN(tanh)(g[2 * H + j]), o = KERNEL(rnn_sigmoid)(g[3 * H + j]);
-                const real c = f * cp[j] + i * gg, th = FN(tanh)(c), h = o * th;
+                           gg = KERNEL(rnn_tanh)(g[2 * H + j]),
+                           o = KERNEL(rnn_sigmoid)(g[3 * H + j]);
+                const real c = f * cp[j] + i * gg, th = KERNEL(rnn_tanh)(c);
                 g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
                 tc[j] = th;
-                if (y)
-                    y[row * H + j] = h;
-                if (!last) {
-                    hprev[nrow * H + j] = h;
-                    cprev[nrow * H + j] = c;
-                } else {
-                    if (hT)
-                        hT[(size_t)s * H + j] = h;
-                    if (cT)
-                        cT[(size_t)s * H + j] = c;
-                }
+                cd[j] = c;
+                hd[j] = o * th;
             }
+            if (y)
+                memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
     }
+    if (hT)
+        memcpy(hT, dh, (size_t)n * H * sizeof *hT);
+    if (cT)
+        memcpy(cT, dc, (size_t)n * H * sizeof *cT);
 }
 
 static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *dw_ih, real *dw_hh,
@@ -276,7 +326,8 @@ static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const rea
 {
     const int G = 3 * H;
     const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
-    real *gates = saved, *hn = saved + 3 * nTH, *hprev = saved + 4 * nTH, *sc = saved + 5 * nTH;
+    real *gates = saved, *hn = saved + 3 * nTH, *hprev = saved + 4 * nTH, *sc = saved + 5 * nTH,
+         *dh = sc + (size_t)n * G;
     KERNEL(rnn_project)(gates, x, w_ih, b_ih, b_hh, n * T, D, G, 2 * H);
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
@@ -289,27 +340,31 @@ static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const rea
         else
             for (size_t i = 0; i < (size_t)n * G; i++)
                 sc[i] = 0;
+        if (b_hh)   /* b_hn, inside r's product */
+            for (int s = 0; s < n; s++)
+                for (int j = 0; j < H; j++)
+                    sc[(size_t)s * G + 2 * H + j] += b_hh[2 * H + j];
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
             real *g = gates + row * G, *hns = hn + row * H;
             const real *scs = sc + (size_t)s * G, *hp = hprev + row * H;
+            /* as the LSTM's: the last state into backward's scratch */
+            real *hd = last ? dh + (size_t)s * H : hprev + nrow * H;
             for (int j = 0; j < H; j++) {
                 const real r = KERNEL(rnn_sigmoid)(g[j] + scs[j]),
                            z = KERNEL(rnn_sigmoid)(g[H + j] + scs[H + j]);
-                const real hnj = scs[2 * H + j] + (b_hh ? b_hh[2 * H + j] : 0);
-                const real nn = FN(tanh)(g[2 * H + j] + r * hnj);
-                const real h = (1 - z) * nn + z * hp[j];
+                const real hnj = scs[2 * H + j];
+                const real nn = KERNEL(rnn_tanh)(g[2 * H + j] + r * hnj);
                 g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
                 hns[j] = hnj;
-                if (y)
-                    y[row * H + j] = h;
-                if (!last)
-                    hprev[nrow * H + j] = h;
-                else if (hT)
-                    hT[(size_t)s * H + j] = h;
+                hd[j] = (1 - z) * nn + z * hp[j];
             }
+            if (y)
+                memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
     }
+    if (hT)
+        memcpy(hT, dh, (size_t)n * H * sizeof *hT);
 }
 
 static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
@@ -379,7 +434,7 @@ static inline void KERNEL(rnn_forward)(real *y, real *hT, real *saved, const rea
             real *hr = hs + row * H;
             for (int j = 0; j < H; j++) {
                 /* relu keeps a NaN, as PyTorch's does */
-                const real h = relu ? (hr[j] < 0 ? 0 : hr[j]) : FN(tanh)(hr[j]);
+                const real h = relu ? (hr[j] < 0 ? 0 : hr[j]) : KERNEL(rnn_tanh)(hr[j]);
                 hr[j] = h;
                 if (y)
                     y[row * H + j] = h;
