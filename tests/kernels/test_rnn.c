@@ -481,6 +481,47 @@ static void test_chunks(int kind)
         free(xb), free(ha), free(ca), free(hb), free(cb), free(yb);
 }
 
+/* The float gates' exp, sigmoid and tanh (rnn.h's branch-free expf)
+ * against libm in double: exp within 4 ulp over [-87, 88] (every 1/4096),
+ * sigmoid and tanh within 3e-7 absolute over [-100, 100]; the edges. */
+static void test_expf(void)
+{
+    verdict v;
+    start(&v, "float_exp_sigmoid_tanh", 20);
+    double ee = 0, es = 0, et = 0;
+    float at_e = 0, at_s = 0, at_t = 0;
+    for (long i = -87 * 4096L; i <= 88 * 4096L; i++) {
+        const float x = (float)i / 4096;
+        const double want = exp((double)x), e = fabs(dlrt_rnn_expf(x) - want) / want;
+        if (e > ee || isnan(e))
+            ee = e, at_e = x;
+    }
+    for (long i = -100 * 2048L; i <= 100 * 2048L; i++) {
+        const float x = (float)i / 2048;
+        const double s = fabs(dlrt_rnn_sigmoid_f32(x) - 1 / (1 + exp(-(double)x)));
+        const double t = fabs(dlrt_rnn_tanh_f32(x) - tanh((double)x));
+        if (s > es || isnan(s))
+            es = s, at_s = x;
+        if (t > et || isnan(t))
+            et = t, at_t = x;
+    }
+    check(&v, ee < 4 * 0x1p-23, "exp(%.9g) off by %g relative", at_e, ee);
+    check(&v, es < 3e-7, "sigmoid(%.9g) off by %g", at_s, es);
+    check(&v, et < 3e-7, "tanh(%.9g) off by %g", at_t, et);
+    check(&v, dlrt_rnn_expf(0) == 1 && dlrt_rnn_expf(-1000) == 0 && isinf(dlrt_rnn_expf(1000)) &&
+                  dlrt_rnn_expf(-(float)HUGE_VAL) == 0 && isinf(dlrt_rnn_expf((float)HUGE_VAL)) &&
+                  isnan(dlrt_rnn_expf((float)NAN)),
+          "exp(0), exp(+-1000), exp(+-inf) or exp(NaN) wrong");
+    check(&v, dlrt_rnn_tanh_f32((float)HUGE_VAL) == 1 && dlrt_rnn_tanh_f32(-(float)HUGE_VAL) == -1 &&
+                  dlrt_rnn_sigmoid_f32((float)HUGE_VAL) == 1 &&
+                  dlrt_rnn_sigmoid_f32(-(float)HUGE_VAL) == 0 &&
+                  isnan(dlrt_rnn_tanh_f32((float)NAN)) && isnan(dlrt_rnn_sigmoid_f32((float)NAN)),
+          "tanh or sigmoid at +-inf or NaN wrong");
+    finish(&v);
+    printf("# float exp max relative error %.3g (at %g), sigmoid %.3g (at %g), tanh %.3g (at %g)\n",
+           ee, at_e, es, at_s, et, at_t);
+}
+
 /* ---- PyTorch's values ---------------------------------------------------- */
 
 enum { MAXT = 40 };
@@ -673,6 +714,7 @@ int main(int argc, char **argv)
         }
     for (int kind = 0; kind < 4; kind++)
         test_chunks(kind);
+    test_expf();
     if (argc > 1)
         test_torch(argv[1]);
     return unit_failures ? 1 : 0;
