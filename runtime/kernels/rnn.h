@@ -384,10 +384,13 @@ static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *
             const size_t row = (size_t)s * T + t;
             real *g = gates + row * G, *hns = hn + row * H, *scs = sc + (size_t)s * G,
                  *dhs = dh + (size_t)s * H;
-            const real *hp = hprev + row * H, *dys = dy ? dy + row * H : NULL;
+            const real *hp = hprev + row * H;
+            if (dy)   /* dh is the recurrent part so far */
+                for (int j = 0; j < H; j++)
+                    dhs[j] += dy[row * H + j];
             for (int j = 0; j < H; j++) {
                 const real r = g[j], z = g[H + j], nn = g[2 * H + j];
-                const real d = dys ? dhs[j] + dys[j] : dhs[j];
+                const real d = dhs[j];
                 const real dn = d * (1 - z) * (1 - nn * nn);   /* n's pre-activation */
                 const real dr = dn * hns[j] * r * (1 - r), dz = d * (hp[j] - nn) * z * (1 - z);
                 g[j] = scs[j] = dr;
@@ -460,10 +463,12 @@ static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *
         const int t = reverse ? T - 1 - k : k;
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t;
-            real *hr = hs + row * H;
-            const real *dhs = dh + (size_t)s * H, *dys = dy ? dy + row * H : NULL;
+            real *hr = hs + row * H, *dhs = dh + (size_t)s * H;
+            if (dy)
+                for (int j = 0; j < H; j++)
+                    dhs[j] += dy[row * H + j];
             for (int j = 0; j < H; j++) {
-                const real d = dys ? dhs[j] + dys[j] : dhs[j], h = hr[j];
+                const real d = dhs[j], h = hr[j];
                 hr[j] = relu ? (h <= 0 ? 0 : d) : d * (1 - h * h);   /* NaN passes d, as in PyTorch */
             }
         }
