@@ -211,14 +211,24 @@ static inline void KERNEL(rnn_dw)(real *dw, const real *a, int lda, const real *
              accumulate ? 1 : 0, dw, N);
 }
 
+/* db_ih and db_hh when both are dg's column sums (LSTM, RNN): one pass. */
+static inline void KERNEL(rnn_bias_grads)(real *db_ih, real *db_hh, const real *dg, int rows,
+                                          int G, int accumulate)
+{
+    KERNEL(rnn_colsum)(db_ih, dg, (size_t)G, rows, G, accumulate);
+    if (db_ih && db_hh && !accumulate)
+        memcpy(db_hh, db_ih, (size_t)G * sizeof *db_hh);
+    else
+        KERNEL(rnn_colsum)(db_hh, dg, (size_t)G, rows, G, accumulate);
+}
+
 /* The input side's gradients from the input-side gate gradients dg [rows,
- * G]: dw_ih = dg^T x, db_ih = column sums, dx = dg w_ih. */
-static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, real *db_ih, const real *dg,
-                                           const real *x, const real *w_ih, int rows, int D,
-                                           int G, int accumulate_x, int accumulate_w)
+ * G]: dw_ih = dg^T x, dx = dg w_ih. */
+static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, const real *dg, const real *x,
+                                           const real *w_ih, int rows, int D, int G,
+                                           int accumulate_x, int accumulate_w)
 {
     KERNEL(rnn_dw)(dw_ih, dg, G, x, rows, G, D, accumulate_w);
-    KERNEL(rnn_colsum)(db_ih, dg, (size_t)G, rows, G, accumulate_w);
     if (dx)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, G, 1, dg, G, w_ih, D,
              accumulate_x ? 1 : 0, dx, D);
@@ -293,10 +303,12 @@ static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *d
             const size_t row = (size_t)s * T + t;
             real *g = gates + row * G, *dhs = dh + (size_t)s * H, *dcs = dc + (size_t)s * H;
             const real *tc = tanhc + row * H, *cp = cprev + row * H;
-            const real *dys = dy ? dy + row * H : NULL;
+            if (dy)   /* dh is the recurrent part so far */
+                for (int j = 0; j < H; j++)
+                    dhs[j] += dy[row * H + j];
             for (int j = 0; j < H; j++) {
                 const real i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-                const real th = tc[j], d = dys ? dhs[j] + dys[j] : dhs[j];
+                const real th = tc[j], d = dhs[j];
                 const real dcj = dcs[j] + d * o * (1 - th * th);
                 g[j] = dcj * gg * i * (1 - i);
                 g[H + j] = dcj * cp[j] * f * (1 - f);
@@ -312,9 +324,8 @@ static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *d
     KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
     KERNEL(rnn_state_out)(dc0, dc, n * H, accumulate_x);
     KERNEL(rnn_dw)(dw_hh, gates, G, hprev, n * T, G, H, accumulate_w);
-    KERNEL(rnn_colsum)(db_hh, gates, (size_t)G, n * T, G, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, db_ih, gates, x, w_ih, n * T, D, G, accumulate_x,
-                            accumulate_w);
+    KERNEL(rnn_bias_grads)(db_ih, db_hh, gates, n * T, G, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, gates, x, w_ih, n * T, D, G, accumulate_x, accumulate_w);
 }
 
 /* ---- GRU ---------------------------------------------------------------- */
@@ -410,8 +421,8 @@ static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *
                    accumulate_w);
     KERNEL(rnn_colsum)(db_hh, gates, (size_t)G, n * T, 2 * H, accumulate_w);
     KERNEL(rnn_colsum)(db_hh ? db_hh + 2 * H : NULL, hn, (size_t)H, n * T, H, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, db_ih, gates, x, w_ih, n * T, D, G, accumulate_x,
-                            accumulate_w);
+    KERNEL(rnn_colsum)(db_ih, gates, (size_t)G, n * T, G, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, gates, x, w_ih, n * T, D, G, accumulate_x, accumulate_w);
 }
 
 /* ---- plain RNN (tanh or relu) ------------------------------------------- */
@@ -478,7 +489,6 @@ static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *
     }
     KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
     KERNEL(rnn_dw)(dw_hh, hs, H, hprev, n * T, H, H, accumulate_w);
-    KERNEL(rnn_colsum)(db_hh, hs, (size_t)H, n * T, H, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, db_ih, hs, x, w_ih, n * T, D, H, accumulate_x,
-                            accumulate_w);
+    KERNEL(rnn_bias_grads)(db_ih, db_hh, hs, n * T, H, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, hs, x, w_ih, n * T, D, H, accumulate_x, accumulate_w);
 }
