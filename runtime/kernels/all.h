@@ -12,3 +12,4 @@
 #include "kernels/norm.h"
 #include "kernels/upsample.h"
 #include "kernels/augment.h"
+#include "kernels/rnn.h"      /* nn.RNN, nn.LSTM, nn.GRU: one direction, one layer */

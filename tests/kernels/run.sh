@@ -66,6 +66,25 @@ else
     run chunked_conv test_conv -O0 -DDLRT_CONV_CHUNK=40 -DDLRT_CONV_SHIFT_CHUNK=10
 fi
 
+# The recurrent kernels (test_rnn), with PyTorch's nn.LSTM/nn.GRU/nn.RNN
+# values from rnn_ref.py as its argument when torch is there.
+RNNREF=
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+    if /usr/bin/python3 tests/kernels/rnn_ref.py >"$T/rnn_ref.txt" 2>"$T/rnn_ref.log"; then
+        RNNREF="$T/rnn_ref.txt"
+    else
+        bad rnn_ref "$(tail -n 3 "$T/rnn_ref.log" | tr '\n' ' ')"
+    fi
+else
+    echo "ok rnn_torch_values # skipped: no /usr/bin/python3 with torch"
+    pass=$((pass + 1))
+fi
+ARG=$RNNREF
+run o3_rnn test_rnn -O3 -march=native -fno-math-errno
+[ -n "$SAN" ] && run sanitized_rnn test_rnn -O0 -g -fsanitize=address,undefined \
+    -fno-sanitize-recover=all
+ARG=
+
 # Against PyTorch: torch_ref.py writes float64 reference values for fixed
 # inputs, test_torch runs the same inputs through both precisions. Needs
 # /usr/bin/python3 with torch (Debian's python3-torch), as tests/torch does.

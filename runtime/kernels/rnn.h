@@ -1,0 +1,494 @@
+/* kernels/rnn.h: recurrent layers (PyTorch's nn.RNN, nn.LSTM, nn.GRU, one
+ * direction of one layer), forward and backpropagation through time.
+ * (A template: dlrt_kernels.h includes it once per precision.)
+ *
+ * Layouts are PyTorch's with batch_first=True, contiguous:
+ *   x  [n, T, D]    y  [n, T, H]    h0, c0, hT, cT, dh0, dc0, dhT, dcT [n, H]
+ *   w_ih [G H, D]   w_hh [G H, H]   b_ih, b_hh [G H]
+ * with G gates stacked in PyTorch's order (weight_ih_l0 etc. as they lie):
+ *   rnn   G = 1   h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu
+ *   lstm  G = 4   i, f, g, o:  i = s(.), f = s(.), g = tanh(.), o = s(.)
+ *                 c' = f c + i g,  h' = o tanh(c')
+ *   gru   G = 3   r, z, n:  r = s(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+ *                 n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
+ *                 h' = (1 - z) n + z h
+ * (s the logistic sigmoid). y[:, t] is the state after the step at position
+ * t. With `reverse` = 1 the steps run t = T-1 .. 0 over the same x, as
+ * PyTorch's reverse direction of a bidirectional layer does: y[:, t] has
+ * then seen x[:, t .. T-1], and hT (cT) is the state after t = 0.
+ *
+ * The calls (real = float or double; sizes int literals in generated code;
+ * `saved` a caller's buffer of dlrt_NAME_saved_size(n, T, H) values):
+ *
+ *   size_t dlrt_lstm_saved_size(n, T, H)      n H (7 T + 2)
+ *   dlrt_lstm_forward_R(y, hT, cT, saved, x, h0, c0, w_ih, w_hh, b_ih, b_hh,
+ *                       n, T, D, H, reverse)
+ *   dlrt_lstm_backward_R(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, dcT,
+ *                        saved, x, w_ih, w_hh, n, T, D, H, reverse,
+ *                        accumulate_x, accumulate_w)
+ *
+ *   size_t dlrt_gru_saved_size(n, T, H)       n H (5 T + 4)
+ *   dlrt_gru_forward_R(y, hT, saved, x, h0, w_ih, w_hh, b_ih, b_hh,
+ *                      n, T, D, H, reverse)
+ *   dlrt_gru_backward_R(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, saved,
+ *                       x, w_ih, w_hh, n, T, D, H, reverse,
+ *                       accumulate_x, accumulate_w)
+ *
+ *   size_t dlrt_rnn_saved_size(n, T, H)       n H (2 T + 1)
+ *   dlrt_rnn_forward_R(y, hT, saved, x, h0, w_ih, w_hh, b_ih, b_hh,
+ *                      n, T, D, H, relu, reverse)
+ *   dlrt_rnn_backward_R(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, saved,
+ *                       x, w_ih, w_hh, n, T, D, H, relu, reverse,
+ *                       accumulate_x, accumulate_w)
+ *
+ * NULL is allowed for: h0, c0 (a zero initial state); y, hT, cT (outputs
+ * not wanted); b_ih, b_hh (bias=False); dy (no gradient on the sequence
+ * output, e.g. only the last step's, passed as dhT); dhT, dcT (no gradient
+ * into the final state: truncated BPTT's chunk boundary); dx, dh0, dc0,
+ * dw_ih, dw_hh, db_ih, db_hh (gradients not wanted). `accumulate_x` (0 or
+ * 1) writes or adds dx, dh0 and dc0; `accumulate_w` the weight and bias
+ * gradients (a weight shared between calls, gradients summed over chunks).
+ *
+ * `saved` is written by forward and read by backward, which needs nothing
+ * else from forward (not y, h0 or c0: the states each step started from are
+ * in `saved`). Backward also uses it as scratch: it overwrites the saved
+ * gate activations with the gates' gradients, so it runs once per forward.
+ * Offsets in values, per kernel (nTH = n T H, rows [n, T, .] like y):
+ *   lstm  gates [n,T,4H] at 0: i, f, g, o after their nonlinearity
+ *         hprev [n,T,H] at 4 nTH: the h step t started from (h0 or a y)
+ *         cprev [n,T,H] at 5 nTH: the c step t started from
+ *         tanh(c) [n,T,H] at 6 nTH: tanh of the cell state step t made
+ *         backward's scratch: dh [n,H] at 7 nTH, dc [n,H] after it
+ *   gru   gates [n,T,3H] at 0: r, z, n after their nonlinearity
+ *         hn [n,T,H] at 3 nTH: W_hn h + b_hn, which r multiplies
+ *         hprev [n,T,H] at 4 nTH
+ *         scratch [n,3H] at 5 nTH (the step's W_hh h), dh [n,H] after it
+ *   rnn   h [n,T,H] at 0 (the step's output), hprev [n,T,H] at nTH,
+ *         backward's dh [n,H] at 2 nTH
+ *
+ * How: the input projections of all steps are one GEMM, x [n T, D] times
+ * w_ih^T into the gates array [n T, G H] (biases added once there); each
+ * step is one GEMM of the [n, H] states it starts from (rows T H apart in
+ * hprev) by w_hh^T, added in place into that step's gate rows (rows T G H
+ * apart), then the gates' nonlinearities. Backward walks the steps the
+ * other way turning each step's gates into their pre-activation gradients
+ * and the recurrent gradient into the previous state with one GEMM by
+ * w_hh; then, over all steps at once, dw_ih = dgates^T x, dw_hh =
+ * dgates^T hprev, dx = dgates w_ih (one GEMM each) and the bias gradients
+ * are dgates' column sums. The GRU's n gate differs between its input and
+ * hidden sides (r multiplies W_hn h + b_hn), so its hidden-side gradient
+ * dgates_n r is kept apart, in the hn array.
+ */
+
+#ifndef DLRT_RNN_SIZES
+#define DLRT_RNN_SIZES
+/* The saved buffers' sizes in values (either precision). */
+static inline size_t dlrt_lstm_saved_size(int n, int T, int H)
+{
+    return (size_t)n * H * (7 * (size_t)T + 2);
+}
+
+static inline size_t dlrt_gru_saved_size(int n, int T, int H)
+{
+    return (size_t)n * H * (5 * (size_t)T + 4);
+}
+
+static inline size_t dlrt_rnn_saved_size(int n, int T, int H)
+{
+    return (size_t)n * H * (2 * (size_t)T + 1);
+}
+
+/* exp(x) in float without a branch or a call, so that GCC vectorizes the
+ * gate loops (libm's expf is one call per element, and the forward pass
+ * takes five transcendentals per LSTM unit and step): x = k ln2 + r with
+ * |r| <= ln2/2 (k rounded by adding 1.5 2^23, read back from the bits; ln2
+ * in two parts, Cephes's, so k ln2 is exact), exp(r) by its Taylor
+ * polynomial to r^7 (truncation under 1e-8), times 2^k built in the
+ * exponent bits. Within a few ulp of exp (tests/kernels/test_rnn.c
+ * measures it); 0 below -87, inf above 88 (where exp is within 2e-38 of
+ * 0, or near float's largest: the gates saturate either way), NaN for NaN. */
+static inline float dlrt_rnn_expf(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } t, scale;
+    const float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    t.f = xc * 1.44269504088896341f + 12582912.0f;
+    const float k = t.f - 12582912.0f;
+    const float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+    float p = 1.0f / 5040;   /* Horner, from r^7 down */
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1;
+    p = p * r + 1;
+    /* t's low bits hold k + 2^22; unsigned: a NaN's garbage stays defined */
+    scale.u = (t.u - 0x4B400000u + 127u) << 23;
+    const float e = p * scale.f;
+    return x < -87.0f ? 0 : x > 88.0f ? (float)HUGE_VAL : e;
+}
+#endif
+
+/* exp, sigmoid and tanh for the gates: libm's in double (the kernels agree
+ * with PyTorch to 1e-14 there), the vectorizable expf above in float, with
+ * tanh(a) = 1 - 2 / (1 + exp(2a)) (within 2e-7 of tanh, absolute). The
+ * sizeof test is a constant: each precision keeps one branch. */
+static inline real KERNEL(rnn_exp)(real a)
+{
+    return sizeof(real) == sizeof(float) ? (real)dlrt_rnn_expf((float)a) : FN(exp)(a);
+}
+
+static inline real KERNEL(rnn_sigmoid)(real a)
+{
+    return 1 / (1 + KERNEL(rnn_exp)(-a));
+}
+
+static inline real KERNEL(rnn_tanh)(real a)
+{
+    return sizeof(real) == sizeof(float) ? 1 - 2 / (1 + KERNEL(rnn_exp)(2 * a)) : FN(tanh)(a);
+}
+
+/* g [rows, G] = x [rows, D] w_ih^T + b_ih + b_hh (b_hh's first nbhh
+ * columns only: the GRU adds b_hn inside its n gate). */
+static inline void KERNEL(rnn_project)(real *g, const real *x, const real *w_ih, const real *b_ih,
+                                       const real *b_hh, int rows, int D, int G, int nbhh)
+{
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, rows, G, D, 1, x, D, w_ih, D, 0, g, G);
+    if (!b_ih && !b_hh)
+        return;
+    for (int r = 0; r < rows; r++) {
+        real *gr = g + (size_t)r * G;
+        if (b_ih)
+            for (int j = 0; j < G; j++)
+                gr[j] += b_ih[j];
+        if (b_hh)
+            for (int j = 0; j < nbhh; j++)
+                gr[j] += b_hh[j];
+    }
+}
+
+/* The state the first step starts from: dst's n rows (ld apart) = src [n,
+ * H], or zeros for NULL. */
+static inline void KERNEL(rnn_state_in)(real *dst, size_t ld, const real *src, int n, int H)
+{
+    for (int s = 0; s < n; s++)
+        for (int j = 0; j < H; j++)
+            dst[s * ld + j] = src ? src[(size_t)s * H + j] : 0;
+}
+
+/* A NULL-tolerant copy (or sum) of a [n, H] state, for dh0 and dc0. */
+static inline void KERNEL(rnn_state_out)(real *dst, const real *src, int count, int accumulate)
+{
+    if (!dst)
+        return;
+    for (int i = 0; i < count; i++)
+        dst[i] = accumulate ? dst[i] + src[i] : src[i];
+}
+
+/* db[j] (= or +=) sum over the rows of a[r, j] (rows lda apart). */
+static inline void KERNEL(rnn_colsum)(real *db, const real *a, size_t lda, int rows, int cols,
+                                      int accumulate)
+{
+    if (!db)
+        return;
+    if (!accumulate)
+        for (int j = 0; j < cols; j++)
+            db[j] = 0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            db[j] += a[r * lda + j];
+}
+
+/* dw [M, N] (= or +=) a^T b over `rows` rows: a [rows, M] (lda), b [rows, N]. */
+static inline void KERNEL(rnn_dw)(real *dw, const real *a, int lda, const real *b, int rows,
+                                  int M, int N, int accumulate)
+{
+    if (dw)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, rows, 1, a, lda, b, N,
+             accumulate ? 1 : 0, dw, N);
+}
+
+/* db_ih and db_hh when both are dg's column sums (LSTM, RNN): one pass. */
+static inline void KERNEL(rnn_bias_grads)(real *db_ih, real *db_hh, const real *dg, int rows,
+                                          int G, int accumulate)
+{
+    KERNEL(rnn_colsum)(db_ih, dg, (size_t)G, rows, G, accumulate);
+    if (db_ih && db_hh && !accumulate)
+        memcpy(db_hh, db_ih, (size_t)G * sizeof *db_hh);
+    else
+        KERNEL(rnn_colsum)(db_hh, dg, (size_t)G, rows, G, accumulate);
+}
+
+/* The input side's gradients from the input-side gate gradients dg [rows,
+ * G]: dw_ih = dg^T x, dx = dg w_ih. */
+static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, const real *dg, const real *x,
+                                           const real *w_ih, int rows, int D, int G,
+                                           int accumulate_x, int accumulate_w)
+{
+    KERNEL(rnn_dw)(dw_ih, dg, G, x, rows, G, D, accumulate_w);
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, G, 1, dg, G, w_ih, D,
+             accumulate_x ? 1 : 0, dx, D);
+}
+
+/* ---- LSTM --------------------------------------------------------------- */
+
+static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved, const real *x,
+                                        const real *h0, const real *c0, const real *w_ih,
+                                        const real *w_hh, const real *b_ih, const real *b_hh,
+                                        int n, int T, int D, int H, int reverse)
+{
+    const int G = 4 * H;
+    const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G, ldh = (size_t)T * H;
+    real *gates = saved, *hprev = saved + 4 * nTH, *cprev = saved + 5 * nTH,
+         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
+    KERNEL(rnn_project)(gates, x, w_ih, b_ih, b_hh, n * T, D, G, G);
+    const int first = reverse ? T - 1 : 0;
+    KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
+    KERNEL(rnn_state_in)(cprev + (size_t)first * H, ldh, c0, n, H);
+    for (int k = 0; k < T; k++) {
+        const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
+        const int last = k == T - 1;
+        if (k > 0 || h0)   /* a zero state adds nothing */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, w_hh, H, 1, gates + (size_t)t * G, (int)ldg);
+        for (int s = 0; s < n; s++) {
+            const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
+            real *g = gates + row * G, *tc = tanhc + row * H;
+            const real *cp = cprev + row * H;
+            /* the new state goes where the next step starts from, the last
+             * one into backward's scratch; no store in the loop is
+             * conditional, so that it vectorizes */
+            real *hd = last ? dh + (size_t)s * H : hprev + nrow * H,
+                 *cd = last ? dc + (size_t)s * H : cprev + nrow * H;
+            for (int j = 0; j < H; j++) {
+                const real i = KERNEL(rnn_sigmoid)(g[j]), f = KERNEL(rnn_sigmoid)(g[H + j]),
+                           gg = KERNEL(rnn_tanh)(g[2 * H + j]),
+                           o = KERNEL(rnn_sigmoid)(g[3 * H + j]);
+                const real c = f * cp[j] + i * gg, th = KERNEL(rnn_tanh)(c);
+                g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
+                tc[j] = th;
+                cd[j] = c;
+                hd[j] = o * th;
+            }
+            if (y)
+                memcpy(y + row * H, hd, (size_t)H * sizeof *y);
+        }
+    }
+    if (hT)
+        memcpy(hT, dh, (size_t)n * H * sizeof *hT);
+    if (cT)
+        memcpy(cT, dc, (size_t)n * H * sizeof *cT);
+}
+
+static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *dw_ih, real *dw_hh,
+                                         real *db_ih, real *db_hh, const real *dy,
+                                         const real *dhT, const real *dcT, real *saved,
+                                         const real *x, const real *w_ih, const real *w_hh, int n,
+                                         int T, int D, int H, int reverse, int accumulate_x,
+                                         int accumulate_w)
+{
+    const int G = 4 * H;
+    const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G;
+    real *gates = saved, *hprev = saved + 4 * nTH, *cprev = saved + 5 * nTH,
+         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
+    KERNEL(rnn_state_in)(dh, (size_t)H, dhT, n, H);
+    KERNEL(rnn_state_in)(dc, (size_t)H, dcT, n, H);
+    for (int k = T - 1; k >= 0; k--) {
+        const int t = reverse ? T - 1 - k : k;
+        for (int s = 0; s < n; s++) {
+            const size_t row = (size_t)s * T + t;
+            real *g = gates + row * G, *dhs = dh + (size_t)s * H, *dcs = dc + (size_t)s * H;
+            const real *tc = tanhc + row * H, *cp = cprev + row * H;
+            if (dy)   /* dh is the recurrent part so far */
+                for (int j = 0; j < H; j++)
+                    dhs[j] += dy[row * H + j];
+            for (int j = 0; j < H; j++) {
+                const real i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+                const real th = tc[j], d = dhs[j];
+                const real dcj = dcs[j] + d * o * (1 - th * th);
+                g[j] = dcj * gg * i * (1 - i);
+                g[H + j] = dcj * cp[j] * f * (1 - f);
+                g[2 * H + j] = dcj * i * (1 - gg * gg);
+                g[3 * H + j] = d * th * o * (1 - o);
+                dcs[j] = dcj * f;
+            }
+        }
+        if (k > 0 || dh0)   /* dh = dgates_t w_hh, into the previous step */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G, 1, gates + (size_t)t * G,
+                 (int)ldg, w_hh, H, 0, dh, H);
+    }
+    KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
+    KERNEL(rnn_state_out)(dc0, dc, n * H, accumulate_x);
+    KERNEL(rnn_dw)(dw_hh, gates, G, hprev, n * T, G, H, accumulate_w);
+    KERNEL(rnn_bias_grads)(db_ih, db_hh, gates, n * T, G, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, gates, x, w_ih, n * T, D, G, accumulate_x, accumulate_w);
+}
+
+/* ---- GRU ---------------------------------------------------------------- */
+
+static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const real *x,
+                                       const real *h0, const real *w_ih, const real *w_hh,
+                                       const real *b_ih, const real *b_hh, int n, int T, int D,
+                                       int H, int reverse)
+{
+    const int G = 3 * H;
+    const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
+    real *gates = saved, *hn = saved + 3 * nTH, *hprev = saved + 4 * nTH, *sc = saved + 5 * nTH,
+         *dh = sc + (size_t)n * G;
+    KERNEL(rnn_project)(gates, x, w_ih, b_ih, b_hh, n * T, D, G, 2 * H);
+    const int first = reverse ? T - 1 : 0;
+    KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
+    for (int k = 0; k < T; k++) {
+        const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
+        const int last = k == T - 1;
+        if (k > 0 || h0)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, w_hh, H, 0, sc, G);
+        else
+            for (size_t i = 0; i < (size_t)n * G; i++)
+                sc[i] = 0;
+        if (b_hh)   /* b_hn, inside r's product */
+            for (int s = 0; s < n; s++)
+                for (int j = 0; j < H; j++)
+                    sc[(size_t)s * G + 2 * H + j] += b_hh[2 * H + j];
+        for (int s = 0; s < n; s++) {
+            const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
+            real *g = gates + row * G, *hns = hn + row * H;
+            const real *scs = sc + (size_t)s * G, *hp = hprev + row * H;
+            /* as the LSTM's: the last state into backward's scratch */
+            real *hd = last ? dh + (size_t)s * H : hprev + nrow * H;
+            for (int j = 0; j < H; j++) {
+                const real r = KERNEL(rnn_sigmoid)(g[j] + scs[j]),
+                           z = KERNEL(rnn_sigmoid)(g[H + j] + scs[H + j]);
+                const real hnj = scs[2 * H + j];
+                const real nn = KERNEL(rnn_tanh)(g[2 * H + j] + r * hnj);
+                g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
+                hns[j] = hnj;
+                hd[j] = (1 - z) * nn + z * hp[j];
+            }
+            if (y)
+                memcpy(y + row * H, hd, (size_t)H * sizeof *y);
+        }
+    }
+    if (hT)
+        memcpy(hT, dh, (size_t)n * H * sizeof *hT);
+}
+
+static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
+                                        real *db_hh, const real *dy, const real *dhT, real *saved,
+                                        const real *x, const real *w_ih, const real *w_hh, int n,
+                                        int T, int D, int H, int reverse, int accumulate_x,
+                                        int accumulate_w)
+{
+    const int G = 3 * H;
+    const size_t nTH = (size_t)n * T * H;
+    real *gates = saved, *hn = saved + 3 * nTH, *hprev = saved + 4 * nTH, *sc = saved + 5 * nTH,
+         *dh = sc + (size_t)n * G;
+    KERNEL(rnn_state_in)(dh, (size_t)H, dhT, n, H);
+    for (int k = T - 1; k >= 0; k--) {
+        const int t = reverse ? T - 1 - k : k;
+        for (int s = 0; s < n; s++) {
+            const size_t row = (size_t)s * T + t;
+            real *g = gates + row * G, *hns = hn + row * H, *scs = sc + (size_t)s * G,
+                 *dhs = dh + (size_t)s * H;
+            const real *hp = hprev + row * H;
+            if (dy)   /* dh is the recurrent part so far */
+                for (int j = 0; j < H; j++)
+                    dhs[j] += dy[row * H + j];
+            for (int j = 0; j < H; j++) {
+                const real r = g[j], z = g[H + j], nn = g[2 * H + j];
+                const real d = dhs[j];
+                const real dn = d * (1 - z) * (1 - nn * nn);   /* n's pre-activation */
+                const real dr = dn * hns[j] * r * (1 - r), dz = d * (hp[j] - nn) * z * (1 - z);
+                g[j] = scs[j] = dr;
+                g[H + j] = scs[H + j] = dz;
+                g[2 * H + j] = dn;
+                hns[j] = scs[2 * H + j] = dn * r;   /* into W_hn h + b_hn */
+                dhs[j] = d * z;
+            }
+        }
+        if (k > 0 || dh0)   /* dh += [dr, dz, dn r] w_hh */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G, 1, sc, G, w_hh, H, 1, dh, H);
+    }
+    KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
+    /* the hidden side: r and z as the input side, n from the hn array */
+    KERNEL(rnn_dw)(dw_hh, gates, G, hprev, n * T, 2 * H, H, accumulate_w);
+    KERNEL(rnn_dw)(dw_hh ? dw_hh + (size_t)2 * H * H : NULL, hn, H, hprev, n * T, H, H,
+                   accumulate_w);
+    KERNEL(rnn_colsum)(db_hh, gates, (size_t)G, n * T, 2 * H, accumulate_w);
+    KERNEL(rnn_colsum)(db_hh ? db_hh + 2 * H : NULL, hn, (size_t)H, n * T, H, accumulate_w);
+    KERNEL(rnn_colsum)(db_ih, gates, (size_t)G, n * T, G, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, gates, x, w_ih, n * T, D, G, accumulate_x, accumulate_w);
+}
+
+/* ---- plain RNN (tanh or relu) ------------------------------------------- */
+
+static inline void KERNEL(rnn_forward)(real *y, real *hT, real *saved, const real *x,
+                                       const real *h0, const real *w_ih, const real *w_hh,
+                                       const real *b_ih, const real *b_hh, int n, int T, int D,
+                                       int H, int relu, int reverse)
+{
+    const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
+    real *hs = saved, *hprev = saved + nTH;
+    KERNEL(rnn_project)(hs, x, w_ih, b_ih, b_hh, n * T, D, H, H);
+    const int first = reverse ? T - 1 : 0;
+    KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
+    for (int k = 0; k < T; k++) {
+        const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
+        const int last = k == T - 1;
+        if (k > 0 || h0)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, w_hh, H, 1, hs + (size_t)t * H, (int)ldh);
+        for (int s = 0; s < n; s++) {
+            const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
+            real *hr = hs + row * H;
+            for (int j = 0; j < H; j++) {
+                /* relu keeps a NaN, as PyTorch's does */
+                const real h = relu ? (hr[j] < 0 ? 0 : hr[j]) : KERNEL(rnn_tanh)(hr[j]);
+                hr[j] = h;
+                if (y)
+                    y[row * H + j] = h;
+                if (!last)
+                    hprev[nrow * H + j] = h;
+                else if (hT)
+                    hT[(size_t)s * H + j] = h;
+            }
+        }
+    }
+}
+
+static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
+                                        real *db_hh, const real *dy, const real *dhT, real *saved,
+                                        const real *x, const real *w_ih, const real *w_hh, int n,
+                                        int T, int D, int H, int relu, int reverse,
+                                        int accumulate_x, int accumulate_w)
+{
+    const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
+    real *hs = saved, *hprev = saved + nTH, *dh = saved + 2 * nTH;
+    KERNEL(rnn_state_in)(dh, (size_t)H, dhT, n, H);
+    for (int k = T - 1; k >= 0; k--) {
+        const int t = reverse ? T - 1 - k : k;
+        for (int s = 0; s < n; s++) {
+            const size_t row = (size_t)s * T + t;
+            real *hr = hs + row * H, *dhs = dh + (size_t)s * H;
+            if (dy)
+                for (int j = 0; j < H; j++)
+                    dhs[j] += dy[row * H + j];
+            for (int j = 0; j < H; j++) {
+                const real d = dhs[j], h = hr[j];
+                hr[j] = relu ? (h <= 0 ? 0 : d) : d * (1 - h * h);   /* NaN passes d, as in PyTorch */
+            }
+        }
+        if (k > 0 || dh0)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, H, 1, hs + (size_t)t * H,
+                 (int)ldh, w_hh, H, 0, dh, H);
+    }
+    KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
+    KERNEL(rnn_dw)(dw_hh, hs, H, hprev, n * T, H, H, accumulate_w);
+    KERNEL(rnn_bias_grads)(db_ih, db_hh, hs, n * T, H, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, hs, x, w_ih, n * T, D, H, accumulate_x, accumulate_w);
+}
