@@ -782,10 +782,15 @@ const char *emit_lit(Emit *e, double v)
     return e->f64 ? double_text(e->a, v) : float_text(e->a, v);
 }
 
-const char *emit_rng_uniform(Emit *e)
+const char *emit_rng(Emit *e)
 {
     (void)e;
-    return "dlrt_rng_uniform(&w->rng)";
+    return "&w->rng";   /* the workspace's stream: each thread draws its own */
+}
+
+const char *emit_rng_uniform(Emit *e)
+{
+    return arena_printf(e->a, "dlrt_rng_uniform(%s)", emit_rng(e));
 }
 
 bool emit_training(Emit *e)

@@ -176,20 +176,6 @@ static int cutout_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return id;
 }
 
-/* The workspace's random stream, "&w->rng": the argument of the draw
- * emit_rng_uniform names, as dropout.c derives it. */
-static const char *rng_pointer(Emit *e)
-{
-    static char buf[128];
-    const char *draw = emit_rng_uniform(e), *open = strchr(draw, '(');
-    size_t len = open ? strlen(open + 1) : 0;
-    if (!open || len < 1 || len >= sizeof buf || open[len] != ')')
-        return "&w->rng";
-    memcpy(buf, open + 1, len - 1);
-    buf[len - 1] = 0;
-    return buf;
-}
-
 /* Inference: the identity. Returns whether it wrote that (then the caller
  * stops). */
 static bool identity_when_off(Emit *e, const Node *n)
@@ -211,7 +197,7 @@ static void image_forward(Emit *e, const Node *n, const char *what, const char *
     emit_line(e, "/* %s */", what);
     emit_line(e, "dlrt_%s_%s(%s, %s, n, %d, %d, %d, %s, %s);", op_kind_name(n->op), op_prec(e),
               emit_buf(e, n->id), emit_buf(e, n->in[0]), s->dim[0], s->dim[1], s->dim[2], arg,
-              rng_pointer(e));
+              emit_rng(e));
 }
 
 static void random_crop_forward(Emit *e, const Node *n)
@@ -251,7 +237,7 @@ static void gaussian_noise_forward(Emit *e, const Node *n)
     emit_line(e, "/* one normal per element, in memory order */");
     emit_line(e, "dlrt_gaussian_noise_%s(%s, %s, n * %d, %s, %s);", op_prec(e), emit_buf(e, n->id),
               emit_buf(e, n->in[0]), shape_size(n->shape), op_double(std, attr(n)->value),
-              rng_pointer(e));
+              emit_rng(e));
 }
 
 /* The image ops never carry a gradient (their shape rule refuses inputs

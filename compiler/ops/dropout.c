@@ -47,21 +47,6 @@ static int dropout_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
-/* The model's random stream, "&m->rng": the argument of the draw the
- * emitter names (emit_rng_uniform gives "dlrt_rng_uniform(&m->rng)"), so
- * the kernel draws from wherever the emitter keeps the stream. */
-static const char *rng_pointer(Emit *e)
-{
-    static char buf[128];
-    const char *draw = emit_rng_uniform(e), *open = strchr(draw, '(');
-    size_t len = open ? strlen(open + 1) : 0;
-    if (!open || len < 1 || len >= sizeof buf || open[len] != ')')
-        return "&m->rng";
-    memcpy(buf, open + 1, len - 1);
-    buf[len - 1] = 0;
-    return buf;
-}
-
 static void dropout_forward(Emit *e, const Node *n)
 {
     int size = shape_size(n->shape);
@@ -77,7 +62,7 @@ static void dropout_forward(Emit *e, const Node *n)
     emit_line(e, "/* %s: 0 where u < %s, else 1/(1 - %s); one draw per element in order */",
               emit_scratch(e, n->id, 0), rate_text, rate_text);
     emit_line(e, "dlrt_dropout_forward_%s(%s, %s, %s, n * %d, %s, %s);", op_prec(e), y,
-              emit_scratch(e, n->id, 0), x, size, rate_text, rng_pointer(e));
+              emit_scratch(e, n->id, 0), x, size, rate_text, emit_rng(e));
 }
 
 static void dropout_backward(Emit *e, const Node *n, const bool *accumulate)

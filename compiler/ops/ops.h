@@ -63,6 +63,8 @@ const char *emit_fn(Emit *e, const char *f);
 const char *emit_lit(Emit *e, double v);
 /* The rng expression for a uniform [0,1) draw: "dlrt_rng_uniform(&m->rng)". */
 const char *emit_rng_uniform(Emit *e);
+/* The random stream a training-time kernel draws from: "&w->rng". */
+const char *emit_rng(Emit *e);
 bool emit_training(Emit *e);                     /* inside train_step/gradients */
 const IR *emit_ir(Emit *e);
 
