@@ -3,7 +3,7 @@
  * runtime/kernels/NAME.h and one line here. */
 #include "kernels/softmax.h"   /* first: loss.h uses its row helpers */
 #include "kernels/loss.h"
-#include "kernels/likelihood.h"  /* bce, nll, poisson_nll, gaussian_nll */
+#include "kernels/likelihood.h"  /* bce, nll, poisson_nll, gaussian_nll, sample_normal, kl_normal */
 #include "kernels/dropout.h"
 #include "kernels/bias.h"
 #include "kernels/geometry.h" /* shapes and workspace sizes (include guard: once) */

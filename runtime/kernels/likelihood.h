@@ -140,3 +140,54 @@ static inline void KERNEL(gaussian_nll_backward)(real *dmu, real *dlv, real *dt,
             KERNEL(grad_store)(dlv, i, (1 / v - d * d / (v * v)) / 2 * FN(exp)(lv[i]) * scale, acc_lv);
     }
 }
+
+/* ---- variational: the reparameterization trick and the KL term ----------
+ *
+ *   sample_normal(mu, lv)   while training z = mu + e^(lv/2) eps, eps ~ N(0, 1),
+ *        one normal per element in memory order from `rng`; else z = mu.
+ *        dmu = dz,  dlv = dz (z - mu) / 2          (eps e^(lv/2) = z - mu)
+ *   kl_normal(mu, lv)       KL(N(mu, e^lv) || N(0, 1)), summed over a
+ *        sample's `size` values, mean over the n samples:
+ *        L = -1/(2n) sum (1 + lv - mu^2 - e^lv)
+ *        dmu = mu dL / n,  dlv = (e^lv - 1) / 2 dL / n
+ */
+static inline void KERNEL(sample_normal_forward)(real *z, const real *mu, const real *lv,
+                                                 int count, dlrt_rng *rng)
+{
+    for (int i = 0; i < count; i++)
+        z[i] = mu[i] + FN(exp)(lv[i] / 2) * (real)dlrt_rng_normal(rng);
+}
+
+static inline void KERNEL(sample_normal_backward)(real *dmu, real *dlv, const real *dz,
+                                                  const real *z, const real *mu, int count,
+                                                  int acc_mu, int acc_lv)
+{
+    for (int i = 0; i < count; i++) {
+        if (dmu)
+            KERNEL(grad_store)(dmu, i, dz[i], acc_mu);
+        if (dlv)
+            KERNEL(grad_store)(dlv, i, dz[i] * (z[i] - mu[i]) / 2, acc_lv);
+    }
+}
+
+static inline void KERNEL(kl_normal_forward)(real *loss, const real *mu, const real *lv, int n,
+                                             int size)
+{
+    double total = 0;
+    for (int i = 0; i < n * size; i++)
+        total += 1 + lv[i] - mu[i] * mu[i] - FN(exp)(lv[i]);
+    loss[0] = (real)(-total / (2.0 * n));
+}
+
+static inline void KERNEL(kl_normal_backward)(real *dmu, real *dlv, const real *mu, const real *lv,
+                                              const real *dloss, int n, int size, int acc_mu,
+                                              int acc_lv)
+{
+    const real scale = dloss[0] / n;
+    for (int i = 0; i < n * size; i++) {
+        if (dmu)
+            KERNEL(grad_store)(dmu, i, mu[i] * scale, acc_mu);
+        if (dlv)
+            KERNEL(grad_store)(dlv, i, (FN(exp)(lv[i]) - 1) / 2 * scale, acc_lv);
+    }
+}
