@@ -434,8 +434,9 @@ static inline void KERNEL(conv_shift)(int which, real *out, real *ws, const real
  * 2 x DLRT_CONV_LANES floats of p and DLRT_CONV_TAPS_FB filters in 16
  * vector registers: per tap two loads of x and 16 multiply-adds. The
  * weight gradient is the same sum the other way: dW[f][t] = sum over
- * samples and p of dy_wide[f][p] xp[c][p + off(t)], in vector partial
- * sums per (t, f) summed across their lanes at the end. GNU C's vector
+ * samples and p of dy_wide[f][p] xp[c][p + off(t)], 4 filters x 5 taps
+ * at a time, in vector partial sums per (t, f) summed across their lanes
+ * at the end. GNU C's vector
  * types (one 64-byte vector: zmm with AVX-512, two ymm with AVX2) make
  * the compiler keep the sums in registers; nothing else is needed. */
 #ifdef DLRT_CONV_HAVE_TAPS
@@ -559,7 +560,6 @@ DLRT_TAPS_FN void KERNEL(conv_taps_forward)(real *y, real *ws, const real *x, co
 DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, const real *x,
                                             const dlrt_conv_geom *q, int accumulate)
 {
-    enum { FB = DLRT_CONV_TAPS_FB };
     const KERNEL(taps_dims) d = KERNEL(taps_setup)(ws, q);
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
     real *acc = d.wk;   /* [T][Fp][TAPS_V]: partial sums, one vector per (t, f) */
@@ -571,31 +571,57 @@ DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, c
         for (int f = 0; f < q->F; f++)
             KERNEL(conv_widen)(d.wide + (size_t)f * d.Lr, dy + ((size_t)s * q->F + f) * P, 1,
                                q->OH, q->OW, d.Wp, P);
-        int t = 0;
+        /* 4 filters x 5 taps of a row (i) in 20 named registers (GCC
+         * spilled an array of them), so that each load feeds 4 or 5
+         * multiply-adds; a row shorter than 5 repeats its last tap, whose
+         * sums are dropped */
         for (int c = 0; c < q->C; c++)
             for (int i = 0; i < q->kh; i++)
-                for (int j = 0; j < q->kw; j++, t++) {
-                    const real *xr = d.xp + c * d.plane + (size_t)i * q->dh * d.Wp + j * q->dw;
-                    for (int f0 = 0; f0 < q->F; f0 += FB) {
-                        KERNEL(taps_vec) a[FB];
-                        for (int f = 0; f < FB; f++)
-                            a[f] = (KERNEL(taps_vec)){0};
+                for (int j0 = 0; j0 < q->kw; j0 += 5) {
+                    const int jn = q->kw - j0 < 5 ? q->kw - j0 : 5;
+                    const real *xr = d.xp + c * d.plane + (size_t)i * q->dh * d.Wp;
+                    const real *x0p = xr + (size_t)j0 * q->dw;
+                    const real *x1p = xr + (size_t)(j0 + (jn > 1 ? 1 : 0)) * q->dw;
+                    const real *x2p = xr + (size_t)(j0 + (jn > 2 ? 2 : jn - 1)) * q->dw;
+                    const real *x3p = xr + (size_t)(j0 + (jn > 3 ? 3 : jn - 1)) * q->dw;
+                    const real *x4p = xr + (size_t)(j0 + (jn > 4 ? 4 : jn - 1)) * q->dw;
+                    const size_t t0 = ((size_t)c * q->kh + i) * q->kw + j0;
+                    for (int f0 = 0; f0 < q->F; f0 += 4) {
+                        const KERNEL(taps_vec) z = {0};
+                        KERNEL(taps_vec) a00 = z, a01 = z, a02 = z, a03 = z, a04 = z;
+                        KERNEL(taps_vec) a10 = z, a11 = z, a12 = z, a13 = z, a14 = z;
+                        KERNEL(taps_vec) a20 = z, a21 = z, a22 = z, a23 = z, a24 = z;
+                        KERNEL(taps_vec) a30 = z, a31 = z, a32 = z, a33 = z, a34 = z;
                         const real *g = d.wide + (size_t)f0 * d.Lr;
                         for (size_t p = 0; p < d.Lr; p += TAPS_V) {
-                            KERNEL(taps_vec) xv, gv;
-                            TAPS_LOAD(xv, xr + p);
-                            for (int f = 0; f < FB; f++) {
-                                TAPS_LOAD(gv, g + (size_t)f * d.Lr + p);
-                                a[f] += gv * xv;
+                            KERNEL(taps_vec) x0, x1, x2, x3, x4, gv;
+                            TAPS_LOAD(x0, x0p + p);
+                            TAPS_LOAD(x1, x1p + p);
+                            TAPS_LOAD(x2, x2p + p);
+                            TAPS_LOAD(x3, x3p + p);
+                            TAPS_LOAD(x4, x4p + p);
+#define TAPS_WROW(f)                                                                  \
+    TAPS_LOAD(gv, g + (size_t)(f) * d.Lr + p);                                        \
+    a##f##0 += gv * x0, a##f##1 += gv * x1, a##f##2 += gv * x2, a##f##3 += gv * x3,   \
+        a##f##4 += gv * x4
+                            TAPS_WROW(0);
+                            TAPS_WROW(1);
+                            TAPS_WROW(2);
+                            TAPS_WROW(3);
+#undef TAPS_WROW
+                        }
+                        const KERNEL(taps_vec) r[4][5] = {{a00, a01, a02, a03, a04},
+                                                          {a10, a11, a12, a13, a14},
+                                                          {a20, a21, a22, a23, a24},
+                                                          {a30, a31, a32, a33, a34}};
+                        for (int jj = 0; jj < jn; jj++)
+                            for (int f = 0; f < 4; f++) {
+                                real *at = acc + ((t0 + jj) * d.Fp + f0 + f) * TAPS_V;
+                                KERNEL(taps_vec) v;
+                                TAPS_LOAD(v, at);
+                                v += r[f][jj];
+                                TAPS_STORE(at, v);
                             }
-                        }
-                        real *at = acc + ((size_t)t * d.Fp + f0) * TAPS_V;
-                        for (int f = 0; f < FB; f++) {
-                            KERNEL(taps_vec) v;
-                            TAPS_LOAD(v, at + f * TAPS_V);
-                            v += a[f];
-                            TAPS_STORE(at + f * TAPS_V, v);
-                        }
                     }
                 }
     }
@@ -735,8 +761,9 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
     }
     if (q->scheme == DLRT_CONV_TAPS) {
 #ifdef DLRT_CONV_HAVE_TAPS
-        /* measured faster for a few taps only (LeNet's conv1, 25 taps: 0.26
-         * ms against WIDE's 0.32; conv2, 150: 0.88 against SHIFT's 0.61) */
+        /* measured faster up to LeNet's conv2 (150 taps: 0.54-0.61 ms
+         * against SHIFT's 0.58-0.66; conv1, 25 taps: 0.25 against WIDE's
+         * 0.41); beyond, untried: the GEMM schemes */
         if (q->C * q->kh * q->kw <= DLRT_CONV_TAPS_WEIGHT_MAX) {
             KERNEL(conv_taps_weight)(dw, ws, dy, x, q, accumulate);
             return;

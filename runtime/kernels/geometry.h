@@ -106,7 +106,7 @@ static inline int dlrt_conv_plan_gemm(const dlrt_conv_geom *q)
 #define DLRT_CONV_TAPS_MAX 2400   /* F C kh kw: the weight's size */
 #endif
 #ifndef DLRT_CONV_TAPS_WEIGHT_MAX
-#define DLRT_CONV_TAPS_WEIGHT_MAX 32   /* C kh kw: TAPS's weight gradient up to it */
+#define DLRT_CONV_TAPS_WEIGHT_MAX 150   /* C kh kw: TAPS's weight gradient up to it */
 #endif
 static inline int dlrt_conv_taps_ok(const dlrt_conv_geom *q)
 {
