@@ -761,10 +761,11 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
     }
     if (q->scheme == DLRT_CONV_TAPS) {
 #ifdef DLRT_CONV_HAVE_TAPS
-        /* measured faster up to LeNet's conv2 (150 taps: 0.54-0.61 ms
-         * against SHIFT's 0.58-0.66; conv1, 25 taps: 0.25 against WIDE's
-         * 0.41); beyond, untried: the GEMM schemes */
-        if (q->C * q->kh * q->kw <= DLRT_CONV_TAPS_WEIGHT_MAX) {
+        /* rows of 5 taps or more (a shorter row repeats taps) and up to
+         * LeNet's conv2's 150 taps: measured 0.25 ms against WIDE's 0.41 on
+         * conv1, 0.52-0.61 against SHIFT's 0.50-0.66 on conv2; on the 3x3
+         * dilated 16->16 layer 4.4 against SHIFT's 3.5, so not there */
+        if (q->kw >= 5 && q->C * q->kh * q->kw <= DLRT_CONV_TAPS_WEIGHT_MAX) {
             KERNEL(conv_taps_weight)(dw, ws, dy, x, q, accumulate);
             return;
         }
