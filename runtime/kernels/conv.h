@@ -505,10 +505,45 @@ static inline void KERNEL(taps_pad)(const KERNEL(taps_dims) *d, const real *x,
     } while (0)
 
 /* y (= or +=) conv(x, w) under TAPS. */
+/* The blocks of one padded sample, FBV filters at a time (a macro: the
+ * sums' array needs a constant size to stay in registers). */
+#define TAPS_FORWARD_BLOCKS(FBV)                                                        \
+    for (int f0 = 0; f0 < q->F; f0 += (FBV))                                            \
+        for (int k = 0; k < nseg; k += 2) {                                              \
+            const int kb = k + 1 < nseg ? k + 1 : k; /* an odd last one twice */         \
+            const int ra = k / per_row, ca = k % per_row * TAPS_V;                      \
+            const int rb = kb / per_row, cb = kb % per_row * TAPS_V;                     \
+            const size_t oa = (size_t)ra * d.Wp + ca, ob = (size_t)rb * d.Wp + cb;       \
+            KERNEL(taps_vec) a[FBV][2];                                                  \
+            for (int f = 0; f < (FBV); f++)                                              \
+                a[f][0] = a[f][1] = (KERNEL(taps_vec)){0};                               \
+            const real *wt = d.wk + f0;                                                  \
+            for (int c = 0; c < q->C; c++)                                               \
+                for (int i = 0; i < q->kh; i++) {                                        \
+                    const real *xr = d.xp + c * d.plane + (size_t)i * q->dh * d.Wp;      \
+                    for (int j = 0; j < q->kw; j++, wt += d.Fp) {                        \
+                        KERNEL(taps_vec) x0, x1;                                         \
+                        TAPS_LOAD(x0, xr + j * q->dw + oa);                              \
+                        TAPS_LOAD(x1, xr + j * q->dw + ob);                              \
+                        for (int f = 0; f < (FBV); f++) {                                \
+                            a[f][0] += wt[f] * x0;                                       \
+                            a[f][1] += wt[f] * x1;                                       \
+                        }                                                                \
+                    }                                                                    \
+                }                                                                        \
+            const int na = q->OW - ca < TAPS_V ? q->OW - ca : TAPS_V;                    \
+            const int nb = kb == k ? 0 : q->OW - cb < TAPS_V ? q->OW - cb : TAPS_V;      \
+            const int nf = q->F - f0 < (FBV) ? q->F - f0 : (FBV);                        \
+            for (int f = 0; f < nf; f++) {                                               \
+                real *o = ys + (size_t)(f0 + f) * P;                                     \
+                TAPS_PUT(o + (size_t)ra * q->OW + ca, a[f][0], na, accumulate);          \
+                TAPS_PUT(o + (size_t)rb * q->OW + cb, a[f][1], nb, accumulate);          \
+            }                                                                            \
+        }
+
 DLRT_TAPS_FN void KERNEL(conv_taps_forward)(real *y, real *ws, const real *x, const real *w,
                                              const dlrt_conv_geom *q, int accumulate)
 {
-    enum { FB = DLRT_CONV_TAPS_FB };
     const KERNEL(taps_dims) d = KERNEL(taps_setup)(ws, q);
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
     /* the output rows in segments of TAPS_V values (the last one of a row
@@ -521,40 +556,16 @@ DLRT_TAPS_FN void KERNEL(conv_taps_forward)(real *y, real *ws, const real *x, co
     for (int s = 0; s < q->n; s++) {
         KERNEL(taps_pad)(&d, x + (size_t)s * q->C * HW, q);
         real *ys = y + (size_t)s * q->F * P;
-        for (int f0 = 0; f0 < q->F; f0 += FB)
-            for (int k = 0; k < nseg; k += 2) {
-                const int kb = k + 1 < nseg ? k + 1 : k;   /* an odd last one twice */
-                const int ra = k / per_row, ca = k % per_row * TAPS_V;
-                const int rb = kb / per_row, cb = kb % per_row * TAPS_V;
-                const size_t oa = (size_t)ra * d.Wp + ca, ob = (size_t)rb * d.Wp + cb;
-                KERNEL(taps_vec) a[FB][2];
-                for (int f = 0; f < FB; f++)
-                    a[f][0] = a[f][1] = (KERNEL(taps_vec)){0};
-                const real *wt = d.wk + f0;
-                for (int c = 0; c < q->C; c++)
-                    for (int i = 0; i < q->kh; i++) {
-                        const real *xr = d.xp + c * d.plane + (size_t)i * q->dh * d.Wp;
-                        for (int j = 0; j < q->kw; j++, wt += d.Fp) {
-                            KERNEL(taps_vec) x0, x1;
-                            TAPS_LOAD(x0, xr + j * q->dw + oa);
-                            TAPS_LOAD(x1, xr + j * q->dw + ob);
-                            for (int f = 0; f < FB; f++) {
-                                a[f][0] += wt[f] * x0;
-                                a[f][1] += wt[f] * x1;
-                            }
-                        }
-                    }
-                const int na = q->OW - ca < TAPS_V ? q->OW - ca : TAPS_V;
-                const int nb = kb == k ? 0 : q->OW - cb < TAPS_V ? q->OW - cb : TAPS_V;
-                const int nf = q->F - f0 < FB ? q->F - f0 : FB;
-                for (int f = 0; f < nf; f++) {
-                    real *o = ys + (size_t)(f0 + f) * P;
-                    TAPS_PUT(o + (size_t)ra * q->OW + ca, a[f][0], na, accumulate);
-                    TAPS_PUT(o + (size_t)rb * q->OW + cb, a[f][1], nb, accumulate);
-                }
-            }
+        /* 6 filters a block when they divide F and 8 do not (LeNet's first
+         * layer: no unused slots) */
+        if (q->F % 6 == 0 && q->F % DLRT_CONV_TAPS_FB != 0) {
+            TAPS_FORWARD_BLOCKS(6)
+        } else {
+            TAPS_FORWARD_BLOCKS(DLRT_CONV_TAPS_FB)
+        }
     }
 }
+#undef TAPS_FORWARD_BLOCKS
 
 /* dw (= or +=) the weight gradient under TAPS. */
 DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, const real *x,
