@@ -573,6 +573,8 @@ DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, c
 {
     const KERNEL(taps_dims) d = KERNEL(taps_setup)(ws, q);
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    /* 3 filters a block when they divide F and 4 do not (LeNet's 6) */
+    const int fw = q->F % 3 == 0 && q->F % 4 != 0 ? 3 : 4;
     real *acc = d.wk;   /* [T][Fp][TAPS_V]: partial sums, one vector per (t, f) */
     memset(acc, 0, (size_t)d.T * d.Fp * TAPS_V * sizeof(real));
     /* the wide dy's rows F..Fp and columns L..Lr stay zero */
@@ -597,7 +599,7 @@ DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, c
                     const real *x3p = xr + (size_t)(j0 + (jn > 3 ? 3 : jn - 1)) * q->dw;
                     const real *x4p = xr + (size_t)(j0 + (jn > 4 ? 4 : jn - 1)) * q->dw;
                     const size_t t0 = ((size_t)c * q->kh + i) * q->kw + j0;
-                    for (int f0 = 0; f0 < q->F; f0 += 4) {
+                    for (int f0 = 0; f0 < q->F; f0 += fw) {
                         const KERNEL(taps_vec) z = {0};
                         KERNEL(taps_vec) a00 = z, a01 = z, a02 = z, a03 = z, a04 = z;
                         KERNEL(taps_vec) a10 = z, a11 = z, a12 = z, a13 = z, a14 = z;
@@ -618,7 +620,9 @@ DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, c
                             TAPS_WROW(0);
                             TAPS_WROW(1);
                             TAPS_WROW(2);
-                            TAPS_WROW(3);
+                            if (fw == 4) {   /* the same each time: hoisted */
+                                TAPS_WROW(3);
+                            }
 #undef TAPS_WROW
                         }
                         const KERNEL(taps_vec) r[4][5] = {{a00, a01, a02, a03, a04},
@@ -626,7 +630,7 @@ DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, c
                                                           {a20, a21, a22, a23, a24},
                                                           {a30, a31, a32, a33, a34}};
                         for (int jj = 0; jj < jn; jj++)
-                            for (int f = 0; f < 4; f++) {
+                            for (int f = 0; f < fw; f++) {
                                 real *at = acc + ((t0 + jj) * d.Fp + f0 + f) * TAPS_V;
                                 KERNEL(taps_vec) v;
                                 TAPS_LOAD(v, at);
