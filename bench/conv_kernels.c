@@ -71,10 +71,11 @@ int main(void)
             dy[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
         for (size_t i = 0; i < nw; i++)
             w[i] = (float)((i * 31) % 100) / 100.0f - 0.5f;
-        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_SHIFT; scheme++) {
+        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_TAPS; scheme++) {
             dlrt_conv_geom q = q0;
             if ((scheme == DLRT_CONV_DIRECT && q0.scheme != DLRT_CONV_DIRECT) ||
-                (scheme >= DLRT_CONV_WIDE && (q0.sh != 1 || q0.sw != 1)))
+                (scheme >= DLRT_CONV_WIDE && (q0.sh != 1 || q0.sw != 1)) ||
+                (scheme == DLRT_CONV_TAPS && q0.g != 1))
                 continue;
             q.scheme = scheme;
             float *ws = malloc((dlrt_conv_geom_workspace(&q) + 1) * sizeof *ws);
@@ -92,7 +93,7 @@ int main(void)
             for (int k = 0; k < 3; k++)
                 qsort(t[k], REPS, sizeof t[k][0], cmp);
             printf("%-16s %-6s fwd %7.3f ms  data %7.3f ms  weight %7.3f ms  fwd+bwd %7.3f ms%s\n",
-                   p->name, (const char *[]){"", "direct", "sample", "batch", "wide", "shift"}[scheme],
+                   p->name, (const char *[]){"", "direct", "sample", "batch", "wide", "shift", "taps"}[scheme],
                    t[0][REPS / 2], t[1][REPS / 2], t[2][REPS / 2],
                    t[0][REPS / 2] + t[1][REPS / 2] + t[2][REPS / 2],
                    scheme == q0.scheme ? "  (planned)" : "");

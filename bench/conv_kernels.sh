@@ -13,7 +13,7 @@ ROUNDS=${1:-3}
 T=build/tmp/conv_kernels
 mkdir -p "$T"
 make --no-print-directory -s build/libdlrt.a
-cc -O3 -march=native -fno-math-errno -Iruntime bench/conv_kernels.c build/libdlrt.a \
+cc -std=c99 -O3 -march=native -fno-math-errno -Iruntime bench/conv_kernels.c build/libdlrt.a \
     -lopenblas -lm -o "$T/conv_kernels"
 export OPENBLAS_NUM_THREADS=1
 : >"$T/dlc.txt"

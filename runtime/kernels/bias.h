@@ -8,7 +8,9 @@
  *   backward   db[c] = sum over o, i of dy[o, c, i]     (or +=: accumulate)
  *
  * The backward sums row by row (o outermost), which reads dy in memory
- * order; each db[c] adds its terms in the order o = 0, 1, ...
+ * order; each db[c] adds its terms in the order o = 0, 1, ... When inner
+ * is a plane (>= 16 values) it keeps 16 partial sums per channel instead,
+ * position i in sum i mod 16, added up at the end.
  */
 
 static inline void KERNEL(bias_forward)(real *y, const real *b, int outer, int channels, int inner)
@@ -24,9 +26,32 @@ static inline void KERNEL(bias_forward)(real *y, const real *b, int outer, int c
 static inline void KERNEL(bias_backward)(real *db, const real *dy, int outer, int channels,
                                          int inner, int accumulate)
 {
+    enum { LANES = 16 };
     if (!accumulate)
         for (int c = 0; c < channels; c++)
             db[c] = 0;
+    if (inner >= LANES) {
+        /* a convolution's planes: LANES partial sums per channel, which the
+         * compiler vectorizes (one running sum is a chain of dependent
+         * adds: 0.25 ms of LeNet's step at 64 x 6 x 784) */
+        for (int c = 0; c < channels; c++) {
+            real lane[LANES] = {0};
+            for (int o = 0; o < outer; o++) {
+                const real *dyc = dy + ((size_t)o * channels + c) * inner;
+                int i = 0;
+                for (; i + LANES <= inner; i += LANES)
+                    for (int l = 0; l < LANES; l++)
+                        lane[l] += dyc[i + l];
+                for (int l = 0; i + l < inner; l++)
+                    lane[l] += dyc[i + l];
+            }
+            real sum = 0;
+            for (int l = 0; l < LANES; l++)
+                sum += lane[l];
+            db[c] += sum;
+        }
+        return;
+    }
     for (int o = 0; o < outer; o++)
         for (int c = 0; c < channels; c++) {
             const real *dyc = dy + ((size_t)o * channels + c) * inner;

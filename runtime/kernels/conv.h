@@ -49,7 +49,7 @@
  * How: a transposed convolution's forward is a convolution's input
  * gradient and the other way round, so three cores on one geometry do all
  * of it: forward (y = W * im2col(x)), data (dx = col2im(W^T dy)) and weight
- * (dW = dy im2col(x)^T). Each picks one of five schemes per shape
+ * (dW = dy im2col(x)^T). Each picks one of six schemes per shape
  * (dlrt_conv_plan in geometry.h, measured in bench/conv_kernels.c):
  *   DIRECT  1x1, stride 1, no padding: x is its own column matrix, one GEMM
  *           per sample and group, no workspace;
@@ -67,6 +67,9 @@
  *           sample into [C kh kw, n OH OW] and the output (or dy) as
  *           [F, n OH OW], then a copy to or from [n, F, OH OW]; measured
  *           slower than SAMPLE and WIDE on every shape tried, never picked.
+ *   TAPS    stride 1, one group, a small weight (DLRT_CONV_TAPS_MAX): no
+ *           GEMM, vectorized loops over the taps on WIDE's padded plane
+ *           (see conv_taps_forward below); LeNet's two convolutions.
  * SAMPLE and WIDE compute the weight gradient transposed (dW^T = cols
  * dy^T, the faster GEMM shape) and transpose it back at the end.
  * im2col's rows run over (c, i, j) in the weight's order, so group g's rows
@@ -422,6 +425,238 @@ static inline void KERNEL(conv_shift)(int which, real *out, real *ws, const real
         KERNEL(conv_unpack_taps)(out, wp, q, accumulate);
 }
 
+/* ---- TAPS: stride 1, one group, plain loops vectorized -----------------
+ * For few channels and filters, the GEMMs of every other scheme are small
+ * and skinny (6 or 16 rows) and run far below the machine's peak; here
+ * the forward is y_wide[f][p] = sum over taps t = (c, i, j) of w[f][t] x
+ * xp[c][p + i dh Wp + j dw] over WIDE's plane (rows Wp = OW + (kw - 1) dw
+ * long, so that every tap reads the padded sample at one offset), with
+ * 2 x DLRT_CONV_LANES floats of p and DLRT_CONV_TAPS_FB filters in 16
+ * vector registers: per tap two loads of x and 16 multiply-adds. The
+ * weight gradient is the same sum the other way: dW[f][t] = sum over
+ * samples and p of dy_wide[f][p] xp[c][p + off(t)], 4 filters x 5 taps
+ * at a time, in vector partial sums per (t, f) summed across their lanes
+ * at the end. GNU C's vector
+ * types (one 64-byte vector: zmm with AVX-512, two ymm with AVX2) make
+ * the compiler keep the sums in registers; nothing else is needed. */
+#ifdef DLRT_CONV_HAVE_TAPS
+#define TAPS_V (64 / (int)sizeof(real))   /* lanes in one 64-byte vector */
+/* GCC contracts a * b + c into one fused multiply-add only outside ISO C
+ * mode, and generated code builds with -std=c99: without this the loops
+ * below run a multiply and an add each (1.6 times slower). Clang contracts
+ * within an expression by default. */
+#ifndef DLRT_TAPS_FN
+#ifdef __clang__
+#define DLRT_TAPS_FN static inline
+#else
+#define DLRT_TAPS_FN __attribute__((optimize("fp-contract=fast"))) static inline
+#endif
+#endif
+typedef real KERNEL(taps_vec) __attribute__((vector_size(64)));
+
+/* Unaligned loads and stores (macros: a 64-byte vector passed by value
+ * changes the ABI where AVX-512 is off, and GCC warns). */
+#define TAPS_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define TAPS_STORE(p, v) memcpy((p), &(v), sizeof(v))
+
+/* The wide plane's lengths: L = OH Wp, Lr = L rounded up to blocks (of
+ * 2 DLRT_CONV_LANES values: 2 TAPS_V for floats, 4 for doubles). */
+typedef struct KERNEL(taps_dims) {
+    int Wp, Hp, Fp, T;
+    size_t L, Lr, plane, slack;   /* slack: zeros after the padded sample */
+    real *xp, *wide, *wk;
+} KERNEL(taps_dims);
+
+static inline KERNEL(taps_dims) KERNEL(taps_setup)(real *ws, const dlrt_conv_geom *q)
+{
+    KERNEL(taps_dims) d;
+    d.Wp = q->OW + (q->kw - 1) * q->dw;
+    d.Hp = q->OH + (q->kh - 1) * q->dh;
+    d.Fp = (q->F + DLRT_CONV_TAPS_FB - 1) / DLRT_CONV_TAPS_FB * DLRT_CONV_TAPS_FB;
+    d.T = q->C * q->kh * q->kw;
+    d.L = (size_t)q->OH * d.Wp;
+    d.Lr = dlrt_conv_taps_len(q);
+    d.plane = (size_t)d.Hp * d.Wp;
+    d.xp = ws;
+    d.slack = (size_t)(q->kw - 1) * q->dw + (d.Lr - d.L) + DLRT_CONV_LANES;
+    d.wide = ws + (size_t)q->C * d.plane + d.slack;
+    d.wk = d.wide + (size_t)d.Fp * d.Lr;
+    return d;
+}
+
+/* One sample padded (conv_pad), and the slack the last blocks read zeroed. */
+static inline void KERNEL(taps_pad)(const KERNEL(taps_dims) *d, const real *x,
+                                    const dlrt_conv_geom *q)
+{
+    KERNEL(conv_pad)(d->xp, x, q, d->Hp, d->Wp);
+    memset(d->xp + (size_t)q->C * d->plane, 0, d->slack * sizeof(real));
+}
+
+/* o[0..m) (= or +=) the first m lanes of v (m <= TAPS_V; a macro for
+ * the same ABI reason as TAPS_LOAD). */
+#define TAPS_PUT(o, v, m, acc)                                                        \
+    do {                                                                             \
+        if ((m) == TAPS_V && !(acc)) {                                               \
+            TAPS_STORE(o, v);                                                        \
+        } else {                                                                     \
+            for (int l_ = 0; l_ < (m); l_++)                                         \
+                (o)[l_] = (acc) ? (o)[l_] + (v)[l_] : (v)[l_];                       \
+        }                                                                            \
+    } while (0)
+
+/* y (= or +=) conv(x, w) under TAPS. */
+/* The blocks of one padded sample, FBV filters at a time (a macro: the
+ * sums' array needs a constant size to stay in registers). */
+#define TAPS_FORWARD_BLOCKS(FBV)                                                        \
+    for (int f0 = 0; f0 < q->F; f0 += (FBV))                                            \
+        for (int k = 0; k < nseg; k += 2) {                                              \
+            const int kb = k + 1 < nseg ? k + 1 : k; /* an odd last one twice */         \
+            const int ra = k / per_row, ca = k % per_row * TAPS_V;                      \
+            const int rb = kb / per_row, cb = kb % per_row * TAPS_V;                     \
+            const size_t oa = (size_t)ra * d.Wp + ca, ob = (size_t)rb * d.Wp + cb;       \
+            KERNEL(taps_vec) a[FBV][2];                                                  \
+            for (int f = 0; f < (FBV); f++)                                              \
+                a[f][0] = a[f][1] = (KERNEL(taps_vec)){0};                               \
+            const real *wt = d.wk + f0;                                                  \
+            for (int c = 0; c < q->C; c++)                                               \
+                for (int i = 0; i < q->kh; i++) {                                        \
+                    const real *xr = d.xp + c * d.plane + (size_t)i * q->dh * d.Wp;      \
+                    for (int j = 0; j < q->kw; j++, wt += d.Fp) {                        \
+                        KERNEL(taps_vec) x0, x1;                                         \
+                        TAPS_LOAD(x0, xr + j * q->dw + oa);                              \
+                        TAPS_LOAD(x1, xr + j * q->dw + ob);                              \
+                        for (int f = 0; f < (FBV); f++) {                                \
+                            a[f][0] += wt[f] * x0;                                       \
+                            a[f][1] += wt[f] * x1;                                       \
+                        }                                                                \
+                    }                                                                    \
+                }                                                                        \
+            const int na = q->OW - ca < TAPS_V ? q->OW - ca : TAPS_V;                    \
+            const int nb = kb == k ? 0 : q->OW - cb < TAPS_V ? q->OW - cb : TAPS_V;      \
+            const int nf = q->F - f0 < (FBV) ? q->F - f0 : (FBV);                        \
+            for (int f = 0; f < nf; f++) {                                               \
+                real *o = ys + (size_t)(f0 + f) * P;                                     \
+                TAPS_PUT(o + (size_t)ra * q->OW + ca, a[f][0], na, accumulate);          \
+                TAPS_PUT(o + (size_t)rb * q->OW + cb, a[f][1], nb, accumulate);          \
+            }                                                                            \
+        }
+
+DLRT_TAPS_FN void KERNEL(conv_taps_forward)(real *y, real *ws, const real *x, const real *w,
+                                             const dlrt_conv_geom *q, int accumulate)
+{
+    const KERNEL(taps_dims) d = KERNEL(taps_setup)(ws, q);
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    /* the output rows in segments of TAPS_V values (the last one of a row
+     * partial), two segments per block */
+    const int per_row = (q->OW + TAPS_V - 1) / TAPS_V, nseg = q->OH * per_row;
+    /* wk[t][f] = w[f][t], 0 for the filters F <= f < Fp */
+    for (int t = 0; t < d.T; t++)
+        for (int f = 0; f < d.Fp; f++)
+            d.wk[(size_t)t * d.Fp + f] = f < q->F ? w[(size_t)f * d.T + t] : 0;
+    for (int s = 0; s < q->n; s++) {
+        KERNEL(taps_pad)(&d, x + (size_t)s * q->C * HW, q);
+        real *ys = y + (size_t)s * q->F * P;
+        /* 6 filters a block when they divide F and 8 do not (LeNet's first
+         * layer: no unused slots) */
+        if (q->F % 6 == 0 && q->F % DLRT_CONV_TAPS_FB != 0) {
+            TAPS_FORWARD_BLOCKS(6)
+        } else {
+            TAPS_FORWARD_BLOCKS(DLRT_CONV_TAPS_FB)
+        }
+    }
+}
+#undef TAPS_FORWARD_BLOCKS
+
+/* dw (= or +=) the weight gradient under TAPS. */
+DLRT_TAPS_FN void KERNEL(conv_taps_weight)(real *dw, real *ws, const real *dy, const real *x,
+                                            const dlrt_conv_geom *q, int accumulate)
+{
+    const KERNEL(taps_dims) d = KERNEL(taps_setup)(ws, q);
+    const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    /* 3 filters a block when they divide F and 4 do not (LeNet's 6) */
+    const int fw = q->F % 3 == 0 && q->F % 4 != 0 ? 3 : 4;
+    real *acc = d.wk;   /* [T][Fp][TAPS_V]: partial sums, one vector per (t, f) */
+    memset(acc, 0, (size_t)d.T * d.Fp * TAPS_V * sizeof(real));
+    /* the wide dy's rows F..Fp and columns L..Lr stay zero */
+    memset(d.wide, 0, (size_t)d.Fp * d.Lr * sizeof(real));
+    for (int s = 0; s < q->n; s++) {
+        KERNEL(taps_pad)(&d, x + (size_t)s * q->C * HW, q);
+        for (int f = 0; f < q->F; f++)
+            KERNEL(conv_widen)(d.wide + (size_t)f * d.Lr, dy + ((size_t)s * q->F + f) * P, 1,
+                               q->OH, q->OW, d.Wp, P);
+        /* 4 filters x 5 taps of a row (i) in 20 named registers (GCC
+         * spilled an array of them), so that each load feeds 4 or 5
+         * multiply-adds; a row shorter than 5 repeats its last tap, whose
+         * sums are dropped */
+        for (int c = 0; c < q->C; c++)
+            for (int i = 0; i < q->kh; i++)
+                for (int j0 = 0; j0 < q->kw; j0 += 5) {
+                    const int jn = q->kw - j0 < 5 ? q->kw - j0 : 5;
+                    const real *xr = d.xp + c * d.plane + (size_t)i * q->dh * d.Wp;
+                    const real *x0p = xr + (size_t)j0 * q->dw;
+                    const real *x1p = xr + (size_t)(j0 + (jn > 1 ? 1 : 0)) * q->dw;
+                    const real *x2p = xr + (size_t)(j0 + (jn > 2 ? 2 : jn - 1)) * q->dw;
+                    const real *x3p = xr + (size_t)(j0 + (jn > 3 ? 3 : jn - 1)) * q->dw;
+                    const real *x4p = xr + (size_t)(j0 + (jn > 4 ? 4 : jn - 1)) * q->dw;
+                    const size_t t0 = ((size_t)c * q->kh + i) * q->kw + j0;
+                    for (int f0 = 0; f0 < q->F; f0 += fw) {
+                        const KERNEL(taps_vec) z = {0};
+                        KERNEL(taps_vec) a00 = z, a01 = z, a02 = z, a03 = z, a04 = z;
+                        KERNEL(taps_vec) a10 = z, a11 = z, a12 = z, a13 = z, a14 = z;
+                        KERNEL(taps_vec) a20 = z, a21 = z, a22 = z, a23 = z, a24 = z;
+                        KERNEL(taps_vec) a30 = z, a31 = z, a32 = z, a33 = z, a34 = z;
+                        const real *g = d.wide + (size_t)f0 * d.Lr;
+                        for (size_t p = 0; p < d.Lr; p += TAPS_V) {
+                            KERNEL(taps_vec) x0, x1, x2, x3, x4, gv;
+                            TAPS_LOAD(x0, x0p + p);
+                            TAPS_LOAD(x1, x1p + p);
+                            TAPS_LOAD(x2, x2p + p);
+                            TAPS_LOAD(x3, x3p + p);
+                            TAPS_LOAD(x4, x4p + p);
+#define TAPS_WROW(f)                                                                  \
+    TAPS_LOAD(gv, g + (size_t)(f) * d.Lr + p);                                        \
+    a##f##0 += gv * x0, a##f##1 += gv * x1, a##f##2 += gv * x2, a##f##3 += gv * x3,   \
+        a##f##4 += gv * x4
+                            TAPS_WROW(0);
+                            TAPS_WROW(1);
+                            TAPS_WROW(2);
+                            if (fw == 4) {   /* the same each time: hoisted */
+                                TAPS_WROW(3);
+                            }
+#undef TAPS_WROW
+                        }
+                        const KERNEL(taps_vec) r[4][5] = {{a00, a01, a02, a03, a04},
+                                                          {a10, a11, a12, a13, a14},
+                                                          {a20, a21, a22, a23, a24},
+                                                          {a30, a31, a32, a33, a34}};
+                        for (int jj = 0; jj < jn; jj++)
+                            for (int f = 0; f < fw; f++) {
+                                real *at = acc + ((t0 + jj) * d.Fp + f0 + f) * TAPS_V;
+                                KERNEL(taps_vec) v;
+                                TAPS_LOAD(v, at);
+                                v += r[f][jj];
+                                TAPS_STORE(at, v);
+                            }
+                    }
+                }
+    }
+    for (int f = 0; f < q->F; f++)
+        for (int t = 0; t < d.T; t++) {
+            KERNEL(taps_vec) v;
+            TAPS_LOAD(v, acc + ((size_t)t * d.Fp + f) * TAPS_V);
+            real sum = 0;
+            for (int l = 0; l < TAPS_V; l++)
+                sum += v[l];
+            real *o = dw + (size_t)f * d.T + t;
+            *o = accumulate ? *o + sum : sum;
+        }
+}
+#undef TAPS_V
+#undef TAPS_LOAD
+#undef TAPS_PUT
+#undef TAPS_STORE
+#endif
+
 /* y (= or +=) conv(x, w) under q (no bias). */
 static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, const real *w,
                                              const dlrt_conv_geom *q, int accumulate)
@@ -429,7 +664,15 @@ static inline void KERNEL(conv_forward_core)(real *y, real *ws, const real *x, c
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
     const real beta = accumulate ? 1 : 0;
-    if (q->scheme == DLRT_CONV_SHIFT) {
+    if (q->scheme == DLRT_CONV_TAPS) {
+#ifdef DLRT_CONV_HAVE_TAPS
+        KERNEL(conv_taps_forward)(y, ws, x, w, q, accumulate);
+#else
+        dlrt_conv_geom g = *q;
+        g.scheme = dlrt_conv_plan_gemm(q);
+        KERNEL(conv_forward_core)(y, ws, x, w, &g, accumulate);
+#endif
+    } else if (q->scheme == DLRT_CONV_SHIFT) {
         KERNEL(conv_shift)(0, y, ws, x, w, q, accumulate);
     } else if (q->scheme == DLRT_CONV_WIDE) {
         KERNEL(conv_wide)(0, y, ws, x, w, q, accumulate);
@@ -469,6 +712,14 @@ static inline void KERNEL(conv_data_core)(real *dx, real *ws, const real *dy, co
 {
     const int Cg = q->C / q->g, Fg = q->F / q->g, K = Cg * q->kh * q->kw;
     const size_t P = (size_t)q->OH * q->OW, HW = (size_t)q->H * q->W;
+    if (q->scheme == DLRT_CONV_TAPS) {
+        /* by the GEMM scheme: TAPS's scatter (dxp[c][p + off] += ...) was
+         * measured slower, 0.71 ms against SHIFT's 0.47 on LeNet's conv2 */
+        dlrt_conv_geom g = *q;
+        g.scheme = dlrt_conv_plan_gemm(q);
+        KERNEL(conv_data_core)(dx, ws, dy, w, &g, accumulate);
+        return;
+    }
     if (q->scheme == DLRT_CONV_SHIFT) {
         KERNEL(conv_shift)(1, dx, ws, dy, w, q, accumulate);
         return;
@@ -521,6 +772,22 @@ static inline void KERNEL(conv_weight_core)(real *dw, real *ws, const real *dy, 
     if (q->n == 0) {
         if (!accumulate)
             memset(dw, 0, (size_t)q->F * K * sizeof(real));
+        return;
+    }
+    if (q->scheme == DLRT_CONV_TAPS) {
+#ifdef DLRT_CONV_HAVE_TAPS
+        /* rows of 5 taps or more (a shorter row repeats taps) and up to
+         * LeNet's conv2's 150 taps: measured 0.25 ms against WIDE's 0.41 on
+         * conv1, 0.52-0.61 against SHIFT's 0.50-0.66 on conv2; on the 3x3
+         * dilated 16->16 layer 4.4 against SHIFT's 3.5, so not there */
+        if (q->kw >= 5 && q->C * q->kh * q->kw <= DLRT_CONV_TAPS_WEIGHT_MAX) {
+            KERNEL(conv_taps_weight)(dw, ws, dy, x, q, accumulate);
+            return;
+        }
+#endif
+        dlrt_conv_geom g = *q;
+        g.scheme = dlrt_conv_plan_gemm(q);
+        KERNEL(conv_weight_core)(dw, ws, dy, x, &g, accumulate);
         return;
     }
     /* SHIFT's weight gradient is short GEMMs (K = a chunk's L) per tap: on a

@@ -16,7 +16,8 @@ enum {
     DLRT_CONV_SAMPLE = 2,
     DLRT_CONV_BATCH = 3,
     DLRT_CONV_WIDE = 4,
-    DLRT_CONV_SHIFT = 5
+    DLRT_CONV_SHIFT = 5,
+    DLRT_CONV_TAPS = 6
 };
 
 /* One convolution as the cores see it: x [n, C, H, W] -> y [n, F, OH, OW],
@@ -70,7 +71,7 @@ static inline int dlrt_conv2d_out(int size, int k, int stride, int pad_lo, int p
 #ifndef DLRT_CONV_SHIFT_MAX
 #define DLRT_CONV_SHIFT_MAX 65536
 #endif
-static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
+static inline int dlrt_conv_plan_gemm(const dlrt_conv_geom *q)
 {
     if (q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->pt == 0 && q->pl == 0 &&
         q->OH == q->H && q->OW == q->W)
@@ -84,6 +85,52 @@ static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
             return DLRT_CONV_WIDE;
     }
     return DLRT_CONV_SAMPLE;
+}
+
+/* TAPS: stride 1, one group, no GEMM: the forward and the weight gradient
+ * as plain loops over the taps (c, i, j), vectorized along the wide output
+ * plane (WIDE's rows, OW + (kw - 1) dw long) in blocks of
+ * 2 DLRT_CONV_LANES values, DLRT_CONV_TAPS_FB filters at a time held in
+ * registers (runtime/kernels/conv.h); the input gradient runs under the
+ * GEMM scheme dlrt_conv_plan_gemm picks. Needs GNU C's vector types, so
+ * only planned where they exist (DLRT_CONV_HAVE_TAPS); the workspace sizes
+ * do not depend on it. */
+#define DLRT_CONV_LANES 16   /* the widest vector, in floats; doubles use 8 */
+#define DLRT_CONV_TAPS_FB 8
+#if defined(__GNUC__) && !defined(DLRT_CONV_NO_TAPS)
+#define DLRT_CONV_HAVE_TAPS 1
+#endif
+/* Where TAPS is measured faster than the GEMM schemes (bench/conv_kernels.c):
+ * few channels and filters, where the GEMMs are small and skinny. Forward
+ * ms, TAPS against the old plan: LeNet 1->6 5x5 0.22 / WIDE 0.34, 6->16
+ * 5x5 0.34 / SHIFT 0.51, 16->16 3x3 dilation 2 on 28x28 (2304 weights)
+ * 2.55 / SHIFT 3.35; 64->64 3x3 on 8x8 (36864) 3.7-5.1 / SHIFT 3.0-3.3. */
+#ifndef DLRT_CONV_TAPS_MAX
+#define DLRT_CONV_TAPS_MAX 2400   /* F C kh kw: the weight's size */
+#endif
+#ifndef DLRT_CONV_TAPS_WEIGHT_MAX
+#define DLRT_CONV_TAPS_WEIGHT_MAX 150   /* C kh kw: TAPS's weight gradient up to it */
+#endif
+static inline int dlrt_conv_taps_ok(const dlrt_conv_geom *q)
+{
+    return q->sh == 1 && q->sw == 1 && q->g == 1 && dlrt_conv_plan_gemm(q) != DLRT_CONV_DIRECT &&
+           (size_t)q->F * q->C * q->kh * q->kw <= DLRT_CONV_TAPS_MAX;
+}
+
+/* TAPS's wide plane rounded up to whole blocks of 2 DLRT_CONV_LANES. */
+static inline size_t dlrt_conv_taps_len(const dlrt_conv_geom *q)
+{
+    const size_t L = (size_t)q->OH * ((size_t)q->OW + (size_t)(q->kw - 1) * q->dw);
+    return (L + 2 * DLRT_CONV_LANES - 1) / (2 * DLRT_CONV_LANES) * (2 * DLRT_CONV_LANES);
+}
+
+static inline int dlrt_conv_plan(const dlrt_conv_geom *q)
+{
+#ifdef DLRT_CONV_HAVE_TAPS
+    if (dlrt_conv_taps_ok(q))
+        return DLRT_CONV_TAPS;
+#endif
+    return dlrt_conv_plan_gemm(q);
 }
 
 /* SAMPLE's output rows per chunk (see DLRT_CONV_CHUNK). */
@@ -110,7 +157,7 @@ static inline int dlrt_conv_shift_rows(const dlrt_conv_geom *q)
  * SAMPLE and WIDE end with the weight gradient transposed, [C/g kh kw, F]
  * (their weight cores run the GEMM as dW^T = cols dy^T: measured 1.5 times
  * faster than dW = dy cols^T on LeNet's 16 x 150 x 140, 1.1 on 64 x 576 x 80). */
-static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
+static inline size_t dlrt_conv_scheme_workspace(const dlrt_conv_geom *q)
 {
     const size_t rows = (size_t)q->C * q->kh * q->kw, plane = (size_t)q->OH * q->OW;
     const size_t wt = (size_t)(q->C / (q->g > 0 ? q->g : 1)) * q->kh * q->kw * q->F;
@@ -137,6 +184,35 @@ static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
     default:
         return rows * (size_t)dlrt_conv_chunk_rows(q) * q->OW + wt;
     }
+}
+
+/* TAPS: the padded sample (+ the slack its last blocks read), the wide
+ * output or dy [Fp, Lr] (Fp: F rounded up to DLRT_CONV_TAPS_FB), and the
+ * packed weight [C kh kw, Fp] or the weight gradient's vector sums
+ * [C kh kw, Fp, DLRT_CONV_LANES]; and what the input gradient's GEMM
+ * scheme needs. Every shape TAPS may take gets both, whatever the plan,
+ * so that a compiler without TAPS and one with agree on the size. */
+static inline size_t dlrt_conv_taps_workspace(const dlrt_conv_geom *q)
+{
+    const size_t Wp = (size_t)q->OW + (size_t)(q->kw - 1) * q->dw;
+    const size_t Hp = (size_t)q->OH + (size_t)(q->kh - 1) * q->dh, L = (size_t)q->OH * Wp;
+    const size_t Lr = dlrt_conv_taps_len(q), T = (size_t)q->C * q->kh * q->kw;
+    const size_t Fp = ((size_t)q->F + DLRT_CONV_TAPS_FB - 1) / DLRT_CONV_TAPS_FB * DLRT_CONV_TAPS_FB;
+    return (size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw + (Lr - L) + DLRT_CONV_LANES +
+           Fp * Lr +
+           T * Fp * DLRT_CONV_LANES;
+}
+
+static inline size_t dlrt_conv_geom_workspace(const dlrt_conv_geom *q)
+{
+    if (q->scheme == DLRT_CONV_TAPS || dlrt_conv_taps_ok(q)) {
+        dlrt_conv_geom g = *q;
+        if (g.scheme == DLRT_CONV_TAPS)
+            g.scheme = dlrt_conv_plan_gemm(q);
+        const size_t a = dlrt_conv_taps_workspace(q), b = dlrt_conv_scheme_workspace(&g);
+        return a > b ? a : b;
+    }
+    return dlrt_conv_scheme_workspace(q);
 }
 
 static inline dlrt_conv_geom dlrt_conv2d_geom(int n, int C, int H, int W, int F, int kh, int kw,

@@ -29,11 +29,11 @@
  * conv embeds one for its own entry points; conv_workspace_create makes
  * more, one per thread. */
 struct conv_workspace {
-    /* Activations for up to CONV_BATCH samples, 27056 values. Forward values
+    /* Activations for up to CONV_BATCH samples, 27936 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
      *   t3                [n, 4, 8, 8]   at 0        conv2d, conv.net:12
-     *   t3_ws             [1178]         at 17680    conv2d workspace
+     *   t3_ws             [2054]         at 17680    conv2d workspace
      *   c1                [n, 4, 8, 8]   at 4096     relu, conv.net:12
      *   t5                [n, 8, 4, 4]   at 8192     conv2d, conv.net:13
      *   t5_ws             [720]          at 17680    conv2d workspace
@@ -41,7 +41,7 @@ struct conv_workspace {
      *   up                [n, 2, 8, 8]   at 12288    conv_transpose2d, conv.net:14
      *   up_ws             [192]          at 17680    conv_transpose2d workspace
      *   t8                [n, 4, 16]     at 14336    conv1d, conv.net:15
-     *   t8_ws             [268]          at 17680    conv1d workspace
+     *   t8_ws             [1096]         at 17680    conv1d workspace
      *   s1                [n, 4, 16]     at 15360    relu, conv.net:15
      *   s2                [n, 4, 16]     at 16384    conv1d, conv.net:16
      *   t11               [n, 128]       at 12288    flatten, conv.net:17
@@ -51,20 +51,20 @@ struct conv_workspace {
      *   logits            [n, 4]         at 17536    add, conv.net:17
      *   loss              [1]            at 17600    cross_entropy, conv.net:19
      *   loss_probs        [n, 4]         at 17616    cross_entropy scratch
-     *   d_t3              [n, 4, 8, 8]   at 18864
-     *   d_c2              [n, 8, 4, 4]   at 18864
-     *   d_s1              [n, 4, 16]     at 18864
-     *   d_loss            [1]            at 18864
-     *   d_logits          [n, 4]         at 18880
-     *   d_t14             [n, 4]         at 18944
-     *   d_t12             [n, 4]         at 19008
-     *   d_t13             [n, 64]        at 19072
-     *   d_t8              [n, 4, 16]     at 19888
-     *   d_s2              [n, 4, 16]     at 20096
-     *   d_t5              [n, 8, 4, 4]   at 20912
-     *   d_t11             [n, 128]       at 21120
-     *   d_c1              [n, 4, 8, 8]   at 22960
-     *   d_up              [n, 2, 8, 8]   at 23168
+     *   d_t3              [n, 4, 8, 8]   at 19744
+     *   d_c2              [n, 8, 4, 4]   at 19744
+     *   d_s1              [n, 4, 16]     at 19744
+     *   d_loss            [1]            at 19744
+     *   d_logits          [n, 4]         at 19760
+     *   d_t14             [n, 4]         at 19824
+     *   d_t12             [n, 4]         at 19888
+     *   d_t13             [n, 64]        at 19952
+     *   d_t8              [n, 4, 16]     at 20768
+     *   d_s2              [n, 4, 16]     at 20976
+     *   d_t5              [n, 8, 4, 4]   at 21792
+     *   d_t11             [n, 128]       at 22000
+     *   d_c1              [n, 4, 8, 8]   at 23840
+     *   d_up              [n, 2, 8, 8]   at 24048
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
@@ -99,12 +99,12 @@ struct conv {
 /* ---- create / destroy -------------------------------------------------- */
 
 /* The bytes conv_create allocates. */
-#define CONV_BYTES (sizeof(conv) + 64 + (size_t)30320 * sizeof(float))
+#define CONV_BYTES (sizeof(conv) + 64 + (size_t)31200 * sizeof(float))
 
 conv *conv_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
-     *   params [1088] | grads [1088] | momentum_buffer [1088] | arena [27056]
+     *   params [1088] | grads [1088] | momentum_buffer [1088] | arena [27936]
      * (each part rounded up to 16 values). */
     unsigned char *block = calloc(1, CONV_BYTES);
     if (!block)
@@ -159,7 +159,7 @@ void conv_destroy(conv *m)
 }
 
 /* The bytes conv_workspace_create allocates. */
-#define CONV_WORKSPACE_BYTES (sizeof(conv_workspace) + 64 + (size_t)27056 * sizeof(float))
+#define CONV_WORKSPACE_BYTES (sizeof(conv_workspace) + 64 + (size_t)27936 * sizeof(float))
 
 conv_workspace *conv_workspace_create(uint64_t seed)
 {
@@ -197,7 +197,7 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     const float *const logits_2_w = m->params + 818;   /* [4, 64], conv.net:17 */
     const float *const logits_2_b = m->params + 1074;  /* [4], conv.net:17 */
     float *const t3 = w->arena + 0;                    /* [n, 4, 8, 8] conv2d, conv.net:12 */
-    float *const t3_ws = w->arena + 17680;             /* [1178] conv2d workspace */
+    float *const t3_ws = w->arena + 17680;             /* [2054] conv2d workspace */
     float *const c1 = w->arena + 4096;                 /* [n, 4, 8, 8] relu, conv.net:12 */
     float *const t5 = w->arena + 8192;                 /* [n, 8, 4, 4] conv2d, conv.net:13 */
     float *const t5_ws = w->arena + 17680;             /* [720] conv2d workspace */
@@ -205,7 +205,7 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     float *const up = w->arena + 12288;                /* [n, 2, 8, 8] conv_transpose2d, conv.net:14 */
     float *const up_ws = w->arena + 17680;             /* [192] conv_transpose2d workspace */
     float *const t8 = w->arena + 14336;                /* [n, 4, 16] conv1d, conv.net:15 */
-    float *const t8_ws = w->arena + 17680;             /* [268] conv1d workspace */
+    float *const t8_ws = w->arena + 17680;             /* [1096] conv1d workspace */
     float *const s1 = w->arena + 15360;                /* [n, 4, 16] relu, conv.net:15 */
     float *const s2 = w->arena + 16384;                /* [n, 4, 16] conv1d, conv.net:16 */
     float *const t11 = w->arena + 12288;               /* [n, 128] flatten, conv.net:17 */
@@ -306,30 +306,30 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     float *const d_logits_b = grads + 814;            /* [4] */
     float *const d_logits_2_w = grads + 818;          /* [4, 64] */
     float *const d_logits_2_b = grads + 1074;         /* [4] */
-    float *const t3_ws = w->arena + 17680;            /* [1178] conv2d workspace */
+    float *const t3_ws = w->arena + 17680;            /* [2054] conv2d workspace */
     float *const c1 = w->arena + 4096;                /* [n, 4, 8, 8] relu, conv.net:12 */
     float *const t5_ws = w->arena + 17680;            /* [720] conv2d workspace */
     float *const c2 = w->arena + 10240;               /* [n, 8, 4, 4] relu, conv.net:13 */
     float *const up_ws = w->arena + 17680;            /* [192] conv_transpose2d workspace */
-    float *const t8_ws = w->arena + 17680;            /* [268] conv1d workspace */
+    float *const t8_ws = w->arena + 17680;            /* [1096] conv1d workspace */
     float *const s1 = w->arena + 15360;               /* [n, 4, 16] relu, conv.net:15 */
     float *const t11 = w->arena + 12288;              /* [n, 128] flatten, conv.net:17 */
     float *const t13 = w->arena + 16384;              /* [n, 64] flatten, conv.net:17 */
     float *const loss_probs = w->arena + 17616;       /* [n, 4] cross_entropy scratch */
-    float *const d_t3 = w->arena + 18864;             /* [n, 4, 8, 8] d loss / d t3 */
-    float *const d_c1 = w->arena + 22960;             /* [n, 4, 8, 8] d loss / d c1 */
-    float *const d_t5 = w->arena + 20912;             /* [n, 8, 4, 4] d loss / d t5 */
-    float *const d_c2 = w->arena + 18864;             /* [n, 8, 4, 4] d loss / d c2 */
-    float *const d_up = w->arena + 23168;             /* [n, 2, 8, 8] d loss / d up */
-    float *const d_t8 = w->arena + 19888;             /* [n, 4, 16] d loss / d t8 */
-    float *const d_s1 = w->arena + 18864;             /* [n, 4, 16] d loss / d s1 */
-    float *const d_s2 = w->arena + 20096;             /* [n, 4, 16] d loss / d s2 */
-    float *const d_t11 = w->arena + 21120;            /* [n, 128] d loss / d t11 */
-    float *const d_t12 = w->arena + 19008;            /* [n, 4] d loss / d t12 */
-    float *const d_t13 = w->arena + 19072;            /* [n, 64] d loss / d t13 */
-    float *const d_t14 = w->arena + 18944;            /* [n, 4] d loss / d t14 */
-    float *const d_logits = w->arena + 18880;         /* [n, 4] d loss / d logits */
-    float *const d_loss = w->arena + 18864;           /* [1] d loss / d loss */
+    float *const d_t3 = w->arena + 19744;             /* [n, 4, 8, 8] d loss / d t3 */
+    float *const d_c1 = w->arena + 23840;             /* [n, 4, 8, 8] d loss / d c1 */
+    float *const d_t5 = w->arena + 21792;             /* [n, 8, 4, 4] d loss / d t5 */
+    float *const d_c2 = w->arena + 19744;             /* [n, 8, 4, 4] d loss / d c2 */
+    float *const d_up = w->arena + 24048;             /* [n, 2, 8, 8] d loss / d up */
+    float *const d_t8 = w->arena + 20768;             /* [n, 4, 16] d loss / d t8 */
+    float *const d_s1 = w->arena + 19744;             /* [n, 4, 16] d loss / d s1 */
+    float *const d_s2 = w->arena + 20976;             /* [n, 4, 16] d loss / d s2 */
+    float *const d_t11 = w->arena + 22000;            /* [n, 128] d loss / d t11 */
+    float *const d_t12 = w->arena + 19888;            /* [n, 4] d loss / d t12 */
+    float *const d_t13 = w->arena + 19952;            /* [n, 64] d loss / d t13 */
+    float *const d_t14 = w->arena + 19824;            /* [n, 4] d loss / d t14 */
+    float *const d_logits = w->arena + 19760;         /* [n, 4] d loss / d logits */
+    float *const d_loss = w->arena + 19744;           /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 

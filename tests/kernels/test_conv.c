@@ -2,7 +2,7 @@
  * naive direct convolution written here from the definition, in double,
  * over a grid of shapes (stride 1/2, padding 0/1/2 and asymmetric,
  * dilation 1/2/3, groups 1/2/depthwise, kernels 1/3/5 and non-square,
- * batch 1 and 3), under every scheme (DIRECT, SAMPLE, BATCH); the backward
+ * batch 1 and 3), under every scheme that applies; the backward
  * kernels against the reference's adjoint and by the dot-product identity
  * <conv(x), dy> = <x, dx> = <w, dw> (exact for a linear map, so it checks
  * that they are the forward's adjoints without trusting the reference);
@@ -136,6 +136,8 @@ static const shape SHAPES[] = {
     {1, 2, 1, 10, 2, 1, 5, 1, 3, 0, 0, 2, 2, 1, 1, 2},   /* conv1d stride 3, groups 2 */
     {3, 2, 4, 4, 2, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},    /* kernel > input, padded */
     {3, 6, 5, 5, 6, 3, 3, 3, 3, 0, 2, 1, 0, 2, 1, 3},
+    {2, 1, 12, 12, 6, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},  /* LeNet conv1-like: TAPS */
+    {2, 3, 9, 8, 10, 5, 3, 1, 1, 0, 1, 0, 2, 1, 2, 1},   /* TAPS, two filter blocks */
 };
 #define NSHAPES (int)(sizeof SHAPES / sizeof SHAPES[0])
 
@@ -145,7 +147,7 @@ static dlrt_conv_geom geom_of(const shape *p)
                             p->pb, p->pl, p->pr, p->dh, p->dw, p->g);
 }
 
-static const char *SCHEME[] = {"auto", "direct", "sample", "batch", "wide", "shift"};
+static const char *SCHEME[] = {"auto", "direct", "sample", "batch", "wide", "shift", "taps"};
 
 /* Every core under every scheme that applies, against the reference, both
  * precisions, write and accumulate. */
@@ -154,10 +156,11 @@ static void test_cores(void)
     char name[128];
     for (int k = 0; k < NSHAPES; k++) {
         const shape *p = &SHAPES[k];
-        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_SHIFT; scheme++) {
+        for (int scheme = DLRT_CONV_DIRECT; scheme <= DLRT_CONV_TAPS; scheme++) {
             dlrt_conv_geom q = geom_of(p);
             if ((scheme == DLRT_CONV_DIRECT && q.scheme != DLRT_CONV_DIRECT) ||
-                (scheme >= DLRT_CONV_WIDE && (q.sh != 1 || q.sw != 1)))
+                (scheme >= DLRT_CONV_WIDE && (q.sh != 1 || q.sw != 1)) ||
+                (scheme == DLRT_CONV_TAPS && q.g != 1))
                 continue;
             q.scheme = scheme;
             snprintf(name, sizeof name, "conv_core_%d_%s_n%d_C%d_%dx%d_F%d_k%dx%d_s%d%d_d%d%d_g%d",
@@ -450,6 +453,15 @@ static void test_plan(void)
     dlrt_conv_geom b = dlrt_conv2d_geom(64, 8, 9, 9, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
     check(&v, a.OH == 10 && a.OW == 10, "LeNet conv2: %dx%d", a.OH, a.OW);
     check(&v, b.scheme == DLRT_CONV_DIRECT, "1x1 conv: scheme %d", b.scheme);
+#ifdef DLRT_CONV_HAVE_TAPS
+    check(&v, a.scheme == DLRT_CONV_TAPS, "LeNet conv2: scheme %d, not TAPS", a.scheme);
+#endif
+    /* a shape TAPS may take gets room for both TAPS and the GEMM scheme */
+    dlrt_conv_geom gemm = a;
+    gemm.scheme = dlrt_conv_plan_gemm(&a);
+    check(&v, dlrt_conv_geom_workspace(&a) >= dlrt_conv_geom_workspace(&gemm) &&
+                  dlrt_conv_geom_workspace(&a) >= dlrt_conv_taps_workspace(&a),
+          "LeNet conv2: workspace %zu", dlrt_conv_geom_workspace(&a));
     check(&v, dlrt_conv_geom_workspace(&b) == 0, "1x1 conv needs no workspace");
     check(&v, dlrt_conv2d_out(5, 7, 1, 0, 0, 1) == 0, "kernel larger than input: no output");
     finish(&v);

@@ -511,6 +511,21 @@ static void test_bias(void)
     dlrt_bias_backward_f64(acc, dy, O, C, IN, 1);
     for (int c = 0; c < C; c++)
         check(close_to(acc[c], 1 + db[c], 1e-14), "accumulate db[%d] = %.17g, want 1 + %.17g", c, acc[c], db[c]);
+    {   /* planes of 16 values or more: partial sums per lane, a tail */
+        enum { PO = 3, PC = 2, PIN = 37 };
+        double pdy[PO * PC * PIN], pdb[PC];
+        for (int i = 0; i < PO * PC * PIN; i++)
+            pdy[i] = cos(0.29 * i);
+        dlrt_bias_backward_f64(pdb, pdy, PO, PC, PIN, 0);
+        for (int c = 0; c < PC; c++) {
+            double want_c = 0;
+            for (int o = 0; o < PO; o++)
+                for (int i = 0; i < PIN; i++)
+                    want_c += pdy[(o * PC + c) * PIN + i];
+            check(close_to(pdb[c], want_c, 1e-14), "plane db[%d] = %.17g, want %.17g", c, pdb[c],
+                  want_c);
+        }
+    }
     float dyf[4] = {1, NAN, 2, 3}, dbf[2];
     dlrt_bias_backward_f32(dbf, dyf, 2, 2, 1, 0);
     check(dbf[0] == 3 && isnan(dbf[1]), "a NaN gradient reaches its channel only: %g %g", dbf[0], dbf[1]);

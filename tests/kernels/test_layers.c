@@ -78,6 +78,7 @@ static const pshape PSHAPES[] = {
     {3, 2, 8, 5, 2, 3, 3, 1, 1, 1, 3, 1},
     {3, 2, 1, 11, 1, 3, 1, 2, 0, 1, 1, 2},  /* 1d */
     {2, 2, 5, 5, 5, 5, 1, 1, 2, 2, 1, 1},
+    {2, 3, 7, 9, 2, 2, 2, 2, 0, 0, 1, 1},   /* 2x2 stride 2 fast path, odd sizes */
 };
 #define NP (int)(sizeof PSHAPES / sizeof PSHAPES[0])
 
