@@ -7,7 +7,7 @@
 #    network's PyTorch twin, alternately, ROUNDS rounds of STEPS steps each,
 #    one thread each (BENCH_THREADS to change). One line per network:
 #      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y
-#    Per layer (BENCH_LAYERS): its forward and its forward + backward, as
+#    Per layer (BENCH_LAYERS; set but empty: none): its forward and its forward + backward, as
 #    NAME.forward and NAME.forward_backward lines. A net's "# bench-steps: N"
 #    line sets its STEPS (BENCH_STEPS overrides every one).
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated
@@ -21,8 +21,8 @@ mkdir -p "$T"
 make --no-print-directory -s all build/fashion_mlp
 threads=${BENCH_THREADS:-1}
 rounds=${BENCH_ROUNDS:-5}
-nets=${BENCH_NETS:-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net"}
-layers=${BENCH_LAYERS:-"bench/conv3x3_64.net"}
+nets=${BENCH_NETS-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net"}
+layers=${BENCH_LAYERS-"bench/conv3x3_64.net"}
 PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
