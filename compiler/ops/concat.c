@@ -86,11 +86,6 @@ static int concat_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
-static const Node *node_of(Emit *e, int id)
-{
-    return emit_ir(e)->nodes.items[id];
-}
-
 /* The rows before the axis, per sample. */
 static int outer_of(const Node *n)
 {
@@ -103,7 +98,7 @@ static int outer_of(const Node *n)
 /* Input k's values per row. */
 static int inner_of(Emit *e, const Node *n, int k)
 {
-    return shape_size(node_of(e, n->in[k])->shape) / outer_of(n);
+    return op_elems(e, n->in[k]) / outer_of(n);
 }
 
 static void concat_forward(Emit *e, const Node *n)
@@ -127,11 +122,9 @@ static void concat_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *dy = emit_grad(e, n->id);
     for (int k = 0, off = 0; k < n->nin; k++) {
         int inner = inner_of(e, n, k);
-        if (node_of(e, n->in[k])->needs_grad) {
-            /* the same tensor twice (concat(x, x)): the second adds */
+        if (op_needs_grad(e, n->in[k])) {
+            /* accumulate[k] is set for a tensor given twice (concat(x, x)) */
             bool acc = accumulate[k];
-            for (int j = 0; j < k; j++)
-                acc |= n->in[j] == n->in[k];
             const char *dx = emit_grad(e, n->in[k]);
             emit_line(e, "for (int r = 0; r < n * %d; r++)   /* %s's slice of %s */", outer, dx, dy);
             emit_line(e, "    for (int i = 0; i < %d; i++)", inner);

@@ -115,36 +115,21 @@ static int nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 
 /* ---- kernels ------------------------------------------------------------ */
 
-static const Node *node_of(Emit *e, int id)
-{
-    return emit_ir(e)->nodes.items[id];
-}
-
 static int count_of(Emit *e, const Node *n)
 {
-    return shape_size(node_of(e, n->in[0])->shape);
+    return op_elems(e, n->in[0]);
 }
 
 /* The gradient of input k, or NULL when it needs none. */
 static const char *grad_or_null(Emit *e, const Node *n, int k)
 {
-    return node_of(e, n->in[k])->needs_grad ? emit_grad(e, n->in[k]) : "NULL";
-}
-
-/* Whether input k's gradient adds: its buffer holds a value, or an
- * earlier argument is the same tensor (bce(x, x)). */
-static int adds(const Node *n, const bool *accumulate, int k)
-{
-    bool acc = accumulate[k];
-    for (int j = 0; j < k; j++)
-        acc |= n->in[j] == n->in[k];
-    return acc;
+    return op_needs_grad(e, n->in[k]) ? emit_grad(e, n->in[k]) : "NULL";
 }
 
 static bool any_grad(Emit *e, const Node *n)
 {
     for (int k = 0; k < n->nin; k++)
-        if (node_of(e, n->in[k])->needs_grad)
+        if (op_needs_grad(e, n->in[k]))
             return true;
     return false;
 }
@@ -174,7 +159,7 @@ static void elementwise_backward(Emit *e, const Node *n, const bool *accumulate,
     for (int k = 0; k < n->nin && k < 3; k++) {
         g[k] = grad_or_null(e, n, k);
         in[k] = emit_buf(e, n->in[k]);
-        acc[k] = node_of(e, n->in[k])->needs_grad && adds(n, accumulate, k);
+        acc[k] = op_needs_grad(e, n->in[k]) && accumulate[k];   /* repeats add: emit_passes.c */
     }
     if (n->nin == 3)
         emit_line(e, "dlrt_%s_backward_%s(%s, %s, %s, %s, %s, %s, %s, n * %d, %d, %d, %d);", name,
@@ -223,7 +208,7 @@ static void nll_forward(Emit *e, const Node *n)
 
 static void nll_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!node_of(e, n->in[0])->needs_grad)
+    if (!op_needs_grad(e, n->in[0]))
         return;
     emit_line(e, "dlrt_nll_backward_%s(%s, %s, %s, n, %d, %d);", op_prec(e), emit_grad(e, n->in[0]),
               emit_buf(e, n->in[1]), emit_grad(e, n->id), count_of(e, n), accumulate[0]);

@@ -160,12 +160,11 @@ static void regression_backward(Emit *e, const Node *n, const bool *accumulate, 
     bool want_p = node_of(e, n->in[0])->needs_grad, want_t = node_of(e, n->in[1])->needs_grad;
     if (!want_p && !want_t)
         return;
-    /* mse(x, x): both writes land in one buffer, the second must add. */
-    bool acc_t = accumulate[1] || n->in[0] == n->in[1];
+    /* mse(x, x): both land in one buffer; the emitter sets accumulate[1]. */
     emit_line(e, "dlrt_%s_backward_%s(%s, %s, %s, %s, %s, n, %d, %d, %d);", name, op_prec(e),
               want_p ? emit_grad(e, n->in[0]) : "NULL", want_t ? emit_grad(e, n->in[1]) : "NULL",
               emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
-              shape_size(node_of(e, n->in[0])->shape), want_p && accumulate[0], want_t && acc_t);
+              shape_size(node_of(e, n->in[0])->shape), want_p && accumulate[0], want_t && accumulate[1]);
 }
 
 static void mse_backward(Emit *e, const Node *n, const bool *accumulate)

@@ -69,15 +69,10 @@ static int slice_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
-static const Node *node_of(Emit *e, int id)
-{
-    return emit_ir(e)->nodes.items[id];
-}
-
 /* outer rows, each `width` values of x of which `inner` from `off` are kept. */
 static void geometry(Emit *e, const Node *n, int *outer, int *width, int *inner, int *off)
 {
-    Shape xs = node_of(e, n->in[0])->shape;
+    Shape xs = emit_ir(e)->nodes.items[n->in[0]]->shape;
     int after = 1;
     *outer = 1;
     for (int d = 0; d < attr(n)->axis; d++)
@@ -102,7 +97,7 @@ static void slice_forward(Emit *e, const Node *n)
 
 static void slice_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    if (!node_of(e, n->in[0])->needs_grad)
+    if (!op_needs_grad(e, n->in[0]))
         return;
     int outer, width, inner, off;
     geometry(e, n, &outer, &width, &inner, &off);

@@ -63,18 +63,6 @@ static int kl_normal_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
-static const Node *node_of(Emit *e, int id)
-{
-    return emit_ir(e)->nodes.items[id];
-}
-
-/* Whether input k's gradient adds: its buffer holds a value, or input 0
- * is the same tensor (sample_normal(h, h)). */
-static int adds(const Node *n, const bool *accumulate, int k)
-{
-    return accumulate[k] || (k == 1 && n->in[0] == n->in[1]);
-}
-
 static void sample_normal_forward(Emit *e, const Node *n)
 {
     const char *z = emit_buf(e, n->id), *mu = emit_buf(e, n->in[0]);
@@ -92,32 +80,32 @@ static void sample_normal_forward(Emit *e, const Node *n)
 
 static void sample_normal_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    bool want_mu = node_of(e, n->in[0])->needs_grad, want_lv = node_of(e, n->in[1])->needs_grad;
+    bool want_mu = op_needs_grad(e, n->in[0]), want_lv = op_needs_grad(e, n->in[1]);
     if (!want_mu && !want_lv)
         return;
     emit_line(e, "dlrt_sample_normal_backward_%s(%s, %s, %s, %s, %s, n * %d, %d, %d);", op_prec(e),
               want_mu ? emit_grad(e, n->in[0]) : "NULL", want_lv ? emit_grad(e, n->in[1]) : "NULL",
               emit_grad(e, n->id), emit_buf(e, n->id), emit_buf(e, n->in[0]),
-              shape_size(n->shape), want_mu && adds(n, accumulate, 0),
-              want_lv && adds(n, accumulate, 1));
+              shape_size(n->shape), want_mu && accumulate[0],
+              want_lv && accumulate[1]);
 }
 
 static void kl_normal_forward(Emit *e, const Node *n)
 {
     emit_line(e, "dlrt_kl_normal_forward_%s(%s, %s, %s, n, %d);", op_prec(e), emit_buf(e, n->id),
-              emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), shape_size(node_of(e, n->in[0])->shape));
+              emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), op_elems(e, n->in[0]));
 }
 
 static void kl_normal_backward(Emit *e, const Node *n, const bool *accumulate)
 {
-    bool want_mu = node_of(e, n->in[0])->needs_grad, want_lv = node_of(e, n->in[1])->needs_grad;
+    bool want_mu = op_needs_grad(e, n->in[0]), want_lv = op_needs_grad(e, n->in[1]);
     if (!want_mu && !want_lv)
         return;
     emit_line(e, "dlrt_kl_normal_backward_%s(%s, %s, %s, %s, %s, n, %d, %d, %d);", op_prec(e),
               want_mu ? emit_grad(e, n->in[0]) : "NULL", want_lv ? emit_grad(e, n->in[1]) : "NULL",
               emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
-              shape_size(node_of(e, n->in[0])->shape), want_mu && adds(n, accumulate, 0),
-              want_lv && adds(n, accumulate, 1));
+              op_elems(e, n->in[0]), want_mu && accumulate[0],
+              want_lv && accumulate[1]);
 }
 
 static void sample_normal_torch(TorchEmit *t, const Node *n)
