@@ -205,6 +205,16 @@ static const char *thousands(char *buf, size_t cap, unsigned long long v)
     return buf;
 }
 
+/* "[256, 784]" into buf (cap >= 64; a long shape is cut). */
+static void shape_brackets(char *buf, size_t cap, Shape s)
+{
+    size_t o = 0;
+    buf[o++] = '[';
+    for (int d = 0; d < s.rank && o < 40; d++)
+        o += (size_t)snprintf(buf + o, cap - o, d ? ", %d" : "%d", s.dim[d]);
+    snprintf(buf + o, cap - o, "]");
+}
+
 void plan_stats(FILE *out, const IR *ir, int value_size)
 {
     char b1[40], b2[40];
@@ -213,11 +223,7 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
         char shape[64];
-        size_t o = 0;
-        shape[o++] = '[';
-        for (int d = 0; d < pr->shape.rank && o < 40; d++)
-            o += (size_t)snprintf(shape + o, sizeof shape - o, d ? ", %d" : "%d", pr->shape.dim[d]);
-        snprintf(shape + o, sizeof shape - o, "]");
+        shape_brackets(shape, sizeof shape, pr->shape);
         fprintf(out, "  %-16s %-14s %12s\n", pr->name, shape,
                 thousands(b1, sizeof b1, pr->size));
     }
@@ -245,11 +251,7 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                 values += (n->scratch_whole[k] ? 1ULL : (unsigned long long)ir->batch_cap) *
                           n->scratch_size[k];
         char shape[64];
-        size_t o = 0;
-        shape[o++] = '[';
-        for (int d = 0; d < n->shape.rank && o < 40; d++)
-            o += (size_t)snprintf(shape + o, sizeof shape - o, d ? ", %d" : "%d", n->shape.dim[d]);
-        snprintf(shape + o, sizeof shape - o, "]");
+        shape_brackets(shape, sizeof shape, n->shape);
         char b3[40];
         fprintf(out, "  %-5d %-16s %-16s %12s %14s %12s\n", n->line, op_kind_name(n->op),
                 n->batched ? shape : "[1] (batch)", params ? thousands(b1, sizeof b1, params) : "-",
