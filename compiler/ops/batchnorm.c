@@ -125,20 +125,11 @@ static void batchnorm_forward(Emit *e, const Node *n)
 static void batchnorm_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     const BatchnormAttr *at = attr(n);
-    const IR *ir = emit_ir(e);
-    const char *dw = "NULL", *db = "NULL";
-    bool acc = false;
-    /* Both or neither are trained (one layer's own two tensors). */
-    if (at->affine && ir->params.items[n->param[0]].trained) {
-        acc = emit_param_accumulate(e, n->param[0]);
-        emit_param_accumulate(e, n->param[1]);
-        dw = emit_param_grad(e, n->param[0]);
-        db = emit_param_grad(e, n->param[1]);
-    }
-    bool dx_wanted = op_needs_grad(e, n->in[0]);
-    if (!dx_wanted && !strcmp(dw, "NULL"))
+    const char *dw, *db;
+    bool acc = op_pair_grads(e, n, at->affine, &dw, &db);
+    bool dx_wanted = op_needs_grad(e, n->in[0]), dparams = strcmp(dw, "NULL") != 0;
+    if (!dx_wanted && !dparams)
         return;
-    bool dparams = strcmp(dw, "NULL") != 0;
     emit_line(e, "/* per channel, from the saved batch statistics (xh = (x - mean) rstd):%s%s%s */",
               dx_wanted ? " dx = w rstd (dy - mean dy - xh mean(dy xh))" : "",
               dx_wanted && dparams ? ";" : "", dparams ? " dw = sum dy xh, db = sum dy" : "");

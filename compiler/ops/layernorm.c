@@ -101,19 +101,11 @@ static void layernorm_forward(Emit *e, const Node *n)
 static void layernorm_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     const LayernormAttr *at = attr(n);
-    const IR *ir = emit_ir(e);
-    const char *dw = "NULL", *db = "NULL";
-    bool acc = false;
-    if (at->affine && ir->params.items[n->param[0]].trained) {
-        acc = emit_param_accumulate(e, n->param[0]);
-        emit_param_accumulate(e, n->param[1]);
-        dw = emit_param_grad(e, n->param[0]);
-        db = emit_param_grad(e, n->param[1]);
-    }
-    bool dx_wanted = op_needs_grad(e, n->in[0]);
-    if (!dx_wanted && !strcmp(dw, "NULL"))
+    const char *dw, *db;
+    bool acc = op_pair_grads(e, n, at->affine, &dw, &db);
+    bool dx_wanted = op_needs_grad(e, n->in[0]), dparams = strcmp(dw, "NULL") != 0;
+    if (!dx_wanted && !dparams)
         return;
-    bool dparams = strcmp(dw, "NULL") != 0;
     emit_line(e, "/* per row (xh = (x - mean) rstd):%s%s%s */",
               dx_wanted ? " dx = rstd (g - mean g - xh mean(g xh)), g = dy w" : "",
               dx_wanted && dparams ? ";" : "", dparams ? " dw = sum dy xh, db = sum dy over rows" : "");

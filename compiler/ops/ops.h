@@ -86,6 +86,10 @@ int op_elems(Emit *e, int node);
 /* Whether a node has a gradient buffer (a backward kernel writes its input's
  * gradient only then). */
 bool op_needs_grad(Emit *e, int node);
+/* A layer's weight and bias gradients (n->param[0] and [1]; both trained
+ * or neither, one layer's pair): their names into *dw and *db when `has`
+ * and trained, else "NULL"; returns whether they add (a shared layer). */
+bool op_pair_grads(Emit *e, const Node *n, bool has, const char **dw, const char **db);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
 /* "f32" or "f64": the suffix of a runtime kernel in the model's precision,

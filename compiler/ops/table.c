@@ -89,6 +89,18 @@ bool op_needs_grad(Emit *e, int node)
     return emit_ir(e)->nodes.items[node]->needs_grad;
 }
 
+bool op_pair_grads(Emit *e, const Node *n, bool has, const char **dw, const char **db)
+{
+    *dw = *db = "NULL";
+    if (!has || !emit_ir(e)->params.items[n->param[0]].trained)
+        return false;
+    bool acc = emit_param_accumulate(e, n->param[0]);
+    emit_param_accumulate(e, n->param[1]);
+    *dw = emit_param_grad(e, n->param[0]);
+    *db = emit_param_grad(e, n->param[1]);
+    return acc;
+}
+
 const char *op_assign(bool accumulate)
 {
     return accumulate ? "+=" : "=";
