@@ -602,7 +602,7 @@ const char *params_text(Emit *e, ArgSet set)
     const char *t = "";
     for (int k = 0; k < count; k++)
         t = arena_printf(e->a, "%s%sconst %s *%s", t, k ? ", " : "",
-                         ins[k]->is_label ? "int32_t" : emit_real(e),
+                         ins[k]->is_class ? "int32_t" : emit_real(e),
                          e->node_name[ins[k]->node]);
     return t;
 }
@@ -615,7 +615,7 @@ const char *args_text(Emit *e, ArgSet set, bool offset)
     const char *t = "";
     for (int k = 0; k < count; k++) {
         const char *name = e->node_name[ins[k]->node];
-        int size = ins[k]->is_label ? 1 : shape_size(node_at(e->ir, ins[k]->node)->shape);
+        int size = shape_size(node_at(e->ir, ins[k]->node)->shape);
         const char *arg = name;
         if (offset)
             arg = size == 1 ? arena_printf(e->a, "%s + start", name)

@@ -148,6 +148,11 @@ typedef struct TypeSpec {
     Expr **dims;        /* f32[a, b]: a, b;  class(K): K */
     int ndims;
     Loc loc;
+    /* class(K)[T]: a class index per element of a per-sample shape (a
+     * token sequence); class(K) alone is one index per sample. */
+    Expr **shape;
+    int nshape;
+    bool has_shape;
 } TypeSpec;
 
 typedef struct Setting {   /* one line of a train block: key value */
@@ -388,8 +393,18 @@ typedef struct TrainConfig {
 typedef struct Input {     /* an input, label or target declaration */
     const char *name;
     int node;
-    bool is_label;         /* class(K): int32 per sample; node shape is [] with i[0] = K */
+    bool is_label;         /* declared with `label`: the truth a loss compares with */
     bool is_target;        /* real-valued target */
+    /* class(K) or class(K)[dims]: int32 class indices, one per element of
+     * the node's shape ([] for one per sample; [T] a token sequence), K in
+     * the node's i[0]. Every label is; an `input` is when its tokens feed
+     * embedding or one_hot. */
+    bool is_class;
+    /* Set by a loss that skips elements whose label is this value
+     * (cross_entropy's ignore_index: padded steps); the label check lets
+     * it through. */
+    bool has_ignore;
+    int ignore_index;
 } Input;
 
 typedef struct Output {

@@ -15,39 +15,59 @@ static const Node *accuracy_term(const IR *ir)
     return NULL;
 }
 
-/* Writes P_labels_ok(labels..., n): whether every label names a class of
- * the network. A step on a bad label would learn from half a gradient (the
- * one-hot term is skipped), so the entry points refuse the batch instead.
- * Returns the call, "P_labels_ok(y, n)", or "" when the net has no labels. */
-static const char *emit_labels_check(Emit *e, FILE *out)
+/* Writes P_<what>_ok(tensors..., n): whether every class index of the
+ * class(K) tensors in `set` (labels and token inputs; ARGS_FEATURES: the
+ * token inputs alone) names a class of the network. A step on a bad label
+ * would learn from half a gradient (the one-hot term is skipped) and a bad
+ * token would read outside an embedding, so the entry points refuse the
+ * batch instead. A label a loss pads with ignore_index may hold that value.
+ * Returns the call, "P_labels_ok(y, n)", or "" when the set has none. */
+static const char *emit_classes_check(Emit *e, FILE *out, ArgSet set, const char *what)
 {
     const IR *ir = e->ir;
+    const Input **ins = arena_alloc(e->a, ((size_t)ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(ir, set, ins);
     const char *params = "", *args = "";
-    for (int k = 0; k < ir->inputs.len; k++) {
-        const Input *in = &ir->inputs.items[k];
-        if (!in->is_label)
+    bool tokens = false;
+    for (int k = 0; k < count; k++) {
+        if (!ins[k]->is_class)
             continue;
-        const char *name = e->node_name[in->node];
+        tokens |= !ins[k]->is_label;
+        const char *name = e->node_name[ins[k]->node];
         params = arena_printf(e->a, "%sconst int32_t *%s, ", params, name);
         args = arena_printf(e->a, "%s%s, ", args, name);
     }
     if (!*args)
         return "";
-    fprintf(out, "/* Whether every label is a class of the network: a step on any other\n"
-                 " * would learn from half a gradient, so the batch is refused. */\n");
-    fprintf(out, "static int %s_labels_ok(%sint n)\n{\n", e->prefix, params);
-    fprintf(out, "    for (int i = 0; i < n; i++) {\n");
-    for (int k = 0; k < ir->inputs.len; k++) {
-        const Input *in = &ir->inputs.items[k];
-        if (!in->is_label)
+    if (!tokens)
+        fprintf(out, "/* Whether every label is a class of the network: a step on any other\n"
+                     " * would learn from half a gradient, so the batch is refused. */\n");
+    else
+        fprintf(out, "/* Whether every %s is a class of the network: any other would\n"
+                     " * %sread outside a table, so the batch is refused. */\n",
+                set == ARGS_ALL ? "label and token" : "token",
+                set == ARGS_ALL ? "learn from half a gradient or " : "");
+    fprintf(out, "static int %s_%s_ok(%sint n)\n{\n", e->prefix, what, params);
+    for (int k = 0; k < count; k++) {
+        const Input *in = ins[k];
+        if (!in->is_class)
             continue;
         const char *name = e->node_name[in->node];
-        fprintf(out, "        if (%s[i] < 0 || %s[i] >= %d)   /* %s: class(%d) */\n"
-                     "            return 0;\n",
-                name, name, node_at(ir, in->node)->i[0], in->name, node_at(ir, in->node)->i[0]);
+        const Node *n = node_at(ir, in->node);
+        int size = shape_size(n->shape);
+        const char *type = arena_printf(e->a, "class(%d)%s", n->i[0],
+                                        n->shape.rank ? shape_str(e->a, n->shape) : "");
+        const char *count_text = size == 1 ? "(size_t)n" : arena_printf(e->a, "(size_t)n * %d", size);
+        fprintf(out, "    for (size_t i = 0; i < %s; i++)   /* %s: %s */\n", count_text, in->name, type);
+        if (in->has_ignore)
+            fprintf(out, "        if ((%s[i] < 0 || %s[i] >= %d) && %s[i] != %d)   /* ignore_index */\n"
+                         "            return 0;\n", name, name, n->i[0], name, in->ignore_index);
+        else
+            fprintf(out, "        if (%s[i] < 0 || %s[i] >= %d)\n            return 0;\n", name, name,
+                    n->i[0]);
     }
-    fprintf(out, "    }\n    return 1;\n}\n\n");
-    return arena_printf(e->a, "%s_labels_ok(%sn)", e->prefix, args);
+    fprintf(out, "    return 1;\n}\n\n");
+    return arena_printf(e->a, "%s_%s_ok(%sn)", e->prefix, what, args);
 }
 
 void emit_steps(Emit *e, FILE *out)
@@ -62,7 +82,8 @@ void emit_steps(Emit *e, FILE *out)
     const char *sep_feat = *feat_args ? ", " : "";
 
     emit_section(out, "training");
-    const char *labels_ok = emit_labels_check(e, out);
+    const char *labels_ok = emit_classes_check(e, out, ARGS_ALL, "labels");
+    const char *tokens_ok = emit_classes_check(e, out, ARGS_FEATURES, "tokens");
     const char *bad_labels = *labels_ok ? arena_printf(a, " || !%s", labels_ok) : "";
     fprintf(out, "/* The entry points; their contracts are in the header. */\n\n");
     /* --check-numerics: each pass may stop; the entry point returns NAN. */
@@ -124,6 +145,17 @@ void emit_steps(Emit *e, FILE *out)
     static const char *const mw[] = {"m", "w", NULL};
     FuncBody fb;
     func_begin(e, &fb);
+    if (*tokens_ok) {
+        /* A token outside the vocabulary: every row is NAN. */
+        emit_line(e, "if (n > 0 && !%s) {", tokens_ok);
+        for (int k = 0; k < ir->outputs.len; k++) {
+            int size = shape_size(node_at(ir, ir->outputs.items[k].node)->shape);
+            emit_line(e, "    for (size_t i = 0; i < (size_t)n * %d; i++)", size);
+            emit_line(e, "        %s[i] = NAN;", e->output_name[k]);
+        }
+        emit_line(e, "    return;");
+        emit_line(e, "}");
+    }
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     emit_line(e, "    const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
     if (e->check) {
@@ -359,15 +391,14 @@ void emit_tables(Emit *e, FILE *out)
 }
 
 /* A dlrt_tensor_info row: {"image", DLRT_INPUT, 784, 1, {784, 0, 0, 0}, 0}. */
-static const char *tensor_row(Emit *e, const char *name, const char *kind, const Node *n, bool label)
+static const char *tensor_row(Emit *e, const char *name, const char *kind, const Node *n, bool classes)
 {
-    if (label)
-        return arena_printf(e->a, "{\"%s\", %s, 1, 0, {0, 0, 0, 0}, %d}", name, kind, n->i[0]);
     int d[4] = {0, 0, 0, 0};
     for (int k = 0; k < n->shape.rank && k < 4; k++)
         d[k] = n->shape.dim[k];
-    return arena_printf(e->a, "{\"%s\", %s, %d, %d, {%d, %d, %d, %d}, 0}", name, kind,
-                        shape_size(n->shape), n->shape.rank, d[0], d[1], d[2], d[3]);
+    return arena_printf(e->a, "{\"%s\", %s, %d, %d, {%d, %d, %d, %d}, %d}", name, kind,
+                        shape_size(n->shape), n->shape.rank, d[0], d[1], d[2], d[3],
+                        classes ? n->i[0] : 0);
 }
 
 /* The model descriptor: P_model() returns the network's dlrt_model_api,
@@ -459,7 +490,7 @@ void emit_descriptor(Emit *e, FILE *out)
                     tensor_row(e, ins[k]->name,
                                ins[k]->is_label ? "DLRT_LABEL" : ins[k]->is_target ? "DLRT_TARGET"
                                                                                   : "DLRT_INPUT",
-                               node_at(ir, ins[k]->node), ins[k]->is_label));
+                               node_at(ir, ins[k]->node), ins[k]->is_class));
         fprintf(out, "};\n\n");
     }
     if (ir->outputs.len) {
@@ -587,16 +618,23 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
         const Input *in = &ir->inputs.items[k];
         const Node *n = node_at(ir, in->node);
         const char *NAME = upper_of(a, in->name);
-        if (in->is_label) {
-            if (!have_classes) {
+        if (in->is_class) {
+            const char *type = arena_printf(a, "%s %s: class(%d)%s", in->is_label ? "label" : "input",
+                                            in->name, n->i[0], n->shape.rank ? dims_text(a, n->shape) : "");
+            if (in->is_label && !have_classes) {
                 mac.def = arena_printf(a, "#define %s_CLASSES %d", U, n->i[0]);
-                mac.comment = arena_printf(a, "label %s: class(%d)", in->name, n->i[0]);
+                mac.comment = type;
                 vec_push(a, &macros, mac);
+                have_classes = true;
             }
             mac.def = arena_printf(a, "#define %s_%s_CLASSES %d", U, NAME, n->i[0]);
-            mac.comment = arena_printf(a, "label %s: class(%d)", in->name, n->i[0]);
+            mac.comment = type;
             vec_push(a, &macros, mac);
-            have_classes = true;
+            if (n->shape.rank) {   /* a sequence of indices: how many per sample */
+                mac.def = arena_printf(a, "#define %s_%s_SIZE %d", U, NAME, shape_size(n->shape));
+                mac.comment = arena_printf(a, "%s: int32 indices per sample", in->name);
+                vec_push(a, &macros, mac);
+            }
         } else {
             mac.def = arena_printf(a, "#define %s_%s_SIZE %d", U, NAME, shape_size(n->shape));
             mac.comment = arena_printf(a, "%s %s: f32%s per sample", in->is_target ? "target" : "input",

@@ -236,7 +236,7 @@ static void emit_check_inputs(Emit *e, ArgSet set, bool params)
     const IR *ir = e->ir;
     for (int k = 0; k < ir->inputs.len; k++) {
         const Input *in = &ir->inputs.items[k];
-        if (in->is_label || (set == ARGS_FEATURES) != is_feature(in))
+        if (in->is_class || (set == ARGS_FEATURES) != is_feature(in))
             continue;
         const Node *n = node_at(ir, in->node);
         emit_finite_check(e, emit_buf(e, in->node), true, n->shape,

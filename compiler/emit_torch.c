@@ -285,8 +285,8 @@ static void emit_arg_conversions(TorchEmit *t, bool with_truth)
     for (int i = 0; i < ir->inputs.len; i++) {
         const Input *in = &ir->inputs.items[i];
         const char *v = torch_name(t, in->node);
-        if (in->is_label) {
-            if (with_truth)
+        if (in->is_class) {
+            if (with_truth || !in->is_label)
                 torch_line(t, "%s = torch.as_tensor(%s, dtype=torch.long)", v, v);
         } else if (!in->is_target || with_truth) {
             torch_line(t, "%s = torch.as_tensor(%s, dtype=self.dtype)", v, v);
@@ -418,15 +418,20 @@ static void emit_constants(TorchEmit *t)
     torch_line(t, "INPUTS = [");
     for (int i = 0; i < ir->inputs.len; i++) {
         const Input *in = &ir->inputs.items[i];
-        if (!in->is_label && !in->is_target)
-            torch_line(t, "    (\"%s\", %s),", in->name, py_shape(t, ir->nodes.items[in->node]->shape));
+        const Node *n = ir->nodes.items[in->node];
+        if (in->is_class && !in->is_label)   /* token indices: the class count too */
+            torch_line(t, "    (\"%s\", %s, %d),", in->name, py_shape(t, n->shape), n->i[0]);
+        else if (!in->is_label && !in->is_target)
+            torch_line(t, "    (\"%s\", %s),", in->name, py_shape(t, n->shape));
     }
     torch_line(t, "]");
     torch_line(t, "LABELS = [");
     for (int i = 0; i < ir->inputs.len; i++) {
         const Input *in = &ir->inputs.items[i];
         const Node *n = ir->nodes.items[in->node];
-        if (in->is_label)
+        if (in->is_label && n->shape.rank)   /* a class index per element of the shape */
+            torch_line(t, "    (\"%s\", \"label\", %d, %s),", in->name, n->i[0], py_shape(t, n->shape));
+        else if (in->is_label)
             torch_line(t, "    (\"%s\", \"label\", %d),", in->name, n->i[0]);
         else if (in->is_target)
             torch_line(t, "    (\"%s\", \"target\", %s),", in->name, py_shape(t, n->shape));

@@ -60,6 +60,8 @@ static bool depth_ok(Arena *a, Diag *d, const Stmt *s)
     bool ok = !s->value || expr_ok(a, d, s->value);
     for (int i = 0; i < s->type.ndims; i++)
         ok = expr_ok(a, d, s->type.dims[i]) && ok;
+    for (int i = 0; i < s->type.nshape; i++)
+        ok = expr_ok(a, d, s->type.shape[i]) && ok;
     for (int i = 0; i < s->nsettings; i++)
         ok = expr_ok(a, d, s->settings[i].value) && ok;
     return ok;
@@ -251,6 +253,14 @@ void ast_dump(FILE *out, const Source *src, const Program *p)
             for (int k = 0; k < s->type.ndims; k++) {
                 fputc(' ', out);
                 dump_expr(out, src, s->type.dims[k]);
+            }
+            if (s->type.has_shape) {
+                fputs(" [", out);
+                for (int k = 0; k < s->type.nshape; k++) {
+                    fputs(k ? " " : "", out);
+                    dump_expr(out, src, s->type.shape[k]);
+                }
+                fputc(']', out);
             }
             fputc(')', out);
             break;

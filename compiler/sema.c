@@ -152,7 +152,7 @@ static void check_macro_names(Lower *l)
         name[k] = in ? in->name : ir->outputs.items[k - ir->inputs.len].name;
         what[k] = !in ? "output" : in->is_label ? "label" : in->is_target ? "target" : "input";
         macro[k] = arena_printf(l->arena, "%s_%s_%s", prefix, upper_case(l->arena, name[k]),
-                                in && in->is_label ? "CLASSES" : "SIZE");
+                                in && in->is_class ? "CLASSES" : "SIZE");
         const Symbol *sym = find_symbol(l, name[k]);
         loc[k] = sym ? sym->stmt->name_loc : NOLOC;
     }

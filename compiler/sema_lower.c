@@ -365,10 +365,14 @@ static int real_arg(Lower *l, const Expr *e, const char *op)
     if (id < 0)
         return -1;
     const Input *decl = build_input_decl(&l->b, id);
-    if (decl && decl->is_label) {
-        diag_error(l->diag, e->loc, "%s expects a tensor, but '%s' is a label (class indices)",
-                   op, build_expr_text(&l->b, e));
-        build_note_shape(&l->b, id, "label");
+    if (decl && decl->is_class) {
+        diag_error(l->diag, e->loc, "%s expects a tensor, but '%s' is %s (class indices)",
+                   op, build_expr_text(&l->b, e), decl->is_label ? "a label" : "a class input");
+        build_note_shape(&l->b, id, decl->is_label ? "label" : "input");
+        if (!decl->is_label)
+            diag_note(l->diag, e->loc, "embedding(%s, vocab, dim) or one_hot(%s, %d) turns class "
+                      "indices into reals", build_expr_text(&l->b, e), build_expr_text(&l->b, e),
+                      build_get(&l->b, id)->i[0]);
         return -1;
     }
     if (!build_get(&l->b, id)->batched) {
@@ -386,7 +390,7 @@ static int bind_label(Lower *l, const Expr *call, int pos, const Expr *e)
     if (y < 0)
         return -1;
     const Input *label = build_input_decl(&l->b, y);
-    if (label && label->is_label)
+    if (label && label->is_class)
         return y;
     const char *nth = pos < 6 ? ordinals[pos] : "last";
     if (label && label->is_target)

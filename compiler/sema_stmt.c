@@ -59,6 +59,39 @@ void lower_param_stmt(Lower *l, const Stmt *s)
 
 enum { INPUT_KIND_INPUT, INPUT_KIND_LABEL, INPUT_KIND_TARGET };
 
+/* The per-sample shape written [a, b, ...] in a declaration: each a whole
+ * number >= 1, at most DLC_MAX_RANK of them, at most MAX_ELEMS values. */
+static bool lower_dims(Lower *l, Expr **dims, int ndims, Loc loc, const char *name, Shape *shape)
+{
+    if (ndims > DLC_MAX_RANK) {
+        diag_error(l->diag, dims[DLC_MAX_RANK]->loc, "at most %d dimensions per sample "
+                   "(the batch dimension is implicit); this is dimension %d",
+                   DLC_MAX_RANK, DLC_MAX_RANK + 1);
+        return false;
+    }
+    bool ok = true;
+    double total = 1;
+    shape->rank = ndims;
+    for (int k = 0; k < ndims; k++) {
+        long d;
+        if (!lower_int(l, dims[k], &d)) {
+            ok = false;
+        } else if (d < 1) {
+            build_value_error(&l->b, dims[k]->loc, "a dimension must be positive, not %ld", d);
+            ok = false;
+        } else {
+            shape->dim[k] = (int)d;
+            total *= (double)d;
+        }
+    }
+    if (ok && total > MAX_ELEMS) {
+        build_value_error(&l->b, loc, "%s has %.0f values per sample; at most %.0f", name, total,
+                          MAX_ELEMS);
+        ok = false;
+    }
+    return ok;
+}
+
 void lower_input_stmt(Lower *l, const Stmt *s)
 {
     Symbol *sym = own_symbol(l, s);
@@ -82,14 +115,15 @@ void lower_input_stmt(Lower *l, const Stmt *s)
             diag_error(l->diag, elem_loc, "unknown label type '%s'; a label is declared as "
                        "class(K), as in label %s : class(10)", elem, s->name);
         ok = false;
-    } else if (kind != INPUT_KIND_LABEL && strcmp(elem, "f32") != 0) {
-        static const char *const types[] = {"f32", NULL};
-        if (strcmp(elem, "class") == 0)
-            diag_error(l->diag, elem_loc, "class(K) is for labels; %s holds real numbers: "
-                       "declare it as f32[...]%s", a_what,
-                       kind == INPUT_KIND_INPUT ? ", or declare class indices with 'label'" : "");
-        else if (diag_suggest(elem, types))
-            diag_error(l->diag, elem_loc, "unknown element type '%s'; did you mean 'f32'?", elem);
+    } else if (kind == INPUT_KIND_TARGET && strcmp(elem, "class") == 0) {
+        diag_error(l->diag, elem_loc, "class(K) is for labels; a target holds real numbers: "
+                   "declare it as f32[...], or class indices with 'label'");
+        ok = false;
+    } else if (kind != INPUT_KIND_LABEL && strcmp(elem, "f32") != 0 && strcmp(elem, "class") != 0) {
+        static const char *const types[] = {"f32", "class", NULL};
+        if (diag_suggest(elem, types))
+            diag_error(l->diag, elem_loc, "unknown element type '%s'; did you mean '%s'?", elem,
+                       diag_suggest(elem, types));
         else
             diag_error(l->diag, elem_loc, "unknown element type '%s'; %ss are f32[...]", elem, what);
         ok = false;
@@ -102,7 +136,10 @@ void lower_input_stmt(Lower *l, const Stmt *s)
 
     Shape shape = {0};
     int classes = 0;
-    if (kind == INPUT_KIND_LABEL) {
+    bool is_class = strcmp(elem, "class") == 0;
+    if (is_class && t->has_shape && !lower_dims(l, t->shape, t->nshape, t->loc, s->name, &shape))
+        ok = false;
+    if (is_class) {
         if (t->ndims != 1) {
             diag_error(l->diag, t->loc, "class needs the number of classes, as in class(10)");
             ok = false;
@@ -111,7 +148,8 @@ void lower_input_stmt(Lower *l, const Stmt *s)
             if (!lower_int(l, t->dims[0], &k)) {
                 ok = false;
             } else if (k < 2 || k > (1L << 24)) {
-                build_value_error(&l->b, t->dims[0]->loc, "a label needs from 2 to 16777216 classes, not %ld", k);
+                build_value_error(&l->b, t->dims[0]->loc, "%s needs from 2 to 16777216 classes, not %ld",
+                                  kind == INPUT_KIND_LABEL ? "a label" : "class(K)", k);
                 ok = false;
             }
             classes = (int)k;
@@ -119,31 +157,8 @@ void lower_input_stmt(Lower *l, const Stmt *s)
     } else if (t->ndims == 0) {
         diag_error(l->diag, t->loc, "%s needs a shape per sample, as in f32[784]", a_what);
         ok = false;
-    } else if (t->ndims > DLC_MAX_RANK) {
-        diag_error(l->diag, t->dims[DLC_MAX_RANK]->loc, "at most %d dimensions per sample "
-                   "(the batch dimension is implicit); this is dimension %d",
-                   DLC_MAX_RANK, DLC_MAX_RANK + 1);
+    } else if (!lower_dims(l, t->dims, t->ndims, t->loc, s->name, &shape)) {
         ok = false;
-    } else {
-        double total = 1;
-        shape.rank = t->ndims;
-        for (int k = 0; k < t->ndims; k++) {
-            long d;
-            if (!lower_int(l, t->dims[k], &d)) {
-                ok = false;
-            } else if (d < 1) {
-                build_value_error(&l->b, t->dims[k]->loc, "a dimension must be positive, not %ld", d);
-                ok = false;
-            } else {
-                shape.dim[k] = (int)d;
-                total *= (double)d;
-            }
-        }
-        if (ok && total > MAX_ELEMS) {
-            build_value_error(&l->b, t->loc, "%s has %.0f values per sample; at most %.0f",
-                       s->name, total, MAX_ELEMS);
-            ok = false;
-        }
     }
     if (!ok || !sym) {
         if (sym)
@@ -162,7 +177,8 @@ void lower_input_stmt(Lower *l, const Stmt *s)
     n->i[1] = kind;
     n->origin = what;
     ir_set_name(l->arena, l->ir, n, s->name);
-    Input in = {s->name, n->id, kind == INPUT_KIND_LABEL, kind == INPUT_KIND_TARGET};
+    Input in = {.name = s->name, .node = n->id, .is_label = kind == INPUT_KIND_LABEL,
+                .is_target = kind == INPUT_KIND_TARGET, .is_class = is_class};
     vec_push(l->arena, &l->ir->inputs, in);
     sym->node = n->id;
     sym->ok = true;

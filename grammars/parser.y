@@ -287,7 +287,7 @@ setting
                                 }
     ;
 
-/* type = NAME '[' [ expr { ',' expr } [ ',' ] ] ']'  |  NAME '(' expr ')' */
+/* type = NAME '[' [ expr { ',' expr } [ ',' ] ] ']'  |  NAME '(' expr ')' [ '[' dims ']' ] */
 type
     : IDENT '[' dims ']'        {
                                     $$ = (TypeSpec){$1, @1, $3->items, $3->len, @$};
@@ -296,6 +296,15 @@ type
                                     Expr **dim = arena_alloc(ps->arena, sizeof *dim);
                                     dim[0] = $3;
                                     $$ = (TypeSpec){$1, @1, dim, 1, @$};
+                                }
+    | IDENT '(' expr ')' '[' dims ']' {
+                                    /* class(K)[T]: K classes, one index per element */
+                                    Expr **dim = arena_alloc(ps->arena, sizeof *dim);
+                                    dim[0] = $3;
+                                    $$ = (TypeSpec){$1, @1, dim, 1, @$};
+                                    $$.shape = $6->items;
+                                    $$.nshape = $6->len;
+                                    $$.has_shape = true;
                                 }
     ;
 

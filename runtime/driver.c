@@ -755,8 +755,7 @@ static void dataset_free(dataset *d)
 /* Bytes of one sample of tensor k. */
 static size_t row_bytes(const dlrt_model_api *api, int k)
 {
-    return api->tensors[k].kind == DLRT_LABEL ? sizeof(int32_t)
-                                              : api->tensors[k].size * sizeof(float);
+    return api->tensors[k].size * (api->tensors[k].num_classes ? sizeof(int32_t) : sizeof(float));
 }
 
 static void loader_error(const dlrt_model_api *api, const sources *s, const char *file, char *err)
@@ -841,14 +840,14 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
     }
     /* The loader's own checks and messages where the layout allows them:
      * features then one label, or features then targets. */
-    if (nlabels == 1 && api->tensors[last].kind == DLRT_LABEL)
+    if (nlabels == 1 && api->tensors[last].kind == DLRT_LABEL && api->tensors[last].size == 1)
         y_kind = DLRT_Y_CLASS;
     else if (nlabels == 0 && ntargets > 0)
         y_kind = DLRT_Y_REAL;
     else
         y_kind = DLRT_Y_NONE;
     for (k = 0; k < api->ntensors; k++) {
-        size_t w = api->tensors[k].kind == DLRT_LABEL ? 1 : api->tensors[k].size;
+        size_t w = api->tensors[k].size;
         if (!in_csv[k])
             continue;
         if ((y_kind == DLRT_Y_CLASS && k == last) ||
@@ -869,7 +868,7 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
         const dlrt_tensor_info *t = &api->tensors[k];
         int from_y = (y_kind == DLRT_Y_CLASS && k == last) ||
                      (y_kind == DLRT_Y_REAL && t->kind == DLRT_TARGET);
-        size_t w = t->kind == DLRT_LABEL ? 1 : t->size, stride = from_y ? y_size : x_size;
+        size_t w = t->size, stride = from_y ? y_size : x_size, j;
         const float *src = from_y ? ds.targets : ds.x;
         size_t at = from_y ? col - x_size : col;   /* REAL: targets follow the features */
         if (!in_csv[k])
@@ -877,21 +876,23 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
         if (y_kind == DLRT_Y_CLASS && k == last) {
             adopt(d, k, ds.labels);
             ds.labels = NULL;
-        } else if (t->kind == DLRT_LABEL) {
-            int32_t *labels = malloc((ds.n ? ds.n : 1) * sizeof *labels);
+        } else if (t->num_classes) {   /* class indices: a label, or tokens */
+            int32_t *labels = malloc((ds.n ? ds.n : 1) * w * sizeof *labels);
             if (!labels)
                 goto oom;
             adopt(d, k, labels);
-            for (i = 0; i < ds.n; i++) {
-                float v = src[i * stride + at];
-                if (!(v >= 0 && v < (float)t->num_classes && v == floorf(v))) {
-                    error_msg(api, "%s: sample %lu has %g for label '%s' (column %lu), but the "
-                              "network's classes are 0..%d", s->csv, (unsigned long)i + 1,
-                              (double)v, t->name, (unsigned long)col + 1, t->num_classes - 1);
-                    goto bad;
+            for (i = 0; i < ds.n; i++)
+                for (j = 0; j < w; j++) {
+                    float v = src[i * stride + at + j];
+                    if (!(v >= 0 && v < (float)t->num_classes && v == floorf(v))) {
+                        error_msg(api, "%s: sample %lu has %g for %s '%s' (column %lu), but the "
+                                  "network's classes are 0..%d", s->csv, (unsigned long)i + 1,
+                                  (double)v, kind_word(t->kind), t->name,
+                                  (unsigned long)(col + j) + 1, t->num_classes - 1);
+                        goto bad;
+                    }
+                    labels[i * w + j] = (int32_t)v;
                 }
-                labels[i] = (int32_t)v;
-            }
         } else if (stride == w && at == 0) {
             adopt(d, k, from_y ? ds.targets : ds.x);   /* the whole array */
             if (from_y)

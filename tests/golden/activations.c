@@ -557,10 +557,9 @@ void activations_update(activations *m)
  * would learn from half a gradient, so the batch is refused. */
 static int activations_labels_ok(const int32_t *k_, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (k_[i] < 0 || k_[i] >= 5)   /* k: class(5) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* k: class(5) */
+        if (k_[i] < 0 || k_[i] >= 5)
             return 0;
-    }
     return 1;
 }
 

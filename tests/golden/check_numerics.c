@@ -443,10 +443,9 @@ void check_numerics_update(check_numerics *m)
  * would learn from half a gradient, so the batch is refused. */
 static int check_numerics_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 3)   /* y: class(3) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(3) */
+        if (y[i] < 0 || y[i] >= 3)
             return 0;
-    }
     return 1;
 }
 

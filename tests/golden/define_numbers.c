@@ -256,10 +256,9 @@ void define_numbers_update(define_numbers *m)
  * would learn from half a gradient, so the batch is refused. */
 static int define_numbers_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 5)   /* y: class(5) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(5) */
+        if (y[i] < 0 || y[i] >= 5)
             return 0;
-    }
     return 1;
 }
 

@@ -368,10 +368,9 @@ void fashion_mlp_update(fashion_mlp *m)
  * would learn from half a gradient, so the batch is refused. */
 static int fashion_mlp_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 10)   /* y: class(10) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(10) */
+        if (y[i] < 0 || y[i] >= 10)
             return 0;
-    }
     return 1;
 }
 

@@ -404,10 +404,9 @@ void multi_data_update(multi_data *m)
  * would learn from half a gradient, so the batch is refused. */
 static int multi_data_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 3)   /* y: class(3) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(3) */
+        if (y[i] < 0 || y[i] >= 3)
             return 0;
-    }
     return 1;
 }
 

@@ -311,10 +311,9 @@ void per_layer_update(per_layer *m)
  * would learn from half a gradient, so the batch is refused. */
 static int per_layer_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 3)   /* y: class(3) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(3) */
+        if (y[i] < 0 || y[i] >= 3)
             return 0;
-    }
     return 1;
 }
 

@@ -330,10 +330,9 @@ void reserved_names_update(reserved_names *m)
  * would learn from half a gradient, so the batch is refused. */
 static int reserved_names_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 2)   /* y: class(2) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(2) */
+        if (y[i] < 0 || y[i] >= 2)
             return 0;
-    }
     return 1;
 }
 

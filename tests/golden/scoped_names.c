@@ -411,10 +411,9 @@ void scoped_names_update(scoped_names *m)
  * would learn from half a gradient, so the batch is refused. */
 static int scoped_names_labels_ok(const int32_t *k_, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (k_[i] < 0 || k_[i] >= 3)   /* k: class(3) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* k: class(3) */
+        if (k_[i] < 0 || k_[i] >= 3)
             return 0;
-    }
     return 1;
 }
 

@@ -498,10 +498,9 @@ void slice_update(slice *m)
  * would learn from half a gradient, so the batch is refused. */
 static int slice_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 4)   /* y: class(4) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(4) */
+        if (y[i] < 0 || y[i] >= 4)
             return 0;
-    }
     return 1;
 }
 

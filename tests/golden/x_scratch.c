@@ -361,10 +361,9 @@ void x_scratch_update(x_scratch *m)
  * would learn from half a gradient, so the batch is refused. */
 static int x_scratch_labels_ok(const int32_t *k_, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (k_[i] < 0 || k_[i] >= 3)   /* k: class(3) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* k: class(3) */
+        if (k_[i] < 0 || k_[i] >= 3)
             return 0;
-    }
     return 1;
 }
 
