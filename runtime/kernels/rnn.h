@@ -82,20 +82,27 @@
 
 #ifndef DLRT_RNN_SIZES
 #define DLRT_RNN_SIZES
-/* The saved buffers' sizes in values (either precision). */
+/* The saved buffers' sizes in values (either precision): the per-step
+ * arrays, then the hidden side's constants (w_hh^T and b_hh, G (H + 1)). */
 static inline size_t dlrt_lstm_saved_size(int n, int T, int H)
 {
-    return (size_t)n * H * (7 * (size_t)T + 2);
+    return (size_t)n * H * (7 * (size_t)T + 2) + 4 * (size_t)H * (H + 1);
 }
 
 static inline size_t dlrt_gru_saved_size(int n, int T, int H)
 {
-    return (size_t)n * H * (5 * (size_t)T + 4);
+    return (size_t)n * H * (5 * (size_t)T + 4) + 3 * (size_t)H * (H + 1);
 }
 
 static inline size_t dlrt_rnn_saved_size(int n, int T, int H)
 {
-    return (size_t)n * H * (2 * (size_t)T + 1);
+    return (size_t)n * H * (2 * (size_t)T + 1) + (size_t)H * (H + 1);
+}
+
+/* The token projections' scratch, [V, G] values (G = gates x H). */
+static inline size_t dlrt_rnn_tokens_scratch_size(int V, int G)
+{
+    return (size_t)V * G;
 }
 
 /* exp(x) in float without a branch or a call, so that GCC vectorizes the
@@ -170,6 +177,15 @@ static inline void KERNEL(rnn_project)(real *g, const real *x, const real *w_ih,
     }
 }
 
+/* A float sequence's input projection for the *_projected calls: gates
+ * [rows, G] = x [rows, D] w_ih^T + b_ih (b_hh is the recurrence's). Its
+ * backward is dlrt_rnn_input_grads. */
+static inline void KERNEL(rnn_project_input)(real *gates, const real *x, const real *w_ih,
+                                             const real *b_ih, int rows, int D, int G)
+{
+    KERNEL(rnn_project)(gates, x, w_ih, b_ih, NULL, rows, D, G, 0);
+}
+
 /* The state the first step starts from: dst's n rows (ld apart) = src [n,
  * H], or zeros for NULL. */
 static inline void KERNEL(rnn_state_in)(real *dst, size_t ld, const real *src, int n, int H)
@@ -234,18 +250,197 @@ static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, const real *dg
              accumulate_x ? 1 : 0, dx, D);
 }
 
+/* ---- the recurrence's shared pieces -------------------------------------- */
+
+/* The hidden side's constants for one call, kept at the end of `saved`:
+ * w_hh^T [H, G] (so that each step's product is a NoTrans GEMM: OpenBLAS
+ * packs a transposed B more slowly, and at n = 32 the packing is a good
+ * part of the step) and b_hh [G] (zeros for NULL), which the gate loops
+ * add, so that they need no NULL test. */
+static inline real *KERNEL(rnn_hidden_consts)(real *wt, const real *w_hh, const real *b_hh,
+                                              int G, int H)
+{
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < G; j++)
+            wt[(size_t)i * G + j] = w_hh[(size_t)j * H + i];
+    real *b = wt + (size_t)G * H;
+    for (int j = 0; j < G; j++)
+        b[j] = b_hh ? b_hh[j] : 0;
+    return b;
+}
+
+/* One sample's LSTM step after the step's GEMM: g [4H] holds the gates'
+ * pre-activations without b_hh; they become i, f, g, o; c' and h' go to
+ * cn and hn, tanh(c') to tc. `restrict` and no branch: the loop
+ * vectorizes (in float; the double kernels call libm). */
+static inline void KERNEL(lstm_cell)(real *restrict g, const real *restrict b,
+                                     const real *restrict cp, real *restrict tc,
+                                     real *restrict cn, real *restrict hn, int H)
+{
+    for (int j = 0; j < H; j++) {
+        const real i = KERNEL(rnn_sigmoid)(g[j] + b[j]),
+                   f = KERNEL(rnn_sigmoid)(g[H + j] + b[H + j]),
+                   gg = KERNEL(rnn_tanh)(g[2 * H + j] + b[2 * H + j]),
+                   o = KERNEL(rnn_sigmoid)(g[3 * H + j] + b[3 * H + j]);
+        const real c = f * cp[j] + i * gg, th = KERNEL(rnn_tanh)(c);
+        g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
+        tc[j] = th;
+        cn[j] = c;
+        hn[j] = o * th;
+    }
+}
+
+/* Its backward: dh (the gradient into h', dy's part included) and dc
+ * (into c') become the gates' pre-activation gradients in g and dc's part
+ * into the previous c. */
+static inline void KERNEL(lstm_cell_backward)(real *restrict g, const real *restrict tc,
+                                              const real *restrict cp, const real *restrict dh,
+                                              real *restrict dc, int H)
+{
+    for (int j = 0; j < H; j++) {
+        const real i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+        const real th = tc[j], d = dh[j];
+        const real dcj = dc[j] + d * o * (1 - th * th);
+        g[j] = dcj * gg * i * (1 - i);
+        g[H + j] = dcj * cp[j] * f * (1 - f);
+        g[2 * H + j] = dcj * i * (1 - gg * gg);
+        g[3 * H + j] = d * th * o * (1 - o);
+        dc[j] = dcj * f;
+    }
+}
+
+/* dh [n, H] += dy's rows of step t (rows T H apart), when there is a dy. */
+static inline void KERNEL(rnn_add_dy)(real *dh, const real *dy, int n, int T, int t, int H)
+{
+    if (!dy)
+        return;
+    for (int s = 0; s < n; s++) {
+        real *restrict d = dh + (size_t)s * H;
+        const real *restrict a = dy + ((size_t)s * T + t) * H;
+        for (int j = 0; j < H; j++)
+            d[j] += a[j];
+    }
+}
+
+/* ---- the input projection, for the *_projected calls --------------------- */
+
+/* One-hot tokens: gates row r = row tokens[r] of w_ih^T, + b_ih. scratch
+ * [V, G] gets w_ih^T + b_ih (one pass over w_ih), then every row is a
+ * contiguous copy. A token outside 0 .. V-1 is an all-zero one-hot row: its
+ * gates row is b_ih alone (the backward skips it). */
+static inline void KERNEL(rnn_project_tokens)(real *gates, real *scratch, const int32_t *tokens,
+                                              const real *w_ih, const real *b_ih, int rows,
+                                              int V, int G)
+{
+    for (int v = 0; v < V; v++)
+        for (int j = 0; j < G; j++)
+            scratch[(size_t)v * G + j] = w_ih[(size_t)j * V + v] + (b_ih ? b_ih[j] : 0);
+    for (int r = 0; r < rows; r++) {
+        real *gr = gates + (size_t)r * G;
+        const int v = tokens[r];
+        if (v >= 0 && v < V)
+            memcpy(gr, scratch + (size_t)v * G, (size_t)G * sizeof *gr);
+        else
+            for (int j = 0; j < G; j++)
+                gr[j] = b_ih ? b_ih[j] : 0;
+    }
+}
+
+/* scratch [V, G] = the rows of dg [rows, G] summed per token (the one-hot's
+ * dg^T x, transposed); out-of-range tokens add nothing. */
+static inline void KERNEL(rnn_scatter_tokens)(real *scratch, const real *dg, const int32_t *tokens,
+                                              int rows, int V, int G)
+{
+    memset(scratch, 0, (size_t)V * G * sizeof *scratch);
+    for (int r = 0; r < rows; r++) {
+        const int v = tokens[r];
+        if (v < 0 || v >= V)
+            continue;
+        real *restrict sv = scratch + (size_t)v * G;
+        const real *restrict d = dg + (size_t)r * G;
+        for (int j = 0; j < G; j++)
+            sv[j] += d[j];
+    }
+}
+
+/* dw_ih [G, V] (= or +=) the one-hot's weight gradient from the gate
+ * gradients dg [rows, G] (the *_backward_projected calls leave them in
+ * saved): a scatter-add into scratch [V, G], then one transposed pass. */
+static inline void KERNEL(rnn_project_tokens_backward)(real *dw_ih, real *scratch, const real *dg,
+                                                       const int32_t *tokens, int rows, int V,
+                                                       int G, int accumulate_w)
+{
+    if (!dw_ih)
+        return;
+    KERNEL(rnn_scatter_tokens)(scratch, dg, tokens, rows, V, G);
+    for (int j = 0; j < G; j++)
+        for (int v = 0; v < V; v++) {
+            const real d = scratch[(size_t)v * G + j];
+            dw_ih[(size_t)j * V + v] = accumulate_w ? dw_ih[(size_t)j * V + v] + d : d;
+        }
+}
+
+/* An embedding table [V, E] looked up by the tokens and fed to the layer:
+ * x w_ih^T = (table w_ih^T)[token], so scratch [V, G] = table w_ih^T +
+ * b_ih (one GEMM of V rows instead of `rows`) and every gates row is a
+ * copy, as for one-hot tokens. Worth it while V <= rows (n T); otherwise
+ * gather the table's rows into x and project with dlrt_rnn_project. */
+static inline void KERNEL(rnn_project_embedding)(real *gates, real *scratch,
+                                                 const int32_t *tokens, const real *table,
+                                                 const real *w_ih, const real *b_ih, int rows,
+                                                 int V, int E, int G)
+{
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, V, G, E, 1, table, E, w_ih, E, 0, scratch, G);
+    for (int v = 0; v < V; v++)
+        for (int j = 0; b_ih && j < G; j++)
+            scratch[(size_t)v * G + j] += b_ih[j];
+    for (int r = 0; r < rows; r++) {
+        real *gr = gates + (size_t)r * G;
+        const int v = tokens[r];
+        if (v >= 0 && v < V)
+            memcpy(gr, scratch + (size_t)v * G, (size_t)G * sizeof *gr);
+        else   /* as the embedding of a zero row */
+            for (int j = 0; j < G; j++)
+                gr[j] = b_ih ? b_ih[j] : 0;
+    }
+}
+
+/* Its backward: S [V, G] = dg's rows summed per token (in scratch), then
+ * dw_ih [G, E] (= or +=) S^T table and dtable [V, E] (= or +=) S w_ih: the
+ * layer's share of the table's gradient (another consumer of the
+ * embedding adds its own with accumulate_table = 1). */
+static inline void KERNEL(rnn_project_embedding_backward)(real *dtable, real *dw_ih,
+                                                          real *scratch, const real *dg,
+                                                          const int32_t *tokens,
+                                                          const real *table, const real *w_ih,
+                                                          int rows, int V, int E, int G,
+                                                          int accumulate_table,
+                                                          int accumulate_w)
+{
+    if (!dtable && !dw_ih)
+        return;
+    KERNEL(rnn_scatter_tokens)(scratch, dg, tokens, rows, V, G);
+    if (dw_ih)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, E, V, 1, scratch, G, table, E,
+             accumulate_w ? 1 : 0, dw_ih, E);
+    if (dtable)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, V, E, G, 1, scratch, G, w_ih, E,
+             accumulate_table ? 1 : 0, dtable, E);
+}
+
 /* ---- LSTM --------------------------------------------------------------- */
 
-static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved, const real *x,
-                                        const real *h0, const real *c0, const real *w_ih,
-                                        const real *w_hh, const real *b_ih, const real *b_hh,
-                                        int n, int T, int D, int H, int reverse)
+static inline void KERNEL(lstm_forward_projected)(real *y, real *hT, real *cT, real *saved,
+                                                  const real *h0, const real *c0,
+                                                  const real *w_hh, const real *b_hh, int n,
+                                                  int T, int H, int reverse)
 {
     const int G = 4 * H;
     const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G, ldh = (size_t)T * H;
     real *gates = saved, *hprev = saved + 4 * nTH, *cprev = saved + 5 * nTH,
-         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
-    KERNEL(rnn_project)(gates, x, w_ih, b_ih, b_hh, n * T, D, G, G);
+         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H,
+         *wt = dc + (size_t)n * H;
+    const real *b = KERNEL(rnn_hidden_consts)(wt, w_hh, b_hh, G, H);
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     KERNEL(rnn_state_in)(cprev + (size_t)first * H, ldh, c0, n, H);
@@ -253,27 +448,15 @@ static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
         if (k > 0 || h0)   /* a zero state adds nothing */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, w_hh, H, 1, gates + (size_t)t * G, (int)ldg);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, G, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, wt, G, 1, gates + (size_t)t * G, (int)ldg);
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
-            real *g = gates + row * G, *tc = tanhc + row * H;
-            const real *cp = cprev + row * H;
             /* the new state goes where the next step starts from, the last
-             * one into backward's scratch; no store in the loop is
-             * conditional, so that it vectorizes */
+             * one into backward's scratch */
             real *hd = last ? dh + (size_t)s * H : hprev + nrow * H,
                  *cd = last ? dc + (size_t)s * H : cprev + nrow * H;
-            for (int j = 0; j < H; j++) {
-                const real i = KERNEL(rnn_sigmoid)(g[j]), f = KERNEL(rnn_sigmoid)(g[H + j]),
-                           gg = KERNEL(rnn_tanh)(g[2 * H + j]),
-                           o = KERNEL(rnn_sigmoid)(g[3 * H + j]);
-                const real c = f * cp[j] + i * gg, th = KERNEL(rnn_tanh)(c);
-                g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
-                tc[j] = th;
-                cd[j] = c;
-                hd[j] = o * th;
-            }
+            KERNEL(lstm_cell)(gates + row * G, b, cprev + row * H, tanhc + row * H, cd, hd, H);
             if (y)
                 memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
@@ -284,12 +467,21 @@ static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved
         memcpy(cT, dc, (size_t)n * H * sizeof *cT);
 }
 
-static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *dw_ih, real *dw_hh,
-                                         real *db_ih, real *db_hh, const real *dy,
-                                         const real *dhT, const real *dcT, real *saved,
-                                         const real *x, const real *w_ih, const real *w_hh, int n,
-                                         int T, int D, int H, int reverse, int accumulate_x,
-                                         int accumulate_w)
+static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved, const real *x,
+                                        const real *h0, const real *c0, const real *w_ih,
+                                        const real *w_hh, const real *b_ih, const real *b_hh,
+                                        int n, int T, int D, int H, int reverse)
+{
+    KERNEL(rnn_project)(saved, x, w_ih, b_ih, NULL, n * T, D, 4 * H, 0);
+    KERNEL(lstm_forward_projected)(y, hT, cT, saved, h0, c0, w_hh, b_hh, n, T, H, reverse);
+}
+
+static inline void KERNEL(lstm_backward_projected)(real *dh0, real *dc0, real *dw_hh, real *db_ih,
+                                                   real *db_hh, const real *dy, const real *dhT,
+                                                   const real *dcT, real *saved,
+                                                   const real *w_hh, int n, int T, int H,
+                                                   int reverse, int accumulate_x,
+                                                   int accumulate_w)
 {
     const int G = 4 * H;
     const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G;
@@ -299,23 +491,11 @@ static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *d
     KERNEL(rnn_state_in)(dc, (size_t)H, dcT, n, H);
     for (int k = T - 1; k >= 0; k--) {
         const int t = reverse ? T - 1 - k : k;
+        KERNEL(rnn_add_dy)(dh, dy, n, T, t, H);   /* dh is the recurrent part so far */
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t;
-            real *g = gates + row * G, *dhs = dh + (size_t)s * H, *dcs = dc + (size_t)s * H;
-            const real *tc = tanhc + row * H, *cp = cprev + row * H;
-            if (dy)   /* dh is the recurrent part so far */
-                for (int j = 0; j < H; j++)
-                    dhs[j] += dy[row * H + j];
-            for (int j = 0; j < H; j++) {
-                const real i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-                const real th = tc[j], d = dhs[j];
-                const real dcj = dcs[j] + d * o * (1 - th * th);
-                g[j] = dcj * gg * i * (1 - i);
-                g[H + j] = dcj * cp[j] * f * (1 - f);
-                g[2 * H + j] = dcj * i * (1 - gg * gg);
-                g[3 * H + j] = d * th * o * (1 - o);
-                dcs[j] = dcj * f;
-            }
+            KERNEL(lstm_cell_backward)(gates + row * G, tanhc + row * H, cprev + row * H,
+                                       dh + (size_t)s * H, dc + (size_t)s * H, H);
         }
         if (k > 0 || dh0)   /* dh = dgates_t w_hh, into the previous step */
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G, 1, gates + (size_t)t * G,
@@ -325,51 +505,83 @@ static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *d
     KERNEL(rnn_state_out)(dc0, dc, n * H, accumulate_x);
     KERNEL(rnn_dw)(dw_hh, gates, G, hprev, n * T, G, H, accumulate_w);
     KERNEL(rnn_bias_grads)(db_ih, db_hh, gates, n * T, G, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, gates, x, w_ih, n * T, D, G, accumulate_x, accumulate_w);
+}
+
+static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *dw_ih, real *dw_hh,
+                                         real *db_ih, real *db_hh, const real *dy,
+                                         const real *dhT, const real *dcT, real *saved,
+                                         const real *x, const real *w_ih, const real *w_hh, int n,
+                                         int T, int D, int H, int reverse, int accumulate_x,
+                                         int accumulate_w)
+{
+    KERNEL(lstm_backward_projected)(dh0, dc0, dw_hh, db_ih, db_hh, dy, dhT, dcT, saved, w_hh, n, T,
+                                    H, reverse, accumulate_x, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, saved, x, w_ih, n * T, D, 4 * H, accumulate_x,
+                            accumulate_w);
 }
 
 /* ---- GRU ---------------------------------------------------------------- */
 
-static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const real *x,
-                                       const real *h0, const real *w_ih, const real *w_hh,
-                                       const real *b_ih, const real *b_hh, int n, int T, int D,
-                                       int H, int reverse)
+/* One sample's GRU step: g [3H] the input side's pre-activations (W_i x +
+ * b_i), sc [3H] the hidden side's W_h h (b_h added here); g becomes r, z,
+ * n, hn gets W_hn h + b_hn, h' goes to hd. */
+static inline void KERNEL(gru_cell)(real *restrict g, const real *restrict sc,
+                                    const real *restrict b, const real *restrict hp,
+                                    real *restrict hns, real *restrict hd, int H)
+{
+    for (int j = 0; j < H; j++) {
+        const real r = KERNEL(rnn_sigmoid)(g[j] + sc[j] + b[j]),
+                   z = KERNEL(rnn_sigmoid)(g[H + j] + sc[H + j] + b[H + j]);
+        const real hnj = sc[2 * H + j] + b[2 * H + j];
+        const real nn = KERNEL(rnn_tanh)(g[2 * H + j] + r * hnj);
+        g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
+        hns[j] = hnj;
+        hd[j] = (1 - z) * nn + z * hp[j];
+    }
+}
+
+static inline void KERNEL(gru_cell_backward)(real *restrict g, real *restrict hns,
+                                             real *restrict scs, real *restrict dh,
+                                             const real *restrict hp, int H)
+{
+    for (int j = 0; j < H; j++) {
+        const real r = g[j], z = g[H + j], nn = g[2 * H + j];
+        const real d = dh[j];
+        const real dn = d * (1 - z) * (1 - nn * nn);   /* n's pre-activation */
+        const real dr = dn * hns[j] * r * (1 - r), dz = d * (hp[j] - nn) * z * (1 - z);
+        g[j] = scs[j] = dr;
+        g[H + j] = scs[H + j] = dz;
+        g[2 * H + j] = dn;
+        hns[j] = scs[2 * H + j] = dn * r;   /* into W_hn h + b_hn */
+        dh[j] = d * z;
+    }
+}
+
+static inline void KERNEL(gru_forward_projected)(real *y, real *hT, real *saved, const real *h0,
+                                                 const real *w_hh, const real *b_hh, int n,
+                                                 int T, int H, int reverse)
 {
     const int G = 3 * H;
     const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
     real *gates = saved, *hn = saved + 3 * nTH, *hprev = saved + 4 * nTH, *sc = saved + 5 * nTH,
-         *dh = sc + (size_t)n * G;
-    KERNEL(rnn_project)(gates, x, w_ih, b_ih, b_hh, n * T, D, G, 2 * H);
+         *dh = sc + (size_t)n * G, *wt = dh + (size_t)n * H;
+    const real *b = KERNEL(rnn_hidden_consts)(wt, w_hh, b_hh, G, H);
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
         if (k > 0 || h0)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, w_hh, H, 0, sc, G);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, G, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, wt, G, 0, sc, G);
         else
-            for (size_t i = 0; i < (size_t)n * G; i++)
-                sc[i] = 0;
-        if (b_hh)   /* b_hn, inside r's product */
-            for (int s = 0; s < n; s++)
-                for (int j = 0; j < H; j++)
-                    sc[(size_t)s * G + 2 * H + j] += b_hh[2 * H + j];
+            memset(sc, 0, (size_t)n * G * sizeof *sc);
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
-            real *g = gates + row * G, *hns = hn + row * H;
-            const real *scs = sc + (size_t)s * G, *hp = hprev + row * H;
             /* as the LSTM's: the last state into backward's scratch */
             real *hd = last ? dh + (size_t)s * H : hprev + nrow * H;
-            for (int j = 0; j < H; j++) {
-                const real r = KERNEL(rnn_sigmoid)(g[j] + scs[j]),
-                           z = KERNEL(rnn_sigmoid)(g[H + j] + scs[H + j]);
-                const real hnj = scs[2 * H + j];
-                const real nn = KERNEL(rnn_tanh)(g[2 * H + j] + r * hnj);
-                g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
-                hns[j] = hnj;
-                hd[j] = (1 - z) * nn + z * hp[j];
-            }
+            KERNEL(gru_cell)(gates + row * G, sc + (size_t)s * G, b, hprev + row * H,
+                             hn + row * H, hd, H);
             if (y)
                 memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
@@ -378,11 +590,20 @@ static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const rea
         memcpy(hT, dh, (size_t)n * H * sizeof *hT);
 }
 
-static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
-                                        real *db_hh, const real *dy, const real *dhT, real *saved,
-                                        const real *x, const real *w_ih, const real *w_hh, int n,
-                                        int T, int D, int H, int reverse, int accumulate_x,
-                                        int accumulate_w)
+static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const real *x,
+                                       const real *h0, const real *w_ih, const real *w_hh,
+                                       const real *b_ih, const real *b_hh, int n, int T, int D,
+                                       int H, int reverse)
+{
+    KERNEL(rnn_project)(saved, x, w_ih, b_ih, NULL, n * T, D, 3 * H, 0);
+    KERNEL(gru_forward_projected)(y, hT, saved, h0, w_hh, b_hh, n, T, H, reverse);
+}
+
+static inline void KERNEL(gru_backward_projected)(real *dh0, real *dw_hh, real *db_ih,
+                                                  real *db_hh, const real *dy, const real *dhT,
+                                                  real *saved, const real *w_hh, int n, int T,
+                                                  int H, int reverse, int accumulate_x,
+                                                  int accumulate_w)
 {
     const int G = 3 * H;
     const size_t nTH = (size_t)n * T * H;
@@ -391,25 +612,11 @@ static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *
     KERNEL(rnn_state_in)(dh, (size_t)H, dhT, n, H);
     for (int k = T - 1; k >= 0; k--) {
         const int t = reverse ? T - 1 - k : k;
+        KERNEL(rnn_add_dy)(dh, dy, n, T, t, H);   /* dh is the recurrent part so far */
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t;
-            real *g = gates + row * G, *hns = hn + row * H, *scs = sc + (size_t)s * G,
-                 *dhs = dh + (size_t)s * H;
-            const real *hp = hprev + row * H;
-            if (dy)   /* dh is the recurrent part so far */
-                for (int j = 0; j < H; j++)
-                    dhs[j] += dy[row * H + j];
-            for (int j = 0; j < H; j++) {
-                const real r = g[j], z = g[H + j], nn = g[2 * H + j];
-                const real d = dhs[j];
-                const real dn = d * (1 - z) * (1 - nn * nn);   /* n's pre-activation */
-                const real dr = dn * hns[j] * r * (1 - r), dz = d * (hp[j] - nn) * z * (1 - z);
-                g[j] = scs[j] = dr;
-                g[H + j] = scs[H + j] = dz;
-                g[2 * H + j] = dn;
-                hns[j] = scs[2 * H + j] = dn * r;   /* into W_hn h + b_hn */
-                dhs[j] = d * z;
-            }
+            KERNEL(gru_cell_backward)(gates + row * G, hn + row * H, sc + (size_t)s * G,
+                                      dh + (size_t)s * H, hprev + row * H, H);
         }
         if (k > 0 || dh0)   /* dh += [dr, dz, dn r] w_hh */
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G, 1, sc, G, w_hh, H, 1, dh, H);
@@ -422,62 +629,86 @@ static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *
     KERNEL(rnn_colsum)(db_hh, gates, (size_t)G, n * T, 2 * H, accumulate_w);
     KERNEL(rnn_colsum)(db_hh ? db_hh + 2 * H : NULL, hn, (size_t)H, n * T, H, accumulate_w);
     KERNEL(rnn_colsum)(db_ih, gates, (size_t)G, n * T, G, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, gates, x, w_ih, n * T, D, G, accumulate_x, accumulate_w);
+}
+
+static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
+                                        real *db_hh, const real *dy, const real *dhT, real *saved,
+                                        const real *x, const real *w_ih, const real *w_hh, int n,
+                                        int T, int D, int H, int reverse, int accumulate_x,
+                                        int accumulate_w)
+{
+    KERNEL(gru_backward_projected)(dh0, dw_hh, db_ih, db_hh, dy, dhT, saved, w_hh, n, T, H,
+                                   reverse, accumulate_x, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, saved, x, w_ih, n * T, D, 3 * H, accumulate_x,
+                            accumulate_w);
 }
 
 /* ---- plain RNN (tanh or relu) ------------------------------------------- */
 
-static inline void KERNEL(rnn_forward)(real *y, real *hT, real *saved, const real *x,
-                                       const real *h0, const real *w_ih, const real *w_hh,
-                                       const real *b_ih, const real *b_hh, int n, int T, int D,
-                                       int H, int relu, int reverse)
+static inline void KERNEL(rnn_cell)(real *restrict hr, const real *restrict b,
+                                    real *restrict hd, int H, int relu)
+{
+    if (relu)
+        for (int j = 0; j < H; j++) {
+            const real a = hr[j] + b[j];
+            hd[j] = hr[j] = a < 0 ? 0 : a;   /* relu keeps a NaN, as PyTorch's does */
+        }
+    else
+        for (int j = 0; j < H; j++)
+            hd[j] = hr[j] = KERNEL(rnn_tanh)(hr[j] + b[j]);
+}
+
+static inline void KERNEL(rnn_forward_projected)(real *y, real *hT, real *saved, const real *h0,
+                                                 const real *w_hh, const real *b_hh, int n,
+                                                 int T, int H, int relu, int reverse)
 {
     const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
-    real *hs = saved, *hprev = saved + nTH;
-    KERNEL(rnn_project)(hs, x, w_ih, b_ih, b_hh, n * T, D, H, H);
+    real *hs = saved, *hprev = saved + nTH, *dh = saved + 2 * nTH, *wt = dh + (size_t)n * H;
+    const real *b = KERNEL(rnn_hidden_consts)(wt, w_hh, b_hh, H, H);
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
         if (k > 0 || h0)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, w_hh, H, 1, hs + (size_t)t * H, (int)ldh);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, wt, H, 1, hs + (size_t)t * H, (int)ldh);
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
-            real *hr = hs + row * H;
-            for (int j = 0; j < H; j++) {
-                /* relu keeps a NaN, as PyTorch's does */
-                const real h = relu ? (hr[j] < 0 ? 0 : hr[j]) : KERNEL(rnn_tanh)(hr[j]);
-                hr[j] = h;
-                if (y)
-                    y[row * H + j] = h;
-                if (!last)
-                    hprev[nrow * H + j] = h;
-                else if (hT)
-                    hT[(size_t)s * H + j] = h;
-            }
+            real *hd = last ? dh + (size_t)s * H : hprev + nrow * H;
+            KERNEL(rnn_cell)(hs + row * H, b, hd, H, relu);
+            if (y)
+                memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
     }
+    if (hT)
+        memcpy(hT, dh, (size_t)n * H * sizeof *hT);
 }
 
-static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
-                                        real *db_hh, const real *dy, const real *dhT, real *saved,
-                                        const real *x, const real *w_ih, const real *w_hh, int n,
-                                        int T, int D, int H, int relu, int reverse,
-                                        int accumulate_x, int accumulate_w)
+static inline void KERNEL(rnn_forward)(real *y, real *hT, real *saved, const real *x,
+                                       const real *h0, const real *w_ih, const real *w_hh,
+                                       const real *b_ih, const real *b_hh, int n, int T, int D,
+                                       int H, int relu, int reverse)
+{
+    KERNEL(rnn_project)(saved, x, w_ih, b_ih, NULL, n * T, D, H, 0);
+    KERNEL(rnn_forward_projected)(y, hT, saved, h0, w_hh, b_hh, n, T, H, relu, reverse);
+}
+
+static inline void KERNEL(rnn_backward_projected)(real *dh0, real *dw_hh, real *db_ih,
+                                                  real *db_hh, const real *dy, const real *dhT,
+                                                  real *saved, const real *w_hh, int n, int T,
+                                                  int H, int relu, int reverse, int accumulate_x,
+                                                  int accumulate_w)
 {
     const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
     real *hs = saved, *hprev = saved + nTH, *dh = saved + 2 * nTH;
     KERNEL(rnn_state_in)(dh, (size_t)H, dhT, n, H);
     for (int k = T - 1; k >= 0; k--) {
         const int t = reverse ? T - 1 - k : k;
+        KERNEL(rnn_add_dy)(dh, dy, n, T, t, H);
         for (int s = 0; s < n; s++) {
-            const size_t row = (size_t)s * T + t;
-            real *hr = hs + row * H, *dhs = dh + (size_t)s * H;
-            if (dy)
-                for (int j = 0; j < H; j++)
-                    dhs[j] += dy[row * H + j];
+            real *restrict hr = hs + ((size_t)s * T + t) * H;
+            const real *restrict dhs = dh + (size_t)s * H;
             for (int j = 0; j < H; j++) {
                 const real d = dhs[j], h = hr[j];
                 hr[j] = relu ? (h <= 0 ? 0 : d) : d * (1 - h * h);   /* NaN passes d, as in PyTorch */
@@ -490,5 +721,15 @@ static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *
     KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
     KERNEL(rnn_dw)(dw_hh, hs, H, hprev, n * T, H, H, accumulate_w);
     KERNEL(rnn_bias_grads)(db_ih, db_hh, hs, n * T, H, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, hs, x, w_ih, n * T, D, H, accumulate_x, accumulate_w);
+}
+
+static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *dw_hh, real *db_ih,
+                                        real *db_hh, const real *dy, const real *dhT, real *saved,
+                                        const real *x, const real *w_ih, const real *w_hh, int n,
+                                        int T, int D, int H, int relu, int reverse,
+                                        int accumulate_x, int accumulate_w)
+{
+    KERNEL(rnn_backward_projected)(dh0, dw_hh, db_ih, db_hh, dy, dhT, saved, w_hh, n, T, H, relu,
+                                   reverse, accumulate_x, accumulate_w);
+    KERNEL(rnn_input_grads)(dx, dw_ih, saved, x, w_ih, n * T, D, H, accumulate_x, accumulate_w);
 }
