@@ -1,4 +1,4 @@
-/* bench/rnn_kernels.c [ROUNDS STEPS WARMUP]: issue 8's reference training
+/* bench/rnn_kernels.c [ROUNDS STEPS WARMUP [VARIANT]]: issue 8's reference training
  * step done with the recurrent kernels directly, float, one thread: a
  * character LSTM (vocab 65, one layer, hidden 128, T 64, batch 32), a
  * per-step dense 128 -> 65 (cblas_sgemm), softmax cross-entropy at every
@@ -13,7 +13,7 @@
  *                  dlrt_lstm_forward_f32/backward_f32 (the plain path)
  *   embed_float    the embedding's output through the plain path, dx
  *                  scattered back into the table
- * Prints per variant and round "NAME dlc ms_per_step X" and, per variant,
+ * A fourth argument runs that variant alone (for perf). Prints per variant and round "NAME dlc ms_per_step X" and, per variant,
  * where the time went (mean ms per step: lstm forward, lstm backward, the
  * input projection and its gradient, dense + cross-entropy forward and
  * backward, Adam). bench/rnn_kernels.sh runs this and the PyTorch script
@@ -238,6 +238,8 @@ int main(int argc, char **argv)
         tokens[i] = (int)((uniform(1) + 1) * 0.5f * V) % V,
         labels[i] = (int)((uniform(1) + 1) * 0.5f * V) % V;
     for (size_t k = 0; k < sizeof VARIANTS / sizeof VARIANTS[0]; k++) {
+        if (argc > 4 && strcmp(argv[4], VARIANTS[k].name))
+            continue;
         net m;
         make(&m, VARIANTS[k].embed, VARIANTS[k].fast);
         double phase[P_COUNT] = {0};

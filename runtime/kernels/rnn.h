@@ -20,21 +20,21 @@
  * The calls (real = float or double; sizes int literals in generated code;
  * `saved` a caller's buffer of dlrt_NAME_saved_size(n, T, H) values):
  *
- *   size_t dlrt_lstm_saved_size(n, T, H)      n H (7 T + 2)
+ *   size_t dlrt_lstm_saved_size(n, T, H)      n H (7 T + 2) + 4 H (H + 1)
  *   dlrt_lstm_forward_R(y, hT, cT, saved, x, h0, c0, w_ih, w_hh, b_ih, b_hh,
  *                       n, T, D, H, reverse)
  *   dlrt_lstm_backward_R(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, dcT,
  *                        saved, x, w_ih, w_hh, n, T, D, H, reverse,
  *                        accumulate_x, accumulate_w)
  *
- *   size_t dlrt_gru_saved_size(n, T, H)       n H (5 T + 4)
+ *   size_t dlrt_gru_saved_size(n, T, H)       n H (5 T + 4) + 3 H (H + 1)
  *   dlrt_gru_forward_R(y, hT, saved, x, h0, w_ih, w_hh, b_ih, b_hh,
  *                      n, T, D, H, reverse)
  *   dlrt_gru_backward_R(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, saved,
  *                       x, w_ih, w_hh, n, T, D, H, reverse,
  *                       accumulate_x, accumulate_w)
  *
- *   size_t dlrt_rnn_saved_size(n, T, H)       n H (2 T + 1)
+ *   size_t dlrt_rnn_saved_size(n, T, H)       n H (2 T + 1) + H (H + 1)
  *   dlrt_rnn_forward_R(y, hT, saved, x, h0, w_ih, w_hh, b_ih, b_hh,
  *                      n, T, D, H, relu, reverse)
  *   dlrt_rnn_backward_R(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, saved,
@@ -49,6 +49,59 @@
  * 1) writes or adds dx, dh0 and dc0; `accumulate_w` the weight and bias
  * gradients (a weight shared between calls, gradients summed over chunks).
  *
+ * The same in two halves, for an op that computes the input projection
+ * itself (G = 4 H, 3 H or H; `gates` is saved's first n T G values, rows
+ * [n, T, G] in x's order: row s T + t is sample s, position t):
+ *
+ *   1. the caller writes gates = W_ih x + b_ih (b_hh NOT included), with
+ *      one of (rows = n T, tokens int32_t [n, T] as the rows):
+ *      a float sequence x [n, T, D]:
+ *        dlrt_rnn_project_input_R(gates, x, w_ih, b_ih, rows, D, G)
+ *      one-hot tokens (x = one_hot(tokens, V), w_ih [G, V]):
+ *        dlrt_rnn_project_tokens_R(gates, scratch, tokens, w_ih, b_ih,
+ *                                  rows, V, G)
+ *      an embedding x = table[tokens] (table [V, E], w_ih [G, E]):
+ *        dlrt_rnn_project_embedding_R(gates, scratch, tokens, table, w_ih,
+ *                                     b_ih, rows, V, E, G)
+ *      (scratch: dlrt_rnn_tokens_scratch_size(V, G) values, free between
+ *      calls; a token outside 0 .. V-1 is an all-zero x row.)
+ *   2. the recurrence, which adds b_hh itself:
+ *        dlrt_lstm_forward_projected_R(y, hT, cT, saved, h0, c0, w_hh, b_hh,
+ *                                      n, T, H, reverse)
+ *        dlrt_gru_forward_projected_R(y, hT, saved, h0, w_hh, b_hh,
+ *                                     n, T, H, reverse)
+ *        dlrt_rnn_forward_projected_R(y, hT, saved, h0, w_hh, b_hh,
+ *                                     n, T, H, relu, reverse)
+ *   3. backward, which leaves the gradient of the projection (d gates,
+ *      [n T, G] as above) in saved's gate area and sums db_ih from it:
+ *        dlrt_lstm_backward_projected_R(dh0, dc0, dw_hh, db_ih, db_hh, dy,
+ *              dhT, dcT, saved, w_hh, n, T, H, reverse, accumulate_x,
+ *              accumulate_w)
+ *        dlrt_gru_backward_projected_R(dh0, dw_hh, db_ih, db_hh, dy, dhT,
+ *              saved, w_hh, n, T, H, reverse, accumulate_x, accumulate_w)
+ *        dlrt_rnn_backward_projected_R(dh0, dw_hh, db_ih, db_hh, dy, dhT,
+ *              saved, w_hh, n, T, H, relu, reverse, accumulate_x,
+ *              accumulate_w)
+ *   4. the caller turns d gates (dg = saved) into the input side's
+ *      gradients, with the call that matches step 1:
+ *        dlrt_rnn_input_grads_R(dx, dw_ih, dg, x, w_ih, rows, D, G,
+ *                               accumulate_x, accumulate_w)
+ *        dlrt_rnn_project_tokens_backward_R(dw_ih, scratch, dg, tokens,
+ *                                           rows, V, G, accumulate_w)
+ *        dlrt_rnn_project_embedding_backward_R(dtable, dw_ih, scratch, dg,
+ *              tokens, table, w_ih, rows, V, E, G, accumulate_table,
+ *              accumulate_w)
+ * dlrt_NAME_forward_R is exactly steps 1 (float sequence) and 2, and
+ * dlrt_NAME_backward_R steps 3 and 4. One-hot tokens skip the [n T, V]
+ * float array and two GEMMs with it (a gather of w_ih^T's rows instead,
+ * and a scatter-add of dg's rows for dw_ih). An embedding followed by the
+ * layer is a one-hot by w_ih table^T: the projection is one [V, E] x [E,
+ * G] GEMM and a gather, its backward a scatter-add and two GEMMs of V rows
+ * (dtable (+)= S w_ih, the layer's share of the table's gradient; another
+ * consumer of the embedding adds its own with accumulate_table = 1). That
+ * pays while V <= n T; for a larger vocabulary gather the table's rows
+ * into x and use the float-sequence calls.
+ *
  * `saved` is written by forward and read by backward, which needs nothing
  * else from forward (not y, h0 or c0: the states each step started from are
  * in `saved`). Backward also uses it as scratch: it overwrites the saved
@@ -59,25 +112,30 @@
  *         cprev [n,T,H] at 5 nTH: the c step t started from
  *         tanh(c) [n,T,H] at 6 nTH: tanh of the cell state step t made
  *         backward's scratch: dh [n,H] at 7 nTH, dc [n,H] after it
+ *         w_hh^T [H,4H] after them, then b_hh [4H] (zeros for NULL)
  *   gru   gates [n,T,3H] at 0: r, z, n after their nonlinearity
  *         hn [n,T,H] at 3 nTH: W_hn h + b_hn, which r multiplies
  *         hprev [n,T,H] at 4 nTH
  *         scratch [n,3H] at 5 nTH (the step's W_hh h), dh [n,H] after it
+ *         w_hh^T [H,3H] after them, then b_hh [3H]
  *   rnn   h [n,T,H] at 0 (the step's output), hprev [n,T,H] at nTH,
- *         backward's dh [n,H] at 2 nTH
+ *         backward's dh [n,H] at 2 nTH, w_hh^T [H,H] after it, then b_hh
  *
  * How: the input projections of all steps are one GEMM, x [n T, D] times
- * w_ih^T into the gates array [n T, G H] (biases added once there); each
- * step is one GEMM of the [n, H] states it starts from (rows T H apart in
- * hprev) by w_hh^T, added in place into that step's gate rows (rows T G H
- * apart), then the gates' nonlinearities. Backward walks the steps the
- * other way turning each step's gates into their pre-activation gradients
- * and the recurrent gradient into the previous state with one GEMM by
- * w_hh; then, over all steps at once, dw_ih = dgates^T x, dw_hh =
- * dgates^T hprev, dx = dgates w_ih (one GEMM each) and the bias gradients
- * are dgates' column sums. The GRU's n gate differs between its input and
- * hidden sides (r multiplies W_hn h + b_hn), so its hidden-side gradient
- * dgates_n r is kept apart, in the hn array.
+ * w_ih^T into the gates array [n T, G H] (b_ih added there); each step is
+ * one GEMM of the [n, H] states it starts from (rows T H apart in hprev)
+ * by w_hh^T (transposed once per call into saved, so that OpenBLAS packs
+ * it as it lies), added in place into that step's gate rows (rows T G H
+ * apart), then the gates' nonlinearities with b_hh, one sample's row at a
+ * time in a loop that vectorizes (float: no libm call, no branch,
+ * `restrict`). Backward walks the steps the other way turning each step's
+ * gates into their pre-activation gradients and the recurrent gradient
+ * into the previous state with one GEMM by w_hh; then, over all steps at
+ * once, dw_ih = dgates^T x, dw_hh = dgates^T hprev, dx = dgates w_ih (one
+ * GEMM each) and the bias gradients are dgates' column sums. The GRU's n
+ * gate differs between its input and hidden sides (r multiplies W_hn h +
+ * b_hn), so its hidden-side gradient dgates_n r is kept apart, in the hn
+ * array.
  */
 
 #ifndef DLRT_RNN_SIZES
