@@ -163,15 +163,25 @@ static inline size_t dlrt_rnn_tokens_scratch_size(int V, int G)
     return (size_t)V * G;
 }
 
+/* a b + c in one rounding where the machine has FMA (GCC then inlines and
+ * vectorizes fmaf; -std=c99 turns off contracting a * b + c by itself),
+ * else the two operations (a libm fmaf would be a slow exact emulation). */
+#if defined(__FMA__)
+#define DLRT_RNN_FMAF(a, b, c) fmaf(a, b, c)
+#else
+#define DLRT_RNN_FMAF(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* exp(x) in float without a branch or a call, so that GCC vectorizes the
  * gate loops (libm's expf is one call per element, and the forward pass
  * takes five transcendentals per LSTM unit and step): x = k ln2 + r with
  * |r| <= ln2/2 (k rounded by adding 1.5 2^23, read back from the bits; ln2
  * in two parts, Cephes's, so k ln2 is exact), exp(r) by its Taylor
- * polynomial to r^7 (truncation under 1e-8), times 2^k built in the
- * exponent bits. Within a few ulp of exp (tests/kernels/test_rnn.c
- * measures it); 0 below -87, inf above 88 (where exp is within 2e-38 of
- * 0, or near float's largest: the gates saturate either way), NaN for NaN. */
+ * polynomial to r^7 (truncation under 1e-8; fused multiply-adds where
+ * there are), times 2^k built in the exponent bits. Within a few ulp of
+ * exp (tests/kernels/test_rnn.c measures it); 0 below -87, inf above 88
+ * (where exp is within 2e-38 of 0, or near float's largest: the gates
+ * saturate either way), NaN for NaN. */
 static inline float dlrt_rnn_expf(float x)
 {
     union {
@@ -179,17 +189,17 @@ static inline float dlrt_rnn_expf(float x)
         uint32_t u;
     } t, scale;
     const float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    t.f = xc * 1.44269504088896341f + 12582912.0f;
+    t.f = DLRT_RNN_FMAF(xc, 1.44269504088896341f, 12582912.0f);
     const float k = t.f - 12582912.0f;
-    const float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
+    const float r = DLRT_RNN_FMAF(k, 2.12194440e-4f, DLRT_RNN_FMAF(k, -0.693359375f, xc));
     float p = 1.0f / 5040;   /* Horner, from r^7 down */
-    p = p * r + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1;
-    p = p * r + 1;
+    p = DLRT_RNN_FMAF(p, r, 1.0f / 720);
+    p = DLRT_RNN_FMAF(p, r, 1.0f / 120);
+    p = DLRT_RNN_FMAF(p, r, 1.0f / 24);
+    p = DLRT_RNN_FMAF(p, r, 1.0f / 6);
+    p = DLRT_RNN_FMAF(p, r, 0.5f);
+    p = DLRT_RNN_FMAF(p, r, 1);
+    p = DLRT_RNN_FMAF(p, r, 1);
     /* t's low bits hold k + 2^22; unsigned: a NaN's garbage stays defined */
     scale.u = (t.u - 0x4B400000u + 127u) << 23;
     const float e = p * scale.f;
@@ -365,6 +375,20 @@ static inline void KERNEL(lstm_cell_backward)(real *restrict g, const real *rest
         g[3 * H + j] = d * th * o * (1 - o);
         dc[j] = dcj * f;
     }
+}
+
+/* dh [n, H] (= or +=) dg [n, G] (rows ldg apart) w_hh [G, H], the
+ * recurrent gradient of one step, as GEMMs over 64 of the G columns at a
+ * time: shapes that small go through OpenBLAS's kernel that packs
+ * nothing, which at n = 32, H = 128, G = 512 takes two thirds of one
+ * GEMM's time (bench/rnn_kernels.c). */
+static inline void KERNEL(rnn_gemm_dh)(real *dh, const real *dg, int ldg, const real *w_hh, int n,
+                                       int G, int H, int accumulate)
+{
+    enum { CHUNK = 64 };
+    for (int k = 0; k < G; k += CHUNK)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G - k < CHUNK ? G - k : CHUNK, 1,
+             dg + k, ldg, w_hh + (size_t)k * H, H, k > 0 || accumulate ? 1 : 0, dh, H);
 }
 
 /* dh [n, H] += dy's rows of step t (rows T H apart), when there is a dy. */
@@ -556,8 +580,7 @@ static inline void KERNEL(lstm_backward_projected)(real *dh0, real *dc0, real *d
                                        dh + (size_t)s * H, dc + (size_t)s * H, H);
         }
         if (k > 0 || dh0)   /* dh = dgates_t w_hh, into the previous step */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G, 1, gates + (size_t)t * G,
-                 (int)ldg, w_hh, H, 0, dh, H);
+            KERNEL(rnn_gemm_dh)(dh, gates + (size_t)t * G, (int)ldg, w_hh, n, G, H, 0);
     }
     KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
     KERNEL(rnn_state_out)(dc0, dc, n * H, accumulate_x);
@@ -677,7 +700,7 @@ static inline void KERNEL(gru_backward_projected)(real *dh0, real *dw_hh, real *
                                       dh + (size_t)s * H, hprev + row * H, H);
         }
         if (k > 0 || dh0)   /* dh += [dr, dz, dn r] w_hh */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G, 1, sc, G, w_hh, H, 1, dh, H);
+            KERNEL(rnn_gemm_dh)(dh, sc, G, w_hh, n, G, H, 1);
     }
     KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
     /* the hidden side: r and z as the input side, n from the hn array */
@@ -773,8 +796,7 @@ static inline void KERNEL(rnn_backward_projected)(real *dh0, real *dw_hh, real *
             }
         }
         if (k > 0 || dh0)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, H, 1, hs + (size_t)t * H,
-                 (int)ldh, w_hh, H, 0, dh, H);
+            KERNEL(rnn_gemm_dh)(dh, hs + (size_t)t * H, (int)ldh, w_hh, n, H, H, 0);
     }
     KERNEL(rnn_state_out)(dh0, dh, n * H, accumulate_x);
     KERNEL(rnn_dw)(dw_hh, hs, H, hprev, n * T, H, H, accumulate_w);
