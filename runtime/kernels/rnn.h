@@ -20,21 +20,21 @@
  * The calls (real = float or double; sizes int literals in generated code;
  * `saved` a caller's buffer of dlrt_NAME_saved_size(n, T, H) values):
  *
- *   size_t dlrt_lstm_saved_size(n, T, H)      n H (7 T + 2) + 4 H (H + 1)
+ *   size_t dlrt_lstm_saved_size(n, T, H)      n H (7 T + 2)
  *   dlrt_lstm_forward_R(y, hT, cT, saved, x, h0, c0, w_ih, w_hh, b_ih, b_hh,
  *                       n, T, D, H, reverse)
  *   dlrt_lstm_backward_R(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, dcT,
  *                        saved, x, w_ih, w_hh, n, T, D, H, reverse,
  *                        accumulate_x, accumulate_w)
  *
- *   size_t dlrt_gru_saved_size(n, T, H)       n H (5 T + 4) + 3 H (H + 1)
+ *   size_t dlrt_gru_saved_size(n, T, H)       n H (5 T + 4)
  *   dlrt_gru_forward_R(y, hT, saved, x, h0, w_ih, w_hh, b_ih, b_hh,
  *                      n, T, D, H, reverse)
  *   dlrt_gru_backward_R(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, saved,
  *                       x, w_ih, w_hh, n, T, D, H, reverse,
  *                       accumulate_x, accumulate_w)
  *
- *   size_t dlrt_rnn_saved_size(n, T, H)       n H (2 T + 1) + H (H + 1)
+ *   size_t dlrt_rnn_saved_size(n, T, H)       n H (2 T + 1)
  *   dlrt_rnn_forward_R(y, hT, saved, x, h0, w_ih, w_hh, b_ih, b_hh,
  *                      n, T, D, H, relu, reverse)
  *   dlrt_rnn_backward_R(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, dy, dhT, saved,
@@ -110,27 +110,29 @@
  *   lstm  gates [n,T,4H] at 0: i, f, g, o after their nonlinearity
  *         hprev [n,T,H] at 4 nTH: the h step t started from (h0 or a y)
  *         cprev [n,T,H] at 5 nTH: the c step t started from
- *         tanh(c) [n,T,H] at 6 nTH: tanh of the cell state step t made
- *         backward's scratch: dh [n,H] at 7 nTH, dc [n,H] after it
- *         w_hh^T [H,4H] after them, then b_hh [4H] (zeros for NULL)
+ *         work [n,T,H] at 6 nTH: forward's w_hh^T [H,4H] and b_hh [4H]
+ *           (zeros for NULL) when they fit (n T >= 4 (H + 1)), backward's
+ *           copy of the last step's c
+ *         backward's scratch: dh [n,H] at 7 nTH, dc [n,H] after it (where
+ *           forward leaves the last step's h and c)
  *   gru   gates [n,T,3H] at 0: r, z, n after their nonlinearity
  *         hn [n,T,H] at 3 nTH: W_hn h + b_hn, which r multiplies
  *         hprev [n,T,H] at 4 nTH
  *         scratch [n,3H] at 5 nTH (the step's W_hh h), dh [n,H] after it
- *         w_hh^T [H,3H] after them, then b_hh [3H]
  *   rnn   h [n,T,H] at 0 (the step's output), hprev [n,T,H] at nTH,
- *         backward's dh [n,H] at 2 nTH, w_hh^T [H,H] after it, then b_hh
+ *         backward's dh [n,H] at 2 nTH
  *
  * How: the input projections of all steps are one GEMM, x [n T, D] times
  * w_ih^T into the gates array [n T, G H] (b_ih added there); each step is
  * one GEMM of the [n, H] states it starts from (rows T H apart in hprev)
- * by w_hh^T (transposed once per call into saved, so that OpenBLAS packs
- * it as it lies), added in place into that step's gate rows (rows T G H
- * apart), then the gates' nonlinearities with b_hh, one sample's row at a
- * time in a loop that vectorizes (float: no libm call, no branch,
- * `restrict`). Backward walks the steps the other way turning each step's
- * gates into their pre-activation gradients and the recurrent gradient
- * into the previous state with one GEMM by w_hh; then, over all steps at
+ * by w_hh^T (the LSTM's transposed once per call into saved's work area,
+ * so that OpenBLAS packs it as it lies), added in place into that step's
+ * gate rows (rows T G H apart), then the gates' nonlinearities with b_hh,
+ * one sample's row at a time in a loop that vectorizes (float: no libm
+ * call, no branch, `restrict`). Backward walks the steps the other way
+ * turning each step's gates into their pre-activation gradients (the
+ * LSTM's tanh(c) computed again) and the recurrent gradient into the
+ * previous state with GEMMs by w_hh; then, over all steps at
  * once, dw_ih = dgates^T x, dw_hh = dgates^T hprev, dx = dgates w_ih (one
  * GEMM each) and the bias gradients are dgates' column sums. The GRU's n
  * gate differs between its input and hidden sides (r multiplies W_hn h +
@@ -140,21 +142,21 @@
 
 #ifndef DLRT_RNN_SIZES
 #define DLRT_RNN_SIZES
-/* The saved buffers' sizes in values (either precision): the per-step
- * arrays, then the hidden side's constants (w_hh^T and b_hh, G (H + 1)). */
+/* The saved buffers' sizes in values (either precision): n times a
+ * per-sample size (op emitters size them per sample). */
 static inline size_t dlrt_lstm_saved_size(int n, int T, int H)
 {
-    return (size_t)n * H * (7 * (size_t)T + 2) + 4 * (size_t)H * (H + 1);
+    return (size_t)n * H * (7 * (size_t)T + 2);
 }
 
 static inline size_t dlrt_gru_saved_size(int n, int T, int H)
 {
-    return (size_t)n * H * (5 * (size_t)T + 4) + 3 * (size_t)H * (H + 1);
+    return (size_t)n * H * (5 * (size_t)T + 4);
 }
 
 static inline size_t dlrt_rnn_saved_size(int n, int T, int H)
 {
-    return (size_t)n * H * (2 * (size_t)T + 1) + (size_t)H * (H + 1);
+    return (size_t)n * H * (2 * (size_t)T + 1);
 }
 
 /* The token projections' scratch, [V, G] values (G = gates x H). */
@@ -320,11 +322,11 @@ static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, const real *dg
 
 /* ---- the recurrence's shared pieces -------------------------------------- */
 
-/* The hidden side's constants for one call, kept at the end of `saved`:
- * w_hh^T [H, G] (so that each step's product is a NoTrans GEMM: OpenBLAS
- * packs a transposed B more slowly, and at n = 32 the packing is a good
- * part of the step) and b_hh [G] (zeros for NULL), which the gate loops
- * add, so that they need no NULL test. */
+/* The LSTM's hidden-side constants for one forward call, in saved's work
+ * area when they fit: w_hh^T [H, G] (so that each step's product is a
+ * NoTrans GEMM: OpenBLAS packs a transposed B more slowly, and at n = 32
+ * the packing is a good part of the step) and b_hh [G] (zeros for NULL).
+ * Returns the bias. */
 static inline real *KERNEL(rnn_hidden_consts)(real *wt, const real *w_hh, const real *b_hh,
                                               int G, int H)
 {
@@ -338,36 +340,36 @@ static inline real *KERNEL(rnn_hidden_consts)(real *wt, const real *w_hh, const 
 }
 
 /* One sample's LSTM step after the step's GEMM: g [4H] holds the gates'
- * pre-activations without b_hh; they become i, f, g, o; c' and h' go to
- * cn and hn, tanh(c') to tc. `restrict` and no branch: the loop
- * vectorizes (in float; the double kernels call libm). */
+ * pre-activations without b_hh (b, NULL for none); they become i, f, g,
+ * o; c' and h' go to cn and hn. `restrict` and no branch but b's, which
+ * GCC takes out of the loop: the loop vectorizes (in float; the double
+ * kernels call libm). */
 static inline void KERNEL(lstm_cell)(real *restrict g, const real *restrict b,
-                                     const real *restrict cp, real *restrict tc,
-                                     real *restrict cn, real *restrict hn, int H)
+                                     const real *restrict cp, real *restrict cn,
+                                     real *restrict hn, int H)
 {
     for (int j = 0; j < H; j++) {
-        const real i = KERNEL(rnn_sigmoid)(g[j] + b[j]),
-                   f = KERNEL(rnn_sigmoid)(g[H + j] + b[H + j]),
-                   gg = KERNEL(rnn_tanh)(g[2 * H + j] + b[2 * H + j]),
-                   o = KERNEL(rnn_sigmoid)(g[3 * H + j] + b[3 * H + j]);
-        const real c = f * cp[j] + i * gg, th = KERNEL(rnn_tanh)(c);
+        const real i = KERNEL(rnn_sigmoid)(g[j] + (b ? b[j] : 0)),
+                   f = KERNEL(rnn_sigmoid)(g[H + j] + (b ? b[H + j] : 0)),
+                   gg = KERNEL(rnn_tanh)(g[2 * H + j] + (b ? b[2 * H + j] : 0)),
+                   o = KERNEL(rnn_sigmoid)(g[3 * H + j] + (b ? b[3 * H + j] : 0));
+        const real c = f * cp[j] + i * gg;
         g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
-        tc[j] = th;
         cn[j] = c;
-        hn[j] = o * th;
+        hn[j] = o * KERNEL(rnn_tanh)(c);
     }
 }
 
 /* Its backward: dh (the gradient into h', dy's part included) and dc
  * (into c') become the gates' pre-activation gradients in g and dc's part
- * into the previous c. */
-static inline void KERNEL(lstm_cell_backward)(real *restrict g, const real *restrict tc,
+ * into the previous c; cn is c' (tanh(c') again, as forward had it). */
+static inline void KERNEL(lstm_cell_backward)(real *restrict g, const real *restrict cn,
                                               const real *restrict cp, const real *restrict dh,
                                               real *restrict dc, int H)
 {
     for (int j = 0; j < H; j++) {
         const real i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-        const real th = tc[j], d = dh[j];
+        const real th = KERNEL(rnn_tanh)(cn[j]), d = dh[j];
         const real dcj = dc[j] + d * o * (1 - th * th);
         g[j] = dcj * gg * i * (1 - i);
         g[H + j] = dcj * cp[j] * f * (1 - f);
@@ -520,25 +522,29 @@ static inline void KERNEL(lstm_forward_projected)(real *y, real *hT, real *cT, r
     const int G = 4 * H;
     const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G, ldh = (size_t)T * H;
     real *gates = saved, *hprev = saved + 4 * nTH, *cprev = saved + 5 * nTH,
-         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H,
-         *wt = dc + (size_t)n * H;
-    const real *b = KERNEL(rnn_hidden_consts)(wt, w_hh, b_hh, G, H);
+         *work = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
+    /* w_hh^T and b_hh in the work area if n T >= 4 (H + 1) */
+    const int fits = nTH >= (size_t)G * (H + 1);
+    const real *b = fits ? KERNEL(rnn_hidden_consts)(work, w_hh, b_hh, G, H) : b_hh;
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     KERNEL(rnn_state_in)(cprev + (size_t)first * H, ldh, c0, n, H);
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
-        if (k > 0 || h0)   /* a zero state adds nothing */
+        if ((k > 0 || h0) && fits)   /* a zero state adds nothing */
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, G, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, wt, G, 1, gates + (size_t)t * G, (int)ldg);
+                 (int)ldh, work, G, 1, gates + (size_t)t * G, (int)ldg);
+        else if (k > 0 || h0)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, w_hh, H, 1, gates + (size_t)t * G, (int)ldg);
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
             /* the new state goes where the next step starts from, the last
              * one into backward's scratch */
             real *hd = last ? dh + (size_t)s * H : hprev + nrow * H,
                  *cd = last ? dc + (size_t)s * H : cprev + nrow * H;
-            KERNEL(lstm_cell)(gates + row * G, b, cprev + row * H, tanhc + row * H, cd, hd, H);
+            KERNEL(lstm_cell)(gates + row * G, b, cprev + row * H, cd, hd, H);
             if (y)
                 memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
@@ -568,16 +574,20 @@ static inline void KERNEL(lstm_backward_projected)(real *dh0, real *dc0, real *d
     const int G = 4 * H;
     const size_t nTH = (size_t)n * T * H, ldg = (size_t)T * G;
     real *gates = saved, *hprev = saved + 4 * nTH, *cprev = saved + 5 * nTH,
-         *tanhc = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
+         *clast = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
+    /* the last step's c' (forward left it in dc) into the work area */
+    memcpy(clast, dc, (size_t)n * H * sizeof *clast);
     KERNEL(rnn_state_in)(dh, (size_t)H, dhT, n, H);
     KERNEL(rnn_state_in)(dc, (size_t)H, dcT, n, H);
     for (int k = T - 1; k >= 0; k--) {
-        const int t = reverse ? T - 1 - k : k;
+        const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         KERNEL(rnn_add_dy)(dh, dy, n, T, t, H);   /* dh is the recurrent part so far */
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t;
-            KERNEL(lstm_cell_backward)(gates + row * G, tanhc + row * H, cprev + row * H,
-                                       dh + (size_t)s * H, dc + (size_t)s * H, H);
+            /* c' is where the next step started from */
+            const real *cn = k == T - 1 ? clast + (size_t)s * H : cprev + ((size_t)s * T + next) * H;
+            KERNEL(lstm_cell_backward)(gates + row * G, cn, cprev + row * H, dh + (size_t)s * H,
+                                       dc + (size_t)s * H, H);
         }
         if (k > 0 || dh0)   /* dh = dgates_t w_hh, into the previous step */
             KERNEL(rnn_gemm_dh)(dh, gates + (size_t)t * G, (int)ldg, w_hh, n, G, H, 0);
@@ -604,16 +614,16 @@ static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *d
 /* ---- GRU ---------------------------------------------------------------- */
 
 /* One sample's GRU step: g [3H] the input side's pre-activations (W_i x +
- * b_i), sc [3H] the hidden side's W_h h (b_h added here); g becomes r, z,
- * n, hn gets W_hn h + b_hn, h' goes to hd. */
+ * b_i), sc [3H] the hidden side's W_h h (b_h added here, b NULL for
+ * none); g becomes r, z, n, hn gets W_hn h + b_hn, h' goes to hd. */
 static inline void KERNEL(gru_cell)(real *restrict g, const real *restrict sc,
                                     const real *restrict b, const real *restrict hp,
                                     real *restrict hns, real *restrict hd, int H)
 {
     for (int j = 0; j < H; j++) {
-        const real r = KERNEL(rnn_sigmoid)(g[j] + sc[j] + b[j]),
-                   z = KERNEL(rnn_sigmoid)(g[H + j] + sc[H + j] + b[H + j]);
-        const real hnj = sc[2 * H + j] + b[2 * H + j];
+        const real r = KERNEL(rnn_sigmoid)(g[j] + sc[j] + (b ? b[j] : 0)),
+                   z = KERNEL(rnn_sigmoid)(g[H + j] + sc[H + j] + (b ? b[H + j] : 0));
+        const real hnj = sc[2 * H + j] + (b ? b[2 * H + j] : 0);
         const real nn = KERNEL(rnn_tanh)(g[2 * H + j] + r * hnj);
         g[j] = r, g[H + j] = z, g[2 * H + j] = nn;
         hns[j] = hnj;
@@ -645,23 +655,22 @@ static inline void KERNEL(gru_forward_projected)(real *y, real *hT, real *saved,
     const int G = 3 * H;
     const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
     real *gates = saved, *hn = saved + 3 * nTH, *hprev = saved + 4 * nTH, *sc = saved + 5 * nTH,
-         *dh = sc + (size_t)n * G, *wt = dh + (size_t)n * H;
-    const real *b = KERNEL(rnn_hidden_consts)(wt, w_hh, b_hh, G, H);
+         *dh = sc + (size_t)n * G;
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
         if (k > 0 || h0)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, G, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, wt, G, 0, sc, G);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, w_hh, H, 0, sc, G);
         else
             memset(sc, 0, (size_t)n * G * sizeof *sc);
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
             /* as the LSTM's: the last state into backward's scratch */
             real *hd = last ? dh + (size_t)s * H : hprev + nrow * H;
-            KERNEL(gru_cell)(gates + row * G, sc + (size_t)s * G, b, hprev + row * H,
+            KERNEL(gru_cell)(gates + row * G, sc + (size_t)s * G, b_hh, hprev + row * H,
                              hn + row * H, hd, H);
             if (y)
                 memcpy(y + row * H, hd, (size_t)H * sizeof *y);
@@ -731,12 +740,12 @@ static inline void KERNEL(rnn_cell)(real *restrict hr, const real *restrict b,
 {
     if (relu)
         for (int j = 0; j < H; j++) {
-            const real a = hr[j] + b[j];
+            const real a = hr[j] + (b ? b[j] : 0);
             hd[j] = hr[j] = a < 0 ? 0 : a;   /* relu keeps a NaN, as PyTorch's does */
         }
     else
         for (int j = 0; j < H; j++)
-            hd[j] = hr[j] = KERNEL(rnn_tanh)(hr[j] + b[j]);
+            hd[j] = hr[j] = KERNEL(rnn_tanh)(hr[j] + (b ? b[j] : 0));
 }
 
 static inline void KERNEL(rnn_forward_projected)(real *y, real *hT, real *saved, const real *h0,
@@ -744,20 +753,19 @@ static inline void KERNEL(rnn_forward_projected)(real *y, real *hT, real *saved,
                                                  int T, int H, int relu, int reverse)
 {
     const size_t nTH = (size_t)n * T * H, ldh = (size_t)T * H;
-    real *hs = saved, *hprev = saved + nTH, *dh = saved + 2 * nTH, *wt = dh + (size_t)n * H;
-    const real *b = KERNEL(rnn_hidden_consts)(wt, w_hh, b_hh, H, H);
+    real *hs = saved, *hprev = saved + nTH, *dh = saved + 2 * nTH;
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
         if (k > 0 || h0)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, wt, H, 1, hs + (size_t)t * H, (int)ldh);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, H, 1, hprev + (size_t)t * H,
+                 (int)ldh, w_hh, H, 1, hs + (size_t)t * H, (int)ldh);
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t, nrow = (size_t)s * T + next;
             real *hd = last ? dh + (size_t)s * H : hprev + nrow * H;
-            KERNEL(rnn_cell)(hs + row * H, b, hd, H, relu);
+            KERNEL(rnn_cell)(hs + row * H, b_hh, hd, H, relu);
             if (y)
                 memcpy(y + row * H, hd, (size_t)H * sizeof *y);
         }
