@@ -199,7 +199,7 @@ static void step(net *m, const int32_t *tokens, const int32_t *labels, double *p
         /* the gate area of saved holds the gates' gradients now */
         if (m->embed)
             dlrt_rnn_project_embedding_backward_f32(m->demb, m->dwih, m->scratch, m->saved, tokens,
-                                                    m->emb, m->wih, NT, V, E, G, 0, 0);
+                                                    m->emb, m->wih, NT, V, E, G, -1, 0, 0);
         else
             dlrt_rnn_project_tokens_backward_f32(m->dwih, m->scratch, m->saved, tokens, NT, V, G,
                                                  0);

@@ -64,7 +64,11 @@
  *        dlrt_rnn_project_embedding_R(gates, scratch, tokens, table, w_ih,
  *                                     b_ih, rows, V, E, G)
  *      (scratch: dlrt_rnn_tokens_scratch_size(V, G) values, free between
- *      calls; a token outside 0 .. V-1 is an all-zero x row.)
+ *      calls. A token outside 0 .. V-1 is what one_hot_forward and
+ *      embedding_forward make of it: an all-zero x row (gates b_ih) for
+ *      one-hot tokens, a NaN row for the embedding; it adds no gradient.
+ *      padding_idx as embedding_backward's: that row of dtable gets no
+ *      gradient, -1 for none.)
  *   2. the recurrence, which adds b_hh itself:
  *        dlrt_lstm_forward_projected_R(y, hT, cT, saved, h0, c0, w_hh, b_hh,
  *                                      n, T, H, reverse)
@@ -89,8 +93,8 @@
  *        dlrt_rnn_project_tokens_backward_R(dw_ih, scratch, dg, tokens,
  *                                           rows, V, G, accumulate_w)
  *        dlrt_rnn_project_embedding_backward_R(dtable, dw_ih, scratch, dg,
- *              tokens, table, w_ih, rows, V, E, G, accumulate_table,
- *              accumulate_w)
+ *              tokens, table, w_ih, rows, V, E, G, padding_idx,
+ *              accumulate_table, accumulate_w)
  * dlrt_NAME_forward_R is exactly steps 1 (float sequence) and 2, and
  * dlrt_NAME_backward_R steps 3 and 4. One-hot tokens skip the [n T, V]
  * float array and two GEMMs with it (a gather of w_ih^T's rows instead,
@@ -483,22 +487,23 @@ static inline void KERNEL(rnn_project_embedding)(real *gates, real *scratch,
         const int v = tokens[r];
         if (v >= 0 && v < V)
             memcpy(gr, scratch + (size_t)v * G, (size_t)G * sizeof *gr);
-        else   /* as the embedding of a zero row */
+        else   /* embedding_forward's NaN row, projected */
             for (int j = 0; j < G; j++)
-                gr[j] = b_ih ? b_ih[j] : 0;
+                gr[j] = (real)NAN;
     }
 }
 
 /* Its backward: S [V, G] = dg's rows summed per token (in scratch), then
  * dw_ih [G, E] (= or +=) S^T table and dtable [V, E] (= or +=) S w_ih: the
  * layer's share of the table's gradient (another consumer of the
- * embedding adds its own with accumulate_table = 1). */
+ * embedding adds its own with accumulate_table = 1). Row padding_idx of
+ * dtable (-1: none) gets nothing, as embedding_backward's. */
 static inline void KERNEL(rnn_project_embedding_backward)(real *dtable, real *dw_ih,
                                                           real *scratch, const real *dg,
                                                           const int32_t *tokens,
                                                           const real *table, const real *w_ih,
                                                           int rows, int V, int E, int G,
-                                                          int accumulate_table,
+                                                          int padding_idx, int accumulate_table,
                                                           int accumulate_w)
 {
     if (!dtable && !dw_ih)
@@ -507,9 +512,12 @@ static inline void KERNEL(rnn_project_embedding_backward)(real *dtable, real *dw
     if (dw_ih)
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, E, V, 1, scratch, G, table, E,
              accumulate_w ? 1 : 0, dw_ih, E);
-    if (dtable)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, V, E, G, 1, scratch, G, w_ih, E,
-             accumulate_table ? 1 : 0, dtable, E);
+    if (!dtable)
+        return;
+    if (padding_idx >= 0 && padding_idx < V)   /* nothing into the padding row */
+        memset(scratch + (size_t)padding_idx * G, 0, (size_t)G * sizeof *scratch);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, V, E, G, 1, scratch, G, w_ih, E,
+         accumulate_table ? 1 : 0, dtable, E);
 }
 
 /* ---- LSTM --------------------------------------------------------------- */

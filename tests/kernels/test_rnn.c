@@ -509,10 +509,10 @@ static void run_plain(const problem *p, const double *x, int D, const double *wi
 
 /* The projected calls, the projection from `via`: x [n, T, D] (float),
  * tokens with w_ih [G, V] (tokens), tokens into table [V, E] with w_ih
- * [G, E] (embedding; o's dx slot is then dtable). */
+ * [G, E] (embedding; o's dx slot is then dtable, row `padding` left). */
 static void run_projected(const problem *p, int via, const double *x, const int32_t *tokens,
-                          const double *table, int D, int V, const double *wih, outputs *o,
-                          int acc)
+                          const double *table, int D, int V, int padding, const double *wih,
+                          outputs *o, int acc)
 {
     const config c = p->c;
     const int G = GATES[c.kind] * c.H, rows = c.n * c.T;
@@ -535,7 +535,7 @@ static void run_projected(const problem *p, int via, const double *x, const int3
         dlrt_rnn_project_tokens_backward_f64(o->o[6], scratch, saved, tokens, rows, V, G, acc);
     else
         dlrt_rnn_project_embedding_backward_f64(o->o[3], o->o[6], scratch, saved, tokens, table,
-                                                wih, rows, V, D, G, acc, acc);
+                                                wih, rows, V, D, G, padding, acc, acc);
     free(saved), free(scratch);
 }
 
@@ -552,9 +552,11 @@ static void make_outputs(outputs *o, const problem *p, size_t nx, size_t nwih, u
 }
 
 /* The projected calls against the plain ones on the same x: the float
- * sequence path exactly; one-hot tokens against the one-hot as floats,
- * and an embedding against its gathered rows (dtable: dx scattered back),
- * within 1e-12. Both with accumulate 0 and 1. */
+ * sequence path exactly; one-hot tokens (one outside the vocabulary: a
+ * zero row) against the one-hot as floats, and an embedding against its
+ * gathered rows (dtable: dx scattered back but into the padding row),
+ * within 1e-12. Both with accumulate 0 and 1. An embedding of a token
+ * outside the vocabulary is a NaN row. */
 static void test_projected(const problem *p, int via)
 {
     const config c = p->c;
@@ -564,12 +566,13 @@ static void test_projected(const problem *p, int via)
     verdict v;
     start(&v, name, 20);
     const int G = GATES[c.kind] * c.H, rows = c.n * c.T, V = 7, E = c.D;
-    /* tokens cover the vocabulary, one (rows > 3) outside it: a zero row */
+    /* tokens cover the vocabulary, for one-hot one (rows > 3) outside it */
     int32_t *tokens = malloc((size_t)rows * sizeof *tokens);
     for (int r = 0; r < rows; r++)
         tokens[r] = (r * 5 + 2) % V;
-    if (rows > 3)
-        tokens[3] = via == VIA_EMBEDDING ? -1 : V;
+    if (rows > 3 && via == VIA_TOKENS)
+        tokens[3] = V;
+    const int padding = via == VIA_EMBEDDING ? 5 : -1;
     const int D = via == VIA_TOKENS ? V : c.D;
     double *wih = via == VIA_FLOAT ? copy_of(p->wih, p->nwih) : vec((size_t)G * D, 77, 0.6);
     double *table = vec((size_t)V * E, 78, 1);
@@ -585,11 +588,11 @@ static void test_projected(const problem *p, int via)
         if (via == VIA_EMBEDDING)   /* dx from zero, scattered into dtable below */
             memset(want.o[3], 0, nx * sizeof *want.o[3]);
         run_plain(p, x, D, wih, &want, acc);
-        run_projected(p, via, x, tokens, table, D, V, wih, &got, acc);
+        run_projected(p, via, x, tokens, table, D, V, padding, wih, &got, acc);
         if (via == VIA_EMBEDDING) {   /* got's start values (make_outputs) + dx per token */
             double *dtable = acc ? vec((size_t)V * E, 303, 1) : zeros((size_t)V * E);
             for (int r = 0; r < rows; r++)
-                for (int j = 0; j < E && tokens[r] >= 0; j++)
+                for (int j = 0; j < E && tokens[r] != padding; j++)
                     dtable[tokens[r] * E + j] += want.o[3][(size_t)r * E + j];
             free(want.o[3]);
             want.o[3] = dtable, want.cnt[3] = (size_t)V * E;
@@ -607,6 +610,15 @@ static void test_projected(const problem *p, int via)
                 check(&v, e <= tol, "accumulate %d: %s off by %g", acc, OUT[i], e);
             }
         free_outputs(&want), free_outputs(&got);
+    }
+    if (via == VIA_EMBEDDING) {
+        double *gates = zeros((size_t)rows * G), *scratch = zeros((size_t)V * G);
+        tokens[rows - 1] = -1;
+        dlrt_rnn_project_embedding_f64(gates, scratch, tokens, table, wih, p->bih, rows, V, E, G);
+        check(&v, isnan(gates[(size_t)(rows - 1) * G]) && isnan(gates[(size_t)rows * G - 1]) &&
+                      (rows == 1 || !isnan(gates[0])),
+              "a token outside the vocabulary does not make a NaN row");
+        free(gates), free(scratch);
     }
     finish(&v);
     free(tokens), free(wih), free(table), free(x);
