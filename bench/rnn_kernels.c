@@ -1,5 +1,5 @@
-/* bench/rnn_kernels.c [ROUNDS STEPS WARMUP [VARIANT]]: issue 8's reference training
- * step done with the recurrent kernels directly, float, one thread: a
+/* bench/rnn_kernels.c [ROUNDS STEPS WARMUP [VARIANT]]: issue 8's reference
+ * training step done with the recurrent kernels directly, float, one thread: a
  * character LSTM (vocab 65, one layer, hidden 128, T 64, batch 32), a
  * per-step dense 128 -> 65 (cblas_sgemm), softmax cross-entropy at every
  * step (mean over steps and batch) and Adam over every parameter.
@@ -7,17 +7,21 @@
  *   onehot         tokens through the projected path: the input projection
  *                  a gather of W_ih^T rows (dlrt_rnn_project_tokens_f32),
  *                  dW_ih a scatter-add
- *   embed          an embedding [65, 64] gathered, then the projected path
- *                  with one GEMM for the input projection
+ *   embed          an embedding [65, 64] into the projected path: the
+ *                  projection a gather of (table w_ih^T)'s rows
+ *                  (dlrt_rnn_project_embedding_f32)
  *   onehot_float   the one-hot as a float [n, T, 65] array through
  *                  dlrt_lstm_forward_f32/backward_f32 (the plain path)
  *   embed_float    the embedding's output through the plain path, dx
  *                  scattered back into the table
- * A fourth argument runs that variant alone (for perf). Prints per variant and round "NAME dlc ms_per_step X" and, per variant,
+ * Prints per variant and round "NAME dlc ms_per_step X" and, per variant,
  * where the time went (mean ms per step: lstm forward, lstm backward, the
  * input projection and its gradient, dense + cross-entropy forward and
- * backward, Adam). bench/rnn_kernels.sh runs this and the PyTorch script
- * alternately and prints the `bench NAME ...` lines. Not part of make test:
+ * backward, Adam) and what the step's GEMMs alone take (those the
+ * variant calls, same shapes, one after another). A fourth argument runs
+ * that variant alone (for perf). bench/rnn_kernels.sh runs this and the
+ * PyTorch script alternately and prints `bench NAME ...` lines. Not part
+ * of make test:
  *
  *   cc -std=c99 -O3 -march=native -fno-math-errno -Iruntime \
  *      bench/rnn_kernels.c build/libdlrt.a -lopenblas -lm -o build/rnn_kernels
@@ -158,6 +162,45 @@ static void adam(net *m)
     }
 }
 
+/* The step's GEMMs alone, the shapes and operands the variant's kernels
+ * use (garbage values: only the time counts); returns ms. */
+static double gemms_alone(net *m)
+{
+    const int D = m->embed ? E : V;
+    float *sv = m->saved, *hp = m->saved + 4 * (size_t)NT * H, *wt = m->saved + 6 * (size_t)NT * H;
+    const double t0 = now_ms();
+    if (m->fast && m->embed) {   /* the table's projection and its two gradients */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, V, G, E, 1, m->emb, E, m->wih, E, 0,
+                    m->scratch, G);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, E, V, 1, m->scratch, G, m->emb, E,
+                    0, m->dwih, E);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, V, E, G, 1, m->scratch, G, m->wih, E,
+                    0, m->demb, E);
+    } else if (!m->fast) {   /* projection, dw_ih, dx */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NT, G, D, 1, m->x, D, m->wih, D, 0, sv,
+                    G);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, D, NT, 1, sv, G, m->x, D, 0,
+                    m->dwih, D);
+        if (m->embed)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NT, D, G, 1, sv, G, m->wih, D, 0,
+                        m->dx, D);
+    }
+    for (int t = 1; t < T; t++)   /* the recurrence, as rnn.h calls it */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, G, H, 1, hp + (size_t)t * H,
+                    T * H, wt, G, 1, sv + (size_t)t * G, T * G);
+    for (int t = T - 1; t > 0; t--)
+        dlrt_rnn_gemm_dh_f32(m->dy, sv + (size_t)t * G, T * G, m->whh, N, G, H, 0);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, NT, 1, sv, G, hp, H, 0, m->dwhh, H);
+    /* the dense layer: forward, dW, dy */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NT, V, H, 1, m->y, H, m->wd, H, 0,
+                m->logits, V);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, H, NT, 1, m->logits, V, m->y, H, 0,
+                m->dwd, H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NT, H, V, 1, m->logits, V, m->wd, H, 0,
+                m->dy, H);
+    return now_ms() - t0;
+}
+
 static void step(net *m, const int32_t *tokens, const int32_t *labels, double *phase)
 {
     const int D = m->embed ? E : V;
@@ -257,7 +300,10 @@ int main(int argc, char **argv)
         printf("# %s phases (ms per step):", VARIANTS[k].name);
         for (int p = 0; p < P_COUNT; p++)
             printf(" %s %.3f", PHASE[p], phase[p] / ((double)rounds * steps));
-        printf("\n");
+        double g = 0;
+        for (int i = 0; i < steps; i++)
+            g += gemms_alone(&m);
+        printf(" (gemms alone %.3f)\n", g / steps);
         unmake(&m);
     }
     free(tokens), free(labels);

@@ -593,7 +593,8 @@ static inline void KERNEL(lstm_backward_projected)(real *dh0, real *dc0, real *d
         for (int s = 0; s < n; s++) {
             const size_t row = (size_t)s * T + t;
             /* c' is where the next step started from */
-            const real *cn = k == T - 1 ? clast + (size_t)s * H : cprev + ((size_t)s * T + next) * H;
+            const real *cn = k == T - 1 ? clast + (size_t)s * H
+                                        : cprev + ((size_t)s * T + next) * H;
             KERNEL(lstm_cell_backward)(gates + row * G, cn, cprev + row * H, dh + (size_t)s * H,
                                        dc + (size_t)s * H, H);
         }
