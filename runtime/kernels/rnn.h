@@ -96,15 +96,22 @@
  *              tokens, table, w_ih, rows, V, E, G, padding_idx,
  *              accumulate_table, accumulate_w)
  * dlrt_NAME_forward_R is exactly steps 1 (float sequence) and 2, and
- * dlrt_NAME_backward_R steps 3 and 4. One-hot tokens skip the [n T, V]
- * float array and two GEMMs with it (a gather of w_ih^T's rows instead,
- * and a scatter-add of dg's rows for dw_ih). An embedding followed by the
- * layer is a one-hot by w_ih table^T: the projection is one [V, E] x [E,
- * G] GEMM and a gather, its backward a scatter-add and two GEMMs of V rows
- * (dtable (+)= S w_ih, the layer's share of the table's gradient; another
- * consumer of the embedding adds its own with accumulate_table = 1). That
- * pays while V <= n T; for a larger vocabulary gather the table's rows
- * into x and use the float-sequence calls.
+ * dlrt_NAME_backward_R steps 3 and 4; but an x that is a one-hot in
+ * floats (every row zeros and at most one 1, as one_hot_forward makes it)
+ * they project and differentiate as tokens (the same sums, up to their
+ * order in dw_ih) when saved has room for w_ih^T [D, G]: D G <= 3 n T H
+ * (LSTM), 2 n T H (GRU), n T H (RNN). Found out at x's first row, so
+ * other data costs nothing.
+ *
+ * One-hot tokens skip the [n T, V] float array and two GEMMs with it (a
+ * gather of w_ih^T's rows instead, and a scatter-add of dg's rows for
+ * dw_ih). An embedding followed by the layer is a one-hot by w_ih
+ * table^T: the projection is one [V, E] x [E, G] GEMM and a gather, its
+ * backward a scatter-add and two GEMMs of V rows (dtable (+)= S w_ih, the
+ * layer's share of the table's gradient; another consumer of the
+ * embedding adds its own with accumulate_table = 1). That pays while V <=
+ * n T; for a larger vocabulary gather the table's rows into x and use the
+ * float-sequence calls.
  *
  * `saved` is written by forward and read by backward, which needs nothing
  * else from forward (not y, h0 or c0: the states each step started from are
@@ -427,22 +434,43 @@ static inline void KERNEL(rnn_add_dy)(real *dh, const real *dy, int n, int T, in
  * [V, G] gets w_ih^T + b_ih (one pass over w_ih), then every row is a
  * contiguous copy. A token outside 0 .. V-1 is an all-zero one-hot row: its
  * gates row is b_ih alone (the backward skips it). */
-static inline void KERNEL(rnn_project_tokens)(real *gates, real *scratch, const int32_t *tokens,
-                                              const real *w_ih, const real *b_ih, int rows,
-                                              int V, int G)
+static inline void KERNEL(rnn_tokens_table)(real *scratch, const real *w_ih, const real *b_ih,
+                                            int V, int G)
 {
     for (int v = 0; v < V; v++)
         for (int j = 0; j < G; j++)
             scratch[(size_t)v * G + j] = w_ih[(size_t)j * V + v] + (b_ih ? b_ih[j] : 0);
-    for (int r = 0; r < rows; r++) {
-        real *gr = gates + (size_t)r * G;
-        const int v = tokens[r];
-        if (v >= 0 && v < V)
-            memcpy(gr, scratch + (size_t)v * G, (size_t)G * sizeof *gr);
-        else
-            for (int j = 0; j < G; j++)
-                gr[j] = b_ih ? b_ih[j] : 0;
-    }
+}
+
+/* gates row gr [G] = the table's row v, or b_ih for v outside 0 .. V-1. */
+static inline void KERNEL(rnn_gather_row)(real *gr, const real *scratch, int v, int V,
+                                          const real *b_ih, int G)
+{
+    if (v >= 0 && v < V)
+        memcpy(gr, scratch + (size_t)v * G, (size_t)G * sizeof *gr);
+    else
+        for (int j = 0; j < G; j++)
+            gr[j] = b_ih ? b_ih[j] : 0;
+}
+
+static inline void KERNEL(rnn_project_tokens)(real *gates, real *scratch, const int32_t *tokens,
+                                              const real *w_ih, const real *b_ih, int rows,
+                                              int V, int G)
+{
+    KERNEL(rnn_tokens_table)(scratch, w_ih, b_ih, V, G);
+    for (int r = 0; r < rows; r++)
+        KERNEL(rnn_gather_row)(gates + (size_t)r * G, scratch, tokens[r], V, b_ih, G);
+}
+
+/* scratch's row v [G] += dg's row; v outside 0 .. V-1 adds nothing. */
+static inline void KERNEL(rnn_scatter_row)(real *scratch, const real *dg, int v, int V, int G)
+{
+    if (v < 0 || v >= V)
+        return;
+    real *restrict sv = scratch + (size_t)v * G;
+    const real *restrict d = dg;
+    for (int j = 0; j < G; j++)
+        sv[j] += d[j];
 }
 
 /* scratch [V, G] = the rows of dg [rows, G] summed per token (the one-hot's
@@ -451,15 +479,19 @@ static inline void KERNEL(rnn_scatter_tokens)(real *scratch, const real *dg, con
                                               int rows, int V, int G)
 {
     memset(scratch, 0, (size_t)V * G * sizeof *scratch);
-    for (int r = 0; r < rows; r++) {
-        const int v = tokens[r];
-        if (v < 0 || v >= V)
-            continue;
-        real *restrict sv = scratch + (size_t)v * G;
-        const real *restrict d = dg + (size_t)r * G;
-        for (int j = 0; j < G; j++)
-            sv[j] += d[j];
-    }
+    for (int r = 0; r < rows; r++)
+        KERNEL(rnn_scatter_row)(scratch, dg + (size_t)r * G, tokens[r], V, G);
+}
+
+/* dw_ih [G, V] (= or +=) scratch [V, G] transposed. */
+static inline void KERNEL(rnn_tokens_dw)(real *dw_ih, const real *scratch, int V, int G,
+                                         int accumulate_w)
+{
+    for (int j = 0; j < G; j++)
+        for (int v = 0; v < V; v++) {
+            const real d = scratch[(size_t)v * G + j];
+            dw_ih[(size_t)j * V + v] = accumulate_w ? dw_ih[(size_t)j * V + v] + d : d;
+        }
 }
 
 /* dw_ih [G, V] (= or +=) the one-hot's weight gradient from the gate
@@ -472,11 +504,63 @@ static inline void KERNEL(rnn_project_tokens_backward)(real *dw_ih, real *scratc
     if (!dw_ih)
         return;
     KERNEL(rnn_scatter_tokens)(scratch, dg, tokens, rows, V, G);
-    for (int j = 0; j < G; j++)
-        for (int v = 0; v < V; v++) {
-            const real d = scratch[(size_t)v * G + j];
-            dw_ih[(size_t)j * V + v] = accumulate_w ? dw_ih[(size_t)j * V + v] + d : d;
+    KERNEL(rnn_tokens_dw)(dw_ih, scratch, V, G, accumulate_w);
+}
+
+/* The plain calls' x when it is a one-hot in floats (one_hot's output):
+ * the index of the 1 in row xr [D], -1 for a row of zeros, -2 for a row
+ * that is no one-hot (any other value, or two 1s). */
+static inline int KERNEL(rnn_onehot_index)(const real *xr, int D)
+{
+    int v = -1;
+    for (int j = 0; j < D; j++) {
+        if (xr[j] == 0)
+            continue;
+        if (xr[j] != 1 || v >= 0)
+            return -2;
+        v = j;
+    }
+    return v;
+}
+
+/* The plain calls' input projection, gates = x w_ih^T + b_ih: as one-hot
+ * tokens when every row of x is a one-hot and scratch (`room` values)
+ * holds w_ih^T [D, G]; else (found out at the first row, for data that
+ * is no one-hot) one GEMM. The same sums either way: a one-hot row picks
+ * a weight exactly. */
+static inline void KERNEL(rnn_project_x)(real *gates, real *scratch, size_t room, const real *x,
+                                         const real *w_ih, const real *b_ih, int rows, int D,
+                                         int G)
+{
+    if ((size_t)D * G <= room && rows > 0 && KERNEL(rnn_onehot_index)(x, D) > -2) {
+        KERNEL(rnn_tokens_table)(scratch, w_ih, b_ih, D, G);
+        int r = 0, v;
+        for (; r < rows && (v = KERNEL(rnn_onehot_index)(x + (size_t)r * D, D)) > -2; r++)
+            KERNEL(rnn_gather_row)(gates + (size_t)r * G, scratch, v, D, b_ih, G);
+        if (r == rows)
+            return;
+    }
+    KERNEL(rnn_project)(gates, x, w_ih, b_ih, NULL, rows, D, G, 0);
+}
+
+/* Its backward, dlrt_rnn_input_grads with dw_ih = dg^T x a scatter-add
+ * (in scratch) when x is a one-hot. */
+static inline void KERNEL(rnn_input_grads_x)(real *dx, real *dw_ih, const real *dg, const real *x,
+                                             const real *w_ih, int rows, int D, int G,
+                                             int accumulate_x, int accumulate_w, real *scratch,
+                                             size_t room)
+{
+    if (dw_ih && (size_t)D * G <= room && rows > 0 && KERNEL(rnn_onehot_index)(x, D) > -2) {
+        memset(scratch, 0, (size_t)D * G * sizeof *scratch);
+        int r = 0, v;
+        for (; r < rows && (v = KERNEL(rnn_onehot_index)(x + (size_t)r * D, D)) > -2; r++)
+            KERNEL(rnn_scatter_row)(scratch, dg + (size_t)r * G, v, D, G);
+        if (r == rows) {
+            KERNEL(rnn_tokens_dw)(dw_ih, scratch, D, G, accumulate_w);
+            dw_ih = NULL;   /* done */
         }
+    }
+    KERNEL(rnn_input_grads)(dx, dw_ih, dg, x, w_ih, rows, D, G, accumulate_x, accumulate_w);
 }
 
 /* An embedding table [V, E] looked up by the tokens and fed to the layer:
@@ -579,7 +663,8 @@ static inline void KERNEL(lstm_forward)(real *y, real *hT, real *cT, real *saved
                                         const real *w_hh, const real *b_ih, const real *b_hh,
                                         int n, int T, int D, int H, int reverse)
 {
-    KERNEL(rnn_project)(saved, x, w_ih, b_ih, NULL, n * T, D, 4 * H, 0);
+    const size_t nTH = (size_t)n * T * H;   /* hprev, cprev, work: free until the steps */
+    KERNEL(rnn_project_x)(saved, saved + 4 * nTH, 3 * nTH, x, w_ih, b_ih, n * T, D, 4 * H);
     KERNEL(lstm_forward_projected)(y, hT, cT, saved, h0, c0, w_hh, b_hh, n, T, H, reverse);
 }
 
@@ -627,8 +712,9 @@ static inline void KERNEL(lstm_backward)(real *dx, real *dh0, real *dc0, real *d
 {
     KERNEL(lstm_backward_projected)(dh0, dc0, dw_hh, db_ih, db_hh, dy, dhT, dcT, saved, w_hh, n, T,
                                     H, reverse, accumulate_x, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, saved, x, w_ih, n * T, D, 4 * H, accumulate_x,
-                            accumulate_w);
+    const size_t nTH = (size_t)n * T * H;   /* hprev, cprev, work: read */
+    KERNEL(rnn_input_grads_x)(dx, dw_ih, saved, x, w_ih, n * T, D, 4 * H, accumulate_x,
+                              accumulate_w, saved + 4 * nTH, 3 * nTH);
 }
 
 /* ---- GRU ---------------------------------------------------------------- */
@@ -705,7 +791,8 @@ static inline void KERNEL(gru_forward)(real *y, real *hT, real *saved, const rea
                                        const real *b_ih, const real *b_hh, int n, int T, int D,
                                        int H, int reverse)
 {
-    KERNEL(rnn_project)(saved, x, w_ih, b_ih, NULL, n * T, D, 3 * H, 0);
+    const size_t nTH = (size_t)n * T * H;   /* hn, hprev: free until the steps */
+    KERNEL(rnn_project_x)(saved, saved + 3 * nTH, 2 * nTH, x, w_ih, b_ih, n * T, D, 3 * H);
     KERNEL(gru_forward_projected)(y, hT, saved, h0, w_hh, b_hh, n, T, H, reverse);
 }
 
@@ -749,8 +836,9 @@ static inline void KERNEL(gru_backward)(real *dx, real *dh0, real *dw_ih, real *
 {
     KERNEL(gru_backward_projected)(dh0, dw_hh, db_ih, db_hh, dy, dhT, saved, w_hh, n, T, H,
                                    reverse, accumulate_x, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, saved, x, w_ih, n * T, D, 3 * H, accumulate_x,
-                            accumulate_w);
+    const size_t nTH = (size_t)n * T * H;   /* hn, hprev: read */
+    KERNEL(rnn_input_grads_x)(dx, dw_ih, saved, x, w_ih, n * T, D, 3 * H, accumulate_x,
+                              accumulate_w, saved + 3 * nTH, 2 * nTH);
 }
 
 /* ---- plain RNN (tanh or relu) ------------------------------------------- */
@@ -799,7 +887,8 @@ static inline void KERNEL(rnn_forward)(real *y, real *hT, real *saved, const rea
                                        const real *b_ih, const real *b_hh, int n, int T, int D,
                                        int H, int relu, int reverse)
 {
-    KERNEL(rnn_project)(saved, x, w_ih, b_ih, NULL, n * T, D, H, 0);
+    const size_t nTH = (size_t)n * T * H;   /* hprev: free until the steps */
+    KERNEL(rnn_project_x)(saved, saved + nTH, nTH, x, w_ih, b_ih, n * T, D, H);
     KERNEL(rnn_forward_projected)(y, hT, saved, h0, w_hh, b_hh, n, T, H, relu, reverse);
 }
 
@@ -839,5 +928,7 @@ static inline void KERNEL(rnn_backward)(real *dx, real *dh0, real *dw_ih, real *
 {
     KERNEL(rnn_backward_projected)(dh0, dw_hh, db_ih, db_hh, dy, dhT, saved, w_hh, n, T, H, relu,
                                    reverse, accumulate_x, accumulate_w);
-    KERNEL(rnn_input_grads)(dx, dw_ih, saved, x, w_ih, n * T, D, H, accumulate_x, accumulate_w);
+    const size_t nTH = (size_t)n * T * H;   /* hprev: read */
+    KERNEL(rnn_input_grads_x)(dx, dw_ih, saved, x, w_ih, n * T, D, H, accumulate_x, accumulate_w,
+                              saved + nTH, nTH);
 }
