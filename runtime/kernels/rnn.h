@@ -143,12 +143,12 @@
  * call, no branch, `restrict`). Backward walks the steps the other way
  * turning each step's gates into their pre-activation gradients (the
  * LSTM's tanh(c) computed again) and the recurrent gradient into the
- * previous state with GEMMs by w_hh; then, over all steps at
- * once, dw_ih = dgates^T x, dw_hh = dgates^T hprev, dx = dgates w_ih (one
- * GEMM each) and the bias gradients are dgates' column sums. The GRU's n
- * gate differs between its input and hidden sides (r multiplies W_hn h +
- * b_hn), so its hidden-side gradient dgates_n r is kept apart, in the hn
- * array.
+ * previous state with GEMMs by w_hh (over 64 gates at a time); then, over
+ * all steps at once, dw_ih = dgates^T x, dw_hh = dgates^T hprev, dx =
+ * dgates w_ih (one GEMM each) and the bias gradients are dgates' column
+ * sums. The GRU's n gate differs between its input and hidden sides (r
+ * multiplies W_hn h + b_hn), so its hidden-side gradient dgates_n r is
+ * kept apart, in the hn array.
  */
 
 #ifndef DLRT_RNN_SIZES
