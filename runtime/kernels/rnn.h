@@ -170,6 +170,24 @@ static inline size_t dlrt_rnn_saved_size(int n, int T, int H)
     return (size_t)n * H * (2 * (size_t)T + 1);
 }
 
+/* The recurrent products' chunk: the columns (forward) or the depth
+ * (backward) of one GEMM by w_hh such that it has n H chunk <= 64^3
+ * multiply-adds, the shapes OpenBLAS runs through its small-matrix
+ * kernel, which packs nothing (on SkylakeX a third faster at n = 32, H =
+ * 128: bench/rnn_kernels.c); 0 (one GEMM) when that would leave chunks
+ * under 32. */
+static inline int dlrt_rnn_chunk(int n, int H)
+{
+#ifdef DLRT_RNN_CHUNK   /* tests/kernels/test_rnn.c: several chunks on small shapes */
+    (void)n, (void)H;
+    return DLRT_RNN_CHUNK;
+#else
+    long c = 262144L / ((long)n * H);
+    c -= c % 16;
+    return c >= 32 ? (int)c : 0;
+#endif
+}
+
 /* The token projections' scratch, [V, G] values (G = gates x H). */
 static inline size_t dlrt_rnn_tokens_scratch_size(int V, int G)
 {
@@ -350,11 +368,16 @@ static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, const real *dg
  * the packing is a good part of the step) and b_hh [G] (zeros for NULL).
  * Returns the bias. */
 static inline real *KERNEL(rnn_hidden_consts)(real *wt, const real *w_hh, const real *b_hh,
-                                              int G, int H)
+                                              int G, int H, int chunk)
 {
-    for (int i = 0; i < H; i++)
-        for (int j = 0; j < G; j++)
-            wt[(size_t)i * G + j] = w_hh[(size_t)j * H + i];
+    /* in blocks of `chunk` columns, [H, chunk] each, for rnn_gemm_steps */
+    for (int q = 0; q < G; q += chunk) {
+        const int width = G - q < chunk ? G - q : chunk;
+        real *blk = wt + (size_t)q * H;
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < width; j++)
+                blk[(size_t)i * width + j] = w_hh[(size_t)(q + j) * H + i];
+    }
     real *b = wt + (size_t)G * H;
     for (int j = 0; j < G; j++)
         b[j] = b_hh ? b_hh[j] : 0;
@@ -409,10 +432,22 @@ DLRT_RNN_CELL void KERNEL(lstm_cell_backward)(real *restrict g, const real *rest
 static inline void KERNEL(rnn_gemm_dh)(real *dh, const real *dg, int ldg, const real *w_hh, int n,
                                        int G, int H, int accumulate)
 {
-    enum { CHUNK = 64 };
-    for (int k = 0; k < G; k += CHUNK)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G - k < CHUNK ? G - k : CHUNK, 1,
+    const int chunk = dlrt_rnn_chunk(n, H) ? dlrt_rnn_chunk(n, H) : G;
+    for (int k = 0; k < G; k += chunk)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, G - k < chunk ? G - k : chunk, 1,
              dg + k, ldg, w_hh + (size_t)k * H, H, k > 0 || accumulate ? 1 : 0, dh, H);
+}
+
+/* g [n, G] (rows ldg apart) += h [n, H] (rows ldh apart) w_hh^T, one
+ * step's recurrent product, from rnn_hidden_consts's blocks of w_hh^T. */
+static inline void KERNEL(rnn_gemm_steps)(real *g, int ldg, const real *h, int ldh,
+                                          const real *wt, int n, int G, int H, int chunk)
+{
+    for (int q = 0; q < G; q += chunk) {
+        const int width = G - q < chunk ? G - q : chunk;
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, width, H, 1, h, ldh,
+             wt + (size_t)q * H, width, 1, g + q, ldg);
+    }
 }
 
 /* dh [n, H] += dy's rows of step t (rows T H apart), when there is a dy. */
@@ -628,7 +663,8 @@ static inline void KERNEL(lstm_forward_projected)(real *y, real *hT, real *cT, r
          *work = saved + 6 * nTH, *dh = saved + 7 * nTH, *dc = dh + (size_t)n * H;
     /* w_hh^T and b_hh in the work area if n T >= 4 (H + 1) */
     const int fits = nTH >= (size_t)G * (H + 1);
-    const real *b = fits ? KERNEL(rnn_hidden_consts)(work, w_hh, b_hh, G, H) : b_hh;
+    const int chunk = dlrt_rnn_chunk(n, H) ? dlrt_rnn_chunk(n, H) : G;
+    const real *b = fits ? KERNEL(rnn_hidden_consts)(work, w_hh, b_hh, G, H, chunk) : b_hh;
     const int first = reverse ? T - 1 : 0;
     KERNEL(rnn_state_in)(hprev + (size_t)first * H, ldh, h0, n, H);
     KERNEL(rnn_state_in)(cprev + (size_t)first * H, ldh, c0, n, H);
@@ -636,8 +672,8 @@ static inline void KERNEL(lstm_forward_projected)(real *y, real *hT, real *cT, r
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
         if ((k > 0 || h0) && fits)   /* a zero state adds nothing */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, G, H, 1, hprev + (size_t)t * H,
-                 (int)ldh, work, G, 1, gates + (size_t)t * G, (int)ldg);
+            KERNEL(rnn_gemm_steps)(gates + (size_t)t * G, (int)ldg, hprev + (size_t)t * H,
+                                   (int)ldh, work, n, G, H, chunk);
         else if (k > 0 || h0)
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
                  (int)ldh, w_hh, H, 1, gates + (size_t)t * G, (int)ldg);
