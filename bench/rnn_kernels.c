@@ -185,9 +185,10 @@ static double gemms_alone(net *m)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NT, D, G, 1, sv, G, m->wih, D, 0,
                         m->dx, D);
     }
+    const int chunk = dlrt_rnn_chunk(N, H) ? dlrt_rnn_chunk(N, H) : G;
     for (int t = 1; t < T; t++)   /* the recurrence, as rnn.h calls it */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, G, H, 1, hp + (size_t)t * H,
-                    T * H, wt, G, 1, sv + (size_t)t * G, T * G);
+        dlrt_rnn_gemm_steps_f32(sv + (size_t)t * G, T * G, hp + (size_t)t * H, T * H, wt, N, G, H,
+                                chunk);
     for (int t = T - 1; t > 0; t--)
         dlrt_rnn_gemm_dh_f32(m->dy, sv + (size_t)t * G, T * G, m->whh, N, G, H, 0);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, NT, 1, sv, G, hp, H, 0, m->dwhh, H);
