@@ -135,20 +135,21 @@
  *
  * How: the input projections of all steps are one GEMM, x [n T, D] times
  * w_ih^T into the gates array [n T, G H] (b_ih added there); each step is
- * one GEMM of the [n, H] states it starts from (rows T H apart in hprev)
- * by w_hh^T (the LSTM's transposed once per call into saved's work area,
- * so that OpenBLAS packs it as it lies), added in place into that step's
- * gate rows (rows T G H apart), then the gates' nonlinearities with b_hh,
- * one sample's row at a time in a loop that vectorizes (float: no libm
- * call, no branch, `restrict`). Backward walks the steps the other way
- * turning each step's gates into their pre-activation gradients (the
- * LSTM's tanh(c) computed again) and the recurrent gradient into the
- * previous state with GEMMs by w_hh (over 64 gates at a time); then, over
- * all steps at once, dw_ih = dgates^T x, dw_hh = dgates^T hprev, dx =
- * dgates w_ih (one GEMM each) and the bias gradients are dgates' column
- * sums. The GRU's n gate differs between its input and hidden sides (r
- * multiplies W_hn h + b_hn), so its hidden-side gradient dgates_n r is
- * kept apart, in the hn array.
+ * a GEMM of the [n, H] states it starts from (rows T H apart in hprev) by
+ * w_hh^T (the LSTM's transposed once per call into saved's work area, so
+ * that OpenBLAS packs it as it lies, in dlrt_rnn_chunk's column blocks),
+ * added in place into that step's gate rows (rows T G H apart), then the
+ * gates' nonlinearities with b_hh, one sample's row at a time in a loop
+ * that vectorizes (float: no libm call, no branch, `restrict`). Backward
+ * walks the steps the other way turning each step's gates into their
+ * pre-activation gradients (the LSTM's tanh(c) computed again) and the
+ * recurrent gradient into the previous state with GEMMs by w_hh
+ * (dlrt_rnn_chunk gates each); then, over all steps at once, dw_ih =
+ * dgates^T x, dw_hh = dgates^T hprev, dx = dgates w_ih (one GEMM each)
+ * and the bias gradients are dgates' column sums. The GRU's n gate
+ * differs between its input and hidden sides (r multiplies W_hn h +
+ * b_hn), so its hidden-side gradient dgates_n r is kept apart, in the hn
+ * array.
  */
 
 #ifndef DLRT_RNN_SIZES
@@ -363,10 +364,10 @@ static inline void KERNEL(rnn_input_grads)(real *dx, real *dw_ih, const real *dg
 /* ---- the recurrence's shared pieces -------------------------------------- */
 
 /* The LSTM's hidden-side constants for one forward call, in saved's work
- * area when they fit: w_hh^T [H, G] (so that each step's product is a
- * NoTrans GEMM: OpenBLAS packs a transposed B more slowly, and at n = 32
- * the packing is a good part of the step) and b_hh [G] (zeros for NULL).
- * Returns the bias. */
+ * area when they fit: w_hh^T [H, G] in blocks of `chunk` columns (so that
+ * each step's product is NoTrans GEMMs of dlrt_rnn_chunk's size: OpenBLAS
+ * packs a transposed B more slowly, and at n = 32 the packing is a good
+ * part of the step) and b_hh [G] (zeros for NULL). Returns the bias. */
 static inline real *KERNEL(rnn_hidden_consts)(real *wt, const real *w_hh, const real *b_hh,
                                               int G, int H, int chunk)
 {
@@ -425,10 +426,8 @@ DLRT_RNN_CELL void KERNEL(lstm_cell_backward)(real *restrict g, const real *rest
 }
 
 /* dh [n, H] (= or +=) dg [n, G] (rows ldg apart) w_hh [G, H], the
- * recurrent gradient of one step, as GEMMs over 64 of the G columns at a
- * time: shapes that small go through OpenBLAS's kernel that packs
- * nothing, which at n = 32, H = 128, G = 512 takes two thirds of one
- * GEMM's time (bench/rnn_kernels.c). */
+ * recurrent gradient of one step, as GEMMs over dlrt_rnn_chunk of the G
+ * columns at a time. */
 static inline void KERNEL(rnn_gemm_dh)(real *dh, const real *dg, int ldg, const real *w_hh, int n,
                                        int G, int H, int accumulate)
 {
@@ -465,10 +464,7 @@ static inline void KERNEL(rnn_add_dy)(real *dh, const real *dy, int n, int T, in
 
 /* ---- the input projection, for the *_projected calls --------------------- */
 
-/* One-hot tokens: gates row r = row tokens[r] of w_ih^T, + b_ih. scratch
- * [V, G] gets w_ih^T + b_ih (one pass over w_ih), then every row is a
- * contiguous copy. A token outside 0 .. V-1 is an all-zero one-hot row: its
- * gates row is b_ih alone (the backward skips it). */
+/* scratch [V, G] = w_ih^T + b_ih, w_ih [G, V]. */
 static inline void KERNEL(rnn_tokens_table)(real *scratch, const real *w_ih, const real *b_ih,
                                             int V, int G)
 {
@@ -488,6 +484,10 @@ static inline void KERNEL(rnn_gather_row)(real *gr, const real *scratch, int v, 
             gr[j] = b_ih ? b_ih[j] : 0;
 }
 
+/* One-hot tokens: gates row r = row tokens[r] of w_ih^T, + b_ih: the
+ * table in scratch (one pass over w_ih), then every row is a contiguous
+ * copy. A token outside 0 .. V-1 is an all-zero one-hot row: its gates
+ * row is b_ih alone (the backward skips it). */
 static inline void KERNEL(rnn_project_tokens)(real *gates, real *scratch, const int32_t *tokens,
                                               const real *w_ih, const real *b_ih, int rows,
                                               int V, int G)
@@ -602,7 +602,7 @@ static inline void KERNEL(rnn_input_grads_x)(real *dx, real *dw_ih, const real *
  * x w_ih^T = (table w_ih^T)[token], so scratch [V, G] = table w_ih^T +
  * b_ih (one GEMM of V rows instead of `rows`) and every gates row is a
  * copy, as for one-hot tokens. Worth it while V <= rows (n T); otherwise
- * gather the table's rows into x and project with dlrt_rnn_project. */
+ * gather the table's rows into x and project with dlrt_rnn_project_input. */
 static inline void KERNEL(rnn_project_embedding)(real *gates, real *scratch,
                                                  const int32_t *tokens, const real *table,
                                                  const real *w_ih, const real *b_ih, int rows,
