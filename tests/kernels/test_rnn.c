@@ -8,12 +8,19 @@
  *   - themselves: accumulate = 1 adds to what is there, dy NULL is dy = 0,
  *     NULL biases are zero biases, NULL gradient outputs are skipped;
  *   - the float kernels against the double ones;
+ *   - the projected calls (the caller's input projection: a float
+ *     sequence, one-hot tokens, an embedding) against the plain calls on
+ *     the same x, both directions, accumulating or not;
  *   - PyTorch's nn.LSTM / nn.GRU / nn.RNN (both directions of a
  *     bidirectional module) from tests/kernels/rnn_ref.py's file, given as
  *     the argument: float64 within 1e-10, float32 within 1e-4.
  *
  * Usage: test_rnn [RNN_REF.txt]. Prints "ok NAME" / "FAIL NAME: why".
  */
+/* The recurrent products in chunks of 8 gates (rnn.h picks 64 at the
+ * reference sizes): most LSTM and GRU shapes here run several, the last
+ * one short; the RNN's H <= 8 one. */
+#define DLRT_RNN_CHUNK 8
 #include "dlrt_kernels.h"
 
 #include <math.h>
@@ -443,6 +450,244 @@ static void test_f32(const problem *p)
         free(bhh), free(dy), free(dhT), free(dcT), free(saved), free(fy), free(fhT), free(fcT);
 }
 
+/* ---- the projected calls ------------------------------------------------- */
+
+/* The recurrence alone (steps 2 and 3 of rnn.h's projected calls). */
+#define DEFINE_PROJECTED(R, P)                                                                \
+    static void fwdp_##P(int kind, R *y, R *hT, R *cT, R *saved, const R *h0, const R *c0,    \
+                         const R *whh, const R *bhh, int n, int T, int H, int rev)            \
+    {                                                                                         \
+        if (kind == LSTM)                                                                     \
+            dlrt_lstm_forward_projected_##P(y, hT, cT, saved, h0, c0, whh, bhh, n, T, H, rev); \
+        else if (kind == GRU)                                                                 \
+            dlrt_gru_forward_projected_##P(y, hT, saved, h0, whh, bhh, n, T, H, rev);         \
+        else                                                                                  \
+            dlrt_rnn_forward_projected_##P(y, hT, saved, h0, whh, bhh, n, T, H,               \
+                                           kind == RNN_RELU, rev);                            \
+    }                                                                                         \
+    static void bwdp_##P(int kind, R *dh0, R *dc0, R *dwhh, R *dbih, R *dbhh, const R *dy,    \
+                         const R *dhT, const R *dcT, R *saved, const R *whh, int n, int T,    \
+                         int H, int rev, int ax, int aw)                                      \
+    {                                                                                         \
+        if (kind == LSTM)                                                                     \
+            dlrt_lstm_backward_projected_##P(dh0, dc0, dwhh, dbih, dbhh, dy, dhT, dcT, saved, \
+                                             whh, n, T, H, rev, ax, aw);                      \
+        else if (kind == GRU)                                                                 \
+            dlrt_gru_backward_projected_##P(dh0, dwhh, dbih, dbhh, dy, dhT, saved, whh, n, T, \
+                                            H, rev, ax, aw);                                  \
+        else                                                                                  \
+            dlrt_rnn_backward_projected_##P(dh0, dwhh, dbih, dbhh, dy, dhT, saved, whh, n, T, \
+                                            H, kind == RNN_RELU, rev, ax, aw);                \
+    }
+DEFINE_PROJECTED(double, f64)
+DEFINE_PROJECTED(float, f32)
+
+enum { VIA_FLOAT, VIA_TOKENS, VIA_EMBEDDING };
+static const char *const VIA_NAME[] = {"float", "tokens", "embedding"};
+
+/* Everything one forward + backward gives: y, hT, cT, then the gradients
+ * dx (or dtable), dh0, dc0, dw_ih, dw_hh, db_ih, db_hh. */
+typedef struct outputs {
+    double *o[10];
+    size_t cnt[10];
+} outputs;
+
+static void free_outputs(outputs *o)
+{
+    for (int i = 0; i < 10; i++)
+        free(o->o[i]);
+}
+
+/* The plain calls on x (accumulating into o's gradients with acc = 1). */
+static void run_plain(const problem *p, const double *x, int D, const double *wih, outputs *o,
+                      int acc)
+{
+    const config c = p->c;
+    double *saved = zeros(saved_size(c.kind, c.n, c.T, c.H));
+    fwd_f64(c.kind, o->o[0], o->o[1], o->o[2], saved, x, p->h0, p->c0, wih, p->whh, p->bih,
+            p->bhh, c.n, c.T, D, c.H, c.rev);
+    bwd_f64(c.kind, o->o[3], o->o[4], o->o[5], o->o[6], o->o[7], o->o[8], o->o[9], p->dy,
+            p->dhT, p->dcT, saved, x, wih, p->whh, c.n, c.T, D, c.H, c.rev, acc, acc);
+    free(saved);
+}
+
+/* The projected calls, the projection from `via`: x [n, T, D] (float),
+ * tokens with w_ih [G, V] (tokens), tokens into table [V, E] with w_ih
+ * [G, E] (embedding; o's dx slot is then dtable, row `padding` left). */
+static void run_projected(const problem *p, int via, const double *x, const int32_t *tokens,
+                          const double *table, int D, int V, int padding, const double *wih,
+                          outputs *o, int acc)
+{
+    const config c = p->c;
+    const int G = GATES[c.kind] * c.H, rows = c.n * c.T;
+    double *saved = zeros(saved_size(c.kind, c.n, c.T, c.H));
+    double *scratch = zeros(dlrt_rnn_tokens_scratch_size(V, G));
+    if (via == VIA_FLOAT)
+        dlrt_rnn_project_input_f64(saved, x, wih, p->bih, rows, D, G);
+    else if (via == VIA_TOKENS)
+        dlrt_rnn_project_tokens_f64(saved, scratch, tokens, wih, p->bih, rows, V, G);
+    else
+        dlrt_rnn_project_embedding_f64(saved, scratch, tokens, table, wih, p->bih, rows, V, D,
+                                       G);
+    fwdp_f64(c.kind, o->o[0], o->o[1], o->o[2], saved, p->h0, p->c0, p->whh, p->bhh, c.n, c.T,
+             c.H, c.rev);
+    bwdp_f64(c.kind, o->o[4], o->o[5], o->o[7], o->o[8], o->o[9], p->dy, p->dhT, p->dcT, saved,
+             p->whh, c.n, c.T, c.H, c.rev, acc, acc);
+    if (via == VIA_FLOAT)
+        dlrt_rnn_input_grads_f64(o->o[3], o->o[6], saved, x, wih, rows, D, G, acc, acc);
+    else if (via == VIA_TOKENS)
+        dlrt_rnn_project_tokens_backward_f64(o->o[6], scratch, saved, tokens, rows, V, G, acc);
+    else
+        dlrt_rnn_project_embedding_backward_f64(o->o[3], o->o[6], scratch, saved, tokens, table,
+                                                wih, rows, V, D, G, padding, acc, acc);
+    free(saved), free(scratch);
+}
+
+static void make_outputs(outputs *o, const problem *p, size_t nx, size_t nwih, unsigned seed)
+{
+    const size_t cnt[10] = {p->ny, p->nh, p->nh, nx, p->nh, p->nh, nwih, p->nwhh, p->nb, p->nb};
+    for (int i = 0; i < 10; i++) {
+        o->cnt[i] = cnt[i];
+        /* dh0/dc0 only with an initial state, cT and dc0 the LSTM's */
+        const int absent = ((i == 4 || i == 5) && !p->h0) ||
+                           ((i == 2 || i == 5) && p->c.kind != LSTM);
+        o->o[i] = absent ? NULL : vec(cnt[i], seed + i, 1);
+    }
+}
+
+/* The projected calls against the plain ones on the same x: the float
+ * sequence path exactly; one-hot tokens (one outside the vocabulary: a
+ * zero row) against the one-hot as floats, and an embedding against its
+ * gathered rows (dtable: dx scattered back but into the padding row),
+ * within 1e-12. Both with accumulate 0 and 1. An embedding of a token
+ * outside the vocabulary is a NaN row. */
+static void test_projected(const problem *p, int via)
+{
+    const config c = p->c;
+    char name[160], what[128];
+    snprintf(what, sizeof what, "projected_%s", VIA_NAME[via]);
+    name_of(name, sizeof name, what, c);
+    verdict v;
+    start(&v, name, 20);
+    const int G = GATES[c.kind] * c.H, rows = c.n * c.T, V = 7, E = c.D;
+    /* tokens cover the vocabulary, for one-hot one (rows > 3) outside it */
+    int32_t *tokens = malloc((size_t)rows * sizeof *tokens);
+    for (int r = 0; r < rows; r++)
+        tokens[r] = (r * 5 + 2) % V;
+    if (rows > 3 && via == VIA_TOKENS)
+        tokens[3] = V;
+    const int padding = via == VIA_EMBEDDING ? 5 : -1;
+    const int D = via == VIA_TOKENS ? V : c.D;
+    double *wih = via == VIA_FLOAT ? copy_of(p->wih, p->nwih) : vec((size_t)G * D, 77, 0.6);
+    double *table = vec((size_t)V * E, 78, 1);
+    double *x = via == VIA_FLOAT ? copy_of(p->x, p->nx) : zeros((size_t)rows * D);
+    for (int r = 0; via != VIA_FLOAT && r < rows; r++)
+        for (int j = 0; j < D && tokens[r] >= 0 && tokens[r] < V; j++)
+            x[(size_t)r * D + j] = via == VIA_TOKENS ? (j == tokens[r]) : table[tokens[r] * E + j];
+    const size_t nx = (size_t)rows * D, nwih = (size_t)G * D;
+    for (int acc = 0; acc < 2; acc++) {
+        outputs want, got;
+        make_outputs(&want, p, nx, nwih, 300);
+        make_outputs(&got, p, via == VIA_EMBEDDING ? (size_t)V * E : nx, nwih, 300);
+        if (via == VIA_EMBEDDING)   /* dx from zero, scattered into dtable below */
+            memset(want.o[3], 0, nx * sizeof *want.o[3]);
+        run_plain(p, x, D, wih, &want, acc);
+        run_projected(p, via, x, tokens, table, D, V, padding, wih, &got, acc);
+        if (via == VIA_EMBEDDING) {   /* got's start values (make_outputs) + dx per token */
+            double *dtable = acc ? vec((size_t)V * E, 303, 1) : zeros((size_t)V * E);
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < E && tokens[r] != padding; j++)
+                    dtable[tokens[r] * E + j] += want.o[3][(size_t)r * E + j];
+            free(want.o[3]);
+            want.o[3] = dtable, want.cnt[3] = (size_t)V * E;
+        }
+        if (via == VIA_TOKENS) {
+            /* the plain calls take a one-hot x as tokens when saved has
+             * room: against their GEMMs, forced by a last row that is no
+             * one-hot (a 1e-300 beside its 1) */
+            double *xg = copy_of(x, nx);
+            xg[nx - 1 - (tokens[rows - 1] == D - 1)] = 1e-300;
+            outputs gemm;
+            make_outputs(&gemm, p, nx, nwih, 300);
+            run_plain(p, xg, D, wih, &gemm, acc);
+            for (int i = 0; i < 10; i++)
+                if (i != 3 && want.o[i]) {
+                    const double e = maxerr(want.o[i], gemm.o[i], want.cnt[i]);
+                    check(&v, e <= 1e-12, "accumulate %d: one-hot x: output %d off by %g from "
+                          "the GEMMs'", acc, i, e);
+                }
+            free_outputs(&gemm), free(xg);
+            free(want.o[3]), free(got.o[3]);   /* no dx for tokens */
+            want.o[3] = got.o[3] = NULL;
+        }
+        static const char *const OUT[10] = {"y",  "hT",    "cT",    "dx",    "dh0",
+                                            "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"};
+        const double tol = via == VIA_FLOAT ? 0 : 1e-12;
+        for (int i = 0; i < 10; i++)
+            if (want.o[i]) {
+                const double e = maxerr(got.o[i], want.o[i], want.cnt[i]);
+                check(&v, e <= tol, "accumulate %d: %s off by %g", acc, OUT[i], e);
+            }
+        free_outputs(&want), free_outputs(&got);
+    }
+    if (via == VIA_EMBEDDING) {
+        double *gates = zeros((size_t)rows * G), *scratch = zeros((size_t)V * G);
+        tokens[rows - 1] = -1;
+        dlrt_rnn_project_embedding_f64(gates, scratch, tokens, table, wih, p->bih, rows, V, E, G);
+        check(&v, isnan(gates[(size_t)(rows - 1) * G]) && isnan(gates[(size_t)rows * G - 1]) &&
+                      (rows == 1 || !isnan(gates[0])),
+              "a token outside the vocabulary does not make a NaN row");
+        free(gates), free(scratch);
+    }
+    finish(&v);
+    free(tokens), free(wih), free(table), free(x);
+}
+
+static float *vec_f32(size_t n, unsigned seed, double scale)
+{
+    double *d = vec(n, seed, scale);
+    float *f = to_f32(d, n);
+    free(d);
+    return f;
+}
+
+/* The float kernels' tokens path against their one-hot float path. */
+static void test_tokens_f32(int kind)
+{
+    char name[64];
+    snprintf(name, sizeof name, "projected_tokens_f32_%s", KIND_NAME[kind]);
+    verdict v;
+    start(&v, name, 20);
+    const int n = 3, T = 5, V = 6, H = 4, G = GATES[kind] * H, rows = n * T;
+    float *wih = vec_f32((size_t)G * V, 1, 0.6), *whh = vec_f32((size_t)G * H, 2, 0.6),
+          *b = vec_f32((size_t)G, 3, 0.5), *dy = vec_f32((size_t)rows * H, 4, 1);
+    int32_t tokens[15];
+    float x[15 * 6] = {0};
+    for (int r = 0; r < rows; r++)
+        tokens[r] = (r * 7 + 1) % V, x[r * V + tokens[r]] = 1;
+    float *s1 = calloc(saved_size(kind, n, T, H), sizeof *s1),
+          *s2 = calloc(saved_size(kind, n, T, H), sizeof *s2),
+          *scratch = calloc(dlrt_rnn_tokens_scratch_size(V, G), sizeof *scratch);
+    float y1[15 * 4], y2[15 * 4], dw1[16 * 6], dw2[16 * 6], du1[16 * 4], du2[16 * 4];
+    fwd_f32(kind, y1, NULL, NULL, s1, x, NULL, NULL, wih, whh, b, b, n, T, V, H, 1);
+    bwd_f32(kind, NULL, NULL, NULL, dw1, du1, NULL, NULL, dy, NULL, NULL, s1, x, wih, whh, n, T,
+            V, H, 1, 0, 0);
+    dlrt_rnn_project_tokens_f32(s2, scratch, tokens, wih, b, rows, V, G);
+    fwdp_f32(kind, y2, NULL, NULL, s2, NULL, NULL, whh, b, n, T, H, 1);
+    bwdp_f32(kind, NULL, NULL, du2, NULL, NULL, dy, NULL, NULL, s2, whh, n, T, H, 1, 0, 0);
+    dlrt_rnn_project_tokens_backward_f32(dw2, scratch, s2, tokens, rows, V, G, 0);
+    double e = 0;
+    for (int i = 0; i < rows * H; i++)
+        e = fmax(e, fabs(y1[i] - y2[i]));
+    for (int i = 0; i < G * V; i++)
+        e = fmax(e, fabs(dw1[i] - dw2[i]));
+    for (int i = 0; i < G * H; i++)
+        e = fmax(e, fabs(du1[i] - du2[i]));
+    check(&v, e < 1e-5, "tokens and one-hot floats differ by %g", e);
+    finish(&v);
+    free(wih), free(whh), free(b), free(dy), free(s1), free(s2), free(scratch);
+}
+
 /* Truncated BPTT: two chunks carried through hT/cT equal one long run. */
 static void test_chunks(int kind)
 {
@@ -698,6 +943,9 @@ int main(int argc, char **argv)
         {0, 2, 4, 3, 5, 0, 1, 1}, {0, 2, 4, 3, 5, 1, 1, 1}, {0, 1, 1, 2, 3, 0, 0, 0},
         {0, 1, 1, 2, 3, 1, 1, 1}, {0, 3, 3, 2, 2, 1, 0, 1}, {0, 1, 5, 3, 4, 1, 1, 0},
         {0, 3, 6, 2, 3, 0, 0, 1},
+        /* n T >= 4 (H + 1): the LSTM keeps w_hh^T in saved (smaller ones
+         * multiply by w_hh transposed) */
+        {0, 4, 7, 3, 2, 1, 1, 1}, {0, 3, 8, 2, 5, 0, 1, 1},
     };
     unsigned seed = 100;
     for (int kind = 0; kind < 4; kind++)
@@ -710,10 +958,12 @@ int main(int argc, char **argv)
             test_gradients(&p);
             test_flags(&p);
             test_f32(&p);
+            for (int via = VIA_FLOAT; via <= VIA_EMBEDDING; via++)
+                test_projected(&p, via);
             unmake(&p);
         }
     for (int kind = 0; kind < 4; kind++)
-        test_chunks(kind);
+        test_chunks(kind), test_tokens_f32(kind);
     test_expf();
     if (argc > 1)
         test_torch(argv[1]);
