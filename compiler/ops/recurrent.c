@@ -175,9 +175,12 @@ static bool check_state(Build *b, Cell cell, const ArgVal *v, const char *what, 
         return true;
     Shape want = count == 1 ? (Shape){.rank = 1, .dim = {H}}
                             : (Shape){.rank = 2, .dim = {count, H}};
-    diag_error(b->diag, v->expr->loc, "state size mismatch: %s's %s must be %s per sample "
-               "(num_layers*directions = %ld*%d = %d states of hidden_size %d), '%s' has shape %s",
-               cell_name(cell), what, shape_str(b->arena, want), layers, bidir ? 2 : 1, count, H,
+    const char *why = count == 1
+        ? arena_printf(b->arena, "one layer, one direction, hidden_size %d", H)
+        : arena_printf(b->arena, "num_layers*directions = %ld*%d = %d states of hidden_size %d",
+                       layers, bidir ? 2 : 1, count, H);
+    diag_error(b->diag, v->expr->loc, "state size mismatch: %s's %s must be %s per sample (%s), "
+               "'%s' has shape %s", cell_name(cell), what, shape_str(b->arena, want), why,
                build_expr_text(b, v->expr), shape_str(b->arena, s));
     build_note_shape(b, v->node, what);
     return false;
@@ -486,9 +489,17 @@ static void recurrent_forward(Emit *e, const Node *n)
     const char *state = emit_scratch(e, n->id, S_STATE), *work = emit_scratch(e, n->id, S_WORK);
     const char *out = emit_buf(e, n->id);
     const char *rows = arena_printf(a, "n * %d", T);
-    emit_line(e, "/* %s(%d, %d layer%s%s%s), batch_first: %d steps of %d values */", torch_class(r),
-              H, L, L > 1 ? "s" : "", dirs == 2 ? ", bidirectional" : "",
-              r->relu ? ", relu" : "", T, r->D);
+    char rate[32];
+    op_double(rate, r->dropout);
+    emit_line(e, "/* %s(%d, %d%s%s%s%s%s%s, batch_first=True) over %d steps */", torch_class(r), r->D, H,
+              L > 1 ? arena_printf(a, ", num_layers=%d", L) : "", r->bias ? "" : ", bias=False",
+              dirs == 2 ? ", bidirectional=True" : "", r->dropout > 0 ? ", dropout=" : "",
+              r->dropout > 0 ? rate : "", r->relu ? ", nonlinearity='relu'" : "", T);
+    if (r->stateful)
+        emit_line(e, "/* stateful: each row starts from the final state the previous call left in "
+                  "%s (the kernel reads h0%s before it writes hT%s there); no gradient crosses */",
+                  emit_scratch(e, n->id, S_CARRY), r->cell == CELL_LSTM ? ", c0" : "",
+                  r->cell == CELL_LSTM ? ", cT" : "");
     for (int l = 0; l < L; l++) {
         bool last = l == L - 1;
         const char *x = l == 0 ? emit_buf(e, n->in[0]) : region(e, state, r->out_off[l - 1]);
@@ -540,8 +551,6 @@ static void recurrent_forward(Emit *e, const Node *n)
                           carry_at(e, n, 0, l, 0), H, real);
         }
         if (!last && r->dropout > 0 && emit_training(e)) {
-            char rate[32];
-            op_double(rate, r->dropout);
             emit_line(e, "/* dropout(%s) on layer %d's output, as %s(dropout = %s) while training */",
                       rate, l, torch_class(r), rate);
             emit_line(e, "dlrt_dropout_forward_%s(%s, %s, %s, n * %d, %s, %s);", prec, lout,
@@ -612,7 +621,7 @@ static void recurrent_backward(Emit *e, const Node *n, const bool *accumulate)
             if (ir->params.items[learned_param(n, k)].trained)
                 acc_state[k] = emit_param_accumulate(e, learned_param(n, k));
 
-    emit_line(e, "/* backpropagation through time, last layer first */");
+    emit_line(e, "/* the last layer first; each direction's gradients from its saved states */");
     /* The last layer's gradient: on every step, or on the final state. */
     if (r->return_sequences) {
         if (dirs == 1)
@@ -652,8 +661,17 @@ static void recurrent_backward(Emit *e, const Node *n, const bool *accumulate)
             bool has_dx = strcmp(dx, "NULL") != 0;
             int acc_x = has_dx && (d > 0 || (l == 0 && accumulate[0]));
             const char *dstate[2] = {"NULL", "NULL"};
+            bool direct[2] = {false, false};
             for (int k = 0; k < (r->cell == CELL_LSTM ? 2 : 1); k++)
                 if (wants_state_grad(e, n, k)) {
+                    int in = k ? r->c0_in : r->h0_in;
+                    /* a given [H] state whose gradient is written as dx is:
+                     * the kernel writes it in place */
+                    if (!r->learned && L * dirs == 1 && accumulate[in] == acc_x) {
+                        dstate[k] = emit_grad(e, n->in[in]);
+                        direct[k] = true;
+                        continue;
+                    }
                     dstate[k] = region(e, work, k ? r->dc0_off : r->dh0_off);
                     if (acc_x)   /* the kernel adds into dh0 as into dx */
                         emit_line(e, "memset(%s, 0, (size_t)n * %d * sizeof(%s));", dstate[k], H,
@@ -676,7 +694,8 @@ static void recurrent_backward(Emit *e, const Node *n, const bool *accumulate)
             const char *x = l == 0 ? emit_buf(e, n->in[0]) : region(e, state, r->out_off[l - 1]);
             const char *w_ih = emit_param(e, param_at(n, l, d, 0)),
                        *w_hh = emit_param(e, param_at(n, l, d, 1));
-            emit_line(e, "/* layer %d, %s */", l, d ? "reverse" : "forward");
+            emit_line(e, "/* layer %d, %s: backpropagation through its %d steps */", l,
+                      d ? "reverse" : "forward", T);
             if (r->cell == CELL_LSTM)
                 emit_line(e, "dlrt_lstm_backward_%s(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                           "%s, %s, n, %d, %d, %d, %d, %d, %d);", prec, dx, dstate[0], dstate[1],
@@ -693,7 +712,7 @@ static void recurrent_backward(Emit *e, const Node *n, const bool *accumulate)
                           dw[2], dw[3], dy[d], dhT[d], saved, x, w_ih, w_hh, T, layer_in(r, l), H,
                           r->relu, d, acc_x, acc_w);
             for (int k = 0; k < 2; k++)
-                if (strcmp(dstate[k], "NULL"))
+                if (strcmp(dstate[k], "NULL") && !direct[k])
                     /* each row of a learned state is written once per pass */
                     state_grad_out(e, n, k, l, d, dstate[k], accumulate, acc_state[k]);
         }
