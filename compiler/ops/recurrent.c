@@ -211,22 +211,28 @@ static void plan_scratch(Build *b, Node *node, RecurrentAttr *r)
     }
     node->scratch_size[S_STATE] = at;
 
-    /* forward: the directions' outputs, initial states, final states */
+    /* forward: the directions' outputs, initial states laid out [n, H],
+     * the final states of a bidirectional last layer; each only when
+     * used */
+    bool staged[2] = {r->learned || (r->h0_in >= 0 && L * dirs > 1),
+                      r->learned || (r->c0_in >= 0 && L * dirs > 1)};
+    bool last_pair = dirs == 2 && !r->return_sequences;
     size_t fw = 0;
     r->y_off[0] = fw, fw += dirs == 2 ? TH : 0;
     r->y_off[1] = fw, fw += dirs == 2 ? TH : 0;
-    r->h0_off = fw, fw += (size_t)H;
-    r->c0_off = fw, fw += (size_t)H;
-    r->hT_off = fw, fw += (size_t)(2 * H);
-    /* backward: two gradients between layers, the directions' shares */
+    r->h0_off = fw, fw += staged[0] ? (size_t)H : 0;
+    r->c0_off = fw, fw += staged[1] && r->cell == CELL_LSTM ? (size_t)H : 0;
+    r->hT_off = fw, fw += last_pair ? (size_t)(2 * H) : 0;
+    /* backward: two gradients between layers, the directions' shares,
+     * the initial states' gradients */
     size_t bw = 0;
     r->ga_off = bw, bw += L > 1 ? TdH : 0;
     r->gb_off = bw, bw += L > 2 ? TdH : 0;
     r->dy_off[0] = bw, bw += dirs == 2 ? TH : 0;
     r->dy_off[1] = bw, bw += dirs == 2 ? TH : 0;
-    r->dhT_off = bw, bw += (size_t)(2 * H);
-    r->dh0_off = bw, bw += (size_t)H;
-    r->dc0_off = bw, bw += (size_t)H;
+    r->dhT_off = bw, bw += last_pair ? (size_t)(2 * H) : 0;
+    r->dh0_off = bw, bw += r->learned || r->h0_in >= 0 ? (size_t)H : 0;
+    r->dc0_off = bw, bw += (r->learned || r->c0_in >= 0) && r->cell == CELL_LSTM ? (size_t)H : 0;
     node->scratch_size[S_WORK] = fw > bw ? fw : bw;
 
     if (r->stateful)
@@ -268,6 +274,11 @@ static int recurrent_lower(Build *b, Cell cell, const Expr *call, const ArgVal *
         diag_error(d, a[A_STATEFUL].expr->loc, "%s: stateful = true cannot be bidirectional: "
                    "the backward direction starts from the end of each chunk", name);
         diag_note(d, a[A_BIDIR].expr->loc, "bidirectional set here");
+        ok = false;
+    }
+    if (stateful && learned) {
+        diag_error(d, a[A_INITIAL].expr->loc, "%s: initial_state = \"learned\" and stateful = true: "
+                   "a stateful layer starts from the state its previous call left", name);
         ok = false;
     }
     const ArgVal *given[2] = {h0, c0};

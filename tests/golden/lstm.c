@@ -29,28 +29,28 @@
  * lstm embeds one for its own entry points; lstm_workspace_create makes
  * more, one per thread. */
 struct lstm_workspace {
-    /* Activations for up to LSTM_BATCH samples, 43424 values. Forward values
+    /* Activations for up to LSTM_BATCH samples, 43168 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
      *   enc               [n, 16]        at 0        lstm, lstm.net:7
      *   enc_state         [n, 1600]      at 256      lstm scratch
-     *   enc_work          [n, 224]       at 37456    lstm workspace
+     *   enc_work          [n, 208]       at 37456    lstm workspace
      *   dec               [n, 6, 16]     at 25856    gru, lstm.net:8
      *   dec_state         [n, 544]       at 27392    gru scratch
-     *   dec_work          [n, 64]        at 37456    gru workspace
+     *   dec_work          [n, 16]        at 37456    gru workspace
      *   out               [n, 6, 4]      at 36096    rnn, lstm.net:9
      *   out_state         [n, 52]        at 36480    rnn scratch
-     *   out_work          [n, 16]        at 37456    rnn workspace
+     *   out_work          [n, 4]         at 37456    rnn workspace
      *   t5                [n, 24]        at 36096    flatten, lstm.net:10
      *   logits            [n, 4]         at 37312    dense, lstm.net:10
      *   loss              [1]            at 37376    cross_entropy, lstm.net:11
      *   loss_probs        [n, 4]         at 37392    cross_entropy scratch
-     *   d_enc             [n, 16]        at 41040
-     *   d_loss            [1]            at 41040
-     *   d_logits          [n, 4]         at 41056
-     *   d_t5              [n, 24]        at 41120
-     *   d_out             [n, 6, 4]      at 41504
-     *   d_dec             [n, 6, 16]     at 41888
+     *   d_enc             [n, 16]        at 40784
+     *   d_loss            [1]            at 40784
+     *   d_logits          [n, 4]         at 40800
+     *   d_t5              [n, 24]        at 40864
+     *   d_out             [n, 6, 4]      at 41248
+     *   d_dec             [n, 6, 16]     at 41632
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
@@ -98,12 +98,12 @@ struct lstm {
 /* ---- create / destroy -------------------------------------------------- */
 
 /* The bytes lstm_create allocates. */
-#define LSTM_BYTES (sizeof(lstm) + 64 + (size_t)50816 * sizeof(float))
+#define LSTM_BYTES (sizeof(lstm) + 64 + (size_t)50560 * sizeof(float))
 
 lstm *lstm_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
-     *   params [3696] | grads [3696] | arena [43424]
+     *   params [3696] | grads [3696] | arena [43168]
      * (each part rounded up to 16 values). */
     unsigned char *block = calloc(1, LSTM_BYTES);
     if (!block)
@@ -185,7 +185,7 @@ void lstm_destroy(lstm *m)
 }
 
 /* The bytes lstm_workspace_create allocates. */
-#define LSTM_WORKSPACE_BYTES (sizeof(lstm_workspace) + 64 + (size_t)43424 * sizeof(float))
+#define LSTM_WORKSPACE_BYTES (sizeof(lstm_workspace) + 64 + (size_t)43168 * sizeof(float))
 
 lstm_workspace *lstm_workspace_create(uint64_t seed)
 {
@@ -238,12 +238,12 @@ static void lstm_forward_pass(const lstm *m, lstm_workspace *w, const float *seq
     const float *const logits_b = m->params + 3692;                  /* [4], lstm.net:10 */
     float *const enc = w->arena + 0;                                 /* [n, 16] lstm, lstm.net:7 */
     float *const enc_state = w->arena + 256;                         /* [n, 1600] lstm scratch */
-    float *const enc_work = w->arena + 37456;                        /* [n, 224] lstm workspace */
+    float *const enc_work = w->arena + 37456;                        /* [n, 208] lstm workspace */
     float *const dec = w->arena + 25856;                             /* [n, 6, 16] gru, lstm.net:8 */
     float *const dec_state = w->arena + 27392;                       /* [n, 544] gru scratch */
     float *const out = w->arena + 36096;                             /* [n, 6, 4] rnn, lstm.net:9 */
     float *const out_state = w->arena + 36480;                       /* [n, 52] rnn scratch */
-    float *const out_work = w->arena + 37456;                        /* [n, 16] rnn workspace */
+    float *const out_work = w->arena + 37456;                        /* [n, 4] rnn workspace */
     float *const t5 = w->arena + 36096;                              /* [n, 24] flatten, lstm.net:10 */
     float *const logits = w->arena + 37312;                          /* [n, 4] dense, lstm.net:10 */
 
@@ -261,12 +261,12 @@ static void lstm_forward_pass(const lstm *m, lstm_workspace *w, const float *seq
         /* dropout(0.2) on layer 0's output, as nn.LSTM(dropout = 0.2) while training */
         dlrt_dropout_forward_f32(enc_state + (size_t)n * 704, enc_state + (size_t)n * 800, enc_state + (size_t)n * 704, n * 96, 0.2, &w->rng);
         /* layer 1, forward: weight_ih_l1, weight_hh_l1 and their biases; state after each step into the final state only */
-        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 112, NULL, enc_state + (size_t)n * 896, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1, enc_weight_hh_l1, enc_bias_ih_l1, enc_bias_hh_l1, n, 6, 16, 8, 0);
+        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 96, NULL, enc_state + (size_t)n * 896, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1, enc_weight_hh_l1, enc_bias_ih_l1, enc_bias_hh_l1, n, 6, 16, 8, 0);
         /* layer 1, reverse: weight_ih_l1_reverse, weight_hh_l1_reverse and their biases; state after each step into the final state only */
-        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 120, NULL, enc_state + (size_t)n * 1248, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1_reverse, enc_weight_hh_l1_reverse, enc_bias_ih_l1_reverse, enc_bias_hh_l1_reverse, n, 6, 16, 8, 1);
+        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 104, NULL, enc_state + (size_t)n * 1248, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1_reverse, enc_weight_hh_l1_reverse, enc_bias_ih_l1_reverse, enc_bias_hh_l1_reverse, n, 6, 16, 8, 1);
         for (int r = 0; r < n; r++) {   /* [forward | backward] halves */
-            memcpy(enc + (size_t)r * 16, enc_work + (size_t)n * 112 + (size_t)r * 8, 8 * sizeof(float));
-            memcpy(enc + (size_t)r * 16 + 8, enc_work + (size_t)n * 120 + (size_t)r * 8, 8 * sizeof(float));
+            memcpy(enc + (size_t)r * 16, enc_work + (size_t)n * 96 + (size_t)r * 8, 8 * sizeof(float));
+            memcpy(enc + (size_t)r * 16 + 8, enc_work + (size_t)n * 104 + (size_t)r * 8, 8 * sizeof(float));
         }
     } else {
         /* nn.LSTM(3, 8, num_layers=2, bidirectional=True, dropout=0.2, batch_first=True) over 6 steps */
@@ -279,12 +279,12 @@ static void lstm_forward_pass(const lstm *m, lstm_workspace *w, const float *seq
             memcpy(enc_state + (size_t)n * 704 + (size_t)r * 16 + 8, enc_work + (size_t)n * 48 + (size_t)r * 8, 8 * sizeof(float));
         }
         /* layer 1, forward: weight_ih_l1, weight_hh_l1 and their biases; state after each step into the final state only */
-        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 112, NULL, enc_state + (size_t)n * 896, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1, enc_weight_hh_l1, enc_bias_ih_l1, enc_bias_hh_l1, n, 6, 16, 8, 0);
+        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 96, NULL, enc_state + (size_t)n * 896, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1, enc_weight_hh_l1, enc_bias_ih_l1, enc_bias_hh_l1, n, 6, 16, 8, 0);
         /* layer 1, reverse: weight_ih_l1_reverse, weight_hh_l1_reverse and their biases; state after each step into the final state only */
-        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 120, NULL, enc_state + (size_t)n * 1248, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1_reverse, enc_weight_hh_l1_reverse, enc_bias_ih_l1_reverse, enc_bias_hh_l1_reverse, n, 6, 16, 8, 1);
+        dlrt_lstm_forward_f32(NULL, enc_work + (size_t)n * 104, NULL, enc_state + (size_t)n * 1248, enc_state + (size_t)n * 704, NULL, NULL, enc_weight_ih_l1_reverse, enc_weight_hh_l1_reverse, enc_bias_ih_l1_reverse, enc_bias_hh_l1_reverse, n, 6, 16, 8, 1);
         for (int r = 0; r < n; r++) {   /* [forward | backward] halves */
-            memcpy(enc + (size_t)r * 16, enc_work + (size_t)n * 112 + (size_t)r * 8, 8 * sizeof(float));
-            memcpy(enc + (size_t)r * 16 + 8, enc_work + (size_t)n * 120 + (size_t)r * 8, 8 * sizeof(float));
+            memcpy(enc + (size_t)r * 16, enc_work + (size_t)n * 96 + (size_t)r * 8, 8 * sizeof(float));
+            memcpy(enc + (size_t)r * 16 + 8, enc_work + (size_t)n * 104 + (size_t)r * 8, 8 * sizeof(float));
         }
     }
 
@@ -376,19 +376,19 @@ static void lstm_backward_pass(const lstm *m, lstm_workspace *w, float *grads, c
     float *const d_logits_w = grads + 3596;                          /* [4, 24] */
     float *const d_logits_b = grads + 3692;                          /* [4] */
     float *const enc_state = w->arena + 256;                         /* [n, 1600] lstm scratch */
-    float *const enc_work = w->arena + 37456;                        /* [n, 224] lstm workspace */
+    float *const enc_work = w->arena + 37456;                        /* [n, 208] lstm workspace */
     float *const dec = w->arena + 25856;                             /* [n, 6, 16] gru, lstm.net:8 */
     float *const dec_state = w->arena + 27392;                       /* [n, 544] gru scratch */
     float *const out_state = w->arena + 36480;                       /* [n, 52] rnn scratch */
-    float *const out_work = w->arena + 37456;                        /* [n, 16] rnn workspace */
+    float *const out_work = w->arena + 37456;                        /* [n, 4] rnn workspace */
     float *const t5 = w->arena + 36096;                              /* [n, 24] flatten, lstm.net:10 */
     float *const loss_probs = w->arena + 37392;                      /* [n, 4] cross_entropy scratch */
-    float *const d_enc = w->arena + 41040;                           /* [n, 16] d loss / d enc */
-    float *const d_dec = w->arena + 41888;                           /* [n, 6, 16] d loss / d dec */
-    float *const d_out = w->arena + 41504;                           /* [n, 6, 4] d loss / d out */
-    float *const d_t5 = w->arena + 41120;                            /* [n, 24] d loss / d t5 */
-    float *const d_logits = w->arena + 41056;                        /* [n, 4] d loss / d logits */
-    float *const d_loss = w->arena + 41040;                          /* [1] d loss / d loss */
+    float *const d_enc = w->arena + 40784;                           /* [n, 16] d loss / d enc */
+    float *const d_dec = w->arena + 41632;                           /* [n, 6, 16] d loss / d dec */
+    float *const d_out = w->arena + 41248;                           /* [n, 6, 4] d loss / d out */
+    float *const d_t5 = w->arena + 40864;                            /* [n, 24] d loss / d t5 */
+    float *const d_logits = w->arena + 40800;                        /* [n, 4] d loss / d logits */
+    float *const d_loss = w->arena + 40784;                          /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
@@ -408,8 +408,8 @@ static void lstm_backward_pass(const lstm *m, lstm_workspace *w, float *grads, c
     /* lstm.net:9: out = rnn(dec, 4, initial_state = "learned", nonlinearity = "relu") */
     /* the last layer first; each direction's gradients from its saved states */
     /* layer 0, forward: backpropagation through its 6 steps */
-    dlrt_rnn_backward_f32(d_dec, out_work + (size_t)n * 8, d_out_weight_ih_l0, d_out_weight_hh_l0, d_out_bias_ih_l0, d_out_bias_hh_l0, d_out, NULL, out_state, dec, out_weight_ih_l0, out_weight_hh_l0, n, 6, 16, 4, 1, 0, 0, 0);
-    dlrt_bias_backward_f32(d_out_h0 + 0, out_work + (size_t)n * 8, n, 4, 1, 0);   /* dh0 row 0: summed over the batch */
+    dlrt_rnn_backward_f32(d_dec, out_work, d_out_weight_ih_l0, d_out_weight_hh_l0, d_out_bias_ih_l0, d_out_bias_hh_l0, d_out, NULL, out_state, dec, out_weight_ih_l0, out_weight_hh_l0, n, 6, 16, 4, 1, 0, 0, 0);
+    dlrt_bias_backward_f32(d_out_h0 + 0, out_work, n, 4, 1, 0);   /* dh0 row 0: summed over the batch */
 
     /* lstm.net:8: dec = gru(seq, 16, h0 = enc) */
     /* the last layer first; each direction's gradients from its saved states */

@@ -29,22 +29,21 @@
  * lstm_stateful embeds one for its own entry points; lstm_stateful_workspace_create makes
  * more, one per thread. */
 struct lstm_stateful_workspace {
-    /* Activations for up to LSTM_STATEFUL_BATCH samples, 1904 values. Forward values
+    /* Activations for up to LSTM_STATEFUL_BATCH samples, 1824 values. Forward values
      * stay for the backward pass; gradients share space when their
      * lifetimes do not overlap (offsets in values):
      *   h           [n, 8, 5]      at 0        lstm, lstm_stateful.net:7
      *   h_state     [n, 290]       at 160      lstm scratch
-     *   h_work      [n, 20]        at 1424     lstm workspace
      *   h_carry     [n, 10]        at 1328     lstm carry
      *   t3          [n, 40]        at 0        reshape, lstm_stateful.net:8
      *   t4          [n, 8]         at 1376     dense, lstm_stateful.net:8
      *   p           [n, 8, 1]      at 1376     reshape, lstm_stateful.net:8
      *   loss        [1]            at 1408     mse, lstm_stateful.net:9
-     *   d_loss      [1]            at 1504
-     *   d_p         [n, 8, 1]      at 1520
-     *   d_t4        [n, 8]         at 1552
-     *   d_t3        [n, 40]        at 1584
-     *   d_h         [n, 8, 5]      at 1744
+     *   d_loss      [1]            at 1424
+     *   d_p         [n, 8, 1]      at 1440
+     *   d_t4        [n, 8]         at 1472
+     *   d_t3        [n, 40]        at 1504
+     *   d_h         [n, 8, 5]      at 1664
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
@@ -71,12 +70,12 @@ struct lstm_stateful {
 /* ---- create / destroy -------------------------------------------------- */
 
 /* The bytes lstm_stateful_create allocates. */
-#define LSTM_STATEFUL_BYTES (sizeof(lstm_stateful) + 64 + (size_t)2928 * sizeof(float))
+#define LSTM_STATEFUL_BYTES (sizeof(lstm_stateful) + 64 + (size_t)2848 * sizeof(float))
 
 lstm_stateful *lstm_stateful_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
-     *   params [512] | grads [512] | arena [1904]
+     *   params [512] | grads [512] | arena [1824]
      * (each part rounded up to 16 values). */
     unsigned char *block = calloc(1, LSTM_STATEFUL_BYTES);
     if (!block)
@@ -116,7 +115,7 @@ void lstm_stateful_destroy(lstm_stateful *m)
 }
 
 /* The bytes lstm_stateful_workspace_create allocates. */
-#define LSTM_STATEFUL_WORKSPACE_BYTES (sizeof(lstm_stateful_workspace) + 64 + (size_t)1904 * sizeof(float))
+#define LSTM_STATEFUL_WORKSPACE_BYTES (sizeof(lstm_stateful_workspace) + 64 + (size_t)1824 * sizeof(float))
 
 lstm_stateful_workspace *lstm_stateful_workspace_create(uint64_t seed)
 {
@@ -205,11 +204,11 @@ static void lstm_stateful_backward_pass(const lstm_stateful *m, lstm_stateful_wo
     float *const h_state = w->arena + 160;               /* [n, 290] lstm scratch */
     float *const t3 = w->arena + 0;                      /* [n, 40] reshape, lstm_stateful.net:8 */
     float *const p = w->arena + 1376;                    /* [n, 8, 1] reshape, lstm_stateful.net:8 */
-    float *const d_h = w->arena + 1744;                  /* [n, 8, 5] d loss / d h */
-    float *const d_t3 = w->arena + 1584;                 /* [n, 40] d loss / d t3 */
-    float *const d_t4 = w->arena + 1552;                 /* [n, 8] d loss / d t4 */
-    float *const d_p = w->arena + 1520;                  /* [n, 8, 1] d loss / d p */
-    float *const d_loss = w->arena + 1504;               /* [1] d loss / d loss */
+    float *const d_h = w->arena + 1664;                  /* [n, 8, 5] d loss / d h */
+    float *const d_t3 = w->arena + 1504;                 /* [n, 40] d loss / d t3 */
+    float *const d_t4 = w->arena + 1472;                 /* [n, 8] d loss / d t4 */
+    float *const d_p = w->arena + 1440;                  /* [n, 8, 1] d loss / d p */
+    float *const d_loss = w->arena + 1424;               /* [1] d loss / d loss */
 
     d_loss[0] = 1.0f;   /* seed: d loss / d loss */
 
