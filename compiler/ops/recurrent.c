@@ -270,6 +270,9 @@ static int recurrent_lower(Build *b, Cell cell, const Expr *call, const ArgVal *
             D = xs.dim[1];
         }
     }
+    if (dropout > 0 && L == 1)   /* PyTorch warns the same */
+        diag_warning(d, a[A_DROPOUT].expr->loc, "%s: dropout applies between stacked layers; with "
+                     "num_layers = 1 it does nothing", name);
     if (stateful && bidir) {
         diag_error(d, a[A_STATEFUL].expr->loc, "%s: stateful = true cannot be bidirectional: "
                    "the backward direction starts from the end of each chunk", name);
