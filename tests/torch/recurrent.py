@@ -9,7 +9,8 @@ True): the parameter names and shapes are PyTorch's. From those weights
 and the same data, in float32, within 1e-4 relative to each tensor's scale:
 the output (the whole sequence, or torch.cat of h_n's last layer), the
 loss and every weight gradient, and the losses and parameters after
-several Adam steps; sequence lengths 1, 2, 50 and 60. Stateful cases: two
+several Adam steps; sequence lengths 1, 2, 50 and 60; PyTorch's default
+init (every weight and bias within 1/sqrt(H), spread up to it). Stateful cases: two
 forward calls, the second from the first's final state, and training
 steps over one stream with the hidden state carried and detached between
 chunks, as truncated BPTT does in PyTorch."""
@@ -112,6 +113,12 @@ for name, op, T, D, H, L, bidir, retseq, extra in CASES:
         check(name + " state_dict", None, str(err).splitlines()[0])
         continue
     init = {k: v.clone() for k, v in sd.items()}
+    # PyTorch's default init: every weight and bias from U(-1/sqrt(H), 1/sqrt(H)).
+    bound = 1 / np.sqrt(H)
+    pool = torch.cat([v.flatten() for v in init.values()]).double() / bound
+    inside = float(pool.abs().max()) <= 1 and (pool.numel() < 100 or float(pool.abs().max()) > 0.95)
+    check(name + " default init U(-1/sqrt(H), 1/sqrt(H))", 0.0 if inside else None,
+          "max |w| sqrt(H) = %.4f over %d values" % (float(pool.abs().max()), pool.numel()))
     np.concatenate([p.detach().numpy().ravel() for p in twin.param_list()]).astype(
         np.float32).tofile(os.path.join(d, "params.bin"))
 
