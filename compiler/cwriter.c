@@ -518,7 +518,8 @@ void collect_decls(Emit *e, const char *body, DeclVec *decls)
                      arena_printf(e->a, n->scratch_whole[k] ? "[%zu] %s%s %s" : "[n, %zu] %s%s %s",
                                   n->scratch_size[k],
                                   sc->type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
-                                  sc->role == SCRATCH_WORKSPACE ? "workspace" : "scratch"));
+                                  sc->role == SCRATCH_WORKSPACE ? "workspace"
+                                  : sc->role == SCRATCH_CARRY ? "carry" : "scratch"));
         }
     }
     for (int id = 0; id < ir->nodes.len; id++) {
@@ -797,6 +798,11 @@ bool emit_training(Emit *e)
 {
     e->asked_training = true;
     return e->training;
+}
+
+Arena *emit_arena(Emit *e)
+{
+    return e->a;
 }
 
 const IR *emit_ir(Emit *e)

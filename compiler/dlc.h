@@ -256,7 +256,11 @@ typedef struct Param {
  * WORKSPACE only within one op's forward or backward kernel, so the plan
  * overlaps the workspaces of all ops (im2col). INT32 buffers hold integers
  * (pooling's argmax): the emitter gives them an int32_t pointer. */
-typedef enum ScratchRole { SCRATCH_SAVED, SCRATCH_WORKSPACE } ScratchRole;
+/* CARRY persists from call to call in the workspace (a stateful recurrent
+ * layer's final state, the next call's initial one): its own arena range,
+ * never shared or reused, zero when the workspace is created and when
+ * P_reset_state zeroes it. */
+typedef enum ScratchRole { SCRATCH_SAVED, SCRATCH_WORKSPACE, SCRATCH_CARRY } ScratchRole;
 typedef enum ScratchType { SCRATCH_REAL, SCRATCH_INT32 } ScratchType;
 typedef struct ScratchSpec {
     const char *name;      /* C name after the node's: "mask" gives "h2_mask" */

@@ -254,6 +254,43 @@ void emit_steps(Emit *e, FILE *out)
             real, P, P, all_params, sep_all, P, all_args, sep_all);
 }
 
+/* Whether a node keeps CARRY scratch (a stateful recurrent layer's final
+ * state, which the next call starts from): then the API has
+ * P_reset_state and the descriptor says stateful. */
+static bool has_carry(const IR *ir)
+{
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (info->scratch[k].role == SCRATCH_CARRY && n->scratch[k] >= 0)
+                return true;
+    }
+    return false;
+}
+
+/* P_reset_state: every CARRY buffer of a workspace back to zero, as
+ * P_workspace_create leaves it; P_own_workspace: the model's own, which
+ * P_train_step, P_forward and P_evaluate use. */
+static void emit_reset_state(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *real = emit_real(e);
+    fprintf(out, "void %s_reset_state(%s_workspace *w)\n{\n", P, P);
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        const OpInfo *info = op_info(n->op);
+        for (int k = 0; k < info->nscratch; k++)
+            if (info->scratch[k].role == SCRATCH_CARRY && n->scratch[k] >= 0)
+                fprintf(out, "    memset(w->arena + %ld, 0, (size_t)%zu * sizeof(%s));   /* %s_%s [%d, %zu], %s:%d */\n",
+                        n->scratch[k], (size_t)ir->batch_cap * n->scratch_size[k], real,
+                        e->node_name[id], info->scratch[k].name, ir->batch_cap, n->scratch_size[k],
+                        e->file, n->line);
+    }
+    fprintf(out, "}\n\n");
+    fprintf(out, "%s_workspace *%s_own_workspace(%s *m)\n{\n    return &m->ws;\n}\n\n", P, P, P);
+}
+
 void emit_tables(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -266,6 +303,8 @@ void emit_tables(Emit *e, FILE *out)
     fprintf(out, "%s *%s_grads(%s *m)\n{\n    return m->grads;\n}\n\n", real, P, P);
     fprintf(out, "void %s_set_rng(%s *m, uint64_t seed)\n{\n    dlrt_rng_seed(&m->ws.rng, seed);\n}\n\n",
             P, P);
+    if (has_carry(ir))
+        emit_reset_state(e, out);
 
     if (ir->params.len) {
         fprintf(out, "static const struct {\n    const char *name, *path;\n    size_t offset, size;\n"
@@ -468,6 +507,11 @@ void emit_descriptor(Emit *e, FILE *out)
             P, P);
     if (ir->states.len)
         fprintf(out, "static void *%s_api_state(void *m)\n{\n    return ((%s *)m)->state;\n}\n\n", P, P);
+    if (has_carry(ir)) {
+        fprintf(out, "static void %s_api_reset_state(void *w)\n{\n    %s_reset_state(w);\n}\n\n", P, P);
+        fprintf(out, "static void *%s_api_own_workspace(void *m)\n{\n    return %s_own_workspace(m);\n}\n\n",
+                P, P);
+    }
     fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
                  "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
     fprintf(out, "static void *%s_api_params(void *m)\n{\n    return %s_params(m);\n}\n\n", P, P);
@@ -548,6 +592,11 @@ void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "    .forward_with = %s_api_forward_with,\n", P);
     fprintf(out, "    .state_count = %zu,\n", ir->state_count);
     fprintf(out, "    .state = %s,\n", ir->states.len ? arena_printf(a, "%s_api_state", P) : "NULL");
+    if (has_carry(ir)) {   /* absent (zero, NULL) without a stateful layer */
+        fprintf(out, "    .stateful = 1,\n");
+        fprintf(out, "    .reset_state = %s_api_reset_state,\n", P);
+        fprintf(out, "    .own_workspace = %s_api_own_workspace,\n", P);
+    }
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
 }
@@ -715,6 +764,16 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "%s *%s_grads(%s *m);\n", real, P, P);
     fprintf(out, "/* Reseeds dropout's random stream: the same seed gives the same masks. */\n");
     fprintf(out, "void %s_set_rng(%s *m, uint64_t seed);\n\n", P, P);
+    if (has_carry(ir))
+        fprintf(out, "/* Stateful layers (stateful = true: truncated backpropagation through\n"
+                     " * time over consecutive chunks). Each call starts from the final state\n"
+                     " * the previous call on the same workspace left for that batch row (no\n"
+                     " * gradient crosses the boundary). %s_reset_state zeroes every carried\n"
+                     " * state of w, as %s_workspace_create leaves it: at the start of each\n"
+                     " * stream (epoch). %s_own_workspace is the one %s_train_step,\n"
+                     " * %s_forward and %s_evaluate use. */\n"
+                     "void %s_reset_state(%s_workspace *w);\n"
+                     "%s_workspace *%s_own_workspace(%s *m);\n\n", P, P, P, P, P, P, P, P, P, P, P);
 
     fprintf(out, "/* Threads. A workspace holds what a call needs besides the network:\n"
                  " * activations and scratch for up to %s_BATCH samples and dropout's random\n"

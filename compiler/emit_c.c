@@ -127,7 +127,8 @@ static void emit_workspace_struct(Emit *e, FILE *out)
                         arena_printf(a, "%s_%s", e->node_name[id], info->scratch[k].name),
                         arena_printf(a, n->scratch_whole[k] ? "[%zu]" : "[n, %zu]", n->scratch_size[k]), n->scratch[k],
                         info->scratch[k].type == SCRATCH_INT32 ? "int32 " : "", op_name(n->op),
-                        info->scratch[k].role == SCRATCH_WORKSPACE ? "workspace" : "scratch");
+                        info->scratch[k].role == SCRATCH_WORKSPACE ? "workspace"
+                        : info->scratch[k].role == SCRATCH_CARRY ? "carry" : "scratch");
     }
     /* Gradients by offset, so that shared space shows. */
     long printed = -1;

@@ -116,11 +116,11 @@ void plan_memory(Arena *a, IR *ir)
             n->buf = top;
             top = align_up(top + batch_elems(ir, n));
         }
-        /* SAVED scratch lives until backward: its own space, after the
-         * node's value. */
+        /* SAVED scratch lives until backward, CARRY from call to call:
+         * each its own space, after the node's value. */
         const OpInfo *info = op_info(n->op);
         for (int k = 0; k < info->nscratch; k++)
-            if (n->scratch_size[k] > 0 && info->scratch[k].role == SCRATCH_SAVED) {
+            if (n->scratch_size[k] > 0 && info->scratch[k].role != SCRATCH_WORKSPACE) {
                 n->scratch[k] = top;
                 top = align_up(top + (long)ir->batch_cap * (long)n->scratch_size[k]);
             }

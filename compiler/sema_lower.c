@@ -530,12 +530,14 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
 
 /* The layer hyperparameters (vals: init, lr, weight_decay, trainable) on
  * every parameter the node made. init is for weights only: a bias starts
- * at zero unless its op says otherwise. */
+ * at zero unless its op says otherwise; without init = ... a weight keeps
+ * the init its op gave it (INIT_DEFAULT, the train block's, unless the op
+ * has a default of its own: the recurrent layers' PyTorch uniform). */
 static void apply_layer_args(Lower *l, const Node *n, const ArgVal *vals)
 {
     for (int k = 0; k < n->nparam; k++) {
         Param *p = &l->ir->params.items[n->param[k]];
-        if (!p->is_bias) {
+        if (!p->is_bias && vals[0].expr) {
             p->init = vals[0].init;
             p->init_arg = vals[0].init_arg;
             p->init_explicit = vals[0].expr != NULL;

@@ -67,6 +67,8 @@ const char *emit_rng_uniform(Emit *e);
 const char *emit_rng(Emit *e);
 bool emit_training(Emit *e);                     /* inside train_step/gradients */
 const IR *emit_ir(Emit *e);
+/* The compilation's arena, for text an emitter builds (arena_printf). */
+Arena *emit_arena(Emit *e);
 
 /* ---- emit_torch.c services -------------------------------------------- */
 

@@ -86,6 +86,26 @@ if [ -f "$T/fashion_autoencoder.out" ]; then
         ok "autoencoder-loss-decreases ($(grep -c '^epoch' "$T/fashion_autoencoder.out") epochs, images only)"
     else bad autoencoder-loss-decreases "$(cat "$T/fashion_autoencoder.out")"; fi
 fi
+#     Recurrent layers through the trainer: an lstm over the images' rows
+#     learns the classes; a gru's [T, D] output trains against a target.
+if build lstm_rows tests/e2e/lstm_rows.net; then
+    "$T/lstm_rows" --limit 2000 --test-limit 500 --checkpoint "$T/lstm_rows.ckpt" >"$T/lstm_rows.out" 2>&1
+    st=$?
+    acc=$(sed -n 's/^test accuracy: //p' "$T/lstm_rows.out")
+    if [ $st -eq 0 ] && [ -n "$acc" ] && awk -v a="$acc" 'BEGIN { exit !(a > 0.3) }'; then
+        ok "lstm-over-rows (test accuracy $acc after 2000 images)"
+    else bad lstm-over-rows "exit $st: $(tail -c 400 "$T/lstm_rows.out")"; fi
+fi
+if build lstm_target tests/e2e/lstm_target.net; then
+    "$T/lstm_target" --target t=x --limit 1000 --test-limit 200 --epochs 2 \
+        --checkpoint "$T/lstm_target.ckpt" >"$T/lstm_target.out" 2>&1
+    st=$?
+    if [ $st -eq 0 ] && grep -q '^test loss: ' "$T/lstm_target.out" &&
+        awk '/^epoch/ { for (i = 1; i < NF; i++) if ($i == "val" && $(i + 1) == "loss") v[++n] = $(i + 2) }
+            END { exit !(n == 2 && v[2] < v[1]) }' "$T/lstm_target.out"; then
+        ok "gru-sequence-target (validation loss falls)"
+    else bad gru-sequence-target "exit $st: $(tail -c 400 "$T/lstm_target.out")"; fi
+fi
 #     A target declared in the .net and tied to the input on the command line.
 if build ae_target tests/e2e/ae_target.net; then
     "$T/ae_target" --target t=x --limit 1000 --test-limit 200 --epochs 2 \

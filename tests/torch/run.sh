@@ -194,6 +194,9 @@ script paths
 script norm_state
 # The augmentations: C and twin make the same batches from one seed.
 script augment_batches
+# rnn, lstm, gru in C against real torch.nn modules loaded from the twin's
+# state_dict; stateful calls with the state carried and detached.
+script recurrent
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
