@@ -337,6 +337,21 @@ const Input *build_input_decl(Build *b, int node)
     return NULL;
 }
 
+bool build_label_ignore(Build *b, int label, int value, Loc loc)
+{
+    Input *in = (Input *)build_input_decl(b, label);
+    if (!in)
+        return false;
+    if (in->has_ignore && in->ignore_index != value) {
+        diag_error(b->diag, loc, "label '%s' is already masked with ignore_index %d by another "
+                   "loss; one label has one ignore_index", in->name, in->ignore_index);
+        return false;
+    }
+    in->has_ignore = true;
+    in->ignore_index = value;
+    return true;
+}
+
 const char *build_expr_text(Build *b, const Expr *e)
 {
     const Source *src = b->diag->src;

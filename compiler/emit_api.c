@@ -207,8 +207,20 @@ void emit_steps(Emit *e, FILE *out)
         emit_line(e, "}");
     }
     emit_line(e, "double loss_sum = 0;");
+    /* Over a sequence (logits [T, K], label class(K)[T]) accuracy counts
+     * steps, those labelled ignore_index not at all. */
+    const Input *ce_label = NULL;
+    int ce_steps = 1;
+    for (int k = 0; ce && k < ir->inputs.len; k++)
+        if (ir->inputs.items[k].node == ce->in[1])
+            ce_label = &ir->inputs.items[k];
+    if (ce)
+        ce_steps = shape_size(node_at(ir, ce->in[1])->shape);
+    bool count_steps = ce && (ce_steps > 1 || (ce_label && ce_label->has_ignore));
     if (ce)
         emit_line(e, "long correct = 0;");
+    if (count_steps)
+        emit_line(e, "long counted = 0;   /* the steps accuracy is over */");
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     e->indent++;
     emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
@@ -229,20 +241,34 @@ void emit_steps(Emit *e, FILE *out)
     }
     if (ce) {
         const Node *logits = node_at(ir, ce->in[0]);
-        int classes = shape_size(logits->shape);
+        int classes = node_at(ir, ce->in[1])->i[0];
         const char *lg = emit_buf(e, ce->in[0]);
         if (logits->op == OP_INPUT)
-            lg = arena_printf(a, "(%s + (size_t)start * %d)", lg, classes);
+            lg = arena_printf(a, "(%s + (size_t)start * %d)", lg, shape_size(logits->shape));
         const char *labels = emit_buf(e, ce->in[1]);
-        emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
-                  labels, e->file, ce->line);
-        emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s + start, chunk, %d);", op_prec(e),
-                  lg, labels, classes);
+        if (ce_steps > 1)
+            labels = arena_printf(a, "%s + (size_t)start * %d", labels, ce_steps);
+        else
+            labels = arena_printf(a, "%s + start", labels);
+        const char *rows = ce_steps > 1 ? arena_printf(a, "chunk * %d", ce_steps) : "chunk";
+        emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d)%s */", e->node_name[ce->in[0]],
+                  emit_buf(e, ce->in[1]), e->file, ce->line, ce_steps > 1 ? ", at every step" : "");
+        if (ce_label && ce_label->has_ignore) {
+            emit_line(e, "correct += dlrt_accuracy_count_ignore_%s(%s, %s, %s, %d, %d, &counted);",
+                      op_prec(e), lg, labels, rows, classes, ce_label->ignore_index);
+        } else {
+            emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s, %s, %d);", op_prec(e), lg,
+                      labels, rows, classes);
+            if (count_steps)
+                emit_line(e, "counted += %s;", rows);
+        }
     }
     e->indent--;
     emit_line(e, "}");
     emit_line(e, "if (accuracy)");
-    if (ce)
+    if (count_steps)
+        emit_line(e, "    *accuracy = counted > 0 ? (double)correct / counted : NAN;");
+    else if (ce)
         emit_line(e, "    *accuracy = n > 0 ? (double)correct / n : NAN;");
     else
         emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");

@@ -535,7 +535,9 @@ static void apply_layer_args(Lower *l, const Node *n, const ArgVal *vals)
 {
     for (int k = 0; k < n->nparam; k++) {
         Param *p = &l->ir->params.items[n->param[k]];
-        if (!p->is_bias) {
+        /* A weight whose op chose its init (embedding's normal) keeps it
+         * unless the call gives one. */
+        if (!p->is_bias && (vals[0].expr || p->init == INIT_DEFAULT)) {
             p->init = vals[0].init;
             p->init_arg = vals[0].init_arg;
             p->init_explicit = vals[0].expr != NULL;
