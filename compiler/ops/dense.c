@@ -221,7 +221,7 @@ static void dense_dump(FILE *out, const Node *n)
 {
     fprintf(out, " units=%d%s", attr(n)->units, attr(n)->bias ? "" : " no-bias");
     if (attr(n)->steps > 1)
-        fprintf(out, " per_step=%d", attr(n)->steps);
+        fprintf(out, " per_step steps=%d", attr(n)->steps);
 }
 
 /* 2 in out per sample (per step): one multiply-add per weight. */

@@ -132,7 +132,10 @@ static void embedding_forward(Emit *e, const Node *n)
 {
     const char *y = emit_buf(e, n->id), *tok = emit_buf(e, n->in[0]);
     const char *w = emit_param(e, n->param[0]);
-    emit_line(e, "/* %s[n,%d,:] = %s[%s[n,%d], :] */", y, steps(e, n), w, tok, steps(e, n));
+    if (steps(e, n) > 1)
+        emit_line(e, "/* %s[n,t,:] = %s[%s[n,t], :] at each of %d steps */", y, w, tok, steps(e, n));
+    else
+        emit_line(e, "/* %s[n,:] = %s[%s[n], :] */", y, w, tok);
     emit_line(e, "dlrt_embedding_forward_%s(%s, %s, %s, n * %d, %d, %d);", op_prec(e), y, w, tok,
               steps(e, n), attr(n)->vocab, attr(n)->dim);
 }
