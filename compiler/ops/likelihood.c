@@ -21,6 +21,7 @@
 typedef struct NllAttr {
     int classes;
     int rows;              /* label elements per sample: 1, or T over a sequence */
+    bool sequence;         /* the label has a shape (class(K)[T]) */
     bool has_ignore;
     int ignore_index;
 } NllAttr;
@@ -124,6 +125,7 @@ static int nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     build_attr(b, node, sizeof(NllAttr));
     nll_attr(node)->classes = build_get(b, y)->i[0];
     nll_attr(node)->rows = rows;
+    nll_attr(node)->sequence = build_get(b, y)->shape.rank > 0;
     nll_attr(node)->has_ignore = has_ignore;
     nll_attr(node)->ignore_index = ignore;
     return node->id;
@@ -265,7 +267,7 @@ static void bce_torch(TorchEmit *t, const Node *n)
 static void nll_torch(TorchEmit *t, const Node *n)
 {
     const NllAttr *at = nll_attr(n);
-    class_loss_torch(t, n, "F.nll_loss", at->classes, at->rows, at->has_ignore, at->ignore_index);
+    class_loss_torch(t, n, "F.nll_loss", at->classes, at->sequence, at->has_ignore, at->ignore_index);
 }
 
 static void poisson_nll_torch(TorchEmit *t, const Node *n)

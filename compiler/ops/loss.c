@@ -35,6 +35,7 @@
 typedef struct CrossEntropyAttr {
     int classes;
     int rows;              /* label elements per sample: 1, or T over a sequence */
+    bool sequence;         /* the label has a shape (class(K)[T]), even of one step */
     bool has_ignore;
     int ignore_index;
 } CrossEntropyAttr;
@@ -131,6 +132,7 @@ static int cross_entropy_lower(Build *b, const Expr *call, const ArgVal *a, bool
     build_attr(b, node, sizeof(CrossEntropyAttr));
     attr(node)->classes = k;
     attr(node)->rows = rows;
+    attr(node)->sequence = build_get(b, y)->shape.rank > 0;
     attr(node)->has_ignore = has_ignore;
     attr(node)->ignore_index = ignore;
     node->scratch_size[0] = (size_t)rows * k;
@@ -278,15 +280,16 @@ static void l1_backward(Emit *e, const Node *n, const bool *accumulate)
 }
 
 /* The twin of a loss on class labels: fn(scores, labels), over a sequence
- * on the rows reshaped (-1, K), with ignore_index when given. */
-void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, int rows,
+ * (even of one step: PyTorch would read [N, 1, K] as K-dimensional) on the
+ * rows reshaped (-1, K), with ignore_index when given. */
+void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, bool sequence,
                       bool has_ignore, int ignore_index)
 {
     char ignore[48] = "";
     if (has_ignore)
         snprintf(ignore, sizeof ignore, ", ignore_index=%d", ignore_index);
     const char *z = torch_name(t, n->in[0]), *y = torch_name(t, n->in[1]);
-    if (rows > 1)
+    if (sequence)
         torch_line(t, "%s = %s(%s.reshape(-1, %d), %s.reshape(-1)%s)", torch_name(t, n->id), fn, z,
                    classes, y, ignore);
     else
@@ -295,7 +298,7 @@ void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, 
 
 static void cross_entropy_torch(TorchEmit *t, const Node *n)
 {
-    class_loss_torch(t, n, "F.cross_entropy", attr(n)->classes, attr(n)->rows, attr(n)->has_ignore,
+    class_loss_torch(t, n, "F.cross_entropy", attr(n)->classes, attr(n)->sequence, attr(n)->has_ignore,
                      attr(n)->ignore_index);
 }
 

@@ -97,7 +97,7 @@ bool op_pair_grads(Emit *e, const Node *n, bool has, const char **dw, const char
  * the twin's line fn(scores, labels), reshaped over a sequence. */
 int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *what, const char *role);
 bool class_loss_ignore(Build *b, const ArgVal *a, int k, bool *has, int *value);
-void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, int rows,
+void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, bool sequence,
                       bool has_ignore, int ignore_index);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
