@@ -283,6 +283,16 @@ static void gaussian_nll_torch(TorchEmit *t, const Node *n)
                torch_name(t, n->in[1]));
 }
 
+static void nll_dump(FILE *out, const Node *n)
+{
+    const NllAttr *at = nll_attr(n);
+    fprintf(out, " classes=%d", at->classes);
+    if (at->sequence)
+        fprintf(out, " steps=%d", at->rows);
+    if (at->has_ignore)
+        fprintf(out, " ignore_index=%d", at->ignore_index);
+}
+
 const OpInfo op_bce = {
     .summary = "bce(logits, target): mean binary cross-entropy of sigmoid(logits) against targets in [0, 1]",
     .flags = OPF_LOSS,
@@ -300,6 +310,7 @@ const OpInfo op_nll = {
     .args = nll_args,
     .nargs = 3,
     .lower = nll_lower,
+    .dump = nll_dump,
     .forward = nll_forward,
     .backward = nll_backward,
     .torch = nll_torch,

@@ -317,7 +317,7 @@ static void l1_torch(TorchEmit *t, const Node *n)
 static void cross_entropy_dump(FILE *out, const Node *n)
 {
     fprintf(out, " classes=%d", attr(n)->classes);
-    if (attr(n)->rows > 1)
+    if (attr(n)->sequence)
         fprintf(out, " steps=%d", attr(n)->rows);
     if (attr(n)->has_ignore)
         fprintf(out, " ignore_index=%d", attr(n)->ignore_index);
