@@ -305,9 +305,10 @@ int build_state(Build *b, Node *n, const char *local, Shape shape, double fill, 
 /* How a declaration's type reads in the source: "f32[784]", "class(10)". */
 static const char *decl_type(Build *b, const Node *n)
 {
-    if (n->i[1] == 1)
-        return arena_printf(b->arena, "class(%d)", n->i[0]);
+    const Input *in = build_input_decl(b, n->id);
     const char *s = shape_str(b->arena, n->shape);
+    if (in && in->is_class)   /* class(K), or class(K)[T] for a sequence of indices */
+        return arena_printf(b->arena, "class(%d)%s", n->i[0], n->shape.rank ? s : "");
     return arena_printf(b->arena, "f32%s", s);
 }
 
@@ -335,6 +336,21 @@ const Input *build_input_decl(Build *b, int node)
         if (ir->inputs.items[k].node == node)
             return &ir->inputs.items[k];
     return NULL;
+}
+
+bool build_label_ignore(Build *b, int label, int value, Loc loc)
+{
+    Input *in = (Input *)build_input_decl(b, label);
+    if (!in)
+        return false;
+    if (in->has_ignore && in->ignore_index != value) {
+        diag_error(b->diag, loc, "label '%s' is already masked with ignore_index %d by another "
+                   "loss term; one label has one ignore_index", in->name, in->ignore_index);
+        return false;
+    }
+    in->has_ignore = true;
+    in->ignore_index = value;
+    return true;
 }
 
 const char *build_expr_text(Build *b, const Expr *e)

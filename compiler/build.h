@@ -74,5 +74,10 @@ void build_note_values(Diag *d, const IR *ir, Loc loc, bool defines_only);
 const char *build_expr_text(Build *b, const Expr *e);
 /* The declaration behind an input/label/target node, or NULL. */
 const Input *build_input_decl(Build *b, int node);
+/* A loss that skips the elements of label node `label` equal to `value`
+ * (ignore_index): the entry points' label check then lets that value
+ * through. False, after an error at loc, when another loss already gave
+ * that label a different one. */
+bool build_label_ignore(Build *b, int label, int value, Loc loc);
 
 #endif

@@ -242,6 +242,10 @@ typedef struct Param {
     double lr;             /* per-layer learning rate; < 0: the optimizer's */
     double weight_decay;   /* per-layer weight decay; < 0: the train block's */
     bool is_bias;          /* biases start at zero unless init says otherwise */
+    /* A row (along dim 0) zeroed after the init draws: embedding's
+     * padding_idx, as nn.Embedding does. */
+    bool has_zero_row;
+    int zero_row;
     /* Given on the layer (for --explain's *), even when equal to the default. */
     bool init_explicit, lr_explicit, weight_decay_explicit;
     int group;             /* its parameter group (IR.groups): the loss that trains it */

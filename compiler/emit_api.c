@@ -4,6 +4,25 @@
  */
 #include "emit_c.h"
 
+/* A loss term on class labels whose ignore_index steps count for nothing
+ * (cross_entropy, nll): its label's declaration, else NULL. */
+static const Input *masked_label(const IR *ir, const Node *term)
+{
+    if (!(op_info(term->op)->flags & OPF_ACCURACY))
+        return NULL;
+    const Input *in = input_of(ir, term->in[1]);
+    return in && in->has_ignore ? in : NULL;
+}
+
+static bool any_masked_term(const IR *ir)
+{
+    for (int l = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++)
+            if (masked_label(ir, node_at(ir, ir->losses.items[l].terms[t].node)))
+                return true;
+    return false;
+}
+
 static const Node *accuracy_term(const IR *ir)
 {
     for (int l = 0; l < ir->losses.len; l++)
@@ -207,8 +226,31 @@ void emit_steps(Emit *e, FILE *out)
         emit_line(e, "}");
     }
     emit_line(e, "double loss_sum = 0;");
+    bool masked = any_masked_term(ir);
+    int nterms = 0;
+    const char *weights = "";
+    for (int l = 0; masked && l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, nterms++)
+            weights = arena_printf(a, "%s%s%s", weights, nterms ? ", " : "",
+                                   double_text(a, ir->losses.items[l].terms[t].weight));
+    if (masked) {
+        emit_line(e, "/* Each term's sum and count over the chunks: a term with ignore_index");
+        emit_line(e, " * is a mean over the steps it counts, not over samples. */");
+        emit_line(e, "static const double term_weight[%d] = {%s};", nterms, weights);
+        emit_line(e, "double term_sum[%d] = {0};", nterms);
+        emit_line(e, "long term_count[%d] = {0};", nterms);
+    }
+    /* Over a sequence (logits [T, K], label class(K)[T]) accuracy counts
+     * steps, those labelled ignore_index not at all. */
+    const Input *ce_label = ce ? input_of(ir, ce->in[1]) : NULL;
+    int ce_steps = 1;
+    if (ce)
+        ce_steps = shape_size(node_at(ir, ce->in[1])->shape);
+    bool count_steps = ce && (ce_steps > 1 || (ce_label && ce_label->has_ignore));
     if (ce)
         emit_line(e, "long correct = 0;");
+    if (count_steps)
+        emit_line(e, "long counted = 0;   /* the steps accuracy is over */");
     emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
     e->indent++;
     emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
@@ -221,32 +263,77 @@ void emit_steps(Emit *e, FILE *out)
         emit_line(e, "        *accuracy = NAN;");
         emit_line(e, "    return NAN;");
         emit_line(e, "}");
-        emit_line(e, "loss_sum += (double)chunk_loss * chunk;");
+        if (!masked)
+            emit_line(e, "loss_sum += (double)chunk_loss * chunk;");
+    } else if (masked) {
+        emit_line(e, "%s_forward_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
+        emit_line(e, "%s_loss_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
     } else {
         emit_line(e, "%s_forward_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_FEATURES, true), sep_feat);
         emit_line(e, "loss_sum += (double)%s_loss_pass(m, w, %s%schunk, 0) * chunk;", P,
                   args_text(e, ARGS_ALL, true), sep_all);
     }
+    /* A term that skips ignore_index steps is a mean over its counted
+     * steps: each chunk's mean weighs by its count (PyTorch's mean over
+     * the whole set); the other terms by the chunk's samples. */
+    for (int l = 0, k = 0; masked && l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
+            const Node *term = node_at(ir, ir->losses.items[l].terms[t].node);
+            const Input *in = masked_label(ir, term);
+            const char *value = emit_buf(e, term->id);
+            if (!in) {
+                emit_line(e, "term_sum[%d] += (double)%s[0] * chunk;", k, value);
+                emit_line(e, "term_count[%d] += chunk;", k);
+                continue;
+            }
+            int size = shape_size(node_at(ir, in->node)->shape);
+            emit_line(e, "{   /* %s's steps not labelled %d */", e->node_name[term->id], in->ignore_index);
+            emit_line(e, "    const int c = dlrt_counted_rows_%s(%s + (size_t)start * %d, chunk * %d, %d);",
+                      op_prec(e), e->node_name[in->node], size, size, in->ignore_index);
+            emit_line(e, "    term_sum[%d] += (double)%s[0] * c;", k, value);
+            emit_line(e, "    term_count[%d] += c;", k);
+            emit_line(e, "}");
+        }
     if (ce) {
         const Node *logits = node_at(ir, ce->in[0]);
-        int classes = shape_size(logits->shape);
+        int classes = node_at(ir, ce->in[1])->i[0];
         const char *lg = emit_buf(e, ce->in[0]);
         if (logits->op == OP_INPUT)
-            lg = arena_printf(a, "(%s + (size_t)start * %d)", lg, classes);
+            lg = arena_printf(a, "(%s + (size_t)start * %d)", lg, shape_size(logits->shape));
         const char *labels = emit_buf(e, ce->in[1]);
-        emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d) */", e->node_name[ce->in[0]],
-                  labels, e->file, ce->line);
-        emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s + start, chunk, %d);", op_prec(e),
-                  lg, labels, classes);
+        if (ce_steps > 1)
+            labels = arena_printf(a, "%s + (size_t)start * %d", labels, ce_steps);
+        else
+            labels = arena_printf(a, "%s + start", labels);
+        const char *rows = ce_steps > 1 ? arena_printf(a, "chunk * %d", ce_steps) : "chunk";
+        emit_line(e, "/* accuracy: the argmax of %s against %s (%s:%d)%s */", e->node_name[ce->in[0]],
+                  emit_buf(e, ce->in[1]), e->file, ce->line, ce_steps > 1 ? ", at every step" : "");
+        if (ce_label && ce_label->has_ignore) {
+            emit_line(e, "correct += dlrt_accuracy_count_ignore_%s(%s, %s, %s, %d, %d, &counted);",
+                      op_prec(e), lg, labels, rows, classes, ce_label->ignore_index);
+        } else {
+            emit_line(e, "correct += dlrt_accuracy_count_%s(%s, %s, %s, %d);", op_prec(e), lg,
+                      labels, rows, classes);
+            if (count_steps)
+                emit_line(e, "counted += %s;", rows);
+        }
     }
     e->indent--;
     emit_line(e, "}");
     emit_line(e, "if (accuracy)");
-    if (ce)
+    if (count_steps)
+        emit_line(e, "    *accuracy = counted > 0 ? (double)correct / counted : NAN;");
+    else if (ce)
         emit_line(e, "    *accuracy = n > 0 ? (double)correct / n : NAN;");
     else
         emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
-    emit_line(e, "return n > 0 ? (%s)(loss_sum / n) : NAN;", real);
+    if (masked) {
+        emit_line(e, "for (int k = 0; k < %d; k++)   /* weighted means of the terms */", nterms);
+        emit_line(e, "    loss_sum += term_weight[k] * (term_count[k] > 0 ? term_sum[k] / term_count[k] : 0);");
+        emit_line(e, "return n > 0 ? (%s)loss_sum : NAN;", real);
+    } else {
+        emit_line(e, "return n > 0 ? (%s)(loss_sum / n) : NAN;", real);
+    }
     func_end(e, &fb, out, signature, mw);
     fputc('\n', out);
     fprintf(out, "%s %s_evaluate(%s *m, %s%sint n, double *accuracy)\n{\n"

@@ -238,6 +238,11 @@ static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name
         break;
     }
     }
+    if (p->has_zero_row) {   /* embedding's padding_idx: that row starts at zero */
+        size_t row = p->size / (size_t)p->shape.dim[0];
+        fprintf(out, "    memset(m->params + %zu, 0, %zu * sizeof *m->params);   /* row %d */\n",
+                p->offset + (size_t)p->zero_row * row, row, p->zero_row);
+    }
 }
 
 static void emit_create(Emit *e, FILE *out)

@@ -570,7 +570,7 @@ static const char *const runtime_port[] = {
 /* Every parameter's initial values, drawn as the generated create() draws
  * them: in parameter order, from one stream seeded with the seed. The
  * scheme's row (init.h) gives the draw and its number. */
-static void emit_init_param(TorchEmit *t, const Param *p)
+static void emit_init_param_draw(TorchEmit *t, const Param *p)
 {
     InitPlan plan = init_plan(t->arena, t->ir, p);
     switch (plan.draw) {
@@ -597,6 +597,13 @@ static void emit_init_param(TorchEmit *t, const Param *p)
         return;
     }
     }
+}
+
+static void emit_init_param(TorchEmit *t, const Param *p)
+{
+    emit_init_param_draw(t, p);
+    if (p->has_zero_row)   /* embedding's padding_idx, as nn.Embedding */
+        torch_line(t, "self.%s[%d].zero_()", p->name, p->zero_row);
 }
 
 /* The module-level Python of the init schemes with draws of their own that

@@ -1,8 +1,11 @@
 /* ops/dense.c: the fully connected layer.
  *
- *   dense(x, units, bias = true, init = ..., lr = ..., weight_decay = ...)
+ *   dense(x, units, bias = true, per_step = false, init = ..., lr = ..., weight_decay = ...)
  *
- * x is a vector per sample, [in]; the result is [units]. The weight W is
+ * x is a vector per sample, [in]; the result is [units]. With per_step =
+ * true x is a sequence [T, in] (or [T, ..., in]) and the same layer applies
+ * at every step, [T, units]: nn.Linear on the last dim, one GEMM over the
+ * n T rows (n below reads n T). The weight W is
  * [units, in] (PyTorch's nn.Linear layout) and the bias b is [units]:
  *
  *   forward   Y[n,out] = X[n,in] W^T + b            one GEMM + dlrt_bias_forward
@@ -12,7 +15,7 @@
  *
  * (The bias kernels are runtime/kernels/bias.h, shared with convolutions.)
  *
- * Attributes: DenseAttr (units, bias); parameters W, then b
+ * Attributes: DenseAttr (units, bias, steps); parameters W, then b
  * unless bias = false (nparam 2 or 1).
  */
 #include "ops.h"
@@ -23,6 +26,7 @@
 typedef struct DenseAttr {
     int units;
     bool bias;
+    int steps;             /* rows per sample: 1, or T (and any dims before in) with per_step */
 } DenseAttr;
 
 static DenseAttr *attr(const Node *n)
@@ -38,6 +42,7 @@ static const ArgSpec dense_args[] = {
     {.name = "units", .kind = ARG_INT, .has_min = true, .min = 0, .min_open = true,
      .range_msg = "dense needs a positive number of units"},
     {.name = "bias", .kind = ARG_BOOL, .optional = true, .def = 1},
+    {.name = "per_step", .kind = ARG_BOOL, .optional = true, .def = 0},
     /* init, lr, weight_decay, trainable: the layer arguments sema adds (OPF_PARAMS) */
 };
 
@@ -46,20 +51,39 @@ static int dense_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     Diag *d = b->diag;
     int x = a[0].node;
     long units = (long)a[1].num;
-    bool bias = a[2].num != 0;
+    bool bias = a[2].num != 0, per_step = a[3].num != 0;
 
-    /* The shape rule: a vector in, a vector of `units` out. Checked even
-     * when another argument failed, to report everything at once. */
-    int in = 0;
+    /* The shape rule: a vector in, a vector of `units` out; with per_step,
+     * a sequence in, `units` per step out. Checked even when another
+     * argument failed, to report everything at once. */
+    int in = 0, steps = 1;
+    Shape xs = {0};
     if (x >= 0) {
         const Expr *xe = a[0].expr;
-        Shape xs = build_get(b, x)->shape;
-        if (xs.rank != 1) {
-            diag_error(d, xe->loc, "dense expects a vector per sample, '%s' has shape %s",
-                       build_expr_text(b, xe), shape_str(b->arena, xs));
+        const char *xt = build_expr_text(b, xe);
+        xs = build_get(b, x)->shape;
+        if (per_step && xs.rank < 2) {
+            diag_error(d, a[3].expr->loc, "dense's per_step applies the layer at every step of a "
+                       "sequence [T, in], but '%s' has shape %s", xt, shape_str(b->arena, xs));
             build_note_shape(b, x, "input");
+            if (xs.rank == 1)
+                diag_note(d, a[3].expr->loc, "without per_step, dense(%s, %ld) takes the vector "
+                          "as it is", xt, units);
+            ok = false;
+        } else if (per_step) {
+            in = xs.dim[xs.rank - 1];
+            steps = shape_size(xs) / in;
+        } else if (xs.rank != 1) {
+            diag_error(d, xe->loc, "dense expects a vector per sample, '%s' has shape %s",
+                       xt, shape_str(b->arena, xs));
+            build_note_shape(b, x, "input");
+            if (xs.rank == 2) {
+                diag_note(d, xe->loc, "dense(%s, %ld, per_step = true) applies it at every step "
+                          "([%d, %ld])", xt, units, xs.dim[0], units);
+                diag_note(d, xe->loc, "step(%s, -1) takes the last step ([%d])", xt, xs.dim[1]);
+            }
             if (xs.rank > 1)
-                diag_note(d, xe->loc, "flatten(%s) makes it a vector", build_expr_text(b, xe));
+                diag_note(d, xe->loc, "flatten(%s) makes it one vector ([%d])", xt, shape_size(xs));
             ok = false;
         } else {
             in = xs.dim[0];
@@ -76,10 +100,15 @@ static int dense_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     node->in[0] = x;
     node->nin = 1;
     node->shape = (Shape){.rank = 1, .dim = {(int)units}};
+    if (per_step) {   /* [T, ..., in] -> [T, ..., units] */
+        node->shape = xs;
+        node->shape.dim[xs.rank - 1] = (int)units;
+    }
     node->batched = true;
     build_attr(b, node, sizeof(DenseAttr));
     attr(node)->units = (int)units;
     attr(node)->bias = bias;
+    attr(node)->steps = steps;
     /* fan_in = in, fan_out = units: build_param reads them off [units, in]. */
     build_param(b, node, "weight", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
     if (bias) {
@@ -92,26 +121,57 @@ static int dense_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
+/* The GEMMs' row count: "n", or "n * T" at every step of a sequence. */
+typedef struct Rows {
+    char text[32];
+} Rows;
+
+static Rows rows_of(const Node *n)
+{
+    Rows r;
+    if (attr(n)->steps > 1)
+        snprintf(r.text, sizeof r.text, "n * %d", attr(n)->steps);
+    else
+        snprintf(r.text, sizeof r.text, "n");
+    return r;
+}
+
+/* in: the last dim of x. */
+static int in_of(Emit *e, const Node *n)
+{
+    Shape xs = emit_ir(e)->nodes.items[n->in[0]]->shape;
+    return xs.dim[xs.rank - 1];
+}
+
 static void dense_forward(Emit *e, const Node *n)
 {
-    int out = attr(n)->units, in = emit_ir(e)->nodes.items[n->in[0]]->shape.dim[0];
+    int out = attr(n)->units, in = in_of(e, n);
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *w = emit_param(e, n->param[0]);
-    emit_line(e, "/* %s[n,%d] = %s[n,%d] %s[%d,%d]^T%s%s */", y, out, x, in, w, out, in,
-              n->nparam > 1 ? " + " : "",
-              n->nparam > 1 ? emit_param(e, n->param[1]) : "");
-    emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasTrans, n, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-              emit_gemm(e), out, in, emit_lit(e, 1), x, in, w, in, emit_lit(e, 0), y, out);
+    Rows r = rows_of(n);
+    const char *rows = r.text;
+    if (attr(n)->steps > 1)
+        emit_line(e, "/* at each of %d steps: %s[n,t,%d] = %s[n,t,%d] %s[%d,%d]^T%s%s */",
+                  attr(n)->steps, y, out, x, in, w, out, in, n->nparam > 1 ? " + " : "",
+                  n->nparam > 1 ? emit_param(e, n->param[1]) : "");
+    else
+        emit_line(e, "/* %s[n,%d] = %s[n,%d] %s[%d,%d]^T%s%s */", y, out, x, in, w, out, in,
+                  n->nparam > 1 ? " + " : "",
+                  n->nparam > 1 ? emit_param(e, n->param[1]) : "");
+    emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasTrans, %s, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+              emit_gemm(e), rows, out, in, emit_lit(e, 1), x, in, w, in, emit_lit(e, 0), y, out);
     if (n->nparam < 2)
         return;
-    emit_line(e, "dlrt_bias_forward_%s(%s, %s, n, %d, 1);", op_prec(e), y,
-              emit_param(e, n->param[1]), out);
+    emit_line(e, "dlrt_bias_forward_%s(%s, %s, %s, %d, 1);", op_prec(e), y,
+              emit_param(e, n->param[1]), rows, out);
 }
 
 static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     const Node *xn = emit_ir(e)->nodes.items[n->in[0]];
-    int out = attr(n)->units, in = xn->shape.dim[0];
+    int out = attr(n)->units, in = in_of(e, n);
+    Rows r = rows_of(n);
+    const char *rows = r.text;
     const char *x = emit_buf(e, n->in[0]), *dy = emit_grad(e, n->id);
     const char *w = emit_param(e, n->param[0]);
 
@@ -121,25 +181,28 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
     if (ir->params.items[n->param[0]].trained) {
         bool acc_w = emit_param_accumulate(e, n->param[0]);
         const char *dw = emit_param_grad(e, n->param[0]);
-        emit_line(e, "/* %s[%d,%d] %s %s[n,%d]^T %s[n,%d] */", dw, out, in, op_assign(acc_w), dy, out, x, in);
-        emit_line(e, "%s(CblasRowMajor, CblasTrans, CblasNoTrans, %d, %d, n, %s, %s, %d, %s, %d, %s, %s, %d);",
-                  emit_gemm(e), out, in, emit_lit(e, 1), dy, out, x, in,
+        emit_line(e, "/* %s[%d,%d] %s %s[%s,%d]^T %s[%s,%d] */", dw, out, in, op_assign(acc_w), dy,
+                  rows, out, x, rows, in);
+        emit_line(e, "%s(CblasRowMajor, CblasTrans, CblasNoTrans, %d, %d, %s, %s, %s, %d, %s, %d, %s, %s, %d);",
+                  emit_gemm(e), out, in, rows, emit_lit(e, 1), dy, out, x, in,
                   emit_lit(e, acc_w ? 1 : 0), dw, in);
     }
 
     if (n->nparam > 1 && ir->params.items[n->param[1]].trained) {
         bool acc_b = emit_param_accumulate(e, n->param[1]);
         const char *db = emit_param_grad(e, n->param[1]);
-        emit_line(e, "/* %s[%d] %s column sums of %s[n,%d] */", db, out, op_assign(acc_b), dy, out);
-        emit_line(e, "dlrt_bias_backward_%s(%s, %s, n, %d, 1, %d);", op_prec(e), db, dy, out, acc_b);
+        emit_line(e, "/* %s[%d] %s column sums of %s[%s,%d] */", db, out, op_assign(acc_b), dy, rows,
+                  out);
+        emit_line(e, "dlrt_bias_backward_%s(%s, %s, %s, %d, 1, %d);", op_prec(e), db, dy, rows, out,
+                  acc_b);
     }
 
     if (xn->needs_grad) {
         const char *dx = emit_grad(e, n->in[0]);
-        emit_line(e, "/* %s[n,%d] %s %s[n,%d] %s[%d,%d] */", dx, in, op_assign(accumulate[0]),
-                  dy, out, w, out, in);
-        emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-                  emit_gemm(e), in, out, emit_lit(e, 1), dy, out, w, in,
+        emit_line(e, "/* %s[%s,%d] %s %s[%s,%d] %s[%d,%d] */", dx, rows, in, op_assign(accumulate[0]),
+                  dy, rows, out, w, out, in);
+        emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasNoTrans, %s, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+                  emit_gemm(e), rows, in, out, emit_lit(e, 1), dy, out, w, in,
                   emit_lit(e, accumulate[0] ? 1 : 0), dx, in);
     }
 }
@@ -157,18 +220,21 @@ static void dense_torch(TorchEmit *t, const Node *n)
 static void dense_dump(FILE *out, const Node *n)
 {
     fprintf(out, " units=%d%s", attr(n)->units, attr(n)->bias ? "" : " no-bias");
+    if (attr(n)->steps > 1)
+        fprintf(out, " per_step steps=%d", attr(n)->steps);
 }
 
-/* 2 in out per sample: one multiply-add per weight. */
+/* 2 in out per sample (per step): one multiply-add per weight. */
 static double dense_flops(const IR *ir, const Node *n)
 {
-    return 2.0 * (double)ir->params.items[n->param[0]].size;
+    return 2.0 * (double)ir->params.items[n->param[0]].size * attr(n)->steps;
 }
 
 const OpInfo op_dense = {
-    .summary = "dense(x, units, bias=true, init=, lr=, weight_decay=, trainable=): x W^T + b, W is [units, in]",
+    .summary = "dense(x, units, bias=true, per_step=false, init=, lr=, weight_decay=, trainable=): "
+               "x W^T + b, W is [units, in]; per_step: at every step of [T, in]",
     .args = dense_args,
-    .nargs = 3,
+    .nargs = 4,
     .lower = dense_lower,
     .flags = OPF_PARAMS,
     .forward = dense_forward,

@@ -1,7 +1,9 @@
 /* ops/likelihood.c: maximum-likelihood losses, each one number for the batch.
  *
  *   bce(logits, target)              binary cross-entropy from logits
- *   nll(log_probs, label)            negative log-likelihood of log-probabilities
+ *   nll(log_probs, label, ignore_index = none)   negative log-likelihood of log-probabilities
+ *        (over a sequence too, [T, K] against class(K)[T], with
+ *        ignore_index: as cross_entropy's, loss.c)
  *   poisson_nll(log_rate, target)    Poisson, the rate as its log
  *   gaussian_nll(mean, log_var, target)   Gaussian, mean and log-variance
  *
@@ -11,10 +13,23 @@
  * runtime/kernels/likelihood.h, which the hooks call with literal sizes.
  * A loss node is not batched and holds one value (see loss.c).
  *
- * Attributes: none; nll's class count is its label's (node i[0] of the
- * label input), read when emitting.
+ * Attributes: nll's NllAttr (classes, rows per sample, ignore_index); the
+ * others none.
  */
 #include "ops.h"
+
+typedef struct NllAttr {
+    int classes;
+    int rows;              /* label elements per sample: 1, or T over a sequence */
+    bool sequence;         /* the label has a shape (class(K)[T]) */
+    bool has_ignore;
+    int ignore_index;
+} NllAttr;
+
+static NllAttr *nll_attr(const Node *n)
+{
+    return n->attr;
+}
 
 static Node *likelihood_node(Build *b, OpKind op, const Expr *call, const int *in, int nin)
 {
@@ -92,6 +107,7 @@ static int gaussian_nll_lower(Build *b, const Expr *call, const ArgVal *a, bool 
 static const ArgSpec nll_args[] = {
     {.name = "log_probs", .kind = ARG_TENSOR},
     {.name = "label", .kind = ARG_LABEL},
+    {.name = "ignore_index", .kind = ARG_INT, .optional = true, .def = -100},   /* absent: none */
 };
 
 static int nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
@@ -99,18 +115,20 @@ static int nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     if (!ok)
         return -1;
     int lp = a[0].node, y = a[1].node;
-    Shape s = build_get(b, lp)->shape;
-    int k = build_get(b, y)->i[0];
-    if (s.rank != 1 || s.dim[0] != k) {
-        diag_error(b->diag, a[0].expr->loc, "nll expects log-probabilities of shape [%d] for "
-                   "label '%s', '%s' has shape %s", k, build_input_decl(b, y)->name,
-                   build_expr_text(b, a[0].expr), shape_str(b->arena, s));
-        build_note_shape(b, lp, "input");
-        build_note_shape(b, y, "label");
+    int rows = class_loss_rows(b, call, a, "log-probabilities", "input");
+    bool has_ignore;
+    int ignore;
+    if (rows < 0 || !class_loss_ignore(b, a, 2, &has_ignore, &ignore))
         return -1;
-    }
     int in[2] = {lp, y};
-    return likelihood_node(b, OP_NLL, call, in, 2)->id;
+    Node *node = likelihood_node(b, OP_NLL, call, in, 2);
+    build_attr(b, node, sizeof(NllAttr));
+    nll_attr(node)->classes = build_get(b, y)->i[0];
+    nll_attr(node)->rows = rows;
+    nll_attr(node)->sequence = build_get(b, y)->shape.rank > 0;
+    nll_attr(node)->has_ignore = has_ignore;
+    nll_attr(node)->ignore_index = ignore;
+    return node->id;
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -200,18 +218,44 @@ static void gaussian_nll_backward(Emit *e, const Node *n, const bool *accumulate
     elementwise_backward(e, n, accumulate, "gaussian_nll");
 }
 
+/* nll's rows: "n", or "n * T" over a sequence. */
+static const char *nll_rows(const Node *n, char *buf, size_t size)
+{
+    if (nll_attr(n)->rows > 1)
+        snprintf(buf, size, "n * %d", nll_attr(n)->rows);
+    else
+        snprintf(buf, size, "n");
+    return buf;
+}
+
 static void nll_forward(Emit *e, const Node *n)
 {
-    emit_line(e, "dlrt_nll_forward_%s(%s, %s, %s, n, %d);", op_prec(e), emit_buf(e, n->id),
-              emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), count_of(e, n));
+    char rows[32];
+    const NllAttr *at = nll_attr(n);
+    if (at->has_ignore)
+        emit_line(e, "dlrt_nll_ignore_forward_%s(%s, %s, %s, %s, %d, %d);   /* ignore_index %d */",
+                  op_prec(e), emit_buf(e, n->id), emit_buf(e, n->in[0]), emit_buf(e, n->in[1]),
+                  nll_rows(n, rows, sizeof rows), at->classes, at->ignore_index, at->ignore_index);
+    else
+        emit_line(e, "dlrt_nll_forward_%s(%s, %s, %s, %s, %d);", op_prec(e), emit_buf(e, n->id),
+                  emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), nll_rows(n, rows, sizeof rows),
+                  at->classes);
 }
 
 static void nll_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!op_needs_grad(e, n->in[0]))
         return;
-    emit_line(e, "dlrt_nll_backward_%s(%s, %s, %s, n, %d, %d);", op_prec(e), emit_grad(e, n->in[0]),
-              emit_buf(e, n->in[1]), emit_grad(e, n->id), count_of(e, n), accumulate[0]);
+    char rows[32];
+    const NllAttr *at = nll_attr(n);
+    if (at->has_ignore)
+        emit_line(e, "dlrt_nll_ignore_backward_%s(%s, %s, %s, %s, %d, %d, %d);", op_prec(e),
+                  emit_grad(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
+                  nll_rows(n, rows, sizeof rows), at->classes, at->ignore_index, accumulate[0]);
+    else
+        emit_line(e, "dlrt_nll_backward_%s(%s, %s, %s, %s, %d, %d);", op_prec(e),
+                  emit_grad(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
+                  nll_rows(n, rows, sizeof rows), at->classes, accumulate[0]);
 }
 
 static void bce_torch(TorchEmit *t, const Node *n)
@@ -222,8 +266,8 @@ static void bce_torch(TorchEmit *t, const Node *n)
 
 static void nll_torch(TorchEmit *t, const Node *n)
 {
-    torch_line(t, "%s = F.nll_loss(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               torch_name(t, n->in[1]));
+    const NllAttr *at = nll_attr(n);
+    class_loss_torch(t, n, "F.nll_loss", at->classes, at->sequence, at->has_ignore, at->ignore_index);
 }
 
 static void poisson_nll_torch(TorchEmit *t, const Node *n)
@@ -239,6 +283,16 @@ static void gaussian_nll_torch(TorchEmit *t, const Node *n)
                torch_name(t, n->in[1]));
 }
 
+static void nll_dump(FILE *out, const Node *n)
+{
+    const NllAttr *at = nll_attr(n);
+    fprintf(out, " classes=%d", at->classes);
+    if (at->sequence)
+        fprintf(out, " steps=%d", at->rows);
+    if (at->has_ignore)
+        fprintf(out, " ignore_index=%d", at->ignore_index);
+}
+
 const OpInfo op_bce = {
     .summary = "bce(logits, target): mean binary cross-entropy of sigmoid(logits) against targets in [0, 1]",
     .flags = OPF_LOSS,
@@ -251,11 +305,12 @@ const OpInfo op_bce = {
 };
 
 const OpInfo op_nll = {
-    .summary = "nll(log_probs, label): mean over the batch of -log_probs[label]",
+    .summary = "nll(log_probs, label, ignore_index=none): mean over the batch (and steps) of -log_probs[label]",
     .flags = OPF_LOSS | OPF_ACCURACY,
     .args = nll_args,
-    .nargs = 2,
+    .nargs = 3,
     .lower = nll_lower,
+    .dump = nll_dump,
     .forward = nll_forward,
     .backward = nll_backward,
     .torch = nll_torch,

@@ -1,8 +1,13 @@
 /* ops/loss.c: loss terms, each one number for the whole batch.
  *
- *   cross_entropy(logits, y)   logits [K], y a label class(K):
+ *   cross_entropy(logits, y, ignore_index = none)   logits [K], y a label class(K):
  *        L = 1/n sum_s (log sum_j e^(z_sj) - z_s,y_s)       (stable: minus the row max)
  *        dz_sj = (p_sj - [j = y_s]) dL / n                  p = softmax(z), kept in scratch
+ *     over a sequence: logits [T, K], y class(K)[T]: the mean over steps and
+ *     batch, F.cross_entropy(logits.reshape(-1, K), y.reshape(-1)) (the same
+ *     kernel on n T rows); ignore_index: steps whose label is that value
+ *     count for nothing, the mean is over the others (padding of
+ *     variable-length sequences); every step ignored: 0 (PyTorch: NaN).
  *   mse(pred, target)          same shapes, size S per sample:
  *        L = 1/(n S) sum (p - t)^2        dp = 2 (p - t) dL / (n S),  dt = -dp
  *   l1(pred, target)
@@ -21,13 +26,18 @@
  * The loops are runtime kernels (runtime/kernels/loss.h, tested in
  * tests/kernels); this file emits one call per term with literal sizes.
  *
- * Attributes: CrossEntropyAttr (classes K); scratch_size[0] = K (the probabilities, SAVED).
+ * Attributes: CrossEntropyAttr (classes K, rows per sample, ignore_index);
+ * scratch_size[0] = rows K (the probabilities, SAVED).
  */
 #include "ops.h"
 
 /* cross_entropy's attributes (node->attr). */
 typedef struct CrossEntropyAttr {
     int classes;
+    int rows;              /* label elements per sample: 1, or T over a sequence */
+    bool sequence;         /* the label has a shape (class(K)[T]), even of one step */
+    bool has_ignore;
+    int ignore_index;
 } CrossEntropyAttr;
 
 static CrossEntropyAttr *attr(const Node *n)
@@ -49,27 +59,83 @@ static Node *loss_node(Build *b, OpKind op, const Expr *call, int x, int y)
 static const ArgSpec cross_entropy_args[] = {
     {.name = "logits", .kind = ARG_TENSOR},
     {.name = "label", .kind = ARG_LABEL},
+    {.name = "ignore_index", .kind = ARG_INT, .optional = true, .def = -100},   /* absent: none */
 };
+
+/* The shape rule of a loss on class labels (cross_entropy, nll): scores
+ * a[0] of shape label dims + [K] for label a[1] of class(K): [K] for one
+ * class per sample, [T, K] for class(K)[T]. `what` names the scores
+ * ("logits"), `role` them in notes. Returns the label elements per sample
+ * (1, or T), or -1 after an error: the "vocab mismatch" between the
+ * scores and the labels, a step count mismatch, or a sequence of scores
+ * against one label per sample. */
+int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *what, const char *role)
+{
+    int z = a[0].node, y = a[1].node;
+    Shape zs = build_get(b, z)->shape, ys = build_get(b, y)->shape;
+    int k = build_get(b, y)->i[0];
+    Shape want = ys;
+    want.dim[want.rank++] = k;
+    if (ys.rank < DLC_MAX_RANK && shape_eq(zs, want))
+        return shape_size(ys);
+    const char *op = call->name, *zt = build_expr_text(b, a[0].expr);
+    const char *name = build_input_decl(b, y)->name, *ytype = shape_str(b->arena, ys);
+    Loc at = a[0].expr->loc;
+    bool prefix = zs.rank == ys.rank + 1;
+    for (int d = 0; prefix && d < ys.rank; d++)
+        prefix = zs.dim[d] == ys.dim[d];
+    if (ys.rank == 0 && zs.rank == 2 && zs.dim[1] == k) {
+        diag_error(b->diag, at, "%s's %s '%s' are a sequence %s, but label '%s' is one "
+                   "class(%d) per sample", op, what, zt, shape_str(b->arena, zs), name, k);
+    } else if (ys.rank > 0 && zs.rank == ys.rank + 1 && zs.dim[ys.rank] != k) {
+        diag_error(b->diag, at, "vocab mismatch: %s's %s '%s' have %d classes per step (shape "
+                   "%s), but label '%s' is class(%d)%s", op, what, zt, zs.dim[ys.rank],
+                   shape_str(b->arena, zs), name, k, ytype);
+    } else if (ys.rank > 0 && zs.rank == ys.rank + 1 && !prefix) {
+        diag_error(b->diag, at, "%s's %s '%s' have %d steps (shape %s), but label '%s' has %d "
+                   "(class(%d)%s)", op, what, zt, zs.dim[0], shape_str(b->arena, zs), name,
+                   ys.dim[0], k, ytype);
+    } else {
+        diag_error(b->diag, at, "%s expects %s of shape %s for label '%s', '%s' has shape %s", op,
+                   what, shape_str(b->arena, want), name, zt, shape_str(b->arena, zs));
+    }
+    build_note_shape(b, z, role);
+    build_note_shape(b, y, "label");
+    if (ys.rank == 0 && zs.rank == 2 && zs.dim[1] == k) {
+        diag_note(b->diag, at, "%s(step(%s, -1), %s) is the loss at the last step", op, zt, name);
+        diag_note(b->diag, at, "a label class(%d)[%d] gives the loss at every step", k, zs.dim[0]);
+    }
+    return -1;
+}
+
+/* ignore_index (a[k], absent: none) into *has and *value, and the label's
+ * check told to let that value through. False after an error. */
+bool class_loss_ignore(Build *b, const ArgVal *a, int k, bool *has, int *value)
+{
+    *has = a[k].expr != NULL;
+    *value = (int)a[k].num;
+    return !*has || build_label_ignore(b, a[1].node, *value, a[k].expr->loc);
+}
 
 static int cross_entropy_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
     if (!ok)
         return -1;
     int z = a[0].node, y = a[1].node;
-    Shape zs = build_get(b, z)->shape;
-    int k = build_get(b, y)->i[0];
-    if (zs.rank != 1 || zs.dim[0] != k) {
-        diag_error(b->diag, a[0].expr->loc, "cross_entropy expects logits of shape [%d] for "
-                   "label '%s', '%s' has shape %s", k, build_input_decl(b, y)->name,
-                   build_expr_text(b, a[0].expr), shape_str(b->arena, zs));
-        build_note_shape(b, z, "logits");
-        build_note_shape(b, y, "label");
+    int rows = class_loss_rows(b, call, a, "logits", "logits");
+    bool has_ignore;
+    int ignore;
+    if (rows < 0 || !class_loss_ignore(b, a, 2, &has_ignore, &ignore))
         return -1;
-    }
+    int k = build_get(b, y)->i[0];
     Node *node = loss_node(b, OP_CROSS_ENTROPY, call, z, y);
     build_attr(b, node, sizeof(CrossEntropyAttr));
     attr(node)->classes = k;
-    node->scratch_size[0] = (size_t)k;
+    attr(node)->rows = rows;
+    attr(node)->sequence = build_get(b, y)->shape.rank > 0;
+    attr(node)->has_ignore = has_ignore;
+    attr(node)->ignore_index = ignore;
+    node->scratch_size[0] = (size_t)rows * k;
     return node->id;
 }
 
@@ -113,26 +179,62 @@ static const Node *node_of(Emit *e, int id)
     return emit_ir(e)->nodes.items[id];
 }
 
+/* The kernel's row count: "n", or "n * T" (every step of every sample). */
+typedef struct Rows {
+    char text[32];
+} Rows;
+
+static Rows rows_of(const Node *n)
+{
+    Rows r;
+    if (attr(n)->rows > 1)
+        snprintf(r.text, sizeof r.text, "n * %d", attr(n)->rows);
+    else
+        snprintf(r.text, sizeof r.text, "n");
+    return r;
+}
+
 /* The kernels are runtime/kernels/loss.h; one call per term, literal sizes. */
 static void cross_entropy_forward(Emit *e, const Node *n)
 {
     int k = attr(n)->classes;
+    Rows r = rows_of(n);
     const char *p = emit_scratch(e, n->id, 0);
-    emit_line(e, "/* probabilities kept in %s for backward */", p);
-    emit_line(e, "dlrt_cross_entropy_forward_%s(%s, %s, %s, %s, n, %d);", op_prec(e),
-              emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), k);
+    emit_line(e, "/* probabilities kept in %s for backward%s */", p,
+              attr(n)->rows > 1 ? "; the mean over steps and batch" : "");
+    if (attr(n)->has_ignore) {
+        emit_line(e, "/* steps labelled %d (ignore_index) count for nothing */", attr(n)->ignore_index);
+        emit_line(e, "dlrt_cross_entropy_ignore_forward_%s(%s, %s, %s, %s, %s, %d, %d);", op_prec(e),
+                  emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), r.text, k,
+                  attr(n)->ignore_index);
+        return;
+    }
+    emit_line(e, "dlrt_cross_entropy_forward_%s(%s, %s, %s, %s, %s, %d);", op_prec(e),
+              emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), r.text, k);
 }
 
 static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!node_of(e, n->in[0])->needs_grad)
         return;
+    Rows r = rows_of(n);
     const char *dz = emit_grad(e, n->in[0]);
-    emit_line(e, "/* %s %s (%s - onehot(%s)) %s / n */", dz, op_assign(accumulate[0]),
-              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id));
-    emit_line(e, "dlrt_cross_entropy_backward_%s(%s, %s, %s, %s, n, %d, %d);", op_prec(e), dz,
-              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id), attr(n)->classes,
-              accumulate[0]);
+    if (attr(n)->has_ignore) {
+        emit_line(e, "/* %s %s (%s - onehot(%s)) %s / (steps not %d), 0 at those */", dz,
+                  op_assign(accumulate[0]), emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]),
+                  emit_grad(e, n->id), attr(n)->ignore_index);
+        emit_line(e, "dlrt_cross_entropy_ignore_backward_%s(%s, %s, %s, %s, %s, %d, %d, %d);",
+                  op_prec(e), dz, emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]),
+                  emit_grad(e, n->id), r.text, attr(n)->classes, attr(n)->ignore_index,
+                  accumulate[0]);
+        return;
+    }
+    emit_line(e, "/* %s %s (%s - onehot(%s)) %s / %s */", dz, op_assign(accumulate[0]),
+              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id),
+              attr(n)->rows > 1 ? "(n T)" : "n");
+    emit_line(e, "dlrt_cross_entropy_backward_%s(%s, %s, %s, %s, %s, %d, %d);", op_prec(e), dz,
+              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id), r.text,
+              attr(n)->classes, accumulate[0]);
 }
 
 /* mse and l1 forward: the mean of (p - t)^2 or |p - t| over all n * S values. */
@@ -177,10 +279,27 @@ static void l1_backward(Emit *e, const Node *n, const bool *accumulate)
     regression_backward(e, n, accumulate, "l1");
 }
 
+/* The twin of a loss on class labels: fn(scores, labels), over a sequence
+ * (even of one step: PyTorch would read [N, 1, K] as K-dimensional) on the
+ * rows reshaped (-1, K), with ignore_index when given. */
+void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, bool sequence,
+                      bool has_ignore, int ignore_index)
+{
+    char ignore[48] = "";
+    if (has_ignore)
+        snprintf(ignore, sizeof ignore, ", ignore_index=%d", ignore_index);
+    const char *z = torch_name(t, n->in[0]), *y = torch_name(t, n->in[1]);
+    if (sequence)
+        torch_line(t, "%s = %s(%s.reshape(-1, %d), %s.reshape(-1)%s)", torch_name(t, n->id), fn, z,
+                   classes, y, ignore);
+    else
+        torch_line(t, "%s = %s(%s, %s%s)", torch_name(t, n->id), fn, z, y, ignore);
+}
+
 static void cross_entropy_torch(TorchEmit *t, const Node *n)
 {
-    torch_line(t, "%s = F.cross_entropy(%s, %s)", torch_name(t, n->id),
-               torch_name(t, n->in[0]), torch_name(t, n->in[1]));
+    class_loss_torch(t, n, "F.cross_entropy", attr(n)->classes, attr(n)->sequence, attr(n)->has_ignore,
+                     attr(n)->ignore_index);
 }
 
 static void mse_torch(TorchEmit *t, const Node *n)
@@ -198,16 +317,21 @@ static void l1_torch(TorchEmit *t, const Node *n)
 static void cross_entropy_dump(FILE *out, const Node *n)
 {
     fprintf(out, " classes=%d", attr(n)->classes);
+    if (attr(n)->sequence)
+        fprintf(out, " steps=%d", attr(n)->rows);
+    if (attr(n)->has_ignore)
+        fprintf(out, " ignore_index=%d", attr(n)->ignore_index);
 }
 
 const OpInfo op_cross_entropy = {
-    .summary = "cross_entropy(logits, label): mean over the batch of -log softmax(logits)[label]",
+    .summary = "cross_entropy(logits, label, ignore_index=none): mean over the batch (and steps) "
+               "of -log softmax(logits)[label]",
     .flags = OPF_LOSS | OPF_ACCURACY,
     .dump = cross_entropy_dump,
     .scratch = (const ScratchSpec[]){{"probs", SCRATCH_SAVED, SCRATCH_REAL}},
     .nscratch = 1,
     .args = cross_entropy_args,
-    .nargs = 2,
+    .nargs = 3,
     .lower = cross_entropy_lower,
     .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,

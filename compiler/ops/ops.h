@@ -92,6 +92,15 @@ bool op_needs_grad(Emit *e, int node);
  * or neither, one layer's pair): their names into *dw and *db when `has`
  * and trained, else "NULL"; returns whether they add (a shared layer). */
 bool op_pair_grads(Emit *e, const Node *n, bool has, const char **dw, const char **db);
+/* ops/loss.c, shared with nll (likelihood.c): a loss on class labels.
+ * class_loss_rows: the shape rule (scores a[0] of shape label dims + [K]
+ * for label a[1]); the label elements per sample, or -1 after an error.
+ * class_loss_ignore: a[k] is ignore_index (absent: none). class_loss_torch:
+ * the twin's line fn(scores, labels), reshaped over a sequence. */
+int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *what, const char *role);
+bool class_loss_ignore(Build *b, const ArgVal *a, int k, bool *has, int *value);
+void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, bool sequence,
+                      bool has_ignore, int ignore_index);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
 /* "f32" or "f64": the suffix of a runtime kernel in the model's precision,

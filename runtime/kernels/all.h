@@ -13,3 +13,4 @@
 #include "kernels/upsample.h"
 #include "kernels/augment.h"
 #include "kernels/rnn.h"      /* nn.RNN, nn.LSTM, nn.GRU: one direction, one layer */
+#include "kernels/sequence.h" /* embedding, one_hot: class indices into reals */

@@ -20,7 +20,8 @@
  * the variance without recording it, so its gradient reaches lv as if
  * unclamped through e^lv, with the clamped v in the formula, and so does
  * this. Sums run in double. A label outside 0..K-1 makes nll NaN and adds
- * nothing to the gradient. `dloss` points at dL, the term's weight; a
+ * nothing to the gradient. nll_ignore: rows labelled ignore_index count for
+ * nothing, the mean is over the others (see loss.h). `dloss` points at dL, the term's weight; a
  * gradient pointer may be NULL (not wanted); acc_*: write (0) or add (1).
  */
 
@@ -84,6 +85,43 @@ static inline void KERNEL(nll_backward)(real *dlp, const int32_t *y, const real 
                 row[j] = 0;
         if (y[s] >= 0 && y[s] < classes)
             row[y[s]] += scale;
+    }
+}
+
+/* nll over the rows whose label is not ignore_index (PyTorch's), the mean
+ * over the counted ones; every row ignored: loss 0, gradient 0. */
+static inline void KERNEL(nll_ignore_forward)(real *loss, const real *lp, const int32_t *y, int rows,
+                                              int classes, int ignore_index)
+{
+    double total = 0;
+    int counted = 0;
+    for (int r = 0; r < rows; r++) {
+        if (y[r] == ignore_index)
+            continue;
+        if (y[r] < 0 || y[r] >= classes) {
+            loss[0] = (real)NAN;
+            return;
+        }
+        total -= lp[(size_t)r * classes + y[r]];
+        counted++;
+    }
+    loss[0] = counted ? (real)(total / counted) : 0;
+}
+
+static inline void KERNEL(nll_ignore_backward)(real *dlp, const int32_t *y, const real *dloss, int rows,
+                                               int classes, int ignore_index, int accumulate)
+{
+    int counted = 0;
+    for (int r = 0; r < rows; r++)
+        counted += y[r] != ignore_index;
+    const real scale = counted ? -dloss[0] / counted : 0;
+    for (int r = 0; r < rows; r++) {
+        real *row = dlp + (size_t)r * classes;
+        if (!accumulate)
+            for (int j = 0; j < classes; j++)
+                row[j] = 0;
+        if (y[r] != ignore_index && y[r] >= 0 && y[r] < classes)
+            row[y[r]] += scale;
     }
 }
 

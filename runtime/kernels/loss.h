@@ -15,6 +15,14 @@
  * makes the loss NaN rather than read out of bounds, and adds nothing to
  * the gradient. sign(0) = 0 and sign(NaN) = 0, as in PyTorch (the loss
  * itself is NaN then). `dloss` points at dL, the term's weight.
+ *
+ * Over a sequence, logits [n, T, K] and labels [n, T] are n * T rows: the
+ * mean over steps and batch is the same kernel with n * T. With
+ * ignore_index (PyTorch's): rows whose label is ignore_index count for
+ * nothing, and the mean is over the C counted rows:
+ *        L = 1/C sum_counted (log sum_j e^(z_rj) - z_r,y_r)
+ *        dz_rj = (p_rj - [j = y_r]) dL / C,  0 on ignored rows
+ * A batch with every row ignored has loss 0 and gradient 0 (PyTorch: NaN).
  */
 
 /* loss[0] = mean cross-entropy; probs[n, classes] = softmax(logits), for backward. */
@@ -52,6 +60,63 @@ static inline void KERNEL(cross_entropy_backward)(real *dlogits, const real *pro
         }
         const int k = labels[s];
         if (k >= 0 && k < classes)
+            dz[k] -= scale;
+    }
+}
+
+/* Rows of labels[rows] that are not ignore_index: the mean's divisor. */
+static inline int KERNEL(counted_rows)(const int32_t *labels, int rows, int ignore_index)
+{
+    int counted = 0;
+    for (int r = 0; r < rows; r++)
+        counted += labels[r] != ignore_index;
+    return counted;
+}
+
+/* cross_entropy_forward over the rows whose label is not ignore_index;
+ * probs of ignored rows are still written (backward skips them). */
+static inline void KERNEL(cross_entropy_ignore_forward)(real *loss, real *probs, const real *logits,
+                                                        const int32_t *labels, int rows, int classes,
+                                                        int ignore_index)
+{
+    double total = 0;
+    for (int r = 0; r < rows; r++) {
+        const real *zr = logits + (size_t)r * classes;
+        real *pr = probs + (size_t)r * classes;
+        const real max = KERNEL(row_max)(zr, classes);
+        const real sum = KERNEL(row_exp)(pr, zr, max, classes);
+        for (int j = 0; j < classes; j++)
+            pr[j] /= sum;
+        const int k = labels[r];
+        if (k != ignore_index)
+            total += k >= 0 && k < classes ? (max - zr[k]) + FN(log)(sum) : NAN;
+    }
+    const int counted = KERNEL(counted_rows)(labels, rows, ignore_index);
+    loss[0] = counted ? (real)(total / counted) : 0;
+}
+
+/* dlogits[rows, classes] = (probs - onehot(labels)) dloss / counted; zero
+ * (or unchanged, when accumulating) on ignored rows. */
+static inline void KERNEL(cross_entropy_ignore_backward)(real *dlogits, const real *probs,
+                                                         const int32_t *labels, const real *dloss,
+                                                         int rows, int classes, int ignore_index,
+                                                         int accumulate)
+{
+    const int counted = KERNEL(counted_rows)(labels, rows, ignore_index);
+    const real scale = counted ? dloss[0] / counted : 0;
+    for (int r = 0; r < rows; r++) {
+        real *dz = dlogits + (size_t)r * classes;
+        const real *pr = probs + (size_t)r * classes;
+        const int k = labels[r];
+        const int skip = k == ignore_index;
+        for (int j = 0; j < classes; j++) {
+            const real g = skip ? 0 : pr[j] * scale;
+            if (accumulate)
+                dz[j] += g;
+            else
+                dz[j] = g;
+        }
+        if (!skip && k >= 0 && k < classes)
             dz[k] -= scale;
     }
 }
@@ -138,6 +203,21 @@ static inline long KERNEL(accuracy_count)(const real *logits, const int32_t *lab
                 best = j;
         }
         correct += !has_nan && best == labels[i];
+    }
+    return correct;
+}
+
+/* accuracy_count over the rows whose label is not ignore_index; adds the
+ * number of those rows to *counted. */
+static inline long KERNEL(accuracy_count_ignore)(const real *logits, const int32_t *labels, int rows,
+                                                 int classes, int ignore_index, long *counted)
+{
+    long correct = 0;
+    for (int r = 0; r < rows; r++) {
+        if (labels[r] == ignore_index)
+            continue;
+        ++*counted;
+        correct += KERNEL(accuracy_count)(logits + (size_t)r * classes, labels + r, 1, classes);
     }
     return correct;
 }

@@ -7,7 +7,8 @@
  *
  * It knows nothing of the net but its descriptor, gc_model(): for every
  * input and target it makes random values of the declared size, for every
- * label random classes below its class count, in the descriptor's order,
+ * class tensor (a label, or token inputs; num_classes > 0) random classes
+ * below its class count, size of them per sample, in the descriptor's order,
  * so any net works (several inputs, labels, targets and loss terms). For
  * each loss and every parameter tensor in its group, up to SAMPLES elements
  * (all of them when the tensor is small) are perturbed by +-H and the
@@ -72,13 +73,13 @@ int main(void)
     /* The data, tensor by tensor as the descriptor lists it. */
     for (int k = 0; k < api->ntensors; k++) {
         const dlrt_tensor_info *t = &api->tensors[k];
-        if (t->kind == DLRT_LABEL) {
-            int32_t *labels = malloc(N_SAMPLES * sizeof *labels);
+        if (t->num_classes > 0) {   /* class indices: labels, or tokens of any size */
+            int32_t *labels = malloc(N_SAMPLES * t->size * sizeof *labels);
             if (!labels) {
                 printf("FAIL %s: out of memory\n", NAME);
                 goto done;
             }
-            for (int i = 0; i < N_SAMPLES; i++)
+            for (size_t i = 0; i < N_SAMPLES * t->size; i++)
                 labels[i] = (int32_t)(lcg_next(&state) % (uint64_t)t->num_classes);
             buffers[k] = labels;
         } else {

@@ -50,7 +50,7 @@ if echo 'int main(void){return 0;}' | $CC -x c -fsanitize=address,undefined -o "
         >/dev/null 2>&1; then
     SAN=1
 fi
-for src in test_kernels test_conv test_layers; do
+for src in test_kernels test_conv test_layers test_sequence; do
     short=${src#test_}
     run "o3_$short" "$src" -O3 -march=native -fno-math-errno
     [ -n "$SAN" ] && run "sanitized_$short" "$src" -O0 -g -fsanitize=address,undefined \

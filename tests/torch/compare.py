@@ -43,26 +43,55 @@ def load_twin(d):
 
 
 def arg_specs(tw):
-    """The C argument list: inputs, then labels/targets. (name, size, dtype, shape)."""
-    specs = [(name, math.prod(shape), np.float32, shape) for name, shape in tw.INPUTS]
-    for name, kind, what in tw.LABELS:
-        if kind == "label":
-            specs.append((name, 1, np.int32, ()))
+    """The C argument list: inputs, then labels/targets. (name, size, dtype,
+    shape, classes): token inputs ("tokens", (T,), K) and labels, one per
+    sample ("y", "label", K) or per step ("y", "label", K, (T,)), are int32
+    class indices below classes; the rest float32 (classes 0)."""
+    specs = []
+    for row in tw.INPUTS:
+        name, shape = row[0], tuple(row[1])
+        if len(row) > 2:
+            specs.append((name, math.prod(shape), np.int32, shape, row[2]))
         else:
-            specs.append((name, math.prod(what), np.float32, what))
+            specs.append((name, math.prod(shape), np.float32, shape, 0))
+    for row in tw.LABELS:
+        name, kind, what = row[:3]
+        if kind == "label":
+            shape = tuple(row[3]) if len(row) > 3 else ()
+            specs.append((name, math.prod(shape), np.int32, shape, what))
+        else:
+            specs.append((name, math.prod(what), np.float32, what, 0))
     return specs
+
+
+def ignore_index(tw):
+    """The ignore_index a loss of the twin passes, or None: the steps the
+    labels of a sequence hold it are padding."""
+    import re
+    with open(tw.__file__) as f:
+        m = re.search(r"ignore_index=(-?\d+)", f.read())
+    return int(m.group(1)) if m else None
 
 
 def make_data(tw, seed):
     """Deterministic pseudo-random batches: inputs in [-1, 1) (pixels-like
-    [0, 1) for wide inputs), labels uniform, targets in [-1, 1)."""
+    [0, 1) for wide inputs), class indices uniform (labels of a sequence
+    padded with the twin's ignore_index at about a fifth of the steps, never
+    all of a batch), targets in [-1, 1)."""
     rs = np.random.RandomState(seed)
     nall = NSTEPS * tw.BATCH
+    ignore = ignore_index(tw)
     data = []
-    for name, size, dtype, shape in arg_specs(tw):
+    for name, size, dtype, shape, classes in arg_specs(tw):
         if dtype == np.int32:
-            classes = [w for n, k, w in tw.LABELS if n == name][0]
-            data.append(rs.randint(0, classes, size=nall).astype(np.int32))
+            a = rs.randint(0, classes, size=(nall,) + shape).astype(np.int32)
+            is_label = any(row[0] == name for row in tw.LABELS)
+            if ignore is not None and is_label:
+                flat = a.reshape(nall, -1)
+                pad = rs.uniform(0, 1, size=flat.shape) < 0.2
+                pad[:, 0] = False   # every sample keeps a counted step
+                flat[pad] = ignore
+            data.append(a)
         elif size > 100:
             data.append(rs.uniform(0, 1, size=(nall,) + tuple(shape)).astype(np.float32))
         else:
@@ -76,7 +105,7 @@ def poison(tw, data):
     inf (element 0, or the next ones when there are more); labels stay."""
     n = tw.BATCH
     out = []
-    for (name, size, dtype, shape), a in zip(arg_specs(tw), data):
+    for (name, size, dtype, shape, classes), a in zip(arg_specs(tw), data):
         b = a[:n].copy()
         if dtype != np.int32:
             flat = b.reshape(n, -1)
