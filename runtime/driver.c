@@ -2029,8 +2029,10 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
         if (r.opt.vocab && r.is_text && load_vocab(&r, NULL) != 0)
             goto done;
     }
-    if (r.opt.sample && check_prompt(&r) != 0)
+    if (r.opt.sample && check_prompt(&r) != 0) {
+        status = EXIT_USAGE;
         goto done;
+    }
 
     if (r.opt.eval_only) {
         if (api->load(r.model, r.opt.checkpoint) != 0) {
