@@ -130,8 +130,10 @@ typedef struct dlrt_vocab {
 
 /* Appends the bytes of the regular file PATH to t (start zeroed), or of
  * every regular file in the directory PATH, in name (byte) order; other
- * entries (subdirectories, FIFOs) are skipped. A file that cannot be read
- * or is empty, and a directory without files, are errors naming them. */
+ * entries (subdirectories, FIFOs, devices) are skipped. A file that cannot be read
+ * or is empty, and a directory without files, are errors naming them.
+ * In a directory, symbolic links are skipped too (Debian's
+ * common-licenses has GPL -> GPL-3: the same text twice otherwise). */
 int dlrt_text_read(dlrt_text *t, const char *path, char **err);
 void dlrt_text_free(dlrt_text *t);
 /* The file holding byte `offset` of t, and the offset in it. */

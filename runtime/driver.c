@@ -1614,11 +1614,11 @@ static void measure(run *r, double *loss, double *acc)
 }
 
 /* Is (loss, acc) better than the best so far? Accuracy first when the
- * network has one, the loss breaking ties; just the loss otherwise. */
-static int improves(const dlrt_model_api *api, double loss, double acc, double best_loss,
-                    double best_acc)
+ * network has one, the loss breaking ties; just the loss otherwise, and
+ * for a text model, whose measure is the bits per byte. */
+static int improves(const run *r, double loss, double acc, double best_loss, double best_acc)
 {
-    if (api->has_accuracy && !isnan(acc)) {
+    if (r->api->has_accuracy && !r->is_text && !isnan(acc)) {
         if (acc != best_acc)
             return acc > best_acc;
     }
@@ -1796,7 +1796,7 @@ static int train(run *r)
             return stopped(r, have_val ? "validation loss" : "end-of-epoch train loss", loss,
                            where, when);
         }
-        if (improves(api, loss, acc, best_loss, best_acc)) {
+        if (improves(r, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
                 printf("\n");
                 error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));

@@ -151,8 +151,10 @@ int dlrt_text_read(dlrt_text *t, const char *path, char **err)
             break;
         }
         sprintf(full, "%s%s%s", path, len && path[len - 1] == '/' ? "" : "/", e->d_name);
-        if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
-            free(full);   /* subdirectories, FIFOs, devices, dangling links */
+        /* Not followed: symbolic links (GPL -> GPL-3 would count the same
+         * text twice), subdirectories, FIFOs, devices. */
+        if (lstat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(full);
             continue;
         }
         if (n == cap) {
