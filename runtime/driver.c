@@ -150,8 +150,8 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "epoch the network is measured on the validation set (on the whole training\n"
             "set when there is none) and, when it improved, saved to the checkpoint (by\n"
             "accuracy, ties broken by loss, when the loss has a cross_entropy term; by\n"
-            "loss otherwise). At the end the best checkpoint is reloaded and evaluated\n"
-            "on the test set.\n\n", api->batch);
+            "loss otherwise, and for a text network). At the end the best checkpoint is\n"
+            "reloaded and evaluated on the test set.\n\n", api->batch);
     fprintf(out, "Its data, per sample (the columns of a CSV holding several, in this order):\n");
     {
         int k, d;
