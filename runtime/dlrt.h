@@ -330,13 +330,17 @@ typedef struct dlrt_model_api {
      * broadcasts with the parameters. */
     size_t state_count;
     void *(*state)(void *m);
-    /* A stateful recurrent network carries its hidden state from one call
-     * to the next (truncated backpropagation through time: row b of a
-     * batch continues row b of the previous batch, gradients stop at the
-     * boundary); reset_state zeroes the state of the network's own
-     * workspace. 0 and NULL otherwise. */
+    /* Stateful recurrent layers (lstm(..., stateful = true)): each call
+     * starts from the final state the previous call on the same workspace
+     * left for that batch row, with no gradient across (truncated BPTT);
+     * forward and evaluate carry too. stateful is 1 with such a layer, and
+     * then reset_state(w) zeroes every carried state of workspace w (a
+     * workspace_create one, or own_workspace(m), the one train_step,
+     * forward and evaluate use): at the start of each stream or epoch.
+     * 0, NULL and NULL without any. */
     int stateful;
-    void (*reset_state)(void *m);
+    void (*reset_state)(void *w);
+    void *(*own_workspace)(void *m);
 } dlrt_model_api;
 
 /* The trainer's command line (see `MODEL --help`): data files per tensor

@@ -1559,6 +1559,13 @@ done:
     return status;
 }
 
+/* Zeroes the state a stateful network carries from call to call (that of
+ * its own workspace, which train_step, forward and evaluate use). */
+static void reset_state(run *r)
+{
+    r->api->reset_state(r->api->own_workspace(r->model));
+}
+
 /* Evaluates the network on n rows of cols: EVAL_CHUNK at a time; a
  * stateful network from a zero state, in order, in chunks of exactly its
  * batch (the rows of a chunk continue the previous chunk's; the last rows
@@ -1570,7 +1577,7 @@ static void evaluate_set(run *r, void *const *cols, size_t n, double *loss, doub
         evaluate(r->api, r->model, cols, n, EVAL_CHUNK, loss, acc);
         return;
     }
-    r->api->reset_state(r->model);
+    reset_state(r);
     evaluate(r->api, r->model, cols, n / batch * batch, batch, loss, acc);
 }
 
@@ -1731,7 +1738,7 @@ static int train(run *r)
         /* Truncated backpropagation through time: batch b's rows continue
          * batch b - 1's, from a zero state at the start of each epoch. */
         if (r->stateful)
-            api->reset_state(r->model);
+            reset_state(r);
         else
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = 0; b < batches; b++) {
@@ -1933,7 +1940,7 @@ static int sample_text(run *r)
         memcpy(ctx, hist + len - L, L * sizeof *ctx);
         memset(ctx + L, 0, (T - L) * sizeof *ctx);   /* class 0: the first byte */
         if (r->stateful)
-            api->reset_state(r->model);
+            reset_state(r);
         api->forward(r->model, ins, 1, outs);
         c = draw_token((const float *)outs[out] + (L - 1) * (size_t)V, V, r->vocab.size,
                        o->temperature, o->top_k, &rng);
@@ -2015,7 +2022,7 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
         goto done;
     }
     r.is_text = text_model(api, &r.tx, &r.ty);
-    r.stateful = api->stateful && api->reset_state;
+    r.stateful = api->stateful && api->reset_state && api->own_workspace;
     if (r.opt.ntext || r.opt.test_text) {
         if (load_text(&r) != 0)
             goto done;

@@ -48,6 +48,7 @@ static long resets;
 static long continued, broken, partial;
 #endif
 
+/* reset_state(w): the fake's workspace is the network itself. */
 static void fake_reset(void *mp)
 {
     fake *m = mp;
@@ -56,6 +57,13 @@ static void fake_reset(void *mp)
         m->carried[b] = -1;
     resets++;
 }
+
+#ifdef FAKE_STATEFUL
+static void *fake_own_workspace(void *mp)
+{
+    return mp;
+}
+#endif
 
 static void *fake_create(uint64_t seed)
 {
@@ -297,6 +305,7 @@ int main(int argc, char **argv)
 #ifdef FAKE_STATEFUL
     api.stateful = 1;
     api.reset_state = fake_reset;
+    api.own_workspace = fake_own_workspace;
 #endif
     return dlrt_train_main(argc, argv, &api);
 }
