@@ -1591,6 +1591,11 @@ static double bpc(double loss)
 static int report_test(run *r)
 {
     double loss, acc;
+    if (r->stateful && r->test.n < (size_t)r->api->batch) {
+        error_msg(r->api, "the stateful network evaluates whole batches of %d rows in order, but "
+                  "its test set has only %lu", r->api->batch, (unsigned long)r->test.n);
+        return EXIT_FAILURE_DATA;
+    }
     evaluate_set(r, r->test.col, r->test.n, &loss, &acc);
     if (!isfinite(loss)) {
         error_msg(r->api, "the test loss is %s: the network produces non-finite values",

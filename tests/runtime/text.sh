@@ -169,3 +169,33 @@ if command -v valgrind >/dev/null 2>&1; then
         bad valgrind_text_driver "status $status: $(head -n 8 vg_text.err | tr '\n' ' ')"
     fi
 fi
+
+# A stateful network trained from CSV files keeps the rows in file order
+# (no shuffle; validation = the last rows), whole batches only: rows laid
+# out as streams continue each other, as from --text; and a test set
+# smaller than one batch is refused.
+python3 - <<'PY'
+text = open("text.txt", "rb").read()
+vocab = sorted(set(text))
+tok = [vocab.index(b) for b in text]
+T, S = 4, 4
+L = len(tok) // S
+W = (L - 1) // T
+with open("streams.csv", "w") as f:
+    for c in range(W):
+        for b in range(S):
+            s = b * L + c * T
+            f.write(",".join(map(str, tok[s:s + T] + tok[s + 1:s + T + 1])) + "\n")
+with open("streams_short.csv", "w") as f:
+    f.write("0,1,2,3,1,2,3,4\n" * 3)
+PY
+run tbptt_rows ./fake_tbptt --train-csv streams.csv --test-csv streams.csv --validation 0.2 --epochs 2 --checkpoint tbptt_rows.ckpt
+# 248 rows: 50 for validation (12 whole batches evaluated), 198 to train (49 batches).
+if [ $status -eq 0 ] && grep -q '^fake_tbptt: 198 training samples, 50 for validation, 248 test;' tbptt_rows.out &&
+        grep -q 'broken 0, resets 5, partial 0$' tbptt_rows.err && ! grep -q 'continued 0,' tbptt_rows.err; then
+    ok text_stateful_csv_rows_in_order
+else
+    bad text_stateful_csv_rows_in_order "status $status: $(cat tbptt_rows.out tbptt_rows.err)"
+fi
+text_error text_stateful_test_smaller_than_batch 1 "fake_tbptt: error: the stateful network evaluates whole batches of 4 rows in order, but its test set has only 3" \
+    ./fake_tbptt --train-csv streams.csv --test-csv streams_short.csv --epochs 1 --checkpoint short.ckpt
