@@ -158,8 +158,11 @@ static void print_help(const dlrt_model_api *api, FILE *out)
         for (k = 0; k < api->ntensors; k++) {
             const dlrt_tensor_info *t = &api->tensors[k];
             fprintf(out, "  %-6s %-12s ", kind_word(t->kind), t->name);
-            if (t->kind == DLRT_LABEL)
+            if (t->num_classes && t->size == 1)
                 fprintf(out, "a class 0..%d\n", t->num_classes - 1);
+            else if (t->num_classes)   /* class(K)[T]: tokens, or a label per step */
+                fprintf(out, "%lu classes 0..%d, one per step\n", (unsigned long)t->size,
+                        t->num_classes - 1);
             else {
                 fprintf(out, "%lu value%s", (unsigned long)t->size, t->size == 1 ? "" : "s");
                 if (t->rank > 1)
