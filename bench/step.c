@@ -56,11 +56,12 @@ int main(int argc, char **argv)
     for (int b = 0; b < POOL; b++)
         for (int k = 0; k < nt; k++) {
             const dlrt_tensor_info *t = &api->tensors[k];
-            if (t->kind == DLRT_LABEL) {
-                int32_t *y = malloc(sizeof *y * (size_t)n);
+            if (t->num_classes) {   /* class indices: labels, tokens */
+                size_t count = t->size * (size_t)n;
+                int32_t *y = malloc(sizeof *y * count);
                 if (!y)
                     return 1;
-                for (int i = 0; i < n; i++)
+                for (size_t i = 0; i < count; i++)
                     y[i] = (int32_t)(dlrt_rng_uniform(&rng) * t->num_classes);
                 data[b][k] = y;
             } else {

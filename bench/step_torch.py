@@ -31,10 +31,15 @@ def main():
     g = torch.Generator().manual_seed(7)
     pool = []
     for _ in range(8):
-        batch = [torch.rand((tw.BATCH,) + tuple(shape), generator=g) for _, shape in tw.INPUTS]
-        for _, kind, what in tw.LABELS:
+        batch = []
+        for _, shape, *classes in tw.INPUTS:   # token inputs: (name, shape, classes)
+            size = (tw.BATCH,) + tuple(shape)
+            batch.append(torch.randint(0, classes[0], size, generator=g) if classes
+                         else torch.rand(size, generator=g))
+        for _, kind, what, *shape in tw.LABELS:   # per-step labels: (.., classes, shape)
             if kind == "label":
-                batch.append(torch.randint(0, what, (tw.BATCH,), generator=g))
+                size = (tw.BATCH,) + (tuple(shape[0]) if shape else ())
+                batch.append(torch.randint(0, what, size, generator=g))
             else:
                 batch.append(torch.rand((tw.BATCH,) + tuple(what), generator=g))
         pool.append(batch)
