@@ -109,6 +109,58 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
                   dlrt_dataset *out, char **err);
 void dlrt_dataset_free(dlrt_dataset *d);
 
+/* --------------------------------------------------------------- text.c */
+
+/* Text for character-level models: bytes as tokens. */
+typedef struct dlrt_text {
+    unsigned char *bytes;     /* every file's bytes, concatenated in order */
+    size_t n;
+    int nfiles;
+    char **files;             /* the files read, in order */
+    size_t *starts;           /* where file f's bytes begin in bytes */
+} dlrt_text;
+
+/* Up to 256 distinct bytes, each a class: byte[c] is class c's byte,
+ * index[b] byte b's class or -1. */
+typedef struct dlrt_vocab {
+    int size;
+    unsigned char byte[256];
+    int16_t index[256];
+} dlrt_vocab;
+
+/* Appends the bytes of the regular file PATH to t (start zeroed), or of
+ * every regular file in the directory PATH, in name (byte) order; other
+ * entries (subdirectories, FIFOs, devices) are skipped. A file that cannot be read
+ * or is empty, and a directory without files, are errors naming them.
+ * In a directory, symbolic links are skipped too (Debian's
+ * common-licenses has GPL -> GPL-3: the same text twice otherwise). */
+int dlrt_text_read(dlrt_text *t, const char *path, char **err);
+void dlrt_text_free(dlrt_text *t);
+/* The file holding byte `offset` of t, and the offset in it. */
+void dlrt_text_locate(const dlrt_text *t, size_t offset, const char **file, size_t *file_offset);
+/* The distinct bytes of bytes[0..n), in byte order: class = rank. */
+void dlrt_vocab_of_text(dlrt_vocab *v, const unsigned char *bytes, size_t n);
+/* The distinct bytes of the file PATH, in order of first appearance. */
+int dlrt_vocab_read(dlrt_vocab *v, const char *path, char **err);
+/* tokens[i] = the class of t's byte i (t->n values); a byte the
+ * vocabulary lacks is an error naming its file and offset there
+ * (vocab_name says which vocabulary, for the message). */
+int dlrt_text_tokens(const dlrt_text *t, const dlrt_vocab *v, const char *vocab_name,
+                     int32_t *tokens, char **err);
+/* Cuts tokens[0..n) into windows of `steps` tokens and their next tokens:
+ * the text is `streams` contiguous streams of n / streams tokens each (the
+ * rest dropped), and row c * streams + b is window c of stream b, starting
+ * at s = b * (n / streams) + c * steps: x = tokens[s .. s + steps),
+ * y = tokens[s + 1 .. s + steps + 1). So with streams = batch, batch c's
+ * row b continues batch c - 1's row b (truncated backpropagation through
+ * time); streams = 1 gives the windows one after another. Writes x and y
+ * (rows * steps values each) unless either is NULL; returns the rows. */
+size_t dlrt_text_windows(const int32_t *tokens, size_t n, size_t steps, size_t streams, int32_t *x,
+                         int32_t *y);
+/* "'a' (0x61)", or "0x0a" for a byte that does not print as itself: for
+ * messages. Returns buf. */
+const char *dlrt_byte_name(unsigned char b, char buf[16]);
+
 /* --------------------------------------------------------- checkpoint.c */
 
 /* A checkpoint file, format version 2 (little-endian): a header, then a

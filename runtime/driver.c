@@ -37,6 +37,9 @@ enum { EXIT_OK = 0, EXIT_FAILURE_DATA = 1, EXIT_USAGE = 2 };
 /* At most this many data tensors (inputs, labels, targets) per network. */
 #define MAX_TENSORS 64
 #define MAX_LOSSES 8     /* losses reported each epoch, one running sum each */
+#define MAX_TEXTS 64     /* --text given this many times at most */
+/* Without --test-text, this share of the text (its end) is the test set. */
+#define TEST_TEXT_SHARE 0.1
 
 enum { SET_TRAIN = 0, SET_TEST = 1 };
 enum { FMT_SNIFF = 0, FMT_IDX = 1 };
@@ -64,6 +67,19 @@ typedef struct options {
     int resume, eval_only, overwrite;
     int progress;                 /* -1: only on a terminal */
     int threads;                  /* 0: not given */
+    /* Text for a character-level model (a class input and a class label of
+     * one class(V)[T]): the --text files, --test-text, --vocab. */
+    const char *text[MAX_TEXTS];
+    int ntext;
+    const char *test_text, *vocab;
+    /* --sample N bytes after training, and how they are drawn. */
+    long long sample;
+    double temperature;
+    int top_k;
+    uint64_t sample_seed;
+    int sample_seed_given;
+    const char *prompt;
+    int no_test;                  /* --eval-only --sample with no test data */
 } options;
 
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
@@ -134,16 +150,19 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "epoch the network is measured on the validation set (on the whole training\n"
             "set when there is none) and, when it improved, saved to the checkpoint (by\n"
             "accuracy, ties broken by loss, when the loss has a cross_entropy term; by\n"
-            "loss otherwise). At the end the best checkpoint is reloaded and evaluated\n"
-            "on the test set.\n\n", api->batch);
+            "loss otherwise, and for a text network). At the end the best checkpoint is\n"
+            "reloaded and evaluated on the test set.\n\n", api->batch);
     fprintf(out, "Its data, per sample (the columns of a CSV holding several, in this order):\n");
     {
         int k, d;
         for (k = 0; k < api->ntensors; k++) {
             const dlrt_tensor_info *t = &api->tensors[k];
             fprintf(out, "  %-6s %-12s ", kind_word(t->kind), t->name);
-            if (t->kind == DLRT_LABEL)
+            if (t->num_classes && t->size == 1)
                 fprintf(out, "a class 0..%d\n", t->num_classes - 1);
+            else if (t->num_classes)   /* class(K)[T]: tokens, or a label per step */
+                fprintf(out, "%lu classes 0..%d, one per step\n", (unsigned long)t->size,
+                        t->num_classes - 1);
             else {
                 fprintf(out, "%lu value%s", (unsigned long)t->size, t->size == 1 ? "" : "s");
                 if (t->rank > 1)
@@ -184,6 +203,46 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "With no data named at all, the Fashion-MNIST files above are used for a\n"
             "network's single input and single label. Naming training data means naming\n"
             "test data too. Every file of one data set must hold the same samples.\n"
+            "\n");
+    fprintf(out,
+            "Text (a network whose data is one class input and one class label of the same\n"
+            "class(V)[T]: T tokens and the T tokens after them, as a character-level\n"
+            "language model reads them; each byte is a token):\n"
+            "  --text FILE          training text: the file's bytes, or a directory's regular\n"
+            "                       files in name order; repeatable (the files one after\n"
+            "                       another). Replaces every other data option\n"
+            "  --test-text FILE     the test text (default: the last 10%% of --text)\n"
+            "  --vocab FILE         the vocabulary: FILE's distinct bytes in order of first\n"
+            "                       appearance (byte i is class i); default: the distinct\n"
+            "                       bytes of --text in byte order. At most V bytes; a text\n"
+            "                       byte outside it is an error\n"
+            "The text is split in order: training, then validation (the end of what is left\n"
+            "after the test part; FRAC of it), then test. Each part is cut into windows of\n"
+            "T + 1 bytes with a stride of T: the input is bytes s..s+T-1, the label bytes\n"
+            "s+1..s+T. A stateful network (truncated backpropagation through time) reads\n"
+            "each part as one stream per batch row (stream b is the b-th contiguous\n"
+            "1/batch of it): batch c holds window c of every stream, in order, no shuffle,\n"
+            "the state carried from batch to batch and zeroed at the start of each epoch\n"
+            "and of each evaluation; evaluation runs whole batches (the windows that do\n"
+            "not fill one are left out). Other networks get the training windows shuffled.\n"
+            "A text network's validation and test lines add the bits per byte (bpc: the\n"
+            "loss / ln 2, the mean cross-entropy per step in bits when that is the loss).\n"
+            "\n"
+            "Sampling, after training (or with --eval-only, from the checkpoint):\n"
+            "  --sample N           print the prompt and N bytes drawn from the network,\n"
+            "                       one at a time: the context (its last T bytes, or all of\n"
+            "                       it padded at the end) goes in as one window, and the\n"
+            "                       next byte is drawn from the first output of shape [T, V]\n"
+            "                       at the context's last position; that output is read as\n"
+            "                       probabilities when its row is non-negative and sums to 1\n"
+            "                       (within 1e-3), as logits otherwise. Needs the training\n"
+            "                       vocabulary: --text or --vocab\n"
+            "  --temperature X      divides the logits (log-probabilities) by X before the\n"
+            "                       softmax; 0 takes the likeliest byte (default: 1)\n"
+            "  --top-k K            draw among the K likeliest bytes only (default: 0, all)\n"
+            "  --sample-seed S      seeds the draws (default: the --seed)\n"
+            "  --prompt TEXT        the text the sample continues (every byte in the\n"
+            "                       vocabulary); default: a newline, not printed\n"
             "\n");
     fprintf(out,
             "Training:\n"
@@ -234,7 +293,8 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "The run ends with\n"
             "  test loss: 0.4321\n"
             "  test accuracy: 0.8456\n"
-            "(no accuracy line without a cross_entropy term).\n"
+            "(no accuracy line without a cross_entropy term; a text network adds\n"
+            "'test bpc: 1.2345').\n"
             "\n"
             "Exit status: 0 on success; 1 when a data or checkpoint file is bad, the\n"
             "checkpoint cannot be written or is in the way, the network does not fit\n"
@@ -294,6 +354,38 @@ static int only_tensor(const dlrt_model_api *api, int kind)
         if (api->tensors[k].kind == kind)
             found = found == -1 ? k : -2;
     return found;
+}
+
+/* A text model: its data is exactly one class input (the tokens) and one
+ * class label (the next tokens) of the same class(V)[T]. 1 and their
+ * indices, or 0. */
+static int text_model(const dlrt_model_api *api, int *x, int *y)
+{
+    int in = only_tensor(api, DLRT_INPUT), label = only_tensor(api, DLRT_LABEL);
+    if (api->ntensors != 2 || in < 0 || label < 0)
+        return 0;
+    if (!api->tensors[in].num_classes || api->tensors[in].num_classes != api->tensors[label].num_classes ||
+        api->tensors[in].size != api->tensors[label].size)
+        return 0;
+    if (x)
+        *x = in;
+    if (y)
+        *y = label;
+    return 1;
+}
+
+/* The output a text model samples from: the first of shape [T, V] (the
+ * next-token distribution, or its logits, at every step), or -1. */
+static int sample_output(const dlrt_model_api *api, int x)
+{
+    const dlrt_tensor_info *t = &api->tensors[x];
+    int k;
+    for (k = 0; k < api->noutputs; k++) {
+        const dlrt_tensor_info *o = &api->outputs[k];
+        if (o->rank == 2 && o->dims[0] == (int)t->size && o->dims[1] == t->num_classes)
+            return k;
+    }
+    return -1;
 }
 
 /* "x, y and t": the names of the tensors (of one kind, or all for 0). */
@@ -416,6 +508,88 @@ static int resolve_set(const dlrt_model_api *api, options *o, int set)
     return 0;
 }
 
+/* The text options, once read: --text and --test-text are all the data (no
+ * other data option goes with them) and need a text model; --sample needs
+ * one too, with an output of shape [T, V] and a vocabulary. 1 when the
+ * data is text, 0 when it is not, -1 after the usage error. */
+static int check_text_options(const dlrt_model_api *api, options *o, char (*seen)[64], int nseen)
+{
+    static const char *const data_flags[] = {
+        "--train-images", "--train-labels", "--test-images", "--test-labels", "--train-csv",
+        "--test-csv", "--train", "--test", "--target",
+    };
+    static const char *const sample_flags[] = {
+        "--temperature", "--top-k", "--sample-seed", "--prompt",
+    };
+    int text_data = o->ntext > 0 || o->test_text, x, k, j, other_data = 0;
+    char names[512];
+    for (k = 0; k < nseen; k++) {
+        for (j = 0; j < (int)(sizeof sample_flags / sizeof sample_flags[0]); j++)
+            if (!o->sample && !strcmp(seen[k], sample_flags[j]))
+                warning_msg(api, "%s has no effect without --sample", seen[k]);
+        for (j = 0; j < (int)(sizeof data_flags / sizeof data_flags[0]); j++)
+            if (!strcmp(seen[k], data_flags[j])) {
+                if (text_data) {
+                    error_msg(api, "%s does not go with --text or --test-text: the text is all the "
+                              "data (the test text: --test-text FILE, or the last 10%% of --text)",
+                              seen[k]);
+                    return -1;
+                }
+                other_data = 1;
+            }
+    }
+    if (o->vocab && !text_data && !o->sample)
+        warning_msg(api, "--vocab has no effect without --text, --test-text or --sample");
+    if (!text_data && !o->sample)
+        return 0;
+    if (!text_model(api, &x, NULL)) {
+        int n = 0;
+        for (k = 0; k < api->ntensors; k++) {
+            const dlrt_tensor_info *t = &api->tensors[k];
+            if (t->num_classes)
+                n += snprintf(names + n, sizeof names - (size_t)n, "%s%s '%s' class(%d)[%lu]",
+                              k ? ", " : "", kind_word(t->kind), t->name, t->num_classes,
+                              (unsigned long)t->size);
+            else
+                n += snprintf(names + n, sizeof names - (size_t)n, "%s%s '%s' (%lu values)",
+                              k ? ", " : "", kind_word(t->kind), t->name, (unsigned long)t->size);
+            if (n >= (int)sizeof names)
+                break;
+        }
+        error_msg(api, "%s needs a network whose data is one class input and one class label "
+                  "of the same class(V)[T] (the tokens and the next tokens); %s has %s",
+                  o->ntext ? "--text" : o->test_text ? "--test-text" : "--sample", api->name, names);
+        return -1;
+    }
+    if (o->test_text && !o->ntext && !o->eval_only) {
+        error_msg(api, "--test-text needs --text FILE: the training text");
+        return -1;
+    }
+    if (text_data && !o->ntext && !o->vocab) {
+        error_msg(api, "--test-text alone gives no vocabulary: give --text FILE (the training "
+                  "text) or --vocab FILE");
+        return -1;
+    }
+    if (o->sample) {
+        const dlrt_tensor_info *t = &api->tensors[x];
+        if (sample_output(api, x) < 0) {
+            error_msg(api, "--sample: %s has no output of shape [%lu, %d] to sample from (the "
+                      "next byte's probabilities, or their logits, at each of the %lu steps)",
+                      api->name, (unsigned long)t->size, t->num_classes, (unsigned long)t->size);
+            return -1;
+        }
+        if (!o->ntext && !o->vocab) {
+            error_msg(api, "--sample needs the vocabulary the network was trained with: give "
+                      "--text FILE (the training text) or --vocab FILE");
+            return -1;
+        }
+        /* --eval-only --vocab V --sample N: only the sample. */
+        if (o->eval_only && !text_data && !other_data)
+            o->no_test = 1;
+    }
+    return text_data;
+}
+
 /* 0 to go on, or the exit status (0 after --help) + 1 when parsing ends the run. */
 static int parse_args(int argc, char **argv, const dlrt_model_api *api, options *o,
                       char *default_ckpt)
@@ -429,6 +603,7 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
     o->validation = api->validation;
     o->progress = -1;
     o->checkpoint = default_ckpt;
+    o->temperature = 1.0;
     for (k = 0; k < MAX_TENSORS; k++)
         o->tie[k] = -1;
 
@@ -486,7 +661,10 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             strcmp(flag, "--train") && strcmp(flag, "--test") && strcmp(flag, "--target") &&
             strcmp(flag, "--epochs") && strcmp(flag, "--seed") && strcmp(flag, "--validation") &&
             strcmp(flag, "--limit") && strcmp(flag, "--test-limit") &&
-            strcmp(flag, "--checkpoint") && strcmp(flag, "--threads")) {
+            strcmp(flag, "--checkpoint") && strcmp(flag, "--threads") && strcmp(flag, "--text") &&
+            strcmp(flag, "--test-text") && strcmp(flag, "--vocab") && strcmp(flag, "--sample") &&
+            strcmp(flag, "--temperature") && strcmp(flag, "--top-k") &&
+            strcmp(flag, "--sample-seed") && strcmp(flag, "--prompt")) {
             error_msg(api, "unknown option '%s' (try '%s --help')", flag, argv[0]);
             return EXIT_USAGE + 1;
         }
@@ -506,7 +684,8 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         }
         /* A repeated option is a mistake more often than an override; the
          * per-tensor ones may repeat, once per tensor. */
-        repeatable = !strcmp(flag, "--train") || !strcmp(flag, "--test") || !strcmp(flag, "--target");
+        repeatable = !strcmp(flag, "--train") || !strcmp(flag, "--test") || !strcmp(flag, "--target") ||
+                     !strcmp(flag, "--text");
         if (!repeatable) {
             int dup = 0;
             for (k = 0; k < nseen; k++)
@@ -578,6 +757,49 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             o->set[SET_TEST].csv = value;
         else if (!strcmp(flag, "--checkpoint"))
             o->checkpoint = value;
+        else if (!strcmp(flag, "--text")) {
+            if (o->ntext == MAX_TEXTS) {
+                error_msg(api, "--text given more than %d times (name a directory instead)", MAX_TEXTS);
+                return EXIT_USAGE + 1;
+            }
+            o->text[o->ntext++] = value;
+        } else if (!strcmp(flag, "--test-text"))
+            o->test_text = value;
+        else if (!strcmp(flag, "--vocab"))
+            o->vocab = value;
+        else if (!strcmp(flag, "--prompt"))
+            o->prompt = value;
+        else if (!strcmp(flag, "--sample")) {
+            if (parse_count(value, 1, 1000000000, &count) != 0) {
+                error_msg(api, "--sample wants a number of bytes >= 1, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->sample = count;
+        } else if (!strcmp(flag, "--top-k")) {
+            if (parse_count(value, 0, 256, &count) != 0) {
+                error_msg(api, "--top-k wants a whole number from 0 (every byte) to 256, got '%s'",
+                          value);
+                return EXIT_USAGE + 1;
+            }
+            o->top_k = (int)count;
+        } else if (!strcmp(flag, "--sample-seed")) {
+            if (parse_u64(value, &o->sample_seed) != 0) {
+                error_msg(api, "--sample-seed wants a whole number between 0 and 2^64-1, got '%s'",
+                          value);
+                return EXIT_USAGE + 1;
+            }
+            o->sample_seed_given = 1;
+        } else if (!strcmp(flag, "--temperature")) {
+            double v;
+            errno = 0;
+            v = strtod(value, &end);
+            if (*end || errno || !(v >= 0.0 && v <= 1e6)) {
+                error_msg(api, "--temperature wants a number >= 0 (0: always the likeliest byte), "
+                          "got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->temperature = v;
+        }
         else if (!strcmp(flag, "--epochs")) {
             if (parse_count(value, 0, 1000000000, &count) != 0) {
                 error_msg(api, "--epochs wants a whole number >= 0, got '%s'", value);
@@ -636,6 +858,13 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
                 if (!strcmp(seen[k], training_only[j]))
                     warning_msg(api, "%s has no effect with --eval-only", seen[k]);
     }
+    if (!o->sample_seed_given)
+        o->sample_seed = o->seed;
+    k = check_text_options(api, o, seen, nseen);
+    if (k < 0)
+        return EXIT_USAGE + 1;
+    if (k > 0 || o->no_test)
+        return 0;   /* the text is all the data; or no data, only a sample */
     /* Named training data needs named test data; the legacy IDX flags
      * alone fall back on the Fashion-MNIST test files, as they always did. */
     for (k = 0; k < api->ntensors; k++) {
@@ -719,6 +948,16 @@ static int check_checkpoint(const dlrt_model_api *api, const options *o)
                               strcmp(path, file) ? " as " : "", strcmp(path, file) ? file : "");
                 return -1;
             }
+    if (stat(path, &cs) == 0)
+        for (k = -2; k < o->ntext; k++) {
+            const char *file = k == -2 ? o->test_text : k == -1 ? o->vocab : o->text[k];
+            if (file && stat(file, &ds) == 0 && ds.st_dev == cs.st_dev && ds.st_ino == cs.st_ino) {
+                error_msg(api, "cannot write checkpoint '%s': it is the file given to %s; saving "
+                          "would destroy it (choose another --checkpoint)", path,
+                          k == -2 ? "--test-text" : k == -1 ? "--vocab" : "--text");
+                return -1;
+            }
+        }
     if (dlrt_ckpt_check_writable(path, &holds, &err) != 0) {
         error_msg(api, "%s", err ? err : "out of memory");
         free(err);
@@ -1017,8 +1256,8 @@ static void gather(const dlrt_model_api *api, const options *o, const dataset *d
     }
 }
 
-/* Mean loss and accuracy over n contiguous samples, EVAL_CHUNK at a time. */
-static void evaluate(const dlrt_model_api *api, void *m, void *const *cols, size_t n,
+/* Mean loss and accuracy over n contiguous samples, chunk at a time. */
+static void evaluate(const dlrt_model_api *api, void *m, void *const *cols, size_t n, size_t chunk,
                      double *loss, double *accuracy)
 {
     double loss_sum = 0, acc_sum = 0;
@@ -1026,7 +1265,7 @@ static void evaluate(const dlrt_model_api *api, void *m, void *const *cols, size
     const void *data[MAX_TENSORS];
     int k;
     while (done < n) {
-        size_t kk = n - done < EVAL_CHUNK ? n - done : EVAL_CHUNK;
+        size_t kk = n - done < chunk ? n - done : chunk;
         double acc = NAN, l;
         for (k = 0; k < api->ntensors; k++)
             data[k] = (const unsigned char *)cols[k] + done * row_bytes(api, k);
@@ -1088,6 +1327,12 @@ typedef struct run {
     int32_t *perm;            /* training part first, validation part last */
     void *val[MAX_TENSORS], *batch[MAX_TENSORS];   /* per tensor; tied ones shared */
     size_t n_train, n_val;
+    int is_text;              /* a text model: reports bits per byte (bpc) */
+    int tx, ty;               /* its input (the tokens) and label (the next ones) */
+    int text_data;            /* the data is --text: contiguous splits */
+    int stateful;             /* batches in order, the state carried between them */
+    dlrt_vocab vocab;         /* --text's or --vocab's, when given */
+    int have_vocab;
 } run;
 
 static void run_free(run *r)
@@ -1105,10 +1350,256 @@ static void run_free(run *r)
         }
 }
 
+/* ----------------------------------------------------------- text data */
+
+/* Reads the vocabulary: --vocab FILE, or the distinct bytes of the text
+ * (all of --text, the parts held out too). Checked against the model's V.
+ * 0, or -1 after the message. */
+static int load_vocab(run *r, const dlrt_text *text)
+{
+    const dlrt_model_api *api = r->api;
+    int V = api->tensors[r->tx].num_classes;
+    char *err = NULL;
+    if (r->opt.vocab) {
+        if (dlrt_vocab_read(&r->vocab, r->opt.vocab, &err) != 0) {
+            error_msg(api, "--vocab: %s", err ? err : "out of memory");
+            free(err);
+            return -1;
+        }
+        if (r->vocab.size > V) {
+            error_msg(api, "the vocabulary '%s' has %d distinct bytes; the model's class(%d) holds "
+                      "%d: give a vocabulary of at most %d bytes, or declare the network's tokens "
+                      "class(%d)", r->opt.vocab, r->vocab.size, V, V, V, r->vocab.size);
+            return -1;
+        }
+    } else {
+        dlrt_vocab_of_text(&r->vocab, text->bytes, text->n);
+        if (r->vocab.size > V) {
+            error_msg(api, "the text has %d distinct bytes; the model's class(%d) holds %d: "
+                      "declare the network's tokens class(%d), or give --vocab FILE with the bytes "
+                      "to keep (a text byte outside it is then an error) (the text: %s%s)",
+                      r->vocab.size, V, V, r->vocab.size, text->files[0],
+                      text->nfiles > 1 ? " and the files after it" : "");
+            return -1;
+        }
+    }
+    r->have_vocab = 1;
+    return 0;
+}
+
+/* One split of a text: its windows, as rows of the data set d from row
+ * `at` on (x and y columns allocated by the caller), or, with d NULL, just
+ * their count. */
+static size_t text_rows(const run *r, const int32_t *tokens, size_t n, dataset *d, size_t at)
+{
+    size_t steps = r->api->tensors[r->tx].size, streams = r->stateful ? (size_t)r->api->batch : 1;
+    if (!d)
+        return dlrt_text_windows(tokens, n, steps, streams, NULL, NULL);
+    return dlrt_text_windows(tokens, n, steps, streams, (int32_t *)d->col[r->tx] + at * steps,
+                             (int32_t *)d->col[r->ty] + at * steps);
+}
+
+/* --limit and --test-limit on a text's windows: the first N rows (with
+ * streams, whole batches of them: the first windows of every stream). */
+static size_t limit_rows(const run *r, size_t rows, size_t limit, const char *flag)
+{
+    size_t streams = r->stateful ? (size_t)r->api->batch : 1;
+    if (!limit)
+        return rows;
+    if (limit > rows) {
+        warning_msg(r->api, "%s %lu is more than the %lu windows of the text; using all of them",
+                    flag, (unsigned long)limit, (unsigned long)rows);
+        return rows;
+    }
+    limit = limit / streams * streams;
+    return limit ? limit : streams;
+}
+
+/* The message for a split too short for one window (per stream). */
+static void too_short(const run *r, const char *what, size_t n, const char *hint)
+{
+    size_t steps = r->api->tensors[r->tx].size, batch = (size_t)r->api->batch;
+    if (r->stateful)
+        error_msg(r->api, "%s is too short: %lu byte%s, but the stateful model reads it as %lu "
+                  "parallel streams (one per batch row) of at least one window of T + 1 = %lu "
+                  "bytes each, %lu bytes in all%s", what, (unsigned long)n, n == 1 ? "" : "s",
+                  (unsigned long)batch, (unsigned long)steps + 1,
+                  (unsigned long)(batch * (steps + 1)), hint);
+    else
+        error_msg(r->api, "%s is too short: %lu byte%s, less than one window of T + 1 = %lu "
+                  "bytes%s", what, (unsigned long)n, n == 1 ? "" : "s", (unsigned long)steps + 1,
+                  hint);
+}
+
+/* Allocates the token columns of a data set of n rows. */
+static int text_columns(run *r, dataset *d, size_t n)
+{
+    size_t steps = r->api->tensors[r->tx].size;
+    d->n = n;
+    d->col[r->tx] = malloc((n ? n : 1) * steps * sizeof(int32_t));
+    d->owned[r->tx] = 1;
+    d->col[r->ty] = malloc((n ? n : 1) * steps * sizeof(int32_t));
+    d->owned[r->ty] = 1;
+    if (d->col[r->tx] && d->col[r->ty])
+        return 0;
+    error_msg(r->api, "out of memory for %lu windows of the text", (unsigned long)n);
+    return -1;
+}
+
+/* --text and --test-text: reads the files, builds or reads the vocabulary,
+ * turns bytes into tokens, splits the text into contiguous parts (train,
+ * validation: the end of the training part, test: --test-text or the last
+ * 10%) and cuts each into windows. The training set's rows are the
+ * training windows then the validation windows. 0, or -1 after the message. */
+static int load_text(run *r)
+{
+    const dlrt_model_api *api = r->api;
+    const options *o = &r->opt;
+    dlrt_text text, test;
+    int32_t *tokens = NULL, *test_tokens = NULL;
+    size_t n_test, rest, n_val, n_train, rows_train = 0, rows_val = 0, rows_test, k;
+    const char *vocab_name;
+    char *err = NULL, *vname = NULL;
+    int status = -1;
+
+    memset(&text, 0, sizeof text);
+    memset(&test, 0, sizeof test);
+    for (k = 0; k < (size_t)o->ntext; k++)
+        if (dlrt_text_read(&text, o->text[k], &err) != 0)
+            goto fail;
+    if (o->test_text && dlrt_text_read(&test, o->test_text, &err) != 0)
+        goto fail;
+    if (load_vocab(r, &text) != 0)
+        goto done;
+    if (o->vocab) {
+        vname = malloc(strlen(o->vocab) + 3);
+        if (vname)
+            sprintf(vname, "'%s'", o->vocab);
+        vocab_name = vname ? vname : o->vocab;
+    } else
+        vocab_name = "of the training text (its distinct bytes)";
+    tokens = malloc((text.n ? text.n : 1) * sizeof *tokens);
+    test_tokens = malloc((test.n ? test.n : 1) * sizeof *test_tokens);
+    if (!tokens || !test_tokens) {
+        error_msg(api, "out of memory for the text's %lu bytes", (unsigned long)(text.n + test.n));
+        goto done;
+    }
+    if (dlrt_text_tokens(&text, &r->vocab, vocab_name, tokens, &err) != 0 ||
+        dlrt_text_tokens(&test, &r->vocab, vocab_name, test_tokens, &err) != 0)
+        goto fail;
+
+    /* The splits, contiguous: [train | validation | test]. */
+    n_test = o->test_text ? 0 : (size_t)((double)text.n * TEST_TEXT_SHARE);
+    rest = text.n - n_test;
+    n_val = o->eval_only ? 0 : (size_t)(o->validation * (double)rest + 0.5);
+    n_train = rest - n_val;
+    if (!o->eval_only) {
+        rows_train = limit_rows(r, text_rows(r, tokens, n_train, NULL, 0), o->limit, "--limit");
+        if (!rows_train) {
+            too_short(r, "the training text", n_train,
+                      n_val || n_test ? " (what is left after the validation and test parts)" : "");
+            goto done;
+        }
+        rows_val = text_rows(r, tokens + n_train, n_val, NULL, 0);
+        if (n_val && !rows_val) {
+            too_short(r, "the validation text", n_val,
+                      " (give more text, a larger --validation, or --validation 0)");
+            goto done;
+        }
+    }
+    if (o->test_text)
+        rows_test = text_rows(r, test_tokens, test.n, NULL, 0);
+    else
+        rows_test = text_rows(r, tokens + rest, n_test, NULL, 0);
+    rows_test = limit_rows(r, rows_test, o->test_limit, "--test-limit");
+    if (!rows_test) {
+        too_short(r, o->test_text ? "the test text" : "the test text (the last 10% of the text)",
+                  o->test_text ? test.n : n_test, o->test_text ? "" : " (give --test-text FILE)");
+        goto done;
+    }
+
+    if (!o->eval_only) {
+        /* Every training window, then the validation windows after the
+         * first rows_train (--limit) of them. */
+        size_t all = text_rows(r, tokens, n_train, NULL, 0);
+        if (text_columns(r, &r->train, all + rows_val) != 0)
+            goto done;
+        (void)text_rows(r, tokens, n_train, &r->train, 0);
+        (void)text_rows(r, tokens + n_train, n_val, &r->train, rows_train);
+        r->train.n = rows_train + rows_val;
+        r->n_train = rows_train;
+        r->n_val = rows_val;
+    }
+    if (text_columns(r, &r->test, o->test_text ? text_rows(r, test_tokens, test.n, NULL, 0)
+                                               : text_rows(r, tokens + rest, n_test, NULL, 0)) != 0)
+        goto done;
+    if (o->test_text)
+        (void)text_rows(r, test_tokens, test.n, &r->test, 0);
+    else
+        (void)text_rows(r, tokens + rest, n_test, &r->test, 0);
+    r->test.n = rows_test;
+
+    printf("%s: text: %lu byte%s from %d file%s, a vocabulary of %d byte%s in class(%d); "
+           "training %lu bytes, validation %lu, test %lu (%s)%s\n", api->name,
+           (unsigned long)text.n, text.n == 1 ? "" : "s", text.nfiles, text.nfiles == 1 ? "" : "s",
+           r->vocab.size, r->vocab.size == 1 ? "" : "s", api->tensors[r->tx].num_classes,
+           (unsigned long)n_train, (unsigned long)n_val,
+           (unsigned long)(o->test_text ? test.n : n_test),
+           o->test_text ? o->test_text : "the last 10% of the text",
+           r->stateful ? "; stateful: one stream per batch row" : "");
+    r->text_data = 1;
+    status = 0;
+    goto done;
+fail:
+    error_msg(api, "%s", err ? err : "out of memory");
+done:
+    free(err);
+    free(vname);
+    free(tokens);
+    free(test_tokens);
+    dlrt_text_free(&text);
+    dlrt_text_free(&test);
+    return status;
+}
+
+/* Zeroes the state a stateful network carries from call to call (that of
+ * its own workspace, which train_step, forward and evaluate use). */
+static void reset_state(run *r)
+{
+    r->api->reset_state(r->api->own_workspace(r->model));
+}
+
+/* Evaluates the network on n rows of cols: EVAL_CHUNK at a time; a
+ * stateful network from a zero state, in order, in chunks of exactly its
+ * batch (the rows of a chunk continue the previous chunk's; the last rows
+ * that do not fill one are left out). */
+static void evaluate_set(run *r, void *const *cols, size_t n, double *loss, double *acc)
+{
+    size_t batch = (size_t)r->api->batch;
+    if (!r->stateful) {
+        evaluate(r->api, r->model, cols, n, EVAL_CHUNK, loss, acc);
+        return;
+    }
+    reset_state(r);
+    evaluate(r->api, r->model, cols, n / batch * batch, batch, loss, acc);
+}
+
+/* Bits per byte (per step) of a text model: the mean cross-entropy per
+ * step, in nats, over ln 2. */
+static double bpc(double loss)
+{
+    return loss / log(2.0);
+}
+
 static int report_test(run *r)
 {
     double loss, acc;
-    evaluate(r->api, r->model, r->test.col, r->test.n, &loss, &acc);
+    if (r->stateful && r->test.n < (size_t)r->api->batch) {
+        error_msg(r->api, "the stateful network evaluates whole batches of %d rows in order, but "
+                  "its test set has only %lu", r->api->batch, (unsigned long)r->test.n);
+        return EXIT_FAILURE_DATA;
+    }
+    evaluate_set(r, r->test.col, r->test.n, &loss, &acc);
     if (!isfinite(loss)) {
         error_msg(r->api, "the test loss is %s: the network produces non-finite values",
                   isnan(loss) ? "nan" : "infinite");
@@ -1120,6 +1611,8 @@ static int report_test(run *r)
     } else {
         printf("test loss: %.6g\n", loss);
     }
+    if (r->is_text)
+        printf("test bpc: %.4f\n", bpc(loss));
     fflush(stdout);
     return EXIT_OK;
 }
@@ -1130,17 +1623,17 @@ static int report_test(run *r)
 static void measure(run *r, double *loss, double *acc)
 {
     if (r->n_val > 0)
-        evaluate(r->api, r->model, r->val, r->n_val, loss, acc);
+        evaluate_set(r, r->val, r->n_val, loss, acc);
     else
-        evaluate(r->api, r->model, r->train.col, r->train.n, loss, acc);
+        evaluate_set(r, r->train.col, r->train.n, loss, acc);
 }
 
 /* Is (loss, acc) better than the best so far? Accuracy first when the
- * network has one, the loss breaking ties; just the loss otherwise. */
-static int improves(const dlrt_model_api *api, double loss, double acc, double best_loss,
-                    double best_acc)
+ * network has one, the loss breaking ties; just the loss otherwise, and
+ * for a text model, whose measure is the bits per byte. */
+static int improves(const run *r, double loss, double acc, double best_loss, double best_acc)
 {
-    if (api->has_accuracy && !isnan(acc)) {
+    if (r->api->has_accuracy && !r->is_text && !isnan(acc)) {
         if (acc != best_acc)
             return acc > best_acc;
     }
@@ -1168,7 +1661,9 @@ static int train(run *r)
     const dlrt_model_api *api = r->api;
     const char *ckpt = r->opt.checkpoint;
     size_t batch = (size_t)api->batch, i;
-    size_t batches = (r->n_train + batch - 1) / batch;
+    /* A stateful network trains on whole batches only: each row continues
+     * the previous batch's. */
+    size_t batches = r->stateful ? r->n_train / batch : (r->n_train + batch - 1) / batch;
     double best_loss = INFINITY, best_acc = -INFINITY;
     int have_val = r->n_val > 0, saved = 0, best_epoch = 0, epoch, k, l;
     unsigned long long steps = 0;   /* batches trained in this run */
@@ -1184,7 +1679,15 @@ static int train(run *r)
     bar.last_draw = 0;
     bar.drawn = 0;
 
-    /* The fixed split: a seeded permutation, validation = its last part. */
+    if (r->stateful && (!batches || (r->n_val > 0 && r->n_val < batch))) {
+        error_msg(api, "the stateful network trains and evaluates whole batches of %lu rows in "
+                  "order, but its %s set has only %lu", (unsigned long)batch,
+                  batches ? "validation" : "training", (unsigned long)(batches ? r->n_val : r->n_train));
+        return EXIT_FAILURE_DATA;
+    }
+    /* The fixed split: a seeded permutation, validation = its last part;
+     * text (or any data of a stateful network) keeps its order, the
+     * validation set being the end of it. */
     dlrt_rng_seed(&rng, r->opt.seed ^ DATA_SEED_MIX);
     r->perm = malloc(r->train.n * sizeof *r->perm);
     for (k = 0; k < api->ntensors; k++) {
@@ -1208,7 +1711,8 @@ static int train(run *r)
     }
     for (i = 0; i < r->train.n; i++)
         r->perm[i] = (int32_t)i;
-    dlrt_rng_shuffle(&rng, r->perm, r->train.n);
+    if (!r->text_data && !r->stateful)
+        dlrt_rng_shuffle(&rng, r->perm, r->train.n);
     gather(api, &r->opt, &r->train, r->perm + r->n_train, r->n_val, r->val);
     for (k = 0; k < api->ntensors; k++)
         data[k] = r->batch[k];
@@ -1225,6 +1729,8 @@ static int train(run *r)
         printf("resumed from %s: %s loss %.4f", ckpt, set_name, best_loss);
         if (api->has_accuracy)
             printf("  %s acc %.4f", set_name, best_acc);
+        if (r->is_text)
+            printf("  %s bpc %.4f", set_name, bpc(best_loss));
         printf("\n");
         if (!isfinite(best_loss)) {   /* any finite epoch beats a broken network */
             best_loss = INFINITY;
@@ -1237,7 +1743,12 @@ static int train(run *r)
          * validation set, or on the training set when there is none. */
         double start = now_seconds(), loss_sum[MAX_LOSSES] = {0}, elapsed, loss, acc;
         size_t done = 0, b;
-        dlrt_rng_shuffle(&rng, r->perm, r->n_train);
+        /* Truncated backpropagation through time: batch b's rows continue
+         * batch b - 1's, from a zero state at the start of each epoch. */
+        if (r->stateful)
+            reset_state(r);
+        else
+            dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
@@ -1276,11 +1787,11 @@ static int train(run *r)
         progress_clear(&bar);
 
         if (api->nlosses == 1)
-            printf("epoch %d/%d  train loss %.4f", epoch, r->opt.epochs, loss_sum[0] / (double)r->n_train);
+            printf("epoch %d/%d  train loss %.4f", epoch, r->opt.epochs, loss_sum[0] / (double)done);
         else {
             printf("epoch %d/%d ", epoch, r->opt.epochs);
             for (l = 0; l < api->nlosses; l++)
-                printf(" train %s %.4f", api->losses[l].name, loss_sum[l] / (double)r->n_train);
+                printf(" train %s %.4f", api->losses[l].name, loss_sum[l] / (double)done);
         }
         if (have_val)
             printf("  val loss %.4f", loss);
@@ -1288,8 +1799,10 @@ static int train(run *r)
             printf("  end-of-epoch train loss %.4f", loss);
         if (api->has_accuracy)
             printf("  %s acc %.4f", set_name, acc);
+        if (r->is_text)
+            printf("  %s bpc %.4f", set_name, bpc(loss));
         printf("  (%.1f s, %.0f samples/s)", elapsed,
-               elapsed > 0 ? (double)r->n_train / elapsed : 0.0);
+               elapsed > 0 ? (double)done / elapsed : 0.0);
         if (!isfinite(loss)) {
             printf("\n");
             char where[32], when[48];
@@ -1298,7 +1811,7 @@ static int train(run *r)
             return stopped(r, have_val ? "validation loss" : "end-of-epoch train loss", loss,
                            where, when);
         }
-        if (improves(api, loss, acc, best_loss, best_acc)) {
+        if (improves(r, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
                 printf("\n");
                 error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
@@ -1325,6 +1838,131 @@ static int train(run *r)
             printf("no epoch beat the resumed checkpoint %s; keeping it\n", ckpt);
     }
     return report_test(r);
+}
+
+/* ------------------------------------------------------------- sampling */
+
+/* --prompt's bytes must all be in the vocabulary: checked before training.
+ * 0, or -1 after the message. */
+static int check_prompt(run *r)
+{
+    const char *p = r->opt.prompt;
+    size_t i;
+    char name[16];
+    for (i = 0; p && p[i]; i++)
+        if (r->vocab.index[(unsigned char)p[i]] < 0) {
+            error_msg(r->api, "--prompt: byte %s at offset %lu is not in the vocabulary %s%s%s",
+                      dlrt_byte_name((unsigned char)p[i], name), (unsigned long)i,
+                      r->opt.vocab ? "'" : "", r->opt.vocab ? r->opt.vocab : "of the training text",
+                      r->opt.vocab ? "'" : "");
+            return -1;
+        }
+    return 0;
+}
+
+/* Draws the next token from one step's output row (V values: probabilities
+ * when they are non-negative and sum to 1 within 1e-3, logits otherwise),
+ * among the vocabulary's `used` classes: temperature 0 takes the likeliest,
+ * else softmax(log p / temperature) or softmax(logits / temperature),
+ * cut to the top_k likeliest when top_k > 0. */
+static int draw_token(const float *row, int V, int used, double temperature, int top_k,
+                      dlrt_rng *rng)
+{
+    double z[256], sum = 0, max = -INFINITY, u;
+    int order[256], probs = 1, c, k, n = used;
+    for (c = 0; c < V; c++) {
+        probs &= row[c] >= 0;
+        sum += row[c];
+    }
+    probs &= fabs(sum - 1.0) <= 1e-3;
+    for (c = 0; c < used; c++) {
+        z[c] = probs ? log((double)row[c]) : (double)row[c];
+        if (!(z[c] <= max))
+            max = isnan(z[c]) ? max : z[c];
+    }
+    /* Classes by likelihood, likeliest first (insertion sort: V <= 256). */
+    for (c = 0; c < used; c++) {
+        for (k = c; k > 0 && z[order[k - 1]] < z[c]; k--)
+            order[k] = order[k - 1];
+        order[k] = c;
+    }
+    if (temperature == 0 || !isfinite(max))
+        return order[0];
+    if (top_k > 0 && top_k < n)
+        n = top_k;
+    sum = 0;
+    for (k = 0; k < n; k++)
+        sum += exp((z[order[k]] - max) / temperature);
+    u = dlrt_rng_uniform(rng) * sum;
+    for (k = 0; k < n - 1; k++) {
+        u -= exp((z[order[k]] - max) / temperature);
+        if (u < 0)
+            break;
+    }
+    return order[k];
+}
+
+/* --sample N: N bytes from the network, one at a time. The context (the
+ * prompt, then what was drawn) goes in as one window: its last T tokens,
+ * or all of it padded at the end with the vocabulary's first byte, and the
+ * next byte is drawn from the output at the context's last position (a
+ * causal network never looks at the padding). A stateful network starts
+ * each window from a zero state. Without --prompt the context is a
+ * newline (or the vocabulary's first byte), not printed. Prints the
+ * prompt, then the sample. 0, or 1 after the message. */
+static int sample_text(run *r)
+{
+    const dlrt_model_api *api = r->api;
+    const options *o = &r->opt;
+    size_t T = api->tensors[r->tx].size, plen = o->prompt ? strlen(o->prompt) : 0, len, i, L;
+    int V = api->tensors[r->tx].num_classes, out = sample_output(api, r->tx), k, c;
+    void *outs[MAX_TENSORS];
+    const void *ins[1];
+    int32_t *ctx = malloc(T * sizeof *ctx);
+    int32_t *hist = malloc((plen + (size_t)o->sample + 1) * sizeof *hist);
+    int status = 0;
+    dlrt_rng rng;
+
+    memset(outs, 0, sizeof outs);
+    for (k = 0; k < api->noutputs && k < MAX_TENSORS; k++)
+        outs[k] = malloc(api->outputs[k].size * sizeof(float));
+    for (k = 0; k < api->noutputs && k < MAX_TENSORS; k++)
+        status |= !outs[k];
+    if (!ctx || !hist || status || api->noutputs > MAX_TENSORS) {
+        error_msg(api, "out of memory for --sample %lld", o->sample);
+        status = 1;
+        goto done;
+    }
+    for (i = 0; i < plen; i++)
+        hist[i] = r->vocab.index[(unsigned char)o->prompt[i]];
+    len = plen;
+    if (!plen)
+        hist[len++] = r->vocab.index['\n'] >= 0 ? r->vocab.index['\n'] : 0;
+    dlrt_rng_seed(&rng, o->sample_seed);
+    printf("sample (%lld bytes, temperature %g, top-k %d, seed %llu):\n", o->sample, o->temperature,
+           o->top_k, (unsigned long long)o->sample_seed);
+    fwrite(o->prompt ? o->prompt : "", 1, plen, stdout);
+    ins[0] = ctx;
+    for (i = 0; i < (size_t)o->sample; i++) {
+        L = len < T ? len : T;
+        memcpy(ctx, hist + len - L, L * sizeof *ctx);
+        memset(ctx + L, 0, (T - L) * sizeof *ctx);   /* class 0: the first byte */
+        if (r->stateful)
+            reset_state(r);
+        api->forward(r->model, ins, 1, outs);
+        c = draw_token((const float *)outs[out] + (L - 1) * (size_t)V, V, r->vocab.size,
+                       o->temperature, o->top_k, &rng);
+        hist[len++] = c;
+        putchar(r->vocab.byte[c]);
+    }
+    putchar('\n');
+    fflush(stdout);
+done:
+    for (k = 0; k < MAX_TENSORS; k++)
+        free(outs[k]);
+    free(ctx);
+    free(hist);
+    return status;
 }
 
 int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
@@ -1391,37 +2029,61 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
             error_msg(api, "cannot allocate the network: out of memory");
         goto done;
     }
-    if (!r.opt.eval_only &&
-        load_set(api, &r.opt, SET_TRAIN, r.opt.limit, "--limit", &r.train) != 0)
+    r.is_text = text_model(api, &r.tx, &r.ty);
+    r.stateful = api->stateful && api->reset_state && api->own_workspace;
+    if (r.opt.ntext || r.opt.test_text) {
+        if (load_text(&r) != 0)
+            goto done;
+    } else {
+        if (!r.opt.eval_only &&
+            load_set(api, &r.opt, SET_TRAIN, r.opt.limit, "--limit", &r.train) != 0)
+            goto done;
+        if (!r.opt.no_test &&
+            load_set(api, &r.opt, SET_TEST, r.opt.test_limit, "--test-limit", &r.test) != 0)
+            goto done;
+        if (r.opt.vocab && r.is_text && load_vocab(&r, NULL) != 0)
+            goto done;
+    }
+    if (r.opt.sample && check_prompt(&r) != 0) {
+        status = EXIT_USAGE;
         goto done;
-    if (load_set(api, &r.opt, SET_TEST, r.opt.test_limit, "--test-limit", &r.test) != 0)
-        goto done;
+    }
 
     if (r.opt.eval_only) {
         if (api->load(r.model, r.opt.checkpoint) != 0) {
             error_msg(api, "%s", model_error(api, r.model));
             goto done;
         }
-        printf("%s: evaluating %s on %lu test sample%s\n", api->name, r.opt.checkpoint,
-               (unsigned long)r.test.n, r.test.n == 1 ? "" : "s");
-        status = report_test(&r);
+        status = EXIT_OK;
+        if (!r.opt.no_test) {
+            printf("%s: evaluating %s on %lu test sample%s\n", api->name, r.opt.checkpoint,
+                   (unsigned long)r.test.n, r.test.n == 1 ? "" : "s");
+            status = report_test(&r);
+        }
+        if (status == EXIT_OK && r.opt.sample)
+            status = sample_text(&r);
         goto done;
     }
 
-    /* Round the validation share, but keep at least one sample on each
-     * side whenever a validation set was asked for. */
-    r.n_val = (size_t)(r.opt.validation * (double)r.train.n + 0.5);
-    if (r.opt.validation > 0 && r.n_val == 0)
-        r.n_val = 1;
-    if (r.n_val >= r.train.n)
-        r.n_val = r.train.n - 1;
-    r.n_train = r.train.n - r.n_val;
+    if (!r.text_data) {
+        /* Round the validation share, but keep at least one sample on each
+         * side whenever a validation set was asked for; a stateful
+         * network's validation set is the end of its data, whole batches. */
+        r.n_val = (size_t)(r.opt.validation * (double)r.train.n + 0.5);
+        if (r.opt.validation > 0 && r.n_val == 0)
+            r.n_val = 1;
+        if (r.n_val >= r.train.n)
+            r.n_val = r.train.n - 1;
+        r.n_train = r.train.n - r.n_val;
+    }
     printf("%s: %lu training sample%s, %lu for validation, %lu test; batch %d, %d epoch%s, seed %llu\n",
            api->name, (unsigned long)r.n_train, r.n_train == 1 ? "" : "s", (unsigned long)r.n_val,
            (unsigned long)r.test.n, api->batch, r.opt.epochs, r.opt.epochs == 1 ? "" : "s",
            (unsigned long long)r.opt.seed);
     fflush(stdout);
     status = train(&r);
+    if (status == EXIT_OK && r.opt.sample)
+        status = sample_text(&r);
 done:
     run_free(&r);
     free(default_ckpt);

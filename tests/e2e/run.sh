@@ -180,6 +180,27 @@ if [ -x "$T/two_heads" ]; then
     else bad help-lists-the-data "$(head -n 20 "$T/th_help.out")"; fi
 fi
 
+#     The character LSTM (examples/char_lm.net, stateful: truncated BPTT)
+#     on Debian's licence texts, as its e2e-args train it: bits per byte
+#     each epoch and at the end, a sample that continues the prompt; the
+#     checkpoint evaluated again (the same streams from a zero state) gives
+#     the same test bpc, and one sample seed the same sample.
+if [ -f "$T/char_lm.out" ]; then
+    o="$T/char_lm.out"
+    if grep -q 'stateful: one stream per batch row$' "$o" && grep -qE '^epoch 1/1 .* val bpc [0-9]+\.[0-9]{4} ' "$o" &&
+       grep -qE '^test bpc: [0-9]+\.[0-9]{4}$' "$o" && sed -n '/^sample (100 bytes/{n;p}' "$o" | grep -q '^GNU'; then
+        ok "char-lm-bpc-and-sample"
+    else bad char-lm-bpc-and-sample "$(tail -c 600 "$o")"; fi
+    for k in 1 2; do
+        "$T/char_lm" --eval-only --text /usr/share/common-licenses --test-limit 128 --sample 60 \
+            --sample-seed 3 --temperature 0.8 --top-k 10 --checkpoint "$T/char_lm.ckpt" >"$T/char_lm_eval$k.out" 2>&1
+    done
+    if [ "$(grep '^test bpc' "$T/char_lm_eval1.out")" = "$(grep '^test bpc' "$o")" ] &&
+       cmp -s "$T/char_lm_eval1.out" "$T/char_lm_eval2.out" && grep -q '^sample (60 bytes, temperature 0.8, top-k 10, seed 3):$' "$T/char_lm_eval1.out"; then
+        ok "char-lm-checkpoint-evaluates-and-samples-again"
+    else bad char-lm-checkpoint-evaluates-and-samples-again "$(cat "$T/char_lm_eval1.out" "$T/char_lm_eval2.out" | tail -c 600)"; fi
+fi
+
 # 2b. Several losses (dlc --x-groups, docs/design.md): the trainer steps
 #     each loss's group in turn, reports each loss, and a checkpoint (with
 #     every group's step count) reloads.

@@ -47,6 +47,9 @@ build build_fake_frozen "$T/fake_frozen" tests/runtime/fake_model.c -DFAKE_LR=0 
 build build_fake_hot "$T/fake_hot" tests/runtime/fake_model.c -DFAKE_REGRESSION -DFAKE_LR=2.4 -DFAKE_NAME='"fake_hot"' || summary
 build build_fake_two_losses "$T/fake_two" tests/runtime/fake_model.c -DFAKE_TWO_LOSSES -DFAKE_NAME='"fake_two"' || summary
 build build_fake_fashion "$T/fake784" tests/runtime/fake_model.c -DFAKE_D=784 -DFAKE_K=10 -DFAKE_NAME='"fake784"' || summary
+build build_fake_text "$T/fake_text" tests/runtime/fake_text.c || summary
+build build_fake_text_probs "$T/fake_probs" tests/runtime/fake_text.c -DFAKE_PROBS -DFAKE_NAME='"fake_probs"' || summary
+build build_fake_tbptt "$T/fake_tbptt" tests/runtime/fake_text.c -DFAKE_STATEFUL -DFAKE_NAME='"fake_tbptt"' || summary
 
 # ---- unit tests -------------------------------------------------------------
 mkdir -p "$T/unit"
@@ -227,7 +230,8 @@ run help ./fake --help
 missing=""
 for flag in --train-images --train-labels --test-images --test-labels --train-csv --test-csv \
         --epochs --seed --validation --limit --test-limit --checkpoint --resume --eval-only \
-        --progress --no-progress --help; do
+        --progress --no-progress --help --text --test-text --vocab --sample --temperature --top-k \
+        --sample-seed --prompt; do
     grep -q -- "^  $flag" help.out || missing="$missing $flag"
 done
 if [ $status -eq 0 ] && [ -z "$missing" ] && grep -q '^Usage: fake ' help.out && [ ! -s help.err ]; then
@@ -495,6 +499,9 @@ fi
 
 # Hostile and damaged data files (bounded memory, no hangs).
 . "$ROOT/tests/runtime/data_files.sh"
+
+# Text: --text, the stream layout of a stateful model, bpc, sampling.
+. "$ROOT/tests/runtime/text.sh"
 
 if command -v valgrind >/dev/null 2>&1; then
     run vg valgrind -q --error-exitcode=9 --leak-check=full ./fake $DATA --checkpoint vg.ckpt --epochs 1 --progress

@@ -1488,6 +1488,102 @@ static void test_long_path_messages(void)
     finish(&v);
 }
 
+/* ----------------------------------------------------------------- text */
+
+/* text.c: files and directories read in order, vocabularies, tokens, and
+ * the window layouts (one after another; parallel streams). */
+static void test_text(void)
+{
+    verdict v;
+    dlrt_text t;
+    dlrt_vocab voc;
+    char *msg = NULL;
+    int32_t tok[64], x[64], y[64];
+    size_t rows, i, at;
+    const char *file;
+    int rc;
+
+    start(&v, "text_directory_in_name_order", 30);
+    mkdir(tmp_path("textdir"), 0755);
+    mkdir(tmp_path("textdir/sub"), 0755);
+    write_text(tmp_path("textdir/b.txt"), "bcd");
+    write_text(tmp_path("textdir/a.txt"), "ab");
+    write_text(tmp_path("textdir/sub/z.txt"), "zzz");
+    memset(&t, 0, sizeof t);
+    rc = dlrt_text_read(&t, tmp_path("textdir"), &msg);
+    check(&v, rc == 0, "read failed: %s", msg ? msg : "");
+    check(&v, rc == 0 && t.n == 5 && !memcmp(t.bytes, "abbcd", 5) && t.nfiles == 2,
+          "bytes '%.*s' from %d files", (int)t.n, rc == 0 ? (const char *)t.bytes : "", t.nfiles);
+    dlrt_text_locate(&t, 3, &file, &at);
+    check(&v, contains(file, "b.txt") && at == 1, "offset 3 is in %s at %lu", file, (unsigned long)at);
+    finish(&v);
+
+    start(&v, "text_vocabulary_sorted_and_by_first_appearance", 30);
+    dlrt_vocab_of_text(&voc, t.bytes, t.n);
+    check(&v, voc.size == 4 && !memcmp(voc.byte, "abcd", 4) && voc.index['c'] == 2 &&
+          voc.index['z'] == -1, "text vocabulary %d '%.*s'", voc.size, voc.size, voc.byte);
+    write_text(tmp_path("vocab.txt"), "dcbadcx");
+    rc = dlrt_vocab_read(&voc, tmp_path("vocab.txt"), &msg);
+    check(&v, rc == 0 && voc.size == 5 && !memcmp(voc.byte, "dcbax", 5) && voc.index['d'] == 0,
+          "file vocabulary %d '%.*s'", voc.size, voc.size, voc.byte);
+    rc = dlrt_text_tokens(&t, &voc, "'vocab.txt'", tok, &msg);
+    check(&v, rc == 0 && tok[0] == 3 && tok[4] == 0, "tokens %d %d", tok[0], tok[4]);
+    write_text(tmp_path("vocab2.txt"), "abc");
+    dlrt_vocab_read(&voc, tmp_path("vocab2.txt"), &msg);
+    rc = dlrt_text_tokens(&t, &voc, "'vocab2.txt'", tok, &msg);
+    check(&v, rc == -1 && msg && contains(msg, "b.txt: byte 'd' (0x64) at offset 2 is not in the vocabulary 'vocab2.txt'"),
+          "message: %s", msg ? msg : "(none)");
+    finish(&v);
+    dlrt_text_free(&t);
+
+    start(&v, "text_errors_name_the_file", 30);
+    memset(&t, 0, sizeof t);
+    write_text(tmp_path("empty.txt"), "");
+    rc = dlrt_text_read(&t, tmp_path("empty.txt"), &msg);
+    check(&v, rc == -1 && msg && contains(msg, "empty.txt' is empty"), "empty: %s", msg ? msg : "");
+    rc = dlrt_text_read(&t, tmp_path("missing.txt"), &msg);
+    check(&v, rc == -1 && msg && contains(msg, "cannot open '") && contains(msg, "missing.txt': No such file"),
+          "missing: %s", msg ? msg : "");
+    mkdir(tmp_path("emptydir"), 0755);
+    rc = dlrt_text_read(&t, tmp_path("emptydir"), &msg);
+    check(&v, rc == -1 && msg && contains(msg, "emptydir' holds no regular files"), "dir: %s", msg ? msg : "");
+    rc = dlrt_vocab_read(&voc, tmp_path("empty.txt"), &msg);
+    check(&v, rc == -1 && msg && contains(msg, "is empty"), "empty vocabulary: %s", msg ? msg : "");
+    check(&v, t.n == 0 && t.nfiles == 0, "a failed read left %lu bytes", (unsigned long)t.n);
+    dlrt_text_free(&t);
+    free(msg);
+    msg = NULL;
+    finish(&v);
+
+    start(&v, "text_windows_one_after_another", 30);
+    for (i = 0; i < 64; i++)
+        tok[i] = (int32_t)i;
+    rows = dlrt_text_windows(tok, 11, 3, 1, x, y);   /* (11 - 1) / 3 = 3 windows */
+    check(&v, rows == 3 && dlrt_text_windows(tok, 11, 3, 1, NULL, NULL) == 3, "rows %lu", (unsigned long)rows);
+    check(&v, x[0] == 0 && x[2] == 2 && y[0] == 1 && y[2] == 3 && x[3] == 3 && x[8] == 8 && y[8] == 9,
+          "x %d %d %d, y %d %d", x[0], x[3], x[8], y[0], y[8]);
+    check(&v, dlrt_text_windows(tok, 3, 3, 1, NULL, NULL) == 0 && dlrt_text_windows(tok, 4, 3, 1, NULL, NULL) == 1,
+          "a window needs T + 1 tokens");
+    finish(&v);
+
+    start(&v, "text_windows_as_parallel_streams", 30);
+    /* 3 streams of 35 / 3 = 11 tokens (2 dropped), 3 windows of 3 each:
+     * row c * 3 + b starts at token 11 b + 3 c, and continues row (c - 1) * 3 + b. */
+    rows = dlrt_text_windows(tok, 35, 3, 3, x, y);
+    check(&v, rows == 9, "rows %lu", (unsigned long)rows);
+    for (i = 0; i < rows; i++) {
+        size_t c = i / 3, b = i % 3;
+        check(&v, x[i * 3] == (int32_t)(11 * b + 3 * c) && y[i * 3 + 2] == x[i * 3] + 3,
+              "row %lu starts at %d", (unsigned long)i, x[i * 3]);
+        if (c)
+            check(&v, x[i * 3] == y[(i - 3) * 3 + 2], "row %lu does not continue row %lu",
+                  (unsigned long)i, (unsigned long)i - 3);
+    }
+    check(&v, dlrt_text_windows(tok, 11, 3, 3, NULL, NULL) == 0, "3 streams of 3 tokens hold no window");
+    finish(&v);
+    free(msg);
+}
+
 int main(int argc, char **argv)
 {
     tmpdir = argc > 1 ? argv[1] : ".";
@@ -1502,5 +1598,6 @@ int main(int argc, char **argv)
     test_csv_hostile();
     test_checkpoint();
     test_long_path_messages();
+    test_text();
     return unit_failures ? 1 : 0;
 }

@@ -40,6 +40,17 @@ if build/asan/dlc --main examples/fashion_mlp.net -o "$T/fm.c" 2>"$T/err" &&
     else bad asan-generated-model "$(tail -c 600 "$T/fm.out")"; fi
 else bad asan-generated-model "$(tail -c 600 "$T/err")"; fi
 
+# The text trainer under the sanitizers: examples/char_lm.net (a stateful
+# LSTM) on two GPL texts, a few batches, a sample with a prompt.
+if build/asan/dlc --main examples/char_lm.net -o "$T/cl.c" 2>"$T/err" &&
+   cc -std=c99 -O1 -g $SAN -Iruntime -o "$T/cl" "$T/cl.c" build/asan/libdlrt.a -lopenblas -lz -lm 2>"$T/err"; then
+    if "$T/cl" --text /usr/share/common-licenses/GPL-2 --text /usr/share/common-licenses/GPL-3 \
+        --limit 64 --test-limit 32 --epochs 1 --sample 40 --prompt=The --top-k 5 \
+        --checkpoint "$T/cl.ckpt" >"$T/cl.out" 2>&1 && grep -q '^test bpc: ' "$T/cl.out"; then
+        ok asan-text-model-trains-and-samples
+    else bad asan-text-model-trains-and-samples "$(tail -c 600 "$T/cl.out")"; fi
+else bad asan-text-model-trains-and-samples "$(tail -c 600 "$T/err")"; fi
+
 if command -v valgrind >/dev/null 2>&1; then
     if valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
         build/dlc examples/fashion_mlp.net -o "$T/vg.c" >"$T/vg.out" 2>&1; then ok valgrind-compiler-no-leaks
