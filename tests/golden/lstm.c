@@ -668,10 +668,9 @@ void lstm_update(lstm *m)
  * would learn from half a gradient, so the batch is refused. */
 static int lstm_labels_ok(const int32_t *y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= 4)   /* y: class(4) */
+    for (size_t i = 0; i < (size_t)n; i++)   /* y: class(4) */
+        if (y[i] < 0 || y[i] >= 4)
             return 0;
-    }
     return 1;
 }
 
