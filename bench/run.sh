@@ -21,7 +21,7 @@ mkdir -p "$T"
 make --no-print-directory -s all build/fashion_mlp
 threads=${BENCH_THREADS:-1}
 rounds=${BENCH_ROUNDS:-5}
-nets=${BENCH_NETS-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net"}
+nets=${BENCH_NETS-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net bench/char_lstm.net bench/char_lstm_embed.net"}
 layers=${BENCH_LAYERS-"bench/conv3x3_64.net"}
 PY=/usr/bin/python3
 
