@@ -13,20 +13,12 @@
  * runtime/kernels/likelihood.h, which the hooks call with literal sizes.
  * A loss node is not batched and holds one value (see loss.c).
  *
- * Attributes: nll's NllAttr (classes, rows per sample, ignore_index); the
+ * Attributes: nll's ClassLossAttr (ops.h, as cross_entropy's); the
  * others none.
  */
 #include "ops.h"
 
-typedef struct NllAttr {
-    int classes;
-    int rows;              /* label elements per sample: 1, or T over a sequence */
-    bool sequence;         /* the label has a shape (class(K)[T]) */
-    bool has_ignore;
-    int ignore_index;
-} NllAttr;
-
-static NllAttr *nll_attr(const Node *n)
+static ClassLossAttr *nll_attr(const Node *n)
 {
     return n->attr;
 }
@@ -115,19 +107,13 @@ static int nll_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     if (!ok)
         return -1;
     int lp = a[0].node, y = a[1].node;
-    int rows = class_loss_rows(b, call, a, "log-probabilities", "input");
-    bool has_ignore;
-    int ignore;
-    if (rows < 0 || !class_loss_ignore(b, a, 2, &has_ignore, &ignore))
+    ClassLossAttr at;
+    if (!class_loss_bind(b, call, a, "log-probabilities", "input", &at))
         return -1;
     int in[2] = {lp, y};
     Node *node = likelihood_node(b, OP_NLL, call, in, 2);
-    build_attr(b, node, sizeof(NllAttr));
-    nll_attr(node)->classes = build_get(b, y)->i[0];
-    nll_attr(node)->rows = rows;
-    nll_attr(node)->sequence = build_get(b, y)->shape.rank > 0;
-    nll_attr(node)->has_ignore = has_ignore;
-    nll_attr(node)->ignore_index = ignore;
+    build_attr(b, node, sizeof(ClassLossAttr));
+    *nll_attr(node) = at;
     return node->id;
 }
 
@@ -218,27 +204,17 @@ static void gaussian_nll_backward(Emit *e, const Node *n, const bool *accumulate
     elementwise_backward(e, n, accumulate, "gaussian_nll");
 }
 
-/* nll's rows: "n", or "n * T" over a sequence. */
-static const char *nll_rows(const Node *n, char *buf, size_t size)
-{
-    if (nll_attr(n)->rows > 1)
-        snprintf(buf, size, "n * %d", nll_attr(n)->rows);
-    else
-        snprintf(buf, size, "n");
-    return buf;
-}
-
 static void nll_forward(Emit *e, const Node *n)
 {
-    char rows[32];
-    const NllAttr *at = nll_attr(n);
+    const ClassLossAttr *at = nll_attr(n);
+    const char *rows = class_loss_rows_text(e, at);
     if (at->has_ignore)
         emit_line(e, "dlrt_nll_ignore_forward_%s(%s, %s, %s, %s, %d, %d);   /* ignore_index %d */",
                   op_prec(e), emit_buf(e, n->id), emit_buf(e, n->in[0]), emit_buf(e, n->in[1]),
-                  nll_rows(n, rows, sizeof rows), at->classes, at->ignore_index, at->ignore_index);
+                  rows, at->classes, at->ignore_index, at->ignore_index);
     else
         emit_line(e, "dlrt_nll_forward_%s(%s, %s, %s, %s, %d);", op_prec(e), emit_buf(e, n->id),
-                  emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), nll_rows(n, rows, sizeof rows),
+                  emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), rows,
                   at->classes);
 }
 
@@ -246,16 +222,16 @@ static void nll_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!op_needs_grad(e, n->in[0]))
         return;
-    char rows[32];
-    const NllAttr *at = nll_attr(n);
+    const ClassLossAttr *at = nll_attr(n);
+    const char *rows = class_loss_rows_text(e, at);
     if (at->has_ignore)
         emit_line(e, "dlrt_nll_ignore_backward_%s(%s, %s, %s, %s, %d, %d, %d);", op_prec(e),
                   emit_grad(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
-                  nll_rows(n, rows, sizeof rows), at->classes, at->ignore_index, accumulate[0]);
+                  rows, at->classes, at->ignore_index, accumulate[0]);
     else
         emit_line(e, "dlrt_nll_backward_%s(%s, %s, %s, %s, %d, %d);", op_prec(e),
                   emit_grad(e, n->in[0]), emit_buf(e, n->in[1]), emit_grad(e, n->id),
-                  nll_rows(n, rows, sizeof rows), at->classes, accumulate[0]);
+                  rows, at->classes, accumulate[0]);
 }
 
 static void bce_torch(TorchEmit *t, const Node *n)
@@ -266,8 +242,7 @@ static void bce_torch(TorchEmit *t, const Node *n)
 
 static void nll_torch(TorchEmit *t, const Node *n)
 {
-    const NllAttr *at = nll_attr(n);
-    class_loss_torch(t, n, "F.nll_loss", at->classes, at->sequence, at->has_ignore, at->ignore_index);
+    class_loss_torch(t, n, "F.nll_loss", nll_attr(n));
 }
 
 static void poisson_nll_torch(TorchEmit *t, const Node *n)
@@ -285,12 +260,7 @@ static void gaussian_nll_torch(TorchEmit *t, const Node *n)
 
 static void nll_dump(FILE *out, const Node *n)
 {
-    const NllAttr *at = nll_attr(n);
-    fprintf(out, " classes=%d", at->classes);
-    if (at->sequence)
-        fprintf(out, " steps=%d", at->rows);
-    if (at->has_ignore)
-        fprintf(out, " ignore_index=%d", at->ignore_index);
+    class_loss_dump(out, nll_attr(n));
 }
 
 const OpInfo op_bce = {

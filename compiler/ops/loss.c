@@ -26,21 +26,13 @@
  * The loops are runtime kernels (runtime/kernels/loss.h, tested in
  * tests/kernels); this file emits one call per term with literal sizes.
  *
- * Attributes: CrossEntropyAttr (classes K, rows per sample, ignore_index);
+ * Attributes: ClassLossAttr (ops.h: classes K, rows per sample, ignore_index);
  * scratch_size[0] = rows K (the probabilities, SAVED).
  */
 #include "ops.h"
 
-/* cross_entropy's attributes (node->attr). */
-typedef struct CrossEntropyAttr {
-    int classes;
-    int rows;              /* label elements per sample: 1, or T over a sequence */
-    bool sequence;         /* the label has a shape (class(K)[T]), even of one step */
-    bool has_ignore;
-    int ignore_index;
-} CrossEntropyAttr;
-
-static CrossEntropyAttr *attr(const Node *n)
+/* cross_entropy's attributes (node->attr): ClassLossAttr, shared with nll. */
+static ClassLossAttr *attr(const Node *n)
 {
     return n->attr;
 }
@@ -69,7 +61,8 @@ static const ArgSpec cross_entropy_args[] = {
  * (1, or T), or -1 after an error: the "vocab mismatch" between the
  * scores and the labels, a step count mismatch, or a sequence of scores
  * against one label per sample. */
-int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *what, const char *role)
+static int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *what,
+                           const char *role)
 {
     int z = a[0].node, y = a[1].node;
     Shape zs = build_get(b, z)->shape, ys = build_get(b, y)->shape;
@@ -108,13 +101,18 @@ int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *wha
     return -1;
 }
 
-/* ignore_index (a[k], absent: none) into *has and *value, and the label's
- * check told to let that value through. False after an error. */
-bool class_loss_ignore(Build *b, const ArgVal *a, int k, bool *has, int *value)
+/* The shape rule above, then ignore_index (a[2], absent: none) into the
+ * attributes, and the label's check told to let that value through. */
+bool class_loss_bind(Build *b, const Expr *call, const ArgVal *a, const char *what,
+                     const char *role, ClassLossAttr *out)
 {
-    *has = a[k].expr != NULL;
-    *value = (int)a[k].num;
-    return !*has || build_label_ignore(b, a[1].node, *value, a[k].expr->loc);
+    int rows = class_loss_rows(b, call, a, what, role);
+    if (rows < 0)
+        return false;
+    const Node *y = build_get(b, a[1].node);
+    *out = (ClassLossAttr){.classes = y->i[0], .rows = rows, .sequence = y->shape.rank > 0,
+                           .has_ignore = a[2].expr != NULL, .ignore_index = (int)a[2].num};
+    return !out->has_ignore || build_label_ignore(b, a[1].node, out->ignore_index, a[2].expr->loc);
 }
 
 static int cross_entropy_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
@@ -122,20 +120,13 @@ static int cross_entropy_lower(Build *b, const Expr *call, const ArgVal *a, bool
     if (!ok)
         return -1;
     int z = a[0].node, y = a[1].node;
-    int rows = class_loss_rows(b, call, a, "logits", "logits");
-    bool has_ignore;
-    int ignore;
-    if (rows < 0 || !class_loss_ignore(b, a, 2, &has_ignore, &ignore))
+    ClassLossAttr at;
+    if (!class_loss_bind(b, call, a, "logits", "logits", &at))
         return -1;
-    int k = build_get(b, y)->i[0];
     Node *node = loss_node(b, OP_CROSS_ENTROPY, call, z, y);
-    build_attr(b, node, sizeof(CrossEntropyAttr));
-    attr(node)->classes = k;
-    attr(node)->rows = rows;
-    attr(node)->sequence = build_get(b, y)->shape.rank > 0;
-    attr(node)->has_ignore = has_ignore;
-    attr(node)->ignore_index = ignore;
-    node->scratch_size[0] = (size_t)rows * k;
+    build_attr(b, node, sizeof(ClassLossAttr));
+    *attr(node) = at;
+    node->scratch_size[0] = (size_t)at.rows * at.classes;
     return node->id;
 }
 
@@ -179,45 +170,35 @@ static const Node *node_of(Emit *e, int id)
     return emit_ir(e)->nodes.items[id];
 }
 
-/* The kernel's row count: "n", or "n * T" (every step of every sample). */
-typedef struct Rows {
-    char text[32];
-} Rows;
-
-static Rows rows_of(const Node *n)
+const char *class_loss_rows_text(Emit *e, const ClassLossAttr *at)
 {
-    Rows r;
-    if (attr(n)->rows > 1)
-        snprintf(r.text, sizeof r.text, "n * %d", attr(n)->rows);
-    else
-        snprintf(r.text, sizeof r.text, "n");
-    return r;
+    return at->rows > 1 ? arena_printf(emit_arena(e), "n * %d", at->rows) : "n";
 }
 
 /* The kernels are runtime/kernels/loss.h; one call per term, literal sizes. */
 static void cross_entropy_forward(Emit *e, const Node *n)
 {
     int k = attr(n)->classes;
-    Rows r = rows_of(n);
+    const char *rows = class_loss_rows_text(e, attr(n));
     const char *p = emit_scratch(e, n->id, 0);
     emit_line(e, "/* probabilities kept in %s for backward%s */", p,
               attr(n)->rows > 1 ? "; the mean over steps and batch" : "");
     if (attr(n)->has_ignore) {
         emit_line(e, "/* steps labelled %d (ignore_index) count for nothing */", attr(n)->ignore_index);
         emit_line(e, "dlrt_cross_entropy_ignore_forward_%s(%s, %s, %s, %s, %s, %d, %d);", op_prec(e),
-                  emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), r.text, k,
+                  emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), rows, k,
                   attr(n)->ignore_index);
         return;
     }
     emit_line(e, "dlrt_cross_entropy_forward_%s(%s, %s, %s, %s, %s, %d);", op_prec(e),
-              emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), r.text, k);
+              emit_buf(e, n->id), p, emit_buf(e, n->in[0]), emit_buf(e, n->in[1]), rows, k);
 }
 
 static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!node_of(e, n->in[0])->needs_grad)
         return;
-    Rows r = rows_of(n);
+    const char *rows = class_loss_rows_text(e, attr(n));
     const char *dz = emit_grad(e, n->in[0]);
     if (attr(n)->has_ignore) {
         emit_line(e, "/* %s %s (%s - onehot(%s)) %s / (steps not %d), 0 at those */", dz,
@@ -225,7 +206,7 @@ static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulat
                   emit_grad(e, n->id), attr(n)->ignore_index);
         emit_line(e, "dlrt_cross_entropy_ignore_backward_%s(%s, %s, %s, %s, %s, %d, %d, %d);",
                   op_prec(e), dz, emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]),
-                  emit_grad(e, n->id), r.text, attr(n)->classes, attr(n)->ignore_index,
+                  emit_grad(e, n->id), rows, attr(n)->classes, attr(n)->ignore_index,
                   accumulate[0]);
         return;
     }
@@ -233,7 +214,7 @@ static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulat
               emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id),
               attr(n)->rows > 1 ? "(n T)" : "n");
     emit_line(e, "dlrt_cross_entropy_backward_%s(%s, %s, %s, %s, %s, %d, %d);", op_prec(e), dz,
-              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id), r.text,
+              emit_scratch(e, n->id, 0), emit_buf(e, n->in[1]), emit_grad(e, n->id), rows,
               attr(n)->classes, accumulate[0]);
 }
 
@@ -282,24 +263,31 @@ static void l1_backward(Emit *e, const Node *n, const bool *accumulate)
 /* The twin of a loss on class labels: fn(scores, labels), over a sequence
  * (even of one step: PyTorch would read [N, 1, K] as K-dimensional) on the
  * rows reshaped (-1, K), with ignore_index when given. */
-void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, bool sequence,
-                      bool has_ignore, int ignore_index)
+void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, const ClassLossAttr *at)
 {
     char ignore[48] = "";
-    if (has_ignore)
-        snprintf(ignore, sizeof ignore, ", ignore_index=%d", ignore_index);
+    if (at->has_ignore)
+        snprintf(ignore, sizeof ignore, ", ignore_index=%d", at->ignore_index);
     const char *z = torch_name(t, n->in[0]), *y = torch_name(t, n->in[1]);
-    if (sequence)
+    if (at->sequence)
         torch_line(t, "%s = %s(%s.reshape(-1, %d), %s.reshape(-1)%s)", torch_name(t, n->id), fn, z,
-                   classes, y, ignore);
+                   at->classes, y, ignore);
     else
         torch_line(t, "%s = %s(%s, %s%s)", torch_name(t, n->id), fn, z, y, ignore);
 }
 
+void class_loss_dump(FILE *out, const ClassLossAttr *at)
+{
+    fprintf(out, " classes=%d", at->classes);
+    if (at->sequence)
+        fprintf(out, " steps=%d", at->rows);
+    if (at->has_ignore)
+        fprintf(out, " ignore_index=%d", at->ignore_index);
+}
+
 static void cross_entropy_torch(TorchEmit *t, const Node *n)
 {
-    class_loss_torch(t, n, "F.cross_entropy", attr(n)->classes, attr(n)->sequence, attr(n)->has_ignore,
-                     attr(n)->ignore_index);
+    class_loss_torch(t, n, "F.cross_entropy", attr(n));
 }
 
 static void mse_torch(TorchEmit *t, const Node *n)
@@ -316,11 +304,7 @@ static void l1_torch(TorchEmit *t, const Node *n)
 
 static void cross_entropy_dump(FILE *out, const Node *n)
 {
-    fprintf(out, " classes=%d", attr(n)->classes);
-    if (attr(n)->sequence)
-        fprintf(out, " steps=%d", attr(n)->rows);
-    if (attr(n)->has_ignore)
-        fprintf(out, " ignore_index=%d", attr(n)->ignore_index);
+    class_loss_dump(out, attr(n));
 }
 
 const OpInfo op_cross_entropy = {

@@ -93,14 +93,25 @@ bool op_needs_grad(Emit *e, int node);
  * and trained, else "NULL"; returns whether they add (a shared layer). */
 bool op_pair_grads(Emit *e, const Node *n, bool has, const char **dw, const char **db);
 /* ops/loss.c, shared with nll (likelihood.c): a loss on class labels.
- * class_loss_rows: the shape rule (scores a[0] of shape label dims + [K]
- * for label a[1]); the label elements per sample, or -1 after an error.
- * class_loss_ignore: a[k] is ignore_index (absent: none). class_loss_torch:
- * the twin's line fn(scores, labels), reshaped over a sequence. */
-int class_loss_rows(Build *b, const Expr *call, const ArgVal *a, const char *what, const char *role);
-bool class_loss_ignore(Build *b, const ArgVal *a, int k, bool *has, int *value);
-void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, int classes, bool sequence,
-                      bool has_ignore, int ignore_index);
+ * Its attributes (node->attr of cross_entropy and nll): */
+typedef struct ClassLossAttr {
+    int classes;           /* the label's K */
+    int rows;              /* label elements per sample: 1, or T over a sequence */
+    bool sequence;         /* the label has a shape (class(K)[T]), even of one step */
+    bool has_ignore;       /* ignore_index given: those steps count for nothing */
+    int ignore_index;
+} ClassLossAttr;
+/* The shape rule (scores a[0] of shape label dims + [K] for label a[1])
+ * and ignore_index (a[2], absent: none) into *out; `what` names the
+ * scores ("logits"), `role` them in notes. False after an error. */
+bool class_loss_bind(Build *b, const Expr *call, const ArgVal *a, const char *what,
+                     const char *role, ClassLossAttr *out);
+/* The kernel's row count: "n", or "n * T" (every step of every sample). */
+const char *class_loss_rows_text(Emit *e, const ClassLossAttr *at);
+/* The twin's line fn(scores, labels), reshaped over a sequence. */
+void class_loss_torch(TorchEmit *t, const Node *n, const char *fn, const ClassLossAttr *at);
+/* --emit=ir: " classes=K steps=T ignore_index=I". */
+void class_loss_dump(FILE *out, const ClassLossAttr *at);
 /* "=" or "+=": how a backward kernel writes a gradient (accumulate flag). */
 const char *op_assign(bool accumulate);
 /* "f32" or "f64": the suffix of a runtime kernel in the model's precision,
