@@ -172,6 +172,7 @@ typedef struct Stmt {
     TypeSpec type;      /* INPUT/LABEL/TARGET */
     Setting *settings;  /* TRAIN */
     int nsettings;
+    Expr *noise;        /* INPUT: `~ normal(0, 1)`, the distribution; else NULL */
 } Stmt;
 
 typedef struct Program {
@@ -413,7 +414,15 @@ typedef struct Input {     /* an input, label or target declaration */
      * it through. */
     bool has_ignore;
     int ignore_index;
+    /* A noise input (`input z : f32[100] ~ normal(0, 1)`): NOISE_NORMAL
+     * (noise_arg: mean, std) or NOISE_UNIFORM (low, high); the runtime
+     * draws it when the caller gives no data. NOISE_NONE otherwise. */
+    int noise;
+    double noise_arg[2];
+    Loc noise_loc;
 } Input;
+
+enum { NOISE_NONE = 0, NOISE_NORMAL = 1, NOISE_UNIFORM = 2 };
 
 typedef struct Output {
     const char *name;

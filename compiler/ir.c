@@ -216,8 +216,12 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     fputs("\ninputs:\n", out);
     for (int k = 0; k < ir->inputs.len; k++) {
         const Input *in = &ir->inputs.items[k];
-        fprintf(out, "  %s %s = %%%d\n",
+        fprintf(out, "  %s %s = %%%d",
                 in->is_label ? "label" : in->is_target ? "target" : "input", in->name, in->node);
+        if (in->noise)   /* a noise input: its distribution */
+            fprintf(out, " ~ %s(%g, %g)", in->noise == NOISE_NORMAL ? "normal" : "uniform",
+                    in->noise_arg[0], in->noise_arg[1]);
+        fputc('\n', out);
     }
     fputs("\noutputs:\n", out);
     for (int k = 0; k < ir->outputs.len; k++)

@@ -263,6 +263,11 @@ void ast_dump(FILE *out, const Source *src, const Program *p)
                 fputc(']', out);
             }
             fputc(')', out);
+            if (s->noise) {
+                fputs(" (noise ", out);
+                dump_expr(out, src, s->noise);
+                fputc(')', out);
+            }
             break;
         case ST_TRAIN:
             for (int k = 0; k < s->nsettings; k++) {

@@ -16,6 +16,25 @@ static const char *where(Arena *a, const Source *src, Loc loc, bool defaulted)
     return arena_printf(a, "(%s:%d)", src->path, line);
 }
 
+/* The noise inputs: what the trainer draws each one from. */
+static void explain_noise(FILE *out, Arena *a, const Source *src, const IR *ir)
+{
+    bool any = false;
+    for (int k = 0; k < ir->inputs.len; k++) {
+        const Input *in = &ir->inputs.items[k];
+        if (!in->noise)
+            continue;
+        if (!any)
+            fputs("\nnoise inputs (drawn by the trainer each training batch; a fixed draw per "
+                  "sample in evaluation; data given for them is used instead):\n", out);
+        any = true;
+        const char *dist = in->noise == NOISE_NORMAL
+            ? arena_printf(a, "normal(mean = %g, std = %g)", in->noise_arg[0], in->noise_arg[1])
+            : arena_printf(a, "uniform(low = %g, high = %g)", in->noise_arg[0], in->noise_arg[1]);
+        fprintf(out, "  %-14s %-34s %s\n", in->name, dist, where(a, src, in->noise_loc, false));
+    }
+}
+
 void sema_explain(FILE *out, const Source *src, const IR *ir)
 {
     Arena *a = arena_new();
@@ -119,5 +138,6 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
         fprintf(out, "  %-28s %-18s %s\n", layer, setting,
                 where(a, src, n->hyper_loc, !n->hyper_set));
     }
+    explain_noise(out, a, src, ir);
     arena_free(a);
 }

@@ -92,6 +92,80 @@ static bool lower_dims(Lower *l, Expr **dims, int ndims, Loc loc, const char *na
     return ok;
 }
 
+/* `~ normal(mean = 0, std = 1)` or `~ uniform(low = 0, high = 1)` after an
+ * input's type: the distribution the runtime draws it from when the caller
+ * gives no data (a noise input). Fills in->noise and its two arguments;
+ * false after reporting. */
+static bool lower_noise(Lower *l, const Stmt *s, Input *in, bool is_class)
+{
+    static const char *const dists[] = {"normal", "uniform", NULL};
+    static const char *const normal_args[] = {"mean", "std"};
+    static const char *const uniform_args[] = {"low", "high"};
+    const Expr *e = s->noise, *vals[2] = {NULL, NULL};
+    if (s->kind != ST_INPUT) {
+        diag_error(l->diag, e->loc, "only an input can be noise: a %s is data the loss compares "
+                   "with, read from the data set", s->kind == ST_LABEL ? "label" : "target");
+        diag_note(l->diag, s->name_loc, "declare the noise as an input, as in input %s : "
+                  "f32[100] ~ normal(0, 1)", s->name);
+        return false;
+    }
+    if (is_class) {
+        diag_error(l->diag, e->loc, "a noise input holds real numbers: declare it as f32[...], "
+                   "as in input %s : f32[100] ~ normal(0, 1)", s->name);
+        return false;
+    }
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(l->diag, e->loc, "a distribution is needed after '~': normal(mean, std) or "
+                   "uniform(low, high), as in input %s : f32[100] ~ normal(0, 1)", s->name);
+        return false;
+    }
+    Loc name_loc = e->kind == EX_CALL ? e->name_loc : e->loc;
+    int dist = strcmp(e->name, "normal") == 0 ? NOISE_NORMAL
+             : strcmp(e->name, "uniform") == 0 ? NOISE_UNIFORM : NOISE_NONE;
+    if (dist == NOISE_NONE) {
+        const char *sug = diag_suggest(e->name, dists);
+        if (sug)
+            diag_error(l->diag, name_loc, "unknown distribution '%s'; did you mean '%s'?", e->name, sug);
+        else
+            diag_error(l->diag, name_loc, "unknown distribution '%s'; a noise input is drawn from "
+                       "normal(mean, std) or uniform(low, high)", e->name);
+        return false;
+    }
+    const char *const *names = dist == NOISE_NORMAL ? normal_args : uniform_args;
+    double v[2] = {0.0, 1.0};   /* the defaults: normal(0, 1), uniform(0, 1) */
+    if (e->kind == EX_CALL && !lower_bind_args(l, e, names, 2, 0, vals))
+        return false;
+    bool ok = true;
+    for (int k = 0; k < 2; k++)
+        if (vals[k] && !lower_number(l, vals[k], &v[k]))
+            ok = false;
+    if (!ok)
+        return false;
+    for (int k = 0; k < 2; k++)
+        if (!isfinite(v[k]) || fabs(v[k]) > 1e30) {
+            build_value_error(&l->b, vals[k] ? vals[k]->loc : e->loc, "%s's %s must be a finite "
+                              "number of at most 1e30 in size, not %g", e->name, names[k], v[k]);
+            return false;
+        }
+    if (dist == NOISE_NORMAL && !(v[1] > 0)) {
+        build_value_error(&l->b, vals[1] ? vals[1]->loc : e->loc, "normal's std must be positive, "
+                          "not %g", v[1]);
+        return false;
+    }
+    if (dist == NOISE_UNIFORM && !(v[0] < v[1])) {
+        build_value_error(&l->b, e->loc, "uniform's low must be below its high, but low = %g and "
+                          "high = %g", v[0], v[1]);
+        if (!vals[0] || !vals[1])
+            diag_note(l->diag, e->loc, "low defaults to 0 and high to 1");
+        return false;
+    }
+    in->noise = dist;
+    in->noise_arg[0] = v[0];
+    in->noise_arg[1] = v[1];
+    in->noise_loc = e->loc;
+    return true;
+}
+
 void lower_input_stmt(Lower *l, const Stmt *s)
 {
     Symbol *sym = own_symbol(l, s);
@@ -179,6 +253,10 @@ void lower_input_stmt(Lower *l, const Stmt *s)
     ir_set_name(l->arena, l->ir, n, s->name);
     Input in = {.name = s->name, .node = n->id, .is_label = kind == INPUT_KIND_LABEL,
                 .is_target = kind == INPUT_KIND_TARGET, .is_class = is_class};
+    if (s->noise && !lower_noise(l, s, &in, is_class)) {
+        sym->ok = false;
+        return;
+    }
     vec_push(l->arena, &l->ir->inputs, in);
     sym->node = n->id;
     sym->ok = true;

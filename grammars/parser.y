@@ -208,6 +208,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %nterm <type> type
 %nterm <setting> setting
 %nterm <settings> settings
+%nterm <stmt> noise_decl
 
 %%
 
@@ -232,7 +233,7 @@ end
 
 /* stmt = 'model' NAME
  *      | 'param' NAME '=' expr
- *      | ('input' | 'label' | 'target') NAME ':' type
+ *      | ('input' | 'label' | 'target') NAME ':' type  |  noise_decl
  *      | [ 'output' ] NAME '=' expr  |  'output' NAME
  *      | 'loss' [ NAME '=' ] expr
  *      | 'train' '{' settings [ setting ] '}'          */
@@ -242,6 +243,7 @@ stmt
     | INPUT IDENT ':' type      { $$ = decl_stmt(ps, ST_INPUT, @$, $2, @2, $4); }
     | LABEL IDENT ':' type      { $$ = decl_stmt(ps, ST_LABEL, @$, $2, @2, $4); }
     | TARGET IDENT ':' type     { $$ = decl_stmt(ps, ST_TARGET, @$, $2, @2, $4); }
+    | noise_decl
     | IDENT '=' expr            { $$ = named_stmt(ps, ST_LET, @$, $1, @1); $$->value = $3; }
     | OUTPUT IDENT '=' expr     {
                                     $$ = named_stmt(ps, ST_LET, @$, $2, @2);
@@ -265,6 +267,15 @@ stmt
                                     $$->settings = $3->items;
                                     $$->nsettings = $3->len;
                                 }
+    ;
+
+/* noise_decl = ('input' | 'label' | 'target') NAME ':' type '~' expr
+ *   -- a noise input, `input z : f32[100] ~ normal(0, 1)`; sema refuses
+ *   the distribution on a label or target, with a message */
+noise_decl
+    : INPUT IDENT ':' type '~' expr  { $$ = decl_stmt(ps, ST_INPUT, @$, $2, @2, $4); $$->noise = $6; }
+    | LABEL IDENT ':' type '~' expr  { $$ = decl_stmt(ps, ST_LABEL, @$, $2, @2, $4); $$->noise = $6; }
+    | TARGET IDENT ':' type '~' expr { $$ = decl_stmt(ps, ST_TARGET, @$, $2, @2, $4); $$->noise = $6; }
     ;
 
 /* settings = { [ setting ] end }   -- one setting per line, blank lines ok */
