@@ -527,6 +527,27 @@ static const char *tensor_row(Emit *e, const char *name, const char *kind, const
                         classes ? n->i[0] : 0);
 }
 
+/* The noise inputs' rows, {tensor, DLRT_NOISE_NORMAL, mean, std} or
+ * {tensor, DLRT_NOISE_UNIFORM, low, high}, as P_api_noise: how many. */
+static int emit_noise_rows(Emit *e, FILE *out, const Input **ins, int count)
+{
+    int nnoise = 0;
+    for (int k = 0; k < count; k++)
+        nnoise += ins[k]->noise != NOISE_NONE;
+    if (!nnoise)
+        return 0;
+    fprintf(out, "/* the noise inputs: tensor, distribution, its two arguments */\n");
+    fprintf(out, "static const dlrt_noise_info %s_api_noise[%d] = {\n", e->prefix, nnoise);
+    for (int k = 0; k < count; k++)
+        if (ins[k]->noise)
+            fprintf(out, "    {%d, %s, %s, %s},   /* %s */\n", k,
+                    ins[k]->noise == NOISE_NORMAL ? "DLRT_NOISE_NORMAL" : "DLRT_NOISE_UNIFORM",
+                    double_text(e->a, ins[k]->noise_arg[0]), double_text(e->a, ins[k]->noise_arg[1]),
+                    ins[k]->name);
+    fprintf(out, "};\n\n");
+    return nnoise;
+}
+
 /* The model descriptor: P_model() returns the network's dlrt_model_api,
  * its data by name and shape and its entry points on arrays of pointers,
  * for drivers that do not know its C signature (the trainer, the gradient
@@ -631,6 +652,7 @@ void emit_descriptor(Emit *e, FILE *out)
                                                 node_at(ir, ir->outputs.items[k].node), false));
         fprintf(out, "};\n\n");
     }
+    int nnoise = emit_noise_rows(e, out, ins, count);
     /* Each loss with its group's range; one loss: every parameter. */
     fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
     if (!several)
@@ -683,6 +705,10 @@ void emit_descriptor(Emit *e, FILE *out)
         fprintf(out, "    .stateful = 1,\n");
         fprintf(out, "    .reset_state = %s_api_reset_state,\n", P);
         fprintf(out, "    .own_workspace = %s_api_own_workspace,\n", P);
+    }
+    if (nnoise) {   /* absent (zero, NULL) without a noise input */
+        fprintf(out, "    .nnoise = %d,\n", nnoise);
+        fprintf(out, "    .noise = %s_api_noise,\n", P);
     }
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
@@ -775,6 +801,10 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
             mac.def = arena_printf(a, "#define %s_%s_SIZE %d", U, NAME, shape_size(n->shape));
             mac.comment = arena_printf(a, "%s %s: f32%s per sample", in->is_target ? "target" : "input",
                                        in->name, dims_text(a, n->shape));
+            if (in->noise)
+                mac.comment = arena_printf(a, "%s, noise ~ %s(%g, %g)", mac.comment,
+                                           in->noise == NOISE_NORMAL ? "normal" : "uniform",
+                                           in->noise_arg[0], in->noise_arg[1]);
             vec_push(a, &macros, mac);
         }
     }

@@ -1061,6 +1061,54 @@ static void emit_checkpoints(TorchEmit *t)
             blank(t);
 }
 
+/* The noise inputs (`input z : f32[100] ~ normal(0, 1)`): NOISE and
+ * sample_noise(), which draws them as the C trainer does: with the twin's
+ * Rng, the same numbers as dlrt_noise_fill; else torch's generator.
+ * They stay ordinary arguments of forward() and loss(). Nothing without
+ * a noise input. */
+static void emit_noise(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    bool any = false;
+    for (int i = 0; i < ir->inputs.len; i++)
+        any |= ir->inputs.items[i].noise != NOISE_NONE;
+    if (!any)
+        return;
+    torch_line(t, "# Noise inputs: name, per-sample shape, distribution and its two arguments");
+    torch_line(t, "# (normal: mean, std; uniform: low, high). forward() and loss() take them");
+    torch_line(t, "# as any input; the C trainer draws them from its seeded stream when it is");
+    torch_line(t, "# given no data for them, and sample_noise() draws them here.");
+    torch_line(t, "NOISE = [");
+    for (int i = 0; i < ir->inputs.len; i++) {
+        const Input *in = &ir->inputs.items[i];
+        if (in->noise)
+            torch_line(t, "    (\"%s\", %s, \"%s\", %s, %s),", in->name,
+                       py_shape(t, ir->nodes.items[in->node]->shape),
+                       in->noise == NOISE_NORMAL ? "normal" : "uniform",
+                       py_float(t, in->noise_arg[0]), py_float(t, in->noise_arg[1]));
+    }
+    torch_line(t, "]");
+    blank(t);
+    blank(t);
+    torch_line(t, "def sample_noise(n, rng=None, generator=None, dtype=torch.float32):");
+    torch_line(t, "    \"\"\"Draws every noise input for n samples: {name: tensor [n, *shape]}.");
+    torch_line(t, "    With rng (an Rng), the C runtime's draws number for number (dlrt_noise_fill,");
+    torch_line(t, "    one input after another, as the trainer fills a batch); else torch's.\"\"\"");
+    torch_line(t, "    out = {}");
+    torch_line(t, "    for name, shape, dist, a, b in NOISE:");
+    torch_line(t, "        size = (n,) + tuple(shape)");
+    torch_line(t, "        if rng is not None:");
+    torch_line(t, "            draw = init_normal if dist == \"normal\" else init_uniform");
+    torch_line(t, "            out[name] = draw(rng, size, a, b, dtype)");
+    torch_line(t, "        elif dist == \"normal\":");
+    torch_line(t, "            out[name] = a + b * torch.randn(size, generator=generator, dtype=dtype)");
+    torch_line(t, "        else:");
+    torch_line(t, "            out[name] = a + (b - a) * torch.rand(size, generator=generator, dtype=dtype)");
+    torch_line(t, "    return out");
+    blank(t);
+    blank(t);
+}
+
 void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
 {
     TorchEmit t = {0};
@@ -1085,6 +1133,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
         else
             blank(&t);
     emit_init_helpers(&t);
+    emit_noise(&t);
 
     torch_line(&t, "class Model(torch.nn.Module):");
     t.indent++;

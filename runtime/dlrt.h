@@ -280,6 +280,20 @@ typedef struct dlrt_loss_info {
     double (*gradients_with)(const void *m, void *w, const void *const *data, int n, void *grads);
 } dlrt_loss_info;
 
+/* A noise input (`input z : f32[100] ~ normal(0, 1)`): an ordinary input
+ * of every entry point, which the trainer fills from its seeded RNG when
+ * it is given no data for it (dlrt_noise_fill). */
+enum { DLRT_NOISE_NORMAL = 1, DLRT_NOISE_UNIFORM = 2 };
+typedef struct dlrt_noise_info {
+    int tensor;               /* its index in tensors (an input) */
+    int dist;                 /* DLRT_NOISE_NORMAL or DLRT_NOISE_UNIFORM */
+    double a, b;              /* normal: mean, std; uniform: low, high */
+} dlrt_noise_info;
+
+/* Fills x[0..n) with draws from the noise's distribution: normal,
+ * a + b * dlrt_rng_normal(r); uniform, a + (b - a) * dlrt_rng_uniform(r). */
+void dlrt_noise_fill(float *x, size_t n, const dlrt_noise_info *noise, dlrt_rng *r);
+
 typedef struct dlrt_model_api {
     const char *name;         /* model name */
     int value_size;           /* bytes per value: 4 (float) or 8 (double) */
@@ -341,7 +355,13 @@ typedef struct dlrt_model_api {
     int stateful;
     void (*reset_state)(void *w);
     void *(*own_workspace)(void *m);
+    /* The noise inputs, in tensor order; 0 and NULL without any. */
+    int nnoise;
+    const dlrt_noise_info *noise;
 } dlrt_model_api;
+
+/* Tensor k's noise row, or NULL when it is not a noise input. */
+const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k);
 
 /* The trainer's command line (see `MODEL --help`): data files per tensor
  * by name (IDX or CSV; Fashion-MNIST from /usr/share/datasets/fashion-mnist

@@ -136,6 +136,27 @@ static const char *kind_word(int kind)
 }
 
 
+/* The noise inputs' part of --help: what each is drawn from, and when. */
+static void print_noise_help(const dlrt_model_api *api, FILE *out)
+{
+    int j;
+    if (!api->nnoise)
+        return;
+    fprintf(out, "Noise inputs (no data needed: no CSV column, no file):\n");
+    for (j = 0; j < api->nnoise; j++) {
+        const dlrt_noise_info *z = &api->noise[j];
+        if (z->dist == DLRT_NOISE_NORMAL)
+            fprintf(out, "  %-19s normal(mean %g, std %g)\n", api->tensors[z->tensor].name, z->a, z->b);
+        else
+            fprintf(out, "  %-19s uniform(low %g, high %g)\n", api->tensors[z->tensor].name, z->a, z->b);
+    }
+    fprintf(out,
+            "Each training batch gets fresh draws from a stream seeded by --seed; validation\n"
+            "and test samples get a fixed draw each (seeded by --seed, the set and the\n"
+            "input), the same every epoch. Data given with --train NAME=FILE or --test\n"
+            "NAME=FILE is used instead, as for any input.\n\n");
+}
+
 static void print_help(const dlrt_model_api *api, FILE *out)
 {
     const char *n = api->name;
@@ -168,11 +189,13 @@ static void print_help(const dlrt_model_api *api, FILE *out)
                 if (t->rank > 1)
                     for (d = 0; d < t->rank; d++)
                         fprintf(out, "%s%d", d ? "x" : " (", t->dims[d]);
-                fprintf(out, "%s\n", t->rank > 1 ? ")" : "");
+                fprintf(out, "%s%s\n", t->rank > 1 ? ")" : "",
+                        dlrt_noise_of(api, k) ? ", noise (drawn by the trainer; not a CSV column)" : "");
             }
         }
         fprintf(out, "\n");
     }
+    print_noise_help(api, out);
     fprintf(out,
             "Data (by content: IDX files, gzip-compressed or plain, or CSV):\n"
             "  --train NAME=FILE    the training data of the input, label or target NAME:\n"
@@ -346,12 +369,13 @@ static int find_tensor(const dlrt_model_api *api, const char *name, size_t len)
     return -1;
 }
 
-/* The only tensor of a kind, or -1 when there are none; -2 when several. */
+/* The only tensor of a kind, or -1 when there are none; -2 when several.
+ * Noise inputs do not count: the data files are the other tensors'. */
 static int only_tensor(const dlrt_model_api *api, int kind)
 {
     int k, found = -1;
     for (k = 0; k < api->ntensors; k++)
-        if (api->tensors[k].kind == kind)
+        if (api->tensors[k].kind == kind && !dlrt_noise_of(api, k))
             found = found == -1 ? k : -2;
     return found;
 }
@@ -490,7 +514,7 @@ static int resolve_set(const dlrt_model_api *api, options *o, int set)
     }
     for (k = 0; k < api->ntensors; k++) {
         const dlrt_tensor_info *t = &api->tensors[k];
-        if (s->file[k] || s->csv || o->tie[k] >= 0)
+        if (s->file[k] || s->csv || o->tie[k] >= 0 || dlrt_noise_of(api, k))
             continue;
         if (s->defaulted)
             error_msg(api, "no %sing data for %s '%s': the default Fashion-MNIST files hold "
@@ -1066,7 +1090,7 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
     dlrt_dataset ds;
     char *err = NULL;
     for (k = 0; k < api->ntensors; k++) {
-        in_csv[k] = !s->file[k] && o->tie[k] < 0;
+        in_csv[k] = !s->file[k] && o->tie[k] < 0 && !dlrt_noise_of(api, k);
         if (!in_csv[k])
             continue;
         nlabels += api->tensors[k].kind == DLRT_LABEL;
@@ -1157,6 +1181,67 @@ bad:
     return -1;
 }
 
+/* ---------------------------------------------------------- noise inputs */
+
+/* Seeds of the noise the trainer draws: mixed into --seed so they are
+ * neither the weights' nor the data order's stream. */
+#define NOISE_SEED_MIX 0x6E6F6973655F7A00ull
+
+const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k)
+{
+    int j;
+    for (j = 0; j < api->nnoise && api->noise; j++)
+        if (api->noise[j].tensor == k)
+            return &api->noise[j];
+    return NULL;
+}
+
+/* Is tensor k a noise input the trainer draws in set `set` (no data given
+ * for it there)? */
+static int drawn_noise(const dlrt_model_api *api, const options *o, int set, int k)
+{
+    return dlrt_noise_of(api, k) && !o->set[set].file[k];
+}
+
+/* The evaluation noise: each noise input the data does not give gets a
+ * column of its own, a fixed draw per sample from a stream seeded by the
+ * --seed, the set and the tensor (sample i's noise does not depend on
+ * --limit). The training batches replace it by fresh draws (fresh_noise);
+ * validation and test keep it, so their losses compare from epoch to
+ * epoch and run to run. 0, or -1 after the message. */
+static int draw_noise_columns(const dlrt_model_api *api, const options *o, int set, dataset *d)
+{
+    int k;
+    for (k = 0; k < api->ntensors; k++) {
+        const dlrt_tensor_info *t = &api->tensors[k];
+        float *x;
+        dlrt_rng g;
+        if (!drawn_noise(api, o, set, k) || d->col[k])
+            continue;
+        x = malloc((d->n ? d->n : 1) * t->size * sizeof *x);
+        if (!x) {
+            error_msg(api, "out of memory for the noise input '%s' of %lu samples", t->name,
+                      (unsigned long)d->n);
+            return -1;
+        }
+        adopt(d, k, x);
+        dlrt_rng_seed(&g, o->seed ^ NOISE_SEED_MIX ^ ((uint64_t)(set + 1) << 40) ^ (uint64_t)k);
+        dlrt_noise_fill(x, d->n * t->size, dlrt_noise_of(api, k), &g);
+    }
+    return 0;
+}
+
+/* A training batch of kk samples gets fresh noise: every noise input the
+ * training data does not give, drawn from the trainer's noise stream. */
+static void fresh_noise(const dlrt_model_api *api, const options *o, dlrt_rng *g,
+                        void *const *batch, size_t kk)
+{
+    int k;
+    for (k = 0; k < api->ntensors; k++)
+        if (drawn_noise(api, o, SET_TRAIN, k))
+            dlrt_noise_fill(batch[k], kk * api->tensors[k].size, dlrt_noise_of(api, k), g);
+}
+
 /* Loads one data set (the options say where each tensor comes from) and
  * applies the limit; 0 or -1 after the message. */
 static int load_set(const dlrt_model_api *api, const options *o, int set, size_t limit,
@@ -1232,6 +1317,8 @@ static int load_set(const dlrt_model_api *api, const options *o, int set, size_t
         warning_msg(api, "%s %lu is more than the %lu sample%s in %s; using all of them",
                     limit_flag, (unsigned long)limit, (unsigned long)d->n, d->n == 1 ? "" : "s",
                     first);
+    if (draw_noise_columns(api, o, set, d) != 0)
+        goto bad;
     return 0;
 bad:
     dataset_free(d);
@@ -1670,7 +1757,7 @@ static int train(run *r)
     const char *set_name = have_val ? "val" : "train";
     const void *data[MAX_TENSORS];
     size_t bytes = r->train.n * sizeof *r->perm;
-    dlrt_rng rng;
+    dlrt_rng rng, noise_rng;
     progress bar;
 
     /* Drawn on stderr, but only when the user watches stdout too: a run
@@ -1689,6 +1776,7 @@ static int train(run *r)
      * text (or any data of a stateful network) keeps its order, the
      * validation set being the end of it. */
     dlrt_rng_seed(&rng, r->opt.seed ^ DATA_SEED_MIX);
+    dlrt_rng_seed(&noise_rng, r->opt.seed ^ NOISE_SEED_MIX);
     r->perm = malloc(r->train.n * sizeof *r->perm);
     for (k = 0; k < api->ntensors; k++) {
         if (r->opt.tie[k] >= 0)
@@ -1752,6 +1840,7 @@ static int train(run *r)
         for (b = 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
+            fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
             steps++;
             /* Each loss trains its parameter group in turn on the batch
              * (one loss: one train_step, as a GAN would alternate two). */

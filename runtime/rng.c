@@ -59,3 +59,14 @@ void dlrt_rng_shuffle(dlrt_rng *r, int32_t *idx, size_t n)
         idx[j] = tmp;
     }
 }
+
+void dlrt_noise_fill(float *x, size_t n, const dlrt_noise_info *noise, dlrt_rng *r)
+{
+    size_t i;
+    if (noise->dist == DLRT_NOISE_UNIFORM)
+        for (i = 0; i < n; i++)
+            x[i] = (float)(noise->a + (noise->b - noise->a) * dlrt_rng_uniform(r));
+    else
+        for (i = 0; i < n; i++)
+            x[i] = (float)(noise->a + noise->b * dlrt_rng_normal(r));
+}
