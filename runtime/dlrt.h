@@ -232,6 +232,19 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err);
  * the reason otherwise. The trainer asks before it loads any data. */
 int dlrt_ckpt_check_writable(const char *path, int *holds_checkpoint, char **err);
 
+/* ---------------------------------------------------------------- png.c */
+
+/* PNG images, 8 bits per sample: channels 1 (grayscale) or 3 (RGB),
+ * pixels row by row from the top, channels interleaved (width * channels
+ * bytes a row). dlrt_png_encode makes the file's bytes (*png, malloc'd,
+ * *png_len of them); dlrt_png_write saves them atomically: a new file
+ * "PATH.tmp-PID" renamed over PATH (a reader sees the old image or the new
+ * one, never half of one); PATH must be a regular file or nothing. */
+int dlrt_png_encode(const unsigned char *pixels, int width, int height, int channels,
+                    unsigned char **png, size_t *png_len, char **err);
+int dlrt_png_write(const char *path, const unsigned char *pixels, int width, int height,
+                   int channels, char **err);
+
 /* ------------------------------------------------------------ driver.c */
 
 /* The model descriptor: what a generated model (P_model() in its header)

@@ -72,6 +72,40 @@ if command -v valgrind >/dev/null 2>&1; then
     fi
 fi
 
+# ---- PNG files, decoded by another implementation ------------------------------
+# The unit tests left gray.png (5x3) and rgb.png (300x200) in $T/unit: a PNG
+# reader in Python (zlib for the CRCs and inflate) must find the pixels the
+# test wrote, byte i = (i * 37 + 11) mod 256.
+png_check() {   # png_check NAME FILE W H CHANNELS
+    if ! command -v python3 >/dev/null 2>&1; then ok "$1 (skipped: no python3)"; return; fi
+    if why=$(python3 - "$2" "$3" "$4" "$5" <<'PY' 2>&1
+import struct, sys, zlib
+path, w, h, c = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+data = open(path, "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "signature"
+at, idat, ihdr = 8, b"", None
+while at < len(data):
+    n, kind = struct.unpack(">I4s", data[at:at + 8])
+    body = data[at + 8:at + 8 + n]
+    assert struct.unpack(">I", data[at + 8 + n:at + 12 + n])[0] == zlib.crc32(kind + body), kind
+    if kind == b"IHDR":
+        ihdr = struct.unpack(">IIBBBBB", body)
+    elif kind == b"IDAT":
+        idat += body
+    at += 12 + n
+assert ihdr == (w, h, 8, 0 if c == 1 else 2, 0, 0, 0), ihdr
+raw = zlib.decompress(idat)
+stride = w * c
+assert len(raw) == h * (stride + 1)
+pixels = b"".join(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)] for y in range(h))
+assert all(raw[y * (stride + 1)] == 0 for y in range(h))
+assert pixels == bytes((i * 37 + 11) % 256 for i in range(w * h * c)), "pixels differ"
+PY
+    ); then ok "$1"; else bad "$1" "$(echo "$why" | tail -n 2 | tr '\n' ' ')"; fi
+}
+png_check png_gray_decodes_in_python "$T/unit/gray.png" 5 3 1
+png_check png_rgb_decodes_in_python "$T/unit/rgb.png" 300 200 3
+
 # ---- the driver ---------------------------------------------------------------
 cd "$T"
 # gen N SEED: 3 noisy, overlapping classes over 4 features, with a header.

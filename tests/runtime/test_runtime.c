@@ -1584,6 +1584,95 @@ static void test_text(void)
     free(msg);
 }
 
+/* PNG: what dlrt_png_write saves decodes (chunk CRCs, IHDR, inflated rows
+ * with filter 0) back to the pixels; run.sh decodes the files again with
+ * Python's zlib. */
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int png_roundtrip(verdict *v, const char *path, int w, int h, int c)
+{
+    unsigned char *pixels = malloc((size_t)w * h * c), *file = NULL, *raw = NULL;
+    char *err = NULL;
+    long len;
+    size_t at = 8, i;
+    uLongf raw_len = (uLongf)(w * c + 1) * h;
+    int ok = 0, saw_ihdr = 0, saw_iend = 0;
+    FILE *f;
+    for (i = 0; i < (size_t)w * h * c; i++)
+        pixels[i] = (unsigned char)(i * 37 + 11);
+    check(v, dlrt_png_write(path, pixels, w, h, c, &err) == 0, "write %s: %s", path, err ? err : "");
+    f = fopen(path, "rb");
+    check(v, f != NULL, "%s not written", path);
+    if (!f)
+        goto out;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    file = malloc((size_t)len);
+    check(v, fread(file, 1, (size_t)len, f) == (size_t)len, "read %s", path);
+    fclose(f);
+    check(v, len > 8 && !memcmp(file, "\x89PNG\r\n\x1a\n", 8), "%s: no PNG signature", path);
+    raw = malloc(raw_len);
+    while (at + 12 <= (size_t)len) {
+        uint32_t n = get32(file + at);
+        const unsigned char *type = file + at + 4, *data = file + at + 8;
+        uLong crc = crc32(crc32(0L, Z_NULL, 0), type, 4 + n);
+        check(v, get32(data + n) == (uint32_t)crc, "%s: bad CRC in chunk %.4s", path, type);
+        if (!memcmp(type, "IHDR", 4)) {
+            saw_ihdr = 1;
+            check(v, n == 13 && get32(data) == (uint32_t)w && get32(data + 4) == (uint32_t)h &&
+                  data[8] == 8 && data[9] == (c == 1 ? 0 : 2), "%s: IHDR", path);
+        } else if (!memcmp(type, "IDAT", 4)) {
+            uLongf got = raw_len;
+            check(v, uncompress(raw, &got, data, n) == Z_OK && got == raw_len, "%s: IDAT", path);
+            for (i = 0; i < (size_t)h; i++)
+                check(v, raw[i * (w * c + 1)] == 0 &&
+                      !memcmp(raw + i * (w * c + 1) + 1, pixels + i * w * c, (size_t)w * c),
+                      "%s: row %lu differs", path, (unsigned long)i);
+        } else if (!memcmp(type, "IEND", 4))
+            saw_iend = 1;
+        at += 12 + n;
+    }
+    check(v, saw_ihdr && saw_iend && at == (size_t)len, "%s: chunks", path);
+    ok = 1;
+out:
+    free(err);
+    free(pixels);
+    free(file);
+    free(raw);
+    return ok;
+}
+
+static void test_png(void)
+{
+    verdict v;
+    char gray[512], rgb[512], tmp[600], *err = NULL;
+    unsigned char px[3] = {1, 2, 3};
+    start(&v, "png_gray_and_rgb_roundtrip", 30);
+    snprintf(gray, sizeof gray, "%s/gray.png", tmpdir);
+    snprintf(rgb, sizeof rgb, "%s/rgb.png", tmpdir);
+    png_roundtrip(&v, gray, 5, 3, 1);
+    png_roundtrip(&v, rgb, 4, 2, 3);
+    png_roundtrip(&v, rgb, 300, 200, 3);   /* replaced: atomic rename over the old one */
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", rgb, (long)getpid());
+    check(&v, access(tmp, F_OK) != 0, "temporary file %s left behind", tmp);
+    finish(&v);
+
+    start(&v, "png_refusals", 30);
+    check(&v, dlrt_png_write(tmpdir, px, 1, 1, 1, &err) != 0 && err && strstr(err, "not a regular file"),
+          "a directory: %s", err ? err : "(accepted)");
+    check(&v, dlrt_png_write(gray, px, 1, 1, 2, &err) != 0 && err && strstr(err, "1 or 3 channels"),
+          "2 channels: %s", err ? err : "(accepted)");
+    check(&v, dlrt_png_write(gray, px, 0, 1, 1, &err) != 0, "0 wide accepted");
+    check(&v, dlrt_png_write("/nonexistent-dir/x.png", px, 1, 1, 1, &err) != 0 && err &&
+          strstr(err, "/nonexistent-dir/x.png"), "missing directory: %s", err ? err : "(accepted)");
+    free(err);
+    finish(&v);
+}
+
 int main(int argc, char **argv)
 {
     tmpdir = argc > 1 ? argv[1] : ".";
@@ -1599,5 +1688,6 @@ int main(int argc, char **argv)
     test_checkpoint();
     test_long_path_messages();
     test_text();
+    test_png();
     return unit_failures ? 1 : 0;
 }
