@@ -80,6 +80,7 @@ typedef struct options {
     int sample_seed_given;
     const char *prompt;
     int no_test;                  /* --eval-only --sample with no test data */
+    const char *image_grid;       /* --image-grid FILE.png */
 } options;
 
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
@@ -686,6 +687,7 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             strcmp(flag, "--epochs") && strcmp(flag, "--seed") && strcmp(flag, "--validation") &&
             strcmp(flag, "--limit") && strcmp(flag, "--test-limit") &&
             strcmp(flag, "--checkpoint") && strcmp(flag, "--threads") && strcmp(flag, "--text") &&
+            strcmp(flag, "--image-grid") &&
             strcmp(flag, "--test-text") && strcmp(flag, "--vocab") && strcmp(flag, "--sample") &&
             strcmp(flag, "--temperature") && strcmp(flag, "--top-k") &&
             strcmp(flag, "--sample-seed") && strcmp(flag, "--prompt")) {
@@ -781,6 +783,8 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             o->set[SET_TEST].csv = value;
         else if (!strcmp(flag, "--checkpoint"))
             o->checkpoint = value;
+        else if (!strcmp(flag, "--image-grid"))
+            o->image_grid = value;
         else if (!strcmp(flag, "--text")) {
             if (o->ntext == MAX_TEXTS) {
                 error_msg(api, "--text given more than %d times (name a directory instead)", MAX_TEXTS);
@@ -1420,11 +1424,15 @@ typedef struct run {
     int stateful;             /* batches in order, the state carried between them */
     dlrt_vocab vocab;         /* --text's or --vocab's, when given */
     int have_vocab;
+    struct image_grid *grid;  /* --image-grid's fixed batch and buffers */
 } run;
+
+static void grid_free(struct image_grid *g);
 
 static void run_free(run *r)
 {
     int k;
+    grid_free(r->grid);
     if (r->model)
         r->api->destroy(r->model);
     dataset_free(&r->train);
@@ -1743,6 +1751,182 @@ static int stopped(run *r, const char *what, double value, const char *where, co
     return EXIT_FAILURE_DATA;
 }
 
+/* ------------------------------------------------------------ image grid */
+
+/* --image-grid FILE.png: a picture of what the network makes, written
+ * before the first epoch and after each one. The batch is fixed: the first
+ * GRID_SAMPLES validation samples (the first training samples without a
+ * validation set), their noise inputs the fixed evaluation draw. One column
+ * per sample; the first rows are the network's image inputs (noise inputs
+ * are not pictures), then one row per image-shaped output, in output
+ * order: an autoencoder's inputs above their reconstructions, a
+ * generator's samples. Image-shaped: per sample [1, H, W] (grayscale), [3,
+ * H, W] (RGB), [H, W] (grayscale), or [784] (grayscale 28x28, a flattened
+ * Fashion-MNIST image). Values are clamped to [0, 1] and scaled to 0..255;
+ * cells are 1 pixel apart on gray. */
+#define GRID_SAMPLES 8
+
+struct image_grid {
+    int n;                          /* samples (columns) */
+    int rows, channels, cell_h, cell_w;
+    int src[MAX_TENSORS + 64];      /* per row: tensor k >= 0, or output -1 - j */
+    float *in[MAX_TENSORS];         /* the fixed batch's inputs (NULL: not an input) */
+    float **out;                    /* per output */
+    unsigned char *pixels;
+};
+
+/* A per-sample shape as an image: 1 with its channels, height and width. */
+static int image_shape(const dlrt_tensor_info *t, int *c, int *h, int *w)
+{
+    if (t->num_classes)
+        return 0;
+    if (t->rank == 3 && (t->dims[0] == 1 || t->dims[0] == 3)) {
+        *c = t->dims[0];
+        *h = t->dims[1];
+        *w = t->dims[2];
+    } else if (t->rank == 2) {
+        *c = 1;
+        *h = t->dims[0];
+        *w = t->dims[1];
+    } else if (t->rank == 1 && t->size == 784) {
+        *c = 1;
+        *h = *w = 28;
+    } else
+        return 0;
+    return *h <= 4096 && *w <= 4096;
+}
+
+static void grid_free(struct image_grid *g)
+{
+    int k;
+    if (!g)
+        return;
+    for (k = 0; k < MAX_TENSORS; k++)
+        free(g->in[k]);
+    if (g->out)
+        for (k = 0; k < 64; k++)
+            free(g->out[k]);
+    free(g->out);
+    free(g->pixels);
+    free(g);
+}
+
+/* Runs the fixed batch forward and writes the picture. 0, or -1 after the
+ * message. */
+static int image_grid_write(run *r)
+{
+    const dlrt_model_api *api = r->api;
+    struct image_grid *g = r->grid;
+    const void *in[MAX_TENSORS];
+    void *out[64];
+    int k, nin = 0, row, s, y, x, ch;
+    int width = g->n * (g->cell_w + 1) + 1, height = g->rows * (g->cell_h + 1) + 1;
+    char *err = NULL;
+    for (k = 0; k < api->ntensors; k++)
+        if (api->tensors[k].kind == DLRT_INPUT)
+            in[nin++] = g->in[k];
+    for (k = 0; k < api->noutputs && k < 64; k++)
+        out[k] = g->out[k];
+    if (api->noutputs > 64)   /* not drawn, but forward writes them all */
+        return 0;
+    api->forward(r->model, in, g->n, out);
+    memset(g->pixels, 0x80, (size_t)width * (size_t)height * (size_t)g->channels);
+    for (row = 0; row < g->rows; row++) {
+        const dlrt_tensor_info *t = g->src[row] >= 0 ? &api->tensors[g->src[row]]
+                                                     : &api->outputs[-1 - g->src[row]];
+        const float *v = g->src[row] >= 0 ? g->in[g->src[row]] : g->out[-1 - g->src[row]];
+        int c, h, w;
+        image_shape(t, &c, &h, &w);
+        for (s = 0; s < g->n; s++)
+            for (y = 0; y < h; y++)
+                for (x = 0; x < w; x++)
+                    for (ch = 0; ch < g->channels; ch++) {
+                        /* planes [C, H, W]; a gray image in every channel */
+                        float f = v[(size_t)s * t->size + (size_t)(c == 3 ? ch : 0) * h * w +
+                                    (size_t)y * w + x];
+                        size_t at = ((size_t)(1 + row * (g->cell_h + 1) + y) * (size_t)width +
+                                     (size_t)(1 + s * (g->cell_w + 1) + x)) * (size_t)g->channels + ch;
+                        g->pixels[at] = (unsigned char)(!(f > 0) ? 0 : f >= 1 ? 255
+                                                                   : (int)(f * 255.0f + 0.5f));
+                    }
+    }
+    if (dlrt_png_write(r->opt.image_grid, g->pixels, width, height, g->channels, &err) != 0) {
+        error_msg(api, "--image-grid: %s", err ? err : "out of memory");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The grid's rows and fixed batch, then the picture of the network as it
+ * starts. 0, or -1 after the message. */
+static int image_grid_start(run *r)
+{
+    const dlrt_model_api *api = r->api;
+    struct image_grid *g = calloc(1, sizeof *g);
+    size_t avail = r->n_val ? r->n_val : r->n_train, i;
+    int k, c, h, w, outputs = 0;
+    if (!g || !(g->out = calloc(64, sizeof *g->out)))
+        goto oom;
+    r->grid = g;
+    g->n = avail < GRID_SAMPLES ? (int)avail : GRID_SAMPLES;
+    g->channels = 1;
+    for (k = 0; k < api->ntensors; k++)   /* the image inputs, then the outputs */
+        if (api->tensors[k].kind == DLRT_INPUT && !dlrt_noise_of(api, k) &&
+            image_shape(&api->tensors[k], &c, &h, &w))
+            g->src[g->rows++] = k;
+    for (k = 0; k < api->noutputs && k < 64; k++)
+        if (image_shape(&api->outputs[k], &c, &h, &w)) {
+            g->src[g->rows++] = -1 - k;
+            outputs++;
+        }
+    if (!outputs) {
+        error_msg(api, "--image-grid: %s has no image-shaped output to draw (per sample [1, H, W], "
+                  "[3, H, W], [H, W], or [784] as 28x28)", api->name);
+        return -1;
+    }
+    if (!g->n) {
+        error_msg(api, "--image-grid: no samples to draw");
+        return -1;
+    }
+    for (k = 0; k < g->rows; k++) {
+        const dlrt_tensor_info *t = g->src[k] >= 0 ? &api->tensors[g->src[k]]
+                                                   : &api->outputs[-1 - g->src[k]];
+        image_shape(t, &c, &h, &w);
+        if (c == 3)
+            g->channels = 3;
+        if (h > g->cell_h)
+            g->cell_h = h;
+        if (w > g->cell_w)
+            g->cell_w = w;
+    }
+    /* The fixed batch: every input's first n validation (or training) rows. */
+    for (k = 0; k < api->ntensors; k++) {
+        size_t rb = row_bytes(api, k);
+        const unsigned char *src = r->n_val ? r->val[k] : r->train.col[k];
+        if (api->tensors[k].kind != DLRT_INPUT)
+            continue;
+        if (!(g->in[k] = malloc((size_t)g->n * rb)))
+            goto oom;
+        for (i = 0; i < (size_t)g->n; i++)   /* the training part: in permutation order */
+            memcpy((unsigned char *)g->in[k] + i * rb,
+                   src + (r->n_val ? i : (size_t)r->perm[i]) * rb, rb);
+    }
+    for (k = 0; k < api->noutputs && k < 64; k++)
+        if (!(g->out[k] = malloc((size_t)g->n * api->outputs[k].size * sizeof(float))))
+            goto oom;
+    g->pixels = malloc((size_t)(g->rows * (g->cell_h + 1) + 1) * (size_t)(g->n * (g->cell_w + 1) + 1) *
+                       (size_t)g->channels);
+    if (!g->pixels)
+        goto oom;
+    return image_grid_write(r);
+oom:
+    if (!r->grid)
+        free(g);
+    error_msg(api, "out of memory for --image-grid");
+    return -1;
+}
+
 static int train(run *r)
 {
     const dlrt_model_api *api = r->api;
@@ -1826,6 +2010,8 @@ static int train(run *r)
         }
     }
 
+    if (r->opt.image_grid && image_grid_start(r) != 0)
+        return EXIT_FAILURE_DATA;
     for (epoch = 1; epoch <= r->opt.epochs; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
@@ -1914,6 +2100,8 @@ static int train(run *r)
         }
         printf("\n");
         fflush(stdout);
+        if (r->opt.image_grid && image_grid_write(r) != 0)
+            return EXIT_FAILURE_DATA;
     }
 
     if (saved) {
