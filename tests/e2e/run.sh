@@ -319,4 +319,12 @@ nf=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/names.out
 if [ -z "$np" ]; then bad names "names.py crashed: $(tail -n 3 "$T/names.out")"
 else pass=$((pass + np)) fail=$((fail + nf)); fi
 
+# 6. Noise inputs and --image-grid (noise_grid.sh, on tests/e2e/noise.net).
+tests/e2e/noise_grid.sh >"$T/noise_grid.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/noise_grid.out"
+np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/noise_grid.out")
+nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/noise_grid.out")
+if [ -z "$np" ]; then bad noise_grid "noise_grid.sh crashed: $(tail -n 3 "$T/noise_grid.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
+
 echo "$pass passed, $fail failed"
