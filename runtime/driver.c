@@ -158,6 +158,24 @@ static void print_noise_help(const dlrt_model_api *api, FILE *out)
             "NAME=FILE is used instead, as for any input.\n\n");
 }
 
+/* --image-grid's part of --help. */
+static void print_image_grid_help(FILE *out)
+{
+    fprintf(out,
+            "Pictures:\n"
+            "  --image-grid FILE    write a PNG grid of what the network makes, before the\n"
+            "                       first epoch and after each one (replaced atomically):\n"
+            "                       one column per sample of a fixed batch (the first 8\n"
+            "                       validation samples, or training samples without a\n"
+            "                       validation set; the first 8 test samples with\n"
+            "                       --eval-only), noise inputs at their fixed draw; a row\n"
+            "                       per image input, then a row per image-shaped output:\n"
+            "                       per sample [1, H, W] or [H, W] (grayscale), [3, H, W]\n"
+            "                       (RGB), or [784] (28x28 grayscale). Values are clamped\n"
+            "                       to [0, 1] (0 black, 1 white)\n"
+            "\n");
+}
+
 static void print_help(const dlrt_model_api *api, FILE *out)
 {
     const char *n = api->name;
@@ -298,6 +316,7 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "checkpoint, a directory, one of the data files), and a network with a NaN\n"
             "or infinite value is neither saved nor loaded.\n"
             "\n", n);
+    print_image_grid_help(out);
     fprintf(out,
             "Output:\n"
             "  --progress           show a progress bar on standard error\n"
@@ -1864,7 +1883,8 @@ static int image_grid_start(run *r)
 {
     const dlrt_model_api *api = r->api;
     struct image_grid *g = calloc(1, sizeof *g);
-    size_t avail = r->n_val ? r->n_val : r->n_train, i;
+    /* --eval-only: the first test samples */
+    size_t avail = r->opt.eval_only ? r->test.n : r->n_val ? r->n_val : r->n_train, i;
     int k, c, h, w, outputs = 0;
     if (!g || !(g->out = calloc(64, sizeof *g->out)))
         goto oom;
@@ -1903,14 +1923,15 @@ static int image_grid_start(run *r)
     /* The fixed batch: every input's first n validation (or training) rows. */
     for (k = 0; k < api->ntensors; k++) {
         size_t rb = row_bytes(api, k);
-        const unsigned char *src = r->n_val ? r->val[k] : r->train.col[k];
+        const unsigned char *src = r->opt.eval_only ? r->test.col[k] : r->n_val ? r->val[k]
+                                                                             : r->train.col[k];
         if (api->tensors[k].kind != DLRT_INPUT)
             continue;
         if (!(g->in[k] = malloc((size_t)g->n * rb)))
             goto oom;
         for (i = 0; i < (size_t)g->n; i++)   /* the training part: in permutation order */
             memcpy((unsigned char *)g->in[k] + i * rb,
-                   src + (r->n_val ? i : (size_t)r->perm[i]) * rb, rb);
+                   src + (r->opt.eval_only || r->n_val ? i : (size_t)r->perm[i]) * rb, rb);
     }
     for (k = 0; k < api->noutputs && k < 64; k++)
         if (!(g->out[k] = malloc((size_t)g->n * api->outputs[k].size * sizeof(float))))
@@ -2339,6 +2360,8 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
         }
         if (status == EXIT_OK && r.opt.sample)
             status = sample_text(&r);
+        if (status == EXIT_OK && r.opt.image_grid && !r.opt.no_test && image_grid_start(&r) != 0)
+            status = EXIT_FAILURE_DATA;
         goto done;
     }
 

@@ -93,6 +93,10 @@ assert all(0 < v < 255 for v in cells), cells
 assert len(set(cells)) > 8, "all cells alike"
 PY
 then ok image-grid-pixels; else bad image-grid-pixels "$(tail -n 2 "$T/py.out")"; fi
+#    With --eval-only: the checkpoint's picture on the first test samples.
+"$T/noise" $D --checkpoint "$T/a.ckpt" --eval-only --image-grid "$T/eval.png" >"$T/ge.out" 2>&1; st=$?
+if [ $st -eq 0 ] && file "$T/eval.png" | grep -q 'PNG image data, 41 x 6'; then ok image-grid-eval-only
+else bad image-grid-eval-only "exit $st: $(tail -c 300 "$T/ge.out")"; fi
 #    A directory in the way: the run stops before training, exit 1.
 mkdir -p "$T/dir.png"
 "$T/noise" $D --checkpoint "$T/d.ckpt" --image-grid "$T/dir.png" >"$T/d.out" 2>&1; st=$?
