@@ -197,6 +197,8 @@ script augment_batches
 # rnn, lstm, gru in C against real torch.nn modules loaded from the twin's
 # state_dict; stateful calls with the state carried and detached.
 script recurrent
+# Noise inputs: the twin's sample_noise draws what dlrt_noise_fill draws.
+script noise
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
