@@ -45,6 +45,14 @@ else bad noise-other-seed-other-draws "both: $(tail -n 1 "$T/a.out")"; fi
 tl=$(sed -n 's/^test loss: //p' "$T/a.out")
 if [ -n "$tl" ] && awk -v v="$tl" 'BEGIN { exit !(v > 0.15 && v < 0.4) }'; then ok "noise-enters-the-loss (test loss $tl, about 0.25)"
 else bad noise-enters-the-loss "test loss '$tl', wanted about 0.25"; fi
+#    Fresh draws every training batch: on one training sample, a fixed draw
+#    would be learnt by the bias (the train loss would go to 0); fresh ones
+#    keep it near the noise's variance (0.25), on average.
+"$T/noise" $D --limit 2 --validation 0.5 --epochs 300 --checkpoint "$T/one.ckpt" --no-progress >"$T/one.out" 2>&1
+last=$(sed -n 's/^epoch \([0-9]*\)\/300  train loss \([0-9.]*\).*/\1 \2/p' "$T/one.out" |
+      awk '$1 > 200 { s += $2; n++ } END { if (n == 100) printf "%.4f", s / n }')
+if [ -n "$last" ] && awk -v v="$last" 'BEGIN { exit !(v > 0.1) }'; then ok "noise-fresh-each-batch (mean train loss $last over the last 100 epochs on one sample)"
+else bad noise-fresh-each-batch "mean train loss '$last' over the last 100 epochs: $(tail -n 3 "$T/one.out")"; fi
 # 2. Evaluation draws are fixed: --eval-only gives the run's test loss.
 "$T/noise" $D --checkpoint "$T/a.ckpt" --eval-only >"$T/eval.out" 2>&1
 if [ "$(tail -n 1 "$T/eval.out")" = "$(tail -n 1 "$T/a.out")" ]; then ok noise-evaluation-draw-fixed
