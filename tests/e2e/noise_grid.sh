@@ -119,5 +119,18 @@ if "$DLC" --main examples/regression.net -o "$T/reg.c" 2>/dev/null && cc $CFL -o
     else bad image-grid-needs-an-image "exit $st: $(tail -c 300 "$T/r.out")"; fi
 else bad image-grid-needs-an-image "regression.net does not build"; fi
 
+# 6. A generator's shape: an image input and a noise code. The default
+#    Fashion-MNIST images go to the image (the noise is not a data input);
+#    the grid shows 8 real images above 8 generated ones: 8 * 29 + 1 by
+#    2 * 29 + 1 pixels.
+if "$DLC" --main tests/e2e/noise_image.net -o "$T/img.c" 2>"$T/img.err" &&
+   cc $CFL -o "$T/img" "$T/img.c" $LIBS 2>>"$T/img.err"; then
+    "$T/img" --limit 1000 --test-limit 100 --checkpoint "$T/img.ckpt" --image-grid "$T/img.png" \
+        --no-progress >"$T/img.out" 2>&1; st=$?
+    if [ $st -eq 0 ] && grep -q '^noise_image: 900 training samples, 100 for validation, 100 test' "$T/img.out" &&
+       file "$T/img.png" | grep -q 'PNG image data, 233 x 59, 8-bit grayscale'; then ok image-grid-real-above-generated
+    else bad image-grid-real-above-generated "exit $st: $(file "$T/img.png") $(tail -c 300 "$T/img.out")"; fi
+else bad image-grid-real-above-generated "$(head -c 300 "$T/img.err")"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
