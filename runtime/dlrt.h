@@ -239,7 +239,8 @@ int dlrt_ckpt_check_writable(const char *path, int *holds_checkpoint, char **err
  * bytes a row). dlrt_png_encode makes the file's bytes (*png, malloc'd,
  * *png_len of them); dlrt_png_write saves them atomically: a new file
  * "PATH.tmp-PID" renamed over PATH (a reader sees the old image or the new
- * one, never half of one); PATH must be a regular file or nothing. */
+ * one, never half of one); PATH must be nothing, an empty file or a PNG
+ * image (a mistyped path never replaces a data file or a checkpoint). */
 int dlrt_png_encode(const unsigned char *pixels, int width, int height, int channels,
                     unsigned char **png, size_t *png_len, char **err);
 int dlrt_png_write(const char *path, const unsigned char *pixels, int width, int height,

@@ -1,6 +1,7 @@
 /* png.c: 8-bit grayscale and RGB PNG files (zlib's compress2 and crc32),
  * written atomically: a new temporary file next to the path, renamed over
- * it. For the trainer's image grids (--image-grid) and anyone's pictures.
+ * it, and only over nothing, an empty file or a PNG image. For the
+ * trainer's image grids (--image-grid) and anyone's pictures.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -113,6 +114,18 @@ int dlrt_png_write(const char *path, const unsigned char *pixels, int width, int
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         free(png);
         return dlrt_fail(err, "cannot write image '%s': it exists and is not a regular file", path);
+    }
+    if (stat(path, &st) == 0 && st.st_size > 0) {   /* a typo must not eat a data file */
+        unsigned char head[8] = {0};
+        FILE *f = fopen(path, "rb");
+        size_t got = f ? fread(head, 1, 8, f) : 0;
+        if (f)
+            fclose(f);
+        if (got != 8 || memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0) {
+            free(png);
+            return dlrt_fail(err, "cannot write image '%s': it exists and is not a PNG image; "
+                             "not replacing it (remove it, or choose another name)", path);
+        }
     }
     tmp = malloc(strlen(path) + 32);
     if (!tmp) {

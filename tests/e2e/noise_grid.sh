@@ -111,6 +111,12 @@ mkdir -p "$T/dir.png"
 if [ $st -eq 1 ] && grep -q "error: --image-grid: cannot write image '.*dir.png': it exists and is not a regular file" "$T/d.out" &&
    ! grep -q '^epoch' "$T/d.out"; then ok image-grid-bad-path-refused
 else bad image-grid-bad-path-refused "exit $st: $(tail -c 300 "$T/d.out")"; fi
+#    A mistyped path never eats a file that is not a PNG (here the test CSV).
+cp "$T/test.csv" "$T/keep.csv"
+"$T/noise" $D --checkpoint "$T/k.ckpt" --image-grid "$T/test.csv" >"$T/k.out" 2>&1; st=$?
+if [ $st -eq 1 ] && grep -q "is not a PNG image; not replacing it" "$T/k.out" && cmp -s "$T/test.csv" "$T/keep.csv"; then
+    ok image-grid-keeps-other-files
+else bad image-grid-keeps-other-files "exit $st: $(tail -c 300 "$T/k.out")"; fi
 #    A network with no image-shaped output: said, exit 1.
 if "$DLC" --main examples/regression.net -o "$T/reg.c" 2>/dev/null && cc $CFL -o "$T/reg" "$T/reg.c" $LIBS 2>/dev/null; then
     "$T/reg" --train-csv examples/data/regression.csv --test-csv examples/data/regression_test.csv \

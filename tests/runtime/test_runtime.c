@@ -1664,6 +1664,20 @@ static void test_png(void)
     start(&v, "png_refusals", 30);
     check(&v, dlrt_png_write(tmpdir, px, 1, 1, 1, &err) != 0 && err && strstr(err, "not a regular file"),
           "a directory: %s", err ? err : "(accepted)");
+    {   /* a file that is not a PNG is not replaced */
+        char notes[600];
+        FILE *f;
+        snprintf(notes, sizeof notes, "%s/notes.txt", tmpdir);
+        f = fopen(notes, "w");
+        fputs("keep me\n", f);
+        fclose(f);
+        check(&v, dlrt_png_write(notes, px, 1, 1, 1, &err) != 0 && err &&
+              strstr(err, "is not a PNG image"), "notes.txt: %s", err ? err : "(replaced)");
+        f = fopen(notes, "r");
+        check(&v, f && fgetc(f) == 'k', "notes.txt changed");
+        if (f)
+            fclose(f);
+    }
     check(&v, dlrt_png_write(gray, px, 1, 1, 2, &err) != 0 && err && strstr(err, "1 or 3 channels"),
           "2 channels: %s", err ? err : "(accepted)");
     check(&v, dlrt_png_write(gray, px, 0, 1, 1, &err) != 0, "0 wide accepted");
