@@ -172,7 +172,10 @@ static void print_image_grid_help(FILE *out)
             "                       per image input, then a row per image-shaped output:\n"
             "                       per sample [1, H, W] or [H, W] (grayscale), [3, H, W]\n"
             "                       (RGB), or [784] (28x28 grayscale). Values are clamped\n"
-            "                       to [0, 1] (0 black, 1 white)\n"
+            "                       to [0, 1] (0 black, 1 white). A %%d in FILE makes a\n"
+            "                       file per epoch: grid-%%d.png writes grid-0.png (before\n"
+            "                       training), grid-1.png, ... (grid-eval.png with\n"
+            "                       --eval-only)\n"
             "\n");
 }
 
@@ -802,8 +805,15 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             o->set[SET_TEST].csv = value;
         else if (!strcmp(flag, "--checkpoint"))
             o->checkpoint = value;
-        else if (!strcmp(flag, "--image-grid"))
+        else if (!strcmp(flag, "--image-grid")) {
+            const char *pct = strchr(value, '%');
+            if (pct && (pct[1] != 'd' || strchr(pct + 2, '%'))) {
+                error_msg(api, "--image-grid %s: a '%%' may only be one %%d (the epoch: a file per "
+                          "epoch, as in grid-%%d.png)", value);
+                return EXIT_USAGE + 1;
+            }
             o->image_grid = value;
+        }
         else if (!strcmp(flag, "--text")) {
             if (o->ntext == MAX_TEXTS) {
                 error_msg(api, "--text given more than %d times (name a directory instead)", MAX_TEXTS);
@@ -1832,7 +1842,7 @@ static void grid_free(struct image_grid *g)
 
 /* Runs the fixed batch forward and writes the picture. 0, or -1 after the
  * message. */
-static int image_grid_write(run *r)
+static int image_grid_write(run *r, int epoch)
 {
     const dlrt_model_api *api = r->api;
     struct image_grid *g = r->grid;
@@ -1840,7 +1850,8 @@ static int image_grid_write(run *r)
     void *out[64];
     int k, nin = 0, row, s, y, x, ch;
     int width = g->n * (g->cell_w + 1) + 1, height = g->rows * (g->cell_h + 1) + 1;
-    char *err = NULL;
+    char *err = NULL, *path;
+    const char *name = r->opt.image_grid, *pct = strchr(name, '%');
     for (k = 0; k < api->ntensors; k++)
         if (api->tensors[k].kind == DLRT_INPUT)
             in[nin++] = g->in[k];
@@ -1869,11 +1880,25 @@ static int image_grid_write(run *r)
                                                                    : (int)(f * 255.0f + 0.5f));
                     }
     }
-    if (dlrt_png_write(r->opt.image_grid, g->pixels, width, height, g->channels, &err) != 0) {
-        error_msg(api, "--image-grid: %s", err ? err : "out of memory");
-        free(err);
+    /* grid-%d.png: a file per epoch (0: before training; --eval-only: "eval") */
+    path = malloc(strlen(name) + 16);
+    if (!path) {
+        error_msg(api, "--image-grid: out of memory");
         return -1;
     }
+    if (!pct)
+        strcpy(path, name);
+    else if (r->opt.eval_only)
+        sprintf(path, "%.*seval%s", (int)(pct - name), name, pct + 2);
+    else
+        sprintf(path, "%.*s%d%s", (int)(pct - name), name, epoch, pct + 2);
+    if (dlrt_png_write(path, g->pixels, width, height, g->channels, &err) != 0) {
+        error_msg(api, "--image-grid: %s", err ? err : "out of memory");
+        free(err);
+        free(path);
+        return -1;
+    }
+    free(path);
     return 0;
 }
 
@@ -1940,7 +1965,7 @@ static int image_grid_start(run *r)
                        (size_t)g->channels);
     if (!g->pixels)
         goto oom;
-    return image_grid_write(r);
+    return image_grid_write(r, 0);
 oom:
     if (!r->grid)
         free(g);
@@ -2121,7 +2146,7 @@ static int train(run *r)
         }
         printf("\n");
         fflush(stdout);
-        if (r->opt.image_grid && image_grid_write(r) != 0)
+        if (r->opt.image_grid && image_grid_write(r, epoch) != 0)
             return EXIT_FAILURE_DATA;
     }
 

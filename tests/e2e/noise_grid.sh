@@ -111,6 +111,14 @@ mkdir -p "$T/dir.png"
 if [ $st -eq 1 ] && grep -q "error: --image-grid: cannot write image '.*dir.png': it exists and is not a regular file" "$T/d.out" &&
    ! grep -q '^epoch' "$T/d.out"; then ok image-grid-bad-path-refused
 else bad image-grid-bad-path-refused "exit $st: $(tail -c 300 "$T/d.out")"; fi
+#    A %d in the name: a file per epoch, 0 before training, "eval" with
+#    --eval-only; any other '%' is a usage error.
+"$T/noise" $D --epochs 2 --checkpoint "$T/e.ckpt" --image-grid "$T/ep-%d.png" >"$T/e.out" 2>&1; st=$?
+"$T/noise" $D --eval-only --checkpoint "$T/e.ckpt" --image-grid "$T/ep-%d.png" >>"$T/e.out" 2>&1
+"$T/noise" $D --checkpoint "$T/e2.ckpt" --image-grid "$T/ep-%s.png" >"$T/e2.out" 2>&1; st2=$?
+if [ $st -eq 0 ] && [ "$(cd "$T" && echo ep-*.png)" = "ep-0.png ep-1.png ep-2.png ep-eval.png" ] &&
+   [ $st2 -eq 2 ] && grep -q "a '%' may only be one %d" "$T/e2.out"; then ok image-grid-per-epoch-files
+else bad image-grid-per-epoch-files "exit $st/$st2: $(cd "$T" && echo ep-*) $(tail -c 200 "$T/e2.out")"; fi
 #    A mistyped path never eats a file that is not a PNG (here the test CSV).
 cp "$T/test.csv" "$T/keep.csv"
 "$T/noise" $D --checkpoint "$T/k.ckpt" --image-grid "$T/test.csv" >"$T/k.out" 2>&1; st=$?
