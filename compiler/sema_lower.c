@@ -674,8 +674,8 @@ static int lower_binary(Lower *l, const Expr *e)
     v[0].node = v[1].node = -1;
     bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
     if (!lnum && !rnum) {
-        v[0].node = real_arg_of(l, e->lhs, sym, e->op != '/');
-        v[1].node = real_arg_of(l, e->rhs, sym, e->op != '/');
+        v[0].node = real_arg_of(l, e->lhs, sym, true);
+        v[1].node = real_arg_of(l, e->rhs, sym, true);
         if (v[0].node < 0 || v[1].node < 0)
             return -1;
     } else {
@@ -743,7 +743,9 @@ static int lower_param_ref(Lower *l, const Expr *e)
         return -1;
     }
     const char *near = diag_suggest(e->name, param_paths(l));
-    if (near) {
+    size_t hl = strlen(head);
+    bool own = near && strncmp(near, head, hl) == 0 && near[hl] == '.';
+    if (near && (own || !s || s->kind != SYM_TENSOR)) {
         diag_error(l->diag, e->loc, "no parameter '%s'; did you mean '%s'?", e->name, near);
         return -1;
     }
