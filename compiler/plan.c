@@ -252,9 +252,10 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
                           n->scratch_size[k];
         char shape[64];
         shape_brackets(shape, sizeof shape, n->shape);
-        char b3[40];
+        char b3[40], unbatched[96];
+        snprintf(unbatched, sizeof unbatched, "%s unbatched", shape);
         fprintf(out, "  %-5d %-16s %-16s %12s %14s %12s\n", n->line, op_kind_name(n->op),
-                n->batched ? shape : "[1] (batch)", params ? thousands(b1, sizeof b1, params) : "-",
+                n->batched ? shape : (info->flags & OPF_LOSS) ? "[1] (batch)" : unbatched, params ? thousands(b1, sizeof b1, params) : "-",
                 flops ? thousands(b2, sizeof b2, flops) : "-",
                 view ? "view" : thousands(b3, sizeof b3, values * (unsigned long long)value_size));
     }
