@@ -736,6 +736,13 @@ static int lower_param_ref(Lower *l, const Expr *e)
     const char *dot = strchr(e->name, '.');
     const char *head = arena_strndup(l->arena, e->name, (size_t)(dot - e->name));
     const Symbol *s = find_symbol(l, head);
+    if (s && s->kind == SYM_TENSOR && !s->defined && s->stmt == l->stmt) {
+        diag_error(l->diag, e->loc, "'%s' is used before the layer that makes it", e->name);
+        diag_note(l->diag, s->stmt->name_loc, "this statement makes its layers in the order "
+                  "they are computed (arguments first, then left to right); name the parameter "
+                  "after the call that makes it, or in a later statement");
+        return -1;
+    }
     if (s && s->kind == SYM_TENSOR && !s->defined) {
         diag_error(l->diag, e->loc, "'%s' is used before the layer that makes it", e->name);
         diag_note(l->diag, s->stmt->name_loc, "'%s' is defined here, later in the file; a "
