@@ -127,6 +127,25 @@ static int bcast_error(Build *b, const Expr *e, int x, int y, const char *why)
     return -1;
 }
 
+/* After a size mismatch: when the operand of fewer dims matches the other's
+ * leading ones (a per-channel [C] against [C, H, W]), how to mean that. */
+static void leading_note(Build *b, const Expr *e, const Node *nx, const Node *ny)
+{
+    const Node *lo = nx->shape.rank < ny->shape.rank ? nx : ny, *hi = lo == nx ? ny : nx;
+    if (lo->shape.rank >= hi->shape.rank || lo->batched)
+        return;
+    for (int k = 0; k < lo->shape.rank; k++)
+        if (lo->shape.dim[k] != hi->shape.dim[k])
+            return;
+    const char *to = "";
+    for (int k = 0; k < hi->shape.rank; k++)
+        to = arena_printf(b->arena, "%s%s%d", to, k ? ", " : "",
+                          k < lo->shape.rank ? lo->shape.dim[k] : 1);
+    diag_note(b->diag, e->loc, "dims are aligned from the right, as in PyTorch; to match the "
+              "leading dims instead, reshape(%s, [%s])", build_expr_text(b, lo == nx ? e->lhs : e->rhs),
+              to);
+}
+
 /* a op b for two tensors: same full shapes elementwise, else PyTorch's
  * broadcasting where it is unambiguous (the file's comment). */
 static int broadcast(Build *b, const Expr *e, OpKind op, int x, int y)
@@ -162,13 +181,16 @@ static int broadcast(Build *b, const Expr *e, OpKind op, int x, int y)
     for (int k = 0; k < rank; k++) {
         int kx = k - (rank - xs.rank), ky = k - (rank - ys.rank);
         int dx = kx >= 0 ? xs.dim[kx] : 1, dy = ky >= 0 ? ys.dim[ky] : 1;
-        if (dx != dy && dx != 1 && dy != 1)
-            return bcast_error(b, e, x, y, rank - k == 1
+        if (dx != dy && dx != 1 && dy != 1) {
+            bcast_error(b, e, x, y, rank - k == 1
                                ? arena_printf(b->arena, "sizes %d and %d differ in the last dim, "
                                               "and neither is 1", dx, dy)
                                : arena_printf(b->arena, "sizes %d and %d differ in dim -%d "
                                               "(counting from the end), and neither is 1", dx, dy,
                                               rank - k));
+            leading_note(b, e, nx, ny);
+            return -1;
+        }
         out.dim[k] = dx > dy ? dx : dy;
     }
     if ((double)shape_size(out) > 2147483647.0)
