@@ -772,9 +772,14 @@ static int lower_param_ref(Lower *l, const Expr *e)
                       head);
         return -1;
     }
-    if (ir->params.len)
-        diag_error(l->diag, e->loc, "no parameter '%s' (parameters so far: %s)", e->name,
-                   arena_join_names(l->arena, param_paths(l)));
+    if (ir->params.len) {
+        /* The first few, enough to show what paths look like. */
+        const char *list = "";
+        for (int k = 0; k < ir->params.len && k < 6; k++)
+            list = arena_printf(l->arena, "%s%s%s", list, k ? ", " : "", ir->params.items[k].path);
+        diag_error(l->diag, e->loc, "no parameter '%s' (parameters so far: %s%s)", e->name, list,
+                   ir->params.len > 6 ? ", ..." : "");
+    }
     else
         diag_error(l->diag, e->loc, "no parameter '%s': no layer made one before this point",
                    e->name);

@@ -195,7 +195,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %token <num> NUMBER "number"
 %token <str> IDENT "identifier"
 %token <str> STRING "string"
-%token <str> PATH "parameter path"
+%token <str> PATH "dotted name"
 
 %left '+' '-'
 %left '*' '/'
