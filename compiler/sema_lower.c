@@ -604,6 +604,18 @@ static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
 
 static int lower_call(Lower *l, const Expr *e)
 {
+    if (strcmp(e->name, "gradient_penalty") == 0 && !find_symbol(l, e->name)) {
+        /* WGAN-GP: docs/language.md, "What dlc does not derive". */
+        diag_error(l->diag, e->name_loc, "gradient_penalty (WGAN-GP) is not supported: it "
+                   "needs the gradient of the discriminator with respect to its input inside "
+                   "the loss, and dlc derives only first-order gradients at compile time "
+                   "(no double backward)");
+        diag_note(l->diag, e->loc, "use the non-saturating GAN loss: bce(d_real, 1) + "
+                  "bce(d_fake, 0) for the discriminator, bce(d_fake, 1) for the generator; "
+                  "a WGAN critic's loss, mean(d_fake) - mean(d_real), works too, but its "
+                  "Lipschitz constraint (weight clipping) is not built in");
+        return -1;
+    }
     const OpInfo *op = op_lookup(e->name);
     if (!op) {
         const Symbol *s = find_symbol(l, e->name);
@@ -619,17 +631,6 @@ static int lower_call(Lower *l, const Expr *e)
         else if (is_init_name(e->name))
             diag_error(l->diag, e->name_loc, "'%s' is an init scheme; it goes in a layer's "
                        "init argument, as in dense(x, 10, init = %s)", e->name, e->name);
-        else if (strcmp(e->name, "gradient_penalty") == 0) {
-            /* WGAN-GP: docs/language.md, "What dlc does not derive". */
-            diag_error(l->diag, e->name_loc, "gradient_penalty (WGAN-GP) is not supported: it "
-                       "needs the gradient of the discriminator with respect to its input inside "
-                       "the loss, and dlc derives only first-order gradients at compile time "
-                       "(no double backward)");
-            diag_note(l->diag, e->loc, "use the non-saturating GAN loss: bce(d_real, 1) + "
-                      "bce(d_fake, 0) for the discriminator, bce(d_fake, 1) for the generator; "
-                      "a WGAN critic's loss, mean(d_fake) - mean(d_real), works too, but its "
-                      "Lipschitz constraint (weight clipping) is not built in");
-        }
         else {
             const char *s2 = diag_suggest(e->name, op_names());
             if (s2)
@@ -720,6 +721,16 @@ static const char *const *param_paths(Lower *l)
 static int lower_param_ref(Lower *l, const Expr *e)
 {
     IR *ir = l->ir;
+    /* Inside a block instance (res1), conv1.weight first means its own,
+     * res1.conv1.weight; then the path as written. */
+    if (l->b.nscope > 0) {
+        const char *local = e->name;
+        for (int k = l->b.nscope - 1; k >= 0; k--)
+            local = arena_printf(l->arena, "%s.%s", l->b.scope[k], local);
+        for (int k = 0; k < ir->params.len; k++)
+            if (strcmp(ir->params.items[k].path, local) == 0)
+                return param_ref_node(&l->b, e, k);
+    }
     for (int k = 0; k < ir->params.len; k++)
         if (strcmp(ir->params.items[k].path, e->name) == 0)
             return param_ref_node(&l->b, e, k);
