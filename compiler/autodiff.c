@@ -112,7 +112,7 @@ void autodiff(Arena *a, IR *ir)
             for (int k = 0; k < n->nparam; k++) {
                 Param *p = &ir->params.items[n->param[k]];
                 bool trained = needs && !p->frozen && p->group == loss->group;
-                loss->trained[n->param[k]] = trained;
+                loss->trained[n->param[k]] |= trained;   /* shared: any use trains it */
                 p->trained |= trained;
             }
         }

@@ -320,6 +320,12 @@ void build_note_shape(Build *b, int node, const char *role)
     const char *shape = shape_str(b->arena, n->shape);
     if (n->op == OP_INPUT)
         diag_note(b->diag, n->loc, "'%s' is declared as %s here", n->name, decl_type(b, n));
+    else if (n->op == OP_PARAM_REF && n->nparam == 1) {
+        const Param *p = &b->ir->params.items[n->param[0]];
+        diag_note(b->diag, p->loc, "'%s' is a parameter of shape %s (one tensor for the whole "
+                  "batch), made here", p->path, shape);
+        return;
+    }
     else if (n->name)
         diag_note(b->diag, n->loc, "'%s' has shape %s, computed here", n->name, shape);
     else

@@ -716,12 +716,18 @@ void emit_indent(Emit *e, int delta)
 
 const char *emit_buf(Emit *e, int node)
 {
+    /* A parameter reference (h1.weight) is the parameter itself. */
+    if (param_ref_param(node_at(e->ir, node)) >= 0)
+        return emit_param(e, param_ref_param(node_at(e->ir, node)));
     e->use_buf[node] = true;
     return e->node_name[node];
 }
 
 const char *emit_grad(Emit *e, int node)
 {
+    /* ... and its gradient the parameter's (emit_passes.c says when to add). */
+    if (param_ref_param(node_at(e->ir, node)) >= 0)
+        return emit_param_grad(e, param_ref_param(node_at(e->ir, node)));
     e->use_grad[node] = true;
     return arena_printf(e->a, "d_%s", e->node_name[node]);
 }

@@ -530,6 +530,8 @@ enum {
                                 * accuracy (argmax) on the first such loss term */
     OPF_PARAMS = 1u << 4,      /* makes parameters (node->param): sema adds and applies the
                                 * layer hyperparameters init, lr, weight_decay, trainable */
+    OPF_UNBATCHED = 1u << 5,   /* its tensor arguments may be unbatched (a parameter
+                                * reference, h1.weight: one tensor for the whole batch) */
 };
 
 /* One argument in an op's declared signature. sema binds a call's
@@ -562,6 +564,9 @@ typedef struct ArgSpec {
     const char *range_msg;
     const char *const *words;  /* WORD (and INTS' words): NULL-terminated */
     int max_len;               /* INTS: the longest list (0: ARG_MAX_INTS) */
+    /* TENSOR: a compile-time number is taken too (node -1, num; it must
+     * fit a float): bce(d_fake, 1), a constant target. */
+    bool or_number;
 } ArgSpec;
 
 /* A bound argument, in signature order. */

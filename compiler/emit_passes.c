@@ -419,9 +419,15 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
             if (in < 0)
                 continue;
             acc[j] = written[in];
+            bool again = false;
             for (int i = 0; i < j; i++)
                 if (n->in[i] == in && node_at(ir, in)->needs_grad)
-                    acc[j] = true;
+                    acc[j] = again = true;
+            /* A parameter reference: its gradient is the parameter's, which
+             * the layer and other references write too (shared weights). */
+            int p = param_ref_param(node_at(ir, in));
+            if (p >= 0 && !again && node_at(ir, in)->needs_grad)
+                acc[j] = emit_param_accumulate(e, p);
         }
         if (n->line != last_line) {
             emit_line(e, "%s", "");

@@ -232,7 +232,7 @@ static bool *needs_truth(TorchEmit *t)
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = ir->nodes.items[id];
         const Input *in = n->op == OP_INPUT ? input_of(ir, id) : NULL;
-        truth[id] = !n->batched || (in && (in->is_label || in->is_target));
+        truth[id] = (op_info(n->op)->flags & OPF_LOSS) || (in && (in->is_label || in->is_target));
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && truth[n->in[k]])
                 truth[id] = true;

@@ -175,7 +175,8 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
             dump_attributes(out, n);
         for (int j = 0; j < n->nparam; j++)
             fprintf(out, " %s", ir->params.items[n->param[j]].name);
-        fprintf(out, " : %s%s", shape_str(a, n->shape), n->batched ? "" : " (whole batch)");
+        fprintf(out, " : %s%s", shape_str(a, n->shape), n->batched ? ""
+                : (op_info(n->op)->flags & OPF_LOSS) ? " (whole batch)" : " (unbatched)");
         fprintf(out, "  # ");
         if (n->name)
             fprintf(out, "%s, ", n->name);

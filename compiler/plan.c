@@ -45,7 +45,7 @@ static long align_up(long x)
 /* Elements of a node's value (or gradient) for a full batch. */
 static long batch_elems(const IR *ir, const Node *n)
 {
-    return n->batched ? (long)ir->batch_cap * shape_size(n->shape) : 1;
+    return n->batched ? (long)ir->batch_cap * shape_size(n->shape) : shape_size(n->shape);
 }
 
 typedef struct Slot {
@@ -107,8 +107,8 @@ void plan_memory(Arena *a, IR *ir)
         n->buf = n->gbuf = -1;
         for (int k = 0; k < NODE_MAX_SCRATCH; k++)
             n->scratch[k] = -1;
-        if (n->op == OP_INPUT)
-            continue;
+        if (n->op == OP_INPUT || n->op == OP_PARAM_REF)
+            continue;   /* the caller's arrays; the parameter itself */
         const Node *x = n->nin > 0 && n->in[0] >= 0 ? ir->nodes.items[n->in[0]] : NULL;
         if ((op_info(n->op)->flags & OPF_VIEW) && x && x->buf >= 0) {
             n->buf = x->buf;   /* a view (flatten): row-major order is unchanged */
@@ -176,8 +176,8 @@ void plan_memory(Arena *a, IR *ir)
         for (int k = 0; k < ir->nbackward; k++) {
             Node *n = ir->nodes.items[ir->backward[k]];
             int f = first[n->id] == -2 ? k : first[n->id];
-            if (f != when || done[n->id])
-                continue;
+            if (f != when || done[n->id] || n->op == OP_PARAM_REF)
+                continue;   /* a reference's gradient is its parameter's */
             done[n->id] = true;
             Slot s = {0, batch_elems(ir, n), f, pos[n->id]};
             s.offset = first_fit(placed, nplaced, s.size, s.first, s.last);
@@ -236,7 +236,7 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
             "flops", "arena bytes");
     for (int id = 0; id < ir->nodes.len; id++) {
         const Node *n = ir->nodes.items[id];
-        if (n->op == OP_INPUT)
+        if (n->op == OP_INPUT || n->op == OP_PARAM_REF)
             continue;
         const OpInfo *info = op_info(n->op);
         unsigned long long params = 0, flops = info->flops ? info->flops(ir, n) : 0, values = 0;
@@ -245,16 +245,17 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
         bool view = (info->flags & OPF_VIEW) != 0;
         if (n->buf >= 0 && !view)
             values += n->batched ? (unsigned long long)ir->batch_cap * (unsigned long long)shape_size(n->shape)
-                                 : 1;
+                                 : (unsigned long long)shape_size(n->shape);
         for (int k = 0; k < info->nscratch; k++)
             if (n->scratch[k] >= 0)
                 values += (n->scratch_whole[k] ? 1ULL : (unsigned long long)ir->batch_cap) *
                           n->scratch_size[k];
         char shape[64];
         shape_brackets(shape, sizeof shape, n->shape);
-        char b3[40];
+        char b3[40], unbatched[96];
+        snprintf(unbatched, sizeof unbatched, "%s unbatched", shape);
         fprintf(out, "  %-5d %-16s %-16s %12s %14s %12s\n", n->line, op_kind_name(n->op),
-                n->batched ? shape : "[1] (batch)", params ? thousands(b1, sizeof b1, params) : "-",
+                n->batched ? shape : (info->flags & OPF_LOSS) ? "[1] (batch)" : unbatched, params ? thousands(b1, sizeof b1, params) : "-",
                 flops ? thousands(b2, sizeof b2, flops) : "-",
                 view ? "view" : thousands(b3, sizeof b3, values * (unsigned long long)value_size));
     }

@@ -244,7 +244,7 @@ static void warn_untrained(Lower *l)
         ir_mark_reaches(ir, &ir->losses.items[k], reached);
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
-        if (reached[k] || n->nparam == 0)
+        if (reached[k] || n->nparam == 0 || n->op == OP_PARAM_REF)
             continue;
         diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
                      "changes '%s': it keeps its initial values (the optimizer skips it, "

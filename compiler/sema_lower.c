@@ -53,6 +53,11 @@ bool lower_number(Lower *l, const Expr *e, double *out)
                    e->name);
         return false;
     case EX_NAME: {
+        if (strchr(e->name, '.')) {
+            diag_error(l->diag, e->loc, "'%s' is a parameter path (a tensor); a compile-time "
+                       "number is needed here", e->name);
+            return false;
+        }
         const Symbol *s = find_symbol(l, e->name);
         if (!s) {
             if (strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0) {
@@ -359,7 +364,9 @@ static bool check_range(Lower *l, const Expr *call, const ArgSpec *sp, const Exp
 /* A per-sample tensor of reals as an op's operand: lower_tensor, then
  * refuses labels (class indices) and whole-batch scalars (losses) with a
  * message naming `op`. Returns the node id or -1. */
-static int real_arg(Lower *l, const Expr *e, const char *op)
+/* With unbatched_ok also an unbatched tensor (a parameter reference,
+ * h1.weight): the ops flagged OPF_UNBATCHED and + - *. */
+static int real_arg_of(Lower *l, const Expr *e, const char *op, bool unbatched_ok)
 {
     int id = lower_tensor(l, e);
     if (id < 0)
@@ -375,9 +382,19 @@ static int real_arg(Lower *l, const Expr *e, const char *op)
                       build_get(&l->b, id)->i[0]);
         return -1;
     }
-    if (!build_get(&l->b, id)->batched) {
+    const Node *n = build_get(&l->b, id);
+    if (!n->batched && (op_info(n->op)->flags & OPF_LOSS)) {
         diag_error(l->diag, e->loc, "%s expects a per-sample tensor, but '%s' is a loss "
                    "(one number for the whole batch)", op, build_expr_text(&l->b, e));
+        return -1;
+    }
+    if (!n->batched && !unbatched_ok) {
+        diag_error(l->diag, e->loc, "%s expects a per-sample tensor, but '%s' is unbatched "
+                   "(one tensor %s for the whole batch)", op, build_expr_text(&l->b, e),
+                   shape_str(l->arena, n->shape));
+        build_note_shape(&l->b, id, "operand");
+        diag_note(l->diag, e->loc, "a parameter (or arithmetic on parameters) goes into + - * "
+                  "with a batch (broadcast), l1_penalty, l2_penalty and mean");
         return -1;
     }
     return id;
@@ -486,9 +503,16 @@ static bool bind_value(Lower *l, const Expr *call, const ArgSpec *sp, int pos, c
     if (!e)
         return true;
     switch (sp->kind) {
-    case ARG_TENSOR:
-        v->node = real_arg(l, e, call->name);
+    case ARG_TENSOR: {
+        if (sp->or_number && lower_is_number(l, e)) {
+            if (!lower_number(l, e, &v->num))
+                return false;
+            return build_float_ok(&l->b, e->loc, v->num);
+        }
+        const OpInfo *op = op_lookup(call->name);
+        v->node = real_arg_of(l, e, call->name, op && (op->flags & OPF_UNBATCHED));
         return v->node >= 0;
+    }
     case ARG_LABEL:
         v->node = bind_label(l, call, pos, e);
         return v->node >= 0;
@@ -580,6 +604,18 @@ static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
 
 static int lower_call(Lower *l, const Expr *e)
 {
+    if (strcmp(e->name, "gradient_penalty") == 0 && !find_symbol(l, e->name)) {
+        /* WGAN-GP: docs/language.md, "What dlc does not derive". */
+        diag_error(l->diag, e->name_loc, "gradient_penalty (WGAN-GP) is not supported: it "
+                   "needs the gradient of the discriminator with respect to its input inside "
+                   "the loss, and dlc derives only first-order gradients at compile time "
+                   "(no double backward)");
+        diag_note(l->diag, e->loc, "use the non-saturating GAN loss: bce(d_real, 1) + "
+                  "bce(d_fake, 0) for the discriminator, bce(d_fake, 1) for the generator; "
+                  "a WGAN critic's loss, mean(d_fake) - mean(d_real), works too, but its "
+                  "Lipschitz constraint (weight clipping) is not built in");
+        return -1;
+    }
     const OpInfo *op = op_lookup(e->name);
     if (!op) {
         const Symbol *s = find_symbol(l, e->name);
@@ -639,14 +675,14 @@ static int lower_binary(Lower *l, const Expr *e)
     v[0].node = v[1].node = -1;
     bool lnum = lower_is_number(l, e->lhs), rnum = lower_is_number(l, e->rhs);
     if (!lnum && !rnum) {
-        v[0].node = real_arg(l, e->lhs, sym);
-        v[1].node = real_arg(l, e->rhs, sym);
+        v[0].node = real_arg_of(l, e->lhs, sym, true);
+        v[1].node = real_arg_of(l, e->rhs, sym, true);
         if (v[0].node < 0 || v[1].node < 0)
             return -1;
     } else {
         ArgVal *num = lnum ? &v[0] : &v[1], *ten = lnum ? &v[1] : &v[0];
         bool ok = lower_number(l, num->expr, &num->num);
-        ten->node = real_arg(l, ten->expr, sym);
+        ten->node = real_arg_of(l, ten->expr, sym, true);
         /* The number becomes a float literal in the kernels. */
         if (!ok || !build_float_ok(&l->b, num->expr->loc, num->num) || ten->node < 0)
             return -1;
@@ -659,10 +695,106 @@ static int lower_neg(Lower *l, const Expr *e)
     ArgVal v;
     memset(&v, 0, sizeof v);
     v.expr = e->lhs;
-    v.node = real_arg(l, e->lhs, "'-'");
+    v.node = real_arg_of(l, e->lhs, "'-'", true);
     if (v.node < 0)
         return -1;
     return arith_neg(&l->b, e, &v);
+}
+
+/* The parameter paths made so far, NULL-terminated, for "did you mean". */
+static const char *const *param_paths(Lower *l)
+{
+    const IR *ir = l->ir;
+    const char **paths = arena_alloc(l->arena, sizeof *paths * (size_t)(ir->params.len + ir->states.len + 1));
+    int n = 0;
+    for (int k = 0; k < ir->params.len; k++)
+        paths[n++] = ir->params.items[k].path;
+    for (int k = 0; k < ir->states.len; k++)
+        paths[n++] = ir->states.items[k].path;
+    paths[n] = NULL;
+    return paths;
+}
+
+/* h1.weight: the parameter with that path, made by a statement lowered
+ * before this one (or earlier in this one); a node that is the parameter
+ * itself (param_ref.c). */
+static int lower_param_ref(Lower *l, const Expr *e)
+{
+    IR *ir = l->ir;
+    /* Inside a block instance (res1), conv1.weight first means its own,
+     * res1.conv1.weight; then the path as written. */
+    if (l->b.nscope > 0) {
+        const char *local = e->name;
+        for (int k = l->b.nscope - 1; k >= 0; k--)
+            local = arena_printf(l->arena, "%s.%s", l->b.scope[k], local);
+        for (int k = 0; k < ir->params.len; k++)
+            if (strcmp(ir->params.items[k].path, local) == 0)
+                return param_ref_node(&l->b, e, k);
+    }
+    for (int k = 0; k < ir->params.len; k++)
+        if (strcmp(ir->params.items[k].path, e->name) == 0)
+            return param_ref_node(&l->b, e, k);
+    for (int k = 0; k < ir->states.len; k++)
+        if (strcmp(ir->states.items[k].path, e->name) == 0) {
+            diag_error(l->diag, e->loc, "'%s' is non-trainable state (updated by its layer's "
+                       "forward pass), not a parameter; only trainable parameters can be named "
+                       "in expressions", e->name);
+            diag_note(l->diag, ir->states.items[k].loc, "'%s' is made here", e->name);
+            return -1;
+        }
+    /* Its first part: a binding not lowered yet, one that makes no such
+     * parameter, or nothing at all. */
+    const char *dot = strchr(e->name, '.');
+    const char *head = arena_strndup(l->arena, e->name, (size_t)(dot - e->name));
+    const Symbol *s = find_symbol(l, head);
+    if (s && s->kind == SYM_TENSOR && !s->defined && s->stmt == l->stmt) {
+        diag_error(l->diag, e->loc, "'%s' is used before the layer that makes it", e->name);
+        diag_note(l->diag, s->stmt->name_loc, "this statement makes its layers in the order "
+                  "they are computed (arguments first, then left to right); name the parameter "
+                  "after the call that makes it, or in a later statement");
+        return -1;
+    }
+    if (s && s->kind == SYM_TENSOR && !s->defined) {
+        diag_error(l->diag, e->loc, "'%s' is used before the layer that makes it", e->name);
+        diag_note(l->diag, s->stmt->name_loc, "'%s' is defined here, later in the file; a "
+                  "parameter can be named only after the statement that makes it", head);
+        return -1;
+    }
+    const char *near = diag_suggest(e->name, param_paths(l));
+    size_t hl = strlen(head);
+    bool own = near && strncmp(near, head, hl) == 0 && near[hl] == '.';
+    if (near && (own || !s || s->kind != SYM_TENSOR)) {
+        diag_error(l->diag, e->loc, "no parameter '%s'; did you mean '%s'?", e->name, near);
+        return -1;
+    }
+    if (s && s->kind == SYM_TENSOR) {
+        const char *mine = "";
+        for (int k = 0; k < ir->params.len; k++) {
+            const char *p = ir->params.items[k].path;
+            if (strncmp(p, head, strlen(head)) == 0 && p[strlen(head)] == '.')
+                mine = arena_printf(l->arena, "%s%s'%s'", mine, *mine ? ", " : "", p);
+        }
+        diag_error(l->diag, e->loc, "no parameter '%s'", e->name);
+        if (*mine)
+            diag_note(l->diag, s->stmt->name_loc, "'%s' makes %s", head, mine);
+        else
+            diag_note(l->diag, s->stmt->name_loc, "'%s' makes no parameters (its layers are "
+                      "named after the statement: dense(...) in 'h1 = ...' makes 'h1.weight')",
+                      head);
+        return -1;
+    }
+    if (ir->params.len) {
+        /* The first few, enough to show what paths look like. */
+        const char *list = "";
+        for (int k = 0; k < ir->params.len && k < 6; k++)
+            list = arena_printf(l->arena, "%s%s%s", list, k ? ", " : "", ir->params.items[k].path);
+        diag_error(l->diag, e->loc, "no parameter '%s' (parameters so far: %s%s)", e->name, list,
+                   ir->params.len > 6 ? ", ..." : "");
+    }
+    else
+        diag_error(l->diag, e->loc, "no parameter '%s': no layer made one before this point",
+                   e->name);
+    return -1;
 }
 
 int lower_tensor(Lower *l, const Expr *e)
@@ -677,6 +809,8 @@ int lower_tensor(Lower *l, const Expr *e)
         diag_error(l->diag, e->loc, "a string is not a tensor");
         return -1;
     case EX_NAME: {
+        if (strchr(e->name, '.'))
+            return lower_param_ref(l, e);
         const Symbol *s = find_symbol(l, e->name);
         if (!s) {
             if (op_lookup(e->name))

@@ -288,6 +288,15 @@ static void add_output(Lower *l, const Stmt *s, int node)
         diag_error(l->diag, s->name_loc, "'%s' is already an output", s->name);
         return;
     }
+    if (!n->batched) {
+        /* A parameter reference, or arithmetic on parameters alone. */
+        diag_error(l->diag, s->loc, "output '%s' would be unbatched (one tensor %s for the "
+                   "whole batch); an output holds one value per sample", s->name,
+                   shape_str(l->arena, n->shape));
+        diag_note(l->diag, s->loc, "parameters are in the checkpoint and P_param_name's table "
+                  "(docs/generated-api.md)");
+        return;
+    }
     Output out = {s->name, node};
     vec_push(l->arena, &l->ir->outputs, out);
 }

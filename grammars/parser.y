@@ -195,6 +195,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %token <num> NUMBER "number"
 %token <str> IDENT "identifier"
 %token <str> STRING "string"
+%token <str> PATH "dotted name"
 
 %left '+' '-'
 %left '*' '/'
@@ -356,6 +357,7 @@ primary
                                 }
     | STRING                    { $$ = new_expr(ps, EX_STR, @$); $$->name = $1; }
     | IDENT                     { $$ = new_expr(ps, EX_NAME, @$); $$->name = $1; }
+    | PATH                      { $$ = new_expr(ps, EX_NAME, @$); $$->name = $1; }
     | IDENT '(' args ')'        {
                                     $$ = new_expr(ps, EX_CALL, @$);
                                     $$->name = $1;
@@ -434,7 +436,8 @@ static const char *describe_token(ParseState *ps, yysymbol_kind_t tok, Loc loc)
     if (tok < 0)   /* no lookahead: cannot happen with LAC, but be safe */
         return "this";
     const char *name = yysymbol_name(tok);
-    if (tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUMBER || tok == YYSYMBOL_STRING) {
+    if (tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUMBER || tok == YYSYMBOL_STRING
+        || tok == YYSYMBOL_PATH) {
         int len = loc.end - loc.begin;
         const char *text = ps->src->text + loc.begin;
         if (len > 30)
@@ -534,7 +537,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (has(expected, n, YYSYMBOL_NUMBER) && has(expected, n, YYSYMBOL_IDENT)) {
         int kept = 0;
         for (int k = 0; k < n; k++)
-            if (expected[k] != YYSYMBOL_LABEL && expected[k] != YYSYMBOL_TARGET)
+            if (expected[k] != YYSYMBOL_LABEL && expected[k] != YYSYMBOL_TARGET
+                && expected[k] != YYSYMBOL_PATH)   /* a path is an expression too */
                 expected[kept++] = expected[k];
         n = kept;
     }

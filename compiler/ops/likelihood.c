@@ -1,6 +1,7 @@
 /* ops/likelihood.c: maximum-likelihood losses, each one number for the batch.
  *
- *   bce(logits, target)              binary cross-entropy from logits
+ *   bce(logits, target)              binary cross-entropy from logits; the
+ *                                    target a tensor or a number in [0, 1]
  *   nll(log_probs, label, ignore_index = none)   negative log-likelihood of log-probabilities
  *        (over a sequence too, [T, K] against class(K)[T], with
  *        ignore_index: as cross_entropy's, loss.c)
@@ -55,11 +56,35 @@ static bool same_shapes(Build *b, const Expr *call, const ArgVal *a, int count, 
 
 static const ArgSpec bce_args[] = {
     {.name = "logits", .kind = ARG_TENSOR},
-    {.name = "target", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR, .or_number = true},
 };
+
+/* bce's attributes when its target is a number (bce(d_fake, 1), a GAN's
+ * labels): that constant for every element; NULL attr: a target tensor. */
+typedef struct BceAttr {
+    double target;
+} BceAttr;
+
+static const BceAttr *bce_const(const Node *n)
+{
+    return n->op == OP_BCE ? n->attr : NULL;
+}
 
 static int bce_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 {
+    if (ok && a[1].node < 0) {
+        /* A constant target, the same for every element (torch.full_like). */
+        if (!(a[1].num >= 0 && a[1].num <= 1)) {
+            build_value_error(b, a[1].expr->loc, "bce's target must be in [0, 1], got %g",
+                              a[1].num);
+            return -1;
+        }
+        int in[1] = {a[0].node};
+        Node *node = likelihood_node(b, OP_BCE, call, in, 1);
+        BceAttr *at = build_attr(b, node, sizeof(BceAttr));
+        at->target = a[1].num;
+        return node->id;
+    }
     if (!ok || !same_shapes(b, call, a, 2, "logits and targets",
                                   (const char *const[]){"logits input", "target"}))
         return -1;
@@ -176,11 +201,25 @@ static void elementwise_backward(Emit *e, const Node *n, const bool *accumulate,
 
 static void bce_forward(Emit *e, const Node *n)
 {
+    if (bce_const(n)) {
+        emit_line(e, "dlrt_bce_const_forward_%s(%s, %s, %s, n * %d);", op_prec(e),
+                  emit_buf(e, n->id), emit_buf(e, n->in[0]), emit_lit(e, bce_const(n)->target),
+                  count_of(e, n));
+        return;
+    }
     elementwise_forward(e, n, "bce");
 }
 
 static void bce_backward(Emit *e, const Node *n, const bool *accumulate)
 {
+    if (bce_const(n)) {
+        if (op_needs_grad(e, n->in[0]))
+            emit_line(e, "dlrt_bce_const_backward_%s(%s, %s, %s, %s, n * %d, %d);", op_prec(e),
+                      emit_grad(e, n->in[0]), emit_buf(e, n->in[0]),
+                      emit_lit(e, bce_const(n)->target), emit_grad(e, n->id), count_of(e, n),
+                      accumulate[0]);
+        return;
+    }
     elementwise_backward(e, n, accumulate, "bce");
 }
 
@@ -236,6 +275,13 @@ static void nll_backward(Emit *e, const Node *n, const bool *accumulate)
 
 static void bce_torch(TorchEmit *t, const Node *n)
 {
+    if (bce_const(n)) {
+        char c[32];
+        op_double(c, bce_const(n)->target);
+        torch_line(t, "%s = F.binary_cross_entropy_with_logits(%s, torch.full_like(%s, %s))",
+                   torch_name(t, n->id), torch_name(t, n->in[0]), torch_name(t, n->in[0]), c);
+        return;
+    }
     torch_line(t, "%s = F.binary_cross_entropy_with_logits(%s, %s)", torch_name(t, n->id),
                torch_name(t, n->in[0]), torch_name(t, n->in[1]));
 }
@@ -263,8 +309,15 @@ static void nll_dump(FILE *out, const Node *n)
     class_loss_dump(out, nll_attr(n));
 }
 
+static void bce_dump(FILE *out, const Node *n)
+{
+    if (bce_const(n))
+        fprintf(out, " target=%g", bce_const(n)->target);
+}
+
 const OpInfo op_bce = {
-    .summary = "bce(logits, target): mean binary cross-entropy of sigmoid(logits) against targets in [0, 1]",
+    .summary = "bce(logits, target): mean binary cross-entropy of sigmoid(logits) against targets in [0, 1] (a tensor or a number)",
+    .dump = bce_dump,
     .flags = OPF_LOSS,
     .args = bce_args,
     .nargs = 2,

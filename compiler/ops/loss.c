@@ -132,8 +132,19 @@ static int cross_entropy_lower(Build *b, const Expr *call, const ArgVal *a, bool
 
 static const ArgSpec regression_args[] = {
     {.name = "pred", .kind = ARG_TENSOR},
-    {.name = "target", .kind = ARG_TENSOR},
+    {.name = "target", .kind = ARG_TENSOR, .or_number = true},
 };
+
+/* mse and l1 against a number (mse(d_fake, 1), a least-squares GAN): the
+ * target of every element; NULL attr: a target tensor. */
+typedef struct RegressionAttr {
+    double target;
+} RegressionAttr;
+
+static const RegressionAttr *regression_const(const Node *n)
+{
+    return (n->op == OP_MSE || n->op == OP_L1) ? n->attr : NULL;
+}
 
 static int regression_lower(Build *b, const Expr *call, const ArgVal *a, bool ok, OpKind op,
                             const char *name)
@@ -141,6 +152,13 @@ static int regression_lower(Build *b, const Expr *call, const ArgVal *a, bool ok
     if (!ok)
         return -1;
     int p = a[0].node, t = a[1].node;
+    if (t < 0) {
+        Node *node = loss_node(b, op, call, p, -1);
+        node->nin = 1;
+        RegressionAttr *at = build_attr(b, node, sizeof(RegressionAttr));
+        at->target = a[1].num;
+        return node->id;
+    }
     Shape ps = build_get(b, p)->shape, ts = build_get(b, t)->shape;
     if (!shape_eq(ps, ts)) {
         Arena *ar = b->arena;
@@ -221,6 +239,12 @@ static void cross_entropy_backward(Emit *e, const Node *n, const bool *accumulat
 /* mse and l1 forward: the mean of (p - t)^2 or |p - t| over all n * S values. */
 static void regression_forward(Emit *e, const Node *n, const char *name)
 {
+    if (regression_const(n)) {
+        emit_line(e, "dlrt_%s_const_forward_%s(%s, %s, %s, n, %d);", name, op_prec(e),
+                  emit_buf(e, n->id), emit_buf(e, n->in[0]), emit_lit(e, regression_const(n)->target),
+                  shape_size(node_of(e, n->in[0])->shape));
+        return;
+    }
     emit_line(e, "dlrt_%s_forward_%s(%s, %s, %s, n, %d);", name, op_prec(e), emit_buf(e, n->id),
               emit_buf(e, n->in[0]), emit_buf(e, n->in[1]),
               shape_size(node_of(e, n->in[0])->shape));
@@ -240,6 +264,14 @@ static void l1_forward(Emit *e, const Node *n)
  * (NULL for the other). */
 static void regression_backward(Emit *e, const Node *n, const bool *accumulate, const char *name)
 {
+    if (regression_const(n)) {
+        if (node_of(e, n->in[0])->needs_grad)
+            emit_line(e, "dlrt_%s_const_backward_%s(%s, %s, %s, %s, n, %d, %d);", name, op_prec(e),
+                      emit_grad(e, n->in[0]), emit_buf(e, n->in[0]),
+                      emit_lit(e, regression_const(n)->target), emit_grad(e, n->id),
+                      shape_size(node_of(e, n->in[0])->shape), accumulate[0]);
+        return;
+    }
     bool want_p = node_of(e, n->in[0])->needs_grad, want_t = node_of(e, n->in[1])->needs_grad;
     if (!want_p && !want_t)
         return;
@@ -290,16 +322,28 @@ static void cross_entropy_torch(TorchEmit *t, const Node *n)
     class_loss_torch(t, n, "F.cross_entropy", attr(n));
 }
 
+/* The twin's target: the tensor, or torch.full_like(pred, c). */
+static const char *regression_target(TorchEmit *t, const Node *n)
+{
+    if (!regression_const(n))
+        return torch_name(t, n->in[1]);
+    char c[32];
+    op_double(c, regression_const(n)->target);
+    static char text[160];
+    snprintf(text, sizeof text, "torch.full_like(%s, %s)", torch_name(t, n->in[0]), c);
+    return text;
+}
+
 static void mse_torch(TorchEmit *t, const Node *n)
 {
     torch_line(t, "%s = F.mse_loss(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               torch_name(t, n->in[1]));
+               regression_target(t, n));
 }
 
 static void l1_torch(TorchEmit *t, const Node *n)
 {
     torch_line(t, "%s = F.l1_loss(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-               torch_name(t, n->in[1]));
+               regression_target(t, n));
 }
 
 static void cross_entropy_dump(FILE *out, const Node *n)

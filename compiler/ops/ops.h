@@ -35,6 +35,11 @@
 int arith_binary(Build *b, const Expr *e, const ArgVal *a);
 /* -x: a[0] is the tensor x. */
 int arith_neg(Build *b, const Expr *e, const ArgVal *a);
+/* A parameter named by its path in an expression (param_ref.c): an
+ * unbatched node that is the parameter itself. */
+int param_ref_node(Build *b, const Expr *e, int param);
+/* The parameter a PARAM_REF node names, or -1 for any other node. */
+int param_ref_param(const Node *n);
 
 /* ---- cwriter.c: services for kernels --------------------------------- */
 

@@ -693,17 +693,30 @@ static void recurrent_backward(Emit *e, const Node *n, const bool *accumulate)
                 }
             const char *dw[4] = {"NULL", "NULL", "NULL", "NULL"};
             int acc_w = 0;
-            bool asked = false;
+            bool asked = false, mixed = false, acc_k[4] = {false, false, false, false};
             for (int k = 0; k < 4; k++) {
                 int p = param_at(n, l, d, k);
                 if (p < 0 || !ir->params.items[p].trained)
                     continue;
                 bool acc = emit_param_accumulate(e, p);
+                acc_k[k] = acc;
+                if (asked && acc != acc_w)
+                    mixed = true;
                 if (!asked)
                     acc_w = acc;
                 asked = true;
                 dw[k] = emit_param_grad(e, p);
             }
+            /* One flag for the four: when a reference (enc.bias_hh_l0)
+             * already wrote some, the others start at zero and all add. */
+            for (int k = 0; mixed && k < 4; k++) {
+                int p = param_at(n, l, d, k);
+                if (p >= 0 && strcmp(dw[k], "NULL") != 0 && !acc_k[k])
+                    emit_line(e, "memset(%s, 0, %zu * sizeof *%s);", dw[k],
+                              ir->params.items[p].size, dw[k]);
+            }
+            if (mixed)
+                acc_w = 1;
             const char *saved = region(e, state, r->saved_off[l * dirs + d]);
             const char *x = l == 0 ? emit_buf(e, n->in[0]) : region(e, state, r->out_off[l - 1]);
             const char *w_ih = emit_param(e, param_at(n, l, d, 0)),

@@ -8,6 +8,9 @@
  * Backward is the identity.
  *
  * Attributes: none; the node's shape is the result.
+ *
+ * An unbatched tensor (a parameter, h.bias) is reshaped whole, with no
+ * batch: reshape(c.bias, [C, 1, 1]) broadcasts per channel (arith.c).
  */
 #include "ops.h"
 
@@ -102,6 +105,9 @@ static int reshape_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
         to.dim[infer] = (int)(have / known);
     Node *node = build_get(b, op_unary_node(b, OP_RESHAPE, call, x));
     node->shape = to;
+    /* A parameter (h.bias, unbatched) reshaped whole: reshape(c.bias,
+     * [C, 1, 1]) broadcasts per channel over an image. */
+    node->batched = build_get(b, x)->batched;
     return node->id;
 }
 
@@ -115,8 +121,8 @@ static void reshape_forward(Emit *e, const Node *n)
                   dims_text(dims, sizeof dims, n->shape));
         return;
     }
-    emit_line(e, "memcpy(%s, %s, (size_t)n * %d * sizeof *%s);   /* reshape: same values */", y, x,
-              shape_size(n->shape), y);
+    emit_line(e, "memcpy(%s, %s, (size_t)%s%d * sizeof *%s);   /* reshape: same values */", y, x,
+              n->batched ? "n * " : "", shape_size(n->shape), y);
 }
 
 static void reshape_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -130,11 +136,11 @@ static void reshape_backward(Emit *e, const Node *n, const bool *accumulate)
         return;
     }
     if (!accumulate[0]) {
-        emit_line(e, "memcpy(%s, %s, (size_t)n * %d * sizeof *%s);   /* reshape: same values */", dx,
-                  dy, shape_size(n->shape), dx);
+        emit_line(e, "memcpy(%s, %s, (size_t)%s%d * sizeof *%s);   /* reshape: same values */", dx,
+                  dy, n->batched ? "n * " : "", shape_size(n->shape), dx);
         return;
     }
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", shape_size(n->shape));
+    emit_line(e, "for (int i = 0; i < %s%d; i++)", n->batched ? "n * " : "", shape_size(n->shape));
     emit_line(e, "    %s[i] += %s[i];", dx, dy);
 }
 
@@ -142,6 +148,11 @@ static void reshape_torch(TorchEmit *t, const Node *n)
 {
     char dims[96];
     dims_text(dims, sizeof dims, n->shape);
+    if (!n->batched) {   /* a parameter: its own shape, no batch */
+        torch_line(t, "%s = %s.reshape(%s%s)", torch_name(t, n->id), torch_name(t, n->in[0]),
+                   dims + 2, n->shape.rank == 1 ? "," : "");
+        return;
+    }
     torch_line(t, "%s = %s.reshape(%s.shape[0]%s)", torch_name(t, n->id), torch_name(t, n->in[0]),
                torch_name(t, n->in[0]), dims);
 }
@@ -171,5 +182,5 @@ const OpInfo op_reshape = {
     .torch = reshape_torch,
     .dump = reshape_dump,
     .flops = reshape_flops,
-    .flags = OPF_VIEW,
+    .flags = OPF_VIEW | OPF_UNBATCHED,
 };

@@ -95,9 +95,18 @@ bool op_pair_grads(Emit *e, const Node *n, bool has, const char **dw, const char
     if (!has || !emit_ir(e)->params.items[n->param[0]].trained)
         return false;
     bool acc = emit_param_accumulate(e, n->param[0]);
-    emit_param_accumulate(e, n->param[1]);
+    bool acc_b = emit_param_accumulate(e, n->param[1]);
     *dw = emit_param_grad(e, n->param[0]);
     *db = emit_param_grad(e, n->param[1]);
+    if (acc != acc_b) {
+        /* One of the pair already has a gradient (a reference to it,
+         * h.bias, wrote it): zero the other, then both add. */
+        const Param *p = &emit_ir(e)->params.items[n->param[acc ? 1 : 0]];
+        const char *d = acc ? *db : *dw;
+        emit_line(e, "memset(%s, 0, %zu * sizeof *%s);   /* the pair adds: %s starts at 0 */", d,
+                  p->size, d, p->name);
+        acc = true;
+    }
     return acc;
 }
 

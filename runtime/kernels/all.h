@@ -14,3 +14,5 @@
 #include "kernels/augment.h"
 #include "kernels/rnn.h"      /* nn.RNN, nn.LSTM, nn.GRU: one direction, one layer */
 #include "kernels/sequence.h" /* embedding, one_hot: class indices into reals */
+#include "kernels/broadcast.h" /* + - * with broadcasting */
+#include "kernels/penalty.h"   /* l1_penalty, l2_penalty, mean */

@@ -4,6 +4,7 @@
  *   bce(z, t)            z logits, t targets in [0, 1], N = n * size values:
  *        L = 1/N sum (1 - t) z + max(-z, 0) + log(1 + e^-|z|)
  *        dz = (sigmoid(z) - t) dL / N          dt = -z dL / N
+ *        (bce_const: one number t for every element, no dt)
  *   nll(lp, y)           lp [n, K] log-probabilities, y [n] labels:
  *        L = -1/n sum_s lp_s,y_s               dlp_s,y_s = -dL / n
  *   poisson_nll(r, t)    r log-rates, t counts:
@@ -57,6 +58,28 @@ static inline void KERNEL(bce_backward)(real *dz, real *dt, const real *z, const
         }
         if (dt)
             KERNEL(grad_store)(dt, i, -z[i] * scale, acc_t);
+    }
+}
+
+/* bce against one constant target t for every element (bce(d_fake, 1)). */
+static inline void KERNEL(bce_const_forward)(real *loss, const real *z, real t, int count)
+{
+    double total = 0;
+    for (int i = 0; i < count; i++) {
+        const real zi = z[i];
+        total += (1 - t) * zi + (zi < 0 ? -zi : 0) + FN(log1p)(FN(exp)(-FN(fabs)(zi)));
+    }
+    loss[0] = (real)(total / count);
+}
+
+static inline void KERNEL(bce_const_backward)(real *dz, const real *z, real t, const real *dloss,
+                                              int count, int acc)
+{
+    const real scale = dloss[0] / count;
+    for (int i = 0; i < count; i++) {
+        const real e = FN(exp)(-FN(fabs)(z[i]));
+        const real s = z[i] >= 0 ? 1 / (1 + e) : e / (1 + e);
+        KERNEL(grad_store)(dz, i, (s - t) * scale, acc);
     }
 }
 

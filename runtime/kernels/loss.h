@@ -188,6 +188,46 @@ static inline void KERNEL(l1_backward)(real *dpred, real *dtarget, const real *p
                                 acc_target);
 }
 
+/* mse and l1 against one number c for every element (mse(d_fake, 1)):
+ * the same sums with target[i] = c, no target gradient. */
+static inline void KERNEL(mse_const_forward)(real *loss, const real *pred, real c, int n, int size)
+{
+    double total = 0;
+    for (int i = 0; i < n * size; i++) {
+        const real diff = pred[i] - c;
+        total += diff * diff;
+    }
+    loss[0] = (real)(total / ((double)n * size));
+}
+
+static inline void KERNEL(l1_const_forward)(real *loss, const real *pred, real c, int n, int size)
+{
+    double total = 0;
+    for (int i = 0; i < n * size; i++)
+        total += FN(fabs)(pred[i] - c);
+    loss[0] = (real)(total / ((double)n * size));
+}
+
+static inline void KERNEL(mse_const_backward)(real *dpred, const real *pred, real c,
+                                              const real *dloss, int n, int size, int acc)
+{
+    const real scale = 2 * dloss[0] / (n * size);
+    for (int i = 0; i < n * size; i++) {
+        const real dp = (pred[i] - c) * scale;
+        dpred[i] = acc ? dpred[i] + dp : dp;
+    }
+}
+
+static inline void KERNEL(l1_const_backward)(real *dpred, const real *pred, real c,
+                                             const real *dloss, int n, int size, int acc)
+{
+    const real scale = dloss[0] / (n * size);
+    for (int i = 0; i < n * size; i++) {
+        const real dp = pred[i] > c ? scale : pred[i] < c ? -scale : 0;
+        dpred[i] = acc ? dpred[i] + dp : dp;
+    }
+}
+
 /* How many of n rows of logits[n, classes] have their first largest value
  * at the label. A row holding a NaN is never right. */
 static inline long KERNEL(accuracy_count)(const real *logits, const int32_t *labels, int n,

@@ -6,6 +6,9 @@
  * and -inf in max pooling; the augmentation draws against the stream
  * replayed by hand.
  *
+ * Also + - * with broadcasting (broadcast.h) and the penalties
+ * (penalty.h), by hand.
+ *
  * Usage: test_layers. Prints "ok NAME" / "FAIL NAME: why" per test.
  */
 #include "dlrt_kernels.h"
@@ -553,6 +556,90 @@ static void test_augment(void)
     free(x), free(xf);
 }
 
+/* a and b within tol relative to max(1, |b|). */
+static int near(double a, double b, double tol)
+{
+    return fabs(a - b) <= tol * (fabs(b) > 1 ? fabs(b) : 1);
+}
+
+/* Broadcasting (kernels/broadcast.h): y = a * b over [2, 3, 4, 5] with
+ * a [2, 1, 4, 1] (batched, size-1 dims) and b [3, 1, 5] (unbatched,
+ * stride 0 along the batch and dim 2), against index arithmetic written
+ * out here; backward's sums over the broadcast dims against plain loops;
+ * a - b's sign and the add flag. */
+static void test_broadcast(void)
+{
+    verdict v;
+    start(&v, "broadcast", 10);
+    enum { N = 2, C = 3, H = 4, W = 5 };
+    double a[N * H], b[C * W], y[N * C * H * W], dy[N * C * H * W];
+    for (int i = 0; i < N * H; i++)
+        a[i] = 0.5 + 0.25 * i;
+    for (int i = 0; i < C * W; i++)
+        b[i] = -1.0 + 0.125 * i;
+    for (int i = 0; i < N * C * H * W; i++)
+        dy[i] = sin(0.1 * i);
+    const int dims[4] = {N, C, H, W};
+    const long sa[4] = {H, 0, 1, 0}, sb[4] = {0, W, 0, 1};
+    dlrt_bcast_forward_f64(y, a, b, '*', 4, dims, sa, sb);
+    double da[N * H], db[C * W], da_ref[N * H], db_ref[C * W];
+    for (int i = 0; i < N * H; i++)
+        da_ref[i] = 0;
+    for (int i = 0; i < C * W; i++)
+        db_ref[i] = 1;   /* the add flag keeps what is there */
+    for (int s = 0; s < N; s++)
+        for (int c = 0; c < C; c++)
+            for (int h = 0; h < H; h++)
+                for (int w = 0; w < W; w++) {
+                    int i = ((s * C + c) * H + h) * W + w;
+                    double av = a[s * H + h], bv = b[c * W + w];
+                    check(&v, near(y[i], av * bv, 1e-15), "y[%d] = %g, want %g", i, y[i], av * bv);
+                    da_ref[s * H + h] += dy[i] * bv;
+                    db_ref[c * W + w] -= dy[i] * av;
+                }
+    dlrt_bcast_backward_f64(da, dy, b, 1, 0, 4, dims, sa, sb);
+    for (int i = 0; i < C * W; i++)
+        db[i] = 1;
+    dlrt_bcast_backward_f64(db, dy, a, -1, 1, 4, dims, sb, sa);
+    for (int i = 0; i < N * H; i++)
+        check(&v, near(da[i], da_ref[i], 1e-12), "da[%d] = %g, want %g", i, da[i], da_ref[i]);
+    for (int i = 0; i < C * W; i++)
+        check(&v, near(db[i], db_ref[i], 1e-12), "db[%d] = %g, want %g", i, db[i], db_ref[i]);
+    /* + with no other operand: da sums dy over the broadcast dims. */
+    dlrt_bcast_backward_f64(da, dy, NULL, 1, 0, 4, dims, sa, sb);
+    for (int s = 0; s < N; s++)
+        for (int h = 0; h < H; h++) {
+            double sum = 0;
+            for (int c = 0; c < C; c++)
+                for (int w = 0; w < W; w++)
+                    sum += dy[((s * C + c) * H + h) * W + w];
+            check(&v, near(da[s * H + h], sum, 1e-12), "sum da[%d] = %g, want %g", s * H + h,
+                  da[s * H + h], sum);
+        }
+    finish(&v);
+}
+
+/* Penalties (kernels/penalty.h): values and gradients by hand. */
+static void test_penalty(void)
+{
+    verdict v;
+    start(&v, "penalty", 10);
+    const float x[4] = {-2, 0, 1, 3};
+    float loss[1], dx[4], dl[1] = {0.5f};
+    dlrt_penalty_forward_f32(loss, x, 4, 1, 2.0);   /* l1 over a batch of 2 */
+    check(&v, loss[0] == 3, "l1 = %g, want 3", loss[0]);
+    dlrt_penalty_forward_f32(loss, x, 4, 2, 1.0);   /* l2 of a parameter */
+    check(&v, loss[0] == 14, "l2 = %g, want 14", loss[0]);
+    dlrt_penalty_forward_f32(loss, x, 4, 0, 4.0);   /* mean */
+    check(&v, loss[0] == 0.5f, "mean = %g, want 0.5", loss[0]);
+    dlrt_penalty_backward_f32(dx, x, dl, 4, 1, 2.0, 0);
+    check(&v, dx[0] == -0.25f && dx[1] == 0 && dx[2] == 0.25f && dx[3] == 0.25f, "l1 grads %g %g %g %g",
+          dx[0], dx[1], dx[2], dx[3]);
+    dlrt_penalty_backward_f32(dx, x, dl, 4, 2, 1.0, 1);
+    check(&v, dx[0] == -2.25f && dx[3] == 3.25f, "l2 grads added: %g %g", dx[0], dx[3]);
+    finish(&v);
+}
+
 int main(void)
 {
     test_maxpool();
@@ -561,5 +648,7 @@ int main(void)
     test_layernorm();
     test_upsample();
     test_augment();
+    test_broadcast();
+    test_penalty();
     return unit_failures ? 1 : 0;
 }
