@@ -260,8 +260,43 @@ static int *append(Build *b, const int *list, int *len, int x)
     return l;
 }
 
+/* A shared net's later call: the tensor its first call made at this
+ * position (list, next), with the node scoped as that one was. -1 when it
+ * does not fit (reported once). */
+static int reuse_tensor(Build *b, Node *n, const int *list, int len, int *next,
+                        const Param *table, Shape shape, Loc loc)
+{
+    BuildShared *r = b->reuse;
+    int id = *next < len ? list[*next] : -1;
+    (*next)++;
+    if (id < 0 || !shape_eq(table[id].shape, shape)) {
+        if (!r->mismatch)
+            diag_error(b->diag, loc, "this call of a shared net would need parameters of "
+                       "another shape than its first call made%s%s",
+                       id >= 0 ? "; " : "", id >= 0 ? arena_printf(b->arena, "'%s' is %s, "
+                       "this call needs %s", table[id].path, shape_str(b->arena, table[id].shape),
+                       shape_str(b->arena, shape)) : "");
+        r->mismatch = true;
+        return -1;
+    }
+    if (!n->scope) {
+        const char *path = table[id].path;
+        const char *dot = strrchr(path, '.');
+        n->scope = dot ? arena_strndup(b->arena, path, (size_t)(dot - path)) : path;
+    }
+    return id;
+}
+
 int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc)
 {
+    if (b->reuse) {
+        BuildShared *r = b->reuse;
+        int id = reuse_tensor(b, n, r->params.items, r->params.len, &r->next_param,
+                              b->ir->params.items, shape, loc);
+        if (id >= 0)
+            n->param = append(b, n->param, &n->nparam, id);
+        return id < 0 ? 0 : id;
+    }
     const char *want;
     Param p = new_tensor(b, n, local, shape, loc, &want);
     /* Said once per layer, at the end (sema.c warn_renamed). */
@@ -285,11 +320,21 @@ int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc)
     vec_push(b->arena, &b->ir->params, p);
     int id = b->ir->params.len - 1;
     n->param = append(b, n->param, &n->nparam, id);
+    if (b->record)
+        vec_push(b->arena, &b->record->params, id);
     return id;
 }
 
 int build_state(Build *b, Node *n, const char *local, Shape shape, double fill, Loc loc)
 {
+    if (b->reuse) {
+        BuildShared *r = b->reuse;
+        int id = reuse_tensor(b, n, r->states.items, r->states.len, &r->next_state,
+                              b->ir->states.items, shape, loc);
+        if (id >= 0)
+            n->state = append(b, n->state, &n->nstate, id);
+        return id < 0 ? 0 : id;
+    }
     const char *want;
     Param p = new_tensor(b, n, local, shape, loc, &want);
     p.init_arg = fill;     /* a constant fill: running statistics start at 0 or 1 */
@@ -297,6 +342,8 @@ int build_state(Build *b, Node *n, const char *local, Shape shape, double fill, 
     vec_push(b->arena, &b->ir->states, p);
     int id = b->ir->states.len - 1;
     n->state = append(b, n->state, &n->nstate, id);
+    if (b->record)
+        vec_push(b->arena, &b->record->states, id);
     return id;
 }
 

@@ -67,6 +67,8 @@ typedef struct NumLit {
 typedef VEC(Arg) ArgVec;
 typedef VEC(Expr *) ExprVec;
 typedef VEC(Setting) SettingVec;
+typedef VEC(BlockParam) BlockParamVec;
+typedef VEC(Stmt *) StmtVec;
 
 /* The parser's state, passed to every action. */
 typedef struct ParseState {
@@ -164,6 +166,18 @@ static Stmt *decl_stmt(ParseState *ps, StmtKind kind, Loc loc, const char *name,
     return s;
 }
 
+static Stmt *block_stmt(ParseState *ps, Loc loc, bool is_net, const char *name, Loc name_loc,
+                        BlockParamVec *params, StmtVec *body)
+{
+    Stmt *s = named_stmt(ps, ST_BLOCK, loc, name, name_loc);
+    s->is_net = is_net;
+    s->params = params->items;
+    s->nparams = params->len;
+    s->body = body->items;
+    s->nbody = body->len;
+    return s;
+}
+
 /* Positional arguments come first: Python's rule, checked here so the
  * message points at the argument. */
 static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
@@ -185,12 +199,16 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
     Setting setting;
     SettingVec *settings;
     Stmt *stmt;
+    BlockParam bparam;
+    BlockParamVec *bparams;
+    StmtVec *stmts;
 }
 
 /* The aliases are what error messages call the tokens. The keywords come
  * first and together: the error reporter treats MODEL..TRAIN as a range. */
 %token MODEL "'model'" PARAM "'param'" INPUT "'input'" LABEL "'label'"
 %token TARGET "'target'" OUTPUT "'output'" LOSS "'loss'" TRAIN "'train'"
+%token BLOCK "'block'" NET "'net'" RETURN "'return'"
 %token NEWLINE "end of line"
 %token <num> NUMBER "number"
 %token <str> IDENT "identifier"
@@ -208,6 +226,11 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %nterm <type> type
 %nterm <setting> setting
 %nterm <settings> settings
+%nterm <bparam> bparam
+%nterm <bparams> bparams bparamlist
+%nterm <stmts> body
+%nterm <stmt> bstmt
+%nterm <num> blockkw
 
 %%
 
@@ -265,6 +288,54 @@ stmt
                                     $$->settings = $3->items;
                                     $$->nsettings = $3->len;
                                 }
+    | blockkw IDENT '(' bparams ')' '{' body '}' {
+                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $7);
+                                }
+    | blockkw IDENT '(' bparams ')' '{' body bstmt '}' {
+                                    vec_push(ps->arena, $7, $8);
+                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $7);
+                                }
+    ;
+
+/* block NAME(params) { body }  |  net NAME(params) { body }
+ * (is_int: a net, sharing one parameter set between its calls) */
+blockkw
+    : BLOCK                     { $$ = (NumLit){0, false}; }
+    | NET                       { $$ = (NumLit){0, true}; }
+    ;
+
+/* bparams = [ bparam { ',' bparam } [ ',' ] ];  bparam = NAME [ '=' expr ] */
+bparams
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | bparamlist
+    | bparamlist ','
+    ;
+
+bparamlist
+    : bparam                    {
+                                    $$ = arena_alloc(ps->arena, sizeof *$$);
+                                    vec_push(ps->arena, $$, $1);
+                                }
+    | bparamlist ',' bparam     { $$ = $1; vec_push(ps->arena, $$, $3); }
+    ;
+
+bparam
+    : IDENT                     { $$ = (BlockParam){$1, @1, NULL}; }
+    | IDENT '=' expr            { $$ = (BlockParam){$1, @1, $3}; }
+    ;
+
+/* body = { [ bstmt ] end }   -- one statement per line, like settings */
+body
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | body end                  { $$ = $1; }
+    | body bstmt end            { $$ = $1; vec_push(ps->arena, $$, $2); }
+    | body error end            { $$ = $1; yyerrok; }
+    ;
+
+/* bstmt = NAME '=' expr | 'return' expr */
+bstmt
+    : IDENT '=' expr            { $$ = named_stmt(ps, ST_LET, @$, $1, @1); $$->value = $3; }
+    | RETURN expr               { $$ = new_stmt(ps, ST_RETURN, @$); $$->value = $2; }
     ;
 
 /* settings = { [ setting ] end }   -- one setting per line, blank lines ok */
@@ -432,7 +503,8 @@ static const char *describe_token(ParseState *ps, yysymbol_kind_t tok, Loc loc)
     }
     if (tok == YYSYMBOL_YYEOF)
         return "end of file";
-    if (tok >= YYSYMBOL_MODEL && tok <= YYSYMBOL_TRAIN)
+    if ((tok >= YYSYMBOL_MODEL && tok <= YYSYMBOL_TRAIN)
+        || (tok >= YYSYMBOL_BLOCK && tok <= YYSYMBOL_RETURN))
         return arena_printf(ps->arena, "keyword %s", name);
     if (tok == YYSYMBOL_NEWLINE && ps->lex->at_eof)
         return "end of file";
@@ -582,7 +654,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (n == 1 && expected[0] == char_symbol('=') && ls->prev.kind == TOK_IDENT
         && ls->prev.loc.begin == ls->first.loc.begin) {
         static const char *const keywords[] = {
-            "model", "param", "input", "label", "target", "output", "loss", "train", NULL,
+            "model", "param", "input", "label", "target", "output", "loss", "train",
+            "block", "net", NULL,
         };
         int len = ls->prev.loc.end - ls->prev.loc.begin;
         const char *word = arena_strndup(ps->arena, ps->src->text + ls->prev.loc.begin, (size_t)len);
