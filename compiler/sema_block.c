@@ -237,7 +237,12 @@ static bool bind_block_args(Lower *l, const Stmt *def, const Expr *call, const A
     c.name = def->name;
     c.args = (Arg *)args;
     c.nargs = nargs;
-    if (!lower_bind_args(l, &c, names, n, 0, out))
+    /* The leading required ones are lower_bind_args' to report. */
+    int nrequired = 0;
+    while (nrequired < n && !def->params[skip + nrequired].def
+           && !(is_repeat && strcmp(names[nrequired], "index") == 0))
+        nrequired++;
+    if (!lower_bind_args(l, &c, names, n, nrequired, out))
         return false;
     bool ok = true;
     for (int k = 0; k < n; k++) {
