@@ -8,6 +8,7 @@
  *                    op calls (the ops build through build.h), + - * /
  *   sema_stmt.c      statements: param, input, let (bindings, outputs), loss
  *   sema_explain.c   --explain
+ *   sema_block.c     blocks, nets and repeat: checks, expansion per call
  *   train.c          the train block (train.h)
  */
 #ifndef DLC_SEMA_INTERNAL_H
