@@ -433,6 +433,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         check_batch_sizes(l);
     if (d->errors == 0) {
         warn_unused(l);
+        warn_unused_blocks(l);
         warn_renamed(l);
         warn_untrained(l);
         warn_all_frozen(l);

@@ -589,6 +589,16 @@ int lower_repeat(Lower *l, const Expr *call)
 
 /* ------------------------------------------------------------ messages */
 
+void warn_unused_blocks(Lower *l)
+{
+    for (int k = 0; k < l->syms.len; k++) {
+        const Symbol *s = l->syms.items[k];
+        if (s->kind == SYM_BLOCK && s->block && s->block->ncalls == 0 && !s->block->broken)
+            diag_warning(l->diag, s->stmt->name_loc, "%s '%s' is never called", what_of(s->stmt),
+                         s->name);
+    }
+}
+
 void note_block_local(Lower *l, const char *name)
 {
     for (int k = 0; k < l->syms.len; k++) {

@@ -142,6 +142,8 @@ int lower_block_call(Lower *l, Symbol *sym, const Expr *call);
 int lower_repeat(Lower *l, const Expr *call);
 /* Notes where a name unknown here is defined inside a block. */
 void note_block_local(Lower *l, const char *name);
+/* Warns about blocks and nets no statement calls. */
+void warn_unused_blocks(Lower *l);
 /* Reports a use before a definition that depends back on the use site. */
 bool report_cycle(Lower *l, const Symbol *s, Loc use);
 
