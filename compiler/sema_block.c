@@ -357,7 +357,8 @@ static bool same_as_first_call(Lower *l, Symbol *sym, const Expr *call, const Bl
             return false;
         }
     }
-    bi->first_call = call->loc;
+    if (bi->ncalls == 0)
+        bi->first_call = call->loc;
     return true;
 }
 
