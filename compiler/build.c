@@ -271,11 +271,11 @@ static int reuse_tensor(Build *b, Node *n, const int *list, int len, int *next,
     (*next)++;
     if (id < 0 || !shape_eq(table[id].shape, shape)) {
         if (!r->mismatch)
-            diag_error(b->diag, loc, "this call of a shared net would need parameters of "
-                       "another shape than its first call made%s%s",
-                       id >= 0 ? "; " : "", id >= 0 ? arena_printf(b->arena, "'%s' is %s, "
-                       "this call needs %s", table[id].path, shape_str(b->arena, table[id].shape),
-                       shape_str(b->arena, shape)) : "");
+            diag_error(b->diag, loc, "a shared net's calls use one set of parameters, but this "
+                       "call needs %s", id >= 0 ? arena_printf(b->arena, "'%s' as %s, and its "
+                       "first call made it %s", table[id].path, shape_str(b->arena, shape),
+                       shape_str(b->arena, table[id].shape)) : "more parameters than its first "
+                       "call made");
         r->mismatch = true;
         return -1;
     }
@@ -293,9 +293,11 @@ int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc)
         BuildShared *r = b->reuse;
         int id = reuse_tensor(b, n, r->params.items, r->params.len, &r->next_param,
                               b->ir->params.items, shape, loc);
-        if (id >= 0)
+        if (id >= 0) {
             n->param = append(b, n->param, &n->nparam, id);
-        return id < 0 ? 0 : id;
+            return id;
+        }
+        /* Reported: a new tensor keeps the node whole until sema stops. */
     }
     const char *want;
     Param p = new_tensor(b, n, local, shape, loc, &want);
@@ -331,9 +333,10 @@ int build_state(Build *b, Node *n, const char *local, Shape shape, double fill, 
         BuildShared *r = b->reuse;
         int id = reuse_tensor(b, n, r->states.items, r->states.len, &r->next_state,
                               b->ir->states.items, shape, loc);
-        if (id >= 0)
+        if (id >= 0) {
             n->state = append(b, n->state, &n->nstate, id);
-        return id < 0 ? 0 : id;
+            return id;
+        }
     }
     const char *want;
     Param p = new_tensor(b, n, local, shape, loc, &want);

@@ -320,8 +320,10 @@ static Symbol *new_local(Lower *l, Frame *f, const char *name, SymKind kind, con
     return s;
 }
 
-/* A net's later call must look like its first: same input shapes, same
- * numbers (its parameters' shapes follow from them). */
+/* A net's later call must give its inputs the shapes its first call gave
+ * them. Numbers may differ (a scale, repeat's index); one that would change
+ * a parameter's shape is reported when the parameter is handed out again
+ * (build.c reuse_tensor). */
 static bool same_as_first_call(Lower *l, Symbol *sym, const Expr *call, const BlockArg *vals)
 {
     const Stmt *def = sym->stmt;
@@ -347,13 +349,6 @@ static bool same_as_first_call(Lower *l, Symbol *sym, const Expr *call, const Bl
                        shape_str(l->arena, bi->first_shape[k]));
             diag_note(l->diag, bi->first_call, "the first call of '%s' is here", def->name);
             build_note_shape(&l->b, v->node, def->params[k].name);
-            return false;
-        }
-        if (v->num != bi->first_value[k]) {
-            diag_error(l->diag, at, "net '%s' is called with %s = %g here, but its first call "
-                       "gave %g; a shared net's parameters come from its first call",
-                       def->name, def->params[k].name, v->num, bi->first_value[k]);
-            diag_note(l->diag, bi->first_call, "the first call of '%s' is here", def->name);
             return false;
         }
     }
