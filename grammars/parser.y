@@ -288,12 +288,12 @@ stmt
                                     $$->settings = $3->items;
                                     $$->nsettings = $3->len;
                                 }
-    | blockkw IDENT '(' bparams ')' '{' body '}' {
-                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $7);
+    | blockkw IDENT '(' bparams ')' opt_nl '{' body '}' {
+                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $8);
                                 }
-    | blockkw IDENT '(' bparams ')' '{' body bstmt '}' {
-                                    vec_push(ps->arena, $7, $8);
-                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $7);
+    | blockkw IDENT '(' bparams ')' opt_nl '{' body bstmt '}' {
+                                    vec_push(ps->arena, $8, $9);
+                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $8);
                                 }
     ;
 
@@ -302,6 +302,12 @@ stmt
 blockkw
     : BLOCK                     { $$ = (NumLit){0, false}; }
     | NET                       { $$ = (NumLit){0, true}; }
+    ;
+
+/* The '{' may open on the next line. */
+opt_nl
+    : %empty
+    | NEWLINE
     ;
 
 /* bparams = [ bparam { ',' bparam } [ ',' ] ];  bparam = NAME [ '=' expr ] */
