@@ -556,6 +556,29 @@ static bool take_group(yysymbol_kind_t *set, int *n, const yysymbol_kind_t *grou
     return true;
 }
 
+/* Whether the '{' at loc opens a block or net's body: its line, or the
+ * line before when the '{' stands alone, starts with `block` or `net`. */
+static bool opens_block(const ParseState *ps, Loc loc)
+{
+    const char *t = ps->src->text;
+    int k = loc.begin;
+    for (int tries = 0; tries < 2 && k >= 0; tries++) {
+        int start = k;
+        while (start > 0 && t[start - 1] != '\n')
+            start--;
+        int b = start;
+        while (t[b] == ' ' || t[b] == '\t')
+            b++;
+        if ((strncmp(t + b, "block", 5) == 0 && (t[b + 5] == ' ' || t[b + 5] == '\t'))
+            || (strncmp(t + b, "net", 3) == 0 && (t[b + 3] == ' ' || t[b + 3] == '\t')))
+            return true;
+        if (b != loc.begin)
+            return false;
+        k = start - 2;   /* the '{' alone: the line before */
+    }
+    return false;
+}
+
 /* Words a syntax error from what the parser expected instead:
  *   expected expression, found end of line
  *   expected ')' to close '(' at line 3, found identifier 'h2'
@@ -588,6 +611,17 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
 
     if (is_closer && !ls->has_closed) {
         diag_error(ps->diag, loc, "unmatched %s", yysymbol_name(found));
+        lex_after_error(ls);
+        return 0;
+    }
+
+    /* `output h = v` or `loss ...` inside a block's body. */
+    if (((found >= YYSYMBOL_MODEL && found <= YYSYMBOL_TRAIN) || found == YYSYMBOL_BLOCK
+         || found == YYSYMBOL_NET) && ls->open.len > 0
+        && ls->open.items[ls->open.len - 1].kind == '{'
+        && opens_block(ps, ls->open.items[ls->open.len - 1].loc)) {
+        diag_error(ps->diag, loc, "%s cannot be used inside a block or net; its body holds "
+                   "bindings (NAME = expr) and ends with 'return expr'", describe_token(ps, found, loc));
         lex_after_error(ls);
         return 0;
     }
