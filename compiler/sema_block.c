@@ -48,7 +48,6 @@ void declare_block(Lower *l, const Stmt *s)
     sym->ok = true;
     sym->defined = true;   /* callable anywhere: a template, not a value */
     bi->first_shape = arena_alloc(l->arena, sizeof *bi->first_shape * (size_t)(s->nparams + 1));
-    bi->first_value = arena_alloc(l->arena, sizeof *bi->first_value * (size_t)(s->nparams + 1));
     int errors = d->errors;
     for (int k = 0; k < s->nparams; k++)
         for (int j = 0; j < k; j++)
@@ -333,7 +332,6 @@ static bool same_as_first_call(Lower *l, Symbol *sym, const Expr *call, const Bl
         if (bi->ncalls == 0) {
             if (v->is_tensor)
                 bi->first_shape[k] = build_get(&l->b, v->node)->shape;
-            bi->first_value[k] = v->num;
             continue;
         }
         Loc at = v->expr && v->expr->loc.begin >= call->loc.begin

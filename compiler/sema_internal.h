@@ -55,11 +55,10 @@ typedef struct BlockInfo {
     bool broken;             /* recursive, or its body failed: calls stay quiet */
     int ncalls;
     /* A net: the tensors its first call made, handed out again later, and
-     * that call's argument values (inputs' shapes must match). */
+     * that call's input shapes (later calls' must match). */
     BuildShared shared;
     Loc first_call;
     Shape *first_shape;      /* per block parameter (tensors) */
-    double *first_value;     /* per block parameter (numbers) */
 } BlockInfo;
 
 /* The body of a block instance being lowered: its own names. */
