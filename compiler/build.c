@@ -260,8 +260,45 @@ static int *append(Build *b, const int *list, int *len, int x)
     return l;
 }
 
+/* A shared net's later call: the tensor its first call made at this
+ * position (list, next), with the node scoped as that one was. -1 when it
+ * does not fit (reported once). */
+static int reuse_tensor(Build *b, Node *n, const int *list, int len, int *next,
+                        const Param *table, Shape shape, Loc loc)
+{
+    BuildShared *r = b->reuse;
+    int id = *next < len ? list[*next] : -1;
+    (*next)++;
+    if (id < 0 || !shape_eq(table[id].shape, shape)) {
+        if (!r->mismatch)
+            diag_error(b->diag, loc, "a shared net's calls use one set of parameters, but this "
+                       "call needs %s", id >= 0 ? arena_printf(b->arena, "'%s' as %s, and its "
+                       "first call made it %s", table[id].path, shape_str(b->arena, shape),
+                       shape_str(b->arena, table[id].shape)) : "more parameters than its first "
+                       "call made");
+        r->mismatch = true;
+        return -1;
+    }
+    if (!n->scope) {
+        const char *path = table[id].path;
+        const char *dot = strrchr(path, '.');
+        n->scope = dot ? arena_strndup(b->arena, path, (size_t)(dot - path)) : path;
+    }
+    return id;
+}
+
 int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc)
 {
+    if (b->reuse) {
+        BuildShared *r = b->reuse;
+        int id = reuse_tensor(b, n, r->params.items, r->params.len, &r->next_param,
+                              b->ir->params.items, shape, loc);
+        if (id >= 0) {
+            n->param = append(b, n->param, &n->nparam, id);
+            return id;
+        }
+        /* Reported: a new tensor keeps the node whole until sema stops. */
+    }
     const char *want;
     Param p = new_tensor(b, n, local, shape, loc, &want);
     /* Said once per layer, at the end (sema.c warn_renamed). */
@@ -285,11 +322,22 @@ int build_param(Build *b, Node *n, const char *local, Shape shape, Loc loc)
     vec_push(b->arena, &b->ir->params, p);
     int id = b->ir->params.len - 1;
     n->param = append(b, n->param, &n->nparam, id);
+    if (b->record)
+        vec_push(b->arena, &b->record->params, id);
     return id;
 }
 
 int build_state(Build *b, Node *n, const char *local, Shape shape, double fill, Loc loc)
 {
+    if (b->reuse) {
+        BuildShared *r = b->reuse;
+        int id = reuse_tensor(b, n, r->states.items, r->states.len, &r->next_state,
+                              b->ir->states.items, shape, loc);
+        if (id >= 0) {
+            n->state = append(b, n->state, &n->nstate, id);
+            return id;
+        }
+    }
     const char *want;
     Param p = new_tensor(b, n, local, shape, loc, &want);
     p.init_arg = fill;     /* a constant fill: running statistics start at 0 or 1 */
@@ -297,6 +345,8 @@ int build_state(Build *b, Node *n, const char *local, Shape shape, double fill, 
     vec_push(b->arena, &b->ir->states, p);
     int id = b->ir->states.len - 1;
     n->state = append(b, n->state, &n->nstate, id);
+    if (b->record)
+        vec_push(b->arena, &b->record->states, id);
     return id;
 }
 

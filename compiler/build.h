@@ -15,6 +15,13 @@
 
 #include "dlc.h"
 
+typedef struct BuildShared {
+    VEC(int) params;          /* indices in IR.params, in the order made */
+    VEC(int) states;          /* indices in IR.states */
+    int next_param, next_state;   /* while reused: the next to hand out */
+    bool mismatch;            /* a reuse found a different shape (reported) */
+} BuildShared;
+
 struct Build {
     Arena *arena;
     Diag *diag;              /* diag->src: source text for messages and lines */
@@ -33,6 +40,13 @@ struct Build {
     const Node *renamed_node;
     VEC(int) renamed;        /* parameter indices */
     VEC(const char *) wanted;  /* ... and the names they would have had */
+    /* Shared networks (sema_block.c): while `record` is set, every new
+     * trainable parameter's index goes to record->params, every STATE
+     * tensor's to record->states (a net's first call); while `reuse` is
+     * set, build_param and build_state hand out those tensors again in the
+     * same order instead of making new ones (its later calls). */
+    BuildShared *record;
+    BuildShared *reuse;
 };
 
 void build_init(Build *b, Arena *a, Diag *d, IR *ir);

@@ -140,7 +140,16 @@ typedef enum StmtKind {
     ST_LET,      /* NAME = expr;  output NAME = expr;  output NAME */
     ST_LOSS,     /* loss expr;  loss NAME = expr */
     ST_TRAIN,    /* train { key value ... } */
+    ST_BLOCK,    /* block NAME(params) { ... return expr };  net NAME(params) { ... } */
+    ST_RETURN,   /* return expr: only inside a block or net's body */
 } StmtKind;
+
+/* A parameter of a block or net: NAME or NAME = default. */
+typedef struct BlockParam {
+    const char *name;
+    Loc loc;
+    Expr *def;          /* NULL: required */
+} BlockParam;
 
 typedef struct TypeSpec {
     const char *elem;   /* "f32" or "class" */
@@ -173,6 +182,14 @@ typedef struct Stmt {
     Setting *settings;  /* TRAIN */
     int nsettings;
     Expr *noise;        /* INPUT: `~ normal(0, 1)`, the distribution; else NULL */
+    /* BLOCK: `net` (one parameter set shared by every call) or `block`
+     * (new parameters per call); its parameters and its body (ST_LET and
+     * ST_RETURN statements, in source order). RETURN: value. */
+    bool is_net;
+    BlockParam *params;
+    int nparams;
+    struct Stmt **body;
+    int nbody;
 } Stmt;
 
 typedef struct Program {

@@ -231,6 +231,8 @@ static const char *stmt_word(const Stmt *s)
     case ST_LET: return s->is_output ? "output" : "let";
     case ST_LOSS: return "loss";
     case ST_TRAIN: return "train";
+    case ST_BLOCK: return s->is_net ? "net" : "block";
+    case ST_RETURN: return "return";
     }
     return "?";
 }
@@ -275,6 +277,28 @@ void ast_dump(FILE *out, const Source *src, const Program *p)
                 dump_loc(out, src, s->settings[k].loc);
                 fputc(' ', out);
                 dump_expr(out, src, s->settings[k].value);
+                fputc(')', out);
+            }
+            break;
+        case ST_BLOCK:
+            for (int k = 0; k < s->nparams; k++) {
+                fprintf(out, " (param %s", s->params[k].name);
+                if (s->params[k].def) {
+                    fputc(' ', out);
+                    dump_expr(out, src, s->params[k].def);
+                }
+                fputc(')', out);
+            }
+            for (int k = 0; k < s->nbody; k++) {
+                const Stmt *b = s->body[k];
+                fprintf(out, "\n  (%s ", stmt_word(b));
+                dump_loc(out, src, b->loc);
+                if (b->name)
+                    fprintf(out, " %s", b->name);
+                if (b->value) {
+                    fputc(' ', out);
+                    dump_expr(out, src, b->value);
+                }
                 fputc(')', out);
             }
             break;

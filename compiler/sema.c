@@ -289,6 +289,11 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         if (!s || (!s->name && s->kind != ST_LOSS && s->kind != ST_TRAIN))
             continue;
         switch (s->kind) {
+        case ST_BLOCK:
+            declare_block(l, s);
+            break;
+        case ST_RETURN:
+            break;
         case ST_MODEL:
             if (model) {
                 diag_error(d, s->loc, "a file describes one model; this is a second 'model'");
@@ -330,6 +335,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             break;
         }
     }
+    check_block_recursion(l);
     /* Reported here too for callers other than main.c; quiet when good. */
     sema_check_defines(a, p, defs, ndefs, d);
     for (int k = 0; k < ndefs; k++)
@@ -344,6 +350,8 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         if (!s || (!s->name && s->kind != ST_LOSS && s->kind != ST_TRAIN))
             continue;   /* only a parse error makes these, and it was reported */
         switch (s->kind) {
+        case ST_BLOCK:   /* expanded at each call (sema_block.c) */
+        case ST_RETURN:
         case ST_MODEL:
             break;
         case ST_PARAM: {
@@ -425,6 +433,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         check_batch_sizes(l);
     if (d->errors == 0) {
         warn_unused(l);
+        warn_unused_blocks(l);
         warn_renamed(l);
         warn_untrained(l);
         warn_all_frozen(l);

@@ -8,6 +8,7 @@
  *                    op calls (the ops build through build.h), + - * /
  *   sema_stmt.c      statements: param, input, let (bindings, outputs), loss
  *   sema_explain.c   --explain
+ *   sema_block.c     blocks, nets and repeat: checks, expansion per call
  *   train.c          the train block (train.h)
  */
 #ifndef DLC_SEMA_INTERNAL_H
@@ -45,7 +46,28 @@ bool lower_init(Lower *l, const Expr *e, InitKind *kind, double *arg);
 #include <math.h>
 #include <stdlib.h>
 
-typedef enum SymKind { SYM_PARAM, SYM_TENSOR, SYM_LOSS } SymKind;
+typedef enum SymKind { SYM_PARAM, SYM_TENSOR, SYM_LOSS, SYM_BLOCK } SymKind;
+
+typedef VEC(const char *) NameVec;
+
+/* A block or net definition's state across its calls (sema_block.c). */
+typedef struct BlockInfo {
+    bool broken;             /* recursive, or its body failed: calls stay quiet */
+    int ncalls;
+    /* A net: the tensors its first call made, handed out again later, and
+     * that call's input shapes (later calls' must match). */
+    BuildShared shared;
+    Loc first_call;
+    Shape *first_shape;      /* per block parameter (tensors) */
+} BlockInfo;
+
+/* The body of a block instance being lowered: its own names. */
+typedef struct Frame {
+    const Stmt *def;
+    struct Frame *parent;
+    VEC(struct Symbol *) locals;
+    const char *prefix;      /* instance path of its nodes' names: "res1", "stage.0" */
+} Frame;
 
 typedef struct Symbol {
     const char *name;
@@ -55,6 +77,9 @@ typedef struct Symbol {
     bool ok;            /* ... without errors: value / node are good */
     double value;       /* SYM_PARAM */
     int node;           /* SYM_TENSOR */
+    BlockInfo *block;   /* SYM_BLOCK */
+    bool local;         /* a block's parameter or binding (Frame.locals) */
+    int visit;          /* cycle search (sema_resolve.c) */
 } Symbol;
 
 struct Lower {
@@ -79,6 +104,13 @@ struct Lower {
     bool too_many_nodes;     /* MAX_NODES reached and reported */
     const char **names;      /* visible_names' buffer */
     int names_cap;
+    /* Blocks (sema_block.c): the body being lowered, how deep, the scope
+     * components of the enclosing instances (Build.scope points here). */
+    Frame *frame;
+    int depth;
+    NameVec scope;
+    int visit_mark;          /* cycle search's generation */
+    const Program *program;
 };
 
 /* Most nodes a network may have: real ones have tens to hundreds; the
@@ -100,6 +132,19 @@ bool check_defined(Lower *l, const Symbol *s, Loc use);
 /* sema_lower.c: expressions and op calls (lower_tensor and friends are
  * declared at the top) */
 bool room_for_nodes(Lower *l, Loc loc);
+
+/* sema_block.c: blocks, nets and repeat */
+void declare_block(Lower *l, const Stmt *s);
+void check_block_recursion(Lower *l);
+/* A call of a block or net (sym) or of repeat: the node it returns, or -1. */
+int lower_block_call(Lower *l, Symbol *sym, const Expr *call);
+int lower_repeat(Lower *l, const Expr *call);
+/* Notes where a name unknown here is defined inside a block. */
+void note_block_local(Lower *l, const char *name);
+/* Warns about blocks and nets no statement calls. */
+void warn_unused_blocks(Lower *l);
+/* Reports a use before a definition that depends back on the use site. */
+bool report_cycle(Lower *l, const Symbol *s, Loc use);
 
 /* sema_stmt.c: declarations, bindings, outputs, loss */
 void declare(Lower *l, const Stmt *s, SymKind kind);

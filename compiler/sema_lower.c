@@ -76,7 +76,8 @@ bool lower_number(Lower *l, const Expr *e, double *out)
             return false;
         if (s->kind != SYM_PARAM) {
             diag_error(l->diag, e->loc, "'%s' is a %s; a compile-time number is needed here "
-                       "(a literal or a param)", e->name, s->kind == SYM_LOSS ? "loss" : "tensor");
+                       "(a literal or a param)", e->name, s->kind == SYM_LOSS ? "loss"
+                       : s->kind == SYM_BLOCK ? (s->stmt->is_net ? "net" : "block") : "tensor");
             return false;
         }
         *out = s->value;
@@ -602,6 +603,18 @@ static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
     return id;
 }
 
+/* The closest block or net name to a misspelled callee, or NULL. */
+static const char *block_suggestion(Lower *l, const char *name)
+{
+    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(l->syms.len + 1));
+    int n = 0;
+    for (int k = 0; k < l->syms.len; k++)
+        if (l->syms.items[k]->kind == SYM_BLOCK)
+            names[n++] = l->syms.items[k]->name;
+    names[n] = NULL;
+    return n ? diag_suggest(name, names) : NULL;
+}
+
 static int lower_call(Lower *l, const Expr *e)
 {
     if (strcmp(e->name, "gradient_penalty") == 0 && !find_symbol(l, e->name)) {
@@ -618,7 +631,11 @@ static int lower_call(Lower *l, const Expr *e)
     }
     const OpInfo *op = op_lookup(e->name);
     if (!op) {
-        const Symbol *s = find_symbol(l, e->name);
+        Symbol *s = find_symbol(l, e->name);
+        if (s && s->kind == SYM_BLOCK)
+            return lower_block_call(l, s, e);
+        if (!s && strcmp(e->name, "repeat") == 0)
+            return lower_repeat(l, e);
         if (s && s->kind == SYM_TENSOR)
             diag_error(l->diag, e->name_loc, "'%s' is a tensor, not an op; it cannot be called",
                        e->name);
@@ -631,7 +648,10 @@ static int lower_call(Lower *l, const Expr *e)
         else if (is_init_name(e->name))
             diag_error(l->diag, e->name_loc, "'%s' is an init scheme; it goes in a layer's "
                        "init argument, as in dense(x, 10, init = %s)", e->name, e->name);
-        else {
+        else if (block_suggestion(l, e->name)) {
+            diag_error(l->diag, e->name_loc, "unknown block '%s'; did you mean '%s'?", e->name,
+                       block_suggestion(l, e->name));
+        } else {
             const char *s2 = diag_suggest(e->name, op_names());
             if (s2)
                 diag_error(l->diag, e->name_loc, "unknown op '%s'; did you mean '%s'?", e->name, s2);
@@ -818,9 +838,24 @@ int lower_tensor(Lower *l, const Expr *e)
                            e->name, e->name);
             else if (strcmp(e->name, "true") == 0 || strcmp(e->name, "false") == 0)
                 diag_error(l->diag, e->loc, "'%s' is a number, not a tensor", e->name);
-            else
+            else {
                 diag_error(l->diag, e->loc, "unknown name '%s'%s", e->name,
                            suggestion(l, e->name, 1u << SYM_TENSOR | 1u << SYM_PARAM));
+                note_block_local(l, e->name);
+            }
+            return -1;
+        }
+        if (s->kind == SYM_BLOCK) {
+            diag_error(l->diag, e->loc, "'%s' is a %s, not a tensor; call it, as in %s(x)",
+                       e->name, s->stmt->is_net ? "net" : "block", e->name);
+            return -1;
+        }
+        if (l->frame && !s->local && s->kind == SYM_TENSOR) {
+            diag_error(l->diag, e->loc, "'%s' is defined outside %s '%s'; a %s sees only its "
+                       "parameters, its own bindings and the file's params: pass '%s' as an "
+                       "argument", e->name, l->frame->def->is_net ? "net" : "block",
+                       l->frame->def->name, l->frame->def->is_net ? "net" : "block", e->name);
+            diag_note(l->diag, s->stmt->name_loc, "'%s' is defined here", e->name);
             return -1;
         }
         if (!check_defined(l, s, e->loc))

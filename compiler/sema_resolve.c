@@ -26,6 +26,11 @@ static unsigned hash_name(const char *s)
 
 Symbol *find_symbol(const Lower *l, const char *name)
 {
+    /* Inside a block's body: its parameters and bindings first. */
+    if (l->frame)
+        for (int k = 0; k < l->frame->locals.len; k++)
+            if (strcmp(l->frame->locals.items[k]->name, name) == 0)
+                return l->frame->locals.items[k];
     if (!l->table)
         return NULL;
     unsigned mask = (unsigned)l->table_cap - 1;
@@ -73,14 +78,20 @@ const char *suggestion(Lower *l, const char *word, unsigned kinds)
  * unknown names must not take memory quadratic in its size. */
 static const char *const *visible_names(Lower *l, unsigned kinds)
 {
-    if (l->names_cap < l->syms.len + 1) {
-        l->names_cap = 2 * (l->syms.len + 1);
+    int nlocal = l->frame ? l->frame->locals.len : 0;
+    if (l->names_cap < l->syms.len + nlocal + 1) {
+        l->names_cap = 2 * (l->syms.len + nlocal + 1);
         l->names = arena_alloc(l->arena, sizeof *l->names * (size_t)l->names_cap);
     }
     const char **names = l->names;
     int n = 0;
     for (int k = 0; k < l->syms.len; k++) {
         const Symbol *s = l->syms.items[k];
+        if (s->defined && (kinds & (1u << s->kind)))
+            names[n++] = s->name;
+    }
+    for (int k = 0; k < nlocal; k++) {
+        const Symbol *s = l->frame->locals.items[k];
         if (s->defined && (kinds & (1u << s->kind)))
             names[n++] = s->name;
     }
@@ -102,7 +113,7 @@ bool check_defined(Lower *l, const Symbol *s, Loc use)
         return true;
     if (s->stmt == l->stmt)
         diag_error(l->diag, use, "'%s' is used in its own definition", s->name);
-    else {
+    else if (!report_cycle(l, s, use)) {
         diag_error(l->diag, use, "'%s' is used before its definition", s->name);
         diag_note(l->diag, s->stmt->name_loc, "'%s' is defined here, later in the file", s->name);
     }

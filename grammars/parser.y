@@ -67,6 +67,8 @@ typedef struct NumLit {
 typedef VEC(Arg) ArgVec;
 typedef VEC(Expr *) ExprVec;
 typedef VEC(Setting) SettingVec;
+typedef VEC(BlockParam) BlockParamVec;
+typedef VEC(Stmt *) StmtVec;
 
 /* The parser's state, passed to every action. */
 typedef struct ParseState {
@@ -164,6 +166,18 @@ static Stmt *decl_stmt(ParseState *ps, StmtKind kind, Loc loc, const char *name,
     return s;
 }
 
+static Stmt *block_stmt(ParseState *ps, Loc loc, bool is_net, const char *name, Loc name_loc,
+                        BlockParamVec *params, StmtVec *body)
+{
+    Stmt *s = named_stmt(ps, ST_BLOCK, loc, name, name_loc);
+    s->is_net = is_net;
+    s->params = params->items;
+    s->nparams = params->len;
+    s->body = body->items;
+    s->nbody = body->len;
+    return s;
+}
+
 /* Positional arguments come first: Python's rule, checked here so the
  * message points at the argument. */
 static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
@@ -185,12 +199,16 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
     Setting setting;
     SettingVec *settings;
     Stmt *stmt;
+    BlockParam bparam;
+    BlockParamVec *bparams;
+    StmtVec *stmts;
 }
 
 /* The aliases are what error messages call the tokens. The keywords come
  * first and together: the error reporter treats MODEL..TRAIN as a range. */
 %token MODEL "'model'" PARAM "'param'" INPUT "'input'" LABEL "'label'"
 %token TARGET "'target'" OUTPUT "'output'" LOSS "'loss'" TRAIN "'train'"
+%token BLOCK "'block'" NET "'net'" RETURN "'return'"
 %token NEWLINE "end of line"
 %token <num> NUMBER "number"
 %token <str> IDENT "identifier"
@@ -210,6 +228,11 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %nterm <setting> setting
 %nterm <settings> settings
 %nterm <stmt> noise_decl
+%nterm <bparam> bparam
+%nterm <bparams> bparams bparamlist
+%nterm <stmts> body
+%nterm <stmt> bstmt
+%nterm <num> blockkw
 
 %%
 
@@ -268,6 +291,60 @@ stmt
                                     $$->settings = $3->items;
                                     $$->nsettings = $3->len;
                                 }
+    | blockkw IDENT '(' bparams ')' opt_nl '{' body '}' {
+                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $8);
+                                }
+    | blockkw IDENT '(' bparams ')' opt_nl '{' body bstmt '}' {
+                                    vec_push(ps->arena, $8, $9);
+                                    $$ = block_stmt(ps, @$, $1.is_int, $2, @2, $4, $8);
+                                }
+    ;
+
+/* block NAME(params) { body }  |  net NAME(params) { body }
+ * (is_int: a net, sharing one parameter set between its calls) */
+blockkw
+    : BLOCK                     { $$ = (NumLit){0, false}; }
+    | NET                       { $$ = (NumLit){0, true}; }
+    ;
+
+/* The '{' may open on the next line. */
+opt_nl
+    : %empty
+    | NEWLINE
+    ;
+
+/* bparams = [ bparam { ',' bparam } [ ',' ] ];  bparam = NAME [ '=' expr ] */
+bparams
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | bparamlist
+    | bparamlist ','
+    ;
+
+bparamlist
+    : bparam                    {
+                                    $$ = arena_alloc(ps->arena, sizeof *$$);
+                                    vec_push(ps->arena, $$, $1);
+                                }
+    | bparamlist ',' bparam     { $$ = $1; vec_push(ps->arena, $$, $3); }
+    ;
+
+bparam
+    : IDENT                     { $$ = (BlockParam){$1, @1, NULL}; }
+    | IDENT '=' expr            { $$ = (BlockParam){$1, @1, $3}; }
+    ;
+
+/* body = { [ bstmt ] end }   -- one statement per line, like settings */
+body
+    : %empty                    { $$ = arena_alloc(ps->arena, sizeof *$$); }
+    | body end                  { $$ = $1; }
+    | body bstmt end            { $$ = $1; vec_push(ps->arena, $$, $2); }
+    | body error end            { $$ = $1; yyerrok; }
+    ;
+
+/* bstmt = NAME '=' expr | 'return' expr */
+bstmt
+    : IDENT '=' expr            { $$ = named_stmt(ps, ST_LET, @$, $1, @1); $$->value = $3; }
+    | RETURN expr               { $$ = new_stmt(ps, ST_RETURN, @$); $$->value = $2; }
     ;
 
 /* noise_decl = ('input' | 'label' | 'target') NAME ':' type '~' expr
@@ -446,7 +523,8 @@ static const char *describe_token(ParseState *ps, yysymbol_kind_t tok, Loc loc)
     }
     if (tok == YYSYMBOL_YYEOF)
         return "end of file";
-    if (tok >= YYSYMBOL_MODEL && tok <= YYSYMBOL_TRAIN)
+    if ((tok >= YYSYMBOL_MODEL && tok <= YYSYMBOL_TRAIN)
+        || (tok >= YYSYMBOL_BLOCK && tok <= YYSYMBOL_RETURN))
         return arena_printf(ps->arena, "keyword %s", name);
     if (tok == YYSYMBOL_NEWLINE && ps->lex->at_eof)
         return "end of file";
@@ -492,6 +570,29 @@ static bool take_group(yysymbol_kind_t *set, int *n, const yysymbol_kind_t *grou
     return true;
 }
 
+/* Whether the '{' at loc opens a block or net's body: its line, or the
+ * line before when the '{' stands alone, starts with `block` or `net`. */
+static bool opens_block(const ParseState *ps, Loc loc)
+{
+    const char *t = ps->src->text;
+    int k = loc.begin;
+    for (int tries = 0; tries < 2 && k >= 0; tries++) {
+        int start = k;
+        while (start > 0 && t[start - 1] != '\n')
+            start--;
+        int b = start;
+        while (t[b] == ' ' || t[b] == '\t')
+            b++;
+        if ((strncmp(t + b, "block", 5) == 0 && (t[b + 5] == ' ' || t[b + 5] == '\t'))
+            || (strncmp(t + b, "net", 3) == 0 && (t[b + 3] == ' ' || t[b + 3] == '\t')))
+            return true;
+        if (b != loc.begin)
+            return false;
+        k = start - 2;   /* the '{' alone: the line before */
+    }
+    return false;
+}
+
 /* Words a syntax error from what the parser expected instead:
  *   expected expression, found end of line
  *   expected ')' to close '(' at line 3, found identifier 'h2'
@@ -524,6 +625,17 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
 
     if (is_closer && !ls->has_closed) {
         diag_error(ps->diag, loc, "unmatched %s", yysymbol_name(found));
+        lex_after_error(ls);
+        return 0;
+    }
+
+    /* `output h = v` or `loss ...` inside a block's body. */
+    if (((found >= YYSYMBOL_MODEL && found <= YYSYMBOL_TRAIN) || found == YYSYMBOL_BLOCK
+         || found == YYSYMBOL_NET) && ls->open.len > 0
+        && ls->open.items[ls->open.len - 1].kind == '{'
+        && opens_block(ps, ls->open.items[ls->open.len - 1].loc)) {
+        diag_error(ps->diag, loc, "%s cannot be used inside a block or net; its body holds "
+                   "bindings (NAME = expr) and ends with 'return expr'", describe_token(ps, found, loc));
         lex_after_error(ls);
         return 0;
     }
@@ -597,7 +709,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (n == 1 && expected[0] == char_symbol('=') && ls->prev.kind == TOK_IDENT
         && ls->prev.loc.begin == ls->first.loc.begin) {
         static const char *const keywords[] = {
-            "model", "param", "input", "label", "target", "output", "loss", "train", NULL,
+            "model", "param", "input", "label", "target", "output", "loss", "train",
+            "block", "net", NULL,
         };
         int len = ls->prev.loc.end - ls->prev.loc.begin;
         const char *word = arena_strndup(ps->arena, ps->src->text + ls->prev.loc.begin, (size_t)len);

@@ -69,4 +69,54 @@ header = open(os.path.join(d, "mlp.h")).read()
 check("header-declares-param_path", "fashion_mlp_param_path(int i)" in header)
 table = re.findall(r'\{"(\w+)", "([\w.]+)", \d+, \d+\}', open(os.path.join(d, "mlp.c")).read())
 check("c-paths-match-twin", [p for _, p in table] == [twin.PATHS[n] for n, _ in twin.PARAMS], str(table))
+
+# Blocks and nets (tests/torch/blocks.net): res1 = res(...) scopes its
+# layers res1.conv1 ..., repeat makes stage.0, stage.1 as nn.Sequential
+# names its children, and the shared net head is one module, head.h and
+# head.out (its return's layer). A module tree written by hand with those
+# names takes the twin's tensors (BatchNorm's num_batches_tracked aside,
+# which dlc does not keep).
+subprocess.run([dlc, "--emit=torch", "tests/torch/blocks.net", "-o", os.path.join(d, "blocks.py")], check=True)
+spec = importlib.util.spec_from_file_location("blocks_twin", os.path.join(d, "blocks.py"))
+bt = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bt)
+bm = bt.Model(dtype=torch.float64)
+nn = torch.nn
+
+
+class Res(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.conv1_2 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.conv2_2 = nn.BatchNorm2d(4)
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.h = nn.Linear(36 * 4, 8)
+        self.out = nn.Linear(8, 4)
+
+
+class Tree(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.res1 = Res()
+        self.stage = nn.Sequential(Res(), Res())
+        self.head = Head()
+
+
+tree = Tree().double()
+want = sorted(k for k in tree.state_dict() if not k.endswith("num_batches_tracked"))
+bsd = bm.scoped_state_dict()
+check("blocks-keys", sorted(bsd) == want, "%s vs %s" % (sorted(bsd), want))
+try:
+    r = tree.load_state_dict({k: v.detach() for k, v in bsd.items()}, strict=False)
+    check("blocks-load_state_dict", not r.unexpected_keys and
+          all(k.endswith("num_batches_tracked") for k in r.missing_keys), str(r))
+except Exception as ex:  # a shape mismatch
+    check("blocks-load_state_dict", False, str(ex))
 print("paths: %d passed, %d failed" % (passed, failed))
