@@ -53,7 +53,8 @@ static void make_groups(Arena *a, IR *ir)
         return;   /* autodiff_split_losses made them */
     ir->groups.len = 0;
     for (int g = 0; g < ngroups; g++) {
-        Group grp = {ir->losses.len ? ir->losses.items[g].name : "loss", ir->train.opt, 0, 0};
+        Group grp = {ir->losses.len ? ir->losses.items[g].name : "loss", ir->train.opt, 0, 0,
+                     1, ir->train.weight_decay, ir->train.clip_norm, ir->train.clip_value};
         vec_push(a, &ir->groups, grp);
         if (g < ir->losses.len)
             ir->losses.items[g].group = g;
@@ -160,7 +161,8 @@ const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec)
     /* A group per loss, named after it, with the train block's optimizer. */
     ir->groups.len = 0;
     for (int g = 0; g < ir->losses.len; g++) {
-        Group grp = {ir->losses.items[g].name, ir->train.opt, 0, 0};
+        Group grp = {ir->losses.items[g].name, ir->train.opt, 0, 0,
+                     1, ir->train.weight_decay, ir->train.clip_norm, ir->train.clip_value};
         vec_push(a, &ir->groups, grp);
     }
     /* SPEC first: "d_w,d_b/g_w,g_b" puts d_w and d_b in loss1's group,

@@ -160,6 +160,11 @@ typedef struct Setting {   /* one line of a train block: key value */
     Loc key_loc;
     Expr *value;
     Loc loc;
+    /* `loss NAME { settings }` (a loss's own settings): section set, key
+     * the loss's name, value NULL, its lines in sub. */
+    bool section;
+    struct Setting *sub;
+    int nsub;
 } Setting;
 
 typedef struct Stmt {
@@ -172,6 +177,11 @@ typedef struct Stmt {
     TypeSpec type;      /* INPUT/LABEL/TARGET */
     Setting *settings;  /* TRAIN */
     int nsettings;
+    /* LOSS: `updates A, B`: names (prefixes of parameter paths) and where */
+    const char **updates;
+    Loc *updates_loc;
+    int nupdates;
+    Loc updates_kw;     /* the word `updates` (NOLOC-like {0,0} when absent) */
 } Stmt;
 
 typedef struct Program {
@@ -381,6 +391,11 @@ typedef struct Group {
     const char *name;      /* the loss's name: P_update_<name> */
     Optimizer opt;
     size_t offset, count;  /* values [offset, offset + count) of params and grads */
+    /* The train block's values unless its `loss NAME { }` section sets
+     * them (sema_groups.c); autodiff fills them for groups sema did not make. */
+    int steps;             /* steps of this loss per round (docs/runtime.md) */
+    double weight_decay;   /* as TrainConfig's, for this group */
+    double clip_norm, clip_value;
 } Group;
 
 /* The train block, defaults filled in (train.c's table lists the settings). */

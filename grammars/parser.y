@@ -67,6 +67,11 @@ typedef struct NumLit {
 typedef VEC(Arg) ArgVec;
 typedef VEC(Expr *) ExprVec;
 typedef VEC(Setting) SettingVec;
+/* `updates A, b.c`: the names and where each is written */
+typedef struct NameList {
+    VEC(const char *) names;
+    VEC(Loc) locs;
+} NameList;
 
 /* The parser's state, passed to every action. */
 typedef struct ParseState {
@@ -164,6 +169,36 @@ static Stmt *decl_stmt(ParseState *ps, StmtKind kind, Loc loc, const char *name,
     return s;
 }
 
+static void push_name(ParseState *ps, NameList *l, const char *name, Loc loc)
+{
+    vec_push(ps->arena, &l->names, name);
+    vec_push(ps->arena, &l->locs, loc);
+}
+
+/* `loss g = expr WORD names`: WORD must be `updates` (a word, not a keyword,
+ * so it stays free as a name elsewhere). */
+static void loss_updates(ParseState *ps, Stmt *s, const char *word, Loc word_loc, NameList *l)
+{
+    if (strcmp(word, "updates") != 0) {
+        diag_error(ps->diag, word_loc, "expected operator, 'updates' or end of line, found "
+                   "identifier '%s'", word);
+        diag_note(ps->diag, s->loc, "a loss may end with the parameter groups it trains, as "
+                  "in: loss gen = bce(d_fake, 1) updates G");
+        return;
+    }
+    s->updates = l->names.items;
+    s->updates_loc = l->locs.items;
+    s->nupdates = l->names.len;
+    s->updates_kw = word_loc;
+}
+
+static Setting loss_section(ParseState *ps, const char *name, Loc name_loc, SettingVec *sub, Loc loc)
+{
+    (void)ps;
+    Setting s = {name, name_loc, NULL, loc, true, sub->items, sub->len};
+    return s;
+}
+
 /* Positional arguments come first: Python's rule, checked here so the
  * message points at the argument. */
 static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
@@ -184,6 +219,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
     TypeSpec type;
     Setting setting;
     SettingVec *settings;
+    NameList *names;
     Stmt *stmt;
 }
 
@@ -195,6 +231,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %token <num> NUMBER "number"
 %token <str> IDENT "identifier"
 %token <str> STRING "string"
+%token <str> PATH "dotted name"
 
 %left '+' '-'
 %left '*' '/'
@@ -208,6 +245,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %nterm <type> type
 %nterm <setting> setting
 %nterm <settings> settings
+%nterm <names> updates
 
 %%
 
@@ -254,6 +292,16 @@ stmt
                                 }
     | LOSS expr                 { $$ = new_stmt(ps, ST_LOSS, @$); $$->value = $2; }
     | LOSS IDENT '=' expr       { $$ = named_stmt(ps, ST_LOSS, @$, $2, @2); $$->value = $4; }
+    | LOSS IDENT '=' expr IDENT updates {
+                                    $$ = named_stmt(ps, ST_LOSS, @$, $2, @2);
+                                    $$->value = $4;
+                                    loss_updates(ps, $$, $5, @5, $6);
+                                }
+    | LOSS expr IDENT updates   {
+                                    $$ = new_stmt(ps, ST_LOSS, @$);
+                                    $$->value = $2;
+                                    loss_updates(ps, $$, $3, @3, $4);
+                                }
     | TRAIN '{' settings '}'    {
                                     $$ = new_stmt(ps, ST_TRAIN, @$);
                                     $$->settings = $3->items;
@@ -275,9 +323,24 @@ settings
     | settings error end        { $$ = $1; yyerrok; }
     ;
 
-/* setting = NAME expr          -- e.g. `batch 64`, `optimizer adam(lr = 1e-3)` */
+/* updates = upname { ',' upname }   -- after `loss NAME = expr updates`:
+ * upname = NAME | dotted name (a parameter path or a prefix of one) */
+updates
+    : IDENT                     { $$ = arena_alloc(ps->arena, sizeof *$$); push_name(ps, $$, $1, @1); }
+    | PATH                      { $$ = arena_alloc(ps->arena, sizeof *$$); push_name(ps, $$, $1, @1); }
+    | updates ',' IDENT         { $$ = $1; push_name(ps, $$, $3, @3); }
+    | updates ',' PATH          { $$ = $1; push_name(ps, $$, $3, @3); }
+    ;
+
+/* setting = NAME expr          -- e.g. `batch 64`, `optimizer adam(lr = 1e-3)`
+ *         | 'loss' NAME '{' settings [ setting ] '}'   -- one loss's own settings */
 setting
     : IDENT expr                { $$ = (Setting){$1, @1, $2, @$}; }
+    | LOSS IDENT '{' settings '}' { $$ = loss_section(ps, $2, @2, $4, @$); }
+    | LOSS IDENT '{' settings setting '}' {
+                                    vec_push(ps->arena, $4, $5);
+                                    $$ = loss_section(ps, $2, @2, $4, @$);
+                                }
     | IDENT '=' expr            {
                                     /* A likely slip: say how it is written. */
                                     int len = @3.end - @3.begin;
@@ -423,7 +486,8 @@ static const char *describe_token(ParseState *ps, yysymbol_kind_t tok, Loc loc)
     if (tok < 0)   /* no lookahead: cannot happen with LAC, but be safe */
         return "this";
     const char *name = yysymbol_name(tok);
-    if (tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUMBER || tok == YYSYMBOL_STRING) {
+    if (tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUMBER || tok == YYSYMBOL_STRING
+        || tok == YYSYMBOL_PATH) {
         int len = loc.end - loc.begin;
         const char *text = ps->src->text + loc.begin;
         if (len > 30)
