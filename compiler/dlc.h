@@ -337,6 +337,12 @@ typedef enum LossKind { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_L1 } LossKind;
 typedef struct LossTerm {
     int node;
     double weight;
+    /* Its name in reports (trainer, API, twin): the op's, numbered from
+     * the second on over the whole network ("bce", "bce_2"); sema_groups.c. */
+    const char *name;
+    /* warmup(term, epochs = N): N (its weight ramps as min(1, epoch / N),
+     * epoch from 1, a runtime value: P_set_term_scale); 0: none. */
+    int warmup;
 } LossTerm;
 
 typedef struct Loss {

@@ -332,6 +332,9 @@ void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
                 term = arena_printf(e->a, "%s * %s[0]", emit_lit(e, w), term);
             else
                 term = arena_printf(e->a, "%s[0]", term);
+            if (loss->terms[t].warmup)   /* warmup(term, epochs = N): P_set_term_scale */
+                term = arena_printf(e->a, "(%s)m->term_scale[%d] * %s", emit_real(e),
+                                    term_index(ir, l, t), term);
             sum = *sum ? arena_printf(e->a, "%s + %s", sum, term) : term;
         }
     }
@@ -400,8 +403,12 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
             int id = loss->terms[t].node;
             if (!node_at(ir, id)->needs_grad)
                 continue;
+            const char *seed = emit_lit(e, loss->terms[t].weight);
+            if (loss->terms[t].warmup)   /* the warm-up factor, P_set_term_scale */
+                seed = arena_printf(e->a, "%s * (%s)m->term_scale[%d]", seed, emit_real(e),
+                                    term_index(ir, k, t));
             emit_line(e, "%s[0] %s %s;   /* seed: d %s / d %s */", emit_grad(e, id),
-                      written[id] ? "+=" : "=", emit_lit(e, loss->terms[t].weight),
+                      written[id] ? "+=" : "=", seed,
                       loss->name ? loss->name : "loss", e->node_name[id]);
             written[id] = true;
         }

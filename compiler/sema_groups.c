@@ -94,6 +94,18 @@ void sema_groups(Lower *l, const Program *prog, const Stmt *train)
     if (nl == 0)
         return;
 
+    /* Term names: the op's, numbered from its second use ("bce_2"). */
+    for (int g = 0; g < nl; g++)
+        for (int t = 0; t < ir->losses.items[g].nterms; t++) {
+            LossTerm *term = &ir->losses.items[g].terms[t];
+            const char *op = ir_op_name(ir->nodes.items[term->node]->op);
+            int seen = 1;
+            for (int h = 0; h <= g; h++)
+                for (int u = 0; u < (h < g ? ir->losses.items[h].nterms : t); u++)
+                    seen += !strcmp(ir_op_name(ir->nodes.items[ir->losses.items[h].terms[u].node]->op), op);
+            term->name = seen == 1 ? op : arena_printf(a, "%s_%d", op, seen);
+        }
+
     /* Loss names: P_train_step_<name>, P_update_<name>. */
     for (int i = 1; i < nl; i++)
         for (int j = 0; j < i; j++)

@@ -278,6 +278,14 @@ typedef struct dlrt_loss_info {
      * (param_count values, this loss's group range written): one thread's
      * share of a batch; it only reads m (see model_api) */
     double (*gradients_with)(const void *m, void *w, const void *const *data, int n, void *grads);
+    /* Alternation (`loss NAME { steps K }`): a round is R = the largest
+     * steps of any loss batches; this loss steps on batch i of a round
+     * (i = 0..R-1) iff i >= R - steps; within a batch, losses step in
+     * their order here. 1 without a steps setting. */
+    int steps;
+    /* Its terms: entries [first_term, first_term + nterms) of the model's
+     * term_names, term_weights, term_warmup and terms arrays. */
+    int first_term, nterms;
 } dlrt_loss_info;
 
 typedef struct dlrt_model_api {
@@ -341,6 +349,24 @@ typedef struct dlrt_model_api {
     int stateful;
     void (*reset_state)(void *w);
     void *(*own_workspace)(void *m);
+    /* Loss terms, reported one by one: every loss's terms, loss by loss in
+     * source order, each named after its op ("bce"; "bce_2" for the second
+     * bce term of the network), with the weight written before it and, for
+     * warmup(term, epochs = N), N (0: no warm-up). */
+    int nterms;
+    const char *const *term_names;
+    const double *term_weights;
+    const int *term_warmup;
+    /* Each term's value (unweighted, as its op computes it) from the last
+     * pass that computed it (loss, gradients, train_step of its loss), into
+     * terms[nterms]. */
+    void (*loss_terms)(const void *m, double *terms);
+    /* evaluate, also filling terms[nterms] with each term's mean over the
+     * n samples (unweighted). Returns the weighted sum, as evaluate. */
+    double (*evaluate_terms)(void *m, const void *const *data, int n, double *terms);
+    /* A warm-up term's weight factor (the trainer sets min(1, epoch / N)
+     * before each epoch, epoch from 1); NULL without warm-up terms. */
+    void (*set_term_scale)(void *m, int term, double scale);
 } dlrt_model_api;
 
 /* The trainer's command line (see `MODEL --help`): data files per tensor

@@ -201,16 +201,16 @@ if [ -f "$T/char_lm.out" ]; then
     else bad char-lm-checkpoint-evaluates-and-samples-again "$(cat "$T/char_lm_eval1.out" "$T/char_lm_eval2.out" | tail -c 600)"; fi
 fi
 
-# 2b. Several losses (dlc --x-groups, docs/design.md): the trainer steps
-#     each loss's group in turn, reports each loss, and a checkpoint (with
-#     every group's step count) reloads.
-if build groups examples/two_heads.net --x-groups; then
+# 2b. Several losses (two named loss statements, docs/language.md): the
+#     trainer steps each loss's group in turn, reports each loss and each
+#     term, and a checkpoint (with every group's step count) reloads.
+if build groups tests/e2e/two_losses.net; then
     d=examples/data
     "$T/groups" --train-csv $d/two_heads.csv --test-csv $d/two_heads_test.csv --epochs 3 \
         --checkpoint "$T/groups.ckpt" >"$T/groups.out" 2>&1
     st=$?
     acc=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/groups.out")
-    if [ $st -eq 0 ] && grep -q 'train loss1 [0-9.]*  *train loss2 [0-9.]*' "$T/groups.out" && [ -n "$acc" ]; then
+    if [ $st -eq 0 ] && grep -q 'train loss1 [0-9.]*  *train loss2 [0-9.]* (cross_entropy [0-9.]* mse [0-9.]*)  val loss [0-9.]* (cross_entropy [0-9.]* mse [0-9.]*)' "$T/groups.out" && [ -n "$acc" ]; then
         ok "groups-train-each-loss (test accuracy $acc)"
     else bad groups-train-each-loss "exit $st: $(tail -c 400 "$T/groups.out")"; fi
     "$T/groups" --eval-only --test-csv $d/two_heads_test.csv --checkpoint "$T/groups.ckpt" >"$T/groups_eval.out" 2>&1
@@ -221,7 +221,7 @@ fi
 
 #     Its descriptor, per loss: gradients + update == train_step bit for bit,
 #     and a loss's step moves only its own group.
-if "$DLC" --x-groups --prefix gd examples/two_heads.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
+if "$DLC" --prefix gd tests/e2e/two_losses.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
    cc $CFL -I"$T" -o "$T/groups_descriptor" tests/e2e/groups_descriptor.c "$T/gd_api.c" $LIBS 2>>"$T/gd.err" &&
    "$T/groups_descriptor" >"$T/groups_descriptor.out" 2>&1; then ok "groups-descriptor-per-loss"
 else bad "groups-descriptor-per-loss" "$(cat "$T/gd.err" "$T/groups_descriptor.out" 2>/dev/null | head -c 600)"; fi
