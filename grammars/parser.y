@@ -591,7 +591,41 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
                 expected[kept++] = expected[k];
         n = kept;
     }
+    /* In a train block a line starts with a setting's name or `loss NAME {`
+     * (a loss's section): name the common case only. */
+    if (has(expected, n, YYSYMBOL_IDENT) && has(expected, n, char_symbol('}'))) {
+        int kept = 0;
+        for (int k = 0; k < n; k++)
+            if (expected[k] != YYSYMBOL_LOSS)
+                expected[kept++] = expected[k];
+        n = kept;
+    }
     const char *what = describe_token(ps, found, loc);
+
+    /* `train {` left open, then a `loss` statement: read as the start of a
+     * loss section, `loss NAME {`. Say what is missing. */
+    const Bracket *brace = NULL;   /* the innermost open '{' (the lookahead may be a '(') */
+    for (int i = ls->open.len - 1; i >= 0 && !brace; i--)
+        if (ls->open.items[i].kind == '{')
+            brace = &ls->open.items[i];
+    if (n == 1 && expected[0] == char_symbol('{') && ls->first.kind == TOK_LOSS
+        && ls->prev.kind == TOK_IDENT && brace
+        && line_of(ps, brace->loc.begin) != line_of(ps, ls->first.loc.begin)) {
+        const Bracket *opener = brace;
+        if (ps->unclosed_reported != opener->loc.begin + 1) {
+            ps->unclosed_reported = opener->loc.begin + 1;
+            diag_error(ps->diag, ls->first.loc, "expected '}' to close '{' at line %d, found "
+                       "keyword 'loss'", line_of(ps, opener->loc.begin));
+            diag_note(ps->diag, opener->loc, "to match this '{'");
+        }
+        lex_after_error(ls);
+        if (found_char == '(') {   /* already scanned: its ')' must not close the '{' */
+            Bracket b = {'(', loc};
+            vec_push(ps->arena, &ls->open, b);
+            ls->paren_depth = 1;
+        }
+        return 0;
+    }
 
     /* The innermost bracket still open at the error: the one a closing
      * token just closed (wrongly), else the top of the stack. */
