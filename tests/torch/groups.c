@@ -10,7 +10,8 @@
  * tensor), DIR/steps.txt (each loss's steps) and DIR/dump.bin (float): the
  * initial parameters, then per batch and per loss that stepped on it the
  * loss its train_step returned, its terms (grp_loss_terms) and the
- * parameters after that step.
+ * parameters after that step. A warm-up term's scale is set before each
+ * batch as if it were an epoch: min(1, (batch + 1) / N).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,11 @@ int main(int argc, char **argv)
         const void *batch[MAX_TENSORS];
         for (int k = 0; k < api->ntensors; k++)
             batch[k] = data[k] + (size_t)s * n * api->tensors[k].size * 4;
+        /* Warm-up terms: each batch counts as an epoch here, min(1, (s + 1) / N). */
+        for (int t = 0; t < api->nterms && api->set_term_scale; t++)
+            if (api->term_warmup[t] > 0)
+                api->set_term_scale(m, t, s + 1 >= api->term_warmup[t] ? 1.0
+                                    : (double)(s + 1) / api->term_warmup[t]);
         for (int l = 0; l < api->nlosses; l++) {
             if (s % round < round - api->losses[l].steps)
                 continue;

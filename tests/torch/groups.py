@@ -28,6 +28,7 @@ must leave the other groups untouched.
 
 Prints ok/FAIL lines and "groups: N passed, N failed".
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -70,6 +71,20 @@ def gan_bce_losses(p, data):
     return [lambda: [bce(logit, r), bce(logit, one)], lambda: [bce(logit, one)]]
 
 
+def warmup_losses(p, data):
+    x, t, r = data
+    mu, logvar = dense(p, "mu", x), dense(p, "logvar", x)
+    h = torch.tanh(dense(p, "h", mu))
+    recon, score = dense(p, "recon", h), dense(p, "score", h)
+    kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar)) / mu.shape[0]
+    return [lambda: [F.mse_loss(recon, t), kl], lambda: [F.mse_loss(score, r)]]
+
+
+def warmup_scale(k, n):
+    """min(1, epoch / N), each batch k (from 0) an epoch k + 1."""
+    return min(1.0, (k + 1) / n)
+
+
 def adam_betas(ps):
     return torch.optim.Adam(ps, lr=0.01, betas=(0.5, 0.999))
 
@@ -93,6 +108,12 @@ CASES = [
     ("gan_bce", [("z", (3,)), ("x", (2,)), ("r", "prob 1"), ("one", "ones 1")],
      [["dh_w", "dh_b", "logit_w", "logit_b"], ["gh_w", "gh_b", "g_w", "g_b"]],
      gan_bce_losses, [[1, 0.5], [1]], [adam_betas] * 2, [None, None]),
+    # warmup(0.5 * kl_normal, epochs = 4): the weight 0.5 * min(1, epoch / 4).
+    ("warmup", [("x", (4,)), ("t", (4,)), ("r", (1,))],
+     [["mu_w", "mu_b", "logvar_w", "logvar_b", "h_w", "h_b", "recon_w", "recon_b"],
+      ["score_w", "score_b"]],
+     warmup_losses, [[1, lambda k: 0.5 * warmup_scale(k, 4)], [1]],
+     [lambda ps: torch.optim.Adam(ps, lr=0.01)] * 2, [None, None]),
 ]
 
 
@@ -167,7 +188,7 @@ def run_case(dlc, lib, tmp, case):
         opt = opts[l]
         opt.zero_grad()
         terms = make_losses(p, batch)[l]()
-        loss = sum(w * t for w, t in zip(weights[l], terms))
+        loss = sum((w(k) if callable(w) else w) * t for w, t in zip(weights[l], terms))
         loss.backward()
         if clips[l]:
             torch.nn.utils.clip_grad_norm_([p[q] for q in groups[l]], clips[l])
@@ -188,6 +209,7 @@ def run_case(dlc, lib, tmp, case):
                 strays.append("batch %d loss%d moved group %d" % (k + 1, l + 1, other))
         prev = now
     results = []
+    results.append(twin_check(dlc, d, name, arrays, layout, schedule, rest, nterms, count))
     if worst <= TOLERANCE:
         results.append("ok groups %s: %d losses, %s, steps %s, %d steps on %d batches "
                        "(max rel err %.2g)" % (name, nl, ", ".join(type(o).__name__ for o in opts),
@@ -197,6 +219,47 @@ def run_case(dlc, lib, tmp, case):
     results.append("ok groups %s: each loss's step leaves the other groups untouched" % name
                    if not strays else "FAIL groups %s: %s" % (name, strays[0]))
     return results
+
+
+def twin_check(dlc, d, name, arrays, layout, schedule, rest, nterms, count):
+    """The PyTorch twin (dlc --emit=torch) of the same net, from the C's
+    initial weights: make_optimizers() and train_step_<loss> on the same
+    schedule (LOSSES, STEPS); each step's loss, terms (loss_terms) and
+    parameters against the C's."""
+    subprocess.run([dlc, "--emit=torch", "tests/torch/groups/%s.net" % name, "-o", d + "/twin.py"],
+                   check=True)
+    spec = importlib.util.spec_from_file_location("twin_" + name, d + "/twin.py")
+    tw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tw)
+    m = tw.Model(seed=7)
+    init = np.fromfile(d + "/dump.bin", np.float32)[:count]
+    with torch.no_grad():
+        for pname, (offset, size) in layout.items():
+            getattr(m, pname).copy_(torch.tensor(init[offset:offset + size]).reshape(getattr(m, pname).shape))
+    opts = m.make_optimizers()
+    rnd = max(m.STEPS)
+    twin_schedule = [(k, l) for k in range(NSTEPS) for l in range(len(m.LOSSES))
+                     if k % rnd >= rnd - m.STEPS[l]]
+    if twin_schedule != schedule:
+        return "FAIL groups %s twin: schedule %s, C's %s" % (name, twin_schedule[:6], schedule[:6])
+    worst, where = 0.0, ""
+    for j, (k, l) in enumerate(schedule):
+        batch = [a[k * BATCH:(k + 1) * BATCH] for a in arrays]
+        for t, n in enumerate(m.TERM_WARMUP):
+            if n:
+                m.set_term_scale(t, min(1.0, (k + 1) / n))
+        loss = getattr(m, "train_step_" + m.LOSSES[l])(opts[l], *batch)
+        c = rest[j]
+        flat = np.zeros(count, np.float32)
+        for pname, (offset, size) in layout.items():
+            flat[offset:offset + size] = getattr(m, pname).detach().numpy().ravel()
+        for e, what in ((err(c[:1], [loss]), "loss"), (err(c[1 + nterms:], flat), "params")):
+            if not e <= worst:
+                worst, where = e, "batch %d %s %s" % (k + 1, m.LOSSES[l], what)
+    if worst <= TOLERANCE:
+        return "ok groups %s twin: make_optimizers, train_step_<loss> on STEPS %s (max rel err %.2g)" % (
+            name, m.STEPS, worst)
+    return "FAIL groups %s twin: %s: rel err %.3g > %g" % (name, where, worst, TOLERANCE)
 
 
 def main():
