@@ -81,6 +81,7 @@ static const char *const local_names[] = {
     "m", "n", "w", "grads", "rng", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
     "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
+    "terms", "term_sum", "term_count", "term_weight", "term", "scale",
     NULL,
 };
 
