@@ -217,7 +217,7 @@ bool is_loss_op(OpKind k)
     return (op_info(k)->flags & OPF_LOSS) != 0;
 }
 
-/* Several losses (dlc --x-groups until issue 9): each gets its own loss
+/* Several losses (several `loss NAME` statements): each gets its own loss
  * and backward pass and entry points, each group its own update. */
 bool several_losses(const Emit *e)
 {

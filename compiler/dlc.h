@@ -391,8 +391,8 @@ typedef struct Optimizer {
 } Optimizer;
 
 /* A parameter group: the parameters one loss trains, one contiguous range
- * of the flat buffers (plan.c), with their own optimizer. Until the
- * language names groups (issue 9) every group takes the train block's. */
+ * of the flat buffers (plan.c), with their own optimizer (sema_groups.c:
+ * `updates`, the default rule, the train block's loss sections). */
 typedef struct Group {
     const char *name;      /* the loss's name: P_update_<name> */
     Optimizer opt;
@@ -634,17 +634,6 @@ const char *const *op_names(void);              /* callable names, NULL-terminat
  * schedule (Loss.backward, restricted to its group) and marks needs_grad
  * and trained (over all losses); ir->backward is the schedules in turn. */
 void autodiff(Arena *a, IR *ir);
-/* dlc --x-groups[=SPEC] (undocumented, for tests until issue 9's syntax):
- * each term of each loss becomes a loss of its own, "<loss><k>" (k from
- * 1), weight kept. SPEC, "d_w,d_b/g_w,g_b", names the parameters of each
- * loss's group in turn ('/' between losses), each optionally followed by
- * "@optimizer" (that optimizer with its defaults for the group, else the
- * train block's); every other parameter goes to
- * the group of the first loss that depends on it (group 0 when none does).
- * Parameters are reordered by group, stably, so each group is one
- * contiguous range. Before autodiff. Returns NULL, or what is wrong with
- * SPEC. */
-const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec);
 
 /* ------------------------------------------------------------ plan.c */
 
