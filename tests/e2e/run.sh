@@ -219,6 +219,20 @@ if build groups tests/e2e/two_losses.net; then
         bad groups-checkpoint-reloads "'$acc2' vs '$acc': $(tail -c 300 "$T/groups_eval.out")"
 fi
 
+#     warmup(term, epochs = 3): the trainer sets the term's factor to
+#     min(1, epoch / 3), so loss2 = 0.5 * mse * epoch / 3 in epochs 1 and 2
+#     and 0.5 * mse from epoch 3 on (each printed to 4 places).
+sed 's/loss loss2 = 0.5 \* mse(pred, t)/loss loss2 = warmup(0.5 * mse(pred, t), epochs = 3)/' \
+    tests/e2e/two_losses.net >"$T/warmup.net"
+if build warmup "$T/warmup.net"; then
+    "$T/warmup" --train-csv examples/data/two_heads.csv --test-csv examples/data/two_heads_test.csv \
+        --epochs 4 --checkpoint "$T/warmup.ckpt" >"$T/warmup.out" 2>&1
+    if awk '/^epoch/ { e = $2 + 0; l2 = $8; m = $12; sub(/\)/, "", m); f = e < 3 ? e / 3 : 1;
+                       d = l2 - 0.5 * m * f; if (d < -0.0002 || d > 0.0002) bad = 1; n++ }
+            END { exit !(n == 4 && !bad) }' "$T/warmup.out"; then ok "warmup-term-ramps-per-epoch"
+    else bad warmup-term-ramps-per-epoch "$(head -c 600 "$T/warmup.out")"; fi
+fi
+
 #     Its descriptor, per loss: gradients + update == train_step bit for bit,
 #     and a loss's step moves only its own group.
 if "$DLC" --prefix gd tests/e2e/two_losses.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
