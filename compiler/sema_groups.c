@@ -264,6 +264,12 @@ void sema_groups(Lower *l, const Program *prog, const Stmt *train)
                            sec->key, arena_join_names(a, names));
             continue;
         }
+        if (nl == 1) {
+            /* One loss trains every parameter: its settings are the block's. */
+            diag_error(d, sec->key_loc, "a loss section is for one of several losses; with one "
+                       "loss, write its settings in the train block itself");
+            continue;
+        }
         if (seen[g]) {
             diag_error(d, sec->key_loc, "the loss '%s' has two sections", sec->key);
             diag_note(d, seen[g]->key_loc, "the first is here");
