@@ -106,6 +106,15 @@ void sema_groups(Lower *l, const Program *prog, const Stmt *train)
             term->name = seen == 1 ? op : arena_printf(a, "%s_%d", op, seen);
         }
 
+    /* Names the generated code already uses after P_loss_ (P_loss_pass,
+     * P_loss_terms): taken by a loss, its P_loss_<name> would clash. */
+    for (int i = 0; i < nl && nl > 1; i++)
+        if (!strcmp(ir->losses.items[i].name, "pass") || !strcmp(ir->losses.items[i].name, "terms")) {
+            diag_error(d, ir->losses.items[i].loc, "a loss cannot be named '%s': P_loss_%s is a "
+                       "function of the generated code; choose another name",
+                       ir->losses.items[i].name, ir->losses.items[i].name);
+            return;
+        }
     /* Loss names: P_train_step_<name>, P_update_<name>. */
     for (int i = 1; i < nl; i++)
         for (int j = 0; j < i; j++)
