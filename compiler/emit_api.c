@@ -327,7 +327,14 @@ void emit_steps(Emit *e, FILE *out)
         emit_line(e, "    *accuracy = n > 0 ? (double)correct / n : NAN;");
     else
         emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
-    if (masked) {
+    if (masked && any_warmup(ir)) {   /* a warm-up term's factor too */
+        for (int l = 0, k = 0; l < ir->losses.len; l++)
+            for (int t = 0; t < ir->losses.items[l].nterms; t++, k++)
+                emit_line(e, "loss_sum += term_weight[%d]%s * (term_count[%d] > 0 ? term_sum[%d] / term_count[%d] : 0);",
+                          k, ir->losses.items[l].terms[t].warmup ? arena_printf(a, " * m->term_scale[%d]", k) : "",
+                          k, k, k);
+        emit_line(e, "return n > 0 ? (%s)loss_sum : NAN;", real);
+    } else if (masked) {
         emit_line(e, "for (int k = 0; k < %d; k++)   /* weighted means of the terms */", nterms);
         emit_line(e, "    loss_sum += term_weight[k] * (term_count[k] > 0 ? term_sum[k] / term_count[k] : 0);");
         emit_line(e, "return n > 0 ? (%s)loss_sum : NAN;", real);
