@@ -1614,6 +1614,14 @@ static int report_test(run *r)
     }
     if (r->is_text)
         printf("test bpc: %.4f\n", bpc(loss));
+    /* Several loss terms: each one's test mean on a line of its own. */
+    if (r->api->nterms > 1 && r->api->nterms <= MAX_TERMS && r->api->evaluate_terms && !r->stateful) {
+        double terms[MAX_TERMS];
+        int t;
+        r->api->evaluate_terms(r->model, (const void *const *)r->test.col, (int)r->test.n, terms);
+        for (t = 0; t < r->api->nterms; t++)
+            printf("test %s: %.6g\n", r->api->term_names[t], terms[t]);
+    }
     fflush(stdout);
     return EXIT_OK;
 }
