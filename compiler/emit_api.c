@@ -1130,7 +1130,8 @@ void emit_terms_header(Emit *e, FILE *out)
     fprintf(out, "%s %s_evaluate_terms(%s *m, %s%sint n, double *terms);\n", real, P, P, all, sep_all);
     if (any_warmup(ir))
         fprintf(out, "/* A warm-up term's weight factor, 1 at %s_create (the trainer sets\n"
-                     " * min(1, epoch / N) before each epoch, epoch from 1). */\n"
+                     " * min(1, epoch / N) before each epoch's steps, epoch from 1, and 1 to\n"
+                     " * validate). */\n"
                      "void %s_set_term_scale(%s *m, int term, double scale);\n", P, P, P);
     fputc('\n', out);
 }

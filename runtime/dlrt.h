@@ -365,7 +365,8 @@ typedef struct dlrt_model_api {
      * n samples (unweighted). Returns the weighted sum, as evaluate. */
     double (*evaluate_terms)(void *m, const void *const *data, int n, double *terms);
     /* A warm-up term's weight factor (the trainer sets min(1, epoch / N)
-     * before each epoch, epoch from 1); NULL without warm-up terms. */
+     * before each epoch's steps, epoch from 1, and 1 to validate); NULL
+     * without warm-up terms. */
     void (*set_term_scale)(void *m, int term, double scale);
 } dlrt_model_api;
 

@@ -1815,6 +1815,10 @@ static int train(run *r)
          * batch's loss before its update: it can look fine while the
          * network is not. So without a validation set the network that
          * would be saved is measured on the training set instead. */
+        /* Validation (and the checkpoint choice) at full weight: epochs compare. */
+        for (t = 0; t < nterms && api->set_term_scale; t++)
+            if (api->term_warmup[t] > 0)
+                api->set_term_scale(r->model, t, 1.0);
         measure(r, &loss, &acc);
         elapsed = now_seconds() - start;
         progress_clear(&bar);

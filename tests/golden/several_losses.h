@@ -77,7 +77,8 @@ const char *several_losses_term_name(int i);
 void several_losses_loss_terms(const several_losses *m, double *terms);
 float several_losses_evaluate_terms(several_losses *m, const float *z, const float *x, const float *r_, int n, double *terms);
 /* A warm-up term's weight factor, 1 at several_losses_create (the trainer sets
- * min(1, epoch / N) before each epoch, epoch from 1). */
+ * min(1, epoch / N) before each epoch's steps, epoch from 1, and 1 to
+ * validate). */
 void several_losses_set_term_scale(several_losses *m, int term, double scale);
 
 /* The flat parameter and gradient buffers, SEVERAL_LOSSES_PARAM_COUNT values each, in
