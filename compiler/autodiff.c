@@ -44,16 +44,18 @@ static void mark_reaches(const IR *ir, const Loss *loss, bool *reaches)
     ir_mark_reaches(ir, loss, reaches);
 }
 
-/* One parameter group per loss, each named after its loss and taking the
- * train block's optimizer (the language has no syntax for more yet). */
+/* One parameter group per loss, each named after its loss with the train
+ * block's settings, unless sema_groups.c made them (it does whenever there
+ * are losses). */
 static void make_groups(Arena *a, IR *ir)
 {
     int ngroups = ir->losses.len > 0 ? ir->losses.len : 1;
     if (ir->groups.len == ngroups)
-        return;   /* autodiff_split_losses made them */
+        return;   /* sema_groups made them */
     ir->groups.len = 0;
     for (int g = 0; g < ngroups; g++) {
-        Group grp = {ir->losses.len ? ir->losses.items[g].name : "loss", ir->train.opt, 0, 0};
+        Group grp = {ir->losses.len ? ir->losses.items[g].name : "loss", ir->train.opt, 0, 0,
+                     1, ir->train.weight_decay, ir->train.clip_norm, ir->train.clip_value};
         vec_push(a, &ir->groups, grp);
         if (g < ir->losses.len)
             ir->losses.items[g].group = g;
@@ -118,116 +120,4 @@ void autodiff(Arena *a, IR *ir)
         }
         ir->nbackward += loss->nbackward;
     }
-}
-
-/* The parameter named `name` (length len), or -1. */
-static int param_named(const IR *ir, const char *name, size_t len)
-{
-    for (int p = 0; p < ir->params.len; p++)
-        if (strlen(ir->params.items[p].name) == len && !strncmp(ir->params.items[p].name, name, len))
-            return p;
-    return -1;
-}
-
-const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec)
-{
-    int terms = 0;
-    for (int l = 0; l < ir->losses.len; l++)
-        terms += ir->losses.items[l].nterms;
-    if (terms < 2)
-        return spec && *spec ? "--x-groups=SPEC needs a loss of several terms" : NULL;
-    Loss *old = ir->losses.items;
-    int nold = ir->losses.len;
-    ir->losses.items = NULL;
-    ir->losses.len = ir->losses.cap = 0;
-    for (int l = 0; l < nold; l++)
-        for (int t = 0; t < old[l].nterms; t++) {
-            Loss one = old[l];
-            one.name = arena_printf(a, "%s%d", old[l].name ? old[l].name : "loss", t + 1);
-            one.terms = &old[l].terms[t];
-            one.nterms = 1;
-            one.group = ir->losses.len;
-            vec_push(a, &ir->losses, one);
-        }
-
-    /* Each parameter: the first loss whose term it feeds. */
-    int count = ir->nodes.len;
-    bool *reaches = arena_alloc(a, (size_t)count + 1);
-    bool *assigned = arena_alloc(a, (size_t)ir->params.len + 1);
-    memset(assigned, 0, (size_t)ir->params.len + 1);
-    for (int p = 0; p < ir->params.len; p++)
-        ir->params.items[p].group = 0;
-    /* A group per loss, named after it, with the train block's optimizer. */
-    ir->groups.len = 0;
-    for (int g = 0; g < ir->losses.len; g++) {
-        Group grp = {ir->losses.items[g].name, ir->train.opt, 0, 0};
-        vec_push(a, &ir->groups, grp);
-    }
-    /* SPEC first: "d_w,d_b/g_w,g_b" puts d_w and d_b in loss1's group,
-     * g_w and g_b in loss2's (a GAN, where the rule below cannot split the
-     * generator from the discriminator); "d_w,d_b@sgd/..." gives loss1's
-     * group sgd with its defaults instead of the train block's optimizer. */
-    int l = 0;
-    for (const char *c = spec; c && *c; l++) {
-        if (l >= ir->losses.len)
-            return arena_printf(a, "--x-groups=%s names groups for more than the %d loss terms",
-                                spec, ir->losses.len);
-        while (*c && *c != '/' && *c != '@') {
-            size_t len = strcspn(c, ",/@");
-            int p = param_named(ir, c, len);
-            if (p < 0)
-                return arena_printf(a, "--x-groups: no parameter named '%.*s'", (int)len, c);
-            ir->params.items[p].group = l;
-            assigned[p] = true;
-            c += len;
-            if (*c == ',')
-                c++;
-        }
-        if (*c == '@') {
-            size_t len = strcspn(++c, "/");
-            const char *name = arena_printf(a, "%.*s", (int)len, c);
-            OptKind kind;
-            const OptInfo *info = optim_lookup(name, &kind);
-            if (!info)
-                return arena_printf(a, "--x-groups: no optimizer named '%s'", name);
-            Optimizer *opt = &ir->groups.items[l].opt;
-            opt->kind = kind;
-            for (int k = 0; k < OPT_MAX_ARGS; k++)
-                opt->arg[k] = k < info->nargs ? info->args[k].def : 0;
-            opt->lr = opt->arg[0];
-            c += len;
-        }
-        if (*c == '/')
-            c++;
-    }
-    for (int l = 0; l < ir->losses.len; l++) {
-        mark_reaches(ir, &ir->losses.items[l], reaches);
-        for (int id = 0; id < count; id++) {
-            const Node *n = ir->nodes.items[id];
-            for (int k = 0; k < n->nparam && reaches[id]; k++)
-                if (!assigned[n->param[k]]) {
-                    assigned[n->param[k]] = true;
-                    ir->params.items[n->param[k]].group = l;
-                }
-        }
-    }
-
-    /* Stable reorder by group; the nodes' parameter indices follow. */
-    int np = ir->params.len;
-    Param *sorted = arena_alloc(a, ((size_t)np + 1) * sizeof *sorted);
-    int *where = arena_alloc(a, ((size_t)np + 1) * sizeof *where);
-    int next = 0;
-    for (int g = 0; g < ir->losses.len; g++)
-        for (int p = 0; p < np; p++)
-            if (ir->params.items[p].group == g) {
-                where[p] = next;
-                sorted[next++] = ir->params.items[p];
-            }
-    memcpy(ir->params.items, sorted, (size_t)np * sizeof *sorted);
-    for (int id = 0; id < count; id++) {
-        Node *n = ir->nodes.items[id];
-        for (int k = 0; k < n->nparam; k++)
-            n->param[k] = where[n->param[k]];
-    }
-    return NULL;
 }

@@ -81,6 +81,7 @@ static const char *const local_names[] = {
     "m", "n", "w", "grads", "rng", "i", "j", "k", "r", "s", "training", "start", "chunk", "accuracy",
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
     "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
+    "terms", "term_sum", "term_count", "term_weight", "term", "scale",
     NULL,
 };
 
@@ -216,7 +217,7 @@ bool is_loss_op(OpKind k)
     return (op_info(k)->flags & OPF_LOSS) != 0;
 }
 
-/* Several losses (dlc --x-groups until issue 9): each gets its own loss
+/* Several losses (several `loss NAME` statements): each gets its own loss
  * and backward pass and entry points, each group its own update. */
 bool several_losses(const Emit *e)
 {

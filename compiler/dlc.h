@@ -169,6 +169,11 @@ typedef struct Setting {   /* one line of a train block: key value */
     Loc key_loc;
     Expr *value;
     Loc loc;
+    /* `loss NAME { settings }` (a loss's own settings): section set, key
+     * the loss's name, value NULL, its lines in sub. */
+    bool section;
+    struct Setting *sub;
+    int nsub;
 } Setting;
 
 typedef struct Stmt {
@@ -190,6 +195,11 @@ typedef struct Stmt {
     int nparams;
     struct Stmt **body;
     int nbody;
+    /* LOSS: `updates A, B`: names (prefixes of parameter paths) and where */
+    const char **updates;
+    Loc *updates_loc;
+    int nupdates;
+    Loc updates_kw;     /* the word `updates` (NOLOC-like {0,0} when absent) */
 } Stmt;
 
 typedef struct Program {
@@ -345,6 +355,12 @@ typedef enum LossKind { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_L1 } LossKind;
 typedef struct LossTerm {
     int node;
     double weight;
+    /* Its name in reports (trainer, API, twin): the op's, numbered from
+     * the second on over the whole network ("bce", "bce_2"); sema_groups.c. */
+    const char *name;
+    /* warmup(term, epochs = N): N (its weight ramps as min(1, epoch / N),
+     * epoch from 1, a runtime value: P_set_term_scale); 0: none. */
+    int warmup;
 } LossTerm;
 
 typedef struct Loss {
@@ -393,12 +409,17 @@ typedef struct Optimizer {
 } Optimizer;
 
 /* A parameter group: the parameters one loss trains, one contiguous range
- * of the flat buffers (plan.c), with their own optimizer. Until the
- * language names groups (issue 9) every group takes the train block's. */
+ * of the flat buffers (plan.c), with their own optimizer (sema_groups.c:
+ * `updates`, the default rule, the train block's loss sections). */
 typedef struct Group {
     const char *name;      /* the loss's name: P_update_<name> */
     Optimizer opt;
     size_t offset, count;  /* values [offset, offset + count) of params and grads */
+    /* The train block's values unless its `loss NAME { }` section sets
+     * them (sema_groups.c); autodiff fills them for groups sema did not make. */
+    int steps;             /* steps of this loss per round (docs/runtime.md) */
+    double weight_decay;   /* as TrainConfig's, for this group */
+    double clip_norm, clip_value;
 } Group;
 
 /* The train block, defaults filled in (train.c's table lists the settings). */
@@ -644,17 +665,6 @@ const char *const *op_names(void);              /* callable names, NULL-terminat
  * schedule (Loss.backward, restricted to its group) and marks needs_grad
  * and trained (over all losses); ir->backward is the schedules in turn. */
 void autodiff(Arena *a, IR *ir);
-/* dlc --x-groups[=SPEC] (undocumented, for tests until issue 9's syntax):
- * each term of each loss becomes a loss of its own, "<loss><k>" (k from
- * 1), weight kept. SPEC, "d_w,d_b/g_w,g_b", names the parameters of each
- * loss's group in turn ('/' between losses), each optionally followed by
- * "@optimizer" (that optimizer with its defaults for the group, else the
- * train block's); every other parameter goes to
- * the group of the first loss that depends on it (group 0 when none does).
- * Parameters are reordered by group, stably, so each group is one
- * contiguous range. Before autodiff. Returns NULL, or what is wrong with
- * SPEC. */
-const char *autodiff_split_losses(Arena *a, IR *ir, const char *spec);
 
 /* ------------------------------------------------------------ plan.c */
 

@@ -327,7 +327,14 @@ void emit_steps(Emit *e, FILE *out)
         emit_line(e, "    *accuracy = n > 0 ? (double)correct / n : NAN;");
     else
         emit_line(e, "    *accuracy = NAN;   /* no cross_entropy term */");
-    if (masked) {
+    if (masked && any_warmup(ir)) {   /* a warm-up term's factor too */
+        for (int l = 0, k = 0; l < ir->losses.len; l++)
+            for (int t = 0; t < ir->losses.items[l].nterms; t++, k++)
+                emit_line(e, "loss_sum += term_weight[%d]%s * (term_count[%d] > 0 ? term_sum[%d] / term_count[%d] : 0);",
+                          k, ir->losses.items[l].terms[t].warmup ? arena_printf(a, " * m->term_scale[%d]", k) : "",
+                          k, k, k);
+        emit_line(e, "return n > 0 ? (%s)loss_sum : NAN;", real);
+    } else if (masked) {
         emit_line(e, "for (int k = 0; k < %d; k++)   /* weighted means of the terms */", nterms);
         emit_line(e, "    loss_sum += term_weight[k] * (term_count[k] > 0 ? term_sum[k] / term_count[k] : 0);");
         emit_line(e, "return n > 0 ? (%s)loss_sum : NAN;", real);
@@ -622,6 +629,13 @@ void emit_descriptor(Emit *e, FILE *out)
     }
     fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
                  "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
+    fprintf(out, "static void %s_api_loss_terms(const void *m, double *terms)\n{\n"
+                 "    %s_loss_terms(m, terms);\n}\n\n", P, P);
+    fprintf(out, "static double %s_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)\n"
+                 "{\n%s    return %s_evaluate_terms(m, %sn, terms);\n}\n\n", P, unused_data, P, data_args);
+    if (any_warmup(ir))
+        fprintf(out, "static void %s_api_set_term_scale(void *m, int term, double scale)\n{\n"
+                     "    %s_set_term_scale(m, term, scale);\n}\n\n", P, P);
     fprintf(out, "static void *%s_api_params(void *m)\n{\n    return %s_params(m);\n}\n\n", P, P);
     fprintf(out, "static void *%s_api_grads(void *m)\n{\n    return %s_grads(m);\n}\n\n", P, P);
     fprintf(out, "static void %s_api_set_rng(void *m, uint64_t seed)\n{\n    %s_set_rng(m, seed);\n}\n\n",
@@ -657,14 +671,17 @@ void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
     if (!several)
         fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
-                     "     %s_api_train_step, %s_api_gradients_with},\n",
-                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P, P);
-    for (int l = 0; several && l < nlosses; l++) {
+                     "     %s_api_train_step, %s_api_gradients_with, %d, 0, %d},\n",
+                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P, P,
+                ir->groups.len ? ir->groups.items[0].steps : 1,
+                ir->losses.len ? ir->losses.items[0].nterms : 0);
+    for (int l = 0, first = 0; several && l < nlosses; first += ir->losses.items[l].nterms, l++) {
         const Group *g = &ir->groups.items[ir->losses.items[l].group];
-        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s,\n     %s},\n",
+        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s,\n     %s, %d, %d, %d},\n",
                 ir->losses.items[l].name, g->offset, g->count, per_loss(e, "api_loss", l),
                 per_loss(e, "api_gradients", l), per_group(e, "api_update", ir->losses.items[l].group),
-                per_loss(e, "api_train_step", l), per_loss(e, "api_gradients_with", l));
+                per_loss(e, "api_train_step", l), per_loss(e, "api_gradients_with", l), g->steps,
+                first, ir->losses.items[l].nterms);
     }
     fprintf(out, "};\n\n");
 
@@ -710,6 +727,14 @@ void emit_descriptor(Emit *e, FILE *out)
         fprintf(out, "    .nnoise = %d,\n", nnoise);
         fprintf(out, "    .noise = %s_api_noise,\n", P);
     }
+    fprintf(out, "    .nterms = %s_LOSS_TERMS,\n", U);
+    fprintf(out, "    .term_names = %s_term_names,\n", P);
+    fprintf(out, "    .term_weights = %s_term_weights,\n", P);
+    fprintf(out, "    .term_warmup = %s_term_warmup,\n", P);
+    fprintf(out, "    .loss_terms = %s_api_loss_terms,\n", P);
+    fprintf(out, "    .evaluate_terms = %s_api_evaluate_terms,\n", P);
+    fprintf(out, "    .set_term_scale = %s,\n",
+            any_warmup(ir) ? arena_printf(a, "%s_api_set_term_scale", P) : "NULL");
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
 }
@@ -875,6 +900,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
         fprintf(out, "void %s(%s *m);\n\n", per_group(&e, "update", loss->group), P);
     }
 
+    emit_terms_header(&e, out);
     fprintf(out, "/* The flat parameter and gradient buffers, %s_PARAM_COUNT values each, in\n"
                  " * the order of the parameter table below. */\n", U);
     fprintf(out, "%s *%s_params(%s *m);\n", real, P, P);
@@ -961,4 +987,181 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "const struct dlrt_model_api *%s_model(void);\n\n", P);
     fprintf(out, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
     arena_free(a);
+}
+
+/* ------------------------------------------------------------ loss terms */
+
+/* The terms in report order (loss by loss), numbered from 0. */
+static int term_total(const IR *ir)
+{
+    int k = 0;
+    for (int l = 0; l < ir->losses.len; l++)
+        k += ir->losses.items[l].nterms;
+    return k;
+}
+
+bool any_warmup(const IR *ir)
+{
+    for (int l = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++)
+            if (ir->losses.items[l].terms[t].warmup > 0)
+                return true;
+    return false;
+}
+
+int term_index(const IR *ir, int l, int t)
+{
+    int k = t;
+    for (int j = 0; j < l; j++)
+        k += ir->losses.items[j].nterms;
+    return k;
+}
+
+static const char *term_name_of(const LossTerm *t)
+{
+    return t->name ? t->name : "term";
+}
+
+/* P_term_names and friends, P_loss_terms, P_evaluate_terms and (with a
+ * warm-up term) P_set_term_scale: each loss term reported on its own. */
+void emit_terms(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
+    Arena *a = e->a;
+    int K = term_total(ir);
+    int KK = K > 0 ? K : 1;
+    const char *all_params = params_text(e, ARGS_ALL);
+    const char *all_args = args_text(e, ARGS_ALL, false);
+    const char *sep_all = *all_params ? ", " : "";
+    const char *sep_feat = *params_text(e, ARGS_FEATURES) ? ", " : "";
+
+    emit_section(out, "loss terms, one by one");
+    const char *names = "", *weights = "", *warm = "";
+    for (int l = 0, k = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
+            const LossTerm *term = &ir->losses.items[l].terms[t];
+            names = arena_printf(a, "%s%s\"%s\"", names, k ? ", " : "", term_name_of(term));
+            weights = arena_printf(a, "%s%s%s", weights, k ? ", " : "", double_text(a, term->weight));
+            warm = arena_printf(a, "%s%s%d", warm, k ? ", " : "", term->warmup);
+        }
+    fprintf(out, "/* Each term's name (its op's, numbered from the second use), the weight\n"
+                 " * written before it and its warm-up epochs (0: none), loss by loss. */\n");
+    fprintf(out, "static const char *const %s_term_names[%d] = {%s};\n", P, KK, K ? names : "\"\"");
+    fprintf(out, "static const double %s_term_weights[%d] = {%s};\n", P, KK, K ? weights : "0");
+    fprintf(out, "static const int %s_term_warmup[%d] = {%s};\n\n", P, KK, K ? warm : "0");
+    fprintf(out, "const char *%s_term_name(int i)\n{\n"
+                 "    return i >= 0 && i < %s_LOSS_TERMS ? %s_term_names[i] : NULL;\n}\n\n", P, U, P);
+
+    /* The last pass's values: each term's buffer in the model's workspace. */
+    fprintf(out, "void %s_loss_terms(const %s *m, double *terms)\n{\n", P, P);
+    for (int l = 0, k = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
+            const LossTerm *term = &ir->losses.items[l].terms[t];
+            fprintf(out, "    terms[%d] = (double)m->ws.arena[%ld];   /* %s, loss %s */\n", k,
+                    node_at(ir, term->node)->buf, term_name_of(term), ir->losses.items[l].name);
+        }
+    if (K == 0)
+        fprintf(out, "    (void)m;\n    (void)terms;\n");
+    fprintf(out, "}\n\n");
+
+    if (any_warmup(ir)) {
+        fprintf(out, "void %s_set_term_scale(%s *m, int term, double scale)\n{\n"
+                     "    if (term >= 0 && term < %s_LOSS_TERMS)\n"
+                     "        m->term_scale[term] = scale;\n}\n\n", P, P, U);
+    }
+
+    /* Evaluation in chunks, each term's mean on its own. */
+    const char *labels_ok = "";
+    {
+        /* The label check emit_steps wrote (emit_classes_check's call). */
+        const Input **ins = arena_alloc(a, ((size_t)ir->inputs.len + 1) * sizeof *ins);
+        int count = arg_inputs(ir, ARGS_ALL, ins);
+        const char *args = "";
+        for (int k = 0; k < count; k++)
+            if (ins[k]->is_class)
+                args = arena_printf(a, "%s%s, ", args, e->node_name[ins[k]->node]);
+        if (*args)
+            labels_ok = arena_printf(a, "%s_labels_ok(%sn)", P, args);
+    }
+    const char *signature = arena_printf(a, "static %s %s_evaluate_terms_with(const %s *m, %s_workspace *w, "
+                                         "%s%sint n, double *terms)", real, P, P, P, all_params, sep_all);
+    static const char *const mw[] = {"m", "w", NULL};
+    FuncBody fb;
+    func_begin(e, &fb);
+    if (*labels_ok) {
+        emit_line(e, "if (n > 0 && !%s) {", labels_ok);
+        emit_line(e, "    for (int k = 0; k < %s_LOSS_TERMS; k++)", U);
+        emit_line(e, "        terms[k] = NAN;");
+        emit_line(e, "    return NAN;   /* a label is not a class of the network */");
+        emit_line(e, "}");
+    }
+    emit_line(e, "double term_sum[%d] = {0};", KK);
+    emit_line(e, "long term_count[%d] = {0};", KK);
+    emit_line(e, "for (int start = 0; start < n; start += %s_BATCH) {", U);
+    e->indent++;
+    emit_line(e, "const int chunk = n - start < %s_BATCH ? n - start : %s_BATCH;", U, U);
+    emit_line(e, "%s%s_forward_pass(m, w, %s%schunk, 0);", e->check ? "(void)" : "", P,
+              args_text(e, ARGS_FEATURES, true), sep_feat);
+    emit_line(e, "(void)%s_loss_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
+    for (int l = 0, k = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
+            const Node *term = node_at(ir, ir->losses.items[l].terms[t].node);
+            const Input *in = masked_label(ir, term);
+            const char *value = emit_buf(e, term->id);
+            if (!in) {
+                emit_line(e, "term_sum[%d] += (double)%s[0] * chunk;", k, value);
+                emit_line(e, "term_count[%d] += chunk;", k);
+                continue;
+            }
+            int size = shape_size(node_at(ir, in->node)->shape);
+            emit_line(e, "{   /* %s's steps not labelled %d */", e->node_name[term->id], in->ignore_index);
+            emit_line(e, "    const int c = dlrt_counted_rows_%s(%s + (size_t)start * %d, chunk * %d, %d);",
+                      op_prec(e), e->node_name[in->node], size, size, in->ignore_index);
+            emit_line(e, "    term_sum[%d] += (double)%s[0] * c;", k, value);
+            emit_line(e, "    term_count[%d] += c;", k);
+            emit_line(e, "}");
+        }
+    e->indent--;
+    emit_line(e, "}");
+    emit_line(e, "double loss_sum = 0;");
+    for (int l = 0, k = 0; l < ir->losses.len; l++)
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
+            const LossTerm *term = &ir->losses.items[l].terms[t];
+            emit_line(e, "terms[%d] = term_count[%d] > 0 ? term_sum[%d] / term_count[%d] : NAN;   /* %s */",
+                      k, k, k, k, term_name_of(term));
+            emit_line(e, "loss_sum += %s%s * terms[%d];", double_text(a, term->weight),
+                      term->warmup ? arena_printf(a, " * m->term_scale[%d]", k) : "", k);
+        }
+    emit_line(e, "return n > 0 ? (%s)loss_sum : NAN;", real);
+    func_end(e, &fb, out, signature, mw);
+    fputc('\n', out);
+    fprintf(out, "%s %s_evaluate_terms(%s *m, %s%sint n, double *terms)\n{\n"
+                 "    return %s_evaluate_terms_with(m, &m->ws, %s%sn, terms);\n}\n\n",
+            real, P, P, all_params, sep_all, P, all_args, sep_all);
+}
+
+/* The header's part for emit_terms. */
+void emit_terms_header(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *P = e->prefix, *U = e->upper, *real = emit_real(e);
+    const char *all = params_text(e, ARGS_ALL);
+    const char *sep_all = *all ? ", " : "";
+    fprintf(out, "/* Loss terms, reported one by one: %s_LOSS_TERMS of them, loss by loss\n"
+                 " * in source order, each named after its op (\"bce\", then \"bce_2\").\n"
+                 " * %s_loss_terms: each term's value (unweighted) from the last pass that\n"
+                 " * computed it (the train_step, loss or gradients of its loss).\n"
+                 " * %s_evaluate_terms: %s_evaluate's loss, each term's mean over the n\n"
+                 " * samples (unweighted) into terms. */\n", P, P, P, P);
+    fprintf(out, "#define %s_LOSS_TERMS %d\n", U, term_total(ir));
+    fprintf(out, "const char *%s_term_name(int i);\n", P);
+    fprintf(out, "void %s_loss_terms(const %s *m, double *terms);\n", P, P);
+    fprintf(out, "%s %s_evaluate_terms(%s *m, %s%sint n, double *terms);\n", real, P, P, all, sep_all);
+    if (any_warmup(ir))
+        fprintf(out, "/* A warm-up term's weight factor, 1 at %s_create (the trainer sets\n"
+                     " * min(1, epoch / N) before each epoch's steps, epoch from 1, and 1 to\n"
+                     " * validate). */\n"
+                     "void %s_set_term_scale(%s *m, int term, double scale);\n", P, P, P);
+    fputc('\n', out);
 }

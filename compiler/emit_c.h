@@ -134,6 +134,11 @@ void emit_steps(Emit *e, FILE *out);
 void emit_tables(Emit *e, FILE *out);
 void emit_descriptor(Emit *e, FILE *out);
 void emit_main(Emit *e, FILE *out);
+/* Loss terms one by one (P_loss_terms, P_evaluate_terms, warm-up scales). */
+void emit_terms(Emit *e, FILE *out);
+void emit_terms_header(Emit *e, FILE *out);
+bool any_warmup(const IR *ir);
+int term_index(const IR *ir, int l, int t);
 
 /* emit_c.c: the model struct, create, setup (emit_check, emit_c_source
  * are in dlc.h) */

@@ -332,6 +332,9 @@ void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
                 term = arena_printf(e->a, "%s * %s[0]", emit_lit(e, w), term);
             else
                 term = arena_printf(e->a, "%s[0]", term);
+            if (loss->terms[t].warmup)   /* warmup(term, epochs = N): P_set_term_scale */
+                term = arena_printf(e->a, "(%s)m->term_scale[%d] * %s", emit_real(e),
+                                    term_index(ir, l, t), term);
             sum = *sum ? arena_printf(e->a, "%s + %s", sum, term) : term;
         }
     }
@@ -400,8 +403,12 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
             int id = loss->terms[t].node;
             if (!node_at(ir, id)->needs_grad)
                 continue;
+            const char *seed = emit_lit(e, loss->terms[t].weight);
+            if (loss->terms[t].warmup)   /* the warm-up factor, P_set_term_scale */
+                seed = arena_printf(e->a, "%s * (%s)m->term_scale[%d]", seed, emit_real(e),
+                                    term_index(ir, k, t));
             emit_line(e, "%s[0] %s %s;   /* seed: d %s / d %s */", emit_grad(e, id),
-                      written[id] ? "+=" : "=", emit_lit(e, loss->terms[t].weight),
+                      written[id] ? "+=" : "=", seed,
                       loss->name ? loss->name : "loss", e->node_name[id]);
             written[id] = true;
         }
@@ -495,10 +502,16 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
  * norm_type 2: every gradient scaled by clip_norm / (norm + 1e-6) when that
  * is below 1; the norm summed in double). With several groups, each
  * group's update clips its own gradients (clip_grad_norm_ on its params). */
-static void emit_clipping(Emit *e, const bool *in_group)
+static void emit_clipping(Emit *e, const bool *in_group, int g)
 {
     const IR *ir = e->ir;
-    const TrainConfig *t = &ir->train;
+    /* The group's values (a `loss NAME { }` section's, else the block's). */
+    TrainConfig gt = ir->train;
+    if (g >= 0 && g < ir->groups.len) {
+        gt.clip_norm = ir->groups.items[g].clip_norm;
+        gt.clip_value = ir->groups.items[g].clip_value;
+    }
+    const TrainConfig *t = &gt;
     const char *real = emit_real(e);
     if (t->clip_value > 0) {
         const char *c = emit_lit(e, t->clip_value), *minus = emit_lit(e, -t->clip_value);
@@ -578,7 +591,7 @@ void emit_update(Emit *e, FILE *out, int g)
         st.step = arena_printf(a, "m->group_steps[%d]", g);
         emit_line(e, "%s++;", st.step);
     }
-    emit_clipping(e, in_group);
+    emit_clipping(e, in_group, g);
     int count = 0;
     for (int p = 0; p < ir->params.len; p++)
         if (in_group[p]) {
@@ -592,7 +605,9 @@ void emit_update(Emit *e, FILE *out, int g)
         if (!in_group[p])
             continue;
         double lr = pr->lr < 0 ? opt->lr : pr->lr;
-        double wd = pr->weight_decay < 0 ? ir->train.weight_decay : pr->weight_decay;
+        double group_wd = g >= 0 && g < ir->groups.len ? ir->groups.items[g].weight_decay
+                                                       : ir->train.weight_decay;
+        double wd = pr->weight_decay < 0 ? group_wd : pr->weight_decay;
         const char *w = emit_param(e, p), *dw = emit_param_grad(e, p);
         emit_line(e, "%s", "");
         const char *notes = "";

@@ -762,6 +762,14 @@ static void emit_forward(TorchEmit *t, const bool *truth)
     blank(t);
 }
 
+/* Term k of loss l in report order (loss by loss), as P_loss_terms. */
+static int twin_term_index(const IR *ir, int l, int k)
+{
+    for (int j = 0; j < l; j++)
+        k += ir->losses.items[j].nterms;
+    return k;
+}
+
 static void emit_loss(TorchEmit *t)
 {
     const IR *ir = t->ir;
@@ -785,6 +793,8 @@ static void emit_loss(TorchEmit *t)
         for (int k = 0; k < loss->nterms; k++) {
             double w = loss->terms[k].weight;
             const char *v = torch_name(t, loss->terms[k].node);
+            if (loss->terms[k].warmup)   /* warmup(term, epochs = N): set_term_scale */
+                v = arena_printf(t->arena, "self.term_scale(%d) * %s", twin_term_index(ir, l, k), v);
             const char *sign = *total ? (w < 0 ? " - " : " + ") : (w < 0 ? "-" : "");
             double mag = fabs(w);
             if (mag == 1.0)
@@ -1109,6 +1119,159 @@ static void emit_noise(TorchEmit *t)
     blank(t);
 }
 
+/* Every term on its own (TERMS, loss_terms) and warm-up scales
+ * (set_term_scale), as P_loss_terms and P_set_term_scale. */
+static void emit_terms_twin(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    bool *include = arena_alloc(t->arena, (size_t)ir->nodes.len + 1);
+    for (int id = 0; id < ir->nodes.len; id++)
+        include[id] = true;
+    const char *names = "", *warm = "", *values = "";
+    for (int l = 0; l < ir->losses.len; l++)
+        for (int k = 0; k < ir->losses.items[l].nterms; k++) {
+            const LossTerm *term = &ir->losses.items[l].terms[k];
+            const char *sep = *names ? ", " : "";
+            names = arena_printf(t->arena, "%s%s\"%s\"", names, sep, term->name ? term->name : "term");
+            warm = arena_printf(t->arena, "%s%s%d", warm, sep, term->warmup);
+            values = arena_printf(t->arena, "%s%s%s", values, sep, torch_name(t, term->node));
+        }
+    torch_line(t, "# Each loss term's name (its op's, numbered from the second use) and");
+    torch_line(t, "# warm-up epochs (warmup(term, epochs = N); 0: none), loss by loss.");
+    torch_line(t, "TERMS = [%s]", names);
+    torch_line(t, "TERM_WARMUP = [%s]", warm);
+    blank(t);
+    torch_line(t, "def set_term_scale(self, term, scale):");
+    torch_line(t, "    \"\"\"A warm-up term's weight factor (P_set_term_scale): min(1, epoch / N)");
+    torch_line(t, "    for epoch 1, 2, ... of training; 1 until set.\"\"\"");
+    torch_line(t, "    self.__dict__.setdefault(\"_term_scale\", {})[term] = float(scale)");
+    blank(t);
+    torch_line(t, "def term_scale(self, term):");
+    torch_line(t, "    return self.__dict__.get(\"_term_scale\", {}).get(term, 1.0)");
+    blank(t);
+    const char *args = arg_list(t, true);
+    torch_line(t, "def loss_terms(self, %s%straining=True):", args, *args ? ", " : "");
+    t->indent++;
+    torch_line(t, "\"\"\"Each term's value on a batch (unweighted, TERMS order), as");
+    torch_line(t, "P_loss_terms reports them after a pass.\"\"\"");
+    torch_line(t, "self.dropout_on = training");
+    emit_arg_conversions(t, true);
+    emit_nodes(t, include);
+    torch_line(t, "return [%s]", values);
+    t->indent--;
+    blank(t);
+}
+
+/* Several losses: per loss its weighted sum, optimizer (its group's
+ * settings) and step, as P_loss_<loss>, P_update_<loss> and
+ * P_train_step_<loss>; LOSSES and STEPS give the alternation. */
+static void emit_losses_twin(TorchEmit *t)
+{
+    const IR *ir = t->ir;
+    const char *args = arg_list(t, true);
+    const char *names = "", *steps = "";
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Group *g = &ir->groups.items[ir->losses.items[l].group];
+        names = arena_printf(t->arena, "%s%s\"%s\"", names, l ? ", " : "", ir->losses.items[l].name);
+        steps = arena_printf(t->arena, "%s%s%d", steps, l ? ", " : "", g->steps);
+    }
+    torch_line(t, "# Several losses, each training its own parameter group: a round is");
+    torch_line(t, "# max(STEPS) batches, loss l steps on batch i of a round (from 0) iff");
+    torch_line(t, "# i >= max(STEPS) - STEPS[l], losses in this order within a batch.");
+    torch_line(t, "LOSSES = [%s]", names);
+    torch_line(t, "STEPS = [%s]", steps);
+    blank(t);
+    torch_line(t, "def make_optimizers(self):");
+    torch_line(t, "    \"\"\"One torch.optim optimizer per loss, over its group.\"\"\"");
+    torch_line(t, "    return [getattr(self, \"make_optimizer_\" + name)() for name in self.LOSSES]");
+    blank(t);
+    for (int l = 0; l < ir->losses.len; l++) {
+        const Loss *loss = &ir->losses.items[l];
+        const Group *g = &ir->groups.items[loss->group];
+        const OptInfo *oi = optim_info(g->opt.kind);
+        /* The weighted sum of its terms. */
+        torch_line(t, "def loss_%s(self, %s%straining=True):", loss->name, args, *args ? ", " : "");
+        t->indent++;
+        torch_line(t, "\"\"\"P_loss_%s: the weighted sum of its terms.\"\"\"", loss->name);
+        torch_line(t, "terms = self.loss_terms(%s%straining=training)", args, *args ? ", " : "");
+        const char *total = "";
+        for (int k = 0; k < loss->nterms; k++) {
+            int idx = twin_term_index(ir, l, k);
+            const char *v = arena_printf(t->arena, "%s * terms[%d]", py_float(t, loss->terms[k].weight), idx);
+            if (loss->terms[k].warmup)
+                v = arena_printf(t->arena, "%s * self.term_scale(%d)", v, idx);
+            total = *total ? arena_printf(t->arena, "%s + %s", total, v) : v;
+        }
+        torch_line(t, "return %s", total);
+        t->indent--;
+        blank(t);
+        /* Its optimizer: the group's settings as the names the torch
+         * expression reads, per-layer lr / weight_decay as param groups. */
+        torch_line(t, "def make_optimizer_%s(self):", loss->name);
+        t->indent++;
+        torch_line(t, "\"\"\"The optimizer of %s's group (its loss section's settings, else the", loss->name);
+        torch_line(t, "train block's).\"\"\"");
+        torch_line(t, "LR = %s", py_float(t, g->opt.lr));
+        for (int k = 1; k < oi->nargs; k++) {
+            const OptArg *arg = &oi->args[k];
+            if (k == oi->decay_arg)
+                continue;
+            char *up = arena_strdup(t->arena, arg->name);
+            for (char *c = up; *c; c++)
+                if (*c >= 'a' && *c <= 'z')
+                    *c = (char)(*c - 'a' + 'A');
+            torch_line(t, "%s = %s", up, arg->kind == OPTARG_BOOL ? py_bool(g->opt.arg[k] != 0)
+                                                                   : py_float(t, g->opt.arg[k]));
+        }
+        torch_line(t, "WEIGHT_DECAY = %s", py_float(t, g->weight_decay));
+        torch_line(t, "groups = [");
+        const char *plain = "";
+        for (int i = 0; i < ir->params.len; i++) {
+            const Param *p = &ir->params.items[i];
+            if (p->group == loss->group && !p->frozen && p->lr < 0 && p->weight_decay < 0)
+                plain = arena_printf(t->arena, "%s%sself.%s", plain, *plain ? ", " : "", p->name);
+        }
+        if (*plain)
+            torch_line(t, "    {\"params\": [%s]},", plain);
+        for (int i = 0; i < ir->params.len; i++) {
+            const Param *p = &ir->params.items[i];
+            if (p->group != loss->group || p->frozen || (p->lr < 0 && p->weight_decay < 0))
+                continue;
+            char *extra = "";
+            if (p->lr >= 0)
+                extra = arena_printf(t->arena, "%s, \"lr\": %s", extra, py_float(t, p->lr));
+            if (p->weight_decay >= 0)
+                extra = arena_printf(t->arena, "%s, \"weight_decay\": %s", extra, py_float(t, p->weight_decay));
+            torch_line(t, "    {\"params\": [self.%s]%s},", p->name, extra);
+        }
+        torch_line(t, "]");
+        torch_line(t, "return %s", oi->torch);
+        t->indent--;
+        blank(t);
+        const char *plist = "";
+        for (int i = 0; i < ir->params.len; i++)
+            if (ir->params.items[i].group == loss->group && !ir->params.items[i].frozen)
+                plist = arena_printf(t->arena, "%s%sself.%s", plist, *plist ? ", " : "",
+                                     ir->params.items[i].name);
+        torch_line(t, "def train_step_%s(self, optimizer, %s):", loss->name, args);
+        t->indent++;
+        torch_line(t, "\"\"\"P_train_step_%s: forward and this loss in training mode, backward,", loss->name);
+        torch_line(t, "one update of its group. Returns the loss before the update.\"\"\"");
+        torch_line(t, "optimizer.zero_grad()");
+        torch_line(t, "total = self.loss_%s(%s, training=True)", loss->name, args);
+        torch_line(t, "total.backward()");
+        torch_line(t, "params = [%s]", plist);
+        if (g->clip_value > 0)
+            torch_line(t, "torch.nn.utils.clip_grad_value_(params, %s)", py_float(t, g->clip_value));
+        if (g->clip_norm > 0)
+            torch_line(t, "torch.nn.utils.clip_grad_norm_(params, %s)", py_float(t, g->clip_norm));
+        torch_line(t, "optimizer.step()");
+        torch_line(t, "return total.item()");
+        t->indent--;
+        blank(t);
+    }
+}
+
 void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
 {
     TorchEmit t = {0};
@@ -1145,7 +1308,10 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
     bool *truth = needs_truth(&t);
     emit_forward(&t, truth);
     emit_loss(&t);
+    emit_terms_twin(&t);
     emit_optimizer(&t);
+    if (ir->losses.len > 1)
+        emit_losses_twin(&t);
     emit_checkpoints(&t);
     t.indent--;
     arena_free(t.arena);

@@ -232,9 +232,30 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     for (int k = 0; k < ir->losses.len; k++) {
         const Loss *l = &ir->losses.items[k];
         fprintf(out, "  %s =", l->name);
-        for (int j = 0; j < l->nterms; j++)
+        for (int j = 0; j < l->nterms; j++) {
             fprintf(out, "%s%g * %%%d", j ? " + " : " ", l->terms[j].weight, l->terms[j].node);
+            if (l->terms[j].warmup)
+                fprintf(out, " (warmup over %d epochs)", l->terms[j].warmup);
+        }
         fputc('\n', out);
+        /* Several losses: each one's group, optimizer and steps (sema_groups.c). */
+        if (ir->losses.len > 1 && l->group >= 0 && l->group < ir->groups.len) {
+            const Group *g = &ir->groups.items[l->group];
+            fprintf(out, "    trains %s: %s(lr = %g), steps %d", g->name, ir_opt_name(g->opt.kind),
+                    g->opt.lr, g->steps);
+            if (g->weight_decay != 0)
+                fprintf(out, ", weight_decay %g", g->weight_decay);
+            if (g->clip_norm > 0)
+                fprintf(out, ", clip_norm %g", g->clip_norm);
+            if (g->clip_value > 0)
+                fprintf(out, ", clip_value %g", g->clip_value);
+            fputs("; params", out);
+            for (int p = 0; p < ir->params.len; p++)
+                if (ir->params.items[p].group == l->group)
+                    fprintf(out, " %s", ir->params.items[p].path ? ir->params.items[p].path
+                                                                  : ir->params.items[p].name);
+            fputc('\n', out);
+        }
     }
 
     const TrainConfig *t = &ir->train;

@@ -75,8 +75,6 @@ typedef struct Options {
     const char *output;
     EmitKind emit;
     bool main, explain, stats, check_numerics;
-    bool x_groups;         /* --x-groups[=SPEC]: undocumented, see autodiff_split_losses */
-    const char *x_groups_spec;
     const char *prefix;
     Precision precision;
     Define defs[64];
@@ -168,11 +166,6 @@ static int parse_args(int argc, char **argv, Options *o)
             o->stats = true;
         } else if (!strcmp(a, "--check-numerics")) {
             o->check_numerics = true;
-        } else if (!strcmp(a, "--x-groups") || !strncmp(a, "--x-groups=", 11)) {
-            /* Not in --help: several losses for tests until the language
-             * has the syntax (issue 9); docs/design.md describes it. */
-            o->x_groups = true;
-            o->x_groups_spec = a[10] == '=' ? a + 11 : NULL;
         } else if ((v = option_value(a, "--emit", &i, argc, argv))) {
             static const char *const kinds[] = {"c", "h", "torch", "ir", "ast", "none", NULL};
             int k = 0;
@@ -411,9 +404,6 @@ static const char *banner_command(Arena *a, const Options *o)
         cmd = arena_printf(a, "%s --precision=f64", cmd);
     if (o->check_numerics)
         cmd = arena_printf(a, "%s --check-numerics", cmd);
-    if (o->x_groups)
-        cmd = arena_printf(a, "%s --x-groups%s%s", cmd, o->x_groups_spec ? "=" : "",
-                           o->x_groups_spec ? o->x_groups_spec : "");
     for (int i = 0; i < o->ndefs; i++)
         cmd = arena_printf(a, "%s -D %s=%s", cmd, o->defs[i].name, o->defs[i].value);
     return arena_printf(a, "%s %s", cmd, o->input);
@@ -445,18 +435,6 @@ static int compile(const Options *o, Arena *a)
     IR *ir = sema_lower(a, prog, o->defs, o->ndefs, &diag);
     if (diag.errors || !ir)
         return 1;
-    if (o->x_groups) {
-        if (o->emit == EMIT_TORCH) {
-            diag_fatal(&diag, "--x-groups: the PyTorch twin of a network with several losses "
-                       "is not written yet");
-            return 1;
-        }
-        const char *why = autodiff_split_losses(a, ir, o->x_groups_spec);
-        if (why) {
-            diag_fatal(&diag, "%s", why);
-            return 2;
-        }
-    }
     autodiff(a, ir);
     plan_memory(a, ir);
 

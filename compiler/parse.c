@@ -62,8 +62,11 @@ static bool depth_ok(Arena *a, Diag *d, const Stmt *s)
         ok = expr_ok(a, d, s->type.dims[i]) && ok;
     for (int i = 0; i < s->type.nshape; i++)
         ok = expr_ok(a, d, s->type.shape[i]) && ok;
-    for (int i = 0; i < s->nsettings; i++)
+    for (int i = 0; i < s->nsettings; i++) {
         ok = expr_ok(a, d, s->settings[i].value) && ok;
+        for (int j = 0; j < s->settings[i].nsub; j++)   /* loss NAME { ... } */
+            ok = expr_ok(a, d, s->settings[i].sub[j].value) && ok;
+    }
     return ok;
 }
 
@@ -273,10 +276,20 @@ void ast_dump(FILE *out, const Source *src, const Program *p)
             break;
         case ST_TRAIN:
             for (int k = 0; k < s->nsettings; k++) {
-                fprintf(out, "\n  (%s ", s->settings[k].key);
-                dump_loc(out, src, s->settings[k].loc);
-                fputc(' ', out);
-                dump_expr(out, src, s->settings[k].value);
+                const Setting *set = &s->settings[k];
+                fprintf(out, "\n  (%s%s ", set->section ? "loss " : "", set->key);
+                dump_loc(out, src, set->loc);
+                for (int j = 0; j < set->nsub; j++) {
+                    fprintf(out, "\n    (%s ", set->sub[j].key);
+                    dump_loc(out, src, set->sub[j].loc);
+                    fputc(' ', out);
+                    dump_expr(out, src, set->sub[j].value);
+                    fputc(')', out);
+                }
+                if (!set->section) {
+                    fputc(' ', out);
+                    dump_expr(out, src, set->value);
+                }
                 fputc(')', out);
             }
             break;
@@ -301,6 +314,15 @@ void ast_dump(FILE *out, const Source *src, const Program *p)
                 }
                 fputc(')', out);
             }
+        case ST_LOSS:
+            if (s->value) {
+                fputc(' ', out);
+                dump_expr(out, src, s->value);
+            }
+            for (int k = 0; k < s->nupdates; k++)
+                fprintf(out, "%s%s", k ? " " : " (updates ", s->updates[k]);
+            if (s->nupdates)
+                fputc(')', out);
             break;
         default:
             if (s->value) {

@@ -3,7 +3,7 @@
  * Parameters: one flat buffer, back to back in declaration order (no
  * padding), so the optimizer, checkpoints and L-BFGS see one vector. With
  * several parameter groups, group by group (declaration order within
- * each; autodiff_split_losses already sorted them), so each group is one
+ * each; sema_groups already sorted them), so each group is one
  * range [offset, offset + count) of the parameters, the gradients and
  * every optimizer state slot.
  *

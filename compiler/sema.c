@@ -317,11 +317,12 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         case ST_LOSS:
             if (s->name)
                 declare(l, s, SYM_LOSS);
-            if (loss) {
-                diag_error(d, s->loc, "several loss statements need parameter groups (not yet "
-                           "supported); add the terms into one loss: loss a + b");
-                diag_note(d, loss->loc, "the first loss statement is here");
-            } else {
+            if (loss && (!s->name || !loss->name)) {
+                /* Several losses (each trains its own parameters): named. */
+                const Stmt *unnamed = s->name ? loss : s;
+                diag_error(d, unnamed->loc, "several losses need a name each: loss NAME = ...");
+                diag_note(d, (unnamed == s ? loss : s)->loc, "the other loss is here");
+            } else if (!loss) {
                 loss = s;
             }
             break;
@@ -379,7 +380,7 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
             lower_let_stmt(l, s);
             break;
         case ST_LOSS:
-            if (s == loss)
+            if (s == loss || (s->name && loss->name))
                 lower_loss_stmt(l, s);
             break;
         case ST_TRAIN:
@@ -410,6 +411,10 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     if (loss && ir->losses.len > 0 && ir->params.len == 0 && d->errors == 0)
         diag_error(d, loss->loc, "nothing to train: no layer has parameters; add one, as in "
                    "dense(x, 10)");
+
+    /* Which loss trains which parameters (before their offsets). */
+    if (d->errors == 0)
+        sema_groups(l, p, train);
 
     /* Weights without an init of their own take the train block's; biases start at zero. */
     size_t offset = 0;

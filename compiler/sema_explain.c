@@ -97,11 +97,16 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     for (int k = 0; k < ir->params.len; k++) {
         const Param *p = &ir->params.items[k];
         /* trainable = false: no learning rate applies. */
+        /* Several losses: its group's values (a loss section's, or the block's). */
+        const Group *grp = ir->losses.len > 1 && p->group >= 0 && p->group < ir->groups.len
+                               ? &ir->groups.items[p->group] : NULL;
+        double group_lr = grp ? grp->opt.lr : t->opt.lr;
+        double group_wd = grp ? grp->weight_decay : t->weight_decay;
         const char *lr = p->frozen ? "frozen *"
                          : p->lr_explicit ? arena_printf(a, "%g *", p->lr)
-                                          : arena_printf(a, "%g", t->opt.lr);
+                                          : arena_printf(a, "%g", group_lr);
         const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
-                                              : arena_printf(a, "%g", t->weight_decay);
+                                              : arena_printf(a, "%g", group_wd);
         any_override |= p->init_explicit || p->lr_explicit || p->weight_decay_explicit || p->frozen;
         fprintf(out, "  %-*s %-*s %10zu  %-*s %-10s %-12s %-*s  %s\n", name_w, p->name, shape_w,
                 shape_str(a, p->shape), p->size, init_w, inits[k], lr, wd, at_w, ats[k], p->path);
@@ -119,6 +124,27 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
             const Param *p = &ir->states.items[k];
             fprintf(out, "  %-*s %-*s %10zu  starts at %-10g path %s\n", name_w, p->name, shape_w,
                     shape_str(a, p->shape), p->size, p->init_arg, p->path);
+        }
+    }
+
+    /* Several losses: what each trains and with what (sema_groups.c). */
+    if (ir->losses.len > 1) {
+        fputs("\nlosses (each trains its group; rounds of max(steps) batches):\n", out);
+        for (int k = 0; k < ir->losses.len; k++) {
+            const Loss *l = &ir->losses.items[k];
+            if (l->group < 0 || l->group >= ir->groups.len)
+                continue;
+            const Group *g = &ir->groups.items[l->group];
+            fprintf(out, "  %-12s optimizer %s(lr = %g), steps %d, weight_decay %g", l->name,
+                    ir_opt_name(g->opt.kind), g->opt.lr, g->steps, g->weight_decay);
+            if (g->clip_norm > 0)
+                fprintf(out, ", clip_norm %g", g->clip_norm);
+            if (g->clip_value > 0)
+                fprintf(out, ", clip_value %g", g->clip_value);
+            int count = 0;
+            for (int p = 0; p < ir->params.len; p++)
+                count += ir->params.items[p].group == l->group;
+            fprintf(out, "; %d parameter tensors\n", count);
         }
     }
 

@@ -154,4 +154,8 @@ void lower_input_stmt(Lower *l, const Stmt *s);
 void lower_let_stmt(Lower *l, const Stmt *s);
 void lower_loss_stmt(Lower *l, const Stmt *s);
 
+/* sema_groups.c: `updates`, the default rule and the train block's loss
+ * sections make IR.groups; parameters reordered by group. */
+void sema_groups(Lower *l, const Program *prog, const Stmt *train);
+
 #endif

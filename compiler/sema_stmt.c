@@ -350,6 +350,36 @@ static void not_a_loss_sum(Lower *l, const Expr *e, const char *what)
                "calls, as in cross_entropy(logits, y) + 0.5 * mse(pred, t)", what);
 }
 
+static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, TermList *terms);
+
+/* warmup(term, epochs = N): the term (one loss call, perhaps scaled), its
+ * weight ramped over N epochs at run time (docs/language.md). */
+static bool collect_warmup(Lower *l, const Expr *e, double weight, Loc scaled, TermList *terms)
+{
+    static const char *const names[] = {"term", "epochs"};
+    const Expr *arg[2] = {0};
+    if (!lower_bind_args(l, e, names, 2, 2, arg))
+        return false;
+    long epochs;
+    if (!lower_int(l, arg[1], &epochs))
+        return false;
+    if (epochs < 1 || epochs > 100000) {
+        build_value_error(&l->b, arg[1]->loc, "warmup's epochs must be a whole number from 1 to "
+                          "100000, not %ld", epochs);
+        return false;
+    }
+    int first = terms->len;
+    if (!collect_terms(l, arg[0], weight, scaled, terms))
+        return false;
+    if (terms->len != first + 1 || (arg[0]->kind == EX_CALL && !strcmp(arg[0]->name, "warmup"))) {
+        diag_error(l->diag, arg[0]->loc, "warmup takes one loss term, as in warmup(kl_normal(mu, "
+                   "logvar), epochs = 10)");
+        return false;
+    }
+    terms->items[first].warmup = (int)epochs;
+    return true;
+}
+
 /* term := [c *] lossfn(...) | lossfn(...) [* c] | lossfn(...) / c, joined
  * by + and -, with c a compile-time number; weights multiply through.
  * scaled: the outermost scaling around e (where its weight was written). */
@@ -409,6 +439,8 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
         return lower_tensor(l, e) >= 0;   /* reports the unknown name */
     }
     case EX_CALL: {
+        if (!strcmp(e->name, "warmup") && !op_lookup(e->name))
+            return collect_warmup(l, e, weight, scaled, terms);
         const OpInfo *op = op_lookup(e->name);
         if (op && !(op->flags & OPF_LOSS)) {
             not_a_loss_sum(l, e, arena_printf(l->arena, "%s(...)", e->name));
@@ -423,7 +455,7 @@ static bool collect_terms(Lower *l, const Expr *e, double weight, Loc scaled, Te
          * report it at the scaling that made it (it may name a -D param). */
         if (weight != 1 && !build_float_ok(&l->b, scaled.begin >= 0 ? scaled : e->loc, weight))
             return false;
-        LossTerm t = {id, weight};
+        LossTerm t = {id, weight, NULL, 0};
         vec_push(l->arena, terms, t);
         return true;
     }

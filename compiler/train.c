@@ -278,6 +278,8 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
             opt = &s->settings[k];
     for (int k = 0; k < s->nsettings; k++) {
         const Setting *set = &s->settings[k];
+        if (set->section)
+            continue;   /* loss NAME { ... }: train_lower_section */
         int key = setting_index(set->key);
         if (key < 0 && optimizer_arg_as_setting(l, opt, set))
             continue;
@@ -320,12 +322,85 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
     }
 }
 
+static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t);
+
 void train_finish(Lower *l, TrainBlock *tb)
+{
+    finish_config(l, tb, &l->ir->train);
+}
+
+/* The settings a `loss NAME { }` section may hold besides steps. */
+static bool section_setting(const char *key)
+{
+    return !strcmp(key, "optimizer") || !strcmp(key, "weight_decay") || !strcmp(key, "clip_norm")
+           || !strcmp(key, "clip_value");
+}
+
+void train_lower_section(Lower *l, const Setting *sec, Group *g)
+{
+    Diag *d = l->diag;
+    Arena *a = l->arena;
+    TrainBlock *tb = train_begin(a);
+    VEC(Setting) keep = {0};
+    const Setting *steps = NULL;
+    for (int k = 0; k < sec->nsub; k++) {
+        const Setting *set = &sec->sub[k];
+        if (set->section) {
+            diag_error(d, set->key_loc, "a loss section cannot hold another ('loss %s { }')",
+                       set->key);
+            continue;
+        }
+        if (!strcmp(set->key, "steps")) {
+            if (steps) {
+                diag_error(d, set->key_loc, "'steps' is set twice");
+                diag_note(d, steps->key_loc, "first set here");
+                continue;
+            }
+            steps = set;
+            Value v = {0};
+            if (set->value && read_number(l, set->value, "steps (this loss's steps per round)", 1,
+                                          false, 1000, false, true, "a whole number from 1 to 1000", &v))
+                g->steps = (int)v.value;
+            continue;
+        }
+        if (!section_setting(set->key) && setting_index(set->key) >= 0) {
+            diag_error(d, set->key_loc, "'%s' is a setting of the whole train block, not of one "
+                       "loss", set->key);
+            diag_note(d, sec->key_loc, "a loss section takes optimizer, steps, weight_decay, "
+                      "clip_norm and clip_value");
+            continue;
+        }
+        vec_push(a, &keep, *set);   /* unknown keys: train_lower says so */
+    }
+    Stmt s = {.kind = ST_TRAIN, .loc = sec->loc, .settings = keep.items, .nsettings = keep.len};
+    train_lower(l, tb, &s);
+    TrainConfig t = {0};
+    int errors = d->errors;
+    finish_config(l, tb, &t);
+    if (d->errors != errors)
+        return;
+    int opt = setting_index("optimizer"), wd = setting_index("weight_decay");
+    bool own_decay = optim_info(t.opt.kind)->decay_arg >= 0;
+    if (tb->setting[opt].set) {
+        g->opt = t.opt;
+        if (own_decay)   /* adamw: its own argument, or its default */
+            g->weight_decay = t.weight_decay;
+    }
+    if (tb->setting[wd].set && !own_decay)
+        g->weight_decay = t.weight_decay;
+    else if (tb->setting[opt].set && !own_decay && optim_info(l->ir->train.opt.kind)->decay_arg >= 0)
+        g->weight_decay = 0;   /* the block's adamw decay is not this optimizer's */
+    if (tb->setting[setting_index("clip_norm")].set)
+        g->clip_norm = t.clip_norm;
+    if (tb->setting[setting_index("clip_value")].set)
+        g->clip_value = t.clip_value;
+}
+
+static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
 {
     Arena *a = l->arena;
     Diag *d = l->diag;
     IR *ir = l->ir;
-    TrainConfig *t = &ir->train;
     VEC(Hyper) hypers = {0};
 #define HYPER(nm, s, v, txt)                                                   \
     do {                                                                       \

@@ -69,6 +69,11 @@ typedef VEC(Expr *) ExprVec;
 typedef VEC(Setting) SettingVec;
 typedef VEC(BlockParam) BlockParamVec;
 typedef VEC(Stmt *) StmtVec;
+/* `updates A, b.c`: the names and where each is written */
+typedef struct NameList {
+    VEC(const char *) names;
+    VEC(Loc) locs;
+} NameList;
 
 /* The parser's state, passed to every action. */
 typedef struct ParseState {
@@ -178,6 +183,36 @@ static Stmt *block_stmt(ParseState *ps, Loc loc, bool is_net, const char *name, 
     return s;
 }
 
+static void push_name(ParseState *ps, NameList *l, const char *name, Loc loc)
+{
+    vec_push(ps->arena, &l->names, name);
+    vec_push(ps->arena, &l->locs, loc);
+}
+
+/* `loss g = expr WORD names`: WORD must be `updates` (a word, not a keyword,
+ * so it stays free as a name elsewhere). */
+static void loss_updates(ParseState *ps, Stmt *s, const char *word, Loc word_loc, NameList *l)
+{
+    if (strcmp(word, "updates") != 0) {
+        diag_error(ps->diag, word_loc, "expected operator, 'updates' or end of line, found "
+                   "identifier '%s'", word);
+        diag_note(ps->diag, s->loc, "a loss may end with the parameter groups it trains, as "
+                  "in: loss gen = bce(d_fake, 1) updates G");
+        return;
+    }
+    s->updates = l->names.items;
+    s->updates_loc = l->locs.items;
+    s->nupdates = l->names.len;
+    s->updates_kw = word_loc;
+}
+
+static Setting loss_section(ParseState *ps, const char *name, Loc name_loc, SettingVec *sub, Loc loc)
+{
+    (void)ps;
+    Setting s = {name, name_loc, NULL, loc, true, sub->items, sub->len};
+    return s;
+}
+
 /* Positional arguments come first: Python's rule, checked here so the
  * message points at the argument. */
 static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
@@ -198,6 +233,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
     TypeSpec type;
     Setting setting;
     SettingVec *settings;
+    NameList *names;
     Stmt *stmt;
     BlockParam bparam;
     BlockParamVec *bparams;
@@ -233,6 +269,7 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
 %nterm <stmts> body
 %nterm <stmt> bstmt
 %nterm <num> blockkw
+%nterm <names> updates
 
 %%
 
@@ -280,6 +317,16 @@ stmt
                                 }
     | LOSS expr                 { $$ = new_stmt(ps, ST_LOSS, @$); $$->value = $2; }
     | LOSS IDENT '=' expr       { $$ = named_stmt(ps, ST_LOSS, @$, $2, @2); $$->value = $4; }
+    | LOSS IDENT '=' expr IDENT updates {
+                                    $$ = named_stmt(ps, ST_LOSS, @$, $2, @2);
+                                    $$->value = $4;
+                                    loss_updates(ps, $$, $5, @5, $6);
+                                }
+    | LOSS expr IDENT updates   {
+                                    $$ = new_stmt(ps, ST_LOSS, @$);
+                                    $$->value = $2;
+                                    loss_updates(ps, $$, $3, @3, $4);
+                                }
     | TRAIN '{' settings '}'    {
                                     $$ = new_stmt(ps, ST_TRAIN, @$);
                                     $$->settings = $3->items;
@@ -364,9 +411,24 @@ settings
     | settings error end        { $$ = $1; yyerrok; }
     ;
 
-/* setting = NAME expr          -- e.g. `batch 64`, `optimizer adam(lr = 1e-3)` */
+/* updates = upname { ',' upname }   -- after `loss NAME = expr updates`:
+ * upname = NAME | dotted name (a parameter path or a prefix of one) */
+updates
+    : IDENT                     { $$ = arena_alloc(ps->arena, sizeof *$$); push_name(ps, $$, $1, @1); }
+    | PATH                      { $$ = arena_alloc(ps->arena, sizeof *$$); push_name(ps, $$, $1, @1); }
+    | updates ',' IDENT         { $$ = $1; push_name(ps, $$, $3, @3); }
+    | updates ',' PATH          { $$ = $1; push_name(ps, $$, $3, @3); }
+    ;
+
+/* setting = NAME expr          -- e.g. `batch 64`, `optimizer adam(lr = 1e-3)`
+ *         | 'loss' NAME '{' settings [ setting ] '}'   -- one loss's own settings */
 setting
     : IDENT expr                { $$ = (Setting){$1, @1, $2, @$}; }
+    | LOSS IDENT '{' settings '}' { $$ = loss_section(ps, $2, @2, $4, @$); }
+    | LOSS IDENT '{' settings setting '}' {
+                                    vec_push(ps->arena, $4, $5);
+                                    $$ = loss_section(ps, $2, @2, $4, @$);
+                                }
     | IDENT '=' expr            {
                                     /* A likely slip: say how it is written. */
                                     int len = @3.end - @3.begin;
@@ -654,7 +716,41 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
                 expected[kept++] = expected[k];
         n = kept;
     }
+    /* In a train block a line starts with a setting's name or `loss NAME {`
+     * (a loss's section): name the common case only. */
+    if (has(expected, n, YYSYMBOL_IDENT) && has(expected, n, char_symbol('}'))) {
+        int kept = 0;
+        for (int k = 0; k < n; k++)
+            if (expected[k] != YYSYMBOL_LOSS)
+                expected[kept++] = expected[k];
+        n = kept;
+    }
     const char *what = describe_token(ps, found, loc);
+
+    /* `train {` left open, then a `loss` statement: read as the start of a
+     * loss section, `loss NAME {`. Say what is missing. */
+    const Bracket *brace = NULL;   /* the innermost open '{' (the lookahead may be a '(') */
+    for (int i = ls->open.len - 1; i >= 0 && !brace; i--)
+        if (ls->open.items[i].kind == '{')
+            brace = &ls->open.items[i];
+    if (n == 1 && expected[0] == char_symbol('{') && ls->first.kind == TOK_LOSS
+        && ls->prev.kind == TOK_IDENT && brace
+        && line_of(ps, brace->loc.begin) != line_of(ps, ls->first.loc.begin)) {
+        const Bracket *opener = brace;
+        if (ps->unclosed_reported != opener->loc.begin + 1) {
+            ps->unclosed_reported = opener->loc.begin + 1;
+            diag_error(ps->diag, ls->first.loc, "expected '}' to close '{' at line %d, found "
+                       "keyword 'loss'", line_of(ps, opener->loc.begin));
+            diag_note(ps->diag, opener->loc, "to match this '{'");
+        }
+        lex_after_error(ls);
+        if (found_char == '(') {   /* already scanned: its ')' must not close the '{' */
+            Bracket b = {'(', loc};
+            vec_push(ps->arena, &ls->open, b);
+            ls->paren_depth = 1;
+        }
+        return 0;
+    }
 
     /* The innermost bracket still open at the error: the one a closing
      * token just closed (wrongly), else the top of the stack. */

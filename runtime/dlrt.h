@@ -292,6 +292,14 @@ typedef struct dlrt_loss_info {
      * (param_count values, this loss's group range written): one thread's
      * share of a batch; it only reads m (see model_api) */
     double (*gradients_with)(const void *m, void *w, const void *const *data, int n, void *grads);
+    /* Alternation (`loss NAME { steps K }`): a round is R = the largest
+     * steps of any loss batches; this loss steps on batch i of a round
+     * (i = 0..R-1) iff i >= R - steps; within a batch, losses step in
+     * their order here. 1 without a steps setting. */
+    int steps;
+    /* Its terms: entries [first_term, first_term + nterms) of the model's
+     * term_names, term_weights, term_warmup and terms arrays. */
+    int first_term, nterms;
 } dlrt_loss_info;
 
 /* A noise input (`input z : f32[100] ~ normal(0, 1)`): an ordinary input
@@ -372,6 +380,25 @@ typedef struct dlrt_model_api {
     /* The noise inputs, in tensor order; 0 and NULL without any. */
     int nnoise;
     const dlrt_noise_info *noise;
+    /* Loss terms, reported one by one: every loss's terms, loss by loss in
+     * source order, each named after its op ("bce"; "bce_2" for the second
+     * bce term of the network), with the weight written before it and, for
+     * warmup(term, epochs = N), N (0: no warm-up). */
+    int nterms;
+    const char *const *term_names;
+    const double *term_weights;
+    const int *term_warmup;
+    /* Each term's value (unweighted, as its op computes it) from the last
+     * pass that computed it (loss, gradients, train_step of its loss), into
+     * terms[nterms]. */
+    void (*loss_terms)(const void *m, double *terms);
+    /* evaluate, also filling terms[nterms] with each term's mean over the
+     * n samples (unweighted). Returns the weighted sum, as evaluate. */
+    double (*evaluate_terms)(void *m, const void *const *data, int n, double *terms);
+    /* A warm-up term's weight factor (the trainer sets min(1, epoch / N)
+     * before each epoch's steps, epoch from 1, and 1 to validate); NULL
+     * without warm-up terms. */
+    void (*set_term_scale)(void *m, int term, double scale);
 } dlrt_model_api;
 
 /* Tensor k's noise row, or NULL when it is not a noise input. */

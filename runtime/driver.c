@@ -37,6 +37,7 @@ enum { EXIT_OK = 0, EXIT_FAILURE_DATA = 1, EXIT_USAGE = 2 };
 /* At most this many data tensors (inputs, labels, targets) per network. */
 #define MAX_TENSORS 64
 #define MAX_LOSSES 8     /* losses reported each epoch, one running sum each */
+#define MAX_TERMS 32     /* loss terms reported each epoch, one by one */
 #define MAX_TEXTS 64     /* --text given this many times at most */
 /* Without --test-text, this share of the text (its end) is the test set. */
 #define TEST_TEXT_SHARE 0.1
@@ -1737,6 +1738,14 @@ static int report_test(run *r)
     }
     if (r->is_text)
         printf("test bpc: %.4f\n", bpc(loss));
+    /* Several loss terms: each one's test mean on a line of its own. */
+    if (r->api->nterms > 1 && r->api->nterms <= MAX_TERMS && r->api->evaluate_terms && !r->stateful) {
+        double terms[MAX_TERMS];
+        int t;
+        r->api->evaluate_terms(r->model, (const void *const *)r->test.col, (int)r->test.n, terms);
+        for (t = 0; t < r->api->nterms; t++)
+            printf("test %s: %.6g\n", r->api->term_names[t], terms[t]);
+    }
     fflush(stdout);
     return EXIT_OK;
 }
@@ -2062,7 +2071,14 @@ static int train(run *r)
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
         double start = now_seconds(), loss_sum[MAX_LOSSES] = {0}, elapsed, loss, acc;
-        size_t done = 0, b;
+        double term_sum[MAX_TERMS] = {0}, term_val[MAX_TERMS];
+        size_t done = 0, b, loss_done[MAX_LOSSES] = {0};
+        int nterms = api->nterms <= MAX_TERMS && api->loss_terms ? api->nterms : 0, t;
+        /* Warm-up terms: weight factor min(1, epoch / N), epoch from 1. */
+        for (t = 0; t < nterms && api->set_term_scale; t++)
+            if (api->term_warmup[t] > 0)
+                api->set_term_scale(r->model, t, epoch >= api->term_warmup[t] ? 1.0
+                                    : (double)epoch / api->term_warmup[t]);
         /* Truncated backpropagation through time: batch b's rows continue
          * batch b - 1's, from a zero state at the start of each epoch. */
         if (r->stateful)
@@ -2077,7 +2093,16 @@ static int train(run *r)
             /* Each loss trains its parameter group in turn on the batch
              * (one loss: one train_step, as a GAN would alternate two). */
             for (l = 0; l < api->nlosses; l++) {
-                double step_loss = api->losses[l].train_step(r->model, data, (int)kk);
+                /* A round of R = max steps batches: loss l steps on batch
+                 * i = b mod R iff i >= R - steps (docs/runtime.md). */
+                int round = 1, j, steps_l = api->losses[l].steps > 0 ? api->losses[l].steps : 1;
+                double step_loss;
+                for (j = 0; j < api->nlosses; j++)
+                    if (api->losses[j].steps > round)
+                        round = api->losses[j].steps;
+                if ((int)(b % (size_t)round) < round - steps_l)
+                    continue;
+                step_loss = api->losses[l].train_step(r->model, data, (int)kk);
                 /* The cheap end-of-step check, always on: a non-finite loss
                  * stops the run before a broken network can be saved. */
                 if (!isfinite(step_loss)) {
@@ -2090,11 +2115,19 @@ static int train(run *r)
                                    step_loss, where, when);
                 }
                 loss_sum[l] += step_loss * (double)kk;
+                loss_done[l] += kk;
+                if (nterms > 1) {   /* this loss's terms, from the pass just run */
+                    api->loss_terms(r->model, term_val);
+                    for (t = api->losses[l].first_term;
+                         t < api->losses[l].first_term + api->losses[l].nterms && t < nterms; t++)
+                        term_sum[t] += term_val[t] * (double)kk;
+                }
             }
             done += kk;
             if (bar.enabled) {
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
-                progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches, loss_sum[0] / (double)done,
+                progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches,
+                          loss_done[0] ? loss_sum[0] / (double)loss_done[0] : 0.0,
                               rate, rate > 0 ? (double)(r->n_train - done) / rate : 0,
                               b + 1 == batches);
             }
@@ -2103,6 +2136,10 @@ static int train(run *r)
          * batch's loss before its update: it can look fine while the
          * network is not. So without a validation set the network that
          * would be saved is measured on the training set instead. */
+        /* Validation (and the checkpoint choice) at full weight: epochs compare. */
+        for (t = 0; t < nterms && api->set_term_scale; t++)
+            if (api->term_warmup[t] > 0)
+                api->set_term_scale(r->model, t, 1.0);
         measure(r, &loss, &acc);
         elapsed = now_seconds() - start;
         progress_clear(&bar);
@@ -2112,12 +2149,32 @@ static int train(run *r)
         else {
             printf("epoch %d/%d ", epoch, r->opt.epochs);
             for (l = 0; l < api->nlosses; l++)
-                printf(" train %s %.4f", api->losses[l].name, loss_sum[l] / (double)done);
+                printf(" train %s %.4f", api->losses[l].name,
+                       loss_done[l] ? loss_sum[l] / (double)loss_done[l] : NAN);
+        }
+        /* Several terms: each one's mean over the batches its loss stepped on. */
+        for (t = 0; t < nterms && nterms > 1; t++) {
+            for (l = 0; l < api->nlosses; l++)
+                if (t >= api->losses[l].first_term && t < api->losses[l].first_term + api->losses[l].nterms)
+                    break;
+            printf("%s%s %.4f%s", t ? " " : " (", api->term_names[t],
+                   l < api->nlosses && loss_done[l] ? term_sum[t] / (double)loss_done[l] : NAN,
+                   t == nterms - 1 ? ")" : "");
         }
         if (have_val)
             printf("  val loss %.4f", loss);
         else
             printf("  end-of-epoch train loss %.4f", loss);
+        if (nterms > 1 && api->evaluate_terms && !r->stateful) {
+            if (have_val)
+                api->evaluate_terms(r->model, (const void *const *)r->val, (int)r->n_val, term_val);
+            else
+                api->evaluate_terms(r->model, (const void *const *)r->train.col, (int)r->train.n,
+                                    term_val);
+            for (t = 0; t < nterms; t++)
+                printf("%s%s %.4f%s", t ? " " : " (", api->term_names[t], term_val[t],
+                       t == nterms - 1 ? ")" : "");
+        }
         if (api->has_accuracy)
             printf("  %s acc %.4f", set_name, acc);
         if (r->is_text)

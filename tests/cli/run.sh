@@ -185,12 +185,15 @@ awk 'BEGIN { print "model big"; print "input x : f32[4]"; print "label y : class
              for (i = 0; i < 4995; i++) print "h" i " = x"; for (i = 0; i < 4995; i++) print "g" i " = relu(hh" i ")" }' >"$T/unknown.net"
 expect many-unknown-names 1 "too many errors" -- sh -c "ulimit -v 300000; timeout 20 $DLC --emit=none $T/unknown.net"
 if grep -q "out of memory" "$T/out"; then bad many-unknown-names-memory "ran out of 300 MB"; else ok many-unknown-names-memory; fi
-# --x-groups[=SPEC] (undocumented, docs/design.md): several losses for tests.
-expect x-groups-unknown-param 2 "no parameter named 'nope'" -- "$DLC" --x-groups=logits_w/nope examples/two_heads.net -o "$T/g.c"
-expect x-groups-too-many 2 "more than the 2 loss terms" -- "$DLC" --x-groups=logits_w/pred_w/h_w examples/two_heads.net -o "$T/g.c"
-expect x-groups-unknown-optimizer 2 "no optimizer named 'adan'" -- "$DLC" --x-groups=logits_w@adan examples/two_heads.net -o "$T/g.c"
-expect x-groups-no-twin 1 "twin of a network with several losses" -- "$DLC" --x-groups --emit=torch examples/two_heads.net -o "$T/g.py"
-expect x-groups-two-losses 0 "" -- "$DLC" --x-groups examples/two_heads.net -o "$T/g.c"
-if grep -q 'two_heads_train_step_loss2' "$T/g.h" && ! grep -q 'two_heads_train_step(' "$T/g.h"; then ok x-groups-per-loss-api
-else bad x-groups-per-loss-api "no two_heads_train_step_loss2 in $T/g.h"; fi
+# Several named losses: per-loss entry points instead of the single ones,
+# and a twin with one optimizer per loss (docs/language.md, loss).
+expect several-losses 0 "" -- "$DLC" tests/e2e/two_losses.net -o "$T/g.c"
+if grep -q 'two_heads_train_step_loss2' "$T/g.h" && ! grep -q 'two_heads_train_step(' "$T/g.h" &&
+   grep -q 'TWO_HEADS_LOSS_TERMS 2' "$T/g.h"; then ok several-losses-per-loss-api
+else bad several-losses-per-loss-api "no two_heads_train_step_loss2 in $T/g.h"; fi
+expect several-losses-twin 0 "" -- "$DLC" --emit=torch tests/e2e/two_losses.net -o "$T/g.py"
+if grep -q 'def train_step_loss2' "$T/g.py" && grep -q 'LOSSES = \["loss1", "loss2"\]' "$T/g.py"; then
+    ok several-losses-twin-per-loss
+else bad several-losses-twin-per-loss "no train_step_loss2 in $T/g.py"; fi
+expect x-groups-gone 2 "unknown option" -- "$DLC" --x-groups examples/two_heads.net -o "$T/g.c"
 echo "$pass passed, $fail failed"

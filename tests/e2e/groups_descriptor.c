@@ -1,5 +1,5 @@
-/* groups_descriptor.c: the descriptor of examples/two_heads.net compiled
- * with dlc --x-groups (prefix gd): two losses, loss1 (cross_entropy) and
+/* groups_descriptor.c: the descriptor of tests/e2e/two_losses.net
+ * (examples/two_heads.net with two loss statements; prefix gd): two losses, loss1 (cross_entropy) and
  * loss2 (0.5 * mse), whose groups are contiguous, disjoint ranges that
  * cover the parameters. Per loss, `gradients` then `update` leave bit for
  * bit the parameters `train_step` does; a loss's step changes only its

@@ -201,16 +201,16 @@ if [ -f "$T/char_lm.out" ]; then
     else bad char-lm-checkpoint-evaluates-and-samples-again "$(cat "$T/char_lm_eval1.out" "$T/char_lm_eval2.out" | tail -c 600)"; fi
 fi
 
-# 2b. Several losses (dlc --x-groups, docs/design.md): the trainer steps
-#     each loss's group in turn, reports each loss, and a checkpoint (with
-#     every group's step count) reloads.
-if build groups examples/two_heads.net --x-groups; then
+# 2b. Several losses (two named loss statements, docs/language.md): the
+#     trainer steps each loss's group in turn, reports each loss and each
+#     term, and a checkpoint (with every group's step count) reloads.
+if build groups tests/e2e/two_losses.net; then
     d=examples/data
     "$T/groups" --train-csv $d/two_heads.csv --test-csv $d/two_heads_test.csv --epochs 3 \
         --checkpoint "$T/groups.ckpt" >"$T/groups.out" 2>&1
     st=$?
     acc=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/groups.out")
-    if [ $st -eq 0 ] && grep -q 'train loss1 [0-9.]*  *train loss2 [0-9.]*' "$T/groups.out" && [ -n "$acc" ]; then
+    if [ $st -eq 0 ] && grep -q 'train loss1 [0-9.]*  *train loss2 [0-9.]* (cross_entropy [0-9.]* mse [0-9.]*)  val loss [0-9.]* (cross_entropy [0-9.]* mse [0-9.]*)' "$T/groups.out" && [ -n "$acc" ]; then
         ok "groups-train-each-loss (test accuracy $acc)"
     else bad groups-train-each-loss "exit $st: $(tail -c 400 "$T/groups.out")"; fi
     "$T/groups" --eval-only --test-csv $d/two_heads_test.csv --checkpoint "$T/groups.ckpt" >"$T/groups_eval.out" 2>&1
@@ -219,9 +219,23 @@ if build groups examples/two_heads.net --x-groups; then
         bad groups-checkpoint-reloads "'$acc2' vs '$acc': $(tail -c 300 "$T/groups_eval.out")"
 fi
 
+#     warmup(term, epochs = 3): the trainer sets the term's factor to
+#     min(1, epoch / 3), so loss2 = 0.5 * mse * epoch / 3 in epochs 1 and 2
+#     and 0.5 * mse from epoch 3 on (each printed to 4 places).
+sed 's/loss loss2 = 0.5 \* mse(pred, t)/loss loss2 = warmup(0.5 * mse(pred, t), epochs = 3)/' \
+    tests/e2e/two_losses.net >"$T/warmup.net"
+if build warmup "$T/warmup.net"; then
+    "$T/warmup" --train-csv examples/data/two_heads.csv --test-csv examples/data/two_heads_test.csv \
+        --epochs 4 --checkpoint "$T/warmup.ckpt" >"$T/warmup.out" 2>&1
+    if awk '/^epoch/ { e = $2 + 0; l2 = $8; m = $12; sub(/\)/, "", m); f = e < 3 ? e / 3 : 1;
+                       d = l2 - 0.5 * m * f; if (d < -0.0002 || d > 0.0002) bad = 1; n++ }
+            END { exit !(n == 4 && !bad) }' "$T/warmup.out"; then ok "warmup-term-ramps-per-epoch"
+    else bad warmup-term-ramps-per-epoch "$(head -c 600 "$T/warmup.out")"; fi
+fi
+
 #     Its descriptor, per loss: gradients + update == train_step bit for bit,
 #     and a loss's step moves only its own group.
-if "$DLC" --x-groups --prefix gd examples/two_heads.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
+if "$DLC" --prefix gd tests/e2e/two_losses.net -o "$T/gd_api.c" 2>"$T/gd.err" &&
    cc $CFL -I"$T" -o "$T/groups_descriptor" tests/e2e/groups_descriptor.c "$T/gd_api.c" $LIBS 2>>"$T/gd.err" &&
    "$T/groups_descriptor" >"$T/groups_descriptor.out" 2>&1; then ok "groups-descriptor-per-loss"
 else bad "groups-descriptor-per-loss" "$(cat "$T/gd.err" "$T/groups_descriptor.out" 2>/dev/null | head -c 600)"; fi

@@ -644,6 +644,53 @@ float activations_evaluate(activations *m, const float *img, const int32_t *k_, 
     return activations_evaluate_with(m, &m->ws, img, k_, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const activations_term_names[1] = {"cross_entropy"};
+static const double activations_term_weights[1] = {1.0};
+static const int activations_term_warmup[1] = {0};
+
+const char *activations_term_name(int i)
+{
+    return i >= 0 && i < ACTIVATIONS_LOSS_TERMS ? activations_term_names[i] : NULL;
+}
+
+void activations_loss_terms(const activations *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[2224];   /* cross_entropy, loss loss */
+}
+
+static float activations_evaluate_terms_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
+{
+    float *const loss = w->arena + 2224;  /* [1] cross_entropy over the batch, activations.net:19 */
+
+    if (n > 0 && !activations_labels_ok(k_, n)) {
+        for (int k = 0; k < ACTIVATIONS_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {
+        const int chunk = n - start < ACTIVATIONS_BATCH ? n - start : ACTIVATIONS_BATCH;
+        activations_forward_pass(m, w, img + (size_t)start * 24, chunk, 0);
+        (void)activations_loss_pass(m, w, img + (size_t)start * 24, k_ + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float activations_evaluate_terms(activations *m, const float *img, const int32_t *k_, int n, double *terms)
+{
+    return activations_evaluate_terms_with(m, &m->ws, img, k_, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *activations_params(activations *m)
@@ -829,6 +876,16 @@ static double activations_api_evaluate(void *m, const void *const *data, int n, 
     return activations_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void activations_api_loss_terms(const void *m, double *terms)
+{
+    activations_loss_terms(m, terms);
+}
+
+static double activations_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return activations_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *activations_api_params(void *m)
 {
     return activations_params(m);
@@ -872,7 +929,7 @@ static const dlrt_tensor_info activations_api_outputs[2] = {
 
 static const dlrt_loss_info activations_api_losses[1] = {
     {"loss", 0, ACTIVATIONS_PARAM_COUNT, activations_api_loss, activations_api_gradients, activations_api_update,
-     activations_api_train_step, activations_api_gradients_with},
+     activations_api_train_step, activations_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api activations_api = {
@@ -908,6 +965,13 @@ static const dlrt_model_api activations_api = {
     .forward_with = activations_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = ACTIVATIONS_LOSS_TERMS,
+    .term_names = activations_term_names,
+    .term_weights = activations_term_weights,
+    .term_warmup = activations_term_warmup,
+    .loss_terms = activations_api_loss_terms,
+    .evaluate_terms = activations_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *activations_model(void)

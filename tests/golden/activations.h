@@ -58,6 +58,17 @@ float activations_gradients(activations *m, const float *img, const int32_t *k_,
 /* One optimizer step from the gradients in activations_grads(m). */
 void activations_update(activations *m);
 
+/* Loss terms, reported one by one: activations_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * activations_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * activations_evaluate_terms: activations_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define ACTIVATIONS_LOSS_TERMS 1
+const char *activations_term_name(int i);
+void activations_loss_terms(const activations *m, double *terms);
+float activations_evaluate_terms(activations *m, const float *img, const int32_t *k_, int n, double *terms);
+
 /* The flat parameter and gradient buffers, ACTIVATIONS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *activations_params(activations *m);

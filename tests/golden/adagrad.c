@@ -368,6 +368,53 @@ float adagrad_evaluate(adagrad *m, const float *x, const int32_t *y, int n, doub
     return adagrad_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const adagrad_term_names[1] = {"cross_entropy"};
+static const double adagrad_term_weights[1] = {1.0};
+static const int adagrad_term_warmup[1] = {0};
+
+const char *adagrad_term_name(int i)
+{
+    return i >= 0 && i < ADAGRAD_LOSS_TERMS ? adagrad_term_names[i] : NULL;
+}
+
+void adagrad_loss_terms(const adagrad *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[128];   /* cross_entropy, loss loss */
+}
+
+static float adagrad_evaluate_terms_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 128;  /* [1] cross_entropy over the batch, adagrad.net:10 */
+
+    if (n > 0 && !adagrad_labels_ok(y, n)) {
+        for (int k = 0; k < ADAGRAD_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += ADAGRAD_BATCH) {
+        const int chunk = n - start < ADAGRAD_BATCH ? n - start : ADAGRAD_BATCH;
+        adagrad_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)adagrad_loss_pass(m, w, x + (size_t)start * 4, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float adagrad_evaluate_terms(adagrad *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return adagrad_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *adagrad_params(adagrad *m)
@@ -542,6 +589,16 @@ static double adagrad_api_evaluate(void *m, const void *const *data, int n, doub
     return adagrad_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void adagrad_api_loss_terms(const void *m, double *terms)
+{
+    adagrad_loss_terms(m, terms);
+}
+
+static double adagrad_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return adagrad_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *adagrad_api_params(void *m)
 {
     return adagrad_params(m);
@@ -580,7 +637,7 @@ static const dlrt_tensor_info adagrad_api_tensors[2] = {
 
 static const dlrt_loss_info adagrad_api_losses[1] = {
     {"loss", 0, ADAGRAD_PARAM_COUNT, adagrad_api_loss, adagrad_api_gradients, adagrad_api_update,
-     adagrad_api_train_step, adagrad_api_gradients_with},
+     adagrad_api_train_step, adagrad_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api adagrad_api = {
@@ -616,6 +673,13 @@ static const dlrt_model_api adagrad_api = {
     .forward_with = adagrad_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = ADAGRAD_LOSS_TERMS,
+    .term_names = adagrad_term_names,
+    .term_weights = adagrad_term_weights,
+    .term_warmup = adagrad_term_warmup,
+    .loss_terms = adagrad_api_loss_terms,
+    .evaluate_terms = adagrad_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *adagrad_model(void)

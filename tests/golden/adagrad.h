@@ -56,6 +56,17 @@ float adagrad_gradients(adagrad *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in adagrad_grads(m). */
 void adagrad_update(adagrad *m);
 
+/* Loss terms, reported one by one: adagrad_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * adagrad_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * adagrad_evaluate_terms: adagrad_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define ADAGRAD_LOSS_TERMS 1
+const char *adagrad_term_name(int i);
+void adagrad_loss_terms(const adagrad *m, double *terms);
+float adagrad_evaluate_terms(adagrad *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, ADAGRAD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *adagrad_params(adagrad *m);

@@ -351,6 +351,48 @@ float adamw_evaluate(adamw *m, const float *x, const float *y, int n, double *ac
     return adamw_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const adamw_term_names[1] = {"mse"};
+static const double adamw_term_weights[1] = {1.0};
+static const int adamw_term_warmup[1] = {0};
+
+const char *adamw_term_name(int i)
+{
+    return i >= 0 && i < ADAMW_LOSS_TERMS ? adamw_term_names[i] : NULL;
+}
+
+void adamw_loss_terms(const adamw *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[80];   /* mse, loss loss */
+}
+
+static float adamw_evaluate_terms_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, double *terms)
+{
+    float *const loss = w->arena + 80;  /* [1] mse over the batch, adamw.net:10 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += ADAMW_BATCH) {
+        const int chunk = n - start < ADAMW_BATCH ? n - start : ADAMW_BATCH;
+        adamw_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)adamw_loss_pass(m, w, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float adamw_evaluate_terms(adamw *m, const float *x, const float *y, int n, double *terms)
+{
+    return adamw_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *adamw_params(adamw *m)
@@ -526,6 +568,16 @@ static double adamw_api_evaluate(void *m, const void *const *data, int n, double
     return adamw_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void adamw_api_loss_terms(const void *m, double *terms)
+{
+    adamw_loss_terms(m, terms);
+}
+
+static double adamw_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return adamw_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *adamw_api_params(void *m)
 {
     return adamw_params(m);
@@ -564,7 +616,7 @@ static const dlrt_tensor_info adamw_api_tensors[2] = {
 
 static const dlrt_loss_info adamw_api_losses[1] = {
     {"loss", 0, ADAMW_PARAM_COUNT, adamw_api_loss, adamw_api_gradients, adamw_api_update,
-     adamw_api_train_step, adamw_api_gradients_with},
+     adamw_api_train_step, adamw_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api adamw_api = {
@@ -600,6 +652,13 @@ static const dlrt_model_api adamw_api = {
     .forward_with = adamw_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = ADAMW_LOSS_TERMS,
+    .term_names = adamw_term_names,
+    .term_weights = adamw_term_weights,
+    .term_warmup = adamw_term_warmup,
+    .loss_terms = adamw_api_loss_terms,
+    .evaluate_terms = adamw_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *adamw_model(void)

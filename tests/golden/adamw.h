@@ -55,6 +55,17 @@ float adamw_gradients(adamw *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in adamw_grads(m). */
 void adamw_update(adamw *m);
 
+/* Loss terms, reported one by one: adamw_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * adamw_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * adamw_evaluate_terms: adamw_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define ADAMW_LOSS_TERMS 1
+const char *adamw_term_name(int i);
+void adamw_loss_terms(const adamw *m, double *terms);
+float adamw_evaluate_terms(adamw *m, const float *x, const float *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, ADAMW_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *adamw_params(adamw *m);

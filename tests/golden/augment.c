@@ -350,6 +350,53 @@ float augment_evaluate(augment *m, const float *image, const int32_t *y, int n, 
     return augment_evaluate_with(m, &m->ws, image, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const augment_term_names[1] = {"cross_entropy"};
+static const double augment_term_weights[1] = {1.0};
+static const int augment_term_warmup[1] = {0};
+
+const char *augment_term_name(int i)
+{
+    return i >= 0 && i < AUGMENT_LOSS_TERMS ? augment_term_names[i] : NULL;
+}
+
+void augment_loss_terms(const augment *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[1296];   /* cross_entropy, loss loss */
+}
+
+static float augment_evaluate_terms_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 1296;  /* [1] cross_entropy over the batch, augment.net:16 */
+
+    if (n > 0 && !augment_labels_ok(y, n)) {
+        for (int k = 0; k < AUGMENT_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += AUGMENT_BATCH) {
+        const int chunk = n - start < AUGMENT_BATCH ? n - start : AUGMENT_BATCH;
+        augment_forward_pass(m, w, image + (size_t)start * 64, chunk, 0);
+        (void)augment_loss_pass(m, w, image + (size_t)start * 64, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float augment_evaluate_terms(augment *m, const float *image, const int32_t *y, int n, double *terms)
+{
+    return augment_evaluate_terms_with(m, &m->ws, image, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *augment_params(augment *m)
@@ -516,6 +563,16 @@ static double augment_api_evaluate(void *m, const void *const *data, int n, doub
     return augment_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void augment_api_loss_terms(const void *m, double *terms)
+{
+    augment_loss_terms(m, terms);
+}
+
+static double augment_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return augment_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *augment_api_params(void *m)
 {
     return augment_params(m);
@@ -554,7 +611,7 @@ static const dlrt_tensor_info augment_api_tensors[2] = {
 
 static const dlrt_loss_info augment_api_losses[1] = {
     {"loss", 0, AUGMENT_PARAM_COUNT, augment_api_loss, augment_api_gradients, augment_api_update,
-     augment_api_train_step, augment_api_gradients_with},
+     augment_api_train_step, augment_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api augment_api = {
@@ -590,6 +647,13 @@ static const dlrt_model_api augment_api = {
     .forward_with = augment_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = AUGMENT_LOSS_TERMS,
+    .term_names = augment_term_names,
+    .term_weights = augment_term_weights,
+    .term_warmup = augment_term_warmup,
+    .loss_terms = augment_api_loss_terms,
+    .evaluate_terms = augment_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *augment_model(void)

@@ -56,6 +56,17 @@ float augment_gradients(augment *m, const float *image, const int32_t *y, int n)
 /* One optimizer step from the gradients in augment_grads(m). */
 void augment_update(augment *m);
 
+/* Loss terms, reported one by one: augment_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * augment_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * augment_evaluate_terms: augment_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define AUGMENT_LOSS_TERMS 1
+const char *augment_term_name(int i);
+void augment_loss_terms(const augment *m, double *terms);
+float augment_evaluate_terms(augment *m, const float *image, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, AUGMENT_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *augment_params(augment *m);

@@ -548,6 +548,59 @@ float check_numerics_evaluate(check_numerics *m, const float *x, const int32_t *
     return check_numerics_evaluate_with(m, &m->ws, x, y, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const check_numerics_term_names[2] = {"cross_entropy", "mse"};
+static const double check_numerics_term_weights[2] = {1.0, 0.5};
+static const int check_numerics_term_warmup[2] = {0, 0};
+
+const char *check_numerics_term_name(int i)
+{
+    return i >= 0 && i < CHECK_NUMERICS_LOSS_TERMS ? check_numerics_term_names[i] : NULL;
+}
+
+void check_numerics_loss_terms(const check_numerics *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[288];   /* cross_entropy, loss loss */
+    terms[1] = (double)m->ws.arena[368];   /* mse, loss loss */
+}
+
+static float check_numerics_evaluate_terms_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *terms)
+{
+    float *const t7 = w->arena + 288;  /* [1] cross_entropy over the batch, check_numerics.net:15 */
+    float *const t9 = w->arena + 368;  /* [1] mse over the batch, check_numerics.net:15 */
+
+    if (n > 0 && !check_numerics_labels_ok(y, n)) {
+        for (int k = 0; k < CHECK_NUMERICS_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[2] = {0};
+    long term_count[2] = {0};
+    for (int start = 0; start < n; start += CHECK_NUMERICS_BATCH) {
+        const int chunk = n - start < CHECK_NUMERICS_BATCH ? n - start : CHECK_NUMERICS_BATCH;
+        (void)check_numerics_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)check_numerics_loss_pass(m, w, x + (size_t)start * 4, y + start, t + (size_t)start * 3, chunk, 0);
+        term_sum[0] += (double)t7[0] * chunk;
+        term_count[0] += chunk;
+        term_sum[1] += (double)t9[0] * chunk;
+        term_count[1] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    terms[1] = term_count[1] > 0 ? term_sum[1] / term_count[1] : NAN;   /* mse */
+    loss_sum += 0.5 * terms[1];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float check_numerics_evaluate_terms(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, double *terms)
+{
+    return check_numerics_evaluate_terms_with(m, &m->ws, x, y, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *check_numerics_params(check_numerics *m)
@@ -721,6 +774,16 @@ static double check_numerics_api_evaluate(void *m, const void *const *data, int 
     return check_numerics_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void check_numerics_api_loss_terms(const void *m, double *terms)
+{
+    check_numerics_loss_terms(m, terms);
+}
+
+static double check_numerics_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return check_numerics_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *check_numerics_api_params(void *m)
 {
     return check_numerics_params(m);
@@ -764,7 +827,7 @@ static const dlrt_tensor_info check_numerics_api_outputs[1] = {
 
 static const dlrt_loss_info check_numerics_api_losses[1] = {
     {"loss", 0, CHECK_NUMERICS_PARAM_COUNT, check_numerics_api_loss, check_numerics_api_gradients, check_numerics_api_update,
-     check_numerics_api_train_step, check_numerics_api_gradients_with},
+     check_numerics_api_train_step, check_numerics_api_gradients_with, 1, 0, 2},
 };
 
 static const dlrt_model_api check_numerics_api = {
@@ -800,6 +863,13 @@ static const dlrt_model_api check_numerics_api = {
     .forward_with = check_numerics_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = CHECK_NUMERICS_LOSS_TERMS,
+    .term_names = check_numerics_term_names,
+    .term_weights = check_numerics_term_weights,
+    .term_warmup = check_numerics_term_warmup,
+    .loss_terms = check_numerics_api_loss_terms,
+    .evaluate_terms = check_numerics_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *check_numerics_model(void)

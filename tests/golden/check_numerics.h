@@ -58,6 +58,17 @@ float check_numerics_gradients(check_numerics *m, const float *x, const int32_t 
 /* One optimizer step from the gradients in check_numerics_grads(m). */
 void check_numerics_update(check_numerics *m);
 
+/* Loss terms, reported one by one: check_numerics_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * check_numerics_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * check_numerics_evaluate_terms: check_numerics_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define CHECK_NUMERICS_LOSS_TERMS 2
+const char *check_numerics_term_name(int i);
+void check_numerics_loss_terms(const check_numerics *m, double *terms);
+float check_numerics_evaluate_terms(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, CHECK_NUMERICS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *check_numerics_params(check_numerics *m);

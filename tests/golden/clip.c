@@ -393,6 +393,53 @@ float clip_evaluate(clip *m, const float *x, const int32_t *y, int n, double *ac
     return clip_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const clip_term_names[1] = {"cross_entropy"};
+static const double clip_term_weights[1] = {1.0};
+static const int clip_term_warmup[1] = {0};
+
+const char *clip_term_name(int i)
+{
+    return i >= 0 && i < CLIP_LOSS_TERMS ? clip_term_names[i] : NULL;
+}
+
+void clip_loss_terms(const clip *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[128];   /* cross_entropy, loss loss */
+}
+
+static float clip_evaluate_terms_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 128;  /* [1] cross_entropy over the batch, clip.net:10 */
+
+    if (n > 0 && !clip_labels_ok(y, n)) {
+        for (int k = 0; k < CLIP_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += CLIP_BATCH) {
+        const int chunk = n - start < CLIP_BATCH ? n - start : CLIP_BATCH;
+        clip_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)clip_loss_pass(m, w, x + (size_t)start * 4, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float clip_evaluate_terms(clip *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return clip_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *clip_params(clip *m)
@@ -567,6 +614,16 @@ static double clip_api_evaluate(void *m, const void *const *data, int n, double 
     return clip_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void clip_api_loss_terms(const void *m, double *terms)
+{
+    clip_loss_terms(m, terms);
+}
+
+static double clip_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return clip_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *clip_api_params(void *m)
 {
     return clip_params(m);
@@ -605,7 +662,7 @@ static const dlrt_tensor_info clip_api_tensors[2] = {
 
 static const dlrt_loss_info clip_api_losses[1] = {
     {"loss", 0, CLIP_PARAM_COUNT, clip_api_loss, clip_api_gradients, clip_api_update,
-     clip_api_train_step, clip_api_gradients_with},
+     clip_api_train_step, clip_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api clip_api = {
@@ -641,6 +698,13 @@ static const dlrt_model_api clip_api = {
     .forward_with = clip_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = CLIP_LOSS_TERMS,
+    .term_names = clip_term_names,
+    .term_weights = clip_term_weights,
+    .term_warmup = clip_term_warmup,
+    .loss_terms = clip_api_loss_terms,
+    .evaluate_terms = clip_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *clip_model(void)

@@ -56,6 +56,17 @@ float clip_gradients(clip *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in clip_grads(m). */
 void clip_update(clip *m);
 
+/* Loss terms, reported one by one: clip_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * clip_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * clip_evaluate_terms: clip_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define CLIP_LOSS_TERMS 1
+const char *clip_term_name(int i);
+void clip_loss_terms(const clip *m, double *terms);
+float clip_evaluate_terms(clip *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, CLIP_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *clip_params(clip *m);

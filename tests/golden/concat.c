@@ -616,6 +616,53 @@ float concat_evaluate(concat *m, const float *x, const float *img, const int32_t
     return concat_evaluate_with(m, &m->ws, x, img, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const concat_term_names[1] = {"cross_entropy"};
+static const double concat_term_weights[1] = {1.0};
+static const int concat_term_warmup[1] = {0};
+
+const char *concat_term_name(int i)
+{
+    return i >= 0 && i < CONCAT_LOSS_TERMS ? concat_term_names[i] : NULL;
+}
+
+void concat_loss_terms(const concat *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[2496];   /* cross_entropy, loss loss */
+}
+
+static float concat_evaluate_terms_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 2496;  /* [1] cross_entropy over the batch, concat.net:16 */
+
+    if (n > 0 && !concat_labels_ok(y, n)) {
+        for (int k = 0; k < CONCAT_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += CONCAT_BATCH) {
+        const int chunk = n - start < CONCAT_BATCH ? n - start : CONCAT_BATCH;
+        concat_forward_pass(m, w, x + (size_t)start * 6, img + (size_t)start * 18, chunk, 0);
+        (void)concat_loss_pass(m, w, x + (size_t)start * 6, img + (size_t)start * 18, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float concat_evaluate_terms(concat *m, const float *x, const float *img, const int32_t *y, int n, double *terms)
+{
+    return concat_evaluate_terms_with(m, &m->ws, x, img, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *concat_params(concat *m)
@@ -798,6 +845,16 @@ static double concat_api_evaluate(void *m, const void *const *data, int n, doubl
     return concat_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void concat_api_loss_terms(const void *m, double *terms)
+{
+    concat_loss_terms(m, terms);
+}
+
+static double concat_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return concat_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *concat_api_params(void *m)
 {
     return concat_params(m);
@@ -837,7 +894,7 @@ static const dlrt_tensor_info concat_api_tensors[3] = {
 
 static const dlrt_loss_info concat_api_losses[1] = {
     {"loss", 0, CONCAT_PARAM_COUNT, concat_api_loss, concat_api_gradients, concat_api_update,
-     concat_api_train_step, concat_api_gradients_with},
+     concat_api_train_step, concat_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api concat_api = {
@@ -873,6 +930,13 @@ static const dlrt_model_api concat_api = {
     .forward_with = concat_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = CONCAT_LOSS_TERMS,
+    .term_names = concat_term_names,
+    .term_weights = concat_term_weights,
+    .term_warmup = concat_term_warmup,
+    .loss_terms = concat_api_loss_terms,
+    .evaluate_terms = concat_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *concat_model(void)

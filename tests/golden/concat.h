@@ -57,6 +57,17 @@ float concat_gradients(concat *m, const float *x, const float *img, const int32_
 /* One optimizer step from the gradients in concat_grads(m). */
 void concat_update(concat *m);
 
+/* Loss terms, reported one by one: concat_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * concat_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * concat_evaluate_terms: concat_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define CONCAT_LOSS_TERMS 1
+const char *concat_term_name(int i);
+void concat_loss_terms(const concat *m, double *terms);
+float concat_evaluate_terms(concat *m, const float *x, const float *img, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, CONCAT_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *concat_params(concat *m);

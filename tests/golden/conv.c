@@ -639,6 +639,53 @@ float conv_evaluate(conv *m, const float *image, const float *seq, const int32_t
     return conv_evaluate_with(m, &m->ws, image, seq, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const conv_term_names[1] = {"cross_entropy"};
+static const double conv_term_weights[1] = {1.0};
+static const int conv_term_warmup[1] = {0};
+
+const char *conv_term_name(int i)
+{
+    return i >= 0 && i < CONV_LOSS_TERMS ? conv_term_names[i] : NULL;
+}
+
+void conv_loss_terms(const conv *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[17600];   /* cross_entropy, loss loss */
+}
+
+static float conv_evaluate_terms_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 17600;  /* [1] cross_entropy over the batch, conv.net:19 */
+
+    if (n > 0 && !conv_labels_ok(y, n)) {
+        for (int k = 0; k < CONV_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += CONV_BATCH) {
+        const int chunk = n - start < CONV_BATCH ? n - start : CONV_BATCH;
+        conv_forward_pass(m, w, image + (size_t)start * 64, seq + (size_t)start * 32, chunk, 0);
+        (void)conv_loss_pass(m, w, image + (size_t)start * 64, seq + (size_t)start * 32, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float conv_evaluate_terms(conv *m, const float *image, const float *seq, const int32_t *y, int n, double *terms)
+{
+    return conv_evaluate_terms_with(m, &m->ws, image, seq, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *conv_params(conv *m)
@@ -831,6 +878,16 @@ static double conv_api_evaluate(void *m, const void *const *data, int n, double 
     return conv_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void conv_api_loss_terms(const void *m, double *terms)
+{
+    conv_loss_terms(m, terms);
+}
+
+static double conv_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return conv_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *conv_api_params(void *m)
 {
     return conv_params(m);
@@ -870,7 +927,7 @@ static const dlrt_tensor_info conv_api_tensors[3] = {
 
 static const dlrt_loss_info conv_api_losses[1] = {
     {"loss", 0, CONV_PARAM_COUNT, conv_api_loss, conv_api_gradients, conv_api_update,
-     conv_api_train_step, conv_api_gradients_with},
+     conv_api_train_step, conv_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api conv_api = {
@@ -906,6 +963,13 @@ static const dlrt_model_api conv_api = {
     .forward_with = conv_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = CONV_LOSS_TERMS,
+    .term_names = conv_term_names,
+    .term_weights = conv_term_weights,
+    .term_warmup = conv_term_warmup,
+    .loss_terms = conv_api_loss_terms,
+    .evaluate_terms = conv_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *conv_model(void)

@@ -57,6 +57,17 @@ float conv_gradients(conv *m, const float *image, const float *seq, const int32_
 /* One optimizer step from the gradients in conv_grads(m). */
 void conv_update(conv *m);
 
+/* Loss terms, reported one by one: conv_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * conv_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * conv_evaluate_terms: conv_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define CONV_LOSS_TERMS 1
+const char *conv_term_name(int i);
+void conv_loss_terms(const conv *m, double *terms);
+float conv_evaluate_terms(conv *m, const float *image, const float *seq, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, CONV_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *conv_params(conv *m);

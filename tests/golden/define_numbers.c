@@ -341,6 +341,53 @@ float define_numbers_evaluate(define_numbers *m, const float *x, const int32_t *
     return define_numbers_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const define_numbers_term_names[1] = {"cross_entropy"};
+static const double define_numbers_term_weights[1] = {1.0};
+static const int define_numbers_term_warmup[1] = {0};
+
+const char *define_numbers_term_name(int i)
+{
+    return i >= 0 && i < DEFINE_NUMBERS_LOSS_TERMS ? define_numbers_term_names[i] : NULL;
+}
+
+void define_numbers_loss_terms(const define_numbers *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[64160];   /* cross_entropy, loss loss */
+}
+
+static float define_numbers_evaluate_terms_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 64160;  /* [1] cross_entropy over the batch, define_numbers.net:9 */
+
+    if (n > 0 && !define_numbers_labels_ok(y, n)) {
+        for (int k = 0; k < DEFINE_NUMBERS_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += DEFINE_NUMBERS_BATCH) {
+        const int chunk = n - start < DEFINE_NUMBERS_BATCH ? n - start : DEFINE_NUMBERS_BATCH;
+        define_numbers_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)define_numbers_loss_pass(m, w, x + (size_t)start * 4, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float define_numbers_evaluate_terms(define_numbers *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return define_numbers_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *define_numbers_params(define_numbers *m)
@@ -511,6 +558,16 @@ static double define_numbers_api_evaluate(void *m, const void *const *data, int 
     return define_numbers_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void define_numbers_api_loss_terms(const void *m, double *terms)
+{
+    define_numbers_loss_terms(m, terms);
+}
+
+static double define_numbers_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return define_numbers_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *define_numbers_api_params(void *m)
 {
     return define_numbers_params(m);
@@ -549,7 +606,7 @@ static const dlrt_tensor_info define_numbers_api_tensors[2] = {
 
 static const dlrt_loss_info define_numbers_api_losses[1] = {
     {"loss", 0, DEFINE_NUMBERS_PARAM_COUNT, define_numbers_api_loss, define_numbers_api_gradients, define_numbers_api_update,
-     define_numbers_api_train_step, define_numbers_api_gradients_with},
+     define_numbers_api_train_step, define_numbers_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api define_numbers_api = {
@@ -585,6 +642,13 @@ static const dlrt_model_api define_numbers_api = {
     .forward_with = define_numbers_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = DEFINE_NUMBERS_LOSS_TERMS,
+    .term_names = define_numbers_term_names,
+    .term_weights = define_numbers_term_weights,
+    .term_warmup = define_numbers_term_warmup,
+    .loss_terms = define_numbers_api_loss_terms,
+    .evaluate_terms = define_numbers_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *define_numbers_model(void)

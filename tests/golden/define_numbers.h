@@ -56,6 +56,17 @@ float define_numbers_gradients(define_numbers *m, const float *x, const int32_t 
 /* One optimizer step from the gradients in define_numbers_grads(m). */
 void define_numbers_update(define_numbers *m);
 
+/* Loss terms, reported one by one: define_numbers_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * define_numbers_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * define_numbers_evaluate_terms: define_numbers_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define DEFINE_NUMBERS_LOSS_TERMS 1
+const char *define_numbers_term_name(int i);
+void define_numbers_loss_terms(const define_numbers *m, double *terms);
+float define_numbers_evaluate_terms(define_numbers *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, DEFINE_NUMBERS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *define_numbers_params(define_numbers *m);

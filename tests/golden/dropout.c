@@ -468,6 +468,59 @@ double dropout_evaluate(dropout *m, const double *x, const int32_t *y, const dou
     return dropout_evaluate_with(m, &m->ws, x, y, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const dropout_term_names[2] = {"cross_entropy", "mse"};
+static const double dropout_term_weights[2] = {1.0, 0.5};
+static const int dropout_term_warmup[2] = {0, 0};
+
+const char *dropout_term_name(int i)
+{
+    return i >= 0 && i < DROPOUT_LOSS_TERMS ? dropout_term_names[i] : NULL;
+}
+
+void dropout_loss_terms(const dropout *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[800];   /* cross_entropy, loss loss */
+    terms[1] = (double)m->ws.arena[832];   /* mse, loss loss */
+}
+
+static double dropout_evaluate_terms_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *terms)
+{
+    double *const t11 = w->arena + 800;  /* [1] cross_entropy over the batch, dropout.net:15 */
+    double *const t12 = w->arena + 832;  /* [1] mse over the batch, dropout.net:15 */
+
+    if (n > 0 && !dropout_labels_ok(y, n)) {
+        for (int k = 0; k < DROPOUT_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[2] = {0};
+    long term_count[2] = {0};
+    for (int start = 0; start < n; start += DROPOUT_BATCH) {
+        const int chunk = n - start < DROPOUT_BATCH ? n - start : DROPOUT_BATCH;
+        dropout_forward_pass(m, w, x + (size_t)start * 10, chunk, 0);
+        (void)dropout_loss_pass(m, w, x + (size_t)start * 10, y + start, t + (size_t)start * 4, chunk, 0);
+        term_sum[0] += (double)t11[0] * chunk;
+        term_count[0] += chunk;
+        term_sum[1] += (double)t12[0] * chunk;
+        term_count[1] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    terms[1] = term_count[1] > 0 ? term_sum[1] / term_count[1] : NAN;   /* mse */
+    loss_sum += 0.5 * terms[1];
+    return n > 0 ? (double)loss_sum : NAN;
+}
+
+double dropout_evaluate_terms(dropout *m, const double *x, const int32_t *y, const double *t, int n, double *terms)
+{
+    return dropout_evaluate_terms_with(m, &m->ws, x, y, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 double *dropout_params(dropout *m)
@@ -644,6 +697,16 @@ static double dropout_api_evaluate(void *m, const void *const *data, int n, doub
     return dropout_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void dropout_api_loss_terms(const void *m, double *terms)
+{
+    dropout_loss_terms(m, terms);
+}
+
+static double dropout_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return dropout_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *dropout_api_params(void *m)
 {
     return dropout_params(m);
@@ -687,7 +750,7 @@ static const dlrt_tensor_info dropout_api_outputs[1] = {
 
 static const dlrt_loss_info dropout_api_losses[1] = {
     {"loss", 0, DROPOUT_PARAM_COUNT, dropout_api_loss, dropout_api_gradients, dropout_api_update,
-     dropout_api_train_step, dropout_api_gradients_with},
+     dropout_api_train_step, dropout_api_gradients_with, 1, 0, 2},
 };
 
 static const dlrt_model_api dropout_api = {
@@ -723,6 +786,13 @@ static const dlrt_model_api dropout_api = {
     .forward_with = dropout_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = DROPOUT_LOSS_TERMS,
+    .term_names = dropout_term_names,
+    .term_weights = dropout_term_weights,
+    .term_warmup = dropout_term_warmup,
+    .loss_terms = dropout_api_loss_terms,
+    .evaluate_terms = dropout_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *dropout_model(void)

@@ -58,6 +58,17 @@ double dropout_gradients(dropout *m, const double *x, const int32_t *y, const do
 /* One optimizer step from the gradients in dropout_grads(m). */
 void dropout_update(dropout *m);
 
+/* Loss terms, reported one by one: dropout_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * dropout_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * dropout_evaluate_terms: dropout_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define DROPOUT_LOSS_TERMS 2
+const char *dropout_term_name(int i);
+void dropout_loss_terms(const dropout *m, double *terms);
+double dropout_evaluate_terms(dropout *m, const double *x, const int32_t *y, const double *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, DROPOUT_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 double *dropout_params(dropout *m);

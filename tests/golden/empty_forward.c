@@ -269,6 +269,48 @@ float empty_forward_evaluate(empty_forward *m, const float *x, const float *t, i
     return empty_forward_evaluate_with(m, &m->ws, x, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const empty_forward_term_names[1] = {"mse"};
+static const double empty_forward_term_weights[1] = {1.0};
+static const int empty_forward_term_warmup[1] = {0};
+
+const char *empty_forward_term_name(int i)
+{
+    return i >= 0 && i < EMPTY_FORWARD_LOSS_TERMS ? empty_forward_term_names[i] : NULL;
+}
+
+void empty_forward_loss_terms(const empty_forward *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[96];   /* mse, loss loss */
+}
+
+static float empty_forward_evaluate_terms_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *terms)
+{
+    float *const loss = w->arena + 96;  /* [1] mse over the batch, empty_forward.net:6 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += EMPTY_FORWARD_BATCH) {
+        const int chunk = n - start < EMPTY_FORWARD_BATCH ? n - start : EMPTY_FORWARD_BATCH;
+        empty_forward_forward_pass(m, w, x + (size_t)start * 3, chunk, 0);
+        (void)empty_forward_loss_pass(m, w, x + (size_t)start * 3, t + (size_t)start * 3, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float empty_forward_evaluate_terms(empty_forward *m, const float *x, const float *t, int n, double *terms)
+{
+    return empty_forward_evaluate_terms_with(m, &m->ws, x, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *empty_forward_params(empty_forward *m)
@@ -435,6 +477,16 @@ static double empty_forward_api_evaluate(void *m, const void *const *data, int n
     return empty_forward_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void empty_forward_api_loss_terms(const void *m, double *terms)
+{
+    empty_forward_loss_terms(m, terms);
+}
+
+static double empty_forward_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return empty_forward_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *empty_forward_api_params(void *m)
 {
     return empty_forward_params(m);
@@ -473,7 +525,7 @@ static const dlrt_tensor_info empty_forward_api_tensors[2] = {
 
 static const dlrt_loss_info empty_forward_api_losses[1] = {
     {"loss", 0, EMPTY_FORWARD_PARAM_COUNT, empty_forward_api_loss, empty_forward_api_gradients, empty_forward_api_update,
-     empty_forward_api_train_step, empty_forward_api_gradients_with},
+     empty_forward_api_train_step, empty_forward_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api empty_forward_api = {
@@ -509,6 +561,13 @@ static const dlrt_model_api empty_forward_api = {
     .forward_with = empty_forward_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = EMPTY_FORWARD_LOSS_TERMS,
+    .term_names = empty_forward_term_names,
+    .term_weights = empty_forward_term_weights,
+    .term_warmup = empty_forward_term_warmup,
+    .loss_terms = empty_forward_api_loss_terms,
+    .evaluate_terms = empty_forward_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *empty_forward_model(void)

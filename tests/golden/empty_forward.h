@@ -55,6 +55,17 @@ float empty_forward_gradients(empty_forward *m, const float *x, const float *t, 
 /* One optimizer step from the gradients in empty_forward_grads(m). */
 void empty_forward_update(empty_forward *m);
 
+/* Loss terms, reported one by one: empty_forward_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * empty_forward_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * empty_forward_evaluate_terms: empty_forward_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define EMPTY_FORWARD_LOSS_TERMS 1
+const char *empty_forward_term_name(int i);
+void empty_forward_loss_terms(const empty_forward *m, double *terms);
+float empty_forward_evaluate_terms(empty_forward *m, const float *x, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, EMPTY_FORWARD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *empty_forward_params(empty_forward *m);

@@ -454,6 +454,53 @@ float fashion_mlp_evaluate(fashion_mlp *m, const float *image, const int32_t *y,
     return fashion_mlp_evaluate_with(m, &m->ws, image, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const fashion_mlp_term_names[1] = {"cross_entropy"};
+static const double fashion_mlp_term_weights[1] = {1.0};
+static const int fashion_mlp_term_warmup[1] = {0};
+
+const char *fashion_mlp_term_name(int i)
+{
+    return i >= 0 && i < FASHION_MLP_LOSS_TERMS ? fashion_mlp_term_names[i] : NULL;
+}
+
+void fashion_mlp_loss_terms(const fashion_mlp *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[66816];   /* cross_entropy, loss loss */
+}
+
+static float fashion_mlp_evaluate_terms_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 66816;  /* [1] cross_entropy over the batch, fashion_mlp.net:18 */
+
+    if (n > 0 && !fashion_mlp_labels_ok(y, n)) {
+        for (int k = 0; k < FASHION_MLP_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += FASHION_MLP_BATCH) {
+        const int chunk = n - start < FASHION_MLP_BATCH ? n - start : FASHION_MLP_BATCH;
+        fashion_mlp_forward_pass(m, w, image + (size_t)start * 784, chunk, 0);
+        (void)fashion_mlp_loss_pass(m, w, image + (size_t)start * 784, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float fashion_mlp_evaluate_terms(fashion_mlp *m, const float *image, const int32_t *y, int n, double *terms)
+{
+    return fashion_mlp_evaluate_terms_with(m, &m->ws, image, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *fashion_mlp_params(fashion_mlp *m)
@@ -631,6 +678,16 @@ static double fashion_mlp_api_evaluate(void *m, const void *const *data, int n, 
     return fashion_mlp_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void fashion_mlp_api_loss_terms(const void *m, double *terms)
+{
+    fashion_mlp_loss_terms(m, terms);
+}
+
+static double fashion_mlp_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return fashion_mlp_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *fashion_mlp_api_params(void *m)
 {
     return fashion_mlp_params(m);
@@ -673,7 +730,7 @@ static const dlrt_tensor_info fashion_mlp_api_outputs[1] = {
 
 static const dlrt_loss_info fashion_mlp_api_losses[1] = {
     {"loss", 0, FASHION_MLP_PARAM_COUNT, fashion_mlp_api_loss, fashion_mlp_api_gradients, fashion_mlp_api_update,
-     fashion_mlp_api_train_step, fashion_mlp_api_gradients_with},
+     fashion_mlp_api_train_step, fashion_mlp_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api fashion_mlp_api = {
@@ -709,6 +766,13 @@ static const dlrt_model_api fashion_mlp_api = {
     .forward_with = fashion_mlp_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = FASHION_MLP_LOSS_TERMS,
+    .term_names = fashion_mlp_term_names,
+    .term_weights = fashion_mlp_term_weights,
+    .term_warmup = fashion_mlp_term_warmup,
+    .loss_terms = fashion_mlp_api_loss_terms,
+    .evaluate_terms = fashion_mlp_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *fashion_mlp_model(void)

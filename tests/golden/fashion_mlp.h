@@ -57,6 +57,17 @@ float fashion_mlp_gradients(fashion_mlp *m, const float *image, const int32_t *y
 /* One optimizer step from the gradients in fashion_mlp_grads(m). */
 void fashion_mlp_update(fashion_mlp *m);
 
+/* Loss terms, reported one by one: fashion_mlp_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * fashion_mlp_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * fashion_mlp_evaluate_terms: fashion_mlp_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define FASHION_MLP_LOSS_TERMS 1
+const char *fashion_mlp_term_name(int i);
+void fashion_mlp_loss_terms(const fashion_mlp *m, double *terms);
+float fashion_mlp_evaluate_terms(fashion_mlp *m, const float *image, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, FASHION_MLP_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *fashion_mlp_params(fashion_mlp *m);

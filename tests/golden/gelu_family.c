@@ -551,6 +551,53 @@ float gelu_family_evaluate(gelu_family *m, const float *x, const int32_t *y, int
     return gelu_family_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const gelu_family_term_names[1] = {"cross_entropy"};
+static const double gelu_family_term_weights[1] = {1.0};
+static const int gelu_family_term_warmup[1] = {0};
+
+const char *gelu_family_term_name(int i)
+{
+    return i >= 0 && i < GELU_FAMILY_LOSS_TERMS ? gelu_family_term_names[i] : NULL;
+}
+
+void gelu_family_loss_terms(const gelu_family *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[2272];   /* cross_entropy, loss loss */
+}
+
+static float gelu_family_evaluate_terms_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 2272;  /* [1] cross_entropy over the batch, gelu_family.net:12 */
+
+    if (n > 0 && !gelu_family_labels_ok(y, n)) {
+        for (int k = 0; k < GELU_FAMILY_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += GELU_FAMILY_BATCH) {
+        const int chunk = n - start < GELU_FAMILY_BATCH ? n - start : GELU_FAMILY_BATCH;
+        gelu_family_forward_pass(m, w, x + (size_t)start * 6, chunk, 0);
+        (void)gelu_family_loss_pass(m, w, x + (size_t)start * 6, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float gelu_family_evaluate_terms(gelu_family *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return gelu_family_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *gelu_family_params(gelu_family *m)
@@ -725,6 +772,16 @@ static double gelu_family_api_evaluate(void *m, const void *const *data, int n, 
     return gelu_family_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void gelu_family_api_loss_terms(const void *m, double *terms)
+{
+    gelu_family_loss_terms(m, terms);
+}
+
+static double gelu_family_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return gelu_family_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *gelu_family_api_params(void *m)
 {
     return gelu_family_params(m);
@@ -763,7 +820,7 @@ static const dlrt_tensor_info gelu_family_api_tensors[2] = {
 
 static const dlrt_loss_info gelu_family_api_losses[1] = {
     {"loss", 0, GELU_FAMILY_PARAM_COUNT, gelu_family_api_loss, gelu_family_api_gradients, gelu_family_api_update,
-     gelu_family_api_train_step, gelu_family_api_gradients_with},
+     gelu_family_api_train_step, gelu_family_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api gelu_family_api = {
@@ -799,6 +856,13 @@ static const dlrt_model_api gelu_family_api = {
     .forward_with = gelu_family_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = GELU_FAMILY_LOSS_TERMS,
+    .term_names = gelu_family_term_names,
+    .term_weights = gelu_family_term_weights,
+    .term_warmup = gelu_family_term_warmup,
+    .loss_terms = gelu_family_api_loss_terms,
+    .evaluate_terms = gelu_family_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *gelu_family_model(void)

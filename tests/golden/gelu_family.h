@@ -56,6 +56,17 @@ float gelu_family_gradients(gelu_family *m, const float *x, const int32_t *y, in
 /* One optimizer step from the gradients in gelu_family_grads(m). */
 void gelu_family_update(gelu_family *m);
 
+/* Loss terms, reported one by one: gelu_family_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * gelu_family_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * gelu_family_evaluate_terms: gelu_family_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define GELU_FAMILY_LOSS_TERMS 1
+const char *gelu_family_term_name(int i);
+void gelu_family_loss_terms(const gelu_family *m, double *terms);
+float gelu_family_evaluate_terms(gelu_family *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, GELU_FAMILY_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *gelu_family_params(gelu_family *m);

@@ -351,6 +351,53 @@ float orth_evaluate(orth *m, const float *x, const int32_t *y, int n, double *ac
     return orth_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const orth_term_names[1] = {"cross_entropy"};
+static const double orth_term_weights[1] = {1.0};
+static const int orth_term_warmup[1] = {0};
+
+const char *orth_term_name(int i)
+{
+    return i >= 0 && i < ORTH_LOSS_TERMS ? orth_term_names[i] : NULL;
+}
+
+void orth_loss_terms(const orth *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[512];   /* cross_entropy, loss loss */
+}
+
+static float orth_evaluate_terms_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 512;  /* [1] cross_entropy over the batch, init_orthogonal.net:7 */
+
+    if (n > 0 && !orth_labels_ok(y, n)) {
+        for (int k = 0; k < ORTH_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += ORTH_BATCH) {
+        const int chunk = n - start < ORTH_BATCH ? n - start : ORTH_BATCH;
+        orth_forward_pass(m, w, x + (size_t)start * 12, chunk, 0);
+        (void)orth_loss_pass(m, w, x + (size_t)start * 12, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float orth_evaluate_terms(orth *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return orth_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *orth_params(orth *m)
@@ -521,6 +568,16 @@ static double orth_api_evaluate(void *m, const void *const *data, int n, double 
     return orth_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void orth_api_loss_terms(const void *m, double *terms)
+{
+    orth_loss_terms(m, terms);
+}
+
+static double orth_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return orth_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *orth_api_params(void *m)
 {
     return orth_params(m);
@@ -559,7 +616,7 @@ static const dlrt_tensor_info orth_api_tensors[2] = {
 
 static const dlrt_loss_info orth_api_losses[1] = {
     {"loss", 0, ORTH_PARAM_COUNT, orth_api_loss, orth_api_gradients, orth_api_update,
-     orth_api_train_step, orth_api_gradients_with},
+     orth_api_train_step, orth_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api orth_api = {
@@ -595,6 +652,13 @@ static const dlrt_model_api orth_api = {
     .forward_with = orth_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = ORTH_LOSS_TERMS,
+    .term_names = orth_term_names,
+    .term_weights = orth_term_weights,
+    .term_warmup = orth_term_warmup,
+    .loss_terms = orth_api_loss_terms,
+    .evaluate_terms = orth_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *orth_model(void)

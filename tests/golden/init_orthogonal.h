@@ -56,6 +56,17 @@ float orth_gradients(orth *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in orth_grads(m). */
 void orth_update(orth *m);
 
+/* Loss terms, reported one by one: orth_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * orth_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * orth_evaluate_terms: orth_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define ORTH_LOSS_TERMS 1
+const char *orth_term_name(int i);
+void orth_loss_terms(const orth *m, double *terms);
+float orth_evaluate_terms(orth *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, ORTH_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *orth_params(orth *m);

@@ -273,6 +273,48 @@ float l1_sgd_evaluate(l1_sgd *m, const float *x, const float *y, int n, double *
     return l1_sgd_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const l1_sgd_term_names[1] = {"l1"};
+static const double l1_sgd_term_weights[1] = {1.0};
+static const int l1_sgd_term_warmup[1] = {0};
+
+const char *l1_sgd_term_name(int i)
+{
+    return i >= 0 && i < L1_SGD_LOSS_TERMS ? l1_sgd_term_names[i] : NULL;
+}
+
+void l1_sgd_loss_terms(const l1_sgd *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[16];   /* l1, loss loss */
+}
+
+static float l1_sgd_evaluate_terms_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *terms)
+{
+    float *const loss = w->arena + 16;  /* [1] l1 over the batch, l1_sgd.net:10 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += L1_SGD_BATCH) {
+        const int chunk = n - start < L1_SGD_BATCH ? n - start : L1_SGD_BATCH;
+        l1_sgd_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)l1_sgd_loss_pass(m, w, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* l1 */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float l1_sgd_evaluate_terms(l1_sgd *m, const float *x, const float *y, int n, double *terms)
+{
+    return l1_sgd_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *l1_sgd_params(l1_sgd *m)
@@ -437,6 +479,16 @@ static double l1_sgd_api_evaluate(void *m, const void *const *data, int n, doubl
     return l1_sgd_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void l1_sgd_api_loss_terms(const void *m, double *terms)
+{
+    l1_sgd_loss_terms(m, terms);
+}
+
+static double l1_sgd_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return l1_sgd_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *l1_sgd_api_params(void *m)
 {
     return l1_sgd_params(m);
@@ -479,7 +531,7 @@ static const dlrt_tensor_info l1_sgd_api_outputs[1] = {
 
 static const dlrt_loss_info l1_sgd_api_losses[1] = {
     {"loss", 0, L1_SGD_PARAM_COUNT, l1_sgd_api_loss, l1_sgd_api_gradients, l1_sgd_api_update,
-     l1_sgd_api_train_step, l1_sgd_api_gradients_with},
+     l1_sgd_api_train_step, l1_sgd_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api l1_sgd_api = {
@@ -515,6 +567,13 @@ static const dlrt_model_api l1_sgd_api = {
     .forward_with = l1_sgd_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = L1_SGD_LOSS_TERMS,
+    .term_names = l1_sgd_term_names,
+    .term_weights = l1_sgd_term_weights,
+    .term_warmup = l1_sgd_term_warmup,
+    .loss_terms = l1_sgd_api_loss_terms,
+    .evaluate_terms = l1_sgd_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *l1_sgd_model(void)

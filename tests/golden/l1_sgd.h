@@ -56,6 +56,17 @@ float l1_sgd_gradients(l1_sgd *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in l1_sgd_grads(m). */
 void l1_sgd_update(l1_sgd *m);
 
+/* Loss terms, reported one by one: l1_sgd_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * l1_sgd_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * l1_sgd_evaluate_terms: l1_sgd_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define L1_SGD_LOSS_TERMS 1
+const char *l1_sgd_term_name(int i);
+void l1_sgd_loss_terms(const l1_sgd *m, double *terms);
+float l1_sgd_evaluate_terms(l1_sgd *m, const float *x, const float *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, L1_SGD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *l1_sgd_params(l1_sgd *m);

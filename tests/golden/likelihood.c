@@ -578,6 +578,77 @@ float likelihood_evaluate(likelihood *m, const float *x, const int32_t *y, const
     return likelihood_evaluate_with(m, &m->ws, x, y, t, c, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const likelihood_term_names[5] = {"gaussian_nll", "bce", "bce_2", "poisson_nll", "nll"};
+static const double likelihood_term_weights[5] = {1.0, 0.5, 0.3, 0.25, 1.0};
+static const int likelihood_term_warmup[5] = {0, 0, 0, 0, 0};
+
+const char *likelihood_term_name(int i)
+{
+    return i >= 0 && i < LIKELIHOOD_LOSS_TERMS ? likelihood_term_names[i] : NULL;
+}
+
+void likelihood_loss_terms(const likelihood *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[208];   /* gaussian_nll, loss loss */
+    terms[1] = (double)m->ws.arena[240];   /* bce, loss loss */
+    terms[2] = (double)m->ws.arena[272];   /* bce_2, loss loss */
+    terms[3] = (double)m->ws.arena[304];   /* poisson_nll, loss loss */
+    terms[4] = (double)m->ws.arena[320];   /* nll, loss loss */
+}
+
+static float likelihood_evaluate_terms_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, double *terms)
+{
+    float *const t11 = w->arena + 208;  /* [1] gaussian_nll over the batch, likelihood.net:15 */
+    float *const t13 = w->arena + 240;  /* [1] bce over the batch, likelihood.net:15 */
+    float *const t15 = w->arena + 272;  /* [1] bce over the batch, likelihood.net:15 */
+    float *const t17 = w->arena + 304;  /* [1] poisson_nll over the batch, likelihood.net:15 */
+    float *const t18 = w->arena + 320;  /* [1] nll over the batch, likelihood.net:15 */
+
+    if (n > 0 && !likelihood_labels_ok(y, n)) {
+        for (int k = 0; k < LIKELIHOOD_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[5] = {0};
+    long term_count[5] = {0};
+    for (int start = 0; start < n; start += LIKELIHOOD_BATCH) {
+        const int chunk = n - start < LIKELIHOOD_BATCH ? n - start : LIKELIHOOD_BATCH;
+        likelihood_forward_pass(m, w, x + (size_t)start * 3, chunk, 0);
+        (void)likelihood_loss_pass(m, w, x + (size_t)start * 3, y + start, t + (size_t)start * 2, c + (size_t)start * 2, chunk, 0);
+        term_sum[0] += (double)t11[0] * chunk;
+        term_count[0] += chunk;
+        term_sum[1] += (double)t13[0] * chunk;
+        term_count[1] += chunk;
+        term_sum[2] += (double)t15[0] * chunk;
+        term_count[2] += chunk;
+        term_sum[3] += (double)t17[0] * chunk;
+        term_count[3] += chunk;
+        term_sum[4] += (double)t18[0] * chunk;
+        term_count[4] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* gaussian_nll */
+    loss_sum += 1.0 * terms[0];
+    terms[1] = term_count[1] > 0 ? term_sum[1] / term_count[1] : NAN;   /* bce */
+    loss_sum += 0.5 * terms[1];
+    terms[2] = term_count[2] > 0 ? term_sum[2] / term_count[2] : NAN;   /* bce_2 */
+    loss_sum += 0.3 * terms[2];
+    terms[3] = term_count[3] > 0 ? term_sum[3] / term_count[3] : NAN;   /* poisson_nll */
+    loss_sum += 0.25 * terms[3];
+    terms[4] = term_count[4] > 0 ? term_sum[4] / term_count[4] : NAN;   /* nll */
+    loss_sum += 1.0 * terms[4];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float likelihood_evaluate_terms(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n, double *terms)
+{
+    return likelihood_evaluate_terms_with(m, &m->ws, x, y, t, c, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *likelihood_params(likelihood *m)
@@ -764,6 +835,16 @@ static double likelihood_api_evaluate(void *m, const void *const *data, int n, d
     return likelihood_evaluate(m, data[0], data[1], data[2], data[3], n, accuracy);
 }
 
+static void likelihood_api_loss_terms(const void *m, double *terms)
+{
+    likelihood_loss_terms(m, terms);
+}
+
+static double likelihood_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return likelihood_evaluate_terms(m, data[0], data[1], data[2], data[3], n, terms);
+}
+
 static void *likelihood_api_params(void *m)
 {
     return likelihood_params(m);
@@ -804,7 +885,7 @@ static const dlrt_tensor_info likelihood_api_tensors[4] = {
 
 static const dlrt_loss_info likelihood_api_losses[1] = {
     {"loss", 0, LIKELIHOOD_PARAM_COUNT, likelihood_api_loss, likelihood_api_gradients, likelihood_api_update,
-     likelihood_api_train_step, likelihood_api_gradients_with},
+     likelihood_api_train_step, likelihood_api_gradients_with, 1, 0, 5},
 };
 
 static const dlrt_model_api likelihood_api = {
@@ -840,6 +921,13 @@ static const dlrt_model_api likelihood_api = {
     .forward_with = likelihood_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = LIKELIHOOD_LOSS_TERMS,
+    .term_names = likelihood_term_names,
+    .term_weights = likelihood_term_weights,
+    .term_warmup = likelihood_term_warmup,
+    .loss_terms = likelihood_api_loss_terms,
+    .evaluate_terms = likelihood_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *likelihood_model(void)

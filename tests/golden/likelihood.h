@@ -58,6 +58,17 @@ float likelihood_gradients(likelihood *m, const float *x, const int32_t *y, cons
 /* One optimizer step from the gradients in likelihood_grads(m). */
 void likelihood_update(likelihood *m);
 
+/* Loss terms, reported one by one: likelihood_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * likelihood_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * likelihood_evaluate_terms: likelihood_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define LIKELIHOOD_LOSS_TERMS 5
+const char *likelihood_term_name(int i);
+void likelihood_loss_terms(const likelihood *m, double *terms);
+float likelihood_evaluate_terms(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n, double *terms);
+
 /* The flat parameter and gradient buffers, LIKELIHOOD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *likelihood_params(likelihood *m);

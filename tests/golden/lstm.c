@@ -753,6 +753,53 @@ float lstm_evaluate(lstm *m, const float *seq, const int32_t *y, int n, double *
     return lstm_evaluate_with(m, &m->ws, seq, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const lstm_term_names[1] = {"cross_entropy"};
+static const double lstm_term_weights[1] = {1.0};
+static const int lstm_term_warmup[1] = {0};
+
+const char *lstm_term_name(int i)
+{
+    return i >= 0 && i < LSTM_LOSS_TERMS ? lstm_term_names[i] : NULL;
+}
+
+void lstm_loss_terms(const lstm *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[37376];   /* cross_entropy, loss loss */
+}
+
+static float lstm_evaluate_terms_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 37376;  /* [1] cross_entropy over the batch, lstm.net:11 */
+
+    if (n > 0 && !lstm_labels_ok(y, n)) {
+        for (int k = 0; k < LSTM_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += LSTM_BATCH) {
+        const int chunk = n - start < LSTM_BATCH ? n - start : LSTM_BATCH;
+        lstm_forward_pass(m, w, seq + (size_t)start * 18, chunk, 0);
+        (void)lstm_loss_pass(m, w, seq + (size_t)start * 18, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float lstm_evaluate_terms(lstm *m, const float *seq, const int32_t *y, int n, double *terms)
+{
+    return lstm_evaluate_terms_with(m, &m->ws, seq, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *lstm_params(lstm *m)
@@ -969,6 +1016,16 @@ static double lstm_api_evaluate(void *m, const void *const *data, int n, double 
     return lstm_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void lstm_api_loss_terms(const void *m, double *terms)
+{
+    lstm_loss_terms(m, terms);
+}
+
+static double lstm_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return lstm_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *lstm_api_params(void *m)
 {
     return lstm_params(m);
@@ -1007,7 +1064,7 @@ static const dlrt_tensor_info lstm_api_tensors[2] = {
 
 static const dlrt_loss_info lstm_api_losses[1] = {
     {"loss", 0, LSTM_PARAM_COUNT, lstm_api_loss, lstm_api_gradients, lstm_api_update,
-     lstm_api_train_step, lstm_api_gradients_with},
+     lstm_api_train_step, lstm_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api lstm_api = {
@@ -1043,6 +1100,13 @@ static const dlrt_model_api lstm_api = {
     .forward_with = lstm_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = LSTM_LOSS_TERMS,
+    .term_names = lstm_term_names,
+    .term_weights = lstm_term_weights,
+    .term_warmup = lstm_term_warmup,
+    .loss_terms = lstm_api_loss_terms,
+    .evaluate_terms = lstm_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *lstm_model(void)

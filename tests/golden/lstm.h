@@ -56,6 +56,17 @@ float lstm_gradients(lstm *m, const float *seq, const int32_t *y, int n);
 /* One optimizer step from the gradients in lstm_grads(m). */
 void lstm_update(lstm *m);
 
+/* Loss terms, reported one by one: lstm_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * lstm_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * lstm_evaluate_terms: lstm_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define LSTM_LOSS_TERMS 1
+const char *lstm_term_name(int i);
+void lstm_loss_terms(const lstm *m, double *terms);
+float lstm_evaluate_terms(lstm *m, const float *seq, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, LSTM_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *lstm_params(lstm *m);

@@ -360,6 +360,48 @@ float lstm_stateful_evaluate(lstm_stateful *m, const float *x, const float *t, i
     return lstm_stateful_evaluate_with(m, &m->ws, x, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const lstm_stateful_term_names[1] = {"mse"};
+static const double lstm_stateful_term_weights[1] = {1.0};
+static const int lstm_stateful_term_warmup[1] = {0};
+
+const char *lstm_stateful_term_name(int i)
+{
+    return i >= 0 && i < LSTM_STATEFUL_LOSS_TERMS ? lstm_stateful_term_names[i] : NULL;
+}
+
+void lstm_stateful_loss_terms(const lstm_stateful *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[1408];   /* mse, loss loss */
+}
+
+static float lstm_stateful_evaluate_terms_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, double *terms)
+{
+    float *const loss = w->arena + 1408;  /* [1] mse over the batch, lstm_stateful.net:9 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += LSTM_STATEFUL_BATCH) {
+        const int chunk = n - start < LSTM_STATEFUL_BATCH ? n - start : LSTM_STATEFUL_BATCH;
+        lstm_stateful_forward_pass(m, w, x + (size_t)start * 16, chunk, 0);
+        (void)lstm_stateful_loss_pass(m, w, x + (size_t)start * 16, t + (size_t)start * 8, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float lstm_stateful_evaluate_terms(lstm_stateful *m, const float *x, const float *t, int n, double *terms)
+{
+    return lstm_stateful_evaluate_terms_with(m, &m->ws, x, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *lstm_stateful_params(lstm_stateful *m)
@@ -552,6 +594,16 @@ static double lstm_stateful_api_evaluate(void *m, const void *const *data, int n
     return lstm_stateful_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void lstm_stateful_api_loss_terms(const void *m, double *terms)
+{
+    lstm_stateful_loss_terms(m, terms);
+}
+
+static double lstm_stateful_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return lstm_stateful_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *lstm_stateful_api_params(void *m)
 {
     return lstm_stateful_params(m);
@@ -594,7 +646,7 @@ static const dlrt_tensor_info lstm_stateful_api_outputs[1] = {
 
 static const dlrt_loss_info lstm_stateful_api_losses[1] = {
     {"loss", 0, LSTM_STATEFUL_PARAM_COUNT, lstm_stateful_api_loss, lstm_stateful_api_gradients, lstm_stateful_api_update,
-     lstm_stateful_api_train_step, lstm_stateful_api_gradients_with},
+     lstm_stateful_api_train_step, lstm_stateful_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api lstm_stateful_api = {
@@ -633,6 +685,13 @@ static const dlrt_model_api lstm_stateful_api = {
     .stateful = 1,
     .reset_state = lstm_stateful_api_reset_state,
     .own_workspace = lstm_stateful_api_own_workspace,
+    .nterms = LSTM_STATEFUL_LOSS_TERMS,
+    .term_names = lstm_stateful_term_names,
+    .term_weights = lstm_stateful_term_weights,
+    .term_warmup = lstm_stateful_term_warmup,
+    .loss_terms = lstm_stateful_api_loss_terms,
+    .evaluate_terms = lstm_stateful_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *lstm_stateful_model(void)

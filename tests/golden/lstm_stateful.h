@@ -56,6 +56,17 @@ float lstm_stateful_gradients(lstm_stateful *m, const float *x, const float *t, 
 /* One optimizer step from the gradients in lstm_stateful_grads(m). */
 void lstm_stateful_update(lstm_stateful *m);
 
+/* Loss terms, reported one by one: lstm_stateful_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * lstm_stateful_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * lstm_stateful_evaluate_terms: lstm_stateful_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define LSTM_STATEFUL_LOSS_TERMS 1
+const char *lstm_stateful_term_name(int i);
+void lstm_stateful_loss_terms(const lstm_stateful *m, double *terms);
+float lstm_stateful_evaluate_terms(lstm_stateful *m, const float *x, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, LSTM_STATEFUL_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *lstm_stateful_params(lstm_stateful *m);

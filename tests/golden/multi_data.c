@@ -491,6 +491,59 @@ float multi_data_evaluate(multi_data *m, const float *img, const float *aux, con
     return multi_data_evaluate_with(m, &m->ws, img, aux, y, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const multi_data_term_names[2] = {"cross_entropy", "mse"};
+static const double multi_data_term_weights[2] = {1.0, 0.25};
+static const int multi_data_term_warmup[2] = {0, 0};
+
+const char *multi_data_term_name(int i)
+{
+    return i >= 0 && i < MULTI_DATA_LOSS_TERMS ? multi_data_term_names[i] : NULL;
+}
+
+void multi_data_loss_terms(const multi_data *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[448];   /* cross_entropy, loss loss */
+    terms[1] = (double)m->ws.arena[496];   /* mse, loss loss */
+}
+
+static float multi_data_evaluate_terms_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *terms)
+{
+    float *const t13 = w->arena + 448;  /* [1] cross_entropy over the batch, multi_data.net:14 */
+    float *const t14 = w->arena + 496;  /* [1] mse over the batch, multi_data.net:14 */
+
+    if (n > 0 && !multi_data_labels_ok(y, n)) {
+        for (int k = 0; k < MULTI_DATA_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[2] = {0};
+    long term_count[2] = {0};
+    for (int start = 0; start < n; start += MULTI_DATA_BATCH) {
+        const int chunk = n - start < MULTI_DATA_BATCH ? n - start : MULTI_DATA_BATCH;
+        multi_data_forward_pass(m, w, img + (size_t)start * 6, aux + (size_t)start * 4, chunk, 0);
+        (void)multi_data_loss_pass(m, w, img + (size_t)start * 6, aux + (size_t)start * 4, y + start, t + (size_t)start * 2, chunk, 0);
+        term_sum[0] += (double)t13[0] * chunk;
+        term_count[0] += chunk;
+        term_sum[1] += (double)t14[0] * chunk;
+        term_count[1] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    terms[1] = term_count[1] > 0 ? term_sum[1] / term_count[1] : NAN;   /* mse */
+    loss_sum += 0.25 * terms[1];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float multi_data_evaluate_terms(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *terms)
+{
+    return multi_data_evaluate_terms_with(m, &m->ws, img, aux, y, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *multi_data_params(multi_data *m)
@@ -671,6 +724,16 @@ static double multi_data_api_evaluate(void *m, const void *const *data, int n, d
     return multi_data_evaluate(m, data[0], data[1], data[2], data[3], n, accuracy);
 }
 
+static void multi_data_api_loss_terms(const void *m, double *terms)
+{
+    multi_data_loss_terms(m, terms);
+}
+
+static double multi_data_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return multi_data_evaluate_terms(m, data[0], data[1], data[2], data[3], n, terms);
+}
+
 static void *multi_data_api_params(void *m)
 {
     return multi_data_params(m);
@@ -716,7 +779,7 @@ static const dlrt_tensor_info multi_data_api_outputs[2] = {
 
 static const dlrt_loss_info multi_data_api_losses[1] = {
     {"loss", 0, MULTI_DATA_PARAM_COUNT, multi_data_api_loss, multi_data_api_gradients, multi_data_api_update,
-     multi_data_api_train_step, multi_data_api_gradients_with},
+     multi_data_api_train_step, multi_data_api_gradients_with, 1, 0, 2},
 };
 
 static const dlrt_model_api multi_data_api = {
@@ -752,6 +815,13 @@ static const dlrt_model_api multi_data_api = {
     .forward_with = multi_data_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = MULTI_DATA_LOSS_TERMS,
+    .term_names = multi_data_term_names,
+    .term_weights = multi_data_term_weights,
+    .term_warmup = multi_data_term_warmup,
+    .loss_terms = multi_data_api_loss_terms,
+    .evaluate_terms = multi_data_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *multi_data_model(void)

@@ -60,6 +60,17 @@ float multi_data_gradients(multi_data *m, const float *img, const float *aux, co
 /* One optimizer step from the gradients in multi_data_grads(m). */
 void multi_data_update(multi_data *m);
 
+/* Loss terms, reported one by one: multi_data_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * multi_data_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * multi_data_evaluate_terms: multi_data_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define MULTI_DATA_LOSS_TERMS 2
+const char *multi_data_term_name(int i);
+void multi_data_loss_terms(const multi_data *m, double *terms);
+float multi_data_evaluate_terms(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, MULTI_DATA_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *multi_data_params(multi_data *m);

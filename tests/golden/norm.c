@@ -688,6 +688,53 @@ float norm_evaluate(norm *m, const float *image, const float *seq, const int32_t
     return norm_evaluate_with(m, &m->ws, image, seq, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const norm_term_names[1] = {"cross_entropy"};
+static const double norm_term_weights[1] = {1.0};
+static const int norm_term_warmup[1] = {0};
+
+const char *norm_term_name(int i)
+{
+    return i >= 0 && i < NORM_LOSS_TERMS ? norm_term_names[i] : NULL;
+}
+
+void norm_loss_terms(const norm *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[688];   /* cross_entropy, loss loss */
+}
+
+static float norm_evaluate_terms_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 688;  /* [1] cross_entropy over the batch, norm.net:18 */
+
+    if (n > 0 && !norm_labels_ok(y, n)) {
+        for (int k = 0; k < NORM_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += NORM_BATCH) {
+        const int chunk = n - start < NORM_BATCH ? n - start : NORM_BATCH;
+        norm_forward_pass(m, w, image + (size_t)start * 24, seq + (size_t)start * 15, chunk, 0);
+        (void)norm_loss_pass(m, w, image + (size_t)start * 24, seq + (size_t)start * 15, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float norm_evaluate_terms(norm *m, const float *image, const float *seq, const int32_t *y, int n, double *terms)
+{
+    return norm_evaluate_terms_with(m, &m->ws, image, seq, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *norm_params(norm *m)
@@ -904,6 +951,16 @@ static double norm_api_evaluate(void *m, const void *const *data, int n, double 
     return norm_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void norm_api_loss_terms(const void *m, double *terms)
+{
+    norm_loss_terms(m, terms);
+}
+
+static double norm_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return norm_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *norm_api_params(void *m)
 {
     return norm_params(m);
@@ -943,7 +1000,7 @@ static const dlrt_tensor_info norm_api_tensors[3] = {
 
 static const dlrt_loss_info norm_api_losses[1] = {
     {"loss", 0, NORM_PARAM_COUNT, norm_api_loss, norm_api_gradients, norm_api_update,
-     norm_api_train_step, norm_api_gradients_with},
+     norm_api_train_step, norm_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api norm_api = {
@@ -979,6 +1036,13 @@ static const dlrt_model_api norm_api = {
     .forward_with = norm_api_forward_with,
     .state_count = 22,
     .state = norm_api_state,
+    .nterms = NORM_LOSS_TERMS,
+    .term_names = norm_term_names,
+    .term_weights = norm_term_weights,
+    .term_warmup = norm_term_warmup,
+    .loss_terms = norm_api_loss_terms,
+    .evaluate_terms = norm_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *norm_model(void)

@@ -57,6 +57,17 @@ float norm_gradients(norm *m, const float *image, const float *seq, const int32_
 /* One optimizer step from the gradients in norm_grads(m). */
 void norm_update(norm *m);
 
+/* Loss terms, reported one by one: norm_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * norm_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * norm_evaluate_terms: norm_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define NORM_LOSS_TERMS 1
+const char *norm_term_name(int i);
+void norm_loss_terms(const norm *m, double *terms);
+float norm_evaluate_terms(norm *m, const float *image, const float *seq, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, NORM_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *norm_params(norm *m);

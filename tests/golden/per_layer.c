@@ -396,6 +396,53 @@ float per_layer_evaluate(per_layer *m, const float *x, const int32_t *y, int n, 
     return per_layer_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const per_layer_term_names[1] = {"cross_entropy"};
+static const double per_layer_term_weights[1] = {1.0};
+static const int per_layer_term_warmup[1] = {0};
+
+const char *per_layer_term_name(int i)
+{
+    return i >= 0 && i < PER_LAYER_LOSS_TERMS ? per_layer_term_names[i] : NULL;
+}
+
+void per_layer_loss_terms(const per_layer *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[4192];   /* cross_entropy, loss loss */
+}
+
+static float per_layer_evaluate_terms_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 4192;  /* [1] cross_entropy over the batch, per_layer.net:13 */
+
+    if (n > 0 && !per_layer_labels_ok(y, n)) {
+        for (int k = 0; k < PER_LAYER_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += PER_LAYER_BATCH) {
+        const int chunk = n - start < PER_LAYER_BATCH ? n - start : PER_LAYER_BATCH;
+        per_layer_forward_pass(m, w, x + (size_t)start * 20, chunk, 0);
+        (void)per_layer_loss_pass(m, w, x + (size_t)start * 20, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float per_layer_evaluate_terms(per_layer *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return per_layer_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *per_layer_params(per_layer *m)
@@ -571,6 +618,16 @@ static double per_layer_api_evaluate(void *m, const void *const *data, int n, do
     return per_layer_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void per_layer_api_loss_terms(const void *m, double *terms)
+{
+    per_layer_loss_terms(m, terms);
+}
+
+static double per_layer_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return per_layer_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *per_layer_api_params(void *m)
 {
     return per_layer_params(m);
@@ -609,7 +666,7 @@ static const dlrt_tensor_info per_layer_api_tensors[2] = {
 
 static const dlrt_loss_info per_layer_api_losses[1] = {
     {"loss", 0, PER_LAYER_PARAM_COUNT, per_layer_api_loss, per_layer_api_gradients, per_layer_api_update,
-     per_layer_api_train_step, per_layer_api_gradients_with},
+     per_layer_api_train_step, per_layer_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api per_layer_api = {
@@ -645,6 +702,13 @@ static const dlrt_model_api per_layer_api = {
     .forward_with = per_layer_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = PER_LAYER_LOSS_TERMS,
+    .term_names = per_layer_term_names,
+    .term_weights = per_layer_term_weights,
+    .term_warmup = per_layer_term_warmup,
+    .loss_terms = per_layer_api_loss_terms,
+    .evaluate_terms = per_layer_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *per_layer_model(void)

@@ -56,6 +56,17 @@ float per_layer_gradients(per_layer *m, const float *x, const int32_t *y, int n)
 /* One optimizer step from the gradients in per_layer_grads(m). */
 void per_layer_update(per_layer *m);
 
+/* Loss terms, reported one by one: per_layer_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * per_layer_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * per_layer_evaluate_terms: per_layer_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define PER_LAYER_LOSS_TERMS 1
+const char *per_layer_term_name(int i);
+void per_layer_loss_terms(const per_layer *m, double *terms);
+float per_layer_evaluate_terms(per_layer *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, PER_LAYER_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *per_layer_params(per_layer *m);

@@ -481,6 +481,53 @@ float pool_evaluate(pool *m, const float *image, const int32_t *y, int n, double
     return pool_evaluate_with(m, &m->ws, image, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const pool_term_names[1] = {"cross_entropy"};
+static const double pool_term_weights[1] = {1.0};
+static const int pool_term_warmup[1] = {0};
+
+const char *pool_term_name(int i)
+{
+    return i >= 0 && i < POOL_LOSS_TERMS ? pool_term_names[i] : NULL;
+}
+
+void pool_loss_terms(const pool *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[11264];   /* cross_entropy, loss loss */
+}
+
+static float pool_evaluate_terms_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 11264;  /* [1] cross_entropy over the batch, pool.net:17 */
+
+    if (n > 0 && !pool_labels_ok(y, n)) {
+        for (int k = 0; k < POOL_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += POOL_BATCH) {
+        const int chunk = n - start < POOL_BATCH ? n - start : POOL_BATCH;
+        pool_forward_pass(m, w, image + (size_t)start * 64, chunk, 0);
+        (void)pool_loss_pass(m, w, image + (size_t)start * 64, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float pool_evaluate_terms(pool *m, const float *image, const int32_t *y, int n, double *terms)
+{
+    return pool_evaluate_terms_with(m, &m->ws, image, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *pool_params(pool *m)
@@ -653,6 +700,16 @@ static double pool_api_evaluate(void *m, const void *const *data, int n, double 
     return pool_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void pool_api_loss_terms(const void *m, double *terms)
+{
+    pool_loss_terms(m, terms);
+}
+
+static double pool_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return pool_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *pool_api_params(void *m)
 {
     return pool_params(m);
@@ -695,7 +752,7 @@ static const dlrt_tensor_info pool_api_outputs[1] = {
 
 static const dlrt_loss_info pool_api_losses[1] = {
     {"loss", 0, POOL_PARAM_COUNT, pool_api_loss, pool_api_gradients, pool_api_update,
-     pool_api_train_step, pool_api_gradients_with},
+     pool_api_train_step, pool_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api pool_api = {
@@ -731,6 +788,13 @@ static const dlrt_model_api pool_api = {
     .forward_with = pool_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = POOL_LOSS_TERMS,
+    .term_names = pool_term_names,
+    .term_weights = pool_term_weights,
+    .term_warmup = pool_term_warmup,
+    .loss_terms = pool_api_loss_terms,
+    .evaluate_terms = pool_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *pool_model(void)

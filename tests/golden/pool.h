@@ -57,6 +57,17 @@ float pool_gradients(pool *m, const float *image, const int32_t *y, int n);
 /* One optimizer step from the gradients in pool_grads(m). */
 void pool_update(pool *m);
 
+/* Loss terms, reported one by one: pool_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * pool_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * pool_evaluate_terms: pool_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define POOL_LOSS_TERMS 1
+const char *pool_term_name(int i);
+void pool_loss_terms(const pool *m, double *terms);
+float pool_evaluate_terms(pool *m, const float *image, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, POOL_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *pool_params(pool *m);

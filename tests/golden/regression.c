@@ -337,6 +337,48 @@ float reg_evaluate(reg *m, const float *x, const float *t, int n, double *accura
     return reg_evaluate_with(m, &m->ws, x, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const reg_term_names[1] = {"mse"};
+static const double reg_term_weights[1] = {1.0};
+static const int reg_term_warmup[1] = {0};
+
+const char *reg_term_name(int i)
+{
+    return i >= 0 && i < REG_LOSS_TERMS ? reg_term_names[i] : NULL;
+}
+
+void reg_loss_terms(const reg *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[560];   /* mse, loss loss */
+}
+
+static float reg_evaluate_terms_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *terms)
+{
+    float *const loss = w->arena + 560;  /* [1] mse over the batch, regression.net:13 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += REG_BATCH) {
+        const int chunk = n - start < REG_BATCH ? n - start : REG_BATCH;
+        reg_forward_pass(m, w, x + (size_t)start * 8, chunk, 0);
+        (void)reg_loss_pass(m, w, x + (size_t)start * 8, t + (size_t)start * 3, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float reg_evaluate_terms(reg *m, const float *x, const float *t, int n, double *terms)
+{
+    return reg_evaluate_terms_with(m, &m->ws, x, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *reg_params(reg *m)
@@ -509,6 +551,16 @@ static double reg_api_evaluate(void *m, const void *const *data, int n, double *
     return reg_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void reg_api_loss_terms(const void *m, double *terms)
+{
+    reg_loss_terms(m, terms);
+}
+
+static double reg_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return reg_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *reg_api_params(void *m)
 {
     return reg_params(m);
@@ -551,7 +603,7 @@ static const dlrt_tensor_info reg_api_outputs[1] = {
 
 static const dlrt_loss_info reg_api_losses[1] = {
     {"loss", 0, REG_PARAM_COUNT, reg_api_loss, reg_api_gradients, reg_api_update,
-     reg_api_train_step, reg_api_gradients_with},
+     reg_api_train_step, reg_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api reg_api = {
@@ -587,6 +639,13 @@ static const dlrt_model_api reg_api = {
     .forward_with = reg_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = REG_LOSS_TERMS,
+    .term_names = reg_term_names,
+    .term_weights = reg_term_weights,
+    .term_warmup = reg_term_warmup,
+    .loss_terms = reg_api_loss_terms,
+    .evaluate_terms = reg_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *reg_model(void)

@@ -56,6 +56,17 @@ float reg_gradients(reg *m, const float *x, const float *t, int n);
 /* One optimizer step from the gradients in reg_grads(m). */
 void reg_update(reg *m);
 
+/* Loss terms, reported one by one: reg_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * reg_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * reg_evaluate_terms: reg_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define REG_LOSS_TERMS 1
+const char *reg_term_name(int i);
+void reg_loss_terms(const reg *m, double *terms);
+float reg_evaluate_terms(reg *m, const float *x, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, REG_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *reg_params(reg *m);

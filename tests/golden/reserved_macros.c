@@ -754,6 +754,48 @@ float reserved_macros_evaluate(reserved_macros *m, const float *NULL_, const flo
     return reserved_macros_evaluate_with(m, &m->ws, NULL_, FILE_, stdout_, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const reserved_macros_term_names[1] = {"mse"};
+static const double reserved_macros_term_weights[1] = {1.0};
+static const int reserved_macros_term_warmup[1] = {0};
+
+const char *reserved_macros_term_name(int i)
+{
+    return i >= 0 && i < RESERVED_MACROS_LOSS_TERMS ? reserved_macros_term_names[i] : NULL;
+}
+
+void reserved_macros_loss_terms(const reserved_macros *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[5568];   /* mse, loss loss */
+}
+
+static float reserved_macros_evaluate_terms_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *terms)
+{
+    float *const loss = w->arena + 5568;  /* [1] mse over the batch, reserved_macros.net:33 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += RESERVED_MACROS_BATCH) {
+        const int chunk = n - start < RESERVED_MACROS_BATCH ? n - start : RESERVED_MACROS_BATCH;
+        reserved_macros_forward_pass(m, w, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, chunk, 0);
+        (void)reserved_macros_loss_pass(m, w, NULL_ + (size_t)start * 4, FILE_ + (size_t)start * 4, stdout_ + (size_t)start * 2, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float reserved_macros_evaluate_terms(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *terms)
+{
+    return reserved_macros_evaluate_terms_with(m, &m->ws, NULL_, FILE_, stdout_, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *reserved_macros_params(reserved_macros *m)
@@ -922,6 +964,16 @@ static double reserved_macros_api_evaluate(void *m, const void *const *data, int
     return reserved_macros_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void reserved_macros_api_loss_terms(const void *m, double *terms)
+{
+    reserved_macros_loss_terms(m, terms);
+}
+
+static double reserved_macros_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return reserved_macros_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *reserved_macros_api_params(void *m)
 {
     return reserved_macros_params(m);
@@ -965,7 +1017,7 @@ static const dlrt_tensor_info reserved_macros_api_outputs[1] = {
 
 static const dlrt_loss_info reserved_macros_api_losses[1] = {
     {"loss", 0, RESERVED_MACROS_PARAM_COUNT, reserved_macros_api_loss, reserved_macros_api_gradients, reserved_macros_api_update,
-     reserved_macros_api_train_step, reserved_macros_api_gradients_with},
+     reserved_macros_api_train_step, reserved_macros_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api reserved_macros_api = {
@@ -1001,6 +1053,13 @@ static const dlrt_model_api reserved_macros_api = {
     .forward_with = reserved_macros_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = RESERVED_MACROS_LOSS_TERMS,
+    .term_names = reserved_macros_term_names,
+    .term_weights = reserved_macros_term_weights,
+    .term_warmup = reserved_macros_term_warmup,
+    .loss_terms = reserved_macros_api_loss_terms,
+    .evaluate_terms = reserved_macros_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *reserved_macros_model(void)

@@ -57,6 +57,17 @@ float reserved_macros_gradients(reserved_macros *m, const float *NULL_, const fl
 /* One optimizer step from the gradients in reserved_macros_grads(m). */
 void reserved_macros_update(reserved_macros *m);
 
+/* Loss terms, reported one by one: reserved_macros_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * reserved_macros_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * reserved_macros_evaluate_terms: reserved_macros_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define RESERVED_MACROS_LOSS_TERMS 1
+const char *reserved_macros_term_name(int i);
+void reserved_macros_loss_terms(const reserved_macros *m, double *terms);
+float reserved_macros_evaluate_terms(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *terms);
+
 /* The flat parameter and gradient buffers, RESERVED_MACROS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *reserved_macros_params(reserved_macros *m);

@@ -415,6 +415,53 @@ float reserved_names_evaluate(reserved_names *m, const float *int_, const int32_
     return reserved_names_evaluate_with(m, &m->ws, int_, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const reserved_names_term_names[1] = {"cross_entropy"};
+static const double reserved_names_term_weights[1] = {1.0};
+static const int reserved_names_term_warmup[1] = {0};
+
+const char *reserved_names_term_name(int i)
+{
+    return i >= 0 && i < RESERVED_NAMES_LOSS_TERMS ? reserved_names_term_names[i] : NULL;
+}
+
+void reserved_names_loss_terms(const reserved_names *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[704];   /* cross_entropy, loss loss */
+}
+
+static float reserved_names_evaluate_terms_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 704;  /* [1] cross_entropy over the batch, reserved_names.net:14 */
+
+    if (n > 0 && !reserved_names_labels_ok(y, n)) {
+        for (int k = 0; k < RESERVED_NAMES_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += RESERVED_NAMES_BATCH) {
+        const int chunk = n - start < RESERVED_NAMES_BATCH ? n - start : RESERVED_NAMES_BATCH;
+        reserved_names_forward_pass(m, w, int_ + (size_t)start * 3, chunk, 0);
+        (void)reserved_names_loss_pass(m, w, int_ + (size_t)start * 3, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float reserved_names_evaluate_terms(reserved_names *m, const float *int_, const int32_t *y, int n, double *terms)
+{
+    return reserved_names_evaluate_terms_with(m, &m->ws, int_, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *reserved_names_params(reserved_names *m)
@@ -589,6 +636,16 @@ static double reserved_names_api_evaluate(void *m, const void *const *data, int 
     return reserved_names_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void reserved_names_api_loss_terms(const void *m, double *terms)
+{
+    reserved_names_loss_terms(m, terms);
+}
+
+static double reserved_names_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return reserved_names_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *reserved_names_api_params(void *m)
 {
     return reserved_names_params(m);
@@ -627,7 +684,7 @@ static const dlrt_tensor_info reserved_names_api_tensors[2] = {
 
 static const dlrt_loss_info reserved_names_api_losses[1] = {
     {"loss", 0, RESERVED_NAMES_PARAM_COUNT, reserved_names_api_loss, reserved_names_api_gradients, reserved_names_api_update,
-     reserved_names_api_train_step, reserved_names_api_gradients_with},
+     reserved_names_api_train_step, reserved_names_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api reserved_names_api = {
@@ -663,6 +720,13 @@ static const dlrt_model_api reserved_names_api = {
     .forward_with = reserved_names_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = RESERVED_NAMES_LOSS_TERMS,
+    .term_names = reserved_names_term_names,
+    .term_weights = reserved_names_term_weights,
+    .term_warmup = reserved_names_term_warmup,
+    .loss_terms = reserved_names_api_loss_terms,
+    .evaluate_terms = reserved_names_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *reserved_names_model(void)

@@ -56,6 +56,17 @@ float reserved_names_gradients(reserved_names *m, const float *int_, const int32
 /* One optimizer step from the gradients in reserved_names_grads(m). */
 void reserved_names_update(reserved_names *m);
 
+/* Loss terms, reported one by one: reserved_names_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * reserved_names_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * reserved_names_evaluate_terms: reserved_names_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define RESERVED_NAMES_LOSS_TERMS 1
+const char *reserved_names_term_name(int i);
+void reserved_names_loss_terms(const reserved_names *m, double *terms);
+float reserved_names_evaluate_terms(reserved_names *m, const float *int_, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, RESERVED_NAMES_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *reserved_names_params(reserved_names *m);

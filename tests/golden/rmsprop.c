@@ -297,6 +297,48 @@ float rmsprop_evaluate(rmsprop *m, const float *x, const float *y, int n, double
     return rmsprop_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const rmsprop_term_names[1] = {"mse"};
+static const double rmsprop_term_weights[1] = {1.0};
+static const int rmsprop_term_warmup[1] = {0};
+
+const char *rmsprop_term_name(int i)
+{
+    return i >= 0 && i < RMSPROP_LOSS_TERMS ? rmsprop_term_names[i] : NULL;
+}
+
+void rmsprop_loss_terms(const rmsprop *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[16];   /* mse, loss loss */
+}
+
+static float rmsprop_evaluate_terms_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *terms)
+{
+    float *const loss = w->arena + 16;  /* [1] mse over the batch, rmsprop.net:9 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += RMSPROP_BATCH) {
+        const int chunk = n - start < RMSPROP_BATCH ? n - start : RMSPROP_BATCH;
+        rmsprop_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)rmsprop_loss_pass(m, w, x + (size_t)start * 4, y + (size_t)start * 2, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float rmsprop_evaluate_terms(rmsprop *m, const float *x, const float *y, int n, double *terms)
+{
+    return rmsprop_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *rmsprop_params(rmsprop *m)
@@ -469,6 +511,16 @@ static double rmsprop_api_evaluate(void *m, const void *const *data, int n, doub
     return rmsprop_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void rmsprop_api_loss_terms(const void *m, double *terms)
+{
+    rmsprop_loss_terms(m, terms);
+}
+
+static double rmsprop_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return rmsprop_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *rmsprop_api_params(void *m)
 {
     return rmsprop_params(m);
@@ -507,7 +559,7 @@ static const dlrt_tensor_info rmsprop_api_tensors[2] = {
 
 static const dlrt_loss_info rmsprop_api_losses[1] = {
     {"loss", 0, RMSPROP_PARAM_COUNT, rmsprop_api_loss, rmsprop_api_gradients, rmsprop_api_update,
-     rmsprop_api_train_step, rmsprop_api_gradients_with},
+     rmsprop_api_train_step, rmsprop_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api rmsprop_api = {
@@ -543,6 +595,13 @@ static const dlrt_model_api rmsprop_api = {
     .forward_with = rmsprop_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = RMSPROP_LOSS_TERMS,
+    .term_names = rmsprop_term_names,
+    .term_weights = rmsprop_term_weights,
+    .term_warmup = rmsprop_term_warmup,
+    .loss_terms = rmsprop_api_loss_terms,
+    .evaluate_terms = rmsprop_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *rmsprop_model(void)

@@ -55,6 +55,17 @@ float rmsprop_gradients(rmsprop *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in rmsprop_grads(m). */
 void rmsprop_update(rmsprop *m);
 
+/* Loss terms, reported one by one: rmsprop_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * rmsprop_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * rmsprop_evaluate_terms: rmsprop_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define RMSPROP_LOSS_TERMS 1
+const char *rmsprop_term_name(int i);
+void rmsprop_loss_terms(const rmsprop *m, double *terms);
+float rmsprop_evaluate_terms(rmsprop *m, const float *x, const float *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, RMSPROP_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *rmsprop_params(rmsprop *m);

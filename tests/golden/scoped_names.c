@@ -496,6 +496,53 @@ float scoped_names_evaluate(scoped_names *m, const float *x, const int32_t *k_, 
     return scoped_names_evaluate_with(m, &m->ws, x, k_, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const scoped_names_term_names[1] = {"cross_entropy"};
+static const double scoped_names_term_weights[1] = {1.0};
+static const int scoped_names_term_warmup[1] = {0};
+
+const char *scoped_names_term_name(int i)
+{
+    return i >= 0 && i < SCOPED_NAMES_LOSS_TERMS ? scoped_names_term_names[i] : NULL;
+}
+
+void scoped_names_loss_terms(const scoped_names *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[176];   /* cross_entropy, loss loss */
+}
+
+static float scoped_names_evaluate_terms_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, double *terms)
+{
+    float *const loss = w->arena + 176;  /* [1] cross_entropy over the batch, scoped_names.net:17 */
+
+    if (n > 0 && !scoped_names_labels_ok(k_, n)) {
+        for (int k = 0; k < SCOPED_NAMES_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += SCOPED_NAMES_BATCH) {
+        const int chunk = n - start < SCOPED_NAMES_BATCH ? n - start : SCOPED_NAMES_BATCH;
+        scoped_names_forward_pass(m, w, x + (size_t)start * 4, chunk, 0);
+        (void)scoped_names_loss_pass(m, w, x + (size_t)start * 4, k_ + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float scoped_names_evaluate_terms(scoped_names *m, const float *x, const int32_t *k_, int n, double *terms)
+{
+    return scoped_names_evaluate_terms_with(m, &m->ws, x, k_, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *scoped_names_params(scoped_names *m)
@@ -691,6 +738,16 @@ static double scoped_names_api_evaluate(void *m, const void *const *data, int n,
     return scoped_names_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void scoped_names_api_loss_terms(const void *m, double *terms)
+{
+    scoped_names_loss_terms(m, terms);
+}
+
+static double scoped_names_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return scoped_names_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *scoped_names_api_params(void *m)
 {
     return scoped_names_params(m);
@@ -729,7 +786,7 @@ static const dlrt_tensor_info scoped_names_api_tensors[2] = {
 
 static const dlrt_loss_info scoped_names_api_losses[1] = {
     {"loss", 0, SCOPED_NAMES_PARAM_COUNT, scoped_names_api_loss, scoped_names_api_gradients, scoped_names_api_update,
-     scoped_names_api_train_step, scoped_names_api_gradients_with},
+     scoped_names_api_train_step, scoped_names_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api scoped_names_api = {
@@ -765,6 +822,13 @@ static const dlrt_model_api scoped_names_api = {
     .forward_with = scoped_names_api_forward_with,
     .state_count = 3,
     .state = scoped_names_api_state,
+    .nterms = SCOPED_NAMES_LOSS_TERMS,
+    .term_names = scoped_names_term_names,
+    .term_weights = scoped_names_term_weights,
+    .term_warmup = scoped_names_term_warmup,
+    .loss_terms = scoped_names_api_loss_terms,
+    .evaluate_terms = scoped_names_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *scoped_names_model(void)

@@ -56,6 +56,17 @@ float scoped_names_gradients(scoped_names *m, const float *x, const int32_t *k_,
 /* One optimizer step from the gradients in scoped_names_grads(m). */
 void scoped_names_update(scoped_names *m);
 
+/* Loss terms, reported one by one: scoped_names_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * scoped_names_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * scoped_names_evaluate_terms: scoped_names_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define SCOPED_NAMES_LOSS_TERMS 1
+const char *scoped_names_term_name(int i);
+void scoped_names_loss_terms(const scoped_names *m, double *terms);
+float scoped_names_evaluate_terms(scoped_names *m, const float *x, const int32_t *k_, int n, double *terms);
+
 /* The flat parameter and gradient buffers, SCOPED_NAMES_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *scoped_names_params(scoped_names *m);

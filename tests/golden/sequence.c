@@ -394,6 +394,56 @@ float sequence_evaluate(sequence *m, const int32_t *tokens, const int32_t *next,
     return sequence_evaluate_with(m, &m->ws, tokens, next, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const sequence_term_names[1] = {"cross_entropy"};
+static const double sequence_term_weights[1] = {1.0};
+static const int sequence_term_warmup[1] = {0};
+
+const char *sequence_term_name(int i)
+{
+    return i >= 0 && i < SEQUENCE_LOSS_TERMS ? sequence_term_names[i] : NULL;
+}
+
+void sequence_loss_terms(const sequence *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[2464];   /* cross_entropy, loss loss */
+}
+
+static float sequence_evaluate_terms_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, double *terms)
+{
+    float *const loss = w->arena + 2464;  /* [1] cross_entropy over the batch, sequence.net:10 */
+
+    if (n > 0 && !sequence_labels_ok(tokens, next, n)) {
+        for (int k = 0; k < SEQUENCE_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += SEQUENCE_BATCH) {
+        const int chunk = n - start < SEQUENCE_BATCH ? n - start : SEQUENCE_BATCH;
+        sequence_forward_pass(m, w, tokens + (size_t)start * 8, chunk, 0);
+        (void)sequence_loss_pass(m, w, tokens + (size_t)start * 8, next + (size_t)start * 8, chunk, 0);
+        {   /* loss's steps not labelled -100 */
+            const int c = dlrt_counted_rows_f32(next + (size_t)start * 8, chunk * 8, -100);
+            term_sum[0] += (double)loss[0] * c;
+            term_count[0] += c;
+        }
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float sequence_evaluate_terms(sequence *m, const int32_t *tokens, const int32_t *next, int n, double *terms)
+{
+    return sequence_evaluate_terms_with(m, &m->ws, tokens, next, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *sequence_params(sequence *m)
@@ -565,6 +615,16 @@ static double sequence_api_evaluate(void *m, const void *const *data, int n, dou
     return sequence_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void sequence_api_loss_terms(const void *m, double *terms)
+{
+    sequence_loss_terms(m, terms);
+}
+
+static double sequence_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return sequence_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *sequence_api_params(void *m)
 {
     return sequence_params(m);
@@ -607,7 +667,7 @@ static const dlrt_tensor_info sequence_api_outputs[1] = {
 
 static const dlrt_loss_info sequence_api_losses[1] = {
     {"loss", 0, SEQUENCE_PARAM_COUNT, sequence_api_loss, sequence_api_gradients, sequence_api_update,
-     sequence_api_train_step, sequence_api_gradients_with},
+     sequence_api_train_step, sequence_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api sequence_api = {
@@ -643,6 +703,13 @@ static const dlrt_model_api sequence_api = {
     .forward_with = sequence_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = SEQUENCE_LOSS_TERMS,
+    .term_names = sequence_term_names,
+    .term_weights = sequence_term_weights,
+    .term_warmup = sequence_term_warmup,
+    .loss_terms = sequence_api_loss_terms,
+    .evaluate_terms = sequence_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *sequence_model(void)

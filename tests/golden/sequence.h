@@ -59,6 +59,17 @@ float sequence_gradients(sequence *m, const int32_t *tokens, const int32_t *next
 /* One optimizer step from the gradients in sequence_grads(m). */
 void sequence_update(sequence *m);
 
+/* Loss terms, reported one by one: sequence_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * sequence_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * sequence_evaluate_terms: sequence_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define SEQUENCE_LOSS_TERMS 1
+const char *sequence_term_name(int i);
+void sequence_loss_terms(const sequence *m, double *terms);
+float sequence_evaluate_terms(sequence *m, const int32_t *tokens, const int32_t *next, int n, double *terms);
+
 /* The flat parameter and gradient buffers, SEQUENCE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *sequence_params(sequence *m);

@@ -583,6 +583,53 @@ float slice_evaluate(slice *m, const float *x, const float *img, const int32_t *
     return slice_evaluate_with(m, &m->ws, x, img, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const slice_term_names[1] = {"cross_entropy"};
+static const double slice_term_weights[1] = {1.0};
+static const int slice_term_warmup[1] = {0};
+
+const char *slice_term_name(int i)
+{
+    return i >= 0 && i < SLICE_LOSS_TERMS ? slice_term_names[i] : NULL;
+}
+
+void slice_loss_terms(const slice *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[1168];   /* cross_entropy, loss loss */
+}
+
+static float slice_evaluate_terms_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 1168;  /* [1] cross_entropy over the batch, slice.net:14 */
+
+    if (n > 0 && !slice_labels_ok(y, n)) {
+        for (int k = 0; k < SLICE_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += SLICE_BATCH) {
+        const int chunk = n - start < SLICE_BATCH ? n - start : SLICE_BATCH;
+        slice_forward_pass(m, w, x + (size_t)start * 6, img + (size_t)start * 24, chunk, 0);
+        (void)slice_loss_pass(m, w, x + (size_t)start * 6, img + (size_t)start * 24, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float slice_evaluate_terms(slice *m, const float *x, const float *img, const int32_t *y, int n, double *terms)
+{
+    return slice_evaluate_terms_with(m, &m->ws, x, img, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *slice_params(slice *m)
@@ -765,6 +812,16 @@ static double slice_api_evaluate(void *m, const void *const *data, int n, double
     return slice_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void slice_api_loss_terms(const void *m, double *terms)
+{
+    slice_loss_terms(m, terms);
+}
+
+static double slice_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return slice_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *slice_api_params(void *m)
 {
     return slice_params(m);
@@ -804,7 +861,7 @@ static const dlrt_tensor_info slice_api_tensors[3] = {
 
 static const dlrt_loss_info slice_api_losses[1] = {
     {"loss", 0, SLICE_PARAM_COUNT, slice_api_loss, slice_api_gradients, slice_api_update,
-     slice_api_train_step, slice_api_gradients_with},
+     slice_api_train_step, slice_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api slice_api = {
@@ -840,6 +897,13 @@ static const dlrt_model_api slice_api = {
     .forward_with = slice_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = SLICE_LOSS_TERMS,
+    .term_names = slice_term_names,
+    .term_weights = slice_term_weights,
+    .term_warmup = slice_term_warmup,
+    .loss_terms = slice_api_loss_terms,
+    .evaluate_terms = slice_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *slice_model(void)

@@ -57,6 +57,17 @@ float slice_gradients(slice *m, const float *x, const float *img, const int32_t 
 /* One optimizer step from the gradients in slice_grads(m). */
 void slice_update(slice *m);
 
+/* Loss terms, reported one by one: slice_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * slice_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * slice_evaluate_terms: slice_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define SLICE_LOSS_TERMS 1
+const char *slice_term_name(int i);
+void slice_loss_terms(const slice *m, double *terms);
+float slice_evaluate_terms(slice *m, const float *x, const float *img, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, SLICE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *slice_params(slice *m);

@@ -497,6 +497,54 @@ float variational_evaluate(variational *m, const float *x, const float *t, int n
     return variational_evaluate_with(m, &m->ws, x, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const variational_term_names[2] = {"mse", "kl_normal"};
+static const double variational_term_weights[2] = {1.0, 0.1};
+static const int variational_term_warmup[2] = {0, 0};
+
+const char *variational_term_name(int i)
+{
+    return i >= 0 && i < VARIATIONAL_LOSS_TERMS ? variational_term_names[i] : NULL;
+}
+
+void variational_loss_terms(const variational *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[368];   /* mse, loss loss */
+    terms[1] = (double)m->ws.arena[384];   /* kl_normal, loss loss */
+}
+
+static float variational_evaluate_terms_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, double *terms)
+{
+    float *const t11 = w->arena + 368;  /* [1] mse over the batch, variational.net:12 */
+    float *const t12 = w->arena + 384;  /* [1] kl_normal over the batch, variational.net:12 */
+
+    double term_sum[2] = {0};
+    long term_count[2] = {0};
+    for (int start = 0; start < n; start += VARIATIONAL_BATCH) {
+        const int chunk = n - start < VARIATIONAL_BATCH ? n - start : VARIATIONAL_BATCH;
+        variational_forward_pass(m, w, x + (size_t)start * 6, chunk, 0);
+        (void)variational_loss_pass(m, w, x + (size_t)start * 6, t + (size_t)start * 6, chunk, 0);
+        term_sum[0] += (double)t11[0] * chunk;
+        term_count[0] += chunk;
+        term_sum[1] += (double)t12[0] * chunk;
+        term_count[1] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    terms[1] = term_count[1] > 0 ? term_sum[1] / term_count[1] : NAN;   /* kl_normal */
+    loss_sum += 0.1 * terms[1];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float variational_evaluate_terms(variational *m, const float *x, const float *t, int n, double *terms)
+{
+    return variational_evaluate_terms_with(m, &m->ws, x, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *variational_params(variational *m)
@@ -679,6 +727,16 @@ static double variational_api_evaluate(void *m, const void *const *data, int n, 
     return variational_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void variational_api_loss_terms(const void *m, double *terms)
+{
+    variational_loss_terms(m, terms);
+}
+
+static double variational_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return variational_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *variational_api_params(void *m)
 {
     return variational_params(m);
@@ -717,7 +775,7 @@ static const dlrt_tensor_info variational_api_tensors[2] = {
 
 static const dlrt_loss_info variational_api_losses[1] = {
     {"loss", 0, VARIATIONAL_PARAM_COUNT, variational_api_loss, variational_api_gradients, variational_api_update,
-     variational_api_train_step, variational_api_gradients_with},
+     variational_api_train_step, variational_api_gradients_with, 1, 0, 2},
 };
 
 static const dlrt_model_api variational_api = {
@@ -753,6 +811,13 @@ static const dlrt_model_api variational_api = {
     .forward_with = variational_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = VARIATIONAL_LOSS_TERMS,
+    .term_names = variational_term_names,
+    .term_weights = variational_term_weights,
+    .term_warmup = variational_term_warmup,
+    .loss_terms = variational_api_loss_terms,
+    .evaluate_terms = variational_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *variational_model(void)

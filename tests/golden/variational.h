@@ -55,6 +55,17 @@ float variational_gradients(variational *m, const float *x, const float *t, int 
 /* One optimizer step from the gradients in variational_grads(m). */
 void variational_update(variational *m);
 
+/* Loss terms, reported one by one: variational_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * variational_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * variational_evaluate_terms: variational_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define VARIATIONAL_LOSS_TERMS 2
+const char *variational_term_name(int i);
+void variational_loss_terms(const variational *m, double *terms);
+float variational_evaluate_terms(variational *m, const float *x, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, VARIATIONAL_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *variational_params(variational *m);

@@ -446,6 +446,53 @@ float x_scratch_evaluate(x_scratch *m, const float *img, const int32_t *k_, int 
     return x_scratch_evaluate_with(m, &m->ws, img, k_, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const x_scratch_term_names[1] = {"cross_entropy"};
+static const double x_scratch_term_weights[1] = {1.0};
+static const int x_scratch_term_warmup[1] = {0};
+
+const char *x_scratch_term_name(int i)
+{
+    return i >= 0 && i < X_SCRATCH_LOSS_TERMS ? x_scratch_term_names[i] : NULL;
+}
+
+void x_scratch_loss_terms(const x_scratch *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[256];   /* cross_entropy, loss loss */
+}
+
+static float x_scratch_evaluate_terms_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
+{
+    float *const loss = w->arena + 256;  /* [1] cross_entropy over the batch, x_scratch.net:13 */
+
+    if (n > 0 && !x_scratch_labels_ok(k_, n)) {
+        for (int k = 0; k < X_SCRATCH_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += X_SCRATCH_BATCH) {
+        const int chunk = n - start < X_SCRATCH_BATCH ? n - start : X_SCRATCH_BATCH;
+        x_scratch_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
+        (void)x_scratch_loss_pass(m, w, img + (size_t)start * 6, k_ + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float x_scratch_evaluate_terms(x_scratch *m, const float *img, const int32_t *k_, int n, double *terms)
+{
+    return x_scratch_evaluate_terms_with(m, &m->ws, img, k_, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *x_scratch_params(x_scratch *m)
@@ -620,6 +667,16 @@ static double x_scratch_api_evaluate(void *m, const void *const *data, int n, do
     return x_scratch_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void x_scratch_api_loss_terms(const void *m, double *terms)
+{
+    x_scratch_loss_terms(m, terms);
+}
+
+static double x_scratch_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return x_scratch_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *x_scratch_api_params(void *m)
 {
     return x_scratch_params(m);
@@ -658,7 +715,7 @@ static const dlrt_tensor_info x_scratch_api_tensors[2] = {
 
 static const dlrt_loss_info x_scratch_api_losses[1] = {
     {"loss", 0, X_SCRATCH_PARAM_COUNT, x_scratch_api_loss, x_scratch_api_gradients, x_scratch_api_update,
-     x_scratch_api_train_step, x_scratch_api_gradients_with},
+     x_scratch_api_train_step, x_scratch_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api x_scratch_api = {
@@ -694,6 +751,13 @@ static const dlrt_model_api x_scratch_api = {
     .forward_with = x_scratch_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = X_SCRATCH_LOSS_TERMS,
+    .term_names = x_scratch_term_names,
+    .term_weights = x_scratch_term_weights,
+    .term_warmup = x_scratch_term_warmup,
+    .loss_terms = x_scratch_api_loss_terms,
+    .evaluate_terms = x_scratch_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *x_scratch_model(void)

@@ -56,6 +56,17 @@ float x_scratch_gradients(x_scratch *m, const float *img, const int32_t *k_, int
 /* One optimizer step from the gradients in x_scratch_grads(m). */
 void x_scratch_update(x_scratch *m);
 
+/* Loss terms, reported one by one: x_scratch_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * x_scratch_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * x_scratch_evaluate_terms: x_scratch_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define X_SCRATCH_LOSS_TERMS 1
+const char *x_scratch_term_name(int i);
+void x_scratch_loss_terms(const x_scratch *m, double *terms);
+float x_scratch_evaluate_terms(x_scratch *m, const float *img, const int32_t *k_, int n, double *terms);
+
 /* The flat parameter and gradient buffers, X_SCRATCH_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *x_scratch_params(x_scratch *m);

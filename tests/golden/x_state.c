@@ -404,6 +404,53 @@ float x_state_evaluate(x_state *m, const float *img, const int32_t *k_, int n, d
     return x_state_evaluate_with(m, &m->ws, img, k_, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const x_state_term_names[1] = {"cross_entropy"};
+static const double x_state_term_weights[1] = {1.0};
+static const int x_state_term_warmup[1] = {0};
+
+const char *x_state_term_name(int i)
+{
+    return i >= 0 && i < X_STATE_LOSS_TERMS ? x_state_term_names[i] : NULL;
+}
+
+void x_state_loss_terms(const x_state *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[112];   /* cross_entropy, loss loss */
+}
+
+static float x_state_evaluate_terms_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
+{
+    float *const loss = w->arena + 112;  /* [1] cross_entropy over the batch, x_state.net:13 */
+
+    if (n > 0 && !x_state_labels_ok(k_, n)) {
+        for (int k = 0; k < X_STATE_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += X_STATE_BATCH) {
+        const int chunk = n - start < X_STATE_BATCH ? n - start : X_STATE_BATCH;
+        x_state_forward_pass(m, w, img + (size_t)start * 6, chunk, 0);
+        (void)x_state_loss_pass(m, w, img + (size_t)start * 6, k_ + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float x_state_evaluate_terms(x_state *m, const float *img, const int32_t *k_, int n, double *terms)
+{
+    return x_state_evaluate_terms_with(m, &m->ws, img, k_, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *x_state_params(x_state *m)
@@ -594,6 +641,16 @@ static double x_state_api_evaluate(void *m, const void *const *data, int n, doub
     return x_state_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void x_state_api_loss_terms(const void *m, double *terms)
+{
+    x_state_loss_terms(m, terms);
+}
+
+static double x_state_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return x_state_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *x_state_api_params(void *m)
 {
     return x_state_params(m);
@@ -632,7 +689,7 @@ static const dlrt_tensor_info x_state_api_tensors[2] = {
 
 static const dlrt_loss_info x_state_api_losses[1] = {
     {"loss", 0, X_STATE_PARAM_COUNT, x_state_api_loss, x_state_api_gradients, x_state_api_update,
-     x_state_api_train_step, x_state_api_gradients_with},
+     x_state_api_train_step, x_state_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api x_state_api = {
@@ -668,6 +725,13 @@ static const dlrt_model_api x_state_api = {
     .forward_with = x_state_api_forward_with,
     .state_count = 4,
     .state = x_state_api_state,
+    .nterms = X_STATE_LOSS_TERMS,
+    .term_names = x_state_term_names,
+    .term_weights = x_state_term_weights,
+    .term_warmup = x_state_term_warmup,
+    .loss_terms = x_state_api_loss_terms,
+    .evaluate_terms = x_state_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *x_state_model(void)

@@ -56,6 +56,17 @@ float x_state_gradients(x_state *m, const float *img, const int32_t *k_, int n);
 /* One optimizer step from the gradients in x_state_grads(m). */
 void x_state_update(x_state *m);
 
+/* Loss terms, reported one by one: x_state_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * x_state_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * x_state_evaluate_terms: x_state_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define X_STATE_LOSS_TERMS 1
+const char *x_state_term_name(int i);
+void x_state_loss_terms(const x_state *m, double *terms);
+float x_state_evaluate_terms(x_state *m, const float *img, const int32_t *k_, int n, double *terms);
+
 /* The flat parameter and gradient buffers, X_STATE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *x_state_params(x_state *m);

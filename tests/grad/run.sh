@@ -7,8 +7,9 @@
 # of 200 per tensor) with central differences of the loss. The harness reads
 # the net's inputs, labels and targets (names, sizes, class counts) and its
 # losses from the generated descriptor, gc_model(): any net works as it is.
-# NAME.flags, when present, holds extra dlc flags for NAME.net (--x-groups:
-# several losses, each checked over its own parameter group).
+# NAME.flags, when present, holds extra dlc flags for NAME.net. A net with
+# several losses (two_groups, gan_like) is checked loss by loss, each over
+# its own parameter group.
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}"
 DLC=${DLC:-build/dlc}

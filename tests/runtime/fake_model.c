@@ -11,7 +11,10 @@
  * -DFAKE_ARENA=BYTES makes create() ask for that much more memory.
  * -DFAKE_TWO_LOSSES splits it into two losses of the same value, one per
  * parameter group (w, then b), which the driver trains in turn on each
- * batch, as it would a GAN's discriminator and generator.
+ * batch, as it would a GAN's discriminator and generator. With
+ * -DFAKE_STEPS_W=K as well, loss_w has steps K (the alternation: rounds of
+ * K batches, loss_b on the last of each), and the model writes the order
+ * of its steps ("wwwbwww...") to stderr when destroyed.
  */
 #include "dlrt.h"
 
@@ -66,9 +69,27 @@ static void *fake_create(uint64_t seed)
     return m;
 }
 
+#ifdef FAKE_STEPS_W
+static char step_log[100000];   /* 'w' or 'b' per step, in order */
+static size_t step_logged;
+
+static void log_step(char c)
+{
+    if (step_logged + 1 < sizeof step_log)
+        step_log[step_logged++] = c;
+}
+#else
+#define log_step(c) ((void)0)
+#endif
+
 static void fake_destroy(void *mp)
 {
     fake *m = mp;
+#ifdef FAKE_STEPS_W
+    if (m && step_logged)
+        fprintf(stderr, "steps: %s\n", step_log);
+    step_logged = 0;
+#endif
     if (m) {
         free(m->error);
         free(m->arena);
@@ -218,6 +239,7 @@ static void fake_update_b(void *mp)
 static double fake_train_w(void *mp, const void *const *data, int n)
 {
     double loss = fake_gradients(mp, data, n);
+    log_step('w');
     if (!isnan(loss))
         fake_update_w(mp);
     return (float)loss;
@@ -226,6 +248,7 @@ static double fake_train_w(void *mp, const void *const *data, int n)
 static double fake_train_b(void *mp, const void *const *data, int n)
 {
     double loss = fake_gradients(mp, data, n);
+    log_step('b');
     if (!isnan(loss))
         fake_update_b(mp);
     return (float)loss;
@@ -331,6 +354,9 @@ int main(int argc, char **argv)
     loss[1].group_count = FAKE_K;
     loss[1].update = fake_update_b;
     loss[1].train_step = fake_train_b;
+#ifdef FAKE_STEPS_W
+    loss[0].steps = FAKE_STEPS_W;
+#endif
     api.nlosses = 2;
 #else
     api.nlosses = 1;

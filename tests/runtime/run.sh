@@ -46,6 +46,7 @@ build build_fake_diverging "$T/fake_nan" tests/runtime/fake_model.c -DFAKE_LR=1e
 build build_fake_frozen "$T/fake_frozen" tests/runtime/fake_model.c -DFAKE_LR=0 -DFAKE_NAME='"fake_frozen"' || summary
 build build_fake_hot "$T/fake_hot" tests/runtime/fake_model.c -DFAKE_REGRESSION -DFAKE_LR=2.4 -DFAKE_NAME='"fake_hot"' || summary
 build build_fake_two_losses "$T/fake_two" tests/runtime/fake_model.c -DFAKE_TWO_LOSSES -DFAKE_NAME='"fake_two"' || summary
+build build_fake_alternating "$T/fake_alt" tests/runtime/fake_model.c -DFAKE_TWO_LOSSES -DFAKE_STEPS_W=3 -DFAKE_NAME='"fake_alt"' || summary
 build build_fake_fashion "$T/fake784" tests/runtime/fake_model.c -DFAKE_D=784 -DFAKE_K=10 -DFAKE_NAME='"fake784"' || summary
 build build_fake_text "$T/fake_text" tests/runtime/fake_text.c || summary
 build build_fake_text_probs "$T/fake_probs" tests/runtime/fake_text.c -DFAKE_PROBS -DFAKE_NAME='"fake_probs"' || summary
@@ -444,6 +445,18 @@ if [ $status -eq 0 ] && [ "$(grep -cE "$two_re" two.out)" -eq 2 ] && grep -q '^t
     ok driver_two_losses
 else
     bad driver_two_losses "status $status: $(cat two.out two.err)"
+fi
+
+# Alternation: loss_w has steps 3, loss_b 1, so each epoch goes in rounds
+# of 3 batches, loss_w on every batch and loss_b after it on the third
+# (wwwb wwwb ... then the epoch's 0 to 2 leftover batches: w or ww).
+run alt ./fake_alt $DATA --checkpoint alt.ckpt --epochs 2
+seq=$(sed -n 's/^steps: //p' alt.err | head -n 1)
+if [ $status -eq 0 ] && [ -n "$seq" ] &&
+   echo "$seq" | grep -qE '^((wwwb)+w{0,2}){2}$' && grep -q '^test accuracy: ' alt.out; then
+    ok "driver_alternation (steps 3 and 1: ${#seq} steps, $(echo "$seq" | tr -cd b | wc -c) of loss_b)"
+else
+    bad driver_alternation "status $status: ${seq:-no steps line}: $(cat alt.out alt.err | head -c 400)"
 fi
 
 # Data per tensor by name (the fake model's tensors are x and y): a CSV per

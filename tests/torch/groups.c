@@ -1,14 +1,17 @@
 /* groups.c: the C half of tests/torch/groups.py, which drives it.
  *
- * Built with a net compiled by dlc --x-groups (prefix grp): several losses,
- * each updating its own parameter group, driven through the descriptor
- * grp_model() the way the trainer does. Usage: groups DIR. Reads
- * DIR/data.bin (per tensor of the descriptor, in its order, NSTEPS *
- * GRP_BATCH samples: float, or int32 for a label) and writes
- * DIR/params.txt (name, offset, size per parameter tensor) and
- * DIR/dump.bin (float): the initial parameters, then per batch and per
- * loss in turn the loss its train_step returned and the parameters after
- * that step.
+ * Built with a net of several losses (prefix grp), each updating its own
+ * parameter group, driven through the descriptor grp_model() the way the
+ * trainer does: rounds of R = the largest `steps` batches, loss l stepping
+ * on batch i of a round iff i >= R - steps_l, losses in order within a
+ * batch. Usage: groups DIR. Reads DIR/data.bin (per tensor of the
+ * descriptor, in its order, NSTEPS * GRP_BATCH samples: float, or int32 for
+ * a label) and writes DIR/params.txt (name, offset, size per parameter
+ * tensor), DIR/steps.txt (each loss's steps) and DIR/dump.bin (float): the
+ * initial parameters, then per batch and per loss that stepped on it the
+ * loss its train_step returned, its terms (grp_loss_terms) and the
+ * parameters after that step. A warm-up term's scale is set before each
+ * batch as if it were an epoch: min(1, (batch + 1) / N).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +70,20 @@ int main(int argc, char **argv)
     if (fclose(txt) != 0)
         die("cannot write", path);
 
+    snprintf(path, sizeof path, "%s/steps.txt", argv[1]);
+    txt = fopen(path, "w");
+    if (!txt)
+        die("cannot create", path);
+    int round = 1;
+    for (int l = 0; l < api->nlosses; l++) {
+        fprintf(txt, "%d %d %d\n", api->losses[l].steps, api->losses[l].first_term,
+                api->losses[l].nterms);
+        if (api->losses[l].steps > round)
+            round = api->losses[l].steps;
+    }
+    if (fclose(txt) != 0)
+        die("cannot write", path);
+
     snprintf(path, sizeof path, "%s/dump.bin", argv[1]);
     FILE *out = fopen(path, "wb");
     if (!out)
@@ -77,9 +94,24 @@ int main(int argc, char **argv)
         const void *batch[MAX_TENSORS];
         for (int k = 0; k < api->ntensors; k++)
             batch[k] = data[k] + (size_t)s * n * api->tensors[k].size * 4;
+        /* Warm-up terms: each batch counts as an epoch here, min(1, (s + 1) / N). */
+        for (int t = 0; t < api->nterms && api->set_term_scale; t++)
+            if (api->term_warmup[t] > 0)
+                api->set_term_scale(m, t, s + 1 >= api->term_warmup[t] ? 1.0
+                                    : (double)(s + 1) / api->term_warmup[t]);
         for (int l = 0; l < api->nlosses; l++) {
+            if (s % round < round - api->losses[l].steps)
+                continue;
             float loss = (float)api->losses[l].train_step(m, batch, (int)n);
             put(out, &loss, 1);
+            double terms[16];
+            float t32[16];
+            if (api->nterms > 16)
+                die("too many terms in", "the net");
+            api->loss_terms(m, terms);
+            for (int t = 0; t < api->nterms; t++)
+                t32[t] = (float)terms[t];
+            put(out, t32, (size_t)api->nterms);
             put(out, params, api->param_count);
         }
     }

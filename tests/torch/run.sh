@@ -19,9 +19,9 @@
 # Then probe.py: each kernel alone on NaN, +-Inf and extreme logits, in
 # float32 and float64 (tests/torch/probe/*.net); and optim.py: every
 # optimizer variant's 10 steps and state against torch.optim, in float32
-# (1e-4) and float64 (1e-6). Then groups.py: two losses with their own
-# parameter groups (dlc --x-groups), 10 alternating steps against two
-# torch.optim.Adam.
+# (1e-4) and float64 (1e-6). Then groups.py: two named losses with their
+# own parameter groups (`updates`, loss sections, steps K), alternating
+# steps against one torch.optim optimizer per group.
 set -u
 cd "${DLC_ROOT:-$(dirname "$0")/../..}" || exit 1
 DLC=${DLC:-$PWD/build/dlc}
