@@ -140,4 +140,7 @@ void emit_main(Emit *e, FILE *out);
 void emit_ckpt_extra(Emit *e, FILE *out, const char *cast);
 void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o);
 
+/* emit_c.c: the connectivity masks' lines, in create and load. */
+void emit_masks(Emit *e, FILE *out);
+
 #endif

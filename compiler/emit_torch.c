@@ -624,6 +624,42 @@ static void emit_init_helpers(TorchEmit *t)
     }
 }
 
+/* sparse_mask: runtime/kernels/mask.h's selection sampling, the same
+ * integer arithmetic, when some layer has a connectivity mask. */
+static void emit_mask_helper(TorchEmit *t)
+{
+    bool any = false;
+    for (int i = 0; i < t->ir->params.len; i++)
+        any = any || t->ir->params.items[i].has_mask;
+    if (!any)
+        return;
+    static const char *const text[] = {
+        "def sparse_mask(count, keep, seed, dtype):",
+        "    \"\"\"dlrt_sparse_mask: exactly keep of count ones, by selection sampling on",
+        "    splitmix64(seed) (runtime/kernels/mask.h), as a flat tensor.\"\"\"",
+        "    M = (1 << 64) - 1",
+        "    s, need, out = seed & M, keep, [0.0] * count",
+        "    for i in range(count):",
+        "        s = (s + 0x9E3779B97F4A7C15) & M",
+        "        z = s",
+        "        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M",
+        "        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M",
+        "        z ^= z >> 31",
+        "        if need > 0 and z % (count - i) < need:",
+        "            out[i] = 1.0",
+        "            need -= 1",
+        "    return torch.tensor(out, dtype=dtype)",
+        "",
+        "",
+        NULL,
+    };
+    for (int k = 0; text[k]; k++)
+        if (*text[k])
+            torch_line(t, "%s", text[k]);
+        else
+            blank(t);
+}
+
 static void emit_init(TorchEmit *t)
 {
     const IR *ir = t->ir;
@@ -670,6 +706,17 @@ static void emit_init(TorchEmit *t)
     for (int i = 0; i < ir->states.len; i++) {
         char fill[32];
         torch_line(t, "self.%s.fill_(%s)", ir->states.items[i].name, op_double(fill, ir->states.items[i].init_arg));
+    }
+    /* Connectivity masks, as P_create draws them; masked weights at 0. */
+    for (int i = 0; i < ir->params.len; i++) {
+        const Param *p = &ir->params.items[i];
+        if (!p->has_mask)
+            continue;
+        const char *m = ir->states.items[p->mask].name;
+        torch_line(t, "self.%s.copy_(sparse_mask(%zu, %zu, %llu, self.dtype).reshape(%s))", m,
+                   p->size, p->mask_keep, p->mask_seed, py_shape(t, p->shape));
+        torch_line(t, "self.%s.copy_(torch.where(self.%s != 0, self.%s, torch.zeros_like(self.%s)))",
+                   p->name, m, p->name, p->name);
     }
     t->indent--;
     torch_line(t, "self.set_rng(seed ^ DROPOUT_SEED_XOR)");
@@ -1085,6 +1132,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
         else
             blank(&t);
     emit_init_helpers(&t);
+    emit_mask_helper(&t);
 
     torch_line(&t, "class Model(torch.nn.Module):");
     t.indent++;

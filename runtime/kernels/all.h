@@ -14,3 +14,4 @@
 #include "kernels/augment.h"
 #include "kernels/rnn.h"      /* nn.RNN, nn.LSTM, nn.GRU: one direction, one layer */
 #include "kernels/sequence.h" /* embedding, one_hot: class indices into reals */
+#include "kernels/mask.h"     /* sparse connectivity masks: dense and conv density < 1 */
