@@ -294,8 +294,11 @@ bool op_mask_check(Build *b, const Expr *call, const ArgVal *a, long count)
     double density = a[0].num;
     if (density >= 1 || mask_keep(density, count) >= 1)
         return true;
-    build_value_error(b, a[0].expr ? a[0].expr->loc : call->loc,
-                      "density %g keeps no weight: round(%g * %ld) = 0", density, density, count);
+    Loc at = a[0].expr ? a[0].expr->loc : call->loc;
+    build_value_error(b, at, "density %g keeps no weight: round(%g * %ld) = 0", density, density,
+                      count);
+    diag_note(b->diag, at, "the layer has %ld weights: a density of at least 0.5 / %ld = %g keeps "
+              "one", count, count, 0.5 / (double)count);
     return false;
 }
 
