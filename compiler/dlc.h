@@ -472,6 +472,9 @@ int shape_size(Shape s);               /* product of dims (1 for rank 0) */
 bool shape_eq(Shape a, Shape b);
 const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */
 void ir_dump(FILE *out, const Source *src, const IR *ir);
+/* dot.c: the graph in Graphviz DOT (--emit=dot); nodes whose scopes share a
+ * prefix (rw.node3.conv, rw.node3.bn) drawn in one box. */
+void ir_dot(FILE *out, const IR *ir);
 
 /* ------------------------------------------------------------ number.c */
 
