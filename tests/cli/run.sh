@@ -225,4 +225,11 @@ if command -v dot >/dev/null 2>&1; then
     else bad dot-draws-png "$(head -c 300 "$T/out")"; fi
 fi
 
+# Connectivity masks in the reports: --stats the kept count and the
+# effective parameters, --explain the density per layer.
+expect masks-stats 0 "effective parameters: 334 " -- "$DLC" --stats --emit=none tests/torch/sparse.net
+expect masks-stats-per-weight 0 "density 0.2: 288 effective" -- "$DLC" --stats --emit=none tests/torch/sparse.net
+expect masks-explain 0 "density 0.2 (288 of 1440 weights, mask_seed 3)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
+expect masks-explain-effective 0 "334 effective (1189 masked weights, always zero)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
+
 echo "$pass passed, $fail failed"
