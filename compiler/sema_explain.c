@@ -106,8 +106,16 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
                      "%d tensors, %zu values\n", ir->states.len, count);
         for (int k = 0; k < ir->states.len; k++) {
             const Param *p = &ir->states.items[k];
-            fprintf(out, "  %-*s %-*s %10zu  starts at %-10g path %s\n", name_w, p->name, shape_w,
-                    shape_str(a, p->shape), p->size, p->init_arg, p->path);
+            const Param *w = NULL;   /* a connectivity mask: whose */
+            for (int j = 0; j < ir->params.len; j++)
+                if (ir->params.items[j].has_mask && ir->params.items[j].mask == k)
+                    w = &ir->params.items[j];
+            if (w)
+                fprintf(out, "  %-*s %-*s %10zu  the mask of %s (kept: 1), path %s\n", name_w,
+                        p->name, shape_w, shape_str(a, p->shape), p->size, w->name, p->path);
+            else
+                fprintf(out, "  %-*s %-*s %10zu  starts at %-10g path %s\n", name_w, p->name, shape_w,
+                        shape_str(a, p->shape), p->size, p->init_arg, p->path);
         }
     }
 
