@@ -42,6 +42,8 @@ static const char *const graph_words[] = {"ws", "er", "ba", NULL};
 
 /* The most nodes a stage may have. */
 #define RW_MAX_NODES 512
+/* The most operations a network may hold (sema_internal.h's MAX_NODES). */
+#define RW_MAX_OPS 4096
 
 typedef struct RandwireAttr {
     int graph, nodes, k, m;
@@ -357,6 +359,28 @@ static int randwire_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
         for (int u = 0; u < v; u++)
             if (adj[u * nodes + v])
                 at.from[e] = u, at.to[e] = v, e++;
+
+    /* What the expansion makes: per graph node relu, conv (two when
+     * separable) and batchnorm, one + per extra input, the sinks' sum and
+     * the mean. More than the network may hold is refused here, before
+     * the nodes are made. */
+    long ops = 1, sinks = 0;
+    for (int v = 0; v < nodes; v++) {
+        int preds = 0, succs = 0;
+        for (int u = 0; u < nodes; u++)
+            u < v ? (preds += adj[u * nodes + v]) : (succs += adj[v * nodes + u]);
+        ops += (a[A_SEPARABLE].num != 0 ? 4 : 3) + (preds > 1 ? preds - 1 : 0);
+        sinks += succs == 0;
+    }
+    ops += sinks - 1;
+    if (b->ir->nodes.len + ops > RW_MAX_OPS) {
+        diag_error(d, call->loc, "randwire's %s graph would make %ld operations (%d edges), more "
+                   "than the %d a network may hold", graph_words[graph], ops, at.nedges,
+                   RW_MAX_OPS);
+        diag_note(d, a[A_NODES].expr ? a[A_NODES].expr->loc : call->loc, "fewer nodes or a "
+                  "sparser graph (a smaller p, k or m) makes fewer");
+        return -1;
+    }
 
     /* The expansion, in node order: a topological order. */
     const char *base = stage_scope(b);
