@@ -281,6 +281,16 @@ typedef struct Param {
                             * skips the others, as torch.optim skips a
                             * parameter whose grad is None */
     ParamRole role;        /* STATE: offset is in the state buffer (IR.states) */
+    /* A fixed random connectivity mask (dense, conv: density < 1): exactly
+     * mask_keep of the size weights kept, chosen by dlrt_sparse_mask from
+     * mask_seed; the 0/1 values are the STATE tensor `mask` ("weight_mask",
+     * torch.nn.utils.prune's name). Set on the weight; create and load
+     * rebuild the mask and zero the masked weights. */
+    bool has_mask;
+    int mask;              /* its STATE tensor (IR.states index) */
+    size_t mask_keep;
+    unsigned long long mask_seed;
+    double mask_density;
 } Param;
 
 /* Scratch an op declares (OpInfo.scratch). SAVED lives from the forward
@@ -509,6 +519,9 @@ int shape_size(Shape s);               /* product of dims (1 for rank 0) */
 bool shape_eq(Shape a, Shape b);
 const char *shape_str(Arena *a, Shape s);  /* "[784]", "[]" */
 void ir_dump(FILE *out, const Source *src, const IR *ir);
+/* dot.c: the graph in Graphviz DOT (--emit=dot); nodes whose scopes share a
+ * prefix (rw.node3.conv, rw.node3.bn) drawn in one box. */
+void ir_dot(FILE *out, const IR *ir);
 
 /* ------------------------------------------------------------ number.c */
 

@@ -517,6 +517,7 @@ void emit_tables(Emit *e, FILE *out)
     emit_ckpt_extra(e, out, "");
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
+    emit_masks(e, out);   /* the compiled masks, whatever the file held */
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
 
     fprintf(out, "const char *%s_error(const %s *m)\n{\n    return m->error ? m->error : \"\";\n}\n",

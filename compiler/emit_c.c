@@ -248,6 +248,27 @@ static void emit_param_init(Emit *e, FILE *out, const Param *p, const char *name
     }
 }
 
+/* The connectivity masks (dense, conv with density < 1): each drawn from
+ * its seed into its STATE tensor, then the masked weights set to zero; in
+ * create after the initial weights, and in load. */
+void emit_masks(Emit *e, FILE *out)
+{
+    const IR *ir = e->ir;
+    const char *sfx = e->f64 ? "f64" : "f32";
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        if (!pr->has_mask)
+            continue;
+        size_t at = ir->states.items[pr->mask].offset;
+        fprintf(out, "    /* %s: density %g keeps %zu of %zu weights (mask_seed %llu); the rest are 0 */\n",
+                e->param_name[p], pr->mask_density, pr->mask_keep, pr->size, pr->mask_seed);
+        fprintf(out, "    dlrt_sparse_mask_%s(m->state + %zu, %zu, %zu, UINT64_C(%llu));\n", sfx, at,
+                pr->size, pr->mask_keep, pr->mask_seed);
+        fprintf(out, "    dlrt_mask_select_%s(m->params + %zu, m->params + %zu, m->state + %zu, %zu);\n",
+                sfx, pr->offset, pr->offset, at, pr->size);
+    }
+}
+
 static void emit_create(Emit *e, FILE *out)
 {
     const IR *ir = e->ir;
@@ -323,6 +344,7 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "    dlrt_rng rng;\n    dlrt_rng_seed(&rng, seed);\n");
     for (int p = 0; p < ir->params.len; p++)
         emit_param_init(e, out, &ir->params.items[p], e->param_name[p]);
+    emit_masks(e, out);
     fprintf(out, "\n    /* Dropout draws from a stream of its own (%s_set_rng reseeds it). */\n", P);
     fprintf(out, "    dlrt_rng_seed(&m->ws.rng, seed ^ UINT64_C(0x9E3779B97F4A7C15));\n");
     fprintf(out, "    return m;\n}\n\n");

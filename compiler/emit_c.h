@@ -145,4 +145,7 @@ int term_index(const IR *ir, int l, int t);
 void emit_ckpt_extra(Emit *e, FILE *out, const char *cast);
 void emit_init(Emit *e, Arena *a, const IR *ir, const EmitOptions *o);
 
+/* emit_c.c: the connectivity masks' lines, in create and load. */
+void emit_masks(Emit *e, FILE *out);
+
 #endif

@@ -624,6 +624,48 @@ static void emit_init_helpers(TorchEmit *t)
     }
 }
 
+/* How many parameters have a connectivity mask. */
+static int emit_mask_count(TorchEmit *t)
+{
+    int count = 0;
+    for (int i = 0; i < t->ir->params.len; i++)
+        count += t->ir->params.items[i].has_mask;
+    return count;
+}
+
+/* sparse_mask: runtime/kernels/mask.h's selection sampling, the same
+ * integer arithmetic, when some layer has a connectivity mask. */
+static void emit_mask_helper(TorchEmit *t)
+{
+    if (!emit_mask_count(t))
+        return;
+    static const char *const text[] = {
+        "def sparse_mask(count, keep, seed, dtype):",
+        "    \"\"\"dlrt_sparse_mask: exactly keep of count ones, by selection sampling on",
+        "    splitmix64(seed) (runtime/kernels/mask.h), as a flat tensor.\"\"\"",
+        "    M = (1 << 64) - 1",
+        "    s, need, out = seed & M, keep, [0.0] * count",
+        "    for i in range(count):",
+        "        s = (s + 0x9E3779B97F4A7C15) & M",
+        "        z = s",
+        "        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M",
+        "        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M",
+        "        z ^= z >> 31",
+        "        if need > 0 and z % (count - i) < need:",
+        "            out[i] = 1.0",
+        "            need -= 1",
+        "    return torch.tensor(out, dtype=dtype)",
+        "",
+        "",
+        NULL,
+    };
+    for (int k = 0; text[k]; k++)
+        if (*text[k])
+            torch_line(t, "%s", text[k]);
+        else
+            blank(t);
+}
+
 static void emit_init(TorchEmit *t)
 {
     const IR *ir = t->ir;
@@ -648,6 +690,8 @@ static void emit_init(TorchEmit *t)
         torch_line(t, "self.register_buffer(\"%s\", torch.full(%s, %s, dtype=dtype))", p->name,
                    py_shape(t, p->shape), op_double(fill, p->init_arg));
     }
+    if (emit_mask_count(t))   /* the connectivity masks: part of the model, whatever the seed */
+        torch_line(t, "self.apply_masks()");
     torch_line(t, "self.rng = Rng(0)");
     torch_line(t, "self.dropout_on = False");
     torch_line(t, "if seed is not None:");
@@ -672,9 +716,31 @@ static void emit_init(TorchEmit *t)
         torch_line(t, "self.%s.fill_(%s)", ir->states.items[i].name, op_double(fill, ir->states.items[i].init_arg));
     }
     t->indent--;
+    if (emit_mask_count(t))
+        torch_line(t, "self.apply_masks()");
     torch_line(t, "self.set_rng(seed ^ DROPOUT_SEED_XOR)");
     t->indent--;
     blank(t);
+
+    if (emit_mask_count(t)) {
+        torch_line(t, "def apply_masks(self):");
+        t->indent++;
+        torch_line(t, "\"\"\"The connectivity masks (density < 1) as P_create and P_load set them:");
+        torch_line(t, "each drawn from its mask_seed, the masked weights set to exactly 0.\"\"\"");
+        torch_line(t, "with torch.no_grad():");
+        t->indent++;
+        for (int i = 0; i < ir->params.len; i++) {
+            const Param *p = &ir->params.items[i];
+            if (!p->has_mask)
+                continue;
+            const char *m = ir->states.items[p->mask].name;
+            torch_line(t, "self.%s.copy_(sparse_mask(%zu, %zu, %llu, self.dtype).reshape(%s))", m,
+                       p->size, p->mask_keep, p->mask_seed, py_shape(t, p->shape));
+            torch_line(t, "self.%s.masked_fill_(self.%s == 0, 0.0)", p->name, m);
+        }
+        t->indent -= 2;
+        blank(t);
+    }
 
     torch_line(t, "def param_list(self):");
     t->indent++;
@@ -1061,6 +1127,8 @@ static void emit_checkpoints(TorchEmit *t)
         "                if STATE_STEP:",
         "                    state[\"step\"] = torch.tensor(float(step))",
         "                offset += p.numel()",
+        "    if hasattr(self, \"apply_masks\"):   # the compiled masks, as P_load",
+        "        self.apply_masks()",
         "    return step",
         NULL,
     };
@@ -1297,6 +1365,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
             blank(&t);
     emit_init_helpers(&t);
     emit_noise(&t);
+    emit_mask_helper(&t);
 
     torch_line(&t, "class Model(torch.nn.Module):");
     t.indent++;

@@ -32,6 +32,7 @@ static const char usage_text[] =
 "                       ir     the typed tensor graph, after shape checking\n"
 "                       ast    the syntax tree\n"
 "                       none   check the file, write nothing\n"
+"                       dot    the graph in Graphviz DOT (dot -Tpng FILE.dot)\n"
 "  --main             also emit a main() that trains the model from data files\n"
 "                     (run the built program with --help for its flags): any\n"
 "                     inputs, labels and targets, data per name; needs f32\n"
@@ -68,7 +69,7 @@ static const char usage_text[] =
 "Build generated code with -O3 (or -O2 -ftree-vectorize) and -fno-math-errno:\n"
 "then the optimizer and elementwise loops vectorize; no result changes.\n";
 
-typedef enum EmitKind { EMIT_C, EMIT_H, EMIT_TORCH, EMIT_IR, EMIT_AST, EMIT_NONE } EmitKind;
+typedef enum EmitKind { EMIT_C, EMIT_H, EMIT_TORCH, EMIT_IR, EMIT_AST, EMIT_NONE, EMIT_DOT } EmitKind;
 
 typedef struct Options {
     const char *input;
@@ -167,12 +168,12 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if (!strcmp(a, "--check-numerics")) {
             o->check_numerics = true;
         } else if ((v = option_value(a, "--emit", &i, argc, argv))) {
-            static const char *const kinds[] = {"c", "h", "torch", "ir", "ast", "none", NULL};
+            static const char *const kinds[] = {"c", "h", "torch", "ir", "ast", "none", "dot", NULL};
             int k = 0;
             while (kinds[k] && strcmp(kinds[k], v))
                 k++;
             if (!kinds[k])
-                return usage_error("unknown --emit kind '%s' (c, h, torch, ir, ast or none)", v);
+                return usage_error("unknown --emit kind '%s' (c, h, torch, ir, ast, none or dot)", v);
             o->emit = (EmitKind)k;
         } else if ((v = option_value(a, "--prefix", &i, argc, argv))) {
             if (!valid_identifier(v))
@@ -466,6 +467,11 @@ static int compile(const Options *o, Arena *a)
         if (!output_open(&src_out, path ? path : "-", o->input))
             return 1;
         ir_dump(src_out.f, &src, ir);
+        break;
+    case EMIT_DOT:
+        if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".dot"), o->input))
+            return 1;
+        ir_dot(src_out.f, ir);
         break;
     case EMIT_TORCH:
         if (!output_open(&src_out, path ? path : swap_extension(a, o->input, ".py"), o->input))

@@ -314,6 +314,7 @@ void ast_dump(FILE *out, const Source *src, const Program *p)
                 }
                 fputc(')', out);
             }
+            break;
         case ST_LOSS:
             if (s->value) {
                 fputc(' ', out);

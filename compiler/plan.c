@@ -224,9 +224,19 @@ void plan_stats(FILE *out, const IR *ir, int value_size)
         const Param *pr = &ir->params.items[p];
         char shape[64];
         shape_brackets(shape, sizeof shape, pr->shape);
-        fprintf(out, "  %-16s %-14s %12s\n", pr->name, shape,
-                thousands(b1, sizeof b1, pr->size));
+        fprintf(out, "  %-16s %-14s %12s", pr->name, shape, thousands(b1, sizeof b1, pr->size));
+        if (pr->has_mask)   /* a connectivity mask: the weights it keeps */
+            fprintf(out, "  density %g: %s effective", pr->mask_density,
+                    thousands(b2, sizeof b2, pr->mask_keep));
+        fputc('\n', out);
     }
+    size_t effective = ir->param_count;
+    for (int p = 0; p < ir->params.len; p++)
+        if (ir->params.items[p].has_mask)
+            effective -= ir->params.items[p].size - ir->params.items[p].mask_keep;
+    if (effective != ir->param_count)
+        fprintf(out, "effective parameters: %s (the masked weights are always zero)\n",
+                thousands(b1, sizeof b1, effective));
 
     /* Per layer: every node the net computes, in source order, with its
      * parameters, forward FLOPs per sample (ops with a flops hook) and the

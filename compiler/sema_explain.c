@@ -68,7 +68,15 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
         fprintf(out, "  %-*s %-18s %s\n", width, h->name, value, where(a, src, h->loc, h->defaulted));
     }
 
-    fprintf(out, "\nparameters: %d tensors, %zu values\n", ir->params.len, ir->param_count);
+    fprintf(out, "\nparameters: %d tensors, %zu values", ir->params.len, ir->param_count);
+    size_t masked = 0;   /* connectivity masks (density < 1): the weights they drop */
+    for (int k = 0; k < ir->params.len; k++)
+        if (ir->params.items[k].has_mask)
+            masked += ir->params.items[k].size - ir->params.items[k].mask_keep;
+    if (masked)
+        fprintf(out, ", %zu effective (%zu masked weights, always zero)", ir->param_count - masked,
+                masked);
+    fputc('\n', out);
     /* Columns as wide as their longest entry (at least today's widths), so a
      * long name or an init with arguments does not push the rest out. */
     int name_w = 14, shape_w = 14, init_w = 22, at_w = 7;
@@ -122,8 +130,16 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
                      "%d tensors, %zu values\n", ir->states.len, count);
         for (int k = 0; k < ir->states.len; k++) {
             const Param *p = &ir->states.items[k];
-            fprintf(out, "  %-*s %-*s %10zu  starts at %-10g path %s\n", name_w, p->name, shape_w,
-                    shape_str(a, p->shape), p->size, p->init_arg, p->path);
+            const Param *w = NULL;   /* a connectivity mask: whose */
+            for (int j = 0; j < ir->params.len; j++)
+                if (ir->params.items[j].has_mask && ir->params.items[j].mask == k)
+                    w = &ir->params.items[j];
+            if (w)
+                fprintf(out, "  %-*s %-*s %10zu  the mask of %s (kept: 1), path %s\n", name_w,
+                        p->name, shape_w, shape_str(a, p->shape), p->size, w->name, p->path);
+            else
+                fprintf(out, "  %-*s %-*s %10zu  starts at %-10g path %s\n", name_w, p->name, shape_w,
+                        shape_str(a, p->shape), p->size, p->init_arg, p->path);
         }
     }
 

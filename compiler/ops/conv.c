@@ -1,7 +1,8 @@
 /* ops/conv.c: the convolutions, PyTorch's three functionals.
  *
  *   conv2d(x, filters, kernel, stride = 1, padding = 0, dilation = 1,
- *          groups = 1, bias = true)                  x [C, H, W] -> [F, OH, OW]
+ *          groups = 1, bias = true, density = 1, mask_seed = 1)
+ *                                                     x [C, H, W] -> [F, OH, OW]
  *   conv1d(the same)                                  x [C, L]    -> [F, OL]
  *   conv_transpose2d(x, filters, kernel, stride = 1, padding = 0,
  *          output_padding = 0, dilation = 1, groups = 1, bias = true)
@@ -36,7 +37,9 @@
  * kernels' own dlrt_*_workspace (runtime/kernels/geometry.h): a chunk of
  * output rows of one sample at a time, so its size does not grow with the
  * batch (node->scratch_whole). The DIRECT scheme (1x1, stride 1, no padding) needs
- * none. Attributes: ConvAttr.
+ * none. density < 1: a fixed random connectivity mask over the weight,
+ * as dense's (dense.c: op_mask_*), its masked copy in WORKSPACE "wmask".
+ * Attributes: ConvAttr.
  */
 #include "ops.h"
 
@@ -61,6 +64,7 @@ typedef struct ConvAttr {
     bool bias;
     int pad_word;              /* PAD_NUMBERS or the word padding was given as */
     bool x_is_input;           /* x is a declared input: the twin gives it its shape */
+    OpMask mask;               /* density < 1: the connectivity mask */
 } ConvAttr;
 
 static ConvAttr *attr(const Node *n)
@@ -79,25 +83,26 @@ static ConvAttr *attr(const Node *n)
 #define GROUPS_ARG {.name = "groups", .kind = ARG_INT, .optional = true, .def = 1, \
                     .has_min = true, .min = 1}
 #define BIAS_ARG {.name = "bias", .kind = ARG_BOOL, .optional = true, .def = 1}
+/* density, mask_seed: a fixed random connectivity mask (dense.c's op_mask_*) */
 
 static const char *const conv2d_words[] = {"same", "valid", NULL};
 static const char *const conv1d_words[] = {"same", "valid", "causal", NULL};
 
 /* Argument indices: the same for conv2d and conv1d. */
-enum { A_X, A_FILTERS, A_KERNEL, A_STRIDE, A_PADDING, A_DILATION, A_GROUPS, A_BIAS };
+enum { A_X, A_FILTERS, A_KERNEL, A_STRIDE, A_PADDING, A_DILATION, A_GROUPS, A_BIAS, A_DENSITY };
 /* conv_transpose2d's: output_padding after padding, as in PyTorch. */
 enum { T_X, T_FILTERS, T_KERNEL, T_STRIDE, T_PADDING, T_OUTPUT_PADDING, T_DILATION, T_GROUPS,
-       T_BIAS };
+       T_BIAS, T_DENSITY };
 
 static const ArgSpec conv2d_args[] = {
     X_ARG, FILTERS_ARG, SIZES_ARG("kernel", -1, 2), SIZES_ARG("stride", 1, 2),
-    PAD_ARG(conv2d_words, 0), SIZES_ARG("dilation", 1, 2), GROUPS_ARG, BIAS_ARG,
+    PAD_ARG(conv2d_words, 0), SIZES_ARG("dilation", 1, 2), GROUPS_ARG, BIAS_ARG, OP_MASK_ARGS,
     /* init, lr, weight_decay, trainable: the layer arguments sema adds (OPF_PARAMS) */
 };
 
 static const ArgSpec conv1d_args[] = {
     X_ARG, FILTERS_ARG, SIZES_ARG("kernel", -1, 1), SIZES_ARG("stride", 1, 1),
-    PAD_ARG(conv1d_words, 0), SIZES_ARG("dilation", 1, 1), GROUPS_ARG, BIAS_ARG,
+    PAD_ARG(conv1d_words, 0), SIZES_ARG("dilation", 1, 1), GROUPS_ARG, BIAS_ARG, OP_MASK_ARGS,
 };
 
 static const ArgSpec conv_transpose2d_args[] = {
@@ -105,7 +110,7 @@ static const ArgSpec conv_transpose2d_args[] = {
     PAD_ARG(NULL, 2),
     {.name = "output_padding", .kind = ARG_INTS, .optional = true, .def = 0, .has_min = true,
      .min = 0, .max_len = 2},
-    SIZES_ARG("dilation", 1, 2), GROUPS_ARG, BIAS_ARG,
+    SIZES_ARG("dilation", 1, 2), GROUPS_ARG, BIAS_ARG, OP_MASK_ARGS,
 };
 
 /* ---- the shape rule ---------------------------------------------------- */
@@ -115,6 +120,7 @@ typedef struct Want {
     const char *op;            /* "conv2d", "conv1d", "conv_transpose2d" */
     bool transposed, one_d;
     const ArgVal *x, *filters, *kernel, *stride, *padding, *outpad, *dilation, *groups, *bias;
+    const ArgVal *density;     /* and mask_seed after it */
 } Want;
 
 /* Where to point for an argument: as written, else at the call. */
@@ -287,9 +293,10 @@ static int conv_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, O
     q.padding = &a[A_PADDING];
     if (q.transposed) {
         q.outpad = &a[T_OUTPUT_PADDING], q.dilation = &a[T_DILATION], q.groups = &a[T_GROUPS];
-        q.bias = &a[T_BIAS];
+        q.bias = &a[T_BIAS], q.density = &a[T_DENSITY];
     } else {
         q.dilation = &a[A_DILATION], q.groups = &a[A_GROUPS], q.bias = &a[A_BIAS];
+        q.density = &a[A_DENSITY];
     }
 
     /* The input: [C, H, W] per sample (conv1d: [C, L]). Checked even when
@@ -379,6 +386,11 @@ static int conv_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, O
     }
     c.OH = (int)oh, c.OW = (int)ow;
 
+    Shape ws = q.transposed ? (Shape){.rank = 4, .dim = {c.C, c.F / c.groups, c.kh, c.kw}}
+               : q.one_d    ? (Shape){.rank = 3, .dim = {c.F, c.C / c.groups, c.kw}}
+                            : (Shape){.rank = 4, .dim = {c.F, c.C / c.groups, c.kh, c.kw}};
+    if (!op_mask_check(b, call, q.density, shape_size(ws)))
+        return -1;
     Node *node = build_node(b, op, call);
     node->in[0] = x;
     node->nin = 1;
@@ -388,10 +400,11 @@ static int conv_lower_op(Build *b, const Expr *call, const ArgVal *a, bool ok, O
     c.x_is_input = build_input_decl(b, x) != NULL;
     *(ConvAttr *)build_attr(b, node, sizeof(ConvAttr)) = c;
     /* PyTorch's layouts; torch's fans come with them (build_param). */
-    Shape ws = q.transposed ? (Shape){.rank = 4, .dim = {c.C, c.F / c.groups, c.kh, c.kw}}
-               : q.one_d    ? (Shape){.rank = 3, .dim = {c.F, c.C / c.groups, c.kw}}
-                            : (Shape){.rank = 4, .dim = {c.F, c.C / c.groups, c.kh, c.kw}};
     int wk = build_param(b, node, "weight", ws, call->loc);
+    if (op_mask_bind(b, node, wk, q.density, call, &attr(node)->mask)) {
+        node->scratch_size[1] = (size_t)shape_size(ws);
+        node->scratch_whole[1] = true;
+    }
     if (c.bias) {
         int k = build_param(b, node, "bias", (Shape){.rank = 1, .dim = {c.F}}, call->loc);
         Param *bp = &b->ir->params.items[k];
@@ -506,8 +519,9 @@ static void conv_forward(Emit *e, const Node *n)
 {
     const char *name = op_kind_name(n->op);
     describe(e, n);
+    const char *w = op_mask_weight(e, n, n->param[0], 1);
     emit_line(e, "dlrt_%s_forward_%s(%s, %s, %s, %s, %s,", name, op_prec(e), emit_buf(e, n->id),
-              workspace(e, n), emit_buf(e, n->in[0]), emit_param(e, n->param[0]),
+              workspace(e, n), emit_buf(e, n->in[0]), w,
               n->nparam > 1 ? emit_param(e, n->param[1]) : "NULL");
     emit_line(e, "    n, %s);", sizes(e, n));
 }
@@ -542,6 +556,7 @@ static void conv_backward(Emit *e, const Node *n, const bool *accumulate)
         emit_line(e, "dlrt_%s_backward_weight_%s(%s, %s, %s, %s,", name, op_prec(e), dw,
                   workspace(e, n), dy, emit_buf(e, n->in[0]));
         emit_line(e, "    n, %s, %d);", sizes(e, n), acc);
+        op_mask_grad(e, n->param[0]);
     }
     if (n->nparam > 1 && ir->params.items[n->param[1]].trained) {
         bool acc = emit_param_accumulate(e, n->param[1]);
@@ -553,11 +568,11 @@ static void conv_backward(Emit *e, const Node *n, const bool *accumulate)
     }
     if (xn->needs_grad) {
         const char *dx = emit_grad(e, n->in[0]);
+        const char *w = op_mask_weight(e, n, n->param[0], 1);
         emit_line(e, "/* %s%s %s the input gradient from %s and %s */", dx,
-                  dims(e, n, c->C, c->H, c->W), op_assign(accumulate[0]), dy,
-                  emit_param(e, n->param[0]));
+                  dims(e, n, c->C, c->H, c->W), op_assign(accumulate[0]), dy, w);
         emit_line(e, "dlrt_%s_backward_data_%s(%s, %s, %s, %s,", name, op_prec(e), dx,
-                  workspace(e, n), dy, emit_param(e, n->param[0]));
+                  workspace(e, n), dy, w);
         emit_line(e, "    n, %s, %d);", sizes(e, n), accumulate[0]);
     }
 }
@@ -578,7 +593,8 @@ static void conv_torch(TorchEmit *t, const Node *n)
 {
     const ConvAttr *c = attr(n);
     bool one_d = n->op == OP_CONV1D;
-    const char *x = torch_name(t, n->in[0]), *w = torch_param(t, n->param[0]);
+    const char *x = torch_name(t, n->in[0]);
+    const char *w = op_mask_torch(t, n->param[0], n->nstate ? n->state[0] : -1);
     const char *bias = n->nparam > 1 ? torch_param(t, n->param[1]) : "None";
     char s[32], d[32], p[32], op[32], in[160];
     /* An input may come flat ([n, 784] as the trainer reads it): give it
@@ -641,6 +657,9 @@ static void conv_dump(FILE *out, const Node *n)
     fprintf(out, " groups=%d%s%s", c->groups,
             c->pad_word == PAD_SAME ? " same" : c->pad_word == PAD_CAUSAL ? " causal" : "",
             c->bias ? "" : " no-bias");
+    if (c->mask.density < 1)
+        fprintf(out, " density=%g keep=%ld mask_seed=%llu", c->mask.density, c->mask.keep,
+                c->mask.seed);
 }
 
 /* The geometry, for --explain: "kernel 5x5 stride 1 padding 2,2,2,2". */
@@ -659,7 +678,9 @@ static const char *conv_explain(Arena *a, const Node *n)
         text = arena_printf(a, "%s%d,%d output_padding %d,%d", text, c->pt, c->pl, c->oph, c->opw);
     else
         text = arena_printf(a, "%s%d,%d,%d,%d", text, c->pt, c->pb, c->pl, c->pr);
-    return arena_printf(a, "%s dilation %s groups %d", text, d, c->groups);
+    text = arena_printf(a, "%s dilation %s groups %d", text, d, c->groups);
+    const char *mask = op_mask_explain(a, &c->mask);
+    return mask ? arena_printf(a, "%s %s", text, mask) : text;
 }
 
 /* 2 multiply-adds per weight per position: a convolution's weight meets
@@ -673,14 +694,16 @@ static double conv_flops(const IR *ir, const Node *n)
 }
 
 /* The im2col columns (a chunk of one sample's output rows at a time). */
-static const ScratchSpec conv_scratch[] = {{"ws", SCRATCH_WORKSPACE, SCRATCH_REAL}};
+static const ScratchSpec conv_scratch[] = {{"ws", SCRATCH_WORKSPACE, SCRATCH_REAL},
+                                           /* the masked copy of the weight (density < 1) */
+                                           {"wmask", SCRATCH_WORKSPACE, SCRATCH_REAL}};
 
 const OpInfo op_conv2d = {
     .summary = "conv2d(x, filters, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true, "
-               "init=, lr=, weight_decay=, trainable=): [C, H, W] -> [filters, OH, OW], "
-               "weight [filters, C/groups, kh, kw]",
+               "density=1, mask_seed=1, init=, lr=, weight_decay=, trainable=): [C, H, W] -> "
+               "[filters, OH, OW], weight [filters, C/groups, kh, kw]",
     .args = conv2d_args,
-    .nargs = 8,
+    .nargs = 10,
     .lower = conv2d_lower,
     .flags = OPF_PARAMS,
     .forward = conv_forward,
@@ -690,15 +713,15 @@ const OpInfo op_conv2d = {
     .explain = conv_explain,
     .flops = conv_flops,
     .scratch = conv_scratch,
-    .nscratch = 1,
+    .nscratch = 2,
 };
 
 const OpInfo op_conv1d = {
     .summary = "conv1d(x, filters, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true, "
-               "init=, lr=, weight_decay=, trainable=): [C, L] -> [filters, OL], "
+               "density=1, mask_seed=1, init=, lr=, weight_decay=, trainable=): [C, L] -> [filters, OL], "
                "weight [filters, C/groups, k]; padding=\"causal\"",
     .args = conv1d_args,
-    .nargs = 8,
+    .nargs = 10,
     .lower = conv1d_lower,
     .flags = OPF_PARAMS,
     .forward = conv_forward,
@@ -708,15 +731,15 @@ const OpInfo op_conv1d = {
     .explain = conv_explain,
     .flops = conv_flops,
     .scratch = conv_scratch,
-    .nscratch = 1,
+    .nscratch = 2,
 };
 
 const OpInfo op_conv_transpose2d = {
     .summary = "conv_transpose2d(x, filters, kernel, stride=1, padding=0, output_padding=0, "
-               "dilation=1, groups=1, bias=true, init=, lr=, weight_decay=, trainable=): "
-               "[C, H, W] -> [filters, OH, OW], weight [C, filters/groups, kh, kw]",
+               "dilation=1, groups=1, bias=true, density=1, mask_seed=1, init=, lr=, weight_decay=, "
+               "trainable=): [C, H, W] -> [filters, OH, OW], weight [C, filters/groups, kh, kw]",
     .args = conv_transpose2d_args,
-    .nargs = 9,
+    .nargs = 11,
     .lower = conv_transpose2d_lower,
     .flags = OPF_PARAMS,
     .forward = conv_forward,
@@ -726,5 +749,5 @@ const OpInfo op_conv_transpose2d = {
     .explain = conv_explain,
     .flops = conv_flops,
     .scratch = conv_scratch,
-    .nscratch = 1,
+    .nscratch = 2,
 };

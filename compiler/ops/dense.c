@@ -1,6 +1,7 @@
 /* ops/dense.c: the fully connected layer.
  *
- *   dense(x, units, bias = true, per_step = false, init = ..., lr = ..., weight_decay = ...)
+ *   dense(x, units, bias = true, per_step = false, density = 1, mask_seed = 1,
+ *         init = ..., lr = ..., weight_decay = ...)
  *
  * x is a vector per sample, [in]; the result is [units]. With per_step =
  * true x is a sequence [T, in] (or [T, ..., in]) and the same layer applies
@@ -15,8 +16,17 @@
  *
  * (The bias kernels are runtime/kernels/bias.h, shared with convolutions.)
  *
+ * density < 1: a fixed random connectivity mask on W (op_mask_* below,
+ * shared with conv.c): exactly round(density * count) weights kept, chosen
+ * from mask_seed by runtime/kernels/mask.h's dlrt_sparse_mask at create and
+ * load (which zero the others); the mask is the STATE tensor weight_mask.
+ * The kernels read a masked copy of W (the WORKSPACE scratch "wmask",
+ * a select), and the weight gradient is masked by a select after its GEMM,
+ * so masked weights get exactly 0 and no optimizer moves them. The twin
+ * reads W.masked_fill(weight_mask == 0, 0), the same select.
+ *
  * Attributes: DenseAttr (units, bias, steps); parameters W, then b
- * unless bias = false (nparam 2 or 1).
+ * unless bias = false (nparam 2 or 1); the mask's STATE tensor state[0].
  */
 #include "ops.h"
 
@@ -27,6 +37,7 @@ typedef struct DenseAttr {
     int units;
     bool bias;
     int steps;             /* rows per sample: 1, or T (and any dims before in) with per_step */
+    OpMask mask;           /* density < 1: the connectivity mask */
 } DenseAttr;
 
 static DenseAttr *attr(const Node *n)
@@ -43,6 +54,7 @@ static const ArgSpec dense_args[] = {
      .range_msg = "dense needs a positive number of units"},
     {.name = "bias", .kind = ARG_BOOL, .optional = true, .def = 1},
     {.name = "per_step", .kind = ARG_BOOL, .optional = true, .def = 0},
+    OP_MASK_ARGS,
     /* init, lr, weight_decay, trainable: the layer arguments sema adds (OPF_PARAMS) */
 };
 
@@ -93,6 +105,8 @@ static int dense_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
         build_value_error(b, call->loc, "dense layer too large: %d x %ld weights", in, units);
         ok = false;
     }
+    if (ok && !op_mask_check(b, call, &a[4], (long)in * units))
+        ok = false;
     if (!ok)
         return -1;
 
@@ -110,7 +124,13 @@ static int dense_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     attr(node)->bias = bias;
     attr(node)->steps = steps;
     /* fan_in = in, fan_out = units: build_param reads them off [units, in]. */
-    build_param(b, node, "weight", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
+    int wk = build_param(b, node, "weight", (Shape){.rank = 2, .dim = {(int)units, in}}, call->loc);
+    if (op_mask_bind(b, node, wk, &a[4], call, &attr(node)->mask)) {
+        node->scratch_size[0] = (size_t)in * (size_t)units;
+        node->scratch_whole[0] = true;
+        node->hyper_set = a[4].expr != NULL;
+        node->hyper_loc = a[4].expr ? a[4].expr->loc : call->loc;
+    }
     if (bias) {
         int k = build_param(b, node, "bias", (Shape){.rank = 1, .dim = {(int)units}}, call->loc);
         Param *bp = &b->ir->params.items[k];
@@ -147,7 +167,7 @@ static void dense_forward(Emit *e, const Node *n)
 {
     int out = attr(n)->units, in = in_of(e, n);
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    const char *w = emit_param(e, n->param[0]);
+    const char *w = op_mask_weight(e, n, n->param[0], 0);
     Rows r = rows_of(n);
     const char *rows = r.text;
     if (attr(n)->steps > 1)
@@ -173,7 +193,7 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
     Rows r = rows_of(n);
     const char *rows = r.text;
     const char *x = emit_buf(e, n->in[0]), *dy = emit_grad(e, n->id);
-    const char *w = emit_param(e, n->param[0]);
+    const char *w;
 
     /* A frozen layer (trainable = false) passes the gradient through to
      * its input but computes none for its own parameters. */
@@ -186,6 +206,7 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
         emit_line(e, "%s(CblasRowMajor, CblasTrans, CblasNoTrans, %d, %d, %s, %s, %s, %d, %s, %d, %s, %s, %d);",
                   emit_gemm(e), out, in, rows, emit_lit(e, 1), dy, out, x, in,
                   emit_lit(e, acc_w ? 1 : 0), dw, in);
+        op_mask_grad(e, n->param[0]);
     }
 
     if (n->nparam > 1 && ir->params.items[n->param[1]].trained) {
@@ -199,6 +220,7 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
 
     if (xn->needs_grad) {
         const char *dx = emit_grad(e, n->in[0]);
+        w = op_mask_weight(e, n, n->param[0], 0);
         emit_line(e, "/* %s[%s,%d] %s %s[%s,%d] %s[%d,%d] */", dx, rows, in, op_assign(accumulate[0]),
                   dy, rows, out, w, out, in);
         emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasNoTrans, %s, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
@@ -209,12 +231,12 @@ static void dense_backward(Emit *e, const Node *n, const bool *accumulate)
 
 static void dense_torch(TorchEmit *t, const Node *n)
 {
+    const char *w = op_mask_torch(t, n->param[0], n->nstate ? n->state[0] : -1);
     if (n->nparam > 1)
         torch_line(t, "%s = F.linear(%s, %s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-                   torch_param(t, n->param[0]), torch_param(t, n->param[1]));
+                   w, torch_param(t, n->param[1]));
     else
-        torch_line(t, "%s = F.linear(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]),
-                   torch_param(t, n->param[0]));
+        torch_line(t, "%s = F.linear(%s, %s)", torch_name(t, n->id), torch_name(t, n->in[0]), w);
 }
 
 static void dense_dump(FILE *out, const Node *n)
@@ -222,24 +244,129 @@ static void dense_dump(FILE *out, const Node *n)
     fprintf(out, " units=%d%s", attr(n)->units, attr(n)->bias ? "" : " no-bias");
     if (attr(n)->steps > 1)
         fprintf(out, " per_step steps=%d", attr(n)->steps);
+    if (attr(n)->mask.density < 1)
+        fprintf(out, " density=%g keep=%ld mask_seed=%llu", attr(n)->mask.density,
+                attr(n)->mask.keep, attr(n)->mask.seed);
 }
 
 /* 2 in out per sample (per step): one multiply-add per weight. */
+static const char *dense_explain(Arena *a, const Node *n)
+{
+    return op_mask_explain(a, &attr(n)->mask);
+}
+
 static double dense_flops(const IR *ir, const Node *n)
 {
     return 2.0 * (double)ir->params.items[n->param[0]].size * attr(n)->steps;
 }
 
+/* The masked copy of W (density < 1 only). */
+static const ScratchSpec dense_scratch[] = {{"wmask", SCRATCH_WORKSPACE, SCRATCH_REAL}};
+
 const OpInfo op_dense = {
-    .summary = "dense(x, units, bias=true, per_step=false, init=, lr=, weight_decay=, trainable=): "
-               "x W^T + b, W is [units, in]; per_step: at every step of [T, in]",
+    .summary = "dense(x, units, bias=true, per_step=false, density=1, mask_seed=1, init=, lr=, "
+               "weight_decay=, trainable=): x W^T + b, W is [units, in]; per_step: at every step "
+               "of [T, in]; density < 1: a fixed random sparse W",
     .args = dense_args,
-    .nargs = 4,
+    .nargs = 6,
     .lower = dense_lower,
     .flags = OPF_PARAMS,
     .forward = dense_forward,
     .backward = dense_backward,
     .torch = dense_torch,
     .dump = dense_dump,
+    .explain = dense_explain,
     .flops = dense_flops,
+    .scratch = dense_scratch,
+    .nscratch = 1,
 };
+
+/* ---- connectivity masks (shared with conv.c; ops.h) -------------------- */
+
+/* round(density * count), as the mask keeps them. */
+static long mask_keep(double density, long count)
+{
+    return (long)floor(density * (double)count + 0.5);
+}
+
+bool op_mask_check(Build *b, const Expr *call, const ArgVal *a, long count)
+{
+    double density = a[0].num;
+    if (density >= 1 || mask_keep(density, count) >= 1)
+        return true;
+    Loc at = a[0].expr ? a[0].expr->loc : call->loc;
+    build_value_error(b, at, "density %g keeps no weight: round(%g * %ld) = 0", density, density,
+                      count);
+    diag_note(b->diag, at, "the layer has %ld weights: a density of at least 0.5 / %ld = %g keeps "
+              "one", count, count, 0.5 / (double)count);
+    return false;
+}
+
+bool op_mask_bind(Build *b, Node *node, int weight, const ArgVal *a, const Expr *call,
+                  OpMask *out)
+{
+    Param *w = &b->ir->params.items[weight];
+    double density = a[0].num;
+    out->density = 1;
+    out->count = (long)w->size;
+    out->keep = out->count;
+    out->seed = (unsigned long long)a[1].num;
+    if (density >= 1)
+        return false;
+    Shape shape = w->shape;
+    int st = build_state(b, node, "weight_mask", shape, 0, call->loc);
+    w = &b->ir->params.items[weight];   /* build_state may grow nothing but be safe */
+    out->density = density;
+    out->keep = mask_keep(density, out->count);
+    w->has_mask = true;
+    w->mask = st;
+    w->mask_keep = (size_t)out->keep;
+    w->mask_seed = out->seed;
+    w->mask_density = density;
+    return true;
+}
+
+const char *op_mask_weight(Emit *e, const Node *n, int param, int k)
+{
+    const Param *p = &emit_ir(e)->params.items[param];
+    const char *w = emit_param(e, param);
+    if (!p->has_mask)
+        return w;
+    const char *wm = emit_scratch(e, n->id, k), *mask = emit_state(e, p->mask);
+    emit_line(e, "/* %s: %s with the %zu of %zu weights its mask drops at zero */", wm, w,
+              p->size - p->mask_keep, p->size);
+    emit_line(e, "dlrt_mask_select_%s(%s, %s, %s, %zu);", op_prec(e), wm, w, mask, p->size);
+    return wm;
+}
+
+void op_mask_grad(Emit *e, int param)
+{
+    const Param *p = &emit_ir(e)->params.items[param];
+    if (!p->has_mask)
+        return;
+    const char *dw = emit_param_grad(e, param);
+    emit_line(e, "dlrt_mask_select_%s(%s, %s, %s, %zu);   /* masked weights: gradient 0 */",
+              op_prec(e), dw, dw, emit_state(e, p->mask), p->size);
+}
+
+const char *op_mask_torch(TorchEmit *t, int param, int state)
+{
+    static char buf[4][256];
+    static int turn;
+    if (state < 0)
+        return torch_param(t, param);
+    char *s = buf[turn++ & 3];
+    /* masked_fill: a select, as in the C, so a masked weight's gradient is
+     * exactly 0 even when the unmasked one is NaN (w * mask would leak it) */
+    snprintf(s, sizeof buf[0], "%s.masked_fill(%s == 0, 0.0)", torch_param(t, param),
+             torch_state(t, state));
+    return s;
+}
+
+const char *op_mask_explain(Arena *a, const OpMask *m)
+{
+    if (m->density >= 1)
+        return NULL;
+    return arena_printf(a, "density %g (%ld of %ld weights, mask_seed %llu)", m->density, m->keep,
+                        m->count, m->seed);
+}

@@ -126,4 +126,38 @@ const char *op_prec(Emit *e);
  * double literal in C or Python; buf needs 32 chars. Returns buf. */
 char *op_double(char *buf, double v);
 
+/* ops/dense.c, shared with conv.c: a layer's fixed random connectivity
+ * mask (density < 1). The signature's two arguments: */
+#define OP_MASK_ARGS                                                                      \
+    {.name = "density", .kind = ARG_NUMBER, .optional = true, .def = 1, .has_min = true,  \
+     .min = 0, .min_open = true, .has_max = true, .max = 1,                                \
+     .range_msg = "density must be in (0, 1]"},                                            \
+    {.name = "mask_seed", .kind = ARG_INT, .optional = true, .def = 1, .has_min = true,   \
+     .min = 0}
+/* Checks density (a[0]) keeps at least one of the weight's values; false
+ * after an error. count: the weight's elements. */
+bool op_mask_check(Build *b, const Expr *call, const ArgVal *a, long count);
+/* Gives the node's weight param (density < 1) its mask: the STATE tensor
+ * "weight_mask" and the Param's mask fields. Returns whether it has one;
+ * the caller sizes its workspace scratch for the masked copy. */
+typedef struct OpMask {
+    double density;        /* 1: no mask */
+    long keep, count;      /* weights kept, of count */
+    unsigned long long seed;
+} OpMask;
+bool op_mask_bind(Build *b, Node *node, int weight, const ArgVal *a, const Expr *call,
+                  OpMask *out);
+/* The weight a kernel should read: the param itself, or (masked) the
+ * masked copy written into scratch k now. */
+const char *op_mask_weight(Emit *e, const Node *n, int param, int k);
+/* After a weight gradient kernel: zero its masked entries (a select). */
+void op_mask_grad(Emit *e, int param);
+/* The twin's weight: "self.h1_w", or with a mask (the node's STATE
+ * tensor state >= 0) "self.h1_w.masked_fill(self.h1_weight_mask == 0, 0.0)"
+ * (PyTorch's pruning multiplies; a select keeps NaN out of the gradient). */
+const char *op_mask_torch(TorchEmit *t, int param, int state);
+/* --explain: "density 0.1 (784 of 7840 weights, mask_seed 1)", or NULL
+ * without a mask. */
+const char *op_mask_explain(Arena *a, const OpMask *m);
+
 #endif

@@ -16,3 +16,4 @@
 #include "kernels/sequence.h" /* embedding, one_hot: class indices into reals */
 #include "kernels/broadcast.h" /* + - * with broadcasting */
 #include "kernels/penalty.h"   /* l1_penalty, l2_penalty, mean */
+#include "kernels/mask.h"     /* sparse connectivity masks: dense and conv density < 1 */

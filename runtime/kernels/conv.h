@@ -255,6 +255,8 @@ static inline void KERNEL(conv_shift_add)(real *dxp, const real *col, const dlrt
                                           int Hp, int Wp)
 {
     const size_t L = (size_t)q->OH * Wp;
+    if (!dxp)   /* never (only DIRECT runs without a workspace); for GCC's -Wnonnull */
+        return;
     memset(dxp, 0, ((size_t)q->C * Hp * Wp + (size_t)(q->kw - 1) * q->dw) * sizeof(real));
     for (int c = 0; c < q->C; c++)
         for (int i = 0; i < q->kh; i++)
@@ -377,6 +379,8 @@ static inline void KERNEL(conv_unpack_taps)(real *w, const real *wp, const dlrt_
 static inline void KERNEL(conv_shift)(int which, real *out, real *ws, const real *a,
                                       const real *b, const dlrt_conv_geom *q, int accumulate)
 {
+    if (!ws)   /* never (only DIRECT runs without a workspace); for GCC's -Wnonnull */
+        return;
     const int Cg = q->C / q->g, Fg = q->F / q->g, R = dlrt_conv_shift_rows(q);
     const int Wp = q->OW + (q->kw - 1) * q->dw, Hp = q->OH + (q->kh - 1) * q->dh;
     const size_t HW = (size_t)q->H * q->W, P = (size_t)q->OH * q->OW, plane = (size_t)Hp * Wp;

@@ -196,4 +196,43 @@ if grep -q 'def train_step_loss2' "$T/g.py" && grep -q 'LOSSES = \["loss1", "los
     ok several-losses-twin-per-loss
 else bad several-losses-twin-per-loss "no train_step_loss2 in $T/g.py"; fi
 expect x-groups-gone 2 "unknown option" -- "$DLC" --x-groups examples/two_heads.net -o "$T/g.c"
+# randwire: the wiring comes from the seed alone. The same seed gives the
+# same network (byte-identical IR, C and twin), another seed another wiring,
+# for each graph model; --explain prints the wiring and --emit=dot draws it.
+for g in 'graph = "ws", k = 4, p = 0.75' 'graph = "er", p = 0.4' 'graph = "ba", m = 2'; do
+    name=$(echo "$g" | sed 's/graph = "\([a-z]*\)".*/\1/')
+    for seed in 1 2; do
+        printf 'model rw\ninput x : f32[1, 8, 8]\nlabel y : class(2)\nr = randwire(x, 4, nodes = 10, %s, seed = %s)\nlogits = dense(global_avgpool(r), 2)\nloss cross_entropy(logits, y)\n' \
+            "$g" "$seed" >"$T/rw_$name$seed.net"
+    done
+    cp "$T/rw_${name}1.net" "$T/rw_${name}1b.net"
+    for v in 1 1b 2; do
+        "$DLC" --emit=ir "$T/rw_$name$v.net" -o "$T/rw_$name$v.ir" 2>/dev/null
+        "$DLC" "$T/rw_$name$v.net" -o "$T/rw_$name$v.c" 2>/dev/null
+    done
+    # the file's own name aside
+    sed -i "s/rw_${name}1b/rw_${name}1/g" "$T/rw_${name}1b.ir" "$T/rw_${name}1b.c"
+    if [ -s "$T/rw_${name}1.ir" ] && cmp -s "$T/rw_${name}1.ir" "$T/rw_${name}1b.ir" &&
+       cmp -s "$T/rw_${name}1.c" "$T/rw_${name}1b.c"; then ok "randwire-$name-same-seed-same-network"
+    else bad "randwire-$name-same-seed-same-network" "the IR or C differ for seed 1"; fi
+    w1=$(grep -o 'wiring=\[[^]]*\]' "$T/rw_${name}1.ir") w2=$(grep -o 'wiring=\[[^]]*\]' "$T/rw_${name}2.ir")
+    if [ -n "$w1" ] && [ -n "$w2" ] && [ "$w1" != "$w2" ]; then ok "randwire-$name-other-seed-other-wiring"
+    else bad "randwire-$name-other-seed-other-wiring" "seed 1: '$w1', seed 2: '$w2'"; fi
+done
+expect randwire-explain-prints-wiring 0 "wiring 0->" -- "$DLC" --explain --emit=none "$T/rw_ws1.net"
+expect randwire-emit-dot 0 "" -- "$DLC" --emit=dot "$T/rw_ws1.net" -o "$T/rw.dot"
+if grep -q '^digraph "rw"' "$T/rw.dot" && grep -q 'label="r.node9"' "$T/rw.dot"; then ok randwire-dot-boxes-graph-nodes
+else bad randwire-dot-boxes-graph-nodes "$(head -c 300 "$T/rw.dot")"; fi
+if command -v dot >/dev/null 2>&1; then
+    if dot -Tpng "$T/rw.dot" -o "$T/rw.png" 2>"$T/out" && [ -s "$T/rw.png" ]; then ok dot-draws-png
+    else bad dot-draws-png "$(head -c 300 "$T/out")"; fi
+fi
+
+# Connectivity masks in the reports: --stats the kept count and the
+# effective parameters, --explain the density per layer.
+expect masks-stats 0 "effective parameters: 334 " -- "$DLC" --stats --emit=none tests/torch/sparse.net
+expect masks-stats-per-weight 0 "density 0.2: 288 effective" -- "$DLC" --stats --emit=none tests/torch/sparse.net
+expect masks-explain 0 "density 0.2 (288 of 1440 weights, mask_seed 3)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
+expect masks-explain-effective 0 "334 effective (1189 masked weights, always zero)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
+
 echo "$pass passed, $fail failed"

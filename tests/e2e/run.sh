@@ -340,5 +340,22 @@ np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/noise_grid.out")
 nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/noise_grid.out")
 if [ -z "$np" ]; then bad noise_grid "noise_grid.sh crashed: $(tail -n 3 "$T/noise_grid.out")"
 else pass=$((pass + np)) fail=$((fail + nf)); fi
+# 6. Connectivity masks (density < 1): under every optimizer variant of
+#    tests/torch/optimizers.txt (weight decay, clipping), 200 steps of
+#    tests/torch/sparse.net leave every masked weight, its gradient exactly
+#    0, and a checkpoint's nonzero masked weights load as 0 (sparse_zero.c).
+for opt in $(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' tests/torch/optimizers.txt); do
+    row=$(sed -n "s/^$opt:[[:space:]]*//p" tests/torch/optimizers.txt)
+    { sed -e '/^[[:space:]]*optimizer[[:space:]]/d' -e '/^[[:space:]]*weight_decay[[:space:]]/d' \
+          -e '/^train[[:space:]]*{/,$d' tests/torch/sparse.net
+      echo "train {"; echo "$row" | tr ';' '\n' | sed 's/^[[:space:]]*/    /'
+      echo "    batch 8"; echo "}"; } >"$T/sparse_$opt.net"
+    if "$DLC" --prefix sp "$T/sparse_$opt.net" -o "$T/sparse_$opt.c" 2>"$T/sparse_$opt.err" &&
+       cc $CFL -include "$T/sparse_$opt.h" -o "$T/sparse_$opt" tests/e2e/sparse_zero.c \
+           "$T/sparse_$opt.c" $LIBS 2>>"$T/sparse_$opt.err" &&
+       "$T/sparse_$opt" "$T" >"$T/sparse_$opt.out" 2>>"$T/sparse_$opt.err"; then
+        ok "masked-weights-stay-zero-$opt"
+    else bad "masked-weights-stay-zero-$opt" "$(head -c 400 "$T/sparse_$opt.err")"; fi
+done
 
 echo "$pass passed, $fail failed"

@@ -532,6 +532,58 @@ static void test_bias(void)
     finish();
 }
 
+/* Connectivity masks (mask.h): exactly keep of count, the same for the
+ * same seed and either precision, a known first mask (the twin's Python
+ * replays it), and a select that keeps NaN out of masked entries. */
+static void test_mask(void)
+{
+    enum { COUNT = 1000 };
+    static float m[COUNT], m2[COUNT], g[COUNT];
+    static double md[COUNT];
+    start("sparse_mask_exact_count");
+    for (long keep = 0; keep <= COUNT; keep += 125) {
+        dlrt_sparse_mask_f32(m, COUNT, keep, 7);
+        long kept = 0;
+        for (int i = 0; i < COUNT; i++) {
+            check(m[i] == 0 || m[i] == 1, "mask[%d] = %g", i, m[i]);
+            kept += m[i] != 0;
+        }
+        check(kept == keep, "kept %ld, want %ld", kept, keep);
+    }
+    finish();
+
+    start("sparse_mask_seeded");
+    dlrt_sparse_mask_f32(m, COUNT, 100, 3);
+    dlrt_sparse_mask_f32(m2, COUNT, 100, 3);
+    dlrt_sparse_mask_f64(md, COUNT, 100, 3);
+    int same = 1;
+    for (int i = 0; i < COUNT; i++)
+        same &= m[i] == m2[i] && m[i] == (float)md[i];
+    check(same, "seed 3 gave two different masks");
+    dlrt_sparse_mask_f32(m2, COUNT, 100, 4);
+    same = 1;
+    for (int i = 0; i < COUNT; i++)
+        same &= m[i] == m2[i];
+    check(!same, "seeds 3 and 4 gave the same mask");
+    /* the mask the twin's sparse_mask(10, 4, 1) draws (the same integer
+     * arithmetic in Python) */
+    static const float want[10] = {0, 0, 0, 1, 0, 0, 1, 1, 1, 0};
+    float small[10];
+    dlrt_sparse_mask_f32(small, 10, 4, 1);
+    for (int i = 0; i < 10; i++)
+        check(small[i] == want[i], "mask(10, 4, seed 1)[%d] = %g, want %g", i, small[i], want[i]);
+    finish();
+
+    start("mask_select_nan");
+    for (int i = 0; i < COUNT; i++)
+        g[i] = i % 3 ? NAN : INFINITY;
+    dlrt_mask_select_f32(g, g, m, COUNT);
+    for (int i = 0; i < COUNT; i++)
+        check(m[i] != 0 ? !(g[i] == 0) : g[i] == 0 && !signbit(g[i]),
+              "g[%d] = %g under mask %g", i, g[i], m[i]);
+    finish();
+}
+
 int main(void)
 {
     test_softmax_reference();
@@ -542,5 +594,6 @@ int main(void)
     test_dropout();
     test_accuracy();
     test_bias();
+    test_mask();
     return failures > 0;
 }

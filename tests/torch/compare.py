@@ -124,6 +124,8 @@ def twin_weights(tw):
     with torch.no_grad():
         for p in m.param_list():
             p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    if hasattr(m, "apply_masks"):   # connectivity masks: masked weights are 0
+        m.apply_masks()
     return m
 
 
