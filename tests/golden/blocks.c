@@ -790,6 +790,53 @@ float blocks_evaluate(blocks *m, const float *x, const int32_t *y, int n, double
     return blocks_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const blocks_term_names[1] = {"cross_entropy"};
+static const double blocks_term_weights[1] = {1.0};
+static const int blocks_term_warmup[1] = {0};
+
+const char *blocks_term_name(int i)
+{
+    return i >= 0 && i < BLOCKS_LOSS_TERMS ? blocks_term_names[i] : NULL;
+}
+
+void blocks_loss_terms(const blocks *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[1024];   /* cross_entropy, loss loss */
+}
+
+static float blocks_evaluate_terms_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 1024;  /* [1] cross_entropy over the batch, blocks.net:26 */
+
+    if (n > 0 && !blocks_labels_ok(y, n)) {
+        for (int k = 0; k < BLOCKS_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += BLOCKS_BATCH) {
+        const int chunk = n - start < BLOCKS_BATCH ? n - start : BLOCKS_BATCH;
+        blocks_forward_pass(m, w, x + (size_t)start * 6, chunk, 0);
+        (void)blocks_loss_pass(m, w, x + (size_t)start * 6, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float blocks_evaluate_terms(blocks *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return blocks_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *blocks_params(blocks *m)
@@ -986,6 +1033,16 @@ static double blocks_api_evaluate(void *m, const void *const *data, int n, doubl
     return blocks_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void blocks_api_loss_terms(const void *m, double *terms)
+{
+    blocks_loss_terms(m, terms);
+}
+
+static double blocks_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return blocks_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *blocks_api_params(void *m)
 {
     return blocks_params(m);
@@ -1028,7 +1085,7 @@ static const dlrt_tensor_info blocks_api_outputs[1] = {
 
 static const dlrt_loss_info blocks_api_losses[1] = {
     {"loss", 0, BLOCKS_PARAM_COUNT, blocks_api_loss, blocks_api_gradients, blocks_api_update,
-     blocks_api_train_step, blocks_api_gradients_with},
+     blocks_api_train_step, blocks_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api blocks_api = {
@@ -1064,6 +1121,13 @@ static const dlrt_model_api blocks_api = {
     .forward_with = blocks_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = BLOCKS_LOSS_TERMS,
+    .term_names = blocks_term_names,
+    .term_weights = blocks_term_weights,
+    .term_warmup = blocks_term_warmup,
+    .loss_terms = blocks_api_loss_terms,
+    .evaluate_terms = blocks_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *blocks_model(void)

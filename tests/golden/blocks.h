@@ -57,6 +57,17 @@ float blocks_gradients(blocks *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in blocks_grads(m). */
 void blocks_update(blocks *m);
 
+/* Loss terms, reported one by one: blocks_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * blocks_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * blocks_evaluate_terms: blocks_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define BLOCKS_LOSS_TERMS 1
+const char *blocks_term_name(int i);
+void blocks_loss_terms(const blocks *m, double *terms);
+float blocks_evaluate_terms(blocks *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, BLOCKS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *blocks_params(blocks *m);

@@ -375,6 +375,48 @@ float noise_evaluate(noise *m, const float *z, const float *jitter, const float 
     return noise_evaluate_with(m, &m->ws, z, jitter, image, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const noise_term_names[1] = {"mse"};
+static const double noise_term_weights[1] = {1.0};
+static const int noise_term_warmup[1] = {0};
+
+const char *noise_term_name(int i)
+{
+    return i >= 0 && i < NOISE_LOSS_TERMS ? noise_term_names[i] : NULL;
+}
+
+void noise_loss_terms(const noise *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[512];   /* mse, loss loss */
+}
+
+static float noise_evaluate_terms_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, double *terms)
+{
+    float *const loss = w->arena + 512;  /* [1] mse over the batch, noise.net:10 */
+
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += NOISE_BATCH) {
+        const int chunk = n - start < NOISE_BATCH ? n - start : NOISE_BATCH;
+        noise_forward_pass(m, w, z + (size_t)start * 8, jitter + (size_t)start * 16, chunk, 0);
+        (void)noise_loss_pass(m, w, z + (size_t)start * 8, jitter + (size_t)start * 16, image + (size_t)start * 16, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float noise_evaluate_terms(noise *m, const float *z, const float *jitter, const float *image, int n, double *terms)
+{
+    return noise_evaluate_terms_with(m, &m->ws, z, jitter, image, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *noise_params(noise *m)
@@ -548,6 +590,16 @@ static double noise_api_evaluate(void *m, const void *const *data, int n, double
     return noise_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void noise_api_loss_terms(const void *m, double *terms)
+{
+    noise_loss_terms(m, terms);
+}
+
+static double noise_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return noise_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *noise_api_params(void *m)
 {
     return noise_params(m);
@@ -597,7 +649,7 @@ static const dlrt_noise_info noise_api_noise[2] = {
 
 static const dlrt_loss_info noise_api_losses[1] = {
     {"loss", 0, NOISE_PARAM_COUNT, noise_api_loss, noise_api_gradients, noise_api_update,
-     noise_api_train_step, noise_api_gradients_with},
+     noise_api_train_step, noise_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api noise_api = {
@@ -635,6 +687,13 @@ static const dlrt_model_api noise_api = {
     .state = NULL,
     .nnoise = 2,
     .noise = noise_api_noise,
+    .nterms = NOISE_LOSS_TERMS,
+    .term_names = noise_term_names,
+    .term_weights = noise_term_weights,
+    .term_warmup = noise_term_warmup,
+    .loss_terms = noise_api_loss_terms,
+    .evaluate_terms = noise_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *noise_model(void)

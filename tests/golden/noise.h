@@ -57,6 +57,17 @@ float noise_gradients(noise *m, const float *z, const float *jitter, const float
 /* One optimizer step from the gradients in noise_grads(m). */
 void noise_update(noise *m);
 
+/* Loss terms, reported one by one: noise_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * noise_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * noise_evaluate_terms: noise_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define NOISE_LOSS_TERMS 1
+const char *noise_term_name(int i);
+void noise_loss_terms(const noise *m, double *terms);
+float noise_evaluate_terms(noise *m, const float *z, const float *jitter, const float *image, int n, double *terms);
+
 /* The flat parameter and gradient buffers, NOISE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *noise_params(noise *m);

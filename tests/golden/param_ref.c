@@ -482,6 +482,72 @@ float param_ref_evaluate(param_ref *m, const float *x, const float *img, const f
     return param_ref_evaluate_with(m, &m->ws, x, img, t, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const param_ref_term_names[5] = {"mse", "l2_penalty", "l1_penalty", "bce", "mean"};
+static const double param_ref_term_weights[5] = {1.0, 0.0001, 0.001, 0.5, 0.1};
+static const int param_ref_term_warmup[5] = {0, 0, 0, 0, 0};
+
+const char *param_ref_term_name(int i)
+{
+    return i >= 0 && i < PARAM_REF_LOSS_TERMS ? param_ref_term_names[i] : NULL;
+}
+
+void param_ref_loss_terms(const param_ref *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[256];   /* mse, loss loss */
+    terms[1] = (double)m->ws.arena[272];   /* l2_penalty, loss loss */
+    terms[2] = (double)m->ws.arena[288];   /* l1_penalty, loss loss */
+    terms[3] = (double)m->ws.arena[304];   /* bce, loss loss */
+    terms[4] = (double)m->ws.arena[320];   /* mean, loss loss */
+}
+
+static float param_ref_evaluate_terms_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, double *terms)
+{
+    float *const t14 = w->arena + 256;  /* [1] mse over the batch, param_ref.net:14 */
+    float *const t16 = w->arena + 272;  /* [1] l2_penalty over the batch, param_ref.net:14 */
+    float *const t17 = w->arena + 288;  /* [1] l1_penalty over the batch, param_ref.net:14 */
+    float *const t18 = w->arena + 304;  /* [1] bce over the batch, param_ref.net:14 */
+    float *const t19 = w->arena + 320;  /* [1] mean over the batch, param_ref.net:14 */
+
+    double term_sum[5] = {0};
+    long term_count[5] = {0};
+    for (int start = 0; start < n; start += PARAM_REF_BATCH) {
+        const int chunk = n - start < PARAM_REF_BATCH ? n - start : PARAM_REF_BATCH;
+        param_ref_forward_pass(m, w, x + (size_t)start * 4, img + (size_t)start * 18, chunk, 0);
+        (void)param_ref_loss_pass(m, w, x + (size_t)start * 4, img + (size_t)start * 18, t + (size_t)start * 3, chunk, 0);
+        term_sum[0] += (double)t14[0] * chunk;
+        term_count[0] += chunk;
+        term_sum[1] += (double)t16[0] * chunk;
+        term_count[1] += chunk;
+        term_sum[2] += (double)t17[0] * chunk;
+        term_count[2] += chunk;
+        term_sum[3] += (double)t18[0] * chunk;
+        term_count[3] += chunk;
+        term_sum[4] += (double)t19[0] * chunk;
+        term_count[4] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* mse */
+    loss_sum += 1.0 * terms[0];
+    terms[1] = term_count[1] > 0 ? term_sum[1] / term_count[1] : NAN;   /* l2_penalty */
+    loss_sum += 0.0001 * terms[1];
+    terms[2] = term_count[2] > 0 ? term_sum[2] / term_count[2] : NAN;   /* l1_penalty */
+    loss_sum += 0.001 * terms[2];
+    terms[3] = term_count[3] > 0 ? term_sum[3] / term_count[3] : NAN;   /* bce */
+    loss_sum += 0.5 * terms[3];
+    terms[4] = term_count[4] > 0 ? term_sum[4] / term_count[4] : NAN;   /* mean */
+    loss_sum += 0.1 * terms[4];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float param_ref_evaluate_terms(param_ref *m, const float *x, const float *img, const float *t, int n, double *terms)
+{
+    return param_ref_evaluate_terms_with(m, &m->ws, x, img, t, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *param_ref_params(param_ref *m)
@@ -660,6 +726,16 @@ static double param_ref_api_evaluate(void *m, const void *const *data, int n, do
     return param_ref_evaluate(m, data[0], data[1], data[2], n, accuracy);
 }
 
+static void param_ref_api_loss_terms(const void *m, double *terms)
+{
+    param_ref_loss_terms(m, terms);
+}
+
+static double param_ref_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return param_ref_evaluate_terms(m, data[0], data[1], data[2], n, terms);
+}
+
 static void *param_ref_api_params(void *m)
 {
     return param_ref_params(m);
@@ -699,7 +775,7 @@ static const dlrt_tensor_info param_ref_api_tensors[3] = {
 
 static const dlrt_loss_info param_ref_api_losses[1] = {
     {"loss", 0, PARAM_REF_PARAM_COUNT, param_ref_api_loss, param_ref_api_gradients, param_ref_api_update,
-     param_ref_api_train_step, param_ref_api_gradients_with},
+     param_ref_api_train_step, param_ref_api_gradients_with, 1, 0, 5},
 };
 
 static const dlrt_model_api param_ref_api = {
@@ -735,6 +811,13 @@ static const dlrt_model_api param_ref_api = {
     .forward_with = param_ref_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .nterms = PARAM_REF_LOSS_TERMS,
+    .term_names = param_ref_term_names,
+    .term_weights = param_ref_term_weights,
+    .term_warmup = param_ref_term_warmup,
+    .loss_terms = param_ref_api_loss_terms,
+    .evaluate_terms = param_ref_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *param_ref_model(void)

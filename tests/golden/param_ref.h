@@ -56,6 +56,17 @@ float param_ref_gradients(param_ref *m, const float *x, const float *img, const 
 /* One optimizer step from the gradients in param_ref_grads(m). */
 void param_ref_update(param_ref *m);
 
+/* Loss terms, reported one by one: param_ref_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * param_ref_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * param_ref_evaluate_terms: param_ref_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define PARAM_REF_LOSS_TERMS 5
+const char *param_ref_term_name(int i);
+void param_ref_loss_terms(const param_ref *m, double *terms);
+float param_ref_evaluate_terms(param_ref *m, const float *x, const float *img, const float *t, int n, double *terms);
+
 /* The flat parameter and gradient buffers, PARAM_REF_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *param_ref_params(param_ref *m);

@@ -858,6 +858,53 @@ float randwire_evaluate(randwire *m, const float *x, const int32_t *y, int n, do
     return randwire_evaluate_with(m, &m->ws, x, y, n, accuracy);
 }
 
+/* ---- loss terms, one by one -------------------------------------------- */
+
+/* Each term's name (its op's, numbered from the second use), the weight
+ * written before it and its warm-up epochs (0: none), loss by loss. */
+static const char *const randwire_term_names[1] = {"cross_entropy"};
+static const double randwire_term_weights[1] = {1.0};
+static const int randwire_term_warmup[1] = {0};
+
+const char *randwire_term_name(int i)
+{
+    return i >= 0 && i < RANDWIRE_LOSS_TERMS ? randwire_term_names[i] : NULL;
+}
+
+void randwire_loss_terms(const randwire *m, double *terms)
+{
+    terms[0] = (double)m->ws.arena[5280];   /* cross_entropy, loss loss */
+}
+
+static float randwire_evaluate_terms_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+{
+    float *const loss = w->arena + 5280;  /* [1] cross_entropy over the batch, randwire.net:9 */
+
+    if (n > 0 && !randwire_labels_ok(y, n)) {
+        for (int k = 0; k < RANDWIRE_LOSS_TERMS; k++)
+            terms[k] = NAN;
+        return NAN;   /* a label is not a class of the network */
+    }
+    double term_sum[1] = {0};
+    long term_count[1] = {0};
+    for (int start = 0; start < n; start += RANDWIRE_BATCH) {
+        const int chunk = n - start < RANDWIRE_BATCH ? n - start : RANDWIRE_BATCH;
+        randwire_forward_pass(m, w, x + (size_t)start * 36, chunk, 0);
+        (void)randwire_loss_pass(m, w, x + (size_t)start * 36, y + start, chunk, 0);
+        term_sum[0] += (double)loss[0] * chunk;
+        term_count[0] += chunk;
+    }
+    double loss_sum = 0;
+    terms[0] = term_count[0] > 0 ? term_sum[0] / term_count[0] : NAN;   /* cross_entropy */
+    loss_sum += 1.0 * terms[0];
+    return n > 0 ? (float)loss_sum : NAN;
+}
+
+float randwire_evaluate_terms(randwire *m, const float *x, const int32_t *y, int n, double *terms)
+{
+    return randwire_evaluate_terms_with(m, &m->ws, x, y, n, terms);
+}
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *randwire_params(randwire *m)
@@ -1096,6 +1143,16 @@ static double randwire_api_evaluate(void *m, const void *const *data, int n, dou
     return randwire_evaluate(m, data[0], data[1], n, accuracy);
 }
 
+static void randwire_api_loss_terms(const void *m, double *terms)
+{
+    randwire_loss_terms(m, terms);
+}
+
+static double randwire_api_evaluate_terms(void *m, const void *const *data, int n, double *terms)
+{
+    return randwire_evaluate_terms(m, data[0], data[1], n, terms);
+}
+
 static void *randwire_api_params(void *m)
 {
     return randwire_params(m);
@@ -1134,7 +1191,7 @@ static const dlrt_tensor_info randwire_api_tensors[2] = {
 
 static const dlrt_loss_info randwire_api_losses[1] = {
     {"loss", 0, RANDWIRE_PARAM_COUNT, randwire_api_loss, randwire_api_gradients, randwire_api_update,
-     randwire_api_train_step, randwire_api_gradients_with},
+     randwire_api_train_step, randwire_api_gradients_with, 1, 0, 1},
 };
 
 static const dlrt_model_api randwire_api = {
@@ -1170,6 +1227,13 @@ static const dlrt_model_api randwire_api = {
     .forward_with = randwire_api_forward_with,
     .state_count = 596,
     .state = randwire_api_state,
+    .nterms = RANDWIRE_LOSS_TERMS,
+    .term_names = randwire_term_names,
+    .term_weights = randwire_term_weights,
+    .term_warmup = randwire_term_warmup,
+    .loss_terms = randwire_api_loss_terms,
+    .evaluate_terms = randwire_api_evaluate_terms,
+    .set_term_scale = NULL,
 };
 
 const dlrt_model_api *randwire_model(void)

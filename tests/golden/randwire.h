@@ -56,6 +56,17 @@ float randwire_gradients(randwire *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in randwire_grads(m). */
 void randwire_update(randwire *m);
 
+/* Loss terms, reported one by one: randwire_LOSS_TERMS of them, loss by loss
+ * in source order, each named after its op ("bce", then "bce_2").
+ * randwire_loss_terms: each term's value (unweighted) from the last pass that
+ * computed it (the train_step, loss or gradients of its loss).
+ * randwire_evaluate_terms: randwire_evaluate's loss, each term's mean over the n
+ * samples (unweighted) into terms. */
+#define RANDWIRE_LOSS_TERMS 1
+const char *randwire_term_name(int i);
+void randwire_loss_terms(const randwire *m, double *terms);
+float randwire_evaluate_terms(randwire *m, const float *x, const int32_t *y, int n, double *terms);
+
 /* The flat parameter and gradient buffers, RANDWIRE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *randwire_params(randwire *m);
