@@ -235,21 +235,28 @@ static void warn_renamed(Lower *l)
 /* A parameter that no loss term depends on gets no gradient, and the update
  * skips it as torch.optim skips a parameter whose grad is None: training
  * never changes it. Almost always a slip (a head wired to an output only),
- * so warn, once per layer. */
+ * so warn, once per layer. A shared net's parameters are used by several
+ * calls: they train when any call reaches a loss (a VAE's decoder also
+ * drawing samples from the prior). */
 static void warn_untrained(Lower *l)
 {
     IR *ir = l->ir;
     bool *reached = arena_alloc(l->arena, (size_t)ir->nodes.len + 1);
+    bool *used = arena_alloc(l->arena, (size_t)ir->params.len + 1);
     for (int k = 0; k < ir->losses.len; k++)
         ir_mark_reaches(ir, &ir->losses.items[k], reached);
+    for (int k = 0; k < ir->nodes.len; k++)
+        for (int j = 0; reached[k] && j < ir->nodes.items[k]->nparam; j++)
+            used[ir->nodes.items[k]->param[j]] = true;
     for (int k = 0; k < ir->nodes.len; k++) {
         const Node *n = ir->nodes.items[k];
-        if (reached[k] || n->nparam == 0 || n->op == OP_PARAM_REF)
+        if (reached[k] || n->nparam == 0 || n->op == OP_PARAM_REF || used[n->param[0]])
             continue;
+        used[n->param[0]] = true;       /* said once, at the first call */
         diag_warning(l->diag, n->loc, "no loss depends on this layer, so training never "
                      "changes '%s': it keeps its initial values (the optimizer skips it, "
                      "weight decay included, as torch.optim skips a parameter whose grad "
-                     "is None)", ir->params.items[n->param[0]].name);
+                     "is None)", ir->params.items[n->param[0]].path);
     }
 }
 

@@ -96,7 +96,7 @@ expect param-names-left-to-right 0 "h_3_w          \[3, 4\]" -- "$DLC" --explain
 # A layer no loss reaches is never trained (the update skips it, weight
 # decay included, as torch.optim does): warned, once per layer.
 printf 'model dec\ninput x : f32[4]\nlabel y : class(2)\nh = relu(dense(x, 8))\noutput side = softmax(dense(h, 3))\nloss cross_entropy(dense(h, 2), y)\ntrain {\n    weight_decay 1e-4\n}\n' >"$T/dec.net"
-expect warns-untrained-layer 0 "5:23: warning: no loss depends on this layer, so training never changes 'side_w': it keeps its initial values" -- "$DLC" --emit=none "$T/dec.net"
+expect warns-untrained-layer 0 "5:23: warning: no loss depends on this layer, so training never changes 'side.weight': it keeps its initial values" -- "$DLC" --emit=none "$T/dec.net"
 "$DLC" "$T/dec.net" -o "$T/dec.c" 2>/dev/null
 if grep -q "side_w\[i\] -=" "$T/dec.c" || ! grep -q "side_w \[3, 8\]: no loss depends on it" "$T/dec.c"; then
     bad untrained-layer-not-updated "the update touches side_w"
