@@ -316,6 +316,7 @@ static void emit_banner(TorchEmit *t)
     torch_line(t, "# files. tests/torch compares the two; docs/torch-twin.md explains how to");
     torch_line(t, "# move weights between them. Needs torch and numpy.");
     blank(t);
+    torch_line(t, "import collections");
     torch_line(t, "import math");
     torch_line(t, "import os");
     torch_line(t, "import stat");
@@ -754,6 +755,30 @@ static void emit_init(TorchEmit *t)
     torch_line(t, "\"\"\"Parameters and buffers by scoped path (\"h1.weight\"), the keys a");
     torch_line(t, "torch.nn module tree with the same layer names would have.\"\"\"");
     torch_line(t, "return {PATHS[name]: getattr(self, name) for name in PATHS}");
+    t->indent--;
+    blank(t);
+
+    /* torch.save(twin.state_dict()) and a module tree with the source's
+     * layer names exchange weights without a key map. */
+    torch_line(t, "def state_dict(self, destination=None, prefix=\"\", keep_vars=False):");
+    t->indent++;
+    torch_line(t, "\"\"\"torch's state_dict, keyed by the source's paths (PATHS:");
+    torch_line(t, "\"res1.conv1.weight\"), as the C API and checkpoints name them.\"\"\"");
+    torch_line(t, "flat = super().state_dict(prefix=prefix, keep_vars=keep_vars)");
+    torch_line(t, "out = collections.OrderedDict() if destination is None else destination");
+    torch_line(t, "for key, value in flat.items():");
+    torch_line(t, "    name = key[len(prefix):]");
+    torch_line(t, "    out[prefix + PATHS.get(name, name)] = value");
+    torch_line(t, "return out");
+    t->indent--;
+    blank(t);
+
+    torch_line(t, "def load_state_dict(self, state_dict, strict=True):");
+    t->indent++;
+    torch_line(t, "\"\"\"Takes the keys state_dict() gives (or the attribute names).\"\"\"");
+    torch_line(t, "attr = {path: name for name, path in PATHS.items()}");
+    torch_line(t, "flat = collections.OrderedDict((attr.get(k, k), v) for k, v in state_dict.items())");
+    torch_line(t, "return super().load_state_dict(flat, strict=strict)");
     t->indent--;
     blank(t);
 }

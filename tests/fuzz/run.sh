@@ -1,12 +1,12 @@
 #!/bin/sh
 # tests/fuzz: dlc must never crash or hang, whatever bytes it is given.
 #
-# 1. fuzz-60s: the libFuzzer target fuzz_frontend.c (parse, sema, autodiff,
+# 1. fuzz-30s: the libFuzzer target fuzz_frontend.c (parse, sema, autodiff,
 #    plan, every emitter) built with clang -fsanitize=fuzzer,address,undefined
-#    runs for 60 s over a copy of corpus/ (10 min with DLC_LONG=1). A crash
+#    runs for 30 s over a copy of corpus/ (10 min with DLC_LONG=1). A crash
 #    leaves its input in build/tmp/fuzz/ and fails the test.
-# 2. fuzz-idx-15s, fuzz-csv-15s: the data loaders (runtime/data.c) through
-#    fuzz_idx.c and fuzz_csv.c, built the same way, 15 s each over copies of
+# 2. fuzz-idx-10s, fuzz-csv-10s: the data loaders (runtime/data.c) through
+#    fuzz_idx.c and fuzz_csv.c, built the same way, 10 s each over copies of
 #    corpus_idx/ and corpus_csv/ (5 min each with DLC_LONG=1); the ok line
 #    gives the number of inputs run.
 # 3. fuzz-mutations-N: a deterministic mutation loop (mutate.py) compiles
@@ -36,7 +36,7 @@ mutations() {
     esac
 }
 
-seconds=60
+seconds=30
 [ "$LONG" = 1 ] && seconds=600
 name=fuzz-${seconds}s
 
@@ -115,7 +115,7 @@ loader_fuzz() {
 }
 if [ -n "$CLANG" ]; then
     seed=1
-    loader_seconds=15
+    loader_seconds=10
     [ "$LONG" = 1 ] && seed=0 && loader_seconds=300
     loader_fuzz idx "$loader_seconds"
     loader_fuzz csv "$loader_seconds"
