@@ -58,6 +58,14 @@ try:
     check("load_state_dict-strict", True)
 except Exception as ex:  # a shape or name mismatch
     check("load_state_dict-strict", False, str(ex))
+# state_dict() itself has the paths, and load_state_dict takes them back
+# (torch.save(twin.state_dict()) loads into the hand-written module).
+check("state_dict-keys", list(m.state_dict()) == list(hand.state_dict()),
+      "%s vs %s" % (list(m.state_dict()), list(hand.state_dict())))
+back = {k: v.detach() + 1 for k, v in hand.state_dict().items()}
+m.load_state_dict(back, strict=True)
+check("load_state_dict-paths", torch.equal(m.h1_w.detach(), back["h1.weight"]))
+m.load_state_dict({k: v - 1 for k, v in back.items()}, strict=True)
 x = torch.rand(5, 784, dtype=torch.float64)
 with torch.no_grad():
     want = hand(x)
