@@ -14,6 +14,28 @@ static const Input *masked_label(const IR *ir, const Node *term)
     return in && in->has_ignore ? in : NULL;
 }
 
+/* One chunk's share of term k (node `node`) in an evaluation's sums: a
+ * term that skips ignore_index steps weighs by its counted steps, the
+ * others by the chunk's samples. */
+static void add_chunk_term(Emit *e, const IR *ir, int node, int k)
+{
+    const Node *term = node_at(ir, node);
+    const Input *in = masked_label(ir, term);
+    const char *value = emit_buf(e, term->id);
+    if (!in) {
+        emit_line(e, "term_sum[%d] += (double)%s[0] * chunk;", k, value);
+        emit_line(e, "term_count[%d] += chunk;", k);
+        return;
+    }
+    int size = shape_size(node_at(ir, in->node)->shape);
+    emit_line(e, "{   /* %s's steps not labelled %d */", e->node_name[term->id], in->ignore_index);
+    emit_line(e, "    const int c = dlrt_counted_rows_%s(%s + (size_t)start * %d, chunk * %d, %d);",
+              op_prec(e), e->node_name[in->node], size, size, in->ignore_index);
+    emit_line(e, "    term_sum[%d] += (double)%s[0] * c;", k, value);
+    emit_line(e, "    term_count[%d] += c;", k);
+    emit_line(e, "}");
+}
+
 static bool any_masked_term(const IR *ir)
 {
     for (int l = 0; l < ir->losses.len; l++)
@@ -277,23 +299,8 @@ void emit_steps(Emit *e, FILE *out)
      * steps: each chunk's mean weighs by its count (PyTorch's mean over
      * the whole set); the other terms by the chunk's samples. */
     for (int l = 0, k = 0; masked && l < ir->losses.len; l++)
-        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
-            const Node *term = node_at(ir, ir->losses.items[l].terms[t].node);
-            const Input *in = masked_label(ir, term);
-            const char *value = emit_buf(e, term->id);
-            if (!in) {
-                emit_line(e, "term_sum[%d] += (double)%s[0] * chunk;", k, value);
-                emit_line(e, "term_count[%d] += chunk;", k);
-                continue;
-            }
-            int size = shape_size(node_at(ir, in->node)->shape);
-            emit_line(e, "{   /* %s's steps not labelled %d */", e->node_name[term->id], in->ignore_index);
-            emit_line(e, "    const int c = dlrt_counted_rows_%s(%s + (size_t)start * %d, chunk * %d, %d);",
-                      op_prec(e), e->node_name[in->node], size, size, in->ignore_index);
-            emit_line(e, "    term_sum[%d] += (double)%s[0] * c;", k, value);
-            emit_line(e, "    term_count[%d] += c;", k);
-            emit_line(e, "}");
-        }
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++)
+            add_chunk_term(e, ir, ir->losses.items[l].terms[t].node, k);
     if (ce) {
         const Node *logits = node_at(ir, ce->in[0]);
         int classes = node_at(ir, ce->in[1])->i[0];
@@ -1106,23 +1113,8 @@ void emit_terms(Emit *e, FILE *out)
               args_text(e, ARGS_FEATURES, true), sep_feat);
     emit_line(e, "(void)%s_loss_pass(m, w, %s%schunk, 0);", P, args_text(e, ARGS_ALL, true), sep_all);
     for (int l = 0, k = 0; l < ir->losses.len; l++)
-        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++) {
-            const Node *term = node_at(ir, ir->losses.items[l].terms[t].node);
-            const Input *in = masked_label(ir, term);
-            const char *value = emit_buf(e, term->id);
-            if (!in) {
-                emit_line(e, "term_sum[%d] += (double)%s[0] * chunk;", k, value);
-                emit_line(e, "term_count[%d] += chunk;", k);
-                continue;
-            }
-            int size = shape_size(node_at(ir, in->node)->shape);
-            emit_line(e, "{   /* %s's steps not labelled %d */", e->node_name[term->id], in->ignore_index);
-            emit_line(e, "    const int c = dlrt_counted_rows_%s(%s + (size_t)start * %d, chunk * %d, %d);",
-                      op_prec(e), e->node_name[in->node], size, size, in->ignore_index);
-            emit_line(e, "    term_sum[%d] += (double)%s[0] * c;", k, value);
-            emit_line(e, "    term_count[%d] += c;", k);
-            emit_line(e, "}");
-        }
+        for (int t = 0; t < ir->losses.items[l].nterms; t++, k++)
+            add_chunk_term(e, ir, ir->losses.items[l].terms[t].node, k);
     e->indent--;
     emit_line(e, "}");
     emit_line(e, "double loss_sum = 0;");
