@@ -493,8 +493,9 @@ int lower_block_call(Lower *l, Symbol *sym, const Expr *call)
     return expand(l, sym, call, vals, &inst, 1, prefix);
 }
 
-/* Blocks among the names defined: for "unknown block" suggestions. */
-static const char *const *block_names(Lower *l)
+/* Blocks and nets among the names defined, NULL-terminated: for "unknown
+ * block" suggestions (here and in sema_lower.c). */
+const char *const *block_names(Lower *l)
 {
     const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(l->syms.len + 1));
     int n = 0;

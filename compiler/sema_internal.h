@@ -139,6 +139,7 @@ void check_block_recursion(Lower *l);
 /* A call of a block or net (sym) or of repeat: the node it returns, or -1. */
 int lower_block_call(Lower *l, Symbol *sym, const Expr *call);
 int lower_repeat(Lower *l, const Expr *call);
+const char *const *block_names(Lower *l);   /* blocks and nets, NULL-terminated */
 /* Notes where a name unknown here is defined inside a block. */
 void note_block_local(Lower *l, const char *name);
 /* Warns about blocks and nets no statement calls. */

@@ -606,13 +606,8 @@ static int lower_op_call(Lower *l, const OpInfo *op, const Expr *e)
 /* The closest block or net name to a misspelled callee, or NULL. */
 static const char *block_suggestion(Lower *l, const char *name)
 {
-    const char **names = arena_alloc(l->arena, sizeof *names * (size_t)(l->syms.len + 1));
-    int n = 0;
-    for (int k = 0; k < l->syms.len; k++)
-        if (l->syms.items[k]->kind == SYM_BLOCK)
-            names[n++] = l->syms.items[k]->name;
-    names[n] = NULL;
-    return n ? diag_suggest(name, names) : NULL;
+    const char *const *names = block_names(l);
+    return names[0] ? diag_suggest(name, names) : NULL;
 }
 
 static int lower_call(Lower *l, const Expr *e)
