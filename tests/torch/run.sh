@@ -90,8 +90,9 @@ $line/" "$src" >"$dir/net.net"
 }
 
 # --long (DLC_LONG=1) adds every other example.
-nets="examples/fashion_mlp.net tests/torch/*.net"
-if [ "${DLC_LONG:-0}" = 1 ]; then
+# DLC_TORCH_NETS="tests/torch/a.net ..." runs those nets alone (while working on one).
+nets=${DLC_TORCH_NETS:-"examples/fashion_mlp.net tests/torch/*.net"}
+if [ "${DLC_LONG:-0}" = 1 ] && [ -z "${DLC_TORCH_NETS:-}" ]; then
     for net in examples/*.net; do
         [ "$net" = examples/fashion_mlp.net ] || nets="$nets $net"
     done
@@ -177,6 +178,7 @@ fi
 # script NAME ARGS...: runs tests/torch/NAME.py, which prints its ok/FAIL
 # lines and ends with "NAME: N passed, N failed"; adds those counts.
 script() {
+    [ -z "${DLC_TORCH_NETS:-}" ] || return 0     # only the nets asked for
     local name=$1
     shift
     $PY "tests/torch/$name.py" "$DLC" "$TMP/libdlrt.a" "$TMP" "$@" >"$TMP/$name.out" 2>&1
