@@ -350,4 +350,19 @@ void sema_no_decay(Lower *l)
             p->weight_decay = 0;
         }
     }
+    /* The train block's switch where nothing has weight decay: a mistake
+     * (the weight_decay forgotten, or set elsewhere). */
+    if (ir->train.no_decay != NO_DECAY_BIAS_AND_NORM || ir->train.no_decay_loc.begin < 0)
+        return;
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        const Group *g = p->group >= 0 && p->group < ir->groups.len ? &ir->groups.items[p->group]
+                                                                    : NULL;
+        double wd = p->weight_decay >= 0 ? p->weight_decay : g ? g->weight_decay
+                                                               : ir->train.weight_decay;
+        if (wd > 0 || (p->no_decay && (g ? g->weight_decay : ir->train.weight_decay) > 0))
+            return;
+    }
+    diag_warning(l->diag, ir->train.no_decay_loc, "no_decay has no effect: no parameter has "
+                 "weight decay; set one, as in: weight_decay 5e-4");
 }
