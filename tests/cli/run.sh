@@ -235,4 +235,157 @@ expect masks-stats-per-weight 0 "density 0.2: 288 effective" -- "$DLC" --stats -
 expect masks-explain 0 "density 0.2 (288 of 1440 weights, mask_seed 3)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
 expect masks-explain-effective 0 "334 effective (1189 masked weights, always zero)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
 
+# Every hyperparameter the issue names as a compile-time param, overridden
+# by -D: batch, epochs, dropout rate, layer sizes, lr, weight decay,
+# momentum, clip values (and validation, seed, a slope, betas, a loss
+# section's optimizer and steps, warm-up epochs, conv and lstm sizes).
+cat >"$T/hp.net" <<'HPEOF'
+model hp
+param hidden = 32
+param rate = 0.1
+param bs = 16
+param ep = 2
+param lr = 0.05
+param wd = 1e-4
+param mom = 0.9
+param cn = 1.0
+param cv = 0.5
+param val = 0.2
+param sd = 3
+param slope = 0.02
+param bnm = 0.1
+input x : f32[8]
+label y : class(3)
+h = dropout(leaky_relu(dense(x, hidden, lr = lr, weight_decay = wd), slope), rate)
+h2 = batchnorm(h, momentum = bnm)
+logits = dense(h2, 3)
+loss cross_entropy(logits, y)
+train {
+    optimizer momentum(lr = lr, momentum = mom, nesterov = true)
+    batch bs
+    epochs ep
+    weight_decay wd
+    clip_norm cn
+    clip_value cv
+    validation val
+    seed sd
+}
+HPEOF
+"$DLC" --explain --emit=none -D hidden=64 -D rate=0.3 -D bs=8 -D ep=3 -D lr=0.01 -D wd=0.002 \
+    -D mom=0.5 -D cn=2 -D cv=0.25 -D val=0.3 -D sd=5 -D slope=0.2 -D bnm=0.3 "$T/hp.net" >"$T/hp.explain" 2>&1
+for want in "hidden         64                 (command line: -D hidden)" \
+            "lr             0.01               (.*/hp.net:22)" "momentum       0.5                (.*/hp.net:22)" \
+            "batch          8                  (.*/hp.net:23)" "epochs         3                  (.*/hp.net:24)" \
+            "seed           5                  (.*/hp.net:29)" "weight_decay   0.002              (.*/hp.net:25)" \
+            "validation     0.3                (.*/hp.net:28)" "clip_norm      2                  (.*/hp.net:26)" \
+            "clip_value     0.25               (.*/hp.net:27)" "h_w            \[64, 8\]" \
+            "0.01 \*     0.002 \*" "dropout h                    rate 0.3" "alpha 0.2" "momentum 0.3, eps 1e-05"; do
+    if grep -q -- "$want" "$T/hp.explain"; then ok "define-reaches: $want"
+    else bad "define-reaches: $want" "$(head -c 600 "$T/hp.explain")"; fi
+done
+"$DLC" -D hidden=64 -D rate=0.3 -D bs=8 -D ep=3 -D lr=0.01 -D wd=0.002 -D mom=0.5 -D cn=2 \
+    -D cv=0.25 "$T/hp.net" -o "$T/hp.c" 2>"$T/out"
+for want in "define HP_BATCH 8 " "define HP_PARAM_COUNT 899 " ; do
+    if grep -q -- "$want" "$T/hp.h"; then ok "define-in-header: $want"; else bad "define-in-header: $want" "$(grep define "$T/hp.h" | head -5)"; fi
+done
+for want in "n \* 64, 0.3, " "0.01f" "0.002f" "0.5f" "0.25f" "2.0f\|2.f\|2f"; do
+    if grep -q -- "$want" "$T/hp.c"; then ok "define-in-code: $want"; else bad "define-in-code: $want" "not in hp.c"; fi
+done
+"$DLC" --main -D ep=3 -D val=0.3 -D sd=5 "$T/hp.net" -o "$T/hpm.c" 2>"$T/out"
+if grep -q "epochs.* 3\|3,.*epochs\|\.epochs = 3" "$T/hpm.c" && grep -q "0.3" "$T/hpm.c"; then ok define-reaches-trainer
+else bad define-reaches-trainer "$(grep -n 'epochs\|validation' "$T/hpm.c" | head -5)"; fi
+cat >"$T/hq.net" <<'HQEOF'
+model hq
+param f = 4
+param k = 3
+param hs = 8
+param nl = 2
+param d = 0.1
+param b1 = 0.8
+param b2 = 0.99
+param st = 2
+param lr2 = 0.1
+param wu = 3
+input x : f32[1, 8, 8]
+input s : f32[5, 4]
+label y : class(3)
+c = relu(conv2d(x, f, k, padding = 1))
+r = lstm(s, hs, num_layers = nl, dropout = d, return_sequences = false)
+z = concat(flatten(c), r, axis = 0)
+logits = dense(z, 3)
+a2 = dense(z, 3)
+loss one = cross_entropy(logits, y) + warmup(cross_entropy(a2, y), epochs = wu) updates logits
+loss two = cross_entropy(a2, y)
+train {
+    optimizer adam(betas = (b1, b2))
+    loss two { optimizer momentum(lr = lr2); steps st }
+}
+HQEOF
+"$DLC" --explain --emit=none -D f=2 -D k=5 -D hs=6 -D nl=1 -D d=0 -D b1=0.5 -D b2=0.9 -D st=3 \
+    -D lr2=0.2 -D wu=2 "$T/hq.net" >"$T/hq.explain" 2>&1
+for want in "beta1          0.5" "beta2          0.9" "c_w            \[2, 1, 5, 5\]" \
+            "r_weight_hh_l0 \[24, 6\]" "two          optimizer momentum(lr = 0.2), steps 3" "kernel 5"; do
+    if grep -q -- "$want" "$T/hq.explain"; then ok "define-reaches: $want"
+    else bad "define-reaches: $want" "$(head -c 600 "$T/hq.explain")"; fi
+done
+"$DLC" -D wu=2 "$T/hq.net" -o "$T/hq.c" 2>"$T/out"
+"$DLC" -D wu=7 "$T/hq.net" -o "$T/hq7.c" 2>"$T/out"
+if ! cmp -s "$T/hq.c" "$T/hq7.c" && grep -q "7" "$T/hq7.c"; then ok define-reaches-warmup-epochs
+else bad define-reaches-warmup-epochs "same code for warm-up 2 and 7"; fi
+
+# no_decay bias_and_norm: --explain marks the exempted tensors, the twin
+# puts them in a group of weight decay 0, the C update adds no L2 for
+# them; a loss section sets its group's own; nothing to decay: a warning.
+cat >"$T/nd.net" <<'NDEOF'
+model nd
+input x : f32[8]
+label y : class(3)
+h = relu(layernorm(dense(x, 16)))
+h2 = batchnorm(dense(h, 16, bias = false))
+logits = dense(h2, 3, weight_decay = 0.02)
+loss cross_entropy(logits, y)
+train {
+    optimizer momentum(lr = 0.1)
+    weight_decay 5e-4
+    no_decay bias_and_norm
+}
+NDEOF
+"$DLC" --explain --emit=none "$T/nd.net" >"$T/nd.explain" 2>&1
+for want in "no_decay       bias_and_norm      (.*nd.net:11)" "h_w            \[16, 8\] .* 0.0005 " \
+            "h_b            \[16\] .* 0 no_decay " "h_2_w          \[16\] .* 0 no_decay " \
+            "h2_2_b         \[16\] .* 0 no_decay " "logits_w       \[3, 16\] .* 0.02 \* " \
+            "logits_b       \[3\] .* 0 no_decay "; do
+    if grep -q -- "$want" "$T/nd.explain"; then ok "no-decay-explain: $want"
+    else bad "no-decay-explain: $want" "$(cat "$T/nd.explain")"; fi
+done
+"$DLC" --emit=torch "$T/nd.net" -o "$T/nd.py" 2>"$T/out"
+if grep -q '{"params": \[self.h_b, self.h_2_w, self.h_2_b, self.h2_2_w, self.h2_2_b, self.logits_b\], "weight_decay": 0.0},  # nd.net:11: no_decay bias_and_norm' "$T/nd.py"
+then ok no-decay-twin-group; else bad no-decay-twin-group "$(grep -n params "$T/nd.py")"; fi
+"$DLC" "$T/nd.net" -o "$T/nd.c" 2>"$T/out"
+if grep -q "d_h_w\[i\] + 0.0005f \* h_w\[i\]" "$T/nd.c" && grep -q "const float g = d_h_b\[i\];" "$T/nd.c" &&
+   grep -q "const float g = d_logits_b\[i\];" "$T/nd.c"; then ok no-decay-c-update
+else bad no-decay-c-update "$(grep -n 'const float g' "$T/nd.c")"; fi
+sed 's/    no_decay bias_and_norm/    no_decay none/' "$T/nd.net" >"$T/nd0.net"
+"$DLC" --explain --emit=none "$T/nd0.net" >"$T/nd0.explain" 2>&1
+if grep -q "h_b            \[16\] .* 0.0005 " "$T/nd0.explain" && ! grep -q "0 no_decay" "$T/nd0.explain"
+then ok no-decay-none; else bad no-decay-none "$(cat "$T/nd0.explain")"; fi
+sed 's/    weight_decay 5e-4//; s/, weight_decay = 0.02//' "$T/nd.net" >"$T/ndw.net"
+expect no-decay-nothing-to-decay-warns 0 "warning: no_decay has no effect: no parameter has weight decay" -- "$DLC" --emit=none "$T/ndw.net"
+cat >"$T/nds.net" <<'NDSEOF'
+model nds
+input x : f32[8]
+label y : class(2)
+a = dense(x, 4)
+loss one = cross_entropy(dense(a, 2), y)
+loss two = cross_entropy(dense(a, 2), y) updates a
+train {
+    weight_decay 1e-3
+    loss two { no_decay bias_and_norm }
+}
+NDSEOF
+"$DLC" --explain --emit=none "$T/nds.net" >"$T/nds.explain" 2>&1
+if grep -q "two .* weight_decay 0.001, no_decay bias_and_norm" "$T/nds.explain" &&
+   grep -q "a_b .* 0 no_decay " "$T/nds.explain" && grep -q "one_b .* 0.001 " "$T/nds.explain"
+then ok no-decay-loss-section; else bad no-decay-loss-section "$(cat "$T/nds.explain")"; fi
+
 echo "$pass passed, $fail failed"
