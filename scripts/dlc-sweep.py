@@ -34,6 +34,11 @@ What varies (each option repeatable, any mix):
   -R NAME=SPEC      a run-time setting, passed to the trainer as --NAME VALUE
                     (epochs, validation, seed, limit, or any flag the
                     trainer's --help lists)
+  -S KEY=VALUE      a line of NET's train block, `KEY VALUE`, in place of
+                    the file's (or added to it); each -S with the same KEY
+                    adds one value: -S 'optimizer=adam(lr = 1e-3)'
+                    -S 'optimizer=sgd(lr = 0.1)' compares two optimizers
+                    (also no_decay, weight_decay, init, clip_norm, ...)
   --lr SPEC         the learning rate: -D lr=SPEC when NET declares
                     `param lr` (write `optimizer adam(lr = lr)`), else
                     -R lr=SPEC when the trainer takes --lr
@@ -118,7 +123,7 @@ class Axis:
             self.values = values
 
     def label(self):
-        return ("-D %s" if self.kind == "D" else "--%s") % self.name
+        return {"D": "-D %s", "R": "--%s", "S": "%s"}[self.kind] % self.name
 
     def draw(self, rng):
         how, lo, hi = self.range
@@ -187,6 +192,27 @@ def parse_args(argv):
             if any(x.kind == kind and x.name == name for x in opts["axes"]):
                 raise Usage("-%s %s: %s is already swept" % (kind, body, name))
             opts["axes"].append(Axis(kind, name, spec))
+        elif a.startswith("-S"):
+            body = a[2:]
+            if not body:
+                if i + 1 >= len(argv):
+                    raise Usage("-S needs KEY=VALUE")
+                i += 1
+                body = argv[i]
+            if "=" not in body:
+                raise Usage("-S needs KEY=VALUE, not '%s'" % body)
+            name, v = body.split("=", 1)
+            name, v = name.strip(), v.strip()
+            if not re.match(r"^[a-z_][a-z0-9_]*$", name) or not v:
+                raise Usage("-S %s: needs a train setting KEY and a VALUE" % body)
+            axis = next((x for x in opts["axes"] if x.kind == "S" and x.name == name), None)
+            if axis is None:
+                axis = Axis("S", name, "-")
+                axis.values = []
+                opts["axes"].append(axis)
+            if v in axis.values:
+                raise Usage("-S %s: given twice" % body)
+            axis.values.append(v)
         elif key == "--lr":
             opts["lr"] = value("--lr")
         elif key == "--trials":
@@ -262,6 +288,27 @@ def trials_of(axes, count, seed):
     return out
 
 
+def with_settings(src, settings):
+    """NET's text with its train block's `KEY ...` lines replaced by
+    `KEY VALUE` (added after `train {` when the block has none; a train
+    block added when the file has none)."""
+    lines = src.split("\n")
+    start = next((k for k, l in enumerate(lines) if re.match(r"^\s*train\s*\{\s*(#.*)?$", l)), None)
+    if start is None:
+        return src.rstrip("\n") + "\ntrain {\n" + "".join(
+            "    %s %s\n" % kv for kv in settings.items()) + "}\n"
+    end = next((k for k in range(start + 1, len(lines)) if re.match(r"^\s*\}", lines[k])), len(lines))
+    for key, v in settings.items():
+        pat = re.compile(r"^(\s*)%s(\s|$)" % re.escape(key))
+        hit = [k for k in range(start + 1, end) if pat.match(lines[k])]
+        if hit:
+            lines[hit[0]] = pat.match(lines[hit[0]]).group(1) + "%s %s" % (key, v)
+        else:
+            lines.insert(start + 1, "    %s %s" % (key, v))
+            end += 1
+    return "\n".join(lines)
+
+
 EPOCH = re.compile(r"^epoch (\d+)/\d+ .*")
 VAL_LOSS = re.compile(r"  val loss (\S+)")
 VAL_ACC = re.compile(r"  val acc (\S+)")
@@ -326,6 +373,7 @@ def main(argv):
         return 2
     metric = opts["metric"] or ("val_acc" if has_acc else "val_loss")
     dl = [a.label() for a in axes if a.kind == "D"]
+    sl = [a.label() for a in axes if a.kind == "S"]
     rl = [a for a in axes if a.kind == "R"]
 
     # One build per distinct -D combination.
@@ -333,7 +381,7 @@ def main(argv):
     cflags = shlex.split(os.environ.get("CFLAGS", "-O3 -march=native -fno-math-errno"))
     builds = {}
     for t in trials:
-        key = tuple(t[x] for x in dl)
+        key = tuple(t[x] for x in dl + sl)
         if key not in builds:
             builds[key] = os.path.join(work, "build-%d" % len(builds))
 
@@ -343,7 +391,14 @@ def main(argv):
         defs = []
         for name, v in zip(dl, key):
             defs += ["-D", "%s=%s" % (name[3:], v)]
-        r = run([dlc, "--main"] + defs + [net, "-o", os.path.join(d, "model.c")])
+        source = net
+        if sl:   # the train block's lines: a copy of NET with them
+            source = os.path.join(d, os.path.basename(net))
+            with open(source, "w") as f:
+                f.write(with_settings(open(net).read(), dict(zip(sl, key[len(dl):]))))
+            defs += ["(%s)" % ", ".join("%s %s" % kv for kv in zip(sl, key[len(dl):]))]
+        r = run([dlc, "--main"] + [x for x in defs if not x.startswith("(")] +
+                [source, "-o", os.path.join(d, "model.c")])
         if r.returncode != 0:
             return "dlc %s: %s" % (" ".join(defs), r.stdout.strip())
         r = run([cc, "-std=c99", "-D_POSIX_C_SOURCE=200809L"] + cflags +
@@ -377,7 +432,7 @@ def main(argv):
 
     def trial(k):
         t = trials[k]
-        key = tuple(t[x] for x in dl)
+        key = tuple(t[x] for x in dl + sl)
         binary = os.path.join(builds[key], "model")
         cmd = [binary] + passthrough
         for a in rl:
@@ -443,8 +498,8 @@ def main(argv):
         print("no trial finished (logs in %s)" % work)
         return 1
     t = trials[winner["trial"] - 1]
-    setting = " ".join("%s=%s" % (a.label(), t[a.label()]) if a.kind == "D"
-                       else "%s %s" % (a.label(), t[a.label()]) for a in axes)
+    setting = ", ".join("%s=%s" % (a.label(), t[a.label()]) if a.kind == "D"
+                        else "%s %s" % (a.label(), t[a.label()]) for a in axes)
     e, vl, va = winner["best"]
     print("best: trial %d, %s: %s %.4f (epoch %d)" % (
         winner["trial"], setting, metric.replace("_", " "), -score(winner) if metric == "val_acc"

@@ -388,4 +388,79 @@ if grep -q "two .* weight_decay 0.001, no_decay bias_and_norm" "$T/nds.explain" 
    grep -q "a_b .* 0 no_decay " "$T/nds.explain" && grep -q "one_b .* 0.001 " "$T/nds.explain"
 then ok no-decay-loss-section; else bad no-decay-loss-section "$(cat "$T/nds.explain")"; fi
 
+# dlc-sweep (build/dlc-sweep, docs/optimizers.md section 6) on a tiny net
+# and tiny CSV data: the grid's table, the best choice (the highest
+# validation accuracy, the first trial among ties), the test line, a
+# random search's determinism for one seed, and its usage errors.
+SWEEP=${SWEEP:-build/dlc-sweep}
+if [ -x /usr/bin/python3 ] && [ -x "$SWEEP" ]; then
+cat >"$T/sw.net" <<'SWEOF'
+model sw
+param hidden = 8
+param lr = 0.1
+input x : f32[4]
+label y : class(2)
+h = relu(dense(x, hidden))
+loss cross_entropy(dense(h, 2), y)
+train {
+    optimizer sgd(lr = lr)
+    batch 16
+    epochs 2
+    validation 0.25
+    seed 3
+}
+SWEOF
+swdata() { awk -v n="$1" -v s="$2" 'BEGIN { srand(s); for (i = 0; i < n; i++) { a = rand()*2-1; b = rand()*2-1; c = rand()*2-1; d = rand()*2-1; y = (a + 0.5*b - 0.3*c > 0.1) ? 1 : 0; if (rand() < 0.1) y = 1 - y; printf "%.4f,%.4f,%.4f,%.4f,%d\n", a, b, c, d, y } }'; }
+swdata 400 1 >"$T/sw_train.csv"; swdata 200 2 >"$T/sw_test.csv"
+swdata_args="--train-csv $T/sw_train.csv --test-csv $T/sw_test.csv"
+# shellcheck disable=SC2086
+"$SWEEP" -D hidden=2,8 -R epochs=1,3 --dir "$T/swg" "$T/sw.net" -- $swdata_args >"$T/swg.out" 2>&1
+st=$?
+rows=$(grep -c '^[0-9]' "$T/swg.out")
+if [ "$st" = 0 ] && [ "$rows" = 4 ] && grep -q '^trial  -D hidden  --epochs  epoch  val loss  val acc  seconds$' "$T/swg.out"
+then ok sweep-grid-table; else bad sweep-grid-table "exit $st, $rows rows: $(cat "$T/swg.out")"; fi
+# The row marked * has the highest val acc, the first among ties, and the
+# best: line names it with its settings.
+best=$(awk '/^[0-9]/ { t = $1; acc = $(NF - 1); if (acc > m) { m = acc; b = t } } END { print b }' "$T/swg.out")
+marked=$(sed -n 's/^\([0-9]*\) \*.*/\1/p' "$T/swg.out")
+if [ -n "$best" ] && [ "$best" = "$marked" ] && grep -q "^best: trial $best, -D hidden=[28], --epochs [13]: val acc " "$T/swg.out"
+then ok sweep-picks-best; else bad sweep-picks-best "best $best, marked $marked: $(cat "$T/swg.out")"; fi
+if grep -q "^test (trial $marked's checkpoint, .*trial-$marked.ckpt): test loss [0-9.]*, test accuracy [0-9.]*$" "$T/swg.out" &&
+   [ -f "$T/swg/trial-$marked.ckpt" ] && [ "$(wc -l <"$T/swg/results.csv")" = 5 ]
+then ok sweep-test-metric-of-best; else bad sweep-test-metric-of-best "$(tail -n 2 "$T/swg.out")"; fi
+# A random search: the same seed draws the same trials and the same
+# results (the seconds column aside); another seed other learning rates.
+for run in a b; do
+    # shellcheck disable=SC2086
+    "$SWEEP" --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 7 --dir "$T/swr$run" "$T/sw.net" -- $swdata_args >"$T/swr$run.out" 2>&1
+    sed '/^[0-9]/s/  *[0-9.]*$//; s/, .*trial-[0-9]*.ckpt)/)/' "$T/swr$run.out" | grep -v '^dlc-sweep' >"$T/swr$run.cut"
+done
+# shellcheck disable=SC2086
+"$SWEEP" --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 8 --dir "$T/swrc" "$T/sw.net" -- $swdata_args >"$T/swrc.out" 2>&1
+if [ "$(grep -c '^[0-9]' "$T/swra.out")" = 3 ] && cmp -s "$T/swra.cut" "$T/swrb.cut" &&
+   grep -q '^trial  -D hidden  -D lr ' "$T/swra.out"
+then ok sweep-random-deterministic; else bad sweep-random-deterministic "$(diff "$T/swra.cut" "$T/swrb.cut" | head -5) $(cat "$T/swra.out")"; fi
+lrs() { awk '/^[0-9]/ { print $(NF - 4) }' "$1"; }
+if [ -n "$(lrs "$T/swra.out")" ] && [ "$(lrs "$T/swra.out")" != "$(lrs "$T/swrc.out")" ] &&
+   lrs "$T/swra.out" | awk '{ if ($1 < 0.001 || $1 > 1) exit 1 }'
+then ok sweep-random-seed-and-range; else bad sweep-random-seed-and-range "$(lrs "$T/swra.out") / $(lrs "$T/swrc.out")"; fi
+# Train-block lines as an axis: two optimizers.
+# shellcheck disable=SC2086
+"$SWEEP" -S 'optimizer=sgd(lr = 0.2)' -S 'optimizer=adam(lr = 0.01)' --dir "$T/sws" "$T/sw.net" -- $swdata_args >"$T/sws.out" 2>&1
+if grep -q '^1 *.*sgd(lr = 0.2) ' "$T/sws.out" && grep -q '^2 *.*adam(lr = 0.01) ' "$T/sws.out" &&
+   grep -q 'optimizer adam(lr = 0.01)' "$T/sws/build-1/sw.net"
+then ok sweep-train-settings; else bad sweep-train-settings "$(cat "$T/sws.out")"; fi
+expect sweep-help 0 "usage: dlc-sweep" -- "$SWEEP" --help
+expect sweep-range-needs-trials 2 "a random search needs --trials N" -- "$SWEEP" --lr log:1e-3:1 "$T/sw.net"
+expect sweep-unknown-param 2 "declares no param 'hiden' (its params: hidden, lr)" -- "$SWEEP" -D hiden=2,3 "$T/sw.net"
+expect sweep-bad-spec 2 "is no list of values" -- "$SWEEP" -D hidden=2,,3 "$T/sw.net"
+expect sweep-bad-log-range 2 "a log-uniform range needs LO > 0" -- "$SWEEP" --lr log:0:1 --trials 2 "$T/sw.net"
+expect sweep-grid-too-small 2 "the grid has only 2 combinations" -- "$SWEEP" -D hidden=2,3 --trials 3 "$T/sw.net"
+expect sweep-own-checkpoint 2 "--checkpoint is the sweep's own business" -- "$SWEEP" -D hidden=2,3 "$T/sw.net" -- --checkpoint x.ckpt
+expect sweep-nothing 2 "nothing to sweep" -- "$SWEEP" "$T/sw.net"
+expect sweep-lr-without-param 2 "the trainer takes no --lr (declare \`param lr\`" -- "$SWEEP" --lr 0.1,0.2 --dir "$T/swx" "$T/ex.net"
+else
+    echo "skip sweep tests: /usr/bin/python3 or $SWEEP missing"
+fi
+
 echo "$pass passed, $fail failed"
