@@ -413,8 +413,22 @@ def main(argv):
         net, len(trials), "" if len(trials) == 1 else "s",
         "random search, seed %d" % opts["seed"] if opts["trials"] else "grid",
         len(builds), "" if len(builds) == 1 else "s", jobs, metric), flush=True)
+    tty = sys.stderr.isatty()
+    counter = {"built": 0, "trained": 0}
+
+    def progress(what, total):
+        counter[what] += 1
+        if tty:   # a line that the next one overwrites; the table follows
+            sys.stderr.write("\r%s %d/%d " % (what, counter[what], total))
+            sys.stderr.flush()
+
+    def build_one(key):
+        e = build(key)
+        progress("built", len(builds))
+        return e
+
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        errors = [e for e in pool.map(build, list(builds)) if e]
+        errors = [e for e in pool.map(build_one, list(builds)) if e]
     if errors:
         sys.stderr.write("dlc-sweep: a build failed:\n%s\n" % errors[0])
         return 1
@@ -444,11 +458,14 @@ def main(argv):
         seconds = time.time() - start
         with open(os.path.join(work, "trial-%d.log" % (k + 1)), "w") as f:
             f.write("$ %s\n%s" % (" ".join(shlex.quote(c) for c in cmd), r.stdout))
+        progress("trained", len(trials))
         return r.returncode, r.stdout, seconds
 
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(trial, range(len(trials))))
 
+    if tty:
+        sys.stderr.write("\r\033[K")
     rows = []
     for k, (status, out, seconds) in enumerate(results):
         best, test_loss, test_acc = parse_trial(out)
