@@ -315,12 +315,17 @@ VAL_ACC = re.compile(r"  val acc (\S+)")
 
 
 def parse_trial(text):
-    """(best epoch, val loss, val acc or None, test loss, test acc) from a
-    trainer's output: the values of the epoch its checkpoint keeps (the
-    last line marked *)."""
+    """(best epoch, val loss, val acc or None), test loss, test acc and the
+    training seconds from a trainer's output: the values of the epoch its
+    checkpoint keeps (the last line marked *); the seconds summed over the
+    epoch lines' own (training and validation, not loading or testing)."""
     best = None
+    train_s = 0.0
     for line in text.splitlines():
         m = EPOCH.match(line)
+        sec = re.search(r"  \((\S+) s, \S+ samples/s\)", line) if m else None
+        if sec:
+            train_s += float(sec.group(1))
         if m and line.rstrip().endswith("*"):
             vl = VAL_LOSS.search(line)
             va = VAL_ACC.search(line)
@@ -328,7 +333,8 @@ def parse_trial(text):
                 best = (int(m.group(1)), float(vl.group(1)), float(va.group(1)) if va else None)
     tl = re.search(r"^test loss: (\S+)$", text, re.M)
     ta = re.search(r"^test accuracy: (\S+)$", text, re.M)
-    return best, float(tl.group(1)) if tl else None, float(ta.group(1)) if ta else None
+    return (best, float(tl.group(1)) if tl else None, float(ta.group(1)) if ta else None,
+            train_s)
 
 
 def main(argv):
@@ -468,13 +474,13 @@ def main(argv):
         sys.stderr.write("\r\033[K")
     rows = []
     for k, (status, out, seconds) in enumerate(results):
-        best, test_loss, test_acc = parse_trial(out)
+        best, test_loss, test_acc, train_s = parse_trial(out)
         if status == 0 and best is None and re.search(r", 0 for validation,", out):
             sys.stderr.write("dlc-sweep: trial %d has no validation split: the sweep chooses on "
                              "it; give the net `validation` > 0 or -- --validation 0.1\n" % (k + 1))
             return 2
         rows.append({"trial": k + 1, "status": status, "best": best, "seconds": seconds,
-                     "test": (test_loss, test_acc)})
+                     "train_s": train_s, "test": (test_loss, test_acc)})
 
     def score(row):
         _, vl, va = row["best"]
@@ -485,32 +491,37 @@ def main(argv):
     winner = min(done, key=lambda r: (score(r), r["trial"])) if done else None
 
     # The table.
-    head = ["trial"] + [a.label() for a in axes] + ["epoch", "val loss", "val acc", "seconds"]
-    table = []
+    head = ["trial"] + [a.label() for a in axes] + ["epoch", "val loss", "val acc", "train s",
+                                                    "seconds"]
+    table, notes = [], []
     for r in rows:
         t = trials[r["trial"] - 1]
         cells = ["%d%s" % (r["trial"], " *" if r is winner else "")] + [t[a.label()] for a in axes]
+        note = ""
         if r["best"] is None:
-            cells += ["failed (exit %d): %s" % (r["status"], os.path.join(
-                work, "trial-%d.log" % r["trial"])), "", ""]
+            cells += ["-", "-", "-"]
+            note = "  failed (exit %d): %s" % (r["status"], os.path.join(
+                work, "trial-%d.log" % r["trial"]))
         else:
             e, vl, va = r["best"]
             cells += [str(e), "%.4f" % vl, "%.4f" % va if va is not None else "-"]
-        cells.append("%.1f" % r["seconds"])
+        cells += ["%.1f" % r["train_s"], "%.1f" % r["seconds"]]
         table.append(cells)
+        notes.append(note)
     width = [max(len(h), *(len(c[j]) for c in table)) for j, h in enumerate(head)]
     print("  ".join(h.ljust(width[j]) for j, h in enumerate(head)).rstrip())
-    for c in table:
-        print("  ".join(x.ljust(width[j]) for j, x in enumerate(c)).rstrip())
+    for c, note in zip(table, notes):
+        print(("  ".join(x.ljust(width[j]) for j, x in enumerate(c)).rstrip()) + note)
     with open(os.path.join(work, "results.csv"), "w") as f:
         f.write(",".join(["trial"] + [a.label() for a in axes] +
-                         ["status", "best_epoch", "val_loss", "val_acc", "seconds"]) + "\n")
+                         ["status", "best_epoch", "val_loss", "val_acc", "train_seconds",
+                          "seconds"]) + "\n")
         for r in rows:
             t = trials[r["trial"] - 1]
             e, vl, va = r["best"] if r["best"] else ("", "", "")
             f.write(",".join(str(x) for x in [r["trial"]] + [t[a.label()] for a in axes] +
                              [r["status"], e, vl, "" if va is None else va,
-                              "%.2f" % r["seconds"]]) + "\n")
+                              "%.2f" % r["train_s"], "%.2f" % r["seconds"]]) + "\n")
     if winner is None:
         print("no trial finished (logs in %s)" % work)
         return 1

@@ -419,11 +419,11 @@ swdata_args="--train-csv $T/sw_train.csv --test-csv $T/sw_test.csv"
 sweep -D hidden=2,8 -R epochs=1,3 --dir "$T/swg" "$T/sw.net" -- $swdata_args >"$T/swg.out" 2>&1
 st=$?
 rows=$(grep -c '^[0-9]' "$T/swg.out")
-if [ "$st" = 0 ] && [ "$rows" = 4 ] && grep -q '^trial  -D hidden  --epochs  epoch  val loss  val acc  seconds$' "$T/swg.out"
+if [ "$st" = 0 ] && [ "$rows" = 4 ] && grep -q '^trial  -D hidden  --epochs  epoch  val loss  val acc  train s  seconds$' "$T/swg.out"
 then ok sweep-grid-table; else bad sweep-grid-table "exit $st, $rows rows: $(cat "$T/swg.out")"; fi
 # The row marked * has the highest val acc, the first among ties, and the
 # best: line names it with its settings.
-best=$(awk '/^[0-9]/ { t = $1; acc = $(NF - 1); if (acc > m) { m = acc; b = t } } END { print b }' "$T/swg.out")
+best=$(awk '/^[0-9]/ { t = $1; acc = $(NF - 2); if (acc > m) { m = acc; b = t } } END { print b }' "$T/swg.out")
 marked=$(sed -n 's/^\([0-9]*\) \*.*/\1/p' "$T/swg.out")
 if [ -n "$best" ] && [ "$best" = "$marked" ] && grep -q "^best: trial $best, -D hidden=[28], --epochs [13]: val acc " "$T/swg.out"
 then ok sweep-picks-best; else bad sweep-picks-best "best $best, marked $marked: $(cat "$T/swg.out")"; fi
@@ -435,14 +435,14 @@ then ok sweep-test-metric-of-best; else bad sweep-test-metric-of-best "$(tail -n
 for run in a b; do
     # shellcheck disable=SC2086
     sweep --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 7 --dir "$T/swr$run" "$T/sw.net" -- $swdata_args >"$T/swr$run.out" 2>&1
-    sed '/^[0-9]/s/  *[0-9.]*$//; s/, .*trial-[0-9]*.ckpt)/)/' "$T/swr$run.out" | grep -v '^dlc-sweep' >"$T/swr$run.cut"
+    sed '/^[0-9]/s/  *[0-9.]*  *[0-9.]*$//; s/, .*trial-[0-9]*.ckpt)/)/' "$T/swr$run.out" | grep -v '^dlc-sweep' >"$T/swr$run.cut"
 done
 # shellcheck disable=SC2086
 sweep --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 8 --dir "$T/swrc" "$T/sw.net" -- $swdata_args >"$T/swrc.out" 2>&1
 if [ "$(grep -c '^[0-9]' "$T/swra.out")" = 3 ] && cmp -s "$T/swra.cut" "$T/swrb.cut" &&
    grep -q '^trial  -D hidden  -D lr ' "$T/swra.out"
 then ok sweep-random-deterministic; else bad sweep-random-deterministic "$(diff "$T/swra.cut" "$T/swrb.cut" | head -5) $(cat "$T/swra.out")"; fi
-lrs() { awk '/^[0-9]/ { print $(NF - 4) }' "$1"; }
+lrs() { awk '/^[0-9]/ { print $(NF - 5) }' "$1"; }
 if [ -n "$(lrs "$T/swra.out")" ] && [ "$(lrs "$T/swra.out")" != "$(lrs "$T/swrc.out")" ] &&
    lrs "$T/swra.out" | awk '{ if ($1 < 0.001 || $1 > 1) exit 1 }'
 then ok sweep-random-seed-and-range; else bad sweep-random-seed-and-range "$(lrs "$T/swra.out") / $(lrs "$T/swrc.out")"; fi
@@ -452,6 +452,12 @@ sweep -S 'optimizer=sgd(lr = 0.2)' -S 'optimizer=adam(lr = 0.01)' --dir "$T/sws"
 if grep -q '^1 *.*sgd(lr = 0.2) ' "$T/sws.out" && grep -q '^2 *.*adam(lr = 0.01) ' "$T/sws.out" &&
    grep -q 'optimizer adam(lr = 0.01)' "$T/sws/build-1/sw.net"
 then ok sweep-train-settings; else bad sweep-train-settings "$(cat "$T/sws.out")"; fi
+# A trial that diverges is a row saying so; the others still rank.
+# shellcheck disable=SC2086
+sweep --lr 0.1,1e6 -D hidden=2 --dir "$T/swf" "$T/sw.net" -- $swdata_args >"$T/swf.out" 2>&1
+if grep -q '^2      2          1e6    -      -         -        [0-9.]*      [0-9.]*  failed (exit 1): .*trial-2.log$' "$T/swf.out" &&
+   grep -q '^best: trial 1,' "$T/swf.out"
+then ok sweep-failed-trial; else bad sweep-failed-trial "$(cat "$T/swf.out")"; fi
 expect sweep-help 0 "usage: dlc-sweep" -- sweep --help
 expect sweep-range-needs-trials 2 "a random search needs --trials N" -- sweep --lr log:1e-3:1 "$T/sw.net"
 expect sweep-unknown-param 2 "declares no param 'hiden' (its params: hidden, lr)" -- sweep -D hiden=2,3 "$T/sw.net"
