@@ -466,7 +466,13 @@ expect sweep-bad-log-range 2 "a log-uniform range needs LO > 0" -- sweep --lr lo
 expect sweep-grid-too-small 2 "the grid has only 2 combinations" -- sweep -D hidden=2,3 --trials 3 "$T/sw.net"
 expect sweep-own-checkpoint 2 "--checkpoint is the sweep's own business" -- sweep -D hidden=2,3 "$T/sw.net" -- --checkpoint x.ckpt
 expect sweep-nothing 2 "nothing to sweep" -- "$SWEEP" "$T/sw.net"
-expect sweep-lr-without-param 2 "the trainer takes no --lr (declare \`param lr\`" -- sweep --lr 0.1,0.2 --dir "$T/swx" "$T/ex.net"
+# --lr on a net without `param lr`: the trainer's --lr if it has one, else
+# a usage error saying how to declare the param.
+sweep --lr 0.1,0.2 --dir "$T/swx" "$T/ex.net" >"$T/swx.out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q "the trainer takes no --lr (declare \`param lr\`" "$T/swx.out"; then ok sweep-lr-without-param
+elif "$T/swx/build-0/model" --help 2>&1 | grep -q -- '--lr'; then ok "sweep-lr-without-param (the trainer takes --lr)"
+else bad sweep-lr-without-param "exit $st: $(cat "$T/swx.out")"; fi
 else
     echo "skip sweep tests: /usr/bin/python3 or $SWEEP missing"
 fi
