@@ -288,6 +288,14 @@ def trials_of(axes, count, seed):
     return out
 
 
+def first_error(text):
+    """dlc's first `error:` line, without the file name, for a table row."""
+    for line in text.splitlines():
+        if ": error: " in line:
+            return line.split(": error: ", 1)[1]
+    return text.strip().split("\n")[-1][:200]
+
+
 def with_settings(src, settings):
     """NET's text with its train block's `KEY ...` lines replaced by
     `KEY VALUE` (added after `train {` when the block has none; a train
@@ -433,13 +441,18 @@ def main(argv):
         progress("built", len(builds))
         return e
 
+    # A combination dlc refuses (a -D value out of range, adamw with the
+    # block's weight_decay) is its trials' failed rows; all of them: exit 1.
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        errors = [e for e in pool.map(build_one, list(builds)) if e]
-    if errors:
-        sys.stderr.write("dlc-sweep: a build failed:\n%s\n" % errors[0])
+        failed = dict(zip(builds, pool.map(build_one, list(builds))))
+    failed = {k: e for k, e in failed.items() if e}
+    if len(failed) == len(builds):
+        sys.stderr.write("%sdlc-sweep: no build succeeded; the first:\n%s\n" % (
+            "\r\033[K" if tty else "", next(iter(failed.values()))))
         return 1
     if rl:
-        r = run([os.path.join(next(iter(builds.values())), "model"), "--help"])
+        good = next(d for k, d in builds.items() if k not in failed)
+        r = run([os.path.join(good, "model"), "--help"])
         for a in rl:
             if "--%s" % a.name not in r.stdout:
                 hint = (" (declare `param lr` in the net and use it in the optimizer, then "
@@ -453,6 +466,11 @@ def main(argv):
     def trial(k):
         t = trials[k]
         key = tuple(t[x] for x in dl + sl)
+        if key in failed:
+            with open(os.path.join(work, "trial-%d.log" % (k + 1)), "w") as f:
+                f.write("build failed: %s\n" % failed[key])
+            progress("trained", len(trials))
+            return None, failed[key], 0.0
         binary = os.path.join(builds[key], "model")
         cmd = [binary] + passthrough
         for a in rl:
@@ -480,7 +498,8 @@ def main(argv):
                              "it; give the net `validation` > 0 or -- --validation 0.1\n" % (k + 1))
             return 2
         rows.append({"trial": k + 1, "status": status, "best": best, "seconds": seconds,
-                     "train_s": train_s, "test": (test_loss, test_acc)})
+                     "train_s": train_s, "test": (test_loss, test_acc),
+                     "build_error": first_error(out) if status is None else None})
 
     def score(row):
         _, vl, va = row["best"]
@@ -501,7 +520,8 @@ def main(argv):
         if r["best"] is None:
             cells += ["-", "-", "-"]
             note = "  failed (exit %d): %s" % (r["status"], os.path.join(
-                work, "trial-%d.log" % r["trial"]))
+                work, "trial-%d.log" % r["trial"])) if r["status"] is not None else \
+                "  build failed: %s" % r["build_error"]
         else:
             e, vl, va = r["best"]
             cells += [str(e), "%.4f" % vl, "%.4f" % va if va is not None else "-"]
@@ -520,7 +540,8 @@ def main(argv):
             t = trials[r["trial"] - 1]
             e, vl, va = r["best"] if r["best"] else ("", "", "")
             f.write(",".join(str(x) for x in [r["trial"]] + [t[a.label()] for a in axes] +
-                             [r["status"], e, vl, "" if va is None else va,
+                             ["build" if r["status"] is None else r["status"], e, vl,
+                              "" if va is None else va,
                               "%.2f" % r["train_s"], "%.2f" % r["seconds"]]) + "\n")
     if winner is None:
         print("no trial finished (logs in %s)" % work)

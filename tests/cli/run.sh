@@ -458,6 +458,13 @@ sweep --lr 0.1,1e6 -D hidden=2 --dir "$T/swf" "$T/sw.net" -- $swdata_args >"$T/s
 if grep -q '^2      2          1e6    -      -         -        [0-9.]*      [0-9.]*  failed (exit 1): .*trial-2.log$' "$T/swf.out" &&
    grep -q '^best: trial 1,' "$T/swf.out"
 then ok sweep-failed-trial; else bad sweep-failed-trial "$(cat "$T/swf.out")"; fi
+# A combination dlc refuses is its trials' rows; none built: exit 1.
+# shellcheck disable=SC2086
+sweep -D hidden=0,4 --dir "$T/swb" "$T/sw.net" -- $swdata_args >"$T/swb.out" 2>&1
+if grep -q '^1      0          -      -         -        0.0      0.0  build failed: dense needs a positive number of units, got 0$' "$T/swb.out" &&
+   grep -q '^best: trial 2,' "$T/swb.out" && grep -q '^1,0,build,' "$T/swb/results.csv"
+then ok sweep-build-failed-row; else bad sweep-build-failed-row "$(cat "$T/swb.out")"; fi
+expect sweep-no-build 1 "no build succeeded; the first:" -- sweep -D hidden=0,-1 --dir "$T/swb2" "$T/sw.net"
 expect sweep-help 0 "usage: dlc-sweep" -- sweep --help
 expect sweep-range-needs-trials 2 "a random search needs --trials N" -- sweep --lr log:1e-3:1 "$T/sw.net"
 expect sweep-unknown-param 2 "declares no param 'hiden' (its params: hidden, lr)" -- sweep -D hiden=2,3 "$T/sw.net"
