@@ -544,7 +544,11 @@ def main(argv):
                               "" if va is None else va,
                               "%.2f" % r["train_s"], "%.2f" % r["seconds"]]) + "\n")
     if winner is None:
-        print("no trial finished (logs in %s)" % work)
+        if any(r["status"] == 0 and r["best"] is not None for r in rows):
+            print("no trial printed a validation accuracy (the loss has no cross_entropy term): "
+                  "rank with --metric val_loss")
+        else:
+            print("no trial finished (logs in %s)" % work)
         return 1
     t = trials[winner["trial"] - 1]
     setting = ", ".join("%s=%s" % (a.label(), t[a.label()]) if a.kind == "D"
@@ -553,6 +557,12 @@ def main(argv):
     print("best: trial %d, %s: %s %.4f (epoch %d)" % (
         winner["trial"], setting, metric.replace("_", " "), -score(winner) if metric == "val_acc"
         else vl, e))
+    key = tuple(t[x] for x in dl + sl)
+    built = " ".join(["dlc --main"] + ["-D %s=%s" % (x[3:], t[x]) for x in dl] + [shlex.quote(
+        os.path.join(builds[key], os.path.basename(net)) if sl else net)])
+    flags = " ".join("--%s %s" % (a.name, t[a.label()]) for a in rl)
+    print("its trainer: %s (%s)%s" % (os.path.join(builds[key], "model"), built,
+                                      ", run with " + flags if flags else ""))
     test_loss, test_acc = winner["test"]
     if test_loss is not None:
         print("test (trial %d's checkpoint, %s): test loss %.4f%s" % (

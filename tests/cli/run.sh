@@ -465,6 +465,15 @@ if grep -q '^1      0          -      -         -        0.0      0.0  build fai
    grep -q '^best: trial 2,' "$T/swb.out" && grep -q '^1,0,build,' "$T/swb/results.csv"
 then ok sweep-build-failed-row; else bad sweep-build-failed-row "$(cat "$T/swb.out")"; fi
 expect sweep-no-build 1 "no build succeeded; the first:" -- sweep -D hidden=0,-1 --dir "$T/swb2" "$T/sw.net"
+# A regression net: ranked on the validation loss, lowest first.
+sed 's/^label y : class(2)$/target t : f32[1]/; s/^loss cross_entropy(dense(h, 2), y)$/loss mse(dense(h, 1), t)/' "$T/sw.net" >"$T/swreg.net"
+# shellcheck disable=SC2086
+sweep -D hidden=2,4,8 --dir "$T/swreg" "$T/swreg.net" -- $swdata_args >"$T/swreg.out" 2>&1
+best=$(awk '/^[0-9]/ { t = $1; l = $(NF - 3); if (b == "" || l < m) { m = l; b = t } } END { print b }' "$T/swreg.out")
+if grep -q 'choosing on val_loss$' "$T/swreg.out" && [ -n "$best" ] && grep -q "^$best \*" "$T/swreg.out" &&
+   grep -q "^best: trial $best, -D hidden=[248]: val loss " "$T/swreg.out"
+then ok sweep-regression-val-loss; else bad sweep-regression-val-loss "best $best: $(cat "$T/swreg.out")"; fi
+expect sweep-metric-needs-accuracy 1 "no trial printed a validation accuracy" -- sweep -D hidden=2 --metric val_acc --dir "$T/swreg2" "$T/swreg.net" -- $swdata_args
 expect sweep-help 0 "usage: dlc-sweep" -- sweep --help
 expect sweep-range-needs-trials 2 "a random search needs --trials N" -- sweep --lr log:1e-3:1 "$T/sw.net"
 expect sweep-unknown-param 2 "declares no param 'hiden' (its params: hidden, lr)" -- sweep -D hiden=2,3 "$T/sw.net"
