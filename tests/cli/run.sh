@@ -435,7 +435,7 @@ then ok sweep-test-metric-of-best; else bad sweep-test-metric-of-best "$(tail -n
 for run in a b; do
     # shellcheck disable=SC2086
     sweep --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 7 --dir "$T/swr$run" "$T/sw.net" -- $swdata_args >"$T/swr$run.out" 2>&1
-    sed '/^[0-9]/s/  *[0-9.]*  *[0-9.]*$//; s/, .*trial-[0-9]*.ckpt)/)/' "$T/swr$run.out" | grep -v '^dlc-sweep' >"$T/swr$run.cut"
+    sed '/^[0-9]/s/  *[0-9.]*  *[0-9.]*$//; s/, .*trial-[0-9]*.ckpt)/)/; s/swr[ab]/swr/g' "$T/swr$run.out" | grep -v '^dlc-sweep' >"$T/swr$run.cut"
 done
 # shellcheck disable=SC2086
 sweep --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 8 --dir "$T/swrc" "$T/sw.net" -- $swdata_args >"$T/swrc.out" 2>&1
