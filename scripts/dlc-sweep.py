@@ -381,6 +381,10 @@ def main(argv):
                 axes.append(Axis("R", "lr", opts["lr"]))   # checked against the trainer below
         if not axes:
             raise Usage("nothing to sweep: give -D NAME=SPEC, -R NAME=SPEC or --lr SPEC")
+        for a in axes:
+            if a.kind == "R" and any(p == "--" + a.name or p.startswith("--%s=" % a.name)
+                                     for p in passthrough):
+                raise Usage("--%s is swept (%s) and also given after --" % (a.name, a.spec))
         trials = trials_of(axes, opts["trials"], opts["seed"])
     except Usage as e:
         sys.stderr.write("dlc-sweep: %s\n(dlc-sweep --help for the usage)\n" % e)

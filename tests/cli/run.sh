@@ -482,6 +482,7 @@ expect sweep-bad-log-range 2 "a log-uniform range needs LO > 0" -- sweep --lr lo
 expect sweep-grid-too-small 2 "the grid has only 2 combinations" -- sweep -D hidden=2,3 --trials 3 "$T/sw.net"
 expect sweep-own-checkpoint 2 "--checkpoint is the sweep's own business" -- sweep -D hidden=2,3 "$T/sw.net" -- --checkpoint x.ckpt
 expect sweep-nothing 2 "nothing to sweep" -- "$SWEEP" "$T/sw.net"
+expect sweep-flag-twice 2 "--epochs is swept (1,2) and also given after --" -- sweep -R epochs=1,2 "$T/sw.net" -- --epochs 3
 # --lr on a net without `param lr`: the trainer's --lr if it has one, else
 # a usage error saying how to declare the param.
 sweep --lr 0.1,0.2 --dir "$T/swx" "$T/ex.net" >"$T/swx.out" 2>&1
