@@ -59,6 +59,10 @@ Search:
                     each trainer uses one thread)
   --metric M        val_acc (highest wins; the default when NET's loss has
                     a cross_entropy term) or val_loss (lowest wins)
+  --repeats K       train every setting K times, with the trainer seeds S,
+                    S+1, ..., S+K-1 (S: the net's seed, or --seed S after
+                    --), and rank on the mean; the table adds the standard
+                    deviation (default 1)
 
 Files:
   --dir DIR         where the builds, checkpoints, logs and results.csv go
@@ -147,6 +151,7 @@ def parse_args(argv):
     else:
         passthrough = []
     opts = {"axes": [], "lr": None, "trials": None, "seed": 1, "jobs": 2, "metric": None,
+            "repeats": 1,
             "dir": None, "dlc": None, "lib": None, "include": None, "net": None}
     i = 0
 
@@ -219,6 +224,8 @@ def parse_args(argv):
             opts["trials"] = whole("--trials", value("--trials"), 1)
         elif key == "--seed":
             opts["seed"] = whole("--seed", value("--seed"), 0)
+        elif key == "--repeats":
+            opts["repeats"] = whole("--repeats", value("--repeats"), 1)
         elif key == "--jobs":
             opts["jobs"] = whole("--jobs", value("--jobs"), 1)
         elif key == "--metric":
@@ -254,6 +261,8 @@ def net_params(dlc, net):
         sys.stderr.write(r.stdout)
         raise SystemExit(1)
     names, inside = [], False
+    m = re.search(r"^  seed +(\d+) ", r.stdout, re.M)
+    seed = int(m.group(1)) if m else 0
     for line in r.stdout.splitlines():
         if line == "params:":
             inside = True
@@ -261,7 +270,7 @@ def net_params(dlc, net):
             names.append(line.split()[0])
         elif inside:
             break
-    return names, "cross_entropy" in open(net).read()
+    return names, "cross_entropy" in open(net).read(), seed
 
 
 def trials_of(axes, count, seed):
@@ -364,7 +373,7 @@ def main(argv):
     base = os.path.splitext(os.path.basename(net))[0]
     work = opts["dir"] or os.path.join("build", "sweep", base)
     os.makedirs(work, exist_ok=True)
-    params, has_acc = net_params(dlc, net)
+    params, has_acc, net_seed = net_params(dlc, net)
 
     axes = opts["axes"]
     try:
@@ -386,6 +395,23 @@ def main(argv):
                                      for p in passthrough):
                 raise Usage("--%s is swept (%s) and also given after --" % (a.name, a.spec))
         trials = trials_of(axes, opts["trials"], opts["seed"])
+        repeats = opts["repeats"]
+        seeds = [None]
+        if repeats > 1:
+            if any(a.kind == "R" and a.name == "seed" for a in axes):
+                raise Usage("--repeats varies the trainer's seed: not with -R seed=...")
+            base = net_seed
+            for j, p in enumerate(passthrough):
+                if p == "--seed" or p.startswith("--seed="):
+                    v = p.split("=", 1)[1] if "=" in p else (
+                        passthrough[j + 1] if j + 1 < len(passthrough) else "")
+                    try:
+                        base = int(v, 16) if v.lower().startswith("0x") else int(v, 10)
+                    except ValueError:
+                        raise Usage("--seed %s after --: not a whole number" % v)
+                    del passthrough[j:j + (1 if "=" in p else 2)]
+                    break
+            seeds = [base + r for r in range(repeats)]
     except Usage as e:
         sys.stderr.write("dlc-sweep: %s\n(dlc-sweep --help for the usage)\n" % e)
         return 2
@@ -467,43 +493,77 @@ def main(argv):
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
 
-    def trial(k):
+    def name(k, seed):
+        """trial-K, or trial-K-seedS with --repeats."""
+        return "trial-%d" % (k + 1) + ("" if seed is None else "-seed%d" % seed)
+
+    def trial(run_id):
+        k, seed = run_id
         t = trials[k]
         key = tuple(t[x] for x in dl + sl)
+        log = os.path.join(work, name(k, seed) + ".log")
         if key in failed:
-            with open(os.path.join(work, "trial-%d.log" % (k + 1)), "w") as f:
+            with open(log, "w") as f:
                 f.write("build failed: %s\n" % failed[key])
-            progress("trained", len(trials))
+            progress("trained", len(runs))
             return None, failed[key], 0.0
         binary = os.path.join(builds[key], "model")
         cmd = [binary] + passthrough
         for a in rl:
             cmd += ["--" + a.name, t[a.label()]]
-        cmd += ["--checkpoint", os.path.join(work, "trial-%d.ckpt" % (k + 1)), "--overwrite",
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        cmd += ["--checkpoint", os.path.join(work, name(k, seed) + ".ckpt"), "--overwrite",
                 "--no-progress"]
         start = time.time()
         r = run(cmd, env=env)
         seconds = time.time() - start
-        with open(os.path.join(work, "trial-%d.log" % (k + 1)), "w") as f:
+        with open(log, "w") as f:
             f.write("$ %s\n%s" % (" ".join(shlex.quote(c) for c in cmd), r.stdout))
-        progress("trained", len(trials))
+        progress("trained", len(runs))
         return r.returncode, r.stdout, seconds
 
+    runs = [(k, seed) for k in range(len(trials)) for seed in seeds]
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        results = list(pool.map(trial, range(len(trials))))
+        results = dict(zip(runs, pool.map(trial, runs)))
 
     if tty:
         sys.stderr.write("\r\033[K")
     rows = []
-    for k, (status, out, seconds) in enumerate(results):
-        best, test_loss, test_acc, train_s = parse_trial(out)
-        if status == 0 and best is None and re.search(r", 0 for validation,", out):
-            sys.stderr.write("dlc-sweep: trial %d has no validation split: the sweep chooses on "
-                             "it; give the net `validation` > 0 or -- --validation 0.1\n" % (k + 1))
-            return 2
-        rows.append({"trial": k + 1, "status": status, "best": best, "seconds": seconds,
-                     "train_s": train_s, "test": (test_loss, test_acc),
-                     "build_error": first_error(out) if status is None else None})
+    for k in range(len(trials)):
+        parsed = []
+        for seed in seeds:
+            status, out, seconds = results[(k, seed)]
+            best, test_loss, test_acc, train_s = parse_trial(out)
+            if status == 0 and best is None and re.search(r", 0 for validation,", out):
+                sys.stderr.write("dlc-sweep: trial %d has no validation split: the sweep chooses "
+                                 "on it; give the net `validation` > 0 or -- --validation 0.1\n"
+                                 % (k + 1))
+                return 2
+            parsed.append((seed, status, out, seconds, best, test_loss, test_acc, train_s))
+        bad = next((p for p in parsed if p[1] != 0 or p[4] is None), None)
+        row = {"trial": k + 1, "status": bad[1] if bad else 0,
+               "log": name(k, bad[0] if bad else seeds[0]) + ".log",
+               "best": None, "sd": None,
+               "seconds": sum(p[3] for p in parsed) / len(parsed),
+               "train_s": sum(p[7] for p in parsed) / len(parsed),
+               "test": (None, None), "ckpt": name(k, seeds[0]) + ".ckpt",
+               "build_error": first_error(bad[2]) if bad and bad[1] is None else None}
+        if not bad:
+            mean = lambda xs: sum(xs) / len(xs)   # noqa: E731
+            epochs = "/".join(str(p[4][0]) for p in parsed)
+            vls = [p[4][1] for p in parsed]
+            vas = [p[4][2] for p in parsed]
+            row["best"] = (epochs if len(parsed) > 1 else parsed[0][4][0], mean(vls),
+                           mean(vas) if None not in vas else None)
+            xs = vas if metric == "val_acc" and None not in vas else vls
+            if len(xs) > 1:
+                row["sd"] = math.sqrt(sum((x - mean(xs)) ** 2 for x in xs) / (len(xs) - 1))
+            tls = [p[5] for p in parsed]
+            tas = [p[6] for p in parsed]
+            row["test"] = (mean(tls) if None not in tls else None,
+                           mean(tas) if None not in tas else None)
+        rows.append(row)
 
     def score(row):
         _, vl, va = row["best"]
@@ -514,21 +574,23 @@ def main(argv):
     winner = min(done, key=lambda r: (score(r), r["trial"])) if done else None
 
     # The table.
-    head = ["trial"] + [a.label() for a in axes] + ["epoch", "val loss", "val acc", "train s",
-                                                    "seconds"]
+    head = ["trial"] + [a.label() for a in axes] + ["epoch", "val loss", "val acc"] + (
+        ["sd"] if repeats > 1 else []) + ["train s", "seconds"]
     table, notes = [], []
     for r in rows:
         t = trials[r["trial"] - 1]
         cells = ["%d%s" % (r["trial"], " *" if r is winner else "")] + [t[a.label()] for a in axes]
         note = ""
         if r["best"] is None:
-            cells += ["-", "-", "-"]
+            cells += ["-", "-", "-"] + (["-"] if repeats > 1 else [])
             note = "  failed (exit %d): %s" % (r["status"], os.path.join(
-                work, "trial-%d.log" % r["trial"])) if r["status"] is not None else \
+                work, r["log"])) if r["status"] is not None else \
                 "  build failed: %s" % r["build_error"]
         else:
             e, vl, va = r["best"]
             cells += [str(e), "%.4f" % vl, "%.4f" % va if va is not None else "-"]
+            if repeats > 1:
+                cells.append("%.4f" % r["sd"] if r["sd"] is not None else "-")
         cells += ["%.1f" % r["train_s"], "%.1f" % r["seconds"]]
         table.append(cells)
         notes.append(note)
@@ -538,14 +600,14 @@ def main(argv):
         print(("  ".join(x.ljust(width[j]) for j, x in enumerate(c)).rstrip()) + note)
     with open(os.path.join(work, "results.csv"), "w") as f:
         f.write(",".join(["trial"] + [a.label() for a in axes] +
-                         ["status", "best_epoch", "val_loss", "val_acc", "train_seconds",
+                         ["status", "best_epoch", "val_loss", "val_acc", "sd", "train_seconds",
                           "seconds"]) + "\n")
         for r in rows:
             t = trials[r["trial"] - 1]
             e, vl, va = r["best"] if r["best"] else ("", "", "")
             f.write(",".join(str(x) for x in [r["trial"]] + [t[a.label()] for a in axes] +
                              ["build" if r["status"] is None else r["status"], e, vl,
-                              "" if va is None else va,
+                              "" if va is None else va, "" if r["sd"] is None else r["sd"],
                               "%.2f" % r["train_s"], "%.2f" % r["seconds"]]) + "\n")
     if winner is None:
         if any(r["status"] == 0 and r["best"] is not None for r in rows):
@@ -558,9 +620,15 @@ def main(argv):
     setting = ", ".join("%s=%s" % (a.label(), t[a.label()]) if a.kind == "D"
                         else "%s %s" % (a.label(), t[a.label()]) for a in axes)
     e, vl, va = winner["best"]
-    print("best: trial %d, %s: %s %.4f (epoch %d)" % (
-        winner["trial"], setting, metric.replace("_", " "), -score(winner) if metric == "val_acc"
-        else vl, e))
+    if repeats > 1:
+        print("best: trial %d, %s: %s %.4f, the mean of %d runs (seeds %d to %d; sd %.4f)" % (
+            winner["trial"], setting, metric.replace("_", " "),
+            -score(winner) if metric == "val_acc" else vl, repeats, seeds[0], seeds[-1],
+            winner["sd"]))
+    else:
+        print("best: trial %d, %s: %s %.4f (epoch %d)" % (
+            winner["trial"], setting, metric.replace("_", " "),
+            -score(winner) if metric == "val_acc" else vl, e))
     key = tuple(t[x] for x in dl + sl)
     built = " ".join(["dlc --main"] + ["-D %s=%s" % (x[3:], t[x]) for x in dl] + [shlex.quote(
         os.path.join(builds[key], os.path.basename(net)) if sl else net)])
@@ -568,9 +636,13 @@ def main(argv):
     print("its trainer: %s (%s)%s" % (os.path.join(builds[key], "model"), built,
                                       ", run with " + flags if flags else ""))
     test_loss, test_acc = winner["test"]
-    if test_loss is not None:
+    if test_loss is not None and repeats > 1:
+        print("test (the mean over trial %d's %d checkpoints, %s ...): test loss %.4f%s" % (
+            winner["trial"], repeats, os.path.join(work, winner["ckpt"]), test_loss,
+            ", test accuracy %.4f" % test_acc if test_acc is not None else ""))
+    elif test_loss is not None:
         print("test (trial %d's checkpoint, %s): test loss %.4f%s" % (
-            winner["trial"], os.path.join(work, "trial-%d.ckpt" % winner["trial"]), test_loss,
+            winner["trial"], os.path.join(work, winner["ckpt"]), test_loss,
             ", test accuracy %.4f" % test_acc if test_acc is not None else ""))
     return 0
 

@@ -474,6 +474,20 @@ if grep -q 'choosing on val_loss$' "$T/swreg.out" && [ -n "$best" ] && grep -q "
    grep -q "^best: trial $best, -D hidden=[248]: val loss " "$T/swreg.out"
 then ok sweep-regression-val-loss; else bad sweep-regression-val-loss "best $best: $(cat "$T/swreg.out")"; fi
 expect sweep-metric-needs-accuracy 1 "no trial printed a validation accuracy" -- sweep -D hidden=2 --metric val_acc --dir "$T/swreg2" "$T/swreg.net" -- $swdata_args
+# --repeats 3: every setting with the trainer seeds 10, 11, 12 (from
+# --seed 10 after --), ranked on the mean, with the standard deviation.
+# shellcheck disable=SC2086
+sweep -D hidden=2,8 --repeats 3 --dir "$T/swp" "$T/sw.net" -- $swdata_args --seed 10 >"$T/swp.out" 2>&1
+if grep -q '^trial  -D hidden  epoch  val loss  val acc  sd      train s  seconds$' "$T/swp.out" &&
+   [ "$(grep -c '^[0-9] .* 2/2/2 ' "$T/swp.out")" = 2 ] &&
+   grep -q "^best: trial [12], -D hidden=[28]: val acc [0-9.]*, the mean of 3 runs (seeds 10 to 12; sd [0-9.]*)$" "$T/swp.out" &&
+   grep -q -- '--seed 12 --checkpoint' "$T/swp/trial-2-seed12.log" && ! grep -q -- '--seed 10 .*--seed' "$T/swp/trial-1-seed10.log"
+then ok sweep-repeats; else bad sweep-repeats "$(cat "$T/swp.out")"; fi
+# The mean of the three runs' val acc is the row's.
+m=$(for s in 10 11 12; do sed -n 's/^epoch [0-9/]* .*  val acc \([0-9.]*\) .* \*$/\1/p' "$T/swp/trial-1-seed$s.log" | tail -n 1; done |
+    awk '{ s += $1 } END { printf "%.4f", s / NR }')
+if grep -q "^1 .* $m " "$T/swp.out"; then ok sweep-repeats-mean; else bad sweep-repeats-mean "mean $m: $(cat "$T/swp.out")"; fi
+expect sweep-repeats-with-seed-axis 2 "--repeats varies the trainer's seed" -- sweep -R seed=1,2 --repeats 2 "$T/sw.net"
 expect sweep-help 0 "usage: dlc-sweep" -- sweep --help
 expect sweep-range-needs-trials 2 "a random search needs --trials N" -- sweep --lr log:1e-3:1 "$T/sw.net"
 expect sweep-unknown-param 2 "declares no param 'hiden' (its params: hidden, lr)" -- sweep -D hiden=2,3 "$T/sw.net"
