@@ -83,12 +83,15 @@ test metric of the chosen trial only.
 
   -h, --help        this text
 
-Exit status: 0 with a best trial, 1 when no trial finished (or a build
-failed), 2 for a bad command line.
+A trial that fails (a NaN loss) or whose combination dlc refuses is a row
+saying so. Exit status: 0 with a best trial, 1 when no trial finished (or
+no build succeeded), 2 for a bad command line.
 
-Example:
-  dlc-sweep -D hidden=64,128,256 --lr log:1e-4:1e-2 --trials 6 --seed 1 \\
-      examples/fashion_mlp.net -- --epochs 1 --limit 20000
+Examples:
+  dlc-sweep -D hidden=64,128,256 -R epochs=1,2 examples/fashion_mlp.net \\
+      -- --limit 20000
+  dlc-sweep --lr log:1e-4:1e-2 -D hidden=int:32:256 --trials 6 --seed 1 NET
+      (NET declares `param lr` and `param hidden` and uses them)
 """
 
 
