@@ -36,7 +36,7 @@ KERNEL_HEADERS := runtime/dlrt.h runtime/dlrt_kernels.h $(wildcard runtime/kerne
 
 .PHONY: all demo test golden bench deps deps-test clean check-long
 
-all: $(DLC) $(LIBDLRT)
+all: $(DLC) $(LIBDLRT) $(BUILD)/dlc-sweep
 
 deps:
 	@scripts/deps.sh build
@@ -73,6 +73,13 @@ $(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h runtime/internal.h
 $(LIBDLRT): $(RUNTIME_OBJ)
 	rm -f $@
 	ar rcs $@ $^
+
+# ---- dlc-sweep: grid and random searches (docs/optimizers.md section 6) ---
+
+$(BUILD)/dlc-sweep: scripts/dlc-sweep.py
+	@mkdir -p $(BUILD)
+	cp $< $@
+	chmod +x $@
 
 # ---- trainers for the examples: make build/NAME for examples/NAME.net ----
 

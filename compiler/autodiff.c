@@ -55,7 +55,8 @@ static void make_groups(Arena *a, IR *ir)
     ir->groups.len = 0;
     for (int g = 0; g < ngroups; g++) {
         Group grp = {ir->losses.len ? ir->losses.items[g].name : "loss", ir->train.opt, 0, 0,
-                     1, ir->train.weight_decay, ir->train.clip_norm, ir->train.clip_value};
+                     1, ir->train.weight_decay, ir->train.clip_norm, ir->train.clip_value,
+                     ir->train.no_decay};
         vec_push(a, &ir->groups, grp);
         if (g < ir->losses.len)
             ir->losses.items[g].group = g;

@@ -291,6 +291,9 @@ typedef struct Param {
     size_t mask_keep;
     unsigned long long mask_seed;
     double mask_density;
+    /* Exempted from weight decay by `no_decay bias_and_norm` (a bias or a
+     * normalization layer's parameter): weight_decay is 0 (sema_no_decay). */
+    bool no_decay;
 } Param;
 
 /* Scratch an op declares (OpInfo.scratch). SAVED lives from the forward
@@ -430,6 +433,7 @@ typedef struct Group {
     int steps;             /* steps of this loss per round (docs/runtime.md) */
     double weight_decay;   /* as TrainConfig's, for this group */
     double clip_norm, clip_value;
+    int no_decay;          /* as TrainConfig's, for this group */
 } Group;
 
 /* The train block, defaults filled in (train.c's table lists the settings). */
@@ -445,7 +449,13 @@ typedef struct TrainConfig {
     double init_arg;       /* its argument (InitInfo.arg); 0: its default */
     Hyper *hypers;         /* everything above, with defaulted flags */
     int nhypers;
+    /* `no_decay`: NO_DECAY_NONE, or NO_DECAY_BIAS_AND_NORM: biases and
+     * normalization parameters take no weight decay (sema_no_decay). */
+    int no_decay;
+    Loc no_decay_loc;      /* where it was set; NOLOC: the default */
 } TrainConfig;
+
+enum { NO_DECAY_NONE, NO_DECAY_BIAS_AND_NORM };
 
 typedef struct Input {     /* an input, label or target declaration */
     const char *name;

@@ -46,9 +46,11 @@ static void emit_banner(Emit *e, FILE *out)
             " * whole batch (a loss). d_x is the gradient d loss / d x. Comments before\n"
             " * each block quote the line of %s it implements.\n *\n",
             e->upper, ir->batch_cap, e->file);
-    fprintf(out, " * Training: %s,\n * batch %d, epochs %d, weight decay %s, seed %llu.\n */\n",
+    fprintf(out, " * Training: %s,\n * batch %d, epochs %d, weight decay %s%s, seed %llu.\n */\n",
             optimizer_text(e), ir->train.batch, ir->train.epochs,
-            number_text(e->a, ir->train.weight_decay), (unsigned long long)ir->train.seed);
+            number_text(e->a, ir->train.weight_decay),
+            ir->train.no_decay == NO_DECAY_BIAS_AND_NORM ? " (none on biases and norm parameters)" : "",
+            (unsigned long long)ir->train.seed);
 }
 
 static void emit_includes(Emit *e, FILE *out)

@@ -942,8 +942,12 @@ static void emit_optimizer(TorchEmit *t)
         if (p->weight_decay >= 0)
             extra = arena_printf(t->arena, "%s, \"weight_decay\": %s", extra,
                                  py_float(t, p->weight_decay));
-        torch_line(t, "    {\"params\": [%s]%s},  # %s:%d", members, extra, t->source_base,
-                   line_of(t, p->loc));
+        if (p->no_decay && ir->train.no_decay_loc.begin >= 0)   /* biases and norm parameters */
+            torch_line(t, "    {\"params\": [%s]%s},  # %s:%d: no_decay bias_and_norm", members,
+                       extra, t->source_base, line_of(t, ir->train.no_decay_loc));
+        else
+            torch_line(t, "    {\"params\": [%s]%s},  # %s:%d", members, extra, t->source_base,
+                       line_of(t, p->loc));
     }
     torch_line(t, "]");
     t->last_line = -1;

@@ -422,6 +422,8 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
     /* Which loss trains which parameters (before their offsets). */
     if (d->errors == 0)
         sema_groups(l, p, train);
+    if (d->errors == 0)
+        sema_no_decay(l);
 
     /* Weights without an init of their own take the train block's; biases start at zero. */
     size_t offset = 0;

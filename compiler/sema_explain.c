@@ -101,7 +101,7 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
     if (ir->params.len > 0)
         fprintf(out, "  %-*s %-*s %10s  %-*s %-10s %-12s %-*s  %s\n", name_w, "name", shape_w,
                 "shape", "values", init_w, "init", "lr", "weight_decay", at_w, "made at", "path");
-    bool any_override = false;
+    bool any_override = false, any_no_decay = false;
     for (int k = 0; k < ir->params.len; k++) {
         const Param *p = &ir->params.items[k];
         /* trainable = false: no learning rate applies. */
@@ -115,12 +115,18 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
                                           : arena_printf(a, "%g", group_lr);
         const char *wd = p->weight_decay_explicit ? arena_printf(a, "%g *", p->weight_decay)
                                               : arena_printf(a, "%g", group_wd);
+        if (p->no_decay)
+            wd = "0 no_decay";
+        any_no_decay |= p->no_decay;
         any_override |= p->init_explicit || p->lr_explicit || p->weight_decay_explicit || p->frozen;
         fprintf(out, "  %-*s %-*s %10zu  %-*s %-10s %-12s %-*s  %s\n", name_w, p->name, shape_w,
                 shape_str(a, p->shape), p->size, init_w, inits[k], lr, wd, at_w, ats[k], p->path);
     }
     if (any_override)
         fputs("  * set on the layer; the rest come from the train block\n", out);
+    if (any_no_decay)
+        fputs("  no_decay: a bias or a normalization parameter, exempted from weight decay by "
+              "no_decay bias_and_norm\n", out);
     /* STATE tensors (ParamRole): listed apart, as no optimizer sees them. */
     if (ir->states.len > 0) {
         size_t count = 0;
@@ -157,6 +163,8 @@ void sema_explain(FILE *out, const Source *src, const IR *ir)
                 fprintf(out, ", clip_norm %g", g->clip_norm);
             if (g->clip_value > 0)
                 fprintf(out, ", clip_value %g", g->clip_value);
+            if (g->no_decay == NO_DECAY_BIAS_AND_NORM)
+                fputs(", no_decay bias_and_norm", out);
             int count = 0;
             for (int p = 0; p < ir->params.len; p++)
                 count += ir->params.items[p].group == l->group;

@@ -247,7 +247,7 @@ void sema_groups(Lower *l, const Program *prog, const Stmt *train)
     ir->groups.len = 0;
     for (int g = 0; g < nl; g++) {
         Group grp = {ir->losses.items[g].name, ir->train.opt, 0, 0, 1, ir->train.weight_decay,
-                     ir->train.clip_norm, ir->train.clip_value};
+                     ir->train.clip_norm, ir->train.clip_value, ir->train.no_decay};
         vec_push(a, &ir->groups, grp);
         ir->losses.items[g].group = g;
     }
@@ -308,4 +308,61 @@ void sema_groups(Lower *l, const Program *prog, const Stmt *train)
         for (int k = 0; k < n->nparam; k++)
             n->param[k] = where[n->param[k]];
     }
+}
+
+/* `no_decay bias_and_norm` (the train block's, or a loss section's for its
+ * group): every bias (a parameter whose own name is `bias` or starts with
+ * `bias_`: dense, conv, the recurrent layers' bias_ih_l0) and every
+ * parameter of a normalization layer (batchnorm, layernorm: weight and
+ * bias; they take no weight_decay of their own) takes weight decay 0, also
+ * when its layer sets a weight_decay of its own (which then decays the
+ * layer's weight only); the rest keep theirs. This is the usual torch
+ * recipe of two param groups, decay and no decay; the twin's groups follow
+ * p->weight_decay. */
+static bool is_norm_op(OpKind op)
+{
+    return op == OP_BATCHNORM || op == OP_LAYERNORM;
+}
+
+static bool is_bias_path(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *local = dot ? dot + 1 : path;
+    return !strcmp(local, "bias") || !strncmp(local, "bias_", 5);
+}
+
+void sema_no_decay(Lower *l)
+{
+    IR *ir = l->ir;
+    for (int k = 0; k < ir->nodes.len; k++) {
+        const Node *n = ir->nodes.items[k];
+        bool norm = is_norm_op(n->op);
+        for (int j = 0; j < n->nparam; j++) {
+            Param *p = &ir->params.items[n->param[j]];
+            const Group *g = p->group >= 0 && p->group < ir->groups.len ? &ir->groups.items[p->group]
+                                                                        : NULL;
+            int mode = g ? g->no_decay : ir->train.no_decay;
+            if (mode != NO_DECAY_BIAS_AND_NORM || p->role != ROLE_TRAINABLE)
+                continue;
+            if (!norm && !is_bias_path(p->path ? p->path : p->name))
+                continue;
+            p->no_decay = true;
+            p->weight_decay = 0;
+        }
+    }
+    /* The train block's switch where nothing has weight decay: a mistake
+     * (the weight_decay forgotten, or set elsewhere). */
+    if (ir->train.no_decay != NO_DECAY_BIAS_AND_NORM || ir->train.no_decay_loc.begin < 0)
+        return;
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *p = &ir->params.items[k];
+        const Group *g = p->group >= 0 && p->group < ir->groups.len ? &ir->groups.items[p->group]
+                                                                    : NULL;
+        double wd = p->weight_decay >= 0 ? p->weight_decay : g ? g->weight_decay
+                                                               : ir->train.weight_decay;
+        if (wd > 0 || (p->no_decay && (g ? g->weight_decay : ir->train.weight_decay) > 0))
+            return;
+    }
+    diag_warning(l->diag, ir->train.no_decay_loc, "no_decay has no effect: no parameter has "
+                 "weight decay; set one, as in: weight_decay 5e-4");
 }

@@ -158,5 +158,8 @@ void lower_loss_stmt(Lower *l, const Stmt *s);
 /* sema_groups.c: `updates`, the default rule and the train block's loss
  * sections make IR.groups; parameters reordered by group. */
 void sema_groups(Lower *l, const Program *prog, const Stmt *train);
+/* no_decay bias_and_norm: weight decay 0 for biases and normalization
+ * parameters (after sema_groups, which sets each group's switch). */
+void sema_no_decay(Lower *l);
 
 #endif

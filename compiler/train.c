@@ -26,6 +26,7 @@ typedef enum SetKind {
     SET_INT,         /* an int field of TrainConfig */
     SET_U64,         /* a uint64_t field */
     SET_REAL,        /* a double field */
+    SET_WORD,        /* one of the row's words, its index into an int field */
 } SetKind;
 
 typedef struct TrainSetting {
@@ -39,6 +40,16 @@ typedef struct TrainSetting {
     size_t field;           /* offsetof(TrainConfig, ...) */
     const char *doc;        /* docs/language.md's line */
 } TrainSetting;
+
+/* no_decay's words, in the order of NO_DECAY_* (dlc.h). */
+static const char *const no_decay_words[] = {"none", "bias_and_norm", NULL};
+
+/* A SET_WORD setting's words, NULL-terminated. */
+static const char *const *setting_words(const TrainSetting *ts)
+{
+    (void)ts;   /* no_decay is the only one */
+    return no_decay_words;
+}
 
 /* Every train setting, in the order --explain lists them. */
 static const TrainSetting settings[] = {
@@ -65,6 +76,9 @@ static const TrainSetting settings[] = {
      offsetof(TrainConfig, clip_value),
      "before each update, clamp every gradient to [-clip_value, clip_value]: "
      "torch.nn.utils.clip_grad_value_; off by default"},
+    {"no_decay", SET_WORD, NO_DECAY_NONE, 0, 0, false, false, "none or bias_and_norm", "no_decay",
+     offsetof(TrainConfig, no_decay),
+     "bias_and_norm: biases and normalization parameters take no weight decay"},
 };
 enum { NUM_SETTINGS = sizeof settings / sizeof settings[0] };
 
@@ -135,6 +149,30 @@ static bool read_number(Lower *l, const Expr *e, const char *what, double lo, bo
         return false;
     set_value(out, v, e->loc);
     return true;
+}
+
+/* A word setting (`no_decay bias_and_norm`): a bare word of the row's
+ * list (or the same in quotes), its index into out. */
+static void read_word(Lower *l, const Expr *e, const TrainSetting *ts, Value *out)
+{
+    Diag *d = l->diag;
+    const char *const *words = setting_words(ts);
+    if (e->kind == EX_NAME || e->kind == EX_STR) {
+        for (int k = 0; words[k]; k++)
+            if (strcmp(words[k], e->name) == 0) {
+                set_value(out, k, e->loc);
+                return;
+            }
+        const char *sug = diag_suggest(e->name, words);
+        if (sug) {
+            diag_error(d, e->loc, "%s is %s, not '%s'; did you mean '%s'?", ts->what, ts->rule,
+                       e->name, sug);
+            return;
+        }
+        diag_error(d, e->loc, "%s is %s, not '%s'", ts->what, ts->rule, e->name);
+        return;
+    }
+    diag_error(d, e->loc, "%s is a word: %s", ts->what, ts->rule);
 }
 
 /* "sgd(lr), momentum(lr, momentum = 0.9) or adam(lr = 1e-3)" */
@@ -318,6 +356,9 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
             read_number(l, v, ts->what, ts->lo, ts->lo_open, ts->hi, ts->hi_open,
                         ts->kind != SET_REAL, ts->rule, &tb->setting[key]);
             break;
+        case SET_WORD:
+            read_word(l, v, ts, &tb->setting[key]);
+            break;
         }
     }
 }
@@ -333,7 +374,7 @@ void train_finish(Lower *l, TrainBlock *tb)
 static bool section_setting(const char *key)
 {
     return !strcmp(key, "optimizer") || !strcmp(key, "weight_decay") || !strcmp(key, "clip_norm")
-           || !strcmp(key, "clip_value");
+           || !strcmp(key, "clip_value") || !strcmp(key, "no_decay");
 }
 
 void train_lower_section(Lower *l, const Setting *sec, Group *g)
@@ -367,7 +408,7 @@ void train_lower_section(Lower *l, const Setting *sec, Group *g)
             diag_error(d, set->key_loc, "'%s' is a setting of the whole train block, not of one "
                        "loss", set->key);
             diag_note(d, sec->key_loc, "a loss section takes optimizer, steps, weight_decay, "
-                      "clip_norm and clip_value");
+                      "clip_norm, clip_value and no_decay");
             continue;
         }
         vec_push(a, &keep, *set);   /* unknown keys: train_lower says so */
@@ -394,6 +435,8 @@ void train_lower_section(Lower *l, const Setting *sec, Group *g)
         g->clip_norm = t.clip_norm;
     if (tb->setting[setting_index("clip_value")].set)
         g->clip_value = t.clip_value;
+    if (tb->setting[setting_index("no_decay")].set)
+        g->no_decay = t.no_decay;
 }
 
 static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
@@ -478,6 +521,12 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
             }
             /* A setting whose default 0 means "not done" says so. */
             HYPER(ts->name, *s, v, !s->set && ts->def == 0 && ts->lo_open ? "off" : NULL);
+            break;
+        case SET_WORD:
+            *(int *)((char *)t + ts->field) = (int)v;
+            if (strcmp(ts->name, "no_decay") == 0)
+                t->no_decay_loc = s->set ? s->loc : NOLOC;
+            HYPER(ts->name, *s, v, setting_words(ts)[(int)v]);
             break;
         }
     }

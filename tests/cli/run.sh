@@ -235,4 +235,277 @@ expect masks-stats-per-weight 0 "density 0.2: 288 effective" -- "$DLC" --stats -
 expect masks-explain 0 "density 0.2 (288 of 1440 weights, mask_seed 3)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
 expect masks-explain-effective 0 "334 effective (1189 masked weights, always zero)" -- "$DLC" --explain --emit=none tests/torch/sparse.net
 
+# Every hyperparameter the issue names as a compile-time param, overridden
+# by -D: batch, epochs, dropout rate, layer sizes, lr, weight decay,
+# momentum, clip values (and validation, seed, a slope, betas, a loss
+# section's optimizer and steps, warm-up epochs, conv and lstm sizes).
+cat >"$T/hp.net" <<'HPEOF'
+model hp
+param hidden = 32
+param rate = 0.1
+param bs = 16
+param ep = 2
+param lr = 0.05
+param wd = 1e-4
+param mom = 0.9
+param cn = 1.0
+param cv = 0.5
+param val = 0.2
+param sd = 3
+param slope = 0.02
+param bnm = 0.1
+input x : f32[8]
+label y : class(3)
+h = dropout(leaky_relu(dense(x, hidden, lr = lr, weight_decay = wd), slope), rate)
+h2 = batchnorm(h, momentum = bnm)
+logits = dense(h2, 3)
+loss cross_entropy(logits, y)
+train {
+    optimizer momentum(lr = lr, momentum = mom, nesterov = true)
+    batch bs
+    epochs ep
+    weight_decay wd
+    clip_norm cn
+    clip_value cv
+    validation val
+    seed sd
+}
+HPEOF
+"$DLC" --explain --emit=none -D hidden=64 -D rate=0.3 -D bs=8 -D ep=3 -D lr=0.01 -D wd=0.002 \
+    -D mom=0.5 -D cn=2 -D cv=0.25 -D val=0.3 -D sd=5 -D slope=0.2 -D bnm=0.3 "$T/hp.net" >"$T/hp.explain" 2>&1
+for want in "hidden         64                 (command line: -D hidden)" \
+            "lr             0.01               (.*/hp.net:22)" "momentum       0.5                (.*/hp.net:22)" \
+            "batch          8                  (.*/hp.net:23)" "epochs         3                  (.*/hp.net:24)" \
+            "seed           5                  (.*/hp.net:29)" "weight_decay   0.002              (.*/hp.net:25)" \
+            "validation     0.3                (.*/hp.net:28)" "clip_norm      2                  (.*/hp.net:26)" \
+            "clip_value     0.25               (.*/hp.net:27)" "h_w            \[64, 8\]" \
+            "0.01 \*     0.002 \*" "dropout h                    rate 0.3" "alpha 0.2" "momentum 0.3, eps 1e-05"; do
+    if grep -q -- "$want" "$T/hp.explain"; then ok "define-reaches: $want"
+    else bad "define-reaches: $want" "$(head -c 600 "$T/hp.explain")"; fi
+done
+"$DLC" -D hidden=64 -D rate=0.3 -D bs=8 -D ep=3 -D lr=0.01 -D wd=0.002 -D mom=0.5 -D cn=2 \
+    -D cv=0.25 "$T/hp.net" -o "$T/hp.c" 2>"$T/out"
+for want in "define HP_BATCH 8 " "define HP_PARAM_COUNT 899 " ; do
+    if grep -q -- "$want" "$T/hp.h"; then ok "define-in-header: $want"; else bad "define-in-header: $want" "$(grep define "$T/hp.h" | head -5)"; fi
+done
+for want in "n \* 64, 0.3, " "0.01f" "0.002f" "0.5f" "0.25f" "2.0f\|2.f\|2f"; do
+    if grep -q -- "$want" "$T/hp.c"; then ok "define-in-code: $want"; else bad "define-in-code: $want" "not in hp.c"; fi
+done
+"$DLC" --main -D ep=3 -D val=0.3 -D sd=5 "$T/hp.net" -o "$T/hpm.c" 2>"$T/out"
+if grep -q "epochs.* 3\|3,.*epochs\|\.epochs = 3" "$T/hpm.c" && grep -q "0.3" "$T/hpm.c"; then ok define-reaches-trainer
+else bad define-reaches-trainer "$(grep -n 'epochs\|validation' "$T/hpm.c" | head -5)"; fi
+cat >"$T/hq.net" <<'HQEOF'
+model hq
+param f = 4
+param k = 3
+param hs = 8
+param nl = 2
+param d = 0.1
+param b1 = 0.8
+param b2 = 0.99
+param st = 2
+param lr2 = 0.1
+param wu = 3
+input x : f32[1, 8, 8]
+input s : f32[5, 4]
+label y : class(3)
+c = relu(conv2d(x, f, k, padding = 1))
+r = lstm(s, hs, num_layers = nl, dropout = d, return_sequences = false)
+z = concat(flatten(c), r, axis = 0)
+logits = dense(z, 3)
+a2 = dense(z, 3)
+loss one = cross_entropy(logits, y) + warmup(cross_entropy(a2, y), epochs = wu) updates logits
+loss two = cross_entropy(a2, y)
+train {
+    optimizer adam(betas = (b1, b2))
+    loss two { optimizer momentum(lr = lr2); steps st }
+}
+HQEOF
+"$DLC" --explain --emit=none -D f=2 -D k=5 -D hs=6 -D nl=1 -D d=0 -D b1=0.5 -D b2=0.9 -D st=3 \
+    -D lr2=0.2 -D wu=2 "$T/hq.net" >"$T/hq.explain" 2>&1
+for want in "beta1          0.5" "beta2          0.9" "c_w            \[2, 1, 5, 5\]" \
+            "r_weight_hh_l0 \[24, 6\]" "two          optimizer momentum(lr = 0.2), steps 3" "kernel 5"; do
+    if grep -q -- "$want" "$T/hq.explain"; then ok "define-reaches: $want"
+    else bad "define-reaches: $want" "$(head -c 600 "$T/hq.explain")"; fi
+done
+"$DLC" -D wu=2 "$T/hq.net" -o "$T/hq.c" 2>"$T/out"
+"$DLC" -D wu=7 "$T/hq.net" -o "$T/hq7.c" 2>"$T/out"
+if ! cmp -s "$T/hq.c" "$T/hq7.c" && grep -q "7" "$T/hq7.c"; then ok define-reaches-warmup-epochs
+else bad define-reaches-warmup-epochs "same code for warm-up 2 and 7"; fi
+
+# no_decay bias_and_norm: --explain marks the exempted tensors, the twin
+# puts them in a group of weight decay 0, the C update adds no L2 for
+# them; a loss section sets its group's own; nothing to decay: a warning.
+cat >"$T/nd.net" <<'NDEOF'
+model nd
+input x : f32[8]
+label y : class(3)
+h = relu(layernorm(dense(x, 16)))
+h2 = batchnorm(dense(h, 16, bias = false))
+logits = dense(h2, 3, weight_decay = 0.02)
+loss cross_entropy(logits, y)
+train {
+    optimizer momentum(lr = 0.1)
+    weight_decay 5e-4
+    no_decay bias_and_norm
+}
+NDEOF
+"$DLC" --explain --emit=none "$T/nd.net" >"$T/nd.explain" 2>&1
+for want in "no_decay       bias_and_norm      (.*nd.net:11)" "h_w            \[16, 8\] .* 0.0005 " \
+            "h_b            \[16\] .* 0 no_decay " "h_2_w          \[16\] .* 0 no_decay " \
+            "h2_2_b         \[16\] .* 0 no_decay " "logits_w       \[3, 16\] .* 0.02 \* " \
+            "logits_b       \[3\] .* 0 no_decay "; do
+    if grep -q -- "$want" "$T/nd.explain"; then ok "no-decay-explain: $want"
+    else bad "no-decay-explain: $want" "$(cat "$T/nd.explain")"; fi
+done
+"$DLC" --emit=torch "$T/nd.net" -o "$T/nd.py" 2>"$T/out"
+if grep -q '{"params": \[self.h_b, self.h_2_w, self.h_2_b, self.h2_2_w, self.h2_2_b, self.logits_b\], "weight_decay": 0.0},  # nd.net:11: no_decay bias_and_norm' "$T/nd.py"
+then ok no-decay-twin-group; else bad no-decay-twin-group "$(grep -n params "$T/nd.py")"; fi
+"$DLC" "$T/nd.net" -o "$T/nd.c" 2>"$T/out"
+if grep -q "d_h_w\[i\] + 0.0005f \* h_w\[i\]" "$T/nd.c" && grep -q "const float g = d_h_b\[i\];" "$T/nd.c" &&
+   grep -q "const float g = d_logits_b\[i\];" "$T/nd.c"; then ok no-decay-c-update
+else bad no-decay-c-update "$(grep -n 'const float g' "$T/nd.c")"; fi
+sed 's/    no_decay bias_and_norm/    no_decay none/' "$T/nd.net" >"$T/nd0.net"
+"$DLC" --explain --emit=none "$T/nd0.net" >"$T/nd0.explain" 2>&1
+if grep -q "h_b            \[16\] .* 0.0005 " "$T/nd0.explain" && ! grep -q "0 no_decay" "$T/nd0.explain"
+then ok no-decay-none; else bad no-decay-none "$(cat "$T/nd0.explain")"; fi
+sed 's/    weight_decay 5e-4//; s/, weight_decay = 0.02//' "$T/nd.net" >"$T/ndw.net"
+expect no-decay-nothing-to-decay-warns 0 "warning: no_decay has no effect: no parameter has weight decay" -- "$DLC" --emit=none "$T/ndw.net"
+cat >"$T/nds.net" <<'NDSEOF'
+model nds
+input x : f32[8]
+label y : class(2)
+a = dense(x, 4)
+loss one = cross_entropy(dense(a, 2), y)
+loss two = cross_entropy(dense(a, 2), y) updates a
+train {
+    weight_decay 1e-3
+    loss two { no_decay bias_and_norm }
+}
+NDSEOF
+"$DLC" --explain --emit=none "$T/nds.net" >"$T/nds.explain" 2>&1
+if grep -q "two .* weight_decay 0.001, no_decay bias_and_norm" "$T/nds.explain" &&
+   grep -q "a_b .* 0 no_decay " "$T/nds.explain" && grep -q "one_b .* 0.001 " "$T/nds.explain"
+then ok no-decay-loss-section; else bad no-decay-loss-section "$(cat "$T/nds.explain")"; fi
+
+# dlc-sweep (build/dlc-sweep, docs/optimizers.md section 6) on a tiny net
+# and tiny CSV data: the grid's table, the best choice (the highest
+# validation accuracy, the first trial among ties), the test line, a
+# random search's determinism for one seed, and its usage errors.
+SWEEP=${SWEEP:-build/dlc-sweep}
+# -O0: the tiny trainers build in a fraction of the time -O3 takes.
+sweep() { CFLAGS=-O0 "$SWEEP" "$@"; }
+if [ -x /usr/bin/python3 ] && [ -x "$SWEEP" ]; then
+cat >"$T/sw.net" <<'SWEOF'
+model sw
+param hidden = 8
+param lr = 0.1
+input x : f32[4]
+label y : class(2)
+h = relu(dense(x, hidden))
+loss cross_entropy(dense(h, 2), y)
+train {
+    optimizer sgd(lr = lr)
+    batch 16
+    epochs 2
+    validation 0.25
+    seed 3
+}
+SWEOF
+swdata() { awk -v n="$1" -v s="$2" 'BEGIN { srand(s); for (i = 0; i < n; i++) { a = rand()*2-1; b = rand()*2-1; c = rand()*2-1; d = rand()*2-1; y = (a + 0.5*b - 0.3*c > 0.1) ? 1 : 0; if (rand() < 0.1) y = 1 - y; printf "%.4f,%.4f,%.4f,%.4f,%d\n", a, b, c, d, y } }'; }
+swdata 400 1 >"$T/sw_train.csv"; swdata 200 2 >"$T/sw_test.csv"
+swdata_args="--train-csv $T/sw_train.csv --test-csv $T/sw_test.csv"
+# shellcheck disable=SC2086
+sweep -D hidden=2,8 -R epochs=1,3 --dir "$T/swg" "$T/sw.net" -- $swdata_args >"$T/swg.out" 2>&1
+st=$?
+rows=$(grep -c '^[0-9]' "$T/swg.out")
+if [ "$st" = 0 ] && [ "$rows" = 4 ] && grep -q '^trial  -D hidden  --epochs  epoch  val loss  val acc  train s  seconds$' "$T/swg.out"
+then ok sweep-grid-table; else bad sweep-grid-table "exit $st, $rows rows: $(cat "$T/swg.out")"; fi
+# The row marked * has the highest val acc, the first among ties, and the
+# best: line names it with its settings.
+best=$(awk '/^[0-9]/ { t = $1; acc = $(NF - 2); if (acc > m) { m = acc; b = t } } END { print b }' "$T/swg.out")
+marked=$(sed -n 's/^\([0-9]*\) \*.*/\1/p' "$T/swg.out")
+if [ -n "$best" ] && [ "$best" = "$marked" ] && grep -q "^best: trial $best, -D hidden=[28], --epochs [13]: val acc " "$T/swg.out"
+then ok sweep-picks-best; else bad sweep-picks-best "best $best, marked $marked: $(cat "$T/swg.out")"; fi
+if grep -q "^test (trial $marked's checkpoint, .*trial-$marked.ckpt): test loss [0-9.]*, test accuracy [0-9.]*$" "$T/swg.out" &&
+   [ -f "$T/swg/trial-$marked.ckpt" ] && [ "$(wc -l <"$T/swg/results.csv")" = 5 ]
+then ok sweep-test-metric-of-best; else bad sweep-test-metric-of-best "$(tail -n 2 "$T/swg.out")"; fi
+# A random search: the same seed draws the same trials and the same
+# results (the seconds column aside); another seed other learning rates.
+for run in a b; do
+    # shellcheck disable=SC2086
+    sweep --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 7 --dir "$T/swr$run" "$T/sw.net" -- $swdata_args >"$T/swr$run.out" 2>&1
+    sed '/^[0-9]/s/  *[0-9.]*  *[0-9.]*$//; s/, .*trial-[0-9]*.ckpt)/)/; s/swr[ab]/swr/g' "$T/swr$run.out" | grep -v '^dlc-sweep' >"$T/swr$run.cut"
+done
+# shellcheck disable=SC2086
+sweep --lr log:1e-3:1 -D hidden=int:2:8 --trials 3 --seed 8 --dir "$T/swrc" "$T/sw.net" -- $swdata_args >"$T/swrc.out" 2>&1
+if [ "$(grep -c '^[0-9]' "$T/swra.out")" = 3 ] && cmp -s "$T/swra.cut" "$T/swrb.cut" &&
+   grep -q '^trial  -D hidden  -D lr ' "$T/swra.out"
+then ok sweep-random-deterministic; else bad sweep-random-deterministic "$(diff "$T/swra.cut" "$T/swrb.cut" | head -5) $(cat "$T/swra.out")"; fi
+lrs() { awk '/^[0-9]/ { print $(NF - 5) }' "$1"; }
+if [ -n "$(lrs "$T/swra.out")" ] && [ "$(lrs "$T/swra.out")" != "$(lrs "$T/swrc.out")" ] &&
+   lrs "$T/swra.out" | awk '{ if ($1 < 0.001 || $1 > 1) exit 1 }'
+then ok sweep-random-seed-and-range; else bad sweep-random-seed-and-range "$(lrs "$T/swra.out") / $(lrs "$T/swrc.out")"; fi
+# Train-block lines as an axis: two optimizers.
+# shellcheck disable=SC2086
+sweep -S 'optimizer=sgd(lr = 0.2)' -S 'optimizer=adam(lr = 0.01)' --dir "$T/sws" "$T/sw.net" -- $swdata_args >"$T/sws.out" 2>&1
+if grep -q '^1 *.*sgd(lr = 0.2) ' "$T/sws.out" && grep -q '^2 *.*adam(lr = 0.01) ' "$T/sws.out" &&
+   grep -q 'optimizer adam(lr = 0.01)' "$T/sws/build-1/sw.net"
+then ok sweep-train-settings; else bad sweep-train-settings "$(cat "$T/sws.out")"; fi
+# A trial that diverges is a row saying so; the others still rank.
+# shellcheck disable=SC2086
+sweep --lr 0.1,1e6 -D hidden=2 --dir "$T/swf" "$T/sw.net" -- $swdata_args >"$T/swf.out" 2>&1
+if grep -q '^2      2          1e6    -      -         -        [0-9.]*      [0-9.]*  failed (exit 1): .*trial-2.log$' "$T/swf.out" &&
+   grep -q '^best: trial 1,' "$T/swf.out"
+then ok sweep-failed-trial; else bad sweep-failed-trial "$(cat "$T/swf.out")"; fi
+# A combination dlc refuses is its trials' rows; none built: exit 1.
+# shellcheck disable=SC2086
+sweep -D hidden=0,4 --dir "$T/swb" "$T/sw.net" -- $swdata_args >"$T/swb.out" 2>&1
+if grep -q '^1      0          -      -         -        0.0      0.0  build failed: dense needs a positive number of units, got 0$' "$T/swb.out" &&
+   grep -q '^best: trial 2,' "$T/swb.out" && grep -q '^1,0,build,' "$T/swb/results.csv"
+then ok sweep-build-failed-row; else bad sweep-build-failed-row "$(cat "$T/swb.out")"; fi
+expect sweep-no-build 1 "no build succeeded; the first:" -- sweep -D hidden=0,-1 --dir "$T/swb2" "$T/sw.net"
+# A regression net: ranked on the validation loss, lowest first.
+sed 's/^label y : class(2)$/target t : f32[1]/; s/^loss cross_entropy(dense(h, 2), y)$/loss mse(dense(h, 1), t)/' "$T/sw.net" >"$T/swreg.net"
+# shellcheck disable=SC2086
+sweep -D hidden=2,4,8 --dir "$T/swreg" "$T/swreg.net" -- $swdata_args >"$T/swreg.out" 2>&1
+best=$(awk '/^[0-9]/ { t = $1; l = $(NF - 3); if (b == "" || l < m) { m = l; b = t } } END { print b }' "$T/swreg.out")
+if grep -q 'choosing on val_loss$' "$T/swreg.out" && [ -n "$best" ] && grep -q "^$best \*" "$T/swreg.out" &&
+   grep -q "^best: trial $best, -D hidden=[248]: val loss " "$T/swreg.out"
+then ok sweep-regression-val-loss; else bad sweep-regression-val-loss "best $best: $(cat "$T/swreg.out")"; fi
+expect sweep-metric-needs-accuracy 1 "no trial printed a validation accuracy" -- sweep -D hidden=2 --metric val_acc --dir "$T/swreg2" "$T/swreg.net" -- $swdata_args
+# --repeats 3: every setting with the trainer seeds 10, 11, 12 (from
+# --seed 10 after --), ranked on the mean, with the standard deviation.
+# shellcheck disable=SC2086
+sweep -D hidden=2,8 --repeats 3 --dir "$T/swp" "$T/sw.net" -- $swdata_args --seed 10 >"$T/swp.out" 2>&1
+if grep -q '^trial  -D hidden  epoch  val loss  val acc  sd      train s  seconds$' "$T/swp.out" &&
+   [ "$(grep -c '^[0-9] .* 2/2/2 ' "$T/swp.out")" = 2 ] &&
+   grep -q "^best: trial [12], -D hidden=[28]: val acc [0-9.]*, the mean of 3 runs (seeds 10 to 12; sd [0-9.]*)$" "$T/swp.out" &&
+   grep -q -- '--seed 12 --checkpoint' "$T/swp/trial-2-seed12.log" && ! grep -q -- '--seed 10 .*--seed' "$T/swp/trial-1-seed10.log"
+then ok sweep-repeats; else bad sweep-repeats "$(cat "$T/swp.out")"; fi
+# The mean of the three runs' val acc is the row's.
+m=$(for s in 10 11 12; do sed -n 's/^epoch [0-9/]* .*  val acc \([0-9.]*\) .* \*$/\1/p' "$T/swp/trial-1-seed$s.log" | tail -n 1; done |
+    awk '{ s += $1 } END { printf "%.4f", s / NR }')
+if grep -q "^1 .* $m " "$T/swp.out"; then ok sweep-repeats-mean; else bad sweep-repeats-mean "mean $m: $(cat "$T/swp.out")"; fi
+expect sweep-repeats-with-seed-axis 2 "--repeats varies the trainer's seed" -- sweep -R seed=1,2 --repeats 2 "$T/sw.net"
+expect sweep-help 0 "usage: dlc-sweep" -- sweep --help
+expect sweep-range-needs-trials 2 "a random search needs --trials N" -- sweep --lr log:1e-3:1 "$T/sw.net"
+expect sweep-unknown-param 2 "declares no param 'hiden' (its params: hidden, lr)" -- sweep -D hiden=2,3 "$T/sw.net"
+expect sweep-bad-spec 2 "is no list of values" -- sweep -D hidden=2,,3 "$T/sw.net"
+expect sweep-bad-log-range 2 "a log-uniform range needs LO > 0" -- sweep --lr log:0:1 --trials 2 "$T/sw.net"
+expect sweep-grid-too-small 2 "the grid has only 2 combinations" -- sweep -D hidden=2,3 --trials 3 "$T/sw.net"
+expect sweep-own-checkpoint 2 "--checkpoint is the sweep's own business" -- sweep -D hidden=2,3 "$T/sw.net" -- --checkpoint x.ckpt
+expect sweep-nothing 2 "nothing to sweep" -- "$SWEEP" "$T/sw.net"
+expect sweep-flag-twice 2 "--epochs is swept (1,2) and also given after --" -- sweep -R epochs=1,2 "$T/sw.net" -- --epochs 3
+# --lr on a net without `param lr`: the trainer's --lr if it has one, else
+# a usage error saying how to declare the param.
+sweep --lr 0.1,0.2 --dir "$T/swx" "$T/ex.net" >"$T/swx.out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q "the trainer takes no --lr (declare \`param lr\`" "$T/swx.out"; then ok sweep-lr-without-param
+elif "$T/swx/build-0/model" --help 2>&1 | grep -q -- '--lr'; then ok "sweep-lr-without-param (the trainer takes --lr)"
+else bad sweep-lr-without-param "exit $st: $(cat "$T/swx.out")"; fi
+else
+    echo "skip sweep tests: /usr/bin/python3 or $SWEEP missing"
+fi
+
 echo "$pass passed, $fail failed"

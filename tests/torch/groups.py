@@ -22,6 +22,8 @@ must leave the other groups untouched.
   momentum.
 - gan_mixed: the same with loss sections: Adagrad with weight decay and
   steps 3 for the discriminator, Adam with clip_norm for the generator.
+- gan_no_decay: gan_like with weight decay and, in loss1's section only,
+  no_decay bias_and_norm: torch.optim.SGD with a group of weight decay 0.
 - gan_bce: a GAN's two alternating steps with bce from logits, the
   discriminator's two-term loss (2 steps per round) then the generator's
   through the discriminator; Adam(betas = (0.5, 0.999)) for both.
@@ -114,6 +116,14 @@ CASES = [
       ["score_w", "score_b"]],
      warmup_losses, [[1, lambda k: 0.5 * warmup_scale(k, 4)], [1]],
      [lambda ps: torch.optim.Adam(ps, lr=0.01)] * 2, [None, None]),
+    # no_decay bias_and_norm in loss1's section: disc_b in a param group of
+    # weight decay 0; loss2's group decays both of its tensors.
+    ("gan_no_decay", [("z", (3,)), ("r", (1,)), ("f", (1,))],
+     [["disc_w", "disc_b"], ["gen_w", "gen_b"]],
+     gan_like_losses, [[1], [0.5]],
+     [lambda ps: torch.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "weight_decay": 0.0}],
+                                 lr=0.05, momentum=0.9, weight_decay=0.2),
+      lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.2)], [None, None]),
 ]
 
 

@@ -3,7 +3,7 @@
  * Built per optimizer variant and precision with the generated
  * tests/torch/optim/net.net (prefix opt) and -DREAL=float or double. Usage:
  * optim DIR. Reads DIR/data.bin (NSTEPS batches of OPT_BATCH samples: all
- * x [6], then all t [3], as REAL), then writes DIR/init.ckpt (the weights
+ * x [6], then all t [3], as REAL; NSTEPS 20), then writes DIR/init.ckpt (the weights
  * opt_create drew), DIR/dump.bin (per step: REAL loss, REAL params
  * [OPT_PARAM_COUNT]) and DIR/trained.ckpt (parameters and optimizer state
  * after the steps).
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { NSTEPS = 10 };
+enum { NSTEPS = 20 };
 
 static void die(const char *what, const char *detail)
 {

@@ -2,7 +2,9 @@
 
     optim.py DLC LIBDLRT TMPDIR     (tests/torch/run.sh runs it)
 
-For each row of tests/torch/optimizers.txt and each precision (f32, f64),
+For each row of tests/torch/optimizers.txt and of tests/torch/optim/variants.txt
+(the rows only this script runs: no_decay, the other weight decay and
+clipping combinations) and each precision (f32, f64),
 tests/torch/optim/net.net gets the row's train-block lines; dlc makes the
 C model (built with tests/torch/optim.c) and the PyTorch twin in the same
 dtype. From the C model's initial weights (init.ckpt) and identical
@@ -24,16 +26,24 @@ import torch
 
 torch.set_num_threads(1)
 
-NSTEPS = 10
+NSTEPS = 20
 TOL = {"f32": 1e-4, "f64": 1e-6}
 FLOOR = 1e-3
 NET = "tests/torch/optim/net.net"
 
 
 def variants():
-    """(name, [train-block lines]) from tests/torch/optimizers.txt."""
+    """(name, [train-block lines]) from tests/torch/optimizers.txt, then
+    tests/torch/optim/variants.txt."""
     out = []
-    with open("tests/torch/optimizers.txt") as f:
+    for path in ("tests/torch/optimizers.txt", "tests/torch/optim/variants.txt"):
+        out += read_variants(path)
+    return out
+
+
+def read_variants(path):
+    out = []
+    with open(path) as f:
         for line in f:
             line = line.strip()
             if not line or line.startswith("#"):
@@ -49,6 +59,14 @@ def write_net(d, lines):
     src = re.sub(r"train \{\n", "train {\n" + body, src)
     with open(os.path.join(d, "net.net"), "w") as f:
         f.write(src)
+
+
+def build_twin(dlc, d, prec):
+    flags = ["--precision=f64"] if prec == "f64" else []
+    r = subprocess.run([dlc, "--emit=torch"] + flags + [d + "/net.net", "-o", d + "/twin.py"],
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("dlc failed: " + r.stderr.strip().split("\n")[0])
 
 
 def build(dlc, lib, d, prec):
@@ -84,8 +102,9 @@ def rel_err(c, t):
     return float(np.max(np.abs(c - t), initial=0.0)) / max(float(np.max(np.abs(t), initial=0.0)), FLOOR)
 
 
-def run(d, prec):
-    """Worst relative errors: (parameters over all steps, optimizer state)."""
+def run(d, prec, plain=None):
+    """Worst relative errors: (parameters over all steps, optimizer state).
+    plain: the twin without the row's no_decay, or None."""
     tw = load_twin(d)
     dtype = torch.float64 if prec == "f64" else torch.float32
     npreal = np.float64 if prec == "f64" else np.float32
@@ -118,6 +137,15 @@ def run(d, prec):
         tw.CLIP_NORM, tw.CLIP_VALUE = clipped
         if rel_err(unclipped, dump[-1, 1:]) < 100 * TOL[prec]:
             raise RuntimeError("clipping changed nothing: choose smaller thresholds")
+
+    # With no_decay, the same steps with every parameter decayed (the twin
+    # of the row without its no_decay line) must end elsewhere.
+    if plain is not None:
+        m0 = plain.Model(dtype=dtype, seed=None)
+        m0.load_checkpoint(d + "/init.ckpt")
+        decayed = twin_steps(m0, m0.make_optimizer())
+        if rel_err(decayed, dump[-1, 1:]) < 100 * TOL[prec]:
+            raise RuntimeError("no_decay changed nothing: choose a larger weight decay")
 
     m = tw.Model(dtype=dtype, seed=None)
     m.load_checkpoint(d + "/init.ckpt")
@@ -153,7 +181,14 @@ def main():
             try:
                 write_net(d, lines)
                 build(dlc, lib, d, prec)
-                params, state = run(d, prec)
+                plain = None
+                if any(s.startswith("no_decay") for s in lines):
+                    dp = d + "-decayed"
+                    os.makedirs(dp, exist_ok=True)
+                    write_net(dp, [s for s in lines if not s.startswith("no_decay")])
+                    build_twin(dlc, dp, prec)
+                    plain = load_twin(dp)
+                params, state = run(d, prec, plain)
             except Exception as e:  # one variant's trouble is its own FAIL
                 print("FAIL %s: %s: %s" % (label, type(e).__name__, e))
                 failed += 1

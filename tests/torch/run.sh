@@ -18,7 +18,7 @@
 # Then init_schemes.py: every init scheme against torch.nn.init's formulas.
 # Then probe.py: each kernel alone on NaN, +-Inf and extreme logits, in
 # float32 and float64 (tests/torch/probe/*.net); and optim.py: every
-# optimizer variant's 10 steps and state against torch.optim, in float32
+# optimizer variant's 20 steps and state against torch.optim, in float32
 # (1e-4) and float64 (1e-6). Then groups.py: two named losses with their
 # own parameter groups (`updates`, loss sections, steps K), alternating
 # steps against one torch.optim optimizer per group.
