@@ -445,7 +445,16 @@ typedef struct TrainConfig {
     double init_arg;       /* its argument (InitInfo.arg); 0: its default */
     Hyper *hypers;         /* everything above, with defaulted flags */
     int nhypers;
+    /* early_stopping(metric = val_loss, patience = 5, min_delta = 0): the
+     * metric also chooses the best checkpoint. metric METRIC_DEFAULT when
+     * the block does not name one. */
+    int metric;            /* MetricKind */
+    bool early_stopping;
+    int patience;
+    double min_delta;
 } TrainConfig;
+
+typedef enum MetricKind { METRIC_DEFAULT = 0, METRIC_VAL_LOSS = 1, METRIC_VAL_ACC = 2 } MetricKind;
 
 typedef struct Input {     /* an input, label or target declaration */
     const char *name;
