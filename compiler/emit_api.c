@@ -505,7 +505,7 @@ void emit_tables(Emit *e, FILE *out)
 
     /* _with: the caller's own sections (a trainer's state) after the
      * model's, in the same file. */
-    fprintf(out, "int %s_save_with(const %s *m, const char *path, const dlrt_ckpt_section *more, int nmore)\n{\n",
+    fprintf(out, "int %s_save_with(const %s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
             P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
@@ -517,7 +517,7 @@ void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n"
                  "    return %s_save_with(m, path, NULL, 0);\n}\n\n", P, P, P);
 
-    fprintf(out, "int %s_load_with(%s *m, const char *path, const dlrt_ckpt_section *more, int nmore)\n{\n",
+    fprintf(out, "int %s_load_with(%s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
             P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
@@ -988,10 +988,11 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     fprintf(out, "/* The same with the caller's own sections (a trainer's state: names\n"
                  " * starting \"trainer:\") after the network's, in the same file; every one\n"
                  " * of them must be in the file to load (%s_load skips them). */\n", P);
-    fprintf(out, "int %s_save_with(const %s *m, const char *path, const dlrt_ckpt_section *more, int nmore);\n",
-            P, P);
-    fprintf(out, "int %s_load_with(%s *m, const char *path, const dlrt_ckpt_section *more, int nmore);\n",
-            P, P);
+    fprintf(out, "struct dlrt_ckpt_section;   /* dlrt.h */\n");
+    fprintf(out, "int %s_save_with(const %s *m, const char *path, const struct dlrt_ckpt_section *more,\n"
+                 "    int nmore);\n", P, P);
+    fprintf(out, "int %s_load_with(%s *m, const char *path, const struct dlrt_ckpt_section *more,\n"
+                 "    int nmore);\n", P, P);
     if (e.check)
         fprintf(out, "/* The message of the last failed save or load, or of the last call\n"
                      " * --check-numerics stopped at a NaN or infinity (\"\" before any). */\n");

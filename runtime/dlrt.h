@@ -428,6 +428,10 @@ typedef struct dlrt_model_api {
 
 enum { DLRT_METRIC_DEFAULT = 0, DLRT_METRIC_VAL_LOSS = 1, DLRT_METRIC_VAL_ACC = 2 };
 
+/* The learning-rate schedule's state the trainer keeps in PATH.last (its
+ * "trainer:schedule" section: this many doubles, the unused ones 0). */
+#define DLRT_SCHEDULE_STATE_MAX 16
+
 /* Tensor k's noise row, or NULL when it is not a noise input. */
 const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k);
 
