@@ -297,6 +297,9 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  --prompt TEXT        the text the sample continues (every byte in the\n"
             "                       vocabulary); default: a newline, not printed\n"
             "\n");
+    char patience[32] = "off";
+    if (api->early_stopping)
+        snprintf(patience, sizeof patience, "%d", api->patience);
     fprintf(out,
             "Training:\n"
             "  --epochs N           passes over the training data (default: %d)\n"
@@ -307,18 +310,37 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  --threads N          threads for the matrix products (default: 1, or\n"
             "                       OPENBLAS_NUM_THREADS when set; small batches run\n"
             "                       fastest on one thread)\n"
-            "\n", api->epochs, (unsigned long long)api->seed, api->validation);
+            "  --metric M           what chooses the best checkpoint, and what early\n"
+            "                       stopping watches: val_loss (lower is better) or\n"
+            "                       val_acc (higher; ties broken by the loss); on the\n"
+            "                       training set without a validation set\n"
+            "                       (default: %s)\n"
+            "  --patience N         early stopping: stop after N epochs in a row without\n"
+            "                       an improvement of the metric by more than --min-delta\n"
+            "                       (0: at the first such epoch) (default: %s)\n"
+            "  --min-delta X        the least change that counts as an improvement\n"
+            "                       (default: %g)\n"
+            "\n", api->epochs, (unsigned long long)api->seed, api->validation,
+            api->metric == DLRT_METRIC_VAL_ACC ? "val_acc" : api->metric == DLRT_METRIC_VAL_LOSS
+                ? "val_loss" : "val_acc with a cross_entropy term, else val_loss",
+            patience,
+            api->early_stopping ? api->min_delta : 0.0);
     fprintf(out,
             "Checkpoints:\n"
             "  --checkpoint PATH    where the best network is saved, atomically\n"
-            "                       (default: %s.ckpt)\n"
-            "  --resume             load PATH first (it must match this network) and\n"
-            "                       train on from it: a warm start, since PATH holds the\n"
-            "                       best epoch's network, not the last one's; epochs\n"
-            "                       count from 1, shuffling and dropout restart from\n"
-            "                       the seed; PATH is replaced only by a better network\n"
-            "  --overwrite          replace the checkpoint already at PATH with this\n"
-            "                       run's best network, even if that is worse\n"
+            "                       (default: %s.ckpt); PATH.last gets the run's whole\n"
+            "                       state after every epoch (the network as the epoch\n"
+            "                       left it, the optimizer, the epoch, the random\n"
+            "                       streams, the split, the best so far)\n"
+            "  --resume             continue the run PATH.last holds, exactly: from its\n"
+            "                       next epoch up to --epochs (the total), as if it had\n"
+            "                       never stopped (same seed, data, --limit and\n"
+            "                       --validation, or it is refused); PATH is replaced\n"
+            "                       only by a network better than the run's best.\n"
+            "                       Without PATH.last (an older checkpoint): a warm start\n"
+            "                       from PATH, epochs counting from 1\n"
+            "  --overwrite          replace the checkpoints already at PATH and PATH.last\n"
+            "                       with this run's, even if its best is worse\n"
             "  --eval-only          load PATH and only evaluate it on the test set\n"
             "\n"
             "A training run never replaces a checkpoint without being asked: when PATH\n"
