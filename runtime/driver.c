@@ -962,8 +962,6 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         }
     }
 
-    if (o->early_stopping && o->metric == DLRT_METRIC_DEFAULT)
-        o->metric = DLRT_METRIC_VAL_LOSS;   /* early stopping watches one metric */
     for (k = 0; k < nseen; k++)
         if (!strcmp(seen[k], "--min-delta") && !o->early_stopping)
             warning_msg(api, "--min-delta has no effect without early stopping (--patience N, or "
@@ -2402,17 +2400,17 @@ static int train(run *r)
 
     if (r->opt.resume && first_epoch == 1 && !nothing_to_do) {
         /* No PATH.last (a checkpoint from an older trainer, or from a
-         * descriptor that cannot save one): a warm start from PATH. */
-        if (r->opt.last)
-            warning_msg(api, "no %s to resume from: a warm start from the best checkpoint %s "
-                        "(epochs count from 1, the shuffling and dropout streams start afresh)",
-                        r->opt.last, ckpt);
-        /* The loaded network is the best so far until an epoch beats it,
+         * descriptor that cannot save one): a warm start from PATH.
+         * The loaded network is the best so far until an epoch beats it,
          * measured as the epochs will be. */
         if (api->load(r->model, ckpt) != 0) {
             error_msg(api, "cannot resume: %s", model_error(api, r->model));
             return EXIT_FAILURE_DATA;
         }
+        if (r->opt.last)
+            warning_msg(api, "no %s to resume from: a warm start from the best checkpoint %s "
+                        "(epochs count from 1, the shuffling and dropout streams start afresh)",
+                        r->opt.last, ckpt);
         saved = 1;
         measure(r, &best_loss, &best_acc);
         printf("resumed from %s: %s loss %.4f", ckpt, set_name, best_loss);
