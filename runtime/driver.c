@@ -89,6 +89,8 @@ typedef struct options {
     int early_stopping, patience;
     double min_delta;
     char *last;                   /* PATH.last: the state --resume continues */
+    long long save_every;         /* --save-every N: PATH.last every N batches too */
+    unsigned long long max_steps; /* --max-steps N: stop after batch N of the run */
 } options;
 
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
@@ -339,6 +341,10 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "                       only by a network better than the run's best.\n"
             "                       Without PATH.last (an older checkpoint): a warm start\n"
             "                       from PATH, epochs counting from 1\n"
+            "  --save-every N       also save PATH.last after every N batches, with the\n"
+            "                       position in the epoch (--resume continues there)\n"
+            "  --max-steps N        stop after batch N of the run (resumed runs count\n"
+            "                       from its start), saving PATH.last there\n"
             "  --overwrite          replace the checkpoints already at PATH and PATH.last\n"
             "                       with this run's, even if its best is worse\n"
             "  --eval-only          load PATH and only evaluate it on the test set\n"
@@ -747,7 +753,8 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             strcmp(flag, "--test-text") && strcmp(flag, "--vocab") && strcmp(flag, "--sample") &&
             strcmp(flag, "--temperature") && strcmp(flag, "--top-k") &&
             strcmp(flag, "--sample-seed") && strcmp(flag, "--prompt") &&
-            strcmp(flag, "--metric") && strcmp(flag, "--patience") && strcmp(flag, "--min-delta")) {
+            strcmp(flag, "--metric") && strcmp(flag, "--patience") && strcmp(flag, "--min-delta") &&
+            strcmp(flag, "--save-every") && strcmp(flag, "--max-steps")) {
             error_msg(api, "unknown option '%s' (try '%s --help')", flag, argv[0]);
             return EXIT_USAGE + 1;
         }
@@ -914,6 +921,18 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             }
             o->patience = (int)count;
             o->early_stopping = 1;
+        } else if (!strcmp(flag, "--save-every")) {
+            if (parse_count(value, 1, 1000000000, &count) != 0) {
+                error_msg(api, "--save-every wants a whole number of batches >= 1, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->save_every = count;
+        } else if (!strcmp(flag, "--max-steps")) {
+            if (parse_count(value, 1, 1000000000000000LL, &count) != 0) {
+                error_msg(api, "--max-steps wants a whole number of batches >= 1, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->max_steps = (unsigned long long)count;
         } else if (!strcmp(flag, "--min-delta")) {
             double v;
             errno = 0;
@@ -979,6 +998,7 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         static const char *const training_only[] = {
             "--train-images", "--train-labels", "--train-csv", "--train", "--limit",
             "--epochs", "--validation", "--seed", "--metric", "--patience", "--min-delta",
+            "--save-every", "--max-steps",
         };
         int j;
         for (k = 0; k < nseen; k++)
@@ -2105,7 +2125,7 @@ enum {
     TS_SAMPLES,       /* training samples before the split */
     TS_VAL,           /* of which validation */
     TS_EPOCH,         /* epochs done */
-    TS_BATCH,         /* batches done in the next epoch: 0 (saved at epoch ends) */
+    TS_BATCH,         /* batches done in the next epoch (--save-every); 0 at an epoch's end */
     TS_STEPS,         /* batches trained so far */
     TS_BEST_EPOCH,    /* the epoch PATH holds; 0: none */
     TS_BAD_EPOCHS,    /* epochs in a row without an improvement beyond min_delta */
@@ -2115,6 +2135,11 @@ enum {
     TS_COUNT
 };
 enum { TB_BEST_LOSS, TB_BEST_ACC, TB_WATCH_BEST, TB_COUNT };
+/* trainer:sums, the epoch in progress (all 0 at an epoch's end): samples
+ * done, then per loss the samples it stepped on and its loss sum, then
+ * each term's sum (doubles as bits), as the epoch line adds them up. */
+enum { SUM_DONE = 0, SUM_LOSS_DONE = 1, SUM_LOSS = 1 + MAX_LOSSES, SUM_TERM = 1 + 2 * MAX_LOSSES,
+       SUM_COUNT = 1 + 2 * MAX_LOSSES + MAX_TERMS };
 #define TRAINER_STATE_VERSION 1
 
 typedef struct resumable {
@@ -2122,6 +2147,7 @@ typedef struct resumable {
     uint64_t rng[8];
     uint64_t best[TB_COUNT];
     uint64_t sched[DLRT_SCHEDULE_STATE_MAX];
+    uint64_t sums[SUM_COUNT];
     uint64_t *perm;          /* NULL: not loaded (the first pass) */
     size_t nperm;
 } resumable;
@@ -2148,6 +2174,7 @@ static int resumable_sections(resumable *rs, dlrt_ckpt_section *sec)
     sec[n++] = (dlrt_ckpt_section){"trainer:rng", DLRT_SEC_U64, 8, rs->rng};
     sec[n++] = (dlrt_ckpt_section){"trainer:best", DLRT_SEC_U64, TB_COUNT, rs->best};
     sec[n++] = (dlrt_ckpt_section){"trainer:schedule", DLRT_SEC_U64, DLRT_SCHEDULE_STATE_MAX, rs->sched};
+    sec[n++] = (dlrt_ckpt_section){"trainer:sums", DLRT_SEC_U64, SUM_COUNT, rs->sums};
     if (rs->perm)
         sec[n++] = (dlrt_ckpt_section){"trainer:perm", DLRT_SEC_U64, rs->nperm, rs->perm};
     return n;
@@ -2157,6 +2184,19 @@ static const char *metric_name(int metric)
 {
     return metric == DLRT_METRIC_VAL_ACC ? "val_acc" : metric == DLRT_METRIC_VAL_LOSS ? "val_loss"
                                                                                   : "the default rule";
+}
+
+/* The run's progress into rs, before save_last. */
+static void note_progress(resumable *rs, unsigned long long steps, int best_epoch, int bad_epochs,
+                          int stopped, double best_loss, double best_acc, double watch_best)
+{
+    rs->state[TS_STEPS] = steps;
+    rs->state[TS_BEST_EPOCH] = (uint64_t)best_epoch;
+    rs->state[TS_BAD_EPOCHS] = (uint64_t)bad_epochs;
+    rs->state[TS_STOPPED] = (uint64_t)stopped;
+    rs->best[TB_BEST_LOSS] = double_bits(best_loss);
+    rs->best[TB_BEST_ACC] = double_bits(best_acc);
+    rs->best[TB_WATCH_BEST] = double_bits(watch_best);
 }
 
 /* Loads PATH.last: the network and the trainer's state, checked against
@@ -2197,9 +2237,9 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
                   (unsigned long)r->train.n, (unsigned long)r->n_val);
         return -1;
     }
-    if (st[TS_BATCH] != 0) {
-        error_msg(api, "cannot resume: %s was saved after batch %llu of epoch %llu; this trainer "
-                  "resumes at the end of an epoch", last, (unsigned long long)st[TS_BATCH],
+    if (st[TS_BATCH] != 0 && r->stateful) {
+        error_msg(api, "cannot resume: %s was saved after batch %llu of epoch %llu, but a stateful "
+                  "network resumes at the end of an epoch", last, (unsigned long long)st[TS_BATCH],
                   (unsigned long long)st[TS_EPOCH] + 1);
         return -1;
     }
@@ -2215,7 +2255,9 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
                   (unsigned long long)st[TS_SCHED_COUNT], r->sched_count);
         return -1;
     }
-    if (st[TS_EPOCH] > 1000000000ull || st[TS_BEST_EPOCH] > st[TS_EPOCH] || st[TS_STOPPED] > 1) {
+    if (st[TS_EPOCH] > 1000000000ull || st[TS_BEST_EPOCH] > st[TS_EPOCH] || st[TS_STOPPED] > 1 ||
+        st[TS_BATCH] > r->n_train || (st[TS_BATCH] && st[TS_STOPPED]) ||
+        rs->sums[SUM_DONE] > r->n_train) {
         error_msg(api, "cannot resume: %s: the trainer state is corrupt", last);
         return -1;
     }
@@ -2255,7 +2297,7 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
 
 /* Writes PATH.last: the network and rs, filled here from the trainer's
  * variables. 0, or -1 after the message. */
-static int save_last(run *r, resumable *rs, int epoch, const dlrt_rng *rng,
+static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_rng *rng,
                      const dlrt_rng *noise_rng)
 {
     const dlrt_model_api *api = r->api;
@@ -2277,7 +2319,7 @@ static int save_last(run *r, resumable *rs, int epoch, const dlrt_rng *rng,
     rs->state[TS_SAMPLES] = r->train.n;
     rs->state[TS_VAL] = r->n_val;
     rs->state[TS_EPOCH] = (uint64_t)epoch;
-    rs->state[TS_BATCH] = 0;
+    rs->state[TS_BATCH] = (uint64_t)batch;
     rs->state[TS_METRIC] = (uint64_t)r->opt.metric;
     rs->state[TS_SCHED_COUNT] = (uint64_t)r->sched_count;
     for (k = 0; k < 4; k++) {
@@ -2314,6 +2356,9 @@ static int train(run *r)
      * metric (watch_best: its best, beyond min_delta, at watch_epoch). */
     resumable rs;
     int first_epoch = 1, bad_epochs = 0, watch_epoch = 0, nothing_to_do = 0, status;
+    size_t resume_batch = 0;   /* batches of first_epoch already done (--save-every) */
+    int stopped_steps = 0;     /* --max-steps ended the run */
+    int exact = 0;             /* resumed from PATH.last */
     double watch_best = NAN;
 
     /* Drawn on stderr, but only when the user watches stdout too: a run
@@ -2367,6 +2412,7 @@ static int train(run *r)
         r->last_perm = rs.perm;
         if (rc != 0)
             return EXIT_FAILURE_DATA;
+        exact = 1;
         first_epoch = (int)st[TS_EPOCH] + 1;
         steps = st[TS_STEPS];
         best_epoch = (int)st[TS_BEST_EPOCH];
@@ -2376,8 +2422,12 @@ static int train(run *r)
         watch_best = bits_double(rs.best[TB_WATCH_BEST]);
         bad_epochs = (int)st[TS_BAD_EPOCHS];
         watch_epoch = (int)st[TS_EPOCH] - bad_epochs;
-        printf("resumed from %s: epoch %d of %d done (step %llu)", r->opt.last, first_epoch - 1,
-               r->opt.epochs, steps);
+        resume_batch = (size_t)st[TS_BATCH];
+        printf("resumed from %s: epoch %d of %d done", r->opt.last, first_epoch - 1, r->opt.epochs);
+        if (resume_batch)
+            printf(", and batch %lu of %lu of epoch %d", (unsigned long)resume_batch,
+                   (unsigned long)batches, first_epoch);
+        printf(" (step %llu)", steps);
         if (best_epoch)
             printf("; best checkpoint: epoch %d, %s loss %.4f", best_epoch, set_name, best_loss);
         if (best_epoch && api->has_accuracy)
@@ -2398,7 +2448,7 @@ static int train(run *r)
     for (k = 0; k < api->ntensors; k++)
         data[k] = r->batch[k];
 
-    if (r->opt.resume && first_epoch == 1 && !nothing_to_do) {
+    if (r->opt.resume && !exact) {
         /* No PATH.last (a checkpoint from an older trainer, or from a
          * descriptor that cannot save one): a warm start from PATH.
          * The loaded network is the best so far until an epoch beats it,
@@ -2427,14 +2477,30 @@ static int train(run *r)
 
     if (r->opt.image_grid && image_grid_start(r) != 0)
         return EXIT_FAILURE_DATA;
+    if (r->opt.save_every && (r->stateful || !r->opt.last))
+        warning_msg(api, "--save-every has no effect: %s", r->stateful
+                    ? "a stateful network is saved at epoch ends only (its carried state is not saved)"
+                    : "this trainer cannot save its state (no save_with in the descriptor)");
     status = EXIT_OK;
-    for (epoch = first_epoch; epoch <= r->opt.epochs && !nothing_to_do; epoch++) {
+    for (epoch = first_epoch; epoch <= r->opt.epochs && !nothing_to_do && !stopped_steps; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
         double start = now_seconds(), loss_sum[MAX_LOSSES] = {0}, elapsed, loss, acc;
         double term_sum[MAX_TERMS] = {0}, term_val[MAX_TERMS];
         size_t done = 0, b, loss_done[MAX_LOSSES] = {0};
         int nterms = api->nterms <= MAX_TERMS && api->loss_terms ? api->nterms : 0, t;
+        /* Resuming in the middle of this epoch: its order is the saved
+         * permutation (no new shuffle), its sums so far the saved ones. */
+        int resuming = epoch == first_epoch && resume_batch > 0, max_reached = 0;
+        if (resuming) {
+            done = (size_t)rs.sums[SUM_DONE];
+            for (l = 0; l < MAX_LOSSES; l++) {
+                loss_done[l] = (size_t)rs.sums[SUM_LOSS_DONE + l];
+                loss_sum[l] = bits_double(rs.sums[SUM_LOSS + l]);
+            }
+            for (t = 0; t < MAX_TERMS; t++)
+                term_sum[t] = bits_double(rs.sums[SUM_TERM + t]);
+        }
         /* Warm-up terms: weight factor min(1, epoch / N), epoch from 1. */
         for (t = 0; t < nterms && api->set_term_scale; t++)
             if (api->term_warmup[t] > 0)
@@ -2444,9 +2510,9 @@ static int train(run *r)
          * batch b - 1's, from a zero state at the start of each epoch. */
         if (r->stateful)
             reset_state(r);
-        else
+        else if (!resuming)
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
-        for (b = 0; b < batches; b++) {
+        for (b = resuming ? resume_batch : 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
             fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
@@ -2485,6 +2551,30 @@ static int train(run *r)
                 }
             }
             done += kk;
+            /* --save-every N: PATH.last after every N batches too, with the
+             * batch position and the epoch's sums so far; and where
+             * --max-steps stops the run in the middle of an epoch. */
+            max_reached = r->opt.max_steps && steps >= r->opt.max_steps;
+            if (r->opt.last && !r->stateful && b + 1 < batches &&
+                ((r->opt.save_every && steps % (unsigned long long)r->opt.save_every == 0) ||
+                 max_reached)) {
+                note_progress(&rs, steps, best_epoch, bad_epochs, 0, best_loss, best_acc, watch_best);
+                rs.sums[SUM_DONE] = done;
+                for (l = 0; l < MAX_LOSSES; l++) {
+                    rs.sums[SUM_LOSS_DONE + l] = loss_done[l];
+                    rs.sums[SUM_LOSS + l] = double_bits(loss_sum[l]);
+                }
+                for (t = 0; t < MAX_TERMS; t++)
+                    rs.sums[SUM_TERM + t] = double_bits(term_sum[t]);
+                status = save_last(r, &rs, epoch - 1, b + 1, &rng, &noise_rng);
+                r->last_perm = rs.perm;
+                if (status != 0) {
+                    progress_clear(&bar);
+                    return EXIT_FAILURE_DATA;
+                }
+            }
+            if (max_reached && b + 1 < batches)
+                break;
             if (bar.enabled) {
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
                 progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches,
@@ -2492,6 +2582,16 @@ static int train(run *r)
                               rate, rate > 0 ? (double)(r->n_train - done) / rate : 0,
                               b + 1 == batches);
             }
+        }
+        if (max_reached && b < batches) {   /* --max-steps, in the middle of the epoch */
+            progress_clear(&bar);
+            printf("stopped after step %llu (--max-steps): batch %lu of %lu of epoch %d%s%s\n",
+                   steps, (unsigned long)b + 1, (unsigned long)batches, epoch,
+                   r->opt.last && !r->stateful ? "; --resume continues from " : "",
+                   r->opt.last && !r->stateful ? r->opt.last : "");
+            fflush(stdout);
+            stopped_steps = 1;
+            break;
         }
         /* The running train loss comes from train_step, which reports each
          * batch's loss before its update: it can look fine while the
@@ -2578,14 +2678,10 @@ static int train(run *r)
         }
         nothing_to_do = r->opt.early_stopping && bad_epochs > 0 && bad_epochs >= r->opt.patience;
         if (r->opt.last) {   /* PATH.last: where --resume continues from */
-            rs.state[TS_STEPS] = steps;
-            rs.state[TS_BEST_EPOCH] = (uint64_t)best_epoch;
-            rs.state[TS_BAD_EPOCHS] = (uint64_t)bad_epochs;
-            rs.state[TS_STOPPED] = (uint64_t)nothing_to_do;
-            rs.best[TB_BEST_LOSS] = double_bits(best_loss);
-            rs.best[TB_BEST_ACC] = double_bits(best_acc);
-            rs.best[TB_WATCH_BEST] = double_bits(watch_best);
-            status = save_last(r, &rs, epoch, &rng, &noise_rng);
+            note_progress(&rs, steps, best_epoch, bad_epochs, nothing_to_do, best_loss, best_acc,
+                          watch_best);
+            memset(rs.sums, 0, sizeof rs.sums);
+            status = save_last(r, &rs, epoch, 0, &rng, &noise_rng);
             r->last_perm = rs.perm;
             if (status != 0)
                 return EXIT_FAILURE_DATA;
@@ -2599,9 +2695,19 @@ static int train(run *r)
                    r->opt.min_delta, bad_epochs, bad_epochs == 1 ? "" : "s", watch_best,
                    watch_epoch, epoch, r->opt.epochs);
             fflush(stdout);
+        } else if (r->opt.max_steps && steps >= r->opt.max_steps && epoch < r->opt.epochs) {
+            printf("stopped after step %llu (--max-steps), at the end of epoch %d%s%s\n", steps,
+                   epoch, r->opt.last ? "; --resume continues from " : "",
+                   r->opt.last ? r->opt.last : "");
+            fflush(stdout);
+            stopped_steps = 1;
         }
     }
 
+    if (stopped_steps && !saved) {
+        printf("no checkpoint yet: the run stopped before its first epoch ended\n");
+        return EXIT_OK;
+    }
     if (saved) {
         if (api->load(r->model, ckpt) != 0) {
             error_msg(api, "cannot reload the best checkpoint: %s", model_error(api, r->model));

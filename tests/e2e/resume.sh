@@ -69,6 +69,21 @@ while IFS= read -r row; do
     if cmp -s "$B.b.ckpt.last" "$B.a.ckpt.last" && cmp -s "$B.b.ckpt" "$B.a.ckpt"; then
         ok "$v-resume-30-steps (1 + 1 + 1 epochs = 3, bit for bit)"
     else bad "$v-resume-30-steps" "PATH.last or PATH differs after 1 + 1 + 1 epochs"; fi
+    # in the middle of epochs: --max-steps 7, then to 17, then to the end
+    "$B" $D --epochs 3 --checkpoint "$B.m.ckpt" --max-steps 7 >"$B.m1.out" 2>&1
+    "$B" $D --epochs 3 --checkpoint "$B.m.ckpt" --max-steps 17 --resume >"$B.m2.out" 2>&1
+    "$B" $D --epochs 3 --checkpoint "$B.m.ckpt" --resume >"$B.m3.out" 2>&1
+    cat "$B.m1.out" "$B.m2.out" "$B.m3.out" | epochs /dev/stdin >"$B.m.ep"
+    if cmp -s "$B.m.ckpt.last" "$B.a.ckpt.last" && cmp -s "$B.m.ckpt" "$B.a.ckpt" &&
+       grep -q "^stopped after step 7 (--max-steps): batch 7 of 10 of epoch 1;" "$B.m1.out" &&
+       grep -q "^resumed from .*: epoch 1 of 3 done, and batch 7 of 10 of epoch 2 (step 17)" "$B.m3.out" &&
+       { epochs "$B.a.out" | cmp -s - "$B.m.ep"; }; then
+        ok "$v-resume-mid-epoch (7 steps + 10 + 13 = 30, bit for bit, the epoch lines too)"
+    else bad "$v-resume-mid-epoch" "$(tail -c 300 "$B.m3.out")"; fi
+    # --save-every changes nothing in the run
+    "$B" $D --epochs 3 --checkpoint "$B.s.ckpt" --save-every 3 >"$B.s.out" 2>&1
+    if cmp -s "$B.s.ckpt.last" "$B.a.ckpt.last" && cmp -s "$B.s.ckpt" "$B.a.ckpt"; then ok "$v-save-every-neutral"
+    else bad "$v-save-every-neutral" "checkpoints differ with --save-every 3"; fi
     cat "$B.b1.out" "$B.b2.out" "$B.b3.out" | epochs /dev/stdin >"$B.b.ep"
     epochs "$B.a.out" >"$B.a.ep"
     if cmp -s "$B.a.ep" "$B.b.ep" && [ "$(grep '^test' "$B.a.out")" = "$(grep '^test' "$B.b3.out")" ]; then
