@@ -2132,6 +2132,7 @@ enum {
     TS_STOPPED,       /* 1: early stopping ended the run */
     TS_METRIC,        /* the metric that chooses the checkpoint */
     TS_SCHED_COUNT,   /* doubles of the schedule's state in use */
+    TS_BATCH_SIZE,    /* the network's batch */
     TS_COUNT
 };
 enum { TB_BEST_LOSS, TB_BEST_ACC, TB_WATCH_BEST, TB_COUNT };
@@ -2237,6 +2238,12 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
                   (unsigned long)r->train.n, (unsigned long)r->n_val);
         return -1;
     }
+    if (st[TS_BATCH_SIZE] != (uint64_t)api->batch) {
+        error_msg(api, "cannot resume: %s continues a run with batch %llu, but this network's "
+                  "batch is %d (remove %s for a warm start from %s)", last,
+                  (unsigned long long)st[TS_BATCH_SIZE], api->batch, last, r->opt.checkpoint);
+        return -1;
+    }
     if (st[TS_BATCH] != 0 && r->stateful) {
         error_msg(api, "cannot resume: %s was saved after batch %llu of epoch %llu, but a stateful "
                   "network resumes at the end of an epoch", last, (unsigned long long)st[TS_BATCH],
@@ -2256,8 +2263,8 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
         return -1;
     }
     if (st[TS_EPOCH] > 1000000000ull || st[TS_BEST_EPOCH] > st[TS_EPOCH] || st[TS_STOPPED] > 1 ||
-        st[TS_BATCH] > r->n_train || (st[TS_BATCH] && st[TS_STOPPED]) ||
-        rs->sums[SUM_DONE] > r->n_train) {
+        (st[TS_BATCH] && st[TS_STOPPED]) || rs->sums[SUM_DONE] != st[TS_BATCH] * st[TS_BATCH_SIZE] ||
+        rs->sums[SUM_DONE] >= r->n_train + (st[TS_BATCH] == 0)) {
         error_msg(api, "cannot resume: %s: the trainer state is corrupt", last);
         return -1;
     }
@@ -2322,6 +2329,7 @@ static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_
     rs->state[TS_BATCH] = (uint64_t)batch;
     rs->state[TS_METRIC] = (uint64_t)r->opt.metric;
     rs->state[TS_SCHED_COUNT] = (uint64_t)r->sched_count;
+    rs->state[TS_BATCH_SIZE] = (uint64_t)api->batch;
     for (k = 0; k < 4; k++) {
         rs->rng[k] = rng->s[k];
         rs->rng[4 + k] = noise_rng->s[k];
@@ -2437,6 +2445,10 @@ static int train(run *r)
             printf("the run stopped early after epoch %d (no improvement in %s for %d epoch%s); "
                    "nothing to train\n", first_epoch - 1, metric_name(r->opt.metric), bad_epochs,
                    bad_epochs == 1 ? "" : "s");
+            nothing_to_do = 1;
+        } else if (r->opt.max_steps && steps >= r->opt.max_steps) {
+            printf("nothing to train: the run has done %llu steps (--max-steps %llu)\n", steps,
+                   r->opt.max_steps);
             nothing_to_do = 1;
         } else if (first_epoch > r->opt.epochs) {
             printf("nothing to train: the run has done its %d epoch%s (give --epochs N, N > %d, "

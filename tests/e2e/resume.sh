@@ -132,6 +132,16 @@ if [ -x "$B" ]; then
     rm -f "$T/only.ckpt"; cp "$B.m.ckpt.last" "$T/only.ckpt.last"
     expect last-not-replaced 1 "already holds the state of a run (written after each epoch, for --resume)" \
         "$B" $D --epochs 1 --checkpoint "$T/only.ckpt"
+    # another batch size: the layout matches, the run would not
+    sed 's/^    batch 8$/    batch 10/' "$T/sgd.net" >"$T/sgd10.net"
+    if "$DLC" --main "$T/sgd10.net" -o "$T/sgd10.c" 2>/dev/null && cc $CFL -o "$T/sgd10" "$T/sgd10.c" $LIBS 2>/dev/null; then
+        expect resume-other-batch 1 "continues a run with batch 8, but this network's batch is 10 (remove $B.m.ckpt.last for a warm start from $B.m.ckpt)" \
+            "$T/sgd10" $D --epochs 2 --checkpoint "$B.m.ckpt" --resume
+    else bad resume-other-batch "sgd10 did not build"; fi
+    # --max-steps already reached: nothing to train
+    "$B" $D --epochs 3 --max-steps 5 --checkpoint "$B.m.ckpt" --resume >"$T/maxdone.out" 2>&1
+    grep -q "^nothing to train: the run has done 10 steps (--max-steps 5)" "$T/maxdone.out" &&
+        ok resume-max-steps-reached || bad resume-max-steps-reached "$(tail -c 300 "$T/maxdone.out")"
     # PATH.last loads as a plain checkpoint: --eval-only skips the trainer's sections
     "$B" $D --eval-only --checkpoint "$B.c.ckpt.last" >"$T/evlast.out" 2>&1 &&
         grep -q "^test loss" "$T/evlast.out" && ok eval-only-on-last || bad eval-only-on-last "$(tail -c 300 "$T/evlast.out")"
