@@ -103,7 +103,7 @@ if [ -x "$B" ]; then
     else bad warm-start-differs "$(cat "$B.w.err")"; fi
 
     # 4. bad or mismatched resume state
-    "$B" $D --epochs 1 --checkpoint "$B.m.ckpt" >/dev/null 2>&1
+    "$B" $D --epochs 1 --checkpoint "$B.x.ckpt" >/dev/null 2>&1
     expect() { # NAME STATUS MESSAGE ARGS...
         n=$1 want=$2 msg=$3; shift 3
         "$@" >"$T/$n.out" 2>"$T/$n.err"; got=$?
@@ -111,35 +111,35 @@ if [ -x "$B" ]; then
         else bad "$n" "exit $got: $(head -c 400 "$T/$n.err")"; fi
     }
     expect resume-other-seed 1 "continues a run with --seed 0, but this run has --seed 5; give the same seed" \
-        "$B" $D --epochs 2 --checkpoint "$B.m.ckpt" --resume --seed 5
+        "$B" $D --epochs 2 --checkpoint "$B.x.ckpt" --resume --seed 5
     expect resume-other-data 1 "continues a run on 100 training samples (20 of them for validation), but this run has 90 (18)" \
-        "$B" $D --epochs 2 --checkpoint "$B.m.ckpt" --resume --limit 90
+        "$B" $D --epochs 2 --checkpoint "$B.x.ckpt" --resume --limit 90
     expect resume-other-metric 1 "chose its best checkpoint by the default rule, this run by val_loss" \
-        "$B" $D --epochs 2 --checkpoint "$B.m.ckpt" --resume --metric val_loss
-    cp "$B.m.ckpt.last" "$T/corrupt.ckpt.last"; cp "$B.m.ckpt" "$T/corrupt.ckpt"
+        "$B" $D --epochs 2 --checkpoint "$B.x.ckpt" --resume --metric val_loss
+    cp "$B.x.ckpt.last" "$T/corrupt.ckpt.last"; cp "$B.x.ckpt" "$T/corrupt.ckpt"
     printf 'XXXX' | dd of="$T/corrupt.ckpt.last" bs=1 seek=900 conv=notrunc 2>/dev/null
     expect resume-corrupt-last 1 "cannot resume: $T/corrupt.ckpt.last: checksum mismatch" \
         "$B" $D --epochs 2 --checkpoint "$T/corrupt.ckpt" --resume
     # a PATH.last of another network (adam's state)
-    cp "$T/adam.a.ckpt.last" "$T/foreign.ckpt.last" 2>/dev/null; cp "$B.m.ckpt" "$T/foreign.ckpt"
+    cp "$T/adam.a.ckpt.last" "$T/foreign.ckpt.last" 2>/dev/null; cp "$B.x.ckpt" "$T/foreign.ckpt"
     expect resume-foreign-last 1 "checkpoint holds optimizer state exp_avg, exp_avg_sq but this network's optimizer uses none" \
         "$B" $D --epochs 2 --checkpoint "$T/foreign.ckpt" --resume
     # a plain model checkpoint where PATH.last should be: no trainer state
-    cp "$B.m.ckpt" "$T/plain.ckpt"; cp "$B.m.ckpt" "$T/plain.ckpt.last"
+    cp "$B.x.ckpt" "$T/plain.ckpt"; cp "$B.x.ckpt" "$T/plain.ckpt.last"
     expect resume-no-trainer-state 1 "has no section 'trainer:state': it holds no trainer state to resume from" \
         "$B" $D --epochs 2 --checkpoint "$T/plain.ckpt" --resume
     # without --resume or --overwrite, an existing PATH.last is not replaced
-    rm -f "$T/only.ckpt"; cp "$B.m.ckpt.last" "$T/only.ckpt.last"
+    rm -f "$T/only.ckpt"; cp "$B.x.ckpt.last" "$T/only.ckpt.last"
     expect last-not-replaced 1 "already holds the state of a run (written after each epoch, for --resume)" \
         "$B" $D --epochs 1 --checkpoint "$T/only.ckpt"
     # another batch size: the layout matches, the run would not
     sed 's/^    batch 8$/    batch 10/' "$T/sgd.net" >"$T/sgd10.net"
     if "$DLC" --main "$T/sgd10.net" -o "$T/sgd10.c" 2>/dev/null && cc $CFL -o "$T/sgd10" "$T/sgd10.c" $LIBS 2>/dev/null; then
-        expect resume-other-batch 1 "continues a run with batch 8, but this network's batch is 10 (remove $B.m.ckpt.last for a warm start from $B.m.ckpt)" \
-            "$T/sgd10" $D --epochs 2 --checkpoint "$B.m.ckpt" --resume
+        expect resume-other-batch 1 "continues a run with batch 8, but this network's batch is 10 (remove $B.x.ckpt.last for a warm start from $B.x.ckpt)" \
+            "$T/sgd10" $D --epochs 2 --checkpoint "$B.x.ckpt" --resume
     else bad resume-other-batch "sgd10 did not build"; fi
     # --max-steps already reached: nothing to train
-    "$B" $D --epochs 3 --max-steps 5 --checkpoint "$B.m.ckpt" --resume >"$T/maxdone.out" 2>&1
+    "$B" $D --epochs 3 --max-steps 5 --checkpoint "$B.x.ckpt" --resume >"$T/maxdone.out" 2>&1
     grep -q "^nothing to train: the run has done 10 steps (--max-steps 5)" "$T/maxdone.out" &&
         ok resume-max-steps-reached || bad resume-max-steps-reached "$(tail -c 300 "$T/maxdone.out")"
     # PATH.last loads as a plain checkpoint: --eval-only skips the trainer's sections
