@@ -327,7 +327,20 @@ static void print_help(const dlrt_model_api *api, FILE *out)
                 ? "val_loss" : "val_acc with a cross_entropy term, else val_loss",
             patience,
             api->early_stopping ? api->min_delta : 0.0);
-    fprintf(out,
+    if (!api->save_with || !api->load_with)   /* a descriptor that cannot save PATH.last */
+        fprintf(out,
+                "Checkpoints:\n"
+                "  --checkpoint PATH    where the best network is saved, atomically\n"
+                "                       (default: %s.ckpt)\n"
+                "  --resume             load PATH first (it must match this network) and\n"
+                "                       train on from it: a warm start, since PATH holds the\n"
+                "                       best epoch's network, not the last one's; epochs\n"
+                "                       count from 1, shuffling and dropout restart from\n"
+                "                       the seed; PATH is replaced only by a better network\n"
+                "  --overwrite          replace the checkpoint already at PATH with this\n"
+                "                       run's best network, even if that is worse\n", n);
+    else   /* the generated trainers */
+        fprintf(out,
             "Checkpoints:\n"
             "  --checkpoint PATH    where the best network is saved, atomically\n"
             "                       (default: %s.ckpt); PATH.last gets the run's whole\n"
@@ -346,7 +359,8 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  --max-steps N        stop after batch N of the run (resumed runs count\n"
             "                       from its start), saving PATH.last there\n"
             "  --overwrite          replace the checkpoints already at PATH and PATH.last\n"
-            "                       with this run's, even if its best is worse\n"
+            "                       with this run's, even if its best is worse\n", n);
+    fprintf(out,
             "  --eval-only          load PATH and only evaluate it on the test set\n"
             "\n"
             "A training run never replaces a checkpoint without being asked: when PATH\n"
@@ -354,7 +368,7 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "It refuses a PATH that holds anything else (a file that is not a dlc\n"
             "checkpoint, a directory, one of the data files), and a network with a NaN\n"
             "or infinite value is neither saved nor loaded.\n"
-            "\n", n);
+            "\n");
     print_image_grid_help(out);
     fprintf(out,
             "Output:\n"

@@ -132,6 +132,10 @@ if [ -x "$B" ]; then
     rm -f "$T/only.ckpt"; cp "$B.x.ckpt.last" "$T/only.ckpt.last"
     expect last-not-replaced 1 "already holds the state of a run (written after each epoch, for --resume)" \
         "$B" $D --epochs 1 --checkpoint "$T/only.ckpt"
+    # --help says what --resume does now
+    "$B" --help >"$T/help.out" 2>&1
+    if grep -q "continue the run PATH.last holds, exactly" "$T/help.out" && grep -q -- "--patience N" "$T/help.out" &&
+       grep -q -- "--max-steps N" "$T/help.out"; then ok help-resume-exact; else bad help-resume-exact "$(grep -A3 -- --resume "$T/help.out")"; fi
     # another batch size: the layout matches, the run would not
     sed 's/^    batch 8$/    batch 10/' "$T/sgd.net" >"$T/sgd10.net"
     if "$DLC" --main "$T/sgd10.net" -o "$T/sgd10.c" 2>/dev/null && cc $CFL -o "$T/sgd10" "$T/sgd10.c" $LIBS 2>/dev/null; then
