@@ -2703,7 +2703,11 @@ static int train(run *r)
             }
         }
         nothing_to_do = r->opt.early_stopping && bad_epochs > 0 && bad_epochs >= r->opt.patience;
-        if (r->opt.last) {   /* PATH.last: where --resume continues from */
+        /* PATH.last: where --resume continues from. A schedule that steps on
+         * the epoch's validation loss (reduce-on-plateau) must have stepped
+         * before this save, so that trainer:schedule (r->sched_state) holds
+         * its state after this epoch. */
+        if (r->opt.last) {
             note_progress(&rs, steps, best_epoch, bad_epochs, nothing_to_do, best_loss, best_acc,
                           watch_best);
             memset(rs.sums, 0, sizeof rs.sums);
