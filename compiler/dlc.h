@@ -453,9 +453,18 @@ typedef struct TrainConfig {
      * normalization parameters take no weight decay (sema_no_decay). */
     int no_decay;
     Loc no_decay_loc;      /* where it was set; NOLOC: the default */
+    /* early_stopping(metric = val_loss, patience = 5, min_delta = 0): the
+     * metric also chooses the best checkpoint. metric METRIC_DEFAULT when
+     * the block does not name one. */
+    int metric;            /* MetricKind */
+    bool early_stopping;
+    int patience;
+    double min_delta;
 } TrainConfig;
 
 enum { NO_DECAY_NONE, NO_DECAY_BIAS_AND_NORM };
+
+typedef enum MetricKind { METRIC_DEFAULT = 0, METRIC_VAL_LOSS = 1, METRIC_VAL_ACC = 2 } MetricKind;
 
 typedef struct Input {     /* an input, label or target declaration */
     const char *name;

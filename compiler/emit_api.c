@@ -510,22 +510,32 @@ void emit_tables(Emit *e, FILE *out)
     }
     fprintf(out, "    return c;\n}\n\n");
 
-    fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n", P, P);
+    /* _with: the caller's own sections (a trainer's state) after the
+     * model's, in the same file. */
+    fprintf(out, "int %s_save_with(const %s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
+            P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
     emit_ckpt_extra(e, out, "(void *)");
+    fprintf(out, "    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;\n    c.more = more;\n");
     fprintf(out, "    /* m is const for callers; its message is scratch. */\n");
     fprintf(out, "    char **error = (char **)&m->error;\n");
     fprintf(out, "    return dlrt_ckpt_save(path, &c, error);\n}\n\n");
+    fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n"
+                 "    return %s_save_with(m, path, NULL, 0);\n}\n\n", P, P, P);
 
-    fprintf(out, "int %s_load(%s *m, const char *path)\n{\n", P, P);
+    fprintf(out, "int %s_load_with(%s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
+            P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
     emit_ckpt_extra(e, out, "");
+    fprintf(out, "    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;\n    c.more = more;\n");
     fprintf(out, "    if (dlrt_ckpt_load(path, &c, &m->error) != 0)\n");
     fprintf(out, "        return -1;\n");
     emit_masks(e, out);   /* the compiled masks, whatever the file held */
     fprintf(out, "    m->step = c.step;\n    return 0;\n}\n\n");
+    fprintf(out, "int %s_load(%s *m, const char *path)\n{\n"
+                 "    return %s_load_with(m, path, NULL, 0);\n}\n\n", P, P, P);
 
     fprintf(out, "const char *%s_error(const %s *m)\n{\n    return m->error ? m->error : \"\";\n}\n",
             P, P);
@@ -654,6 +664,10 @@ void emit_descriptor(Emit *e, FILE *out)
                  "    return %s_load(m, path);\n}\n\n", P, P);
     fprintf(out, "static const char *%s_api_error(const void *m)\n{\n    return %s_error(m);\n}\n\n",
             P, P);
+    fprintf(out, "static int %s_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)\n"
+                 "{\n    return %s_save_with(m, path, more, nmore);\n}\n\n", P, P);
+    fprintf(out, "static int %s_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)\n"
+                 "{\n    return %s_load_with(m, path, more, nmore);\n}\n\n", P, P);
 
     /* The data, in argument order, and the outputs. */
     if (count) {
@@ -743,6 +757,17 @@ void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "    .evaluate_terms = %s_api_evaluate_terms,\n", P);
     fprintf(out, "    .set_term_scale = %s,\n",
             any_warmup(ir) ? arena_printf(a, "%s_api_set_term_scale", P) : "NULL");
+    fprintf(out, "    .save_with = %s_api_save_with,\n", P);
+    fprintf(out, "    .load_with = %s_api_load_with,\n", P);
+    if (ir->train.metric) {   /* the checkpoint's metric; early stopping */
+        fprintf(out, "    .metric = %s,\n", ir->train.metric == METRIC_VAL_ACC ? "DLRT_METRIC_VAL_ACC"
+                                                                                 : "DLRT_METRIC_VAL_LOSS");
+        if (ir->train.early_stopping) {
+            fprintf(out, "    .patience = %d,\n", ir->train.patience);
+            fprintf(out, "    .min_delta = %s,\n", double_text(a, ir->train.min_delta));
+        }
+    }
+    fprintf(out, "    .early_stopping = %d,\n", ir->train.early_stopping);
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
 }
@@ -967,6 +992,14 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
                  " * reason in %s_error(m), the network unchanged. */\n",
             P, P);
     fprintf(out, "int %s_load(%s *m, const char *path);\n", P, P);
+    fprintf(out, "/* The same with the caller's own sections (a trainer's state: names\n"
+                 " * starting \"trainer:\") after the network's, in the same file; every one\n"
+                 " * of them must be in the file to load (%s_load skips them). */\n", P);
+    fprintf(out, "struct dlrt_ckpt_section;   /* dlrt.h */\n");
+    fprintf(out, "int %s_save_with(const %s *m, const char *path, const struct dlrt_ckpt_section *more,\n"
+                 "    int nmore);\n", P, P);
+    fprintf(out, "int %s_load_with(%s *m, const char *path, const struct dlrt_ckpt_section *more,\n"
+                 "    int nmore);\n", P, P);
     if (e.check)
         fprintf(out, "/* The message of the last failed save or load, or of the last call\n"
                      " * --check-numerics stopped at a NaN or infinity (\"\" before any). */\n");

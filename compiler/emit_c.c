@@ -62,20 +62,15 @@ static void emit_includes(Emit *e, FILE *out)
 }
 
 /* The checkpoint's extra sections: each group's step count (several
- * losses), then each STATE tensor as a section named after it. cast: what
- * a const model's pointers need ("(void *)" in save). */
+ * losses), then each STATE tensor as a section named after it, then the
+ * model's random stream ("rng": dropout, augmentation; optional when
+ * loading, so checkpoints from before it still load). cast: what a const
+ * model's pointers need ("(void *)" in save). */
 void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
 {
     const IR *ir = e->ir;
     bool steps = several_losses(e);
-    int n = (steps ? 1 : 0) + ir->states.len;
-    if (n == 0)
-        return;
-    if (steps && !ir->states.len) {   /* as before STATE tensors existed */
-        fprintf(out, "    const dlrt_ckpt_section steps = {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps};\n"
-                     "    c.nextra = 1;\n    c.extra = &steps;\n", ir->groups.len, cast);
-        return;
-    }
+    int n = (steps ? 1 : 0) + ir->states.len + 1;
     fprintf(out, "    const dlrt_ckpt_section extra[%d] = {\n", n);
     if (steps)
         fprintf(out, "        {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps},\n", ir->groups.len, cast);
@@ -84,6 +79,7 @@ void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
         fprintf(out, "        {\"%s\", DLRT_SEC_REAL, %zu, %s(m->state + %zu)},\n", st->name, st->size,
                 cast, st->offset);
     }
+    fprintf(out, "        {\"rng\", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, %sm->ws.rng.s},\n", cast);
     fprintf(out, "    };\n    c.nextra = %d;\n    c.extra = extra;\n", n);
 }
 

@@ -1104,6 +1104,8 @@ static void emit_checkpoints(TorchEmit *t)
         "            want = want or {n: (CKPT_REAL, c) for n, c in BUFFERS}.get(name)",
         "            if name.startswith(\"state:\"):",
         "                want = (CKPT_REAL, PARAM_COUNT)",
+        "            if name == \"rng\" or name.startswith(\"trainer:\"):",
+        "                want = (kind_, count)   # the C model's random stream, a trainer's state",
         "            if want is None:",
         "                raise bad(\"a section %r this network does not have\" % name)",
         "            if (kind_, count) != want:",

@@ -27,6 +27,7 @@ typedef enum SetKind {
     SET_U64,         /* a uint64_t field */
     SET_REAL,        /* a double field */
     SET_WORD,        /* one of the row's words, its index into an int field */
+    SET_EARLY,       /* early_stopping(metric = ..., patience = ..., min_delta = ...) */
 } SetKind;
 
 typedef struct TrainSetting {
@@ -79,6 +80,10 @@ static const TrainSetting settings[] = {
     {"no_decay", SET_WORD, NO_DECAY_NONE, 0, 0, false, false, "none or bias_and_norm", "no_decay",
      offsetof(TrainConfig, no_decay),
      "bias_and_norm: biases and normalization parameters take no weight decay"},
+    {"early_stopping", SET_EARLY, 0, 0, 0, false, false, "", "early_stopping", 0,
+     "early_stopping(metric = val_loss, patience = 5, min_delta = 0): stop after `patience` "
+     "epochs without an improvement of more than min_delta in the metric (val_loss, lowest "
+     "best; val_acc, highest best), which also chooses the best checkpoint; off by default"},
 };
 enum { NUM_SETTINGS = sizeof settings / sizeof settings[0] };
 
@@ -96,6 +101,8 @@ struct TrainBlock {
     OptKind opt;
     InitKind init;
     double init_arg;
+    /* early_stopping(...): its metric (MetricKind), patience, min_delta */
+    Value metric, patience, min_delta;
 };
 
 static int setting_index(const char *name)
@@ -305,6 +312,8 @@ static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting
     return true;
 }
 
+static void lower_early_stopping(Lower *l, const Expr *e, TrainBlock *tb, Value *out);
+
 void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
 {
     Diag *d = l->diag;
@@ -359,11 +368,52 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
         case SET_WORD:
             read_word(l, v, ts, &tb->setting[key]);
             break;
+        case SET_EARLY:
+            lower_early_stopping(l, v, tb, &tb->setting[key]);
+            break;
         }
     }
 }
 
 static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t);
+
+/* early_stopping(metric = val_loss, patience = 5, min_delta = 0) */
+static void lower_early_stopping(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
+{
+    Diag *d = l->diag;
+    static const char *const names[] = {"metric", "patience", "min_delta"};
+    const Expr *arg[3];
+    if (e->kind != EX_CALL) {
+        diag_error(d, e->loc, "early_stopping takes its settings as a call: "
+                   "early_stopping(metric = val_loss, patience = 5, min_delta = 0)");
+        return;
+    }
+    if (!lower_bind_args(l, e, names, 3, 0, arg))
+        return;
+    set_value(out, 1, e->loc);
+    if (arg[0]) {
+        const Expr *m = arg[0];
+        if (m->kind == EX_NAME && !strcmp(m->name, "val_loss"))
+            set_value(&tb->metric, METRIC_VAL_LOSS, m->loc);
+        else if (m->kind == EX_NAME && !strcmp(m->name, "val_acc"))
+            set_value(&tb->metric, METRIC_VAL_ACC, m->loc);
+        else {
+            static const char *const metrics[] = {"val_loss", "val_acc", NULL};
+            const char *sug = m->kind == EX_NAME ? diag_suggest(m->name, metrics) : NULL;
+            if (sug)
+                diag_error(d, m->loc, "unknown metric '%s'; did you mean '%s'?", m->name, sug);
+            else
+                diag_error(d, m->loc, "early_stopping's metric is val_loss (the validation loss, "
+                           "lower is better) or val_acc (the validation accuracy, higher is better)");
+        }
+    }
+    if (arg[1])
+        read_number(l, arg[1], "patience (epochs without improvement before stopping)", 0, false,
+                    100000, false, true, "a whole number from 0 to 100000", &tb->patience);
+    if (arg[2])
+        read_number(l, arg[2], "min_delta (the least change that counts as an improvement)", 0,
+                    false, INFINITY, true, false, "zero or positive", &tb->min_delta);
+}
 
 void train_finish(Lower *l, TrainBlock *tb)
 {
@@ -527,6 +577,30 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
             if (strcmp(ts->name, "no_decay") == 0)
                 t->no_decay_loc = s->set ? s->loc : NOLOC;
             HYPER(ts->name, *s, v, setting_words(ts)[(int)v]);
+            break;
+        case SET_EARLY:
+            t->early_stopping = s->set;
+            t->metric = tb->metric.set ? (int)tb->metric.value : s->set ? METRIC_VAL_LOSS : METRIC_DEFAULT;
+            t->patience = tb->patience.set ? (int)tb->patience.value : 5;
+            t->min_delta = tb->min_delta.set ? tb->min_delta.value : 0;
+            HYPER(ts->name, *s, s->set, s->set ? "on" : "off");
+            if (s->set) {
+                HYPER("metric", tb->metric, t->metric, t->metric == METRIC_VAL_ACC ? "val_acc" : "val_loss");
+                HYPER("patience", tb->patience, t->patience, NULL);
+                HYPER("min_delta", tb->min_delta, t->min_delta, NULL);
+            }
+            if (t->metric == METRIC_VAL_ACC && t == &ir->train) {
+                bool acc = false;
+                for (int i = 0; i < ir->losses.len; i++)
+                    for (int j = 0; j < ir->losses.items[i].nterms; j++)
+                        acc |= (op_info(ir->nodes.items[ir->losses.items[i].terms[j].node]->op)->flags &
+                                OPF_ACCURACY) != 0;
+                if (!acc && ir->losses.len) {
+                    diag_error(d, tb->metric.loc, "metric val_acc needs an accuracy, but no loss "
+                               "of this network has a cross_entropy term");
+                    diag_note(d, tb->metric.loc, "use metric = val_loss");
+                }
+            }
             break;
         }
     }

@@ -221,6 +221,24 @@ static void push_arg(ParseState *ps, ArgVec *args, Arg arg)
         diag_error(ps->diag, arg.value->loc, "positional argument after keyword argument");
     vec_push(ps->arena, args, arg);
 }
+
+/* A train setting written as a call, NAME(first, rest...): an EX_CALL
+ * expression (first and rest may be NULL). */
+static Expr *call_setting(ParseState *ps, const char *name, Loc name_loc, const Arg *first,
+                          ArgVec *rest, Loc loc)
+{
+    ArgVec *all = arena_alloc(ps->arena, sizeof *all);
+    Expr *e = new_expr(ps, EX_CALL, loc);
+    if (first)
+        push_arg(ps, all, *first);
+    for (int k = 0; rest && k < rest->len; k++)
+        push_arg(ps, all, rest->items[k]);
+    e->name = name;
+    e->name_loc = name_loc;
+    e->args = all->items;
+    e->nargs = all->len;
+    return e;
+}
 }
 
 %union {
@@ -428,6 +446,18 @@ setting
     | LOSS IDENT '{' settings setting '}' {
                                     vec_push(ps->arena, $4, $5);
                                     $$ = loss_section(ps, $2, @2, $4, @$);
+                                }
+    /* A setting written as a call, its arguments named:
+     * early_stopping(metric = val_loss, patience = 5); the value is the
+     * call (its name is the key). */
+    | IDENT '(' ')'             { $$ = (Setting){$1, @1, call_setting(ps, $1, @1, NULL, NULL, @$), @$}; }
+    | IDENT '(' IDENT '=' expr ')' {
+                                    $$ = (Setting){$1, @1, call_setting(ps, $1, @1, &(Arg){$3, @3, $5},
+                                                                        NULL, @$), @$};
+                                }
+    | IDENT '(' IDENT '=' expr ',' args ')' {
+                                    $$ = (Setting){$1, @1, call_setting(ps, $1, @1, &(Arg){$3, @3, $5},
+                                                                        $7, @$), @$};
                                 }
     | IDENT '=' expr            {
                                     /* A likely slip: say how it is written. */

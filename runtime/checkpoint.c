@@ -49,6 +49,11 @@ static const char MAGIC[8] = {'D', 'L', 'C', 'C', 'K', 'P', 'T', '\0'};
 /* Bounds that tell a corrupt header from a network: sections of either
  * kind (state slots, extra sections), a section's name, the table. */
 #define MAX_SECTIONS 1024u
+/* The caller's own sections (dlrt_ckpt.more: the trainer's). */
+#define MAX_MORE 64u
+/* A "trainer:" section the caller does not ask for is skipped (checked by
+ * the CRC, not used): at most this many elements each. */
+#define MAX_SKIPPED (1ull << 26)
 #define MAX_NAME 256u
 #define MAX_TABLE (1u << 20)
 /* A layout longer than this is a corrupt header, not a network (a layout
@@ -232,6 +237,7 @@ typedef struct section {
     uint64_t count;           /* elements */
     void *data;               /* the caller's buffer */
     int state;                /* optimizer slot index + 1, 0 when not a slot */
+    int optional;             /* DLRT_SEC_OPTIONAL: may be missing from a file */
 } section;
 
 static uint64_t elem_size(uint32_t type, uint32_t value_size)
@@ -262,7 +268,7 @@ static char *concat(const char *a, const char *b)
 /* The sections c describes, or NULL (out of memory). *n is their count. */
 static section *describe(const dlrt_ckpt *c, uint64_t *step, uint32_t *n)
 {
-    uint32_t total = 3 + c->nstate + c->nextra, i, k = 0;
+    uint32_t total = 3 + c->nstate + c->nextra + c->nmore, i, k = 0;
     section *s = calloc(total, sizeof *s);
     if (!s)
         return NULL;
@@ -288,11 +294,13 @@ static section *describe(const dlrt_ckpt *c, uint64_t *step, uint32_t *n)
     s[k].type = DLRT_SEC_U64;
     s[k].count = 1;
     s[k++].data = step;
-    for (i = 0; i < c->nextra; i++, k++) {
-        s[k].name = concat(c->extra[i].name ? c->extra[i].name : "?", "");
-        s[k].type = c->extra[i].type;
-        s[k].count = c->extra[i].count;
-        s[k].data = c->extra[i].data;
+    for (i = 0; i < c->nextra + c->nmore; i++, k++) {
+        const dlrt_ckpt_section *x = i < c->nextra ? &c->extra[i] : &c->more[i - c->nextra];
+        s[k].name = concat(x->name ? x->name : "?", "");
+        s[k].type = x->type & ~(uint32_t)DLRT_SEC_OPTIONAL;
+        s[k].optional = (x->type & DLRT_SEC_OPTIONAL) != 0;
+        s[k].count = x->count;
+        s[k].data = x->data;
     }
     *n = total;
     for (i = 0; i < total; i++)
@@ -317,7 +325,7 @@ static int check_finite(const dlrt_ckpt *c, const section *s, uint32_t n, void *
     for (k = 0; k < n; k++) {
         int64_t i;
         char *name;
-        if (s[k].type != DLRT_SEC_REAL || !s[k].count)
+        if (s[k].type != DLRT_SEC_REAL || !s[k].count || !data[k])
             continue;
         i = first_nonfinite(data[k], s[k].count, c->value_size);
         if (i < 0)
@@ -575,8 +583,9 @@ int dlrt_ckpt_save(const char *path, const dlrt_ckpt *c, char **err)
     if (c->value_size != 4 && c->value_size != 8)
         return dlrt_fail(err, "cannot write checkpoint '%s': bad value size %lu", path,
                     (unsigned long)c->value_size);
-    if (c->nstate > MAX_SECTIONS || c->nextra > MAX_SECTIONS || !c->layout ||
-            (c->count && !c->params) || (c->nstate && !c->state) || (c->nextra && !c->extra))
+    if (c->nstate > MAX_SECTIONS || c->nextra > MAX_SECTIONS || c->nmore > MAX_MORE ||
+            !c->layout || (c->count && !c->params) || (c->nstate && !c->state) ||
+            (c->nextra && !c->extra) || (c->nmore && !c->more))
         return dlrt_fail(err, "cannot write checkpoint '%s': bad checkpoint description", path);
     for (i = 0; i < c->nstate; i++)
         if (c->count && !c->state[i])
@@ -991,6 +1000,11 @@ static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t
         for (k = 1; k < nwant && f->want < 0; k++)
             if (name_is(f, want[k].name))
                 f->want = (int)k;
+        if (f->want < 0 && f->name_len > 8 && memcmp(f->name, "trainer:", 8) == 0 &&
+            f->count <= MAX_SKIPPED) {
+            f->want = -2;   /* a trainer's state (PATH.last) the caller does not want */
+            continue;
+        }
         if (f->want < 0) {
             dlrt_fail(err, "%s: checkpoint holds a section '%.*s' that this network does not "
                       "have (saved by a newer dlc?)", path, nl, f->name);
@@ -1020,16 +1034,21 @@ static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t
             goto done;
         }
     }
-    if (nsec != nwant) {
-        for (k = 1; k < nwant; k++) {
-            for (i = 1; i < nsec && fs[i].want != (int)k; i++)
-                ;
-            if (i == nsec)
-                break;
+    /* Every section the network needs; an optional one (the model's RNG
+     * state, new in issue 10) may be missing: its buffer stays as it is. */
+    for (k = 1; k < nwant; k++) {
+        for (i = 1; i < nsec && fs[i].want != (int)k; i++)
+            ;
+        if (i == nsec && !want[k].optional) {
+            if (!strncmp(want[k].name, "trainer:", 8))
+                dlrt_fail(err, "%s: checkpoint has no section '%s': it holds no trainer state to "
+                          "resume from (saved by an older dlc, or not by the trainer)", path,
+                          want[k].name);
+            else
+                dlrt_fail(err, "%s: checkpoint has no section '%s' (file corrupt)", path,
+                          want[k].name);
+            goto done;
         }
-        dlrt_fail(err, "%s: checkpoint has no section '%s' (file corrupt)", path,
-                  k < nwant ? want[k].name : "?");
-        goto done;
     }
 
     /* Exactly the size this network's checkpoint takes (every count is the
@@ -1072,11 +1091,13 @@ static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t
     /* Each section's bytes, in native order, at data[its expected index]. */
     for (pos = 0, i = 1; i < nsec; i++) {
         unsigned char *p = body + pos;
+        pos += fs[i].count * elem_size(fs[i].type, c->value_size);
+        if (fs[i].want < 0)
+            continue;   /* skipped */
         k = (uint32_t)fs[i].want;
         if (fs[i].type == DLRT_SEC_REAL)
             to_native(p, fs[i].count, c->value_size);
         data[k] = p;
-        pos += fs[i].count * elem_size(fs[i].type, c->value_size);
     }
     if (check_finite(c, want, nwant, data, path, 0, " in this checkpoint (saved from a diverged "
                      "network?); refusing to use it", err) != 0)
@@ -1085,7 +1106,7 @@ static int load_v2(int fd, const char *path, const unsigned char *head, uint64_t
     /* Everything checked: only now touch the caller's buffers. */
     for (k = 1; k < nwant; k++) {
         uint64_t j, bytes = want[k].count * elem_size(want[k].type, c->value_size);
-        if (!bytes)
+        if (!bytes || !data[k])   /* empty, or an optional section the file lacks */
             continue;
         if (want[k].type == DLRT_SEC_U64)
             for (j = 0; j < want[k].count; j++)
@@ -1119,9 +1140,12 @@ static int load_v1(int fd, const char *path, const unsigned char *head, uint64_t
     uLong crc;
     int rc = -1;
 
-    if (c->nextra > 0)
-        return dlrt_fail(err, "%s: a version 1 checkpoint holds no section '%s'", path,
-                         c->extra[0].name ? c->extra[0].name : "?");
+    for (i = 0; i < c->nextra + c->nmore; i++) {
+        const dlrt_ckpt_section *x = i < c->nextra ? &c->extra[i] : &c->more[i - c->nextra];
+        if (!(x->type & DLRT_SEC_OPTIONAL))
+            return dlrt_fail(err, "%s: a version 1 checkpoint holds no section '%s'", path,
+                             x->name ? x->name : "?");
+    }
     /* Then the layout and the rest of the header; the file's real size
      * bounds what is read. */
     if (layout_len > MAX_LAYOUT) {
@@ -1250,7 +1274,7 @@ int dlrt_ckpt_load(const char *path, dlrt_ckpt *c, char **err)
     int fd, rc = -1;
 
     if (c->nstate > MAX_SECTIONS || c->nextra > MAX_SECTIONS || (c->nstate && !c->state) ||
-            (c->nextra && !c->extra) || !c->layout)
+            (c->nextra && !c->extra) || !c->layout || c->nmore > MAX_MORE || (c->nmore && !c->more))
         return dlrt_fail(err, "%s: bad checkpoint description", path);
     /* O_NONBLOCK: a FIFO must be refused, not waited on. */
     fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);

@@ -184,6 +184,10 @@ const char *dlrt_byte_name(unsigned char b, char buf[16]);
  * the old message and stores the new one; the caller frees the last one.
  * err may be NULL (no message). */
 enum { DLRT_SEC_REAL = 1, DLRT_SEC_U64 = 2, DLRT_SEC_BYTES = 3 };
+/* OR'd into a caller's section type: loading, the file may lack it (its
+ * buffer is then left as it is); saving, it is written as usual. The
+ * model's "rng" section is optional, so checkpoints from before it load. */
+#define DLRT_SEC_OPTIONAL 0x100u
 
 /* A section beyond parameters, optimizer state and step, saved and loaded
  * as it is (real values are checked to be finite). */
@@ -205,6 +209,12 @@ typedef struct dlrt_ckpt {
     const char *const *state_names;   /* their torch.optim keys ("exp_avg") */
     uint32_t nextra;          /* extra sections (up to 1024) */
     const dlrt_ckpt_section *extra;
+    /* The caller's own sections after the model's (up to 64): the
+     * trainer's state, named "trainer:..." (docs/runtime.md). Loading, a
+     * file section named "trainer:..." that neither list asks for is
+     * skipped (a plain load of a resumable PATH.last works). */
+    uint32_t nmore;
+    const dlrt_ckpt_section *more;
 } dlrt_ckpt;
 
 uint64_t dlrt_layout_hash(const char *layout);
@@ -399,7 +409,28 @@ typedef struct dlrt_model_api {
      * before each epoch's steps, epoch from 1, and 1 to validate); NULL
      * without warm-up terms. */
     void (*set_term_scale)(void *m, int term, double scale);
+    /* save and load with the caller's own sections after the network's
+     * (dlrt_ckpt.more): the trainer's state in PATH.last, for an exact
+     * --resume. NULL: the trainer can only warm-start. */
+    int (*save_with)(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore);
+    int (*load_with)(void *m, const char *path, const dlrt_ckpt_section *more, int nmore);
+    /* The metric that chooses the best checkpoint and that early stopping
+     * watches (train block: early_stopping(metric = ..., patience = ...,
+     * min_delta = ...)). metric 0: the default rule (accuracy, ties broken
+     * by the loss, with a cross_entropy term; the loss otherwise).
+     * early_stopping 1: stop after `patience` epochs without an
+     * improvement of more than min_delta. */
+    int metric;               /* DLRT_METRIC_* */
+    int early_stopping;
+    int patience;
+    double min_delta;
 } dlrt_model_api;
+
+enum { DLRT_METRIC_DEFAULT = 0, DLRT_METRIC_VAL_LOSS = 1, DLRT_METRIC_VAL_ACC = 2 };
+
+/* The learning-rate schedule's state the trainer keeps in PATH.last (its
+ * "trainer:schedule" section: this many doubles, the unused ones 0). */
+#define DLRT_SCHEDULE_STATE_MAX 16
 
 /* Tensor k's noise row, or NULL when it is not a noise input. */
 const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k);

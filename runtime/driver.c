@@ -82,6 +82,15 @@ typedef struct options {
     const char *prompt;
     int no_test;                  /* --eval-only --sample with no test data */
     const char *image_grid;       /* --image-grid FILE.png */
+    /* The checkpoint's metric and early stopping: the train block's
+     * (api->metric, early_stopping, patience, min_delta) unless --metric,
+     * --patience or --min-delta say otherwise. */
+    int metric;                   /* DLRT_METRIC_* */
+    int early_stopping, patience;
+    double min_delta;
+    char *last;                   /* PATH.last: the state --resume continues */
+    long long save_every;         /* --save-every N: PATH.last every N batches too */
+    unsigned long long max_steps; /* --max-steps N: stop after batch N of the run */
 } options;
 
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
@@ -290,6 +299,9 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  --prompt TEXT        the text the sample continues (every byte in the\n"
             "                       vocabulary); default: a newline, not printed\n"
             "\n");
+    char patience[32] = "off";
+    if (api->early_stopping)
+        snprintf(patience, sizeof patience, "%d", api->patience);
     fprintf(out,
             "Training:\n"
             "  --epochs N           passes over the training data (default: %d)\n"
@@ -300,18 +312,55 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "  --threads N          threads for the matrix products (default: 1, or\n"
             "                       OPENBLAS_NUM_THREADS when set; small batches run\n"
             "                       fastest on one thread)\n"
-            "\n", api->epochs, (unsigned long long)api->seed, api->validation);
-    fprintf(out,
+            "  --metric M           what chooses the best checkpoint, and what early\n"
+            "                       stopping watches: val_loss (lower is better) or\n"
+            "                       val_acc (higher; ties broken by the loss); on the\n"
+            "                       training set without a validation set\n"
+            "                       (default: %s)\n"
+            "  --patience N         early stopping: stop after N epochs in a row without\n"
+            "                       an improvement of the metric by more than --min-delta\n"
+            "                       (0: at the first such epoch) (default: %s)\n"
+            "  --min-delta X        the least change that counts as an improvement\n"
+            "                       (default: %g)\n"
+            "\n", api->epochs, (unsigned long long)api->seed, api->validation,
+            api->metric == DLRT_METRIC_VAL_ACC ? "val_acc" : api->metric == DLRT_METRIC_VAL_LOSS
+                ? "val_loss" : "val_acc with a cross_entropy term, else val_loss",
+            patience,
+            api->early_stopping ? api->min_delta : 0.0);
+    if (!api->save_with || !api->load_with)   /* a descriptor that cannot save PATH.last */
+        fprintf(out,
+                "Checkpoints:\n"
+                "  --checkpoint PATH    where the best network is saved, atomically\n"
+                "                       (default: %s.ckpt)\n"
+                "  --resume             load PATH first (it must match this network) and\n"
+                "                       train on from it: a warm start, since PATH holds the\n"
+                "                       best epoch's network, not the last one's; epochs\n"
+                "                       count from 1, shuffling and dropout restart from\n"
+                "                       the seed; PATH is replaced only by a better network\n"
+                "  --overwrite          replace the checkpoint already at PATH with this\n"
+                "                       run's best network, even if that is worse\n", n);
+    else   /* the generated trainers */
+        fprintf(out,
             "Checkpoints:\n"
             "  --checkpoint PATH    where the best network is saved, atomically\n"
-            "                       (default: %s.ckpt)\n"
-            "  --resume             load PATH first (it must match this network) and\n"
-            "                       train on from it: a warm start, since PATH holds the\n"
-            "                       best epoch's network, not the last one's; epochs\n"
-            "                       count from 1, shuffling and dropout restart from\n"
-            "                       the seed; PATH is replaced only by a better network\n"
-            "  --overwrite          replace the checkpoint already at PATH with this\n"
-            "                       run's best network, even if that is worse\n"
+            "                       (default: %s.ckpt); PATH.last gets the run's whole\n"
+            "                       state after every epoch (the network as the epoch\n"
+            "                       left it, the optimizer, the epoch, the random\n"
+            "                       streams, the split, the best so far)\n"
+            "  --resume             continue the run PATH.last holds, exactly: from its\n"
+            "                       next epoch up to --epochs (the total), as if it had\n"
+            "                       never stopped (same seed, data, --limit and\n"
+            "                       --validation, or it is refused); PATH is replaced\n"
+            "                       only by a network better than the run's best.\n"
+            "                       Without PATH.last (an older checkpoint): a warm start\n"
+            "                       from PATH, epochs counting from 1\n"
+            "  --save-every N       also save PATH.last after every N batches, with the\n"
+            "                       position in the epoch (--resume continues there)\n"
+            "  --max-steps N        stop after batch N of the run (resumed runs count\n"
+            "                       from its start), saving PATH.last there\n"
+            "  --overwrite          replace the checkpoints already at PATH and PATH.last\n"
+            "                       with this run's, even if its best is worse\n", n);
+    fprintf(out,
             "  --eval-only          load PATH and only evaluate it on the test set\n"
             "\n"
             "A training run never replaces a checkpoint without being asked: when PATH\n"
@@ -319,7 +368,7 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "It refuses a PATH that holds anything else (a file that is not a dlc\n"
             "checkpoint, a directory, one of the data files), and a network with a NaN\n"
             "or infinite value is neither saved nor loaded.\n"
-            "\n", n);
+            "\n");
     print_image_grid_help(out);
     fprintf(out,
             "Output:\n"
@@ -652,6 +701,10 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
     o->progress = -1;
     o->checkpoint = default_ckpt;
     o->temperature = 1.0;
+    o->metric = api->metric;
+    o->early_stopping = api->early_stopping;
+    o->patience = api->early_stopping ? api->patience : 5;
+    o->min_delta = api->early_stopping ? api->min_delta : 0;
     for (k = 0; k < MAX_TENSORS; k++)
         o->tie[k] = -1;
 
@@ -713,7 +766,9 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             strcmp(flag, "--image-grid") &&
             strcmp(flag, "--test-text") && strcmp(flag, "--vocab") && strcmp(flag, "--sample") &&
             strcmp(flag, "--temperature") && strcmp(flag, "--top-k") &&
-            strcmp(flag, "--sample-seed") && strcmp(flag, "--prompt")) {
+            strcmp(flag, "--sample-seed") && strcmp(flag, "--prompt") &&
+            strcmp(flag, "--metric") && strcmp(flag, "--patience") && strcmp(flag, "--min-delta") &&
+            strcmp(flag, "--save-every") && strcmp(flag, "--max-steps")) {
             error_msg(api, "unknown option '%s' (try '%s --help')", flag, argv[0]);
             return EXIT_USAGE + 1;
         }
@@ -858,6 +913,50 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             }
             o->temperature = v;
         }
+        else if (!strcmp(flag, "--metric")) {
+            if (!strcmp(value, "val_loss"))
+                o->metric = DLRT_METRIC_VAL_LOSS;
+            else if (!strcmp(value, "val_acc") && api->has_accuracy)
+                o->metric = DLRT_METRIC_VAL_ACC;
+            else if (!strcmp(value, "val_acc")) {
+                error_msg(api, "--metric val_acc: %s reports no accuracy (its loss has no "
+                          "cross_entropy term); use --metric val_loss", api->name);
+                return EXIT_USAGE + 1;
+            } else {
+                error_msg(api, "--metric wants val_loss (lower is better) or val_acc (higher is "
+                          "better), got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+        } else if (!strcmp(flag, "--patience")) {
+            if (parse_count(value, 0, 100000, &count) != 0) {
+                error_msg(api, "--patience wants a whole number of epochs from 0 to 100000, got "
+                          "'%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->patience = (int)count;
+            o->early_stopping = 1;
+        } else if (!strcmp(flag, "--save-every")) {
+            if (parse_count(value, 1, 1000000000, &count) != 0) {
+                error_msg(api, "--save-every wants a whole number of batches >= 1, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->save_every = count;
+        } else if (!strcmp(flag, "--max-steps")) {
+            if (parse_count(value, 1, 1000000000000000LL, &count) != 0) {
+                error_msg(api, "--max-steps wants a whole number of batches >= 1, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->max_steps = (unsigned long long)count;
+        } else if (!strcmp(flag, "--min-delta")) {
+            double v;
+            errno = 0;
+            v = strtod(value, &end);
+            if (*end || errno || !(v >= 0.0 && v <= 1e300)) {
+                error_msg(api, "--min-delta wants a number >= 0, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->min_delta = v;
+        }
         else if (!strcmp(flag, "--epochs")) {
             if (parse_count(value, 0, 1000000000, &count) != 0) {
                 error_msg(api, "--epochs wants a whole number >= 0, got '%s'", value);
@@ -896,6 +995,10 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         }
     }
 
+    for (k = 0; k < nseen; k++)
+        if (!strcmp(seen[k], "--min-delta") && !o->early_stopping)
+            warning_msg(api, "--min-delta has no effect without early stopping (--patience N, or "
+                        "early_stopping(...) in the train block)");
     if (o->resume && o->eval_only) {
         error_msg(api, "--resume and --eval-only do not go together");
         return EXIT_USAGE + 1;
@@ -908,7 +1011,8 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
         /* Said, not refused: a script may pass its usual options along. */
         static const char *const training_only[] = {
             "--train-images", "--train-labels", "--train-csv", "--train", "--limit",
-            "--epochs", "--validation", "--seed",
+            "--epochs", "--validation", "--seed", "--metric", "--patience", "--min-delta",
+            "--save-every", "--max-steps",
         };
         int j;
         for (k = 0; k < nseen; k++)
@@ -1025,6 +1129,20 @@ static int check_checkpoint(const dlrt_model_api *api, const options *o)
         error_msg(api, "'%s' already holds a checkpoint and this run would replace it: give "
                   "--resume to train on from it, or --overwrite to replace it (or another "
                   "--checkpoint PATH)", path);
+        return -1;
+    }
+    /* PATH.last, the state --resume continues from, is written after each
+     * epoch: the same rules. */
+    holds = 0;
+    if (o->last && dlrt_ckpt_check_writable(o->last, &holds, &err) != 0) {
+        error_msg(api, "%s", err ? err : "out of memory");
+        free(err);
+        return -1;
+    }
+    if (holds && !o->resume && !o->overwrite) {
+        error_msg(api, "'%s' already holds the state of a run (written after each epoch, for "
+                  "--resume) and this run would replace it: give --resume to continue that run, "
+                  "or --overwrite to start afresh (or another --checkpoint PATH)", o->last);
         return -1;
     }
     return 0;
@@ -1455,6 +1573,16 @@ typedef struct run {
     dlrt_vocab vocab;         /* --text's or --vocab's, when given */
     int have_vocab;
     struct image_grid *grid;  /* --image-grid's fixed batch and buffers */
+    /* The learning-rate schedule's state that is not a function of the
+     * epoch and step (reduce-on-plateau's best, bad epochs, cooldown, the
+     * lr in effect): sched_count doubles at sched_state, at most
+     * DLRT_SCHEDULE_STATE_MAX. Saved in PATH.last's "trainer:schedule"
+     * section after every epoch and written back by --resume before the
+     * first epoch it trains. NULL and 0 without such a schedule; the
+     * schedule (runtime/schedule.c) points them at its struct. */
+    double *sched_state;
+    int sched_count;
+    void *last_perm;          /* PATH.last's permutation buffer (freed with the run) */
 } run;
 
 static void grid_free(struct image_grid *g);
@@ -1468,6 +1596,8 @@ static void run_free(run *r)
     dataset_free(&r->train);
     dataset_free(&r->test);
     free(r->perm);
+    free(r->opt.last);
+    free(r->last_perm);
     for (k = 0; k < MAX_TENSORS; k++)
         if (r->opt.tie[k] < 0) {
             free(r->val[k]);
@@ -1766,6 +1896,14 @@ static void measure(run *r, double *loss, double *acc)
  * for a text model, whose measure is the bits per byte. */
 static int improves(const run *r, double loss, double acc, double best_loss, double best_acc)
 {
+    /* A metric named in the train block or by --metric decides alone
+     * (val_acc: ties broken by the loss). */
+    if (r->opt.metric == DLRT_METRIC_VAL_LOSS)
+        return loss < best_loss;
+    if (r->opt.metric == DLRT_METRIC_VAL_ACC && !isnan(acc) && acc != best_acc)
+        return acc > best_acc;
+    if (r->opt.metric == DLRT_METRIC_VAL_ACC)
+        return loss < best_loss;
     if (r->api->has_accuracy && !r->is_text && !isnan(acc)) {
         if (acc != best_acc)
             return acc > best_acc;
@@ -1982,6 +2120,244 @@ oom:
     return -1;
 }
 
+
+/* ------------------------------------------------- the resumable state */
+
+/* PATH.last holds, after every epoch, the network as that epoch left it
+ * (parameters, optimizer state, step counts, STATE tensors, the model's
+ * random stream: the model's own sections) and the trainer's state, as
+ * sections named "trainer:..." (docs/runtime.md, "Resuming"):
+ *   trainer:state     u64 [TS_COUNT]: the fields below
+ *   trainer:rng       u64 [8]: the data order's stream, then the noise stream
+ *   trainer:best      u64 [TB_COUNT]: doubles as their IEEE bits
+ *   trainer:schedule  u64 [DLRT_SCHEDULE_STATE_MAX]: the schedule's doubles
+ *   trainer:perm      u64 [training samples]: the permutation (the split
+ *                     and the order the next shuffle starts from) */
+enum {
+    TS_VERSION,       /* TRAINER_STATE_VERSION */
+    TS_SEED,          /* --seed */
+    TS_SAMPLES,       /* training samples before the split */
+    TS_VAL,           /* of which validation */
+    TS_EPOCH,         /* epochs done */
+    TS_BATCH,         /* batches done in the next epoch (--save-every); 0 at an epoch's end */
+    TS_STEPS,         /* batches trained so far */
+    TS_BEST_EPOCH,    /* the epoch PATH holds; 0: none */
+    TS_BAD_EPOCHS,    /* epochs in a row without an improvement beyond min_delta */
+    TS_STOPPED,       /* 1: early stopping ended the run */
+    TS_METRIC,        /* the metric that chooses the checkpoint */
+    TS_SCHED_COUNT,   /* doubles of the schedule's state in use */
+    TS_BATCH_SIZE,    /* the network's batch */
+    TS_COUNT
+};
+enum { TB_BEST_LOSS, TB_BEST_ACC, TB_WATCH_BEST, TB_COUNT };
+/* trainer:sums, the epoch in progress (all 0 at an epoch's end): samples
+ * done, then per loss the samples it stepped on and its loss sum, then
+ * each term's sum (doubles as bits), as the epoch line adds them up. */
+enum { SUM_DONE = 0, SUM_LOSS_DONE = 1, SUM_LOSS = 1 + MAX_LOSSES, SUM_TERM = 1 + 2 * MAX_LOSSES,
+       SUM_COUNT = 1 + 2 * MAX_LOSSES + MAX_TERMS };
+#define TRAINER_STATE_VERSION 1
+
+typedef struct resumable {
+    uint64_t state[TS_COUNT];
+    uint64_t rng[8];
+    uint64_t best[TB_COUNT];
+    uint64_t sched[DLRT_SCHEDULE_STATE_MAX];
+    uint64_t sums[SUM_COUNT];
+    uint64_t *perm;          /* NULL: not loaded (the first pass) */
+    size_t nperm;
+} resumable;
+
+static uint64_t double_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static double bits_double(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* The sections of rs (perm last, when it is there); returns their count. */
+static int resumable_sections(resumable *rs, dlrt_ckpt_section *sec)
+{
+    int n = 0;
+    sec[n++] = (dlrt_ckpt_section){"trainer:state", DLRT_SEC_U64, TS_COUNT, rs->state};
+    sec[n++] = (dlrt_ckpt_section){"trainer:rng", DLRT_SEC_U64, 8, rs->rng};
+    sec[n++] = (dlrt_ckpt_section){"trainer:best", DLRT_SEC_U64, TB_COUNT, rs->best};
+    sec[n++] = (dlrt_ckpt_section){"trainer:schedule", DLRT_SEC_U64, DLRT_SCHEDULE_STATE_MAX, rs->sched};
+    sec[n++] = (dlrt_ckpt_section){"trainer:sums", DLRT_SEC_U64, SUM_COUNT, rs->sums};
+    if (rs->perm)
+        sec[n++] = (dlrt_ckpt_section){"trainer:perm", DLRT_SEC_U64, rs->nperm, rs->perm};
+    return n;
+}
+
+static const char *metric_name(int metric)
+{
+    return metric == DLRT_METRIC_VAL_ACC ? "val_acc" : metric == DLRT_METRIC_VAL_LOSS ? "val_loss"
+                                                                                  : "the default rule";
+}
+
+/* The run's progress into rs, before save_last. */
+static void note_progress(resumable *rs, unsigned long long steps, int best_epoch, int bad_epochs,
+                          int stopped, double best_loss, double best_acc, double watch_best)
+{
+    rs->state[TS_STEPS] = steps;
+    rs->state[TS_BEST_EPOCH] = (uint64_t)best_epoch;
+    rs->state[TS_BAD_EPOCHS] = (uint64_t)bad_epochs;
+    rs->state[TS_STOPPED] = (uint64_t)stopped;
+    rs->best[TB_BEST_LOSS] = double_bits(best_loss);
+    rs->best[TB_BEST_ACC] = double_bits(best_acc);
+    rs->best[TB_WATCH_BEST] = double_bits(watch_best);
+}
+
+/* Loads PATH.last: the network and the trainer's state, checked against
+ * this run. Two passes: the small sections first (the permutation's
+ * length must be known to ask for it), then everything. 0, or -1 after
+ * the message. */
+static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rng)
+{
+    const dlrt_model_api *api = r->api;
+    const char *last = r->opt.last;
+    dlrt_ckpt_section sec[8];
+    unsigned char *seen;
+    const uint64_t *st = rs->state;
+    size_t i;
+    int n, k;
+    memset(rs, 0, sizeof *rs);
+    n = resumable_sections(rs, sec);
+    if (api->load_with(r->model, last, sec, n) != 0) {
+        error_msg(api, "cannot resume: %s", model_error(api, r->model));
+        return -1;
+    }
+    if (st[TS_VERSION] != TRAINER_STATE_VERSION) {
+        error_msg(api, "cannot resume: %s holds trainer state version %llu; this trainer reads "
+                  "version %d", last, (unsigned long long)st[TS_VERSION], TRAINER_STATE_VERSION);
+        return -1;
+    }
+    if (st[TS_SEED] != r->opt.seed) {
+        error_msg(api, "cannot resume: %s continues a run with --seed %llu, but this run has "
+                  "--seed %llu; give the same seed (or --overwrite to start a new run)", last,
+                  (unsigned long long)st[TS_SEED], (unsigned long long)r->opt.seed);
+        return -1;
+    }
+    if (st[TS_SAMPLES] != r->train.n || st[TS_VAL] != r->n_val) {
+        error_msg(api, "cannot resume: %s continues a run on %llu training samples (%llu of them "
+                  "for validation), but this run has %lu (%lu); give the same data, --limit and "
+                  "--validation (or --overwrite to start a new run)", last,
+                  (unsigned long long)st[TS_SAMPLES], (unsigned long long)st[TS_VAL],
+                  (unsigned long)r->train.n, (unsigned long)r->n_val);
+        return -1;
+    }
+    if (st[TS_BATCH_SIZE] != (uint64_t)api->batch) {
+        error_msg(api, "cannot resume: %s continues a run with batch %llu, but this network's "
+                  "batch is %d (remove %s for a warm start from %s)", last,
+                  (unsigned long long)st[TS_BATCH_SIZE], api->batch, last, r->opt.checkpoint);
+        return -1;
+    }
+    if (st[TS_BATCH] != 0 && r->stateful) {
+        error_msg(api, "cannot resume: %s was saved after batch %llu of epoch %llu, but a stateful "
+                  "network resumes at the end of an epoch", last, (unsigned long long)st[TS_BATCH],
+                  (unsigned long long)st[TS_EPOCH] + 1);
+        return -1;
+    }
+    if ((int)st[TS_METRIC] != r->opt.metric) {
+        error_msg(api, "cannot resume: %s chose its best checkpoint by %s, this run by %s; give "
+                  "the same --metric (or --overwrite to start a new run)", last,
+                  metric_name((int)st[TS_METRIC]), metric_name(r->opt.metric));
+        return -1;
+    }
+    if ((int)st[TS_SCHED_COUNT] != r->sched_count) {
+        error_msg(api, "cannot resume: %s holds %llu values of learning-rate schedule state, this "
+                  "network's schedule has %d (was the schedule changed?)", last,
+                  (unsigned long long)st[TS_SCHED_COUNT], r->sched_count);
+        return -1;
+    }
+    if (st[TS_EPOCH] > 1000000000ull || st[TS_BEST_EPOCH] > st[TS_EPOCH] || st[TS_STOPPED] > 1 ||
+        (st[TS_BATCH] && st[TS_STOPPED]) || rs->sums[SUM_DONE] != st[TS_BATCH] * st[TS_BATCH_SIZE] ||
+        rs->sums[SUM_DONE] >= r->n_train + (st[TS_BATCH] == 0)) {
+        error_msg(api, "cannot resume: %s: the trainer state is corrupt", last);
+        return -1;
+    }
+    rs->nperm = r->train.n;
+    rs->perm = malloc((rs->nperm ? rs->nperm : 1) * sizeof *rs->perm);
+    seen = calloc(rs->nperm ? rs->nperm : 1, 1);
+    if (!rs->perm || !seen) {
+        free(seen);
+        error_msg(api, "out of memory");
+        return -1;
+    }
+    n = resumable_sections(rs, sec);
+    if (api->load_with(r->model, last, sec, n) != 0) {
+        free(seen);
+        error_msg(api, "cannot resume: %s", model_error(api, r->model));
+        return -1;
+    }
+    for (i = 0; i < rs->nperm; i++) {
+        if (rs->perm[i] >= rs->nperm || seen[rs->perm[i]]) {
+            free(seen);
+            error_msg(api, "cannot resume: %s: the saved order of the samples is not a "
+                      "permutation (file corrupt)", last);
+            return -1;
+        }
+        seen[rs->perm[i]] = 1;
+        r->perm[i] = (int32_t)rs->perm[i];
+    }
+    free(seen);
+    for (k = 0; k < 4; k++) {
+        rng->s[k] = rs->rng[k];
+        noise_rng->s[k] = rs->rng[4 + k];
+    }
+    for (k = 0; k < r->sched_count && r->sched_state; k++)
+        r->sched_state[k] = bits_double(rs->sched[k]);
+    return 0;
+}
+
+/* Writes PATH.last: the network and rs, filled here from the trainer's
+ * variables. 0, or -1 after the message. */
+static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_rng *rng,
+                     const dlrt_rng *noise_rng)
+{
+    const dlrt_model_api *api = r->api;
+    dlrt_ckpt_section sec[8];
+    size_t i;
+    int k, n;
+    if (!rs->perm) {
+        rs->nperm = r->train.n;
+        rs->perm = malloc((rs->nperm ? rs->nperm : 1) * sizeof *rs->perm);
+        if (!rs->perm) {
+            error_msg(api, "epoch %d: out of memory saving %s", epoch, r->opt.last);
+            return -1;
+        }
+    }
+    for (i = 0; i < rs->nperm; i++)
+        rs->perm[i] = (uint64_t)r->perm[i];
+    rs->state[TS_VERSION] = TRAINER_STATE_VERSION;
+    rs->state[TS_SEED] = r->opt.seed;
+    rs->state[TS_SAMPLES] = r->train.n;
+    rs->state[TS_VAL] = r->n_val;
+    rs->state[TS_EPOCH] = (uint64_t)epoch;
+    rs->state[TS_BATCH] = (uint64_t)batch;
+    rs->state[TS_METRIC] = (uint64_t)r->opt.metric;
+    rs->state[TS_SCHED_COUNT] = (uint64_t)r->sched_count;
+    rs->state[TS_BATCH_SIZE] = (uint64_t)api->batch;
+    for (k = 0; k < 4; k++) {
+        rs->rng[k] = rng->s[k];
+        rs->rng[4 + k] = noise_rng->s[k];
+    }
+    for (k = 0; k < DLRT_SCHEDULE_STATE_MAX; k++)
+        rs->sched[k] = k < r->sched_count && r->sched_state ? double_bits(r->sched_state[k]) : 0;
+    n = resumable_sections(rs, sec);
+    if (api->save_with(r->model, r->opt.last, sec, n) != 0) {
+        error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
+        return -1;
+    }
+    return 0;
+}
+
 static int train(run *r)
 {
     const dlrt_model_api *api = r->api;
@@ -1998,6 +2374,14 @@ static int train(run *r)
     size_t bytes = r->train.n * sizeof *r->perm;
     dlrt_rng rng, noise_rng;
     progress bar;
+    /* --resume continues PATH.last exactly; early stopping watches one
+     * metric (watch_best: its best, beyond min_delta, at watch_epoch). */
+    resumable rs;
+    int first_epoch = 1, bad_epochs = 0, watch_epoch = 0, nothing_to_do = 0, status;
+    size_t resume_batch = 0;   /* batches of first_epoch already done (--save-every) */
+    int stopped_steps = 0;     /* --max-steps ended the run */
+    int exact = 0;             /* resumed from PATH.last */
+    double watch_best = NAN;
 
     /* Drawn on stderr, but only when the user watches stdout too: a run
      * whose output goes to a file or a pipe stays free of \r updates. */
@@ -2040,17 +2424,69 @@ static int train(run *r)
         r->perm[i] = (int32_t)i;
     if (!r->text_data && !r->stateful)
         dlrt_rng_shuffle(&rng, r->perm, r->train.n);
+    memset(&rs, 0, sizeof rs);
+    if (r->opt.resume && r->opt.last && access(r->opt.last, F_OK) == 0) {
+        /* An exact continuation: the network, the split, both random
+         * streams, the best so far and the counters as the last epoch
+         * left them. */
+        const uint64_t *st = rs.state;
+        int rc = resume_exact(r, &rs, &rng, &noise_rng);
+        r->last_perm = rs.perm;
+        if (rc != 0)
+            return EXIT_FAILURE_DATA;
+        exact = 1;
+        first_epoch = (int)st[TS_EPOCH] + 1;
+        steps = st[TS_STEPS];
+        best_epoch = (int)st[TS_BEST_EPOCH];
+        saved = best_epoch > 0;
+        best_loss = bits_double(rs.best[TB_BEST_LOSS]);
+        best_acc = bits_double(rs.best[TB_BEST_ACC]);
+        watch_best = bits_double(rs.best[TB_WATCH_BEST]);
+        bad_epochs = (int)st[TS_BAD_EPOCHS];
+        watch_epoch = (int)st[TS_EPOCH] - bad_epochs;
+        resume_batch = (size_t)st[TS_BATCH];
+        printf("resumed from %s: epoch %d of %d done", r->opt.last, first_epoch - 1, r->opt.epochs);
+        if (resume_batch)
+            printf(", and batch %lu of %lu of epoch %d", (unsigned long)resume_batch,
+                   (unsigned long)batches, first_epoch);
+        printf(" (step %llu)", steps);
+        if (best_epoch)
+            printf("; best checkpoint: epoch %d, %s loss %.4f", best_epoch, set_name, best_loss);
+        if (best_epoch && api->has_accuracy)
+            printf("  %s acc %.4f", set_name, best_acc);
+        printf("\n");
+        if (st[TS_STOPPED]) {
+            printf("the run stopped early after epoch %d (no improvement in %s for %d epoch%s); "
+                   "nothing to train\n", first_epoch - 1, metric_name(r->opt.metric), bad_epochs,
+                   bad_epochs == 1 ? "" : "s");
+            nothing_to_do = 1;
+        } else if (r->opt.max_steps && steps >= r->opt.max_steps) {
+            printf("nothing to train: the run has done %llu steps (--max-steps %llu)\n", steps,
+                   r->opt.max_steps);
+            nothing_to_do = 1;
+        } else if (first_epoch > r->opt.epochs) {
+            printf("nothing to train: the run has done its %d epoch%s (give --epochs N, N > %d, "
+                   "to train on)\n", first_epoch - 1, first_epoch == 2 ? "" : "s", first_epoch - 1);
+            nothing_to_do = 1;
+        }
+    }
     gather(api, &r->opt, &r->train, r->perm + r->n_train, r->n_val, r->val);
     for (k = 0; k < api->ntensors; k++)
         data[k] = r->batch[k];
 
-    if (r->opt.resume) {
-        /* The loaded network is the best so far until an epoch beats it,
+    if (r->opt.resume && !exact) {
+        /* No PATH.last (a checkpoint from an older trainer, or from a
+         * descriptor that cannot save one): a warm start from PATH.
+         * The loaded network is the best so far until an epoch beats it,
          * measured as the epochs will be. */
         if (api->load(r->model, ckpt) != 0) {
             error_msg(api, "cannot resume: %s", model_error(api, r->model));
             return EXIT_FAILURE_DATA;
         }
+        if (r->opt.last)
+            warning_msg(api, "no %s to resume from: a warm start from the best checkpoint %s "
+                        "(epochs count from 1, the shuffling and dropout streams start afresh)",
+                        r->opt.last, ckpt);
         saved = 1;
         measure(r, &best_loss, &best_acc);
         printf("resumed from %s: %s loss %.4f", ckpt, set_name, best_loss);
@@ -2067,13 +2503,30 @@ static int train(run *r)
 
     if (r->opt.image_grid && image_grid_start(r) != 0)
         return EXIT_FAILURE_DATA;
-    for (epoch = 1; epoch <= r->opt.epochs; epoch++) {
+    if (r->opt.save_every && (r->stateful || !r->opt.last))
+        warning_msg(api, "--save-every has no effect: %s", r->stateful
+                    ? "a stateful network is saved at epoch ends only (its carried state is not saved)"
+                    : "this trainer cannot save its state (no save_with in the descriptor)");
+    status = EXIT_OK;
+    for (epoch = first_epoch; epoch <= r->opt.epochs && !nothing_to_do && !stopped_steps; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
         double start = now_seconds(), loss_sum[MAX_LOSSES] = {0}, elapsed, loss, acc;
         double term_sum[MAX_TERMS] = {0}, term_val[MAX_TERMS];
         size_t done = 0, b, loss_done[MAX_LOSSES] = {0};
         int nterms = api->nterms <= MAX_TERMS && api->loss_terms ? api->nterms : 0, t;
+        /* Resuming in the middle of this epoch: its order is the saved
+         * permutation (no new shuffle), its sums so far the saved ones. */
+        int resuming = epoch == first_epoch && resume_batch > 0, max_reached = 0;
+        if (resuming) {
+            done = (size_t)rs.sums[SUM_DONE];
+            for (l = 0; l < MAX_LOSSES; l++) {
+                loss_done[l] = (size_t)rs.sums[SUM_LOSS_DONE + l];
+                loss_sum[l] = bits_double(rs.sums[SUM_LOSS + l]);
+            }
+            for (t = 0; t < MAX_TERMS; t++)
+                term_sum[t] = bits_double(rs.sums[SUM_TERM + t]);
+        }
         /* Warm-up terms: weight factor min(1, epoch / N), epoch from 1. */
         for (t = 0; t < nterms && api->set_term_scale; t++)
             if (api->term_warmup[t] > 0)
@@ -2083,9 +2536,9 @@ static int train(run *r)
          * batch b - 1's, from a zero state at the start of each epoch. */
         if (r->stateful)
             reset_state(r);
-        else
+        else if (!resuming)
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
-        for (b = 0; b < batches; b++) {
+        for (b = resuming ? resume_batch : 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
             fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
@@ -2124,6 +2577,30 @@ static int train(run *r)
                 }
             }
             done += kk;
+            /* --save-every N: PATH.last after every N batches too, with the
+             * batch position and the epoch's sums so far; and where
+             * --max-steps stops the run in the middle of an epoch. */
+            max_reached = r->opt.max_steps && steps >= r->opt.max_steps;
+            if (r->opt.last && !r->stateful && b + 1 < batches &&
+                ((r->opt.save_every && steps % (unsigned long long)r->opt.save_every == 0) ||
+                 max_reached)) {
+                note_progress(&rs, steps, best_epoch, bad_epochs, 0, best_loss, best_acc, watch_best);
+                rs.sums[SUM_DONE] = done;
+                for (l = 0; l < MAX_LOSSES; l++) {
+                    rs.sums[SUM_LOSS_DONE + l] = loss_done[l];
+                    rs.sums[SUM_LOSS + l] = double_bits(loss_sum[l]);
+                }
+                for (t = 0; t < MAX_TERMS; t++)
+                    rs.sums[SUM_TERM + t] = double_bits(term_sum[t]);
+                status = save_last(r, &rs, epoch - 1, b + 1, &rng, &noise_rng);
+                r->last_perm = rs.perm;
+                if (status != 0) {
+                    progress_clear(&bar);
+                    return EXIT_FAILURE_DATA;
+                }
+            }
+            if (max_reached && b + 1 < batches)
+                break;
             if (bar.enabled) {
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
                 progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches,
@@ -2131,6 +2608,16 @@ static int train(run *r)
                               rate, rate > 0 ? (double)(r->n_train - done) / rate : 0,
                               b + 1 == batches);
             }
+        }
+        if (max_reached && b < batches) {   /* --max-steps, in the middle of the epoch */
+            progress_clear(&bar);
+            printf("stopped after step %llu (--max-steps): batch %lu of %lu of epoch %d%s%s\n",
+                   steps, (unsigned long)b + 1, (unsigned long)batches, epoch,
+                   r->opt.last && !r->stateful ? "; --resume continues from " : "",
+                   r->opt.last && !r->stateful ? r->opt.last : "");
+            fflush(stdout);
+            stopped_steps = 1;
+            break;
         }
         /* The running train loss comes from train_step, which reports each
          * batch's loss before its update: it can look fine while the
@@ -2203,10 +2690,54 @@ static int train(run *r)
         }
         printf("\n");
         fflush(stdout);
+        {   /* The watched metric: an improvement beyond min_delta resets the count. */
+            int acc_metric = r->opt.metric == DLRT_METRIC_VAL_ACC;
+            double watch = acc_metric ? acc : loss;
+            if (isnan(watch_best) || (acc_metric ? watch > watch_best + r->opt.min_delta
+                                                 : watch < watch_best - r->opt.min_delta)) {
+                watch_best = watch;
+                watch_epoch = epoch;
+                bad_epochs = 0;
+            } else {
+                bad_epochs++;
+            }
+        }
+        nothing_to_do = r->opt.early_stopping && bad_epochs > 0 && bad_epochs >= r->opt.patience;
+        /* PATH.last: where --resume continues from. A schedule that steps on
+         * the epoch's validation loss (reduce-on-plateau) must have stepped
+         * before this save, so that trainer:schedule (r->sched_state) holds
+         * its state after this epoch. */
+        if (r->opt.last) {
+            note_progress(&rs, steps, best_epoch, bad_epochs, nothing_to_do, best_loss, best_acc,
+                          watch_best);
+            memset(rs.sums, 0, sizeof rs.sums);
+            status = save_last(r, &rs, epoch, 0, &rng, &noise_rng);
+            r->last_perm = rs.perm;
+            if (status != 0)
+                return EXIT_FAILURE_DATA;
+        }
         if (r->opt.image_grid && image_grid_write(r, epoch) != 0)
             return EXIT_FAILURE_DATA;
+        if (nothing_to_do) {
+            const char *what = r->opt.metric == DLRT_METRIC_VAL_ACC ? "acc" : "loss";
+            printf("early stopping: %s %s has not improved by more than %g for %d epoch%s (best "
+                   "%.4f, epoch %d); stopped after epoch %d of %d\n", set_name, what,
+                   r->opt.min_delta, bad_epochs, bad_epochs == 1 ? "" : "s", watch_best,
+                   watch_epoch, epoch, r->opt.epochs);
+            fflush(stdout);
+        } else if (r->opt.max_steps && steps >= r->opt.max_steps && epoch < r->opt.epochs) {
+            printf("stopped after step %llu (--max-steps), at the end of epoch %d%s%s\n", steps,
+                   epoch, r->opt.last ? "; --resume continues from " : "",
+                   r->opt.last ? r->opt.last : "");
+            fflush(stdout);
+            stopped_steps = 1;
+        }
     }
 
+    if (stopped_steps && !saved) {
+        printf("no checkpoint yet: the run stopped before its first epoch ended\n");
+        return EXIT_OK;
+    }
     if (saved) {
         if (api->load(r->model, ckpt) != 0) {
             error_msg(api, "cannot reload the best checkpoint: %s", model_error(api, r->model));
@@ -2373,6 +2904,16 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
         free(default_ckpt);
         return status - 1;
     }
+    /* PATH.last: the run's state after its latest epoch, for --resume (a
+     * descriptor without save_with and load_with can only warm-start). */
+    r.opt.last = api->save_with && api->load_with ? malloc(strlen(r.opt.checkpoint) + 6) : NULL;
+    if (!r.opt.last && api->save_with && api->load_with) {
+        error_msg(api, "out of memory");
+        free(default_ckpt);
+        return EXIT_FAILURE_DATA;
+    }
+    if (r.opt.last)
+        sprintf(r.opt.last, "%s.last", r.opt.checkpoint);
 
     /* Small per-step matrices gain nothing from BLAS threads and lose to
      * their hand-offs, so one thread unless the user asks otherwise. */

@@ -358,4 +358,13 @@ for opt in $(sed -n 's/^\([a-z0-9_]*\):.*/\1/p' tests/torch/optimizers.txt); do
     else bad "masked-weights-stay-zero-$opt" "$(head -c 400 "$T/sparse_$opt.err")"; fi
 done
 
+# 7. Exact --resume under every optimizer variant, early stopping, and bad
+#    resume state (resume.sh, on tests/e2e/resume.net).
+sh tests/e2e/resume.sh >"$T/resume.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/resume.out"
+np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/resume.out")
+nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/resume.out")
+if [ -z "$np" ]; then bad resume "resume.sh crashed: $(tail -n 3 "$T/resume.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
+
 echo "$pass passed, $fail failed"

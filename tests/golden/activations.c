@@ -789,23 +789,47 @@ static dlrt_ckpt activations_checkpoint(const activations *m, void **state)
     return c;
 }
 
-int activations_save(const activations *m, const char *path)
+int activations_save_with(const activations *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = activations_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int activations_load(activations *m, const char *path)
+int activations_save(const activations *m, const char *path)
+{
+    return activations_save_with(m, path, NULL, 0);
+}
+
+int activations_load_with(activations *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = activations_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int activations_load(activations *m, const char *path)
+{
+    return activations_load_with(m, path, NULL, 0);
 }
 
 const char *activations_error(const activations *m)
@@ -916,6 +940,16 @@ static const char *activations_api_error(const void *m)
     return activations_error(m);
 }
 
+static int activations_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return activations_save_with(m, path, more, nmore);
+}
+
+static int activations_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return activations_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info activations_api_tensors[2] = {
     {"img", DLRT_INPUT, 24, 2, {4, 6, 0, 0}, 0},
@@ -972,6 +1006,9 @@ static const dlrt_model_api activations_api = {
     .loss_terms = activations_api_loss_terms,
     .evaluate_terms = activations_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = activations_api_save_with,
+    .load_with = activations_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *activations_model(void)

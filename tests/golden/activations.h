@@ -104,6 +104,14 @@ int activations_save(const activations *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in activations_error(m), the network unchanged. */
 int activations_load(activations *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (activations_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int activations_save_with(const activations *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int activations_load_with(activations *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *activations_error(const activations *m);
 

@@ -500,23 +500,47 @@ static dlrt_ckpt adagrad_checkpoint(const adagrad *m, void **state)
     return c;
 }
 
-int adagrad_save(const adagrad *m, const char *path)
+int adagrad_save_with(const adagrad *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = adagrad_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int adagrad_load(adagrad *m, const char *path)
+int adagrad_save(const adagrad *m, const char *path)
+{
+    return adagrad_save_with(m, path, NULL, 0);
+}
+
+int adagrad_load_with(adagrad *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = adagrad_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int adagrad_load(adagrad *m, const char *path)
+{
+    return adagrad_load_with(m, path, NULL, 0);
 }
 
 const char *adagrad_error(const adagrad *m)
@@ -629,6 +653,16 @@ static const char *adagrad_api_error(const void *m)
     return adagrad_error(m);
 }
 
+static int adagrad_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return adagrad_save_with(m, path, more, nmore);
+}
+
+static int adagrad_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return adagrad_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info adagrad_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -680,6 +714,9 @@ static const dlrt_model_api adagrad_api = {
     .loss_terms = adagrad_api_loss_terms,
     .evaluate_terms = adagrad_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = adagrad_api_save_with,
+    .load_with = adagrad_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *adagrad_model(void)

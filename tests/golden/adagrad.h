@@ -102,6 +102,14 @@ int adagrad_save(const adagrad *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in adagrad_error(m), the network unchanged. */
 int adagrad_load(adagrad *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (adagrad_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int adagrad_save_with(const adagrad *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int adagrad_load_with(adagrad *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *adagrad_error(const adagrad *m);
 

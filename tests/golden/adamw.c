@@ -479,23 +479,47 @@ static dlrt_ckpt adamw_checkpoint(const adamw *m, void **state)
     return c;
 }
 
-int adamw_save(const adamw *m, const char *path)
+int adamw_save_with(const adamw *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = adamw_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int adamw_load(adamw *m, const char *path)
+int adamw_save(const adamw *m, const char *path)
+{
+    return adamw_save_with(m, path, NULL, 0);
+}
+
+int adamw_load_with(adamw *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = adamw_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int adamw_load(adamw *m, const char *path)
+{
+    return adamw_load_with(m, path, NULL, 0);
 }
 
 const char *adamw_error(const adamw *m)
@@ -608,6 +632,16 @@ static const char *adamw_api_error(const void *m)
     return adamw_error(m);
 }
 
+static int adamw_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return adamw_save_with(m, path, more, nmore);
+}
+
+static int adamw_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return adamw_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info adamw_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -659,6 +693,9 @@ static const dlrt_model_api adamw_api = {
     .loss_terms = adamw_api_loss_terms,
     .evaluate_terms = adamw_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = adamw_api_save_with,
+    .load_with = adamw_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *adamw_model(void)

@@ -101,6 +101,14 @@ int adamw_save(const adamw *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in adamw_error(m), the network unchanged. */
 int adamw_load(adamw *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (adamw_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int adamw_save_with(const adamw *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int adamw_load_with(adamw *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *adamw_error(const adamw *m);
 

@@ -474,23 +474,47 @@ static dlrt_ckpt augment_checkpoint(const augment *m, void **state)
     return c;
 }
 
-int augment_save(const augment *m, const char *path)
+int augment_save_with(const augment *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = augment_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int augment_load(augment *m, const char *path)
+int augment_save(const augment *m, const char *path)
+{
+    return augment_save_with(m, path, NULL, 0);
+}
+
+int augment_load_with(augment *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = augment_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int augment_load(augment *m, const char *path)
+{
+    return augment_load_with(m, path, NULL, 0);
 }
 
 const char *augment_error(const augment *m)
@@ -603,6 +627,16 @@ static const char *augment_api_error(const void *m)
     return augment_error(m);
 }
 
+static int augment_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return augment_save_with(m, path, more, nmore);
+}
+
+static int augment_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return augment_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info augment_api_tensors[2] = {
     {"image", DLRT_INPUT, 64, 3, {1, 8, 8, 0}, 0},
@@ -654,6 +688,9 @@ static const dlrt_model_api augment_api = {
     .loss_terms = augment_api_loss_terms,
     .evaluate_terms = augment_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = augment_api_save_with,
+    .load_with = augment_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *augment_model(void)

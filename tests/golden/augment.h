@@ -102,6 +102,14 @@ int augment_save(const augment *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in augment_error(m), the network unchanged. */
 int augment_load(augment *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (augment_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int augment_save_with(const augment *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int augment_load_with(augment *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *augment_error(const augment *m);
 

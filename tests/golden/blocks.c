@@ -946,23 +946,47 @@ static dlrt_ckpt blocks_checkpoint(const blocks *m, void **state)
     return c;
 }
 
-int blocks_save(const blocks *m, const char *path)
+int blocks_save_with(const blocks *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = blocks_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int blocks_load(blocks *m, const char *path)
+int blocks_save(const blocks *m, const char *path)
+{
+    return blocks_save_with(m, path, NULL, 0);
+}
+
+int blocks_load_with(blocks *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = blocks_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int blocks_load(blocks *m, const char *path)
+{
+    return blocks_load_with(m, path, NULL, 0);
 }
 
 const char *blocks_error(const blocks *m)
@@ -1073,6 +1097,16 @@ static const char *blocks_api_error(const void *m)
     return blocks_error(m);
 }
 
+static int blocks_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return blocks_save_with(m, path, more, nmore);
+}
+
+static int blocks_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return blocks_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info blocks_api_tensors[2] = {
     {"x", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -1128,6 +1162,9 @@ static const dlrt_model_api blocks_api = {
     .loss_terms = blocks_api_loss_terms,
     .evaluate_terms = blocks_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = blocks_api_save_with,
+    .load_with = blocks_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *blocks_model(void)

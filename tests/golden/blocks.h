@@ -103,6 +103,14 @@ int blocks_save(const blocks *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in blocks_error(m), the network unchanged. */
 int blocks_load(blocks *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (blocks_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int blocks_save_with(const blocks *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int blocks_load_with(blocks *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *blocks_error(const blocks *m);
 

@@ -687,23 +687,47 @@ static dlrt_ckpt check_numerics_checkpoint(const check_numerics *m, void **state
     return c;
 }
 
-int check_numerics_save(const check_numerics *m, const char *path)
+int check_numerics_save_with(const check_numerics *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = check_numerics_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int check_numerics_load(check_numerics *m, const char *path)
+int check_numerics_save(const check_numerics *m, const char *path)
+{
+    return check_numerics_save_with(m, path, NULL, 0);
+}
+
+int check_numerics_load_with(check_numerics *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = check_numerics_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int check_numerics_load(check_numerics *m, const char *path)
+{
+    return check_numerics_load_with(m, path, NULL, 0);
 }
 
 const char *check_numerics_error(const check_numerics *m)
@@ -814,6 +838,16 @@ static const char *check_numerics_api_error(const void *m)
     return check_numerics_error(m);
 }
 
+static int check_numerics_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return check_numerics_save_with(m, path, more, nmore);
+}
+
+static int check_numerics_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return check_numerics_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info check_numerics_api_tensors[3] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -870,6 +904,9 @@ static const dlrt_model_api check_numerics_api = {
     .loss_terms = check_numerics_api_loss_terms,
     .evaluate_terms = check_numerics_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = check_numerics_api_save_with,
+    .load_with = check_numerics_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *check_numerics_model(void)

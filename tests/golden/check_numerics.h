@@ -106,6 +106,14 @@ int check_numerics_save(const check_numerics *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in check_numerics_error(m), the network unchanged. */
 int check_numerics_load(check_numerics *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (check_numerics_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int check_numerics_save_with(const check_numerics *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int check_numerics_load_with(check_numerics *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load, or of the last call
  * --check-numerics stopped at a NaN or infinity ("" before any). */
 const char *check_numerics_error(const check_numerics *m);

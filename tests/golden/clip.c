@@ -525,23 +525,47 @@ static dlrt_ckpt clip_checkpoint(const clip *m, void **state)
     return c;
 }
 
-int clip_save(const clip *m, const char *path)
+int clip_save_with(const clip *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = clip_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int clip_load(clip *m, const char *path)
+int clip_save(const clip *m, const char *path)
+{
+    return clip_save_with(m, path, NULL, 0);
+}
+
+int clip_load_with(clip *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = clip_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int clip_load(clip *m, const char *path)
+{
+    return clip_load_with(m, path, NULL, 0);
 }
 
 const char *clip_error(const clip *m)
@@ -654,6 +678,16 @@ static const char *clip_api_error(const void *m)
     return clip_error(m);
 }
 
+static int clip_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return clip_save_with(m, path, more, nmore);
+}
+
+static int clip_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return clip_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info clip_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -705,6 +739,9 @@ static const dlrt_model_api clip_api = {
     .loss_terms = clip_api_loss_terms,
     .evaluate_terms = clip_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = clip_api_save_with,
+    .load_with = clip_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *clip_model(void)

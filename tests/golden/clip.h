@@ -102,6 +102,14 @@ int clip_save(const clip *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in clip_error(m), the network unchanged. */
 int clip_load(clip *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (clip_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int clip_save_with(const clip *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int clip_load_with(clip *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *clip_error(const clip *m);
 

@@ -756,23 +756,47 @@ static dlrt_ckpt concat_checkpoint(const concat *m, void **state)
     return c;
 }
 
-int concat_save(const concat *m, const char *path)
+int concat_save_with(const concat *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = concat_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int concat_load(concat *m, const char *path)
+int concat_save(const concat *m, const char *path)
+{
+    return concat_save_with(m, path, NULL, 0);
+}
+
+int concat_load_with(concat *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = concat_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int concat_load(concat *m, const char *path)
+{
+    return concat_load_with(m, path, NULL, 0);
 }
 
 const char *concat_error(const concat *m)
@@ -885,6 +909,16 @@ static const char *concat_api_error(const void *m)
     return concat_error(m);
 }
 
+static int concat_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return concat_save_with(m, path, more, nmore);
+}
+
+static int concat_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return concat_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info concat_api_tensors[3] = {
     {"x", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -937,6 +971,9 @@ static const dlrt_model_api concat_api = {
     .loss_terms = concat_api_loss_terms,
     .evaluate_terms = concat_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = concat_api_save_with,
+    .load_with = concat_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *concat_model(void)

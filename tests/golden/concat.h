@@ -103,6 +103,14 @@ int concat_save(const concat *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in concat_error(m), the network unchanged. */
 int concat_load(concat *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (concat_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int concat_save_with(const concat *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int concat_load_with(concat *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *concat_error(const concat *m);
 

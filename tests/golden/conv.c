@@ -789,23 +789,47 @@ static dlrt_ckpt conv_checkpoint(const conv *m, void **state)
     return c;
 }
 
-int conv_save(const conv *m, const char *path)
+int conv_save_with(const conv *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = conv_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int conv_load(conv *m, const char *path)
+int conv_save(const conv *m, const char *path)
+{
+    return conv_save_with(m, path, NULL, 0);
+}
+
+int conv_load_with(conv *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = conv_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int conv_load(conv *m, const char *path)
+{
+    return conv_load_with(m, path, NULL, 0);
 }
 
 const char *conv_error(const conv *m)
@@ -918,6 +942,16 @@ static const char *conv_api_error(const void *m)
     return conv_error(m);
 }
 
+static int conv_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return conv_save_with(m, path, more, nmore);
+}
+
+static int conv_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return conv_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info conv_api_tensors[3] = {
     {"image", DLRT_INPUT, 64, 3, {1, 8, 8, 0}, 0},
@@ -970,6 +1004,9 @@ static const dlrt_model_api conv_api = {
     .loss_terms = conv_api_loss_terms,
     .evaluate_terms = conv_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = conv_api_save_with,
+    .load_with = conv_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *conv_model(void)

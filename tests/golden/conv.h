@@ -103,6 +103,14 @@ int conv_save(const conv *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in conv_error(m), the network unchanged. */
 int conv_load(conv *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (conv_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int conv_save_with(const conv *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int conv_load_with(conv *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *conv_error(const conv *m);
 

@@ -469,23 +469,47 @@ static dlrt_ckpt define_numbers_checkpoint(const define_numbers *m, void **state
     return c;
 }
 
-int define_numbers_save(const define_numbers *m, const char *path)
+int define_numbers_save_with(const define_numbers *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = define_numbers_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int define_numbers_load(define_numbers *m, const char *path)
+int define_numbers_save(const define_numbers *m, const char *path)
+{
+    return define_numbers_save_with(m, path, NULL, 0);
+}
+
+int define_numbers_load_with(define_numbers *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = define_numbers_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int define_numbers_load(define_numbers *m, const char *path)
+{
+    return define_numbers_load_with(m, path, NULL, 0);
 }
 
 const char *define_numbers_error(const define_numbers *m)
@@ -598,6 +622,16 @@ static const char *define_numbers_api_error(const void *m)
     return define_numbers_error(m);
 }
 
+static int define_numbers_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return define_numbers_save_with(m, path, more, nmore);
+}
+
+static int define_numbers_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return define_numbers_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info define_numbers_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -649,6 +683,9 @@ static const dlrt_model_api define_numbers_api = {
     .loss_terms = define_numbers_api_loss_terms,
     .evaluate_terms = define_numbers_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = define_numbers_api_save_with,
+    .load_with = define_numbers_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *define_numbers_model(void)

@@ -102,6 +102,14 @@ int define_numbers_save(const define_numbers *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in define_numbers_error(m), the network unchanged. */
 int define_numbers_load(define_numbers *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (define_numbers_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int define_numbers_save_with(const define_numbers *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int define_numbers_load_with(define_numbers *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *define_numbers_error(const define_numbers *m);
 

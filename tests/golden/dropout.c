@@ -610,23 +610,47 @@ static dlrt_ckpt dropout_checkpoint(const dropout *m, void **state)
     return c;
 }
 
-int dropout_save(const dropout *m, const char *path)
+int dropout_save_with(const dropout *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = dropout_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int dropout_load(dropout *m, const char *path)
+int dropout_save(const dropout *m, const char *path)
+{
+    return dropout_save_with(m, path, NULL, 0);
+}
+
+int dropout_load_with(dropout *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = dropout_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int dropout_load(dropout *m, const char *path)
+{
+    return dropout_load_with(m, path, NULL, 0);
 }
 
 const char *dropout_error(const dropout *m)
@@ -737,6 +761,16 @@ static const char *dropout_api_error(const void *m)
     return dropout_error(m);
 }
 
+static int dropout_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return dropout_save_with(m, path, more, nmore);
+}
+
+static int dropout_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return dropout_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info dropout_api_tensors[3] = {
     {"x", DLRT_INPUT, 10, 1, {10, 0, 0, 0}, 0},
@@ -793,6 +827,9 @@ static const dlrt_model_api dropout_api = {
     .loss_terms = dropout_api_loss_terms,
     .evaluate_terms = dropout_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = dropout_api_save_with,
+    .load_with = dropout_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *dropout_model(void)

@@ -104,6 +104,14 @@ int dropout_save(const dropout *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in dropout_error(m), the network unchanged. */
 int dropout_load(dropout *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (dropout_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int dropout_save_with(const dropout *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int dropout_load_with(dropout *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *dropout_error(const dropout *m);
 

@@ -388,23 +388,47 @@ static dlrt_ckpt empty_forward_checkpoint(const empty_forward *m, void **state)
     return c;
 }
 
-int empty_forward_save(const empty_forward *m, const char *path)
+int empty_forward_save_with(const empty_forward *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = empty_forward_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int empty_forward_load(empty_forward *m, const char *path)
+int empty_forward_save(const empty_forward *m, const char *path)
+{
+    return empty_forward_save_with(m, path, NULL, 0);
+}
+
+int empty_forward_load_with(empty_forward *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = empty_forward_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int empty_forward_load(empty_forward *m, const char *path)
+{
+    return empty_forward_load_with(m, path, NULL, 0);
 }
 
 const char *empty_forward_error(const empty_forward *m)
@@ -517,6 +541,16 @@ static const char *empty_forward_api_error(const void *m)
     return empty_forward_error(m);
 }
 
+static int empty_forward_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return empty_forward_save_with(m, path, more, nmore);
+}
+
+static int empty_forward_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return empty_forward_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info empty_forward_api_tensors[2] = {
     {"x", DLRT_INPUT, 3, 1, {3, 0, 0, 0}, 0},
@@ -568,6 +602,9 @@ static const dlrt_model_api empty_forward_api = {
     .loss_terms = empty_forward_api_loss_terms,
     .evaluate_terms = empty_forward_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = empty_forward_api_save_with,
+    .load_with = empty_forward_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *empty_forward_model(void)

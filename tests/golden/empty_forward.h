@@ -101,6 +101,14 @@ int empty_forward_save(const empty_forward *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in empty_forward_error(m), the network unchanged. */
 int empty_forward_load(empty_forward *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (empty_forward_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int empty_forward_save_with(const empty_forward *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int empty_forward_load_with(empty_forward *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *empty_forward_error(const empty_forward *m);
 

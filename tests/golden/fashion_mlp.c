@@ -591,23 +591,47 @@ static dlrt_ckpt fashion_mlp_checkpoint(const fashion_mlp *m, void **state)
     return c;
 }
 
-int fashion_mlp_save(const fashion_mlp *m, const char *path)
+int fashion_mlp_save_with(const fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = fashion_mlp_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int fashion_mlp_load(fashion_mlp *m, const char *path)
+int fashion_mlp_save(const fashion_mlp *m, const char *path)
+{
+    return fashion_mlp_save_with(m, path, NULL, 0);
+}
+
+int fashion_mlp_load_with(fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = fashion_mlp_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int fashion_mlp_load(fashion_mlp *m, const char *path)
+{
+    return fashion_mlp_load_with(m, path, NULL, 0);
 }
 
 const char *fashion_mlp_error(const fashion_mlp *m)
@@ -718,6 +742,16 @@ static const char *fashion_mlp_api_error(const void *m)
     return fashion_mlp_error(m);
 }
 
+static int fashion_mlp_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return fashion_mlp_save_with(m, path, more, nmore);
+}
+
+static int fashion_mlp_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return fashion_mlp_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info fashion_mlp_api_tensors[2] = {
     {"image", DLRT_INPUT, 784, 1, {784, 0, 0, 0}, 0},
@@ -773,6 +807,9 @@ static const dlrt_model_api fashion_mlp_api = {
     .loss_terms = fashion_mlp_api_loss_terms,
     .evaluate_terms = fashion_mlp_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = fashion_mlp_api_save_with,
+    .load_with = fashion_mlp_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *fashion_mlp_model(void)

@@ -103,6 +103,14 @@ int fashion_mlp_save(const fashion_mlp *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in fashion_mlp_error(m), the network unchanged. */
 int fashion_mlp_load(fashion_mlp *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (fashion_mlp_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int fashion_mlp_save_with(const fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int fashion_mlp_load_with(fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *fashion_mlp_error(const fashion_mlp *m);
 

@@ -683,23 +683,47 @@ static dlrt_ckpt gelu_family_checkpoint(const gelu_family *m, void **state)
     return c;
 }
 
-int gelu_family_save(const gelu_family *m, const char *path)
+int gelu_family_save_with(const gelu_family *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = gelu_family_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int gelu_family_load(gelu_family *m, const char *path)
+int gelu_family_save(const gelu_family *m, const char *path)
+{
+    return gelu_family_save_with(m, path, NULL, 0);
+}
+
+int gelu_family_load_with(gelu_family *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = gelu_family_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int gelu_family_load(gelu_family *m, const char *path)
+{
+    return gelu_family_load_with(m, path, NULL, 0);
 }
 
 const char *gelu_family_error(const gelu_family *m)
@@ -812,6 +836,16 @@ static const char *gelu_family_api_error(const void *m)
     return gelu_family_error(m);
 }
 
+static int gelu_family_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return gelu_family_save_with(m, path, more, nmore);
+}
+
+static int gelu_family_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return gelu_family_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info gelu_family_api_tensors[2] = {
     {"x", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -863,6 +897,9 @@ static const dlrt_model_api gelu_family_api = {
     .loss_terms = gelu_family_api_loss_terms,
     .evaluate_terms = gelu_family_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = gelu_family_api_save_with,
+    .load_with = gelu_family_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *gelu_family_model(void)

@@ -102,6 +102,14 @@ int gelu_family_save(const gelu_family *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in gelu_family_error(m), the network unchanged. */
 int gelu_family_load(gelu_family *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (gelu_family_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int gelu_family_save_with(const gelu_family *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int gelu_family_load_with(gelu_family *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *gelu_family_error(const gelu_family *m);
 

@@ -479,23 +479,47 @@ static dlrt_ckpt orth_checkpoint(const orth *m, void **state)
     return c;
 }
 
-int orth_save(const orth *m, const char *path)
+int orth_save_with(const orth *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = orth_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int orth_load(orth *m, const char *path)
+int orth_save(const orth *m, const char *path)
+{
+    return orth_save_with(m, path, NULL, 0);
+}
+
+int orth_load_with(orth *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = orth_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int orth_load(orth *m, const char *path)
+{
+    return orth_load_with(m, path, NULL, 0);
 }
 
 const char *orth_error(const orth *m)
@@ -608,6 +632,16 @@ static const char *orth_api_error(const void *m)
     return orth_error(m);
 }
 
+static int orth_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return orth_save_with(m, path, more, nmore);
+}
+
+static int orth_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return orth_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info orth_api_tensors[2] = {
     {"x", DLRT_INPUT, 12, 1, {12, 0, 0, 0}, 0},
@@ -659,6 +693,9 @@ static const dlrt_model_api orth_api = {
     .loss_terms = orth_api_loss_terms,
     .evaluate_terms = orth_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = orth_api_save_with,
+    .load_with = orth_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *orth_model(void)

@@ -102,6 +102,14 @@ int orth_save(const orth *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in orth_error(m), the network unchanged. */
 int orth_load(orth *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (orth_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int orth_save_with(const orth *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int orth_load_with(orth *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *orth_error(const orth *m);
 

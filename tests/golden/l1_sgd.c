@@ -392,23 +392,47 @@ static dlrt_ckpt l1_sgd_checkpoint(const l1_sgd *m, void **state)
     return c;
 }
 
-int l1_sgd_save(const l1_sgd *m, const char *path)
+int l1_sgd_save_with(const l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = l1_sgd_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int l1_sgd_load(l1_sgd *m, const char *path)
+int l1_sgd_save(const l1_sgd *m, const char *path)
+{
+    return l1_sgd_save_with(m, path, NULL, 0);
+}
+
+int l1_sgd_load_with(l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = l1_sgd_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int l1_sgd_load(l1_sgd *m, const char *path)
+{
+    return l1_sgd_load_with(m, path, NULL, 0);
 }
 
 const char *l1_sgd_error(const l1_sgd *m)
@@ -519,6 +543,16 @@ static const char *l1_sgd_api_error(const void *m)
     return l1_sgd_error(m);
 }
 
+static int l1_sgd_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return l1_sgd_save_with(m, path, more, nmore);
+}
+
+static int l1_sgd_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return l1_sgd_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info l1_sgd_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -574,6 +608,9 @@ static const dlrt_model_api l1_sgd_api = {
     .loss_terms = l1_sgd_api_loss_terms,
     .evaluate_terms = l1_sgd_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = l1_sgd_api_save_with,
+    .load_with = l1_sgd_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *l1_sgd_model(void)

@@ -102,6 +102,14 @@ int l1_sgd_save(const l1_sgd *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in l1_sgd_error(m), the network unchanged. */
 int l1_sgd_load(l1_sgd *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (l1_sgd_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int l1_sgd_save_with(const l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int l1_sgd_load_with(l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *l1_sgd_error(const l1_sgd *m);
 

@@ -746,23 +746,47 @@ static dlrt_ckpt likelihood_checkpoint(const likelihood *m, void **state)
     return c;
 }
 
-int likelihood_save(const likelihood *m, const char *path)
+int likelihood_save_with(const likelihood *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = likelihood_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int likelihood_load(likelihood *m, const char *path)
+int likelihood_save(const likelihood *m, const char *path)
+{
+    return likelihood_save_with(m, path, NULL, 0);
+}
+
+int likelihood_load_with(likelihood *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = likelihood_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int likelihood_load(likelihood *m, const char *path)
+{
+    return likelihood_load_with(m, path, NULL, 0);
 }
 
 const char *likelihood_error(const likelihood *m)
@@ -875,6 +899,16 @@ static const char *likelihood_api_error(const void *m)
     return likelihood_error(m);
 }
 
+static int likelihood_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return likelihood_save_with(m, path, more, nmore);
+}
+
+static int likelihood_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return likelihood_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info likelihood_api_tensors[4] = {
     {"x", DLRT_INPUT, 3, 1, {3, 0, 0, 0}, 0},
@@ -928,6 +962,9 @@ static const dlrt_model_api likelihood_api = {
     .loss_terms = likelihood_api_loss_terms,
     .evaluate_terms = likelihood_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = likelihood_api_save_with,
+    .load_with = likelihood_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *likelihood_model(void)

@@ -104,6 +104,14 @@ int likelihood_save(const likelihood *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in likelihood_error(m), the network unchanged. */
 int likelihood_load(likelihood *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (likelihood_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int likelihood_save_with(const likelihood *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int likelihood_load_with(likelihood *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *likelihood_error(const likelihood *m);
 

@@ -927,23 +927,47 @@ static dlrt_ckpt lstm_checkpoint(const lstm *m, void **state)
     return c;
 }
 
-int lstm_save(const lstm *m, const char *path)
+int lstm_save_with(const lstm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int lstm_load(lstm *m, const char *path)
+int lstm_save(const lstm *m, const char *path)
+{
+    return lstm_save_with(m, path, NULL, 0);
+}
+
+int lstm_load_with(lstm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int lstm_load(lstm *m, const char *path)
+{
+    return lstm_load_with(m, path, NULL, 0);
 }
 
 const char *lstm_error(const lstm *m)
@@ -1056,6 +1080,16 @@ static const char *lstm_api_error(const void *m)
     return lstm_error(m);
 }
 
+static int lstm_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return lstm_save_with(m, path, more, nmore);
+}
+
+static int lstm_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return lstm_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info lstm_api_tensors[2] = {
     {"seq", DLRT_INPUT, 18, 2, {6, 3, 0, 0}, 0},
@@ -1107,6 +1141,9 @@ static const dlrt_model_api lstm_api = {
     .loss_terms = lstm_api_loss_terms,
     .evaluate_terms = lstm_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = lstm_api_save_with,
+    .load_with = lstm_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *lstm_model(void)

@@ -102,6 +102,14 @@ int lstm_save(const lstm *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in lstm_error(m), the network unchanged. */
 int lstm_load(lstm *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (lstm_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int lstm_save_with(const lstm *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int lstm_load_with(lstm *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *lstm_error(const lstm *m);
 

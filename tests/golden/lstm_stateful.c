@@ -497,23 +497,47 @@ static dlrt_ckpt lstm_stateful_checkpoint(const lstm_stateful *m, void **state)
     return c;
 }
 
-int lstm_stateful_save(const lstm_stateful *m, const char *path)
+int lstm_stateful_save_with(const lstm_stateful *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_stateful_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int lstm_stateful_load(lstm_stateful *m, const char *path)
+int lstm_stateful_save(const lstm_stateful *m, const char *path)
+{
+    return lstm_stateful_save_with(m, path, NULL, 0);
+}
+
+int lstm_stateful_load_with(lstm_stateful *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_stateful_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int lstm_stateful_load(lstm_stateful *m, const char *path)
+{
+    return lstm_stateful_load_with(m, path, NULL, 0);
 }
 
 const char *lstm_stateful_error(const lstm_stateful *m)
@@ -634,6 +658,16 @@ static const char *lstm_stateful_api_error(const void *m)
     return lstm_stateful_error(m);
 }
 
+static int lstm_stateful_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return lstm_stateful_save_with(m, path, more, nmore);
+}
+
+static int lstm_stateful_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return lstm_stateful_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info lstm_stateful_api_tensors[2] = {
     {"x", DLRT_INPUT, 16, 2, {8, 2, 0, 0}, 0},
@@ -692,6 +726,9 @@ static const dlrt_model_api lstm_stateful_api = {
     .loss_terms = lstm_stateful_api_loss_terms,
     .evaluate_terms = lstm_stateful_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = lstm_stateful_api_save_with,
+    .load_with = lstm_stateful_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *lstm_stateful_model(void)

@@ -637,23 +637,47 @@ static dlrt_ckpt multi_data_checkpoint(const multi_data *m, void **state)
     return c;
 }
 
-int multi_data_save(const multi_data *m, const char *path)
+int multi_data_save_with(const multi_data *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = multi_data_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int multi_data_load(multi_data *m, const char *path)
+int multi_data_save(const multi_data *m, const char *path)
+{
+    return multi_data_save_with(m, path, NULL, 0);
+}
+
+int multi_data_load_with(multi_data *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = multi_data_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int multi_data_load(multi_data *m, const char *path)
+{
+    return multi_data_load_with(m, path, NULL, 0);
 }
 
 const char *multi_data_error(const multi_data *m)
@@ -764,6 +788,16 @@ static const char *multi_data_api_error(const void *m)
     return multi_data_error(m);
 }
 
+static int multi_data_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return multi_data_save_with(m, path, more, nmore);
+}
+
+static int multi_data_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return multi_data_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info multi_data_api_tensors[4] = {
     {"img", DLRT_INPUT, 6, 2, {2, 3, 0, 0}, 0},
@@ -822,6 +856,9 @@ static const dlrt_model_api multi_data_api = {
     .loss_terms = multi_data_api_loss_terms,
     .evaluate_terms = multi_data_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = multi_data_api_save_with,
+    .load_with = multi_data_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *multi_data_model(void)

@@ -106,6 +106,14 @@ int multi_data_save(const multi_data *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in multi_data_error(m), the network unchanged. */
 int multi_data_load(multi_data *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (multi_data_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int multi_data_save_with(const multi_data *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int multi_data_load_with(multi_data *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *multi_data_error(const multi_data *m);
 

@@ -503,23 +503,47 @@ static dlrt_ckpt noise_checkpoint(const noise *m, void **state)
     return c;
 }
 
-int noise_save(const noise *m, const char *path)
+int noise_save_with(const noise *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = noise_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int noise_load(noise *m, const char *path)
+int noise_save(const noise *m, const char *path)
+{
+    return noise_save_with(m, path, NULL, 0);
+}
+
+int noise_load_with(noise *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = noise_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int noise_load(noise *m, const char *path)
+{
+    return noise_load_with(m, path, NULL, 0);
 }
 
 const char *noise_error(const noise *m)
@@ -630,6 +654,16 @@ static const char *noise_api_error(const void *m)
     return noise_error(m);
 }
 
+static int noise_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return noise_save_with(m, path, more, nmore);
+}
+
+static int noise_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return noise_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info noise_api_tensors[3] = {
     {"z", DLRT_INPUT, 8, 1, {8, 0, 0, 0}, 0},
@@ -694,6 +728,9 @@ static const dlrt_model_api noise_api = {
     .loss_terms = noise_api_loss_terms,
     .evaluate_terms = noise_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = noise_api_save_with,
+    .load_with = noise_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *noise_model(void)

@@ -103,6 +103,14 @@ int noise_save(const noise *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in noise_error(m), the network unchanged. */
 int noise_load(noise *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (noise_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int noise_save_with(const noise *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int noise_load_with(noise *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *noise_error(const noise *m);
 

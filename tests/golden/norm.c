@@ -837,43 +837,59 @@ static dlrt_ckpt norm_checkpoint(const norm *m, void **state)
     return c;
 }
 
-int norm_save(const norm *m, const char *path)
+int norm_save_with(const norm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = norm_checkpoint(m, state);
-    const dlrt_ckpt_section extra[6] = {
+    const dlrt_ckpt_section extra[7] = {
         {"b2_running_mean", DLRT_SEC_REAL, 2, (void *)(m->state + 0)},
         {"b2_running_var", DLRT_SEC_REAL, 2, (void *)(m->state + 2)},
         {"b1_running_mean", DLRT_SEC_REAL, 3, (void *)(m->state + 4)},
         {"b1_running_var", DLRT_SEC_REAL, 3, (void *)(m->state + 7)},
         {"f_running_mean", DLRT_SEC_REAL, 6, (void *)(m->state + 10)},
         {"f_running_var", DLRT_SEC_REAL, 6, (void *)(m->state + 16)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
     };
-    c.nextra = 6;
+    c.nextra = 7;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int norm_load(norm *m, const char *path)
+int norm_save(const norm *m, const char *path)
+{
+    return norm_save_with(m, path, NULL, 0);
+}
+
+int norm_load_with(norm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = norm_checkpoint(m, state);
-    const dlrt_ckpt_section extra[6] = {
+    const dlrt_ckpt_section extra[7] = {
         {"b2_running_mean", DLRT_SEC_REAL, 2, (m->state + 0)},
         {"b2_running_var", DLRT_SEC_REAL, 2, (m->state + 2)},
         {"b1_running_mean", DLRT_SEC_REAL, 3, (m->state + 4)},
         {"b1_running_var", DLRT_SEC_REAL, 3, (m->state + 7)},
         {"f_running_mean", DLRT_SEC_REAL, 6, (m->state + 10)},
         {"f_running_var", DLRT_SEC_REAL, 6, (m->state + 16)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
     };
-    c.nextra = 6;
+    c.nextra = 7;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int norm_load(norm *m, const char *path)
+{
+    return norm_load_with(m, path, NULL, 0);
 }
 
 const char *norm_error(const norm *m)
@@ -991,6 +1007,16 @@ static const char *norm_api_error(const void *m)
     return norm_error(m);
 }
 
+static int norm_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return norm_save_with(m, path, more, nmore);
+}
+
+static int norm_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return norm_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info norm_api_tensors[3] = {
     {"image", DLRT_INPUT, 24, 3, {2, 3, 4, 0}, 0},
@@ -1043,6 +1069,9 @@ static const dlrt_model_api norm_api = {
     .loss_terms = norm_api_loss_terms,
     .evaluate_terms = norm_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = norm_api_save_with,
+    .load_with = norm_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *norm_model(void)

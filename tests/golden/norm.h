@@ -105,6 +105,14 @@ int norm_save(const norm *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in norm_error(m), the network unchanged. */
 int norm_load(norm *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (norm_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int norm_save_with(const norm *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int norm_load_with(norm *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *norm_error(const norm *m);
 

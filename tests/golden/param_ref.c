@@ -637,23 +637,47 @@ static dlrt_ckpt param_ref_checkpoint(const param_ref *m, void **state)
     return c;
 }
 
-int param_ref_save(const param_ref *m, const char *path)
+int param_ref_save_with(const param_ref *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = param_ref_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int param_ref_load(param_ref *m, const char *path)
+int param_ref_save(const param_ref *m, const char *path)
+{
+    return param_ref_save_with(m, path, NULL, 0);
+}
+
+int param_ref_load_with(param_ref *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = param_ref_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int param_ref_load(param_ref *m, const char *path)
+{
+    return param_ref_load_with(m, path, NULL, 0);
 }
 
 const char *param_ref_error(const param_ref *m)
@@ -766,6 +790,16 @@ static const char *param_ref_api_error(const void *m)
     return param_ref_error(m);
 }
 
+static int param_ref_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return param_ref_save_with(m, path, more, nmore);
+}
+
+static int param_ref_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return param_ref_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info param_ref_api_tensors[3] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -818,6 +852,9 @@ static const dlrt_model_api param_ref_api = {
     .loss_terms = param_ref_api_loss_terms,
     .evaluate_terms = param_ref_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = param_ref_api_save_with,
+    .load_with = param_ref_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *param_ref_model(void)

@@ -102,6 +102,14 @@ int param_ref_save(const param_ref *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in param_ref_error(m), the network unchanged. */
 int param_ref_load(param_ref *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (param_ref_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int param_ref_save_with(const param_ref *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int param_ref_load_with(param_ref *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *param_ref_error(const param_ref *m);
 

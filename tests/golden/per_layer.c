@@ -529,23 +529,47 @@ static dlrt_ckpt per_layer_checkpoint(const per_layer *m, void **state)
     return c;
 }
 
-int per_layer_save(const per_layer *m, const char *path)
+int per_layer_save_with(const per_layer *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = per_layer_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int per_layer_load(per_layer *m, const char *path)
+int per_layer_save(const per_layer *m, const char *path)
+{
+    return per_layer_save_with(m, path, NULL, 0);
+}
+
+int per_layer_load_with(per_layer *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = per_layer_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int per_layer_load(per_layer *m, const char *path)
+{
+    return per_layer_load_with(m, path, NULL, 0);
 }
 
 const char *per_layer_error(const per_layer *m)
@@ -658,6 +682,16 @@ static const char *per_layer_api_error(const void *m)
     return per_layer_error(m);
 }
 
+static int per_layer_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return per_layer_save_with(m, path, more, nmore);
+}
+
+static int per_layer_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return per_layer_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info per_layer_api_tensors[2] = {
     {"x", DLRT_INPUT, 20, 1, {20, 0, 0, 0}, 0},
@@ -709,6 +743,9 @@ static const dlrt_model_api per_layer_api = {
     .loss_terms = per_layer_api_loss_terms,
     .evaluate_terms = per_layer_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = per_layer_api_save_with,
+    .load_with = per_layer_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *per_layer_model(void)

@@ -102,6 +102,14 @@ int per_layer_save(const per_layer *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in per_layer_error(m), the network unchanged. */
 int per_layer_load(per_layer *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (per_layer_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int per_layer_save_with(const per_layer *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int per_layer_load_with(per_layer *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *per_layer_error(const per_layer *m);
 

@@ -613,23 +613,47 @@ static dlrt_ckpt pool_checkpoint(const pool *m, void **state)
     return c;
 }
 
-int pool_save(const pool *m, const char *path)
+int pool_save_with(const pool *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = pool_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int pool_load(pool *m, const char *path)
+int pool_save(const pool *m, const char *path)
+{
+    return pool_save_with(m, path, NULL, 0);
+}
+
+int pool_load_with(pool *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = pool_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int pool_load(pool *m, const char *path)
+{
+    return pool_load_with(m, path, NULL, 0);
 }
 
 const char *pool_error(const pool *m)
@@ -740,6 +764,16 @@ static const char *pool_api_error(const void *m)
     return pool_error(m);
 }
 
+static int pool_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return pool_save_with(m, path, more, nmore);
+}
+
+static int pool_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return pool_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info pool_api_tensors[2] = {
     {"image", DLRT_INPUT, 64, 3, {1, 8, 8, 0}, 0},
@@ -795,6 +829,9 @@ static const dlrt_model_api pool_api = {
     .loss_terms = pool_api_loss_terms,
     .evaluate_terms = pool_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = pool_api_save_with,
+    .load_with = pool_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *pool_model(void)

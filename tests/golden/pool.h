@@ -103,6 +103,14 @@ int pool_save(const pool *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in pool_error(m), the network unchanged. */
 int pool_load(pool *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (pool_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int pool_save_with(const pool *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int pool_load_with(pool *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *pool_error(const pool *m);
 

@@ -1016,11 +1016,11 @@ static dlrt_ckpt randwire_checkpoint(const randwire *m, void **state)
     return c;
 }
 
-int randwire_save(const randwire *m, const char *path)
+int randwire_save_with(const randwire *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = randwire_checkpoint(m, state);
-    const dlrt_ckpt_section extra[11] = {
+    const dlrt_ckpt_section extra[12] = {
         {"rw_node0_bn_running_mean", DLRT_SEC_REAL, 2, (void *)(m->state + 0)},
         {"rw_node0_bn_running_var", DLRT_SEC_REAL, 2, (void *)(m->state + 2)},
         {"rw_node1_bn_running_mean", DLRT_SEC_REAL, 2, (void *)(m->state + 4)},
@@ -1032,19 +1032,27 @@ int randwire_save(const randwire *m, const char *path)
         {"rw_node4_bn_running_mean", DLRT_SEC_REAL, 2, (void *)(m->state + 16)},
         {"rw_node4_bn_running_var", DLRT_SEC_REAL, 2, (void *)(m->state + 18)},
         {"h_weight_mask", DLRT_SEC_REAL, 576, (void *)(m->state + 20)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
     };
-    c.nextra = 11;
+    c.nextra = 12;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int randwire_load(randwire *m, const char *path)
+int randwire_save(const randwire *m, const char *path)
+{
+    return randwire_save_with(m, path, NULL, 0);
+}
+
+int randwire_load_with(randwire *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = randwire_checkpoint(m, state);
-    const dlrt_ckpt_section extra[11] = {
+    const dlrt_ckpt_section extra[12] = {
         {"rw_node0_bn_running_mean", DLRT_SEC_REAL, 2, (m->state + 0)},
         {"rw_node0_bn_running_var", DLRT_SEC_REAL, 2, (m->state + 2)},
         {"rw_node1_bn_running_mean", DLRT_SEC_REAL, 2, (m->state + 4)},
@@ -1056,9 +1064,12 @@ int randwire_load(randwire *m, const char *path)
         {"rw_node4_bn_running_mean", DLRT_SEC_REAL, 2, (m->state + 16)},
         {"rw_node4_bn_running_var", DLRT_SEC_REAL, 2, (m->state + 18)},
         {"h_weight_mask", DLRT_SEC_REAL, 576, (m->state + 20)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
     };
-    c.nextra = 11;
+    c.nextra = 12;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     /* h_w: density 0.25 keeps 144 of 576 weights (mask_seed 3); the rest are 0 */
@@ -1066,6 +1077,11 @@ int randwire_load(randwire *m, const char *path)
     dlrt_mask_select_f32(m->params + 146, m->params + 146, m->state + 20, 576);
     m->step = c.step;
     return 0;
+}
+
+int randwire_load(randwire *m, const char *path)
+{
+    return randwire_load_with(m, path, NULL, 0);
 }
 
 const char *randwire_error(const randwire *m)
@@ -1183,6 +1199,16 @@ static const char *randwire_api_error(const void *m)
     return randwire_error(m);
 }
 
+static int randwire_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return randwire_save_with(m, path, more, nmore);
+}
+
+static int randwire_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return randwire_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info randwire_api_tensors[2] = {
     {"x", DLRT_INPUT, 36, 3, {1, 6, 6, 0}, 0},
@@ -1234,6 +1260,9 @@ static const dlrt_model_api randwire_api = {
     .loss_terms = randwire_api_loss_terms,
     .evaluate_terms = randwire_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = randwire_api_save_with,
+    .load_with = randwire_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *randwire_model(void)

@@ -104,6 +104,14 @@ int randwire_save(const randwire *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in randwire_error(m), the network unchanged. */
 int randwire_load(randwire *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (randwire_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int randwire_save_with(const randwire *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int randwire_load_with(randwire *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *randwire_error(const randwire *m);
 

@@ -464,23 +464,47 @@ static dlrt_ckpt reg_checkpoint(const reg *m, void **state)
     return c;
 }
 
-int reg_save(const reg *m, const char *path)
+int reg_save_with(const reg *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reg_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int reg_load(reg *m, const char *path)
+int reg_save(const reg *m, const char *path)
+{
+    return reg_save_with(m, path, NULL, 0);
+}
+
+int reg_load_with(reg *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reg_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int reg_load(reg *m, const char *path)
+{
+    return reg_load_with(m, path, NULL, 0);
 }
 
 const char *reg_error(const reg *m)
@@ -591,6 +615,16 @@ static const char *reg_api_error(const void *m)
     return reg_error(m);
 }
 
+static int reg_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return reg_save_with(m, path, more, nmore);
+}
+
+static int reg_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return reg_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info reg_api_tensors[2] = {
     {"x", DLRT_INPUT, 8, 1, {8, 0, 0, 0}, 0},
@@ -646,6 +680,9 @@ static const dlrt_model_api reg_api = {
     .loss_terms = reg_api_loss_terms,
     .evaluate_terms = reg_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = reg_api_save_with,
+    .load_with = reg_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *reg_model(void)

@@ -102,6 +102,14 @@ int reg_save(const reg *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in reg_error(m), the network unchanged. */
 int reg_load(reg *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (reg_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int reg_save_with(const reg *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int reg_load_with(reg *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *reg_error(const reg *m);
 

@@ -877,23 +877,47 @@ static dlrt_ckpt reserved_macros_checkpoint(const reserved_macros *m, void **sta
     return c;
 }
 
-int reserved_macros_save(const reserved_macros *m, const char *path)
+int reserved_macros_save_with(const reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_macros_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int reserved_macros_load(reserved_macros *m, const char *path)
+int reserved_macros_save(const reserved_macros *m, const char *path)
+{
+    return reserved_macros_save_with(m, path, NULL, 0);
+}
+
+int reserved_macros_load_with(reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_macros_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int reserved_macros_load(reserved_macros *m, const char *path)
+{
+    return reserved_macros_load_with(m, path, NULL, 0);
 }
 
 const char *reserved_macros_error(const reserved_macros *m)
@@ -1004,6 +1028,16 @@ static const char *reserved_macros_api_error(const void *m)
     return reserved_macros_error(m);
 }
 
+static int reserved_macros_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return reserved_macros_save_with(m, path, more, nmore);
+}
+
+static int reserved_macros_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return reserved_macros_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info reserved_macros_api_tensors[3] = {
     {"NULL", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -1060,6 +1094,9 @@ static const dlrt_model_api reserved_macros_api = {
     .loss_terms = reserved_macros_api_loss_terms,
     .evaluate_terms = reserved_macros_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = reserved_macros_api_save_with,
+    .load_with = reserved_macros_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *reserved_macros_model(void)

@@ -103,6 +103,14 @@ int reserved_macros_save(const reserved_macros *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in reserved_macros_error(m), the network unchanged. */
 int reserved_macros_load(reserved_macros *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (reserved_macros_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int reserved_macros_save_with(const reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int reserved_macros_load_with(reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *reserved_macros_error(const reserved_macros *m);
 

@@ -547,23 +547,47 @@ static dlrt_ckpt reserved_names_checkpoint(const reserved_names *m, void **state
     return c;
 }
 
-int reserved_names_save(const reserved_names *m, const char *path)
+int reserved_names_save_with(const reserved_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_names_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int reserved_names_load(reserved_names *m, const char *path)
+int reserved_names_save(const reserved_names *m, const char *path)
+{
+    return reserved_names_save_with(m, path, NULL, 0);
+}
+
+int reserved_names_load_with(reserved_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_names_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int reserved_names_load(reserved_names *m, const char *path)
+{
+    return reserved_names_load_with(m, path, NULL, 0);
 }
 
 const char *reserved_names_error(const reserved_names *m)
@@ -676,6 +700,16 @@ static const char *reserved_names_api_error(const void *m)
     return reserved_names_error(m);
 }
 
+static int reserved_names_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return reserved_names_save_with(m, path, more, nmore);
+}
+
+static int reserved_names_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return reserved_names_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info reserved_names_api_tensors[2] = {
     {"int", DLRT_INPUT, 3, 1, {3, 0, 0, 0}, 0},
@@ -727,6 +761,9 @@ static const dlrt_model_api reserved_names_api = {
     .loss_terms = reserved_names_api_loss_terms,
     .evaluate_terms = reserved_names_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = reserved_names_api_save_with,
+    .load_with = reserved_names_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *reserved_names_model(void)

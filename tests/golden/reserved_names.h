@@ -102,6 +102,14 @@ int reserved_names_save(const reserved_names *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in reserved_names_error(m), the network unchanged. */
 int reserved_names_load(reserved_names *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (reserved_names_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int reserved_names_save_with(const reserved_names *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int reserved_names_load_with(reserved_names *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *reserved_names_error(const reserved_names *m);
 

@@ -422,23 +422,47 @@ static dlrt_ckpt rmsprop_checkpoint(const rmsprop *m, void **state)
     return c;
 }
 
-int rmsprop_save(const rmsprop *m, const char *path)
+int rmsprop_save_with(const rmsprop *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[3];
     dlrt_ckpt c = rmsprop_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int rmsprop_load(rmsprop *m, const char *path)
+int rmsprop_save(const rmsprop *m, const char *path)
+{
+    return rmsprop_save_with(m, path, NULL, 0);
+}
+
+int rmsprop_load_with(rmsprop *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[3];
     dlrt_ckpt c = rmsprop_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int rmsprop_load(rmsprop *m, const char *path)
+{
+    return rmsprop_load_with(m, path, NULL, 0);
 }
 
 const char *rmsprop_error(const rmsprop *m)
@@ -551,6 +575,16 @@ static const char *rmsprop_api_error(const void *m)
     return rmsprop_error(m);
 }
 
+static int rmsprop_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return rmsprop_save_with(m, path, more, nmore);
+}
+
+static int rmsprop_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return rmsprop_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info rmsprop_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -602,6 +636,9 @@ static const dlrt_model_api rmsprop_api = {
     .loss_terms = rmsprop_api_loss_terms,
     .evaluate_terms = rmsprop_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = rmsprop_api_save_with,
+    .load_with = rmsprop_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *rmsprop_model(void)

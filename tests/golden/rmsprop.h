@@ -101,6 +101,14 @@ int rmsprop_save(const rmsprop *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in rmsprop_error(m), the network unchanged. */
 int rmsprop_load(rmsprop *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (rmsprop_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int rmsprop_save_with(const rmsprop *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int rmsprop_load_with(rmsprop *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *rmsprop_error(const rmsprop *m);
 

@@ -634,33 +634,49 @@ static dlrt_ckpt scoped_names_checkpoint(const scoped_names *m, void **state)
     return c;
 }
 
-int scoped_names_save(const scoped_names *m, const char *path)
+int scoped_names_save_with(const scoped_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = scoped_names_checkpoint(m, state);
-    const dlrt_ckpt_section extra[1] = {
+    const dlrt_ckpt_section extra[2] = {
         {"z_2_running_mean", DLRT_SEC_REAL, 3, (void *)(m->state + 0)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
     };
-    c.nextra = 1;
+    c.nextra = 2;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int scoped_names_load(scoped_names *m, const char *path)
+int scoped_names_save(const scoped_names *m, const char *path)
+{
+    return scoped_names_save_with(m, path, NULL, 0);
+}
+
+int scoped_names_load_with(scoped_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = scoped_names_checkpoint(m, state);
-    const dlrt_ckpt_section extra[1] = {
+    const dlrt_ckpt_section extra[2] = {
         {"z_2_running_mean", DLRT_SEC_REAL, 3, (m->state + 0)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
     };
-    c.nextra = 1;
+    c.nextra = 2;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int scoped_names_load(scoped_names *m, const char *path)
+{
+    return scoped_names_load_with(m, path, NULL, 0);
 }
 
 const char *scoped_names_error(const scoped_names *m)
@@ -778,6 +794,16 @@ static const char *scoped_names_api_error(const void *m)
     return scoped_names_error(m);
 }
 
+static int scoped_names_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return scoped_names_save_with(m, path, more, nmore);
+}
+
+static int scoped_names_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return scoped_names_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info scoped_names_api_tensors[2] = {
     {"x", DLRT_INPUT, 4, 1, {4, 0, 0, 0}, 0},
@@ -829,6 +855,9 @@ static const dlrt_model_api scoped_names_api = {
     .loss_terms = scoped_names_api_loss_terms,
     .evaluate_terms = scoped_names_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = scoped_names_api_save_with,
+    .load_with = scoped_names_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *scoped_names_model(void)

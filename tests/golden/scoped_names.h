@@ -104,6 +104,14 @@ int scoped_names_save(const scoped_names *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in scoped_names_error(m), the network unchanged. */
 int scoped_names_load(scoped_names *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (scoped_names_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int scoped_names_save_with(const scoped_names *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int scoped_names_load_with(scoped_names *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *scoped_names_error(const scoped_names *m);
 

@@ -528,23 +528,47 @@ static dlrt_ckpt sequence_checkpoint(const sequence *m, void **state)
     return c;
 }
 
-int sequence_save(const sequence *m, const char *path)
+int sequence_save_with(const sequence *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = sequence_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int sequence_load(sequence *m, const char *path)
+int sequence_save(const sequence *m, const char *path)
+{
+    return sequence_save_with(m, path, NULL, 0);
+}
+
+int sequence_load_with(sequence *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = sequence_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int sequence_load(sequence *m, const char *path)
+{
+    return sequence_load_with(m, path, NULL, 0);
 }
 
 const char *sequence_error(const sequence *m)
@@ -655,6 +679,16 @@ static const char *sequence_api_error(const void *m)
     return sequence_error(m);
 }
 
+static int sequence_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return sequence_save_with(m, path, more, nmore);
+}
+
+static int sequence_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return sequence_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info sequence_api_tensors[2] = {
     {"tokens", DLRT_INPUT, 8, 1, {8, 0, 0, 0}, 10},
@@ -710,6 +744,9 @@ static const dlrt_model_api sequence_api = {
     .loss_terms = sequence_api_loss_terms,
     .evaluate_terms = sequence_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = sequence_api_save_with,
+    .load_with = sequence_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *sequence_model(void)

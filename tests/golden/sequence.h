@@ -105,6 +105,14 @@ int sequence_save(const sequence *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in sequence_error(m), the network unchanged. */
 int sequence_load(sequence *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (sequence_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int sequence_save_with(const sequence *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int sequence_load_with(sequence *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *sequence_error(const sequence *m);
 

@@ -793,29 +793,49 @@ static dlrt_ckpt several_losses_checkpoint(const several_losses *m, void **state
     return c;
 }
 
-int several_losses_save(const several_losses *m, const char *path)
+int several_losses_save_with(const several_losses *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = several_losses_checkpoint(m, state);
-    const dlrt_ckpt_section steps = {"group_steps", DLRT_SEC_U64, 2, (void *)m->group_steps};
-    c.nextra = 1;
-    c.extra = &steps;
+    const dlrt_ckpt_section extra[2] = {
+        {"group_steps", DLRT_SEC_U64, 2, (void *)m->group_steps},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 2;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int several_losses_load(several_losses *m, const char *path)
+int several_losses_save(const several_losses *m, const char *path)
+{
+    return several_losses_save_with(m, path, NULL, 0);
+}
+
+int several_losses_load_with(several_losses *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = several_losses_checkpoint(m, state);
-    const dlrt_ckpt_section steps = {"group_steps", DLRT_SEC_U64, 2, m->group_steps};
-    c.nextra = 1;
-    c.extra = &steps;
+    const dlrt_ckpt_section extra[2] = {
+        {"group_steps", DLRT_SEC_U64, 2, m->group_steps},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 2;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int several_losses_load(several_losses *m, const char *path)
+{
+    return several_losses_load_with(m, path, NULL, 0);
 }
 
 const char *several_losses_error(const several_losses *m)
@@ -958,6 +978,16 @@ static const char *several_losses_api_error(const void *m)
     return several_losses_error(m);
 }
 
+static int several_losses_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return several_losses_save_with(m, path, more, nmore);
+}
+
+static int several_losses_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return several_losses_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info several_losses_api_tensors[3] = {
     {"z", DLRT_INPUT, 3, 1, {3, 0, 0, 0}, 0},
@@ -1014,6 +1044,9 @@ static const dlrt_model_api several_losses_api = {
     .loss_terms = several_losses_api_loss_terms,
     .evaluate_terms = several_losses_api_evaluate_terms,
     .set_term_scale = several_losses_api_set_term_scale,
+    .save_with = several_losses_api_save_with,
+    .load_with = several_losses_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *several_losses_model(void)

@@ -117,6 +117,14 @@ int several_losses_save(const several_losses *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in several_losses_error(m), the network unchanged. */
 int several_losses_load(several_losses *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (several_losses_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int several_losses_save_with(const several_losses *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int several_losses_load_with(several_losses *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *several_losses_error(const several_losses *m);
 

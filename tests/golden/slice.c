@@ -723,23 +723,47 @@ static dlrt_ckpt slice_checkpoint(const slice *m, void **state)
     return c;
 }
 
-int slice_save(const slice *m, const char *path)
+int slice_save_with(const slice *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = slice_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int slice_load(slice *m, const char *path)
+int slice_save(const slice *m, const char *path)
+{
+    return slice_save_with(m, path, NULL, 0);
+}
+
+int slice_load_with(slice *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = slice_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int slice_load(slice *m, const char *path)
+{
+    return slice_load_with(m, path, NULL, 0);
 }
 
 const char *slice_error(const slice *m)
@@ -852,6 +876,16 @@ static const char *slice_api_error(const void *m)
     return slice_error(m);
 }
 
+static int slice_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return slice_save_with(m, path, more, nmore);
+}
+
+static int slice_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return slice_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info slice_api_tensors[3] = {
     {"x", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -904,6 +938,9 @@ static const dlrt_model_api slice_api = {
     .loss_terms = slice_api_loss_terms,
     .evaluate_terms = slice_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = slice_api_save_with,
+    .load_with = slice_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *slice_model(void)

@@ -103,6 +103,14 @@ int slice_save(const slice *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in slice_error(m), the network unchanged. */
 int slice_load(slice *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (slice_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int slice_save_with(const slice *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int slice_load_with(slice *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *slice_error(const slice *m);
 

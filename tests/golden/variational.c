@@ -638,23 +638,47 @@ static dlrt_ckpt variational_checkpoint(const variational *m, void **state)
     return c;
 }
 
-int variational_save(const variational *m, const char *path)
+int variational_save_with(const variational *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = variational_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int variational_load(variational *m, const char *path)
+int variational_save(const variational *m, const char *path)
+{
+    return variational_save_with(m, path, NULL, 0);
+}
+
+int variational_load_with(variational *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = variational_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int variational_load(variational *m, const char *path)
+{
+    return variational_load_with(m, path, NULL, 0);
 }
 
 const char *variational_error(const variational *m)
@@ -767,6 +791,16 @@ static const char *variational_api_error(const void *m)
     return variational_error(m);
 }
 
+static int variational_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return variational_save_with(m, path, more, nmore);
+}
+
+static int variational_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return variational_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info variational_api_tensors[2] = {
     {"x", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -818,6 +852,9 @@ static const dlrt_model_api variational_api = {
     .loss_terms = variational_api_loss_terms,
     .evaluate_terms = variational_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = variational_api_save_with,
+    .load_with = variational_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *variational_model(void)

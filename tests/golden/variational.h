@@ -101,6 +101,14 @@ int variational_save(const variational *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in variational_error(m), the network unchanged. */
 int variational_load(variational *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (variational_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int variational_save_with(const variational *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int variational_load_with(variational *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *variational_error(const variational *m);
 

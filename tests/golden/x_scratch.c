@@ -578,23 +578,47 @@ static dlrt_ckpt x_scratch_checkpoint(const x_scratch *m, void **state)
     return c;
 }
 
-int x_scratch_save(const x_scratch *m, const char *path)
+int x_scratch_save_with(const x_scratch *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = x_scratch_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int x_scratch_load(x_scratch *m, const char *path)
+int x_scratch_save(const x_scratch *m, const char *path)
+{
+    return x_scratch_save_with(m, path, NULL, 0);
+}
+
+int x_scratch_load_with(x_scratch *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = x_scratch_checkpoint(m, state);
+    const dlrt_ckpt_section extra[1] = {
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
+    };
+    c.nextra = 1;
+    c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int x_scratch_load(x_scratch *m, const char *path)
+{
+    return x_scratch_load_with(m, path, NULL, 0);
 }
 
 const char *x_scratch_error(const x_scratch *m)
@@ -707,6 +731,16 @@ static const char *x_scratch_api_error(const void *m)
     return x_scratch_error(m);
 }
 
+static int x_scratch_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return x_scratch_save_with(m, path, more, nmore);
+}
+
+static int x_scratch_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return x_scratch_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info x_scratch_api_tensors[2] = {
     {"img", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -758,6 +792,9 @@ static const dlrt_model_api x_scratch_api = {
     .loss_terms = x_scratch_api_loss_terms,
     .evaluate_terms = x_scratch_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = x_scratch_api_save_with,
+    .load_with = x_scratch_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *x_scratch_model(void)

@@ -102,6 +102,14 @@ int x_scratch_save(const x_scratch *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in x_scratch_error(m), the network unchanged. */
 int x_scratch_load(x_scratch *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (x_scratch_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int x_scratch_save_with(const x_scratch *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int x_scratch_load_with(x_scratch *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *x_scratch_error(const x_scratch *m);
 

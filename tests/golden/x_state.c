@@ -537,33 +537,49 @@ static dlrt_ckpt x_state_checkpoint(const x_state *m, void **state)
     return c;
 }
 
-int x_state_save(const x_state *m, const char *path)
+int x_state_save_with(const x_state *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = x_state_checkpoint(m, state);
-    const dlrt_ckpt_section extra[1] = {
+    const dlrt_ckpt_section extra[2] = {
         {"h_running_mean", DLRT_SEC_REAL, 4, (void *)(m->state + 0)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, (void *)m->ws.rng.s},
     };
-    c.nextra = 1;
+    c.nextra = 2;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     /* m is const for callers; its message is scratch. */
     char **error = (char **)&m->error;
     return dlrt_ckpt_save(path, &c, error);
 }
 
-int x_state_load(x_state *m, const char *path)
+int x_state_save(const x_state *m, const char *path)
+{
+    return x_state_save_with(m, path, NULL, 0);
+}
+
+int x_state_load_with(x_state *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = x_state_checkpoint(m, state);
-    const dlrt_ckpt_section extra[1] = {
+    const dlrt_ckpt_section extra[2] = {
         {"h_running_mean", DLRT_SEC_REAL, 4, (m->state + 0)},
+        {"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, m->ws.rng.s},
     };
-    c.nextra = 1;
+    c.nextra = 2;
     c.extra = extra;
+    c.nmore = nmore > 0 ? (uint32_t)nmore : 0;
+    c.more = more;
     if (dlrt_ckpt_load(path, &c, &m->error) != 0)
         return -1;
     m->step = c.step;
     return 0;
+}
+
+int x_state_load(x_state *m, const char *path)
+{
+    return x_state_load_with(m, path, NULL, 0);
 }
 
 const char *x_state_error(const x_state *m)
@@ -681,6 +697,16 @@ static const char *x_state_api_error(const void *m)
     return x_state_error(m);
 }
 
+static int x_state_api_save_with(const void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return x_state_save_with(m, path, more, nmore);
+}
+
+static int x_state_api_load_with(void *m, const char *path, const dlrt_ckpt_section *more, int nmore)
+{
+    return x_state_load_with(m, path, more, nmore);
+}
+
 /* name, kind, values per sample, rank, dims, classes */
 static const dlrt_tensor_info x_state_api_tensors[2] = {
     {"img", DLRT_INPUT, 6, 1, {6, 0, 0, 0}, 0},
@@ -732,6 +758,9 @@ static const dlrt_model_api x_state_api = {
     .loss_terms = x_state_api_loss_terms,
     .evaluate_terms = x_state_api_evaluate_terms,
     .set_term_scale = NULL,
+    .save_with = x_state_api_save_with,
+    .load_with = x_state_api_load_with,
+    .early_stopping = 0,
 };
 
 const dlrt_model_api *x_state_model(void)

@@ -104,6 +104,14 @@ int x_state_save(const x_state *m, const char *path);
  * checksum and that every value is finite. 0 on success; -1 with the
  * reason in x_state_error(m), the network unchanged. */
 int x_state_load(x_state *m, const char *path);
+/* The same with the caller's own sections (a trainer's state: names
+ * starting "trainer:") after the network's, in the same file; every one
+ * of them must be in the file to load (x_state_load skips them). */
+struct dlrt_ckpt_section;   /* dlrt.h */
+int x_state_save_with(const x_state *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
+int x_state_load_with(x_state *m, const char *path, const struct dlrt_ckpt_section *more,
+    int nmore);
 /* The message of the last failed save or load ("" before any). */
 const char *x_state_error(const x_state *m);
 

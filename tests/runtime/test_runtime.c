@@ -1312,6 +1312,51 @@ static void test_checkpoint(void)
     }
     finish(&v);
 
+    start(&v, "ckpt_optional_and_trainer_sections", 60);
+    {
+        /* Issue 10: an optional section (the model's rng) may be missing
+         * from a file; the caller's "trainer:" sections (dlrt_ckpt.more)
+         * are written after the model's, skipped by a load that does not
+         * ask for them, and required by one that does. */
+        uint64_t rng[4] = {5, 6, 7, 8}, rng_back[4] = {0, 0, 0, 0}, epoch = 3, epoch_back = 0;
+        uint64_t perm[5] = {4, 3, 2, 1, 0}, perm_back[5] = {0, 0, 0, 0, 0};
+        dlrt_ckpt_section opt[1] = {{"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, rng_back}};
+        dlrt_ckpt_section more[2] = {{"trainer:epoch", DLRT_SEC_U64, 1, &epoch},
+                                     {"trainer:perm", DLRT_SEC_U64, 5, perm}};
+        dlrt_ckpt_section more_back[2] = {{"trainer:epoch", DLRT_SEC_U64, 1, &epoch_back},
+                                          {"trainer:perm", DLRT_SEC_U64, 5, perm_back}};
+        dlrt_ckpt_section with_rng[1] = {{"rng", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, rng}};
+        describe(&c, cs, p, s0, s1);
+        check(&v, ckpt_save(tmp_path("norng.ckpt"), &c, err, sizeof err) == 0, "save: %s", err);
+        describe(&l, ls, q, t0, t1);
+        l.nextra = 1;
+        l.extra = opt;
+        check(&v, ckpt_load(tmp_path("norng.ckpt"), &l, err, sizeof err) == 0 && rng_back[0] == 0,
+              "optional section missing: %s", err);
+        c.nextra = 1;
+        c.extra = with_rng;
+        c.nmore = 2;
+        c.more = more;
+        check(&v, ckpt_save(tmp_path("last.ckpt"), &c, err, sizeof err) == 0, "save: %s", err);
+        describe(&l, ls, q, t0, t1);
+        l.nextra = 1;
+        l.extra = opt;
+        check(&v, ckpt_load(tmp_path("last.ckpt"), &l, err, sizeof err) == 0 && rng_back[3] == 8 &&
+                  epoch_back == 0, "plain load of a file with trainer sections: %s", err);
+        l.nmore = 2;
+        l.more = more_back;
+        check(&v, ckpt_load(tmp_path("last.ckpt"), &l, err, sizeof err) == 0 && epoch_back == 3 &&
+                  memcmp(perm, perm_back, sizeof perm) == 0, "load with trainer sections: %s", err);
+        check(&v, ckpt_load(tmp_path("norng.ckpt"), &l, err, sizeof err) == -1 &&
+                  contains(err, "has no section 'trainer:epoch': it holds no trainer state to resume from"),
+              "error '%s'", err);
+        more_back[1].count = 4;
+        check(&v, ckpt_load(tmp_path("last.ckpt"), &l, err, sizeof err) == -1 &&
+                  contains(err, "section 'trainer:perm' holds 5 values but the network has 4"),
+              "error '%s'", err);
+    }
+    finish(&v);
+
     start(&v, "ckpt_f64_roundtrip", 60);
     for (i = 0; i < NP; i++)
         pd[i] = 1.0 / 3.0 * i;
