@@ -137,6 +137,27 @@ static bool read_number(Lower *l, const Expr *e, const char *what, double lo, bo
     return true;
 }
 
+/* An optimizer's word argument (line_search_fn = "strong_wolfe" or none):
+ * a string or a name among its words; the value is the word's index. */
+static void read_word(Lower *l, const Expr *e, const OptArg *oa, const char *const *words,
+                      Value *out)
+{
+    if (e->kind == EX_STR || e->kind == EX_NAME) {
+        for (int k = 0; words[k]; k++)
+            if (strcmp(e->name, words[k]) == 0) {
+                set_value(out, k, e->loc);
+                return;
+            }
+        const char *s = diag_suggest(e->name, words);
+        if (s) {
+            diag_error(l->diag, e->loc, "%s must be %s, not '%s'; did you mean '%s'?", oa->what,
+                       oa->rule, e->name, s);
+            return;
+        }
+    }
+    diag_error(l->diag, e->loc, "%s must be %s", oa->what, oa->rule);
+}
+
 /* "sgd(lr), momentum(lr, momentum = 0.9) or adam(lr = 1e-3)" */
 static const char *optimizer_examples(Arena *a)
 {
@@ -212,9 +233,11 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
     for (int k = 0; k < info->nargs; k++) {
         const OptArg *oa = &info->args[k];
         const Expr *v = arg[k] ? arg[k] : item[k];
-        if (v)
+        if (v && oa->kind == OPTARG_WORD)
+            read_word(l, v, oa, info->words, &tb->arg[k]);
+        else if (v)
             read_number(l, v, oa->what, oa->lo, oa->lo_open, oa->hi, oa->hi_open,
-                        oa->kind == OPTARG_BOOL, oa->rule, &tb->arg[k]);
+                        oa->kind == OPTARG_BOOL || oa->kind == OPTARG_INT, oa->rule, &tb->arg[k]);
     }
     if (decay >= 0 && arg[decay]) {
         const TrainSetting *ts = &settings[setting_index("weight_decay")];
@@ -434,7 +457,8 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
                 const Value *av = &tb->arg[j];
                 t->opt.arg[j] = av->set ? av->value : oa->def;
                 HYPER(oa->name, *av, t->opt.arg[j],
-                      oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false") : NULL);
+                      oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false")
+                      : oa->kind == OPTARG_WORD ? info->words[(int)t->opt.arg[j]] : NULL);
             }
             t->opt.lr = t->opt.arg[0];
             if (info->check) {

@@ -1,0 +1,117 @@
+/* lbfgs.c: L-BFGS, torch.optim.LBFGS (with line_search_fn "strong_wolfe"
+ * by default, or none). Not a per-element update: the runtime takes the
+ * step over the flat parameter vector (runtime/lbfgs.c), calling the
+ * model's loss and gradients on the step's batch as often as its
+ * iterations and line search need; P_train_step is one
+ * optimizer.step(closure). The state: d and prev_flat_grad as slots (as
+ * long as the parameters), the history (old_dirs, old_stps: history_size
+ * vectors each; ro) and the scalars (t, H_diag, prev_loss, n_iter,
+ * func_evals) in the runtime's dlrt_lbfgs, all saved in checkpoints. */
+#include "optim.h"
+
+static const char *const line_searches[] = {"none", "strong_wolfe", NULL};
+
+static const OptArg args[] = {
+    {"lr", OPTARG_REAL, 1, 0, INFINITY, true, true, "positive", "the learning rate lr"},
+    {"max_iter", OPTARG_INT, 20, 1, 1e9, false, false, "a whole number from 1 to 1e9",
+     "max_iter"},
+    /* 0: not given, torch's default max_iter * 5 / 4 */
+    {"max_eval", OPTARG_INT, 0, 1, 1e9, false, false, "a whole number from 1 to 1e9",
+     "max_eval"},
+    {"tolerance_grad", OPTARG_REAL, 1e-7, 0, INFINITY, false, true, "zero or positive",
+     "tolerance_grad"},
+    {"tolerance_change", OPTARG_REAL, 1e-9, 0, INFINITY, false, true, "zero or positive",
+     "tolerance_change"},
+    {"history_size", OPTARG_INT, 100, 1, 1e6, false, false, "a whole number from 1 to 1e6",
+     "history_size"},
+    {"line_search_fn", OPTARG_WORD, 1, 0, 1, false, false, "\"strong_wolfe\" or none",
+     "line_search_fn"},
+};
+enum { LR, MAX_ITER, MAX_EVAL, TOL_GRAD, TOL_CHANGE, HISTORY, LINE_SEARCH };
+
+static const OptSlot slots[] = {
+    {"d", "d", -1, NULL},
+    {"prev_flat_grad", "prev_flat_grad", -1, NULL},
+};
+
+static int max_eval(const Optimizer *o)
+{
+    return o->arg[MAX_EVAL] > 0 ? (int)o->arg[MAX_EVAL] : (int)o->arg[MAX_ITER] * 5 / 4;
+}
+
+static size_t round16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* dlrt_lbfgs_values (runtime/lbfgs.c), which must agree. */
+static size_t values(const Optimizer *o, size_t count)
+{
+    size_t span = round16(count), h = (size_t)o->arg[HISTORY];
+    return 2 * h * span + 2 * round16(h) + 7 * span;
+}
+
+static const char *settings(Arena *a, const Optimizer *o, const char *var)
+{
+    return arena_printf(a,
+                        "    %s.lr = %s;\n"
+                        "    %s.max_iter = %d;\n"
+                        "    %s.max_eval = %d;%s\n"
+                        "    %s.tolerance_grad = %s;\n"
+                        "    %s.tolerance_change = %s;\n"
+                        "    %s.history_size = %d;\n"
+                        "    %s.line_search = %d;   /* %s */\n",
+                        var, number_text(a, o->arg[LR]), var, (int)o->arg[MAX_ITER], var,
+                        max_eval(o), o->arg[MAX_EVAL] > 0 ? "" : "   /* max_iter * 5 / 4 */", var,
+                        number_text(a, o->arg[TOL_GRAD]), var, number_text(a, o->arg[TOL_CHANGE]),
+                        var, (int)o->arg[HISTORY], var, (int)o->arg[LINE_SEARCH],
+                        o->arg[LINE_SEARCH] ? "strong_wolfe" : "none: fixed steps of lr");
+}
+
+static int sections(Arena *a, const Optimizer *o, size_t count, const char *var, const char *cast,
+                    const char **rows)
+{
+    size_t h = (size_t)o->arg[HISTORY];
+    rows[0] = arena_printf(a, "{\"lbfgs.old_dirs\", DLRT_SEC_REAL, %zu, %s%s.old_dirs},", h * count,
+                           cast, var);
+    rows[1] = arena_printf(a, "{\"lbfgs.old_stps\", DLRT_SEC_REAL, %zu, %s%s.old_stps},", h * count,
+                           cast, var);
+    rows[2] = arena_printf(a, "{\"lbfgs.ro\", DLRT_SEC_REAL, %zu, %s%s.ro},", h, cast, var);
+    rows[3] = arena_printf(a, "{\"lbfgs\", DLRT_SEC_U64, DLRT_LBFGS_WORDS, %s%s.words},", cast, var);
+    return 4;
+}
+
+static const char *comment(Arena *a, const Optimizer *o)
+{
+    (void)o;
+    return arena_strdup(a, "/* L-BFGS (torch.optim.LBFGS): the runtime's dlrt_lbfgs_step, over the flat\n"
+                           " * parameter vector, evaluating the loss and gradients again for its line\n"
+                           " * search (runtime/lbfgs.c) */\n");
+}
+
+static const OptFlat flat = {
+    .type = "dlrt_lbfgs",
+    .field = "lbfgs",
+    .values = values,
+    .settings = settings,
+    .sections = sections,
+};
+
+const OptInfo optim_lbfgs = {
+    .name = "lbfgs",
+    .summary = "L-BFGS with a strong-Wolfe line search (torch.optim.LBFGS); each training "
+               "step is one optimizer.step(closure) on the batch",
+    .example = "lbfgs(lr = 1)",
+    .args = args,
+    .nargs = sizeof args / sizeof args[0],
+    .slots = slots,
+    .nslots = sizeof slots / sizeof slots[0],
+    .decay_arg = -1,
+    .torch = "torch.optim.LBFGS(groups, lr=LR, max_iter=int(MAX_ITER), "
+             "max_eval=int(MAX_EVAL) or None, tolerance_grad=TOLERANCE_GRAD, "
+             "tolerance_change=TOLERANCE_CHANGE, history_size=int(HISTORY_SIZE), "
+             "line_search_fn=LINE_SEARCH_FN)",
+    .comment = comment,
+    .words = line_searches,
+    .flat = &flat,
+};
