@@ -16,6 +16,7 @@
  * precisions. docs/optimizers.md section 2 describes it. */
 #include "dlrt.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -80,15 +81,23 @@ void dlrt_lbfgs_init(dlrt_lbfgs *s, void *memory, void *d, void *prev_flat_grad,
 
 #define real float
 #define F(name) name##_f32
+#define DOT cblas_sdot
+#define FMA fmaf
 #include "lbfgs_step.h"
 #undef real
 #undef F
+#undef DOT
+#undef FMA
 
 #define real double
 #define F(name) name##_f64
+#define DOT cblas_ddot
+#define FMA fma
 #include "lbfgs_step.h"
 #undef real
 #undef F
+#undef DOT
+#undef FMA
 
 double dlrt_lbfgs_step(dlrt_lbfgs *s, const dlrt_model_api *api, void *m, const void *const *data,
                        int n)

@@ -8,14 +8,14 @@
  * of the parameters' dtype are, and arithmetic between such a value and a
  * Python float happens in `real`, as torch's type promotion does; the loss,
  * the step length t and the bracket's ends are doubles (Python floats).
- * Sums and dot products accumulate in double and round once. */
+ * Dot products are BLAS's, as torch's; p.add_(v, alpha=a) is a fused
+ * multiply-add, as torch's vectorized kernels compute it. */
 
+/* torch's dot product is BLAS's (sdot, ddot: OpenBLAS here, as the
+ * generated code's), so the step takes the very same one. */
 static real F(dot)(const real *a, const real *b, size_t n)
 {
-    double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += (double)a[i] * b[i];
-    return (real)sum;
+    return DOT((int)n, a, 1, b, 1);
 }
 
 /* max |a|, NaN when any value is NaN (torch's max propagates it). */
@@ -32,11 +32,12 @@ static real F(abs_max)(const real *a, size_t n)
     return mx;
 }
 
-/* x = base + t d (torch's p.add_(d, alpha=t), alpha in the dtype). */
+/* x = base + t d: torch's p.add_(d, alpha=t), alpha in the dtype, one
+ * fused multiply-add per value as its vectorized kernel does. */
 static void F(add_step)(real *x, const real *base, real t, const real *d, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        x[i] = base[i] + t * d[i];
+        x[i] = FMA(t, d[i], base[i]);
 }
 
 /* torch's _cubic_interpolate: the minimum of the cubic through (x1, f1)
@@ -306,7 +307,7 @@ static double F(step)(dlrt_lbfgs *s, const dlrt_model_api *api, void *m, const v
                 al[j] = F(dot)(old_stps + (size_t)k * n, d, n) * ro[k];
                 const real a = -al[j], *dir = old_dirs + (size_t)k * n;
                 for (size_t i = 0; i < n; i++)
-                    d[i] += a * dir[i];
+                    d[i] = FMA(a, dir[i], d[i]);   /* q.add_(old_dirs[i], alpha=-al[i]) */
             }
             const real hd = (real)h_diag;
             for (size_t i = 0; i < n; i++)
@@ -316,7 +317,7 @@ static double F(step)(dlrt_lbfgs *s, const dlrt_model_api *api, void *m, const v
                 real be = F(dot)(old_dirs + (size_t)k * n, d, n) * ro[k];
                 const real a = al[j] - be, *stp = old_stps + (size_t)k * n;
                 for (size_t i = 0; i < n; i++)
-                    d[i] += a * stp[i];
+                    d[i] = FMA(a, stp[i], d[i]);   /* r.add_(old_stps[i], alpha=al[i] - be_i) */
             }
         }
         memcpy(prev, flat, n * sizeof(real));
