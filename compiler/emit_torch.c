@@ -996,6 +996,8 @@ static void emit_checkpoints(TorchEmit *t)
         "    STATE_KEYS entry, in PARAMS order (STATE_INIT where torch has none yet), and",
         "    the step torch.optim counts (None when it keeps none).\"\"\"",
         "    slots, step = [], None",
+        "    if OPT_SECTIONS:  # a runtime optimizer's state (L-BFGS's)",
+        "        return self.flat_optimizer_state(optimizer)[0], None",
         "    for key in STATE_KEYS:",
         "        parts = []",
         "        for p in self.param_list():",
@@ -1045,8 +1047,10 @@ static void emit_checkpoints(TorchEmit *t)
         "    body += b\"\".join(v.numpy().astype(kind).tobytes() for v in vectors) + struct.pack(\"<Q\", step)",
         "    body += b\"\".join(getattr(self, name).detach().reshape(-1).cpu().numpy().astype(kind).tobytes()",
         "                       for name, _ in BUFFERS)",
-        "    body += b\"\".join(bytes(count * (8 if kind_ == CKPT_U64 else value_size))",
-        "                       for _, kind_, count in OPT_SECTIONS)",
+        "    flat = self.flat_optimizer_state(optimizer)[1] if optimizer is not None and OPT_SECTIONS else {}",
+        "    body += b\"\".join(flat[name].astype(\"<u8\" if kind_ == CKPT_U64 else kind).tobytes() if name in flat",
+        "                       else bytes(count * (8 if kind_ == CKPT_U64 else value_size))",
+        "                       for name, kind_, count in OPT_SECTIONS)",
         "    body += struct.pack(\"<I\", zlib.crc32(body) & 0xFFFFFFFF)",
         "    folder = os.path.dirname(path) or \".\"",
         "    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + \".\", suffix=\".tmp\", dir=folder)",
@@ -1165,7 +1169,13 @@ static void emit_checkpoints(TorchEmit *t)
         "            buf = getattr(self, name)",
         "            values = np.frombuffer(data, dtype=kind, count=count, offset=found[name][0])",
         "            buf.copy_(torch.from_numpy(values.astype(np.float64)).reshape(buf.shape))",
-        "    if optimizer is not None:",
+        "    if optimizer is not None and OPT_SECTIONS:  # a runtime optimizer's state (L-BFGS's)",
+        "        def section(name):",
+        "            _, kind_, count = next(sec for sec in sections if sec[0] == name)",
+        "            return np.frombuffer(data, dtype=\"<u8\" if kind_ == CKPT_U64 else kind, count=count,",
+        "                                 offset=found[name][0])",
+        "        self.load_flat_optimizer_state(optimizer, section)",
+        "    if optimizer is not None and not OPT_SECTIONS:",
         "        for key in STATE_KEYS:",
         "            values, offset = torch.from_numpy(vector(\"state:\" + key).astype(np.float64)), 0",
         "            for p in self.param_list():",
@@ -1184,6 +1194,16 @@ static void emit_checkpoints(TorchEmit *t)
             torch_line(t, "%s", text[i]);
         else
             blank(t);
+    /* A runtime optimizer's state both ways (OptFlat.torch_methods). */
+    const OptInfo *oi = optim_info(t->ir->train.opt.kind);
+    if (oi->flat && oi->flat->torch_methods && t->ir->losses.len <= 1) {
+        blank(t);
+        for (int i = 0; oi->flat->torch_methods[i]; i++)
+            if (*oi->flat->torch_methods[i])
+                torch_line(t, "%s", oi->flat->torch_methods[i]);
+            else
+                blank(t);
+    }
 }
 
 /* The noise inputs (`input z : f32[100] ~ normal(0, 1)`): NOISE and

@@ -89,12 +89,61 @@ static const char *comment(Arena *a, const Optimizer *o)
                            " * search (runtime/lbfgs.c) */\n");
 }
 
+/* The twin: torch.optim.LBFGS keeps its state on the first parameter,
+ * the history as lists (oldest first); the C's ring is written from entry
+ * 0, so head is 0 on the way in and the ring's order on the way out. */
+static const char *const torch_methods[] = {
+    "def flat_optimizer_state(self, optimizer):",
+    "    \"\"\"torch.optim.LBFGS's state as the C checkpoint holds it: the slots d and",
+    "    prev_flat_grad, and the sections of OPT_SECTIONS.\"\"\"",
+    "    params = self.param_list()",
+    "    st = optimizer.state[params[0]] if params and params[0] in optimizer.state else {}",
+    "    vec = lambda v: torch.zeros(PARAM_COUNT, dtype=self.dtype) if v is None else v.detach().reshape(-1).to(self.dtype)",
+    "    size = int(HISTORY_SIZE)",
+    "    dirs = torch.zeros(size, PARAM_COUNT, dtype=self.dtype)",
+    "    stps = torch.zeros(size, PARAM_COUNT, dtype=self.dtype)",
+    "    ro = torch.zeros(size, dtype=self.dtype)",
+    "    history = list(zip(st.get(\"old_dirs\") or [], st.get(\"old_stps\") or [], st.get(\"ro\") or []))",
+    "    for j, (y, s, r) in enumerate(history):",
+    "        dirs[j], stps[j], ro[j] = y, s, float(r)",
+    "    bits = lambda v: struct.unpack(\"<Q\", struct.pack(\"<d\", float(v)))[0]",
+    "    words = [st.get(\"n_iter\", 0), st.get(\"func_evals\", 0), len(history), 0, bits(st.get(\"t\") or 0),",
+    "             bits(st.get(\"prev_loss\") or 0), bits(st.get(\"H_diag\", 1)), 0]",
+    "    return [vec(st.get(\"d\")), vec(st.get(\"prev_flat_grad\"))], {",
+    "        \"lbfgs.old_dirs\": dirs.reshape(-1).numpy(), \"lbfgs.old_stps\": stps.reshape(-1).numpy(),",
+    "        \"lbfgs.ro\": ro.numpy(), \"lbfgs\": np.array(words, dtype=np.uint64)}",
+    "",
+    "def load_flat_optimizer_state(self, optimizer, get):",
+    "    \"\"\"The C checkpoint's L-BFGS state (get(name): a section's values) into",
+    "    torch.optim.LBFGS's.\"\"\"",
+    "    params = self.param_list()",
+    "    words = [int(w) for w in get(\"lbfgs\")]",
+    "    st = optimizer.state[params[0]]",
+    "    st.clear()",
+    "    st[\"n_iter\"], st[\"func_evals\"] = words[0], words[1]",
+    "    if words[0] == 0:",
+    "        return",
+    "    tens = lambda a: torch.from_numpy(np.array(a, dtype=np.float64)).to(self.dtype)",
+    "    dbl = lambda w: struct.unpack(\"<d\", struct.pack(\"<Q\", w))[0]",
+    "    dirs = get(\"lbfgs.old_dirs\").reshape(-1, PARAM_COUNT)",
+    "    stps = get(\"lbfgs.old_stps\").reshape(-1, PARAM_COUNT)",
+    "    ro = get(\"lbfgs.ro\")",
+    "    order = [(words[3] + j) % len(ro) for j in range(words[2])]",
+    "    st.update(d=tens(get(\"state:d\")), t=dbl(words[4]), prev_loss=dbl(words[5]),",
+    "              H_diag=torch.tensor(dbl(words[6]), dtype=self.dtype),",
+    "              prev_flat_grad=tens(get(\"state:prev_flat_grad\")),",
+    "              old_dirs=[tens(dirs[k]) for k in order], old_stps=[tens(stps[k]) for k in order],",
+    "              ro=[torch.tensor(float(ro[k]), dtype=self.dtype) for k in order])",
+    NULL,
+};
+
 static const OptFlat flat = {
     .type = "dlrt_lbfgs",
     .field = "lbfgs",
     .values = values,
     .settings = settings,
     .sections = sections,
+    .torch_methods = torch_methods,
 };
 
 const OptInfo optim_lbfgs = {

@@ -80,6 +80,12 @@ typedef struct OptFlat {
      * into rows[]; returns how many (at most 8). cast: "(void *)" or "". */
     int (*sections)(Arena *a, const Optimizer *o, size_t count, const char *var,
                     const char *cast, const char **rows);
+    /* The twin's two methods (Python lines, NULL-terminated):
+     * flat_optimizer_state(self, optimizer) -> (slot vectors in STATE_KEYS
+     * order, {section name: numpy array}) and load_flat_optimizer_state(
+     * self, optimizer, get), get(name) giving a section's values: torch's
+     * optimizer state as the C checkpoint holds it, both ways. */
+    const char *const *torch_methods;
 } OptFlat;
 
 typedef struct OptInfo {
