@@ -67,10 +67,8 @@ void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
     const IR *ir = e->ir;
     bool steps = several_losses(e);
     const OptFlat *flat = flat_step(ir);
-    const char *rows[8];
-    int nflat = flat ? flat->sections(e->a, &ir->train.opt, ir->param_count,
-                                      arena_printf(e->a, "m->%s", flat->field), cast, rows)
-                     : 0;
+    OptSection sec[OPT_MAX_SECTIONS];
+    int nflat = flat ? flat->sections(&ir->train.opt, ir->param_count, sec) : 0;
     int n = (steps ? 1 : 0) + ir->states.len + nflat;
     if (n == 0)
         return;
@@ -88,7 +86,8 @@ void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
                 cast, st->offset);
     }
     for (int k = 0; k < nflat; k++)   /* the runtime optimizer's state (L-BFGS's history) */
-        fprintf(out, "        %s\n", rows[k]);
+        fprintf(out, "        {\"%s\", DLRT_SEC_%s, %zu, %sm->%s.%s},\n", sec[k].name,
+                sec[k].u64 ? "U64" : "REAL", sec[k].count, cast, flat->field, sec[k].member);
     fprintf(out, "    };\n    c.nextra = %d;\n    c.extra = extra;\n", n);
 }
 

@@ -402,20 +402,13 @@ static void emit_constants(TorchEmit *t)
     if (oi->flat && ir->losses.len <= 1) {
         /* The runtime optimizer's own checkpoint sections (L-BFGS's history):
          * (name, type, count), as the C model writes them. */
-        const char *rows[8], *list = "";
-        int nrows = oi->flat->sections(t->arena, &tc->opt, ir->param_count, "m", "", rows);
-        for (int k = 0; k < nrows; k++) {
-            char name[64];
-            unsigned long long count = 0;
-            char type[32];
-            if (sscanf(rows[k], "{\"%63[^\"]\", DLRT_SEC_%31[A-Z0-9], %llu", name, type, &count) < 2)
-                continue;
-            if (!strncmp(type, "U64", 3) && count == 0)
-                count = 8;   /* DLRT_LBFGS_WORDS */
-            list = arena_printf(t->arena, "%s%s(\"%s\", %s, %llu)", list, *list ? ", " : "", name,
-                                !strcmp(type, "U64") ? "2" : "1", count);
-        }
-        torch_line(t, "OPT_SECTIONS = [%s]  # the runtime optimizer's state: name, type, count", list);
+        OptSection sec[OPT_MAX_SECTIONS];
+        const char *list = "";
+        int nsec = oi->flat->sections(&tc->opt, ir->param_count, sec);
+        for (int k = 0; k < nsec; k++)
+            list = arena_printf(t->arena, "%s%s(\"%s\", %s, %zu)", list, *list ? ", " : "", sec[k].name,
+                                sec[k].u64 ? "2" : "1", sec[k].count);
+        torch_line(t, "OPT_SECTIONS = [%s]  # the runtime optimizer's state: name, type (1 real, 2 u64), count", list);
     } else {
         torch_line(t, "OPT_SECTIONS = []  # a runtime optimizer's state (L-BFGS's): name, type, count");
     }

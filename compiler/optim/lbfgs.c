@@ -68,16 +68,13 @@ static const char *settings(Arena *a, const Optimizer *o, const char *var)
                         o->arg[LINE_SEARCH] ? "strong_wolfe" : "none: fixed steps of lr");
 }
 
-static int sections(Arena *a, const Optimizer *o, size_t count, const char *var, const char *cast,
-                    const char **rows)
+static int sections(const Optimizer *o, size_t count, OptSection *out)
 {
     size_t h = (size_t)o->arg[HISTORY];
-    rows[0] = arena_printf(a, "{\"lbfgs.old_dirs\", DLRT_SEC_REAL, %zu, %s%s.old_dirs},", h * count,
-                           cast, var);
-    rows[1] = arena_printf(a, "{\"lbfgs.old_stps\", DLRT_SEC_REAL, %zu, %s%s.old_stps},", h * count,
-                           cast, var);
-    rows[2] = arena_printf(a, "{\"lbfgs.ro\", DLRT_SEC_REAL, %zu, %s%s.ro},", h, cast, var);
-    rows[3] = arena_printf(a, "{\"lbfgs\", DLRT_SEC_U64, DLRT_LBFGS_WORDS, %s%s.words},", cast, var);
+    out[0] = (OptSection){"lbfgs.old_dirs", false, h * count, "old_dirs"};
+    out[1] = (OptSection){"lbfgs.old_stps", false, h * count, "old_stps"};
+    out[2] = (OptSection){"lbfgs.ro", false, h, "ro"};
+    out[3] = (OptSection){"lbfgs", true, 8, "words"};   /* DLRT_LBFGS_WORDS */
     return 4;
 }
 

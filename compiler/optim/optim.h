@@ -67,6 +67,15 @@ typedef struct OptStep {
  * as the parameters) are the model's as for any optimizer; what is sized
  * otherwise (L-BFGS's history) lives in a runtime struct in the model,
  * over `values` values of the model's block after the STATE tensors. */
+/* One checkpoint section of a runtime step's state. */
+enum { OPT_MAX_SECTIONS = 8 };
+typedef struct OptSection {
+    const char *name;        /* "lbfgs.old_dirs" */
+    bool u64;                /* DLRT_SEC_U64, else DLRT_SEC_REAL */
+    size_t count;            /* its values */
+    const char *member;      /* the runtime struct's pointer or array: "old_dirs" */
+} OptSection;
+
 typedef struct OptFlat {
     const char *type;        /* the runtime's struct, "dlrt_lbfgs" (dlrt.h) */
     const char *field;       /* its field in the model struct, "lbfgs" */
@@ -75,11 +84,9 @@ typedef struct OptFlat {
     /* create's lines setting its arguments, for the struct at `var`
      * ("m->lbfgs"), before dlrt_<type>_init. */
     const char *(*settings)(Arena *a, const Optimizer *o, const char *var);
-    /* The checkpoint sections beyond the slots: rows of a
-     * dlrt_ckpt_section array ("{\"lbfgs.ro\", DLRT_SEC_REAL, 100, ...},")
-     * into rows[]; returns how many (at most 8). cast: "(void *)" or "". */
-    int (*sections)(Arena *a, const Optimizer *o, size_t count, const char *var,
-                    const char *cast, const char **rows);
+    /* The checkpoint sections beyond the slots, into out[] (at most
+     * OPT_MAX_SECTIONS); returns how many. count: the parameters' values. */
+    int (*sections)(const Optimizer *o, size_t count, OptSection *out);
     /* The twin's two methods (Python lines, NULL-terminated):
      * flat_optimizer_state(self, optimizer) -> (slot vectors in STATE_KEYS
      * order, {section name: numpy array}) and load_flat_optimizer_state(

@@ -435,7 +435,7 @@ int lbfgs_net_save(const lbfgs_net *m, const char *path)
         {"lbfgs.old_dirs", DLRT_SEC_REAL, 415, (void *)m->lbfgs.old_dirs},
         {"lbfgs.old_stps", DLRT_SEC_REAL, 415, (void *)m->lbfgs.old_stps},
         {"lbfgs.ro", DLRT_SEC_REAL, 5, (void *)m->lbfgs.ro},
-        {"lbfgs", DLRT_SEC_U64, DLRT_LBFGS_WORDS, (void *)m->lbfgs.words},
+        {"lbfgs", DLRT_SEC_U64, 8, (void *)m->lbfgs.words},
     };
     c.nextra = 4;
     c.extra = extra;
@@ -452,7 +452,7 @@ int lbfgs_net_load(lbfgs_net *m, const char *path)
         {"lbfgs.old_dirs", DLRT_SEC_REAL, 415, m->lbfgs.old_dirs},
         {"lbfgs.old_stps", DLRT_SEC_REAL, 415, m->lbfgs.old_stps},
         {"lbfgs.ro", DLRT_SEC_REAL, 5, m->lbfgs.ro},
-        {"lbfgs", DLRT_SEC_U64, DLRT_LBFGS_WORDS, m->lbfgs.words},
+        {"lbfgs", DLRT_SEC_U64, 8, m->lbfgs.words},
     };
     c.nextra = 4;
     c.extra = extra;
