@@ -254,6 +254,8 @@ static double F(step)(dlrt_lbfgs *s, const dlrt_model_api *api, void *m, const v
 
     /* the first evaluation: f(x) and its gradient */
     double orig_loss = api->losses[0].gradients(m, data, nsamples);
+    if (isnan(orig_loss))   /* --check-numerics stopped the pass: change nothing */
+        return orig_loss;
     double loss = orig_loss;
     int current_evals = 1;
     w[DLRT_LBFGS_FUNC_EVALS]++;
