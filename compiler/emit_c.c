@@ -300,8 +300,10 @@ static void emit_create(Emit *e, FILE *out)
                  "     *   params [%zu] | grads [%zu]", span, span);
     for (int s = 0; s < slots; s++)
         fprintf(out, " | %s [%zu]", state_name(ir, s), span);
-    fprintf(out, " | arena [%zu]\n     * (each part rounded up to 16 values). */\n",
-            align16(ir->arena_size));
+    fprintf(out, " | arena [%zu]", align16(ir->arena_size));
+    if (flat)   /* after the STATE tensors, if any */
+        fprintf(out, "\n     *   | %s [%zu]", flat->type, flat->values(&ir->train.opt, ir->param_count));
+    fprintf(out, "\n     * (each part rounded up to 16 values). */\n");
     fprintf(out, "    unsigned char *block = calloc(1, %s_BYTES);\n", e->upper);
     fprintf(out, "    if (!block)\n        return NULL;\n");
     fprintf(out, "    %s *m = (%s *)block;\n", P, P);

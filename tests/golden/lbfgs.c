@@ -73,6 +73,7 @@ lbfgs_net *lbfgs_net_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [96] | grads [96] | d [96] | prev_flat_grad [96] | arena [640]
+     *   | dlrt_lbfgs [1664]
      * (each part rounded up to 16 values). */
     unsigned char *block = calloc(1, LBFGS_NET_BYTES);
     if (!block)
