@@ -456,8 +456,10 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
                 const OptArg *oa = &info->args[j];
                 const Value *av = &tb->arg[j];
                 t->opt.arg[j] = av->set ? av->value : oa->def;
+                const char *shown = info->arg_text ? info->arg_text(a, &t->opt, j) : NULL;
                 HYPER(oa->name, *av, t->opt.arg[j],
-                      oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false")
+                      shown ? shown
+                      : oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false")
                       : oa->kind == OPTARG_WORD ? info->words[(int)t->opt.arg[j]] : NULL);
             }
             t->opt.lr = t->opt.arg[0];

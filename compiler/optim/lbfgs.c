@@ -78,6 +78,13 @@ static int sections(const Optimizer *o, size_t count, OptSection *out)
     return 4;
 }
 
+static const char *arg_text(Arena *a, const Optimizer *o, int k)
+{
+    if (k == MAX_EVAL && o->arg[MAX_EVAL] == 0)
+        return arena_printf(a, "%d (max_iter * 5 / 4)", max_eval(o));
+    return NULL;
+}
+
 static const char *comment(Arena *a, const Optimizer *o)
 {
     (void)o;
@@ -158,6 +165,7 @@ const OptInfo optim_lbfgs = {
              "tolerance_change=TOLERANCE_CHANGE, history_size=int(HISTORY_SIZE), "
              "line_search_fn=LINE_SEARCH_FN)",
     .comment = comment,
+    .arg_text = arg_text,
     .words = line_searches,
     .flat = &flat,
 };

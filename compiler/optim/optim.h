@@ -129,6 +129,9 @@ typedef struct OptInfo {
     /* The loop body for value i of one parameter: g holds the gradient (with
      * coupled weight decay already added unless decay_arg >= 0). */
     void (*body)(OptStep *s);
+    /* How --explain shows argument k when the number alone would mislead
+     * (lbfgs's max_eval 0: "25 (max_iter * 5 / 4)"), or NULL; may be NULL. */
+    const char *(*arg_text)(Arena *a, const Optimizer *o, int k);
     /* The words of its OPTARG_WORD argument (one at most), NULL-terminated. */
     const char *const *words;
     /* NULL, or the runtime takes the step (OptFlat above; body unused). */
