@@ -310,6 +310,10 @@ static void check_flat_step(Lower *l)
             diag_error(d, where.begin >= 0 ? where : at, "%s has no %s (torch.optim.LBFGS "
                        "has none); remove it", name, unsupported[k]);
             diag_note(d, at, "%s is chosen here", name);
+            if (k == 0)
+                diag_note(d, NOLOC, "for L2 regularization add a penalty to the loss: "
+                          "+ %g * l2_penalty(NAME.weight) has the gradient %g * weight, as "
+                          "weight_decay %g adds", value[k] / 2, value[k], value[k]);
             return;
         }
     for (int id = 0; id < ir->nodes.len; id++) {

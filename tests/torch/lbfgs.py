@@ -24,6 +24,8 @@
     is absent.
 (c) checkpoint round trip: the small net saved after 3 steps, loaded into
     a new model and stepped on equals the uninterrupted run bit for bit.
+(d) the --main trainer on the small net, mini-batches of 16 from a CSV,
+    then --resume from its checkpoint (the L-BFGS state in it).
 Prints ok/FAIL/skip lines and "lbfgs: N passed, M failed".
 """
 import gzip
@@ -328,6 +330,38 @@ def main():
                    "3 more steps == 6 steps %s" % (prec, "bit for bit" if resumed == raw else "DIFFER"))
         except Exception as e:
             report(False, "lbfgs resume %s: %s: %s" % (prec, type(e).__name__, e))
+
+    # (d) the --main trainer: mini-batches of 16 (the last one of 6), then
+    # --resume from its checkpoint with the L-BFGS state.
+    label = "lbfgs small.net --main trainer"
+    try:
+        d = os.path.join(tmp, "lbfgs-main")
+        os.makedirs(d, exist_ok=True)
+        r = subprocess.run([dlc, "--main", "--prefix", "sm", "tests/torch/lbfgs/small.net", "-o", d + "/sm.c"],
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("dlc failed: " + r.stderr.strip())
+        r = subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I/usr/include/openblas", d + "/sm.c", lib,
+                            "-lopenblas", "-lz", "-lm", "-o", d + "/sm"], stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("cc failed: " + r.stderr.strip()[:300])
+        rs = np.random.RandomState(3)
+        for name, n in (("train", 96), ("test", 32)):
+            xv = rs.uniform(-1, 1, (n, 6))
+            np.savetxt(d + "/%s.csv" % name, np.hstack([xv, np.tanh(xv[:, :3] * xv[:, 3:])]), delimiter=",")
+        runs = []
+        for extra in (["--epochs", "3", "--overwrite"], ["--epochs", "2", "--resume"]):
+            r = subprocess.run([d + "/sm", "--train-csv", d + "/train.csv", "--test-csv", d + "/test.csv",
+                                "--no-progress", "--checkpoint", d + "/sm.ckpt"] + extra,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            runs.append(r)
+        ok = all(r.returncode == 0 and "test loss:" in r.stdout for r in runs) and \
+            "resumed from" in runs[1].stdout
+        report(ok, "%s: 3 epochs of 6 steps, then --resume for 2: %s" % (
+            label, "; ".join(r.stdout.strip().split("\n")[-1] for r in runs) if ok else
+            " / ".join((r.stdout + r.stderr).strip()[-200:] for r in runs)))
+    except Exception as e:
+        report(False, "%s: %s: %s" % (label, type(e).__name__, e))
 
     # (b)
     if not os.path.exists(FM + "/train-images-idx3-ubyte.gz"):
