@@ -70,6 +70,9 @@ $(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h runtime/internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(SAN) -Iruntime -c -o $@ $<
 
+# lbfgs.c includes its step once per precision.
+$(BUILD)/runtime/lbfgs.o: runtime/lbfgs_step.h
+
 $(LIBDLRT): $(RUNTIME_OBJ)
 	rm -f $@
 	ar rcs $@ $^

@@ -224,6 +224,14 @@ bool several_losses(const Emit *e)
     return e->ir->losses.len > 1;
 }
 
+/* The runtime's step over the flat parameter vector (optim.h, OptFlat:
+ * L-BFGS), or NULL for the emitted per-element updates. sema allows it
+ * with one loss only. */
+const OptFlat *flat_step(const IR *ir)
+{
+    return ir->losses.len > 1 ? NULL : optim_info(ir->train.opt.kind)->flat;
+}
+
 /* "P_train_step" with one loss; "P_train_step_<loss>" with several. */
 const char *per_loss(Emit *e, const char *base, int l)
 {

@@ -139,12 +139,25 @@ void emit_steps(Emit *e, FILE *out)
         fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "train_step", l), P,
                 all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
+        const OptFlat *flat = flat_step(ir);
+        if (flat) {
+            /* The runtime's step: torch's optimizer.step(closure), the
+             * closure being P_gradients on these n samples. */
+            fprintf(out, "    /* One optimizer.step(closure) of %s: the closure is\n"
+                         "     * %s_gradients on these n samples, called as often as the step needs. */\n",
+                    optim_info(ir->train.opt.kind)->name, P);
+            fprintf(out, "    const void *data[] = {%s};\n", *all_args ? all_args : "NULL");
+            fprintf(out, "    m->step++;\n");
+            fprintf(out, "    return (%s)%s_step(&m->%s, %s_model(), m, data, n);\n}\n\n", real,
+                    flat->type, flat->field, P);
+        } else {
         fprintf(out, "    %s%s_forward_pass(m, &m->ws, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat,
                 fwd_end);
         fprintf(out, "    const %s loss = %s(m, &m->ws, %s%sn, 1);\n%s", real, lp, all_args, sep_all,
                 loss_fail);
         fprintf(out, "    %s%s(m, &m->ws, m->grads, %s%sn)%s;\n", fwd_fail, bp, all_args, sep_all, fwd_end);
         fprintf(out, "    %s(m);\n    return loss;\n}\n\n", up);
+        }
 
         fprintf(out, "%s %s(%s *m, %s%sint n, int training)\n{\n", real, per_loss(e, "loss", l), P,
                 all_params, sep_all);
@@ -614,8 +627,9 @@ void emit_descriptor(Emit *e, FILE *out)
         fprintf(out, "static double %s(const void *m, void *w, const void *const *data, int n, void *grads)\n"
                      "{\n%s    return %s_with(m, w, %sn, grads);\n}\n\n",
                 per_loss(e, "api_gradients_with", l), unused_data, per_loss(e, "gradients", l), data_args);
-        fprintf(out, "static void %s(void *m)\n{\n    %s(m);\n}\n\n", per_group(e, "api_update", g),
-                per_group(e, "update", g));
+        if (!flat_step(ir))   /* the runtime's step has no update of its own */
+            fprintf(out, "static void %s(void *m)\n{\n    %s(m);\n}\n\n", per_group(e, "api_update", g),
+                    per_group(e, "update", g));
         fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
                      "{\n%s    return %s(m, %sn);\n}\n\n",
                 per_loss(e, "api_train_step", l), unused_data, per_loss(e, "train_step", l), data_args);
@@ -692,9 +706,11 @@ void emit_descriptor(Emit *e, FILE *out)
     /* Each loss with its group's range; one loss: every parameter. */
     fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
     if (!several)
-        fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s_api_update,\n"
+        fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s,\n"
                      "     %s_api_train_step, %s_api_gradients_with, %d, 0, %d},\n",
-                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P, P, P, P,
+                ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P,
+                flat_step(ir) ? arena_printf(a, "NULL /* %s_step in train_step */", flat_step(ir)->type)
+                              : arena_printf(a, "%s_api_update", P), P, P,
                 ir->groups.len ? ir->groups.items[0].steps : 1,
                 ir->losses.len ? ir->losses.items[0].nterms : 0);
     for (int l = 0, first = 0; several && l < nlosses; first += ir->losses.items[l].nterms, l++) {
@@ -889,6 +905,14 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
 
     bool several = several_losses(&e);
     if (!several) {
+        if (flat_step(ir))
+            fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): one %s step,\n"
+                         " * torch's optimizer.step(closure), which evaluates the loss and gradients on\n"
+                         " * these samples as often as it needs (%s_step, dlrt.h). Returns the loss\n"
+                         " * before the step; NAN, changing nothing, if n is out of range or a label\n"
+                         " * is not a class. */\n", U, optim_info(ir->train.opt.kind)->name,
+                    flat_step(ir)->type);
+        else
         fprintf(out, "/* One training step on n samples (1 <= n <= %s_BATCH): forward, backward,\n"
                      " * optimizer update. Returns the loss before the update; NAN, changing\n"
                      " * nothing, if n is out of range or a label is not a class. */\n", U);
@@ -912,8 +936,12 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
         fprintf(out, "/* Forward and backward in training mode, 1 <= n <= %s_BATCH: the gradients\n"
                      " * land in %s_grads(m), nothing is updated. Returns the loss. */\n", U, P);
         fprintf(out, "%s %s_gradients(%s *m, %s%sint n);\n", real, P, P, all, sep_all);
-        fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
-        fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+        if (flat_step(ir)) {   /* the runtime's step needs the data: no update */
+            fputc('\n', out);
+        } else {
+            fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
+            fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+        }
     } else {
         fputc('\n', out);
     }

@@ -62,15 +62,18 @@ static void emit_includes(Emit *e, FILE *out)
 }
 
 /* The checkpoint's extra sections: each group's step count (several
- * losses), then each STATE tensor as a section named after it, then the
- * model's random stream ("rng": dropout, augmentation; optional when
+ * losses), then each STATE tensor as a section named after it, then a
+ * runtime-stepped optimizer's state (L-BFGS), then the model's random stream ("rng": dropout, augmentation; optional when
  * loading, so checkpoints from before it still load). cast: what a const
  * model's pointers need ("(void *)" in save). */
 void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
 {
     const IR *ir = e->ir;
     bool steps = several_losses(e);
-    int n = (steps ? 1 : 0) + ir->states.len + 1;
+    const OptFlat *flat = flat_step(ir);
+    OptSection sec[OPT_MAX_SECTIONS];
+    int nflat = flat ? flat->sections(&ir->train.opt, ir->param_count, sec) : 0;
+    int n = (steps ? 1 : 0) + ir->states.len + nflat + 1;
     fprintf(out, "    const dlrt_ckpt_section extra[%d] = {\n", n);
     if (steps)
         fprintf(out, "        {\"group_steps\", DLRT_SEC_U64, %d, %sm->group_steps},\n", ir->groups.len, cast);
@@ -79,6 +82,9 @@ void emit_ckpt_extra(Emit *e, FILE *out, const char *cast)
         fprintf(out, "        {\"%s\", DLRT_SEC_REAL, %zu, %s(m->state + %zu)},\n", st->name, st->size,
                 cast, st->offset);
     }
+    for (int k = 0; k < nflat; k++)   /* the runtime optimizer's state (L-BFGS's history) */
+        fprintf(out, "        {\"%s\", DLRT_SEC_%s, %zu, %sm->%s.%s},\n", sec[k].name,
+                sec[k].u64 ? "U64" : "REAL", sec[k].count, cast, flat->field, sec[k].member);
     fprintf(out, "        {\"rng\", DLRT_SEC_U64 | DLRT_SEC_OPTIONAL, 4, %sm->ws.rng.s},\n", cast);
     fprintf(out, "    };\n    c.nextra = %d;\n    c.extra = extra;\n", n);
 }
@@ -200,6 +206,9 @@ static void emit_struct(Emit *e, FILE *out)
     if (any_warmup(ir))
         fprintf(out, "    %-26s /* warm-up terms' weight factors (%s_set_term_scale) */\n",
                 arena_printf(a, "double term_scale[%s_LOSS_TERMS];", e->upper), e->prefix);
+    if (flat_step(ir))
+        fprintf(out, "    %-26s /* its state and settings (%s_create; runtime, dlrt.h) */\n",
+                arena_printf(a, "%s %s;", flat_step(ir)->type, flat_step(ir)->field), e->prefix);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
     if (several_losses(e))
         fprintf(out, "    %-26s /* each group's own (Adam's t) */\n",
@@ -274,6 +283,10 @@ static void emit_create(Emit *e, FILE *out)
     int slots = state_slots(ir, NULL);
     size_t span = align16(ir->param_count);
     size_t total = span * (size_t)(2 + slots) + align16(ir->arena_size) + align16(ir->state_count);
+    const OptFlat *flat = flat_step(ir);
+    size_t flat_at = total;   /* the runtime optimizer's memory, after the STATE tensors */
+    if (flat)
+        total += flat->values(&ir->train.opt, ir->param_count);
 
     emit_section(out, "create / destroy");
     /* A macro, so the trainer can say how much a failed create asked for. */
@@ -285,8 +298,10 @@ static void emit_create(Emit *e, FILE *out)
                  "     *   params [%zu] | grads [%zu]", span, span);
     for (int s = 0; s < slots; s++)
         fprintf(out, " | %s [%zu]", state_name(ir, s), span);
-    fprintf(out, " | arena [%zu]\n     * (each part rounded up to 16 values). */\n",
-            align16(ir->arena_size));
+    fprintf(out, " | arena [%zu]", align16(ir->arena_size));
+    if (flat)   /* after the STATE tensors, if any */
+        fprintf(out, "\n     *   | %s [%zu]", flat->type, flat->values(&ir->train.opt, ir->param_count));
+    fprintf(out, "\n     * (each part rounded up to 16 values). */\n");
     fprintf(out, "    unsigned char *block = calloc(1, %s_BYTES);\n", e->upper);
     fprintf(out, "    if (!block)\n        return NULL;\n");
     fprintf(out, "    %s *m = (%s *)block;\n", P, P);
@@ -310,6 +325,17 @@ static void emit_create(Emit *e, FILE *out)
                         st->offset, st->size, double_text(e->a, st->init_arg), e->state_name[s]);
         }
         fputc('\n', out);
+    }
+    if (flat) {
+        const char *var = arena_printf(e->a, "m->%s", flat->field);
+        fprintf(out, "    /* %s, the runtime's optimizer (dlrt.h): its arguments, then its\n"
+                     "     * memory after the STATE tensors and its state slots. */\n", flat->type);
+        fputs(flat->settings(e->a, &ir->train.opt, var), out);
+        const char *slot_args = "";   /* its state slots, in table order */
+        for (int s = 0; s < slots; s++)
+            slot_args = arena_printf(e->a, "%sm->%s, ", slot_args, state_name(ir, s));
+        fprintf(out, "    %s_init(&%s, base + %zu, %s%s_PARAM_COUNT, sizeof(%s));\n\n", flat->type,
+                var, flat_at, slot_args, e->upper, real);
     }
     /* State that does not start at zero (Adagrad's initial accumulator),
      * over each group's range. */

@@ -98,6 +98,8 @@ const char *op_name(OpKind k);
 bool any_frozen(const IR *ir);
 bool is_loss_op(OpKind k);
 bool several_losses(const Emit *e);
+/* The runtime's step over the flat parameters (L-BFGS), or NULL. */
+const OptFlat *flat_step(const IR *ir);
 const char *per_loss(Emit *e, const char *base, int l);
 const char *per_group(Emit *e, const char *base, int g);
 void select_loss(Emit *e, int l);

@@ -572,6 +572,8 @@ void emit_update(Emit *e, FILE *out, int g)
     Arena *a = e->a;
     const char *real = emit_real(e);
     int slot[OPT_MAX_SLOTS], nslots = opt_slots(opt, slot);
+    if (flat_step(ir))
+        return;   /* the runtime's step (L-BFGS): no P_update */
 
     if (several) {
         emit_section(out, arena_printf(a, "update %s", ir->groups.items[g].name));

@@ -353,8 +353,14 @@ static void emit_constants(TorchEmit *t)
         for (char *c = up; *c; c++)
             if (*c >= 'a' && *c <= 'z')
                 *c = (char)(*c - 'a' + 'A');
-        torch_line(t, "%s = %s", up, arg->kind == OPTARG_BOOL ? py_bool(tc->opt.arg[k] != 0)
-                                                               : py_float(t, tc->opt.arg[k]));
+        const char *v = arg->kind == OPTARG_BOOL ? py_bool(tc->opt.arg[k] != 0)
+                                                 : py_float(t, tc->opt.arg[k]);
+        if (arg->kind == OPTARG_INT)
+            v = arena_printf(t->arena, "%.0f", tc->opt.arg[k]);
+        if (arg->kind == OPTARG_WORD)   /* a word as torch's string; "none" as None */
+            v = tc->opt.arg[k] ? arena_printf(t->arena, "\"%s\"", oi->words[(int)tc->opt.arg[k]])
+                               : "None";
+        torch_line(t, "%s = %s", up, v);
     }
     torch_line(t, "WEIGHT_DECAY = %s", py_float(t, tc->weight_decay));
     torch_line(t, "CLIP_VALUE = %s  # torch.nn.utils.clip_grad_value_ before each step, or None",
@@ -394,6 +400,19 @@ static void emit_constants(TorchEmit *t)
         buffers = arena_printf(t->arena, "%s%s(\"%s\", %zu)", buffers, i ? ", " : "",
                                ir->states.items[i].name, ir->states.items[i].size);
     torch_line(t, "BUFFERS = [%s]", buffers);
+    if (oi->flat && ir->losses.len <= 1) {
+        /* The runtime optimizer's own checkpoint sections (L-BFGS's history):
+         * (name, type, count), as the C model writes them. */
+        OptSection sec[OPT_MAX_SECTIONS];
+        const char *list = "";
+        int nsec = oi->flat->sections(&tc->opt, ir->param_count, sec);
+        for (int k = 0; k < nsec; k++)
+            list = arena_printf(t->arena, "%s%s(\"%s\", %s, %zu)", list, *list ? ", " : "", sec[k].name,
+                                sec[k].u64 ? "2" : "1", sec[k].count);
+        torch_line(t, "OPT_SECTIONS = [%s]  # the runtime optimizer's state: name, type (1 real, 2 u64), count", list);
+    } else {
+        torch_line(t, "OPT_SECTIONS = []  # a runtime optimizer's state (L-BFGS's): name, type, count");
+    }
     /* Scoped paths, PyTorch's state_dict keys: "h1_w" -> "h1.weight". */
     char *paths = "";
     for (int i = 0; i < ir->params.len + ir->states.len; i++) {
@@ -957,6 +976,23 @@ static void emit_optimizer(TorchEmit *t)
     blank(t);
 
     const char *args = arg_list(t, true);
+    if (optim_info(opt->kind)->flat) {
+        /* One optimizer.step(closure): the closure re-evaluates the loss. */
+        torch_line(t, "def train_step(self, optimizer, %s):", args);
+        t->indent++;
+        torch_line(t, "\"\"\"P_train_step: one optimizer.step(closure) on these samples, the closure");
+        torch_line(t, "evaluating the loss in training mode and its gradients as often as the");
+        torch_line(t, "step needs. Returns the loss of the first evaluation.\"\"\"");
+        torch_line(t, "def closure():");
+        torch_line(t, "    optimizer.zero_grad()");
+        torch_line(t, "    total = self.loss(%s, training=True)", args);
+        torch_line(t, "    total.backward()");
+        torch_line(t, "    return total");
+        torch_line(t, "return float(optimizer.step(closure))");
+        t->indent--;
+        blank(t);
+        return;
+    }
     torch_line(t, "def train_step(self, optimizer, %s):", args);
     t->indent++;
     torch_line(t, "\"\"\"P_train_step: forward and loss in training mode, backward, one update.");
@@ -982,6 +1018,8 @@ static void emit_checkpoints(TorchEmit *t)
         "    STATE_KEYS entry, in PARAMS order (STATE_INIT where torch has none yet), and",
         "    the step torch.optim counts (None when it keeps none).\"\"\"",
         "    slots, step = [], None",
+        "    if OPT_SECTIONS:  # a runtime optimizer's state (L-BFGS's)",
+        "        return self.flat_optimizer_state(optimizer)[0], None",
         "    for key in STATE_KEYS:",
         "        parts = []",
         "        for p in self.param_list():",
@@ -1021,6 +1059,7 @@ static void emit_checkpoints(TorchEmit *t)
         "    sections += [(\"state:\" + key, CKPT_REAL, PARAM_COUNT) for key in STATE_KEYS]",
         "    sections += [(\"step\", CKPT_U64, 1)]",
         "    sections += [(name, CKPT_REAL, count) for name, count in BUFFERS]",
+        "    sections += OPT_SECTIONS  # a runtime optimizer's state, saved as a fresh one's",
         "    table = b\"\".join(struct.pack(\"<I\", len(name)) + name.encode(\"utf-8\") + struct.pack(\"<IQ\", kind_, count)",
         "                     for name, kind_, count in sections)",
         "    # The header: fixed part, section table and the layout, then its CRC.",
@@ -1030,6 +1069,10 @@ static void emit_checkpoints(TorchEmit *t)
         "    body += b\"\".join(v.numpy().astype(kind).tobytes() for v in vectors) + struct.pack(\"<Q\", step)",
         "    body += b\"\".join(getattr(self, name).detach().reshape(-1).cpu().numpy().astype(kind).tobytes()",
         "                       for name, _ in BUFFERS)",
+        "    flat = self.flat_optimizer_state(optimizer)[1] if optimizer is not None and OPT_SECTIONS else {}",
+        "    body += b\"\".join(flat[name].astype(\"<u8\" if kind_ == CKPT_U64 else kind).tobytes() if name in flat",
+        "                       else bytes(count * (8 if kind_ == CKPT_U64 else value_size))",
+        "                       for name, kind_, count in OPT_SECTIONS)",
         "    body += struct.pack(\"<I\", zlib.crc32(body) & 0xFFFFFFFF)",
         "    folder = os.path.dirname(path) or \".\"",
         "    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + \".\", suffix=\".tmp\", dir=folder)",
@@ -1102,6 +1145,7 @@ static void emit_checkpoints(TorchEmit *t)
         "        for name, kind_, count in sections[1:]:",
         "            want = {\"params\": (CKPT_REAL, PARAM_COUNT), \"step\": (CKPT_U64, 1)}.get(name)",
         "            want = want or {n: (CKPT_REAL, c) for n, c in BUFFERS}.get(name)",
+        "            want = want or {n: (k, c) for n, k, c in OPT_SECTIONS}.get(name)",
         "            if name.startswith(\"state:\"):",
         "                want = (CKPT_REAL, PARAM_COUNT)",
         "            if name == \"rng\" or name.startswith(\"trainer:\"):",
@@ -1149,7 +1193,13 @@ static void emit_checkpoints(TorchEmit *t)
         "            buf = getattr(self, name)",
         "            values = np.frombuffer(data, dtype=kind, count=count, offset=found[name][0])",
         "            buf.copy_(torch.from_numpy(values.astype(np.float64)).reshape(buf.shape))",
-        "    if optimizer is not None:",
+        "    if optimizer is not None and OPT_SECTIONS:  # a runtime optimizer's state (L-BFGS's)",
+        "        def section(name):",
+        "            _, kind_, count = next(sec for sec in sections if sec[0] == name)",
+        "            return np.frombuffer(data, dtype=\"<u8\" if kind_ == CKPT_U64 else kind, count=count,",
+        "                                 offset=found[name][0])",
+        "        self.load_flat_optimizer_state(optimizer, section)",
+        "    if optimizer is not None and not OPT_SECTIONS:",
         "        for key in STATE_KEYS:",
         "            values, offset = torch.from_numpy(vector(\"state:\" + key).astype(np.float64)), 0",
         "            for p in self.param_list():",
@@ -1168,6 +1218,16 @@ static void emit_checkpoints(TorchEmit *t)
             torch_line(t, "%s", text[i]);
         else
             blank(t);
+    /* A runtime optimizer's state both ways (OptFlat.torch_methods). */
+    const OptInfo *oi = optim_info(t->ir->train.opt.kind);
+    if (oi->flat && oi->flat->torch_methods && t->ir->losses.len <= 1) {
+        blank(t);
+        for (int i = 0; oi->flat->torch_methods[i]; i++)
+            if (*oi->flat->torch_methods[i])
+                torch_line(t, "%s", oi->flat->torch_methods[i]);
+            else
+                blank(t);
+    }
 }
 
 /* The noise inputs (`input z : f32[100] ~ normal(0, 1)`): NOISE and

@@ -265,6 +265,8 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
         if (oi->args[k].kind == OPTARG_BOOL)
             fprintf(out, "%s%s = %s", k ? ", " : "", oi->args[k].name,
                     t->opt.arg[k] != 0 ? "true" : "false");
+        else if (oi->args[k].kind == OPTARG_WORD)
+            fprintf(out, "%s%s = %s", k ? ", " : "", oi->args[k].name, oi->words[(int)t->opt.arg[k]]);
         else
             fprintf(out, "%s%s = %g", k ? ", " : "", oi->args[k].name, t->opt.arg[k]);
     }

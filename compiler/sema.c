@@ -15,6 +15,7 @@
  */
 /* This file is the driver; sema_internal.h lists the other files of sema. */
 #include "sema_internal.h"
+#include "optim/optim.h"
 
 /* ------------------------------------------------------------ the driver */
 
@@ -262,6 +263,79 @@ static void warn_untrained(Lower *l)
 
 /* Every parameter frozen (trainable = false): a train step changes nothing,
  * which is legal (a network only evaluated) but worth saying. */
+/* Where the train block set a value, or NOLOC. */
+static Loc hyper_loc(const IR *ir, const char *name)
+{
+    for (int k = 0; k < ir->train.nhypers; k++)
+        if (!strcmp(ir->train.hypers[k].name, name) && !ir->train.hypers[k].defaulted)
+            return ir->train.hypers[k].loc;
+    return NOLOC;
+}
+
+/* An optimizer whose step the runtime takes over the whole parameter
+ * vector, re-evaluating the loss (optim.h, OptFlat: lbfgs), takes what
+ * torch.optim.LBFGS takes: one parameter group, one learning rate, no
+ * weight decay or clipping, and a loss that is the same function at every
+ * evaluation of a step. */
+static void check_flat_step(Lower *l)
+{
+    IR *ir = l->ir;
+    Diag *d = l->diag;
+    const OptInfo *info = optim_info(ir->train.opt.kind);
+    if (!info->flat)
+        return;
+    const char *name = info->name;
+    Loc at = ir->train.opt.loc;
+    if (ir->losses.len > 1) {
+        diag_error(d, ir->losses.items[1].loc, "%s takes one loss and one parameter group, as "
+                   "torch.optim.LBFGS does; this network has %d losses", name, ir->losses.len);
+        diag_note(d, at, "%s is chosen here", name);
+        return;
+    }
+    for (int k = 0; k < ir->params.len; k++) {
+        const Param *pr = &ir->params.items[k];
+        if (pr->lr >= 0 || pr->weight_decay >= 0) {
+            diag_error(d, pr->loc, "%s takes one learning rate for every parameter (torch.optim.LBFGS "
+                       "has one parameter group): remove the layer's %s", name,
+                       pr->lr >= 0 ? "lr" : "weight_decay");
+            diag_note(d, at, "%s is chosen here", name);
+            return;
+        }
+    }
+    static const char *const unsupported[] = {"weight_decay", "clip_norm", "clip_value"};
+    const double value[] = {ir->train.weight_decay, ir->train.clip_norm, ir->train.clip_value};
+    for (int k = 0; k < 3; k++)
+        if (value[k] != 0) {
+            Loc where = hyper_loc(ir, unsupported[k]);
+            diag_error(d, where.begin >= 0 ? where : at, "%s has no %s (torch.optim.LBFGS "
+                       "has none); remove it", name, unsupported[k]);
+            diag_note(d, at, "%s is chosen here", name);
+            if (k == 0)
+                diag_note(d, NOLOC, "for L2 regularization add a penalty to the loss: "
+                          "+ %g * l2_penalty(NAME.weight) has the gradient %g * weight, as "
+                          "weight_decay %g adds", value[k] / 2, value[k], value[k]);
+            return;
+        }
+    for (int id = 0; id < ir->nodes.len; id++) {
+        const Node *n = ir->nodes.items[id];
+        const OpInfo *op = op_info(n->op);
+        bool carry = false;
+        for (int k = 0; k < op->nscratch; k++)
+            carry |= n->scratch_size[k] > 0 && op->scratch[k].role == SCRATCH_CARRY;
+        if (op->flags & OPF_STOCHASTIC || carry) {
+            diag_error(d, n->loc, "%s evaluates the loss several times in one step, so the loss "
+                       "must be the same function each time; %s", name,
+                       carry ? "a stateful layer starts each evaluation from the state the last "
+                               "one left"
+                             : arena_printf(l->arena, "%s draws anew at every evaluation",
+                                            ir_op_name(n->op)));
+            diag_note(d, at, "%s is chosen here; remove the %s or choose another optimizer", name,
+                      carry ? "stateful = true" : ir_op_name(n->op));
+            return;
+        }
+    }
+}
+
 static void warn_all_frozen(Lower *l)
 {
     IR *ir = l->ir;
@@ -424,6 +498,9 @@ IR *sema_lower(Arena *a, const Program *p, const Define *defs, int ndefs, Diag *
         sema_groups(l, p, train);
     if (d->errors == 0)
         sema_no_decay(l);
+
+    if (d->errors == 0)
+        check_flat_step(l);
 
     /* Weights without an init of their own take the train block's; biases start at zero. */
     size_t offset = 0;

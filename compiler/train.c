@@ -158,12 +158,13 @@ static bool read_number(Lower *l, const Expr *e, const char *what, double lo, bo
     return true;
 }
 
-/* A word setting (`no_decay bias_and_norm`): a bare word of the row's
- * list (or the same in quotes), its index into out. */
-static void read_word(Lower *l, const Expr *e, const TrainSetting *ts, Value *out)
+/* A word (`no_decay bias_and_norm`, `line_search_fn = "strong_wolfe"`): a
+ * bare name or a string among words; the value is the word's index. what
+ * and rule word the errors. */
+static void read_word(Lower *l, const Expr *e, const char *what, const char *rule,
+                      const char *const *words, Value *out)
 {
     Diag *d = l->diag;
-    const char *const *words = setting_words(ts);
     if (e->kind == EX_NAME || e->kind == EX_STR) {
         for (int k = 0; words[k]; k++)
             if (strcmp(words[k], e->name) == 0) {
@@ -172,14 +173,13 @@ static void read_word(Lower *l, const Expr *e, const TrainSetting *ts, Value *ou
             }
         const char *sug = diag_suggest(e->name, words);
         if (sug) {
-            diag_error(d, e->loc, "%s is %s, not '%s'; did you mean '%s'?", ts->what, ts->rule,
-                       e->name, sug);
+            diag_error(d, e->loc, "%s is %s, not '%s'; did you mean '%s'?", what, rule, e->name, sug);
             return;
         }
-        diag_error(d, e->loc, "%s is %s, not '%s'", ts->what, ts->rule, e->name);
+        diag_error(d, e->loc, "%s is %s, not '%s'", what, rule, e->name);
         return;
     }
-    diag_error(d, e->loc, "%s is a word: %s", ts->what, ts->rule);
+    diag_error(d, e->loc, "%s is a word: %s", what, rule);
 }
 
 /* "sgd(lr), momentum(lr, momentum = 0.9) or adam(lr = 1e-3)" */
@@ -257,9 +257,11 @@ static void lower_optimizer(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
     for (int k = 0; k < info->nargs; k++) {
         const OptArg *oa = &info->args[k];
         const Expr *v = arg[k] ? arg[k] : item[k];
-        if (v)
+        if (v && oa->kind == OPTARG_WORD)
+            read_word(l, v, oa->what, oa->rule, info->words, &tb->arg[k]);
+        else if (v)
             read_number(l, v, oa->what, oa->lo, oa->lo_open, oa->hi, oa->hi_open,
-                        oa->kind == OPTARG_BOOL, oa->rule, &tb->arg[k]);
+                        oa->kind == OPTARG_BOOL || oa->kind == OPTARG_INT, oa->rule, &tb->arg[k]);
     }
     if (decay >= 0 && arg[decay]) {
         const TrainSetting *ts = &settings[setting_index("weight_decay")];
@@ -366,7 +368,7 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
                         ts->kind != SET_REAL, ts->rule, &tb->setting[key]);
             break;
         case SET_WORD:
-            read_word(l, v, ts, &tb->setting[key]);
+            read_word(l, v, ts->what, ts->rule, setting_words(ts), &tb->setting[key]);
             break;
         case SET_EARLY:
             lower_early_stopping(l, v, tb, &tb->setting[key]);
@@ -526,8 +528,11 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
                 const OptArg *oa = &info->args[j];
                 const Value *av = &tb->arg[j];
                 t->opt.arg[j] = av->set ? av->value : oa->def;
+                const char *shown = info->arg_text ? info->arg_text(a, &t->opt, j) : NULL;
                 HYPER(oa->name, *av, t->opt.arg[j],
-                      oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false") : NULL);
+                      shown ? shown
+                      : oa->kind == OPTARG_BOOL ? (t->opt.arg[j] != 0 ? "true" : "false")
+                      : oa->kind == OPTARG_WORD ? info->words[(int)t->opt.arg[j]] : NULL);
             }
             t->opt.lr = t->opt.arg[0];
             if (info->check) {

@@ -256,6 +256,61 @@ int dlrt_png_encode(const unsigned char *pixels, int width, int height, int chan
 int dlrt_png_write(const char *path, const unsigned char *pixels, int width, int height,
                    int channels, char **err);
 
+/* -------------------------------------------------------------- lbfgs.c */
+
+/* L-BFGS, as torch.optim.LBFGS: one step (dlrt_lbfgs_step) is torch's
+ * optimizer.step(closure), the closure being the model's loss and
+ * gradients on one batch (the descriptor's losses[0].gradients), which the
+ * step calls as often as its iterations and line search need. The
+ * settings carry torch's names; the state its keys (d, t, old_dirs,
+ * old_stps, ro, H_diag, prev_flat_grad, prev_loss, n_iter, func_evals).
+ * Vectors hold n values of the model's precision (value_size bytes each);
+ * the history is a ring of history_size vectors: entry k (0 the oldest) of
+ * old_dirs is vector (head + k) % history_size. A generated model keeps
+ * one in its struct, over memory of its own block (dlrt_lbfgs_values),
+ * and saves d, prev_flat_grad, old_dirs, old_stps, ro and words. */
+enum {
+    DLRT_LBFGS_N_ITER, DLRT_LBFGS_FUNC_EVALS,   /* torch's counters */
+    DLRT_LBFGS_LEN, DLRT_LBFGS_HEAD,            /* the history ring: entries, oldest */
+    DLRT_LBFGS_T, DLRT_LBFGS_PREV_LOSS,         /* doubles, as their bits */
+    DLRT_LBFGS_H_DIAG,
+    DLRT_LBFGS_WORDS = 8
+};
+typedef struct dlrt_lbfgs {
+    /* torch.optim.LBFGS's arguments */
+    double lr, tolerance_grad, tolerance_change;
+    int max_iter, max_eval, history_size;
+    int line_search;          /* 1: "strong_wolfe", 0: None (fixed steps of lr) */
+    /* the model */
+    size_t n;                 /* values of the flat parameter vector */
+    int value_size;           /* 4 (float) or 8 (double) */
+    /* state */
+    void *d, *prev_flat_grad;   /* n values each */
+    void *old_dirs, *old_stps;  /* history_size * n values each (the ring) */
+    void *ro;                   /* history_size values */
+    uint64_t words[DLRT_LBFGS_WORDS];   /* the scalars, DLRT_LBFGS_* */
+    /* scratch for one step */
+    void *al, *flat_grad, *x_init, *y, *s, *g[3];
+} dlrt_lbfgs;
+
+struct dlrt_model_api;   /* the model descriptor, below */
+
+/* The values (of value_size bytes) the history and scratch take, every
+ * vector rounded up to 16 values: what dlrt_lbfgs_init's memory holds. */
+size_t dlrt_lbfgs_values(size_t n, int history_size);
+/* Sets up s over memory (dlrt_lbfgs_values(n, history_size) values,
+ * 64-byte aligned) with d and prev_flat_grad (n values each, kept
+ * elsewhere: the model's state slots); the settings must be set first.
+ * The state starts as torch's (n_iter 0). */
+void dlrt_lbfgs_init(dlrt_lbfgs *s, void *memory, void *d, void *prev_flat_grad, size_t n,
+                     int value_size);
+/* One optimizer.step(closure) on the n samples data (descriptor order):
+ * the closure is api->losses[0].gradients(m, data, n); the parameters are
+ * api->params(m), which the step changes in place. Returns the loss of the
+ * first evaluation (torch's orig_loss). */
+double dlrt_lbfgs_step(dlrt_lbfgs *s, const struct dlrt_model_api *api, void *m,
+                       const void *const *data, int n);
+
 /* ------------------------------------------------------------ driver.c */
 
 /* The model descriptor: what a generated model (P_model() in its header)

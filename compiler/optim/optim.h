@@ -15,7 +15,10 @@
 
 #include <math.h>
 
-typedef enum OptArgKind { OPTARG_REAL, OPTARG_BOOL } OptArgKind;
+/* OPTARG_INT: a whole number; OPTARG_WORD: one of the optimizer's `words`
+ * (a string or a name: line_search_fn = "strong_wolfe" or none), its
+ * index the value. */
+typedef enum OptArgKind { OPTARG_REAL, OPTARG_BOOL, OPTARG_INT, OPTARG_WORD } OptArgKind;
 
 /* One argument: optimizer adam(lr = 1e-3, beta1 = 0.9, ...). */
 typedef struct OptArg {
@@ -56,6 +59,42 @@ typedef struct OptStep {
     size_t size;             /* its values */
 } OptStep;
 
+/* An optimizer whose step the runtime takes over the whole flat parameter
+ * vector, calling the model's loss and gradients again (L-BFGS's line
+ * search): no per-element body and no P_update; P_train_step is one
+ * torch optimizer.step(closure) by dlrt_<type>_step, the closure being the
+ * model's gradients on the step's batch. Its state slots (OptSlot, as long
+ * as the parameters) are the model's as for any optimizer; what is sized
+ * otherwise (L-BFGS's history) lives in a runtime struct in the model,
+ * over `values` values of the model's block after the STATE tensors. */
+/* One checkpoint section of a runtime step's state. */
+enum { OPT_MAX_SECTIONS = 8 };
+typedef struct OptSection {
+    const char *name;        /* "lbfgs.old_dirs" */
+    bool u64;                /* DLRT_SEC_U64, else DLRT_SEC_REAL */
+    size_t count;            /* its values */
+    const char *member;      /* the runtime struct's pointer or array: "old_dirs" */
+} OptSection;
+
+typedef struct OptFlat {
+    const char *type;        /* the runtime's struct, "dlrt_lbfgs" (dlrt.h) */
+    const char *field;       /* its field in the model struct, "lbfgs" */
+    /* The values of the model's block it takes (dlrt_<type>_values). */
+    size_t (*values)(const Optimizer *o, size_t count);
+    /* create's lines setting its arguments, for the struct at `var`
+     * ("m->lbfgs"), before dlrt_<type>_init. */
+    const char *(*settings)(Arena *a, const Optimizer *o, const char *var);
+    /* The checkpoint sections beyond the slots, into out[] (at most
+     * OPT_MAX_SECTIONS); returns how many. count: the parameters' values. */
+    int (*sections)(const Optimizer *o, size_t count, OptSection *out);
+    /* The twin's two methods (Python lines, NULL-terminated):
+     * flat_optimizer_state(self, optimizer) -> (slot vectors in STATE_KEYS
+     * order, {section name: numpy array}) and load_flat_optimizer_state(
+     * self, optimizer, get), get(name) giving a section's values: torch's
+     * optimizer state as the C checkpoint holds it, both ways. */
+    const char *const *torch_methods;
+} OptFlat;
+
 typedef struct OptInfo {
     const char *name;        /* "adam" */
     const char *summary;     /* one line: what it is */
@@ -90,6 +129,13 @@ typedef struct OptInfo {
     /* The loop body for value i of one parameter: g holds the gradient (with
      * coupled weight decay already added unless decay_arg >= 0). */
     void (*body)(OptStep *s);
+    /* How --explain shows argument k when the number alone would mislead
+     * (lbfgs's max_eval 0: "25 (max_iter * 5 / 4)"), or NULL; may be NULL. */
+    const char *(*arg_text)(Arena *a, const Optimizer *o, int k);
+    /* The words of its OPTARG_WORD argument (one at most), NULL-terminated. */
+    const char *const *words;
+    /* NULL, or the runtime takes the step (OptFlat above; body unused). */
+    const OptFlat *flat;
 } OptInfo;
 
 const OptInfo *optim_info(OptKind k);

@@ -80,10 +80,14 @@ const char *optim_text(Arena *a, const Optimizer *o)
     bool first = true;
     for (int k = 0; k < info->nargs; k++) {
         const OptArg *arg = &info->args[k];
-        if (arg->kind == OPTARG_BOOL && o->arg[k] == 0)
-            continue;
-        s = arena_printf(a, "%s%s%s = %s", s, first ? "" : ", ", arg->name,
-                         arg->kind == OPTARG_BOOL ? "true" : number_text(a, o->arg[k]));
+        if ((arg->kind == OPTARG_BOOL || arg->kind == OPTARG_INT) && o->arg[k] == 0)
+            continue;   /* false; a whole number's 0: not given (lbfgs's max_eval) */
+        const char *v = arg->kind == OPTARG_BOOL ? "true" : number_text(a, o->arg[k]);
+        if (arg->kind == OPTARG_INT)
+            v = arena_printf(a, "%.0f", o->arg[k]);
+        if (arg->kind == OPTARG_WORD)   /* a string as written; none as a name */
+            v = o->arg[k] ? arena_printf(a, "\"%s\"", info->words[(int)o->arg[k]]) : info->words[0];
+        s = arena_printf(a, "%s%s%s = %s", s, first ? "" : ", ", arg->name, v);
         first = false;
     }
     return arena_printf(a, "%s)", s);

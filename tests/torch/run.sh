@@ -212,6 +212,9 @@ script augment_batches
 script recurrent
 # Noise inputs: the twin's sample_noise draws what dlrt_noise_fill draws.
 script noise
+# L-BFGS against torch.optim.LBFGS: step by step, free-running, state,
+# checkpoints; logistic regression on Fashion-MNIST (skipped without it).
+script lbfgs
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
