@@ -1405,6 +1405,7 @@ typedef struct progress {
     int enabled;
     double last_draw;
     int drawn;             /* characters on the current line */
+    double lr;             /* the learning rate in effect (group 0); < 0: none */
 } progress;
 
 static void progress_clear(progress *p)
@@ -1431,6 +1432,8 @@ static void progress_draw(progress *p, int epoch, int epochs, size_t batch, size
     bar[20] = '\0';
     len = fprintf(stderr, "\repoch %d/%d [%s] batch %lu/%lu  loss %.4f  %.0f samples/s  ETA %.0f s ",
                   epoch, epochs, bar, (unsigned long)batch, (unsigned long)batches, loss, rate, eta);
+    if (p->lr >= 0)
+        len += fprintf(stderr, " lr %.4g ", p->lr);
     if (len > 1 && len - 1 < p->drawn)
         fprintf(stderr, "%*s", p->drawn - (len - 1), "");
     if (len > 1 && len - 1 > p->drawn)
@@ -1455,6 +1458,11 @@ typedef struct run {
     dlrt_vocab vocab;         /* --text's or --vocab's, when given */
     int have_vocab;
     struct image_grid *grid;  /* --image-grid's fixed batch and buffers */
+    /* The learning-rate schedule (runtime/schedule.c): stepped per epoch,
+     * or per batch (onecycle); sched.plateau is the state a checkpoint
+     * keeps (dlrt_schedule_save / dlrt_schedule_restore). */
+    int scheduled;            /* 0: the model has no learning rates to set */
+    dlrt_schedule sched;
 } run;
 
 static void grid_free(struct image_grid *g);
@@ -1982,6 +1990,35 @@ oom:
     return -1;
 }
 
+/* The schedule's learning rates (and one-cycle's momenta) for batch b
+ * of epoch e (both from 0), into the model. */
+static void schedule_apply(run *r, long e, long b)
+{
+    const dlrt_model_api *api = r->api;
+    double lr[DLRT_SCHED_MAX_GROUPS], mom[DLRT_SCHED_MAX_GROUPS];
+    int g, cycled;
+    if (!r->scheduled)
+        return;
+    cycled = dlrt_schedule_at(&r->sched, e, b, lr, api->momentum ? mom : NULL);
+    for (g = 0; g < api->nlr_groups; g++) {
+        api->set_lr(r->model, g, lr[g]);
+        if (cycled && api->set_momentum)
+            api->set_momentum(r->model, g, mom[g]);
+    }
+}
+
+/* "  lr 0.001" (each group's, "0.001,0.03", with several): the learning
+ * rate in effect, for the epoch line. */
+static void print_lr(const run *r)
+{
+    const dlrt_model_api *api = r->api;
+    int g;
+    if (!r->scheduled)
+        return;
+    for (g = 0; g < api->nlr_groups; g++)
+        printf("%s%.6g", g ? "," : "  lr ", api->get_lr(r->model, g));
+}
+
 static int train(run *r)
 {
     const dlrt_model_api *api = r->api;
@@ -2004,6 +2041,20 @@ static int train(run *r)
     bar.enabled = r->opt.progress < 0 ? isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) : r->opt.progress;
     bar.last_draw = 0;
     bar.drawn = 0;
+    bar.lr = -1;
+
+    /* The schedule spans this run's epochs and batches (onecycle's total). */
+    r->scheduled = api->schedule && api->nlr_groups > 0 && api->set_lr && api->get_lr;
+    if (r->scheduled) {
+        char *err = NULL;
+        if (dlrt_schedule_init(&r->sched, api->schedule, api->nlr_groups, api->base_lr,
+                               api->momentum ? api->base_momentum : NULL, r->opt.epochs,
+                               batches ? (long)batches : 1, &err) != 0) {
+            error_msg(api, "the learning-rate schedule: %s", err ? err : "out of memory");
+            free(err);
+            return EXIT_FAILURE_DATA;
+        }
+    }
 
     if (r->stateful && (!batches || (r->n_val > 0 && r->n_val < batch))) {
         error_msg(api, "the stateful network trains and evaluates whole batches of %lu rows in "
@@ -2087,6 +2138,9 @@ static int train(run *r)
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
+            /* The lr for this step: per epoch, set at its first batch. */
+            if (r->scheduled && (b == 0 || dlrt_schedule_per_batch(&r->sched.info)))
+                schedule_apply(r, epoch - 1, (long)b);
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
             fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
             steps++;
@@ -2125,6 +2179,7 @@ static int train(run *r)
             }
             done += kk;
             if (bar.enabled) {
+                bar.lr = r->scheduled ? api->get_lr(r->model, 0) : -1;
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
                 progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches,
                           loss_done[0] ? loss_sum[0] / (double)loss_done[0] : 0.0,
@@ -2161,6 +2216,7 @@ static int train(run *r)
                    l < api->nlosses && loss_done[l] ? term_sum[t] / (double)loss_done[l] : NAN,
                    t == nterms - 1 ? ")" : "");
         }
+        print_lr(r);   /* the lr the epoch trained with (its last batch's: onecycle) */
         if (have_val)
             printf("  val loss %.4f", loss);
         else
@@ -2189,6 +2245,10 @@ static int train(run *r)
             return stopped(r, have_val ? "validation loss" : "end-of-epoch train loss", loss,
                            where, when);
         }
+        /* ReduceLROnPlateau steps on the validation loss (the end-of-epoch
+         * train loss without a validation set). */
+        if (r->scheduled)
+            dlrt_schedule_epoch_end(&r->sched, epoch - 1, loss);
         if (improves(r, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
                 printf("\n");

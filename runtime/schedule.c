@@ -261,12 +261,13 @@ int dlrt_schedule_at(const dlrt_schedule *s, long epoch, long batch, double *lr,
     if (in->kind == DLRT_SCHED_ONECYCLE) {
         double l = 0, m = 0;
         onecycle(s, epoch * s->steps_per_epoch + batch, &l, &m);
+        int cycled = in->arg[OC_CYCLE] != 0 && momentum;
         for (g = 0; g < s->ngroups; g++) {
             lr[g] = l;
-            if (momentum)
+            if (cycled)
                 momentum[g] = m;
         }
-        return in->arg[OC_CYCLE] != 0 && momentum;
+        return cycled;
     }
     for (g = 0; g < s->ngroups; g++) {
         if (epoch < in->warmup_epochs)

@@ -199,6 +199,9 @@ script augment_batches
 script recurrent
 # Noise inputs: the twin's sample_noise draws what dlrt_noise_fill draws.
 script noise
+# Every learning-rate schedule (and warm-up, one-cycle momentum on momentum,
+# Adam, AdamW, RMSprop), 20 steps in f32 and f64, against torch.optim.lr_scheduler.
+script schedule
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
