@@ -332,7 +332,7 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "may be given once.\n"
             "\n"
             "Each epoch prints one line on standard output, for example\n"
-            "  epoch 1/5  train loss 0.5123  lr 0.001  val loss 0.4321  val acc 0.8456  (12.3 s, 4500 samples/s) *\n"
+            "  epoch 1/5  train loss 0.5123  val loss 0.4321  val acc 0.8456  lr 0.001  (12.3 s, 4500 samples/s) *\n"
             "where '*' means the checkpoint was saved. Train loss is the mean of the\n"
             "losses during the epoch, each taken before its batch's update; lr is the\n"
             "learning rate it trained with (the train block's schedule sets it each\n"
@@ -2219,7 +2219,6 @@ static int train(run *r)
                    l < api->nlosses && loss_done[l] ? term_sum[t] / (double)loss_done[l] : NAN,
                    t == nterms - 1 ? ")" : "");
         }
-        print_lr(r);   /* the lr the epoch trained with (its last batch's: onecycle) */
         if (have_val)
             printf("  val loss %.4f", loss);
         else
@@ -2238,6 +2237,7 @@ static int train(run *r)
             printf("  %s acc %.4f", set_name, acc);
         if (r->is_text)
             printf("  %s bpc %.4f", set_name, bpc(loss));
+        print_lr(r);   /* the lr the epoch trained with (its last batch's: onecycle) */
         printf("  (%.1f s, %.0f samples/s)", elapsed,
                elapsed > 0 ? (double)done / elapsed : 0.0);
         if (!isfinite(loss)) {
