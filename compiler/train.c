@@ -662,6 +662,9 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
                 t->weight_decay = t->opt.arg[info->decay_arg];
                 break;
             }
+            /* The warm-up's factor only matters with a warm-up. */
+            if (!strcmp(ts->name, "warmup_start_factor") && !s->set && t->warmup_epochs == 0)
+                break;
             /* A setting whose default 0 means "not done" says so. */
             HYPER(ts->name, *s, v, !s->set && ts->def == 0 && ts->lo_open ? "off" : NULL);
             break;
