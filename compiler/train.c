@@ -294,7 +294,8 @@ static void read_choice(Lower *l, const Expr *v, const char *sched, const SchedA
 {
     Diag *d = l->diag;
     if (v->kind != EX_NAME && v->kind != EX_STR) {
-        diag_error(d, v->loc, "%s's %s is %s, not an expression", sched, sa->name, sa->rule);
+        diag_error(d, v->loc, "%s's %s is %s (a name), not %s", sched, sa->name, sa->rule,
+                   build_expr_text(&l->b, v));
         return;
     }
     for (int c = 0; c < 3 && sa->choices[c]; c++)

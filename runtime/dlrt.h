@@ -309,7 +309,7 @@ typedef struct dlrt_schedule {
     dlrt_plateau plateau;
 } dlrt_schedule;
 
-/* "cosine(t_max = 20, eta_min = 0)": the schedule as the train block writes it. */
+/* "cosine": a kind's name, as the train block writes it ("?" for none). */
 const char *dlrt_schedule_name(int kind);
 /* Whether the schedule steps after every batch (onecycle) or every epoch. */
 int dlrt_schedule_per_batch(const dlrt_schedule_info *info);
