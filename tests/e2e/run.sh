@@ -366,33 +366,34 @@ done
 sched_run() { # NAME SCHEDULE-LINES: build and train 4 epochs on regression.csv
     name=$1; shift
     sed -e '/^train[[:space:]]*{/,$d' examples/regression.net >"$T/$name.net"
-    { echo "train {"; echo "    optimizer momentum(lr = 0.1, momentum = 0.9)"; echo "    batch 100"
+    { echo "train {"; echo "    optimizer adam(lr = 3e-3)"; echo "    batch 100"
       for l in "$@"; do echo "    $l"; done; echo "}"; } >>"$T/$name.net"
     build "$name" "$T/$name.net" || return 1
     "$T/$name" --train-csv examples/data/regression.csv --test-csv examples/data/regression_test.csv \
-        --epochs 4 --checkpoint "$T/$name.ckpt" >"$T/$name.out" 2>&1
+        --epochs 4 --checkpoint "$T/$name.ckpt" >"$T/$name.out" 2>&1 ||
+        { bad "$name-train" "$(tail -c 300 "$T/$name.out")"; return 1; }
 }
 lrs() { sed -n 's/^epoch [0-9]*\/4 .*  lr \([0-9.e+-]*\)  (.*/\1/p' "$T/$1.out" | tr '\n' ' '; }
 if sched_run sched_step "schedule step(step_size = 1, gamma = 0.5)"; then
     got=$(lrs sched_step)
-    [ "$got" = "0.1 0.05 0.025 0.0125 " ] && ok "schedule-step-lr-per-epoch ($got)" ||
+    [ "$got" = "0.003 0.0015 0.00075 0.000375 " ] && ok "schedule-step-lr-per-epoch ($got)" ||
         bad schedule-step-lr-per-epoch "lrs '$got': $(tail -c 300 "$T/sched_step.out")"
 fi
 if sched_run sched_warmup "schedule cosine(t_max = 2)" "warmup_epochs 2" "warmup_start_factor 0.5"; then
     got=$(lrs sched_warmup)
-    [ "$got" = "0.05 0.075 0.1 0.05 " ] && ok "schedule-warmup-then-cosine ($got)" ||
+    [ "$got" = "0.0015 0.00225 0.003 0.0015 " ] && ok "schedule-warmup-then-cosine ($got)" ||
         bad schedule-warmup-then-cosine "lrs '$got': $(tail -c 300 "$T/sched_warmup.out")"
 fi
-if sched_run sched_onecycle "schedule onecycle(max_lr = 0.2)"; then
+if sched_run sched_onecycle "schedule onecycle(max_lr = 0.01)"; then
     got=$(lrs sched_onecycle)
     last=$(echo "$got" | awk '{print $4}')
-    if [ "$(echo "$got" | wc -w)" = 4 ] && awk "BEGIN{exit !($last < 1e-5)}"; then
+    if [ "$(echo "$got" | wc -w)" = 4 ] && awk "BEGIN{exit !($last < 1e-6)}"; then
         ok "schedule-onecycle-per-batch ($got)"
     else bad schedule-onecycle-per-batch "lrs '$got': $(tail -c 300 "$T/sched_onecycle.out")"; fi
 fi
-if sched_run sched_plateau "schedule plateau(factor = 0.5, patience = 0, threshold = 0.99)"; then
+if sched_run sched_plateau "schedule plateau(factor = 0.5, patience = 0, threshold = 10, threshold_mode = abs)"; then
     got=$(lrs sched_plateau)
-    [ "$got" = "0.1 0.1 0.05 0.025 " ] && ok "schedule-plateau-on-val-loss ($got)" ||
+    [ "$got" = "0.003 0.003 0.0015 0.00075 " ] && ok "schedule-plateau-on-val-loss ($got)" ||
         bad schedule-plateau-on-val-loss "lrs '$got': $(tail -c 300 "$T/sched_plateau.out")"
 fi
 
