@@ -634,7 +634,8 @@ void emit_update(Emit *e, FILE *out, int g)
     const char **lr_c = arena_alloc(a, sizeof *lr_c * ((size_t)nlr + 1));
     const char **mom_c = arena_alloc(a, sizeof *mom_c * ((size_t)nlr + 1));
     for (int k = 0; k < nlr; k++) {
-        const char *mom = lrg[k].momentum >= 0 ? optim_info(opt->kind)->args[lrg[k].momentum].name : NULL;
+        const OptInfo *gi = optim_info(group_opt(ir, lrg[k].group)->kind);   /* its own optimizer */
+        const char *mom = lrg[k].momentum >= 0 ? gi->args[lrg[k].momentum].name : NULL;
         lr_c[k] = k == dflt ? "lr" : arena_printf(a, "lr_%d", k);
         mom_c[k] = !mom ? NULL : k == dflt ? mom : arena_printf(a, "%s_%d", mom, k);
     }
@@ -727,7 +728,8 @@ void emit_update(Emit *e, FILE *out, int g)
         if (mom_c[k] && uses_word(body, mom_c[k])) {
             Decl d = {arena_printf(a, "const %s %s = %sm->momentum[%d];", real, mom_c[k], cast, k),
                       arena_printf(a, "%s of group %d (%s_set_momentum)", lrg[k].momentum >= 0
-                                   ? optim_info(opt->kind)->args[lrg[k].momentum].name : "", k, P)};
+                                   ? optim_info(group_opt(ir, lrg[k].group)->kind)->args[lrg[k].momentum].name
+                                   : "", k, P)};
             vec_push(a, &decls, d);
         }
         const char *one = mom_c[k] ? arena_printf(a, "one_minus_%s", mom_c[k]) : NULL;
