@@ -16,7 +16,8 @@ RUNTIME_SRC  := $(wildcard runtime/*.c)
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def \
                 compiler/optim/optim.h compiler/optim/optim.def compiler/train.h \
-                compiler/emit_c.h compiler/sema_internal.h compiler/build.h
+                compiler/emit_c.h compiler/sema_internal.h compiler/build.h \
+                compiler/schedule.h
 # Init schemes: one file each under compiler/init/, one row in init.def.
 COMPILER_OBJ += $(patsubst %.c,$(BUILD)/%.o,$(wildcard compiler/init/*.c))
 HEADERS      += compiler/init.h compiler/init.def

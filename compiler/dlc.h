@@ -421,6 +421,19 @@ typedef struct Optimizer {
     double arg[OPT_MAX_ARGS];
 } Optimizer;
 
+/* The train block's learning-rate schedule (compiler/schedule.c's table;
+ * runtime/schedule.c steps it): its row and its arguments in the table's
+ * order, defaults filled in. kind 0 is `constant` (no schedule). */
+#define SCHED_MAX_ARGS 10        /* = DLRT_SCHED_MAX_ARGS */
+#define SCHED_MAX_MILESTONES 16  /* = DLRT_SCHED_MAX_MILESTONES */
+typedef struct Schedule {
+    int kind;
+    Loc loc;                     /* the schedule's call; NOLOC: the default */
+    double arg[SCHED_MAX_ARGS];
+    int nmilestones;             /* multistep's milestones, increasing */
+    int milestones[SCHED_MAX_MILESTONES];
+} Schedule;
+
 /* A parameter group: the parameters one loss trains, one contiguous range
  * of the flat buffers (plan.c), with their own optimizer (sema_groups.c:
  * `updates`, the default rule, the train block's loss sections). */
@@ -460,6 +473,9 @@ typedef struct TrainConfig {
     bool early_stopping;
     int patience;
     double min_delta;
+    Schedule schedule;     /* the learning-rate schedule (constant by default) */
+    int warmup_epochs;     /* linear warm-up epochs before it (torch LinearLR); 0: none */
+    double warmup_start_factor;   /* the warm-up's first factor (LinearLR start_factor) */
 } TrainConfig;
 
 enum { NO_DECAY_NONE, NO_DECAY_BIAS_AND_NORM };

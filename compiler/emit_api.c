@@ -668,6 +668,7 @@ void emit_descriptor(Emit *e, FILE *out)
     if (any_warmup(ir))
         fprintf(out, "static void %s_api_set_term_scale(void *m, int term, double scale)\n{\n"
                      "    %s_set_term_scale(m, term, scale);\n}\n\n", P, P);
+    emit_lr_api(e, out);
     fprintf(out, "static void *%s_api_params(void *m)\n{\n    return %s_params(m);\n}\n\n", P, P);
     fprintf(out, "static void *%s_api_grads(void *m)\n{\n    return %s_grads(m);\n}\n\n", P, P);
     fprintf(out, "static void %s_api_set_rng(void *m, uint64_t seed)\n{\n    %s_set_rng(m, seed);\n}\n\n",
@@ -784,6 +785,7 @@ void emit_descriptor(Emit *e, FILE *out)
         }
     }
     fprintf(out, "    .early_stopping = %d,\n", ir->train.early_stopping);
+    emit_lr_descriptor(e, out);
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
 }
@@ -962,6 +964,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     }
 
     emit_terms_header(&e, out);
+    emit_lr_header(&e, out);
     fprintf(out, "/* The flat parameter and gradient buffers, %s_PARAM_COUNT values each, in\n"
                  " * the order of the parameter table below. */\n", U);
     fprintf(out, "%s *%s_params(%s *m);\n", real, P, P);

@@ -209,6 +209,7 @@ static void emit_struct(Emit *e, FILE *out)
     if (flat_step(ir))
         fprintf(out, "    %-26s /* its state and settings (%s_create; runtime, dlrt.h) */\n",
                 arena_printf(a, "%s %s;", flat_step(ir)->type, flat_step(ir)->field), e->prefix);
+    emit_lr_fields(e, out);
     fprintf(out, "    %-26s /* optimizer steps taken */\n", "uint64_t step;");
     if (several_losses(e))
         fprintf(out, "    %-26s /* each group's own (Adam's t) */\n",
@@ -364,6 +365,7 @@ static void emit_create(Emit *e, FILE *out)
     if (any_warmup(ir))
         fprintf(out, "    for (int k = 0; k < %s_LOSS_TERMS; k++)   /* full weight until set */\n"
                      "        m->term_scale[k] = 1;\n\n", e->upper);
+    emit_lr_create(e, out);
     fprintf(out, "    /* Initial weights, drawn from one stream in parameter order. */\n");
     fprintf(out, "    dlrt_rng rng;\n    dlrt_rng_seed(&rng, seed);\n");
     for (int p = 0; p < ir->params.len; p++)
@@ -578,6 +580,7 @@ void emit_c_source(FILE *out, const IR *ir, const EmitOptions *o)
     }
     emit_steps(&e, out);
     emit_terms(&e, out);
+    emit_lr(&e, out);
     emit_tables(&e, out);
     emit_descriptor(&e, out);
     if (o->main)

@@ -142,6 +142,15 @@ void emit_terms_header(Emit *e, FILE *out);
 bool any_warmup(const IR *ir);
 int term_index(const IR *ir, int l, int t);
 
+/* emit_lr.c: the learning rates and momenta as runtime values (m->lr[k],
+ * P_set_lr, ...) and the schedule in the descriptor. */
+void emit_lr_fields(Emit *e, FILE *out);
+void emit_lr_create(Emit *e, FILE *out);
+void emit_lr_header(Emit *e, FILE *out);
+void emit_lr(Emit *e, FILE *out);
+void emit_lr_api(Emit *e, FILE *out);
+void emit_lr_descriptor(Emit *e, FILE *out);
+
 /* emit_c.c: the model struct, create, setup (emit_check, emit_c_source
  * are in dlc.h) */
 void emit_ckpt_extra(Emit *e, FILE *out, const char *cast);

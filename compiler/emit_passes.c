@@ -3,6 +3,9 @@
  * P_update (once per loss or group when there are several; emit_c.c).
  */
 #include "emit_c.h"
+#include "schedule.h"
+
+#include <ctype.h>
 
 /* ------------------------------------------------------------ --check-numerics */
 
@@ -557,6 +560,28 @@ static void emit_clipping(Emit *e, const bool *in_group, int g)
     }
 }
 
+/* Whether `word` occurs in text as a whole C identifier, outside comments. */
+static bool uses_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        const char *open = NULL;   /* the last comment opened before p, if not closed */
+        for (const char *c = strstr(text, "/*"); c && c < p; c = strstr(c + 2, "/*"))
+            open = c;
+        if (open) {
+            const char *close = strstr(open + 2, "*/");
+            if (!close || close > p)
+                continue;
+        }
+        bool before = p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '>'
+                                   || p[-1] == '.');
+        bool after = isalnum((unsigned char)p[n]) || p[n] == '_';
+        if (!before && !after)
+            return true;
+    }
+    return false;
+}
+
 /* Group g's update (every parameter with one group): its optimizer, its
  * parameters' ranges of the flat buffers. */
 void emit_update(Emit *e, FILE *out, int g)
@@ -600,6 +625,27 @@ void emit_update(Emit *e, FILE *out, int g)
             st.default_lr |= ir->params.items[p].lr < 0;
             count++;
         }
+    /* The learning-rate groups (runtime values m->lr[k], m->momentum[k]):
+     * `lr` is the update's default group's, lr_K another's. */
+    int *plr = arena_alloc(a, sizeof *plr * ((size_t)ir->params.len + 1));
+    LrGroup *lrg = arena_alloc(a, sizeof *lrg * ((size_t)ir->params.len + 1));
+    int nlr = lr_groups(ir, plr, lrg), dflt = -1;
+    for (int p = 0; p < ir->params.len && dflt < 0; p++)
+        if (in_group[p] && ir->params.items[p].lr < 0 && ir->params.items[p].weight_decay < 0)
+            dflt = plr[p];
+    const char **lr_c = arena_alloc(a, sizeof *lr_c * ((size_t)nlr + 1));
+    const char **mom_c = arena_alloc(a, sizeof *mom_c * ((size_t)nlr + 1));
+    for (int k = 0; k < nlr; k++) {
+        const OptInfo *gi = optim_info(group_opt(ir, lrg[k].group)->kind);   /* its own optimizer */
+        const char *mom = lrg[k].momentum >= 0 ? gi->args[lrg[k].momentum].name : NULL;
+        lr_c[k] = k == dflt ? "lr" : arena_printf(a, "lr_%d", k);
+        mom_c[k] = !mom ? NULL : k == dflt ? mom : arena_printf(a, "%s_%d", mom, k);
+    }
+    if (dflt >= 0) {
+        st.group_lr_d = arena_printf(a, "m->lr[%d]", dflt);
+        if (mom_c[dflt])
+            st.group_mom_d = arena_printf(a, "m->momentum[%d]", dflt);
+    }
     if (info->prologue && count)
         info->prologue(&st);
     for (int p = 0; p < ir->params.len; p++) {
@@ -632,7 +678,12 @@ void emit_update(Emit *e, FILE *out, int g)
         emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
         st.w = w;
         st.lr = lr;
-        st.own_lr = pr->lr >= 0;
+        st.own_lr = plr[p] != dflt;
+        st.lr_d = arena_printf(a, "m->lr[%d]", plr[p]);
+        st.lr_c = lr_c[plr[p]];
+        st.mom_d = mom_c[plr[p]] ? arena_printf(a, "m->momentum[%d]", plr[p]) : NULL;
+        st.mom_c = mom_c[plr[p]];
+        st.mom1_c = mom_c[plr[p]] ? arena_printf(a, "one_minus_%s", mom_c[plr[p]]) : NULL;
         st.wd = wd;
         st.size = pr->size;
         for (int k = 0; k < nslots; k++)
@@ -665,6 +716,28 @@ void emit_update(Emit *e, FILE *out, int g)
             Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
                                    sl->suffix, sl->key, pr->offset),
                       dims_text(a, pr->shape)};
+            vec_push(a, &decls, d);
+        }
+    }
+    /* The learning rates and momenta the body reads, in the parameters' type. */
+    const char *cast = e->f64 ? "" : "(float)";
+    for (int k = 0; k < nlr; k++) {
+        if (uses_word(body, lr_c[k])) {
+            Decl d = {arena_printf(a, "const %s %s = %sm->lr[%d];", real, lr_c[k], cast, k),
+                      arena_printf(a, "learning rate of group %d (%s_set_lr)", k, P)};
+            vec_push(a, &decls, d);
+        }
+        if (mom_c[k] && uses_word(body, mom_c[k])) {
+            Decl d = {arena_printf(a, "const %s %s = %sm->momentum[%d];", real, mom_c[k], cast, k),
+                      arena_printf(a, "%s of group %d (%s_set_momentum)", lrg[k].momentum >= 0
+                                   ? optim_info(group_opt(ir, lrg[k].group)->kind)->args[lrg[k].momentum].name
+                                   : "", k, P)};
+            vec_push(a, &decls, d);
+        }
+        const char *one = mom_c[k] ? arena_printf(a, "one_minus_%s", mom_c[k]) : NULL;
+        if (one && uses_word(body, one)) {
+            Decl d = {arena_printf(a, "const %s %s = %s(1.0 - m->momentum[%d]);", real, one,
+                                   cast, k), "worked out in double"};
             vec_push(a, &decls, d);
         }
     }

@@ -23,6 +23,7 @@
 #include "ops/ops.h"
 #include "init.h"
 #include "optim/optim.h"
+#include "schedule.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1431,6 +1432,131 @@ static void emit_losses_twin(TorchEmit *t)
     }
 }
 
+/* The train block's learning-rate schedule: its constants and a Schedule
+ * class of torch.optim.lr_scheduler objects that the trainer's steps
+ * match (runtime/schedule.c; docs/optimizers.md section 3). */
+static const char *const schedule_class[] = {
+    "class Schedule:",
+    "    \"\"\"The trainer's learning-rate schedule as torch.optim.lr_scheduler: call",
+    "    batch_end() after every optimizer step and epoch_end(val_loss) after every",
+    "    epoch's validation, as the C trainer steps runtime/schedule.c. Warm-up:",
+    "    LinearLR for WARMUP_EPOCHS epochs, then the schedule (SequentialLR; plateau",
+    "    steps on the validation losses after the warm-up).\"\"\"",
+    "",
+    "    def __init__(self, optimizer, steps_per_epoch, epochs=EPOCHS):",
+    "        import warnings",
+    "        S = torch.optim.lr_scheduler",
+    "        a = SCHEDULE_ARGS",
+    "        self.per_batch = SCHEDULE == \"onecycle\"",
+    "        self.done = 0",
+    "        self.sched = self.warmup = self.plateau = None",
+    "        with warnings.catch_warnings():",
+    "            warnings.simplefilter(\"ignore\")",
+    "            if WARMUP_EPOCHS and SCHEDULE != \"onecycle\":",
+    "                self.warmup = S.LinearLR(optimizer, start_factor=WARMUP_START_FACTOR, end_factor=1.0,",
+    "                                         total_iters=WARMUP_EPOCHS)",
+    "            main = None",
+    "            if SCHEDULE == \"step\":",
+    "                main = S.StepLR(optimizer, step_size=a[\"step_size\"], gamma=a[\"gamma\"])",
+    "            elif SCHEDULE == \"multistep\":",
+    "                main = S.MultiStepLR(optimizer, milestones=list(a[\"milestones\"]), gamma=a[\"gamma\"])",
+    "            elif SCHEDULE == \"exponential\":",
+    "                main = S.ExponentialLR(optimizer, gamma=a[\"gamma\"])",
+    "            elif SCHEDULE == \"cosine\":",
+    "                main = S.CosineAnnealingLR(optimizer, T_max=a[\"t_max\"], eta_min=a[\"eta_min\"])",
+    "            elif SCHEDULE == \"cosine_restarts\":",
+    "                main = S.CosineAnnealingWarmRestarts(optimizer, T_0=a[\"t_0\"], T_mult=a[\"t_mult\"],",
+    "                                                     eta_min=a[\"eta_min\"])",
+    "            elif SCHEDULE == \"onecycle\":",
+    "                main = S.OneCycleLR(optimizer, max_lr=a[\"max_lr\"], epochs=epochs,",
+    "                                    steps_per_epoch=steps_per_epoch, pct_start=a[\"pct_start\"],",
+    "                                    anneal_strategy=a[\"anneal_strategy\"], div_factor=a[\"div_factor\"],",
+    "                                    final_div_factor=a[\"final_div_factor\"], three_phase=a[\"three_phase\"],",
+    "                                    cycle_momentum=a[\"cycle_momentum\"],",
+    "                                    base_momentum=a[\"base_momentum\"], max_momentum=a[\"max_momentum\"])",
+    "            elif SCHEDULE == \"plateau\":",
+    "                self.plateau = S.ReduceLROnPlateau(optimizer, mode=a[\"mode\"], factor=a[\"factor\"],",
+    "                                                   patience=a[\"patience\"], threshold=a[\"threshold\"],",
+    "                                                   threshold_mode=a[\"threshold_mode\"],",
+    "                                                   cooldown=a[\"cooldown\"], min_lr=a[\"min_lr\"], eps=a[\"eps\"])",
+    "            elif self.warmup is not None:   # constant after the warm-up",
+    "                main = S.LambdaLR(optimizer, lambda epoch: 1.0)",
+    "            if self.warmup is not None and main is not None:",
+    "                self.sched = S.SequentialLR(optimizer, [self.warmup, main], milestones=[WARMUP_EPOCHS])",
+    "            elif main is not None:",
+    "                self.sched = main",
+    "",
+    "    def batch_end(self):",
+    "        \"\"\"After an optimizer step: onecycle steps.\"\"\"",
+    "        if self.per_batch:",
+    "            self.sched.step()",
+    "",
+    "    def epoch_end(self, val_loss=None):",
+    "        \"\"\"After an epoch and its validation loss: the other schedules step.\"\"\"",
+    "        import warnings",
+    "        self.done += 1",
+    "        with warnings.catch_warnings():",
+    "            warnings.simplefilter(\"ignore\")",
+    "            if self.plateau is not None:",
+    "                if self.done <= WARMUP_EPOCHS:",
+    "                    self.warmup.step()",
+    "                else:",
+    "                    self.plateau.step(val_loss)",
+    "            elif self.sched is not None and not self.per_batch:",
+    "                self.sched.step()",
+    NULL,
+};
+
+static void emit_schedule_twin(TorchEmit *t)
+{
+    const TrainConfig *tc = &t->ir->train;
+    const Schedule *s = &tc->schedule;
+    const SchedInfo *si = sched_info(s->kind);
+    torch_line(t, "# The learning-rate schedule (%s), torch.optim.lr_scheduler's arguments.",
+               si->torch ? si->torch : "none: the optimizer's lr throughout");
+    torch_line(t, "SCHEDULE = \"%s\"", si->name);
+    const char *args = "";
+    for (int k = 0; k < si->nargs; k++) {
+        const SchedArg *sa = &si->args[k];
+        const char *v;
+        if (sa->kind == SARG_LIST) {
+            v = "(";
+            for (int j = 0; j < s->nmilestones; j++)
+                v = arena_printf(t->arena, "%s%s%d", v, j ? ", " : "", s->milestones[j]);
+            v = arena_printf(t->arena, "%s%s)", v, s->nmilestones == 1 ? "," : "");
+        } else if (sa->kind == SARG_BOOL) {
+            v = py_bool(s->arg[k] != 0);
+        } else if (sa->kind == SARG_CHOICE) {
+            v = arena_printf(t->arena, "\"%s\"", sa->choices[(int)s->arg[k]]);
+        } else if (sa->kind == SARG_INT) {
+            v = arena_printf(t->arena, "%.0f", s->arg[k]);
+        } else {
+            v = py_float(t, s->arg[k]);
+        }
+        args = arena_printf(t->arena, "%s%s\"%s\": %s", args, k ? ", " : "", sa->name, v);
+    }
+    torch_line(t, "SCHEDULE_ARGS = {%s}", args);
+    torch_line(t, "WARMUP_EPOCHS = %d", tc->warmup_epochs);
+    torch_line(t, "WARMUP_START_FACTOR = %s", py_float(t, tc->warmup_start_factor));
+    blank(t);
+    for (int i = 0; schedule_class[i]; i++)
+        if (*schedule_class[i])
+            torch_line(t, "%s", schedule_class[i]);
+        else
+            blank(t);
+    blank(t);
+    blank(t);
+}
+
+/* Model.make_scheduler: the Schedule over an optimizer of the model. */
+static void emit_scheduler_method(TorchEmit *t)
+{
+    torch_line(t, "def make_scheduler(self, optimizer, steps_per_epoch, epochs=EPOCHS):");
+    torch_line(t, "    \"\"\"The train block's schedule over optimizer (make_optimizer's): a Schedule.\"\"\"");
+    torch_line(t, "    return Schedule(optimizer, steps_per_epoch, epochs)");
+    blank(t);
+}
+
 void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
 {
     TorchEmit t = {0};
@@ -1457,6 +1583,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
     emit_init_helpers(&t);
     emit_noise(&t);
     emit_mask_helper(&t);
+    emit_schedule_twin(&t);
 
     torch_line(&t, "class Model(torch.nn.Module):");
     t.indent++;
@@ -1470,6 +1597,7 @@ void emit_torch(FILE *out, const IR *ir, const EmitOptions *o)
     emit_loss(&t);
     emit_terms_twin(&t);
     emit_optimizer(&t);
+    emit_scheduler_method(&t);
     if (ir->losses.len > 1)
         emit_losses_twin(&t);
     emit_checkpoints(&t);

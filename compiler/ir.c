@@ -16,6 +16,7 @@
 #include "dlc.h"
 #include "init.h"
 #include "optim/optim.h"
+#include "schedule.h"
 
 #include <string.h>
 
@@ -279,6 +280,13 @@ void ir_dump(FILE *out, const Source *src, const IR *ir)
     if (t->clip_norm > 0)
         fprintf(out, ", clip_norm %g", t->clip_norm);
     fputc('\n', out);
+    if (t->schedule.kind != SCHED_CONSTANT || t->warmup_epochs > 0) {
+        fprintf(out, "  schedule %s", sched_text(a, &t->schedule));
+        if (t->warmup_epochs > 0)
+            fprintf(out, ", warmup_epochs %d, warmup_start_factor %g", t->warmup_epochs,
+                    t->warmup_start_factor);
+        fputc('\n', out);
+    }
 
     if (ir->losses.len > 1) {
         /* Several losses: each its group and its own schedule. */

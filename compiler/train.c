@@ -13,6 +13,7 @@
  */
 #include "sema_internal.h"
 #include "optim/optim.h"
+#include "schedule.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@ typedef enum SetKind {
     SET_REAL,        /* a double field */
     SET_WORD,        /* one of the row's words, its index into an int field */
     SET_EARLY,       /* early_stopping(metric = ..., patience = ..., min_delta = ...) */
+    SET_SCHEDULE,    /* a learning-rate schedule: schedule.c */
 } SetKind;
 
 typedef struct TrainSetting {
@@ -84,6 +86,14 @@ static const TrainSetting settings[] = {
      "early_stopping(metric = val_loss, patience = 5, min_delta = 0): stop after `patience` "
      "epochs without an improvement of more than min_delta in the metric (val_loss, lowest "
      "best; val_acc, highest best), which also chooses the best checkpoint; off by default"},
+    {"schedule", SET_SCHEDULE, 0, 0, 0, false, false, "", "schedule", 0,
+     "the learning-rate schedule (torch.optim.lr_scheduler): constant by default"},
+    {"warmup_epochs", SET_INT, 0, 0, 100000, false, false, "a whole number from 0 to 100000",
+     "warmup_epochs", offsetof(TrainConfig, warmup_epochs),
+     "linear learning-rate warm-up epochs before the schedule (LinearLR + SequentialLR); 0: none"},
+    {"warmup_start_factor", SET_REAL, 1.0 / 3, 0, 1, true, false, "in (0, 1]",
+     "warmup_start_factor", offsetof(TrainConfig, warmup_start_factor),
+     "the warm-up's first epoch trains at lr times this (LinearLR's start_factor)"},
 };
 enum { NUM_SETTINGS = sizeof settings / sizeof settings[0] };
 
@@ -103,6 +113,8 @@ struct TrainBlock {
     double init_arg;
     /* early_stopping(...): its metric (MetricKind), patience, min_delta */
     Value metric, patience, min_delta;
+    Schedule sched;               /* arguments as given (NAN: not given) */
+    Value sched_arg[SCHED_MAX_ARGS];
 };
 
 static int setting_index(const char *name)
@@ -315,6 +327,131 @@ static bool optimizer_arg_as_setting(Lower *l, const Setting *opt, const Setting
 }
 
 static void lower_early_stopping(Lower *l, const Expr *e, TrainBlock *tb, Value *out);
+/* "constant, step(step_size = 30, gamma = 0.1), ..." */
+static const char *schedule_examples(Arena *a)
+{
+    const char *s = "";
+    for (int k = 0; k < SCHED__COUNT; k++)
+        s = arena_printf(a, "%s%s%s", s, k == 0 ? "" : k == SCHED__COUNT - 1 ? " or " : ", ",
+                         sched_info(k)->example);
+    return s;
+}
+
+/* A choice argument: mode = min (a name, or a string). */
+static void read_choice(Lower *l, const Expr *v, const char *sched, const SchedArg *sa, Value *out)
+{
+    Diag *d = l->diag;
+    if (v->kind != EX_NAME && v->kind != EX_STR) {
+        diag_error(d, v->loc, "%s's %s is %s (a name), not %s", sched, sa->name, sa->rule,
+                   build_expr_text(&l->b, v));
+        return;
+    }
+    for (int c = 0; c < 3 && sa->choices[c]; c++)
+        if (!strcmp(v->name, sa->choices[c])) {
+            set_value(out, c, v->loc);
+            return;
+        }
+    const char *sug = diag_suggest(v->name, sa->choices);
+    if (sug)
+        diag_error(d, v->loc, "%s's %s is %s, not '%s'; did you mean '%s'?", sched, sa->name,
+                   sa->rule, v->name, sug);
+    else
+        diag_error(d, v->loc, "%s's %s is %s, not '%s'", sched, sa->name, sa->rule, v->name);
+}
+
+/* milestones = (30, 80): whole numbers from 1, increasing. */
+static void read_milestones(Lower *l, const Expr *v, const SchedArg *sa, TrainBlock *tb, Value *out)
+{
+    Diag *d = l->diag;
+    const Expr *one[1] = {v};
+    const Expr *const *items = v->kind == EX_LIST ? (const Expr *const *)v->items : one;
+    int n = v->kind == EX_LIST ? v->nitems : 1;
+    if (n < 1 || n > SCHED_MAX_MILESTONES) {
+        diag_error(d, v->loc, "milestones is a list of 1 to %d epochs, as in milestones = (30, 80)",
+                   SCHED_MAX_MILESTONES);
+        return;
+    }
+    bool ok = true;
+    for (int k = 0; k < n; k++) {
+        Value m = {0};
+        if (!read_number(l, items[k], "a milestone", sa->lo, false, sa->hi, false, true,
+                         "a whole number from 1 (an epoch)", &m)) {
+            ok = false;
+            continue;
+        }
+        tb->sched.milestones[k] = (int)m.value;
+        if (k > 0 && ok && tb->sched.milestones[k] <= tb->sched.milestones[k - 1]) {
+            diag_error(d, items[k]->loc, "milestones out of order: %d comes after %d; they are "
+                       "epochs, in increasing order", tb->sched.milestones[k], tb->sched.milestones[k - 1]);
+            diag_note(d, items[k - 1]->loc, "the previous milestone");
+            ok = false;
+        }
+    }
+    if (ok) {
+        tb->sched.nmilestones = n;
+        set_value(out, n, v->loc);
+    }
+}
+
+static void lower_schedule(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
+{
+    Diag *d = l->diag;
+    Arena *a = l->arena;
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(d, e->loc, "a learning-rate schedule is needed here: %s", schedule_examples(a));
+        return;
+    }
+    Loc name_loc = e->kind == EX_CALL ? e->name_loc : e->loc;
+    int kind;
+    const SchedInfo *info = sched_lookup(e->name, &kind);
+    if (!info) {
+        const char *s = diag_suggest(e->name, sched_names());
+        if (s)
+            diag_error(d, name_loc, "unknown schedule '%s'; did you mean '%s'?", e->name, s);
+        else
+            diag_error(d, name_loc, "unknown schedule '%s' (schedules: %s)", e->name,
+                       arena_join_names(a, sched_names()));
+        return;
+    }
+    tb->sched.kind = kind;
+    tb->sched.loc = e->loc;
+    set_value(out, kind, e->loc);
+    const char *names[SCHED_MAX_ARGS];
+    const Expr *arg[SCHED_MAX_ARGS];
+    int nrequired = 0;
+    for (int k = 0; k < info->nargs; k++) {
+        names[k] = info->args[k].name;
+        if (isnan(info->args[k].def) && info->args[k].kind != SARG_BOOL && nrequired == k)
+            nrequired++;
+    }
+    if (e->kind == EX_NAME) {
+        if (nrequired > 0) {
+            diag_error(d, e->loc, "the %s schedule needs %s: schedule %s", info->name,
+                       names[0], info->example);
+        }
+        return;
+    }
+    if (!lower_bind_args(l, e, names, info->nargs, nrequired, arg))
+        return;
+    for (int k = 0; k < info->nargs; k++) {
+        const SchedArg *sa = &info->args[k];
+        const Expr *v = arg[k];
+        if (!v)
+            continue;
+        switch (sa->kind) {
+        case SARG_CHOICE:
+            read_choice(l, v, info->name, sa, &tb->sched_arg[k]);
+            break;
+        case SARG_LIST:
+            read_milestones(l, v, sa, tb, &tb->sched_arg[k]);
+            break;
+        default:
+            read_number(l, v, arena_printf(a, "%s's %s", info->name, sa->name), sa->lo, sa->lo_open,
+                        sa->hi, sa->hi_open, sa->kind != SARG_REAL, sa->rule, &tb->sched_arg[k]);
+            break;
+        }
+    }
+}
 
 void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
 {
@@ -360,6 +497,9 @@ void train_lower(Lower *l, TrainBlock *tb, const Stmt *s)
         case SET_INIT:
             if (lower_init(l, v, &tb->init, &tb->init_arg))
                 set_value(&tb->setting[key], tb->init, v->loc);
+            break;
+        case SET_SCHEDULE:
+            lower_schedule(l, v, tb, &tb->setting[key]);
             break;
         case SET_INT:
         case SET_U64:
@@ -491,6 +631,33 @@ void train_lower_section(Lower *l, const Setting *sec, Group *g)
         g->no_decay = t.no_decay;
 }
 
+/* The rules between the schedule and the other settings. */
+static void check_schedule(Lower *l, TrainBlock *tb, const TrainConfig *t)
+{
+    Diag *d = l->diag;
+    const Value *warm = &tb->setting[setting_index("warmup_epochs")];
+    const Value *sched = &tb->setting[setting_index("schedule")];
+    const Value *factor = &tb->setting[setting_index("warmup_start_factor")];
+    if (t->schedule.kind == SCHED_ONECYCLE && warm->set && t->warmup_epochs > 0) {
+        diag_error(d, warm->loc, "onecycle warms up by itself (its first pct_start of the steps); "
+                   "warmup_epochs goes with the other schedules");
+        diag_note(d, t->schedule.loc, "the schedule is onecycle here");
+    }
+    if (factor->set && t->warmup_epochs == 0)
+        diag_warning(d, factor->loc, "warmup_start_factor does nothing without warmup_epochs");
+    if (t->schedule.kind == SCHED_ONECYCLE) {
+        int k = sched_arg_index(sched_info(SCHED_ONECYCLE), "cycle_momentum");
+        const OptInfo *oi = optim_info(t->opt.kind);
+        if (t->schedule.arg[k] != 0 && momentum_arg(&t->opt) < 0) {
+            diag_error(d, tb->sched_arg[k].set ? tb->sched_arg[k].loc : sched->loc,
+                       "cycle_momentum needs an optimizer with a momentum; %s has none%s",
+                       oi->name, optim_arg_index(oi, "momentum") >= 0 ? " (its momentum is 0)" : "");
+            diag_note(d, t->opt.loc.begin >= 0 ? t->opt.loc : sched->loc,
+                      "momentum(...), adam, adamw and rmsprop(momentum > 0) have one");
+        }
+    }
+}
+
 static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
 {
     Arena *a = l->arena;
@@ -548,6 +715,25 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
                 }
             }
             break;
+        case SET_SCHEDULE: {
+            const SchedInfo *si = sched_info(tb->sched.kind);
+            t->schedule = tb->sched;
+            t->schedule.loc = s->set ? tb->sched.loc : NOLOC;
+            HYPER("schedule", *s, (double)tb->sched.kind, si->name);
+            for (int j = 0; j < si->nargs; j++) {
+                const SchedArg *sa = &si->args[j];
+                const Value *av = &tb->sched_arg[j];
+                double v = av->set ? av->value : sa->def;
+                if (sa->kind == SARG_BOOL && isnan(v))   /* cycle_momentum: the optimizer's */
+                    v = momentum_arg(&t->opt) >= 0;
+                t->schedule.arg[j] = v;
+                HYPER(sa->name, *av, v,
+                      sa->kind == SARG_BOOL ? (v != 0 ? "true" : "false")
+                      : sa->kind == SARG_CHOICE ? sa->choices[(int)v]
+                      : sa->kind == SARG_LIST ? sched_text(a, &t->schedule) : NULL);
+            }
+            break;
+        }
         case SET_INIT:
             t->init = s->set ? tb->init : INIT_HE_UNIFORM;
             t->init_arg = s->set ? tb->init_arg : 0;
@@ -574,6 +760,9 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
                 t->weight_decay = t->opt.arg[info->decay_arg];
                 break;
             }
+            /* The warm-up's factor only matters with a warm-up. */
+            if (!strcmp(ts->name, "warmup_start_factor") && !s->set && t->warmup_epochs == 0)
+                break;
             /* A setting whose default 0 means "not done" says so. */
             HYPER(ts->name, *s, v, !s->set && ts->def == 0 && ts->lo_open ? "off" : NULL);
             break;
@@ -610,6 +799,7 @@ static void finish_config(Lower *l, TrainBlock *tb, TrainConfig *t)
         }
     }
 #undef HYPER
+    check_schedule(l, tb, t);
     t->hypers = hypers.items;
     t->nhypers = hypers.len;
 }

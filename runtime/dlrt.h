@@ -311,6 +311,94 @@ void dlrt_lbfgs_init(dlrt_lbfgs *s, void *memory, void *d, void *prev_flat_grad,
 double dlrt_lbfgs_step(dlrt_lbfgs *s, const struct dlrt_model_api *api, void *m,
                        const void *const *data, int n);
 
+/* ----------------------------------------------------------- schedule.c */
+
+/* Learning-rate schedules, as torch.optim.lr_scheduler steps them (docs/
+ * optimizers.md section 3): kinds in compiler/schedule.c's order. */
+enum {
+    DLRT_SCHED_CONSTANT = 0,        /* the optimizer's lr throughout */
+    DLRT_SCHED_STEP,                /* StepLR(step_size, gamma) */
+    DLRT_SCHED_MULTISTEP,           /* MultiStepLR(milestones, gamma) */
+    DLRT_SCHED_EXPONENTIAL,         /* ExponentialLR(gamma) */
+    DLRT_SCHED_COSINE,              /* CosineAnnealingLR(T_max, eta_min) */
+    DLRT_SCHED_COSINE_RESTARTS,     /* CosineAnnealingWarmRestarts(T_0, T_mult, eta_min) */
+    DLRT_SCHED_ONECYCLE,            /* OneCycleLR(max_lr, ...), per batch */
+    DLRT_SCHED_PLATEAU,             /* ReduceLROnPlateau(...) on the validation loss */
+    DLRT_SCHED__COUNT
+};
+enum { DLRT_SCHED_MAX_ARGS = 10, DLRT_SCHED_MAX_MILESTONES = 16, DLRT_SCHED_MAX_GROUPS = 64 };
+
+/* A schedule as the train block gives it (the model descriptor's
+ * `schedule`). arg[] in the order of its row in compiler/schedule.c:
+ *   step:            step_size, gamma
+ *   multistep:       (milestones), gamma
+ *   exponential:     gamma
+ *   cosine:          t_max, eta_min
+ *   cosine_restarts: t_0, t_mult, eta_min
+ *   onecycle:        max_lr, pct_start, div_factor, final_div_factor,
+ *                    anneal_strategy (0 cos, 1 linear), three_phase,
+ *                    cycle_momentum, base_momentum, max_momentum
+ *   plateau:         factor, patience, threshold, mode (0 min, 1 max),
+ *                    threshold_mode (0 rel, 1 abs), cooldown, min_lr, eps */
+typedef struct dlrt_schedule_info {
+    int kind;                 /* DLRT_SCHED_* */
+    double arg[DLRT_SCHED_MAX_ARGS];
+    int nmilestones;
+    int milestones[DLRT_SCHED_MAX_MILESTONES];
+    int warmup_epochs;        /* linear warm-up (LinearLR) before it; 0: none */
+    double warmup_start_factor;
+} dlrt_schedule_info;
+
+/* The state of a ReduceLROnPlateau: what is not a function of the epoch
+ * and step. Plain doubles, saved and restored as DLRT_PLATEAU_DOUBLES
+ * values (dlrt_schedule_save / dlrt_schedule_restore): a checkpoint's
+ * "schedule" section. */
+enum { DLRT_PLATEAU_DOUBLES = 5 + DLRT_SCHED_MAX_GROUPS };
+typedef struct dlrt_plateau {
+    double best;              /* the best validation loss (mode min: +inf at first) */
+    double num_bad_epochs;
+    double cooldown_counter;
+    double last_epoch;        /* plateau steps taken */
+    double ngroups;
+    double lr[DLRT_SCHED_MAX_GROUPS];   /* each group's current lr */
+} dlrt_plateau;
+
+/* A schedule being stepped for one run: the groups' compiled lr (torch's
+ * initial_lr) and momentum, the run's length, and the plateau state. */
+typedef struct dlrt_schedule {
+    dlrt_schedule_info info;
+    int ngroups;
+    double base_lr[DLRT_SCHED_MAX_GROUPS];
+    double base_momentum[DLRT_SCHED_MAX_GROUPS];
+    long epochs, steps_per_epoch;
+    dlrt_plateau plateau;
+} dlrt_schedule;
+
+/* "cosine": a kind's name, as the train block writes it ("?" for none). */
+const char *dlrt_schedule_name(int kind);
+/* Whether the schedule steps after every batch (onecycle) or every epoch. */
+int dlrt_schedule_per_batch(const dlrt_schedule_info *info);
+/* Checks the arguments (as the compiler does) and ngroups <= DLRT_SCHED_MAX_GROUPS;
+ * epochs and steps_per_epoch (batches) >= 1: the run onecycle spans. 0, or
+ * -1 with a message in *err. */
+int dlrt_schedule_init(dlrt_schedule *s, const dlrt_schedule_info *info, int ngroups,
+                       const double *base_lr, const double *base_momentum, long epochs,
+                       long steps_per_epoch, char **err);
+/* The learning rate of each group (lr[ngroups]) and, when the schedule
+ * cycles it (onecycle), its momentum (momentum[ngroups], else untouched;
+ * may be NULL) for batch `batch` of epoch `epoch`, both from 0: the values
+ * torch's optimizer holds for that step after scheduler.step() was called
+ * once per finished epoch (per finished batch for onecycle). Plateau: the
+ * state's lr after the warm-up. Returns 1 when the momentum is set. */
+int dlrt_schedule_at(const dlrt_schedule *s, long epoch, long batch, double *lr, double *momentum);
+/* After epoch `epoch` (from 0) and its validation loss: ReduceLROnPlateau's
+ * step (only plateau, and only after the warm-up epochs). */
+void dlrt_schedule_epoch_end(dlrt_schedule *s, long epoch, double val_loss);
+/* The plateau state as DLRT_PLATEAU_DOUBLES doubles, and back; restore
+ * returns -1 (nothing changed) for values that cannot be a state. */
+void dlrt_schedule_save(const dlrt_schedule *s, double *out);
+int dlrt_schedule_restore(dlrt_schedule *s, const double *in);
+
 /* ------------------------------------------------------------ driver.c */
 
 /* The model descriptor: what a generated model (P_model() in its header)
@@ -479,13 +567,31 @@ typedef struct dlrt_model_api {
     int early_stopping;
     int patience;
     double min_delta;
+    /* Learning rates: one per torch param group (the twin's make_optimizer:
+     * the parameters that take the optimizer's lr, then each layer with its
+     * own lr or weight_decay; several losses: loss by loss), a runtime value
+     * every update reads. lr[k] starts at lr_groups[k]'s compiled value.
+     * momentum (1: every group has one): the momentum, or Adam's beta1,
+     * one-cycle cycles, likewise. */
+    int nlr_groups;
+    const double *base_lr;            /* the compiled lr of each group */
+    void (*set_lr)(void *m, int group, double lr);
+    double (*get_lr)(const void *m, int group);
+    int momentum;
+    const double *base_momentum;      /* NULL without momentum */
+    void (*set_momentum)(void *m, int group, double momentum);
+    double (*get_momentum)(const void *m, int group);
+    /* The train block's schedule (kind DLRT_SCHED_CONSTANT without one). */
+    const dlrt_schedule_info *schedule;
 } dlrt_model_api;
 
 enum { DLRT_METRIC_DEFAULT = 0, DLRT_METRIC_VAL_LOSS = 1, DLRT_METRIC_VAL_ACC = 2 };
 
 /* The learning-rate schedule's state the trainer keeps in PATH.last (its
- * "trainer:schedule" section: this many doubles, the unused ones 0). */
-#define DLRT_SCHEDULE_STATE_MAX 16
+ * "trainer:schedule" section: this many doubles, the unused ones 0): the
+ * schedule's kind (a changed schedule is refused), then the plateau state
+ * (dlrt_schedule_save). */
+#define DLRT_SCHEDULE_STATE_MAX (1 + DLRT_PLATEAU_DOUBLES)
 
 /* Tensor k's noise row, or NULL when it is not a noise input. */
 const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k);

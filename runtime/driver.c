@@ -381,9 +381,12 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "may be given once.\n"
             "\n"
             "Each epoch prints one line on standard output, for example\n"
-            "  epoch 1/5  train loss 0.5123  val loss 0.4321  val acc 0.8456  (12.3 s, 4500 samples/s) *\n"
+            "  epoch 1/5  train loss 0.5123  val loss 0.4321  val acc 0.8456  lr 0.001  (12.3 s, 4500 samples/s) *\n"
             "where '*' means the checkpoint was saved. Train loss is the mean of the\n"
-            "losses during the epoch, each taken before its batch's update. Without a\n"
+            "losses during the epoch, each taken before its batch's update; lr is the\n"
+            "learning rate it trained with (the train block's schedule sets it each\n"
+            "epoch, each batch for onecycle; several param groups: each one's, comma-\n"
+            "separated; onecycle: the last batch's). Without a\n"
             "validation set, 'end-of-epoch train loss' (and 'train acc') replace the val\n"
             "fields: the network as the epoch left it, measured on the training set.\n"
             "The run ends with\n"
@@ -1523,6 +1526,7 @@ typedef struct progress {
     int enabled;
     double last_draw;
     int drawn;             /* characters on the current line */
+    double lr;             /* the learning rate in effect (group 0); < 0: none */
 } progress;
 
 static void progress_clear(progress *p)
@@ -1549,6 +1553,8 @@ static void progress_draw(progress *p, int epoch, int epochs, size_t batch, size
     bar[20] = '\0';
     len = fprintf(stderr, "\repoch %d/%d [%s] batch %lu/%lu  loss %.4f  %.0f samples/s  ETA %.0f s ",
                   epoch, epochs, bar, (unsigned long)batch, (unsigned long)batches, loss, rate, eta);
+    if (p->lr >= 0)
+        len += fprintf(stderr, " lr %.4g ", p->lr);
     if (len > 1 && len - 1 < p->drawn)
         fprintf(stderr, "%*s", p->drawn - (len - 1), "");
     if (len > 1 && len - 1 > p->drawn)
@@ -1578,11 +1584,17 @@ typedef struct run {
      * lr in effect): sched_count doubles at sched_state, at most
      * DLRT_SCHEDULE_STATE_MAX. Saved in PATH.last's "trainer:schedule"
      * section after every epoch and written back by --resume before the
-     * first epoch it trains. NULL and 0 without such a schedule; the
-     * schedule (runtime/schedule.c) points them at its struct. */
+     * first epoch it trains. NULL and 0 without a schedule; with one,
+     * sched_buf: the kind, then dlrt_schedule_save's doubles. */
     double *sched_state;
     int sched_count;
+    double sched_buf[DLRT_SCHEDULE_STATE_MAX];   /* sched_state with a schedule */
     void *last_perm;          /* PATH.last's permutation buffer (freed with the run) */
+    /* The learning-rate schedule (runtime/schedule.c): stepped per epoch,
+     * or per batch (onecycle); sched.plateau is the state a checkpoint
+     * keeps (dlrt_schedule_save / dlrt_schedule_restore). */
+    int scheduled;            /* 0: the model has no learning rates to set */
+    dlrt_schedule sched;
 } run;
 
 static void grid_free(struct image_grid *g);
@@ -2348,6 +2360,10 @@ static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_
         rs->rng[k] = rng->s[k];
         rs->rng[4 + k] = noise_rng->s[k];
     }
+    if (r->scheduled) {
+        r->sched_buf[0] = r->sched.info.kind;
+        dlrt_schedule_save(&r->sched, r->sched_buf + 1);
+    }
     for (k = 0; k < DLRT_SCHEDULE_STATE_MAX; k++)
         rs->sched[k] = k < r->sched_count && r->sched_state ? double_bits(r->sched_state[k]) : 0;
     n = resumable_sections(rs, sec);
@@ -2356,6 +2372,35 @@ static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_
         return -1;
     }
     return 0;
+}
+
+/* The schedule's learning rates (and one-cycle's momenta) for batch b
+ * of epoch e (both from 0), into the model. */
+static void schedule_apply(run *r, long e, long b)
+{
+    const dlrt_model_api *api = r->api;
+    double lr[DLRT_SCHED_MAX_GROUPS], mom[DLRT_SCHED_MAX_GROUPS];
+    int g, cycled;
+    if (!r->scheduled)
+        return;
+    cycled = dlrt_schedule_at(&r->sched, e, b, lr, api->momentum ? mom : NULL);
+    for (g = 0; g < api->nlr_groups; g++) {
+        api->set_lr(r->model, g, lr[g]);
+        if (cycled && api->set_momentum)
+            api->set_momentum(r->model, g, mom[g]);
+    }
+}
+
+/* "  lr 0.001" (each group's, "0.001,0.03", with several): the learning
+ * rate in effect, for the epoch line. */
+static void print_lr(const run *r)
+{
+    const dlrt_model_api *api = r->api;
+    int g;
+    if (!r->scheduled)
+        return;
+    for (g = 0; g < api->nlr_groups; g++)
+        printf("%s%.6g", g ? "," : "  lr ", api->get_lr(r->model, g));
 }
 
 static int train(run *r)
@@ -2388,6 +2433,22 @@ static int train(run *r)
     bar.enabled = r->opt.progress < 0 ? isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) : r->opt.progress;
     bar.last_draw = 0;
     bar.drawn = 0;
+    bar.lr = -1;
+
+    /* The schedule spans this run's epochs and batches (onecycle's total). */
+    r->scheduled = api->schedule && api->nlr_groups > 0 && api->set_lr && api->get_lr;
+    if (r->scheduled) {
+        char *err = NULL;
+        if (dlrt_schedule_init(&r->sched, api->schedule, api->nlr_groups, api->base_lr,
+                               api->momentum ? api->base_momentum : NULL, r->opt.epochs,
+                               batches ? (long)batches : 1, &err) != 0) {
+            error_msg(api, "the learning-rate schedule: %s", err ? err : "out of memory");
+            free(err);
+            return EXIT_FAILURE_DATA;
+        }
+        r->sched_state = r->sched_buf;   /* kind, then dlrt_schedule_save's doubles */
+        r->sched_count = DLRT_SCHEDULE_STATE_MAX;
+    }
 
     if (r->stateful && (!batches || (r->n_val > 0 && r->n_val < batch))) {
         error_msg(api, "the stateful network trains and evaluates whole batches of %lu rows in "
@@ -2434,6 +2495,13 @@ static int train(run *r)
         r->last_perm = rs.perm;
         if (rc != 0)
             return EXIT_FAILURE_DATA;
+        if (r->scheduled && (r->sched_buf[0] != r->sched.info.kind ||
+                             dlrt_schedule_restore(&r->sched, r->sched_buf + 1) != 0)) {
+            error_msg(api, "cannot resume: %s was trained with another learning-rate schedule "
+                      "(%s), or its schedule state is corrupt", r->opt.last,
+                      dlrt_schedule_name((int)r->sched_buf[0]));
+            return EXIT_FAILURE_DATA;
+        }
         exact = 1;
         first_epoch = (int)st[TS_EPOCH] + 1;
         steps = st[TS_STEPS];
@@ -2540,6 +2608,9 @@ static int train(run *r)
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = resuming ? resume_batch : 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
+            /* The lr for this step: per epoch, set at its first batch. */
+            if (r->scheduled && (b == 0 || dlrt_schedule_per_batch(&r->sched.info)))
+                schedule_apply(r, epoch - 1, (long)b);
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
             fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
             steps++;
@@ -2602,6 +2673,7 @@ static int train(run *r)
             if (max_reached && b + 1 < batches)
                 break;
             if (bar.enabled) {
+                bar.lr = r->scheduled ? api->get_lr(r->model, 0) : -1;
                 double t = now_seconds() - start, rate = t > 0 ? (double)done / t : 0;
                 progress_draw(&bar, epoch, r->opt.epochs, b + 1, batches,
                           loss_done[0] ? loss_sum[0] / (double)loss_done[0] : 0.0,
@@ -2666,6 +2738,7 @@ static int train(run *r)
             printf("  %s acc %.4f", set_name, acc);
         if (r->is_text)
             printf("  %s bpc %.4f", set_name, bpc(loss));
+        print_lr(r);   /* the lr the epoch trained with (its last batch's: onecycle) */
         printf("  (%.1f s, %.0f samples/s)", elapsed,
                elapsed > 0 ? (double)done / elapsed : 0.0);
         if (!isfinite(loss)) {
@@ -2676,6 +2749,10 @@ static int train(run *r)
             return stopped(r, have_val ? "validation loss" : "end-of-epoch train loss", loss,
                            where, when);
         }
+        /* ReduceLROnPlateau steps on the validation loss (the end-of-epoch
+         * train loss without a validation set). */
+        if (r->scheduled)
+            dlrt_schedule_epoch_end(&r->sched, epoch - 1, loss);
         if (improves(r, loss, acc, best_loss, best_acc)) {
             if (api->save(r->model, ckpt) != 0) {
                 printf("\n");

@@ -35,7 +35,7 @@ static void before(OptStep *s)
 {
     if (s->opt->arg[LR_DECAY] != 0)
         emit_line(s->e, "const %s %s_clr = (%s)(%s / (1.0 + (double)(%s - 1) * %s));", s->real,
-                  s->w, s->real, emit_double(s->e, s->lr), s->step, emit_double(s->e, s->opt->arg[LR_DECAY]));
+                  s->w, s->real, s->lr_d, s->step, emit_double(s->e, s->opt->arg[LR_DECAY]));
 }
 
 static void body(OptStep *s)
@@ -43,7 +43,7 @@ static void body(OptStep *s)
     Emit *e = s->e;
     const char *sum = s->state[0];
     const char *clr = s->opt->arg[LR_DECAY] != 0 ? arena_printf(s->a, "%s_clr", s->w)
-                                                 : emit_lit(e, s->lr);
+                                                 : s->lr_c;
     emit_line(e, "%s[i] += g * g;", sum);
     emit_line(e, "%s[i] -= %s * (g / (%s(%s[i]) + %s));", s->w, clr, emit_fn(e, "sqrt"), sum,
               emit_lit(e, s->opt->arg[EPS]));

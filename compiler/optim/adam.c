@@ -32,21 +32,21 @@ static void prologue(OptStep *s)
 {
     Emit *e = s->e;
     const char *real = s->real;
-    emit_line(e, "const double bias1 = 1.0 - pow(%s, (double)%s);",
-              emit_double(e, s->opt->arg[BETA1]), s->step);
+    if (s->group_lr_d)   /* beta1 is m->momentum[k], a runtime value */
+        emit_line(e, "const double bias1 = 1.0 - pow(%s, (double)%s);", s->group_mom_d, s->step);
     emit_line(e, "const %s bias2_sqrt = (%s)sqrt(1.0 - pow(%s, (double)%s));", real, real,
               emit_double(e, s->opt->arg[BETA2]), s->step);
-    if (s->default_lr)
-        emit_line(e, "const %s step_size = (%s)(%s / bias1);", real, real,
-                  emit_double(e, s->opt->lr));
+    if (s->group_lr_d)
+        emit_line(e, "const %s step_size = (%s)(%s / bias1);", real, real, s->group_lr_d);
 }
 
-/* A layer with its own lr gets its own step size. */
+/* A layer in a learning-rate group of its own gets its own step size
+ * (its lr and beta1 are its group's). */
 static void before(OptStep *s)
 {
     if (s->own_lr)
-        emit_line(s->e, "const %s %s_step = (%s)(%s / bias1);", s->real, s->w, s->real,
-                  emit_double(s->e, s->lr));
+        emit_line(s->e, "const %s %s_step = (%s)(%s / (1.0 - pow(%s, (double)%s)));", s->real, s->w,
+                  s->real, s->lr_d, s->mom_d, s->step);
 }
 
 static void body(OptStep *s)
@@ -55,8 +55,7 @@ static void body(OptStep *s)
     const Optimizer *o = s->opt;
     const char *m1 = s->state[0], *v = s->state[1];
     const char *step = s->own_lr ? arena_printf(s->a, "%s_step", s->w) : "step_size";
-    emit_line(e, "%s[i] = %s * %s[i] + %s * g;", m1, emit_lit(e, o->arg[BETA1]), m1,
-              emit_lit(e, 1 - o->arg[BETA1]));
+    emit_line(e, "%s[i] = %s * %s[i] + %s * g;", m1, s->mom_c, m1, s->mom1_c);
     emit_line(e, "%s[i] = %s * %s[i] + %s * g * g;", v, emit_lit(e, o->arg[BETA2]), v,
               emit_lit(e, 1 - o->arg[BETA2]));
     emit_line(e, "%s[i] -= %s * (%s[i] / (%s(%s[i]) / bias2_sqrt + %s));", s->w, step, m1,

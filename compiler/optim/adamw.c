@@ -43,13 +43,16 @@ static void prologue(OptStep *s)
 static void before(OptStep *s)
 {
     optim_adam.before(s);
+    if (s->wd != 0)   /* 1 - lr * weight_decay in double, as torch */
+        emit_line(s->e, "const %s %s_decay = (%s)(1.0 - %s * %s);", s->real, s->w, s->real, s->lr_d,
+                  emit_double(s->e, s->wd));
 }
 
 static void body(OptStep *s)
 {
     /* As torch: the decay scales the parameter before the Adam step. */
     if (s->wd != 0)
-        emit_line(s->e, "%s[i] *= %s;", s->w, emit_lit(s->e, 1 - s->lr * s->wd));
+        emit_line(s->e, "%s[i] *= %s_decay;", s->w, s->w);
     optim_adam.body(s);
 }
 

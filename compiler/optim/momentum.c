@@ -39,12 +39,12 @@ static const char *comment(Arena *a, const Optimizer *o)
 static void body(OptStep *s)
 {
     Emit *e = s->e;
-    const char *buf = s->state[0], *mu = emit_lit(e, s->opt->arg[MOMENTUM]);
+    const char *buf = s->state[0], *mu = s->mom_c;
     emit_line(e, "%s[i] = %s * %s[i] + g;", buf, mu, buf);
     if (s->opt->arg[NESTEROV] != 0)
-        emit_line(e, "%s[i] -= %s * (g + %s * %s[i]);", s->w, emit_lit(e, s->lr), mu, buf);
+        emit_line(e, "%s[i] -= %s * (g + %s * %s[i]);", s->w, s->lr_c, mu, buf);
     else
-        emit_line(e, "%s[i] -= %s * %s[i];", s->w, emit_lit(e, s->lr), buf);
+        emit_line(e, "%s[i] -= %s * %s[i];", s->w, s->lr_c, buf);
 }
 
 const OptInfo optim_momentum = {

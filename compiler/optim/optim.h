@@ -57,6 +57,17 @@ typedef struct OptStep {
     bool own_lr;             /* set on the layer */
     double wd;               /* its weight decay */
     size_t size;             /* its values */
+    /* The learning rate and momentum are runtime values of the model, one
+     * per learning-rate group (compiler/schedule.h: m->lr[k],
+     * m->momentum[k]; the trainer's schedule changes them). For the
+     * parameter being updated, as C expressions: */
+    const char *lr_d;        /* its lr in double: "m->lr[1]" */
+    const char *lr_c;        /* in the parameter's type: a local, "lr" or "lr_1" */
+    const char *mom_d;       /* its momentum (beta1 for Adam) in double, or NULL */
+    const char *mom_c;       /* in the parameter's type: "momentum", "beta1_1" */
+    const char *mom1_c;      /* 1 - momentum, worked out in double: "one_minus_beta1" */
+    const char *group_lr_d;  /* the update's default group's (prologue): "m->lr[0]" */
+    const char *group_mom_d;
 } OptStep;
 
 /* An optimizer whose step the runtime takes over the whole flat parameter

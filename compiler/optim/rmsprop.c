@@ -69,10 +69,10 @@ static void body(OptStep *s)
     }
     if (has_momentum(o)) {
         const char *buf = s->state[BUF];
-        emit_line(e, "%s[i] = %s * %s[i] + g / avg;", buf, emit_lit(e, o->arg[MOMENTUM]), buf);
-        emit_line(e, "%s[i] -= %s * %s[i];", s->w, emit_lit(e, s->lr), buf);
+        emit_line(e, "%s[i] = %s * %s[i] + g / avg;", buf, s->mom_c, buf);
+        emit_line(e, "%s[i] -= %s * %s[i];", s->w, s->lr_c, buf);
     } else {
-        emit_line(e, "%s[i] -= %s * g / avg;", s->w, emit_lit(e, s->lr));
+        emit_line(e, "%s[i] -= %s * g / avg;", s->w, s->lr_c);
     }
 }
 

@@ -14,7 +14,7 @@ static const char *comment(Arena *a, const Optimizer *o)
 
 static void body(OptStep *s)
 {
-    emit_line(s->e, "%s[i] -= %s * g;", s->w, emit_lit(s->e, s->lr));
+    emit_line(s->e, "%s[i] -= %s * g;", s->w, s->lr_c);
 }
 
 const OptInfo optim_sgd = {

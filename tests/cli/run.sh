@@ -288,7 +288,8 @@ done
 for want in "define HP_BATCH 8 " "define HP_PARAM_COUNT 899 " ; do
     if grep -q -- "$want" "$T/hp.h"; then ok "define-in-header: $want"; else bad "define-in-header: $want" "$(grep define "$T/hp.h" | head -5)"; fi
 done
-for want in "n \* 64, 0.3, " "0.01f" "0.002f" "0.5f" "0.25f" "2.0f\|2.f\|2f"; do
+# The learning rate and momentum are runtime values P_create sets.
+for want in "n \* 64, 0.3, " "m->lr\[0\] = 0.01;" "0.002f" "m->momentum\[0\] = 0.5;" "0.25f" "2.0f\|2.f\|2f"; do
     if grep -q -- "$want" "$T/hp.c"; then ok "define-in-code: $want"; else bad "define-in-code: $want" "not in hp.c"; fi
 done
 "$DLC" --main -D ep=3 -D val=0.3 -D sd=5 "$T/hp.net" -o "$T/hpm.c" 2>"$T/out"

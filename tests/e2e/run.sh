@@ -366,5 +366,43 @@ np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/resume.out")
 nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/resume.out")
 if [ -z "$np" ]; then bad resume "resume.sh crashed: $(tail -n 3 "$T/resume.out")"
 else pass=$((pass + np)) fail=$((fail + nf)); fi
+# 8. Learning-rate schedules in the trainer: each epoch line prints the lr it
+#    trained with, stepped per epoch (step), per batch (onecycle: the line
+#    shows the last batch's, which ends near max_lr / 25 / 1e4), and on the
+#    validation loss (plateau with a threshold no epoch can meet: halved
+#    after every epoch past the first); examples/regression.net's data.
+sched_run() { # NAME SCHEDULE-LINES: build and train 4 epochs on regression.csv
+    name=$1; shift
+    sed -e '/^train[[:space:]]*{/,$d' examples/regression.net >"$T/$name.net"
+    { echo "train {"; echo "    optimizer adam(lr = 3e-3)"; echo "    batch 100"
+      for l in "$@"; do echo "    $l"; done; echo "}"; } >>"$T/$name.net"
+    build "$name" "$T/$name.net" || return 1
+    "$T/$name" --train-csv examples/data/regression.csv --test-csv examples/data/regression_test.csv \
+        --epochs 4 --checkpoint "$T/$name.ckpt" >"$T/$name.out" 2>&1 ||
+        { bad "$name-train" "$(tail -c 300 "$T/$name.out")"; return 1; }
+}
+lrs() { sed -n 's/^epoch [0-9]*\/4 .*  lr \([0-9.e+-]*\)  (.*/\1/p' "$T/$1.out" | tr '\n' ' '; }
+if sched_run sched_step "schedule step(step_size = 1, gamma = 0.5)"; then
+    got=$(lrs sched_step)
+    [ "$got" = "0.003 0.0015 0.00075 0.000375 " ] && ok "schedule-step-lr-per-epoch ($got)" ||
+        bad schedule-step-lr-per-epoch "lrs '$got': $(tail -c 300 "$T/sched_step.out")"
+fi
+if sched_run sched_warmup "schedule cosine(t_max = 2)" "warmup_epochs 2" "warmup_start_factor 0.5"; then
+    got=$(lrs sched_warmup)
+    [ "$got" = "0.0015 0.00225 0.003 0.0015 " ] && ok "schedule-warmup-then-cosine ($got)" ||
+        bad schedule-warmup-then-cosine "lrs '$got': $(tail -c 300 "$T/sched_warmup.out")"
+fi
+if sched_run sched_onecycle "schedule onecycle(max_lr = 0.01)"; then
+    got=$(lrs sched_onecycle)
+    last=$(echo "$got" | awk '{print $4}')
+    if [ "$(echo "$got" | wc -w)" = 4 ] && awk "BEGIN{exit !($last < 1e-6)}"; then
+        ok "schedule-onecycle-per-batch ($got)"
+    else bad schedule-onecycle-per-batch "lrs '$got': $(tail -c 300 "$T/sched_onecycle.out")"; fi
+fi
+if sched_run sched_plateau "schedule plateau(factor = 0.5, patience = 0, threshold = 10, threshold_mode = abs)"; then
+    got=$(lrs sched_plateau)
+    [ "$got" = "0.003 0.003 0.0015 0.00075 " ] && ok "schedule-plateau-on-val-loss ($got)" ||
+        bad schedule-plateau-on-val-loss "lrs '$got': $(tail -c 300 "$T/sched_plateau.out")"
+fi
 
 echo "$pass passed, $fail failed"

@@ -92,6 +92,8 @@ struct activations {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (activations_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (activations_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     activations_workspace ws;  /* for activations_train_step, activations_forward, ... */
@@ -117,6 +119,11 @@ activations *activations_create(uint64_t seed)
     m->exp_avg = base + 1696;
     m->exp_avg_sq = base + 2544;
     m->ws.arena = base + 3392;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through activations_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* a_w, a_b, b_w, b_b, c_w, c_b, t_w, t_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -424,56 +431,58 @@ static void activations_backward_pass(const activations *m, activations_workspac
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void activations_update(activations *m)
 {
-    float *const a_w = m->params + 0;                    /* [12, 24], activations.net:8 */
-    float *const a_b = m->params + 288;                  /* [12], activations.net:8 */
-    float *const b_w = m->params + 300;                  /* [12, 12], activations.net:9 */
-    float *const b_b = m->params + 444;                  /* [12], activations.net:9 */
-    float *const c_w = m->params + 456;                  /* [12, 12], activations.net:10 */
-    float *const c_b = m->params + 600;                  /* [12], activations.net:10 */
-    float *const t_w = m->params + 612;                  /* [12, 12], activations.net:11 */
-    float *const t_b = m->params + 756;                  /* [12], activations.net:11 */
-    float *const logits_w = m->params + 768;             /* [5, 12], activations.net:15 */
-    float *const logits_b = m->params + 828;             /* [5], activations.net:15 */
-    float *const d_a_w = m->grads + 0;                   /* [12, 24] */
-    float *const d_a_b = m->grads + 288;                 /* [12] */
-    float *const d_b_w = m->grads + 300;                 /* [12, 12] */
-    float *const d_b_b = m->grads + 444;                 /* [12] */
-    float *const d_c_w = m->grads + 456;                 /* [12, 12] */
-    float *const d_c_b = m->grads + 600;                 /* [12] */
-    float *const d_t_w = m->grads + 612;                 /* [12, 12] */
-    float *const d_t_b = m->grads + 756;                 /* [12] */
-    float *const d_logits_w = m->grads + 768;            /* [5, 12] */
-    float *const d_logits_b = m->grads + 828;            /* [5] */
-    float *const a_w_avg = m->exp_avg + 0;               /* [12, 24] */
-    float *const a_w_avg_sq = m->exp_avg_sq + 0;         /* [12, 24] */
-    float *const a_b_avg = m->exp_avg + 288;             /* [12] */
-    float *const a_b_avg_sq = m->exp_avg_sq + 288;       /* [12] */
-    float *const b_w_avg = m->exp_avg + 300;             /* [12, 12] */
-    float *const b_w_avg_sq = m->exp_avg_sq + 300;       /* [12, 12] */
-    float *const b_b_avg = m->exp_avg + 444;             /* [12] */
-    float *const b_b_avg_sq = m->exp_avg_sq + 444;       /* [12] */
-    float *const c_w_avg = m->exp_avg + 456;             /* [12, 12] */
-    float *const c_w_avg_sq = m->exp_avg_sq + 456;       /* [12, 12] */
-    float *const c_b_avg = m->exp_avg + 600;             /* [12] */
-    float *const c_b_avg_sq = m->exp_avg_sq + 600;       /* [12] */
-    float *const t_w_avg = m->exp_avg + 612;             /* [12, 12] */
-    float *const t_w_avg_sq = m->exp_avg_sq + 612;       /* [12, 12] */
-    float *const t_b_avg = m->exp_avg + 756;             /* [12] */
-    float *const t_b_avg_sq = m->exp_avg_sq + 756;       /* [12] */
-    float *const logits_w_avg = m->exp_avg + 768;        /* [5, 12] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 768;  /* [5, 12] */
-    float *const logits_b_avg = m->exp_avg + 828;        /* [5] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 828;  /* [5] */
+    float *const a_w = m->params + 0;                             /* [12, 24], activations.net:8 */
+    float *const a_b = m->params + 288;                           /* [12], activations.net:8 */
+    float *const b_w = m->params + 300;                           /* [12, 12], activations.net:9 */
+    float *const b_b = m->params + 444;                           /* [12], activations.net:9 */
+    float *const c_w = m->params + 456;                           /* [12, 12], activations.net:10 */
+    float *const c_b = m->params + 600;                           /* [12], activations.net:10 */
+    float *const t_w = m->params + 612;                           /* [12, 12], activations.net:11 */
+    float *const t_b = m->params + 756;                           /* [12], activations.net:11 */
+    float *const logits_w = m->params + 768;                      /* [5, 12], activations.net:15 */
+    float *const logits_b = m->params + 828;                      /* [5], activations.net:15 */
+    float *const d_a_w = m->grads + 0;                            /* [12, 24] */
+    float *const d_a_b = m->grads + 288;                          /* [12] */
+    float *const d_b_w = m->grads + 300;                          /* [12, 12] */
+    float *const d_b_b = m->grads + 444;                          /* [12] */
+    float *const d_c_w = m->grads + 456;                          /* [12, 12] */
+    float *const d_c_b = m->grads + 600;                          /* [12] */
+    float *const d_t_w = m->grads + 612;                          /* [12, 12] */
+    float *const d_t_b = m->grads + 756;                          /* [12] */
+    float *const d_logits_w = m->grads + 768;                     /* [5, 12] */
+    float *const d_logits_b = m->grads + 828;                     /* [5] */
+    float *const a_w_avg = m->exp_avg + 0;                        /* [12, 24] */
+    float *const a_w_avg_sq = m->exp_avg_sq + 0;                  /* [12, 24] */
+    float *const a_b_avg = m->exp_avg + 288;                      /* [12] */
+    float *const a_b_avg_sq = m->exp_avg_sq + 288;                /* [12] */
+    float *const b_w_avg = m->exp_avg + 300;                      /* [12, 12] */
+    float *const b_w_avg_sq = m->exp_avg_sq + 300;                /* [12, 12] */
+    float *const b_b_avg = m->exp_avg + 444;                      /* [12] */
+    float *const b_b_avg_sq = m->exp_avg_sq + 444;                /* [12] */
+    float *const c_w_avg = m->exp_avg + 456;                      /* [12, 12] */
+    float *const c_w_avg_sq = m->exp_avg_sq + 456;                /* [12, 12] */
+    float *const c_b_avg = m->exp_avg + 600;                      /* [12] */
+    float *const c_b_avg_sq = m->exp_avg_sq + 600;                /* [12] */
+    float *const t_w_avg = m->exp_avg + 612;                      /* [12, 12] */
+    float *const t_w_avg_sq = m->exp_avg_sq + 612;                /* [12, 12] */
+    float *const t_b_avg = m->exp_avg + 756;                      /* [12] */
+    float *const t_b_avg_sq = m->exp_avg_sq + 756;                /* [12] */
+    float *const logits_w_avg = m->exp_avg + 768;                 /* [5, 12] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 768;           /* [5, 12] */
+    float *const logits_b_avg = m->exp_avg + 828;                 /* [5] */
+    float *const logits_b_avg_sq = m->exp_avg_sq + 828;           /* [5] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (activations_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.01 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* a_w [12, 24] */
     for (size_t i = 0; i < 288; i++) {
         const float g = d_a_w[i];
-        a_w_avg[i] = 0.9f * a_w_avg[i] + 0.1f * g;
+        a_w_avg[i] = beta1 * a_w_avg[i] + one_minus_beta1 * g;
         a_w_avg_sq[i] = 0.999f * a_w_avg_sq[i] + 0.001f * g * g;
         a_w[i] -= step_size * (a_w_avg[i] / (sqrtf(a_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -481,7 +490,7 @@ void activations_update(activations *m)
     /* a_b [12] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_a_b[i];
-        a_b_avg[i] = 0.9f * a_b_avg[i] + 0.1f * g;
+        a_b_avg[i] = beta1 * a_b_avg[i] + one_minus_beta1 * g;
         a_b_avg_sq[i] = 0.999f * a_b_avg_sq[i] + 0.001f * g * g;
         a_b[i] -= step_size * (a_b_avg[i] / (sqrtf(a_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -489,7 +498,7 @@ void activations_update(activations *m)
     /* b_w [12, 12] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_b_w[i];
-        b_w_avg[i] = 0.9f * b_w_avg[i] + 0.1f * g;
+        b_w_avg[i] = beta1 * b_w_avg[i] + one_minus_beta1 * g;
         b_w_avg_sq[i] = 0.999f * b_w_avg_sq[i] + 0.001f * g * g;
         b_w[i] -= step_size * (b_w_avg[i] / (sqrtf(b_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -497,7 +506,7 @@ void activations_update(activations *m)
     /* b_b [12] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_b_b[i];
-        b_b_avg[i] = 0.9f * b_b_avg[i] + 0.1f * g;
+        b_b_avg[i] = beta1 * b_b_avg[i] + one_minus_beta1 * g;
         b_b_avg_sq[i] = 0.999f * b_b_avg_sq[i] + 0.001f * g * g;
         b_b[i] -= step_size * (b_b_avg[i] / (sqrtf(b_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -505,7 +514,7 @@ void activations_update(activations *m)
     /* c_w [12, 12] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_c_w[i];
-        c_w_avg[i] = 0.9f * c_w_avg[i] + 0.1f * g;
+        c_w_avg[i] = beta1 * c_w_avg[i] + one_minus_beta1 * g;
         c_w_avg_sq[i] = 0.999f * c_w_avg_sq[i] + 0.001f * g * g;
         c_w[i] -= step_size * (c_w_avg[i] / (sqrtf(c_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -513,7 +522,7 @@ void activations_update(activations *m)
     /* c_b [12] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_c_b[i];
-        c_b_avg[i] = 0.9f * c_b_avg[i] + 0.1f * g;
+        c_b_avg[i] = beta1 * c_b_avg[i] + one_minus_beta1 * g;
         c_b_avg_sq[i] = 0.999f * c_b_avg_sq[i] + 0.001f * g * g;
         c_b[i] -= step_size * (c_b_avg[i] / (sqrtf(c_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -521,7 +530,7 @@ void activations_update(activations *m)
     /* t_w [12, 12] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_t_w[i];
-        t_w_avg[i] = 0.9f * t_w_avg[i] + 0.1f * g;
+        t_w_avg[i] = beta1 * t_w_avg[i] + one_minus_beta1 * g;
         t_w_avg_sq[i] = 0.999f * t_w_avg_sq[i] + 0.001f * g * g;
         t_w[i] -= step_size * (t_w_avg[i] / (sqrtf(t_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -529,7 +538,7 @@ void activations_update(activations *m)
     /* t_b [12] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_t_b[i];
-        t_b_avg[i] = 0.9f * t_b_avg[i] + 0.1f * g;
+        t_b_avg[i] = beta1 * t_b_avg[i] + one_minus_beta1 * g;
         t_b_avg_sq[i] = 0.999f * t_b_avg_sq[i] + 0.001f * g * g;
         t_b[i] -= step_size * (t_b_avg[i] / (sqrtf(t_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -537,7 +546,7 @@ void activations_update(activations *m)
     /* logits_w [5, 12] */
     for (size_t i = 0; i < 60; i++) {
         const float g = d_logits_w[i];
-        logits_w_avg[i] = 0.9f * logits_w_avg[i] + 0.1f * g;
+        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
         logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
         logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -545,7 +554,7 @@ void activations_update(activations *m)
     /* logits_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_logits_b[i];
-        logits_b_avg[i] = 0.9f * logits_b_avg[i] + 0.1f * g;
+        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
         logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
         logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -690,6 +699,40 @@ float activations_evaluate_terms(activations *m, const float *img, const int32_t
 {
     return activations_evaluate_terms_with(m, &m->ws, img, k_, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void activations_set_lr(activations *m, int group, double lr)
+{
+    if (group >= 0 && group < ACTIVATIONS_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double activations_get_lr(const activations *m, int group)
+{
+    return group >= 0 && group < ACTIVATIONS_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void activations_set_momentum(activations *m, int group, double momentum)
+{
+    if (group >= 0 && group < ACTIVATIONS_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double activations_get_momentum(const activations *m, int group)
+{
+    return group >= 0 && group < ACTIVATIONS_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double activations_base_lr[1] = {0.01};
+static const double activations_base_momentum[1] = {0.9};
+static const dlrt_schedule_info activations_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -910,6 +953,26 @@ static double activations_api_evaluate_terms(void *m, const void *const *data, i
     return activations_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void activations_api_set_lr(void *m, int group, double lr)
+{
+    activations_set_lr(m, group, lr);
+}
+
+static double activations_api_get_lr(const void *m, int group)
+{
+    return activations_get_lr(m, group);
+}
+
+static void activations_api_set_momentum(void *m, int group, double momentum)
+{
+    activations_set_momentum(m, group, momentum);
+}
+
+static double activations_api_get_momentum(const void *m, int group)
+{
+    return activations_get_momentum(m, group);
+}
+
 static void *activations_api_params(void *m)
 {
     return activations_params(m);
@@ -1009,6 +1072,15 @@ static const dlrt_model_api activations_api = {
     .save_with = activations_api_save_with,
     .load_with = activations_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = ACTIVATIONS_LR_GROUPS,
+    .base_lr = activations_base_lr,
+    .set_lr = activations_api_set_lr,
+    .get_lr = activations_api_get_lr,
+    .momentum = 1,
+    .base_momentum = activations_base_momentum,
+    .set_momentum = activations_api_set_momentum,
+    .get_momentum = activations_api_get_momentum,
+    .schedule = &activations_schedule,
 };
 
 const dlrt_model_api *activations_model(void)

@@ -69,6 +69,18 @@ const char *activations_term_name(int i);
 void activations_loss_terms(const activations *m, double *terms);
 float activations_evaluate_terms(activations *m, const float *img, const int32_t *k_, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; activations_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: a_w, a_b, b_w, b_b, c_w, c_b, t_w, t_b, logits_w, logits_b
+ * activations_set_lr ignores a group out of range; activations_get_lr returns NAN for one. */
+#define ACTIVATIONS_LR_GROUPS 1
+void activations_set_lr(activations *m, int group, double lr);
+double activations_get_lr(const activations *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void activations_set_momentum(activations *m, int group, double momentum);
+double activations_get_momentum(const activations *m, int group);
+
 /* The flat parameter and gradient buffers, ACTIVATIONS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *activations_params(activations *m);

@@ -58,6 +58,7 @@ struct adagrad {
     float *params;
     float *grads;              /* d loss / d params, the same layout */
     float *sum;                /* optimizer state, the same layout */
+    double lr[2];              /* each group's learning rate (adagrad_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     adagrad_workspace ws;      /* for adagrad_train_step, adagrad_forward, ... */
@@ -85,6 +86,11 @@ adagrad *adagrad_create(uint64_t seed)
 
     /* sum starts at initial_accumulator_value = 0.1 */
     dlrt_fill_f32(m->sum, 43, 0.1);
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through adagrad_set_lr). */
+    m->lr[0] = 0.01;   /* h_w, h_b */
+    m->lr[1] = 0.02;   /* logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -245,7 +251,7 @@ void adagrad_update(adagrad *m)
     m->step++;
 
     /* h_w [5, 4] */
-    const float h_w_clr = (float)(0.01 / (1.0 + (double)(m->step - 1) * 0.001));
+    const float h_w_clr = (float)(m->lr[0] / (1.0 + (double)(m->step - 1) * 0.001));
     for (size_t i = 0; i < 20; i++) {
         const float g = d_h_w[i];
         h_w_sum[i] += g * g;
@@ -253,7 +259,7 @@ void adagrad_update(adagrad *m)
     }
 
     /* h_b [5] */
-    const float h_b_clr = (float)(0.01 / (1.0 + (double)(m->step - 1) * 0.001));
+    const float h_b_clr = (float)(m->lr[0] / (1.0 + (double)(m->step - 1) * 0.001));
     for (size_t i = 0; i < 5; i++) {
         const float g = d_h_b[i];
         h_b_sum[i] += g * g;
@@ -261,7 +267,7 @@ void adagrad_update(adagrad *m)
     }
 
     /* logits_w [3, 5], lr 0.02 */
-    const float logits_w_clr = (float)(0.02 / (1.0 + (double)(m->step - 1) * 0.001));
+    const float logits_w_clr = (float)(m->lr[1] / (1.0 + (double)(m->step - 1) * 0.001));
     for (size_t i = 0; i < 15; i++) {
         const float g = d_logits_w[i];
         logits_w_sum[i] += g * g;
@@ -269,7 +275,7 @@ void adagrad_update(adagrad *m)
     }
 
     /* logits_b [3], lr 0.02 */
-    const float logits_b_clr = (float)(0.02 / (1.0 + (double)(m->step - 1) * 0.001));
+    const float logits_b_clr = (float)(m->lr[1] / (1.0 + (double)(m->step - 1) * 0.001));
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
         logits_b_sum[i] += g * g;
@@ -414,6 +420,28 @@ float adagrad_evaluate_terms(adagrad *m, const float *x, const int32_t *y, int n
 {
     return adagrad_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void adagrad_set_lr(adagrad *m, int group, double lr)
+{
+    if (group >= 0 && group < ADAGRAD_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double adagrad_get_lr(const adagrad *m, int group)
+{
+    return group >= 0 && group < ADAGRAD_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double adagrad_base_lr[2] = {0.01, 0.02};
+static const dlrt_schedule_info adagrad_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -623,6 +651,16 @@ static double adagrad_api_evaluate_terms(void *m, const void *const *data, int n
     return adagrad_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void adagrad_api_set_lr(void *m, int group, double lr)
+{
+    adagrad_set_lr(m, group, lr);
+}
+
+static double adagrad_api_get_lr(const void *m, int group)
+{
+    return adagrad_get_lr(m, group);
+}
+
 static void *adagrad_api_params(void *m)
 {
     return adagrad_params(m);
@@ -717,6 +755,11 @@ static const dlrt_model_api adagrad_api = {
     .save_with = adagrad_api_save_with,
     .load_with = adagrad_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = ADAGRAD_LR_GROUPS,
+    .base_lr = adagrad_base_lr,
+    .set_lr = adagrad_api_set_lr,
+    .get_lr = adagrad_api_get_lr,
+    .schedule = &adagrad_schedule,
 };
 
 const dlrt_model_api *adagrad_model(void)

@@ -67,6 +67,16 @@ const char *adagrad_term_name(int i);
 void adagrad_loss_terms(const adagrad *m, double *terms);
 float adagrad_evaluate_terms(adagrad *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; adagrad_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b
+ *   1  lr 0.02: logits_w, logits_b
+ * adagrad_set_lr ignores a group out of range; adagrad_get_lr returns NAN for one. */
+#define ADAGRAD_LR_GROUPS 2
+void adagrad_set_lr(adagrad *m, int group, double lr);
+double adagrad_get_lr(const adagrad *m, int group);
+
 /* The flat parameter and gradient buffers, ADAGRAD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *adagrad_params(adagrad *m);

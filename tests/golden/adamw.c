@@ -58,6 +58,8 @@ struct adamw {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[2];              /* each group's learning rate (adamw_set_lr) */
+    double momentum[2];        /* its momentum or beta1 (adamw_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     adamw_workspace ws;        /* for adamw_train_step, adamw_forward, ... */
@@ -83,6 +85,13 @@ adamw *adamw_create(uint64_t seed)
     m->exp_avg = base + 64;
     m->exp_avg_sq = base + 96;
     m->ws.arena = base + 128;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through adamw_set_lr and _set_momentum). */
+    m->lr[0] = 0.001;   /* h_w, h_b */
+    m->momentum[0] = 0.9;
+    m->lr[1] = 0.001;   /* pred_w, pred_b */
+    m->momentum[1] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -223,60 +232,68 @@ static void adamw_backward_pass(const adamw *m, adamw_workspace *w, float *grads
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void adamw_update(adamw *m)
 {
-    float *const h_w = m->params + 0;                 /* [3, 4], adamw.net:8 */
-    float *const h_b = m->params + 12;                /* [3], adamw.net:8 */
-    float *const pred_w = m->params + 15;             /* [2, 3], adamw.net:9 */
-    float *const pred_b = m->params + 21;             /* [2], adamw.net:9 */
-    float *const d_h_w = m->grads + 0;                /* [3, 4] */
-    float *const d_h_b = m->grads + 12;               /* [3] */
-    float *const d_pred_w = m->grads + 15;            /* [2, 3] */
-    float *const d_pred_b = m->grads + 21;            /* [2] */
-    float *const h_w_avg = m->exp_avg + 0;            /* [3, 4] */
-    float *const h_w_avg_sq = m->exp_avg_sq + 0;      /* [3, 4] */
-    float *const h_b_avg = m->exp_avg + 12;           /* [3] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 12;     /* [3] */
-    float *const pred_w_avg = m->exp_avg + 15;        /* [2, 3] */
-    float *const pred_w_avg_sq = m->exp_avg_sq + 15;  /* [2, 3] */
-    float *const pred_b_avg = m->exp_avg + 21;        /* [2] */
-    float *const pred_b_avg_sq = m->exp_avg_sq + 21;  /* [2] */
+    float *const h_w = m->params + 0;                               /* [3, 4], adamw.net:8 */
+    float *const h_b = m->params + 12;                              /* [3], adamw.net:8 */
+    float *const pred_w = m->params + 15;                           /* [2, 3], adamw.net:9 */
+    float *const pred_b = m->params + 21;                           /* [2], adamw.net:9 */
+    float *const d_h_w = m->grads + 0;                              /* [3, 4] */
+    float *const d_h_b = m->grads + 12;                             /* [3] */
+    float *const d_pred_w = m->grads + 15;                          /* [2, 3] */
+    float *const d_pred_b = m->grads + 21;                          /* [2] */
+    float *const h_w_avg = m->exp_avg + 0;                          /* [3, 4] */
+    float *const h_w_avg_sq = m->exp_avg_sq + 0;                    /* [3, 4] */
+    float *const h_b_avg = m->exp_avg + 12;                         /* [3] */
+    float *const h_b_avg_sq = m->exp_avg_sq + 12;                   /* [3] */
+    float *const pred_w_avg = m->exp_avg + 15;                      /* [2, 3] */
+    float *const pred_w_avg_sq = m->exp_avg_sq + 15;                /* [2, 3] */
+    float *const pred_b_avg = m->exp_avg + 21;                      /* [2] */
+    float *const pred_b_avg_sq = m->exp_avg_sq + 21;                /* [2] */
+    const float beta1 = (float)m->momentum[0];                      /* beta1 of group 0 (adamw_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);    /* worked out in double */
+    const float beta1_1 = (float)m->momentum[1];                    /* beta1 of group 1 (adamw_set_momentum) */
+    const float one_minus_beta1_1 = (float)(1.0 - m->momentum[1]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.001 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* h_w [3, 4] */
+    const float h_w_decay = (float)(1.0 - m->lr[0] * 0.05);
     for (size_t i = 0; i < 12; i++) {
         const float g = d_h_w[i];
-        h_w[i] *= 0.99995f;
-        h_w_avg[i] = 0.9f * h_w_avg[i] + 0.1f * g;
+        h_w[i] *= h_w_decay;
+        h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 
     /* h_b [3] */
+    const float h_b_decay = (float)(1.0 - m->lr[0] * 0.05);
     for (size_t i = 0; i < 3; i++) {
         const float g = d_h_b[i];
-        h_b[i] *= 0.99995f;
-        h_b_avg[i] = 0.9f * h_b_avg[i] + 0.1f * g;
+        h_b[i] *= h_b_decay;
+        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
         h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
         h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 
     /* pred_w [2, 3], weight decay 0 */
+    const float pred_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
     for (size_t i = 0; i < 6; i++) {
         const float g = d_pred_w[i];
-        pred_w_avg[i] = 0.9f * pred_w_avg[i] + 0.1f * g;
+        pred_w_avg[i] = beta1_1 * pred_w_avg[i] + one_minus_beta1_1 * g;
         pred_w_avg_sq[i] = 0.999f * pred_w_avg_sq[i] + 0.001f * g * g;
-        pred_w[i] -= step_size * (pred_w_avg[i] / (sqrtf(pred_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
+        pred_w[i] -= pred_w_step * (pred_w_avg[i] / (sqrtf(pred_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 
     /* pred_b [2], weight decay 0 */
+    const float pred_b_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
     for (size_t i = 0; i < 2; i++) {
         const float g = d_pred_b[i];
-        pred_b_avg[i] = 0.9f * pred_b_avg[i] + 0.1f * g;
+        pred_b_avg[i] = beta1_1 * pred_b_avg[i] + one_minus_beta1_1 * g;
         pred_b_avg_sq[i] = 0.999f * pred_b_avg_sq[i] + 0.001f * g * g;
-        pred_b[i] -= step_size * (pred_b_avg[i] / (sqrtf(pred_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
+        pred_b[i] -= pred_b_step * (pred_b_avg[i] / (sqrtf(pred_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 
@@ -392,6 +409,40 @@ float adamw_evaluate_terms(adamw *m, const float *x, const float *y, int n, doub
 {
     return adamw_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void adamw_set_lr(adamw *m, int group, double lr)
+{
+    if (group >= 0 && group < ADAMW_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double adamw_get_lr(const adamw *m, int group)
+{
+    return group >= 0 && group < ADAMW_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void adamw_set_momentum(adamw *m, int group, double momentum)
+{
+    if (group >= 0 && group < ADAMW_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double adamw_get_momentum(const adamw *m, int group)
+{
+    return group >= 0 && group < ADAMW_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double adamw_base_lr[2] = {0.001, 0.001};
+static const double adamw_base_momentum[2] = {0.9, 0.9};
+static const dlrt_schedule_info adamw_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -602,6 +653,26 @@ static double adamw_api_evaluate_terms(void *m, const void *const *data, int n, 
     return adamw_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void adamw_api_set_lr(void *m, int group, double lr)
+{
+    adamw_set_lr(m, group, lr);
+}
+
+static double adamw_api_get_lr(const void *m, int group)
+{
+    return adamw_get_lr(m, group);
+}
+
+static void adamw_api_set_momentum(void *m, int group, double momentum)
+{
+    adamw_set_momentum(m, group, momentum);
+}
+
+static double adamw_api_get_momentum(const void *m, int group)
+{
+    return adamw_get_momentum(m, group);
+}
+
 static void *adamw_api_params(void *m)
 {
     return adamw_params(m);
@@ -696,6 +767,15 @@ static const dlrt_model_api adamw_api = {
     .save_with = adamw_api_save_with,
     .load_with = adamw_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = ADAMW_LR_GROUPS,
+    .base_lr = adamw_base_lr,
+    .set_lr = adamw_api_set_lr,
+    .get_lr = adamw_api_get_lr,
+    .momentum = 1,
+    .base_momentum = adamw_base_momentum,
+    .set_momentum = adamw_api_set_momentum,
+    .get_momentum = adamw_api_get_momentum,
+    .schedule = &adamw_schedule,
 };
 
 const dlrt_model_api *adamw_model(void)

@@ -66,6 +66,19 @@ const char *adamw_term_name(int i);
 void adamw_loss_terms(const adamw *m, double *terms);
 float adamw_evaluate_terms(adamw *m, const float *x, const float *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; adamw_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.001: h_w, h_b
+ *   1  lr 0.001: pred_w, pred_b
+ * adamw_set_lr ignores a group out of range; adamw_get_lr returns NAN for one. */
+#define ADAMW_LR_GROUPS 2
+void adamw_set_lr(adamw *m, int group, double lr);
+double adamw_get_lr(const adamw *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void adamw_set_momentum(adamw *m, int group, double momentum);
+double adamw_get_momentum(const adamw *m, int group);
+
 /* The flat parameter and gradient buffers, ADAMW_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *adamw_params(adamw *m);

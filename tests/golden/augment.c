@@ -57,6 +57,7 @@ struct augment {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (augment_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     augment_workspace ws;      /* for augment_train_step, augment_forward, ... */
@@ -80,6 +81,10 @@ augment *augment_create(uint64_t seed)
     m->params = base;
     m->grads = base + 208;
     m->ws.arena = base + 416;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through augment_set_lr). */
+    m->lr[0] = 0.05;   /* logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -243,19 +248,20 @@ void augment_update(augment *m)
     float *const logits_b = m->params + 192;   /* [3], augment.net:14 */
     float *const d_logits_w = m->grads + 0;    /* [3, 64] */
     float *const d_logits_b = m->grads + 192;  /* [3] */
+    const float lr = (float)m->lr[0];          /* learning rate of group 0 (augment_set_lr) */
 
     m->step++;
 
     /* logits_w [3, 64] */
     for (size_t i = 0; i < 192; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.05f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.05f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -396,6 +402,28 @@ float augment_evaluate_terms(augment *m, const float *image, const int32_t *y, i
 {
     return augment_evaluate_terms_with(m, &m->ws, image, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void augment_set_lr(augment *m, int group, double lr)
+{
+    if (group >= 0 && group < AUGMENT_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double augment_get_lr(const augment *m, int group)
+{
+    return group >= 0 && group < AUGMENT_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double augment_base_lr[1] = {0.05};
+static const dlrt_schedule_info augment_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -597,6 +625,16 @@ static double augment_api_evaluate_terms(void *m, const void *const *data, int n
     return augment_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void augment_api_set_lr(void *m, int group, double lr)
+{
+    augment_set_lr(m, group, lr);
+}
+
+static double augment_api_get_lr(const void *m, int group)
+{
+    return augment_get_lr(m, group);
+}
+
 static void *augment_api_params(void *m)
 {
     return augment_params(m);
@@ -691,6 +729,11 @@ static const dlrt_model_api augment_api = {
     .save_with = augment_api_save_with,
     .load_with = augment_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = AUGMENT_LR_GROUPS,
+    .base_lr = augment_base_lr,
+    .set_lr = augment_api_set_lr,
+    .get_lr = augment_api_get_lr,
+    .schedule = &augment_schedule,
 };
 
 const dlrt_model_api *augment_model(void)

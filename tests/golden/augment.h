@@ -67,6 +67,15 @@ const char *augment_term_name(int i);
 void augment_loss_terms(const augment *m, double *terms);
 float augment_evaluate_terms(augment *m, const float *image, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; augment_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.05: logits_w, logits_b
+ * augment_set_lr ignores a group out of range; augment_get_lr returns NAN for one. */
+#define AUGMENT_LR_GROUPS 1
+void augment_set_lr(augment *m, int group, double lr);
+double augment_get_lr(const augment *m, int group);
+
 /* The flat parameter and gradient buffers, AUGMENT_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *augment_params(augment *m);

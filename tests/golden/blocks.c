@@ -111,6 +111,7 @@ struct blocks {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (blocks_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     blocks_workspace ws;       /* for blocks_train_step, blocks_forward, ... */
@@ -134,6 +135,10 @@ blocks *blocks_create(uint64_t seed)
     m->params = base;
     m->grads = base + 336;
     m->ws.arena = base + 672;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through blocks_set_lr). */
+    m->lr[0] = 0.1;   /* res1_h_w, res1_h_b, res1_out_w, res1_out_b, stage_0_h_w, stage_0_h_b, stage_0_out_w, stage_0_out_b, stage_1_h_w, stage_1_h_b, stage_1_out_w, stage_1_out_b, enc_h_w, enc_h_b, enc_out_w, enc_out_b, logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -586,115 +591,116 @@ void blocks_update(blocks *m)
     float *const d_enc_out_b = m->grads + 304;      /* [6] */
     float *const d_logits_w = m->grads + 310;       /* [3, 6] */
     float *const d_logits_b = m->grads + 328;       /* [3] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (blocks_set_lr) */
 
     m->step++;
 
     /* res1_h_w [6, 6] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_res1_h_w[i];
-        res1_h_w[i] -= 0.1f * g;
+        res1_h_w[i] -= lr * g;
     }
 
     /* res1_h_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_res1_h_b[i];
-        res1_h_b[i] -= 0.1f * g;
+        res1_h_b[i] -= lr * g;
     }
 
     /* res1_out_w [6, 6] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_res1_out_w[i];
-        res1_out_w[i] -= 0.1f * g;
+        res1_out_w[i] -= lr * g;
     }
 
     /* res1_out_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_res1_out_b[i];
-        res1_out_b[i] -= 0.1f * g;
+        res1_out_b[i] -= lr * g;
     }
 
     /* stage_0_h_w [6, 6] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_stage_0_h_w[i];
-        stage_0_h_w[i] -= 0.1f * g;
+        stage_0_h_w[i] -= lr * g;
     }
 
     /* stage_0_h_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_stage_0_h_b[i];
-        stage_0_h_b[i] -= 0.1f * g;
+        stage_0_h_b[i] -= lr * g;
     }
 
     /* stage_0_out_w [6, 6] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_stage_0_out_w[i];
-        stage_0_out_w[i] -= 0.1f * g;
+        stage_0_out_w[i] -= lr * g;
     }
 
     /* stage_0_out_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_stage_0_out_b[i];
-        stage_0_out_b[i] -= 0.1f * g;
+        stage_0_out_b[i] -= lr * g;
     }
 
     /* stage_1_h_w [6, 6] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_stage_1_h_w[i];
-        stage_1_h_w[i] -= 0.1f * g;
+        stage_1_h_w[i] -= lr * g;
     }
 
     /* stage_1_h_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_stage_1_h_b[i];
-        stage_1_h_b[i] -= 0.1f * g;
+        stage_1_h_b[i] -= lr * g;
     }
 
     /* stage_1_out_w [6, 6] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_stage_1_out_w[i];
-        stage_1_out_w[i] -= 0.1f * g;
+        stage_1_out_w[i] -= lr * g;
     }
 
     /* stage_1_out_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_stage_1_out_b[i];
-        stage_1_out_b[i] -= 0.1f * g;
+        stage_1_out_b[i] -= lr * g;
     }
 
     /* enc_h_w [4, 6] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_enc_h_w[i];
-        enc_h_w[i] -= 0.1f * g;
+        enc_h_w[i] -= lr * g;
     }
 
     /* enc_h_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_enc_h_b[i];
-        enc_h_b[i] -= 0.1f * g;
+        enc_h_b[i] -= lr * g;
     }
 
     /* enc_out_w [6, 4] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_enc_out_w[i];
-        enc_out_w[i] -= 0.1f * g;
+        enc_out_w[i] -= lr * g;
     }
 
     /* enc_out_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_enc_out_b[i];
-        enc_out_b[i] -= 0.1f * g;
+        enc_out_b[i] -= lr * g;
     }
 
     /* logits_w [3, 6] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.1f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.1f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -836,6 +842,28 @@ float blocks_evaluate_terms(blocks *m, const float *x, const int32_t *y, int n, 
 {
     return blocks_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void blocks_set_lr(blocks *m, int group, double lr)
+{
+    if (group >= 0 && group < BLOCKS_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double blocks_get_lr(const blocks *m, int group)
+{
+    return group >= 0 && group < BLOCKS_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double blocks_base_lr[1] = {0.1};
+static const dlrt_schedule_info blocks_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -1067,6 +1095,16 @@ static double blocks_api_evaluate_terms(void *m, const void *const *data, int n,
     return blocks_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void blocks_api_set_lr(void *m, int group, double lr)
+{
+    blocks_set_lr(m, group, lr);
+}
+
+static double blocks_api_get_lr(const void *m, int group)
+{
+    return blocks_get_lr(m, group);
+}
+
 static void *blocks_api_params(void *m)
 {
     return blocks_params(m);
@@ -1165,6 +1203,11 @@ static const dlrt_model_api blocks_api = {
     .save_with = blocks_api_save_with,
     .load_with = blocks_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = BLOCKS_LR_GROUPS,
+    .base_lr = blocks_base_lr,
+    .set_lr = blocks_api_set_lr,
+    .get_lr = blocks_api_get_lr,
+    .schedule = &blocks_schedule,
 };
 
 const dlrt_model_api *blocks_model(void)

@@ -68,6 +68,15 @@ const char *blocks_term_name(int i);
 void blocks_loss_terms(const blocks *m, double *terms);
 float blocks_evaluate_terms(blocks *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; blocks_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.1: res1_h_w, res1_h_b, res1_out_w, res1_out_b, stage_0_h_w, stage_0_h_b, stage_0_out_w, stage_0_out_b, stage_1_h_w, stage_1_h_b, stage_1_out_w, stage_1_out_b, enc_h_w, enc_h_b, enc_out_w, enc_out_b, logits_w, logits_b
+ * blocks_set_lr ignores a group out of range; blocks_get_lr returns NAN for one. */
+#define BLOCKS_LR_GROUPS 1
+void blocks_set_lr(blocks *m, int group, double lr);
+double blocks_get_lr(const blocks *m, int group);
+
 /* The flat parameter and gradient buffers, BLOCKS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *blocks_params(blocks *m);

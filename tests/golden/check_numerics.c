@@ -68,6 +68,8 @@ struct check_numerics {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (check_numerics_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (check_numerics_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load or --check-numerics failure (malloc'd, never cut) */
     check_numerics_workspace ws; /* for check_numerics_train_step, check_numerics_forward, ... */
@@ -94,6 +96,11 @@ check_numerics *check_numerics_create(uint64_t seed)
     m->exp_avg_sq = base + 240;
     m->ws.arena = base + 320;
     m->ws.error = &m->error;   /* its checks report through check_numerics_error */
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through check_numerics_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* h_w, h_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -382,32 +389,34 @@ static int check_numerics_backward_pass(const check_numerics *m, check_numerics_
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void check_numerics_update(check_numerics *m)
 {
-    float *const h_w = m->params + 0;                   /* [8, 4], check_numerics.net:12 */
-    float *const h_b = m->params + 32;                  /* [8], check_numerics.net:12 */
-    float *const logits_w = m->params + 40;             /* [3, 8], check_numerics.net:13 */
-    float *const logits_b = m->params + 64;             /* [3], check_numerics.net:13 */
-    float *const d_h_w = m->grads + 0;                  /* [8, 4] */
-    float *const d_h_b = m->grads + 32;                 /* [8] */
-    float *const d_logits_w = m->grads + 40;            /* [3, 8] */
-    float *const d_logits_b = m->grads + 64;            /* [3] */
-    float *const h_w_avg = m->exp_avg + 0;              /* [8, 4] */
-    float *const h_w_avg_sq = m->exp_avg_sq + 0;        /* [8, 4] */
-    float *const h_b_avg = m->exp_avg + 32;             /* [8] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 32;       /* [8] */
-    float *const logits_w_avg = m->exp_avg + 40;        /* [3, 8] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 40;  /* [3, 8] */
-    float *const logits_b_avg = m->exp_avg + 64;        /* [3] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 64;  /* [3] */
+    float *const h_w = m->params + 0;                             /* [8, 4], check_numerics.net:12 */
+    float *const h_b = m->params + 32;                            /* [8], check_numerics.net:12 */
+    float *const logits_w = m->params + 40;                       /* [3, 8], check_numerics.net:13 */
+    float *const logits_b = m->params + 64;                       /* [3], check_numerics.net:13 */
+    float *const d_h_w = m->grads + 0;                            /* [8, 4] */
+    float *const d_h_b = m->grads + 32;                           /* [8] */
+    float *const d_logits_w = m->grads + 40;                      /* [3, 8] */
+    float *const d_logits_b = m->grads + 64;                      /* [3] */
+    float *const h_w_avg = m->exp_avg + 0;                        /* [8, 4] */
+    float *const h_w_avg_sq = m->exp_avg_sq + 0;                  /* [8, 4] */
+    float *const h_b_avg = m->exp_avg + 32;                       /* [8] */
+    float *const h_b_avg_sq = m->exp_avg_sq + 32;                 /* [8] */
+    float *const logits_w_avg = m->exp_avg + 40;                  /* [3, 8] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 40;            /* [3, 8] */
+    float *const logits_b_avg = m->exp_avg + 64;                  /* [3] */
+    float *const logits_b_avg_sq = m->exp_avg_sq + 64;            /* [3] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (check_numerics_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.01 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* h_w [8, 4] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_h_w[i];
-        h_w_avg[i] = 0.9f * h_w_avg[i] + 0.1f * g;
+        h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -415,7 +424,7 @@ void check_numerics_update(check_numerics *m)
     /* h_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_h_b[i];
-        h_b_avg[i] = 0.9f * h_b_avg[i] + 0.1f * g;
+        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
         h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
         h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -423,7 +432,7 @@ void check_numerics_update(check_numerics *m)
     /* logits_w [3, 8] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_logits_w[i];
-        logits_w_avg[i] = 0.9f * logits_w_avg[i] + 0.1f * g;
+        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
         logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
         logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -431,7 +440,7 @@ void check_numerics_update(check_numerics *m)
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b_avg[i] = 0.9f * logits_b_avg[i] + 0.1f * g;
+        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
         logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
         logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -600,6 +609,40 @@ float check_numerics_evaluate_terms(check_numerics *m, const float *x, const int
 {
     return check_numerics_evaluate_terms_with(m, &m->ws, x, y, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void check_numerics_set_lr(check_numerics *m, int group, double lr)
+{
+    if (group >= 0 && group < CHECK_NUMERICS_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double check_numerics_get_lr(const check_numerics *m, int group)
+{
+    return group >= 0 && group < CHECK_NUMERICS_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void check_numerics_set_momentum(check_numerics *m, int group, double momentum)
+{
+    if (group >= 0 && group < CHECK_NUMERICS_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double check_numerics_get_momentum(const check_numerics *m, int group)
+{
+    return group >= 0 && group < CHECK_NUMERICS_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double check_numerics_base_lr[1] = {0.01};
+static const double check_numerics_base_momentum[1] = {0.9};
+static const dlrt_schedule_info check_numerics_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -808,6 +851,26 @@ static double check_numerics_api_evaluate_terms(void *m, const void *const *data
     return check_numerics_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void check_numerics_api_set_lr(void *m, int group, double lr)
+{
+    check_numerics_set_lr(m, group, lr);
+}
+
+static double check_numerics_api_get_lr(const void *m, int group)
+{
+    return check_numerics_get_lr(m, group);
+}
+
+static void check_numerics_api_set_momentum(void *m, int group, double momentum)
+{
+    check_numerics_set_momentum(m, group, momentum);
+}
+
+static double check_numerics_api_get_momentum(const void *m, int group)
+{
+    return check_numerics_get_momentum(m, group);
+}
+
 static void *check_numerics_api_params(void *m)
 {
     return check_numerics_params(m);
@@ -907,6 +970,15 @@ static const dlrt_model_api check_numerics_api = {
     .save_with = check_numerics_api_save_with,
     .load_with = check_numerics_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = CHECK_NUMERICS_LR_GROUPS,
+    .base_lr = check_numerics_base_lr,
+    .set_lr = check_numerics_api_set_lr,
+    .get_lr = check_numerics_api_get_lr,
+    .momentum = 1,
+    .base_momentum = check_numerics_base_momentum,
+    .set_momentum = check_numerics_api_set_momentum,
+    .get_momentum = check_numerics_api_get_momentum,
+    .schedule = &check_numerics_schedule,
 };
 
 const dlrt_model_api *check_numerics_model(void)

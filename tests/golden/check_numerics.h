@@ -69,6 +69,18 @@ const char *check_numerics_term_name(int i);
 void check_numerics_loss_terms(const check_numerics *m, double *terms);
 float check_numerics_evaluate_terms(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; check_numerics_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b, logits_w, logits_b
+ * check_numerics_set_lr ignores a group out of range; check_numerics_get_lr returns NAN for one. */
+#define CHECK_NUMERICS_LR_GROUPS 1
+void check_numerics_set_lr(check_numerics *m, int group, double lr);
+double check_numerics_get_lr(const check_numerics *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void check_numerics_set_momentum(check_numerics *m, int group, double momentum);
+double check_numerics_get_momentum(const check_numerics *m, int group);
+
 /* The flat parameter and gradient buffers, CHECK_NUMERICS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *check_numerics_params(check_numerics *m);

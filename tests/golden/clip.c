@@ -58,6 +58,8 @@ struct clip {
     float *params;
     float *grads;              /* d loss / d params, the same layout */
     float *momentum_buffer;    /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (clip_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (clip_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     clip_workspace ws;         /* for clip_train_step, clip_forward, ... */
@@ -82,6 +84,11 @@ clip *clip_create(uint64_t seed)
     m->grads = base + 48;
     m->momentum_buffer = base + 96;
     m->ws.arena = base + 144;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through clip_set_lr and _set_momentum). */
+    m->lr[0] = 0.05;   /* h_w, h_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -237,6 +244,8 @@ void clip_update(clip *m)
     float *const h_b_buf = m->momentum_buffer + 20;       /* [5] */
     float *const logits_w_buf = m->momentum_buffer + 25;  /* [3, 5] */
     float *const logits_b_buf = m->momentum_buffer + 40;  /* [3] */
+    const float lr = (float)m->lr[0];                     /* learning rate of group 0 (clip_set_lr) */
+    const float momentum = (float)m->momentum[0];         /* momentum of group 0 (clip_set_momentum) */
 
     m->step++;
 
@@ -276,29 +285,29 @@ void clip_update(clip *m)
     /* h_w [5, 4] */
     for (size_t i = 0; i < 20; i++) {
         const float g = d_h_w[i];
-        h_w_buf[i] = 0.9f * h_w_buf[i] + g;
-        h_w[i] -= 0.05f * h_w_buf[i];
+        h_w_buf[i] = momentum * h_w_buf[i] + g;
+        h_w[i] -= lr * h_w_buf[i];
     }
 
     /* h_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_h_b[i];
-        h_b_buf[i] = 0.9f * h_b_buf[i] + g;
-        h_b[i] -= 0.05f * h_b_buf[i];
+        h_b_buf[i] = momentum * h_b_buf[i] + g;
+        h_b[i] -= lr * h_b_buf[i];
     }
 
     /* logits_w [3, 5] */
     for (size_t i = 0; i < 15; i++) {
         const float g = d_logits_w[i];
-        logits_w_buf[i] = 0.9f * logits_w_buf[i] + g;
-        logits_w[i] -= 0.05f * logits_w_buf[i];
+        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
+        logits_w[i] -= lr * logits_w_buf[i];
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b_buf[i] = 0.9f * logits_b_buf[i] + g;
-        logits_b[i] -= 0.05f * logits_b_buf[i];
+        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
+        logits_b[i] -= lr * logits_b_buf[i];
     }
 }
 
@@ -439,6 +448,40 @@ float clip_evaluate_terms(clip *m, const float *x, const int32_t *y, int n, doub
 {
     return clip_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void clip_set_lr(clip *m, int group, double lr)
+{
+    if (group >= 0 && group < CLIP_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double clip_get_lr(const clip *m, int group)
+{
+    return group >= 0 && group < CLIP_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void clip_set_momentum(clip *m, int group, double momentum)
+{
+    if (group >= 0 && group < CLIP_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double clip_get_momentum(const clip *m, int group)
+{
+    return group >= 0 && group < CLIP_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double clip_base_lr[1] = {0.05};
+static const double clip_base_momentum[1] = {0.9};
+static const dlrt_schedule_info clip_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -648,6 +691,26 @@ static double clip_api_evaluate_terms(void *m, const void *const *data, int n, d
     return clip_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void clip_api_set_lr(void *m, int group, double lr)
+{
+    clip_set_lr(m, group, lr);
+}
+
+static double clip_api_get_lr(const void *m, int group)
+{
+    return clip_get_lr(m, group);
+}
+
+static void clip_api_set_momentum(void *m, int group, double momentum)
+{
+    clip_set_momentum(m, group, momentum);
+}
+
+static double clip_api_get_momentum(const void *m, int group)
+{
+    return clip_get_momentum(m, group);
+}
+
 static void *clip_api_params(void *m)
 {
     return clip_params(m);
@@ -742,6 +805,15 @@ static const dlrt_model_api clip_api = {
     .save_with = clip_api_save_with,
     .load_with = clip_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = CLIP_LR_GROUPS,
+    .base_lr = clip_base_lr,
+    .set_lr = clip_api_set_lr,
+    .get_lr = clip_api_get_lr,
+    .momentum = 1,
+    .base_momentum = clip_base_momentum,
+    .set_momentum = clip_api_set_momentum,
+    .get_momentum = clip_api_get_momentum,
+    .schedule = &clip_schedule,
 };
 
 const dlrt_model_api *clip_model(void)

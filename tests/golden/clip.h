@@ -67,6 +67,18 @@ const char *clip_term_name(int i);
 void clip_loss_terms(const clip *m, double *terms);
 float clip_evaluate_terms(clip *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; clip_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.05: h_w, h_b, logits_w, logits_b
+ * clip_set_lr ignores a group out of range; clip_get_lr returns NAN for one. */
+#define CLIP_LR_GROUPS 1
+void clip_set_lr(clip *m, int group, double lr);
+double clip_get_lr(const clip *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void clip_set_momentum(clip *m, int group, double momentum);
+double clip_get_momentum(const clip *m, int group);
+
 /* The flat parameter and gradient buffers, CLIP_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *clip_params(clip *m);

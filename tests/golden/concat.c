@@ -91,6 +91,7 @@ struct concat {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (concat_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     concat_workspace ws;       /* for concat_train_step, concat_forward, ... */
@@ -114,6 +115,10 @@ concat *concat_create(uint64_t seed)
     m->params = base;
     m->grads = base + 640;
     m->ws.arena = base + 1280;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through concat_set_lr). */
+    m->lr[0] = 0.01;   /* a_w, a_b, b_w, b_b, c_w, c_b, m_w, m_b, logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -461,67 +466,68 @@ void concat_update(concat *m)
     float *const d_m_b = m->grads + 305;       /* [24] */
     float *const d_logits_w = m->grads + 329;  /* [4, 76] */
     float *const d_logits_b = m->grads + 633;  /* [4] */
+    const float lr = (float)m->lr[0];          /* learning rate of group 0 (concat_set_lr) */
 
     m->step++;
 
     /* a_w [3, 6] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_a_w[i];
-        a_w[i] -= 0.01f * g;
+        a_w[i] -= lr * g;
     }
 
     /* a_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_a_b[i];
-        a_b[i] -= 0.01f * g;
+        a_b[i] -= lr * g;
     }
 
     /* b_w [2, 6] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_b_w[i];
-        b_w[i] -= 0.01f * g;
+        b_w[i] -= lr * g;
     }
 
     /* b_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_b_b[i];
-        b_b[i] -= 0.01f * g;
+        b_b[i] -= lr * g;
     }
 
     /* c_w [18, 6] */
     for (size_t i = 0; i < 108; i++) {
         const float g = d_c_w[i];
-        c_w[i] -= 0.01f * g;
+        c_w[i] -= lr * g;
     }
 
     /* c_b [18] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_c_b[i];
-        c_b[i] -= 0.01f * g;
+        c_b[i] -= lr * g;
     }
 
     /* m_w [24, 6] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_m_w[i];
-        m_w[i] -= 0.01f * g;
+        m_w[i] -= lr * g;
     }
 
     /* m_b [24] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_m_b[i];
-        m_b[i] -= 0.01f * g;
+        m_b[i] -= lr * g;
     }
 
     /* logits_w [4, 76] */
     for (size_t i = 0; i < 304; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.01f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.01f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -662,6 +668,28 @@ float concat_evaluate_terms(concat *m, const float *x, const float *img, const i
 {
     return concat_evaluate_terms_with(m, &m->ws, x, img, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void concat_set_lr(concat *m, int group, double lr)
+{
+    if (group >= 0 && group < CONCAT_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double concat_get_lr(const concat *m, int group)
+{
+    return group >= 0 && group < CONCAT_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double concat_base_lr[1] = {0.01};
+static const dlrt_schedule_info concat_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -879,6 +907,16 @@ static double concat_api_evaluate_terms(void *m, const void *const *data, int n,
     return concat_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void concat_api_set_lr(void *m, int group, double lr)
+{
+    concat_set_lr(m, group, lr);
+}
+
+static double concat_api_get_lr(const void *m, int group)
+{
+    return concat_get_lr(m, group);
+}
+
 static void *concat_api_params(void *m)
 {
     return concat_params(m);
@@ -974,6 +1012,11 @@ static const dlrt_model_api concat_api = {
     .save_with = concat_api_save_with,
     .load_with = concat_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = CONCAT_LR_GROUPS,
+    .base_lr = concat_base_lr,
+    .set_lr = concat_api_set_lr,
+    .get_lr = concat_api_get_lr,
+    .schedule = &concat_schedule,
 };
 
 const dlrt_model_api *concat_model(void)

@@ -68,6 +68,15 @@ const char *concat_term_name(int i);
 void concat_loss_terms(const concat *m, double *terms);
 float concat_evaluate_terms(concat *m, const float *x, const float *img, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; concat_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: a_w, a_b, b_w, b_b, c_w, c_b, m_w, m_b, logits_w, logits_b
+ * concat_set_lr ignores a group out of range; concat_get_lr returns NAN for one. */
+#define CONCAT_LR_GROUPS 1
+void concat_set_lr(concat *m, int group, double lr);
+double concat_get_lr(const concat *m, int group);
+
 /* The flat parameter and gradient buffers, CONCAT_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *concat_params(concat *m);

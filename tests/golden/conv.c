@@ -91,6 +91,8 @@ struct conv {
     float *params;
     float *grads;              /* d loss / d params, the same layout */
     float *momentum_buffer;    /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (conv_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (conv_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     conv_workspace ws;         /* for conv_train_step, conv_forward, ... */
@@ -115,6 +117,11 @@ conv *conv_create(uint64_t seed)
     m->grads = base + 1088;
     m->momentum_buffer = base + 2176;
     m->ws.arena = base + 3264;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through conv_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* c1_w, c1_b, c2_w, c2_b, up_w, up_b, s1_w, s1_b, s2_w, logits_w, logits_b, logits_2_w, logits_2_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -453,98 +460,100 @@ void conv_update(conv *m)
     float *const logits_b_buf = m->momentum_buffer + 814;     /* [4] */
     float *const logits_2_w_buf = m->momentum_buffer + 818;   /* [4, 64] */
     float *const logits_2_b_buf = m->momentum_buffer + 1074;  /* [4] */
+    const float lr = (float)m->lr[0];                         /* learning rate of group 0 (conv_set_lr) */
+    const float momentum = (float)m->momentum[0];             /* momentum of group 0 (conv_set_momentum) */
 
     m->step++;
 
     /* c1_w [4, 1, 3, 3] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_c1_w[i];
-        c1_w_buf[i] = 0.9f * c1_w_buf[i] + g;
-        c1_w[i] -= 0.01f * c1_w_buf[i];
+        c1_w_buf[i] = momentum * c1_w_buf[i] + g;
+        c1_w[i] -= lr * c1_w_buf[i];
     }
 
     /* c1_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_c1_b[i];
-        c1_b_buf[i] = 0.9f * c1_b_buf[i] + g;
-        c1_b[i] -= 0.01f * c1_b_buf[i];
+        c1_b_buf[i] = momentum * c1_b_buf[i] + g;
+        c1_b[i] -= lr * c1_b_buf[i];
     }
 
     /* c2_w [8, 2, 3, 3] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_c2_w[i];
-        c2_w_buf[i] = 0.9f * c2_w_buf[i] + g;
-        c2_w[i] -= 0.01f * c2_w_buf[i];
+        c2_w_buf[i] = momentum * c2_w_buf[i] + g;
+        c2_w[i] -= lr * c2_w_buf[i];
     }
 
     /* c2_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_c2_b[i];
-        c2_b_buf[i] = 0.9f * c2_b_buf[i] + g;
-        c2_b[i] -= 0.01f * c2_b_buf[i];
+        c2_b_buf[i] = momentum * c2_b_buf[i] + g;
+        c2_b[i] -= lr * c2_b_buf[i];
     }
 
     /* up_w [8, 2, 2, 2] */
     for (size_t i = 0; i < 64; i++) {
         const float g = d_up_w[i];
-        up_w_buf[i] = 0.9f * up_w_buf[i] + g;
-        up_w[i] -= 0.01f * up_w_buf[i];
+        up_w_buf[i] = momentum * up_w_buf[i] + g;
+        up_w[i] -= lr * up_w_buf[i];
     }
 
     /* up_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_up_b[i];
-        up_b_buf[i] = 0.9f * up_b_buf[i] + g;
-        up_b[i] -= 0.01f * up_b_buf[i];
+        up_b_buf[i] = momentum * up_b_buf[i] + g;
+        up_b[i] -= lr * up_b_buf[i];
     }
 
     /* s1_w [4, 2, 3] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_s1_w[i];
-        s1_w_buf[i] = 0.9f * s1_w_buf[i] + g;
-        s1_w[i] -= 0.01f * s1_w_buf[i];
+        s1_w_buf[i] = momentum * s1_w_buf[i] + g;
+        s1_w[i] -= lr * s1_w_buf[i];
     }
 
     /* s1_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_s1_b[i];
-        s1_b_buf[i] = 0.9f * s1_b_buf[i] + g;
-        s1_b[i] -= 0.01f * s1_b_buf[i];
+        s1_b_buf[i] = momentum * s1_b_buf[i] + g;
+        s1_b[i] -= lr * s1_b_buf[i];
     }
 
     /* s2_w [4, 4, 1] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_s2_w[i];
-        s2_w_buf[i] = 0.9f * s2_w_buf[i] + g;
-        s2_w[i] -= 0.01f * s2_w_buf[i];
+        s2_w_buf[i] = momentum * s2_w_buf[i] + g;
+        s2_w[i] -= lr * s2_w_buf[i];
     }
 
     /* logits_w [4, 128] */
     for (size_t i = 0; i < 512; i++) {
         const float g = d_logits_w[i];
-        logits_w_buf[i] = 0.9f * logits_w_buf[i] + g;
-        logits_w[i] -= 0.01f * logits_w_buf[i];
+        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
+        logits_w[i] -= lr * logits_w_buf[i];
     }
 
     /* logits_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_b[i];
-        logits_b_buf[i] = 0.9f * logits_b_buf[i] + g;
-        logits_b[i] -= 0.01f * logits_b_buf[i];
+        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
+        logits_b[i] -= lr * logits_b_buf[i];
     }
 
     /* logits_2_w [4, 64] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_logits_2_w[i];
-        logits_2_w_buf[i] = 0.9f * logits_2_w_buf[i] + g;
-        logits_2_w[i] -= 0.01f * logits_2_w_buf[i];
+        logits_2_w_buf[i] = momentum * logits_2_w_buf[i] + g;
+        logits_2_w[i] -= lr * logits_2_w_buf[i];
     }
 
     /* logits_2_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_2_b[i];
-        logits_2_b_buf[i] = 0.9f * logits_2_b_buf[i] + g;
-        logits_2_b[i] -= 0.01f * logits_2_b_buf[i];
+        logits_2_b_buf[i] = momentum * logits_2_b_buf[i] + g;
+        logits_2_b[i] -= lr * logits_2_b_buf[i];
     }
 }
 
@@ -685,6 +694,40 @@ float conv_evaluate_terms(conv *m, const float *image, const float *seq, const i
 {
     return conv_evaluate_terms_with(m, &m->ws, image, seq, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void conv_set_lr(conv *m, int group, double lr)
+{
+    if (group >= 0 && group < CONV_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double conv_get_lr(const conv *m, int group)
+{
+    return group >= 0 && group < CONV_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void conv_set_momentum(conv *m, int group, double momentum)
+{
+    if (group >= 0 && group < CONV_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double conv_get_momentum(const conv *m, int group)
+{
+    return group >= 0 && group < CONV_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double conv_base_lr[1] = {0.01};
+static const double conv_base_momentum[1] = {0.9};
+static const dlrt_schedule_info conv_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -912,6 +955,26 @@ static double conv_api_evaluate_terms(void *m, const void *const *data, int n, d
     return conv_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void conv_api_set_lr(void *m, int group, double lr)
+{
+    conv_set_lr(m, group, lr);
+}
+
+static double conv_api_get_lr(const void *m, int group)
+{
+    return conv_get_lr(m, group);
+}
+
+static void conv_api_set_momentum(void *m, int group, double momentum)
+{
+    conv_set_momentum(m, group, momentum);
+}
+
+static double conv_api_get_momentum(const void *m, int group)
+{
+    return conv_get_momentum(m, group);
+}
+
 static void *conv_api_params(void *m)
 {
     return conv_params(m);
@@ -1007,6 +1070,15 @@ static const dlrt_model_api conv_api = {
     .save_with = conv_api_save_with,
     .load_with = conv_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = CONV_LR_GROUPS,
+    .base_lr = conv_base_lr,
+    .set_lr = conv_api_set_lr,
+    .get_lr = conv_api_get_lr,
+    .momentum = 1,
+    .base_momentum = conv_base_momentum,
+    .set_momentum = conv_api_set_momentum,
+    .get_momentum = conv_api_get_momentum,
+    .schedule = &conv_schedule,
 };
 
 const dlrt_model_api *conv_model(void)

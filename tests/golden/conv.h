@@ -68,6 +68,18 @@ const char *conv_term_name(int i);
 void conv_loss_terms(const conv *m, double *terms);
 float conv_evaluate_terms(conv *m, const float *image, const float *seq, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; conv_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: c1_w, c1_b, c2_w, c2_b, up_w, up_b, s1_w, s1_b, s2_w, logits_w, logits_b, logits_2_w, logits_2_b
+ * conv_set_lr ignores a group out of range; conv_get_lr returns NAN for one. */
+#define CONV_LR_GROUPS 1
+void conv_set_lr(conv *m, int group, double lr);
+double conv_get_lr(const conv *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void conv_set_momentum(conv *m, int group, double momentum);
+double conv_get_momentum(const conv *m, int group);
+
 /* The flat parameter and gradient buffers, CONV_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *conv_params(conv *m);

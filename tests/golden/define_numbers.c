@@ -57,6 +57,7 @@ struct define_numbers {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (define_numbers_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     define_numbers_workspace ws; /* for define_numbers_train_step, define_numbers_forward, ... */
@@ -80,6 +81,10 @@ define_numbers *define_numbers_create(uint64_t seed)
     m->params = base;
     m->grads = base + 10016;
     m->ws.arena = base + 20032;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through define_numbers_set_lr). */
+    m->lr[0] = 0.01;   /* loss_w, loss_b, loss_2_w, loss_2_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -222,31 +227,32 @@ void define_numbers_update(define_numbers *m)
     float *const d_loss_b = m->grads + 4000;     /* [1000] */
     float *const d_loss_2_w = m->grads + 5000;   /* [5, 1000] */
     float *const d_loss_2_b = m->grads + 10000;  /* [5] */
+    const float lr = (float)m->lr[0];            /* learning rate of group 0 (define_numbers_set_lr) */
 
     m->step++;
 
     /* loss_w [1000, 4] */
     for (size_t i = 0; i < 4000; i++) {
         const float g = d_loss_w[i];
-        loss_w[i] -= 0.01f * g;
+        loss_w[i] -= lr * g;
     }
 
     /* loss_b [1000] */
     for (size_t i = 0; i < 1000; i++) {
         const float g = d_loss_b[i];
-        loss_b[i] -= 0.01f * g;
+        loss_b[i] -= lr * g;
     }
 
     /* loss_2_w [5, 1000] */
     for (size_t i = 0; i < 5000; i++) {
         const float g = d_loss_2_w[i];
-        loss_2_w[i] -= 0.01f * g;
+        loss_2_w[i] -= lr * g;
     }
 
     /* loss_2_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_loss_2_b[i];
-        loss_2_b[i] -= 0.01f * g;
+        loss_2_b[i] -= lr * g;
     }
 }
 
@@ -387,6 +393,28 @@ float define_numbers_evaluate_terms(define_numbers *m, const float *x, const int
 {
     return define_numbers_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void define_numbers_set_lr(define_numbers *m, int group, double lr)
+{
+    if (group >= 0 && group < DEFINE_NUMBERS_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double define_numbers_get_lr(const define_numbers *m, int group)
+{
+    return group >= 0 && group < DEFINE_NUMBERS_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double define_numbers_base_lr[1] = {0.01};
+static const dlrt_schedule_info define_numbers_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -592,6 +620,16 @@ static double define_numbers_api_evaluate_terms(void *m, const void *const *data
     return define_numbers_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void define_numbers_api_set_lr(void *m, int group, double lr)
+{
+    define_numbers_set_lr(m, group, lr);
+}
+
+static double define_numbers_api_get_lr(const void *m, int group)
+{
+    return define_numbers_get_lr(m, group);
+}
+
 static void *define_numbers_api_params(void *m)
 {
     return define_numbers_params(m);
@@ -686,6 +724,11 @@ static const dlrt_model_api define_numbers_api = {
     .save_with = define_numbers_api_save_with,
     .load_with = define_numbers_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = DEFINE_NUMBERS_LR_GROUPS,
+    .base_lr = define_numbers_base_lr,
+    .set_lr = define_numbers_api_set_lr,
+    .get_lr = define_numbers_api_get_lr,
+    .schedule = &define_numbers_schedule,
 };
 
 const dlrt_model_api *define_numbers_model(void)

@@ -67,6 +67,15 @@ const char *define_numbers_term_name(int i);
 void define_numbers_loss_terms(const define_numbers *m, double *terms);
 float define_numbers_evaluate_terms(define_numbers *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; define_numbers_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: loss_w, loss_b, loss_2_w, loss_2_b
+ * define_numbers_set_lr ignores a group out of range; define_numbers_get_lr returns NAN for one. */
+#define DEFINE_NUMBERS_LR_GROUPS 1
+void define_numbers_set_lr(define_numbers *m, int group, double lr);
+double define_numbers_get_lr(const define_numbers *m, int group);
+
 /* The flat parameter and gradient buffers, DEFINE_NUMBERS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *define_numbers_params(define_numbers *m);

@@ -74,6 +74,8 @@ struct dropout {
     double *params;
     double *grads;             /* d loss / d params, the same layout */
     double *momentum_buffer;   /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (dropout_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (dropout_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     dropout_workspace ws;      /* for dropout_train_step, dropout_forward, ... */
@@ -98,6 +100,11 @@ dropout *dropout_create(uint64_t seed)
     m->grads = base + 976;
     m->momentum_buffer = base + 1952;
     m->ws.arena = base + 2928;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through dropout_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* h_w, h_b, h2_w, h2_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -330,49 +337,51 @@ void dropout_update(dropout *m)
     double *const h2_b_buf = m->momentum_buffer + 840;      /* [24] */
     double *const logits_w_buf = m->momentum_buffer + 864;  /* [4, 24] */
     double *const logits_b_buf = m->momentum_buffer + 960;  /* [4] */
+    const double lr = m->lr[0];                             /* learning rate of group 0 (dropout_set_lr) */
+    const double momentum = m->momentum[0];                 /* momentum of group 0 (dropout_set_momentum) */
 
     m->step++;
 
     /* h_w [24, 10] */
     for (size_t i = 0; i < 240; i++) {
         const double g = d_h_w[i];
-        h_w_buf[i] = 0.9 * h_w_buf[i] + g;
-        h_w[i] -= 0.01 * h_w_buf[i];
+        h_w_buf[i] = momentum * h_w_buf[i] + g;
+        h_w[i] -= lr * h_w_buf[i];
     }
 
     /* h_b [24] */
     for (size_t i = 0; i < 24; i++) {
         const double g = d_h_b[i];
-        h_b_buf[i] = 0.9 * h_b_buf[i] + g;
-        h_b[i] -= 0.01 * h_b_buf[i];
+        h_b_buf[i] = momentum * h_b_buf[i] + g;
+        h_b[i] -= lr * h_b_buf[i];
     }
 
     /* h2_w [24, 24] */
     for (size_t i = 0; i < 576; i++) {
         const double g = d_h2_w[i];
-        h2_w_buf[i] = 0.9 * h2_w_buf[i] + g;
-        h2_w[i] -= 0.01 * h2_w_buf[i];
+        h2_w_buf[i] = momentum * h2_w_buf[i] + g;
+        h2_w[i] -= lr * h2_w_buf[i];
     }
 
     /* h2_b [24] */
     for (size_t i = 0; i < 24; i++) {
         const double g = d_h2_b[i];
-        h2_b_buf[i] = 0.9 * h2_b_buf[i] + g;
-        h2_b[i] -= 0.01 * h2_b_buf[i];
+        h2_b_buf[i] = momentum * h2_b_buf[i] + g;
+        h2_b[i] -= lr * h2_b_buf[i];
     }
 
     /* logits_w [4, 24] */
     for (size_t i = 0; i < 96; i++) {
         const double g = d_logits_w[i];
-        logits_w_buf[i] = 0.9 * logits_w_buf[i] + g;
-        logits_w[i] -= 0.01 * logits_w_buf[i];
+        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
+        logits_w[i] -= lr * logits_w_buf[i];
     }
 
     /* logits_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const double g = d_logits_b[i];
-        logits_b_buf[i] = 0.9 * logits_b_buf[i] + g;
-        logits_b[i] -= 0.01 * logits_b_buf[i];
+        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
+        logits_b[i] -= lr * logits_b_buf[i];
     }
 }
 
@@ -520,6 +529,40 @@ double dropout_evaluate_terms(dropout *m, const double *x, const int32_t *y, con
 {
     return dropout_evaluate_terms_with(m, &m->ws, x, y, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void dropout_set_lr(dropout *m, int group, double lr)
+{
+    if (group >= 0 && group < DROPOUT_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double dropout_get_lr(const dropout *m, int group)
+{
+    return group >= 0 && group < DROPOUT_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void dropout_set_momentum(dropout *m, int group, double momentum)
+{
+    if (group >= 0 && group < DROPOUT_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double dropout_get_momentum(const dropout *m, int group)
+{
+    return group >= 0 && group < DROPOUT_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double dropout_base_lr[1] = {0.01};
+static const double dropout_base_momentum[1] = {0.9};
+static const dlrt_schedule_info dropout_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -731,6 +774,26 @@ static double dropout_api_evaluate_terms(void *m, const void *const *data, int n
     return dropout_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void dropout_api_set_lr(void *m, int group, double lr)
+{
+    dropout_set_lr(m, group, lr);
+}
+
+static double dropout_api_get_lr(const void *m, int group)
+{
+    return dropout_get_lr(m, group);
+}
+
+static void dropout_api_set_momentum(void *m, int group, double momentum)
+{
+    dropout_set_momentum(m, group, momentum);
+}
+
+static double dropout_api_get_momentum(const void *m, int group)
+{
+    return dropout_get_momentum(m, group);
+}
+
 static void *dropout_api_params(void *m)
 {
     return dropout_params(m);
@@ -830,6 +893,15 @@ static const dlrt_model_api dropout_api = {
     .save_with = dropout_api_save_with,
     .load_with = dropout_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = DROPOUT_LR_GROUPS,
+    .base_lr = dropout_base_lr,
+    .set_lr = dropout_api_set_lr,
+    .get_lr = dropout_api_get_lr,
+    .momentum = 1,
+    .base_momentum = dropout_base_momentum,
+    .set_momentum = dropout_api_set_momentum,
+    .get_momentum = dropout_api_get_momentum,
+    .schedule = &dropout_schedule,
 };
 
 const dlrt_model_api *dropout_model(void)

@@ -69,6 +69,18 @@ const char *dropout_term_name(int i);
 void dropout_loss_terms(const dropout *m, double *terms);
 double dropout_evaluate_terms(dropout *m, const double *x, const int32_t *y, const double *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; dropout_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b, h2_w, h2_b, logits_w, logits_b
+ * dropout_set_lr ignores a group out of range; dropout_get_lr returns NAN for one. */
+#define DROPOUT_LR_GROUPS 1
+void dropout_set_lr(dropout *m, int group, double lr);
+double dropout_get_lr(const dropout *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void dropout_set_momentum(dropout *m, int group, double momentum);
+double dropout_get_momentum(const dropout *m, int group);
+
 /* The flat parameter and gradient buffers, DROPOUT_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 double *dropout_params(dropout *m);

@@ -50,6 +50,7 @@ struct empty_forward {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (empty_forward_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     empty_forward_workspace ws; /* for empty_forward_train_step, empty_forward_forward, ... */
@@ -73,6 +74,10 @@ empty_forward *empty_forward_create(uint64_t seed)
     m->params = base;
     m->grads = base + 16;
     m->ws.arena = base + 32;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through empty_forward_set_lr). */
+    m->lr[0] = 0.01;   /* loss_w, loss_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -182,19 +187,20 @@ void empty_forward_update(empty_forward *m)
     float *const loss_b = m->params + 9;   /* [3], empty_forward.net:6 */
     float *const d_loss_w = m->grads + 0;  /* [3, 3] */
     float *const d_loss_b = m->grads + 9;  /* [3] */
+    const float lr = (float)m->lr[0];      /* learning rate of group 0 (empty_forward_set_lr) */
 
     m->step++;
 
     /* loss_w [3, 3] */
     for (size_t i = 0; i < 9; i++) {
         const float g = d_loss_w[i];
-        loss_w[i] -= 0.01f * g;
+        loss_w[i] -= lr * g;
     }
 
     /* loss_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_loss_b[i];
-        loss_b[i] -= 0.01f * g;
+        loss_b[i] -= lr * g;
     }
 }
 
@@ -310,6 +316,28 @@ float empty_forward_evaluate_terms(empty_forward *m, const float *x, const float
 {
     return empty_forward_evaluate_terms_with(m, &m->ws, x, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void empty_forward_set_lr(empty_forward *m, int group, double lr)
+{
+    if (group >= 0 && group < EMPTY_FORWARD_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double empty_forward_get_lr(const empty_forward *m, int group)
+{
+    return group >= 0 && group < EMPTY_FORWARD_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double empty_forward_base_lr[1] = {0.01};
+static const dlrt_schedule_info empty_forward_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -511,6 +539,16 @@ static double empty_forward_api_evaluate_terms(void *m, const void *const *data,
     return empty_forward_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void empty_forward_api_set_lr(void *m, int group, double lr)
+{
+    empty_forward_set_lr(m, group, lr);
+}
+
+static double empty_forward_api_get_lr(const void *m, int group)
+{
+    return empty_forward_get_lr(m, group);
+}
+
 static void *empty_forward_api_params(void *m)
 {
     return empty_forward_params(m);
@@ -605,6 +643,11 @@ static const dlrt_model_api empty_forward_api = {
     .save_with = empty_forward_api_save_with,
     .load_with = empty_forward_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = EMPTY_FORWARD_LR_GROUPS,
+    .base_lr = empty_forward_base_lr,
+    .set_lr = empty_forward_api_set_lr,
+    .get_lr = empty_forward_api_get_lr,
+    .schedule = &empty_forward_schedule,
 };
 
 const dlrt_model_api *empty_forward_model(void)

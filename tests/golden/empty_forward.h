@@ -66,6 +66,15 @@ const char *empty_forward_term_name(int i);
 void empty_forward_loss_terms(const empty_forward *m, double *terms);
 float empty_forward_evaluate_terms(empty_forward *m, const float *x, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; empty_forward_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: loss_w, loss_b
+ * empty_forward_set_lr ignores a group out of range; empty_forward_get_lr returns NAN for one. */
+#define EMPTY_FORWARD_LR_GROUPS 1
+void empty_forward_set_lr(empty_forward *m, int group, double lr);
+double empty_forward_get_lr(const empty_forward *m, int group);
+
 /* The flat parameter and gradient buffers, EMPTY_FORWARD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *empty_forward_params(empty_forward *m);

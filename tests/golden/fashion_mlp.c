@@ -69,6 +69,8 @@ struct fashion_mlp {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (fashion_mlp_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (fashion_mlp_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     fashion_mlp_workspace ws;  /* for fashion_mlp_train_step, fashion_mlp_forward, ... */
@@ -94,6 +96,11 @@ fashion_mlp *fashion_mlp_create(uint64_t seed)
     m->exp_avg = base + 470304;
     m->exp_avg_sq = base + 705456;
     m->ws.arena = base + 940608;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through fashion_mlp_set_lr and _set_momentum). */
+    m->lr[0] = 0.001;   /* h1_w, h1_b, h2_w, h2_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -283,40 +290,42 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void fashion_mlp_update(fashion_mlp *m)
 {
-    float *const h1_w = m->params + 0;                      /* [256, 784], fashion_mlp.net:13 */
-    float *const h1_b = m->params + 200704;                 /* [256], fashion_mlp.net:13 */
-    float *const h2_w = m->params + 200960;                 /* [128, 256], fashion_mlp.net:14 */
-    float *const h2_b = m->params + 233728;                 /* [128], fashion_mlp.net:14 */
-    float *const logits_w = m->params + 233856;             /* [10, 128], fashion_mlp.net:15 */
-    float *const logits_b = m->params + 235136;             /* [10], fashion_mlp.net:15 */
-    float *const d_h1_w = m->grads + 0;                     /* [256, 784] */
-    float *const d_h1_b = m->grads + 200704;                /* [256] */
-    float *const d_h2_w = m->grads + 200960;                /* [128, 256] */
-    float *const d_h2_b = m->grads + 233728;                /* [128] */
-    float *const d_logits_w = m->grads + 233856;            /* [10, 128] */
-    float *const d_logits_b = m->grads + 235136;            /* [10] */
-    float *const h1_w_avg = m->exp_avg + 0;                 /* [256, 784] */
-    float *const h1_w_avg_sq = m->exp_avg_sq + 0;           /* [256, 784] */
-    float *const h1_b_avg = m->exp_avg + 200704;            /* [256] */
-    float *const h1_b_avg_sq = m->exp_avg_sq + 200704;      /* [256] */
-    float *const h2_w_avg = m->exp_avg + 200960;            /* [128, 256] */
-    float *const h2_w_avg_sq = m->exp_avg_sq + 200960;      /* [128, 256] */
-    float *const h2_b_avg = m->exp_avg + 233728;            /* [128] */
-    float *const h2_b_avg_sq = m->exp_avg_sq + 233728;      /* [128] */
-    float *const logits_w_avg = m->exp_avg + 233856;        /* [10, 128] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 233856;  /* [10, 128] */
-    float *const logits_b_avg = m->exp_avg + 235136;        /* [10] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 235136;  /* [10] */
+    float *const h1_w = m->params + 0;                            /* [256, 784], fashion_mlp.net:13 */
+    float *const h1_b = m->params + 200704;                       /* [256], fashion_mlp.net:13 */
+    float *const h2_w = m->params + 200960;                       /* [128, 256], fashion_mlp.net:14 */
+    float *const h2_b = m->params + 233728;                       /* [128], fashion_mlp.net:14 */
+    float *const logits_w = m->params + 233856;                   /* [10, 128], fashion_mlp.net:15 */
+    float *const logits_b = m->params + 235136;                   /* [10], fashion_mlp.net:15 */
+    float *const d_h1_w = m->grads + 0;                           /* [256, 784] */
+    float *const d_h1_b = m->grads + 200704;                      /* [256] */
+    float *const d_h2_w = m->grads + 200960;                      /* [128, 256] */
+    float *const d_h2_b = m->grads + 233728;                      /* [128] */
+    float *const d_logits_w = m->grads + 233856;                  /* [10, 128] */
+    float *const d_logits_b = m->grads + 235136;                  /* [10] */
+    float *const h1_w_avg = m->exp_avg + 0;                       /* [256, 784] */
+    float *const h1_w_avg_sq = m->exp_avg_sq + 0;                 /* [256, 784] */
+    float *const h1_b_avg = m->exp_avg + 200704;                  /* [256] */
+    float *const h1_b_avg_sq = m->exp_avg_sq + 200704;            /* [256] */
+    float *const h2_w_avg = m->exp_avg + 200960;                  /* [128, 256] */
+    float *const h2_w_avg_sq = m->exp_avg_sq + 200960;            /* [128, 256] */
+    float *const h2_b_avg = m->exp_avg + 233728;                  /* [128] */
+    float *const h2_b_avg_sq = m->exp_avg_sq + 233728;            /* [128] */
+    float *const logits_w_avg = m->exp_avg + 233856;              /* [10, 128] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 233856;        /* [10, 128] */
+    float *const logits_b_avg = m->exp_avg + 235136;              /* [10] */
+    float *const logits_b_avg_sq = m->exp_avg_sq + 235136;        /* [10] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (fashion_mlp_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.001 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* h1_w [256, 784] */
     for (size_t i = 0; i < 200704; i++) {
         const float g = d_h1_w[i];
-        h1_w_avg[i] = 0.9f * h1_w_avg[i] + 0.1f * g;
+        h1_w_avg[i] = beta1 * h1_w_avg[i] + one_minus_beta1 * g;
         h1_w_avg_sq[i] = 0.999f * h1_w_avg_sq[i] + 0.001f * g * g;
         h1_w[i] -= step_size * (h1_w_avg[i] / (sqrtf(h1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -324,7 +333,7 @@ void fashion_mlp_update(fashion_mlp *m)
     /* h1_b [256] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_h1_b[i];
-        h1_b_avg[i] = 0.9f * h1_b_avg[i] + 0.1f * g;
+        h1_b_avg[i] = beta1 * h1_b_avg[i] + one_minus_beta1 * g;
         h1_b_avg_sq[i] = 0.999f * h1_b_avg_sq[i] + 0.001f * g * g;
         h1_b[i] -= step_size * (h1_b_avg[i] / (sqrtf(h1_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -332,7 +341,7 @@ void fashion_mlp_update(fashion_mlp *m)
     /* h2_w [128, 256] */
     for (size_t i = 0; i < 32768; i++) {
         const float g = d_h2_w[i];
-        h2_w_avg[i] = 0.9f * h2_w_avg[i] + 0.1f * g;
+        h2_w_avg[i] = beta1 * h2_w_avg[i] + one_minus_beta1 * g;
         h2_w_avg_sq[i] = 0.999f * h2_w_avg_sq[i] + 0.001f * g * g;
         h2_w[i] -= step_size * (h2_w_avg[i] / (sqrtf(h2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -340,7 +349,7 @@ void fashion_mlp_update(fashion_mlp *m)
     /* h2_b [128] */
     for (size_t i = 0; i < 128; i++) {
         const float g = d_h2_b[i];
-        h2_b_avg[i] = 0.9f * h2_b_avg[i] + 0.1f * g;
+        h2_b_avg[i] = beta1 * h2_b_avg[i] + one_minus_beta1 * g;
         h2_b_avg_sq[i] = 0.999f * h2_b_avg_sq[i] + 0.001f * g * g;
         h2_b[i] -= step_size * (h2_b_avg[i] / (sqrtf(h2_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -348,7 +357,7 @@ void fashion_mlp_update(fashion_mlp *m)
     /* logits_w [10, 128] */
     for (size_t i = 0; i < 1280; i++) {
         const float g = d_logits_w[i];
-        logits_w_avg[i] = 0.9f * logits_w_avg[i] + 0.1f * g;
+        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
         logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
         logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -356,7 +365,7 @@ void fashion_mlp_update(fashion_mlp *m)
     /* logits_b [10] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_logits_b[i];
-        logits_b_avg[i] = 0.9f * logits_b_avg[i] + 0.1f * g;
+        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
         logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
         logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -500,6 +509,40 @@ float fashion_mlp_evaluate_terms(fashion_mlp *m, const float *image, const int32
 {
     return fashion_mlp_evaluate_terms_with(m, &m->ws, image, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void fashion_mlp_set_lr(fashion_mlp *m, int group, double lr)
+{
+    if (group >= 0 && group < FASHION_MLP_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double fashion_mlp_get_lr(const fashion_mlp *m, int group)
+{
+    return group >= 0 && group < FASHION_MLP_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void fashion_mlp_set_momentum(fashion_mlp *m, int group, double momentum)
+{
+    if (group >= 0 && group < FASHION_MLP_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double fashion_mlp_get_momentum(const fashion_mlp *m, int group)
+{
+    return group >= 0 && group < FASHION_MLP_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double fashion_mlp_base_lr[1] = {0.001};
+static const double fashion_mlp_base_momentum[1] = {0.9};
+static const dlrt_schedule_info fashion_mlp_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -712,6 +755,26 @@ static double fashion_mlp_api_evaluate_terms(void *m, const void *const *data, i
     return fashion_mlp_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void fashion_mlp_api_set_lr(void *m, int group, double lr)
+{
+    fashion_mlp_set_lr(m, group, lr);
+}
+
+static double fashion_mlp_api_get_lr(const void *m, int group)
+{
+    return fashion_mlp_get_lr(m, group);
+}
+
+static void fashion_mlp_api_set_momentum(void *m, int group, double momentum)
+{
+    fashion_mlp_set_momentum(m, group, momentum);
+}
+
+static double fashion_mlp_api_get_momentum(const void *m, int group)
+{
+    return fashion_mlp_get_momentum(m, group);
+}
+
 static void *fashion_mlp_api_params(void *m)
 {
     return fashion_mlp_params(m);
@@ -810,6 +873,15 @@ static const dlrt_model_api fashion_mlp_api = {
     .save_with = fashion_mlp_api_save_with,
     .load_with = fashion_mlp_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = FASHION_MLP_LR_GROUPS,
+    .base_lr = fashion_mlp_base_lr,
+    .set_lr = fashion_mlp_api_set_lr,
+    .get_lr = fashion_mlp_api_get_lr,
+    .momentum = 1,
+    .base_momentum = fashion_mlp_base_momentum,
+    .set_momentum = fashion_mlp_api_set_momentum,
+    .get_momentum = fashion_mlp_api_get_momentum,
+    .schedule = &fashion_mlp_schedule,
 };
 
 const dlrt_model_api *fashion_mlp_model(void)

@@ -68,6 +68,18 @@ const char *fashion_mlp_term_name(int i);
 void fashion_mlp_loss_terms(const fashion_mlp *m, double *terms);
 float fashion_mlp_evaluate_terms(fashion_mlp *m, const float *image, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; fashion_mlp_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.001: h1_w, h1_b, h2_w, h2_b, logits_w, logits_b
+ * fashion_mlp_set_lr ignores a group out of range; fashion_mlp_get_lr returns NAN for one. */
+#define FASHION_MLP_LR_GROUPS 1
+void fashion_mlp_set_lr(fashion_mlp *m, int group, double lr);
+double fashion_mlp_get_lr(const fashion_mlp *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void fashion_mlp_set_momentum(fashion_mlp *m, int group, double momentum);
+double fashion_mlp_get_momentum(const fashion_mlp *m, int group);
+
 /* The flat parameter and gradient buffers, FASHION_MLP_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *fashion_mlp_params(fashion_mlp *m);

@@ -89,6 +89,7 @@ struct gelu_family {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (gelu_family_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     gelu_family_workspace ws;  /* for gelu_family_train_step, gelu_family_forward, ... */
@@ -112,6 +113,10 @@ gelu_family *gelu_family_create(uint64_t seed)
     m->params = base;
     m->grads = base + 64;
     m->ws.arena = base + 128;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through gelu_family_set_lr). */
+    m->lr[0] = 0.01;   /* a_w, a_b, e_w, e_b, logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -426,19 +431,20 @@ void gelu_family_update(gelu_family *m)
     float *const d_a_b = m->grads + 24;       /* [4] */
     float *const d_logits_w = m->grads + 48;  /* [3, 4] */
     float *const d_logits_b = m->grads + 60;  /* [3] */
+    const float lr = (float)m->lr[0];         /* learning rate of group 0 (gelu_family_set_lr) */
 
     m->step++;
 
     /* a_w [4, 6] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_a_w[i];
-        a_w[i] -= 0.01f * g;
+        a_w[i] -= lr * g;
     }
 
     /* a_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_a_b[i];
-        a_b[i] -= 0.01f * g;
+        a_b[i] -= lr * g;
     }
 
     /* e_w [4, 4]: trainable = false, so it has no gradient and, as torch.optim
@@ -450,13 +456,13 @@ void gelu_family_update(gelu_family *m)
     /* logits_w [3, 4] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.01f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.01f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -597,6 +603,28 @@ float gelu_family_evaluate_terms(gelu_family *m, const float *x, const int32_t *
 {
     return gelu_family_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void gelu_family_set_lr(gelu_family *m, int group, double lr)
+{
+    if (group >= 0 && group < GELU_FAMILY_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double gelu_family_get_lr(const gelu_family *m, int group)
+{
+    return group >= 0 && group < GELU_FAMILY_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double gelu_family_base_lr[1] = {0.01};
+static const dlrt_schedule_info gelu_family_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -806,6 +834,16 @@ static double gelu_family_api_evaluate_terms(void *m, const void *const *data, i
     return gelu_family_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void gelu_family_api_set_lr(void *m, int group, double lr)
+{
+    gelu_family_set_lr(m, group, lr);
+}
+
+static double gelu_family_api_get_lr(const void *m, int group)
+{
+    return gelu_family_get_lr(m, group);
+}
+
 static void *gelu_family_api_params(void *m)
 {
     return gelu_family_params(m);
@@ -900,6 +938,11 @@ static const dlrt_model_api gelu_family_api = {
     .save_with = gelu_family_api_save_with,
     .load_with = gelu_family_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = GELU_FAMILY_LR_GROUPS,
+    .base_lr = gelu_family_base_lr,
+    .set_lr = gelu_family_api_set_lr,
+    .get_lr = gelu_family_api_get_lr,
+    .schedule = &gelu_family_schedule,
 };
 
 const dlrt_model_api *gelu_family_model(void)

@@ -67,6 +67,15 @@ const char *gelu_family_term_name(int i);
 void gelu_family_loss_terms(const gelu_family *m, double *terms);
 float gelu_family_evaluate_terms(gelu_family *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; gelu_family_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: a_w, a_b, e_w, e_b, logits_w, logits_b
+ * gelu_family_set_lr ignores a group out of range; gelu_family_get_lr returns NAN for one. */
+#define GELU_FAMILY_LR_GROUPS 1
+void gelu_family_set_lr(gelu_family *m, int group, double lr);
+double gelu_family_get_lr(const gelu_family *m, int group);
+
 /* The flat parameter and gradient buffers, GELU_FAMILY_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *gelu_family_params(gelu_family *m);

@@ -57,6 +57,7 @@ struct orth {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (orth_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     orth_workspace ws;         /* for orth_train_step, orth_forward, ... */
@@ -80,6 +81,10 @@ orth *orth_create(uint64_t seed)
     m->params = base;
     m->grads = base + 112;
     m->ws.arena = base + 224;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through orth_set_lr). */
+    m->lr[0] = 0.01;   /* h_w, h_b, loss_w, loss_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -232,31 +237,32 @@ void orth_update(orth *m)
     float *const d_h_b = m->grads + 72;      /* [6] */
     float *const d_loss_w = m->grads + 78;   /* [4, 6] */
     float *const d_loss_b = m->grads + 102;  /* [4] */
+    const float lr = (float)m->lr[0];        /* learning rate of group 0 (orth_set_lr) */
 
     m->step++;
 
     /* h_w [6, 12] */
     for (size_t i = 0; i < 72; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.01f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.01f * g;
+        h_b[i] -= lr * g;
     }
 
     /* loss_w [4, 6] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_loss_w[i];
-        loss_w[i] -= 0.01f * g;
+        loss_w[i] -= lr * g;
     }
 
     /* loss_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_loss_b[i];
-        loss_b[i] -= 0.01f * g;
+        loss_b[i] -= lr * g;
     }
 }
 
@@ -397,6 +403,28 @@ float orth_evaluate_terms(orth *m, const float *x, const int32_t *y, int n, doub
 {
     return orth_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void orth_set_lr(orth *m, int group, double lr)
+{
+    if (group >= 0 && group < ORTH_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double orth_get_lr(const orth *m, int group)
+{
+    return group >= 0 && group < ORTH_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double orth_base_lr[1] = {0.01};
+static const dlrt_schedule_info orth_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -602,6 +630,16 @@ static double orth_api_evaluate_terms(void *m, const void *const *data, int n, d
     return orth_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void orth_api_set_lr(void *m, int group, double lr)
+{
+    orth_set_lr(m, group, lr);
+}
+
+static double orth_api_get_lr(const void *m, int group)
+{
+    return orth_get_lr(m, group);
+}
+
 static void *orth_api_params(void *m)
 {
     return orth_params(m);
@@ -696,6 +734,11 @@ static const dlrt_model_api orth_api = {
     .save_with = orth_api_save_with,
     .load_with = orth_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = ORTH_LR_GROUPS,
+    .base_lr = orth_base_lr,
+    .set_lr = orth_api_set_lr,
+    .get_lr = orth_api_get_lr,
+    .schedule = &orth_schedule,
 };
 
 const dlrt_model_api *orth_model(void)

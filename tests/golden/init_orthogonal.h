@@ -67,6 +67,15 @@ const char *orth_term_name(int i);
 void orth_loss_terms(const orth *m, double *terms);
 float orth_evaluate_terms(orth *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; orth_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b, loss_w, loss_b
+ * orth_set_lr ignores a group out of range; orth_get_lr returns NAN for one. */
+#define ORTH_LR_GROUPS 1
+void orth_set_lr(orth *m, int group, double lr);
+double orth_get_lr(const orth *m, int group);
+
 /* The flat parameter and gradient buffers, ORTH_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *orth_params(orth *m);

@@ -50,6 +50,7 @@ struct l1_sgd {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (l1_sgd_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     l1_sgd_workspace ws;       /* for l1_sgd_train_step, l1_sgd_forward, ... */
@@ -73,6 +74,10 @@ l1_sgd *l1_sgd_create(uint64_t seed)
     m->params = base;
     m->grads = base + 16;
     m->ws.arena = base + 32;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through l1_sgd_set_lr). */
+    m->lr[0] = 0.1;   /* pred_w, pred_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -185,19 +190,20 @@ void l1_sgd_update(l1_sgd *m)
     float *const pred_b = m->params + 8;   /* [2], l1_sgd.net:7 */
     float *const d_pred_w = m->grads + 0;  /* [2, 4] */
     float *const d_pred_b = m->grads + 8;  /* [2] */
+    const float lr = (float)m->lr[0];      /* learning rate of group 0 (l1_sgd_set_lr) */
 
     m->step++;
 
     /* pred_w [2, 4] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_pred_w[i];
-        pred_w[i] -= 0.1f * g;
+        pred_w[i] -= lr * g;
     }
 
     /* pred_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_pred_b[i];
-        pred_b[i] -= 0.1f * g;
+        pred_b[i] -= lr * g;
     }
 }
 
@@ -314,6 +320,28 @@ float l1_sgd_evaluate_terms(l1_sgd *m, const float *x, const float *y, int n, do
 {
     return l1_sgd_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void l1_sgd_set_lr(l1_sgd *m, int group, double lr)
+{
+    if (group >= 0 && group < L1_SGD_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double l1_sgd_get_lr(const l1_sgd *m, int group)
+{
+    return group >= 0 && group < L1_SGD_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double l1_sgd_base_lr[1] = {0.1};
+static const dlrt_schedule_info l1_sgd_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -513,6 +541,16 @@ static double l1_sgd_api_evaluate_terms(void *m, const void *const *data, int n,
     return l1_sgd_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void l1_sgd_api_set_lr(void *m, int group, double lr)
+{
+    l1_sgd_set_lr(m, group, lr);
+}
+
+static double l1_sgd_api_get_lr(const void *m, int group)
+{
+    return l1_sgd_get_lr(m, group);
+}
+
 static void *l1_sgd_api_params(void *m)
 {
     return l1_sgd_params(m);
@@ -611,6 +649,11 @@ static const dlrt_model_api l1_sgd_api = {
     .save_with = l1_sgd_api_save_with,
     .load_with = l1_sgd_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = L1_SGD_LR_GROUPS,
+    .base_lr = l1_sgd_base_lr,
+    .set_lr = l1_sgd_api_set_lr,
+    .get_lr = l1_sgd_api_get_lr,
+    .schedule = &l1_sgd_schedule,
 };
 
 const dlrt_model_api *l1_sgd_model(void)

@@ -67,6 +67,15 @@ const char *l1_sgd_term_name(int i);
 void l1_sgd_loss_terms(const l1_sgd *m, double *terms);
 float l1_sgd_evaluate_terms(l1_sgd *m, const float *x, const float *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; l1_sgd_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.1: pred_w, pred_b
+ * l1_sgd_set_lr ignores a group out of range; l1_sgd_get_lr returns NAN for one. */
+#define L1_SGD_LR_GROUPS 1
+void l1_sgd_set_lr(l1_sgd *m, int group, double lr);
+double l1_sgd_get_lr(const l1_sgd *m, int group);
+
 /* The flat parameter and gradient buffers, L1_SGD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *l1_sgd_params(l1_sgd *m);

@@ -59,6 +59,7 @@ struct lbfgs_net {
     float *d;                  /* optimizer state, the same layout */
     float *prev_flat_grad;     /* optimizer state, the same layout */
     dlrt_lbfgs lbfgs;          /* its state and settings (lbfgs_net_create; runtime, dlrt.h) */
+    double lr[1];              /* each group's learning rate (lbfgs_net_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     lbfgs_net_workspace ws;    /* for lbfgs_net_train_step, lbfgs_net_forward, ... */
@@ -96,6 +97,10 @@ lbfgs_net *lbfgs_net_create(uint64_t seed)
     m->lbfgs.history_size = 5;
     m->lbfgs.line_search = 1;   /* strong_wolfe */
     dlrt_lbfgs_init(&m->lbfgs, base + 1024, m->d, m->prev_flat_grad, LBFGS_NET_PARAM_COUNT, sizeof(float));
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through lbfgs_net_set_lr). */
+    m->lr[0] = 1.0;   /* h_w, h_b, out_w, out_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -342,6 +347,28 @@ float lbfgs_net_evaluate_terms(lbfgs_net *m, const float *x, const float *t, int
     return lbfgs_net_evaluate_terms_with(m, &m->ws, x, t, n, terms);
 }
 
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void lbfgs_net_set_lr(lbfgs_net *m, int group, double lr)
+{
+    if (group >= 0 && group < LBFGS_NET_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double lbfgs_net_get_lr(const lbfgs_net *m, int group)
+{
+    return group >= 0 && group < LBFGS_NET_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double lbfgs_net_base_lr[1] = {1.0};
+static const dlrt_schedule_info lbfgs_net_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
+
 /* ---- parameters and checkpoints ---------------------------------------- */
 
 float *lbfgs_net_params(lbfgs_net *m)
@@ -552,6 +579,16 @@ static double lbfgs_net_api_evaluate_terms(void *m, const void *const *data, int
     return lbfgs_net_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void lbfgs_net_api_set_lr(void *m, int group, double lr)
+{
+    lbfgs_net_set_lr(m, group, lr);
+}
+
+static double lbfgs_net_api_get_lr(const void *m, int group)
+{
+    return lbfgs_net_get_lr(m, group);
+}
+
 static void *lbfgs_net_api_params(void *m)
 {
     return lbfgs_net_params(m);
@@ -650,6 +687,11 @@ static const dlrt_model_api lbfgs_net_api = {
     .save_with = lbfgs_net_api_save_with,
     .load_with = lbfgs_net_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = LBFGS_NET_LR_GROUPS,
+    .base_lr = lbfgs_net_base_lr,
+    .set_lr = lbfgs_net_api_set_lr,
+    .get_lr = lbfgs_net_api_get_lr,
+    .schedule = &lbfgs_net_schedule,
 };
 
 const dlrt_model_api *lbfgs_net_model(void)

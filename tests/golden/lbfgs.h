@@ -67,6 +67,15 @@ const char *lbfgs_net_term_name(int i);
 void lbfgs_net_loss_terms(const lbfgs_net *m, double *terms);
 float lbfgs_net_evaluate_terms(lbfgs_net *m, const float *x, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; lbfgs_net_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 1: h_w, h_b, out_w, out_b
+ * lbfgs_net_set_lr ignores a group out of range; lbfgs_net_get_lr returns NAN for one. */
+#define LBFGS_NET_LR_GROUPS 1
+void lbfgs_net_set_lr(lbfgs_net *m, int group, double lr);
+double lbfgs_net_get_lr(const lbfgs_net *m, int group);
+
 /* The flat parameter and gradient buffers, LBFGS_NET_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *lbfgs_net_params(lbfgs_net *m);

@@ -85,6 +85,7 @@ struct likelihood {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (likelihood_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     likelihood_workspace ws;   /* for likelihood_train_step, likelihood_forward, ... */
@@ -108,6 +109,10 @@ likelihood *likelihood_create(uint64_t seed)
     m->params = base;
     m->grads = base + 96;
     m->ws.arena = base + 192;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through likelihood_set_lr). */
+    m->lr[0] = 0.01;   /* h_w, h_b, mu_w, mu_b, lv_w, lv_b, z_w, z_b, lp_w, lp_b, loss_w, loss_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -411,79 +416,80 @@ void likelihood_update(likelihood *m)
     float *const d_lp_b = m->grads + 76;    /* [4] */
     float *const d_loss_w = m->grads + 80;  /* [2, 5] */
     float *const d_loss_b = m->grads + 90;  /* [2] */
+    const float lr = (float)m->lr[0];       /* learning rate of group 0 (likelihood_set_lr) */
 
     m->step++;
 
     /* h_w [5, 3] */
     for (size_t i = 0; i < 15; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.01f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.01f * g;
+        h_b[i] -= lr * g;
     }
 
     /* mu_w [2, 5] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_mu_w[i];
-        mu_w[i] -= 0.01f * g;
+        mu_w[i] -= lr * g;
     }
 
     /* mu_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_mu_b[i];
-        mu_b[i] -= 0.01f * g;
+        mu_b[i] -= lr * g;
     }
 
     /* lv_w [2, 5] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_lv_w[i];
-        lv_w[i] -= 0.01f * g;
+        lv_w[i] -= lr * g;
     }
 
     /* lv_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_lv_b[i];
-        lv_b[i] -= 0.01f * g;
+        lv_b[i] -= lr * g;
     }
 
     /* z_w [2, 5] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_z_w[i];
-        z_w[i] -= 0.01f * g;
+        z_w[i] -= lr * g;
     }
 
     /* z_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_z_b[i];
-        z_b[i] -= 0.01f * g;
+        z_b[i] -= lr * g;
     }
 
     /* lp_w [4, 5] */
     for (size_t i = 0; i < 20; i++) {
         const float g = d_lp_w[i];
-        lp_w[i] -= 0.01f * g;
+        lp_w[i] -= lr * g;
     }
 
     /* lp_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_lp_b[i];
-        lp_b[i] -= 0.01f * g;
+        lp_b[i] -= lr * g;
     }
 
     /* loss_w [2, 5] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_loss_w[i];
-        loss_w[i] -= 0.01f * g;
+        loss_w[i] -= lr * g;
     }
 
     /* loss_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_loss_b[i];
-        loss_b[i] -= 0.01f * g;
+        loss_b[i] -= lr * g;
     }
 }
 
@@ -648,6 +654,28 @@ float likelihood_evaluate_terms(likelihood *m, const float *x, const int32_t *y,
 {
     return likelihood_evaluate_terms_with(m, &m->ws, x, y, t, c, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void likelihood_set_lr(likelihood *m, int group, double lr)
+{
+    if (group >= 0 && group < LIKELIHOOD_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double likelihood_get_lr(const likelihood *m, int group)
+{
+    return group >= 0 && group < LIKELIHOOD_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double likelihood_base_lr[1] = {0.01};
+static const dlrt_schedule_info likelihood_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -869,6 +897,16 @@ static double likelihood_api_evaluate_terms(void *m, const void *const *data, in
     return likelihood_evaluate_terms(m, data[0], data[1], data[2], data[3], n, terms);
 }
 
+static void likelihood_api_set_lr(void *m, int group, double lr)
+{
+    likelihood_set_lr(m, group, lr);
+}
+
+static double likelihood_api_get_lr(const void *m, int group)
+{
+    return likelihood_get_lr(m, group);
+}
+
 static void *likelihood_api_params(void *m)
 {
     return likelihood_params(m);
@@ -965,6 +1003,11 @@ static const dlrt_model_api likelihood_api = {
     .save_with = likelihood_api_save_with,
     .load_with = likelihood_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = LIKELIHOOD_LR_GROUPS,
+    .base_lr = likelihood_base_lr,
+    .set_lr = likelihood_api_set_lr,
+    .get_lr = likelihood_api_get_lr,
+    .schedule = &likelihood_schedule,
 };
 
 const dlrt_model_api *likelihood_model(void)

@@ -69,6 +69,15 @@ const char *likelihood_term_name(int i);
 void likelihood_loss_terms(const likelihood *m, double *terms);
 float likelihood_evaluate_terms(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; likelihood_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b, mu_w, mu_b, lv_w, lv_b, z_w, z_b, lp_w, lp_b, loss_w, loss_b
+ * likelihood_set_lr ignores a group out of range; likelihood_get_lr returns NAN for one. */
+#define LIKELIHOOD_LR_GROUPS 1
+void likelihood_set_lr(likelihood *m, int group, double lr);
+double likelihood_get_lr(const likelihood *m, int group);
+
 /* The flat parameter and gradient buffers, LIKELIHOOD_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *likelihood_params(likelihood *m);

@@ -90,6 +90,7 @@ struct lstm {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (lstm_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     lstm_workspace ws;         /* for lstm_train_step, lstm_forward, ... */
@@ -113,6 +114,10 @@ lstm *lstm_create(uint64_t seed)
     m->params = base;
     m->grads = base + 3696;
     m->ws.arena = base + 7392;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through lstm_set_lr). */
+    m->lr[0] = 0.01;   /* enc_weight_ih_l0, enc_weight_hh_l0, enc_bias_ih_l0, enc_bias_hh_l0, enc_weight_ih_l0_reverse, enc_weight_hh_l0_reverse, enc_bias_ih_l0_reverse, enc_bias_hh_l0_reverse, enc_weight_ih_l1, enc_weight_hh_l1, enc_bias_ih_l1, enc_bias_hh_l1, enc_weight_ih_l1_reverse, enc_weight_hh_l1_reverse, enc_bias_ih_l1_reverse, enc_bias_hh_l1_reverse, dec_weight_ih_l0, dec_weight_hh_l0, dec_bias_ih_l0, dec_bias_hh_l0, out_weight_ih_l0, out_weight_hh_l0, out_bias_ih_l0, out_bias_hh_l0, out_h0, logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -496,169 +501,170 @@ void lstm_update(lstm *m)
     float *const d_out_h0 = m->grads + 3592;                    /* [1, 4] */
     float *const d_logits_w = m->grads + 3596;                  /* [4, 24] */
     float *const d_logits_b = m->grads + 3692;                  /* [4] */
+    const float lr = (float)m->lr[0];                           /* learning rate of group 0 (lstm_set_lr) */
 
     m->step++;
 
     /* enc_weight_ih_l0 [32, 3] */
     for (size_t i = 0; i < 96; i++) {
         const float g = d_enc_weight_ih_l0[i];
-        enc_weight_ih_l0[i] -= 0.01f * g;
+        enc_weight_ih_l0[i] -= lr * g;
     }
 
     /* enc_weight_hh_l0 [32, 8] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_enc_weight_hh_l0[i];
-        enc_weight_hh_l0[i] -= 0.01f * g;
+        enc_weight_hh_l0[i] -= lr * g;
     }
 
     /* enc_bias_ih_l0 [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_ih_l0[i];
-        enc_bias_ih_l0[i] -= 0.01f * g;
+        enc_bias_ih_l0[i] -= lr * g;
     }
 
     /* enc_bias_hh_l0 [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_hh_l0[i];
-        enc_bias_hh_l0[i] -= 0.01f * g;
+        enc_bias_hh_l0[i] -= lr * g;
     }
 
     /* enc_weight_ih_l0_reverse [32, 3] */
     for (size_t i = 0; i < 96; i++) {
         const float g = d_enc_weight_ih_l0_reverse[i];
-        enc_weight_ih_l0_reverse[i] -= 0.01f * g;
+        enc_weight_ih_l0_reverse[i] -= lr * g;
     }
 
     /* enc_weight_hh_l0_reverse [32, 8] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_enc_weight_hh_l0_reverse[i];
-        enc_weight_hh_l0_reverse[i] -= 0.01f * g;
+        enc_weight_hh_l0_reverse[i] -= lr * g;
     }
 
     /* enc_bias_ih_l0_reverse [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_ih_l0_reverse[i];
-        enc_bias_ih_l0_reverse[i] -= 0.01f * g;
+        enc_bias_ih_l0_reverse[i] -= lr * g;
     }
 
     /* enc_bias_hh_l0_reverse [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_hh_l0_reverse[i];
-        enc_bias_hh_l0_reverse[i] -= 0.01f * g;
+        enc_bias_hh_l0_reverse[i] -= lr * g;
     }
 
     /* enc_weight_ih_l1 [32, 16] */
     for (size_t i = 0; i < 512; i++) {
         const float g = d_enc_weight_ih_l1[i];
-        enc_weight_ih_l1[i] -= 0.01f * g;
+        enc_weight_ih_l1[i] -= lr * g;
     }
 
     /* enc_weight_hh_l1 [32, 8] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_enc_weight_hh_l1[i];
-        enc_weight_hh_l1[i] -= 0.01f * g;
+        enc_weight_hh_l1[i] -= lr * g;
     }
 
     /* enc_bias_ih_l1 [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_ih_l1[i];
-        enc_bias_ih_l1[i] -= 0.01f * g;
+        enc_bias_ih_l1[i] -= lr * g;
     }
 
     /* enc_bias_hh_l1 [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_hh_l1[i];
-        enc_bias_hh_l1[i] -= 0.01f * g;
+        enc_bias_hh_l1[i] -= lr * g;
     }
 
     /* enc_weight_ih_l1_reverse [32, 16] */
     for (size_t i = 0; i < 512; i++) {
         const float g = d_enc_weight_ih_l1_reverse[i];
-        enc_weight_ih_l1_reverse[i] -= 0.01f * g;
+        enc_weight_ih_l1_reverse[i] -= lr * g;
     }
 
     /* enc_weight_hh_l1_reverse [32, 8] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_enc_weight_hh_l1_reverse[i];
-        enc_weight_hh_l1_reverse[i] -= 0.01f * g;
+        enc_weight_hh_l1_reverse[i] -= lr * g;
     }
 
     /* enc_bias_ih_l1_reverse [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_ih_l1_reverse[i];
-        enc_bias_ih_l1_reverse[i] -= 0.01f * g;
+        enc_bias_ih_l1_reverse[i] -= lr * g;
     }
 
     /* enc_bias_hh_l1_reverse [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_enc_bias_hh_l1_reverse[i];
-        enc_bias_hh_l1_reverse[i] -= 0.01f * g;
+        enc_bias_hh_l1_reverse[i] -= lr * g;
     }
 
     /* dec_weight_ih_l0 [48, 3] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_dec_weight_ih_l0[i];
-        dec_weight_ih_l0[i] -= 0.01f * g;
+        dec_weight_ih_l0[i] -= lr * g;
     }
 
     /* dec_weight_hh_l0 [48, 16] */
     for (size_t i = 0; i < 768; i++) {
         const float g = d_dec_weight_hh_l0[i];
-        dec_weight_hh_l0[i] -= 0.01f * g;
+        dec_weight_hh_l0[i] -= lr * g;
     }
 
     /* dec_bias_ih_l0 [48] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_dec_bias_ih_l0[i];
-        dec_bias_ih_l0[i] -= 0.01f * g;
+        dec_bias_ih_l0[i] -= lr * g;
     }
 
     /* dec_bias_hh_l0 [48] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_dec_bias_hh_l0[i];
-        dec_bias_hh_l0[i] -= 0.01f * g;
+        dec_bias_hh_l0[i] -= lr * g;
     }
 
     /* out_weight_ih_l0 [4, 16] */
     for (size_t i = 0; i < 64; i++) {
         const float g = d_out_weight_ih_l0[i];
-        out_weight_ih_l0[i] -= 0.01f * g;
+        out_weight_ih_l0[i] -= lr * g;
     }
 
     /* out_weight_hh_l0 [4, 4] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_out_weight_hh_l0[i];
-        out_weight_hh_l0[i] -= 0.01f * g;
+        out_weight_hh_l0[i] -= lr * g;
     }
 
     /* out_bias_ih_l0 [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_out_bias_ih_l0[i];
-        out_bias_ih_l0[i] -= 0.01f * g;
+        out_bias_ih_l0[i] -= lr * g;
     }
 
     /* out_bias_hh_l0 [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_out_bias_hh_l0[i];
-        out_bias_hh_l0[i] -= 0.01f * g;
+        out_bias_hh_l0[i] -= lr * g;
     }
 
     /* out_h0 [1, 4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_out_h0[i];
-        out_h0[i] -= 0.01f * g;
+        out_h0[i] -= lr * g;
     }
 
     /* logits_w [4, 24] */
     for (size_t i = 0; i < 96; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.01f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.01f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -799,6 +805,28 @@ float lstm_evaluate_terms(lstm *m, const float *seq, const int32_t *y, int n, do
 {
     return lstm_evaluate_terms_with(m, &m->ws, seq, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void lstm_set_lr(lstm *m, int group, double lr)
+{
+    if (group >= 0 && group < LSTM_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double lstm_get_lr(const lstm *m, int group)
+{
+    return group >= 0 && group < LSTM_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double lstm_base_lr[1] = {0.01};
+static const dlrt_schedule_info lstm_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -1050,6 +1078,16 @@ static double lstm_api_evaluate_terms(void *m, const void *const *data, int n, d
     return lstm_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void lstm_api_set_lr(void *m, int group, double lr)
+{
+    lstm_set_lr(m, group, lr);
+}
+
+static double lstm_api_get_lr(const void *m, int group)
+{
+    return lstm_get_lr(m, group);
+}
+
 static void *lstm_api_params(void *m)
 {
     return lstm_params(m);
@@ -1144,6 +1182,11 @@ static const dlrt_model_api lstm_api = {
     .save_with = lstm_api_save_with,
     .load_with = lstm_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = LSTM_LR_GROUPS,
+    .base_lr = lstm_base_lr,
+    .set_lr = lstm_api_set_lr,
+    .get_lr = lstm_api_get_lr,
+    .schedule = &lstm_schedule,
 };
 
 const dlrt_model_api *lstm_model(void)

@@ -67,6 +67,15 @@ const char *lstm_term_name(int i);
 void lstm_loss_terms(const lstm *m, double *terms);
 float lstm_evaluate_terms(lstm *m, const float *seq, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; lstm_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: enc_weight_ih_l0, enc_weight_hh_l0, enc_bias_ih_l0, enc_bias_hh_l0, enc_weight_ih_l0_reverse, enc_weight_hh_l0_reverse, enc_bias_ih_l0_reverse, enc_bias_hh_l0_reverse, enc_weight_ih_l1, enc_weight_hh_l1, enc_bias_ih_l1, enc_bias_hh_l1, enc_weight_ih_l1_reverse, enc_weight_hh_l1_reverse, enc_bias_ih_l1_reverse, enc_bias_hh_l1_reverse, dec_weight_ih_l0, dec_weight_hh_l0, dec_bias_ih_l0, dec_bias_hh_l0, out_weight_ih_l0, out_weight_hh_l0, out_bias_ih_l0, out_bias_hh_l0, out_h0, logits_w, logits_b
+ * lstm_set_lr ignores a group out of range; lstm_get_lr returns NAN for one. */
+#define LSTM_LR_GROUPS 1
+void lstm_set_lr(lstm *m, int group, double lr);
+double lstm_get_lr(const lstm *m, int group);
+
 /* The flat parameter and gradient buffers, LSTM_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *lstm_params(lstm *m);

@@ -62,6 +62,7 @@ struct lstm_stateful {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (lstm_stateful_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     lstm_stateful_workspace ws; /* for lstm_stateful_train_step, lstm_stateful_forward, ... */
@@ -85,6 +86,10 @@ lstm_stateful *lstm_stateful_create(uint64_t seed)
     m->params = base;
     m->grads = base + 512;
     m->ws.arena = base + 1024;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through lstm_stateful_set_lr). */
+    m->lr[0] = 0.01;   /* h_weight_ih_l0, h_weight_hh_l0, h_bias_ih_l0, h_bias_hh_l0, p_w, p_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -248,43 +253,44 @@ void lstm_stateful_update(lstm_stateful *m)
     float *const d_h_bias_hh_l0 = m->grads + 160;   /* [20] */
     float *const d_p_w = m->grads + 180;            /* [8, 40] */
     float *const d_p_b = m->grads + 500;            /* [8] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (lstm_stateful_set_lr) */
 
     m->step++;
 
     /* h_weight_ih_l0 [20, 2] */
     for (size_t i = 0; i < 40; i++) {
         const float g = d_h_weight_ih_l0[i];
-        h_weight_ih_l0[i] -= 0.01f * g;
+        h_weight_ih_l0[i] -= lr * g;
     }
 
     /* h_weight_hh_l0 [20, 5] */
     for (size_t i = 0; i < 100; i++) {
         const float g = d_h_weight_hh_l0[i];
-        h_weight_hh_l0[i] -= 0.01f * g;
+        h_weight_hh_l0[i] -= lr * g;
     }
 
     /* h_bias_ih_l0 [20] */
     for (size_t i = 0; i < 20; i++) {
         const float g = d_h_bias_ih_l0[i];
-        h_bias_ih_l0[i] -= 0.01f * g;
+        h_bias_ih_l0[i] -= lr * g;
     }
 
     /* h_bias_hh_l0 [20] */
     for (size_t i = 0; i < 20; i++) {
         const float g = d_h_bias_hh_l0[i];
-        h_bias_hh_l0[i] -= 0.01f * g;
+        h_bias_hh_l0[i] -= lr * g;
     }
 
     /* p_w [8, 40] */
     for (size_t i = 0; i < 320; i++) {
         const float g = d_p_w[i];
-        p_w[i] -= 0.01f * g;
+        p_w[i] -= lr * g;
     }
 
     /* p_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_p_b[i];
-        p_b[i] -= 0.01f * g;
+        p_b[i] -= lr * g;
     }
 }
 
@@ -401,6 +407,28 @@ float lstm_stateful_evaluate_terms(lstm_stateful *m, const float *x, const float
 {
     return lstm_stateful_evaluate_terms_with(m, &m->ws, x, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void lstm_stateful_set_lr(lstm_stateful *m, int group, double lr)
+{
+    if (group >= 0 && group < LSTM_STATEFUL_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double lstm_stateful_get_lr(const lstm_stateful *m, int group)
+{
+    return group >= 0 && group < LSTM_STATEFUL_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double lstm_stateful_base_lr[1] = {0.01};
+static const dlrt_schedule_info lstm_stateful_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -628,6 +656,16 @@ static double lstm_stateful_api_evaluate_terms(void *m, const void *const *data,
     return lstm_stateful_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void lstm_stateful_api_set_lr(void *m, int group, double lr)
+{
+    lstm_stateful_set_lr(m, group, lr);
+}
+
+static double lstm_stateful_api_get_lr(const void *m, int group)
+{
+    return lstm_stateful_get_lr(m, group);
+}
+
 static void *lstm_stateful_api_params(void *m)
 {
     return lstm_stateful_params(m);
@@ -729,6 +767,11 @@ static const dlrt_model_api lstm_stateful_api = {
     .save_with = lstm_stateful_api_save_with,
     .load_with = lstm_stateful_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = LSTM_STATEFUL_LR_GROUPS,
+    .base_lr = lstm_stateful_base_lr,
+    .set_lr = lstm_stateful_api_set_lr,
+    .get_lr = lstm_stateful_api_get_lr,
+    .schedule = &lstm_stateful_schedule,
 };
 
 const dlrt_model_api *lstm_stateful_model(void)

@@ -67,6 +67,15 @@ const char *lstm_stateful_term_name(int i);
 void lstm_stateful_loss_terms(const lstm_stateful *m, double *terms);
 float lstm_stateful_evaluate_terms(lstm_stateful *m, const float *x, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; lstm_stateful_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_weight_ih_l0, h_weight_hh_l0, h_bias_ih_l0, h_bias_hh_l0, p_w, p_b
+ * lstm_stateful_set_lr ignores a group out of range; lstm_stateful_get_lr returns NAN for one. */
+#define LSTM_STATEFUL_LR_GROUPS 1
+void lstm_stateful_set_lr(lstm_stateful *m, int group, double lr);
+double lstm_stateful_get_lr(const lstm_stateful *m, int group);
+
 /* The flat parameter and gradient buffers, LSTM_STATEFUL_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *lstm_stateful_params(lstm_stateful *m);

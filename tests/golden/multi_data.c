@@ -74,6 +74,8 @@ struct multi_data {
     float *params;
     float *grads;              /* d loss / d params, the same layout */
     float *momentum_buffer;    /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (multi_data_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (multi_data_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     multi_data_workspace ws;   /* for multi_data_train_step, multi_data_forward, ... */
@@ -98,6 +100,11 @@ multi_data *multi_data_create(uint64_t seed)
     m->grads = base + 144;
     m->momentum_buffer = base + 288;
     m->ws.arena = base + 432;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through multi_data_set_lr and _set_momentum). */
+    m->lr[0] = 0.05;   /* h_w, h_b, h_2_w, h_2_b, logits_w, logits_b, pred_w, pred_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -338,63 +345,65 @@ void multi_data_update(multi_data *m)
     float *const logits_b_buf = m->momentum_buffer + 120;  /* [3] */
     float *const pred_w_buf = m->momentum_buffer + 123;    /* [2, 8] */
     float *const pred_b_buf = m->momentum_buffer + 139;    /* [2] */
+    const float lr = (float)m->lr[0];                      /* learning rate of group 0 (multi_data_set_lr) */
+    const float momentum = (float)m->momentum[0];          /* momentum of group 0 (multi_data_set_momentum) */
 
     m->step++;
 
     /* h_w [8, 6] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_h_w[i];
-        h_w_buf[i] = 0.9f * h_w_buf[i] + g;
-        h_w[i] -= 0.05f * h_w_buf[i];
+        h_w_buf[i] = momentum * h_w_buf[i] + g;
+        h_w[i] -= lr * h_w_buf[i];
     }
 
     /* h_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_h_b[i];
-        h_b_buf[i] = 0.9f * h_b_buf[i] + g;
-        h_b[i] -= 0.05f * h_b_buf[i];
+        h_b_buf[i] = momentum * h_b_buf[i] + g;
+        h_b[i] -= lr * h_b_buf[i];
     }
 
     /* h_2_w [8, 4] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_h_2_w[i];
-        h_2_w_buf[i] = 0.9f * h_2_w_buf[i] + g;
-        h_2_w[i] -= 0.05f * h_2_w_buf[i];
+        h_2_w_buf[i] = momentum * h_2_w_buf[i] + g;
+        h_2_w[i] -= lr * h_2_w_buf[i];
     }
 
     /* h_2_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_h_2_b[i];
-        h_2_b_buf[i] = 0.9f * h_2_b_buf[i] + g;
-        h_2_b[i] -= 0.05f * h_2_b_buf[i];
+        h_2_b_buf[i] = momentum * h_2_b_buf[i] + g;
+        h_2_b[i] -= lr * h_2_b_buf[i];
     }
 
     /* logits_w [3, 8] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_logits_w[i];
-        logits_w_buf[i] = 0.9f * logits_w_buf[i] + g;
-        logits_w[i] -= 0.05f * logits_w_buf[i];
+        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
+        logits_w[i] -= lr * logits_w_buf[i];
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b_buf[i] = 0.9f * logits_b_buf[i] + g;
-        logits_b[i] -= 0.05f * logits_b_buf[i];
+        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
+        logits_b[i] -= lr * logits_b_buf[i];
     }
 
     /* pred_w [2, 8] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_pred_w[i];
-        pred_w_buf[i] = 0.9f * pred_w_buf[i] + g;
-        pred_w[i] -= 0.05f * pred_w_buf[i];
+        pred_w_buf[i] = momentum * pred_w_buf[i] + g;
+        pred_w[i] -= lr * pred_w_buf[i];
     }
 
     /* pred_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_pred_b[i];
-        pred_b_buf[i] = 0.9f * pred_b_buf[i] + g;
-        pred_b[i] -= 0.05f * pred_b_buf[i];
+        pred_b_buf[i] = momentum * pred_b_buf[i] + g;
+        pred_b[i] -= lr * pred_b_buf[i];
     }
 }
 
@@ -543,6 +552,40 @@ float multi_data_evaluate_terms(multi_data *m, const float *img, const float *au
 {
     return multi_data_evaluate_terms_with(m, &m->ws, img, aux, y, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void multi_data_set_lr(multi_data *m, int group, double lr)
+{
+    if (group >= 0 && group < MULTI_DATA_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double multi_data_get_lr(const multi_data *m, int group)
+{
+    return group >= 0 && group < MULTI_DATA_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void multi_data_set_momentum(multi_data *m, int group, double momentum)
+{
+    if (group >= 0 && group < MULTI_DATA_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double multi_data_get_momentum(const multi_data *m, int group)
+{
+    return group >= 0 && group < MULTI_DATA_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double multi_data_base_lr[1] = {0.05};
+static const double multi_data_base_momentum[1] = {0.9};
+static const dlrt_schedule_info multi_data_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -758,6 +801,26 @@ static double multi_data_api_evaluate_terms(void *m, const void *const *data, in
     return multi_data_evaluate_terms(m, data[0], data[1], data[2], data[3], n, terms);
 }
 
+static void multi_data_api_set_lr(void *m, int group, double lr)
+{
+    multi_data_set_lr(m, group, lr);
+}
+
+static double multi_data_api_get_lr(const void *m, int group)
+{
+    return multi_data_get_lr(m, group);
+}
+
+static void multi_data_api_set_momentum(void *m, int group, double momentum)
+{
+    multi_data_set_momentum(m, group, momentum);
+}
+
+static double multi_data_api_get_momentum(const void *m, int group)
+{
+    return multi_data_get_momentum(m, group);
+}
+
 static void *multi_data_api_params(void *m)
 {
     return multi_data_params(m);
@@ -859,6 +922,15 @@ static const dlrt_model_api multi_data_api = {
     .save_with = multi_data_api_save_with,
     .load_with = multi_data_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = MULTI_DATA_LR_GROUPS,
+    .base_lr = multi_data_base_lr,
+    .set_lr = multi_data_api_set_lr,
+    .get_lr = multi_data_api_get_lr,
+    .momentum = 1,
+    .base_momentum = multi_data_base_momentum,
+    .set_momentum = multi_data_api_set_momentum,
+    .get_momentum = multi_data_api_get_momentum,
+    .schedule = &multi_data_schedule,
 };
 
 const dlrt_model_api *multi_data_model(void)

@@ -71,6 +71,18 @@ const char *multi_data_term_name(int i);
 void multi_data_loss_terms(const multi_data *m, double *terms);
 float multi_data_evaluate_terms(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; multi_data_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.05: h_w, h_b, h_2_w, h_2_b, logits_w, logits_b, pred_w, pred_b
+ * multi_data_set_lr ignores a group out of range; multi_data_get_lr returns NAN for one. */
+#define MULTI_DATA_LR_GROUPS 1
+void multi_data_set_lr(multi_data *m, int group, double lr);
+double multi_data_get_lr(const multi_data *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void multi_data_set_momentum(multi_data *m, int group, double momentum);
+double multi_data_get_momentum(const multi_data *m, int group);
+
 /* The flat parameter and gradient buffers, MULTI_DATA_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *multi_data_params(multi_data *m);

@@ -63,6 +63,8 @@ struct noise {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (noise_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (noise_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     noise_workspace ws;        /* for noise_train_step, noise_forward, ... */
@@ -88,6 +90,11 @@ noise *noise_create(uint64_t seed)
     m->exp_avg = base + 1632;
     m->exp_avg_sq = base + 2448;
     m->ws.arena = base + 3264;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through noise_set_lr and _set_momentum). */
+    m->lr[0] = 0.001;   /* h_w, h_b, out_w, out_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -248,32 +255,34 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void noise_update(noise *m)
 {
-    float *const h_w = m->params + 0;                 /* [32, 8], noise.net:7 */
-    float *const h_b = m->params + 256;               /* [32], noise.net:7 */
-    float *const out_w = m->params + 288;             /* [16, 32], noise.net:8 */
-    float *const out_b = m->params + 800;             /* [16], noise.net:8 */
-    float *const d_h_w = m->grads + 0;                /* [32, 8] */
-    float *const d_h_b = m->grads + 256;              /* [32] */
-    float *const d_out_w = m->grads + 288;            /* [16, 32] */
-    float *const d_out_b = m->grads + 800;            /* [16] */
-    float *const h_w_avg = m->exp_avg + 0;            /* [32, 8] */
-    float *const h_w_avg_sq = m->exp_avg_sq + 0;      /* [32, 8] */
-    float *const h_b_avg = m->exp_avg + 256;          /* [32] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 256;    /* [32] */
-    float *const out_w_avg = m->exp_avg + 288;        /* [16, 32] */
-    float *const out_w_avg_sq = m->exp_avg_sq + 288;  /* [16, 32] */
-    float *const out_b_avg = m->exp_avg + 800;        /* [16] */
-    float *const out_b_avg_sq = m->exp_avg_sq + 800;  /* [16] */
+    float *const h_w = m->params + 0;                             /* [32, 8], noise.net:7 */
+    float *const h_b = m->params + 256;                           /* [32], noise.net:7 */
+    float *const out_w = m->params + 288;                         /* [16, 32], noise.net:8 */
+    float *const out_b = m->params + 800;                         /* [16], noise.net:8 */
+    float *const d_h_w = m->grads + 0;                            /* [32, 8] */
+    float *const d_h_b = m->grads + 256;                          /* [32] */
+    float *const d_out_w = m->grads + 288;                        /* [16, 32] */
+    float *const d_out_b = m->grads + 800;                        /* [16] */
+    float *const h_w_avg = m->exp_avg + 0;                        /* [32, 8] */
+    float *const h_w_avg_sq = m->exp_avg_sq + 0;                  /* [32, 8] */
+    float *const h_b_avg = m->exp_avg + 256;                      /* [32] */
+    float *const h_b_avg_sq = m->exp_avg_sq + 256;                /* [32] */
+    float *const out_w_avg = m->exp_avg + 288;                    /* [16, 32] */
+    float *const out_w_avg_sq = m->exp_avg_sq + 288;              /* [16, 32] */
+    float *const out_b_avg = m->exp_avg + 800;                    /* [16] */
+    float *const out_b_avg_sq = m->exp_avg_sq + 800;              /* [16] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (noise_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.001 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* h_w [32, 8] */
     for (size_t i = 0; i < 256; i++) {
         const float g = d_h_w[i];
-        h_w_avg[i] = 0.9f * h_w_avg[i] + 0.1f * g;
+        h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -281,7 +290,7 @@ void noise_update(noise *m)
     /* h_b [32] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_h_b[i];
-        h_b_avg[i] = 0.9f * h_b_avg[i] + 0.1f * g;
+        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
         h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
         h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -289,7 +298,7 @@ void noise_update(noise *m)
     /* out_w [16, 32] */
     for (size_t i = 0; i < 512; i++) {
         const float g = d_out_w[i];
-        out_w_avg[i] = 0.9f * out_w_avg[i] + 0.1f * g;
+        out_w_avg[i] = beta1 * out_w_avg[i] + one_minus_beta1 * g;
         out_w_avg_sq[i] = 0.999f * out_w_avg_sq[i] + 0.001f * g * g;
         out_w[i] -= step_size * (out_w_avg[i] / (sqrtf(out_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -297,7 +306,7 @@ void noise_update(noise *m)
     /* out_b [16] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_out_b[i];
-        out_b_avg[i] = 0.9f * out_b_avg[i] + 0.1f * g;
+        out_b_avg[i] = beta1 * out_b_avg[i] + one_minus_beta1 * g;
         out_b_avg_sq[i] = 0.999f * out_b_avg_sq[i] + 0.001f * g * g;
         out_b[i] -= step_size * (out_b_avg[i] / (sqrtf(out_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -416,6 +425,40 @@ float noise_evaluate_terms(noise *m, const float *z, const float *jitter, const 
 {
     return noise_evaluate_terms_with(m, &m->ws, z, jitter, image, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void noise_set_lr(noise *m, int group, double lr)
+{
+    if (group >= 0 && group < NOISE_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double noise_get_lr(const noise *m, int group)
+{
+    return group >= 0 && group < NOISE_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void noise_set_momentum(noise *m, int group, double momentum)
+{
+    if (group >= 0 && group < NOISE_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double noise_get_momentum(const noise *m, int group)
+{
+    return group >= 0 && group < NOISE_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double noise_base_lr[1] = {0.001};
+static const double noise_base_momentum[1] = {0.9};
+static const dlrt_schedule_info noise_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -624,6 +667,26 @@ static double noise_api_evaluate_terms(void *m, const void *const *data, int n, 
     return noise_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void noise_api_set_lr(void *m, int group, double lr)
+{
+    noise_set_lr(m, group, lr);
+}
+
+static double noise_api_get_lr(const void *m, int group)
+{
+    return noise_get_lr(m, group);
+}
+
+static void noise_api_set_momentum(void *m, int group, double momentum)
+{
+    noise_set_momentum(m, group, momentum);
+}
+
+static double noise_api_get_momentum(const void *m, int group)
+{
+    return noise_get_momentum(m, group);
+}
+
 static void *noise_api_params(void *m)
 {
     return noise_params(m);
@@ -731,6 +794,15 @@ static const dlrt_model_api noise_api = {
     .save_with = noise_api_save_with,
     .load_with = noise_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = NOISE_LR_GROUPS,
+    .base_lr = noise_base_lr,
+    .set_lr = noise_api_set_lr,
+    .get_lr = noise_api_get_lr,
+    .momentum = 1,
+    .base_momentum = noise_base_momentum,
+    .set_momentum = noise_api_set_momentum,
+    .get_momentum = noise_api_get_momentum,
+    .schedule = &noise_schedule,
 };
 
 const dlrt_model_api *noise_model(void)

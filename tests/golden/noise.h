@@ -68,6 +68,18 @@ const char *noise_term_name(int i);
 void noise_loss_terms(const noise *m, double *terms);
 float noise_evaluate_terms(noise *m, const float *z, const float *jitter, const float *image, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; noise_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.001: h_w, h_b, out_w, out_b
+ * noise_set_lr ignores a group out of range; noise_get_lr returns NAN for one. */
+#define NOISE_LR_GROUPS 1
+void noise_set_lr(noise *m, int group, double lr);
+double noise_get_lr(const noise *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void noise_set_momentum(noise *m, int group, double momentum);
+double noise_get_momentum(const noise *m, int group);
+
 /* The flat parameter and gradient buffers, NOISE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *noise_params(noise *m);

@@ -106,6 +106,8 @@ struct norm {
      *   f_running_var  [6]          at 16
      */
     float *state;
+    double lr[1];              /* each group's learning rate (norm_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (norm_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     norm_workspace ws;         /* for norm_train_step, norm_forward, ... */
@@ -137,6 +139,11 @@ norm *norm_create(uint64_t seed)
     dlrt_fill_f32(m->state + 2, 2, 1.0);   /* b2_running_var */
     dlrt_fill_f32(m->state + 7, 3, 1.0);   /* b1_running_var */
     dlrt_fill_f32(m->state + 16, 6, 1.0);   /* f_running_var */
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through norm_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* b2_w, b2_b, b1_w, b1_b, l1_w, l1_b, h_w, h_b, h_2_w, h_2_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -446,64 +453,66 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void norm_update(norm *m)
 {
-    float *const b2_w = m->params + 0;                   /* [2], norm.net:10 */
-    float *const b2_b = m->params + 2;                   /* [2], norm.net:10 */
-    float *const b1_w = m->params + 4;                   /* [3], norm.net:12 */
-    float *const b1_b = m->params + 7;                   /* [3], norm.net:12 */
-    float *const l1_w = m->params + 10;                  /* [5], norm.net:13 */
-    float *const l1_b = m->params + 15;                  /* [5], norm.net:13 */
-    float *const h_w = m->params + 20;                   /* [6, 24], norm.net:14 */
-    float *const h_b = m->params + 164;                  /* [6], norm.net:14 */
-    float *const h_2_w = m->params + 170;                /* [6, 15], norm.net:14 */
-    float *const h_2_b = m->params + 260;                /* [6], norm.net:14 */
-    float *const logits_w = m->params + 266;             /* [4, 6], norm.net:16 */
-    float *const logits_b = m->params + 290;             /* [4], norm.net:16 */
-    float *const d_b2_w = m->grads + 0;                  /* [2] */
-    float *const d_b2_b = m->grads + 2;                  /* [2] */
-    float *const d_b1_w = m->grads + 4;                  /* [3] */
-    float *const d_b1_b = m->grads + 7;                  /* [3] */
-    float *const d_l1_w = m->grads + 10;                 /* [5] */
-    float *const d_l1_b = m->grads + 15;                 /* [5] */
-    float *const d_h_w = m->grads + 20;                  /* [6, 24] */
-    float *const d_h_b = m->grads + 164;                 /* [6] */
-    float *const d_h_2_w = m->grads + 170;               /* [6, 15] */
-    float *const d_h_2_b = m->grads + 260;               /* [6] */
-    float *const d_logits_w = m->grads + 266;            /* [4, 6] */
-    float *const d_logits_b = m->grads + 290;            /* [4] */
-    float *const b2_w_avg = m->exp_avg + 0;              /* [2] */
-    float *const b2_w_avg_sq = m->exp_avg_sq + 0;        /* [2] */
-    float *const b2_b_avg = m->exp_avg + 2;              /* [2] */
-    float *const b2_b_avg_sq = m->exp_avg_sq + 2;        /* [2] */
-    float *const b1_w_avg = m->exp_avg + 4;              /* [3] */
-    float *const b1_w_avg_sq = m->exp_avg_sq + 4;        /* [3] */
-    float *const b1_b_avg = m->exp_avg + 7;              /* [3] */
-    float *const b1_b_avg_sq = m->exp_avg_sq + 7;        /* [3] */
-    float *const l1_w_avg = m->exp_avg + 10;             /* [5] */
-    float *const l1_w_avg_sq = m->exp_avg_sq + 10;       /* [5] */
-    float *const l1_b_avg = m->exp_avg + 15;             /* [5] */
-    float *const l1_b_avg_sq = m->exp_avg_sq + 15;       /* [5] */
-    float *const h_w_avg = m->exp_avg + 20;              /* [6, 24] */
-    float *const h_w_avg_sq = m->exp_avg_sq + 20;        /* [6, 24] */
-    float *const h_b_avg = m->exp_avg + 164;             /* [6] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 164;       /* [6] */
-    float *const h_2_w_avg = m->exp_avg + 170;           /* [6, 15] */
-    float *const h_2_w_avg_sq = m->exp_avg_sq + 170;     /* [6, 15] */
-    float *const h_2_b_avg = m->exp_avg + 260;           /* [6] */
-    float *const h_2_b_avg_sq = m->exp_avg_sq + 260;     /* [6] */
-    float *const logits_w_avg = m->exp_avg + 266;        /* [4, 6] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 266;  /* [4, 6] */
-    float *const logits_b_avg = m->exp_avg + 290;        /* [4] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 290;  /* [4] */
+    float *const b2_w = m->params + 0;                            /* [2], norm.net:10 */
+    float *const b2_b = m->params + 2;                            /* [2], norm.net:10 */
+    float *const b1_w = m->params + 4;                            /* [3], norm.net:12 */
+    float *const b1_b = m->params + 7;                            /* [3], norm.net:12 */
+    float *const l1_w = m->params + 10;                           /* [5], norm.net:13 */
+    float *const l1_b = m->params + 15;                           /* [5], norm.net:13 */
+    float *const h_w = m->params + 20;                            /* [6, 24], norm.net:14 */
+    float *const h_b = m->params + 164;                           /* [6], norm.net:14 */
+    float *const h_2_w = m->params + 170;                         /* [6, 15], norm.net:14 */
+    float *const h_2_b = m->params + 260;                         /* [6], norm.net:14 */
+    float *const logits_w = m->params + 266;                      /* [4, 6], norm.net:16 */
+    float *const logits_b = m->params + 290;                      /* [4], norm.net:16 */
+    float *const d_b2_w = m->grads + 0;                           /* [2] */
+    float *const d_b2_b = m->grads + 2;                           /* [2] */
+    float *const d_b1_w = m->grads + 4;                           /* [3] */
+    float *const d_b1_b = m->grads + 7;                           /* [3] */
+    float *const d_l1_w = m->grads + 10;                          /* [5] */
+    float *const d_l1_b = m->grads + 15;                          /* [5] */
+    float *const d_h_w = m->grads + 20;                           /* [6, 24] */
+    float *const d_h_b = m->grads + 164;                          /* [6] */
+    float *const d_h_2_w = m->grads + 170;                        /* [6, 15] */
+    float *const d_h_2_b = m->grads + 260;                        /* [6] */
+    float *const d_logits_w = m->grads + 266;                     /* [4, 6] */
+    float *const d_logits_b = m->grads + 290;                     /* [4] */
+    float *const b2_w_avg = m->exp_avg + 0;                       /* [2] */
+    float *const b2_w_avg_sq = m->exp_avg_sq + 0;                 /* [2] */
+    float *const b2_b_avg = m->exp_avg + 2;                       /* [2] */
+    float *const b2_b_avg_sq = m->exp_avg_sq + 2;                 /* [2] */
+    float *const b1_w_avg = m->exp_avg + 4;                       /* [3] */
+    float *const b1_w_avg_sq = m->exp_avg_sq + 4;                 /* [3] */
+    float *const b1_b_avg = m->exp_avg + 7;                       /* [3] */
+    float *const b1_b_avg_sq = m->exp_avg_sq + 7;                 /* [3] */
+    float *const l1_w_avg = m->exp_avg + 10;                      /* [5] */
+    float *const l1_w_avg_sq = m->exp_avg_sq + 10;                /* [5] */
+    float *const l1_b_avg = m->exp_avg + 15;                      /* [5] */
+    float *const l1_b_avg_sq = m->exp_avg_sq + 15;                /* [5] */
+    float *const h_w_avg = m->exp_avg + 20;                       /* [6, 24] */
+    float *const h_w_avg_sq = m->exp_avg_sq + 20;                 /* [6, 24] */
+    float *const h_b_avg = m->exp_avg + 164;                      /* [6] */
+    float *const h_b_avg_sq = m->exp_avg_sq + 164;                /* [6] */
+    float *const h_2_w_avg = m->exp_avg + 170;                    /* [6, 15] */
+    float *const h_2_w_avg_sq = m->exp_avg_sq + 170;              /* [6, 15] */
+    float *const h_2_b_avg = m->exp_avg + 260;                    /* [6] */
+    float *const h_2_b_avg_sq = m->exp_avg_sq + 260;              /* [6] */
+    float *const logits_w_avg = m->exp_avg + 266;                 /* [4, 6] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 266;           /* [4, 6] */
+    float *const logits_b_avg = m->exp_avg + 290;                 /* [4] */
+    float *const logits_b_avg_sq = m->exp_avg_sq + 290;           /* [4] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (norm_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.01 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* b2_w [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_b2_w[i];
-        b2_w_avg[i] = 0.9f * b2_w_avg[i] + 0.1f * g;
+        b2_w_avg[i] = beta1 * b2_w_avg[i] + one_minus_beta1 * g;
         b2_w_avg_sq[i] = 0.999f * b2_w_avg_sq[i] + 0.001f * g * g;
         b2_w[i] -= step_size * (b2_w_avg[i] / (sqrtf(b2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -511,7 +520,7 @@ void norm_update(norm *m)
     /* b2_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_b2_b[i];
-        b2_b_avg[i] = 0.9f * b2_b_avg[i] + 0.1f * g;
+        b2_b_avg[i] = beta1 * b2_b_avg[i] + one_minus_beta1 * g;
         b2_b_avg_sq[i] = 0.999f * b2_b_avg_sq[i] + 0.001f * g * g;
         b2_b[i] -= step_size * (b2_b_avg[i] / (sqrtf(b2_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -519,7 +528,7 @@ void norm_update(norm *m)
     /* b1_w [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_b1_w[i];
-        b1_w_avg[i] = 0.9f * b1_w_avg[i] + 0.1f * g;
+        b1_w_avg[i] = beta1 * b1_w_avg[i] + one_minus_beta1 * g;
         b1_w_avg_sq[i] = 0.999f * b1_w_avg_sq[i] + 0.001f * g * g;
         b1_w[i] -= step_size * (b1_w_avg[i] / (sqrtf(b1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -527,7 +536,7 @@ void norm_update(norm *m)
     /* b1_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_b1_b[i];
-        b1_b_avg[i] = 0.9f * b1_b_avg[i] + 0.1f * g;
+        b1_b_avg[i] = beta1 * b1_b_avg[i] + one_minus_beta1 * g;
         b1_b_avg_sq[i] = 0.999f * b1_b_avg_sq[i] + 0.001f * g * g;
         b1_b[i] -= step_size * (b1_b_avg[i] / (sqrtf(b1_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -535,7 +544,7 @@ void norm_update(norm *m)
     /* l1_w [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_l1_w[i];
-        l1_w_avg[i] = 0.9f * l1_w_avg[i] + 0.1f * g;
+        l1_w_avg[i] = beta1 * l1_w_avg[i] + one_minus_beta1 * g;
         l1_w_avg_sq[i] = 0.999f * l1_w_avg_sq[i] + 0.001f * g * g;
         l1_w[i] -= step_size * (l1_w_avg[i] / (sqrtf(l1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -543,7 +552,7 @@ void norm_update(norm *m)
     /* l1_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_l1_b[i];
-        l1_b_avg[i] = 0.9f * l1_b_avg[i] + 0.1f * g;
+        l1_b_avg[i] = beta1 * l1_b_avg[i] + one_minus_beta1 * g;
         l1_b_avg_sq[i] = 0.999f * l1_b_avg_sq[i] + 0.001f * g * g;
         l1_b[i] -= step_size * (l1_b_avg[i] / (sqrtf(l1_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -551,7 +560,7 @@ void norm_update(norm *m)
     /* h_w [6, 24] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_h_w[i];
-        h_w_avg[i] = 0.9f * h_w_avg[i] + 0.1f * g;
+        h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -559,7 +568,7 @@ void norm_update(norm *m)
     /* h_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_h_b[i];
-        h_b_avg[i] = 0.9f * h_b_avg[i] + 0.1f * g;
+        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
         h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
         h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -567,7 +576,7 @@ void norm_update(norm *m)
     /* h_2_w [6, 15] */
     for (size_t i = 0; i < 90; i++) {
         const float g = d_h_2_w[i];
-        h_2_w_avg[i] = 0.9f * h_2_w_avg[i] + 0.1f * g;
+        h_2_w_avg[i] = beta1 * h_2_w_avg[i] + one_minus_beta1 * g;
         h_2_w_avg_sq[i] = 0.999f * h_2_w_avg_sq[i] + 0.001f * g * g;
         h_2_w[i] -= step_size * (h_2_w_avg[i] / (sqrtf(h_2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -575,7 +584,7 @@ void norm_update(norm *m)
     /* h_2_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_h_2_b[i];
-        h_2_b_avg[i] = 0.9f * h_2_b_avg[i] + 0.1f * g;
+        h_2_b_avg[i] = beta1 * h_2_b_avg[i] + one_minus_beta1 * g;
         h_2_b_avg_sq[i] = 0.999f * h_2_b_avg_sq[i] + 0.001f * g * g;
         h_2_b[i] -= step_size * (h_2_b_avg[i] / (sqrtf(h_2_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -583,7 +592,7 @@ void norm_update(norm *m)
     /* logits_w [4, 6] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_logits_w[i];
-        logits_w_avg[i] = 0.9f * logits_w_avg[i] + 0.1f * g;
+        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
         logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
         logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -591,7 +600,7 @@ void norm_update(norm *m)
     /* logits_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_b[i];
-        logits_b_avg[i] = 0.9f * logits_b_avg[i] + 0.1f * g;
+        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
         logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
         logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -734,6 +743,40 @@ float norm_evaluate_terms(norm *m, const float *image, const float *seq, const i
 {
     return norm_evaluate_terms_with(m, &m->ws, image, seq, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void norm_set_lr(norm *m, int group, double lr)
+{
+    if (group >= 0 && group < NORM_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double norm_get_lr(const norm *m, int group)
+{
+    return group >= 0 && group < NORM_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void norm_set_momentum(norm *m, int group, double momentum)
+{
+    if (group >= 0 && group < NORM_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double norm_get_momentum(const norm *m, int group)
+{
+    return group >= 0 && group < NORM_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double norm_base_lr[1] = {0.01};
+static const double norm_base_momentum[1] = {0.9};
+static const dlrt_schedule_info norm_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -977,6 +1020,26 @@ static double norm_api_evaluate_terms(void *m, const void *const *data, int n, d
     return norm_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void norm_api_set_lr(void *m, int group, double lr)
+{
+    norm_set_lr(m, group, lr);
+}
+
+static double norm_api_get_lr(const void *m, int group)
+{
+    return norm_get_lr(m, group);
+}
+
+static void norm_api_set_momentum(void *m, int group, double momentum)
+{
+    norm_set_momentum(m, group, momentum);
+}
+
+static double norm_api_get_momentum(const void *m, int group)
+{
+    return norm_get_momentum(m, group);
+}
+
 static void *norm_api_params(void *m)
 {
     return norm_params(m);
@@ -1072,6 +1135,15 @@ static const dlrt_model_api norm_api = {
     .save_with = norm_api_save_with,
     .load_with = norm_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = NORM_LR_GROUPS,
+    .base_lr = norm_base_lr,
+    .set_lr = norm_api_set_lr,
+    .get_lr = norm_api_get_lr,
+    .momentum = 1,
+    .base_momentum = norm_base_momentum,
+    .set_momentum = norm_api_set_momentum,
+    .get_momentum = norm_api_get_momentum,
+    .schedule = &norm_schedule,
 };
 
 const dlrt_model_api *norm_model(void)

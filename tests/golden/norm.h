@@ -68,6 +68,18 @@ const char *norm_term_name(int i);
 void norm_loss_terms(const norm *m, double *terms);
 float norm_evaluate_terms(norm *m, const float *image, const float *seq, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; norm_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: b2_w, b2_b, b1_w, b1_b, l1_w, l1_b, h_w, h_b, h_2_w, h_2_b, logits_w, logits_b
+ * norm_set_lr ignores a group out of range; norm_get_lr returns NAN for one. */
+#define NORM_LR_GROUPS 1
+void norm_set_lr(norm *m, int group, double lr);
+double norm_get_lr(const norm *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void norm_set_momentum(norm *m, int group, double momentum);
+double norm_get_momentum(const norm *m, int group);
+
 /* The flat parameter and gradient buffers, NORM_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *norm_params(norm *m);

@@ -82,6 +82,7 @@ struct param_ref {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (param_ref_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     param_ref_workspace ws;    /* for param_ref_train_step, param_ref_forward, ... */
@@ -105,6 +106,10 @@ param_ref *param_ref_create(uint64_t seed)
     m->params = base;
     m->grads = base + 64;
     m->ws.arena = base + 128;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through param_ref_set_lr). */
+    m->lr[0] = 0.01;   /* h1_w, h1_b, c_w, c_b, m_w, m_b, z_w, z_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -359,55 +364,56 @@ void param_ref_update(param_ref *m)
     float *const d_m_b = m->grads + 29;   /* [2] */
     float *const d_z_w = m->grads + 31;   /* [1, 18] */
     float *const d_z_b = m->grads + 49;   /* [1] */
+    const float lr = (float)m->lr[0];     /* learning rate of group 0 (param_ref_set_lr) */
 
     m->step++;
 
     /* h1_w [3, 4] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_h1_w[i];
-        h1_w[i] -= 0.01f * g;
+        h1_w[i] -= lr * g;
     }
 
     /* h1_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_h1_b[i];
-        h1_b[i] -= 0.01f * g;
+        h1_b[i] -= lr * g;
     }
 
     /* c_w [2, 2, 1, 1] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_c_w[i];
-        c_w[i] -= 0.01f * g;
+        c_w[i] -= lr * g;
     }
 
     /* c_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_c_b[i];
-        c_b[i] -= 0.01f * g;
+        c_b[i] -= lr * g;
     }
 
     /* m_w [2, 4] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_m_w[i];
-        m_w[i] -= 0.01f * g;
+        m_w[i] -= lr * g;
     }
 
     /* m_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_m_b[i];
-        m_b[i] -= 0.01f * g;
+        m_b[i] -= lr * g;
     }
 
     /* z_w [1, 18] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_z_w[i];
-        z_w[i] -= 0.01f * g;
+        z_w[i] -= lr * g;
     }
 
     /* z_b [1] */
     for (size_t i = 0; i < 1; i++) {
         const float g = d_z_b[i];
-        z_b[i] -= 0.01f * g;
+        z_b[i] -= lr * g;
     }
 }
 
@@ -547,6 +553,28 @@ float param_ref_evaluate_terms(param_ref *m, const float *x, const float *img, c
 {
     return param_ref_evaluate_terms_with(m, &m->ws, x, img, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void param_ref_set_lr(param_ref *m, int group, double lr)
+{
+    if (group >= 0 && group < PARAM_REF_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double param_ref_get_lr(const param_ref *m, int group)
+{
+    return group >= 0 && group < PARAM_REF_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double param_ref_base_lr[1] = {0.01};
+static const dlrt_schedule_info param_ref_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -760,6 +788,16 @@ static double param_ref_api_evaluate_terms(void *m, const void *const *data, int
     return param_ref_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void param_ref_api_set_lr(void *m, int group, double lr)
+{
+    param_ref_set_lr(m, group, lr);
+}
+
+static double param_ref_api_get_lr(const void *m, int group)
+{
+    return param_ref_get_lr(m, group);
+}
+
 static void *param_ref_api_params(void *m)
 {
     return param_ref_params(m);
@@ -855,6 +893,11 @@ static const dlrt_model_api param_ref_api = {
     .save_with = param_ref_api_save_with,
     .load_with = param_ref_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = PARAM_REF_LR_GROUPS,
+    .base_lr = param_ref_base_lr,
+    .set_lr = param_ref_api_set_lr,
+    .get_lr = param_ref_api_get_lr,
+    .schedule = &param_ref_schedule,
 };
 
 const dlrt_model_api *param_ref_model(void)

@@ -67,6 +67,15 @@ const char *param_ref_term_name(int i);
 void param_ref_loss_terms(const param_ref *m, double *terms);
 float param_ref_evaluate_terms(param_ref *m, const float *x, const float *img, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; param_ref_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h1_w, h1_b, c_w, c_b, m_w, m_b, z_w, z_b
+ * param_ref_set_lr ignores a group out of range; param_ref_get_lr returns NAN for one. */
+#define PARAM_REF_LR_GROUPS 1
+void param_ref_set_lr(param_ref *m, int group, double lr);
+double param_ref_get_lr(const param_ref *m, int group);
+
 /* The flat parameter and gradient buffers, PARAM_REF_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *param_ref_params(param_ref *m);

@@ -63,6 +63,8 @@ struct per_layer {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[3];              /* each group's learning rate (per_layer_set_lr) */
+    double momentum[3];        /* its momentum or beta1 (per_layer_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     per_layer_workspace ws;    /* for per_layer_train_step, per_layer_forward, ... */
@@ -88,6 +90,15 @@ per_layer *per_layer_create(uint64_t seed)
     m->exp_avg = base + 3584;
     m->exp_avg_sq = base + 5376;
     m->ws.arena = base + 7168;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through per_layer_set_lr and _set_momentum). */
+    m->lr[0] = 0.002;   /* h2_w */
+    m->momentum[0] = 0.8;
+    m->lr[1] = 0.01;   /* h1_w, h1_b */
+    m->momentum[1] = 0.8;
+    m->lr[2] = 0.002;   /* logits_w */
+    m->momentum[2] = 0.8;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -248,42 +259,48 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void per_layer_update(per_layer *m)
 {
-    float *const h1_w = m->params + 0;                    /* [32, 20], per_layer.net:9 */
-    float *const h1_b = m->params + 640;                  /* [32], per_layer.net:9 */
-    float *const h2_w = m->params + 672;                  /* [32, 32], per_layer.net:10 */
-    float *const logits_w = m->params + 1696;             /* [3, 32], per_layer.net:11 */
-    float *const d_h1_w = m->grads + 0;                   /* [32, 20] */
-    float *const d_h1_b = m->grads + 640;                 /* [32] */
-    float *const d_h2_w = m->grads + 672;                 /* [32, 32] */
-    float *const d_logits_w = m->grads + 1696;            /* [3, 32] */
-    float *const h1_w_avg = m->exp_avg + 0;               /* [32, 20] */
-    float *const h1_w_avg_sq = m->exp_avg_sq + 0;         /* [32, 20] */
-    float *const h1_b_avg = m->exp_avg + 640;             /* [32] */
-    float *const h1_b_avg_sq = m->exp_avg_sq + 640;       /* [32] */
-    float *const h2_w_avg = m->exp_avg + 672;             /* [32, 32] */
-    float *const h2_w_avg_sq = m->exp_avg_sq + 672;       /* [32, 32] */
-    float *const logits_w_avg = m->exp_avg + 1696;        /* [3, 32] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 1696;  /* [3, 32] */
+    float *const h1_w = m->params + 0;                              /* [32, 20], per_layer.net:9 */
+    float *const h1_b = m->params + 640;                            /* [32], per_layer.net:9 */
+    float *const h2_w = m->params + 672;                            /* [32, 32], per_layer.net:10 */
+    float *const logits_w = m->params + 1696;                       /* [3, 32], per_layer.net:11 */
+    float *const d_h1_w = m->grads + 0;                             /* [32, 20] */
+    float *const d_h1_b = m->grads + 640;                           /* [32] */
+    float *const d_h2_w = m->grads + 672;                           /* [32, 32] */
+    float *const d_logits_w = m->grads + 1696;                      /* [3, 32] */
+    float *const h1_w_avg = m->exp_avg + 0;                         /* [32, 20] */
+    float *const h1_w_avg_sq = m->exp_avg_sq + 0;                   /* [32, 20] */
+    float *const h1_b_avg = m->exp_avg + 640;                       /* [32] */
+    float *const h1_b_avg_sq = m->exp_avg_sq + 640;                 /* [32] */
+    float *const h2_w_avg = m->exp_avg + 672;                       /* [32, 32] */
+    float *const h2_w_avg_sq = m->exp_avg_sq + 672;                 /* [32, 32] */
+    float *const logits_w_avg = m->exp_avg + 1696;                  /* [3, 32] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 1696;            /* [3, 32] */
+    const float beta1 = (float)m->momentum[0];                      /* beta1 of group 0 (per_layer_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);    /* worked out in double */
+    const float beta1_1 = (float)m->momentum[1];                    /* beta1 of group 1 (per_layer_set_momentum) */
+    const float one_minus_beta1_1 = (float)(1.0 - m->momentum[1]);  /* worked out in double */
+    const float beta1_2 = (float)m->momentum[2];                    /* beta1 of group 2 (per_layer_set_momentum) */
+    const float one_minus_beta1_2 = (float)(1.0 - m->momentum[2]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.8, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.99, (double)m->step));
-    const float step_size = (float)(0.002 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* h1_w [32, 20], lr 0.01, weight decay 0 */
-    const float h1_w_step = (float)(0.01 / bias1);
+    const float h1_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
     for (size_t i = 0; i < 640; i++) {
         const float g = d_h1_w[i];
-        h1_w_avg[i] = 0.8f * h1_w_avg[i] + 0.2f * g;
+        h1_w_avg[i] = beta1_1 * h1_w_avg[i] + one_minus_beta1_1 * g;
         h1_w_avg_sq[i] = 0.99f * h1_w_avg_sq[i] + 0.01f * g * g;
         h1_w[i] -= h1_w_step * (h1_w_avg[i] / (sqrtf(h1_w_avg_sq[i]) / bias2_sqrt + 1e-06f));
     }
 
     /* h1_b [32], lr 0.01, weight decay 0 */
-    const float h1_b_step = (float)(0.01 / bias1);
+    const float h1_b_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
     for (size_t i = 0; i < 32; i++) {
         const float g = d_h1_b[i];
-        h1_b_avg[i] = 0.8f * h1_b_avg[i] + 0.2f * g;
+        h1_b_avg[i] = beta1_1 * h1_b_avg[i] + one_minus_beta1_1 * g;
         h1_b_avg_sq[i] = 0.99f * h1_b_avg_sq[i] + 0.01f * g * g;
         h1_b[i] -= h1_b_step * (h1_b_avg[i] / (sqrtf(h1_b_avg_sq[i]) / bias2_sqrt + 1e-06f));
     }
@@ -291,17 +308,18 @@ void per_layer_update(per_layer *m)
     /* h2_w [32, 32] */
     for (size_t i = 0; i < 1024; i++) {
         const float g = d_h2_w[i] + 0.0005f * h2_w[i];
-        h2_w_avg[i] = 0.8f * h2_w_avg[i] + 0.2f * g;
+        h2_w_avg[i] = beta1 * h2_w_avg[i] + one_minus_beta1 * g;
         h2_w_avg_sq[i] = 0.99f * h2_w_avg_sq[i] + 0.01f * g * g;
         h2_w[i] -= step_size * (h2_w_avg[i] / (sqrtf(h2_w_avg_sq[i]) / bias2_sqrt + 1e-06f));
     }
 
     /* logits_w [3, 32], weight decay 0.01 */
+    const float logits_w_step = (float)(m->lr[2] / (1.0 - pow(m->momentum[2], (double)m->step)));
     for (size_t i = 0; i < 96; i++) {
         const float g = d_logits_w[i] + 0.01f * logits_w[i];
-        logits_w_avg[i] = 0.8f * logits_w_avg[i] + 0.2f * g;
+        logits_w_avg[i] = beta1_2 * logits_w_avg[i] + one_minus_beta1_2 * g;
         logits_w_avg_sq[i] = 0.99f * logits_w_avg_sq[i] + 0.01f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-06f));
+        logits_w[i] -= logits_w_step * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-06f));
     }
 }
 
@@ -442,6 +460,40 @@ float per_layer_evaluate_terms(per_layer *m, const float *x, const int32_t *y, i
 {
     return per_layer_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void per_layer_set_lr(per_layer *m, int group, double lr)
+{
+    if (group >= 0 && group < PER_LAYER_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double per_layer_get_lr(const per_layer *m, int group)
+{
+    return group >= 0 && group < PER_LAYER_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void per_layer_set_momentum(per_layer *m, int group, double momentum)
+{
+    if (group >= 0 && group < PER_LAYER_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double per_layer_get_momentum(const per_layer *m, int group)
+{
+    return group >= 0 && group < PER_LAYER_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double per_layer_base_lr[3] = {0.002, 0.01, 0.002};
+static const double per_layer_base_momentum[3] = {0.8, 0.8, 0.8};
+static const dlrt_schedule_info per_layer_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -652,6 +704,26 @@ static double per_layer_api_evaluate_terms(void *m, const void *const *data, int
     return per_layer_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void per_layer_api_set_lr(void *m, int group, double lr)
+{
+    per_layer_set_lr(m, group, lr);
+}
+
+static double per_layer_api_get_lr(const void *m, int group)
+{
+    return per_layer_get_lr(m, group);
+}
+
+static void per_layer_api_set_momentum(void *m, int group, double momentum)
+{
+    per_layer_set_momentum(m, group, momentum);
+}
+
+static double per_layer_api_get_momentum(const void *m, int group)
+{
+    return per_layer_get_momentum(m, group);
+}
+
 static void *per_layer_api_params(void *m)
 {
     return per_layer_params(m);
@@ -746,6 +818,15 @@ static const dlrt_model_api per_layer_api = {
     .save_with = per_layer_api_save_with,
     .load_with = per_layer_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = PER_LAYER_LR_GROUPS,
+    .base_lr = per_layer_base_lr,
+    .set_lr = per_layer_api_set_lr,
+    .get_lr = per_layer_api_get_lr,
+    .momentum = 1,
+    .base_momentum = per_layer_base_momentum,
+    .set_momentum = per_layer_api_set_momentum,
+    .get_momentum = per_layer_api_get_momentum,
+    .schedule = &per_layer_schedule,
 };
 
 const dlrt_model_api *per_layer_model(void)

@@ -67,6 +67,20 @@ const char *per_layer_term_name(int i);
 void per_layer_loss_terms(const per_layer *m, double *terms);
 float per_layer_evaluate_terms(per_layer *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; per_layer_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.002: h2_w
+ *   1  lr 0.01: h1_w, h1_b
+ *   2  lr 0.002: logits_w
+ * per_layer_set_lr ignores a group out of range; per_layer_get_lr returns NAN for one. */
+#define PER_LAYER_LR_GROUPS 3
+void per_layer_set_lr(per_layer *m, int group, double lr);
+double per_layer_get_lr(const per_layer *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void per_layer_set_momentum(per_layer *m, int group, double momentum);
+double per_layer_get_momentum(const per_layer *m, int group);
+
 /* The flat parameter and gradient buffers, PER_LAYER_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *per_layer_params(per_layer *m);

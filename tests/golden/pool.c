@@ -82,6 +82,7 @@ struct pool {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (pool_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     pool_workspace ws;         /* for pool_train_step, pool_forward, ... */
@@ -105,6 +106,10 @@ pool *pool_create(uint64_t seed)
     m->params = base;
     m->grads = base + 9008;
     m->ws.arena = base + 18016;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through pool_set_lr). */
+    m->lr[0] = 0.1;   /* h_w, h_b, logits_w, logits_b, logits_2_w, logits_2_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -349,43 +354,44 @@ void pool_update(pool *m)
     float *const d_logits_b = m->grads + 8960;    /* [10] */
     float *const d_logits_2_w = m->grads + 8970;  /* [10, 2] */
     float *const d_logits_2_b = m->grads + 8990;  /* [10] */
+    const float lr = (float)m->lr[0];             /* learning rate of group 0 (pool_set_lr) */
 
     m->step++;
 
     /* h_w [128, 64] */
     for (size_t i = 0; i < 8192; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.1f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [128] */
     for (size_t i = 0; i < 128; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.1f * g;
+        h_b[i] -= lr * g;
     }
 
     /* logits_w [10, 64] */
     for (size_t i = 0; i < 640; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.1f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [10] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.1f * g;
+        logits_b[i] -= lr * g;
     }
 
     /* logits_2_w [10, 2] */
     for (size_t i = 0; i < 20; i++) {
         const float g = d_logits_2_w[i];
-        logits_2_w[i] -= 0.1f * g;
+        logits_2_w[i] -= lr * g;
     }
 
     /* logits_2_b [10] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_logits_2_b[i];
-        logits_2_b[i] -= 0.1f * g;
+        logits_2_b[i] -= lr * g;
     }
 }
 
@@ -527,6 +533,28 @@ float pool_evaluate_terms(pool *m, const float *image, const int32_t *y, int n, 
 {
     return pool_evaluate_terms_with(m, &m->ws, image, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void pool_set_lr(pool *m, int group, double lr)
+{
+    if (group >= 0 && group < POOL_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double pool_get_lr(const pool *m, int group)
+{
+    return group >= 0 && group < POOL_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double pool_base_lr[1] = {0.1};
+static const dlrt_schedule_info pool_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -734,6 +762,16 @@ static double pool_api_evaluate_terms(void *m, const void *const *data, int n, d
     return pool_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void pool_api_set_lr(void *m, int group, double lr)
+{
+    pool_set_lr(m, group, lr);
+}
+
+static double pool_api_get_lr(const void *m, int group)
+{
+    return pool_get_lr(m, group);
+}
+
 static void *pool_api_params(void *m)
 {
     return pool_params(m);
@@ -832,6 +870,11 @@ static const dlrt_model_api pool_api = {
     .save_with = pool_api_save_with,
     .load_with = pool_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = POOL_LR_GROUPS,
+    .base_lr = pool_base_lr,
+    .set_lr = pool_api_set_lr,
+    .get_lr = pool_api_get_lr,
+    .schedule = &pool_schedule,
 };
 
 const dlrt_model_api *pool_model(void)

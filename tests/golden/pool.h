@@ -68,6 +68,15 @@ const char *pool_term_name(int i);
 void pool_loss_terms(const pool *m, double *terms);
 float pool_evaluate_terms(pool *m, const float *image, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; pool_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.1: h_w, h_b, logits_w, logits_b, logits_2_w, logits_2_b
+ * pool_set_lr ignores a group out of range; pool_get_lr returns NAN for one. */
+#define POOL_LR_GROUPS 1
+void pool_set_lr(pool *m, int group, double lr);
+double pool_get_lr(const pool *m, int group);
+
 /* The flat parameter and gradient buffers, POOL_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *pool_params(pool *m);

@@ -141,6 +141,7 @@ struct randwire {
      *   h_weight_mask    [8, 72]      at 20
      */
     float *state;
+    double lr[1];              /* each group's learning rate (randwire_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     randwire_workspace ws;     /* for randwire_train_step, randwire_forward, ... */
@@ -172,6 +173,10 @@ randwire *randwire_create(uint64_t seed)
     dlrt_fill_f32(m->state + 10, 2, 1.0);   /* rw_node2_bn_running_var */
     dlrt_fill_f32(m->state + 14, 2, 1.0);   /* rw_node3_bn_running_var */
     dlrt_fill_f32(m->state + 18, 2, 1.0);   /* rw_node4_bn_running_var */
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through randwire_set_lr). */
+    m->lr[0] = 0.01;   /* rw_node0_conv_w, rw_node0_bn_w, rw_node0_bn_b, rw_node1_conv_w, rw_node1_bn_w, rw_node1_bn_b, rw_node2_conv_w, rw_node2_bn_w, rw_node2_bn_b, rw_node3_conv_w, rw_node3_bn_w, rw_node3_bn_b, rw_node4_conv_w, rw_node4_bn_w, rw_node4_bn_b, h_w, h_b, logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -649,121 +654,122 @@ void randwire_update(randwire *m)
     float *const d_h_b = m->grads + 722;              /* [8] */
     float *const d_logits_w = m->grads + 730;         /* [3, 8] */
     float *const d_logits_b = m->grads + 754;         /* [3] */
+    const float lr = (float)m->lr[0];                 /* learning rate of group 0 (randwire_set_lr) */
 
     m->step++;
 
     /* rw_node0_conv_w [2, 1, 3, 3] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_rw_node0_conv_w[i];
-        rw_node0_conv_w[i] -= 0.01f * g;
+        rw_node0_conv_w[i] -= lr * g;
     }
 
     /* rw_node0_bn_w [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node0_bn_w[i];
-        rw_node0_bn_w[i] -= 0.01f * g;
+        rw_node0_bn_w[i] -= lr * g;
     }
 
     /* rw_node0_bn_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node0_bn_b[i];
-        rw_node0_bn_b[i] -= 0.01f * g;
+        rw_node0_bn_b[i] -= lr * g;
     }
 
     /* rw_node1_conv_w [2, 1, 3, 3] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_rw_node1_conv_w[i];
-        rw_node1_conv_w[i] -= 0.01f * g;
+        rw_node1_conv_w[i] -= lr * g;
     }
 
     /* rw_node1_bn_w [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node1_bn_w[i];
-        rw_node1_bn_w[i] -= 0.01f * g;
+        rw_node1_bn_w[i] -= lr * g;
     }
 
     /* rw_node1_bn_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node1_bn_b[i];
-        rw_node1_bn_b[i] -= 0.01f * g;
+        rw_node1_bn_b[i] -= lr * g;
     }
 
     /* rw_node2_conv_w [2, 1, 3, 3] */
     for (size_t i = 0; i < 18; i++) {
         const float g = d_rw_node2_conv_w[i];
-        rw_node2_conv_w[i] -= 0.01f * g;
+        rw_node2_conv_w[i] -= lr * g;
     }
 
     /* rw_node2_bn_w [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node2_bn_w[i];
-        rw_node2_bn_w[i] -= 0.01f * g;
+        rw_node2_bn_w[i] -= lr * g;
     }
 
     /* rw_node2_bn_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node2_bn_b[i];
-        rw_node2_bn_b[i] -= 0.01f * g;
+        rw_node2_bn_b[i] -= lr * g;
     }
 
     /* rw_node3_conv_w [2, 2, 3, 3] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_rw_node3_conv_w[i];
-        rw_node3_conv_w[i] -= 0.01f * g;
+        rw_node3_conv_w[i] -= lr * g;
     }
 
     /* rw_node3_bn_w [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node3_bn_w[i];
-        rw_node3_bn_w[i] -= 0.01f * g;
+        rw_node3_bn_w[i] -= lr * g;
     }
 
     /* rw_node3_bn_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node3_bn_b[i];
-        rw_node3_bn_b[i] -= 0.01f * g;
+        rw_node3_bn_b[i] -= lr * g;
     }
 
     /* rw_node4_conv_w [2, 2, 3, 3] */
     for (size_t i = 0; i < 36; i++) {
         const float g = d_rw_node4_conv_w[i];
-        rw_node4_conv_w[i] -= 0.01f * g;
+        rw_node4_conv_w[i] -= lr * g;
     }
 
     /* rw_node4_bn_w [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node4_bn_w[i];
-        rw_node4_bn_w[i] -= 0.01f * g;
+        rw_node4_bn_w[i] -= lr * g;
     }
 
     /* rw_node4_bn_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_rw_node4_bn_b[i];
-        rw_node4_bn_b[i] -= 0.01f * g;
+        rw_node4_bn_b[i] -= lr * g;
     }
 
     /* h_w [8, 72] */
     for (size_t i = 0; i < 576; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.01f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.01f * g;
+        h_b[i] -= lr * g;
     }
 
     /* logits_w [3, 8] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.01f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.01f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -904,6 +910,28 @@ float randwire_evaluate_terms(randwire *m, const float *x, const int32_t *y, int
 {
     return randwire_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void randwire_set_lr(randwire *m, int group, double lr)
+{
+    if (group >= 0 && group < RANDWIRE_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double randwire_get_lr(const randwire *m, int group)
+{
+    return group >= 0 && group < RANDWIRE_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double randwire_base_lr[1] = {0.01};
+static const dlrt_schedule_info randwire_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -1169,6 +1197,16 @@ static double randwire_api_evaluate_terms(void *m, const void *const *data, int 
     return randwire_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void randwire_api_set_lr(void *m, int group, double lr)
+{
+    randwire_set_lr(m, group, lr);
+}
+
+static double randwire_api_get_lr(const void *m, int group)
+{
+    return randwire_get_lr(m, group);
+}
+
 static void *randwire_api_params(void *m)
 {
     return randwire_params(m);
@@ -1263,6 +1301,11 @@ static const dlrt_model_api randwire_api = {
     .save_with = randwire_api_save_with,
     .load_with = randwire_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = RANDWIRE_LR_GROUPS,
+    .base_lr = randwire_base_lr,
+    .set_lr = randwire_api_set_lr,
+    .get_lr = randwire_api_get_lr,
+    .schedule = &randwire_schedule,
 };
 
 const dlrt_model_api *randwire_model(void)

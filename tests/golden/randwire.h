@@ -67,6 +67,15 @@ const char *randwire_term_name(int i);
 void randwire_loss_terms(const randwire *m, double *terms);
 float randwire_evaluate_terms(randwire *m, const float *x, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; randwire_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: rw_node0_conv_w, rw_node0_bn_w, rw_node0_bn_b, rw_node1_conv_w, rw_node1_bn_w, rw_node1_bn_b, rw_node2_conv_w, rw_node2_bn_w, rw_node2_bn_b, rw_node3_conv_w, rw_node3_bn_w, rw_node3_bn_b, rw_node4_conv_w, rw_node4_bn_w, rw_node4_bn_b, h_w, h_b, logits_w, logits_b
+ * randwire_set_lr ignores a group out of range; randwire_get_lr returns NAN for one. */
+#define RANDWIRE_LR_GROUPS 1
+void randwire_set_lr(randwire *m, int group, double lr);
+double randwire_get_lr(const randwire *m, int group);
+
 /* The flat parameter and gradient buffers, RANDWIRE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *randwire_params(randwire *m);

@@ -57,6 +57,8 @@ struct reg {
     float *params;
     float *grads;              /* d loss / d params, the same layout */
     float *momentum_buffer;    /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (reg_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (reg_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     reg_workspace ws;          /* for reg_train_step, reg_forward, ... */
@@ -81,6 +83,11 @@ reg *reg_create(uint64_t seed)
     m->grads = base + 208;
     m->momentum_buffer = base + 416;
     m->ws.arena = base + 624;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through reg_set_lr and _set_momentum). */
+    m->lr[0] = 0.05;   /* h_w, h_b, pred_w, pred_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -233,35 +240,37 @@ void reg_update(reg *m)
     float *const h_b_buf = m->momentum_buffer + 128;     /* [16] */
     float *const pred_w_buf = m->momentum_buffer + 144;  /* [3, 16] */
     float *const pred_b_buf = m->momentum_buffer + 192;  /* [3] */
+    const float lr = (float)m->lr[0];                    /* learning rate of group 0 (reg_set_lr) */
+    const float momentum = (float)m->momentum[0];        /* momentum of group 0 (reg_set_momentum) */
 
     m->step++;
 
     /* h_w [16, 8] */
     for (size_t i = 0; i < 128; i++) {
         const float g = d_h_w[i] + 0.0001f * h_w[i];
-        h_w_buf[i] = 0.9f * h_w_buf[i] + g;
-        h_w[i] -= 0.05f * (g + 0.9f * h_w_buf[i]);
+        h_w_buf[i] = momentum * h_w_buf[i] + g;
+        h_w[i] -= lr * (g + momentum * h_w_buf[i]);
     }
 
     /* h_b [16] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_h_b[i] + 0.0001f * h_b[i];
-        h_b_buf[i] = 0.9f * h_b_buf[i] + g;
-        h_b[i] -= 0.05f * (g + 0.9f * h_b_buf[i]);
+        h_b_buf[i] = momentum * h_b_buf[i] + g;
+        h_b[i] -= lr * (g + momentum * h_b_buf[i]);
     }
 
     /* pred_w [3, 16] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_pred_w[i] + 0.0001f * pred_w[i];
-        pred_w_buf[i] = 0.9f * pred_w_buf[i] + g;
-        pred_w[i] -= 0.05f * (g + 0.9f * pred_w_buf[i]);
+        pred_w_buf[i] = momentum * pred_w_buf[i] + g;
+        pred_w[i] -= lr * (g + momentum * pred_w_buf[i]);
     }
 
     /* pred_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_pred_b[i] + 0.0001f * pred_b[i];
-        pred_b_buf[i] = 0.9f * pred_b_buf[i] + g;
-        pred_b[i] -= 0.05f * (g + 0.9f * pred_b_buf[i]);
+        pred_b_buf[i] = momentum * pred_b_buf[i] + g;
+        pred_b[i] -= lr * (g + momentum * pred_b_buf[i]);
     }
 }
 
@@ -378,6 +387,40 @@ float reg_evaluate_terms(reg *m, const float *x, const float *t, int n, double *
 {
     return reg_evaluate_terms_with(m, &m->ws, x, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void reg_set_lr(reg *m, int group, double lr)
+{
+    if (group >= 0 && group < REG_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double reg_get_lr(const reg *m, int group)
+{
+    return group >= 0 && group < REG_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void reg_set_momentum(reg *m, int group, double momentum)
+{
+    if (group >= 0 && group < REG_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double reg_get_momentum(const reg *m, int group)
+{
+    return group >= 0 && group < REG_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double reg_base_lr[1] = {0.05};
+static const double reg_base_momentum[1] = {0.9};
+static const dlrt_schedule_info reg_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -585,6 +628,26 @@ static double reg_api_evaluate_terms(void *m, const void *const *data, int n, do
     return reg_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void reg_api_set_lr(void *m, int group, double lr)
+{
+    reg_set_lr(m, group, lr);
+}
+
+static double reg_api_get_lr(const void *m, int group)
+{
+    return reg_get_lr(m, group);
+}
+
+static void reg_api_set_momentum(void *m, int group, double momentum)
+{
+    reg_set_momentum(m, group, momentum);
+}
+
+static double reg_api_get_momentum(const void *m, int group)
+{
+    return reg_get_momentum(m, group);
+}
+
 static void *reg_api_params(void *m)
 {
     return reg_params(m);
@@ -683,6 +746,15 @@ static const dlrt_model_api reg_api = {
     .save_with = reg_api_save_with,
     .load_with = reg_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = REG_LR_GROUPS,
+    .base_lr = reg_base_lr,
+    .set_lr = reg_api_set_lr,
+    .get_lr = reg_api_get_lr,
+    .momentum = 1,
+    .base_momentum = reg_base_momentum,
+    .set_momentum = reg_api_set_momentum,
+    .get_momentum = reg_api_get_momentum,
+    .schedule = &reg_schedule,
 };
 
 const dlrt_model_api *reg_model(void)

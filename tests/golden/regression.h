@@ -67,6 +67,18 @@ const char *reg_term_name(int i);
 void reg_loss_terms(const reg *m, double *terms);
 float reg_evaluate_terms(reg *m, const float *x, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; reg_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.05: h_w, h_b, pred_w, pred_b
+ * reg_set_lr ignores a group out of range; reg_get_lr returns NAN for one. */
+#define REG_LR_GROUPS 1
+void reg_set_lr(reg *m, int group, double lr);
+double reg_get_lr(const reg *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void reg_set_momentum(reg *m, int group, double momentum);
+double reg_get_momentum(const reg *m, int group);
+
 /* The flat parameter and gradient buffers, REG_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *reg_params(reg *m);

@@ -138,6 +138,7 @@ struct reserved_macros {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (reserved_macros_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     reserved_macros_workspace ws; /* for reserved_macros_train_step, reserved_macros_forward, ... */
@@ -161,6 +162,10 @@ reserved_macros *reserved_macros_create(uint64_t seed)
     m->params = base;
     m->grads = base + 32;
     m->ws.arena = base + 64;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through reserved_macros_set_lr). */
+    m->lr[0] = 0.01;   /* EOF_w, EOF_b, stdin_out_w, stdin_out_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -654,31 +659,32 @@ void reserved_macros_update(reserved_macros *m)
     float *const d_EOF_b = m->grads + 16;        /* [4] */
     float *const d_stdin_out_w = m->grads + 20;  /* [2, 4] */
     float *const d_stdin_out_b = m->grads + 28;  /* [2] */
+    const float lr = (float)m->lr[0];            /* learning rate of group 0 (reserved_macros_set_lr) */
 
     m->step++;
 
     /* EOF_w [4, 4] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_EOF_w[i];
-        EOF_w[i] -= 0.01f * g;
+        EOF_w[i] -= lr * g;
     }
 
     /* EOF_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_EOF_b[i];
-        EOF_b[i] -= 0.01f * g;
+        EOF_b[i] -= lr * g;
     }
 
     /* stdin_out_w [2, 4] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_stdin_out_w[i];
-        stdin_out_w[i] -= 0.01f * g;
+        stdin_out_w[i] -= lr * g;
     }
 
     /* stdin_out_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_stdin_out_b[i];
-        stdin_out_b[i] -= 0.01f * g;
+        stdin_out_b[i] -= lr * g;
     }
 }
 
@@ -795,6 +801,28 @@ float reserved_macros_evaluate_terms(reserved_macros *m, const float *NULL_, con
 {
     return reserved_macros_evaluate_terms_with(m, &m->ws, NULL_, FILE_, stdout_, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void reserved_macros_set_lr(reserved_macros *m, int group, double lr)
+{
+    if (group >= 0 && group < RESERVED_MACROS_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double reserved_macros_get_lr(const reserved_macros *m, int group)
+{
+    return group >= 0 && group < RESERVED_MACROS_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double reserved_macros_base_lr[1] = {0.01};
+static const dlrt_schedule_info reserved_macros_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -998,6 +1026,16 @@ static double reserved_macros_api_evaluate_terms(void *m, const void *const *dat
     return reserved_macros_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void reserved_macros_api_set_lr(void *m, int group, double lr)
+{
+    reserved_macros_set_lr(m, group, lr);
+}
+
+static double reserved_macros_api_get_lr(const void *m, int group)
+{
+    return reserved_macros_get_lr(m, group);
+}
+
 static void *reserved_macros_api_params(void *m)
 {
     return reserved_macros_params(m);
@@ -1097,6 +1135,11 @@ static const dlrt_model_api reserved_macros_api = {
     .save_with = reserved_macros_api_save_with,
     .load_with = reserved_macros_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = RESERVED_MACROS_LR_GROUPS,
+    .base_lr = reserved_macros_base_lr,
+    .set_lr = reserved_macros_api_set_lr,
+    .get_lr = reserved_macros_api_get_lr,
+    .schedule = &reserved_macros_schedule,
 };
 
 const dlrt_model_api *reserved_macros_model(void)

@@ -68,6 +68,15 @@ const char *reserved_macros_term_name(int i);
 void reserved_macros_loss_terms(const reserved_macros *m, double *terms);
 float reserved_macros_evaluate_terms(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; reserved_macros_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: EOF_w, EOF_b, stdin_out_w, stdin_out_b
+ * reserved_macros_set_lr ignores a group out of range; reserved_macros_get_lr returns NAN for one. */
+#define RESERVED_MACROS_LR_GROUPS 1
+void reserved_macros_set_lr(reserved_macros *m, int group, double lr);
+double reserved_macros_get_lr(const reserved_macros *m, int group);
+
 /* The flat parameter and gradient buffers, RESERVED_MACROS_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *reserved_macros_params(reserved_macros *m);

@@ -65,6 +65,7 @@ struct reserved_names {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (reserved_names_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     reserved_names_workspace ws; /* for reserved_names_train_step, reserved_names_forward, ... */
@@ -88,6 +89,10 @@ reserved_names *reserved_names_create(uint64_t seed)
     m->params = base;
     m->grads = base + 48;
     m->ws.arena = base + 96;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through reserved_names_set_lr). */
+    m->lr[0] = 0.01;   /* n_d_w, n_d_b, n_dlrt_x_w, n_dlrt_x_b, i_w, i_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -284,43 +289,44 @@ void reserved_names_update(reserved_names *m)
     float *const d_n_dlrt_x_b = m->grads + 32;  /* [4] */
     float *const d_i_w = m->grads + 36;         /* [2, 4] */
     float *const d_i_b = m->grads + 44;         /* [2] */
+    const float lr = (float)m->lr[0];           /* learning rate of group 0 (reserved_names_set_lr) */
 
     m->step++;
 
     /* n_d_w [4, 3] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_n_d_w[i];
-        n_d_w[i] -= 0.01f * g;
+        n_d_w[i] -= lr * g;
     }
 
     /* n_d_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_n_d_b[i];
-        n_d_b[i] -= 0.01f * g;
+        n_d_b[i] -= lr * g;
     }
 
     /* n_dlrt_x_w [4, 4] */
     for (size_t i = 0; i < 16; i++) {
         const float g = d_n_dlrt_x_w[i];
-        n_dlrt_x_w[i] -= 0.01f * g;
+        n_dlrt_x_w[i] -= lr * g;
     }
 
     /* n_dlrt_x_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_n_dlrt_x_b[i];
-        n_dlrt_x_b[i] -= 0.01f * g;
+        n_dlrt_x_b[i] -= lr * g;
     }
 
     /* i_w [2, 4] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_i_w[i];
-        i_w[i] -= 0.01f * g;
+        i_w[i] -= lr * g;
     }
 
     /* i_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_i_b[i];
-        i_b[i] -= 0.01f * g;
+        i_b[i] -= lr * g;
     }
 }
 
@@ -461,6 +467,28 @@ float reserved_names_evaluate_terms(reserved_names *m, const float *int_, const 
 {
     return reserved_names_evaluate_terms_with(m, &m->ws, int_, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void reserved_names_set_lr(reserved_names *m, int group, double lr)
+{
+    if (group >= 0 && group < RESERVED_NAMES_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double reserved_names_get_lr(const reserved_names *m, int group)
+{
+    return group >= 0 && group < RESERVED_NAMES_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double reserved_names_base_lr[1] = {0.01};
+static const dlrt_schedule_info reserved_names_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -670,6 +698,16 @@ static double reserved_names_api_evaluate_terms(void *m, const void *const *data
     return reserved_names_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void reserved_names_api_set_lr(void *m, int group, double lr)
+{
+    reserved_names_set_lr(m, group, lr);
+}
+
+static double reserved_names_api_get_lr(const void *m, int group)
+{
+    return reserved_names_get_lr(m, group);
+}
+
 static void *reserved_names_api_params(void *m)
 {
     return reserved_names_params(m);
@@ -764,6 +802,11 @@ static const dlrt_model_api reserved_names_api = {
     .save_with = reserved_names_api_save_with,
     .load_with = reserved_names_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = RESERVED_NAMES_LR_GROUPS,
+    .base_lr = reserved_names_base_lr,
+    .set_lr = reserved_names_api_set_lr,
+    .get_lr = reserved_names_api_get_lr,
+    .schedule = &reserved_names_schedule,
 };
 
 const dlrt_model_api *reserved_names_model(void)

@@ -67,6 +67,15 @@ const char *reserved_names_term_name(int i);
 void reserved_names_loss_terms(const reserved_names *m, double *terms);
 float reserved_names_evaluate_terms(reserved_names *m, const float *int_, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; reserved_names_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: n_d_w, n_d_b, n_dlrt_x_w, n_dlrt_x_b, i_w, i_b
+ * reserved_names_set_lr ignores a group out of range; reserved_names_get_lr returns NAN for one. */
+#define RESERVED_NAMES_LR_GROUPS 1
+void reserved_names_set_lr(reserved_names *m, int group, double lr);
+double reserved_names_get_lr(const reserved_names *m, int group);
+
 /* The flat parameter and gradient buffers, RESERVED_NAMES_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *reserved_names_params(reserved_names *m);

@@ -53,6 +53,8 @@ struct rmsprop {
     float *square_avg;         /* optimizer state, the same layout */
     float *momentum_buffer;    /* optimizer state, the same layout */
     float *grad_avg;           /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (rmsprop_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (rmsprop_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     rmsprop_workspace ws;      /* for rmsprop_train_step, rmsprop_forward, ... */
@@ -79,6 +81,11 @@ rmsprop *rmsprop_create(uint64_t seed)
     m->momentum_buffer = base + 48;
     m->grad_avg = base + 64;
     m->ws.arena = base + 80;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through rmsprop_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* pred_w, pred_b */
+    m->momentum[0] = 0.5;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -202,6 +209,8 @@ void rmsprop_update(rmsprop *m)
     float *const pred_b_square_avg = m->square_avg + 8;  /* [2] */
     float *const pred_b_buf = m->momentum_buffer + 8;    /* [2] */
     float *const pred_b_grad_avg = m->grad_avg + 8;      /* [2] */
+    const float lr = (float)m->lr[0];                    /* learning rate of group 0 (rmsprop_set_lr) */
+    const float momentum = (float)m->momentum[0];        /* momentum of group 0 (rmsprop_set_momentum) */
 
     m->step++;
 
@@ -211,8 +220,8 @@ void rmsprop_update(rmsprop *m)
         pred_w_square_avg[i] = 0.9f * pred_w_square_avg[i] + 0.1f * g * g;
         pred_w_grad_avg[i] = 0.9f * pred_w_grad_avg[i] + 0.1f * g;
         const float avg = sqrtf(pred_w_square_avg[i] - pred_w_grad_avg[i] * pred_w_grad_avg[i]) + 1e-08f;
-        pred_w_buf[i] = 0.5f * pred_w_buf[i] + g / avg;
-        pred_w[i] -= 0.01f * pred_w_buf[i];
+        pred_w_buf[i] = momentum * pred_w_buf[i] + g / avg;
+        pred_w[i] -= lr * pred_w_buf[i];
     }
 
     /* pred_b [2] */
@@ -221,8 +230,8 @@ void rmsprop_update(rmsprop *m)
         pred_b_square_avg[i] = 0.9f * pred_b_square_avg[i] + 0.1f * g * g;
         pred_b_grad_avg[i] = 0.9f * pred_b_grad_avg[i] + 0.1f * g;
         const float avg = sqrtf(pred_b_square_avg[i] - pred_b_grad_avg[i] * pred_b_grad_avg[i]) + 1e-08f;
-        pred_b_buf[i] = 0.5f * pred_b_buf[i] + g / avg;
-        pred_b[i] -= 0.01f * pred_b_buf[i];
+        pred_b_buf[i] = momentum * pred_b_buf[i] + g / avg;
+        pred_b[i] -= lr * pred_b_buf[i];
     }
 }
 
@@ -338,6 +347,40 @@ float rmsprop_evaluate_terms(rmsprop *m, const float *x, const float *y, int n, 
 {
     return rmsprop_evaluate_terms_with(m, &m->ws, x, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void rmsprop_set_lr(rmsprop *m, int group, double lr)
+{
+    if (group >= 0 && group < RMSPROP_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double rmsprop_get_lr(const rmsprop *m, int group)
+{
+    return group >= 0 && group < RMSPROP_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void rmsprop_set_momentum(rmsprop *m, int group, double momentum)
+{
+    if (group >= 0 && group < RMSPROP_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double rmsprop_get_momentum(const rmsprop *m, int group)
+{
+    return group >= 0 && group < RMSPROP_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double rmsprop_base_lr[1] = {0.01};
+static const double rmsprop_base_momentum[1] = {0.5};
+static const dlrt_schedule_info rmsprop_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -545,6 +588,26 @@ static double rmsprop_api_evaluate_terms(void *m, const void *const *data, int n
     return rmsprop_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void rmsprop_api_set_lr(void *m, int group, double lr)
+{
+    rmsprop_set_lr(m, group, lr);
+}
+
+static double rmsprop_api_get_lr(const void *m, int group)
+{
+    return rmsprop_get_lr(m, group);
+}
+
+static void rmsprop_api_set_momentum(void *m, int group, double momentum)
+{
+    rmsprop_set_momentum(m, group, momentum);
+}
+
+static double rmsprop_api_get_momentum(const void *m, int group)
+{
+    return rmsprop_get_momentum(m, group);
+}
+
 static void *rmsprop_api_params(void *m)
 {
     return rmsprop_params(m);
@@ -639,6 +702,15 @@ static const dlrt_model_api rmsprop_api = {
     .save_with = rmsprop_api_save_with,
     .load_with = rmsprop_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = RMSPROP_LR_GROUPS,
+    .base_lr = rmsprop_base_lr,
+    .set_lr = rmsprop_api_set_lr,
+    .get_lr = rmsprop_api_get_lr,
+    .momentum = 1,
+    .base_momentum = rmsprop_base_momentum,
+    .set_momentum = rmsprop_api_set_momentum,
+    .get_momentum = rmsprop_api_get_momentum,
+    .schedule = &rmsprop_schedule,
 };
 
 const dlrt_model_api *rmsprop_model(void)

@@ -66,6 +66,18 @@ const char *rmsprop_term_name(int i);
 void rmsprop_loss_terms(const rmsprop *m, double *terms);
 float rmsprop_evaluate_terms(rmsprop *m, const float *x, const float *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; rmsprop_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: pred_w, pred_b
+ * rmsprop_set_lr ignores a group out of range; rmsprop_get_lr returns NAN for one. */
+#define RMSPROP_LR_GROUPS 1
+void rmsprop_set_lr(rmsprop *m, int group, double lr);
+double rmsprop_get_lr(const rmsprop *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void rmsprop_set_momentum(rmsprop *m, int group, double momentum);
+double rmsprop_get_momentum(const rmsprop *m, int group);
+
 /* The flat parameter and gradient buffers, RMSPROP_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *rmsprop_params(rmsprop *m);

@@ -80,6 +80,7 @@ struct scoped_names {
      *   z_2_running_mean  [3]          at 0
      */
     float *state;
+    double lr[1];              /* each group's learning rate (scoped_names_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     scoped_names_workspace ws; /* for scoped_names_train_step, scoped_names_forward, ... */
@@ -106,6 +107,10 @@ scoped_names *scoped_names_create(uint64_t seed)
 
     /* STATE tensors, after the arena, at their starting values. */
     m->state = base + 464;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through scoped_names_set_lr). */
+    m->lr[0] = 0.1;   /* h_w, h_b, h_2_w, h_2_b, h_3_w, h_3_b, h_2_w_2, h_2_b_2, z_w */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -347,61 +352,62 @@ void scoped_names_update(scoped_names *m)
     float *const d_h_2_w_2 = m->grads + 58;  /* [3, 4] */
     float *const d_h_2_b_2 = m->grads + 70;  /* [3] */
     float *const d_z_w = m->grads + 73;      /* [3, 3] */
+    const float lr = (float)m->lr[0];        /* learning rate of group 0 (scoped_names_set_lr) */
 
     m->step++;
 
     /* h_w [5, 4] */
     for (size_t i = 0; i < 20; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.1f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.1f * g;
+        h_b[i] -= lr * g;
     }
 
     /* h_2_w [3, 5] */
     for (size_t i = 0; i < 15; i++) {
         const float g = d_h_2_w[i];
-        h_2_w[i] -= 0.1f * g;
+        h_2_w[i] -= lr * g;
     }
 
     /* h_2_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_h_2_b[i];
-        h_2_b[i] -= 0.1f * g;
+        h_2_b[i] -= lr * g;
     }
 
     /* h_3_w [3, 4] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_h_3_w[i];
-        h_3_w[i] -= 0.1f * g;
+        h_3_w[i] -= lr * g;
     }
 
     /* h_3_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_h_3_b[i];
-        h_3_b[i] -= 0.1f * g;
+        h_3_b[i] -= lr * g;
     }
 
     /* h_2_w_2 [3, 4] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_h_2_w_2[i];
-        h_2_w_2[i] -= 0.1f * g;
+        h_2_w_2[i] -= lr * g;
     }
 
     /* h_2_b_2 [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_h_2_b_2[i];
-        h_2_b_2[i] -= 0.1f * g;
+        h_2_b_2[i] -= lr * g;
     }
 
     /* z_w [3, 3] */
     for (size_t i = 0; i < 9; i++) {
         const float g = d_z_w[i];
-        z_w[i] -= 0.1f * g;
+        z_w[i] -= lr * g;
     }
 }
 
@@ -542,6 +548,28 @@ float scoped_names_evaluate_terms(scoped_names *m, const float *x, const int32_t
 {
     return scoped_names_evaluate_terms_with(m, &m->ws, x, k_, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void scoped_names_set_lr(scoped_names *m, int group, double lr)
+{
+    if (group >= 0 && group < SCOPED_NAMES_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double scoped_names_get_lr(const scoped_names *m, int group)
+{
+    return group >= 0 && group < SCOPED_NAMES_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double scoped_names_base_lr[1] = {0.1};
+static const dlrt_schedule_info scoped_names_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -764,6 +792,16 @@ static double scoped_names_api_evaluate_terms(void *m, const void *const *data, 
     return scoped_names_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void scoped_names_api_set_lr(void *m, int group, double lr)
+{
+    scoped_names_set_lr(m, group, lr);
+}
+
+static double scoped_names_api_get_lr(const void *m, int group)
+{
+    return scoped_names_get_lr(m, group);
+}
+
 static void *scoped_names_api_params(void *m)
 {
     return scoped_names_params(m);
@@ -858,6 +896,11 @@ static const dlrt_model_api scoped_names_api = {
     .save_with = scoped_names_api_save_with,
     .load_with = scoped_names_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = SCOPED_NAMES_LR_GROUPS,
+    .base_lr = scoped_names_base_lr,
+    .set_lr = scoped_names_api_set_lr,
+    .get_lr = scoped_names_api_get_lr,
+    .schedule = &scoped_names_schedule,
 };
 
 const dlrt_model_api *scoped_names_model(void)

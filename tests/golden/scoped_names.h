@@ -67,6 +67,15 @@ const char *scoped_names_term_name(int i);
 void scoped_names_loss_terms(const scoped_names *m, double *terms);
 float scoped_names_evaluate_terms(scoped_names *m, const float *x, const int32_t *k_, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; scoped_names_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.1: h_w, h_b, h_2_w, h_2_b, h_3_w, h_3_b, h_2_w_2, h_2_b_2, z_w
+ * scoped_names_set_lr ignores a group out of range; scoped_names_get_lr returns NAN for one. */
+#define SCOPED_NAMES_LR_GROUPS 1
+void scoped_names_set_lr(scoped_names *m, int group, double lr);
+double scoped_names_get_lr(const scoped_names *m, int group);
+
 /* The flat parameter and gradient buffers, SCOPED_NAMES_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *scoped_names_params(scoped_names *m);

@@ -59,6 +59,8 @@ struct sequence {
     float *grads;              /* d loss / d params, the same layout */
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
+    double lr[1];              /* each group's learning rate (sequence_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (sequence_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     sequence_workspace ws;     /* for sequence_train_step, sequence_forward, ... */
@@ -84,6 +86,11 @@ sequence *sequence_create(uint64_t seed)
     m->exp_avg = base + 192;
     m->exp_avg_sq = base + 288;
     m->ws.arena = base + 384;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through sequence_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* e_w, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -227,28 +234,30 @@ static void sequence_backward_pass(const sequence *m, sequence_workspace *w, flo
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void sequence_update(sequence *m)
 {
-    float *const e_w = m->params + 0;                   /* [10, 4], sequence.net:7 */
-    float *const logits_w = m->params + 40;             /* [10, 4], sequence.net:8 */
-    float *const logits_b = m->params + 80;             /* [10], sequence.net:8 */
-    float *const d_e_w = m->grads + 0;                  /* [10, 4] */
-    float *const d_logits_w = m->grads + 40;            /* [10, 4] */
-    float *const d_logits_b = m->grads + 80;            /* [10] */
-    float *const e_w_avg = m->exp_avg + 0;              /* [10, 4] */
-    float *const e_w_avg_sq = m->exp_avg_sq + 0;        /* [10, 4] */
-    float *const logits_w_avg = m->exp_avg + 40;        /* [10, 4] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 40;  /* [10, 4] */
-    float *const logits_b_avg = m->exp_avg + 80;        /* [10] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 80;  /* [10] */
+    float *const e_w = m->params + 0;                             /* [10, 4], sequence.net:7 */
+    float *const logits_w = m->params + 40;                       /* [10, 4], sequence.net:8 */
+    float *const logits_b = m->params + 80;                       /* [10], sequence.net:8 */
+    float *const d_e_w = m->grads + 0;                            /* [10, 4] */
+    float *const d_logits_w = m->grads + 40;                      /* [10, 4] */
+    float *const d_logits_b = m->grads + 80;                      /* [10] */
+    float *const e_w_avg = m->exp_avg + 0;                        /* [10, 4] */
+    float *const e_w_avg_sq = m->exp_avg_sq + 0;                  /* [10, 4] */
+    float *const logits_w_avg = m->exp_avg + 40;                  /* [10, 4] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 40;            /* [10, 4] */
+    float *const logits_b_avg = m->exp_avg + 80;                  /* [10] */
+    float *const logits_b_avg_sq = m->exp_avg_sq + 80;            /* [10] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (sequence_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.01 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* e_w [10, 4] */
     for (size_t i = 0; i < 40; i++) {
         const float g = d_e_w[i];
-        e_w_avg[i] = 0.9f * e_w_avg[i] + 0.1f * g;
+        e_w_avg[i] = beta1 * e_w_avg[i] + one_minus_beta1 * g;
         e_w_avg_sq[i] = 0.999f * e_w_avg_sq[i] + 0.001f * g * g;
         e_w[i] -= step_size * (e_w_avg[i] / (sqrtf(e_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -256,7 +265,7 @@ void sequence_update(sequence *m)
     /* logits_w [10, 4] */
     for (size_t i = 0; i < 40; i++) {
         const float g = d_logits_w[i];
-        logits_w_avg[i] = 0.9f * logits_w_avg[i] + 0.1f * g;
+        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
         logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
         logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -264,7 +273,7 @@ void sequence_update(sequence *m)
     /* logits_b [10] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_logits_b[i];
-        logits_b_avg[i] = 0.9f * logits_b_avg[i] + 0.1f * g;
+        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
         logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
         logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -443,6 +452,40 @@ float sequence_evaluate_terms(sequence *m, const int32_t *tokens, const int32_t 
 {
     return sequence_evaluate_terms_with(m, &m->ws, tokens, next, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void sequence_set_lr(sequence *m, int group, double lr)
+{
+    if (group >= 0 && group < SEQUENCE_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double sequence_get_lr(const sequence *m, int group)
+{
+    return group >= 0 && group < SEQUENCE_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void sequence_set_momentum(sequence *m, int group, double momentum)
+{
+    if (group >= 0 && group < SEQUENCE_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double sequence_get_momentum(const sequence *m, int group)
+{
+    return group >= 0 && group < SEQUENCE_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double sequence_base_lr[1] = {0.01};
+static const double sequence_base_momentum[1] = {0.9};
+static const dlrt_schedule_info sequence_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -649,6 +692,26 @@ static double sequence_api_evaluate_terms(void *m, const void *const *data, int 
     return sequence_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void sequence_api_set_lr(void *m, int group, double lr)
+{
+    sequence_set_lr(m, group, lr);
+}
+
+static double sequence_api_get_lr(const void *m, int group)
+{
+    return sequence_get_lr(m, group);
+}
+
+static void sequence_api_set_momentum(void *m, int group, double momentum)
+{
+    sequence_set_momentum(m, group, momentum);
+}
+
+static double sequence_api_get_momentum(const void *m, int group)
+{
+    return sequence_get_momentum(m, group);
+}
+
 static void *sequence_api_params(void *m)
 {
     return sequence_params(m);
@@ -747,6 +810,15 @@ static const dlrt_model_api sequence_api = {
     .save_with = sequence_api_save_with,
     .load_with = sequence_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = SEQUENCE_LR_GROUPS,
+    .base_lr = sequence_base_lr,
+    .set_lr = sequence_api_set_lr,
+    .get_lr = sequence_api_get_lr,
+    .momentum = 1,
+    .base_momentum = sequence_base_momentum,
+    .set_momentum = sequence_api_set_momentum,
+    .get_momentum = sequence_api_get_momentum,
+    .schedule = &sequence_schedule,
 };
 
 const dlrt_model_api *sequence_model(void)

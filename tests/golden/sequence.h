@@ -70,6 +70,18 @@ const char *sequence_term_name(int i);
 void sequence_loss_terms(const sequence *m, double *terms);
 float sequence_evaluate_terms(sequence *m, const int32_t *tokens, const int32_t *next, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; sequence_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: e_w, logits_w, logits_b
+ * sequence_set_lr ignores a group out of range; sequence_get_lr returns NAN for one. */
+#define SEQUENCE_LR_GROUPS 1
+void sequence_set_lr(sequence *m, int group, double lr);
+double sequence_get_lr(const sequence *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void sequence_set_momentum(sequence *m, int group, double momentum);
+double sequence_get_momentum(const sequence *m, int group);
+
 /* The flat parameter and gradient buffers, SEQUENCE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *sequence_params(sequence *m);

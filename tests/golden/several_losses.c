@@ -77,6 +77,8 @@ struct several_losses {
     float *exp_avg;            /* optimizer state, the same layout */
     float *exp_avg_sq;         /* optimizer state, the same layout */
     double term_scale[SEVERAL_LOSSES_LOSS_TERMS]; /* warm-up terms' weight factors (several_losses_set_term_scale) */
+    double lr[2];              /* each group's learning rate (several_losses_set_lr) */
+    double momentum[2];        /* its momentum or beta1 (several_losses_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     uint64_t group_steps[2];   /* each group's own (Adam's t) */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
@@ -106,6 +108,12 @@ several_losses *several_losses_create(uint64_t seed)
 
     for (int k = 0; k < SEVERAL_LOSSES_LOSS_TERMS; k++)   /* full weight until set */
         m->term_scale[k] = 1;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through several_losses_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* dh_w, dh_b, logit_w, logit_b */
+    m->momentum[0] = 0.5;
+    m->lr[1] = 0.1;   /* gh_w, gh_b, g_w, g_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -398,33 +406,35 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void several_losses_update_disc(several_losses *m)
 {
-    float *const dh_w = m->params + 0;                 /* [5, 2], several_losses.net:11 */
-    float *const dh_b = m->params + 10;                /* [5], several_losses.net:11 */
-    float *const logit_w = m->params + 15;             /* [1, 5], several_losses.net:12 */
-    float *const logit_b = m->params + 20;             /* [1], several_losses.net:12 */
-    float *const d_dh_w = m->grads + 0;                /* [5, 2] */
-    float *const d_dh_b = m->grads + 10;               /* [5] */
-    float *const d_logit_w = m->grads + 15;            /* [1, 5] */
-    float *const d_logit_b = m->grads + 20;            /* [1] */
-    float *const dh_w_avg = m->exp_avg + 0;            /* [5, 2] */
-    float *const dh_w_avg_sq = m->exp_avg_sq + 0;      /* [5, 2] */
-    float *const dh_b_avg = m->exp_avg + 10;           /* [5] */
-    float *const dh_b_avg_sq = m->exp_avg_sq + 10;     /* [5] */
-    float *const logit_w_avg = m->exp_avg + 15;        /* [1, 5] */
-    float *const logit_w_avg_sq = m->exp_avg_sq + 15;  /* [1, 5] */
-    float *const logit_b_avg = m->exp_avg + 20;        /* [1] */
-    float *const logit_b_avg_sq = m->exp_avg_sq + 20;  /* [1] */
+    float *const dh_w = m->params + 0;                            /* [5, 2], several_losses.net:11 */
+    float *const dh_b = m->params + 10;                           /* [5], several_losses.net:11 */
+    float *const logit_w = m->params + 15;                        /* [1, 5], several_losses.net:12 */
+    float *const logit_b = m->params + 20;                        /* [1], several_losses.net:12 */
+    float *const d_dh_w = m->grads + 0;                           /* [5, 2] */
+    float *const d_dh_b = m->grads + 10;                          /* [5] */
+    float *const d_logit_w = m->grads + 15;                       /* [1, 5] */
+    float *const d_logit_b = m->grads + 20;                       /* [1] */
+    float *const dh_w_avg = m->exp_avg + 0;                       /* [5, 2] */
+    float *const dh_w_avg_sq = m->exp_avg_sq + 0;                 /* [5, 2] */
+    float *const dh_b_avg = m->exp_avg + 10;                      /* [5] */
+    float *const dh_b_avg_sq = m->exp_avg_sq + 10;                /* [5] */
+    float *const logit_w_avg = m->exp_avg + 15;                   /* [1, 5] */
+    float *const logit_w_avg_sq = m->exp_avg_sq + 15;             /* [1, 5] */
+    float *const logit_b_avg = m->exp_avg + 20;                   /* [1] */
+    float *const logit_b_avg_sq = m->exp_avg_sq + 20;             /* [1] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (several_losses_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
     m->group_steps[0]++;
-    const double bias1 = 1.0 - pow(0.5, (double)m->group_steps[0]);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->group_steps[0]);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->group_steps[0]));
-    const float step_size = (float)(0.01 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* dh_w [5, 2] */
     for (size_t i = 0; i < 10; i++) {
         const float g = d_dh_w[i] + 0.001f * dh_w[i];
-        dh_w_avg[i] = 0.5f * dh_w_avg[i] + 0.5f * g;
+        dh_w_avg[i] = beta1 * dh_w_avg[i] + one_minus_beta1 * g;
         dh_w_avg_sq[i] = 0.999f * dh_w_avg_sq[i] + 0.001f * g * g;
         dh_w[i] -= step_size * (dh_w_avg[i] / (sqrtf(dh_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -432,7 +442,7 @@ void several_losses_update_disc(several_losses *m)
     /* dh_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_dh_b[i] + 0.001f * dh_b[i];
-        dh_b_avg[i] = 0.5f * dh_b_avg[i] + 0.5f * g;
+        dh_b_avg[i] = beta1 * dh_b_avg[i] + one_minus_beta1 * g;
         dh_b_avg_sq[i] = 0.999f * dh_b_avg_sq[i] + 0.001f * g * g;
         dh_b[i] -= step_size * (dh_b_avg[i] / (sqrtf(dh_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -440,7 +450,7 @@ void several_losses_update_disc(several_losses *m)
     /* logit_w [1, 5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_logit_w[i] + 0.001f * logit_w[i];
-        logit_w_avg[i] = 0.5f * logit_w_avg[i] + 0.5f * g;
+        logit_w_avg[i] = beta1 * logit_w_avg[i] + one_minus_beta1 * g;
         logit_w_avg_sq[i] = 0.999f * logit_w_avg_sq[i] + 0.001f * g * g;
         logit_w[i] -= step_size * (logit_w_avg[i] / (sqrtf(logit_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -448,7 +458,7 @@ void several_losses_update_disc(several_losses *m)
     /* logit_b [1] */
     for (size_t i = 0; i < 1; i++) {
         const float g = d_logit_b[i] + 0.001f * logit_b[i];
-        logit_b_avg[i] = 0.5f * logit_b_avg[i] + 0.5f * g;
+        logit_b_avg[i] = beta1 * logit_b_avg[i] + one_minus_beta1 * g;
         logit_b_avg_sq[i] = 0.999f * logit_b_avg_sq[i] + 0.001f * g * g;
         logit_b[i] -= step_size * (logit_b_avg[i] / (sqrtf(logit_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -468,6 +478,7 @@ void several_losses_update_gen(several_losses *m)
     float *const d_gh_b = m->grads + 33;  /* [4] */
     float *const d_g_w = m->grads + 37;   /* [2, 4] */
     float *const d_g_b = m->grads + 45;   /* [2] */
+    const float lr = (float)m->lr[1];     /* learning rate of group 1 (several_losses_set_lr) */
 
     m->step++;
     m->group_steps[1]++;
@@ -498,25 +509,25 @@ void several_losses_update_gen(several_losses *m)
     /* gh_w [4, 3] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_gh_w[i];
-        gh_w[i] -= 0.1f * g;
+        gh_w[i] -= lr * g;
     }
 
     /* gh_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_gh_b[i];
-        gh_b[i] -= 0.1f * g;
+        gh_b[i] -= lr * g;
     }
 
     /* g_w [2, 4] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_g_w[i];
-        g_w[i] -= 0.1f * g;
+        g_w[i] -= lr * g;
     }
 
     /* g_b [2] */
     for (size_t i = 0; i < 2; i++) {
         const float g = d_g_b[i];
-        g_b[i] -= 0.1f * g;
+        g_b[i] -= lr * g;
     }
 }
 
@@ -698,6 +709,40 @@ float several_losses_evaluate_terms(several_losses *m, const float *z, const flo
 {
     return several_losses_evaluate_terms_with(m, &m->ws, z, x, r_, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void several_losses_set_lr(several_losses *m, int group, double lr)
+{
+    if (group >= 0 && group < SEVERAL_LOSSES_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double several_losses_get_lr(const several_losses *m, int group)
+{
+    return group >= 0 && group < SEVERAL_LOSSES_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void several_losses_set_momentum(several_losses *m, int group, double momentum)
+{
+    if (group >= 0 && group < SEVERAL_LOSSES_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double several_losses_get_momentum(const several_losses *m, int group)
+{
+    return group >= 0 && group < SEVERAL_LOSSES_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double several_losses_base_lr[2] = {0.01, 0.1};
+static const double several_losses_base_momentum[2] = {0.5, 0.0};
+static const dlrt_schedule_info several_losses_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -948,6 +993,26 @@ static void several_losses_api_set_term_scale(void *m, int term, double scale)
     several_losses_set_term_scale(m, term, scale);
 }
 
+static void several_losses_api_set_lr(void *m, int group, double lr)
+{
+    several_losses_set_lr(m, group, lr);
+}
+
+static double several_losses_api_get_lr(const void *m, int group)
+{
+    return several_losses_get_lr(m, group);
+}
+
+static void several_losses_api_set_momentum(void *m, int group, double momentum)
+{
+    several_losses_set_momentum(m, group, momentum);
+}
+
+static double several_losses_api_get_momentum(const void *m, int group)
+{
+    return several_losses_get_momentum(m, group);
+}
+
 static void *several_losses_api_params(void *m)
 {
     return several_losses_params(m);
@@ -1047,6 +1112,15 @@ static const dlrt_model_api several_losses_api = {
     .save_with = several_losses_api_save_with,
     .load_with = several_losses_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = SEVERAL_LOSSES_LR_GROUPS,
+    .base_lr = several_losses_base_lr,
+    .set_lr = several_losses_api_set_lr,
+    .get_lr = several_losses_api_get_lr,
+    .momentum = 0,
+    .base_momentum = several_losses_base_momentum,
+    .set_momentum = several_losses_api_set_momentum,
+    .get_momentum = several_losses_api_get_momentum,
+    .schedule = &several_losses_schedule,
 };
 
 const dlrt_model_api *several_losses_model(void)

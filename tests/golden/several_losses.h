@@ -81,6 +81,19 @@ float several_losses_evaluate_terms(several_losses *m, const float *z, const flo
  * validate). */
 void several_losses_set_term_scale(several_losses *m, int term, double scale);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; several_losses_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: dh_w, dh_b, logit_w, logit_b
+ *   1  lr 0.1: gh_w, gh_b, g_w, g_b
+ * several_losses_set_lr ignores a group out of range; several_losses_get_lr returns NAN for one. */
+#define SEVERAL_LOSSES_LR_GROUPS 2
+void several_losses_set_lr(several_losses *m, int group, double lr);
+double several_losses_get_lr(const several_losses *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void several_losses_set_momentum(several_losses *m, int group, double momentum);
+double several_losses_get_momentum(const several_losses *m, int group);
+
 /* The flat parameter and gradient buffers, SEVERAL_LOSSES_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *several_losses_params(several_losses *m);

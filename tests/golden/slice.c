@@ -92,6 +92,7 @@ struct slice {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (slice_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     slice_workspace ws;        /* for slice_train_step, slice_forward, ... */
@@ -115,6 +116,10 @@ slice *slice_create(uint64_t seed)
     m->params = base;
     m->grads = base + 432;
     m->ws.arena = base + 864;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through slice_set_lr). */
+    m->lr[0] = 0.01;   /* h_w, h_b, c_w, c_b, logits_w, logits_b, logits_2_w, logits_2_b, logits_3_w, logits_3_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -428,67 +433,68 @@ void slice_update(slice *m)
     float *const d_logits_2_b = m->grads + 376;  /* [4] */
     float *const d_logits_3_w = m->grads + 380;  /* [4, 12] */
     float *const d_logits_3_b = m->grads + 428;  /* [4] */
+    const float lr = (float)m->lr[0];            /* learning rate of group 0 (slice_set_lr) */
 
     m->step++;
 
     /* h_w [8, 6] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.01f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.01f * g;
+        h_b[i] -= lr * g;
     }
 
     /* c_w [24, 6] */
     for (size_t i = 0; i < 144; i++) {
         const float g = d_c_w[i];
-        c_w[i] -= 0.01f * g;
+        c_w[i] -= lr * g;
     }
 
     /* c_b [24] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_c_b[i];
-        c_b[i] -= 0.01f * g;
+        c_b[i] -= lr * g;
     }
 
     /* logits_w [8, 6] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.01f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.01f * g;
+        logits_b[i] -= lr * g;
     }
 
     /* logits_2_w [4, 24] */
     for (size_t i = 0; i < 96; i++) {
         const float g = d_logits_2_w[i];
-        logits_2_w[i] -= 0.01f * g;
+        logits_2_w[i] -= lr * g;
     }
 
     /* logits_2_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_2_b[i];
-        logits_2_b[i] -= 0.01f * g;
+        logits_2_b[i] -= lr * g;
     }
 
     /* logits_3_w [4, 12] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_logits_3_w[i];
-        logits_3_w[i] -= 0.01f * g;
+        logits_3_w[i] -= lr * g;
     }
 
     /* logits_3_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_logits_3_b[i];
-        logits_3_b[i] -= 0.01f * g;
+        logits_3_b[i] -= lr * g;
     }
 }
 
@@ -629,6 +635,28 @@ float slice_evaluate_terms(slice *m, const float *x, const float *img, const int
 {
     return slice_evaluate_terms_with(m, &m->ws, x, img, y, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void slice_set_lr(slice *m, int group, double lr)
+{
+    if (group >= 0 && group < SLICE_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double slice_get_lr(const slice *m, int group)
+{
+    return group >= 0 && group < SLICE_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double slice_base_lr[1] = {0.01};
+static const dlrt_schedule_info slice_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -846,6 +874,16 @@ static double slice_api_evaluate_terms(void *m, const void *const *data, int n, 
     return slice_evaluate_terms(m, data[0], data[1], data[2], n, terms);
 }
 
+static void slice_api_set_lr(void *m, int group, double lr)
+{
+    slice_set_lr(m, group, lr);
+}
+
+static double slice_api_get_lr(const void *m, int group)
+{
+    return slice_get_lr(m, group);
+}
+
 static void *slice_api_params(void *m)
 {
     return slice_params(m);
@@ -941,6 +979,11 @@ static const dlrt_model_api slice_api = {
     .save_with = slice_api_save_with,
     .load_with = slice_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = SLICE_LR_GROUPS,
+    .base_lr = slice_base_lr,
+    .set_lr = slice_api_set_lr,
+    .get_lr = slice_api_get_lr,
+    .schedule = &slice_schedule,
 };
 
 const dlrt_model_api *slice_model(void)

@@ -68,6 +68,15 @@ const char *slice_term_name(int i);
 void slice_loss_terms(const slice *m, double *terms);
 float slice_evaluate_terms(slice *m, const float *x, const float *img, const int32_t *y, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; slice_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b, c_w, c_b, logits_w, logits_b, logits_2_w, logits_2_b, logits_3_w, logits_3_b
+ * slice_set_lr ignores a group out of range; slice_get_lr returns NAN for one. */
+#define SLICE_LR_GROUPS 1
+void slice_set_lr(slice *m, int group, double lr);
+double slice_get_lr(const slice *m, int group);
+
 /* The flat parameter and gradient buffers, SLICE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *slice_params(slice *m);

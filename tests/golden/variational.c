@@ -76,6 +76,7 @@ struct variational {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (variational_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     variational_workspace ws;  /* for variational_train_step, variational_forward, ... */
@@ -99,6 +100,10 @@ variational *variational_create(uint64_t seed)
     m->params = base;
     m->grads = base + 128;
     m->ws.arena = base + 256;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through variational_set_lr). */
+    m->lr[0] = 0.01;   /* h_w, h_b, mu_w, mu_b, lv_w, lv_b, out_w, out_b, out_2_w, out_2_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -362,67 +367,68 @@ void variational_update(variational *m)
     float *const d_out_b = m->grads + 86;     /* [5] */
     float *const d_out_2_w = m->grads + 91;   /* [6, 5] */
     float *const d_out_2_b = m->grads + 121;  /* [6] */
+    const float lr = (float)m->lr[0];         /* learning rate of group 0 (variational_set_lr) */
 
     m->step++;
 
     /* h_w [5, 6] */
     for (size_t i = 0; i < 30; i++) {
         const float g = d_h_w[i];
-        h_w[i] -= 0.01f * g;
+        h_w[i] -= lr * g;
     }
 
     /* h_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_h_b[i];
-        h_b[i] -= 0.01f * g;
+        h_b[i] -= lr * g;
     }
 
     /* mu_w [3, 5] */
     for (size_t i = 0; i < 15; i++) {
         const float g = d_mu_w[i];
-        mu_w[i] -= 0.01f * g;
+        mu_w[i] -= lr * g;
     }
 
     /* mu_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_mu_b[i];
-        mu_b[i] -= 0.01f * g;
+        mu_b[i] -= lr * g;
     }
 
     /* lv_w [3, 5] */
     for (size_t i = 0; i < 15; i++) {
         const float g = d_lv_w[i];
-        lv_w[i] -= 0.01f * g;
+        lv_w[i] -= lr * g;
     }
 
     /* lv_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_lv_b[i];
-        lv_b[i] -= 0.01f * g;
+        lv_b[i] -= lr * g;
     }
 
     /* out_w [5, 3] */
     for (size_t i = 0; i < 15; i++) {
         const float g = d_out_w[i];
-        out_w[i] -= 0.01f * g;
+        out_w[i] -= lr * g;
     }
 
     /* out_b [5] */
     for (size_t i = 0; i < 5; i++) {
         const float g = d_out_b[i];
-        out_b[i] -= 0.01f * g;
+        out_b[i] -= lr * g;
     }
 
     /* out_2_w [6, 5] */
     for (size_t i = 0; i < 30; i++) {
         const float g = d_out_2_w[i];
-        out_2_w[i] -= 0.01f * g;
+        out_2_w[i] -= lr * g;
     }
 
     /* out_2_b [6] */
     for (size_t i = 0; i < 6; i++) {
         const float g = d_out_2_b[i];
-        out_2_b[i] -= 0.01f * g;
+        out_2_b[i] -= lr * g;
     }
 }
 
@@ -544,6 +550,28 @@ float variational_evaluate_terms(variational *m, const float *x, const float *t,
 {
     return variational_evaluate_terms_with(m, &m->ws, x, t, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void variational_set_lr(variational *m, int group, double lr)
+{
+    if (group >= 0 && group < VARIATIONAL_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double variational_get_lr(const variational *m, int group)
+{
+    return group >= 0 && group < VARIATIONAL_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double variational_base_lr[1] = {0.01};
+static const dlrt_schedule_info variational_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -761,6 +789,16 @@ static double variational_api_evaluate_terms(void *m, const void *const *data, i
     return variational_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void variational_api_set_lr(void *m, int group, double lr)
+{
+    variational_set_lr(m, group, lr);
+}
+
+static double variational_api_get_lr(const void *m, int group)
+{
+    return variational_get_lr(m, group);
+}
+
 static void *variational_api_params(void *m)
 {
     return variational_params(m);
@@ -855,6 +893,11 @@ static const dlrt_model_api variational_api = {
     .save_with = variational_api_save_with,
     .load_with = variational_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = VARIATIONAL_LR_GROUPS,
+    .base_lr = variational_base_lr,
+    .set_lr = variational_api_set_lr,
+    .get_lr = variational_api_get_lr,
+    .schedule = &variational_schedule,
 };
 
 const dlrt_model_api *variational_model(void)

@@ -66,6 +66,15 @@ const char *variational_term_name(int i);
 void variational_loss_terms(const variational *m, double *terms);
 float variational_evaluate_terms(variational *m, const float *x, const float *t, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; variational_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: h_w, h_b, mu_w, mu_b, lv_w, lv_b, out_w, out_b, out_2_w, out_2_b
+ * variational_set_lr ignores a group out of range; variational_get_lr returns NAN for one. */
+#define VARIATIONAL_LR_GROUPS 1
+void variational_set_lr(variational *m, int group, double lr);
+double variational_get_lr(const variational *m, int group);
+
 /* The flat parameter and gradient buffers, VARIATIONAL_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *variational_params(variational *m);

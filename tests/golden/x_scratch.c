@@ -71,6 +71,7 @@ struct x_scratch {
      */
     float *params;
     float *grads;              /* d loss / d params, the same layout */
+    double lr[1];              /* each group's learning rate (x_scratch_set_lr) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     x_scratch_workspace ws;    /* for x_scratch_train_step, x_scratch_forward, ... */
@@ -94,6 +95,10 @@ x_scratch *x_scratch_create(uint64_t seed)
     m->params = base;
     m->grads = base + 112;
     m->ws.arena = base + 224;
+
+    /* Learning rates, one per torch param group: the train block's (the
+     * schedule changes them through x_scratch_set_lr). */
+    m->lr[0] = 0.1;   /* a_w, a_b, b_w, b_b, logits_w, logits_b */
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -315,43 +320,44 @@ void x_scratch_update(x_scratch *m)
     float *const d_b_b = m->grads + 88;        /* [4] */
     float *const d_logits_w = m->grads + 92;   /* [3, 4] */
     float *const d_logits_b = m->grads + 104;  /* [3] */
+    const float lr = (float)m->lr[0];          /* learning rate of group 0 (x_scratch_set_lr) */
 
     m->step++;
 
     /* a_w [8, 6] */
     for (size_t i = 0; i < 48; i++) {
         const float g = d_a_w[i];
-        a_w[i] -= 0.1f * g;
+        a_w[i] -= lr * g;
     }
 
     /* a_b [8] */
     for (size_t i = 0; i < 8; i++) {
         const float g = d_a_b[i];
-        a_b[i] -= 0.1f * g;
+        a_b[i] -= lr * g;
     }
 
     /* b_w [4, 8] */
     for (size_t i = 0; i < 32; i++) {
         const float g = d_b_w[i];
-        b_w[i] -= 0.1f * g;
+        b_w[i] -= lr * g;
     }
 
     /* b_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_b_b[i];
-        b_b[i] -= 0.1f * g;
+        b_b[i] -= lr * g;
     }
 
     /* logits_w [3, 4] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_logits_w[i];
-        logits_w[i] -= 0.1f * g;
+        logits_w[i] -= lr * g;
     }
 
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i];
-        logits_b[i] -= 0.1f * g;
+        logits_b[i] -= lr * g;
     }
 }
 
@@ -492,6 +498,28 @@ float x_scratch_evaluate_terms(x_scratch *m, const float *img, const int32_t *k_
 {
     return x_scratch_evaluate_terms_with(m, &m->ws, img, k_, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void x_scratch_set_lr(x_scratch *m, int group, double lr)
+{
+    if (group >= 0 && group < X_SCRATCH_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double x_scratch_get_lr(const x_scratch *m, int group)
+{
+    return group >= 0 && group < X_SCRATCH_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr, and the schedule:
+ *   schedule constant */
+static const double x_scratch_base_lr[1] = {0.1};
+static const dlrt_schedule_info x_scratch_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -701,6 +729,16 @@ static double x_scratch_api_evaluate_terms(void *m, const void *const *data, int
     return x_scratch_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void x_scratch_api_set_lr(void *m, int group, double lr)
+{
+    x_scratch_set_lr(m, group, lr);
+}
+
+static double x_scratch_api_get_lr(const void *m, int group)
+{
+    return x_scratch_get_lr(m, group);
+}
+
 static void *x_scratch_api_params(void *m)
 {
     return x_scratch_params(m);
@@ -795,6 +833,11 @@ static const dlrt_model_api x_scratch_api = {
     .save_with = x_scratch_api_save_with,
     .load_with = x_scratch_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = X_SCRATCH_LR_GROUPS,
+    .base_lr = x_scratch_base_lr,
+    .set_lr = x_scratch_api_set_lr,
+    .get_lr = x_scratch_api_get_lr,
+    .schedule = &x_scratch_schedule,
 };
 
 const dlrt_model_api *x_scratch_model(void)

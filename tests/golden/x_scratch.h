@@ -67,6 +67,15 @@ const char *x_scratch_term_name(int i);
 void x_scratch_loss_terms(const x_scratch *m, double *terms);
 float x_scratch_evaluate_terms(x_scratch *m, const float *img, const int32_t *k_, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; x_scratch_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.1: a_w, a_b, b_w, b_b, logits_w, logits_b
+ * x_scratch_set_lr ignores a group out of range; x_scratch_get_lr returns NAN for one. */
+#define X_SCRATCH_LR_GROUPS 1
+void x_scratch_set_lr(x_scratch *m, int group, double lr);
+double x_scratch_get_lr(const x_scratch *m, int group);
+
 /* The flat parameter and gradient buffers, X_SCRATCH_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *x_scratch_params(x_scratch *m);

@@ -67,6 +67,8 @@ struct x_state {
      *   h_running_mean  [4]          at 0
      */
     float *state;
+    double lr[1];              /* each group's learning rate (x_state_set_lr) */
+    double momentum[1];        /* its momentum or beta1 (x_state_set_momentum) */
     uint64_t step;             /* optimizer steps taken */
     char *error;               /* the last save/load failure (malloc'd, never cut) */
     x_state_workspace ws;      /* for x_state_train_step, x_state_forward, ... */
@@ -95,6 +97,11 @@ x_state *x_state_create(uint64_t seed)
 
     /* STATE tensors, after the arena, at their starting values. */
     m->state = base + 400;
+
+    /* Learning rates and momenta, one per torch param group: the train block's (the
+     * schedule changes them through x_state_set_lr and _set_momentum). */
+    m->lr[0] = 0.01;   /* z_w, z_b, logits_w, logits_b */
+    m->momentum[0] = 0.9;
 
     /* Initial weights, drawn from one stream in parameter order. */
     dlrt_rng rng;
@@ -258,32 +265,34 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
 void x_state_update(x_state *m)
 {
-    float *const z_w = m->params + 0;                   /* [4, 6], x_state.net:9 */
-    float *const z_b = m->params + 24;                  /* [4], x_state.net:9 */
-    float *const logits_w = m->params + 28;             /* [3, 4], x_state.net:11 */
-    float *const logits_b = m->params + 40;             /* [3], x_state.net:11 */
-    float *const d_z_w = m->grads + 0;                  /* [4, 6] */
-    float *const d_z_b = m->grads + 24;                 /* [4] */
-    float *const d_logits_w = m->grads + 28;            /* [3, 4] */
-    float *const d_logits_b = m->grads + 40;            /* [3] */
-    float *const z_w_avg = m->exp_avg + 0;              /* [4, 6] */
-    float *const z_w_avg_sq = m->exp_avg_sq + 0;        /* [4, 6] */
-    float *const z_b_avg = m->exp_avg + 24;             /* [4] */
-    float *const z_b_avg_sq = m->exp_avg_sq + 24;       /* [4] */
-    float *const logits_w_avg = m->exp_avg + 28;        /* [3, 4] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 28;  /* [3, 4] */
-    float *const logits_b_avg = m->exp_avg + 40;        /* [3] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 40;  /* [3] */
+    float *const z_w = m->params + 0;                             /* [4, 6], x_state.net:9 */
+    float *const z_b = m->params + 24;                            /* [4], x_state.net:9 */
+    float *const logits_w = m->params + 28;                       /* [3, 4], x_state.net:11 */
+    float *const logits_b = m->params + 40;                       /* [3], x_state.net:11 */
+    float *const d_z_w = m->grads + 0;                            /* [4, 6] */
+    float *const d_z_b = m->grads + 24;                           /* [4] */
+    float *const d_logits_w = m->grads + 28;                      /* [3, 4] */
+    float *const d_logits_b = m->grads + 40;                      /* [3] */
+    float *const z_w_avg = m->exp_avg + 0;                        /* [4, 6] */
+    float *const z_w_avg_sq = m->exp_avg_sq + 0;                  /* [4, 6] */
+    float *const z_b_avg = m->exp_avg + 24;                       /* [4] */
+    float *const z_b_avg_sq = m->exp_avg_sq + 24;                 /* [4] */
+    float *const logits_w_avg = m->exp_avg + 28;                  /* [3, 4] */
+    float *const logits_w_avg_sq = m->exp_avg_sq + 28;            /* [3, 4] */
+    float *const logits_b_avg = m->exp_avg + 40;                  /* [3] */
+    float *const logits_b_avg_sq = m->exp_avg_sq + 40;            /* [3] */
+    const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (x_state_set_momentum) */
+    const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
     m->step++;
-    const double bias1 = 1.0 - pow(0.9, (double)m->step);
+    const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
-    const float step_size = (float)(0.01 / bias1);
+    const float step_size = (float)(m->lr[0] / bias1);
 
     /* z_w [4, 6] */
     for (size_t i = 0; i < 24; i++) {
         const float g = d_z_w[i] + 0.01f * z_w[i];
-        z_w_avg[i] = 0.9f * z_w_avg[i] + 0.1f * g;
+        z_w_avg[i] = beta1 * z_w_avg[i] + one_minus_beta1 * g;
         z_w_avg_sq[i] = 0.999f * z_w_avg_sq[i] + 0.001f * g * g;
         z_w[i] -= step_size * (z_w_avg[i] / (sqrtf(z_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -291,7 +300,7 @@ void x_state_update(x_state *m)
     /* z_b [4] */
     for (size_t i = 0; i < 4; i++) {
         const float g = d_z_b[i] + 0.01f * z_b[i];
-        z_b_avg[i] = 0.9f * z_b_avg[i] + 0.1f * g;
+        z_b_avg[i] = beta1 * z_b_avg[i] + one_minus_beta1 * g;
         z_b_avg_sq[i] = 0.999f * z_b_avg_sq[i] + 0.001f * g * g;
         z_b[i] -= step_size * (z_b_avg[i] / (sqrtf(z_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -299,7 +308,7 @@ void x_state_update(x_state *m)
     /* logits_w [3, 4] */
     for (size_t i = 0; i < 12; i++) {
         const float g = d_logits_w[i] + 0.01f * logits_w[i];
-        logits_w_avg[i] = 0.9f * logits_w_avg[i] + 0.1f * g;
+        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
         logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
         logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -307,7 +316,7 @@ void x_state_update(x_state *m)
     /* logits_b [3] */
     for (size_t i = 0; i < 3; i++) {
         const float g = d_logits_b[i] + 0.01f * logits_b[i];
-        logits_b_avg[i] = 0.9f * logits_b_avg[i] + 0.1f * g;
+        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
         logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
         logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
@@ -450,6 +459,40 @@ float x_state_evaluate_terms(x_state *m, const float *img, const int32_t *k_, in
 {
     return x_state_evaluate_terms_with(m, &m->ws, img, k_, n, terms);
 }
+
+/* ---- learning rates and the schedule ----------------------------------- */
+
+void x_state_set_lr(x_state *m, int group, double lr)
+{
+    if (group >= 0 && group < X_STATE_LR_GROUPS)
+        m->lr[group] = lr;
+}
+
+double x_state_get_lr(const x_state *m, int group)
+{
+    return group >= 0 && group < X_STATE_LR_GROUPS ? m->lr[group] : NAN;
+}
+
+void x_state_set_momentum(x_state *m, int group, double momentum)
+{
+    if (group >= 0 && group < X_STATE_LR_GROUPS)
+        m->momentum[group] = momentum;
+}
+
+double x_state_get_momentum(const x_state *m, int group)
+{
+    return group >= 0 && group < X_STATE_LR_GROUPS ? m->momentum[group] : NAN;
+}
+
+/* The descriptor's: each group's compiled lr and momentum, and the schedule:
+ *   schedule constant */
+static const double x_state_base_lr[1] = {0.01};
+static const double x_state_base_momentum[1] = {0.9};
+static const dlrt_schedule_info x_state_schedule = {
+    .kind = DLRT_SCHED_CONSTANT,
+    .warmup_epochs = 0,
+    .warmup_start_factor = 0.3333333333333333,
+};
 
 /* ---- parameters and checkpoints ---------------------------------------- */
 
@@ -667,6 +710,26 @@ static double x_state_api_evaluate_terms(void *m, const void *const *data, int n
     return x_state_evaluate_terms(m, data[0], data[1], n, terms);
 }
 
+static void x_state_api_set_lr(void *m, int group, double lr)
+{
+    x_state_set_lr(m, group, lr);
+}
+
+static double x_state_api_get_lr(const void *m, int group)
+{
+    return x_state_get_lr(m, group);
+}
+
+static void x_state_api_set_momentum(void *m, int group, double momentum)
+{
+    x_state_set_momentum(m, group, momentum);
+}
+
+static double x_state_api_get_momentum(const void *m, int group)
+{
+    return x_state_get_momentum(m, group);
+}
+
 static void *x_state_api_params(void *m)
 {
     return x_state_params(m);
@@ -761,6 +824,15 @@ static const dlrt_model_api x_state_api = {
     .save_with = x_state_api_save_with,
     .load_with = x_state_api_load_with,
     .early_stopping = 0,
+    .nlr_groups = X_STATE_LR_GROUPS,
+    .base_lr = x_state_base_lr,
+    .set_lr = x_state_api_set_lr,
+    .get_lr = x_state_api_get_lr,
+    .momentum = 1,
+    .base_momentum = x_state_base_momentum,
+    .set_momentum = x_state_api_set_momentum,
+    .get_momentum = x_state_api_get_momentum,
+    .schedule = &x_state_schedule,
 };
 
 const dlrt_model_api *x_state_model(void)

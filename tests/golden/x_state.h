@@ -67,6 +67,18 @@ const char *x_state_term_name(int i);
 void x_state_loss_terms(const x_state *m, double *terms);
 float x_state_evaluate_terms(x_state *m, const float *img, const int32_t *k_, int n, double *terms);
 
+/* Learning rates: one per torch param group (the PyTorch twin's
+ * make_optimizer), runtime values the update reads; x_state_create sets the
+ * train block's, the trainer's schedule changes them. Groups:
+ *   0  lr 0.01: z_w, z_b, logits_w, logits_b
+ * x_state_set_lr ignores a group out of range; x_state_get_lr returns NAN for one. */
+#define X_STATE_LR_GROUPS 1
+void x_state_set_lr(x_state *m, int group, double lr);
+double x_state_get_lr(const x_state *m, int group);
+/* The momentum (Adam: beta1) of each group, which onecycle cycles. */
+void x_state_set_momentum(x_state *m, int group, double momentum);
+double x_state_get_momentum(const x_state *m, int group);
+
 /* The flat parameter and gradient buffers, X_STATE_PARAM_COUNT values each, in
  * the order of the parameter table below. */
 float *x_state_params(x_state *m);

@@ -559,4 +559,17 @@ if command -v valgrind >/dev/null 2>&1; then
     fi
 fi
 
+# Learning-rate schedules: runtime/schedule.c's sequences against
+# torch.optim.lr_scheduler (every schedule, warm-up, one-cycle momentum,
+# plateau on fixed losses; the plateau state through save/restore).
+if $CC -std=c99 -Wall -Wextra -pedantic -Werror -I"$ROOT/runtime" -o "$T/sched_seq" "$ROOT/tests/runtime/sched_seq.c" "$ROOT/build/libdlrt.a" -lz -lm >"$T/sched_seq.log" 2>&1; then
+    /usr/bin/python3 "$ROOT/tests/runtime/schedule.py" "$T/sched_seq" >"$T/schedule.out" 2>&1
+    cat "$T/schedule.out"
+    pass=$((pass + $(grep -c '^ok ' "$T/schedule.out")))
+    fail=$((fail + $(grep -c '^FAIL ' "$T/schedule.out")))
+    grep -q '^schedule: [0-9]* passed, 0 failed' "$T/schedule.out" || bad schedule_sequences "see $T/schedule.out"
+else
+    bad build_sched_seq "$(head -n 5 "$T/sched_seq.log" | tr '\n' ' ')"
+fi
+
 summary

@@ -215,6 +215,9 @@ script noise
 # L-BFGS against torch.optim.LBFGS: step by step, free-running, state,
 # checkpoints; logistic regression on Fashion-MNIST (skipped without it).
 script lbfgs
+# Every learning-rate schedule (and warm-up, one-cycle momentum on momentum,
+# Adam, AdamW, RMSprop), 20 steps in f32 and f64, against torch.optim.lr_scheduler.
+script schedule
 
 if [ "$fail" -eq 0 ]; then
     rm -rf "$TMP"
