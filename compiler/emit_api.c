@@ -148,6 +148,7 @@ void emit_steps(Emit *e, FILE *out)
                     optim_info(ir->train.opt.kind)->name, P);
             fprintf(out, "    const void *data[] = {%s};\n", *all_args ? all_args : "NULL");
             fprintf(out, "    m->step++;\n");
+            fprintf(out, "    m->%s.lr = m->lr[0];   /* what %s_set_lr (a schedule) set */\n", flat->field, P);
             fprintf(out, "    return (%s)%s_step(&m->%s, %s_model(), m, data, n);\n}\n\n", real,
                     flat->type, flat->field, P);
         } else {

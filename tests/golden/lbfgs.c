@@ -245,6 +245,7 @@ float lbfgs_net_train_step(lbfgs_net *m, const float *x, const float *t, int n)
      * lbfgs_net_gradients on these n samples, called as often as the step needs. */
     const void *data[] = {x, t};
     m->step++;
+    m->lbfgs.lr = m->lr[0];   /* what lbfgs_net_set_lr (a schedule) set */
     return (float)dlrt_lbfgs_step(&m->lbfgs, lbfgs_net_model(), m, data, n);
 }
 
