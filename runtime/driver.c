@@ -2435,12 +2435,22 @@ static int train(run *r)
     bar.drawn = 0;
     bar.lr = -1;
 
-    /* The schedule spans this run's epochs and batches (onecycle's total). */
+    /* onecycle spans the train block's epochs (torch's OneCycleLR(epochs =
+     * EPOCHS, steps_per_epoch)), whatever --epochs says: a run cut short
+     * and resumed follows the one curve; a run longer than it is refused,
+     * as torch refuses to step past total_steps. */
     r->scheduled = api->schedule && api->nlr_groups > 0 && api->set_lr && api->get_lr;
+    if (r->scheduled && dlrt_schedule_per_batch(api->schedule) && r->opt.epochs > api->epochs) {
+        error_msg(api, "--epochs %d goes past the onecycle schedule, which spans the train "
+                  "block's %d epochs (set epochs there, or dlc -D a param it uses)",
+                  r->opt.epochs, api->epochs);
+        return EXIT_FAILURE_DATA;
+    }
     if (r->scheduled) {
         char *err = NULL;
+        long span = dlrt_schedule_per_batch(api->schedule) ? api->epochs : r->opt.epochs;
         if (dlrt_schedule_init(&r->sched, api->schedule, api->nlr_groups, api->base_lr,
-                               api->momentum ? api->base_momentum : NULL, r->opt.epochs,
+                               api->momentum ? api->base_momentum : NULL, span,
                                batches ? (long)batches : 1, &err) != 0) {
             error_msg(api, "the learning-rate schedule: %s", err ? err : "out of memory");
             free(err);
@@ -2608,8 +2618,10 @@ static int train(run *r)
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = resuming ? resume_batch : 0; b < batches; b++) {
             size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
-            /* The lr for this step: per epoch, set at its first batch. */
-            if (r->scheduled && (b == 0 || dlrt_schedule_per_batch(&r->sched.info)))
+            /* The lr for this step: per epoch, set at its first batch (or
+             * the first this run trains, resumed in the middle of one). */
+            if (r->scheduled && (b == 0 || (resuming && b == resume_batch) ||
+                                 dlrt_schedule_per_batch(&r->sched.info)))
                 schedule_apply(r, epoch - 1, (long)b);
             gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
             fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);

@@ -49,8 +49,19 @@ build() {
 }
 epochs() { grep '^epoch' "$1" | sed 's/  (.*s)//; s/^epoch \([0-9]*\)\/[0-9]*/epoch \1/'; }
 
-# 1. every optimizer variant: 10 steps + save + a new process + 10 more ==
-#    20 steps, and once more to 30
+# 1. every optimizer variant, and every learning-rate schedule (per epoch,
+#    per batch: onecycle; on the validation loss: plateau, its threshold
+#    such that every epoch counts as bad): 10 steps + save + a new process
+#    + 10 more == 20 steps, and once more to 30
+SCHEDULES="sched_step: optimizer momentum(lr = 0.05, momentum = 0.9); schedule step(step_size = 1, gamma = 0.5)
+sched_multistep: optimizer sgd(lr = 0.05); schedule multistep(milestones = (1, 2), gamma = 0.3)
+sched_exponential: optimizer adam(lr = 0.01); schedule exponential(gamma = 0.7)
+sched_cosine: optimizer sgd(lr = 0.05); schedule cosine(t_max = 3, eta_min = 0.001)
+sched_cosine_restarts: optimizer adamw(lr = 0.01); schedule cosine_restarts(t_0 = 1, t_mult = 2)
+sched_onecycle: optimizer momentum(lr = 0.05, momentum = 0.9); schedule onecycle(max_lr = 0.1)
+sched_onecycle_adam: optimizer adam(lr = 0.01); schedule onecycle(max_lr = 0.02, anneal_strategy = linear)
+sched_plateau: optimizer rmsprop(lr = 0.01); schedule plateau(factor = 0.5, patience = 0, threshold = 10, threshold_mode = abs)
+sched_warmup: optimizer sgd(lr = 0.05); schedule cosine(t_max = 2); warmup_epochs 1"
 variants=0
 while IFS= read -r row; do
     case "$row" in ''|'#'*) continue ;; esac
@@ -89,8 +100,21 @@ while IFS= read -r row; do
     if cmp -s "$B.a.ep" "$B.b.ep" && [ "$(grep '^test' "$B.a.out")" = "$(grep '^test' "$B.b3.out")" ]; then
         ok "$v-resume-epoch-lines"
     else bad "$v-resume-epoch-lines" "$(diff "$B.a.ep" "$B.b.ep" | head -5)"; fi
-done <tests/torch/optimizers.txt
+done <<ROWS
+$(cat tests/torch/optimizers.txt)
+$SCHEDULES
+ROWS
 [ $variants -ge 10 ] && ok "resume-variants ($variants optimizer variants)" || bad resume-variants "only $variants variants built"
+
+# A PATH.last trained under another schedule is refused.
+if [ -x "$T/sched_multistep" ] && [ -x "$T/sched_cosine" ]; then
+    cp "$T/sched_multistep.b.ckpt.last" "$T/x.ckpt.last"; cp "$T/sched_multistep.b.ckpt" "$T/x.ckpt"
+    "$T/sched_cosine" $D --epochs 3 --checkpoint "$T/x.ckpt" --resume >"$T/x.out" 2>&1
+    st=$?
+    if [ $st -eq 1 ] && grep -q "cannot resume: .*x.ckpt.last was trained with another learning-rate schedule (multistep)" "$T/x.out"; then
+        ok resume-refuses-another-schedule
+    else bad resume-refuses-another-schedule "exit $st: $(tail -c 300 "$T/x.out")"; fi
+fi
 
 # 2. without PATH.last: a warm start, which is not the same run
 B="$T/sgd"
