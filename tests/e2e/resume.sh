@@ -116,6 +116,15 @@ if [ -x "$T/sched_multistep" ] && [ -x "$T/sched_cosine" ]; then
     else bad resume-refuses-another-schedule "exit $st: $(tail -c 300 "$T/x.out")"; fi
 fi
 
+# onecycle spans the train block's 3 epochs: --epochs 4 is refused.
+if [ -x "$T/sched_onecycle" ]; then
+    "$T/sched_onecycle" $D --epochs 4 --checkpoint "$T/oc.ckpt" >"$T/oc.out" 2>&1
+    st=$?
+    if [ $st -eq 1 ] && grep -q "error: --epochs 4 goes past the onecycle schedule, which spans the train block's 3 epochs" "$T/oc.out"; then
+        ok onecycle-refuses-longer-epochs
+    else bad onecycle-refuses-longer-epochs "exit $st: $(tail -c 300 "$T/oc.out")"; fi
+fi
+
 # 2. without PATH.last: a warm start, which is not the same run
 B="$T/sgd"
 if [ -x "$B" ]; then
