@@ -374,7 +374,7 @@ else pass=$((pass + np)) fail=$((fail + nf)); fi
 sched_run() { # NAME SCHEDULE-LINES: build and train 4 epochs on regression.csv
     name=$1; shift
     sed -e '/^train[[:space:]]*{/,$d' examples/regression.net >"$T/$name.net"
-    { echo "train {"; echo "    optimizer adam(lr = 3e-3)"; echo "    batch 100"
+    { echo "train {"; echo "    optimizer adam(lr = 3e-3)"; echo "    batch 100"; echo "    epochs 4"
       for l in "$@"; do echo "    $l"; done; echo "}"; } >>"$T/$name.net"
     build "$name" "$T/$name.net" || return 1
     "$T/$name" --train-csv examples/data/regression.csv --test-csv examples/data/regression_test.csv \

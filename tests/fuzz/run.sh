@@ -10,7 +10,7 @@
 #    corpus_idx/ and corpus_csv/ (5 min each with DLC_LONG=1); the ok line
 #    gives the number of inputs run.
 # 3. fuzz-mutations-N: a deterministic mutation loop (mutate.py) compiles
-#    2000 mutated corpus files with build/dlc under a 5 s timeout; exit
+#    1000 mutated corpus files (more with DLC_LONG=1) with build/dlc under a 5 s timeout; exit
 #    status 0 or 1 only. Cheap and needs no clang, so it always runs; when
 #    libFuzzer is missing it runs a second, longer round in place of test 1.
 set -u
@@ -124,7 +124,7 @@ fi
 if [ "$LONG" = 1 ]; then
     mutations 20000 42
 else
-    mutations 2000 42
+    mutations 1000 42
 fi
 
 echo "$pass passed, $fail failed"
