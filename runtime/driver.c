@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "dlrt.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -2179,20 +2180,6 @@ typedef struct resumable {
     size_t nperm;
 } resumable;
 
-static uint64_t double_bits(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    return u;
-}
-
-static double bits_double(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
 /* The sections of rs (perm last, when it is there); returns their count. */
 static int resumable_sections(resumable *rs, dlrt_ckpt_section *sec)
 {
@@ -2221,9 +2208,9 @@ static void note_progress(resumable *rs, unsigned long long steps, int best_epoc
     rs->state[TS_BEST_EPOCH] = (uint64_t)best_epoch;
     rs->state[TS_BAD_EPOCHS] = (uint64_t)bad_epochs;
     rs->state[TS_STOPPED] = (uint64_t)stopped;
-    rs->best[TB_BEST_LOSS] = double_bits(best_loss);
-    rs->best[TB_BEST_ACC] = double_bits(best_acc);
-    rs->best[TB_WATCH_BEST] = double_bits(watch_best);
+    rs->best[TB_BEST_LOSS] = dlrt_double_bits(best_loss);
+    rs->best[TB_BEST_ACC] = dlrt_double_bits(best_acc);
+    rs->best[TB_WATCH_BEST] = dlrt_double_bits(watch_best);
 }
 
 /* Loads PATH.last: the network and the trainer's state, checked against
@@ -2324,7 +2311,7 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
         noise_rng->s[k] = rs->rng[4 + k];
     }
     for (k = 0; k < r->sched_count && r->sched_state; k++)
-        r->sched_state[k] = bits_double(rs->sched[k]);
+        r->sched_state[k] = dlrt_bits_double(rs->sched[k]);
     return 0;
 }
 
@@ -2365,7 +2352,7 @@ static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_
         dlrt_schedule_save(&r->sched, r->sched_buf + 1);
     }
     for (k = 0; k < DLRT_SCHEDULE_STATE_MAX; k++)
-        rs->sched[k] = k < r->sched_count && r->sched_state ? double_bits(r->sched_state[k]) : 0;
+        rs->sched[k] = k < r->sched_count && r->sched_state ? dlrt_double_bits(r->sched_state[k]) : 0;
     n = resumable_sections(rs, sec);
     if (api->save_with(r->model, r->opt.last, sec, n) != 0) {
         error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
@@ -2517,9 +2504,9 @@ static int train(run *r)
         steps = st[TS_STEPS];
         best_epoch = (int)st[TS_BEST_EPOCH];
         saved = best_epoch > 0;
-        best_loss = bits_double(rs.best[TB_BEST_LOSS]);
-        best_acc = bits_double(rs.best[TB_BEST_ACC]);
-        watch_best = bits_double(rs.best[TB_WATCH_BEST]);
+        best_loss = dlrt_bits_double(rs.best[TB_BEST_LOSS]);
+        best_acc = dlrt_bits_double(rs.best[TB_BEST_ACC]);
+        watch_best = dlrt_bits_double(rs.best[TB_WATCH_BEST]);
         bad_epochs = (int)st[TS_BAD_EPOCHS];
         watch_epoch = (int)st[TS_EPOCH] - bad_epochs;
         resume_batch = (size_t)st[TS_BATCH];
@@ -2600,10 +2587,10 @@ static int train(run *r)
             done = (size_t)rs.sums[SUM_DONE];
             for (l = 0; l < MAX_LOSSES; l++) {
                 loss_done[l] = (size_t)rs.sums[SUM_LOSS_DONE + l];
-                loss_sum[l] = bits_double(rs.sums[SUM_LOSS + l]);
+                loss_sum[l] = dlrt_bits_double(rs.sums[SUM_LOSS + l]);
             }
             for (t = 0; t < MAX_TERMS; t++)
-                term_sum[t] = bits_double(rs.sums[SUM_TERM + t]);
+                term_sum[t] = dlrt_bits_double(rs.sums[SUM_TERM + t]);
         }
         /* Warm-up terms: weight factor min(1, epoch / N), epoch from 1. */
         for (t = 0; t < nterms && api->set_term_scale; t++)
@@ -2671,10 +2658,10 @@ static int train(run *r)
                 rs.sums[SUM_DONE] = done;
                 for (l = 0; l < MAX_LOSSES; l++) {
                     rs.sums[SUM_LOSS_DONE + l] = loss_done[l];
-                    rs.sums[SUM_LOSS + l] = double_bits(loss_sum[l]);
+                    rs.sums[SUM_LOSS + l] = dlrt_double_bits(loss_sum[l]);
                 }
                 for (t = 0; t < MAX_TERMS; t++)
-                    rs.sums[SUM_TERM + t] = double_bits(term_sum[t]);
+                    rs.sums[SUM_TERM + t] = dlrt_double_bits(term_sum[t]);
                 status = save_last(r, &rs, epoch - 1, b + 1, &rng, &noise_rng);
                 r->last_perm = rs.perm;
                 if (status != 0) {

@@ -15,25 +15,13 @@
  * and torch's documented behaviour; lbfgs_step.h holds it once for both
  * precisions. docs/optimizers.md section 2 describes it. */
 #include "dlrt.h"
+#include "internal.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-static double get_double(uint64_t bits)
-{
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-static uint64_t put_double(double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    return bits;
-}
 
 static size_t round16(size_t n)
 {
@@ -76,7 +64,7 @@ void dlrt_lbfgs_init(dlrt_lbfgs *s, void *memory, void *d, void *prev_flat_grad,
     for (int k = 0; k < 3; k++, p += span * vs)
         s->g[k] = p;
     memset(s->words, 0, sizeof s->words);
-    s->words[DLRT_LBFGS_H_DIAG] = put_double(1);
+    s->words[DLRT_LBFGS_H_DIAG] = dlrt_double_bits(1);
 }
 
 #define real float

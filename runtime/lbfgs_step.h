@@ -117,18 +117,12 @@ static double F(strong_wolfe)(F(ls) *c, double t, double f, real gtd, double *t_
     double br[2] = {0, 0}, br_f[2] = {0, 0};
     real *br_g[2] = {NULL, NULL}, br_gtd[2] = {0, 0};
     while (ls_iter < max_ls) {
-        if ((real)f_new > (real)f + (real)(c1 * t) * gtd ||
-            (ls_iter > 1 && f_new >= f_prev)) {
-            nb = 2;
-            br[0] = t_prev, br[1] = t;
-            br_f[0] = f_prev, br_f[1] = f_new;
-            br_g[0] = g_prev;
-            br_g[1] = F(other)(s, g_prev, g);
-            memcpy(br_g[1], grads, n * sizeof(real));
-            br_gtd[0] = gtd_prev, br_gtd[1] = gtd_new;
-            break;
-        }
-        if ((gtd_new < 0 ? -gtd_new : gtd_new) <= curvature) {
+        /* torch's order: no sufficient decrease (or no decrease) brackets
+         * [t_prev, t]; else the curvature condition ends the search; else
+         * a slope turned upwards brackets [t_prev, t] too. */
+        int no_decrease = (real)f_new > (real)f + (real)(c1 * t) * gtd ||
+                          (ls_iter > 1 && f_new >= f_prev);
+        if (!no_decrease && (gtd_new < 0 ? -gtd_new : gtd_new) <= curvature) {
             nb = 1;
             br[0] = t;
             br_f[0] = f_new;
@@ -137,7 +131,7 @@ static double F(strong_wolfe)(F(ls) *c, double t, double f, real gtd, double *t_
             done = 1;
             break;
         }
-        if (gtd_new >= 0) {
+        if (no_decrease || gtd_new >= 0) {
             nb = 2;
             br[0] = t_prev, br[1] = t;
             br_f[0] = f_prev, br_f[1] = f_new;
@@ -264,9 +258,9 @@ static double F(step)(dlrt_lbfgs *s, const dlrt_model_api *api, void *m, const v
     if (opt_cond)
         return orig_loss;
 
-    double t = get_double(w[DLRT_LBFGS_T]);
-    double prev_loss = get_double(w[DLRT_LBFGS_PREV_LOSS]);
-    double h_diag = get_double(w[DLRT_LBFGS_H_DIAG]);
+    double t = dlrt_bits_double(w[DLRT_LBFGS_T]);
+    double prev_loss = dlrt_bits_double(w[DLRT_LBFGS_PREV_LOSS]);
+    double h_diag = dlrt_bits_double(w[DLRT_LBFGS_H_DIAG]);
     int len = (int)w[DLRT_LBFGS_LEN], head = (int)w[DLRT_LBFGS_HEAD];
     int n_iter = 0;
     while (n_iter < s->max_iter) {
@@ -381,9 +375,9 @@ static double F(step)(dlrt_lbfgs *s, const dlrt_model_api *api, void *m, const v
         if (fabs(loss - prev_loss) < s->tolerance_change)
             break;
     }
-    w[DLRT_LBFGS_T] = put_double(t);
-    w[DLRT_LBFGS_PREV_LOSS] = put_double(prev_loss);
-    w[DLRT_LBFGS_H_DIAG] = put_double(h_diag);
+    w[DLRT_LBFGS_T] = dlrt_double_bits(t);
+    w[DLRT_LBFGS_PREV_LOSS] = dlrt_double_bits(prev_loss);
+    w[DLRT_LBFGS_H_DIAG] = dlrt_double_bits(h_diag);
     w[DLRT_LBFGS_LEN] = (uint64_t)len;
     w[DLRT_LBFGS_HEAD] = (uint64_t)head;
     return orig_loss;

@@ -6,6 +6,10 @@
 # them and ends with the same line; the exit status is 0 only when nothing
 # failed. --update asks suites that compare against expected files to
 # rewrite them instead (review with git diff). --long adds slow tests.
+#
+# The fuzz suite (single-threaded, for fixed times) runs alongside the
+# others on a machine with more than one core, its lines printed at the end;
+# DLC_SERIAL=1 runs it in turn.
 set -u
 cd "$(dirname "$0")/.."
 export DLC="$PWD/build/dlc" DLC_ROOT="$PWD"
@@ -20,6 +24,36 @@ for a in "$@"; do
 done
 [ -n "$suites" ] || suites="errors golden cli runtime kernels faults grad torch e2e sanitize fuzz"
 total_pass=0 total_fail=0 failed_suites=""
+
+# summarize SUITE OUTPUT START: adds the suite's summary line to the totals.
+summarize() {
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+    p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    if [ -z "$p" ]; then
+        echo "FAIL suite $1: no summary line"
+        p=0; f=1
+    fi
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    [ "$f" -eq 0 ] || failed_suites="$failed_suites $1"
+    echo "== $1: $p passed, $f failed ($(( $(date +%s) - $3 ))s)"
+}
+
+background="" bg_pid="" bg_out=""
+if [ "${DLC_SERIAL:-0}" != 1 ] && [ "$(nproc 2>/dev/null || echo 1)" -gt 1 ]; then
+    case " $suites " in
+        *" fuzz "*) [ "$(echo $suites)" = fuzz ] || background=fuzz ;;
+    esac
+fi
+if [ -n "$background" ]; then
+    suites=$(echo " $suites " | sed "s/ $background / /")
+    bg_out=$(mktemp)
+    bg_start=$(date +%s)
+    tests/$background/run.sh >"$bg_out" 2>&1 &
+    bg_pid=$!
+    echo "== $background: started alongside the others (its lines at the end)"
+fi
+
 for s in $suites; do
     if [ ! -x "tests/$s/run.sh" ]; then
         echo "FAIL suite $s: tests/$s/run.sh is missing"
@@ -30,18 +64,16 @@ for s in $suites; do
     start=$(date +%s)
     out=$(mktemp)
     tests/$s/run.sh 2>&1 | tee "$out"
-    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    summarize "$s" "$out" "$start"
     rm -f "$out"
-    p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
-    f=$(echo "$last" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-    if [ -z "$p" ]; then
-        echo "FAIL suite $s: no summary line"
-        p=0; f=1
-    fi
-    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
-    [ "$f" -eq 0 ] || failed_suites="$failed_suites $s"
-    echo "== $s: $p passed, $f failed ($(( $(date +%s) - start ))s)"
 done
+if [ -n "$background" ]; then
+    wait "$bg_pid"
+    echo "== $background"
+    cat "$bg_out"
+    summarize "$background" "$bg_out" "$bg_start"
+    rm -f "$bg_out"
+fi
 [ -z "$failed_suites" ] || echo "failed suites:$failed_suites"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
