@@ -266,8 +266,20 @@ def twin_check(dlc, d, name, arrays, layout, schedule, rest, nterms, count):
         for e, what in ((err(c[:1], [loss]), "loss"), (err(c[1 + nterms:], flat), "params")):
             if not e <= worst:
                 worst, where = e, "batch %d %s %s" % (k + 1, m.LOSSES[l], what)
+    # The twin's checkpoint with every group's optimizer state and step
+    # count (the C's group_steps), back into a fresh twin.
+    m.save_checkpoint(d + "/twin.ckpt", optimizer=opts)
+    m2 = tw.Model(seed=8)
+    opts2 = m2.make_optimizers()
+    step = m2.load_checkpoint(d + "/twin.ckpt", optimizer=opts2)
+    want = [sum(1 for _, l in schedule if l == g) for g in range(len(m.LOSSES))]
+    if tw.STATE_STEP and (m2.group_steps(opts2) != want or step != len(schedule)):
+        return "FAIL groups %s twin checkpoint: group steps %s, step %d; want %s, %d" % (
+            name, m2.group_steps(opts2), step, want, len(schedule))
+    if not all(torch.equal(a, b) for a, b in zip(m.param_list(), m2.param_list())):
+        return "FAIL groups %s twin checkpoint: the parameters differ after a round trip" % name
     if worst <= TOLERANCE:
-        return "ok groups %s twin: make_optimizers, train_step_<loss> on STEPS %s (max rel err %.2g)" % (
+        return "ok groups %s twin: make_optimizers, train_step_<loss> on STEPS %s (max rel err %.2g), its checkpoint" % (
             name, m.STEPS, worst)
     return "FAIL groups %s twin: %s: rel err %.3g > %g" % (name, where, worst, TOLERANCE)
 
