@@ -69,7 +69,9 @@ def build_twin(dlc, d, prec):
         raise RuntimeError("dlc failed: " + r.stderr.strip().split("\n")[0])
 
 
-def build(dlc, lib, d, prec):
+def build(dlc, lib, d, prec, driver="optim", includes=()):
+    """DIR/net.net compiled (prefix opt) and its twin, and the driver
+    tests/torch/DRIVER.c built with it as DIR/DRIVER (schedule.py's too)."""
     flags = ["--precision=f64"] if prec == "f64" else []
     net = os.path.join(d, "net.net")
     for args in ([dlc, "--prefix", "opt"] + flags + [net, "-o", d + "/opt.c"],
@@ -80,8 +82,8 @@ def build(dlc, lib, d, prec):
     real = "double" if prec == "f64" else "float"
     cmd = ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror",
            "-D_POSIX_C_SOURCE=200809L", "-DREAL=" + real, "-Iruntime", "-I/usr/include/openblas",
-           "-include", d + "/opt.h", "-o", d + "/optim", "tests/torch/optim.c", d + "/opt.c",
-           lib, "-lopenblas", "-lz", "-lm"]
+           "-include", d + "/opt.h"] + [a for h in includes for a in ("-include", h)] + \
+          ["-o", d + "/" + driver, "tests/torch/%s.c" % driver, d + "/opt.c", lib, "-lopenblas", "-lz", "-lm"]
     r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         raise RuntimeError("cc failed: " + r.stderr.strip()[:300])

@@ -47,22 +47,7 @@ def variants():
 
 
 def build(dlc, lib, d, prec):
-    import subprocess
-    flags = ["--precision=f64"] if prec == "f64" else []
-    net = os.path.join(d, "net.net")
-    for args in ([dlc, "--prefix", "opt"] + flags + [net, "-o", d + "/opt.c"],
-                 [dlc, "--emit=torch"] + flags + [net, "-o", d + "/twin.py"]):
-        r = subprocess.run(args, stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("dlc failed: " + r.stderr.strip().split("\n")[0])
-    real = "double" if prec == "f64" else "float"
-    cmd = ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror",
-           "-D_POSIX_C_SOURCE=200809L", "-DREAL=" + real, "-Iruntime", "-I/usr/include/openblas",
-           "-include", d + "/opt.h", "-include", "runtime/dlrt.h", "-o", d + "/schedule",
-           "tests/torch/schedule.c", d + "/opt.c", lib, "-lopenblas", "-lz", "-lm"]
-    r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("cc failed: " + r.stderr.strip()[:300])
+    optim.build(dlc, lib, d, prec, driver="schedule", includes=("runtime/dlrt.h",))
 
 
 def run(d, prec):
