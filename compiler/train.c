@@ -337,28 +337,6 @@ static const char *schedule_examples(Arena *a)
     return s;
 }
 
-/* A choice argument: mode = min (a name, or a string). */
-static void read_choice(Lower *l, const Expr *v, const char *sched, const SchedArg *sa, Value *out)
-{
-    Diag *d = l->diag;
-    if (v->kind != EX_NAME && v->kind != EX_STR) {
-        diag_error(d, v->loc, "%s's %s is %s (a name), not %s", sched, sa->name, sa->rule,
-                   build_expr_text(&l->b, v));
-        return;
-    }
-    for (int c = 0; c < 3 && sa->choices[c]; c++)
-        if (!strcmp(v->name, sa->choices[c])) {
-            set_value(out, c, v->loc);
-            return;
-        }
-    const char *sug = diag_suggest(v->name, sa->choices);
-    if (sug)
-        diag_error(d, v->loc, "%s's %s is %s, not '%s'; did you mean '%s'?", sched, sa->name,
-                   sa->rule, v->name, sug);
-    else
-        diag_error(d, v->loc, "%s's %s is %s, not '%s'", sched, sa->name, sa->rule, v->name);
-}
-
 /* milestones = (30, 80): whole numbers from 1, increasing. */
 static void read_milestones(Lower *l, const Expr *v, const SchedArg *sa, TrainBlock *tb, Value *out)
 {
@@ -440,7 +418,8 @@ static void lower_schedule(Lower *l, const Expr *e, TrainBlock *tb, Value *out)
             continue;
         switch (sa->kind) {
         case SARG_CHOICE:
-            read_choice(l, v, info->name, sa, &tb->sched_arg[k]);
+            read_word(l, v, arena_printf(a, "%s's %s", info->name, sa->name), sa->rule, sa->choices,
+                      &tb->sched_arg[k]);
             break;
         case SARG_LIST:
             read_milestones(l, v, sa, tb, &tb->sched_arg[k]);
