@@ -1581,15 +1581,13 @@ typedef struct run {
     int have_vocab;
     struct image_grid *grid;  /* --image-grid's fixed batch and buffers */
     /* The learning-rate schedule's state that is not a function of the
-     * epoch and step (reduce-on-plateau's best, bad epochs, cooldown, the
-     * lr in effect): sched_count doubles at sched_state, at most
-     * DLRT_SCHEDULE_STATE_MAX. Saved in PATH.last's "trainer:schedule"
-     * section after every epoch and written back by --resume before the
-     * first epoch it trains. NULL and 0 without a schedule; with one,
-     * sched_buf: the kind, then dlrt_schedule_save's doubles. */
-    double *sched_state;
+     * epoch and step: sched_count doubles of sched_buf (0 without a
+     * schedule), the kind, then dlrt_schedule_save's (reduce-on-plateau's
+     * best, bad epochs, cooldown, the lr in effect). Saved in PATH.last's
+     * "trainer:schedule" section after every epoch and written back by
+     * --resume before the first epoch it trains. */
     int sched_count;
-    double sched_buf[DLRT_SCHEDULE_STATE_MAX];   /* sched_state with a schedule */
+    double sched_buf[DLRT_SCHEDULE_STATE_MAX];
     void *last_perm;          /* PATH.last's permutation buffer (freed with the run) */
     /* The learning-rate schedule (runtime/schedule.c): stepped per epoch,
      * or per batch (onecycle); sched.plateau is the state a checkpoint
@@ -2310,8 +2308,8 @@ static int resume_exact(run *r, resumable *rs, dlrt_rng *rng, dlrt_rng *noise_rn
         rng->s[k] = rs->rng[k];
         noise_rng->s[k] = rs->rng[4 + k];
     }
-    for (k = 0; k < r->sched_count && r->sched_state; k++)
-        r->sched_state[k] = dlrt_bits_double(rs->sched[k]);
+    for (k = 0; k < r->sched_count; k++)
+        r->sched_buf[k] = dlrt_bits_double(rs->sched[k]);
     return 0;
 }
 
@@ -2352,7 +2350,7 @@ static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_
         dlrt_schedule_save(&r->sched, r->sched_buf + 1);
     }
     for (k = 0; k < DLRT_SCHEDULE_STATE_MAX; k++)
-        rs->sched[k] = k < r->sched_count && r->sched_state ? dlrt_double_bits(r->sched_state[k]) : 0;
+        rs->sched[k] = k < r->sched_count ? dlrt_double_bits(r->sched_buf[k]) : 0;
     n = resumable_sections(rs, sec);
     if (api->save_with(r->model, r->opt.last, sec, n) != 0) {
         error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
@@ -2443,8 +2441,7 @@ static int train(run *r)
             free(err);
             return EXIT_FAILURE_DATA;
         }
-        r->sched_state = r->sched_buf;   /* kind, then dlrt_schedule_save's doubles */
-        r->sched_count = DLRT_SCHEDULE_STATE_MAX;
+        r->sched_count = DLRT_SCHEDULE_STATE_MAX;   /* kind, then dlrt_schedule_save's */
     }
 
     if (r->stateful && (!batches || (r->n_val > 0 && r->n_val < batch))) {
@@ -2781,7 +2778,7 @@ static int train(run *r)
         nothing_to_do = r->opt.early_stopping && bad_epochs > 0 && bad_epochs >= r->opt.patience;
         /* PATH.last: where --resume continues from. A schedule that steps on
          * the epoch's validation loss (reduce-on-plateau) must have stepped
-         * before this save, so that trainer:schedule (r->sched_state) holds
+         * before this save, so that trainer:schedule (r->sched_buf) holds
          * its state after this epoch. */
         if (r->opt.last) {
             note_progress(&rs, steps, best_epoch, bad_epochs, nothing_to_do, best_loss, best_acc,
