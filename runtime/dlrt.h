@@ -469,6 +469,33 @@ typedef struct dlrt_noise_info {
  * a + b * dlrt_rng_normal(r); uniform, a + (b - a) * dlrt_rng_uniform(r). */
 void dlrt_noise_fill(float *x, size_t n, const dlrt_noise_info *noise, dlrt_rng *r);
 
+/* Data-parallel hooks (docs/scaling.md): what a workspace calls while it
+ * trains, set with P_set_dist(w, dist) or the descriptor's set_dist; a NULL
+ * dist (the default) is one process, and the code runs as without hooks.
+ * The MPI trainer (make MPI=1) fills one; an embedder with another
+ * communication library can fill their own. */
+typedef struct dlrt_dist {
+    void *ctx;                /* passed back to both hooks */
+    /* Called by a backward pass as soon as grads[offset, offset + count)
+     * (values of the gradient buffer that pass writes, in the layout of
+     * params(m)) hold their final values for this call: no later kernel of
+     * the pass adds to them, so they can be sent while the pass goes on.
+     * Every trained parameter the loss reaches is reported exactly once per
+     * call, in the order the pass finishes them; parameters it does not
+     * reach (zeroed at the end of the pass) are not reported. May be NULL. */
+    void (*grad_ready)(void *ctx, size_t offset, size_t count);
+    /* Sums v[0..count) over the ranks, in place, so that batchnorm's
+     * statistics span the global batch (synchronized batchnorm): the batch
+     * sums of a training forward pass (gradient = 0: a plain sum) and the
+     * sums of its backward pass (gradient = 1: the sums of dy and dy xh,
+     * which the runtime combines as it combines the gradients). May be NULL
+     * (no batchnorm is synchronized). */
+    void (*allreduce)(void *ctx, double *v, int count, int gradient);
+    /* Samples in this step's global batch, over all ranks: the count
+     * batchnorm divides by when allreduce is set. */
+    int global_n;
+} dlrt_dist;
+
 typedef struct dlrt_model_api {
     const char *name;         /* model name */
     int value_size;           /* bytes per value: 4 (float) or 8 (double) */
@@ -530,6 +557,10 @@ typedef struct dlrt_model_api {
     int stateful;
     void (*reset_state)(void *w);
     void *(*own_workspace)(void *m);
+    /* Data parallelism: set_dist(w, dist) installs the hooks on workspace w
+     * (own_workspace(m) for the entry points above: own_workspace is set
+     * for every model); NULL removes them. */
+    void (*set_dist)(void *w, const dlrt_dist *dist);
     /* The noise inputs, in tensor order; 0 and NULL without any. */
     int nnoise;
     const dlrt_noise_info *noise;
