@@ -12,7 +12,8 @@ PY       := /usr/bin/python3
 GEN_DIR  := $(BUILD)/gen
 COMPILER_SRC := $(wildcard compiler/*.c) $(wildcard compiler/ops/*.c) $(wildcard compiler/optim/*.c)
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(GEN_DIR)/parser.o $(GEN_DIR)/lexer.o
-RUNTIME_SRC  := $(wildcard runtime/*.c)
+# comm_mpi.c goes only into the MPI library (make MPI=1, below).
+RUNTIME_SRC  := $(filter-out runtime/comm_mpi.c,$(wildcard runtime/*.c))
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 HEADERS      := compiler/dlc.h compiler/ops/ops.h compiler/ops/ops.def \
                 compiler/optim/optim.h compiler/optim/optim.def compiler/train.h \
@@ -67,7 +68,7 @@ $(DLC): $(COMPILER_OBJ)
 
 # ---- the runtime ---------------------------------------------------------
 
-$(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h runtime/internal.h
+$(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h runtime/internal.h runtime/comm.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(SAN) -Iruntime -c -o $@ $<
 
@@ -77,6 +78,29 @@ $(BUILD)/runtime/lbfgs.o: runtime/lbfgs_step.h
 $(LIBDLRT): $(RUNTIME_OBJ)
 	rm -f $@
 	ar rcs $@ $^
+
+# ---- MPI (make MPI=1): data-parallel trainers, docs/scaling.md -----------
+# build/libdlrt_mpi.a is libdlrt.a with comm_mpi.c in place of
+# comm_single.c; build/mpi/NAME is examples/NAME.net's trainer linked with
+# it (run under mpirun). The default build has no MPI dependency.
+MPICC       ?= mpicc
+LIBDLRT_MPI := $(BUILD)/libdlrt_mpi.a
+
+$(BUILD)/mpi/comm_mpi.o: runtime/comm_mpi.c runtime/comm.h runtime/dlrt.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(SAN) -Iruntime -c -o $@ $<
+
+$(LIBDLRT_MPI): $(filter-out $(BUILD)/runtime/comm_single.o,$(RUNTIME_OBJ)) $(BUILD)/mpi/comm_mpi.o
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mpi/%: $(BUILD)/%.c $(LIBDLRT_MPI) $(KERNEL_HEADERS)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(MODEL_CFLAGS) -o $@ $< $(LIBDLRT_MPI) -lopenblas -lz -lm
+
+ifeq ($(MPI),1)
+all: $(LIBDLRT_MPI)
+endif
 
 # ---- dlc-sweep: grid and random searches (docs/optimizers.md section 6) ---
 

@@ -14,6 +14,7 @@
 #endif
 #include "dlrt.h"
 #include "internal.h"
+#include "comm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +93,8 @@ typedef struct options {
     char *last;                   /* PATH.last: the state --resume continues */
     long long save_every;         /* --save-every N: PATH.last every N batches too */
     unsigned long long max_steps; /* --max-steps N: stop after batch N of the run */
+    double mpi_timeout;           /* --mpi-timeout SECONDS (0: the default) */
+    long long bucket_kb;          /* --bucket-kb KB (0: the default) */
 } options;
 
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
@@ -372,6 +375,20 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "\n");
     print_image_grid_help(out);
     fprintf(out,
+            "Data parallelism (a trainer linked with build/libdlrt_mpi.a, make MPI=1;\n"
+            "run it under mpirun, docs/scaling.md):\n"
+            "  mpirun -np N MODEL [options]\n"
+            "                       N processes train one network: the same global\n"
+            "                       batches and shuffling as one process, each rank\n"
+            "                       computing its share of every batch; gradients are\n"
+            "                       summed while the backward pass runs, batchnorm's\n"
+            "                       statistics span the global batch; rank 0 prints and\n"
+            "                       writes the checkpoints. Every rank reads the data\n"
+            "                       files (and PATH.last for --resume) at the same paths\n"
+            "  --bucket-kb KB       gradients travel in buckets of KB KiB (default 256)\n"
+            "  --mpi-timeout S      a rank waiting S seconds for the others (default 300)\n"
+            "                       ends the job: one of them died or hangs\n"
+            "\n"
             "Output:\n"
             "  --progress           show a progress bar on standard error\n"
             "  --no-progress        never show one (default: only when standard output\n"
@@ -772,7 +789,8 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
             strcmp(flag, "--temperature") && strcmp(flag, "--top-k") &&
             strcmp(flag, "--sample-seed") && strcmp(flag, "--prompt") &&
             strcmp(flag, "--metric") && strcmp(flag, "--patience") && strcmp(flag, "--min-delta") &&
-            strcmp(flag, "--save-every") && strcmp(flag, "--max-steps")) {
+            strcmp(flag, "--save-every") && strcmp(flag, "--max-steps") &&
+            strcmp(flag, "--mpi-timeout") && strcmp(flag, "--bucket-kb")) {
             error_msg(api, "unknown option '%s' (try '%s --help')", flag, argv[0]);
             return EXIT_USAGE + 1;
         }
@@ -951,6 +969,22 @@ static int parse_args(int argc, char **argv, const dlrt_model_api *api, options 
                 return EXIT_USAGE + 1;
             }
             o->max_steps = (unsigned long long)count;
+        } else if (!strcmp(flag, "--bucket-kb")) {
+            if (parse_count(value, 1, 1048576, &count) != 0) {
+                error_msg(api, "--bucket-kb wants a whole number of KiB from 1 to 1048576, got "
+                          "'%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->bucket_kb = count;
+        } else if (!strcmp(flag, "--mpi-timeout")) {
+            double v;
+            errno = 0;
+            v = strtod(value, &end);
+            if (*end || errno || !(v > 0.0 && v <= 1e9)) {
+                error_msg(api, "--mpi-timeout wants a number of seconds > 0, got '%s'", value);
+                return EXIT_USAGE + 1;
+            }
+            o->mpi_timeout = v;
         } else if (!strcmp(flag, "--min-delta")) {
             double v;
             errno = 0;
@@ -1342,6 +1376,8 @@ bad:
 /* Seeds of the noise the trainer draws: mixed into --seed so they are
  * neither the weights' nor the data order's stream. */
 #define NOISE_SEED_MIX 0x6E6F6973655F7A00ull
+/* Data parallelism: rank k's dropout and noise streams mix in k times this. */
+#define RANK_SEED_MIX 0x9E3779B97F4A7C15ull
 
 const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k)
 {
@@ -1594,7 +1630,109 @@ typedef struct run {
      * keeps (dlrt_schedule_save / dlrt_schedule_restore). */
     int scheduled;            /* 0: the model has no learning rates to set */
     dlrt_schedule sched;
+    /* Data parallelism (comm_mpi.c; NULL in one process): this rank trains
+     * rows [lo, hi) of every global batch (shard()). */
+    dlrt_comm *comm;
 } run;
+
+/* ---------------------------------------------------- data parallelism */
+
+/* This rank's rows [*lo, *hi) of n: the ranks split every batch and every
+ * evaluated set in contiguous, nearly equal parts, in rank order. */
+static void shard(const run *r, size_t n, size_t *lo, size_t *hi)
+{
+    size_t rank = (size_t)dlrt_comm_rank(r->comm), size = (size_t)dlrt_comm_size(r->comm);
+    *lo = n * rank / size;
+    *hi = n * (rank + 1) / size;
+}
+
+/* Rank 0 writes the checkpoints; every rank must learn whether it could. */
+static int rank0_status(run *r, int status)
+{
+    int s = status;
+    if (r->comm)
+        dlrt_comm_bcast(r->comm, &s, sizeof s, "waiting for rank 0's checkpoint");
+    return s;
+}
+
+static int is_rank0(const run *r)
+{
+    return dlrt_comm_rank(r->comm) == 0;
+}
+
+/* One step of loss l over the ranks: this rank's n_local rows of the
+ * global batch's n_global are in data (n_local 0: it runs one borrowed
+ * row that weighs nothing, to take part in every collective). The
+ * gradients are summed while the backward pass runs (comm_mpi.c), then
+ * every rank makes the same update. Returns the global batch's loss;
+ * terms gets its terms (nterms of them). */
+static double parallel_step(run *r, int l, const void *const *data, int n_local, size_t n_global,
+                            double *terms, int nterms)
+{
+    const dlrt_model_api *api = r->api;
+    const dlrt_loss_info *loss = &api->losses[l];
+    /* C code from before the hooks: the buckets all go after the pass. */
+    void *w = api->set_dist && api->own_workspace ? api->own_workspace(r->model) : NULL;
+    double s[1 + MAX_TERMS];
+    const dlrt_dist *dist =
+        dlrt_comm_step_begin(r->comm, api->grads(r->model), api->value_size, loss->group_offset,
+                             loss->group_offset + loss->group_count, n_local, (int)n_global);
+    if (w)
+        api->set_dist(w, dist);
+    s[0] = loss->gradients(r->model, data, n_local > 0 ? n_local : 1);
+    if (nterms > 0)
+        api->loss_terms(r->model, s + 1);
+    if (w)
+        api->set_dist(w, NULL);
+    dlrt_comm_step_end(r->comm, s, 1 + nterms);
+    loss->update(r->model);
+    memcpy(terms, s + 1, (size_t)nterms * sizeof *terms);
+    return s[0];
+}
+
+/* Rank 0's network (parameters and STATE tensors) on every rank. */
+static void share_network(run *r, const char *what)
+{
+    const dlrt_model_api *api = r->api;
+    if (!r->comm)
+        return;
+    dlrt_comm_bcast(r->comm, api->params(r->model), api->param_count * (size_t)api->value_size, what);
+    if (api->state_count && api->state)
+        dlrt_comm_bcast(r->comm, api->state(r->model), api->state_count * (size_t)api->value_size,
+                        what);
+}
+
+/* api->load of a checkpoint rank 0 wrote: rank 0 reads it, the others get
+ * its network (they need no copy of the file). 0, or -1 on every rank. */
+static int load_best(run *r, const char *path)
+{
+    int failed = is_rank0(r) && r->api->load(r->model, path) != 0;
+    if (rank0_status(r, failed))
+        return -1;
+    share_network(r, "receiving rank 0's checkpoint");
+    return 0;
+}
+
+/* What a data-parallel run needs of the descriptor; 0, or -1 after a
+ * message. */
+static int check_parallel(const run *r)
+{
+    const dlrt_model_api *api = r->api;
+    int l;
+    if ((!api->set_dist || !api->own_workspace) && api->state_count > 0) {
+        error_msg(api, "this network's C code has no data-parallel hooks (set_dist), so its "
+                  "batchnorm statistics cannot span the ranks: regenerate it with this dlc");
+        return -1;
+    }
+    for (l = 0; l < api->nlosses; l++)
+        if (!api->losses[l].gradients || !api->losses[l].update) {
+            error_msg(api, "%s does not train data-parallel: its optimizer (L-BFGS) evaluates the "
+                      "loss several times within a step; run it as one process",
+                      api->nlosses > 1 ? api->losses[l].name : "this network");
+            return -1;
+        }
+    return 0;
+}
 
 static void grid_free(struct image_grid *g);
 
@@ -1839,15 +1977,64 @@ static void reset_state(run *r)
  * stateful network from a zero state, in order, in chunks of exactly its
  * batch (the rows of a chunk continue the previous chunk's; the last rows
  * that do not fill one are left out). */
+/* cols moved on by `rows` rows, into part. */
+static void rows_from(const dlrt_model_api *api, void *const *cols, size_t rows, void **part)
+{
+    int k;
+    for (k = 0; k < api->ntensors; k++)
+        part[k] = cols[k] ? (unsigned char *)cols[k] + rows * row_bytes(api, k) : NULL;
+}
+
 static void evaluate_set(run *r, void *const *cols, size_t n, double *loss, double *acc)
 {
     size_t batch = (size_t)r->api->batch;
+    if (!r->stateful && r->comm) {
+        /* Data parallelism: each rank its share, the sums over the ranks. */
+        size_t lo, hi;
+        void *part[MAX_TENSORS];
+        double v[2] = {0, 0};
+        shard(r, n, &lo, &hi);
+        rows_from(r->api, cols, lo, part);
+        if (hi > lo) {
+            evaluate(r->api, r->model, part, hi - lo, EVAL_CHUNK, loss, acc);
+            v[0] = *loss * (double)(hi - lo);
+            v[1] = r->api->has_accuracy ? *acc * (double)(hi - lo) : 0;
+        }
+        dlrt_comm_sum(r->comm, v, 2, "evaluating");
+        *loss = n ? v[0] / (double)n : NAN;
+        *acc = n && r->api->has_accuracy ? v[1] / (double)n : NAN;
+        return;
+    }
     if (!r->stateful) {
         evaluate(r->api, r->model, cols, n, EVAL_CHUNK, loss, acc);
         return;
     }
     reset_state(r);
     evaluate(r->api, r->model, cols, n / batch * batch, batch, loss, acc);
+}
+
+/* evaluate_terms over n rows of cols (each rank its share, data-parallel). */
+static void evaluate_terms_set(run *r, void *const *cols, size_t n, double *terms)
+{
+    const dlrt_model_api *api = r->api;
+    size_t lo = 0, hi = n;
+    void *part[MAX_TENSORS];
+    int t;
+    if (r->comm)
+        shard(r, n, &lo, &hi);
+    rows_from(api, cols, lo, part);
+    if (hi > lo)
+        api->evaluate_terms(r->model, (const void *const *)part, (int)(hi - lo), terms);
+    else
+        for (t = 0; t < api->nterms; t++)
+            terms[t] = 0;
+    if (!r->comm)
+        return;
+    for (t = 0; t < api->nterms; t++)
+        terms[t] *= (double)(hi - lo);
+    dlrt_comm_sum(r->comm, terms, api->nterms, "evaluating");
+    for (t = 0; t < api->nterms; t++)
+        terms[t] /= (double)n;
 }
 
 /* Bits per byte (per step) of a text model: the mean cross-entropy per
@@ -1883,7 +2070,7 @@ static int report_test(run *r)
     if (r->api->nterms > 1 && r->api->nterms <= MAX_TERMS && r->api->evaluate_terms && !r->stateful) {
         double terms[MAX_TERMS];
         int t;
-        r->api->evaluate_terms(r->model, (const void *const *)r->test.col, (int)r->test.n, terms);
+        evaluate_terms_set(r, r->test.col, r->test.n, terms);
         for (t = 0; t < r->api->nterms; t++)
             printf("test %s: %.6g\n", r->api->term_names[t], terms[t]);
     }
@@ -2352,11 +2539,11 @@ static int save_last(run *r, resumable *rs, int epoch, size_t batch, const dlrt_
     for (k = 0; k < DLRT_SCHEDULE_STATE_MAX; k++)
         rs->sched[k] = k < r->sched_count ? dlrt_double_bits(r->sched_buf[k]) : 0;
     n = resumable_sections(rs, sec);
-    if (api->save_with(r->model, r->opt.last, sec, n) != 0) {
+    if (is_rank0(r) && api->save_with(r->model, r->opt.last, sec, n) != 0) {
         error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
-        return -1;
+        return rank0_status(r, -1);
     }
-    return 0;
+    return rank0_status(r, 0);
 }
 
 /* The schedule's learning rates (and one-cycle's momenta) for batch b
@@ -2411,6 +2598,7 @@ static int train(run *r)
     size_t resume_batch = 0;   /* batches of first_epoch already done (--save-every) */
     int stopped_steps = 0;     /* --max-steps ended the run */
     int exact = 0;             /* resumed from PATH.last */
+    int have_last;
     double watch_best = NAN;
 
     /* Drawn on stderr, but only when the user watches stdout too: a run
@@ -2454,7 +2642,8 @@ static int train(run *r)
      * text (or any data of a stateful network) keeps its order, the
      * validation set being the end of it. */
     dlrt_rng_seed(&rng, r->opt.seed ^ DATA_SEED_MIX);
-    dlrt_rng_seed(&noise_rng, r->opt.seed ^ NOISE_SEED_MIX);
+    dlrt_rng_seed(&noise_rng, r->opt.seed ^ NOISE_SEED_MIX ^
+                                  (RANK_SEED_MIX * (uint64_t)dlrt_comm_rank(r->comm)));
     r->perm = malloc(r->train.n * sizeof *r->perm);
     for (k = 0; k < api->ntensors; k++) {
         if (r->opt.tie[k] >= 0)
@@ -2480,15 +2669,27 @@ static int train(run *r)
     if (!r->text_data && !r->stateful)
         dlrt_rng_shuffle(&rng, r->perm, r->train.n);
     memset(&rs, 0, sizeof rs);
-    if (r->opt.resume && r->opt.last && access(r->opt.last, F_OK) == 0) {
+    have_last = r->opt.resume && r->opt.last && access(r->opt.last, F_OK) == 0;
+    if (r->comm)   /* rank 0's file decides; every rank reads it */
+        dlrt_comm_bcast(r->comm, &have_last, sizeof have_last, "waiting for rank 0");
+    if (have_last) {
         /* An exact continuation: the network, the split, both random
          * streams, the best so far and the counters as the last epoch
          * left them. */
         const uint64_t *st = rs.state;
         int rc = resume_exact(r, &rs, &rng, &noise_rng);
         r->last_perm = rs.perm;
+        if (r->comm && dlrt_comm_agree(r->comm, rc == 0, "reading PATH.last") != 0)
+            return EXIT_FAILURE_DATA;
         if (rc != 0)
             return EXIT_FAILURE_DATA;
+        /* Dropout and noise: each rank streams of its own (PATH.last has
+         * rank 0's). */
+        if (r->comm && !is_rank0(r)) {
+            uint64_t mix = RANK_SEED_MIX * (uint64_t)dlrt_comm_rank(r->comm) ^ st[TS_STEPS];
+            api->set_rng(r->model, r->opt.seed ^ mix);
+            dlrt_rng_seed(&noise_rng, r->opt.seed ^ NOISE_SEED_MIX ^ mix);
+        }
         if (r->scheduled && (r->sched_buf[0] != r->sched.info.kind ||
                              dlrt_schedule_restore(&r->sched, r->sched_buf + 1) != 0)) {
             error_msg(api, "cannot resume: %s was trained with another learning-rate schedule "
@@ -2541,8 +2742,9 @@ static int train(run *r)
          * descriptor that cannot save one): a warm start from PATH.
          * The loaded network is the best so far until an epoch beats it,
          * measured as the epochs will be. */
-        if (api->load(r->model, ckpt) != 0) {
-            error_msg(api, "cannot resume: %s", model_error(api, r->model));
+        if (load_best(r, ckpt) != 0) {
+            if (is_rank0(r))
+                error_msg(api, "cannot resume: %s", model_error(api, r->model));
             return EXIT_FAILURE_DATA;
         }
         if (r->opt.last)
@@ -2601,14 +2803,22 @@ static int train(run *r)
         else if (!resuming)
             dlrt_rng_shuffle(&rng, r->perm, r->n_train);
         for (b = resuming ? resume_batch : 0; b < batches; b++) {
-            size_t kk = r->n_train - done < batch ? r->n_train - done : batch;
+            size_t kk = r->n_train - done < batch ? r->n_train - done : batch, lo, hi, n_local = 0;
             /* The lr for this step: per epoch, set at its first batch (or
              * the first this run trains, resumed in the middle of one). */
             if (r->scheduled && (b == 0 || (resuming && b == resume_batch) ||
                                  dlrt_schedule_per_batch(&r->sched.info)))
                 schedule_apply(r, epoch - 1, (long)b);
-            gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
-            fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
+            if (r->comm) {   /* this rank's share of the batch */
+                shard(r, kk, &lo, &hi);
+                n_local = hi - lo;
+                gather(api, &r->opt, &r->train, r->perm + done + (n_local ? lo : 0),
+                       n_local ? n_local : 1, r->batch);
+                fresh_noise(api, &r->opt, &noise_rng, r->batch, n_local ? n_local : 1);
+            } else {
+                gather(api, &r->opt, &r->train, r->perm + done, kk, r->batch);
+                fresh_noise(api, &r->opt, &noise_rng, r->batch, kk);
+            }
             steps++;
             /* Each loss trains its parameter group in turn on the batch
              * (one loss: one train_step, as a GAN would alternate two). */
@@ -2622,7 +2832,11 @@ static int train(run *r)
                         round = api->losses[j].steps;
                 if ((int)(b % (size_t)round) < round - steps_l)
                     continue;
-                step_loss = api->losses[l].train_step(r->model, data, (int)kk);
+                if (r->comm)
+                    step_loss = parallel_step(r, l, data, (int)n_local, kk, term_val,
+                                              nterms > 1 ? nterms : 0);
+                else
+                    step_loss = api->losses[l].train_step(r->model, data, (int)kk);
                 /* The cheap end-of-step check, always on: a non-finite loss
                  * stops the run before a broken network can be saved. */
                 if (!isfinite(step_loss)) {
@@ -2637,7 +2851,8 @@ static int train(run *r)
                 loss_sum[l] += step_loss * (double)kk;
                 loss_done[l] += kk;
                 if (nterms > 1) {   /* this loss's terms, from the pass just run */
-                    api->loss_terms(r->model, term_val);
+                    if (!r->comm)
+                        api->loss_terms(r->model, term_val);
                     for (t = api->losses[l].first_term;
                          t < api->losses[l].first_term + api->losses[l].nterms && t < nterms; t++)
                         term_sum[t] += term_val[t] * (double)kk;
@@ -2722,10 +2937,9 @@ static int train(run *r)
             printf("  end-of-epoch train loss %.4f", loss);
         if (nterms > 1 && api->evaluate_terms && !r->stateful) {
             if (have_val)
-                api->evaluate_terms(r->model, (const void *const *)r->val, (int)r->n_val, term_val);
+                evaluate_terms_set(r, r->val, r->n_val, term_val);
             else
-                api->evaluate_terms(r->model, (const void *const *)r->train.col, (int)r->train.n,
-                                    term_val);
+                evaluate_terms_set(r, r->train.col, r->train.n, term_val);
             for (t = 0; t < nterms; t++)
                 printf("%s%s %.4f%s", t ? " " : " (", api->term_names[t], term_val[t],
                        t == nterms - 1 ? ")" : "");
@@ -2750,11 +2964,13 @@ static int train(run *r)
         if (r->scheduled)
             dlrt_schedule_epoch_end(&r->sched, epoch - 1, loss);
         if (improves(r, loss, acc, best_loss, best_acc)) {
-            if (api->save(r->model, ckpt) != 0) {
+            int failed = is_rank0(r) && api->save(r->model, ckpt) != 0;
+            if (failed) {
                 printf("\n");
                 error_msg(api, "epoch %d: %s", epoch, model_error(api, r->model));
-                return EXIT_FAILURE_DATA;
             }
+            if (rank0_status(r, failed))
+                return EXIT_FAILURE_DATA;
             best_loss = loss;
             best_acc = acc;
             best_epoch = epoch;
@@ -2811,9 +3027,12 @@ static int train(run *r)
         printf("no checkpoint yet: the run stopped before its first epoch ended\n");
         return EXIT_OK;
     }
+    if (r->comm)   /* how the steps went: rank 0 says */
+        dlrt_comm_report(r->comm);
     if (saved) {
-        if (api->load(r->model, ckpt) != 0) {
-            error_msg(api, "cannot reload the best checkpoint: %s", model_error(api, r->model));
+        if (load_best(r, ckpt) != 0) {
+            if (is_rank0(r))
+                error_msg(api, "cannot reload the best checkpoint: %s", model_error(api, r->model));
             return EXIT_FAILURE_DATA;
         }
         if (best_epoch)
@@ -2949,7 +3168,7 @@ done:
     return status;
 }
 
-int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
+static int train_main(int argc, char **argv, const dlrt_model_api *api, dlrt_comm *comm)
 {
     run r;
     char *default_ckpt;
@@ -2957,6 +3176,7 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
 
     memset(&r, 0, sizeof r);
     r.api = api;
+    r.comm = comm;
     /* The data loaders read floats; the table sizes the driver's arrays. */
     if (api->value_size != (int)sizeof(float) || api->ntensors < 1 ||
         api->ntensors > MAX_TENSORS || api->nlosses < 1 || api->nlosses > MAX_LOSSES ||
@@ -2987,6 +3207,13 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     }
     if (r.opt.last)
         sprintf(r.opt.last, "%s.last", r.opt.checkpoint);
+    if (r.comm) {
+        dlrt_comm_configure(r.comm, r.opt.mpi_timeout, (size_t)r.opt.bucket_kb);
+        if (!is_rank0(&r)) {   /* rank 0 writes the pictures and samples */
+            r.opt.image_grid = NULL;
+            r.opt.sample = 0;
+        }
+    }
 
     /* Small per-step matrices gain nothing from BLAS threads and lose to
      * their hand-offs, so one thread unless the user asks otherwise. */
@@ -3008,7 +3235,7 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     status = EXIT_FAILURE_DATA;
     /* Training saves the checkpoint; find out now, not after an epoch,
      * if it cannot or must not. --eval-only only reads it. */
-    if (!r.opt.eval_only && check_checkpoint(api, &r.opt) != 0)
+    if (!r.opt.eval_only && is_rank0(&r) && check_checkpoint(api, &r.opt) != 0)
         goto done;
     /* The network first: when it does not fit in memory, say so before
      * minutes of loading data. */
@@ -3042,10 +3269,22 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
         status = EXIT_USAGE;
         goto done;
     }
+    if (r.comm) {
+        /* Every rank has its data: start together, from rank 0's network,
+         * each rank with a dropout stream of its own. */
+        if (check_parallel(&r) != 0)
+            goto done;
+        if (dlrt_comm_agree(r.comm, 1, "to start") != 0)
+            goto done;
+        share_network(&r, "receiving rank 0's initial weights");
+        if (!is_rank0(&r))
+            api->set_rng(r.model, r.opt.seed ^ (RANK_SEED_MIX * (uint64_t)dlrt_comm_rank(r.comm)));
+    }
 
     if (r.opt.eval_only) {
-        if (api->load(r.model, r.opt.checkpoint) != 0) {
-            error_msg(api, "%s", model_error(api, r.model));
+        if (load_best(&r, r.opt.checkpoint) != 0) {
+            if (is_rank0(&r))
+                error_msg(api, "%s", model_error(api, r.model));
             goto done;
         }
         status = EXIT_OK;
@@ -3083,5 +3322,16 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
 done:
     run_free(&r);
     free(default_ckpt);
+    return status;
+}
+
+int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
+{
+    dlrt_comm *comm;
+    int status;
+    if (dlrt_comm_open(&argc, &argv, api->name, &comm) != 0)
+        return EXIT_FAILURE_DATA;
+    status = train_main(argc, argv, api, comm);
+    dlrt_comm_close(comm, status);
     return status;
 }

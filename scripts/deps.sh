@@ -1,12 +1,16 @@
 #!/bin/sh
-# deps.sh build|test: make sure the Debian packages dlc needs are installed.
+# deps.sh build|test|mpi: make sure the Debian packages dlc needs are installed.
 # As root, installs what is missing with apt-get; otherwise names it and fails.
 set -e
 what=${1:-build}
 pkgs="gcc make flex bison libopenblas-dev zlib1g-dev dataset-fashion-mnist"
+if [ "$what" = mpi ]; then
+    pkgs="$pkgs openmpi-bin libopenmpi-dev"
+fi
 if [ "$what" = test ]; then
     # clang + libclang-rt-14-dev: libFuzzer for tests/fuzz
-    pkgs="$pkgs python3-torch python3-numpy valgrind clang libclang-rt-14-dev"
+    # openmpi-bin + libopenmpi-dev: the MPI trainers' tests (tests/mpi)
+    pkgs="$pkgs python3-torch python3-numpy valgrind clang libclang-rt-14-dev openmpi-bin libopenmpi-dev"
 fi
 missing=""
 for p in $pkgs; do
