@@ -126,7 +126,7 @@ demo: deps
 # ---- tests ---------------------------------------------------------------
 
 test: deps-test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all MPI=1
 	@tests/run.sh
 
 # Rewrite the expected outputs (golden C, diagnostics); review with git diff.

@@ -32,7 +32,7 @@ void dlrt_comm_configure(dlrt_comm *c, double timeout, size_t bucket_kb);
 
 /* Every rank says whether it is ready (ok 1) or failed (ok 0, its message
  * already printed). Returns 0 when all are ready; otherwise rank 0 names
- * the ranks that failed and every rank gets -1. */
+ * the ranks that could not `what` ("start") and every rank gets -1. */
 int dlrt_comm_agree(dlrt_comm *c, int ok, const char *what);
 /* Rank 0's bytes to every rank. */
 void dlrt_comm_bcast(dlrt_comm *c, void *buf, size_t bytes, const char *what);

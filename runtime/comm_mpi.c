@@ -160,7 +160,7 @@ void dlrt_comm_close(dlrt_comm *c, int status)
      * so they stop too. One that fails later ends the job: the others may
      * be waiting in a collective it will never join. */
     if (!c->agreed)
-        dlrt_comm_agree(c, status == 0, "starting");
+        dlrt_comm_agree(c, status == 0, "start");
     else if (status != 0 && c->size > 1) {
         fflush(stdout);
         fflush(stderr);
@@ -202,12 +202,12 @@ int dlrt_comm_agree(dlrt_comm *c, int ok, const char *what)
     }
     failed[c->rank] = !ok;
     MPI_Iallreduce(MPI_IN_PLACE, failed, c->size, MPI_INT, MPI_SUM, MPI_COMM_WORLD, &req);
-    wait_all(c, 1, &req, what);
+    wait_all(c, 1, &req, "agreeing to start");
     for (r = 0; r < c->size; r++)
         any += failed[r] != 0;
-    if (any && c->rank == 0) {
+    if (any && c->rank == 0 && c->size > 1) {
         fflush(stdout);
-        fprintf(stderr, "%s: error: %d of %d ranks failed %s (rank", c->name, any, c->size, what);
+        fprintf(stderr, "%s: error: %d of %d ranks could not %s (rank", c->name, any, c->size, what);
         for (r = 0; r < c->size; r++)
             if (failed[r])
                 fprintf(stderr, " %d", r);

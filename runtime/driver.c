@@ -2679,7 +2679,7 @@ static int train(run *r)
         const uint64_t *st = rs.state;
         int rc = resume_exact(r, &rs, &rng, &noise_rng);
         r->last_perm = rs.perm;
-        if (r->comm && dlrt_comm_agree(r->comm, rc == 0, "reading PATH.last") != 0)
+        if (r->comm && dlrt_comm_agree(r->comm, rc == 0, "read PATH.last") != 0)
             return EXIT_FAILURE_DATA;
         if (rc != 0)
             return EXIT_FAILURE_DATA;
@@ -3274,7 +3274,7 @@ static int train_main(int argc, char **argv, const dlrt_model_api *api, dlrt_com
          * each rank with a dropout stream of its own. */
         if (check_parallel(&r) != 0)
             goto done;
-        if (dlrt_comm_agree(r.comm, 1, "to start") != 0)
+        if (dlrt_comm_agree(r.comm, 1, "start") != 0)
             goto done;
         share_network(&r, "receiving rank 0's initial weights");
         if (!is_rank0(&r))

@@ -22,7 +22,7 @@ for a in "$@"; do
         *) suites="$suites $a" ;;
     esac
 done
-[ -n "$suites" ] || suites="errors golden cli runtime kernels faults grad torch e2e sanitize fuzz"
+[ -n "$suites" ] || suites="errors golden cli runtime kernels faults grad torch e2e mpi sanitize fuzz"
 total_pass=0 total_fail=0 failed_suites=""
 
 # summarize SUITE OUTPUT START: adds the suite's summary line to the totals.
