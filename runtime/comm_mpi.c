@@ -43,6 +43,7 @@ typedef struct bucket {
 struct dlrt_comm {
     int rank, size;
     int agreed;           /* passed the start agreement */
+    int stopped_together; /* an agreement found a failure: all ranks know */
     const char *name;
     double timeout;
     size_t bucket_bytes;
@@ -161,7 +162,7 @@ void dlrt_comm_close(dlrt_comm *c, int status)
      * be waiting in a collective it will never join. */
     if (!c->agreed)
         dlrt_comm_agree(c, status == 0, "start");
-    else if (status != 0 && c->size > 1) {
+    else if (status != 0 && c->size > 1 && !c->stopped_together) {
         fflush(stdout);
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, status);
@@ -205,6 +206,7 @@ int dlrt_comm_agree(dlrt_comm *c, int ok, const char *what)
     wait_all(c, 1, &req, "agreeing to start");
     for (r = 0; r < c->size; r++)
         any += failed[r] != 0;
+    c->stopped_together = any > 0;
     if (any && c->rank == 0 && c->size > 1) {
         fflush(stdout);
         fprintf(stderr, "%s: error: %d of %d ranks could not %s (rank", c->name, any, c->size, what);

@@ -97,11 +97,16 @@ typedef struct options {
     long long bucket_kb;          /* --bucket-kb KB (0: the default) */
 } options;
 
+/* Data parallelism: messages name the rank (set once, by dlrt_train_main). */
+static int msg_rank, msg_ranks = 1;
+
 static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
     fprintf(stderr, "%s: error: ", api->name);
+    if (msg_ranks > 1)
+        fprintf(stderr, "rank %d of %d: ", msg_rank, msg_ranks);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -111,6 +116,8 @@ static void error_msg(const dlrt_model_api *api, const char *fmt, ...)
 static void warning_msg(const dlrt_model_api *api, const char *fmt, ...)
 {
     va_list ap;
+    if (msg_rank > 0)   /* the same on every rank: rank 0 says it */
+        return;
     fflush(stdout);
     fprintf(stderr, "%s: warning: ", api->name);
     va_start(ap, fmt);
@@ -3331,6 +3338,8 @@ int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api)
     int status;
     if (dlrt_comm_open(&argc, &argv, api->name, &comm) != 0)
         return EXIT_FAILURE_DATA;
+    msg_rank = dlrt_comm_rank(comm);
+    msg_ranks = dlrt_comm_size(comm);
     status = train_main(argc, argv, api, comm);
     dlrt_comm_close(comm, status);
     return status;
