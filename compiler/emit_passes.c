@@ -491,6 +491,7 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
     for (size_t p = 0; p < np; p++)
         last_writer[p] = -1;
     FILE *pass_body = e->body;
+    bool any_chunk = false;
 
     int last_line = -1;
     for (int k = 0; k < nschedule; k++) {
@@ -519,10 +520,12 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
                 acc[j] = emit_param_accumulate(e, p);
         }
         if (n->line != last_line) {
-            emit_line(e, "%s", "");
+            if (ftell(pass_body) > 0 || any_chunk)   /* a blank line, but not first */
+                fputc('\n', e->body);
             emit_line_ref(e, n->line);
             last_line = n->line;
         }
+        any_chunk = true;
         e->training = true;
         op->backward(e, n, acc);
         for (int j = 0; j < n->nin; j++)

@@ -57,5 +57,12 @@ hooks sparse tests/torch/sparse.net
 hooks randwire tests/grad/randwire.net
 hooks check_numerics examples/fashion_cnn.net --check-numerics
 
+# 2. Synchronized batchnorm across two ranks (threads), float64.
+if "$DLC" --precision=f64 --prefix bn tests/e2e/dist_bn.net -o "$T/bn.c" 2>"$T/bn.err" &&
+   cc $CFL -pthread -o "$T/dist_bn" tests/e2e/dist_bn.c "$T/bn.c" $LIBS 2>>"$T/bn.err" &&
+   "$T/dist_bn" >"$T/bn.out" 2>>"$T/bn.err"; then
+    ok "dist-sync-batchnorm-two-ranks (8+8, 5+3, 3+5: sum_r n_r/N g_r = the batch's gradient within 1e-10)"
+else bad dist-sync-batchnorm-two-ranks "$(cat "$T/bn.out" "$T/bn.err" | head -c 600)"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
