@@ -119,7 +119,7 @@ static void batchnorm_forward(Emit *e, const Node *n)
      * samples when w->dist synchronizes the statistics. */
     emit_line(e, "dlrt_batchnorm_forward_train_%s(%s, %s, %s, %s, %s, %s, %s, %s, n, %d, %d, %s, %s,",
               op_prec(e), y, mean, rstd, rm, rv, x, w, bias, at->channels, at->inner, eps, mom);
-    emit_line(e, "    w->dist);");
+    emit_line(e, "    %s);", emit_dist(e));
 }
 
 static void batchnorm_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -138,7 +138,7 @@ static void batchnorm_backward(Emit *e, const Node *n, const bool *accumulate)
               emit_grad(e, n->id), emit_buf(e, n->in[0]), emit_scratch(e, n->id, 0),
               emit_scratch(e, n->id, 1), at->affine ? emit_param(e, n->param[0]) : "NULL",
               at->channels, at->inner, dx_wanted && accumulate[0], acc);
-    emit_line(e, "    w->dist);   /* synchronized batchnorm when it sets allreduce */");
+    emit_line(e, "    %s);   /* synchronized batchnorm when it sets allreduce */", emit_dist(e));
 }
 
 static void batchnorm_torch(TorchEmit *t, const Node *n)
