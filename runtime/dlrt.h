@@ -553,7 +553,8 @@ typedef struct dlrt_model_api {
      * then reset_state(w) zeroes every carried state of workspace w (a
      * workspace_create one, or own_workspace(m), the one train_step,
      * forward and evaluate use): at the start of each stream or epoch.
-     * 0, NULL and NULL without any. */
+     * stateful and reset_state are 0 and NULL without any; own_workspace
+     * is set for every model (set_dist installs hooks on it). */
     int stateful;
     void (*reset_state)(void *w);
     void *(*own_workspace)(void *m);

@@ -405,4 +405,13 @@ if sched_run sched_plateau "schedule plateau(factor = 0.5, patience = 0, thresho
         bad schedule-plateau-on-val-loss "lrs '$got': $(tail -c 300 "$T/sched_plateau.out")"
 fi
 
+# 9. Data-parallel hooks (dlrt_dist): grad_ready after each gradient's last
+#    writer, synchronized batchnorm across two in-process ranks (dist.sh).
+sh tests/e2e/dist.sh >"$T/dist.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/dist.out"
+np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/dist.out")
+nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/dist.out")
+if [ -z "$np" ]; then bad dist "dist.sh crashed: $(tail -n 3 "$T/dist.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
+
 echo "$pass passed, $fail failed"
