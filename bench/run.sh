@@ -27,6 +27,18 @@ PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
+# peak_rss_mb CMD [ARG...]: runs CMD (its output appended to $T/peak_rss.log)
+# and prints its peak resident set size in MB (MiB: getrusage's ru_maxrss
+# of the child, /usr/bin/time -v's "Maximum resident set size", / 1024),
+# one decimal; fails as CMD fails.
+peak_rss_mb() {
+    "$PY" -c 'import resource, subprocess, sys
+with open(sys.argv[1], "ab") as log:
+    st = subprocess.call(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
+print("%.1f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
+sys.exit(st)' "$T/peak_rss.log" "$@"
+}
+
 # run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
 # timing MODE (train_step, forward or gradients; bench/step.c) in both.
 run_net() {
@@ -74,3 +86,16 @@ OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/b
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
 "$PY" bench/fashion_mlp_torch.py --threads "$threads"
+
+# 3. Peak memory of one epoch of the showcase (examples/fashion_mlp.net), the
+#    whole Fashion-MNIST dataset included: the generated trainer (train,
+#    validation, test) and bench/fashion_mlp_torch.py, in MB (peak_rss_mb).
+#    One line: bench rss_fashion_mlp dlc_rss_mb=... torch_rss_mb=...
+#    (BENCH_RSS=0 skips it; BENCH_SHOWCASE=0 skips it with the showcase).
+rss_fashion_mlp() {
+    d=$(OPENBLAS_NUM_THREADS=$threads peak_rss_mb build/fashion_mlp --no-progress --epochs 1 \
+        --checkpoint "$T/rss.ckpt" --overwrite)
+    t=$(OMP_NUM_THREADS=$threads peak_rss_mb "$PY" bench/fashion_mlp_torch.py --threads "$threads")
+    echo "bench rss_fashion_mlp dlc_rss_mb=$d torch_rss_mb=$t"
+}
+[ "${BENCH_RSS:-1}" = 0 ] || rss_fashion_mlp
