@@ -1190,12 +1190,25 @@ static size_t stored_row_bytes(const dlrt_model_api *api, const dataset *d, int 
     return d->bytes[k] ? api->tensors[k].size : row_bytes(api, k);
 }
 
+/* o[j] = (float)b[j] * scale, as the loaders scale bytes (1/255 for IDX
+ * pixels), 16 at a time so that GCC vectorizes it at -O2 too. */
+static void bytes_to_floats(float *restrict o, const unsigned char *restrict b, size_t w, float scale)
+{
+    size_t j = 0;
+    int t;
+    for (; j + 16 <= w; j += 16)
+        for (t = 0; t < 16; t++)
+            o[j + t] = (float)b[j + t] * scale;
+    for (; j < w; j++)
+        o[j] = (float)b[j] * scale;
+}
+
 /* Rows idx[0..n) of d's tensor k (rows first .. first + n - 1 when idx
  * is NULL) into dst as the network takes them: floats or labels. */
 static void convert_rows(const dlrt_model_api *api, const dataset *d, int k, const int32_t *idx,
                          size_t first, size_t n, void *dst)
 {
-    size_t rb = stored_row_bytes(api, d, k), w = api->tensors[k].size, i, j;
+    size_t rb = stored_row_bytes(api, d, k), w = api->tensors[k].size, i;
     const unsigned char *src = d->col[k];
     if (!d->bytes[k]) {
         if (!idx)
@@ -1204,14 +1217,9 @@ static void convert_rows(const dlrt_model_api *api, const dataset *d, int k, con
             for (i = 0; i < n; i++)
                 memcpy((unsigned char *)dst + i * rb, src + (size_t)idx[i] * rb, rb);
     } else {
-        float lut[256], *out = dst;
-        for (j = 0; j < 256; j++)
-            lut[j] = (float)j * d->scale[k];   /* as the loader would have scaled it */
-        for (i = 0; i < n; i++) {
-            const unsigned char *row = src + (idx ? (size_t)idx[i] : first + i) * w;
-            for (j = 0; j < w; j++)
-                out[i * w + j] = lut[row[j]];
-        }
+        for (i = 0; i < n; i++)
+            bytes_to_floats((float *)dst + i * w, src + (idx ? (size_t)idx[i] : first + i) * w, w,
+                            d->scale[k]);
     }
 }
 
