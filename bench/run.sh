@@ -27,16 +27,18 @@ PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# peak_rss_mb CMD [ARG...]: runs CMD (its output appended to $T/peak_rss.log)
-# and prints its peak resident set size in MB (MiB: getrusage's ru_maxrss
-# of the child, /usr/bin/time -v's "Maximum resident set size", / 1024),
-# one decimal; fails as CMD fails.
+# peak_rss_mb CMD [ARG...]: runs CMD and prints its peak resident set size
+# in MB (MiB: getrusage's ru_maxrss of the child, /usr/bin/time -v's
+# "Maximum resident set size", / 1024), one decimal, e.g. 82.0; CMD's
+# stdout and stderr go to the file $PEAK_RSS_LOG (default
+# $T/peak_rss.log), rewritten each call, for a caller that also wants
+# what CMD printed; the status is CMD's.
 peak_rss_mb() {
     "$PY" -c 'import resource, subprocess, sys
-with open(sys.argv[1], "ab") as log:
+with open(sys.argv[1], "wb") as log:
     st = subprocess.call(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
 print("%.1f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
-sys.exit(st)' "$T/peak_rss.log" "$@"
+sys.exit(st)' "${PEAK_RSS_LOG:-$T/peak_rss.log}" "$@"
 }
 
 # run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
