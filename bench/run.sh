@@ -28,17 +28,19 @@ PY=/usr/bin/python3
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # peak_rss_mb CMD [ARG...]: runs CMD and prints its peak resident set size
-# in MB (MiB: getrusage's ru_maxrss of the child, /usr/bin/time -v's
+# in MB (MiB: getrusage's ru_maxrss of the child, as /usr/bin/time -v's
 # "Maximum resident set size", / 1024), one decimal, e.g. 82.0; CMD's
 # stdout and stderr go to the file $PEAK_RSS_LOG (default
 # $T/peak_rss.log), rewritten each call, for a caller that also wants
-# what CMD printed; the status is CMD's.
+# what CMD printed; the status is CMD's. Measured by tests/e2e/peak_rss.c,
+# a small C parent (a child forked from a big one, e.g. python, would
+# count the parent's pages until its exec).
 peak_rss_mb() {
-    "$PY" -c 'import resource, subprocess, sys
-with open(sys.argv[1], "wb") as log:
-    st = subprocess.call(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
-print("%.1f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
-sys.exit(st)' "${PEAK_RSS_LOG:-$T/peak_rss.log}" "$@"
+    [ -x "$T/peak_rss" ] || cc -std=c99 -O2 -o "$T/peak_rss" tests/e2e/peak_rss.c
+    prs=0
+    "$T/peak_rss" "$T/peak_rss.kb" "$@" >"${PEAK_RSS_LOG:-$T/peak_rss.log}" 2>&1 || prs=$?
+    awk '{printf "%.1f\n", $1 / 1024}' "$T/peak_rss.kb"
+    return $prs
 }
 
 # run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
