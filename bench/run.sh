@@ -6,7 +6,10 @@
 #    through the generated descriptor, and bench/step_torch.py on the
 #    network's PyTorch twin, alternately, ROUNDS rounds of STEPS steps each,
 #    one thread each (BENCH_THREADS to change). One line per network:
-#      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y
+#      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y gemm_bound_ms=G bound_ratio=X/G
+#    G: the step's GEMMs alone, each timed by OpenBLAS at exactly its shape
+#    (bench/gemm_trace.c lists the cblas_sgemm calls of one step,
+#    bench/gemm_bound.c times them: the median of repeats, summed).
 #    Per layer (BENCH_LAYERS; set but empty: none): its forward and its forward + backward, as
 #    NAME.forward and NAME.forward_backward lines. A net's "# bench-steps: N"
 #    line sets its STEPS (BENCH_STEPS overrides every one).
@@ -14,6 +17,11 @@
 #    trainer, and the same MLP written by hand in PyTorch
 #    (bench/fashion_mlp_torch.py): samples/s and test accuracy
 #    (BENCH_SHOWCASE=0 skips it).
+# 3. Compile times (bench_compile, at the end): the generated C of every
+#    example and of bench/deep80.net (80 dense layers), `cc -O3` as the
+#    Makefile builds a model: bench compile_NAME cc_s=S (BENCH_COMPILE: the
+#    nets; set but empty: none). Then deep80's training step as a line of 1.
+#    (BENCH_DEEP: its net; set but empty: none).
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
@@ -50,8 +58,22 @@ run_net() {
     done
     d=$(median <"$T/$label.dlc")
     t=$(median <"$T/$label.torch")
-    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" \
-        'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f\n", n, th, d, t, d / t}'
+    g=$(gemm_bound "$name" "$prefix" "$mode")
+    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v g="$g" \
+        'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f gemm_bound_ms=%.4f bound_ratio=%.3f\n",
+                n, th, d, t, d / t, g, (g > 0 ? d / g : 0)}'
+}
+
+# gemm_bound NAME PREFIX MODE: the ms OpenBLAS takes for the cblas_sgemm calls
+# of one MODE step of $T/NAME.c (0 when it has none), at $threads threads.
+gemm_bound() {
+    [ -x "$T/gemm_bound" ] ||
+        cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$T/gemm_bound" bench/gemm_bound.c -lopenblas
+    cc -std=c99 -O1 -D_POSIX_C_SOURCE=200809L -Iruntime -include "$T/$1.h" \
+        -DMODEL_API="${2}_model" -o "$T/trace_$1" bench/step.c bench/gemm_trace.c "$T/$1.c" \
+        build/libdlrt.a -Wl,--wrap=cblas_sgemm -lopenblas -lz -lm
+    OPENBLAS_NUM_THREADS=$threads "$T/trace_$1" 1 1 0 "$3" 2>&1 >/dev/null |
+        OPENBLAS_NUM_THREADS=$threads "$T/gemm_bound" | sed -n 's/^gemm_bound_ms \([0-9.]*\).*/\1/p'
 }
 
 for net in $nets; do
@@ -67,10 +89,36 @@ for net in $layers; do
     run_net "$net" gradients "$name.forward_backward" 5
 done
 
-[ "${BENCH_SHOWCASE:-1}" = 1 ] || exit 0
+# (an if, not an exit: the sections after it run either way)
+if [ "${BENCH_SHOWCASE:-1}" = 1 ]; then
 echo "== the showcase end to end (examples/fashion_mlp.net, one epoch, $threads thread(s))"
 start=$(date +%s.%N)
 OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
 "$PY" bench/fashion_mlp_torch.py --threads "$threads"
+fi
+
+# bench_compile NET...: seconds `cc -O3` takes on each net's generated C
+# (the model alone, as `make build/NAME` compiles it but without --main),
+# one line each: bench compile_NAME cc_s=S.
+bench_compile() {
+    for net in "$@"; do
+        name=$(basename "$net" .net)
+        build/dlc "$net" -o "$T/compile_$name.c"
+        start=$(date +%s.%N)
+        cc -std=c99 -O3 -march=native -fno-math-errno -Iruntime -c -o "$T/compile_$name.o" \
+            "$T/compile_$name.c"
+        end=$(date +%s.%N)
+        awk -v n="$name" -v s="$start" -v e="$end" 'BEGIN {printf "bench compile_%s cc_s=%.2f\n", n, e - s}'
+    done
+}
+
+# The compile time of every example, and of an 80-layer network.
+bench_compile ${BENCH_COMPILE-examples/*.net bench/deep80.net}
+# An 80-layer network's training step (bench/deep80.net), as the lines above.
+for net in ${BENCH_DEEP-bench/deep80.net}; do
+    steps=$(sed -n 's/^# bench-steps: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
+    steps=${BENCH_STEPS:-${steps:-100}}
+    run_net "$net" train_step "$(basename "$net" .net)" 10
+done
