@@ -19,7 +19,7 @@
 #    (BENCH_SHOWCASE=0 skips it).
 # 3. Compile times (bench_compile, at the end): the generated C of every
 #    example and of bench/deep80.net (80 dense layers), `cc -O3` as the
-#    Makefile builds a model: bench compile_NAME cc_s=S (BENCH_COMPILE: the
+#    Makefile builds a model: bench compile_NAME cc_s=S cpu_s=C (BENCH_COMPILE: the
 #    nets; set but empty: none). Then deep80's training step as a line of 1.
 #    (BENCH_DEEP: its net; set but empty: none).
 set -eu
@@ -99,18 +99,31 @@ awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + ev
 "$PY" bench/fashion_mlp_torch.py --threads "$threads"
 fi
 
+# children_cpu FILE: the CPU seconds (user + system) of this shell's
+# finished children when FILE was written by the `times` builtin (run in
+# this shell, not in a subshell): its second line, "0m1.5s 0m0.1s".
+children_cpu() {
+    sed -n 2p "$1" | awk '{t = 0; for (k = 1; k <= 2; k++) {split($k, a, "m"); t += a[1] * 60 + a[2]}; print t}'
+}
+
 # bench_compile NET...: seconds `cc -O3` takes on each net's generated C
 # (the model alone, as `make build/NAME` compiles it but without --main),
-# one line each: bench compile_NAME cc_s=S.
+# one line each: bench compile_NAME cc_s=WALL cpu_s=CPU (CPU: user + system,
+# steadier than the wall time on a shared machine).
 bench_compile() {
     for net in "$@"; do
         name=$(basename "$net" .net)
         build/dlc "$net" -o "$T/compile_$name.c"
+        times >"$T/times0"
         start=$(date +%s.%N)
         cc -std=c99 -O3 -march=native -fno-math-errno -Iruntime -c -o "$T/compile_$name.o" \
             "$T/compile_$name.c"
         end=$(date +%s.%N)
-        awk -v n="$name" -v s="$start" -v e="$end" 'BEGIN {printf "bench compile_%s cc_s=%.2f\n", n, e - s}'
+        times >"$T/times1"
+        cpu0=$(children_cpu "$T/times0")
+        cpu1=$(children_cpu "$T/times1")
+        awk -v n="$name" -v s="$start" -v e="$end" -v c0="$cpu0" -v c1="$cpu1" \
+            'BEGIN {printf "bench compile_%s cc_s=%.2f cpu_s=%.2f\n", n, e - s, c1 - c0}'
     done
 }
 
