@@ -499,26 +499,27 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
         select_loss(e, -1);
 }
 
+/* The end (one past) of the run of parameters from p that are trained, in
+ * the group and back to back in the buffers: clipping loops over a run. */
+static int clip_run(const IR *ir, const bool *in_group, int p, size_t *size)
+{
+    const Param *items = ir->params.items;
+    int q = p + 1;
+    *size = items[p].size;
+    while (q < ir->params.len && in_group[q] && items[q].trained
+           && items[q].offset == items[q - 1].offset + items[q - 1].size) {
+        *size += items[q].size;
+        q++;
+    }
+    return q;
+}
+
 /* Gradient clipping, before the optimizer reads the gradients, over the
  * parameters some loss reaches (torch.nn.utils skips a None grad): by
  * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
  * norm_type 2: every gradient scaled by clip_norm / (norm + 1e-6) when that
  * is below 1; the norm summed in double). With several groups, each
  * group's update clips its own gradients (clip_grad_norm_ on its params). */
-/* The end (one past) of the run of parameters from p that are trained, in
- * the group and back to back in the buffers: clipping loops over a run. */
-static int clip_run(const IR *ir, const bool *in_group, int p, size_t *size)
-{
-    int q = p + 1;
-    *size = ir->params.items[p].size;
-    while (q < ir->params.len && in_group[q] && ir->params.items[q].trained
-           && ir->params.items[q].offset == ir->params.items[q - 1].offset + ir->params.items[q - 1].size) {
-        *size += ir->params.items[q].size;
-        q++;
-    }
-    return q;
-}
-
 static void emit_clipping(Emit *e, const bool *in_group, int g)
 {
     const IR *ir = e->ir;
@@ -688,10 +689,10 @@ void emit_update(Emit *e, FILE *out, int g)
     }
     if (info->prologue && count)
         info->prologue(&st);
-    /* A run of parameters back to back in the buffers, with the same
-     * learning rate group and weight decay, is one loop (run_end[p]: one past
-     * its last parameter; 0 inside a run): the optimizer's body once per run,
-     * not once per tensor, which is what kept deep nets slow to compile. */
+    /* A run of trained parameters back to back in the buffers, with the
+     * same learning-rate group and weight decay, is one loop (head[p]: p
+     * starts a run): the optimizer's body once per run, not once per tensor,
+     * which made deep networks slow to compile (docs/performance.md). */
     bool *head = arena_alloc(a, (size_t)ir->params.len + 1);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
