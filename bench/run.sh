@@ -16,7 +16,8 @@
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated
 #    trainer, and the same MLP written by hand in PyTorch
 #    (bench/fashion_mlp_torch.py): samples/s and test accuracy
-#    (BENCH_SHOWCASE=0 skips it).
+#    (BENCH_SHOWCASE=0 skips it), then as one line: bench epoch_fashion_mlp
+#    threads=T dlc_samples_s=.. torch_samples_s=.. ratio=.. dlc_acc=.. torch_acc=..
 # 3. Compile times (bench_compile, at the end): the generated C of every
 #    example and of bench/deep80.net (80 dense layers), `cc -O3` as the
 #    Makefile builds a model: bench compile_NAME cc_s=S cpu_s=C (BENCH_COMPILE: the
@@ -96,7 +97,16 @@ start=$(date +%s.%N)
 OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
-"$PY" bench/fashion_mlp_torch.py --threads "$threads"
+"$PY" bench/fashion_mlp_torch.py --threads "$threads" | tee "$T/torch.out"
+# the epoch as a line: training samples/s and test accuracy of each, and
+# ratio = dlc's training time / PyTorch's
+ds=$(sed -n 's/^epoch 1\/1 .*, \([0-9]*\) samples\/s).*/\1/p' "$T/dlc.out" | head -n 1)
+da=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/dlc.out")
+ts=$(sed -n 's/^torch: \([0-9]*\) samples\/s.*/\1/p' "$T/torch.out")
+ta=$(sed -n 's/^torch: .*test accuracy: \([0-9.]*\).*/\1/p' "$T/torch.out")
+awk -v th="$threads" -v ds="${ds:-0}" -v da="${da:-0}" -v ts="${ts:-0}" -v ta="${ta:-0}" \
+    'BEGIN {printf "bench epoch_fashion_mlp threads=%s dlc_samples_s=%d torch_samples_s=%d ratio=%.3f dlc_acc=%s torch_acc=%s\n",
+            th, ds, ts, (ds > 0 ? ts / ds : 0), da, ta}'
 fi
 
 # children_cpu FILE: the CPU seconds (user + system) of this shell's
