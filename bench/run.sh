@@ -21,7 +21,7 @@
 # 3. Compile times (bench_compile, at the end): the generated C of every
 #    example and of bench/deep80.net (80 dense layers), `cc -O3` as the
 #    Makefile builds a model: bench compile_NAME cc_s=S cpu_s=C (BENCH_COMPILE: the
-#    nets; set but empty: none). Then deep80's training step as a line of 1.
+#    nets; set but empty: none). Then deep80's training step, a line as in 1
 #    (BENCH_DEEP: its net; set but empty: none).
 set -eu
 cd "$(dirname "$0")/.."
