@@ -6,14 +6,27 @@
 #    through the generated descriptor, and bench/step_torch.py on the
 #    network's PyTorch twin, alternately, ROUNDS rounds of STEPS steps each,
 #    one thread each (BENCH_THREADS to change). One line per network:
-#      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y
+#      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y gemm_bound_ms=G bound_ratio=X/G
+#    G: the step's GEMMs alone, each timed by OpenBLAS at exactly its shape
+#    (bench/gemm_trace.c lists the cblas_sgemm calls of one step,
+#    bench/gemm_bound.c times them: the median of repeats, summed).
 #    Per layer (BENCH_LAYERS; set but empty: none): its forward and its forward + backward, as
 #    NAME.forward and NAME.forward_backward lines. A net's "# bench-steps: N"
 #    line sets its STEPS (BENCH_STEPS overrides every one).
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated
 #    trainer, and the same MLP written by hand in PyTorch
 #    (bench/fashion_mlp_torch.py): samples/s and test accuracy
-#    (BENCH_SHOWCASE=0 skips it).
+#    (BENCH_SHOWCASE=0 skips it), then as one line: bench epoch_fashion_mlp
+#    threads=T dlc_samples_s=.. torch_samples_s=.. ratio=.. dlc_acc=.. torch_acc=..
+# 3. Compile times (bench_compile, at the end): the generated C of every
+#    example and of bench/deep80.net (80 dense layers), `cc -O3` as the
+#    Makefile builds a model: bench compile_NAME cc_s=S cpu_s=C (BENCH_COMPILE: the
+#    nets; set but empty: none). Then deep80's training step, a line as in 1
+#    (BENCH_DEEP: its net; set but empty: none).
+# 4. Peak memory (RSS) of one epoch of the showcase, dlc and PyTorch
+#    (BENCH_RSS=0 skips it): bench rss_fashion_mlp dlc_rss_mb=.. torch_rss_mb=..
+# 5. Data-parallel training under mpirun, 1 and 2 ranks (bench/mpi.sh;
+#    BENCH_MPI=0 skips it): bench mpi_NAME ranks=R step_ms=.. comm_ms=.. overlap=..
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
@@ -66,8 +79,22 @@ run_net() {
     done
     d=$(median <"$T/$label.dlc")
     t=$(median <"$T/$label.torch")
-    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" \
-        'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f\n", n, th, d, t, d / t}'
+    g=$(gemm_bound "$name" "$prefix" "$mode")
+    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v g="$g" \
+        'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f gemm_bound_ms=%.4f bound_ratio=%.3f\n",
+                n, th, d, t, d / t, g, (g > 0 ? d / g : 0)}'
+}
+
+# gemm_bound NAME PREFIX MODE: the ms OpenBLAS takes for the cblas_sgemm calls
+# of one MODE step of $T/NAME.c (0 when it has none), at $threads threads.
+gemm_bound() {
+    [ -x "$T/gemm_bound" ] ||
+        cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$T/gemm_bound" bench/gemm_bound.c -lopenblas
+    cc -std=c99 -O1 -D_POSIX_C_SOURCE=200809L -Iruntime -include "$T/$1.h" \
+        -DMODEL_API="${2}_model" -o "$T/trace_$1" bench/step.c bench/gemm_trace.c "$T/$1.c" \
+        build/libdlrt.a -Wl,--wrap=cblas_sgemm -lopenblas -lz -lm
+    OPENBLAS_NUM_THREADS=$threads "$T/trace_$1" 1 1 0 "$3" 2>&1 >/dev/null |
+        OPENBLAS_NUM_THREADS=$threads "$T/gemm_bound" | sed -n 's/^gemm_bound_ms \([0-9.]*\).*/\1/p'
 }
 
 for net in $nets; do
@@ -83,19 +110,67 @@ for net in $layers; do
     run_net "$net" gradients "$name.forward_backward" 5
 done
 
-[ "${BENCH_SHOWCASE:-1}" = 1 ] || exit 0
+# (an if, not an exit: the sections after it run either way)
+if [ "${BENCH_SHOWCASE:-1}" = 1 ]; then
 echo "== the showcase end to end (examples/fashion_mlp.net, one epoch, $threads thread(s))"
 start=$(date +%s.%N)
 OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
-"$PY" bench/fashion_mlp_torch.py --threads "$threads"
+"$PY" bench/fashion_mlp_torch.py --threads "$threads" | tee "$T/torch.out"
+# the epoch as a line: training samples/s and test accuracy of each, and
+# ratio = dlc's training time / PyTorch's
+ds=$(sed -n 's/^epoch 1\/1 .*, \([0-9]*\) samples\/s).*/\1/p' "$T/dlc.out" | head -n 1)
+da=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/dlc.out")
+ts=$(sed -n 's/^torch: \([0-9]*\) samples\/s.*/\1/p' "$T/torch.out")
+ta=$(sed -n 's/^torch: .*test accuracy: \([0-9.]*\).*/\1/p' "$T/torch.out")
+awk -v th="$threads" -v ds="${ds:-0}" -v da="${da:-0}" -v ts="${ts:-0}" -v ta="${ta:-0}" \
+    'BEGIN {printf "bench epoch_fashion_mlp threads=%s dlc_samples_s=%d torch_samples_s=%d ratio=%.3f dlc_acc=%s torch_acc=%s\n",
+            th, ds, ts, (ds > 0 ? ts / ds : 0), da, ta}'
+fi
 
-# 3. Peak memory of one epoch of the showcase (examples/fashion_mlp.net), the
+# children_cpu FILE: the CPU seconds (user + system) of this shell's
+# finished children when FILE was written by the `times` builtin (run in
+# this shell, not in a subshell): its second line, "0m1.5s 0m0.1s".
+children_cpu() {
+    sed -n 2p "$1" | awk '{t = 0; for (k = 1; k <= 2; k++) {split($k, a, "m"); t += a[1] * 60 + a[2]}; print t}'
+}
+
+# bench_compile NET...: seconds `cc -O3` takes on each net's generated C
+# (the model alone, as `make build/NAME` compiles it but without --main),
+# one line each: bench compile_NAME cc_s=WALL cpu_s=CPU (CPU: user + system,
+# steadier than the wall time on a shared machine).
+bench_compile() {
+    for net in "$@"; do
+        name=$(basename "$net" .net)
+        build/dlc "$net" -o "$T/compile_$name.c"
+        times >"$T/times0"
+        start=$(date +%s.%N)
+        cc -std=c99 -O3 -march=native -fno-math-errno -Iruntime -c -o "$T/compile_$name.o" \
+            "$T/compile_$name.c"
+        end=$(date +%s.%N)
+        times >"$T/times1"
+        cpu0=$(children_cpu "$T/times0")
+        cpu1=$(children_cpu "$T/times1")
+        awk -v n="$name" -v s="$start" -v e="$end" -v c0="$cpu0" -v c1="$cpu1" \
+            'BEGIN {printf "bench compile_%s cc_s=%.2f cpu_s=%.2f\n", n, e - s, c1 - c0}'
+    done
+}
+
+# The compile time of every example, and of an 80-layer network.
+bench_compile ${BENCH_COMPILE-examples/*.net bench/deep80.net}
+# An 80-layer network's training step (bench/deep80.net), as the lines above.
+for net in ${BENCH_DEEP-bench/deep80.net}; do
+    steps=$(sed -n 's/^# bench-steps: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
+    steps=${BENCH_STEPS:-${steps:-100}}
+    run_net "$net" train_step "$(basename "$net" .net)" 10
+done
+
+# Peak memory of one epoch of the showcase (examples/fashion_mlp.net), the
 #    whole Fashion-MNIST dataset included: the generated trainer (train,
 #    validation, test) and bench/fashion_mlp_torch.py, in MB (peak_rss_mb).
 #    One line: bench rss_fashion_mlp dlc_rss_mb=... torch_rss_mb=...
-#    (BENCH_RSS=0 skips it; BENCH_SHOWCASE=0 skips it with the showcase).
+#    (BENCH_RSS=0 skips it).
 rss_fashion_mlp() {
     d=$(OPENBLAS_NUM_THREADS=$threads peak_rss_mb build/fashion_mlp --no-progress --epochs 1 \
         --checkpoint "$T/rss.ckpt" --overwrite)
@@ -103,3 +178,7 @@ rss_fashion_mlp() {
     echo "bench rss_fashion_mlp dlc_rss_mb=$d torch_rss_mb=$t"
 }
 [ "${BENCH_RSS:-1}" = 0 ] || rss_fashion_mlp
+
+# Data parallelism: 1 and 2 ranks under mpirun (bench/mpi.sh; BENCH_MPI=0
+# skips it).
+[ "${BENCH_MPI:-1}" = 0 ] || sh bench/mpi.sh

@@ -597,6 +597,21 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
         select_loss(e, -1);
 }
 
+/* The end (one past) of the run of parameters from p that are trained, in
+ * the group and back to back in the buffers: clipping loops over a run. */
+static int clip_run(const IR *ir, const bool *in_group, int p, size_t *size)
+{
+    const Param *items = ir->params.items;
+    int q = p + 1;
+    *size = items[p].size;
+    while (q < ir->params.len && in_group[q] && items[q].trained
+           && items[q].offset == items[q - 1].offset + items[q - 1].size) {
+        *size += items[q].size;
+        q++;
+    }
+    return q;
+}
+
 /* Gradient clipping, before the optimizer reads the gradients, over the
  * parameters some loss reaches (torch.nn.utils skips a None grad): by
  * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
@@ -624,7 +639,13 @@ static void emit_clipping(Emit *e, const bool *in_group, int g)
             if (!ir->params.items[p].trained || !in_group[p])
                 continue;
             const char *dw = emit_param_grad(e, p);
-            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            size_t size;
+            int end = clip_run(ir, in_group, p, &size);
+            if (end > p + 1)
+                emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
+                          emit_param_grad(e, end - 1), end - p);
+            p = end - 1;
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
             emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", dw, dw, minus,
                       minus, dw, c, c, dw);
         }
@@ -639,7 +660,13 @@ static void emit_clipping(Emit *e, const bool *in_group, int g)
             if (!ir->params.items[p].trained || !in_group[p])
                 continue;
             const char *dw = emit_param_grad(e, p);
-            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            size_t size;
+            int end = clip_run(ir, in_group, p, &size);
+            if (end > p + 1)
+                emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
+                          emit_param_grad(e, end - 1), end - p);
+            p = end - 1;
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
             emit_line(e, "    sumsq += (double)%s[i] * %s[i];", dw, dw);
         }
         emit_line(e, "const %s clip = %s / ((%s)sqrt(sumsq) + %s);", real,
@@ -650,7 +677,13 @@ static void emit_clipping(Emit *e, const bool *in_group, int g)
             if (!ir->params.items[p].trained || !in_group[p])
                 continue;
             const char *dw = emit_param_grad(e, p);
-            emit_line(e, "for (size_t i = 0; i < %zu; i++)", ir->params.items[p].size);
+            size_t size;
+            int end = clip_run(ir, in_group, p, &size);
+            if (end > p + 1)
+                emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
+                          emit_param_grad(e, end - 1), end - p);
+            p = end - 1;
+            emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
             emit_line(e, "    %s[i] *= clip;", dw);
         }
         e->indent--;
@@ -678,6 +711,14 @@ static bool uses_word(const char *text, const char *word)
             return true;
     }
     return false;
+}
+
+/* The weight decay parameter pr takes in group g's update. */
+static double update_decay(const IR *ir, int g, const Param *pr)
+{
+    double group_wd = g >= 0 && g < ir->groups.len ? ir->groups.items[g].weight_decay
+                                                   : ir->train.weight_decay;
+    return pr->weight_decay < 0 ? group_wd : pr->weight_decay;
 }
 
 /* Group g's update (every parameter with one group): its optimizer, its
@@ -746,14 +787,32 @@ void emit_update(Emit *e, FILE *out, int g)
     }
     if (info->prologue && count)
         info->prologue(&st);
+    /* A run of trained parameters back to back in the buffers, with the
+     * same learning-rate group and weight decay, is one loop (head[p]: p
+     * starts a run): the optimizer's body once per run, not once per tensor,
+     * which made deep networks slow to compile (docs/performance.md). */
+    bool *head = arena_alloc(a, (size_t)ir->params.len + 1);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
-        if (!in_group[p])
+        if (!in_group[p] || !pr->trained)
+            continue;
+        double wd = update_decay(ir, g, pr);
+        head[p] = true;
+        while (p + 1 < ir->params.len) {
+            const Param *q = &ir->params.items[p + 1], *last = &ir->params.items[p];
+            if (!in_group[p + 1] || !q->trained || plr[p + 1] != plr[p] || q->lr != pr->lr
+                || q->weight_decay != pr->weight_decay || update_decay(ir, g, q) != wd
+                || q->offset != last->offset + last->size)
+                break;
+            p++;
+        }
+    }
+    for (int p = 0; p < ir->params.len; p++) {
+        const Param *pr = &ir->params.items[p];
+        if (!in_group[p] || (pr->trained && !head[p]))
             continue;
         double lr = pr->lr < 0 ? opt->lr : pr->lr;
-        double group_wd = g >= 0 && g < ir->groups.len ? ir->groups.items[g].weight_decay
-                                                       : ir->train.weight_decay;
-        double wd = pr->weight_decay < 0 ? group_wd : pr->weight_decay;
+        double wd = update_decay(ir, g, pr);
         const char *w = emit_param(e, p), *dw = emit_param_grad(e, p);
         emit_line(e, "%s", "");
         const char *notes = "";
@@ -773,7 +832,35 @@ void emit_update(Emit *e, FILE *out, int g)
             emit_line(e, " * torch.optim, no update (no weight decay, no optimizer state) */");
             continue;
         }
-        emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
+        /* the run from p: its tensors, their values */
+        int end = p + 1;
+        size_t size = pr->size;
+        while (end < ir->params.len && in_group[end] && ir->params.items[end].trained
+               && !head[end]) {
+            size += ir->params.items[end].size;
+            end++;
+        }
+        if (end == p + 1) {
+            emit_line(e, "/* %s %s%s */", w, dims_text(a, pr->shape), notes);
+        } else {
+            const char *line = "/*";
+            for (int q = p; q < end; q++) {
+                if (end - p > 8 && q == p + 3) {   /* a long run: its first and last three */
+                    line = arena_printf(a, "%s ... (%d tensors),", line, end - p);
+                    q = end - 3;
+                }
+                const char *item = arena_printf(a, " %s %s%s", e->param_name[q],
+                                                dims_text(a, ir->params.items[q].shape),
+                                                q + 1 < end ? "," : notes);
+                if (strlen(line) + strlen(item) > 90) {
+                    emit_line(e, "%s", line);
+                    line = " *";
+                }
+                line = arena_printf(a, "%s%s", line, item);
+            }
+            emit_line(e, "%s: back to back,", line);
+            emit_line(e, " * one loop over their %zu values from %s on */", size, w);
+        }
         st.w = w;
         st.lr = lr;
         st.own_lr = plr[p] != dflt;
@@ -783,12 +870,12 @@ void emit_update(Emit *e, FILE *out, int g)
         st.mom_c = mom_c[plr[p]];
         st.mom1_c = mom_c[plr[p]] ? arena_printf(a, "one_minus_%s", mom_c[plr[p]]) : NULL;
         st.wd = wd;
-        st.size = pr->size;
+        st.size = size;
         for (int k = 0; k < nslots; k++)
             st.state[slot[k]] = arena_printf(a, "%s_%s", w, info->slots[slot[k]].suffix);
         if (info->before)
             info->before(&st);
-        emit_line(e, "for (size_t i = 0; i < %zu; i++) {", pr->size);
+        emit_line(e, "for (size_t i = 0; i < %zu; i++) {", size);
         e->indent++;
         /* Coupled weight decay is L2 in the gradient, as torch.optim adds it;
          * an optimizer with its own (decoupled) decay applies it in body. */
@@ -809,7 +896,7 @@ void emit_update(Emit *e, FILE *out, int g)
     collect_decls(e, body, &decls);
     for (int p = 0; p < ir->params.len; p++) {
         const Param *pr = &ir->params.items[p];
-        for (int k = 0; k < nslots && pr->trained && in_group[p]; k++) {
+        for (int k = 0; k < nslots && pr->trained && in_group[p] && head[p]; k++) {
             const OptSlot *sl = &info->slots[slot[k]];
             Decl d = {arena_printf(a, "%s *const %s_%s = m->%s + %zu;", real, e->param_name[p],
                                    sl->suffix, sl->key, pr->offset),

@@ -3,10 +3,10 @@
  * dropout, accuracy), in the spirit of llm.c: one forward/backward pair
  * per op, plain loops, outputs first, then inputs, then sizes.
  *
- * Every kernel is `static inline` and takes its sizes as arguments, so a
- * call with literal sizes (generated code writes `classes` as 10) is
- * inlined and constant-folded as if the loop had been written out; there
- * is nothing to link. Each kernel exists in float and double:
+ * Every kernel is `static inline` (or DLRT_NOINLINE, below) and takes its
+ * sizes as arguments, so a call with literal sizes (generated code writes
+ * `classes` as 10) is inlined and constant-folded as if the loop had been
+ * written out; there is nothing to link. Each kernel exists in float and double:
  * dlrt_NAME_f32 and dlrt_NAME_f64.
  *
  * The kernels are written once, in runtime/kernels/NAME.h, in terms of
@@ -31,6 +31,16 @@
 #include <cblas.h>
 
 #include "dlrt.h"
+
+/* A kernel called once per layer whose loops gain nothing from literal
+ * sizes (bias, the activations) is DLRT_NOINLINE instead of static inline:
+ * static and never inlined, one copy per file (none when unused), so a deep
+ * network's C compiles in a fraction of the time (docs/design.md, Kernels). */
+#if defined(__GNUC__)
+#define DLRT_NOINLINE static __attribute__((noinline, unused))
+#else
+#define DLRT_NOINLINE static inline
+#endif
 
 #if defined(real) || defined(KERNEL) || defined(FN) || defined(GEMM)
 #error "dlrt_kernels.h defines real, KERNEL, FN and GEMM while it includes runtime/kernels/: include it before defining them"

@@ -65,35 +65,30 @@ static int leaky_relu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok
     return node->id;
 }
 
+/* Each pass is one call of its kernel (runtime/kernels/activation.h: the
+ * loops, not inlined, so a deep network compiles fast). */
 static void relu_forward(Emit *e, const Node *n)
 {
-    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] = %s[i] < 0 ? 0 : %s[i];   /* NaN stays NaN */", y, x, x);
+    emit_line(e, "dlrt_relu_forward_%s(%s, %s, n * %d);   /* NaN stays NaN */", op_prec(e),
+              emit_buf(e, n->id), emit_buf(e, n->in[0]), op_elems(e, n->id));
 }
 
 static void leaky_relu_forward(Emit *e, const Node *n)
 {
-    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] = %s[i] > 0 ? %s[i] : %s * %s[i];", y, x, x, emit_lit(e, attr(n)->alpha), x);
+    emit_line(e, "dlrt_leaky_relu_forward_%s(%s, %s, n * %d, %s);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), op_elems(e, n->id), emit_lit(e, attr(n)->alpha));
 }
 
 static void sigmoid_forward(Emit *e, const Node *n)
 {
-    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
-    emit_line(e, "    const %s ex = %s(-%s(%s[i]));   /* in (0, 1]: never overflows */",
-              emit_real(e), emit_fn(e, "exp"), emit_fn(e, "fabs"), x);
-    emit_line(e, "    %s[i] = %s[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);", y, x);
-    emit_line(e, "}");
+    emit_line(e, "dlrt_sigmoid_forward_%s(%s, %s, n * %d);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), op_elems(e, n->id));
 }
 
 static void tanh_forward(Emit *e, const Node *n)
 {
-    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] = %s(%s[i]);", y, emit_fn(e, "tanh"), x);
+    emit_line(e, "dlrt_tanh_forward_%s(%s, %s, n * %d);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), op_elems(e, n->id));
 }
 
 /* Each backward: dx (+)= dy * f'(x), f' written in terms of y. Inputs that
@@ -102,44 +97,36 @@ static void relu_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!op_needs_grad(e, n->in[0]))
         return;
-    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
-    const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] %s %s[i] <= 0 ? 0 : %s[i];   /* y NaN: dy, as torch */", dx,
-              op_assign(accumulate[0]), y, dy);
+    emit_line(e, "dlrt_relu_backward_%s(%s, %s, %s, n * %d, %d);   /* y NaN: dy, as torch */",
+              op_prec(e), emit_grad(e, n->in[0]), emit_buf(e, n->id), emit_grad(e, n->id),
+              op_elems(e, n->id), accumulate[0] ? 1 : 0);
 }
 
 static void leaky_relu_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!op_needs_grad(e, n->in[0]))
         return;
-    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
-    const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] %s %s[i] > 0 ? %s[i] : %s * %s[i];", dx, op_assign(accumulate[0]),
-              y, dy, emit_lit(e, attr(n)->alpha), dy);
+    emit_line(e, "dlrt_leaky_relu_backward_%s(%s, %s, %s, n * %d, %s, %d);", op_prec(e),
+              emit_grad(e, n->in[0]), emit_buf(e, n->id), emit_grad(e, n->id), op_elems(e, n->id),
+              emit_lit(e, attr(n)->alpha), accumulate[0] ? 1 : 0);
 }
 
 static void sigmoid_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!op_needs_grad(e, n->in[0]))
         return;
-    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
-    const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] %s %s[i] * %s[i] * (1 - %s[i]);", dx, op_assign(accumulate[0]),
-              dy, y, y);
+    emit_line(e, "dlrt_sigmoid_backward_%s(%s, %s, %s, n * %d, %d);", op_prec(e),
+              emit_grad(e, n->in[0]), emit_buf(e, n->id), emit_grad(e, n->id), op_elems(e, n->id),
+              accumulate[0] ? 1 : 0);
 }
 
 static void tanh_backward(Emit *e, const Node *n, const bool *accumulate)
 {
     if (!op_needs_grad(e, n->in[0]))
         return;
-    const char *y = emit_buf(e, n->id), *dy = emit_grad(e, n->id);
-    const char *dx = emit_grad(e, n->in[0]);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
-    emit_line(e, "    %s[i] %s %s[i] * (1 - %s[i] * %s[i]);", dx, op_assign(accumulate[0]),
-              dy, y, y);
+    emit_line(e, "dlrt_tanh_backward_%s(%s, %s, %s, n * %d, %d);", op_prec(e),
+              emit_grad(e, n->in[0]), emit_buf(e, n->id), emit_grad(e, n->id), op_elems(e, n->id),
+              accumulate[0] ? 1 : 0);
 }
 
 static void relu_torch(TorchEmit *t, const Node *n)

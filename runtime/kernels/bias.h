@@ -11,10 +11,22 @@
  * order; each db[c] adds its terms in the order o = 0, 1, ... When inner
  * is a plane (>= 16 values) it keeps 16 partial sums per channel instead,
  * position i in sum i mod 16, added up at the end.
+ *
+ * Both are DLRT_NOINLINE: dense calls them once per layer, and inlined
+ * copies made an 80-layer network's C take seconds longer to compile, for
+ * no speed (inner 1, dense's case, has its own loop over the channels).
  */
 
-static inline void KERNEL(bias_forward)(real *y, const real *b, int outer, int channels, int inner)
+DLRT_NOINLINE void KERNEL(bias_forward)(real *y, const real *b, int outer, int channels, int inner)
 {
+    if (inner == 1) {
+        for (int o = 0; o < outer; o++) {
+            real *yo = y + (size_t)o * channels;
+            for (int c = 0; c < channels; c++)
+                yo[c] += b[c];
+        }
+        return;
+    }
     for (int o = 0; o < outer; o++)
         for (int c = 0; c < channels; c++) {
             real *yc = y + ((size_t)o * channels + c) * inner;
@@ -23,13 +35,21 @@ static inline void KERNEL(bias_forward)(real *y, const real *b, int outer, int c
         }
 }
 
-static inline void KERNEL(bias_backward)(real *db, const real *dy, int outer, int channels,
+DLRT_NOINLINE void KERNEL(bias_backward)(real *db, const real *dy, int outer, int channels,
                                          int inner, int accumulate)
 {
     enum { LANES = 16 };
     if (!accumulate)
         for (int c = 0; c < channels; c++)
             db[c] = 0;
+    if (inner == 1) {   /* dense: row by row, db[c] in the order o = 0, 1, ... */
+        for (int o = 0; o < outer; o++) {
+            const real *dyo = dy + (size_t)o * channels;
+            for (int c = 0; c < channels; c++)
+                db[c] += dyo[c];
+        }
+        return;
+    }
     if (inner >= LANES) {
         /* a convolution's planes: LANES partial sums per channel, which the
          * compiler vectorizes (one running sum is a chain of dependent

@@ -281,10 +281,13 @@ if "$DLC" --prefix threads_api examples/two_heads.net -o "$T/threads_api.c" 2>"$
 else bad "threads-share-a-network-workspace-each" "$(cat "$T/threads.err" "$T/threads.out" 2>/dev/null | head -c 600)"; fi
 
 #     make bench runs: a tiny setting (one round of 3 steps, a net and a
-#     layer, no showcase epoch) prints its lines in the documented format.
+#     layer, no showcase epoch, one compile time, no deep net) prints its
+#     lines in the documented format, and every bench line has its fields.
 if BENCH_ROUNDS=1 BENCH_STEPS=3 BENCH_NETS=examples/xor.net BENCH_LAYERS=examples/xor.net \
-   BENCH_SHOWCASE=0 sh bench/run.sh >"$T/bench.out" 2>&1 &&
-   [ "$(grep -cE '^bench (xor|xor\.forward|xor\.forward_backward) threads=1 dlc_ms=[0-9.]+ torch_ms=[0-9.]+ ratio=[0-9.]+$' "$T/bench.out")" = 3 ]
+   BENCH_SHOWCASE=0 BENCH_COMPILE=examples/xor.net BENCH_DEEP= sh bench/run.sh >"$T/bench.out" 2>&1 &&
+   [ "$(grep -cE '^bench (xor|xor\.forward|xor\.forward_backward) threads=1 dlc_ms=[0-9.]+ torch_ms=[0-9.]+ ratio=[0-9.]+ gemm_bound_ms=[0-9.]+ bound_ratio=[0-9.]+( |$)' "$T/bench.out")" = 3 ] &&
+   grep -qE '^bench compile_xor cc_s=[0-9.]+ cpu_s=[0-9.]+$' "$T/bench.out" &&
+   ! grep '^bench ' "$T/bench.out" | grep -vE '^bench [A-Za-z0-9_.]+ ([a-z_0-9]+=[0-9.]+( |$))+$' | grep -q .
 then ok "bench-runs-tiny"
 else bad "bench-runs-tiny" "$(tail -c 400 "$T/bench.out")"; fi
 

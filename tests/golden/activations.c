@@ -229,31 +229,25 @@ static void activations_forward_pass(const activations *m, activations_workspace
     /* t3[n,12] = flat[n,24] a_w[12,24]^T + a_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 24, 1.0f, flat, 24, a_w, 24, 0.0f, t3, 12);
     dlrt_bias_forward_f32(t3, a_b, n, 12, 1);
-    for (int i = 0; i < n * 12; i++)
-        a[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(a, t3, n * 12);   /* NaN stays NaN */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
     /* t5[n,12] = a[n,12] b_w[12,12]^T + b_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, a, 12, b_w, 12, 0.0f, t5, 12);
     dlrt_bias_forward_f32(t5, b_b, n, 12, 1);
-    for (int i = 0; i < n * 12; i++)
-        b[i] = t5[i] > 0 ? t5[i] : 0.2f * t5[i];
+    dlrt_leaky_relu_forward_f32(b, t5, n * 12, 0.2f);
 
     /* activations.net:10: c = sigmoid(dense(b, 12)) */
     /* t7[n,12] = b[n,12] c_w[12,12]^T + c_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, b, 12, c_w, 12, 0.0f, t7, 12);
     dlrt_bias_forward_f32(t7, c_b, n, 12, 1);
-    for (int i = 0; i < n * 12; i++) {
-        const float ex = expf(-fabsf(t7[i]));   /* in (0, 1]: never overflows */
-        c[i] = t7[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
-    }
+    dlrt_sigmoid_forward_f32(c, t7, n * 12);
 
     /* activations.net:11: t = tanh(dense(c, 12)) */
     /* t9[n,12] = c[n,12] t_w[12,12]^T + t_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, c, 12, t_w, 12, 0.0f, t9, 12);
     dlrt_bias_forward_f32(t9, t_b, n, 12, 1);
-    for (int i = 0; i < n * 12; i++)
-        t[i] = tanhf(t9[i]);
+    dlrt_tanh_forward_f32(t, t9, n * 12);
 
     /* activations.net:12: e = a + b - c * t */
     for (int i = 0; i < n * 12; i++)
@@ -394,8 +388,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
         d_b[i] = d_t11[i];
 
     /* activations.net:11: t = tanh(dense(c, 12)) */
-    for (int i = 0; i < n * 12; i++)
-        d_t9[i] = d_t[i] * (1 - t[i] * t[i]);
+    dlrt_tanh_backward_f32(d_t9, t, d_t, n * 12, 0);
     /* d_t_w[12,12] = d_t9[n,12]^T c[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 12, n, 1.0f, d_t9, 12, c, 12, 0.0f, d_t_w, 12);
     /* d_t_b[12] = column sums of d_t9[n,12] */
@@ -405,8 +398,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 612, 156);   /* d_t_w, d_t_b */
 
     /* activations.net:10: c = sigmoid(dense(b, 12)) */
-    for (int i = 0; i < n * 12; i++)
-        d_t7[i] = d_c[i] * c[i] * (1 - c[i]);
+    dlrt_sigmoid_backward_f32(d_t7, c, d_c, n * 12, 0);
     /* d_c_w[12,12] = d_t7[n,12]^T b[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 12, n, 1.0f, d_t7, 12, b, 12, 0.0f, d_c_w, 12);
     /* d_c_b[12] = column sums of d_t7[n,12] */
@@ -416,8 +408,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 456, 156);   /* d_c_w, d_c_b */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
-    for (int i = 0; i < n * 12; i++)
-        d_t5[i] = b[i] > 0 ? d_b[i] : 0.2f * d_b[i];
+    dlrt_leaky_relu_backward_f32(d_t5, b, d_b, n * 12, 0.2f, 0);
     /* d_b_w[12,12] = d_t5[n,12]^T a[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 12, n, 1.0f, d_t5, 12, a, 12, 0.0f, d_b_w, 12);
     /* d_b_b[12] = column sums of d_t5[n,12] */
@@ -427,8 +418,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 300, 156);   /* d_b_w, d_b_b */
 
     /* activations.net:8: a = relu(dense(flat, 12)) */
-    for (int i = 0; i < n * 12; i++)
-        d_t3[i] = a[i] <= 0 ? 0 : d_a[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t3, a, d_a, n * 12, 0);   /* y NaN: dy, as torch */
     /* d_a_w[12,24] = d_t3[n,12]^T flat[n,24] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 24, n, 1.0f, d_t3, 12, flat, 24, 0.0f, d_a_w, 24);
     /* d_a_b[12] = column sums of d_t3[n,12] */
@@ -445,45 +435,9 @@ static void activations_backward_pass(const activations *m, activations_workspac
 void activations_update(activations *m)
 {
     float *const a_w = m->params + 0;                             /* [12, 24], activations.net:8 */
-    float *const a_b = m->params + 288;                           /* [12], activations.net:8 */
-    float *const b_w = m->params + 300;                           /* [12, 12], activations.net:9 */
-    float *const b_b = m->params + 444;                           /* [12], activations.net:9 */
-    float *const c_w = m->params + 456;                           /* [12, 12], activations.net:10 */
-    float *const c_b = m->params + 600;                           /* [12], activations.net:10 */
-    float *const t_w = m->params + 612;                           /* [12, 12], activations.net:11 */
-    float *const t_b = m->params + 756;                           /* [12], activations.net:11 */
-    float *const logits_w = m->params + 768;                      /* [5, 12], activations.net:15 */
-    float *const logits_b = m->params + 828;                      /* [5], activations.net:15 */
     float *const d_a_w = m->grads + 0;                            /* [12, 24] */
-    float *const d_a_b = m->grads + 288;                          /* [12] */
-    float *const d_b_w = m->grads + 300;                          /* [12, 12] */
-    float *const d_b_b = m->grads + 444;                          /* [12] */
-    float *const d_c_w = m->grads + 456;                          /* [12, 12] */
-    float *const d_c_b = m->grads + 600;                          /* [12] */
-    float *const d_t_w = m->grads + 612;                          /* [12, 12] */
-    float *const d_t_b = m->grads + 756;                          /* [12] */
-    float *const d_logits_w = m->grads + 768;                     /* [5, 12] */
-    float *const d_logits_b = m->grads + 828;                     /* [5] */
     float *const a_w_avg = m->exp_avg + 0;                        /* [12, 24] */
     float *const a_w_avg_sq = m->exp_avg_sq + 0;                  /* [12, 24] */
-    float *const a_b_avg = m->exp_avg + 288;                      /* [12] */
-    float *const a_b_avg_sq = m->exp_avg_sq + 288;                /* [12] */
-    float *const b_w_avg = m->exp_avg + 300;                      /* [12, 12] */
-    float *const b_w_avg_sq = m->exp_avg_sq + 300;                /* [12, 12] */
-    float *const b_b_avg = m->exp_avg + 444;                      /* [12] */
-    float *const b_b_avg_sq = m->exp_avg_sq + 444;                /* [12] */
-    float *const c_w_avg = m->exp_avg + 456;                      /* [12, 12] */
-    float *const c_w_avg_sq = m->exp_avg_sq + 456;                /* [12, 12] */
-    float *const c_b_avg = m->exp_avg + 600;                      /* [12] */
-    float *const c_b_avg_sq = m->exp_avg_sq + 600;                /* [12] */
-    float *const t_w_avg = m->exp_avg + 612;                      /* [12, 12] */
-    float *const t_w_avg_sq = m->exp_avg_sq + 612;                /* [12, 12] */
-    float *const t_b_avg = m->exp_avg + 756;                      /* [12] */
-    float *const t_b_avg_sq = m->exp_avg_sq + 756;                /* [12] */
-    float *const logits_w_avg = m->exp_avg + 768;                 /* [5, 12] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 768;           /* [5, 12] */
-    float *const logits_b_avg = m->exp_avg + 828;                 /* [5] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 828;           /* [5] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (activations_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -492,84 +446,14 @@ void activations_update(activations *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* a_w [12, 24] */
-    for (size_t i = 0; i < 288; i++) {
+    /* a_w [12, 24], a_b [12], b_w [12, 12], ... (10 tensors), t_b [12], logits_w [5, 12],
+     * logits_b [5]: back to back,
+     * one loop over their 833 values from a_w on */
+    for (size_t i = 0; i < 833; i++) {
         const float g = d_a_w[i];
         a_w_avg[i] = beta1 * a_w_avg[i] + one_minus_beta1 * g;
         a_w_avg_sq[i] = 0.999f * a_w_avg_sq[i] + 0.001f * g * g;
         a_w[i] -= step_size * (a_w_avg[i] / (sqrtf(a_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* a_b [12] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_a_b[i];
-        a_b_avg[i] = beta1 * a_b_avg[i] + one_minus_beta1 * g;
-        a_b_avg_sq[i] = 0.999f * a_b_avg_sq[i] + 0.001f * g * g;
-        a_b[i] -= step_size * (a_b_avg[i] / (sqrtf(a_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* b_w [12, 12] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_b_w[i];
-        b_w_avg[i] = beta1 * b_w_avg[i] + one_minus_beta1 * g;
-        b_w_avg_sq[i] = 0.999f * b_w_avg_sq[i] + 0.001f * g * g;
-        b_w[i] -= step_size * (b_w_avg[i] / (sqrtf(b_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* b_b [12] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_b_b[i];
-        b_b_avg[i] = beta1 * b_b_avg[i] + one_minus_beta1 * g;
-        b_b_avg_sq[i] = 0.999f * b_b_avg_sq[i] + 0.001f * g * g;
-        b_b[i] -= step_size * (b_b_avg[i] / (sqrtf(b_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* c_w [12, 12] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_c_w[i];
-        c_w_avg[i] = beta1 * c_w_avg[i] + one_minus_beta1 * g;
-        c_w_avg_sq[i] = 0.999f * c_w_avg_sq[i] + 0.001f * g * g;
-        c_w[i] -= step_size * (c_w_avg[i] / (sqrtf(c_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* c_b [12] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_c_b[i];
-        c_b_avg[i] = beta1 * c_b_avg[i] + one_minus_beta1 * g;
-        c_b_avg_sq[i] = 0.999f * c_b_avg_sq[i] + 0.001f * g * g;
-        c_b[i] -= step_size * (c_b_avg[i] / (sqrtf(c_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* t_w [12, 12] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_t_w[i];
-        t_w_avg[i] = beta1 * t_w_avg[i] + one_minus_beta1 * g;
-        t_w_avg_sq[i] = 0.999f * t_w_avg_sq[i] + 0.001f * g * g;
-        t_w[i] -= step_size * (t_w_avg[i] / (sqrtf(t_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* t_b [12] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_t_b[i];
-        t_b_avg[i] = beta1 * t_b_avg[i] + one_minus_beta1 * g;
-        t_b_avg_sq[i] = 0.999f * t_b_avg_sq[i] + 0.001f * g * g;
-        t_b[i] -= step_size * (t_b_avg[i] / (sqrtf(t_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_w [5, 12] */
-    for (size_t i = 0; i < 60; i++) {
-        const float g = d_logits_w[i];
-        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
-        logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_logits_b[i];
-        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
-        logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
-        logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

@@ -160,8 +160,7 @@ static void adagrad_forward_pass(const adagrad *m, adagrad_workspace *w, const f
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        h[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h, t2, n * 5);   /* NaN stays NaN */
 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
@@ -227,8 +226,7 @@ static void adagrad_backward_pass(const adagrad *m, adagrad_workspace *w, float 
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 25, 18);   /* d_logits_w, d_logits_b */
 
     /* adagrad.net:8: h = relu(dense(x, 5)) */
-    for (int i = 0; i < n * 5; i++)
-        d_t2[i] = h[i] <= 0 ? 0 : d_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, h, d_h, n * 5, 0);   /* y NaN: dy, as torch */
     /* d_h_w[5,4] = d_t2[n,5]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[5] = column sums of d_t2[n,5] */
@@ -246,50 +244,30 @@ static void adagrad_backward_pass(const adagrad *m, adagrad_workspace *w, float 
 void adagrad_update(adagrad *m)
 {
     float *const h_w = m->params + 0;         /* [5, 4], adagrad.net:8 */
-    float *const h_b = m->params + 20;        /* [5], adagrad.net:8 */
     float *const logits_w = m->params + 25;   /* [3, 5], adagrad.net:9 */
-    float *const logits_b = m->params + 40;   /* [3], adagrad.net:9 */
     float *const d_h_w = m->grads + 0;        /* [5, 4] */
-    float *const d_h_b = m->grads + 20;       /* [5] */
     float *const d_logits_w = m->grads + 25;  /* [3, 5] */
-    float *const d_logits_b = m->grads + 40;  /* [3] */
     float *const h_w_sum = m->sum + 0;        /* [5, 4] */
-    float *const h_b_sum = m->sum + 20;       /* [5] */
     float *const logits_w_sum = m->sum + 25;  /* [3, 5] */
-    float *const logits_b_sum = m->sum + 40;  /* [3] */
 
     m->step++;
 
-    /* h_w [5, 4] */
+    /* h_w [5, 4], h_b [5]: back to back,
+     * one loop over their 25 values from h_w on */
     const float h_w_clr = (float)(m->lr[0] / (1.0 + (double)(m->step - 1) * 0.001));
-    for (size_t i = 0; i < 20; i++) {
+    for (size_t i = 0; i < 25; i++) {
         const float g = d_h_w[i];
         h_w_sum[i] += g * g;
         h_w[i] -= h_w_clr * (g / (sqrtf(h_w_sum[i]) + 1e-10f));
     }
 
-    /* h_b [5] */
-    const float h_b_clr = (float)(m->lr[0] / (1.0 + (double)(m->step - 1) * 0.001));
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_h_b[i];
-        h_b_sum[i] += g * g;
-        h_b[i] -= h_b_clr * (g / (sqrtf(h_b_sum[i]) + 1e-10f));
-    }
-
-    /* logits_w [3, 5], lr 0.02 */
+    /* logits_w [3, 5], logits_b [3], lr 0.02: back to back,
+     * one loop over their 18 values from logits_w on */
     const float logits_w_clr = (float)(m->lr[1] / (1.0 + (double)(m->step - 1) * 0.001));
-    for (size_t i = 0; i < 15; i++) {
+    for (size_t i = 0; i < 18; i++) {
         const float g = d_logits_w[i];
         logits_w_sum[i] += g * g;
         logits_w[i] -= logits_w_clr * (g / (sqrtf(logits_w_sum[i]) + 1e-10f));
-    }
-
-    /* logits_b [3], lr 0.02 */
-    const float logits_b_clr = (float)(m->lr[1] / (1.0 + (double)(m->step - 1) * 0.001));
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b_sum[i] += g * g;
-        logits_b[i] -= logits_b_clr * (g / (sqrtf(logits_b_sum[i]) + 1e-10f));
     }
 }
 

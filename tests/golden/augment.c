@@ -253,24 +253,17 @@ static void augment_backward_pass(const augment *m, augment_workspace *w, float 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void augment_update(augment *m)
 {
-    float *const logits_w = m->params + 0;     /* [3, 64], augment.net:14 */
-    float *const logits_b = m->params + 192;   /* [3], augment.net:14 */
-    float *const d_logits_w = m->grads + 0;    /* [3, 64] */
-    float *const d_logits_b = m->grads + 192;  /* [3] */
-    const float lr = (float)m->lr[0];          /* learning rate of group 0 (augment_set_lr) */
+    float *const logits_w = m->params + 0;   /* [3, 64], augment.net:14 */
+    float *const d_logits_w = m->grads + 0;  /* [3, 64] */
+    const float lr = (float)m->lr[0];        /* learning rate of group 0 (augment_set_lr) */
 
     m->step++;
 
-    /* logits_w [3, 64] */
-    for (size_t i = 0; i < 192; i++) {
+    /* logits_w [3, 64], logits_b [3]: back to back,
+     * one loop over their 195 values from logits_w on */
+    for (size_t i = 0; i < 195; i++) {
         const float g = d_logits_w[i];
         logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
     }
 }
 

@@ -270,8 +270,7 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
     /* t2[n,6] = x[n,6] res1_h_w[6,6]^T + res1_h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, x, 6, res1_h_w, 6, 0.0f, t2, 6);
     dlrt_bias_forward_f32(t2, res1_h_b, n, 6, 1);
-    for (int i = 0; i < n * 6; i++)
-        res1_h[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(res1_h, t2, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t4[n,6] = res1_h[n,6] res1_out_w[6,6]^T + res1_out_b */
@@ -286,8 +285,7 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
     /* t7[n,6] = res1[n,6] stage_0_h_w[6,6]^T + stage_0_h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, res1, 6, stage_0_h_w, 6, 0.0f, t7, 6);
     dlrt_bias_forward_f32(t7, stage_0_h_b, n, 6, 1);
-    for (int i = 0; i < n * 6; i++)
-        stage_0_h[i] = t7[i] < 0 ? 0 : t7[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(stage_0_h, t7, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t9[n,6] = stage_0_h[n,6] stage_0_out_w[6,6]^T + stage_0_out_b */
@@ -302,8 +300,7 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
     /* t12[n,6] = stage_0[n,6] stage_1_h_w[6,6]^T + stage_1_h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, stage_0, 6, stage_1_h_w, 6, 0.0f, t12, 6);
     dlrt_bias_forward_f32(t12, stage_1_h_b, n, 6, 1);
-    for (int i = 0; i < n * 6; i++)
-        stage_1_h[i] = t12[i] < 0 ? 0 : t12[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(stage_1_h, t12, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t14[n,6] = stage_1_h[n,6] stage_1_out_w[6,6]^T + stage_1_out_b */
@@ -318,8 +315,7 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
     /* t17[n,4] = stage_1[n,6] enc_h_w[4,6]^T + enc_h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, stage_1, 6, enc_h_w, 6, 0.0f, t17, 4);
     dlrt_bias_forward_f32(t17, enc_h_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        a_h[i] = tanhf(t17[i]);
+    dlrt_tanh_forward_f32(a_h, t17, n * 4);
 
     /* blocks.net:17: return dense(h, 6) */
     /* a[n,6] = a_h[n,4] enc_out_w[6,4]^T + enc_out_b */
@@ -330,8 +326,7 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
     /* t20[n,4] = x[n,6] enc_h_w[4,6]^T + enc_h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, x, 6, enc_h_w, 6, 0.0f, t20, 4);
     dlrt_bias_forward_f32(t20, enc_h_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        b_h[i] = tanhf(t20[i]);
+    dlrt_tanh_forward_f32(b_h, t20, n * 4);
 
     /* blocks.net:17: return dense(h, 6) */
     /* b[n,6] = b_h[n,4] enc_out_w[6,4]^T + enc_out_b */
@@ -465,8 +460,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 6, 1.0f, d_b, 6, enc_out_w, 4, 0.0f, d_b_h, 4);
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
-    for (int i = 0; i < n * 4; i++)
-        d_t20[i] = d_b_h[i] * (1 - b_h[i] * b_h[i]);
+    dlrt_tanh_backward_f32(d_t20, b_h, d_b_h, n * 4, 0);
     /* d_enc_h_w[4,6] = d_t20[n,4]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t20, 4, x, 6, 0.0f, d_enc_h_w, 6);
     /* d_enc_h_b[4] = column sums of d_t20[n,4] */
@@ -482,8 +476,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 280, 30);   /* d_enc_out_w, d_enc_out_b */
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
-    for (int i = 0; i < n * 4; i++)
-        d_t17[i] = d_a_h[i] * (1 - a_h[i] * a_h[i]);
+    dlrt_tanh_backward_f32(d_t17, a_h, d_a_h, n * 4, 0);
     /* d_enc_h_w[4,6] += d_t17[n,4]^T stage_1[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t17, 4, stage_1, 6, 1.0f, d_enc_h_w, 6);
     /* d_enc_h_b[4] += column sums of d_t17[n,4] */
@@ -508,8 +501,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 210, 42);   /* d_stage_1_out_w, d_stage_1_out_b */
 
     /* blocks.net:11: h = relu(dense(v, width)) */
-    for (int i = 0; i < n * 6; i++)
-        d_t12[i] = stage_1_h[i] <= 0 ? 0 : d_stage_1_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t12, stage_1_h, d_stage_1_h, n * 6, 0);   /* y NaN: dy, as torch */
     /* d_stage_1_h_w[6,6] = d_t12[n,6]^T stage_0[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 6, n, 1.0f, d_t12, 6, stage_0, 6, 0.0f, d_stage_1_h_w, 6);
     /* d_stage_1_h_b[6] = column sums of d_t12[n,6] */
@@ -534,8 +526,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 126, 42);   /* d_stage_0_out_w, d_stage_0_out_b */
 
     /* blocks.net:11: h = relu(dense(v, width)) */
-    for (int i = 0; i < n * 6; i++)
-        d_t7[i] = stage_0_h[i] <= 0 ? 0 : d_stage_0_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t7, stage_0_h, d_stage_0_h, n * 6, 0);   /* y NaN: dy, as torch */
     /* d_stage_0_h_w[6,6] = d_t7[n,6]^T res1[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 6, n, 1.0f, d_t7, 6, res1, 6, 0.0f, d_stage_0_h_w, 6);
     /* d_stage_0_h_b[6] = column sums of d_t7[n,6] */
@@ -558,8 +549,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 42, 42);   /* d_res1_out_w, d_res1_out_b */
 
     /* blocks.net:11: h = relu(dense(v, width)) */
-    for (int i = 0; i < n * 6; i++)
-        d_t2[i] = res1_h[i] <= 0 ? 0 : d_res1_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, res1_h, d_res1_h, n * 6, 0);   /* y NaN: dy, as torch */
     /* d_res1_h_w[6,6] = d_t2[n,6]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 6, n, 1.0f, d_t2, 6, x, 6, 0.0f, d_res1_h_w, 6);
     /* d_res1_h_b[6] = column sums of d_t2[n,6] */
@@ -572,152 +562,18 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void blocks_update(blocks *m)
 {
-    float *const res1_h_w = m->params + 0;          /* [6, 6], blocks.net:11 */
-    float *const res1_h_b = m->params + 36;         /* [6], blocks.net:11 */
-    float *const res1_out_w = m->params + 42;       /* [6, 6], blocks.net:12 */
-    float *const res1_out_b = m->params + 78;       /* [6], blocks.net:12 */
-    float *const stage_0_h_w = m->params + 84;      /* [6, 6], blocks.net:11 */
-    float *const stage_0_h_b = m->params + 120;     /* [6], blocks.net:11 */
-    float *const stage_0_out_w = m->params + 126;   /* [6, 6], blocks.net:12 */
-    float *const stage_0_out_b = m->params + 162;   /* [6], blocks.net:12 */
-    float *const stage_1_h_w = m->params + 168;     /* [6, 6], blocks.net:11 */
-    float *const stage_1_h_b = m->params + 204;     /* [6], blocks.net:11 */
-    float *const stage_1_out_w = m->params + 210;   /* [6, 6], blocks.net:12 */
-    float *const stage_1_out_b = m->params + 246;   /* [6], blocks.net:12 */
-    float *const enc_h_w = m->params + 252;         /* [4, 6], blocks.net:16 */
-    float *const enc_h_b = m->params + 276;         /* [4], blocks.net:16 */
-    float *const enc_out_w = m->params + 280;       /* [6, 4], blocks.net:17 */
-    float *const enc_out_b = m->params + 304;       /* [6], blocks.net:17 */
-    float *const logits_w = m->params + 310;        /* [3, 6], blocks.net:24 */
-    float *const logits_b = m->params + 328;        /* [3], blocks.net:24 */
-    float *const d_res1_h_w = m->grads + 0;         /* [6, 6] */
-    float *const d_res1_h_b = m->grads + 36;        /* [6] */
-    float *const d_res1_out_w = m->grads + 42;      /* [6, 6] */
-    float *const d_res1_out_b = m->grads + 78;      /* [6] */
-    float *const d_stage_0_h_w = m->grads + 84;     /* [6, 6] */
-    float *const d_stage_0_h_b = m->grads + 120;    /* [6] */
-    float *const d_stage_0_out_w = m->grads + 126;  /* [6, 6] */
-    float *const d_stage_0_out_b = m->grads + 162;  /* [6] */
-    float *const d_stage_1_h_w = m->grads + 168;    /* [6, 6] */
-    float *const d_stage_1_h_b = m->grads + 204;    /* [6] */
-    float *const d_stage_1_out_w = m->grads + 210;  /* [6, 6] */
-    float *const d_stage_1_out_b = m->grads + 246;  /* [6] */
-    float *const d_enc_h_w = m->grads + 252;        /* [4, 6] */
-    float *const d_enc_h_b = m->grads + 276;        /* [4] */
-    float *const d_enc_out_w = m->grads + 280;      /* [6, 4] */
-    float *const d_enc_out_b = m->grads + 304;      /* [6] */
-    float *const d_logits_w = m->grads + 310;       /* [3, 6] */
-    float *const d_logits_b = m->grads + 328;       /* [3] */
-    const float lr = (float)m->lr[0];               /* learning rate of group 0 (blocks_set_lr) */
+    float *const res1_h_w = m->params + 0;   /* [6, 6], blocks.net:11 */
+    float *const d_res1_h_w = m->grads + 0;  /* [6, 6] */
+    const float lr = (float)m->lr[0];        /* learning rate of group 0 (blocks_set_lr) */
 
     m->step++;
 
-    /* res1_h_w [6, 6] */
-    for (size_t i = 0; i < 36; i++) {
+    /* res1_h_w [6, 6], res1_h_b [6], res1_out_w [6, 6], ... (18 tensors), enc_out_b [6],
+     * logits_w [3, 6], logits_b [3]: back to back,
+     * one loop over their 331 values from res1_h_w on */
+    for (size_t i = 0; i < 331; i++) {
         const float g = d_res1_h_w[i];
         res1_h_w[i] -= lr * g;
-    }
-
-    /* res1_h_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_res1_h_b[i];
-        res1_h_b[i] -= lr * g;
-    }
-
-    /* res1_out_w [6, 6] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_res1_out_w[i];
-        res1_out_w[i] -= lr * g;
-    }
-
-    /* res1_out_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_res1_out_b[i];
-        res1_out_b[i] -= lr * g;
-    }
-
-    /* stage_0_h_w [6, 6] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_stage_0_h_w[i];
-        stage_0_h_w[i] -= lr * g;
-    }
-
-    /* stage_0_h_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_stage_0_h_b[i];
-        stage_0_h_b[i] -= lr * g;
-    }
-
-    /* stage_0_out_w [6, 6] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_stage_0_out_w[i];
-        stage_0_out_w[i] -= lr * g;
-    }
-
-    /* stage_0_out_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_stage_0_out_b[i];
-        stage_0_out_b[i] -= lr * g;
-    }
-
-    /* stage_1_h_w [6, 6] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_stage_1_h_w[i];
-        stage_1_h_w[i] -= lr * g;
-    }
-
-    /* stage_1_h_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_stage_1_h_b[i];
-        stage_1_h_b[i] -= lr * g;
-    }
-
-    /* stage_1_out_w [6, 6] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_stage_1_out_w[i];
-        stage_1_out_w[i] -= lr * g;
-    }
-
-    /* stage_1_out_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_stage_1_out_b[i];
-        stage_1_out_b[i] -= lr * g;
-    }
-
-    /* enc_h_w [4, 6] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_enc_h_w[i];
-        enc_h_w[i] -= lr * g;
-    }
-
-    /* enc_h_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_enc_h_b[i];
-        enc_h_b[i] -= lr * g;
-    }
-
-    /* enc_out_w [6, 4] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_enc_out_w[i];
-        enc_out_w[i] -= lr * g;
-    }
-
-    /* enc_out_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_enc_out_b[i];
-        enc_out_b[i] -= lr * g;
-    }
-
-    /* logits_w [3, 6] */
-    for (size_t i = 0; i < 18; i++) {
-        const float g = d_logits_w[i];
-        logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
     }
 }
 

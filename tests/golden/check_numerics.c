@@ -254,8 +254,7 @@ static int check_numerics_forward_pass(const check_numerics *m, check_numerics_w
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     if (check_numerics_check(w, m->step, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
         return -1;
-    for (int i = 0; i < n * 8; i++)
-        t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t4, t3, n * 8);   /* NaN stays NaN */
     if (check_numerics_check(w, m->step, t4, (long)n * 8, 1, (const int[]){8}, 1, "forward output of relu", 12, "t4", training))
         return -1;
     if (training) {
@@ -375,8 +374,7 @@ static int check_numerics_backward_pass(const check_numerics *m, check_numerics_
     dlrt_dropout_backward_f32(d_t4, d_h, h_mask, n * 8, 0);
     if (check_numerics_check(w, m->step, d_t4, (long)n * 8, 1, (const int[]){8}, 1, "backward of dropout", 12, "d_t4", 1))
         return -1;
-    for (int i = 0; i < n * 8; i++)
-        d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t3, t4, d_t4, n * 8, 0);   /* y NaN: dy, as torch */
     if (check_numerics_check(w, m->step, d_t3, (long)n * 8, 1, (const int[]){8}, 1, "backward of relu", 12, "d_t3", 1))
         return -1;
     /* d_h_w[8,4] = d_t3[n,8]^T x[n,4] */
@@ -400,21 +398,9 @@ static int check_numerics_backward_pass(const check_numerics *m, check_numerics_
 void check_numerics_update(check_numerics *m)
 {
     float *const h_w = m->params + 0;                             /* [8, 4], check_numerics.net:12 */
-    float *const h_b = m->params + 32;                            /* [8], check_numerics.net:12 */
-    float *const logits_w = m->params + 40;                       /* [3, 8], check_numerics.net:13 */
-    float *const logits_b = m->params + 64;                       /* [3], check_numerics.net:13 */
     float *const d_h_w = m->grads + 0;                            /* [8, 4] */
-    float *const d_h_b = m->grads + 32;                           /* [8] */
-    float *const d_logits_w = m->grads + 40;                      /* [3, 8] */
-    float *const d_logits_b = m->grads + 64;                      /* [3] */
     float *const h_w_avg = m->exp_avg + 0;                        /* [8, 4] */
     float *const h_w_avg_sq = m->exp_avg_sq + 0;                  /* [8, 4] */
-    float *const h_b_avg = m->exp_avg + 32;                       /* [8] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 32;                 /* [8] */
-    float *const logits_w_avg = m->exp_avg + 40;                  /* [3, 8] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 40;            /* [3, 8] */
-    float *const logits_b_avg = m->exp_avg + 64;                  /* [3] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 64;            /* [3] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (check_numerics_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -423,36 +409,13 @@ void check_numerics_update(check_numerics *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* h_w [8, 4] */
-    for (size_t i = 0; i < 32; i++) {
+    /* h_w [8, 4], h_b [8], logits_w [3, 8], logits_b [3]: back to back,
+     * one loop over their 67 values from h_w on */
+    for (size_t i = 0; i < 67; i++) {
         const float g = d_h_w[i];
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_h_b[i];
-        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
-        h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
-        h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_w [3, 8] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_logits_w[i];
-        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
-        logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
-        logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
-        logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

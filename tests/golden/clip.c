@@ -158,8 +158,7 @@ static void clip_forward_pass(const clip *m, clip_workspace *w, const float *x, 
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        h[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h, t2, n * 5);   /* NaN stays NaN */
 
     /* clip.net:9: logits = dense(h, 3) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
@@ -225,8 +224,7 @@ static void clip_backward_pass(const clip *m, clip_workspace *w, float *grads, c
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 25, 18);   /* d_logits_w, d_logits_b */
 
     /* clip.net:8: h = relu(dense(x, 5)) */
-    for (int i = 0; i < n * 5; i++)
-        d_t2[i] = h[i] <= 0 ? 0 : d_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, h, d_h, n * 5, 0);   /* y NaN: dy, as torch */
     /* d_h_w[5,4] = d_t2[n,5]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[5] = column sums of d_t2[n,5] */
@@ -242,82 +240,38 @@ static void clip_backward_pass(const clip *m, clip_workspace *w, float *grads, c
  *   p -= lr * buf */
 void clip_update(clip *m)
 {
-    float *const h_w = m->params + 0;                     /* [5, 4], clip.net:8 */
-    float *const h_b = m->params + 20;                    /* [5], clip.net:8 */
-    float *const logits_w = m->params + 25;               /* [3, 5], clip.net:9 */
-    float *const logits_b = m->params + 40;               /* [3], clip.net:9 */
-    float *const d_h_w = m->grads + 0;                    /* [5, 4] */
-    float *const d_h_b = m->grads + 20;                   /* [5] */
-    float *const d_logits_w = m->grads + 25;              /* [3, 5] */
-    float *const d_logits_b = m->grads + 40;              /* [3] */
-    float *const h_w_buf = m->momentum_buffer + 0;        /* [5, 4] */
-    float *const h_b_buf = m->momentum_buffer + 20;       /* [5] */
-    float *const logits_w_buf = m->momentum_buffer + 25;  /* [3, 5] */
-    float *const logits_b_buf = m->momentum_buffer + 40;  /* [3] */
-    const float lr = (float)m->lr[0];                     /* learning rate of group 0 (clip_set_lr) */
-    const float momentum = (float)m->momentum[0];         /* momentum of group 0 (clip_set_momentum) */
+    float *const h_w = m->params + 0;               /* [5, 4], clip.net:8 */
+    float *const d_h_w = m->grads + 0;              /* [5, 4] */
+    float *const h_w_buf = m->momentum_buffer + 0;  /* [5, 4] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (clip_set_lr) */
+    const float momentum = (float)m->momentum[0];   /* momentum of group 0 (clip_set_momentum) */
 
     m->step++;
 
     /* clip_value 0.5: every gradient clamped to [-0.5, 0.5] (NaN stays NaN) */
-    for (size_t i = 0; i < 20; i++)
+    /* d_h_w to d_logits_b: 4 tensors back to back */
+    for (size_t i = 0; i < 43; i++)
         d_h_w[i] = d_h_w[i] < -0.5f ? -0.5f : d_h_w[i] > 0.5f ? 0.5f : d_h_w[i];
-    for (size_t i = 0; i < 5; i++)
-        d_h_b[i] = d_h_b[i] < -0.5f ? -0.5f : d_h_b[i] > 0.5f ? 0.5f : d_h_b[i];
-    for (size_t i = 0; i < 15; i++)
-        d_logits_w[i] = d_logits_w[i] < -0.5f ? -0.5f : d_logits_w[i] > 0.5f ? 0.5f : d_logits_w[i];
-    for (size_t i = 0; i < 3; i++)
-        d_logits_b[i] = d_logits_b[i] < -0.5f ? -0.5f : d_logits_b[i] > 0.5f ? 0.5f : d_logits_b[i];
 
     /* clip_norm 1: the L2 norm of all gradients together, then every
      * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */
     double sumsq = 0.0;
-    for (size_t i = 0; i < 20; i++)
+    /* d_h_w to d_logits_b: 4 tensors back to back */
+    for (size_t i = 0; i < 43; i++)
         sumsq += (double)d_h_w[i] * d_h_w[i];
-    for (size_t i = 0; i < 5; i++)
-        sumsq += (double)d_h_b[i] * d_h_b[i];
-    for (size_t i = 0; i < 15; i++)
-        sumsq += (double)d_logits_w[i] * d_logits_w[i];
-    for (size_t i = 0; i < 3; i++)
-        sumsq += (double)d_logits_b[i] * d_logits_b[i];
     const float clip = 1.0f / ((float)sqrt(sumsq) + 1e-06f);
     if (clip < 1) {
-        for (size_t i = 0; i < 20; i++)
+        /* d_h_w to d_logits_b: 4 tensors back to back */
+        for (size_t i = 0; i < 43; i++)
             d_h_w[i] *= clip;
-        for (size_t i = 0; i < 5; i++)
-            d_h_b[i] *= clip;
-        for (size_t i = 0; i < 15; i++)
-            d_logits_w[i] *= clip;
-        for (size_t i = 0; i < 3; i++)
-            d_logits_b[i] *= clip;
     }
 
-    /* h_w [5, 4] */
-    for (size_t i = 0; i < 20; i++) {
+    /* h_w [5, 4], h_b [5], logits_w [3, 5], logits_b [3]: back to back,
+     * one loop over their 43 values from h_w on */
+    for (size_t i = 0; i < 43; i++) {
         const float g = d_h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * h_w_buf[i];
-    }
-
-    /* h_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_h_b[i];
-        h_b_buf[i] = momentum * h_b_buf[i] + g;
-        h_b[i] -= lr * h_b_buf[i];
-    }
-
-    /* logits_w [3, 5] */
-    for (size_t i = 0; i < 15; i++) {
-        const float g = d_logits_w[i];
-        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
-        logits_w[i] -= lr * logits_w_buf[i];
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
-        logits_b[i] -= lr * logits_b_buf[i];
     }
 }
 

@@ -220,15 +220,13 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
     /* t3[n,3] = x[n,6] a_w[3,6]^T + a_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 6, 1.0f, x, 6, a_w, 6, 0.0f, t3, 3);
     dlrt_bias_forward_f32(t3, a_b, n, 3, 1);
-    for (int i = 0; i < n * 3; i++)
-        a[i] = tanhf(t3[i]);
+    dlrt_tanh_forward_f32(a, t3, n * 3);
 
     /* concat.net:9: b = tanh(dense(x, 2)) */
     /* t5[n,2] = x[n,6] b_w[2,6]^T + b_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, b_w, 6, 0.0f, t5, 2);
     dlrt_bias_forward_f32(t5, b_b, n, 2, 1);
-    for (int i = 0; i < n * 2; i++)
-        b[i] = tanhf(t5[i]);
+    dlrt_tanh_forward_f32(b, t5, n * 2);
 
     /* concat.net:10: j = concat(a, b) */
     /* j_: rows of 5 = the inputs' rows side by side */
@@ -276,8 +274,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
 
     /* concat.net:15: logits = dense(concat(k, s, tanh(flatten(m))), 4) */
     /* flatten: t16 is m_'s buffer, viewed as [n,60] */
-    for (int i = 0; i < n * 60; i++)
-        t17[i] = tanhf(t16[i]);
+    dlrt_tanh_forward_f32(t17, t16, n * 60);
     /* t18: rows of 76 = the inputs' rows side by side */
     for (int r = 0; r < n * 1; r++) {
         memcpy(t18 + (size_t)r * 76 + 0, k_ + (size_t)r * 10, 10 * sizeof *t18);
@@ -379,8 +376,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     for (int r = 0; r < n * 1; r++)   /* d_t17's slice of d_t18 */
         for (int i = 0; i < 60; i++)
             d_t17[(size_t)r * 60 + i] = d_t18[(size_t)r * 76 + 16 + i];
-    for (int i = 0; i < n * 60; i++)
-        d_t16[i] = d_t17[i] * (1 - t17[i] * t17[i]);
+    dlrt_tanh_backward_f32(d_t16, t17, d_t17, n * 60, 0);
     memcpy(d_m_, d_t16, (size_t)n * 60 * sizeof *d_m_);
 
     /* concat.net:14: m = concat(c, reshape(dense(x, 24), [4, 2, 3]), axis = 1) */
@@ -436,8 +432,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
             d_b[(size_t)r * 2 + i] += d_j_[(size_t)r * 5 + 3 + i];
 
     /* concat.net:9: b = tanh(dense(x, 2)) */
-    for (int i = 0; i < n * 2; i++)
-        d_t5[i] = d_b[i] * (1 - b[i] * b[i]);
+    dlrt_tanh_backward_f32(d_t5, b, d_b, n * 2, 0);
     /* d_b_w[2,6] = d_t5[n,2]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, 1.0f, d_t5, 2, x, 6, 0.0f, d_b_w, 6);
     /* d_b_b[2] = column sums of d_t5[n,2] */
@@ -445,8 +440,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 21, 14);   /* d_b_w, d_b_b */
 
     /* concat.net:8: a = tanh(dense(x, 3)) */
-    for (int i = 0; i < n * 3; i++)
-        d_t3[i] = d_a[i] * (1 - a[i] * a[i]);
+    dlrt_tanh_backward_f32(d_t3, a, d_a, n * 3, 0);
     /* d_a_w[3,6] = d_t3[n,3]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 6, n, 1.0f, d_t3, 3, x, 6, 0.0f, d_a_w, 6);
     /* d_a_b[3] = column sums of d_t3[n,3] */
@@ -459,88 +453,18 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void concat_update(concat *m)
 {
-    float *const a_w = m->params + 0;          /* [3, 6], concat.net:8 */
-    float *const a_b = m->params + 18;         /* [3], concat.net:8 */
-    float *const b_w = m->params + 21;         /* [2, 6], concat.net:9 */
-    float *const b_b = m->params + 33;         /* [2], concat.net:9 */
-    float *const c_w = m->params + 35;         /* [18, 6], concat.net:13 */
-    float *const c_b = m->params + 143;        /* [18], concat.net:13 */
-    float *const m_w = m->params + 161;        /* [24, 6], concat.net:14 */
-    float *const m_b = m->params + 305;        /* [24], concat.net:14 */
-    float *const logits_w = m->params + 329;   /* [4, 76], concat.net:15 */
-    float *const logits_b = m->params + 633;   /* [4], concat.net:15 */
-    float *const d_a_w = m->grads + 0;         /* [3, 6] */
-    float *const d_a_b = m->grads + 18;        /* [3] */
-    float *const d_b_w = m->grads + 21;        /* [2, 6] */
-    float *const d_b_b = m->grads + 33;        /* [2] */
-    float *const d_c_w = m->grads + 35;        /* [18, 6] */
-    float *const d_c_b = m->grads + 143;       /* [18] */
-    float *const d_m_w = m->grads + 161;       /* [24, 6] */
-    float *const d_m_b = m->grads + 305;       /* [24] */
-    float *const d_logits_w = m->grads + 329;  /* [4, 76] */
-    float *const d_logits_b = m->grads + 633;  /* [4] */
-    const float lr = (float)m->lr[0];          /* learning rate of group 0 (concat_set_lr) */
+    float *const a_w = m->params + 0;   /* [3, 6], concat.net:8 */
+    float *const d_a_w = m->grads + 0;  /* [3, 6] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (concat_set_lr) */
 
     m->step++;
 
-    /* a_w [3, 6] */
-    for (size_t i = 0; i < 18; i++) {
+    /* a_w [3, 6], a_b [3], b_w [2, 6], ... (10 tensors), m_b [24], logits_w [4, 76],
+     * logits_b [4]: back to back,
+     * one loop over their 637 values from a_w on */
+    for (size_t i = 0; i < 637; i++) {
         const float g = d_a_w[i];
         a_w[i] -= lr * g;
-    }
-
-    /* a_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_a_b[i];
-        a_b[i] -= lr * g;
-    }
-
-    /* b_w [2, 6] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_b_w[i];
-        b_w[i] -= lr * g;
-    }
-
-    /* b_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_b_b[i];
-        b_b[i] -= lr * g;
-    }
-
-    /* c_w [18, 6] */
-    for (size_t i = 0; i < 108; i++) {
-        const float g = d_c_w[i];
-        c_w[i] -= lr * g;
-    }
-
-    /* c_b [18] */
-    for (size_t i = 0; i < 18; i++) {
-        const float g = d_c_b[i];
-        c_b[i] -= lr * g;
-    }
-
-    /* m_w [24, 6] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_m_w[i];
-        m_w[i] -= lr * g;
-    }
-
-    /* m_b [24] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_m_b[i];
-        m_b[i] -= lr * g;
-    }
-
-    /* logits_w [4, 76] */
-    for (size_t i = 0; i < 304; i++) {
-        const float g = d_logits_w[i];
-        logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
     }
 }
 

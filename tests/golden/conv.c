@@ -232,15 +232,13 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     /* conv2d [n,1,8,8] -> [n,4,8,8]: kernel 3, stride 1, padding 1,1,1,1 (same) */
     dlrt_conv2d_forward_f32(t3, t3_ws, image, c1_w, c1_b,
         n, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-    for (int i = 0; i < n * 256; i++)
-        c1[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(c1, t3, n * 256);   /* NaN stays NaN */
 
     /* conv.net:13: c2 = relu(conv2d(c1, 8, 3, stride = 2, padding = 1, groups = 2)) */
     /* conv2d [n,4,8,8] -> [n,8,4,4]: kernel 3, stride 2, padding 1,1,1,1, groups 2 */
     dlrt_conv2d_forward_f32(t5, t5_ws, c1, c2_w, c2_b,
         n, 4, 8, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2);
-    for (int i = 0; i < n * 128; i++)
-        c2[i] = t5[i] < 0 ? 0 : t5[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(c2, t5, n * 128);   /* NaN stays NaN */
 
     /* conv.net:14: up = conv_transpose2d(c2, 2, 2, stride = 2) */
     /* conv_transpose2d [n,8,4,4] -> [n,2,8,8]: kernel 2, stride 2, padding 0,0 */
@@ -251,8 +249,7 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     /* conv1d [n,2,16] -> [n,4,16]: kernel 3, stride 1, padding 4,0 (causal), dilation 2 */
     dlrt_conv1d_forward_f32(t8, t8_ws, seq, s1_w, s1_b,
         n, 2, 16, 4, 3, 1, 4, 0, 2, 1);
-    for (int i = 0; i < n * 64; i++)
-        s1[i] = t8[i] < 0 ? 0 : t8[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(s1, t8, n * 64);   /* NaN stays NaN */
 
     /* conv.net:16: s2 = conv1d(s1, 4, 1, bias = false) */
     /* conv1d [n,4,16] -> [n,4,16]: kernel 1, stride 1, padding 0,0 */
@@ -384,8 +381,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 286, 16);   /* d_s2_w */
 
     /* conv.net:15: s1 = relu(conv1d(seq, 4, 3, dilation = 2, padding = "causal")) */
-    for (int i = 0; i < n * 64; i++)
-        d_t8[i] = s1[i] <= 0 ? 0 : d_s1[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t8, s1, d_s1, n * 64, 0);   /* y NaN: dy, as torch */
     /* d_s1_w[4,2,3] = the weight gradient from d_t8 and seq */
     dlrt_conv1d_backward_weight_f32(d_s1_w, t8_ws, d_t8, seq,
         n, 2, 16, 4, 3, 1, 4, 0, 2, 1, 0);
@@ -405,8 +401,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 192, 66);   /* d_up_w, d_up_b */
 
     /* conv.net:13: c2 = relu(conv2d(c1, 8, 3, stride = 2, padding = 1, groups = 2)) */
-    for (int i = 0; i < n * 128; i++)
-        d_t5[i] = c2[i] <= 0 ? 0 : d_c2[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t5, c2, d_c2, n * 128, 0);   /* y NaN: dy, as torch */
     /* d_c2_w[8,2,3,3] = the weight gradient from d_t5 and c1 */
     dlrt_conv2d_backward_weight_f32(d_c2_w, t5_ws, d_t5, c1,
         n, 4, 8, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0);
@@ -418,8 +413,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 40, 152);   /* d_c2_w, d_c2_b */
 
     /* conv.net:12: c1 = relu(conv2d(image, 4, 3, padding = "same")) */
-    for (int i = 0; i < n * 256; i++)
-        d_t3[i] = c1[i] <= 0 ? 0 : d_c1[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t3, c1, d_c1, n * 256, 0);   /* y NaN: dy, as torch */
     /* d_c1_w[4,1,3,3] = the weight gradient from d_t3 and image */
     dlrt_conv2d_backward_weight_f32(d_c1_w, t3_ws, d_t3, image,
         n, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
@@ -436,139 +430,21 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
  *   p -= lr * buf */
 void conv_update(conv *m)
 {
-    float *const c1_w = m->params + 0;                        /* [4, 1, 3, 3], conv.net:12 */
-    float *const c1_b = m->params + 36;                       /* [4], conv.net:12 */
-    float *const c2_w = m->params + 40;                       /* [8, 2, 3, 3], conv.net:13 */
-    float *const c2_b = m->params + 184;                      /* [8], conv.net:13 */
-    float *const up_w = m->params + 192;                      /* [8, 2, 2, 2], conv.net:14 */
-    float *const up_b = m->params + 256;                      /* [2], conv.net:14 */
-    float *const s1_w = m->params + 258;                      /* [4, 2, 3], conv.net:15 */
-    float *const s1_b = m->params + 282;                      /* [4], conv.net:15 */
-    float *const s2_w = m->params + 286;                      /* [4, 4, 1], conv.net:16 */
-    float *const logits_w = m->params + 302;                  /* [4, 128], conv.net:17 */
-    float *const logits_b = m->params + 814;                  /* [4], conv.net:17 */
-    float *const logits_2_w = m->params + 818;                /* [4, 64], conv.net:17 */
-    float *const logits_2_b = m->params + 1074;               /* [4], conv.net:17 */
-    float *const d_c1_w = m->grads + 0;                       /* [4, 1, 3, 3] */
-    float *const d_c1_b = m->grads + 36;                      /* [4] */
-    float *const d_c2_w = m->grads + 40;                      /* [8, 2, 3, 3] */
-    float *const d_c2_b = m->grads + 184;                     /* [8] */
-    float *const d_up_w = m->grads + 192;                     /* [8, 2, 2, 2] */
-    float *const d_up_b = m->grads + 256;                     /* [2] */
-    float *const d_s1_w = m->grads + 258;                     /* [4, 2, 3] */
-    float *const d_s1_b = m->grads + 282;                     /* [4] */
-    float *const d_s2_w = m->grads + 286;                     /* [4, 4, 1] */
-    float *const d_logits_w = m->grads + 302;                 /* [4, 128] */
-    float *const d_logits_b = m->grads + 814;                 /* [4] */
-    float *const d_logits_2_w = m->grads + 818;               /* [4, 64] */
-    float *const d_logits_2_b = m->grads + 1074;              /* [4] */
-    float *const c1_w_buf = m->momentum_buffer + 0;           /* [4, 1, 3, 3] */
-    float *const c1_b_buf = m->momentum_buffer + 36;          /* [4] */
-    float *const c2_w_buf = m->momentum_buffer + 40;          /* [8, 2, 3, 3] */
-    float *const c2_b_buf = m->momentum_buffer + 184;         /* [8] */
-    float *const up_w_buf = m->momentum_buffer + 192;         /* [8, 2, 2, 2] */
-    float *const up_b_buf = m->momentum_buffer + 256;         /* [2] */
-    float *const s1_w_buf = m->momentum_buffer + 258;         /* [4, 2, 3] */
-    float *const s1_b_buf = m->momentum_buffer + 282;         /* [4] */
-    float *const s2_w_buf = m->momentum_buffer + 286;         /* [4, 4, 1] */
-    float *const logits_w_buf = m->momentum_buffer + 302;     /* [4, 128] */
-    float *const logits_b_buf = m->momentum_buffer + 814;     /* [4] */
-    float *const logits_2_w_buf = m->momentum_buffer + 818;   /* [4, 64] */
-    float *const logits_2_b_buf = m->momentum_buffer + 1074;  /* [4] */
-    const float lr = (float)m->lr[0];                         /* learning rate of group 0 (conv_set_lr) */
-    const float momentum = (float)m->momentum[0];             /* momentum of group 0 (conv_set_momentum) */
+    float *const c1_w = m->params + 0;               /* [4, 1, 3, 3], conv.net:12 */
+    float *const d_c1_w = m->grads + 0;              /* [4, 1, 3, 3] */
+    float *const c1_w_buf = m->momentum_buffer + 0;  /* [4, 1, 3, 3] */
+    const float lr = (float)m->lr[0];                /* learning rate of group 0 (conv_set_lr) */
+    const float momentum = (float)m->momentum[0];    /* momentum of group 0 (conv_set_momentum) */
 
     m->step++;
 
-    /* c1_w [4, 1, 3, 3] */
-    for (size_t i = 0; i < 36; i++) {
+    /* c1_w [4, 1, 3, 3], c1_b [4], c2_w [8, 2, 3, 3], ... (13 tensors), logits_b [4],
+     * logits_2_w [4, 64], logits_2_b [4]: back to back,
+     * one loop over their 1078 values from c1_w on */
+    for (size_t i = 0; i < 1078; i++) {
         const float g = d_c1_w[i];
         c1_w_buf[i] = momentum * c1_w_buf[i] + g;
         c1_w[i] -= lr * c1_w_buf[i];
-    }
-
-    /* c1_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_c1_b[i];
-        c1_b_buf[i] = momentum * c1_b_buf[i] + g;
-        c1_b[i] -= lr * c1_b_buf[i];
-    }
-
-    /* c2_w [8, 2, 3, 3] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_c2_w[i];
-        c2_w_buf[i] = momentum * c2_w_buf[i] + g;
-        c2_w[i] -= lr * c2_w_buf[i];
-    }
-
-    /* c2_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_c2_b[i];
-        c2_b_buf[i] = momentum * c2_b_buf[i] + g;
-        c2_b[i] -= lr * c2_b_buf[i];
-    }
-
-    /* up_w [8, 2, 2, 2] */
-    for (size_t i = 0; i < 64; i++) {
-        const float g = d_up_w[i];
-        up_w_buf[i] = momentum * up_w_buf[i] + g;
-        up_w[i] -= lr * up_w_buf[i];
-    }
-
-    /* up_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_up_b[i];
-        up_b_buf[i] = momentum * up_b_buf[i] + g;
-        up_b[i] -= lr * up_b_buf[i];
-    }
-
-    /* s1_w [4, 2, 3] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_s1_w[i];
-        s1_w_buf[i] = momentum * s1_w_buf[i] + g;
-        s1_w[i] -= lr * s1_w_buf[i];
-    }
-
-    /* s1_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_s1_b[i];
-        s1_b_buf[i] = momentum * s1_b_buf[i] + g;
-        s1_b[i] -= lr * s1_b_buf[i];
-    }
-
-    /* s2_w [4, 4, 1] */
-    for (size_t i = 0; i < 16; i++) {
-        const float g = d_s2_w[i];
-        s2_w_buf[i] = momentum * s2_w_buf[i] + g;
-        s2_w[i] -= lr * s2_w_buf[i];
-    }
-
-    /* logits_w [4, 128] */
-    for (size_t i = 0; i < 512; i++) {
-        const float g = d_logits_w[i];
-        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
-        logits_w[i] -= lr * logits_w_buf[i];
-    }
-
-    /* logits_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_logits_b[i];
-        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
-        logits_b[i] -= lr * logits_b_buf[i];
-    }
-
-    /* logits_2_w [4, 64] */
-    for (size_t i = 0; i < 256; i++) {
-        const float g = d_logits_2_w[i];
-        logits_2_w_buf[i] = momentum * logits_2_w_buf[i] + g;
-        logits_2_w[i] -= lr * logits_2_w_buf[i];
-    }
-
-    /* logits_2_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_logits_2_b[i];
-        logits_2_b_buf[i] = momentum * logits_2_b_buf[i] + g;
-        logits_2_b[i] -= lr * logits_2_b_buf[i];
     }
 }
 

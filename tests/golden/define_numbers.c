@@ -154,8 +154,7 @@ static void define_numbers_forward_pass(const define_numbers *m, define_numbers_
     /* t2[n,1000] = x[n,4] loss_w[1000,4]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1000, 4, 1.0f, x, 4, loss_w, 4, 0.0f, t2, 1000);
     dlrt_bias_forward_f32(t2, loss_b, n, 1000, 1);
-    for (int i = 0; i < n * 1000; i++)
-        t3[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t3, t2, n * 1000);   /* NaN stays NaN */
     /* t4[n,5] = t3[n,1000] loss_2_w[5,1000]^T + loss_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1000, 1.0f, t3, 1000, loss_2_w, 1000, 0.0f, t4, 5);
     dlrt_bias_forward_f32(t4, loss_2_b, n, 5, 1);
@@ -215,8 +214,7 @@ static void define_numbers_backward_pass(const define_numbers *m, define_numbers
     /* Data parallelism (define_numbers_set_dist): these gradients are final, no later kernel
      * adds to them, so a data-parallel run can start sending them now. */
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 5000, 5005);   /* d_loss_2_w, d_loss_2_b */
-    for (int i = 0; i < n * 1000; i++)
-        d_t2[i] = t3[i] <= 0 ? 0 : d_t3[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, t3, d_t3, n * 1000, 0);   /* y NaN: dy, as torch */
     /* d_loss_w[1000,4] = d_t2[n,1000]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1000, 4, n, 1.0f, d_t2, 1000, x, 4, 0.0f, d_loss_w, 4);
     /* d_loss_b[1000] = column sums of d_t2[n,1000] */
@@ -229,40 +227,17 @@ static void define_numbers_backward_pass(const define_numbers *m, define_numbers
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void define_numbers_update(define_numbers *m)
 {
-    float *const loss_w = m->params + 0;         /* [1000, 4], define_numbers.net:9 */
-    float *const loss_b = m->params + 4000;      /* [1000], define_numbers.net:9 */
-    float *const loss_2_w = m->params + 5000;    /* [5, 1000], define_numbers.net:9 */
-    float *const loss_2_b = m->params + 10000;   /* [5], define_numbers.net:9 */
-    float *const d_loss_w = m->grads + 0;        /* [1000, 4] */
-    float *const d_loss_b = m->grads + 4000;     /* [1000] */
-    float *const d_loss_2_w = m->grads + 5000;   /* [5, 1000] */
-    float *const d_loss_2_b = m->grads + 10000;  /* [5] */
-    const float lr = (float)m->lr[0];            /* learning rate of group 0 (define_numbers_set_lr) */
+    float *const loss_w = m->params + 0;   /* [1000, 4], define_numbers.net:9 */
+    float *const d_loss_w = m->grads + 0;  /* [1000, 4] */
+    const float lr = (float)m->lr[0];      /* learning rate of group 0 (define_numbers_set_lr) */
 
     m->step++;
 
-    /* loss_w [1000, 4] */
-    for (size_t i = 0; i < 4000; i++) {
+    /* loss_w [1000, 4], loss_b [1000], loss_2_w [5, 1000], loss_2_b [5]: back to back,
+     * one loop over their 10005 values from loss_w on */
+    for (size_t i = 0; i < 10005; i++) {
         const float g = d_loss_w[i];
         loss_w[i] -= lr * g;
-    }
-
-    /* loss_b [1000] */
-    for (size_t i = 0; i < 1000; i++) {
-        const float g = d_loss_b[i];
-        loss_b[i] -= lr * g;
-    }
-
-    /* loss_2_w [5, 1000] */
-    for (size_t i = 0; i < 5000; i++) {
-        const float g = d_loss_2_w[i];
-        loss_2_w[i] -= lr * g;
-    }
-
-    /* loss_2_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_loss_2_b[i];
-        loss_2_b[i] -= lr * g;
     }
 }
 

@@ -186,8 +186,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 10, 1.0, x, 10, h_w, 10, 0.0, t3, 24);
     dlrt_bias_forward_f64(t3, h_b, n, 24, 1);
-    for (int i = 0; i < n * 24; i++)
-        t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f64(t4, t3, n * 24);   /* NaN stays NaN */
     if (training) {
         /* h_mask: 0 where u < 0.5, else 1/(1 - 0.5); one draw per element in order */
         dlrt_dropout_forward_f64(h, h_mask, t4, n * 24, 0.5, &w->rng);
@@ -199,10 +198,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
     /* t6[n,24] = h[n,24] h2_w[24,24]^T + h2_b */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 24, 1.0, h, 24, h2_w, 24, 0.0, t6, 24);
     dlrt_bias_forward_f64(t6, h2_b, n, 24, 1);
-    for (int i = 0; i < n * 24; i++) {
-        const double ex = exp(-fabs(t6[i]));   /* in (0, 1]: never overflows */
-        t7[i] = t6[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
-    }
+    dlrt_sigmoid_forward_f64(t7, t6, n * 24);
     if (training) {
         /* h2_mask: 0 where u < 0.25, else 1/(1 - 0.25); one draw per element in order */
         dlrt_dropout_forward_f64(h2, h2_mask, t7, n * 24, 0.25, &w->rng);
@@ -301,8 +297,7 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
 
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
     dlrt_dropout_backward_f64(d_t7, d_h2, h2_mask, n * 24, 0);
-    for (int i = 0; i < n * 24; i++)
-        d_t6[i] = d_t7[i] * t7[i] * (1 - t7[i]);
+    dlrt_sigmoid_backward_f64(d_t6, t7, d_t7, n * 24, 0);
     /* d_h2_w[24,24] = d_t6[n,24]^T h[n,24] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 24, n, 1.0, d_t6, 24, h, 24, 0.0, d_h2_w, 24);
     /* d_h2_b[24] = column sums of d_t6[n,24] */
@@ -313,8 +308,7 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
 
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     dlrt_dropout_backward_f64(d_t4, d_h, h_mask, n * 24, 0);
-    for (int i = 0; i < n * 24; i++)
-        d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f64(d_t3, t4, d_t4, n * 24, 0);   /* y NaN: dy, as torch */
     /* d_h_w[24,10] = d_t3[n,24]^T x[n,10] */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 10, n, 1.0, d_t3, 24, x, 10, 0.0, d_h_w, 10);
     /* d_h_b[24] = column sums of d_t3[n,24] */
@@ -330,69 +324,20 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
  *   p -= lr * buf */
 void dropout_update(dropout *m)
 {
-    double *const h_w = m->params + 0;                      /* [24, 10], dropout.net:10 */
-    double *const h_b = m->params + 240;                    /* [24], dropout.net:10 */
-    double *const h2_w = m->params + 264;                   /* [24, 24], dropout.net:11 */
-    double *const h2_b = m->params + 840;                   /* [24], dropout.net:11 */
-    double *const logits_w = m->params + 864;               /* [4, 24], dropout.net:12 */
-    double *const logits_b = m->params + 960;               /* [4], dropout.net:12 */
-    double *const d_h_w = m->grads + 0;                     /* [24, 10] */
-    double *const d_h_b = m->grads + 240;                   /* [24] */
-    double *const d_h2_w = m->grads + 264;                  /* [24, 24] */
-    double *const d_h2_b = m->grads + 840;                  /* [24] */
-    double *const d_logits_w = m->grads + 864;              /* [4, 24] */
-    double *const d_logits_b = m->grads + 960;              /* [4] */
-    double *const h_w_buf = m->momentum_buffer + 0;         /* [24, 10] */
-    double *const h_b_buf = m->momentum_buffer + 240;       /* [24] */
-    double *const h2_w_buf = m->momentum_buffer + 264;      /* [24, 24] */
-    double *const h2_b_buf = m->momentum_buffer + 840;      /* [24] */
-    double *const logits_w_buf = m->momentum_buffer + 864;  /* [4, 24] */
-    double *const logits_b_buf = m->momentum_buffer + 960;  /* [4] */
-    const double lr = m->lr[0];                             /* learning rate of group 0 (dropout_set_lr) */
-    const double momentum = m->momentum[0];                 /* momentum of group 0 (dropout_set_momentum) */
+    double *const h_w = m->params + 0;               /* [24, 10], dropout.net:10 */
+    double *const d_h_w = m->grads + 0;              /* [24, 10] */
+    double *const h_w_buf = m->momentum_buffer + 0;  /* [24, 10] */
+    const double lr = m->lr[0];                      /* learning rate of group 0 (dropout_set_lr) */
+    const double momentum = m->momentum[0];          /* momentum of group 0 (dropout_set_momentum) */
 
     m->step++;
 
-    /* h_w [24, 10] */
-    for (size_t i = 0; i < 240; i++) {
+    /* h_w [24, 10], h_b [24], h2_w [24, 24], h2_b [24], logits_w [4, 24], logits_b [4]: back to back,
+     * one loop over their 964 values from h_w on */
+    for (size_t i = 0; i < 964; i++) {
         const double g = d_h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * h_w_buf[i];
-    }
-
-    /* h_b [24] */
-    for (size_t i = 0; i < 24; i++) {
-        const double g = d_h_b[i];
-        h_b_buf[i] = momentum * h_b_buf[i] + g;
-        h_b[i] -= lr * h_b_buf[i];
-    }
-
-    /* h2_w [24, 24] */
-    for (size_t i = 0; i < 576; i++) {
-        const double g = d_h2_w[i];
-        h2_w_buf[i] = momentum * h2_w_buf[i] + g;
-        h2_w[i] -= lr * h2_w_buf[i];
-    }
-
-    /* h2_b [24] */
-    for (size_t i = 0; i < 24; i++) {
-        const double g = d_h2_b[i];
-        h2_b_buf[i] = momentum * h2_b_buf[i] + g;
-        h2_b[i] -= lr * h2_b_buf[i];
-    }
-
-    /* logits_w [4, 24] */
-    for (size_t i = 0; i < 96; i++) {
-        const double g = d_logits_w[i];
-        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
-        logits_w[i] -= lr * logits_w_buf[i];
-    }
-
-    /* logits_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const double g = d_logits_b[i];
-        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
-        logits_b[i] -= lr * logits_b_buf[i];
     }
 }
 

@@ -193,23 +193,16 @@ static void empty_forward_backward_pass(const empty_forward *m, empty_forward_wo
 void empty_forward_update(empty_forward *m)
 {
     float *const loss_w = m->params + 0;   /* [3, 3], empty_forward.net:6 */
-    float *const loss_b = m->params + 9;   /* [3], empty_forward.net:6 */
     float *const d_loss_w = m->grads + 0;  /* [3, 3] */
-    float *const d_loss_b = m->grads + 9;  /* [3] */
     const float lr = (float)m->lr[0];      /* learning rate of group 0 (empty_forward_set_lr) */
 
     m->step++;
 
-    /* loss_w [3, 3] */
-    for (size_t i = 0; i < 9; i++) {
+    /* loss_w [3, 3], loss_b [3]: back to back,
+     * one loop over their 12 values from loss_w on */
+    for (size_t i = 0; i < 12; i++) {
         const float g = d_loss_w[i];
         loss_w[i] -= lr * g;
-    }
-
-    /* loss_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_loss_b[i];
-        loss_b[i] -= lr * g;
     }
 }
 

@@ -180,15 +180,13 @@ static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 784, 1.0f, image, 784, h1_w, 784, 0.0f, t2, 256);
     dlrt_bias_forward_f32(t2, h1_b, n, 256, 1);
-    for (int i = 0; i < n * 256; i++)
-        h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h1, t2, n * 256);   /* NaN stays NaN */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 256, 1.0f, h1, 256, h2_w, 256, 0.0f, t4, 128);
     dlrt_bias_forward_f32(t4, h2_b, n, 128, 1);
-    for (int i = 0; i < n * 128; i++)
-        t5[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t5, t4, n * 128);   /* NaN stays NaN */
     if (training) {
         /* h2_mask: 0 where u < 0.1, else 1/(1 - 0.1); one draw per element in order */
         dlrt_dropout_forward_f32(h2, h2_mask, t5, n * 128, 0.1, &w->rng);
@@ -273,8 +271,7 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     dlrt_dropout_backward_f32(d_t5, d_h2, h2_mask, n * 128, 0);
-    for (int i = 0; i < n * 128; i++)
-        d_t4[i] = t5[i] <= 0 ? 0 : d_t5[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t4, t5, d_t5, n * 128, 0);   /* y NaN: dy, as torch */
     /* d_h2_w[128,256] = d_t4[n,128]^T h1[n,256] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n, 1.0f, d_t4, 128, h1, 256, 0.0f, d_h2_w, 256);
     /* d_h2_b[128] = column sums of d_t4[n,128] */
@@ -284,8 +281,7 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 200960, 32896);   /* d_h2_w, d_h2_b */
 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
-    for (int i = 0; i < n * 256; i++)
-        d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, h1, d_h1, n * 256, 0);   /* y NaN: dy, as torch */
     /* d_h1_w[256,784] = d_t2[n,256]^T image[n,784] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 784, n, 1.0f, d_t2, 256, image, 784, 0.0f, d_h1_w, 784);
     /* d_h1_b[256] = column sums of d_t2[n,256] */
@@ -302,29 +298,9 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
 void fashion_mlp_update(fashion_mlp *m)
 {
     float *const h1_w = m->params + 0;                            /* [256, 784], fashion_mlp.net:13 */
-    float *const h1_b = m->params + 200704;                       /* [256], fashion_mlp.net:13 */
-    float *const h2_w = m->params + 200960;                       /* [128, 256], fashion_mlp.net:14 */
-    float *const h2_b = m->params + 233728;                       /* [128], fashion_mlp.net:14 */
-    float *const logits_w = m->params + 233856;                   /* [10, 128], fashion_mlp.net:15 */
-    float *const logits_b = m->params + 235136;                   /* [10], fashion_mlp.net:15 */
     float *const d_h1_w = m->grads + 0;                           /* [256, 784] */
-    float *const d_h1_b = m->grads + 200704;                      /* [256] */
-    float *const d_h2_w = m->grads + 200960;                      /* [128, 256] */
-    float *const d_h2_b = m->grads + 233728;                      /* [128] */
-    float *const d_logits_w = m->grads + 233856;                  /* [10, 128] */
-    float *const d_logits_b = m->grads + 235136;                  /* [10] */
     float *const h1_w_avg = m->exp_avg + 0;                       /* [256, 784] */
     float *const h1_w_avg_sq = m->exp_avg_sq + 0;                 /* [256, 784] */
-    float *const h1_b_avg = m->exp_avg + 200704;                  /* [256] */
-    float *const h1_b_avg_sq = m->exp_avg_sq + 200704;            /* [256] */
-    float *const h2_w_avg = m->exp_avg + 200960;                  /* [128, 256] */
-    float *const h2_w_avg_sq = m->exp_avg_sq + 200960;            /* [128, 256] */
-    float *const h2_b_avg = m->exp_avg + 233728;                  /* [128] */
-    float *const h2_b_avg_sq = m->exp_avg_sq + 233728;            /* [128] */
-    float *const logits_w_avg = m->exp_avg + 233856;              /* [10, 128] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 233856;        /* [10, 128] */
-    float *const logits_b_avg = m->exp_avg + 235136;              /* [10] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 235136;        /* [10] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (fashion_mlp_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -333,52 +309,14 @@ void fashion_mlp_update(fashion_mlp *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* h1_w [256, 784] */
-    for (size_t i = 0; i < 200704; i++) {
+    /* h1_w [256, 784], h1_b [256], h2_w [128, 256], h2_b [128], logits_w [10, 128],
+     * logits_b [10]: back to back,
+     * one loop over their 235146 values from h1_w on */
+    for (size_t i = 0; i < 235146; i++) {
         const float g = d_h1_w[i];
         h1_w_avg[i] = beta1 * h1_w_avg[i] + one_minus_beta1 * g;
         h1_w_avg_sq[i] = 0.999f * h1_w_avg_sq[i] + 0.001f * g * g;
         h1_w[i] -= step_size * (h1_w_avg[i] / (sqrtf(h1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h1_b [256] */
-    for (size_t i = 0; i < 256; i++) {
-        const float g = d_h1_b[i];
-        h1_b_avg[i] = beta1 * h1_b_avg[i] + one_minus_beta1 * g;
-        h1_b_avg_sq[i] = 0.999f * h1_b_avg_sq[i] + 0.001f * g * g;
-        h1_b[i] -= step_size * (h1_b_avg[i] / (sqrtf(h1_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h2_w [128, 256] */
-    for (size_t i = 0; i < 32768; i++) {
-        const float g = d_h2_w[i];
-        h2_w_avg[i] = beta1 * h2_w_avg[i] + one_minus_beta1 * g;
-        h2_w_avg_sq[i] = 0.999f * h2_w_avg_sq[i] + 0.001f * g * g;
-        h2_w[i] -= step_size * (h2_w_avg[i] / (sqrtf(h2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h2_b [128] */
-    for (size_t i = 0; i < 128; i++) {
-        const float g = d_h2_b[i];
-        h2_b_avg[i] = beta1 * h2_b_avg[i] + one_minus_beta1 * g;
-        h2_b_avg_sq[i] = 0.999f * h2_b_avg_sq[i] + 0.001f * g * g;
-        h2_b[i] -= step_size * (h2_b_avg[i] / (sqrtf(h2_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_w [10, 128] */
-    for (size_t i = 0; i < 1280; i++) {
-        const float g = d_logits_w[i];
-        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
-        logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_b [10] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_logits_b[i];
-        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
-        logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
-        logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

@@ -434,27 +434,18 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
 void gelu_family_update(gelu_family *m)
 {
     float *const a_w = m->params + 0;         /* [4, 6], gelu_family.net:6 */
-    float *const a_b = m->params + 24;        /* [4], gelu_family.net:6 */
     float *const logits_w = m->params + 48;   /* [3, 4], gelu_family.net:11 */
-    float *const logits_b = m->params + 60;   /* [3], gelu_family.net:11 */
     float *const d_a_w = m->grads + 0;        /* [4, 6] */
-    float *const d_a_b = m->grads + 24;       /* [4] */
     float *const d_logits_w = m->grads + 48;  /* [3, 4] */
-    float *const d_logits_b = m->grads + 60;  /* [3] */
     const float lr = (float)m->lr[0];         /* learning rate of group 0 (gelu_family_set_lr) */
 
     m->step++;
 
-    /* a_w [4, 6] */
-    for (size_t i = 0; i < 24; i++) {
+    /* a_w [4, 6], a_b [4]: back to back,
+     * one loop over their 28 values from a_w on */
+    for (size_t i = 0; i < 28; i++) {
         const float g = d_a_w[i];
         a_w[i] -= lr * g;
-    }
-
-    /* a_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_a_b[i];
-        a_b[i] -= lr * g;
     }
 
     /* e_w [4, 4]: trainable = false, so it has no gradient and, as torch.optim
@@ -463,16 +454,11 @@ void gelu_family_update(gelu_family *m)
     /* e_b [4]: trainable = false, so it has no gradient and, as torch.optim
      * does with requires_grad=False, no update */
 
-    /* logits_w [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
+    /* logits_w [3, 4], logits_b [3]: back to back,
+     * one loop over their 15 values from logits_w on */
+    for (size_t i = 0; i < 15; i++) {
         const float g = d_logits_w[i];
         logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
     }
 }
 

@@ -160,8 +160,7 @@ static void orth_forward_pass(const orth *m, orth_workspace *w, const float *x, 
     /* t2[n,6] = x[n,12] h_w[6,12]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 12, 1.0f, x, 12, h_w, 12, 0.0f, t2, 6);
     dlrt_bias_forward_f32(t2, h_b, n, 6, 1);
-    for (int i = 0; i < n * 6; i++)
-        h[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(h, t2, n * 6);
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
     /* t4[n,4] = h[n,6] loss_w[4,6]^T + loss_b */
@@ -225,8 +224,7 @@ static void orth_backward_pass(const orth *m, orth_workspace *w, float *grads, c
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 78, 28);   /* d_loss_w, d_loss_b */
 
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
-    for (int i = 0; i < n * 6; i++)
-        d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t2, h, d_h, n * 6, 0);
     /* d_h_w[6,12] = d_t2[n,6]^T x[n,12] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 12, n, 1.0f, d_t2, 6, x, 12, 0.0f, d_h_w, 12);
     /* d_h_b[6] = column sums of d_t2[n,6] */
@@ -239,40 +237,17 @@ static void orth_backward_pass(const orth *m, orth_workspace *w, float *grads, c
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void orth_update(orth *m)
 {
-    float *const h_w = m->params + 0;        /* [6, 12], init_orthogonal.net:6 */
-    float *const h_b = m->params + 72;       /* [6], init_orthogonal.net:6 */
-    float *const loss_w = m->params + 78;    /* [4, 6], init_orthogonal.net:7 */
-    float *const loss_b = m->params + 102;   /* [4], init_orthogonal.net:7 */
-    float *const d_h_w = m->grads + 0;       /* [6, 12] */
-    float *const d_h_b = m->grads + 72;      /* [6] */
-    float *const d_loss_w = m->grads + 78;   /* [4, 6] */
-    float *const d_loss_b = m->grads + 102;  /* [4] */
-    const float lr = (float)m->lr[0];        /* learning rate of group 0 (orth_set_lr) */
+    float *const h_w = m->params + 0;   /* [6, 12], init_orthogonal.net:6 */
+    float *const d_h_w = m->grads + 0;  /* [6, 12] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (orth_set_lr) */
 
     m->step++;
 
-    /* h_w [6, 12] */
-    for (size_t i = 0; i < 72; i++) {
+    /* h_w [6, 12], h_b [6], loss_w [4, 6], loss_b [4]: back to back,
+     * one loop over their 106 values from h_w on */
+    for (size_t i = 0; i < 106; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
-    }
-
-    /* h_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* loss_w [4, 6] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_loss_w[i];
-        loss_w[i] -= lr * g;
-    }
-
-    /* loss_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_loss_b[i];
-        loss_b[i] -= lr * g;
     }
 }
 

@@ -196,23 +196,16 @@ static void l1_sgd_backward_pass(const l1_sgd *m, l1_sgd_workspace *w, float *gr
 void l1_sgd_update(l1_sgd *m)
 {
     float *const pred_w = m->params + 0;   /* [2, 4], l1_sgd.net:7 */
-    float *const pred_b = m->params + 8;   /* [2], l1_sgd.net:7 */
     float *const d_pred_w = m->grads + 0;  /* [2, 4] */
-    float *const d_pred_b = m->grads + 8;  /* [2] */
     const float lr = (float)m->lr[0];      /* learning rate of group 0 (l1_sgd_set_lr) */
 
     m->step++;
 
-    /* pred_w [2, 4] */
-    for (size_t i = 0; i < 8; i++) {
+    /* pred_w [2, 4], pred_b [2]: back to back,
+     * one loop over their 10 values from pred_w on */
+    for (size_t i = 0; i < 10; i++) {
         const float g = d_pred_w[i];
         pred_w[i] -= lr * g;
-    }
-
-    /* pred_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_pred_b[i];
-        pred_b[i] -= lr * g;
     }
 }
 

@@ -170,8 +170,7 @@ static void lbfgs_net_forward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, c
     /* t2[n,8] = x[n,6] h_w[8,6]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, x, 6, h_w, 6, 0.0f, t2, 8);
     dlrt_bias_forward_f32(t2, h_b, n, 8, 1);
-    for (int i = 0; i < n * 8; i++)
-        h[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(h, t2, n * 8);
 
     /* lbfgs.net:7: out = dense(h, 3) */
     /* out[n,3] = h[n,8] out_w[3,8]^T + out_b */
@@ -234,8 +233,7 @@ static void lbfgs_net_backward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, 
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 27);   /* d_out_w, d_out_b */
 
     /* lbfgs.net:6: h = tanh(dense(x, 8)) */
-    for (int i = 0; i < n * 8; i++)
-        d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t2, h, d_h, n * 8, 0);
     /* d_h_w[8,6] = d_t2[n,8]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t2, 8, x, 6, 0.0f, d_h_w, 6);
     /* d_h_b[8] = column sums of d_t2[n,8] */

@@ -212,8 +212,7 @@ static void likelihood_forward_pass(const likelihood *m, likelihood_workspace *w
     /* t4[n,5] = x[n,3] h_w[5,3]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 3, 1.0f, x, 3, h_w, 3, 0.0f, t4, 5);
     dlrt_bias_forward_f32(t4, h_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        h[i] = tanhf(t4[i]);
+    dlrt_tanh_forward_f32(h, t4, n * 5);
 
     /* likelihood.net:11: mu = dense(h, 2) */
     /* mu[n,2] = h[n,5] mu_w[2,5]^T + mu_b */
@@ -237,10 +236,7 @@ static void likelihood_forward_pass(const likelihood *m, likelihood_workspace *w
     dlrt_log_softmax_forward_f32(lp, t9, n, 4);   /* rows of 4 */
 
     /* likelihood.net:15: loss gaussian_nll(mu, lv, t) + 0.5 * bce(z, sigmoid(t)) + 0.3 * bce(z, sigmoid(z ... */
-    for (int i = 0; i < n * 2; i++) {
-        const float ex = expf(-fabsf(z[i]));   /* in (0, 1]: never overflows */
-        t14[i] = z[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
-    }
+    dlrt_sigmoid_forward_f32(t14, z, n * 2);
     /* t16[n,2] = h[n,5] loss_w[2,5]^T + loss_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, h, 5, loss_w, 5, 0.0f, t16, 2);
     dlrt_bias_forward_f32(t16, loss_b, n, 2, 1);
@@ -271,10 +267,7 @@ static float likelihood_loss_pass(const likelihood *m, likelihood_workspace *w, 
 
     /* likelihood.net:15: loss gaussian_nll(mu, lv, t) + 0.5 * bce(z, sigmoid(t)) + 0.3 * bce(z, sigmoid(z ... */
     dlrt_gaussian_nll_forward_f32(t11, mu, lv, t, n * 2);
-    for (int i = 0; i < n * 2; i++) {
-        const float ex = expf(-fabsf(t[i]));   /* in (0, 1]: never overflows */
-        t12[i] = t[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
-    }
+    dlrt_sigmoid_forward_f32(t12, t, n * 2);
     dlrt_bce_forward_f32(t13, z, t12, n * 2);
     dlrt_bce_forward_f32(t15, z, t14, n * 2);
     dlrt_poisson_nll_forward_f32(t17, t16, c, n * 2);
@@ -349,8 +342,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
      * adds to them, so a data-parallel run can start sending them now. */
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 80, 12);   /* d_loss_w, d_loss_b */
     dlrt_bce_backward_f32(d_z, d_t14, z, t14, d_t15, n * 2, 0, 0);
-    for (int i = 0; i < n * 2; i++)
-        d_z[i] += d_t14[i] * t14[i] * (1 - t14[i]);
+    dlrt_sigmoid_backward_f32(d_z, t14, d_t14, n * 2, 1);
     dlrt_bce_backward_f32(d_z, NULL, z, t12, d_t13, n * 2, 1, 0);
     dlrt_gaussian_nll_backward_f32(d_mu, d_lv, NULL, mu, lv, t, d_t11, n * 2, 0, 0, 0);
 
@@ -392,8 +384,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 20, 12);   /* d_mu_w, d_mu_b */
 
     /* likelihood.net:10: h = tanh(dense(x, 5)) */
-    for (int i = 0; i < n * 5; i++)
-        d_t4[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t4, h, d_h, n * 5, 0);
     /* d_h_w[5,3] = d_t4[n,5]^T x[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 3, n, 1.0f, d_t4, 5, x, 3, 0.0f, d_h_w, 3);
     /* d_h_b[5] = column sums of d_t4[n,5] */
@@ -406,104 +397,17 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void likelihood_update(likelihood *m)
 {
-    float *const h_w = m->params + 0;       /* [5, 3], likelihood.net:10 */
-    float *const h_b = m->params + 15;      /* [5], likelihood.net:10 */
-    float *const mu_w = m->params + 20;     /* [2, 5], likelihood.net:11 */
-    float *const mu_b = m->params + 30;     /* [2], likelihood.net:11 */
-    float *const lv_w = m->params + 32;     /* [2, 5], likelihood.net:12 */
-    float *const lv_b = m->params + 42;     /* [2], likelihood.net:12 */
-    float *const z_w = m->params + 44;      /* [2, 5], likelihood.net:13 */
-    float *const z_b = m->params + 54;      /* [2], likelihood.net:13 */
-    float *const lp_w = m->params + 56;     /* [4, 5], likelihood.net:14 */
-    float *const lp_b = m->params + 76;     /* [4], likelihood.net:14 */
-    float *const loss_w = m->params + 80;   /* [2, 5], likelihood.net:15 */
-    float *const loss_b = m->params + 90;   /* [2], likelihood.net:15 */
-    float *const d_h_w = m->grads + 0;      /* [5, 3] */
-    float *const d_h_b = m->grads + 15;     /* [5] */
-    float *const d_mu_w = m->grads + 20;    /* [2, 5] */
-    float *const d_mu_b = m->grads + 30;    /* [2] */
-    float *const d_lv_w = m->grads + 32;    /* [2, 5] */
-    float *const d_lv_b = m->grads + 42;    /* [2] */
-    float *const d_z_w = m->grads + 44;     /* [2, 5] */
-    float *const d_z_b = m->grads + 54;     /* [2] */
-    float *const d_lp_w = m->grads + 56;    /* [4, 5] */
-    float *const d_lp_b = m->grads + 76;    /* [4] */
-    float *const d_loss_w = m->grads + 80;  /* [2, 5] */
-    float *const d_loss_b = m->grads + 90;  /* [2] */
-    const float lr = (float)m->lr[0];       /* learning rate of group 0 (likelihood_set_lr) */
+    float *const h_w = m->params + 0;   /* [5, 3], likelihood.net:10 */
+    float *const d_h_w = m->grads + 0;  /* [5, 3] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (likelihood_set_lr) */
 
     m->step++;
 
-    /* h_w [5, 3] */
-    for (size_t i = 0; i < 15; i++) {
+    /* h_w [5, 3], h_b [5], mu_w [2, 5], ... (12 tensors), lp_b [4], loss_w [2, 5], loss_b [2]: back to back,
+     * one loop over their 92 values from h_w on */
+    for (size_t i = 0; i < 92; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
-    }
-
-    /* h_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* mu_w [2, 5] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_mu_w[i];
-        mu_w[i] -= lr * g;
-    }
-
-    /* mu_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_mu_b[i];
-        mu_b[i] -= lr * g;
-    }
-
-    /* lv_w [2, 5] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_lv_w[i];
-        lv_w[i] -= lr * g;
-    }
-
-    /* lv_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_lv_b[i];
-        lv_b[i] -= lr * g;
-    }
-
-    /* z_w [2, 5] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_z_w[i];
-        z_w[i] -= lr * g;
-    }
-
-    /* z_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_z_b[i];
-        z_b[i] -= lr * g;
-    }
-
-    /* lp_w [4, 5] */
-    for (size_t i = 0; i < 20; i++) {
-        const float g = d_lp_w[i];
-        lp_w[i] -= lr * g;
-    }
-
-    /* lp_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_lp_b[i];
-        lp_b[i] -= lr * g;
-    }
-
-    /* loss_w [2, 5] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_loss_w[i];
-        loss_w[i] -= lr * g;
-    }
-
-    /* loss_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_loss_b[i];
-        loss_b[i] -= lr * g;
     }
 }
 

@@ -251,56 +251,18 @@ static void lstm_stateful_backward_pass(const lstm_stateful *m, lstm_stateful_wo
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void lstm_stateful_update(lstm_stateful *m)
 {
-    float *const h_weight_ih_l0 = m->params + 0;    /* [20, 2], lstm_stateful.net:7 */
-    float *const h_weight_hh_l0 = m->params + 40;   /* [20, 5], lstm_stateful.net:7 */
-    float *const h_bias_ih_l0 = m->params + 140;    /* [20], lstm_stateful.net:7 */
-    float *const h_bias_hh_l0 = m->params + 160;    /* [20], lstm_stateful.net:7 */
-    float *const p_w = m->params + 180;             /* [8, 40], lstm_stateful.net:8 */
-    float *const p_b = m->params + 500;             /* [8], lstm_stateful.net:8 */
-    float *const d_h_weight_ih_l0 = m->grads + 0;   /* [20, 2] */
-    float *const d_h_weight_hh_l0 = m->grads + 40;  /* [20, 5] */
-    float *const d_h_bias_ih_l0 = m->grads + 140;   /* [20] */
-    float *const d_h_bias_hh_l0 = m->grads + 160;   /* [20] */
-    float *const d_p_w = m->grads + 180;            /* [8, 40] */
-    float *const d_p_b = m->grads + 500;            /* [8] */
-    const float lr = (float)m->lr[0];               /* learning rate of group 0 (lstm_stateful_set_lr) */
+    float *const h_weight_ih_l0 = m->params + 0;   /* [20, 2], lstm_stateful.net:7 */
+    float *const d_h_weight_ih_l0 = m->grads + 0;  /* [20, 2] */
+    const float lr = (float)m->lr[0];              /* learning rate of group 0 (lstm_stateful_set_lr) */
 
     m->step++;
 
-    /* h_weight_ih_l0 [20, 2] */
-    for (size_t i = 0; i < 40; i++) {
+    /* h_weight_ih_l0 [20, 2], h_weight_hh_l0 [20, 5], h_bias_ih_l0 [20], h_bias_hh_l0 [20],
+     * p_w [8, 40], p_b [8]: back to back,
+     * one loop over their 508 values from h_weight_ih_l0 on */
+    for (size_t i = 0; i < 508; i++) {
         const float g = d_h_weight_ih_l0[i];
         h_weight_ih_l0[i] -= lr * g;
-    }
-
-    /* h_weight_hh_l0 [20, 5] */
-    for (size_t i = 0; i < 100; i++) {
-        const float g = d_h_weight_hh_l0[i];
-        h_weight_hh_l0[i] -= lr * g;
-    }
-
-    /* h_bias_ih_l0 [20] */
-    for (size_t i = 0; i < 20; i++) {
-        const float g = d_h_bias_ih_l0[i];
-        h_bias_ih_l0[i] -= lr * g;
-    }
-
-    /* h_bias_hh_l0 [20] */
-    for (size_t i = 0; i < 20; i++) {
-        const float g = d_h_bias_hh_l0[i];
-        h_bias_hh_l0[i] -= lr * g;
-    }
-
-    /* p_w [8, 40] */
-    for (size_t i = 0; i < 320; i++) {
-        const float g = d_p_w[i];
-        p_w[i] -= lr * g;
-    }
-
-    /* p_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_p_b[i];
-        p_b[i] -= lr * g;
     }
 }
 

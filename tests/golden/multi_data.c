@@ -193,13 +193,11 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
     /* t5[n,8] = t4[n,6] h_w[8,6]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, t4, 6, h_w, 6, 0.0f, t5, 8);
     dlrt_bias_forward_f32(t5, h_b, n, 8, 1);
-    for (int i = 0; i < n * 8; i++)
-        t6[i] = t5[i] < 0 ? 0 : t5[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t6, t5, n * 8);   /* NaN stays NaN */
     /* t7[n,8] = aux[n,4] h_2_w[8,4]^T + h_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, aux, 4, h_2_w, 4, 0.0f, t7, 8);
     dlrt_bias_forward_f32(t7, h_2_b, n, 8, 1);
-    for (int i = 0; i < n * 8; i++)
-        t8[i] = t7[i] < 0 ? 0 : t7[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t8, t7, n * 8);   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++)
         h[i] = t6[i] + t8[i];
 
@@ -309,15 +307,13 @@ static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *
         d_t6[i] = d_h[i];
     for (int i = 0; i < n * 8; i++)
         d_t8[i] = d_h[i];
-    for (int i = 0; i < n * 8; i++)
-        d_t7[i] = t8[i] <= 0 ? 0 : d_t8[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t7, t8, d_t8, n * 8, 0);   /* y NaN: dy, as torch */
     /* d_h_2_w[8,4] = d_t7[n,8]^T aux[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t7, 8, aux, 4, 0.0f, d_h_2_w, 4);
     /* d_h_2_b[8] = column sums of d_t7[n,8] */
     dlrt_bias_backward_f32(d_h_2_b, d_t7, n, 8, 1, 0);
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 40);   /* d_h_2_w, d_h_2_b */
-    for (int i = 0; i < n * 8; i++)
-        d_t5[i] = t6[i] <= 0 ? 0 : d_t6[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t5, t6, d_t6, n * 8, 0);   /* y NaN: dy, as torch */
     /* d_h_w[8,6] = d_t5[n,8]^T t4[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t5, 8, t4, 6, 0.0f, d_h_w, 6);
     /* d_h_b[8] = column sums of d_t5[n,8] */
@@ -333,89 +329,21 @@ static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *
  *   p -= lr * buf */
 void multi_data_update(multi_data *m)
 {
-    float *const h_w = m->params + 0;                      /* [8, 6], multi_data.net:10 */
-    float *const h_b = m->params + 48;                     /* [8], multi_data.net:10 */
-    float *const h_2_w = m->params + 56;                   /* [8, 4], multi_data.net:10 */
-    float *const h_2_b = m->params + 88;                   /* [8], multi_data.net:10 */
-    float *const logits_w = m->params + 96;                /* [3, 8], multi_data.net:11 */
-    float *const logits_b = m->params + 120;               /* [3], multi_data.net:11 */
-    float *const pred_w = m->params + 123;                 /* [2, 8], multi_data.net:13 */
-    float *const pred_b = m->params + 139;                 /* [2], multi_data.net:13 */
-    float *const d_h_w = m->grads + 0;                     /* [8, 6] */
-    float *const d_h_b = m->grads + 48;                    /* [8] */
-    float *const d_h_2_w = m->grads + 56;                  /* [8, 4] */
-    float *const d_h_2_b = m->grads + 88;                  /* [8] */
-    float *const d_logits_w = m->grads + 96;               /* [3, 8] */
-    float *const d_logits_b = m->grads + 120;              /* [3] */
-    float *const d_pred_w = m->grads + 123;                /* [2, 8] */
-    float *const d_pred_b = m->grads + 139;                /* [2] */
-    float *const h_w_buf = m->momentum_buffer + 0;         /* [8, 6] */
-    float *const h_b_buf = m->momentum_buffer + 48;        /* [8] */
-    float *const h_2_w_buf = m->momentum_buffer + 56;      /* [8, 4] */
-    float *const h_2_b_buf = m->momentum_buffer + 88;      /* [8] */
-    float *const logits_w_buf = m->momentum_buffer + 96;   /* [3, 8] */
-    float *const logits_b_buf = m->momentum_buffer + 120;  /* [3] */
-    float *const pred_w_buf = m->momentum_buffer + 123;    /* [2, 8] */
-    float *const pred_b_buf = m->momentum_buffer + 139;    /* [2] */
-    const float lr = (float)m->lr[0];                      /* learning rate of group 0 (multi_data_set_lr) */
-    const float momentum = (float)m->momentum[0];          /* momentum of group 0 (multi_data_set_momentum) */
+    float *const h_w = m->params + 0;               /* [8, 6], multi_data.net:10 */
+    float *const d_h_w = m->grads + 0;              /* [8, 6] */
+    float *const h_w_buf = m->momentum_buffer + 0;  /* [8, 6] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (multi_data_set_lr) */
+    const float momentum = (float)m->momentum[0];   /* momentum of group 0 (multi_data_set_momentum) */
 
     m->step++;
 
-    /* h_w [8, 6] */
-    for (size_t i = 0; i < 48; i++) {
+    /* h_w [8, 6], h_b [8], h_2_w [8, 4], h_2_b [8], logits_w [3, 8], logits_b [3],
+     * pred_w [2, 8], pred_b [2]: back to back,
+     * one loop over their 141 values from h_w on */
+    for (size_t i = 0; i < 141; i++) {
         const float g = d_h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * h_w_buf[i];
-    }
-
-    /* h_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_h_b[i];
-        h_b_buf[i] = momentum * h_b_buf[i] + g;
-        h_b[i] -= lr * h_b_buf[i];
-    }
-
-    /* h_2_w [8, 4] */
-    for (size_t i = 0; i < 32; i++) {
-        const float g = d_h_2_w[i];
-        h_2_w_buf[i] = momentum * h_2_w_buf[i] + g;
-        h_2_w[i] -= lr * h_2_w_buf[i];
-    }
-
-    /* h_2_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_h_2_b[i];
-        h_2_b_buf[i] = momentum * h_2_b_buf[i] + g;
-        h_2_b[i] -= lr * h_2_b_buf[i];
-    }
-
-    /* logits_w [3, 8] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_logits_w[i];
-        logits_w_buf[i] = momentum * logits_w_buf[i] + g;
-        logits_w[i] -= lr * logits_w_buf[i];
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b_buf[i] = momentum * logits_b_buf[i] + g;
-        logits_b[i] -= lr * logits_b_buf[i];
-    }
-
-    /* pred_w [2, 8] */
-    for (size_t i = 0; i < 16; i++) {
-        const float g = d_pred_w[i];
-        pred_w_buf[i] = momentum * pred_w_buf[i] + g;
-        pred_w[i] -= lr * pred_w_buf[i];
-    }
-
-    /* pred_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_pred_b[i];
-        pred_b_buf[i] = momentum * pred_b_buf[i] + g;
-        pred_b[i] -= lr * pred_b_buf[i];
     }
 }
 

@@ -167,17 +167,13 @@ static void noise_forward_pass(const noise *m, noise_workspace *w, const float *
     /* t3[n,32] = z[n,8] h_w[32,8]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 8, 1.0f, z, 8, h_w, 8, 0.0f, t3, 32);
     dlrt_bias_forward_f32(t3, h_b, n, 32, 1);
-    for (int i = 0; i < n * 32; i++)
-        h[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h, t3, n * 32);   /* NaN stays NaN */
 
     /* noise.net:8: out = sigmoid(dense(h, 16)) + jitter * 0.01 */
     /* t5[n,16] = h[n,32] out_w[16,32]^T + out_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 32, 1.0f, h, 32, out_w, 32, 0.0f, t5, 16);
     dlrt_bias_forward_f32(t5, out_b, n, 16, 1);
-    for (int i = 0; i < n * 16; i++) {
-        const float ex = expf(-fabsf(t5[i]));   /* in (0, 1]: never overflows */
-        t6[i] = t5[i] >= 0 ? 1 / (1 + ex) : ex / (1 + ex);
-    }
+    dlrt_sigmoid_forward_f32(t6, t5, n * 16);
     for (int i = 0; i < n * 16; i++)
         t7[i] = jitter[i] * 0.01f;
     for (int i = 0; i < n * 16; i++)
@@ -235,8 +231,7 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
     /* noise.net:8: out = sigmoid(dense(h, 16)) + jitter * 0.01 */
     for (int i = 0; i < n * 16; i++)
         d_t6[i] = d_out[i];
-    for (int i = 0; i < n * 16; i++)
-        d_t5[i] = d_t6[i] * t6[i] * (1 - t6[i]);
+    dlrt_sigmoid_backward_f32(d_t5, t6, d_t6, n * 16, 0);
     /* d_out_w[16,32] = d_t5[n,16]^T h[n,32] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 32, n, 1.0f, d_t5, 16, h, 32, 0.0f, d_out_w, 32);
     /* d_out_b[16] = column sums of d_t5[n,16] */
@@ -248,8 +243,7 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 288, 528);   /* d_out_w, d_out_b */
 
     /* noise.net:7: h = relu(dense(z, 32)) */
-    for (int i = 0; i < n * 32; i++)
-        d_t3[i] = h[i] <= 0 ? 0 : d_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t3, h, d_h, n * 32, 0);   /* y NaN: dy, as torch */
     /* d_h_w[32,8] = d_t3[n,32]^T z[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 8, n, 1.0f, d_t3, 32, z, 8, 0.0f, d_h_w, 8);
     /* d_h_b[32] = column sums of d_t3[n,32] */
@@ -266,21 +260,9 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
 void noise_update(noise *m)
 {
     float *const h_w = m->params + 0;                             /* [32, 8], noise.net:7 */
-    float *const h_b = m->params + 256;                           /* [32], noise.net:7 */
-    float *const out_w = m->params + 288;                         /* [16, 32], noise.net:8 */
-    float *const out_b = m->params + 800;                         /* [16], noise.net:8 */
     float *const d_h_w = m->grads + 0;                            /* [32, 8] */
-    float *const d_h_b = m->grads + 256;                          /* [32] */
-    float *const d_out_w = m->grads + 288;                        /* [16, 32] */
-    float *const d_out_b = m->grads + 800;                        /* [16] */
     float *const h_w_avg = m->exp_avg + 0;                        /* [32, 8] */
     float *const h_w_avg_sq = m->exp_avg_sq + 0;                  /* [32, 8] */
-    float *const h_b_avg = m->exp_avg + 256;                      /* [32] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 256;                /* [32] */
-    float *const out_w_avg = m->exp_avg + 288;                    /* [16, 32] */
-    float *const out_w_avg_sq = m->exp_avg_sq + 288;              /* [16, 32] */
-    float *const out_b_avg = m->exp_avg + 800;                    /* [16] */
-    float *const out_b_avg_sq = m->exp_avg_sq + 800;              /* [16] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (noise_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -289,36 +271,13 @@ void noise_update(noise *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* h_w [32, 8] */
-    for (size_t i = 0; i < 256; i++) {
+    /* h_w [32, 8], h_b [32], out_w [16, 32], out_b [16]: back to back,
+     * one loop over their 816 values from h_w on */
+    for (size_t i = 0; i < 816; i++) {
         const float g = d_h_w[i];
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h_b [32] */
-    for (size_t i = 0; i < 32; i++) {
-        const float g = d_h_b[i];
-        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
-        h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
-        h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* out_w [16, 32] */
-    for (size_t i = 0; i < 512; i++) {
-        const float g = d_out_w[i];
-        out_w_avg[i] = beta1 * out_w_avg[i] + one_minus_beta1 * g;
-        out_w_avg_sq[i] = 0.999f * out_w_avg_sq[i] + 0.001f * g * g;
-        out_w[i] -= step_size * (out_w_avg[i] / (sqrtf(out_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* out_b [16] */
-    for (size_t i = 0; i < 16; i++) {
-        const float g = d_out_b[i];
-        out_b_avg[i] = beta1 * out_b_avg[i] + one_minus_beta1 * g;
-        out_b_avg_sq[i] = 0.999f * out_b_avg_sq[i] + 0.001f * g * g;
-        out_b[i] -= step_size * (out_b_avg[i] / (sqrtf(out_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

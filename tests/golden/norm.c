@@ -311,8 +311,7 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     }
 
     /* norm.net:16: logits = dense(relu(f), 4) */
-    for (int i = 0; i < n * 6; i++)
-        t13[i] = f[i] < 0 ? 0 : f[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t13, f, n * 6);   /* NaN stays NaN */
     /* logits[n,4] = t13[n,6] logits_w[4,6]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, t13, 6, logits_w, 6, 0.0f, logits, 4);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
@@ -412,8 +411,7 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
     /* Data parallelism (norm_set_dist): these gradients are final, no later kernel
      * adds to them, so a data-parallel run can start sending them now. */
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 266, 28);   /* d_logits_w, d_logits_b */
-    for (int i = 0; i < n * 6; i++)
-        d_f[i] = t13[i] <= 0 ? 0 : d_t13[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_f, t13, d_t13, n * 6, 0);   /* y NaN: dy, as torch */
 
     /* norm.net:15: f = batchnorm(h, affine = false) */
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)) */
@@ -473,53 +471,9 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
 void norm_update(norm *m)
 {
     float *const b2_w = m->params + 0;                            /* [2], norm.net:10 */
-    float *const b2_b = m->params + 2;                            /* [2], norm.net:10 */
-    float *const b1_w = m->params + 4;                            /* [3], norm.net:12 */
-    float *const b1_b = m->params + 7;                            /* [3], norm.net:12 */
-    float *const l1_w = m->params + 10;                           /* [5], norm.net:13 */
-    float *const l1_b = m->params + 15;                           /* [5], norm.net:13 */
-    float *const h_w = m->params + 20;                            /* [6, 24], norm.net:14 */
-    float *const h_b = m->params + 164;                           /* [6], norm.net:14 */
-    float *const h_2_w = m->params + 170;                         /* [6, 15], norm.net:14 */
-    float *const h_2_b = m->params + 260;                         /* [6], norm.net:14 */
-    float *const logits_w = m->params + 266;                      /* [4, 6], norm.net:16 */
-    float *const logits_b = m->params + 290;                      /* [4], norm.net:16 */
     float *const d_b2_w = m->grads + 0;                           /* [2] */
-    float *const d_b2_b = m->grads + 2;                           /* [2] */
-    float *const d_b1_w = m->grads + 4;                           /* [3] */
-    float *const d_b1_b = m->grads + 7;                           /* [3] */
-    float *const d_l1_w = m->grads + 10;                          /* [5] */
-    float *const d_l1_b = m->grads + 15;                          /* [5] */
-    float *const d_h_w = m->grads + 20;                           /* [6, 24] */
-    float *const d_h_b = m->grads + 164;                          /* [6] */
-    float *const d_h_2_w = m->grads + 170;                        /* [6, 15] */
-    float *const d_h_2_b = m->grads + 260;                        /* [6] */
-    float *const d_logits_w = m->grads + 266;                     /* [4, 6] */
-    float *const d_logits_b = m->grads + 290;                     /* [4] */
     float *const b2_w_avg = m->exp_avg + 0;                       /* [2] */
     float *const b2_w_avg_sq = m->exp_avg_sq + 0;                 /* [2] */
-    float *const b2_b_avg = m->exp_avg + 2;                       /* [2] */
-    float *const b2_b_avg_sq = m->exp_avg_sq + 2;                 /* [2] */
-    float *const b1_w_avg = m->exp_avg + 4;                       /* [3] */
-    float *const b1_w_avg_sq = m->exp_avg_sq + 4;                 /* [3] */
-    float *const b1_b_avg = m->exp_avg + 7;                       /* [3] */
-    float *const b1_b_avg_sq = m->exp_avg_sq + 7;                 /* [3] */
-    float *const l1_w_avg = m->exp_avg + 10;                      /* [5] */
-    float *const l1_w_avg_sq = m->exp_avg_sq + 10;                /* [5] */
-    float *const l1_b_avg = m->exp_avg + 15;                      /* [5] */
-    float *const l1_b_avg_sq = m->exp_avg_sq + 15;                /* [5] */
-    float *const h_w_avg = m->exp_avg + 20;                       /* [6, 24] */
-    float *const h_w_avg_sq = m->exp_avg_sq + 20;                 /* [6, 24] */
-    float *const h_b_avg = m->exp_avg + 164;                      /* [6] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 164;                /* [6] */
-    float *const h_2_w_avg = m->exp_avg + 170;                    /* [6, 15] */
-    float *const h_2_w_avg_sq = m->exp_avg_sq + 170;              /* [6, 15] */
-    float *const h_2_b_avg = m->exp_avg + 260;                    /* [6] */
-    float *const h_2_b_avg_sq = m->exp_avg_sq + 260;              /* [6] */
-    float *const logits_w_avg = m->exp_avg + 266;                 /* [4, 6] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 266;           /* [4, 6] */
-    float *const logits_b_avg = m->exp_avg + 290;                 /* [4] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 290;           /* [4] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (norm_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -528,100 +482,14 @@ void norm_update(norm *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* b2_w [2] */
-    for (size_t i = 0; i < 2; i++) {
+    /* b2_w [2], b2_b [2], b1_w [3], ... (12 tensors), h_2_b [6], logits_w [4, 6],
+     * logits_b [4]: back to back,
+     * one loop over their 294 values from b2_w on */
+    for (size_t i = 0; i < 294; i++) {
         const float g = d_b2_w[i];
         b2_w_avg[i] = beta1 * b2_w_avg[i] + one_minus_beta1 * g;
         b2_w_avg_sq[i] = 0.999f * b2_w_avg_sq[i] + 0.001f * g * g;
         b2_w[i] -= step_size * (b2_w_avg[i] / (sqrtf(b2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* b2_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_b2_b[i];
-        b2_b_avg[i] = beta1 * b2_b_avg[i] + one_minus_beta1 * g;
-        b2_b_avg_sq[i] = 0.999f * b2_b_avg_sq[i] + 0.001f * g * g;
-        b2_b[i] -= step_size * (b2_b_avg[i] / (sqrtf(b2_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* b1_w [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_b1_w[i];
-        b1_w_avg[i] = beta1 * b1_w_avg[i] + one_minus_beta1 * g;
-        b1_w_avg_sq[i] = 0.999f * b1_w_avg_sq[i] + 0.001f * g * g;
-        b1_w[i] -= step_size * (b1_w_avg[i] / (sqrtf(b1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* b1_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_b1_b[i];
-        b1_b_avg[i] = beta1 * b1_b_avg[i] + one_minus_beta1 * g;
-        b1_b_avg_sq[i] = 0.999f * b1_b_avg_sq[i] + 0.001f * g * g;
-        b1_b[i] -= step_size * (b1_b_avg[i] / (sqrtf(b1_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* l1_w [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_l1_w[i];
-        l1_w_avg[i] = beta1 * l1_w_avg[i] + one_minus_beta1 * g;
-        l1_w_avg_sq[i] = 0.999f * l1_w_avg_sq[i] + 0.001f * g * g;
-        l1_w[i] -= step_size * (l1_w_avg[i] / (sqrtf(l1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* l1_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_l1_b[i];
-        l1_b_avg[i] = beta1 * l1_b_avg[i] + one_minus_beta1 * g;
-        l1_b_avg_sq[i] = 0.999f * l1_b_avg_sq[i] + 0.001f * g * g;
-        l1_b[i] -= step_size * (l1_b_avg[i] / (sqrtf(l1_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h_w [6, 24] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_h_w[i];
-        h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
-        h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
-        h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_h_b[i];
-        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
-        h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
-        h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h_2_w [6, 15] */
-    for (size_t i = 0; i < 90; i++) {
-        const float g = d_h_2_w[i];
-        h_2_w_avg[i] = beta1 * h_2_w_avg[i] + one_minus_beta1 * g;
-        h_2_w_avg_sq[i] = 0.999f * h_2_w_avg_sq[i] + 0.001f * g * g;
-        h_2_w[i] -= step_size * (h_2_w_avg[i] / (sqrtf(h_2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* h_2_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_h_2_b[i];
-        h_2_b_avg[i] = beta1 * h_2_b_avg[i] + one_minus_beta1 * g;
-        h_2_b_avg_sq[i] = 0.999f * h_2_b_avg_sq[i] + 0.001f * g * g;
-        h_2_b[i] -= step_size * (h_2_b_avg[i] / (sqrtf(h_2_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_w [4, 6] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_logits_w[i];
-        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
-        logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_logits_b[i];
-        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
-        logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
-        logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

@@ -198,8 +198,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
     /* t3[n,3] = x[n,4] h1_w[3,4]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h1_w, 4, 0.0f, t3, 3);
     dlrt_bias_forward_f32(t3, h1_b, n, 3, 1);
-    for (int i = 0; i < n * 3; i++)
-        h1[i] = tanhf(t3[i]);
+    dlrt_tanh_forward_f32(h1, t3, n * 3);
 
     /* param_ref.net:10: g = h1 * h1.bias + 1 */
     dlrt_bcast_forward_f32(t6, h1, h1_b, '*', 2, (const int[]){n, 3}, (const long[]){3, 1}, (const long[]){0, 1});
@@ -346,8 +345,7 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
     dlrt_bcast_backward_f32(d_h1_b, d_t6, h1, 1, 0, 2, (const int[]){n, 3}, (const long[]){0, 1}, (const long[]){3, 1});
 
     /* param_ref.net:9: h1 = tanh(dense(x, 3)) */
-    for (int i = 0; i < n * 3; i++)
-        d_t3[i] = d_h1[i] * (1 - h1[i] * h1[i]);
+    dlrt_tanh_backward_f32(d_t3, h1, d_h1, n * 3, 0);
     /* d_h1_w[3,4] += d_t3[n,3]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t3, 3, x, 4, 1.0f, d_h1_w, 4);
     /* d_h1_b[3] += column sums of d_t3[n,3] */
@@ -360,72 +358,18 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void param_ref_update(param_ref *m)
 {
-    float *const h1_w = m->params + 0;    /* [3, 4], param_ref.net:9 */
-    float *const h1_b = m->params + 12;   /* [3], param_ref.net:9 */
-    float *const c_w = m->params + 15;    /* [2, 2, 1, 1], param_ref.net:11 */
-    float *const c_b = m->params + 19;    /* [2], param_ref.net:11 */
-    float *const m_w = m->params + 21;    /* [2, 4], param_ref.net:12 */
-    float *const m_b = m->params + 29;    /* [2], param_ref.net:12 */
-    float *const z_w = m->params + 31;    /* [1, 18], param_ref.net:13 */
-    float *const z_b = m->params + 49;    /* [1], param_ref.net:13 */
-    float *const d_h1_w = m->grads + 0;   /* [3, 4] */
-    float *const d_h1_b = m->grads + 12;  /* [3] */
-    float *const d_c_w = m->grads + 15;   /* [2, 2, 1, 1] */
-    float *const d_c_b = m->grads + 19;   /* [2] */
-    float *const d_m_w = m->grads + 21;   /* [2, 4] */
-    float *const d_m_b = m->grads + 29;   /* [2] */
-    float *const d_z_w = m->grads + 31;   /* [1, 18] */
-    float *const d_z_b = m->grads + 49;   /* [1] */
-    const float lr = (float)m->lr[0];     /* learning rate of group 0 (param_ref_set_lr) */
+    float *const h1_w = m->params + 0;   /* [3, 4], param_ref.net:9 */
+    float *const d_h1_w = m->grads + 0;  /* [3, 4] */
+    const float lr = (float)m->lr[0];    /* learning rate of group 0 (param_ref_set_lr) */
 
     m->step++;
 
-    /* h1_w [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
+    /* h1_w [3, 4], h1_b [3], c_w [2, 2, 1, 1], c_b [2], m_w [2, 4], m_b [2], z_w [1, 18],
+     * z_b [1]: back to back,
+     * one loop over their 50 values from h1_w on */
+    for (size_t i = 0; i < 50; i++) {
         const float g = d_h1_w[i];
         h1_w[i] -= lr * g;
-    }
-
-    /* h1_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_h1_b[i];
-        h1_b[i] -= lr * g;
-    }
-
-    /* c_w [2, 2, 1, 1] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_c_w[i];
-        c_w[i] -= lr * g;
-    }
-
-    /* c_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_c_b[i];
-        c_b[i] -= lr * g;
-    }
-
-    /* m_w [2, 4] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_m_w[i];
-        m_w[i] -= lr * g;
-    }
-
-    /* m_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_m_b[i];
-        m_b[i] -= lr * g;
-    }
-
-    /* z_w [1, 18] */
-    for (size_t i = 0; i < 18; i++) {
-        const float g = d_z_w[i];
-        z_w[i] -= lr * g;
-    }
-
-    /* z_b [1] */
-    for (size_t i = 0; i < 1; i++) {
-        const float g = d_z_b[i];
-        z_b[i] -= lr * g;
     }
 }
 

@@ -170,14 +170,12 @@ static void per_layer_forward_pass(const per_layer *m, per_layer_workspace *w, c
     /* t2[n,32] = x[n,20] h1_w[32,20]^T + h1_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 20, 1.0f, x, 20, h1_w, 20, 0.0f, t2, 32);
     dlrt_bias_forward_f32(t2, h1_b, n, 32, 1);
-    for (int i = 0; i < n * 32; i++)
-        h1[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h1, t2, n * 32);   /* NaN stays NaN */
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
     /* t4[n,32] = h1[n,32] h2_w[32,32]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, h2_w, 32, 0.0f, t4, 32);
-    for (int i = 0; i < n * 32; i++)
-        h2[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h2, t4, n * 32);   /* NaN stays NaN */
 
     /* per_layer.net:11: logits = dense(h2, 3, bias = false, weight_decay = 0.01, init = zeros) */
     /* logits[n,3] = h2[n,32] logits_w[3,32]^T */
@@ -244,8 +242,7 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 1696, 96);   /* d_logits_w */
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
-    for (int i = 0; i < n * 32; i++)
-        d_t4[i] = h2[i] <= 0 ? 0 : d_h2[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t4, h2, d_h2, n * 32, 0);   /* y NaN: dy, as torch */
     /* d_h2_w[32,32] = d_t4[n,32]^T h1[n,32] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, d_t4, 32, h1, 32, 0.0f, d_h2_w, 32);
     /* d_h1[n,32] = d_t4[n,32] h2_w[32,32] */
@@ -253,8 +250,7 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 672, 1024);   /* d_h2_w */
 
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
-    for (int i = 0; i < n * 32; i++)
-        d_t2[i] = h1[i] <= 0 ? 0 : d_h1[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, h1, d_h1, n * 32, 0);   /* y NaN: dy, as torch */
     /* d_h1_w[32,20] = d_t2[n,32]^T x[n,20] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 20, n, 1.0f, d_t2, 32, x, 20, 0.0f, d_h1_w, 20);
     /* d_h1_b[32] = column sums of d_t2[n,32] */
@@ -271,17 +267,13 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
 void per_layer_update(per_layer *m)
 {
     float *const h1_w = m->params + 0;                              /* [32, 20], per_layer.net:9 */
-    float *const h1_b = m->params + 640;                            /* [32], per_layer.net:9 */
     float *const h2_w = m->params + 672;                            /* [32, 32], per_layer.net:10 */
     float *const logits_w = m->params + 1696;                       /* [3, 32], per_layer.net:11 */
     float *const d_h1_w = m->grads + 0;                             /* [32, 20] */
-    float *const d_h1_b = m->grads + 640;                           /* [32] */
     float *const d_h2_w = m->grads + 672;                           /* [32, 32] */
     float *const d_logits_w = m->grads + 1696;                      /* [3, 32] */
     float *const h1_w_avg = m->exp_avg + 0;                         /* [32, 20] */
     float *const h1_w_avg_sq = m->exp_avg_sq + 0;                   /* [32, 20] */
-    float *const h1_b_avg = m->exp_avg + 640;                       /* [32] */
-    float *const h1_b_avg_sq = m->exp_avg_sq + 640;                 /* [32] */
     float *const h2_w_avg = m->exp_avg + 672;                       /* [32, 32] */
     float *const h2_w_avg_sq = m->exp_avg_sq + 672;                 /* [32, 32] */
     float *const logits_w_avg = m->exp_avg + 1696;                  /* [3, 32] */
@@ -298,22 +290,14 @@ void per_layer_update(per_layer *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.99, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* h1_w [32, 20], lr 0.01, weight decay 0 */
+    /* h1_w [32, 20], h1_b [32], lr 0.01, weight decay 0: back to back,
+     * one loop over their 672 values from h1_w on */
     const float h1_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 640; i++) {
+    for (size_t i = 0; i < 672; i++) {
         const float g = d_h1_w[i];
         h1_w_avg[i] = beta1_1 * h1_w_avg[i] + one_minus_beta1_1 * g;
         h1_w_avg_sq[i] = 0.99f * h1_w_avg_sq[i] + 0.01f * g * g;
         h1_w[i] -= h1_w_step * (h1_w_avg[i] / (sqrtf(h1_w_avg_sq[i]) / bias2_sqrt + 1e-06f));
-    }
-
-    /* h1_b [32], lr 0.01, weight decay 0 */
-    const float h1_b_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 32; i++) {
-        const float g = d_h1_b[i];
-        h1_b_avg[i] = beta1_1 * h1_b_avg[i] + one_minus_beta1_1 * g;
-        h1_b_avg_sq[i] = 0.99f * h1_b_avg_sq[i] + 0.01f * g * g;
-        h1_b[i] -= h1_b_step * (h1_b_avg[i] / (sqrtf(h1_b_avg_sq[i]) / bias2_sqrt + 1e-06f));
     }
 
     /* h2_w [32, 32] */

@@ -199,8 +199,7 @@ static void pool_forward_pass(const pool *m, pool_workspace *w, const float *ima
     /* t3[n,128] = t2[n,64] h_w[128,64]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, t2, 64, h_w, 64, 0.0f, t3, 128);
     dlrt_bias_forward_f32(t3, h_b, n, 128, 1);
-    for (int i = 0; i < n * 128; i++)
-        t4[i] = t3[i] < 0 ? 0 : t3[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t4, t3, n * 128);   /* NaN stays NaN */
     /* reshape: h is t4's buffer, viewed as [n, 2, 8, 8] */
 
     /* pool.net:10: mx = maxpool2d(h, 2) */
@@ -339,8 +338,7 @@ static void pool_backward_pass(const pool *m, pool_workspace *w, float *grads, c
 
     /* pool.net:9: h = reshape(relu(dense(flatten(image), 128)), [2, 8, 8]) */
     memcpy(d_t4, d_h, (size_t)n * 128 * sizeof *d_t4);   /* reshape: same values */
-    for (int i = 0; i < n * 128; i++)
-        d_t3[i] = t4[i] <= 0 ? 0 : d_t4[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t3, t4, d_t4, n * 128, 0);   /* y NaN: dy, as torch */
     /* d_h_w[128,64] = d_t3[n,128]^T t2[n,64] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, 1.0f, d_t3, 128, t2, 64, 0.0f, d_h_w, 64);
     /* d_h_b[128] = column sums of d_t3[n,128] */
@@ -353,56 +351,18 @@ static void pool_backward_pass(const pool *m, pool_workspace *w, float *grads, c
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void pool_update(pool *m)
 {
-    float *const h_w = m->params + 0;             /* [128, 64], pool.net:9 */
-    float *const h_b = m->params + 8192;          /* [128], pool.net:9 */
-    float *const logits_w = m->params + 8320;     /* [10, 64], pool.net:15 */
-    float *const logits_b = m->params + 8960;     /* [10], pool.net:15 */
-    float *const logits_2_w = m->params + 8970;   /* [10, 2], pool.net:15 */
-    float *const logits_2_b = m->params + 8990;   /* [10], pool.net:15 */
-    float *const d_h_w = m->grads + 0;            /* [128, 64] */
-    float *const d_h_b = m->grads + 8192;         /* [128] */
-    float *const d_logits_w = m->grads + 8320;    /* [10, 64] */
-    float *const d_logits_b = m->grads + 8960;    /* [10] */
-    float *const d_logits_2_w = m->grads + 8970;  /* [10, 2] */
-    float *const d_logits_2_b = m->grads + 8990;  /* [10] */
-    const float lr = (float)m->lr[0];             /* learning rate of group 0 (pool_set_lr) */
+    float *const h_w = m->params + 0;   /* [128, 64], pool.net:9 */
+    float *const d_h_w = m->grads + 0;  /* [128, 64] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (pool_set_lr) */
 
     m->step++;
 
-    /* h_w [128, 64] */
-    for (size_t i = 0; i < 8192; i++) {
+    /* h_w [128, 64], h_b [128], logits_w [10, 64], logits_b [10], logits_2_w [10, 2],
+     * logits_2_b [10]: back to back,
+     * one loop over their 9000 values from h_w on */
+    for (size_t i = 0; i < 9000; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
-    }
-
-    /* h_b [128] */
-    for (size_t i = 0; i < 128; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* logits_w [10, 64] */
-    for (size_t i = 0; i < 640; i++) {
-        const float g = d_logits_w[i];
-        logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [10] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
-    }
-
-    /* logits_2_w [10, 2] */
-    for (size_t i = 0; i < 20; i++) {
-        const float g = d_logits_2_w[i];
-        logits_2_w[i] -= lr * g;
-    }
-
-    /* logits_2_b [10] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_logits_2_b[i];
-        logits_2_b[i] -= lr * g;
     }
 }
 

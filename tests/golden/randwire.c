@@ -337,8 +337,7 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     float *const logits = w->arena + 5264;                  /* [n, 3] dense, randwire.net:8 */
 
     /* randwire.net:6: rw = randwire(x, 2, nodes = 5, graph = "ws", k = 2, p = 0.5, seed = 5) */
-    for (int i = 0; i < n * 36; i++)
-        t2[i] = x[i] < 0 ? 0 : x[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t2, x, n * 36);   /* NaN stays NaN */
     /* conv2d [n,1,6,6] -> [n,2,6,6]: kernel 3, stride 1, padding 1,1,1,1 */
     dlrt_conv2d_forward_f32(t3, t3_ws, t2, rw_node0_conv_w, NULL,
         n, 1, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -351,8 +350,7 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t4, t3, rw_node0_bn_w, rw_node0_bn_b, rw_node0_bn_running_mean, rw_node0_bn_running_var, n, 2, 36, 1e-05);
     }
-    for (int i = 0; i < n * 36; i++)
-        t5[i] = x[i] < 0 ? 0 : x[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t5, x, n * 36);   /* NaN stays NaN */
     /* conv2d [n,1,6,6] -> [n,2,6,6]: kernel 3, stride 1, padding 1,1,1,1 */
     dlrt_conv2d_forward_f32(t6, t6_ws, t5, rw_node1_conv_w, NULL,
         n, 1, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -365,8 +363,7 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t7, t6, rw_node1_bn_w, rw_node1_bn_b, rw_node1_bn_running_mean, rw_node1_bn_running_var, n, 2, 36, 1e-05);
     }
-    for (int i = 0; i < n * 36; i++)
-        t8[i] = x[i] < 0 ? 0 : x[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t8, x, n * 36);   /* NaN stays NaN */
     /* conv2d [n,1,6,6] -> [n,2,6,6]: kernel 3, stride 1, padding 1,1,1,1 */
     dlrt_conv2d_forward_f32(t9, t9_ws, t8, rw_node2_conv_w, NULL,
         n, 1, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -383,8 +380,7 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
         t11[i] = t4[i] + t7[i];
     for (int i = 0; i < n * 72; i++)
         t12[i] = t11[i] + t10[i];
-    for (int i = 0; i < n * 72; i++)
-        t13[i] = t12[i] < 0 ? 0 : t12[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t13, t12, n * 72);   /* NaN stays NaN */
     /* conv2d [n,2,6,6] -> [n,2,6,6]: kernel 3, stride 1, padding 1,1,1,1 */
     dlrt_conv2d_forward_f32(t14, t14_ws, t13, rw_node3_conv_w, NULL,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -399,8 +395,7 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     }
     for (int i = 0; i < n * 72; i++)
         t16[i] = t7[i] + t15[i];
-    for (int i = 0; i < n * 72; i++)
-        t17[i] = t16[i] < 0 ? 0 : t16[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t17, t16, n * 72);   /* NaN stays NaN */
     /* conv2d [n,2,6,6] -> [n,2,6,6]: kernel 3, stride 1, padding 1,1,1,1 */
     dlrt_conv2d_forward_f32(t18, t18_ws, t17, rw_node4_conv_w, NULL,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -424,8 +419,7 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     /* t22[n,8] = t21[n,72] t22_wmask[8,72]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 72, 1.0f, t21, 72, t22_wmask, 72, 0.0f, t22, 8);
     dlrt_bias_forward_f32(t22, h_b, n, 8, 1);
-    for (int i = 0; i < n * 8; i++)
-        h[i] = t22[i] < 0 ? 0 : t22[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(h, t22, n * 8);   /* NaN stays NaN */
 
     /* randwire.net:8: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
@@ -560,8 +554,7 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 730, 27);   /* d_logits_w, d_logits_b */
 
     /* randwire.net:7: h = relu(dense(flatten(rw), 8, density = 0.25, mask_seed = 3)) */
-    for (int i = 0; i < n * 8; i++)
-        d_t22[i] = h[i] <= 0 ? 0 : d_h[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t22, h, d_h, n * 8, 0);   /* y NaN: dy, as torch */
     /* d_h_w[8,72] = d_t22[n,8]^T t21[n,72] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 72, n, 1.0f, d_t22, 8, t21, 72, 0.0f, d_h_w, 72);
     dlrt_mask_select_f32(d_h_w, d_h_w, h_weight_mask, 576);   /* masked weights: gradient 0 */
@@ -588,8 +581,7 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     dlrt_conv2d_backward_data_f32(d_t17, t18_ws, d_t18, rw_node4_conv_w,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 106, 36);   /* d_rw_node4_conv_w */
-    for (int i = 0; i < n * 72; i++)
-        d_t16[i] = t17[i] <= 0 ? 0 : d_t17[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t16, t17, d_t17, n * 72, 0);   /* y NaN: dy, as torch */
     for (int i = 0; i < n * 72; i++)
         d_t7[i] = d_t16[i];
     for (int i = 0; i < n * 72; i++)
@@ -605,8 +597,7 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     dlrt_conv2d_backward_data_f32(d_t13, t14_ws, d_t14, rw_node3_conv_w,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 66, 36);   /* d_rw_node3_conv_w */
-    for (int i = 0; i < n * 72; i++)
-        d_t12[i] = t13[i] <= 0 ? 0 : d_t13[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t12, t13, d_t13, n * 72, 0);   /* y NaN: dy, as torch */
     for (int i = 0; i < n * 72; i++)
         d_t11[i] = d_t12[i];
     for (int i = 0; i < n * 72; i++)
@@ -646,160 +637,18 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void randwire_update(randwire *m)
 {
-    float *const rw_node0_conv_w = m->params + 0;     /* [2, 1, 3, 3], randwire.net:6 */
-    float *const rw_node0_bn_w = m->params + 18;      /* [2], randwire.net:6 */
-    float *const rw_node0_bn_b = m->params + 20;      /* [2], randwire.net:6 */
-    float *const rw_node1_conv_w = m->params + 22;    /* [2, 1, 3, 3], randwire.net:6 */
-    float *const rw_node1_bn_w = m->params + 40;      /* [2], randwire.net:6 */
-    float *const rw_node1_bn_b = m->params + 42;      /* [2], randwire.net:6 */
-    float *const rw_node2_conv_w = m->params + 44;    /* [2, 1, 3, 3], randwire.net:6 */
-    float *const rw_node2_bn_w = m->params + 62;      /* [2], randwire.net:6 */
-    float *const rw_node2_bn_b = m->params + 64;      /* [2], randwire.net:6 */
-    float *const rw_node3_conv_w = m->params + 66;    /* [2, 2, 3, 3], randwire.net:6 */
-    float *const rw_node3_bn_w = m->params + 102;     /* [2], randwire.net:6 */
-    float *const rw_node3_bn_b = m->params + 104;     /* [2], randwire.net:6 */
-    float *const rw_node4_conv_w = m->params + 106;   /* [2, 2, 3, 3], randwire.net:6 */
-    float *const rw_node4_bn_w = m->params + 142;     /* [2], randwire.net:6 */
-    float *const rw_node4_bn_b = m->params + 144;     /* [2], randwire.net:6 */
-    float *const h_w = m->params + 146;               /* [8, 72], randwire.net:7 */
-    float *const h_b = m->params + 722;               /* [8], randwire.net:7 */
-    float *const logits_w = m->params + 730;          /* [3, 8], randwire.net:8 */
-    float *const logits_b = m->params + 754;          /* [3], randwire.net:8 */
-    float *const d_rw_node0_conv_w = m->grads + 0;    /* [2, 1, 3, 3] */
-    float *const d_rw_node0_bn_w = m->grads + 18;     /* [2] */
-    float *const d_rw_node0_bn_b = m->grads + 20;     /* [2] */
-    float *const d_rw_node1_conv_w = m->grads + 22;   /* [2, 1, 3, 3] */
-    float *const d_rw_node1_bn_w = m->grads + 40;     /* [2] */
-    float *const d_rw_node1_bn_b = m->grads + 42;     /* [2] */
-    float *const d_rw_node2_conv_w = m->grads + 44;   /* [2, 1, 3, 3] */
-    float *const d_rw_node2_bn_w = m->grads + 62;     /* [2] */
-    float *const d_rw_node2_bn_b = m->grads + 64;     /* [2] */
-    float *const d_rw_node3_conv_w = m->grads + 66;   /* [2, 2, 3, 3] */
-    float *const d_rw_node3_bn_w = m->grads + 102;    /* [2] */
-    float *const d_rw_node3_bn_b = m->grads + 104;    /* [2] */
-    float *const d_rw_node4_conv_w = m->grads + 106;  /* [2, 2, 3, 3] */
-    float *const d_rw_node4_bn_w = m->grads + 142;    /* [2] */
-    float *const d_rw_node4_bn_b = m->grads + 144;    /* [2] */
-    float *const d_h_w = m->grads + 146;              /* [8, 72] */
-    float *const d_h_b = m->grads + 722;              /* [8] */
-    float *const d_logits_w = m->grads + 730;         /* [3, 8] */
-    float *const d_logits_b = m->grads + 754;         /* [3] */
-    const float lr = (float)m->lr[0];                 /* learning rate of group 0 (randwire_set_lr) */
+    float *const rw_node0_conv_w = m->params + 0;   /* [2, 1, 3, 3], randwire.net:6 */
+    float *const d_rw_node0_conv_w = m->grads + 0;  /* [2, 1, 3, 3] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (randwire_set_lr) */
 
     m->step++;
 
-    /* rw_node0_conv_w [2, 1, 3, 3] */
-    for (size_t i = 0; i < 18; i++) {
+    /* rw_node0_conv_w [2, 1, 3, 3], rw_node0_bn_w [2], rw_node0_bn_b [2], ... (19 tensors),
+     * h_b [8], logits_w [3, 8], logits_b [3]: back to back,
+     * one loop over their 757 values from rw_node0_conv_w on */
+    for (size_t i = 0; i < 757; i++) {
         const float g = d_rw_node0_conv_w[i];
         rw_node0_conv_w[i] -= lr * g;
-    }
-
-    /* rw_node0_bn_w [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node0_bn_w[i];
-        rw_node0_bn_w[i] -= lr * g;
-    }
-
-    /* rw_node0_bn_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node0_bn_b[i];
-        rw_node0_bn_b[i] -= lr * g;
-    }
-
-    /* rw_node1_conv_w [2, 1, 3, 3] */
-    for (size_t i = 0; i < 18; i++) {
-        const float g = d_rw_node1_conv_w[i];
-        rw_node1_conv_w[i] -= lr * g;
-    }
-
-    /* rw_node1_bn_w [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node1_bn_w[i];
-        rw_node1_bn_w[i] -= lr * g;
-    }
-
-    /* rw_node1_bn_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node1_bn_b[i];
-        rw_node1_bn_b[i] -= lr * g;
-    }
-
-    /* rw_node2_conv_w [2, 1, 3, 3] */
-    for (size_t i = 0; i < 18; i++) {
-        const float g = d_rw_node2_conv_w[i];
-        rw_node2_conv_w[i] -= lr * g;
-    }
-
-    /* rw_node2_bn_w [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node2_bn_w[i];
-        rw_node2_bn_w[i] -= lr * g;
-    }
-
-    /* rw_node2_bn_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node2_bn_b[i];
-        rw_node2_bn_b[i] -= lr * g;
-    }
-
-    /* rw_node3_conv_w [2, 2, 3, 3] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_rw_node3_conv_w[i];
-        rw_node3_conv_w[i] -= lr * g;
-    }
-
-    /* rw_node3_bn_w [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node3_bn_w[i];
-        rw_node3_bn_w[i] -= lr * g;
-    }
-
-    /* rw_node3_bn_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node3_bn_b[i];
-        rw_node3_bn_b[i] -= lr * g;
-    }
-
-    /* rw_node4_conv_w [2, 2, 3, 3] */
-    for (size_t i = 0; i < 36; i++) {
-        const float g = d_rw_node4_conv_w[i];
-        rw_node4_conv_w[i] -= lr * g;
-    }
-
-    /* rw_node4_bn_w [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node4_bn_w[i];
-        rw_node4_bn_w[i] -= lr * g;
-    }
-
-    /* rw_node4_bn_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_rw_node4_bn_b[i];
-        rw_node4_bn_b[i] -= lr * g;
-    }
-
-    /* h_w [8, 72] */
-    for (size_t i = 0; i < 576; i++) {
-        const float g = d_h_w[i];
-        h_w[i] -= lr * g;
-    }
-
-    /* h_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* logits_w [3, 8] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_logits_w[i];
-        logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
     }
 }
 

@@ -157,8 +157,7 @@ static void reg_forward_pass(const reg *m, reg_workspace *w, const float *x, int
     /* t2[n,16] = x[n,8] h_w[16,8]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 8, 1.0f, x, 8, h_w, 8, 0.0f, t2, 16);
     dlrt_bias_forward_f32(t2, h_b, n, 16, 1);
-    for (int i = 0; i < n * 16; i++)
-        h[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(h, t2, n * 16);
 
     /* regression.net:10: pred = dense(h, 3, init = normal(std = 0.05)) */
     /* pred[n,3] = h[n,16] pred_w[3,16]^T + pred_b */
@@ -221,8 +220,7 @@ static void reg_backward_pass(const reg *m, reg_workspace *w, float *grads, cons
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 144, 51);   /* d_pred_w, d_pred_b */
 
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
-    for (int i = 0; i < n * 16; i++)
-        d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t2, h, d_h, n * 16, 0);
     /* d_h_w[16,8] = d_t2[n,16]^T x[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 8, n, 1.0f, d_t2, 16, x, 8, 0.0f, d_h_w, 8);
     /* d_h_b[16] = column sums of d_t2[n,16] */
@@ -238,49 +236,20 @@ static void reg_backward_pass(const reg *m, reg_workspace *w, float *grads, cons
  *   p -= lr * (g + momentum * buf)      (Nesterov) */
 void reg_update(reg *m)
 {
-    float *const h_w = m->params + 0;                    /* [16, 8], regression.net:9 */
-    float *const h_b = m->params + 128;                  /* [16], regression.net:9 */
-    float *const pred_w = m->params + 144;               /* [3, 16], regression.net:10 */
-    float *const pred_b = m->params + 192;               /* [3], regression.net:10 */
-    float *const d_h_w = m->grads + 0;                   /* [16, 8] */
-    float *const d_h_b = m->grads + 128;                 /* [16] */
-    float *const d_pred_w = m->grads + 144;              /* [3, 16] */
-    float *const d_pred_b = m->grads + 192;              /* [3] */
-    float *const h_w_buf = m->momentum_buffer + 0;       /* [16, 8] */
-    float *const h_b_buf = m->momentum_buffer + 128;     /* [16] */
-    float *const pred_w_buf = m->momentum_buffer + 144;  /* [3, 16] */
-    float *const pred_b_buf = m->momentum_buffer + 192;  /* [3] */
-    const float lr = (float)m->lr[0];                    /* learning rate of group 0 (reg_set_lr) */
-    const float momentum = (float)m->momentum[0];        /* momentum of group 0 (reg_set_momentum) */
+    float *const h_w = m->params + 0;               /* [16, 8], regression.net:9 */
+    float *const d_h_w = m->grads + 0;              /* [16, 8] */
+    float *const h_w_buf = m->momentum_buffer + 0;  /* [16, 8] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (reg_set_lr) */
+    const float momentum = (float)m->momentum[0];   /* momentum of group 0 (reg_set_momentum) */
 
     m->step++;
 
-    /* h_w [16, 8] */
-    for (size_t i = 0; i < 128; i++) {
+    /* h_w [16, 8], h_b [16], pred_w [3, 16], pred_b [3]: back to back,
+     * one loop over their 195 values from h_w on */
+    for (size_t i = 0; i < 195; i++) {
         const float g = d_h_w[i] + 0.0001f * h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * (g + momentum * h_w_buf[i]);
-    }
-
-    /* h_b [16] */
-    for (size_t i = 0; i < 16; i++) {
-        const float g = d_h_b[i] + 0.0001f * h_b[i];
-        h_b_buf[i] = momentum * h_b_buf[i] + g;
-        h_b[i] -= lr * (g + momentum * h_b_buf[i]);
-    }
-
-    /* pred_w [3, 16] */
-    for (size_t i = 0; i < 48; i++) {
-        const float g = d_pred_w[i] + 0.0001f * pred_w[i];
-        pred_w_buf[i] = momentum * pred_w_buf[i] + g;
-        pred_w[i] -= lr * (g + momentum * pred_w_buf[i]);
-    }
-
-    /* pred_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_pred_b[i] + 0.0001f * pred_b[i];
-        pred_b_buf[i] = momentum * pred_b_buf[i] + g;
-        pred_b[i] -= lr * (g + momentum * pred_b_buf[i]);
     }
 }
 

@@ -278,128 +278,107 @@ static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macr
     dlrt_bias_forward_f32(t3, EOF_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         t4[i] = t3[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        EOF_[i] = tanhf(t4[i]);
+    dlrt_tanh_forward_f32(EOF_, t4, n * 4);
 
     /* reserved_macros.net:11: EXIT_FAILURE = tanh(EOF + FILE) */
     for (int i = 0; i < n * 4; i++)
         t6[i] = EOF_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        EXIT_FAILURE_[i] = tanhf(t6[i]);
+    dlrt_tanh_forward_f32(EXIT_FAILURE_, t6, n * 4);
 
     /* reserved_macros.net:12: EXIT_SUCCESS = tanh(EXIT_FAILURE + FILE) */
     for (int i = 0; i < n * 4; i++)
         t8[i] = EXIT_FAILURE_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        EXIT_SUCCESS_[i] = tanhf(t8[i]);
+    dlrt_tanh_forward_f32(EXIT_SUCCESS_, t8, n * 4);
 
     /* reserved_macros.net:13: stdin = tanh(EXIT_SUCCESS + FILE) */
     for (int i = 0; i < n * 4; i++)
         t10[i] = EXIT_SUCCESS_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        stdin_[i] = tanhf(t10[i]);
+    dlrt_tanh_forward_f32(stdin_, t10, n * 4);
 
     /* reserved_macros.net:14: stderr = tanh(stdin + FILE) */
     for (int i = 0; i < n * 4; i++)
         t12[i] = stdin_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        stderr_[i] = tanhf(t12[i]);
+    dlrt_tanh_forward_f32(stderr_, t12, n * 4);
 
     /* reserved_macros.net:15: errno = tanh(stderr + FILE) */
     for (int i = 0; i < n * 4; i++)
         t14[i] = stderr_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        errno_[i] = tanhf(t14[i]);
+    dlrt_tanh_forward_f32(errno_, t14, n * 4);
 
     /* reserved_macros.net:16: assert = tanh(errno + FILE) */
     for (int i = 0; i < n * 4; i++)
         t16[i] = errno_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        assert_[i] = tanhf(t16[i]);
+    dlrt_tanh_forward_f32(assert_, t16, n * 4);
 
     /* reserved_macros.net:17: NAN = tanh(assert + FILE) */
     for (int i = 0; i < n * 4; i++)
         t18[i] = assert_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        NAN_[i] = tanhf(t18[i]);
+    dlrt_tanh_forward_f32(NAN_, t18, n * 4);
 
     /* reserved_macros.net:18: INFINITY = tanh(NAN + FILE) */
     for (int i = 0; i < n * 4; i++)
         t20[i] = NAN_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        INFINITY_[i] = tanhf(t20[i]);
+    dlrt_tanh_forward_f32(INFINITY_, t20, n * 4);
 
     /* reserved_macros.net:19: HUGE_VAL = tanh(INFINITY + FILE) */
     for (int i = 0; i < n * 4; i++)
         t22[i] = INFINITY_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        HUGE_VAL_[i] = tanhf(t22[i]);
+    dlrt_tanh_forward_f32(HUGE_VAL_, t22, n * 4);
 
     /* reserved_macros.net:20: bool = tanh(HUGE_VAL + FILE) */
     for (int i = 0; i < n * 4; i++)
         t24[i] = HUGE_VAL_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        bool_[i] = tanhf(t24[i]);
+    dlrt_tanh_forward_f32(bool_, t24, n * 4);
 
     /* reserved_macros.net:21: SIZE_MAX = tanh(bool + FILE) */
     for (int i = 0; i < n * 4; i++)
         t26[i] = bool_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        SIZE_MAX_[i] = tanhf(t26[i]);
+    dlrt_tanh_forward_f32(SIZE_MAX_, t26, n * 4);
 
     /* reserved_macros.net:22: INT_MAX = tanh(SIZE_MAX + FILE) */
     for (int i = 0; i < n * 4; i++)
         t28[i] = SIZE_MAX_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        INT_MAX_[i] = tanhf(t28[i]);
+    dlrt_tanh_forward_f32(INT_MAX_, t28, n * 4);
 
     /* reserved_macros.net:23: UINT64_C = tanh(INT_MAX + FILE) */
     for (int i = 0; i < n * 4; i++)
         t30[i] = INT_MAX_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        UINT64_C_[i] = tanhf(t30[i]);
+    dlrt_tanh_forward_f32(UINT64_C_, t30, n * 4);
 
     /* reserved_macros.net:24: INT32_MAX = tanh(UINT64_C + FILE) */
     for (int i = 0; i < n * 4; i++)
         t32[i] = UINT64_C_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        INT32_MAX_[i] = tanhf(t32[i]);
+    dlrt_tanh_forward_f32(INT32_MAX_, t32, n * 4);
 
     /* reserved_macros.net:25: RAND_MAX = tanh(INT32_MAX + FILE) */
     for (int i = 0; i < n * 4; i++)
         t34[i] = INT32_MAX_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        RAND_MAX_[i] = tanhf(t34[i]);
+    dlrt_tanh_forward_f32(RAND_MAX_, t34, n * 4);
 
     /* reserved_macros.net:26: M_PI = tanh(RAND_MAX + FILE) */
     for (int i = 0; i < n * 4; i++)
         t36[i] = RAND_MAX_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        M_PI_[i] = tanhf(t36[i]);
+    dlrt_tanh_forward_f32(M_PI_, t36, n * 4);
 
     /* reserved_macros.net:27: CblasRowMajor = tanh(M_PI + FILE) */
     for (int i = 0; i < n * 4; i++)
         t38[i] = M_PI_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        CblasRowMajor_[i] = tanhf(t38[i]);
+    dlrt_tanh_forward_f32(CblasRowMajor_, t38, n * 4);
 
     /* reserved_macros.net:28: CblasNoTrans = tanh(CblasRowMajor + FILE) */
     for (int i = 0; i < n * 4; i++)
         t40[i] = CblasRowMajor_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        CblasNoTrans_[i] = tanhf(t40[i]);
+    dlrt_tanh_forward_f32(CblasNoTrans_, t40, n * 4);
 
     /* reserved_macros.net:29: CblasTrans = tanh(CblasNoTrans + FILE) */
     for (int i = 0; i < n * 4; i++)
         t42[i] = CblasNoTrans_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        CblasTrans_[i] = tanhf(t42[i]);
+    dlrt_tanh_forward_f32(CblasTrans_, t42, n * 4);
 
     /* reserved_macros.net:30: RESERVED_MACROS_BATCH = tanh(CblasTrans + FILE) */
     for (int i = 0; i < n * 4; i++)
         t44[i] = CblasTrans_[i] + FILE_[i];
-    for (int i = 0; i < n * 4; i++)
-        RESERVED_MACROS_BATCH_[i] = tanhf(t44[i]);
+    dlrt_tanh_forward_f32(RESERVED_MACROS_BATCH_, t44, n * 4);
 
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* stdin_out[n,2] = RESERVED_MACROS_BATCH_[n,4] stdin_out_w[2,4]^T + stdin_out_b */
@@ -525,128 +504,107 @@ static void reserved_macros_backward_pass(const reserved_macros *m, reserved_mac
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 20, 10);   /* d_stdin_out_w, d_stdin_out_b */
 
     /* reserved_macros.net:30: RESERVED_MACROS_BATCH = tanh(CblasTrans + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t44[i] = d_RESERVED_MACROS_BATCH_[i] * (1 - RESERVED_MACROS_BATCH_[i] * RESERVED_MACROS_BATCH_[i]);
+    dlrt_tanh_backward_f32(d_t44, RESERVED_MACROS_BATCH_, d_RESERVED_MACROS_BATCH_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_CblasTrans_[i] = d_t44[i];
 
     /* reserved_macros.net:29: CblasTrans = tanh(CblasNoTrans + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t42[i] = d_CblasTrans_[i] * (1 - CblasTrans_[i] * CblasTrans_[i]);
+    dlrt_tanh_backward_f32(d_t42, CblasTrans_, d_CblasTrans_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_CblasNoTrans_[i] = d_t42[i];
 
     /* reserved_macros.net:28: CblasNoTrans = tanh(CblasRowMajor + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t40[i] = d_CblasNoTrans_[i] * (1 - CblasNoTrans_[i] * CblasNoTrans_[i]);
+    dlrt_tanh_backward_f32(d_t40, CblasNoTrans_, d_CblasNoTrans_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_CblasRowMajor_[i] = d_t40[i];
 
     /* reserved_macros.net:27: CblasRowMajor = tanh(M_PI + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t38[i] = d_CblasRowMajor_[i] * (1 - CblasRowMajor_[i] * CblasRowMajor_[i]);
+    dlrt_tanh_backward_f32(d_t38, CblasRowMajor_, d_CblasRowMajor_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_M_PI_[i] = d_t38[i];
 
     /* reserved_macros.net:26: M_PI = tanh(RAND_MAX + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t36[i] = d_M_PI_[i] * (1 - M_PI_[i] * M_PI_[i]);
+    dlrt_tanh_backward_f32(d_t36, M_PI_, d_M_PI_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_RAND_MAX_[i] = d_t36[i];
 
     /* reserved_macros.net:25: RAND_MAX = tanh(INT32_MAX + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t34[i] = d_RAND_MAX_[i] * (1 - RAND_MAX_[i] * RAND_MAX_[i]);
+    dlrt_tanh_backward_f32(d_t34, RAND_MAX_, d_RAND_MAX_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_INT32_MAX_[i] = d_t34[i];
 
     /* reserved_macros.net:24: INT32_MAX = tanh(UINT64_C + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t32[i] = d_INT32_MAX_[i] * (1 - INT32_MAX_[i] * INT32_MAX_[i]);
+    dlrt_tanh_backward_f32(d_t32, INT32_MAX_, d_INT32_MAX_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_UINT64_C_[i] = d_t32[i];
 
     /* reserved_macros.net:23: UINT64_C = tanh(INT_MAX + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t30[i] = d_UINT64_C_[i] * (1 - UINT64_C_[i] * UINT64_C_[i]);
+    dlrt_tanh_backward_f32(d_t30, UINT64_C_, d_UINT64_C_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_INT_MAX_[i] = d_t30[i];
 
     /* reserved_macros.net:22: INT_MAX = tanh(SIZE_MAX + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t28[i] = d_INT_MAX_[i] * (1 - INT_MAX_[i] * INT_MAX_[i]);
+    dlrt_tanh_backward_f32(d_t28, INT_MAX_, d_INT_MAX_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_SIZE_MAX_[i] = d_t28[i];
 
     /* reserved_macros.net:21: SIZE_MAX = tanh(bool + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t26[i] = d_SIZE_MAX_[i] * (1 - SIZE_MAX_[i] * SIZE_MAX_[i]);
+    dlrt_tanh_backward_f32(d_t26, SIZE_MAX_, d_SIZE_MAX_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_bool_[i] = d_t26[i];
 
     /* reserved_macros.net:20: bool = tanh(HUGE_VAL + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t24[i] = d_bool_[i] * (1 - bool_[i] * bool_[i]);
+    dlrt_tanh_backward_f32(d_t24, bool_, d_bool_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_HUGE_VAL_[i] = d_t24[i];
 
     /* reserved_macros.net:19: HUGE_VAL = tanh(INFINITY + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t22[i] = d_HUGE_VAL_[i] * (1 - HUGE_VAL_[i] * HUGE_VAL_[i]);
+    dlrt_tanh_backward_f32(d_t22, HUGE_VAL_, d_HUGE_VAL_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_INFINITY_[i] = d_t22[i];
 
     /* reserved_macros.net:18: INFINITY = tanh(NAN + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t20[i] = d_INFINITY_[i] * (1 - INFINITY_[i] * INFINITY_[i]);
+    dlrt_tanh_backward_f32(d_t20, INFINITY_, d_INFINITY_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_NAN_[i] = d_t20[i];
 
     /* reserved_macros.net:17: NAN = tanh(assert + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t18[i] = d_NAN_[i] * (1 - NAN_[i] * NAN_[i]);
+    dlrt_tanh_backward_f32(d_t18, NAN_, d_NAN_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_assert_[i] = d_t18[i];
 
     /* reserved_macros.net:16: assert = tanh(errno + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t16[i] = d_assert_[i] * (1 - assert_[i] * assert_[i]);
+    dlrt_tanh_backward_f32(d_t16, assert_, d_assert_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_errno_[i] = d_t16[i];
 
     /* reserved_macros.net:15: errno = tanh(stderr + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t14[i] = d_errno_[i] * (1 - errno_[i] * errno_[i]);
+    dlrt_tanh_backward_f32(d_t14, errno_, d_errno_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_stderr_[i] = d_t14[i];
 
     /* reserved_macros.net:14: stderr = tanh(stdin + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t12[i] = d_stderr_[i] * (1 - stderr_[i] * stderr_[i]);
+    dlrt_tanh_backward_f32(d_t12, stderr_, d_stderr_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_stdin_[i] = d_t12[i];
 
     /* reserved_macros.net:13: stdin = tanh(EXIT_SUCCESS + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t10[i] = d_stdin_[i] * (1 - stdin_[i] * stdin_[i]);
+    dlrt_tanh_backward_f32(d_t10, stdin_, d_stdin_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_EXIT_SUCCESS_[i] = d_t10[i];
 
     /* reserved_macros.net:12: EXIT_SUCCESS = tanh(EXIT_FAILURE + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t8[i] = d_EXIT_SUCCESS_[i] * (1 - EXIT_SUCCESS_[i] * EXIT_SUCCESS_[i]);
+    dlrt_tanh_backward_f32(d_t8, EXIT_SUCCESS_, d_EXIT_SUCCESS_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_EXIT_FAILURE_[i] = d_t8[i];
 
     /* reserved_macros.net:11: EXIT_FAILURE = tanh(EOF + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t6[i] = d_EXIT_FAILURE_[i] * (1 - EXIT_FAILURE_[i] * EXIT_FAILURE_[i]);
+    dlrt_tanh_backward_f32(d_t6, EXIT_FAILURE_, d_EXIT_FAILURE_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_EOF_[i] = d_t6[i];
 
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
-    for (int i = 0; i < n * 4; i++)
-        d_t4[i] = d_EOF_[i] * (1 - EOF_[i] * EOF_[i]);
+    dlrt_tanh_backward_f32(d_t4, EOF_, d_EOF_, n * 4, 0);
     for (int i = 0; i < n * 4; i++)
         d_t3[i] = d_t4[i];
     /* d_EOF_w[4,4] = d_t3[n,4]^T NULL_[n,4] */
@@ -661,40 +619,17 @@ static void reserved_macros_backward_pass(const reserved_macros *m, reserved_mac
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void reserved_macros_update(reserved_macros *m)
 {
-    float *const EOF_w = m->params + 0;          /* [4, 4], reserved_macros.net:10 */
-    float *const EOF_b = m->params + 16;         /* [4], reserved_macros.net:10 */
-    float *const stdin_out_w = m->params + 20;   /* [2, 4], reserved_macros.net:31 */
-    float *const stdin_out_b = m->params + 28;   /* [2], reserved_macros.net:31 */
-    float *const d_EOF_w = m->grads + 0;         /* [4, 4] */
-    float *const d_EOF_b = m->grads + 16;        /* [4] */
-    float *const d_stdin_out_w = m->grads + 20;  /* [2, 4] */
-    float *const d_stdin_out_b = m->grads + 28;  /* [2] */
-    const float lr = (float)m->lr[0];            /* learning rate of group 0 (reserved_macros_set_lr) */
+    float *const EOF_w = m->params + 0;   /* [4, 4], reserved_macros.net:10 */
+    float *const d_EOF_w = m->grads + 0;  /* [4, 4] */
+    const float lr = (float)m->lr[0];     /* learning rate of group 0 (reserved_macros_set_lr) */
 
     m->step++;
 
-    /* EOF_w [4, 4] */
-    for (size_t i = 0; i < 16; i++) {
+    /* EOF_w [4, 4], EOF_b [4], stdin_out_w [2, 4], stdin_out_b [2]: back to back,
+     * one loop over their 30 values from EOF_w on */
+    for (size_t i = 0; i < 30; i++) {
         const float g = d_EOF_w[i];
         EOF_w[i] -= lr * g;
-    }
-
-    /* EOF_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_EOF_b[i];
-        EOF_b[i] -= lr * g;
-    }
-
-    /* stdin_out_w [2, 4] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_stdin_out_w[i];
-        stdin_out_w[i] -= lr * g;
-    }
-
-    /* stdin_out_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_stdin_out_b[i];
-        stdin_out_b[i] -= lr * g;
     }
 }
 

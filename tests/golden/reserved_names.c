@@ -171,15 +171,13 @@ static void reserved_names_forward_pass(const reserved_names *m, reserved_names_
     /* t2[n,4] = int_[n,3] n_d_w[4,3]^T + n_d_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 3, 1.0f, int_, 3, n_d_w, 3, 0.0f, t2, 4);
     dlrt_bias_forward_f32(t2, n_d_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        d[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(d, t2, n * 4);
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
     /* t4[n,4] = d[n,4] n_dlrt_x_w[4,4]^T + n_dlrt_x_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, d, 4, n_dlrt_x_w, 4, 0.0f, t4, 4);
     dlrt_bias_forward_f32(t4, n_dlrt_x_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        n_dlrt_x[i] = t4[i] < 0 ? 0 : t4[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(n_dlrt_x, t4, n * 4);   /* NaN stays NaN */
 
     /* reserved_names.net:11: n = d + dlrt_x */
     for (int i = 0; i < n * 4; i++)
@@ -263,8 +261,7 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
         d_n_dlrt_x[i] = d_n_[i];
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
-    for (int i = 0; i < n * 4; i++)
-        d_t4[i] = n_dlrt_x[i] <= 0 ? 0 : d_n_dlrt_x[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t4, n_dlrt_x, d_n_dlrt_x, n * 4, 0);   /* y NaN: dy, as torch */
     /* d_n_dlrt_x_w[4,4] = d_t4[n,4]^T d[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t4, 4, d, 4, 0.0f, d_n_dlrt_x_w, 4);
     /* d_n_dlrt_x_b[4] = column sums of d_t4[n,4] */
@@ -274,8 +271,7 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 16, 20);   /* d_n_dlrt_x_w, d_n_dlrt_x_b */
 
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
-    for (int i = 0; i < n * 4; i++)
-        d_t2[i] = d_d[i] * (1 - d[i] * d[i]);
+    dlrt_tanh_backward_f32(d_t2, d, d_d, n * 4, 0);
     /* d_n_d_w[4,3] = d_t2[n,4]^T int_[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 3, n, 1.0f, d_t2, 4, int_, 3, 0.0f, d_n_d_w, 3);
     /* d_n_d_b[4] = column sums of d_t2[n,4] */
@@ -288,56 +284,17 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void reserved_names_update(reserved_names *m)
 {
-    float *const n_d_w = m->params + 0;         /* [4, 3], reserved_names.net:9 */
-    float *const n_d_b = m->params + 12;        /* [4], reserved_names.net:9 */
-    float *const n_dlrt_x_w = m->params + 16;   /* [4, 4], reserved_names.net:10 */
-    float *const n_dlrt_x_b = m->params + 32;   /* [4], reserved_names.net:10 */
-    float *const i_w = m->params + 36;          /* [2, 4], reserved_names.net:12 */
-    float *const i_b = m->params + 44;          /* [2], reserved_names.net:12 */
-    float *const d_n_d_w = m->grads + 0;        /* [4, 3] */
-    float *const d_n_d_b = m->grads + 12;       /* [4] */
-    float *const d_n_dlrt_x_w = m->grads + 16;  /* [4, 4] */
-    float *const d_n_dlrt_x_b = m->grads + 32;  /* [4] */
-    float *const d_i_w = m->grads + 36;         /* [2, 4] */
-    float *const d_i_b = m->grads + 44;         /* [2] */
-    const float lr = (float)m->lr[0];           /* learning rate of group 0 (reserved_names_set_lr) */
+    float *const n_d_w = m->params + 0;   /* [4, 3], reserved_names.net:9 */
+    float *const d_n_d_w = m->grads + 0;  /* [4, 3] */
+    const float lr = (float)m->lr[0];     /* learning rate of group 0 (reserved_names_set_lr) */
 
     m->step++;
 
-    /* n_d_w [4, 3] */
-    for (size_t i = 0; i < 12; i++) {
+    /* n_d_w [4, 3], n_d_b [4], n_dlrt_x_w [4, 4], n_dlrt_x_b [4], i_w [2, 4], i_b [2]: back to back,
+     * one loop over their 46 values from n_d_w on */
+    for (size_t i = 0; i < 46; i++) {
         const float g = d_n_d_w[i];
         n_d_w[i] -= lr * g;
-    }
-
-    /* n_d_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_n_d_b[i];
-        n_d_b[i] -= lr * g;
-    }
-
-    /* n_dlrt_x_w [4, 4] */
-    for (size_t i = 0; i < 16; i++) {
-        const float g = d_n_dlrt_x_w[i];
-        n_dlrt_x_w[i] -= lr * g;
-    }
-
-    /* n_dlrt_x_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_n_dlrt_x_b[i];
-        n_dlrt_x_b[i] -= lr * g;
-    }
-
-    /* i_w [2, 4] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_i_w[i];
-        i_w[i] -= lr * g;
-    }
-
-    /* i_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_i_b[i];
-        i_b[i] -= lr * g;
     }
 }
 

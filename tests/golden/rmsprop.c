@@ -209,38 +209,24 @@ static void rmsprop_backward_pass(const rmsprop *m, rmsprop_workspace *w, float 
 void rmsprop_update(rmsprop *m)
 {
     float *const pred_w = m->params + 0;                 /* [2, 4], rmsprop.net:8 */
-    float *const pred_b = m->params + 8;                 /* [2], rmsprop.net:8 */
     float *const d_pred_w = m->grads + 0;                /* [2, 4] */
-    float *const d_pred_b = m->grads + 8;                /* [2] */
     float *const pred_w_square_avg = m->square_avg + 0;  /* [2, 4] */
     float *const pred_w_buf = m->momentum_buffer + 0;    /* [2, 4] */
     float *const pred_w_grad_avg = m->grad_avg + 0;      /* [2, 4] */
-    float *const pred_b_square_avg = m->square_avg + 8;  /* [2] */
-    float *const pred_b_buf = m->momentum_buffer + 8;    /* [2] */
-    float *const pred_b_grad_avg = m->grad_avg + 8;      /* [2] */
     const float lr = (float)m->lr[0];                    /* learning rate of group 0 (rmsprop_set_lr) */
     const float momentum = (float)m->momentum[0];        /* momentum of group 0 (rmsprop_set_momentum) */
 
     m->step++;
 
-    /* pred_w [2, 4] */
-    for (size_t i = 0; i < 8; i++) {
+    /* pred_w [2, 4], pred_b [2]: back to back,
+     * one loop over their 10 values from pred_w on */
+    for (size_t i = 0; i < 10; i++) {
         const float g = d_pred_w[i] + 0.0001f * pred_w[i];
         pred_w_square_avg[i] = 0.9f * pred_w_square_avg[i] + 0.1f * g * g;
         pred_w_grad_avg[i] = 0.9f * pred_w_grad_avg[i] + 0.1f * g;
         const float avg = sqrtf(pred_w_square_avg[i] - pred_w_grad_avg[i] * pred_w_grad_avg[i]) + 1e-08f;
         pred_w_buf[i] = momentum * pred_w_buf[i] + g / avg;
         pred_w[i] -= lr * pred_w_buf[i];
-    }
-
-    /* pred_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_pred_b[i] + 0.0001f * pred_b[i];
-        pred_b_square_avg[i] = 0.9f * pred_b_square_avg[i] + 0.1f * g * g;
-        pred_b_grad_avg[i] = 0.9f * pred_b_grad_avg[i] + 0.1f * g;
-        const float avg = sqrtf(pred_b_square_avg[i] - pred_b_grad_avg[i] * pred_b_grad_avg[i]) + 1e-08f;
-        pred_b_buf[i] = momentum * pred_b_buf[i] + g / avg;
-        pred_b[i] -= lr * pred_b_buf[i];
     }
 }
 

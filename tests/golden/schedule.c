@@ -161,8 +161,7 @@ static void sched_forward_pass(const sched *m, sched_workspace *w, const float *
     /* t2[n,3] = x[n,4] h_w[3,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 3);
     dlrt_bias_forward_f32(t2, h_b, n, 3, 1);
-    for (int i = 0; i < n * 3; i++)
-        h[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(h, t2, n * 3);
 
     /* schedule.net:11: pred = dense(h, 2, lr = 3e-3) */
     /* pred[n,2] = h[n,3] pred_w[2,3]^T + pred_b */
@@ -225,8 +224,7 @@ static void sched_backward_pass(const sched *m, sched_workspace *w, float *grads
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 15, 8);   /* d_pred_w, d_pred_b */
 
     /* schedule.net:10: h = tanh(dense(x, 3)) */
-    for (int i = 0; i < n * 3; i++)
-        d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t2, h, d_h, n * 3, 0);
     /* d_h_w[3,4] = d_t2[n,3]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t2, 3, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[3] = column sums of d_t2[n,3] */
@@ -243,21 +241,13 @@ static void sched_backward_pass(const sched *m, sched_workspace *w, float *grads
 void sched_update(sched *m)
 {
     float *const h_w = m->params + 0;                               /* [3, 4], schedule.net:10 */
-    float *const h_b = m->params + 12;                              /* [3], schedule.net:10 */
     float *const pred_w = m->params + 15;                           /* [2, 3], schedule.net:11 */
-    float *const pred_b = m->params + 21;                           /* [2], schedule.net:11 */
     float *const d_h_w = m->grads + 0;                              /* [3, 4] */
-    float *const d_h_b = m->grads + 12;                             /* [3] */
     float *const d_pred_w = m->grads + 15;                          /* [2, 3] */
-    float *const d_pred_b = m->grads + 21;                          /* [2] */
     float *const h_w_avg = m->exp_avg + 0;                          /* [3, 4] */
     float *const h_w_avg_sq = m->exp_avg_sq + 0;                    /* [3, 4] */
-    float *const h_b_avg = m->exp_avg + 12;                         /* [3] */
-    float *const h_b_avg_sq = m->exp_avg_sq + 12;                   /* [3] */
     float *const pred_w_avg = m->exp_avg + 15;                      /* [2, 3] */
     float *const pred_w_avg_sq = m->exp_avg_sq + 15;                /* [2, 3] */
-    float *const pred_b_avg = m->exp_avg + 21;                      /* [2] */
-    float *const pred_b_avg_sq = m->exp_avg_sq + 21;                /* [2] */
     const float beta1 = (float)m->momentum[0];                      /* beta1 of group 0 (sched_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);    /* worked out in double */
     const float beta1_1 = (float)m->momentum[1];                    /* beta1 of group 1 (sched_set_momentum) */
@@ -268,38 +258,23 @@ void sched_update(sched *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* h_w [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
+    /* h_w [3, 4], h_b [3]: back to back,
+     * one loop over their 15 values from h_w on */
+    for (size_t i = 0; i < 15; i++) {
         const float g = d_h_w[i];
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 
-    /* h_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_h_b[i];
-        h_b_avg[i] = beta1 * h_b_avg[i] + one_minus_beta1 * g;
-        h_b_avg_sq[i] = 0.999f * h_b_avg_sq[i] + 0.001f * g * g;
-        h_b[i] -= step_size * (h_b_avg[i] / (sqrtf(h_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* pred_w [2, 3], lr 0.003 */
+    /* pred_w [2, 3], pred_b [2], lr 0.003: back to back,
+     * one loop over their 8 values from pred_w on */
     const float pred_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < 8; i++) {
         const float g = d_pred_w[i];
         pred_w_avg[i] = beta1_1 * pred_w_avg[i] + one_minus_beta1_1 * g;
         pred_w_avg_sq[i] = 0.999f * pred_w_avg_sq[i] + 0.001f * g * g;
         pred_w[i] -= pred_w_step * (pred_w_avg[i] / (sqrtf(pred_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* pred_b [2], lr 0.003 */
-    const float pred_b_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_pred_b[i];
-        pred_b_avg[i] = beta1_1 * pred_b_avg[i] + one_minus_beta1_1 * g;
-        pred_b_avg_sq[i] = 0.999f * pred_b_avg_sq[i] + 0.001f * g * g;
-        pred_b[i] -= pred_b_step * (pred_b_avg[i] / (sqrtf(pred_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

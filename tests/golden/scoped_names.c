@@ -201,8 +201,7 @@ static void scoped_names_forward_pass(const scoped_names *m, scoped_names_worksp
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        t3[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(t3, t2, n * 5);
     /* t4[n,3] = t3[n,5] h_2_w[3,5]^T + h_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, t3, 5, h_2_w, 5, 0.0f, t4, 3);
     dlrt_bias_forward_f32(t4, h_2_b, n, 3, 1);
@@ -333,8 +332,7 @@ static void scoped_names_backward_pass(const scoped_names *m, scoped_names_works
     /* d_t3[n,5] = d_t4[n,3] h_2_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_t4, 3, h_2_w, 5, 0.0f, d_t3, 5);
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 25, 18);   /* d_h_2_w, d_h_2_b */
-    for (int i = 0; i < n * 5; i++)
-        d_t2[i] = d_t3[i] * (1 - t3[i] * t3[i]);
+    dlrt_tanh_backward_f32(d_t2, t3, d_t3, n * 5, 0);
     /* d_h_w[5,4] = d_t2[n,5]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[5] = column sums of d_t2[n,5] */
@@ -347,80 +345,18 @@ static void scoped_names_backward_pass(const scoped_names *m, scoped_names_works
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void scoped_names_update(scoped_names *m)
 {
-    float *const h_w = m->params + 0;        /* [5, 4], scoped_names.net:13 */
-    float *const h_b = m->params + 20;       /* [5], scoped_names.net:13 */
-    float *const h_2_w = m->params + 25;     /* [3, 5], scoped_names.net:13 */
-    float *const h_2_b = m->params + 40;     /* [3], scoped_names.net:13 */
-    float *const h_3_w = m->params + 43;     /* [3, 4], scoped_names.net:13 */
-    float *const h_3_b = m->params + 55;     /* [3], scoped_names.net:13 */
-    float *const h_2_w_2 = m->params + 58;   /* [3, 4], scoped_names.net:14 */
-    float *const h_2_b_2 = m->params + 70;   /* [3], scoped_names.net:14 */
-    float *const z_w = m->params + 73;       /* [3, 3], scoped_names.net:15 */
-    float *const d_h_w = m->grads + 0;       /* [5, 4] */
-    float *const d_h_b = m->grads + 20;      /* [5] */
-    float *const d_h_2_w = m->grads + 25;    /* [3, 5] */
-    float *const d_h_2_b = m->grads + 40;    /* [3] */
-    float *const d_h_3_w = m->grads + 43;    /* [3, 4] */
-    float *const d_h_3_b = m->grads + 55;    /* [3] */
-    float *const d_h_2_w_2 = m->grads + 58;  /* [3, 4] */
-    float *const d_h_2_b_2 = m->grads + 70;  /* [3] */
-    float *const d_z_w = m->grads + 73;      /* [3, 3] */
-    const float lr = (float)m->lr[0];        /* learning rate of group 0 (scoped_names_set_lr) */
+    float *const h_w = m->params + 0;   /* [5, 4], scoped_names.net:13 */
+    float *const d_h_w = m->grads + 0;  /* [5, 4] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (scoped_names_set_lr) */
 
     m->step++;
 
-    /* h_w [5, 4] */
-    for (size_t i = 0; i < 20; i++) {
+    /* h_w [5, 4], h_b [5], h_2_w [3, 5], ... (9 tensors), h_2_w_2 [3, 4], h_2_b_2 [3],
+     * z_w [3, 3]: back to back,
+     * one loop over their 82 values from h_w on */
+    for (size_t i = 0; i < 82; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
-    }
-
-    /* h_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* h_2_w [3, 5] */
-    for (size_t i = 0; i < 15; i++) {
-        const float g = d_h_2_w[i];
-        h_2_w[i] -= lr * g;
-    }
-
-    /* h_2_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_h_2_b[i];
-        h_2_b[i] -= lr * g;
-    }
-
-    /* h_3_w [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_h_3_w[i];
-        h_3_w[i] -= lr * g;
-    }
-
-    /* h_3_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_h_3_b[i];
-        h_3_b[i] -= lr * g;
-    }
-
-    /* h_2_w_2 [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_h_2_w_2[i];
-        h_2_w_2[i] -= lr * g;
-    }
-
-    /* h_2_b_2 [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_h_2_b_2[i];
-        h_2_b_2[i] -= lr * g;
-    }
-
-    /* z_w [3, 3] */
-    for (size_t i = 0; i < 9; i++) {
-        const float g = d_z_w[i];
-        z_w[i] -= lr * g;
     }
 }
 

@@ -160,8 +160,7 @@ static void sequence_forward_pass(const sequence *m, sequence_workspace *w, cons
     dlrt_embedding_forward_f32(e, e_w, tokens, n * 8, 10, 4);
 
     /* sequence.net:8: logits = dense(tanh(e), 10, per_step = true) */
-    for (int i = 0; i < n * 32; i++)
-        t3[i] = tanhf(e[i]);
+    dlrt_tanh_forward_f32(t3, e, n * 32);
     /* at each of 8 steps: logits[n,t,10] = t3[n,t,4] logits_w[10,4]^T + logits_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * 8, 10, 4, 1.0f, t3, 4, logits_w, 4, 0.0f, logits, 10);
     dlrt_bias_forward_f32(logits, logits_b, n * 8, 10, 1);
@@ -227,8 +226,7 @@ static void sequence_backward_pass(const sequence *m, sequence_workspace *w, flo
     /* Data parallelism (sequence_set_dist): these gradients are final, no later kernel
      * adds to them, so a data-parallel run can start sending them now. */
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 40, 50);   /* d_logits_w, d_logits_b */
-    for (int i = 0; i < n * 32; i++)
-        d_e[i] = d_t3[i] * (1 - t3[i] * t3[i]);
+    dlrt_tanh_backward_f32(d_e, t3, d_t3, n * 32, 0);
 
     /* sequence.net:7: e = embedding(tokens, 10, 4, padding_idx = 0) */
     /* d_e_w = rows of d_e added at tokens, none at padding_idx 0 */
@@ -245,17 +243,9 @@ static void sequence_backward_pass(const sequence *m, sequence_workspace *w, flo
 void sequence_update(sequence *m)
 {
     float *const e_w = m->params + 0;                             /* [10, 4], sequence.net:7 */
-    float *const logits_w = m->params + 40;                       /* [10, 4], sequence.net:8 */
-    float *const logits_b = m->params + 80;                       /* [10], sequence.net:8 */
     float *const d_e_w = m->grads + 0;                            /* [10, 4] */
-    float *const d_logits_w = m->grads + 40;                      /* [10, 4] */
-    float *const d_logits_b = m->grads + 80;                      /* [10] */
     float *const e_w_avg = m->exp_avg + 0;                        /* [10, 4] */
     float *const e_w_avg_sq = m->exp_avg_sq + 0;                  /* [10, 4] */
-    float *const logits_w_avg = m->exp_avg + 40;                  /* [10, 4] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 40;            /* [10, 4] */
-    float *const logits_b_avg = m->exp_avg + 80;                  /* [10] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 80;            /* [10] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (sequence_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -264,28 +254,13 @@ void sequence_update(sequence *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* e_w [10, 4] */
-    for (size_t i = 0; i < 40; i++) {
+    /* e_w [10, 4], logits_w [10, 4], logits_b [10]: back to back,
+     * one loop over their 90 values from e_w on */
+    for (size_t i = 0; i < 90; i++) {
         const float g = d_e_w[i];
         e_w_avg[i] = beta1 * e_w_avg[i] + one_minus_beta1 * g;
         e_w_avg_sq[i] = 0.999f * e_w_avg_sq[i] + 0.001f * g * g;
         e_w[i] -= step_size * (e_w_avg[i] / (sqrtf(e_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_w [10, 4] */
-    for (size_t i = 0; i < 40; i++) {
-        const float g = d_logits_w[i];
-        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
-        logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_b [10] */
-    for (size_t i = 0; i < 10; i++) {
-        const float g = d_logits_b[i];
-        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
-        logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
-        logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

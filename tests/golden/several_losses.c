@@ -199,8 +199,7 @@ static void several_losses_forward_pass(const several_losses *m, several_losses_
     /* t3[n,4] = z[n,3] gh_w[4,3]^T + gh_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 3, 1.0f, z, 3, gh_w, 3, 0.0f, t3, 4);
     dlrt_bias_forward_f32(t3, gh_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        gh[i] = tanhf(t3[i]);
+    dlrt_tanh_forward_f32(gh, t3, n * 4);
 
     /* several_losses.net:10: g = dense(gh, 2) */
     /* g[n,2] = gh[n,4] g_w[2,4]^T + g_b */
@@ -213,8 +212,7 @@ static void several_losses_forward_pass(const several_losses *m, several_losses_
     /* t7[n,5] = t6[n,2] dh_w[5,2]^T + dh_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 2, 1.0f, t6, 2, dh_w, 2, 0.0f, t7, 5);
     dlrt_bias_forward_f32(t7, dh_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        dh[i] = tanhf(t7[i]);
+    dlrt_tanh_forward_f32(dh, t7, n * 5);
 
     /* several_losses.net:12: logit = dense(dh, 1) */
     /* logit[n,1] = dh[n,5] logit_w[1,5]^T + logit_b */
@@ -313,8 +311,7 @@ static void several_losses_backward_pass_disc(const several_losses *m, several_l
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 15, 6);   /* d_logit_w, d_logit_b */
 
     /* several_losses.net:11: dh = tanh(dense(g * x, 5)) */
-    for (int i = 0; i < n * 5; i++)
-        d_t7[i] = d_dh[i] * (1 - dh[i] * dh[i]);
+    dlrt_tanh_backward_f32(d_t7, dh, d_dh, n * 5, 0);
     /* d_dh_w[5,2] = d_t7[n,5]^T t6[n,2] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 2, n, 1.0f, d_t7, 5, t6, 2, 0.0f, d_dh_w, 2);
     /* d_dh_b[5] = column sums of d_t7[n,5] */
@@ -383,8 +380,7 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 1, 1.0f, d_logit, 1, logit_w, 5, 0.0f, d_dh, 5);
 
     /* several_losses.net:11: dh = tanh(dense(g * x, 5)) */
-    for (int i = 0; i < n * 5; i++)
-        d_t7[i] = d_dh[i] * (1 - dh[i] * dh[i]);
+    dlrt_tanh_backward_f32(d_t7, dh, d_dh, n * 5, 0);
     /* d_t6[n,2] = d_t7[n,5] dh_w[5,2] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 5, 1.0f, d_t7, 5, dh_w, 2, 0.0f, d_t6, 2);
     for (int i = 0; i < n * 2; i++)   /* d(a b)/da = b */
@@ -402,8 +398,7 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 37, 10);   /* d_g_w, d_g_b */
 
     /* several_losses.net:9: gh = tanh(dense(z, 4)) */
-    for (int i = 0; i < n * 4; i++)
-        d_t3[i] = d_gh[i] * (1 - gh[i] * gh[i]);
+    dlrt_tanh_backward_f32(d_t3, gh, d_gh, n * 4, 0);
     /* d_gh_w[4,3] = d_t3[n,4]^T z[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 3, n, 1.0f, d_t3, 4, z, 3, 0.0f, d_gh_w, 3);
     /* d_gh_b[4] = column sums of d_t3[n,4] */
@@ -421,21 +416,9 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
 void several_losses_update_disc(several_losses *m)
 {
     float *const dh_w = m->params + 0;                            /* [5, 2], several_losses.net:11 */
-    float *const dh_b = m->params + 10;                           /* [5], several_losses.net:11 */
-    float *const logit_w = m->params + 15;                        /* [1, 5], several_losses.net:12 */
-    float *const logit_b = m->params + 20;                        /* [1], several_losses.net:12 */
     float *const d_dh_w = m->grads + 0;                           /* [5, 2] */
-    float *const d_dh_b = m->grads + 10;                          /* [5] */
-    float *const d_logit_w = m->grads + 15;                       /* [1, 5] */
-    float *const d_logit_b = m->grads + 20;                       /* [1] */
     float *const dh_w_avg = m->exp_avg + 0;                       /* [5, 2] */
     float *const dh_w_avg_sq = m->exp_avg_sq + 0;                 /* [5, 2] */
-    float *const dh_b_avg = m->exp_avg + 10;                      /* [5] */
-    float *const dh_b_avg_sq = m->exp_avg_sq + 10;                /* [5] */
-    float *const logit_w_avg = m->exp_avg + 15;                   /* [1, 5] */
-    float *const logit_w_avg_sq = m->exp_avg_sq + 15;             /* [1, 5] */
-    float *const logit_b_avg = m->exp_avg + 20;                   /* [1] */
-    float *const logit_b_avg_sq = m->exp_avg_sq + 20;             /* [1] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (several_losses_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -445,36 +428,13 @@ void several_losses_update_disc(several_losses *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->group_steps[0]));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* dh_w [5, 2] */
-    for (size_t i = 0; i < 10; i++) {
+    /* dh_w [5, 2], dh_b [5], logit_w [1, 5], logit_b [1]: back to back,
+     * one loop over their 21 values from dh_w on */
+    for (size_t i = 0; i < 21; i++) {
         const float g = d_dh_w[i] + 0.001f * dh_w[i];
         dh_w_avg[i] = beta1 * dh_w_avg[i] + one_minus_beta1 * g;
         dh_w_avg_sq[i] = 0.999f * dh_w_avg_sq[i] + 0.001f * g * g;
         dh_w[i] -= step_size * (dh_w_avg[i] / (sqrtf(dh_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* dh_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_dh_b[i] + 0.001f * dh_b[i];
-        dh_b_avg[i] = beta1 * dh_b_avg[i] + one_minus_beta1 * g;
-        dh_b_avg_sq[i] = 0.999f * dh_b_avg_sq[i] + 0.001f * g * g;
-        dh_b[i] -= step_size * (dh_b_avg[i] / (sqrtf(dh_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logit_w [1, 5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_logit_w[i] + 0.001f * logit_w[i];
-        logit_w_avg[i] = beta1 * logit_w_avg[i] + one_minus_beta1 * g;
-        logit_w_avg_sq[i] = 0.999f * logit_w_avg_sq[i] + 0.001f * g * g;
-        logit_w[i] -= step_size * (logit_w_avg[i] / (sqrtf(logit_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logit_b [1] */
-    for (size_t i = 0; i < 1; i++) {
-        const float g = d_logit_b[i] + 0.001f * logit_b[i];
-        logit_b_avg[i] = beta1 * logit_b_avg[i] + one_minus_beta1 * g;
-        logit_b_avg_sq[i] = 0.999f * logit_b_avg_sq[i] + 0.001f * g * g;
-        logit_b[i] -= step_size * (logit_b_avg[i] / (sqrtf(logit_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 
@@ -485,13 +445,7 @@ void several_losses_update_disc(several_losses *m)
 void several_losses_update_gen(several_losses *m)
 {
     float *const gh_w = m->params + 21;   /* [4, 3], several_losses.net:9 */
-    float *const gh_b = m->params + 33;   /* [4], several_losses.net:9 */
-    float *const g_w = m->params + 37;    /* [2, 4], several_losses.net:10 */
-    float *const g_b = m->params + 45;    /* [2], several_losses.net:10 */
     float *const d_gh_w = m->grads + 21;  /* [4, 3] */
-    float *const d_gh_b = m->grads + 33;  /* [4] */
-    float *const d_g_w = m->grads + 37;   /* [2, 4] */
-    float *const d_g_b = m->grads + 45;   /* [2] */
     const float lr = (float)m->lr[1];     /* learning rate of group 1 (several_losses_set_lr) */
 
     m->step++;
@@ -500,48 +454,21 @@ void several_losses_update_gen(several_losses *m)
     /* clip_norm 1: the L2 norm of all gradients together, then every
      * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */
     double sumsq = 0.0;
-    for (size_t i = 0; i < 12; i++)
+    /* d_gh_w to d_g_b: 4 tensors back to back */
+    for (size_t i = 0; i < 26; i++)
         sumsq += (double)d_gh_w[i] * d_gh_w[i];
-    for (size_t i = 0; i < 4; i++)
-        sumsq += (double)d_gh_b[i] * d_gh_b[i];
-    for (size_t i = 0; i < 8; i++)
-        sumsq += (double)d_g_w[i] * d_g_w[i];
-    for (size_t i = 0; i < 2; i++)
-        sumsq += (double)d_g_b[i] * d_g_b[i];
     const float clip = 1.0f / ((float)sqrt(sumsq) + 1e-06f);
     if (clip < 1) {
-        for (size_t i = 0; i < 12; i++)
+        /* d_gh_w to d_g_b: 4 tensors back to back */
+        for (size_t i = 0; i < 26; i++)
             d_gh_w[i] *= clip;
-        for (size_t i = 0; i < 4; i++)
-            d_gh_b[i] *= clip;
-        for (size_t i = 0; i < 8; i++)
-            d_g_w[i] *= clip;
-        for (size_t i = 0; i < 2; i++)
-            d_g_b[i] *= clip;
     }
 
-    /* gh_w [4, 3] */
-    for (size_t i = 0; i < 12; i++) {
+    /* gh_w [4, 3], gh_b [4], g_w [2, 4], g_b [2]: back to back,
+     * one loop over their 26 values from gh_w on */
+    for (size_t i = 0; i < 26; i++) {
         const float g = d_gh_w[i];
         gh_w[i] -= lr * g;
-    }
-
-    /* gh_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_gh_b[i];
-        gh_b[i] -= lr * g;
-    }
-
-    /* g_w [2, 4] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_g_w[i];
-        g_w[i] -= lr * g;
-    }
-
-    /* g_b [2] */
-    for (size_t i = 0; i < 2; i++) {
-        const float g = d_g_b[i];
-        g_b[i] -= lr * g;
     }
 }
 

@@ -222,8 +222,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
     /* t3[n,8] = x[n,6] h_w[8,6]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, x, 6, h_w, 6, 0.0f, t3, 8);
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
-    for (int i = 0; i < n * 8; i++)
-        h[i] = tanhf(t3[i]);
+    dlrt_tanh_forward_f32(h, t3, n * 8);
 
     /* slice.net:9: lo = slice(h, 0, 3) */
     for (int r = 0; r < n * 1; r++)   /* values 0..2 of each row of 8 */
@@ -412,8 +411,7 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
             d_h[(size_t)r * 8 + 0 + i] += d_lo[(size_t)r * 3 + i];
 
     /* slice.net:8: h = tanh(dense(x, 8)) */
-    for (int i = 0; i < n * 8; i++)
-        d_t3[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t3, h, d_h, n * 8, 0);
     /* d_h_w[8,6] = d_t3[n,8]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t3, 8, x, 6, 0.0f, d_h_w, 6);
     /* d_h_b[8] = column sums of d_t3[n,8] */
@@ -426,88 +424,18 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void slice_update(slice *m)
 {
-    float *const h_w = m->params + 0;            /* [8, 6], slice.net:8 */
-    float *const h_b = m->params + 48;           /* [8], slice.net:8 */
-    float *const c_w = m->params + 56;           /* [24, 6], slice.net:12 */
-    float *const c_b = m->params + 200;          /* [24], slice.net:12 */
-    float *const logits_w = m->params + 224;     /* [8, 6], slice.net:13 */
-    float *const logits_b = m->params + 272;     /* [8], slice.net:13 */
-    float *const logits_2_w = m->params + 280;   /* [4, 24], slice.net:13 */
-    float *const logits_2_b = m->params + 376;   /* [4], slice.net:13 */
-    float *const logits_3_w = m->params + 380;   /* [4, 12], slice.net:13 */
-    float *const logits_3_b = m->params + 428;   /* [4], slice.net:13 */
-    float *const d_h_w = m->grads + 0;           /* [8, 6] */
-    float *const d_h_b = m->grads + 48;          /* [8] */
-    float *const d_c_w = m->grads + 56;          /* [24, 6] */
-    float *const d_c_b = m->grads + 200;         /* [24] */
-    float *const d_logits_w = m->grads + 224;    /* [8, 6] */
-    float *const d_logits_b = m->grads + 272;    /* [8] */
-    float *const d_logits_2_w = m->grads + 280;  /* [4, 24] */
-    float *const d_logits_2_b = m->grads + 376;  /* [4] */
-    float *const d_logits_3_w = m->grads + 380;  /* [4, 12] */
-    float *const d_logits_3_b = m->grads + 428;  /* [4] */
-    const float lr = (float)m->lr[0];            /* learning rate of group 0 (slice_set_lr) */
+    float *const h_w = m->params + 0;   /* [8, 6], slice.net:8 */
+    float *const d_h_w = m->grads + 0;  /* [8, 6] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (slice_set_lr) */
 
     m->step++;
 
-    /* h_w [8, 6] */
-    for (size_t i = 0; i < 48; i++) {
+    /* h_w [8, 6], h_b [8], c_w [24, 6], ... (10 tensors), logits_2_b [4], logits_3_w [4, 12],
+     * logits_3_b [4]: back to back,
+     * one loop over their 432 values from h_w on */
+    for (size_t i = 0; i < 432; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
-    }
-
-    /* h_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* c_w [24, 6] */
-    for (size_t i = 0; i < 144; i++) {
-        const float g = d_c_w[i];
-        c_w[i] -= lr * g;
-    }
-
-    /* c_b [24] */
-    for (size_t i = 0; i < 24; i++) {
-        const float g = d_c_b[i];
-        c_b[i] -= lr * g;
-    }
-
-    /* logits_w [8, 6] */
-    for (size_t i = 0; i < 48; i++) {
-        const float g = d_logits_w[i];
-        logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
-    }
-
-    /* logits_2_w [4, 24] */
-    for (size_t i = 0; i < 96; i++) {
-        const float g = d_logits_2_w[i];
-        logits_2_w[i] -= lr * g;
-    }
-
-    /* logits_2_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_logits_2_b[i];
-        logits_2_b[i] -= lr * g;
-    }
-
-    /* logits_3_w [4, 12] */
-    for (size_t i = 0; i < 48; i++) {
-        const float g = d_logits_3_w[i];
-        logits_3_w[i] -= lr * g;
-    }
-
-    /* logits_3_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_logits_3_b[i];
-        logits_3_b[i] -= lr * g;
     }
 }
 

@@ -196,8 +196,7 @@ static void variational_forward_pass(const variational *m, variational_workspace
     /* t2[n,5] = x[n,6] h_w[5,6]^T + h_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, x, 6, h_w, 6, 0.0f, t2, 5);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        h[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(h, t2, n * 5);
 
     /* variational.net:8: mu = dense(h, 3) */
     /* mu[n,3] = h[n,5] mu_w[3,5]^T + mu_b */
@@ -223,8 +222,7 @@ static void variational_forward_pass(const variational *m, variational_workspace
     /* t8[n,5] = t7[n,3] out_w[5,3]^T + out_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 3, 1.0f, t7, 3, out_w, 3, 0.0f, t8, 5);
     dlrt_bias_forward_f32(t8, out_b, n, 5, 1);
-    for (int i = 0; i < n * 5; i++)
-        t9[i] = tanhf(t8[i]);
+    dlrt_tanh_forward_f32(t9, t8, n * 5);
     /* out[n,6] = t9[n,5] out_2_w[6,5]^T + out_2_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 5, 1.0f, t9, 5, out_2_w, 5, 0.0f, out, 6);
     dlrt_bias_forward_f32(out, out_2_b, n, 6, 1);
@@ -310,8 +308,7 @@ static void variational_backward_pass(const variational *m, variational_workspac
     /* Data parallelism (variational_set_dist): these gradients are final, no later kernel
      * adds to them, so a data-parallel run can start sending them now. */
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 91, 36);   /* d_out_2_w, d_out_2_b */
-    for (int i = 0; i < n * 5; i++)
-        d_t8[i] = d_t9[i] * (1 - t9[i] * t9[i]);
+    dlrt_tanh_backward_f32(d_t8, t9, d_t9, n * 5, 0);
     /* d_out_w[5,3] = d_t8[n,5]^T t7[n,3] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 3, n, 1.0f, d_t8, 5, t7, 3, 0.0f, d_out_w, 3);
     /* d_out_b[5] = column sums of d_t8[n,5] */
@@ -346,8 +343,7 @@ static void variational_backward_pass(const variational *m, variational_workspac
     if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 35, 18);   /* d_mu_w, d_mu_b */
 
     /* variational.net:7: h = tanh(dense(x, 5)) */
-    for (int i = 0; i < n * 5; i++)
-        d_t2[i] = d_h[i] * (1 - h[i] * h[i]);
+    dlrt_tanh_backward_f32(d_t2, h, d_h, n * 5, 0);
     /* d_h_w[5,6] = d_t2[n,5]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, 1.0f, d_t2, 5, x, 6, 0.0f, d_h_w, 6);
     /* d_h_b[5] = column sums of d_t2[n,5] */
@@ -360,88 +356,18 @@ static void variational_backward_pass(const variational *m, variational_workspac
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void variational_update(variational *m)
 {
-    float *const h_w = m->params + 0;         /* [5, 6], variational.net:7 */
-    float *const h_b = m->params + 30;        /* [5], variational.net:7 */
-    float *const mu_w = m->params + 35;       /* [3, 5], variational.net:8 */
-    float *const mu_b = m->params + 50;       /* [3], variational.net:8 */
-    float *const lv_w = m->params + 53;       /* [3, 5], variational.net:9 */
-    float *const lv_b = m->params + 68;       /* [3], variational.net:9 */
-    float *const out_w = m->params + 71;      /* [5, 3], variational.net:11 */
-    float *const out_b = m->params + 86;      /* [5], variational.net:11 */
-    float *const out_2_w = m->params + 91;    /* [6, 5], variational.net:11 */
-    float *const out_2_b = m->params + 121;   /* [6], variational.net:11 */
-    float *const d_h_w = m->grads + 0;        /* [5, 6] */
-    float *const d_h_b = m->grads + 30;       /* [5] */
-    float *const d_mu_w = m->grads + 35;      /* [3, 5] */
-    float *const d_mu_b = m->grads + 50;      /* [3] */
-    float *const d_lv_w = m->grads + 53;      /* [3, 5] */
-    float *const d_lv_b = m->grads + 68;      /* [3] */
-    float *const d_out_w = m->grads + 71;     /* [5, 3] */
-    float *const d_out_b = m->grads + 86;     /* [5] */
-    float *const d_out_2_w = m->grads + 91;   /* [6, 5] */
-    float *const d_out_2_b = m->grads + 121;  /* [6] */
-    const float lr = (float)m->lr[0];         /* learning rate of group 0 (variational_set_lr) */
+    float *const h_w = m->params + 0;   /* [5, 6], variational.net:7 */
+    float *const d_h_w = m->grads + 0;  /* [5, 6] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (variational_set_lr) */
 
     m->step++;
 
-    /* h_w [5, 6] */
-    for (size_t i = 0; i < 30; i++) {
+    /* h_w [5, 6], h_b [5], mu_w [3, 5], ... (10 tensors), out_b [5], out_2_w [6, 5],
+     * out_2_b [6]: back to back,
+     * one loop over their 127 values from h_w on */
+    for (size_t i = 0; i < 127; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
-    }
-
-    /* h_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_h_b[i];
-        h_b[i] -= lr * g;
-    }
-
-    /* mu_w [3, 5] */
-    for (size_t i = 0; i < 15; i++) {
-        const float g = d_mu_w[i];
-        mu_w[i] -= lr * g;
-    }
-
-    /* mu_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_mu_b[i];
-        mu_b[i] -= lr * g;
-    }
-
-    /* lv_w [3, 5] */
-    for (size_t i = 0; i < 15; i++) {
-        const float g = d_lv_w[i];
-        lv_w[i] -= lr * g;
-    }
-
-    /* lv_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_lv_b[i];
-        lv_b[i] -= lr * g;
-    }
-
-    /* out_w [5, 3] */
-    for (size_t i = 0; i < 15; i++) {
-        const float g = d_out_w[i];
-        out_w[i] -= lr * g;
-    }
-
-    /* out_b [5] */
-    for (size_t i = 0; i < 5; i++) {
-        const float g = d_out_b[i];
-        out_b[i] -= lr * g;
-    }
-
-    /* out_2_w [6, 5] */
-    for (size_t i = 0; i < 30; i++) {
-        const float g = d_out_2_w[i];
-        out_2_w[i] -= lr * g;
-    }
-
-    /* out_2_b [6] */
-    for (size_t i = 0; i < 6; i++) {
-        const float g = d_out_2_b[i];
-        out_2_b[i] -= lr * g;
     }
 }
 

@@ -182,8 +182,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
     /* t2[n,8] = img[n,6] a_w[8,6]^T + a_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, img, 6, a_w, 6, 0.0f, t2, 8);
     dlrt_bias_forward_f32(t2, a_b, n, 8, 1);
-    for (int i = 0; i < n * 8; i++)
-        t3[i] = t2[i] < 0 ? 0 : t2[i];   /* NaN stays NaN */
+    dlrt_relu_forward_f32(t3, t2, n * 8);   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++) {
         a_idx[i] = (int32_t)(n * 8 - 1 - i);   /* reversed twice: the identity */
         a_ws[n * 8 - 1 - i] = t3[i];
@@ -195,8 +194,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
     /* t5[n,4] = a[n,8] b_w[4,8]^T + b_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 8, 1.0f, a, 8, b_w, 8, 0.0f, t5, 4);
     dlrt_bias_forward_f32(t5, b_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        t6[i] = tanhf(t5[i]);
+    dlrt_tanh_forward_f32(t6, t5, n * 4);
     for (int i = 0; i < n * 4; i++) {
         b_idx[i] = (int32_t)(n * 4 - 1 - i);   /* reversed twice: the identity */
         b_ws[n * 4 - 1 - i] = t6[i];
@@ -288,8 +286,7 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
     }
     for (int i = 0; i < n * 4; i++)
         d_t6[i] = b_ws[b_idx[i]];
-    for (int i = 0; i < n * 4; i++)
-        d_t5[i] = d_t6[i] * (1 - t6[i] * t6[i]);
+    dlrt_tanh_backward_f32(d_t5, t6, d_t6, n * 4, 0);
     /* d_b_w[4,8] = d_t5[n,4]^T a[n,8] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 8, n, 1.0f, d_t5, 4, a, 8, 0.0f, d_b_w, 8);
     /* d_b_b[4] = column sums of d_t5[n,4] */
@@ -305,8 +302,7 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
     }
     for (int i = 0; i < n * 8; i++)
         d_t3[i] = a_ws[a_idx[i]];
-    for (int i = 0; i < n * 8; i++)
-        d_t2[i] = t3[i] <= 0 ? 0 : d_t3[i];   /* y NaN: dy, as torch */
+    dlrt_relu_backward_f32(d_t2, t3, d_t3, n * 8, 0);   /* y NaN: dy, as torch */
     /* d_a_w[8,6] = d_t2[n,8]^T img[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t2, 8, img, 6, 0.0f, d_a_w, 6);
     /* d_a_b[8] = column sums of d_t2[n,8] */
@@ -319,56 +315,17 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
 void x_scratch_update(x_scratch *m)
 {
-    float *const a_w = m->params + 0;          /* [8, 6], x_scratch.net:9 */
-    float *const a_b = m->params + 48;         /* [8], x_scratch.net:9 */
-    float *const b_w = m->params + 56;         /* [4, 8], x_scratch.net:10 */
-    float *const b_b = m->params + 88;         /* [4], x_scratch.net:10 */
-    float *const logits_w = m->params + 92;    /* [3, 4], x_scratch.net:11 */
-    float *const logits_b = m->params + 104;   /* [3], x_scratch.net:11 */
-    float *const d_a_w = m->grads + 0;         /* [8, 6] */
-    float *const d_a_b = m->grads + 48;        /* [8] */
-    float *const d_b_w = m->grads + 56;        /* [4, 8] */
-    float *const d_b_b = m->grads + 88;        /* [4] */
-    float *const d_logits_w = m->grads + 92;   /* [3, 4] */
-    float *const d_logits_b = m->grads + 104;  /* [3] */
-    const float lr = (float)m->lr[0];          /* learning rate of group 0 (x_scratch_set_lr) */
+    float *const a_w = m->params + 0;   /* [8, 6], x_scratch.net:9 */
+    float *const d_a_w = m->grads + 0;  /* [8, 6] */
+    const float lr = (float)m->lr[0];   /* learning rate of group 0 (x_scratch_set_lr) */
 
     m->step++;
 
-    /* a_w [8, 6] */
-    for (size_t i = 0; i < 48; i++) {
+    /* a_w [8, 6], a_b [8], b_w [4, 8], b_b [4], logits_w [3, 4], logits_b [3]: back to back,
+     * one loop over their 107 values from a_w on */
+    for (size_t i = 0; i < 107; i++) {
         const float g = d_a_w[i];
         a_w[i] -= lr * g;
-    }
-
-    /* a_b [8] */
-    for (size_t i = 0; i < 8; i++) {
-        const float g = d_a_b[i];
-        a_b[i] -= lr * g;
-    }
-
-    /* b_w [4, 8] */
-    for (size_t i = 0; i < 32; i++) {
-        const float g = d_b_w[i];
-        b_w[i] -= lr * g;
-    }
-
-    /* b_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_b_b[i];
-        b_b[i] -= lr * g;
-    }
-
-    /* logits_w [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_logits_w[i];
-        logits_w[i] -= lr * g;
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i];
-        logits_b[i] -= lr * g;
     }
 }
 

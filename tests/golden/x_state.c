@@ -172,8 +172,7 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
     /* t2[n,4] = img[n,6] z_w[4,6]^T + z_b */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, img, 6, z_w, 6, 0.0f, t2, 4);
     dlrt_bias_forward_f32(t2, z_b, n, 4, 1);
-    for (int i = 0; i < n * 4; i++)
-        z[i] = tanhf(t2[i]);
+    dlrt_tanh_forward_f32(z, t2, n * 4);
 
     /* x_state.net:10: h = x_running_mean(z, momentum = 0.25) */
     if (training) {
@@ -258,8 +257,7 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
         d_z[i] = d_h[i];
 
     /* x_state.net:9: z = tanh(dense(img, 4)) */
-    for (int i = 0; i < n * 4; i++)
-        d_t2[i] = d_z[i] * (1 - z[i] * z[i]);
+    dlrt_tanh_backward_f32(d_t2, z, d_z, n * 4, 0);
     /* d_z_w[4,6] = d_t2[n,4]^T img[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, img, 6, 0.0f, d_z_w, 6);
     /* d_z_b[4] = column sums of d_t2[n,4] */
@@ -276,21 +274,9 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
 void x_state_update(x_state *m)
 {
     float *const z_w = m->params + 0;                             /* [4, 6], x_state.net:9 */
-    float *const z_b = m->params + 24;                            /* [4], x_state.net:9 */
-    float *const logits_w = m->params + 28;                       /* [3, 4], x_state.net:11 */
-    float *const logits_b = m->params + 40;                       /* [3], x_state.net:11 */
     float *const d_z_w = m->grads + 0;                            /* [4, 6] */
-    float *const d_z_b = m->grads + 24;                           /* [4] */
-    float *const d_logits_w = m->grads + 28;                      /* [3, 4] */
-    float *const d_logits_b = m->grads + 40;                      /* [3] */
     float *const z_w_avg = m->exp_avg + 0;                        /* [4, 6] */
     float *const z_w_avg_sq = m->exp_avg_sq + 0;                  /* [4, 6] */
-    float *const z_b_avg = m->exp_avg + 24;                       /* [4] */
-    float *const z_b_avg_sq = m->exp_avg_sq + 24;                 /* [4] */
-    float *const logits_w_avg = m->exp_avg + 28;                  /* [3, 4] */
-    float *const logits_w_avg_sq = m->exp_avg_sq + 28;            /* [3, 4] */
-    float *const logits_b_avg = m->exp_avg + 40;                  /* [3] */
-    float *const logits_b_avg_sq = m->exp_avg_sq + 40;            /* [3] */
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (x_state_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
@@ -299,36 +285,13 @@ void x_state_update(x_state *m)
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
-    /* z_w [4, 6] */
-    for (size_t i = 0; i < 24; i++) {
+    /* z_w [4, 6], z_b [4], logits_w [3, 4], logits_b [3]: back to back,
+     * one loop over their 43 values from z_w on */
+    for (size_t i = 0; i < 43; i++) {
         const float g = d_z_w[i] + 0.01f * z_w[i];
         z_w_avg[i] = beta1 * z_w_avg[i] + one_minus_beta1 * g;
         z_w_avg_sq[i] = 0.999f * z_w_avg_sq[i] + 0.001f * g * g;
         z_w[i] -= step_size * (z_w_avg[i] / (sqrtf(z_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* z_b [4] */
-    for (size_t i = 0; i < 4; i++) {
-        const float g = d_z_b[i] + 0.01f * z_b[i];
-        z_b_avg[i] = beta1 * z_b_avg[i] + one_minus_beta1 * g;
-        z_b_avg_sq[i] = 0.999f * z_b_avg_sq[i] + 0.001f * g * g;
-        z_b[i] -= step_size * (z_b_avg[i] / (sqrtf(z_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_w [3, 4] */
-    for (size_t i = 0; i < 12; i++) {
-        const float g = d_logits_w[i] + 0.01f * logits_w[i];
-        logits_w_avg[i] = beta1 * logits_w_avg[i] + one_minus_beta1 * g;
-        logits_w_avg_sq[i] = 0.999f * logits_w_avg_sq[i] + 0.001f * g * g;
-        logits_w[i] -= step_size * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
-    }
-
-    /* logits_b [3] */
-    for (size_t i = 0; i < 3; i++) {
-        const float g = d_logits_b[i] + 0.01f * logits_b[i];
-        logits_b_avg[i] = beta1 * logits_b_avg[i] + one_minus_beta1 * g;
-        logits_b_avg_sq[i] = 0.999f * logits_b_avg_sq[i] + 0.001f * g * g;
-        logits_b[i] -= step_size * (logits_b_avg[i] / (sqrtf(logits_b_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
 }
 

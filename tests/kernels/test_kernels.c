@@ -532,6 +532,105 @@ static void test_bias(void)
     finish();
 }
 
+/* ---- activations (activation.h) ------------------------------------------- */
+
+/* relu, leaky_relu (alpha 0.1), sigmoid, tanh in double, from the definitions. */
+static double ref_act(int f, double x)
+{
+    switch (f) {
+    case 0: return isnan(x) ? x : x < 0 ? 0 : x;
+    case 1: return isnan(x) ? x : x > 0 ? x : 0.1 * x;
+    case 2: return (double)(1 / (1 + expl(-(long double)x)));
+    default: return tanh(x);
+    }
+}
+
+static void act_forward_f64(int f, double *y, const double *x, int count)
+{
+    switch (f) {
+    case 0: dlrt_relu_forward_f64(y, x, count); break;
+    case 1: dlrt_leaky_relu_forward_f64(y, x, count, 0.1); break;
+    case 2: dlrt_sigmoid_forward_f64(y, x, count); break;
+    default: dlrt_tanh_forward_f64(y, x, count); break;
+    }
+}
+
+static void act_backward_f64(int f, double *dx, const double *y, const double *dy, int count,
+                             int acc)
+{
+    switch (f) {
+    case 0: dlrt_relu_backward_f64(dx, y, dy, count, acc); break;
+    case 1: dlrt_leaky_relu_backward_f64(dx, y, dy, count, 0.1, acc); break;
+    case 2: dlrt_sigmoid_backward_f64(dx, y, dy, count, acc); break;
+    default: dlrt_tanh_backward_f64(dx, y, dy, count, acc); break;
+    }
+}
+
+static void test_activations(void)
+{
+    static const char *const names[] = {"relu", "leaky_relu", "sigmoid", "tanh"};
+    enum { N = 11 };
+    const double x[N] = {-3, -1, -0.25, -1e-3, 0.5, 1, 2.5, 40, -40, INFINITY, NAN};
+    for (int f = 0; f < 4; f++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_forward_backward", names[f]);
+        start(name);
+        double y[N], dx[N], acc[N], dy[N];
+        float xf[N], yf[N], dyf[N], dxf[N];
+        act_forward_f64(f, y, x, N);
+        for (int i = 0; i < N; i++) {
+            check(close_to(y[i], ref_act(f, x[i]), 1e-15), "f64 y(%g) = %.17g, want %.17g", x[i],
+                  y[i], ref_act(f, x[i]));
+            xf[i] = (float)x[i];
+            dy[i] = 0.5 + 0.1 * i;
+            dyf[i] = (float)dy[i];
+            acc[i] = 1;
+        }
+        switch (f) {
+        case 0: dlrt_relu_forward_f32(yf, xf, N); break;
+        case 1: dlrt_leaky_relu_forward_f32(yf, xf, N, 0.1f); break;
+        case 2: dlrt_sigmoid_forward_f32(yf, xf, N); break;
+        default: dlrt_tanh_forward_f32(yf, xf, N); break;
+        }
+        for (int i = 0; i < N; i++)
+            check(close_to(yf[i], ref_act(f, x[i]), 1e-6), "f32 y(%g) = %.9g, want %.9g", x[i],
+                  yf[i], ref_act(f, x[i]));
+        /* backward from y, against central differences of the forward (away
+         * from relu's kink and the infinities) */
+        act_backward_f64(f, dx, y, dy, N, 0);
+        act_backward_f64(f, acc, y, dy, N, 1);
+        for (int i = 0; i < N - 2; i++) {
+            check(close_to(acc[i], 1 + dx[i], 1e-14), "accumulate dx(%g) = %.17g, want 1 + %.17g",
+                  x[i], acc[i], dx[i]);
+            if (isinf(x[i]) || fabs(x[i]) < 1e-2)
+                continue;
+            double h = 1e-6, xp = x[i] + h, xm = x[i] - h, yp, ym;
+            act_forward_f64(f, &yp, &xp, 1);
+            act_forward_f64(f, &ym, &xm, 1);
+            double fd = dy[i] * (yp - ym) / (2 * h);
+            check(close_to(dx[i], fd, 1e-7), "dx(%g) = %.12g, finite differences %.12g", x[i],
+                  dx[i], fd);
+        }
+        switch (f) {
+        case 0: dlrt_relu_backward_f32(dxf, yf, dyf, N, 0); break;
+        case 1: dlrt_leaky_relu_backward_f32(dxf, yf, dyf, N, 0.1f, 0); break;
+        case 2: dlrt_sigmoid_backward_f32(dxf, yf, dyf, N, 0); break;
+        default: dlrt_tanh_backward_f32(dxf, yf, dyf, N, 0); break;
+        }
+        for (int i = 0; i < N; i++)
+            check(close_to(dxf[i], dx[i], 1e-5), "f32 dx(%g) = %.9g, f64 %.9g", x[i], dxf[i], dx[i]);
+        finish();
+    }
+    start("relu_nan_as_torch");
+    /* relu(NaN) = NaN; its backward passes dy where y is NaN (threshold_backward) */
+    float xn[2] = {NAN, -1}, yn[2], dyn[2] = {3, 4}, dxn[2];
+    dlrt_relu_forward_f32(yn, xn, 2);
+    dlrt_relu_backward_f32(dxn, yn, dyn, 2, 0);
+    check(isnan(yn[0]) && yn[1] == 0, "relu(NaN, -1) = %g %g", yn[0], yn[1]);
+    check(dxn[0] == 3 && dxn[1] == 0, "relu backward at NaN, -1: %g %g", dxn[0], dxn[1]);
+    finish();
+}
+
 /* Connectivity masks (mask.h): exactly keep of count, the same for the
  * same seed and either precision, a known first mask (the twin's Python
  * replays it), and a select that keeps NaN out of masked entries. */
@@ -595,5 +694,6 @@ int main(void)
     test_accuracy();
     test_bias();
     test_mask();
+    test_activations();
     return failures > 0;
 }
