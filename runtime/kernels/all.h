@@ -17,3 +17,4 @@
 #include "kernels/broadcast.h" /* + - * with broadcasting */
 #include "kernels/penalty.h"   /* l1_penalty, l2_penalty, mean */
 #include "kernels/mask.h"     /* sparse connectivity masks: dense and conv density < 1 */
+#include "kernels/dense.h"    /* dense's forward: SMALL (few rows, no GEMM) or GEMM, by n */
