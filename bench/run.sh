@@ -14,6 +14,8 @@
 #    trainer, and the same MLP written by hand in PyTorch
 #    (bench/fashion_mlp_torch.py): samples/s and test accuracy
 #    (BENCH_SHOWCASE=0 skips it).
+# 3. Batch-1 and small-batch inference (bench_infer, at the end): lines
+#    infer_NAME_nN for N = 1, 4, 16 (BENCH_INFER_NETS, BENCH_INFER_N).
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
@@ -27,10 +29,11 @@ PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
-# timing MODE (train_step, forward or gradients; bench/step.c) in both.
+# run_net NET MODE LABEL WARMUP [N]: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
+# timing MODE (train_step, forward or gradients; bench/step.c) in both, on
+# N samples per call (default: the network's batch).
 run_net() {
-    net=$1 mode=$2 label=$3 warmup=$4
+    net=$1 mode=$2 label=$3 warmup=$4 nsamples=${5:-}
     name=$(basename "$net" .net)
     build/dlc "$net" -o "$T/$name.c"
     build/dlc --emit=torch "$net" -o "$T/$name.py"
@@ -43,8 +46,8 @@ run_net() {
     r=0
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            "$T/step_$name" 1 "$steps" "$warmup" "$mode" | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
-        OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" |
+            "$T/step_$name" 1 "$steps" "$warmup" "$mode" $nsamples | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
+        OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
             sed -n 's/^ms_per_step //p' >>"$T/$label.torch"
         r=$((r + 1))
     done
@@ -67,10 +70,34 @@ for net in $layers; do
     run_net "$net" gradients "$name.forward_backward" 5
 done
 
-[ "${BENCH_SHOWCASE:-1}" = 1 ] || exit 0
-echo "== the showcase end to end (examples/fashion_mlp.net, one epoch, $threads thread(s))"
-start=$(date +%s.%N)
-OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"
-end=$(date +%s.%N)
-awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
-"$PY" bench/fashion_mlp_torch.py --threads "$threads"
+if [ "${BENCH_SHOWCASE:-1}" = 1 ]; then
+    echo "== the showcase end to end (examples/fashion_mlp.net, one epoch, $threads thread(s))"
+    start=$(date +%s.%N)
+    OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/bench.ckpt" --overwrite | tee "$T/dlc.out"
+    end=$(date +%s.%N)
+    awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
+    "$PY" bench/fashion_mlp_torch.py --threads "$threads"
+fi
+
+# 3. Batch-1 and small-batch inference: the forward pass through the
+#    descriptor (bench/step.c forward N) against the twin in eval mode under
+#    torch.no_grad() (bench/step_torch.py forward N), alternately, ROUNDS
+#    rounds of 20000 / N + 100 calls (BENCH_INFER_STEPS overrides), medians.
+#    One line per network and N, as above, named infer_NAME_nN; then the
+#    same medians in microseconds as a comment. BENCH_INFER_NETS (default
+#    examples/fashion_mlp.net, the MLP 784-256-128-10; set but empty: none),
+#    BENCH_INFER_N (default "1 4 16").
+bench_infer() {
+    for net in ${BENCH_INFER_NETS-examples/fashion_mlp.net}; do
+        for n in ${BENCH_INFER_N:-1 4 16}; do
+            steps=${BENCH_INFER_STEPS:-$((20000 / n + 100))}
+            label=infer_$(basename "$net" .net)_n$n
+            run_net "$net" forward "$label" 200 "$n"
+            d=$(median <"$T/$label.dlc")
+            t=$(median <"$T/$label.torch")
+            awk -v n="$label" -v d="$d" -v t="$t" \
+                'BEGIN {printf "#   %s: dlc %.2f us, torch %.2f us per call (medians)\n", n, d * 1e3, t * 1e3}'
+        done
+    done
+}
+bench_infer
