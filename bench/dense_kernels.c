@@ -3,13 +3,14 @@
  * OpenBLAS's GEMM (cblas_sgemm, what dense ran for every n before) and,
  * for n = 1, cblas_sgemv. Shapes: the MLP 784-256-128-10's three layers
  * and a wide 4096 x 4096 one; n from 1 to 64. Float, one thread. Prints
- * one line per shape and n, the median microseconds per call of each
- * scheme and the ratio SMALL / GEMM; docs/runtime.md has the numbers, and
+ * one line per shape and n, the median microseconds (of CPU time) per
+ * call of each scheme and the ratio SMALL / GEMM; docs/runtime.md has the numbers, and
  * DLRT_DENSE_SMALL_N (the n up to which dense runs SMALL) comes from them.
  * Not part of make test or make bench:
  *
  *   cc -std=c99 -O3 -march=native -fno-math-errno -D_POSIX_C_SOURCE=200809L \
- *      -Iruntime bench/dense_kernels.c -lopenblas -lm -o build/dense_kernels
+ *      -D_ISOC11_SOURCE -Iruntime bench/dense_kernels.c -lopenblas -lm \
+ *      -o build/dense_kernels
  *   OPENBLAS_NUM_THREADS=1 build/dense_kernels [ROUNDS]
  */
 #include "dlrt_kernels.h"
@@ -18,10 +19,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* The thread's CPU time: on a machine shared with other jobs, wall time
+ * counts the time slices the others take. */
 static double now_us(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
 }
 

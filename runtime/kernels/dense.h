@@ -9,24 +9,26 @@
  *
  * Two schemes, chosen by n at run time:
  *
- *   SMALL  n <= DLRT_DENSE_SMALL_N (inference on one or a few samples):
- *          the n dot products of every weight row, that row read once
- *          from memory for all the samples. Tiles of 4 rows x up to 4
- *          samples, each (row, sample) pair a vector of partial sums in
- *          registers (GNU C vector types, one 64-byte vector: a zmm with
- *          AVX-512, two ymm with AVX2), summed across its lanes at the
- *          end; in % lanes trailing values in scalar sums. For n = 1 it
- *          is a matrix-vector product (GEMV) that touches nothing but W,
- *          x and y.
- *   GEMM   larger n: one cblas GEMM (x W^T). OpenBLAS's GEMM copies
- *          ("packs") W into its own layout on every call, which for one
- *          row costs more than the product itself: 51 us of the MLP
- *          784-256-128-10's 67 us at n = 1.
+ *   SMALL  inference on one or a few samples: the n dot products of every
+ *          weight row, that row read once from memory for all the
+ *          samples. Tiles of 4 rows x 4, 2 or 1 samples (8 rows for
+ *          n = 1, a GEMV), each (row, sample) pair a vector of partial
+ *          sums in registers (GNU C vector types, one register: a zmm
+ *          with AVX-512, a ymm otherwise), summed across its lanes at
+ *          the end; in % lanes trailing values in scalar sums. Touches
+ *          nothing but W, x and y.
+ *   GEMM   one cblas GEMM (x W^T). OpenBLAS's GEMM copies ("packs") W
+ *          into its own layout on every call, which for a few rows costs
+ *          more than the product itself (AVX2 kernels, 784 x 256 at
+ *          n = 1: 56-65 us against SMALL's 10), except in its AVX-512
+ *          "small matrix" kernels (n in out <= 100^3), which do not.
  *
- * Where the threshold is (bench/dense_kernels.c, one thread, the MLP's
- * three layers; docs/runtime.md has the table): SMALL wins up to about
- * n = 16 and loses from about n = 32 on, where GEMM's packing is paid
- * for by the rows it serves.
+ * The choice (bench/dense_kernels.c, one thread; docs/runtime.md has the
+ * numbers): SMALL for n = 1 and, up to DLRT_DENSE_SMALL_N rows, where
+ * GEMM would pack (n in out > DLRT_DENSE_GEMM_SMALL); else GEMM. With
+ * AVX-512: n <= 16 and n in out > 10^6 (784 x 256 at n = 8: 37-39 us
+ * against GEMM's 79-81; at n = 4, unpacked, GEMM's 15.5 against 19);
+ * without: n <= 8 (SMALL 1.3 to 6 times faster there, even at 12).
  *
  * SMALL needs GNU C's vector types (GCC, Clang); elsewhere every n runs
  * GEMM (DLRT_DENSE_NO_SMALL forces that too). Its loop is one
@@ -34,11 +36,19 @@
  * compiles it once per precision), built with multiply-add contraction
  * on as the convolutions' TAPS loops are (-std=c99 turns it off in GCC).
  */
+/* The thresholds (above): OpenBLAS's AVX-512 kernels (SKYLAKEX,
+ * COOPERLAKE) multiply without packing while M N K <= 100^3, as fast as
+ * SMALL or faster; its AVX2 ones (HASWELL, ZEN) pack at every size. */
 #ifndef DLRT_DENSE_SMALL_N
-#define DLRT_DENSE_SMALL_N 16   /* SMALL for n up to this (where GEMM would pack), GEMM above */
+#ifdef __AVX512F__
+#define DLRT_DENSE_SMALL_N 16
+#define DLRT_DENSE_GEMM_SMALL 1e6
+#else
+#define DLRT_DENSE_SMALL_N 8
+#endif
 #endif
 #ifndef DLRT_DENSE_GEMM_SMALL
-#define DLRT_DENSE_GEMM_SMALL 1e6   /* n in out up to which OpenBLAS does not pack (below) */
+#define DLRT_DENSE_GEMM_SMALL 0
 #endif
 #if defined(__GNUC__) && !defined(DLRT_DENSE_NO_SMALL) && !defined(DLRT_DENSE_HAVE_SMALL)
 #define DLRT_DENSE_HAVE_SMALL 1
@@ -51,6 +61,16 @@
 #else
 #define DLRT_DENSE_FN                                                                        \
     __attribute__((noinline, noclone, unused, optimize("fp-contract=fast"))) static
+#endif
+#endif
+/* The vectors: one register, a zmm (64 bytes) with AVX-512, else a ymm
+ * (32; a 64-byte vector split in two ymm spilled its sums, 6 times
+ * slower under AVX2). */
+#ifndef DLRT_DENSE_BYTES
+#ifdef __AVX512F__
+#define DLRT_DENSE_BYTES 64
+#else
+#define DLRT_DENSE_BYTES 32
 #endif
 #endif
 /* Unaligned vector loads (a macro: a 64-byte vector passed by value
@@ -66,7 +86,7 @@
 #define DLRT_DENSE_KEEP4(a, b, c, d) (void)0
 #endif
 
-typedef real KERNEL(dense_vec) __attribute__((vector_size(64)));
+typedef real KERNEL(dense_vec) __attribute__((vector_size(DLRT_DENSE_BYTES)));
 
 /* The sum of a vector's lanes: halving, v += v rotated by half its
  * lanes, then a quarter, ..., lane 0 holds the sum (GCC's
@@ -79,14 +99,14 @@ typedef real KERNEL(dense_vec) __attribute__((vector_size(64)));
 #define DLRT_DENSE_HSUM(out, v, T)                                                           \
     do {                                                                                     \
         T s_ = 0;                                                                            \
-        for (int l_ = 0; l_ < (int)(64 / sizeof(T)); l_++)                                   \
+        for (int l_ = 0; l_ < (int)(DLRT_DENSE_BYTES / sizeof(T)); l_++)                                   \
             s_ += (v)[l_];                                                                   \
         (out) = s_;                                                                          \
     } while (0)
 #else
 #define DLRT_DENSE_HSUM(out, v, T)                                                           \
     do {                                                                                     \
-        enum { L_ = 64 / (int)sizeof(T) };                                                   \
+        enum { L_ = DLRT_DENSE_BYTES / (int)sizeof(T) };                                                   \
         __typeof__((v) < (v)) iota_;                                                         \
         __typeof__(v) s_ = (v);                                                              \
         for (int l_ = 0; l_ < L_; l_++)                                                      \
@@ -129,7 +149,7 @@ typedef real KERNEL(dense_vec) __attribute__((vector_size(64)));
  * tile is its own function: in one function with the others, GCC spilled
  * the sums to the stack (2 to 3 times slower). */
 #define DLRT_DENSE_TILE_BEGIN(S)                                                             \
-    enum { V = 64 / (int)sizeof(real) };                                                     \
+    enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };                                                     \
     const KERNEL(dense_vec) zero_ = {0};                                                     \
     const int iv = in - in % V; /* the part in whole vectors */                              \
     const real *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;       \
@@ -194,11 +214,44 @@ DLRT_DENSE_FN void KERNEL(dense_tile1)(real *y, const real *x, const real *w, in
     DLRT_DENSE_TAIL(4, 1)
 }
 
+/* One sample (n = 1, a GEMV): blocks of 8 weight rows, 8 streams from
+ * memory at once, the first o8 rows (a multiple of 8). */
+DLRT_DENSE_FN void KERNEL(dense_gemv8)(real *y, const real *x, const real *w, int in, int o8)
+{
+    enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
+    const int iv = in - in % V, out = o8, s = 0;
+    for (int o = 0; o < o8; o += 8) {
+        const real *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
+        const real *r4 = r3 + in, *r5 = r4 + in, *r6 = r5 + in, *r7 = r6 + in;
+        KERNEL(dense_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        KERNEL(dense_vec) a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        for (int i = 0; i < iv; i += V) {
+            KERNEL(dense_vec) w0, w1, w2, w3, w4, w5, w6, w7, x0;
+            DLRT_DENSE_LOAD(w0, r0 + i), DLRT_DENSE_LOAD(w1, r1 + i);
+            DLRT_DENSE_LOAD(w2, r2 + i), DLRT_DENSE_LOAD(w3, r3 + i);
+            DLRT_DENSE_LOAD(w4, r4 + i), DLRT_DENSE_LOAD(w5, r5 + i);
+            DLRT_DENSE_LOAD(w6, r6 + i), DLRT_DENSE_LOAD(w7, r7 + i);
+            DLRT_DENSE_LOAD(x0, x + i);
+            a0 += w0 * x0, a1 += w1 * x0, a2 += w2 * x0, a3 += w3 * x0;
+            a4 += w4 * x0, a5 += w5 * x0, a6 += w6 * x0, a7 += w7 * x0;
+        }
+        DLRT_DENSE_HSUM(y[o], a0, real);
+        DLRT_DENSE_HSUM(y[o + 1], a1, real);
+        DLRT_DENSE_HSUM(y[o + 2], a2, real);
+        DLRT_DENSE_HSUM(y[o + 3], a3, real);
+        DLRT_DENSE_HSUM(y[o + 4], a4, real);
+        DLRT_DENSE_HSUM(y[o + 5], a5, real);
+        DLRT_DENSE_HSUM(y[o + 6], a6, real);
+        DLRT_DENSE_HSUM(y[o + 7], a7, real);
+        DLRT_DENSE_TAIL(8, 1)
+    }
+}
+
 /* One weight row (the last out % 4) against one sample. */
 DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int out, int in,
                                       int o, int s)
 {
-    enum { V = 64 / (int)sizeof(real) };
+    enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
     const int iv = in - in % V;
     const real *r0 = w + (size_t)o * in;
     KERNEL(dense_vec) a0 = {0};
@@ -219,6 +272,11 @@ static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, in
                                        int in)
 {
     int o = 0;
+    if (n == 1) {
+        o = out - out % 8;
+        if (o)
+            KERNEL(dense_gemv8)(y, x, w, in, o);
+    }
     for (; o + 4 <= out; o += 4) {
         int s = 0;
         for (; s + 4 <= n; s += 4)
@@ -235,7 +293,7 @@ static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, in
 #endif
 
 /* y = x W^T: SMALL for n = 1, and for n up to DLRT_DENSE_SMALL_N where
- * n in out > DLRT_DENSE_GEMM_SMALL; else GEMM. */
+ * n in out > DLRT_DENSE_GEMM_SMALL; else GEMM (above). */
 static inline void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out,
                                          int in)
 {
