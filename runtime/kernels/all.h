@@ -12,9 +12,9 @@
 #include "kernels/norm.h"
 #include "kernels/upsample.h"
 #include "kernels/augment.h"
+#include "kernels/dense.h"    /* dense's forward: SMALL (few rows, no GEMM) or GEMM, by n; before rnn.h: its steps at n = 1 run SMALL */
 #include "kernels/rnn.h"      /* nn.RNN, nn.LSTM, nn.GRU: one direction, one layer */
 #include "kernels/sequence.h" /* embedding, one_hot: class indices into reals */
 #include "kernels/broadcast.h" /* + - * with broadcasting */
 #include "kernels/penalty.h"   /* l1_penalty, l2_penalty, mean */
 #include "kernels/mask.h"     /* sparse connectivity masks: dense and conv density < 1 */
-#include "kernels/dense.h"    /* dense's forward: SMALL (few rows, no GEMM) or GEMM, by n */

@@ -117,6 +117,15 @@ typedef real KERNEL(dense_vec) __attribute__((vector_size(DLRT_DENSE_BYTES)));
     } while (0)
 #endif
 
+/* dst = the sum of v's lanes, or dst += it when acc (a flag of the
+ * function it is used in). */
+#define DLRT_DENSE_SET(dst, v)                                                               \
+    do {                                                                                     \
+        real hs_;                                                                            \
+        DLRT_DENSE_HSUM(hs_, v, real);                                                       \
+        (dst) = acc ? (dst) + hs_ : hs_;                                                     \
+    } while (0)
+
 /* The tiles' pieces, macros over named sums (an array of sums would
  * need the compiler to scalarize it, which GCC does not do reliably:
  * spilled to the stack, the sums made SMALL 2 to 3 times slower). Sums
@@ -128,10 +137,10 @@ typedef real KERNEL(dense_vec) __attribute__((vector_size(DLRT_DENSE_BYTES)));
 #define DLRT_DENSE_PUT4(T)                                                                   \
     do {                                                                                     \
         real *yt_ = y + (size_t)(s + T) * out + o;                                           \
-        DLRT_DENSE_HSUM(yt_[0], a0##T, real);                                                \
-        DLRT_DENSE_HSUM(yt_[1], a1##T, real);                                                \
-        DLRT_DENSE_HSUM(yt_[2], a2##T, real);                                                \
-        DLRT_DENSE_HSUM(yt_[3], a3##T, real);                                                \
+        DLRT_DENSE_SET(yt_[0], a0##T);                                                       \
+        DLRT_DENSE_SET(yt_[1], a1##T);                                                       \
+        DLRT_DENSE_SET(yt_[2], a2##T);                                                       \
+        DLRT_DENSE_SET(yt_[3], a3##T);                                                       \
     } while (0)
 /* The trailing in % lanes values of rows o .. o + R, samples s .. s + S,
  * added to y (scalar; nothing when in is a multiple of the lanes). */
@@ -156,7 +165,7 @@ typedef real KERNEL(dense_vec) __attribute__((vector_size(DLRT_DENSE_BYTES)));
     (void)zero_
 
 DLRT_DENSE_FN void KERNEL(dense_tile4)(real *y, const real *x, const real *w, int out, int in,
-                                        int o, int s)
+                                        int o, int s, int acc)
 {
     DLRT_DENSE_TILE_BEGIN(4);
     KERNEL(dense_vec) a00, a10, a20, a30, a01, a11, a21, a31;
@@ -179,7 +188,7 @@ DLRT_DENSE_FN void KERNEL(dense_tile4)(real *y, const real *x, const real *w, in
 }
 
 DLRT_DENSE_FN void KERNEL(dense_tile2)(real *y, const real *x, const real *w, int out, int in,
-                                        int o, int s)
+                                        int o, int s, int acc)
 {
     DLRT_DENSE_TILE_BEGIN(2);
     KERNEL(dense_vec) a00, a10, a20, a30, a01, a11, a21, a31;
@@ -198,7 +207,7 @@ DLRT_DENSE_FN void KERNEL(dense_tile2)(real *y, const real *x, const real *w, in
 }
 
 DLRT_DENSE_FN void KERNEL(dense_tile1)(real *y, const real *x, const real *w, int out, int in,
-                                        int o, int s)
+                                        int o, int s, int acc)
 {
     DLRT_DENSE_TILE_BEGIN(1);
     KERNEL(dense_vec) a00, a10, a20, a30;
@@ -216,7 +225,8 @@ DLRT_DENSE_FN void KERNEL(dense_tile1)(real *y, const real *x, const real *w, in
 
 /* One sample (n = 1, a GEMV): blocks of 8 weight rows, 8 streams from
  * memory at once, the first o8 rows (a multiple of 8). */
-DLRT_DENSE_FN void KERNEL(dense_gemv8)(real *y, const real *x, const real *w, int in, int o8)
+DLRT_DENSE_FN void KERNEL(dense_gemv8)(real *y, const real *x, const real *w, int in, int o8,
+                                        int acc)
 {
     enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
     const int iv = in - in % V, out = o8, s = 0;
@@ -235,21 +245,21 @@ DLRT_DENSE_FN void KERNEL(dense_gemv8)(real *y, const real *x, const real *w, in
             a0 += w0 * x0, a1 += w1 * x0, a2 += w2 * x0, a3 += w3 * x0;
             a4 += w4 * x0, a5 += w5 * x0, a6 += w6 * x0, a7 += w7 * x0;
         }
-        DLRT_DENSE_HSUM(y[o], a0, real);
-        DLRT_DENSE_HSUM(y[o + 1], a1, real);
-        DLRT_DENSE_HSUM(y[o + 2], a2, real);
-        DLRT_DENSE_HSUM(y[o + 3], a3, real);
-        DLRT_DENSE_HSUM(y[o + 4], a4, real);
-        DLRT_DENSE_HSUM(y[o + 5], a5, real);
-        DLRT_DENSE_HSUM(y[o + 6], a6, real);
-        DLRT_DENSE_HSUM(y[o + 7], a7, real);
+        DLRT_DENSE_SET(y[o], a0);
+        DLRT_DENSE_SET(y[o + 1], a1);
+        DLRT_DENSE_SET(y[o + 2], a2);
+        DLRT_DENSE_SET(y[o + 3], a3);
+        DLRT_DENSE_SET(y[o + 4], a4);
+        DLRT_DENSE_SET(y[o + 5], a5);
+        DLRT_DENSE_SET(y[o + 6], a6);
+        DLRT_DENSE_SET(y[o + 7], a7);
         DLRT_DENSE_TAIL(8, 1)
     }
 }
 
 /* One weight row (the last out % 4) against one sample. */
 DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int out, int in,
-                                      int o, int s)
+                                      int o, int s, int acc)
 {
     enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
     const int iv = in - in % V;
@@ -261,36 +271,53 @@ DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int 
         DLRT_DENSE_XLOAD(0);
         a0 += w0 * x0;
     }
-    DLRT_DENSE_HSUM(y[(size_t)s * out + o], a0, real);
+    DLRT_DENSE_SET(y[(size_t)s * out + o], a0);
     DLRT_DENSE_TAIL(1, 1)
 }
 
-/* SMALL: y = x W^T for n samples. Four weight rows at a time (16 KB of
- * W at in = 1024, which stays in the L1 cache while every sample
- * passes), against 4, then 2, then 1 samples at a time. */
+/* SMALL: y = x W^T (acc: y += x W^T) for n samples, rows of x and y
+ * contiguous. Four weight rows at a time (16 KB of W at in = 1024, which
+ * stays in the L1 cache while every sample passes), against 4, then 2,
+ * then 1 samples at a time; one sample: 8 rows at a time. */
 static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out,
-                                       int in)
+                                       int in, int acc)
 {
     int o = 0;
     if (n == 1) {
         o = out - out % 8;
         if (o)
-            KERNEL(dense_gemv8)(y, x, w, in, o);
+            KERNEL(dense_gemv8)(y, x, w, in, o, acc);
     }
     for (; o + 4 <= out; o += 4) {
         int s = 0;
         for (; s + 4 <= n; s += 4)
-            KERNEL(dense_tile4)(y, x, w, out, in, o, s);
+            KERNEL(dense_tile4)(y, x, w, out, in, o, s, acc);
         for (; s + 2 <= n; s += 2)
-            KERNEL(dense_tile2)(y, x, w, out, in, o, s);
+            KERNEL(dense_tile2)(y, x, w, out, in, o, s, acc);
         for (; s < n; s++)
-            KERNEL(dense_tile1)(y, x, w, out, in, o, s);
+            KERNEL(dense_tile1)(y, x, w, out, in, o, s, acc);
     }
     for (; o < out; o++)
         for (int s = 0; s < n; s++)
-            KERNEL(dense_row)(y, x, w, out, in, o, s);
+            KERNEL(dense_row)(y, x, w, out, in, o, s, acc);
 }
 #endif
+
+/* g (+)= h W^T for one sample (h [in], g [out]) by SMALL: a recurrent
+ * layer's step at n = 1, where GEMM would pack W at every step with
+ * OpenBLAS's AVX2 kernels (runtime/kernels/rnn.h). Returns 0, having
+ * done nothing, where SMALL does not exist. */
+static inline int KERNEL(dense_one)(real *g, const real *h, const real *w, int out, int in,
+                                    int acc)
+{
+#ifdef DLRT_DENSE_HAVE_SMALL
+    KERNEL(dense_small)(g, h, w, 1, out, in, acc);
+    return 1;
+#else
+    (void)g, (void)h, (void)w, (void)out, (void)in, (void)acc;
+    return 0;
+#endif
+}
 
 /* y = x W^T: SMALL for n = 1, and for n up to DLRT_DENSE_SMALL_N where
  * n in out > DLRT_DENSE_GEMM_SMALL; else GEMM (above). */
@@ -299,7 +326,7 @@ static inline void KERNEL(dense_forward)(real *y, const real *x, const real *w, 
 {
 #ifdef DLRT_DENSE_HAVE_SMALL
     if (n == 1 || (n <= DLRT_DENSE_SMALL_N && (double)n * out * in > DLRT_DENSE_GEMM_SMALL)) {
-        KERNEL(dense_small)(y, x, w, n, out, in);
+        KERNEL(dense_small)(y, x, w, n, out, in, 0);
         return;
     }
 #endif

@@ -590,7 +590,8 @@ static void test_mask(void)
  * against a long double reference, n = 1 .. 20 and sizes around the
  * vector width (tails in `in`, rows beyond whole tiles of 4 in `out`),
  * from buffers of exactly their size (ASan catches a read past one) and
- * unaligned. y is written, not added to. A NaN reaches its sample's row
+ * unaligned. y is written, not added to (and added to with acc, and by
+ * dense_one, a recurrent step's product). A NaN reaches its sample's row
  * (in x) or its output's column (in W) only. */
 static long double dense_ref(const double *x, const double *w, int in)
 {
@@ -638,13 +639,28 @@ static void test_dense(void)
                     xf[off + i] = (float)xd[i], x64[off + i] = xd[i];
                 for (int i = 0; i < out * in; i++)
                     wf[off + i] = (float)wd[i], w64[off + i] = wd[i];
-                for (int scheme = 0; scheme < 2; scheme++) {
+                for (int scheme = 0; scheme < 3; scheme++) {
                     for (int i = 0; i < n * out; i++)   /* written, not added to */
                         yf[off + i] = NAN, y64[off + i] = NAN;
-                    if (scheme == 0) {
+                    if (scheme == 2) {   /* accumulate: y = 1 + x W^T (dense_one at n = 1) */
+                        for (int i = 0; i < n * out; i++)
+                            yf[off + i] = 1, y64[off + i] = 1;
 #ifdef DLRT_DENSE_HAVE_SMALL
-                        dlrt_dense_small_f32(yf + off, xf + off, wf + off, n, out, in);
-                        dlrt_dense_small_f64(y64 + off, x64 + off, w64 + off, n, out, in);
+                        if (n == 1) {
+                            check(dlrt_dense_one_f32(yf + off, xf + off, wf + off, out, in, 1) &&
+                                  dlrt_dense_one_f64(y64 + off, x64 + off, w64 + off, out, in, 1),
+                                  "dense_one did nothing");
+                        } else {
+                            dlrt_dense_small_f32(yf + off, xf + off, wf + off, n, out, in, 1);
+                            dlrt_dense_small_f64(y64 + off, x64 + off, w64 + off, n, out, in, 1);
+                        }
+#else
+                        continue;
+#endif
+                    } else if (scheme == 0) {
+#ifdef DLRT_DENSE_HAVE_SMALL
+                        dlrt_dense_small_f32(yf + off, xf + off, wf + off, n, out, in, 0);
+                        dlrt_dense_small_f64(y64 + off, x64 + off, w64 + off, n, out, in, 0);
 #else
                         dlrt_dense_forward_f32(yf + off, xf + off, wf + off, n, out, in);
                         dlrt_dense_forward_f64(y64 + off, x64 + off, w64 + off, n, out, in);
@@ -653,19 +669,20 @@ static void test_dense(void)
                         dlrt_dense_forward_f32(yf + off, xf + off, wf + off, n, out, in);
                         dlrt_dense_forward_f64(y64 + off, x64 + off, w64 + off, n, out, in);
                     }
+                    const char *what = scheme == 1 ? "dense_forward" : scheme ? "SMALL +=" : "SMALL";
                     for (int s = 0; s < n; s++)
                         for (int o = 0; o < out; o++) {
                             const double *xs = xd + (size_t)s * in, *wo = wd + (size_t)o * in;
-                            double want = (double)dense_ref(xs, wo, in);
+                            double want = (double)dense_ref(xs, wo, in) + (scheme == 2);
                             double mag = dense_mag(xs, wo, in);
                             double gf = yf[off + s * out + o], gd = y64[off + s * out + o];
                             check(fabs(gf - want) <= 2e-6 * mag + 1e-30,
                                   "%s f32 in %d out %d n %d off %d: y[%d][%d] = %.9g, want %.9g",
-                                  scheme ? "dense_forward" : "SMALL", in, out, n, off, s, o, gf,
+                                  what, in, out, n, off, s, o, gf,
                                   want);
                             check(fabs(gd - want) <= 1e-14 * mag + 1e-300,
                                   "%s f64 in %d out %d n %d off %d: y[%d][%d] = %.17g, want %.17g",
-                                  scheme ? "dense_forward" : "SMALL", in, out, n, off, s, o, gd,
+                                  what, in, out, n, off, s, o, gd,
                                   want);
                         }
                 }
@@ -688,7 +705,7 @@ static void test_dense(void)
         for (int k = 0; k < 2; k++) {
 #ifdef DLRT_DENSE_HAVE_SMALL
             if (k == 0)
-                dlrt_dense_small_f32(y, x, w, N, OUT, IN);
+                dlrt_dense_small_f32(y, x, w, N, OUT, IN, 0);
             else
 #endif
                 dlrt_dense_forward_f32(y, x, w, N, OUT, IN);
