@@ -27,6 +27,8 @@
 #    (BENCH_RSS=0 skips it): bench rss_fashion_mlp dlc_rss_mb=.. torch_rss_mb=..
 # 5. Data-parallel training under mpirun, 1 and 2 ranks (bench/mpi.sh;
 #    BENCH_MPI=0 skips it): bench mpi_NAME ranks=R step_ms=.. comm_ms=.. overlap=..
+# 6. Batch-1 and small-batch inference (bench_infer): lines
+#    infer_NAME_nN for N = 1, 4, 16 (BENCH_INFER_NETS, BENCH_INFER_N).
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
@@ -58,8 +60,11 @@ peak_rss_mb() {
 
 # run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
 # timing MODE (train_step, forward or gradients; bench/step.c) in both.
+# run_net NET MODE LABEL WARMUP [N]: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
+# timing MODE (train_step, forward or gradients; bench/step.c) in both, on
+# N samples per call (default: the network's batch).
 run_net() {
-    net=$1 mode=$2 label=$3 warmup=$4
+    net=$1 mode=$2 label=$3 warmup=$4 nsamples=${5:-}
     name=$(basename "$net" .net)
     build/dlc "$net" -o "$T/$name.c"
     build/dlc --emit=torch "$net" -o "$T/$name.py"
@@ -72,8 +77,8 @@ run_net() {
     r=0
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            "$T/step_$name" 1 "$steps" "$warmup" "$mode" | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
-        OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" |
+            "$T/step_$name" 1 "$steps" "$warmup" "$mode" $nsamples | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
+        OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
             sed -n 's/^ms_per_step //p' >>"$T/$label.torch"
         r=$((r + 1))
     done
@@ -182,3 +187,26 @@ rss_fashion_mlp() {
 # Data parallelism: 1 and 2 ranks under mpirun (bench/mpi.sh; BENCH_MPI=0
 # skips it).
 [ "${BENCH_MPI:-1}" = 0 ] || sh bench/mpi.sh
+
+# Batch-1 and small-batch inference: the forward pass through the
+#    descriptor (bench/step.c forward N) against the twin in eval mode under
+#    torch.no_grad() (bench/step_torch.py forward N), alternately, ROUNDS
+#    rounds of 20000 / N + 100 calls (BENCH_INFER_STEPS overrides), medians.
+#    One line per network and N, as above, named infer_NAME_nN; then the
+#    same medians in microseconds as a comment. BENCH_INFER_NETS (default
+#    examples/fashion_mlp.net, the MLP 784-256-128-10; set but empty: none),
+#    BENCH_INFER_N (default "1 4 16").
+bench_infer() {
+    for net in ${BENCH_INFER_NETS-examples/fashion_mlp.net}; do
+        for n in ${BENCH_INFER_N:-1 4 16}; do
+            steps=${BENCH_INFER_STEPS:-$((20000 / n + 100))}
+            label=infer_$(basename "$net" .net)_n$n
+            run_net "$net" forward "$label" 200 "$n"
+            d=$(median <"$T/$label.dlc")
+            t=$(median <"$T/$label.torch")
+            awk -v n="$label" -v d="$d" -v t="$t" \
+                'BEGIN {printf "#   %s: dlc %.2f us, torch %.2f us per call (medians)\n", n, d * 1e3, t * 1e3}'
+        done
+    done
+}
+bench_infer

@@ -1,11 +1,13 @@
 /* step.c: times one network's training step through its descriptor.
  *
- *   step ROUNDS STEPS WARMUP [MODE]
+ *   step ROUNDS STEPS WARMUP [MODE [N]]
  *
  * MODE is what one "step" is: train_step (the default: forward, backward,
  * update), forward (inference, dropout off) or gradients (forward and
  * backward in training mode, no update), for a layer's forward and
- * backward times.
+ * backward times. N is the number of samples per call (default: the
+ * network's batch size; bench/run.sh's inference lines time forward at
+ * N = 1, 4 and 16).
  *
  * Built by bench/run.sh against a generated model (-DMODEL_API=P_model and
  * -include of its header). Random data of the network's own shapes (inputs
@@ -44,7 +46,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "step: MODE is train_step, forward or gradients, not '%s'\n", mode);
         return 2;
     }
-    int n = api->batch, nt = api->ntensors;
+    int n = argc > 5 ? atoi(argv[5]) : api->batch, nt = api->ntensors;
+    if (n < 1 || n > 1 << 20) {
+        fprintf(stderr, "step: N is a number of samples from 1 to 1048576, not '%s'\n", argv[5]);
+        return 2;
+    }
     const void *data[POOL][16];
     dlrt_rng rng;
     void *m;
@@ -98,7 +104,7 @@ int main(int argc, char **argv)
         else
             api->forward(m, d, n, outs);
         if (s >= warmup && (s - warmup) % steps == steps - 1)
-            printf("ms_per_step %.4f\n", (now() - t0) * 1e3 / steps);
+            printf("ms_per_step %.6f\n", (now() - t0) * 1e3 / steps);
     }
     for (int k = 0; k < 16; k++)
         free(outs[k]);

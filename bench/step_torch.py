@@ -1,7 +1,8 @@
-"""step_torch.py TWIN.py ROUNDS STEPS WARMUP THREADS [MODE]: times the PyTorch
+"""step_torch.py TWIN.py ROUNDS STEPS WARMUP THREADS [MODE [N]]: times the PyTorch
 twin's training step (bench/run.sh runs it alternately with bench/step.c);
 MODE as step.c's: train_step (default), forward (inference under
-torch.no_grad, dropout off) or gradients (loss and backward, no update).
+torch.no_grad, dropout off, the module in eval mode) or gradients (loss and
+backward, no update); N samples per call (default: the network's batch).
 
 The twin (dlc --emit=torch) is the same network, the same optimizer and the
 same batch size. One change for speed: its dropout replays dlc's random
@@ -28,20 +29,23 @@ def main():
     m.dropout = lambda x, rate, training=None: F.dropout(
         x, rate, training=m.dropout_on if training is None else training)
     opt = m.make_optimizer()
+    n = int(sys.argv[7]) if len(sys.argv) > 7 else tw.BATCH
+    if mode == "forward":
+        m.eval()
     g = torch.Generator().manual_seed(7)
     pool = []
     for _ in range(8):
         batch = []
         for _, shape, *classes in tw.INPUTS:   # token inputs: (name, shape, classes)
-            size = (tw.BATCH,) + tuple(shape)
+            size = (n,) + tuple(shape)
             batch.append(torch.randint(0, classes[0], size, generator=g) if classes
                          else torch.rand(size, generator=g))
         for _, kind, what, *shape in tw.LABELS:   # per-step labels: (.., classes, shape)
             if kind == "label":
-                size = (tw.BATCH,) + (tuple(shape[0]) if shape else ())
+                size = (n,) + (tuple(shape[0]) if shape else ())
                 batch.append(torch.randint(0, what, size, generator=g))
             else:
-                batch.append(torch.rand((tw.BATCH,) + tuple(what), generator=g))
+                batch.append(torch.rand((n,) + tuple(what), generator=g))
         pool.append(batch)
     ninputs = len(tw.INPUTS)
 

@@ -9,7 +9,9 @@
  * n T rows (n below reads n T). The weight W is
  * [units, in] (PyTorch's nn.Linear layout) and the bias b is [units]:
  *
- *   forward   Y[n,out] = X[n,in] W^T + b            one GEMM + dlrt_bias_forward
+ *   forward   Y[n,out] = X[n,in] W^T + b            dlrt_dense_forward + dlrt_bias_forward
+ *             (runtime/kernels/dense.h: for few rows, n dot products per
+ *             weight row, each row read once; else one GEMM)
  *   backward  dW[out,in] (+)= dY^T X                 GEMM
  *             db[out]    (+)= column sums of dY      dlrt_bias_backward
  *             dX[n,in]   (+)= dY W                   GEMM, only if X needs it
@@ -178,8 +180,10 @@ static void dense_forward(Emit *e, const Node *n)
         emit_line(e, "/* %s[n,%d] = %s[n,%d] %s[%d,%d]^T%s%s */", y, out, x, in, w, out, in,
                   n->nparam > 1 ? " + " : "",
                   n->nparam > 1 ? emit_param(e, n->param[1]) : "");
-    emit_line(e, "%s(CblasRowMajor, CblasNoTrans, CblasTrans, %s, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-              emit_gemm(e), rows, out, in, emit_lit(e, 1), x, in, w, in, emit_lit(e, 0), y, out);
+    /* SMALL (few rows: n dot products per weight row) or GEMM, by the
+     * row count at run time (runtime/kernels/dense.h) */
+    emit_line(e, "dlrt_dense_forward_%s(%s, %s, %s, %s, %d, %d);", op_prec(e), y, x, w, rows, out,
+              in);
     if (n->nparam < 2)
         return;
     emit_line(e, "dlrt_bias_forward_%s(%s, %s, %s, %d, 1);", op_prec(e), y,

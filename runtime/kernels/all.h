@@ -12,6 +12,7 @@
 #include "kernels/norm.h"
 #include "kernels/upsample.h"
 #include "kernels/augment.h"
+#include "kernels/dense.h"    /* dense's forward: SMALL (few rows, no GEMM) or GEMM, by n; before rnn.h: its steps at n = 1 run SMALL */
 #include "kernels/rnn.h"      /* nn.RNN, nn.LSTM, nn.GRU: one direction, one layer */
 #include "kernels/sequence.h" /* embedding, one_hot: class indices into reals */
 #include "kernels/broadcast.h" /* + - * with broadcasting */

@@ -671,7 +671,10 @@ static inline void KERNEL(lstm_forward_projected)(real *y, real *hT, real *cT, r
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
-        if ((k > 0 || h0) && fits)   /* a zero state adds nothing */
+        if ((k > 0 || h0) && n == 1 &&   /* one sample: no GEMM (dense.h) */
+            KERNEL(dense_one)(gates + (size_t)t * G, hprev + (size_t)t * H, w_hh, G, H, 1))
+            ;
+        else if ((k > 0 || h0) && fits)   /* a zero state adds nothing */
             KERNEL(rnn_gemm_steps)(gates + (size_t)t * G, (int)ldg, hprev + (size_t)t * H,
                                    (int)ldh, work, n, G, H, chunk);
         else if (k > 0 || h0)
@@ -803,7 +806,10 @@ static inline void KERNEL(gru_forward_projected)(real *y, real *hT, real *saved,
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
-        if (k > 0 || h0)
+        if ((k > 0 || h0) && n == 1 &&   /* one sample: no GEMM (dense.h) */
+            KERNEL(dense_one)(sc, hprev + (size_t)t * H, w_hh, G, H, 0))
+            ;
+        else if (k > 0 || h0)
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, G, H, 1, hprev + (size_t)t * H,
                  (int)ldh, w_hh, H, 0, sc, G);
         else
@@ -903,7 +909,10 @@ static inline void KERNEL(rnn_forward_projected)(real *y, real *hT, real *saved,
     for (int k = 0; k < T; k++) {
         const int t = reverse ? T - 1 - k : k, next = reverse ? t - 1 : t + 1;
         const int last = k == T - 1;
-        if (k > 0 || h0)
+        if ((k > 0 || h0) && n == 1 &&   /* one sample: no GEMM (dense.h) */
+            KERNEL(dense_one)(hs + (size_t)t * H, hprev + (size_t)t * H, w_hh, H, H, 1))
+            ;
+        else if (k > 0 || h0)
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, H, 1, hprev + (size_t)t * H,
                  (int)ldh, w_hh, H, 1, hs + (size_t)t * H, (int)ldh);
         for (int s = 0; s < n; s++) {

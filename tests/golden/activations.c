@@ -227,25 +227,25 @@ static void activations_forward_pass(const activations *m, activations_workspace
 
     /* activations.net:8: a = relu(dense(flat, 12)) */
     /* t3[n,12] = flat[n,24] a_w[12,24]^T + a_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 24, 1.0f, flat, 24, a_w, 24, 0.0f, t3, 12);
+    dlrt_dense_forward_f32(t3, flat, a_w, n, 12, 24);
     dlrt_bias_forward_f32(t3, a_b, n, 12, 1);
     dlrt_relu_forward_f32(a, t3, n * 12);   /* NaN stays NaN */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
     /* t5[n,12] = a[n,12] b_w[12,12]^T + b_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, a, 12, b_w, 12, 0.0f, t5, 12);
+    dlrt_dense_forward_f32(t5, a, b_w, n, 12, 12);
     dlrt_bias_forward_f32(t5, b_b, n, 12, 1);
     dlrt_leaky_relu_forward_f32(b, t5, n * 12, 0.2f);
 
     /* activations.net:10: c = sigmoid(dense(b, 12)) */
     /* t7[n,12] = b[n,12] c_w[12,12]^T + c_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, b, 12, c_w, 12, 0.0f, t7, 12);
+    dlrt_dense_forward_f32(t7, b, c_w, n, 12, 12);
     dlrt_bias_forward_f32(t7, c_b, n, 12, 1);
     dlrt_sigmoid_forward_f32(c, t7, n * 12);
 
     /* activations.net:11: t = tanh(dense(c, 12)) */
     /* t9[n,12] = c[n,12] t_w[12,12]^T + t_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 12, 12, 1.0f, c, 12, t_w, 12, 0.0f, t9, 12);
+    dlrt_dense_forward_f32(t9, c, t_w, n, 12, 12);
     dlrt_bias_forward_f32(t9, t_b, n, 12, 1);
     dlrt_tanh_forward_f32(t, t9, n * 12);
 
@@ -269,7 +269,7 @@ static void activations_forward_pass(const activations *m, activations_workspace
     for (int i = 0; i < n * 12; i++)
         t16[i] = g[i] * -1.0f + 1.0f;
     /* logits[n,5] = t16[n,12] logits_w[5,12]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 12, 1.0f, t16, 12, logits_w, 12, 0.0f, logits, 5);
+    dlrt_dense_forward_f32(logits, t16, logits_w, n, 5, 12);
     dlrt_bias_forward_f32(logits, logits_b, n, 5, 1);
 
     /* activations.net:16: output probs = softmax(logits) */

@@ -190,7 +190,7 @@ static void augment_forward_pass(const augment *m, augment_workspace *w, const f
     /* augment.net:14: logits = dense(flatten(e), 3) */
     /* flatten: t7 is e's buffer, viewed as [n,64] */
     /* logits[n,3] = t7[n,64] logits_w[3,64]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 64, 1.0f, t7, 64, logits_w, 64, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, t7, logits_w, n, 3, 64);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

@@ -268,13 +268,13 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t2[n,6] = x[n,6] res1_h_w[6,6]^T + res1_h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, x, 6, res1_h_w, 6, 0.0f, t2, 6);
+    dlrt_dense_forward_f32(t2, x, res1_h_w, n, 6, 6);
     dlrt_bias_forward_f32(t2, res1_h_b, n, 6, 1);
     dlrt_relu_forward_f32(res1_h, t2, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t4[n,6] = res1_h[n,6] res1_out_w[6,6]^T + res1_out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, res1_h, 6, res1_out_w, 6, 0.0f, t4, 6);
+    dlrt_dense_forward_f32(t4, res1_h, res1_out_w, n, 6, 6);
     dlrt_bias_forward_f32(t4, res1_out_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         t5[i] = t4[i] * 1.0f;
@@ -283,13 +283,13 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t7[n,6] = res1[n,6] stage_0_h_w[6,6]^T + stage_0_h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, res1, 6, stage_0_h_w, 6, 0.0f, t7, 6);
+    dlrt_dense_forward_f32(t7, res1, stage_0_h_w, n, 6, 6);
     dlrt_bias_forward_f32(t7, stage_0_h_b, n, 6, 1);
     dlrt_relu_forward_f32(stage_0_h, t7, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t9[n,6] = stage_0_h[n,6] stage_0_out_w[6,6]^T + stage_0_out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, stage_0_h, 6, stage_0_out_w, 6, 0.0f, t9, 6);
+    dlrt_dense_forward_f32(t9, stage_0_h, stage_0_out_w, n, 6, 6);
     dlrt_bias_forward_f32(t9, stage_0_out_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         t10[i] = t9[i] * 1.0f;
@@ -298,13 +298,13 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t12[n,6] = stage_0[n,6] stage_1_h_w[6,6]^T + stage_1_h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, stage_0, 6, stage_1_h_w, 6, 0.0f, t12, 6);
+    dlrt_dense_forward_f32(t12, stage_0, stage_1_h_w, n, 6, 6);
     dlrt_bias_forward_f32(t12, stage_1_h_b, n, 6, 1);
     dlrt_relu_forward_f32(stage_1_h, t12, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t14[n,6] = stage_1_h[n,6] stage_1_out_w[6,6]^T + stage_1_out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 6, 1.0f, stage_1_h, 6, stage_1_out_w, 6, 0.0f, t14, 6);
+    dlrt_dense_forward_f32(t14, stage_1_h, stage_1_out_w, n, 6, 6);
     dlrt_bias_forward_f32(t14, stage_1_out_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         t15[i] = t14[i] * 2.0f;
@@ -313,31 +313,31 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
     /* t17[n,4] = stage_1[n,6] enc_h_w[4,6]^T + enc_h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, stage_1, 6, enc_h_w, 6, 0.0f, t17, 4);
+    dlrt_dense_forward_f32(t17, stage_1, enc_h_w, n, 4, 6);
     dlrt_bias_forward_f32(t17, enc_h_b, n, 4, 1);
     dlrt_tanh_forward_f32(a_h, t17, n * 4);
 
     /* blocks.net:17: return dense(h, 6) */
     /* a[n,6] = a_h[n,4] enc_out_w[6,4]^T + enc_out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 4, 1.0f, a_h, 4, enc_out_w, 4, 0.0f, a, 6);
+    dlrt_dense_forward_f32(a, a_h, enc_out_w, n, 6, 4);
     dlrt_bias_forward_f32(a, enc_out_b, n, 6, 1);
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
     /* t20[n,4] = x[n,6] enc_h_w[4,6]^T + enc_h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, x, 6, enc_h_w, 6, 0.0f, t20, 4);
+    dlrt_dense_forward_f32(t20, x, enc_h_w, n, 4, 6);
     dlrt_bias_forward_f32(t20, enc_h_b, n, 4, 1);
     dlrt_tanh_forward_f32(b_h, t20, n * 4);
 
     /* blocks.net:17: return dense(h, 6) */
     /* b[n,6] = b_h[n,4] enc_out_w[6,4]^T + enc_out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 4, 1.0f, b_h, 4, enc_out_w, 4, 0.0f, b, 6);
+    dlrt_dense_forward_f32(b, b_h, enc_out_w, n, 6, 4);
     dlrt_bias_forward_f32(b, enc_out_b, n, 6, 1);
 
     /* blocks.net:24: output logits = dense(a + b, 3) */
     for (int i = 0; i < n * 6; i++)
         t23[i] = a[i] + b[i];
     /* logits[n,3] = t23[n,6] logits_w[3,6]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 6, 1.0f, t23, 6, logits_w, 6, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, t23, logits_w, n, 3, 6);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

@@ -250,7 +250,7 @@ static int check_numerics_forward_pass(const check_numerics *m, check_numerics_w
 
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     /* t3[n,8] = x[n,4] h_w[8,4]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, h_w, 4, 0.0f, t3, 8);
+    dlrt_dense_forward_f32(t3, x, h_w, n, 8, 4);
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     if (check_numerics_check(w, m->step, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
         return -1;
@@ -268,7 +268,7 @@ static int check_numerics_forward_pass(const check_numerics *m, check_numerics_w
 
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 8);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
     if (check_numerics_check(w, m->step, logits, (long)n * 3, 1, (const int[]){3}, 1, "forward output of dense", 13, "logits", training))
         return -1;

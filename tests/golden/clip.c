@@ -156,13 +156,13 @@ static void clip_forward_pass(const clip *m, clip_workspace *w, const float *x, 
 
     /* clip.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_relu_forward_f32(h, t2, n * 5);   /* NaN stays NaN */
 
     /* clip.net:9: logits = dense(h, 3) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, logits_w, 5, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 5);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

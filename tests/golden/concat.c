@@ -218,13 +218,13 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
 
     /* concat.net:8: a = tanh(dense(x, 3)) */
     /* t3[n,3] = x[n,6] a_w[3,6]^T + a_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 6, 1.0f, x, 6, a_w, 6, 0.0f, t3, 3);
+    dlrt_dense_forward_f32(t3, x, a_w, n, 3, 6);
     dlrt_bias_forward_f32(t3, a_b, n, 3, 1);
     dlrt_tanh_forward_f32(a, t3, n * 3);
 
     /* concat.net:9: b = tanh(dense(x, 2)) */
     /* t5[n,2] = x[n,6] b_w[2,6]^T + b_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, b_w, 6, 0.0f, t5, 2);
+    dlrt_dense_forward_f32(t5, x, b_w, n, 2, 6);
     dlrt_bias_forward_f32(t5, b_b, n, 2, 1);
     dlrt_tanh_forward_f32(b, t5, n * 2);
 
@@ -252,7 +252,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
 
     /* concat.net:13: c = concat(reshape(dense(x, 18), [2, 3, 3]), img, axis = 0) */
     /* t10[n,18] = x[n,6] c_w[18,6]^T + c_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 18, 6, 1.0f, x, 6, c_w, 6, 0.0f, t10, 18);
+    dlrt_dense_forward_f32(t10, x, c_w, n, 18, 6);
     dlrt_bias_forward_f32(t10, c_b, n, 18, 1);
     /* reshape: t11 is t10's buffer, viewed as [n, 2, 3, 3] */
     /* c: rows of 36 = the inputs' rows side by side */
@@ -263,7 +263,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
 
     /* concat.net:14: m = concat(c, reshape(dense(x, 24), [4, 2, 3]), axis = 1) */
     /* t13[n,24] = x[n,6] m_w[24,6]^T + m_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 6, 1.0f, x, 6, m_w, 6, 0.0f, t13, 24);
+    dlrt_dense_forward_f32(t13, x, m_w, n, 24, 6);
     dlrt_bias_forward_f32(t13, m_b, n, 24, 1);
     /* reshape: t14 is t13's buffer, viewed as [n, 4, 2, 3] */
     /* m_: rows of 15 = the inputs' rows side by side */
@@ -282,7 +282,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
         memcpy(t18 + (size_t)r * 76 + 16, t17 + (size_t)r * 60, 60 * sizeof *t18);
     }
     /* logits[n,4] = t18[n,76] logits_w[4,76]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 76, 1.0f, t18, 76, logits_w, 76, 0.0f, logits, 4);
+    dlrt_dense_forward_f32(logits, t18, logits_w, n, 4, 76);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
 }
 

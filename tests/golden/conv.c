@@ -259,11 +259,11 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     /* conv.net:17: logits = dense(flatten(up), 4) + dense(flatten(s2), 4) */
     /* flatten: t11 is up's buffer, viewed as [n,128] */
     /* t12[n,4] = t11[n,128] logits_w[4,128]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 128, 1.0f, t11, 128, logits_w, 128, 0.0f, t12, 4);
+    dlrt_dense_forward_f32(t12, t11, logits_w, n, 4, 128);
     dlrt_bias_forward_f32(t12, logits_b, n, 4, 1);
     /* flatten: t13 is s2's buffer, viewed as [n,64] */
     /* t14[n,4] = t13[n,64] logits_2_w[4,64]^T + logits_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 64, 1.0f, t13, 64, logits_2_w, 64, 0.0f, t14, 4);
+    dlrt_dense_forward_f32(t14, t13, logits_2_w, n, 4, 64);
     dlrt_bias_forward_f32(t14, logits_2_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         logits[i] = t12[i] + t14[i];

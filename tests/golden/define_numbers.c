@@ -152,11 +152,11 @@ static void define_numbers_forward_pass(const define_numbers *m, define_numbers_
 
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
     /* t2[n,1000] = x[n,4] loss_w[1000,4]^T + loss_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1000, 4, 1.0f, x, 4, loss_w, 4, 0.0f, t2, 1000);
+    dlrt_dense_forward_f32(t2, x, loss_w, n, 1000, 4);
     dlrt_bias_forward_f32(t2, loss_b, n, 1000, 1);
     dlrt_relu_forward_f32(t3, t2, n * 1000);   /* NaN stays NaN */
     /* t4[n,5] = t3[n,1000] loss_2_w[5,1000]^T + loss_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1000, 1.0f, t3, 1000, loss_2_w, 1000, 0.0f, t4, 5);
+    dlrt_dense_forward_f32(t4, t3, loss_2_w, n, 5, 1000);
     dlrt_bias_forward_f32(t4, loss_2_b, n, 5, 1);
 }
 

@@ -184,7 +184,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
 
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 10, 1.0, x, 10, h_w, 10, 0.0, t3, 24);
+    dlrt_dense_forward_f64(t3, x, h_w, n, 24, 10);
     dlrt_bias_forward_f64(t3, h_b, n, 24, 1);
     dlrt_relu_forward_f64(t4, t3, n * 24);   /* NaN stays NaN */
     if (training) {
@@ -196,7 +196,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
 
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
     /* t6[n,24] = h[n,24] h2_w[24,24]^T + h2_b */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 24, 1.0, h, 24, h2_w, 24, 0.0, t6, 24);
+    dlrt_dense_forward_f64(t6, h, h2_w, n, 24, 24);
     dlrt_bias_forward_f64(t6, h2_b, n, 24, 1);
     dlrt_sigmoid_forward_f64(t7, t6, n * 24);
     if (training) {
@@ -208,7 +208,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
 
     /* dropout.net:12: logits = dense(h2, 4) */
     /* logits[n,4] = h2[n,24] logits_w[4,24]^T + logits_b */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 24, 1.0, h2, 24, logits_w, 24, 0.0, logits, 4);
+    dlrt_dense_forward_f64(logits, h2, logits_w, n, 4, 24);
     dlrt_bias_forward_f64(logits, logits_b, n, 4, 1);
 
     /* dropout.net:13: output probs = softmax(logits) */

@@ -152,7 +152,7 @@ static float empty_forward_loss_pass(const empty_forward *m, empty_forward_works
 
     /* empty_forward.net:6: loss mse(x, dense(t, 3)) */
     /* t2[n,3] = t[n,3] loss_w[3,3]^T + loss_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 3, 1.0f, t, 3, loss_w, 3, 0.0f, t2, 3);
+    dlrt_dense_forward_f32(t2, t, loss_w, n, 3, 3);
     dlrt_bias_forward_f32(t2, loss_b, n, 3, 1);
     dlrt_mse_forward_f32(loss, x, t2, n, 3);
 

@@ -178,13 +178,13 @@ static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace
 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 784, 1.0f, image, 784, h1_w, 784, 0.0f, t2, 256);
+    dlrt_dense_forward_f32(t2, image, h1_w, n, 256, 784);
     dlrt_bias_forward_f32(t2, h1_b, n, 256, 1);
     dlrt_relu_forward_f32(h1, t2, n * 256);   /* NaN stays NaN */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 256, 1.0f, h1, 256, h2_w, 256, 0.0f, t4, 128);
+    dlrt_dense_forward_f32(t4, h1, h2_w, n, 128, 256);
     dlrt_bias_forward_f32(t4, h2_b, n, 128, 1);
     dlrt_relu_forward_f32(t5, t4, n * 128);   /* NaN stays NaN */
     if (training) {
@@ -196,7 +196,7 @@ static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace
 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* logits[n,10] = h2[n,128] logits_w[10,128]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, h2, 128, logits_w, 128, 0.0f, logits, 10);
+    dlrt_dense_forward_f32(logits, h2, logits_w, n, 10, 128);
     dlrt_bias_forward_f32(logits, logits_b, n, 10, 1);
 
     /* fashion_mlp.net:16: output probs = softmax(logits) */

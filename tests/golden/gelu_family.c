@@ -205,7 +205,7 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
 
     /* gelu_family.net:6: a = gelu(dense(x, 4)) */
     /* t2[n,4] = x[n,6] a_w[4,6]^T + a_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, x, 6, a_w, 6, 0.0f, t2, 4);
+    dlrt_dense_forward_f32(t2, x, a_w, n, 4, 6);
     dlrt_bias_forward_f32(t2, a_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++) {
         const float v = t2[i];
@@ -247,7 +247,7 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
 
     /* gelu_family.net:10: e = hardtanh(dense(d, 4, trainable = false), min_val = -2) + hardsigmoid(d) */
     /* t15[n,4] = d[n,4] e_w[4,4]^T + e_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, d, 4, e_w, 4, 0.0f, t15, 4);
+    dlrt_dense_forward_f32(t15, d, e_w, n, 4, 4);
     dlrt_bias_forward_f32(t15, e_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)   /* NaN: both tests false, stays NaN */
         t16[i] = t15[i] < -2.0f ? -2.0f : t15[i] > 1.0f ? 1.0f : t15[i];
@@ -260,7 +260,7 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
 
     /* gelu_family.net:11: logits = dense(e, 3) */
     /* logits[n,3] = e[n,4] logits_w[3,4]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, e, 4, logits_w, 4, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, e, logits_w, n, 3, 4);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

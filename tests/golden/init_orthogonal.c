@@ -158,13 +158,13 @@ static void orth_forward_pass(const orth *m, orth_workspace *w, const float *x, 
 
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
     /* t2[n,6] = x[n,12] h_w[6,12]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 12, 1.0f, x, 12, h_w, 12, 0.0f, t2, 6);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 6, 12);
     dlrt_bias_forward_f32(t2, h_b, n, 6, 1);
     dlrt_tanh_forward_f32(h, t2, n * 6);
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
     /* t4[n,4] = h[n,6] loss_w[4,6]^T + loss_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, h, 6, loss_w, 6, 0.0f, t4, 4);
+    dlrt_dense_forward_f32(t4, h, loss_w, n, 4, 6);
     dlrt_bias_forward_f32(t4, loss_b, n, 4, 1);
 }
 

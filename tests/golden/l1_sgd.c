@@ -137,7 +137,7 @@ static void l1_sgd_forward_pass(const l1_sgd *m, l1_sgd_workspace *w, const floa
 
     /* l1_sgd.net:7: pred = dense(x, 2, init = uniform(a = 0.1)) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, pred_w, 4, 0.0f, pred, 2);
+    dlrt_dense_forward_f32(pred, x, pred_w, n, 2, 4);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 

@@ -168,13 +168,13 @@ static void lbfgs_net_forward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, c
 
     /* lbfgs.net:6: h = tanh(dense(x, 8)) */
     /* t2[n,8] = x[n,6] h_w[8,6]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, x, 6, h_w, 6, 0.0f, t2, 8);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 8, 6);
     dlrt_bias_forward_f32(t2, h_b, n, 8, 1);
     dlrt_tanh_forward_f32(h, t2, n * 8);
 
     /* lbfgs.net:7: out = dense(h, 3) */
     /* out[n,3] = h[n,8] out_w[3,8]^T + out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, out_w, 8, 0.0f, out, 3);
+    dlrt_dense_forward_f32(out, h, out_w, n, 3, 8);
     dlrt_bias_forward_f32(out, out_b, n, 3, 1);
 }
 

@@ -210,35 +210,35 @@ static void likelihood_forward_pass(const likelihood *m, likelihood_workspace *w
 
     /* likelihood.net:10: h = tanh(dense(x, 5)) */
     /* t4[n,5] = x[n,3] h_w[5,3]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 3, 1.0f, x, 3, h_w, 3, 0.0f, t4, 5);
+    dlrt_dense_forward_f32(t4, x, h_w, n, 5, 3);
     dlrt_bias_forward_f32(t4, h_b, n, 5, 1);
     dlrt_tanh_forward_f32(h, t4, n * 5);
 
     /* likelihood.net:11: mu = dense(h, 2) */
     /* mu[n,2] = h[n,5] mu_w[2,5]^T + mu_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, h, 5, mu_w, 5, 0.0f, mu, 2);
+    dlrt_dense_forward_f32(mu, h, mu_w, n, 2, 5);
     dlrt_bias_forward_f32(mu, mu_b, n, 2, 1);
 
     /* likelihood.net:12: lv = dense(h, 2) */
     /* lv[n,2] = h[n,5] lv_w[2,5]^T + lv_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, h, 5, lv_w, 5, 0.0f, lv, 2);
+    dlrt_dense_forward_f32(lv, h, lv_w, n, 2, 5);
     dlrt_bias_forward_f32(lv, lv_b, n, 2, 1);
 
     /* likelihood.net:13: z = dense(h, 2) */
     /* z[n,2] = h[n,5] z_w[2,5]^T + z_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, h, 5, z_w, 5, 0.0f, z, 2);
+    dlrt_dense_forward_f32(z, h, z_w, n, 2, 5);
     dlrt_bias_forward_f32(z, z_b, n, 2, 1);
 
     /* likelihood.net:14: lp = log_softmax(dense(h, 4)) */
     /* t9[n,4] = h[n,5] lp_w[4,5]^T + lp_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 5, 1.0f, h, 5, lp_w, 5, 0.0f, t9, 4);
+    dlrt_dense_forward_f32(t9, h, lp_w, n, 4, 5);
     dlrt_bias_forward_f32(t9, lp_b, n, 4, 1);
     dlrt_log_softmax_forward_f32(lp, t9, n, 4);   /* rows of 4 */
 
     /* likelihood.net:15: loss gaussian_nll(mu, lv, t) + 0.5 * bce(z, sigmoid(t)) + 0.3 * bce(z, sigmoid(z ... */
     dlrt_sigmoid_forward_f32(t14, z, n * 2);
     /* t16[n,2] = h[n,5] loss_w[2,5]^T + loss_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, h, 5, loss_w, 5, 0.0f, t16, 2);
+    dlrt_dense_forward_f32(t16, h, loss_w, n, 2, 5);
     dlrt_bias_forward_f32(t16, loss_b, n, 2, 1);
 }
 

@@ -314,7 +314,7 @@ static void lstm_forward_pass(const lstm *m, lstm_workspace *w, const float *seq
     /* lstm.net:10: logits = dense(flatten(out), 4) */
     /* flatten: t5 is out's buffer, viewed as [n,24] */
     /* logits[n,4] = t5[n,24] logits_w[4,24]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 24, 1.0f, t5, 24, logits_w, 24, 0.0f, logits, 4);
+    dlrt_dense_forward_f32(logits, t5, logits_w, n, 4, 24);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
 }
 

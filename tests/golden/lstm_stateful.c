@@ -172,7 +172,7 @@ static void lstm_stateful_forward_pass(const lstm_stateful *m, lstm_stateful_wor
     /* lstm_stateful.net:8: output p = reshape(dense(reshape(h, [40]), 8), [8, 1]) */
     /* reshape: t3 is h's buffer, viewed as [n, 40] */
     /* t4[n,8] = t3[n,40] p_w[8,40]^T + p_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 40, 1.0f, t3, 40, p_w, 40, 0.0f, t4, 8);
+    dlrt_dense_forward_f32(t4, t3, p_w, n, 8, 40);
     dlrt_bias_forward_f32(t4, p_b, n, 8, 1);
     /* reshape: p is t4's buffer, viewed as [n, 8, 1] */
 }

@@ -191,11 +191,11 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
     /* multi_data.net:10: h = relu(dense(flatten(img), 8)) + relu(dense(aux, 8)) */
     memcpy(t4, img, (size_t)n * 6 * sizeof *t4);   /* flatten: same values */
     /* t5[n,8] = t4[n,6] h_w[8,6]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, t4, 6, h_w, 6, 0.0f, t5, 8);
+    dlrt_dense_forward_f32(t5, t4, h_w, n, 8, 6);
     dlrt_bias_forward_f32(t5, h_b, n, 8, 1);
     dlrt_relu_forward_f32(t6, t5, n * 8);   /* NaN stays NaN */
     /* t7[n,8] = aux[n,4] h_2_w[8,4]^T + h_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, aux, 4, h_2_w, 4, 0.0f, t7, 8);
+    dlrt_dense_forward_f32(t7, aux, h_2_w, n, 8, 4);
     dlrt_bias_forward_f32(t7, h_2_b, n, 8, 1);
     dlrt_relu_forward_f32(t8, t7, n * 8);   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++)
@@ -203,7 +203,7 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
 
     /* multi_data.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 8);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 
     /* multi_data.net:12: output probs = softmax(logits) */
@@ -211,7 +211,7 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
 
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* pred[n,2] = h[n,8] pred_w[2,8]^T + pred_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 8, 1.0f, h, 8, pred_w, 8, 0.0f, pred, 2);
+    dlrt_dense_forward_f32(pred, h, pred_w, n, 2, 8);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 

@@ -165,13 +165,13 @@ static void noise_forward_pass(const noise *m, noise_workspace *w, const float *
 
     /* noise.net:7: h = relu(dense(z, 32)) */
     /* t3[n,32] = z[n,8] h_w[32,8]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 8, 1.0f, z, 8, h_w, 8, 0.0f, t3, 32);
+    dlrt_dense_forward_f32(t3, z, h_w, n, 32, 8);
     dlrt_bias_forward_f32(t3, h_b, n, 32, 1);
     dlrt_relu_forward_f32(h, t3, n * 32);   /* NaN stays NaN */
 
     /* noise.net:8: out = sigmoid(dense(h, 16)) + jitter * 0.01 */
     /* t5[n,16] = h[n,32] out_w[16,32]^T + out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 32, 1.0f, h, 32, out_w, 32, 0.0f, t5, 16);
+    dlrt_dense_forward_f32(t5, h, out_w, n, 16, 32);
     dlrt_bias_forward_f32(t5, out_b, n, 16, 1);
     dlrt_sigmoid_forward_f32(t6, t5, n * 16);
     for (int i = 0; i < n * 16; i++)

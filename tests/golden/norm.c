@@ -290,11 +290,11 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     /* norm.net:14: h = dense(flatten(l2), 6) + dense(flatten(l1), 6) */
     /* flatten: t7 is l2's buffer, viewed as [n,24] */
     /* t8[n,6] = t7[n,24] h_w[6,24]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 24, 1.0f, t7, 24, h_w, 24, 0.0f, t8, 6);
+    dlrt_dense_forward_f32(t8, t7, h_w, n, 6, 24);
     dlrt_bias_forward_f32(t8, h_b, n, 6, 1);
     /* flatten: t9 is l1's buffer, viewed as [n,15] */
     /* t10[n,6] = t9[n,15] h_2_w[6,15]^T + h_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 15, 1.0f, t9, 15, h_2_w, 15, 0.0f, t10, 6);
+    dlrt_dense_forward_f32(t10, t9, h_2_w, n, 6, 15);
     dlrt_bias_forward_f32(t10, h_2_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         h[i] = t8[i] + t10[i];
@@ -313,7 +313,7 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     /* norm.net:16: logits = dense(relu(f), 4) */
     dlrt_relu_forward_f32(t13, f, n * 6);   /* NaN stays NaN */
     /* logits[n,4] = t13[n,6] logits_w[4,6]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, t13, 6, logits_w, 6, 0.0f, logits, 4);
+    dlrt_dense_forward_f32(logits, t13, logits_w, n, 4, 6);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
 }
 

@@ -196,7 +196,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
 
     /* param_ref.net:9: h1 = tanh(dense(x, 3)) */
     /* t3[n,3] = x[n,4] h1_w[3,4]^T + h1_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h1_w, 4, 0.0f, t3, 3);
+    dlrt_dense_forward_f32(t3, x, h1_w, n, 3, 4);
     dlrt_bias_forward_f32(t3, h1_b, n, 3, 1);
     dlrt_tanh_forward_f32(h1, t3, n * 3);
 
@@ -212,7 +212,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
 
     /* param_ref.net:12: m = c * reshape(dense(x, 2), [2, 1, 1]) */
     /* t9[n,2] = x[n,4] m_w[2,4]^T + m_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, m_w, 4, 0.0f, t9, 2);
+    dlrt_dense_forward_f32(t9, x, m_w, n, 2, 4);
     dlrt_bias_forward_f32(t9, m_b, n, 2, 1);
     /* reshape: t10 is t9's buffer, viewed as [n, 2, 1, 1] */
     dlrt_bcast_forward_f32(m_, c, t10, '*', 4, (const int[]){n, 2, 3, 3}, (const long[]){18, 9, 3, 1}, (const long[]){2, 1, 0, 0});
@@ -220,7 +220,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
     /* param_ref.net:13: z = dense(flatten(m), 1) */
     /* flatten: t12 is m_'s buffer, viewed as [n,18] */
     /* z[n,1] = t12[n,18] z_w[1,18]^T + z_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 18, 1.0f, t12, 18, z_w, 18, 0.0f, z, 1);
+    dlrt_dense_forward_f32(z, t12, z_w, n, 1, 18);
     dlrt_bias_forward_f32(z, z_b, n, 1, 1);
 
     /* param_ref.net:14: loss mse(g, t) + 1e-4 * l2_penalty(h1.weight) + 1e-3 * l1_penalty(h1) + 0.5 * bc ... */

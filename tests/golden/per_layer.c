@@ -168,18 +168,18 @@ static void per_layer_forward_pass(const per_layer *m, per_layer_workspace *w, c
 
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     /* t2[n,32] = x[n,20] h1_w[32,20]^T + h1_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 20, 1.0f, x, 20, h1_w, 20, 0.0f, t2, 32);
+    dlrt_dense_forward_f32(t2, x, h1_w, n, 32, 20);
     dlrt_bias_forward_f32(t2, h1_b, n, 32, 1);
     dlrt_relu_forward_f32(h1, t2, n * 32);   /* NaN stays NaN */
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
     /* t4[n,32] = h1[n,32] h2_w[32,32]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, h2_w, 32, 0.0f, t4, 32);
+    dlrt_dense_forward_f32(t4, h1, h2_w, n, 32, 32);
     dlrt_relu_forward_f32(h2, t4, n * 32);   /* NaN stays NaN */
 
     /* per_layer.net:11: logits = dense(h2, 3, bias = false, weight_decay = 0.01, init = zeros) */
     /* logits[n,3] = h2[n,32] logits_w[3,32]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 32, 1.0f, h2, 32, logits_w, 32, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, h2, logits_w, n, 3, 32);
 }
 
 /* ---- loss -------------------------------------------------------------- */

@@ -197,7 +197,7 @@ static void pool_forward_pass(const pool *m, pool_workspace *w, const float *ima
     /* pool.net:9: h = reshape(relu(dense(flatten(image), 128)), [2, 8, 8]) */
     memcpy(t2, image, (size_t)n * 64 * sizeof *t2);   /* flatten: same values */
     /* t3[n,128] = t2[n,64] h_w[128,64]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, t2, 64, h_w, 64, 0.0f, t3, 128);
+    dlrt_dense_forward_f32(t3, t2, h_w, n, 128, 64);
     dlrt_bias_forward_f32(t3, h_b, n, 128, 1);
     dlrt_relu_forward_f32(t4, t3, n * 128);   /* NaN stays NaN */
     /* reshape: h is t4's buffer, viewed as [n, 2, 8, 8] */
@@ -223,10 +223,10 @@ static void pool_forward_pass(const pool *m, pool_workspace *w, const float *ima
     /* pool.net:15: output logits = dense(flatten(seq), 10) + dense(g, 10) */
     /* flatten: t12 is seq's buffer, viewed as [n,64] */
     /* t13[n,10] = t12[n,64] logits_w[10,64]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t12, 64, logits_w, 64, 0.0f, t13, 10);
+    dlrt_dense_forward_f32(t13, t12, logits_w, n, 10, 64);
     dlrt_bias_forward_f32(t13, logits_b, n, 10, 1);
     /* t14[n,10] = g[n,2] logits_2_w[10,2]^T + logits_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, g, 2, logits_2_w, 2, 0.0f, t14, 10);
+    dlrt_dense_forward_f32(t14, g, logits_2_w, n, 10, 2);
     dlrt_bias_forward_f32(t14, logits_2_b, n, 10, 1);
     for (int i = 0; i < n * 10; i++)
         logits[i] = t13[i] + t14[i];

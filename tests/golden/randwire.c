@@ -417,13 +417,13 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     /* t22_wmask: h_w with the 432 of 576 weights its mask drops at zero */
     dlrt_mask_select_f32(t22_wmask, h_w, h_weight_mask, 576);
     /* t22[n,8] = t21[n,72] t22_wmask[8,72]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 72, 1.0f, t21, 72, t22_wmask, 72, 0.0f, t22, 8);
+    dlrt_dense_forward_f32(t22, t21, t22_wmask, n, 8, 72);
     dlrt_bias_forward_f32(t22, h_b, n, 8, 1);
     dlrt_relu_forward_f32(h, t22, n * 8);   /* NaN stays NaN */
 
     /* randwire.net:8: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, h, 8, logits_w, 8, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 8);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

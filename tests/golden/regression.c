@@ -155,13 +155,13 @@ static void reg_forward_pass(const reg *m, reg_workspace *w, const float *x, int
 
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
     /* t2[n,16] = x[n,8] h_w[16,8]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 8, 1.0f, x, 8, h_w, 8, 0.0f, t2, 16);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 16, 8);
     dlrt_bias_forward_f32(t2, h_b, n, 16, 1);
     dlrt_tanh_forward_f32(h, t2, n * 16);
 
     /* regression.net:10: pred = dense(h, 3, init = normal(std = 0.05)) */
     /* pred[n,3] = h[n,16] pred_w[3,16]^T + pred_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, h, 16, pred_w, 16, 0.0f, pred, 3);
+    dlrt_dense_forward_f32(pred, h, pred_w, n, 3, 16);
     dlrt_bias_forward_f32(pred, pred_b, n, 3, 1);
 }
 

@@ -274,7 +274,7 @@ static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macr
 
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
     /* t3[n,4] = NULL_[n,4] EOF_w[4,4]^T + EOF_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, NULL_, 4, EOF_w, 4, 0.0f, t3, 4);
+    dlrt_dense_forward_f32(t3, NULL_, EOF_w, n, 4, 4);
     dlrt_bias_forward_f32(t3, EOF_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         t4[i] = t3[i] + FILE_[i];
@@ -382,7 +382,7 @@ static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macr
 
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* stdin_out[n,2] = RESERVED_MACROS_BATCH_[n,4] stdin_out_w[2,4]^T + stdin_out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, RESERVED_MACROS_BATCH_, 4, stdin_out_w, 4, 0.0f, stdin_out, 2);
+    dlrt_dense_forward_f32(stdin_out, RESERVED_MACROS_BATCH_, stdin_out_w, n, 2, 4);
     dlrt_bias_forward_f32(stdin_out, stdin_out_b, n, 2, 1);
 }
 

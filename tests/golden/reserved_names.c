@@ -169,13 +169,13 @@ static void reserved_names_forward_pass(const reserved_names *m, reserved_names_
 
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
     /* t2[n,4] = int_[n,3] n_d_w[4,3]^T + n_d_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 3, 1.0f, int_, 3, n_d_w, 3, 0.0f, t2, 4);
+    dlrt_dense_forward_f32(t2, int_, n_d_w, n, 4, 3);
     dlrt_bias_forward_f32(t2, n_d_b, n, 4, 1);
     dlrt_tanh_forward_f32(d, t2, n * 4);
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
     /* t4[n,4] = d[n,4] n_dlrt_x_w[4,4]^T + n_dlrt_x_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, d, 4, n_dlrt_x_w, 4, 0.0f, t4, 4);
+    dlrt_dense_forward_f32(t4, d, n_dlrt_x_w, n, 4, 4);
     dlrt_bias_forward_f32(t4, n_dlrt_x_b, n, 4, 1);
     dlrt_relu_forward_f32(n_dlrt_x, t4, n * 4);   /* NaN stays NaN */
 
@@ -185,7 +185,7 @@ static void reserved_names_forward_pass(const reserved_names *m, reserved_names_
 
     /* reserved_names.net:12: i = dense(n, 2) */
     /* i_[n,2] = n_[n,4] i_w[2,4]^T + i_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, n_, 4, i_w, 4, 0.0f, i_, 2);
+    dlrt_dense_forward_f32(i_, n_, i_w, n, 2, 4);
     dlrt_bias_forward_f32(i_, i_b, n, 2, 1);
 }
 

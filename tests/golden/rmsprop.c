@@ -145,7 +145,7 @@ static void rmsprop_forward_pass(const rmsprop *m, rmsprop_workspace *w, const f
 
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, pred_w, 4, 0.0f, pred, 2);
+    dlrt_dense_forward_f32(pred, x, pred_w, n, 2, 4);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 

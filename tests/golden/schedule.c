@@ -159,13 +159,13 @@ static void sched_forward_pass(const sched *m, sched_workspace *w, const float *
 
     /* schedule.net:10: h = tanh(dense(x, 3)) */
     /* t2[n,3] = x[n,4] h_w[3,4]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 3);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 3, 4);
     dlrt_bias_forward_f32(t2, h_b, n, 3, 1);
     dlrt_tanh_forward_f32(h, t2, n * 3);
 
     /* schedule.net:11: pred = dense(h, 2, lr = 3e-3) */
     /* pred[n,2] = h[n,3] pred_w[2,3]^T + pred_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, h, 3, pred_w, 3, 0.0f, pred, 2);
+    dlrt_dense_forward_f32(pred, h, pred_w, n, 2, 3);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 

@@ -199,28 +199,28 @@ static void scoped_names_forward_pass(const scoped_names *m, scoped_names_worksp
 
     /* scoped_names.net:13: h = dense(tanh(dense(x, 5)), 3) + dense(x, 3) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 4, 1.0f, x, 4, h_w, 4, 0.0f, t2, 5);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_tanh_forward_f32(t3, t2, n * 5);
     /* t4[n,3] = t3[n,5] h_2_w[3,5]^T + h_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, t3, 5, h_2_w, 5, 0.0f, t4, 3);
+    dlrt_dense_forward_f32(t4, t3, h_2_w, n, 3, 5);
     dlrt_bias_forward_f32(t4, h_2_b, n, 3, 1);
     /* t5[n,3] = x[n,4] h_3_w[3,4]^T + h_3_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h_3_w, 4, 0.0f, t5, 3);
+    dlrt_dense_forward_f32(t5, x, h_3_w, n, 3, 4);
     dlrt_bias_forward_f32(t5, h_3_b, n, 3, 1);
     for (int i = 0; i < n * 3; i++)
         h[i] = t4[i] + t5[i];
 
     /* scoped_names.net:14: h_2 = dense(x, 3) */
     /* h_2[n,3] = x[n,4] h_2_w_2[3,4]^T + h_2_b_2 */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, h_2_w_2, 4, 0.0f, h_2, 3);
+    dlrt_dense_forward_f32(h_2, x, h_2_w_2, n, 3, 4);
     dlrt_bias_forward_f32(h_2, h_2_b_2, n, 3, 1);
 
     /* scoped_names.net:15: z = x_running_mean(dense(h + h_2, 3, bias = false), momentum = 0.5) */
     for (int i = 0; i < n * 3; i++)
         t8[i] = h[i] + h_2[i];
     /* t9[n,3] = t8[n,3] z_w[3,3]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 3, 1.0f, t8, 3, z_w, 3, 0.0f, t9, 3);
+    dlrt_dense_forward_f32(t9, t8, z_w, n, 3, 3);
     if (training) {
         memcpy(z, t9, (size_t)n * 3 * sizeof *z);
         for (int j = 0; j < 3; j++) {   /* the running mean: STATE, not learnt */

@@ -162,7 +162,7 @@ static void sequence_forward_pass(const sequence *m, sequence_workspace *w, cons
     /* sequence.net:8: logits = dense(tanh(e), 10, per_step = true) */
     dlrt_tanh_forward_f32(t3, e, n * 32);
     /* at each of 8 steps: logits[n,t,10] = t3[n,t,4] logits_w[10,4]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * 8, 10, 4, 1.0f, t3, 4, logits_w, 4, 0.0f, logits, 10);
+    dlrt_dense_forward_f32(logits, t3, logits_w, n * 8, 10, 4);
     dlrt_bias_forward_f32(logits, logits_b, n * 8, 10, 1);
 
     /* sequence.net:9: output last = step(logits, -1) */

@@ -197,26 +197,26 @@ static void several_losses_forward_pass(const several_losses *m, several_losses_
 
     /* several_losses.net:9: gh = tanh(dense(z, 4)) */
     /* t3[n,4] = z[n,3] gh_w[4,3]^T + gh_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 3, 1.0f, z, 3, gh_w, 3, 0.0f, t3, 4);
+    dlrt_dense_forward_f32(t3, z, gh_w, n, 4, 3);
     dlrt_bias_forward_f32(t3, gh_b, n, 4, 1);
     dlrt_tanh_forward_f32(gh, t3, n * 4);
 
     /* several_losses.net:10: g = dense(gh, 2) */
     /* g[n,2] = gh[n,4] g_w[2,4]^T + g_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, gh, 4, g_w, 4, 0.0f, g, 2);
+    dlrt_dense_forward_f32(g, gh, g_w, n, 2, 4);
     dlrt_bias_forward_f32(g, g_b, n, 2, 1);
 
     /* several_losses.net:11: dh = tanh(dense(g * x, 5)) */
     for (int i = 0; i < n * 2; i++)
         t6[i] = g[i] * x[i];
     /* t7[n,5] = t6[n,2] dh_w[5,2]^T + dh_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 2, 1.0f, t6, 2, dh_w, 2, 0.0f, t7, 5);
+    dlrt_dense_forward_f32(t7, t6, dh_w, n, 5, 2);
     dlrt_bias_forward_f32(t7, dh_b, n, 5, 1);
     dlrt_tanh_forward_f32(dh, t7, n * 5);
 
     /* several_losses.net:12: logit = dense(dh, 1) */
     /* logit[n,1] = dh[n,5] logit_w[1,5]^T + logit_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 5, 1.0f, dh, 5, logit_w, 5, 0.0f, logit, 1);
+    dlrt_dense_forward_f32(logit, dh, logit_w, n, 1, 5);
     dlrt_bias_forward_f32(logit, logit_b, n, 1, 1);
 }
 

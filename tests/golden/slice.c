@@ -220,7 +220,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
 
     /* slice.net:8: h = tanh(dense(x, 8)) */
     /* t3[n,8] = x[n,6] h_w[8,6]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, x, 6, h_w, 6, 0.0f, t3, 8);
+    dlrt_dense_forward_f32(t3, x, h_w, n, 8, 6);
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     dlrt_tanh_forward_f32(h, t3, n * 8);
 
@@ -240,7 +240,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
 
     /* slice.net:12: c = slice(reshape(dense(x, 24), [2, 4, 3]), 1, -1, axis = -1) */
     /* t9[n,24] = x[n,6] c_w[24,6]^T + c_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 24, 6, 1.0f, x, 6, c_w, 6, 0.0f, t9, 24);
+    dlrt_dense_forward_f32(t9, x, c_w, n, 24, 6);
     dlrt_bias_forward_f32(t9, c_b, n, 24, 1);
     /* reshape: t10 is t9's buffer, viewed as [n, 2, 4, 3] */
     for (int r = 0; r < n * 8; r++)   /* values 1..1 of each row of 3 */
@@ -249,7 +249,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
     /* slice.net:13: logits = dense(concat(lo, hi, h, flatten(c) * flatten(reshape(dense(x, 8), [2, 2 ... */
     /* flatten: t12 is c's buffer, viewed as [n,8] */
     /* t13[n,8] = x[n,6] logits_w[8,6]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, x, 6, logits_w, 6, 0.0f, t13, 8);
+    dlrt_dense_forward_f32(t13, x, logits_w, n, 8, 6);
     dlrt_bias_forward_f32(t13, logits_b, n, 8, 1);
     /* reshape: t14 is t13's buffer, viewed as [n, 2, 2, 2] */
     /* flatten: t15 is t14's buffer, viewed as [n,8] */
@@ -263,11 +263,11 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
         memcpy(t17 + (size_t)r * 24 + 16, t16 + (size_t)r * 8, 8 * sizeof *t17);
     }
     /* t18[n,4] = t17[n,24] logits_2_w[4,24]^T + logits_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 24, 1.0f, t17, 24, logits_2_w, 24, 0.0f, t18, 4);
+    dlrt_dense_forward_f32(t18, t17, logits_2_w, n, 4, 24);
     dlrt_bias_forward_f32(t18, logits_2_b, n, 4, 1);
     /* flatten: t19 is r_'s buffer, viewed as [n,12] */
     /* t20[n,4] = t19[n,12] logits_3_w[4,12]^T + logits_3_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 12, 1.0f, t19, 12, logits_3_w, 12, 0.0f, t20, 4);
+    dlrt_dense_forward_f32(t20, t19, logits_3_w, n, 4, 12);
     dlrt_bias_forward_f32(t20, logits_3_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         logits[i] = t18[i] + t20[i];

@@ -194,18 +194,18 @@ static void variational_forward_pass(const variational *m, variational_workspace
 
     /* variational.net:7: h = tanh(dense(x, 5)) */
     /* t2[n,5] = x[n,6] h_w[5,6]^T + h_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, x, 6, h_w, 6, 0.0f, t2, 5);
+    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 6);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_tanh_forward_f32(h, t2, n * 5);
 
     /* variational.net:8: mu = dense(h, 3) */
     /* mu[n,3] = h[n,5] mu_w[3,5]^T + mu_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, mu_w, 5, 0.0f, mu, 3);
+    dlrt_dense_forward_f32(mu, h, mu_w, n, 3, 5);
     dlrt_bias_forward_f32(mu, mu_b, n, 3, 1);
 
     /* variational.net:9: lv = dense(h, 3) */
     /* lv[n,3] = h[n,5] lv_w[3,5]^T + lv_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, lv_w, 5, 0.0f, lv, 3);
+    dlrt_dense_forward_f32(lv, h, lv_w, n, 3, 5);
     dlrt_bias_forward_f32(lv, lv_b, n, 3, 1);
 
     /* variational.net:10: z = sample_normal(mu, lv) */
@@ -220,11 +220,11 @@ static void variational_forward_pass(const variational *m, variational_workspace
     for (int i = 0; i < n * 3; i++)
         t7[i] = z[i] + mu[i];
     /* t8[n,5] = t7[n,3] out_w[5,3]^T + out_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 3, 1.0f, t7, 3, out_w, 3, 0.0f, t8, 5);
+    dlrt_dense_forward_f32(t8, t7, out_w, n, 5, 3);
     dlrt_bias_forward_f32(t8, out_b, n, 5, 1);
     dlrt_tanh_forward_f32(t9, t8, n * 5);
     /* out[n,6] = t9[n,5] out_2_w[6,5]^T + out_2_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 5, 1.0f, t9, 5, out_2_w, 5, 0.0f, out, 6);
+    dlrt_dense_forward_f32(out, t9, out_2_w, n, 6, 5);
     dlrt_bias_forward_f32(out, out_2_b, n, 6, 1);
 }
 

@@ -180,7 +180,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
 
     /* x_scratch.net:9: a = x_scratch(relu(dense(img, 8))) */
     /* t2[n,8] = img[n,6] a_w[8,6]^T + a_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 6, 1.0f, img, 6, a_w, 6, 0.0f, t2, 8);
+    dlrt_dense_forward_f32(t2, img, a_w, n, 8, 6);
     dlrt_bias_forward_f32(t2, a_b, n, 8, 1);
     dlrt_relu_forward_f32(t3, t2, n * 8);   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++) {
@@ -192,7 +192,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
 
     /* x_scratch.net:10: b = x_scratch(tanh(dense(a, 4))) */
     /* t5[n,4] = a[n,8] b_w[4,8]^T + b_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 8, 1.0f, a, 8, b_w, 8, 0.0f, t5, 4);
+    dlrt_dense_forward_f32(t5, a, b_w, n, 4, 8);
     dlrt_bias_forward_f32(t5, b_b, n, 4, 1);
     dlrt_tanh_forward_f32(t6, t5, n * 4);
     for (int i = 0; i < n * 4; i++) {
@@ -204,7 +204,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
 
     /* x_scratch.net:11: logits = dense(b, 3) */
     /* logits[n,3] = b[n,4] logits_w[3,4]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, b, 4, logits_w, 4, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, b, logits_w, n, 3, 4);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

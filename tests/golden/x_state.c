@@ -170,7 +170,7 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
 
     /* x_state.net:9: z = tanh(dense(img, 4)) */
     /* t2[n,4] = img[n,6] z_w[4,6]^T + z_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 6, 1.0f, img, 6, z_w, 6, 0.0f, t2, 4);
+    dlrt_dense_forward_f32(t2, img, z_w, n, 4, 6);
     dlrt_bias_forward_f32(t2, z_b, n, 4, 1);
     dlrt_tanh_forward_f32(z, t2, n * 4);
 
@@ -189,7 +189,7 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
 
     /* x_state.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,4] logits_w[3,4]^T + logits_b */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, h, 4, logits_w, 4, 0.0f, logits, 3);
+    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 4);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 

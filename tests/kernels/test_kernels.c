@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int failures;
@@ -683,6 +684,140 @@ static void test_mask(void)
     finish();
 }
 
+/* dense's forward product (dense.h): y = x W^T by SMALL (n dot products
+ * per weight row) and through dlrt_dense_forward (SMALL or GEMM by n),
+ * against a long double reference, n = 1 .. 20 and sizes around the
+ * vector width (tails in `in`, rows beyond whole tiles of 4 in `out`),
+ * from buffers of exactly their size (ASan catches a read past one) and
+ * unaligned. y is written, not added to (and added to with acc, and by
+ * dense_one, a recurrent step's product). A NaN reaches its sample's row
+ * (in x) or its output's column (in W) only. */
+static long double dense_ref(const double *x, const double *w, int in)
+{
+    long double s = 0;
+    for (int i = 0; i < in; i++)
+        s += (long double)x[i] * w[i];
+    return s;
+}
+
+/* |terms| summed: the scale of a dot product's rounding error */
+static double dense_mag(const double *x, const double *w, int in)
+{
+    double s = 0;
+    for (int i = 0; i < in; i++)
+        s += fabs(x[i] * w[i]);
+    return s;
+}
+
+static void test_dense(void)
+{
+    static const int SIZES[][2] = {/* in, out */ {1, 1},  {3, 5},   {15, 4},  {16, 3},  {17, 7},
+                                   {31, 9},   {33, 13}, {64, 8},  {100, 10}, {129, 6}, {784, 11}};
+    start("dense_forward_against_reference");
+    for (size_t c = 0; c < sizeof SIZES / sizeof SIZES[0]; c++) {
+        const int in = SIZES[c][0], out = SIZES[c][1];
+        for (int n = 1; n <= 20; n++) {
+            for (int off = 0; off < 2; off++) {   /* 1: every buffer one value off alignment */
+                double *xd = malloc(sizeof *xd * (size_t)n * in);
+                double *wd = malloc(sizeof *wd * (size_t)out * in);
+                float *xf = malloc(sizeof *xf * ((size_t)n * in + off));
+                float *wf = malloc(sizeof *wf * ((size_t)out * in + off));
+                float *yf = malloc(sizeof *yf * ((size_t)n * out + off));
+                double *x64 = malloc(sizeof *x64 * ((size_t)n * in + off));
+                double *w64 = malloc(sizeof *w64 * ((size_t)out * in + off));
+                double *y64 = malloc(sizeof *y64 * ((size_t)n * out + off));
+                if (!xd || !wd || !xf || !wf || !yf || !x64 || !w64 || !y64) {
+                    check(0, "out of memory");
+                    return;
+                }
+                for (int i = 0; i < n * in; i++)
+                    xd[i] = (float)sin(0.7 * i + 0.3 * c + 0.1);
+                for (int i = 0; i < out * in; i++)
+                    wd[i] = (float)cos(1.3 * i + c) * 0.5;
+                for (int i = 0; i < n * in; i++)
+                    xf[off + i] = (float)xd[i], x64[off + i] = xd[i];
+                for (int i = 0; i < out * in; i++)
+                    wf[off + i] = (float)wd[i], w64[off + i] = wd[i];
+                for (int scheme = 0; scheme < 3; scheme++) {
+                    for (int i = 0; i < n * out; i++)   /* written, not added to */
+                        yf[off + i] = NAN, y64[off + i] = NAN;
+                    if (scheme == 2) {   /* accumulate: y = 1 + x W^T (dense_one at n = 1) */
+                        for (int i = 0; i < n * out; i++)
+                            yf[off + i] = 1, y64[off + i] = 1;
+#ifdef DLRT_DENSE_HAVE_SMALL
+                        if (n == 1) {
+                            check(dlrt_dense_one_f32(yf + off, xf + off, wf + off, out, in, 1) &&
+                                  dlrt_dense_one_f64(y64 + off, x64 + off, w64 + off, out, in, 1),
+                                  "dense_one did nothing");
+                        } else {
+                            dlrt_dense_small_f32(yf + off, xf + off, wf + off, n, out, in, 1);
+                            dlrt_dense_small_f64(y64 + off, x64 + off, w64 + off, n, out, in, 1);
+                        }
+#else
+                        continue;
+#endif
+                    } else if (scheme == 0) {
+#ifdef DLRT_DENSE_HAVE_SMALL
+                        dlrt_dense_small_f32(yf + off, xf + off, wf + off, n, out, in, 0);
+                        dlrt_dense_small_f64(y64 + off, x64 + off, w64 + off, n, out, in, 0);
+#else
+                        dlrt_dense_forward_f32(yf + off, xf + off, wf + off, n, out, in);
+                        dlrt_dense_forward_f64(y64 + off, x64 + off, w64 + off, n, out, in);
+#endif
+                    } else {
+                        dlrt_dense_forward_f32(yf + off, xf + off, wf + off, n, out, in);
+                        dlrt_dense_forward_f64(y64 + off, x64 + off, w64 + off, n, out, in);
+                    }
+                    const char *what = scheme == 1 ? "dense_forward" : scheme ? "SMALL +=" : "SMALL";
+                    for (int s = 0; s < n; s++)
+                        for (int o = 0; o < out; o++) {
+                            const double *xs = xd + (size_t)s * in, *wo = wd + (size_t)o * in;
+                            double want = (double)dense_ref(xs, wo, in) + (scheme == 2);
+                            double mag = dense_mag(xs, wo, in);
+                            double gf = yf[off + s * out + o], gd = y64[off + s * out + o];
+                            check(fabs(gf - want) <= 2e-6 * mag + 1e-30,
+                                  "%s f32 in %d out %d n %d off %d: y[%d][%d] = %.9g, want %.9g",
+                                  what, in, out, n, off, s, o, gf,
+                                  want);
+                            check(fabs(gd - want) <= 1e-14 * mag + 1e-300,
+                                  "%s f64 in %d out %d n %d off %d: y[%d][%d] = %.17g, want %.17g",
+                                  what, in, out, n, off, s, o, gd,
+                                  want);
+                        }
+                }
+                free(xd), free(wd), free(xf), free(wf), free(yf), free(x64), free(w64), free(y64);
+            }
+        }
+    }
+    finish();
+
+    start("dense_forward_nan");
+    {   /* n = 5 (tiles of 4 and 1), in 20 (a tail), out 6 (4 + 2 rows) */
+        enum { N = 5, IN = 20, OUT = 6 };
+        float x[N * IN], w[OUT * IN], y[N * OUT];
+        for (int i = 0; i < N * IN; i++)
+            x[i] = (float)(i % 7) - 3;
+        for (int i = 0; i < OUT * IN; i++)
+            w[i] = (float)(i % 5) - 2;
+        x[2 * IN + 17] = NAN;    /* sample 2, in the tail */
+        w[5 * IN + 3] = NAN;     /* output 5, a single row after the tiles */
+        for (int k = 0; k < 2; k++) {
+#ifdef DLRT_DENSE_HAVE_SMALL
+            if (k == 0)
+                dlrt_dense_small_f32(y, x, w, N, OUT, IN, 0);
+            else
+#endif
+                dlrt_dense_forward_f32(y, x, w, N, OUT, IN);
+            for (int s = 0; s < N; s++)
+                for (int o = 0; o < OUT; o++)
+                    check(isnan(y[s * OUT + o]) == (s == 2 || o == 5),
+                          "%s: y[%d][%d] = %g (NaN only in sample 2's row and output 5's column)",
+                          k ? "dense_forward" : "SMALL", s, o, y[s * OUT + o]);
+        }
+    }
+    finish();
+}
+
 int main(void)
 {
     test_softmax_reference();
@@ -695,5 +830,6 @@ int main(void)
     test_bias();
     test_mask();
     test_activations();
+    test_dense();
     return failures > 0;
 }

@@ -1,0 +1,334 @@
+/* kernels/dense.h: dense's forward product, y = x W^T, by the number of
+ * rows. (A template: dlrt_kernels.h includes it once per precision.)
+ *
+ * x is [n, in], W is [out, in] (nn.Linear's layout, row-major), y is
+ * [n, out] (written, not added to; dense adds its bias after,
+ * bias_forward):
+ *
+ *   y[s, o] = sum over i of x[s, i] W[o, i]
+ *
+ * Two schemes, chosen by n at run time:
+ *
+ *   SMALL  inference on one or a few samples: the n dot products of every
+ *          weight row, that row read once from memory for all the
+ *          samples. Tiles of 4 rows x 4, 2 or 1 samples (8 rows for
+ *          n = 1, a GEMV), each (row, sample) pair a vector of partial
+ *          sums in registers (GNU C vector types, one register: a zmm
+ *          with AVX-512, a ymm otherwise), summed across its lanes at
+ *          the end; in % lanes trailing values in scalar sums. Touches
+ *          nothing but W, x and y.
+ *   GEMM   one cblas GEMM (x W^T). OpenBLAS's GEMM copies ("packs") W
+ *          into its own layout on every call, which for a few rows costs
+ *          more than the product itself (AVX2 kernels, 784 x 256 at
+ *          n = 1: 56-65 us against SMALL's 10), except in its AVX-512
+ *          "small matrix" kernels (n in out <= 100^3), which do not.
+ *
+ * The choice (bench/dense_kernels.c, one thread; docs/runtime.md has the
+ * numbers): SMALL for n = 1 and, up to DLRT_DENSE_SMALL_N rows, where
+ * GEMM would pack (n in out > DLRT_DENSE_GEMM_SMALL); else GEMM. With
+ * AVX-512: n <= 16 and n in out > 10^6 (784 x 256 at n = 8: 37-39 us
+ * against GEMM's 79-81; at n = 4, unpacked, GEMM's 15.5 against 19);
+ * without: n <= 8 (SMALL 1.3 to 6 times faster there, even at 12).
+ *
+ * SMALL needs GNU C's vector types (GCC, Clang); elsewhere every n runs
+ * GEMM (DLRT_DENSE_NO_SMALL forces that too). Its loop is one
+ * function, not inlined at each layer's call (a network of 80 layers
+ * compiles it once per precision), built with multiply-add contraction
+ * on as the convolutions' TAPS loops are (-std=c99 turns it off in GCC).
+ */
+/* The thresholds (above): OpenBLAS's AVX-512 kernels (SKYLAKEX,
+ * COOPERLAKE) multiply without packing while M N K <= 100^3, as fast as
+ * SMALL or faster; its AVX2 ones (HASWELL, ZEN) pack at every size. */
+#ifndef DLRT_DENSE_SMALL_N
+#ifdef __AVX512F__
+#define DLRT_DENSE_SMALL_N 16
+#define DLRT_DENSE_GEMM_SMALL 1e6
+#else
+#define DLRT_DENSE_SMALL_N 8
+#endif
+#endif
+#ifndef DLRT_DENSE_GEMM_SMALL
+#define DLRT_DENSE_GEMM_SMALL 0
+#endif
+#if defined(__GNUC__) && !defined(DLRT_DENSE_NO_SMALL) && !defined(DLRT_DENSE_HAVE_SMALL)
+#define DLRT_DENSE_HAVE_SMALL 1
+#endif
+
+#ifdef DLRT_DENSE_HAVE_SMALL
+#ifndef DLRT_DENSE_FN
+#ifdef __clang__
+#define DLRT_DENSE_FN __attribute__((noinline, unused)) static
+#else
+#define DLRT_DENSE_FN                                                                        \
+    __attribute__((noinline, noclone, unused, optimize("fp-contract=fast"))) static
+#endif
+#endif
+/* The vectors: one register, a zmm (64 bytes) with AVX-512, else a ymm
+ * (32; a 64-byte vector split in two ymm spilled its sums, 6 times
+ * slower under AVX2). */
+#ifndef DLRT_DENSE_BYTES
+#ifdef __AVX512F__
+#define DLRT_DENSE_BYTES 64
+#else
+#define DLRT_DENSE_BYTES 32
+#endif
+#endif
+/* Unaligned vector loads (a macro: a 64-byte vector passed by value
+ * changes the ABI where AVX-512 is off, and GCC warns). */
+#define DLRT_DENSE_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
+/* Four loaded vectors held in registers: without this GCC reloads each
+ * weight vector from memory for every sample it multiplies (twice the
+ * loads; the loop is load-bound). Only where one vector is one register
+ * (AVX-512) and GCC's asm is there. */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define DLRT_DENSE_KEEP4(a, b, c, d) __asm__("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d))
+#else
+#define DLRT_DENSE_KEEP4(a, b, c, d) (void)0
+#endif
+
+typedef real KERNEL(dense_vec) __attribute__((vector_size(DLRT_DENSE_BYTES)));
+
+/* The sum of a vector's lanes: halving, v += v rotated by half its
+ * lanes, then a quarter, ..., lane 0 holds the sum (GCC's
+ * __builtin_shuffle, the mask an integer vector of the same lanes: the
+ * type of a comparison). Never through memory: a sum stored to be read
+ * back in halves is kept in memory through the whole loop by GCC (its
+ * stores sunk into the loop), 2 to 3 times slower. Elsewhere, lane by
+ * lane. */
+#if defined(__clang__) || !defined(__GNUC__)
+#define DLRT_DENSE_HSUM(out, v, T)                                                           \
+    do {                                                                                     \
+        T s_ = 0;                                                                            \
+        for (int l_ = 0; l_ < (int)(DLRT_DENSE_BYTES / sizeof(T)); l_++)                                   \
+            s_ += (v)[l_];                                                                   \
+        (out) = s_;                                                                          \
+    } while (0)
+#else
+#define DLRT_DENSE_HSUM(out, v, T)                                                           \
+    do {                                                                                     \
+        enum { L_ = DLRT_DENSE_BYTES / (int)sizeof(T) };                                                   \
+        __typeof__((v) < (v)) iota_;                                                         \
+        __typeof__(v) s_ = (v);                                                              \
+        for (int l_ = 0; l_ < L_; l_++)                                                      \
+            iota_[l_] = l_;                                                                  \
+        for (int h_ = L_ / 2; h_ >= 1; h_ /= 2)                                              \
+            s_ += __builtin_shuffle(s_, (iota_ + h_) & (L_ - 1));                            \
+        (out) = s_[0];                                                                       \
+    } while (0)
+#endif
+
+/* dst = the sum of v's lanes, or dst += it when acc (a flag of the
+ * function it is used in). */
+#define DLRT_DENSE_SET(dst, v)                                                               \
+    do {                                                                                     \
+        real hs_;                                                                            \
+        DLRT_DENSE_HSUM(hs_, v, real);                                                       \
+        (dst) = acc ? (dst) + hs_ : hs_;                                                     \
+    } while (0)
+
+/* The tiles' pieces, macros over named sums (an array of sums would
+ * need the compiler to scalarize it, which GCC does not do reliably:
+ * spilled to the stack, the sums made SMALL 2 to 3 times slower). Sums
+ * aRT: weight row o + R against sample s + T. */
+#define DLRT_DENSE_ZERO4(T) a0##T = zero_, a1##T = zero_, a2##T = zero_, a3##T = zero_
+#define DLRT_DENSE_XLOAD(T) DLRT_DENSE_LOAD(x##T, x + (size_t)(s + T) * in + i)
+#define DLRT_DENSE_FMA4(T)                                                                   \
+    a0##T += w0 * x##T, a1##T += w1 * x##T, a2##T += w2 * x##T, a3##T += w3 * x##T
+#define DLRT_DENSE_PUT4(T)                                                                   \
+    do {                                                                                     \
+        real *yt_ = y + (size_t)(s + T) * out + o;                                           \
+        DLRT_DENSE_SET(yt_[0], a0##T);                                                       \
+        DLRT_DENSE_SET(yt_[1], a1##T);                                                       \
+        DLRT_DENSE_SET(yt_[2], a2##T);                                                       \
+        DLRT_DENSE_SET(yt_[3], a3##T);                                                       \
+    } while (0)
+/* The trailing in % lanes values of rows o .. o + R, samples s .. s + S,
+ * added to y (scalar; nothing when in is a multiple of the lanes). */
+#define DLRT_DENSE_TAIL(R, S)                                                                \
+    for (int t_ = 0; t_ < (S); t_++)                                                         \
+        for (int r_ = 0; r_ < (R); r_++) {                                                   \
+            const real *wt_ = w + (size_t)(o + r_) * in, *xt_ = x + (size_t)(s + t_) * in;  \
+            real sum_ = 0;                                                                   \
+            for (int j_ = iv; j_ < in; j_++)                                                 \
+                sum_ += wt_[j_] * xt_[j_];                                                   \
+            y[(size_t)(s + t_) * out + o + r_] += sum_;                                      \
+        }
+
+/* One tile: the 4 weight rows from o against samples s .. s + S. Each
+ * tile is its own function: in one function with the others, GCC spilled
+ * the sums to the stack (2 to 3 times slower). */
+#define DLRT_DENSE_TILE_BEGIN(S)                                                             \
+    enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };                                                     \
+    const KERNEL(dense_vec) zero_ = {0};                                                     \
+    const int iv = in - in % V; /* the part in whole vectors */                              \
+    const real *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;       \
+    (void)zero_
+
+DLRT_DENSE_FN void KERNEL(dense_tile4)(real *y, const real *x, const real *w, int out, int in,
+                                        int o, int s, int acc)
+{
+    DLRT_DENSE_TILE_BEGIN(4);
+    KERNEL(dense_vec) a00, a10, a20, a30, a01, a11, a21, a31;
+    KERNEL(dense_vec) a02, a12, a22, a32, a03, a13, a23, a33;
+    DLRT_DENSE_ZERO4(0), DLRT_DENSE_ZERO4(1), DLRT_DENSE_ZERO4(2), DLRT_DENSE_ZERO4(3);
+    for (int i = 0; i < iv; i += V) {
+        KERNEL(dense_vec) w0, w1, w2, w3, x0, x1, x2, x3;
+        DLRT_DENSE_LOAD(w0, r0 + i), DLRT_DENSE_LOAD(w1, r1 + i);
+        DLRT_DENSE_LOAD(w2, r2 + i), DLRT_DENSE_LOAD(w3, r3 + i);
+        DLRT_DENSE_XLOAD(0), DLRT_DENSE_XLOAD(1), DLRT_DENSE_XLOAD(2), DLRT_DENSE_XLOAD(3);
+        DLRT_DENSE_KEEP4(w0, w1, w2, w3);
+        DLRT_DENSE_KEEP4(x0, x1, x2, x3);
+        DLRT_DENSE_FMA4(0), DLRT_DENSE_FMA4(1), DLRT_DENSE_FMA4(2), DLRT_DENSE_FMA4(3);
+    }
+    DLRT_DENSE_PUT4(0);
+    DLRT_DENSE_PUT4(1);
+    DLRT_DENSE_PUT4(2);
+    DLRT_DENSE_PUT4(3);
+    DLRT_DENSE_TAIL(4, 4)
+}
+
+DLRT_DENSE_FN void KERNEL(dense_tile2)(real *y, const real *x, const real *w, int out, int in,
+                                        int o, int s, int acc)
+{
+    DLRT_DENSE_TILE_BEGIN(2);
+    KERNEL(dense_vec) a00, a10, a20, a30, a01, a11, a21, a31;
+    DLRT_DENSE_ZERO4(0), DLRT_DENSE_ZERO4(1);
+    for (int i = 0; i < iv; i += V) {
+        KERNEL(dense_vec) w0, w1, w2, w3, x0, x1;
+        DLRT_DENSE_LOAD(w0, r0 + i), DLRT_DENSE_LOAD(w1, r1 + i);
+        DLRT_DENSE_LOAD(w2, r2 + i), DLRT_DENSE_LOAD(w3, r3 + i);
+        DLRT_DENSE_XLOAD(0), DLRT_DENSE_XLOAD(1);
+        DLRT_DENSE_KEEP4(w0, w1, w2, w3);
+        DLRT_DENSE_FMA4(0), DLRT_DENSE_FMA4(1);
+    }
+    DLRT_DENSE_PUT4(0);
+    DLRT_DENSE_PUT4(1);
+    DLRT_DENSE_TAIL(4, 2)
+}
+
+DLRT_DENSE_FN void KERNEL(dense_tile1)(real *y, const real *x, const real *w, int out, int in,
+                                        int o, int s, int acc)
+{
+    DLRT_DENSE_TILE_BEGIN(1);
+    KERNEL(dense_vec) a00, a10, a20, a30;
+    DLRT_DENSE_ZERO4(0);
+    for (int i = 0; i < iv; i += V) {
+        KERNEL(dense_vec) w0, w1, w2, w3, x0;
+        DLRT_DENSE_LOAD(w0, r0 + i), DLRT_DENSE_LOAD(w1, r1 + i);
+        DLRT_DENSE_LOAD(w2, r2 + i), DLRT_DENSE_LOAD(w3, r3 + i);
+        DLRT_DENSE_XLOAD(0);
+        DLRT_DENSE_FMA4(0);
+    }
+    DLRT_DENSE_PUT4(0);
+    DLRT_DENSE_TAIL(4, 1)
+}
+
+/* One sample (n = 1, a GEMV): blocks of 8 weight rows, 8 streams from
+ * memory at once, the first o8 rows (a multiple of 8). */
+DLRT_DENSE_FN void KERNEL(dense_gemv8)(real *y, const real *x, const real *w, int in, int o8,
+                                        int acc)
+{
+    enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
+    const int iv = in - in % V, out = o8, s = 0;
+    for (int o = 0; o < o8; o += 8) {
+        const real *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
+        const real *r4 = r3 + in, *r5 = r4 + in, *r6 = r5 + in, *r7 = r6 + in;
+        KERNEL(dense_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        KERNEL(dense_vec) a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        for (int i = 0; i < iv; i += V) {
+            KERNEL(dense_vec) w0, w1, w2, w3, w4, w5, w6, w7, x0;
+            DLRT_DENSE_LOAD(w0, r0 + i), DLRT_DENSE_LOAD(w1, r1 + i);
+            DLRT_DENSE_LOAD(w2, r2 + i), DLRT_DENSE_LOAD(w3, r3 + i);
+            DLRT_DENSE_LOAD(w4, r4 + i), DLRT_DENSE_LOAD(w5, r5 + i);
+            DLRT_DENSE_LOAD(w6, r6 + i), DLRT_DENSE_LOAD(w7, r7 + i);
+            DLRT_DENSE_LOAD(x0, x + i);
+            a0 += w0 * x0, a1 += w1 * x0, a2 += w2 * x0, a3 += w3 * x0;
+            a4 += w4 * x0, a5 += w5 * x0, a6 += w6 * x0, a7 += w7 * x0;
+        }
+        DLRT_DENSE_SET(y[o], a0);
+        DLRT_DENSE_SET(y[o + 1], a1);
+        DLRT_DENSE_SET(y[o + 2], a2);
+        DLRT_DENSE_SET(y[o + 3], a3);
+        DLRT_DENSE_SET(y[o + 4], a4);
+        DLRT_DENSE_SET(y[o + 5], a5);
+        DLRT_DENSE_SET(y[o + 6], a6);
+        DLRT_DENSE_SET(y[o + 7], a7);
+        DLRT_DENSE_TAIL(8, 1)
+    }
+}
+
+/* One weight row (the last out % 4) against one sample. */
+DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int out, int in,
+                                      int o, int s, int acc)
+{
+    enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
+    const int iv = in - in % V;
+    const real *r0 = w + (size_t)o * in;
+    KERNEL(dense_vec) a0 = {0};
+    for (int i = 0; i < iv; i += V) {
+        KERNEL(dense_vec) w0, x0;
+        DLRT_DENSE_LOAD(w0, r0 + i);
+        DLRT_DENSE_XLOAD(0);
+        a0 += w0 * x0;
+    }
+    DLRT_DENSE_SET(y[(size_t)s * out + o], a0);
+    DLRT_DENSE_TAIL(1, 1)
+}
+
+/* SMALL: y = x W^T (acc: y += x W^T) for n samples, rows of x and y
+ * contiguous. Four weight rows at a time (16 KB of W at in = 1024, which
+ * stays in the L1 cache while every sample passes), against 4, then 2,
+ * then 1 samples at a time; one sample: 8 rows at a time. */
+static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out,
+                                       int in, int acc)
+{
+    int o = 0;
+    if (n == 1) {
+        o = out - out % 8;
+        if (o)
+            KERNEL(dense_gemv8)(y, x, w, in, o, acc);
+    }
+    for (; o + 4 <= out; o += 4) {
+        int s = 0;
+        for (; s + 4 <= n; s += 4)
+            KERNEL(dense_tile4)(y, x, w, out, in, o, s, acc);
+        for (; s + 2 <= n; s += 2)
+            KERNEL(dense_tile2)(y, x, w, out, in, o, s, acc);
+        for (; s < n; s++)
+            KERNEL(dense_tile1)(y, x, w, out, in, o, s, acc);
+    }
+    for (; o < out; o++)
+        for (int s = 0; s < n; s++)
+            KERNEL(dense_row)(y, x, w, out, in, o, s, acc);
+}
+#endif
+
+/* g (+)= h W^T for one sample (h [in], g [out]) by SMALL: a recurrent
+ * layer's step at n = 1, where GEMM would pack W at every step with
+ * OpenBLAS's AVX2 kernels (runtime/kernels/rnn.h). Returns 0, having
+ * done nothing, where SMALL does not exist. */
+static inline int KERNEL(dense_one)(real *g, const real *h, const real *w, int out, int in,
+                                    int acc)
+{
+#ifdef DLRT_DENSE_HAVE_SMALL
+    KERNEL(dense_small)(g, h, w, 1, out, in, acc);
+    return 1;
+#else
+    (void)g, (void)h, (void)w, (void)out, (void)in, (void)acc;
+    return 0;
+#endif
+}
+
+/* y = x W^T: SMALL for n = 1, and for n up to DLRT_DENSE_SMALL_N where
+ * n in out > DLRT_DENSE_GEMM_SMALL; else GEMM (above). */
+static inline void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out,
+                                         int in)
+{
+#ifdef DLRT_DENSE_HAVE_SMALL
+    if (n == 1 || (n <= DLRT_DENSE_SMALL_N && (double)n * out * in > DLRT_DENSE_GEMM_SMALL)) {
+        KERNEL(dense_small)(y, x, w, n, out, in, 0);
+        return;
+    }
+#endif
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1, x, in, w, in, 0, y, out);
+}
