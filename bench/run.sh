@@ -7,6 +7,8 @@
 #    network's PyTorch twin, alternately, ROUNDS rounds of STEPS steps each,
 #    one thread each (BENCH_THREADS to change). One line per network:
 #      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y gemm_bound_ms=G bound_ratio=X/G
+#            dlc_rss_mb=R torch_rss_mb=Q
+#    (R, Q: the peak RSS of each side's timing process, first round, MiB)
 #    G: the step's GEMMs alone, each timed by OpenBLAS at exactly its shape
 #    (bench/gemm_trace.c lists the cblas_sgemm calls of one step,
 #    bench/gemm_bound.c times them: the median of repeats, summed).
@@ -74,7 +76,14 @@ run_net() {
         bench/step.c "$T/$name.c" build/libdlrt.a -lopenblas -lz -lm
     : >"$T/$label.dlc"
     : >"$T/$label.torch"
-    r=0
+    # The first round also measures each side's peak RSS (peak_rss_mb).
+    drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
+           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" $nsamples)
+    sed -n 's/^ms_per_step //p' "$T/$label.dlc.log" >>"$T/$label.dlc"
+    trss=$(export PEAK_RSS_LOG="$T/$label.torch.log" OMP_NUM_THREADS=$threads
+           peak_rss_mb "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples)
+    sed -n 's/^ms_per_step //p' "$T/$label.torch.log" >>"$T/$label.torch"
+    r=1
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
             "$T/step_$name" 1 "$steps" "$warmup" "$mode" $nsamples | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
@@ -85,9 +94,9 @@ run_net() {
     d=$(median <"$T/$label.dlc")
     t=$(median <"$T/$label.torch")
     g=$(gemm_bound "$name" "$prefix" "$mode")
-    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v g="$g" \
-        'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f gemm_bound_ms=%.4f bound_ratio=%.3f\n",
-                n, th, d, t, d / t, g, (g > 0 ? d / g : 0)}'
+    awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v g="$g" -v dr="$drss" -v tr="$trss" \
+        'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f gemm_bound_ms=%.4f bound_ratio=%.3f dlc_rss_mb=%.1f torch_rss_mb=%.1f\n",
+                n, th, d, t, d / t, g, (g > 0 ? d / g : 0), dr, tr}'
 }
 
 # gemm_bound NAME PREFIX MODE: the ms OpenBLAS takes for the cblas_sgemm calls
