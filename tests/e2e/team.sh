@@ -1,0 +1,37 @@
+#!/bin/sh
+# tests/e2e/team.sh: the thread team (runtime/team.c) against one thread's
+# train_step, tests/e2e/team.c over tests/e2e/team_mlp.net (float and
+# --precision=f64) and tests/e2e/team_bn.net (batchnorm: tested when the
+# generated C has set_dist, else the team must refuse it: "skip" noted).
+# Run by tests/e2e/run.sh; alone: sh tests/e2e/team.sh (after make).
+# SAN="-fsanitize=..." LIB=build/asan/libdlrt.a: the same under sanitizers.
+set -u
+DLC=${DLC:-build/dlc}
+T=${T:-build/tmp/team}
+mkdir -p "$T"
+LIB=${LIB:-build/libdlrt.a}
+SAN=${SAN:-}
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -D_POSIX_C_SOURCE=200809L -Iruntime"
+
+# team NAME NET [dlc flags]
+team() {
+    name=$1 net=$2; shift 2
+    prefix=$(sed -n 's/^model[[:space:]]*\([A-Za-z_0-9]*\).*/\1/p' "$net" | head -n 1)
+    if "$DLC" "$@" "$net" -o "$T/$name.c" 2>"$T/$name.err" &&
+       cc $CFL $SAN -include "$T/$name.h" -DMODEL_API="${prefix}_model" -o "$T/$name" \
+           tests/e2e/team.c "$T/$name.c" "$LIB" -lopenblas -lz -lm 2>>"$T/$name.err" &&
+       OPENBLAS_NUM_THREADS=1 "$T/$name" >"$T/$name.out" 2>&1 && tail -n 1 "$T/$name.out" | grep -qx ok
+    then
+        if grep -q '^skip' "$T/$name.out"; then
+            ok "team-$name (refused, not compared: $(sed -n 's/^skip: //p' "$T/$name.out" | head -c 160))"
+        else ok "team-$name-equals-train-step"; fi
+    else bad "team-$name" "$(cat "$T/$name.err" "$T/$name.out" 2>/dev/null | head -c 800)"; fi
+}
+team mlp tests/e2e/team_mlp.net
+team mlp_f64 tests/e2e/team_mlp.net --precision=f64
+team bn tests/e2e/team_bn.net
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
