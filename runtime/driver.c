@@ -2616,13 +2616,12 @@ static int threads_setup(run *r)
         free(err);
         return -1;
     }
-    printf("threads: %s", scheme == DLRT_THREADS_TEAM ? "a team of" : scheme == DLRT_THREADS_BLAS
-           ? "BLAS threads," : "one thread (faster than");
-    if (scheme == DLRT_THREADS_ONE)
-        printf(" %d threads here)", r->opt.threads);
+    printf("threads: %s %d", scheme == DLRT_THREADS_TEAM ? "a team of" : scheme == DLRT_THREADS_BLAS
+           ? "BLAS threads," : "one thread of", r->opt.threads);
+    if (isnan(ms[DLRT_THREADS_ONE]))   /* nothing timed */
+        printf(" (DLRT_THREADS_SCHEME)");
     else
-        printf(" %d", r->opt.threads);
-    printf(";  ms per gradient call of %lu samples: one %.3f", (unsigned long)kk, ms[0]);
+        printf(";  ms per gradient call of %lu samples: one %.3f", (unsigned long)kk, ms[0]);
     if (!isnan(ms[DLRT_THREADS_BLAS]))
         printf("  blas %.3f", ms[DLRT_THREADS_BLAS]);
     if (!isnan(ms[DLRT_THREADS_TEAM]))

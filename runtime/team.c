@@ -431,13 +431,13 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
      * that gets busier or quieter meanwhile weighs on both alike: one
      * thread against the team, then one thread against BLAS threads
      * (those spin for a while after their work, which would slow the
-     * team's threads were they interleaved). About 0.3 s in all, 5 to
+     * team's threads were they interleaved). About 0.3 s in all, 3 to
      * CHOOSE_MAX_REPS rounds a phase. */
     for (k = 0; k < 3; k++)
         if (have[k])
             once += time_call(api, m, w, tm, k, threads, data, n);
     reps = once > 0 ? (int)(300.0 / once / 2) : CHOOSE_MAX_REPS;
-    reps = reps < 5 ? 5 : reps > CHOOSE_MAX_REPS ? CHOOSE_MAX_REPS : reps;
+    reps = reps < 3 ? 3 : reps > CHOOSE_MAX_REPS ? CHOOSE_MAX_REPS : reps;
     for (k = 2; k >= 1; k--) {   /* the team first, while the BLAS threads sleep */
         double one[CHOOSE_MAX_REPS], o;
         if (!have[k])

@@ -33,5 +33,24 @@ team() {
 team mlp tests/e2e/team_mlp.net
 team mlp_f64 tests/e2e/team_mlp.net --precision=f64
 team bn tests/e2e/team_bn.net
+
+# The trainer with --threads 2 (examples/fashion_mlp.net: dropout, a few
+# hundred samples): a forced team trains, says so, and gives the same epoch
+# lines twice; a forced single thread gives --threads 1's lines.
+if "$DLC" --main examples/fashion_mlp.net -o "$T/fm.c" 2>"$T/fm.err" &&
+   cc $CFL $SAN -o "$T/fm" "$T/fm.c" "$LIB" -lopenblas -lz -lm 2>>"$T/fm.err"; then
+    run() { # SCHEME THREADS OUT
+        DLRT_THREADS_SCHEME=$1 "$T/fm" --threads "$2" --limit 320 --test-limit 100 --epochs 1 \
+            --no-progress --checkpoint "$T/fm.ckpt" --overwrite 2>&1 |
+            sed 's/ ([0-9.]* s, [0-9]* samples\/s)//' >"$T/$3"
+    }
+    run team 2 team_a.out; run team 2 team_b.out; run one 2 one.out; run "" 1 single.out
+    if grep -q '^threads: a team of 2' "$T/team_a.out" && grep -q '^test accuracy' "$T/team_a.out" &&
+       cmp -s "$T/team_a.out" "$T/team_b.out"; then ok "team-trainer-deterministic"
+    else bad "team-trainer-deterministic" "$(diff "$T/team_a.out" "$T/team_b.out" | head -c 600; tail -c 300 "$T/team_a.out")"; fi
+    if grep -q '^threads: one thread' "$T/one.out" &&
+       [ "$(grep -v '^threads:' "$T/one.out")" = "$(cat "$T/single.out")" ]; then ok "team-trainer-one-thread-as-threads-1"
+    else bad "team-trainer-one-thread-as-threads-1" "$(diff "$T/one.out" "$T/single.out" | head -c 600)"; fi
+else bad team-trainer-build "$(head -c 400 "$T/fm.err")"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
