@@ -140,7 +140,13 @@ static void team_work(member *me)
     double c[64];
     for (s = 0; s < tm->active; s++)
         c[s] = (double)tm->mem[s].n / tm->n;
-    if (api->value_size == 4) {
+    if (api->value_size == 4 && tm->active == 2) {   /* the common case, vectorized */
+        float *restrict g0 = (float *)tm->mem[0].grads + loss->group_offset;
+        const float *restrict g1 = (const float *)tm->mem[1].grads + loss->group_offset;
+        const double c0 = c[0], c1 = c[1];
+        for (i = a; i < b; i++)
+            g0[i] = (float)(c0 * g0[i] + c1 * g1[i]);
+    } else if (api->value_size == 4) {
         float *g0 = (float *)tm->mem[0].grads + loss->group_offset;
         for (i = a; i < b; i++) {
             double acc = c[0] * g0[i];
