@@ -229,6 +229,9 @@ const char *dlrt_team_unsupported(const dlrt_model_api *api)
         return "its recurrent state is carried per batch row in one workspace";
     if (api->nterms > 1)
         return "its loss terms are reported from the network's own workspace";
+    if (api->state_count > 0 && api->set_term_scale)
+        return "its threads would read copies of the network (batchnorm), which do not follow "
+               "its warm-up term's weight";
     if (api->state_count > 0 && !api->set_dist)
         return "its batchnorm statistics cannot span the threads (no set_dist: regenerate "
                "its C code with this dlc)";
