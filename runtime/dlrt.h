@@ -679,7 +679,10 @@ enum { DLRT_THREADS_ONE = 0, DLRT_THREADS_BLAS = 1, DLRT_THREADS_TEAM = 2 };
  * train_step takes) with one thread, with `threads` BLAS threads (when
  * set_threads is there) and with a team of `threads` (when the network
  * can have one): ms[DLRT_THREADS_*] get the median milliseconds per call
- * (NAN: not measured), and the fastest is returned. The network's STATE
+ * (NAN: not measured), and the fastest is returned, a many-thread scheme
+ * only when it takes under 0.9 of one thread's time in alternating rounds
+ * against it (team.c: the team's phase before BLAS's, whose idle threads
+ * spin for a while after their work). The network's STATE
  * tensors and its own workspace are as before; grads(m) is not. Leaves
  * the BLAS library at the chosen count (`threads` for BLAS, 1 otherwise).
  * threads < 2: DLRT_THREADS_ONE, nothing timed. The environment variable

@@ -465,10 +465,10 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
     }
     if (isnan(ms[DLRT_THREADS_ONE]))
         ms[DLRT_THREADS_ONE] = time_call(api, m, w, tm, DLRT_THREADS_ONE, threads, data, n);
-    /* More threads only when clearly faster (5 %) than one in the same
+    /* More threads only when clearly faster (10 %) than one in the same
      * phase: never slower than one. */
     for (k = 1; k < 3; k++)
-        if (have[k] && ratio[k] < 0.95 && (best == DLRT_THREADS_ONE || ratio[k] < ratio[best]))
+        if (have[k] && ratio[k] < 0.90 && (best == DLRT_THREADS_ONE || ratio[k] < ratio[best]))
             best = k;
     dlrt_team_destroy(tm);
     if (w)
