@@ -681,8 +681,8 @@ enum { DLRT_THREADS_ONE = 0, DLRT_THREADS_BLAS = 1, DLRT_THREADS_TEAM = 2 };
  * can have one): ms[DLRT_THREADS_*] get the median milliseconds per call
  * (NAN: not measured), and the fastest is returned, a many-thread scheme
  * only when it takes under 0.9 of one thread's time in alternating rounds
- * against it (team.c: the team's phase before BLAS's, whose idle threads
- * spin for a while after their work). The network's STATE
+ * against it (team.c: BLAS's phase, a 0.15 s pause while its idle threads
+ * stop spinning, then the team's). The network's STATE
  * tensors and its own workspace are as before; grads(m) is not. Leaves
  * the BLAS library at the chosen count (`threads` for BLAS, 1 otherwise).
  * threads < 2: DLRT_THREADS_ONE, nothing timed. The environment variable

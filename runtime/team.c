@@ -393,6 +393,14 @@ static double time_call(const dlrt_model_api *api, void *m, void *w, dlrt_team *
     return (team_now() - start) * 1e3;
 }
 
+static void nap(double seconds)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -438,19 +446,23 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
         have[DLRT_THREADS_TEAM] = (tm = dlrt_team_create(api, m, threads, api->seed, NULL)) != NULL;
     /* Two phases of rounds, one call each, alternating, so a machine
      * that gets busier or quieter meanwhile weighs on both alike: one
-     * thread against the team, then one thread against BLAS threads
-     * (those spin for a while after their work, which would slow the
-     * team's threads were they interleaved). About 0.3 s in all, 3 to
-     * CHOOSE_MAX_REPS rounds a phase. */
+     * thread against BLAS threads, then one thread against the team.
+     * OpenBLAS's idle threads spin for about 0.1 s after their last work
+     * (THREAD_TIMEOUT): between the phases the trainer sleeps 0.15 s, so
+     * they sleep too before the team runs (and before one thread or the
+     * team trains). About 0.3 s of calls in all, 3 to CHOOSE_MAX_REPS
+     * rounds a phase. */
     for (k = 0; k < 3; k++)
         if (have[k])
             once += time_call(api, m, w, tm, k, threads, data, n);
     reps = once > 0 ? (int)(300.0 / once / 2) : CHOOSE_MAX_REPS;
     reps = reps < 3 ? 3 : reps > CHOOSE_MAX_REPS ? CHOOSE_MAX_REPS : reps;
-    for (k = 2; k >= 1; k--) {   /* the team first, while the BLAS threads sleep */
+    for (k = 1; k <= 2; k++) {
         double one[CHOOSE_MAX_REPS], o;
         if (!have[k])
             continue;
+        if (k == DLRT_THREADS_TEAM && have[DLRT_THREADS_BLAS])
+            nap(0.15);
         for (i = 0; i < reps; i++) {
             one[i] = time_call(api, m, w, tm, DLRT_THREADS_ONE, threads, data, n);
             t[k][i] = time_call(api, m, w, tm, k, threads, data, n);
@@ -460,7 +472,7 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
         o = one[reps / 2];
         ms[k] = t[k][reps / 2];
         ratio[k] = ms[k] / o;
-        if (isnan(ms[DLRT_THREADS_ONE]))
+        if (isnan(ms[DLRT_THREADS_ONE]) || k == DLRT_THREADS_TEAM)
             ms[DLRT_THREADS_ONE] = o;
     }
     if (isnan(ms[DLRT_THREADS_ONE]))
@@ -479,5 +491,7 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
     }
     if (api->set_threads)
         api->set_threads(best == DLRT_THREADS_BLAS ? threads : 1);
+    if (best != DLRT_THREADS_BLAS && have[DLRT_THREADS_BLAS] && !have[DLRT_THREADS_TEAM])
+        nap(0.15);   /* BLAS's threads asleep before training starts */
     return best;
 }
