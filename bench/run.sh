@@ -31,6 +31,22 @@ PY=/usr/bin/python3
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
+# peak_rss_mb CMD [ARG...]: runs CMD and prints its peak resident set size
+# in MB (MiB: getrusage's ru_maxrss of the child, as /usr/bin/time -v's
+# "Maximum resident set size", / 1024), one decimal, e.g. 82.0; CMD's
+# stdout and stderr go to the file $PEAK_RSS_LOG (default
+# $T/peak_rss.log), rewritten each call, for a caller that also wants
+# what CMD printed; the status is CMD's. Measured by tests/e2e/peak_rss.c,
+# a small C parent (a child forked from a big one, e.g. python, would
+# count the parent's pages until its exec).
+peak_rss_mb() {
+    [ -x "$T/peak_rss" ] || cc -std=c99 -O2 -o "$T/peak_rss" tests/e2e/peak_rss.c
+    prs=0
+    "$T/peak_rss" "$T/peak_rss.kb" "$@" >"${PEAK_RSS_LOG:-$T/peak_rss.log}" 2>&1 || prs=$?
+    awk '{printf "%.1f\n", $1 / 1024}' "$T/peak_rss.kb"
+    return $prs
+}
+
 # run_net NET MODE LABEL: one line, "bench LABEL threads=T dlc_ms=... torch_ms=... ratio=...",
 # timing MODE (train_step, forward or gradients; bench/step.c) in both.
 run_net() {
@@ -85,3 +101,16 @@ OPENBLAS_NUM_THREADS=$threads build/fashion_mlp --no-progress --checkpoint "$T/b
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN{printf "dlc: %.1f s wall for one epoch + evaluation\n", e - s}'
 "$PY" bench/fashion_mlp_torch.py --threads "$threads"
+
+# 3. Peak memory of one epoch of the showcase (examples/fashion_mlp.net), the
+#    whole Fashion-MNIST dataset included: the generated trainer (train,
+#    validation, test) and bench/fashion_mlp_torch.py, in MB (peak_rss_mb).
+#    One line: bench rss_fashion_mlp dlc_rss_mb=... torch_rss_mb=...
+#    (BENCH_RSS=0 skips it; BENCH_SHOWCASE=0 skips it with the showcase).
+rss_fashion_mlp() {
+    d=$(OPENBLAS_NUM_THREADS=$threads peak_rss_mb build/fashion_mlp --no-progress --epochs 1 \
+        --checkpoint "$T/rss.ckpt" --overwrite)
+    t=$(OMP_NUM_THREADS=$threads peak_rss_mb "$PY" bench/fashion_mlp_torch.py --threads "$threads")
+    echo "bench rss_fashion_mlp dlc_rss_mb=$d torch_rss_mb=$t"
+}
+[ "${BENCH_RSS:-1}" = 0 ] || rss_fashion_mlp

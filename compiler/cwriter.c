@@ -804,6 +804,12 @@ const char *emit_rng(Emit *e)
     return "&w->rng";   /* the workspace's stream: each thread draws its own */
 }
 
+const char *emit_dist(Emit *e)
+{
+    (void)e;
+    return "w->dist";   /* P_set_dist: NULL unless a data-parallel run set it */
+}
+
 const char *emit_rng_uniform(Emit *e)
 {
     return arena_printf(e->a, "dlrt_rng_uniform(%s)", emit_rng(e));

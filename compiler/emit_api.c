@@ -403,7 +403,6 @@ static void emit_reset_state(Emit *e, FILE *out)
                         e->file, n->line);
     }
     fprintf(out, "}\n\n");
-    fprintf(out, "%s_workspace *%s_own_workspace(%s *m)\n{\n    return &m->ws;\n}\n\n", P, P, P);
 }
 
 void emit_tables(Emit *e, FILE *out)
@@ -420,6 +419,7 @@ void emit_tables(Emit *e, FILE *out)
             P, P);
     if (has_carry(ir))
         emit_reset_state(e, out);
+    fprintf(out, "%s_workspace *%s_own_workspace(%s *m)\n{\n    return &m->ws;\n}\n\n", P, P, P);
 
     if (ir->params.len) {
         fprintf(out, "static const struct {\n    const char *name, *path;\n    size_t offset, size;\n"
@@ -655,11 +655,12 @@ void emit_descriptor(Emit *e, FILE *out)
             P, P);
     if (ir->states.len)
         fprintf(out, "static void *%s_api_state(void *m)\n{\n    return ((%s *)m)->state;\n}\n\n", P, P);
-    if (has_carry(ir)) {
+    if (has_carry(ir))
         fprintf(out, "static void %s_api_reset_state(void *w)\n{\n    %s_reset_state(w);\n}\n\n", P, P);
-        fprintf(out, "static void *%s_api_own_workspace(void *m)\n{\n    return %s_own_workspace(m);\n}\n\n",
-                P, P);
-    }
+    fprintf(out, "static void *%s_api_own_workspace(void *m)\n{\n    return %s_own_workspace(m);\n}\n\n",
+            P, P);
+    fprintf(out, "static void %s_api_set_dist(void *w, const dlrt_dist *dist)\n{\n    %s_set_dist(w, dist);\n}\n\n",
+            P, P);
     fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
                  "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
     fprintf(out, "static void %s_api_loss_terms(const void *m, double *terms)\n{\n"
@@ -761,8 +762,9 @@ void emit_descriptor(Emit *e, FILE *out)
     if (has_carry(ir)) {   /* absent (zero, NULL) without a stateful layer */
         fprintf(out, "    .stateful = 1,\n");
         fprintf(out, "    .reset_state = %s_api_reset_state,\n", P);
-        fprintf(out, "    .own_workspace = %s_api_own_workspace,\n", P);
     }
+    fprintf(out, "    .own_workspace = %s_api_own_workspace,\n", P);
+    fprintf(out, "    .set_dist = %s_api_set_dist,\n", P);
     if (nnoise) {   /* absent (zero, NULL) without a noise input */
         fprintf(out, "    .nnoise = %d,\n", nnoise);
         fprintf(out, "    .noise = %s_api_noise,\n", P);
@@ -980,8 +982,7 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
                      " * state of w, as %s_workspace_create leaves it: at the start of each\n"
                      " * stream (epoch). %s_own_workspace is the one %s_train_step,\n"
                      " * %s_forward and %s_evaluate use. */\n"
-                     "void %s_reset_state(%s_workspace *w);\n"
-                     "%s_workspace *%s_own_workspace(%s *m);\n\n", P, P, P, P, P, P, P, P, P, P, P);
+                     "void %s_reset_state(%s_workspace *w);\n\n", P, P, P, P, P, P, P, P);
 
     fprintf(out, "/* Threads. A workspace holds what a call needs besides the network:\n"
                  " * activations and scratch for up to %s_BATCH samples and dropout's random\n"
@@ -1012,6 +1013,15 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
     for (int l = 0; l < (several ? ir->losses.len : 1); l++)
         fprintf(out, "%s %s_with(const %s *m, %s_workspace *w, %s%sint n, %s *grads);\n", real,
                 per_loss(&e, "gradients", l), P, P, all, sep_all, real);
+    fprintf(out, "/* The workspace the entry points without _with use. */\n");
+    fprintf(out, "%s_workspace *%s_own_workspace(%s *m);\n", P, P, P);
+    fprintf(out, "/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w\n"
+                 " * calls while it trains (NULL, as created: none). Its backward passes call\n"
+                 " * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient\n"
+                 " * buffer is final; with dist->allreduce, batchnorm's batch statistics span\n"
+                 " * dist->global_n samples over all ranks. */\n");
+    fprintf(out, "struct dlrt_dist;   /* dlrt.h */\n");
+    fprintf(out, "void %s_set_dist(%s_workspace *w, const struct dlrt_dist *dist);\n", P, P);
     fputc('\n', out);
 
     fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically;\n"

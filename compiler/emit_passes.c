@@ -364,6 +364,65 @@ void emit_loss_pass(Emit *e, FILE *out, const bool *label_dep, int only)
     fputc('\n', out);
 }
 
+/* After backward kernel k: a grad_ready call (dlrt_dist, runtime/dlrt.h)
+ * for the parameter gradients whose last writer in this pass it is, the
+ * ranges that touch merged, in offset order: what a data-parallel run can
+ * start to send while the pass goes on. Parameters the pass never writes
+ * (zeroed at its end) are not reported. */
+static void emit_grad_ready(Emit *e, const int *last_writer, int k, const Loss *only,
+                            bool *explained)
+{
+    const IR *ir = e->ir;
+    bool several = several_losses(e);
+    int nr = 0;
+    size_t *start = arena_alloc(e->a, sizeof *start * ((size_t)ir->params.len + 1));
+    size_t *end = arena_alloc(e->a, sizeof *end * ((size_t)ir->params.len + 1));
+    const char **names = arena_alloc(e->a, sizeof *names * ((size_t)ir->params.len + 1));
+    /* The parameters are laid out in table order: walk them by offset. */
+    for (;;) {
+        int next = -1;
+        for (int p = 0; p < ir->params.len; p++) {
+            const Param *pr = &ir->params.items[p];
+            if (last_writer[p] != k || !e->pgrad_written[p] || !pr->trained || !pr->size
+                || (several && pr->group != only->group))
+                continue;
+            if ((nr == 0 || pr->offset >= end[nr - 1])
+                && (next < 0 || pr->offset < ir->params.items[next].offset))
+                next = p;
+        }
+        if (next < 0)
+            break;
+        const Param *pr = &ir->params.items[next];
+        const char *name = arena_printf(e->a, "d_%s", e->param_name[next]);
+        if (nr > 0 && end[nr - 1] == pr->offset) {
+            end[nr - 1] += pr->size;
+            names[nr - 1] = arena_printf(e->a, "%s, %s", names[nr - 1], name);
+        } else {
+            start[nr] = pr->offset;
+            end[nr] = pr->offset + pr->size;
+            names[nr++] = name;
+        }
+    }
+    if (!nr)
+        return;
+    if (!*explained) {
+        emit_line(e, "/* Data parallelism (%s_set_dist): these gradients are final, no later kernel",
+                  e->prefix);
+        emit_line(e, " * adds to them, so a data-parallel run can start sending them now. */");
+        *explained = true;
+    }
+    const char *call = "w->dist->grad_ready(w->dist->ctx";
+    if (nr == 1) {
+        emit_line(e, "if (w->dist && w->dist->grad_ready) %s, %zu, %zu);   /* %s */", call, start[0],
+                  end[0] - start[0], names[0]);
+        return;
+    }
+    emit_line(e, "if (w->dist && w->dist->grad_ready) {");
+    for (int r = 0; r < nr; r++)
+        emit_line(e, "    %s, %zu, %zu);   /* %s */", call, start[r], end[r] - start[r], names[r]);
+    emit_line(e, "}");
+}
+
 /* Loss l's backward pass: its schedule, its group's parameter gradients. */
 void emit_backward_pass(Emit *e, FILE *out, int l)
 {
@@ -417,12 +476,33 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
         }
     }
 
+    /* Each kernel's text is kept apart (chunk[k]) with the parameter
+     * gradients it touched (use_pgrad within it), so that the last kernel
+     * to write each one is known before the pass is written out: the place
+     * of its grad_ready call (emit_grad_ready). */
+    size_t np = (size_t)ir->params.len + 1;
+    char **chunk = calloc((size_t)nschedule + 1, sizeof *chunk);
+    int *last_writer = arena_alloc(e->a, np * sizeof *last_writer);
+    bool *used_before = arena_alloc(e->a, np);
+    if (!chunk) {
+        fprintf(stderr, "dlc: out of memory\n");
+        exit(1);
+    }
+    for (size_t p = 0; p < np; p++)
+        last_writer[p] = -1;
+    FILE *pass_body = e->body;
+    bool any_chunk = false;
+
     int last_line = -1;
     for (int k = 0; k < nschedule; k++) {
         const Node *n = node_at(ir, schedule[k]);
         const OpInfo *op = op_info(n->op);
         if (!op->backward)
             continue;
+        size_t chunk_len = 0;
+        e->body = open_memstream(&chunk[k], &chunk_len);
+        memcpy(used_before, e->use_pgrad, np);
+        memset(e->use_pgrad, 0, np);
         bool acc[4] = {false, false, false, false};
         for (int j = 0; j < n->nin && j < 4; j++) {
             int in = n->in[j];
@@ -440,10 +520,12 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
                 acc[j] = emit_param_accumulate(e, p);
         }
         if (n->line != last_line) {
-            emit_line(e, "%s", "");
+            if (ftell(pass_body) > 0 || any_chunk)   /* a blank line, but not first */
+                fputc('\n', e->body);
             emit_line_ref(e, n->line);
             last_line = n->line;
         }
+        any_chunk = true;
         e->training = true;
         op->backward(e, n, acc);
         for (int j = 0; j < n->nin; j++)
@@ -467,7 +549,23 @@ void emit_backward_pass(Emit *e, FILE *out, int l)
                                ir->params.items[n->param[k]].shape, what, n->line,
                                arena_printf(e->a, "d_%s", ir->params.items[n->param[k]].name));
         }
+        fclose(e->body);
+        for (size_t p = 0; p < np; p++) {
+            if (e->use_pgrad[p])
+                last_writer[p] = k;
+            e->use_pgrad[p] |= used_before[p];
+        }
     }
+    e->body = pass_body;
+    bool explained = false;
+    for (int k = 0; k < nschedule; k++) {
+        if (!chunk[k])
+            continue;
+        fputs(chunk[k], e->body);
+        free(chunk[k]);
+        emit_grad_ready(e, last_writer, k, only, &explained);
+    }
+    free(chunk);
 
     /* Parameters no loss depends on, and frozen ones, get a zero gradient. */
     bool first = true;

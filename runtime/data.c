@@ -79,6 +79,7 @@ void dlrt_dataset_free(dlrt_dataset *d)
     if (!d)
         return;
     free(d->x);
+    free(d->x_u8);
     free(d->labels);
     free(d->targets);
     memset(d, 0, sizeof *d);
@@ -410,14 +411,20 @@ static void *grow_to(void *p, size_t *cap, size_t need, size_t limit, size_t ele
 int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num_classes,
                   dlrt_dataset *out, char **err)
 {
+    return dlrt_load_idx_with(images, labels, x_size, num_classes, NULL, out, err);
+}
+
+int dlrt_load_idx_with(const char *images, const char *labels, size_t x_size, int num_classes,
+                       const dlrt_load_options *opt, dlrt_dataset *out, char **err)
+{
     uint32_t image_dims[3] = {0, 0, 0}, label_dims[1] = {0};
     reader ri, rl;
     dlrt_dataset d;
-    uint64_t n, per_image, total, done;
+    uint64_t n, per_image, total, done, kept, kept_total;
     unsigned char chunk[IN_SIZE];
     size_t i, cap;
     long long got;
-    int max_label = -1;
+    int max_label = -1, bytes = opt && opt->bytes;
 
     memset(&d, 0, sizeof d);
     memset(out, 0, sizeof *out);
@@ -476,7 +483,11 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         (labels && check_size(&rl, 8, n, "label", n == 1 ? "label" : "labels", n, err) != 0))
         goto bad;
 
-    d.n = (size_t)n;
+    /* Every sample is read and checked; the first `kept` are kept. */
+    kept = opt && opt->keep && opt->keep < n ? (uint64_t)opt->keep : n;
+    kept_total = images ? kept * per_image : 0;
+    d.n = (size_t)kept;
+    d.n_file = (size_t)n;
     d.x_size = images ? (size_t)per_image : 0;
     d.y_kind = labels ? DLRT_Y_CLASS : DLRT_Y_NONE;
     d.y_size = labels ? 1 : 0;
@@ -493,10 +504,13 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         got = reader_read(&rl, chunk, want, err);
         if (got < 0)
             goto bad;
-        p = grow_to(d.labels, &cap, (size_t)(done + (uint64_t)got), (size_t)n, sizeof *d.labels);
-        if (!p)
-            goto out_of_memory;
-        d.labels = p;
+        if (done < kept) {
+            uint64_t upto = done + (uint64_t)got < kept ? done + (uint64_t)got : kept;
+            p = grow_to(d.labels, &cap, (size_t)upto, (size_t)kept, sizeof *d.labels);
+            if (!p)
+                goto out_of_memory;
+            d.labels = p;
+        }
         for (i = 0; i < (size_t)got; i++) {
             if (num_classes > 0 && chunk[i] >= num_classes) {
                 dlrt_fail(err, "%s: sample %llu has label %d, but the network has only %d "
@@ -504,7 +518,8 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
                           num_classes, num_classes == 1 ? "" : "es", num_classes - 1);
                 goto bad;
             }
-            d.labels[done + i] = chunk[i];
+            if (done + i < kept)
+                d.labels[done + i] = chunk[i];
             if (chunk[i] > max_label)
                 max_label = chunk[i];
         }
@@ -516,23 +531,36 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
         }
     }
 
-    /* Pixels, a chunk at a time, scaled from 0..255 to [0, 1]. */
+    /* Pixels, a chunk at a time: kept as the file's bytes (opt->bytes:
+     * x_u8, each value byte * x_scale) or scaled from 0..255 to [0, 1]
+     * here; the same floats either way. Those past `kept` are read and
+     * dropped. */
     done = 0;
     cap = 0;
+    d.x_scale = 1.0f / 255.0f;
     while (done < total) {
-        size_t want = sizeof chunk;
-        float *p;
+        size_t want = sizeof chunk, keep_now = 0;
         if (total - done < want)
             want = (size_t)(total - done);
         got = reader_read(&ri, chunk, want, err);
         if (got < 0)
             goto bad;
-        p = grow_to(d.x, &cap, (size_t)(done + (uint64_t)got), (size_t)total, sizeof *d.x);
-        if (!p)
-            goto out_of_memory;
-        d.x = p;
-        for (i = 0; i < (size_t)got; i++)
-            d.x[done + i] = (float)chunk[i] * (1.0f / 255.0f);
+        if (done < kept_total)
+            keep_now = done + (uint64_t)got < kept_total ? (size_t)got : (size_t)(kept_total - done);
+        if (keep_now && bytes) {
+            unsigned char *p = grow_to(d.x_u8, &cap, (size_t)done + keep_now, (size_t)kept_total, 1);
+            if (!p)
+                goto out_of_memory;
+            d.x_u8 = p;
+            memcpy(d.x_u8 + done, chunk, keep_now);
+        } else if (keep_now) {
+            float *p = grow_to(d.x, &cap, (size_t)done + keep_now, (size_t)kept_total, sizeof *d.x);
+            if (!p)
+                goto out_of_memory;
+            d.x = p;
+            for (i = 0; i < keep_now; i++)
+                d.x[done + i] = (float)chunk[i] * (1.0f / 255.0f);
+        }
         done += (uint64_t)got;
         if ((size_t)got < want) {
             dlrt_fail(err, "%s: truncated: expected %llu bytes of pixel data, got %llu",
@@ -721,8 +749,40 @@ static int looks_numeric(const field *f)
     return p < f->end && *p >= '0' && *p <= '9';
 }
 
+/* CSV features kept as bytes (x_bytes) while every value is an integer
+ * 0..255; at the first that is not, the bytes so far become floats (the
+ * same values) and the rest are floats. 0, or -1 when out of memory. */
+static int push_feature(growable *xs, growable *xb, int *x_bytes, double v, float fv)
+{
+    if (*x_bytes && v >= 0 && v <= 255 && v == floor(v) && !signbit(v)) {
+        unsigned char b = (unsigned char)v;
+        return grow_push(xb, &b);
+    }
+    if (*x_bytes) {
+        size_t i;
+        float *p = xb->len ? grow_to(NULL, &xs->cap, xb->len, (size_t)MAX_VALUES, sizeof *p) : NULL;
+        if (xb->len && !p)
+            return -1;
+        for (i = 0; i < xb->len; i++)
+            p[i] = (float)((const unsigned char *)xb->data)[i];
+        xs->data = p;
+        xs->len = xb->len;
+        free(xb->data);
+        xb->data = NULL;
+        xb->len = xb->cap = 0;
+        *x_bytes = 0;
+    }
+    return grow_push(xs, &fv);
+}
+
 int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
                   dlrt_dataset *out, char **err)
+{
+    return dlrt_load_csv_with(path, x_size, y_kind, y_size, num_classes, NULL, out, err);
+}
+
+int dlrt_load_csv_with(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
+                       const dlrt_load_options *opt, dlrt_dataset *out, char **err)
 {
     struct stat st;
     line_reader lr;
@@ -732,8 +792,10 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
     growable xs = {NULL, 0, 0, sizeof(float)};
     growable ys = {NULL, 0, 0, sizeof(float)};
     growable labels = {NULL, 0, 0, sizeof(int32_t)};
-    int max_label = -1;
+    growable xb = {NULL, 0, 0, 1};
+    int max_label = -1, x_bytes = opt && opt->bytes;
     int rc = -1, got;
+    size_t keep = opt && opt->keep ? opt->keep : (size_t)-1;   /* samples kept */
 
     memset(out, 0, sizeof *out);
     memset(&lr, 0, sizeof lr);
@@ -839,7 +901,7 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
                 goto done;
             }
             if (i < x_size) {
-                if (grow_push(&xs, &fv) != 0)
+                if (data_lines < keep && push_feature(&xs, &xb, &x_bytes, v, fv) != 0)
                     goto too_big;
             } else if (y_kind == DLRT_Y_CLASS) {
                 int32_t label;
@@ -866,10 +928,10 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
                 }
                 if (label > max_label)
                     max_label = label;
-                if (grow_push(&labels, &label) != 0)
+                if (data_lines < keep && grow_push(&labels, &label) != 0)
                     goto too_big;
             } else {
-                if (grow_push(&ys, &fv) != 0)
+                if (data_lines < keep && grow_push(&ys, &fv) != 0)
                     goto too_big;
             }
         }
@@ -883,9 +945,14 @@ int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, in
         goto done;
     }
 
-    out->n = data_lines;
+    out->n = data_lines < keep ? data_lines : keep;
+    out->n_file = data_lines;
     out->x_size = x_size;
     out->x = xs.data;
+    out->x_u8 = x_size && x_bytes ? xb.data : NULL;
+    out->x_scale = 1.0f;
+    if (out->x_u8)
+        xb.data = NULL;
     out->y_kind = y_kind;
     out->y_size = y_kind == DLRT_Y_NONE ? 0 : (y_kind == DLRT_Y_CLASS ? 1 : y_size);
     out->labels = labels.data;
@@ -902,6 +969,7 @@ done:
     free(lr.in);
     free(lr.line);
     free(xs.data);
+    free(xb.data);
     free(ys.data);
     free(labels.data);
     return rc;

@@ -88,7 +88,21 @@ typedef struct dlrt_dataset {
     int32_t *labels;
     float *targets;
     int num_classes;      /* 1 + largest label seen (class data) */
+    /* Loaded with dlrt_load_options.bytes, the features as the file's own
+     * bytes when that is exact: x_u8 [n, x_size], value = (float)byte *
+     * x_scale (1/255 for IDX pixels, 1 for CSV integers 0..255), x NULL. */
+    unsigned char *x_u8;
+    float x_scale;
+    size_t n_file;        /* samples in the file; n = at most dlrt_load_options.keep of them */
 } dlrt_dataset;
+
+/* How dlrt_load_idx_with and dlrt_load_csv_with keep what they read
+ * (NULL or all zero: as dlrt_load_idx and dlrt_load_csv, floats, every
+ * sample). */
+typedef struct dlrt_load_options {
+    int bytes;     /* 1: features as bytes where exact (x_u8; a CSV with any other value: x) */
+    size_t keep;   /* keep the first `keep` samples (0: all); every one is still read and checked */
+} dlrt_load_options;
 
 /* IDX image and label files, e.g. Fashion-MNIST, gzip-compressed (one or
  * more members, each read to its end and checked: CRC-32 and length) or
@@ -108,6 +122,11 @@ int dlrt_load_idx(const char *images, const char *labels, size_t x_size, int num
 int dlrt_load_csv(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
                   dlrt_dataset *out, char **err);
 void dlrt_dataset_free(dlrt_dataset *d);
+/* The same, keeping the data as opt says. */
+int dlrt_load_idx_with(const char *images, const char *labels, size_t x_size, int num_classes,
+                       const dlrt_load_options *opt, dlrt_dataset *out, char **err);
+int dlrt_load_csv_with(const char *path, size_t x_size, int y_kind, size_t y_size, int num_classes,
+                       const dlrt_load_options *opt, dlrt_dataset *out, char **err);
 
 /* --------------------------------------------------------------- text.c */
 
@@ -553,7 +572,8 @@ typedef struct dlrt_model_api {
      * then reset_state(w) zeroes every carried state of workspace w (a
      * workspace_create one, or own_workspace(m), the one train_step,
      * forward and evaluate use): at the start of each stream or epoch.
-     * 0, NULL and NULL without any. */
+     * stateful and reset_state are 0 and NULL without any; own_workspace
+     * is set for every model (set_dist installs hooks on it). */
     int stateful;
     void (*reset_state)(void *w);
     void *(*own_workspace)(void *m);

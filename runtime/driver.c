@@ -1196,12 +1196,18 @@ static int check_checkpoint(const dlrt_model_api *api, const options *o)
 
 /* ------------------------------------------------------------- the data */
 
-/* One data set, a contiguous array per tensor: [n, size] floats, or n
- * int32 class labels. A target tied to an input shares its array. */
+/* One data set, a contiguous array per tensor: [n, size] floats, n
+ * int32 class labels, or [n, size] bytes (bytes[k]: the file's own bytes,
+ * IDX pixels or CSV integers 0..255, each value (float)byte * scale[k],
+ * converted a batch or an evaluation chunk at a time: a quarter of the
+ * memory of floats, the same values). A target tied to an input shares
+ * its array. */
 typedef struct dataset {
     size_t n;
     void *col[MAX_TENSORS];
     unsigned char owned[MAX_TENSORS];
+    unsigned char bytes[MAX_TENSORS];
+    float scale[MAX_TENSORS];
 } dataset;
 
 static void dataset_free(dataset *d)
@@ -1217,6 +1223,69 @@ static void dataset_free(dataset *d)
 static size_t row_bytes(const dlrt_model_api *api, int k)
 {
     return api->tensors[k].size * (api->tensors[k].num_classes ? sizeof(int32_t) : sizeof(float));
+}
+
+/* Bytes of one stored sample of tensor k in d (a byte per value in a
+ * byte column). */
+static size_t stored_row_bytes(const dlrt_model_api *api, const dataset *d, int k)
+{
+    return d->bytes[k] ? api->tensors[k].size : row_bytes(api, k);
+}
+
+/* o[j] = (float)b[j] * scale, as the loaders scale bytes (1/255 for IDX
+ * pixels), 16 at a time so that GCC vectorizes it at -O2 too. */
+static void bytes_to_floats(float *restrict o, const unsigned char *restrict b, size_t w, float scale)
+{
+    size_t j = 0;
+    int t;
+    for (; j + 16 <= w; j += 16)
+        for (t = 0; t < 16; t++)
+            o[j + t] = (float)b[j + t] * scale;
+    for (; j < w; j++)
+        o[j] = (float)b[j] * scale;
+}
+
+/* Rows idx[0..n) of d's tensor k (rows first .. first + n - 1 when idx
+ * is NULL) into dst as the network takes them: floats or labels. */
+static void convert_rows(const dlrt_model_api *api, const dataset *d, int k, const int32_t *idx,
+                         size_t first, size_t n, void *dst)
+{
+    size_t rb = stored_row_bytes(api, d, k), w = api->tensors[k].size, i;
+    const unsigned char *src = d->col[k];
+    if (!d->bytes[k]) {
+        if (!idx)
+            memcpy(dst, src + first * rb, n * rb);
+        else
+            for (i = 0; i < n; i++)
+                memcpy((unsigned char *)dst + i * rb, src + (size_t)idx[i] * rb, rb);
+    } else {
+        for (i = 0; i < n; i++)
+            bytes_to_floats((float *)dst + i * w, src + (idx ? (size_t)idx[i] : first + i) * w, w,
+                            d->scale[k]);
+    }
+}
+
+/* The loaders keep the features as bytes where that is exact, and the
+ * first `keep` samples only (0: all). */
+static dlrt_load_options load_options(size_t keep)
+{
+    dlrt_load_options lo;
+    memset(&lo, 0, sizeof lo);
+    lo.bytes = 1;
+    lo.keep = keep;
+    return lo;
+}
+
+/* Takes a loaded data set's features over as tensor k's column: bytes
+ * or floats, as the loader kept them. */
+static void adopt_x(dataset *d, int k, dlrt_dataset *ds)
+{
+    d->col[k] = ds->x_u8 ? (void *)ds->x_u8 : (void *)ds->x;
+    d->owned[k] = 1;
+    d->bytes[k] = ds->x_u8 != NULL;
+    d->scale[k] = ds->x_scale;
+    ds->x_u8 = NULL;
+    ds->x = NULL;
 }
 
 static void loader_error(const dlrt_model_api *api, const sources *s, const char *file, char *err)
@@ -1281,11 +1350,12 @@ static int check_count(const dlrt_model_api *api, dataset *d, const char **first
  * (and not tied), in table order. Labels are read as labels when they are
  * the last column, else as numbers and checked here. */
 static int load_csv_columns(const dlrt_model_api *api, const options *o, const sources *s,
-                            dataset *d, const char **first)
+                            dataset *d, const char **first, size_t keep)
 {
     int k, in_csv[MAX_TENSORS], nlabels = 0, ntargets = 0, last = -1, y_kind;
     size_t x_size = 0, y_size = 0, i, col = 0;
     dlrt_dataset ds;
+    dlrt_load_options lo;
     char *err = NULL;
     for (k = 0; k < api->ntensors; k++) {
         in_csv[k] = !s->file[k] && o->tie[k] < 0 && !dlrt_noise_of(api, k);
@@ -1317,12 +1387,19 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
         else
             x_size += w;
     }
-    if (dlrt_load_csv(s->csv, x_size, y_kind, y_kind == DLRT_Y_CLASS ? 1 : y_size,
-                      y_kind == DLRT_Y_CLASS ? api->tensors[last].num_classes : 0, &ds, &err) != 0) {
+    /* Class indices read as numbers are checked below, every row of them:
+     * then all rows are kept. */
+    for (k = 0; k < api->ntensors; k++)
+        if (in_csv[k] && api->tensors[k].num_classes && !(y_kind == DLRT_Y_CLASS && k == last))
+            keep = 0;
+    lo = load_options(keep);
+    if (dlrt_load_csv_with(s->csv, x_size, y_kind, y_kind == DLRT_Y_CLASS ? 1 : y_size,
+                           y_kind == DLRT_Y_CLASS ? api->tensors[last].num_classes : 0, &lo, &ds,
+                           &err) != 0) {
         loader_error(api, s, s->csv, err);
         return -1;
     }
-    if (check_count(api, d, first, ds.n, s->csv) != 0)
+    if (check_count(api, d, first, ds.n_file, s->csv) != 0)
         goto bad;
     /* Split the rows into one array per tensor. */
     for (k = 0; k < api->ntensors; k++) {
@@ -1331,6 +1408,7 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
                      (y_kind == DLRT_Y_REAL && t->kind == DLRT_TARGET);
         size_t w = t->size, stride = from_y ? y_size : x_size, j;
         const float *src = from_y ? ds.targets : ds.x;
+        const unsigned char *src8 = from_y ? NULL : ds.x_u8;   /* the features as bytes */
         size_t at = from_y ? col - x_size : col;   /* REAL: targets follow the features */
         if (!in_csv[k])
             continue;
@@ -1344,7 +1422,7 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
             adopt(d, k, labels);
             for (i = 0; i < ds.n; i++)
                 for (j = 0; j < w; j++) {
-                    float v = src[i * stride + at + j];
+                    float v = src8 ? (float)src8[i * stride + at + j] : src[i * stride + at + j];
                     if (!(v >= 0 && v < (float)t->num_classes && v == floorf(v))) {
                         error_msg(api, "%s: sample %lu has %g for %s '%s' (column %lu), but the "
                                   "network's classes are 0..%d", s->csv, (unsigned long)i + 1,
@@ -1355,11 +1433,21 @@ static int load_csv_columns(const dlrt_model_api *api, const options *o, const s
                     labels[i * w + j] = (int32_t)v;
                 }
         } else if (stride == w && at == 0) {
-            adopt(d, k, from_y ? ds.targets : ds.x);   /* the whole array */
-            if (from_y)
+            if (from_y) {
+                adopt(d, k, ds.targets);   /* the whole array */
                 ds.targets = NULL;
-            else
-                ds.x = NULL;
+            } else {
+                adopt_x(d, k, &ds);
+            }
+        } else if (src8) {   /* bytes stay bytes */
+            unsigned char *x = malloc((ds.n ? ds.n : 1) * w);
+            if (!x)
+                goto oom;
+            adopt(d, k, x);
+            d->bytes[k] = 1;
+            d->scale[k] = ds.x_scale;
+            for (i = 0; i < ds.n; i++)
+                memcpy(x + i * w, src8 + i * stride + at, w);
         } else {
             float *x = malloc((ds.n ? ds.n : 1) * w * sizeof *x);
             if (!x)
@@ -1452,6 +1540,8 @@ static int load_set(const dlrt_model_api *api, const options *o, int set, size_t
     char *err = NULL;
     int k, pair_x = -1, pair_y = -1;
     dlrt_dataset ds;
+    /* Only the first `limit` samples are kept (all are read and checked). */
+    dlrt_load_options lo = load_options(limit);
 
     /* An IDX image file and an IDX label file are read as a pair (their
      * counts checked against each other from the headers). */
@@ -1463,13 +1553,13 @@ static int load_set(const dlrt_model_api *api, const options *o, int set, size_t
                 pair_x = k;
         }
     if (pair_x >= 0 && pair_y >= 0) {
-        if (dlrt_load_idx(s->file[pair_x], s->file[pair_y], api->tensors[pair_x].size,
-                          api->tensors[pair_y].num_classes, &ds, &err) != 0) {
+        if (dlrt_load_idx_with(s->file[pair_x], s->file[pair_y], api->tensors[pair_x].size,
+                               api->tensors[pair_y].num_classes, &lo, &ds, &err) != 0) {
             loader_error(api, s, s->file[pair_x], err);
             goto bad;
         }
-        (void)check_count(api, d, &first, ds.n, s->file[pair_x]);   /* the first */
-        adopt(d, pair_x, ds.x);
+        (void)check_count(api, d, &first, ds.n_file, s->file[pair_x]);   /* the first */
+        adopt_x(d, pair_x, &ds);
         adopt(d, pair_y, ds.labels);
     } else {
         pair_x = pair_y = -1;   /* each file on its own, below */
@@ -1482,34 +1572,38 @@ static int load_set(const dlrt_model_api *api, const options *o, int set, size_t
         if (!file || k == pair_x || k == pair_y)
             continue;
         if (s->format[k] == FMT_IDX || looks_idx(file))
-            rc = dlrt_load_idx(label ? NULL : file, label ? file : NULL, label ? 0 : t->size,
-                               label ? t->num_classes : 0, &ds, &err);
+            rc = dlrt_load_idx_with(label ? NULL : file, label ? file : NULL, label ? 0 : t->size,
+                                    label ? t->num_classes : 0, &lo, &ds, &err);
         else
-            rc = dlrt_load_csv(file, label ? 0 : t->size, label ? DLRT_Y_CLASS : DLRT_Y_NONE,
-                               label ? 1 : 0, label ? t->num_classes : 0, &ds, &err);
+            rc = dlrt_load_csv_with(file, label ? 0 : t->size, label ? DLRT_Y_CLASS : DLRT_Y_NONE,
+                                    label ? 1 : 0, label ? t->num_classes : 0, &lo, &ds, &err);
         if (rc != 0) {
             loader_error(api, s, file, err);
             goto bad;
         }
-        n = ds.n;
-        adopt(d, k, label ? (void *)ds.labels : (void *)ds.x);
-        if (label)
+        n = ds.n_file;
+        if (label) {
+            adopt(d, k, ds.labels);
             ds.labels = NULL;
-        else
-            ds.x = NULL;
+        } else {
+            adopt_x(d, k, &ds);
+        }
         dlrt_dataset_free(&ds);   /* resets ds.n: counted first */
         if (check_count(api, d, &first, n, file) != 0)
             goto bad;
     }
-    if (s->csv && load_csv_columns(api, o, s, d, &first) != 0)
+    if (s->csv && load_csv_columns(api, o, s, d, &first, limit) != 0)
         goto bad;
     if (!first) {   /* resolve_set gives every tensor a source */
         error_msg(api, "no %s data", set == SET_TRAIN ? "training" : "test");
         goto bad;
     }
     for (k = 0; k < api->ntensors; k++)
-        if (o->tie[k] >= 0)
+        if (o->tie[k] >= 0) {
             d->col[k] = d->col[o->tie[k]];   /* shared, not owned */
+            d->bytes[k] = d->bytes[o->tie[k]];
+            d->scale[k] = d->scale[o->tie[k]];
+        }
 
     if (limit && limit < d->n)
         d->n = limit;
@@ -1525,37 +1619,96 @@ bad:
     return -1;
 }
 
-/* Copies samples idx[0..n) of every tensor into contiguous buffers
- * (a tied target's buffer is its input's, copied once). */
+/* Copies samples idx[0..n) of every tensor into contiguous buffers, as
+ * the network takes them (byte columns converted to floats); a tied
+ * target's buffer is its input's, copied once. */
 static void gather(const dlrt_model_api *api, const options *o, const dataset *d,
                    const int32_t *idx, size_t n, void *const *out)
 {
     int k;
+    for (k = 0; k < api->ntensors; k++)
+        if (o->tie[k] < 0)
+            convert_rows(api, d, k, idx, 0, n, out[k]);
+}
+
+/* Copies samples idx[0..n) of every tensor into a data set of its own,
+ * stored as in d (bytes stay bytes); tied columns shared as in d. 0, or
+ * -1 when out of memory (out holds what was allocated). */
+static int gather_set(const dlrt_model_api *api, const options *o, const dataset *d,
+                      const int32_t *idx, size_t n, dataset *out)
+{
+    int k;
     size_t i;
+    out->n = n;
     for (k = 0; k < api->ntensors; k++) {
-        size_t rb = row_bytes(api, k);
-        const unsigned char *src = d->col[k];
-        unsigned char *dst = out[k];
+        size_t rb = stored_row_bytes(api, d, k);
+        unsigned char *dst;
         if (o->tie[k] >= 0)
             continue;
+        if (!(dst = malloc((n ? n : 1) * rb)))
+            return -1;
+        adopt(out, k, dst);
+        out->bytes[k] = d->bytes[k];
+        out->scale[k] = d->scale[k];
         for (i = 0; i < n; i++)
-            memcpy(dst + i * rb, src + (size_t)idx[i] * rb, rb);
+            memcpy(dst + i * rb, (const unsigned char *)d->col[k] + (size_t)idx[i] * rb, rb);
+    }
+    for (k = 0; k < api->ntensors; k++)
+        if (o->tie[k] >= 0) {
+            out->col[k] = out->col[o->tie[k]];
+            out->bytes[k] = out->bytes[o->tie[k]];
+            out->scale[k] = out->scale[o->tie[k]];
+        }
+    return 0;
+}
+
+/* Does d hold a byte column (converted for the network chunk by chunk)? */
+static int has_bytes(const dlrt_model_api *api, const dataset *d)
+{
+    int k;
+    for (k = 0; k < api->ntensors; k++)
+        if (d->bytes[k])
+            return 1;
+    return 0;
+}
+
+/* The network's view of rows first .. first + kk - 1 of d in data: a
+ * pointer into d, or, for a byte column, those rows converted into
+ * conv[k] (at least kk rows; a column shared by two tensors converted
+ * once). */
+static void chunk_view(const dlrt_model_api *api, const dataset *d, void *const *conv,
+                       size_t first, size_t kk, const void **data)
+{
+    int k, j;
+    for (k = 0; k < api->ntensors; k++) {
+        if (!d->bytes[k]) {
+            data[k] = (const unsigned char *)d->col[k] + first * row_bytes(api, k);
+            continue;
+        }
+        for (j = 0; j < k && !(d->bytes[j] && d->col[j] == d->col[k]); j++)
+            ;
+        if (j < k) {
+            data[k] = data[j];
+            continue;
+        }
+        convert_rows(api, d, k, NULL, first, kk, conv[k]);
+        data[k] = conv[k];
     }
 }
 
-/* Mean loss and accuracy over n contiguous samples, chunk at a time. */
-static void evaluate(const dlrt_model_api *api, void *m, void *const *cols, size_t n, size_t chunk,
-                     double *loss, double *accuracy)
+/* Mean loss and accuracy over rows first .. first + n - 1 of d, chunk at
+ * a time; conv: the run's conversion buffers for byte columns (at least
+ * chunk rows each, eval_buffers). */
+static void evaluate(const dlrt_model_api *api, void *m, const dataset *d, void *const *conv,
+                     size_t first, size_t n, size_t chunk, double *loss, double *accuracy)
 {
     double loss_sum = 0, acc_sum = 0;
     size_t done = 0;
     const void *data[MAX_TENSORS];
-    int k;
     while (done < n) {
         size_t kk = n - done < chunk ? n - done : chunk;
         double acc = NAN, l;
-        for (k = 0; k < api->ntensors; k++)
-            data[k] = (const unsigned char *)cols[k] + done * row_bytes(api, k);
+        chunk_view(api, d, conv, first + done, kk, data);
         l = api->evaluate(m, data, (int)kk, &acc);
         loss_sum += l * (double)kk;
         acc_sum += acc * (double)kk;
@@ -1615,7 +1768,11 @@ typedef struct run {
     dataset train, test;
     void *model;
     int32_t *perm;            /* training part first, validation part last */
-    void *val[MAX_TENSORS], *batch[MAX_TENSORS];   /* per tensor; tied ones shared */
+    void *batch[MAX_TENSORS];   /* per tensor; tied ones shared */
+    dataset val;              /* the validation rows, stored as in train */
+    /* Byte columns are converted for the network a chunk at a time, into
+     * these (max(EVAL_CHUNK, batch) rows of floats each; eval_buffers). */
+    void *conv[MAX_TENSORS];
     size_t n_train, n_val;
     int is_text;              /* a text model: reports bits per byte (bpc) */
     int tx, ty;               /* its input (the tokens) and label (the next ones) */
@@ -1756,14 +1913,69 @@ static void run_free(run *r)
         r->api->destroy(r->model);
     dataset_free(&r->train);
     dataset_free(&r->test);
+    dataset_free(&r->val);
     free(r->perm);
     free(r->opt.last);
     free(r->last_perm);
-    for (k = 0; k < MAX_TENSORS; k++)
-        if (r->opt.tie[k] < 0) {
-            free(r->val[k]);
+    for (k = 0; k < MAX_TENSORS; k++) {
+        if (r->opt.tie[k] < 0)
             free(r->batch[k]);
+        free(r->conv[k]);
+    }
+}
+
+/* The buffers the evaluation converts byte columns into: one per tensor
+ * stored as bytes in the training or test set, max(EVAL_CHUNK, batch)
+ * rows (fewer for a smaller set). 0, or -1 after the message. */
+static int eval_buffers(run *r)
+{
+    const dlrt_model_api *api = r->api;
+    size_t rows = (size_t)api->batch > EVAL_CHUNK ? (size_t)api->batch : EVAL_CHUNK;
+    size_t most = r->train.n > r->test.n ? r->train.n : r->test.n;
+    int k;
+    if (most < rows)
+        rows = most;
+    for (k = 0; k < api->ntensors; k++) {
+        if (!r->train.bytes[k] && !r->test.bytes[k])
+            continue;
+        if (!(r->conv[k] = malloc((rows ? rows : 1) * row_bytes(api, k)))) {
+            error_msg(api, "out of memory for the evaluation's buffers (%lu rows of '%s')",
+                      (unsigned long)rows, api->tensors[k].name);
+            return -1;
         }
+    }
+    return 0;
+}
+
+/* P_evaluate_terms's means over d's n rows from row first, as evaluate
+ * measures the loss:
+ * the whole set in one call, or, with byte columns, converted a chunk of
+ * EVAL_CHUNK rows (whole batches) at a time and the chunks' means
+ * weighted by their rows. */
+static void evaluate_terms_rows(run *r, const dataset *d, size_t first, size_t n, double *terms)
+{
+    const dlrt_model_api *api = r->api;
+    double sum[MAX_TERMS] = {0}, part[MAX_TERMS];
+    const void *data[MAX_TENSORS];
+    size_t chunk = EVAL_CHUNK / (size_t)api->batch * (size_t)api->batch, done = 0;
+    int t;
+    if (!has_bytes(api, d)) {   /* no conversion: one call */
+        chunk_view(api, d, r->conv, first, n, data);
+        api->evaluate_terms(r->model, data, (int)n, terms);
+        return;
+    }
+    if (chunk == 0)
+        chunk = (size_t)api->batch;
+    while (done < n) {
+        size_t kk = n - done < chunk ? n - done : chunk;
+        chunk_view(api, d, r->conv, first + done, kk, data);
+        api->evaluate_terms(r->model, data, (int)kk, part);
+        for (t = 0; t < api->nterms && t < MAX_TERMS; t++)
+            sum[t] += part[t] * (double)kk;
+        done += kk;
+    }
+    for (t = 0; t < api->nterms && t < MAX_TERMS; t++)
+        terms[t] = n ? sum[t] / (double)n : NAN;
 }
 
 /* ----------------------------------------------------------- text data */
@@ -1985,30 +2197,20 @@ static void reset_state(run *r)
     r->api->reset_state(r->api->own_workspace(r->model));
 }
 
-/* Evaluates the network on n rows of cols: EVAL_CHUNK at a time; a
+/* Evaluates the network on the first n rows of d: EVAL_CHUNK at a time; a
  * stateful network from a zero state, in order, in chunks of exactly its
  * batch (the rows of a chunk continue the previous chunk's; the last rows
  * that do not fill one are left out). */
-/* cols moved on by `rows` rows, into part. */
-static void rows_from(const dlrt_model_api *api, void *const *cols, size_t rows, void **part)
-{
-    int k;
-    for (k = 0; k < api->ntensors; k++)
-        part[k] = cols[k] ? (unsigned char *)cols[k] + rows * row_bytes(api, k) : NULL;
-}
-
-static void evaluate_set(run *r, void *const *cols, size_t n, double *loss, double *acc)
+static void evaluate_set(run *r, const dataset *d, size_t n, double *loss, double *acc)
 {
     size_t batch = (size_t)r->api->batch;
     if (!r->stateful && r->comm) {
         /* Data parallelism: each rank its share, the sums over the ranks. */
         size_t lo, hi;
-        void *part[MAX_TENSORS];
         double v[2] = {0, 0};
         shard(r, n, &lo, &hi);
-        rows_from(r->api, cols, lo, part);
         if (hi > lo) {
-            evaluate(r->api, r->model, part, hi - lo, EVAL_CHUNK, loss, acc);
+            evaluate(r->api, r->model, d, r->conv, lo, hi - lo, EVAL_CHUNK, loss, acc);
             v[0] = *loss * (double)(hi - lo);
             v[1] = r->api->has_accuracy ? *acc * (double)(hi - lo) : 0;
         }
@@ -2018,25 +2220,24 @@ static void evaluate_set(run *r, void *const *cols, size_t n, double *loss, doub
         return;
     }
     if (!r->stateful) {
-        evaluate(r->api, r->model, cols, n, EVAL_CHUNK, loss, acc);
+        evaluate(r->api, r->model, d, r->conv, 0, n, EVAL_CHUNK, loss, acc);
         return;
     }
     reset_state(r);
-    evaluate(r->api, r->model, cols, n / batch * batch, batch, loss, acc);
+    evaluate(r->api, r->model, d, r->conv, 0, n / batch * batch, batch, loss, acc);
 }
 
-/* evaluate_terms over n rows of cols (each rank its share, data-parallel). */
-static void evaluate_terms_set(run *r, void *const *cols, size_t n, double *terms)
+/* evaluate_terms over the first n rows of d (each rank its share,
+ * data-parallel). */
+static void evaluate_terms_set(run *r, const dataset *d, size_t n, double *terms)
 {
     const dlrt_model_api *api = r->api;
     size_t lo = 0, hi = n;
-    void *part[MAX_TENSORS];
     int t;
     if (r->comm)
         shard(r, n, &lo, &hi);
-    rows_from(api, cols, lo, part);
     if (hi > lo)
-        api->evaluate_terms(r->model, (const void *const *)part, (int)(hi - lo), terms);
+        evaluate_terms_rows(r, d, lo, hi - lo, terms);
     else
         for (t = 0; t < api->nterms; t++)
             terms[t] = 0;
@@ -2064,7 +2265,7 @@ static int report_test(run *r)
                   "its test set has only %lu", r->api->batch, (unsigned long)r->test.n);
         return EXIT_FAILURE_DATA;
     }
-    evaluate_set(r, r->test.col, r->test.n, &loss, &acc);
+    evaluate_set(r, &r->test, r->test.n, &loss, &acc);
     if (!isfinite(loss)) {
         error_msg(r->api, "the test loss is %s: the network produces non-finite values",
                   isnan(loss) ? "nan" : "infinite");
@@ -2082,7 +2283,7 @@ static int report_test(run *r)
     if (r->api->nterms > 1 && r->api->nterms <= MAX_TERMS && r->api->evaluate_terms && !r->stateful) {
         double terms[MAX_TERMS];
         int t;
-        evaluate_terms_set(r, r->test.col, r->test.n, terms);
+        evaluate_terms_set(r, &r->test, r->test.n, terms);
         for (t = 0; t < r->api->nterms; t++)
             printf("test %s: %.6g\n", r->api->term_names[t], terms[t]);
     }
@@ -2096,9 +2297,9 @@ static int report_test(run *r)
 static void measure(run *r, double *loss, double *acc)
 {
     if (r->n_val > 0)
-        evaluate_set(r, r->val, r->n_val, loss, acc);
+        evaluate_set(r, &r->val, r->n_val, loss, acc);
     else
-        evaluate_set(r, r->train.col, r->train.n, loss, acc);
+        evaluate_set(r, &r->train, r->train.n, loss, acc);
 }
 
 /* Is (loss, acc) better than the best so far? Accuracy first when the
@@ -2266,7 +2467,7 @@ static int image_grid_start(run *r)
     const dlrt_model_api *api = r->api;
     struct image_grid *g = calloc(1, sizeof *g);
     /* --eval-only: the first test samples */
-    size_t avail = r->opt.eval_only ? r->test.n : r->n_val ? r->n_val : r->n_train, i;
+    size_t avail = r->opt.eval_only ? r->test.n : r->n_val ? r->n_val : r->n_train;
     int k, c, h, w, outputs = 0;
     if (!g || !(g->out = calloc(64, sizeof *g->out)))
         goto oom;
@@ -2305,15 +2506,14 @@ static int image_grid_start(run *r)
     /* The fixed batch: every input's first n validation (or training) rows. */
     for (k = 0; k < api->ntensors; k++) {
         size_t rb = row_bytes(api, k);
-        const unsigned char *src = r->opt.eval_only ? r->test.col[k] : r->n_val ? r->val[k]
-                                                                             : r->train.col[k];
+        const dataset *src = r->opt.eval_only ? &r->test : r->n_val ? &r->val : &r->train;
         if (api->tensors[k].kind != DLRT_INPUT)
             continue;
         if (!(g->in[k] = malloc((size_t)g->n * rb)))
             goto oom;
-        for (i = 0; i < (size_t)g->n; i++)   /* the training part: in permutation order */
-            memcpy((unsigned char *)g->in[k] + i * rb,
-                   src + (r->opt.eval_only || r->n_val ? i : (size_t)r->perm[i]) * rb, rb);
+        /* the training part: in permutation order */
+        convert_rows(api, src, k, r->opt.eval_only || r->n_val ? NULL : r->perm, 0, (size_t)g->n,
+                     g->in[k]);
     }
     for (k = 0; k < api->noutputs && k < 64; k++)
         if (!(g->out[k] = malloc((size_t)g->n * api->outputs[k].size * sizeof(float))))
@@ -2707,16 +2907,13 @@ static int train(run *r)
         if (r->opt.tie[k] >= 0)
             continue;
         r->batch[k] = malloc(batch * row_bytes(api, k));
-        r->val[k] = malloc((r->n_val ? r->n_val : 1) * row_bytes(api, k));
-        bytes += (batch + r->n_val) * row_bytes(api, k);
-        if (!r->batch[k] || !r->val[k])
+        bytes += batch * row_bytes(api, k) + r->n_val * stored_row_bytes(api, &r->train, k);
+        if (!r->batch[k])
             r->perm = (free(r->perm), NULL);
     }
     for (k = 0; k < api->ntensors; k++)
-        if (r->opt.tie[k] >= 0) {   /* an input's data, not copied twice */
+        if (r->opt.tie[k] >= 0)   /* an input's data, not copied twice */
             r->batch[k] = r->batch[r->opt.tie[k]];
-            r->val[k] = r->val[r->opt.tie[k]];
-        }
     if (!r->perm) {
         error_msg(api, "out of memory: the trainer needs %llu bytes for its batch and "
                   "validation buffers", (unsigned long long)bytes);
@@ -2791,7 +2988,13 @@ static int train(run *r)
             nothing_to_do = 1;
         }
     }
-    gather(api, &r->opt, &r->train, r->perm + r->n_train, r->n_val, r->val);
+    /* The validation rows, stored as the training set stores them (the
+     * split is final here: --resume may have restored it). */
+    if (gather_set(api, &r->opt, &r->train, r->perm + r->n_train, r->n_val, &r->val) != 0) {
+        error_msg(api, "out of memory: the trainer needs %llu bytes for its batch and "
+                  "validation buffers", (unsigned long long)bytes);
+        return EXIT_FAILURE_DATA;
+    }
     for (k = 0; k < api->ntensors; k++)
         data[k] = r->batch[k];
 
@@ -2999,9 +3202,9 @@ static int train(run *r)
             printf("  end-of-epoch train loss %.4f", loss);
         if (nterms > 1 && api->evaluate_terms && !r->stateful) {
             if (have_val)
-                evaluate_terms_set(r, r->val, r->n_val, term_val);
+                evaluate_terms_set(r, &r->val, r->n_val, term_val);
             else
-                evaluate_terms_set(r, r->train.col, r->train.n, term_val);
+                evaluate_terms_set(r, &r->train, r->train.n, term_val);
             for (t = 0; t < nterms; t++)
                 printf("%s%s %.4f%s", t ? " " : " (", api->term_names[t], term_val[t],
                        t == nterms - 1 ? ")" : "");
@@ -3327,6 +3530,8 @@ static int train_main(int argc, char **argv, const dlrt_model_api *api, dlrt_com
         if (r.opt.vocab && r.is_text && load_vocab(&r, NULL) != 0)
             goto done;
     }
+    if (eval_buffers(&r) != 0)
+        goto done;
     if (r.opt.sample && check_prompt(&r) != 0) {
         status = EXIT_USAGE;
         goto done;

@@ -26,7 +26,10 @@
  * normalizes to the bias and leaves the running statistics alone, where
  * PyTorch raises an error (M/(M - 1) is undefined).
  *
- * The loops are runtime kernels (runtime/kernels/norm.h).
+ * The loops are runtime kernels (runtime/kernels/norm.h). Both take the
+ * workspace's data-parallel hooks (w->dist, P_set_dist): with an allreduce
+ * there, the statistics and dx's sums span every rank's samples
+ * (synchronized batchnorm, as torch.nn.SyncBatchNorm).
  *
  * Attributes: BatchnormAttr. Scratch: mean and rstd, C values each (SAVED;
  * sized per sample, so batch-capacity times more than needed: C is small).
@@ -111,15 +114,12 @@ static void batchnorm_forward(Emit *e, const Node *n)
     emit_line(e, "/* training: batch statistics per channel into %s, %s (for backward); the", mean,
               rstd);
     emit_line(e, " * running statistics (STATE) move by momentum %s */", mom);
-    if (at->inner == 1) {
-        /* One sample, one value per channel: no unbiased variance (PyTorch raises). */
-        emit_line(e, "dlrt_batchnorm_forward_train_%s(%s, %s, %s, n > 1 ? %s : NULL, n > 1 ? %s : NULL,",
-                  op_prec(e), y, mean, rstd, rm, rv);
-        emit_line(e, "    %s, %s, %s, n, %d, 1, %s, %s);", x, w, bias, at->channels, eps, mom);
-        return;
-    }
-    emit_line(e, "dlrt_batchnorm_forward_train_%s(%s, %s, %s, %s, %s, %s, %s, %s, n, %d, %d, %s, %s);",
+    /* One value per channel (n = 1 on [C]) leaves the running statistics
+     * alone (PyTorch raises): the kernel checks M > 1, M over every rank's
+     * samples when w->dist synchronizes the statistics. */
+    emit_line(e, "dlrt_batchnorm_forward_train_%s(%s, %s, %s, %s, %s, %s, %s, %s, n, %d, %d, %s, %s,",
               op_prec(e), y, mean, rstd, rm, rv, x, w, bias, at->channels, at->inner, eps, mom);
+    emit_line(e, "    %s);", emit_dist(e));
 }
 
 static void batchnorm_backward(Emit *e, const Node *n, const bool *accumulate)
@@ -133,11 +133,12 @@ static void batchnorm_backward(Emit *e, const Node *n, const bool *accumulate)
     emit_line(e, "/* per channel, from the saved batch statistics (xh = (x - mean) rstd):%s%s%s */",
               dx_wanted ? " dx = w rstd (dy - mean dy - xh mean(dy xh))" : "",
               dx_wanted && dparams ? ";" : "", dparams ? " dw = sum dy xh, db = sum dy" : "");
-    emit_line(e, "dlrt_batchnorm_backward_%s(%s, %s, %s, %s, %s, %s, %s, %s, n, %d, %d, %d, %d);",
+    emit_line(e, "dlrt_batchnorm_backward_%s(%s, %s, %s, %s, %s, %s, %s, %s, n, %d, %d, %d, %d,",
               op_prec(e), dx_wanted ? emit_grad(e, n->in[0]) : "NULL", dw, db,
               emit_grad(e, n->id), emit_buf(e, n->in[0]), emit_scratch(e, n->id, 0),
               emit_scratch(e, n->id, 1), at->affine ? emit_param(e, n->param[0]) : "NULL",
               at->channels, at->inner, dx_wanted && accumulate[0], acc);
+    emit_line(e, "    %s);   /* synchronized batchnorm when it sets allreduce */", emit_dist(e));
 }
 
 static void batchnorm_torch(TorchEmit *t, const Node *n)

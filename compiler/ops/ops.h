@@ -70,6 +70,9 @@ const char *emit_lit(Emit *e, double v);
 const char *emit_rng_uniform(Emit *e);
 /* The random stream a training-time kernel draws from: "&w->rng". */
 const char *emit_rng(Emit *e);
+/* The workspace's data-parallel hooks, a `const dlrt_dist *` that may be
+ * NULL (runtime/dlrt.h): "w->dist". */
+const char *emit_dist(Emit *e);
 bool emit_training(Emit *e);                     /* inside train_step/gradients */
 const IR *emit_ir(Emit *e);
 /* The compilation's arena, for text an emitter builds (arena_printf). */

@@ -5,21 +5,35 @@
  * for [C] features), statistics per channel over the n * inner values.
  *
  *   dlrt_batchnorm_forward_train_R(y, mean, rstd, running_mean, running_var,
- *                                  x, weight, bias, n, C, inner, eps, momentum)
+ *                                  x, weight, bias, n, C, inner, eps, momentum, dist)
  *       mean[c], var[c] (biased) from the batch; rstd = 1 / sqrt(var + eps);
  *       y = (x - mean) rstd weight + bias; mean and rstd [C] are kept for
  *       backward; and, as torch.nn.BatchNorm (momentum 0.1 there),
  *         running_mean = (1 - momentum) running_mean + momentum mean
  *         running_var  = (1 - momentum) running_var
  *                        + momentum var M / (M - 1)        (M = n inner: unbiased)
+ *       only when M > 1 (PyTorch refuses one value per channel).
  *   dlrt_batchnorm_forward_eval_R(y, x, weight, bias, running_mean, running_var,
  *                                 n, C, inner, eps)
  *       y = (x - running_mean) / sqrt(running_var + eps) weight + bias
  *   dlrt_batchnorm_backward_R(dx, dweight, dbias, dy, x, mean, rstd, weight,
- *                             n, C, inner, acc_x, acc_params)
+ *                             n, C, inner, acc_x, acc_params, dist)
  *       train mode, from the saved mean and rstd (xh = (x - mean) rstd):
  *         dbias = sum dy   dweight = sum dy xh
  *         dx = weight rstd (dy - sum dy / M - xh sum(dy xh) / M)
+ *
+ * Synchronized batchnorm (data parallelism, dlrt_dist in dlrt.h): with
+ * dist and dist->allreduce, the batch is the global one, dist->global_n
+ * samples over all ranks, M = global_n inner. The forward pass sums each
+ * channel's values, allreduce(v, C, 0), mean = sum / M; then the squared
+ * deviations from that mean, allreduce(v, C, 0), var = sum / M; the
+ * running statistics take these and M. The backward pass writes dweight and
+ * dbias from the LOCAL sums (they are gradients of parameters: the runtime
+ * combines them with the others), then allreduce(v, 2 C, 1) on the pairs
+ * (sum dy, sum dy xh) and takes dx from the reduced sums and M. Channels
+ * go in chunks of DLRT_NORM_CHUNK (a fixed array: no allocation), the same
+ * calls on every rank. dist NULL, or without allreduce: the one-process
+ * kernel, bit for bit.
  *
  * layernorm: x [rows, cols], statistics per row over its cols values (the
  * trailing dims of a [n, ...] tensor flattened: rows = n times the leading
@@ -39,6 +53,10 @@
  * cancellation). eps and momentum are doubles. The caller ensures M > 1 in
  * training (PyTorch refuses one value per channel).
  */
+
+#ifndef DLRT_NORM_CHUNK
+#define DLRT_NORM_CHUNK 128   /* channels per allreduce of synchronized batchnorm */
+#endif
 
 /* The mean and the biased variance of one channel's values:
  * x[o * stride + i] for o < outer, i < inner. */
@@ -69,12 +87,71 @@ static inline void KERNEL(norm_apply)(real *y, const real *x, int outer, size_t 
             y[o * stride + i] = x[o * stride + i] * a + b;
 }
 
+/* The synchronized forward pass (dist->allreduce set): see above. */
+static inline void KERNEL(batchnorm_forward_sync)(real *y, real *mean, real *rstd,
+                                                  real *running_mean, real *running_var,
+                                                  const real *x, const real *weight,
+                                                  const real *bias, int n, int C, int inner,
+                                                  double eps, double momentum,
+                                                  const dlrt_dist *dist)
+{
+    const size_t stride = (size_t)C * inner;
+    const double M = (double)dist->global_n * inner;
+    double v[DLRT_NORM_CHUNK], mu[DLRT_NORM_CHUNK];
+    for (int c0 = 0; c0 < C; c0 += DLRT_NORM_CHUNK) {
+        const int cn = C - c0 < DLRT_NORM_CHUNK ? C - c0 : DLRT_NORM_CHUNK;
+        for (int j = 0; j < cn; j++) {   /* local sums, as norm_stats takes them */
+            const real *xc = x + (size_t)(c0 + j) * inner;
+            double sum = 0;
+            for (int o = 0; o < n; o++)
+                for (int i = 0; i < inner; i++)
+                    sum += xc[o * stride + i];
+            v[j] = sum;
+        }
+        dist->allreduce(dist->ctx, v, cn, 0);
+        for (int j = 0; j < cn; j++) {   /* squared deviations from the global mean */
+            const real *xc = x + (size_t)(c0 + j) * inner;
+            const double m = v[j] / M;
+            double sq = 0;
+            for (int o = 0; o < n; o++)
+                for (int i = 0; i < inner; i++) {
+                    const double d = xc[o * stride + i] - m;
+                    sq += d * d;
+                }
+            mu[j] = m;
+            v[j] = sq;
+        }
+        dist->allreduce(dist->ctx, v, cn, 0);
+        for (int j = 0; j < cn; j++) {
+            const int c = c0 + j;
+            const double m = mu[j], var = v[j] / M, r = 1.0 / sqrt(var + eps);
+            mean[c] = (real)m;
+            rstd[c] = (real)r;
+            const double a = r * (weight ? weight[c] : 1);
+            const double b = (bias ? bias[c] : 0) - m * a;
+            KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner,
+                               (real)a, (real)b);
+            if (running_mean && M > 1)
+                running_mean[c] = (real)((1 - momentum) * running_mean[c] + momentum * m);
+            if (running_var && M > 1)
+                running_var[c] =
+                    (real)((1 - momentum) * running_var[c] + momentum * var * M / (M - 1));
+        }
+    }
+}
+
 static inline void KERNEL(batchnorm_forward_train)(real *y, real *mean, real *rstd,
                                                    real *running_mean, real *running_var,
                                                    const real *x, const real *weight,
                                                    const real *bias, int n, int C, int inner,
-                                                   double eps, double momentum)
+                                                   double eps, double momentum,
+                                                   const dlrt_dist *dist)
 {
+    if (dist && dist->allreduce) {
+        KERNEL(batchnorm_forward_sync)(y, mean, rstd, running_mean, running_var, x, weight, bias,
+                                       n, C, inner, eps, momentum, dist);
+        return;
+    }
     const size_t stride = (size_t)C * inner;
     const double M = (double)n * inner;
     for (int c = 0; c < C; c++) {
@@ -87,9 +164,9 @@ static inline void KERNEL(batchnorm_forward_train)(real *y, real *mean, real *rs
         const double b = (bias ? bias[c] : 0) - m * a;
         KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner,
                            (real)a, (real)b);
-        if (running_mean)
+        if (running_mean && M > 1)
             running_mean[c] = (real)((1 - momentum) * running_mean[c] + momentum * m);
-        if (running_var)
+        if (running_var && M > 1)
             running_var[c] =
                 (real)((1 - momentum) * running_var[c] + momentum * var * M / (M - 1));
     }
@@ -110,12 +187,67 @@ static inline void KERNEL(batchnorm_forward_eval)(real *y, const real *x, const 
     }
 }
 
+/* dx of one channel from the sums of dy and dy xh over M values. */
+static inline void KERNEL(batchnorm_dx)(real *dxc, const real *dyc, const real *xc, double m,
+                                        double r, double k, double mdy, double mdyx, int n,
+                                        size_t stride, int inner, int acc_x)
+{
+    for (int o = 0; o < n; o++)
+        for (int i = 0; i < inner; i++) {
+            const size_t at = o * stride + i;
+            const double xh = (xc[at] - m) * r;
+            const real g = (real)(k * (dyc[at] - mdy - xh * mdyx));
+            if (acc_x)
+                dxc[at] += g;
+            else
+                dxc[at] = g;
+        }
+}
+
 static inline void KERNEL(batchnorm_backward)(real *dx, real *dweight, real *dbias,
                                               const real *dy, const real *x, const real *mean,
                                               const real *rstd, const real *weight, int n, int C,
-                                              int inner, int acc_x, int acc_params)
+                                              int inner, int acc_x, int acc_params,
+                                              const dlrt_dist *dist)
 {
     const size_t stride = (size_t)C * inner;
+    if (dist && dist->allreduce) {
+        /* Synchronized: local sums into dweight and dbias, the pairs reduced for dx. */
+        const double M = (double)dist->global_n * inner;
+        double v[2 * DLRT_NORM_CHUNK];
+        for (int c0 = 0; c0 < C; c0 += DLRT_NORM_CHUNK) {
+            const int cn = C - c0 < DLRT_NORM_CHUNK ? C - c0 : DLRT_NORM_CHUNK;
+            for (int j = 0; j < cn; j++) {
+                const int c = c0 + j;
+                const real *xc = x + (size_t)c * inner, *dyc = dy + (size_t)c * inner;
+                const double m = mean[c], r = rstd[c];
+                double sdy = 0, sdyx = 0;
+                for (int o = 0; o < n; o++)
+                    for (int i = 0; i < inner; i++) {
+                        const double g = dyc[o * stride + i];
+                        sdy += g;
+                        sdyx += g * (xc[o * stride + i] - m) * r;
+                    }
+                if (dbias)
+                    dbias[c] = (real)((acc_params ? dbias[c] : 0) + sdy);
+                if (dweight)
+                    dweight[c] = (real)((acc_params ? dweight[c] : 0) + sdyx);
+                v[2 * j] = sdy;
+                v[2 * j + 1] = sdyx;
+            }
+            if (!dx)
+                continue;   /* the same on every rank: the network decides */
+            dist->allreduce(dist->ctx, v, 2 * cn, 1);
+            for (int j = 0; j < cn; j++) {
+                const int c = c0 + j;
+                const double r = rstd[c], k = (weight ? weight[c] : 1) * r;
+                KERNEL(batchnorm_dx)(dx + (size_t)c * inner, dy + (size_t)c * inner,
+                                     x + (size_t)c * inner, mean[c], r, k, v[2 * j] / M,
+                                     v[2 * j + 1] / M, n, stride, inner, acc_x);
+            }
+        }
+        return;
+    }
     const double M = (double)n * inner;
     for (int c = 0; c < C; c++) {
         const real *xc = x + (size_t)c * inner, *dyc = dy + (size_t)c * inner;
@@ -134,17 +266,8 @@ static inline void KERNEL(batchnorm_backward)(real *dx, real *dweight, real *dbi
         if (!dx)
             continue;
         const double k = (weight ? weight[c] : 1) * r, mdy = sdy / M, mdyx = sdyx / M;
-        real *dxc = dx + (size_t)c * inner;
-        for (int o = 0; o < n; o++)
-            for (int i = 0; i < inner; i++) {
-                const size_t at = o * stride + i;
-                const double xh = (xc[at] - m) * r;
-                const real g = (real)(k * (dyc[at] - mdy - xh * mdyx));
-                if (acc_x)
-                    dxc[at] += g;
-                else
-                    dxc[at] = g;
-            }
+        KERNEL(batchnorm_dx)(dx + (size_t)c * inner, dyc, xc, m, r, k, mdy, mdyx, n, stride, inner,
+                             acc_x);
     }
 }
 

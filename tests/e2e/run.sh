@@ -23,13 +23,32 @@ build() { # NAME NETFILE [dlc flags]: compile and build a trainer
 
 # 1. The showcase MLP, exactly as `make demo` trains it: one epoch over the
 #    60,000 Fashion-MNIST images (10% held out), tested on all 10,000.
+#    Its peak RSS (tests/e2e/peak_rss.c: getrusage of the child) must stay
+#    within 100 MB, the dataset included (the pixels are kept as bytes).
+cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -o "$T/peak_rss" tests/e2e/peak_rss.c ||
+    bad peak-rss-build "cannot build tests/e2e/peak_rss.c"
 if build fashion examples/fashion_mlp.net; then
-    "$T/fashion" --checkpoint "$T/fashion.ckpt" >"$T/fashion.out" 2>&1
+    OPENBLAS_NUM_THREADS=1 "$T/peak_rss" "$T/fashion.rss" "$T/fashion" --checkpoint "$T/fashion.ckpt" >"$T/fashion.out" 2>&1
     st=$?
     acc=$(sed -n 's/^test accuracy: \([0-9.]*\)$/\1/p' "$T/fashion.out")
     if [ $st -ne 0 ] || [ -z "$acc" ]; then bad fashion-train "exit $st: $(tail -c 400 "$T/fashion.out")"
     elif awk "BEGIN{exit !($acc >= 0.84)}"; then ok "fashion-train (one epoch, test accuracy $acc >= 0.84)"
     else bad fashion-train "test accuracy $acc < 0.84"; fi
+    rss=$(cat "$T/fashion.rss" 2>/dev/null)
+    if [ -n "$rss" ] && [ "$rss" -le 102400 ]; then ok "fashion-peak-rss ($rss KiB <= 100 MiB, the 60,000 images included)"
+    else bad fashion-peak-rss "peak RSS '$rss' KiB > 100 MiB (102400 KiB)"; fi
+    # Memory follows --limit: the loader keeps only the samples asked for
+    # (it still reads and checks every one), as bytes, so 20,000 more
+    # training samples cost about 784 bytes each (floats: 3,136).
+    for l in 5000 25000; do
+        OPENBLAS_NUM_THREADS=1 "$T/peak_rss" "$T/limit$l.rss" "$T/fashion" --limit $l --test-limit 2000 \
+            --checkpoint "$T/limit.ckpt" --overwrite >"$T/limit$l.out" 2>&1 ||
+            bad "fashion-limit-$l" "exit $?: $(tail -c 300 "$T/limit$l.out")"
+    done
+    r1=$(cat "$T/limit5000.rss" 2>/dev/null) r2=$(cat "$T/limit25000.rss" 2>/dev/null)
+    if [ -n "$r1" ] && [ -n "$r2" ] && [ "$r1" -le 40960 ] && [ $((r2 - r1)) -le $((20000 * 784 * 16 / 10 / 1024)) ]; then
+        ok "fashion-rss-follows-limit (--limit 5000: $r1 KiB, 25000: $r2 KiB)"
+    else bad fashion-rss-follows-limit "--limit 5000: '$r1' KiB (at most 40960), 25000: '$r2' KiB (at most 1.6 bytes a pixel more)"; fi
     grep -q "val acc" "$T/fashion.out" && ok fashion-reports-validation || bad fashion-reports-validation "no 'val acc' line"
     [ -s "$T/fashion.ckpt" ] && ok fashion-best-checkpoint || bad fashion-best-checkpoint "no checkpoint written"
     ls "$T"/*.tmp* >/dev/null 2>&1 && bad fashion-no-temp "temporary checkpoint left" || ok fashion-no-temp
@@ -416,5 +435,14 @@ if sched_run sched_plateau "schedule plateau(factor = 0.5, patience = 0, thresho
     [ "$got" = "0.003 0.003 0.0015 0.00075 " ] && ok "schedule-plateau-on-val-loss ($got)" ||
         bad schedule-plateau-on-val-loss "lrs '$got': $(tail -c 300 "$T/sched_plateau.out")"
 fi
+
+# 9. Data-parallel hooks (dlrt_dist): grad_ready after each gradient's last
+#    writer, synchronized batchnorm across two in-process ranks (dist.sh).
+sh tests/e2e/dist.sh >"$T/dist.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/dist.out"
+np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/dist.out")
+nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/dist.out")
+if [ -z "$np" ]; then bad dist "dist.sh crashed: $(tail -n 3 "$T/dist.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
 
 echo "$pass passed, $fail failed"

@@ -6,18 +6,26 @@
  * file (big-endian, cut to what is there), then L label-file bytes, then
  * the image file. Raw bytes that start with 1f 8b are gzip to the loader
  * too, so damaged gzip streams are fuzzed as well. The loader must never
- * crash, leak, or return success with an inconsistent data set.
+ * crash, leak, or return success with an inconsistent data set. Then the
+ * trainer's way, dlrt_load_idx_with keeping bytes and the first `keep`
+ * samples (bits 6-7: keep 0 (all), 1, 2 or 5), must agree with it: the
+ * same verdict and message, and the same values (bytes * x_scale) and
+ * labels for the samples kept.
  */
 #include "dlrt.h"
 #include "fuzz_loaders.h"
+
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static const size_t x_sizes[4] = {0, 6, 784, 1};
     static const int classes[4] = {0, 10, 4, 1};
+    static const size_t keeps[4] = {0, 1, 2, 5};
     const char *images, *labels;
-    dlrt_dataset d;
-    char *err = NULL;
+    dlrt_dataset d, b;
+    dlrt_load_options lo;
+    char *err = NULL, *err_b = NULL;
     size_t label_len, i;
     int rc;
 
@@ -29,6 +37,27 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     labels = fuzz_write(0, data + 3, label_len, data[0] & 0x20);
     images = fuzz_write(1, data + 3 + label_len, size - 3 - label_len, data[0] & 0x10);
     rc = dlrt_load_idx(images, labels, x_sizes[data[0] & 3], classes[data[0] >> 2 & 3], &d, &err);
+    memset(&lo, 0, sizeof lo);
+    lo.bytes = 1;
+    lo.keep = keeps[data[0] >> 6];
+    if (dlrt_load_idx_with(images, labels, x_sizes[data[0] & 3], classes[data[0] >> 2 & 3], &lo, &b,
+                           &err_b) != rc)
+        abort();
+    if (rc == 0) {
+        size_t kept = lo.keep && lo.keep < d.n ? lo.keep : d.n;
+        if (b.n != kept || b.n_file != d.n || b.x || !b.x_u8 || b.x_size != d.x_size ||
+            b.num_classes != d.num_classes || memcmp(b.labels, d.labels, kept * sizeof *d.labels))
+            abort();
+        for (i = 0; i < kept * d.x_size; i++) {
+            float v = (float)b.x_u8[i] * b.x_scale;
+            if (memcmp(&v, &d.x[i], sizeof v))
+                abort();
+        }
+        dlrt_dataset_free(&b);
+    } else if (b.n || b.x_u8 || !err_b || strcmp(err, err_b)) {
+        abort();   /* the same failure, with the same message */
+    }
+    free(err_b);
     if (rc == 0) {
         /* Whatever loads is consistent: every pixel in [0, 1], every label
          * within the class count. */

@@ -71,6 +71,7 @@ struct activations_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (activations_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -178,6 +179,11 @@ activations_workspace *activations_workspace_create(uint64_t seed)
 void activations_workspace_destroy(activations_workspace *w)
 {
     free(w);
+}
+
+void activations_set_dist(activations_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -359,6 +365,9 @@ static void activations_backward_pass(const activations *m, activations_workspac
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 5, 1, 0);
     /* d_t16[n,12] = d_logits[n,5] logits_w[5,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 5, 1.0f, d_logits, 5, logits_w, 12, 0.0f, d_t16, 12);
+    /* Data parallelism (activations_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 768, 65);   /* d_logits_w, d_logits_b */
     for (int i = 0; i < n * 12; i++)
         d_g[i] = -d_t16[i];
 
@@ -393,6 +402,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     dlrt_bias_backward_f32(d_t_b, d_t9, n, 12, 1, 0);
     /* d_c[n,12] += d_t9[n,12] t_w[12,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 12, 1.0f, d_t9, 12, t_w, 12, 1.0f, d_c, 12);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 612, 156);   /* d_t_w, d_t_b */
 
     /* activations.net:10: c = sigmoid(dense(b, 12)) */
     for (int i = 0; i < n * 12; i++)
@@ -403,6 +413,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     dlrt_bias_backward_f32(d_c_b, d_t7, n, 12, 1, 0);
     /* d_b[n,12] += d_t7[n,12] c_w[12,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 12, 1.0f, d_t7, 12, c_w, 12, 1.0f, d_b, 12);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 456, 156);   /* d_c_w, d_c_b */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
     for (int i = 0; i < n * 12; i++)
@@ -413,6 +424,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     dlrt_bias_backward_f32(d_b_b, d_t5, n, 12, 1, 0);
     /* d_a[n,12] += d_t5[n,12] b_w[12,12] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 12, 12, 1.0f, d_t5, 12, b_w, 12, 1.0f, d_a, 12);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 300, 156);   /* d_b_w, d_b_b */
 
     /* activations.net:8: a = relu(dense(flat, 12)) */
     for (int i = 0; i < n * 12; i++)
@@ -421,6 +433,7 @@ static void activations_backward_pass(const activations *m, activations_workspac
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 12, 24, n, 1.0f, d_t3, 12, flat, 24, 0.0f, d_a_w, 24);
     /* d_a_b[12] = column sums of d_t3[n,12] */
     dlrt_bias_backward_f32(d_a_b, d_t3, n, 12, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 300);   /* d_a_w, d_a_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -751,6 +764,11 @@ void activations_set_rng(activations *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+activations_workspace *activations_own_workspace(activations *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -938,6 +956,16 @@ static void activations_api_workspace_destroy(void *w)
     activations_workspace_destroy(w);
 }
 
+static void *activations_api_own_workspace(void *m)
+{
+    return activations_own_workspace(m);
+}
+
+static void activations_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    activations_set_dist(w, dist);
+}
+
 static double activations_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return activations_evaluate(m, data[0], data[1], n, accuracy);
@@ -1062,6 +1090,8 @@ static const dlrt_model_api activations_api = {
     .forward_with = activations_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = activations_api_own_workspace,
+    .set_dist = activations_api_set_dist,
     .nterms = ACTIVATIONS_LOSS_TERMS,
     .term_names = activations_term_names,
     .term_weights = activations_term_weights,

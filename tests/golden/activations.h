@@ -106,6 +106,15 @@ float activations_evaluate_with(const activations *m, activations_workspace *w, 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in activations_grads(m) before activations_update_update. */
 float activations_gradients_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, float *grads);
+/* The workspace the entry points without _with use. */
+activations_workspace *activations_own_workspace(activations *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void activations_set_dist(activations_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

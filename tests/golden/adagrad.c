@@ -44,6 +44,7 @@ struct adagrad_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (adagrad_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -135,6 +136,11 @@ void adagrad_workspace_destroy(adagrad_workspace *w)
     free(w);
 }
 
+void adagrad_set_dist(adagrad_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of adagrad.net. With training
@@ -216,6 +222,9 @@ static void adagrad_backward_pass(const adagrad *m, adagrad_workspace *w, float 
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,5] = d_logits[n,3] logits_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_logits, 3, logits_w, 5, 0.0f, d_h, 5);
+    /* Data parallelism (adagrad_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 25, 18);   /* d_logits_w, d_logits_b */
 
     /* adagrad.net:8: h = relu(dense(x, 5)) */
     for (int i = 0; i < n * 5; i++)
@@ -224,6 +233,7 @@ static void adagrad_backward_pass(const adagrad *m, adagrad_workspace *w, float 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[5] = column sums of d_t2[n,5] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 5, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 25);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -460,6 +470,11 @@ void adagrad_set_rng(adagrad *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+adagrad_workspace *adagrad_own_workspace(adagrad *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -636,6 +651,16 @@ static void adagrad_api_workspace_destroy(void *w)
     adagrad_workspace_destroy(w);
 }
 
+static void *adagrad_api_own_workspace(void *m)
+{
+    return adagrad_own_workspace(m);
+}
+
+static void adagrad_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    adagrad_set_dist(w, dist);
+}
+
 static double adagrad_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return adagrad_evaluate(m, data[0], data[1], n, accuracy);
@@ -745,6 +770,8 @@ static const dlrt_model_api adagrad_api = {
     .forward_with = adagrad_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = adagrad_api_own_workspace,
+    .set_dist = adagrad_api_set_dist,
     .nterms = ADAGRAD_LOSS_TERMS,
     .term_names = adagrad_term_names,
     .term_weights = adagrad_term_weights,

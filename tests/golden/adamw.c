@@ -43,6 +43,7 @@ struct adamw_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (adamw_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -136,6 +137,11 @@ void adamw_workspace_destroy(adamw_workspace *w)
     free(w);
 }
 
+void adamw_set_dist(adamw_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of adamw.net. With training
@@ -214,6 +220,9 @@ static void adamw_backward_pass(const adamw *m, adamw_workspace *w, float *grads
     dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
     /* d_h[n,3] = d_pred[n,2] pred_w[2,3] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, d_pred, 2, pred_w, 3, 0.0f, d_h, 3);
+    /* Data parallelism (adamw_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 15, 8);   /* d_pred_w, d_pred_b */
 
     /* adamw.net:8: h = tanh(dense(x, 3)) */
     for (int i = 0; i < n * 3; i++)
@@ -222,6 +231,7 @@ static void adamw_backward_pass(const adamw *m, adamw_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t2, 3, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[3] = column sums of d_t2[n,3] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 3, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 15);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -461,6 +471,11 @@ void adamw_set_rng(adamw *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+adamw_workspace *adamw_own_workspace(adamw *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -638,6 +653,16 @@ static void adamw_api_workspace_destroy(void *w)
     adamw_workspace_destroy(w);
 }
 
+static void *adamw_api_own_workspace(void *m)
+{
+    return adamw_own_workspace(m);
+}
+
+static void adamw_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    adamw_set_dist(w, dist);
+}
+
 static double adamw_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return adamw_evaluate(m, data[0], data[1], n, accuracy);
@@ -757,6 +782,8 @@ static const dlrt_model_api adamw_api = {
     .forward_with = adamw_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = adamw_api_own_workspace,
+    .set_dist = adamw_api_set_dist,
     .nterms = ADAMW_LOSS_TERMS,
     .term_names = adamw_term_names,
     .term_weights = adamw_term_weights,

@@ -46,6 +46,7 @@ struct augment_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (augment_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -123,6 +124,11 @@ augment_workspace *augment_workspace_create(uint64_t seed)
 void augment_workspace_destroy(augment_workspace *w)
 {
     free(w);
+}
+
+void augment_set_dist(augment_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -237,6 +243,9 @@ static void augment_backward_pass(const augment *m, augment_workspace *w, float 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 64, n, 1.0f, d_logits, 3, t7, 64, 0.0f, d_logits_w, 64);
     /* d_logits_b[3] = column sums of d_logits[n,3] */
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
+    /* Data parallelism (augment_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 195);   /* d_logits_w, d_logits_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -442,6 +451,11 @@ void augment_set_rng(augment *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+augment_workspace *augment_own_workspace(augment *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -610,6 +624,16 @@ static void augment_api_workspace_destroy(void *w)
     augment_workspace_destroy(w);
 }
 
+static void *augment_api_own_workspace(void *m)
+{
+    return augment_own_workspace(m);
+}
+
+static void augment_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    augment_set_dist(w, dist);
+}
+
 static double augment_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return augment_evaluate(m, data[0], data[1], n, accuracy);
@@ -719,6 +743,8 @@ static const dlrt_model_api augment_api = {
     .forward_with = augment_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = augment_api_own_workspace,
+    .set_dist = augment_api_set_dist,
     .nterms = AUGMENT_LOSS_TERMS,
     .term_names = augment_term_names,
     .term_weights = augment_term_weights,

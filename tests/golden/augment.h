@@ -101,6 +101,15 @@ float augment_evaluate_with(const augment *m, augment_workspace *w, const float 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in augment_grads(m) before augment_update_update. */
 float augment_gradients_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+augment_workspace *augment_own_workspace(augment *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void augment_set_dist(augment_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

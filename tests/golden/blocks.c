@@ -84,6 +84,7 @@ struct blocks_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (blocks_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -209,6 +210,11 @@ blocks_workspace *blocks_workspace_create(uint64_t seed)
 void blocks_workspace_destroy(blocks_workspace *w)
 {
     free(w);
+}
+
+void blocks_set_dist(blocks_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -442,6 +448,9 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_t23[n,6] = d_logits[n,3] logits_w[3,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 3, 1.0f, d_logits, 3, logits_w, 6, 0.0f, d_t23, 6);
+    /* Data parallelism (blocks_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 310, 21);   /* d_logits_w, d_logits_b */
     for (int i = 0; i < n * 6; i++)
         d_a[i] = d_t23[i];
     for (int i = 0; i < n * 6; i++)
@@ -470,6 +479,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_enc_out_b, d_a, n, 6, 1, 1);
     /* d_a_h[n,4] = d_a[n,6] enc_out_w[6,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 6, 1.0f, d_a, 6, enc_out_w, 4, 0.0f, d_a_h, 4);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 280, 30);   /* d_enc_out_w, d_enc_out_b */
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
     for (int i = 0; i < n * 4; i++)
@@ -480,6 +490,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_enc_h_b, d_t17, n, 4, 1, 1);
     /* d_stage_1[n,6] = d_t17[n,4] enc_h_w[4,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 4, 1.0f, d_t17, 4, enc_h_w, 6, 0.0f, d_stage_1, 6);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 252, 28);   /* d_enc_h_w, d_enc_h_b */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     for (int i = 0; i < n * 6; i++)
@@ -494,6 +505,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_stage_1_out_b, d_t14, n, 6, 1, 0);
     /* d_stage_1_h[n,6] = d_t14[n,6] stage_1_out_w[6,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 6, 1.0f, d_t14, 6, stage_1_out_w, 6, 0.0f, d_stage_1_h, 6);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 210, 42);   /* d_stage_1_out_w, d_stage_1_out_b */
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     for (int i = 0; i < n * 6; i++)
@@ -504,6 +516,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_stage_1_h_b, d_t12, n, 6, 1, 0);
     /* d_stage_0[n,6] += d_t12[n,6] stage_1_h_w[6,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 6, 1.0f, d_t12, 6, stage_1_h_w, 6, 1.0f, d_stage_0, 6);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 168, 42);   /* d_stage_1_h_w, d_stage_1_h_b */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     for (int i = 0; i < n * 6; i++)
@@ -518,6 +531,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_stage_0_out_b, d_t9, n, 6, 1, 0);
     /* d_stage_0_h[n,6] = d_t9[n,6] stage_0_out_w[6,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 6, 1.0f, d_t9, 6, stage_0_out_w, 6, 0.0f, d_stage_0_h, 6);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 126, 42);   /* d_stage_0_out_w, d_stage_0_out_b */
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     for (int i = 0; i < n * 6; i++)
@@ -528,6 +542,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_stage_0_h_b, d_t7, n, 6, 1, 0);
     /* d_res1[n,6] += d_t7[n,6] stage_0_h_w[6,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 6, 1.0f, d_t7, 6, stage_0_h_w, 6, 1.0f, d_res1, 6);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 84, 42);   /* d_stage_0_h_w, d_stage_0_h_b */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     for (int i = 0; i < n * 6; i++)
@@ -540,6 +555,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     dlrt_bias_backward_f32(d_res1_out_b, d_t4, n, 6, 1, 0);
     /* d_res1_h[n,6] = d_t4[n,6] res1_out_w[6,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 6, 1.0f, d_t4, 6, res1_out_w, 6, 0.0f, d_res1_h, 6);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 42, 42);   /* d_res1_out_w, d_res1_out_b */
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     for (int i = 0; i < n * 6; i++)
@@ -548,6 +564,7 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 6, n, 1.0f, d_t2, 6, x, 6, 0.0f, d_res1_h_w, 6);
     /* d_res1_h_b[6] = column sums of d_t2[n,6] */
     dlrt_bias_backward_f32(d_res1_h_b, d_t2, n, 6, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 42);   /* d_res1_h_w, d_res1_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -882,6 +899,11 @@ void blocks_set_rng(blocks *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+blocks_workspace *blocks_own_workspace(blocks *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -1080,6 +1102,16 @@ static void blocks_api_workspace_destroy(void *w)
     blocks_workspace_destroy(w);
 }
 
+static void *blocks_api_own_workspace(void *m)
+{
+    return blocks_own_workspace(m);
+}
+
+static void blocks_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    blocks_set_dist(w, dist);
+}
+
 static double blocks_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return blocks_evaluate(m, data[0], data[1], n, accuracy);
@@ -1193,6 +1225,8 @@ static const dlrt_model_api blocks_api = {
     .forward_with = blocks_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = blocks_api_own_workspace,
+    .set_dist = blocks_api_set_dist,
     .nterms = BLOCKS_LOSS_TERMS,
     .term_names = blocks_term_names,
     .term_weights = blocks_term_weights,

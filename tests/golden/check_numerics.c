@@ -51,6 +51,7 @@ struct check_numerics_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (check_numerics_set_dist); NULL: one process */
     char **error;              /* where --check-numerics messages go */
     char *own_error;           /* a created workspace's own (error points here) */
 };
@@ -146,6 +147,11 @@ void check_numerics_workspace_destroy(check_numerics_workspace *w)
     if (w)
         free(w->own_error);
     free(w);
+}
+
+void check_numerics_set_dist(check_numerics_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 const char *check_numerics_workspace_error(const check_numerics_workspace *w)
@@ -361,6 +367,9 @@ static int check_numerics_backward_pass(const check_numerics *m, check_numerics_
         return -1;
     if (check_numerics_check(w, m->step, d_logits_b, 3, 0, (const int[]){3}, 1, "backward of dense", 13, "d_logits_b", 1))
         return -1;
+    /* Data parallelism (check_numerics_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 40, 27);   /* d_logits_w, d_logits_b */
 
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     dlrt_dropout_backward_f32(d_t4, d_h, h_mask, n * 8, 0);
@@ -378,6 +387,7 @@ static int check_numerics_backward_pass(const check_numerics *m, check_numerics_
         return -1;
     if (check_numerics_check(w, m->step, d_h_b, 8, 0, (const int[]){8}, 1, "backward of dense", 12, "d_h_b", 1))
         return -1;
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 40);   /* d_h_w, d_h_b */
     return 0;
 }
 
@@ -661,6 +671,11 @@ void check_numerics_set_rng(check_numerics *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+check_numerics_workspace *check_numerics_own_workspace(check_numerics *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -836,6 +851,16 @@ static void check_numerics_api_workspace_destroy(void *w)
     check_numerics_workspace_destroy(w);
 }
 
+static void *check_numerics_api_own_workspace(void *m)
+{
+    return check_numerics_own_workspace(m);
+}
+
+static void check_numerics_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    check_numerics_set_dist(w, dist);
+}
+
 static double check_numerics_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return check_numerics_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -960,6 +985,8 @@ static const dlrt_model_api check_numerics_api = {
     .forward_with = check_numerics_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = check_numerics_api_own_workspace,
+    .set_dist = check_numerics_api_set_dist,
     .nterms = CHECK_NUMERICS_LOSS_TERMS,
     .term_names = check_numerics_term_names,
     .term_weights = check_numerics_term_weights,

@@ -108,6 +108,15 @@ float check_numerics_evaluate_with(const check_numerics *m, check_numerics_works
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in check_numerics_grads(m) before check_numerics_update_update. */
 float check_numerics_gradients_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+check_numerics_workspace *check_numerics_own_workspace(check_numerics *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void check_numerics_set_dist(check_numerics_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

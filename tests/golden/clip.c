@@ -44,6 +44,7 @@ struct clip_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (clip_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -133,6 +134,11 @@ void clip_workspace_destroy(clip_workspace *w)
     free(w);
 }
 
+void clip_set_dist(clip_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of clip.net. With training
@@ -214,6 +220,9 @@ static void clip_backward_pass(const clip *m, clip_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,5] = d_logits[n,3] logits_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_logits, 3, logits_w, 5, 0.0f, d_h, 5);
+    /* Data parallelism (clip_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 25, 18);   /* d_logits_w, d_logits_b */
 
     /* clip.net:8: h = relu(dense(x, 5)) */
     for (int i = 0; i < n * 5; i++)
@@ -222,6 +231,7 @@ static void clip_backward_pass(const clip *m, clip_workspace *w, float *grads, c
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[5] = column sums of d_t2[n,5] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 5, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 25);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -500,6 +510,11 @@ void clip_set_rng(clip *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+clip_workspace *clip_own_workspace(clip *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -676,6 +691,16 @@ static void clip_api_workspace_destroy(void *w)
     clip_workspace_destroy(w);
 }
 
+static void *clip_api_own_workspace(void *m)
+{
+    return clip_own_workspace(m);
+}
+
+static void clip_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    clip_set_dist(w, dist);
+}
+
 static double clip_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return clip_evaluate(m, data[0], data[1], n, accuracy);
@@ -795,6 +820,8 @@ static const dlrt_model_api clip_api = {
     .forward_with = clip_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = clip_api_own_workspace,
+    .set_dist = clip_api_set_dist,
     .nterms = CLIP_LOSS_TERMS,
     .term_names = clip_term_names,
     .term_weights = clip_term_weights,

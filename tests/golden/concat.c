@@ -72,6 +72,7 @@ struct concat_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (concat_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -173,6 +174,11 @@ concat_workspace *concat_workspace_create(uint64_t seed)
 void concat_workspace_destroy(concat_workspace *w)
 {
     free(w);
+}
+
+void concat_set_dist(concat_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -361,6 +367,9 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 4, 1, 0);
     /* d_t18[n,76] = d_logits[n,4] logits_w[4,76] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 76, 4, 1.0f, d_logits, 4, logits_w, 76, 0.0f, d_t18, 76);
+    /* Data parallelism (concat_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 329, 308);   /* d_logits_w, d_logits_b */
     for (int r = 0; r < n * 1; r++)   /* d_k_'s slice of d_t18 */
         for (int i = 0; i < 10; i++)
             d_k_[(size_t)r * 10 + i] = d_t18[(size_t)r * 76 + 0 + i];
@@ -386,6 +395,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 6, n, 1.0f, d_t13, 24, x, 6, 0.0f, d_m_w, 6);
     /* d_m_b[24] = column sums of d_t13[n,24] */
     dlrt_bias_backward_f32(d_m_b, d_t13, n, 24, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 161, 168);   /* d_m_w, d_m_b */
 
     /* concat.net:13: c = concat(reshape(dense(x, 18), [2, 3, 3]), img, axis = 0) */
     for (int r = 0; r < n * 1; r++)   /* d_t11's slice of d_c */
@@ -396,6 +406,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 18, 6, n, 1.0f, d_t10, 18, x, 6, 0.0f, d_c_w, 6);
     /* d_c_b[18] = column sums of d_t10[n,18] */
     dlrt_bias_backward_f32(d_c_b, d_t10, n, 18, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 35, 126);   /* d_c_w, d_c_b */
 
     /* concat.net:12: s = concat(a, a) */
     for (int r = 0; r < n * 1; r++)   /* d_a's slice of d_s_ */
@@ -431,6 +442,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, 1.0f, d_t5, 2, x, 6, 0.0f, d_b_w, 6);
     /* d_b_b[2] = column sums of d_t5[n,2] */
     dlrt_bias_backward_f32(d_b_b, d_t5, n, 2, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 21, 14);   /* d_b_w, d_b_b */
 
     /* concat.net:8: a = tanh(dense(x, 3)) */
     for (int i = 0; i < n * 3; i++)
@@ -439,6 +451,7 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 6, n, 1.0f, d_t3, 3, x, 6, 0.0f, d_a_w, 6);
     /* d_a_b[3] = column sums of d_t3[n,3] */
     dlrt_bias_backward_f32(d_a_b, d_t3, n, 3, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 21);   /* d_a_w, d_a_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -708,6 +721,11 @@ void concat_set_rng(concat *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+concat_workspace *concat_own_workspace(concat *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -892,6 +910,16 @@ static void concat_api_workspace_destroy(void *w)
     concat_workspace_destroy(w);
 }
 
+static void *concat_api_own_workspace(void *m)
+{
+    return concat_own_workspace(m);
+}
+
+static void concat_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    concat_set_dist(w, dist);
+}
+
 static double concat_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return concat_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1002,6 +1030,8 @@ static const dlrt_model_api concat_api = {
     .forward_with = concat_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = concat_api_own_workspace,
+    .set_dist = concat_api_set_dist,
     .nterms = CONCAT_LOSS_TERMS,
     .term_names = concat_term_names,
     .term_weights = concat_term_weights,

@@ -68,6 +68,7 @@ struct conv_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (conv_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -182,6 +183,11 @@ conv_workspace *conv_workspace_create(uint64_t seed)
 void conv_workspace_destroy(conv_workspace *w)
 {
     free(w);
+}
+
+void conv_set_dist(conv_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -355,6 +361,9 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_logits_2_b, d_t14, n, 4, 1, 0);
     /* d_t13[n,64] = d_t14[n,4] logits_2_w[4,64] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 4, 1.0f, d_t14, 4, logits_2_w, 64, 0.0f, d_t13, 64);
+    /* Data parallelism (conv_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 818, 260);   /* d_logits_2_w, d_logits_2_b */
     memcpy(d_s2, d_t13, (size_t)n * 64 * sizeof *d_s2);
     /* d_logits_w[4,128] = d_t12[n,4]^T t11[n,128] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 128, n, 1.0f, d_t12, 4, t11, 128, 0.0f, d_logits_w, 128);
@@ -362,6 +371,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_logits_b, d_t12, n, 4, 1, 0);
     /* d_t11[n,128] = d_t12[n,4] logits_w[4,128] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 4, 1.0f, d_t12, 4, logits_w, 128, 0.0f, d_t11, 128);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 302, 516);   /* d_logits_w, d_logits_b */
     memcpy(d_up, d_t11, (size_t)n * 128 * sizeof *d_up);
 
     /* conv.net:16: s2 = conv1d(s1, 4, 1, bias = false) */
@@ -371,6 +381,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     /* d_s1[n,4,16] = the input gradient from d_s2 and s2_w */
     dlrt_conv1d_backward_data_f32(d_s1, NULL, d_s2, s2_w,
         n, 4, 16, 4, 1, 1, 0, 0, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 286, 16);   /* d_s2_w */
 
     /* conv.net:15: s1 = relu(conv1d(seq, 4, 3, dilation = 2, padding = "causal")) */
     for (int i = 0; i < n * 64; i++)
@@ -380,6 +391,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
         n, 2, 16, 4, 3, 1, 4, 0, 2, 1, 0);
     /* d_s1_b[4] = sums of d_t8 over the batch and its 16 positions */
     dlrt_bias_backward_f32(d_s1_b, d_t8, n, 4, 16, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 258, 28);   /* d_s1_w, d_s1_b */
 
     /* conv.net:14: up = conv_transpose2d(c2, 2, 2, stride = 2) */
     /* d_up_w[8,2,2,2] = the weight gradient from d_up and c2 */
@@ -390,6 +402,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     /* d_c2[n,8,4,4] = the input gradient from d_up and up_w */
     dlrt_conv_transpose2d_backward_data_f32(d_c2, up_ws, d_up, up_w,
         n, 8, 4, 4, 2, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 192, 66);   /* d_up_w, d_up_b */
 
     /* conv.net:13: c2 = relu(conv2d(c1, 8, 3, stride = 2, padding = 1, groups = 2)) */
     for (int i = 0; i < n * 128; i++)
@@ -402,6 +415,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
     /* d_c1[n,4,8,8] = the input gradient from d_t5 and c2_w */
     dlrt_conv2d_backward_data_f32(d_c1, t5_ws, d_t5, c2_w,
         n, 4, 8, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 40, 152);   /* d_c2_w, d_c2_b */
 
     /* conv.net:12: c1 = relu(conv2d(image, 4, 3, padding = "same")) */
     for (int i = 0; i < n * 256; i++)
@@ -411,6 +425,7 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
         n, 1, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
     /* d_c1_b[4] = sums of d_t3 over the batch and its 64 positions */
     dlrt_bias_backward_f32(d_c1_b, d_t3, n, 4, 64, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 40);   /* d_c1_w, d_c1_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -746,6 +761,11 @@ void conv_set_rng(conv *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+conv_workspace *conv_own_workspace(conv *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -940,6 +960,16 @@ static void conv_api_workspace_destroy(void *w)
     conv_workspace_destroy(w);
 }
 
+static void *conv_api_own_workspace(void *m)
+{
+    return conv_own_workspace(m);
+}
+
+static void conv_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    conv_set_dist(w, dist);
+}
+
 static double conv_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return conv_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1060,6 +1090,8 @@ static const dlrt_model_api conv_api = {
     .forward_with = conv_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = conv_api_own_workspace,
+    .set_dist = conv_api_set_dist,
     .nterms = CONV_LOSS_TERMS,
     .term_names = conv_term_names,
     .term_weights = conv_term_weights,

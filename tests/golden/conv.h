@@ -105,6 +105,15 @@ float conv_evaluate_with(const conv *m, conv_workspace *w, const float *image, c
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in conv_grads(m) before conv_update_update. */
 float conv_gradients_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+conv_workspace *conv_own_workspace(conv *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void conv_set_dist(conv_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -44,6 +44,7 @@ struct define_numbers_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (define_numbers_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -129,6 +130,11 @@ void define_numbers_workspace_destroy(define_numbers_workspace *w)
     free(w);
 }
 
+void define_numbers_set_dist(define_numbers_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of define_numbers.net. With training
@@ -206,12 +212,16 @@ static void define_numbers_backward_pass(const define_numbers *m, define_numbers
     dlrt_bias_backward_f32(d_loss_2_b, d_t4, n, 5, 1, 0);
     /* d_t3[n,1000] = d_t4[n,5] loss_2_w[5,1000] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1000, 5, 1.0f, d_t4, 5, loss_2_w, 1000, 0.0f, d_t3, 1000);
+    /* Data parallelism (define_numbers_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 5000, 5005);   /* d_loss_2_w, d_loss_2_b */
     for (int i = 0; i < n * 1000; i++)
         d_t2[i] = t3[i] <= 0 ? 0 : d_t3[i];   /* y NaN: dy, as torch */
     /* d_loss_w[1000,4] = d_t2[n,1000]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1000, 4, n, 1.0f, d_t2, 1000, x, 4, 0.0f, d_loss_w, 4);
     /* d_loss_b[1000] = column sums of d_t2[n,1000] */
     dlrt_bias_backward_f32(d_loss_b, d_t2, n, 1000, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 5000);   /* d_loss_w, d_loss_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -433,6 +443,11 @@ void define_numbers_set_rng(define_numbers *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+define_numbers_workspace *define_numbers_own_workspace(define_numbers *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -605,6 +620,16 @@ static void define_numbers_api_workspace_destroy(void *w)
     define_numbers_workspace_destroy(w);
 }
 
+static void *define_numbers_api_own_workspace(void *m)
+{
+    return define_numbers_own_workspace(m);
+}
+
+static void define_numbers_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    define_numbers_set_dist(w, dist);
+}
+
 static double define_numbers_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return define_numbers_evaluate(m, data[0], data[1], n, accuracy);
@@ -714,6 +739,8 @@ static const dlrt_model_api define_numbers_api = {
     .forward_with = define_numbers_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = define_numbers_api_own_workspace,
+    .set_dist = define_numbers_api_set_dist,
     .nterms = DEFINE_NUMBERS_LOSS_TERMS,
     .term_names = define_numbers_term_names,
     .term_weights = define_numbers_term_weights,

@@ -101,6 +101,15 @@ float define_numbers_evaluate_with(const define_numbers *m, define_numbers_works
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in define_numbers_grads(m) before define_numbers_update_update. */
 float define_numbers_gradients_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+define_numbers_workspace *define_numbers_own_workspace(define_numbers *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void define_numbers_set_dist(define_numbers_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

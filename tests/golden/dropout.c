@@ -58,6 +58,7 @@ struct dropout_workspace {
      */
     double *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (dropout_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -151,6 +152,11 @@ dropout_workspace *dropout_workspace_create(uint64_t seed)
 void dropout_workspace_destroy(dropout_workspace *w)
 {
     free(w);
+}
+
+void dropout_set_dist(dropout_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -289,6 +295,9 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
     dlrt_bias_backward_f64(d_logits_b, d_logits, n, 4, 1, 0);
     /* d_h2[n,24] = d_logits[n,4] logits_w[4,24] */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 4, 1.0, d_logits, 4, logits_w, 24, 0.0, d_h2, 24);
+    /* Data parallelism (dropout_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 864, 100);   /* d_logits_w, d_logits_b */
 
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
     dlrt_dropout_backward_f64(d_t7, d_h2, h2_mask, n * 24, 0);
@@ -300,6 +309,7 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
     dlrt_bias_backward_f64(d_h2_b, d_t6, n, 24, 1, 0);
     /* d_h[n,24] = d_t6[n,24] h2_w[24,24] */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 24, 1.0, d_t6, 24, h2_w, 24, 0.0, d_h, 24);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 264, 600);   /* d_h2_w, d_h2_b */
 
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     dlrt_dropout_backward_f64(d_t4, d_h, h_mask, n * 24, 0);
@@ -309,6 +319,7 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 10, n, 1.0, d_t3, 24, x, 10, 0.0, d_h_w, 10);
     /* d_h_b[24] = column sums of d_t3[n,24] */
     dlrt_bias_backward_f64(d_h_b, d_t3, n, 24, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 264);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -581,6 +592,11 @@ void dropout_set_rng(dropout *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+dropout_workspace *dropout_own_workspace(dropout *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -759,6 +775,16 @@ static void dropout_api_workspace_destroy(void *w)
     dropout_workspace_destroy(w);
 }
 
+static void *dropout_api_own_workspace(void *m)
+{
+    return dropout_own_workspace(m);
+}
+
+static void dropout_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    dropout_set_dist(w, dist);
+}
+
 static double dropout_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return dropout_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -883,6 +909,8 @@ static const dlrt_model_api dropout_api = {
     .forward_with = dropout_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = dropout_api_own_workspace,
+    .set_dist = dropout_api_set_dist,
     .nterms = DROPOUT_LOSS_TERMS,
     .term_names = dropout_term_names,
     .term_weights = dropout_term_weights,

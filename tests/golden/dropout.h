@@ -106,6 +106,15 @@ double dropout_evaluate_with(const dropout *m, dropout_workspace *w, const doubl
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in dropout_grads(m) before dropout_update_update. */
 double dropout_gradients_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *grads);
+/* The workspace the entry points without _with use. */
+dropout_workspace *dropout_own_workspace(dropout *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void dropout_set_dist(dropout_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -39,6 +39,7 @@ struct empty_forward_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (empty_forward_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -118,6 +119,11 @@ void empty_forward_workspace_destroy(empty_forward_workspace *w)
     free(w);
 }
 
+void empty_forward_set_dist(empty_forward_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of empty_forward.net. With training
@@ -176,6 +182,9 @@ static void empty_forward_backward_pass(const empty_forward *m, empty_forward_wo
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 3, n, 1.0f, d_t2, 3, t, 3, 0.0f, d_loss_w, 3);
     /* d_loss_b[3] = column sums of d_t2[n,3] */
     dlrt_bias_backward_f32(d_loss_b, d_t2, n, 3, 1, 0);
+    /* Data parallelism (empty_forward_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 12);   /* d_loss_w, d_loss_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -356,6 +365,11 @@ void empty_forward_set_rng(empty_forward *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+empty_forward_workspace *empty_forward_own_workspace(empty_forward *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -524,6 +538,16 @@ static void empty_forward_api_workspace_destroy(void *w)
     empty_forward_workspace_destroy(w);
 }
 
+static void *empty_forward_api_own_workspace(void *m)
+{
+    return empty_forward_own_workspace(m);
+}
+
+static void empty_forward_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    empty_forward_set_dist(w, dist);
+}
+
 static double empty_forward_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return empty_forward_evaluate(m, data[0], data[1], n, accuracy);
@@ -633,6 +657,8 @@ static const dlrt_model_api empty_forward_api = {
     .forward_with = empty_forward_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = empty_forward_api_own_workspace,
+    .set_dist = empty_forward_api_set_dist,
     .nterms = EMPTY_FORWARD_LOSS_TERMS,
     .term_names = empty_forward_term_names,
     .term_weights = empty_forward_term_weights,

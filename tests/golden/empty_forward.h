@@ -100,6 +100,15 @@ float empty_forward_evaluate_with(const empty_forward *m, empty_forward_workspac
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in empty_forward_grads(m) before empty_forward_update_update. */
 float empty_forward_gradients_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+empty_forward_workspace *empty_forward_own_workspace(empty_forward *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void empty_forward_set_dist(empty_forward_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -52,6 +52,7 @@ struct fashion_mlp_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (fashion_mlp_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -147,6 +148,11 @@ fashion_mlp_workspace *fashion_mlp_workspace_create(uint64_t seed)
 void fashion_mlp_workspace_destroy(fashion_mlp_workspace *w)
 {
     free(w);
+}
+
+void fashion_mlp_set_dist(fashion_mlp_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -261,6 +267,9 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 10, 1, 0);
     /* d_h2[n,128] = d_logits[n,10] logits_w[10,128] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, logits_w, 128, 0.0f, d_h2, 128);
+    /* Data parallelism (fashion_mlp_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 233856, 1290);   /* d_logits_w, d_logits_b */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     dlrt_dropout_backward_f32(d_t5, d_h2, h2_mask, n * 128, 0);
@@ -272,6 +281,7 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
     dlrt_bias_backward_f32(d_h2_b, d_t4, n, 128, 1, 0);
     /* d_h1[n,256] = d_t4[n,128] h2_w[128,256] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 128, 1.0f, d_t4, 128, h2_w, 256, 0.0f, d_h1, 256);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 200960, 32896);   /* d_h2_w, d_h2_b */
 
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     for (int i = 0; i < n * 256; i++)
@@ -280,6 +290,7 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 784, n, 1.0f, d_t2, 256, image, 784, 0.0f, d_h1_w, 784);
     /* d_h1_b[256] = column sums of d_t2[n,256] */
     dlrt_bias_backward_f32(d_h1_b, d_t2, n, 256, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 200960);   /* d_h1_w, d_h1_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -561,6 +572,11 @@ void fashion_mlp_set_rng(fashion_mlp *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+fashion_mlp_workspace *fashion_mlp_own_workspace(fashion_mlp *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -740,6 +756,16 @@ static void fashion_mlp_api_workspace_destroy(void *w)
     fashion_mlp_workspace_destroy(w);
 }
 
+static void *fashion_mlp_api_own_workspace(void *m)
+{
+    return fashion_mlp_own_workspace(m);
+}
+
+static void fashion_mlp_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    fashion_mlp_set_dist(w, dist);
+}
+
 static double fashion_mlp_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return fashion_mlp_evaluate(m, data[0], data[1], n, accuracy);
@@ -863,6 +889,8 @@ static const dlrt_model_api fashion_mlp_api = {
     .forward_with = fashion_mlp_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = fashion_mlp_api_own_workspace,
+    .set_dist = fashion_mlp_api_set_dist,
     .nterms = FASHION_MLP_LOSS_TERMS,
     .term_names = fashion_mlp_term_names,
     .term_weights = fashion_mlp_term_weights,

@@ -105,6 +105,15 @@ float fashion_mlp_evaluate_with(const fashion_mlp *m, fashion_mlp_workspace *w, 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in fashion_mlp_grads(m) before fashion_mlp_update_update. */
 float fashion_mlp_gradients_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+fashion_mlp_workspace *fashion_mlp_own_workspace(fashion_mlp *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void fashion_mlp_set_dist(fashion_mlp_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

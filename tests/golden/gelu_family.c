@@ -74,6 +74,7 @@ struct gelu_family_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (gelu_family_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -163,6 +164,11 @@ gelu_family_workspace *gelu_family_workspace_create(uint64_t seed)
 void gelu_family_workspace_destroy(gelu_family_workspace *w)
 {
     free(w);
+}
+
+void gelu_family_set_dist(gelu_family_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -335,6 +341,9 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_e[n,4] = d_logits[n,3] logits_w[3,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 3, 1.0f, d_logits, 3, logits_w, 4, 0.0f, d_e, 4);
+    /* Data parallelism (gelu_family_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 48, 15);   /* d_logits_w, d_logits_b */
 
     /* gelu_family.net:10: e = hardtanh(dense(d, 4, trainable = false), min_val = -2) + hardsigmoid(d) */
     for (int i = 0; i < n * 4; i++)
@@ -412,6 +421,7 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, x, 6, 0.0f, d_a_w, 6);
     /* d_a_b[4] = column sums of d_t2[n,4] */
     dlrt_bias_backward_f32(d_a_b, d_t2, n, 4, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 28);   /* d_a_w, d_a_b */
 
     /* No loss depends on these or they are frozen: their gradients are zero. */
     memset(d_e_w, 0, 16 * sizeof *d_e_w);
@@ -643,6 +653,11 @@ void gelu_family_set_rng(gelu_family *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+gelu_family_workspace *gelu_family_own_workspace(gelu_family *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -819,6 +834,16 @@ static void gelu_family_api_workspace_destroy(void *w)
     gelu_family_workspace_destroy(w);
 }
 
+static void *gelu_family_api_own_workspace(void *m)
+{
+    return gelu_family_own_workspace(m);
+}
+
+static void gelu_family_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    gelu_family_set_dist(w, dist);
+}
+
 static double gelu_family_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return gelu_family_evaluate(m, data[0], data[1], n, accuracy);
@@ -928,6 +953,8 @@ static const dlrt_model_api gelu_family_api = {
     .forward_with = gelu_family_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = gelu_family_api_own_workspace,
+    .set_dist = gelu_family_api_set_dist,
     .nterms = GELU_FAMILY_LOSS_TERMS,
     .term_names = gelu_family_term_names,
     .term_weights = gelu_family_term_weights,

@@ -101,6 +101,15 @@ float gelu_family_evaluate_with(const gelu_family *m, gelu_family_workspace *w, 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in gelu_family_grads(m) before gelu_family_update_update. */
 float gelu_family_gradients_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+gelu_family_workspace *gelu_family_own_workspace(gelu_family *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void gelu_family_set_dist(gelu_family_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -44,6 +44,7 @@ struct orth_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (orth_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -135,6 +136,11 @@ void orth_workspace_destroy(orth_workspace *w)
     free(w);
 }
 
+void orth_set_dist(orth_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of init_orthogonal.net. With training
@@ -214,6 +220,9 @@ static void orth_backward_pass(const orth *m, orth_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_loss_b, d_t4, n, 4, 1, 0);
     /* d_h[n,6] = d_t4[n,4] loss_w[4,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 4, 1.0f, d_t4, 4, loss_w, 6, 0.0f, d_h, 6);
+    /* Data parallelism (orth_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 78, 28);   /* d_loss_w, d_loss_b */
 
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
     for (int i = 0; i < n * 6; i++)
@@ -222,6 +231,7 @@ static void orth_backward_pass(const orth *m, orth_workspace *w, float *grads, c
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 12, n, 1.0f, d_t2, 6, x, 12, 0.0f, d_h_w, 12);
     /* d_h_b[6] = column sums of d_t2[n,6] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 6, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 78);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -443,6 +453,11 @@ void orth_set_rng(orth *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+orth_workspace *orth_own_workspace(orth *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -615,6 +630,16 @@ static void orth_api_workspace_destroy(void *w)
     orth_workspace_destroy(w);
 }
 
+static void *orth_api_own_workspace(void *m)
+{
+    return orth_own_workspace(m);
+}
+
+static void orth_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    orth_set_dist(w, dist);
+}
+
 static double orth_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return orth_evaluate(m, data[0], data[1], n, accuracy);
@@ -724,6 +749,8 @@ static const dlrt_model_api orth_api = {
     .forward_with = orth_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = orth_api_own_workspace,
+    .set_dist = orth_api_set_dist,
     .nterms = ORTH_LOSS_TERMS,
     .term_names = orth_term_names,
     .term_weights = orth_term_weights,

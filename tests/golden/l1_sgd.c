@@ -39,6 +39,7 @@ struct l1_sgd_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (l1_sgd_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -118,6 +119,11 @@ void l1_sgd_workspace_destroy(l1_sgd_workspace *w)
     free(w);
 }
 
+void l1_sgd_set_dist(l1_sgd_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of l1_sgd.net. With training
@@ -179,6 +185,9 @@ static void l1_sgd_backward_pass(const l1_sgd *m, l1_sgd_workspace *w, float *gr
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, d_pred_w, 4);
     /* d_pred_b[2] = column sums of d_pred[n,2] */
     dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
+    /* Data parallelism (l1_sgd_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 10);   /* d_pred_w, d_pred_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -360,6 +369,11 @@ void l1_sgd_set_rng(l1_sgd *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+l1_sgd_workspace *l1_sgd_own_workspace(l1_sgd *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -526,6 +540,16 @@ static void l1_sgd_api_workspace_destroy(void *w)
     l1_sgd_workspace_destroy(w);
 }
 
+static void *l1_sgd_api_own_workspace(void *m)
+{
+    return l1_sgd_own_workspace(m);
+}
+
+static void l1_sgd_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    l1_sgd_set_dist(w, dist);
+}
+
 static double l1_sgd_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return l1_sgd_evaluate(m, data[0], data[1], n, accuracy);
@@ -639,6 +663,8 @@ static const dlrt_model_api l1_sgd_api = {
     .forward_with = l1_sgd_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = l1_sgd_api_own_workspace,
+    .set_dist = l1_sgd_api_set_dist,
     .nterms = L1_SGD_LOSS_TERMS,
     .term_names = l1_sgd_term_names,
     .term_weights = l1_sgd_term_weights,

@@ -101,6 +101,15 @@ float l1_sgd_evaluate_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x,
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in l1_sgd_grads(m) before l1_sgd_update_update. */
 float l1_sgd_gradients_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+l1_sgd_workspace *l1_sgd_own_workspace(l1_sgd *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void l1_sgd_set_dist(l1_sgd_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

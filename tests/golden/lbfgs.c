@@ -43,6 +43,7 @@ struct lbfgs_net_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (lbfgs_net_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -145,6 +146,11 @@ void lbfgs_net_workspace_destroy(lbfgs_net_workspace *w)
     free(w);
 }
 
+void lbfgs_net_set_dist(lbfgs_net_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of lbfgs.net. With training
@@ -223,6 +229,9 @@ static void lbfgs_net_backward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, 
     dlrt_bias_backward_f32(d_out_b, d_out, n, 3, 1, 0);
     /* d_h[n,8] = d_out[n,3] out_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_out, 3, out_w, 8, 0.0f, d_h, 8);
+    /* Data parallelism (lbfgs_net_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 27);   /* d_out_w, d_out_b */
 
     /* lbfgs.net:6: h = tanh(dense(x, 8)) */
     for (int i = 0; i < n * 8; i++)
@@ -231,6 +240,7 @@ static void lbfgs_net_backward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t2, 8, x, 6, 0.0f, d_h_w, 6);
     /* d_h_b[8] = column sums of d_t2[n,8] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 8, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 56);   /* d_h_w, d_h_b */
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -385,6 +395,11 @@ float *lbfgs_net_grads(lbfgs_net *m)
 void lbfgs_net_set_rng(lbfgs_net *m, uint64_t seed)
 {
     dlrt_rng_seed(&m->ws.rng, seed);
+}
+
+lbfgs_net_workspace *lbfgs_net_own_workspace(lbfgs_net *m)
+{
+    return &m->ws;
 }
 
 static const struct {
@@ -565,6 +580,16 @@ static void lbfgs_net_api_workspace_destroy(void *w)
     lbfgs_net_workspace_destroy(w);
 }
 
+static void *lbfgs_net_api_own_workspace(void *m)
+{
+    return lbfgs_net_own_workspace(m);
+}
+
+static void lbfgs_net_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    lbfgs_net_set_dist(w, dist);
+}
+
 static double lbfgs_net_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return lbfgs_net_evaluate(m, data[0], data[1], n, accuracy);
@@ -678,6 +703,8 @@ static const dlrt_model_api lbfgs_net_api = {
     .forward_with = lbfgs_net_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = lbfgs_net_api_own_workspace,
+    .set_dist = lbfgs_net_api_set_dist,
     .nterms = LBFGS_NET_LOSS_TERMS,
     .term_names = lbfgs_net_term_names,
     .term_weights = lbfgs_net_term_weights,

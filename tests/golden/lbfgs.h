@@ -101,6 +101,15 @@ float lbfgs_net_evaluate_with(const lbfgs_net *m, lbfgs_net_workspace *w, const 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in lbfgs_net_grads(m) before lbfgs_net_update_update. */
 float lbfgs_net_gradients_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+lbfgs_net_workspace *lbfgs_net_own_workspace(lbfgs_net *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void lbfgs_net_set_dist(lbfgs_net_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -64,6 +64,7 @@ struct likelihood_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (likelihood_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -171,6 +172,11 @@ likelihood_workspace *likelihood_workspace_create(uint64_t seed)
 void likelihood_workspace_destroy(likelihood_workspace *w)
 {
     free(w);
+}
+
+void likelihood_set_dist(likelihood_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -339,6 +345,9 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     dlrt_bias_backward_f32(d_loss_b, d_t16, n, 2, 1, 0);
     /* d_h[n,5] = d_t16[n,2] loss_w[2,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, d_t16, 2, loss_w, 5, 0.0f, d_h, 5);
+    /* Data parallelism (likelihood_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 80, 12);   /* d_loss_w, d_loss_b */
     dlrt_bce_backward_f32(d_z, d_t14, z, t14, d_t15, n * 2, 0, 0);
     for (int i = 0; i < n * 2; i++)
         d_z[i] += d_t14[i] * t14[i] * (1 - t14[i]);
@@ -353,6 +362,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     dlrt_bias_backward_f32(d_lp_b, d_t9, n, 4, 1, 0);
     /* d_h[n,5] += d_t9[n,4] lp_w[4,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 4, 1.0f, d_t9, 4, lp_w, 5, 1.0f, d_h, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 24);   /* d_lp_w, d_lp_b */
 
     /* likelihood.net:13: z = dense(h, 2) */
     /* d_z_w[2,5] = d_z[n,2]^T h[n,5] */
@@ -361,6 +371,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     dlrt_bias_backward_f32(d_z_b, d_z, n, 2, 1, 0);
     /* d_h[n,5] += d_z[n,2] z_w[2,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, d_z, 2, z_w, 5, 1.0f, d_h, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 44, 12);   /* d_z_w, d_z_b */
 
     /* likelihood.net:12: lv = dense(h, 2) */
     /* d_lv_w[2,5] = d_lv[n,2]^T h[n,5] */
@@ -369,6 +380,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     dlrt_bias_backward_f32(d_lv_b, d_lv, n, 2, 1, 0);
     /* d_h[n,5] += d_lv[n,2] lv_w[2,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, d_lv, 2, lv_w, 5, 1.0f, d_h, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 32, 12);   /* d_lv_w, d_lv_b */
 
     /* likelihood.net:11: mu = dense(h, 2) */
     /* d_mu_w[2,5] = d_mu[n,2]^T h[n,5] */
@@ -377,6 +389,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     dlrt_bias_backward_f32(d_mu_b, d_mu, n, 2, 1, 0);
     /* d_h[n,5] += d_mu[n,2] mu_w[2,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, d_mu, 2, mu_w, 5, 1.0f, d_h, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 20, 12);   /* d_mu_w, d_mu_b */
 
     /* likelihood.net:10: h = tanh(dense(x, 5)) */
     for (int i = 0; i < n * 5; i++)
@@ -385,6 +398,7 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 3, n, 1.0f, d_t4, 5, x, 3, 0.0f, d_h_w, 3);
     /* d_h_b[5] = column sums of d_t4[n,5] */
     dlrt_bias_backward_f32(d_h_b, d_t4, n, 5, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 20);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -694,6 +708,11 @@ void likelihood_set_rng(likelihood *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+likelihood_workspace *likelihood_own_workspace(likelihood *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -882,6 +901,16 @@ static void likelihood_api_workspace_destroy(void *w)
     likelihood_workspace_destroy(w);
 }
 
+static void *likelihood_api_own_workspace(void *m)
+{
+    return likelihood_own_workspace(m);
+}
+
+static void likelihood_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    likelihood_set_dist(w, dist);
+}
+
 static double likelihood_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return likelihood_evaluate(m, data[0], data[1], data[2], data[3], n, accuracy);
@@ -993,6 +1022,8 @@ static const dlrt_model_api likelihood_api = {
     .forward_with = likelihood_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = likelihood_api_own_workspace,
+    .set_dist = likelihood_api_set_dist,
     .nterms = LIKELIHOOD_LOSS_TERMS,
     .term_names = likelihood_term_names,
     .term_weights = likelihood_term_weights,

@@ -54,6 +54,7 @@ struct lstm_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (lstm_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -206,6 +207,11 @@ lstm_workspace *lstm_workspace_create(uint64_t seed)
 void lstm_workspace_destroy(lstm_workspace *w)
 {
     free(w);
+}
+
+void lstm_set_dist(lstm_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -408,6 +414,9 @@ static void lstm_backward_pass(const lstm *m, lstm_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 4, 1, 0);
     /* d_t5[n,24] = d_logits[n,4] logits_w[4,24] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 4, 1.0f, d_logits, 4, logits_w, 24, 0.0f, d_t5, 24);
+    /* Data parallelism (lstm_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 3596, 100);   /* d_logits_w, d_logits_b */
     memcpy(d_out, d_t5, (size_t)n * 24 * sizeof *d_out);
 
     /* lstm.net:9: out = rnn(dec, 4, initial_state = "learned", nonlinearity = "relu") */
@@ -415,11 +424,13 @@ static void lstm_backward_pass(const lstm *m, lstm_workspace *w, float *grads, c
     /* layer 0, forward: backpropagation through its 6 steps */
     dlrt_rnn_backward_f32(d_dec, out_work, d_out_weight_ih_l0, d_out_weight_hh_l0, d_out_bias_ih_l0, d_out_bias_hh_l0, d_out, NULL, out_state, dec, out_weight_ih_l0, out_weight_hh_l0, n, 6, 16, 4, 1, 0, 0, 0);
     dlrt_bias_backward_f32(d_out_h0 + 0, out_work, n, 4, 1, 0);   /* dh0 row 0: summed over the batch */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 3504, 92);   /* d_out_weight_ih_l0, d_out_weight_hh_l0, d_out_bias_ih_l0, d_out_bias_hh_l0, d_out_h0 */
 
     /* lstm.net:8: dec = gru(seq, 16, h0 = enc) */
     /* the last layer first; each direction's gradients from its saved states */
     /* layer 0, forward: backpropagation through its 6 steps */
     dlrt_gru_backward_f32(NULL, d_enc, d_dec_weight_ih_l0, d_dec_weight_hh_l0, d_dec_bias_ih_l0, d_dec_bias_hh_l0, d_dec, NULL, dec_state, seq, dec_weight_ih_l0, dec_weight_hh_l0, n, 6, 3, 16, 0, 0, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 2496, 1008);   /* d_dec_weight_ih_l0, d_dec_weight_hh_l0, d_dec_bias_ih_l0, d_dec_bias_hh_l0 */
 
     /* lstm.net:7: enc = lstm(seq, 8, num_layers = 2, bidirectional = true, dropout = 0.2, return_s ... */
     /* the last layer first; each direction's gradients from its saved states */
@@ -440,6 +451,7 @@ static void lstm_backward_pass(const lstm *m, lstm_workspace *w, float *grads, c
     dlrt_lstm_backward_f32(NULL, NULL, NULL, d_enc_weight_ih_l0, d_enc_weight_hh_l0, d_enc_bias_ih_l0, d_enc_bias_hh_l0, enc_work + (size_t)n * 96, NULL, NULL, enc_state, seq, enc_weight_ih_l0, enc_weight_hh_l0, n, 6, 3, 8, 0, 0, 0);
     /* layer 0, reverse: backpropagation through its 6 steps */
     dlrt_lstm_backward_f32(NULL, NULL, NULL, d_enc_weight_ih_l0_reverse, d_enc_weight_hh_l0_reverse, d_enc_bias_ih_l0_reverse, d_enc_bias_hh_l0_reverse, enc_work + (size_t)n * 144, NULL, NULL, enc_state + (size_t)n * 352, seq, enc_weight_ih_l0_reverse, enc_weight_hh_l0_reverse, n, 6, 3, 8, 1, 0, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 2496);   /* d_enc_weight_ih_l0, d_enc_weight_hh_l0, d_enc_bias_ih_l0, d_enc_bias_hh_l0, d_enc_weight_ih_l0_reverse, d_enc_weight_hh_l0_reverse, d_enc_bias_ih_l0_reverse, d_enc_bias_hh_l0_reverse, d_enc_weight_ih_l1, d_enc_weight_hh_l1, d_enc_bias_ih_l1, d_enc_bias_hh_l1, d_enc_weight_ih_l1_reverse, d_enc_weight_hh_l1_reverse, d_enc_bias_ih_l1_reverse, d_enc_bias_hh_l1_reverse */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -845,6 +857,11 @@ void lstm_set_rng(lstm *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+lstm_workspace *lstm_own_workspace(lstm *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -1063,6 +1080,16 @@ static void lstm_api_workspace_destroy(void *w)
     lstm_workspace_destroy(w);
 }
 
+static void *lstm_api_own_workspace(void *m)
+{
+    return lstm_own_workspace(m);
+}
+
+static void lstm_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    lstm_set_dist(w, dist);
+}
+
 static double lstm_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return lstm_evaluate(m, data[0], data[1], n, accuracy);
@@ -1172,6 +1199,8 @@ static const dlrt_model_api lstm_api = {
     .forward_with = lstm_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = lstm_api_own_workspace,
+    .set_dist = lstm_api_set_dist,
     .nterms = LSTM_LOSS_TERMS,
     .term_names = lstm_term_names,
     .term_weights = lstm_term_weights,

@@ -101,6 +101,15 @@ float lstm_evaluate_with(const lstm *m, lstm_workspace *w, const float *seq, con
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in lstm_grads(m) before lstm_update_update. */
 float lstm_gradients_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+lstm_workspace *lstm_own_workspace(lstm *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void lstm_set_dist(lstm_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -47,6 +47,7 @@ struct lstm_stateful_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (lstm_stateful_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -136,6 +137,11 @@ lstm_stateful_workspace *lstm_stateful_workspace_create(uint64_t seed)
 void lstm_stateful_workspace_destroy(lstm_stateful_workspace *w)
 {
     free(w);
+}
+
+void lstm_stateful_set_dist(lstm_stateful_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -228,12 +234,16 @@ static void lstm_stateful_backward_pass(const lstm_stateful *m, lstm_stateful_wo
     dlrt_bias_backward_f32(d_p_b, d_t4, n, 8, 1, 0);
     /* d_t3[n,40] = d_t4[n,8] p_w[8,40] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 40, 8, 1.0f, d_t4, 8, p_w, 40, 0.0f, d_t3, 40);
+    /* Data parallelism (lstm_stateful_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 180, 328);   /* d_p_w, d_p_b */
     memcpy(d_h, d_t3, (size_t)n * 40 * sizeof *d_h);   /* reshape: same values */
 
     /* lstm_stateful.net:7: h = lstm(x, 5, stateful = true) */
     /* the last layer first; each direction's gradients from its saved states */
     /* layer 0, forward: backpropagation through its 8 steps */
     dlrt_lstm_backward_f32(NULL, NULL, NULL, d_h_weight_ih_l0, d_h_weight_hh_l0, d_h_bias_ih_l0, d_h_bias_hh_l0, d_h, NULL, NULL, h_state, x, h_weight_ih_l0, h_weight_hh_l0, n, 8, 2, 5, 0, 0, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 180);   /* d_h_weight_ih_l0, d_h_weight_hh_l0, d_h_bias_ih_l0, d_h_bias_hh_l0 */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -641,6 +651,11 @@ static void *lstm_stateful_api_own_workspace(void *m)
     return lstm_stateful_own_workspace(m);
 }
 
+static void lstm_stateful_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    lstm_stateful_set_dist(w, dist);
+}
+
 static double lstm_stateful_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return lstm_stateful_evaluate(m, data[0], data[1], n, accuracy);
@@ -757,6 +772,7 @@ static const dlrt_model_api lstm_stateful_api = {
     .stateful = 1,
     .reset_state = lstm_stateful_api_reset_state,
     .own_workspace = lstm_stateful_api_own_workspace,
+    .set_dist = lstm_stateful_api_set_dist,
     .nterms = LSTM_STATEFUL_LOSS_TERMS,
     .term_names = lstm_stateful_term_names,
     .term_weights = lstm_stateful_term_weights,

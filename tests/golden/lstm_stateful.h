@@ -91,7 +91,6 @@ void lstm_stateful_set_rng(lstm_stateful *m, uint64_t seed);
  * stream (epoch). lstm_stateful_own_workspace is the one lstm_stateful_train_step,
  * lstm_stateful_forward and lstm_stateful_evaluate use. */
 void lstm_stateful_reset_state(lstm_stateful_workspace *w);
-lstm_stateful_workspace *lstm_stateful_own_workspace(lstm_stateful *m);
 
 /* Threads. A workspace holds what a call needs besides the network:
  * activations and scratch for up to LSTM_STATEFUL_BATCH samples and dropout's random
@@ -111,6 +110,15 @@ float lstm_stateful_evaluate_with(const lstm_stateful *m, lstm_stateful_workspac
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in lstm_stateful_grads(m) before lstm_stateful_update_update. */
 float lstm_stateful_gradients_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+lstm_stateful_workspace *lstm_stateful_own_workspace(lstm_stateful *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void lstm_stateful_set_dist(lstm_stateful_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

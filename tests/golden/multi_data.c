@@ -56,6 +56,7 @@ struct multi_data_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (multi_data_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -155,6 +156,11 @@ multi_data_workspace *multi_data_workspace_create(uint64_t seed)
 void multi_data_workspace_destroy(multi_data_workspace *w)
 {
     free(w);
+}
+
+void multi_data_set_dist(multi_data_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -285,6 +291,9 @@ static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *
     dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
     /* d_h[n,8] = d_pred[n,2] pred_w[2,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 2, 1.0f, d_pred, 2, pred_w, 8, 0.0f, d_h, 8);
+    /* Data parallelism (multi_data_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 123, 18);   /* d_pred_w, d_pred_b */
 
     /* multi_data.net:11: logits = dense(h, 3) */
     /* d_logits_w[3,8] = d_logits[n,3]^T h[n,8] */
@@ -293,6 +302,7 @@ static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] += d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 1.0f, d_h, 8);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 96, 27);   /* d_logits_w, d_logits_b */
 
     /* multi_data.net:10: h = relu(dense(flatten(img), 8)) + relu(dense(aux, 8)) */
     for (int i = 0; i < n * 8; i++)
@@ -305,12 +315,14 @@ static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, d_t7, 8, aux, 4, 0.0f, d_h_2_w, 4);
     /* d_h_2_b[8] = column sums of d_t7[n,8] */
     dlrt_bias_backward_f32(d_h_2_b, d_t7, n, 8, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 40);   /* d_h_2_w, d_h_2_b */
     for (int i = 0; i < n * 8; i++)
         d_t5[i] = t6[i] <= 0 ? 0 : d_t6[i];   /* y NaN: dy, as torch */
     /* d_h_w[8,6] = d_t5[n,8]^T t4[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t5, 8, t4, 6, 0.0f, d_h_w, 6);
     /* d_h_b[8] = column sums of d_t5[n,8] */
     dlrt_bias_backward_f32(d_h_b, d_t5, n, 8, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 56);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -604,6 +616,11 @@ void multi_data_set_rng(multi_data *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+multi_data_workspace *multi_data_own_workspace(multi_data *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -786,6 +803,16 @@ static void multi_data_api_workspace_destroy(void *w)
     multi_data_workspace_destroy(w);
 }
 
+static void *multi_data_api_own_workspace(void *m)
+{
+    return multi_data_own_workspace(m);
+}
+
+static void multi_data_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    multi_data_set_dist(w, dist);
+}
+
 static double multi_data_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return multi_data_evaluate(m, data[0], data[1], data[2], data[3], n, accuracy);
@@ -912,6 +939,8 @@ static const dlrt_model_api multi_data_api = {
     .forward_with = multi_data_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = multi_data_api_own_workspace,
+    .set_dist = multi_data_api_set_dist,
     .nterms = MULTI_DATA_LOSS_TERMS,
     .term_names = multi_data_term_names,
     .term_weights = multi_data_term_weights,

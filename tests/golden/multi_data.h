@@ -108,6 +108,15 @@ float multi_data_evaluate_with(const multi_data *m, multi_data_workspace *w, con
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in multi_data_grads(m) before multi_data_update_update. */
 float multi_data_gradients_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+multi_data_workspace *multi_data_own_workspace(multi_data *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void multi_data_set_dist(multi_data_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -48,6 +48,7 @@ struct noise_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (noise_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -137,6 +138,11 @@ noise_workspace *noise_workspace_create(uint64_t seed)
 void noise_workspace_destroy(noise_workspace *w)
 {
     free(w);
+}
+
+void noise_set_dist(noise_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -237,6 +243,9 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
     dlrt_bias_backward_f32(d_out_b, d_t5, n, 16, 1, 0);
     /* d_h[n,32] = d_t5[n,16] out_w[16,32] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 16, 1.0f, d_t5, 16, out_w, 32, 0.0f, d_h, 32);
+    /* Data parallelism (noise_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 288, 528);   /* d_out_w, d_out_b */
 
     /* noise.net:7: h = relu(dense(z, 32)) */
     for (int i = 0; i < n * 32; i++)
@@ -245,6 +254,7 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 8, n, 1.0f, d_t3, 32, z, 8, 0.0f, d_h_w, 8);
     /* d_h_b[32] = column sums of d_t3[n,32] */
     dlrt_bias_backward_f32(d_h_b, d_t3, n, 32, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 288);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -477,6 +487,11 @@ void noise_set_rng(noise *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+noise_workspace *noise_own_workspace(noise *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -652,6 +667,16 @@ static void noise_api_workspace_destroy(void *w)
     noise_workspace_destroy(w);
 }
 
+static void *noise_api_own_workspace(void *m)
+{
+    return noise_own_workspace(m);
+}
+
+static void noise_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    noise_set_dist(w, dist);
+}
+
 static double noise_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return noise_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -782,6 +807,8 @@ static const dlrt_model_api noise_api = {
     .forward_with = noise_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = noise_api_own_workspace,
+    .set_dist = noise_api_set_dist,
     .nnoise = 2,
     .noise = noise_api_noise,
     .nterms = NOISE_LOSS_TERMS,

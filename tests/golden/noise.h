@@ -105,6 +105,15 @@ float noise_evaluate_with(const noise *m, noise_workspace *w, const float *z, co
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in noise_grads(m) before noise_update_update. */
 float noise_gradients_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, float *grads);
+/* The workspace the entry points without _with use. */
+noise_workspace *noise_own_workspace(noise *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void noise_set_dist(noise_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

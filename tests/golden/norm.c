@@ -72,6 +72,7 @@ struct norm_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (norm_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -204,6 +205,11 @@ void norm_workspace_destroy(norm_workspace *w)
     free(w);
 }
 
+void norm_set_dist(norm_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of norm.net. With training
@@ -255,7 +261,8 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     if (training) {
         /* training: batch statistics per channel into b2_mean, b2_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(b2, b2_mean, b2_rstd, b2_running_mean, b2_running_var, image, b2_w, b2_b, n, 2, 12, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(b2, b2_mean, b2_rstd, b2_running_mean, b2_running_var, image, b2_w, b2_b, n, 2, 12, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(b2, image, b2_w, b2_b, b2_running_mean, b2_running_var, n, 2, 12, 1e-05);
@@ -269,7 +276,8 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     if (training) {
         /* training: batch statistics per channel into b1_mean, b1_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.2 */
-        dlrt_batchnorm_forward_train_f32(b1, b1_mean, b1_rstd, b1_running_mean, b1_running_var, seq, b1_w, b1_b, n, 3, 5, 0.001, 0.2);
+        dlrt_batchnorm_forward_train_f32(b1, b1_mean, b1_rstd, b1_running_mean, b1_running_var, seq, b1_w, b1_b, n, 3, 5, 0.001, 0.2,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(b1, seq, b1_w, b1_b, b1_running_mean, b1_running_var, n, 3, 5, 0.001);
@@ -295,8 +303,8 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     if (training) {
         /* training: batch statistics per channel into f_mean, f_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(f, f_mean, f_rstd, n > 1 ? f_running_mean : NULL, n > 1 ? f_running_var : NULL,
-            h, NULL, NULL, n, 6, 1, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(f, f_mean, f_rstd, f_running_mean, f_running_var, h, NULL, NULL, n, 6, 1, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(f, h, NULL, NULL, f_running_mean, f_running_var, n, 6, 1, 1e-05);
@@ -401,12 +409,16 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 4, 1, 0);
     /* d_t13[n,6] = d_logits[n,4] logits_w[4,6] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 4, 1.0f, d_logits, 4, logits_w, 6, 0.0f, d_t13, 6);
+    /* Data parallelism (norm_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 266, 28);   /* d_logits_w, d_logits_b */
     for (int i = 0; i < n * 6; i++)
         d_f[i] = t13[i] <= 0 ? 0 : d_t13[i];   /* y NaN: dy, as torch */
 
     /* norm.net:15: f = batchnorm(h, affine = false) */
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)) */
-    dlrt_batchnorm_backward_f32(d_h, NULL, NULL, d_f, h, f_mean, f_rstd, NULL, n, 6, 1, 0, 0);
+    dlrt_batchnorm_backward_f32(d_h, NULL, NULL, d_f, h, f_mean, f_rstd, NULL, n, 6, 1, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
 
     /* norm.net:14: h = dense(flatten(l2), 6) + dense(flatten(l1), 6) */
     for (int i = 0; i < n * 6; i++)
@@ -419,6 +431,7 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_h_2_b, d_t10, n, 6, 1, 0);
     /* d_t9[n,15] = d_t10[n,6] h_2_w[6,15] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 15, 6, 1.0f, d_t10, 6, h_2_w, 15, 0.0f, d_t9, 15);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 170, 96);   /* d_h_2_w, d_h_2_b */
     memcpy(d_l1, d_t9, (size_t)n * 15 * sizeof *d_l1);
     /* d_h_w[6,24] = d_t8[n,6]^T t7[n,24] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 24, n, 1.0f, d_t8, 6, t7, 24, 0.0f, d_h_w, 24);
@@ -426,15 +439,19 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_h_b, d_t8, n, 6, 1, 0);
     /* d_t7[n,24] = d_t8[n,6] h_w[6,24] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 6, 1.0f, d_t8, 6, h_w, 24, 0.0f, d_t7, 24);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 20, 150);   /* d_h_w, d_h_b */
     memcpy(d_l2, d_t7, (size_t)n * 24 * sizeof *d_l2);
 
     /* norm.net:13: l1 = layernorm(b1) */
     /* per row (xh = (x - mean) rstd): dx = rstd (g - mean g - xh mean(g xh)), g = dy w; dw = sum dy xh, db = sum dy over rows */
     dlrt_layernorm_backward_f32(d_b1, d_l1_w, d_l1_b, d_l1, b1, l1_mean, l1_rstd, l1_w, n * 3, 5, 0, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 10, 10);   /* d_l1_w, d_l1_b */
 
     /* norm.net:12: b1 = batchnorm(seq, momentum = 0.2, eps = 1e-3) */
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(NULL, d_b1_w, d_b1_b, d_b1, seq, b1_mean, b1_rstd, b1_w, n, 3, 5, 0, 0);
+    dlrt_batchnorm_backward_f32(NULL, d_b1_w, d_b1_b, d_b1, seq, b1_mean, b1_rstd, b1_w, n, 3, 5, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 4, 6);   /* d_b1_w, d_b1_b */
 
     /* norm.net:11: l2 = layernorm(b2, dims = 2, affine = false) */
     /* per row (xh = (x - mean) rstd): dx = rstd (g - mean g - xh mean(g xh)), g = dy w */
@@ -442,7 +459,9 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
 
     /* norm.net:10: b2 = batchnorm(image) */
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(NULL, d_b2_w, d_b2_b, d_b2, image, b2_mean, b2_rstd, b2_w, n, 2, 12, 0, 0);
+    dlrt_batchnorm_backward_f32(NULL, d_b2_w, d_b2_b, d_b2, image, b2_mean, b2_rstd, b2_w, n, 2, 12, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 4);   /* d_b2_w, d_b2_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -795,6 +814,11 @@ void norm_set_rng(norm *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+norm_workspace *norm_own_workspace(norm *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -1005,6 +1029,16 @@ static void *norm_api_state(void *m)
     return ((norm *)m)->state;
 }
 
+static void *norm_api_own_workspace(void *m)
+{
+    return norm_own_workspace(m);
+}
+
+static void norm_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    norm_set_dist(w, dist);
+}
+
 static double norm_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return norm_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1125,6 +1159,8 @@ static const dlrt_model_api norm_api = {
     .forward_with = norm_api_forward_with,
     .state_count = 22,
     .state = norm_api_state,
+    .own_workspace = norm_api_own_workspace,
+    .set_dist = norm_api_set_dist,
     .nterms = NORM_LOSS_TERMS,
     .term_names = norm_term_names,
     .term_weights = norm_term_weights,

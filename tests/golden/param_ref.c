@@ -65,6 +65,7 @@ struct param_ref_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (param_ref_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -160,6 +161,11 @@ param_ref_workspace *param_ref_workspace_create(uint64_t seed)
 void param_ref_workspace_destroy(param_ref_workspace *w)
 {
     free(w);
+}
+
+void param_ref_set_dist(param_ref_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -310,6 +316,9 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
     dlrt_bias_backward_f32(d_z_b, d_z, n, 1, 1, 0);
     /* d_t12[n,18] = d_z[n,1] z_w[1,18] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 18, 1, 1.0f, d_z, 1, z_w, 18, 0.0f, d_t12, 18);
+    /* Data parallelism (param_ref_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 31, 19);   /* d_z_w, d_z_b */
     memcpy(d_m_, d_t12, (size_t)n * 18 * sizeof *d_m_);
 
     /* param_ref.net:12: m = c * reshape(dense(x, 2), [2, 1, 1]) */
@@ -320,6 +329,7 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_t9, 2, x, 4, 0.0f, d_m_w, 4);
     /* d_m_b[2] = column sums of d_t9[n,2] */
     dlrt_bias_backward_f32(d_m_b, d_t9, n, 2, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 21, 10);   /* d_m_w, d_m_b */
 
     /* param_ref.net:11: c = conv2d(img, 2, 1) */
     /* d_c_w[2,2,1,1] = the weight gradient from d_c and img */
@@ -327,6 +337,7 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
         n, 2, 3, 3, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0);
     /* d_c_b[2] = sums of d_c over the batch and its 9 positions */
     dlrt_bias_backward_f32(d_c_b, d_c, n, 2, 9, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 15, 6);   /* d_c_w, d_c_b */
 
     /* param_ref.net:10: g = h1 * h1.bias + 1 */
     for (int i = 0; i < n * 3; i++)
@@ -341,6 +352,7 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t3, 3, x, 4, 1.0f, d_h1_w, 4);
     /* d_h1_b[3] += column sums of d_t3[n,3] */
     dlrt_bias_backward_f32(d_h1_b, d_t3, n, 3, 1, 1);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 15);   /* d_h1_w, d_h1_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -593,6 +605,11 @@ void param_ref_set_rng(param_ref *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+param_ref_workspace *param_ref_own_workspace(param_ref *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -773,6 +790,16 @@ static void param_ref_api_workspace_destroy(void *w)
     param_ref_workspace_destroy(w);
 }
 
+static void *param_ref_api_own_workspace(void *m)
+{
+    return param_ref_own_workspace(m);
+}
+
+static void param_ref_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    param_ref_set_dist(w, dist);
+}
+
 static double param_ref_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return param_ref_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -883,6 +910,8 @@ static const dlrt_model_api param_ref_api = {
     .forward_with = param_ref_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = param_ref_api_own_workspace,
+    .set_dist = param_ref_api_set_dist,
     .nterms = PARAM_REF_LOSS_TERMS,
     .term_names = param_ref_term_names,
     .term_weights = param_ref_term_weights,

@@ -101,6 +101,15 @@ float param_ref_evaluate_with(const param_ref *m, param_ref_workspace *w, const 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in param_ref_grads(m) before param_ref_update_update. */
 float param_ref_gradients_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+param_ref_workspace *param_ref_own_workspace(param_ref *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void param_ref_set_dist(param_ref_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -48,6 +48,7 @@ struct per_layer_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (per_layer_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -143,6 +144,11 @@ void per_layer_workspace_destroy(per_layer_workspace *w)
     free(w);
 }
 
+void per_layer_set_dist(per_layer_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of per_layer.net. With training
@@ -233,6 +239,9 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 32, n, 1.0f, d_logits, 3, h2, 32, 0.0f, d_logits_w, 32);
     /* d_h2[n,32] = d_logits[n,3] logits_w[3,32] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 3, 1.0f, d_logits, 3, logits_w, 32, 0.0f, d_h2, 32);
+    /* Data parallelism (per_layer_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 1696, 96);   /* d_logits_w */
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
     for (int i = 0; i < n * 32; i++)
@@ -241,6 +250,7 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, d_t4, 32, h1, 32, 0.0f, d_h2_w, 32);
     /* d_h1[n,32] = d_t4[n,32] h2_w[32,32] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, d_t4, 32, h2_w, 32, 0.0f, d_h1, 32);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 672, 1024);   /* d_h2_w */
 
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     for (int i = 0; i < n * 32; i++)
@@ -249,6 +259,7 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 20, n, 1.0f, d_t2, 32, x, 20, 0.0f, d_h1_w, 20);
     /* d_h1_b[32] = column sums of d_t2[n,32] */
     dlrt_bias_backward_f32(d_h1_b, d_t2, n, 32, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 672);   /* d_h1_w, d_h1_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -512,6 +523,11 @@ void per_layer_set_rng(per_layer *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+per_layer_workspace *per_layer_own_workspace(per_layer *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -689,6 +705,16 @@ static void per_layer_api_workspace_destroy(void *w)
     per_layer_workspace_destroy(w);
 }
 
+static void *per_layer_api_own_workspace(void *m)
+{
+    return per_layer_own_workspace(m);
+}
+
+static void per_layer_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    per_layer_set_dist(w, dist);
+}
+
 static double per_layer_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return per_layer_evaluate(m, data[0], data[1], n, accuracy);
@@ -808,6 +834,8 @@ static const dlrt_model_api per_layer_api = {
     .forward_with = per_layer_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = per_layer_api_own_workspace,
+    .set_dist = per_layer_api_set_dist,
     .nterms = PER_LAYER_LOSS_TERMS,
     .term_names = per_layer_term_names,
     .term_weights = per_layer_term_weights,

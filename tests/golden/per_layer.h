@@ -106,6 +106,15 @@ float per_layer_evaluate_with(const per_layer *m, per_layer_workspace *w, const 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in per_layer_grads(m) before per_layer_update_update. */
 float per_layer_gradients_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+per_layer_workspace *per_layer_own_workspace(per_layer *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void per_layer_set_dist(per_layer_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

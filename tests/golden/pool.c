@@ -67,6 +67,7 @@ struct pool_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (pool_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -156,6 +157,11 @@ pool_workspace *pool_workspace_create(uint64_t seed)
 void pool_workspace_destroy(pool_workspace *w)
 {
     free(w);
+}
+
+void pool_set_dist(pool_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -303,12 +309,16 @@ static void pool_backward_pass(const pool *m, pool_workspace *w, float *grads, c
     dlrt_bias_backward_f32(d_logits_2_b, d_t14, n, 10, 1, 0);
     /* d_g[n,2] = d_t14[n,10] logits_2_w[10,2] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 10, 1.0f, d_t14, 10, logits_2_w, 2, 0.0f, d_g, 2);
+    /* Data parallelism (pool_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 8970, 30);   /* d_logits_2_w, d_logits_2_b */
     /* d_logits_w[10,64] = d_t13[n,10]^T t12[n,64] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_t13, 10, t12, 64, 0.0f, d_logits_w, 64);
     /* d_logits_b[10] = column sums of d_t13[n,10] */
     dlrt_bias_backward_f32(d_logits_b, d_t13, n, 10, 1, 0);
     /* d_t12[n,64] = d_t13[n,10] logits_w[10,64] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_t13, 10, logits_w, 64, 0.0f, d_t12, 64);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 8320, 650);   /* d_logits_w, d_logits_b */
     memcpy(d_seq, d_t12, (size_t)n * 64 * sizeof *d_seq);
 
     /* pool.net:14: g = global_avgpool(a) */
@@ -335,6 +345,7 @@ static void pool_backward_pass(const pool *m, pool_workspace *w, float *grads, c
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, 1.0f, d_t3, 128, t2, 64, 0.0f, d_h_w, 64);
     /* d_h_b[128] = column sums of d_t3[n,128] */
     dlrt_bias_backward_f32(d_h_b, d_t3, n, 128, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 8320);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -573,6 +584,11 @@ void pool_set_rng(pool *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+pool_workspace *pool_own_workspace(pool *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -747,6 +763,16 @@ static void pool_api_workspace_destroy(void *w)
     pool_workspace_destroy(w);
 }
 
+static void *pool_api_own_workspace(void *m)
+{
+    return pool_own_workspace(m);
+}
+
+static void pool_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    pool_set_dist(w, dist);
+}
+
 static double pool_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return pool_evaluate(m, data[0], data[1], n, accuracy);
@@ -860,6 +886,8 @@ static const dlrt_model_api pool_api = {
     .forward_with = pool_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = pool_api_own_workspace,
+    .set_dist = pool_api_set_dist,
     .nterms = POOL_LOSS_TERMS,
     .term_names = pool_term_names,
     .term_weights = pool_term_weights,

@@ -97,6 +97,7 @@ struct randwire_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (randwire_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -254,6 +255,11 @@ void randwire_workspace_destroy(randwire_workspace *w)
     free(w);
 }
 
+void randwire_set_dist(randwire_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of randwire.net. With training
@@ -339,7 +345,8 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     if (training) {
         /* training: batch statistics per channel into t4_mean, t4_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(t4, t4_mean, t4_rstd, rw_node0_bn_running_mean, rw_node0_bn_running_var, t3, rw_node0_bn_w, rw_node0_bn_b, n, 2, 36, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(t4, t4_mean, t4_rstd, rw_node0_bn_running_mean, rw_node0_bn_running_var, t3, rw_node0_bn_w, rw_node0_bn_b, n, 2, 36, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t4, t3, rw_node0_bn_w, rw_node0_bn_b, rw_node0_bn_running_mean, rw_node0_bn_running_var, n, 2, 36, 1e-05);
@@ -352,7 +359,8 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     if (training) {
         /* training: batch statistics per channel into t7_mean, t7_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(t7, t7_mean, t7_rstd, rw_node1_bn_running_mean, rw_node1_bn_running_var, t6, rw_node1_bn_w, rw_node1_bn_b, n, 2, 36, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(t7, t7_mean, t7_rstd, rw_node1_bn_running_mean, rw_node1_bn_running_var, t6, rw_node1_bn_w, rw_node1_bn_b, n, 2, 36, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t7, t6, rw_node1_bn_w, rw_node1_bn_b, rw_node1_bn_running_mean, rw_node1_bn_running_var, n, 2, 36, 1e-05);
@@ -365,7 +373,8 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     if (training) {
         /* training: batch statistics per channel into t10_mean, t10_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(t10, t10_mean, t10_rstd, rw_node2_bn_running_mean, rw_node2_bn_running_var, t9, rw_node2_bn_w, rw_node2_bn_b, n, 2, 36, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(t10, t10_mean, t10_rstd, rw_node2_bn_running_mean, rw_node2_bn_running_var, t9, rw_node2_bn_w, rw_node2_bn_b, n, 2, 36, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t10, t9, rw_node2_bn_w, rw_node2_bn_b, rw_node2_bn_running_mean, rw_node2_bn_running_var, n, 2, 36, 1e-05);
@@ -382,7 +391,8 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     if (training) {
         /* training: batch statistics per channel into t15_mean, t15_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(t15, t15_mean, t15_rstd, rw_node3_bn_running_mean, rw_node3_bn_running_var, t14, rw_node3_bn_w, rw_node3_bn_b, n, 2, 36, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(t15, t15_mean, t15_rstd, rw_node3_bn_running_mean, rw_node3_bn_running_var, t14, rw_node3_bn_w, rw_node3_bn_b, n, 2, 36, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t15, t14, rw_node3_bn_w, rw_node3_bn_b, rw_node3_bn_running_mean, rw_node3_bn_running_var, n, 2, 36, 1e-05);
@@ -397,7 +407,8 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     if (training) {
         /* training: batch statistics per channel into t19_mean, t19_rstd (for backward); the
          * running statistics (STATE) move by momentum 0.1 */
-        dlrt_batchnorm_forward_train_f32(t19, t19_mean, t19_rstd, rw_node4_bn_running_mean, rw_node4_bn_running_var, t18, rw_node4_bn_w, rw_node4_bn_b, n, 2, 36, 1e-05, 0.1);
+        dlrt_batchnorm_forward_train_f32(t19, t19_mean, t19_rstd, rw_node4_bn_running_mean, rw_node4_bn_running_var, t18, rw_node4_bn_w, rw_node4_bn_b, n, 2, 36, 1e-05, 0.1,
+            w->dist);
     } else {
         /* inference: the running statistics */
         dlrt_batchnorm_forward_eval_f32(t19, t18, rw_node4_bn_w, rw_node4_bn_b, rw_node4_bn_running_mean, rw_node4_bn_running_var, n, 2, 36, 1e-05);
@@ -544,6 +555,9 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,8] = d_logits[n,3] logits_w[3,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, logits_w, 8, 0.0f, d_h, 8);
+    /* Data parallelism (randwire_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 730, 27);   /* d_logits_w, d_logits_b */
 
     /* randwire.net:7: h = relu(dense(flatten(rw), 8, density = 0.25, mask_seed = 3)) */
     for (int i = 0; i < n * 8; i++)
@@ -557,19 +571,23 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     dlrt_mask_select_f32(t22_wmask, h_w, h_weight_mask, 576);
     /* d_t21[n,72] = d_t22[n,8] t22_wmask[8,72] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 72, 8, 1.0f, d_t22, 8, t22_wmask, 72, 0.0f, d_t21, 72);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 146, 584);   /* d_h_w, d_h_b */
     memcpy(d_rw, d_t21, (size_t)n * 72 * sizeof *d_rw);
 
     /* randwire.net:6: rw = randwire(x, 2, nodes = 5, graph = "ws", k = 2, p = 0.5, seed = 5) */
     for (int i = 0; i < n * 72; i++)
         d_t19[i] = d_rw[i] * 1.0f;
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)); dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(d_t18, d_rw_node4_bn_w, d_rw_node4_bn_b, d_t19, t18, t19_mean, t19_rstd, rw_node4_bn_w, n, 2, 36, 0, 0);
+    dlrt_batchnorm_backward_f32(d_t18, d_rw_node4_bn_w, d_rw_node4_bn_b, d_t19, t18, t19_mean, t19_rstd, rw_node4_bn_w, n, 2, 36, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 142, 4);   /* d_rw_node4_bn_w, d_rw_node4_bn_b */
     /* d_rw_node4_conv_w[2,2,3,3] = the weight gradient from d_t18 and t17 */
     dlrt_conv2d_backward_weight_f32(d_rw_node4_conv_w, t18_ws, d_t18, t17,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
     /* d_t17[n,2,6,6] = the input gradient from d_t18 and rw_node4_conv_w */
     dlrt_conv2d_backward_data_f32(d_t17, t18_ws, d_t18, rw_node4_conv_w,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 106, 36);   /* d_rw_node4_conv_w */
     for (int i = 0; i < n * 72; i++)
         d_t16[i] = t17[i] <= 0 ? 0 : d_t17[i];   /* y NaN: dy, as torch */
     for (int i = 0; i < n * 72; i++)
@@ -577,13 +595,16 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     for (int i = 0; i < n * 72; i++)
         d_t15[i] = d_t16[i];
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)); dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(d_t14, d_rw_node3_bn_w, d_rw_node3_bn_b, d_t15, t14, t15_mean, t15_rstd, rw_node3_bn_w, n, 2, 36, 0, 0);
+    dlrt_batchnorm_backward_f32(d_t14, d_rw_node3_bn_w, d_rw_node3_bn_b, d_t15, t14, t15_mean, t15_rstd, rw_node3_bn_w, n, 2, 36, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 102, 4);   /* d_rw_node3_bn_w, d_rw_node3_bn_b */
     /* d_rw_node3_conv_w[2,2,3,3] = the weight gradient from d_t14 and t13 */
     dlrt_conv2d_backward_weight_f32(d_rw_node3_conv_w, t14_ws, d_t14, t13,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
     /* d_t13[n,2,6,6] = the input gradient from d_t14 and rw_node3_conv_w */
     dlrt_conv2d_backward_data_f32(d_t13, t14_ws, d_t14, rw_node3_conv_w,
         n, 2, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 66, 36);   /* d_rw_node3_conv_w */
     for (int i = 0; i < n * 72; i++)
         d_t12[i] = t13[i] <= 0 ? 0 : d_t13[i];   /* y NaN: dy, as torch */
     for (int i = 0; i < n * 72; i++)
@@ -595,20 +616,29 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
     for (int i = 0; i < n * 72; i++)
         d_t7[i] += d_t11[i];
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)); dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(d_t9, d_rw_node2_bn_w, d_rw_node2_bn_b, d_t10, t9, t10_mean, t10_rstd, rw_node2_bn_w, n, 2, 36, 0, 0);
+    dlrt_batchnorm_backward_f32(d_t9, d_rw_node2_bn_w, d_rw_node2_bn_b, d_t10, t9, t10_mean, t10_rstd, rw_node2_bn_w, n, 2, 36, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 62, 4);   /* d_rw_node2_bn_w, d_rw_node2_bn_b */
     /* d_rw_node2_conv_w[2,1,3,3] = the weight gradient from d_t9 and t8 */
     dlrt_conv2d_backward_weight_f32(d_rw_node2_conv_w, t9_ws, d_t9, t8,
         n, 1, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 44, 18);   /* d_rw_node2_conv_w */
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)); dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(d_t6, d_rw_node1_bn_w, d_rw_node1_bn_b, d_t7, t6, t7_mean, t7_rstd, rw_node1_bn_w, n, 2, 36, 0, 0);
+    dlrt_batchnorm_backward_f32(d_t6, d_rw_node1_bn_w, d_rw_node1_bn_b, d_t7, t6, t7_mean, t7_rstd, rw_node1_bn_w, n, 2, 36, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 40, 4);   /* d_rw_node1_bn_w, d_rw_node1_bn_b */
     /* d_rw_node1_conv_w[2,1,3,3] = the weight gradient from d_t6 and t5 */
     dlrt_conv2d_backward_weight_f32(d_rw_node1_conv_w, t6_ws, d_t6, t5,
         n, 1, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 22, 18);   /* d_rw_node1_conv_w */
     /* per channel, from the saved batch statistics (xh = (x - mean) rstd): dx = w rstd (dy - mean dy - xh mean(dy xh)); dw = sum dy xh, db = sum dy */
-    dlrt_batchnorm_backward_f32(d_t3, d_rw_node0_bn_w, d_rw_node0_bn_b, d_t4, t3, t4_mean, t4_rstd, rw_node0_bn_w, n, 2, 36, 0, 0);
+    dlrt_batchnorm_backward_f32(d_t3, d_rw_node0_bn_w, d_rw_node0_bn_b, d_t4, t3, t4_mean, t4_rstd, rw_node0_bn_w, n, 2, 36, 0, 0,
+        w->dist);   /* synchronized batchnorm when it sets allreduce */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 18, 4);   /* d_rw_node0_bn_w, d_rw_node0_bn_b */
     /* d_rw_node0_conv_w[2,1,3,3] = the weight gradient from d_t3 and t2 */
     dlrt_conv2d_backward_weight_f32(d_rw_node0_conv_w, t3_ws, d_t3, t2,
         n, 1, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 18);   /* d_rw_node0_conv_w */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -950,6 +980,11 @@ void randwire_set_rng(randwire *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+randwire_workspace *randwire_own_workspace(randwire *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -1182,6 +1217,16 @@ static void *randwire_api_state(void *m)
     return ((randwire *)m)->state;
 }
 
+static void *randwire_api_own_workspace(void *m)
+{
+    return randwire_own_workspace(m);
+}
+
+static void randwire_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    randwire_set_dist(w, dist);
+}
+
 static double randwire_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return randwire_evaluate(m, data[0], data[1], n, accuracy);
@@ -1291,6 +1336,8 @@ static const dlrt_model_api randwire_api = {
     .forward_with = randwire_api_forward_with,
     .state_count = 596,
     .state = randwire_api_state,
+    .own_workspace = randwire_api_own_workspace,
+    .set_dist = randwire_api_set_dist,
     .nterms = RANDWIRE_LOSS_TERMS,
     .term_names = randwire_term_names,
     .term_weights = randwire_term_weights,

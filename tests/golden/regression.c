@@ -43,6 +43,7 @@ struct reg_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (reg_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -132,6 +133,11 @@ void reg_workspace_destroy(reg_workspace *w)
     free(w);
 }
 
+void reg_set_dist(reg_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of regression.net. With training
@@ -210,6 +216,9 @@ static void reg_backward_pass(const reg *m, reg_workspace *w, float *grads, cons
     dlrt_bias_backward_f32(d_pred_b, d_pred, n, 3, 1, 0);
     /* d_h[n,16] = d_pred[n,3] pred_w[3,16] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_pred, 3, pred_w, 16, 0.0f, d_h, 16);
+    /* Data parallelism (reg_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 144, 51);   /* d_pred_w, d_pred_b */
 
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
     for (int i = 0; i < n * 16; i++)
@@ -218,6 +227,7 @@ static void reg_backward_pass(const reg *m, reg_workspace *w, float *grads, cons
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 8, n, 1.0f, d_t2, 16, x, 8, 0.0f, d_h_w, 8);
     /* d_h_b[16] = column sums of d_t2[n,16] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 16, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 144);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -439,6 +449,11 @@ void reg_set_rng(reg *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+reg_workspace *reg_own_workspace(reg *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -613,6 +628,16 @@ static void reg_api_workspace_destroy(void *w)
     reg_workspace_destroy(w);
 }
 
+static void *reg_api_own_workspace(void *m)
+{
+    return reg_own_workspace(m);
+}
+
+static void reg_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    reg_set_dist(w, dist);
+}
+
 static double reg_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return reg_evaluate(m, data[0], data[1], n, accuracy);
@@ -736,6 +761,8 @@ static const dlrt_model_api reg_api = {
     .forward_with = reg_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = reg_api_own_workspace,
+    .set_dist = reg_api_set_dist,
     .nterms = REG_LOSS_TERMS,
     .term_names = reg_term_names,
     .term_weights = reg_term_weights,

@@ -104,6 +104,15 @@ float reg_evaluate_with(const reg *m, reg_workspace *w, const float *x, const fl
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in reg_grads(m) before reg_update_update. */
 float reg_gradients_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+reg_workspace *reg_own_workspace(reg *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void reg_set_dist(reg_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -125,6 +125,7 @@ struct reserved_macros_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (reserved_macros_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -208,6 +209,11 @@ reserved_macros_workspace *reserved_macros_workspace_create(uint64_t seed)
 void reserved_macros_workspace_destroy(reserved_macros_workspace *w)
 {
     free(w);
+}
+
+void reserved_macros_set_dist(reserved_macros_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -514,6 +520,9 @@ static void reserved_macros_backward_pass(const reserved_macros *m, reserved_mac
     dlrt_bias_backward_f32(d_stdin_out_b, d_stdin_out, n, 2, 1, 0);
     /* d_RESERVED_MACROS_BATCH_[n,4] = d_stdin_out[n,2] stdin_out_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_stdin_out, 2, stdin_out_w, 4, 0.0f, d_RESERVED_MACROS_BATCH_, 4);
+    /* Data parallelism (reserved_macros_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 20, 10);   /* d_stdin_out_w, d_stdin_out_b */
 
     /* reserved_macros.net:30: RESERVED_MACROS_BATCH = tanh(CblasTrans + FILE) */
     for (int i = 0; i < n * 4; i++)
@@ -644,6 +653,7 @@ static void reserved_macros_backward_pass(const reserved_macros *m, reserved_mac
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, d_t3, 4, NULL_, 4, 0.0f, d_EOF_w, 4);
     /* d_EOF_b[4] = column sums of d_t3[n,4] */
     dlrt_bias_backward_f32(d_EOF_b, d_t3, n, 4, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 20);   /* d_EOF_w, d_EOF_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -841,6 +851,11 @@ void reserved_macros_set_rng(reserved_macros *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+reserved_macros_workspace *reserved_macros_own_workspace(reserved_macros *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -1011,6 +1026,16 @@ static void reserved_macros_api_workspace_destroy(void *w)
     reserved_macros_workspace_destroy(w);
 }
 
+static void *reserved_macros_api_own_workspace(void *m)
+{
+    return reserved_macros_own_workspace(m);
+}
+
+static void reserved_macros_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    reserved_macros_set_dist(w, dist);
+}
+
 static double reserved_macros_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return reserved_macros_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1125,6 +1150,8 @@ static const dlrt_model_api reserved_macros_api = {
     .forward_with = reserved_macros_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = reserved_macros_api_own_workspace,
+    .set_dist = reserved_macros_api_set_dist,
     .nterms = RESERVED_MACROS_LOSS_TERMS,
     .term_names = reserved_macros_term_names,
     .term_weights = reserved_macros_term_weights,

@@ -102,6 +102,15 @@ float reserved_macros_evaluate_with(const reserved_macros *m, reserved_macros_wo
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in reserved_macros_grads(m) before reserved_macros_update_update. */
 float reserved_macros_gradients_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, float *grads);
+/* The workspace the entry points without _with use. */
+reserved_macros_workspace *reserved_macros_own_workspace(reserved_macros *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void reserved_macros_set_dist(reserved_macros_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

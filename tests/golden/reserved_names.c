@@ -50,6 +50,7 @@ struct reserved_names_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (reserved_names_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -139,6 +140,11 @@ reserved_names_workspace *reserved_names_workspace_create(uint64_t seed)
 void reserved_names_workspace_destroy(reserved_names_workspace *w)
 {
     free(w);
+}
+
+void reserved_names_set_dist(reserved_names_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -246,6 +252,9 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
     dlrt_bias_backward_f32(d_i_b, d_i_, n, 2, 1, 0);
     /* d_n_[n,4] = d_i_[n,2] i_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_i_, 2, i_w, 4, 0.0f, d_n_, 4);
+    /* Data parallelism (reserved_names_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 36, 10);   /* d_i_w, d_i_b */
 
     /* reserved_names.net:11: n = d + dlrt_x */
     for (int i = 0; i < n * 4; i++)
@@ -262,6 +271,7 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
     dlrt_bias_backward_f32(d_n_dlrt_x_b, d_t4, n, 4, 1, 0);
     /* d_d[n,4] += d_t4[n,4] n_dlrt_x_w[4,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, d_t4, 4, n_dlrt_x_w, 4, 1.0f, d_d, 4);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 16, 20);   /* d_n_dlrt_x_w, d_n_dlrt_x_b */
 
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
     for (int i = 0; i < n * 4; i++)
@@ -270,6 +280,7 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 3, n, 1.0f, d_t2, 4, int_, 3, 0.0f, d_n_d_w, 3);
     /* d_n_d_b[4] = column sums of d_t2[n,4] */
     dlrt_bias_backward_f32(d_n_d_b, d_t2, n, 4, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 16);   /* d_n_d_w, d_n_d_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -507,6 +518,11 @@ void reserved_names_set_rng(reserved_names *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+reserved_names_workspace *reserved_names_own_workspace(reserved_names *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -683,6 +699,16 @@ static void reserved_names_api_workspace_destroy(void *w)
     reserved_names_workspace_destroy(w);
 }
 
+static void *reserved_names_api_own_workspace(void *m)
+{
+    return reserved_names_own_workspace(m);
+}
+
+static void reserved_names_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    reserved_names_set_dist(w, dist);
+}
+
 static double reserved_names_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return reserved_names_evaluate(m, data[0], data[1], n, accuracy);
@@ -792,6 +818,8 @@ static const dlrt_model_api reserved_names_api = {
     .forward_with = reserved_names_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = reserved_names_api_own_workspace,
+    .set_dist = reserved_names_api_set_dist,
     .nterms = RESERVED_NAMES_LOSS_TERMS,
     .term_names = reserved_names_term_names,
     .term_weights = reserved_names_term_weights,

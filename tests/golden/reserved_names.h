@@ -101,6 +101,15 @@ float reserved_names_evaluate_with(const reserved_names *m, reserved_names_works
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in reserved_names_grads(m) before reserved_names_update_update. */
 float reserved_names_gradients_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, float *grads);
+/* The workspace the entry points without _with use. */
+reserved_names_workspace *reserved_names_own_workspace(reserved_names *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void reserved_names_set_dist(reserved_names_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

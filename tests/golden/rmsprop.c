@@ -39,6 +39,7 @@ struct rmsprop_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (rmsprop_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -126,6 +127,11 @@ void rmsprop_workspace_destroy(rmsprop_workspace *w)
     free(w);
 }
 
+void rmsprop_set_dist(rmsprop_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of rmsprop.net. With training
@@ -187,6 +193,9 @@ static void rmsprop_backward_pass(const rmsprop *m, rmsprop_workspace *w, float 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, d_pred_w, 4);
     /* d_pred_b[2] = column sums of d_pred[n,2] */
     dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
+    /* Data parallelism (rmsprop_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 10);   /* d_pred_w, d_pred_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -399,6 +408,11 @@ void rmsprop_set_rng(rmsprop *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+rmsprop_workspace *rmsprop_own_workspace(rmsprop *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -573,6 +587,16 @@ static void rmsprop_api_workspace_destroy(void *w)
     rmsprop_workspace_destroy(w);
 }
 
+static void *rmsprop_api_own_workspace(void *m)
+{
+    return rmsprop_own_workspace(m);
+}
+
+static void rmsprop_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    rmsprop_set_dist(w, dist);
+}
+
 static double rmsprop_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return rmsprop_evaluate(m, data[0], data[1], n, accuracy);
@@ -692,6 +716,8 @@ static const dlrt_model_api rmsprop_api = {
     .forward_with = rmsprop_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = rmsprop_api_own_workspace,
+    .set_dist = rmsprop_api_set_dist,
     .nterms = RMSPROP_LOSS_TERMS,
     .term_names = rmsprop_term_names,
     .term_weights = rmsprop_term_weights,

@@ -43,6 +43,7 @@ struct sched_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (sched_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -136,6 +137,11 @@ void sched_workspace_destroy(sched_workspace *w)
     free(w);
 }
 
+void sched_set_dist(sched_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of schedule.net. With training
@@ -214,6 +220,9 @@ static void sched_backward_pass(const sched *m, sched_workspace *w, float *grads
     dlrt_bias_backward_f32(d_pred_b, d_pred, n, 2, 1, 0);
     /* d_h[n,3] = d_pred[n,2] pred_w[2,3] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, d_pred, 2, pred_w, 3, 0.0f, d_h, 3);
+    /* Data parallelism (sched_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 15, 8);   /* d_pred_w, d_pred_b */
 
     /* schedule.net:10: h = tanh(dense(x, 3)) */
     for (int i = 0; i < n * 3; i++)
@@ -222,6 +231,7 @@ static void sched_backward_pass(const sched *m, sched_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t2, 3, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[3] = column sums of d_t2[n,3] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 3, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 15);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -458,6 +468,11 @@ void sched_set_rng(sched *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+sched_workspace *sched_own_workspace(sched *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -635,6 +650,16 @@ static void sched_api_workspace_destroy(void *w)
     sched_workspace_destroy(w);
 }
 
+static void *sched_api_own_workspace(void *m)
+{
+    return sched_own_workspace(m);
+}
+
+static void sched_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    sched_set_dist(w, dist);
+}
+
 static double sched_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return sched_evaluate(m, data[0], data[1], n, accuracy);
@@ -754,6 +779,8 @@ static const dlrt_model_api sched_api = {
     .forward_with = sched_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = sched_api_own_workspace,
+    .set_dist = sched_api_set_dist,
     .nterms = SCHED_LOSS_TERMS,
     .term_names = sched_term_names,
     .term_weights = sched_term_weights,

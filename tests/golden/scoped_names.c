@@ -56,6 +56,7 @@ struct scoped_names_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (scoped_names_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -163,6 +164,11 @@ scoped_names_workspace *scoped_names_workspace_create(uint64_t seed)
 void scoped_names_workspace_destroy(scoped_names_workspace *w)
 {
     free(w);
+}
+
+void scoped_names_set_dist(scoped_names_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -295,6 +301,9 @@ static void scoped_names_backward_pass(const scoped_names *m, scoped_names_works
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 3, n, 1.0f, d_t9, 3, t8, 3, 0.0f, d_z_w, 3);
     /* d_t8[n,3] = d_t9[n,3] z_w[3,3] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 3, 1.0f, d_t9, 3, z_w, 3, 0.0f, d_t8, 3);
+    /* Data parallelism (scoped_names_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 73, 9);   /* d_z_w */
     for (int i = 0; i < n * 3; i++)
         d_h[i] = d_t8[i];
     for (int i = 0; i < n * 3; i++)
@@ -305,6 +314,7 @@ static void scoped_names_backward_pass(const scoped_names *m, scoped_names_works
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_h_2, 3, x, 4, 0.0f, d_h_2_w_2, 4);
     /* d_h_2_b_2[3] = column sums of d_h_2[n,3] */
     dlrt_bias_backward_f32(d_h_2_b_2, d_h_2, n, 3, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 58, 15);   /* d_h_2_w_2, d_h_2_b_2 */
 
     /* scoped_names.net:13: h = dense(tanh(dense(x, 5)), 3) + dense(x, 3) */
     for (int i = 0; i < n * 3; i++)
@@ -315,18 +325,21 @@ static void scoped_names_backward_pass(const scoped_names *m, scoped_names_works
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, d_t5, 3, x, 4, 0.0f, d_h_3_w, 4);
     /* d_h_3_b[3] = column sums of d_t5[n,3] */
     dlrt_bias_backward_f32(d_h_3_b, d_t5, n, 3, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 43, 15);   /* d_h_3_w, d_h_3_b */
     /* d_h_2_w[3,5] = d_t4[n,3]^T t3[n,5] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_t4, 3, t3, 5, 0.0f, d_h_2_w, 5);
     /* d_h_2_b[3] = column sums of d_t4[n,3] */
     dlrt_bias_backward_f32(d_h_2_b, d_t4, n, 3, 1, 0);
     /* d_t3[n,5] = d_t4[n,3] h_2_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_t4, 3, h_2_w, 5, 0.0f, d_t3, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 25, 18);   /* d_h_2_w, d_h_2_b */
     for (int i = 0; i < n * 5; i++)
         d_t2[i] = d_t3[i] * (1 - t3[i] * t3[i]);
     /* d_h_w[5,4] = d_t2[n,5]^T x[n,4] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 4, n, 1.0f, d_t2, 5, x, 4, 0.0f, d_h_w, 4);
     /* d_h_b[5] = column sums of d_t2[n,5] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 5, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 25);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -588,6 +601,11 @@ void scoped_names_set_rng(scoped_names *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+scoped_names_workspace *scoped_names_own_workspace(scoped_names *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -777,6 +795,16 @@ static void *scoped_names_api_state(void *m)
     return ((scoped_names *)m)->state;
 }
 
+static void *scoped_names_api_own_workspace(void *m)
+{
+    return scoped_names_own_workspace(m);
+}
+
+static void scoped_names_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    scoped_names_set_dist(w, dist);
+}
+
 static double scoped_names_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return scoped_names_evaluate(m, data[0], data[1], n, accuracy);
@@ -886,6 +914,8 @@ static const dlrt_model_api scoped_names_api = {
     .forward_with = scoped_names_api_forward_with,
     .state_count = 3,
     .state = scoped_names_api_state,
+    .own_workspace = scoped_names_api_own_workspace,
+    .set_dist = scoped_names_api_set_dist,
     .nterms = SCOPED_NAMES_LOSS_TERMS,
     .term_names = scoped_names_term_names,
     .term_weights = scoped_names_term_weights,

@@ -103,6 +103,15 @@ float scoped_names_evaluate_with(const scoped_names *m, scoped_names_workspace *
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in scoped_names_grads(m) before scoped_names_update_update. */
 float scoped_names_gradients_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, float *grads);
+/* The workspace the entry points without _with use. */
+scoped_names_workspace *scoped_names_own_workspace(scoped_names *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void scoped_names_set_dist(scoped_names_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -45,6 +45,7 @@ struct sequence_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (sequence_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -134,6 +135,11 @@ void sequence_workspace_destroy(sequence_workspace *w)
     free(w);
 }
 
+void sequence_set_dist(sequence_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of sequence.net. With training
@@ -218,12 +224,16 @@ static void sequence_backward_pass(const sequence *m, sequence_workspace *w, flo
     dlrt_bias_backward_f32(d_logits_b, d_logits, n * 8, 10, 1, 0);
     /* d_t3[n * 8,4] = d_logits[n * 8,10] logits_w[10,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 8, 4, 10, 1.0f, d_logits, 10, logits_w, 4, 0.0f, d_t3, 4);
+    /* Data parallelism (sequence_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 40, 50);   /* d_logits_w, d_logits_b */
     for (int i = 0; i < n * 32; i++)
         d_e[i] = d_t3[i] * (1 - t3[i] * t3[i]);
 
     /* sequence.net:7: e = embedding(tokens, 10, 4, padding_idx = 0) */
     /* d_e_w = rows of d_e added at tokens, none at padding_idx 0 */
     dlrt_embedding_backward_f32(d_e_w, d_e, tokens, n * 8, 10, 4, 0, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 40);   /* d_e_w */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -504,6 +514,11 @@ void sequence_set_rng(sequence *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+sequence_workspace *sequence_own_workspace(sequence *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -677,6 +692,16 @@ static void sequence_api_workspace_destroy(void *w)
     sequence_workspace_destroy(w);
 }
 
+static void *sequence_api_own_workspace(void *m)
+{
+    return sequence_own_workspace(m);
+}
+
+static void sequence_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    sequence_set_dist(w, dist);
+}
+
 static double sequence_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return sequence_evaluate(m, data[0], data[1], n, accuracy);
@@ -800,6 +825,8 @@ static const dlrt_model_api sequence_api = {
     .forward_with = sequence_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = sequence_api_own_workspace,
+    .set_dist = sequence_api_set_dist,
     .nterms = SEQUENCE_LOSS_TERMS,
     .term_names = sequence_term_names,
     .term_weights = sequence_term_weights,

@@ -107,6 +107,15 @@ float sequence_evaluate_with(const sequence *m, sequence_workspace *w, const int
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in sequence_grads(m) before sequence_update_update. */
 float sequence_gradients_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, float *grads);
+/* The workspace the entry points without _with use. */
+sequence_workspace *sequence_own_workspace(sequence *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void sequence_set_dist(sequence_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -57,6 +57,7 @@ struct several_losses_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (several_losses_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -164,6 +165,11 @@ several_losses_workspace *several_losses_workspace_create(uint64_t seed)
 void several_losses_workspace_destroy(several_losses_workspace *w)
 {
     free(w);
+}
+
+void several_losses_set_dist(several_losses_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -302,6 +308,9 @@ static void several_losses_backward_pass_disc(const several_losses *m, several_l
     dlrt_bias_backward_f32(d_logit_b, d_logit, n, 1, 1, 0);
     /* d_dh[n,5] = d_logit[n,1] logit_w[1,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 1, 1.0f, d_logit, 1, logit_w, 5, 0.0f, d_dh, 5);
+    /* Data parallelism (several_losses_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 15, 6);   /* d_logit_w, d_logit_b */
 
     /* several_losses.net:11: dh = tanh(dense(g * x, 5)) */
     for (int i = 0; i < n * 5; i++)
@@ -310,6 +319,7 @@ static void several_losses_backward_pass_disc(const several_losses *m, several_l
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 2, n, 1.0f, d_t7, 5, t6, 2, 0.0f, d_dh_w, 2);
     /* d_dh_b[5] = column sums of d_t7[n,5] */
     dlrt_bias_backward_f32(d_dh_b, d_t7, n, 5, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 15);   /* d_dh_w, d_dh_b */
 }
 
 /* ---- loss gen ---------------------------------------------------------- */
@@ -387,6 +397,9 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
     dlrt_bias_backward_f32(d_g_b, d_g, n, 2, 1, 0);
     /* d_gh[n,4] = d_g[n,2] g_w[2,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_g, 2, g_w, 4, 0.0f, d_gh, 4);
+    /* Data parallelism (several_losses_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 37, 10);   /* d_g_w, d_g_b */
 
     /* several_losses.net:9: gh = tanh(dense(z, 4)) */
     for (int i = 0; i < n * 4; i++)
@@ -395,6 +408,7 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 3, n, 1.0f, d_t3, 4, z, 3, 0.0f, d_gh_w, 3);
     /* d_gh_b[4] = column sums of d_t3[n,4] */
     dlrt_bias_backward_f32(d_gh_b, d_t3, n, 4, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 21, 16);   /* d_gh_w, d_gh_b */
 }
 
 /* ---- update disc ------------------------------------------------------- */
@@ -761,6 +775,11 @@ void several_losses_set_rng(several_losses *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+several_losses_workspace *several_losses_own_workspace(several_losses *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -973,6 +992,16 @@ static void several_losses_api_workspace_destroy(void *w)
     several_losses_workspace_destroy(w);
 }
 
+static void *several_losses_api_own_workspace(void *m)
+{
+    return several_losses_own_workspace(m);
+}
+
+static void several_losses_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    several_losses_set_dist(w, dist);
+}
+
 static double several_losses_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return several_losses_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1102,6 +1131,8 @@ static const dlrt_model_api several_losses_api = {
     .forward_with = several_losses_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = several_losses_api_own_workspace,
+    .set_dist = several_losses_api_set_dist,
     .nterms = SEVERAL_LOSSES_LOSS_TERMS,
     .term_names = several_losses_term_names,
     .term_weights = several_losses_term_weights,

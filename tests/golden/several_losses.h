@@ -120,6 +120,15 @@ float several_losses_evaluate_with(const several_losses *m, several_losses_works
  * sum_i (n_i / n) grads_i, in several_losses_grads(m) before several_losses_update_<group>_update. */
 float several_losses_gradients_disc_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, float *grads);
 float several_losses_gradients_gen_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, float *grads);
+/* The workspace the entry points without _with use. */
+several_losses_workspace *several_losses_own_workspace(several_losses *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void several_losses_set_dist(several_losses_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -73,6 +73,7 @@ struct slice_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (slice_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -174,6 +175,11 @@ slice_workspace *slice_workspace_create(uint64_t seed)
 void slice_workspace_destroy(slice_workspace *w)
 {
     free(w);
+}
+
+void slice_set_dist(slice_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -348,12 +354,16 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 12, n, 1.0f, d_t20, 4, t19, 12, 0.0f, d_logits_3_w, 12);
     /* d_logits_3_b[4] = column sums of d_t20[n,4] */
     dlrt_bias_backward_f32(d_logits_3_b, d_t20, n, 4, 1, 0);
+    /* Data parallelism (slice_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 380, 52);   /* d_logits_3_w, d_logits_3_b */
     /* d_logits_2_w[4,24] = d_t18[n,4]^T t17[n,24] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 24, n, 1.0f, d_t18, 4, t17, 24, 0.0f, d_logits_2_w, 24);
     /* d_logits_2_b[4] = column sums of d_t18[n,4] */
     dlrt_bias_backward_f32(d_logits_2_b, d_t18, n, 4, 1, 0);
     /* d_t17[n,24] = d_t18[n,4] logits_2_w[4,24] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 24, 4, 1.0f, d_t18, 4, logits_2_w, 24, 0.0f, d_t17, 24);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 280, 100);   /* d_logits_2_w, d_logits_2_b */
     for (int r = 0; r < n * 1; r++)   /* d_lo's slice of d_t17 */
         for (int i = 0; i < 3; i++)
             d_lo[(size_t)r * 3 + i] = d_t17[(size_t)r * 24 + 0 + i];
@@ -376,6 +386,7 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t13, 8, x, 6, 0.0f, d_logits_w, 6);
     /* d_logits_b[8] = column sums of d_t13[n,8] */
     dlrt_bias_backward_f32(d_logits_b, d_t13, n, 8, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 224, 56);   /* d_logits_w, d_logits_b */
     memcpy(d_c, d_t12, (size_t)n * 8 * sizeof *d_c);
 
     /* slice.net:12: c = slice(reshape(dense(x, 24), [2, 4, 3]), 1, -1, axis = -1) */
@@ -388,6 +399,7 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 24, 6, n, 1.0f, d_t9, 24, x, 6, 0.0f, d_c_w, 6);
     /* d_c_b[24] = column sums of d_t9[n,24] */
     dlrt_bias_backward_f32(d_c_b, d_t9, n, 24, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 168);   /* d_c_w, d_c_b */
 
     /* slice.net:10: hi = slice(h, -5, 8) */
     for (int r = 0; r < n * 1; r++)
@@ -406,6 +418,7 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t3, 8, x, 6, 0.0f, d_h_w, 6);
     /* d_h_b[8] = column sums of d_t3[n,8] */
     dlrt_bias_backward_f32(d_h_b, d_t3, n, 8, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 56);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -675,6 +688,11 @@ void slice_set_rng(slice *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+slice_workspace *slice_own_workspace(slice *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -859,6 +877,16 @@ static void slice_api_workspace_destroy(void *w)
     slice_workspace_destroy(w);
 }
 
+static void *slice_api_own_workspace(void *m)
+{
+    return slice_own_workspace(m);
+}
+
+static void slice_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    slice_set_dist(w, dist);
+}
+
 static double slice_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return slice_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -969,6 +997,8 @@ static const dlrt_model_api slice_api = {
     .forward_with = slice_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = slice_api_own_workspace,
+    .set_dist = slice_api_set_dist,
     .nterms = SLICE_LOSS_TERMS,
     .term_names = slice_term_names,
     .term_weights = slice_term_weights,

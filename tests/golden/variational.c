@@ -57,6 +57,7 @@ struct variational_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (variational_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -158,6 +159,11 @@ variational_workspace *variational_workspace_create(uint64_t seed)
 void variational_workspace_destroy(variational_workspace *w)
 {
     free(w);
+}
+
+void variational_set_dist(variational_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -301,6 +307,9 @@ static void variational_backward_pass(const variational *m, variational_workspac
     dlrt_bias_backward_f32(d_out_2_b, d_out, n, 6, 1, 0);
     /* d_t9[n,5] = d_out[n,6] out_2_w[6,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 6, 1.0f, d_out, 6, out_2_w, 5, 0.0f, d_t9, 5);
+    /* Data parallelism (variational_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 91, 36);   /* d_out_2_w, d_out_2_b */
     for (int i = 0; i < n * 5; i++)
         d_t8[i] = d_t9[i] * (1 - t9[i] * t9[i]);
     /* d_out_w[5,3] = d_t8[n,5]^T t7[n,3] */
@@ -309,6 +318,7 @@ static void variational_backward_pass(const variational *m, variational_workspac
     dlrt_bias_backward_f32(d_out_b, d_t8, n, 5, 1, 0);
     /* d_t7[n,3] = d_t8[n,5] out_w[5,3] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 5, 1.0f, d_t8, 5, out_w, 3, 0.0f, d_t7, 3);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 71, 20);   /* d_out_w, d_out_b */
     for (int i = 0; i < n * 3; i++)
         d_z[i] = d_t7[i];
     for (int i = 0; i < n * 3; i++)
@@ -324,6 +334,7 @@ static void variational_backward_pass(const variational *m, variational_workspac
     dlrt_bias_backward_f32(d_lv_b, d_lv, n, 3, 1, 0);
     /* d_h[n,5] = d_lv[n,3] lv_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_lv, 3, lv_w, 5, 0.0f, d_h, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 53, 18);   /* d_lv_w, d_lv_b */
 
     /* variational.net:8: mu = dense(h, 3) */
     /* d_mu_w[3,5] = d_mu[n,3]^T h[n,5] */
@@ -332,6 +343,7 @@ static void variational_backward_pass(const variational *m, variational_workspac
     dlrt_bias_backward_f32(d_mu_b, d_mu, n, 3, 1, 0);
     /* d_h[n,5] += d_mu[n,3] mu_w[3,5] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 3, 1.0f, d_mu, 3, mu_w, 5, 1.0f, d_h, 5);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 35, 18);   /* d_mu_w, d_mu_b */
 
     /* variational.net:7: h = tanh(dense(x, 5)) */
     for (int i = 0; i < n * 5; i++)
@@ -340,6 +352,7 @@ static void variational_backward_pass(const variational *m, variational_workspac
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, 1.0f, d_t2, 5, x, 6, 0.0f, d_h_w, 6);
     /* d_h_b[5] = column sums of d_t2[n,5] */
     dlrt_bias_backward_f32(d_h_b, d_t2, n, 5, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 35);   /* d_h_w, d_h_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -590,6 +603,11 @@ void variational_set_rng(variational *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+variational_workspace *variational_own_workspace(variational *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -774,6 +792,16 @@ static void variational_api_workspace_destroy(void *w)
     variational_workspace_destroy(w);
 }
 
+static void *variational_api_own_workspace(void *m)
+{
+    return variational_own_workspace(m);
+}
+
+static void variational_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    variational_set_dist(w, dist);
+}
+
 static double variational_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return variational_evaluate(m, data[0], data[1], n, accuracy);
@@ -883,6 +911,8 @@ static const dlrt_model_api variational_api = {
     .forward_with = variational_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = variational_api_own_workspace,
+    .set_dist = variational_api_set_dist,
     .nterms = VARIATIONAL_LOSS_TERMS,
     .term_names = variational_term_names,
     .term_weights = variational_term_weights,

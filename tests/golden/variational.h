@@ -100,6 +100,15 @@ float variational_evaluate_with(const variational *m, variational_workspace *w, 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in variational_grads(m) before variational_update_update. */
 float variational_gradients_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, float *grads);
+/* The workspace the entry points without _with use. */
+variational_workspace *variational_own_workspace(variational *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void variational_set_dist(variational_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -56,6 +56,7 @@ struct x_scratch_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (x_scratch_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -145,6 +146,11 @@ x_scratch_workspace *x_scratch_workspace_create(uint64_t seed)
 void x_scratch_workspace_destroy(x_scratch_workspace *w)
 {
     free(w);
+}
+
+void x_scratch_set_dist(x_scratch_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
 }
 
 /* ---- forward ----------------------------------------------------------- */
@@ -271,6 +277,9 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_b[n,4] = d_logits[n,3] logits_w[3,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 3, 1.0f, d_logits, 3, logits_w, 4, 0.0f, d_b, 4);
+    /* Data parallelism (x_scratch_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 92, 15);   /* d_logits_w, d_logits_b */
 
     /* x_scratch.net:10: b = x_scratch(tanh(dense(a, 4))) */
     for (int i = 0; i < n * 4; i++) {
@@ -287,6 +296,7 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
     dlrt_bias_backward_f32(d_b_b, d_t5, n, 4, 1, 0);
     /* d_a[n,8] = d_t5[n,4] b_w[4,8] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 4, 1.0f, d_t5, 4, b_w, 8, 0.0f, d_a, 8);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 56, 36);   /* d_b_w, d_b_b */
 
     /* x_scratch.net:9: a = x_scratch(relu(dense(img, 8))) */
     for (int i = 0; i < n * 8; i++) {
@@ -301,6 +311,7 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 6, n, 1.0f, d_t2, 8, img, 6, 0.0f, d_a_w, 6);
     /* d_a_b[8] = column sums of d_t2[n,8] */
     dlrt_bias_backward_f32(d_a_b, d_t2, n, 8, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 56);   /* d_a_w, d_a_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -538,6 +549,11 @@ void x_scratch_set_rng(x_scratch *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+x_scratch_workspace *x_scratch_own_workspace(x_scratch *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -714,6 +730,16 @@ static void x_scratch_api_workspace_destroy(void *w)
     x_scratch_workspace_destroy(w);
 }
 
+static void *x_scratch_api_own_workspace(void *m)
+{
+    return x_scratch_own_workspace(m);
+}
+
+static void x_scratch_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    x_scratch_set_dist(w, dist);
+}
+
 static double x_scratch_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return x_scratch_evaluate(m, data[0], data[1], n, accuracy);
@@ -823,6 +849,8 @@ static const dlrt_model_api x_scratch_api = {
     .forward_with = x_scratch_api_forward_with,
     .state_count = 0,
     .state = NULL,
+    .own_workspace = x_scratch_api_own_workspace,
+    .set_dist = x_scratch_api_set_dist,
     .nterms = X_SCRATCH_LOSS_TERMS,
     .term_names = x_scratch_term_names,
     .term_weights = x_scratch_term_weights,

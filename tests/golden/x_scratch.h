@@ -101,6 +101,15 @@ float x_scratch_evaluate_with(const x_scratch *m, x_scratch_workspace *w, const 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in x_scratch_grads(m) before x_scratch_update_update. */
 float x_scratch_gradients_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, float *grads);
+/* The workspace the entry points without _with use. */
+x_scratch_workspace *x_scratch_own_workspace(x_scratch *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void x_scratch_set_dist(x_scratch_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

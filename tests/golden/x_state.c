@@ -46,6 +46,7 @@ struct x_state_workspace {
      */
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
+    const dlrt_dist *dist;     /* data-parallel hooks (x_state_set_dist); NULL: one process */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -146,6 +147,11 @@ void x_state_workspace_destroy(x_state_workspace *w)
     free(w);
 }
 
+void x_state_set_dist(x_state_workspace *w, const dlrt_dist *dist)
+{
+    w->dist = dist;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of x_state.net. With training
@@ -243,6 +249,9 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
     dlrt_bias_backward_f32(d_logits_b, d_logits, n, 3, 1, 0);
     /* d_h[n,4] = d_logits[n,3] logits_w[3,4] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 3, 1.0f, d_logits, 3, logits_w, 4, 0.0f, d_h, 4);
+    /* Data parallelism (x_state_set_dist): these gradients are final, no later kernel
+     * adds to them, so a data-parallel run can start sending them now. */
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 28, 15);   /* d_logits_w, d_logits_b */
 
     /* x_state.net:10: h = x_running_mean(z, momentum = 0.25) */
     for (int i = 0; i < n * 4; i++)
@@ -255,6 +264,7 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, img, 6, 0.0f, d_z_w, 6);
     /* d_z_b[4] = column sums of d_t2[n,4] */
     dlrt_bias_backward_f32(d_z_b, d_t2, n, 4, 1, 0);
+    if (w->dist && w->dist->grad_ready) w->dist->grad_ready(w->dist->ctx, 0, 28);   /* d_z_w, d_z_b */
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -511,6 +521,11 @@ void x_state_set_rng(x_state *m, uint64_t seed)
     dlrt_rng_seed(&m->ws.rng, seed);
 }
 
+x_state_workspace *x_state_own_workspace(x_state *m)
+{
+    return &m->ws;
+}
+
 static const struct {
     const char *name, *path;
     size_t offset, size;
@@ -695,6 +710,16 @@ static void *x_state_api_state(void *m)
     return ((x_state *)m)->state;
 }
 
+static void *x_state_api_own_workspace(void *m)
+{
+    return x_state_own_workspace(m);
+}
+
+static void x_state_api_set_dist(void *w, const dlrt_dist *dist)
+{
+    x_state_set_dist(w, dist);
+}
+
 static double x_state_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return x_state_evaluate(m, data[0], data[1], n, accuracy);
@@ -814,6 +839,8 @@ static const dlrt_model_api x_state_api = {
     .forward_with = x_state_api_forward_with,
     .state_count = 4,
     .state = x_state_api_state,
+    .own_workspace = x_state_api_own_workspace,
+    .set_dist = x_state_api_set_dist,
     .nterms = X_STATE_LOSS_TERMS,
     .term_names = x_state_term_names,
     .term_weights = x_state_term_weights,

@@ -106,6 +106,15 @@ float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float 
  * call's samples, so shares of n_1 + n_2 + ... = n samples combine as
  * sum_i (n_i / n) grads_i, in x_state_grads(m) before x_state_update_update. */
 float x_state_gradients_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, float *grads);
+/* The workspace the entry points without _with use. */
+x_state_workspace *x_state_own_workspace(x_state *m);
+/* Data parallelism (dlrt_dist in dlrt.h): installs the hooks workspace w
+ * calls while it trains (NULL, as created: none). Its backward passes call
+ * dist->grad_ready(ctx, offset, count) as soon as a range of the gradient
+ * buffer is final; with dist->allreduce, batchnorm's batch statistics span
+ * dist->global_n samples over all ranks. */
+struct dlrt_dist;   /* dlrt.h */
+void x_state_set_dist(x_state_workspace *w, const struct dlrt_dist *dist);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

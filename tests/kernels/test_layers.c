@@ -256,7 +256,7 @@ static void test_batchnorm(void)
     double rm[C] = {0.5, -1}, rv[C] = {2, 0.25};
     for (int i = 0; i < X; i++)
         x[i] = 3 * x[i] + 1;
-    dlrt_batchnorm_forward_train_f64(y, mean, rstd, rm, rv, x, w, b, N, C, IN, 1e-5, 0.1);
+    dlrt_batchnorm_forward_train_f64(y, mean, rstd, rm, rv, x, w, b, N, C, IN, 1e-5, 0.1, NULL);
     for (int c = 0; c < C; c++) {
         long double s = 0, q = 0;
         for (int o = 0; o < N; o++)
@@ -285,7 +285,7 @@ static void test_batchnorm(void)
     }
     /* float agrees */
     float *xf = to_f32(x, X), *wf = to_f32(w, C), *bf = to_f32(b, C), yf[X], mf[C], sf[C];
-    dlrt_batchnorm_forward_train_f32(yf, mf, sf, NULL, NULL, xf, wf, bf, N, C, IN, 1e-5, 0.1);
+    dlrt_batchnorm_forward_train_f32(yf, mf, sf, NULL, NULL, xf, wf, bf, N, C, IN, 1e-5, 0.1, NULL);
     check(&v, maxerr_f32(yf, y, X) < 1e-5, "float off by %g", maxerr_f32(yf, y, X));
     finish(&v);
 
@@ -303,17 +303,17 @@ static void test_batchnorm(void)
     start(&v, "batchnorm_backward", 10);
     {
         double *dy = vec(X, 24), dx[X], dw[C], db[C], yp[X], ym[X];
-        dlrt_batchnorm_forward_train_f64(y, mean, rstd, NULL, NULL, x, w, b, N, C, IN, 1e-5, 0.1);
-        dlrt_batchnorm_backward_f64(dx, dw, db, dy, x, mean, rstd, w, N, C, IN, 0, 0);
+        dlrt_batchnorm_forward_train_f64(y, mean, rstd, NULL, NULL, x, w, b, N, C, IN, 1e-5, 0.1, NULL);
+        dlrt_batchnorm_backward_f64(dx, dw, db, dy, x, mean, rstd, w, N, C, IN, 0, 0, NULL);
         const double h = 1e-6;
         for (int i = 0; i < X; i++) {
             const double keep = x[i];
             x[i] = keep + h;
             dlrt_batchnorm_forward_train_f64(yp, mean, rstd, NULL, NULL, x, w, b, N, C, IN, 1e-5,
-                                             0.1);
+                                             0.1, NULL);
             x[i] = keep - h;
             dlrt_batchnorm_forward_train_f64(ym, mean, rstd, NULL, NULL, x, w, b, N, C, IN, 1e-5,
-                                             0.1);
+                                             0.1, NULL);
             x[i] = keep;
             const double fd = (dot(yp, dy, X) - dot(ym, dy, X)) / (2 * h);
             check(&v, fabs(fd - dx[i]) < 1e-7 * (1 + fabs(fd)), "dx[%d] %.12g, fd %.12g", i, dx[i],
@@ -325,10 +325,10 @@ static void test_batchnorm(void)
                 const double keep = p[c];
                 p[c] = keep + h;
                 dlrt_batchnorm_forward_train_f64(yp, mean, rstd, NULL, NULL, x, w, b, N, C, IN,
-                                                 1e-5, 0.1);
+                                                 1e-5, 0.1, NULL);
                 p[c] = keep - h;
                 dlrt_batchnorm_forward_train_f64(ym, mean, rstd, NULL, NULL, x, w, b, N, C, IN,
-                                                 1e-5, 0.1);
+                                                 1e-5, 0.1, NULL);
                 p[c] = keep;
                 const double fd = (dot(yp, dy, X) - dot(ym, dy, X)) / (2 * h);
                 const double got = which ? db[c] : dw[c];
@@ -340,12 +340,12 @@ static void test_batchnorm(void)
         memcpy(dx2, dx, sizeof dx);
         memcpy(dw2, dw, sizeof dw);
         memcpy(db2, db, sizeof db);
-        dlrt_batchnorm_forward_train_f64(y, mean, rstd, NULL, NULL, x, w, b, N, C, IN, 1e-5, 0.1);
-        dlrt_batchnorm_backward_f64(dx2, dw2, db2, dy, x, mean, rstd, w, N, C, IN, 1, 1);
+        dlrt_batchnorm_forward_train_f64(y, mean, rstd, NULL, NULL, x, w, b, N, C, IN, 1e-5, 0.1, NULL);
+        dlrt_batchnorm_backward_f64(dx2, dw2, db2, dy, x, mean, rstd, w, N, C, IN, 1, 1, NULL);
         check(&v, fabs(dx2[3] - 2 * dx[3]) < 1e-14 && fabs(dw2[1] - 2 * dw[1]) < 1e-14 &&
                       fabs(db2[0] - 2 * db[0]) < 1e-14,
               "accumulate does not add");
-        dlrt_batchnorm_backward_f64(dx2, NULL, NULL, dy, x, mean, rstd, NULL, N, C, IN, 0, 0);
+        dlrt_batchnorm_backward_f64(dx2, NULL, NULL, dy, x, mean, rstd, NULL, N, C, IN, 0, 0, NULL);
         free(dy);
     }
     finish(&v);

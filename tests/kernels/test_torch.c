@@ -226,9 +226,9 @@ static void compare_f(verdict *v, const char *what, const float *got, const tens
               *db = COPY(get(k, "b")), *mean = COPY(get(k, "w")), *rstd = COPY(get(k, "w"));  \
             for (int step = 0; step < 2; step++)                                              \
                 dlrt_batchnorm_forward_train_##P(y, mean, rstd, rm, rv, x, w, b, s[0], s[1],  \
-                                                 s[2], 1e-5, 0.1);                            \
+                                                 s[2], 1e-5, 0.1, NULL);                      \
             dlrt_batchnorm_backward_##P(dx, dw, db, dy, x, mean, rstd, w, s[0], s[1], s[2], 0, \
-                                        0);                                                   \
+                                        0, NULL);                                             \
             CMP(&v, "y", y, get(k, "y"), TOL);                                                \
             CMP(&v, "running_mean", rm, get(k, "rm2"), TOL);                                  \
             CMP(&v, "running_var", rv, get(k, "rv2"), TOL);                                   \

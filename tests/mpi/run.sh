@@ -4,8 +4,8 @@
 #  - 2 and 3 ranks (3 oversubscribed on 2 cores) end with the parameters and
 #    optimizer state of one process on the same global batches, within
 #    float tolerance, for an MLP (Adam), a CNN with batchnorm (momentum,
-#    weight decay; statistics synchronized) and an LSTM (Adam, clip_norm);
-#    the last batch of 1 sample leaves ranks without rows;
+#    weight decay; statistics synchronized) and an LSTM (momentum, clip_norm);
+#    the last batch of 2 samples leaves a rank of 3 without rows;
 #  - one rank under mpirun is the plain trainer bit for bit; the same run
 #    twice gives the same bits;
 #  - a run stopped on 2 ranks resumes on 3;
@@ -30,12 +30,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 MPIRUN="mpirun --oversubscribe"
 DIFF="/usr/bin/python3 tests/mpi/ckpt_diff.py"
-# float32 after one epoch (21 steps): measured differences are below 1e-7
-# (the sums run in another order); the tolerance leaves room.
+# float32 after one epoch (21 steps): measured differences are around 1e-7
+# to 1e-6 (the sums run in another order); the tolerance leaves room.
 ATOL=1e-5 RTOL=1e-4
 CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -Iruntime"
-# 712 samples: 641 train (20 batches of 32 and one of 1), 71 validation.
-RUN="--limit 712 --test-limit 300 --no-progress"
+# 713 samples: 642 train (20 batches of 32 and one of 2), 71 validation.
+RUN="--limit 713 --test-limit 300 --no-progress"
 
 build() { # NAME: tests/mpi/NAME.net into $T/NAME (one process) and $T/NAME.mpi
     if ! "$DLC" --main "tests/mpi/$1.net" -o "$T/$1.c" 2>"$T/$1.err" ||

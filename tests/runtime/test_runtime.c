@@ -1732,6 +1732,177 @@ static void test_png(void)
     finish(&v);
 }
 
+/* ------------------------------------------------ dlrt_load_options */
+
+static int load_idx_with(const char *images, const char *labels, size_t x_size, int k,
+                         int bytes, size_t keep, dlrt_dataset *d, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    dlrt_load_options lo;
+    int rc;
+    memset(&lo, 0, sizeof lo);
+    lo.bytes = bytes;
+    lo.keep = keep;
+    rc = dlrt_load_idx_with(images, labels, x_size, k, &lo, d, &msg);
+    return take_message(rc, msg, err, errlen);
+}
+
+static int load_csv_with(const char *path, size_t x_size, int y_kind, size_t y_size, int k,
+                         int bytes, size_t keep, dlrt_dataset *d, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    dlrt_load_options lo;
+    int rc;
+    memset(&lo, 0, sizeof lo);
+    lo.bytes = bytes;
+    lo.keep = keep;
+    rc = dlrt_load_csv_with(path, x_size, y_kind, y_size, k, &lo, d, &msg);
+    return take_message(rc, msg, err, errlen);
+}
+
+/* Bytes times x_scale are the floats the plain loader gives, bit for bit. */
+static int same_values(const dlrt_dataset *b, const dlrt_dataset *f, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float v = b->x_u8 ? (float)b->x_u8[i] * b->x_scale : b->x[i];
+        if (memcmp(&v, &f->x[i], sizeof v) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* The trainer's way of loading (issue 12): the file's own bytes kept, and
+ * only the first `keep` samples, every sample still read and checked. */
+static void test_load_options(void)
+{
+    static unsigned char img[4096], lab[256];
+    static const char *dir = "/usr/share/datasets/fashion-mnist/";
+    char images[1024], labels[1024], want[1200];
+    size_t il, ll;
+
+    {   /* small IDX files: bytes, keep, a bad label past keep */
+        verdict v;
+        dlrt_dataset b, f;
+        char err[512] = "";
+        start(&v, "idx_bytes_and_keep", 60);
+        snprintf(images, sizeof images, "%s", tmp_path("opt_img.gz"));
+        snprintf(labels, sizeof labels, "%s", tmp_path("opt_lab.idx"));
+        il = make_images(img, 0x803, 5, 2, 3, 30);
+        ll = make_labels(lab, 0x801, 5, 5);
+        write_bytes(images, img, il, 1);
+        write_bytes(labels, lab, ll, 0);
+        check(&v, load_idx(images, labels, 6, 0, &f, err, sizeof err) == 0, "floats: %s", err);
+        check(&v, load_idx_with(images, labels, 6, 0, 1, 0, &b, err, sizeof err) == 0, "bytes: %s", err);
+        check(&v, b.x == NULL && b.x_u8 && b.n == 5 && b.n_file == 5, "bytes: x %p x_u8 %p n %lu",
+              (void *)b.x, (void *)b.x_u8, (unsigned long)b.n);
+        if (!v.why[0])
+            check(&v, same_values(&b, &f, 30), "bytes * x_scale differ from the floats");
+        dlrt_dataset_free(&b);
+        check(&v, b.x_u8 == NULL, "free did not reset x_u8");
+        check(&v, load_idx_with(images, labels, 6, 0, 1, 2, &b, err, sizeof err) == 0, "keep 2: %s", err);
+        check(&v, b.n == 2 && b.n_file == 5 && b.num_classes == 4, "keep 2: n %lu of %lu, %d classes",
+              (unsigned long)b.n, (unsigned long)b.n_file, b.num_classes);
+        if (!v.why[0])
+            check(&v, same_values(&b, &f, 12) && b.labels[0] == 0 && b.labels[1] == 1,
+                  "keep 2: the first samples differ");
+        dlrt_dataset_free(&b);
+        check(&v, load_idx_with(images, labels, 6, 0, 0, 3, &b, err, sizeof err) == 0 && b.x &&
+                  !b.x_u8 && b.n == 3 && same_values(&b, &f, 18), "keep 3 as floats: %s", err);
+        dlrt_dataset_free(&b);
+        dlrt_dataset_free(&f);
+        /* label 3 at samples 4: past keep 2, still checked */
+        snprintf(want, sizeof want, "%s: sample 4 has label 3, but the network has only 3 classes (0..2)",
+                 labels);
+        check(&v, load_idx_with(images, labels, 6, 3, 1, 2, &b, err, sizeof err) == -1 &&
+                  !strcmp(err, want), "a bad label past keep: '%s'", err);
+        check(&v, b.x_u8 == NULL && b.n == 0, "a failed load left data");
+        /* a file cut past the kept part is still truncated */
+        write_bytes(images, img, il - 4, 0);
+        snprintf(want, sizeof want, "%s: truncated: expected 30 bytes of pixel data, got 26", images);
+        check(&v, load_idx_with(images, labels, 6, 0, 1, 1, &b, err, sizeof err) == -1 &&
+                  !strcmp(err, want), "cut past keep: '%s'", err);
+        finish(&v);
+    }
+
+    snprintf(images, sizeof images, "%st10k-images-idx3-ubyte.gz", dir);
+    snprintf(labels, sizeof labels, "%st10k-labels-idx1-ubyte.gz", dir);
+    if (access(images, R_OK) != 0 || access(labels, R_OK) != 0) {
+        printf("ok idx_bytes_fashion_skipped (%s not installed)\n", images);
+    } else {   /* the real test set: the same values, a quarter of the memory */
+        verdict v;
+        dlrt_dataset b, f;
+        char err[512] = "";
+        start(&v, "idx_bytes_fashion_t10k", 60);
+        check(&v, load_idx(images, labels, 784, 10, &f, err, sizeof err) == 0, "floats: %s", err);
+        check(&v, load_idx_with(images, labels, 784, 10, 1, 0, &b, err, sizeof err) == 0, "bytes: %s", err);
+        if (!v.why[0]) {
+            check(&v, b.n == 10000 && b.x_u8 && !b.x && b.x_scale == 1.0f / 255.0f, "bytes: n %lu",
+                  (unsigned long)b.n);
+            check(&v, same_values(&b, &f, (size_t)10000 * 784), "bytes * x_scale differ from the floats");
+            check(&v, !memcmp(b.labels, f.labels, 10000 * sizeof *b.labels), "labels differ");
+        }
+        dlrt_dataset_free(&b);
+        check(&v, load_idx_with(images, labels, 784, 10, 1, 1000, &b, err, sizeof err) == 0 &&
+                  b.n == 1000 && b.n_file == 10000 && b.num_classes == 10 &&
+                  same_values(&b, &f, (size_t)1000 * 784), "keep 1000: %s", err);
+        dlrt_dataset_free(&b);
+        dlrt_dataset_free(&f);
+        finish(&v);
+    }
+
+    {   /* CSV: bytes while every feature is an integer 0..255 */
+        verdict v;
+        dlrt_dataset b, f;
+        char err[512] = "";
+        static const struct {
+            const char *text;
+            int bytes;   /* kept as bytes? */
+        } cases[] = {
+            {"a,b,label\n1,2,0\n3,255,1\n0,7,2\n", 1},
+            {"1,2,0\n0.5,3,1\n4,5,0\n", 0},       /* a fraction: floats from there */
+            {"1,2,0\n4,5,0\n6,256,1\n", 0},       /* above 255 */
+            {"1,2,0\n4,-0,0\n", 0},               /* -0 is not byte 0 */
+            {"1,-1,0\n", 0},
+            {"1e2,0x10,0\n", 1},                  /* 100 and 16 */
+        };
+        size_t c;
+        start(&v, "csv_bytes_and_keep", 60);
+        for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+            write_text(tmp_path("opt.csv"), cases[c].text);
+            check(&v, load_csv(tmp_path("opt.csv"), 2, DLRT_Y_CLASS, 1, 0, &f, err, sizeof err) == 0,
+                  "case %lu floats: %s", (unsigned long)c, err);
+            check(&v, load_csv_with(tmp_path("opt.csv"), 2, DLRT_Y_CLASS, 1, 0, 1, 0, &b, err,
+                                    sizeof err) == 0, "case %lu bytes: %s", (unsigned long)c, err);
+            if (v.why[0])
+                break;
+            check(&v, (b.x_u8 != NULL) == cases[c].bytes && (b.x != NULL) == !cases[c].bytes &&
+                      b.n == f.n && b.x_scale == 1.0f, "case %lu: x_u8 %p, x %p", (unsigned long)c,
+                  (void *)b.x_u8, (void *)b.x);
+            check(&v, same_values(&b, &f, f.n * 2) && !memcmp(b.labels, f.labels, f.n * sizeof *f.labels),
+                  "case %lu: values differ", (unsigned long)c);
+            dlrt_dataset_free(&b);
+            dlrt_dataset_free(&f);
+        }
+        write_text(tmp_path("opt.csv"), "1,2,0\n3,4,1\n5,6,2\n7,8,3\n");
+        check(&v, load_csv_with(tmp_path("opt.csv"), 2, DLRT_Y_CLASS, 1, 0, 1, 2, &b, err, sizeof err) == 0 &&
+                  b.n == 2 && b.n_file == 4 && b.num_classes == 4 && b.x_u8 && b.x_u8[3] == 4 &&
+                  b.labels[1] == 1, "keep 2: %s", err);
+        dlrt_dataset_free(&b);
+        /* past keep, a bad label and a bad number are still errors */
+        snprintf(want, sizeof want, "%s:4:5: sample 4 has label 3, but the network has only 3 classes (0..2)",
+                 tmp_path("opt.csv"));
+        check(&v, load_csv_with(tmp_path("opt.csv"), 2, DLRT_Y_CLASS, 1, 3, 1, 2, &b, err, sizeof err) == -1 &&
+                  !strcmp(err, want), "bad label past keep: '%s'", err);
+        write_text(tmp_path("opt.csv"), "1,2,0\n3,4,1\n5,x6,2\n");
+        snprintf(want, sizeof want, "%s:3:3: expected a number, found 'x6'", tmp_path("opt.csv"));
+        check(&v, load_csv_with(tmp_path("opt.csv"), 2, DLRT_Y_CLASS, 1, 0, 1, 1, &b, err, sizeof err) == -1 &&
+                  !strcmp(err, want), "bad number past keep: '%s'", err);
+        check(&v, b.x_u8 == NULL && b.x == NULL && b.n == 0, "a failed load left data");
+        finish(&v);
+    }
+}
+
 int main(int argc, char **argv)
 {
     tmpdir = argc > 1 ? argv[1] : ".";
@@ -1742,6 +1913,7 @@ int main(int argc, char **argv)
     test_idx_end();
     test_idx_hostile();
     test_idx_fashion_gzip();
+    test_load_options();
     test_csv();
     test_csv_hostile();
     test_checkpoint();
