@@ -5,6 +5,8 @@
 # generated C has set_dist, else the team must refuse it: "skip" noted).
 # Run by tests/e2e/run.sh; alone: sh tests/e2e/team.sh (after make).
 # SAN="-fsanitize=..." LIB=build/asan/libdlrt.a: the same under sanitizers.
+# TEAM_ONLY="mlp bn": only those of mlp, mlp_f64, bn and trainer.
+# FM=PATH: an examples/fashion_mlp.net trainer already built (else built here).
 set -u
 DLC=${DLC:-build/dlc}
 T=${T:-build/tmp/team}
@@ -16,9 +18,13 @@ ok() { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -D_POSIX_C_SOURCE=200809L -Iruntime"
 
+only=${TEAM_ONLY:-mlp mlp_f64 bn trainer}
+wanted() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
+
 # team NAME NET [dlc flags]
 team() {
     name=$1 net=$2; shift 2
+    wanted "$name" || return 0
     prefix=$(sed -n 's/^model[[:space:]]*\([A-Za-z_0-9]*\).*/\1/p' "$net" | head -n 1)
     if "$DLC" "$@" "$net" -o "$T/$name.c" 2>"$T/$name.err" &&
        cc $CFL $SAN -include "$T/$name.h" -DMODEL_API="${prefix}_model" -o "$T/$name" \
@@ -37,10 +43,13 @@ team bn tests/e2e/team_bn.net
 # The trainer with --threads 2 (examples/fashion_mlp.net: dropout, a few
 # hundred samples): a forced team trains, says so, and gives the same epoch
 # lines twice; a forced single thread gives --threads 1's lines.
-if "$DLC" --main examples/fashion_mlp.net -o "$T/fm.c" 2>"$T/fm.err" &&
-   cc $CFL $SAN -o "$T/fm" "$T/fm.c" "$LIB" -lopenblas -lz -lm 2>>"$T/fm.err"; then
+FM=${FM:-$T/fm}
+if ! wanted trainer; then :
+elif [ -x "$FM" ] && [ "$FM" != "$T/fm" ] ||
+   { "$DLC" --main examples/fashion_mlp.net -o "$T/fm.c" 2>"$T/fm.err" &&
+     cc $CFL $SAN -o "$T/fm" "$T/fm.c" "$LIB" -lopenblas -lz -lm 2>>"$T/fm.err"; }; then
     run() { # SCHEME THREADS OUT
-        DLRT_THREADS_SCHEME=$1 "$T/fm" --threads "$2" --limit 320 --test-limit 100 --epochs 1 \
+        DLRT_THREADS_SCHEME=$1 "$FM" --threads "$2" --limit 320 --test-limit 100 --epochs 1 \
             --no-progress --checkpoint "$T/fm.ckpt" --overwrite 2>&1 |
             sed 's/ ([0-9.]* s, [0-9]* samples\/s)//' >"$T/$3"
     }
