@@ -283,7 +283,8 @@ else bad "threads-share-a-network-workspace-each" "$(cat "$T/threads.err" "$T/th
 #     The thread team (runtime/team.c): its steps equal train_step's, float
 #     and double, uneven shares, batchnorm when the C code has set_dist;
 #     deterministic run to run (tests/e2e/team.sh).
-T="$T/team" FM="$T/fashion" sh tests/e2e/team.sh >"$T/team.out" 2>&1
+fm="$T/fashion" team_dir="$T/team"
+T="$team_dir" FM="$fm" sh tests/e2e/team.sh >"$T/team.out" 2>&1
 while IFS= read -r line; do
     case "$line" in
         "ok "*) ok "${line#ok }" ;;
