@@ -14,7 +14,11 @@
 #    bench/gemm_bound.c times them: the median of repeats, summed).
 #    Per layer (BENCH_LAYERS; set but empty: none): its forward and its forward + backward, as
 #    NAME.forward and NAME.forward_backward lines. A net's "# bench-steps: N"
-#    line sets its STEPS (BENCH_STEPS overrides every one).
+#    line sets its STEPS (BENCH_STEPS overrides every one), "# bench-warmup: N"
+#    its warm-up steps (50). BENCH_THREADS > 1: dlc uses the threads as its
+#    trainer does (bench/step.c: one thread, BLAS threads or a thread team,
+#    whichever a short timing finds fastest), one "#   NAME threads=T
+#    scheme ..." line per round after the bench line says which.
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated
 #    trainer, and the same MLP written by hand in PyTorch
 #    (bench/fashion_mlp_torch.py): samples/s and test accuracy
@@ -38,7 +42,7 @@ mkdir -p "$T"
 make --no-print-directory -s all build/fashion_mlp
 threads=${BENCH_THREADS:-1}
 rounds=${BENCH_ROUNDS:-5}
-nets=${BENCH_NETS-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net bench/char_lstm.net bench/char_lstm_embed.net"}
+nets=${BENCH_NETS-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net bench/char_lstm.net bench/char_lstm_embed.net bench/wide_mlp.net"}
 layers=${BENCH_LAYERS-"bench/conv3x3_64.net"}
 PY=/usr/bin/python3
 
@@ -76,17 +80,21 @@ run_net() {
         bench/step.c "$T/$name.c" build/libdlrt.a -lopenblas -lz -lm
     : >"$T/$label.dlc"
     : >"$T/$label.torch"
+    : >"$T/$label.threads"
     # The first round also measures each side's peak RSS (peak_rss_mb).
     drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" $nsamples)
+           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads")
     sed -n 's/^ms_per_step //p' "$T/$label.dlc.log" >>"$T/$label.dlc"
+    sed -n 's/^threads //p' "$T/$label.dlc.log" >>"$T/$label.threads"
     trss=$(export PEAK_RSS_LOG="$T/$label.torch.log" OMP_NUM_THREADS=$threads
            peak_rss_mb "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples)
     sed -n 's/^ms_per_step //p' "$T/$label.torch.log" >>"$T/$label.torch"
     r=1
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            "$T/step_$name" 1 "$steps" "$warmup" "$mode" $nsamples | sed -n 's/^ms_per_step //p' >>"$T/$label.dlc"
+            "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" >"$T/$label.out"
+        sed -n 's/^ms_per_step //p' "$T/$label.out" >>"$T/$label.dlc"
+        sed -n 's/^threads //p' "$T/$label.out" >>"$T/$label.threads"
         OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
             sed -n 's/^ms_per_step //p' >>"$T/$label.torch"
         r=$((r + 1))
@@ -97,6 +105,8 @@ run_net() {
     awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v g="$g" -v dr="$drss" -v tr="$trss" \
         'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f gemm_bound_ms=%.4f bound_ratio=%.3f dlc_rss_mb=%.1f torch_rss_mb=%.1f\n",
                 n, th, d, t, d / t, g, (g > 0 ? d / g : 0), dr, tr}'
+    # threads > 1: how dlc used them each round (bench/step.c, the trainer's choice)
+    [ ! -s "$T/$label.threads" ] || sed "s/^/#   $label threads=$threads scheme /" "$T/$label.threads"
 }
 
 # gemm_bound NAME PREFIX MODE: the ms OpenBLAS takes for the cblas_sgemm calls
@@ -114,7 +124,9 @@ gemm_bound() {
 for net in $nets; do
     steps=$(sed -n 's/^# bench-steps: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
     steps=${BENCH_STEPS:-${steps:-500}}
-    run_net "$net" train_step "$(basename "$net" .net)" 50
+    # "# bench-warmup: N": the warm-up steps (50 unless the net says)
+    warmup=$(sed -n 's/^# bench-warmup: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
+    run_net "$net" train_step "$(basename "$net" .net)" "${warmup:-50}"
 done
 # Single layers: forward (inference) and forward + backward (gradients).
 for net in $layers; do

@@ -1,13 +1,20 @@
 /* step.c: times one network's training step through its descriptor.
  *
- *   step ROUNDS STEPS WARMUP [MODE [N]]
+ *   step ROUNDS STEPS WARMUP [MODE [N [THREADS]]]
  *
  * MODE is what one "step" is: train_step (the default: forward, backward,
  * update), forward (inference, dropout off) or gradients (forward and
  * backward in training mode, no update), for a layer's forward and
- * backward times. N is the number of samples per call (default: the
+ * backward times. N is the number of samples per call (default, or 0: the
  * network's batch size; bench/run.sh's inference lines time forward at
  * N = 1, 4 and 16).
+ *
+ * THREADS (default 1) above 1, with train_step: the trainer's choice
+ * (dlrt_threads_choose, runtime/team.c) of one thread, THREADS BLAS
+ * threads or a team of THREADS, timed on the first batch and printed as
+ * "threads SCHEME one_ms=.. blas_ms=.. team_ms=..", then used for every
+ * step. Other modes, or THREADS 1: the BLAS library's own setting
+ * (OPENBLAS_NUM_THREADS), as before.
  *
  * Built by bench/run.sh against a generated model (-DMODEL_API=P_model and
  * -include of its header). Random data of the network's own shapes (inputs
@@ -28,6 +35,13 @@
 
 #define POOL 8
 
+void openblas_set_num_threads(int n);   /* OpenBLAS's; the descriptor's set_threads without --main */
+
+static void set_blas_threads(int n)
+{
+    openblas_set_num_threads(n);
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -46,7 +60,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "step: MODE is train_step, forward or gradients, not '%s'\n", mode);
         return 2;
     }
-    int n = argc > 5 ? atoi(argv[5]) : api->batch, nt = api->ntensors;
+    int n = argc > 5 && strcmp(argv[5], "0") ? atoi(argv[5]) : api->batch, nt = api->ntensors;
     if (n < 1 || n > 1 << 20) {
         fprintf(stderr, "step: N is a number of samples from 1 to 1048576, not '%s'\n", argv[5]);
         return 2;
@@ -87,6 +101,24 @@ int main(int argc, char **argv)
     }
     if (api->set_threads)
         api->set_threads(1);
+    /* THREADS > 1: one, BLAS threads or a team, as the trainer chooses. */
+    int threads = argc > 6 ? atoi(argv[6]) : 1;
+    dlrt_team *team = NULL;
+    if (threads > 1 && mode[0] == 't') {
+        static dlrt_model_api with_threads;
+        double ms[3];
+        with_threads = *api;
+        if (!with_threads.set_threads)
+            with_threads.set_threads = set_blas_threads;
+        api = &with_threads;
+        int scheme = dlrt_threads_choose(api, m, data[0], n, threads, ms);
+        printf("threads %s one_ms=%.4f blas_ms=%.4f team_ms=%.4f\n", dlrt_threads_scheme_name(scheme),
+               ms[0], ms[1], ms[2]);
+        if (scheme == DLRT_THREADS_TEAM && !(team = dlrt_team_create(api, m, threads, 42, NULL))) {
+            fprintf(stderr, "step: %s: cannot make a thread team\n", api->name);
+            return 1;
+        }
+    }
     /* forward: the inputs lead `data`; one output buffer per output. */
     void *outs[16] = {0};
     for (int k = 0; k < api->noutputs && k < 16; k++)
@@ -97,7 +129,9 @@ int main(int argc, char **argv)
         if (s >= warmup && (s - warmup) % steps == 0)
             t0 = now();
         const void *const *d = data[s % POOL];
-        if (mode[0] == 't')
+        if (team)
+            dlrt_team_step(team, 0, d, n);
+        else if (mode[0] == 't')
             api->losses[0].train_step(m, d, n);
         else if (mode[0] == 'g')
             api->losses[0].gradients(m, d, n);
@@ -106,6 +140,7 @@ int main(int argc, char **argv)
         if (s >= warmup && (s - warmup) % steps == steps - 1)
             printf("ms_per_step %.6f\n", (now() - t0) * 1e3 / steps);
     }
+    dlrt_team_destroy(team);
     for (int k = 0; k < 16; k++)
         free(outs[k]);
     api->destroy(m);

@@ -659,6 +659,60 @@ const dlrt_noise_info *dlrt_noise_of(const dlrt_model_api *api, int k);
  * for a bad command line). */
 int dlrt_train_main(int argc, char **argv, const dlrt_model_api *api);
 
+/* --------------------------------------------------------------- team.c */
+
+/* A thread team over one network (docs/runtime.md, *Threads*): data
+ * parallelism over a batch's rows inside one process, the model/workspace
+ * split of the descriptor. T threads (the caller is thread 0; the others
+ * block on condition variables between steps and never spin), each with a
+ * workspace (workspace_create) and a gradient buffer of its own (thread
+ * 0's is grads(m)). dlrt_team_step(team, l, data, n): thread t computes
+ * losses[l].gradients_with on rows [n t / T, n (t + 1) / T) of the batch
+ * (T = min(threads, n)), the buffers are combined into grads(m) weighted
+ * by n_t / n (each thread a slice of the loss's group, after a barrier),
+ * then losses[l].update(m) runs once. Returns the batch's loss (the
+ * shares' losses weighted by n_t / n), NAN for a batch the network refuses
+ * (nothing updated then). A network with STATE tensors (batchnorm) needs
+ * the descriptor's set_dist: each workspace gets a dlrt_dist whose
+ * allreduce sums over the threads (global_n = n), so the statistics span
+ * the whole batch, and threads 1..T-1 read copies of the network (a
+ * training pass writes its running statistics), parameters copied in
+ * every step. Dropout: each thread's workspace draws from a stream of its
+ * own, seeded from `seed`. Keep the BLAS library at one thread while a team
+ * runs (set_threads(1)): never two thread pools at once. */
+typedef struct dlrt_team dlrt_team;
+/* NULL with *err (dlrt_fail's convention) when the network cannot have a
+ * team (dlrt_team_unsupported says why) or out of memory. */
+dlrt_team *dlrt_team_create(const dlrt_model_api *api, void *m, int threads, uint64_t seed,
+                            char **err);
+double dlrt_team_step(dlrt_team *team, int l, const void *const *data, int n);
+void dlrt_team_destroy(dlrt_team *team);
+/* Why a team cannot train this network (no workspaces, L-BFGS, a stateful
+ * recurrent layer, several loss terms (reported from the network's own
+ * workspace), batchnorm without set_dist), or NULL when it can. */
+const char *dlrt_team_unsupported(const dlrt_model_api *api);
+
+/* How the trainer uses N > 1 threads: one thread after all, N BLAS
+ * threads, or a team of N with one BLAS thread. */
+enum { DLRT_THREADS_ONE = 0, DLRT_THREADS_BLAS = 1, DLRT_THREADS_TEAM = 2 };
+/* Times gradient-only calls of losses[0] on the batch data (n rows, as
+ * train_step takes) with one thread, with `threads` BLAS threads (when
+ * set_threads is there) and with a team of `threads` (when the network
+ * can have one): ms[DLRT_THREADS_*] get the median milliseconds per call
+ * (NAN: not measured), and the fastest is returned, a many-thread scheme
+ * only when it takes under 0.9 of one thread's time in alternating rounds
+ * against it (team.c: BLAS's phase, a 0.15 s pause while its idle threads
+ * stop spinning, then the team's). The network's STATE
+ * tensors and its own workspace are as before; grads(m) is not. Leaves
+ * the BLAS library at the chosen count (`threads` for BLAS, 1 otherwise).
+ * threads < 2: DLRT_THREADS_ONE, nothing timed. The environment variable
+ * DLRT_THREADS_SCHEME=one|blas|team forces a choice (nothing timed; a
+ * scheme the network cannot use falls back to one). */
+int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *data, int n,
+                        int threads, double ms[3]);
+/* "one", "blas" or "team". */
+const char *dlrt_threads_scheme_name(int scheme);
+
 #ifdef __cplusplus
 }
 #endif

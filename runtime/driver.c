@@ -320,9 +320,10 @@ static void print_help(const dlrt_model_api *api, FILE *out)
             "                       split and the shuffling (default: %llu)\n"
             "  --validation FRAC    fraction of the training data held out for\n"
             "                       validation, 0 <= FRAC < 1 (default: %g)\n"
-            "  --threads N          threads for the matrix products (default: 1, or\n"
-            "                       OPENBLAS_NUM_THREADS when set; small batches run\n"
-            "                       fastest on one thread)\n"
+            "  --threads N          threads (default: 1, or OPENBLAS_NUM_THREADS BLAS\n"
+            "                       threads when set); N > 1: the fastest of one\n"
+            "                       thread, N BLAS threads and a team of N splitting\n"
+            "                       each batch, timed at the start and printed\n"
             "  --metric M           what chooses the best checkpoint, and what early\n"
             "                       stopping watches: val_loss (lower is better) or\n"
             "                       val_acc (higher; ties broken by the loss); on the\n"
@@ -1797,6 +1798,9 @@ typedef struct run {
     /* Data parallelism (comm_mpi.c; NULL in one process): this rank trains
      * rows [lo, hi) of every global batch (shard()). */
     dlrt_comm *comm;
+    /* --threads N > 1 in one process, when the team is the fastest way
+     * (threads_setup): each step split over its threads (team.c). */
+    dlrt_team *team;
 } run;
 
 /* ---------------------------------------------------- data parallelism */
@@ -1904,6 +1908,7 @@ static void run_free(run *r)
 {
     int k;
     grid_free(r->grid);
+    dlrt_team_destroy(r->team);   /* before its network */
     if (r->model)
         r->api->destroy(r->model);
     dataset_free(&r->train);
@@ -2782,6 +2787,52 @@ static void print_lr(const run *r)
         printf("%s%.6g", g ? "," : "  lr ", api->get_lr(r->model, g));
 }
 
+/* ------------------------------------------------------------- threads */
+
+/* --threads N (N > 1, one process): times gradient-only calls on the first
+ * batch with one thread, N BLAS threads and a team of N (team.c), takes
+ * the fastest and says so; the team makes r->team. 0, or -1 after a
+ * message. */
+static int threads_setup(run *r)
+{
+    const dlrt_model_api *api = r->api;
+    size_t kk = r->n_train < (size_t)api->batch ? r->n_train : (size_t)api->batch;
+    const void *data[MAX_TENSORS];
+    double ms[3];
+    dlrt_rng g;
+    char *err = NULL;
+    int k, scheme;
+    if (r->opt.threads < 2 || r->comm || !kk)
+        return 0;
+    gather(api, &r->opt, &r->train, r->perm, kk, r->batch);
+    dlrt_rng_seed(&g, r->opt.seed);   /* its own stream: training's stays as it was */
+    fresh_noise(api, &r->opt, &g, r->batch, kk);
+    for (k = 0; k < api->ntensors; k++)
+        data[k] = r->batch[k];
+    scheme = dlrt_threads_choose(api, r->model, data, (int)kk, r->opt.threads, ms);
+    if (scheme == DLRT_THREADS_TEAM &&
+        !(r->team = dlrt_team_create(api, r->model, r->opt.threads, r->opt.seed, &err))) {
+        error_msg(api, "%s", err ? err : "out of memory");
+        free(err);
+        return -1;
+    }
+    printf("threads: %s %d", scheme == DLRT_THREADS_TEAM ? "a team of" : scheme == DLRT_THREADS_BLAS
+           ? "BLAS threads," : "one thread of", r->opt.threads);
+    if (isnan(ms[DLRT_THREADS_ONE]))   /* nothing timed */
+        printf(" (DLRT_THREADS_SCHEME)");
+    else
+        printf(";  ms per gradient call of %lu samples: one %.3f", (unsigned long)kk, ms[0]);
+    if (!isnan(ms[DLRT_THREADS_BLAS]))
+        printf("  blas %.3f", ms[DLRT_THREADS_BLAS]);
+    if (!isnan(ms[DLRT_THREADS_TEAM]))
+        printf("  team %.3f", ms[DLRT_THREADS_TEAM]);
+    else if (dlrt_team_unsupported(api))
+        printf("  (no team: %s)", dlrt_team_unsupported(api));
+    printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
 static int train(run *r)
 {
     const dlrt_model_api *api = r->api;
@@ -2981,6 +3032,8 @@ static int train(run *r)
         warning_msg(api, "--save-every has no effect: %s", r->stateful
                     ? "a stateful network is saved at epoch ends only (its carried state is not saved)"
                     : "this trainer cannot save its state (no save_with in the descriptor)");
+    if (threads_setup(r) != 0)   /* --threads N: one, BLAS or a team */
+        return EXIT_FAILURE_DATA;
     status = EXIT_OK;
     for (epoch = first_epoch; epoch <= r->opt.epochs && !nothing_to_do && !stopped_steps; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
@@ -3045,6 +3098,8 @@ static int train(run *r)
                 if (r->comm)
                     step_loss = parallel_step(r, l, data, (int)n_local, kk, term_val,
                                               nterms > 1 ? nterms : 0);
+                else if (r->team)   /* --threads: the team's step (threads_setup) */
+                    step_loss = dlrt_team_step(r->team, l, data, (int)kk);
                 else
                     step_loss = api->losses[l].train_step(r->model, data, (int)kk);
                 /* The cheap end-of-step check, always on: a non-finite loss

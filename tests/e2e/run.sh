@@ -280,6 +280,19 @@ if "$DLC" --prefix threads_api examples/two_heads.net -o "$T/threads_api.c" 2>"$
    OPENBLAS_NUM_THREADS=1 "$T/threads" >"$T/threads.out" 2>&1; then ok "threads-share-a-network-workspace-each"
 else bad "threads-share-a-network-workspace-each" "$(cat "$T/threads.err" "$T/threads.out" 2>/dev/null | head -c 600)"; fi
 
+#     The thread team (runtime/team.c): its steps equal train_step's, float
+#     and double, uneven shares, batchnorm when the C code has set_dist;
+#     deterministic run to run (tests/e2e/team.sh).
+fm="$T/fashion" team_dir="$T/team"
+T="$team_dir" FM="$fm" sh tests/e2e/team.sh >"$T/team.out" 2>&1
+while IFS= read -r line; do
+    case "$line" in
+        "ok "*) ok "${line#ok }" ;;
+        "FAIL "*) rest=${line#FAIL }; bad "${rest%%:*}" "${rest#*: }" ;;
+    esac
+done <"$T/team.out"
+grep -q '^ok \|^FAIL ' "$T/team.out" || bad team "$(tail -c 400 "$T/team.out")"
+
 #     make bench runs: a tiny setting (one round of 3 steps, a net and a
 #     layer, no showcase epoch, one compile time, no deep net, no memory
 #     epoch, inference at n = 1, the MPI lines on 640 samples) prints its

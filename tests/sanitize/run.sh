@@ -59,4 +59,16 @@ if command -v valgrind >/dev/null 2>&1; then
         build/dlc "$(ls tests/errors/*.net | head -n 1)" -o "$T/vg2.c" >"$T/vg2.out" 2>&1
     [ $? -ne 9 ] && ok valgrind-compiler-errors-no-leaks || bad valgrind-compiler-errors-no-leaks "$(tail -c 600 "$T/vg2.out")"
 fi
+
+# The thread team (runtime/team.c): tests/e2e/team.sh under ASan and UBSan
+# (its threads, barriers and buffers), then its float MLP under valgrind.
+T="$T/team" SAN="$SAN" LIB=build/asan/libdlrt.a TEAM_ONLY="mlp bn" sh tests/e2e/team.sh >"$T/team.out" 2>&1 &&
+    ok asan-thread-team || bad asan-thread-team "$(tail -c 600 "$T/team.out")"
+if command -v valgrind >/dev/null 2>&1; then
+    T="$T/team_vg" TEAM_ONLY=mlp sh tests/e2e/team.sh >"$T/team_vg.out" 2>&1
+    if OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect "$T/team_vg/mlp" >"$T/vg3.out" 2>&1; then
+        ok valgrind-thread-team
+    else bad valgrind-thread-team "$(tail -c 600 "$T/vg3.out")"; fi
+fi
 echo "$pass passed, $fail failed"

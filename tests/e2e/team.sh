@@ -1,0 +1,65 @@
+#!/bin/sh
+# tests/e2e/team.sh: the thread team (runtime/team.c) against one thread's
+# train_step, tests/e2e/team.c over tests/e2e/team_mlp.net (float and
+# --precision=f64) and tests/e2e/team_bn.net (batchnorm: tested when the
+# generated C has set_dist, else the team must refuse it: "skip" noted).
+# Run by tests/e2e/run.sh; alone: sh tests/e2e/team.sh (after make).
+# SAN="-fsanitize=..." LIB=build/asan/libdlrt.a: the same under sanitizers.
+# TEAM_ONLY="mlp bn": only those of mlp, mlp_f64, bn and trainer.
+# FM=PATH: an examples/fashion_mlp.net trainer already built (else built here).
+set -u
+DLC=${DLC:-build/dlc}
+T=${T:-build/tmp/team}
+mkdir -p "$T"
+LIB=${LIB:-build/libdlrt.a}
+SAN=${SAN:-}
+pass=0 fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -D_POSIX_C_SOURCE=200809L -Iruntime"
+
+only=${TEAM_ONLY:-mlp mlp_f64 bn trainer}
+wanted() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# team NAME NET [dlc flags]
+team() {
+    name=$1 net=$2; shift 2
+    wanted "$name" || return 0
+    prefix=$(sed -n 's/^model[[:space:]]*\([A-Za-z_0-9]*\).*/\1/p' "$net" | head -n 1)
+    if "$DLC" "$@" "$net" -o "$T/$name.c" 2>"$T/$name.err" &&
+       cc $CFL $SAN -include "$T/$name.h" -DMODEL_API="${prefix}_model" -o "$T/$name" \
+           tests/e2e/team.c "$T/$name.c" "$LIB" -lopenblas -lz -lm 2>>"$T/$name.err" &&
+       OPENBLAS_NUM_THREADS=1 "$T/$name" >"$T/$name.out" 2>&1 && tail -n 1 "$T/$name.out" | grep -qx ok
+    then
+        if grep -q '^skip' "$T/$name.out"; then
+            ok "team-$name (refused, not compared: $(sed -n 's/^skip: //p' "$T/$name.out" | head -c 160))"
+        else ok "team-$name-equals-train-step"; fi
+    else bad "team-$name" "$(cat "$T/$name.err" "$T/$name.out" 2>/dev/null | head -c 800)"; fi
+}
+team mlp tests/e2e/team_mlp.net
+team mlp_f64 tests/e2e/team_mlp.net --precision=f64
+team bn tests/e2e/team_bn.net
+
+# The trainer with --threads 2 (examples/fashion_mlp.net: dropout, a few
+# hundred samples): a forced team trains, says so, and gives the same epoch
+# lines twice; a forced single thread gives --threads 1's lines.
+FM=${FM:-$T/fm}
+if ! wanted trainer; then :
+elif [ -x "$FM" ] && [ "$FM" != "$T/fm" ] ||
+   { "$DLC" --main examples/fashion_mlp.net -o "$T/fm.c" 2>"$T/fm.err" &&
+     cc $CFL $SAN -o "$T/fm" "$T/fm.c" "$LIB" -lopenblas -lz -lm 2>>"$T/fm.err"; }; then
+    run() { # SCHEME THREADS OUT
+        DLRT_THREADS_SCHEME=$1 "$FM" --threads "$2" --limit 320 --test-limit 100 --epochs 1 \
+            --no-progress --checkpoint "$T/fm.ckpt" --overwrite 2>&1 |
+            sed 's/ ([0-9.]* s, [0-9]* samples\/s)//' >"$T/$3"
+    }
+    run team 2 team_a.out; run team 2 team_b.out; run one 2 one.out; run "" 1 single.out
+    if grep -q '^threads: a team of 2' "$T/team_a.out" && grep -q '^test accuracy' "$T/team_a.out" &&
+       cmp -s "$T/team_a.out" "$T/team_b.out"; then ok "team-trainer-deterministic"
+    else bad "team-trainer-deterministic" "$(diff "$T/team_a.out" "$T/team_b.out" | head -c 600; tail -c 300 "$T/team_a.out")"; fi
+    if grep -q '^threads: one thread' "$T/one.out" &&
+       [ "$(grep -v '^threads:' "$T/one.out")" = "$(cat "$T/single.out")" ]; then ok "team-trainer-one-thread-as-threads-1"
+    else bad "team-trainer-one-thread-as-threads-1" "$(diff "$T/one.out" "$T/single.out" | head -c 600)"; fi
+else bad team-trainer-build "$(head -c 400 "$T/fm.err")"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
