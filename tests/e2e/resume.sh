@@ -23,7 +23,7 @@ rm -rf "$T"; mkdir -p "$T"
 pass=0 fail=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -Iruntime"
+CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O1 -Iruntime"
 LIBS="build/libdlrt.a -lopenblas -lz -lm"
 NET=tests/e2e/resume.net
 

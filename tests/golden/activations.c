@@ -222,6 +222,8 @@ static void activations_forward_pass(const activations *m, activations_workspace
     float *const logp = w->arena + 2160;            /* [n, 5] log_softmax, activations.net:17 */
     (void)training;
 
+    if (n > ACTIVATIONS_BATCH)
+        return;
     /* activations.net:7: flat = flatten(img) */
     memcpy(flat, img, (size_t)n * 24 * sizeof *flat);   /* flatten: same values */
 

@@ -156,6 +156,8 @@ static void adagrad_forward_pass(const adagrad *m, adagrad_workspace *w, const f
     float *const logits = w->arena + 96;           /* [n, 3] dense, adagrad.net:9 */
     (void)training;
 
+    if (n > ADAGRAD_BATCH)
+        return;
     /* adagrad.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);

@@ -157,6 +157,8 @@ static void adamw_forward_pass(const adamw *m, adamw_workspace *w, const float *
     float *const pred = w->arena + 64;           /* [n, 2] dense, adamw.net:9 */
     (void)training;
 
+    if (n > ADAMW_BATCH)
+        return;
     /* adamw.net:8: h = tanh(dense(x, 3)) */
     /* t2[n,3] = x[n,4] h_w[3,4]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 3, 4);

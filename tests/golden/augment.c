@@ -147,6 +147,8 @@ static void augment_forward_pass(const augment *m, augment_workspace *w, const f
     float *const t7 = w->arena + 1024;              /* [n, 64] flatten, augment.net:14 */
     float *const logits = w->arena + 1280;          /* [n, 3] dense, augment.net:14 */
 
+    if (n > AUGMENT_BATCH)
+        return;
     /* augment.net:9: a = random_crop(image) */
     if (training) {
         /* zero-pad, then crop back at a random offset: per sample top, then left */

@@ -266,6 +266,8 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
     float *const logits = w->arena + 992;                /* [n, 3] dense, blocks.net:24 */
     (void)training;
 
+    if (n > BLOCKS_BATCH)
+        return;
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t2[n,6] = x[n,6] res1_h_w[6,6]^T + res1_h_b */
     dlrt_dense_forward_f32(t2, x, res1_h_w, n, 6, 6);

@@ -154,6 +154,8 @@ static void clip_forward_pass(const clip *m, clip_workspace *w, const float *x, 
     float *const logits = w->arena + 96;           /* [n, 3] dense, clip.net:9 */
     (void)training;
 
+    if (n > CLIP_BATCH)
+        return;
     /* clip.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);

@@ -216,6 +216,8 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
     float *const logits = w->arena + 2464;          /* [n, 4] dense, concat.net:15 */
     (void)training;
 
+    if (n > CONCAT_BATCH)
+        return;
     /* concat.net:8: a = tanh(dense(x, 3)) */
     /* t3[n,3] = x[n,6] a_w[3,6]^T + a_b */
     dlrt_dense_forward_f32(t3, x, a_w, n, 3, 6);

@@ -228,6 +228,8 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     float *const logits = w->arena + 17536;            /* [n, 4] add, conv.net:17 */
     (void)training;
 
+    if (n > CONV_BATCH)
+        return;
     /* conv.net:12: c1 = relu(conv2d(image, 4, 3, padding = "same")) */
     /* conv2d [n,1,8,8] -> [n,4,8,8]: kernel 3, stride 1, padding 1,1,1,1 (same) */
     dlrt_conv2d_forward_f32(t3, t3_ws, image, c1_w, c1_b,

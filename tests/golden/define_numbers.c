@@ -150,6 +150,8 @@ static void define_numbers_forward_pass(const define_numbers *m, define_numbers_
     float *const t4 = w->arena + 64000;               /* [n, 5] dense, define_numbers.net:9 */
     (void)training;
 
+    if (n > DEFINE_NUMBERS_BATCH)
+        return;
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
     /* t2[n,1000] = x[n,4] loss_w[1000,4]^T + loss_b */
     dlrt_dense_forward_f32(t2, x, loss_w, n, 1000, 4);

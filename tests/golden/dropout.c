@@ -182,6 +182,8 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
     double *const logits = w->arena + 768;           /* [n, 4] dense, dropout.net:12 */
     double *const probs = w->arena + 784;            /* [n, 4] softmax, dropout.net:13 */
 
+    if (n > DROPOUT_BATCH)
+        return;
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
     dlrt_dense_forward_f64(t3, x, h_w, n, 24, 10);

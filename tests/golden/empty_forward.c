@@ -134,8 +134,10 @@ static void empty_forward_forward_pass(const empty_forward *m, empty_forward_wor
     (void)x;
     (void)m;
     (void)w;
-    (void)n;
     (void)training;
+
+    if (n > EMPTY_FORWARD_BATCH)
+        return;
 }
 
 /* ---- loss -------------------------------------------------------------- */

@@ -176,6 +176,8 @@ static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace
     float *const logits = w->arena + 65536;            /* [n, 10] dense, fashion_mlp.net:15 */
     float *const probs = w->arena + 66176;             /* [n, 10] softmax, fashion_mlp.net:16 */
 
+    if (n > FASHION_MLP_BATCH)
+        return;
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
     dlrt_dense_forward_f32(t2, image, h1_w, n, 256, 784);

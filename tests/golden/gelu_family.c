@@ -203,6 +203,8 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
     float *const logits = w->arena + 2176;         /* [n, 3] dense, gelu_family.net:11 */
     (void)training;
 
+    if (n > GELU_FAMILY_BATCH)
+        return;
     /* gelu_family.net:6: a = gelu(dense(x, 4)) */
     /* t2[n,4] = x[n,6] a_w[4,6]^T + a_b */
     dlrt_dense_forward_f32(t2, x, a_w, n, 4, 6);

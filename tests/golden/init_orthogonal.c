@@ -156,6 +156,8 @@ static void orth_forward_pass(const orth *m, orth_workspace *w, const float *x, 
     float *const t4 = w->arena + 384;             /* [n, 4] dense, init_orthogonal.net:7 */
     (void)training;
 
+    if (n > ORTH_BATCH)
+        return;
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
     /* t2[n,6] = x[n,12] h_w[6,12]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 6, 12);

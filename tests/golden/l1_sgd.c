@@ -135,6 +135,8 @@ static void l1_sgd_forward_pass(const l1_sgd *m, l1_sgd_workspace *w, const floa
     float *const pred = w->arena + 0;           /* [n, 2] dense, l1_sgd.net:7 */
     (void)training;
 
+    if (n > L1_SGD_BATCH)
+        return;
     /* l1_sgd.net:7: pred = dense(x, 2, init = uniform(a = 0.1)) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
     dlrt_dense_forward_f32(pred, x, pred_w, n, 2, 4);

@@ -166,6 +166,8 @@ static void lbfgs_net_forward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, c
     float *const out = w->arena + 256;          /* [n, 3] dense, lbfgs.net:7 */
     (void)training;
 
+    if (n > LBFGS_NET_BATCH)
+        return;
     /* lbfgs.net:6: h = tanh(dense(x, 8)) */
     /* t2[n,8] = x[n,6] h_w[8,6]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 8, 6);

@@ -208,6 +208,8 @@ static void likelihood_forward_pass(const likelihood *m, likelihood_workspace *w
     float *const t16 = w->arena + 288;           /* [n, 2] dense, likelihood.net:15 */
     (void)training;
 
+    if (n > LIKELIHOOD_BATCH)
+        return;
     /* likelihood.net:10: h = tanh(dense(x, 5)) */
     /* t4[n,5] = x[n,3] h_w[5,3]^T + h_b */
     dlrt_dense_forward_f32(t4, x, h_w, n, 5, 3);

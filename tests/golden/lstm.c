@@ -258,6 +258,8 @@ static void lstm_forward_pass(const lstm *m, lstm_workspace *w, const float *seq
     float *const t5 = w->arena + 36096;                              /* [n, 24] flatten, lstm.net:10 */
     float *const logits = w->arena + 37312;                          /* [n, 4] dense, lstm.net:10 */
 
+    if (n > LSTM_BATCH)
+        return;
     /* lstm.net:7: enc = lstm(seq, 8, num_layers = 2, bidirectional = true, dropout = 0.2, return_s ... */
     if (training) {
         /* nn.LSTM(3, 8, num_layers=2, bidirectional=True, dropout=0.2, batch_first=True) over 6 steps */

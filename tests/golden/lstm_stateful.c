@@ -163,6 +163,8 @@ static void lstm_stateful_forward_pass(const lstm_stateful *m, lstm_stateful_wor
     float *const t4 = w->arena + 1376;                   /* [n, 8] dense, lstm_stateful.net:8 */
     (void)training;
 
+    if (n > LSTM_STATEFUL_BATCH)
+        return;
     /* lstm_stateful.net:7: h = lstm(x, 5, stateful = true) */
     /* nn.LSTM(2, 5, batch_first=True) over 8 steps */
     /* stateful: each row starts from the final state the previous call left in h_carry (the kernel reads h0, c0 before it writes hT, cT there); no gradient crosses */

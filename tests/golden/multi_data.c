@@ -188,6 +188,8 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
     float *const pred = w->arena + 432;             /* [n, 2] dense, multi_data.net:13 */
     (void)training;
 
+    if (n > MULTI_DATA_BATCH)
+        return;
     /* multi_data.net:10: h = relu(dense(flatten(img), 8)) + relu(dense(aux, 8)) */
     memcpy(t4, img, (size_t)n * 6 * sizeof *t4);   /* flatten: same values */
     /* t5[n,8] = t4[n,6] h_w[8,6]^T + h_b */

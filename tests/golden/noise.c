@@ -163,6 +163,8 @@ static void noise_forward_pass(const noise *m, noise_workspace *w, const float *
     float *const out = w->arena + 448;           /* [n, 16] add, noise.net:8 */
     (void)training;
 
+    if (n > NOISE_BATCH)
+        return;
     /* noise.net:7: h = relu(dense(z, 32)) */
     /* t3[n,32] = z[n,8] h_w[32,8]^T + h_b */
     dlrt_dense_forward_f32(t3, z, h_w, n, 32, 8);

@@ -257,6 +257,8 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     float *const t13 = w->arena + 640;              /* [n, 6] relu, norm.net:16 */
     float *const logits = w->arena + 672;           /* [n, 4] dense, norm.net:16 */
 
+    if (n > NORM_BATCH)
+        return;
     /* norm.net:10: b2 = batchnorm(image) */
     if (training) {
         /* training: batch statistics per channel into b2_mean, b2_rstd (for backward); the

@@ -194,6 +194,8 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
     float *const z = w->arena + 240;           /* [n, 1] dense, param_ref.net:13 */
     (void)training;
 
+    if (n > PARAM_REF_BATCH)
+        return;
     /* param_ref.net:9: h1 = tanh(dense(x, 3)) */
     /* t3[n,3] = x[n,4] h1_w[3,4]^T + h1_b */
     dlrt_dense_forward_f32(t3, x, h1_w, n, 3, 4);

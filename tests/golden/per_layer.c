@@ -166,6 +166,8 @@ static void per_layer_forward_pass(const per_layer *m, per_layer_workspace *w, c
     float *const logits = w->arena + 4096;           /* [n, 3] dense, per_layer.net:11 */
     (void)training;
 
+    if (n > PER_LAYER_BATCH)
+        return;
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     /* t2[n,32] = x[n,20] h1_w[32,20]^T + h1_b */
     dlrt_dense_forward_f32(t2, x, h1_w, n, 32, 20);

@@ -194,6 +194,8 @@ static void pool_forward_pass(const pool *m, pool_workspace *w, const float *ima
     float *const logits = w->arena + 11104;                    /* [n, 10] add, pool.net:15 */
     (void)training;
 
+    if (n > POOL_BATCH)
+        return;
     /* pool.net:9: h = reshape(relu(dense(flatten(image), 128)), [2, 8, 8]) */
     memcpy(t2, image, (size_t)n * 64 * sizeof *t2);   /* flatten: same values */
     /* t3[n,128] = t2[n,64] h_w[128,64]^T + h_b */

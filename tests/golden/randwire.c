@@ -336,6 +336,8 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     float *const h = w->arena + 5232;                       /* [n, 8] relu, randwire.net:7 */
     float *const logits = w->arena + 5264;                  /* [n, 3] dense, randwire.net:8 */
 
+    if (n > RANDWIRE_BATCH)
+        return;
     /* randwire.net:6: rw = randwire(x, 2, nodes = 5, graph = "ws", k = 2, p = 0.5, seed = 5) */
     dlrt_relu_forward_f32(t2, x, n * 36);   /* NaN stays NaN */
     /* conv2d [n,1,6,6] -> [n,2,6,6]: kernel 3, stride 1, padding 1,1,1,1 */

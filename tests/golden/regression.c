@@ -153,6 +153,8 @@ static void reg_forward_pass(const reg *m, reg_workspace *w, const float *x, int
     float *const pred = w->arena + 512;           /* [n, 3] dense, regression.net:10 */
     (void)training;
 
+    if (n > REG_BATCH)
+        return;
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
     /* t2[n,16] = x[n,8] h_w[16,8]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 16, 8);

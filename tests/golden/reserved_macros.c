@@ -272,6 +272,8 @@ static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macr
     float *const stdin_out = w->arena + 5504;               /* [n, 2] dense, reserved_macros.net:31 */
     (void)training;
 
+    if (n > RESERVED_MACROS_BATCH)
+        return;
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
     /* t3[n,4] = NULL_[n,4] EOF_w[4,4]^T + EOF_b */
     dlrt_dense_forward_f32(t3, NULL_, EOF_w, n, 4, 4);

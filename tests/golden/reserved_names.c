@@ -167,6 +167,8 @@ static void reserved_names_forward_pass(const reserved_names *m, reserved_names_
     float *const i_ = w->arena + 640;                /* [n, 2] dense, reserved_names.net:12 */
     (void)training;
 
+    if (n > RESERVED_NAMES_BATCH)
+        return;
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
     /* t2[n,4] = int_[n,3] n_d_w[4,3]^T + n_d_b */
     dlrt_dense_forward_f32(t2, int_, n_d_w, n, 4, 3);

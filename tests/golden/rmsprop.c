@@ -143,6 +143,8 @@ static void rmsprop_forward_pass(const rmsprop *m, rmsprop_workspace *w, const f
     float *const pred = w->arena + 0;           /* [n, 2] dense, rmsprop.net:8 */
     (void)training;
 
+    if (n > RMSPROP_BATCH)
+        return;
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
     dlrt_dense_forward_f32(pred, x, pred_w, n, 2, 4);

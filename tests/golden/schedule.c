@@ -157,6 +157,8 @@ static void sched_forward_pass(const sched *m, sched_workspace *w, const float *
     float *const pred = w->arena + 64;           /* [n, 2] dense, schedule.net:11 */
     (void)training;
 
+    if (n > SCHED_BATCH)
+        return;
     /* schedule.net:10: h = tanh(dense(x, 3)) */
     /* t2[n,3] = x[n,4] h_w[3,4]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 3, 4);

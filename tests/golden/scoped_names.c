@@ -197,6 +197,8 @@ static void scoped_names_forward_pass(const scoped_names *m, scoped_names_worksp
     float *const t9 = w->arena + 144;              /* [n, 3] dense, scoped_names.net:15 */
     float *const z = w->arena + 160;               /* [n, 3] x_running_mean, scoped_names.net:15 */
 
+    if (n > SCOPED_NAMES_BATCH)
+        return;
     /* scoped_names.net:13: h = dense(tanh(dense(x, 5)), 3) + dense(x, 3) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);

@@ -155,6 +155,8 @@ static void sequence_forward_pass(const sequence *m, sequence_workspace *w, cons
     float *const last = w->arena + 2304;           /* [n, 10] step, sequence.net:9 */
     (void)training;
 
+    if (n > SEQUENCE_BATCH)
+        return;
     /* sequence.net:7: e = embedding(tokens, 10, 4, padding_idx = 0) */
     /* e[n,t,:] = e_w[tokens[n,t], :] at each of 8 steps */
     dlrt_embedding_forward_f32(e, e_w, tokens, n * 8, 10, 4);

@@ -195,6 +195,8 @@ static void several_losses_forward_pass(const several_losses *m, several_losses_
     float *const logit = w->arena + 192;          /* [n, 1] dense, several_losses.net:12 */
     (void)training;
 
+    if (n > SEVERAL_LOSSES_BATCH)
+        return;
     /* several_losses.net:9: gh = tanh(dense(z, 4)) */
     /* t3[n,4] = z[n,3] gh_w[4,3]^T + gh_b */
     dlrt_dense_forward_f32(t3, z, gh_w, n, 4, 3);

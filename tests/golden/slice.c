@@ -218,6 +218,8 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
     float *const logits = w->arena + 1136;            /* [n, 4] add, slice.net:13 */
     (void)training;
 
+    if (n > SLICE_BATCH)
+        return;
     /* slice.net:8: h = tanh(dense(x, 8)) */
     /* t3[n,8] = x[n,6] h_w[8,6]^T + h_b */
     dlrt_dense_forward_f32(t3, x, h_w, n, 8, 6);

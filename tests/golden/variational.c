@@ -192,6 +192,8 @@ static void variational_forward_pass(const variational *m, variational_workspace
     float *const t9 = w->arena + 272;              /* [n, 5] tanh, variational.net:11 */
     float *const out = w->arena + 320;             /* [n, 6] dense, variational.net:11 */
 
+    if (n > VARIATIONAL_BATCH)
+        return;
     /* variational.net:7: h = tanh(dense(x, 5)) */
     /* t2[n,5] = x[n,6] h_w[5,6]^T + h_b */
     dlrt_dense_forward_f32(t2, x, h_w, n, 5, 6);

@@ -178,6 +178,8 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
     float *const logits = w->arena + 240;                /* [n, 3] dense, x_scratch.net:11 */
     (void)training;
 
+    if (n > X_SCRATCH_BATCH)
+        return;
     /* x_scratch.net:9: a = x_scratch(relu(dense(img, 8))) */
     /* t2[n,8] = img[n,6] a_w[8,6]^T + a_b */
     dlrt_dense_forward_f32(t2, img, a_w, n, 8, 6);

@@ -168,6 +168,8 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
     float *const h = w->arena + 64;                /* [n, 4] x_running_mean, x_state.net:10 */
     float *const logits = w->arena + 96;           /* [n, 3] dense, x_state.net:11 */
 
+    if (n > X_STATE_BATCH)
+        return;
     /* x_state.net:9: z = tanh(dense(img, 4)) */
     /* t2[n,4] = img[n,6] z_w[4,6]^T + z_b */
     dlrt_dense_forward_f32(t2, img, z_w, n, 4, 6);
