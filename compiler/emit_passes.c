@@ -616,6 +616,48 @@ static int clip_run(const IR *ir, const bool *in_group, int p, size_t *size)
     return q;
 }
 
+/* One loop per run of trained, in-group gradients back to back (clip_run),
+ * over its `size` values; body(e, dw, ctx) writes the loop's one line for
+ * the run's first gradient dw. */
+static void emit_clip_runs(Emit *e, const bool *in_group,
+                           void (*body)(Emit *e, const char *dw, const void *ctx), const void *ctx)
+{
+    const IR *ir = e->ir;
+    for (int p = 0; p < ir->params.len; p++) {
+        if (!ir->params.items[p].trained || !in_group[p])
+            continue;
+        const char *dw = emit_param_grad(e, p);
+        size_t size;
+        int end = clip_run(ir, in_group, p, &size);
+        if (end > p + 1)
+            emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
+                      emit_param_grad(e, end - 1), end - p);
+        p = end - 1;
+        emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
+        body(e, dw, ctx);
+    }
+}
+
+/* The loop bodies of emit_clipping: ctx is the clip value's literals. */
+static void clamp_body(Emit *e, const char *dw, const void *ctx)
+{
+    const char *const *lit = ctx;   /* {minus, c} */
+    emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", dw, dw, lit[0], lit[0],
+              dw, lit[1], lit[1], dw);
+}
+
+static void sumsq_body(Emit *e, const char *dw, const void *ctx)
+{
+    (void)ctx;
+    emit_line(e, "    sumsq += (double)%s[i] * %s[i];", dw, dw);
+}
+
+static void scale_body(Emit *e, const char *dw, const void *ctx)
+{
+    (void)ctx;
+    emit_line(e, "    %s[i] *= clip;", dw);
+}
+
 /* Gradient clipping, before the optimizer reads the gradients, over the
  * parameters some loss reaches (torch.nn.utils skips a None grad): by
  * value (clip_grad_value_), then by global L2 norm (clip_grad_norm_,
@@ -639,20 +681,8 @@ static void emit_clipping(Emit *e, const bool *in_group, int g)
         emit_line(e, "/* clip_value %s: every gradient clamped to [-%s, %s] (NaN stays NaN) */",
                   number_text(e->a, t->clip_value), number_text(e->a, t->clip_value),
                   number_text(e->a, t->clip_value));
-        for (int p = 0; p < ir->params.len; p++) {
-            if (!ir->params.items[p].trained || !in_group[p])
-                continue;
-            const char *dw = emit_param_grad(e, p);
-            size_t size;
-            int end = clip_run(ir, in_group, p, &size);
-            if (end > p + 1)
-                emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
-                          emit_param_grad(e, end - 1), end - p);
-            p = end - 1;
-            emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
-            emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", dw, dw, minus,
-                      minus, dw, c, c, dw);
-        }
+        const char *lit[2] = {minus, c};
+        emit_clip_runs(e, in_group, clamp_body, lit);
     }
     if (t->clip_norm > 0) {
         emit_line(e, "%s", "");
@@ -660,36 +690,12 @@ static void emit_clipping(Emit *e, const bool *in_group, int g)
                   number_text(e->a, t->clip_norm));
         emit_line(e, " * gradient scaled by clip_norm / (norm + 1e-6) when that is below 1 */");
         emit_line(e, "double sumsq = 0.0;");
-        for (int p = 0; p < ir->params.len; p++) {
-            if (!ir->params.items[p].trained || !in_group[p])
-                continue;
-            const char *dw = emit_param_grad(e, p);
-            size_t size;
-            int end = clip_run(ir, in_group, p, &size);
-            if (end > p + 1)
-                emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
-                          emit_param_grad(e, end - 1), end - p);
-            p = end - 1;
-            emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
-            emit_line(e, "    sumsq += (double)%s[i] * %s[i];", dw, dw);
-        }
+        emit_clip_runs(e, in_group, sumsq_body, NULL);
         emit_line(e, "const %s clip = %s / ((%s)sqrt(sumsq) + %s);", real,
                   emit_lit(e, t->clip_norm), real, emit_lit(e, 1e-6));
         emit_line(e, "if (clip < 1) {");
         e->indent++;
-        for (int p = 0; p < ir->params.len; p++) {
-            if (!ir->params.items[p].trained || !in_group[p])
-                continue;
-            const char *dw = emit_param_grad(e, p);
-            size_t size;
-            int end = clip_run(ir, in_group, p, &size);
-            if (end > p + 1)
-                emit_line(e, "/* %s to %s: %d tensors back to back */", dw,
-                          emit_param_grad(e, end - 1), end - p);
-            p = end - 1;
-            emit_line(e, "for (size_t i = 0; i < %zu; i++)", size);
-            emit_line(e, "    %s[i] *= clip;", dw);
-        }
+        emit_clip_runs(e, in_group, scale_body, NULL);
         e->indent--;
         emit_line(e, "}");
     }

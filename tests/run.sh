@@ -7,9 +7,9 @@
 # failed. --update asks suites that compare against expected files to
 # rewrite them instead (review with git diff). --long adds slow tests.
 #
-# The fuzz suite (single-threaded, for fixed times) runs alongside the
-# others on a machine with more than one core, its lines printed at the end;
-# DLC_SERIAL=1 runs it in turn.
+# The fuzz and mpi suites run alongside the others on a machine with more
+# than one core, their lines printed at the end; DLC_SERIAL=1 runs them in
+# turn.
 set -u
 cd "$(dirname "$0")/.."
 export DLC="$PWD/build/dlc" DLC_ROOT="$PWD"
@@ -39,20 +39,23 @@ summarize() {
     echo "== $1: $p passed, $f failed ($(( $(date +%s) - $3 ))s)"
 }
 
-background="" bg_pid="" bg_out=""
+# fuzz (fixed times on one core) and mpi (mostly waiting: mpirun's start,
+# the fault tests' pauses) run alongside the others.
+background="" bg_start=$(date +%s)
 if [ "${DLC_SERIAL:-0}" != 1 ] && [ "$(nproc 2>/dev/null || echo 1)" -gt 1 ]; then
-    case " $suites " in
-        *" fuzz "*) [ "$(echo $suites)" = fuzz ] || background=fuzz ;;
-    esac
+    for b in fuzz mpi; do
+        case " $suites " in
+            *" $b "*) [ "$(echo $suites)" = "$b" ] || background="$background $b" ;;
+        esac
+    done
 fi
-if [ -n "$background" ]; then
-    suites=$(echo " $suites " | sed "s/ $background / /")
-    bg_out=$(mktemp)
-    bg_start=$(date +%s)
-    tests/$background/run.sh >"$bg_out" 2>&1 &
-    bg_pid=$!
-    echo "== $background: started alongside the others (its lines at the end)"
-fi
+bg_dir=$(mktemp -d)
+for b in $background; do
+    suites=$(echo " $suites " | sed "s/ $b / /")
+    tests/$b/run.sh >"$bg_dir/$b.out" 2>&1 &
+    echo $! >"$bg_dir/$b.pid"
+    echo "== $b: started alongside the others (its lines at the end)"
+done
 
 for s in $suites; do
     if [ ! -x "tests/$s/run.sh" ]; then
@@ -67,13 +70,13 @@ for s in $suites; do
     summarize "$s" "$out" "$start"
     rm -f "$out"
 done
-if [ -n "$background" ]; then
-    wait "$bg_pid"
-    echo "== $background"
-    cat "$bg_out"
-    summarize "$background" "$bg_out" "$bg_start"
-    rm -f "$bg_out"
-fi
+for b in $background; do
+    wait "$(cat "$bg_dir/$b.pid")"
+    echo "== $b"
+    cat "$bg_dir/$b.out"
+    summarize "$b" "$bg_dir/$b.out" "$bg_start"
+done
+rm -rf "$bg_dir"
 [ -z "$failed_suites" ] || echo "failed suites:$failed_suites"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

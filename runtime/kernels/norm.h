@@ -204,6 +204,31 @@ static inline void KERNEL(batchnorm_dx)(real *dxc, const real *dyc, const real *
         }
 }
 
+/* Channel c's sum dy and sum dy xh (xh = (x - mean) rstd) over its n
+ * inner values, into *sdy and *sdyx, and into (acc_params: added to)
+ * dbias[c] and dweight[c] when they are wanted. */
+static inline void KERNEL(batchnorm_param_sums)(double *sdy, double *sdyx, real *dweight,
+                                                real *dbias, const real *dy, const real *x,
+                                                const real *mean, const real *rstd, int n, int c,
+                                                int inner, size_t stride, int acc_params)
+{
+    const real *xc = x + (size_t)c * inner, *dyc = dy + (size_t)c * inner;
+    const double m = mean[c], r = rstd[c];
+    double s = 0, sx = 0;
+    for (int o = 0; o < n; o++)
+        for (int i = 0; i < inner; i++) {
+            const double g = dyc[o * stride + i];
+            s += g;
+            sx += g * (xc[o * stride + i] - m) * r;
+        }
+    if (dbias)
+        dbias[c] = (real)((acc_params ? dbias[c] : 0) + s);
+    if (dweight)
+        dweight[c] = (real)((acc_params ? dweight[c] : 0) + sx);
+    *sdy = s;
+    *sdyx = sx;
+}
+
 static inline void KERNEL(batchnorm_backward)(real *dx, real *dweight, real *dbias,
                                               const real *dy, const real *x, const real *mean,
                                               const real *rstd, const real *weight, int n, int C,
@@ -217,24 +242,9 @@ static inline void KERNEL(batchnorm_backward)(real *dx, real *dweight, real *dbi
         double v[2 * DLRT_NORM_CHUNK];
         for (int c0 = 0; c0 < C; c0 += DLRT_NORM_CHUNK) {
             const int cn = C - c0 < DLRT_NORM_CHUNK ? C - c0 : DLRT_NORM_CHUNK;
-            for (int j = 0; j < cn; j++) {
-                const int c = c0 + j;
-                const real *xc = x + (size_t)c * inner, *dyc = dy + (size_t)c * inner;
-                const double m = mean[c], r = rstd[c];
-                double sdy = 0, sdyx = 0;
-                for (int o = 0; o < n; o++)
-                    for (int i = 0; i < inner; i++) {
-                        const double g = dyc[o * stride + i];
-                        sdy += g;
-                        sdyx += g * (xc[o * stride + i] - m) * r;
-                    }
-                if (dbias)
-                    dbias[c] = (real)((acc_params ? dbias[c] : 0) + sdy);
-                if (dweight)
-                    dweight[c] = (real)((acc_params ? dweight[c] : 0) + sdyx);
-                v[2 * j] = sdy;
-                v[2 * j + 1] = sdyx;
-            }
+            for (int j = 0; j < cn; j++)
+                KERNEL(batchnorm_param_sums)(&v[2 * j], &v[2 * j + 1], dweight, dbias, dy, x, mean,
+                                             rstd, n, c0 + j, inner, stride, acc_params);
             if (!dx)
                 continue;   /* the same on every rank: the network decides */
             dist->allreduce(dist->ctx, v, 2 * cn, 1);
@@ -252,17 +262,9 @@ static inline void KERNEL(batchnorm_backward)(real *dx, real *dweight, real *dbi
     for (int c = 0; c < C; c++) {
         const real *xc = x + (size_t)c * inner, *dyc = dy + (size_t)c * inner;
         const double m = mean[c], r = rstd[c];
-        double sdy = 0, sdyx = 0;
-        for (int o = 0; o < n; o++)
-            for (int i = 0; i < inner; i++) {
-                const double g = dyc[o * stride + i];
-                sdy += g;
-                sdyx += g * (xc[o * stride + i] - m) * r;
-            }
-        if (dbias)
-            dbias[c] = (real)((acc_params ? dbias[c] : 0) + sdy);
-        if (dweight)
-            dweight[c] = (real)((acc_params ? dweight[c] : 0) + sdyx);
+        double sdy, sdyx;
+        KERNEL(batchnorm_param_sums)(&sdy, &sdyx, dweight, dbias, dy, x, mean, rstd, n, c, inner,
+                                     stride, acc_params);
         if (!dx)
             continue;
         const double k = (weight ? weight[c] : 1) * r, mdy = sdy / M, mdyx = sdyx / M;
