@@ -321,7 +321,7 @@ static inline int KERNEL(dense_one)(real *g, const real *h, const real *w, int o
 
 /* y = x W^T: SMALL for n = 1, and for n up to DLRT_DENSE_SMALL_N where
  * n in out > DLRT_DENSE_GEMM_SMALL; else GEMM (above). */
-static inline void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out,
+DLRT_NOINLINE void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out,
                                          int in)
 {
 #ifdef DLRT_DENSE_HAVE_SMALL
