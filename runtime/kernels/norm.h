@@ -88,6 +88,28 @@ static inline void KERNEL(norm_apply)(real *y, const real *x, int outer, size_t 
 }
 
 /* The synchronized forward pass (dist->allreduce set): see above. */
+/* Channel c of a training pass, from its batch mean m and biased variance
+ * var over M values: y, the saved mean and rstd, and the running
+ * statistics (unbiased variance; not moved by a single value). */
+static inline void KERNEL(batchnorm_channel)(real *y, real *mean, real *rstd, real *running_mean,
+                                             real *running_var, const real *x, const real *weight,
+                                             const real *bias, int c, double m, double var,
+                                             double M, int n, size_t stride, int inner,
+                                             double eps, double momentum)
+{
+    const double r = 1.0 / sqrt(var + eps);
+    mean[c] = (real)m;
+    rstd[c] = (real)r;
+    const double a = r * (weight ? weight[c] : 1);
+    const double b = (bias ? bias[c] : 0) - m * a;
+    KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner, (real)a,
+                       (real)b);
+    if (running_mean && M > 1)
+        running_mean[c] = (real)((1 - momentum) * running_mean[c] + momentum * m);
+    if (running_var && M > 1)
+        running_var[c] = (real)((1 - momentum) * running_var[c] + momentum * var * M / (M - 1));
+}
+
 static inline void KERNEL(batchnorm_forward_sync)(real *y, real *mean, real *rstd,
                                                   real *running_mean, real *running_var,
                                                   const real *x, const real *weight,
@@ -123,19 +145,8 @@ static inline void KERNEL(batchnorm_forward_sync)(real *y, real *mean, real *rst
         }
         dist->allreduce(dist->ctx, v, cn, 0);
         for (int j = 0; j < cn; j++) {
-            const int c = c0 + j;
-            const double m = mu[j], var = v[j] / M, r = 1.0 / sqrt(var + eps);
-            mean[c] = (real)m;
-            rstd[c] = (real)r;
-            const double a = r * (weight ? weight[c] : 1);
-            const double b = (bias ? bias[c] : 0) - m * a;
-            KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner,
-                               (real)a, (real)b);
-            if (running_mean && M > 1)
-                running_mean[c] = (real)((1 - momentum) * running_mean[c] + momentum * m);
-            if (running_var && M > 1)
-                running_var[c] =
-                    (real)((1 - momentum) * running_var[c] + momentum * var * M / (M - 1));
+            KERNEL(batchnorm_channel)(y, mean, rstd, running_mean, running_var, x, weight, bias,
+                                      c0 + j, mu[j], v[j] / M, M, n, stride, inner, eps, momentum);
         }
     }
 }
@@ -157,18 +168,8 @@ static inline void KERNEL(batchnorm_forward_train)(real *y, real *mean, real *rs
     for (int c = 0; c < C; c++) {
         double m, var;
         KERNEL(norm_stats)(&m, &var, x + (size_t)c * inner, n, stride, inner);
-        const double r = 1.0 / sqrt(var + eps);
-        mean[c] = (real)m;
-        rstd[c] = (real)r;
-        const double a = r * (weight ? weight[c] : 1);
-        const double b = (bias ? bias[c] : 0) - m * a;
-        KERNEL(norm_apply)(y + (size_t)c * inner, x + (size_t)c * inner, n, stride, inner,
-                           (real)a, (real)b);
-        if (running_mean && M > 1)
-            running_mean[c] = (real)((1 - momentum) * running_mean[c] + momentum * m);
-        if (running_var && M > 1)
-            running_var[c] =
-                (real)((1 - momentum) * running_var[c] + momentum * var * M / (M - 1));
+        KERNEL(batchnorm_channel)(y, mean, rstd, running_mean, running_var, x, weight, bias, c, m,
+                                  var, M, n, stride, inner, eps, momentum);
     }
 }
 
