@@ -1801,6 +1801,8 @@ typedef struct run {
     /* --threads N > 1 in one process, when the team is the fastest way
      * (threads_setup): each step split over its threads (team.c). */
     dlrt_team *team;
+    int scheme;               /* DLRT_THREADS_ONE, _BLAS or _TEAM: threads_setup's choice */
+    double choose_s;          /* what that choice took, in seconds */
 } run;
 
 /* ---------------------------------------------------- data parallelism */
@@ -2789,33 +2791,52 @@ static void print_lr(const run *r)
 
 /* ------------------------------------------------------------- threads */
 
+static int recheck_every(void)
+{
+    const char *e = getenv("DLRT_THREADS_RECHECK");
+    return e && !strcmp(e, "every");
+}
+
 /* --threads N (N > 1, one process): times gradient-only calls on the first
  * batch with one thread, N BLAS threads and a team of N (team.c), takes
- * the fastest and says so; the team makes r->team. 0, or -1 after a
- * message. */
-static int threads_setup(run *r)
+ * the fastest and says so; the team makes r->team. epoch > 0: the same
+ * again at the start of that epoch (threads_recheck), saying so only when
+ * the choice changes. 0, or -1 after a message. */
+static int threads_setup(run *r, int epoch)
 {
     const dlrt_model_api *api = r->api;
     size_t kk = r->n_train < (size_t)api->batch ? r->n_train : (size_t)api->batch;
     const void *data[MAX_TENSORS];
-    double ms[3];
+    double ms[3], start = now_seconds();
     dlrt_rng g;
     char *err = NULL;
     int k, scheme;
     if (r->opt.threads < 2 || r->comm || !kk)
         return 0;
     gather(api, &r->opt, &r->train, r->perm, kk, r->batch);
-    dlrt_rng_seed(&g, r->opt.seed);   /* its own stream: training's stays as it was */
+    dlrt_rng_seed(&g, r->opt.seed + (uint64_t)epoch);   /* its own stream: training's stays as it was */
     fresh_noise(api, &r->opt, &g, r->batch, kk);
     for (k = 0; k < api->ntensors; k++)
         data[k] = r->batch[k];
+    if (r->team) {   /* a new choice: the old team goes (its work is in the network) */
+        dlrt_team_destroy(r->team);
+        r->team = NULL;
+    }
     scheme = dlrt_threads_choose(api, r->model, data, (int)kk, r->opt.threads, ms);
     if (scheme == DLRT_THREADS_TEAM &&
-        !(r->team = dlrt_team_create(api, r->model, r->opt.threads, r->opt.seed, &err))) {
+        !(r->team = dlrt_team_create(api, r->model, r->opt.threads, r->opt.seed + (uint64_t)epoch,
+                                     &err))) {
         error_msg(api, "%s", err ? err : "out of memory");
         free(err);
         return -1;
     }
+    /* Nothing timed (DLRT_THREADS_SCHEME): nothing to choose again. */
+    r->choose_s = isnan(ms[DLRT_THREADS_ONE]) ? 0 : now_seconds() - start;
+    if (epoch > 0 && scheme == r->scheme)
+        return 0;
+    r->scheme = scheme;
+    if (epoch > 0)
+        printf("epoch %d: ", epoch);
     printf("threads: %s %d", scheme == DLRT_THREADS_TEAM ? "a team of" : scheme == DLRT_THREADS_BLAS
            ? "BLAS threads," : "one thread of", r->opt.threads);
     if (isnan(ms[DLRT_THREADS_ONE]))   /* nothing timed */
@@ -2841,7 +2862,7 @@ static int train(run *r)
     /* A stateful network trains on whole batches only: each row continues
      * the previous batch's. */
     size_t batches = r->stateful ? r->n_train / batch : (r->n_train + batch - 1) / batch;
-    double best_loss = INFINITY, best_acc = -INFINITY;
+    double best_loss = INFINITY, best_acc = -INFINITY, last_epoch_s;
     int have_val = r->n_val > 0, saved = 0, best_epoch = 0, epoch, k, l;
     unsigned long long steps = 0;   /* batches trained in this run */
     const char *set_name = have_val ? "val" : "train";
@@ -3032,9 +3053,10 @@ static int train(run *r)
         warning_msg(api, "--save-every has no effect: %s", r->stateful
                     ? "a stateful network is saved at epoch ends only (its carried state is not saved)"
                     : "this trainer cannot save its state (no save_with in the descriptor)");
-    if (threads_setup(r) != 0)   /* --threads N: one, BLAS or a team */
+    if (threads_setup(r, 0) != 0)   /* --threads N: one, BLAS or a team */
         return EXIT_FAILURE_DATA;
     status = EXIT_OK;
+    last_epoch_s = 0;
     for (epoch = first_epoch; epoch <= r->opt.epochs && !nothing_to_do && !stopped_steps; epoch++) {
         /* loss and acc: the network at the end of the epoch, measured on the
          * validation set, or on the training set when there is none. */
@@ -3059,6 +3081,15 @@ static int train(run *r)
             if (api->term_warmup[t] > 0)
                 api->set_term_scale(r->model, t, epoch >= api->term_warmup[t] ? 1.0
                                     : (double)epoch / api->term_warmup[t]);
+        /* --threads: the machine may be busier or quieter than when the
+         * scheme was chosen. Choose again when that costs under 2% of the
+         * last epoch (a few tenths of a second against epochs of 15 s and
+         * more); shorter runs keep the first choice. DLRT_THREADS_RECHECK=
+         * every: at every epoch (tests). */
+        if (epoch > first_epoch && r->opt.threads > 1 && !r->comm &&
+            (recheck_every() || (r->choose_s > 0 && last_epoch_s >= 50 * r->choose_s)) &&
+            threads_setup(r, epoch) != 0)
+            return EXIT_FAILURE_DATA;   /* out of memory: the best checkpoint stays */
         /* Truncated backpropagation through time: batch b's rows continue
          * batch b - 1's, from a zero state at the start of each epoch. */
         if (r->stateful)
@@ -3177,6 +3208,7 @@ static int train(run *r)
                 api->set_term_scale(r->model, t, 1.0);
         measure(r, &loss, &acc);
         elapsed = now_seconds() - start;
+        last_epoch_s = elapsed;
         progress_clear(&bar);
 
         if (api->nlosses == 1)

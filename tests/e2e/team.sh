@@ -60,6 +60,24 @@ elif [ -x "$FM" ] && [ "$FM" != "$T/fm" ] ||
     if grep -q '^threads: one thread' "$T/one.out" &&
        [ "$(grep -v '^threads:' "$T/one.out")" = "$(cat "$T/single.out")" ]; then ok "team-trainer-one-thread-as-threads-1"
     else bad "team-trainer-one-thread-as-threads-1" "$(diff "$T/one.out" "$T/single.out" | head -c 600)"; fi
+    # The choice made again at each epoch (DLRT_THREADS_RECHECK=every; the
+    # trainer does it when that costs under 2% of an epoch): the team goes
+    # and a new one comes each epoch, a run repeats itself, the threads
+    # line is printed once (the choice never changes), and a single thread
+    # chosen again and again trains exactly as --threads 1.
+    run3() { # SCHEME THREADS OUT
+        DLRT_THREADS_RECHECK=every DLRT_THREADS_SCHEME=$1 "$FM" --threads "$2" --limit 320 \
+            --test-limit 100 --epochs 3 --no-progress --checkpoint "$T/fm.ckpt" --overwrite 2>&1 |
+            sed 's/ ([0-9.]* s, [0-9]* samples\/s)//' >"$T/$3"
+    }
+    run3 team 2 re_a.out; run3 team 2 re_b.out; run3 one 2 re_one.out; run3 "" 1 re_single.out
+    if [ "$(grep -c 'threads:' "$T/re_a.out")" = 1 ] && grep -q '^epoch 3/3' "$T/re_a.out" &&
+       grep -q '^test accuracy' "$T/re_a.out" && cmp -s "$T/re_a.out" "$T/re_b.out"; then
+        ok "team-trainer-rechecked-each-epoch"
+    else bad "team-trainer-rechecked-each-epoch" "$(diff "$T/re_a.out" "$T/re_b.out" | head -c 600; tail -c 300 "$T/re_a.out")"; fi
+    if [ "$(grep -v '^threads:' "$T/re_one.out")" = "$(cat "$T/re_single.out")" ] &&
+       grep -q '^epoch 3/3' "$T/re_one.out"; then ok "team-trainer-rechecked-one-thread-as-threads-1"
+    else bad "team-trainer-rechecked-one-thread-as-threads-1" "$(diff "$T/re_one.out" "$T/re_single.out" | head -c 600)"; fi
 else bad team-trainer-build "$(head -c 400 "$T/fm.err")"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

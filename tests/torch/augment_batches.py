@@ -37,7 +37,7 @@ net = "tests/torch/augment.net"
 src = os.path.join(d, "augment_api.c")
 subprocess.run([dlc, "--prefix", "augment", net, "-o", src], check=True)
 subprocess.run([dlc, "--emit=torch", net, "-o", os.path.join(d, "twin.py")], check=True)
-subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I" + d, "-o", os.path.join(d, "dump"),
+subprocess.run(["cc", "-std=c99", "-O0", "-Iruntime", "-I" + d, "-o", os.path.join(d, "dump"),
                 "tests/torch/augment_dump.c", lib, "-lopenblas", "-lz", "-lm"], check=True)
 # The arena offsets of a .. e, from the workspace layout comment.
 offsets = {}

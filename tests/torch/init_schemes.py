@@ -167,7 +167,7 @@ def run(dlc, lib, tmp, name, init, units, fan_in):
     with open(os.path.join(d, "main.c"), "w") as f:
         f.write(DRIVER % SEED)
     exe = os.path.join(d, "dump")
-    subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I" + d, "-o", exe,
+    subprocess.run(["cc", "-std=c99", "-O0", "-Iruntime", "-I" + d, "-o", exe,
                     os.path.join(d, "main.c"), os.path.join(d, "model.c"), lib,
                     "-lopenblas", "-lz", "-lm"], check=True, capture_output=True)
     out = os.path.join(d, "params.bin")

@@ -59,7 +59,7 @@ def build(dlc, lib, d, net, prec, lines=None):
         if r.returncode != 0:
             raise RuntimeError("dlc failed: " + r.stderr.strip())
     real = "double" if prec == "f64" else "float"
-    cmd = ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror",
+    cmd = ["cc", "-std=c99", "-O0", "-Wall", "-Wextra", "-pedantic", "-Werror",
            "-D_POSIX_C_SOURCE=200809L", "-DREAL=" + real, "-DMODEL_API=lb_model", "-Iruntime",
            "-I/usr/include/openblas", "-include", d + "/lb.h", "-o", d + "/lbfgs",
            "tests/torch/lbfgs.c", d + "/lb.c", lib, "-lopenblas", "-lz", "-lm"]
@@ -341,7 +341,7 @@ def main():
                            stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             raise RuntimeError("dlc failed: " + r.stderr.strip())
-        r = subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I/usr/include/openblas", d + "/sm.c", lib,
+        r = subprocess.run(["cc", "-std=c99", "-O0", "-Iruntime", "-I/usr/include/openblas", d + "/sm.c", lib,
                             "-lopenblas", "-lz", "-lm", "-o", d + "/sm"], stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             raise RuntimeError("cc failed: " + r.stderr.strip()[:300])

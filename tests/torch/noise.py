@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 }
 ''')
 exe = os.path.join(d, "fill")
-subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I" + d, "-o", exe, os.path.join(d, "fill.c"),
+subprocess.run(["cc", "-std=c99", "-O0", "-Iruntime", "-I" + d, "-o", exe, os.path.join(d, "fill.c"),
                 os.path.join(d, "model.c"), lib, "-lopenblas", "-lz", "-lm"], check=True)
 spec = importlib.util.spec_from_file_location("twin", os.path.join(d, "twin.py"))
 twin = importlib.util.module_from_spec(spec)

@@ -132,7 +132,7 @@ def build(dlc, lib, net, d, prec):
         if r.returncode != 0:
             raise RuntimeError("dlc failed: " + r.stderr.strip().split("\n")[0])
     real = "double" if prec == "f64" else "float"
-    cmd = ["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror",
+    cmd = ["cc", "-std=c99", "-O0", "-Wall", "-Wextra", "-pedantic", "-Werror",
            "-D_POSIX_C_SOURCE=200809L", "-DREAL=" + real, "-Iruntime", "-I/usr/include/openblas",
            "-include", d + "/probe.h", "-o", d + "/probe", "tests/torch/probe.c", d + "/probe.c",
            lib, "-lopenblas", "-lz", "-lm"]

@@ -88,7 +88,7 @@ for name, op, T, D, H, L, bidir, retseq, extra in CASES:
     try:
         subprocess.run([dlc, "--prefix", "model", src, "-o", os.path.join(d, "model.c")], check=True)
         subprocess.run([dlc, "--emit=torch", src, "-o", os.path.join(d, "twin.py")], check=True)
-        subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic", "-Werror",
+        subprocess.run(["cc", "-std=c99", "-O0", "-Wall", "-Wextra", "-pedantic", "-Werror",
                         "-D_POSIX_C_SOURCE=200809L", "-Iruntime", "-I/usr/include/openblas",
                         "-include", os.path.join(d, "model.h"), "-o", os.path.join(d, "driver"),
                         "tests/torch/recurrent_driver.c", os.path.join(d, "model.c"), lib,

@@ -32,7 +32,7 @@ os.makedirs(d, exist_ok=True)
 net = "tests/golden/x_state.net"
 subprocess.run([dlc, "--prefix", "x_state", net, "-o", os.path.join(d, "state_api.c")], check=True)
 subprocess.run([dlc, "--emit=torch", net, "-o", os.path.join(d, "twin.py")], check=True)
-subprocess.run(["cc", "-std=c99", "-O2", "-Iruntime", "-I" + d, "-o", os.path.join(d, "state"),
+subprocess.run(["cc", "-std=c99", "-O0", "-Iruntime", "-I" + d, "-o", os.path.join(d, "state"),
                 "tests/e2e/state.c", lib, "-lopenblas", "-lz", "-lm"], check=True)
 ckpt = os.path.join(d, "c.ckpt")
 out = subprocess.run([os.path.join(d, "state"), ckpt], capture_output=True, text=True)
