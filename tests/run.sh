@@ -88,7 +88,8 @@ weight() {
 # leaves D/SUITE.out, D/SUITE.secs and last D/SUITE.done.
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
-trap 'exit 130' INT TERM
+pids=""
+trap 'kill $pids 2>/dev/null; exit 130' INT TERM
 lane_list=""
 i=0
 while [ $i -lt "$jobs" ]; do
@@ -118,7 +119,6 @@ run_lane() { # SUITE...: one after the other, each into D
         : >"$D/$s.done"
     done
 }
-pids=""
 for s in $special; do
     run_lane "$s" &
     pids="$pids $!"
