@@ -628,9 +628,15 @@ void emit_descriptor(Emit *e, FILE *out)
         fprintf(out, "static double %s(const void *m, void *w, const void *const *data, int n, void *grads)\n"
                      "{\n%s    return %s_with(m, w, %sn, grads);\n}\n\n",
                 per_loss(e, "api_gradients_with", l), unused_data, per_loss(e, "gradients", l), data_args);
-        if (!flat_step(ir))   /* the runtime's step has no update of its own */
+        if (!flat_step(ir)) {   /* the runtime's step has no update of its own */
             fprintf(out, "static void %s(void *m)\n{\n    %s(m);\n}\n\n", per_group(e, "api_update", g),
                     per_group(e, "update", g));
+            fprintf(out, "static void %s_begin(void *m)\n{\n    %s_begin(m);\n}\n\n",
+                    per_group(e, "api_update", g), per_group(e, "update", g));
+            fprintf(out, "static void %s_range(void *m, size_t lo, size_t hi)\n{\n"
+                         "    %s_range(m, lo, hi);\n}\n\n",
+                    per_group(e, "api_update", g), per_group(e, "update", g));
+        }
         fprintf(out, "static double %s(void *m, const void *const *data, int n)\n"
                      "{\n%s    return %s(m, %sn);\n}\n\n",
                 per_loss(e, "api_train_step", l), unused_data, per_loss(e, "train_step", l), data_args);
@@ -710,19 +716,23 @@ void emit_descriptor(Emit *e, FILE *out)
     fprintf(out, "static const dlrt_loss_info %s_api_losses[%d] = {\n", P, nlosses);
     if (!several)
         fprintf(out, "    {\"%s\", 0, %s_PARAM_COUNT, %s_api_loss, %s_api_gradients, %s,\n"
-                     "     %s_api_train_step, %s_api_gradients_with, %d, 0, %d},\n",
+                     "     %s_api_train_step, %s_api_gradients_with, %d, 0, %d,\n     %s},\n",
                 ir->losses.len ? ir->losses.items[0].name : "loss", U, P, P,
                 flat_step(ir) ? arena_printf(a, "NULL /* %s_step in train_step */", flat_step(ir)->type)
                               : arena_printf(a, "%s_api_update", P), P, P,
                 ir->groups.len ? ir->groups.items[0].steps : 1,
-                ir->losses.len ? ir->losses.items[0].nterms : 0);
+                ir->losses.len ? ir->losses.items[0].nterms : 0,
+                flat_step(ir) ? "NULL, NULL"
+                              : arena_printf(a, "%s_api_update_begin, %s_api_update_range", P, P));
     for (int l = 0, first = 0; several && l < nlosses; first += ir->losses.items[l].nterms, l++) {
         const Group *g = &ir->groups.items[ir->losses.items[l].group];
-        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s,\n     %s, %d, %d, %d},\n",
+        const char *up = per_group(e, "api_update", ir->losses.items[l].group);
+        fprintf(out, "    {\"%s\", %zu, %zu, %s, %s,\n     %s, %s,\n     %s, %d, %d, %d,\n"
+                     "     %s_begin, %s_range},\n",
                 ir->losses.items[l].name, g->offset, g->count, per_loss(e, "api_loss", l),
-                per_loss(e, "api_gradients", l), per_group(e, "api_update", ir->losses.items[l].group),
-                per_loss(e, "api_train_step", l), per_loss(e, "api_gradients_with", l), g->steps,
-                first, ir->losses.items[l].nterms);
+                per_loss(e, "api_gradients", l), up, per_loss(e, "api_train_step", l),
+                per_loss(e, "api_gradients_with", l), g->steps, first, ir->losses.items[l].nterms, up,
+                up);
     }
     fprintf(out, "};\n\n");
 
@@ -945,7 +955,13 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
             fputc('\n', out);
         } else {
             fprintf(out, "/* One optimizer step from the gradients in %s_grads(m). */\n", P);
-            fprintf(out, "void %s_update(%s *m);\n\n", P, P);
+            fprintf(out, "void %s_update(%s *m);\n", P, P);
+            fprintf(out, "/* The same in parts, for several threads: %s_update_begin (the step\n"
+                         " * counted, the gradients clipped), then %s_update_range over ranges\n"
+                         " * [lo, hi) of the flat buffers that cover [0, %s_PARAM_COUNT) without\n"
+                         " * overlapping, in any order or at once. */\n", P, P, U);
+            fprintf(out, "void %s_update_begin(%s *m);\n", P, P);
+            fprintf(out, "void %s_update_range(%s *m, size_t lo, size_t hi);\n\n", P, P);
         }
     } else {
         fputc('\n', out);
@@ -963,7 +979,10 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
         fprintf(out, "%s %s(%s *m, %s%sint n, int training);\n", real, per_loss(&e, "loss", l), P, all,
                 sep_all);
         fprintf(out, "%s %s(%s *m, %s%sint n);\n", real, per_loss(&e, "gradients", l), P, all, sep_all);
-        fprintf(out, "void %s(%s *m);\n\n", per_group(&e, "update", loss->group), P);
+        fprintf(out, "void %s(%s *m);\n", per_group(&e, "update", loss->group), P);
+        fprintf(out, "void %s_begin(%s *m);\n", per_group(&e, "update", loss->group), P);
+        fprintf(out, "void %s_range(%s *m, size_t lo, size_t hi);\n\n", per_group(&e, "update", loss->group),
+                P);
     }
 
     emit_terms_header(&e, out);

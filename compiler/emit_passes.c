@@ -758,6 +758,16 @@ void emit_update(Emit *e, FILE *out, int g)
     }
     fputs(info->comment(a, opt), out);
 
+    /* Three functions: P_update_begin counts the step and clips (it reads
+     * every gradient of the group), P_update_range(m, lo, hi) updates the
+     * values [lo, hi) of the flat buffers that are the group's, and
+     * P_update is the one and then the other over the whole group. A
+     * thread team calls begin once, then each thread a range of its own
+     * (runtime/team.c). */
+    const char *begin_fn = arena_printf(a, "%s_begin", per_group(e, "update", g));
+    const char *range_fn = arena_printf(a, "%s_range", per_group(e, "update", g));
+    size_t group_lo = several ? ir->groups.items[g].offset : 0;
+    size_t group_hi = several ? group_lo + ir->groups.items[g].count : (size_t)ir->param_count;
     FuncBody fb;
     func_begin(e, &fb);
     e->params_writable = true;
@@ -768,6 +778,12 @@ void emit_update(Emit *e, FILE *out, int g)
         emit_line(e, "%s++;", st.step);
     }
     emit_clipping(e, in_group, g);
+    const char *const begin_params[] = {"m", NULL};
+    fprintf(out, "/* The step counted and the gradients clipped: before any P_update_range. */\n");
+    func_end(e, &fb, out, arena_printf(a, "void %s(%s *m)", begin_fn, P), begin_params);
+    fputc('\n', out);
+
+    func_begin(e, &fb);
     int count = 0;
     for (int p = 0; p < ir->params.len; p++)
         if (in_group[p]) {
@@ -885,7 +901,9 @@ void emit_update(Emit *e, FILE *out, int g)
             st.state[slot[k]] = arena_printf(a, "%s_%s", w, info->slots[slot[k]].suffix);
         if (info->before)
             info->before(&st);
-        emit_line(e, "for (size_t i = 0; i < %zu; i++) {", size);
+        /* the part of [lo, hi) in this run, counted from its start */
+        emit_line(e, "for (size_t i = dlrt_from(lo, %zu), end = dlrt_to(hi, %zu, %zu); i < end; i++) {",
+                  pr->offset, pr->offset, size);
         e->indent++;
         /* Coupled weight decay is L2 in the gradient, as torch.optim adds it;
          * an optimizer with its own (decoupled) decay applies it in body. */
@@ -940,16 +958,23 @@ void emit_update(Emit *e, FILE *out, int g)
     for (int k = 0; k < decls.len; k++)
         if (strlen(decls.items[k].text) > width)
             width = strlen(decls.items[k].text);
-    fprintf(out, "void %s(%s *m)\n{\n", per_group(e, "update", g), P);
+    fprintf(out, "/* Values [lo, hi) of the flat buffers updated, those of them that are\n"
+                 " * the group's [%zu, %zu): after P_update_begin, in one thread or in\n"
+                 " * several over ranges that do not overlap. */\n", group_lo, group_hi);
+    fprintf(out, "void %s(%s *m, size_t lo, size_t hi)\n{\n", range_fn, P);
     for (int k = 0; k < decls.len; k++)
         fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
                 decls.items[k].comment);
+    if (!uses_word(body, "lo"))
+        fputs("    (void)m, (void)lo, (void)hi;   /* nothing to update */\n", out);
     if (decls.len)
         fputc('\n', out);
     fputs(body, out);
     fputs("}\n\n", out);
     free(fb.text);
     e->params_writable = false;
+    fprintf(out, "void %s(%s *m)\n{\n    %s(m);\n    %s(m, %zu, %zu);\n}\n\n",
+            per_group(e, "update", g), P, begin_fn, range_fn, group_lo, group_hi);
 }
 
 /* The first loss term whose op measures accuracy (OPF_ACCURACY:

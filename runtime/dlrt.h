@@ -18,6 +18,22 @@
 extern "C" {
 #endif
 
+/* ----------------------------------------------------------- update ranges */
+
+/* The part of [lo, hi) that falls in [off, off + size), counted from off:
+ * [dlrt_from(lo, off), dlrt_to(hi, off, size)), empty when they do not
+ * meet. A generated P_update_range loops over it for each run of
+ * parameters. */
+static inline size_t dlrt_from(size_t lo, size_t off)
+{
+    return lo > off ? lo - off : 0;
+}
+
+static inline size_t dlrt_to(size_t hi, size_t off, size_t size)
+{
+    return hi <= off ? 0 : hi - off < size ? hi - off : size;
+}
+
 /* ---------------------------------------------------------------- rng.c */
 
 /* xoshiro-style generator seeded through splitmix64: same seed, same stream,
@@ -472,6 +488,12 @@ typedef struct dlrt_loss_info {
     /* Its terms: entries [first_term, first_term + nterms) of the model's
      * term_names, term_weights, term_warmup and terms arrays. */
     int first_term, nterms;
+    /* update in parts (NULL for L-BFGS, and in C from before them):
+     * update_begin once, then update_range over ranges [lo, hi) of the
+     * flat buffers that cover the group's without overlapping, from any
+     * threads at once (team.c splits Adam's update over its threads) */
+    void (*update_begin)(void *m);
+    void (*update_range)(void *m, size_t lo, size_t hi);
 } dlrt_loss_info;
 
 /* A noise input (`input z : f32[100] ~ normal(0, 1)`): an ordinary input

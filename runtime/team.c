@@ -55,6 +55,9 @@ struct dlrt_team {
     double *scratch, *sum;
     int scratch_count;
     int dist_on;              /* hooks installed (set_dist and allreduce wanted) */
+    /* This step also updates, each thread its slice (update_range); set
+     * by thread 0 once the loss is known: whether it was a number. */
+    int update, update_ok;
 };
 
 /* Every active thread waits here until all have come. */
@@ -164,6 +167,27 @@ static void team_work(member *me)
         }
     }
     team_barrier(tm);
+    if (!tm->update)
+        return;
+    /* The update, split the same way (slices rounded to 16 values, whole
+     * cache lines): thread 0 counts the step and clips once every slice
+     * is combined, then each thread updates its slice. A loss that is
+     * not a number updates nothing, as dlrt_team_step without a split. */
+    if (me->t == 0) {
+        double l = 0;
+        for (s = 0; s < tm->active; s++)
+            l += (double)tm->mem[s].n / tm->n * tm->mem[s].loss;
+        tm->update_ok = !isnan(l);
+        if (tm->update_ok)
+            loss->update_begin(tm->m);
+    }
+    team_barrier(tm);
+    if (tm->update_ok) {
+        a = me->t == 0 ? 0 : a & ~(size_t)15;
+        b = me->t + 1 == tm->active ? count : b & ~(size_t)15;
+        loss->update_range(tm->m, loss->group_offset + a, loss->group_offset + b);
+    }
+    team_barrier(tm);   /* every slice updated before the next step reads them */
 }
 
 static void *team_worker(void *arg)
@@ -329,7 +353,7 @@ static int team_classes_ok(const dlrt_model_api *api, const void *const *data, i
 }
 
 /* The gradients of loss l on the batch, combined into grads(m); the loss. */
-static double team_gradients(dlrt_team *tm, int l, const void *const *data, int n)
+static double team_gradients(dlrt_team *tm, int l, const void *const *data, int n, int update)
 {
     const dlrt_model_api *api = tm->api;
     double loss = 0;
@@ -344,6 +368,7 @@ static double team_gradients(dlrt_team *tm, int l, const void *const *data, int 
     tm->l = l;
     tm->n = n;
     tm->data = data;
+    tm->update = update;
     tm->active = n < tm->T ? n : tm->T;
     tm->gen++;
     pthread_cond_broadcast(&tm->go);
@@ -356,9 +381,11 @@ static double team_gradients(dlrt_team *tm, int l, const void *const *data, int 
 
 double dlrt_team_step(dlrt_team *tm, int l, const void *const *data, int n)
 {
-    double loss = team_gradients(tm, l, data, n);
-    if (!isnan(loss))   /* a refused batch (NAN) changes nothing, as train_step */
-        tm->api->losses[l].update(tm->m);
+    const dlrt_loss_info *info = &tm->api->losses[l];
+    int split = info->update_begin && info->update_range;   /* C from before them: one thread */
+    double loss = team_gradients(tm, l, data, n, split);
+    if (!split && !isnan(loss))   /* a refused batch (NAN) changes nothing, as train_step */
+        info->update(tm->m);
     return loss;
 }
 
@@ -385,7 +412,7 @@ static double time_call(const dlrt_model_api *api, void *m, void *w, dlrt_team *
         api->set_threads(scheme == DLRT_THREADS_BLAS ? threads : 1);
     start = team_now();
     if (scheme == DLRT_THREADS_TEAM)
-        team_gradients(tm, 0, data, n);
+        team_gradients(tm, 0, data, n, 0);
     else if (w)   /* a workspace of its own: the network's dropout stream stays */
         api->losses[0].gradients_with(m, w, data, n, api->grads(m));
     else

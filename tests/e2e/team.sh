@@ -5,7 +5,7 @@
 # generated C has set_dist, else the team must refuse it: "skip" noted).
 # Run by tests/e2e/run.sh; alone: sh tests/e2e/team.sh (after make).
 # SAN="-fsanitize=..." LIB=build/asan/libdlrt.a: the same under sanitizers.
-# TEAM_ONLY="mlp bn": only those of mlp, mlp_f64, bn and trainer.
+# TEAM_ONLY="mlp bn": only those of mlp, mlp_f64, bn, adam and trainer.
 # FM=PATH: an examples/fashion_mlp.net trainer already built (else built here).
 set -u
 DLC=${DLC:-build/dlc}
@@ -18,7 +18,7 @@ ok() { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -D_POSIX_C_SOURCE=200809L -Iruntime"
 
-only=${TEAM_ONLY:-mlp mlp_f64 bn trainer}
+only=${TEAM_ONLY:-mlp mlp_f64 bn adam trainer}
 wanted() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # team NAME NET [dlc flags]
@@ -39,6 +39,7 @@ team() {
 team mlp tests/e2e/team_mlp.net
 team mlp_f64 tests/e2e/team_mlp.net --precision=f64
 team bn tests/e2e/team_bn.net
+team adam tests/e2e/team_adam.net
 
 # The trainer with --threads 2 (examples/fashion_mlp.net: dropout, a few
 # hundred samples): a forced team trains, says so, and gives the same epoch
