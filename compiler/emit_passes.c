@@ -779,7 +779,7 @@ void emit_update(Emit *e, FILE *out, int g)
     }
     emit_clipping(e, in_group, g);
     const char *const begin_params[] = {"m", NULL};
-    fprintf(out, "/* The step counted and the gradients clipped: before any P_update_range. */\n");
+    fprintf(out, "/* The step counted and the gradients clipped: before any %s. */\n", range_fn);
     func_end(e, &fb, out, arena_printf(a, "void %s(%s *m)", begin_fn, P), begin_params);
     fputc('\n', out);
 
@@ -958,9 +958,9 @@ void emit_update(Emit *e, FILE *out, int g)
     for (int k = 0; k < decls.len; k++)
         if (strlen(decls.items[k].text) > width)
             width = strlen(decls.items[k].text);
-    fprintf(out, "/* Values [lo, hi) of the flat buffers updated, those of them that are\n"
-                 " * the group's [%zu, %zu): after P_update_begin, in one thread or in\n"
-                 " * several over ranges that do not overlap. */\n", group_lo, group_hi);
+    fprintf(out, "/* The values [lo, hi) of the flat buffers that are the group's [%zu, %zu)\n"
+                 " * updated, after %s: from one thread, or from several\n"
+                 " * over ranges that do not overlap. */\n", group_lo, group_hi, begin_fn);
     fprintf(out, "void %s(%s *m, size_t lo, size_t hi)\n{\n", range_fn, P);
     for (int k = 0; k < decls.len; k++)
         fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-/* ----------------------------------------------------------- update ranges */
+/* -------------------------------------------------------- update ranges */
 
 /* The part of [lo, hi) that falls in [off, off + size), counted from off:
  * [dlrt_from(lo, off), dlrt_to(hi, off, size)), empty when they do not

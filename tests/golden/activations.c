@@ -434,7 +434,16 @@ static void activations_backward_pass(const activations *m, activations_workspac
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void activations_update(activations *m)
+/* The step counted and the gradients clipped: before any activations_update_range. */
+void activations_update_begin(activations *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 833)
+ * updated, after activations_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void activations_update_range(activations *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;                             /* [12, 24], activations.net:8 */
     float *const d_a_w = m->grads + 0;                            /* [12, 24] */
@@ -443,7 +452,6 @@ void activations_update(activations *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (activations_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
@@ -451,12 +459,18 @@ void activations_update(activations *m)
     /* a_w [12, 24], a_b [12], b_w [12, 12], ... (10 tensors), t_b [12], logits_w [5, 12],
      * logits_b [5]: back to back,
      * one loop over their 833 values from a_w on */
-    for (size_t i = 0; i < 833; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 833); i < end; i++) {
         const float g = d_a_w[i];
         a_w_avg[i] = beta1 * a_w_avg[i] + one_minus_beta1 * g;
         a_w_avg_sq[i] = 0.999f * a_w_avg_sq[i] + 0.001f * g * g;
         a_w[i] -= step_size * (a_w_avg[i] / (sqrtf(a_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void activations_update(activations *m)
+{
+    activations_update_begin(m);
+    activations_update_range(m, 0, 833);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -816,6 +830,16 @@ static void activations_api_update(void *m)
     activations_update(m);
 }
 
+static void activations_api_update_begin(void *m)
+{
+    activations_update_begin(m);
+}
+
+static void activations_api_update_range(void *m, size_t lo, size_t hi)
+{
+    activations_update_range(m, lo, hi);
+}
+
 static double activations_api_train_step(void *m, const void *const *data, int n)
 {
     return activations_train_step(m, data[0], data[1], n);
@@ -940,7 +964,8 @@ static const dlrt_tensor_info activations_api_outputs[2] = {
 
 static const dlrt_loss_info activations_api_losses[1] = {
     {"loss", 0, ACTIVATIONS_PARAM_COUNT, activations_api_loss, activations_api_gradients, activations_api_update,
-     activations_api_train_step, activations_api_gradients_with, 1, 0, 1},
+     activations_api_train_step, activations_api_gradients_with, 1, 0, 1,
+     activations_api_update_begin, activations_api_update_range},
 };
 
 static const dlrt_model_api activations_api = {

@@ -57,6 +57,12 @@ float activations_loss(activations *m, const float *img, const int32_t *k_, int 
 float activations_gradients(activations *m, const float *img, const int32_t *k_, int n);
 /* One optimizer step from the gradients in activations_grads(m). */
 void activations_update(activations *m);
+/* The same in parts, for several threads: activations_update_begin (the step
+ * counted, the gradients clipped), then activations_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, ACTIVATIONS_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void activations_update_begin(activations *m);
+void activations_update_range(activations *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: activations_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

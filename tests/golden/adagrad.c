@@ -243,7 +243,16 @@ static void adagrad_backward_pass(const adagrad *m, adagrad_workspace *w, float 
  *   clr = lr / (1 + (t - 1) * lr_decay)
  *   sum += g^2      (sum starts at initial_accumulator_value)
  *   p -= clr * g / (sqrt(sum) + eps) */
-void adagrad_update(adagrad *m)
+/* The step counted and the gradients clipped: before any adagrad_update_range. */
+void adagrad_update_begin(adagrad *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 43)
+ * updated, after adagrad_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void adagrad_update_range(adagrad *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;         /* [5, 4], adagrad.net:8 */
     float *const logits_w = m->params + 25;   /* [3, 5], adagrad.net:9 */
@@ -252,12 +261,10 @@ void adagrad_update(adagrad *m)
     float *const h_w_sum = m->sum + 0;        /* [5, 4] */
     float *const logits_w_sum = m->sum + 25;  /* [3, 5] */
 
-    m->step++;
-
     /* h_w [5, 4], h_b [5]: back to back,
      * one loop over their 25 values from h_w on */
     const float h_w_clr = (float)(m->lr[0] / (1.0 + (double)(m->step - 1) * 0.001));
-    for (size_t i = 0; i < 25; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 25); i < end; i++) {
         const float g = d_h_w[i];
         h_w_sum[i] += g * g;
         h_w[i] -= h_w_clr * (g / (sqrtf(h_w_sum[i]) + 1e-10f));
@@ -266,11 +273,17 @@ void adagrad_update(adagrad *m)
     /* logits_w [3, 5], logits_b [3], lr 0.02: back to back,
      * one loop over their 18 values from logits_w on */
     const float logits_w_clr = (float)(m->lr[1] / (1.0 + (double)(m->step - 1) * 0.001));
-    for (size_t i = 0; i < 18; i++) {
+    for (size_t i = dlrt_from(lo, 25), end = dlrt_to(hi, 25, 18); i < end; i++) {
         const float g = d_logits_w[i];
         logits_w_sum[i] += g * g;
         logits_w[i] -= logits_w_clr * (g / (sqrtf(logits_w_sum[i]) + 1e-10f));
     }
+}
+
+void adagrad_update(adagrad *m)
+{
+    adagrad_update_begin(m);
+    adagrad_update_range(m, 0, 43);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -603,6 +616,16 @@ static void adagrad_api_update(void *m)
     adagrad_update(m);
 }
 
+static void adagrad_api_update_begin(void *m)
+{
+    adagrad_update_begin(m);
+}
+
+static void adagrad_api_update_range(void *m, size_t lo, size_t hi)
+{
+    adagrad_update_range(m, lo, hi);
+}
+
 static double adagrad_api_train_step(void *m, const void *const *data, int n)
 {
     return adagrad_train_step(m, data[0], data[1], n);
@@ -714,7 +737,8 @@ static const dlrt_tensor_info adagrad_api_tensors[2] = {
 
 static const dlrt_loss_info adagrad_api_losses[1] = {
     {"loss", 0, ADAGRAD_PARAM_COUNT, adagrad_api_loss, adagrad_api_gradients, adagrad_api_update,
-     adagrad_api_train_step, adagrad_api_gradients_with, 1, 0, 1},
+     adagrad_api_train_step, adagrad_api_gradients_with, 1, 0, 1,
+     adagrad_api_update_begin, adagrad_api_update_range},
 };
 
 static const dlrt_model_api adagrad_api = {

@@ -55,6 +55,12 @@ float adagrad_loss(adagrad *m, const float *x, const int32_t *y, int n, int trai
 float adagrad_gradients(adagrad *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in adagrad_grads(m). */
 void adagrad_update(adagrad *m);
+/* The same in parts, for several threads: adagrad_update_begin (the step
+ * counted, the gradients clipped), then adagrad_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, ADAGRAD_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void adagrad_update_begin(adagrad *m);
+void adagrad_update_range(adagrad *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: adagrad_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

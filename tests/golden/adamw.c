@@ -240,7 +240,16 @@ static void adamw_backward_pass(const adamw *m, adamw_workspace *w, float *grads
  *   p *= 1 - lr * weight_decay
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void adamw_update(adamw *m)
+/* The step counted and the gradients clipped: before any adamw_update_range. */
+void adamw_update_begin(adamw *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 23)
+ * updated, after adamw_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void adamw_update_range(adamw *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                               /* [3, 4], adamw.net:8 */
     float *const pred_w = m->params + 15;                           /* [2, 3], adamw.net:9 */
@@ -255,7 +264,6 @@ void adamw_update(adamw *m)
     const float beta1_1 = (float)m->momentum[1];                    /* beta1 of group 1 (adamw_set_momentum) */
     const float one_minus_beta1_1 = (float)(1.0 - m->momentum[1]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
@@ -263,7 +271,7 @@ void adamw_update(adamw *m)
     /* h_w [3, 4], h_b [3]: back to back,
      * one loop over their 15 values from h_w on */
     const float h_w_decay = (float)(1.0 - m->lr[0] * 0.05);
-    for (size_t i = 0; i < 15; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 15); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] *= h_w_decay;
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
@@ -274,12 +282,18 @@ void adamw_update(adamw *m)
     /* pred_w [2, 3], pred_b [2], weight decay 0: back to back,
      * one loop over their 8 values from pred_w on */
     const float pred_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 8; i++) {
+    for (size_t i = dlrt_from(lo, 15), end = dlrt_to(hi, 15, 8); i < end; i++) {
         const float g = d_pred_w[i];
         pred_w_avg[i] = beta1_1 * pred_w_avg[i] + one_minus_beta1_1 * g;
         pred_w_avg_sq[i] = 0.999f * pred_w_avg_sq[i] + 0.001f * g * g;
         pred_w[i] -= pred_w_step * (pred_w_avg[i] / (sqrtf(pred_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void adamw_update(adamw *m)
+{
+    adamw_update_begin(m);
+    adamw_update_range(m, 0, 23);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -600,6 +614,16 @@ static void adamw_api_update(void *m)
     adamw_update(m);
 }
 
+static void adamw_api_update_begin(void *m)
+{
+    adamw_update_begin(m);
+}
+
+static void adamw_api_update_range(void *m, size_t lo, size_t hi)
+{
+    adamw_update_range(m, lo, hi);
+}
+
 static double adamw_api_train_step(void *m, const void *const *data, int n)
 {
     return adamw_train_step(m, data[0], data[1], n);
@@ -721,7 +745,8 @@ static const dlrt_tensor_info adamw_api_tensors[2] = {
 
 static const dlrt_loss_info adamw_api_losses[1] = {
     {"loss", 0, ADAMW_PARAM_COUNT, adamw_api_loss, adamw_api_gradients, adamw_api_update,
-     adamw_api_train_step, adamw_api_gradients_with, 1, 0, 1},
+     adamw_api_train_step, adamw_api_gradients_with, 1, 0, 1,
+     adamw_api_update_begin, adamw_api_update_range},
 };
 
 static const dlrt_model_api adamw_api = {

@@ -54,6 +54,12 @@ float adamw_loss(adamw *m, const float *x, const float *y, int n, int training);
 float adamw_gradients(adamw *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in adamw_grads(m). */
 void adamw_update(adamw *m);
+/* The same in parts, for several threads: adamw_update_begin (the step
+ * counted, the gradients clipped), then adamw_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, ADAMW_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void adamw_update_begin(adamw *m);
+void adamw_update_range(adamw *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: adamw_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -253,20 +253,33 @@ static void augment_backward_pass(const augment *m, augment_workspace *w, float 
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void augment_update(augment *m)
+/* The step counted and the gradients clipped: before any augment_update_range. */
+void augment_update_begin(augment *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 195)
+ * updated, after augment_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void augment_update_range(augment *m, size_t lo, size_t hi)
 {
     float *const logits_w = m->params + 0;   /* [3, 64], augment.net:14 */
     float *const d_logits_w = m->grads + 0;  /* [3, 64] */
     const float lr = (float)m->lr[0];        /* learning rate of group 0 (augment_set_lr) */
 
-    m->step++;
-
     /* logits_w [3, 64], logits_b [3]: back to back,
      * one loop over their 195 values from logits_w on */
-    for (size_t i = 0; i < 195; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 195); i < end; i++) {
         const float g = d_logits_w[i];
         logits_w[i] -= lr * g;
     }
+}
+
+void augment_update(augment *m)
+{
+    augment_update_begin(m);
+    augment_update_range(m, 0, 195);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -591,6 +604,16 @@ static void augment_api_update(void *m)
     augment_update(m);
 }
 
+static void augment_api_update_begin(void *m)
+{
+    augment_update_begin(m);
+}
+
+static void augment_api_update_range(void *m, size_t lo, size_t hi)
+{
+    augment_update_range(m, lo, hi);
+}
+
 static double augment_api_train_step(void *m, const void *const *data, int n)
 {
     return augment_train_step(m, data[0], data[1], n);
@@ -702,7 +725,8 @@ static const dlrt_tensor_info augment_api_tensors[2] = {
 
 static const dlrt_loss_info augment_api_losses[1] = {
     {"loss", 0, AUGMENT_PARAM_COUNT, augment_api_loss, augment_api_gradients, augment_api_update,
-     augment_api_train_step, augment_api_gradients_with, 1, 0, 1},
+     augment_api_train_step, augment_api_gradients_with, 1, 0, 1,
+     augment_api_update_begin, augment_api_update_range},
 };
 
 static const dlrt_model_api augment_api = {

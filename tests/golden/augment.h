@@ -55,6 +55,12 @@ float augment_loss(augment *m, const float *image, const int32_t *y, int n, int 
 float augment_gradients(augment *m, const float *image, const int32_t *y, int n);
 /* One optimizer step from the gradients in augment_grads(m). */
 void augment_update(augment *m);
+/* The same in parts, for several threads: augment_update_begin (the step
+ * counted, the gradients clipped), then augment_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, AUGMENT_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void augment_update_begin(augment *m);
+void augment_update_range(augment *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: augment_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -562,21 +562,34 @@ static void blocks_backward_pass(const blocks *m, blocks_workspace *w, float *gr
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void blocks_update(blocks *m)
+/* The step counted and the gradients clipped: before any blocks_update_range. */
+void blocks_update_begin(blocks *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 331)
+ * updated, after blocks_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void blocks_update_range(blocks *m, size_t lo, size_t hi)
 {
     float *const res1_h_w = m->params + 0;   /* [6, 6], blocks.net:11 */
     float *const d_res1_h_w = m->grads + 0;  /* [6, 6] */
     const float lr = (float)m->lr[0];        /* learning rate of group 0 (blocks_set_lr) */
 
-    m->step++;
-
     /* res1_h_w [6, 6], res1_h_b [6], res1_out_w [6, 6], ... (18 tensors), enc_out_b [6],
      * logits_w [3, 6], logits_b [3]: back to back,
      * one loop over their 331 values from res1_h_w on */
-    for (size_t i = 0; i < 331; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 331); i < end; i++) {
         const float g = d_res1_h_w[i];
         res1_h_w[i] -= lr * g;
     }
+}
+
+void blocks_update(blocks *m)
+{
+    blocks_update_begin(m);
+    blocks_update_range(m, 0, 331);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -934,6 +947,16 @@ static void blocks_api_update(void *m)
     blocks_update(m);
 }
 
+static void blocks_api_update_begin(void *m)
+{
+    blocks_update_begin(m);
+}
+
+static void blocks_api_update_range(void *m, size_t lo, size_t hi)
+{
+    blocks_update_range(m, lo, hi);
+}
+
 static double blocks_api_train_step(void *m, const void *const *data, int n)
 {
     return blocks_train_step(m, data[0], data[1], n);
@@ -1047,7 +1070,8 @@ static const dlrt_tensor_info blocks_api_outputs[1] = {
 
 static const dlrt_loss_info blocks_api_losses[1] = {
     {"loss", 0, BLOCKS_PARAM_COUNT, blocks_api_loss, blocks_api_gradients, blocks_api_update,
-     blocks_api_train_step, blocks_api_gradients_with, 1, 0, 1},
+     blocks_api_train_step, blocks_api_gradients_with, 1, 0, 1,
+     blocks_api_update_begin, blocks_api_update_range},
 };
 
 static const dlrt_model_api blocks_api = {

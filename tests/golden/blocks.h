@@ -56,6 +56,12 @@ float blocks_loss(blocks *m, const float *x, const int32_t *y, int n, int traini
 float blocks_gradients(blocks *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in blocks_grads(m). */
 void blocks_update(blocks *m);
+/* The same in parts, for several threads: blocks_update_begin (the step
+ * counted, the gradients clipped), then blocks_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, BLOCKS_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void blocks_update_begin(blocks *m);
+void blocks_update_range(blocks *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: blocks_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

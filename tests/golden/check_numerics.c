@@ -397,7 +397,16 @@ static int check_numerics_backward_pass(const check_numerics *m, check_numerics_
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void check_numerics_update(check_numerics *m)
+/* The step counted and the gradients clipped: before any check_numerics_update_range. */
+void check_numerics_update_begin(check_numerics *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 67)
+ * updated, after check_numerics_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void check_numerics_update_range(check_numerics *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                             /* [8, 4], check_numerics.net:12 */
     float *const d_h_w = m->grads + 0;                            /* [8, 4] */
@@ -406,19 +415,24 @@ void check_numerics_update(check_numerics *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (check_numerics_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
     /* h_w [8, 4], h_b [8], logits_w [3, 8], logits_b [3]: back to back,
      * one loop over their 67 values from h_w on */
-    for (size_t i = 0; i < 67; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 67); i < end; i++) {
         const float g = d_h_w[i];
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void check_numerics_update(check_numerics *m)
+{
+    check_numerics_update_begin(m);
+    check_numerics_update_range(m, 0, 67);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -790,6 +804,16 @@ static void check_numerics_api_update(void *m)
     check_numerics_update(m);
 }
 
+static void check_numerics_api_update_begin(void *m)
+{
+    check_numerics_update_begin(m);
+}
+
+static void check_numerics_api_update_range(void *m, size_t lo, size_t hi)
+{
+    check_numerics_update_range(m, lo, hi);
+}
+
 static double check_numerics_api_train_step(void *m, const void *const *data, int n)
 {
     return check_numerics_train_step(m, data[0], data[1], data[2], n);
@@ -914,7 +938,8 @@ static const dlrt_tensor_info check_numerics_api_outputs[1] = {
 
 static const dlrt_loss_info check_numerics_api_losses[1] = {
     {"loss", 0, CHECK_NUMERICS_PARAM_COUNT, check_numerics_api_loss, check_numerics_api_gradients, check_numerics_api_update,
-     check_numerics_api_train_step, check_numerics_api_gradients_with, 1, 0, 2},
+     check_numerics_api_train_step, check_numerics_api_gradients_with, 1, 0, 2,
+     check_numerics_api_update_begin, check_numerics_api_update_range},
 };
 
 static const dlrt_model_api check_numerics_api = {

@@ -57,6 +57,12 @@ float check_numerics_loss(check_numerics *m, const float *x, const int32_t *y, c
 float check_numerics_gradients(check_numerics *m, const float *x, const int32_t *y, const float *t, int n);
 /* One optimizer step from the gradients in check_numerics_grads(m). */
 void check_numerics_update(check_numerics *m);
+/* The same in parts, for several threads: check_numerics_update_begin (the step
+ * counted, the gradients clipped), then check_numerics_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, CHECK_NUMERICS_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void check_numerics_update_begin(check_numerics *m);
+void check_numerics_update_range(check_numerics *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: check_numerics_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

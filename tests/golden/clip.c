@@ -240,13 +240,10 @@ static void clip_backward_pass(const clip *m, clip_workspace *w, float *grads, c
  *   g = grad + weight_decay * p
  *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)
  *   p -= lr * buf */
-void clip_update(clip *m)
+/* The step counted and the gradients clipped: before any clip_update_range. */
+void clip_update_begin(clip *m)
 {
-    float *const h_w = m->params + 0;               /* [5, 4], clip.net:8 */
-    float *const d_h_w = m->grads + 0;              /* [5, 4] */
-    float *const h_w_buf = m->momentum_buffer + 0;  /* [5, 4] */
-    const float lr = (float)m->lr[0];               /* learning rate of group 0 (clip_set_lr) */
-    const float momentum = (float)m->momentum[0];   /* momentum of group 0 (clip_set_momentum) */
+    float *const d_h_w = m->grads + 0;  /* [5, 4] */
 
     m->step++;
 
@@ -267,14 +264,32 @@ void clip_update(clip *m)
         for (size_t i = 0; i < 43; i++)
             d_h_w[i] *= clip;
     }
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 43)
+ * updated, after clip_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void clip_update_range(clip *m, size_t lo, size_t hi)
+{
+    float *const h_w = m->params + 0;               /* [5, 4], clip.net:8 */
+    float *const d_h_w = m->grads + 0;              /* [5, 4] */
+    float *const h_w_buf = m->momentum_buffer + 0;  /* [5, 4] */
+    const float lr = (float)m->lr[0];               /* learning rate of group 0 (clip_set_lr) */
+    const float momentum = (float)m->momentum[0];   /* momentum of group 0 (clip_set_momentum) */
 
     /* h_w [5, 4], h_b [5], logits_w [3, 5], logits_b [3]: back to back,
      * one loop over their 43 values from h_w on */
-    for (size_t i = 0; i < 43; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 43); i < end; i++) {
         const float g = d_h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * h_w_buf[i];
     }
+}
+
+void clip_update(clip *m)
+{
+    clip_update_begin(m);
+    clip_update_range(m, 0, 43);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -619,6 +634,16 @@ static void clip_api_update(void *m)
     clip_update(m);
 }
 
+static void clip_api_update_begin(void *m)
+{
+    clip_update_begin(m);
+}
+
+static void clip_api_update_range(void *m, size_t lo, size_t hi)
+{
+    clip_update_range(m, lo, hi);
+}
+
 static double clip_api_train_step(void *m, const void *const *data, int n)
 {
     return clip_train_step(m, data[0], data[1], n);
@@ -740,7 +765,8 @@ static const dlrt_tensor_info clip_api_tensors[2] = {
 
 static const dlrt_loss_info clip_api_losses[1] = {
     {"loss", 0, CLIP_PARAM_COUNT, clip_api_loss, clip_api_gradients, clip_api_update,
-     clip_api_train_step, clip_api_gradients_with, 1, 0, 1},
+     clip_api_train_step, clip_api_gradients_with, 1, 0, 1,
+     clip_api_update_begin, clip_api_update_range},
 };
 
 static const dlrt_model_api clip_api = {

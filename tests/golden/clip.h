@@ -55,6 +55,12 @@ float clip_loss(clip *m, const float *x, const int32_t *y, int n, int training);
 float clip_gradients(clip *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in clip_grads(m). */
 void clip_update(clip *m);
+/* The same in parts, for several threads: clip_update_begin (the step
+ * counted, the gradients clipped), then clip_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, CLIP_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void clip_update_begin(clip *m);
+void clip_update_range(clip *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: clip_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -453,21 +453,34 @@ static void concat_backward_pass(const concat *m, concat_workspace *w, float *gr
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void concat_update(concat *m)
+/* The step counted and the gradients clipped: before any concat_update_range. */
+void concat_update_begin(concat *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 637)
+ * updated, after concat_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void concat_update_range(concat *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;   /* [3, 6], concat.net:8 */
     float *const d_a_w = m->grads + 0;  /* [3, 6] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (concat_set_lr) */
 
-    m->step++;
-
     /* a_w [3, 6], a_b [3], b_w [2, 6], ... (10 tensors), m_b [24], logits_w [4, 76],
      * logits_b [4]: back to back,
      * one loop over their 637 values from a_w on */
-    for (size_t i = 0; i < 637; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 637); i < end; i++) {
         const float g = d_a_w[i];
         a_w[i] -= lr * g;
     }
+}
+
+void concat_update(concat *m)
+{
+    concat_update_begin(m);
+    concat_update_range(m, 0, 637);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -808,6 +821,16 @@ static void concat_api_update(void *m)
     concat_update(m);
 }
 
+static void concat_api_update_begin(void *m)
+{
+    concat_update_begin(m);
+}
+
+static void concat_api_update_range(void *m, size_t lo, size_t hi)
+{
+    concat_update_range(m, lo, hi);
+}
+
 static double concat_api_train_step(void *m, const void *const *data, int n)
 {
     return concat_train_step(m, data[0], data[1], data[2], n);
@@ -920,7 +943,8 @@ static const dlrt_tensor_info concat_api_tensors[3] = {
 
 static const dlrt_loss_info concat_api_losses[1] = {
     {"loss", 0, CONCAT_PARAM_COUNT, concat_api_loss, concat_api_gradients, concat_api_update,
-     concat_api_train_step, concat_api_gradients_with, 1, 0, 1},
+     concat_api_train_step, concat_api_gradients_with, 1, 0, 1,
+     concat_api_update_begin, concat_api_update_range},
 };
 
 static const dlrt_model_api concat_api = {

@@ -56,6 +56,12 @@ float concat_loss(concat *m, const float *x, const float *img, const int32_t *y,
 float concat_gradients(concat *m, const float *x, const float *img, const int32_t *y, int n);
 /* One optimizer step from the gradients in concat_grads(m). */
 void concat_update(concat *m);
+/* The same in parts, for several threads: concat_update_begin (the step
+ * counted, the gradients clipped), then concat_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, CONCAT_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void concat_update_begin(concat *m);
+void concat_update_range(concat *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: concat_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

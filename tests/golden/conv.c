@@ -430,7 +430,16 @@ static void conv_backward_pass(const conv *m, conv_workspace *w, float *grads, c
  *   g = grad + weight_decay * p
  *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)
  *   p -= lr * buf */
-void conv_update(conv *m)
+/* The step counted and the gradients clipped: before any conv_update_range. */
+void conv_update_begin(conv *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 1078)
+ * updated, after conv_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void conv_update_range(conv *m, size_t lo, size_t hi)
 {
     float *const c1_w = m->params + 0;               /* [4, 1, 3, 3], conv.net:12 */
     float *const d_c1_w = m->grads + 0;              /* [4, 1, 3, 3] */
@@ -438,16 +447,20 @@ void conv_update(conv *m)
     const float lr = (float)m->lr[0];                /* learning rate of group 0 (conv_set_lr) */
     const float momentum = (float)m->momentum[0];    /* momentum of group 0 (conv_set_momentum) */
 
-    m->step++;
-
     /* c1_w [4, 1, 3, 3], c1_b [4], c2_w [8, 2, 3, 3], ... (13 tensors), logits_b [4],
      * logits_2_w [4, 64], logits_2_b [4]: back to back,
      * one loop over their 1078 values from c1_w on */
-    for (size_t i = 0; i < 1078; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 1078); i < end; i++) {
         const float g = d_c1_w[i];
         c1_w_buf[i] = momentum * c1_w_buf[i] + g;
         c1_w[i] -= lr * c1_w_buf[i];
     }
+}
+
+void conv_update(conv *m)
+{
+    conv_update_begin(m);
+    conv_update_range(m, 0, 1078);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -810,6 +823,16 @@ static void conv_api_update(void *m)
     conv_update(m);
 }
 
+static void conv_api_update_begin(void *m)
+{
+    conv_update_begin(m);
+}
+
+static void conv_api_update_range(void *m, size_t lo, size_t hi)
+{
+    conv_update_range(m, lo, hi);
+}
+
 static double conv_api_train_step(void *m, const void *const *data, int n)
 {
     return conv_train_step(m, data[0], data[1], data[2], n);
@@ -932,7 +955,8 @@ static const dlrt_tensor_info conv_api_tensors[3] = {
 
 static const dlrt_loss_info conv_api_losses[1] = {
     {"loss", 0, CONV_PARAM_COUNT, conv_api_loss, conv_api_gradients, conv_api_update,
-     conv_api_train_step, conv_api_gradients_with, 1, 0, 1},
+     conv_api_train_step, conv_api_gradients_with, 1, 0, 1,
+     conv_api_update_begin, conv_api_update_range},
 };
 
 static const dlrt_model_api conv_api = {

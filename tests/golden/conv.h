@@ -56,6 +56,12 @@ float conv_loss(conv *m, const float *image, const float *seq, const int32_t *y,
 float conv_gradients(conv *m, const float *image, const float *seq, const int32_t *y, int n);
 /* One optimizer step from the gradients in conv_grads(m). */
 void conv_update(conv *m);
+/* The same in parts, for several threads: conv_update_begin (the step
+ * counted, the gradients clipped), then conv_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, CONV_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void conv_update_begin(conv *m);
+void conv_update_range(conv *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: conv_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

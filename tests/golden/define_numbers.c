@@ -227,20 +227,33 @@ static void define_numbers_backward_pass(const define_numbers *m, define_numbers
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void define_numbers_update(define_numbers *m)
+/* The step counted and the gradients clipped: before any define_numbers_update_range. */
+void define_numbers_update_begin(define_numbers *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 10005)
+ * updated, after define_numbers_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void define_numbers_update_range(define_numbers *m, size_t lo, size_t hi)
 {
     float *const loss_w = m->params + 0;   /* [1000, 4], define_numbers.net:9 */
     float *const d_loss_w = m->grads + 0;  /* [1000, 4] */
     const float lr = (float)m->lr[0];      /* learning rate of group 0 (define_numbers_set_lr) */
 
-    m->step++;
-
     /* loss_w [1000, 4], loss_b [1000], loss_2_w [5, 1000], loss_2_b [5]: back to back,
      * one loop over their 10005 values from loss_w on */
-    for (size_t i = 0; i < 10005; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 10005); i < end; i++) {
         const float g = d_loss_w[i];
         loss_w[i] -= lr * g;
     }
+}
+
+void define_numbers_update(define_numbers *m)
+{
+    define_numbers_update_begin(m);
+    define_numbers_update_range(m, 0, 10005);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -569,6 +582,16 @@ static void define_numbers_api_update(void *m)
     define_numbers_update(m);
 }
 
+static void define_numbers_api_update_begin(void *m)
+{
+    define_numbers_update_begin(m);
+}
+
+static void define_numbers_api_update_range(void *m, size_t lo, size_t hi)
+{
+    define_numbers_update_range(m, lo, hi);
+}
+
 static double define_numbers_api_train_step(void *m, const void *const *data, int n)
 {
     return define_numbers_train_step(m, data[0], data[1], n);
@@ -680,7 +703,8 @@ static const dlrt_tensor_info define_numbers_api_tensors[2] = {
 
 static const dlrt_loss_info define_numbers_api_losses[1] = {
     {"loss", 0, DEFINE_NUMBERS_PARAM_COUNT, define_numbers_api_loss, define_numbers_api_gradients, define_numbers_api_update,
-     define_numbers_api_train_step, define_numbers_api_gradients_with, 1, 0, 1},
+     define_numbers_api_train_step, define_numbers_api_gradients_with, 1, 0, 1,
+     define_numbers_api_update_begin, define_numbers_api_update_range},
 };
 
 static const dlrt_model_api define_numbers_api = {

@@ -55,6 +55,12 @@ float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, i
 float define_numbers_gradients(define_numbers *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in define_numbers_grads(m). */
 void define_numbers_update(define_numbers *m);
+/* The same in parts, for several threads: define_numbers_update_begin (the step
+ * counted, the gradients clipped), then define_numbers_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, DEFINE_NUMBERS_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void define_numbers_update_begin(define_numbers *m);
+void define_numbers_update_range(define_numbers *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: define_numbers_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

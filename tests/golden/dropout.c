@@ -324,7 +324,16 @@ static void dropout_backward_pass(const dropout *m, dropout_workspace *w, double
  *   g = grad + weight_decay * p
  *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)
  *   p -= lr * buf */
-void dropout_update(dropout *m)
+/* The step counted and the gradients clipped: before any dropout_update_range. */
+void dropout_update_begin(dropout *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 964)
+ * updated, after dropout_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void dropout_update_range(dropout *m, size_t lo, size_t hi)
 {
     double *const h_w = m->params + 0;               /* [24, 10], dropout.net:10 */
     double *const d_h_w = m->grads + 0;              /* [24, 10] */
@@ -332,15 +341,19 @@ void dropout_update(dropout *m)
     const double lr = m->lr[0];                      /* learning rate of group 0 (dropout_set_lr) */
     const double momentum = m->momentum[0];          /* momentum of group 0 (dropout_set_momentum) */
 
-    m->step++;
-
     /* h_w [24, 10], h_b [24], h2_w [24, 24], h2_b [24], logits_w [4, 24], logits_b [4]: back to back,
      * one loop over their 964 values from h_w on */
-    for (size_t i = 0; i < 964; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 964); i < end; i++) {
         const double g = d_h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * h_w_buf[i];
     }
+}
+
+void dropout_update(dropout *m)
+{
+    dropout_update_begin(m);
+    dropout_update_range(m, 0, 964);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -696,6 +709,16 @@ static void dropout_api_update(void *m)
     dropout_update(m);
 }
 
+static void dropout_api_update_begin(void *m)
+{
+    dropout_update_begin(m);
+}
+
+static void dropout_api_update_range(void *m, size_t lo, size_t hi)
+{
+    dropout_update_range(m, lo, hi);
+}
+
 static double dropout_api_train_step(void *m, const void *const *data, int n)
 {
     return dropout_train_step(m, data[0], data[1], data[2], n);
@@ -820,7 +843,8 @@ static const dlrt_tensor_info dropout_api_outputs[1] = {
 
 static const dlrt_loss_info dropout_api_losses[1] = {
     {"loss", 0, DROPOUT_PARAM_COUNT, dropout_api_loss, dropout_api_gradients, dropout_api_update,
-     dropout_api_train_step, dropout_api_gradients_with, 1, 0, 2},
+     dropout_api_train_step, dropout_api_gradients_with, 1, 0, 2,
+     dropout_api_update_begin, dropout_api_update_range},
 };
 
 static const dlrt_model_api dropout_api = {

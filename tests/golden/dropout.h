@@ -57,6 +57,12 @@ double dropout_loss(dropout *m, const double *x, const int32_t *y, const double 
 double dropout_gradients(dropout *m, const double *x, const int32_t *y, const double *t, int n);
 /* One optimizer step from the gradients in dropout_grads(m). */
 void dropout_update(dropout *m);
+/* The same in parts, for several threads: dropout_update_begin (the step
+ * counted, the gradients clipped), then dropout_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, DROPOUT_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void dropout_update_begin(dropout *m);
+void dropout_update_range(dropout *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: dropout_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -192,20 +192,33 @@ static void empty_forward_backward_pass(const empty_forward *m, empty_forward_wo
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void empty_forward_update(empty_forward *m)
+/* The step counted and the gradients clipped: before any empty_forward_update_range. */
+void empty_forward_update_begin(empty_forward *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 12)
+ * updated, after empty_forward_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void empty_forward_update_range(empty_forward *m, size_t lo, size_t hi)
 {
     float *const loss_w = m->params + 0;   /* [3, 3], empty_forward.net:6 */
     float *const d_loss_w = m->grads + 0;  /* [3, 3] */
     const float lr = (float)m->lr[0];      /* learning rate of group 0 (empty_forward_set_lr) */
 
-    m->step++;
-
     /* loss_w [3, 3], loss_b [3]: back to back,
      * one loop over their 12 values from loss_w on */
-    for (size_t i = 0; i < 12; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 12); i < end; i++) {
         const float g = d_loss_w[i];
         loss_w[i] -= lr * g;
     }
+}
+
+void empty_forward_update(empty_forward *m)
+{
+    empty_forward_update_begin(m);
+    empty_forward_update_range(m, 0, 12);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -505,6 +518,16 @@ static void empty_forward_api_update(void *m)
     empty_forward_update(m);
 }
 
+static void empty_forward_api_update_begin(void *m)
+{
+    empty_forward_update_begin(m);
+}
+
+static void empty_forward_api_update_range(void *m, size_t lo, size_t hi)
+{
+    empty_forward_update_range(m, lo, hi);
+}
+
 static double empty_forward_api_train_step(void *m, const void *const *data, int n)
 {
     return empty_forward_train_step(m, data[0], data[1], n);
@@ -616,7 +639,8 @@ static const dlrt_tensor_info empty_forward_api_tensors[2] = {
 
 static const dlrt_loss_info empty_forward_api_losses[1] = {
     {"loss", 0, EMPTY_FORWARD_PARAM_COUNT, empty_forward_api_loss, empty_forward_api_gradients, empty_forward_api_update,
-     empty_forward_api_train_step, empty_forward_api_gradients_with, 1, 0, 1},
+     empty_forward_api_train_step, empty_forward_api_gradients_with, 1, 0, 1,
+     empty_forward_api_update_begin, empty_forward_api_update_range},
 };
 
 static const dlrt_model_api empty_forward_api = {

@@ -54,6 +54,12 @@ float empty_forward_loss(empty_forward *m, const float *x, const float *t, int n
 float empty_forward_gradients(empty_forward *m, const float *x, const float *t, int n);
 /* One optimizer step from the gradients in empty_forward_grads(m). */
 void empty_forward_update(empty_forward *m);
+/* The same in parts, for several threads: empty_forward_update_begin (the step
+ * counted, the gradients clipped), then empty_forward_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, EMPTY_FORWARD_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void empty_forward_update_begin(empty_forward *m);
+void empty_forward_update_range(empty_forward *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: empty_forward_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

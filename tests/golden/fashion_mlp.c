@@ -297,7 +297,16 @@ static void fashion_mlp_backward_pass(const fashion_mlp *m, fashion_mlp_workspac
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void fashion_mlp_update(fashion_mlp *m)
+/* The step counted and the gradients clipped: before any fashion_mlp_update_range. */
+void fashion_mlp_update_begin(fashion_mlp *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 235146)
+ * updated, after fashion_mlp_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void fashion_mlp_update_range(fashion_mlp *m, size_t lo, size_t hi)
 {
     float *const h1_w = m->params + 0;                            /* [256, 784], fashion_mlp.net:13 */
     float *const d_h1_w = m->grads + 0;                           /* [256, 784] */
@@ -306,7 +315,6 @@ void fashion_mlp_update(fashion_mlp *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (fashion_mlp_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
@@ -314,12 +322,18 @@ void fashion_mlp_update(fashion_mlp *m)
     /* h1_w [256, 784], h1_b [256], h2_w [128, 256], h2_b [128], logits_w [10, 128],
      * logits_b [10]: back to back,
      * one loop over their 235146 values from h1_w on */
-    for (size_t i = 0; i < 235146; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 235146); i < end; i++) {
         const float g = d_h1_w[i];
         h1_w_avg[i] = beta1 * h1_w_avg[i] + one_minus_beta1 * g;
         h1_w_avg_sq[i] = 0.999f * h1_w_avg_sq[i] + 0.001f * g * g;
         h1_w[i] -= step_size * (h1_w_avg[i] / (sqrtf(h1_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void fashion_mlp_update(fashion_mlp *m)
+{
+    fashion_mlp_update_begin(m);
+    fashion_mlp_update_range(m, 0, 235146);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -670,6 +684,16 @@ static void fashion_mlp_api_update(void *m)
     fashion_mlp_update(m);
 }
 
+static void fashion_mlp_api_update_begin(void *m)
+{
+    fashion_mlp_update_begin(m);
+}
+
+static void fashion_mlp_api_update_range(void *m, size_t lo, size_t hi)
+{
+    fashion_mlp_update_range(m, lo, hi);
+}
+
 static double fashion_mlp_api_train_step(void *m, const void *const *data, int n)
 {
     return fashion_mlp_train_step(m, data[0], data[1], n);
@@ -793,7 +817,8 @@ static const dlrt_tensor_info fashion_mlp_api_outputs[1] = {
 
 static const dlrt_loss_info fashion_mlp_api_losses[1] = {
     {"loss", 0, FASHION_MLP_PARAM_COUNT, fashion_mlp_api_loss, fashion_mlp_api_gradients, fashion_mlp_api_update,
-     fashion_mlp_api_train_step, fashion_mlp_api_gradients_with, 1, 0, 1},
+     fashion_mlp_api_train_step, fashion_mlp_api_gradients_with, 1, 0, 1,
+     fashion_mlp_api_update_begin, fashion_mlp_api_update_range},
 };
 
 static const dlrt_model_api fashion_mlp_api = {

@@ -56,6 +56,12 @@ float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int
 float fashion_mlp_gradients(fashion_mlp *m, const float *image, const int32_t *y, int n);
 /* One optimizer step from the gradients in fashion_mlp_grads(m). */
 void fashion_mlp_update(fashion_mlp *m);
+/* The same in parts, for several threads: fashion_mlp_update_begin (the step
+ * counted, the gradients clipped), then fashion_mlp_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, FASHION_MLP_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void fashion_mlp_update_begin(fashion_mlp *m);
+void fashion_mlp_update_range(fashion_mlp *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: fashion_mlp_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

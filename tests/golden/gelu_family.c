@@ -433,7 +433,16 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void gelu_family_update(gelu_family *m)
+/* The step counted and the gradients clipped: before any gelu_family_update_range. */
+void gelu_family_update_begin(gelu_family *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 63)
+ * updated, after gelu_family_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void gelu_family_update_range(gelu_family *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;         /* [4, 6], gelu_family.net:6 */
     float *const logits_w = m->params + 48;   /* [3, 4], gelu_family.net:11 */
@@ -441,11 +450,9 @@ void gelu_family_update(gelu_family *m)
     float *const d_logits_w = m->grads + 48;  /* [3, 4] */
     const float lr = (float)m->lr[0];         /* learning rate of group 0 (gelu_family_set_lr) */
 
-    m->step++;
-
     /* a_w [4, 6], a_b [4]: back to back,
      * one loop over their 28 values from a_w on */
-    for (size_t i = 0; i < 28; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 28); i < end; i++) {
         const float g = d_a_w[i];
         a_w[i] -= lr * g;
     }
@@ -458,10 +465,16 @@ void gelu_family_update(gelu_family *m)
 
     /* logits_w [3, 4], logits_b [3]: back to back,
      * one loop over their 15 values from logits_w on */
-    for (size_t i = 0; i < 15; i++) {
+    for (size_t i = dlrt_from(lo, 48), end = dlrt_to(hi, 48, 15); i < end; i++) {
         const float g = d_logits_w[i];
         logits_w[i] -= lr * g;
     }
+}
+
+void gelu_family_update(gelu_family *m)
+{
+    gelu_family_update_begin(m);
+    gelu_family_update_range(m, 0, 63);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -794,6 +807,16 @@ static void gelu_family_api_update(void *m)
     gelu_family_update(m);
 }
 
+static void gelu_family_api_update_begin(void *m)
+{
+    gelu_family_update_begin(m);
+}
+
+static void gelu_family_api_update_range(void *m, size_t lo, size_t hi)
+{
+    gelu_family_update_range(m, lo, hi);
+}
+
 static double gelu_family_api_train_step(void *m, const void *const *data, int n)
 {
     return gelu_family_train_step(m, data[0], data[1], n);
@@ -905,7 +928,8 @@ static const dlrt_tensor_info gelu_family_api_tensors[2] = {
 
 static const dlrt_loss_info gelu_family_api_losses[1] = {
     {"loss", 0, GELU_FAMILY_PARAM_COUNT, gelu_family_api_loss, gelu_family_api_gradients, gelu_family_api_update,
-     gelu_family_api_train_step, gelu_family_api_gradients_with, 1, 0, 1},
+     gelu_family_api_train_step, gelu_family_api_gradients_with, 1, 0, 1,
+     gelu_family_api_update_begin, gelu_family_api_update_range},
 };
 
 static const dlrt_model_api gelu_family_api = {

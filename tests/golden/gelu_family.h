@@ -55,6 +55,12 @@ float gelu_family_loss(gelu_family *m, const float *x, const int32_t *y, int n, 
 float gelu_family_gradients(gelu_family *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in gelu_family_grads(m). */
 void gelu_family_update(gelu_family *m);
+/* The same in parts, for several threads: gelu_family_update_begin (the step
+ * counted, the gradients clipped), then gelu_family_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, GELU_FAMILY_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void gelu_family_update_begin(gelu_family *m);
+void gelu_family_update_range(gelu_family *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: gelu_family_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -237,20 +237,33 @@ static void orth_backward_pass(const orth *m, orth_workspace *w, float *grads, c
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void orth_update(orth *m)
+/* The step counted and the gradients clipped: before any orth_update_range. */
+void orth_update_begin(orth *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 106)
+ * updated, after orth_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void orth_update_range(orth *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [6, 12], init_orthogonal.net:6 */
     float *const d_h_w = m->grads + 0;  /* [6, 12] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (orth_set_lr) */
 
-    m->step++;
-
     /* h_w [6, 12], h_b [6], loss_w [4, 6], loss_b [4]: back to back,
      * one loop over their 106 values from h_w on */
-    for (size_t i = 0; i < 106; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 106); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
     }
+}
+
+void orth_update(orth *m)
+{
+    orth_update_begin(m);
+    orth_update_range(m, 0, 106);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -579,6 +592,16 @@ static void orth_api_update(void *m)
     orth_update(m);
 }
 
+static void orth_api_update_begin(void *m)
+{
+    orth_update_begin(m);
+}
+
+static void orth_api_update_range(void *m, size_t lo, size_t hi)
+{
+    orth_update_range(m, lo, hi);
+}
+
 static double orth_api_train_step(void *m, const void *const *data, int n)
 {
     return orth_train_step(m, data[0], data[1], n);
@@ -690,7 +713,8 @@ static const dlrt_tensor_info orth_api_tensors[2] = {
 
 static const dlrt_loss_info orth_api_losses[1] = {
     {"loss", 0, ORTH_PARAM_COUNT, orth_api_loss, orth_api_gradients, orth_api_update,
-     orth_api_train_step, orth_api_gradients_with, 1, 0, 1},
+     orth_api_train_step, orth_api_gradients_with, 1, 0, 1,
+     orth_api_update_begin, orth_api_update_range},
 };
 
 static const dlrt_model_api orth_api = {

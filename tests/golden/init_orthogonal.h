@@ -55,6 +55,12 @@ float orth_loss(orth *m, const float *x, const int32_t *y, int n, int training);
 float orth_gradients(orth *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in orth_grads(m). */
 void orth_update(orth *m);
+/* The same in parts, for several threads: orth_update_begin (the step
+ * counted, the gradients clipped), then orth_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, ORTH_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void orth_update_begin(orth *m);
+void orth_update_range(orth *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: orth_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -195,20 +195,33 @@ static void l1_sgd_backward_pass(const l1_sgd *m, l1_sgd_workspace *w, float *gr
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void l1_sgd_update(l1_sgd *m)
+/* The step counted and the gradients clipped: before any l1_sgd_update_range. */
+void l1_sgd_update_begin(l1_sgd *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 10)
+ * updated, after l1_sgd_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void l1_sgd_update_range(l1_sgd *m, size_t lo, size_t hi)
 {
     float *const pred_w = m->params + 0;   /* [2, 4], l1_sgd.net:7 */
     float *const d_pred_w = m->grads + 0;  /* [2, 4] */
     const float lr = (float)m->lr[0];      /* learning rate of group 0 (l1_sgd_set_lr) */
 
-    m->step++;
-
     /* pred_w [2, 4], pred_b [2]: back to back,
      * one loop over their 10 values from pred_w on */
-    for (size_t i = 0; i < 10; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 10); i < end; i++) {
         const float g = d_pred_w[i];
         pred_w[i] -= lr * g;
     }
+}
+
+void l1_sgd_update(l1_sgd *m)
+{
+    l1_sgd_update_begin(m);
+    l1_sgd_update_range(m, 0, 10);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -509,6 +522,16 @@ static void l1_sgd_api_update(void *m)
     l1_sgd_update(m);
 }
 
+static void l1_sgd_api_update_begin(void *m)
+{
+    l1_sgd_update_begin(m);
+}
+
+static void l1_sgd_api_update_range(void *m, size_t lo, size_t hi)
+{
+    l1_sgd_update_range(m, lo, hi);
+}
+
 static double l1_sgd_api_train_step(void *m, const void *const *data, int n)
 {
     return l1_sgd_train_step(m, data[0], data[1], n);
@@ -622,7 +645,8 @@ static const dlrt_tensor_info l1_sgd_api_outputs[1] = {
 
 static const dlrt_loss_info l1_sgd_api_losses[1] = {
     {"loss", 0, L1_SGD_PARAM_COUNT, l1_sgd_api_loss, l1_sgd_api_gradients, l1_sgd_api_update,
-     l1_sgd_api_train_step, l1_sgd_api_gradients_with, 1, 0, 1},
+     l1_sgd_api_train_step, l1_sgd_api_gradients_with, 1, 0, 1,
+     l1_sgd_api_update_begin, l1_sgd_api_update_range},
 };
 
 static const dlrt_model_api l1_sgd_api = {

@@ -55,6 +55,12 @@ float l1_sgd_loss(l1_sgd *m, const float *x, const float *y, int n, int training
 float l1_sgd_gradients(l1_sgd *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in l1_sgd_grads(m). */
 void l1_sgd_update(l1_sgd *m);
+/* The same in parts, for several threads: l1_sgd_update_begin (the step
+ * counted, the gradients clipped), then l1_sgd_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, L1_SGD_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void l1_sgd_update_begin(l1_sgd *m);
+void l1_sgd_update_range(l1_sgd *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: l1_sgd_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

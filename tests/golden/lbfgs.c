@@ -667,7 +667,8 @@ static const dlrt_tensor_info lbfgs_net_api_outputs[1] = {
 
 static const dlrt_loss_info lbfgs_net_api_losses[1] = {
     {"loss", 0, LBFGS_NET_PARAM_COUNT, lbfgs_net_api_loss, lbfgs_net_api_gradients, NULL /* dlrt_lbfgs_step in train_step */,
-     lbfgs_net_api_train_step, lbfgs_net_api_gradients_with, 1, 0, 1},
+     lbfgs_net_api_train_step, lbfgs_net_api_gradients_with, 1, 0, 1,
+     NULL, NULL},
 };
 
 static const dlrt_model_api lbfgs_net_api = {

@@ -397,20 +397,33 @@ static void likelihood_backward_pass(const likelihood *m, likelihood_workspace *
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void likelihood_update(likelihood *m)
+/* The step counted and the gradients clipped: before any likelihood_update_range. */
+void likelihood_update_begin(likelihood *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 92)
+ * updated, after likelihood_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void likelihood_update_range(likelihood *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [5, 3], likelihood.net:10 */
     float *const d_h_w = m->grads + 0;  /* [5, 3] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (likelihood_set_lr) */
 
-    m->step++;
-
     /* h_w [5, 3], h_b [5], mu_w [2, 5], ... (12 tensors), lp_b [4], loss_w [2, 5], loss_b [2]: back to back,
      * one loop over their 92 values from h_w on */
-    for (size_t i = 0; i < 92; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 92); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
     }
+}
+
+void likelihood_update(likelihood *m)
+{
+    likelihood_update_begin(m);
+    likelihood_update_range(m, 0, 92);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -779,6 +792,16 @@ static void likelihood_api_update(void *m)
     likelihood_update(m);
 }
 
+static void likelihood_api_update_begin(void *m)
+{
+    likelihood_update_begin(m);
+}
+
+static void likelihood_api_update_range(void *m, size_t lo, size_t hi)
+{
+    likelihood_update_range(m, lo, hi);
+}
+
 static double likelihood_api_train_step(void *m, const void *const *data, int n)
 {
     return likelihood_train_step(m, data[0], data[1], data[2], data[3], n);
@@ -892,7 +915,8 @@ static const dlrt_tensor_info likelihood_api_tensors[4] = {
 
 static const dlrt_loss_info likelihood_api_losses[1] = {
     {"loss", 0, LIKELIHOOD_PARAM_COUNT, likelihood_api_loss, likelihood_api_gradients, likelihood_api_update,
-     likelihood_api_train_step, likelihood_api_gradients_with, 1, 0, 5},
+     likelihood_api_train_step, likelihood_api_gradients_with, 1, 0, 5,
+     likelihood_api_update_begin, likelihood_api_update_range},
 };
 
 static const dlrt_model_api likelihood_api = {

@@ -57,6 +57,12 @@ float likelihood_loss(likelihood *m, const float *x, const int32_t *y, const flo
 float likelihood_gradients(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n);
 /* One optimizer step from the gradients in likelihood_grads(m). */
 void likelihood_update(likelihood *m);
+/* The same in parts, for several threads: likelihood_update_begin (the step
+ * counted, the gradients clipped), then likelihood_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, LIKELIHOOD_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void likelihood_update_begin(likelihood *m);
+void likelihood_update_range(likelihood *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: likelihood_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -459,21 +459,34 @@ static void lstm_backward_pass(const lstm *m, lstm_workspace *w, float *grads, c
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void lstm_update(lstm *m)
+/* The step counted and the gradients clipped: before any lstm_update_range. */
+void lstm_update_begin(lstm *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 3696)
+ * updated, after lstm_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void lstm_update_range(lstm *m, size_t lo, size_t hi)
 {
     float *const enc_weight_ih_l0 = m->params + 0;   /* [32, 3], lstm.net:7 */
     float *const d_enc_weight_ih_l0 = m->grads + 0;  /* [32, 3] */
     const float lr = (float)m->lr[0];                /* learning rate of group 0 (lstm_set_lr) */
 
-    m->step++;
-
     /* enc_weight_ih_l0 [32, 3], enc_weight_hh_l0 [32, 8], enc_bias_ih_l0 [32], ... (27 tensors),
      * out_h0 [1, 4], logits_w [4, 24], logits_b [4]: back to back,
      * one loop over their 3696 values from enc_weight_ih_l0 on */
-    for (size_t i = 0; i < 3696; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 3696); i < end; i++) {
         const float g = d_enc_weight_ih_l0[i];
         enc_weight_ih_l0[i] -= lr * g;
     }
+}
+
+void lstm_update(lstm *m)
+{
+    lstm_update_begin(m);
+    lstm_update_range(m, 0, 3696);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -848,6 +861,16 @@ static void lstm_api_update(void *m)
     lstm_update(m);
 }
 
+static void lstm_api_update_begin(void *m)
+{
+    lstm_update_begin(m);
+}
+
+static void lstm_api_update_range(void *m, size_t lo, size_t hi)
+{
+    lstm_update_range(m, lo, hi);
+}
+
 static double lstm_api_train_step(void *m, const void *const *data, int n)
 {
     return lstm_train_step(m, data[0], data[1], n);
@@ -959,7 +982,8 @@ static const dlrt_tensor_info lstm_api_tensors[2] = {
 
 static const dlrt_loss_info lstm_api_losses[1] = {
     {"loss", 0, LSTM_PARAM_COUNT, lstm_api_loss, lstm_api_gradients, lstm_api_update,
-     lstm_api_train_step, lstm_api_gradients_with, 1, 0, 1},
+     lstm_api_train_step, lstm_api_gradients_with, 1, 0, 1,
+     lstm_api_update_begin, lstm_api_update_range},
 };
 
 static const dlrt_model_api lstm_api = {

@@ -55,6 +55,12 @@ float lstm_loss(lstm *m, const float *seq, const int32_t *y, int n, int training
 float lstm_gradients(lstm *m, const float *seq, const int32_t *y, int n);
 /* One optimizer step from the gradients in lstm_grads(m). */
 void lstm_update(lstm *m);
+/* The same in parts, for several threads: lstm_update_begin (the step
+ * counted, the gradients clipped), then lstm_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, LSTM_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void lstm_update_begin(lstm *m);
+void lstm_update_range(lstm *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: lstm_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

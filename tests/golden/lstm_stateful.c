@@ -251,21 +251,34 @@ static void lstm_stateful_backward_pass(const lstm_stateful *m, lstm_stateful_wo
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void lstm_stateful_update(lstm_stateful *m)
+/* The step counted and the gradients clipped: before any lstm_stateful_update_range. */
+void lstm_stateful_update_begin(lstm_stateful *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 508)
+ * updated, after lstm_stateful_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void lstm_stateful_update_range(lstm_stateful *m, size_t lo, size_t hi)
 {
     float *const h_weight_ih_l0 = m->params + 0;   /* [20, 2], lstm_stateful.net:7 */
     float *const d_h_weight_ih_l0 = m->grads + 0;  /* [20, 2] */
     const float lr = (float)m->lr[0];              /* learning rate of group 0 (lstm_stateful_set_lr) */
 
-    m->step++;
-
     /* h_weight_ih_l0 [20, 2], h_weight_hh_l0 [20, 5], h_bias_ih_l0 [20], h_bias_hh_l0 [20],
      * p_w [8, 40], p_b [8]: back to back,
      * one loop over their 508 values from h_weight_ih_l0 on */
-    for (size_t i = 0; i < 508; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 508); i < end; i++) {
         const float g = d_h_weight_ih_l0[i];
         h_weight_ih_l0[i] -= lr * g;
     }
+}
+
+void lstm_stateful_update(lstm_stateful *m)
+{
+    lstm_stateful_update_begin(m);
+    lstm_stateful_update_range(m, 0, 508);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -579,6 +592,16 @@ static void lstm_stateful_api_update(void *m)
     lstm_stateful_update(m);
 }
 
+static void lstm_stateful_api_update_begin(void *m)
+{
+    lstm_stateful_update_begin(m);
+}
+
+static void lstm_stateful_api_update_range(void *m, size_t lo, size_t hi)
+{
+    lstm_stateful_update_range(m, lo, hi);
+}
+
 static double lstm_stateful_api_train_step(void *m, const void *const *data, int n)
 {
     return lstm_stateful_train_step(m, data[0], data[1], n);
@@ -697,7 +720,8 @@ static const dlrt_tensor_info lstm_stateful_api_outputs[1] = {
 
 static const dlrt_loss_info lstm_stateful_api_losses[1] = {
     {"loss", 0, LSTM_STATEFUL_PARAM_COUNT, lstm_stateful_api_loss, lstm_stateful_api_gradients, lstm_stateful_api_update,
-     lstm_stateful_api_train_step, lstm_stateful_api_gradients_with, 1, 0, 1},
+     lstm_stateful_api_train_step, lstm_stateful_api_gradients_with, 1, 0, 1,
+     lstm_stateful_api_update_begin, lstm_stateful_api_update_range},
 };
 
 static const dlrt_model_api lstm_stateful_api = {

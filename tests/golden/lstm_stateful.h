@@ -55,6 +55,12 @@ float lstm_stateful_loss(lstm_stateful *m, const float *x, const float *t, int n
 float lstm_stateful_gradients(lstm_stateful *m, const float *x, const float *t, int n);
 /* One optimizer step from the gradients in lstm_stateful_grads(m). */
 void lstm_stateful_update(lstm_stateful *m);
+/* The same in parts, for several threads: lstm_stateful_update_begin (the step
+ * counted, the gradients clipped), then lstm_stateful_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, LSTM_STATEFUL_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void lstm_stateful_update_begin(lstm_stateful *m);
+void lstm_stateful_update_range(lstm_stateful *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: lstm_stateful_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

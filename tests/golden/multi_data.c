@@ -329,7 +329,16 @@ static void multi_data_backward_pass(const multi_data *m, multi_data_workspace *
  *   g = grad + weight_decay * p
  *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)
  *   p -= lr * buf */
-void multi_data_update(multi_data *m)
+/* The step counted and the gradients clipped: before any multi_data_update_range. */
+void multi_data_update_begin(multi_data *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 141)
+ * updated, after multi_data_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void multi_data_update_range(multi_data *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;               /* [8, 6], multi_data.net:10 */
     float *const d_h_w = m->grads + 0;              /* [8, 6] */
@@ -337,16 +346,20 @@ void multi_data_update(multi_data *m)
     const float lr = (float)m->lr[0];               /* learning rate of group 0 (multi_data_set_lr) */
     const float momentum = (float)m->momentum[0];   /* momentum of group 0 (multi_data_set_momentum) */
 
-    m->step++;
-
     /* h_w [8, 6], h_b [8], h_2_w [8, 4], h_2_b [8], logits_w [3, 8], logits_b [3],
      * pred_w [2, 8], pred_b [2]: back to back,
      * one loop over their 141 values from h_w on */
-    for (size_t i = 0; i < 141; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 141); i < end; i++) {
         const float g = d_h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * h_w_buf[i];
     }
+}
+
+void multi_data_update(multi_data *m)
+{
+    multi_data_update_begin(m);
+    multi_data_update_range(m, 0, 141);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -707,6 +720,16 @@ static void multi_data_api_update(void *m)
     multi_data_update(m);
 }
 
+static void multi_data_api_update_begin(void *m)
+{
+    multi_data_update_begin(m);
+}
+
+static void multi_data_api_update_range(void *m, size_t lo, size_t hi)
+{
+    multi_data_update_range(m, lo, hi);
+}
+
 static double multi_data_api_train_step(void *m, const void *const *data, int n)
 {
     return multi_data_train_step(m, data[0], data[1], data[2], data[3], n);
@@ -833,7 +856,8 @@ static const dlrt_tensor_info multi_data_api_outputs[2] = {
 
 static const dlrt_loss_info multi_data_api_losses[1] = {
     {"loss", 0, MULTI_DATA_PARAM_COUNT, multi_data_api_loss, multi_data_api_gradients, multi_data_api_update,
-     multi_data_api_train_step, multi_data_api_gradients_with, 1, 0, 2},
+     multi_data_api_train_step, multi_data_api_gradients_with, 1, 0, 2,
+     multi_data_api_update_begin, multi_data_api_update_range},
 };
 
 static const dlrt_model_api multi_data_api = {

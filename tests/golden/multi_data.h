@@ -59,6 +59,12 @@ float multi_data_loss(multi_data *m, const float *img, const float *aux, const i
 float multi_data_gradients(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n);
 /* One optimizer step from the gradients in multi_data_grads(m). */
 void multi_data_update(multi_data *m);
+/* The same in parts, for several threads: multi_data_update_begin (the step
+ * counted, the gradients clipped), then multi_data_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, MULTI_DATA_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void multi_data_update_begin(multi_data *m);
+void multi_data_update_range(multi_data *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: multi_data_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -259,7 +259,16 @@ static void noise_backward_pass(const noise *m, noise_workspace *w, float *grads
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void noise_update(noise *m)
+/* The step counted and the gradients clipped: before any noise_update_range. */
+void noise_update_begin(noise *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 816)
+ * updated, after noise_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void noise_update_range(noise *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                             /* [32, 8], noise.net:7 */
     float *const d_h_w = m->grads + 0;                            /* [32, 8] */
@@ -268,19 +277,24 @@ void noise_update(noise *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (noise_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
     /* h_w [32, 8], h_b [32], out_w [16, 32], out_b [16]: back to back,
      * one loop over their 816 values from h_w on */
-    for (size_t i = 0; i < 816; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 816); i < end; i++) {
         const float g = d_h_w[i];
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
         h_w[i] -= step_size * (h_w_avg[i] / (sqrtf(h_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void noise_update(noise *m)
+{
+    noise_update_begin(m);
+    noise_update_range(m, 0, 816);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -602,6 +616,16 @@ static void noise_api_update(void *m)
     noise_update(m);
 }
 
+static void noise_api_update_begin(void *m)
+{
+    noise_update_begin(m);
+}
+
+static void noise_api_update_range(void *m, size_t lo, size_t hi)
+{
+    noise_update_range(m, lo, hi);
+}
+
 static double noise_api_train_step(void *m, const void *const *data, int n)
 {
     return noise_train_step(m, data[0], data[1], data[2], n);
@@ -732,7 +756,8 @@ static const dlrt_noise_info noise_api_noise[2] = {
 
 static const dlrt_loss_info noise_api_losses[1] = {
     {"loss", 0, NOISE_PARAM_COUNT, noise_api_loss, noise_api_gradients, noise_api_update,
-     noise_api_train_step, noise_api_gradients_with, 1, 0, 1},
+     noise_api_train_step, noise_api_gradients_with, 1, 0, 1,
+     noise_api_update_begin, noise_api_update_range},
 };
 
 static const dlrt_model_api noise_api = {

@@ -56,6 +56,12 @@ float noise_loss(noise *m, const float *z, const float *jitter, const float *ima
 float noise_gradients(noise *m, const float *z, const float *jitter, const float *image, int n);
 /* One optimizer step from the gradients in noise_grads(m). */
 void noise_update(noise *m);
+/* The same in parts, for several threads: noise_update_begin (the step
+ * counted, the gradients clipped), then noise_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, NOISE_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void noise_update_begin(noise *m);
+void noise_update_range(noise *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: noise_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -470,7 +470,16 @@ static void norm_backward_pass(const norm *m, norm_workspace *w, float *grads, c
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void norm_update(norm *m)
+/* The step counted and the gradients clipped: before any norm_update_range. */
+void norm_update_begin(norm *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 294)
+ * updated, after norm_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void norm_update_range(norm *m, size_t lo, size_t hi)
 {
     float *const b2_w = m->params + 0;                            /* [2], norm.net:10 */
     float *const d_b2_w = m->grads + 0;                           /* [2] */
@@ -479,7 +488,6 @@ void norm_update(norm *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (norm_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
@@ -487,12 +495,18 @@ void norm_update(norm *m)
     /* b2_w [2], b2_b [2], b1_w [3], ... (12 tensors), h_2_b [6], logits_w [4, 6],
      * logits_b [4]: back to back,
      * one loop over their 294 values from b2_w on */
-    for (size_t i = 0; i < 294; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 294); i < end; i++) {
         const float g = d_b2_w[i];
         b2_w_avg[i] = beta1 * b2_w_avg[i] + one_minus_beta1 * g;
         b2_w_avg_sq[i] = 0.999f * b2_w_avg_sq[i] + 0.001f * g * g;
         b2_w[i] -= step_size * (b2_w_avg[i] / (sqrtf(b2_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void norm_update(norm *m)
+{
+    norm_update_begin(m);
+    norm_update_range(m, 0, 294);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -866,6 +880,16 @@ static void norm_api_update(void *m)
     norm_update(m);
 }
 
+static void norm_api_update_begin(void *m)
+{
+    norm_update_begin(m);
+}
+
+static void norm_api_update_range(void *m, size_t lo, size_t hi)
+{
+    norm_update_range(m, lo, hi);
+}
+
 static double norm_api_train_step(void *m, const void *const *data, int n)
 {
     return norm_train_step(m, data[0], data[1], data[2], n);
@@ -993,7 +1017,8 @@ static const dlrt_tensor_info norm_api_tensors[3] = {
 
 static const dlrt_loss_info norm_api_losses[1] = {
     {"loss", 0, NORM_PARAM_COUNT, norm_api_loss, norm_api_gradients, norm_api_update,
-     norm_api_train_step, norm_api_gradients_with, 1, 0, 1},
+     norm_api_train_step, norm_api_gradients_with, 1, 0, 1,
+     norm_api_update_begin, norm_api_update_range},
 };
 
 static const dlrt_model_api norm_api = {

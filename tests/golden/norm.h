@@ -56,6 +56,12 @@ float norm_loss(norm *m, const float *image, const float *seq, const int32_t *y,
 float norm_gradients(norm *m, const float *image, const float *seq, const int32_t *y, int n);
 /* One optimizer step from the gradients in norm_grads(m). */
 void norm_update(norm *m);
+/* The same in parts, for several threads: norm_update_begin (the step
+ * counted, the gradients clipped), then norm_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, NORM_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void norm_update_begin(norm *m);
+void norm_update_range(norm *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: norm_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -358,21 +358,34 @@ static void param_ref_backward_pass(const param_ref *m, param_ref_workspace *w, 
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void param_ref_update(param_ref *m)
+/* The step counted and the gradients clipped: before any param_ref_update_range. */
+void param_ref_update_begin(param_ref *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 50)
+ * updated, after param_ref_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void param_ref_update_range(param_ref *m, size_t lo, size_t hi)
 {
     float *const h1_w = m->params + 0;   /* [3, 4], param_ref.net:9 */
     float *const d_h1_w = m->grads + 0;  /* [3, 4] */
     const float lr = (float)m->lr[0];    /* learning rate of group 0 (param_ref_set_lr) */
 
-    m->step++;
-
     /* h1_w [3, 4], h1_b [3], c_w [2, 2, 1, 1], c_b [2], m_w [2, 4], m_b [2], z_w [1, 18],
      * z_b [1]: back to back,
      * one loop over their 50 values from h1_w on */
-    for (size_t i = 0; i < 50; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 50); i < end; i++) {
         const float g = d_h1_w[i];
         h1_w[i] -= lr * g;
     }
+}
+
+void param_ref_update(param_ref *m)
+{
+    param_ref_update_begin(m);
+    param_ref_update_range(m, 0, 50);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -708,6 +721,16 @@ static void param_ref_api_update(void *m)
     param_ref_update(m);
 }
 
+static void param_ref_api_update_begin(void *m)
+{
+    param_ref_update_begin(m);
+}
+
+static void param_ref_api_update_range(void *m, size_t lo, size_t hi)
+{
+    param_ref_update_range(m, lo, hi);
+}
+
 static double param_ref_api_train_step(void *m, const void *const *data, int n)
 {
     return param_ref_train_step(m, data[0], data[1], data[2], n);
@@ -820,7 +843,8 @@ static const dlrt_tensor_info param_ref_api_tensors[3] = {
 
 static const dlrt_loss_info param_ref_api_losses[1] = {
     {"loss", 0, PARAM_REF_PARAM_COUNT, param_ref_api_loss, param_ref_api_gradients, param_ref_api_update,
-     param_ref_api_train_step, param_ref_api_gradients_with, 1, 0, 5},
+     param_ref_api_train_step, param_ref_api_gradients_with, 1, 0, 5,
+     param_ref_api_update_begin, param_ref_api_update_range},
 };
 
 static const dlrt_model_api param_ref_api = {

@@ -55,6 +55,12 @@ float param_ref_loss(param_ref *m, const float *x, const float *img, const float
 float param_ref_gradients(param_ref *m, const float *x, const float *img, const float *t, int n);
 /* One optimizer step from the gradients in param_ref_grads(m). */
 void param_ref_update(param_ref *m);
+/* The same in parts, for several threads: param_ref_update_begin (the step
+ * counted, the gradients clipped), then param_ref_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, PARAM_REF_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void param_ref_update_begin(param_ref *m);
+void param_ref_update_range(param_ref *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: param_ref_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -266,7 +266,16 @@ static void per_layer_backward_pass(const per_layer *m, per_layer_workspace *w, 
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void per_layer_update(per_layer *m)
+/* The step counted and the gradients clipped: before any per_layer_update_range. */
+void per_layer_update_begin(per_layer *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 1792)
+ * updated, after per_layer_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void per_layer_update_range(per_layer *m, size_t lo, size_t hi)
 {
     float *const h1_w = m->params + 0;                              /* [32, 20], per_layer.net:9 */
     float *const h2_w = m->params + 672;                            /* [32, 32], per_layer.net:10 */
@@ -287,7 +296,6 @@ void per_layer_update(per_layer *m)
     const float beta1_2 = (float)m->momentum[2];                    /* beta1 of group 2 (per_layer_set_momentum) */
     const float one_minus_beta1_2 = (float)(1.0 - m->momentum[2]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.99, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
@@ -295,7 +303,7 @@ void per_layer_update(per_layer *m)
     /* h1_w [32, 20], h1_b [32], lr 0.01, weight decay 0: back to back,
      * one loop over their 672 values from h1_w on */
     const float h1_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 672; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 672); i < end; i++) {
         const float g = d_h1_w[i];
         h1_w_avg[i] = beta1_1 * h1_w_avg[i] + one_minus_beta1_1 * g;
         h1_w_avg_sq[i] = 0.99f * h1_w_avg_sq[i] + 0.01f * g * g;
@@ -303,7 +311,7 @@ void per_layer_update(per_layer *m)
     }
 
     /* h2_w [32, 32] */
-    for (size_t i = 0; i < 1024; i++) {
+    for (size_t i = dlrt_from(lo, 672), end = dlrt_to(hi, 672, 1024); i < end; i++) {
         const float g = d_h2_w[i] + 0.0005f * h2_w[i];
         h2_w_avg[i] = beta1 * h2_w_avg[i] + one_minus_beta1 * g;
         h2_w_avg_sq[i] = 0.99f * h2_w_avg_sq[i] + 0.01f * g * g;
@@ -312,12 +320,18 @@ void per_layer_update(per_layer *m)
 
     /* logits_w [3, 32], weight decay 0.01 */
     const float logits_w_step = (float)(m->lr[2] / (1.0 - pow(m->momentum[2], (double)m->step)));
-    for (size_t i = 0; i < 96; i++) {
+    for (size_t i = dlrt_from(lo, 1696), end = dlrt_to(hi, 1696, 96); i < end; i++) {
         const float g = d_logits_w[i] + 0.01f * logits_w[i];
         logits_w_avg[i] = beta1_2 * logits_w_avg[i] + one_minus_beta1_2 * g;
         logits_w_avg_sq[i] = 0.99f * logits_w_avg_sq[i] + 0.01f * g * g;
         logits_w[i] -= logits_w_step * (logits_w_avg[i] / (sqrtf(logits_w_avg_sq[i]) / bias2_sqrt + 1e-06f));
     }
+}
+
+void per_layer_update(per_layer *m)
+{
+    per_layer_update_begin(m);
+    per_layer_update_range(m, 0, 1792);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -663,6 +677,16 @@ static void per_layer_api_update(void *m)
     per_layer_update(m);
 }
 
+static void per_layer_api_update_begin(void *m)
+{
+    per_layer_update_begin(m);
+}
+
+static void per_layer_api_update_range(void *m, size_t lo, size_t hi)
+{
+    per_layer_update_range(m, lo, hi);
+}
+
 static double per_layer_api_train_step(void *m, const void *const *data, int n)
 {
     return per_layer_train_step(m, data[0], data[1], n);
@@ -784,7 +808,8 @@ static const dlrt_tensor_info per_layer_api_tensors[2] = {
 
 static const dlrt_loss_info per_layer_api_losses[1] = {
     {"loss", 0, PER_LAYER_PARAM_COUNT, per_layer_api_loss, per_layer_api_gradients, per_layer_api_update,
-     per_layer_api_train_step, per_layer_api_gradients_with, 1, 0, 1},
+     per_layer_api_train_step, per_layer_api_gradients_with, 1, 0, 1,
+     per_layer_api_update_begin, per_layer_api_update_range},
 };
 
 static const dlrt_model_api per_layer_api = {

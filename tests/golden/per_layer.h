@@ -55,6 +55,12 @@ float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int 
 float per_layer_gradients(per_layer *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in per_layer_grads(m). */
 void per_layer_update(per_layer *m);
+/* The same in parts, for several threads: per_layer_update_begin (the step
+ * counted, the gradients clipped), then per_layer_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, PER_LAYER_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void per_layer_update_begin(per_layer *m);
+void per_layer_update_range(per_layer *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: per_layer_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -351,21 +351,34 @@ static void pool_backward_pass(const pool *m, pool_workspace *w, float *grads, c
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void pool_update(pool *m)
+/* The step counted and the gradients clipped: before any pool_update_range. */
+void pool_update_begin(pool *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 9000)
+ * updated, after pool_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void pool_update_range(pool *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [128, 64], pool.net:9 */
     float *const d_h_w = m->grads + 0;  /* [128, 64] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (pool_set_lr) */
 
-    m->step++;
-
     /* h_w [128, 64], h_b [128], logits_w [10, 64], logits_b [10], logits_2_w [10, 2],
      * logits_2_b [10]: back to back,
      * one loop over their 9000 values from h_w on */
-    for (size_t i = 0; i < 9000; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 9000); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
     }
+}
+
+void pool_update(pool *m)
+{
+    pool_update_begin(m);
+    pool_update_range(m, 0, 9000);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -699,6 +712,16 @@ static void pool_api_update(void *m)
     pool_update(m);
 }
 
+static void pool_api_update_begin(void *m)
+{
+    pool_update_begin(m);
+}
+
+static void pool_api_update_range(void *m, size_t lo, size_t hi)
+{
+    pool_update_range(m, lo, hi);
+}
+
 static double pool_api_train_step(void *m, const void *const *data, int n)
 {
     return pool_train_step(m, data[0], data[1], n);
@@ -812,7 +835,8 @@ static const dlrt_tensor_info pool_api_outputs[1] = {
 
 static const dlrt_loss_info pool_api_losses[1] = {
     {"loss", 0, POOL_PARAM_COUNT, pool_api_loss, pool_api_gradients, pool_api_update,
-     pool_api_train_step, pool_api_gradients_with, 1, 0, 1},
+     pool_api_train_step, pool_api_gradients_with, 1, 0, 1,
+     pool_api_update_begin, pool_api_update_range},
 };
 
 static const dlrt_model_api pool_api = {

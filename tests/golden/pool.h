@@ -56,6 +56,12 @@ float pool_loss(pool *m, const float *image, const int32_t *y, int n, int traini
 float pool_gradients(pool *m, const float *image, const int32_t *y, int n);
 /* One optimizer step from the gradients in pool_grads(m). */
 void pool_update(pool *m);
+/* The same in parts, for several threads: pool_update_begin (the step
+ * counted, the gradients clipped), then pool_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, POOL_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void pool_update_begin(pool *m);
+void pool_update_range(pool *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: pool_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

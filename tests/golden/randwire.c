@@ -637,21 +637,34 @@ static void randwire_backward_pass(const randwire *m, randwire_workspace *w, flo
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void randwire_update(randwire *m)
+/* The step counted and the gradients clipped: before any randwire_update_range. */
+void randwire_update_begin(randwire *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 757)
+ * updated, after randwire_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void randwire_update_range(randwire *m, size_t lo, size_t hi)
 {
     float *const rw_node0_conv_w = m->params + 0;   /* [2, 1, 3, 3], randwire.net:6 */
     float *const d_rw_node0_conv_w = m->grads + 0;  /* [2, 1, 3, 3] */
     const float lr = (float)m->lr[0];               /* learning rate of group 0 (randwire_set_lr) */
 
-    m->step++;
-
     /* rw_node0_conv_w [2, 1, 3, 3], rw_node0_bn_w [2], rw_node0_bn_b [2], ... (19 tensors),
      * h_b [8], logits_w [3, 8], logits_b [3]: back to back,
      * one loop over their 757 values from rw_node0_conv_w on */
-    for (size_t i = 0; i < 757; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 757); i < end; i++) {
         const float g = d_rw_node0_conv_w[i];
         rw_node0_conv_w[i] -= lr * g;
     }
+}
+
+void randwire_update(randwire *m)
+{
+    randwire_update_begin(m);
+    randwire_update_range(m, 0, 757);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -1035,6 +1048,16 @@ static void randwire_api_update(void *m)
     randwire_update(m);
 }
 
+static void randwire_api_update_begin(void *m)
+{
+    randwire_update_begin(m);
+}
+
+static void randwire_api_update_range(void *m, size_t lo, size_t hi)
+{
+    randwire_update_range(m, lo, hi);
+}
+
 static double randwire_api_train_step(void *m, const void *const *data, int n)
 {
     return randwire_train_step(m, data[0], data[1], n);
@@ -1151,7 +1174,8 @@ static const dlrt_tensor_info randwire_api_tensors[2] = {
 
 static const dlrt_loss_info randwire_api_losses[1] = {
     {"loss", 0, RANDWIRE_PARAM_COUNT, randwire_api_loss, randwire_api_gradients, randwire_api_update,
-     randwire_api_train_step, randwire_api_gradients_with, 1, 0, 1},
+     randwire_api_train_step, randwire_api_gradients_with, 1, 0, 1,
+     randwire_api_update_begin, randwire_api_update_range},
 };
 
 static const dlrt_model_api randwire_api = {

@@ -55,6 +55,12 @@ float randwire_loss(randwire *m, const float *x, const int32_t *y, int n, int tr
 float randwire_gradients(randwire *m, const float *x, const int32_t *y, int n);
 /* One optimizer step from the gradients in randwire_grads(m). */
 void randwire_update(randwire *m);
+/* The same in parts, for several threads: randwire_update_begin (the step
+ * counted, the gradients clipped), then randwire_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, RANDWIRE_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void randwire_update_begin(randwire *m);
+void randwire_update_range(randwire *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: randwire_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

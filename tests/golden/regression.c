@@ -236,7 +236,16 @@ static void reg_backward_pass(const reg *m, reg_workspace *w, float *grads, cons
  *   g = grad + weight_decay * p
  *   buf = momentum * buf + g      (buf starts at zero: the first step is buf = g)
  *   p -= lr * (g + momentum * buf)      (Nesterov) */
-void reg_update(reg *m)
+/* The step counted and the gradients clipped: before any reg_update_range. */
+void reg_update_begin(reg *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 195)
+ * updated, after reg_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void reg_update_range(reg *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;               /* [16, 8], regression.net:9 */
     float *const d_h_w = m->grads + 0;              /* [16, 8] */
@@ -244,15 +253,19 @@ void reg_update(reg *m)
     const float lr = (float)m->lr[0];               /* learning rate of group 0 (reg_set_lr) */
     const float momentum = (float)m->momentum[0];   /* momentum of group 0 (reg_set_momentum) */
 
-    m->step++;
-
     /* h_w [16, 8], h_b [16], pred_w [3, 16], pred_b [3]: back to back,
      * one loop over their 195 values from h_w on */
-    for (size_t i = 0; i < 195; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 195); i < end; i++) {
         const float g = d_h_w[i] + 0.0001f * h_w[i];
         h_w_buf[i] = momentum * h_w_buf[i] + g;
         h_w[i] -= lr * (g + momentum * h_w_buf[i]);
     }
+}
+
+void reg_update(reg *m)
+{
+    reg_update_begin(m);
+    reg_update_range(m, 0, 195);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -573,6 +586,16 @@ static void reg_api_update(void *m)
     reg_update(m);
 }
 
+static void reg_api_update_begin(void *m)
+{
+    reg_update_begin(m);
+}
+
+static void reg_api_update_range(void *m, size_t lo, size_t hi)
+{
+    reg_update_range(m, lo, hi);
+}
+
 static double reg_api_train_step(void *m, const void *const *data, int n)
 {
     return reg_train_step(m, data[0], data[1], n);
@@ -696,7 +719,8 @@ static const dlrt_tensor_info reg_api_outputs[1] = {
 
 static const dlrt_loss_info reg_api_losses[1] = {
     {"loss", 0, REG_PARAM_COUNT, reg_api_loss, reg_api_gradients, reg_api_update,
-     reg_api_train_step, reg_api_gradients_with, 1, 0, 1},
+     reg_api_train_step, reg_api_gradients_with, 1, 0, 1,
+     reg_api_update_begin, reg_api_update_range},
 };
 
 static const dlrt_model_api reg_api = {

@@ -55,6 +55,12 @@ float reg_loss(reg *m, const float *x, const float *t, int n, int training);
 float reg_gradients(reg *m, const float *x, const float *t, int n);
 /* One optimizer step from the gradients in reg_grads(m). */
 void reg_update(reg *m);
+/* The same in parts, for several threads: reg_update_begin (the step
+ * counted, the gradients clipped), then reg_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, REG_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void reg_update_begin(reg *m);
+void reg_update_range(reg *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: reg_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -619,20 +619,33 @@ static void reserved_macros_backward_pass(const reserved_macros *m, reserved_mac
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void reserved_macros_update(reserved_macros *m)
+/* The step counted and the gradients clipped: before any reserved_macros_update_range. */
+void reserved_macros_update_begin(reserved_macros *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 30)
+ * updated, after reserved_macros_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void reserved_macros_update_range(reserved_macros *m, size_t lo, size_t hi)
 {
     float *const EOF_w = m->params + 0;   /* [4, 4], reserved_macros.net:10 */
     float *const d_EOF_w = m->grads + 0;  /* [4, 4] */
     const float lr = (float)m->lr[0];     /* learning rate of group 0 (reserved_macros_set_lr) */
 
-    m->step++;
-
     /* EOF_w [4, 4], EOF_b [4], stdin_out_w [2, 4], stdin_out_b [2]: back to back,
      * one loop over their 30 values from EOF_w on */
-    for (size_t i = 0; i < 30; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 30); i < end; i++) {
         const float g = d_EOF_w[i];
         EOF_w[i] -= lr * g;
     }
+}
+
+void reserved_macros_update(reserved_macros *m)
+{
+    reserved_macros_update_begin(m);
+    reserved_macros_update_range(m, 0, 30);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -937,6 +950,16 @@ static void reserved_macros_api_update(void *m)
     reserved_macros_update(m);
 }
 
+static void reserved_macros_api_update_begin(void *m)
+{
+    reserved_macros_update_begin(m);
+}
+
+static void reserved_macros_api_update_range(void *m, size_t lo, size_t hi)
+{
+    reserved_macros_update_range(m, lo, hi);
+}
+
 static double reserved_macros_api_train_step(void *m, const void *const *data, int n)
 {
     return reserved_macros_train_step(m, data[0], data[1], data[2], n);
@@ -1051,7 +1074,8 @@ static const dlrt_tensor_info reserved_macros_api_outputs[1] = {
 
 static const dlrt_loss_info reserved_macros_api_losses[1] = {
     {"loss", 0, RESERVED_MACROS_PARAM_COUNT, reserved_macros_api_loss, reserved_macros_api_gradients, reserved_macros_api_update,
-     reserved_macros_api_train_step, reserved_macros_api_gradients_with, 1, 0, 1},
+     reserved_macros_api_train_step, reserved_macros_api_gradients_with, 1, 0, 1,
+     reserved_macros_api_update_begin, reserved_macros_api_update_range},
 };
 
 static const dlrt_model_api reserved_macros_api = {

@@ -56,6 +56,12 @@ float reserved_macros_loss(reserved_macros *m, const float *NULL_, const float *
 float reserved_macros_gradients(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n);
 /* One optimizer step from the gradients in reserved_macros_grads(m). */
 void reserved_macros_update(reserved_macros *m);
+/* The same in parts, for several threads: reserved_macros_update_begin (the step
+ * counted, the gradients clipped), then reserved_macros_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, RESERVED_MACROS_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void reserved_macros_update_begin(reserved_macros *m);
+void reserved_macros_update_range(reserved_macros *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: reserved_macros_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -284,20 +284,33 @@ static void reserved_names_backward_pass(const reserved_names *m, reserved_names
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void reserved_names_update(reserved_names *m)
+/* The step counted and the gradients clipped: before any reserved_names_update_range. */
+void reserved_names_update_begin(reserved_names *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 46)
+ * updated, after reserved_names_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void reserved_names_update_range(reserved_names *m, size_t lo, size_t hi)
 {
     float *const n_d_w = m->params + 0;   /* [4, 3], reserved_names.net:9 */
     float *const d_n_d_w = m->grads + 0;  /* [4, 3] */
     const float lr = (float)m->lr[0];     /* learning rate of group 0 (reserved_names_set_lr) */
 
-    m->step++;
-
     /* n_d_w [4, 3], n_d_b [4], n_dlrt_x_w [4, 4], n_dlrt_x_b [4], i_w [2, 4], i_b [2]: back to back,
      * one loop over their 46 values from n_d_w on */
-    for (size_t i = 0; i < 46; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 46); i < end; i++) {
         const float g = d_n_d_w[i];
         n_d_w[i] -= lr * g;
     }
+}
+
+void reserved_names_update(reserved_names *m)
+{
+    reserved_names_update_begin(m);
+    reserved_names_update_range(m, 0, 46);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -630,6 +643,16 @@ static void reserved_names_api_update(void *m)
     reserved_names_update(m);
 }
 
+static void reserved_names_api_update_begin(void *m)
+{
+    reserved_names_update_begin(m);
+}
+
+static void reserved_names_api_update_range(void *m, size_t lo, size_t hi)
+{
+    reserved_names_update_range(m, lo, hi);
+}
+
 static double reserved_names_api_train_step(void *m, const void *const *data, int n)
 {
     return reserved_names_train_step(m, data[0], data[1], n);
@@ -741,7 +764,8 @@ static const dlrt_tensor_info reserved_names_api_tensors[2] = {
 
 static const dlrt_loss_info reserved_names_api_losses[1] = {
     {"loss", 0, RESERVED_NAMES_PARAM_COUNT, reserved_names_api_loss, reserved_names_api_gradients, reserved_names_api_update,
-     reserved_names_api_train_step, reserved_names_api_gradients_with, 1, 0, 1},
+     reserved_names_api_train_step, reserved_names_api_gradients_with, 1, 0, 1,
+     reserved_names_api_update_begin, reserved_names_api_update_range},
 };
 
 static const dlrt_model_api reserved_names_api = {

@@ -55,6 +55,12 @@ float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y
 float reserved_names_gradients(reserved_names *m, const float *int_, const int32_t *y, int n);
 /* One optimizer step from the gradients in reserved_names_grads(m). */
 void reserved_names_update(reserved_names *m);
+/* The same in parts, for several threads: reserved_names_update_begin (the step
+ * counted, the gradients clipped), then reserved_names_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, RESERVED_NAMES_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void reserved_names_update_begin(reserved_names *m);
+void reserved_names_update_range(reserved_names *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: reserved_names_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -208,7 +208,16 @@ static void rmsprop_backward_pass(const rmsprop *m, rmsprop_workspace *w, float 
  *   grad_avg = alpha grad_avg + (1 - alpha) g
  *   avg = sqrt(square_avg - grad_avg^2) + eps      (centered)
  *   buf = momentum buf + g / avg;  p -= lr * buf */
-void rmsprop_update(rmsprop *m)
+/* The step counted and the gradients clipped: before any rmsprop_update_range. */
+void rmsprop_update_begin(rmsprop *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 10)
+ * updated, after rmsprop_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void rmsprop_update_range(rmsprop *m, size_t lo, size_t hi)
 {
     float *const pred_w = m->params + 0;                 /* [2, 4], rmsprop.net:8 */
     float *const d_pred_w = m->grads + 0;                /* [2, 4] */
@@ -218,11 +227,9 @@ void rmsprop_update(rmsprop *m)
     const float lr = (float)m->lr[0];                    /* learning rate of group 0 (rmsprop_set_lr) */
     const float momentum = (float)m->momentum[0];        /* momentum of group 0 (rmsprop_set_momentum) */
 
-    m->step++;
-
     /* pred_w [2, 4], pred_b [2]: back to back,
      * one loop over their 10 values from pred_w on */
-    for (size_t i = 0; i < 10; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 10); i < end; i++) {
         const float g = d_pred_w[i] + 0.0001f * pred_w[i];
         pred_w_square_avg[i] = 0.9f * pred_w_square_avg[i] + 0.1f * g * g;
         pred_w_grad_avg[i] = 0.9f * pred_w_grad_avg[i] + 0.1f * g;
@@ -230,6 +237,12 @@ void rmsprop_update(rmsprop *m)
         pred_w_buf[i] = momentum * pred_w_buf[i] + g / avg;
         pred_w[i] -= lr * pred_w_buf[i];
     }
+}
+
+void rmsprop_update(rmsprop *m)
+{
+    rmsprop_update_begin(m);
+    rmsprop_update_range(m, 0, 10);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -547,6 +560,16 @@ static void rmsprop_api_update(void *m)
     rmsprop_update(m);
 }
 
+static void rmsprop_api_update_begin(void *m)
+{
+    rmsprop_update_begin(m);
+}
+
+static void rmsprop_api_update_range(void *m, size_t lo, size_t hi)
+{
+    rmsprop_update_range(m, lo, hi);
+}
+
 static double rmsprop_api_train_step(void *m, const void *const *data, int n)
 {
     return rmsprop_train_step(m, data[0], data[1], n);
@@ -668,7 +691,8 @@ static const dlrt_tensor_info rmsprop_api_tensors[2] = {
 
 static const dlrt_loss_info rmsprop_api_losses[1] = {
     {"loss", 0, RMSPROP_PARAM_COUNT, rmsprop_api_loss, rmsprop_api_gradients, rmsprop_api_update,
-     rmsprop_api_train_step, rmsprop_api_gradients_with, 1, 0, 1},
+     rmsprop_api_train_step, rmsprop_api_gradients_with, 1, 0, 1,
+     rmsprop_api_update_begin, rmsprop_api_update_range},
 };
 
 static const dlrt_model_api rmsprop_api = {

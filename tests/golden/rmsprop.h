@@ -54,6 +54,12 @@ float rmsprop_loss(rmsprop *m, const float *x, const float *y, int n, int traini
 float rmsprop_gradients(rmsprop *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in rmsprop_grads(m). */
 void rmsprop_update(rmsprop *m);
+/* The same in parts, for several threads: rmsprop_update_begin (the step
+ * counted, the gradients clipped), then rmsprop_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, RMSPROP_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void rmsprop_update_begin(rmsprop *m);
+void rmsprop_update_range(rmsprop *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: rmsprop_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -240,7 +240,16 @@ static void sched_backward_pass(const sched *m, sched_workspace *w, float *grads
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void sched_update(sched *m)
+/* The step counted and the gradients clipped: before any sched_update_range. */
+void sched_update_begin(sched *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 23)
+ * updated, after sched_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void sched_update_range(sched *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                               /* [3, 4], schedule.net:10 */
     float *const pred_w = m->params + 15;                           /* [2, 3], schedule.net:11 */
@@ -255,14 +264,13 @@ void sched_update(sched *m)
     const float beta1_1 = (float)m->momentum[1];                    /* beta1 of group 1 (sched_set_momentum) */
     const float one_minus_beta1_1 = (float)(1.0 - m->momentum[1]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
     /* h_w [3, 4], h_b [3]: back to back,
      * one loop over their 15 values from h_w on */
-    for (size_t i = 0; i < 15; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 15); i < end; i++) {
         const float g = d_h_w[i];
         h_w_avg[i] = beta1 * h_w_avg[i] + one_minus_beta1 * g;
         h_w_avg_sq[i] = 0.999f * h_w_avg_sq[i] + 0.001f * g * g;
@@ -272,12 +280,18 @@ void sched_update(sched *m)
     /* pred_w [2, 3], pred_b [2], lr 0.003: back to back,
      * one loop over their 8 values from pred_w on */
     const float pred_w_step = (float)(m->lr[1] / (1.0 - pow(m->momentum[1], (double)m->step)));
-    for (size_t i = 0; i < 8; i++) {
+    for (size_t i = dlrt_from(lo, 15), end = dlrt_to(hi, 15, 8); i < end; i++) {
         const float g = d_pred_w[i];
         pred_w_avg[i] = beta1_1 * pred_w_avg[i] + one_minus_beta1_1 * g;
         pred_w_avg_sq[i] = 0.999f * pred_w_avg_sq[i] + 0.001f * g * g;
         pred_w[i] -= pred_w_step * (pred_w_avg[i] / (sqrtf(pred_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void sched_update(sched *m)
+{
+    sched_update_begin(m);
+    sched_update_range(m, 0, 23);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -599,6 +613,16 @@ static void sched_api_update(void *m)
     sched_update(m);
 }
 
+static void sched_api_update_begin(void *m)
+{
+    sched_update_begin(m);
+}
+
+static void sched_api_update_range(void *m, size_t lo, size_t hi)
+{
+    sched_update_range(m, lo, hi);
+}
+
 static double sched_api_train_step(void *m, const void *const *data, int n)
 {
     return sched_train_step(m, data[0], data[1], n);
@@ -720,7 +744,8 @@ static const dlrt_tensor_info sched_api_tensors[2] = {
 
 static const dlrt_loss_info sched_api_losses[1] = {
     {"loss", 0, SCHED_PARAM_COUNT, sched_api_loss, sched_api_gradients, sched_api_update,
-     sched_api_train_step, sched_api_gradients_with, 1, 0, 1},
+     sched_api_train_step, sched_api_gradients_with, 1, 0, 1,
+     sched_api_update_begin, sched_api_update_range},
 };
 
 static const dlrt_model_api sched_api = {

@@ -54,6 +54,12 @@ float sched_loss(sched *m, const float *x, const float *y, int n, int training);
 float sched_gradients(sched *m, const float *x, const float *y, int n);
 /* One optimizer step from the gradients in sched_grads(m). */
 void sched_update(sched *m);
+/* The same in parts, for several threads: sched_update_begin (the step
+ * counted, the gradients clipped), then sched_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, SCHED_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void sched_update_begin(sched *m);
+void sched_update_range(sched *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: sched_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

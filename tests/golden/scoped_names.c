@@ -345,21 +345,34 @@ static void scoped_names_backward_pass(const scoped_names *m, scoped_names_works
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void scoped_names_update(scoped_names *m)
+/* The step counted and the gradients clipped: before any scoped_names_update_range. */
+void scoped_names_update_begin(scoped_names *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 82)
+ * updated, after scoped_names_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void scoped_names_update_range(scoped_names *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [5, 4], scoped_names.net:13 */
     float *const d_h_w = m->grads + 0;  /* [5, 4] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (scoped_names_set_lr) */
 
-    m->step++;
-
     /* h_w [5, 4], h_b [5], h_2_w [3, 5], ... (9 tensors), h_2_w_2 [3, 4], h_2_b_2 [3],
      * z_w [3, 3]: back to back,
      * one loop over their 82 values from h_w on */
-    for (size_t i = 0; i < 82; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 82); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
     }
+}
+
+void scoped_names_update(scoped_names *m)
+{
+    scoped_names_update_begin(m);
+    scoped_names_update_range(m, 0, 82);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -700,6 +713,16 @@ static void scoped_names_api_update(void *m)
     scoped_names_update(m);
 }
 
+static void scoped_names_api_update_begin(void *m)
+{
+    scoped_names_update_begin(m);
+}
+
+static void scoped_names_api_update_range(void *m, size_t lo, size_t hi)
+{
+    scoped_names_update_range(m, lo, hi);
+}
+
 static double scoped_names_api_train_step(void *m, const void *const *data, int n)
 {
     return scoped_names_train_step(m, data[0], data[1], n);
@@ -816,7 +839,8 @@ static const dlrt_tensor_info scoped_names_api_tensors[2] = {
 
 static const dlrt_loss_info scoped_names_api_losses[1] = {
     {"loss", 0, SCOPED_NAMES_PARAM_COUNT, scoped_names_api_loss, scoped_names_api_gradients, scoped_names_api_update,
-     scoped_names_api_train_step, scoped_names_api_gradients_with, 1, 0, 1},
+     scoped_names_api_train_step, scoped_names_api_gradients_with, 1, 0, 1,
+     scoped_names_api_update_begin, scoped_names_api_update_range},
 };
 
 static const dlrt_model_api scoped_names_api = {

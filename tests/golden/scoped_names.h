@@ -55,6 +55,12 @@ float scoped_names_loss(scoped_names *m, const float *x, const int32_t *k_, int 
 float scoped_names_gradients(scoped_names *m, const float *x, const int32_t *k_, int n);
 /* One optimizer step from the gradients in scoped_names_grads(m). */
 void scoped_names_update(scoped_names *m);
+/* The same in parts, for several threads: scoped_names_update_begin (the step
+ * counted, the gradients clipped), then scoped_names_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, SCOPED_NAMES_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void scoped_names_update_begin(scoped_names *m);
+void scoped_names_update_range(scoped_names *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: scoped_names_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -242,7 +242,16 @@ static void sequence_backward_pass(const sequence *m, sequence_workspace *w, flo
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void sequence_update(sequence *m)
+/* The step counted and the gradients clipped: before any sequence_update_range. */
+void sequence_update_begin(sequence *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 90)
+ * updated, after sequence_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void sequence_update_range(sequence *m, size_t lo, size_t hi)
 {
     float *const e_w = m->params + 0;                             /* [10, 4], sequence.net:7 */
     float *const d_e_w = m->grads + 0;                            /* [10, 4] */
@@ -251,19 +260,24 @@ void sequence_update(sequence *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (sequence_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
     /* e_w [10, 4], logits_w [10, 4], logits_b [10]: back to back,
      * one loop over their 90 values from e_w on */
-    for (size_t i = 0; i < 90; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 90); i < end; i++) {
         const float g = d_e_w[i];
         e_w_avg[i] = beta1 * e_w_avg[i] + one_minus_beta1 * g;
         e_w_avg_sq[i] = 0.999f * e_w_avg_sq[i] + 0.001f * g * g;
         e_w[i] -= step_size * (e_w_avg[i] / (sqrtf(e_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void sequence_update(sequence *m)
+{
+    sequence_update_begin(m);
+    sequence_update_range(m, 0, 90);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -643,6 +657,16 @@ static void sequence_api_update(void *m)
     sequence_update(m);
 }
 
+static void sequence_api_update_begin(void *m)
+{
+    sequence_update_begin(m);
+}
+
+static void sequence_api_update_range(void *m, size_t lo, size_t hi)
+{
+    sequence_update_range(m, lo, hi);
+}
+
 static double sequence_api_train_step(void *m, const void *const *data, int n)
 {
     return sequence_train_step(m, data[0], data[1], n);
@@ -766,7 +790,8 @@ static const dlrt_tensor_info sequence_api_outputs[1] = {
 
 static const dlrt_loss_info sequence_api_losses[1] = {
     {"loss", 0, SEQUENCE_PARAM_COUNT, sequence_api_loss, sequence_api_gradients, sequence_api_update,
-     sequence_api_train_step, sequence_api_gradients_with, 1, 0, 1},
+     sequence_api_train_step, sequence_api_gradients_with, 1, 0, 1,
+     sequence_api_update_begin, sequence_api_update_range},
 };
 
 static const dlrt_model_api sequence_api = {

@@ -58,6 +58,12 @@ float sequence_loss(sequence *m, const int32_t *tokens, const int32_t *next, int
 float sequence_gradients(sequence *m, const int32_t *tokens, const int32_t *next, int n);
 /* One optimizer step from the gradients in sequence_grads(m). */
 void sequence_update(sequence *m);
+/* The same in parts, for several threads: sequence_update_begin (the step
+ * counted, the gradients clipped), then sequence_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, SEQUENCE_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void sequence_update_begin(sequence *m);
+void sequence_update_range(sequence *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: sequence_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -415,7 +415,17 @@ static void several_losses_backward_pass_gen(const several_losses *m, several_lo
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void several_losses_update_disc(several_losses *m)
+/* The step counted and the gradients clipped: before any several_losses_update_disc_range. */
+void several_losses_update_disc_begin(several_losses *m)
+{
+    m->step++;
+    m->group_steps[0]++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 21)
+ * updated, after several_losses_update_disc_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void several_losses_update_disc_range(several_losses *m, size_t lo, size_t hi)
 {
     float *const dh_w = m->params + 0;                            /* [5, 2], several_losses.net:11 */
     float *const d_dh_w = m->grads + 0;                           /* [5, 2] */
@@ -424,15 +434,13 @@ void several_losses_update_disc(several_losses *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (several_losses_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
-    m->group_steps[0]++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->group_steps[0]);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->group_steps[0]));
     const float step_size = (float)(m->lr[0] / bias1);
 
     /* dh_w [5, 2], dh_b [5], logit_w [1, 5], logit_b [1]: back to back,
      * one loop over their 21 values from dh_w on */
-    for (size_t i = 0; i < 21; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 21); i < end; i++) {
         const float g = d_dh_w[i] + 0.001f * dh_w[i];
         dh_w_avg[i] = beta1 * dh_w_avg[i] + one_minus_beta1 * g;
         dh_w_avg_sq[i] = 0.999f * dh_w_avg_sq[i] + 0.001f * g * g;
@@ -440,15 +448,20 @@ void several_losses_update_disc(several_losses *m)
     }
 }
 
+void several_losses_update_disc(several_losses *m)
+{
+    several_losses_update_disc_begin(m);
+    several_losses_update_disc_range(m, 0, 21);
+}
+
 /* ---- update gen -------------------------------------------------------- */
 
 /* The parameters gen trains: m->params + 21, 26 values. */
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void several_losses_update_gen(several_losses *m)
+/* The step counted and the gradients clipped: before any several_losses_update_gen_range. */
+void several_losses_update_gen_begin(several_losses *m)
 {
-    float *const gh_w = m->params + 21;   /* [4, 3], several_losses.net:9 */
     float *const d_gh_w = m->grads + 21;  /* [4, 3] */
-    const float lr = (float)m->lr[1];     /* learning rate of group 1 (several_losses_set_lr) */
 
     m->step++;
     m->group_steps[1]++;
@@ -465,13 +478,29 @@ void several_losses_update_gen(several_losses *m)
         for (size_t i = 0; i < 26; i++)
             d_gh_w[i] *= clip;
     }
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [21, 47)
+ * updated, after several_losses_update_gen_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void several_losses_update_gen_range(several_losses *m, size_t lo, size_t hi)
+{
+    float *const gh_w = m->params + 21;   /* [4, 3], several_losses.net:9 */
+    float *const d_gh_w = m->grads + 21;  /* [4, 3] */
+    const float lr = (float)m->lr[1];     /* learning rate of group 1 (several_losses_set_lr) */
 
     /* gh_w [4, 3], gh_b [4], g_w [2, 4], g_b [2]: back to back,
      * one loop over their 26 values from gh_w on */
-    for (size_t i = 0; i < 26; i++) {
+    for (size_t i = dlrt_from(lo, 21), end = dlrt_to(hi, 21, 26); i < end; i++) {
         const float g = d_gh_w[i];
         gh_w[i] -= lr * g;
     }
+}
+
+void several_losses_update_gen(several_losses *m)
+{
+    several_losses_update_gen_begin(m);
+    several_losses_update_gen_range(m, 21, 47);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -868,6 +897,16 @@ static void several_losses_api_update_disc(void *m)
     several_losses_update_disc(m);
 }
 
+static void several_losses_api_update_disc_begin(void *m)
+{
+    several_losses_update_disc_begin(m);
+}
+
+static void several_losses_api_update_disc_range(void *m, size_t lo, size_t hi)
+{
+    several_losses_update_disc_range(m, lo, hi);
+}
+
 static double several_losses_api_train_step_disc(void *m, const void *const *data, int n)
 {
     return several_losses_train_step_disc(m, data[0], data[1], data[2], n);
@@ -891,6 +930,16 @@ static double several_losses_api_gradients_with_gen(const void *m, void *w, cons
 static void several_losses_api_update_gen(void *m)
 {
     several_losses_update_gen(m);
+}
+
+static void several_losses_api_update_gen_begin(void *m)
+{
+    several_losses_update_gen_begin(m);
+}
+
+static void several_losses_api_update_gen_range(void *m, size_t lo, size_t hi)
+{
+    several_losses_update_gen_range(m, lo, hi);
 }
 
 static double several_losses_api_train_step_gen(void *m, const void *const *data, int n)
@@ -1021,10 +1070,12 @@ static const dlrt_tensor_info several_losses_api_tensors[3] = {
 static const dlrt_loss_info several_losses_api_losses[2] = {
     {"disc", 0, 21, several_losses_api_loss_disc, several_losses_api_gradients_disc,
      several_losses_api_update_disc, several_losses_api_train_step_disc,
-     several_losses_api_gradients_with_disc, 2, 0, 2},
+     several_losses_api_gradients_with_disc, 2, 0, 2,
+     several_losses_api_update_disc_begin, several_losses_api_update_disc_range},
     {"gen", 21, 26, several_losses_api_loss_gen, several_losses_api_gradients_gen,
      several_losses_api_update_gen, several_losses_api_train_step_gen,
-     several_losses_api_gradients_with_gen, 1, 2, 2},
+     several_losses_api_gradients_with_gen, 1, 2, 2,
+     several_losses_api_update_gen_begin, several_losses_api_update_gen_range},
 };
 
 static const dlrt_model_api several_losses_api = {

@@ -56,6 +56,8 @@ float several_losses_train_step_disc(several_losses *m, const float *z, const fl
 float several_losses_loss_disc(several_losses *m, const float *z, const float *x, const float *r_, int n, int training);
 float several_losses_gradients_disc(several_losses *m, const float *z, const float *x, const float *r_, int n);
 void several_losses_update_disc(several_losses *m);
+void several_losses_update_disc_begin(several_losses *m);
+void several_losses_update_disc_range(several_losses *m, size_t lo, size_t hi);
 
 /* The loss gen, which trains its parameter group gen: values [21, 47)
  * of several_losses_params(m) and several_losses_grads(m). As several_losses_train_step, several_losses_loss,
@@ -65,6 +67,8 @@ float several_losses_train_step_gen(several_losses *m, const float *z, const flo
 float several_losses_loss_gen(several_losses *m, const float *z, const float *x, const float *r_, int n, int training);
 float several_losses_gradients_gen(several_losses *m, const float *z, const float *x, const float *r_, int n);
 void several_losses_update_gen(several_losses *m);
+void several_losses_update_gen_begin(several_losses *m);
+void several_losses_update_gen_range(several_losses *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: several_losses_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

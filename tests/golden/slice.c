@@ -424,21 +424,34 @@ static void slice_backward_pass(const slice *m, slice_workspace *w, float *grads
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void slice_update(slice *m)
+/* The step counted and the gradients clipped: before any slice_update_range. */
+void slice_update_begin(slice *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 432)
+ * updated, after slice_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void slice_update_range(slice *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [8, 6], slice.net:8 */
     float *const d_h_w = m->grads + 0;  /* [8, 6] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (slice_set_lr) */
 
-    m->step++;
-
     /* h_w [8, 6], h_b [8], c_w [24, 6], ... (10 tensors), logits_2_b [4], logits_3_w [4, 12],
      * logits_3_b [4]: back to back,
      * one loop over their 432 values from h_w on */
-    for (size_t i = 0; i < 432; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 432); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
     }
+}
+
+void slice_update(slice *m)
+{
+    slice_update_begin(m);
+    slice_update_range(m, 0, 432);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -779,6 +792,16 @@ static void slice_api_update(void *m)
     slice_update(m);
 }
 
+static void slice_api_update_begin(void *m)
+{
+    slice_update_begin(m);
+}
+
+static void slice_api_update_range(void *m, size_t lo, size_t hi)
+{
+    slice_update_range(m, lo, hi);
+}
+
 static double slice_api_train_step(void *m, const void *const *data, int n)
 {
     return slice_train_step(m, data[0], data[1], data[2], n);
@@ -891,7 +914,8 @@ static const dlrt_tensor_info slice_api_tensors[3] = {
 
 static const dlrt_loss_info slice_api_losses[1] = {
     {"loss", 0, SLICE_PARAM_COUNT, slice_api_loss, slice_api_gradients, slice_api_update,
-     slice_api_train_step, slice_api_gradients_with, 1, 0, 1},
+     slice_api_train_step, slice_api_gradients_with, 1, 0, 1,
+     slice_api_update_begin, slice_api_update_range},
 };
 
 static const dlrt_model_api slice_api = {

@@ -56,6 +56,12 @@ float slice_loss(slice *m, const float *x, const float *img, const int32_t *y, i
 float slice_gradients(slice *m, const float *x, const float *img, const int32_t *y, int n);
 /* One optimizer step from the gradients in slice_grads(m). */
 void slice_update(slice *m);
+/* The same in parts, for several threads: slice_update_begin (the step
+ * counted, the gradients clipped), then slice_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, SLICE_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void slice_update_begin(slice *m);
+void slice_update_range(slice *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: slice_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

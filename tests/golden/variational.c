@@ -356,21 +356,34 @@ static void variational_backward_pass(const variational *m, variational_workspac
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void variational_update(variational *m)
+/* The step counted and the gradients clipped: before any variational_update_range. */
+void variational_update_begin(variational *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 127)
+ * updated, after variational_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void variational_update_range(variational *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [5, 6], variational.net:7 */
     float *const d_h_w = m->grads + 0;  /* [5, 6] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (variational_set_lr) */
 
-    m->step++;
-
     /* h_w [5, 6], h_b [5], mu_w [3, 5], ... (10 tensors), out_b [5], out_2_w [6, 5],
      * out_2_b [6]: back to back,
      * one loop over their 127 values from h_w on */
-    for (size_t i = 0; i < 127; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 127); i < end; i++) {
         const float g = d_h_w[i];
         h_w[i] -= lr * g;
     }
+}
+
+void variational_update(variational *m)
+{
+    variational_update_begin(m);
+    variational_update_range(m, 0, 127);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -692,6 +705,16 @@ static void variational_api_update(void *m)
     variational_update(m);
 }
 
+static void variational_api_update_begin(void *m)
+{
+    variational_update_begin(m);
+}
+
+static void variational_api_update_range(void *m, size_t lo, size_t hi)
+{
+    variational_update_range(m, lo, hi);
+}
+
 static double variational_api_train_step(void *m, const void *const *data, int n)
 {
     return variational_train_step(m, data[0], data[1], n);
@@ -803,7 +826,8 @@ static const dlrt_tensor_info variational_api_tensors[2] = {
 
 static const dlrt_loss_info variational_api_losses[1] = {
     {"loss", 0, VARIATIONAL_PARAM_COUNT, variational_api_loss, variational_api_gradients, variational_api_update,
-     variational_api_train_step, variational_api_gradients_with, 1, 0, 2},
+     variational_api_train_step, variational_api_gradients_with, 1, 0, 2,
+     variational_api_update_begin, variational_api_update_range},
 };
 
 static const dlrt_model_api variational_api = {

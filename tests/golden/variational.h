@@ -54,6 +54,12 @@ float variational_loss(variational *m, const float *x, const float *t, int n, in
 float variational_gradients(variational *m, const float *x, const float *t, int n);
 /* One optimizer step from the gradients in variational_grads(m). */
 void variational_update(variational *m);
+/* The same in parts, for several threads: variational_update_begin (the step
+ * counted, the gradients clipped), then variational_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, VARIATIONAL_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void variational_update_begin(variational *m);
+void variational_update_range(variational *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: variational_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -315,20 +315,33 @@ static void x_scratch_backward_pass(const x_scratch *m, x_scratch_workspace *w, 
 /* ---- update ------------------------------------------------------------ */
 
 /* SGD (torch.optim.SGD): g = grad + weight_decay * p;  p -= lr * g */
-void x_scratch_update(x_scratch *m)
+/* The step counted and the gradients clipped: before any x_scratch_update_range. */
+void x_scratch_update_begin(x_scratch *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 107)
+ * updated, after x_scratch_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void x_scratch_update_range(x_scratch *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;   /* [8, 6], x_scratch.net:9 */
     float *const d_a_w = m->grads + 0;  /* [8, 6] */
     const float lr = (float)m->lr[0];   /* learning rate of group 0 (x_scratch_set_lr) */
 
-    m->step++;
-
     /* a_w [8, 6], a_b [8], b_w [4, 8], b_b [4], logits_w [3, 4], logits_b [3]: back to back,
      * one loop over their 107 values from a_w on */
-    for (size_t i = 0; i < 107; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 107); i < end; i++) {
         const float g = d_a_w[i];
         a_w[i] -= lr * g;
     }
+}
+
+void x_scratch_update(x_scratch *m)
+{
+    x_scratch_update_begin(m);
+    x_scratch_update_range(m, 0, 107);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -661,6 +674,16 @@ static void x_scratch_api_update(void *m)
     x_scratch_update(m);
 }
 
+static void x_scratch_api_update_begin(void *m)
+{
+    x_scratch_update_begin(m);
+}
+
+static void x_scratch_api_update_range(void *m, size_t lo, size_t hi)
+{
+    x_scratch_update_range(m, lo, hi);
+}
+
 static double x_scratch_api_train_step(void *m, const void *const *data, int n)
 {
     return x_scratch_train_step(m, data[0], data[1], n);
@@ -772,7 +795,8 @@ static const dlrt_tensor_info x_scratch_api_tensors[2] = {
 
 static const dlrt_loss_info x_scratch_api_losses[1] = {
     {"loss", 0, X_SCRATCH_PARAM_COUNT, x_scratch_api_loss, x_scratch_api_gradients, x_scratch_api_update,
-     x_scratch_api_train_step, x_scratch_api_gradients_with, 1, 0, 1},
+     x_scratch_api_train_step, x_scratch_api_gradients_with, 1, 0, 1,
+     x_scratch_api_update_begin, x_scratch_api_update_range},
 };
 
 static const dlrt_model_api x_scratch_api = {

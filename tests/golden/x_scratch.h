@@ -55,6 +55,12 @@ float x_scratch_loss(x_scratch *m, const float *img, const int32_t *k_, int n, i
 float x_scratch_gradients(x_scratch *m, const float *img, const int32_t *k_, int n);
 /* One optimizer step from the gradients in x_scratch_grads(m). */
 void x_scratch_update(x_scratch *m);
+/* The same in parts, for several threads: x_scratch_update_begin (the step
+ * counted, the gradients clipped), then x_scratch_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, X_SCRATCH_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void x_scratch_update_begin(x_scratch *m);
+void x_scratch_update_range(x_scratch *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: x_scratch_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").

@@ -273,7 +273,16 @@ static void x_state_backward_pass(const x_state *m, x_state_workspace *w, float 
  *   g = grad + weight_decay * p
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
  *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
-void x_state_update(x_state *m)
+/* The step counted and the gradients clipped: before any x_state_update_range. */
+void x_state_update_begin(x_state *m)
+{
+    m->step++;
+}
+
+/* The values [lo, hi) of the flat buffers that are the group's [0, 43)
+ * updated, after x_state_update_begin: from one thread, or from several
+ * over ranges that do not overlap. */
+void x_state_update_range(x_state *m, size_t lo, size_t hi)
 {
     float *const z_w = m->params + 0;                             /* [4, 6], x_state.net:9 */
     float *const d_z_w = m->grads + 0;                            /* [4, 6] */
@@ -282,19 +291,24 @@ void x_state_update(x_state *m)
     const float beta1 = (float)m->momentum[0];                    /* beta1 of group 0 (x_state_set_momentum) */
     const float one_minus_beta1 = (float)(1.0 - m->momentum[0]);  /* worked out in double */
 
-    m->step++;
     const double bias1 = 1.0 - pow(m->momentum[0], (double)m->step);
     const float bias2_sqrt = (float)sqrt(1.0 - pow(0.999, (double)m->step));
     const float step_size = (float)(m->lr[0] / bias1);
 
     /* z_w [4, 6], z_b [4], logits_w [3, 4], logits_b [3]: back to back,
      * one loop over their 43 values from z_w on */
-    for (size_t i = 0; i < 43; i++) {
+    for (size_t i = dlrt_from(lo, 0), end = dlrt_to(hi, 0, 43); i < end; i++) {
         const float g = d_z_w[i] + 0.01f * z_w[i];
         z_w_avg[i] = beta1 * z_w_avg[i] + one_minus_beta1 * g;
         z_w_avg_sq[i] = 0.999f * z_w_avg_sq[i] + 0.001f * g * g;
         z_w[i] -= step_size * (z_w_avg[i] / (sqrtf(z_w_avg_sq[i]) / bias2_sqrt + 1e-08f));
     }
+}
+
+void x_state_update(x_state *m)
+{
+    x_state_update_begin(m);
+    x_state_update_range(m, 0, 43);
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -642,6 +656,16 @@ static void x_state_api_update(void *m)
     x_state_update(m);
 }
 
+static void x_state_api_update_begin(void *m)
+{
+    x_state_update_begin(m);
+}
+
+static void x_state_api_update_range(void *m, size_t lo, size_t hi)
+{
+    x_state_update_range(m, lo, hi);
+}
+
 static double x_state_api_train_step(void *m, const void *const *data, int n)
 {
     return x_state_train_step(m, data[0], data[1], n);
@@ -768,7 +792,8 @@ static const dlrt_tensor_info x_state_api_tensors[2] = {
 
 static const dlrt_loss_info x_state_api_losses[1] = {
     {"loss", 0, X_STATE_PARAM_COUNT, x_state_api_loss, x_state_api_gradients, x_state_api_update,
-     x_state_api_train_step, x_state_api_gradients_with, 1, 0, 1},
+     x_state_api_train_step, x_state_api_gradients_with, 1, 0, 1,
+     x_state_api_update_begin, x_state_api_update_range},
 };
 
 static const dlrt_model_api x_state_api = {

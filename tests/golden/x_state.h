@@ -55,6 +55,12 @@ float x_state_loss(x_state *m, const float *img, const int32_t *k_, int n, int t
 float x_state_gradients(x_state *m, const float *img, const int32_t *k_, int n);
 /* One optimizer step from the gradients in x_state_grads(m). */
 void x_state_update(x_state *m);
+/* The same in parts, for several threads: x_state_update_begin (the step
+ * counted, the gradients clipped), then x_state_update_range over ranges
+ * [lo, hi) of the flat buffers that cover [0, X_STATE_PARAM_COUNT) without
+ * overlapping, in any order or at once. */
+void x_state_update_begin(x_state *m);
+void x_state_update_range(x_state *m, size_t lo, size_t hi);
 
 /* Loss terms, reported one by one: x_state_LOSS_TERMS of them, loss by loss
  * in source order, each named after its op ("bce", then "bce_2").
