@@ -738,8 +738,9 @@ const char *dlrt_threads_scheme_name(int scheme);
  * DLRT_POOL_MAX. After each job a helper spins for spin_us microseconds
  * (negative: DLRT_POOL_SPIN_US) waiting for the next, so calls that
  * follow each other closely hand off in well under a microsecond; then
- * it sleeps, and the next call wakes it (that call runs on its caller
- * alone: a part no helper has begun, the caller runs itself). While a
+ * it sleeps, looking for calls after 1, 2, 4, ... up to 64 ms, and spins
+ * again once calls come. No call ever wakes or waits for a sleeping
+ * helper: the caller runs the parts no helper has begun itself. While a
  * helper spins it keeps a core busy: keep the BLAS library at one
  * thread while a pool is in use (set_threads(1)), never two spinning
  * thread pools at once. One call at a time: a pool busy with one thread's
