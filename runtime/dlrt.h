@@ -515,7 +515,7 @@ typedef struct dlrt_dist {
     int global_n;
 } dlrt_dist;
 
-/* Helper threads for a kernel's parts (pool.c, below). */
+/* Helper threads for a kernel's parts (thread_pool.c, below). */
 typedef struct dlrt_pool dlrt_pool;
 
 typedef struct dlrt_model_api {
@@ -723,7 +723,7 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
 /* "one", "blas" or "team". */
 const char *dlrt_threads_scheme_name(int scheme);
 
-/* --------------------------------------------------------------- pool.c */
+/* --------------------------------------------------------- thread_pool.c */
 
 /* A pool of helper threads for the parts of one kernel call (docs/
  * runtime.md, *Threads*): batch-1 and small-batch inference splits each

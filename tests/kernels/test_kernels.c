@@ -818,7 +818,7 @@ static void test_dense(void)
     finish();
 }
 
-/* The pool (runtime/pool.c) and dense's forward split over it
+/* The pool (runtime/thread_pool.c) and dense's forward split over it
  * (dense.h's dense_forward_pool): every part of a run exactly once,
  * whether the helpers spin, sleep (spin 0: the caller takes back parts
  * no helper began) or the pool is busy with another call; and the split

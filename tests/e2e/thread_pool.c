@@ -1,5 +1,5 @@
-/* pool.c: a dlrt_pool attached to a workspace (the descriptor's set_pool,
- * P_set_pool) changes no bit of any result, through the descriptor of any
+/* thread_pool.c: a dlrt_pool attached to a workspace (the descriptor's
+ * set_pool, P_set_pool) changes no bit of any result, through the descriptor of any
  * network (built like bench/step.c: -DMODEL_API=P_model and -include of
  * the model's header).
  *
@@ -12,7 +12,8 @@
  * before each): the loss and the gradients equal without and with a pool.
  * Pools are made, attached, detached and destroyed again and again
  * (AddressSanitizer and ThreadSanitizer builds run this too: tests/e2e/
- * pool.sh). Prints FAIL lines; exits 0 when all holds (last line "ok"). */
+ * thread_pool.sh). Prints FAIL lines; exits 0 when all holds (last line
+ * "ok"). */
 #include "dlrt.h"
 
 #include <stdio.h>

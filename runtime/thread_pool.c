@@ -1,4 +1,4 @@
-/* pool.c: a small pool of helper threads for the parts of one kernel
+/* thread_pool.c: a small pool of helper threads for the parts of one kernel
  * call (dlrt.h, "pool"): dense's forward product on few rows splits its
  * weight rows over the threads (runtime/kernels/dense.h), each core
  * keeping its share of W in its own L2 cache.
