@@ -53,28 +53,31 @@ enum { PART_IDLE = 0, PART_POSTED = 1, PART_TAKEN = 2, PART_DONE = 3 };
  * this many ms between looks. */
 #define POOL_NAP_MAX_MS 64
 
-/* One helper's slot, a cache line of its own (the caller writes it, the
- * helper spins on it). */
+/* One helper's slot, on cache lines of its own (the caller writes it once
+ * per call, the helper spins on it and reads nothing else meanwhile). */
 typedef struct slot {
     int state;                          /* PART_* */
+    int quit;                           /* destroy: the helper returns */
     void (*job)(void *ctx, int part);   /* the part to run: job(ctx, part) */
     void *ctx;
     int part;
+    int started;
     struct dlrt_pool *pool;
     pthread_t thread;
-    int started;
-    char pad[64];
 } slot;
+typedef union slot_line {
+    slot s;
+    char bytes[128];   /* two cache lines: no neighbour's prefetch either */
+} slot_line;
 
 struct dlrt_pool {
     int threads;                /* the caller and threads - 1 helpers */
     double spin_s;              /* a helper's spin after each job, in seconds */
-    int quit;                   /* destroy: the helpers return */
     int busy;                   /* a call is running (one caller at a time) */
     unsigned long calls;        /* calls so far (what a sleeping helper looks at) */
     pthread_mutex_t lock;       /* for `wake` */
     pthread_cond_t wake;        /* destroy's signal to sleeping helpers */
-    slot *slots;                /* [threads]: slot t is helper t's (slot 0 unused) */
+    slot_line *slots;           /* [threads]: slot t is helper t's (slot 0 unused) */
     void *block;                /* the allocation slots sit in (64-byte aligned) */
 };
 
@@ -104,17 +107,17 @@ static void *pool_helper(void *arg)
          * pauses), then sleep until the caller posts one. */
         double deadline = pool_now() + p->spin_s;
         unsigned k = 0;
-        while (LOAD(&s->state) != PART_POSTED && !LOAD(&p->quit)) {
+        while (LOAD(&s->state) != PART_POSTED && !LOAD(&s->quit)) {
             PAUSE();
             if (++k % 64 == 0 && pool_now() > deadline)
                 break;
         }
-        if (LOAD(&s->state) != PART_POSTED && !LOAD(&p->quit)) {
+        if (LOAD(&s->state) != PART_POSTED && !LOAD(&s->quit)) {
             /* Naps of 1, 2, 4, ... ms until a call comes (or quit). */
             const unsigned long seen = LOAD(&p->calls);
             long nap_ms = 1;
             pthread_mutex_lock(&p->lock);
-            while (LOAD(&p->calls) == seen && LOAD(&s->state) != PART_POSTED && !LOAD(&p->quit)) {
+            while (LOAD(&p->calls) == seen && LOAD(&s->state) != PART_POSTED && !LOAD(&s->quit)) {
                 struct timespec until;
                 clock_gettime(CLOCK_MONOTONIC, &until);
                 until.tv_nsec += nap_ms * 1000000L;
@@ -125,7 +128,7 @@ static void *pool_helper(void *arg)
             }
             pthread_mutex_unlock(&p->lock);
         }
-        if (LOAD(&p->quit))
+        if (LOAD(&s->quit))
             return NULL;
         pool_take(s);
     }
@@ -145,11 +148,11 @@ dlrt_pool *dlrt_pool_create(int threads, double spin_us)
         return NULL;
     p->threads = threads;
     p->spin_s = (spin_us < 0 ? DLRT_POOL_SPIN_US : spin_us) * 1e-6;
-    if (!(p->block = calloc((size_t)threads + 1, sizeof(slot)))) {
+    if (!(p->block = calloc((size_t)threads + 1, sizeof(slot_line)))) {
         free(p);
         return NULL;
     }
-    p->slots = (slot *)(((uintptr_t)p->block + 63) & ~(uintptr_t)63);
+    p->slots = (slot_line *)(((uintptr_t)p->block + 63) & ~(uintptr_t)63);
     pthread_mutex_init(&p->lock, NULL);
     {   /* timed waits on the monotonic clock */
         pthread_condattr_t ca;
@@ -160,7 +163,7 @@ dlrt_pool *dlrt_pool_create(int threads, double spin_us)
     }
 #ifdef POOL_HAVE_ATOMICS
     for (t = 1; t < threads; t++) {
-        slot *s = &p->slots[t];
+        slot *s = &p->slots[t].s;
         s->pool = p;
         if (pthread_create(&s->thread, NULL, pool_helper, s) != 0) {
             dlrt_pool_destroy(p);
@@ -181,13 +184,14 @@ void dlrt_pool_destroy(dlrt_pool *p)
         return;
 #ifdef POOL_HAVE_ATOMICS
     pthread_mutex_lock(&p->lock);
-    STORE_SC(&p->quit, 1);
+    for (t = 1; t < p->threads; t++)
+        STORE_SC(&p->slots[t].s.quit, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 #endif
     for (t = 1; t < p->threads; t++)
-        if (p->slots[t].started)
-            pthread_join(p->slots[t].thread, NULL);
+        if (p->slots[t].s.started)
+            pthread_join(p->slots[t].s.thread, NULL);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     free(p->block);
@@ -215,7 +219,7 @@ void dlrt_pool_run(dlrt_pool *p, void (*job)(void *ctx, int part), void *ctx, in
     __atomic_store_n(&p->calls, __atomic_load_n(&p->calls, __ATOMIC_RELAXED) + 1,
                      __ATOMIC_RELAXED);   /* for sleeping helpers */
     for (t = 1; t < parts; t++) {
-        slot *s = &p->slots[t];
+        slot *s = &p->slots[t].s;
         s->job = job;
         s->ctx = ctx;
         s->part = t;
@@ -223,9 +227,9 @@ void dlrt_pool_run(dlrt_pool *p, void (*job)(void *ctx, int part), void *ctx, in
     }
     job(ctx, 0);
     for (t = 1; t < parts; t++)   /* the parts no helper began: here */
-        pool_take(&p->slots[t]);
+        pool_take(&p->slots[t].s);
     for (t = 1; t < parts; t++)
-        while (LOAD(&p->slots[t].state) != PART_DONE)
+        while (LOAD(&p->slots[t].s.state) != PART_DONE)
             PAUSE();
     STORE(&p->busy, 0);
 #endif
