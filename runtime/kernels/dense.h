@@ -30,6 +30,10 @@
  * against GEMM's 79-81; at n = 4, unpacked, GEMM's 15.5 against 19);
  * without: n <= 8 (SMALL 1.3 to 6 times faster there, even at 12).
  *
+ * With a thread pool (dlrt_pool, dlrt.h: P_set_pool on the workspace),
+ * dense_forward_pool splits SMALL's weight rows over the pool's threads,
+ * each core reading its own share of W (below): the same bits.
+ *
  * SMALL needs GNU C's vector types (GCC, Clang); elsewhere every n runs
  * GEMM (DLRT_DENSE_NO_SMALL forces that too). Its loop is one
  * function, not inlined at each layer's call (a network of 80 layers
