@@ -72,6 +72,8 @@ peak_rss_mb() {
 # N samples per call (default: the network's batch).
 run_net() {
     net=$1 mode=$2 label=$3 warmup=$4 nsamples=${5:-}
+    # an inference line (N given): dlc's threads are a dlrt_pool (bench/step.c)
+    pool=${nsamples:+pool}
     name=$(basename "$net" .net)
     build/dlc "$net" -o "$T/$name.c"
     build/dlc --emit=torch "$net" -o "$T/$name.py"
@@ -84,7 +86,7 @@ run_net() {
     : >"$T/$label.threads"
     # The first round also measures each side's peak RSS (peak_rss_mb).
     drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads")
+           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool)
     sed -n 's/^ms_per_step //p' "$T/$label.dlc.log" >>"$T/$label.dlc"
     sed -n 's/^threads //p' "$T/$label.dlc.log" >>"$T/$label.threads"
     trss=$(export PEAK_RSS_LOG="$T/$label.torch.log" OMP_NUM_THREADS=$threads
@@ -93,7 +95,7 @@ run_net() {
     r=1
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" >"$T/$label.out"
+            "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool >"$T/$label.out"
         sed -n 's/^ms_per_step //p' "$T/$label.out" >>"$T/$label.dlc"
         sed -n 's/^threads //p' "$T/$label.out" >>"$T/$label.threads"
         OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
