@@ -48,7 +48,7 @@ static double time_it(int scheme, float *y, const float *x, const float *w, int 
         double t0 = now_us();
         for (int k = 0; k < reps; k++) {
             if (scheme == SMALL)
-                dlrt_dense_small_f32(y, x, w, n, out, in);
+                dlrt_dense_small_f32(y, x, w, n, out, in, 0);
             else if (scheme == GEMM_)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1, x, in, w, in,
                             0, y, out);

@@ -34,7 +34,8 @@
 # 5. Data-parallel training under mpirun, 1 and 2 ranks (bench/mpi.sh;
 #    BENCH_MPI=0 skips it): bench mpi_NAME ranks=R step_ms=.. comm_ms=.. overlap=..
 # 6. Batch-1 and small-batch inference (bench_infer): lines
-#    infer_NAME_nN for N = 1, 4, 16 (BENCH_INFER_NETS, BENCH_INFER_N).
+#    infer_NAME_nN for N = 1, 4, 16, at 1 and 2 threads (BENCH_INFER_NETS,
+#    BENCH_INFER_N, BENCH_INFER_THREADS).
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
@@ -71,6 +72,8 @@ peak_rss_mb() {
 # N samples per call (default: the network's batch).
 run_net() {
     net=$1 mode=$2 label=$3 warmup=$4 nsamples=${5:-}
+    # an inference line (N given): dlc's threads are a dlrt_pool (bench/step.c)
+    pool=${nsamples:+pool}
     name=$(basename "$net" .net)
     build/dlc "$net" -o "$T/$name.c"
     build/dlc --emit=torch "$net" -o "$T/$name.py"
@@ -83,7 +86,7 @@ run_net() {
     : >"$T/$label.threads"
     # The first round also measures each side's peak RSS (peak_rss_mb).
     drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
-           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads")
+           peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool)
     sed -n 's/^ms_per_step //p' "$T/$label.dlc.log" >>"$T/$label.dlc"
     sed -n 's/^threads //p' "$T/$label.dlc.log" >>"$T/$label.threads"
     trss=$(export PEAK_RSS_LOG="$T/$label.torch.log" OMP_NUM_THREADS=$threads
@@ -92,7 +95,7 @@ run_net() {
     r=1
     while [ $r -lt "$rounds" ]; do
         OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" >"$T/$label.out"
+            "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool >"$T/$label.out"
         sed -n 's/^ms_per_step //p' "$T/$label.out" >>"$T/$label.dlc"
         sed -n 's/^threads //p' "$T/$label.out" >>"$T/$label.threads"
         OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
@@ -101,24 +104,34 @@ run_net() {
     done
     d=$(median <"$T/$label.dlc")
     t=$(median <"$T/$label.torch")
-    g=$(gemm_bound "$name" "$prefix" "$mode")
+    # the GEMMs of one call at this N ("MS COUNT"; 0 0: the call makes none)
+    gb=$(gemm_bound "$name" "$prefix" "$mode" "${nsamples:-0}")
+    g=${gb% *}
     awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v g="$g" -v dr="$drss" -v tr="$trss" \
         'BEGIN {printf "bench %s threads=%s dlc_ms=%.4f torch_ms=%.4f ratio=%.3f gemm_bound_ms=%.4f bound_ratio=%.3f dlc_rss_mb=%.1f torch_rss_mb=%.1f\n",
                 n, th, d, t, d / t, g, (g > 0 ? d / g : 0), dr, tr}'
     # threads > 1: how dlc used them each round (bench/step.c, the trainer's choice)
     [ ! -s "$T/$label.threads" ] || sed "s/^/#   $label threads=$threads scheme /" "$T/$label.threads"
+    [ "${gb#* }" != 0 ] ||
+        echo "#   $label threads=$threads: no GEMM in this call (gemm_bound_ms=0, bound_ratio=0: none to compare with)"
 }
 
-# gemm_bound NAME PREFIX MODE: the ms OpenBLAS takes for the cblas_sgemm calls
-# of one MODE step of $T/NAME.c (0 when it has none), at $threads threads.
+# gemm_bound NAME PREFIX MODE [N]: "MS COUNT", the ms OpenBLAS takes for the
+# cblas_sgemm calls of one MODE step of $T/NAME.c on N samples (default, or
+# 0: the network's batch), at $threads threads, and how many there are
+# ("0 0" when it has none: inference on few samples runs dense's SMALL
+# kernels, no GEMM).
 gemm_bound() {
     [ -x "$T/gemm_bound" ] ||
         cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$T/gemm_bound" bench/gemm_bound.c -lopenblas
-    cc -std=c99 -O1 -D_POSIX_C_SOURCE=200809L -Iruntime -include "$T/$1.h" \
+    # -march=native as the timed build: dense's choice of SMALL or GEMM
+    # depends on AVX-512 (runtime/kernels/dense.h)
+    cc -std=c99 -O1 -march=native -fno-math-errno -D_POSIX_C_SOURCE=200809L -Iruntime -include "$T/$1.h" \
         -DMODEL_API="${2}_model" -o "$T/trace_$1" bench/step.c bench/gemm_trace.c "$T/$1.c" \
         build/libdlrt.a -Wl,--wrap=cblas_sgemm -lopenblas -lz -lm
-    OPENBLAS_NUM_THREADS=$threads "$T/trace_$1" 1 1 0 "$3" 2>&1 >/dev/null |
-        OPENBLAS_NUM_THREADS=$threads "$T/gemm_bound" | sed -n 's/^gemm_bound_ms \([0-9.]*\).*/\1/p'
+    OPENBLAS_NUM_THREADS=$threads "$T/trace_$1" 1 1 0 "$3" "${4:-0}" 2>&1 >/dev/null |
+        OPENBLAS_NUM_THREADS=$threads "$T/gemm_bound" |
+        sed -n 's/^gemm_bound_ms \([0-9.]*\) gemms \([0-9]*\).*/\1 \2/p'
 }
 
 for net in $nets; do
@@ -213,21 +226,29 @@ rss_fashion_mlp() {
 #    descriptor (bench/step.c forward N) against the twin in eval mode under
 #    torch.no_grad() (bench/step_torch.py forward N), alternately, ROUNDS
 #    rounds of 20000 / N + 100 calls (BENCH_INFER_STEPS overrides), medians.
-#    One line per network and N, as above, named infer_NAME_nN; then the
-#    same medians in microseconds as a comment. BENCH_INFER_NETS (default
-#    examples/fashion_mlp.net, the MLP 784-256-128-10; set but empty: none),
-#    BENCH_INFER_N (default "1 4 16").
+#    One line per network, N and thread count, as above, named
+#    infer_NAME_nN; then the same medians in microseconds as a comment.
+#    threads=2: dlc with a dlrt_pool of 2 threads on its workspace (dense's
+#    large layers split their weight rows over two cores; BLAS at one
+#    thread), PyTorch with torch.set_num_threads(2). BENCH_INFER_NETS
+#    (default examples/fashion_mlp.net, the MLP 784-256-128-10; set but
+#    empty: none), BENCH_INFER_N (default "1 4 16"), BENCH_INFER_THREADS
+#    (default "1 2").
 bench_infer() {
+    saved_threads=$threads
     for net in ${BENCH_INFER_NETS-examples/fashion_mlp.net}; do
         for n in ${BENCH_INFER_N:-1 4 16}; do
-            steps=${BENCH_INFER_STEPS:-$((20000 / n + 100))}
-            label=infer_$(basename "$net" .net)_n$n
-            run_net "$net" forward "$label" 200 "$n"
-            d=$(median <"$T/$label.dlc")
-            t=$(median <"$T/$label.torch")
-            awk -v n="$label" -v d="$d" -v t="$t" \
-                'BEGIN {printf "#   %s: dlc %.2f us, torch %.2f us per call (medians)\n", n, d * 1e3, t * 1e3}'
+            for threads in ${BENCH_INFER_THREADS:-1 2}; do
+                steps=${BENCH_INFER_STEPS:-$((20000 / n + 100))}
+                label=infer_$(basename "$net" .net)_n$n
+                run_net "$net" forward "$label" 200 "$n"
+                d=$(median <"$T/$label.dlc")
+                t=$(median <"$T/$label.torch")
+                awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" \
+                    'BEGIN {printf "#   %s threads=%s: dlc %.2f us, torch %.2f us per call (medians)\n", n, th, d * 1e3, t * 1e3}'
+            done
         done
     done
+    threads=$saved_threads
 }
 bench_infer

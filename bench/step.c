@@ -1,6 +1,6 @@
 /* step.c: times one network's training step through its descriptor.
  *
- *   step ROUNDS STEPS WARMUP [MODE [N [THREADS]]]
+ *   step ROUNDS STEPS WARMUP [MODE [N [THREADS [pool]]]]
  *
  * MODE is what one "step" is: train_step (the default: forward, backward,
  * update), forward (inference, dropout off) or gradients (forward and
@@ -13,7 +13,12 @@
  * (dlrt_threads_choose, runtime/team.c) of one thread, THREADS BLAS
  * threads or a team of THREADS, timed on the first batch and printed as
  * "threads SCHEME one_ms=.. blas_ms=.. team_ms=..", then used for every
- * step. Other modes, or THREADS 1: the BLAS library's own setting
+ * step. With forward and the word "pool" after THREADS (bench/run.sh's
+ * inference lines): a dlrt_pool of THREADS threads attached to the
+ * network's own workspace (set_pool), which splits the large dense
+ * layers' weight rows over the threads, and the BLAS library at one thread
+ * (never two spinning pools); the pool's helpers spin between calls. Other
+ * modes, or THREADS 1, or no "pool": the BLAS library's own setting
  * (OPENBLAS_NUM_THREADS), as before.
  *
  * Built by bench/run.sh against a generated model (-DMODEL_API=P_model and
@@ -119,6 +124,16 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* forward with THREADS > 1: a pool on the network's own workspace. */
+    dlrt_pool *pool = NULL;
+    if (threads > 1 && mode[0] == 'f' && argc > 7 && !strcmp(argv[7], "pool")) {
+        if (!api->set_pool || !(pool = dlrt_pool_create(threads, -1))) {
+            fprintf(stderr, "step: %s: cannot make a pool of %d threads\n", api->name, threads);
+            return 1;
+        }
+        set_blas_threads(1);
+        api->set_pool(api->own_workspace(m), pool);
+    }
     /* forward: the inputs lead `data`; one output buffer per output. */
     void *outs[16] = {0};
     for (int k = 0; k < api->noutputs && k < 16; k++)
@@ -141,6 +156,9 @@ int main(int argc, char **argv)
             printf("ms_per_step %.6f\n", (now() - t0) * 1e3 / steps);
     }
     dlrt_team_destroy(team);
+    if (pool)
+        api->set_pool(api->own_workspace(m), NULL);
+    dlrt_pool_destroy(pool);
     for (int k = 0; k < 16; k++)
         free(outs[k]);
     api->destroy(m);

@@ -810,6 +810,12 @@ const char *emit_dist(Emit *e)
     return "w->dist";   /* P_set_dist: NULL unless a data-parallel run set it */
 }
 
+const char *emit_pool(Emit *e)
+{
+    (void)e;
+    return "w->pool";   /* P_set_pool: NULL unless the embedder attached one */
+}
+
 const char *emit_rng_uniform(Emit *e)
 {
     return arena_printf(e->a, "dlrt_rng_uniform(%s)", emit_rng(e));

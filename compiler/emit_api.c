@@ -667,6 +667,8 @@ void emit_descriptor(Emit *e, FILE *out)
             P, P);
     fprintf(out, "static void %s_api_set_dist(void *w, const dlrt_dist *dist)\n{\n    %s_set_dist(w, dist);\n}\n\n",
             P, P);
+    fprintf(out, "static void %s_api_set_pool(void *w, dlrt_pool *pool)\n{\n    %s_set_pool(w, pool);\n}\n\n",
+            P, P);
     fprintf(out, "static double %s_api_evaluate(void *m, const void *const *data, int n, double *accuracy)\n"
                  "{\n%s    return %s_evaluate(m, %sn, accuracy);\n}\n\n", P, unused_data, P, data_args);
     fprintf(out, "static void %s_api_loss_terms(const void *m, double *terms)\n{\n"
@@ -799,6 +801,7 @@ void emit_descriptor(Emit *e, FILE *out)
     }
     fprintf(out, "    .early_stopping = %d,\n", ir->train.early_stopping);
     emit_lr_descriptor(e, out);
+    fprintf(out, "    .set_pool = %s_api_set_pool,\n", P);
     fprintf(out, "};\n\n");
     fprintf(out, "const dlrt_model_api *%s_model(void)\n{\n    return &%s_api;\n}\n", P, P);
 }
@@ -1041,6 +1044,12 @@ void emit_c_header(FILE *out, const IR *ir, const EmitOptions *o)
                  " * dist->global_n samples over all ranks. */\n");
     fprintf(out, "struct dlrt_dist;   /* dlrt.h */\n");
     fprintf(out, "void %s_set_dist(%s_workspace *w, const struct dlrt_dist *dist);\n", P, P);
+    fprintf(out, "/* Threads for inference on few samples (dlrt_pool in dlrt.h): the dense\n"
+                 " * layers of calls on workspace w split their weight rows over the pool's\n"
+                 " * threads (NULL, as created: the calling thread alone). The same results,\n"
+                 " * bit for bit. The pool must outlive its use on w. */\n");
+    fprintf(out, "struct dlrt_pool;   /* dlrt.h */\n");
+    fprintf(out, "void %s_set_pool(%s_workspace *w, struct dlrt_pool *pool);\n", P, P);
     fputc('\n', out);
 
     fprintf(out, "/* Writes a checkpoint (parameters, optimizer state, step) atomically;\n"

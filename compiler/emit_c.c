@@ -158,6 +158,8 @@ static void emit_workspace_struct(Emit *e, FILE *out)
     fprintf(out, "    %-26s /* dropout's random stream */\n", "dlrt_rng rng;");
     fprintf(out, "    %-26s /* data-parallel hooks (%s_set_dist); NULL: one process */\n",
             "const dlrt_dist *dist;", e->prefix);
+    fprintf(out, "    %-26s /* helper threads for dense layers (%s_set_pool); NULL: none */\n",
+            "dlrt_pool *pool;", e->prefix);
     if (e->check) {
         fprintf(out, "    %-26s /* where --check-numerics messages go */\n", "char **error;");
         fprintf(out, "    %-26s /* a created workspace's own (error points here) */\n", "char *own_error;");
@@ -399,6 +401,8 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "    free(w);\n}\n\n");
     fprintf(out, "void %s_set_dist(%s_workspace *w, const dlrt_dist *dist)\n{\n"
                  "    w->dist = dist;\n}\n\n", P, P);
+    fprintf(out, "void %s_set_pool(%s_workspace *w, dlrt_pool *pool)\n{\n"
+                 "    w->pool = pool;\n}\n\n", P, P);
     if (e->check)
         fprintf(out, "const char *%s_workspace_error(const %s_workspace *w)\n{\n"
                      "    return *w->error ? *w->error : \"\";\n}\n\n", P, P);

@@ -537,6 +537,9 @@ typedef struct dlrt_dist {
     int global_n;
 } dlrt_dist;
 
+/* Helper threads for a kernel's parts (thread_pool.c, below). */
+typedef struct dlrt_pool dlrt_pool;
+
 typedef struct dlrt_model_api {
     const char *name;         /* model name */
     int value_size;           /* bytes per value: 4 (float) or 8 (double) */
@@ -656,6 +659,13 @@ typedef struct dlrt_model_api {
     double (*get_momentum)(const void *m, int group);
     /* The train block's schedule (kind DLRT_SCHED_CONSTANT without one). */
     const dlrt_schedule_info *schedule;
+    /* Threads for inference on few samples: set_pool(w, pool) attaches a
+     * dlrt_pool (below) to workspace w (own_workspace(m) for forward and
+     * the other entry points above); NULL, as created, detaches it. The
+     * dense layers of calls on w then split their weight rows over the
+     * pool's threads where that pays (kernels/dense.h); results are the
+     * same bit for bit. NULL in C generated before the pool existed. */
+    void (*set_pool)(void *w, dlrt_pool *pool);
 } dlrt_model_api;
 
 enum { DLRT_METRIC_DEFAULT = 0, DLRT_METRIC_VAL_LOSS = 1, DLRT_METRIC_VAL_ACC = 2 };
@@ -734,6 +744,41 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
                         int threads, double ms[3]);
 /* "one", "blas" or "team". */
 const char *dlrt_threads_scheme_name(int scheme);
+
+/* --------------------------------------------------------- thread_pool.c */
+
+/* A pool of helper threads for the parts of one kernel call (docs/
+ * runtime.md, *Threads*): batch-1 and small-batch inference splits each
+ * large dense layer's weight rows over the threads (runtime/kernels/
+ * dense.h), each core keeping its share of W in its own cache. The
+ * embedder makes one and attaches it to a workspace (P_set_pool(w, pool),
+ * or the descriptor's set_pool); without one (the default) everything
+ * runs on the calling thread as before. A pool changes no bit of any
+ * result: a part computes the same values whichever thread runs it.
+ *
+ * threads: the calling thread and threads - 1 helpers, 1 to
+ * DLRT_POOL_MAX. After each job a helper spins for spin_us microseconds
+ * (negative: DLRT_POOL_SPIN_US) waiting for the next, so calls that
+ * follow each other closely hand off in well under a microsecond; then
+ * it sleeps, looking for calls after 1, 2, 4, ... up to 64 ms, and spins
+ * again once calls come. No call ever wakes or waits for a sleeping
+ * helper: the caller runs the parts no helper has begun itself. While a
+ * helper spins it keeps a core busy: keep the BLAS library at one
+ * thread while a pool is in use (set_threads(1)), never two spinning
+ * thread pools at once. One call at a time: a pool busy with one thread's
+ * call runs another thread's call on that thread alone. NULL when out of
+ * memory, threads out of range, or a thread cannot start. */
+#define DLRT_POOL_MAX 64
+#define DLRT_POOL_SPIN_US 1000.0
+dlrt_pool *dlrt_pool_create(int threads, double spin_us);
+void dlrt_pool_destroy(dlrt_pool *pool);
+/* The pool's thread count, the caller's included (1 for NULL). */
+int dlrt_pool_threads(const dlrt_pool *pool);
+/* Runs job(ctx, part) for part = 0 .. parts - 1 (parts <= the pool's
+ * threads; a NULL pool, or parts 1: all on the caller, in order): part 0
+ * on the calling thread, part t by helper t unless the caller, done with
+ * its own, finds it not begun. Returns when every part is done. */
+void dlrt_pool_run(dlrt_pool *pool, void (*job)(void *ctx, int part), void *ctx, int parts);
 
 #ifdef __cplusplus
 }

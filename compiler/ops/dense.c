@@ -181,9 +181,10 @@ static void dense_forward(Emit *e, const Node *n)
                   n->nparam > 1 ? " + " : "",
                   n->nparam > 1 ? emit_param(e, n->param[1]) : "");
     /* SMALL (few rows: n dot products per weight row) or GEMM, by the
-     * row count at run time (runtime/kernels/dense.h) */
-    emit_line(e, "dlrt_dense_forward_%s(%s, %s, %s, %s, %d, %d);", op_prec(e), y, x, w, rows, out,
-              in);
+     * row count at run time, SMALL's rows split over the workspace's pool
+     * when one is attached (runtime/kernels/dense.h) */
+    emit_line(e, "dlrt_dense_forward_pool_%s(%s, %s, %s, %s, %d, %d, %s);", op_prec(e), y, x, w,
+              rows, out, in, emit_pool(e));
     if (n->nparam < 2)
         return;
     emit_line(e, "dlrt_bias_forward_%s(%s, %s, %s, %d, 1);", op_prec(e), y,

@@ -73,6 +73,9 @@ const char *emit_rng(Emit *e);
 /* The workspace's data-parallel hooks, a `const dlrt_dist *` that may be
  * NULL (runtime/dlrt.h): "w->dist". */
 const char *emit_dist(Emit *e);
+/* The workspace's thread pool for a kernel's parts, a `dlrt_pool *` that
+ * may be NULL (runtime/dlrt.h, P_set_pool): "w->pool". */
+const char *emit_pool(Emit *e);
 bool emit_training(Emit *e);                     /* inside train_step/gradients */
 const IR *emit_ir(Emit *e);
 /* The compilation's arena, for text an emitter builds (arena_printf). */

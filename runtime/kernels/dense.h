@@ -30,6 +30,10 @@
  * against GEMM's 79-81; at n = 4, unpacked, GEMM's 15.5 against 19);
  * without: n <= 8 (SMALL 1.3 to 6 times faster there, even at 12).
  *
+ * With a thread pool (dlrt_pool, dlrt.h: P_set_pool on the workspace),
+ * dense_forward_pool splits SMALL's weight rows over the pool's threads,
+ * each core reading its own share of W (below): the same bits.
+ *
  * SMALL needs GNU C's vector types (GCC, Clang); elsewhere every n runs
  * GEMM (DLRT_DENSE_NO_SMALL forces that too). Its loop is one
  * function, not inlined at each layer's call (a network of 80 layers
@@ -276,19 +280,22 @@ DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int 
 }
 
 /* SMALL: y = x W^T (acc: y += x W^T) for n samples, rows of x and y
- * contiguous. Four weight rows at a time (16 KB of W at in = 1024, which
+ * contiguous; dense_small_rows: only weight rows (y's columns) o0 .. o1
+ * of it, y's rows still `out` apart (a pool's part, below: from a
+ * multiple of 8, every row goes through the same tile as in the whole). Four weight rows at a time (16 KB of W at in = 1024, which
  * stays in the L1 cache while every sample passes), against 4, then 2,
  * then 1 samples at a time; one sample: 8 rows at a time. */
-static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out,
-                                       int in, int acc)
+static inline void KERNEL(dense_small_rows)(real *y, const real *x, const real *w, int n,
+                                            int out, int in, int o0, int o1, int acc)
 {
-    int o = 0;
+    int o = o0;
     if (n == 1) {
-        o = out - out % 8;
-        if (o)
-            KERNEL(dense_gemv8)(y, x, w, in, o, acc);
+        const int o8 = (o1 - o0) - (o1 - o0) % 8;
+        if (o8)
+            KERNEL(dense_gemv8)(y + o0, x, w + (size_t)o0 * in, in, o8, acc);
+        o = o0 + o8;
     }
-    for (; o + 4 <= out; o += 4) {
+    for (; o + 4 <= o1; o += 4) {
         int s = 0;
         for (; s + 4 <= n; s += 4)
             KERNEL(dense_tile4)(y, x, w, out, in, o, s, acc);
@@ -297,9 +304,15 @@ static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, in
         for (; s < n; s++)
             KERNEL(dense_tile1)(y, x, w, out, in, o, s, acc);
     }
-    for (; o < out; o++)
+    for (; o < o1; o++)
         for (int s = 0; s < n; s++)
             KERNEL(dense_row)(y, x, w, out, in, o, s, acc);
+}
+
+static inline void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out,
+                                       int in, int acc)
+{
+    KERNEL(dense_small_rows)(y, x, w, n, out, in, 0, out, acc);
 }
 #endif
 
@@ -319,16 +332,76 @@ static inline int KERNEL(dense_one)(real *g, const real *h, const real *w, int o
 #endif
 }
 
-/* y = x W^T: SMALL for n = 1, and for n up to DLRT_DENSE_SMALL_N where
- * n in out > DLRT_DENSE_GEMM_SMALL; else GEMM (above). */
+/* Whether y = x W^T runs SMALL: n = 1, and n up to DLRT_DENSE_SMALL_N
+ * where n in out > DLRT_DENSE_GEMM_SMALL (above). */
+#ifndef DLRT_DENSE_IS_SMALL
+#define DLRT_DENSE_IS_SMALL(n, out, in)                                                      \
+    ((n) == 1 || ((n) <= DLRT_DENSE_SMALL_N && (double)(n) * (out) * (in) > DLRT_DENSE_GEMM_SMALL))
+#endif
+
+/* y = x W^T: SMALL or GEMM (above). */
 DLRT_NOINLINE void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out,
                                          int in)
 {
 #ifdef DLRT_DENSE_HAVE_SMALL
-    if (n == 1 || (n <= DLRT_DENSE_SMALL_N && (double)n * out * in > DLRT_DENSE_GEMM_SMALL)) {
+    if (DLRT_DENSE_IS_SMALL(n, out, in)) {
         KERNEL(dense_small)(y, x, w, n, out, in, 0);
         return;
     }
 #endif
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1, x, in, w, in, 0, y, out);
+}
+
+/* dense_forward over a pool's threads (dlrt_pool, dlrt.h; the generated
+ * forward passes the workspace's, P_set_pool): where it runs SMALL on at
+ * least DLRT_DENSE_SPLIT_MIN multiply-adds, the weight rows are cut in
+ * `parts` runs of whole blocks of 8 (the last takes the out % 8 rest),
+ * one per thread, each thread reading its own share of W (which then
+ * stays in its core's cache from call to call) and writing its columns of
+ * y. Every value is computed by the same tile, with the same
+ * instructions, as without the pool: the same bits. GEMM calls, small
+ * layers and a NULL pool: dense_forward on the calling thread. */
+#ifndef DLRT_DENSE_SPLIT_MIN
+#define DLRT_DENSE_SPLIT_MIN 32768
+#endif
+#ifdef DLRT_DENSE_HAVE_SMALL
+typedef struct KERNEL(dense_split) {
+    real *y;
+    const real *x, *w;
+    int n, out, in, parts;
+} KERNEL(dense_split);
+
+/* Part `part` of a split: blocks of 8 rows [blocks part / parts, blocks
+ * (part + 1) / parts), the last part to the end. */
+static void KERNEL(dense_part)(void *ctx, int part)
+{
+    const KERNEL(dense_split) *j = (const KERNEL(dense_split) *)ctx;
+    const int blocks = j->out / 8;
+    const int o0 = blocks * part / j->parts * 8;
+    const int o1 = part + 1 == j->parts ? j->out : blocks * (part + 1) / j->parts * 8;
+    KERNEL(dense_small_rows)(j->y, j->x, j->w, j->n, j->out, j->in, o0, o1, 0);
+}
+#endif
+
+DLRT_NOINLINE void KERNEL(dense_forward_pool)(real *y, const real *x, const real *w, int n,
+                                              int out, int in, dlrt_pool *pool)
+{
+#ifdef DLRT_DENSE_HAVE_SMALL
+    if (pool && out >= 16 && DLRT_DENSE_IS_SMALL(n, out, in)
+        && (double)n * out * in >= DLRT_DENSE_SPLIT_MIN) {
+        int parts = dlrt_pool_threads(pool);
+        if (parts > out / 8)
+            parts = out / 8;
+        if (parts > 1) {
+            KERNEL(dense_split) job;
+            job.y = y, job.x = x, job.w = w;
+            job.n = n, job.out = out, job.in = in, job.parts = parts;
+            dlrt_pool_run(pool, KERNEL(dense_part), &job, parts);
+            return;
+        }
+    }
+#else
+    (void)pool;
+#endif
+    KERNEL(dense_forward)(y, x, w, n, out, in);
 }

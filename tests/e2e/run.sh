@@ -459,4 +459,13 @@ nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/dist.out")
 if [ -z "$np" ]; then bad dist "dist.sh crashed: $(tail -n 3 "$T/dist.out")"
 else pass=$((pass + np)) fail=$((fail + nf)); fi
 
+# 10. A dlrt_pool on a workspace (runtime/thread_pool.c: dense's rows over threads
+#     for inference on few samples) changes no bit (thread_pool.sh).
+T="$T/pool" sh tests/e2e/thread_pool.sh >"$T/pool.out" 2>&1
+grep -E '^(ok|FAIL) ' "$T/pool.out"
+np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/pool.out")
+nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/pool.out")
+if [ -z "$np" ]; then bad pool "thread_pool.sh crashed: $(tail -n 3 "$T/pool.out")"
+else pass=$((pass + np)) fail=$((fail + nf)); fi
+
 echo "$pass passed, $fail failed"

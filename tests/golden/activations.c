@@ -72,6 +72,7 @@ struct activations_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (activations_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (activations_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -186,6 +187,11 @@ void activations_set_dist(activations_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void activations_set_pool(activations_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of activations.net. With training
@@ -229,25 +235,25 @@ static void activations_forward_pass(const activations *m, activations_workspace
 
     /* activations.net:8: a = relu(dense(flat, 12)) */
     /* t3[n,12] = flat[n,24] a_w[12,24]^T + a_b */
-    dlrt_dense_forward_f32(t3, flat, a_w, n, 12, 24);
+    dlrt_dense_forward_pool_f32(t3, flat, a_w, n, 12, 24, w->pool);
     dlrt_bias_forward_f32(t3, a_b, n, 12, 1);
     dlrt_relu_forward_f32(a, t3, n * 12);   /* NaN stays NaN */
 
     /* activations.net:9: b = leaky_relu(dense(a, 12), alpha = 0.2) */
     /* t5[n,12] = a[n,12] b_w[12,12]^T + b_b */
-    dlrt_dense_forward_f32(t5, a, b_w, n, 12, 12);
+    dlrt_dense_forward_pool_f32(t5, a, b_w, n, 12, 12, w->pool);
     dlrt_bias_forward_f32(t5, b_b, n, 12, 1);
     dlrt_leaky_relu_forward_f32(b, t5, n * 12, 0.2f);
 
     /* activations.net:10: c = sigmoid(dense(b, 12)) */
     /* t7[n,12] = b[n,12] c_w[12,12]^T + c_b */
-    dlrt_dense_forward_f32(t7, b, c_w, n, 12, 12);
+    dlrt_dense_forward_pool_f32(t7, b, c_w, n, 12, 12, w->pool);
     dlrt_bias_forward_f32(t7, c_b, n, 12, 1);
     dlrt_sigmoid_forward_f32(c, t7, n * 12);
 
     /* activations.net:11: t = tanh(dense(c, 12)) */
     /* t9[n,12] = c[n,12] t_w[12,12]^T + t_b */
-    dlrt_dense_forward_f32(t9, c, t_w, n, 12, 12);
+    dlrt_dense_forward_pool_f32(t9, c, t_w, n, 12, 12, w->pool);
     dlrt_bias_forward_f32(t9, t_b, n, 12, 1);
     dlrt_tanh_forward_f32(t, t9, n * 12);
 
@@ -271,7 +277,7 @@ static void activations_forward_pass(const activations *m, activations_workspace
     for (int i = 0; i < n * 12; i++)
         t16[i] = g[i] * -1.0f + 1.0f;
     /* logits[n,5] = t16[n,12] logits_w[5,12]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t16, logits_w, n, 5, 12);
+    dlrt_dense_forward_pool_f32(logits, t16, logits_w, n, 5, 12, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 5, 1);
 
     /* activations.net:16: output probs = softmax(logits) */
@@ -876,6 +882,11 @@ static void activations_api_set_dist(void *w, const dlrt_dist *dist)
     activations_set_dist(w, dist);
 }
 
+static void activations_api_set_pool(void *w, dlrt_pool *pool)
+{
+    activations_set_pool(w, pool);
+}
+
 static double activations_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return activations_evaluate(m, data[0], data[1], n, accuracy);
@@ -1022,6 +1033,7 @@ static const dlrt_model_api activations_api = {
     .set_momentum = activations_api_set_momentum,
     .get_momentum = activations_api_get_momentum,
     .schedule = &activations_schedule,
+    .set_pool = activations_api_set_pool,
 };
 
 const dlrt_model_api *activations_model(void)

@@ -45,6 +45,7 @@ struct adagrad_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (adagrad_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (adagrad_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -141,6 +142,11 @@ void adagrad_set_dist(adagrad_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void adagrad_set_pool(adagrad_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of adagrad.net. With training
@@ -160,13 +166,13 @@ static void adagrad_forward_pass(const adagrad *m, adagrad_workspace *w, const f
         return;
     /* adagrad.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 5, 4, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_relu_forward_f32(h, t2, n * 5);   /* NaN stays NaN */
 
     /* adagrad.net:9: logits = dense(h, 3, lr = 0.02) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 5);
+    dlrt_dense_forward_pool_f32(logits, h, logits_w, n, 3, 5, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -664,6 +670,11 @@ static void adagrad_api_set_dist(void *w, const dlrt_dist *dist)
     adagrad_set_dist(w, dist);
 }
 
+static void adagrad_api_set_pool(void *w, dlrt_pool *pool)
+{
+    adagrad_set_pool(w, pool);
+}
+
 static double adagrad_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return adagrad_evaluate(m, data[0], data[1], n, accuracy);
@@ -791,6 +802,7 @@ static const dlrt_model_api adagrad_api = {
     .set_lr = adagrad_api_set_lr,
     .get_lr = adagrad_api_get_lr,
     .schedule = &adagrad_schedule,
+    .set_pool = adagrad_api_set_pool,
 };
 
 const dlrt_model_api *adagrad_model(void)

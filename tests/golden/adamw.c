@@ -44,6 +44,7 @@ struct adamw_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (adamw_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (adamw_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -142,6 +143,11 @@ void adamw_set_dist(adamw_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void adamw_set_pool(adamw_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of adamw.net. With training
@@ -161,13 +167,13 @@ static void adamw_forward_pass(const adamw *m, adamw_workspace *w, const float *
         return;
     /* adamw.net:8: h = tanh(dense(x, 3)) */
     /* t2[n,3] = x[n,4] h_w[3,4]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 3, 4);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 3, 1);
     dlrt_tanh_forward_f32(h, t2, n * 3);
 
     /* adamw.net:9: pred = dense(h, 2, weight_decay = 0) */
     /* pred[n,2] = h[n,3] pred_w[2,3]^T + pred_b */
-    dlrt_dense_forward_f32(pred, h, pred_w, n, 2, 3);
+    dlrt_dense_forward_pool_f32(pred, h, pred_w, n, 2, 3, w->pool);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
@@ -662,6 +668,11 @@ static void adamw_api_set_dist(void *w, const dlrt_dist *dist)
     adamw_set_dist(w, dist);
 }
 
+static void adamw_api_set_pool(void *w, dlrt_pool *pool)
+{
+    adamw_set_pool(w, pool);
+}
+
 static double adamw_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return adamw_evaluate(m, data[0], data[1], n, accuracy);
@@ -803,6 +814,7 @@ static const dlrt_model_api adamw_api = {
     .set_momentum = adamw_api_set_momentum,
     .get_momentum = adamw_api_get_momentum,
     .schedule = &adamw_schedule,
+    .set_pool = adamw_api_set_pool,
 };
 
 const dlrt_model_api *adamw_model(void)

@@ -47,6 +47,7 @@ struct augment_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (augment_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (augment_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -131,6 +132,11 @@ void augment_set_dist(augment_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void augment_set_pool(augment_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of augment.net. With training
@@ -192,7 +198,7 @@ static void augment_forward_pass(const augment *m, augment_workspace *w, const f
     /* augment.net:14: logits = dense(flatten(e), 3) */
     /* flatten: t7 is e's buffer, viewed as [n,64] */
     /* logits[n,3] = t7[n,64] logits_w[3,64]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t7, logits_w, n, 3, 64);
+    dlrt_dense_forward_pool_f32(logits, t7, logits_w, n, 3, 64, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -652,6 +658,11 @@ static void augment_api_set_dist(void *w, const dlrt_dist *dist)
     augment_set_dist(w, dist);
 }
 
+static void augment_api_set_pool(void *w, dlrt_pool *pool)
+{
+    augment_set_pool(w, pool);
+}
+
 static double augment_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return augment_evaluate(m, data[0], data[1], n, accuracy);
@@ -779,6 +790,7 @@ static const dlrt_model_api augment_api = {
     .set_lr = augment_api_set_lr,
     .get_lr = augment_api_get_lr,
     .schedule = &augment_schedule,
+    .set_pool = augment_api_set_pool,
 };
 
 const dlrt_model_api *augment_model(void)

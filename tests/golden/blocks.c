@@ -85,6 +85,7 @@ struct blocks_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (blocks_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (blocks_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -217,6 +218,11 @@ void blocks_set_dist(blocks_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void blocks_set_pool(blocks_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of blocks.net. With training
@@ -270,13 +276,13 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
         return;
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t2[n,6] = x[n,6] res1_h_w[6,6]^T + res1_h_b */
-    dlrt_dense_forward_f32(t2, x, res1_h_w, n, 6, 6);
+    dlrt_dense_forward_pool_f32(t2, x, res1_h_w, n, 6, 6, w->pool);
     dlrt_bias_forward_f32(t2, res1_h_b, n, 6, 1);
     dlrt_relu_forward_f32(res1_h, t2, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t4[n,6] = res1_h[n,6] res1_out_w[6,6]^T + res1_out_b */
-    dlrt_dense_forward_f32(t4, res1_h, res1_out_w, n, 6, 6);
+    dlrt_dense_forward_pool_f32(t4, res1_h, res1_out_w, n, 6, 6, w->pool);
     dlrt_bias_forward_f32(t4, res1_out_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         t5[i] = t4[i] * 1.0f;
@@ -285,13 +291,13 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t7[n,6] = res1[n,6] stage_0_h_w[6,6]^T + stage_0_h_b */
-    dlrt_dense_forward_f32(t7, res1, stage_0_h_w, n, 6, 6);
+    dlrt_dense_forward_pool_f32(t7, res1, stage_0_h_w, n, 6, 6, w->pool);
     dlrt_bias_forward_f32(t7, stage_0_h_b, n, 6, 1);
     dlrt_relu_forward_f32(stage_0_h, t7, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t9[n,6] = stage_0_h[n,6] stage_0_out_w[6,6]^T + stage_0_out_b */
-    dlrt_dense_forward_f32(t9, stage_0_h, stage_0_out_w, n, 6, 6);
+    dlrt_dense_forward_pool_f32(t9, stage_0_h, stage_0_out_w, n, 6, 6, w->pool);
     dlrt_bias_forward_f32(t9, stage_0_out_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         t10[i] = t9[i] * 1.0f;
@@ -300,13 +306,13 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:11: h = relu(dense(v, width)) */
     /* t12[n,6] = stage_0[n,6] stage_1_h_w[6,6]^T + stage_1_h_b */
-    dlrt_dense_forward_f32(t12, stage_0, stage_1_h_w, n, 6, 6);
+    dlrt_dense_forward_pool_f32(t12, stage_0, stage_1_h_w, n, 6, 6, w->pool);
     dlrt_bias_forward_f32(t12, stage_1_h_b, n, 6, 1);
     dlrt_relu_forward_f32(stage_1_h, t12, n * 6);   /* NaN stays NaN */
 
     /* blocks.net:12: return v + (index + 1) * dense(h, width) */
     /* t14[n,6] = stage_1_h[n,6] stage_1_out_w[6,6]^T + stage_1_out_b */
-    dlrt_dense_forward_f32(t14, stage_1_h, stage_1_out_w, n, 6, 6);
+    dlrt_dense_forward_pool_f32(t14, stage_1_h, stage_1_out_w, n, 6, 6, w->pool);
     dlrt_bias_forward_f32(t14, stage_1_out_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         t15[i] = t14[i] * 2.0f;
@@ -315,31 +321,31 @@ static void blocks_forward_pass(const blocks *m, blocks_workspace *w, const floa
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
     /* t17[n,4] = stage_1[n,6] enc_h_w[4,6]^T + enc_h_b */
-    dlrt_dense_forward_f32(t17, stage_1, enc_h_w, n, 4, 6);
+    dlrt_dense_forward_pool_f32(t17, stage_1, enc_h_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(t17, enc_h_b, n, 4, 1);
     dlrt_tanh_forward_f32(a_h, t17, n * 4);
 
     /* blocks.net:17: return dense(h, 6) */
     /* a[n,6] = a_h[n,4] enc_out_w[6,4]^T + enc_out_b */
-    dlrt_dense_forward_f32(a, a_h, enc_out_w, n, 6, 4);
+    dlrt_dense_forward_pool_f32(a, a_h, enc_out_w, n, 6, 4, w->pool);
     dlrt_bias_forward_f32(a, enc_out_b, n, 6, 1);
 
     /* blocks.net:16: h = tanh(dense(v, 4)) */
     /* t20[n,4] = x[n,6] enc_h_w[4,6]^T + enc_h_b */
-    dlrt_dense_forward_f32(t20, x, enc_h_w, n, 4, 6);
+    dlrt_dense_forward_pool_f32(t20, x, enc_h_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(t20, enc_h_b, n, 4, 1);
     dlrt_tanh_forward_f32(b_h, t20, n * 4);
 
     /* blocks.net:17: return dense(h, 6) */
     /* b[n,6] = b_h[n,4] enc_out_w[6,4]^T + enc_out_b */
-    dlrt_dense_forward_f32(b, b_h, enc_out_w, n, 6, 4);
+    dlrt_dense_forward_pool_f32(b, b_h, enc_out_w, n, 6, 4, w->pool);
     dlrt_bias_forward_f32(b, enc_out_b, n, 6, 1);
 
     /* blocks.net:24: output logits = dense(a + b, 3) */
     for (int i = 0; i < n * 6; i++)
         t23[i] = a[i] + b[i];
     /* logits[n,3] = t23[n,6] logits_w[3,6]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t23, logits_w, n, 3, 6);
+    dlrt_dense_forward_pool_f32(logits, t23, logits_w, n, 3, 6, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -993,6 +999,11 @@ static void blocks_api_set_dist(void *w, const dlrt_dist *dist)
     blocks_set_dist(w, dist);
 }
 
+static void blocks_api_set_pool(void *w, dlrt_pool *pool)
+{
+    blocks_set_pool(w, pool);
+}
+
 static double blocks_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return blocks_evaluate(m, data[0], data[1], n, accuracy);
@@ -1124,6 +1135,7 @@ static const dlrt_model_api blocks_api = {
     .set_lr = blocks_api_set_lr,
     .get_lr = blocks_api_get_lr,
     .schedule = &blocks_schedule,
+    .set_pool = blocks_api_set_pool,
 };
 
 const dlrt_model_api *blocks_model(void)

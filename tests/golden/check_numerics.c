@@ -52,6 +52,7 @@ struct check_numerics_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (check_numerics_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (check_numerics_set_pool); NULL: none */
     char **error;              /* where --check-numerics messages go */
     char *own_error;           /* a created workspace's own (error points here) */
 };
@@ -154,6 +155,11 @@ void check_numerics_set_dist(check_numerics_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void check_numerics_set_pool(check_numerics_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 const char *check_numerics_workspace_error(const check_numerics_workspace *w)
 {
     return *w->error ? *w->error : "";
@@ -252,7 +258,7 @@ static int check_numerics_forward_pass(const check_numerics *m, check_numerics_w
 
     /* check_numerics.net:12: h = dropout(relu(dense(x, 8)), 0.25) */
     /* t3[n,8] = x[n,4] h_w[8,4]^T + h_b */
-    dlrt_dense_forward_f32(t3, x, h_w, n, 8, 4);
+    dlrt_dense_forward_pool_f32(t3, x, h_w, n, 8, 4, w->pool);
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     if (check_numerics_check(w, m->step, t3, (long)n * 8, 1, (const int[]){8}, 1, "forward output of dense", 12, "t3", training))
         return -1;
@@ -270,7 +276,7 @@ static int check_numerics_forward_pass(const check_numerics *m, check_numerics_w
 
     /* check_numerics.net:13: output logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 8);
+    dlrt_dense_forward_pool_f32(logits, h, logits_w, n, 3, 8, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
     if (check_numerics_check(w, m->step, logits, (long)n * 3, 1, (const int[]){3}, 1, "forward output of dense", 13, "logits", training))
         return -1;
@@ -850,6 +856,11 @@ static void check_numerics_api_set_dist(void *w, const dlrt_dist *dist)
     check_numerics_set_dist(w, dist);
 }
 
+static void check_numerics_api_set_pool(void *w, dlrt_pool *pool)
+{
+    check_numerics_set_pool(w, pool);
+}
+
 static double check_numerics_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return check_numerics_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -996,6 +1007,7 @@ static const dlrt_model_api check_numerics_api = {
     .set_momentum = check_numerics_api_set_momentum,
     .get_momentum = check_numerics_api_get_momentum,
     .schedule = &check_numerics_schedule,
+    .set_pool = check_numerics_api_set_pool,
 };
 
 const dlrt_model_api *check_numerics_model(void)

@@ -123,6 +123,12 @@ check_numerics_workspace *check_numerics_own_workspace(check_numerics *m);
  * dist->global_n samples over all ranks. */
 struct dlrt_dist;   /* dlrt.h */
 void check_numerics_set_dist(check_numerics_workspace *w, const struct dlrt_dist *dist);
+/* Threads for inference on few samples (dlrt_pool in dlrt.h): the dense
+ * layers of calls on workspace w split their weight rows over the pool's
+ * threads (NULL, as created: the calling thread alone). The same results,
+ * bit for bit. The pool must outlive its use on w. */
+struct dlrt_pool;   /* dlrt.h */
+void check_numerics_set_pool(check_numerics_workspace *w, struct dlrt_pool *pool);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

@@ -45,6 +45,7 @@ struct clip_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (clip_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (clip_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -139,6 +140,11 @@ void clip_set_dist(clip_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void clip_set_pool(clip_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of clip.net. With training
@@ -158,13 +164,13 @@ static void clip_forward_pass(const clip *m, clip_workspace *w, const float *x, 
         return;
     /* clip.net:8: h = relu(dense(x, 5)) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 5, 4, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_relu_forward_f32(h, t2, n * 5);   /* NaN stays NaN */
 
     /* clip.net:9: logits = dense(h, 3) */
     /* logits[n,3] = h[n,5] logits_w[3,5]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 5);
+    dlrt_dense_forward_pool_f32(logits, h, logits_w, n, 3, 5, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -682,6 +688,11 @@ static void clip_api_set_dist(void *w, const dlrt_dist *dist)
     clip_set_dist(w, dist);
 }
 
+static void clip_api_set_pool(void *w, dlrt_pool *pool)
+{
+    clip_set_pool(w, pool);
+}
+
 static double clip_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return clip_evaluate(m, data[0], data[1], n, accuracy);
@@ -823,6 +834,7 @@ static const dlrt_model_api clip_api = {
     .set_momentum = clip_api_set_momentum,
     .get_momentum = clip_api_get_momentum,
     .schedule = &clip_schedule,
+    .set_pool = clip_api_set_pool,
 };
 
 const dlrt_model_api *clip_model(void)

@@ -73,6 +73,7 @@ struct concat_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (concat_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (concat_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -181,6 +182,11 @@ void concat_set_dist(concat_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void concat_set_pool(concat_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of concat.net. With training
@@ -220,13 +226,13 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
         return;
     /* concat.net:8: a = tanh(dense(x, 3)) */
     /* t3[n,3] = x[n,6] a_w[3,6]^T + a_b */
-    dlrt_dense_forward_f32(t3, x, a_w, n, 3, 6);
+    dlrt_dense_forward_pool_f32(t3, x, a_w, n, 3, 6, w->pool);
     dlrt_bias_forward_f32(t3, a_b, n, 3, 1);
     dlrt_tanh_forward_f32(a, t3, n * 3);
 
     /* concat.net:9: b = tanh(dense(x, 2)) */
     /* t5[n,2] = x[n,6] b_w[2,6]^T + b_b */
-    dlrt_dense_forward_f32(t5, x, b_w, n, 2, 6);
+    dlrt_dense_forward_pool_f32(t5, x, b_w, n, 2, 6, w->pool);
     dlrt_bias_forward_f32(t5, b_b, n, 2, 1);
     dlrt_tanh_forward_f32(b, t5, n * 2);
 
@@ -254,7 +260,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
 
     /* concat.net:13: c = concat(reshape(dense(x, 18), [2, 3, 3]), img, axis = 0) */
     /* t10[n,18] = x[n,6] c_w[18,6]^T + c_b */
-    dlrt_dense_forward_f32(t10, x, c_w, n, 18, 6);
+    dlrt_dense_forward_pool_f32(t10, x, c_w, n, 18, 6, w->pool);
     dlrt_bias_forward_f32(t10, c_b, n, 18, 1);
     /* reshape: t11 is t10's buffer, viewed as [n, 2, 3, 3] */
     /* c: rows of 36 = the inputs' rows side by side */
@@ -265,7 +271,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
 
     /* concat.net:14: m = concat(c, reshape(dense(x, 24), [4, 2, 3]), axis = 1) */
     /* t13[n,24] = x[n,6] m_w[24,6]^T + m_b */
-    dlrt_dense_forward_f32(t13, x, m_w, n, 24, 6);
+    dlrt_dense_forward_pool_f32(t13, x, m_w, n, 24, 6, w->pool);
     dlrt_bias_forward_f32(t13, m_b, n, 24, 1);
     /* reshape: t14 is t13's buffer, viewed as [n, 4, 2, 3] */
     /* m_: rows of 15 = the inputs' rows side by side */
@@ -284,7 +290,7 @@ static void concat_forward_pass(const concat *m, concat_workspace *w, const floa
         memcpy(t18 + (size_t)r * 76 + 16, t17 + (size_t)r * 60, 60 * sizeof *t18);
     }
     /* logits[n,4] = t18[n,76] logits_w[4,76]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t18, logits_w, n, 4, 76);
+    dlrt_dense_forward_pool_f32(logits, t18, logits_w, n, 4, 76, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
 }
 
@@ -869,6 +875,11 @@ static void concat_api_set_dist(void *w, const dlrt_dist *dist)
     concat_set_dist(w, dist);
 }
 
+static void concat_api_set_pool(void *w, dlrt_pool *pool)
+{
+    concat_set_pool(w, pool);
+}
+
 static double concat_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return concat_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -997,6 +1008,7 @@ static const dlrt_model_api concat_api = {
     .set_lr = concat_api_set_lr,
     .get_lr = concat_api_get_lr,
     .schedule = &concat_schedule,
+    .set_pool = concat_api_set_pool,
 };
 
 const dlrt_model_api *concat_model(void)

@@ -69,6 +69,7 @@ struct conv_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (conv_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (conv_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -190,6 +191,11 @@ void conv_set_dist(conv_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void conv_set_pool(conv_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of conv.net. With training
@@ -261,11 +267,11 @@ static void conv_forward_pass(const conv *m, conv_workspace *w, const float *ima
     /* conv.net:17: logits = dense(flatten(up), 4) + dense(flatten(s2), 4) */
     /* flatten: t11 is up's buffer, viewed as [n,128] */
     /* t12[n,4] = t11[n,128] logits_w[4,128]^T + logits_b */
-    dlrt_dense_forward_f32(t12, t11, logits_w, n, 4, 128);
+    dlrt_dense_forward_pool_f32(t12, t11, logits_w, n, 4, 128, w->pool);
     dlrt_bias_forward_f32(t12, logits_b, n, 4, 1);
     /* flatten: t13 is s2's buffer, viewed as [n,64] */
     /* t14[n,4] = t13[n,64] logits_2_w[4,64]^T + logits_2_b */
-    dlrt_dense_forward_f32(t14, t13, logits_2_w, n, 4, 64);
+    dlrt_dense_forward_pool_f32(t14, t13, logits_2_w, n, 4, 64, w->pool);
     dlrt_bias_forward_f32(t14, logits_2_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         logits[i] = t12[i] + t14[i];
@@ -871,6 +877,11 @@ static void conv_api_set_dist(void *w, const dlrt_dist *dist)
     conv_set_dist(w, dist);
 }
 
+static void conv_api_set_pool(void *w, dlrt_pool *pool)
+{
+    conv_set_pool(w, pool);
+}
+
 static double conv_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return conv_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1013,6 +1024,7 @@ static const dlrt_model_api conv_api = {
     .set_momentum = conv_api_set_momentum,
     .get_momentum = conv_api_get_momentum,
     .schedule = &conv_schedule,
+    .set_pool = conv_api_set_pool,
 };
 
 const dlrt_model_api *conv_model(void)

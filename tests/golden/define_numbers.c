@@ -45,6 +45,7 @@ struct define_numbers_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (define_numbers_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (define_numbers_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -135,6 +136,11 @@ void define_numbers_set_dist(define_numbers_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void define_numbers_set_pool(define_numbers_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of define_numbers.net. With training
@@ -154,11 +160,11 @@ static void define_numbers_forward_pass(const define_numbers *m, define_numbers_
         return;
     /* define_numbers.net:9: loss cross_entropy(dense(relu(dense(x, hidden)), classes), y) */
     /* t2[n,1000] = x[n,4] loss_w[1000,4]^T + loss_b */
-    dlrt_dense_forward_f32(t2, x, loss_w, n, 1000, 4);
+    dlrt_dense_forward_pool_f32(t2, x, loss_w, n, 1000, 4, w->pool);
     dlrt_bias_forward_f32(t2, loss_b, n, 1000, 1);
     dlrt_relu_forward_f32(t3, t2, n * 1000);   /* NaN stays NaN */
     /* t4[n,5] = t3[n,1000] loss_2_w[5,1000]^T + loss_2_b */
-    dlrt_dense_forward_f32(t4, t3, loss_2_w, n, 5, 1000);
+    dlrt_dense_forward_pool_f32(t4, t3, loss_2_w, n, 5, 1000, w->pool);
     dlrt_bias_forward_f32(t4, loss_2_b, n, 5, 1);
 }
 
@@ -630,6 +636,11 @@ static void define_numbers_api_set_dist(void *w, const dlrt_dist *dist)
     define_numbers_set_dist(w, dist);
 }
 
+static void define_numbers_api_set_pool(void *w, dlrt_pool *pool)
+{
+    define_numbers_set_pool(w, pool);
+}
+
 static double define_numbers_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return define_numbers_evaluate(m, data[0], data[1], n, accuracy);
@@ -757,6 +768,7 @@ static const dlrt_model_api define_numbers_api = {
     .set_lr = define_numbers_api_set_lr,
     .get_lr = define_numbers_api_get_lr,
     .schedule = &define_numbers_schedule,
+    .set_pool = define_numbers_api_set_pool,
 };
 
 const dlrt_model_api *define_numbers_model(void)

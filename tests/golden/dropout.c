@@ -59,6 +59,7 @@ struct dropout_workspace {
     double *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (dropout_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (dropout_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -159,6 +160,11 @@ void dropout_set_dist(dropout_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void dropout_set_pool(dropout_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of dropout.net. With training
@@ -186,7 +192,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
         return;
     /* dropout.net:10: h = dropout(relu(dense(x, 24)), 0.5) */
     /* t3[n,24] = x[n,10] h_w[24,10]^T + h_b */
-    dlrt_dense_forward_f64(t3, x, h_w, n, 24, 10);
+    dlrt_dense_forward_pool_f64(t3, x, h_w, n, 24, 10, w->pool);
     dlrt_bias_forward_f64(t3, h_b, n, 24, 1);
     dlrt_relu_forward_f64(t4, t3, n * 24);   /* NaN stays NaN */
     if (training) {
@@ -198,7 +204,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
 
     /* dropout.net:11: h2 = dropout(sigmoid(dense(h, 24)), 0.25) */
     /* t6[n,24] = h[n,24] h2_w[24,24]^T + h2_b */
-    dlrt_dense_forward_f64(t6, h, h2_w, n, 24, 24);
+    dlrt_dense_forward_pool_f64(t6, h, h2_w, n, 24, 24, w->pool);
     dlrt_bias_forward_f64(t6, h2_b, n, 24, 1);
     dlrt_sigmoid_forward_f64(t7, t6, n * 24);
     if (training) {
@@ -210,7 +216,7 @@ static void dropout_forward_pass(const dropout *m, dropout_workspace *w, const d
 
     /* dropout.net:12: logits = dense(h2, 4) */
     /* logits[n,4] = h2[n,24] logits_w[4,24]^T + logits_b */
-    dlrt_dense_forward_f64(logits, h2, logits_w, n, 4, 24);
+    dlrt_dense_forward_pool_f64(logits, h2, logits_w, n, 4, 24, w->pool);
     dlrt_bias_forward_f64(logits, logits_b, n, 4, 1);
 
     /* dropout.net:13: output probs = softmax(logits) */
@@ -755,6 +761,11 @@ static void dropout_api_set_dist(void *w, const dlrt_dist *dist)
     dropout_set_dist(w, dist);
 }
 
+static void dropout_api_set_pool(void *w, dlrt_pool *pool)
+{
+    dropout_set_pool(w, pool);
+}
+
 static double dropout_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return dropout_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -901,6 +912,7 @@ static const dlrt_model_api dropout_api = {
     .set_momentum = dropout_api_set_momentum,
     .get_momentum = dropout_api_get_momentum,
     .schedule = &dropout_schedule,
+    .set_pool = dropout_api_set_pool,
 };
 
 const dlrt_model_api *dropout_model(void)

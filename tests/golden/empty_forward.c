@@ -40,6 +40,7 @@ struct empty_forward_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (empty_forward_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (empty_forward_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -124,6 +125,11 @@ void empty_forward_set_dist(empty_forward_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void empty_forward_set_pool(empty_forward_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of empty_forward.net. With training
@@ -154,7 +160,7 @@ static float empty_forward_loss_pass(const empty_forward *m, empty_forward_works
 
     /* empty_forward.net:6: loss mse(x, dense(t, 3)) */
     /* t2[n,3] = t[n,3] loss_w[3,3]^T + loss_b */
-    dlrt_dense_forward_f32(t2, t, loss_w, n, 3, 3);
+    dlrt_dense_forward_pool_f32(t2, t, loss_w, n, 3, 3, w->pool);
     dlrt_bias_forward_f32(t2, loss_b, n, 3, 1);
     dlrt_mse_forward_f32(loss, x, t2, n, 3);
 
@@ -566,6 +572,11 @@ static void empty_forward_api_set_dist(void *w, const dlrt_dist *dist)
     empty_forward_set_dist(w, dist);
 }
 
+static void empty_forward_api_set_pool(void *w, dlrt_pool *pool)
+{
+    empty_forward_set_pool(w, pool);
+}
+
 static double empty_forward_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return empty_forward_evaluate(m, data[0], data[1], n, accuracy);
@@ -693,6 +704,7 @@ static const dlrt_model_api empty_forward_api = {
     .set_lr = empty_forward_api_set_lr,
     .get_lr = empty_forward_api_get_lr,
     .schedule = &empty_forward_schedule,
+    .set_pool = empty_forward_api_set_pool,
 };
 
 const dlrt_model_api *empty_forward_model(void)

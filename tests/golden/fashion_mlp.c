@@ -53,6 +53,7 @@ struct fashion_mlp_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (fashion_mlp_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (fashion_mlp_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -155,6 +156,11 @@ void fashion_mlp_set_dist(fashion_mlp_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void fashion_mlp_set_pool(fashion_mlp_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of fashion_mlp.net. With training
@@ -180,13 +186,13 @@ static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace
         return;
     /* fashion_mlp.net:13: h1 = relu(dense(image, hidden, init = he_normal)) */
     /* t2[n,256] = image[n,784] h1_w[256,784]^T + h1_b */
-    dlrt_dense_forward_f32(t2, image, h1_w, n, 256, 784);
+    dlrt_dense_forward_pool_f32(t2, image, h1_w, n, 256, 784, w->pool);
     dlrt_bias_forward_f32(t2, h1_b, n, 256, 1);
     dlrt_relu_forward_f32(h1, t2, n * 256);   /* NaN stays NaN */
 
     /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
     /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
-    dlrt_dense_forward_f32(t4, h1, h2_w, n, 128, 256);
+    dlrt_dense_forward_pool_f32(t4, h1, h2_w, n, 128, 256, w->pool);
     dlrt_bias_forward_f32(t4, h2_b, n, 128, 1);
     dlrt_relu_forward_f32(t5, t4, n * 128);   /* NaN stays NaN */
     if (training) {
@@ -198,7 +204,7 @@ static void fashion_mlp_forward_pass(const fashion_mlp *m, fashion_mlp_workspace
 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* logits[n,10] = h2[n,128] logits_w[10,128]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h2, logits_w, n, 10, 128);
+    dlrt_dense_forward_pool_f32(logits, h2, logits_w, n, 10, 128, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 10, 1);
 
     /* fashion_mlp.net:16: output probs = softmax(logits) */
@@ -730,6 +736,11 @@ static void fashion_mlp_api_set_dist(void *w, const dlrt_dist *dist)
     fashion_mlp_set_dist(w, dist);
 }
 
+static void fashion_mlp_api_set_pool(void *w, dlrt_pool *pool)
+{
+    fashion_mlp_set_pool(w, pool);
+}
+
 static double fashion_mlp_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return fashion_mlp_evaluate(m, data[0], data[1], n, accuracy);
@@ -875,6 +886,7 @@ static const dlrt_model_api fashion_mlp_api = {
     .set_momentum = fashion_mlp_api_set_momentum,
     .get_momentum = fashion_mlp_api_get_momentum,
     .schedule = &fashion_mlp_schedule,
+    .set_pool = fashion_mlp_api_set_pool,
 };
 
 const dlrt_model_api *fashion_mlp_model(void)

@@ -75,6 +75,7 @@ struct gelu_family_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (gelu_family_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (gelu_family_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -171,6 +172,11 @@ void gelu_family_set_dist(gelu_family_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void gelu_family_set_pool(gelu_family_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of gelu_family.net. With training
@@ -207,7 +213,7 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
         return;
     /* gelu_family.net:6: a = gelu(dense(x, 4)) */
     /* t2[n,4] = x[n,6] a_w[4,6]^T + a_b */
-    dlrt_dense_forward_f32(t2, x, a_w, n, 4, 6);
+    dlrt_dense_forward_pool_f32(t2, x, a_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(t2, a_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++) {
         const float v = t2[i];
@@ -249,7 +255,7 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
 
     /* gelu_family.net:10: e = hardtanh(dense(d, 4, trainable = false), min_val = -2) + hardsigmoid(d) */
     /* t15[n,4] = d[n,4] e_w[4,4]^T + e_b */
-    dlrt_dense_forward_f32(t15, d, e_w, n, 4, 4);
+    dlrt_dense_forward_pool_f32(t15, d, e_w, n, 4, 4, w->pool);
     dlrt_bias_forward_f32(t15, e_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)   /* NaN: both tests false, stays NaN */
         t16[i] = t15[i] < -2.0f ? -2.0f : t15[i] > 1.0f ? 1.0f : t15[i];
@@ -262,7 +268,7 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
 
     /* gelu_family.net:11: logits = dense(e, 3) */
     /* logits[n,3] = e[n,4] logits_w[3,4]^T + logits_b */
-    dlrt_dense_forward_f32(logits, e, logits_w, n, 3, 4);
+    dlrt_dense_forward_pool_f32(logits, e, logits_w, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -855,6 +861,11 @@ static void gelu_family_api_set_dist(void *w, const dlrt_dist *dist)
     gelu_family_set_dist(w, dist);
 }
 
+static void gelu_family_api_set_pool(void *w, dlrt_pool *pool)
+{
+    gelu_family_set_pool(w, pool);
+}
+
 static double gelu_family_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return gelu_family_evaluate(m, data[0], data[1], n, accuracy);
@@ -982,6 +993,7 @@ static const dlrt_model_api gelu_family_api = {
     .set_lr = gelu_family_api_set_lr,
     .get_lr = gelu_family_api_get_lr,
     .schedule = &gelu_family_schedule,
+    .set_pool = gelu_family_api_set_pool,
 };
 
 const dlrt_model_api *gelu_family_model(void)

@@ -45,6 +45,7 @@ struct orth_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (orth_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (orth_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -141,6 +142,11 @@ void orth_set_dist(orth_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void orth_set_pool(orth_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of init_orthogonal.net. With training
@@ -160,13 +166,13 @@ static void orth_forward_pass(const orth *m, orth_workspace *w, const float *x, 
         return;
     /* init_orthogonal.net:6: h = tanh(dense(x, 6, init = orthogonal(gain = 1.25))) */
     /* t2[n,6] = x[n,12] h_w[6,12]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 6, 12);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 6, 12, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 6, 1);
     dlrt_tanh_forward_f32(h, t2, n * 6);
 
     /* init_orthogonal.net:7: loss cross_entropy(dense(h, 4), y) */
     /* t4[n,4] = h[n,6] loss_w[4,6]^T + loss_b */
-    dlrt_dense_forward_f32(t4, h, loss_w, n, 4, 6);
+    dlrt_dense_forward_pool_f32(t4, h, loss_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(t4, loss_b, n, 4, 1);
 }
 
@@ -640,6 +646,11 @@ static void orth_api_set_dist(void *w, const dlrt_dist *dist)
     orth_set_dist(w, dist);
 }
 
+static void orth_api_set_pool(void *w, dlrt_pool *pool)
+{
+    orth_set_pool(w, pool);
+}
+
 static double orth_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return orth_evaluate(m, data[0], data[1], n, accuracy);
@@ -767,6 +778,7 @@ static const dlrt_model_api orth_api = {
     .set_lr = orth_api_set_lr,
     .get_lr = orth_api_get_lr,
     .schedule = &orth_schedule,
+    .set_pool = orth_api_set_pool,
 };
 
 const dlrt_model_api *orth_model(void)

@@ -40,6 +40,7 @@ struct l1_sgd_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (l1_sgd_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (l1_sgd_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -124,6 +125,11 @@ void l1_sgd_set_dist(l1_sgd_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void l1_sgd_set_pool(l1_sgd_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of l1_sgd.net. With training
@@ -139,7 +145,7 @@ static void l1_sgd_forward_pass(const l1_sgd *m, l1_sgd_workspace *w, const floa
         return;
     /* l1_sgd.net:7: pred = dense(x, 2, init = uniform(a = 0.1)) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
-    dlrt_dense_forward_f32(pred, x, pred_w, n, 2, 4);
+    dlrt_dense_forward_pool_f32(pred, x, pred_w, n, 2, 4, w->pool);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
@@ -568,6 +574,11 @@ static void l1_sgd_api_set_dist(void *w, const dlrt_dist *dist)
     l1_sgd_set_dist(w, dist);
 }
 
+static void l1_sgd_api_set_pool(void *w, dlrt_pool *pool)
+{
+    l1_sgd_set_pool(w, pool);
+}
+
 static double l1_sgd_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return l1_sgd_evaluate(m, data[0], data[1], n, accuracy);
@@ -699,6 +710,7 @@ static const dlrt_model_api l1_sgd_api = {
     .set_lr = l1_sgd_api_set_lr,
     .get_lr = l1_sgd_api_get_lr,
     .schedule = &l1_sgd_schedule,
+    .set_pool = l1_sgd_api_set_pool,
 };
 
 const dlrt_model_api *l1_sgd_model(void)

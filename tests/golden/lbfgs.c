@@ -44,6 +44,7 @@ struct lbfgs_net_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (lbfgs_net_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (lbfgs_net_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -151,6 +152,11 @@ void lbfgs_net_set_dist(lbfgs_net_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void lbfgs_net_set_pool(lbfgs_net_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of lbfgs.net. With training
@@ -170,13 +176,13 @@ static void lbfgs_net_forward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, c
         return;
     /* lbfgs.net:6: h = tanh(dense(x, 8)) */
     /* t2[n,8] = x[n,6] h_w[8,6]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 8, 6);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 8, 6, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 8, 1);
     dlrt_tanh_forward_f32(h, t2, n * 8);
 
     /* lbfgs.net:7: out = dense(h, 3) */
     /* out[n,3] = h[n,8] out_w[3,8]^T + out_b */
-    dlrt_dense_forward_f32(out, h, out_w, n, 3, 8);
+    dlrt_dense_forward_pool_f32(out, h, out_w, n, 3, 8, w->pool);
     dlrt_bias_forward_f32(out, out_b, n, 3, 1);
 }
 
@@ -590,6 +596,11 @@ static void lbfgs_net_api_set_dist(void *w, const dlrt_dist *dist)
     lbfgs_net_set_dist(w, dist);
 }
 
+static void lbfgs_net_api_set_pool(void *w, dlrt_pool *pool)
+{
+    lbfgs_net_set_pool(w, pool);
+}
+
 static double lbfgs_net_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return lbfgs_net_evaluate(m, data[0], data[1], n, accuracy);
@@ -721,6 +732,7 @@ static const dlrt_model_api lbfgs_net_api = {
     .set_lr = lbfgs_net_api_set_lr,
     .get_lr = lbfgs_net_api_get_lr,
     .schedule = &lbfgs_net_schedule,
+    .set_pool = lbfgs_net_api_set_pool,
 };
 
 const dlrt_model_api *lbfgs_net_model(void)

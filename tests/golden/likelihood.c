@@ -65,6 +65,7 @@ struct likelihood_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (likelihood_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (likelihood_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -179,6 +180,11 @@ void likelihood_set_dist(likelihood_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void likelihood_set_pool(likelihood_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of likelihood.net. With training
@@ -212,35 +218,35 @@ static void likelihood_forward_pass(const likelihood *m, likelihood_workspace *w
         return;
     /* likelihood.net:10: h = tanh(dense(x, 5)) */
     /* t4[n,5] = x[n,3] h_w[5,3]^T + h_b */
-    dlrt_dense_forward_f32(t4, x, h_w, n, 5, 3);
+    dlrt_dense_forward_pool_f32(t4, x, h_w, n, 5, 3, w->pool);
     dlrt_bias_forward_f32(t4, h_b, n, 5, 1);
     dlrt_tanh_forward_f32(h, t4, n * 5);
 
     /* likelihood.net:11: mu = dense(h, 2) */
     /* mu[n,2] = h[n,5] mu_w[2,5]^T + mu_b */
-    dlrt_dense_forward_f32(mu, h, mu_w, n, 2, 5);
+    dlrt_dense_forward_pool_f32(mu, h, mu_w, n, 2, 5, w->pool);
     dlrt_bias_forward_f32(mu, mu_b, n, 2, 1);
 
     /* likelihood.net:12: lv = dense(h, 2) */
     /* lv[n,2] = h[n,5] lv_w[2,5]^T + lv_b */
-    dlrt_dense_forward_f32(lv, h, lv_w, n, 2, 5);
+    dlrt_dense_forward_pool_f32(lv, h, lv_w, n, 2, 5, w->pool);
     dlrt_bias_forward_f32(lv, lv_b, n, 2, 1);
 
     /* likelihood.net:13: z = dense(h, 2) */
     /* z[n,2] = h[n,5] z_w[2,5]^T + z_b */
-    dlrt_dense_forward_f32(z, h, z_w, n, 2, 5);
+    dlrt_dense_forward_pool_f32(z, h, z_w, n, 2, 5, w->pool);
     dlrt_bias_forward_f32(z, z_b, n, 2, 1);
 
     /* likelihood.net:14: lp = log_softmax(dense(h, 4)) */
     /* t9[n,4] = h[n,5] lp_w[4,5]^T + lp_b */
-    dlrt_dense_forward_f32(t9, h, lp_w, n, 4, 5);
+    dlrt_dense_forward_pool_f32(t9, h, lp_w, n, 4, 5, w->pool);
     dlrt_bias_forward_f32(t9, lp_b, n, 4, 1);
     dlrt_log_softmax_forward_f32(lp, t9, n, 4);   /* rows of 4 */
 
     /* likelihood.net:15: loss gaussian_nll(mu, lv, t) + 0.5 * bce(z, sigmoid(t)) + 0.3 * bce(z, sigmoid(z ... */
     dlrt_sigmoid_forward_f32(t14, z, n * 2);
     /* t16[n,2] = h[n,5] loss_w[2,5]^T + loss_b */
-    dlrt_dense_forward_f32(t16, h, loss_w, n, 2, 5);
+    dlrt_dense_forward_pool_f32(t16, h, loss_w, n, 2, 5, w->pool);
     dlrt_bias_forward_f32(t16, loss_b, n, 2, 1);
 }
 
@@ -840,6 +846,11 @@ static void likelihood_api_set_dist(void *w, const dlrt_dist *dist)
     likelihood_set_dist(w, dist);
 }
 
+static void likelihood_api_set_pool(void *w, dlrt_pool *pool)
+{
+    likelihood_set_pool(w, pool);
+}
+
 static double likelihood_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return likelihood_evaluate(m, data[0], data[1], data[2], data[3], n, accuracy);
@@ -969,6 +980,7 @@ static const dlrt_model_api likelihood_api = {
     .set_lr = likelihood_api_set_lr,
     .get_lr = likelihood_api_get_lr,
     .schedule = &likelihood_schedule,
+    .set_pool = likelihood_api_set_pool,
 };
 
 const dlrt_model_api *likelihood_model(void)

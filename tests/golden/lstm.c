@@ -55,6 +55,7 @@ struct lstm_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (lstm_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (lstm_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -214,6 +215,11 @@ void lstm_set_dist(lstm_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void lstm_set_pool(lstm_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of lstm.net. With training
@@ -316,7 +322,7 @@ static void lstm_forward_pass(const lstm *m, lstm_workspace *w, const float *seq
     /* lstm.net:10: logits = dense(flatten(out), 4) */
     /* flatten: t5 is out's buffer, viewed as [n,24] */
     /* logits[n,4] = t5[n,24] logits_w[4,24]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t5, logits_w, n, 4, 24);
+    dlrt_dense_forward_pool_f32(logits, t5, logits_w, n, 4, 24, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
 }
 
@@ -909,6 +915,11 @@ static void lstm_api_set_dist(void *w, const dlrt_dist *dist)
     lstm_set_dist(w, dist);
 }
 
+static void lstm_api_set_pool(void *w, dlrt_pool *pool)
+{
+    lstm_set_pool(w, pool);
+}
+
 static double lstm_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return lstm_evaluate(m, data[0], data[1], n, accuracy);
@@ -1036,6 +1047,7 @@ static const dlrt_model_api lstm_api = {
     .set_lr = lstm_api_set_lr,
     .get_lr = lstm_api_get_lr,
     .schedule = &lstm_schedule,
+    .set_pool = lstm_api_set_pool,
 };
 
 const dlrt_model_api *lstm_model(void)

@@ -116,6 +116,12 @@ lstm_workspace *lstm_own_workspace(lstm *m);
  * dist->global_n samples over all ranks. */
 struct dlrt_dist;   /* dlrt.h */
 void lstm_set_dist(lstm_workspace *w, const struct dlrt_dist *dist);
+/* Threads for inference on few samples (dlrt_pool in dlrt.h): the dense
+ * layers of calls on workspace w split their weight rows over the pool's
+ * threads (NULL, as created: the calling thread alone). The same results,
+ * bit for bit. The pool must outlive its use on w. */
+struct dlrt_pool;   /* dlrt.h */
+void lstm_set_pool(lstm_workspace *w, struct dlrt_pool *pool);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

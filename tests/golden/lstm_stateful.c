@@ -48,6 +48,7 @@ struct lstm_stateful_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (lstm_stateful_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (lstm_stateful_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -144,6 +145,11 @@ void lstm_stateful_set_dist(lstm_stateful_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void lstm_stateful_set_pool(lstm_stateful_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of lstm_stateful.net. With training
@@ -174,7 +180,7 @@ static void lstm_stateful_forward_pass(const lstm_stateful *m, lstm_stateful_wor
     /* lstm_stateful.net:8: output p = reshape(dense(reshape(h, [40]), 8), [8, 1]) */
     /* reshape: t3 is h's buffer, viewed as [n, 40] */
     /* t4[n,8] = t3[n,40] p_w[8,40]^T + p_b */
-    dlrt_dense_forward_f32(t4, t3, p_w, n, 8, 40);
+    dlrt_dense_forward_pool_f32(t4, t3, p_w, n, 8, 40, w->pool);
     dlrt_bias_forward_f32(t4, p_b, n, 8, 1);
     /* reshape: p is t4's buffer, viewed as [n, 8, 1] */
 }
@@ -643,6 +649,11 @@ static void lstm_stateful_api_set_dist(void *w, const dlrt_dist *dist)
     lstm_stateful_set_dist(w, dist);
 }
 
+static void lstm_stateful_api_set_pool(void *w, dlrt_pool *pool)
+{
+    lstm_stateful_set_pool(w, pool);
+}
+
 static double lstm_stateful_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return lstm_stateful_evaluate(m, data[0], data[1], n, accuracy);
@@ -776,6 +787,7 @@ static const dlrt_model_api lstm_stateful_api = {
     .set_lr = lstm_stateful_api_set_lr,
     .get_lr = lstm_stateful_api_get_lr,
     .schedule = &lstm_stateful_schedule,
+    .set_pool = lstm_stateful_api_set_pool,
 };
 
 const dlrt_model_api *lstm_stateful_model(void)

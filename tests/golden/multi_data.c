@@ -57,6 +57,7 @@ struct multi_data_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (multi_data_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (multi_data_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -163,6 +164,11 @@ void multi_data_set_dist(multi_data_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void multi_data_set_pool(multi_data_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of multi_data.net. With training
@@ -193,11 +199,11 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
     /* multi_data.net:10: h = relu(dense(flatten(img), 8)) + relu(dense(aux, 8)) */
     memcpy(t4, img, (size_t)n * 6 * sizeof *t4);   /* flatten: same values */
     /* t5[n,8] = t4[n,6] h_w[8,6]^T + h_b */
-    dlrt_dense_forward_f32(t5, t4, h_w, n, 8, 6);
+    dlrt_dense_forward_pool_f32(t5, t4, h_w, n, 8, 6, w->pool);
     dlrt_bias_forward_f32(t5, h_b, n, 8, 1);
     dlrt_relu_forward_f32(t6, t5, n * 8);   /* NaN stays NaN */
     /* t7[n,8] = aux[n,4] h_2_w[8,4]^T + h_2_b */
-    dlrt_dense_forward_f32(t7, aux, h_2_w, n, 8, 4);
+    dlrt_dense_forward_pool_f32(t7, aux, h_2_w, n, 8, 4, w->pool);
     dlrt_bias_forward_f32(t7, h_2_b, n, 8, 1);
     dlrt_relu_forward_f32(t8, t7, n * 8);   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++)
@@ -205,7 +211,7 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
 
     /* multi_data.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 8);
+    dlrt_dense_forward_pool_f32(logits, h, logits_w, n, 3, 8, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 
     /* multi_data.net:12: output probs = softmax(logits) */
@@ -213,7 +219,7 @@ static void multi_data_forward_pass(const multi_data *m, multi_data_workspace *w
 
     /* multi_data.net:13: output pred = dense(h, 2) */
     /* pred[n,2] = h[n,8] pred_w[2,8]^T + pred_b */
-    dlrt_dense_forward_f32(pred, h, pred_w, n, 2, 8);
+    dlrt_dense_forward_pool_f32(pred, h, pred_w, n, 2, 8, w->pool);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
@@ -766,6 +772,11 @@ static void multi_data_api_set_dist(void *w, const dlrt_dist *dist)
     multi_data_set_dist(w, dist);
 }
 
+static void multi_data_api_set_pool(void *w, dlrt_pool *pool)
+{
+    multi_data_set_pool(w, pool);
+}
+
 static double multi_data_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return multi_data_evaluate(m, data[0], data[1], data[2], data[3], n, accuracy);
@@ -914,6 +925,7 @@ static const dlrt_model_api multi_data_api = {
     .set_momentum = multi_data_api_set_momentum,
     .get_momentum = multi_data_api_get_momentum,
     .schedule = &multi_data_schedule,
+    .set_pool = multi_data_api_set_pool,
 };
 
 const dlrt_model_api *multi_data_model(void)

@@ -49,6 +49,7 @@ struct noise_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (noise_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (noise_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -145,6 +146,11 @@ void noise_set_dist(noise_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void noise_set_pool(noise_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of noise.net. With training
@@ -167,13 +173,13 @@ static void noise_forward_pass(const noise *m, noise_workspace *w, const float *
         return;
     /* noise.net:7: h = relu(dense(z, 32)) */
     /* t3[n,32] = z[n,8] h_w[32,8]^T + h_b */
-    dlrt_dense_forward_f32(t3, z, h_w, n, 32, 8);
+    dlrt_dense_forward_pool_f32(t3, z, h_w, n, 32, 8, w->pool);
     dlrt_bias_forward_f32(t3, h_b, n, 32, 1);
     dlrt_relu_forward_f32(h, t3, n * 32);   /* NaN stays NaN */
 
     /* noise.net:8: out = sigmoid(dense(h, 16)) + jitter * 0.01 */
     /* t5[n,16] = h[n,32] out_w[16,32]^T + out_b */
-    dlrt_dense_forward_f32(t5, h, out_w, n, 16, 32);
+    dlrt_dense_forward_pool_f32(t5, h, out_w, n, 16, 32, w->pool);
     dlrt_bias_forward_f32(t5, out_b, n, 16, 1);
     dlrt_sigmoid_forward_f32(t6, t5, n * 16);
     for (int i = 0; i < n * 16; i++)
@@ -662,6 +668,11 @@ static void noise_api_set_dist(void *w, const dlrt_dist *dist)
     noise_set_dist(w, dist);
 }
 
+static void noise_api_set_pool(void *w, dlrt_pool *pool)
+{
+    noise_set_pool(w, pool);
+}
+
 static double noise_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return noise_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -816,6 +827,7 @@ static const dlrt_model_api noise_api = {
     .set_momentum = noise_api_set_momentum,
     .get_momentum = noise_api_get_momentum,
     .schedule = &noise_schedule,
+    .set_pool = noise_api_set_pool,
 };
 
 const dlrt_model_api *noise_model(void)

@@ -73,6 +73,7 @@ struct norm_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (norm_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (norm_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -210,6 +211,11 @@ void norm_set_dist(norm_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void norm_set_pool(norm_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of norm.net. With training
@@ -292,11 +298,11 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     /* norm.net:14: h = dense(flatten(l2), 6) + dense(flatten(l1), 6) */
     /* flatten: t7 is l2's buffer, viewed as [n,24] */
     /* t8[n,6] = t7[n,24] h_w[6,24]^T + h_b */
-    dlrt_dense_forward_f32(t8, t7, h_w, n, 6, 24);
+    dlrt_dense_forward_pool_f32(t8, t7, h_w, n, 6, 24, w->pool);
     dlrt_bias_forward_f32(t8, h_b, n, 6, 1);
     /* flatten: t9 is l1's buffer, viewed as [n,15] */
     /* t10[n,6] = t9[n,15] h_2_w[6,15]^T + h_2_b */
-    dlrt_dense_forward_f32(t10, t9, h_2_w, n, 6, 15);
+    dlrt_dense_forward_pool_f32(t10, t9, h_2_w, n, 6, 15, w->pool);
     dlrt_bias_forward_f32(t10, h_2_b, n, 6, 1);
     for (int i = 0; i < n * 6; i++)
         h[i] = t8[i] + t10[i];
@@ -315,7 +321,7 @@ static void norm_forward_pass(const norm *m, norm_workspace *w, const float *ima
     /* norm.net:16: logits = dense(relu(f), 4) */
     dlrt_relu_forward_f32(t13, f, n * 6);   /* NaN stays NaN */
     /* logits[n,4] = t13[n,6] logits_w[4,6]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t13, logits_w, n, 4, 6);
+    dlrt_dense_forward_pool_f32(logits, t13, logits_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 4, 1);
 }
 
@@ -933,6 +939,11 @@ static void norm_api_set_dist(void *w, const dlrt_dist *dist)
     norm_set_dist(w, dist);
 }
 
+static void norm_api_set_pool(void *w, dlrt_pool *pool)
+{
+    norm_set_pool(w, pool);
+}
+
 static double norm_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return norm_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1075,6 +1086,7 @@ static const dlrt_model_api norm_api = {
     .set_momentum = norm_api_set_momentum,
     .get_momentum = norm_api_get_momentum,
     .schedule = &norm_schedule,
+    .set_pool = norm_api_set_pool,
 };
 
 const dlrt_model_api *norm_model(void)

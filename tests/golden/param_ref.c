@@ -66,6 +66,7 @@ struct param_ref_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (param_ref_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (param_ref_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -168,6 +169,11 @@ void param_ref_set_dist(param_ref_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void param_ref_set_pool(param_ref_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of param_ref.net. With training
@@ -198,7 +204,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
         return;
     /* param_ref.net:9: h1 = tanh(dense(x, 3)) */
     /* t3[n,3] = x[n,4] h1_w[3,4]^T + h1_b */
-    dlrt_dense_forward_f32(t3, x, h1_w, n, 3, 4);
+    dlrt_dense_forward_pool_f32(t3, x, h1_w, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(t3, h1_b, n, 3, 1);
     dlrt_tanh_forward_f32(h1, t3, n * 3);
 
@@ -214,7 +220,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
 
     /* param_ref.net:12: m = c * reshape(dense(x, 2), [2, 1, 1]) */
     /* t9[n,2] = x[n,4] m_w[2,4]^T + m_b */
-    dlrt_dense_forward_f32(t9, x, m_w, n, 2, 4);
+    dlrt_dense_forward_pool_f32(t9, x, m_w, n, 2, 4, w->pool);
     dlrt_bias_forward_f32(t9, m_b, n, 2, 1);
     /* reshape: t10 is t9's buffer, viewed as [n, 2, 1, 1] */
     dlrt_bcast_forward_f32(m_, c, t10, '*', 4, (const int[]){n, 2, 3, 3}, (const long[]){18, 9, 3, 1}, (const long[]){2, 1, 0, 0});
@@ -222,7 +228,7 @@ static void param_ref_forward_pass(const param_ref *m, param_ref_workspace *w, c
     /* param_ref.net:13: z = dense(flatten(m), 1) */
     /* flatten: t12 is m_'s buffer, viewed as [n,18] */
     /* z[n,1] = t12[n,18] z_w[1,18]^T + z_b */
-    dlrt_dense_forward_f32(z, t12, z_w, n, 1, 18);
+    dlrt_dense_forward_pool_f32(z, t12, z_w, n, 1, 18, w->pool);
     dlrt_bias_forward_f32(z, z_b, n, 1, 1);
 
     /* param_ref.net:14: loss mse(g, t) + 1e-4 * l2_penalty(h1.weight) + 1e-3 * l1_penalty(h1) + 0.5 * bc ... */
@@ -769,6 +775,11 @@ static void param_ref_api_set_dist(void *w, const dlrt_dist *dist)
     param_ref_set_dist(w, dist);
 }
 
+static void param_ref_api_set_pool(void *w, dlrt_pool *pool)
+{
+    param_ref_set_pool(w, pool);
+}
+
 static double param_ref_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return param_ref_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -897,6 +908,7 @@ static const dlrt_model_api param_ref_api = {
     .set_lr = param_ref_api_set_lr,
     .get_lr = param_ref_api_get_lr,
     .schedule = &param_ref_schedule,
+    .set_pool = param_ref_api_set_pool,
 };
 
 const dlrt_model_api *param_ref_model(void)

@@ -49,6 +49,7 @@ struct per_layer_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (per_layer_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (per_layer_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -149,6 +150,11 @@ void per_layer_set_dist(per_layer_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void per_layer_set_pool(per_layer_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of per_layer.net. With training
@@ -170,18 +176,18 @@ static void per_layer_forward_pass(const per_layer *m, per_layer_workspace *w, c
         return;
     /* per_layer.net:9: h1 = relu(dense(x, width, lr = 0.01, weight_decay = 0)) */
     /* t2[n,32] = x[n,20] h1_w[32,20]^T + h1_b */
-    dlrt_dense_forward_f32(t2, x, h1_w, n, 32, 20);
+    dlrt_dense_forward_pool_f32(t2, x, h1_w, n, 32, 20, w->pool);
     dlrt_bias_forward_f32(t2, h1_b, n, 32, 1);
     dlrt_relu_forward_f32(h1, t2, n * 32);   /* NaN stays NaN */
 
     /* per_layer.net:10: h2 = relu(dense(h1, width, bias = false)) */
     /* t4[n,32] = h1[n,32] h2_w[32,32]^T */
-    dlrt_dense_forward_f32(t4, h1, h2_w, n, 32, 32);
+    dlrt_dense_forward_pool_f32(t4, h1, h2_w, n, 32, 32, w->pool);
     dlrt_relu_forward_f32(h2, t4, n * 32);   /* NaN stays NaN */
 
     /* per_layer.net:11: logits = dense(h2, 3, bias = false, weight_decay = 0.01, init = zeros) */
     /* logits[n,3] = h2[n,32] logits_w[3,32]^T */
-    dlrt_dense_forward_f32(logits, h2, logits_w, n, 3, 32);
+    dlrt_dense_forward_pool_f32(logits, h2, logits_w, n, 3, 32, w->pool);
 }
 
 /* ---- loss -------------------------------------------------------------- */
@@ -725,6 +731,11 @@ static void per_layer_api_set_dist(void *w, const dlrt_dist *dist)
     per_layer_set_dist(w, dist);
 }
 
+static void per_layer_api_set_pool(void *w, dlrt_pool *pool)
+{
+    per_layer_set_pool(w, pool);
+}
+
 static double per_layer_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return per_layer_evaluate(m, data[0], data[1], n, accuracy);
@@ -866,6 +877,7 @@ static const dlrt_model_api per_layer_api = {
     .set_momentum = per_layer_api_set_momentum,
     .get_momentum = per_layer_api_get_momentum,
     .schedule = &per_layer_schedule,
+    .set_pool = per_layer_api_set_pool,
 };
 
 const dlrt_model_api *per_layer_model(void)

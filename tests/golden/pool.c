@@ -68,6 +68,7 @@ struct pool_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (pool_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (pool_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -164,6 +165,11 @@ void pool_set_dist(pool_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void pool_set_pool(pool_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of pool.net. With training
@@ -199,7 +205,7 @@ static void pool_forward_pass(const pool *m, pool_workspace *w, const float *ima
     /* pool.net:9: h = reshape(relu(dense(flatten(image), 128)), [2, 8, 8]) */
     memcpy(t2, image, (size_t)n * 64 * sizeof *t2);   /* flatten: same values */
     /* t3[n,128] = t2[n,64] h_w[128,64]^T + h_b */
-    dlrt_dense_forward_f32(t3, t2, h_w, n, 128, 64);
+    dlrt_dense_forward_pool_f32(t3, t2, h_w, n, 128, 64, w->pool);
     dlrt_bias_forward_f32(t3, h_b, n, 128, 1);
     dlrt_relu_forward_f32(t4, t3, n * 128);   /* NaN stays NaN */
     /* reshape: h is t4's buffer, viewed as [n, 2, 8, 8] */
@@ -225,10 +231,10 @@ static void pool_forward_pass(const pool *m, pool_workspace *w, const float *ima
     /* pool.net:15: output logits = dense(flatten(seq), 10) + dense(g, 10) */
     /* flatten: t12 is seq's buffer, viewed as [n,64] */
     /* t13[n,10] = t12[n,64] logits_w[10,64]^T + logits_b */
-    dlrt_dense_forward_f32(t13, t12, logits_w, n, 10, 64);
+    dlrt_dense_forward_pool_f32(t13, t12, logits_w, n, 10, 64, w->pool);
     dlrt_bias_forward_f32(t13, logits_b, n, 10, 1);
     /* t14[n,10] = g[n,2] logits_2_w[10,2]^T + logits_2_b */
-    dlrt_dense_forward_f32(t14, g, logits_2_w, n, 10, 2);
+    dlrt_dense_forward_pool_f32(t14, g, logits_2_w, n, 10, 2, w->pool);
     dlrt_bias_forward_f32(t14, logits_2_b, n, 10, 1);
     for (int i = 0; i < n * 10; i++)
         logits[i] = t13[i] + t14[i];
@@ -758,6 +764,11 @@ static void pool_api_set_dist(void *w, const dlrt_dist *dist)
     pool_set_dist(w, dist);
 }
 
+static void pool_api_set_pool(void *w, dlrt_pool *pool)
+{
+    pool_set_pool(w, pool);
+}
+
 static double pool_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return pool_evaluate(m, data[0], data[1], n, accuracy);
@@ -889,6 +900,7 @@ static const dlrt_model_api pool_api = {
     .set_lr = pool_api_set_lr,
     .get_lr = pool_api_get_lr,
     .schedule = &pool_schedule,
+    .set_pool = pool_api_set_pool,
 };
 
 const dlrt_model_api *pool_model(void)

@@ -98,6 +98,7 @@ struct randwire_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (randwire_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (randwire_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -260,6 +261,11 @@ void randwire_set_dist(randwire_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void randwire_set_pool(randwire_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of randwire.net. With training
@@ -419,13 +425,13 @@ static void randwire_forward_pass(const randwire *m, randwire_workspace *w, cons
     /* t22_wmask: h_w with the 432 of 576 weights its mask drops at zero */
     dlrt_mask_select_f32(t22_wmask, h_w, h_weight_mask, 576);
     /* t22[n,8] = t21[n,72] t22_wmask[8,72]^T + h_b */
-    dlrt_dense_forward_f32(t22, t21, t22_wmask, n, 8, 72);
+    dlrt_dense_forward_pool_f32(t22, t21, t22_wmask, n, 8, 72, w->pool);
     dlrt_bias_forward_f32(t22, h_b, n, 8, 1);
     dlrt_relu_forward_f32(h, t22, n * 8);   /* NaN stays NaN */
 
     /* randwire.net:8: logits = dense(h, 3) */
     /* logits[n,3] = h[n,8] logits_w[3,8]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 8);
+    dlrt_dense_forward_pool_f32(logits, h, logits_w, n, 3, 8, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -1101,6 +1107,11 @@ static void randwire_api_set_dist(void *w, const dlrt_dist *dist)
     randwire_set_dist(w, dist);
 }
 
+static void randwire_api_set_pool(void *w, dlrt_pool *pool)
+{
+    randwire_set_pool(w, pool);
+}
+
 static double randwire_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return randwire_evaluate(m, data[0], data[1], n, accuracy);
@@ -1228,6 +1239,7 @@ static const dlrt_model_api randwire_api = {
     .set_lr = randwire_api_set_lr,
     .get_lr = randwire_api_get_lr,
     .schedule = &randwire_schedule,
+    .set_pool = randwire_api_set_pool,
 };
 
 const dlrt_model_api *randwire_model(void)

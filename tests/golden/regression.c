@@ -44,6 +44,7 @@ struct reg_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (reg_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (reg_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -138,6 +139,11 @@ void reg_set_dist(reg_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void reg_set_pool(reg_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of regression.net. With training
@@ -157,13 +163,13 @@ static void reg_forward_pass(const reg *m, reg_workspace *w, const float *x, int
         return;
     /* regression.net:9: h = tanh(dense(x, 16, init = xavier_normal)) */
     /* t2[n,16] = x[n,8] h_w[16,8]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 16, 8);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 16, 8, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 16, 1);
     dlrt_tanh_forward_f32(h, t2, n * 16);
 
     /* regression.net:10: pred = dense(h, 3, init = normal(std = 0.05)) */
     /* pred[n,3] = h[n,16] pred_w[3,16]^T + pred_b */
-    dlrt_dense_forward_f32(pred, h, pred_w, n, 3, 16);
+    dlrt_dense_forward_pool_f32(pred, h, pred_w, n, 3, 16, w->pool);
     dlrt_bias_forward_f32(pred, pred_b, n, 3, 1);
 }
 
@@ -632,6 +638,11 @@ static void reg_api_set_dist(void *w, const dlrt_dist *dist)
     reg_set_dist(w, dist);
 }
 
+static void reg_api_set_pool(void *w, dlrt_pool *pool)
+{
+    reg_set_pool(w, pool);
+}
+
 static double reg_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return reg_evaluate(m, data[0], data[1], n, accuracy);
@@ -777,6 +788,7 @@ static const dlrt_model_api reg_api = {
     .set_momentum = reg_api_set_momentum,
     .get_momentum = reg_api_get_momentum,
     .schedule = &reg_schedule,
+    .set_pool = reg_api_set_pool,
 };
 
 const dlrt_model_api *reg_model(void)

@@ -126,6 +126,7 @@ struct reserved_macros_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (reserved_macros_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (reserved_macros_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -216,6 +217,11 @@ void reserved_macros_set_dist(reserved_macros_workspace *w, const dlrt_dist *dis
     w->dist = dist;
 }
 
+void reserved_macros_set_pool(reserved_macros_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of reserved_macros.net. With training
@@ -276,7 +282,7 @@ static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macr
         return;
     /* reserved_macros.net:10: EOF = tanh(dense(NULL, 4) + FILE) */
     /* t3[n,4] = NULL_[n,4] EOF_w[4,4]^T + EOF_b */
-    dlrt_dense_forward_f32(t3, NULL_, EOF_w, n, 4, 4);
+    dlrt_dense_forward_pool_f32(t3, NULL_, EOF_w, n, 4, 4, w->pool);
     dlrt_bias_forward_f32(t3, EOF_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         t4[i] = t3[i] + FILE_[i];
@@ -384,7 +390,7 @@ static void reserved_macros_forward_pass(const reserved_macros *m, reserved_macr
 
     /* reserved_macros.net:31: output stdin_out = dense(RESERVED_MACROS_BATCH, 2) */
     /* stdin_out[n,2] = RESERVED_MACROS_BATCH_[n,4] stdin_out_w[2,4]^T + stdin_out_b */
-    dlrt_dense_forward_f32(stdin_out, RESERVED_MACROS_BATCH_, stdin_out_w, n, 2, 4);
+    dlrt_dense_forward_pool_f32(stdin_out, RESERVED_MACROS_BATCH_, stdin_out_w, n, 2, 4, w->pool);
     dlrt_bias_forward_f32(stdin_out, stdin_out_b, n, 2, 1);
 }
 
@@ -996,6 +1002,11 @@ static void reserved_macros_api_set_dist(void *w, const dlrt_dist *dist)
     reserved_macros_set_dist(w, dist);
 }
 
+static void reserved_macros_api_set_pool(void *w, dlrt_pool *pool)
+{
+    reserved_macros_set_pool(w, pool);
+}
+
 static double reserved_macros_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return reserved_macros_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1128,6 +1139,7 @@ static const dlrt_model_api reserved_macros_api = {
     .set_lr = reserved_macros_api_set_lr,
     .get_lr = reserved_macros_api_get_lr,
     .schedule = &reserved_macros_schedule,
+    .set_pool = reserved_macros_api_set_pool,
 };
 
 const dlrt_model_api *reserved_macros_model(void)

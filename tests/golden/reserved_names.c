@@ -51,6 +51,7 @@ struct reserved_names_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (reserved_names_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (reserved_names_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -147,6 +148,11 @@ void reserved_names_set_dist(reserved_names_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void reserved_names_set_pool(reserved_names_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of reserved_names.net. With training
@@ -171,13 +177,13 @@ static void reserved_names_forward_pass(const reserved_names *m, reserved_names_
         return;
     /* reserved_names.net:9: d = tanh(dense(int, 4)) */
     /* t2[n,4] = int_[n,3] n_d_w[4,3]^T + n_d_b */
-    dlrt_dense_forward_f32(t2, int_, n_d_w, n, 4, 3);
+    dlrt_dense_forward_pool_f32(t2, int_, n_d_w, n, 4, 3, w->pool);
     dlrt_bias_forward_f32(t2, n_d_b, n, 4, 1);
     dlrt_tanh_forward_f32(d, t2, n * 4);
 
     /* reserved_names.net:10: dlrt_x = relu(dense(d, 4)) */
     /* t4[n,4] = d[n,4] n_dlrt_x_w[4,4]^T + n_dlrt_x_b */
-    dlrt_dense_forward_f32(t4, d, n_dlrt_x_w, n, 4, 4);
+    dlrt_dense_forward_pool_f32(t4, d, n_dlrt_x_w, n, 4, 4, w->pool);
     dlrt_bias_forward_f32(t4, n_dlrt_x_b, n, 4, 1);
     dlrt_relu_forward_f32(n_dlrt_x, t4, n * 4);   /* NaN stays NaN */
 
@@ -187,7 +193,7 @@ static void reserved_names_forward_pass(const reserved_names *m, reserved_names_
 
     /* reserved_names.net:12: i = dense(n, 2) */
     /* i_[n,2] = n_[n,4] i_w[2,4]^T + i_b */
-    dlrt_dense_forward_f32(i_, n_, i_w, n, 2, 4);
+    dlrt_dense_forward_pool_f32(i_, n_, i_w, n, 2, 4, w->pool);
     dlrt_bias_forward_f32(i_, i_b, n, 2, 1);
 }
 
@@ -691,6 +697,11 @@ static void reserved_names_api_set_dist(void *w, const dlrt_dist *dist)
     reserved_names_set_dist(w, dist);
 }
 
+static void reserved_names_api_set_pool(void *w, dlrt_pool *pool)
+{
+    reserved_names_set_pool(w, pool);
+}
+
 static double reserved_names_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return reserved_names_evaluate(m, data[0], data[1], n, accuracy);
@@ -818,6 +829,7 @@ static const dlrt_model_api reserved_names_api = {
     .set_lr = reserved_names_api_set_lr,
     .get_lr = reserved_names_api_get_lr,
     .schedule = &reserved_names_schedule,
+    .set_pool = reserved_names_api_set_pool,
 };
 
 const dlrt_model_api *reserved_names_model(void)

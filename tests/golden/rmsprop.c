@@ -40,6 +40,7 @@ struct rmsprop_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (rmsprop_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (rmsprop_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -132,6 +133,11 @@ void rmsprop_set_dist(rmsprop_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void rmsprop_set_pool(rmsprop_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of rmsprop.net. With training
@@ -147,7 +153,7 @@ static void rmsprop_forward_pass(const rmsprop *m, rmsprop_workspace *w, const f
         return;
     /* rmsprop.net:8: pred = dense(x, 2) */
     /* pred[n,2] = x[n,4] pred_w[2,4]^T + pred_b */
-    dlrt_dense_forward_f32(pred, x, pred_w, n, 2, 4);
+    dlrt_dense_forward_pool_f32(pred, x, pred_w, n, 2, 4, w->pool);
     dlrt_bias_forward_f32(pred, pred_b, n, 2, 1);
 }
 
@@ -608,6 +614,11 @@ static void rmsprop_api_set_dist(void *w, const dlrt_dist *dist)
     rmsprop_set_dist(w, dist);
 }
 
+static void rmsprop_api_set_pool(void *w, dlrt_pool *pool)
+{
+    rmsprop_set_pool(w, pool);
+}
+
 static double rmsprop_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return rmsprop_evaluate(m, data[0], data[1], n, accuracy);
@@ -749,6 +760,7 @@ static const dlrt_model_api rmsprop_api = {
     .set_momentum = rmsprop_api_set_momentum,
     .get_momentum = rmsprop_api_get_momentum,
     .schedule = &rmsprop_schedule,
+    .set_pool = rmsprop_api_set_pool,
 };
 
 const dlrt_model_api *rmsprop_model(void)

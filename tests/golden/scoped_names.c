@@ -57,6 +57,7 @@ struct scoped_names_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (scoped_names_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (scoped_names_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -171,6 +172,11 @@ void scoped_names_set_dist(scoped_names_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void scoped_names_set_pool(scoped_names_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of scoped_names.net. With training
@@ -201,28 +207,28 @@ static void scoped_names_forward_pass(const scoped_names *m, scoped_names_worksp
         return;
     /* scoped_names.net:13: h = dense(tanh(dense(x, 5)), 3) + dense(x, 3) */
     /* t2[n,5] = x[n,4] h_w[5,4]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 4);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 5, 4, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_tanh_forward_f32(t3, t2, n * 5);
     /* t4[n,3] = t3[n,5] h_2_w[3,5]^T + h_2_b */
-    dlrt_dense_forward_f32(t4, t3, h_2_w, n, 3, 5);
+    dlrt_dense_forward_pool_f32(t4, t3, h_2_w, n, 3, 5, w->pool);
     dlrt_bias_forward_f32(t4, h_2_b, n, 3, 1);
     /* t5[n,3] = x[n,4] h_3_w[3,4]^T + h_3_b */
-    dlrt_dense_forward_f32(t5, x, h_3_w, n, 3, 4);
+    dlrt_dense_forward_pool_f32(t5, x, h_3_w, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(t5, h_3_b, n, 3, 1);
     for (int i = 0; i < n * 3; i++)
         h[i] = t4[i] + t5[i];
 
     /* scoped_names.net:14: h_2 = dense(x, 3) */
     /* h_2[n,3] = x[n,4] h_2_w_2[3,4]^T + h_2_b_2 */
-    dlrt_dense_forward_f32(h_2, x, h_2_w_2, n, 3, 4);
+    dlrt_dense_forward_pool_f32(h_2, x, h_2_w_2, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(h_2, h_2_b_2, n, 3, 1);
 
     /* scoped_names.net:15: z = x_running_mean(dense(h + h_2, 3, bias = false), momentum = 0.5) */
     for (int i = 0; i < n * 3; i++)
         t8[i] = h[i] + h_2[i];
     /* t9[n,3] = t8[n,3] z_w[3,3]^T */
-    dlrt_dense_forward_f32(t9, t8, z_w, n, 3, 3);
+    dlrt_dense_forward_pool_f32(t9, t8, z_w, n, 3, 3, w->pool);
     if (training) {
         memcpy(z, t9, (size_t)n * 3 * sizeof *z);
         for (int j = 0; j < 3; j++) {   /* the running mean: STATE, not learnt */
@@ -766,6 +772,11 @@ static void scoped_names_api_set_dist(void *w, const dlrt_dist *dist)
     scoped_names_set_dist(w, dist);
 }
 
+static void scoped_names_api_set_pool(void *w, dlrt_pool *pool)
+{
+    scoped_names_set_pool(w, pool);
+}
+
 static double scoped_names_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return scoped_names_evaluate(m, data[0], data[1], n, accuracy);
@@ -893,6 +904,7 @@ static const dlrt_model_api scoped_names_api = {
     .set_lr = scoped_names_api_set_lr,
     .get_lr = scoped_names_api_get_lr,
     .schedule = &scoped_names_schedule,
+    .set_pool = scoped_names_api_set_pool,
 };
 
 const dlrt_model_api *scoped_names_model(void)

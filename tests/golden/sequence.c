@@ -46,6 +46,7 @@ struct sequence_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (sequence_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (sequence_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -140,6 +141,11 @@ void sequence_set_dist(sequence_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void sequence_set_pool(sequence_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of sequence.net. With training
@@ -164,7 +170,7 @@ static void sequence_forward_pass(const sequence *m, sequence_workspace *w, cons
     /* sequence.net:8: logits = dense(tanh(e), 10, per_step = true) */
     dlrt_tanh_forward_f32(t3, e, n * 32);
     /* at each of 8 steps: logits[n,t,10] = t3[n,t,4] logits_w[10,4]^T + logits_b */
-    dlrt_dense_forward_f32(logits, t3, logits_w, n * 8, 10, 4);
+    dlrt_dense_forward_pool_f32(logits, t3, logits_w, n * 8, 10, 4, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n * 8, 10, 1);
 
     /* sequence.net:9: output last = step(logits, -1) */
@@ -703,6 +709,11 @@ static void sequence_api_set_dist(void *w, const dlrt_dist *dist)
     sequence_set_dist(w, dist);
 }
 
+static void sequence_api_set_pool(void *w, dlrt_pool *pool)
+{
+    sequence_set_pool(w, pool);
+}
+
 static double sequence_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return sequence_evaluate(m, data[0], data[1], n, accuracy);
@@ -848,6 +859,7 @@ static const dlrt_model_api sequence_api = {
     .set_momentum = sequence_api_set_momentum,
     .get_momentum = sequence_api_get_momentum,
     .schedule = &sequence_schedule,
+    .set_pool = sequence_api_set_pool,
 };
 
 const dlrt_model_api *sequence_model(void)

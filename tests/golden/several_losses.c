@@ -58,6 +58,7 @@ struct several_losses_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (several_losses_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (several_losses_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -172,6 +173,11 @@ void several_losses_set_dist(several_losses_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void several_losses_set_pool(several_losses_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of several_losses.net. With training
@@ -199,26 +205,26 @@ static void several_losses_forward_pass(const several_losses *m, several_losses_
         return;
     /* several_losses.net:9: gh = tanh(dense(z, 4)) */
     /* t3[n,4] = z[n,3] gh_w[4,3]^T + gh_b */
-    dlrt_dense_forward_f32(t3, z, gh_w, n, 4, 3);
+    dlrt_dense_forward_pool_f32(t3, z, gh_w, n, 4, 3, w->pool);
     dlrt_bias_forward_f32(t3, gh_b, n, 4, 1);
     dlrt_tanh_forward_f32(gh, t3, n * 4);
 
     /* several_losses.net:10: g = dense(gh, 2) */
     /* g[n,2] = gh[n,4] g_w[2,4]^T + g_b */
-    dlrt_dense_forward_f32(g, gh, g_w, n, 2, 4);
+    dlrt_dense_forward_pool_f32(g, gh, g_w, n, 2, 4, w->pool);
     dlrt_bias_forward_f32(g, g_b, n, 2, 1);
 
     /* several_losses.net:11: dh = tanh(dense(g * x, 5)) */
     for (int i = 0; i < n * 2; i++)
         t6[i] = g[i] * x[i];
     /* t7[n,5] = t6[n,2] dh_w[5,2]^T + dh_b */
-    dlrt_dense_forward_f32(t7, t6, dh_w, n, 5, 2);
+    dlrt_dense_forward_pool_f32(t7, t6, dh_w, n, 5, 2, w->pool);
     dlrt_bias_forward_f32(t7, dh_b, n, 5, 1);
     dlrt_tanh_forward_f32(dh, t7, n * 5);
 
     /* several_losses.net:12: logit = dense(dh, 1) */
     /* logit[n,1] = dh[n,5] logit_w[1,5]^T + logit_b */
-    dlrt_dense_forward_f32(logit, dh, logit_w, n, 1, 5);
+    dlrt_dense_forward_pool_f32(logit, dh, logit_w, n, 1, 5, w->pool);
     dlrt_bias_forward_f32(logit, logit_b, n, 1, 1);
 }
 
@@ -980,6 +986,11 @@ static void several_losses_api_set_dist(void *w, const dlrt_dist *dist)
     several_losses_set_dist(w, dist);
 }
 
+static void several_losses_api_set_pool(void *w, dlrt_pool *pool)
+{
+    several_losses_set_pool(w, pool);
+}
+
 static double several_losses_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return several_losses_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -1132,6 +1143,7 @@ static const dlrt_model_api several_losses_api = {
     .set_momentum = several_losses_api_set_momentum,
     .get_momentum = several_losses_api_get_momentum,
     .schedule = &several_losses_schedule,
+    .set_pool = several_losses_api_set_pool,
 };
 
 const dlrt_model_api *several_losses_model(void)

@@ -133,6 +133,12 @@ several_losses_workspace *several_losses_own_workspace(several_losses *m);
  * dist->global_n samples over all ranks. */
 struct dlrt_dist;   /* dlrt.h */
 void several_losses_set_dist(several_losses_workspace *w, const struct dlrt_dist *dist);
+/* Threads for inference on few samples (dlrt_pool in dlrt.h): the dense
+ * layers of calls on workspace w split their weight rows over the pool's
+ * threads (NULL, as created: the calling thread alone). The same results,
+ * bit for bit. The pool must outlive its use on w. */
+struct dlrt_pool;   /* dlrt.h */
+void several_losses_set_pool(several_losses_workspace *w, struct dlrt_pool *pool);
 
 /* Writes a checkpoint (parameters, optimizer state, step) atomically;
  * refuses a network with a NaN or infinite value, and a path holding a

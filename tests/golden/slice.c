@@ -74,6 +74,7 @@ struct slice_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (slice_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (slice_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -182,6 +183,11 @@ void slice_set_dist(slice_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void slice_set_pool(slice_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of slice.net. With training
@@ -222,7 +228,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
         return;
     /* slice.net:8: h = tanh(dense(x, 8)) */
     /* t3[n,8] = x[n,6] h_w[8,6]^T + h_b */
-    dlrt_dense_forward_f32(t3, x, h_w, n, 8, 6);
+    dlrt_dense_forward_pool_f32(t3, x, h_w, n, 8, 6, w->pool);
     dlrt_bias_forward_f32(t3, h_b, n, 8, 1);
     dlrt_tanh_forward_f32(h, t3, n * 8);
 
@@ -242,7 +248,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
 
     /* slice.net:12: c = slice(reshape(dense(x, 24), [2, 4, 3]), 1, -1, axis = -1) */
     /* t9[n,24] = x[n,6] c_w[24,6]^T + c_b */
-    dlrt_dense_forward_f32(t9, x, c_w, n, 24, 6);
+    dlrt_dense_forward_pool_f32(t9, x, c_w, n, 24, 6, w->pool);
     dlrt_bias_forward_f32(t9, c_b, n, 24, 1);
     /* reshape: t10 is t9's buffer, viewed as [n, 2, 4, 3] */
     for (int r = 0; r < n * 8; r++)   /* values 1..1 of each row of 3 */
@@ -251,7 +257,7 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
     /* slice.net:13: logits = dense(concat(lo, hi, h, flatten(c) * flatten(reshape(dense(x, 8), [2, 2 ... */
     /* flatten: t12 is c's buffer, viewed as [n,8] */
     /* t13[n,8] = x[n,6] logits_w[8,6]^T + logits_b */
-    dlrt_dense_forward_f32(t13, x, logits_w, n, 8, 6);
+    dlrt_dense_forward_pool_f32(t13, x, logits_w, n, 8, 6, w->pool);
     dlrt_bias_forward_f32(t13, logits_b, n, 8, 1);
     /* reshape: t14 is t13's buffer, viewed as [n, 2, 2, 2] */
     /* flatten: t15 is t14's buffer, viewed as [n,8] */
@@ -265,11 +271,11 @@ static void slice_forward_pass(const slice *m, slice_workspace *w, const float *
         memcpy(t17 + (size_t)r * 24 + 16, t16 + (size_t)r * 8, 8 * sizeof *t17);
     }
     /* t18[n,4] = t17[n,24] logits_2_w[4,24]^T + logits_2_b */
-    dlrt_dense_forward_f32(t18, t17, logits_2_w, n, 4, 24);
+    dlrt_dense_forward_pool_f32(t18, t17, logits_2_w, n, 4, 24, w->pool);
     dlrt_bias_forward_f32(t18, logits_2_b, n, 4, 1);
     /* flatten: t19 is r_'s buffer, viewed as [n,12] */
     /* t20[n,4] = t19[n,12] logits_3_w[4,12]^T + logits_3_b */
-    dlrt_dense_forward_f32(t20, t19, logits_3_w, n, 4, 12);
+    dlrt_dense_forward_pool_f32(t20, t19, logits_3_w, n, 4, 12, w->pool);
     dlrt_bias_forward_f32(t20, logits_3_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++)
         logits[i] = t18[i] + t20[i];
@@ -840,6 +846,11 @@ static void slice_api_set_dist(void *w, const dlrt_dist *dist)
     slice_set_dist(w, dist);
 }
 
+static void slice_api_set_pool(void *w, dlrt_pool *pool)
+{
+    slice_set_pool(w, pool);
+}
+
 static double slice_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return slice_evaluate(m, data[0], data[1], data[2], n, accuracy);
@@ -968,6 +979,7 @@ static const dlrt_model_api slice_api = {
     .set_lr = slice_api_set_lr,
     .get_lr = slice_api_get_lr,
     .schedule = &slice_schedule,
+    .set_pool = slice_api_set_pool,
 };
 
 const dlrt_model_api *slice_model(void)

@@ -58,6 +58,7 @@ struct variational_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (variational_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (variational_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -166,6 +167,11 @@ void variational_set_dist(variational_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void variational_set_pool(variational_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of variational.net. With training
@@ -196,18 +202,18 @@ static void variational_forward_pass(const variational *m, variational_workspace
         return;
     /* variational.net:7: h = tanh(dense(x, 5)) */
     /* t2[n,5] = x[n,6] h_w[5,6]^T + h_b */
-    dlrt_dense_forward_f32(t2, x, h_w, n, 5, 6);
+    dlrt_dense_forward_pool_f32(t2, x, h_w, n, 5, 6, w->pool);
     dlrt_bias_forward_f32(t2, h_b, n, 5, 1);
     dlrt_tanh_forward_f32(h, t2, n * 5);
 
     /* variational.net:8: mu = dense(h, 3) */
     /* mu[n,3] = h[n,5] mu_w[3,5]^T + mu_b */
-    dlrt_dense_forward_f32(mu, h, mu_w, n, 3, 5);
+    dlrt_dense_forward_pool_f32(mu, h, mu_w, n, 3, 5, w->pool);
     dlrt_bias_forward_f32(mu, mu_b, n, 3, 1);
 
     /* variational.net:9: lv = dense(h, 3) */
     /* lv[n,3] = h[n,5] lv_w[3,5]^T + lv_b */
-    dlrt_dense_forward_f32(lv, h, lv_w, n, 3, 5);
+    dlrt_dense_forward_pool_f32(lv, h, lv_w, n, 3, 5, w->pool);
     dlrt_bias_forward_f32(lv, lv_b, n, 3, 1);
 
     /* variational.net:10: z = sample_normal(mu, lv) */
@@ -222,11 +228,11 @@ static void variational_forward_pass(const variational *m, variational_workspace
     for (int i = 0; i < n * 3; i++)
         t7[i] = z[i] + mu[i];
     /* t8[n,5] = t7[n,3] out_w[5,3]^T + out_b */
-    dlrt_dense_forward_f32(t8, t7, out_w, n, 5, 3);
+    dlrt_dense_forward_pool_f32(t8, t7, out_w, n, 5, 3, w->pool);
     dlrt_bias_forward_f32(t8, out_b, n, 5, 1);
     dlrt_tanh_forward_f32(t9, t8, n * 5);
     /* out[n,6] = t9[n,5] out_2_w[6,5]^T + out_2_b */
-    dlrt_dense_forward_f32(out, t9, out_2_w, n, 6, 5);
+    dlrt_dense_forward_pool_f32(out, t9, out_2_w, n, 6, 5, w->pool);
     dlrt_bias_forward_f32(out, out_2_b, n, 6, 1);
 }
 
@@ -753,6 +759,11 @@ static void variational_api_set_dist(void *w, const dlrt_dist *dist)
     variational_set_dist(w, dist);
 }
 
+static void variational_api_set_pool(void *w, dlrt_pool *pool)
+{
+    variational_set_pool(w, pool);
+}
+
 static double variational_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return variational_evaluate(m, data[0], data[1], n, accuracy);
@@ -880,6 +891,7 @@ static const dlrt_model_api variational_api = {
     .set_lr = variational_api_set_lr,
     .get_lr = variational_api_get_lr,
     .schedule = &variational_schedule,
+    .set_pool = variational_api_set_pool,
 };
 
 const dlrt_model_api *variational_model(void)

@@ -57,6 +57,7 @@ struct x_scratch_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (x_scratch_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (x_scratch_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state,
@@ -153,6 +154,11 @@ void x_scratch_set_dist(x_scratch_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void x_scratch_set_pool(x_scratch_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of x_scratch.net. With training
@@ -182,7 +188,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
         return;
     /* x_scratch.net:9: a = x_scratch(relu(dense(img, 8))) */
     /* t2[n,8] = img[n,6] a_w[8,6]^T + a_b */
-    dlrt_dense_forward_f32(t2, img, a_w, n, 8, 6);
+    dlrt_dense_forward_pool_f32(t2, img, a_w, n, 8, 6, w->pool);
     dlrt_bias_forward_f32(t2, a_b, n, 8, 1);
     dlrt_relu_forward_f32(t3, t2, n * 8);   /* NaN stays NaN */
     for (int i = 0; i < n * 8; i++) {
@@ -194,7 +200,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
 
     /* x_scratch.net:10: b = x_scratch(tanh(dense(a, 4))) */
     /* t5[n,4] = a[n,8] b_w[4,8]^T + b_b */
-    dlrt_dense_forward_f32(t5, a, b_w, n, 4, 8);
+    dlrt_dense_forward_pool_f32(t5, a, b_w, n, 4, 8, w->pool);
     dlrt_bias_forward_f32(t5, b_b, n, 4, 1);
     dlrt_tanh_forward_f32(t6, t5, n * 4);
     for (int i = 0; i < n * 4; i++) {
@@ -206,7 +212,7 @@ static void x_scratch_forward_pass(const x_scratch *m, x_scratch_workspace *w, c
 
     /* x_scratch.net:11: logits = dense(b, 3) */
     /* logits[n,3] = b[n,4] logits_w[3,4]^T + logits_b */
-    dlrt_dense_forward_f32(logits, b, logits_w, n, 3, 4);
+    dlrt_dense_forward_pool_f32(logits, b, logits_w, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -722,6 +728,11 @@ static void x_scratch_api_set_dist(void *w, const dlrt_dist *dist)
     x_scratch_set_dist(w, dist);
 }
 
+static void x_scratch_api_set_pool(void *w, dlrt_pool *pool)
+{
+    x_scratch_set_pool(w, pool);
+}
+
 static double x_scratch_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return x_scratch_evaluate(m, data[0], data[1], n, accuracy);
@@ -849,6 +860,7 @@ static const dlrt_model_api x_scratch_api = {
     .set_lr = x_scratch_api_set_lr,
     .get_lr = x_scratch_api_get_lr,
     .schedule = &x_scratch_schedule,
+    .set_pool = x_scratch_api_set_pool,
 };
 
 const dlrt_model_api *x_scratch_model(void)

@@ -47,6 +47,7 @@ struct x_state_workspace {
     float *arena;
     dlrt_rng rng;              /* dropout's random stream */
     const dlrt_dist *dist;     /* data-parallel hooks (x_state_set_dist); NULL: one process */
+    dlrt_pool *pool;           /* helper threads for dense layers (x_state_set_pool); NULL: none */
 };
 
 /* The network: parameters, their gradients, the optimizer's state and
@@ -152,6 +153,11 @@ void x_state_set_dist(x_state_workspace *w, const dlrt_dist *dist)
     w->dist = dist;
 }
 
+void x_state_set_pool(x_state_workspace *w, dlrt_pool *pool)
+{
+    w->pool = pool;
+}
+
 /* ---- forward ----------------------------------------------------------- */
 
 /* Every node that needs no label, in the order of x_state.net. With training
@@ -172,7 +178,7 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
         return;
     /* x_state.net:9: z = tanh(dense(img, 4)) */
     /* t2[n,4] = img[n,6] z_w[4,6]^T + z_b */
-    dlrt_dense_forward_f32(t2, img, z_w, n, 4, 6);
+    dlrt_dense_forward_pool_f32(t2, img, z_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(t2, z_b, n, 4, 1);
     dlrt_tanh_forward_f32(z, t2, n * 4);
 
@@ -191,7 +197,7 @@ static void x_state_forward_pass(const x_state *m, x_state_workspace *w, const f
 
     /* x_state.net:11: logits = dense(h, 3) */
     /* logits[n,3] = h[n,4] logits_w[3,4]^T + logits_b */
-    dlrt_dense_forward_f32(logits, h, logits_w, n, 3, 4);
+    dlrt_dense_forward_pool_f32(logits, h, logits_w, n, 3, 4, w->pool);
     dlrt_bias_forward_f32(logits, logits_b, n, 3, 1);
 }
 
@@ -709,6 +715,11 @@ static void x_state_api_set_dist(void *w, const dlrt_dist *dist)
     x_state_set_dist(w, dist);
 }
 
+static void x_state_api_set_pool(void *w, dlrt_pool *pool)
+{
+    x_state_set_pool(w, pool);
+}
+
 static double x_state_api_evaluate(void *m, const void *const *data, int n, double *accuracy)
 {
     return x_state_evaluate(m, data[0], data[1], n, accuracy);
@@ -850,6 +861,7 @@ static const dlrt_model_api x_state_api = {
     .set_momentum = x_state_api_set_momentum,
     .get_momentum = x_state_api_get_momentum,
     .schedule = &x_state_schedule,
+    .set_pool = x_state_api_set_pool,
 };
 
 const dlrt_model_api *x_state_model(void)

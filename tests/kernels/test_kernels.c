@@ -818,6 +818,107 @@ static void test_dense(void)
     finish();
 }
 
+/* The pool (runtime/thread_pool.c) and dense's forward split over it
+ * (dense.h's dense_forward_pool): every part of a run exactly once,
+ * whether the helpers spin, sleep (spin 0: the caller takes back parts
+ * no helper began) or the pool is busy with another call; and the split
+ * product equal bit for bit to dense_forward on one thread, both
+ * precisions, n = 1, 2, 4, 16, shapes with out not a multiple of 8 and in
+ * not one of 16, pools of 2 to 5 threads, one attached and detached
+ * again and again. */
+typedef struct pool_count {
+    int runs[8];
+} pool_count;
+
+static void pool_count_part(void *ctx, int part)
+{
+    __atomic_add_fetch(&((pool_count *)ctx)->runs[part], 1, __ATOMIC_RELAXED);
+}
+
+static void test_dense_pool(void)
+{
+    static const int SIZES[][2] = {/* in, out */ {784, 256}, {256, 128}, {785, 100}, {33, 1000},
+                                   {129, 257}, {1000, 43}, {17, 2000}};
+    static const int NS[] = {1, 2, 4, 16};
+    static const double SPINS[] = {-1, 0, 50};
+    start("pool_runs_every_part_once");
+    for (size_t sp = 0; sp < sizeof SPINS / sizeof SPINS[0]; sp++)
+        for (int threads = 1; threads <= 5; threads++) {
+            dlrt_pool *pool = dlrt_pool_create(threads, SPINS[sp]);
+            check(pool != NULL, "dlrt_pool_create(%d, %g) failed", threads, SPINS[sp]);
+            if (!pool)
+                continue;
+            check(dlrt_pool_threads(pool) == threads, "%d threads, not %d",
+                  dlrt_pool_threads(pool), threads);
+            for (int rep = 0; rep < 200; rep++) {
+                pool_count c = {{0}};
+                int parts = 1 + rep % threads;
+                dlrt_pool_run(pool, pool_count_part, &c, parts);
+                for (int t = 0; t < 8; t++)
+                    check(c.runs[t] == (t < parts), "spin %g, %d threads, %d parts: part %d ran "
+                          "%d times", SPINS[sp], threads, parts, t, c.runs[t]);
+            }
+            dlrt_pool_destroy(pool);
+        }
+    check(dlrt_pool_create(0, -1) == NULL && dlrt_pool_create(DLRT_POOL_MAX + 1, -1) == NULL,
+          "a pool of 0 or DLRT_POOL_MAX + 1 threads");
+    check(dlrt_pool_threads(NULL) == 1, "a NULL pool has one thread");
+    {
+        pool_count c = {{0}};
+        dlrt_pool_run(NULL, pool_count_part, &c, 3);   /* no pool: in order, here */
+        check(c.runs[0] == 1 && c.runs[1] == 1 && c.runs[2] == 1, "no pool: parts ran %d %d %d",
+              c.runs[0], c.runs[1], c.runs[2]);
+    }
+    dlrt_pool_destroy(NULL);
+    finish();
+
+    start("dense_forward_pool_bits");
+    for (size_t c = 0; c < sizeof SIZES / sizeof SIZES[0]; c++) {
+        const int in = SIZES[c][0], out = SIZES[c][1];
+        for (size_t k = 0; k < sizeof NS / sizeof NS[0]; k++) {
+            const int n = NS[k];
+            float *xf = malloc(sizeof *xf * (size_t)n * in), *wf = malloc(sizeof *wf * (size_t)out * in);
+            float *y1 = malloc(sizeof *y1 * (size_t)n * out), *y2 = malloc(sizeof *y2 * (size_t)n * out);
+            double *xd = malloc(sizeof *xd * (size_t)n * in), *wd = malloc(sizeof *wd * (size_t)out * in);
+            double *d1 = malloc(sizeof *d1 * (size_t)n * out), *d2 = malloc(sizeof *d2 * (size_t)n * out);
+            if (!xf || !wf || !y1 || !y2 || !xd || !wd || !d1 || !d2) {
+                check(0, "out of memory");
+                return;
+            }
+            for (int i = 0; i < n * in; i++)
+                xd[i] = xf[i] = (float)sin(0.37 * i + c);
+            for (int i = 0; i < out * in; i++)
+                wd[i] = wf[i] = (float)cos(0.91 * i + 2 * c) * 0.25f;
+            dlrt_dense_forward_f32(y1, xf, wf, n, out, in);
+            dlrt_dense_forward_f64(d1, xd, wd, n, out, in);
+            for (int threads = 2; threads <= 5; threads++) {
+                dlrt_pool *pool = dlrt_pool_create(threads, -1);
+                check(pool != NULL, "dlrt_pool_create(%d) failed", threads);
+                if (!pool)
+                    continue;
+                for (int rep = 0; rep < 3; rep++) {
+                    memset(y2, 0xff, sizeof *y2 * (size_t)n * out);   /* NaN: written, not added to */
+                    memset(d2, 0xff, sizeof *d2 * (size_t)n * out);
+                    dlrt_dense_forward_pool_f32(y2, xf, wf, n, out, in, pool);
+                    dlrt_dense_forward_pool_f64(d2, xd, wd, n, out, in, pool);
+                    check(!memcmp(y1, y2, sizeof *y1 * (size_t)n * out),
+                          "f32 in %d out %d n %d, %d threads: not dense_forward's bits", in, out, n,
+                          threads);
+                    check(!memcmp(d1, d2, sizeof *d1 * (size_t)n * out),
+                          "f64 in %d out %d n %d, %d threads: not dense_forward's bits", in, out, n,
+                          threads);
+                }
+                dlrt_pool_destroy(pool);
+            }
+            memset(y2, 0xff, sizeof *y2 * (size_t)n * out);
+            dlrt_dense_forward_pool_f32(y2, xf, wf, n, out, in, NULL);
+            check(!memcmp(y1, y2, sizeof *y1 * (size_t)n * out), "no pool: not dense_forward's bits");
+            free(xf), free(wf), free(y1), free(y2), free(xd), free(wd), free(d1), free(d2);
+        }
+    }
+    finish();
+}
+
 int main(void)
 {
     test_softmax_reference();
@@ -831,5 +932,6 @@ int main(void)
     test_mask();
     test_activations();
     test_dense();
+    test_dense_pool();
     return failures > 0;
 }

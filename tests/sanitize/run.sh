@@ -71,4 +71,9 @@ if command -v valgrind >/dev/null 2>&1; then
         ok valgrind-thread-team
     else bad valgrind-thread-team "$(tail -c 600 "$T/vg3.out")"; fi
 fi
+# The thread pool (runtime/thread_pool.c): tests/e2e/thread_pool.sh under
+# ASan and UBSan, its pools made, attached, detached and destroyed again
+# and again.
+T="$T/pool" SAN="$SAN" LIB=build/asan/libdlrt.a POOL_ONLY="mlp residual" sh tests/e2e/thread_pool.sh \
+    >"$T/pool.out" 2>&1 && ok asan-pool || bad asan-pool "$(tail -c 600 "$T/pool.out")"
 echo "$pass passed, $fail failed"
