@@ -113,20 +113,22 @@ run_net() {
     # threads > 1: how dlc used them each round (bench/step.c, the trainer's choice)
     [ ! -s "$T/$label.threads" ] || sed "s/^/#   $label threads=$threads scheme /" "$T/$label.threads"
     [ "${gb#* }" != 0 ] ||
-        echo "#   $label threads=$threads: no GEMM in this call (gemm_bound_ms=0, bound_ratio=0: none to compare with)"
+        echo "#   $label threads=$threads: no matrix product in this call (gemm_bound_ms=0, bound_ratio=0)"
 }
 
 # gemm_bound NAME PREFIX MODE [N]: "MS COUNT", the ms OpenBLAS takes for the
-# cblas_sgemm calls of one MODE step of $T/NAME.c on N samples (default, or
+# matrix products of one MODE step of $T/NAME.c on N samples (default, or
 # 0: the network's batch), at $threads threads, and how many there are
-# ("0 0" when it has none: inference on few samples runs dense's SMALL
-# kernels, no GEMM).
+# ("0 0" when it has none). Every product counts, also those dlc does with
+# its own kernels (dense's SMALL at small N, a recurrent step's GEMV):
+# the trace is built with DLRT_DENSE_NO_SMALL, so each one is a
+# cblas_sgemm call it can record, and the bound is what OpenBLAS takes
+# for exactly those shapes.
 gemm_bound() {
     [ -x "$T/gemm_bound" ] ||
         cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$T/gemm_bound" bench/gemm_bound.c -lopenblas
-    # -march=native as the timed build: dense's choice of SMALL or GEMM
-    # depends on AVX-512 (runtime/kernels/dense.h)
-    cc -std=c99 -O1 -march=native -fno-math-errno -D_POSIX_C_SOURCE=200809L -Iruntime -include "$T/$1.h" \
+    cc -std=c99 -O1 -march=native -fno-math-errno -DDLRT_DENSE_NO_SMALL -D_POSIX_C_SOURCE=200809L \
+        -Iruntime -include "$T/$1.h" \
         -DMODEL_API="${2}_model" -o "$T/trace_$1" bench/step.c bench/gemm_trace.c "$T/$1.c" \
         build/libdlrt.a -Wl,--wrap=cblas_sgemm -lopenblas -lz -lm
     OPENBLAS_NUM_THREADS=$threads "$T/trace_$1" 1 1 0 "$3" "${4:-0}" 2>&1 >/dev/null |
