@@ -8,29 +8,16 @@
 # TEAM_ONLY="mlp bn": only those of mlp, mlp_f64, bn, adam and trainer.
 # FM=PATH: an examples/fashion_mlp.net trainer already built (else built here).
 set -u
-DLC=${DLC:-build/dlc}
 T=${T:-build/tmp/team}
-mkdir -p "$T"
-LIB=${LIB:-build/libdlrt.a}
-SAN=${SAN:-}
-pass=0 fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -D_POSIX_C_SOURCE=200809L -Iruntime"
-
+. tests/e2e/descriptor_prog.sh
 only=${TEAM_ONLY:-mlp mlp_f64 bn adam trainer}
-wanted() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # team NAME NET [dlc flags]
 team() {
     name=$1 net=$2; shift 2
     wanted "$name" || return 0
-    prefix=$(sed -n 's/^model[[:space:]]*\([A-Za-z_0-9]*\).*/\1/p' "$net" | head -n 1)
-    if "$DLC" "$@" "$net" -o "$T/$name.c" 2>"$T/$name.err" &&
-       cc $CFL $SAN -include "$T/$name.h" -DMODEL_API="${prefix}_model" -o "$T/$name" \
-           tests/e2e/team.c "$T/$name.c" "$LIB" -lopenblas -lz -lm 2>>"$T/$name.err" &&
-       OPENBLAS_NUM_THREADS=1 "$T/$name" >"$T/$name.out" 2>&1 && tail -n 1 "$T/$name.out" | grep -qx ok
-    then
+    if descriptor_prog "$name" "$net" team "$@"; then
         if grep -q '^skip' "$T/$name.out"; then
             ok "team-$name (refused, not compared: $(sed -n 's/^skip: //p' "$T/$name.out" | head -c 160))"
         else ok "team-$name-equals-train-step"; fi

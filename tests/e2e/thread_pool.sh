@@ -13,29 +13,16 @@
 #   T=build/tmp/pool_tsan SAN=-fsanitize=thread LIB=build/tsan/libdlrt.a \
 #       sh tests/e2e/thread_pool.sh
 set -u
-DLC=${DLC:-build/dlc}
 T=${T:-build/tmp/pool}
-mkdir -p "$T"
-LIB=${LIB:-build/libdlrt.a}
-SAN=${SAN:-}
-pass=0 fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O1 -march=native -fno-math-errno -D_POSIX_C_SOURCE=200809L -Iruntime"
-
+. tests/e2e/descriptor_prog.sh
 only=${POOL_ONLY:-mlp mlp_f64 residual cnn}
-wanted() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # pool NAME NET [dlc flags]
 pool() {
     name=$1 net=$2; shift 2
     wanted "$name" || return 0
-    prefix=$(sed -n 's/^model[[:space:]]*\([A-Za-z_0-9]*\).*/\1/p' "$net" | head -n 1)
-    if "$DLC" "$@" "$net" -o "$T/$name.c" 2>"$T/$name.err" &&
-       cc $CFL $SAN -include "$T/$name.h" -DMODEL_API="${prefix}_model" -o "$T/$name" \
-           tests/e2e/thread_pool.c "$T/$name.c" "$LIB" -lopenblas -lz -lm 2>>"$T/$name.err" &&
-       OPENBLAS_NUM_THREADS=1 "$T/$name" >"$T/$name.out" 2>&1 && tail -n 1 "$T/$name.out" | grep -qx ok
-    then ok "pool-$name-same-bits"
+    if descriptor_prog "$name" "$net" thread_pool "$@"; then ok "pool-$name-same-bits"
     else bad "pool-$name" "$(cat "$T/$name.err" "$T/$name.out" 2>/dev/null | head -c 800)"; fi
 }
 pool mlp examples/fashion_mlp.net
