@@ -117,6 +117,16 @@ static void team_share(int n, int A, int t, int *lo, int *hi)
     *hi = (int)((long long)n * (t + 1) / A);
 }
 
+/* The batch's loss: the active shares' losses weighted by their rows. */
+static double team_loss(const dlrt_team *tm)
+{
+    double loss = 0;
+    int t;
+    for (t = 0; t < tm->active; t++)
+        loss += (double)tm->mem[t].n / tm->n * tm->mem[t].loss;
+    return loss;
+}
+
 /* Thread t's share: its gradients, then its slice of the combination. */
 static void team_work(member *me)
 {
@@ -174,10 +184,7 @@ static void team_work(member *me)
      * is combined, then each thread updates its slice. A loss that is
      * not a number updates nothing, as dlrt_team_step without a split. */
     if (me->t == 0) {
-        double l = 0;
-        for (s = 0; s < tm->active; s++)
-            l += (double)tm->mem[s].n / tm->n * tm->mem[s].loss;
-        tm->update_ok = !isnan(l);
+        tm->update_ok = !isnan(team_loss(tm));
         if (tm->update_ok)
             loss->update_begin(tm->m);
     }
@@ -356,7 +363,6 @@ static int team_classes_ok(const dlrt_model_api *api, const void *const *data, i
 static double team_gradients(dlrt_team *tm, int l, const void *const *data, int n, int update)
 {
     const dlrt_model_api *api = tm->api;
-    double loss = 0;
     int t;
     if (n < 1 || n > api->batch || !team_classes_ok(api, data, n))
         return NAN;
@@ -374,9 +380,7 @@ static double team_gradients(dlrt_team *tm, int l, const void *const *data, int 
     pthread_cond_broadcast(&tm->go);
     pthread_mutex_unlock(&tm->lock);
     team_work(&tm->mem[0]);
-    for (t = 0; t < tm->active; t++)
-        loss += (double)tm->mem[t].n / n * tm->mem[t].loss;
-    return loss;
+    return team_loss(tm);
 }
 
 double dlrt_team_step(dlrt_team *tm, int l, const void *const *data, int n)

@@ -282,9 +282,10 @@ DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int 
 /* SMALL: y = x W^T (acc: y += x W^T) for n samples, rows of x and y
  * contiguous; dense_small_rows: only weight rows (y's columns) o0 .. o1
  * of it, y's rows still `out` apart (a pool's part, below: from a
- * multiple of 8, every row goes through the same tile as in the whole). Four weight rows at a time (16 KB of W at in = 1024, which
- * stays in the L1 cache while every sample passes), against 4, then 2,
- * then 1 samples at a time; one sample: 8 rows at a time. */
+ * multiple of 8, every row goes through the same tile as in the whole).
+ * Four weight rows at a time (16 KB of W at in = 1024, which stays in the
+ * L1 cache while every sample passes), against 4, then 2, then 1 samples
+ * at a time; one sample: 8 rows at a time. */
 static inline void KERNEL(dense_small_rows)(real *y, const real *x, const real *w, int n,
                                             int out, int in, int o0, int o1, int acc)
 {

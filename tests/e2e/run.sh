@@ -9,6 +9,15 @@ rm -rf "$T"; mkdir -p "$T"
 pass=0 fail=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+# sub_counts NAME SCRIPT OUT [LABEL]: prints a sub-script's ok/FAIL lines
+# from OUT and adds its "[LABEL: ]N passed, N failed" counts; none: the
+# script crashed, one failure.
+sub_counts() {
+    grep -E '^(ok|FAIL) ' "$3"
+    sc=$(sed -n "s/^${4:+$4: }\([0-9]*\) passed, \([0-9]*\) failed\$/\1 \2/p" "$3")
+    if [ -z "$sc" ]; then bad "$1" "$2 crashed: $(tail -n 3 "$3")"
+    else pass=$((pass + ${sc% *})) fail=$((fail + ${sc#* })); fi
+}
 CFL="-std=c99 -Wall -Wextra -pedantic -Werror -O1 -Iruntime"   # -O1: some 60 builds; tests/kernels checks -O3
 LIBS="build/libdlrt.a -lopenblas -lz -lm"
 
@@ -372,19 +381,11 @@ fi
 #    label, target, binding or output gives C that builds with -Werror and
 #    trains a step (names.py).
 /usr/bin/python3 tests/e2e/names.py "$DLC" "$T/names" >"$T/names.out" 2>&1
-grep -E '^(ok|FAIL) ' "$T/names.out"
-np=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/names.out")
-nf=$(sed -n 's/^names: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/names.out")
-if [ -z "$np" ]; then bad names "names.py crashed: $(tail -n 3 "$T/names.out")"
-else pass=$((pass + np)) fail=$((fail + nf)); fi
+sub_counts names names.py "$T/names.out" names
 
 # 6. Noise inputs and --image-grid (noise_grid.sh, on tests/e2e/noise.net).
 tests/e2e/noise_grid.sh >"$T/noise_grid.out" 2>&1
-grep -E '^(ok|FAIL) ' "$T/noise_grid.out"
-np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/noise_grid.out")
-nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/noise_grid.out")
-if [ -z "$np" ]; then bad noise_grid "noise_grid.sh crashed: $(tail -n 3 "$T/noise_grid.out")"
-else pass=$((pass + np)) fail=$((fail + nf)); fi
+sub_counts noise_grid noise_grid.sh "$T/noise_grid.out"
 # 6. Connectivity masks (density < 1): under every optimizer variant of
 #    tests/torch/optimizers.txt (weight decay, clipping), 200 steps of
 #    tests/torch/sparse.net leave every masked weight, its gradient exactly
@@ -406,11 +407,7 @@ done
 # 7. Exact --resume under every optimizer variant, early stopping, and bad
 #    resume state (resume.sh, on tests/e2e/resume.net).
 sh tests/e2e/resume.sh >"$T/resume.out" 2>&1
-grep -E '^(ok|FAIL) ' "$T/resume.out"
-np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/resume.out")
-nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/resume.out")
-if [ -z "$np" ]; then bad resume "resume.sh crashed: $(tail -n 3 "$T/resume.out")"
-else pass=$((pass + np)) fail=$((fail + nf)); fi
+sub_counts resume resume.sh "$T/resume.out"
 # 8. Learning-rate schedules in the trainer: each epoch line prints the lr it
 #    trained with, stepped per epoch (step), per batch (onecycle: the line
 #    shows the last batch's, which ends near max_lr / 25 / 1e4), and on the
@@ -453,19 +450,11 @@ fi
 # 9. Data-parallel hooks (dlrt_dist): grad_ready after each gradient's last
 #    writer, synchronized batchnorm across two in-process ranks (dist.sh).
 sh tests/e2e/dist.sh >"$T/dist.out" 2>&1
-grep -E '^(ok|FAIL) ' "$T/dist.out"
-np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/dist.out")
-nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/dist.out")
-if [ -z "$np" ]; then bad dist "dist.sh crashed: $(tail -n 3 "$T/dist.out")"
-else pass=$((pass + np)) fail=$((fail + nf)); fi
+sub_counts dist dist.sh "$T/dist.out"
 
 # 10. A dlrt_pool on a workspace (runtime/thread_pool.c: dense's rows over threads
 #     for inference on few samples) changes no bit (thread_pool.sh).
 T="$T/pool" sh tests/e2e/thread_pool.sh >"$T/pool.out" 2>&1
-grep -E '^(ok|FAIL) ' "$T/pool.out"
-np=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$T/pool.out")
-nf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$T/pool.out")
-if [ -z "$np" ]; then bad pool "thread_pool.sh crashed: $(tail -n 3 "$T/pool.out")"
-else pass=$((pass + np)) fail=$((fail + nf)); fi
+sub_counts pool thread_pool.sh "$T/pool.out"
 
 echo "$pass passed, $fail failed"
