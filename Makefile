@@ -29,11 +29,14 @@ DLC      := $(BUILD)/dlc
 LIBDLRT  := $(BUILD)/libdlrt.a
 # What a generated model links with.
 # -fno-math-errno lets the compiler vectorize sqrtf (Adam) and friends;
-# it changes no result.
-MODEL_CFLAGS := $(WARN) -O3 -march=native -fno-math-errno -Iruntime
+# it changes no result. NATIVE: the target machine (make NATIVE= for
+# binaries and a libdlrt.a that run on any x86-64, without AVX-512's SMALL).
+NATIVE       ?= -march=native
+MODEL_CFLAGS := $(WARN) -O3 $(NATIVE) -fno-math-errno -Iruntime
 MODEL_LIBS   := $(LIBDLRT) -lopenblas -lz -lm
 # The kernels generated code inlines (header-only: static inline, found
-# through -Iruntime as runtime/dlrt_kernels.h and runtime/kernels/*.h).
+# through -Iruntime as runtime/dlrt_kernels.h and runtime/kernels/*.h;
+# dense's, declared there, are in libdlrt: runtime/dense.c).
 KERNEL_HEADERS := runtime/dlrt.h runtime/dlrt_kernels.h $(wildcard runtime/kernels/*.h)
 
 .PHONY: all demo test golden bench deps deps-test clean check-long
@@ -74,6 +77,12 @@ $(BUILD)/runtime/%.o: runtime/%.c runtime/dlrt.h runtime/internal.h runtime/comm
 
 # lbfgs.c includes its step once per precision.
 $(BUILD)/runtime/lbfgs.o: runtime/lbfgs_step.h
+
+# dense.c: dense's SMALL kernels, compiled here once instead of in every
+# model, and so built as a model is (the machine's vector width).
+$(BUILD)/runtime/dense.o: runtime/dense.c runtime/dense_small.h $(KERNEL_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -O3 $(NATIVE) -fno-math-errno $(SAN) -Iruntime -c -o $@ $<
 
 $(LIBDLRT): $(RUNTIME_OBJ)
 	rm -f $@

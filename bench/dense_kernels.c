@@ -9,7 +9,7 @@
  * Not part of make test or make bench:
  *
  *   cc -std=c99 -O3 -march=native -fno-math-errno -D_POSIX_C_SOURCE=200809L \
- *      -D_ISOC11_SOURCE -Iruntime bench/dense_kernels.c -lopenblas -lm \
+ *      -D_ISOC11_SOURCE -Iruntime bench/dense_kernels.c build/libdlrt.a -lopenblas -lm \
  *      -o build/dense_kernels
  *   OPENBLAS_NUM_THREADS=1 build/dense_kernels [ROUNDS]
  */

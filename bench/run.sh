@@ -121,8 +121,9 @@ run_net() {
 # 0: the network's batch), at $threads threads, and how many there are
 # ("0 0" when it has none). Every product counts, also those dlc does with
 # its own kernels (dense's SMALL at small N, a recurrent step's GEMV):
-# the trace is built with DLRT_DENSE_NO_SMALL, so each one is a
-# cblas_sgemm call it can record, and the bound is what OpenBLAS takes
+# the trace is built with DLRT_DENSE_NO_SMALL (and its own
+# runtime/dense.c, ahead of libdlrt's), so each one is a cblas_sgemm call
+# it can record, and the bound is what OpenBLAS takes
 # for exactly those shapes.
 gemm_bound() {
     [ -x "$T/gemm_bound" ] ||
@@ -130,7 +131,7 @@ gemm_bound() {
     cc -std=c99 -O1 -march=native -fno-math-errno -DDLRT_DENSE_NO_SMALL -D_POSIX_C_SOURCE=200809L \
         -Iruntime -include "$T/$1.h" \
         -DMODEL_API="${2}_model" -o "$T/trace_$1" bench/step.c bench/gemm_trace.c "$T/$1.c" \
-        build/libdlrt.a -Wl,--wrap=cblas_sgemm -lopenblas -lz -lm
+        runtime/dense.c build/libdlrt.a -Wl,--wrap=cblas_sgemm -lopenblas -lz -lm
     OPENBLAS_NUM_THREADS=$threads "$T/trace_$1" 1 1 0 "$3" "${4:-0}" 2>&1 >/dev/null |
         OPENBLAS_NUM_THREADS=$threads "$T/gemm_bound" |
         sed -n 's/^gemm_bound_ms \([0-9.]*\) gemms \([0-9]*\).*/\1 \2/p'

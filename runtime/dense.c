@@ -1,0 +1,34 @@
+/* dense.c: dense's forward product y = x W^T (SMALL or GEMM by the
+ * number of rows, and split over a dlrt_pool), the one family of kernels
+ * kept out of the headers that generated code compiles: its tiles gain
+ * nothing from a layer's literal sizes, and compiling them into each model
+ * cost about 0.3 s of its -O3 compile. runtime/kernels/dense.h declares
+ * them and says what they do; runtime/dense_small.h is their code, here
+ * once per precision. The Makefile builds this file like a model (-O3
+ * -march=native), so SMALL's vectors are the machine's widest. */
+#include "dlrt.h"
+#include "dlrt_kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define real float
+#define KERNEL(name) dlrt_##name##_f32
+#define FN(name) name##f
+#define GEMM cblas_sgemm
+#include "dense_small.h"
+#undef real
+#undef KERNEL
+#undef FN
+#undef GEMM
+
+#define real double
+#define KERNEL(name) dlrt_##name##_f64
+#define FN(name) name
+#define GEMM cblas_dgemm
+#include "dense_small.h"
+#undef real
+#undef KERNEL
+#undef FN
+#undef GEMM
