@@ -5,7 +5,8 @@
 #    network's shapes, its own batch size and optimizer): bench/step.c
 #    through the generated descriptor, and bench/step_torch.py on the
 #    network's PyTorch twin, alternately, ROUNDS rounds of STEPS steps each,
-#    one thread each (BENCH_THREADS to change). One line per network:
+#    at 1 and at 2 threads (BENCH_THREADS, the list of thread counts). One
+#    line per network and thread count:
 #      bench NAME threads=T dlc_ms=X torch_ms=Y ratio=X/Y gemm_bound_ms=G bound_ratio=X/G
 #            dlc_rss_mb=R torch_rss_mb=Q
 #    (R, Q: the peak RSS of each side's timing process, first round, MiB)
@@ -15,10 +16,13 @@
 #    Per layer (BENCH_LAYERS; set but empty: none): its forward and its forward + backward, as
 #    NAME.forward and NAME.forward_backward lines. A net's "# bench-steps: N"
 #    line sets its STEPS (BENCH_STEPS overrides every one), "# bench-warmup: N"
-#    its warm-up steps (50). BENCH_THREADS > 1: dlc uses the threads as its
-#    trainer does (bench/step.c: one thread, BLAS threads or a thread team,
+#    its warm-up steps (50). At T > 1 threads dlc uses them as its trainer
+#    does (bench/step.c: one thread, BLAS threads or a thread team,
 #    whichever a short timing finds fastest), one "#   NAME threads=T
-#    scheme ..." line per round after the bench line says which.
+#    scheme ..." line per round after the bench line says which, and a
+#    "#   NAME threads=T vs 1: ..." line compares the two dlc medians.
+#    The showcase epoch, the memory epoch and the inference lines'
+#    training-side settings use the first count of BENCH_THREADS.
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated
 #    trainer, and the same MLP written by hand in PyTorch
 #    (bench/fashion_mlp_torch.py): samples/s and test accuracy
@@ -41,7 +45,8 @@ cd "$(dirname "$0")/.."
 T=build/bench
 mkdir -p "$T"
 make --no-print-directory -s all build/fashion_mlp
-threads=${BENCH_THREADS:-1}
+thread_counts=${BENCH_THREADS:-1 2}
+threads=${thread_counts%% *}
 rounds=${BENCH_ROUNDS:-5}
 nets=${BENCH_NETS-"examples/fashion_mlp.net examples/fashion_residual.net examples/fashion_autoencoder.net bench/lenet.net examples/dilated.net bench/char_lstm.net bench/char_lstm_embed.net bench/wide_mlp.net"}
 layers=${BENCH_LAYERS-"bench/conv3x3_64.net"}
@@ -137,12 +142,29 @@ gemm_bound() {
         sed -n 's/^gemm_bound_ms \([0-9.]*\) gemms \([0-9]*\).*/\1 \2/p'
 }
 
+# run_threads NET MODE LABEL WARMUP: run_net at each of BENCH_THREADS's
+# counts, then per count T after the first, a comment line with dlc's
+# median at T against the first's: "#   LABEL threads=T vs 1: dlc 1.52x
+# as fast" (above 1: the threads helped).
+run_threads() {
+    first=$threads
+    for threads in $thread_counts; do
+        run_net "$@"
+        cp "$T/$3.dlc" "$T/$3.dlc.t$threads"
+        [ "$threads" = "$first" ] ||
+            awk -v n="$3" -v th="$threads" -v f="$first" \
+                -v a="$(median <"$T/$3.dlc.t$first")" -v b="$(median <"$T/$3.dlc.t$threads")" \
+                'BEGIN {printf "#   %s threads=%s vs %s: dlc %.2fx as fast\n", n, th, f, (b > 0 ? a / b : 0)}'
+    done
+    threads=$first
+}
+
 for net in $nets; do
     steps=$(sed -n 's/^# bench-steps: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
     steps=${BENCH_STEPS:-${steps:-500}}
     # "# bench-warmup: N": the warm-up steps (50 unless the net says)
     warmup=$(sed -n 's/^# bench-warmup: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
-    run_net "$net" train_step "$(basename "$net" .net)" "${warmup:-50}"
+    run_threads "$net" train_step "$(basename "$net" .net)" "${warmup:-50}"
 done
 # Single layers: forward (inference) and forward + backward (gradients).
 for net in $layers; do
@@ -205,7 +227,7 @@ bench_compile ${BENCH_COMPILE-examples/*.net bench/deep80.net}
 for net in ${BENCH_DEEP-bench/deep80.net}; do
     steps=$(sed -n 's/^# bench-steps: *\([0-9]*\).*/\1/p' "$net" | head -n 1)
     steps=${BENCH_STEPS:-${steps:-100}}
-    run_net "$net" train_step "$(basename "$net" .net)" 10
+    run_threads "$net" train_step "$(basename "$net" .net)" 10
 done
 
 # Peak memory of one epoch of the showcase (examples/fashion_mlp.net), the
