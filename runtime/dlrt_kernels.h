@@ -7,7 +7,9 @@
  * sizes as arguments, so a call with literal sizes (generated code writes
  * `classes` as 10) is inlined and constant-folded as if the loop had been
  * written out; there is nothing to link. Each kernel exists in float and double:
- * dlrt_NAME_f32 and dlrt_NAME_f64.
+ * dlrt_NAME_f32 and dlrt_NAME_f64. The exception is dense's forward
+ * (kernels/dense.h only declares it): it is compiled once into libdlrt,
+ * runtime/dense.c.
  *
  * The kernels are written once, in runtime/kernels/NAME.h, in terms of
  *   real        the element type (float or double)
