@@ -37,7 +37,8 @@ MODEL_LIBS   := $(LIBDLRT) -lopenblas -lz -lm
 # The kernels generated code inlines (header-only: static inline, found
 # through -Iruntime as runtime/dlrt_kernels.h and runtime/kernels/*.h;
 # dense's, declared there, are in libdlrt: runtime/dense.c).
-KERNEL_HEADERS := runtime/dlrt.h runtime/dlrt_kernels.h $(wildcard runtime/kernels/*.h)
+KERNEL_HEADERS := runtime/dlrt.h runtime/dlrt_kernels.h runtime/dlrt_precisions.h \
+                  $(wildcard runtime/kernels/*.h)
 
 .PHONY: all demo test golden bench deps deps-test clean check-long
 

@@ -13,22 +13,5 @@
 #include <math.h>
 #include <string.h>
 
-#define real float
-#define KERNEL(name) dlrt_##name##_f32
-#define FN(name) name##f
-#define GEMM cblas_sgemm
-#include "dense_small.h"
-#undef real
-#undef KERNEL
-#undef FN
-#undef GEMM
-
-#define real double
-#define KERNEL(name) dlrt_##name##_f64
-#define FN(name) name
-#define GEMM cblas_dgemm
-#include "dense_small.h"
-#undef real
-#undef KERNEL
-#undef FN
-#undef GEMM
+#define DLRT_TEMPLATE "dense_small.h"
+#include "dlrt_precisions.h"

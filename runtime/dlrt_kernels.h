@@ -16,11 +16,11 @@
  *   KERNEL(f)   the function's name in that precision (dlrt_f_f32)
  *   FN(exp)     the libm function in that precision (expf or exp)
  *   GEMM        OpenBLAS's GEMM in that precision (cblas_sgemm, cblas_dgemm)
- * and this header includes that list twice, once per precision. The four
- * macros exist only while it does. Generated code includes this file
- * after dlrt.h (for dlrt_rng); the unit tests are tests/kernels. The
- * convolutions call GEMM, so a program that uses them links -lopenblas
- * (generated code always does).
+ * and this header includes that list twice, once per precision, through
+ * dlrt_precisions.h. The four macros exist only while it does. Generated
+ * code includes this file after dlrt.h (for dlrt_rng); the unit tests are
+ * tests/kernels. The convolutions call GEMM, so a program that uses them
+ * links -lopenblas (generated code always does).
  */
 #ifndef DLRT_KERNELS_H
 #define DLRT_KERNELS_H
@@ -44,28 +44,7 @@
 #define DLRT_NOINLINE static inline
 #endif
 
-#if defined(real) || defined(KERNEL) || defined(FN) || defined(GEMM)
-#error "dlrt_kernels.h defines real, KERNEL, FN and GEMM while it includes runtime/kernels/: include it before defining them"
-#endif
-
-#define real float
-#define KERNEL(name) dlrt_##name##_f32
-#define FN(name) name##f
-#define GEMM cblas_sgemm
-#include "kernels/all.h"
-#undef real
-#undef KERNEL
-#undef FN
-#undef GEMM
-
-#define real double
-#define KERNEL(name) dlrt_##name##_f64
-#define FN(name) name
-#define GEMM cblas_dgemm
-#include "kernels/all.h"
-#undef real
-#undef KERNEL
-#undef FN
-#undef GEMM
+#define DLRT_TEMPLATE "kernels/all.h"
+#include "dlrt_precisions.h"
 
 #endif
