@@ -136,7 +136,7 @@ void emit_steps(Emit *e, FILE *out)
         const char *lp = several ? per_loss(e, "loss_pass", l) : arena_printf(a, "%s_loss_pass", P);
         const char *bp = per_loss(e, "backward_pass", l);
         const char *up = per_group(e, "update", several ? ir->losses.items[l].group : 0);
-        fprintf(out, "%s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "train_step", l), P,
+        fprintf(out, "DLRT_ENTRY %s %s(%s *m, %s%sint n)\n{\n", real, per_loss(e, "train_step", l), P,
                 all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
         const OptFlat *flat = flat_step(ir);
@@ -160,7 +160,7 @@ void emit_steps(Emit *e, FILE *out)
         fprintf(out, "    %s(m);\n    return loss;\n}\n\n", up);
         }
 
-        fprintf(out, "%s %s(%s *m, %s%sint n, int training)\n{\n", real, per_loss(e, "loss", l), P,
+        fprintf(out, "DLRT_ENTRY %s %s(%s *m, %s%sint n, int training)\n{\n", real, per_loss(e, "loss", l), P,
                 all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
         fprintf(out, "    %s%s_forward_pass(m, &m->ws, %s%sn, training)%s;\n", fwd_fail, P, feat_args,
@@ -169,7 +169,7 @@ void emit_steps(Emit *e, FILE *out)
 
         /* Gradients into any buffer with any workspace: one thread's share. */
         const char *gw = arena_printf(a, "%s_with", per_loss(e, "gradients", l));
-        fprintf(out, "%s %s(const %s *m, %s_workspace *w, %s%sint n, %s *grads)\n{\n", real, gw, P,
+        fprintf(out, "DLRT_ENTRY %s %s(const %s *m, %s_workspace *w, %s%sint n, %s *grads)\n{\n", real, gw, P,
                 P, all_params, sep_all, real);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
         fprintf(out, "    %s%s_forward_pass(m, w, %s%sn, 1)%s;\n", fwd_fail, P, feat_args, sep_feat,
@@ -183,7 +183,7 @@ void emit_steps(Emit *e, FILE *out)
     }
     if (several) {
         /* Every loss together, as evaluate reports it. */
-        fprintf(out, "%s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
+        fprintf(out, "DLRT_ENTRY %s %s_loss(%s *m, %s%sint n, int training)\n{\n", real, P, P, all_params, sep_all);
         fprintf(out, "    if (n < 1 || n > %s_BATCH%s)\n        return NAN;\n", U, bad_labels);
         fprintf(out, "    %s%s_forward_pass(m, &m->ws, %s%sn, training)%s;\n", fwd_fail, P, feat_args,
                 sep_feat, fwd_end);
@@ -195,7 +195,7 @@ void emit_steps(Emit *e, FILE *out)
     const char *outs = "";
     for (int k = 0; k < ir->outputs.len; k++)
         outs = arena_printf(a, "%s, %s *%s", outs, real, e->output_name[k]);
-    const char *signature = arena_printf(a, "void %s_forward_with(const %s *m, %s_workspace *w, %s%sint n%s)",
+    const char *signature = arena_printf(a, "DLRT_ENTRY void %s_forward_with(const %s *m, %s_workspace *w, %s%sint n%s)",
                                          P, P, P, params_text(e, ARGS_FEATURES), sep_feat, outs);
     static const char *const mw[] = {"m", "w", NULL};
     FuncBody fb;
@@ -251,7 +251,7 @@ void emit_steps(Emit *e, FILE *out)
 
     /* Evaluation in chunks. */
     const Node *ce = accuracy_term(ir);
-    signature = arena_printf(a, "%s %s_evaluate_with(const %s *m, %s_workspace *w, %s%sint n, double *accuracy)",
+    signature = arena_printf(a, "DLRT_ENTRY %s %s_evaluate_with(const %s *m, %s_workspace *w, %s%sint n, double *accuracy)",
                              real, P, P, P, all_params, sep_all);
     func_begin(e, &fb);
     if (*labels_ok) {
@@ -526,7 +526,7 @@ void emit_tables(Emit *e, FILE *out)
 
     /* _with: the caller's own sections (a trainer's state) after the
      * model's, in the same file. */
-    fprintf(out, "int %s_save_with(const %s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
+    fprintf(out, "DLRT_ENTRY int %s_save_with(const %s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
             P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
@@ -538,7 +538,7 @@ void emit_tables(Emit *e, FILE *out)
     fprintf(out, "int %s_save(const %s *m, const char *path)\n{\n"
                  "    return %s_save_with(m, path, NULL, 0);\n}\n\n", P, P, P);
 
-    fprintf(out, "int %s_load_with(%s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
+    fprintf(out, "DLRT_ENTRY int %s_load_with(%s *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)\n{\n",
             P, P);
     fprintf(out, "    void *state[%d];\n", slots ? slots : 1);
     fprintf(out, "    dlrt_ckpt c = %s_checkpoint(m, state);\n", P);
@@ -1195,7 +1195,7 @@ void emit_terms(Emit *e, FILE *out)
         if (*args)
             labels_ok = arena_printf(a, "%s_labels_ok(%sn)", P, args);
     }
-    const char *signature = arena_printf(a, "static %s %s_evaluate_terms_with(const %s *m, %s_workspace *w, "
+    const char *signature = arena_printf(a, "static DLRT_ENTRY %s %s_evaluate_terms_with(const %s *m, %s_workspace *w, "
                                          "%s%sint n, double *terms)", real, P, P, P, all_params, sep_all);
     static const char *const mw[] = {"m", "w", NULL};
     FuncBody fb;

@@ -298,7 +298,7 @@ static void emit_create(Emit *e, FILE *out)
     fprintf(out, "/* The bytes %s_create allocates. */\n", P);
     fprintf(out, "#define %s_BYTES (sizeof(%s) + 64 + (size_t)%zu * sizeof(%s))\n\n", e->upper, P,
             total, real);
-    fprintf(out, "%s *%s_create(uint64_t seed)\n{\n", P, P);
+    fprintf(out, "DLRT_ENTRY %s *%s_create(uint64_t seed)\n{\n", P, P);
     fprintf(out, "    /* One zeroed block: the struct, then 64-byte aligned\n"
                  "     *   params [%zu] | grads [%zu]", span, span);
     for (int s = 0; s < slots; s++)

@@ -961,7 +961,7 @@ void emit_update(Emit *e, FILE *out, int g)
     fprintf(out, "/* The values [lo, hi) of the flat buffers that are the group's [%zu, %zu)\n"
                  " * updated, after %s: from one thread, or from several\n"
                  " * over ranges that do not overlap. */\n", group_lo, group_hi, begin_fn);
-    fprintf(out, "void %s(%s *m, size_t lo, size_t hi)\n{\n", range_fn, P);
+    fprintf(out, "DLRT_ENTRY void %s(%s *m, size_t lo, size_t hi)\n{\n", range_fn, P);
     for (int k = 0; k < decls.len; k++)
         fprintf(out, "    %-*s  /* %s */\n", (int)width, decls.items[k].text,
                 decls.items[k].comment);

@@ -106,7 +106,7 @@ struct activations {
 /* The bytes activations_create allocates. */
 #define ACTIVATIONS_BYTES (sizeof(activations) + 64 + (size_t)6336 * sizeof(float))
 
-activations *activations_create(uint64_t seed)
+DLRT_ENTRY activations *activations_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [848] | grads [848] | exp_avg [848] | exp_avg_sq [848] | arena [2944]
@@ -449,7 +449,7 @@ void activations_update_begin(activations *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 833)
  * updated, after activations_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void activations_update_range(activations *m, size_t lo, size_t hi)
+DLRT_ENTRY void activations_update_range(activations *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;                             /* [12, 24], activations.net:8 */
     float *const d_a_w = m->grads + 0;                            /* [12, 24] */
@@ -493,7 +493,7 @@ static int activations_labels_ok(const int32_t *k_, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float activations_train_step(activations *m, const float *img, const int32_t *k_, int n)
+DLRT_ENTRY float activations_train_step(activations *m, const float *img, const int32_t *k_, int n)
 {
     if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
@@ -504,7 +504,7 @@ float activations_train_step(activations *m, const float *img, const int32_t *k_
     return loss;
 }
 
-float activations_loss(activations *m, const float *img, const int32_t *k_, int n, int training)
+DLRT_ENTRY float activations_loss(activations *m, const float *img, const int32_t *k_, int n, int training)
 {
     if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
@@ -512,7 +512,7 @@ float activations_loss(activations *m, const float *img, const int32_t *k_, int 
     return activations_loss_pass(m, &m->ws, img, k_, n, training);
 }
 
-float activations_gradients_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
+DLRT_ENTRY float activations_gradients_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
 {
     if (n < 1 || n > ACTIVATIONS_BATCH || !activations_labels_ok(k_, n))
         return NAN;
@@ -529,7 +529,7 @@ float activations_gradients(activations *m, const float *img, const int32_t *k_,
 
 /* ---- inference --------------------------------------------------------- */
 
-void activations_forward_with(const activations *m, activations_workspace *w, const float *img, int n, float *probs, float *logp)
+DLRT_ENTRY void activations_forward_with(const activations *m, activations_workspace *w, const float *img, int n, float *probs, float *logp)
 {
     for (int start = 0; start < n; start += ACTIVATIONS_BATCH) {
         const int chunk = n - start < ACTIVATIONS_BATCH ? n - start : ACTIVATIONS_BATCH;
@@ -544,7 +544,7 @@ void activations_forward(activations *m, const float *img, int n, float *probs, 
     activations_forward_with(m, &m->ws, img, n, probs, logp);
 }
 
-float activations_evaluate_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
+DLRT_ENTRY float activations_evaluate_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
 {
     float *const logits = w->arena + 2032;  /* [n, 5] dense, activations.net:15 */
 
@@ -590,7 +590,7 @@ void activations_loss_terms(const activations *m, double *terms)
     terms[0] = (double)m->ws.arena[2224];   /* cross_entropy, loss loss */
 }
 
-static float activations_evaluate_terms_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
+static DLRT_ENTRY float activations_evaluate_terms_with(const activations *m, activations_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
 {
     float *const loss = w->arena + 2224;  /* [1] cross_entropy over the batch, activations.net:19 */
 
@@ -756,7 +756,7 @@ static dlrt_ckpt activations_checkpoint(const activations *m, void **state)
     return c;
 }
 
-int activations_save_with(const activations *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int activations_save_with(const activations *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = activations_checkpoint(m, state);
@@ -777,7 +777,7 @@ int activations_save(const activations *m, const char *path)
     return activations_save_with(m, path, NULL, 0);
 }
 
-int activations_load_with(activations *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int activations_load_with(activations *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = activations_checkpoint(m, state);

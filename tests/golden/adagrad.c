@@ -71,7 +71,7 @@ struct adagrad {
 /* The bytes adagrad_create allocates. */
 #define ADAGRAD_BYTES (sizeof(adagrad) + 64 + (size_t)416 * sizeof(float))
 
-adagrad *adagrad_create(uint64_t seed)
+DLRT_ENTRY adagrad *adagrad_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [48] | grads [48] | sum [48] | arena [272]
@@ -258,7 +258,7 @@ void adagrad_update_begin(adagrad *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 43)
  * updated, after adagrad_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void adagrad_update_range(adagrad *m, size_t lo, size_t hi)
+DLRT_ENTRY void adagrad_update_range(adagrad *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;         /* [5, 4], adagrad.net:8 */
     float *const logits_w = m->params + 25;   /* [3, 5], adagrad.net:9 */
@@ -306,7 +306,7 @@ static int adagrad_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float adagrad_train_step(adagrad *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float adagrad_train_step(adagrad *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
         return NAN;
@@ -317,7 +317,7 @@ float adagrad_train_step(adagrad *m, const float *x, const int32_t *y, int n)
     return loss;
 }
 
-float adagrad_loss(adagrad *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float adagrad_loss(adagrad *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
         return NAN;
@@ -325,7 +325,7 @@ float adagrad_loss(adagrad *m, const float *x, const int32_t *y, int n, int trai
     return adagrad_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float adagrad_gradients_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float adagrad_gradients_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > ADAGRAD_BATCH || !adagrad_labels_ok(y, n))
         return NAN;
@@ -342,7 +342,7 @@ float adagrad_gradients(adagrad *m, const float *x, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void adagrad_forward_with(const adagrad *m, adagrad_workspace *w, const float *x, int n)
+DLRT_ENTRY void adagrad_forward_with(const adagrad *m, adagrad_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += ADAGRAD_BATCH) {
         const int chunk = n - start < ADAGRAD_BATCH ? n - start : ADAGRAD_BATCH;
@@ -355,7 +355,7 @@ void adagrad_forward(adagrad *m, const float *x, int n)
     adagrad_forward_with(m, &m->ws, x, n);
 }
 
-float adagrad_evaluate_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float adagrad_evaluate_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 96;  /* [n, 3] dense, adagrad.net:9 */
 
@@ -401,7 +401,7 @@ void adagrad_loss_terms(const adagrad *m, double *terms)
     terms[0] = (double)m->ws.arena[128];   /* cross_entropy, loss loss */
 }
 
-static float adagrad_evaluate_terms_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float adagrad_evaluate_terms_with(const adagrad *m, adagrad_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 128;  /* [1] cross_entropy over the batch, adagrad.net:10 */
 
@@ -542,7 +542,7 @@ static dlrt_ckpt adagrad_checkpoint(const adagrad *m, void **state)
     return c;
 }
 
-int adagrad_save_with(const adagrad *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int adagrad_save_with(const adagrad *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = adagrad_checkpoint(m, state);
@@ -563,7 +563,7 @@ int adagrad_save(const adagrad *m, const char *path)
     return adagrad_save_with(m, path, NULL, 0);
 }
 
-int adagrad_load_with(adagrad *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int adagrad_load_with(adagrad *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = adagrad_checkpoint(m, state);

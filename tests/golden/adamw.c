@@ -72,7 +72,7 @@ struct adamw {
 /* The bytes adamw_create allocates. */
 #define ADAMW_BYTES (sizeof(adamw) + 64 + (size_t)288 * sizeof(float))
 
-adamw *adamw_create(uint64_t seed)
+DLRT_ENTRY adamw *adamw_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [32] | grads [32] | exp_avg [32] | exp_avg_sq [32] | arena [160]
@@ -255,7 +255,7 @@ void adamw_update_begin(adamw *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 23)
  * updated, after adamw_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void adamw_update_range(adamw *m, size_t lo, size_t hi)
+DLRT_ENTRY void adamw_update_range(adamw *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                               /* [3, 4], adamw.net:8 */
     float *const pred_w = m->params + 15;                           /* [2, 3], adamw.net:9 */
@@ -306,7 +306,7 @@ void adamw_update(adamw *m)
 
 /* The entry points; their contracts are in the header. */
 
-float adamw_train_step(adamw *m, const float *x, const float *y, int n)
+DLRT_ENTRY float adamw_train_step(adamw *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > ADAMW_BATCH)
         return NAN;
@@ -317,7 +317,7 @@ float adamw_train_step(adamw *m, const float *x, const float *y, int n)
     return loss;
 }
 
-float adamw_loss(adamw *m, const float *x, const float *y, int n, int training)
+DLRT_ENTRY float adamw_loss(adamw *m, const float *x, const float *y, int n, int training)
 {
     if (n < 1 || n > ADAMW_BATCH)
         return NAN;
@@ -325,7 +325,7 @@ float adamw_loss(adamw *m, const float *x, const float *y, int n, int training)
     return adamw_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float adamw_gradients_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, float *grads)
+DLRT_ENTRY float adamw_gradients_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, float *grads)
 {
     if (n < 1 || n > ADAMW_BATCH)
         return NAN;
@@ -342,7 +342,7 @@ float adamw_gradients(adamw *m, const float *x, const float *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void adamw_forward_with(const adamw *m, adamw_workspace *w, const float *x, int n)
+DLRT_ENTRY void adamw_forward_with(const adamw *m, adamw_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += ADAMW_BATCH) {
         const int chunk = n - start < ADAMW_BATCH ? n - start : ADAMW_BATCH;
@@ -355,7 +355,7 @@ void adamw_forward(adamw *m, const float *x, int n)
     adamw_forward_with(m, &m->ws, x, n);
 }
 
-float adamw_evaluate_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, double *accuracy)
+DLRT_ENTRY float adamw_evaluate_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += ADAMW_BATCH) {
@@ -391,7 +391,7 @@ void adamw_loss_terms(const adamw *m, double *terms)
     terms[0] = (double)m->ws.arena[80];   /* mse, loss loss */
 }
 
-static float adamw_evaluate_terms_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, double *terms)
+static DLRT_ENTRY float adamw_evaluate_terms_with(const adamw *m, adamw_workspace *w, const float *x, const float *y, int n, double *terms)
 {
     float *const loss = w->arena + 80;  /* [1] mse over the batch, adamw.net:10 */
 
@@ -540,7 +540,7 @@ static dlrt_ckpt adamw_checkpoint(const adamw *m, void **state)
     return c;
 }
 
-int adamw_save_with(const adamw *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int adamw_save_with(const adamw *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = adamw_checkpoint(m, state);
@@ -561,7 +561,7 @@ int adamw_save(const adamw *m, const char *path)
     return adamw_save_with(m, path, NULL, 0);
 }
 
-int adamw_load_with(adamw *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int adamw_load_with(adamw *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = adamw_checkpoint(m, state);

@@ -70,7 +70,7 @@ struct augment {
 /* The bytes augment_create allocates. */
 #define AUGMENT_BYTES (sizeof(augment) + 64 + (size_t)1776 * sizeof(float))
 
-augment *augment_create(uint64_t seed)
+DLRT_ENTRY augment *augment_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [208] | grads [208] | arena [1360]
@@ -268,7 +268,7 @@ void augment_update_begin(augment *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 195)
  * updated, after augment_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void augment_update_range(augment *m, size_t lo, size_t hi)
+DLRT_ENTRY void augment_update_range(augment *m, size_t lo, size_t hi)
 {
     float *const logits_w = m->params + 0;   /* [3, 64], augment.net:14 */
     float *const d_logits_w = m->grads + 0;  /* [3, 64] */
@@ -302,7 +302,7 @@ static int augment_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float augment_train_step(augment *m, const float *image, const int32_t *y, int n)
+DLRT_ENTRY float augment_train_step(augment *m, const float *image, const int32_t *y, int n)
 {
     if (n < 1 || n > AUGMENT_BATCH || !augment_labels_ok(y, n))
         return NAN;
@@ -313,7 +313,7 @@ float augment_train_step(augment *m, const float *image, const int32_t *y, int n
     return loss;
 }
 
-float augment_loss(augment *m, const float *image, const int32_t *y, int n, int training)
+DLRT_ENTRY float augment_loss(augment *m, const float *image, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > AUGMENT_BATCH || !augment_labels_ok(y, n))
         return NAN;
@@ -321,7 +321,7 @@ float augment_loss(augment *m, const float *image, const int32_t *y, int n, int 
     return augment_loss_pass(m, &m->ws, image, y, n, training);
 }
 
-float augment_gradients_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float augment_gradients_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > AUGMENT_BATCH || !augment_labels_ok(y, n))
         return NAN;
@@ -338,7 +338,7 @@ float augment_gradients(augment *m, const float *image, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void augment_forward_with(const augment *m, augment_workspace *w, const float *image, int n)
+DLRT_ENTRY void augment_forward_with(const augment *m, augment_workspace *w, const float *image, int n)
 {
     for (int start = 0; start < n; start += AUGMENT_BATCH) {
         const int chunk = n - start < AUGMENT_BATCH ? n - start : AUGMENT_BATCH;
@@ -351,7 +351,7 @@ void augment_forward(augment *m, const float *image, int n)
     augment_forward_with(m, &m->ws, image, n);
 }
 
-float augment_evaluate_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float augment_evaluate_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 1280;  /* [n, 3] dense, augment.net:14 */
 
@@ -397,7 +397,7 @@ void augment_loss_terms(const augment *m, double *terms)
     terms[0] = (double)m->ws.arena[1296];   /* cross_entropy, loss loss */
 }
 
-static float augment_evaluate_terms_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float augment_evaluate_terms_with(const augment *m, augment_workspace *w, const float *image, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 1296;  /* [1] cross_entropy over the batch, augment.net:16 */
 
@@ -530,7 +530,7 @@ static dlrt_ckpt augment_checkpoint(const augment *m, void **state)
     return c;
 }
 
-int augment_save_with(const augment *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int augment_save_with(const augment *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = augment_checkpoint(m, state);
@@ -551,7 +551,7 @@ int augment_save(const augment *m, const char *path)
     return augment_save_with(m, path, NULL, 0);
 }
 
-int augment_load_with(augment *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int augment_load_with(augment *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = augment_checkpoint(m, state);

@@ -124,7 +124,7 @@ struct blocks {
 /* The bytes blocks_create allocates. */
 #define BLOCKS_BYTES (sizeof(blocks) + 64 + (size_t)1904 * sizeof(float))
 
-blocks *blocks_create(uint64_t seed)
+DLRT_ENTRY blocks *blocks_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [336] | grads [336] | arena [1232]
@@ -577,7 +577,7 @@ void blocks_update_begin(blocks *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 331)
  * updated, after blocks_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void blocks_update_range(blocks *m, size_t lo, size_t hi)
+DLRT_ENTRY void blocks_update_range(blocks *m, size_t lo, size_t hi)
 {
     float *const res1_h_w = m->params + 0;   /* [6, 6], blocks.net:11 */
     float *const d_res1_h_w = m->grads + 0;  /* [6, 6] */
@@ -612,7 +612,7 @@ static int blocks_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float blocks_train_step(blocks *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float blocks_train_step(blocks *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > BLOCKS_BATCH || !blocks_labels_ok(y, n))
         return NAN;
@@ -623,7 +623,7 @@ float blocks_train_step(blocks *m, const float *x, const int32_t *y, int n)
     return loss;
 }
 
-float blocks_loss(blocks *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float blocks_loss(blocks *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > BLOCKS_BATCH || !blocks_labels_ok(y, n))
         return NAN;
@@ -631,7 +631,7 @@ float blocks_loss(blocks *m, const float *x, const int32_t *y, int n, int traini
     return blocks_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float blocks_gradients_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float blocks_gradients_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > BLOCKS_BATCH || !blocks_labels_ok(y, n))
         return NAN;
@@ -648,7 +648,7 @@ float blocks_gradients(blocks *m, const float *x, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void blocks_forward_with(const blocks *m, blocks_workspace *w, const float *x, int n, float *logits)
+DLRT_ENTRY void blocks_forward_with(const blocks *m, blocks_workspace *w, const float *x, int n, float *logits)
 {
     for (int start = 0; start < n; start += BLOCKS_BATCH) {
         const int chunk = n - start < BLOCKS_BATCH ? n - start : BLOCKS_BATCH;
@@ -662,7 +662,7 @@ void blocks_forward(blocks *m, const float *x, int n, float *logits)
     blocks_forward_with(m, &m->ws, x, n, logits);
 }
 
-float blocks_evaluate_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float blocks_evaluate_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 992;  /* [n, 3] dense, blocks.net:24 */
 
@@ -708,7 +708,7 @@ void blocks_loss_terms(const blocks *m, double *terms)
     terms[0] = (double)m->ws.arena[1024];   /* cross_entropy, loss loss */
 }
 
-static float blocks_evaluate_terms_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float blocks_evaluate_terms_with(const blocks *m, blocks_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 1024;  /* [1] cross_entropy over the batch, blocks.net:26 */
 
@@ -873,7 +873,7 @@ static dlrt_ckpt blocks_checkpoint(const blocks *m, void **state)
     return c;
 }
 
-int blocks_save_with(const blocks *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int blocks_save_with(const blocks *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = blocks_checkpoint(m, state);
@@ -894,7 +894,7 @@ int blocks_save(const blocks *m, const char *path)
     return blocks_save_with(m, path, NULL, 0);
 }
 
-int blocks_load_with(blocks *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int blocks_load_with(blocks *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = blocks_checkpoint(m, state);

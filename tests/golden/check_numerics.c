@@ -82,7 +82,7 @@ struct check_numerics {
 /* The bytes check_numerics_create allocates. */
 #define CHECK_NUMERICS_BYTES (sizeof(check_numerics) + 64 + (size_t)832 * sizeof(float))
 
-check_numerics *check_numerics_create(uint64_t seed)
+DLRT_ENTRY check_numerics *check_numerics_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [80] | grads [80] | exp_avg [80] | exp_avg_sq [80] | arena [512]
@@ -412,7 +412,7 @@ void check_numerics_update_begin(check_numerics *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 67)
  * updated, after check_numerics_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void check_numerics_update_range(check_numerics *m, size_t lo, size_t hi)
+DLRT_ENTRY void check_numerics_update_range(check_numerics *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                             /* [8, 4], check_numerics.net:12 */
     float *const d_h_w = m->grads + 0;                            /* [8, 4] */
@@ -455,7 +455,7 @@ static int check_numerics_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float check_numerics_train_step(check_numerics *m, const float *x, const int32_t *y, const float *t, int n)
+DLRT_ENTRY float check_numerics_train_step(check_numerics *m, const float *x, const int32_t *y, const float *t, int n)
 {
     if (n < 1 || n > CHECK_NUMERICS_BATCH || !check_numerics_labels_ok(y, n))
         return NAN;
@@ -470,7 +470,7 @@ float check_numerics_train_step(check_numerics *m, const float *x, const int32_t
     return loss;
 }
 
-float check_numerics_loss(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, int training)
+DLRT_ENTRY float check_numerics_loss(check_numerics *m, const float *x, const int32_t *y, const float *t, int n, int training)
 {
     if (n < 1 || n > CHECK_NUMERICS_BATCH || !check_numerics_labels_ok(y, n))
         return NAN;
@@ -479,7 +479,7 @@ float check_numerics_loss(check_numerics *m, const float *x, const int32_t *y, c
     return check_numerics_loss_pass(m, &m->ws, x, y, t, n, training);
 }
 
-float check_numerics_gradients_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, float *grads)
+DLRT_ENTRY float check_numerics_gradients_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, float *grads)
 {
     if (n < 1 || n > CHECK_NUMERICS_BATCH || !check_numerics_labels_ok(y, n))
         return NAN;
@@ -500,7 +500,7 @@ float check_numerics_gradients(check_numerics *m, const float *x, const int32_t 
 
 /* ---- inference --------------------------------------------------------- */
 
-void check_numerics_forward_with(const check_numerics *m, check_numerics_workspace *w, const float *x, int n, float *logits)
+DLRT_ENTRY void check_numerics_forward_with(const check_numerics *m, check_numerics_workspace *w, const float *x, int n, float *logits)
 {
     for (int start = 0; start < n; start += CHECK_NUMERICS_BATCH) {
         const int chunk = n - start < CHECK_NUMERICS_BATCH ? n - start : CHECK_NUMERICS_BATCH;
@@ -518,7 +518,7 @@ void check_numerics_forward(check_numerics *m, const float *x, int n, float *log
     check_numerics_forward_with(m, &m->ws, x, n, logits);
 }
 
-float check_numerics_evaluate_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *accuracy)
+DLRT_ENTRY float check_numerics_evaluate_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *accuracy)
 {
     float *const logits = w->arena + 256;  /* [n, 3] dense, check_numerics.net:13 */
 
@@ -571,7 +571,7 @@ void check_numerics_loss_terms(const check_numerics *m, double *terms)
     terms[1] = (double)m->ws.arena[368];   /* mse, loss loss */
 }
 
-static float check_numerics_evaluate_terms_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *terms)
+static DLRT_ENTRY float check_numerics_evaluate_terms_with(const check_numerics *m, check_numerics_workspace *w, const float *x, const int32_t *y, const float *t, int n, double *terms)
 {
     float *const t7 = w->arena + 288;  /* [1] cross_entropy over the batch, check_numerics.net:15 */
     float *const t9 = w->arena + 368;  /* [1] mse over the batch, check_numerics.net:15 */
@@ -730,7 +730,7 @@ static dlrt_ckpt check_numerics_checkpoint(const check_numerics *m, void **state
     return c;
 }
 
-int check_numerics_save_with(const check_numerics *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int check_numerics_save_with(const check_numerics *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = check_numerics_checkpoint(m, state);
@@ -751,7 +751,7 @@ int check_numerics_save(const check_numerics *m, const char *path)
     return check_numerics_save_with(m, path, NULL, 0);
 }
 
-int check_numerics_load_with(check_numerics *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int check_numerics_load_with(check_numerics *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = check_numerics_checkpoint(m, state);

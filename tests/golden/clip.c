@@ -72,7 +72,7 @@ struct clip {
 /* The bytes clip_create allocates. */
 #define CLIP_BYTES (sizeof(clip) + 64 + (size_t)416 * sizeof(float))
 
-clip *clip_create(uint64_t seed)
+DLRT_ENTRY clip *clip_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [48] | grads [48] | momentum_buffer [48] | arena [272]
@@ -275,7 +275,7 @@ void clip_update_begin(clip *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 43)
  * updated, after clip_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void clip_update_range(clip *m, size_t lo, size_t hi)
+DLRT_ENTRY void clip_update_range(clip *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;               /* [5, 4], clip.net:8 */
     float *const d_h_w = m->grads + 0;              /* [5, 4] */
@@ -312,7 +312,7 @@ static int clip_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float clip_train_step(clip *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float clip_train_step(clip *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
         return NAN;
@@ -323,7 +323,7 @@ float clip_train_step(clip *m, const float *x, const int32_t *y, int n)
     return loss;
 }
 
-float clip_loss(clip *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float clip_loss(clip *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
         return NAN;
@@ -331,7 +331,7 @@ float clip_loss(clip *m, const float *x, const int32_t *y, int n, int training)
     return clip_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float clip_gradients_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float clip_gradients_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > CLIP_BATCH || !clip_labels_ok(y, n))
         return NAN;
@@ -348,7 +348,7 @@ float clip_gradients(clip *m, const float *x, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void clip_forward_with(const clip *m, clip_workspace *w, const float *x, int n)
+DLRT_ENTRY void clip_forward_with(const clip *m, clip_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += CLIP_BATCH) {
         const int chunk = n - start < CLIP_BATCH ? n - start : CLIP_BATCH;
@@ -361,7 +361,7 @@ void clip_forward(clip *m, const float *x, int n)
     clip_forward_with(m, &m->ws, x, n);
 }
 
-float clip_evaluate_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float clip_evaluate_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 96;  /* [n, 3] dense, clip.net:9 */
 
@@ -407,7 +407,7 @@ void clip_loss_terms(const clip *m, double *terms)
     terms[0] = (double)m->ws.arena[128];   /* cross_entropy, loss loss */
 }
 
-static float clip_evaluate_terms_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float clip_evaluate_terms_with(const clip *m, clip_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 128;  /* [1] cross_entropy over the batch, clip.net:10 */
 
@@ -560,7 +560,7 @@ static dlrt_ckpt clip_checkpoint(const clip *m, void **state)
     return c;
 }
 
-int clip_save_with(const clip *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int clip_save_with(const clip *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = clip_checkpoint(m, state);
@@ -581,7 +581,7 @@ int clip_save(const clip *m, const char *path)
     return clip_save_with(m, path, NULL, 0);
 }
 
-int clip_load_with(clip *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int clip_load_with(clip *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = clip_checkpoint(m, state);

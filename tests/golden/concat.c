@@ -104,7 +104,7 @@ struct concat {
 /* The bytes concat_create allocates. */
 #define CONCAT_BYTES (sizeof(concat) + 64 + (size_t)5040 * sizeof(float))
 
-concat *concat_create(uint64_t seed)
+DLRT_ENTRY concat *concat_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [640] | grads [640] | arena [3760]
@@ -468,7 +468,7 @@ void concat_update_begin(concat *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 637)
  * updated, after concat_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void concat_update_range(concat *m, size_t lo, size_t hi)
+DLRT_ENTRY void concat_update_range(concat *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;   /* [3, 6], concat.net:8 */
     float *const d_a_w = m->grads + 0;  /* [3, 6] */
@@ -503,7 +503,7 @@ static int concat_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float concat_train_step(concat *m, const float *x, const float *img, const int32_t *y, int n)
+DLRT_ENTRY float concat_train_step(concat *m, const float *x, const float *img, const int32_t *y, int n)
 {
     if (n < 1 || n > CONCAT_BATCH || !concat_labels_ok(y, n))
         return NAN;
@@ -514,7 +514,7 @@ float concat_train_step(concat *m, const float *x, const float *img, const int32
     return loss;
 }
 
-float concat_loss(concat *m, const float *x, const float *img, const int32_t *y, int n, int training)
+DLRT_ENTRY float concat_loss(concat *m, const float *x, const float *img, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > CONCAT_BATCH || !concat_labels_ok(y, n))
         return NAN;
@@ -522,7 +522,7 @@ float concat_loss(concat *m, const float *x, const float *img, const int32_t *y,
     return concat_loss_pass(m, &m->ws, x, img, y, n, training);
 }
 
-float concat_gradients_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float concat_gradients_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > CONCAT_BATCH || !concat_labels_ok(y, n))
         return NAN;
@@ -539,7 +539,7 @@ float concat_gradients(concat *m, const float *x, const float *img, const int32_
 
 /* ---- inference --------------------------------------------------------- */
 
-void concat_forward_with(const concat *m, concat_workspace *w, const float *x, const float *img, int n)
+DLRT_ENTRY void concat_forward_with(const concat *m, concat_workspace *w, const float *x, const float *img, int n)
 {
     for (int start = 0; start < n; start += CONCAT_BATCH) {
         const int chunk = n - start < CONCAT_BATCH ? n - start : CONCAT_BATCH;
@@ -552,7 +552,7 @@ void concat_forward(concat *m, const float *x, const float *img, int n)
     concat_forward_with(m, &m->ws, x, img, n);
 }
 
-float concat_evaluate_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float concat_evaluate_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 2464;  /* [n, 4] dense, concat.net:15 */
 
@@ -598,7 +598,7 @@ void concat_loss_terms(const concat *m, double *terms)
     terms[0] = (double)m->ws.arena[2496];   /* cross_entropy, loss loss */
 }
 
-static float concat_evaluate_terms_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float concat_evaluate_terms_with(const concat *m, concat_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 2496;  /* [1] cross_entropy over the batch, concat.net:16 */
 
@@ -747,7 +747,7 @@ static dlrt_ckpt concat_checkpoint(const concat *m, void **state)
     return c;
 }
 
-int concat_save_with(const concat *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int concat_save_with(const concat *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = concat_checkpoint(m, state);
@@ -768,7 +768,7 @@ int concat_save(const concat *m, const char *path)
     return concat_save_with(m, path, NULL, 0);
 }
 
-int concat_load_with(concat *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int concat_load_with(concat *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = concat_checkpoint(m, state);

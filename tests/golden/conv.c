@@ -105,7 +105,7 @@ struct conv {
 /* The bytes conv_create allocates. */
 #define CONV_BYTES (sizeof(conv) + 64 + (size_t)31200 * sizeof(float))
 
-conv *conv_create(uint64_t seed)
+DLRT_ENTRY conv *conv_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [1088] | grads [1088] | momentum_buffer [1088] | arena [27936]
@@ -445,7 +445,7 @@ void conv_update_begin(conv *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 1078)
  * updated, after conv_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void conv_update_range(conv *m, size_t lo, size_t hi)
+DLRT_ENTRY void conv_update_range(conv *m, size_t lo, size_t hi)
 {
     float *const c1_w = m->params + 0;               /* [4, 1, 3, 3], conv.net:12 */
     float *const d_c1_w = m->grads + 0;              /* [4, 1, 3, 3] */
@@ -483,7 +483,7 @@ static int conv_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float conv_train_step(conv *m, const float *image, const float *seq, const int32_t *y, int n)
+DLRT_ENTRY float conv_train_step(conv *m, const float *image, const float *seq, const int32_t *y, int n)
 {
     if (n < 1 || n > CONV_BATCH || !conv_labels_ok(y, n))
         return NAN;
@@ -494,7 +494,7 @@ float conv_train_step(conv *m, const float *image, const float *seq, const int32
     return loss;
 }
 
-float conv_loss(conv *m, const float *image, const float *seq, const int32_t *y, int n, int training)
+DLRT_ENTRY float conv_loss(conv *m, const float *image, const float *seq, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > CONV_BATCH || !conv_labels_ok(y, n))
         return NAN;
@@ -502,7 +502,7 @@ float conv_loss(conv *m, const float *image, const float *seq, const int32_t *y,
     return conv_loss_pass(m, &m->ws, image, seq, y, n, training);
 }
 
-float conv_gradients_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float conv_gradients_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > CONV_BATCH || !conv_labels_ok(y, n))
         return NAN;
@@ -519,7 +519,7 @@ float conv_gradients(conv *m, const float *image, const float *seq, const int32_
 
 /* ---- inference --------------------------------------------------------- */
 
-void conv_forward_with(const conv *m, conv_workspace *w, const float *image, const float *seq, int n)
+DLRT_ENTRY void conv_forward_with(const conv *m, conv_workspace *w, const float *image, const float *seq, int n)
 {
     for (int start = 0; start < n; start += CONV_BATCH) {
         const int chunk = n - start < CONV_BATCH ? n - start : CONV_BATCH;
@@ -532,7 +532,7 @@ void conv_forward(conv *m, const float *image, const float *seq, int n)
     conv_forward_with(m, &m->ws, image, seq, n);
 }
 
-float conv_evaluate_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float conv_evaluate_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 17536;  /* [n, 4] add, conv.net:17 */
 
@@ -578,7 +578,7 @@ void conv_loss_terms(const conv *m, double *terms)
     terms[0] = (double)m->ws.arena[17600];   /* cross_entropy, loss loss */
 }
 
-static float conv_evaluate_terms_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float conv_evaluate_terms_with(const conv *m, conv_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 17600;  /* [1] cross_entropy over the batch, conv.net:19 */
 
@@ -749,7 +749,7 @@ static dlrt_ckpt conv_checkpoint(const conv *m, void **state)
     return c;
 }
 
-int conv_save_with(const conv *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int conv_save_with(const conv *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = conv_checkpoint(m, state);
@@ -770,7 +770,7 @@ int conv_save(const conv *m, const char *path)
     return conv_save_with(m, path, NULL, 0);
 }
 
-int conv_load_with(conv *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int conv_load_with(conv *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = conv_checkpoint(m, state);

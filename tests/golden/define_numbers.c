@@ -70,7 +70,7 @@ struct define_numbers {
 /* The bytes define_numbers_create allocates. */
 #define DEFINE_NUMBERS_BYTES (sizeof(define_numbers) + 64 + (size_t)148544 * sizeof(float))
 
-define_numbers *define_numbers_create(uint64_t seed)
+DLRT_ENTRY define_numbers *define_numbers_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [10016] | grads [10016] | arena [128512]
@@ -242,7 +242,7 @@ void define_numbers_update_begin(define_numbers *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 10005)
  * updated, after define_numbers_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void define_numbers_update_range(define_numbers *m, size_t lo, size_t hi)
+DLRT_ENTRY void define_numbers_update_range(define_numbers *m, size_t lo, size_t hi)
 {
     float *const loss_w = m->params + 0;   /* [1000, 4], define_numbers.net:9 */
     float *const d_loss_w = m->grads + 0;  /* [1000, 4] */
@@ -276,7 +276,7 @@ static int define_numbers_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float define_numbers_train_step(define_numbers *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float define_numbers_train_step(define_numbers *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
@@ -287,7 +287,7 @@ float define_numbers_train_step(define_numbers *m, const float *x, const int32_t
     return loss;
 }
 
-float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
@@ -295,7 +295,7 @@ float define_numbers_loss(define_numbers *m, const float *x, const int32_t *y, i
     return define_numbers_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float define_numbers_gradients_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float define_numbers_gradients_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > DEFINE_NUMBERS_BATCH || !define_numbers_labels_ok(y, n))
         return NAN;
@@ -312,7 +312,7 @@ float define_numbers_gradients(define_numbers *m, const float *x, const int32_t 
 
 /* ---- inference --------------------------------------------------------- */
 
-void define_numbers_forward_with(const define_numbers *m, define_numbers_workspace *w, const float *x, int n)
+DLRT_ENTRY void define_numbers_forward_with(const define_numbers *m, define_numbers_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += DEFINE_NUMBERS_BATCH) {
         const int chunk = n - start < DEFINE_NUMBERS_BATCH ? n - start : DEFINE_NUMBERS_BATCH;
@@ -325,7 +325,7 @@ void define_numbers_forward(define_numbers *m, const float *x, int n)
     define_numbers_forward_with(m, &m->ws, x, n);
 }
 
-float define_numbers_evaluate_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float define_numbers_evaluate_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const t4 = w->arena + 64000;  /* [n, 5] dense, define_numbers.net:9 */
 
@@ -371,7 +371,7 @@ void define_numbers_loss_terms(const define_numbers *m, double *terms)
     terms[0] = (double)m->ws.arena[64160];   /* cross_entropy, loss loss */
 }
 
-static float define_numbers_evaluate_terms_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float define_numbers_evaluate_terms_with(const define_numbers *m, define_numbers_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 64160;  /* [1] cross_entropy over the batch, define_numbers.net:9 */
 
@@ -508,7 +508,7 @@ static dlrt_ckpt define_numbers_checkpoint(const define_numbers *m, void **state
     return c;
 }
 
-int define_numbers_save_with(const define_numbers *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int define_numbers_save_with(const define_numbers *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = define_numbers_checkpoint(m, state);
@@ -529,7 +529,7 @@ int define_numbers_save(const define_numbers *m, const char *path)
     return define_numbers_save_with(m, path, NULL, 0);
 }
 
-int define_numbers_load_with(define_numbers *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int define_numbers_load_with(define_numbers *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = define_numbers_checkpoint(m, state);

@@ -88,7 +88,7 @@ struct dropout {
 /* The bytes dropout_create allocates. */
 #define DROPOUT_BYTES (sizeof(dropout) + 64 + (size_t)3984 * sizeof(double))
 
-dropout *dropout_create(uint64_t seed)
+DLRT_ENTRY dropout *dropout_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [976] | grads [976] | momentum_buffer [976] | arena [1056]
@@ -339,7 +339,7 @@ void dropout_update_begin(dropout *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 964)
  * updated, after dropout_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void dropout_update_range(dropout *m, size_t lo, size_t hi)
+DLRT_ENTRY void dropout_update_range(dropout *m, size_t lo, size_t hi)
 {
     double *const h_w = m->params + 0;               /* [24, 10], dropout.net:10 */
     double *const d_h_w = m->grads + 0;              /* [24, 10] */
@@ -376,7 +376,7 @@ static int dropout_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-double dropout_train_step(dropout *m, const double *x, const int32_t *y, const double *t, int n)
+DLRT_ENTRY double dropout_train_step(dropout *m, const double *x, const int32_t *y, const double *t, int n)
 {
     if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
@@ -387,7 +387,7 @@ double dropout_train_step(dropout *m, const double *x, const int32_t *y, const d
     return loss;
 }
 
-double dropout_loss(dropout *m, const double *x, const int32_t *y, const double *t, int n, int training)
+DLRT_ENTRY double dropout_loss(dropout *m, const double *x, const int32_t *y, const double *t, int n, int training)
 {
     if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
@@ -395,7 +395,7 @@ double dropout_loss(dropout *m, const double *x, const int32_t *y, const double 
     return dropout_loss_pass(m, &m->ws, x, y, t, n, training);
 }
 
-double dropout_gradients_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *grads)
+DLRT_ENTRY double dropout_gradients_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *grads)
 {
     if (n < 1 || n > DROPOUT_BATCH || !dropout_labels_ok(y, n))
         return NAN;
@@ -412,7 +412,7 @@ double dropout_gradients(dropout *m, const double *x, const int32_t *y, const do
 
 /* ---- inference --------------------------------------------------------- */
 
-void dropout_forward_with(const dropout *m, dropout_workspace *w, const double *x, int n, double *probs)
+DLRT_ENTRY void dropout_forward_with(const dropout *m, dropout_workspace *w, const double *x, int n, double *probs)
 {
     for (int start = 0; start < n; start += DROPOUT_BATCH) {
         const int chunk = n - start < DROPOUT_BATCH ? n - start : DROPOUT_BATCH;
@@ -426,7 +426,7 @@ void dropout_forward(dropout *m, const double *x, int n, double *probs)
     dropout_forward_with(m, &m->ws, x, n, probs);
 }
 
-double dropout_evaluate_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *accuracy)
+DLRT_ENTRY double dropout_evaluate_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *accuracy)
 {
     double *const logits = w->arena + 768;  /* [n, 4] dense, dropout.net:12 */
 
@@ -473,7 +473,7 @@ void dropout_loss_terms(const dropout *m, double *terms)
     terms[1] = (double)m->ws.arena[832];   /* mse, loss loss */
 }
 
-static double dropout_evaluate_terms_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *terms)
+static DLRT_ENTRY double dropout_evaluate_terms_with(const dropout *m, dropout_workspace *w, const double *x, const int32_t *y, const double *t, int n, double *terms)
 {
     double *const t11 = w->arena + 800;  /* [1] cross_entropy over the batch, dropout.net:15 */
     double *const t12 = w->arena + 832;  /* [1] mse over the batch, dropout.net:15 */
@@ -635,7 +635,7 @@ static dlrt_ckpt dropout_checkpoint(const dropout *m, void **state)
     return c;
 }
 
-int dropout_save_with(const dropout *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int dropout_save_with(const dropout *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = dropout_checkpoint(m, state);
@@ -656,7 +656,7 @@ int dropout_save(const dropout *m, const char *path)
     return dropout_save_with(m, path, NULL, 0);
 }
 
-int dropout_load_with(dropout *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int dropout_load_with(dropout *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = dropout_checkpoint(m, state);

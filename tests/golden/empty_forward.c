@@ -63,7 +63,7 @@ struct empty_forward {
 /* The bytes empty_forward_create allocates. */
 #define EMPTY_FORWARD_BYTES (sizeof(empty_forward) + 64 + (size_t)256 * sizeof(float))
 
-empty_forward *empty_forward_create(uint64_t seed)
+DLRT_ENTRY empty_forward *empty_forward_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [16] | grads [16] | arena [224]
@@ -207,7 +207,7 @@ void empty_forward_update_begin(empty_forward *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 12)
  * updated, after empty_forward_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void empty_forward_update_range(empty_forward *m, size_t lo, size_t hi)
+DLRT_ENTRY void empty_forward_update_range(empty_forward *m, size_t lo, size_t hi)
 {
     float *const loss_w = m->params + 0;   /* [3, 3], empty_forward.net:6 */
     float *const d_loss_w = m->grads + 0;  /* [3, 3] */
@@ -231,7 +231,7 @@ void empty_forward_update(empty_forward *m)
 
 /* The entry points; their contracts are in the header. */
 
-float empty_forward_train_step(empty_forward *m, const float *x, const float *t, int n)
+DLRT_ENTRY float empty_forward_train_step(empty_forward *m, const float *x, const float *t, int n)
 {
     if (n < 1 || n > EMPTY_FORWARD_BATCH)
         return NAN;
@@ -242,7 +242,7 @@ float empty_forward_train_step(empty_forward *m, const float *x, const float *t,
     return loss;
 }
 
-float empty_forward_loss(empty_forward *m, const float *x, const float *t, int n, int training)
+DLRT_ENTRY float empty_forward_loss(empty_forward *m, const float *x, const float *t, int n, int training)
 {
     if (n < 1 || n > EMPTY_FORWARD_BATCH)
         return NAN;
@@ -250,7 +250,7 @@ float empty_forward_loss(empty_forward *m, const float *x, const float *t, int n
     return empty_forward_loss_pass(m, &m->ws, x, t, n, training);
 }
 
-float empty_forward_gradients_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, float *grads)
+DLRT_ENTRY float empty_forward_gradients_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, float *grads)
 {
     if (n < 1 || n > EMPTY_FORWARD_BATCH)
         return NAN;
@@ -267,7 +267,7 @@ float empty_forward_gradients(empty_forward *m, const float *x, const float *t, 
 
 /* ---- inference --------------------------------------------------------- */
 
-void empty_forward_forward_with(const empty_forward *m, empty_forward_workspace *w, const float *x, int n)
+DLRT_ENTRY void empty_forward_forward_with(const empty_forward *m, empty_forward_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += EMPTY_FORWARD_BATCH) {
         const int chunk = n - start < EMPTY_FORWARD_BATCH ? n - start : EMPTY_FORWARD_BATCH;
@@ -280,7 +280,7 @@ void empty_forward_forward(empty_forward *m, const float *x, int n)
     empty_forward_forward_with(m, &m->ws, x, n);
 }
 
-float empty_forward_evaluate_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *accuracy)
+DLRT_ENTRY float empty_forward_evaluate_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += EMPTY_FORWARD_BATCH) {
@@ -316,7 +316,7 @@ void empty_forward_loss_terms(const empty_forward *m, double *terms)
     terms[0] = (double)m->ws.arena[96];   /* mse, loss loss */
 }
 
-static float empty_forward_evaluate_terms_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *terms)
+static DLRT_ENTRY float empty_forward_evaluate_terms_with(const empty_forward *m, empty_forward_workspace *w, const float *x, const float *t, int n, double *terms)
 {
     float *const loss = w->arena + 96;  /* [1] mse over the batch, empty_forward.net:6 */
 
@@ -444,7 +444,7 @@ static dlrt_ckpt empty_forward_checkpoint(const empty_forward *m, void **state)
     return c;
 }
 
-int empty_forward_save_with(const empty_forward *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int empty_forward_save_with(const empty_forward *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = empty_forward_checkpoint(m, state);
@@ -465,7 +465,7 @@ int empty_forward_save(const empty_forward *m, const char *path)
     return empty_forward_save_with(m, path, NULL, 0);
 }
 
-int empty_forward_load_with(empty_forward *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int empty_forward_load_with(empty_forward *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = empty_forward_checkpoint(m, state);

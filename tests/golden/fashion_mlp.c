@@ -83,7 +83,7 @@ struct fashion_mlp {
 /* The bytes fashion_mlp_create allocates. */
 #define FASHION_MLP_BYTES (sizeof(fashion_mlp) + 64 + (size_t)1049040 * sizeof(float))
 
-fashion_mlp *fashion_mlp_create(uint64_t seed)
+DLRT_ENTRY fashion_mlp *fashion_mlp_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [235152] | grads [235152] | exp_avg [235152] | exp_avg_sq [235152] | arena [108432]
@@ -312,7 +312,7 @@ void fashion_mlp_update_begin(fashion_mlp *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 235146)
  * updated, after fashion_mlp_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void fashion_mlp_update_range(fashion_mlp *m, size_t lo, size_t hi)
+DLRT_ENTRY void fashion_mlp_update_range(fashion_mlp *m, size_t lo, size_t hi)
 {
     float *const h1_w = m->params + 0;                            /* [256, 784], fashion_mlp.net:13 */
     float *const d_h1_w = m->grads + 0;                           /* [256, 784] */
@@ -356,7 +356,7 @@ static int fashion_mlp_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *y, int n)
+DLRT_ENTRY float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *y, int n)
 {
     if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
@@ -367,7 +367,7 @@ float fashion_mlp_train_step(fashion_mlp *m, const float *image, const int32_t *
     return loss;
 }
 
-float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int n, int training)
+DLRT_ENTRY float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
@@ -375,7 +375,7 @@ float fashion_mlp_loss(fashion_mlp *m, const float *image, const int32_t *y, int
     return fashion_mlp_loss_pass(m, &m->ws, image, y, n, training);
 }
 
-float fashion_mlp_gradients_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float fashion_mlp_gradients_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > FASHION_MLP_BATCH || !fashion_mlp_labels_ok(y, n))
         return NAN;
@@ -392,7 +392,7 @@ float fashion_mlp_gradients(fashion_mlp *m, const float *image, const int32_t *y
 
 /* ---- inference --------------------------------------------------------- */
 
-void fashion_mlp_forward_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n, float *probs)
+DLRT_ENTRY void fashion_mlp_forward_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n, float *probs)
 {
     for (int start = 0; start < n; start += FASHION_MLP_BATCH) {
         const int chunk = n - start < FASHION_MLP_BATCH ? n - start : FASHION_MLP_BATCH;
@@ -406,7 +406,7 @@ void fashion_mlp_forward(fashion_mlp *m, const float *image, int n, float *probs
     fashion_mlp_forward_with(m, &m->ws, image, n, probs);
 }
 
-float fashion_mlp_evaluate_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float fashion_mlp_evaluate_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 65536;  /* [n, 10] dense, fashion_mlp.net:15 */
 
@@ -452,7 +452,7 @@ void fashion_mlp_loss_terms(const fashion_mlp *m, double *terms)
     terms[0] = (double)m->ws.arena[66816];   /* cross_entropy, loss loss */
 }
 
-static float fashion_mlp_evaluate_terms_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float fashion_mlp_evaluate_terms_with(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 66816;  /* [1] cross_entropy over the batch, fashion_mlp.net:18 */
 
@@ -610,7 +610,7 @@ static dlrt_ckpt fashion_mlp_checkpoint(const fashion_mlp *m, void **state)
     return c;
 }
 
-int fashion_mlp_save_with(const fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int fashion_mlp_save_with(const fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = fashion_mlp_checkpoint(m, state);
@@ -631,7 +631,7 @@ int fashion_mlp_save(const fashion_mlp *m, const char *path)
     return fashion_mlp_save_with(m, path, NULL, 0);
 }
 
-int fashion_mlp_load_with(fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int fashion_mlp_load_with(fashion_mlp *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = fashion_mlp_checkpoint(m, state);

@@ -102,7 +102,7 @@ struct gelu_family {
 /* The bytes gelu_family_create allocates. */
 #define GELU_FAMILY_BYTES (sizeof(gelu_family) + 64 + (size_t)3024 * sizeof(float))
 
-gelu_family *gelu_family_create(uint64_t seed)
+DLRT_ENTRY gelu_family *gelu_family_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [64] | grads [64] | arena [2896]
@@ -448,7 +448,7 @@ void gelu_family_update_begin(gelu_family *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 63)
  * updated, after gelu_family_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void gelu_family_update_range(gelu_family *m, size_t lo, size_t hi)
+DLRT_ENTRY void gelu_family_update_range(gelu_family *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;         /* [4, 6], gelu_family.net:6 */
     float *const logits_w = m->params + 48;   /* [3, 4], gelu_family.net:11 */
@@ -497,7 +497,7 @@ static int gelu_family_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float gelu_family_train_step(gelu_family *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float gelu_family_train_step(gelu_family *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
         return NAN;
@@ -508,7 +508,7 @@ float gelu_family_train_step(gelu_family *m, const float *x, const int32_t *y, i
     return loss;
 }
 
-float gelu_family_loss(gelu_family *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float gelu_family_loss(gelu_family *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
         return NAN;
@@ -516,7 +516,7 @@ float gelu_family_loss(gelu_family *m, const float *x, const int32_t *y, int n, 
     return gelu_family_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float gelu_family_gradients_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float gelu_family_gradients_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > GELU_FAMILY_BATCH || !gelu_family_labels_ok(y, n))
         return NAN;
@@ -533,7 +533,7 @@ float gelu_family_gradients(gelu_family *m, const float *x, const int32_t *y, in
 
 /* ---- inference --------------------------------------------------------- */
 
-void gelu_family_forward_with(const gelu_family *m, gelu_family_workspace *w, const float *x, int n)
+DLRT_ENTRY void gelu_family_forward_with(const gelu_family *m, gelu_family_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += GELU_FAMILY_BATCH) {
         const int chunk = n - start < GELU_FAMILY_BATCH ? n - start : GELU_FAMILY_BATCH;
@@ -546,7 +546,7 @@ void gelu_family_forward(gelu_family *m, const float *x, int n)
     gelu_family_forward_with(m, &m->ws, x, n);
 }
 
-float gelu_family_evaluate_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float gelu_family_evaluate_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 2176;  /* [n, 3] dense, gelu_family.net:11 */
 
@@ -592,7 +592,7 @@ void gelu_family_loss_terms(const gelu_family *m, double *terms)
     terms[0] = (double)m->ws.arena[2272];   /* cross_entropy, loss loss */
 }
 
-static float gelu_family_evaluate_terms_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float gelu_family_evaluate_terms_with(const gelu_family *m, gelu_family_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 2272;  /* [1] cross_entropy over the batch, gelu_family.net:12 */
 
@@ -733,7 +733,7 @@ static dlrt_ckpt gelu_family_checkpoint(const gelu_family *m, void **state)
     return c;
 }
 
-int gelu_family_save_with(const gelu_family *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int gelu_family_save_with(const gelu_family *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = gelu_family_checkpoint(m, state);
@@ -754,7 +754,7 @@ int gelu_family_save(const gelu_family *m, const char *path)
     return gelu_family_save_with(m, path, NULL, 0);
 }
 
-int gelu_family_load_with(gelu_family *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int gelu_family_load_with(gelu_family *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = gelu_family_checkpoint(m, state);

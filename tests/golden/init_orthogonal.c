@@ -70,7 +70,7 @@ struct orth {
 /* The bytes orth_create allocates. */
 #define ORTH_BYTES (sizeof(orth) + 64 + (size_t)1408 * sizeof(float))
 
-orth *orth_create(uint64_t seed)
+DLRT_ENTRY orth *orth_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [112] | grads [112] | arena [1184]
@@ -252,7 +252,7 @@ void orth_update_begin(orth *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 106)
  * updated, after orth_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void orth_update_range(orth *m, size_t lo, size_t hi)
+DLRT_ENTRY void orth_update_range(orth *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [6, 12], init_orthogonal.net:6 */
     float *const d_h_w = m->grads + 0;  /* [6, 12] */
@@ -286,7 +286,7 @@ static int orth_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float orth_train_step(orth *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float orth_train_step(orth *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
         return NAN;
@@ -297,7 +297,7 @@ float orth_train_step(orth *m, const float *x, const int32_t *y, int n)
     return loss;
 }
 
-float orth_loss(orth *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float orth_loss(orth *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
         return NAN;
@@ -305,7 +305,7 @@ float orth_loss(orth *m, const float *x, const int32_t *y, int n, int training)
     return orth_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float orth_gradients_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float orth_gradients_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > ORTH_BATCH || !orth_labels_ok(y, n))
         return NAN;
@@ -322,7 +322,7 @@ float orth_gradients(orth *m, const float *x, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void orth_forward_with(const orth *m, orth_workspace *w, const float *x, int n)
+DLRT_ENTRY void orth_forward_with(const orth *m, orth_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += ORTH_BATCH) {
         const int chunk = n - start < ORTH_BATCH ? n - start : ORTH_BATCH;
@@ -335,7 +335,7 @@ void orth_forward(orth *m, const float *x, int n)
     orth_forward_with(m, &m->ws, x, n);
 }
 
-float orth_evaluate_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float orth_evaluate_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const t4 = w->arena + 384;  /* [n, 4] dense, init_orthogonal.net:7 */
 
@@ -381,7 +381,7 @@ void orth_loss_terms(const orth *m, double *terms)
     terms[0] = (double)m->ws.arena[512];   /* cross_entropy, loss loss */
 }
 
-static float orth_evaluate_terms_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float orth_evaluate_terms_with(const orth *m, orth_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 512;  /* [1] cross_entropy over the batch, init_orthogonal.net:7 */
 
@@ -518,7 +518,7 @@ static dlrt_ckpt orth_checkpoint(const orth *m, void **state)
     return c;
 }
 
-int orth_save_with(const orth *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int orth_save_with(const orth *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = orth_checkpoint(m, state);
@@ -539,7 +539,7 @@ int orth_save(const orth *m, const char *path)
     return orth_save_with(m, path, NULL, 0);
 }
 
-int orth_load_with(orth *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int orth_load_with(orth *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = orth_checkpoint(m, state);

@@ -63,7 +63,7 @@ struct l1_sgd {
 /* The bytes l1_sgd_create allocates. */
 #define L1_SGD_BYTES (sizeof(l1_sgd) + 64 + (size_t)96 * sizeof(float))
 
-l1_sgd *l1_sgd_create(uint64_t seed)
+DLRT_ENTRY l1_sgd *l1_sgd_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [16] | grads [16] | arena [64]
@@ -210,7 +210,7 @@ void l1_sgd_update_begin(l1_sgd *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 10)
  * updated, after l1_sgd_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void l1_sgd_update_range(l1_sgd *m, size_t lo, size_t hi)
+DLRT_ENTRY void l1_sgd_update_range(l1_sgd *m, size_t lo, size_t hi)
 {
     float *const pred_w = m->params + 0;   /* [2, 4], l1_sgd.net:7 */
     float *const d_pred_w = m->grads + 0;  /* [2, 4] */
@@ -234,7 +234,7 @@ void l1_sgd_update(l1_sgd *m)
 
 /* The entry points; their contracts are in the header. */
 
-float l1_sgd_train_step(l1_sgd *m, const float *x, const float *y, int n)
+DLRT_ENTRY float l1_sgd_train_step(l1_sgd *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > L1_SGD_BATCH)
         return NAN;
@@ -245,7 +245,7 @@ float l1_sgd_train_step(l1_sgd *m, const float *x, const float *y, int n)
     return loss;
 }
 
-float l1_sgd_loss(l1_sgd *m, const float *x, const float *y, int n, int training)
+DLRT_ENTRY float l1_sgd_loss(l1_sgd *m, const float *x, const float *y, int n, int training)
 {
     if (n < 1 || n > L1_SGD_BATCH)
         return NAN;
@@ -253,7 +253,7 @@ float l1_sgd_loss(l1_sgd *m, const float *x, const float *y, int n, int training
     return l1_sgd_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float l1_sgd_gradients_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, float *grads)
+DLRT_ENTRY float l1_sgd_gradients_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, float *grads)
 {
     if (n < 1 || n > L1_SGD_BATCH)
         return NAN;
@@ -270,7 +270,7 @@ float l1_sgd_gradients(l1_sgd *m, const float *x, const float *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void l1_sgd_forward_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, int n, float *pred)
+DLRT_ENTRY void l1_sgd_forward_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, int n, float *pred)
 {
     for (int start = 0; start < n; start += L1_SGD_BATCH) {
         const int chunk = n - start < L1_SGD_BATCH ? n - start : L1_SGD_BATCH;
@@ -284,7 +284,7 @@ void l1_sgd_forward(l1_sgd *m, const float *x, int n, float *pred)
     l1_sgd_forward_with(m, &m->ws, x, n, pred);
 }
 
-float l1_sgd_evaluate_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *accuracy)
+DLRT_ENTRY float l1_sgd_evaluate_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += L1_SGD_BATCH) {
@@ -320,7 +320,7 @@ void l1_sgd_loss_terms(const l1_sgd *m, double *terms)
     terms[0] = (double)m->ws.arena[16];   /* l1, loss loss */
 }
 
-static float l1_sgd_evaluate_terms_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *terms)
+static DLRT_ENTRY float l1_sgd_evaluate_terms_with(const l1_sgd *m, l1_sgd_workspace *w, const float *x, const float *y, int n, double *terms)
 {
     float *const loss = w->arena + 16;  /* [1] l1 over the batch, l1_sgd.net:10 */
 
@@ -448,7 +448,7 @@ static dlrt_ckpt l1_sgd_checkpoint(const l1_sgd *m, void **state)
     return c;
 }
 
-int l1_sgd_save_with(const l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int l1_sgd_save_with(const l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = l1_sgd_checkpoint(m, state);
@@ -469,7 +469,7 @@ int l1_sgd_save(const l1_sgd *m, const char *path)
     return l1_sgd_save_with(m, path, NULL, 0);
 }
 
-int l1_sgd_load_with(l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int l1_sgd_load_with(l1_sgd *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = l1_sgd_checkpoint(m, state);

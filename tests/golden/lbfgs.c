@@ -72,7 +72,7 @@ struct lbfgs_net {
 /* The bytes lbfgs_net_create allocates. */
 #define LBFGS_NET_BYTES (sizeof(lbfgs_net) + 64 + (size_t)2688 * sizeof(float))
 
-lbfgs_net *lbfgs_net_create(uint64_t seed)
+DLRT_ENTRY lbfgs_net *lbfgs_net_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [96] | grads [96] | d [96] | prev_flat_grad [96] | arena [640]
@@ -253,7 +253,7 @@ static void lbfgs_net_backward_pass(const lbfgs_net *m, lbfgs_net_workspace *w, 
 
 /* The entry points; their contracts are in the header. */
 
-float lbfgs_net_train_step(lbfgs_net *m, const float *x, const float *t, int n)
+DLRT_ENTRY float lbfgs_net_train_step(lbfgs_net *m, const float *x, const float *t, int n)
 {
     if (n < 1 || n > LBFGS_NET_BATCH)
         return NAN;
@@ -265,7 +265,7 @@ float lbfgs_net_train_step(lbfgs_net *m, const float *x, const float *t, int n)
     return (float)dlrt_lbfgs_step(&m->lbfgs, lbfgs_net_model(), m, data, n);
 }
 
-float lbfgs_net_loss(lbfgs_net *m, const float *x, const float *t, int n, int training)
+DLRT_ENTRY float lbfgs_net_loss(lbfgs_net *m, const float *x, const float *t, int n, int training)
 {
     if (n < 1 || n > LBFGS_NET_BATCH)
         return NAN;
@@ -273,7 +273,7 @@ float lbfgs_net_loss(lbfgs_net *m, const float *x, const float *t, int n, int tr
     return lbfgs_net_loss_pass(m, &m->ws, x, t, n, training);
 }
 
-float lbfgs_net_gradients_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, float *grads)
+DLRT_ENTRY float lbfgs_net_gradients_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, float *grads)
 {
     if (n < 1 || n > LBFGS_NET_BATCH)
         return NAN;
@@ -290,7 +290,7 @@ float lbfgs_net_gradients(lbfgs_net *m, const float *x, const float *t, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void lbfgs_net_forward_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, int n, float *y)
+DLRT_ENTRY void lbfgs_net_forward_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, int n, float *y)
 {
     for (int start = 0; start < n; start += LBFGS_NET_BATCH) {
         const int chunk = n - start < LBFGS_NET_BATCH ? n - start : LBFGS_NET_BATCH;
@@ -304,7 +304,7 @@ void lbfgs_net_forward(lbfgs_net *m, const float *x, int n, float *y)
     lbfgs_net_forward_with(m, &m->ws, x, n, y);
 }
 
-float lbfgs_net_evaluate_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, double *accuracy)
+DLRT_ENTRY float lbfgs_net_evaluate_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += LBFGS_NET_BATCH) {
@@ -340,7 +340,7 @@ void lbfgs_net_loss_terms(const lbfgs_net *m, double *terms)
     terms[0] = (double)m->ws.arena[304];   /* mse, loss loss */
 }
 
-static float lbfgs_net_evaluate_terms_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, double *terms)
+static DLRT_ENTRY float lbfgs_net_evaluate_terms_with(const lbfgs_net *m, lbfgs_net_workspace *w, const float *x, const float *t, int n, double *terms)
 {
     float *const loss = w->arena + 304;  /* [1] mse over the batch, lbfgs.net:9 */
 
@@ -477,7 +477,7 @@ static dlrt_ckpt lbfgs_net_checkpoint(const lbfgs_net *m, void **state)
     return c;
 }
 
-int lbfgs_net_save_with(const lbfgs_net *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int lbfgs_net_save_with(const lbfgs_net *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = lbfgs_net_checkpoint(m, state);
@@ -502,7 +502,7 @@ int lbfgs_net_save(const lbfgs_net *m, const char *path)
     return lbfgs_net_save_with(m, path, NULL, 0);
 }
 
-int lbfgs_net_load_with(lbfgs_net *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int lbfgs_net_load_with(lbfgs_net *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = lbfgs_net_checkpoint(m, state);

@@ -98,7 +98,7 @@ struct likelihood {
 /* The bytes likelihood_create allocates. */
 #define LIKELIHOOD_BYTES (sizeof(likelihood) + 64 + (size_t)688 * sizeof(float))
 
-likelihood *likelihood_create(uint64_t seed)
+DLRT_ENTRY likelihood *likelihood_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [96] | grads [96] | arena [496]
@@ -412,7 +412,7 @@ void likelihood_update_begin(likelihood *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 92)
  * updated, after likelihood_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void likelihood_update_range(likelihood *m, size_t lo, size_t hi)
+DLRT_ENTRY void likelihood_update_range(likelihood *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [5, 3], likelihood.net:10 */
     float *const d_h_w = m->grads + 0;  /* [5, 3] */
@@ -446,7 +446,7 @@ static int likelihood_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float likelihood_train_step(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n)
+DLRT_ENTRY float likelihood_train_step(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n)
 {
     if (n < 1 || n > LIKELIHOOD_BATCH || !likelihood_labels_ok(y, n))
         return NAN;
@@ -457,7 +457,7 @@ float likelihood_train_step(likelihood *m, const float *x, const int32_t *y, con
     return loss;
 }
 
-float likelihood_loss(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n, int training)
+DLRT_ENTRY float likelihood_loss(likelihood *m, const float *x, const int32_t *y, const float *t, const float *c, int n, int training)
 {
     if (n < 1 || n > LIKELIHOOD_BATCH || !likelihood_labels_ok(y, n))
         return NAN;
@@ -465,7 +465,7 @@ float likelihood_loss(likelihood *m, const float *x, const int32_t *y, const flo
     return likelihood_loss_pass(m, &m->ws, x, y, t, c, n, training);
 }
 
-float likelihood_gradients_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, float *grads)
+DLRT_ENTRY float likelihood_gradients_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, float *grads)
 {
     if (n < 1 || n > LIKELIHOOD_BATCH || !likelihood_labels_ok(y, n))
         return NAN;
@@ -482,7 +482,7 @@ float likelihood_gradients(likelihood *m, const float *x, const int32_t *y, cons
 
 /* ---- inference --------------------------------------------------------- */
 
-void likelihood_forward_with(const likelihood *m, likelihood_workspace *w, const float *x, int n)
+DLRT_ENTRY void likelihood_forward_with(const likelihood *m, likelihood_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += LIKELIHOOD_BATCH) {
         const int chunk = n - start < LIKELIHOOD_BATCH ? n - start : LIKELIHOOD_BATCH;
@@ -495,7 +495,7 @@ void likelihood_forward(likelihood *m, const float *x, int n)
     likelihood_forward_with(m, &m->ws, x, n);
 }
 
-float likelihood_evaluate_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, double *accuracy)
+DLRT_ENTRY float likelihood_evaluate_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, double *accuracy)
 {
     float *const lp = w->arena + 176;  /* [n, 4] log_softmax, likelihood.net:14 */
 
@@ -545,7 +545,7 @@ void likelihood_loss_terms(const likelihood *m, double *terms)
     terms[4] = (double)m->ws.arena[320];   /* nll, loss loss */
 }
 
-static float likelihood_evaluate_terms_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, double *terms)
+static DLRT_ENTRY float likelihood_evaluate_terms_with(const likelihood *m, likelihood_workspace *w, const float *x, const int32_t *y, const float *t, const float *c, int n, double *terms)
 {
     float *const t11 = w->arena + 208;  /* [1] gaussian_nll over the batch, likelihood.net:15 */
     float *const t13 = w->arena + 240;  /* [1] bce over the batch, likelihood.net:15 */
@@ -718,7 +718,7 @@ static dlrt_ckpt likelihood_checkpoint(const likelihood *m, void **state)
     return c;
 }
 
-int likelihood_save_with(const likelihood *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int likelihood_save_with(const likelihood *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = likelihood_checkpoint(m, state);
@@ -739,7 +739,7 @@ int likelihood_save(const likelihood *m, const char *path)
     return likelihood_save_with(m, path, NULL, 0);
 }
 
-int likelihood_load_with(likelihood *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int likelihood_load_with(likelihood *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = likelihood_checkpoint(m, state);

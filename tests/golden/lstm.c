@@ -103,7 +103,7 @@ struct lstm {
 /* The bytes lstm_create allocates. */
 #define LSTM_BYTES (sizeof(lstm) + 64 + (size_t)50560 * sizeof(float))
 
-lstm *lstm_create(uint64_t seed)
+DLRT_ENTRY lstm *lstm_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [3696] | grads [3696] | arena [43168]
@@ -474,7 +474,7 @@ void lstm_update_begin(lstm *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 3696)
  * updated, after lstm_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void lstm_update_range(lstm *m, size_t lo, size_t hi)
+DLRT_ENTRY void lstm_update_range(lstm *m, size_t lo, size_t hi)
 {
     float *const enc_weight_ih_l0 = m->params + 0;   /* [32, 3], lstm.net:7 */
     float *const d_enc_weight_ih_l0 = m->grads + 0;  /* [32, 3] */
@@ -509,7 +509,7 @@ static int lstm_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float lstm_train_step(lstm *m, const float *seq, const int32_t *y, int n)
+DLRT_ENTRY float lstm_train_step(lstm *m, const float *seq, const int32_t *y, int n)
 {
     if (n < 1 || n > LSTM_BATCH || !lstm_labels_ok(y, n))
         return NAN;
@@ -520,7 +520,7 @@ float lstm_train_step(lstm *m, const float *seq, const int32_t *y, int n)
     return loss;
 }
 
-float lstm_loss(lstm *m, const float *seq, const int32_t *y, int n, int training)
+DLRT_ENTRY float lstm_loss(lstm *m, const float *seq, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > LSTM_BATCH || !lstm_labels_ok(y, n))
         return NAN;
@@ -528,7 +528,7 @@ float lstm_loss(lstm *m, const float *seq, const int32_t *y, int n, int training
     return lstm_loss_pass(m, &m->ws, seq, y, n, training);
 }
 
-float lstm_gradients_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float lstm_gradients_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > LSTM_BATCH || !lstm_labels_ok(y, n))
         return NAN;
@@ -545,7 +545,7 @@ float lstm_gradients(lstm *m, const float *seq, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void lstm_forward_with(const lstm *m, lstm_workspace *w, const float *seq, int n)
+DLRT_ENTRY void lstm_forward_with(const lstm *m, lstm_workspace *w, const float *seq, int n)
 {
     for (int start = 0; start < n; start += LSTM_BATCH) {
         const int chunk = n - start < LSTM_BATCH ? n - start : LSTM_BATCH;
@@ -558,7 +558,7 @@ void lstm_forward(lstm *m, const float *seq, int n)
     lstm_forward_with(m, &m->ws, seq, n);
 }
 
-float lstm_evaluate_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float lstm_evaluate_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 37312;  /* [n, 4] dense, lstm.net:10 */
 
@@ -604,7 +604,7 @@ void lstm_loss_terms(const lstm *m, double *terms)
     terms[0] = (double)m->ws.arena[37376];   /* cross_entropy, loss loss */
 }
 
-static float lstm_evaluate_terms_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float lstm_evaluate_terms_with(const lstm *m, lstm_workspace *w, const float *seq, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 37376;  /* [1] cross_entropy over the batch, lstm.net:11 */
 
@@ -787,7 +787,7 @@ static dlrt_ckpt lstm_checkpoint(const lstm *m, void **state)
     return c;
 }
 
-int lstm_save_with(const lstm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int lstm_save_with(const lstm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_checkpoint(m, state);
@@ -808,7 +808,7 @@ int lstm_save(const lstm *m, const char *path)
     return lstm_save_with(m, path, NULL, 0);
 }
 
-int lstm_load_with(lstm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int lstm_load_with(lstm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_checkpoint(m, state);

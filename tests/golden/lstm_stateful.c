@@ -75,7 +75,7 @@ struct lstm_stateful {
 /* The bytes lstm_stateful_create allocates. */
 #define LSTM_STATEFUL_BYTES (sizeof(lstm_stateful) + 64 + (size_t)2848 * sizeof(float))
 
-lstm_stateful *lstm_stateful_create(uint64_t seed)
+DLRT_ENTRY lstm_stateful *lstm_stateful_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [512] | grads [512] | arena [1824]
@@ -266,7 +266,7 @@ void lstm_stateful_update_begin(lstm_stateful *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 508)
  * updated, after lstm_stateful_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void lstm_stateful_update_range(lstm_stateful *m, size_t lo, size_t hi)
+DLRT_ENTRY void lstm_stateful_update_range(lstm_stateful *m, size_t lo, size_t hi)
 {
     float *const h_weight_ih_l0 = m->params + 0;   /* [20, 2], lstm_stateful.net:7 */
     float *const d_h_weight_ih_l0 = m->grads + 0;  /* [20, 2] */
@@ -291,7 +291,7 @@ void lstm_stateful_update(lstm_stateful *m)
 
 /* The entry points; their contracts are in the header. */
 
-float lstm_stateful_train_step(lstm_stateful *m, const float *x, const float *t, int n)
+DLRT_ENTRY float lstm_stateful_train_step(lstm_stateful *m, const float *x, const float *t, int n)
 {
     if (n < 1 || n > LSTM_STATEFUL_BATCH)
         return NAN;
@@ -302,7 +302,7 @@ float lstm_stateful_train_step(lstm_stateful *m, const float *x, const float *t,
     return loss;
 }
 
-float lstm_stateful_loss(lstm_stateful *m, const float *x, const float *t, int n, int training)
+DLRT_ENTRY float lstm_stateful_loss(lstm_stateful *m, const float *x, const float *t, int n, int training)
 {
     if (n < 1 || n > LSTM_STATEFUL_BATCH)
         return NAN;
@@ -310,7 +310,7 @@ float lstm_stateful_loss(lstm_stateful *m, const float *x, const float *t, int n
     return lstm_stateful_loss_pass(m, &m->ws, x, t, n, training);
 }
 
-float lstm_stateful_gradients_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, float *grads)
+DLRT_ENTRY float lstm_stateful_gradients_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, float *grads)
 {
     if (n < 1 || n > LSTM_STATEFUL_BATCH)
         return NAN;
@@ -327,7 +327,7 @@ float lstm_stateful_gradients(lstm_stateful *m, const float *x, const float *t, 
 
 /* ---- inference --------------------------------------------------------- */
 
-void lstm_stateful_forward_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, int n, float *p)
+DLRT_ENTRY void lstm_stateful_forward_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, int n, float *p)
 {
     for (int start = 0; start < n; start += LSTM_STATEFUL_BATCH) {
         const int chunk = n - start < LSTM_STATEFUL_BATCH ? n - start : LSTM_STATEFUL_BATCH;
@@ -341,7 +341,7 @@ void lstm_stateful_forward(lstm_stateful *m, const float *x, int n, float *p)
     lstm_stateful_forward_with(m, &m->ws, x, n, p);
 }
 
-float lstm_stateful_evaluate_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, double *accuracy)
+DLRT_ENTRY float lstm_stateful_evaluate_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += LSTM_STATEFUL_BATCH) {
@@ -377,7 +377,7 @@ void lstm_stateful_loss_terms(const lstm_stateful *m, double *terms)
     terms[0] = (double)m->ws.arena[1408];   /* mse, loss loss */
 }
 
-static float lstm_stateful_evaluate_terms_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, double *terms)
+static DLRT_ENTRY float lstm_stateful_evaluate_terms_with(const lstm_stateful *m, lstm_stateful_workspace *w, const float *x, const float *t, int n, double *terms)
 {
     float *const loss = w->arena + 1408;  /* [1] mse over the batch, lstm_stateful.net:9 */
 
@@ -518,7 +518,7 @@ static dlrt_ckpt lstm_stateful_checkpoint(const lstm_stateful *m, void **state)
     return c;
 }
 
-int lstm_stateful_save_with(const lstm_stateful *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int lstm_stateful_save_with(const lstm_stateful *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_stateful_checkpoint(m, state);
@@ -539,7 +539,7 @@ int lstm_stateful_save(const lstm_stateful *m, const char *path)
     return lstm_stateful_save_with(m, path, NULL, 0);
 }
 
-int lstm_stateful_load_with(lstm_stateful *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int lstm_stateful_load_with(lstm_stateful *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = lstm_stateful_checkpoint(m, state);

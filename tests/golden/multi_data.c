@@ -88,7 +88,7 @@ struct multi_data {
 /* The bytes multi_data_create allocates. */
 #define MULTI_DATA_BYTES (sizeof(multi_data) + 64 + (size_t)1152 * sizeof(float))
 
-multi_data *multi_data_create(uint64_t seed)
+DLRT_ENTRY multi_data *multi_data_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [144] | grads [144] | momentum_buffer [144] | arena [720]
@@ -344,7 +344,7 @@ void multi_data_update_begin(multi_data *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 141)
  * updated, after multi_data_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void multi_data_update_range(multi_data *m, size_t lo, size_t hi)
+DLRT_ENTRY void multi_data_update_range(multi_data *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;               /* [8, 6], multi_data.net:10 */
     float *const d_h_w = m->grads + 0;              /* [8, 6] */
@@ -382,7 +382,7 @@ static int multi_data_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float multi_data_train_step(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n)
+DLRT_ENTRY float multi_data_train_step(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n)
 {
     if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
         return NAN;
@@ -393,7 +393,7 @@ float multi_data_train_step(multi_data *m, const float *img, const float *aux, c
     return loss;
 }
 
-float multi_data_loss(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, int training)
+DLRT_ENTRY float multi_data_loss(multi_data *m, const float *img, const float *aux, const int32_t *y, const float *t, int n, int training)
 {
     if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
         return NAN;
@@ -401,7 +401,7 @@ float multi_data_loss(multi_data *m, const float *img, const float *aux, const i
     return multi_data_loss_pass(m, &m->ws, img, aux, y, t, n, training);
 }
 
-float multi_data_gradients_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, float *grads)
+DLRT_ENTRY float multi_data_gradients_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, float *grads)
 {
     if (n < 1 || n > MULTI_DATA_BATCH || !multi_data_labels_ok(y, n))
         return NAN;
@@ -418,7 +418,7 @@ float multi_data_gradients(multi_data *m, const float *img, const float *aux, co
 
 /* ---- inference --------------------------------------------------------- */
 
-void multi_data_forward_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, int n, float *probs, float *pred)
+DLRT_ENTRY void multi_data_forward_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, int n, float *probs, float *pred)
 {
     for (int start = 0; start < n; start += MULTI_DATA_BATCH) {
         const int chunk = n - start < MULTI_DATA_BATCH ? n - start : MULTI_DATA_BATCH;
@@ -433,7 +433,7 @@ void multi_data_forward(multi_data *m, const float *img, const float *aux, int n
     multi_data_forward_with(m, &m->ws, img, aux, n, probs, pred);
 }
 
-float multi_data_evaluate_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *accuracy)
+DLRT_ENTRY float multi_data_evaluate_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *accuracy)
 {
     float *const logits = w->arena + 368;  /* [n, 3] dense, multi_data.net:11 */
 
@@ -480,7 +480,7 @@ void multi_data_loss_terms(const multi_data *m, double *terms)
     terms[1] = (double)m->ws.arena[496];   /* mse, loss loss */
 }
 
-static float multi_data_evaluate_terms_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *terms)
+static DLRT_ENTRY float multi_data_evaluate_terms_with(const multi_data *m, multi_data_workspace *w, const float *img, const float *aux, const int32_t *y, const float *t, int n, double *terms)
 {
     float *const t13 = w->arena + 448;  /* [1] cross_entropy over the batch, multi_data.net:14 */
     float *const t14 = w->arena + 496;  /* [1] mse over the batch, multi_data.net:14 */
@@ -646,7 +646,7 @@ static dlrt_ckpt multi_data_checkpoint(const multi_data *m, void **state)
     return c;
 }
 
-int multi_data_save_with(const multi_data *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int multi_data_save_with(const multi_data *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = multi_data_checkpoint(m, state);
@@ -667,7 +667,7 @@ int multi_data_save(const multi_data *m, const char *path)
     return multi_data_save_with(m, path, NULL, 0);
 }
 
-int multi_data_load_with(multi_data *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int multi_data_load_with(multi_data *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = multi_data_checkpoint(m, state);

@@ -77,7 +77,7 @@ struct noise {
 /* The bytes noise_create allocates. */
 #define NOISE_BYTES (sizeof(noise) + 64 + (size_t)4112 * sizeof(float))
 
-noise *noise_create(uint64_t seed)
+DLRT_ENTRY noise *noise_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [816] | grads [816] | exp_avg [816] | exp_avg_sq [816] | arena [848]
@@ -274,7 +274,7 @@ void noise_update_begin(noise *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 816)
  * updated, after noise_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void noise_update_range(noise *m, size_t lo, size_t hi)
+DLRT_ENTRY void noise_update_range(noise *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                             /* [32, 8], noise.net:7 */
     float *const d_h_w = m->grads + 0;                            /* [32, 8] */
@@ -307,7 +307,7 @@ void noise_update(noise *m)
 
 /* The entry points; their contracts are in the header. */
 
-float noise_train_step(noise *m, const float *z, const float *jitter, const float *image, int n)
+DLRT_ENTRY float noise_train_step(noise *m, const float *z, const float *jitter, const float *image, int n)
 {
     if (n < 1 || n > NOISE_BATCH)
         return NAN;
@@ -318,7 +318,7 @@ float noise_train_step(noise *m, const float *z, const float *jitter, const floa
     return loss;
 }
 
-float noise_loss(noise *m, const float *z, const float *jitter, const float *image, int n, int training)
+DLRT_ENTRY float noise_loss(noise *m, const float *z, const float *jitter, const float *image, int n, int training)
 {
     if (n < 1 || n > NOISE_BATCH)
         return NAN;
@@ -326,7 +326,7 @@ float noise_loss(noise *m, const float *z, const float *jitter, const float *ima
     return noise_loss_pass(m, &m->ws, z, jitter, image, n, training);
 }
 
-float noise_gradients_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, float *grads)
+DLRT_ENTRY float noise_gradients_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, float *grads)
 {
     if (n < 1 || n > NOISE_BATCH)
         return NAN;
@@ -343,7 +343,7 @@ float noise_gradients(noise *m, const float *z, const float *jitter, const float
 
 /* ---- inference --------------------------------------------------------- */
 
-void noise_forward_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, int n, float *out)
+DLRT_ENTRY void noise_forward_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, int n, float *out)
 {
     for (int start = 0; start < n; start += NOISE_BATCH) {
         const int chunk = n - start < NOISE_BATCH ? n - start : NOISE_BATCH;
@@ -357,7 +357,7 @@ void noise_forward(noise *m, const float *z, const float *jitter, int n, float *
     noise_forward_with(m, &m->ws, z, jitter, n, out);
 }
 
-float noise_evaluate_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, double *accuracy)
+DLRT_ENTRY float noise_evaluate_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += NOISE_BATCH) {
@@ -393,7 +393,7 @@ void noise_loss_terms(const noise *m, double *terms)
     terms[0] = (double)m->ws.arena[512];   /* mse, loss loss */
 }
 
-static float noise_evaluate_terms_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, double *terms)
+static DLRT_ENTRY float noise_evaluate_terms_with(const noise *m, noise_workspace *w, const float *z, const float *jitter, const float *image, int n, double *terms)
 {
     float *const loss = w->arena + 512;  /* [1] mse over the batch, noise.net:10 */
 
@@ -542,7 +542,7 @@ static dlrt_ckpt noise_checkpoint(const noise *m, void **state)
     return c;
 }
 
-int noise_save_with(const noise *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int noise_save_with(const noise *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = noise_checkpoint(m, state);
@@ -563,7 +563,7 @@ int noise_save(const noise *m, const char *path)
     return noise_save_with(m, path, NULL, 0);
 }
 
-int noise_load_with(noise *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int noise_load_with(noise *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = noise_checkpoint(m, state);

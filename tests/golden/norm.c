@@ -120,7 +120,7 @@ struct norm {
 /* The bytes norm_create allocates. */
 #define NORM_BYTES (sizeof(norm) + 64 + (size_t)2256 * sizeof(float))
 
-norm *norm_create(uint64_t seed)
+DLRT_ENTRY norm *norm_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [304] | grads [304] | exp_avg [304] | exp_avg_sq [304] | arena [1008]
@@ -485,7 +485,7 @@ void norm_update_begin(norm *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 294)
  * updated, after norm_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void norm_update_range(norm *m, size_t lo, size_t hi)
+DLRT_ENTRY void norm_update_range(norm *m, size_t lo, size_t hi)
 {
     float *const b2_w = m->params + 0;                            /* [2], norm.net:10 */
     float *const d_b2_w = m->grads + 0;                           /* [2] */
@@ -529,7 +529,7 @@ static int norm_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float norm_train_step(norm *m, const float *image, const float *seq, const int32_t *y, int n)
+DLRT_ENTRY float norm_train_step(norm *m, const float *image, const float *seq, const int32_t *y, int n)
 {
     if (n < 1 || n > NORM_BATCH || !norm_labels_ok(y, n))
         return NAN;
@@ -540,7 +540,7 @@ float norm_train_step(norm *m, const float *image, const float *seq, const int32
     return loss;
 }
 
-float norm_loss(norm *m, const float *image, const float *seq, const int32_t *y, int n, int training)
+DLRT_ENTRY float norm_loss(norm *m, const float *image, const float *seq, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > NORM_BATCH || !norm_labels_ok(y, n))
         return NAN;
@@ -548,7 +548,7 @@ float norm_loss(norm *m, const float *image, const float *seq, const int32_t *y,
     return norm_loss_pass(m, &m->ws, image, seq, y, n, training);
 }
 
-float norm_gradients_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float norm_gradients_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > NORM_BATCH || !norm_labels_ok(y, n))
         return NAN;
@@ -565,7 +565,7 @@ float norm_gradients(norm *m, const float *image, const float *seq, const int32_
 
 /* ---- inference --------------------------------------------------------- */
 
-void norm_forward_with(const norm *m, norm_workspace *w, const float *image, const float *seq, int n)
+DLRT_ENTRY void norm_forward_with(const norm *m, norm_workspace *w, const float *image, const float *seq, int n)
 {
     for (int start = 0; start < n; start += NORM_BATCH) {
         const int chunk = n - start < NORM_BATCH ? n - start : NORM_BATCH;
@@ -578,7 +578,7 @@ void norm_forward(norm *m, const float *image, const float *seq, int n)
     norm_forward_with(m, &m->ws, image, seq, n);
 }
 
-float norm_evaluate_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float norm_evaluate_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 672;  /* [n, 4] dense, norm.net:16 */
 
@@ -624,7 +624,7 @@ void norm_loss_terms(const norm *m, double *terms)
     terms[0] = (double)m->ws.arena[688];   /* cross_entropy, loss loss */
 }
 
-static float norm_evaluate_terms_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float norm_evaluate_terms_with(const norm *m, norm_workspace *w, const float *image, const float *seq, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 688;  /* [1] cross_entropy over the batch, norm.net:18 */
 
@@ -794,7 +794,7 @@ static dlrt_ckpt norm_checkpoint(const norm *m, void **state)
     return c;
 }
 
-int norm_save_with(const norm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int norm_save_with(const norm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = norm_checkpoint(m, state);
@@ -821,7 +821,7 @@ int norm_save(const norm *m, const char *path)
     return norm_save_with(m, path, NULL, 0);
 }
 
-int norm_load_with(norm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int norm_load_with(norm *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = norm_checkpoint(m, state);

@@ -95,7 +95,7 @@ struct param_ref {
 /* The bytes param_ref_create allocates. */
 #define PARAM_REF_BYTES (sizeof(param_ref) + 64 + (size_t)720 * sizeof(float))
 
-param_ref *param_ref_create(uint64_t seed)
+DLRT_ENTRY param_ref *param_ref_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [64] | grads [64] | arena [592]
@@ -373,7 +373,7 @@ void param_ref_update_begin(param_ref *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 50)
  * updated, after param_ref_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void param_ref_update_range(param_ref *m, size_t lo, size_t hi)
+DLRT_ENTRY void param_ref_update_range(param_ref *m, size_t lo, size_t hi)
 {
     float *const h1_w = m->params + 0;   /* [3, 4], param_ref.net:9 */
     float *const d_h1_w = m->grads + 0;  /* [3, 4] */
@@ -398,7 +398,7 @@ void param_ref_update(param_ref *m)
 
 /* The entry points; their contracts are in the header. */
 
-float param_ref_train_step(param_ref *m, const float *x, const float *img, const float *t, int n)
+DLRT_ENTRY float param_ref_train_step(param_ref *m, const float *x, const float *img, const float *t, int n)
 {
     if (n < 1 || n > PARAM_REF_BATCH)
         return NAN;
@@ -409,7 +409,7 @@ float param_ref_train_step(param_ref *m, const float *x, const float *img, const
     return loss;
 }
 
-float param_ref_loss(param_ref *m, const float *x, const float *img, const float *t, int n, int training)
+DLRT_ENTRY float param_ref_loss(param_ref *m, const float *x, const float *img, const float *t, int n, int training)
 {
     if (n < 1 || n > PARAM_REF_BATCH)
         return NAN;
@@ -417,7 +417,7 @@ float param_ref_loss(param_ref *m, const float *x, const float *img, const float
     return param_ref_loss_pass(m, &m->ws, x, img, t, n, training);
 }
 
-float param_ref_gradients_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, float *grads)
+DLRT_ENTRY float param_ref_gradients_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, float *grads)
 {
     if (n < 1 || n > PARAM_REF_BATCH)
         return NAN;
@@ -434,7 +434,7 @@ float param_ref_gradients(param_ref *m, const float *x, const float *img, const 
 
 /* ---- inference --------------------------------------------------------- */
 
-void param_ref_forward_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, int n)
+DLRT_ENTRY void param_ref_forward_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, int n)
 {
     for (int start = 0; start < n; start += PARAM_REF_BATCH) {
         const int chunk = n - start < PARAM_REF_BATCH ? n - start : PARAM_REF_BATCH;
@@ -447,7 +447,7 @@ void param_ref_forward(param_ref *m, const float *x, const float *img, int n)
     param_ref_forward_with(m, &m->ws, x, img, n);
 }
 
-float param_ref_evaluate_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, double *accuracy)
+DLRT_ENTRY float param_ref_evaluate_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += PARAM_REF_BATCH) {
@@ -487,7 +487,7 @@ void param_ref_loss_terms(const param_ref *m, double *terms)
     terms[4] = (double)m->ws.arena[320];   /* mean, loss loss */
 }
 
-static float param_ref_evaluate_terms_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, double *terms)
+static DLRT_ENTRY float param_ref_evaluate_terms_with(const param_ref *m, param_ref_workspace *w, const float *x, const float *img, const float *t, int n, double *terms)
 {
     float *const t14 = w->arena + 256;  /* [1] mse over the batch, param_ref.net:14 */
     float *const t16 = w->arena + 272;  /* [1] l2_penalty over the batch, param_ref.net:14 */
@@ -647,7 +647,7 @@ static dlrt_ckpt param_ref_checkpoint(const param_ref *m, void **state)
     return c;
 }
 
-int param_ref_save_with(const param_ref *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int param_ref_save_with(const param_ref *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = param_ref_checkpoint(m, state);
@@ -668,7 +668,7 @@ int param_ref_save(const param_ref *m, const char *path)
     return param_ref_save_with(m, path, NULL, 0);
 }
 
-int param_ref_load_with(param_ref *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int param_ref_load_with(param_ref *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = param_ref_checkpoint(m, state);

@@ -77,7 +77,7 @@ struct per_layer {
 /* The bytes per_layer_create allocates. */
 #define PER_LAYER_BYTES (sizeof(per_layer) + 64 + (size_t)13632 * sizeof(float))
 
-per_layer *per_layer_create(uint64_t seed)
+DLRT_ENTRY per_layer *per_layer_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [1792] | grads [1792] | exp_avg [1792] | exp_avg_sq [1792] | arena [6464]
@@ -281,7 +281,7 @@ void per_layer_update_begin(per_layer *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 1792)
  * updated, after per_layer_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void per_layer_update_range(per_layer *m, size_t lo, size_t hi)
+DLRT_ENTRY void per_layer_update_range(per_layer *m, size_t lo, size_t hi)
 {
     float *const h1_w = m->params + 0;                              /* [32, 20], per_layer.net:9 */
     float *const h2_w = m->params + 672;                            /* [32, 32], per_layer.net:10 */
@@ -354,7 +354,7 @@ static int per_layer_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
@@ -365,7 +365,7 @@ float per_layer_train_step(per_layer *m, const float *x, const int32_t *y, int n
     return loss;
 }
 
-float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
@@ -373,7 +373,7 @@ float per_layer_loss(per_layer *m, const float *x, const int32_t *y, int n, int 
     return per_layer_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float per_layer_gradients_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float per_layer_gradients_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > PER_LAYER_BATCH || !per_layer_labels_ok(y, n))
         return NAN;
@@ -390,7 +390,7 @@ float per_layer_gradients(per_layer *m, const float *x, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void per_layer_forward_with(const per_layer *m, per_layer_workspace *w, const float *x, int n)
+DLRT_ENTRY void per_layer_forward_with(const per_layer *m, per_layer_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += PER_LAYER_BATCH) {
         const int chunk = n - start < PER_LAYER_BATCH ? n - start : PER_LAYER_BATCH;
@@ -403,7 +403,7 @@ void per_layer_forward(per_layer *m, const float *x, int n)
     per_layer_forward_with(m, &m->ws, x, n);
 }
 
-float per_layer_evaluate_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float per_layer_evaluate_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 4096;  /* [n, 3] dense, per_layer.net:11 */
 
@@ -449,7 +449,7 @@ void per_layer_loss_terms(const per_layer *m, double *terms)
     terms[0] = (double)m->ws.arena[4192];   /* cross_entropy, loss loss */
 }
 
-static float per_layer_evaluate_terms_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float per_layer_evaluate_terms_with(const per_layer *m, per_layer_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 4192;  /* [1] cross_entropy over the batch, per_layer.net:13 */
 
@@ -603,7 +603,7 @@ static dlrt_ckpt per_layer_checkpoint(const per_layer *m, void **state)
     return c;
 }
 
-int per_layer_save_with(const per_layer *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int per_layer_save_with(const per_layer *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = per_layer_checkpoint(m, state);
@@ -624,7 +624,7 @@ int per_layer_save(const per_layer *m, const char *path)
     return per_layer_save_with(m, path, NULL, 0);
 }
 
-int per_layer_load_with(per_layer *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int per_layer_load_with(per_layer *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = per_layer_checkpoint(m, state);

@@ -95,7 +95,7 @@ struct pool {
 /* The bytes pool_create allocates. */
 #define POOL_BYTES (sizeof(pool) + 64 + (size_t)36096 * sizeof(float))
 
-pool *pool_create(uint64_t seed)
+DLRT_ENTRY pool *pool_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [9008] | grads [9008] | arena [18080]
@@ -366,7 +366,7 @@ void pool_update_begin(pool *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 9000)
  * updated, after pool_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void pool_update_range(pool *m, size_t lo, size_t hi)
+DLRT_ENTRY void pool_update_range(pool *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [128, 64], pool.net:9 */
     float *const d_h_w = m->grads + 0;  /* [128, 64] */
@@ -401,7 +401,7 @@ static int pool_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float pool_train_step(pool *m, const float *image, const int32_t *y, int n)
+DLRT_ENTRY float pool_train_step(pool *m, const float *image, const int32_t *y, int n)
 {
     if (n < 1 || n > POOL_BATCH || !pool_labels_ok(y, n))
         return NAN;
@@ -412,7 +412,7 @@ float pool_train_step(pool *m, const float *image, const int32_t *y, int n)
     return loss;
 }
 
-float pool_loss(pool *m, const float *image, const int32_t *y, int n, int training)
+DLRT_ENTRY float pool_loss(pool *m, const float *image, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > POOL_BATCH || !pool_labels_ok(y, n))
         return NAN;
@@ -420,7 +420,7 @@ float pool_loss(pool *m, const float *image, const int32_t *y, int n, int traini
     return pool_loss_pass(m, &m->ws, image, y, n, training);
 }
 
-float pool_gradients_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float pool_gradients_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > POOL_BATCH || !pool_labels_ok(y, n))
         return NAN;
@@ -437,7 +437,7 @@ float pool_gradients(pool *m, const float *image, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void pool_forward_with(const pool *m, pool_workspace *w, const float *image, int n, float *logits)
+DLRT_ENTRY void pool_forward_with(const pool *m, pool_workspace *w, const float *image, int n, float *logits)
 {
     for (int start = 0; start < n; start += POOL_BATCH) {
         const int chunk = n - start < POOL_BATCH ? n - start : POOL_BATCH;
@@ -451,7 +451,7 @@ void pool_forward(pool *m, const float *image, int n, float *logits)
     pool_forward_with(m, &m->ws, image, n, logits);
 }
 
-float pool_evaluate_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float pool_evaluate_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 11104;  /* [n, 10] add, pool.net:15 */
 
@@ -497,7 +497,7 @@ void pool_loss_terms(const pool *m, double *terms)
     terms[0] = (double)m->ws.arena[11264];   /* cross_entropy, loss loss */
 }
 
-static float pool_evaluate_terms_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float pool_evaluate_terms_with(const pool *m, pool_workspace *w, const float *image, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 11264;  /* [1] cross_entropy over the batch, pool.net:17 */
 
@@ -638,7 +638,7 @@ static dlrt_ckpt pool_checkpoint(const pool *m, void **state)
     return c;
 }
 
-int pool_save_with(const pool *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int pool_save_with(const pool *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = pool_checkpoint(m, state);
@@ -659,7 +659,7 @@ int pool_save(const pool *m, const char *path)
     return pool_save_with(m, path, NULL, 0);
 }
 
-int pool_load_with(pool *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int pool_load_with(pool *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = pool_checkpoint(m, state);

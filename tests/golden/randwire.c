@@ -154,7 +154,7 @@ struct randwire {
 /* The bytes randwire_create allocates. */
 #define RANDWIRE_BYTES (sizeof(randwire) + 64 + (size_t)11600 * sizeof(float))
 
-randwire *randwire_create(uint64_t seed)
+DLRT_ENTRY randwire *randwire_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [768] | grads [768] | arena [9456]
@@ -652,7 +652,7 @@ void randwire_update_begin(randwire *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 757)
  * updated, after randwire_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void randwire_update_range(randwire *m, size_t lo, size_t hi)
+DLRT_ENTRY void randwire_update_range(randwire *m, size_t lo, size_t hi)
 {
     float *const rw_node0_conv_w = m->params + 0;   /* [2, 1, 3, 3], randwire.net:6 */
     float *const d_rw_node0_conv_w = m->grads + 0;  /* [2, 1, 3, 3] */
@@ -687,7 +687,7 @@ static int randwire_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float randwire_train_step(randwire *m, const float *x, const int32_t *y, int n)
+DLRT_ENTRY float randwire_train_step(randwire *m, const float *x, const int32_t *y, int n)
 {
     if (n < 1 || n > RANDWIRE_BATCH || !randwire_labels_ok(y, n))
         return NAN;
@@ -698,7 +698,7 @@ float randwire_train_step(randwire *m, const float *x, const int32_t *y, int n)
     return loss;
 }
 
-float randwire_loss(randwire *m, const float *x, const int32_t *y, int n, int training)
+DLRT_ENTRY float randwire_loss(randwire *m, const float *x, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > RANDWIRE_BATCH || !randwire_labels_ok(y, n))
         return NAN;
@@ -706,7 +706,7 @@ float randwire_loss(randwire *m, const float *x, const int32_t *y, int n, int tr
     return randwire_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float randwire_gradients_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float randwire_gradients_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > RANDWIRE_BATCH || !randwire_labels_ok(y, n))
         return NAN;
@@ -723,7 +723,7 @@ float randwire_gradients(randwire *m, const float *x, const int32_t *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void randwire_forward_with(const randwire *m, randwire_workspace *w, const float *x, int n)
+DLRT_ENTRY void randwire_forward_with(const randwire *m, randwire_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += RANDWIRE_BATCH) {
         const int chunk = n - start < RANDWIRE_BATCH ? n - start : RANDWIRE_BATCH;
@@ -736,7 +736,7 @@ void randwire_forward(randwire *m, const float *x, int n)
     randwire_forward_with(m, &m->ws, x, n);
 }
 
-float randwire_evaluate_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float randwire_evaluate_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 5264;  /* [n, 3] dense, randwire.net:8 */
 
@@ -782,7 +782,7 @@ void randwire_loss_terms(const randwire *m, double *terms)
     terms[0] = (double)m->ws.arena[5280];   /* cross_entropy, loss loss */
 }
 
-static float randwire_evaluate_terms_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float randwire_evaluate_terms_with(const randwire *m, randwire_workspace *w, const float *x, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 5280;  /* [1] cross_entropy over the batch, randwire.net:9 */
 
@@ -949,7 +949,7 @@ static dlrt_ckpt randwire_checkpoint(const randwire *m, void **state)
     return c;
 }
 
-int randwire_save_with(const randwire *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int randwire_save_with(const randwire *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = randwire_checkpoint(m, state);
@@ -981,7 +981,7 @@ int randwire_save(const randwire *m, const char *path)
     return randwire_save_with(m, path, NULL, 0);
 }
 
-int randwire_load_with(randwire *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int randwire_load_with(randwire *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = randwire_checkpoint(m, state);

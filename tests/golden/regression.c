@@ -71,7 +71,7 @@ struct reg {
 /* The bytes reg_create allocates. */
 #define REG_BYTES (sizeof(reg) + 64 + (size_t)1776 * sizeof(float))
 
-reg *reg_create(uint64_t seed)
+DLRT_ENTRY reg *reg_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [208] | grads [208] | momentum_buffer [208] | arena [1152]
@@ -251,7 +251,7 @@ void reg_update_begin(reg *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 195)
  * updated, after reg_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void reg_update_range(reg *m, size_t lo, size_t hi)
+DLRT_ENTRY void reg_update_range(reg *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;               /* [16, 8], regression.net:9 */
     float *const d_h_w = m->grads + 0;              /* [16, 8] */
@@ -278,7 +278,7 @@ void reg_update(reg *m)
 
 /* The entry points; their contracts are in the header. */
 
-float reg_train_step(reg *m, const float *x, const float *t, int n)
+DLRT_ENTRY float reg_train_step(reg *m, const float *x, const float *t, int n)
 {
     if (n < 1 || n > REG_BATCH)
         return NAN;
@@ -289,7 +289,7 @@ float reg_train_step(reg *m, const float *x, const float *t, int n)
     return loss;
 }
 
-float reg_loss(reg *m, const float *x, const float *t, int n, int training)
+DLRT_ENTRY float reg_loss(reg *m, const float *x, const float *t, int n, int training)
 {
     if (n < 1 || n > REG_BATCH)
         return NAN;
@@ -297,7 +297,7 @@ float reg_loss(reg *m, const float *x, const float *t, int n, int training)
     return reg_loss_pass(m, &m->ws, x, t, n, training);
 }
 
-float reg_gradients_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, float *grads)
+DLRT_ENTRY float reg_gradients_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, float *grads)
 {
     if (n < 1 || n > REG_BATCH)
         return NAN;
@@ -314,7 +314,7 @@ float reg_gradients(reg *m, const float *x, const float *t, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void reg_forward_with(const reg *m, reg_workspace *w, const float *x, int n, float *pred)
+DLRT_ENTRY void reg_forward_with(const reg *m, reg_workspace *w, const float *x, int n, float *pred)
 {
     for (int start = 0; start < n; start += REG_BATCH) {
         const int chunk = n - start < REG_BATCH ? n - start : REG_BATCH;
@@ -328,7 +328,7 @@ void reg_forward(reg *m, const float *x, int n, float *pred)
     reg_forward_with(m, &m->ws, x, n, pred);
 }
 
-float reg_evaluate_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *accuracy)
+DLRT_ENTRY float reg_evaluate_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += REG_BATCH) {
@@ -364,7 +364,7 @@ void reg_loss_terms(const reg *m, double *terms)
     terms[0] = (double)m->ws.arena[560];   /* mse, loss loss */
 }
 
-static float reg_evaluate_terms_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *terms)
+static DLRT_ENTRY float reg_evaluate_terms_with(const reg *m, reg_workspace *w, const float *x, const float *t, int n, double *terms)
 {
     float *const loss = w->arena + 560;  /* [1] mse over the batch, regression.net:13 */
 
@@ -512,7 +512,7 @@ static dlrt_ckpt reg_checkpoint(const reg *m, void **state)
     return c;
 }
 
-int reg_save_with(const reg *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int reg_save_with(const reg *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reg_checkpoint(m, state);
@@ -533,7 +533,7 @@ int reg_save(const reg *m, const char *path)
     return reg_save_with(m, path, NULL, 0);
 }
 
-int reg_load_with(reg *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int reg_load_with(reg *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reg_checkpoint(m, state);

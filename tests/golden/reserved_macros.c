@@ -151,7 +151,7 @@ struct reserved_macros {
 /* The bytes reserved_macros_create allocates. */
 #define RESERVED_MACROS_BYTES (sizeof(reserved_macros) + 64 + (size_t)5984 * sizeof(float))
 
-reserved_macros *reserved_macros_create(uint64_t seed)
+DLRT_ENTRY reserved_macros *reserved_macros_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [32] | grads [32] | arena [5920]
@@ -634,7 +634,7 @@ void reserved_macros_update_begin(reserved_macros *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 30)
  * updated, after reserved_macros_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void reserved_macros_update_range(reserved_macros *m, size_t lo, size_t hi)
+DLRT_ENTRY void reserved_macros_update_range(reserved_macros *m, size_t lo, size_t hi)
 {
     float *const EOF_w = m->params + 0;   /* [4, 4], reserved_macros.net:10 */
     float *const d_EOF_w = m->grads + 0;  /* [4, 4] */
@@ -658,7 +658,7 @@ void reserved_macros_update(reserved_macros *m)
 
 /* The entry points; their contracts are in the header. */
 
-float reserved_macros_train_step(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n)
+DLRT_ENTRY float reserved_macros_train_step(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n)
 {
     if (n < 1 || n > RESERVED_MACROS_BATCH)
         return NAN;
@@ -669,7 +669,7 @@ float reserved_macros_train_step(reserved_macros *m, const float *NULL_, const f
     return loss;
 }
 
-float reserved_macros_loss(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, int training)
+DLRT_ENTRY float reserved_macros_loss(reserved_macros *m, const float *NULL_, const float *FILE_, const float *stdout_, int n, int training)
 {
     if (n < 1 || n > RESERVED_MACROS_BATCH)
         return NAN;
@@ -677,7 +677,7 @@ float reserved_macros_loss(reserved_macros *m, const float *NULL_, const float *
     return reserved_macros_loss_pass(m, &m->ws, NULL_, FILE_, stdout_, n, training);
 }
 
-float reserved_macros_gradients_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, float *grads)
+DLRT_ENTRY float reserved_macros_gradients_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, float *grads)
 {
     if (n < 1 || n > RESERVED_MACROS_BATCH)
         return NAN;
@@ -694,7 +694,7 @@ float reserved_macros_gradients(reserved_macros *m, const float *NULL_, const fl
 
 /* ---- inference --------------------------------------------------------- */
 
-void reserved_macros_forward_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, int n, float *stdin_out)
+DLRT_ENTRY void reserved_macros_forward_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, int n, float *stdin_out)
 {
     for (int start = 0; start < n; start += RESERVED_MACROS_BATCH) {
         const int chunk = n - start < RESERVED_MACROS_BATCH ? n - start : RESERVED_MACROS_BATCH;
@@ -708,7 +708,7 @@ void reserved_macros_forward(reserved_macros *m, const float *NULL_, const float
     reserved_macros_forward_with(m, &m->ws, NULL_, FILE_, n, stdin_out);
 }
 
-float reserved_macros_evaluate_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy)
+DLRT_ENTRY float reserved_macros_evaluate_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += RESERVED_MACROS_BATCH) {
@@ -744,7 +744,7 @@ void reserved_macros_loss_terms(const reserved_macros *m, double *terms)
     terms[0] = (double)m->ws.arena[5568];   /* mse, loss loss */
 }
 
-static float reserved_macros_evaluate_terms_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *terms)
+static DLRT_ENTRY float reserved_macros_evaluate_terms_with(const reserved_macros *m, reserved_macros_workspace *w, const float *NULL_, const float *FILE_, const float *stdout_, int n, double *terms)
 {
     float *const loss = w->arena + 5568;  /* [1] mse over the batch, reserved_macros.net:33 */
 
@@ -876,7 +876,7 @@ static dlrt_ckpt reserved_macros_checkpoint(const reserved_macros *m, void **sta
     return c;
 }
 
-int reserved_macros_save_with(const reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int reserved_macros_save_with(const reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_macros_checkpoint(m, state);
@@ -897,7 +897,7 @@ int reserved_macros_save(const reserved_macros *m, const char *path)
     return reserved_macros_save_with(m, path, NULL, 0);
 }
 
-int reserved_macros_load_with(reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int reserved_macros_load_with(reserved_macros *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_macros_checkpoint(m, state);

@@ -78,7 +78,7 @@ struct reserved_names {
 /* The bytes reserved_names_create allocates. */
 #define RESERVED_NAMES_BYTES (sizeof(reserved_names) + 64 + (size_t)1344 * sizeof(float))
 
-reserved_names *reserved_names_create(uint64_t seed)
+DLRT_ENTRY reserved_names *reserved_names_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [48] | grads [48] | arena [1248]
@@ -299,7 +299,7 @@ void reserved_names_update_begin(reserved_names *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 46)
  * updated, after reserved_names_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void reserved_names_update_range(reserved_names *m, size_t lo, size_t hi)
+DLRT_ENTRY void reserved_names_update_range(reserved_names *m, size_t lo, size_t hi)
 {
     float *const n_d_w = m->params + 0;   /* [4, 3], reserved_names.net:9 */
     float *const d_n_d_w = m->grads + 0;  /* [4, 3] */
@@ -333,7 +333,7 @@ static int reserved_names_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float reserved_names_train_step(reserved_names *m, const float *int_, const int32_t *y, int n)
+DLRT_ENTRY float reserved_names_train_step(reserved_names *m, const float *int_, const int32_t *y, int n)
 {
     if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
@@ -344,7 +344,7 @@ float reserved_names_train_step(reserved_names *m, const float *int_, const int3
     return loss;
 }
 
-float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y, int n, int training)
+DLRT_ENTRY float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
@@ -352,7 +352,7 @@ float reserved_names_loss(reserved_names *m, const float *int_, const int32_t *y
     return reserved_names_loss_pass(m, &m->ws, int_, y, n, training);
 }
 
-float reserved_names_gradients_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float reserved_names_gradients_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > RESERVED_NAMES_BATCH || !reserved_names_labels_ok(y, n))
         return NAN;
@@ -369,7 +369,7 @@ float reserved_names_gradients(reserved_names *m, const float *int_, const int32
 
 /* ---- inference --------------------------------------------------------- */
 
-void reserved_names_forward_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, int n)
+DLRT_ENTRY void reserved_names_forward_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, int n)
 {
     for (int start = 0; start < n; start += RESERVED_NAMES_BATCH) {
         const int chunk = n - start < RESERVED_NAMES_BATCH ? n - start : RESERVED_NAMES_BATCH;
@@ -382,7 +382,7 @@ void reserved_names_forward(reserved_names *m, const float *int_, int n)
     reserved_names_forward_with(m, &m->ws, int_, n);
 }
 
-float reserved_names_evaluate_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float reserved_names_evaluate_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *accuracy)
 {
     float *const i_ = w->arena + 640;  /* [n, 2] dense, reserved_names.net:12 */
 
@@ -428,7 +428,7 @@ void reserved_names_loss_terms(const reserved_names *m, double *terms)
     terms[0] = (double)m->ws.arena[704];   /* cross_entropy, loss loss */
 }
 
-static float reserved_names_evaluate_terms_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float reserved_names_evaluate_terms_with(const reserved_names *m, reserved_names_workspace *w, const float *int_, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 704;  /* [1] cross_entropy over the batch, reserved_names.net:14 */
 
@@ -569,7 +569,7 @@ static dlrt_ckpt reserved_names_checkpoint(const reserved_names *m, void **state
     return c;
 }
 
-int reserved_names_save_with(const reserved_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int reserved_names_save_with(const reserved_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_names_checkpoint(m, state);
@@ -590,7 +590,7 @@ int reserved_names_save(const reserved_names *m, const char *path)
     return reserved_names_save_with(m, path, NULL, 0);
 }
 
-int reserved_names_load_with(reserved_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int reserved_names_load_with(reserved_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = reserved_names_checkpoint(m, state);

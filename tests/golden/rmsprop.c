@@ -67,7 +67,7 @@ struct rmsprop {
 /* The bytes rmsprop_create allocates. */
 #define RMSPROP_BYTES (sizeof(rmsprop) + 64 + (size_t)144 * sizeof(float))
 
-rmsprop *rmsprop_create(uint64_t seed)
+DLRT_ENTRY rmsprop *rmsprop_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [16] | grads [16] | square_avg [16] | momentum_buffer [16] | grad_avg [16] | arena [64]
@@ -223,7 +223,7 @@ void rmsprop_update_begin(rmsprop *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 10)
  * updated, after rmsprop_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void rmsprop_update_range(rmsprop *m, size_t lo, size_t hi)
+DLRT_ENTRY void rmsprop_update_range(rmsprop *m, size_t lo, size_t hi)
 {
     float *const pred_w = m->params + 0;                 /* [2, 4], rmsprop.net:8 */
     float *const d_pred_w = m->grads + 0;                /* [2, 4] */
@@ -255,7 +255,7 @@ void rmsprop_update(rmsprop *m)
 
 /* The entry points; their contracts are in the header. */
 
-float rmsprop_train_step(rmsprop *m, const float *x, const float *y, int n)
+DLRT_ENTRY float rmsprop_train_step(rmsprop *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > RMSPROP_BATCH)
         return NAN;
@@ -266,7 +266,7 @@ float rmsprop_train_step(rmsprop *m, const float *x, const float *y, int n)
     return loss;
 }
 
-float rmsprop_loss(rmsprop *m, const float *x, const float *y, int n, int training)
+DLRT_ENTRY float rmsprop_loss(rmsprop *m, const float *x, const float *y, int n, int training)
 {
     if (n < 1 || n > RMSPROP_BATCH)
         return NAN;
@@ -274,7 +274,7 @@ float rmsprop_loss(rmsprop *m, const float *x, const float *y, int n, int traini
     return rmsprop_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float rmsprop_gradients_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, float *grads)
+DLRT_ENTRY float rmsprop_gradients_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, float *grads)
 {
     if (n < 1 || n > RMSPROP_BATCH)
         return NAN;
@@ -291,7 +291,7 @@ float rmsprop_gradients(rmsprop *m, const float *x, const float *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void rmsprop_forward_with(const rmsprop *m, rmsprop_workspace *w, const float *x, int n)
+DLRT_ENTRY void rmsprop_forward_with(const rmsprop *m, rmsprop_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += RMSPROP_BATCH) {
         const int chunk = n - start < RMSPROP_BATCH ? n - start : RMSPROP_BATCH;
@@ -304,7 +304,7 @@ void rmsprop_forward(rmsprop *m, const float *x, int n)
     rmsprop_forward_with(m, &m->ws, x, n);
 }
 
-float rmsprop_evaluate_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *accuracy)
+DLRT_ENTRY float rmsprop_evaluate_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += RMSPROP_BATCH) {
@@ -340,7 +340,7 @@ void rmsprop_loss_terms(const rmsprop *m, double *terms)
     terms[0] = (double)m->ws.arena[16];   /* mse, loss loss */
 }
 
-static float rmsprop_evaluate_terms_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *terms)
+static DLRT_ENTRY float rmsprop_evaluate_terms_with(const rmsprop *m, rmsprop_workspace *w, const float *x, const float *y, int n, double *terms)
 {
     float *const loss = w->arena + 16;  /* [1] mse over the batch, rmsprop.net:9 */
 
@@ -486,7 +486,7 @@ static dlrt_ckpt rmsprop_checkpoint(const rmsprop *m, void **state)
     return c;
 }
 
-int rmsprop_save_with(const rmsprop *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int rmsprop_save_with(const rmsprop *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[3];
     dlrt_ckpt c = rmsprop_checkpoint(m, state);
@@ -507,7 +507,7 @@ int rmsprop_save(const rmsprop *m, const char *path)
     return rmsprop_save_with(m, path, NULL, 0);
 }
 
-int rmsprop_load_with(rmsprop *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int rmsprop_load_with(rmsprop *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[3];
     dlrt_ckpt c = rmsprop_checkpoint(m, state);

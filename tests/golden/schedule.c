@@ -72,7 +72,7 @@ struct sched {
 /* The bytes sched_create allocates. */
 #define SCHED_BYTES (sizeof(sched) + 64 + (size_t)288 * sizeof(float))
 
-sched *sched_create(uint64_t seed)
+DLRT_ENTRY sched *sched_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [32] | grads [32] | exp_avg [32] | exp_avg_sq [32] | arena [160]
@@ -255,7 +255,7 @@ void sched_update_begin(sched *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 23)
  * updated, after sched_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void sched_update_range(sched *m, size_t lo, size_t hi)
+DLRT_ENTRY void sched_update_range(sched *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;                               /* [3, 4], schedule.net:10 */
     float *const pred_w = m->params + 15;                           /* [2, 3], schedule.net:11 */
@@ -304,7 +304,7 @@ void sched_update(sched *m)
 
 /* The entry points; their contracts are in the header. */
 
-float sched_train_step(sched *m, const float *x, const float *y, int n)
+DLRT_ENTRY float sched_train_step(sched *m, const float *x, const float *y, int n)
 {
     if (n < 1 || n > SCHED_BATCH)
         return NAN;
@@ -315,7 +315,7 @@ float sched_train_step(sched *m, const float *x, const float *y, int n)
     return loss;
 }
 
-float sched_loss(sched *m, const float *x, const float *y, int n, int training)
+DLRT_ENTRY float sched_loss(sched *m, const float *x, const float *y, int n, int training)
 {
     if (n < 1 || n > SCHED_BATCH)
         return NAN;
@@ -323,7 +323,7 @@ float sched_loss(sched *m, const float *x, const float *y, int n, int training)
     return sched_loss_pass(m, &m->ws, x, y, n, training);
 }
 
-float sched_gradients_with(const sched *m, sched_workspace *w, const float *x, const float *y, int n, float *grads)
+DLRT_ENTRY float sched_gradients_with(const sched *m, sched_workspace *w, const float *x, const float *y, int n, float *grads)
 {
     if (n < 1 || n > SCHED_BATCH)
         return NAN;
@@ -340,7 +340,7 @@ float sched_gradients(sched *m, const float *x, const float *y, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void sched_forward_with(const sched *m, sched_workspace *w, const float *x, int n)
+DLRT_ENTRY void sched_forward_with(const sched *m, sched_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += SCHED_BATCH) {
         const int chunk = n - start < SCHED_BATCH ? n - start : SCHED_BATCH;
@@ -353,7 +353,7 @@ void sched_forward(sched *m, const float *x, int n)
     sched_forward_with(m, &m->ws, x, n);
 }
 
-float sched_evaluate_with(const sched *m, sched_workspace *w, const float *x, const float *y, int n, double *accuracy)
+DLRT_ENTRY float sched_evaluate_with(const sched *m, sched_workspace *w, const float *x, const float *y, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += SCHED_BATCH) {
@@ -389,7 +389,7 @@ void sched_loss_terms(const sched *m, double *terms)
     terms[0] = (double)m->ws.arena[80];   /* mse, loss loss */
 }
 
-static float sched_evaluate_terms_with(const sched *m, sched_workspace *w, const float *x, const float *y, int n, double *terms)
+static DLRT_ENTRY float sched_evaluate_terms_with(const sched *m, sched_workspace *w, const float *x, const float *y, int n, double *terms)
 {
     float *const loss = w->arena + 80;  /* [1] mse over the batch, schedule.net:12 */
 
@@ -539,7 +539,7 @@ static dlrt_ckpt sched_checkpoint(const sched *m, void **state)
     return c;
 }
 
-int sched_save_with(const sched *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int sched_save_with(const sched *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = sched_checkpoint(m, state);
@@ -560,7 +560,7 @@ int sched_save(const sched *m, const char *path)
     return sched_save_with(m, path, NULL, 0);
 }
 
-int sched_load_with(sched *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int sched_load_with(sched *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = sched_checkpoint(m, state);

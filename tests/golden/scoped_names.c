@@ -93,7 +93,7 @@ struct scoped_names {
 /* The bytes scoped_names_create allocates. */
 #define SCOPED_NAMES_BYTES (sizeof(scoped_names) + 64 + (size_t)480 * sizeof(float))
 
-scoped_names *scoped_names_create(uint64_t seed)
+DLRT_ENTRY scoped_names *scoped_names_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [96] | grads [96] | arena [272]
@@ -360,7 +360,7 @@ void scoped_names_update_begin(scoped_names *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 82)
  * updated, after scoped_names_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void scoped_names_update_range(scoped_names *m, size_t lo, size_t hi)
+DLRT_ENTRY void scoped_names_update_range(scoped_names *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [5, 4], scoped_names.net:13 */
     float *const d_h_w = m->grads + 0;  /* [5, 4] */
@@ -395,7 +395,7 @@ static int scoped_names_labels_ok(const int32_t *k_, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float scoped_names_train_step(scoped_names *m, const float *x, const int32_t *k_, int n)
+DLRT_ENTRY float scoped_names_train_step(scoped_names *m, const float *x, const int32_t *k_, int n)
 {
     if (n < 1 || n > SCOPED_NAMES_BATCH || !scoped_names_labels_ok(k_, n))
         return NAN;
@@ -406,7 +406,7 @@ float scoped_names_train_step(scoped_names *m, const float *x, const int32_t *k_
     return loss;
 }
 
-float scoped_names_loss(scoped_names *m, const float *x, const int32_t *k_, int n, int training)
+DLRT_ENTRY float scoped_names_loss(scoped_names *m, const float *x, const int32_t *k_, int n, int training)
 {
     if (n < 1 || n > SCOPED_NAMES_BATCH || !scoped_names_labels_ok(k_, n))
         return NAN;
@@ -414,7 +414,7 @@ float scoped_names_loss(scoped_names *m, const float *x, const int32_t *k_, int 
     return scoped_names_loss_pass(m, &m->ws, x, k_, n, training);
 }
 
-float scoped_names_gradients_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, float *grads)
+DLRT_ENTRY float scoped_names_gradients_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, float *grads)
 {
     if (n < 1 || n > SCOPED_NAMES_BATCH || !scoped_names_labels_ok(k_, n))
         return NAN;
@@ -431,7 +431,7 @@ float scoped_names_gradients(scoped_names *m, const float *x, const int32_t *k_,
 
 /* ---- inference --------------------------------------------------------- */
 
-void scoped_names_forward_with(const scoped_names *m, scoped_names_workspace *w, const float *x, int n)
+DLRT_ENTRY void scoped_names_forward_with(const scoped_names *m, scoped_names_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += SCOPED_NAMES_BATCH) {
         const int chunk = n - start < SCOPED_NAMES_BATCH ? n - start : SCOPED_NAMES_BATCH;
@@ -444,7 +444,7 @@ void scoped_names_forward(scoped_names *m, const float *x, int n)
     scoped_names_forward_with(m, &m->ws, x, n);
 }
 
-float scoped_names_evaluate_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, double *accuracy)
+DLRT_ENTRY float scoped_names_evaluate_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, double *accuracy)
 {
     float *const z = w->arena + 160;  /* [n, 3] x_running_mean, scoped_names.net:15 */
 
@@ -490,7 +490,7 @@ void scoped_names_loss_terms(const scoped_names *m, double *terms)
     terms[0] = (double)m->ws.arena[176];   /* cross_entropy, loss loss */
 }
 
-static float scoped_names_evaluate_terms_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, double *terms)
+static DLRT_ENTRY float scoped_names_evaluate_terms_with(const scoped_names *m, scoped_names_workspace *w, const float *x, const int32_t *k_, int n, double *terms)
 {
     float *const loss = w->arena + 176;  /* [1] cross_entropy over the batch, scoped_names.net:17 */
 
@@ -637,7 +637,7 @@ static dlrt_ckpt scoped_names_checkpoint(const scoped_names *m, void **state)
     return c;
 }
 
-int scoped_names_save_with(const scoped_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int scoped_names_save_with(const scoped_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = scoped_names_checkpoint(m, state);
@@ -659,7 +659,7 @@ int scoped_names_save(const scoped_names *m, const char *path)
     return scoped_names_save_with(m, path, NULL, 0);
 }
 
-int scoped_names_load_with(scoped_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int scoped_names_load_with(scoped_names *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = scoped_names_checkpoint(m, state);

@@ -73,7 +73,7 @@ struct sequence {
 /* The bytes sequence_create allocates. */
 #define SEQUENCE_BYTES (sizeof(sequence) + 64 + (size_t)5952 * sizeof(float))
 
-sequence *sequence_create(uint64_t seed)
+DLRT_ENTRY sequence *sequence_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [96] | grads [96] | exp_avg [96] | exp_avg_sq [96] | arena [5568]
@@ -257,7 +257,7 @@ void sequence_update_begin(sequence *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 90)
  * updated, after sequence_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void sequence_update_range(sequence *m, size_t lo, size_t hi)
+DLRT_ENTRY void sequence_update_range(sequence *m, size_t lo, size_t hi)
 {
     float *const e_w = m->params + 0;                             /* [10, 4], sequence.net:7 */
     float *const d_e_w = m->grads + 0;                            /* [10, 4] */
@@ -313,7 +313,7 @@ static int sequence_tokens_ok(const int32_t *tokens, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float sequence_train_step(sequence *m, const int32_t *tokens, const int32_t *next, int n)
+DLRT_ENTRY float sequence_train_step(sequence *m, const int32_t *tokens, const int32_t *next, int n)
 {
     if (n < 1 || n > SEQUENCE_BATCH || !sequence_labels_ok(tokens, next, n))
         return NAN;
@@ -324,7 +324,7 @@ float sequence_train_step(sequence *m, const int32_t *tokens, const int32_t *nex
     return loss;
 }
 
-float sequence_loss(sequence *m, const int32_t *tokens, const int32_t *next, int n, int training)
+DLRT_ENTRY float sequence_loss(sequence *m, const int32_t *tokens, const int32_t *next, int n, int training)
 {
     if (n < 1 || n > SEQUENCE_BATCH || !sequence_labels_ok(tokens, next, n))
         return NAN;
@@ -332,7 +332,7 @@ float sequence_loss(sequence *m, const int32_t *tokens, const int32_t *next, int
     return sequence_loss_pass(m, &m->ws, tokens, next, n, training);
 }
 
-float sequence_gradients_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, float *grads)
+DLRT_ENTRY float sequence_gradients_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, float *grads)
 {
     if (n < 1 || n > SEQUENCE_BATCH || !sequence_labels_ok(tokens, next, n))
         return NAN;
@@ -349,7 +349,7 @@ float sequence_gradients(sequence *m, const int32_t *tokens, const int32_t *next
 
 /* ---- inference --------------------------------------------------------- */
 
-void sequence_forward_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, int n, float *last)
+DLRT_ENTRY void sequence_forward_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, int n, float *last)
 {
     if (n > 0 && !sequence_tokens_ok(tokens, n)) {
         for (size_t i = 0; i < (size_t)n * 10; i++)
@@ -368,7 +368,7 @@ void sequence_forward(sequence *m, const int32_t *tokens, int n, float *last)
     sequence_forward_with(m, &m->ws, tokens, n, last);
 }
 
-float sequence_evaluate_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, double *accuracy)
+DLRT_ENTRY float sequence_evaluate_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, double *accuracy)
 {
     float *const logits = w->arena + 1024;  /* [n, 8, 10] dense, sequence.net:8 */
     float *const loss = w->arena + 2464;    /* [1] cross_entropy over the batch, sequence.net:10 */
@@ -428,7 +428,7 @@ void sequence_loss_terms(const sequence *m, double *terms)
     terms[0] = (double)m->ws.arena[2464];   /* cross_entropy, loss loss */
 }
 
-static float sequence_evaluate_terms_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, double *terms)
+static DLRT_ENTRY float sequence_evaluate_terms_with(const sequence *m, sequence_workspace *w, const int32_t *tokens, const int32_t *next, int n, double *terms)
 {
     float *const loss = w->arena + 2464;  /* [1] cross_entropy over the batch, sequence.net:10 */
 
@@ -583,7 +583,7 @@ static dlrt_ckpt sequence_checkpoint(const sequence *m, void **state)
     return c;
 }
 
-int sequence_save_with(const sequence *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int sequence_save_with(const sequence *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = sequence_checkpoint(m, state);
@@ -604,7 +604,7 @@ int sequence_save(const sequence *m, const char *path)
     return sequence_save_with(m, path, NULL, 0);
 }
 
-int sequence_load_with(sequence *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int sequence_load_with(sequence *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = sequence_checkpoint(m, state);

@@ -92,7 +92,7 @@ struct several_losses {
 /* The bytes several_losses_create allocates. */
 #define SEVERAL_LOSSES_BYTES (sizeof(several_losses) + 64 + (size_t)640 * sizeof(float))
 
-several_losses *several_losses_create(uint64_t seed)
+DLRT_ENTRY several_losses *several_losses_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [48] | grads [48] | exp_avg [48] | exp_avg_sq [48] | arena [448]
@@ -431,7 +431,7 @@ void several_losses_update_disc_begin(several_losses *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 21)
  * updated, after several_losses_update_disc_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void several_losses_update_disc_range(several_losses *m, size_t lo, size_t hi)
+DLRT_ENTRY void several_losses_update_disc_range(several_losses *m, size_t lo, size_t hi)
 {
     float *const dh_w = m->params + 0;                            /* [5, 2], several_losses.net:11 */
     float *const d_dh_w = m->grads + 0;                           /* [5, 2] */
@@ -489,7 +489,7 @@ void several_losses_update_gen_begin(several_losses *m)
 /* The values [lo, hi) of the flat buffers that are the group's [21, 47)
  * updated, after several_losses_update_gen_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void several_losses_update_gen_range(several_losses *m, size_t lo, size_t hi)
+DLRT_ENTRY void several_losses_update_gen_range(several_losses *m, size_t lo, size_t hi)
 {
     float *const gh_w = m->params + 21;   /* [4, 3], several_losses.net:9 */
     float *const d_gh_w = m->grads + 21;  /* [4, 3] */
@@ -513,7 +513,7 @@ void several_losses_update_gen(several_losses *m)
 
 /* The entry points; their contracts are in the header. */
 
-float several_losses_train_step_disc(several_losses *m, const float *z, const float *x, const float *r_, int n)
+DLRT_ENTRY float several_losses_train_step_disc(several_losses *m, const float *z, const float *x, const float *r_, int n)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -524,7 +524,7 @@ float several_losses_train_step_disc(several_losses *m, const float *z, const fl
     return loss;
 }
 
-float several_losses_loss_disc(several_losses *m, const float *z, const float *x, const float *r_, int n, int training)
+DLRT_ENTRY float several_losses_loss_disc(several_losses *m, const float *z, const float *x, const float *r_, int n, int training)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -532,7 +532,7 @@ float several_losses_loss_disc(several_losses *m, const float *z, const float *x
     return several_losses_loss_pass_disc(m, &m->ws, z, x, r_, n, training);
 }
 
-float several_losses_gradients_disc_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, float *grads)
+DLRT_ENTRY float several_losses_gradients_disc_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, float *grads)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -547,7 +547,7 @@ float several_losses_gradients_disc(several_losses *m, const float *z, const flo
     return several_losses_gradients_disc_with(m, &m->ws, z, x, r_, n, m->grads);
 }
 
-float several_losses_train_step_gen(several_losses *m, const float *z, const float *x, const float *r_, int n)
+DLRT_ENTRY float several_losses_train_step_gen(several_losses *m, const float *z, const float *x, const float *r_, int n)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -558,7 +558,7 @@ float several_losses_train_step_gen(several_losses *m, const float *z, const flo
     return loss;
 }
 
-float several_losses_loss_gen(several_losses *m, const float *z, const float *x, const float *r_, int n, int training)
+DLRT_ENTRY float several_losses_loss_gen(several_losses *m, const float *z, const float *x, const float *r_, int n, int training)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -566,7 +566,7 @@ float several_losses_loss_gen(several_losses *m, const float *z, const float *x,
     return several_losses_loss_pass_gen(m, &m->ws, z, x, r_, n, training);
 }
 
-float several_losses_gradients_gen_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, float *grads)
+DLRT_ENTRY float several_losses_gradients_gen_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, float *grads)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -581,7 +581,7 @@ float several_losses_gradients_gen(several_losses *m, const float *z, const floa
     return several_losses_gradients_gen_with(m, &m->ws, z, x, r_, n, m->grads);
 }
 
-float several_losses_loss(several_losses *m, const float *z, const float *x, const float *r_, int n, int training)
+DLRT_ENTRY float several_losses_loss(several_losses *m, const float *z, const float *x, const float *r_, int n, int training)
 {
     if (n < 1 || n > SEVERAL_LOSSES_BATCH)
         return NAN;
@@ -591,7 +591,7 @@ float several_losses_loss(several_losses *m, const float *z, const float *x, con
 
 /* ---- inference --------------------------------------------------------- */
 
-void several_losses_forward_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, int n)
+DLRT_ENTRY void several_losses_forward_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, int n)
 {
     for (int start = 0; start < n; start += SEVERAL_LOSSES_BATCH) {
         const int chunk = n - start < SEVERAL_LOSSES_BATCH ? n - start : SEVERAL_LOSSES_BATCH;
@@ -604,7 +604,7 @@ void several_losses_forward(several_losses *m, const float *z, const float *x, i
     several_losses_forward_with(m, &m->ws, z, x, n);
 }
 
-float several_losses_evaluate_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, double *accuracy)
+DLRT_ENTRY float several_losses_evaluate_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += SEVERAL_LOSSES_BATCH) {
@@ -649,7 +649,7 @@ void several_losses_set_term_scale(several_losses *m, int term, double scale)
         m->term_scale[term] = scale;
 }
 
-static float several_losses_evaluate_terms_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, double *terms)
+static DLRT_ENTRY float several_losses_evaluate_terms_with(const several_losses *m, several_losses_workspace *w, const float *z, const float *x, const float *r_, int n, double *terms)
 {
     float *const t10 = w->arena + 208;  /* [1] bce over the batch, several_losses.net:13 */
     float *const t11 = w->arena + 224;  /* [1] mse over the batch, several_losses.net:13 */
@@ -821,7 +821,7 @@ static dlrt_ckpt several_losses_checkpoint(const several_losses *m, void **state
     return c;
 }
 
-int several_losses_save_with(const several_losses *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int several_losses_save_with(const several_losses *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = several_losses_checkpoint(m, state);
@@ -843,7 +843,7 @@ int several_losses_save(const several_losses *m, const char *path)
     return several_losses_save_with(m, path, NULL, 0);
 }
 
-int several_losses_load_with(several_losses *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int several_losses_load_with(several_losses *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = several_losses_checkpoint(m, state);

@@ -105,7 +105,7 @@ struct slice {
 /* The bytes slice_create allocates. */
 #define SLICE_BYTES (sizeof(slice) + 64 + (size_t)2672 * sizeof(float))
 
-slice *slice_create(uint64_t seed)
+DLRT_ENTRY slice *slice_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [432] | grads [432] | arena [1808]
@@ -439,7 +439,7 @@ void slice_update_begin(slice *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 432)
  * updated, after slice_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void slice_update_range(slice *m, size_t lo, size_t hi)
+DLRT_ENTRY void slice_update_range(slice *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [8, 6], slice.net:8 */
     float *const d_h_w = m->grads + 0;  /* [8, 6] */
@@ -474,7 +474,7 @@ static int slice_labels_ok(const int32_t *y, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float slice_train_step(slice *m, const float *x, const float *img, const int32_t *y, int n)
+DLRT_ENTRY float slice_train_step(slice *m, const float *x, const float *img, const int32_t *y, int n)
 {
     if (n < 1 || n > SLICE_BATCH || !slice_labels_ok(y, n))
         return NAN;
@@ -485,7 +485,7 @@ float slice_train_step(slice *m, const float *x, const float *img, const int32_t
     return loss;
 }
 
-float slice_loss(slice *m, const float *x, const float *img, const int32_t *y, int n, int training)
+DLRT_ENTRY float slice_loss(slice *m, const float *x, const float *img, const int32_t *y, int n, int training)
 {
     if (n < 1 || n > SLICE_BATCH || !slice_labels_ok(y, n))
         return NAN;
@@ -493,7 +493,7 @@ float slice_loss(slice *m, const float *x, const float *img, const int32_t *y, i
     return slice_loss_pass(m, &m->ws, x, img, y, n, training);
 }
 
-float slice_gradients_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, float *grads)
+DLRT_ENTRY float slice_gradients_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, float *grads)
 {
     if (n < 1 || n > SLICE_BATCH || !slice_labels_ok(y, n))
         return NAN;
@@ -510,7 +510,7 @@ float slice_gradients(slice *m, const float *x, const float *img, const int32_t 
 
 /* ---- inference --------------------------------------------------------- */
 
-void slice_forward_with(const slice *m, slice_workspace *w, const float *x, const float *img, int n)
+DLRT_ENTRY void slice_forward_with(const slice *m, slice_workspace *w, const float *x, const float *img, int n)
 {
     for (int start = 0; start < n; start += SLICE_BATCH) {
         const int chunk = n - start < SLICE_BATCH ? n - start : SLICE_BATCH;
@@ -523,7 +523,7 @@ void slice_forward(slice *m, const float *x, const float *img, int n)
     slice_forward_with(m, &m->ws, x, img, n);
 }
 
-float slice_evaluate_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *accuracy)
+DLRT_ENTRY float slice_evaluate_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *accuracy)
 {
     float *const logits = w->arena + 1136;  /* [n, 4] add, slice.net:13 */
 
@@ -569,7 +569,7 @@ void slice_loss_terms(const slice *m, double *terms)
     terms[0] = (double)m->ws.arena[1168];   /* cross_entropy, loss loss */
 }
 
-static float slice_evaluate_terms_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *terms)
+static DLRT_ENTRY float slice_evaluate_terms_with(const slice *m, slice_workspace *w, const float *x, const float *img, const int32_t *y, int n, double *terms)
 {
     float *const loss = w->arena + 1168;  /* [1] cross_entropy over the batch, slice.net:14 */
 
@@ -718,7 +718,7 @@ static dlrt_ckpt slice_checkpoint(const slice *m, void **state)
     return c;
 }
 
-int slice_save_with(const slice *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int slice_save_with(const slice *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = slice_checkpoint(m, state);
@@ -739,7 +739,7 @@ int slice_save(const slice *m, const char *path)
     return slice_save_with(m, path, NULL, 0);
 }
 
-int slice_load_with(slice *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int slice_load_with(slice *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = slice_checkpoint(m, state);

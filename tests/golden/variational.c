@@ -89,7 +89,7 @@ struct variational {
 /* The bytes variational_create allocates. */
 #define VARIATIONAL_BYTES (sizeof(variational) + 64 + (size_t)848 * sizeof(float))
 
-variational *variational_create(uint64_t seed)
+DLRT_ENTRY variational *variational_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [128] | grads [128] | arena [592]
@@ -371,7 +371,7 @@ void variational_update_begin(variational *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 127)
  * updated, after variational_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void variational_update_range(variational *m, size_t lo, size_t hi)
+DLRT_ENTRY void variational_update_range(variational *m, size_t lo, size_t hi)
 {
     float *const h_w = m->params + 0;   /* [5, 6], variational.net:7 */
     float *const d_h_w = m->grads + 0;  /* [5, 6] */
@@ -396,7 +396,7 @@ void variational_update(variational *m)
 
 /* The entry points; their contracts are in the header. */
 
-float variational_train_step(variational *m, const float *x, const float *t, int n)
+DLRT_ENTRY float variational_train_step(variational *m, const float *x, const float *t, int n)
 {
     if (n < 1 || n > VARIATIONAL_BATCH)
         return NAN;
@@ -407,7 +407,7 @@ float variational_train_step(variational *m, const float *x, const float *t, int
     return loss;
 }
 
-float variational_loss(variational *m, const float *x, const float *t, int n, int training)
+DLRT_ENTRY float variational_loss(variational *m, const float *x, const float *t, int n, int training)
 {
     if (n < 1 || n > VARIATIONAL_BATCH)
         return NAN;
@@ -415,7 +415,7 @@ float variational_loss(variational *m, const float *x, const float *t, int n, in
     return variational_loss_pass(m, &m->ws, x, t, n, training);
 }
 
-float variational_gradients_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, float *grads)
+DLRT_ENTRY float variational_gradients_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, float *grads)
 {
     if (n < 1 || n > VARIATIONAL_BATCH)
         return NAN;
@@ -432,7 +432,7 @@ float variational_gradients(variational *m, const float *x, const float *t, int 
 
 /* ---- inference --------------------------------------------------------- */
 
-void variational_forward_with(const variational *m, variational_workspace *w, const float *x, int n)
+DLRT_ENTRY void variational_forward_with(const variational *m, variational_workspace *w, const float *x, int n)
 {
     for (int start = 0; start < n; start += VARIATIONAL_BATCH) {
         const int chunk = n - start < VARIATIONAL_BATCH ? n - start : VARIATIONAL_BATCH;
@@ -445,7 +445,7 @@ void variational_forward(variational *m, const float *x, int n)
     variational_forward_with(m, &m->ws, x, n);
 }
 
-float variational_evaluate_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, double *accuracy)
+DLRT_ENTRY float variational_evaluate_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, double *accuracy)
 {
     double loss_sum = 0;
     for (int start = 0; start < n; start += VARIATIONAL_BATCH) {
@@ -482,7 +482,7 @@ void variational_loss_terms(const variational *m, double *terms)
     terms[1] = (double)m->ws.arena[384];   /* kl_normal, loss loss */
 }
 
-static float variational_evaluate_terms_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, double *terms)
+static DLRT_ENTRY float variational_evaluate_terms_with(const variational *m, variational_workspace *w, const float *x, const float *t, int n, double *terms)
 {
     float *const t11 = w->arena + 368;  /* [1] mse over the batch, variational.net:12 */
     float *const t12 = w->arena + 384;  /* [1] kl_normal over the batch, variational.net:12 */
@@ -631,7 +631,7 @@ static dlrt_ckpt variational_checkpoint(const variational *m, void **state)
     return c;
 }
 
-int variational_save_with(const variational *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int variational_save_with(const variational *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = variational_checkpoint(m, state);
@@ -652,7 +652,7 @@ int variational_save(const variational *m, const char *path)
     return variational_save_with(m, path, NULL, 0);
 }
 
-int variational_load_with(variational *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int variational_load_with(variational *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = variational_checkpoint(m, state);

@@ -84,7 +84,7 @@ struct x_scratch {
 /* The bytes x_scratch_create allocates. */
 #define X_SCRATCH_BYTES (sizeof(x_scratch) + 64 + (size_t)720 * sizeof(float))
 
-x_scratch *x_scratch_create(uint64_t seed)
+DLRT_ENTRY x_scratch *x_scratch_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [112] | grads [112] | arena [496]
@@ -330,7 +330,7 @@ void x_scratch_update_begin(x_scratch *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 107)
  * updated, after x_scratch_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void x_scratch_update_range(x_scratch *m, size_t lo, size_t hi)
+DLRT_ENTRY void x_scratch_update_range(x_scratch *m, size_t lo, size_t hi)
 {
     float *const a_w = m->params + 0;   /* [8, 6], x_scratch.net:9 */
     float *const d_a_w = m->grads + 0;  /* [8, 6] */
@@ -364,7 +364,7 @@ static int x_scratch_labels_ok(const int32_t *k_, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float x_scratch_train_step(x_scratch *m, const float *img, const int32_t *k_, int n)
+DLRT_ENTRY float x_scratch_train_step(x_scratch *m, const float *img, const int32_t *k_, int n)
 {
     if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
         return NAN;
@@ -375,7 +375,7 @@ float x_scratch_train_step(x_scratch *m, const float *img, const int32_t *k_, in
     return loss;
 }
 
-float x_scratch_loss(x_scratch *m, const float *img, const int32_t *k_, int n, int training)
+DLRT_ENTRY float x_scratch_loss(x_scratch *m, const float *img, const int32_t *k_, int n, int training)
 {
     if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
         return NAN;
@@ -383,7 +383,7 @@ float x_scratch_loss(x_scratch *m, const float *img, const int32_t *k_, int n, i
     return x_scratch_loss_pass(m, &m->ws, img, k_, n, training);
 }
 
-float x_scratch_gradients_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
+DLRT_ENTRY float x_scratch_gradients_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
 {
     if (n < 1 || n > X_SCRATCH_BATCH || !x_scratch_labels_ok(k_, n))
         return NAN;
@@ -400,7 +400,7 @@ float x_scratch_gradients(x_scratch *m, const float *img, const int32_t *k_, int
 
 /* ---- inference --------------------------------------------------------- */
 
-void x_scratch_forward_with(const x_scratch *m, x_scratch_workspace *w, const float *img, int n)
+DLRT_ENTRY void x_scratch_forward_with(const x_scratch *m, x_scratch_workspace *w, const float *img, int n)
 {
     for (int start = 0; start < n; start += X_SCRATCH_BATCH) {
         const int chunk = n - start < X_SCRATCH_BATCH ? n - start : X_SCRATCH_BATCH;
@@ -413,7 +413,7 @@ void x_scratch_forward(x_scratch *m, const float *img, int n)
     x_scratch_forward_with(m, &m->ws, img, n);
 }
 
-float x_scratch_evaluate_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
+DLRT_ENTRY float x_scratch_evaluate_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
 {
     float *const logits = w->arena + 240;  /* [n, 3] dense, x_scratch.net:11 */
 
@@ -459,7 +459,7 @@ void x_scratch_loss_terms(const x_scratch *m, double *terms)
     terms[0] = (double)m->ws.arena[256];   /* cross_entropy, loss loss */
 }
 
-static float x_scratch_evaluate_terms_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
+static DLRT_ENTRY float x_scratch_evaluate_terms_with(const x_scratch *m, x_scratch_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
 {
     float *const loss = w->arena + 256;  /* [1] cross_entropy over the batch, x_scratch.net:13 */
 
@@ -600,7 +600,7 @@ static dlrt_ckpt x_scratch_checkpoint(const x_scratch *m, void **state)
     return c;
 }
 
-int x_scratch_save_with(const x_scratch *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int x_scratch_save_with(const x_scratch *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = x_scratch_checkpoint(m, state);
@@ -621,7 +621,7 @@ int x_scratch_save(const x_scratch *m, const char *path)
     return x_scratch_save_with(m, path, NULL, 0);
 }
 
-int x_scratch_load_with(x_scratch *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int x_scratch_load_with(x_scratch *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[1];
     dlrt_ckpt c = x_scratch_checkpoint(m, state);

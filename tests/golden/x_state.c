@@ -81,7 +81,7 @@ struct x_state {
 /* The bytes x_state_create allocates. */
 #define X_STATE_BYTES (sizeof(x_state) + 64 + (size_t)416 * sizeof(float))
 
-x_state *x_state_create(uint64_t seed)
+DLRT_ENTRY x_state *x_state_create(uint64_t seed)
 {
     /* One zeroed block: the struct, then 64-byte aligned
      *   params [48] | grads [48] | exp_avg [48] | exp_avg_sq [48] | arena [208]
@@ -288,7 +288,7 @@ void x_state_update_begin(x_state *m)
 /* The values [lo, hi) of the flat buffers that are the group's [0, 43)
  * updated, after x_state_update_begin: from one thread, or from several
  * over ranges that do not overlap. */
-void x_state_update_range(x_state *m, size_t lo, size_t hi)
+DLRT_ENTRY void x_state_update_range(x_state *m, size_t lo, size_t hi)
 {
     float *const z_w = m->params + 0;                             /* [4, 6], x_state.net:9 */
     float *const d_z_w = m->grads + 0;                            /* [4, 6] */
@@ -331,7 +331,7 @@ static int x_state_labels_ok(const int32_t *k_, int n)
 
 /* The entry points; their contracts are in the header. */
 
-float x_state_train_step(x_state *m, const float *img, const int32_t *k_, int n)
+DLRT_ENTRY float x_state_train_step(x_state *m, const float *img, const int32_t *k_, int n)
 {
     if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
         return NAN;
@@ -342,7 +342,7 @@ float x_state_train_step(x_state *m, const float *img, const int32_t *k_, int n)
     return loss;
 }
 
-float x_state_loss(x_state *m, const float *img, const int32_t *k_, int n, int training)
+DLRT_ENTRY float x_state_loss(x_state *m, const float *img, const int32_t *k_, int n, int training)
 {
     if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
         return NAN;
@@ -350,7 +350,7 @@ float x_state_loss(x_state *m, const float *img, const int32_t *k_, int n, int t
     return x_state_loss_pass(m, &m->ws, img, k_, n, training);
 }
 
-float x_state_gradients_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
+DLRT_ENTRY float x_state_gradients_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, float *grads)
 {
     if (n < 1 || n > X_STATE_BATCH || !x_state_labels_ok(k_, n))
         return NAN;
@@ -367,7 +367,7 @@ float x_state_gradients(x_state *m, const float *img, const int32_t *k_, int n)
 
 /* ---- inference --------------------------------------------------------- */
 
-void x_state_forward_with(const x_state *m, x_state_workspace *w, const float *img, int n)
+DLRT_ENTRY void x_state_forward_with(const x_state *m, x_state_workspace *w, const float *img, int n)
 {
     for (int start = 0; start < n; start += X_STATE_BATCH) {
         const int chunk = n - start < X_STATE_BATCH ? n - start : X_STATE_BATCH;
@@ -380,7 +380,7 @@ void x_state_forward(x_state *m, const float *img, int n)
     x_state_forward_with(m, &m->ws, img, n);
 }
 
-float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
+DLRT_ENTRY float x_state_evaluate_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *accuracy)
 {
     float *const logits = w->arena + 96;  /* [n, 3] dense, x_state.net:11 */
 
@@ -426,7 +426,7 @@ void x_state_loss_terms(const x_state *m, double *terms)
     terms[0] = (double)m->ws.arena[112];   /* cross_entropy, loss loss */
 }
 
-static float x_state_evaluate_terms_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
+static DLRT_ENTRY float x_state_evaluate_terms_with(const x_state *m, x_state_workspace *w, const float *img, const int32_t *k_, int n, double *terms)
 {
     float *const loss = w->arena + 112;  /* [1] cross_entropy over the batch, x_state.net:13 */
 
@@ -580,7 +580,7 @@ static dlrt_ckpt x_state_checkpoint(const x_state *m, void **state)
     return c;
 }
 
-int x_state_save_with(const x_state *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int x_state_save_with(const x_state *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = x_state_checkpoint(m, state);
@@ -602,7 +602,7 @@ int x_state_save(const x_state *m, const char *path)
     return x_state_save_with(m, path, NULL, 0);
 }
 
-int x_state_load_with(x_state *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
+DLRT_ENTRY int x_state_load_with(x_state *m, const char *path, const struct dlrt_ckpt_section *more, int nmore)
 {
     void *state[2];
     dlrt_ckpt c = x_state_checkpoint(m, state);
