@@ -143,18 +143,31 @@ gemm_bound() {
 }
 
 # run_threads NET MODE LABEL WARMUP: run_net at each of BENCH_THREADS's
-# counts, then per count T after the first, a comment line with dlc's
-# median at T against the first's: "#   LABEL threads=T vs 1: dlc 1.52x
-# as fast" (above 1: the threads helped).
+# counts; then, per count T after the first, dlc's step at the first count
+# and at T again in ROUNDS alternating rounds (the two lines above ran
+# minutes apart, and this machine's speed moves by more than small
+# differences between them), and a comment line with the medians: "#
+# LABEL threads=T vs 1: dlc 1.52x as fast (alternating: 12.1 ms, 7.96 ms)"
+# (above 1: the threads helped).
 run_threads() {
     first=$threads
     for threads in $thread_counts; do
         run_net "$@"
-        cp "$T/$3.dlc" "$T/$3.dlc.t$threads"
-        [ "$threads" = "$first" ] ||
-            awk -v n="$3" -v th="$threads" -v f="$first" \
-                -v a="$(median <"$T/$3.dlc.t$first")" -v b="$(median <"$T/$3.dlc.t$threads")" \
-                'BEGIN {printf "#   %s threads=%s vs %s: dlc %.2fx as fast\n", n, th, f, (b > 0 ? a / b : 0)}'
+        [ "$threads" = "$first" ] && continue
+        : >"$T/$3.vs.a"
+        : >"$T/$3.vs.b"
+        r=0
+        while [ $r -lt "$rounds" ]; do
+            OPENBLAS_NUM_THREADS=$first OMP_NUM_THREADS=$first \
+                "$T/step_$name" 1 "$steps" "$4" "$2" 0 "$first" | sed -n 's/^ms_per_step //p' >>"$T/$3.vs.a"
+            OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
+                "$T/step_$name" 1 "$steps" "$4" "$2" 0 "$threads" | sed -n 's/^ms_per_step //p' >>"$T/$3.vs.b"
+            r=$((r + 1))
+        done
+        awk -v n="$3" -v th="$threads" -v f="$first" \
+            -v a="$(median <"$T/$3.vs.a")" -v b="$(median <"$T/$3.vs.b")" \
+            'BEGIN {printf "#   %s threads=%s vs %s: dlc %.2fx as fast (alternating: %.4g ms, %.4g ms)\n",
+                    n, th, f, (b > 0 ? a / b : 0), a, b}'
     done
     threads=$first
 }

@@ -318,7 +318,7 @@ if BENCH_ROUNDS=1 BENCH_STEPS=3 BENCH_NETS=examples/xor.net BENCH_LAYERS=example
    BENCH_MPI_NETS=examples/fashion_mlp.net BENCH_MPI_LIMIT=640 sh bench/run.sh >"$T/bench.out" 2>&1 &&
    grep -qE '^bench infer_xor_n1 threads=1 dlc_ms=' "$T/bench.out" &&
    grep -qE '^bench xor threads=2 dlc_ms=[0-9.]+ ' "$T/bench.out" &&
-   grep -qE '^#   xor threads=2 vs 1: dlc [0-9.]+x as fast$' "$T/bench.out" &&
+   grep -qE '^#   xor threads=2 vs 1: dlc [0-9.]+x as fast \(alternating: [0-9.e+-]+ ms, [0-9.e+-]+ ms\)$' "$T/bench.out" &&
    grep -qE '^bench mpi_fashion_mlp ranks=2 step_ms=[0-9.]+ ' "$T/bench.out" &&
    [ "$(grep -cE '^bench (xor|xor\.forward|xor\.forward_backward) threads=1 dlc_ms=[0-9.]+ torch_ms=[0-9.]+ ratio=[0-9.]+ gemm_bound_ms=[0-9.]+ bound_ratio=[0-9.]+( |$)' "$T/bench.out")" = 3 ] &&
    grep -qE '^bench compile_xor cc_s=[0-9.]+ cpu_s=[0-9.]+$' "$T/bench.out" &&
