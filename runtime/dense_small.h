@@ -3,9 +3,10 @@
  * it once per precision, with real, KERNEL, FN and GEMM defined as
  * dlrt_kernels.h defines them for runtime/kernels/. Compiled once, into
  * libdlrt, not into each model. */
-/* The thresholds (above): OpenBLAS's AVX-512 kernels (SKYLAKEX,
- * COOPERLAKE) multiply without packing while M N K <= 100^3, as fast as
- * SMALL or faster; its AVX2 ones (HASWELL, ZEN) pack at every size. */
+/* The thresholds (runtime/kernels/dense.h): OpenBLAS's AVX-512 kernels
+ * (SKYLAKEX, COOPERLAKE) multiply without packing while M N K <= 100^3,
+ * as fast as SMALL or faster; its AVX2 ones (HASWELL, ZEN) pack at every
+ * size. */
 #ifndef DLRT_DENSE_SMALL_N
 #ifdef __AVX512F__
 #define DLRT_DENSE_SMALL_N 16
@@ -281,6 +282,7 @@ static inline void KERNEL(dense_small_rows)(real *y, const real *x, const real *
 
 #endif
 
+/* The functions runtime/kernels/dense.h declares. */
 void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out, int in, int acc)
 {
 #ifdef DLRT_DENSE_HAVE_SMALL
@@ -302,13 +304,13 @@ int KERNEL(dense_one)(real *g, const real *h, const real *w, int out, int in, in
 }
 
 /* Whether y = x W^T runs SMALL: n = 1, and n up to DLRT_DENSE_SMALL_N
- * where n in out > DLRT_DENSE_GEMM_SMALL (above). */
+ * where n in out > DLRT_DENSE_GEMM_SMALL (the thresholds, at the top). */
 #ifndef DLRT_DENSE_IS_SMALL
 #define DLRT_DENSE_IS_SMALL(n, out, in)                                                      \
     ((n) == 1 || ((n) <= DLRT_DENSE_SMALL_N && (double)(n) * (out) * (in) > DLRT_DENSE_GEMM_SMALL))
 #endif
 
-/* y = x W^T: SMALL or GEMM (above). */
+/* y = x W^T: SMALL or GEMM (runtime/kernels/dense.h). */
 void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out, int in)
 {
 #ifdef DLRT_DENSE_HAVE_SMALL

@@ -32,7 +32,8 @@
  *
  * With a thread pool (dlrt_pool, dlrt.h: P_set_pool on the workspace),
  * dense_forward_pool splits SMALL's weight rows over the pool's threads,
- * each core reading its own share of W (below): the same bits.
+ * each core reading its own share of W (runtime/dense_small.h): the same
+ * bits.
  *
  * SMALL needs GNU C's vector types (GCC, Clang); elsewhere every n runs
  * GEMM (DLRT_DENSE_NO_SMALL forces that too). Its loops are built with
