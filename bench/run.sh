@@ -20,7 +20,8 @@
 #    does (bench/step.c: one thread, BLAS threads or a thread team,
 #    whichever a short timing finds fastest), one "#   NAME threads=T
 #    scheme ..." line per round after the bench line says which, and a
-#    "#   NAME threads=T vs 1: ..." line compares the two dlc medians.
+#    "#   NAME threads=T vs 1: ..." line compares dlc at both counts timed
+#    again in alternating rounds (run_threads).
 #    The showcase epoch, the memory epoch and the inference lines'
 #    training-side settings use the first count of BENCH_THREADS.
 # 2. The showcase end to end: one epoch of Fashion-MNIST with the generated

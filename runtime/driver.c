@@ -2801,8 +2801,8 @@ static int recheck_every(void)
 /* --threads N (N > 1, one process): times gradient-only calls on the first
  * batch with one thread, N BLAS threads and a team of N (team.c), takes
  * the fastest and says so; the team makes r->team. epoch > 0: the same
- * again at the start of that epoch (threads_recheck), saying so only when
- * the choice changes. 0, or -1 after a message. */
+ * again at the start of that epoch (train() decides when), saying so only
+ * when the choice changes. 0, or -1 after a message. */
 static int threads_setup(run *r, int epoch)
 {
     const dlrt_model_api *api = r->api;

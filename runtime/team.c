@@ -55,9 +55,9 @@ struct dlrt_team {
     double *scratch, *sum;
     int scratch_count;
     int dist_on;              /* hooks installed (set_dist and allreduce wanted) */
-    /* This step also updates, each thread its slice (update_range); set
-     * by thread 0 once the loss is known: whether it was a number. */
-    int update, update_ok;
+    /* This step also updates, each thread its slice (update_range). */
+    int update;
+    double loss;              /* the batch's: thread 0 sums it once the shares are in */
 };
 
 /* Every active thread waits here until all have come. */
@@ -177,19 +177,18 @@ static void team_work(member *me)
         }
     }
     team_barrier(tm);
+    if (me->t == 0)
+        tm->loss = team_loss(tm);
     if (!tm->update)
         return;
     /* The update, split the same way (slices rounded to 16 values, whole
      * cache lines): thread 0 counts the step and clips once every slice
      * is combined, then each thread updates its slice. A loss that is
      * not a number updates nothing, as dlrt_team_step without a split. */
-    if (me->t == 0) {
-        tm->update_ok = !isnan(team_loss(tm));
-        if (tm->update_ok)
-            loss->update_begin(tm->m);
-    }
+    if (me->t == 0 && !isnan(tm->loss))
+        loss->update_begin(tm->m);
     team_barrier(tm);
-    if (tm->update_ok) {
+    if (!isnan(tm->loss)) {
         a = me->t == 0 ? 0 : a & ~(size_t)15;
         b = me->t + 1 == tm->active ? count : b & ~(size_t)15;
         loss->update_range(tm->m, loss->group_offset + a, loss->group_offset + b);
@@ -380,7 +379,7 @@ static double team_gradients(dlrt_team *tm, int l, const void *const *data, int 
     pthread_cond_broadcast(&tm->go);
     pthread_mutex_unlock(&tm->lock);
     team_work(&tm->mem[0]);
-    return team_loss(tm);
+    return tm->loss;
 }
 
 double dlrt_team_step(dlrt_team *tm, int l, const void *const *data, int n)
