@@ -80,6 +80,12 @@ run_net() {
     net=$1 mode=$2 label=$3 warmup=$4 nsamples=${5:-}
     # an inference line (N given): dlc's threads are a dlrt_pool (bench/step.c)
     pool=${nsamples:+pool}
+    # OpenBLAS's own threads: none beside a pool. An OpenBLAS started with
+    # two threads has its worker spin for its first ~0.1 s (its thread
+    # timeout), a second spinning pool on the helper's core for the whole
+    # of an inference round; set_blas_threads(1) later does not stop it.
+    blas=$threads
+    [ -z "$pool" ] || blas=1
     name=$(basename "$net" .net)
     build/dlc "$net" -o "$T/$name.c"
     build/dlc --emit=torch "$net" -o "$T/$name.py"
@@ -91,21 +97,24 @@ run_net() {
     : >"$T/$label.torch"
     : >"$T/$label.threads"
     # The first round also measures each side's peak RSS (peak_rss_mb).
-    drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
+    drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$blas OMP_NUM_THREADS=$threads
            peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool)
     sed -n 's/^ms_per_step //p' "$T/$label.dlc.log" >>"$T/$label.dlc"
     sed -n 's/^threads //p' "$T/$label.dlc.log" >>"$T/$label.threads"
     trss=$(export PEAK_RSS_LOG="$T/$label.torch.log" OMP_NUM_THREADS=$threads
            peak_rss_mb "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples)
     sed -n 's/^ms_per_step //p' "$T/$label.torch.log" >>"$T/$label.torch"
+    : >"$T/$label.floor"
+    [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
     r=1
     while [ $r -lt "$rounds" ]; do
-        OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
+        OPENBLAS_NUM_THREADS=$blas OMP_NUM_THREADS=$threads \
             "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool >"$T/$label.out"
         sed -n 's/^ms_per_step //p' "$T/$label.out" >>"$T/$label.dlc"
         sed -n 's/^threads //p' "$T/$label.out" >>"$T/$label.threads"
         OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
             sed -n 's/^ms_per_step //p' >>"$T/$label.torch"
+        [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
         r=$((r + 1))
     done
     d=$(median <"$T/$label.dlc")
@@ -120,6 +129,18 @@ run_net() {
     [ ! -s "$T/$label.threads" ] || sed "s/^/#   $label threads=$threads scheme /" "$T/$label.threads"
     [ "${gb#* }" != 0 ] ||
         echo "#   $label threads=$threads: no matrix product in this call (gemm_bound_ms=0, bound_ratio=0)"
+}
+
+# weight_floor NAME: the microseconds $threads threads take to read the
+# parameters of $T/NAME.c once, each its share from its own cache
+# (bench/weight_read.c): the memory floor of an inference call at small N,
+# which reads every weight once whatever N is. One number; run_net times
+# it in every round of an inference line, between the two sides.
+weight_floor() {
+    [ -x "$T/weight_read" ] ||
+        cc -std=c99 -O3 -march=native -o "$T/weight_read" bench/weight_read.c -lpthread
+    floats=$(sed -n 's/^#define [A-Z_0-9]*_PARAM_COUNT \([0-9]*\).*/\1/p' "$T/$1.h")
+    "$T/weight_read" "$floats" "$threads" | sed -n 's/^floor_us //p'
 }
 
 # gemm_bound NAME PREFIX MODE [N]: "MS COUNT", the ms OpenBLAS takes for the
@@ -264,10 +285,14 @@ rss_fashion_mlp() {
 # Batch-1 and small-batch inference: the forward pass through the
 #    descriptor (bench/step.c forward N) against the twin in eval mode under
 #    torch.no_grad() (bench/step_torch.py forward N), alternately, ROUNDS
-#    rounds of 20000 / N + 100 calls (BENCH_INFER_STEPS overrides), medians.
+#    rounds of 20000 / N + 100 calls (BENCH_INFER_STEPS overrides) after
+#    2000 / N + 100 untimed ones (10-20 ms: time for the scheduler to
+#    put a pool's helper on a core of its own), medians.
 #    One line per network, N and thread count, as above, named
-#    infer_NAME_nN; then the same medians in microseconds as a comment.
-#    threads=2: dlc with a dlrt_pool of 2 threads on its workspace (dense's
+#    infer_NAME_nN; then the same medians in microseconds as a comment,
+#    with the memory floor: the median time the same threads take just to
+#    read the network's parameters once (weight_floor, timed in every
+#    round), which no call that reads each weight can beat. threads=2: dlc with a dlrt_pool of 2 threads on its workspace (dense's
 #    large layers split their weight rows over two cores; BLAS at one
 #    thread), PyTorch with torch.set_num_threads(2). BENCH_INFER_NETS
 #    (default examples/fashion_mlp.net, the MLP 784-256-128-10; set but
@@ -280,11 +305,13 @@ bench_infer() {
             for threads in ${BENCH_INFER_THREADS:-1 2}; do
                 steps=${BENCH_INFER_STEPS:-$((20000 / n + 100))}
                 label=infer_$(basename "$net" .net)_n$n
-                run_net "$net" forward "$label" 200 "$n"
+                run_net "$net" forward "$label" $((2000 / n + 100)) "$n"
                 d=$(median <"$T/$label.dlc")
                 t=$(median <"$T/$label.torch")
-                awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" \
-                    'BEGIN {printf "#   %s threads=%s: dlc %.2f us, torch %.2f us per call (medians)\n", n, th, d * 1e3, t * 1e3}'
+                f=$(median <"$T/$label.floor")
+                awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v f="$f" \
+                    'BEGIN {printf "#   %s threads=%s: dlc %.2f us, torch %.2f us per call (medians); reading the weights alone %.2f us (dlc at %.2fx that floor)\n",
+                            n, th, d * 1e3, t * 1e3, f, (f > 0 ? d * 1e3 / f : 0)}'
             done
         done
     done

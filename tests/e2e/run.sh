@@ -309,7 +309,7 @@ grep -q '^ok \|^FAIL ' "$T/team.out" || bad team "$(tail -c 400 "$T/team.out")"
 
 #     make bench runs: a tiny setting (one round of 3 steps, a net and a
 #     layer, no showcase epoch, one compile time, no deep net, no memory
-#     epoch, inference at n = 1, the MPI lines on 640 samples; the net at 1
+#     epoch, inference at n = 1 with its memory floor, the MPI lines on 640 samples; the net at 1
 #     and 2 threads, with their comparison) prints its
 #     lines in the documented format, and every bench line has its fields.
 if BENCH_ROUNDS=1 BENCH_STEPS=3 BENCH_NETS=examples/xor.net BENCH_LAYERS=examples/xor.net \
@@ -317,6 +317,7 @@ if BENCH_ROUNDS=1 BENCH_STEPS=3 BENCH_NETS=examples/xor.net BENCH_LAYERS=example
    BENCH_INFER_NETS=examples/xor.net BENCH_INFER_N=1 BENCH_INFER_STEPS=10 \
    BENCH_MPI_NETS=examples/fashion_mlp.net BENCH_MPI_LIMIT=640 sh bench/run.sh >"$T/bench.out" 2>&1 &&
    grep -qE '^bench infer_xor_n1 threads=1 dlc_ms=' "$T/bench.out" &&
+   grep -qE '^#   infer_xor_n1 threads=1: dlc [0-9.]+ us, torch [0-9.]+ us per call \(medians\); reading the weights alone [0-9.]+ us \(dlc at [0-9.]+x that floor\)$' "$T/bench.out" &&
    grep -qE '^bench xor threads=2 dlc_ms=[0-9.]+ ' "$T/bench.out" &&
    grep -qE '^#   xor threads=2 vs 1: dlc [0-9.]+x as fast \(alternating: [0-9.e+-]+ ms, [0-9.e+-]+ ms\)$' "$T/bench.out" &&
    grep -qE '^bench mpi_fashion_mlp ranks=2 step_ms=[0-9.]+ ' "$T/bench.out" &&
