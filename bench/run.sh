@@ -40,7 +40,8 @@
 #    BENCH_MPI=0 skips it): bench mpi_NAME ranks=R step_ms=.. comm_ms=.. overlap=..
 # 6. Batch-1 and small-batch inference (bench_infer): lines
 #    infer_NAME_nN for N = 1, 4, 16, at 1 and 2 threads (BENCH_INFER_NETS,
-#    BENCH_INFER_N, BENCH_INFER_THREADS).
+#    BENCH_INFER_N, BENCH_INFER_THREADS), each with a comment giving the
+#    times in microseconds and the memory floor (bench/weight_read.c).
 set -eu
 cd "$(dirname "$0")/.."
 T=build/bench
