@@ -138,7 +138,7 @@ run_net() {
 # which reads every weight once whatever N is. One number; run_net times
 # it in every round of an inference line, between the two sides.
 weight_floor() {
-    [ -x "$T/weight_read" ] ||
+    [ "$T/weight_read" -nt bench/weight_read.c ] ||
         cc -std=c99 -O3 -march=native -o "$T/weight_read" bench/weight_read.c -lpthread
     floats=$(sed -n 's/^#define [A-Z_0-9]*_PARAM_COUNT \([0-9]*\).*/\1/p' "$T/$1.h")
     "$T/weight_read" "$floats" "$threads" | sed -n 's/^floor_us //p'
@@ -293,12 +293,13 @@ rss_fashion_mlp() {
 #    infer_NAME_nN; then the same medians in microseconds as a comment,
 #    with the memory floor: the median time the same threads take just to
 #    read the network's parameters once (weight_floor, timed in every
-#    round), which no call that reads each weight can beat. threads=2: dlc with a dlrt_pool of 2 threads on its workspace (dense's
-#    large layers split their weight rows over two cores; BLAS at one
-#    thread), PyTorch with torch.set_num_threads(2). BENCH_INFER_NETS
-#    (default examples/fashion_mlp.net, the MLP 784-256-128-10; set but
-#    empty: none), BENCH_INFER_N (default "1 4 16"), BENCH_INFER_THREADS
-#    (default "1 2").
+#    round), which no call that reads each weight can beat. threads=2:
+#    dlc with a dlrt_pool of 2 threads on its workspace (dense's large
+#    layers split their weight rows over two cores; OpenBLAS at one
+#    thread from the start), PyTorch with torch.set_num_threads(2).
+#    BENCH_INFER_NETS (default examples/fashion_mlp.net, the MLP
+#    784-256-128-10; set but empty: none), BENCH_INFER_N (default
+#    "1 4 16"), BENCH_INFER_THREADS (default "1 2").
 bench_infer() {
     saved_threads=$threads
     for net in ${BENCH_INFER_NETS-examples/fashion_mlp.net}; do

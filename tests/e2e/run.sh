@@ -309,9 +309,10 @@ grep -q '^ok \|^FAIL ' "$T/team.out" || bad team "$(tail -c 400 "$T/team.out")"
 
 #     make bench runs: a tiny setting (one round of 3 steps, a net and a
 #     layer, no showcase epoch, one compile time, no deep net, no memory
-#     epoch, inference at n = 1 with its memory floor, the MPI lines on 640 samples; the net at 1
-#     and 2 threads, with their comparison) prints its
-#     lines in the documented format, and every bench line has its fields.
+#     epoch, inference at n = 1 with its memory floor, the MPI lines on
+#     640 samples; the net at 1 and 2 threads, with their comparison)
+#     prints its lines in the documented format, and every bench line has
+#     its fields.
 if BENCH_ROUNDS=1 BENCH_STEPS=3 BENCH_NETS=examples/xor.net BENCH_LAYERS=examples/xor.net \
    BENCH_SHOWCASE=0 BENCH_COMPILE=examples/xor.net BENCH_DEEP= BENCH_RSS=0 \
    BENCH_INFER_NETS=examples/xor.net BENCH_INFER_N=1 BENCH_INFER_STEPS=10 \
