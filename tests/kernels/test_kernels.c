@@ -7,9 +7,18 @@
  * Usage: test_kernels. Prints "ok NAME" or "FAIL NAME: why" per test and
  * exits 1 if anything failed (tests/kernels/run.sh counts the lines).
  */
+/* Linux: the affinity calls of pool_helper_not_pinned. Before any #include. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
 #include "dlrt_kernels.h"
 
 #include <math.h>
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -835,6 +844,70 @@ static void pool_count_part(void *ctx, int part)
     __atomic_add_fetch(&((pool_count *)ctx)->runs[part], 1, __ATOMIC_RELAXED);
 }
 
+#if defined(__linux__) && defined(CPU_SET)
+/* What a part run by a helper saw: that it ran off the caller's thread,
+ * its core, and whether its affinity is its creator's whole set. */
+typedef struct pool_where {
+    pthread_t caller;
+    cpu_set_t allowed;
+    int helper_ran, helper_cpu, same_set;
+} pool_where;
+
+static void pool_where_part(void *ctx, int part)
+{
+    pool_where *w = ctx;
+    cpu_set_t mine;
+    if (part == 0) {   /* give the helper up to 1 ms to take part 1 first */
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while (!__atomic_load_n(&w->helper_ran, __ATOMIC_ACQUIRE)
+               && (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 1000000L);
+        return;
+    }
+    if (pthread_equal(pthread_self(), w->caller))
+        return;
+    w->helper_cpu = sched_getcpu();
+    w->same_set = sched_getaffinity(0, sizeof mine, &mine) == 0 && CPU_EQUAL(&mine, &w->allowed);
+    __atomic_store_n(&w->helper_ran, 1, __ATOMIC_RELEASE);
+}
+
+/* thread_pool.c starts each helper on a core other than its creator's
+ * (POOL_PLACE) and then gives it back the creator's whole set: a first
+ * placement, never a pin that would outlive it. Where to start is the
+ * scheduler's business afterwards, so only the affinity is checked; the
+ * core is reported. */
+static void test_pool_not_pinned(void)
+{
+    pool_where w;
+    dlrt_pool *pool;
+    start("pool_helper_not_pinned");
+    memset(&w, 0, sizeof w);
+    w.caller = pthread_self();
+    if (sched_getaffinity(0, sizeof w.allowed, &w.allowed) != 0 || CPU_COUNT(&w.allowed) < 2) {
+        printf("ok pool_helper_not_pinned # skipped: fewer than two cores\n");
+        return;
+    }
+    pool = dlrt_pool_create(2, -1);
+    check(pool != NULL, "dlrt_pool_create(2) failed");
+    for (int rep = 0; pool && rep < 1000 && !w.helper_ran; rep++)
+        dlrt_pool_run(pool, pool_where_part, &w, 2);
+    check(w.helper_ran, "the helper took none of 1000 parts");
+    check(!w.helper_ran || w.same_set, "the helper's affinity is not its creator's set");
+    dlrt_pool_destroy(pool);
+    if (!why[0])
+        printf("# pool_helper_not_pinned: the helper ran its first part on cpu %d\n", w.helper_cpu);
+    finish();
+}
+#else
+static void test_pool_not_pinned(void)
+{
+    start("pool_helper_not_pinned");
+    finish();
+}
+#endif
+
 static void test_dense_pool(void)
 {
     static const int SIZES[][2] = {/* in, out */ {784, 256}, {256, 128}, {785, 100}, {33, 1000},
@@ -933,5 +1006,6 @@ int main(void)
     test_activations();
     test_dense();
     test_dense_pool();
+    test_pool_not_pinned();
     return failures > 0;
 }
