@@ -97,6 +97,11 @@ run_net() {
     : >"$T/$label.dlc"
     : >"$T/$label.torch"
     : >"$T/$label.threads"
+    : >"$T/$label.floor"
+    # An inference line's memory floor, timed just before dlc's run in
+    # every round (weight_floor), so each round's ratio compares moments
+    # seconds apart on this machine, whose speed moves by the minute.
+    [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
     # The first round also measures each side's peak RSS (peak_rss_mb).
     drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$blas OMP_NUM_THREADS=$threads
            peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool)
@@ -105,17 +110,15 @@ run_net() {
     trss=$(export PEAK_RSS_LOG="$T/$label.torch.log" OMP_NUM_THREADS=$threads
            peak_rss_mb "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples)
     sed -n 's/^ms_per_step //p' "$T/$label.torch.log" >>"$T/$label.torch"
-    : >"$T/$label.floor"
-    [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
     r=1
     while [ $r -lt "$rounds" ]; do
+        [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
         OPENBLAS_NUM_THREADS=$blas OMP_NUM_THREADS=$threads \
             "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool >"$T/$label.out"
         sed -n 's/^ms_per_step //p' "$T/$label.out" >>"$T/$label.dlc"
         sed -n 's/^threads //p' "$T/$label.out" >>"$T/$label.threads"
         OMP_NUM_THREADS=$threads "$PY" bench/step_torch.py "$T/$name.py" 1 "$steps" "$warmup" "$threads" "$mode" $nsamples |
             sed -n 's/^ms_per_step //p' >>"$T/$label.torch"
-        [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
         r=$((r + 1))
     done
     d=$(median <"$T/$label.dlc")
@@ -136,7 +139,7 @@ run_net() {
 # parameters of $T/NAME.c once, each its share from its own cache
 # (bench/weight_read.c): the memory floor of an inference call at small N,
 # which reads every weight once whatever N is. One number; run_net times
-# it in every round of an inference line, between the two sides.
+# it in every round of an inference line, just before dlc's run.
 weight_floor() {
     [ "$T/weight_read" -nt bench/weight_read.c ] ||
         cc -std=c99 -O3 -march=native -o "$T/weight_read" bench/weight_read.c -lpthread
@@ -292,8 +295,9 @@ rss_fashion_mlp() {
 #    One line per network, N and thread count, as above, named
 #    infer_NAME_nN; then the same medians in microseconds as a comment,
 #    with the memory floor: the median time the same threads take just to
-#    read the network's parameters once (weight_floor, timed in every
-#    round), which no call that reads each weight can beat. threads=2:
+#    read the network's parameters once (weight_floor, timed just before
+#    dlc in every round), which no call that reads each weight can beat,
+#    and dlc's time over it (the median of the rounds' ratios). threads=2:
 #    dlc with a dlrt_pool of 2 threads on its workspace (dense's large
 #    layers split their weight rows over two cores; OpenBLAS at one
 #    thread from the start), PyTorch with torch.set_num_threads(2).
@@ -311,9 +315,12 @@ bench_infer() {
                 d=$(median <"$T/$label.dlc")
                 t=$(median <"$T/$label.torch")
                 f=$(median <"$T/$label.floor")
-                awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v f="$f" \
+                # dlc over the floor: each round's ratio, then their median
+                fr=$(paste "$T/$label.dlc" "$T/$label.floor" |
+                     awk '{print ($2 > 0 ? $1 * 1e3 / $2 : 0)}' | median)
+                awk -v n="$label" -v th="$threads" -v d="$d" -v t="$t" -v f="$f" -v fr="$fr" \
                     'BEGIN {printf "#   %s threads=%s: dlc %.2f us, torch %.2f us per call (medians); reading the weights alone %.2f us (dlc at %.2fx that floor)\n",
-                            n, th, d * 1e3, t * 1e3, f, (f > 0 ? d * 1e3 / f : 0)}'
+                            n, th, d * 1e3, t * 1e3, f, fr}'
             done
         done
     done
