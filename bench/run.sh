@@ -98,10 +98,11 @@ run_net() {
     : >"$T/$label.torch"
     : >"$T/$label.threads"
     : >"$T/$label.floor"
+    floats=$(sed -n 's/^#define [A-Z_0-9]*_PARAM_COUNT \([0-9]*\).*/\1/p' "$T/$name.h")
     # An inference line's memory floor, timed just before dlc's run in
     # every round (weight_floor), so each round's ratio compares moments
     # seconds apart on this machine, whose speed moves by the minute.
-    [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
+    [ -z "$nsamples" ] || weight_floor >>"$T/$label.floor"
     # The first round also measures each side's peak RSS (peak_rss_mb).
     drss=$(export PEAK_RSS_LOG="$T/$label.dlc.log" OPENBLAS_NUM_THREADS=$blas OMP_NUM_THREADS=$threads
            peak_rss_mb "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool)
@@ -112,7 +113,7 @@ run_net() {
     sed -n 's/^ms_per_step //p' "$T/$label.torch.log" >>"$T/$label.torch"
     r=1
     while [ $r -lt "$rounds" ]; do
-        [ -z "$nsamples" ] || weight_floor "$name" >>"$T/$label.floor"
+        [ -z "$nsamples" ] || weight_floor >>"$T/$label.floor"
         OPENBLAS_NUM_THREADS=$blas OMP_NUM_THREADS=$threads \
             "$T/step_$name" 1 "$steps" "$warmup" "$mode" "${nsamples:-0}" "$threads" $pool >"$T/$label.out"
         sed -n 's/^ms_per_step //p' "$T/$label.out" >>"$T/$label.dlc"
@@ -135,15 +136,15 @@ run_net() {
         echo "#   $label threads=$threads: no matrix product in this call (gemm_bound_ms=0, bound_ratio=0)"
 }
 
-# weight_floor NAME: the microseconds $threads threads take to read the
-# parameters of $T/NAME.c once, each its share from its own cache
-# (bench/weight_read.c): the memory floor of an inference call at small N,
-# which reads every weight once whatever N is. One number; run_net times
-# it in every round of an inference line, just before dlc's run.
+# weight_floor: the microseconds $threads threads take to read $floats
+# values once (run_net sets it: the network's parameter count), each
+# thread its share from its own cache (bench/weight_read.c): the memory
+# floor of an inference call at small N, which reads every weight once
+# whatever N is. One number; run_net times it in every round of an
+# inference line, just before dlc's run.
 weight_floor() {
     [ "$T/weight_read" -nt bench/weight_read.c ] ||
         cc -std=c99 -O3 -march=native -o "$T/weight_read" bench/weight_read.c -lpthread
-    floats=$(sed -n 's/^#define [A-Z_0-9]*_PARAM_COUNT \([0-9]*\).*/\1/p' "$T/$1.h")
     "$T/weight_read" "$floats" "$threads" | sed -n 's/^floor_us //p'
 }
 
