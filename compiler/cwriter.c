@@ -82,6 +82,7 @@ static const char *const local_names[] = {
     "correct", "loss_sum", "best", "row", "total", "scale", "diff", "dp", "zr", "pr",
     "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
     "terms", "term_sum", "term_count", "term_weight", "term", "scale",
+    "ctx", "part", "parts", "first", "count", "job",
     NULL,
 };
 
@@ -137,11 +138,16 @@ void nameset_add(Arena *a, NameSet *set, const char *s)
 /* The names the emitter derives from a buffer named `name`: its gradient,
  * the node's scratch buffers (node NULL: none) or a parameter's optimizer
  * state. Returns how many were written to out (at most MAX_DERIVED). */
-#define MAX_DERIVED (1 + NODE_MAX_SCRATCH + 4)
+#define MAX_DERIVED (4 + NODE_MAX_SCRATCH + 4)
 static int derived_names(Arena *a, const char *name, const Node *node, bool param, const char **out)
 {
     int k = 0;
     out[k++] = arena_printf(a, "d_%s", name);
+    if (node) {   /* a part of a forward pass on a pool (emit_passes.c) */
+        out[k++] = arena_printf(a, "%s_at", name);
+        out[k++] = arena_printf(a, "%s_own", name);
+        out[k++] = arena_printf(a, "%s_here", name);
+    }
     const OpInfo *info = node ? op_info(node->op) : NULL;
     for (int s = 0; info && s < info->nscratch; s++)
         if (node->scratch_size[s] > 0)
@@ -729,6 +735,8 @@ const char *emit_buf(Emit *e, int node)
     if (param_ref_param(node_at(e->ir, node)) >= 0)
         return emit_param(e, param_ref_param(node_at(e->ir, node)));
     e->use_buf[node] = true;
+    if (e->alias && e->alias[node])
+        return e->alias[node];
     return e->node_name[node];
 }
 
@@ -808,6 +816,11 @@ const char *emit_dist(Emit *e)
 {
     (void)e;
     return "w->dist";   /* P_set_dist: NULL unless a data-parallel run set it */
+}
+
+bool emit_in_part(Emit *e)
+{
+    return e->in_part;
 }
 
 const char *emit_pool(Emit *e)

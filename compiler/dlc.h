@@ -618,6 +618,11 @@ enum {
                                 * layer hyperparameters init, lr, weight_decay, trainable */
     OPF_UNBATCHED = 1u << 5,   /* its tensor arguments may be unbatched (a parameter
                                 * reference, h1.weight: one tensor for the whole batch) */
+    OPF_ELEMENTWISE = 1u << 6, /* element i of its value reads only element i of each input
+                                * of its own shape, and its forward kernel runs over
+                                * op_count() elements of buffers named by emit_buf: a
+                                * thread's part of a forward pass on a pool computes a
+                                * slice of it (emit_passes.c) */
 };
 
 /* One argument in an op's declared signature. sema binds a call's

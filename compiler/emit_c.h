@@ -57,6 +57,13 @@ struct Emit {
     bool check;
     const char *fail;
     const char *check_training;   /* "training", or "1" in the backward pass */
+    /* A forward pass on a pool (emit_passes.c): kernels write their
+     * inference variant only; in_part: for one thread's part, elementwise
+     * kernels over op_count() = "count" elements; alias[node]: the name
+     * emit_buf gives the node there, NULL for its own. */
+    bool inference_only;
+    bool in_part;
+    const char **alias;
 };
 
 /* The C names taken so far: every node's and parameter's, and the names

@@ -160,6 +160,12 @@ static void emit_forward_kernel(Emit *e, const Node *n)
     const OpInfo *op = op_info(n->op);
     if (!op->forward)
         return;
+    if (e->inference_only) {   /* the forward pass on a pool: never training */
+        e->training = false;
+        op->forward(e, n);
+        e->training = true;
+        return;
+    }
     FILE *saved = e->body;
     char *text[2] = {NULL, NULL};
     size_t len[2] = {0, 0};
@@ -255,12 +261,288 @@ static void emit_check_inputs(Emit *e, ArgSet set, bool params)
         emit_line(e, "%s", "");
 }
 
+/* ------------------------------------------------------------ forward on a pool */
+
+/* One sample with a pool attached (P_set_pool) runs P_forward_on_pool: the
+ * forward pass in stages, each a dense layer big enough to split
+ * (dlrt_dense_pool_parts) run as one dlrt_pool_run. Part p of a stage
+ * computes
+ *   - the prologue: the elementwise nodes just before the layer that make
+ *     its input (an input's standardization), whole, part 0 into the
+ *     arena and the others into a copy of their own on the stack: a few
+ *     thousand values, cheaper than a second hand-off to wait for;
+ *   - its rows of W times that input (dlrt_dense_part_rows: blocks of 8,
+ *     the same tiles as one thread), their bias;
+ *   - the chain: the elementwise nodes right after the layer (its
+ *     activation, dropout's copy), on those same elements.
+ * Every value is computed by the same instructions as in P_forward_pass:
+ * the same bits. The nodes outside stages run on the caller in between. */
+
+/* A stage: order[pro .. at) the prologue, order[at] the dense layer,
+ * order[at + 1 .. end) the chain. */
+typedef struct Stage {
+    int pro, at, end;
+    int out, in;   /* the layer's W: [out, in] */
+} Stage;
+
+/* A prologue's values per part at most: its copies live on the stack. */
+enum { PROLOGUE_MAX_ELEMS = 8192 };
+
+/* dlrt_dense_pool_parts' threshold (runtime/dense_small.h,
+ * DLRT_DENSE_SPLIT_MIN): smaller layers are not split. */
+enum { SPLIT_MIN_MACS = 32768 };
+
+/* Whether node id is OPF_ELEMENTWISE with every input of its own shape. */
+static bool elementwise(const IR *ir, int id)
+{
+    const Node *n = node_at(ir, id);
+    if (!(op_info(n->op)->flags & OPF_ELEMENTWISE) || !n->batched || n->buf < 0)
+        return false;
+    for (int k = 0; k < n->nin; k++) {
+        const Node *x = n->in[k] >= 0 ? node_at(ir, n->in[k]) : NULL;
+        if (!x || !x->batched || !shape_eq(x->shape, n->shape))
+            return false;
+    }
+    return true;
+}
+
+/* The stages of the nodes with include[id], over order[0 .. *norder), the
+ * nodes that have a forward kernel, in order. Returns how many. */
+static int plan_stages(Emit *e, const bool *include, int **order_out, int *norder,
+                       Stage **out)
+{
+    const IR *ir = e->ir;
+    int *order = arena_alloc(e->a, ((size_t)ir->nodes.len + 1) * sizeof *order);
+    int len = 0;
+    for (int id = 0; id < ir->nodes.len; id++)
+        if (include[id] && node_at(ir, id)->op != OP_INPUT && op_info(node_at(ir, id)->op)->forward)
+            order[len++] = id;
+    bool *in_stage = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
+    memset(in_stage, 0, (size_t)ir->nodes.len + 1);
+    Stage *stages = arena_alloc(e->a, ((size_t)len + 1) * sizeof *stages);
+    int count = 0;
+    for (int k = 0; k < len; k++) {
+        const Node *d = node_at(ir, order[k]);
+        Stage st = {k, k, k + 1, 0, 0};
+        if (!dense_splits(ir, d, &st.out, &st.in) || st.out < 16 ||
+            (long)st.out * st.in < SPLIT_MIN_MACS)
+            continue;
+        /* The prologue: a run of unary elementwise nodes, each the input of
+         * the next, the last the layer's input. */
+        int want = d->in[0], elems = 0;
+        while (st.pro > 0 && order[st.pro - 1] == want && !in_stage[want] &&
+               elementwise(ir, want) && node_at(ir, want)->nin == 1 &&
+               elems + op_elems(e, want) <= PROLOGUE_MAX_ELEMS) {
+            elems += op_elems(e, want);
+            st.pro--;
+            want = node_at(ir, want)->in[0];
+        }
+        /* The chain: elementwise nodes of the layer's size reading one of
+         * the stage's values. */
+        in_stage[order[k]] = true;
+        while (st.end < len) {
+            int id = order[st.end];
+            const Node *c = node_at(ir, id);
+            bool reads_stage = false;
+            for (int j = 0; j < c->nin; j++)
+                reads_stage |= c->in[j] >= 0 && in_stage[c->in[j]];
+            if (!elementwise(ir, id) || shape_size(c->shape) != st.out || !reads_stage)
+                break;
+            in_stage[id] = true;
+            st.end++;
+        }
+        for (int j = st.pro; j < st.end; j++)
+            in_stage[order[j]] = true;
+        stages[count++] = st;
+        k = st.end - 1;
+    }
+    *order_out = order;
+    *norder = len;
+    *out = stages;
+    return count;
+}
+
+/* "12" or "12-13". */
+static const char *line_range(Emit *e, int first, int last)
+{
+    return first == last ? arena_printf(e->a, "%d", first) : arena_printf(e->a, "%d-%d", first, last);
+}
+
+/* The feature inputs as struct fields / a part's arguments. */
+static const char *job_fields(Emit *e)
+{
+    const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(e->ir, ARGS_FEATURES, ins);
+    const char *t = "";
+    for (int k = 0; k < count; k++)
+        t = arena_printf(e->a, "%s    const %s *%s;\n", t, emit_real(e), e->node_name[ins[k]->node]);
+    return t;
+}
+
+static const char *job_args(Emit *e, const char *base)
+{
+    const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
+    int count = arg_inputs(e->ir, ARGS_FEATURES, ins);
+    const char *t = "";
+    for (int k = 0; k < count; k++)
+        t = arena_printf(e->a, "%s%s%s, ", t, base, e->node_name[ins[k]->node]);
+    return t;
+}
+
+/* A stage's part function: static void P_part_<name>(m, w, inputs, n, part, parts). */
+static void emit_stage_part(Emit *e, FILE *out, const int *order, const Stage *st)
+{
+    const IR *ir = e->ir;
+    const Node *d = node_at(ir, order[st->at]);
+    const char *last = e->node_name[order[st->end - 1]];
+    const char *fn = arena_printf(e->a, "%s_part_%s", e->prefix, last);
+    const char *lines = line_range(e, node_at(ir, order[st->pro])->line,
+                                   node_at(ir, order[st->end - 1])->line);
+    const char *pro = "";
+    for (int j = st->pro; j < st->at; j++)
+        pro = arena_printf(e->a, "%s%s%s", pro, *pro ? ", " : "", e->node_name[order[j]]);
+    const char *chain = e->node_name[order[st->at]];
+    for (int j = st->at + 1; j < st->end; j++)
+        chain = arena_printf(e->a, "%s, %s", chain, e->node_name[order[j]]);
+    fprintf(out, "/* %s:%s on one sample, one thread's part (%s_forward_on_pool):\n"
+                 " * %s%s%s's rows first .. first + count - 1, those elements of %s. */\n",
+            e->file, lines, e->prefix, pro, *pro ? " whole, then " : "", e->param_name[d->param[0]], chain);
+    FuncBody fb;
+    func_begin(e, &fb);
+    int last_ref = -1;
+    /* The prologue, whole on every part. */
+    for (int j = st->pro; j < st->at; j++) {
+        int id = order[j];
+        const char *name = emit_buf(e, id);
+        emit_line(e, "%s %s_own[%d];   /* part 0 writes %s itself, the others a copy */",
+                  emit_real(e), name, op_elems(e, id), name);
+        emit_line(e, "%s *const %s_here = part == 0 ? %s : %s_own;", emit_real(e), name, name, name);
+        e->alias[id] = arena_printf(e->a, "%s_here", name);
+    }
+    for (int j = st->pro; j < st->end; j++) {
+        int id = order[j];
+        const Node *n = node_at(ir, id);
+        if (n->line != last_ref) {
+            emit_line(e, "%s", "");
+            emit_line_ref(e, n->line);
+            last_ref = n->line;
+        }
+        if (j == st->at) {
+            emit_line(e, "int first, count;   /* this part's rows of %s, its elements of what follows */",
+                      e->param_name[n->param[0]]);
+            emit_line(e, "dlrt_dense_part_rows(%d, part, parts, &first, &count);", st->out);
+            e->in_part = true;
+        }
+        if (j > st->at) {
+            /* Pointers to this part's first element, declared once each. */
+            int ids[5] = {id}, nids = 1;
+            for (int k = 0; k < n->nin; k++)
+                ids[nids++] = n->in[k];
+            for (int k = 0; k < nids; k++) {
+                const char *at = arena_printf(e->a, "%s_at", e->node_name[ids[k]]);
+                if (e->alias[ids[k]] && !strcmp(e->alias[ids[k]], at))
+                    continue;
+                const char *base = emit_buf(e, ids[k]);
+                emit_line(e, "%s *const %s = %s + first;",
+                          node_at(ir, ids[k])->op == OP_INPUT ? arena_printf(e->a, "const %s", emit_real(e))
+                                                              : emit_real(e),
+                          at, base);
+                e->alias[ids[k]] = at;
+            }
+        }
+        emit_forward_kernel(e, n);
+    }
+    e->in_part = false;
+    for (int id = 0; id < ir->nodes.len; id++)
+        e->alias[id] = NULL;
+    static const char *const extra[] = {"m", "w", "n", "part", "parts", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static void %s(const %s *m, %s_workspace *w, %s%sint n, int part, int parts)",
+                          fn, e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
+                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             param_names(e, ARGS_FEATURES, extra));
+    fputc('\n', out);
+}
+
+/* Writes P_forward_on_pool and its stages' parts when the forward pass has
+ * a layer to split; returns whether it did. */
+static bool emit_forward_on_pool(Emit *e, FILE *out, const bool *include)
+{
+    const IR *ir = e->ir;
+    int *order, len;
+    Stage *stages;
+    int count = plan_stages(e, include, &order, &len, &stages);
+    if (!count)
+        return false;
+    e->alias = arena_alloc(e->a, ((size_t)ir->nodes.len + 1) * sizeof *e->alias);
+    memset(e->alias, 0, ((size_t)ir->nodes.len + 1) * sizeof *e->alias);
+    e->inference_only = true;
+
+    emit_section(out, "forward on a pool");
+    fprintf(out, "/* A stage of %s_forward_on_pool: its part function, and what it reads. */\n",
+            e->prefix);
+    fprintf(out, "typedef struct %s_stage_job {\n", e->prefix);
+    fprintf(out, "    void (*part)(const %s *m, %s_workspace *w, %s%sint n, int part, int parts);\n",
+            e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
+            *params_text(e, ARGS_FEATURES) ? ", " : "");
+    fprintf(out, "    const %s *m;\n    %s_workspace *w;\n%s    int parts;\n} %s_stage_job;\n\n",
+            e->prefix, e->prefix, job_fields(e), e->prefix);
+    fprintf(out, "/* dlrt_pool_run's job: part `part` of a stage. */\n");
+    fprintf(out, "static void %s_stage_part(void *ctx, int part)\n{\n", e->prefix);
+    fprintf(out, "    const %s_stage_job *job = ctx;\n", e->prefix);
+    fprintf(out, "    job->part(job->m, job->w, %s1, part, job->parts);\n}\n\n", job_args(e, "job->"));
+
+    for (int s = 0; s < count; s++)
+        emit_stage_part(e, out, order, &stages[s]);
+
+    fprintf(out, "/* The forward pass of one sample, n = 1, with a pool attached and not\n"
+                 " * training (P_forward_pass): the stages above on the pool's threads,\n"
+                 " * the other nodes on the caller. */\n");
+    FuncBody fb;
+    func_begin(e, &fb);
+    emit_line(e, "%s_stage_job job = {NULL, m, w, %s1};", e->prefix, job_args(e, ""));
+    int last_ref = -1, s = 0;
+    for (int k = 0; k < len; k++) {
+        const Node *n = node_at(ir, order[k]);
+        if (s < count && k == stages[s].pro) {
+            const Stage *st = &stages[s++];
+            emit_line(e, "%s", "");
+            emit_line(e, "/* %s:%s: %s, its rows split over the pool */", e->file,
+                      line_range(e, node_at(ir, order[st->pro])->line, node_at(ir, order[st->end - 1])->line),
+                      e->node_name[order[st->end - 1]]);
+            emit_line(e, "job.part = %s_part_%s;", e->prefix, e->node_name[order[st->end - 1]]);
+            emit_line(e, "job.parts = dlrt_dense_pool_parts(w->pool, %d, %d);", st->out, st->in);
+            emit_line(e, "dlrt_pool_run(w->pool, %s_stage_part, &job, job.parts);", e->prefix);
+            last_ref = -1;
+            k = st->end - 1;
+            continue;
+        }
+        if (n->line != last_ref) {
+            emit_line(e, "%s", "");
+            emit_line_ref(e, n->line);
+            last_ref = n->line;
+        }
+        emit_forward_kernel(e, n);
+    }
+    static const char *const extra[] = {"m", "w", "n", NULL};
+    func_end(e, &fb, out,
+             arena_printf(e->a, "static void %s_forward_on_pool(const %s *m, %s_workspace *w, %s%sint n)",
+                          e->prefix, e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
+                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             param_names(e, ARGS_FEATURES, extra));
+    fputc('\n', out);
+    e->inference_only = false;
+    e->alias = NULL;
+    return true;
+}
+
 void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
 {
     const IR *ir = e->ir;
     bool *include = arena_alloc(e->a, (size_t)ir->nodes.len + 1);
     for (int id = 0; id < ir->nodes.len; id++)
         include[id] = !label_dep[id];
+    bool on_pool = !e->check && emit_forward_on_pool(e, out, include);
 
     emit_section(out, "forward");
     fprintf(out, "/* Every node that needs no label, in the order of %s. With training\n"
@@ -276,6 +558,13 @@ void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
      * buffer's copies stay within the arena (no false -Wrestrict at -O3). */
     emit_line(e, "if (n > %s_BATCH)", e->upper);
     emit_line(e, "    return%s;", e->check ? " 0" : "");
+    if (on_pool) {
+        const char *args = args_text(e, ARGS_FEATURES, false);
+        emit_line(e, "if (n == 1 && !training && w->pool) {   /* one sample on a pool */");
+        emit_line(e, "    %s_forward_on_pool(m, w, %s%sn);", e->prefix, args, *args ? ", " : "");
+        emit_line(e, "    return;");
+        emit_line(e, "}");
+    }
     emit_check_inputs(e, ARGS_FEATURES, true);
     emit_forward_nodes(e, include);
     if (e->check)

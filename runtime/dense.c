@@ -15,3 +15,20 @@
 
 #define DLRT_TEMPLATE "dense_small.h"
 #include "dlrt_precisions.h"
+
+/* The split of one sample's product over a pool (dlrt.h). */
+int dlrt_dense_pool_parts(const dlrt_pool *pool, int out, int in)
+{
+    return dense_split_parts(pool, 1, out, in);
+}
+
+/* Whole blocks of 8 rows, [blocks part / parts, blocks (part + 1) /
+ * parts), the last part to the end (the out % 8 rest). */
+void dlrt_dense_part_rows(int out, int part, int parts, int *first, int *count)
+{
+    const int blocks = out / 8;
+    const int begin = blocks * part / parts * 8;
+    const int end = part + 1 == parts ? out : blocks * (part + 1) / parts * 8;
+    *first = begin;
+    *count = end - begin;
+}

@@ -292,6 +292,17 @@ void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out, 
 #endif
 }
 
+void KERNEL(dense_rows)(real *y, const real *x, const real *w, int out, int in, int first,
+                        int count)
+{
+#ifdef DLRT_DENSE_HAVE_SMALL
+    KERNEL(dense_small_rows)(y, x, w, 1, out, in, first, first + count, 0);
+#else
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, 1, count, in, 1, x, in, w + (size_t)first * in,
+         in, 0, y + first, out);
+#endif
+}
+
 int KERNEL(dense_one)(real *g, const real *h, const real *w, int out, int in, int acc)
 {
 #ifdef DLRT_DENSE_HAVE_SMALL
@@ -334,6 +345,26 @@ void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out
 #ifndef DLRT_DENSE_SPLIT_MIN
 #define DLRT_DENSE_SPLIT_MIN 32768
 #endif
+/* How many parts a split uses (1: none): where SMALL runs on at least
+ * DLRT_DENSE_SPLIT_MIN multiply-adds and W has 16 rows or more, one per
+ * thread, at most one per block of 8 rows. Once, for both precisions. */
+#ifndef DLRT_DENSE_SPLIT_PARTS
+#define DLRT_DENSE_SPLIT_PARTS 1
+static int dense_split_parts(const dlrt_pool *pool, int n, int out, int in)
+{
+#ifdef DLRT_DENSE_HAVE_SMALL
+    if (pool && out >= 16 && DLRT_DENSE_IS_SMALL(n, out, in)
+        && (double)n * out * in >= DLRT_DENSE_SPLIT_MIN) {
+        int parts = dlrt_pool_threads(pool);
+        return parts < out / 8 ? parts : out / 8;
+    }
+#else
+    (void)pool, (void)n, (void)out, (void)in;
+#endif
+    return 1;
+}
+#endif
+
 #ifdef DLRT_DENSE_HAVE_SMALL
 typedef struct KERNEL(dense_split) {
     real *y;
@@ -341,15 +372,13 @@ typedef struct KERNEL(dense_split) {
     int n, out, in, parts;
 } KERNEL(dense_split);
 
-/* Part `part` of a split: blocks of 8 rows [blocks part / parts, blocks
- * (part + 1) / parts), the last part to the end. */
+/* Part `part` of a split (dlrt_dense_part_rows, dlrt.h). */
 static void KERNEL(dense_part)(void *ctx, int part)
 {
     const KERNEL(dense_split) *j = (const KERNEL(dense_split) *)ctx;
-    const int blocks = j->out / 8;
-    const int o0 = blocks * part / j->parts * 8;
-    const int o1 = part + 1 == j->parts ? j->out : blocks * (part + 1) / j->parts * 8;
-    KERNEL(dense_small_rows)(j->y, j->x, j->w, j->n, j->out, j->in, o0, o1, 0);
+    int first, count;
+    dlrt_dense_part_rows(j->out, part, j->parts, &first, &count);
+    KERNEL(dense_small_rows)(j->y, j->x, j->w, j->n, j->out, j->in, first, first + count, 0);
 }
 #endif
 
@@ -357,18 +386,13 @@ void KERNEL(dense_forward_pool)(real *y, const real *x, const real *w, int n, in
                                 dlrt_pool *pool)
 {
 #ifdef DLRT_DENSE_HAVE_SMALL
-    if (pool && out >= 16 && DLRT_DENSE_IS_SMALL(n, out, in)
-        && (double)n * out * in >= DLRT_DENSE_SPLIT_MIN) {
-        int parts = dlrt_pool_threads(pool);
-        if (parts > out / 8)
-            parts = out / 8;
-        if (parts > 1) {
-            KERNEL(dense_split) job;
-            job.y = y, job.x = x, job.w = w;
-            job.n = n, job.out = out, job.in = in, job.parts = parts;
-            dlrt_pool_run(pool, KERNEL(dense_part), &job, parts);
-            return;
-        }
+    const int parts = dense_split_parts(pool, n, out, in);
+    if (parts > 1) {
+        KERNEL(dense_split) job;
+        job.y = y, job.x = x, job.w = w;
+        job.n = n, job.out = out, job.in = in, job.parts = parts;
+        dlrt_pool_run(pool, KERNEL(dense_part), &job, parts);
+        return;
     }
 #else
     (void)pool;

@@ -790,6 +790,18 @@ int dlrt_pool_threads(const dlrt_pool *pool);
  * its own, finds it not begun. Returns when every part is done. */
 void dlrt_pool_run(dlrt_pool *pool, void (*job)(void *ctx, int part), void *ctx, int parts);
 
+/* One sample's dense layer split over a pool (runtime/dense.c), as the
+ * generated forward on a pool does it (docs/generated-api.md, *Threads
+ * for inference*): dlrt_dense_pool_parts is the number of parts y = x W^T
+ * at n = 1 is split into (1: not split; W is [out, in]), and
+ * dlrt_dense_part_rows the weight rows (y's elements) part `part` of
+ * `parts` computes: *first .. *first + *count - 1, whole blocks of 8
+ * rows, the last part to the end, so that every row goes through the
+ * same tile as on one thread: the same bits. Its product is
+ * dlrt_dense_rows_f32 / _f64 (runtime/kernels/dense.h). */
+int dlrt_dense_pool_parts(const dlrt_pool *pool, int out, int in);
+void dlrt_dense_part_rows(int out, int part, int parts, int *first, int *count);
+
 #ifdef __cplusplus
 }
 #endif

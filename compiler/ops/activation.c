@@ -69,26 +69,26 @@ static int leaky_relu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok
  * loops, not inlined, so a deep network compiles fast). */
 static void relu_forward(Emit *e, const Node *n)
 {
-    emit_line(e, "dlrt_relu_forward_%s(%s, %s, n * %d);   /* NaN stays NaN */", op_prec(e),
-              emit_buf(e, n->id), emit_buf(e, n->in[0]), op_elems(e, n->id));
+    emit_line(e, "dlrt_relu_forward_%s(%s, %s, %s);   /* NaN stays NaN */", op_prec(e),
+              emit_buf(e, n->id), emit_buf(e, n->in[0]), op_count(e, n->id));
 }
 
 static void leaky_relu_forward(Emit *e, const Node *n)
 {
-    emit_line(e, "dlrt_leaky_relu_forward_%s(%s, %s, n * %d, %s);", op_prec(e), emit_buf(e, n->id),
-              emit_buf(e, n->in[0]), op_elems(e, n->id), emit_lit(e, attr(n)->alpha));
+    emit_line(e, "dlrt_leaky_relu_forward_%s(%s, %s, %s, %s);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), op_count(e, n->id), emit_lit(e, attr(n)->alpha));
 }
 
 static void sigmoid_forward(Emit *e, const Node *n)
 {
-    emit_line(e, "dlrt_sigmoid_forward_%s(%s, %s, n * %d);", op_prec(e), emit_buf(e, n->id),
-              emit_buf(e, n->in[0]), op_elems(e, n->id));
+    emit_line(e, "dlrt_sigmoid_forward_%s(%s, %s, %s);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), op_count(e, n->id));
 }
 
 static void tanh_forward(Emit *e, const Node *n)
 {
-    emit_line(e, "dlrt_tanh_forward_%s(%s, %s, n * %d);", op_prec(e), emit_buf(e, n->id),
-              emit_buf(e, n->in[0]), op_elems(e, n->id));
+    emit_line(e, "dlrt_tanh_forward_%s(%s, %s, %s);", op_prec(e), emit_buf(e, n->id),
+              emit_buf(e, n->in[0]), op_count(e, n->id));
 }
 
 /* Each backward: dx (+)= dy * f'(x), f' written in terms of y. Inputs that
@@ -166,6 +166,7 @@ const OpInfo op_relu = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = relu_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = relu_forward,
     .backward = relu_backward,
     .torch = relu_torch,
@@ -176,6 +177,7 @@ const OpInfo op_leaky_relu = {
     .args = leaky_relu_args,
     .nargs = 2,
     .lower = leaky_relu_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
     .torch = leaky_relu_torch,
@@ -188,6 +190,7 @@ const OpInfo op_sigmoid = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = sigmoid_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
     .torch = sigmoid_torch,
@@ -198,6 +201,7 @@ const OpInfo op_tanh = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = tanh_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = tanh_forward,
     .backward = tanh_backward,
     .torch = tanh_torch,

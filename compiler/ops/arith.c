@@ -58,7 +58,7 @@ static BcastAttr *bcast(const Node *n)
 static const char *count_text(Emit *e, const Node *n)
 {
     if (n->batched)
-        return arena_printf(emit_arena(e), "n * %d", op_elems(e, n->id));
+        return op_count(e, n->id);
     return arena_printf(emit_arena(e), "%d", shape_size(n->shape));
 }
 
@@ -458,6 +458,7 @@ static void affine_torch(TorchEmit *t, const Node *n)
 
 const OpInfo op_add = {
     .summary = "a + b: elementwise, broadcasting as PyTorch where unambiguous",
+    .flags = OPF_ELEMENTWISE,
     .forward = add_forward,
     .backward = add_backward,
     .torch = add_torch,
@@ -465,6 +466,7 @@ const OpInfo op_add = {
 
 const OpInfo op_sub = {
     .summary = "a - b: elementwise, broadcasting as PyTorch where unambiguous",
+    .flags = OPF_ELEMENTWISE,
     .forward = sub_forward,
     .backward = sub_backward,
     .torch = sub_torch,
@@ -472,6 +474,7 @@ const OpInfo op_sub = {
 
 const OpInfo op_mul = {
     .summary = "a * b: elementwise, broadcasting as PyTorch where unambiguous",
+    .flags = OPF_ELEMENTWISE,
     .forward = mul_forward,
     .backward = mul_backward,
     .torch = mul_torch,
@@ -484,6 +487,7 @@ static void affine_dump(FILE *out, const Node *n)
 
 const OpInfo op_affine = {
     .summary = "x * scale + shift with compile-time numbers: x * 0.5, 1 - x, x / 2, -x",
+    .flags = OPF_ELEMENTWISE,
     .forward = affine_forward,
     .backward = affine_backward,
     .torch = affine_torch,

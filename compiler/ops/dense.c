@@ -165,8 +165,38 @@ static int in_of(Emit *e, const Node *n)
     return xs.dim[xs.rank - 1];
 }
 
+bool dense_splits(const IR *ir, const Node *n, int *out, int *in)
+{
+    if (n->op != OP_DENSE || attr(n)->steps > 1 || attr(n)->mask.density < 1)
+        return false;
+    Shape xs = ir->nodes.items[n->in[0]]->shape;
+    *out = attr(n)->units;
+    *in = xs.dim[xs.rank - 1];
+    return shape_size(xs) == *in;
+}
+
+/* A thread's part of a forward pass on a pool (emit_in_part): rows first
+ * .. first + count - 1 of W times the one sample, and their bias. */
+static void dense_forward_part(Emit *e, const Node *n)
+{
+    int out = attr(n)->units, in = in_of(e, n);
+    const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
+    const char *w = emit_param(e, n->param[0]);
+    emit_line(e, "/* %s[first .. first + count - 1] = %s[first .. first + count - 1, :] %s[%d]%s%s */",
+              y, w, x, in, n->nparam > 1 ? " + " : "", n->nparam > 1 ? emit_param(e, n->param[1]) : "");
+    emit_line(e, "dlrt_dense_rows_%s(%s, %s, %s, %d, %d, first, count);", op_prec(e), y, x, w, out,
+              in);
+    if (n->nparam > 1)
+        emit_line(e, "dlrt_bias_forward_%s(%s + first, %s + first, 1, count, 1);", op_prec(e), y,
+                  emit_param(e, n->param[1]));
+}
+
 static void dense_forward(Emit *e, const Node *n)
 {
+    if (emit_in_part(e)) {
+        dense_forward_part(e, n);
+        return;
+    }
     int out = attr(n)->units, in = in_of(e, n);
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *w = op_mask_weight(e, n, n->param[0], 0);

@@ -52,8 +52,8 @@ static void dropout_forward(Emit *e, const Node *n)
     int size = shape_size(n->shape);
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     if (!emit_training(e)) {
-        emit_line(e, "memcpy(%s, %s, (size_t)n * %d * sizeof *%s);   /* dropout is off */",
-                  y, x, size, y);
+        emit_line(e, "memcpy(%s, %s, (size_t)%s * sizeof *%s);   /* dropout is off */",
+                  y, x, op_count(e, n->id), y);
         return;
     }
     /* The rate stays a double: u is a double, and the twin compares the same way. */
@@ -126,5 +126,5 @@ const OpInfo op_dropout = {
     .explain = dropout_explain,
     .scratch = (const ScratchSpec[]){{"mask", SCRATCH_SAVED, SCRATCH_REAL}},
     .nscratch = 1,
-    .flags = OPF_STOCHASTIC,
+    .flags = OPF_STOCHASTIC | OPF_ELEMENTWISE,
 };

@@ -42,8 +42,8 @@ static int elu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 static void elu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)   /* x <= 0: alpha (e^x - 1), as torch */",
-              op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++)   /* x <= 0: alpha (e^x - 1), as torch */",
+              op_count(e, n->id));
     emit_line(e, "    %s[i] = %s[i] <= 0 ? (%s(%s[i]) - 1) * %s : %s[i];", y, x, emit_fn(e, "exp"), x,
               emit_lit(e, attr(n)->alpha), x);
 }
@@ -81,6 +81,7 @@ const OpInfo op_elu = {
     .args = elu_args,
     .nargs = 2,
     .lower = elu_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = elu_forward,
     .backward = elu_backward,
     .torch = elu_torch,

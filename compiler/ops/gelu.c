@@ -61,7 +61,7 @@ static void gelu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *real = emit_real(e);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++) {", op_count(e, n->id));
     emit_indent(e, 1);
     emit_line(e, "const %s v = %s[i];", real, x);
     if (attr(n)->tanh) {
@@ -127,6 +127,7 @@ const OpInfo op_gelu = {
     .args = gelu_args,
     .nargs = 2,
     .lower = gelu_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = gelu_forward,
     .backward = gelu_backward,
     .torch = gelu_torch,

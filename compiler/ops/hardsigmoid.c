@@ -19,7 +19,7 @@ static int hardsigmoid_lower(Build *b, const Expr *call, const ArgVal *a, bool o
 static void hardsigmoid_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++) {", op_count(e, n->id));
     emit_indent(e, 1);
     emit_line(e, "const %s a = %s[i] + 3;", emit_real(e), x);
     emit_line(e, "%s[i] = (a < 0 ? 0 : a > 6 ? 6 : a) / 6;   /* NaN stays NaN */", y);
@@ -50,6 +50,7 @@ const OpInfo op_hardsigmoid = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = hardsigmoid_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = hardsigmoid_forward,
     .backward = hardsigmoid_backward,
     .torch = hardsigmoid_torch,

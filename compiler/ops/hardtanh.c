@@ -55,8 +55,8 @@ static void hardtanh_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     const char *lo = emit_lit(e, attr(n)->min_val), *hi = emit_lit(e, attr(n)->max_val);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)   /* NaN: both tests false, stays NaN */",
-              op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++)   /* NaN: both tests false, stays NaN */",
+              op_count(e, n->id));
     emit_line(e, "    %s[i] = %s[i] < %s ? %s : %s[i] > %s ? %s : %s[i];", y, x, lo, lo, x, hi, hi, x);
 }
 
@@ -94,6 +94,7 @@ const OpInfo op_hardtanh = {
     .args = hardtanh_args,
     .nargs = 3,
     .lower = hardtanh_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = hardtanh_forward,
     .backward = hardtanh_backward,
     .torch = hardtanh_torch,

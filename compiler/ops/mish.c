@@ -17,7 +17,7 @@ static int mish_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 static void mish_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++)", op_count(e, n->id));
     emit_line(e, "    %s[i] = %s[i] * %s(%s(%s(%s[i])));", y, x, emit_fn(e, "tanh"),
               emit_fn(e, "log1p"), emit_fn(e, "exp"), x);
 }
@@ -50,6 +50,7 @@ const OpInfo op_mish = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = mish_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = mish_forward,
     .backward = mish_backward,
     .torch = mish_torch,

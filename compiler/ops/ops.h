@@ -77,6 +77,11 @@ const char *emit_dist(Emit *e);
  * may be NULL (runtime/dlrt.h, P_set_pool): "w->pool". */
 const char *emit_pool(Emit *e);
 bool emit_training(Emit *e);                     /* inside train_step/gradients */
+/* Whether the kernel is written for one thread's part of a forward pass
+ * on a pool (emit_passes.c): one sample, its elements first .. first +
+ * count - 1 (the C names `first` and `count`). An OPF_ELEMENTWISE kernel
+ * needs nothing more (op_count, emit_buf); dense computes those rows. */
+bool emit_in_part(Emit *e);
 const IR *emit_ir(Emit *e);
 /* The compilation's arena, for text an emitter builds (arena_printf). */
 Arena *emit_arena(Emit *e);
@@ -96,6 +101,9 @@ extern const ArgSpec op_x_arg[1];
 int op_unary_node(Build *b, OpKind op, const Expr *call, int x);
 /* Per-sample element count of a node, for loops `i < n * that`. */
 int op_elems(Emit *e, int node);
+/* An OPF_ELEMENTWISE kernel's element count: "n * 256", or "count" in a
+ * thread's part (emit_in_part). */
+const char *op_count(Emit *e, int node);
 /* Whether a node has a gradient buffer (a backward kernel writes its input's
  * gradient only then). */
 bool op_needs_grad(Emit *e, int node);
@@ -131,6 +139,11 @@ const char *op_prec(Emit *e);
 /* The shortest decimal that reads back as exactly v ("0.1", "1e-08"), for a
  * double literal in C or Python; buf needs 32 chars. Returns buf. */
 char *op_double(char *buf, double v);
+
+/* ops/dense.c, for a forward pass on a pool (emit_passes.c): whether
+ * node n is a dense layer a thread's part can compute rows of (one step
+ * of a vector per sample, no mask), and then its W's [*out, *in]. */
+bool dense_splits(const IR *ir, const Node *n, int *out, int *in);
 
 /* ops/dense.c, shared with conv.c: a layer's fixed random connectivity
  * mask (density < 1). The signature's two arguments: */

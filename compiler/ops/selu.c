@@ -22,7 +22,7 @@ static int selu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 static void selu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)   /* scale and scale * alpha */", op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++)   /* scale and scale * alpha */", op_count(e, n->id));
     emit_line(e, "    %s[i] = %s[i] <= 0 ? (%s(%s[i]) - 1) * (%s * %s) : %s[i] * %s;", y, x,
               emit_fn(e, "exp"), x, emit_lit(e, SELU_ALPHA), emit_lit(e, SELU_SCALE), x,
               emit_lit(e, SELU_SCALE));
@@ -50,6 +50,7 @@ const OpInfo op_selu = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = selu_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = selu_forward,
     .backward = selu_backward,
     .torch = selu_torch,

@@ -18,7 +18,7 @@ static int silu_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
 static void silu_forward(Emit *e, const Node *n)
 {
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
-    emit_line(e, "for (int i = 0; i < n * %d; i++)", op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++)", op_count(e, n->id));
     emit_line(e, "    %s[i] = %s[i] / (1 + %s(-%s[i]));", y, x, emit_fn(e, "exp"), x);
 }
 
@@ -47,6 +47,7 @@ const OpInfo op_silu = {
     .args = op_x_arg,
     .nargs = 1,
     .lower = silu_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = silu_forward,
     .backward = silu_backward,
     .torch = silu_torch,

@@ -60,7 +60,7 @@ static void softplus_forward(Emit *e, const Node *n)
     double beta = attr(n)->beta;
     char buf[48];
     const char *bx = scaled(e, buf, sizeof buf, beta);
-    emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
+    emit_line(e, "for (int i = 0; i < %s; i++) {", op_count(e, n->id));
     emit_indent(e, 1);
     emit_line(e, "const %s v = %s[i];", emit_real(e), x);
     if (beta == 1)
@@ -114,6 +114,7 @@ const OpInfo op_softplus = {
     .args = softplus_args,
     .nargs = 3,
     .lower = softplus_lower,
+    .flags = OPF_ELEMENTWISE,
     .forward = softplus_forward,
     .backward = softplus_backward,
     .torch = softplus_torch,

@@ -84,6 +84,13 @@ int op_elems(Emit *e, int node)
     return shape_size(emit_ir(e)->nodes.items[node]->shape);
 }
 
+const char *op_count(Emit *e, int node)
+{
+    if (emit_in_part(e))
+        return "count";
+    return arena_printf(emit_arena(e), "n * %d", op_elems(e, node));
+}
+
 bool op_needs_grad(Emit *e, int node)
 {
     return emit_ir(e)->nodes.items[node]->needs_grad;

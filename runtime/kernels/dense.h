@@ -61,6 +61,13 @@ void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out
 void KERNEL(dense_forward_pool)(real *y, const real *x, const real *w, int n, int out, int in,
                                 dlrt_pool *pool);
 
+/* Rows first .. first + count - 1 of W times one sample x: y[o] = W[o] x
+ * for those o only (y is the whole [out] row; the others are left alone).
+ * A part of a split over a pool (dlrt_dense_part_rows, dlrt.h): rows cut
+ * at multiples of 8 give the bits of dense_forward at n = 1. */
+void KERNEL(dense_rows)(real *y, const real *x, const real *w, int out, int in, int first,
+                        int count);
+
 /* SMALL whatever n: y = x W^T, or y += x W^T when acc (GEMM in a library
  * built without SMALL). For tests and bench/dense_kernels.c. */
 void KERNEL(dense_small)(real *y, const real *x, const real *w, int n, int out, int in,

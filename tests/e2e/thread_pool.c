@@ -8,6 +8,8 @@
  * pool, with pools of 2 and 3 threads (spinning, and never spinning: spin
  * 0, so the caller takes back parts the helpers have not begun), and with
  * the pool detached again: the outputs equal the first ones bit for bit.
+ * Before each compared call the same workspace runs other samples
+ * without the pool, so a value a part failed to write would show.
  * Then a training-mode pass (losses[0].gradients, the random stream reset
  * before each): the loss and the gradients equal without and with a pool.
  * Pools are made, attached, detached and destroyed again and again
@@ -90,9 +92,15 @@ int main(void)
         const int n = NS[a];
         for (int which = 0; which < 2; which++) {   /* 0: the network's own workspace */
             void *ws = which ? w : api->own_workspace(m);
-#define RUN(dst)                                                                             \
-    (which ? api->forward_with(m, ws, (const void *const *)data, n, (dst))                   \
-           : api->forward(m, (const void *const *)data, n, (dst)))
+#define RUN_ON(in, dst)                                                                      \
+    (which ? api->forward_with(m, ws, (const void *const *)(in), n, (dst))                   \
+           : api->forward(m, (const void *const *)(in), n, (dst)))
+#define RUN(dst) RUN_ON(data, dst)
+            /* other samples (the last n), run without the pool before each
+             * compared call: a value some part failed to write is theirs */
+            void *other[MAXT];
+            for (k = 0; k < nt; k++)
+                other[k] = (char *)data[k] + row_bytes(&api->tensors[k]) * (size_t)(MAXN - n);
             RUN(ref);
             for (size_t b = 0; b < sizeof THREADS / sizeof THREADS[0]; b++)
                 for (size_t c = 0; c < sizeof SPINS / sizeof SPINS[0]; c++) {
@@ -103,6 +111,11 @@ int main(void)
                     }
                     api->set_pool(ws, pool);
                     for (int rep = 0; rep < 3; rep++) {
+                        if (n < MAXN) {   /* without the pool: every value written */
+                            api->set_pool(ws, NULL);
+                            RUN_ON(other, out);
+                            api->set_pool(ws, pool);
+                        }
                         for (k = 0; k < no; k++)
                             memset(out[k], 0xff, api->outputs[k].size * (size_t)n * api->value_size);
                         RUN(out);
@@ -122,6 +135,7 @@ int main(void)
                                  SPINS[c]);
                 }
 #undef RUN
+#undef RUN_ON
         }
     }
 
