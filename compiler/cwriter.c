@@ -83,6 +83,8 @@ static const char *const local_names[] = {
     "xr", "yr", "dxr", "dyr", "max", "sum", "lse", "dot", "ex", "has_nan", "chunk_loss",
     "terms", "term_sum", "term_count", "term_weight", "term", "scale",
     "ctx", "part", "parts", "first", "count", "job",
+    /* the elementwise kernels' own (gelu, mish, softplus, hardsigmoid) */
+    "xv", "xv2", "th", "ez", "xp3", "inner", "dl", "dr", "cdf", "pdf",
     NULL,
 };
 

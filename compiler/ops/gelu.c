@@ -63,13 +63,13 @@ static void gelu_forward(Emit *e, const Node *n)
     const char *real = emit_real(e);
     emit_line(e, "for (int i = 0; i < %s; i++) {", op_count(e, n->id));
     emit_indent(e, 1);
-    emit_line(e, "const %s v = %s[i];", real, x);
+    emit_line(e, "const %s xv = %s[i];", real, x);
     if (attr(n)->tanh) {
-        emit_line(e, "const %s inner = %s * (v + %s * (v * v * v));", real,
+        emit_line(e, "const %s inner = %s * (xv + %s * (xv * xv * xv));", real,
                   emit_lit(e, GELU_BETA), emit_lit(e, GELU_KAPPA));
-        emit_line(e, "%s[i] = %s * v * (1 + %s(inner));", y, emit_lit(e, 0.5), emit_fn(e, "tanh"));
+        emit_line(e, "%s[i] = %s * xv * (1 + %s(inner));", y, emit_lit(e, 0.5), emit_fn(e, "tanh"));
     } else {
-        emit_line(e, "%s[i] = v * %s * (1 + %s(v * %s));", y, emit_lit(e, 0.5), emit_fn(e, "erf"),
+        emit_line(e, "%s[i] = xv * %s * (1 + %s(xv * %s));", y, emit_lit(e, 0.5), emit_fn(e, "erf"),
                   emit_lit(e, GELU_SQRT1_2));
     }
     emit_indent(e, -1);
@@ -85,21 +85,21 @@ static void gelu_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *real = emit_real(e);
     emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
     emit_indent(e, 1);
-    emit_line(e, "const %s v = %s[i];", real, x);
+    emit_line(e, "const %s xv = %s[i];", real, x);
     if (attr(n)->tanh) {
-        emit_line(e, "const %s v2 = v * v;", real);
-        emit_line(e, "const %s t = %s(%s * (v + %s * (v2 * v)));", real, emit_fn(e, "tanh"),
+        emit_line(e, "const %s xv2 = xv * xv;", real);
+        emit_line(e, "const %s th = %s(%s * (xv + %s * (xv2 * xv)));", real, emit_fn(e, "tanh"),
                   emit_lit(e, GELU_BETA), emit_lit(e, GELU_KAPPA));
-        emit_line(e, "const %s dl = %s * (1 + t);", real, emit_lit(e, 0.5));
-        emit_line(e, "const %s dr = %s * v * (1 - t * t) * (%s * (1 + 3 * %s * v2));", real,
+        emit_line(e, "const %s dl = %s * (1 + th);", real, emit_lit(e, 0.5));
+        emit_line(e, "const %s dr = %s * xv * (1 - th * th) * (%s * (1 + 3 * %s * xv2));", real,
                   emit_lit(e, 0.5), emit_lit(e, GELU_BETA), emit_lit(e, GELU_KAPPA));
         emit_line(e, "%s[i] %s %s[i] * (dl + dr);", dx, op_assign(accumulate[0]), dy);
     } else {
-        emit_line(e, "const %s cdf = %s * (1 + %s(v * %s));", real, emit_lit(e, 0.5),
+        emit_line(e, "const %s cdf = %s * (1 + %s(xv * %s));", real, emit_lit(e, 0.5),
                   emit_fn(e, "erf"), emit_lit(e, GELU_SQRT1_2));
-        emit_line(e, "const %s pdf = %s * %s(v * v * %s);", real, emit_lit(e, GELU_PDF),
+        emit_line(e, "const %s pdf = %s * %s(xv * xv * %s);", real, emit_lit(e, GELU_PDF),
                   emit_fn(e, "exp"), emit_lit(e, -0.5));
-        emit_line(e, "%s[i] %s %s[i] * (cdf + v * pdf);", dx, op_assign(accumulate[0]), dy);
+        emit_line(e, "%s[i] %s %s[i] * (cdf + xv * pdf);", dx, op_assign(accumulate[0]), dy);
     }
     emit_indent(e, -1);
     emit_line(e, "}");

@@ -21,8 +21,8 @@ static void hardsigmoid_forward(Emit *e, const Node *n)
     const char *x = emit_buf(e, n->in[0]), *y = emit_buf(e, n->id);
     emit_line(e, "for (int i = 0; i < %s; i++) {", op_count(e, n->id));
     emit_indent(e, 1);
-    emit_line(e, "const %s a = %s[i] + 3;", emit_real(e), x);
-    emit_line(e, "%s[i] = (a < 0 ? 0 : a > 6 ? 6 : a) / 6;   /* NaN stays NaN */", y);
+    emit_line(e, "const %s xp3 = %s[i] + 3;", emit_real(e), x);
+    emit_line(e, "%s[i] = (xp3 < 0 ? 0 : xp3 > 6 ? 6 : xp3) / 6;   /* NaN stays NaN */", y);
     emit_indent(e, -1);
     emit_line(e, "}");
 }

@@ -31,11 +31,11 @@ static void mish_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *real = emit_real(e);
     emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
     emit_indent(e, 1);
-    emit_line(e, "const %s v = %s[i];", real, x);
-    emit_line(e, "const %s s = 1 / (1 + %s(-v));   /* sigmoid */", real, emit_fn(e, "exp"));
-    emit_line(e, "const %s t = %s(%s(%s(v)));   /* tanh(softplus) */", real, emit_fn(e, "tanh"),
+    emit_line(e, "const %s xv = %s[i];", real, x);
+    emit_line(e, "const %s s = 1 / (1 + %s(-xv));   /* sigmoid */", real, emit_fn(e, "exp"));
+    emit_line(e, "const %s th = %s(%s(%s(xv)));   /* tanh(softplus) */", real, emit_fn(e, "tanh"),
               emit_fn(e, "log1p"), emit_fn(e, "exp"));
-    emit_line(e, "%s[i] %s %s[i] * (t + v * s * (1 - t * t));", dx, op_assign(accumulate[0]), dy);
+    emit_line(e, "%s[i] %s %s[i] * (th + xv * s * (1 - th * th));", dx, op_assign(accumulate[0]), dy);
     emit_indent(e, -1);
     emit_line(e, "}");
 }

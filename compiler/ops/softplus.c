@@ -45,12 +45,12 @@ static int softplus_lower(Build *b, const Expr *call, const ArgVal *a, bool ok)
     return node->id;
 }
 
-/* "v * 2.0f", or "v" when beta is 1 (v * 1 is exact: the same result). */
+/* "xv * 2.0f", or "xv" when beta is 1 (xv * 1 is exact: the same result). */
 static const char *scaled(Emit *e, char *buf, size_t size, double beta)
 {
     if (beta == 1)
-        return "v";
-    snprintf(buf, size, "v * %s", emit_lit(e, beta));
+        return "xv";
+    snprintf(buf, size, "xv * %s", emit_lit(e, beta));
     return buf;
 }
 
@@ -62,12 +62,12 @@ static void softplus_forward(Emit *e, const Node *n)
     const char *bx = scaled(e, buf, sizeof buf, beta);
     emit_line(e, "for (int i = 0; i < %s; i++) {", op_count(e, n->id));
     emit_indent(e, 1);
-    emit_line(e, "const %s v = %s[i];", emit_real(e), x);
+    emit_line(e, "const %s xv = %s[i];", emit_real(e), x);
     if (beta == 1)
-        emit_line(e, "%s[i] = %s > %s ? v : %s(%s(%s));", y, bx, emit_lit(e, attr(n)->threshold),
+        emit_line(e, "%s[i] = %s > %s ? xv : %s(%s(%s));", y, bx, emit_lit(e, attr(n)->threshold),
                   emit_fn(e, "log1p"), emit_fn(e, "exp"), bx);
     else
-        emit_line(e, "%s[i] = %s > %s ? v : %s(%s(%s)) / %s;", y, bx, emit_lit(e, attr(n)->threshold),
+        emit_line(e, "%s[i] = %s > %s ? xv : %s(%s(%s)) / %s;", y, bx, emit_lit(e, attr(n)->threshold),
                   emit_fn(e, "log1p"), emit_fn(e, "exp"), bx, emit_lit(e, beta));
     emit_indent(e, -1);
     emit_line(e, "}");
@@ -84,9 +84,9 @@ static void softplus_backward(Emit *e, const Node *n, const bool *accumulate)
     const char *bx = scaled(e, buf, sizeof buf, attr(n)->beta);
     emit_line(e, "for (int i = 0; i < n * %d; i++) {", op_elems(e, n->id));
     emit_indent(e, 1);
-    emit_line(e, "const %s v = %s[i];", real, x);
-    emit_line(e, "const %s z = %s(%s);", real, emit_fn(e, "exp"), bx);
-    emit_line(e, "%s[i] %s %s > %s ? %s[i] : %s[i] * z / (z + 1);", dx, op_assign(accumulate[0]),
+    emit_line(e, "const %s xv = %s[i];", real, x);
+    emit_line(e, "const %s ez = %s(%s);", real, emit_fn(e, "exp"), bx);
+    emit_line(e, "%s[i] %s %s > %s ? %s[i] : %s[i] * ez / (ez + 1);", dx, op_assign(accumulate[0]),
               bx, emit_lit(e, attr(n)->threshold), dy, dy);
     emit_indent(e, -1);
     emit_line(e, "}");

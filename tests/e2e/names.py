@@ -12,10 +12,12 @@ name) is skipped.
 
 The rest are used in every role at once, one net per role:
 
-  input    all candidates as inputs, summed into a dense layer
+  input    all candidates as inputs, summed into a dense layer, each also
+           through every elementwise op whose kernel declares locals
   label    all as labels, one cross_entropy term each
   target   all as targets, one mse or l1 term each
-  binding  all as a chain of bindings through every op (each binding's
+  binding  all as a chain of bindings through every op, with a stage of
+           the forward pass on a pool among them (each binding's
            dense layer makes parameters NAME_w, NAME_b); every other one an
            output; also built with --main (the trainer), and in f64 with
            --check-numerics
@@ -61,7 +63,9 @@ LOCALS = """m x n i j k r s t b y z p w g c e ex arena params grads step rng err
 loss_sum total scale diff dp dot max sum lse shift xr yr zr pr dxr dyr row best
 correct has_nan chunk start training accuracy seed block base values path api
 argc argv bias1 bias2_sqrt step_size momentum_buffer exp_avg exp_avg_sq mask
-probs scratch d d_x d_w x_ n_ m_ n__ _x __x _X tmp out result""".split()
+probs scratch d d_x d_w x_ n_ m_ n__ _x __x _X tmp out result
+v a xv xv2 th ez xp3 inner dl dr cdf pdf v2 first count part parts ctx job
+x_at x_own x_here""".split()
 PREFIXED = [MODEL, MODEL + "_", MODEL + "_w", MODEL + "_forward_pass", MODEL + "_loss_pass",
             MODEL + "_backward_pass", MODEL + "_labels_ok", MODEL + "_train_step",
             MODEL + "_create", MODEL + "_update", MODEL + "_checkpoint", MODEL + "_forward",
@@ -86,19 +90,39 @@ def identifiers(path):
     return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", text))
 
 
+# Bindings of 200 values: a stage of the forward pass on a pool
+# (emit_passes.c), the named prologue {p} before a 200 x 200 layer and a
+# chain after it. Never outputs (the test program's are of 3 values).
+WIDE = ["tanh(dense({p}, 200))", "({p} - 0.5) * 2", "gelu(dense({p}, 200)) + {p}"]
+
+
+# Elementwise ops whose kernels declare locals (xv, th, ...): every input
+# goes through each, so that an input of that name would be shadowed.
+ELEMENTWISE = ["gelu({x})", "gelu({x}, approximate = \"tanh\")", "mish({x})", "softplus({x})",
+               "softplus({x}, beta = 2)", "hardsigmoid({x})", "silu({x})", "elu({x})",
+               "selu({x})", "hardtanh({x})"]
+
+
 def binding_net(names, trainer=False):
-    """A chain of bindings named `names`, through every op."""
+    """A chain of bindings named `names`, through every op (and a stage of
+    the forward pass on a pool)."""
     ops = ["relu(dense({p}, 3))", "tanh(dense({p}, 3))", "sigmoid(dense({p}, 3))",
            "leaky_relu(dense({p}, 3), 0.1)", "softmax(dense({p}, 3))",
            "log_softmax(dense({p}, 3))", "dropout(dense({p}, 3), 0.25)",
            "dense({p}, 3) * {p} + 1", "dense({p}, 3) - {p}", "-dense({p}, 3) / 2",
-           "flatten(dense({p}, 3, bias = false))"]
+           "flatten(dense({p}, 3, bias = false))",
+           "gelu(dense({p}, 3))", "gelu(dense({p}, 3), approximate = \"tanh\")",
+           "mish(dense({p}, 3))", "softplus(dense({p}, 3))", "hardsigmoid(dense({p}, 3))",
+           "silu(dense({p}, 3))", "elu(dense({p}, 3))", "selu(dense({p}, 3))",
+           "hardtanh(dense({p}, 3))",
+           ] + WIDE + ["relu(dense({p}, 3))"]
     lines = ["model %s" % MODEL, "input q9_in : f32[3]", "label q9_y : class(3)"]
     lines += [] if trainer else ["target q9_t : f32[3]"]
     prev = "q9_in"
     for k, name in enumerate(names):
-        out = "output " if k % 2 else ""
-        lines.append("%s%s = %s" % (out, name, ops[k % len(ops)].format(p=prev)))
+        op = ops[k % len(ops)]
+        out = "output " if k % 2 and op not in WIDE else ""   # outputs: 3 values
+        lines.append("%s%s = %s" % (out, name, op.format(p=prev)))
         prev = name
     lines += ["output q9_out = dense(%s, 3)" % prev,
               "loss cross_entropy(q9_out, q9_y)" if trainer else
@@ -111,7 +135,12 @@ def role_net(role, names):
     lines = ["model %s" % MODEL]
     if role == "input":
         lines += ["input %s : f32[3]" % nm for nm in names]
-        lines += ["label q9_y : class(3)", "q9_sum = " + " + ".join(names),
+        # each input through every elementwise kernel with locals of its own
+        lines += ["q9_e%d = %s" % (k, " + ".join(f.format(x=nm) for f in ELEMENTWISE))
+                  for k, nm in enumerate(names)]
+        lines += ["q9_s = " + " + ".join(names)]
+        lines += ["label q9_y : class(3)",
+                  "q9_sum = q9_s + " + " + ".join("q9_e%d" % k for k in range(len(names))),
                   "output q9_out = dense(q9_sum, 3)", "loss cross_entropy(q9_out, q9_y)"]
     elif role == "label":
         lines += ["input q9_in : f32[3]"] + ["label %s : class(3)" % nm for nm in names]

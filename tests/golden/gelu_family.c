@@ -216,15 +216,15 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
     dlrt_dense_forward_pool_f32(t2, x, a_w, n, 4, 6, w->pool);
     dlrt_bias_forward_f32(t2, a_b, n, 4, 1);
     for (int i = 0; i < n * 4; i++) {
-        const float v = t2[i];
-        a[i] = v * 0.5f * (1 + erff(v * 0.70710677f));
+        const float xv = t2[i];
+        a[i] = xv * 0.5f * (1 + erff(xv * 0.70710677f));
     }
 
     /* gelu_family.net:7: b = gelu(a, approximate = "tanh") */
     for (int i = 0; i < n * 4; i++) {
-        const float v = a[i];
-        const float inner = 0.7978846f * (v + 0.044715f * (v * v * v));
-        b[i] = 0.5f * v * (1 + tanhf(inner));
+        const float xv = a[i];
+        const float inner = 0.7978846f * (xv + 0.044715f * (xv * xv * xv));
+        b[i] = 0.5f * xv * (1 + tanhf(inner));
     }
 
     /* gelu_family.net:8: c = elu(b, alpha = 0.5) + selu(b) */
@@ -237,8 +237,8 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
 
     /* gelu_family.net:9: d = softplus(c, beta = 2, threshold = 10) + silu(c) + swish(c) + mish(c) */
     for (int i = 0; i < n * 4; i++) {
-        const float v = c[i];
-        t8[i] = v * 2.0f > 1e+01f ? v : log1pf(expf(v * 2.0f)) / 2.0f;
+        const float xv = c[i];
+        t8[i] = xv * 2.0f > 1e+01f ? xv : log1pf(expf(xv * 2.0f)) / 2.0f;
     }
     for (int i = 0; i < n * 4; i++)
         t9[i] = c[i] / (1 + expf(-c[i]));
@@ -260,8 +260,8 @@ static void gelu_family_forward_pass(const gelu_family *m, gelu_family_workspace
     for (int i = 0; i < n * 4; i++)   /* NaN: both tests false, stays NaN */
         t16[i] = t15[i] < -2.0f ? -2.0f : t15[i] > 1.0f ? 1.0f : t15[i];
     for (int i = 0; i < n * 4; i++) {
-        const float a = d[i] + 3;
-        t17[i] = (a < 0 ? 0 : a > 6 ? 6 : a) / 6;   /* NaN stays NaN */
+        const float xp3 = d[i] + 3;
+        t17[i] = (xp3 < 0 ? 0 : xp3 > 6 ? 6 : xp3) / 6;   /* NaN stays NaN */
     }
     for (int i = 0; i < n * 4; i++)
         e[i] = t16[i] + t17[i];
@@ -371,10 +371,10 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
     for (int i = 0; i < n * 4; i++)
         d_t13[i] = d_d[i];
     for (int i = 0; i < n * 4; i++) {
-        const float v = c[i];
-        const float s = 1 / (1 + expf(-v));   /* sigmoid */
-        const float t = tanhf(log1pf(expf(v)));   /* tanh(softplus) */
-        d_c[i] = d_t13[i] * (t + v * s * (1 - t * t));
+        const float xv = c[i];
+        const float s = 1 / (1 + expf(-xv));   /* sigmoid */
+        const float th = tanhf(log1pf(expf(xv)));   /* tanh(softplus) */
+        d_c[i] = d_t13[i] * (th + xv * s * (1 - th * th));
     }
     for (int i = 0; i < n * 4; i++)
         d_t10[i] = d_t12[i];
@@ -393,9 +393,9 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
         d_c[i] += d_t9[i] * s * (1 + c[i] * (1 - s));
     }
     for (int i = 0; i < n * 4; i++) {
-        const float v = c[i];
-        const float z = expf(v * 2.0f);
-        d_c[i] += v * 2.0f > 1e+01f ? d_t8[i] : d_t8[i] * z / (z + 1);
+        const float xv = c[i];
+        const float ez = expf(xv * 2.0f);
+        d_c[i] += xv * 2.0f > 1e+01f ? d_t8[i] : d_t8[i] * ez / (ez + 1);
     }
 
     /* gelu_family.net:8: c = elu(b, alpha = 0.5) + selu(b) */
@@ -410,20 +410,20 @@ static void gelu_family_backward_pass(const gelu_family *m, gelu_family_workspac
 
     /* gelu_family.net:7: b = gelu(a, approximate = "tanh") */
     for (int i = 0; i < n * 4; i++) {
-        const float v = a[i];
-        const float v2 = v * v;
-        const float t = tanhf(0.7978846f * (v + 0.044715f * (v2 * v)));
-        const float dl = 0.5f * (1 + t);
-        const float dr = 0.5f * v * (1 - t * t) * (0.7978846f * (1 + 3 * 0.044715f * v2));
+        const float xv = a[i];
+        const float xv2 = xv * xv;
+        const float th = tanhf(0.7978846f * (xv + 0.044715f * (xv2 * xv)));
+        const float dl = 0.5f * (1 + th);
+        const float dr = 0.5f * xv * (1 - th * th) * (0.7978846f * (1 + 3 * 0.044715f * xv2));
         d_a[i] = d_b[i] * (dl + dr);
     }
 
     /* gelu_family.net:6: a = gelu(dense(x, 4)) */
     for (int i = 0; i < n * 4; i++) {
-        const float v = t2[i];
-        const float cdf = 0.5f * (1 + erff(v * 0.70710677f));
-        const float pdf = 0.3989423f * expf(v * v * -0.5f);
-        d_t2[i] = d_a[i] * (cdf + v * pdf);
+        const float xv = t2[i];
+        const float cdf = 0.5f * (1 + erff(xv * 0.70710677f));
+        const float pdf = 0.3989423f * expf(xv * xv * -0.5f);
+        d_t2[i] = d_a[i] * (cdf + xv * pdf);
     }
     /* d_a_w[4,6] = d_t2[n,4]^T x[n,6] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 6, n, 1.0f, d_t2, 4, x, 6, 0.0f, d_a_w, 6);
