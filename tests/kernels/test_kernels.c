@@ -946,6 +946,14 @@ static void test_dense_pool(void)
     finish();
 
     start("dense_forward_pool_bits");
+    {   /* how a one-sample layer is split: not under 16 rows or 32768 products */
+        dlrt_pool *pool = dlrt_pool_create(3, 0);
+        check(pool && dlrt_dense_pool_parts(pool, 256, 784) == 3 &&
+              dlrt_dense_pool_parts(pool, 16, 4096) == 2 && dlrt_dense_pool_parts(pool, 10, 128) == 1 &&
+              dlrt_dense_pool_parts(pool, 64, 64) == 1 && dlrt_dense_pool_parts(NULL, 256, 784) == 1,
+              "dlrt_dense_pool_parts");
+        dlrt_pool_destroy(pool);
+    }
     for (size_t c = 0; c < sizeof SIZES / sizeof SIZES[0]; c++) {
         const int in = SIZES[c][0], out = SIZES[c][1];
         for (size_t k = 0; k < sizeof NS / sizeof NS[0]; k++) {
@@ -986,6 +994,29 @@ static void test_dense_pool(void)
             memset(y2, 0xff, sizeof *y2 * (size_t)n * out);
             dlrt_dense_forward_pool_f32(y2, xf, wf, n, out, in, NULL);
             check(!memcmp(y1, y2, sizeof *y1 * (size_t)n * out), "no pool: not dense_forward's bits");
+            /* One sample split by hand, as the generated forward on a pool
+             * does: the parts of dlrt_dense_part_rows, each by
+             * dlrt_dense_rows, cover every row once, in blocks of 8 but
+             * the last part's rest, and give dense_forward's bits. */
+            for (int parts = 1; n == 1 && parts <= 5; parts++) {
+                int next = 0;
+                memset(y2, 0xff, sizeof *y2 * (size_t)out);
+                memset(d2, 0xff, sizeof *d2 * (size_t)out);
+                for (int part = 0; part < parts; part++) {
+                    int first, count;
+                    dlrt_dense_part_rows(out, part, parts, &first, &count);
+                    check(first == next && count >= 0 && first % 8 == 0 &&
+                          (part + 1 == parts || count % 8 == 0),
+                          "out %d, part %d of %d: rows %d + %d after %d", out, part, parts, first,
+                          count, next);
+                    next = first + count;
+                    dlrt_dense_rows_f32(y2, xf, wf, out, in, first, count);
+                    dlrt_dense_rows_f64(d2, xd, wd, out, in, first, count);
+                }
+                check(next == out, "out %d in %d parts: rows end at %d", out, parts, next);
+                check(!memcmp(y1, y2, sizeof *y1 * (size_t)out) && !memcmp(d1, d2, sizeof *d1 * (size_t)out),
+                      "in %d out %d, %d parts by dense_rows: not dense_forward's bits", in, out, parts);
+            }
             free(xf), free(wf), free(y1), free(y2), free(xd), free(wd), free(d1), free(d2);
         }
     }
