@@ -368,25 +368,34 @@ static const char *line_range(Emit *e, int first, int last)
     return first == last ? arena_printf(e->a, "%d", first) : arena_printf(e->a, "%d-%d", first, last);
 }
 
-/* The feature inputs as struct fields / a part's arguments. */
-static const char *job_fields(Emit *e)
+/* before NAME after, for each feature input in the API's order: a part's
+ * struct fields ("    const float *image;\n") or arguments ("job->image, "). */
+static const char *each_feature(Emit *e, const char *before, const char *after)
 {
     const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
     int count = arg_inputs(e->ir, ARGS_FEATURES, ins);
     const char *t = "";
     for (int k = 0; k < count; k++)
-        t = arena_printf(e->a, "%s    const %s *%s;\n", t, emit_real(e), e->node_name[ins[k]->node]);
+        t = arena_printf(e->a, "%s%s%s%s", t, before, e->node_name[ins[k]->node], after);
     return t;
 }
 
-static const char *job_args(Emit *e, const char *base)
+/* The feature inputs as leading parameters: "const float *image, ", or "". */
+static const char *feature_params(Emit *e)
 {
-    const Input **ins = arena_alloc(e->a, ((size_t)e->ir->inputs.len + 1) * sizeof *ins);
-    int count = arg_inputs(e->ir, ARGS_FEATURES, ins);
-    const char *t = "";
-    for (int k = 0; k < count; k++)
-        t = arena_printf(e->a, "%s%s%s, ", t, base, e->node_name[ins[k]->node]);
-    return t;
+    const char *p = params_text(e, ARGS_FEATURES);
+    return *p ? arena_printf(e->a, "%s, ", p) : "";
+}
+
+/* Quotes source line `line` before the kernels that follow, once per run of
+ * nodes from it, after a blank line (*last: the line quoted last). */
+static void quote_line_once(Emit *e, int line, int *last)
+{
+    if (line == *last)
+        return;
+    emit_line(e, "%s", "");
+    emit_line_ref(e, line);
+    *last = line;
 }
 
 /* A stage's part function: static void P_part_<name>(m, w, inputs, n, part, parts). */
@@ -422,11 +431,7 @@ static void emit_stage_part(Emit *e, FILE *out, const int *order, const Stage *s
     for (int j = st->pro; j < st->end; j++) {
         int id = order[j];
         const Node *n = node_at(ir, id);
-        if (n->line != last_ref) {
-            emit_line(e, "%s", "");
-            emit_line_ref(e, n->line);
-            last_ref = n->line;
-        }
+        quote_line_once(e, n->line, &last_ref);
         if (j == st->at) {
             emit_line(e, "int first, count;   /* this part's rows of %s, its elements of what follows */",
                       e->param_name[n->param[0]]);
@@ -457,9 +462,8 @@ static void emit_stage_part(Emit *e, FILE *out, const int *order, const Stage *s
         e->alias[id] = NULL;
     static const char *const extra[] = {"m", "w", "n", "part", "parts", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static void %s(const %s *m, %s_workspace *w, %s%sint n, int part, int parts)",
-                          fn, e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
-                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             arena_printf(e->a, "static void %s(const %s *m, %s_workspace *w, %sint n, int part, int parts)",
+                          fn, e->prefix, e->prefix, feature_params(e)),
              param_names(e, ARGS_FEATURES, extra));
     fputc('\n', out);
 }
@@ -482,15 +486,15 @@ static bool emit_forward_on_pool(Emit *e, FILE *out, const bool *include)
     fprintf(out, "/* A stage of %s_forward_on_pool: its part function, and what it reads. */\n",
             e->prefix);
     fprintf(out, "typedef struct %s_stage_job {\n", e->prefix);
-    fprintf(out, "    void (*part)(const %s *m, %s_workspace *w, %s%sint n, int part, int parts);\n",
-            e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
-            *params_text(e, ARGS_FEATURES) ? ", " : "");
+    fprintf(out, "    void (*part)(const %s *m, %s_workspace *w, %sint n, int part, int parts);\n",
+            e->prefix, e->prefix, feature_params(e));
     fprintf(out, "    const %s *m;\n    %s_workspace *w;\n%s    int parts;\n} %s_stage_job;\n\n",
-            e->prefix, e->prefix, job_fields(e), e->prefix);
+            e->prefix, e->prefix,
+            each_feature(e, arena_printf(e->a, "    const %s *", emit_real(e)), ";\n"), e->prefix);
     fprintf(out, "/* dlrt_pool_run's job: part `part` of a stage. */\n");
     fprintf(out, "static void %s_stage_part(void *ctx, int part)\n{\n", e->prefix);
     fprintf(out, "    const %s_stage_job *job = ctx;\n", e->prefix);
-    fprintf(out, "    job->part(job->m, job->w, %s1, part, job->parts);\n}\n\n", job_args(e, "job->"));
+    fprintf(out, "    job->part(job->m, job->w, %s1, part, job->parts);\n}\n\n", each_feature(e, "job->", ", "));
 
     for (int s = 0; s < count; s++)
         emit_stage_part(e, out, order, &stages[s]);
@@ -500,7 +504,7 @@ static bool emit_forward_on_pool(Emit *e, FILE *out, const bool *include)
                  " * the other nodes on the caller. */\n");
     FuncBody fb;
     func_begin(e, &fb);
-    emit_line(e, "%s_stage_job job = {NULL, m, w, %s1};", e->prefix, job_args(e, ""));
+    emit_line(e, "%s_stage_job job = {NULL, m, w, %s1};", e->prefix, each_feature(e, "", ", "));
     int last_ref = -1, s = 0;
     for (int k = 0; k < len; k++) {
         const Node *n = node_at(ir, order[k]);
@@ -517,18 +521,13 @@ static bool emit_forward_on_pool(Emit *e, FILE *out, const bool *include)
             k = st->end - 1;
             continue;
         }
-        if (n->line != last_ref) {
-            emit_line(e, "%s", "");
-            emit_line_ref(e, n->line);
-            last_ref = n->line;
-        }
+        quote_line_once(e, n->line, &last_ref);
         emit_forward_kernel(e, n);
     }
     static const char *const extra[] = {"m", "w", "n", NULL};
     func_end(e, &fb, out,
-             arena_printf(e->a, "static void %s_forward_on_pool(const %s *m, %s_workspace *w, %s%sint n)",
-                          e->prefix, e->prefix, e->prefix, params_text(e, ARGS_FEATURES),
-                          *params_text(e, ARGS_FEATURES) ? ", " : ""),
+             arena_printf(e->a, "static void %s_forward_on_pool(const %s *m, %s_workspace *w, %sint n)",
+                          e->prefix, e->prefix, e->prefix, feature_params(e)),
              param_names(e, ARGS_FEATURES, extra));
     fputc('\n', out);
     e->inference_only = false;
@@ -559,9 +558,8 @@ void emit_forward_pass(Emit *e, FILE *out, const bool *label_dep)
     emit_line(e, "if (n > %s_BATCH)", e->upper);
     emit_line(e, "    return%s;", e->check ? " 0" : "");
     if (on_pool) {
-        const char *args = args_text(e, ARGS_FEATURES, false);
         emit_line(e, "if (n == 1 && !training && w->pool) {   /* one sample on a pool */");
-        emit_line(e, "    %s_forward_on_pool(m, w, %s%sn);", e->prefix, args, *args ? ", " : "");
+        emit_line(e, "    %s_forward_on_pool(m, w, %sn);", e->prefix, each_feature(e, "", ", "));
         emit_line(e, "    return;");
         emit_line(e, "}");
     }
