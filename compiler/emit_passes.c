@@ -290,7 +290,7 @@ enum { PROLOGUE_MAX_ELEMS = 8192 };
 
 /* dlrt_dense_pool_parts' threshold (runtime/dense_small.h,
  * DLRT_DENSE_SPLIT_MIN): smaller layers are not split. */
-enum { SPLIT_MIN_MACS = 32768 };
+enum { SPLIT_MIN_MACS = 65536 };
 
 /* Whether node id is OPF_ELEMENTWISE with every input of its own shape. */
 static bool elementwise(const IR *ir, int id)

@@ -197,39 +197,38 @@ DLRT_DENSE_FN void KERNEL(dense_tile1)(real *y, const real *x, const real *w, in
     DLRT_DENSE_TAIL(4, 1)
 }
 
-/* One sample (n = 1, a GEMV): blocks of 8 weight rows, 8 streams from
- * memory at once, the first o8 rows (a multiple of 8). */
-DLRT_DENSE_FN void KERNEL(dense_gemv8)(real *y, const real *x, const real *w, int in, int o8,
-                                        int acc)
+/* One sample (n = 1, a GEMV): one weight row at a time, front to back,
+ * so the rows are read as one sequential stream (the hardware prefetcher
+ * follows one stream best: on Zen 5, rows read 8 at a time, 8 streams,
+ * ran at 110 GB/s from L2 against 160-175 GB/s for one stream, and 46
+ * against 51 GB/s from memory; bench/dense_kernels.c). Eight sums per
+ * row, vector k of every 8 into sum k, so eight multiply-adds are in
+ * flight (one sum alone waits on each add's latency); then added in
+ * pairs, lanes last. Every row the same way, wherever it is: a pool's
+ * part computes its rows' bits. */
+#define DLRT_DENSE_ROW8(k) DLRT_DENSE_LOAD(wv, r + i + k * V), DLRT_DENSE_LOAD(xv, x + i + k * V), a##k += wv * xv
+DLRT_DENSE_FN void KERNEL(dense_gemv)(real *y, const real *x, const real *w, int in, int rows,
+                                       int acc)
 {
     enum { V = DLRT_DENSE_BYTES / (int)sizeof(real) };
-    const int iv = in - in % V, out = o8, s = 0;
-    for (int o = 0; o < o8; o += 8) {
-        const real *r0 = w + (size_t)o * in, *r1 = r0 + in, *r2 = r1 + in, *r3 = r2 + in;
-        const real *r4 = r3 + in, *r5 = r4 + in, *r6 = r5 + in, *r7 = r6 + in;
+    const int iv = in - in % V, i8 = in - in % (8 * V), out = rows, s = 0;
+    for (int o = 0; o < rows; o++) {
+        const real *r = w + (size_t)o * in;
         KERNEL(dense_vec) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        KERNEL(dense_vec) a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        for (int i = 0; i < iv; i += V) {
-            KERNEL(dense_vec) w0, w1, w2, w3, w4, w5, w6, w7, x0;
-            DLRT_DENSE_LOAD(w0, r0 + i), DLRT_DENSE_LOAD(w1, r1 + i);
-            DLRT_DENSE_LOAD(w2, r2 + i), DLRT_DENSE_LOAD(w3, r3 + i);
-            DLRT_DENSE_LOAD(w4, r4 + i), DLRT_DENSE_LOAD(w5, r5 + i);
-            DLRT_DENSE_LOAD(w6, r6 + i), DLRT_DENSE_LOAD(w7, r7 + i);
-            DLRT_DENSE_LOAD(x0, x + i);
-            a0 += w0 * x0, a1 += w1 * x0, a2 += w2 * x0, a3 += w3 * x0;
-            a4 += w4 * x0, a5 += w5 * x0, a6 += w6 * x0, a7 += w7 * x0;
+        KERNEL(dense_vec) a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0}, wv, xv;
+        int i = 0;
+        for (; i < i8; i += 8 * V) {
+            DLRT_DENSE_ROW8(0), DLRT_DENSE_ROW8(1), DLRT_DENSE_ROW8(2), DLRT_DENSE_ROW8(3);
+            DLRT_DENSE_ROW8(4), DLRT_DENSE_ROW8(5), DLRT_DENSE_ROW8(6), DLRT_DENSE_ROW8(7);
         }
+        for (; i < iv; i += V)
+            DLRT_DENSE_ROW8(0);
+        a0 = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
         DLRT_DENSE_SET(y[o], a0);
-        DLRT_DENSE_SET(y[o + 1], a1);
-        DLRT_DENSE_SET(y[o + 2], a2);
-        DLRT_DENSE_SET(y[o + 3], a3);
-        DLRT_DENSE_SET(y[o + 4], a4);
-        DLRT_DENSE_SET(y[o + 5], a5);
-        DLRT_DENSE_SET(y[o + 6], a6);
-        DLRT_DENSE_SET(y[o + 7], a7);
-        DLRT_DENSE_TAIL(8, 1)
+        DLRT_DENSE_TAIL(1, 1)
     }
 }
+#undef DLRT_DENSE_ROW8
 
 /* One weight row (the last out % 4) against one sample. */
 DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int out, int in,
@@ -255,16 +254,14 @@ DLRT_DENSE_FN void KERNEL(dense_row)(real *y, const real *x, const real *w, int 
  * multiple of 8, every row goes through the same tile as in the whole).
  * Four weight rows at a time (16 KB of W at in = 1024, which stays in the
  * L1 cache while every sample passes), against 4, then 2, then 1 samples
- * at a time; one sample: 8 rows at a time. */
+ * at a time; one sample: row by row (dense_gemv). */
 static inline void KERNEL(dense_small_rows)(real *y, const real *x, const real *w, int n,
                                             int out, int in, int o0, int o1, int acc)
 {
     int o = o0;
     if (n == 1) {
-        const int o8 = (o1 - o0) - (o1 - o0) % 8;
-        if (o8)
-            KERNEL(dense_gemv8)(y + o0, x, w + (size_t)o0 * in, in, o8, acc);
-        o = o0 + o8;
+        KERNEL(dense_gemv)(y + o0, x, w + (size_t)o0 * in, in, o1 - o0, acc);
+        return;
     }
     for (; o + 4 <= o1; o += 4) {
         int s = 0;
@@ -342,8 +339,14 @@ void KERNEL(dense_forward)(real *y, const real *x, const real *w, int n, int out
  * y. Every value is computed by the same tile, with the same
  * instructions, as without the pool: the same bits. GEMM calls, small
  * layers and a NULL pool: dense_forward on the calling thread. */
+/* Below 65,536 the hand-off costs what the split saves: handing a part
+ * to a helper and taking its result back costs 0.5-0.8 us on this
+ * project's virtual machine (Zen 5), and half of a 256 x 256 layer's
+ * 256 KB is read in 0.8 us (at n = 1, two threads, the MLP 784-256-256-10
+ * ran as fast with that layer split as not; 784-256-128-10 ran 10%
+ * faster with its 256 x 128 layer on the caller). */
 #ifndef DLRT_DENSE_SPLIT_MIN
-#define DLRT_DENSE_SPLIT_MIN 32768
+#define DLRT_DENSE_SPLIT_MIN 65536
 #endif
 /* How many parts a split uses (1: none): where SMALL runs on at least
  * DLRT_DENSE_SPLIT_MIN multiply-adds and W has 16 rows or more, one per

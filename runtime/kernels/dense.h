@@ -11,12 +11,13 @@
  *
  *   SMALL  inference on one or a few samples: the n dot products of every
  *          weight row, that row read once from memory for all the
- *          samples. Tiles of 4 rows x 4, 2 or 1 samples (8 rows for
- *          n = 1, a GEMV), each (row, sample) pair a vector of partial
- *          sums in registers (GNU C vector types, one register: a zmm
- *          with AVX-512, a ymm otherwise), summed across its lanes at
- *          the end; in % lanes trailing values in scalar sums. Touches
- *          nothing but W, x and y.
+ *          samples. Tiles of 4 rows x 4, 2 or 1 samples, each (row,
+ *          sample) pair a vector of partial sums in registers (GNU C
+ *          vector types, one register: a zmm with AVX-512, a ymm
+ *          otherwise), summed across its lanes at the end; in % lanes
+ *          trailing values in scalar sums. n = 1 (a GEMV) reads W row by
+ *          row, one sequential stream, eight vectors of sums per row.
+ *          Touches nothing but W, x and y.
  *   GEMM   one cblas GEMM (x W^T). OpenBLAS's GEMM copies ("packs") W
  *          into its own layout on every call, which for a few rows costs
  *          more than the product itself (AVX2 kernels, 784 x 256 at
@@ -63,8 +64,8 @@ void KERNEL(dense_forward_pool)(real *y, const real *x, const real *w, int n, in
 
 /* Rows first .. first + count - 1 of W times one sample x: y[o] = W[o] x
  * for those o only (y is the whole [out] row; the others are left alone).
- * A part of a split over a pool (dlrt_dense_part_rows, dlrt.h): rows cut
- * at multiples of 8 give the bits of dense_forward at n = 1. */
+ * A part of a split over a pool (dlrt_dense_part_rows, dlrt.h): each row
+ * is computed as dense_forward computes it at n = 1, the same bits. */
 void KERNEL(dense_rows)(real *y, const real *x, const real *w, int out, int in, int first,
                         int count);
 

@@ -200,39 +200,18 @@ static void fashion_mlp_part_h1(const fashion_mlp *m, fashion_mlp_workspace *w, 
     dlrt_relu_forward_f32(h1_at, t2_at, count);   /* NaN stays NaN */
 }
 
-/* fashion_mlp.net:14 on one sample, one thread's part (fashion_mlp_forward_on_pool):
- * h2_w's rows first .. first + count - 1, those elements of t4, t5, h2. */
-static void fashion_mlp_part_h2(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n, int part, int parts)
-{
-    const float *const h2_w = m->params + 200960;  /* [128, 256], fashion_mlp.net:14 */
-    const float *const h2_b = m->params + 233728;  /* [128], fashion_mlp.net:14 */
-    float *const h1 = w->arena + 16384;            /* [n, 256] relu, fashion_mlp.net:13 */
-    float *const t4 = w->arena + 32768;            /* [n, 128] dense, fashion_mlp.net:14 */
-    float *const t5 = w->arena + 40960;            /* [n, 128] relu, fashion_mlp.net:14 */
-    float *const h2 = w->arena + 49152;            /* [n, 128] dropout, fashion_mlp.net:14 */
-    (void)image;
-    (void)n;
-
-    /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
-    int first, count;   /* this part's rows of h2_w, its elements of what follows */
-    dlrt_dense_part_rows(128, part, parts, &first, &count);
-    /* t4[first .. first + count - 1] = h2_w[first .. first + count - 1, :] h1[256] + h2_b */
-    dlrt_dense_rows_f32(t4, h1, h2_w, 128, 256, first, count);
-    dlrt_bias_forward_f32(t4 + first, h2_b + first, 1, count, 1);
-    float *const t5_at = t5 + first;
-    float *const t4_at = t4 + first;
-    dlrt_relu_forward_f32(t5_at, t4_at, count);   /* NaN stays NaN */
-    float *const h2_at = h2 + first;
-    memcpy(h2_at, t5_at, (size_t)count * sizeof *h2_at);   /* dropout is off */
-}
-
 /* The forward pass of one sample, n = 1, with a pool attached and not
  * training (P_forward_pass): the stages above on the pool's threads,
  * the other nodes on the caller. */
 static void fashion_mlp_forward_on_pool(const fashion_mlp *m, fashion_mlp_workspace *w, const float *image, int n)
 {
+    const float *const h2_w = m->params + 200960;      /* [128, 256], fashion_mlp.net:14 */
+    const float *const h2_b = m->params + 233728;      /* [128], fashion_mlp.net:14 */
     const float *const logits_w = m->params + 233856;  /* [10, 128], fashion_mlp.net:15 */
     const float *const logits_b = m->params + 235136;  /* [10], fashion_mlp.net:15 */
+    float *const h1 = w->arena + 16384;                /* [n, 256] relu, fashion_mlp.net:13 */
+    float *const t4 = w->arena + 32768;                /* [n, 128] dense, fashion_mlp.net:14 */
+    float *const t5 = w->arena + 40960;                /* [n, 128] relu, fashion_mlp.net:14 */
     float *const h2 = w->arena + 49152;                /* [n, 128] dropout, fashion_mlp.net:14 */
     float *const logits = w->arena + 65536;            /* [n, 10] dense, fashion_mlp.net:15 */
     float *const probs = w->arena + 66176;             /* [n, 10] softmax, fashion_mlp.net:16 */
@@ -244,10 +223,12 @@ static void fashion_mlp_forward_on_pool(const fashion_mlp *m, fashion_mlp_worksp
     job.parts = dlrt_dense_pool_parts(w->pool, 256, 784);
     dlrt_pool_run(w->pool, fashion_mlp_stage_part, &job, job.parts);
 
-    /* fashion_mlp.net:14: h2, its rows split over the pool */
-    job.part = fashion_mlp_part_h2;
-    job.parts = dlrt_dense_pool_parts(w->pool, 128, 256);
-    dlrt_pool_run(w->pool, fashion_mlp_stage_part, &job, job.parts);
+    /* fashion_mlp.net:14: h2 = dropout(relu(dense(h1, 128)), 0.1) */
+    /* t4[n,128] = h1[n,256] h2_w[128,256]^T + h2_b */
+    dlrt_dense_forward_pool_f32(t4, h1, h2_w, n, 128, 256, w->pool);
+    dlrt_bias_forward_f32(t4, h2_b, n, 128, 1);
+    dlrt_relu_forward_f32(t5, t4, n * 128);   /* NaN stays NaN */
+    memcpy(h2, t5, (size_t)n * 128 * sizeof *h2);   /* dropout is off */
 
     /* fashion_mlp.net:15: logits = dense(h2, 10, init = xavier_uniform) */
     /* logits[n,10] = h2[n,128] logits_w[10,128]^T + logits_b */

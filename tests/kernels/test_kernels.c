@@ -946,11 +946,12 @@ static void test_dense_pool(void)
     finish();
 
     start("dense_forward_pool_bits");
-    {   /* how a one-sample layer is split: not under 16 rows or 32768 products */
+    {   /* how a one-sample layer is split: not under 16 rows or 65536 products */
         dlrt_pool *pool = dlrt_pool_create(3, 0);
         check(pool && dlrt_dense_pool_parts(pool, 256, 784) == 3 &&
               dlrt_dense_pool_parts(pool, 16, 4096) == 2 && dlrt_dense_pool_parts(pool, 10, 128) == 1 &&
-              dlrt_dense_pool_parts(pool, 64, 64) == 1 && dlrt_dense_pool_parts(NULL, 256, 784) == 1,
+              dlrt_dense_pool_parts(pool, 64, 64) == 1 && dlrt_dense_pool_parts(pool, 256, 256) == 3 &&
+              dlrt_dense_pool_parts(pool, 128, 256) == 1 && dlrt_dense_pool_parts(NULL, 256, 784) == 1,
               "dlrt_dense_pool_parts");
         dlrt_pool_destroy(pool);
     }
