@@ -13,6 +13,36 @@
 #include <math.h>
 #include <string.h>
 
+/* Whether the BLAS multiplies small matrices without packing them
+ * first (DLRT_DENSE_IS_SMALL, dense_small.h): OpenBLAS's AVX-512 cores
+ * (SkylakeX, Cooperlake, SapphireRapids) do while M N K <= 100^3; its
+ * AVX2 ones pack at every size, and so does every core where an older
+ * OpenBLAS does not know the machine (0.3.21 on Zen 5 runs "Haswell":
+ * 784 x 256 at n = 4 took 47-55 us there against SMALL's 10). Asked once;
+ * another BLAS: assumed to. */
+#ifdef __GNUC__
+__attribute__((unused))
+#endif
+static int dense_blas_small(void)
+{
+#if defined(OPENBLAS_VERSION) && defined(__GNUC__)
+    static int known;   /* 0: not asked yet, 1: packs, 2: does not */
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (!k) {
+        static const char *const unpacked[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+        const char *core = openblas_get_corename();
+        k = 1;
+        for (size_t i = 0; core && i < sizeof unpacked / sizeof unpacked[0]; i++)
+            if (!strcmp(core, unpacked[i]))
+                k = 2;
+        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+    }
+    return k == 2;
+#else
+    return 1;
+#endif
+}
+
 #define DLRT_TEMPLATE "dense_small.h"
 #include "dlrt_precisions.h"
 

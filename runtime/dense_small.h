@@ -6,7 +6,8 @@
 /* The thresholds (runtime/kernels/dense.h): OpenBLAS's AVX-512 kernels
  * (SKYLAKEX, COOPERLAKE) multiply without packing while M N K <= 100^3,
  * as fast as SMALL or faster; its AVX2 ones (HASWELL, ZEN) pack at every
- * size. */
+ * size. Which ones it runs is asked at run time (dense_blas_small,
+ * runtime/dense.c): an AVX-512 machine may run the AVX2 ones. */
 #ifndef DLRT_DENSE_SMALL_N
 #ifdef __AVX512F__
 #define DLRT_DENSE_SMALL_N 16
@@ -312,10 +313,12 @@ int KERNEL(dense_one)(real *g, const real *h, const real *w, int out, int in, in
 }
 
 /* Whether y = x W^T runs SMALL: n = 1, and n up to DLRT_DENSE_SMALL_N
- * where n in out > DLRT_DENSE_GEMM_SMALL (the thresholds, at the top). */
+ * where n in out > DLRT_DENSE_GEMM_SMALL or the BLAS packs every product
+ * (dense_blas_small, runtime/dense.c; the thresholds, at the top). */
 #ifndef DLRT_DENSE_IS_SMALL
 #define DLRT_DENSE_IS_SMALL(n, out, in)                                                      \
-    ((n) == 1 || ((n) <= DLRT_DENSE_SMALL_N && (double)(n) * (out) * (in) > DLRT_DENSE_GEMM_SMALL))
+    ((n) == 1 || ((n) <= DLRT_DENSE_SMALL_N &&                                               \
+                  ((double)(n) * (out) * (in) > DLRT_DENSE_GEMM_SMALL || !dense_blas_small())))
 #endif
 
 /* y = x W^T: SMALL or GEMM (runtime/kernels/dense.h). */

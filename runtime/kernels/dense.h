@@ -26,10 +26,12 @@
  *
  * The choice (bench/dense_kernels.c, one thread; docs/runtime.md has the
  * numbers): SMALL for n = 1 and, up to DLRT_DENSE_SMALL_N rows, where
- * GEMM would pack (n in out > DLRT_DENSE_GEMM_SMALL); else GEMM. With
- * AVX-512: n <= 16 and n in out > 10^6 (784 x 256 at n = 8: 37-39 us
- * against GEMM's 79-81; at n = 4, unpacked, GEMM's 15.5 against 19);
- * without: n <= 8 (SMALL 1.3 to 6 times faster there, even at 12).
+ * GEMM would pack (n in out > DLRT_DENSE_GEMM_SMALL, or OpenBLAS runs
+ * kernels that always pack: asked at run time); else GEMM. With AVX-512:
+ * n <= 16 and, where OpenBLAS has its AVX-512 kernels, n in out > 10^6
+ * (784 x 256 at n = 8: 37-39 us against GEMM's 79-81; at n = 4,
+ * unpacked, GEMM's 15.5 against 19); without: n <= 8 (SMALL 1.3 to 6
+ * times faster there, even at 12).
  *
  * With a thread pool (dlrt_pool, dlrt.h: P_set_pool on the workspace),
  * dense_forward_pool splits SMALL's weight rows over the pool's threads,

@@ -945,6 +945,37 @@ static void test_dense_pool(void)
     dlrt_pool_destroy(NULL);
     finish();
 
+#if defined(DLRT_DENSE_HAVE_SMALL) && defined(OPENBLAS_VERSION)
+    start("dense_forward_small_where_blas_packs");
+    {   /* Where OpenBLAS runs kernels that pack W on every call (any core
+         * but SkylakeX, Cooperlake, SapphireRapids), a few rows run SMALL
+         * however small the product (runtime/dense.c, dense_blas_small):
+         * 784 x 256 at n = 2, 4, 8 (n in out <= 10^6) gives SMALL's bits. */
+        const char *core = openblas_get_corename();
+        const int unpacked = core && (!strcmp(core, "SkylakeX") || !strcmp(core, "Cooperlake") ||
+                                      !strcmp(core, "SapphireRapids"));
+        enum { IN = 784, OUT = 256, NMAX = 8 };
+        float *x = malloc(sizeof *x * NMAX * IN), *w = malloc(sizeof *w * OUT * IN);
+        float *y1 = malloc(sizeof *y1 * NMAX * OUT), *y2 = malloc(sizeof *y2 * NMAX * OUT);
+        if (!x || !w || !y1 || !y2) {
+            check(0, "out of memory");
+            return;
+        }
+        for (int i = 0; i < NMAX * IN; i++)
+            x[i] = (float)sin(0.31 * i);
+        for (int i = 0; i < OUT * IN; i++)
+            w[i] = (float)cos(0.17 * i) * 0.1f;
+        for (int n = 2; !unpacked && n <= NMAX; n *= 2) {
+            dlrt_dense_forward_f32(y1, x, w, n, OUT, IN);
+            dlrt_dense_small_f32(y2, x, w, n, OUT, IN, 0);
+            check(!memcmp(y1, y2, sizeof *y1 * (size_t)n * OUT),
+                  "OpenBLAS core %s packs, yet n = %d did not run SMALL", core ? core : "?", n);
+        }
+        free(x), free(y1), free(y2), free(w);
+    }
+    finish();
+#endif
+
     start("dense_forward_pool_bits");
     {   /* how a one-sample layer is split: not under 16 rows or 65536 products */
         dlrt_pool *pool = dlrt_pool_create(3, 0);
