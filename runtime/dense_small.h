@@ -207,7 +207,8 @@ DLRT_DENSE_FN void KERNEL(dense_tile1)(real *y, const real *x, const real *w, in
  * flight (one sum alone waits on each add's latency); then added in
  * pairs, lanes last. Every row the same way, wherever it is: a pool's
  * part computes its rows' bits. */
-#define DLRT_DENSE_ROW8(k) DLRT_DENSE_LOAD(wv, r + i + k * V), DLRT_DENSE_LOAD(xv, x + i + k * V), a##k += wv * xv
+#define DLRT_DENSE_ROW8(k)                                                                   \
+    DLRT_DENSE_LOAD(wv, r + i + k * V), DLRT_DENSE_LOAD(xv, x + i + k * V), a##k += wv * xv
 DLRT_DENSE_FN void KERNEL(dense_gemv)(real *y, const real *x, const real *w, int in, int rows,
                                        int acc)
 {
