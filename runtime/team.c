@@ -440,14 +440,13 @@ static int cmp_double(const void *a, const void *b)
 #define CHOOSE_MAX_REPS 41
 
 /* One phase: reps rounds of one call by one thread and one by `scheme`,
- * alternating; the schemes' medians into t (sorted) and ms (ms[scheme],
- * and ms[DLRT_THREADS_ONE] where still NAN or for the team); returns
- * scheme's median over one thread's. */
+ * alternating; returns scheme's median over one thread's. With ms, the
+ * medians go there too (ms[scheme], and ms[DLRT_THREADS_ONE] where still
+ * NAN or for the team). */
 static double choose_phase(const dlrt_model_api *api, void *m, void *w, dlrt_team *tm, int scheme,
-                           int threads, const void *const *data, int n, int reps, double *t,
-                           double ms[3])
+                           int threads, const void *const *data, int n, int reps, double ms[3])
 {
-    double one[CHOOSE_MAX_REPS], o;
+    double one[CHOOSE_MAX_REPS], t[CHOOSE_MAX_REPS], o;
     int i;
     for (i = 0; i < reps; i++) {
         one[i] = time_call(api, m, w, tm, DLRT_THREADS_ONE, threads, data, n);
@@ -456,10 +455,12 @@ static double choose_phase(const dlrt_model_api *api, void *m, void *w, dlrt_tea
     qsort(one, (size_t)reps, sizeof one[0], cmp_double);
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
     o = one[reps / 2];
-    ms[scheme] = t[reps / 2];
-    if (isnan(ms[DLRT_THREADS_ONE]) || scheme == DLRT_THREADS_TEAM)
-        ms[DLRT_THREADS_ONE] = o;
-    return ms[scheme] / o;
+    if (ms) {
+        ms[scheme] = t[reps / 2];
+        if (isnan(ms[DLRT_THREADS_ONE]) || scheme == DLRT_THREADS_TEAM)
+            ms[DLRT_THREADS_ONE] = o;
+    }
+    return t[reps / 2] / o;
 }
 
 int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *data, int n,
@@ -470,7 +471,7 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
     void *saved = NULL, *w = NULL;
     dlrt_team *tm = NULL;
     int best = DLRT_THREADS_ONE, reps, k, have[3] = {1, 0, 0};
-    double t[3][CHOOSE_MAX_REPS], once = 0, ratio[3] = {1, NAN, NAN};
+    double once = 0, ratio[3] = {1, NAN, NAN};
     ms[0] = ms[1] = ms[2] = NAN;
     if (threads < 2)
         return DLRT_THREADS_ONE;
@@ -515,7 +516,7 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
             continue;
         if (k == DLRT_THREADS_TEAM && have[DLRT_THREADS_BLAS])
             nap(0.15);
-        ratio[k] = choose_phase(api, m, w, tm, k, threads, data, n, reps, t[k], ms);
+        ratio[k] = choose_phase(api, m, w, tm, k, threads, data, n, reps, ms);
     }
     if (isnan(ms[DLRT_THREADS_ONE]))
         ms[DLRT_THREADS_ONE] = time_call(api, m, w, tm, DLRT_THREADS_ONE, threads, data, n);
@@ -528,14 +529,11 @@ int dlrt_threads_choose(const dlrt_model_api *api, void *m, const void *const *d
      * a tenth on this project's shared machine (a hiccup during the
      * one-thread calls), and a scheme chosen that way trained slower than
      * one thread (deep80 and the autoencoder, 0.85x and 0.91x in `make
-     * bench`, 2026-12-03). */
-    if (best != DLRT_THREADS_ONE) {
-        double again[CHOOSE_MAX_REPS], ms_again[3] = {NAN, NAN, NAN};
-        if (best == DLRT_THREADS_TEAM && have[DLRT_THREADS_BLAS])
-            nap(0.15);   /* still the team's phase: BLAS's threads asleep */
-        if (choose_phase(api, m, w, tm, best, threads, data, n, reps, again, ms_again) >= 0.90)
-            best = DLRT_THREADS_ONE;
-    }
+     * bench`, 2026-12-03). No nap before it: the last phase ran after
+     * BLAS's threads fell asleep, or was theirs. */
+    if (best != DLRT_THREADS_ONE &&
+        choose_phase(api, m, w, tm, best, threads, data, n, reps, NULL) >= 0.90)
+        best = DLRT_THREADS_ONE;
     dlrt_team_destroy(tm);
     if (w)
         api->workspace_destroy(w);
